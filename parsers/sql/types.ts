@@ -1,0 +1,49 @@
+/**
+ * The SQL classifier's output (implemented in wasm/assembly, wrapped by wasm/loader/sql.ts).
+ * Policy rules name these kinds as their `actions` for PostgreSQL resources.
+ */
+export type StatementKind =
+  | "read" // SELECT (no INTO, no data-modifying CTE), SHOW, EXPLAIN without ANALYZE, VALUES, TABLE, FETCH/DECLARE of a read
+  | "write" // INSERT, UPDATE, DELETE, MERGE, COPY FROM (client), SELECT INTO, CREATE TABLE AS, data-modifying CTEs
+  | "ddl" // CREATE/ALTER/DROP/TRUNCATE/COMMENT/REINDEX/VACUUM/CLUSTER/...
+  | "privilege" // GRANT, REVOKE, CREATE/ALTER/DROP ROLE|USER|GROUP, SET ROLE, SET SESSION AUTHORIZATION, RESET ROLE, ALTER DEFAULT PRIVILEGES, security-label…
+  | "procedural" // DO, CALL, PREPARE, EXECUTE (prepared), LOAD
+  | "transaction" // BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, SAVEPOINT, RELEASE, PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED, ABORT
+  | "session" // SET (non-role), RESET, SHOW is read, DISCARD, LISTEN, UNLISTEN, NOTIFY? (see docs), DEALLOCATE, CLOSE, FETCH, MOVE, CHECKPOINT…
+  | "copy_external" // COPY ... TO/FROM PROGRAM, COPY to/from a server-side file
+  | "unknown"; // anything the classifier cannot classify with certainty
+
+export type StatementFlag =
+  | "no-where" // UPDATE or DELETE without a WHERE clause
+  | "data-modifying-cte" // WITH ... (INSERT|UPDATE|DELETE|MERGE) ...
+  | "explain-analyze" // EXPLAIN ANALYZE <statement>: executes the statement
+  | "dangerous-function" // calls a function on the dangerous list (see `functions`)
+  | "select-into"; // SELECT ... INTO (creates a table)
+
+export interface ClassifiedStatement {
+  kind: StatementKind;
+  /** Upper-case command tag-like name: "SELECT", "INSERT", "CREATE TABLE", "COPY FROM", "SET ROLE", … */
+  command: string;
+  /** Offsets into the UTF-16 JS string given to classify() (the statement without its trailing `;`). */
+  start: number;
+  end: number;
+  flags: StatementFlag[];
+  /** Dangerous functions called, lower-case, as named in the text (e.g. "pg_read_file"). */
+  functions: string[];
+}
+
+export interface ClassifyOptions {
+  /** PostgreSQL's standard_conforming_strings (default on). Off: backslashes escape inside '...'. */
+  standardConformingStrings?: boolean;
+  /** Lower-case function names considered dangerous; defaults to DEFAULT_DANGEROUS_FUNCTIONS. */
+  dangerousFunctions?: readonly string[];
+}
+
+export interface SqlClassifier {
+  /**
+   * Split a simple-query string into statements and classify each one. Empty statements
+   * (`;;`, comments only) are omitted. Never throws on any input: what it cannot lex
+   * (unterminated quote or comment…) becomes a single `unknown` statement.
+   */
+  classify(sql: string, options?: ClassifyOptions): ClassifiedStatement[];
+}
