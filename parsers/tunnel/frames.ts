@@ -35,7 +35,7 @@ export class FrameError extends Error {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** DATA frame: one byte of type, then the payload (copied once). */
 export function encodeData(payload: Uint8Array): Uint8Array {

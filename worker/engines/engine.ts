@@ -1,0 +1,48 @@
+/**
+ * One engine per protocol behind this small interface (Teleport-style); the session glue
+ * (worker/session/) owns sockets, flow control and lifetime, the engine owns the protocol:
+ * decode → policy → approval hold → masking → recording → forward.
+ */
+import type { ControlMessage } from "../../parsers/tunnel/frames.ts";
+import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
+import type { SessionAudit } from "../session/session-audit.ts";
+import type { SessionPolicy } from "../session/session-policy.ts";
+
+export interface EngineHost {
+  readonly sessionId: string;
+  readonly identity: Identity;
+  readonly resource: ResourceInfo;
+  readonly policy: SessionPolicy;
+  readonly audit: SessionAudit;
+  /** Write protocol bytes to the client (in order; flow-controlled). */
+  sendToClient(parts: readonly Uint8Array[]): void;
+  /** Write protocol bytes to the target through the connector (in order; flow-controlled). */
+  sendToConnector(parts: readonly Uint8Array[]): void;
+  connectorControl(message: ControlMessage): void;
+  /** Ask the hub for a connector stream and wait until it is attached. Rejects with a reason. */
+  openConnectorStream(): Promise<void>;
+  /** Register the synthetic cancel key handed to the client. */
+  registerCancelKey(pid: number, secret: number): Promise<void>;
+  /** End the session: both sockets close after pending output is flushed. */
+  end(outcome: SessionOutcome): void;
+}
+
+export interface SessionOutcome {
+  status: "ok" | "error" | "denied";
+  reason: string;
+  code?: string;
+}
+
+export interface Engine {
+  onClientData(bytes: Uint8Array): Promise<void>;
+  onConnectorData(bytes: Uint8Array): Promise<void>;
+  onConnectorControl(message: ControlMessage): Promise<void>;
+  /** The connector stream vanished or failed: tell the client in its protocol. */
+  onConnectorLost(reason: string): void;
+  /** The session hit a limit (maximum duration, grant revoked…): tell the client, then end. */
+  onTerminate(code: string, reason: string): void;
+  /** A cancel request for the running statement (client CancelRequest or statement timeout). */
+  cancel(reason: "client" | "timeout"): void;
+}
+
+export type EngineFactory = (host: EngineHost) => Engine;

@@ -1,0 +1,499 @@
+/**
+ * PostgreSQL engine. The worker terminates the client side of the startup (the client proved
+ * itself with OIDC; it gets AuthenticationOk), the connector authenticates to the real server,
+ * and from then on every frontend message is decoded and checked before anything is forwarded:
+ *
+ *   client → decode (WASM framer) → policy (classifier + rules) → [approval hold] → record → connector
+ *   connector → decode (WASM framer) → denial rewrite → masking → record → client
+ */
+import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
+import {
+  authenticationOk,
+  backendKeyData,
+  decodeBind,
+  decodeParse,
+  decodeQuery,
+  errorResponse,
+  parameterStatus,
+  parseErrorFields,
+  parseStartupPacket,
+  readyForQuery,
+  type ErrorFields,
+  type TransactionStatus,
+} from "../../../parsers/pg/codec.ts";
+import { decodeCommandComplete, decodeDataRow, decodeRowDescription, forEachMessage } from "../../../parsers/pg/results.ts";
+import { PgFramer, PgFrameError, type FrameBatch } from "../../../wasm/loader/pgframe.ts";
+import type { Engine, EngineHost } from "../engine.ts";
+import type { DecisionEvent, ResultEvent } from "../../session/session-audit.ts";
+import { DenialTracker } from "./denial.ts";
+import { forwardedStartupParameters, isReplicationStartup } from "./startup.ts";
+import type { Decision } from "../../../parsers/policy/types.ts";
+
+const MAX_STARTUP_PACKET = 10_000;
+const CONNECT_TIMEOUT_MS = 30_000;
+const ROW_SAMPLE_LIMIT = 20;
+
+/** Frontend message types (after startup) the gateway understands. Anything else is refused. */
+const T = {
+  Query: 0x51, // Q
+  Parse: 0x50, // P
+  Bind: 0x42, // B
+  Execute: 0x45, // E
+  Describe: 0x44, // D
+  Close: 0x43, // C
+  Sync: 0x53, // S
+  Flush: 0x48, // H
+  FunctionCall: 0x46, // F
+  CopyData: 0x64, // d
+  CopyDone: 0x63, // c
+  CopyFail: 0x66, // f
+  Terminate: 0x58, // X
+} as const;
+
+const B = {
+  ErrorResponse: 0x45, // E
+  NoticeResponse: 0x4e, // N
+  ReadyForQuery: 0x5a, // Z
+  RowDescription: 0x54, // T
+  DataRow: 0x44, // D
+  CommandComplete: 0x43, // C
+  EmptyQuery: 0x49, // I
+  ParameterStatus: 0x53, // S
+} as const;
+
+export interface PostgresEngineOptions {
+  framerModule: WebAssembly.Module;
+  /** Masks complete backend messages; absent when no masking rule applies to this session. */
+  masker?: { process(messages: Uint8Array): Uint8Array; counts(): Record<string, number> };
+}
+
+type Phase = "startup" | "connecting" | "ready" | "closed";
+
+export class PostgresEngine implements Engine {
+  private phase: Phase = "startup";
+  private startupBuffer = new Uint8Array(0);
+  private readonly frontend: PgFramer;
+  private readonly backend: PgFramer;
+  private readonly denials = new DenialTracker();
+  private txStatus: TransactionStatus = "I";
+  private standardConformingStrings = true;
+  private connectorReady?: { resolve: (m: ControlMessage) => void; reject: (e: PendingError) => void };
+  /** Statements forwarded and not yet answered by ReadyForQuery (for the statement timeout). */
+  private outstanding = 0;
+  private statementTimer: ReturnType<typeof setTimeout> | undefined;
+  private cancelledByTimeout = false;
+  private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
+  private totalRows = 0;
+
+  constructor(
+    private readonly host: EngineHost,
+    private readonly options: PostgresEngineOptions,
+  ) {
+    this.frontend = new PgFramer(options.framerModule, 64 * 1024 * 1024);
+    this.backend = new PgFramer(options.framerModule, 256 * 1024 * 1024);
+  }
+
+  get rows(): number {
+    return this.totalRows;
+  }
+
+  // ---------------------------------------------------------------- client → target
+
+  async onClientData(bytes: Uint8Array): Promise<void> {
+    if (this.phase === "closed") return;
+    if (this.phase === "startup") return this.onStartupBytes(bytes);
+    if (this.phase !== "ready") return; // the session chain does not deliver client bytes while connecting
+    let batch: FrameBatch;
+    try {
+      batch = this.frontend.push(bytes);
+    } catch (e) {
+      return this.fatal("08P01", `gatehouse: invalid message from client: ${(e as PgFrameError).message}`, "error");
+    }
+    for (;;) {
+      await this.onFrontendBatch(batch);
+      if (this.phase !== "ready" || !this.frontend.hasBufferedMessage) break;
+      batch = this.frontend.drain();
+    }
+  }
+
+  private async onStartupBytes(bytes: Uint8Array): Promise<void> {
+    const merged = new Uint8Array(this.startupBuffer.length + bytes.length);
+    merged.set(this.startupBuffer);
+    merged.set(bytes, this.startupBuffer.length);
+    this.startupBuffer = merged;
+    while (this.phase === "startup" && this.startupBuffer.length >= 4) {
+      const len = new DataView(this.startupBuffer.buffer, this.startupBuffer.byteOffset).getInt32(0);
+      if (len < 8 || len > MAX_STARTUP_PACKET) return this.fatal("08P01", "gatehouse: invalid startup packet length", "error");
+      if (this.startupBuffer.length < len) return;
+      const packet = this.startupBuffer.subarray(0, len);
+      const rest = this.startupBuffer.slice(len);
+      this.startupBuffer = rest;
+      let parsed: ReturnType<typeof parseStartupPacket>;
+      try {
+        parsed = parseStartupPacket(packet);
+      } catch (e) {
+        return this.fatal("08P01", `gatehouse: ${(e as Error).message}`, "error");
+      }
+      if (parsed.kind === "ssl" || parsed.kind === "gssenc") {
+        // The tunnel is the encrypted channel; in-band TLS to the gateway is not offered.
+        this.host.sendToClient([new Uint8Array([0x4e])]);
+        continue;
+      }
+      if (parsed.kind === "cancel") {
+        // Cancels go through POST /v1/cancel (the CLI does this); a cancel packet in a tunnel just ends it.
+        this.phase = "closed";
+        this.host.end({ status: "ok", reason: "cancel request received in tunnel" });
+        return;
+      }
+      await this.connect(parsed.parameters);
+      if ((this.phase as Phase) === "ready" && rest.length > 0) {
+        this.startupBuffer = new Uint8Array(0);
+        await this.onClientData(rest);
+      }
+      return;
+    }
+  }
+
+  private async connect(parameters: Map<string, string>): Promise<void> {
+    const { host } = this;
+    if (isReplicationStartup(parameters)) {
+      await this.recordDecision({ effect: "deny", rule: null, reason: "replication connections are refused through the gateway" });
+      return this.fatal("42501", "gatehouse: replication connections are not allowed through the gateway", "denied");
+    }
+    const decision = host.policy.decideConnect();
+    await this.recordDecision(decisionEvent(decision));
+    if (decision.effect !== "allow") {
+      const why = decision.effect === "approve" ? `${decision.reason}; connecting requires an approval, which this gateway cannot grant at connect time` : decision.reason;
+      return this.fatal("28000", `gatehouse: access to resource ${host.resource.name} refused: ${why}`, "denied");
+    }
+    this.phase = "connecting";
+    const ready = new Promise<ControlMessage>((resolve, reject) => (this.connectorReady = { resolve, reject }));
+    const timer = setTimeout(() => this.connectorReady?.reject({ code: "08001", message: "timed out waiting for the connector" }), CONNECT_TIMEOUT_MS);
+    try {
+      await host.openConnectorStream();
+      host.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters) });
+      const message = await ready;
+      clearTimeout(timer);
+      const pid = randomInt31();
+      const secret = randomInt31();
+      await host.registerCancelKey(pid, secret);
+      const out: Uint8Array[] = [authenticationOk()];
+      for (const pair of (message.parameters as Array<[string, string]>) ?? []) {
+        if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string") continue;
+        if (pair[0] === "standard_conforming_strings") this.standardConformingStrings = pair[1] === "on";
+        out.push(parameterStatus(pair[0], pair[1]));
+      }
+      out.push(backendKeyData(pid, secret));
+      this.txStatus = parseTxStatus(message.txStatus);
+      out.push(readyForQuery(this.txStatus));
+      this.phase = "ready";
+      host.sendToClient(out);
+    } catch (e) {
+      clearTimeout(timer);
+      const err = e as PendingError;
+      const code = typeof err.code === "string" && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : "08001";
+      const text = err.message ?? String(e);
+      const message = text.startsWith("gatehouse:") ? text : `gatehouse: resource ${host.resource.name}: ${text}`;
+      return this.fatal(code, message, "error");
+    } finally {
+      this.connectorReady = undefined;
+    }
+  }
+
+  private async onFrontendBatch(batch: FrameBatch): Promise<void> {
+    const out: Uint8Array[] = [];
+    const bytes = batch.bytes;
+    let runStart = 0;
+    const flushRun = (end: number) => {
+      if (end > runStart) out.push(bytes.subarray(runStart, end));
+    };
+    const replace = (i: number, replacement: Uint8Array | null) => {
+      flushRun(batch.offset(i));
+      if (replacement) out.push(replacement);
+      runStart = batch.offset(i) + batch.length(i);
+    };
+    for (let i = 0; i < batch.count; i++) {
+      const type = batch.type(i);
+      const start = batch.offset(i);
+      const body = bytes.subarray(start + 5, start + batch.length(i));
+      switch (type) {
+        case T.Query: {
+          const sql = decodeQuery(body);
+          const verdict = await this.check("simple", sql);
+          if (verdict) replace(i, this.denials.sentinelQuery(verdict));
+          this.statementStarted();
+          break;
+        }
+        case T.Parse: {
+          const parse = decodeParse(body);
+          const verdict = await this.check("parse", parse.query);
+          if (verdict) replace(i, this.denials.sentinelParse(parse.name, verdict));
+          break;
+        }
+        case T.Bind: {
+          const bind = decodeBind(body);
+          if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: bind.params });
+          break;
+        }
+        case T.FunctionCall: {
+          // The fastpath function-call sub-protocol runs a function by OID, invisible to SQL policy.
+          const reason = "the function-call sub-protocol is refused by the gateway";
+          await this.host.audit.onQuery({ protocol: "postgres", message: "function-call", text: "" });
+          await this.recordDecision({ effect: "deny", rule: null, reason });
+          replace(i, this.denials.sentinelQuery({ code: "42501", message: `gatehouse: ${reason}` }));
+          this.statementStarted();
+          break;
+        }
+        case T.Sync:
+          this.statementStarted();
+          break;
+        case T.Terminate:
+          this.phase = "closed";
+          break;
+        case T.Execute:
+        case T.Describe:
+        case T.Close:
+        case T.Flush:
+        case T.CopyData:
+        case T.CopyDone:
+        case T.CopyFail:
+          break;
+        default:
+          flushRun(start);
+          this.host.sendToConnector(out);
+          return this.fatal("08P01", `gatehouse: unsupported frontend message type ${JSON.stringify(String.fromCharCode(type))}`, "error");
+      }
+    }
+    flushRun(bytes.length);
+    this.host.sendToConnector(out);
+    if (this.phase === "closed") this.host.end({ status: "ok", reason: "client terminated the session" });
+  }
+
+  /** Classify and decide; records the request and the decision. Returns the denial to send, or null to forward. */
+  private async check(message: "simple" | "parse", sql: string): Promise<{ code: string; message: string; detail?: string } | null> {
+    const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: this.standardConformingStrings });
+    await this.host.audit.onQuery({
+      protocol: "postgres",
+      message,
+      text: sql,
+      statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
+    });
+    await this.recordDecision(decisionEvent(decision));
+    if (decision.effect === "allow") return null;
+    if (decision.effect === "approve") {
+      return { code: "42501", message: `gatehouse: statement requires approval (${decision.reason}); held statements are not enabled on this gateway, so it was refused` };
+    }
+    return { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` };
+  }
+
+  // ---------------------------------------------------------------- target → client
+
+  async onConnectorData(bytes: Uint8Array): Promise<void> {
+    if (this.phase !== "ready") return;
+    let batch: FrameBatch;
+    try {
+      batch = this.backend.push(bytes);
+    } catch (e) {
+      return this.fatal("08P01", `gatehouse: invalid message from resource ${this.host.resource.name}: ${(e as Error).message}`, "error");
+    }
+    for (;;) {
+      await this.onBackendBatch(batch);
+      if (this.phase !== "ready" || !this.backend.hasBufferedMessage) break;
+      batch = this.backend.drain();
+    }
+  }
+
+  private async onBackendBatch(batch: FrameBatch): Promise<void> {
+    if (batch.count === 0) return;
+    const bytes = batch.bytes;
+    const out: Uint8Array[] = [];
+    let runStart = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const type = batch.type(i);
+      if (type === B.ReadyForQuery) {
+        this.txStatus = parseTxStatus(String.fromCharCode(bytes[batch.offset(i) + 5]!));
+        this.statementFinished();
+      } else if (type === B.ErrorResponse) {
+        const start = batch.offset(i);
+        const fields = parseErrorFields(bytes.subarray(start + 5, start + batch.length(i)));
+        let replacement = this.denials.rewrite(fields.get("M"));
+        if (!replacement && this.cancelledByTimeout && fields.get("C") === "57014") {
+          const ms = this.host.policy.limits().statementTimeoutMs ?? 0;
+          replacement = errorResponse({ severity: "ERROR", code: "57014", message: `gatehouse: statement cancelled: it exceeded the policy's statement timeout of ${formatMs(ms)}` });
+        }
+        if (replacement) {
+          if (start > runStart) out.push(bytes.subarray(runStart, start));
+          out.push(replacement);
+          runStart = start + batch.length(i);
+        }
+      } else if (type === B.ParameterStatus) {
+        const start = batch.offset(i);
+        const body = bytes.subarray(start + 5, start + batch.length(i));
+        const text = new TextDecoder().decode(body);
+        if (text.startsWith("standard_conforming_strings\0")) this.standardConformingStrings = text.includes("\0on\0");
+      }
+    }
+    if (runStart < bytes.length) out.push(bytes.subarray(runStart));
+    let payload: Uint8Array;
+    if (this.options.masker) payload = this.options.masker.process(out.length === 1 ? out[0]! : concatParts(out));
+    else payload = out.length === 1 ? out[0]! : concatParts(out);
+    // Recording sees exactly what the client will see (after masking).
+    await this.recordResponses(payload);
+    this.host.sendToClient([payload]);
+  }
+
+  private async recordResponses(payload: Uint8Array): Promise<void> {
+    const pending: Array<() => Promise<void>> = [];
+    const result = this.result;
+    forEachMessage(payload, (type, start, end) => {
+      if (type === B.DataRow) {
+        result.rows++;
+        this.totalRows++;
+        if ((result.rowsSample?.length ?? 0) < ROW_SAMPLE_LIMIT) {
+          (result.rowsSample ??= []).push(decodeDataRow(payload.subarray(start + 5, end), result.formats));
+        }
+        return;
+      }
+      const body = payload.subarray(start + 5, end);
+      if (type === B.RowDescription) {
+        const columns = decodeRowDescription(body);
+        result.columns = columns.map((c) => c.name);
+        result.formats = columns.map((c) => c.format);
+      } else if (type === B.CommandComplete || type === B.EmptyQuery) {
+        const event = this.takeResult(type === B.EmptyQuery ? "EMPTY" : decodeCommandComplete(body));
+        pending.push(() => this.host.audit.onResult(event));
+      } else if (type === B.ErrorResponse) {
+        const f = parseErrorFields(body);
+        const event = this.takeResult(undefined);
+        event.error = { code: f.get("C") ?? "XX000", message: f.get("M") ?? "", ...(f.has("D") ? { detail: f.get("D")! } : {}) };
+        pending.push(() => this.host.audit.onResult(event));
+      } else if (type === B.NoticeResponse) {
+        const f = parseErrorFields(body);
+        pending.push(() => this.host.audit.onNotice({ severity: f.get("S") ?? "NOTICE", code: f.get("C") ?? "00000", message: f.get("M") ?? "" }));
+      }
+    });
+    for (const record of pending) await record();
+  }
+
+  private takeResult(commandTag: string | undefined): ResultEvent {
+    const r = this.result;
+    this.result = { rows: 0, startedAt: Date.now() };
+    const event: ResultEvent = { rows: r.rows, durationMs: Date.now() - r.startedAt };
+    if (r.columns) event.columns = r.columns;
+    if (r.rowsSample) event.rowsSample = r.rowsSample;
+    if (commandTag !== undefined) event.commandTag = commandTag;
+    return event;
+  }
+
+  async onConnectorControl(message: ControlMessage): Promise<void> {
+    if (message.t === "ready") {
+      this.connectorReady?.resolve(message);
+    } else if (message.t === "error") {
+      const err: PendingError = { code: String(message.code ?? "08006"), message: String(message.message ?? "connector error") };
+      if (this.connectorReady) this.connectorReady.reject(err);
+      else if (this.phase === "ready") this.fatal(err.code, err.message.startsWith("gatehouse:") ? err.message : `gatehouse: resource ${this.host.resource.name}: ${err.message}`, "error");
+    } else if (message.t === "close") {
+      if (this.connectorReady) this.connectorReady.reject({ code: "08006", message: String(message.reason ?? "connector closed the stream") });
+      else if (this.phase === "ready") this.onConnectorLost(String(message.reason ?? "the target closed the connection"));
+    }
+  }
+
+  onConnectorLost(reason: string): void {
+    if (this.connectorReady) {
+      this.connectorReady.reject({ code: "08006", message: `connector stream lost: ${reason}` });
+      return;
+    }
+    if (this.phase === "closed") return;
+    this.fatal("08006", `gatehouse: connection to resource ${this.host.resource.name} lost: ${reason}`, "error");
+  }
+
+  onTerminate(code: string, reason: string): void {
+    if (this.phase === "closed") return;
+    this.fatal(code, `gatehouse: ${reason}`, "error");
+  }
+
+  cancel(reason: "client" | "timeout"): void {
+    if (this.phase !== "ready") return;
+    if (reason === "timeout") this.cancelledByTimeout = true;
+    this.host.connectorControl({ t: "cancel" });
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private statementStarted(): void {
+    this.outstanding++;
+    this.armStatementTimer();
+  }
+
+  private statementFinished(): void {
+    this.outstanding = Math.max(0, this.outstanding - 1);
+    this.cancelledByTimeout = false;
+    if (this.statementTimer !== undefined) clearTimeout(this.statementTimer);
+    this.statementTimer = undefined;
+    if (this.outstanding > 0) this.armStatementTimer();
+  }
+
+  private armStatementTimer(): void {
+    if (this.statementTimer !== undefined) return;
+    const ms = this.host.policy.limits().statementTimeoutMs;
+    if (!ms) return;
+    this.statementTimer = setTimeout(() => {
+      this.statementTimer = undefined;
+      void this.host.audit.onEvent("statement.timeout", { limit_ms: ms }).catch(() => {});
+      this.cancel("timeout");
+    }, ms);
+  }
+
+  private async recordDecision(event: DecisionEvent): Promise<void> {
+    await this.host.audit.onDecision(event);
+  }
+
+  private fatal(code: string, message: string, status: "error" | "denied"): void {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    if (this.statementTimer !== undefined) clearTimeout(this.statementTimer);
+    const fields: ErrorFields = { severity: "FATAL", code, message };
+    this.host.sendToClient([errorResponse(fields)]);
+    this.host.end({ status, reason: message, code });
+  }
+}
+
+interface PendingError {
+  code: string;
+  message: string;
+}
+
+function decisionEvent(decision: Decision): DecisionEvent {
+  const event: DecisionEvent = { effect: decision.effect, rule: decision.rule, reason: decision.reason };
+  if (decision.statementIndex !== undefined) event.statementIndex = decision.statementIndex;
+  return event;
+}
+
+function parseTxStatus(value: unknown): TransactionStatus {
+  return value === "T" || value === "E" ? value : "I";
+}
+
+function randomInt31(): number {
+  const a = new Uint32Array(1);
+  crypto.getRandomValues(a);
+  return (a[0]! & 0x7fffffff) || 1;
+}
+
+function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

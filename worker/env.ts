@@ -1,0 +1,17 @@
+/** Bindings and configuration variables of the Gatehouse worker (see wrangler.toml, docs/CONFIGURATION.md). */
+export interface Env {
+  SESSIONS: DurableObjectNamespace<import("./session/session-object.ts").SessionObject>;
+  CONNECTOR_HUB: DurableObjectNamespace<import("./connectors/connector-hub.ts").ConnectorHub>;
+  DB: D1Database;
+  RECORDINGS: R2Bucket;
+  /** JSON array of trusted OIDC issuers. */
+  GATEHOUSE_ISSUERS: string;
+  /** JSON array of connectors and their Ed25519 public keys. */
+  GATEHOUSE_CONNECTORS: string;
+  /** Policy YAML text used when no policy was applied through the admin API. */
+  GATEHOUSE_POLICY: string;
+  GATEHOUSE_POLICY_SOURCE: string;
+  GATEHOUSE_PUBLIC_URL: string;
+  /** JSON array of Ed25519 private JWKs for signing audit checkpoints (first = active). */
+  GATEHOUSE_AUDIT_KEYS?: string;
+}

@@ -1,0 +1,32 @@
+/**
+ * Gatehouse edge worker: admits OIDC-authenticated client tunnels and connector streams, and
+ * hands each session to its Durable Object (worker/session/), which runs the per-session chain.
+ */
+import { Hono } from "hono";
+import type { Env } from "./env.ts";
+import { GatewayError, ConfigurationError } from "./errors.ts";
+import { tunnelRoutes } from "./routes/tunnel.ts";
+import { connectorRoutes } from "./routes/connector.ts";
+import { adminRoutes } from "./routes/admin.ts";
+
+export { SessionObject } from "./session/session-object.ts";
+export { ConnectorHub } from "./connectors/connector-hub.ts";
+
+const app = new Hono<{ Bindings: Env }>();
+
+app.get("/healthz", (c) => c.json({ ok: true }));
+app.route("/v1/connector", connectorRoutes);
+app.route("/v1/admin", adminRoutes);
+app.route("/v1", tunnelRoutes);
+
+app.notFound((c) => c.json({ error: "not_found", reason: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+
+// Typed errors become HTTP responses only here, at the boundary.
+app.onError((err, c) => {
+  if (err instanceof GatewayError) return c.json({ error: err.code, reason: err.message }, err.status);
+  if (err instanceof ConfigurationError) return c.json({ error: "misconfigured", reason: err.message }, 503);
+  console.error("gatehouse: unhandled error", err);
+  return c.json({ error: "internal", reason: "internal error" }, 500);
+});
+
+export default app;

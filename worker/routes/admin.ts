@@ -1,0 +1,47 @@
+/**
+ * Admin API for hosted use: apply and show the policy. Only identities holding the policy's
+ * `admin` role may call it. A policy is validated whole before it is stored; an invalid one is
+ * rejected with every error (file:line:column) and nothing changes.
+ */
+import { Hono } from "hono";
+import { loadPolicy } from "../../parsers/policy/index.ts";
+import { requireRole, type AppEnv } from "../auth/bearer-identity.ts";
+import { currentPolicy } from "../policy/current-policy.ts";
+import { ensureSchema } from "../storage/schema.ts";
+
+const MAX_POLICY_BYTES = 1024 * 1024;
+
+const admin = requireRole("admin");
+
+export const adminRoutes = new Hono<AppEnv>()
+  .get("/policy", admin, async (c) => {
+    const policy = await currentPolicy(c.env);
+    await ensureSchema(c.env.DB);
+    const row = await c.env.DB.prepare("SELECT version, applied_by, applied_at FROM policy_versions ORDER BY version DESC LIMIT 1").first<{
+      version: number;
+      applied_by: string;
+      applied_at: number;
+    }>();
+    return c.json({
+      hash: policy.hash,
+      source: policy.source,
+      text: policy.text,
+      origin: row ? "admin-api" : "configuration",
+      version: row?.version ?? null,
+      applied_by: row?.applied_by ?? null,
+      applied_at: row ? new Date(row.applied_at).toISOString() : null,
+    });
+  })
+  .put("/policy", admin, async (c) => {
+    const text = await c.req.text();
+    if (text.length > MAX_POLICY_BYTES) return c.json({ error: "too_large", reason: `policy exceeds ${MAX_POLICY_BYTES} bytes` }, 413);
+    const source = c.req.query("source") || "policy.yaml";
+    const result = await loadPolicy(text, source);
+    if (!result.ok) return c.json({ error: "invalid_policy", errors: result.errors }, 422);
+    await ensureSchema(c.env.DB);
+    const who = `${c.var.identity.issuer} ${c.var.identity.subject}`;
+    await c.env.DB.prepare("INSERT INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)")
+      .bind(result.policy.hash, source, text, who, Date.now())
+      .run();
+    return c.json({ ok: true, hash: result.policy.hash });
+  });

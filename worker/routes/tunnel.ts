@@ -1,0 +1,59 @@
+/**
+ * Client-facing routes: resource lookup, the tunnel upgrade, and cancel requests.
+ * Every route verifies the OIDC token first (bearerIdentity) — 401 before any Durable Object.
+ */
+import { Hono } from "hono";
+import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { bearerIdentity, type AppEnv } from "../auth/bearer-identity.ts";
+import { BadRequestError, GatewayError, NotFoundError } from "../errors.ts";
+import { ADMISSION_HEADER, type ClientAdmission } from "../session/session-object.ts";
+import { ensureSchema } from "../storage/schema.ts";
+
+const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export function offersSubprotocol(header: string | undefined): boolean {
+  return (header ?? "").split(",").some((p) => p.trim() === TUNNEL_SUBPROTOCOL);
+}
+
+const admitted = bearerIdentity();
+
+export const tunnelRoutes = new Hono<AppEnv>()
+  .get("/resources/:name", admitted, async (c) => {
+    const name = c.req.param("name");
+    if (!RESOURCE_NAME.test(name)) throw new BadRequestError("invalid resource name");
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const info = await hub.describe(name);
+    if (!info) throw new NotFoundError(`unknown resource ${name}`);
+    return c.json(info);
+  })
+  .get("/tunnel/:resource", admitted, async (c) => {
+    const name = c.req.param("resource");
+    if (!RESOURCE_NAME.test(name)) throw new BadRequestError("invalid resource name");
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
+    if (!offersSubprotocol(c.req.header("sec-websocket-protocol"))) {
+      throw new GatewayError(426, "unsupported_protocol", `the tunnel requires Sec-WebSocket-Protocol: ${TUNNEL_SUBPROTOCOL}`);
+    }
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const known = await hub.describe(name);
+    const type = known?.type ?? c.req.query("type") ?? "postgres";
+    const admission: ClientAdmission = {
+      sessionId: crypto.randomUUID(),
+      identity: c.var.identity,
+      resource: { name, type, labels: known?.labels ?? {} },
+      clientAddress: c.req.header("cf-connecting-ip") ?? c.req.header("x-forwarded-for") ?? null,
+    };
+    const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(admission.sessionId));
+    return stub.fetch("https://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
+  })
+  .post("/cancel", admitted, async (c) => {
+    const body = await c.req.json<{ pid?: unknown; secret?: unknown }>().catch(() => ({}) as { pid?: unknown; secret?: unknown });
+    if (!Number.isInteger(body.pid) || !Number.isInteger(body.secret)) throw new BadRequestError("body must be {pid, secret} integers");
+    await ensureSchema(c.env.DB);
+    const row = await c.env.DB.prepare("SELECT session_id FROM cancel_keys WHERE pid = ? AND secret = ?").bind(body.pid, body.secret).first<{ session_id: string }>();
+    // Same answer whether or not the key exists, like PostgreSQL: a cancel key is not an oracle.
+    if (row) {
+      const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(row.session_id));
+      await stub.cancel({ issuer: c.var.identity.issuer, subject: c.var.identity.subject });
+    }
+    return c.json({ ok: true }, 202);
+  });

@@ -1,0 +1,140 @@
+/**
+ * One WebSocket of a session (the client tunnel or the connector stream) with its flow-control
+ * state: what we may still send it (SendWindow), what it may still send us (ReceiveWindow), and
+ * DATA frames queued while it has no credit. Memory per hop is bounded by the peer's window plus
+ * what the session lets in before it stops granting credit upstream.
+ */
+import { encodeControl, encodeCredit, FrameType, MAX_DATA_PAYLOAD, type ControlMessage } from "../../parsers/tunnel/frames.ts";
+import { ReceiveWindow, SendWindow } from "../../parsers/tunnel/credit.ts";
+
+export class Hop {
+  readonly sendWindow = new SendWindow();
+  readonly receiveWindow = new ReceiveWindow();
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private open = true;
+  /** Called when the queue has fully drained after being backlogged. */
+  onDrained: () => void = () => {};
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly name: "client" | "connector",
+  ) {}
+
+  get backlogged(): boolean {
+    return this.queued > 0;
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Send the concatenation of `parts` as DATA, copying each byte once into the frame. */
+  sendParts(parts: readonly Uint8Array[]): void {
+    let total = 0;
+    for (const p of parts) total += p.length;
+    if (total === 0 || !this.open) return;
+    let frame = new Uint8Array(1 + Math.min(total, MAX_DATA_PAYLOAD));
+    frame[0] = FrameType.Data;
+    let off = 1;
+    for (const p of parts) {
+      let pos = 0;
+      while (pos < p.length) {
+        const n = Math.min(p.length - pos, frame.length - off);
+        frame.set(p.subarray(pos, pos + n), off);
+        off += n;
+        pos += n;
+        total -= n;
+        if (off === frame.length) {
+          this.enqueue(frame);
+          if (total > 0) {
+            frame = new Uint8Array(1 + Math.min(total, MAX_DATA_PAYLOAD));
+            frame[0] = FrameType.Data;
+            off = 1;
+          }
+        }
+      }
+    }
+  }
+
+  sendData(payload: Uint8Array): void {
+    this.sendParts([payload]);
+  }
+
+  sendControl(message: ControlMessage): void {
+    if (!this.open) return;
+    try {
+      this.ws.send(encodeControl(message));
+    } catch {
+      this.open = false;
+    }
+  }
+
+  /** Return credit to the peer for bytes we consumed. */
+  grantCredit(consumedBytes: number): void {
+    const credit = this.receiveWindow.consume(consumedBytes);
+    if (credit > 0 && this.open) {
+      try {
+        this.ws.send(encodeCredit(credit));
+      } catch {
+        this.open = false;
+      }
+    }
+  }
+
+  /** Account for a DATA frame received from the peer (throws when the peer ignores our window). */
+  received(bytes: number): void {
+    this.bytesReceived += bytes;
+    this.receiveWindow.receive(bytes);
+  }
+
+  /** The peer granted us credit. */
+  credited(bytes: number): void {
+    this.sendWindow.grant(bytes);
+    this.flush();
+  }
+
+  close(code: number, reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    try {
+      this.ws.close(code, reason.slice(0, 120));
+    } catch {
+      // already closed
+    }
+  }
+
+  markClosed(): void {
+    this.open = false;
+  }
+
+  private enqueue(frame: Uint8Array): void {
+    if (this.queued === 0 && this.sendWindow.open) this.transmit(frame);
+    else {
+      this.queue.push(frame);
+      this.queued += frame.length - 1;
+    }
+  }
+
+  private transmit(frame: Uint8Array): void {
+    try {
+      this.ws.send(frame);
+      this.sendWindow.spend(frame.length - 1);
+      this.bytesSent += frame.length - 1;
+    } catch {
+      this.open = false;
+    }
+  }
+
+  private flush(): void {
+    const wasBacklogged = this.queued > 0;
+    while (this.queue.length > 0 && this.sendWindow.open && this.open) {
+      const frame = this.queue.shift()!;
+      this.queued -= frame.length - 1;
+      this.transmit(frame);
+    }
+    if (wasBacklogged && this.queued === 0) this.onDrained();
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The semantic audit interface every protocol engine reports to (Teleport-style):
+ * session start, each request as decoded, each decision, each response as sent, session end.
+ * Implemented over the tamper-evident recorder (worker/audit/). Each call resolves only once the
+ * event is durable; a rejection means "not recorded" and, in fail-closed mode, ends the session.
+ */
+export interface QueryEvent {
+  protocol: "postgres" | "ssh" | "http";
+  /** simple | parse | bind | function-call … */
+  message: string;
+  text: string;
+  params?: Array<string | null | { binary: number }>;
+  statements?: Array<{ kind: string; command: string; flags: string[] }>;
+}
+
+export interface DecisionEvent {
+  effect: "allow" | "deny" | "approve";
+  rule: string | null;
+  reason: string;
+  statementIndex?: number;
+}
+
+export interface ResultEvent {
+  columns?: string[];
+  rowsSample?: Array<Array<string | null>>;
+  rows: number;
+  commandTag?: string;
+  error?: { code: string; message: string; detail?: string };
+  durationMs?: number;
+}
+
+export interface SessionAudit {
+  onQuery(event: QueryEvent): Promise<void>;
+  onDecision(event: DecisionEvent): Promise<void>;
+  onResult(event: ResultEvent): Promise<void>;
+  onNotice(event: { severity: string; code: string; message: string }): Promise<void>;
+  onMasking(counts: Record<string, number>): Promise<void>;
+  /** Other semantic events (approvals, terminal output, …) keyed by type. */
+  onEvent(type: string, data: Record<string, unknown>): Promise<void>;
+}

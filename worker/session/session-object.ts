@@ -1,0 +1,118 @@
+/**
+ * One Durable Object per session. The edge worker (worker/routes/) has already verified the
+ * client's OIDC token or the connector's assertion before anything reaches this object; it
+ * passes the verified facts in internal headers that only the worker can set (a Durable Object
+ * is reachable only through its binding).
+ *
+ * Sockets are accepted without hibernation: the session's decoder state and flow-control windows
+ * live in memory for the life of the connection.
+ */
+import type { Frame } from "../../parsers/tunnel/frames.ts";
+import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
+import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
+import type { Env } from "../env.ts";
+import { Session } from "./session.ts";
+import { SessionPolicy } from "./session-policy.ts";
+import { createEngine } from "../engines/registry.ts";
+import { currentPolicy } from "../policy/current-policy.ts";
+import { sqlClassifier } from "../wasm-modules.ts";
+import { ensureSchema } from "../storage/schema.ts";
+import { openSessionAudit } from "./open-session-audit.ts";
+
+export interface ClientAdmission {
+  sessionId: string;
+  identity: Identity;
+  resource: ResourceInfo;
+  clientAddress: string | null;
+}
+
+export const ADMISSION_HEADER = "x-gatehouse-admission";
+export const CONNECTOR_HEADER = "x-gatehouse-connector";
+
+export class SessionObject extends GatehouseObject<Env> {
+  protected override readonly hibernate = false;
+  private session: Session | undefined;
+  private connectorId: string | undefined;
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (request.headers.get("upgrade") !== "websocket") return new Response("expected websocket", { status: 426 });
+    if (url.pathname === "/client") return this.acceptClient(JSON.parse(request.headers.get(ADMISSION_HEADER)!) as ClientAdmission);
+    if (url.pathname === "/connector") return this.acceptConnector(request.headers.get(CONNECTOR_HEADER)!);
+    return new Response("not found", { status: 404 });
+  }
+
+  private async acceptClient(admission: ClientAdmission): Promise<Response> {
+    if (this.session) return Response.json({ error: "conflict", reason: "session already has a client" }, { status: 409 });
+    const env = this.env;
+    const policy = await currentPolicy(env);
+    const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource);
+    const audit = await openSessionAudit({
+      ctx: this.ctx,
+      env,
+      admission,
+      policyHash: policy.hash,
+      mode: sessionPolicy.recordingMode(),
+    });
+    return this.acceptSocket(["client"], (ws) => {
+      const session = new Session(ws, {
+        sessionId: admission.sessionId,
+        identity: admission.identity,
+        resource: admission.resource,
+        policy: sessionPolicy,
+        audit,
+        requestConnector: async () => {
+          const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"));
+          const result = await hub.openStream(admission.sessionId, admission.resource.name);
+          if (!result.ok) throw new Error(result.reason);
+          this.connectorId = result.connectorId;
+        },
+        registerCancelKey: async (pid, secret) => {
+          await ensureSchema(env.DB);
+          await env.DB.prepare("INSERT INTO cancel_keys (pid, secret, session_id, issuer, subject, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(pid, secret, admission.sessionId, admission.identity.issuer, admission.identity.subject, Date.now())
+            .run();
+        },
+        onEnded: async (outcome, stats) => {
+          await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });
+          await ensureSchema(env.DB);
+          await env.DB.prepare("DELETE FROM cancel_keys WHERE session_id = ?").bind(admission.sessionId).run();
+        },
+      });
+      this.session = session;
+      session.start(createEngine(admission.resource.type, session));
+    });
+  }
+
+  private acceptConnector(connectorId: string): Response {
+    const session = this.session;
+    if (!session || session.isEnded) return Response.json({ error: "gone", reason: "no such live session" }, { status: 410 });
+    if (session.hasConnector) return Response.json({ error: "conflict", reason: "session already has a connector stream" }, { status: 409 });
+    this.connectorId = connectorId;
+    return this.acceptSocket(["connector"], (ws) => session.attachConnector(ws));
+  }
+
+  protected override onFrame(ws: WebSocket, frame: Frame): void {
+    const session = this.session;
+    if (!session) return this.closeSocket(ws, CLOSE_POLICY, "no session");
+    if (session.isClient(ws)) session.onFrame("client", frame);
+    else if (session.isConnector(ws)) session.onFrame("connector", frame);
+  }
+
+  protected override onSocketClose(ws: WebSocket, _code: number, reason: string): void {
+    this.session?.onSocketClosed(ws, reason);
+  }
+
+  protected override onSocketError(ws: WebSocket, error: Error): void {
+    this.session?.onSocketClosed(ws, error.message);
+  }
+
+  /** RPC from POST /v1/cancel: cancel the running statement if the caller owns the session. */
+  async cancel(caller: { issuer: string; subject: string }): Promise<boolean> {
+    const session = this.session;
+    if (!session || session.isEnded) return false;
+    if (session.identity.issuer !== caller.issuer || session.identity.subject !== caller.subject) return false;
+    session.cancel();
+    return true;
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * A live session: the client tunnel, the connector stream, the protocol engine between them,
+ * and the session-wide concerns every engine shares — ordered processing per direction,
+ * flow control linked across hops, limits, recording, and an orderly end.
+ */
+import { FrameType, type Frame, type ControlMessage } from "../../parsers/tunnel/frames.ts";
+import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
+import type { Engine, EngineHost, SessionOutcome } from "../engines/engine.ts";
+import { Hop } from "./hop.ts";
+import type { SessionAudit } from "./session-audit.ts";
+import type { SessionPolicy } from "./session-policy.ts";
+
+const CONNECTOR_ATTACH_TIMEOUT_MS = 15_000;
+
+export interface SessionDeps {
+  sessionId: string;
+  identity: Identity;
+  resource: ResourceInfo;
+  policy: SessionPolicy;
+  audit: SessionAudit;
+  /** Ask the hub to have a connector dial this session; resolves when asked, rejects with a reason. */
+  requestConnector(): Promise<void>;
+  registerCancelKey(pid: number, secret: number): Promise<void>;
+  /** Called once when the session ends (after sockets are closed). */
+  onEnded(outcome: SessionOutcome, stats: SessionStats): Promise<void>;
+}
+
+export interface SessionStats {
+  bytesFromClient: number;
+  bytesToClient: number;
+  startedAt: number;
+  endedAt: number;
+}
+
+export class Session implements EngineHost {
+  readonly client: Hop;
+  private connector: Hop | undefined;
+  private engine!: Engine;
+  private clientChain: Promise<void> = Promise.resolve();
+  private connectorChain: Promise<void> = Promise.resolve();
+  /** Client bytes processed but not credited back because the connector hop is backlogged. */
+  private deferredClientCredit = 0;
+  private deferredConnectorCredit = 0;
+  private connectorAttached?: { resolve: () => void; reject: (e: Error) => void };
+  private ended = false;
+  private maxDurationTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    clientSocket: WebSocket,
+    private readonly deps: SessionDeps,
+  ) {
+    this.client = new Hop(clientSocket, "client");
+    this.client.onDrained = () => this.releaseCredit("connector");
+  }
+
+  get sessionId(): string {
+    return this.deps.sessionId;
+  }
+  get identity(): Identity {
+    return this.deps.identity;
+  }
+  get resource(): ResourceInfo {
+    return this.deps.resource;
+  }
+  get policy(): SessionPolicy {
+    return this.deps.policy;
+  }
+  get audit(): SessionAudit {
+    return this.deps.audit;
+  }
+  get hasConnector(): boolean {
+    return this.connector !== undefined;
+  }
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  start(engine: Engine): void {
+    this.engine = engine;
+    this.client.sendControl({ t: "session", id: this.sessionId, resource: this.resource.name, type: this.resource.type });
+    const maxMs = this.policy.limits().maxSessionMs;
+    if (maxMs) {
+      this.maxDurationTimer = setTimeout(() => this.engine.onTerminate("57P01", `session ended: it reached the policy's maximum session duration`), maxMs);
+    }
+  }
+
+  // ------------------------------------------------------------ EngineHost
+
+  sendToClient(parts: readonly Uint8Array[]): void {
+    this.client.sendParts(parts);
+  }
+
+  sendToConnector(parts: readonly Uint8Array[]): void {
+    this.connector?.sendParts(parts);
+  }
+
+  connectorControl(message: ControlMessage): void {
+    this.connector?.sendControl(message);
+  }
+
+  async openConnectorStream(): Promise<void> {
+    if (this.connector) return;
+    const attached = new Promise<void>((resolve, reject) => (this.connectorAttached = { resolve, reject }));
+    const timer = setTimeout(() => this.connectorAttached?.reject(new Error("the connector did not open a stream in time")), CONNECTOR_ATTACH_TIMEOUT_MS);
+    try {
+      await this.deps.requestConnector();
+      await attached;
+    } finally {
+      clearTimeout(timer);
+      this.connectorAttached = undefined;
+    }
+  }
+
+  registerCancelKey(pid: number, secret: number): Promise<void> {
+    return this.deps.registerCancelKey(pid, secret);
+  }
+
+  end(outcome: SessionOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.maxDurationTimer !== undefined) clearTimeout(this.maxDurationTimer);
+    const code = outcome.status === "ok" ? 1000 : 1011;
+    this.client.sendControl({ t: "close", code: outcome.code ?? outcome.status, message: outcome.reason });
+    this.client.close(code, outcome.reason);
+    this.connector?.sendControl({ t: "close", reason: outcome.reason });
+    this.connector?.close(1000, "session ended");
+    const stats: SessionStats = {
+      bytesFromClient: this.client.bytesReceived,
+      bytesToClient: this.client.bytesSent,
+      startedAt: this.startedAt,
+      endedAt: Date.now(),
+    };
+    void this.deps.onEnded(outcome, stats).catch(() => {});
+  }
+
+  // ------------------------------------------------------------ sockets
+
+  attachConnector(socket: WebSocket): void {
+    this.connector = new Hop(socket, "connector");
+    this.connector.onDrained = () => this.releaseCredit("client");
+    this.connectorAttached?.resolve();
+  }
+
+  isClient(ws: WebSocket): boolean {
+    return ws === this.client.ws;
+  }
+
+  isConnector(ws: WebSocket): boolean {
+    return ws === this.connector?.ws;
+  }
+
+  onFrame(from: "client" | "connector", frame: Frame): void {
+    const hop = from === "client" ? this.client : this.connector;
+    if (!hop || this.ended) return;
+    if (frame.type === FrameType.Credit) {
+      hop.credited(frame.bytes);
+      return;
+    }
+    if (frame.type === FrameType.Data) {
+      try {
+        hop.received(frame.payload.length);
+      } catch (e) {
+        this.fail(from, (e as Error).message);
+        return;
+      }
+      // Copy: the frame's buffer belongs to the runtime event; processing may be queued behind earlier work.
+      const bytes = frame.payload.slice();
+      if (from === "client") this.clientChain = this.clientChain.then(() => this.process("client", bytes));
+      else this.connectorChain = this.connectorChain.then(() => this.process("connector", bytes));
+      return;
+    }
+    const message = frame.message;
+    if (from === "connector") {
+      // Control messages are ordered with data from the same socket.
+      this.connectorChain = this.connectorChain.then(() => this.engine.onConnectorControl(message)).catch((e) => this.fail("connector", (e as Error).message));
+    } else if (message.t === "close") {
+      this.clientChain = this.clientChain.then(() => this.end({ status: "ok", reason: "client closed the tunnel" }));
+    }
+  }
+
+  private async process(from: "client" | "connector", bytes: Uint8Array): Promise<void> {
+    if (this.ended) return;
+    try {
+      if (from === "client") await this.engine.onClientData(bytes);
+      else await this.engine.onConnectorData(bytes);
+    } catch (e) {
+      this.fail(from, (e as Error).message);
+      return;
+    }
+    // Credit flows back only when what we produced has left for the next hop: a slow reader
+    // downstream stops the writer upstream instead of growing our buffers.
+    const downstream = from === "client" ? this.connector : this.client;
+    const source = from === "client" ? this.client : this.connector!;
+    if (downstream?.backlogged) {
+      if (from === "client") this.deferredClientCredit += bytes.length;
+      else this.deferredConnectorCredit += bytes.length;
+    } else {
+      source.grantCredit(bytes.length);
+    }
+  }
+
+  private releaseCredit(to: "client" | "connector"): void {
+    if (to === "client") {
+      const n = this.deferredClientCredit;
+      this.deferredClientCredit = 0;
+      if (n > 0) this.client.grantCredit(n);
+    } else {
+      const n = this.deferredConnectorCredit;
+      this.deferredConnectorCredit = 0;
+      if (n > 0) this.connector?.grantCredit(n);
+    }
+  }
+
+  /** A processing failure (recording failed in fail-closed mode, protocol error…): end with an error. */
+  private fail(from: "client" | "connector", reason: string): void {
+    if (this.ended) return;
+    this.engine.onTerminate(from === "connector" ? "08006" : "08P01", reason);
+    this.end({ status: "error", reason });
+  }
+
+  onSocketClosed(ws: WebSocket, reason: string): void {
+    if (this.isClient(ws)) {
+      this.client.markClosed();
+      this.end({ status: "ok", reason: reason || "client disconnected" });
+    } else if (this.isConnector(ws)) {
+      this.connector!.markClosed();
+      if (this.connectorAttached) {
+        this.connectorAttached.reject(new Error(`connector stream closed: ${reason}`));
+        return;
+      }
+      this.connectorChain = this.connectorChain.then(() => {
+        if (!this.ended) this.engine.onConnectorLost(reason || "connector disconnected");
+      });
+    }
+  }
+
+  /** Cancel the running statement (CancelRequest from the client). */
+  cancel(): void {
+    this.engine.cancel("client");
+  }
+
+  /** End the session from outside (grant revoked, administrator…). */
+  terminate(code: string, reason: string): void {
+    this.engine.onTerminate(code, reason);
+  }
+}
