@@ -27,6 +27,8 @@ export abstract class GatehouseObject<E = unknown> extends DurableObject<E> {
       this.ctx.acceptWebSocket(server, tags);
     } else {
       server.accept();
+      // Newer compatibility dates deliver binary messages as Blob by default; frames are decoded synchronously.
+      (server as unknown as { binaryType: string }).binaryType = "arraybuffer";
       server.addEventListener("message", (event) => void this.webSocketMessage(server, event.data as ArrayBuffer | string));
       server.addEventListener("close", (event) => void this.webSocketClose(server, event.code, event.reason, event.wasClean));
       server.addEventListener("error", (event) => void this.webSocketError(server, (event as ErrorEvent).error));
