@@ -2,6 +2,8 @@
 export interface Env {
   SESSIONS: DurableObjectNamespace<import("./session/session-object.ts").SessionObject>;
   CONNECTOR_HUB: DurableObjectNamespace<import("./connectors/connector-hub.ts").ConnectorHub>;
+  /** One instance ("approvals"): approval requests and just-in-time grants (worker/approvals/). */
+  APPROVALS: DurableObjectNamespace<import("./approvals/approvals-object.ts").ApprovalsObject>;
   DB: D1Database;
   RECORDINGS: R2Bucket;
   /** JSON array of trusted OIDC issuers. */

@@ -8,15 +8,24 @@ import { GatewayError, ConfigurationError } from "./errors.ts";
 import { tunnelRoutes } from "./routes/tunnel.ts";
 import { connectorRoutes } from "./routes/connector.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { approvalRoutes, grantRoutes } from "./routes/approvals.ts";
+import { createSessionsApi } from "./api/sessions.ts";
+import { auditKeysHandler } from "./api/audit-keys.ts";
+import { requireRole } from "./auth/bearer-identity.ts";
 
 export { SessionObject } from "./session/session-object.ts";
 export { ConnectorHub } from "./connectors/connector-hub.ts";
+export { ApprovalsObject } from "./approvals/approvals-object.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 
 app.get("/healthz", (c) => c.json({ ok: true }));
+app.get("/.well-known/gatehouse-audit-keys", auditKeysHandler);
+app.route("/v1/sessions", createSessionsApi({ requireRole }));
 app.route("/v1/connector", connectorRoutes);
 app.route("/v1/admin", adminRoutes);
+app.route("/v1/approvals", approvalRoutes);
+app.route("/v1/grants", grantRoutes);
 app.route("/v1", tunnelRoutes);
 
 app.notFound((c) => c.json({ error: "not_found", reason: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));

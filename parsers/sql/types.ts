@@ -18,7 +18,8 @@ export type StatementFlag =
   | "data-modifying-cte" // WITH ... (INSERT|UPDATE|DELETE|MERGE) ...
   | "explain-analyze" // EXPLAIN ANALYZE <statement>: executes the statement
   | "dangerous-function" // calls a function on the dangerous list (see `functions`)
-  | "select-into"; // SELECT ... INTO (creates a table)
+  | "select-into" // SELECT ... INTO (creates a table)
+  | "locks"; // takes explicit row or table locks: SELECT ... FOR UPDATE/SHARE, LOCK TABLE
 
 export interface ClassifiedStatement {
   kind: StatementKind;

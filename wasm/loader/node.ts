@@ -3,13 +3,15 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const cache = new Map<string, WebAssembly.Module>();
+// typed here: @types/node declares the WebAssembly namespace but not its constructors
+const WasmModule = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => WebAssembly.Module } })
+  .WebAssembly.Module;
 
 export function loadWasmModule(name: string): WebAssembly.Module {
-  let module = cache.get(name);
-  if (!module) {
-    const path = fileURLToPath(new URL(`../build/${name}.wasm`, import.meta.url));
-    module = new WebAssembly.Module(readFileSync(path));
-    cache.set(name, module);
-  }
+  const cached = cache.get(name);
+  if (cached) return cached;
+  const path = fileURLToPath(new URL(`../build/${name}.wasm`, import.meta.url));
+  const module = new WasmModule(readFileSync(path));
+  cache.set(name, module);
   return module;
 }

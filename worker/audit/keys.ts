@@ -13,6 +13,7 @@
  */
 import { createSigner, generateAuditKey, publicKeyOf, AuditKeyError, type AuditPublicKey, type AuditSigner, type Ed25519PrivateJwk } from "../../parsers/audit/index.ts";
 import type { AuditEnv } from "./env.ts";
+import { ensureAuditSchema } from "./schema.ts";
 
 export interface LoadedAuditKeys {
   signer: AuditSigner;
@@ -59,6 +60,7 @@ export function loadAuditKeys(env: KeyEnv): Promise<LoadedAuditKeys> {
 
 async function fromVariable(db: D1Database, source: string): Promise<LoadedAuditKeys> {
   const jwks = parseConfiguredKeys(source);
+  await ensureAuditSchema(db);
   const signer = await createSigner(jwks[0]);
   const configured = jwks.map((k, i) => publicKeyOf(k, i === 0 ? "active" : "retired"));
   // Remember every configured public key so it stays published after it leaves the variable.
@@ -74,6 +76,7 @@ async function fromVariable(db: D1Database, source: string): Promise<LoadedAudit
 }
 
 async function fromD1(db: D1Database): Promise<LoadedAuditKeys> {
+  await ensureAuditSchema(db);
   const existing = await db.prepare("SELECT private_jwk FROM audit_keys WHERE origin = 'generated'").first<{ private_jwk: string | null }>();
   let jwk: Ed25519PrivateJwk | undefined = existing?.private_jwk ? (JSON.parse(existing.private_jwk) as Ed25519PrivateJwk) : undefined;
   if (!jwk) {

@@ -3,6 +3,7 @@
  * are sealed). It exists for listing/filtering; the trail in R2 is the evidence.
  */
 import { ciClaimsOf, describeIdentity, type SessionStartData } from "../../parsers/audit/index.ts";
+import { ensureAuditSchema } from "./schema.ts";
 
 export interface SessionIndexRow {
   id: string;
@@ -53,6 +54,8 @@ export interface SessionProgress {
 
 export interface SessionFinish extends SessionProgress {
   ended_at: number;
+  /** Set when the connector became known after start. */
+  connector?: string;
   status: string;
   end_reason: string;
   bytes_in: number;
@@ -62,6 +65,7 @@ export interface SessionFinish extends SessionProgress {
 }
 
 export async function indexSessionStart(db: D1Database, start: SessionStartData, startedAt: number): Promise<void> {
+  await ensureAuditSchema(db);
   const { identity } = start;
   const who = describeIdentity(identity.issuer, identity.subject, identity.claims);
   const ci = ciClaimsOf(identity.claims) ?? {};
@@ -95,6 +99,7 @@ export async function indexSessionStart(db: D1Database, start: SessionStartData,
 }
 
 export async function indexSessionProgress(db: D1Database, id: string, p: SessionProgress): Promise<void> {
+  await ensureAuditSchema(db);
   await db
     .prepare(`UPDATE session_index SET statements = ?, statements_total = ?, denied = ?, approved = ?, rows = ?, events = ?, chunks = ?, last_hash = ? WHERE id = ?`)
     .bind(JSON.stringify(p.statements), total(p.statements), p.denied, p.approved, p.rows, p.events, p.chunks, p.last_hash, id)
@@ -102,12 +107,13 @@ export async function indexSessionProgress(db: D1Database, id: string, p: Sessio
 }
 
 export async function indexSessionEnd(db: D1Database, id: string, f: SessionFinish): Promise<void> {
+  await ensureAuditSchema(db);
   await db
     .prepare(
-      `UPDATE session_index SET ended_at = ?, status = ?, end_reason = ?, statements = ?, statements_total = ?, denied = ?, approved = ?,
+      `UPDATE session_index SET ended_at = ?, connector = COALESCE(?, connector), status = ?, end_reason = ?, statements = ?, statements_total = ?, denied = ?, approved = ?,
         bytes_in = ?, bytes_out = ?, rows = ?, events = ?, chunks = ?, last_hash = ?, complete = ?, incomplete_reason = ? WHERE id = ?`,
     )
-    .bind(f.ended_at, f.status, f.end_reason, JSON.stringify(f.statements), total(f.statements), f.denied, f.approved, f.bytes_in, f.bytes_out, f.rows, f.events, f.chunks, f.last_hash, f.complete ? 1 : 0, f.incomplete_reason, id)
+    .bind(f.ended_at, f.connector || null, f.status, f.end_reason, JSON.stringify(f.statements), total(f.statements), f.denied, f.approved, f.bytes_in, f.bytes_out, f.rows, f.events, f.chunks, f.last_hash, f.complete ? 1 : 0, f.incomplete_reason, id)
     .run();
 }
 
@@ -147,6 +153,7 @@ function decode(r: RawRow): SessionIndexRow {
 export const MAX_LIST_LIMIT = 1000;
 
 export async function listSessions(db: D1Database, f: SessionListFilter): Promise<SessionIndexRow[]> {
+  await ensureAuditSchema(db);
   const where: string[] = [];
   const binds: unknown[] = [];
   if (f.identity) {
@@ -185,6 +192,7 @@ export async function listSessions(db: D1Database, f: SessionListFilter): Promis
 }
 
 export async function getSession(db: D1Database, id: string): Promise<SessionIndexRow | undefined> {
+  await ensureAuditSchema(db);
   const r = await db.prepare("SELECT * FROM session_index WHERE id = ?").bind(id).first<RawRow>();
   return r ? decode(r) : undefined;
 }

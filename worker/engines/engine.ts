@@ -19,6 +19,8 @@ export interface EngineHost {
   /** Write protocol bytes to the target through the connector (in order; flow-controlled). */
   sendToConnector(parts: readonly Uint8Array[]): void;
   connectorControl(message: ControlMessage): void;
+  /** Send a CONTROL message to the client (protocols with structured frames, e.g. SSH). */
+  sendControlToClient(message: ControlMessage): void;
   /** Ask the hub for a connector stream and wait until it is attached. Rejects with a reason. */
   openConnectorStream(): Promise<void>;
   /** Register the synthetic cancel key handed to the client. */
@@ -37,6 +39,8 @@ export interface Engine {
   onClientData(bytes: Uint8Array): Promise<void>;
   onConnectorData(bytes: Uint8Array): Promise<void>;
   onConnectorControl(message: ControlMessage): Promise<void>;
+  /** Client CONTROL messages other than `close` (optional: protocols with structured frames, e.g. SSH). Ordered with client DATA. */
+  onClientControl?(message: ControlMessage): Promise<void>;
   /** The connector stream vanished or failed: tell the client in its protocol. */
   onConnectorLost(reason: string): void;
   /** The session hit a limit (maximum duration, grant revoked…): tell the client, then end. */

@@ -3,9 +3,11 @@ import type { Engine, EngineHost } from "./engine.ts";
 import { PostgresEngine } from "./postgres/postgres-engine.ts";
 import { pgFramerModule } from "../wasm-modules.ts";
 import { createSessionMasker } from "../masking/session-masker.ts";
+import { SshEngine, sshTextMask } from "./ssh/index.ts";
 
 const engines: Record<string, (host: EngineHost) => Engine> = {
   postgres: (host) => new PostgresEngine(host, { framerModule: pgFramerModule, masker: createSessionMasker(host) }),
+  ssh: (host) => new SshEngine(host, { textMask: () => sshTextMask(host) }),
 };
 
 export function createEngine(type: string, host: EngineHost): Engine {

@@ -1,21 +1,21 @@
-/** Opens the audit trail of one session (see worker/audit/). */
+/** Opens the tamper-evident audit trail of one session (worker/audit/): records session.start now. */
 import type { SessionAudit } from "./session-audit.ts";
 import type { Env } from "../env.ts";
 import type { ClientAdmission } from "./session-object.ts";
 import type { SessionOutcome } from "../engines/engine.ts";
 import type { SessionStats } from "./session.ts";
+import { openRecorderAudit } from "../audit/open-recorder-audit.ts";
 
 export interface OpenedAudit extends SessionAudit {
   end(outcome: SessionOutcome, stats: SessionStats, extra: { connectorId: string | null }): Promise<void>;
 }
 
-export async function openSessionAudit(_opts: {
+export async function openSessionAudit(opts: {
   ctx: DurableObjectState;
   env: Env;
   admission: ClientAdmission;
   policyHash: string;
   mode: "fail-closed" | "best-effort";
 }): Promise<OpenedAudit> {
-  const noop = async () => {};
-  return { onQuery: noop, onDecision: noop, onResult: noop, onNotice: noop, onMasking: noop, onEvent: noop, end: noop };
+  return openRecorderAudit(opts);
 }

@@ -7,7 +7,8 @@
  * Sockets are accepted without hibernation: the session's decoder state and flow-control windows
  * live in memory for the life of the connection.
  */
-import type { Frame } from "../../parsers/tunnel/frames.ts";
+import { encodeControl, encodeData, type Frame } from "../../parsers/tunnel/frames.ts";
+import { errorResponse } from "../../parsers/pg/codec.ts";
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
@@ -47,13 +48,15 @@ export class SessionObject extends GatehouseObject<Env> {
     const env = this.env;
     const policy = await currentPolicy(env);
     const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource);
-    const audit = await openSessionAudit({
-      ctx: this.ctx,
-      env,
-      admission,
-      policyHash: policy.hash,
-      mode: sessionPolicy.recordingMode(),
-    });
+    let audit: Awaited<ReturnType<typeof openSessionAudit>>;
+    try {
+      audit = await openSessionAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
+    } catch (e) {
+      // Fail closed: a session that cannot be recorded does not start. Answer in the tunnel so the
+      // client's own protocol carries the reason.
+      const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
+      return this.refuseInTunnel(admission, code, (e as Error).message);
+    }
     return this.acceptSocket(["client"], (ws) => {
       const session = new Session(ws, {
         sessionId: admission.sessionId,
@@ -81,6 +84,16 @@ export class SessionObject extends GatehouseObject<Env> {
       });
       this.session = session;
       session.start(createEngine(admission.resource.type, session));
+    });
+  }
+
+  /** Accept the tunnel only to tell the client why its session cannot start, then close it. */
+  private refuseInTunnel(admission: ClientAdmission, code: string, message: string): Response {
+    return this.acceptSocket(["client"], (ws) => {
+      const text = message.startsWith("gatehouse:") ? message : `gatehouse: ${message}`;
+      if (admission.resource.type === "postgres") ws.send(encodeData(errorResponse({ severity: "FATAL", code, message: text })));
+      ws.send(encodeControl({ t: "close", code, message: text }));
+      this.closeSocket(ws, 1011, text);
     });
   }
 

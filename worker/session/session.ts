@@ -99,6 +99,10 @@ export class Session implements EngineHost {
     this.connector?.sendControl(message);
   }
 
+  sendControlToClient(message: ControlMessage): void {
+    this.client.sendControl(message);
+  }
+
   async openConnectorStream(): Promise<void> {
     if (this.connector) return;
     const attached = new Promise<void>((resolve, reject) => (this.connectorAttached = { resolve, reject }));
@@ -161,7 +165,7 @@ export class Session implements EngineHost {
       try {
         hop.received(frame.payload.length);
       } catch (e) {
-        this.fail(from, (e as Error).message);
+        this.fail(from, e as Error);
         return;
       }
       // Copy: the frame's buffer belongs to the runtime event; processing may be queued behind earlier work.
@@ -173,9 +177,11 @@ export class Session implements EngineHost {
     const message = frame.message;
     if (from === "connector") {
       // Control messages are ordered with data from the same socket.
-      this.connectorChain = this.connectorChain.then(() => this.engine.onConnectorControl(message)).catch((e) => this.fail("connector", (e as Error).message));
+      this.connectorChain = this.connectorChain.then(() => this.engine.onConnectorControl(message)).catch((e) => this.fail("connector", e as Error));
     } else if (message.t === "close") {
       this.clientChain = this.clientChain.then(() => this.end({ status: "ok", reason: "client closed the tunnel" }));
+    } else if (this.engine.onClientControl) {
+      this.clientChain = this.clientChain.then(() => this.engine.onClientControl!(message)).catch((e) => this.fail("client", e as Error));
     }
   }
 
@@ -185,7 +191,7 @@ export class Session implements EngineHost {
       if (from === "client") await this.engine.onClientData(bytes);
       else await this.engine.onConnectorData(bytes);
     } catch (e) {
-      this.fail(from, (e as Error).message);
+      this.fail(from, e as Error);
       return;
     }
     // Credit flows back only when what we produced has left for the next hop: a slow reader
@@ -212,11 +218,18 @@ export class Session implements EngineHost {
     }
   }
 
-  /** A processing failure (recording failed in fail-closed mode, protocol error…): end with an error. */
-  private fail(from: "client" | "connector", reason: string): void {
+  /**
+   * A processing failure — the audit trail could not be written (fail-closed), a protocol error, a
+   * peer ignoring flow control: tell the client in its protocol and end. Errors that carry their own
+   * SQLSTATE (RecordingError) keep it.
+   */
+  private fail(from: "client" | "connector", error: Error): void {
     if (this.ended) return;
-    this.engine.onTerminate(from === "connector" ? "08006" : "08P01", reason);
-    this.end({ status: "error", reason });
+    const own = (error as Error & { sqlstate?: unknown }).sqlstate;
+    const code = typeof own === "string" ? own : from === "connector" ? "08006" : "08P01";
+    const reason = error.message.startsWith("gatehouse:") ? error.message.slice(10).trim() : error.message;
+    this.engine.onTerminate(code, reason);
+    this.end({ status: "error", reason, code });
   }
 
   onSocketClosed(ws: WebSocket, reason: string): void {

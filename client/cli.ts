@@ -1,0 +1,92 @@
+/**
+ * The `gatehouse` CLI entry point (bin/gatehouse.mjs → main).
+ *   gatehouse connect <resource> ...   tunnel a local port to a resource through the gateway
+ *   gatehouse dev token|issuer ...     development-only identity helpers
+ *   gatehouse policy ...               policy tooling (client/commands/policy.ts)
+ */
+import { CliError, UsageError, describeError } from "./errors.ts";
+import { connectCommand, CONNECT_USAGE } from "./commands/connect.ts";
+import { devCommand } from "./commands/dev.ts";
+import { approvalsCommand } from "./commands/approvals.ts";
+import { accessCommand } from "./commands/access.ts";
+import { sessionsCommand } from "./commands/sessions.ts";
+import { reviewCommand } from "./commands/review.ts";
+import { processIO, type CommandIO } from "./commands/io.ts";
+import { CLIENT_VERSION } from "./version.ts";
+
+const USAGE = `gatehouse ${CLIENT_VERSION} — access gateway client for CI/CD pipelines
+
+usage:
+  gatehouse connect <resource> [--port 5433] [--gateway URL] [--once]   tunnel a local port to a resource
+  gatehouse dev token [--sub alice] [--claim k=v ...]                    mint a DEVELOPMENT token
+  gatehouse dev issuer                                                    run the DEVELOPMENT OIDC issuer
+  gatehouse policy ...                                                    policy tooling
+  gatehouse approvals list|show|approve|deny ...                          decide on held statements and grant requests
+  gatehouse access request|list|revoke ...                                just-in-time access grants
+  gatehouse sessions list|show|replay|export|verify ...                   recorded sessions (auditors)
+  gatehouse review report --from T --to T [--format md|csv|json]          access review from the verified trail
+  gatehouse --version
+
+Run "gatehouse <command> --help" for details. Docs: docs/CONFIGURATION.md
+`;
+
+type PolicyCommand = (argv: string[], io: CommandIO) => Promise<number>;
+
+/** The policy command is owned by the policy tooling; loaded lazily so the CLI works without it. */
+async function runPolicy(argv: string[], io: CommandIO): Promise<number> {
+  const specifier = "./commands/policy.ts";
+  let mod: { policyCommand?: PolicyCommand };
+  try {
+    mod = (await import(specifier)) as { policyCommand?: PolicyCommand };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") throw new CliError("the policy command is not available in this build");
+    throw err;
+  }
+  if (typeof mod.policyCommand !== "function") throw new CliError("the policy command is not available in this build");
+  return mod.policyCommand(argv, io);
+}
+
+export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "connect":
+        return await connectCommand(rest, io);
+      case "dev":
+        return await devCommand(rest, io);
+      case "policy":
+        return await runPolicy(rest, io);
+      case "approvals":
+        return await approvalsCommand(rest, io);
+      case "access":
+        return await accessCommand(rest, io);
+      case "sessions":
+        return await sessionsCommand(rest, io);
+      case "review":
+        return await reviewCommand(rest, io);
+      case "--version":
+      case "version":
+        io.stdout(`${CLIENT_VERSION}\n`);
+        return 0;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.stdout(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`gatehouse: ${err.message}\n${command === "connect" ? CONNECT_USAGE : 'run "gatehouse --help" for usage'}\n`);
+      return 2;
+    }
+    if (err instanceof CliError) {
+      io.stderr(`gatehouse: ${err.message}\n`);
+      return 1;
+    }
+    io.stderr(`gatehouse: unexpected error: ${describeError(err)}\n`);
+    return 1;
+  }
+}

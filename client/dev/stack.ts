@@ -1,0 +1,328 @@
+/**
+ * The one-command local stack (`npm start`) and the engine of the end-to-end test harness
+ * (test/harness/stack.ts): demo PostgreSQL + ⚠ development OIDC issuer + connector + worker
+ * (wrangler dev), wired together exactly as a deployment would be, only on loopback.
+ *
+ *   client ──ws──▶ worker (wrangler dev :8787) ◀──ws── connector ──tcp──▶ demo PostgreSQL
+ *                      │ verifies tokens against
+ *                      ▼
+ *               dev issuer (:8788, JWKS + discovery)
+ */
+import { rmSync } from "node:fs";
+import { access, chmod, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import type { JWK } from "jose";
+import { startConnector, type RunningConnector } from "../../connector/connector.ts";
+import type { ConnectorConfig, PostgresResourceConfig, ResourceConfig } from "../../connector/config.ts";
+import { generateConnectorKeyPair, parsePrivateJwk, publicJwkOf, type Ed25519PrivateJwk } from "../../connector/keys.ts";
+import { silentLogger, createStderrLogger, type Logger } from "../../connector/logger.ts";
+import { GatewayClient, parseGatewayUrl } from "../gateway/api.ts";
+import { DEV_DEFAULT_AUDIENCE, DEV_ISSUER_ALG, DEV_ISSUER_DEFAULT_PORT, startDevIssuer, type DevIssuer } from "./issuer.ts";
+import { startDemoPg, type DemoPg } from "./demo-pg.ts";
+import { ensureDir, readIfExists, writeSecretFile } from "./home.ts";
+import { freePort, portInUse } from "./ports.ts";
+import { startWrangler, type RunningWorker, type WorkerVars } from "./wrangler.ts";
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+export const DEFAULT_GATEWAY_PORT = 8787;
+export const DEFAULT_DEMO_PG_PORT = 5434;
+export const DEFAULT_POLICY_FILE = path.join(REPO_ROOT, "examples/policies/demo.yaml");
+export const DEMO_RESOURCE = "demo-pg";
+export const LOCAL_CONNECTOR_ID = "local";
+
+/** A PostgreSQL the stack does not manage (tests bring their own). */
+export interface ExternalPg {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+export interface LocalStackOptions {
+  /** State directory: issuer key, connector key, demo-pg data, wrangler persistence. */
+  home: string;
+  /** Delete `home` on stop (tests). Also makes the demo cluster skip fsync. */
+  ephemeral?: boolean;
+  /** Worker port (default 8787; 0 = any free port). */
+  gatewayPort?: number;
+  /** Dev issuer port (default 8788; 0 = any free port). */
+  issuerPort?: number;
+  /** Dev issuer identifier (`iss`); default: the URL it is served at. See DevIssuerOptions.issuer. */
+  issuerId?: string;
+  /** Demo PostgreSQL port (default 5434; 0 = any free port). Ignored with an external `pg`. */
+  pgPort?: number;
+  /** "embedded" (default): the demo cluster; or an existing server the connector should front as `demo-pg`. */
+  pg?: "embedded" | ExternalPg;
+  /** Policy text (wins over policyFile). */
+  policyYaml?: string;
+  /** Policy file (default examples/policies/demo.yaml). */
+  policyFile?: string;
+  /** More resources for the connector, besides demo-pg. */
+  extraResources?: ResourceConfig[];
+  /** Start the connector (default true). */
+  connector?: boolean;
+  /** Wait until the worker reports demo-pg online (default true). */
+  waitForConnector?: boolean;
+  /** wrangler dev --persist-to (default `<home>/wrangler`). */
+  persistTo?: string;
+  /** Extra worker vars (override the generated ones). */
+  workerVars?: Record<string, string>;
+  /** wrangler.toml to run (default: the repo's). */
+  wranglerConfig?: string;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+  /** Connector logs (default: silent). */
+  connectorLogger?: Logger;
+  /** Worker (wrangler) output lines (default: none). */
+  workerLog?: (line: string) => void;
+}
+
+export interface StackPg {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  /** Superuser credentials (embedded only) for server-side assertions in tests. */
+  superuser?: { user: string; password: string };
+}
+
+export interface MintTokenOptions {
+  sub?: string;
+  /** Extra claims; `groups` conventionally an array. */
+  claims?: Record<string, unknown>;
+  audience?: string | string[];
+  ttlSeconds?: number;
+}
+
+export interface LocalStack {
+  home: string;
+  gatewayUrl: string;
+  /** Where the dev issuer is served (discovery and JWKS live under it). */
+  issuerUrl: string;
+  /** The dev issuer identifier: `iss` of its tokens, what policies name. */
+  issuerId: string;
+  issuer: DevIssuer;
+  pg: StackPg;
+  /** The connector's id and public key as the worker knows it; `running` when started. */
+  connector: { id: string; publicJwk: JWK; running?: RunningConnector };
+  /** Resources the connector serves. */
+  resources: string[];
+  /** Where the policy came from (file path or "inline"). */
+  policySource: string;
+  /** The worker vars it was started with. */
+  workerVars: WorkerVars;
+  /** ⚠ Mint a development token trusted by this stack's worker. */
+  mintToken(opts?: MintTokenOptions): Promise<string>;
+  /** Stop everything (reverse order); idempotent. */
+  stop(): Promise<void>;
+}
+
+async function loadPolicy(opts: LocalStackOptions): Promise<{ text: string; source: string; name: string }> {
+  if (opts.policyYaml !== undefined) return { text: opts.policyYaml, source: "inline", name: "policy.yaml" };
+  const file = path.resolve(opts.policyFile ?? DEFAULT_POLICY_FILE);
+  const text = await readIfExists(file);
+  if (text === undefined) {
+    throw new Error(
+      `policy file ${path.relative(process.cwd(), file) || file} does not exist.\n` +
+        `Set GATEHOUSE_POLICY to a policy file (see docs/POLICY.md), or restore examples/policies/demo.yaml.`,
+    );
+  }
+  return { text, source: file, name: path.basename(file) };
+}
+
+/** The local connector's key pair, generated once (private JWK, 0600). */
+async function loadOrCreateConnectorKey(file: string): Promise<Ed25519PrivateJwk> {
+  const existing = await readIfExists(file);
+  if (existing) return parsePrivateJwk(file, existing);
+  const { privateJwk } = await generateConnectorKeyPair();
+  const jwk = { ...privateJwk, kid: LOCAL_CONNECTOR_ID };
+  await writeSecretFile(file, `${JSON.stringify(jwk, null, 2)}\n`);
+  return jwk;
+}
+
+async function choosePort(requested: number | undefined, fallback: number, what: string): Promise<number> {
+  const port = requested ?? fallback;
+  if (port === 0) return freePort();
+  if (await portInUse(port)) throw new Error(`port ${port} (${what}) is already in use — is another stack running? (change it with the matching GATEHOUSE_*_PORT variable)`);
+  return port;
+}
+
+/**
+ * HOOK(ssh-demo): when OpenSSH's sshd is installed, the SSH demo target will be started here and
+ * added to the connector's resources. Not implemented yet — the SSH engine has not landed.
+ */
+async function sshDemoHook(log: (line: string) => void): Promise<void> {
+  const sshd = await access("/usr/sbin/sshd").then(
+    () => true,
+    () => false,
+  );
+  if (sshd) log("sshd found: the SSH demo target is coming in a later release (HOOK(ssh-demo) in client/dev/stack.ts)");
+}
+
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const log = opts.log ?? (() => {});
+  const home = path.resolve(opts.home);
+  await ensureDir(home);
+  // Traversable (secrets inside are 0600): the demo cluster runs as the `postgres` OS user when we are root.
+  await chmod(home, 0o755);
+  const stops: Array<() => Promise<void>> = [];
+  let stopped = false;
+  // Best effort for a process that dies without stop(): never leave an ephemeral home behind.
+  const removeHomeNow = () => rmSync(home, { recursive: true, force: true });
+  if (opts.ephemeral) process.once("exit", removeHomeNow);
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const s of stops.reverse()) await s().catch((err: unknown) => log(`stop: ${(err as Error).message}`));
+    if (opts.ephemeral) {
+      process.off("exit", removeHomeNow);
+      await rm(home, { recursive: true, force: true });
+    }
+  };
+
+  try {
+    const policy = await loadPolicy(opts);
+    const gatewayPort = await choosePort(opts.gatewayPort, DEFAULT_GATEWAY_PORT, "gateway");
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+
+    // (a) demo PostgreSQL and (b) the dev issuer, concurrently.
+    const issuerPort = await choosePort(opts.issuerPort, DEV_ISSUER_DEFAULT_PORT, "dev issuer");
+    const pgPromise: Promise<DemoPg | ExternalPg> =
+      opts.pg && opts.pg !== "embedded"
+        ? Promise.resolve(opts.pg)
+        : choosePort(opts.pgPort, DEFAULT_DEMO_PG_PORT, "demo PostgreSQL").then((port) =>
+            startDemoPg({ dir: path.join(home, "demo-pg"), port, ephemeral: opts.ephemeral, log }),
+          );
+    const [pgResult, issuerResult] = await Promise.allSettled([pgPromise, startDevIssuer({ port: issuerPort, issuer: opts.issuerId, keyFile: path.join(home, "dev", "issuer-key.json") })]);
+    if (pgResult.status === "fulfilled" && "stop" in pgResult.value) stops.push((pgResult.value as DemoPg).stop);
+    if (issuerResult.status === "fulfilled") stops.push(issuerResult.value.close);
+    if (pgResult.status === "rejected") throw pgResult.reason;
+    if (issuerResult.status === "rejected") throw issuerResult.reason;
+    const pgInfo = pgResult.value;
+    const issuer = issuerResult.value;
+    log(`demo PostgreSQL on ${pgInfo.host}:${pgInfo.port} (database ${pgInfo.database}, role ${pgInfo.user})`);
+    log(`DEVELOPMENT-ONLY OIDC issuer at ${issuer.url}${issuer.issuer !== issuer.url ? ` (issuer id ${issuer.issuer})` : ""}`);
+    if (!policy.text.includes(issuer.issuer)) log(`note: the policy does not mention the dev issuer ${issuer.issuer}; its subjects may not match dev tokens`);
+
+    await sshDemoHook(log);
+
+    // (c) connector identity.
+    const connectorKey = await loadOrCreateConnectorKey(path.join(home, "connector", "local-key.json"));
+    const publicJwk = { ...publicJwkOf(connectorKey), kid: LOCAL_CONNECTOR_ID };
+
+    // (d) the worker.
+    const workerVars: WorkerVars = {
+      GATEHOUSE_ISSUERS: JSON.stringify([
+        {
+          issuer: issuer.issuer,
+          jwks_uri: issuer.jwksUri,
+          audiences: [DEV_DEFAULT_AUDIENCE],
+          algorithms: [DEV_ISSUER_ALG],
+          max_token_lifetime_seconds: 3600,
+          clock_skew_seconds: 30,
+          dev: true,
+        },
+      ]),
+      GATEHOUSE_CONNECTORS: JSON.stringify([{ id: LOCAL_CONNECTOR_ID, public_key: publicJwk }]),
+      GATEHOUSE_POLICY: policy.text,
+      GATEHOUSE_POLICY_SOURCE: policy.name,
+      GATEHOUSE_PUBLIC_URL: gatewayUrl,
+      ...opts.workerVars,
+    };
+    const worker: RunningWorker = await startWrangler({
+      port: gatewayPort,
+      persistTo: opts.persistTo ?? path.join(home, "wrangler"),
+      vars: workerVars,
+      config: opts.wranglerConfig,
+      log: opts.workerLog,
+    });
+    stops.push(worker.stop);
+    log(`worker (wrangler dev) at ${gatewayUrl}`);
+
+    const pg: StackPg = {
+      host: pgInfo.host,
+      port: pgInfo.port,
+      database: pgInfo.database,
+      user: pgInfo.user,
+      password: pgInfo.password,
+      ...("superuser" in pgInfo ? { superuser: pgInfo.superuser } : {}),
+    };
+    const demoResource: PostgresResourceConfig = {
+      name: DEMO_RESOURCE,
+      type: "postgres",
+      labels: { env: "demo", owner: "gatehouse" },
+      host: pg.host,
+      port: pg.port,
+      database: pg.database,
+      username: pg.user,
+      // By reference, as in a real deployment: the connector reads the secret when it dials.
+      password: "passwordFile" in pgInfo ? async () => (await readFile((pgInfo as DemoPg).passwordFile, "utf8")).trim() : pg.password,
+      tls: { mode: "disable" },
+    };
+    const connectorConfig: ConnectorConfig = {
+      gateway: gatewayUrl,
+      id: LOCAL_CONNECTOR_ID,
+      privateKey: connectorKey,
+      resources: [demoResource, ...(opts.extraResources ?? [])],
+    };
+
+    const mintToken = (m: MintTokenOptions = {}) => issuer.mint({ sub: m.sub ?? "alice", claims: m.claims, audience: m.audience, ttlSeconds: m.ttlSeconds });
+
+    let running: RunningConnector | undefined;
+    if (opts.connector !== false) {
+      running = await startConnector(connectorConfig, { logger: opts.connectorLogger ?? silentLogger });
+      stops.push(() => running!.stop());
+      if (opts.waitForConnector !== false) {
+        await waitForOnline(running, gatewayUrl, await mintToken({ sub: "gatehouse-stack" }));
+        log(`connector "${LOCAL_CONNECTOR_ID}" online, serving ${connectorConfig.resources.map((r) => r.name).join(", ")}`);
+      }
+    }
+
+    return {
+      home,
+      gatewayUrl,
+      issuerUrl: issuer.url,
+      issuerId: issuer.issuer,
+      issuer,
+      pg,
+      connector: { id: LOCAL_CONNECTOR_ID, publicJwk, running },
+      resources: connectorConfig.resources.map((r) => r.name),
+      policySource: policy.source,
+      workerVars,
+      mintToken,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The connector has said hello and the worker lists demo-pg as online. */
+async function waitForOnline(connector: RunningConnector, gatewayUrl: string, token: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    connector.online,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the connector did not connect to the worker within ${timeoutMs / 1000}s`)), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  const gateway = new GatewayClient(parseGatewayUrl(gatewayUrl));
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const r = await gateway.describeResource(DEMO_RESOURCE, token);
+      if (r.online) return;
+      last = "resource reported offline";
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the worker does not report ${DEMO_RESOURCE} online after ${timeoutMs / 1000}s (${last})`);
+}
+
+export { createStderrLogger };

@@ -1,0 +1,161 @@
+/**
+ * Runs the worker locally with `wrangler dev` (workerd), configured only through `--var`
+ * (spawned without a shell: JSON and YAML values pass through untouched).
+ *
+ * wrangler starts workerd children; we run it in its own process group and signal the whole
+ * group on stop, so Ctrl-C never leaves a workerd behind. A synchronous exit hook does the same
+ * if our process dies abruptly.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { freePort } from "./ports.ts";
+
+const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+
+export interface WorkerVars {
+  GATEHOUSE_ISSUERS: string;
+  GATEHOUSE_CONNECTORS: string;
+  GATEHOUSE_POLICY: string;
+  GATEHOUSE_POLICY_SOURCE: string;
+  GATEHOUSE_PUBLIC_URL: string;
+  [name: string]: string;
+}
+
+export interface WranglerOptions {
+  port: number;
+  persistTo: string;
+  vars: WorkerVars;
+  /** wrangler.toml to use (default: the repo's). */
+  config?: string;
+  /** Receives wrangler's output lines (warnings and errors; --log-level warn). */
+  log?: (line: string) => void;
+  /** How long to wait for GET /healthz (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningWorker {
+  url: string;
+  port: number;
+  pid: number;
+  /** Last output lines, for error messages. */
+  recentOutput(): string;
+  stop(): Promise<void>;
+}
+
+const groups = new Set<number>();
+let exitHookInstalled = false;
+function killGroupsNow() {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function wranglerBin(): string {
+  const require = createRequire(import.meta.url);
+  return path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+}
+
+export async function startWrangler(opts: WranglerOptions): Promise<RunningWorker> {
+  const inspectorPort = await freePort();
+  const args = [
+    wranglerBin(),
+    "dev",
+    "--config", opts.config ?? path.join(REPO_ROOT, "wrangler.toml"),
+    "--ip", "127.0.0.1",
+    "--port", String(opts.port),
+    "--inspector-port", String(inspectorPort),
+    "--persist-to", opts.persistTo,
+    "--show-interactive-dev-session=false",
+    "--log-level", "warn",
+  ];
+  for (const [name, value] of Object.entries(opts.vars)) args.push("--var", `${name}:${value}`);
+
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    detached: true, // own process group: we signal wrangler and its workerd children together
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      // No network beyond loopback is needed: skip the Request.cf download, telemetry and update checks.
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_SEND_ERROR_REPORTS: "false",
+      WRANGLER_HIDE_BANNER: "true",
+      NO_UPDATE_NOTIFIER: "1",
+      FORCE_COLOR: "0",
+    },
+  });
+  const pid = child.pid!;
+  groups.add(pid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on("exit", killGroupsNow);
+  }
+
+  const recent: string[] = [];
+  const onOutput = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) {
+      if (!line.trim()) continue;
+      recent.push(line);
+      if (recent.length > 40) recent.shift();
+      opts.log?.(line);
+    }
+  };
+  child.stdout!.on("data", onOutput);
+  child.stderr!.on("data", onOutput);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once("exit", (code, signal) => {
+      exited = { code, signal };
+      groups.delete(pid);
+      resolve();
+    }),
+  );
+
+  const stop = async () => {
+    if (exited) return;
+    try {
+      process.kill(-pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 5000);
+    await exitedPromise;
+    clearTimeout(timer);
+    // workerd children may outlive wrangler by a moment; make sure the group is gone.
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  };
+
+  const url = `http://127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    if (exited) throw new Error(`wrangler dev exited (code ${exited.code}, signal ${exited.signal}) before the worker was ready:\n${recent.join("\n")}`);
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the worker did not answer GET /healthz within ${(opts.readyTimeoutMs ?? 60_000) / 1000}s:\n${recent.join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, port: opts.port, pid, recentOutput: () => recent.join("\n"), stop };
+}

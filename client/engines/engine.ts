@@ -1,0 +1,44 @@
+/**
+ * One engine per target protocol. The listener accepts local TCP connections and hands each one
+ * to the engine of the resource's type (`GET /v1/resources/:name` tells which); the engine runs
+ * the protocol's local preamble, opens the tunnel and bridges it.
+ */
+import type { Socket } from "node:net";
+import type WebSocket from "ws";
+import type { GatewayClient } from "../gateway/api.ts";
+
+export interface EngineContext {
+  resource: string;
+  /** Sequence number of this local connection, for log lines. */
+  connId: number;
+  gateway: GatewayClient;
+  /** A currently valid identity token (refreshed by the token source when near expiry). */
+  getToken(): Promise<string>;
+  /** Dial `/v1/tunnel/<resource>`; rejects with GatewayHttpError / GatewayUnreachableError. */
+  openTunnel(): Promise<WebSocket>;
+}
+
+/** What happened on one local connection: one log line is made from it. */
+export interface ConnectionSummary {
+  outcome: string;
+  sessionId?: string;
+  bytesUp: number;
+  bytesDown: number;
+  detail?: string;
+}
+
+export interface ListenerInfo {
+  host: string;
+  port: number;
+  resource: string;
+  /** Display name for the user (token `sub`, or "gatehouse"). */
+  user: string;
+}
+
+export interface Engine {
+  readonly type: string;
+  /** Lines that tell the user how to point their tool at the listener. */
+  usage(info: ListenerInfo): string[];
+  /** Serve one local connection until it ends. Never throws; failures are reported to the local client. */
+  serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSummary>;
+}

@@ -1,0 +1,20 @@
+/** Resource type → engine. */
+import { CliError } from "../errors.ts";
+import type { Engine } from "./engine.ts";
+import { postgresEngine } from "./postgres.ts";
+import { sshEngine } from "./ssh.ts";
+
+const engines = new Map<string, Engine>([
+  [postgresEngine.type, postgresEngine],
+  [sshEngine.type, sshEngine],
+]);
+
+export function engineFor(type: string): Engine {
+  const engine = engines.get(type);
+  if (!engine) throw new CliError(`resource type ${JSON.stringify(type)} is not supported by this gatehouse client (supported: ${[...engines.keys()].join(", ")})`);
+  return engine;
+}
+
+export function supportedTypes(): string[] {
+  return [...engines.keys()];
+}

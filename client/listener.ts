@@ -1,0 +1,142 @@
+/**
+ * `gatehouse connect` as a library: a loopback listener whose every accepted connection becomes
+ * one tunnel to the gateway. Used by the CLI command and by the end-to-end test harness.
+ */
+import net from "node:net";
+import type { TokenSource } from "./auth/token-source.ts";
+import { tokenSubject } from "./auth/token-source.ts";
+import { CliError, describeError } from "./errors.ts";
+import { GatewayClient, checkResourceName, parseGatewayUrl, tunnelUrl } from "./gateway/api.ts";
+import { engineFor } from "./engines/registry.ts";
+import type { Engine, ListenerInfo } from "./engines/engine.ts";
+import { openTunnel } from "./tunnel/open.ts";
+import { CLIENT_VERSION } from "./version.ts";
+
+export interface ConnectOptions {
+  /** Gateway base URL (http/https). */
+  gateway: string;
+  resource: string;
+  tokenSource: TokenSource;
+  /** Local port; 0 picks a free one. */
+  port: number;
+  /** Loopback only: 127.0.0.1 (default) or ::1. */
+  host?: "127.0.0.1" | "::1" | "localhost";
+  /** Skip `GET /v1/resources/:name` and use this engine type. */
+  type?: string;
+  /** Accept exactly one connection, then stop listening; `done` resolves when it ends. */
+  once?: boolean;
+  /** Where per-connection log lines go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface ConnectListener {
+  host: string;
+  port: number;
+  resource: string;
+  type: string;
+  /** Whether the gateway reported a connector online for the resource (undefined with `type`). */
+  online?: boolean;
+  /** Lines telling the user how to use the listener (connection string, psql line). */
+  usage: string[];
+  /** Resolves when the listener has stopped and every connection has ended. */
+  done: Promise<void>;
+  /** Stop accepting, end live connections, resolve when all is closed. */
+  close(): Promise<void>;
+}
+
+export async function startConnectListener(opts: ConnectOptions): Promise<ConnectListener> {
+  const gatewayUrl = parseGatewayUrl(opts.gateway);
+  const resource = checkResourceName(opts.resource);
+  const host = opts.host ?? "127.0.0.1";
+  if (!["127.0.0.1", "::1", "localhost"].includes(host)) throw new CliError("the local listener only binds to loopback");
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const gateway = new GatewayClient(gatewayUrl);
+
+  let type = opts.type;
+  let online: boolean | undefined;
+  if (!type) {
+    const description = await gateway.describeResource(resource, await opts.tokenSource.getToken());
+    type = description.type;
+    online = description.online;
+  }
+  const engine: Engine = engineFor(type);
+
+  const sockets = new Set<net.Socket>();
+  const live = new Set<Promise<void>>();
+  let connSeq = 0;
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true });
+
+  server.on("connection", (socket) => {
+    if (opts.once && connSeq >= 1) {
+      socket.destroy();
+      return;
+    }
+    const connId = ++connSeq;
+    if (opts.once) server.close();
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const started = Date.now();
+    const run = engine
+      .serve(socket, {
+        resource,
+        connId,
+        gateway,
+        getToken: () => opts.tokenSource.getToken(),
+        openTunnel: async () => openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: await opts.tokenSource.getToken(), clientVersion: CLIENT_VERSION }),
+      })
+      .catch((err: unknown) => {
+        socket.destroy();
+        return { outcome: "failed", detail: describeError(err), bytesUp: 0, bytesDown: 0, sessionId: undefined };
+      })
+      .then((s) => {
+        const secs = ((Date.now() - started) / 1000).toFixed(1);
+        log(
+          `gatehouse: conn #${connId} from ${peer} → ${resource}${s.sessionId ? ` session ${s.sessionId}` : ""}: ${s.outcome}` +
+            `${s.detail ? ` — ${s.detail}` : ""} (${s.bytesUp} B up, ${s.bytesDown} B down, ${secs}s)`,
+        );
+      })
+      .finally(() => {
+        // The engine has ended the socket; it may still be flushing its last bytes (an
+        // ErrorResponse…), so it is not destroyed here — the engine's own timer does that.
+        live.delete(run);
+      });
+    live.add(run);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new CliError(err.code === "EADDRINUSE" ? `port ${opts.port} on ${host} is already in use (try --port 0)` : `cannot listen on ${host}:${opts.port}: ${err.message}`)),
+    );
+    server.listen({ host, port: opts.port, exclusive: true }, () => resolve());
+  });
+  const address = server.address() as net.AddressInfo;
+
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  const done = closed.then(async () => {
+    while (live.size > 0) await Promise.allSettled([...live]);
+  });
+
+  let token: string | undefined;
+  try {
+    token = await opts.tokenSource.getToken();
+  } catch {
+    token = undefined;
+  }
+  const info: ListenerInfo = { host: address.address.includes(":") ? `[${address.address}]` : address.address, port: address.port, resource, user: (token && tokenSubject(token)) ?? "gatehouse" };
+
+  return {
+    host: address.address,
+    port: address.port,
+    resource,
+    type,
+    online,
+    usage: engine.usage(info),
+    done,
+    async close() {
+      if (server.listening) server.close();
+      for (const s of sockets) s.destroy();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * The connector's long-lived control channel (`/v1/connector/control`): announce the resources
+ * with `hello`, keep the connection alive with `ping`, and turn the worker's `open` requests into
+ * streams. Whenever the channel drops — network, worker restart, rejected assertion — it is
+ * dialled again with a fresh assertion after an exponential, jittered delay.
+ */
+import type WebSocket from "ws";
+import type { RawData } from "ws";
+import type { CryptoKey } from "jose";
+import { decodeFrame, encodeControl, FrameError, FrameType, type ControlMessage } from "../parsers/tunnel/frames.ts";
+import { signConnectorAssertion } from "./assertion.ts";
+import { createBackoff, type BackoffOptions } from "./backoff.ts";
+import type { Logger } from "./logger.ts";
+import { dialTunnel, type TunnelConnection } from "./tunnel-socket.ts";
+
+export const PROTOCOL_VERSION = 1;
+/** Session ids travel in a URL path; keep them to a safe alphabet and size. */
+const SESSION_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+
+export type ControlEvent =
+  | { type: "control-connected" }
+  | { type: "control-disconnected"; reason: string };
+
+export interface ControlChannelOptions {
+  wsBase: string;
+  connectorId: string;
+  privateKey: CryptoKey;
+  /** Resources as advertised: name, type and labels only — never hosts or credentials. */
+  resources: { name: string; type: string; labels: Record<string, string> }[];
+  logger: Logger;
+  /** Called for every valid `open`. */
+  onOpen(session: string, resource: string): void;
+  emit(event: ControlEvent): void;
+  pingIntervalMs: number;
+  /**
+   * The channel counts as dead after this many ping intervals in a row with nothing received
+   * (default 3). Counted in intervals, not wall-clock time, so a stalled event loop on our side
+   * is not mistaken for a silent worker.
+   */
+  silentIntervals?: number;
+  /** A connection that stayed up this long resets the backoff (default 10 s). */
+  stableAfterMs: number;
+  backoff?: BackoffOptions;
+}
+
+export interface ControlChannel {
+  /** Resolves when the first `hello` has been sent. Rejects if stopped before that. */
+  readonly online: Promise<void>;
+  readonly connected: boolean;
+  stop(): Promise<void>;
+}
+
+export function startControlChannel(opts: ControlChannelOptions): ControlChannel {
+  const url = `${opts.wsBase}/v1/connector/control`;
+  const backoff = createBackoff(opts.backoff);
+  const silentIntervals = opts.silentIntervals ?? 3;
+  let stopped = false;
+  let ws: WebSocket | undefined;
+  let connected = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+  let stableTimer: NodeJS.Timeout | undefined;
+  let heard = false;
+  let silent = 0;
+  let resolveOnline!: () => void;
+  let rejectOnline!: (err: Error) => void;
+  let wasOnline = false;
+  const online = new Promise<void>((resolve, reject) => {
+    resolveOnline = resolve;
+    rejectOnline = reject;
+  });
+  // Callers that never await `online` must not get an unhandled rejection on stop().
+  online.catch(() => undefined);
+
+  const send = (message: ControlMessage) => {
+    if (ws && ws.readyState === ws.OPEN) ws.send(encodeControl(message), { binary: true });
+  };
+
+  const scheduleReconnect = () => {
+    if (stopped || retryTimer) return;
+    const delay = backoff.next();
+    opts.logger.debug("control channel: reconnecting", { inMs: delay });
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      void connect();
+    }, delay);
+  };
+
+  const onMessage = (data: RawData, isBinary: boolean) => {
+    heard = true;
+    let message: ControlMessage;
+    try {
+      if (!isBinary) throw new FrameError("text message on the control channel");
+      const frame = decodeFrame(data as Buffer);
+      if (frame.type !== FrameType.Control) throw new FrameError("only CONTROL frames are valid on the control channel");
+      message = frame.message;
+    } catch (err) {
+      // A broken control channel is re-established from scratch; streams live on their own sockets.
+      opts.logger.warn("control channel: protocol error, reconnecting", { error: (err as Error).message });
+      ws?.close(1007, "protocol error");
+      return;
+    }
+    switch (message.t) {
+      case "pong":
+        return;
+      case "open": {
+        const { session, resource } = message;
+        if (typeof session !== "string" || !SESSION_ID.test(session) || typeof resource !== "string") {
+          opts.logger.warn("control channel: ignoring malformed open", {});
+          return;
+        }
+        opts.onOpen(session, resource);
+        return;
+      }
+      default:
+        opts.logger.debug("control channel: ignoring unknown message", { t: message.t.slice(0, 40) });
+    }
+  };
+
+  const onClose = (code: number, reason: Buffer) => {
+    clearInterval(pingTimer);
+    clearTimeout(stableTimer);
+    ws = undefined;
+    if (connected) {
+      connected = false;
+      const why = `websocket closed (${code}${reason.length ? ` ${reason.toString("utf8").slice(0, 120)}` : ""})`;
+      opts.logger.warn("control channel: disconnected", { reason: why });
+      opts.emit({ type: "control-disconnected", reason: why });
+    }
+    scheduleReconnect();
+  };
+
+  const connect = async () => {
+    if (stopped) return;
+    let connection: TunnelConnection;
+    try {
+      const assertion = await signConnectorAssertion(opts.privateKey, opts.connectorId);
+      connection = await dialTunnel(url, assertion);
+    } catch (err) {
+      opts.logger.warn("control channel: connect failed", { error: (err as Error).message });
+      scheduleReconnect();
+      return;
+    }
+    const socket = connection.ws;
+    if (stopped) {
+      socket.close(1001, "connector stopping");
+      return;
+    }
+    ws = socket;
+    connected = true;
+    heard = false;
+    silent = 0;
+    socket.on("close", onClose);
+    socket.on("error", (err: Error) => opts.logger.debug("control channel: websocket error", { error: err.message }));
+    send({ t: "hello", connector: opts.connectorId, version: PROTOCOL_VERSION, resources: opts.resources });
+    connection.attach(onMessage);
+    opts.logger.info(wasOnline ? "control channel: reconnected" : "control channel: online", { url, resources: opts.resources.length });
+    wasOnline = true;
+    opts.emit({ type: "control-connected" });
+    resolveOnline();
+    stableTimer = setTimeout(() => backoff.reset(), opts.stableAfterMs);
+    pingTimer = setInterval(() => {
+      silent = heard ? 0 : silent + 1;
+      heard = false;
+      if (silent >= silentIntervals) {
+        opts.logger.warn("control channel: worker silent, reconnecting", { intervals: silent });
+        socket.terminate();
+        return;
+      }
+      send({ t: "ping" });
+    }, opts.pingIntervalMs);
+  };
+
+  void connect();
+
+  return {
+    online,
+    get connected() {
+      return connected;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(retryTimer);
+      clearInterval(pingTimer);
+      clearTimeout(stableTimer);
+      rejectOnline(new Error("connector stopped"));
+      const socket = ws;
+      if (socket && socket.readyState !== socket.CLOSED) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            socket.terminate();
+            resolve();
+          }, 2_000);
+          socket.once("close", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          socket.close(1001, "connector stopping");
+        });
+      }
+    },
+  };
+}

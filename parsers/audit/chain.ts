@@ -1,0 +1,62 @@
+/**
+ * The hash chain. Every event commits to its predecessor:
+ *
+ *   genesis  = hex(SHA-256(utf8(session id)))
+ *   hash(e)  = hex(SHA-256(ascii(e.prev) || utf8(canonical(e without "hash"))))
+ *
+ * `prev` is both inside the canonical form and prefixed to it, so a verifier that only checks
+ * links (prev == previous hash) and one that only recomputes hashes both see an alteration.
+ */
+import { canonicalJson } from "./canonical.ts";
+import { sha256Hex, utf8 } from "./bytes.ts";
+import { AUDIT_FORMAT_VERSION, type AuditEvent, type UnchainedEvent } from "./types.ts";
+
+export async function genesisHash(sessionId: string): Promise<string> {
+  return sha256Hex(sessionId);
+}
+
+/** Recompute an event's hash from its content (ignores any `hash` field present). */
+export async function computeEventHash(event: Omit<AuditEvent, "hash"> | AuditEvent): Promise<string> {
+  const { hash: _ignored, ...rest } = event as AuditEvent;
+  const body = canonicalJson(rest);
+  const prefix = utf8(rest.prev);
+  const content = utf8(body);
+  const all = new Uint8Array(prefix.length + content.length);
+  all.set(prefix, 0);
+  all.set(content, prefix.length);
+  return sha256Hex(all);
+}
+
+/** Chain one event onto (seq, prev). Pure: the caller owns the head. */
+export async function chainEvent<T extends AuditEvent["type"]>(
+  event: UnchainedEvent<T>,
+  seq: number,
+  prev: string,
+): Promise<AuditEvent<T>> {
+  const unhashed = { ...event, v: AUDIT_FORMAT_VERSION, seq, prev } as Omit<AuditEvent<T>, "hash">;
+  const hash = await computeEventHash(unhashed as Omit<AuditEvent, "hash">);
+  return { ...unhashed, hash } as AuditEvent<T>;
+}
+
+/** In-memory chain head for producers that build a whole trail (tests, tools). */
+export class ChainBuilder {
+  private seq = 0;
+  private prev: string | undefined;
+  constructor(readonly sessionId: string) {}
+
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  async head(): Promise<string> {
+    this.prev ??= await genesisHash(this.sessionId);
+    return this.prev;
+  }
+
+  async append<T extends AuditEvent["type"]>(event: UnchainedEvent<T>): Promise<AuditEvent<T>> {
+    const chained = await chainEvent(event, this.seq, await this.head());
+    this.seq++;
+    this.prev = chained.hash;
+    return chained;
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * The audit event model: what a recorded session is made of. Protocol-neutral (SQL today,
+ * terminal sessions later), runtime-neutral, and the unit of the hash chain. See docs/AUDIT.md.
+ *
+ * Every line of an export is either an {@link AuditEvent} or a {@link Checkpoint}.
+ */
+
+/** Format version of events and checkpoints; a verifier refuses versions it does not know. */
+export const AUDIT_FORMAT_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Payloads, one per event type
+// ---------------------------------------------------------------------------------------------
+
+/** The verified identity behind the session, as the worker established it. */
+export interface AuditIdentity {
+  issuer: string;
+  subject: string;
+  /** Every claim of the verified token (iss/sub/aud/exp… and CI claims such as repository, ref, workflow, environment). */
+  claims: Record<string, unknown>;
+}
+
+export interface SessionStartData {
+  session_id: string;
+  identity: AuditIdentity;
+  resource: string;
+  /** "postgres" | "ssh" | … */
+  resource_type: string;
+  connector: string;
+  client_addr: string;
+  /** SHA-256 (hex) of the policy document in force when the session started. */
+  policy_hash: string;
+  /** How this session is recorded; the choice itself is part of the trail. */
+  recording: { mode: RecordingMode; rows_sample: number };
+  /** Terminal sessions only: initial size (asciicast v2 header width/height). */
+  terminal?: { cols: number; rows: number; term?: string };
+  /** Anything protocol-specific (PostgreSQL database/user requested, application_name…). */
+  attributes?: Record<string, unknown>;
+}
+
+export type RecordingMode = "fail-closed" | "best-effort";
+
+export interface QueryStatement {
+  /** Statement kind as classified (parsers/sql/types.ts StatementKind for SQL). */
+  kind: string;
+  /** Command name, e.g. "SELECT", "CREATE TABLE". */
+  command: string;
+  /** Classifier flags (no-where, explain-analyze, …), when any. */
+  flags?: string[];
+}
+
+/** A client request as decoded. Parameters are masked by the same rules as results before they get here. */
+export interface QueryData {
+  text: string;
+  params?: (string | null)[];
+  statements?: QueryStatement[];
+  /** Protocol detail: "simple" | "parse" | "bind" | "execute" | "exec" (ssh) … */
+  via?: string;
+  /** Extended protocol: prepared statement / portal names. */
+  statement_name?: string;
+  portal?: string;
+}
+
+/** allow | deny | approve (held for approval; the outcome follows as approval.* and a second decision). */
+export type DecisionEffect = "allow" | "deny" | "approve" | string;
+
+export interface DecisionData {
+  effect: DecisionEffect;
+  /** Name/id of the rule that decided, or "default". */
+  rule: string;
+  reason: string;
+  /** Index into the preceding query's statements when the decision is about one statement. */
+  statement?: number;
+}
+
+export interface ResultColumn {
+  name: string;
+  /** Type name or OID as text, when known. */
+  type?: string;
+}
+
+export interface NoticeData {
+  severity: string;
+  code?: string;
+  message: string;
+}
+
+/** A response as it was sent to the client (after masking). */
+export interface ResultData {
+  columns?: ResultColumn[];
+  /** Masked rows as the client saw them (text form, null for SQL NULL), at most the policy's sample size. */
+  rows_sample?: (string | null)[][];
+  /** Total rows sent to the client for this statement (sample may be shorter). */
+  rows: number;
+  command_tag: string;
+  error?: { code: string; message: string; detail?: string };
+  notices?: NoticeData[];
+  /** Milliseconds from the request to this response. */
+  duration_ms?: number;
+}
+
+export interface MaskingCountsData {
+  /** Masked values per rule (or per column) for the preceding result. */
+  counts: Record<string, number>;
+}
+
+/** Marks that the recording itself is incomplete from this point (limits, persistence failures). */
+export interface TruncatedData {
+  reason: "session-limit" | "persist-failed" | string;
+  /** What happens next: recording continues without detail ("truncate") or the session ends. */
+  action: "truncate" | "end-session" | "continue";
+  /** Events not recorded because of this (known at the time of writing). */
+  omitted_events?: number;
+  message?: string;
+}
+
+export type SessionStatus = "ok" | "error" | "denied" | "aborted" | "recording-failed" | string;
+
+export interface SessionEndData {
+  reason: string;
+  status: SessionStatus;
+  bytes_in: number;
+  bytes_out: number;
+  rows: number;
+  /** Events the recorder could not persist (best-effort only; always 0 in fail-closed). */
+  lost_events?: number;
+  /** Events omitted after a "truncate" limit. */
+  omitted_events?: number;
+  /** Protocol-level code of the end (SQLSTATE…), when the session ended with an error. */
+  code?: string;
+  /** The connector that served the session (known only after session.start). */
+  connector?: string;
+}
+
+/** Reserved: the approval flow (issue: approvals). `approver` is who decided. */
+export interface ApprovalData {
+  request_id: string;
+  approver?: string;
+  reason?: string;
+  /** The statement(s) the approval covers. */
+  text?: string;
+}
+
+/** Terminal output/input: maps 1:1 onto asciicast v2 "o"/"i" events (time = event ts − start ts). */
+export interface TermIOData {
+  data: string;
+}
+
+export interface TermResizeData {
+  cols: number;
+  rows: number;
+}
+
+/** Event type → payload. New types must be added here (and to docs/AUDIT.md). */
+export interface AuditEventDataMap {
+  "session.start": SessionStartData;
+  query: QueryData;
+  decision: DecisionData;
+  result: ResultData;
+  notice: NoticeData;
+  "masking.counts": MaskingCountsData;
+  truncated: TruncatedData;
+  "approval.requested": ApprovalData;
+  "approval.granted": ApprovalData;
+  "approval.denied": ApprovalData;
+  "approval.expired": ApprovalData;
+  "term.output": TermIOData;
+  "term.input": TermIOData;
+  "term.resize": TermResizeData;
+  "session.end": SessionEndData;
+}
+
+export type AuditEventType = keyof AuditEventDataMap;
+
+export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
+  "session.start",
+  "query",
+  "decision",
+  "result",
+  "notice",
+  "masking.counts",
+  "truncated",
+  "approval.requested",
+  "approval.granted",
+  "approval.denied",
+  "approval.expired",
+  "term.output",
+  "term.input",
+  "term.resize",
+  "session.end",
+];
+
+/** A field of the payload that was cut to the size limit (never dropped silently). */
+export interface FieldTruncation {
+  /** Dotted path into `data`, e.g. "text", "params.3", "rows_sample.10.2". */
+  field: string;
+  /** UTF-8 size of the original value. */
+  original_bytes: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelope
+// ---------------------------------------------------------------------------------------------
+
+/** An event as it travels before chaining (what producers hand to the recorder). */
+export interface UnchainedEvent<T extends AuditEventType = AuditEventType> {
+  type: T;
+  /** Wall-clock time, epoch milliseconds. */
+  ts: number;
+  data: AuditEventDataMap[T];
+  /** Present when fields of `data` were truncated to the event size limit. */
+  truncated?: FieldTruncation[];
+}
+
+/**
+ * A chained event: one line of the trail.
+ * hash = hex(SHA-256(ascii(prev) || utf8(canonical(event without "hash")))).
+ */
+export type AuditEvent<T extends AuditEventType = AuditEventType> = UnchainedEvent<T> & {
+  v: typeof AUDIT_FORMAT_VERSION;
+  /** 0, 1, 2 … without gaps across the whole session (not per chunk). */
+  seq: number;
+  /** hash of the previous event; for seq 0, hex(SHA-256(utf8(session id))). */
+  prev: string;
+  hash: string;
+};
+
+/** Seals a chunk: signed by the gateway's audit key over canonical(checkpoint without "sig"). */
+export interface Checkpoint {
+  type: "checkpoint";
+  v: typeof AUDIT_FORMAT_VERSION;
+  session: string;
+  /** 0, 1, 2 … */
+  chunk: number;
+  first_seq: number;
+  last_seq: number;
+  /** hash of the event last_seq. */
+  last_hash: string;
+  /** true only on the chunk that ends with `session.end`. */
+  final: boolean;
+  /** Signing time, epoch ms. */
+  ts: number;
+  kid: string;
+  /** base64url Ed25519 signature. */
+  sig: string;
+}
+
+export type TrailLine = AuditEvent | Checkpoint;
+
+export function isCheckpoint(line: TrailLine): line is Checkpoint {
+  return line.type === "checkpoint";
+}
+
+/** An Ed25519 public key as published at /.well-known/gatehouse-audit-keys. */
+export interface AuditPublicKey {
+  kid: string;
+  kty: "OKP";
+  crv: "Ed25519";
+  x: string;
+  /** epoch ms */
+  created?: number;
+  status?: "active" | "retired";
+}
+
+export interface AuditKeySet {
+  keys: AuditPublicKey[];
+}

@@ -1,0 +1,1441 @@
+// Inline data masking of PostgreSQL backend messages (server → client).
+//
+// JS owns the arena above arenaBase(): it copies a batch of COMPLETE backend messages there,
+// reserves an output region after it and calls process(). We walk the messages in place; a
+// message with nothing to mask is never copied (the output is built lazily, so an untouched batch
+// costs one scan and no writes). A message that needs masking is rewritten into the output region
+// with correct lengths. When the output region is too small we roll the current message back and
+// return NEED_SPACE; JS grows memory and calls resume(). State that spans calls (the current
+// RowDescription plan, COPY state) lives in static memory. Semantics: docs/MASKING.md; a plain
+// TypeScript mirror (parsers/masking/reference.ts) is compared byte for byte in property tests.
+
+import { initChars, cls, isWord, C_WORD } from "./mask/chars";
+import { hmacSetKey, hmac } from "./mask/sha256";
+import { glob, tailStart } from "./mask/glob";
+import {
+  maskStart, resetMaskStart, detPrivateKey, detPasswordHash, detJwt, detGithub, detGitlab, detSlack,
+  detAwsAccessKey, detBearer, detAwsSecretKey, detEmail, detIban, detCard, detSsn, detPhone, BUILTIN_DETECTORS,
+} from "./mask/detect";
+
+// ---------------------------------------------------------------- limits and layout
+const MAX_RULES: u32 = 32;
+const UNKNOWN_SLOT: u32 = 32; // counts of values nulled because the row shape was unknown
+const MAX_CUSTOM: u32 = 16;
+const MAX_ITEMS: u32 = 32;
+const ITEM_SIZE: usize = 40; // kind u8, pad, min u16, max u16, pad2, set[32]
+const MAX_COLPATS: u32 = 256;
+const COLPAT_SIZE: usize = 20; // rule u32, tOff u32, tLen i32 (-1 = none), cOff u32, cLen u32
+const PATPOOL_SIZE: u32 = 8192;
+const MAX_TABLES: u32 = 1024;
+const NAMEPOOL_SIZE: u32 = 32768;
+const MAX_COLS: u32 = 1664; // PostgreSQL's own limit (MaxTupleAttributeNumber)
+
+const STYLE_REDACT: u8 = 0;
+const STYLE_PARTIAL: u8 = 1;
+const STYLE_HASH: u8 = 2;
+
+const CL_TEXT: u8 = 0;
+const CL_STRICT: u8 = 1;
+const CL_JSON: u8 = 2;
+const CL_JSONB_BIN: u8 = 3;
+const CL_OPAQUE: u8 = 4;
+
+const OK: i32 = 0;
+const NEED_SPACE: i32 = 1;
+const ERR_FRAMING: i32 = -1;
+const ERR_MALFORMED: i32 = -2;
+const ERR_UNSUPPORTED: i32 = -3;
+
+const NO_CHANGE: i32 = 0;
+const CHANGED: i32 = 1;
+
+const RULE_STYLE: usize = memory.data(MAX_RULES);
+const RULE_KEEP: usize = memory.data(MAX_RULES);
+const DET_RULE: usize = memory.data(64); // i32 per built-in detector
+const CUSTOM_RULE: usize = memory.data(MAX_CUSTOM * 4);
+const CUSTOM_FIRST: usize = memory.data(MAX_CUSTOM * 4);
+const CUSTOM_N: usize = memory.data(MAX_CUSTOM * 4);
+const ITEMS: usize = memory.data(<i32>(MAX_CUSTOM * MAX_ITEMS * <u32>ITEM_SIZE));
+const DISPATCH: usize = memory.data(1024);
+const COLPATS: usize = memory.data(<i32>(MAX_COLPATS * <u32>COLPAT_SIZE));
+const PATPOOL: usize = memory.data(PATPOOL_SIZE);
+const TABLES: usize = memory.data(<i32>(MAX_TABLES * 12)); // oid, off, len
+const NAMEPOOL: usize = memory.data(NAMEPOOL_SIZE);
+const PLAN_RULE: usize = memory.data(<i32>MAX_COLS * 4);
+const PLAN_CLASS: usize = memory.data(<i32>MAX_COLS);
+const COPY_PLAN: usize = memory.data(<i32>MAX_COLS * 4);
+const PEND_PLAN: usize = memory.data(<i32>MAX_COLS * 4);
+const COUNTS: usize = memory.data(<i32>(UNKNOWN_SLOT + 1) * 4);
+const PENDING_COUNTS: usize = memory.data(<i32>(UNKNOWN_SLOT + 1) * 4);
+const DIGEST: usize = memory.data(32);
+const COPY_NULL: usize = memory.data(64);
+const PEND_NULL: usize = memory.data(64);
+const UNSAFE: usize = memory.data(8);
+
+let nCustom: u32 = 0;
+let nItems: u32 = 0;
+let nColpats: u32 = 0;
+let patPoolUsed: u32 = 0;
+let nTables: u32 = 0;
+let namePoolUsed: u32 = 0;
+let unknownNull: bool = false;
+
+let planValid: bool = false;
+let planCount: u32 = 0;
+
+const COPY_TEXT: u32 = 0;
+const COPY_CSV: u32 = 1;
+const COPY_BINARY: u32 = 2;
+let copyActive: bool = false;
+let copyKind: u32 = COPY_TEXT;
+let copyDelim: u32 = 9;
+let copyQuote: u32 = 34;
+let copyEscape: u32 = 34;
+let copyNullLen: u32 = 2;
+let copyPlanN: i32 = -1; // -1: column names unknown
+let copyHeaderPending: bool = false;
+let pendSet: bool = false;
+let pendKind: u32 = COPY_TEXT;
+let pendDelim: u32 = 9;
+let pendQuote: u32 = 34;
+let pendEscape: u32 = 34;
+let pendNullLen: u32 = 2;
+let pendPlanN: i32 = -1;
+
+// value context
+let ctxStop: i32 = -1;
+let ctxSanitize: bool = false;
+let ctxUnsafeN: u32 = 0;
+
+// run state
+let cur: usize = 0;
+let inEnd: usize = 0;
+let pending: usize = 0;
+let outBase: usize = 0;
+let outPos: usize = 0;
+let outEnd: usize = 0;
+let oom: bool = false;
+let changedAny: bool = false;
+let matchRule: i32 = -1;
+let firstHitRule: i32 = -1;
+
+initChars();
+
+/** First byte JS may use: everything below belongs to this module's static data. */
+export function arenaBase(): usize {
+  return (__heap_base + 15) & ~(<usize>15);
+}
+
+// ---------------------------------------------------------------- small helpers
+@inline function b(p: usize): u32 {
+  return <u32>load<u8>(p);
+}
+@inline function be32u(p: usize): u32 {
+  return bswap<u32>(load<u32>(p));
+}
+@inline function be32s(p: usize): i32 {
+  return <i32>bswap<u32>(load<u32>(p));
+}
+@inline function be16u(p: usize): u32 {
+  return <u32>bswap<u16>(load<u16>(p));
+}
+
+// ---------------------------------------------------------------- configuration
+export function cfgReset(): void {
+  memory.fill(RULE_STYLE, 0, MAX_RULES);
+  memory.fill(RULE_KEEP, 0, MAX_RULES);
+  for (let d: usize = 0; d < 16; d++) store<i32>(DET_RULE + (d << 2), -1);
+  memory.fill(DISPATCH, 0, 1024);
+  memory.fill(COUNTS, 0, (UNKNOWN_SLOT + 1) * 4);
+  memory.fill(PENDING_COUNTS, 0, (UNKNOWN_SLOT + 1) * 4);
+  nCustom = 0;
+  nItems = 0;
+  nColpats = 0;
+  patPoolUsed = 0;
+  nTables = 0;
+  namePoolUsed = 0;
+  unknownNull = false;
+  planValid = false;
+  copyActive = false;
+  pendSet = false;
+}
+
+export function cfgRule(rule: u32, style: u32, keep: u32): void {
+  store<u8>(RULE_STYLE + rule, <u8>style);
+  store<u8>(RULE_KEEP + rule, <u8>keep);
+}
+
+/** Column pattern for a rule; tLen < 0 when the pattern has no table part. Returns -1 when full. */
+export function cfgColumn(rule: u32, tPtr: usize, tLen: i32, cPtr: usize, cLen: u32): i32 {
+  const need = <u32>(tLen > 0 ? tLen : 0) + cLen;
+  if (nColpats >= MAX_COLPATS || patPoolUsed + need > PATPOOL_SIZE) return -1;
+  const row = COLPATS + <usize>nColpats * COLPAT_SIZE;
+  store<u32>(row, rule);
+  store<u32>(row, patPoolUsed, 4);
+  store<i32>(row, tLen, 8);
+  if (tLen > 0) {
+    memory.copy(PATPOOL + patPoolUsed, tPtr, <usize>tLen);
+    patPoolUsed += <u32>tLen;
+  }
+  store<u32>(row, patPoolUsed, 12);
+  store<u32>(row, cLen, 16);
+  memory.copy(PATPOOL + patPoolUsed, cPtr, cLen);
+  patPoolUsed += cLen;
+  nColpats++;
+  return 0;
+}
+
+export function cfgDetector(det: u32, rule: i32): void {
+  store<i32>(DET_RULE + (<usize>det << 2), rule);
+}
+
+/** A compiled custom pattern (items in the 40-byte layout above). Returns -1 when full. */
+export function cfgCustom(rule: u32, items: usize, n: u32): i32 {
+  if (nCustom >= MAX_CUSTOM || n > MAX_ITEMS || n == 0) return -1;
+  store<u32>(CUSTOM_RULE + (<usize>nCustom << 2), rule);
+  store<u32>(CUSTOM_FIRST + (<usize>nCustom << 2), nItems);
+  store<u32>(CUSTOM_N + (<usize>nCustom << 2), n);
+  memory.copy(ITEMS + <usize>nItems * ITEM_SIZE, items, <usize>n * ITEM_SIZE);
+  nItems += n;
+  nCustom++;
+  return 0;
+}
+
+export function cfgHmacKey(ptr: usize, len: usize): void {
+  hmacSetKey(ptr, len);
+}
+
+export function cfgUnknownNull(on: bool): void {
+  unknownNull = on;
+}
+
+function dispatchAdd(c: u32, bit: u32): void {
+  const a = DISPATCH + (<usize>c << 2);
+  store<u32>(a, load<u32>(a) | bit);
+}
+
+function dispatchRange(lo: u32, hi: u32, bit: u32): void {
+  for (let c = lo; c <= hi; c++) dispatchAdd(c, bit);
+}
+
+@inline function inSet(set: usize, c: u32): bool {
+  return ((<u32>load<u8>(set + (c >> 3)) >> (c & 7)) & 1) != 0;
+}
+
+/** Build the first-byte dispatch table: for each byte, the detectors that may start there. */
+export function cfgFinish(): void {
+  memory.fill(DISPATCH, 0, 1024);
+  pfEnabled = false;
+  simdConfigure();
+  for (let d: u32 = 0; d < BUILTIN_DETECTORS; d++) {
+    if (((1 << d) & PF_BITS) != 0 && load<i32>(DET_RULE + (<usize>d << 2)) >= 0) pfEnabled = true;
+  }
+  for (let d: u32 = 0; d < BUILTIN_DETECTORS; d++) {
+    if (load<i32>(DET_RULE + (<usize>d << 2)) < 0) continue;
+    const bit: u32 = 1 << d;
+    switch (d) {
+      case 0: dispatchAdd(45, bit); break; // -
+      case 1: dispatchAdd(36, bit); break; // $
+      case 2: dispatchAdd(101, bit); break; // e
+      case 3: case 4: dispatchAdd(103, bit); break; // g
+      case 5: dispatchAdd(120, bit); break; // x
+      case 6: dispatchAdd(65, bit); break; // A
+      case 7: dispatchAdd(66, bit); dispatchAdd(98, bit); break; // B b
+      case 8: dispatchRange(48, 57, bit); dispatchRange(65, 90, bit); dispatchRange(97, 122, bit); dispatchAdd(47, bit); dispatchAdd(43, bit); break;
+      case 9: dispatchRange(48, 57, bit); dispatchRange(65, 90, bit); dispatchRange(97, 122, bit); break;
+      case 10: dispatchRange(65, 90, bit); break;
+      case 11: dispatchRange(50, 54, bit); break;
+      case 12: dispatchRange(48, 56, bit); break;
+      case 13: dispatchRange(48, 57, bit); dispatchAdd(43, bit); dispatchAdd(40, bit); break;
+      default: break;
+    }
+  }
+  for (let k: u32 = 0; k < nCustom; k++) {
+    const first = load<u32>(CUSTOM_FIRST + (<usize>k << 2));
+    const n = load<u32>(CUSTOM_N + (<usize>k << 2));
+    const bit: u32 = 1 << (BUILTIN_DETECTORS + k);
+    for (let j: u32 = 0; j < n; j++) {
+      const it = ITEMS + <usize>(first + j) * ITEM_SIZE;
+      if (load<u8>(it) == 1) continue; // zero-width \b
+      for (let c: u32 = 0; c < 256; c++) {
+        if (c >= 0x80 && c < 0xc0) continue; // never start inside a UTF-8 character
+        if (inSet(it + 8, c)) dispatchAdd(c, bit);
+      }
+      if (load<u16>(it, 2) > 0) break;
+    }
+  }
+}
+
+export function tablesReset(): void {
+  nTables = 0;
+  namePoolUsed = 0;
+}
+
+export function tableAdd(oid: u32, ptr: usize, len: u32): i32 {
+  if (nTables >= MAX_TABLES || namePoolUsed + len > NAMEPOOL_SIZE) return -1;
+  const row = TABLES + <usize>nTables * 12;
+  store<u32>(row, oid);
+  store<u32>(row, namePoolUsed, 4);
+  store<u32>(row, len, 8);
+  memory.copy(NAMEPOOL + namePoolUsed, ptr, len);
+  namePoolUsed += len;
+  nTables++;
+  return 0;
+}
+
+let foundTablePtr: usize = 0;
+let foundTableLen: usize = 0;
+function findTable(oid: u32): bool {
+  if (oid == 0) return false;
+  for (let k: u32 = 0; k < nTables; k++) {
+    const row = TABLES + <usize>k * 12;
+    if (load<u32>(row) == oid) {
+      foundTablePtr = NAMEPOOL + <usize>load<u32>(row, 4);
+      foundTableLen = <usize>load<u32>(row, 8);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** First rule (in order) with a column pattern matching this column; -1 when none. tLen 0 = table unknown. */
+export function ruleForColumn(nPtr: usize, nLen: usize, tPtr: usize, tLen: usize): i32 {
+  for (let k: u32 = 0; k < nColpats; k++) {
+    const row = COLPATS + <usize>k * COLPAT_SIZE;
+    const tpLen = load<i32>(row, 8);
+    if (tpLen >= 0 && tLen > 0) {
+      const tp = PATPOOL + <usize>load<u32>(row, 4);
+      let ok = glob(tp, <usize>tpLen, tPtr, tLen);
+      if (!ok) {
+        const a = tailStart(tp, <usize>tpLen);
+        const t = tailStart(tPtr, tLen);
+        ok = glob(tp + a, <usize>tpLen - a, tPtr + t, tLen - t);
+      }
+      if (!ok) continue;
+    }
+    if (glob(PATPOOL + <usize>load<u32>(row, 12), <usize>load<u32>(row, 16), nPtr, nLen)) return load<i32>(row);
+  }
+  return -1;
+}
+
+export function hasColumnRules(): bool {
+  return nColpats > 0;
+}
+
+// ---------------------------------------------------------------- COPY configuration
+/** The next CopyOutResponse uses this format (0 text, 1 csv); planN = column count or -1 unknown. */
+export function setCopyPending(kind: u32, delim: u32, quote: u32, escape: u32, nullPtr: usize, nullLen: u32, planN: i32): void {
+  pendSet = true;
+  pendKind = kind;
+  pendDelim = delim;
+  pendQuote = quote;
+  pendEscape = escape;
+  pendNullLen = nullLen > 64 ? 64 : nullLen;
+  memory.copy(PEND_NULL, nullPtr, pendNullLen);
+  pendPlanN = planN > <i32>MAX_COLS ? -1 : planN;
+}
+
+export function setCopyPlanColumn(k: u32, rule: i32): void {
+  if (k < MAX_COLS) store<i32>(PEND_PLAN + (<usize>k << 2), rule);
+}
+
+// ---------------------------------------------------------------- counts
+export function countsPtr(): usize {
+  return COUNTS;
+}
+
+@inline function countHit(rule: i32): void {
+  const a = PENDING_COUNTS + (<usize>rule << 2);
+  store<u32>(a, load<u32>(a) + 1);
+}
+
+function commitCounts(): void {
+  for (let r: usize = 0; r <= <usize>UNKNOWN_SLOT; r++) {
+    const c = load<u32>(PENDING_COUNTS + (r << 2));
+    if (c != 0) {
+      store<u32>(COUNTS + (r << 2), load<u32>(COUNTS + (r << 2)) + c);
+      store<u32>(PENDING_COUNTS + (r << 2), 0);
+    }
+  }
+}
+
+function dropCounts(): void {
+  memory.fill(PENDING_COUNTS, 0, (UNKNOWN_SLOT + 1) * 4);
+}
+
+// ---------------------------------------------------------------- output
+@inline function outCopy(src: usize, n: usize): void {
+  if (n == 0) return;
+  if (oom || outPos + n > outEnd) {
+    oom = true;
+    return;
+  }
+  memory.copy(outPos, src, n);
+  outPos += n;
+}
+
+@inline function outByte(c: u32): void {
+  if (oom || outPos + 1 > outEnd) {
+    oom = true;
+    return;
+  }
+  store<u8>(outPos, <u8>c);
+  outPos++;
+}
+
+function outBE32(v: i32): void {
+  if (oom || outPos + 4 > outEnd) {
+    oom = true;
+    return;
+  }
+  store<u32>(outPos, bswap<u32>(<u32>v));
+  outPos += 4;
+}
+
+function outBE16(v: u32): void {
+  if (oom || outPos + 2 > outEnd) {
+    oom = true;
+    return;
+  }
+  store<u16>(outPos, bswap<u16>(<u16>v));
+  outPos += 2;
+}
+
+function outStr(s: string): void {
+  const n = <usize>s.length;
+  if (oom || outPos + n > outEnd) {
+    oom = true;
+    return;
+  }
+  const sp = changetype<usize>(s);
+  for (let k: usize = 0; k < n; k++) store<u8>(outPos + k, <u8>load<u16>(sp + (k << 1)));
+  outPos += n;
+}
+
+/** Reserve a big-endian length word; patchLen(at) later writes (outPos - at). */
+function reserveLen(): usize {
+  const at = outPos;
+  outBE32(0);
+  return at;
+}
+
+function patchLen(at: usize, extra: i32): void {
+  if (oom) return;
+  store<u32>(at, bswap<u32>(<u32>(<i32>(outPos - at) + extra)));
+}
+
+// ---------------------------------------------------------------- value contexts
+const CTX_TEXT: u32 = 0;
+const CTX_JSON: u32 = 1;
+const CTX_COPY_TEXT: u32 = 2;
+const CTX_COPY_CSV: u32 = 3;
+
+function setCtx(kind: u32): void {
+  if (kind == CTX_TEXT) {
+    ctxStop = -1;
+    ctxSanitize = false;
+    ctxUnsafeN = 0;
+  } else if (kind == CTX_JSON) {
+    ctxStop = 34;
+    ctxSanitize = false;
+    store<u8>(UNSAFE, 34);
+    store<u8>(UNSAFE + 1, 92);
+    ctxUnsafeN = 2;
+  } else if (kind == CTX_COPY_TEXT) {
+    ctxStop = -1;
+    ctxSanitize = true;
+    store<u8>(UNSAFE, <u8>copyDelim);
+    store<u8>(UNSAFE + 1, 92);
+    store<u8>(UNSAFE + 2, 10);
+    store<u8>(UNSAFE + 3, 13);
+    ctxUnsafeN = 4;
+  } else {
+    ctxStop = <i32>copyQuote;
+    ctxSanitize = true;
+    store<u8>(UNSAFE, <u8>copyDelim);
+    store<u8>(UNSAFE + 1, <u8>copyQuote);
+    store<u8>(UNSAFE + 2, <u8>copyEscape);
+    store<u8>(UNSAFE + 3, 10);
+    store<u8>(UNSAFE + 4, 13);
+    ctxUnsafeN = 5;
+  }
+}
+
+function isUnsafe(c: u32): bool {
+  for (let k: usize = 0; k < <usize>ctxUnsafeN; k++) if (<u32>load<u8>(UNSAFE + k) == c) return true;
+  return false;
+}
+
+// ---------------------------------------------------------------- replacements
+const HEX: usize = memory.data<u8>([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
+
+function writeHash(ms: usize, me: usize): void {
+  hmac(ms, me - ms, DIGEST);
+  outStr("h:");
+  if (oom || outPos + 16 > outEnd) {
+    oom = true;
+    return;
+  }
+  for (let k: usize = 0; k < 8; k++) {
+    const v = <usize>load<u8>(DIGEST + k);
+    store<u8>(outPos + (k << 1), load<u8>(HEX + (v >> 4)));
+    store<u8>(outPos + (k << 1) + 1, load<u8>(HEX + (v & 15)));
+  }
+  outPos += 16;
+}
+
+/** Replacement for the bytes [ms, me) under a rule's style (text contexts). */
+function writeRepl(rule: i32, ms: usize, me: usize): void {
+  const style = load<u8>(RULE_STYLE + <usize>rule);
+  const start = outPos;
+  if (style == STYLE_REDACT) {
+    outStr("[REDACTED]");
+  } else if (style == STYLE_HASH) {
+    writeHash(ms, me);
+  } else {
+    let cps: u32 = 0;
+    for (let q = ms; q < me; q++) if ((b(q) & 0xc0) != 0x80) cps++;
+    const keep = <u32>load<u8>(RULE_KEEP + <usize>rule);
+    if (cps > keep) {
+      const stars = cps - keep;
+      if (oom || outPos + stars > outEnd) {
+        oom = true;
+        return;
+      }
+      memory.fill(outPos, 42, stars);
+      outPos += stars;
+      let q = me;
+      let n: u32 = 0;
+      while (n < keep) {
+        q--;
+        if ((b(q) & 0xc0) != 0x80) n++;
+      }
+      outCopy(q, me - q);
+    } else {
+      if (oom || outPos + cps > outEnd) {
+        oom = true;
+        return;
+      }
+      memory.fill(outPos, 42, cps);
+      outPos += cps;
+    }
+  }
+  if (ctxSanitize && !oom) {
+    for (let q = start; q < outPos; q++) if (isUnsafe(b(q))) store<u8>(q, 95);
+  }
+}
+
+/** Whole-value replacement inside a JSON document: a JSON string. */
+function writeJsonRepl(rule: i32, ms: usize, me: usize): void {
+  outByte(34);
+  if (load<u8>(RULE_STYLE + <usize>rule) == STYLE_HASH) writeHash(ms, me);
+  else outStr("[REDACTED]");
+  outByte(34);
+}
+
+// ---------------------------------------------------------------- the scanner
+function customMatch(k: u32, p: usize, i: usize, e: usize): usize {
+  const first = load<u32>(CUSTOM_FIRST + (<usize>k << 2));
+  const n = load<u32>(CUSTOM_N + (<usize>k << 2));
+  let pos = i;
+  for (let j: u32 = 0; j < n; j++) {
+    const it = ITEMS + <usize>(first + j) * ITEM_SIZE;
+    if (load<u8>(it) == 1) {
+      const before = pos > p && isWord(b(pos - 1));
+      const after = pos < e && isWord(b(pos));
+      if (before == after) return 0;
+      continue;
+    }
+    const min = <u32>load<u16>(it, 2);
+    const max = <u32>load<u16>(it, 4);
+    let cnt: u32 = 0;
+    while (cnt < max && pos < e && inSet(it + 8, b(pos))) {
+      pos++;
+      cnt++;
+    }
+    if (cnt < min) return 0;
+  }
+  if (pos == i) return 0;
+  while (pos < e && (b(pos) & 0xc0) == 0x80) pos++;
+  if (ctxUnsafeN != 0) {
+    for (let q = i; q < pos; q++) if (isUnsafe(b(q))) return 0;
+  }
+  return pos;
+}
+
+function tryAt(mask: u32, p: usize, i: usize, e: usize): usize {
+  let m = mask;
+  while (m != 0) {
+    const d = ctz<u32>(m);
+    m &= m - 1;
+    resetMaskStart(i);
+    let end: usize = 0;
+    switch (d) {
+      case 0: end = detPrivateKey(i, e, ctxStop); break;
+      case 1: end = detPasswordHash(i, e); break;
+      case 2: end = detJwt(i, e); break;
+      case 3: end = detGithub(i, e); break;
+      case 4: end = detGitlab(i, e); break;
+      case 5: end = detSlack(i, e); break;
+      case 6: end = detAwsAccessKey(i, e); break;
+      case 7: end = detBearer(i, e); break;
+      case 8: end = detAwsSecretKey(p, i, e); break;
+      case 9: end = detEmail(i, e); break;
+      case 10: end = detIban(i, e); break;
+      case 11: end = detCard(i, e); break;
+      case 12: end = detSsn(i, e); break;
+      case 13: end = detPhone(i, e); break;
+      default: end = customMatch(d - BUILTIN_DETECTORS, p, i, e); break;
+    }
+    if (end != 0) {
+      matchRule = d < BUILTIN_DETECTORS
+        ? load<i32>(DET_RULE + (<usize>d << 2))
+        : load<i32>(CUSTOM_RULE + (<usize>(d - BUILTIN_DETECTORS) << 2));
+      return end;
+    }
+  }
+  return 0;
+}
+
+/** Scan [p, e). Without emit: true at the first match (firstHitRule set). With emit: write the
+ * value with every match replaced, count each match, return whether any matched. */
+// Value prefilter: four detectors need bytes that most values lack. One SIMD pass over the value
+// finds which are present; detectors whose necessary bytes are absent are switched off for the
+// value. A pure optimization — each condition is implied by the detector's grammar:
+//   email needs '@'; jwt needs "yJ" (of "eyJ"); bearer needs "r " (of "bearer "); the AWS secret
+//   key needs a 40-byte value and "ws" (of "aws") or "cr" (of "secret"), any case.
+const PF_BITS: u32 = (1 << 9) | (1 << 2) | (1 << 7) | (1 << 8);
+const EMAIL_BIT: u32 = 1 << 9;
+let pfEnabled: bool = false;
+
+function prefilter(p: usize, e: usize): u32 {
+  let at = false, yj = false, rsp = false, ctx = false;
+  let i = p;
+  if (e - p >= 17) {
+    const sAt = i8x16.splat(64), sy = i8x16.splat(121), sJ = i8x16.splat(74), sr = i8x16.splat(114);
+    const ssp = i8x16.splat(32), sw = i8x16.splat(119), ss = i8x16.splat(115), sc = i8x16.splat(99), s20 = i8x16.splat(0x20);
+    let aAt = i8x16.splat(0), aYj = i8x16.splat(0), aR = i8x16.splat(0), aC = i8x16.splat(0);
+    while (i + 17 <= e) {
+      const v0 = v128.load(i);
+      const v1 = v128.load(i + 1);
+      const l0 = v128.or(v0, s20);
+      const l1 = v128.or(v1, s20);
+      aAt = v128.or(aAt, i8x16.eq(v0, sAt));
+      aYj = v128.or(aYj, v128.and(i8x16.eq(v0, sy), i8x16.eq(v1, sJ)));
+      aR = v128.or(aR, v128.and(i8x16.eq(l0, sr), i8x16.eq(v1, ssp)));
+      aC = v128.or(aC, v128.or(v128.and(i8x16.eq(l0, sw), i8x16.eq(l1, ss)), v128.and(i8x16.eq(l0, sc), i8x16.eq(l1, sr))));
+      i += 16;
+    }
+    at = v128.any_true(aAt);
+    yj = v128.any_true(aYj);
+    rsp = v128.any_true(aR);
+    ctx = v128.any_true(aC);
+  }
+  for (; i < e; i++) {
+    const c = b(i);
+    if (c == 64) at = true;
+    if (i + 1 < e) {
+      const n = b(i + 1);
+      const cl = c | 32, nl = n | 32;
+      if (c == 121 && n == 74) yj = true;
+      if (cl == 114 && n == 32) rsp = true;
+      if ((cl == 119 && nl == 115) || (cl == 99 && nl == 114)) ctx = true;
+    }
+  }
+  let m: u32 = ~PF_BITS;
+  if (at) m |= 1 << 9;
+  if (yj) m |= 1 << 2;
+  if (rsp) m |= 1 << 7;
+  if (ctx && e - p >= 40) m |= 1 << 8;
+  return m;
+}
+
+// SIMD skipping. A chunk [i, i+16) can be skipped when none of its bytes has a dispatch bit
+// (under this value's prefilter mask): no detector can start inside it. Built-in start bytes are
+// digits, A-Z (IBAN) and a few single bytes; each disabled compare uses 0xFF, which at worst only
+// prevents a skip. E-mail starts at any alnum, so it is handled with the next-'@' bound: a start
+// at pos needs an '@' in (pos, pos+64]. Not used with custom patterns or the AWS secret detector.
+let simdUsable: bool = false;
+let simdDigits: bool = false;
+let simdUpper: bool = false;
+const SIMD_BYTES: usize = memory.data(16); // '-', '$', '+', '(', 'g', 'x', 'A', 'B', 'b', 'e'
+let vDigits: v128 = i8x16.splat(0);
+let vUpper: v128 = i8x16.splat(0);
+
+function detOn(d: u32): bool {
+  return load<i32>(DET_RULE + (<usize>d << 2)) >= 0;
+}
+
+function simdConfigure(): void {
+  simdUsable = nCustom == 0;
+  simdDigits = detOn(11) || detOn(12) || detOn(13);
+  simdUpper = detOn(10);
+  store<u8>(SIMD_BYTES + 0, detOn(0) ? 45 : 0xff);
+  store<u8>(SIMD_BYTES + 1, detOn(1) ? 36 : 0xff);
+  store<u8>(SIMD_BYTES + 2, detOn(13) ? 43 : 0xff);
+  store<u8>(SIMD_BYTES + 3, detOn(13) ? 40 : 0xff);
+  store<u8>(SIMD_BYTES + 4, detOn(3) || detOn(4) ? 103 : 0xff);
+  store<u8>(SIMD_BYTES + 5, detOn(5) ? 120 : 0xff);
+  store<u8>(SIMD_BYTES + 6, detOn(6) ? 65 : 0xff);
+  store<u8>(SIMD_BYTES + 7, detOn(7) ? 66 : 0xff);
+  store<u8>(SIMD_BYTES + 8, detOn(7) ? 98 : 0xff);
+  store<u8>(SIMD_BYTES + 9, detOn(2) ? 101 : 0xff);
+}
+
+let sb0: v128 = i8x16.splat(0);
+let sb1: v128 = i8x16.splat(0);
+let sb2: v128 = i8x16.splat(0);
+let sb3: v128 = i8x16.splat(0);
+let sb4: v128 = i8x16.splat(0);
+let sb5: v128 = i8x16.splat(0);
+let sb6: v128 = i8x16.splat(0);
+let sb7: v128 = i8x16.splat(0);
+let sb8: v128 = i8x16.splat(0);
+let sb9: v128 = i8x16.splat(0);
+
+function prepareSimd(vmask: u32): void {
+  sb0 = i8x16.splat(load<u8>(SIMD_BYTES + 0));
+  sb1 = i8x16.splat(load<u8>(SIMD_BYTES + 1));
+  sb2 = i8x16.splat(load<u8>(SIMD_BYTES + 2));
+  sb3 = i8x16.splat(load<u8>(SIMD_BYTES + 3));
+  sb4 = i8x16.splat(load<u8>(SIMD_BYTES + 4));
+  sb5 = i8x16.splat(load<u8>(SIMD_BYTES + 5));
+  sb6 = i8x16.splat(load<u8>(SIMD_BYTES + 6));
+  sb7 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 7) : 0xff));
+  sb8 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 8) : 0xff));
+  sb9 = i8x16.splat(<i8>((vmask & (1 << 2)) != 0 ? <i32>load<u8>(SIMD_BYTES + 9) : 0xff));
+  vDigits = i8x16.splat(simdDigits ? 10 : 0);
+  vUpper = i8x16.splat(simdUpper ? 26 : 0);
+}
+
+function simdSkip(start: usize, e: usize, vmask: u32, nextAtIn: usize): usize {
+  let i = start;
+  const email = (vmask & EMAIL_BIT) != 0;
+  let nextAt = nextAtIn;
+  const s48 = i8x16.splat(48), s65 = i8x16.splat(65);
+  while (i + 16 <= e) {
+    if (email) {
+      if (nextAt <= i) {
+        let q = i + 1;
+        while (q < e && load<u8>(q) != 64) q++;
+        nextAt = q < e ? q : e + 65;
+      }
+      if (nextAt <= i + 79) return i;
+    }
+    const v = v128.load(i);
+    let hit = v128.or(i8x16.lt_u(i8x16.sub(v, s48), vDigits), i8x16.lt_u(i8x16.sub(v, s65), vUpper));
+    hit = v128.or(hit, v128.or(i8x16.eq(v, sb0), i8x16.eq(v, sb1)));
+    hit = v128.or(hit, v128.or(i8x16.eq(v, sb2), i8x16.eq(v, sb3)));
+    hit = v128.or(hit, v128.or(i8x16.eq(v, sb4), i8x16.eq(v, sb5)));
+    hit = v128.or(hit, v128.or(i8x16.eq(v, sb6), i8x16.eq(v, sb7)));
+    hit = v128.or(hit, v128.or(i8x16.eq(v, sb8), i8x16.eq(v, sb9)));
+    if (v128.any_true(hit)) return i;
+    i += 16;
+  }
+  return i;
+}
+
+function scan(p: usize, e: usize, emit: bool): bool {
+  let i = p;
+  let last = p;
+  let hit = false;
+  const vmask: u32 = pfEnabled ? prefilter(p, e) : 0xffffffff;
+  // An e-mail starting at i needs an '@' within the next 64 bytes: track the next '@' so the
+  // detector only runs at the few word starts close enough to one.
+  let nextAt: usize = 0;
+  // SIMD skip: 16 bytes at a time past chunks where no byte can start a detector (see simdSkip).
+  const simd = simdUsable && (vmask & (1 << 8)) == 0; // the AWS secret key starts at any alnum
+  let simdNext: usize = p;
+  if (simd) prepareSimd(vmask);
+  while (i < e) {
+    if (simd && i >= simdNext && i + 16 <= e) {
+      i = simdSkip(i, e, vmask, nextAt);
+      simdNext = i + 16;
+      if (i >= e) break;
+    }
+    const c = b(i);
+    let m = load<u32>(DISPATCH + (<usize>c << 2)) & vmask;
+    if (m != 0 && (i == p || (cls(b(i - 1)) & C_WORD) == 0)) {
+      if ((m & EMAIL_BIT) != 0) {
+        if (nextAt <= i) {
+          let q = i + 1;
+          while (q < e && load<u8>(q) != 64) q++;
+          nextAt = q < e ? q : e + 65;
+        }
+        if (nextAt > i + 64) m &= ~EMAIL_BIT;
+      }
+    }
+    if (m != 0 && (i == p || (cls(b(i - 1)) & C_WORD) == 0)) {
+      const end = tryAt(m, p, i, e);
+      if (end != 0) {
+        if (!emit) {
+          firstHitRule = matchRule;
+          return true;
+        }
+        hit = true;
+        const ms = maskStart();
+        outCopy(last, ms - last);
+        writeRepl(matchRule, ms, end);
+        countHit(matchRule);
+        last = end;
+        i = end;
+        continue;
+      }
+    }
+    if ((cls(c) & C_WORD) != 0) {
+      i++;
+      while (i < e && (cls(b(i)) & C_WORD) != 0) i++;
+    }
+    i++;
+  }
+  if (emit) outCopy(last, e - last);
+  return hit;
+}
+
+// ---------------------------------------------------------------- RowDescription → plan
+function isStrictType(oid: u32): bool {
+  switch (oid) {
+    case 16: case 17: case 20: case 21: case 23: case 26: case 27: case 28: case 29:
+    case 700: case 701: case 790: case 1700: case 1082: case 1083: case 1114: case 1184: case 1186: case 1266:
+    case 2950: case 869: case 650: case 829: case 774: case 1560: case 1562: case 3220:
+      return true;
+    default:
+      return false;
+  }
+}
+
+function classify(oid: u32, fmt: u32): u8 {
+  if (fmt == 0) {
+    if (isStrictType(oid)) return CL_STRICT;
+    if (oid == 114 || oid == 3802) return CL_JSON;
+    return CL_TEXT;
+  }
+  if (oid == 3802) return CL_JSONB_BIN;
+  if (oid == 114) return CL_JSON;
+  if (oid == 25 || oid == 1043 || oid == 1042 || oid == 19 || oid == 705 || oid == 142) return CL_TEXT;
+  return CL_OPAQUE;
+}
+
+function findNul(p: usize, end: usize): usize {
+  for (let q = p; q < end; q++) if (load<u8>(q) == 0) return q;
+  return 0;
+}
+
+function rowDescription(m: usize, end: usize, apply: bool): i32 {
+  if (m + 7 > end) return ERR_MALFORMED;
+  const nf = be16u(m + 5);
+  if (nf > MAX_COLS) return ERR_UNSUPPORTED;
+  let pos = m + 7;
+  for (let k: u32 = 0; k < nf; k++) {
+    const z = findNul(pos, end);
+    if (z == 0 || z + 19 > end) return ERR_MALFORMED;
+    if (apply) {
+      const tableOid = be32u(z + 1);
+      const typeOid = be32u(z + 7);
+      const fmt = be16u(z + 17);
+      let rule: i32;
+      if (findTable(tableOid)) rule = ruleForColumn(pos, z - pos, foundTablePtr, foundTableLen);
+      else rule = ruleForColumn(pos, z - pos, 0, 0);
+      store<i32>(PLAN_RULE + (<usize>k << 2), rule);
+      store<u8>(PLAN_CLASS + <usize>k, classify(typeOid, fmt));
+    }
+    pos = z + 19;
+  }
+  if (pos != end) return ERR_MALFORMED;
+  if (apply) {
+    planValid = true;
+    planCount = nf;
+  }
+  return NO_CHANGE;
+}
+
+// ---------------------------------------------------------------- DataRow
+/** One DataRow value [p, e) of column k. Without emit: does it change? With emit: write the
+ * field (length word + bytes). */
+function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
+  if (!known) {
+    if (unknownNull) {
+      if (emit) {
+        outBE32(-1);
+        countHit(<i32>UNKNOWN_SLOT);
+      }
+      return true;
+    }
+    setCtx(CTX_TEXT);
+    if (scan(p, e, false)) { // types unknown: the only always-valid replacement is NULL
+      if (emit) {
+        outBE32(-1);
+        countHit(firstHitRule);
+      }
+      return true;
+    }
+    if (emit) outCopy(p - 4, e - p + 4);
+    return false;
+  }
+  const rule = load<i32>(PLAN_RULE + (<usize>k << 2));
+  const cl = load<u8>(PLAN_CLASS + <usize>k);
+  if (rule >= 0) {
+    if (!emit) return true;
+    countHit(rule);
+    if (cl == CL_STRICT || cl == CL_OPAQUE) {
+      outBE32(-1);
+    } else if (cl == CL_TEXT) {
+      setCtx(CTX_TEXT);
+      const at = reserveLen();
+      writeRepl(rule, p, e);
+      patchLen(at, -4);
+    } else if (cl == CL_JSON) {
+      const at = reserveLen();
+      writeJsonRepl(rule, p, e);
+      patchLen(at, -4);
+    } else {
+      const at = reserveLen();
+      outByte(1);
+      writeJsonRepl(rule, e > p ? p + 1 : p, e);
+      patchLen(at, -4);
+    }
+    return true;
+  }
+  if (cl == CL_OPAQUE) {
+    if (emit) outCopy(p - 4, e - p + 4);
+    return false;
+  }
+  if (cl == CL_STRICT) {
+    setCtx(CTX_TEXT);
+    if (scan(p, e, false)) {
+      if (emit) {
+        outBE32(-1);
+        countHit(firstHitRule);
+      }
+      return true;
+    }
+    if (emit) outCopy(p - 4, e - p + 4);
+    return false;
+  }
+  let s = p;
+  if (cl == CL_JSONB_BIN) {
+    if (e == p || b(p) != 1) { // unknown jsonb version: opaque
+      if (emit) outCopy(p - 4, e - p + 4);
+      return false;
+    }
+    s = p + 1;
+  }
+  setCtx(cl == CL_TEXT ? CTX_TEXT : CTX_JSON);
+  if (!emit) return scan(s, e, false);
+  const at = reserveLen();
+  outCopy(p, s - p);
+  scan(s, e, true);
+  patchLen(at, -4);
+  return true;
+}
+
+// Where the non-emit pass of dataRow() found the first change: the emit pass copies the fields
+// before it in one piece instead of scanning them again.
+let firstChangeField: u32 = 0;
+let firstChangePos: usize = 0;
+
+function dataRowRestValid(pos: usize, end: usize, n: u32): bool {
+  for (let k: u32 = 0; k < n; k++) {
+    if (pos + 4 > end) return false;
+    const flen = be32s(pos);
+    pos += 4;
+    if (flen < 0) {
+      if (flen != -1) return false;
+      continue;
+    }
+    if (<usize>flen > end - pos) return false;
+    pos += <usize>flen;
+  }
+  return pos == end;
+}
+
+function dataRow(m: usize, end: usize, emit: bool): i32 {
+  if (m + 7 > end) return ERR_MALFORMED;
+  const nf = be16u(m + 5);
+  const known = planValid && nf == planCount;
+  let at: usize = 0;
+  let pos = m + 7;
+  let k0: u32 = 0;
+  if (emit) {
+    outByte(68);
+    at = reserveLen();
+    outBE16(nf);
+    outCopy(pos, firstChangePos - pos);
+    pos = firstChangePos;
+    k0 = firstChangeField;
+  }
+  for (let k: u32 = k0; k < nf; k++) {
+    const fieldStart = pos;
+    if (pos + 4 > end) return ERR_MALFORMED;
+    const flen = be32s(pos);
+    pos += 4;
+    if (flen < 0) {
+      if (flen != -1) return ERR_MALFORMED;
+      if (emit) outBE32(-1);
+      continue;
+    }
+    if (<usize>flen > end - pos) return ERR_MALFORMED;
+    const p = pos;
+    pos += <usize>flen;
+    const changed = dataValue(k, known, p, pos, emit);
+    if (!emit && changed) {
+      // the rest of the message is validated by the emit pass before anything is committed
+      firstChangeField = k;
+      firstChangePos = fieldStart;
+      return dataRowRestValid(pos, end, nf - k - 1) ? CHANGED : ERR_MALFORMED;
+    }
+  }
+  if (pos != end) return ERR_MALFORMED;
+  if (emit) patchLen(at, 0);
+  return NO_CHANGE;
+}
+
+// ---------------------------------------------------------------- ErrorResponse / NoticeResponse
+@inline function maskedField(t: u32): bool {
+  return t == 77 || t == 68 || t == 72 || t == 87 || t == 113; // M D H W q
+}
+
+function lit(p: usize, e: usize, s: string): bool {
+  const n = <usize>s.length;
+  if (p + n > e) return false;
+  const sp = changetype<usize>(s);
+  for (let k: usize = 0; k < n; k++) if (b(p + k) != <u32>load<u16>(sp + (k << 1))) return false;
+  return true;
+}
+
+let keyVs: usize = 0;
+let keyVe: usize = 0;
+let keyRule: i32 = -1;
+
+/** DETAIL "Key (cols)=(vals) …" or "Failing row contains (vals)." naming a column-masked column:
+ * find the value range to mask whole. tPtr/tLen: the 't' (table) field, tLen 0 when absent. */
+function detailValues(s: usize, z: usize, tPtr: usize, tLen: usize): bool {
+  if (nColpats == 0) return false;
+  let close: usize = 0;
+  for (let q = z; q > s; q--) {
+    if (b(q - 1) == 41) {
+      close = q - 1;
+      break;
+    }
+  }
+  if (lit(s, z, "Key (")) {
+    const cs = s + 5;
+    let eq: usize = 0;
+    for (let q = cs; q + 3 <= z; q++) {
+      if (b(q) == 41 && b(q + 1) == 61 && b(q + 2) == 40) {
+        eq = q;
+        break;
+      }
+    }
+    if (eq == 0 || close < eq + 3) return false;
+    let a = cs;
+    while (a <= eq) { // column list, ", "-separated, names maybe double-quoted
+      let q = a;
+      while (q < eq && !(b(q) == 44 && q + 1 < eq && b(q + 1) == 32)) q++;
+      let ns = a;
+      let ne = q;
+      if (ne - ns >= 2 && b(ns) == 34 && b(ne - 1) == 34) {
+        ns++;
+        ne--;
+      }
+      const r = ruleForColumn(ns, ne - ns, tPtr, tLen);
+      if (r >= 0) {
+        keyVs = eq + 3;
+        keyVe = close;
+        keyRule = r;
+        return true;
+      }
+      a = q + 2;
+    }
+    return false;
+  }
+  if (lit(s, z, "Failing row contains (")) {
+    if (close < s + 22) return false;
+    keyVs = s + 22;
+    keyVe = close;
+    keyRule = load<i32>(COLPATS); // rule of the first column pattern
+    return true;
+  }
+  return false;
+}
+
+function errorFields(m: usize, end: usize, emit: bool): i32 {
+  // the table name ('t') comes after DETAIL, so find it first
+  let tPtr: usize = 0;
+  let tLen: usize = 0;
+  let pos = m + 5;
+  while (true) {
+    if (pos >= end) return ERR_MALFORMED;
+    const t = b(pos);
+    if (t == 0) break;
+    const z = findNul(pos + 1, end);
+    if (z == 0) return ERR_MALFORMED;
+    if (t == 116) {
+      tPtr = pos + 1;
+      tLen = z - pos - 1;
+    }
+    pos = z + 1;
+  }
+  if (pos + 1 != end) return ERR_MALFORMED;
+  let at: usize = 0;
+  if (emit) {
+    outByte(b(m));
+    at = reserveLen();
+  }
+  pos = m + 5;
+  while (b(pos) != 0) {
+    const t = b(pos);
+    const s = pos + 1;
+    const z = findNul(s, end);
+    if (maskedField(t)) {
+      setCtx(CTX_TEXT);
+      const special = t == 68 && detailValues(s, z, tPtr, tLen);
+      if (!emit) {
+        if (special) return CHANGED;
+        if (scan(s, z, false)) return CHANGED;
+      } else {
+        outByte(t);
+        if (special) {
+          const vs = keyVs, ve = keyVe, r = keyRule;
+          scan(s, vs, true);
+          writeRepl(r, vs, ve);
+          countHit(r);
+          scan(ve, z, true);
+        } else {
+          scan(s, z, true);
+        }
+        outByte(0);
+      }
+    } else if (emit) {
+      outCopy(pos, z + 1 - pos);
+    }
+    pos = z + 1;
+  }
+  if (emit) {
+    outByte(0);
+    patchLen(at, 0);
+  }
+  return NO_CHANGE;
+}
+
+// ---------------------------------------------------------------- NotificationResponse / FunctionCallResponse
+function notification(m: usize, end: usize, emit: bool): i32 {
+  if (m + 9 > end) return ERR_MALFORMED;
+  const cz = findNul(m + 9, end);
+  if (cz == 0) return ERR_MALFORMED;
+  const s = cz + 1;
+  const pz = findNul(s, end);
+  if (pz == 0 || pz + 1 != end) return ERR_MALFORMED;
+  setCtx(CTX_TEXT);
+  if (!emit) return scan(s, pz, false) ? CHANGED : NO_CHANGE;
+  outByte(65);
+  const at = reserveLen();
+  outCopy(m + 5, s - m - 5);
+  scan(s, pz, true);
+  outByte(0);
+  patchLen(at, 0);
+  return NO_CHANGE;
+}
+
+function functionResult(m: usize, end: usize, emit: bool): i32 {
+  if (m + 9 > end) return ERR_MALFORMED;
+  const flen = be32s(m + 5);
+  if (flen == -1) return m + 9 == end ? NO_CHANGE : ERR_MALFORMED;
+  if (flen < 0 || m + 9 + <usize>flen != end) return ERR_MALFORMED;
+  setCtx(CTX_TEXT);
+  if (!scan(m + 9, end, false)) return NO_CHANGE;
+  if (!emit) return CHANGED;
+  outByte(86);
+  outBE32(8);
+  outBE32(-1);
+  countHit(firstHitRule);
+  return NO_CHANGE;
+}
+
+// ---------------------------------------------------------------- CopyData (COPY TO STDOUT)
+let copyLast: usize = 0;
+
+@inline function copyRule(col: u32): i32 {
+  if (copyPlanN < 0 || col >= <u32>copyPlanN) return -1;
+  return load<i32>(COPY_PLAN + (<usize>col << 2));
+}
+
+/** One text/CSV field: [fs, fe) whole field, [vs, ve) its value (inside quotes for quoted CSV). */
+function copyField(col: u32, fs: usize, fe: usize, vs: usize, ve: usize, isNull: bool, emit: bool): bool {
+  if (isNull) return false;
+  if (copyPlanN < 0 && unknownNull) {
+    if (!emit) return true;
+    outCopy(copyLast, fs - copyLast);
+    outCopy(COPY_NULL, copyNullLen);
+    copyLast = fe;
+    countHit(<i32>UNKNOWN_SLOT);
+    return true;
+  }
+  const rule = copyRule(col);
+  if (rule >= 0) {
+    if (!emit) return true;
+    outCopy(copyLast, vs - copyLast);
+    writeRepl(rule, vs, ve);
+    countHit(rule);
+    copyLast = ve;
+    return true;
+  }
+  if (!emit) return scan(vs, ve, false);
+  outCopy(copyLast, vs - copyLast);
+  scan(vs, ve, true);
+  copyLast = ve;
+  return true;
+}
+
+function isCopyNull(s: usize, e: usize): bool {
+  if (e - s != <usize>copyNullLen) return false;
+  for (let k: usize = 0; k < <usize>copyNullLen; k++) if (b(s + k) != <u32>load<u8>(COPY_NULL + k)) return false;
+  return true;
+}
+
+function copyTextRows(m: usize, end: usize, emit: bool): i32 {
+  setCtx(copyKind == COPY_CSV ? CTX_COPY_CSV : CTX_COPY_TEXT);
+  let pos = m + 5;
+  copyLast = pos;
+  let at: usize = 0;
+  if (emit) {
+    outByte(100);
+    at = reserveLen();
+  }
+  const delim = copyDelim;
+  const csv = copyKind == COPY_CSV;
+  while (pos < end) {
+    let col: u32 = 0;
+    while (true) {
+      const fs = pos;
+      let vs = pos;
+      let ve: usize;
+      let quoted = false;
+      if (csv && pos < end && b(pos) == copyQuote) {
+        quoted = true;
+        pos++;
+        vs = pos;
+        while (pos < end) {
+          const c = b(pos);
+          if (c == copyEscape && copyEscape != copyQuote && pos + 1 < end && (b(pos + 1) == copyQuote || b(pos + 1) == copyEscape)) {
+            pos += 2;
+            continue;
+          }
+          if (c == copyQuote) {
+            if (copyEscape == copyQuote && pos + 1 < end && b(pos + 1) == copyQuote) {
+              pos += 2;
+              continue;
+            }
+            break;
+          }
+          pos++;
+        }
+        ve = pos;
+        if (pos < end) pos++;
+        while (pos < end && b(pos) != delim && b(pos) != 10) pos++;
+      } else if (csv) {
+        while (pos < end && b(pos) != delim && b(pos) != 10) pos++;
+        ve = pos;
+      } else {
+        while (pos < end) {
+          const c = b(pos);
+          if (c == delim || c == 10) break;
+          pos += c == 92 && pos + 1 < end ? 2 : 1;
+        }
+        ve = pos;
+      }
+      const isNull = quoted ? false : isCopyNull(vs, ve);
+      const changed = copyField(col, fs, pos, vs, ve, isNull, emit);
+      if (!emit && changed) return CHANGED;
+      col++;
+      if (pos < end && b(pos) == delim) {
+        pos++;
+        continue;
+      }
+      if (pos < end) pos++; // newline
+      break;
+    }
+  }
+  if (emit) {
+    outCopy(copyLast, end - copyLast);
+    patchLen(at, 0);
+  }
+  return NO_CHANGE;
+}
+
+function copyBinaryRows(m: usize, end: usize, emit: bool): i32 {
+  let pos = m + 5;
+  if (copyHeaderPending) {
+    if (end - pos < 19 || !lit(pos, end, "PGCOPY\n") || b(pos + 7) != 0xff || b(pos + 8) != 13 || b(pos + 9) != 10 || b(pos + 10) != 0) {
+      return ERR_MALFORMED;
+    }
+    const ext = be32u(pos + 15);
+    if (<usize>ext > end - pos - 19) return ERR_MALFORMED;
+    pos += 19 + <usize>ext;
+  }
+  let last = m + 5;
+  let at: usize = 0;
+  if (emit) {
+    outByte(100);
+    at = reserveLen();
+  }
+  setCtx(CTX_TEXT);
+  while (pos < end) {
+    if (pos + 2 > end) return ERR_MALFORMED;
+    const n = <i32><i16>bswap<u16>(load<u16>(pos));
+    pos += 2;
+    if (n == -1) {
+      if (pos != end) return ERR_MALFORMED;
+      break;
+    }
+    if (n < 0) return ERR_MALFORMED;
+    for (let k: u32 = 0; k < <u32>n; k++) {
+      if (pos + 4 > end) return ERR_MALFORMED;
+      const lenPos = pos;
+      const flen = be32s(pos);
+      pos += 4;
+      if (flen == -1) continue;
+      if (flen < 0 || <usize>flen > end - pos) return ERR_MALFORMED;
+      const vs = pos;
+      pos += <usize>flen;
+      let rule: i32 = -1;
+      if (copyPlanN < 0 && unknownNull) rule = <i32>UNKNOWN_SLOT;
+      else if (copyRule(k) >= 0) rule = copyRule(k);
+      else if (scan(vs, pos, false)) rule = firstHitRule;
+      if (rule < 0) continue;
+      if (!emit) return CHANGED;
+      outCopy(last, lenPos - last);
+      outBE32(-1);
+      countHit(rule);
+      last = pos;
+    }
+  }
+  if (emit) {
+    outCopy(last, end - last);
+    patchLen(at, 0);
+  }
+  return NO_CHANGE;
+}
+
+function copyOutResponse(m: usize, end: usize): void {
+  const fmt = b(m + 5);
+  copyActive = true;
+  copyHeaderPending = fmt == 1;
+  if (fmt == 1) copyKind = COPY_BINARY;
+  else copyKind = pendSet ? pendKind : COPY_TEXT;
+  if (pendSet && fmt != 1) {
+    copyDelim = pendDelim;
+    copyQuote = pendQuote;
+    copyEscape = pendEscape;
+    copyNullLen = pendNullLen;
+    memory.copy(COPY_NULL, PEND_NULL, pendNullLen);
+  } else {
+    copyDelim = 9;
+    copyQuote = 34;
+    copyEscape = 34;
+    copyNullLen = 2;
+    store<u8>(COPY_NULL, 92);
+    store<u8>(COPY_NULL + 1, 78);
+  }
+  const ncols = m + 8 <= end ? be16u(m + 6) : 0;
+  copyPlanN = pendSet && pendPlanN >= 0 && <u32>pendPlanN == ncols ? pendPlanN : -1;
+  if (copyPlanN > 0) memory.copy(COPY_PLAN, PEND_PLAN, <usize>copyPlanN << 2);
+  pendSet = false;
+}
+
+// ---------------------------------------------------------------- message loop
+function handle(t: u32, m: usize, end: usize, emit: bool): i32 {
+  switch (t) {
+    case 68: return dataRow(m, end, emit); // D
+    case 84: return emit ? NO_CHANGE : rowDescription(m, end, false); // T
+    case 69: case 78: return errorFields(m, end, emit); // E N
+    case 65: return notification(m, end, emit); // A
+    case 86: return functionResult(m, end, emit); // V
+    case 100: // d
+      if (!copyActive) return NO_CHANGE;
+      return copyKind == COPY_BINARY ? copyBinaryRows(m, end, emit) : copyTextRows(m, end, emit);
+    case 72: return m + 8 <= end ? NO_CHANGE : ERR_MALFORMED; // H
+    case 87: return ERR_UNSUPPORTED; // W CopyBothResponse (replication): cannot be masked
+    default: return NO_CHANGE;
+  }
+}
+
+/** State transitions, applied once a message is done (and committed). */
+function after(t: u32, m: usize, end: usize): void {
+  switch (t) {
+    case 84: rowDescription(m, end, true); break;
+    case 72: copyOutResponse(m, end); break;
+    case 100: copyHeaderPending = false; break;
+    case 67: case 90: case 69: // C Z E
+      planValid = false;
+      copyActive = false;
+      break;
+    case 99: copyActive = false; break; // c CopyDone
+    case 73: case 110: case 50: planValid = false; break; // I n 2
+    default: break;
+  }
+}
+
+function run(): i32 {
+  while (cur < inEnd) {
+    if (inEnd - cur < 5) return ERR_FRAMING;
+    const len = be32u(cur + 1);
+    if (len < 4 || <usize>len > inEnd - cur - 1) return ERR_FRAMING;
+    const end = cur + 1 + <usize>len;
+    const t = b(cur);
+    const r = handle(t, cur, end, false);
+    if (r < 0) return r;
+    if (r == CHANGED) {
+      const save = outPos;
+      oom = false;
+      outCopy(pending, cur - pending);
+      handle(t, cur, end, true);
+      if (oom) {
+        outPos = save;
+        oom = false;
+        dropCounts();
+        return NEED_SPACE;
+      }
+      commitCounts();
+      pending = end;
+      changedAny = true;
+    }
+    after(t, cur, end);
+    cur = end;
+  }
+  if (changedAny && pending < inEnd) {
+    if (outPos + (inEnd - pending) > outEnd) return NEED_SPACE;
+    memory.copy(outPos, pending, inEnd - pending);
+    outPos += inEnd - pending;
+    pending = inEnd;
+  }
+  return OK;
+}
+
+/** Mask the complete backend messages [inPtr, inPtr+inLen) into [outPtr, outPtr+outCap).
+ * Returns OK, NEED_SPACE (grow the output region, then resume()) or a negative error. */
+export function process(inPtr: usize, inLen: usize, outPtr: usize, outCap: usize): i32 {
+  cur = inPtr;
+  inEnd = inPtr + inLen;
+  pending = inPtr;
+  outBase = outPtr;
+  outPos = outPtr;
+  outEnd = outPtr + outCap;
+  oom = false;
+  changedAny = false;
+  return run();
+}
+
+export function resume(outCap: usize): i32 {
+  outEnd = outBase + outCap;
+  return run();
+}
+
+/** Whether the last process() changed anything (if not, the input can be forwarded as is). */
+export function changed(): bool {
+  return changedAny;
+}
+
+export function outputLength(): usize {
+  return outPos - outBase;
+}

@@ -1,0 +1,218 @@
+/**
+ * JS side of the WASM masker (wasm/assembly/mask.ts). Runtime-neutral: the caller passes the
+ * compiled WebAssembly.Module (the worker imports mask.wasm; Node uses loadWasmModule("mask")).
+ *
+ * Arena layout above arenaBase(): [scratch 64 KiB | input batch | output region → end of memory].
+ * process() copies the batch in once; WASM walks and rewrites it; an untouched batch is returned
+ * as the very same Uint8Array. One masker per session (it keeps RowDescription / COPY state).
+ */
+import {
+  compileConfig,
+  serializeItems,
+  validateTables,
+  DETECTORS,
+  MaskingConfigError,
+  MaskingError,
+  UNKNOWN_SHAPE_COUNT,
+  splitColumnGlob,
+  type CopyFormatOptions,
+  type MaskingConfig,
+} from "../../parsers/masking/config.ts";
+
+export { MaskingError, MaskingConfigError, UNKNOWN_SHAPE_COUNT };
+export type { MaskingConfig, MaskingRule, CopyFormatOptions, DetectorName, MaskStyle } from "../../parsers/masking/config.ts";
+
+export interface PgMasker {
+  /** Feed complete backend messages (server→client); returns the bytes to send on (the same array if nothing changed). */
+  process(messages: Uint8Array): Uint8Array;
+  /** The next CopyOutResponse belongs to a COPY with these options (default: text, tab, "\N"). */
+  setCopyFormat(format: "text" | "csv", options?: CopyFormatOptions): void;
+  /** Replace the table OID → name map used by table-qualified column globs (applies from the next RowDescription). */
+  setTables(tables: ReadonlyMap<number, string> | Record<number, string>): void;
+  /** Values masked so far per rule name (plus UNKNOWN_SHAPE_COUNT) — never the values. */
+  counts(): Record<string, number>;
+}
+
+/** The slice of the WebAssembly JS API used here (the repo's node-side lib has no WebAssembly values). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmInstance {
+  readonly exports: unknown;
+}
+const WasmInstanceCtor = (globalThis as unknown as {
+  WebAssembly: { Instance: new (module: WebAssembly.Module, imports: object) => WasmInstance };
+}).WebAssembly.Instance;
+
+interface MaskExports {
+  memory: WasmMemory;
+  arenaBase(): number;
+  cfgReset(): void;
+  cfgRule(rule: number, style: number, keep: number): void;
+  cfgColumn(rule: number, tPtr: number, tLen: number, cPtr: number, cLen: number): number;
+  cfgDetector(det: number, rule: number): void;
+  cfgCustom(rule: number, items: number, n: number): number;
+  cfgHmacKey(ptr: number, len: number): void;
+  cfgUnknownNull(on: number): void;
+  cfgFinish(): void;
+  tablesReset(): void;
+  tableAdd(oid: number, ptr: number, len: number): number;
+  ruleForColumn(nPtr: number, nLen: number, tPtr: number, tLen: number): number;
+  setCopyPending(kind: number, delim: number, quote: number, escape: number, nullPtr: number, nullLen: number, planN: number): void;
+  setCopyPlanColumn(k: number, rule: number): void;
+  countsPtr(): number;
+  process(inPtr: number, inLen: number, outPtr: number, outCap: number): number;
+  resume(outCap: number): number;
+  changed(): number;
+  outputLength(): number;
+}
+
+const PAGE = 65536;
+const SCRATCH = 65536;
+const STYLE_CODE = { redact: 0, partial: 1, hash: 2 } as const;
+const UNKNOWN_SLOT = 32;
+/** Largest batch accepted by one process() call (the tunnel's frames are ≤ 1 MiB). */
+const MAX_BATCH = 64 * 1024 * 1024;
+const encoder = new TextEncoder();
+
+export function createMasker(module: WebAssembly.Module, config: MaskingConfig): PgMasker {
+  const compiled = compileConfig(config);
+  const instance = new WasmInstanceCtor(module, {
+    env: {
+      abort: () => {
+        throw new MaskingError("wasm abort", "malformed");
+      },
+    },
+  });
+  const x = instance.exports as unknown as MaskExports;
+  const scratch = x.arenaBase();
+  const dataBase = scratch + SCRATCH;
+  const ruleNames = compiled.rules.map((r) => r.name);
+  const totals = new Array<number>(UNKNOWN_SLOT + 1).fill(0);
+
+  function ensureMemory(end: number): void {
+    const have = x.memory.buffer.byteLength;
+    if (end > have) x.memory.grow(Math.ceil((end - have) / PAGE));
+  }
+  ensureMemory(dataBase + PAGE);
+
+  /** Write bytes into the scratch area at offset `at`; returns the pointer. */
+  function put(bytes: Uint8Array, at: number): number {
+    if (at + bytes.length > SCRATCH) throw new MaskingConfigError("masking: configuration item too large");
+    new Uint8Array(x.memory.buffer).set(bytes, scratch + at);
+    return scratch + at;
+  }
+
+  function loadTables(tables: Map<number, string>): void {
+    x.tablesReset();
+    for (const [oid, name] of tables) {
+      const bytes = encoder.encode(name);
+      if (x.tableAdd(oid >>> 0, put(bytes, 0), bytes.length) < 0) throw new MaskingConfigError("masking: table map too large");
+    }
+  }
+
+  x.cfgReset();
+  for (const rule of compiled.rules) {
+    x.cfgRule(rule.index, STYLE_CODE[rule.style], rule.keep);
+    for (const { table, column } of rule.columns) {
+      const c = encoder.encode(column);
+      const t = table === null ? null : encoder.encode(table);
+      const cPtr = put(c, 0);
+      const tPtr = t ? put(t, 256) : 0;
+      if (x.cfgColumn(rule.index, tPtr, t ? t.length : -1, cPtr, c.length) < 0) throw new MaskingConfigError("masking: too many column globs");
+    }
+  }
+  compiled.detectorRule.forEach((rule, det) => x.cfgDetector(det, rule));
+  for (const custom of compiled.customs) {
+    const items = serializeItems(custom.items);
+    if (x.cfgCustom(custom.rule, put(items, 0), custom.items.length) < 0) throw new MaskingConfigError("masking: too many custom patterns");
+  }
+  x.cfgHmacKey(put(compiled.hashKey, 0), compiled.hashKey.length);
+  x.cfgUnknownNull(compiled.unknownNull ? 1 : 0);
+  x.cfgFinish();
+  loadTables(compiled.tables);
+  if (DETECTORS.length !== 14) throw new MaskingConfigError("detector table out of sync with WASM");
+
+  function collectCounts(): void {
+    const view = new Uint32Array(x.memory.buffer, x.countsPtr(), UNKNOWN_SLOT + 1);
+    for (let r = 0; r <= UNKNOWN_SLOT; r++) {
+      if (view[r] !== 0) {
+        totals[r] += view[r]!;
+        view[r] = 0;
+      }
+    }
+  }
+
+  function fail(code: number): never {
+    if (code === -1) throw new MaskingError("incomplete or badly framed backend message", "framing");
+    if (code === -3) throw new MaskingError("backend message that cannot be masked (e.g. CopyBothResponse)", "unsupported");
+    throw new MaskingError("malformed backend message", "malformed");
+  }
+
+  return {
+    process(messages: Uint8Array): Uint8Array {
+      if (messages.length === 0) return messages;
+      if (messages.length > MAX_BATCH) throw new MaskingError("batch too large", "limit");
+      const inPtr = dataBase;
+      const outPtr = inPtr + ((messages.length + 15) & ~15);
+      let outCap = messages.length + (messages.length >> 2) + 4096;
+      ensureMemory(outPtr + outCap);
+      new Uint8Array(x.memory.buffer).set(messages, inPtr);
+      let status = x.process(inPtr, messages.length, outPtr, outCap);
+      while (status === 1) {
+        outCap *= 2;
+        if (outCap > 32 * MAX_BATCH) throw new MaskingError("masked output too large", "limit");
+        ensureMemory(outPtr + outCap);
+        status = x.resume(outCap);
+      }
+      collectCounts();
+      if (status < 0) fail(status);
+      if (!x.changed()) return messages;
+      return new Uint8Array(x.memory.buffer, outPtr, x.outputLength()).slice();
+    },
+
+    setCopyFormat(format: "text" | "csv", options: CopyFormatOptions = {}): void {
+      const csv = format === "csv";
+      if (format !== "text" && format !== "csv") throw new MaskingConfigError("copy format must be text or csv");
+      const byte = (s: string | undefined, dflt: number, what: string): number => {
+        if (s === undefined) return dflt;
+        const b = encoder.encode(s);
+        if (b.length !== 1 || b[0]! >= 0x80) throw new MaskingConfigError(`copy ${what} must be one ASCII character`);
+        return b[0]!;
+      };
+      const delim = byte(options.delimiter, csv ? 44 : 9, "delimiter");
+      const quote = byte(options.quote, 34, "quote");
+      const escape = byte(options.escape, quote, "escape");
+      const nul = encoder.encode(options.null ?? (csv ? "" : "\\N"));
+      if (nul.length > 64) throw new MaskingConfigError("copy null string too long");
+      const cols = options.columns;
+      if (cols && cols.length > 1664) throw new MaskingConfigError("too many copy columns");
+      x.setCopyPending(csv ? 1 : 0, delim, quote, escape, put(nul, 0), nul.length, cols ? cols.length : -1);
+      if (cols) {
+        const t = options.table ? encoder.encode(options.table) : new Uint8Array(0);
+        const tPtr = put(t, 1024);
+        cols.forEach((name, k) => {
+          const n = encoder.encode(name);
+          x.setCopyPlanColumn(k, x.ruleForColumn(put(n, 4096), n.length, tPtr, t.length));
+        });
+      }
+    },
+
+    setTables(tables): void {
+      loadTables(validateTables(tables));
+    },
+
+    counts(): Record<string, number> {
+      const out: Record<string, number> = {};
+      ruleNames.forEach((name, r) => {
+        out[name] = totals[r]!;
+      });
+      if (totals[UNKNOWN_SLOT]! > 0) out[UNKNOWN_SHAPE_COUNT] = totals[UNKNOWN_SLOT]!;
+      return out;
+    },
+  };
+}
+
+/** Exposed for tests: the column-glob split used by both implementations. */
+export { splitColumnGlob };

@@ -1,0 +1,120 @@
+/**
+ * Adapter from the session Durable Object's semantic audit interface (worker/session/
+ * session-audit.ts: onQuery/onDecision/onResult/onNotice/onMasking/onEvent + end) to the
+ * SessionRecorder. Shapes are declared structurally here so this file does not depend on the
+ * session code; `openRecorderAudit` has the signature of worker/session/open-session-audit.ts's
+ * `openSessionAudit`, whose body can simply be `return openRecorderAudit(opts)`.
+ */
+import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
+import type { AuditEventDataMap, QueryData, RecordingMode, ResultData } from "../../parsers/audit/index.ts";
+import type { AuditEnv } from "./env.ts";
+import { SessionRecorder, type GenericEventType, type RecorderLimits } from "./recorder.ts";
+
+export interface RecorderAuditOptions {
+  ctx: { storage: DurableObjectStorage };
+  env: AuditEnv;
+  admission: { sessionId: string; identity: Identity; resource: ResourceInfo; clientAddress: string | null };
+  policyHash: string;
+  mode: RecordingMode;
+  /** Policy-driven recording settings (docs/AUDIT.md "Limits"). */
+  limits?: Partial<RecorderLimits>;
+  rowsSample?: number;
+  /** Connector id when already known at start (else recorded at end). */
+  connector?: string;
+}
+
+export interface RecorderAudit {
+  readonly recorder: SessionRecorder;
+  onQuery(event: {
+    protocol: string;
+    message: string;
+    text: string;
+    params?: Array<string | null | { binary: number }>;
+    statements?: Array<{ kind: string; command: string; flags?: string[] }>;
+  }): Promise<void>;
+  onDecision(event: { effect: string; rule: string | null; reason: string; statementIndex?: number }): Promise<void>;
+  onResult(event: {
+    columns?: string[];
+    rowsSample?: Array<Array<string | null>>;
+    rows: number;
+    commandTag?: string;
+    error?: { code: string; message: string; detail?: string };
+    durationMs?: number;
+  }): Promise<void>;
+  onNotice(event: { severity: string; code: string; message: string }): Promise<void>;
+  onMasking(counts: Record<string, number>): Promise<void>;
+  onEvent(type: string, data: Record<string, unknown>): Promise<void>;
+  end(
+    outcome: { status: string; reason: string; code?: string },
+    stats: { bytesFromClient: number; bytesToClient: number; startedAt: number; endedAt: number },
+    extra: { connectorId: string | null },
+  ): Promise<void>;
+}
+
+/** Types onEvent accepts: the reserved approval.* and term.* events and the other non-lifecycle types. */
+const GENERIC_TYPES = new Set<string>(["notice", "masking.counts", "truncated", "approval.requested", "approval.granted", "approval.denied", "approval.expired", "term.output", "term.input", "term.resize"]);
+
+/** Records session.start (throws RecordingError in fail-closed mode if it cannot) and returns the audit sink. */
+export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<RecorderAudit> {
+  const { admission } = opts;
+  const recorder = new SessionRecorder({
+    storage: opts.ctx.storage,
+    env: opts.env,
+    sessionId: admission.sessionId,
+    mode: opts.mode,
+    limits: opts.limits,
+    rowsSample: opts.rowsSample,
+  });
+  await recorder.onSessionStart({
+    identity: { issuer: admission.identity.issuer, subject: admission.identity.subject, claims: admission.identity.claims },
+    resource: admission.resource.name,
+    resource_type: admission.resource.type,
+    connector: opts.connector ?? "",
+    client_addr: admission.clientAddress ?? "",
+    policy_hash: opts.policyHash,
+  });
+  return {
+    recorder,
+    onQuery(e) {
+      const data: QueryData = { text: e.text, via: e.message };
+      // Binary parameters are recorded by size only: their bytes are not text and may be secrets.
+      if (e.params) data.params = e.params.map((p) => (p === null || typeof p === "string" ? p : `<binary ${p.binary} bytes>`));
+      if (e.statements) data.statements = e.statements.map((s) => (s.flags && s.flags.length > 0 ? { kind: s.kind, command: s.command, flags: s.flags } : { kind: s.kind, command: s.command }));
+      return recorder.onQuery(data);
+    },
+    onDecision(e) {
+      return recorder.onDecision({ effect: e.effect, rule: e.rule ?? "default", reason: e.reason, ...(e.statementIndex !== undefined ? { statement: e.statementIndex } : {}) });
+    },
+    onResult(e) {
+      const data: ResultData = { rows: e.rows, command_tag: e.commandTag ?? "" };
+      if (e.columns) data.columns = e.columns.map((name) => ({ name }));
+      if (e.rowsSample) data.rows_sample = e.rowsSample;
+      if (e.error) data.error = e.error;
+      if (e.durationMs !== undefined) data.duration_ms = e.durationMs;
+      return recorder.onResult(data);
+    },
+    onNotice(e) {
+      return recorder.onNotice({ severity: e.severity, code: e.code, message: e.message });
+    },
+    onMasking(counts) {
+      return recorder.onMasking(counts);
+    },
+    onEvent(type, data) {
+      if (!GENERIC_TYPES.has(type)) return Promise.reject(new TypeError(`unknown audit event type ${JSON.stringify(type)}`));
+      return recorder.onEvent(type as GenericEventType, data as unknown as AuditEventDataMap[GenericEventType]);
+    },
+    end(outcome, stats, extra) {
+      return recorder.onSessionEnd(
+        {
+          reason: outcome.reason,
+          status: outcome.status,
+          bytes_in: stats.bytesFromClient,
+          bytes_out: stats.bytesToClient,
+          ...(outcome.code ? { code: outcome.code } : {}),
+          ...(extra.connectorId ? { connector: extra.connectorId } : {}),
+        },
+        stats.endedAt,
+      );
+    },
+  };
+}

@@ -1,0 +1,277 @@
+import { describe, expect, it } from "vitest";
+import { parseTrail, verifyTrailText, isCheckpoint, type AuditEvent, type TrailLine } from "../../parsers/audit/index.ts";
+import { readExport, listChunkKeys } from "./chunk-store.ts";
+import { RecordingError, RecordingLimitError } from "./errors.ts";
+import { publishedAuditKeys } from "./keys.ts";
+import { getSession } from "./session-index.ts";
+import { FlakyBucket, FlakyStorage, inSessionObject, newSessionId, recorderFor, startInput, testEnv } from "./test-helpers.ts";
+import type { SessionRecorder } from "./recorder.ts";
+
+async function trailOf(id: string) {
+  const { text, chunks } = await readExport(testEnv.RECORDINGS, id);
+  const lines = parseTrail(text).map((l) => l.value);
+  const events = lines.filter((l): l is AuditEvent => !isCheckpoint(l));
+  return { text, chunks, lines, events };
+}
+
+async function verify(id: string, requireComplete = true) {
+  const { text } = await readExport(testEnv.RECORDINGS, id);
+  return verifyTrailText(text, { keys: await publishedAuditKeys(testEnv), sessionId: id, requireComplete });
+}
+
+async function runQuery(r: SessionRecorder, text: string, rows = 1) {
+  await r.onQuery({ text, statements: [{ kind: "read", command: "SELECT" }], via: "simple" });
+  await r.onDecision({ effect: "allow", rule: "reads", reason: "reads are allowed" });
+  await r.onResult({ columns: [{ name: "n" }], rows_sample: Array.from({ length: rows }, (_, i) => [String(i)]), rows, command_tag: `SELECT ${rows}` });
+}
+
+const END = { reason: "client closed", status: "ok", bytes_in: 100, bytes_out: 200 } as const;
+
+describe("SessionRecorder", () => {
+  it("records a whole session into signed chunks in R2, indexes it, and trims DO storage", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { limits: { chunkMaxEvents: 4 }, rowsSample: 5 });
+      await r.onSessionStart(startInput());
+      await r.onQuery({ text: "SELECT email FROM users", statements: [{ kind: "read", command: "SELECT" }], via: "simple" });
+      await r.onDecision({ effect: "allow", rule: "reads", reason: "ok" });
+      await r.onResult({ columns: [{ name: "email" }], rows_sample: Array.from({ length: 50 }, (_, i) => [`u${i}***`]), rows: 50, command_tag: "SELECT 50" });
+      await r.onMasking({ "email-partial": 50 });
+      await r.onQuery({ text: "DROP TABLE users", statements: [{ kind: "ddl", command: "DROP TABLE" }] });
+      await r.onDecision({ effect: "deny", rule: "no-ddl", reason: "no DDL" });
+      await r.onResult({ rows: 0, command_tag: "", error: { code: "42501", message: "denied" } });
+      await r.onEvent("approval.granted", { request_id: "a1", approver: "alice@example.com" });
+      await r.onNotice({ severity: "WARNING", message: "careful" });
+      await r.onSessionEnd(END);
+      // Everything is in R2: the DO keeps only its small state row.
+      expect(state.storage.sql.exec("SELECT count(*) AS n FROM gatehouse_audit_events").one().n).toBe(0);
+      expect(state.storage.sql.exec("SELECT count(*) AS n FROM gatehouse_audit_checkpoints").one().n).toBe(0);
+      expect(await r.status()).toMatchObject({ ended: true, events: 11, sealedChunks: 3, uploadedChunks: 3, lostEvents: 0 });
+    });
+    const { events, chunks, lines } = await trailOf(id);
+    expect(chunks).toBe(3);
+    expect(await listChunkKeys(testEnv.RECORDINGS, id)).toEqual([0, 1, 2].map((c) => `sessions/${id}/00000${c}.jsonl`));
+    expect(events.map((e) => e.type)).toEqual(["session.start", "query", "decision", "result", "masking.counts", "query", "decision", "result", "approval.granted", "notice", "session.end"]);
+    expect((lines.at(-1) as { final?: boolean }).final).toBe(true);
+    const start = events[0] as AuditEvent<"session.start">;
+    expect(start.data).toMatchObject({ session_id: id, resource: "demo-pg", recording: { mode: "fail-closed", rows_sample: 5 } });
+    const result = events[3] as AuditEvent<"result">;
+    expect(result.data.rows_sample).toHaveLength(5);
+    expect(result.truncated).toEqual([expect.objectContaining({ field: "rows_sample" })]);
+    expect(result.data.duration_ms).toBeGreaterThanOrEqual(0);
+    expect((events[10] as AuditEvent<"session.end">).data).toMatchObject({ status: "ok", rows: 50, bytes_in: 100 });
+
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 11, chunks: 3 });
+    const row = await getSession(testEnv.DB, id);
+    expect(row).toMatchObject({
+      status: "ok",
+      complete: true,
+      identity_kind: "pipeline",
+      repository: "acme/shop",
+      environment: "production",
+      statements: { read: 1, ddl: 1 },
+      statements_total: 2,
+      denied: 1,
+      approved: 1,
+      rows: 50,
+      chunks: 3,
+      events: 11,
+      recording_mode: "fail-closed",
+    });
+    expect(row!.last_hash).toBe(events[10].hash);
+  });
+
+  it("seals on bytes too and cuts oversized fields with an explicit marker", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { limits: { chunkMaxBytes: 1500, maxFieldBytes: 1000 } });
+      await r.onSessionStart(startInput());
+      await r.onQuery({ text: "SELECT '" + "x".repeat(3000) + "'" });
+      await r.onQuery({ text: "SELECT 2" });
+      await r.onSessionEnd(END);
+    });
+    const { events, chunks } = await trailOf(id);
+    expect(chunks).toBeGreaterThanOrEqual(2);
+    const q = events[1] as AuditEvent<"query">;
+    expect(new TextEncoder().encode(q.data.text).length).toBe(1000);
+    expect(q.truncated).toEqual([{ field: "text", original_bytes: 3009 }]);
+    expect((await verify(id)).ok).toBe(true);
+  });
+
+  it("keeps the chain order of calls that were not awaited one by one", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id);
+      await r.onSessionStart(startInput());
+      await Promise.all(Array.from({ length: 20 }, (_, i) => r.onQuery({ text: `SELECT ${i}` })));
+      await r.onSessionEnd(END);
+    });
+    const { events } = await trailOf(id);
+    expect(events.slice(1, 21).map((e) => (e as AuditEvent<"query">).data.text)).toEqual(Array.from({ length: 20 }, (_, i) => `SELECT ${i}`));
+    expect((await verify(id)).ok).toBe(true);
+  });
+
+  it("resumes the chain from DO storage after the object restarts", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { limits: { chunkMaxEvents: 3 } });
+      await r.onSessionStart(startInput());
+      await runQuery(r, "SELECT 1");
+    });
+    await inSessionObject(id, async (state) => {
+      // A new instance (as after eviction) continues the same chain and chunk numbering.
+      const r = recorderFor(state, id, { limits: { chunkMaxEvents: 3 } });
+      await runQuery(r, "SELECT 2");
+      await r.onSessionEnd(END);
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, events: 8, complete: true });
+  });
+
+  it("refuses misuse: events before start, after end, and another session's storage", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id);
+      await expect(r.onQuery({ text: "SELECT 1" })).rejects.toMatchObject({ failure: "invalid-state" });
+      await r.onSessionStart(startInput());
+      await expect(r.onSessionStart(startInput())).rejects.toBeInstanceOf(RecordingError);
+      await r.onSessionEnd(END);
+      await expect(r.onQuery({ text: "SELECT 1" })).rejects.toMatchObject({ failure: "invalid-state" });
+      await expect(r.onSessionEnd(END)).rejects.toMatchObject({ failure: "invalid-state" });
+      await expect(recorderFor(state, "other-session").onQuery({ text: "x" })).rejects.toMatchObject({ failure: "invalid-state" });
+    });
+    expect(() => recorderFor({ storage: {} } as DurableObjectState, "bad/id")).toThrow(TypeError);
+    expect(() => recorderFor({ storage: {} } as DurableObjectState, "ok", { limits: { chunkMaxEvents: 0 } })).toThrow(TypeError);
+  });
+});
+
+describe("fail closed", () => {
+  it("throws RecordingError when DO storage cannot take the event, and refuses to continue", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      const r = recorderFor(state, id, { storage: storage.asStorage() });
+      await r.onSessionStart(startInput());
+      await runQuery(r, "SELECT 1");
+      storage.failing = true;
+      const err = await r.onQuery({ text: "SELECT 2" }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RecordingError);
+      expect(err).toMatchObject({ failure: "persist-failed", sqlstate: "58030" });
+      // Nothing more is accepted unrecorded.
+      storage.failing = false;
+      await expect(r.onQuery({ text: "SELECT 3" })).rejects.toMatchObject({ failure: "persist-failed" });
+      // The session ends: session.end is still recorded and everything is sealed.
+      await r.onSessionEnd({ reason: "recording failed", status: "recording-failed", bytes_in: 1, bytes_out: 1 });
+    });
+    const { events } = await trailOf(id);
+    expect(events.map((e) => e.type)).toEqual(["session.start", "query", "decision", "result", "session.end"]);
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true });
+    expect(await getSession(testEnv.DB, id)).toMatchObject({ status: "recording-failed" });
+  });
+
+  it("throws when a chunk cannot reach R2, keeps it in DO storage, and uploads it at the end", async () => {
+    const id = newSessionId();
+    const bucket = new FlakyBucket(testEnv.RECORDINGS);
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { env: { ...testEnv, RECORDINGS: bucket.asBucket() }, limits: { chunkMaxEvents: 3 } });
+      await r.onSessionStart(startInput());
+      bucket.failing = true;
+      await r.onQuery({ text: "SELECT 1" });
+      await expect(r.onDecision({ effect: "allow", rule: "r", reason: "x" })).rejects.toMatchObject({ failure: "upload-failed" });
+      expect(state.storage.sql.exec("SELECT count(*) AS n FROM gatehouse_audit_events").one().n).toBe(3);
+      bucket.failing = false;
+      await r.onSessionEnd({ reason: "recording failed", status: "recording-failed", bytes_in: 0, bytes_out: 0 });
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, events: 4, chunks: 2 });
+  });
+
+  it("fails the session end (fail-closed) when R2 stays down; the index says incomplete", async () => {
+    const id = newSessionId();
+    const bucket = new FlakyBucket(testEnv.RECORDINGS);
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { env: { ...testEnv, RECORDINGS: bucket.asBucket() } });
+      await r.onSessionStart(startInput());
+      bucket.failing = true;
+      await expect(r.onSessionEnd(END)).rejects.toMatchObject({ failure: "upload-failed" });
+    });
+    expect(await getSession(testEnv.DB, id)).toMatchObject({ complete: false, incomplete_reason: "1 chunk(s) not in R2" });
+    expect((await verify(id)).error).toMatchObject({ kind: "truncated" });
+  });
+});
+
+describe("best-effort", () => {
+  it("continues when an event cannot be persisted and marks the gap in the chain", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      const r = recorderFor(state, id, { mode: "best-effort", storage: storage.asStorage() });
+      await r.onSessionStart(startInput());
+      storage.failing = true;
+      await r.onQuery({ text: "SELECT 'lost'" }); // not persisted, no throw
+      storage.failing = false;
+      await r.onQuery({ text: "SELECT 1" });
+      await r.onSessionEnd(END);
+    });
+    const { events } = await trailOf(id);
+    expect(events.map((e) => e.type)).toEqual(["session.start", "truncated", "query", "session.end"]);
+    expect((events[0] as AuditEvent<"session.start">).data.recording.mode).toBe("best-effort");
+    expect((events[1] as AuditEvent<"truncated">).data).toMatchObject({ reason: "persist-failed", omitted_events: 1 });
+    expect((events[3] as AuditEvent<"session.end">).data.lost_events).toBe(1);
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true });
+    expect(await getSession(testEnv.DB, id)).toMatchObject({ complete: false, incomplete_reason: "1 event(s) lost" });
+  });
+
+  it("survives an R2 outage and uploads the backlog later", async () => {
+    const id = newSessionId();
+    const bucket = new FlakyBucket(testEnv.RECORDINGS);
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { mode: "best-effort", env: { ...testEnv, RECORDINGS: bucket.asBucket() }, limits: { chunkMaxEvents: 2 } });
+      await r.onSessionStart(startInput());
+      bucket.failing = true;
+      await runQuery(r, "SELECT 1");
+      expect((await r.status()).uploadedChunks).toBe(0);
+      bucket.failing = false;
+      await r.onSessionEnd(END);
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, chunks: 3 });
+    expect(await getSession(testEnv.DB, id)).toMatchObject({ complete: true });
+  });
+});
+
+describe("limits", () => {
+  it("end-session: writes a truncated marker, throws RecordingLimitError, still records session.end", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { limits: { sessionMaxEvents: 6, onLimit: "end-session" } });
+      await r.onSessionStart(startInput());
+      await runQuery(r, "SELECT 1");
+      const err = await r.onQuery({ text: "SELECT 2" }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RecordingLimitError);
+      expect(err).toMatchObject({ failure: "session-limit", sqlstate: "53400" });
+      await expect(r.onQuery({ text: "SELECT 3" })).rejects.toBeInstanceOf(RecordingLimitError);
+      await r.onSessionEnd({ reason: "recording limit", status: "aborted", bytes_in: 0, bytes_out: 0 });
+    });
+    const { events } = await trailOf(id);
+    expect(events.map((e) => e.type)).toEqual(["session.start", "query", "decision", "result", "truncated", "session.end"]);
+    expect((events[4] as AuditEvent<"truncated">).data).toMatchObject({ reason: "session-limit", action: "end-session" });
+    expect((await verify(id)).ok).toBe(true);
+    expect(await getSession(testEnv.DB, id)).toMatchObject({ complete: false, status: "aborted" });
+  });
+
+  it("truncate: keeps the session going, counts what was omitted in session.end", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { limits: { sessionMaxBytes: 3000, onLimit: "truncate" } });
+      await r.onSessionStart(startInput());
+      for (let i = 0; i < 10; i++) await r.onQuery({ text: `SELECT ${i}, '${"q".repeat(200)}'` });
+      await r.onSessionEnd(END);
+    });
+    const { events } = await trailOf(id);
+    const marker = events.find((e) => e.type === "truncated") as AuditEvent<"truncated">;
+    expect(marker.data).toMatchObject({ reason: "session-limit", action: "truncate" });
+    const end = events.at(-1) as AuditEvent<"session.end">;
+    const recordedQueries = events.filter((e) => e.type === "query").length;
+    expect(end.data.omitted_events).toBe(10 - recordedQueries);
+    expect(end.data.omitted_events).toBeGreaterThan(0);
+    expect((await verify(id)).ok).toBe(true);
+  });
+});

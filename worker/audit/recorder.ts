@@ -1,0 +1,638 @@
+/**
+ * SessionRecorder: the recording step of a session's chain, shared by every protocol.
+ *
+ * Each on* call appends one hash-chained event to the Durable Object's own SQLite storage and
+ * returns once that write is committed to the DO's storage transaction. workerd's output gate
+ * holds every outgoing message of the DO (WebSocket sends, responses) until the write is durable,
+ * so nothing the recorded event describes reaches the client before the event itself is on disk;
+ * `syncEachEvent` additionally awaits `storage.sync()` per event for callers that need the
+ * durability confirmed before they continue.
+ *
+ * Every `limits.chunkMaxEvents` events or `limits.chunkMaxBytes` bytes the open chunk is sealed
+ * with a checkpoint signed by the gateway's audit key, written to R2 as
+ * `sessions/<id>/<chunk>.jsonl` and only then trimmed from DO storage. The D1 session index is
+ * written at start, refreshed at each upload and finished at end.
+ *
+ * Failure semantics (docs/AUDIT.md "Fail closed"):
+ * - mode "fail-closed": any event that cannot be persisted, a chunk that cannot reach R2, or an
+ *   index row that cannot be written throws RecordingError; the session DO must answer the client
+ *   with an error and end the session. After a persistence failure every further call (except
+ *   onSessionEnd, which still tries to seal what exists) throws too.
+ * - mode "best-effort": failures are counted instead; the next event that can be written is
+ *   preceded by a `truncated` marker (reason "persist-failed") saying how many were lost, and the
+ *   session is indexed as incomplete. The mode is part of session.start, so it is in the trail.
+ * - limits: hitting sessionMaxEvents/sessionMaxBytes writes a `truncated` marker and then either
+ *   throws RecordingLimitError (onLimit "end-session", the default) or records nothing more but
+ *   the session.end (onLimit "truncate"; the omitted count is in session.end). Never silent.
+ *
+ * Calls are serialized internally: the chain order is the call order even if the caller does not
+ * await one call before making the next.
+ */
+import {
+  boundEvent,
+  canonicalJson,
+  chainEvent,
+  genesisHash,
+  signCheckpoint,
+  utf8Length,
+  DEFAULT_EVENT_BOUNDS,
+  type AuditEventDataMap,
+  type AuditEventType,
+  type DecisionData,
+  type EventBounds,
+  type NoticeData,
+  type QueryData,
+  type RecordingMode,
+  type ResultData,
+  type SessionEndData,
+  type SessionStartData,
+  type UnchainedEvent,
+} from "../../parsers/audit/index.ts";
+import { putChunk } from "./chunk-store.ts";
+import type { AuditEnv } from "./env.ts";
+import { RecordingError, RecordingLimitError } from "./errors.ts";
+import { loadAuditKeys } from "./keys.ts";
+import { indexSessionEnd, indexSessionProgress, indexSessionStart } from "./session-index.ts";
+import { isValidSessionId } from "./storage-keys.ts";
+
+export interface RecorderLimits extends EventBounds {
+  /** Seal a chunk after this many events. Default 500. */
+  chunkMaxEvents: number;
+  /** Seal a chunk once its events reach this many bytes (canonical JSON). Default 1 MiB. */
+  chunkMaxBytes: number;
+  /** Events per session before the limit action. Default 1,000,000. */
+  sessionMaxEvents: number;
+  /** Recorded bytes per session before the limit action. Default 1 GiB. */
+  sessionMaxBytes: number;
+  /** What hitting a session limit does. Default "end-session". */
+  onLimit: "truncate" | "end-session";
+}
+
+export const DEFAULT_RECORDER_LIMITS: RecorderLimits = {
+  ...DEFAULT_EVENT_BOUNDS,
+  chunkMaxEvents: 500,
+  chunkMaxBytes: 1024 * 1024,
+  sessionMaxEvents: 1_000_000,
+  sessionMaxBytes: 1024 * 1024 * 1024,
+  onLimit: "end-session",
+};
+
+export interface SessionRecorderOptions {
+  /** The session Durable Object's storage (`ctx.storage`); must be SQLite-backed. */
+  storage: DurableObjectStorage;
+  env: AuditEnv;
+  sessionId: string;
+  mode: RecordingMode;
+  limits?: Partial<RecorderLimits>;
+  /** Rows of each result kept in the trail (policy); capped by limits.maxSampleRows. Default limits.maxSampleRows. */
+  rowsSample?: number;
+  /** Await storage.sync() after every event (default false: the output gate already orders durability before output). */
+  syncEachEvent?: boolean;
+  /** Clock (epoch ms); tests only. */
+  now?: () => number;
+}
+
+/** What the session DO knows at start; the recorder adds session_id and the recording settings. */
+export type SessionStartInput = Omit<SessionStartData, "session_id" | "recording">;
+/** session.end as the caller sees it; rows defaults to the rows the recorder counted. */
+export type SessionEndInput = Omit<SessionEndData, "lost_events" | "omitted_events" | "rows"> & { rows?: number };
+/** Event types that go through onEvent (approvals, terminal I/O, and any other non-lifecycle type). */
+export type GenericEventType = Exclude<AuditEventType, "session.start" | "session.end">;
+
+export interface RecorderStatus {
+  sessionId: string;
+  mode: RecordingMode;
+  started: boolean;
+  ended: boolean;
+  /** Events written so far (next seq). */
+  events: number;
+  /** Chunks sealed (checkpoint signed). */
+  sealedChunks: number;
+  /** Chunks in R2. */
+  uploadedChunks: number;
+  lostEvents: number;
+  omittedEvents: number;
+  limitReached: boolean;
+  lastHash: string | null;
+}
+
+interface State {
+  session: string;
+  mode: RecordingMode;
+  started: boolean;
+  ended: boolean;
+  seq: number;
+  prev: string;
+  chunk: number;
+  chunkFirst: number;
+  chunkEvents: number;
+  chunkBytes: number;
+  uploaded: number;
+  totalBytes: number;
+  startTs: number;
+  lastQueryTs: number | null;
+  statements: Record<string, number>;
+  denied: number;
+  approved: number;
+  rows: number;
+  limitHit: boolean;
+  omitted: number;
+  lost: number;
+  indexed: boolean;
+}
+
+const T_EVENTS = "gatehouse_audit_events";
+const T_CHECKPOINTS = "gatehouse_audit_checkpoints";
+const T_STATE = "gatehouse_audit_state";
+/** Bytes an event's envelope adds around its payload (v, seq, ts, type, prev, hash): for the limit check. */
+const ENVELOPE_BYTES = 200;
+
+export class SessionRecorder {
+  readonly sessionId: string;
+  readonly mode: RecordingMode;
+  private readonly storage: DurableObjectStorage;
+  private readonly env: AuditEnv;
+  private readonly limits: RecorderLimits;
+  private readonly bounds: EventBounds;
+  private readonly rowsSample: number;
+  private readonly syncEachEvent: boolean;
+  private readonly now: () => number;
+  private state: State | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** fail-closed: a persistence failure happened; refuse further events. */
+  private broken: RecordingError | undefined;
+  /** best-effort: events lost since the last successful write (announced by a marker). */
+  private lostSinceMarker = 0;
+
+  constructor(opts: SessionRecorderOptions) {
+    if (!opts || !opts.storage || !opts.env) throw new TypeError("SessionRecorder: storage and env are required");
+    if (!opts.env.DB || !opts.env.RECORDINGS) throw new TypeError("SessionRecorder: env.DB (D1) and env.RECORDINGS (R2) are required");
+    if (typeof opts.sessionId !== "string" || !isValidSessionId(opts.sessionId)) {
+      throw new TypeError("SessionRecorder: sessionId must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
+    }
+    if (opts.mode !== "fail-closed" && opts.mode !== "best-effort") throw new TypeError('SessionRecorder: mode must be "fail-closed" or "best-effort"');
+    const limits = { ...DEFAULT_RECORDER_LIMITS, ...(opts.limits ?? {}) };
+    validateLimits(limits);
+    const rowsSample = opts.rowsSample ?? limits.maxSampleRows;
+    if (!Number.isInteger(rowsSample) || rowsSample < 0) throw new TypeError("SessionRecorder: rowsSample must be a non-negative integer");
+    this.storage = opts.storage;
+    this.env = opts.env;
+    this.sessionId = opts.sessionId;
+    this.mode = opts.mode;
+    this.limits = limits;
+    this.rowsSample = Math.min(rowsSample, limits.maxSampleRows);
+    this.bounds = { maxFieldBytes: limits.maxFieldBytes, maxEventBytes: limits.maxEventBytes, maxSampleRows: this.rowsSample };
+    this.syncEachEvent = opts.syncEachEvent ?? false;
+    this.now = opts.now ?? Date.now;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Public, semantic interface
+  // -------------------------------------------------------------------------------------------
+
+  /** First event. Writes the index row (fail-closed: throws if it cannot) and loads the signing key. */
+  onSessionStart(e: SessionStartInput, at?: number): Promise<void> {
+    return this.serialize(async () => {
+      const st = await this.load();
+      if (st.started) throw new RecordingError("invalid-state", `session ${this.sessionId} was already started`);
+      // Fail early if no key can sign this session's checkpoints.
+      try {
+        await loadAuditKeys(this.env);
+      } catch (err) {
+        this.failOrCount(new RecordingError("key-unavailable", "no usable audit signing key", { cause: err }), false);
+      }
+      const ts = at ?? this.now();
+      const data: SessionStartData = { ...e, session_id: this.sessionId, recording: { mode: this.mode, rows_sample: this.rowsSample } };
+      st.started = true;
+      st.startTs = ts;
+      try {
+        this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('start', ?)`, JSON.stringify(data));
+      } catch (err) {
+        this.failOrCount(new RecordingError("persist-failed", "session.start could not be written to Durable Object storage", { cause: err }), true);
+      }
+      await this.append({ type: "session.start", ts, data });
+      try {
+        await indexSessionStart(this.env.DB, data, ts);
+        st.indexed = true;
+        this.saveState();
+      } catch (err) {
+        this.failOrCount(new RecordingError("index-failed", "could not write the session index", { cause: err }), false);
+      }
+    });
+  }
+
+  onQuery(e: QueryData, at?: number): Promise<void> {
+    return this.serialize(async () => {
+      const st = await this.requireActive();
+      const ts = at ?? this.now();
+      const counted = e.statements && e.statements.length > 0 ? e.statements.map((s) => s.kind) : ["unclassified"];
+      st.lastQueryTs = ts;
+      for (const k of counted) st.statements[k] = (st.statements[k] ?? 0) + 1;
+      await this.append({ type: "query", ts, data: e });
+    });
+  }
+
+  onDecision(e: DecisionData, at?: number): Promise<void> {
+    return this.serialize(async () => {
+      const st = await this.requireActive();
+      if (e.effect === "deny") st.denied++;
+      await this.append({ type: "decision", ts: at ?? this.now(), data: e });
+    });
+  }
+
+  /** A response as sent to the client (masked). rows_sample is cut to the policy's sample size. */
+  onResult(e: ResultData, at?: number): Promise<void> {
+    return this.serialize(async () => {
+      const st = await this.requireActive();
+      const ts = at ?? this.now();
+      const data: ResultData = { ...e };
+      if (data.duration_ms === undefined && st.lastQueryTs !== null) data.duration_ms = Math.max(0, ts - st.lastQueryTs);
+      st.rows += Number.isFinite(e.rows) ? Math.max(0, Math.trunc(e.rows)) : 0;
+      await this.append({ type: "result", ts, data });
+    });
+  }
+
+  onNotice(e: NoticeData, at?: number): Promise<void> {
+    return this.serialize(async () => {
+      await this.requireActive();
+      await this.append({ type: "notice", ts: at ?? this.now(), data: e });
+    });
+  }
+
+  /** Masked values per rule for the preceding result. */
+  onMasking(counts: Record<string, number>, at?: number): Promise<void> {
+    return this.serialize(async () => {
+      await this.requireActive();
+      await this.append({ type: "masking.counts", ts: at ?? this.now(), data: { counts } });
+    });
+  }
+
+  /** Any other event: approval.* (approval.granted counts as approved), term.output/input/resize, truncated… */
+  onEvent<T extends GenericEventType>(type: T, data: AuditEventDataMap[T], at?: number): Promise<void> {
+    return this.serialize(async () => {
+      const st = await this.requireActive();
+      if (type === "approval.granted") st.approved++;
+      await this.append({ type, ts: at ?? this.now(), data } as UnchainedEvent);
+    });
+  }
+
+  /**
+   * Last event: appends session.end, seals the final chunk, uploads everything still in DO storage,
+   * finishes the index row. Throws RecordingError (fail-closed) if any of that failed; the events
+   * then remain in DO storage and the index row stays incomplete.
+   */
+  onSessionEnd(e: SessionEndInput, at?: number): Promise<void> {
+    return this.serialize(async () => {
+      const st = await this.load();
+      if (!st.started) throw new RecordingError("invalid-state", "session.end before session.start");
+      if (st.ended) throw new RecordingError("invalid-state", `session ${this.sessionId} already ended`);
+      const ts = at ?? this.now();
+      const data: SessionEndData = { ...e, rows: e.rows ?? st.rows };
+      if (st.lost + this.lostSinceMarker > 0) data.lost_events = st.lost + this.lostSinceMarker;
+      if (st.omitted > 0) data.omitted_events = st.omitted;
+      const problems: RecordingError[] = [];
+      this.broken = undefined; // still try to seal what exists
+      let endRecorded = false;
+      try {
+        endRecorded = await this.append({ type: "session.end", ts, data }, { terminal: true });
+        st.ended = true;
+        this.saveState();
+        // Without session.end in the trail the last chunk must not claim to be final: the verifier
+        // then reports the trail as truncated, which is the truth.
+        await this.seal(endRecorded);
+      } catch (err) {
+        problems.push(asRecordingError(err, "persist-failed"));
+      }
+      st.ended = true;
+      const uploadError = await this.uploadPending();
+      if (uploadError) problems.push(uploadError);
+      const incomplete: string[] = [];
+      if (!endRecorded) incomplete.push("session.end not recorded");
+      if (st.uploaded < st.chunk) incomplete.push(`${st.chunk - st.uploaded} chunk(s) not in R2`);
+      if (st.chunkEvents > 0) incomplete.push(`${st.chunkEvents} event(s) not sealed by a checkpoint`);
+      if (st.lost > 0) incomplete.push(`${st.lost} event(s) lost`);
+      if (st.limitHit) incomplete.push(`recording limit reached${st.omitted > 0 ? `, ${st.omitted} event(s) omitted` : ""}`);
+      try {
+        const start = st.indexed ? undefined : this.startData();
+        if (start) {
+          await indexSessionStart(this.env.DB, start, st.startTs);
+          st.indexed = true;
+        }
+        await indexSessionEnd(this.env.DB, this.sessionId, {
+          ended_at: ts,
+          connector: data.connector,
+          status: data.status,
+          end_reason: data.reason,
+          bytes_in: data.bytes_in,
+          bytes_out: data.bytes_out,
+          ...this.progress(st),
+          complete: incomplete.length === 0,
+          incomplete_reason: incomplete.length ? incomplete.join("; ") : null,
+        });
+      } catch (err) {
+        problems.push(new RecordingError("index-failed", "could not finish the session index", { cause: err }));
+      }
+      this.saveStateQuietly();
+      if (problems.length > 0 && this.mode === "fail-closed") throw problems[0];
+    });
+  }
+
+  /**
+   * Seal the open chunk now (if it has events) and push every sealed chunk to R2. For the session
+   * DO's alarm, so a long idle session's events reach R2 without waiting for the chunk to fill.
+   */
+  flush(): Promise<void> {
+    return this.serialize(async () => {
+      const st = await this.load();
+      if (!st.started || st.ended) return;
+      if (st.chunkEvents > 0) await this.seal(false);
+      const err = await this.uploadPending();
+      if (err && this.mode === "fail-closed") throw err;
+    });
+  }
+
+  status(): Promise<RecorderStatus> {
+    return this.serialize(async () => {
+      const st = await this.load();
+      return {
+        sessionId: this.sessionId,
+        mode: this.mode,
+        started: st.started,
+        ended: st.ended,
+        events: st.seq,
+        sealedChunks: st.chunk,
+        uploadedChunks: st.uploaded,
+        lostEvents: st.lost + this.lostSinceMarker,
+        omittedEvents: st.omitted,
+        limitReached: st.limitHit,
+        lastHash: st.seq > 0 ? st.prev : null,
+      };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals
+  // -------------------------------------------------------------------------------------------
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private get sql(): SqlStorage {
+    return this.storage.sql;
+  }
+
+  private async load(): Promise<State> {
+    if (this.state) return this.state;
+    try {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS ${T_EVENTS} (seq INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, line TEXT NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS ${T_CHECKPOINTS} (chunk INTEGER PRIMARY KEY, line TEXT NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS ${T_STATE} (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
+    } catch (err) {
+      throw new RecordingError("persist-failed", "Durable Object storage is unavailable (is the class SQLite-backed?)", { cause: err });
+    }
+    const row = this.sql.exec<{ v: string }>(`SELECT v FROM ${T_STATE} WHERE k = 'state'`).toArray()[0];
+    if (row) {
+      const saved = JSON.parse(row.v) as State;
+      if (saved.session !== this.sessionId) {
+        throw new RecordingError("invalid-state", `this Durable Object already records session ${saved.session}`);
+      }
+      this.state = saved;
+      return saved;
+    }
+    this.state = {
+      session: this.sessionId,
+      mode: this.mode,
+      started: false,
+      ended: false,
+      seq: 0,
+      prev: await genesisHash(this.sessionId),
+      chunk: 0,
+      chunkFirst: 0,
+      chunkEvents: 0,
+      chunkBytes: 0,
+      uploaded: 0,
+      totalBytes: 0,
+      startTs: 0,
+      lastQueryTs: null,
+      statements: {},
+      denied: 0,
+      approved: 0,
+      rows: 0,
+      limitHit: false,
+      omitted: 0,
+      lost: 0,
+      indexed: false,
+    };
+    return this.state;
+  }
+
+  private async requireActive(): Promise<State> {
+    const st = await this.load();
+    if (!st.started) throw new RecordingError("invalid-state", "event before session.start");
+    if (st.ended) throw new RecordingError("invalid-state", `session ${this.sessionId} already ended`);
+    if (this.broken) throw this.broken;
+    return st;
+  }
+
+  private saveState(): void {
+    this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(this.state));
+  }
+
+  /** session.start data, kept apart from the per-event state row so it is written once. */
+  private startData(): SessionStartData | undefined {
+    const row = this.sql.exec<{ v: string }>(`SELECT v FROM ${T_STATE} WHERE k = 'start'`).toArray()[0];
+    return row ? (JSON.parse(row.v) as SessionStartData) : undefined;
+  }
+
+  private saveStateQuietly(): void {
+    try {
+      this.saveState();
+    } catch {
+      // The trail and index already say what happened; a stale state row only matters on resume.
+    }
+  }
+
+  /** fail-closed: remember and throw. best-effort: swallow (the caller records the consequence). */
+  private failOrCount(err: RecordingError, markBroken: boolean): void {
+    if (this.mode === "fail-closed") {
+      if (markBroken) this.broken = err;
+      throw err;
+    }
+  }
+
+  /** Returns whether the event itself was written (false: lost in best-effort, or omitted after a "truncate" limit). */
+  private async append(event: UnchainedEvent, opts: { terminal?: boolean } = {}): Promise<boolean> {
+    const st = this.state!;
+    if (this.lostSinceMarker > 0 && !opts.terminal) {
+      const lost = this.lostSinceMarker;
+      const ok = await this.write(
+        {
+          type: "truncated",
+          ts: event.ts,
+          data: { reason: "persist-failed", action: "continue", omitted_events: lost, message: `${lost} event(s) could not be persisted (best-effort recording)` },
+        },
+        { countLoss: false },
+      );
+      if (ok) {
+        st.lost += lost;
+        this.lostSinceMarker = 0;
+        this.saveStateQuietly();
+      }
+    }
+    const bounded = boundEvent(event, this.bounds);
+    const size = utf8Length(canonicalJson(bounded)) + ENVELOPE_BYTES;
+    if (!opts.terminal && event.type !== "session.start") {
+      // Two slots stay reserved for the limit marker and session.end.
+      const overEvents = st.seq + 1 > this.limits.sessionMaxEvents - 2;
+      const overBytes = st.totalBytes + size > this.limits.sessionMaxBytes;
+      if (st.limitHit || overEvents || overBytes) {
+        if (!st.limitHit) {
+          st.limitHit = true;
+          const what = overEvents ? `${this.limits.sessionMaxEvents} events` : `${this.limits.sessionMaxBytes} bytes`;
+          await this.write({ type: "truncated", ts: event.ts, data: { reason: "session-limit", action: this.limits.onLimit, message: `recording limit of ${what} reached` } });
+        }
+        if (this.limits.onLimit === "end-session") {
+          this.saveStateQuietly();
+          throw new RecordingLimitError(`the session reached its recording limit; ending the session`);
+        }
+        st.omitted++;
+        this.saveStateQuietly();
+        return false;
+      }
+    }
+    return this.write(bounded);
+  }
+
+  /** Chain, persist, maybe seal. Returns false if the event was lost (best-effort only). */
+  private async write(event: UnchainedEvent, opts: { countLoss?: boolean } = {}): Promise<boolean> {
+    const st = this.state!;
+    const chained = await chainEvent(event, st.seq, st.prev);
+    const line = canonicalJson(chained);
+    const bytes = utf8Length(line) + 1;
+    const next: State = { ...st, seq: st.seq + 1, prev: chained.hash, chunkEvents: st.chunkEvents + 1, chunkBytes: st.chunkBytes + bytes, totalBytes: st.totalBytes + bytes };
+    try {
+      this.storage.transactionSync(() => {
+        this.sql.exec(`INSERT INTO ${T_EVENTS} (seq, chunk, line) VALUES (?, ?, ?)`, chained.seq, st.chunk, line);
+        this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(next));
+      });
+      if (this.syncEachEvent) await this.storage.sync();
+    } catch (err) {
+      const failure = new RecordingError("persist-failed", `event ${chained.seq} (${chained.type}) could not be written to Durable Object storage`, { cause: err });
+      this.failOrCount(failure, true);
+      if (opts.countLoss !== false) this.lostSinceMarker++;
+      return false;
+    }
+    Object.assign(st, next);
+    // session.end is sealed by onSessionEnd with the final checkpoint, never by the size trigger.
+    if (chained.type !== "session.end" && (st.chunkEvents >= this.limits.chunkMaxEvents || st.chunkBytes >= this.limits.chunkMaxBytes)) {
+      await this.seal(false);
+      const err = await this.uploadPending();
+      if (err) this.failOrCount(err, false);
+    }
+    return true;
+  }
+
+  /** Close the open chunk with a signed checkpoint (kept in DO storage until R2 has the chunk). */
+  private async seal(final: boolean): Promise<void> {
+    const st = this.state!;
+    if (st.chunkEvents === 0) {
+      if (final) throw new RecordingError("invalid-state", "nothing to seal");
+      return;
+    }
+    let signer;
+    try {
+      signer = (await loadAuditKeys(this.env)).signer;
+    } catch (err) {
+      this.failOrCount(new RecordingError("key-unavailable", "no usable audit signing key; chunk left open", { cause: err }), false);
+      return;
+    }
+    const cp = await signCheckpoint(signer, {
+      session: this.sessionId,
+      chunk: st.chunk,
+      first_seq: st.chunkFirst,
+      last_seq: st.seq - 1,
+      last_hash: st.prev,
+      final,
+      ts: this.now(),
+    });
+    const next: State = { ...st, chunk: st.chunk + 1, chunkFirst: st.seq, chunkEvents: 0, chunkBytes: 0 };
+    this.storage.transactionSync(() => {
+      this.sql.exec(`INSERT OR REPLACE INTO ${T_CHECKPOINTS} (chunk, line) VALUES (?, ?)`, cp.chunk, canonicalJson(cp));
+      this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(next));
+    });
+    Object.assign(st, next);
+  }
+
+  /** Write every sealed-but-not-uploaded chunk to R2, in order; trim each from DO storage once R2 has it. */
+  private async uploadPending(): Promise<RecordingError | undefined> {
+    const st = this.state!;
+    let uploadedAny = false;
+    while (st.uploaded < st.chunk) {
+      const c = st.uploaded;
+      const lines = this.sql.exec<{ line: string }>(`SELECT line FROM ${T_EVENTS} WHERE chunk = ? ORDER BY seq`, c).toArray();
+      const cp = this.sql.exec<{ line: string }>(`SELECT line FROM ${T_CHECKPOINTS} WHERE chunk = ?`, c).toArray()[0];
+      if (!cp || lines.length === 0) return new RecordingError("invalid-state", `chunk ${c} is missing from Durable Object storage`);
+      const body = lines.map((l) => l.line).join("\n") + "\n" + cp.line + "\n";
+      const meta = JSON.parse(cp.line) as { first_seq: number; last_seq: number; final: boolean };
+      let lastErr: unknown;
+      let ok = false;
+      for (let attempt = 0; attempt < 2 && !ok; attempt++) {
+        try {
+          await putChunk(this.env.RECORDINGS, { session: this.sessionId, chunk: c, first_seq: meta.first_seq, last_seq: meta.last_seq, final: meta.final }, body);
+          ok = true;
+        } catch (err) {
+          lastErr = err;
+        }
+      }
+      if (!ok) return new RecordingError("upload-failed", `chunk ${c} could not be written to R2 (kept in Durable Object storage)`, { cause: lastErr });
+      const next: State = { ...st, uploaded: c + 1 };
+      this.storage.transactionSync(() => {
+        this.sql.exec(`DELETE FROM ${T_EVENTS} WHERE chunk = ?`, c);
+        this.sql.exec(`DELETE FROM ${T_CHECKPOINTS} WHERE chunk = ?`, c);
+        this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(next));
+      });
+      Object.assign(st, next);
+      uploadedAny = true;
+    }
+    if (uploadedAny && st.indexed && !st.ended) {
+      // Progress in the index is a convenience; the trail is authoritative, so a failure here is not fatal.
+      await indexSessionProgress(this.env.DB, this.sessionId, this.progress(st)).catch(() => undefined);
+    }
+    return undefined;
+  }
+
+  private progress(st: State) {
+    return {
+      statements: st.statements,
+      denied: st.denied,
+      approved: st.approved,
+      rows: st.rows,
+      events: st.seq,
+      chunks: st.uploaded,
+      last_hash: st.seq > 0 ? st.prev : null,
+    };
+  }
+}
+
+function asRecordingError(err: unknown, fallback: "persist-failed"): RecordingError {
+  return err instanceof RecordingError ? err : new RecordingError(fallback, String(err), { cause: err });
+}
+
+function validateLimits(l: RecorderLimits): void {
+  const positive = (n: number, name: string, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new TypeError(`SessionRecorder: limits.${name} must be an integer in 1..${max}`);
+  };
+  positive(l.chunkMaxEvents, "chunkMaxEvents", 100_000);
+  positive(l.chunkMaxBytes, "chunkMaxBytes", 64 * 1024 * 1024);
+  positive(l.sessionMaxEvents, "sessionMaxEvents");
+  if (l.sessionMaxEvents < 3) throw new TypeError("SessionRecorder: limits.sessionMaxEvents must be at least 3 (start, marker, end)");
+  positive(l.sessionMaxBytes, "sessionMaxBytes");
+  positive(l.maxFieldBytes, "maxFieldBytes", 1024 * 1024);
+  // A DO SQLite row holds at most 2 MB; stay well below.
+  positive(l.maxEventBytes, "maxEventBytes", 1024 * 1024);
+  if (!Number.isInteger(l.maxSampleRows) || l.maxSampleRows < 0 || l.maxSampleRows > 10_000) throw new TypeError("SessionRecorder: limits.maxSampleRows must be an integer in 0..10000");
+  if (l.onLimit !== "truncate" && l.onLimit !== "end-session") throw new TypeError('SessionRecorder: limits.onLimit must be "truncate" or "end-session"');
+}

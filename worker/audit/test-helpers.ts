@@ -1,0 +1,86 @@
+/** Helpers for the workerd tests of the recorder and the sessions API (imported by *.test.ts only). */
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import type { AuditEnv } from "./env.ts";
+import { SessionRecorder, type SessionRecorderOptions, type SessionStartInput } from "./recorder.ts";
+import { PIPELINE_CLAIMS } from "../../parsers/audit/fixtures.ts";
+
+export const testEnv = env as unknown as AuditEnv & { SESSIONS: DurableObjectNamespace };
+
+let counter = 0;
+/** A fresh, unique session id per call (tests in one file share storage). */
+export function newSessionId(prefix = "s"): string {
+  counter++;
+  return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Runs fn inside the session Durable Object for `sessionId`, with its real (SQLite) storage. */
+export function inSessionObject<R>(sessionId: string, fn: (state: DurableObjectState) => Promise<R>): Promise<R> {
+  const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
+  return runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => fn(state));
+}
+
+export function recorderFor(state: DurableObjectState, sessionId: string, opts: Partial<SessionRecorderOptions> = {}): SessionRecorder {
+  return new SessionRecorder({ storage: state.storage, env: testEnv, sessionId, mode: "fail-closed", ...opts });
+}
+
+export function startInput(overrides: Partial<SessionStartInput> = {}): SessionStartInput {
+  return {
+    identity: { issuer: PIPELINE_CLAIMS.iss, subject: PIPELINE_CLAIMS.sub, claims: PIPELINE_CLAIMS },
+    resource: "demo-pg",
+    resource_type: "postgres",
+    connector: "onprem-1",
+    client_addr: "203.0.113.7",
+    policy_hash: "b".repeat(64),
+    ...overrides,
+  };
+}
+
+/** An R2 bucket that fails writes while `failing` is set: R2 outages for fail-closed tests. */
+export class FlakyBucket {
+  failing = false;
+  puts = 0;
+  constructor(private readonly inner: R2Bucket) {}
+  asBucket(): R2Bucket {
+    return this as unknown as R2Bucket;
+  }
+  put(...args: Parameters<R2Bucket["put"]>) {
+    if (this.failing) return Promise.reject(new Error("R2 unavailable (test)"));
+    this.puts++;
+    return this.inner.put(...args);
+  }
+  get(...args: Parameters<R2Bucket["get"]>) {
+    return this.inner.get(...args);
+  }
+  list(...args: Parameters<R2Bucket["list"]>) {
+    return this.inner.list(...args);
+  }
+  delete(...args: Parameters<R2Bucket["delete"]>) {
+    return this.inner.delete(...args);
+  }
+  head(...args: Parameters<R2Bucket["head"]>) {
+    return this.inner.head(...args);
+  }
+}
+
+/**
+ * DO storage whose writes fail while `failing` is set (as a full or broken storage does: the
+ * SQLite transaction throws). Everything else is the real storage.
+ */
+export class FlakyStorage {
+  failing = false;
+  constructor(private readonly inner: DurableObjectStorage) {}
+  asStorage(): DurableObjectStorage {
+    return this as unknown as DurableObjectStorage;
+  }
+  get sql(): SqlStorage {
+    return this.inner.sql;
+  }
+  transactionSync<T>(fn: () => T): T {
+    if (this.failing) throw new Error("SQLITE_FULL: database or disk is full (test)");
+    return this.inner.transactionSync(fn);
+  }
+  sync(): Promise<void> {
+    return this.inner.sync();
+  }
+}

@@ -1,0 +1,457 @@
+/**
+ * SSH engine. The client terminates SSH locally and sends structured frames (parsers/ssh/frames.ts);
+ * the connector holds the real SSH session to the host. Every request is checked here before the
+ * connector sees it:
+ *
+ *   client ──ssh.exec/shell/subsystem──▶ policy (shell parser + rules) ──▶ connector
+ *   client ──DATA (stdin / sftp packets)──▶ [SFTP: decode → per-operation policy] ──▶ connector
+ *   connector ──DATA (stdout/stderr)──▶ masking (streaming) → record (term.output) ──▶ client
+ *
+ * Refusals never reach the host: the client gets a stderr message naming the rule and exit
+ * status 126 on that channel; forwarding requests are answered here. Nothing unchecked is
+ * forwarded: unknown channels, malformed messages and unsupported subsystems end the session
+ * or are refused.
+ */
+import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
+import {
+  EXIT_GATEWAY_ERROR,
+  EXIT_REFUSED,
+  MAX_SSH_CHANNELS,
+  STREAM_EVENT,
+  STREAM_STDERR,
+  STREAM_STDOUT,
+  SshFrameError,
+  decodeSshData,
+  encodeChannelEvent,
+  encodeSshData,
+  forwardedEnv,
+  parseChannelEvent,
+  parseSshClientMessage,
+  type SshClientMessage,
+} from "../../../parsers/ssh/frames.ts";
+import { parseCommandLine } from "../../../parsers/shell/parse.ts";
+import type { SftpOperation, SshRequest } from "../../../parsers/policy/ssh.ts";
+import type { Decision } from "../../../parsers/policy/types.ts";
+import { StreamingMasker, type TextMaskFunction } from "../../../parsers/ssh/stream-mask.ts";
+import { SftpProtocolError } from "../../../parsers/sftp/packets.ts";
+import type { Engine, EngineHost } from "../engine.ts";
+import type { DecisionEvent } from "../../session/session-audit.ts";
+import { SftpGate } from "./sftp-gate.ts";
+
+const CONNECT_TIMEOUT_MS = 30_000;
+/** Output is released at the latest this long after it stopped flowing (masking carry-over). */
+const MASK_IDLE_FLUSH_MS = 30;
+/** Exec output recorded per channel; beyond it the recording notes the truncation (bulk transfers such as rsync). */
+const MAX_RECORDED_EXEC_OUTPUT = 256 * 1024;
+/** Largest DATA payload the engine produces (well under the tunnel's frame limit, even after masking). */
+const OUT_CHUNK = 256 * 1024;
+
+export interface SshEngineOptions {
+  /** Builds the text masker; undefined = no masking rule applies. May throw (masking unavailable → fail closed). */
+  textMask?: () => TextMaskFunction | undefined;
+}
+
+type ChannelKind = "exec" | "shell" | "sftp";
+
+interface Channel {
+  kind: ChannelKind;
+  state: "open" | "refused";
+  pty: boolean;
+  decoder: TextDecoder;
+  masker?: StreamingMasker;
+  flushTimer?: ReturnType<typeof setTimeout>;
+  sftp?: SftpGate;
+  recorded: number;
+  truncatedNoted: boolean;
+}
+
+type Phase = "init" | "connecting" | "ready" | "closed";
+
+export class SshEngine implements Engine {
+  private phase: Phase = "init";
+  private readonly channels = new Map<number, Channel>();
+  /** Channel ids are never reused by the client: ids up to this one were seen (frames for closed ones are ignored). */
+  private highestChannel = -1;
+  private connectorReady?: { resolve: () => void; reject: (e: { code: string; message: string }) => void };
+  private mask: TextMaskFunction | undefined;
+  /** Output processing (connector data and idle flushes) in order. */
+  private outputChain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly host: EngineHost,
+    private readonly options: SshEngineOptions = {},
+  ) {}
+
+  // ---------------------------------------------------------------- client → target
+
+  async onClientControl(raw: ControlMessage): Promise<void> {
+    if (this.phase === "closed") return;
+    const message = parseSshClientMessage(raw);
+    if (!message) return this.fail("protocol", `gatehouse: malformed or unknown SSH control message ${JSON.stringify(String(raw.t).slice(0, 40))}`);
+    if (message.t === "ssh.start") return this.start();
+    if (this.phase !== "ready") return this.fail("protocol", `gatehouse: ${message.t} before the SSH session is ready`);
+    switch (message.t) {
+      case "ssh.exec":
+      case "ssh.shell":
+      case "ssh.subsystem":
+        return this.openChannel(message);
+      case "ssh.window": {
+        const ch = this.channels.get(message.ch);
+        if (!ch || ch.state !== "open") return;
+        await this.host.audit.onEvent("term.resize", { ch: message.ch, cols: message.cols, rows: message.rows });
+        this.host.connectorControl(message);
+        return;
+      }
+      case "ssh.signal": {
+        const ch = this.channels.get(message.ch);
+        if (!ch || ch.state !== "open") return;
+        await this.host.audit.onEvent("ssh.signal", { ch: message.ch, signal: message.name });
+        this.host.connectorControl(message);
+        return;
+      }
+      case "ssh.forward":
+        return this.forwardRequest(message);
+    }
+  }
+
+  private async start(): Promise<void> {
+    if (this.phase !== "init") return this.fail("protocol", "gatehouse: duplicate ssh.start");
+    const { host } = this;
+    if (this.options.textMask) {
+      try {
+        this.mask = this.options.textMask();
+      } catch (e) {
+        return this.fail("masking", `gatehouse: masking rules apply to this session but masking is unavailable (${(e as Error).message}); refusing to run unmasked`);
+      }
+    }
+    const decision = host.policy.decideConnect();
+    await this.recordDecision(decision);
+    if (decision.effect !== "allow") {
+      const why = decision.effect === "approve" ? `${decision.reason}; connecting requires an approval, which this gateway cannot grant yet` : decision.reason;
+      return this.end("denied", `gatehouse: access to resource ${host.resource.name} refused: ${why}`, "denied");
+    }
+    this.phase = "connecting";
+    const ready = new Promise<void>((resolve, reject) => (this.connectorReady = { resolve, reject }));
+    const timer = setTimeout(() => this.connectorReady?.reject({ code: "ssh-timeout", message: "timed out waiting for the connector" }), CONNECT_TIMEOUT_MS);
+    try {
+      await host.openConnectorStream();
+      host.connectorControl({ t: "open", resource: host.resource.name });
+      await ready;
+      this.phase = "ready";
+      host.sendControlToClient({ t: "ssh.ready" });
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      const text = err.message ?? String(e);
+      this.end("error", text.startsWith("gatehouse:") ? text : `gatehouse: resource ${host.resource.name}: ${text}`, typeof err.code === "string" ? err.code : "ssh-unreachable");
+    } finally {
+      clearTimeout(timer);
+      this.connectorReady = undefined;
+    }
+  }
+
+  private async openChannel(message: Extract<SshClientMessage, { t: "ssh.exec" | "ssh.shell" | "ssh.subsystem" }>): Promise<void> {
+    const { host } = this;
+    if (message.ch <= this.highestChannel) return this.fail("protocol", `gatehouse: channel ${message.ch} already had a request (channel ids are never reused)`);
+    this.highestChannel = message.ch;
+    if (this.channels.size >= MAX_SSH_CHANNELS) return this.fail("protocol", `gatehouse: more than ${MAX_SSH_CHANNELS} SSH channels`);
+    const { kept, dropped } = forwardedEnv(message.env);
+    const pty = "pty" in message && message.pty !== undefined;
+    let kind: ChannelKind;
+    let decision: Decision;
+    let what: string;
+    if (message.t === "ssh.exec") {
+      kind = "exec";
+      what = "command";
+      const line = parseCommandLine(message.command);
+      await host.audit.onQuery({
+        protocol: "ssh",
+        message: "exec",
+        text: message.command,
+        statements: line.commands.map((c) => ({ kind: c.kind, command: c.kind === "unknown" ? `unknown: ${c.reason ?? ""}` : c.name, flags: c.via.length > 0 ? [`via ${c.via.join(" → ")}`] : [] })),
+      });
+      decision = this.decide({ kind: "exec", line });
+    } else if (message.t === "ssh.shell") {
+      kind = "shell";
+      what = "interactive shell";
+      await host.audit.onQuery({ protocol: "ssh", message: "shell", text: "" });
+      decision = this.decide({ kind: "shell" });
+    } else {
+      await host.audit.onQuery({ protocol: "ssh", message: "subsystem", text: message.name });
+      if (message.name !== "sftp") {
+        kind = "exec";
+        what = "subsystem";
+        decision = { effect: "deny", rule: null, reason: `the SSH subsystem '${message.name.slice(0, 64)}' is not supported through the gateway`, matched: [] };
+      } else {
+        kind = "sftp";
+        what = "sftp";
+        decision = { effect: "allow", rule: null, reason: "sftp subsystem opened; every SFTP operation is decided on its own", matched: [] };
+      }
+    }
+    await this.recordDecision(decision);
+    if (dropped.length > 0) await host.audit.onEvent("ssh.env-dropped", { ch: message.ch, names: dropped.slice(0, 64) });
+
+    const channel: Channel = { kind, state: "open", pty, decoder: new TextDecoder("utf-8"), recorded: 0, truncatedNoted: false };
+    this.channels.set(message.ch, channel);
+    if (decision.effect !== "allow") {
+      channel.state = "refused";
+      const text =
+        decision.effect === "approve"
+          ? `gatehouse: ${what} requires approval (${decision.reason}); held commands are not enabled on this gateway, so it was refused`
+          : `gatehouse: ${what} refused: ${decision.reason}`;
+      this.refuse(message.ch, text, pty);
+      return;
+    }
+    if (kind === "sftp") channel.sftp = new SftpGate((req, op, paths) => this.decideSftp(req.name, op, paths));
+    if (kind !== "sftp" && this.mask) channel.masker = new StreamingMasker(this.mask);
+    if (pty && message.pty) await host.audit.onEvent("term.resize", { ch: message.ch, cols: message.pty.cols, rows: message.pty.rows, term: message.pty.term });
+    const forwarded: SshClientMessage = { ...message };
+    if (Object.keys(kept).length > 0) forwarded.env = kept;
+    else delete forwarded.env;
+    host.connectorControl(forwarded);
+  }
+
+  private async decideSftp(name: string, op: SftpOperation, paths: string[]): Promise<{ allowed: boolean; message: string }> {
+    await this.host.audit.onQuery({ protocol: "ssh", message: "sftp", text: `${name} ${paths.join(" ")}`.trim() });
+    const decision = this.decide({ kind: "sftp", op, paths, detail: name });
+    await this.recordDecision(decision);
+    if (decision.effect === "allow") return { allowed: true, message: "" };
+    const why = decision.effect === "approve" ? `requires approval (${decision.reason}), which this gateway cannot grant yet` : decision.reason;
+    return { allowed: false, message: `gatehouse: refused: ${why}` };
+  }
+
+  private async forwardRequest(message: Extract<SshClientMessage, { t: "ssh.forward" }>): Promise<void> {
+    const request: SshRequest =
+      message.kind === "agent" ? { kind: "agent-forward" } : message.kind === "x11" ? { kind: "x11" } : { kind: "port-forward", target: `${message.kind}:${message.target ?? "?"}` };
+    await this.host.audit.onQuery({ protocol: "ssh", message: "forward", text: `${message.kind} ${message.target ?? ""}`.trim() });
+    const decision = this.decide(request);
+    await this.recordDecision(decision);
+    const text =
+      decision.effect === "allow"
+        ? `gatehouse: ${message.kind} forwarding is allowed by policy (${decision.reason}) but this gateway does not relay forwarded connections yet`
+        : `gatehouse: ${message.kind} forwarding refused: ${decision.reason}`;
+    this.host.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: text });
+  }
+
+  async onClientData(bytes: Uint8Array): Promise<void> {
+    if (this.phase !== "ready") {
+      if (this.phase === "closed") return;
+      return this.fail("protocol", "gatehouse: SSH channel data before the session is ready");
+    }
+    let frame;
+    try {
+      frame = decodeSshData(bytes);
+    } catch (e) {
+      return this.fail("protocol", `gatehouse: ${(e as Error).message}`);
+    }
+    const ch = this.channels.get(frame.ch);
+    if (!ch) {
+      if (frame.ch <= this.highestChannel) return; // a channel that already ended (the two sides close concurrently)
+      return this.fail("protocol", `gatehouse: data for unknown SSH channel ${frame.ch}`);
+    }
+    if (frame.stream === STREAM_EVENT) {
+      let event;
+      try {
+        event = parseChannelEvent(frame.bytes);
+      } catch (e) {
+        return this.fail("protocol", `gatehouse: ${(e as Error).message}`);
+      }
+      if (event.t !== "eof" && event.t !== "close") return this.fail("protocol", `gatehouse: the client may not send a channel ${event.t} event`);
+      if (event.t === "close") {
+        const wasOpen = ch.state === "open";
+        this.dropChannel(frame.ch);
+        if (!wasOpen) return;
+      } else if (ch.state !== "open") return;
+      this.host.sendToConnector([encodeChannelEvent(frame.ch, event)]);
+      return;
+    }
+    if (frame.stream !== STREAM_STDOUT) return this.fail("protocol", "gatehouse: the client may only send stdin");
+    if (ch.state !== "open") return; // refused channel: its input goes nowhere
+    if (ch.sftp) {
+      let result;
+      try {
+        result = await ch.sftp.fromClient(frame.bytes);
+      } catch (e) {
+        if (e instanceof SftpProtocolError) {
+          this.refuse(frame.ch, `gatehouse: SFTP protocol error: ${e.message}`, false, EXIT_GATEWAY_ERROR);
+          ch.state = "refused";
+          this.host.sendToConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
+          return;
+        }
+        throw e;
+      }
+      for (const packet of result.forward) this.host.sendToConnector([encodeSshData(frame.ch, STREAM_STDOUT, packet)]);
+      for (const reply of result.reply) this.host.sendToClient([encodeSshData(frame.ch, STREAM_STDOUT, reply)]);
+      return;
+    }
+    if (ch.kind === "shell" || ch.pty) await this.host.audit.onEvent("term.input", { ch: frame.ch, data: new TextDecoder().decode(frame.bytes) });
+    this.host.sendToConnector([encodeSshData(frame.ch, STREAM_STDOUT, frame.bytes)]);
+  }
+
+  // ---------------------------------------------------------------- target → client
+
+  async onConnectorData(bytes: Uint8Array): Promise<void> {
+    if (this.phase !== "ready") return;
+    const run = this.outputChain.then(() => this.onTargetFrame(bytes));
+    this.outputChain = run.catch(() => {});
+    await run;
+  }
+
+  private async onTargetFrame(bytes: Uint8Array): Promise<void> {
+    let frame;
+    try {
+      frame = decodeSshData(bytes);
+    } catch (e) {
+      if (e instanceof SshFrameError) return this.end("error", `gatehouse: invalid SSH frame from the connector: ${e.message}`, "protocol");
+      throw e;
+    }
+    const ch = this.channels.get(frame.ch);
+    if (!ch || ch.state !== "open") return; // late output of a channel the client already closed
+    if (frame.stream === STREAM_EVENT) {
+      const event = parseChannelEvent(frame.bytes);
+      if (event.t === "error") {
+        await this.flushOutput(frame.ch, ch);
+        await this.host.audit.onEvent("ssh.channel-error", { ch: frame.ch, message: event.message });
+        ch.state = "refused";
+        this.refuse(frame.ch, `gatehouse: resource ${this.host.resource.name}: ${event.message}`, ch.pty, EXIT_GATEWAY_ERROR);
+        return;
+      }
+      await this.flushOutput(frame.ch, ch);
+      if (event.t === "exit") {
+        await this.host.audit.onResult({ rows: 0, commandTag: event.signal ? `signal ${event.signal}` : `exit ${event.code}` });
+      }
+      if (event.t === "close") this.dropChannel(frame.ch);
+      this.host.sendToClient([encodeChannelEvent(frame.ch, event)]);
+      return;
+    }
+    if (ch.sftp) {
+      ch.sftp.fromServer(frame.bytes);
+      this.sendOutput(frame.ch, frame.stream, frame.bytes);
+      return;
+    }
+    if (ch.masker) {
+      const text = ch.masker.push(ch.decoder.decode(frame.bytes, { stream: true }));
+      if (text.length > 0) await this.emitText(frame.ch, ch, frame.stream, text);
+      this.armFlush(frame.ch, ch, frame.stream);
+      return;
+    }
+    await this.record(frame.ch, ch, ch.decoder.decode(frame.bytes, { stream: true }));
+    this.sendOutput(frame.ch, frame.stream, frame.bytes);
+  }
+
+  private armFlush(chId: number, ch: Channel, stream: number): void {
+    if (ch.flushTimer !== undefined) clearTimeout(ch.flushTimer);
+    ch.flushTimer = undefined;
+    if (!ch.masker?.pending) return;
+    ch.flushTimer = setTimeout(() => {
+      ch.flushTimer = undefined;
+      const run = this.outputChain.then(async () => {
+        if (ch.state !== "open" || !ch.masker) return;
+        const text = ch.masker.flush();
+        if (text.length > 0) await this.emitText(chId, ch, stream, text);
+      });
+      this.outputChain = run.catch((e: Error) => this.end("error", `gatehouse: recording failed: ${e.message}`, "recording"));
+    }, MASK_IDLE_FLUSH_MS);
+  }
+
+  private async flushOutput(chId: number, ch: Channel): Promise<void> {
+    if (ch.flushTimer !== undefined) clearTimeout(ch.flushTimer);
+    ch.flushTimer = undefined;
+    const tail = ch.decoder.decode();
+    if (ch.masker) {
+      const text = ch.masker.push(tail) + ch.masker.flush();
+      if (text.length > 0) await this.emitText(chId, ch, STREAM_STDOUT, text);
+    } else if (tail.length > 0) await this.record(chId, ch, tail);
+  }
+
+  private async emitText(chId: number, ch: Channel, stream: number, text: string): Promise<void> {
+    await this.record(chId, ch, text);
+    this.sendOutput(chId, stream, new TextEncoder().encode(text));
+  }
+
+  /** Recording sees exactly what the client receives (after masking). */
+  private async record(chId: number, ch: Channel, text: string): Promise<void> {
+    if (text.length === 0) return;
+    if (ch.kind === "exec" && !ch.pty) {
+      if (ch.recorded >= MAX_RECORDED_EXEC_OUTPUT) {
+        if (!ch.truncatedNoted) {
+          ch.truncatedNoted = true;
+          await this.host.audit.onEvent("truncated", { reason: "exec-output-limit", action: "truncate", message: `exec output on channel ${chId} beyond ${MAX_RECORDED_EXEC_OUTPUT} characters is not recorded` });
+        }
+        return;
+      }
+      ch.recorded += text.length;
+    }
+    await this.host.audit.onEvent("term.output", { ch: chId, data: text });
+  }
+
+  private sendOutput(chId: number, stream: number, bytes: Uint8Array): void {
+    for (let off = 0; off < bytes.length; off += OUT_CHUNK) {
+      this.host.sendToClient([encodeSshData(chId, stream, bytes.subarray(off, Math.min(bytes.length, off + OUT_CHUNK)))]);
+    }
+  }
+
+  async onConnectorControl(message: ControlMessage): Promise<void> {
+    if (message.t === "ready") {
+      this.connectorReady?.resolve();
+    } else if (message.t === "error") {
+      const err = { code: String(message.code ?? "ssh-error"), message: String(message.message ?? "connector error") };
+      if (this.connectorReady) this.connectorReady.reject(err);
+      else this.end("error", err.message.startsWith("gatehouse:") ? err.message : `gatehouse: resource ${this.host.resource.name}: ${err.message}`, err.code);
+    } else if (message.t === "close") {
+      if (this.connectorReady) this.connectorReady.reject({ code: "ssh-closed", message: String(message.reason ?? "connector closed the stream") });
+      else this.onConnectorLost(String(message.reason ?? "the target closed the connection"));
+    }
+  }
+
+  onConnectorLost(reason: string): void {
+    if (this.connectorReady) {
+      this.connectorReady.reject({ code: "ssh-lost", message: `connector stream lost: ${reason}` });
+      return;
+    }
+    this.end("error", `gatehouse: connection to resource ${this.host.resource.name} lost: ${reason}`, "ssh-lost");
+  }
+
+  onTerminate(code: string, reason: string): void {
+    this.end("error", `gatehouse: ${reason}`, code);
+  }
+
+  cancel(): void {}
+
+  // ---------------------------------------------------------------- helpers
+
+  private decide(request: SshRequest): Decision {
+    const { host } = this;
+    return host.policy.compiled.decideSsh({ identity: host.identity, resource: host.resource, request });
+  }
+
+  /** Refuse one channel: message on stderr, exit status, close — in-band, in order. */
+  private refuse(chId: number, text: string, pty: boolean, status = EXIT_REFUSED): void {
+    const line = `${text}${pty ? "\r\n" : "\n"}`;
+    this.host.sendToClient([encodeSshData(chId, STREAM_STDERR, new TextEncoder().encode(line))]);
+    this.host.sendToClient([encodeChannelEvent(chId, { t: "exit", code: status })]);
+    this.host.sendToClient([encodeChannelEvent(chId, { t: "close" })]);
+  }
+
+  private dropChannel(chId: number): void {
+    const ch = this.channels.get(chId);
+    if (ch?.flushTimer !== undefined) clearTimeout(ch.flushTimer);
+    this.channels.delete(chId);
+  }
+
+  private async recordDecision(decision: Decision): Promise<void> {
+    const event: DecisionEvent = { effect: decision.effect, rule: decision.rule, reason: decision.reason };
+    if (decision.statementIndex !== undefined) event.statementIndex = decision.statementIndex;
+    await this.host.audit.onDecision(event);
+  }
+
+  private fail(code: string, message: string): void {
+    this.end("error", message, code);
+  }
+
+  private end(status: "error" | "denied" | "ok", reason: string, code?: string): void {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    for (const ch of this.channels.values()) if (ch.flushTimer !== undefined) clearTimeout(ch.flushTimer);
+    this.host.end({ status, reason, ...(code ? { code } : {}) });
+  }
+}
