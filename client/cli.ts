@@ -11,6 +11,7 @@ import { approvalsCommand } from "./commands/approvals.ts";
 import { accessCommand } from "./commands/access.ts";
 import { sessionsCommand } from "./commands/sessions.ts";
 import { reviewCommand } from "./commands/review.ts";
+import { execCommand } from "./commands/exec.ts";
 import { processIO, type CommandIO } from "./commands/io.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -18,6 +19,7 @@ const USAGE = `gatehouse ${CLIENT_VERSION} — access gateway client for CI/CD p
 
 usage:
   gatehouse connect <resource> [--port 5433] [--gateway URL] [--once]   tunnel a local port to a resource
+  gatehouse exec <ssh-resource> -- <command>                            run one command on an SSH resource
   gatehouse dev token [--sub alice] [--claim k=v ...]                    mint a DEVELOPMENT token
   gatehouse dev issuer                                                    run the DEVELOPMENT OIDC issuer
   gatehouse policy ...                                                    policy tooling
@@ -64,6 +66,8 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         return await sessionsCommand(rest, io);
       case "review":
         return await reviewCommand(rest, io);
+      case "exec":
+        return await execCommand(rest, io);
       case "--version":
       case "version":
         io.stdout(`${CLIENT_VERSION}\n`);

@@ -212,6 +212,7 @@ class LocalChannel {
   ch?: number;
   private tunnel?: SshTunnel;
   private closed = false;
+  private eofPending = false;
 
   constructor(
     private readonly stream: ServerChannel,
@@ -242,8 +243,11 @@ class LocalChannel {
         if (event.t === "exit") {
           if (event.signal) this.stream.exit(event.signal, event.coreDumped ?? false, event.message ?? "");
           else this.stream.exit(event.code ?? 0);
+          if (this.eofPending) this.stream.end();
         } else if (event.t === "eof") {
-          this.stream.end();
+          // sshd sends EOF before exit-status, but ssh2 drops an exit status sent after our EOF
+          // (the channel is no longer writable): hold EOF until the exit status or the close.
+          this.eofPending = true;
         } else if (event.t === "close") {
           this.closeWhenFlushed();
         }

@@ -203,7 +203,7 @@ export function compileConfig(config: MaskingConfig): CompiledConfig {
     throw new MaskingConfigError("masking: too many column globs");
   }
   if (customs.length > LIMITS.customPatterns) throw new MaskingConfigError(`masking: at most ${LIMITS.customPatterns} custom patterns`);
-  let hashKey = new Uint8Array(0);
+  let hashKey: Uint8Array = new Uint8Array(0);
   if (config.hashKey !== undefined) {
     hashKey = typeof config.hashKey === "string" ? encoder.encode(config.hashKey) : new Uint8Array(config.hashKey);
   }

@@ -26,7 +26,7 @@ const value = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(""));
 const rawBytes = fc.uint8Array({ maxLength: 24 });
 
 const COLUMN_NAMES = ["id", "name", "email", "card_number", "password_hash", "api_token", "note", "ssn", "Password", "data", "payload", "créé"];
-const TYPES = [25, 1043, 23, 20, 1184, 114, 3802, 17, 2950, 0, 99999, 19];
+const TYPES = [25, 1043, 23, 20, 1184, 114, 3802, 17, 2950, 0, 99999, 19, 1009, 1700];
 const column = fc.record({
   name: fc.constantFrom(...COLUMN_NAMES),
   tableOid: fc.constantFrom(0, 16384, 16385),

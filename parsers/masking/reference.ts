@@ -418,11 +418,18 @@ class Detectors {
 }
 
 // ---------------------------------------------------------------- the masker
-const STRICT_TYPES = new Set([16, 17, 20, 21, 23, 26, 27, 28, 29, 700, 701, 790, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950, 869, 650, 829, 774, 1560, 1562, 3220]);
-type Cls = "text" | "strict" | "json" | "jsonb_bin" | "opaque";
+/** Fixed-format text forms that cannot hold a detector match: never scanned, NULL under a column rule. */
+const FIXED_TYPES = new Set([16, 17, 21, 23, 26, 27, 28, 29, 700, 701, 1082, 1083, 1114, 1184, 1186, 1266, 2950, 869, 650, 829, 774, 1560, 1562, 3220]);
+/** Numbers that can spell a card number: scanned, NULL on a hit. */
+const STRICT_TYPES = new Set([20, 1700, 790]);
+/** Built-in array types (text format): scanned like text, NULL under a column rule. */
+const ARRAY_TYPES = new Set([1000, 1001, 1002, 1003, 1005, 1007, 1009, 1014, 1015, 1016, 1021, 1022, 1028, 1040, 1041, 1115, 1182, 1183, 1185, 1187,
+  1231, 1270, 199, 3807, 2951, 651, 143, 791, 1561, 1563]);
+type Cls = "text" | "strict" | "json" | "jsonb_bin" | "opaque" | "array";
 
 function classify(oid: number, fmt: number): Cls {
-  if (fmt === 0) return STRICT_TYPES.has(oid) ? "strict" : oid === 114 || oid === 3802 ? "json" : "text";
+  if (fmt === 0 && ARRAY_TYPES.has(oid)) return "array";
+  if (fmt === 0) return FIXED_TYPES.has(oid) ? "opaque" : STRICT_TYPES.has(oid) ? "strict" : oid === 114 || oid === 3802 ? "json" : "text";
   if (oid === 3802) return "jsonb_bin";
   if (oid === 114) return "json";
   return [25, 1043, 1042, 19, 705, 142].includes(oid) ? "text" : "opaque";
@@ -677,7 +684,7 @@ export class ReferenceMasker {
         const { rule, cls } = self.plan![k]!;
         if (rule >= 0) {
           count(rule);
-          if (cls === "strict" || cls === "opaque") field(null);
+          if (cls === "strict" || cls === "opaque" || cls === "array") field(null);
           else if (cls === "text") field(replacement(rule, s, e, textCtx));
           else if (cls === "json") field(jsonReplacement(rule, s, e));
           else field(new Uint8Array([1, ...jsonReplacement(rule, e > s ? s + 1 : s, e)]));
@@ -693,7 +700,7 @@ export class ReferenceMasker {
         } else if (cls === "jsonb_bin" && (e === s || v[s] !== 1)) keep();
         else {
           const from = cls === "jsonb_bin" ? s + 1 : s;
-          const ctx = cls === "text" ? textCtx : jsonCtx;
+          const ctx = cls === "json" || cls === "jsonb_bin" ? jsonCtx : textCtx;
           if (matches(from, e, ctx).length) field(new Uint8Array([...v.subarray(s, from), ...masked(from, e, ctx)]));
           else keep();
         }

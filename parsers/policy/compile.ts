@@ -49,6 +49,8 @@ export interface CompiledRule {
   approvers: SubjectSet | null;
   /** `approvers` as written (for approval requests / display). */
   approversRaw: unknown;
+  /** Distinct approvals an approve rule needs (required_approvals, default 1). */
+  requiredApprovals: number;
   approvalTimeoutMs: number | null;
   limits: Limits;
 }
@@ -79,8 +81,8 @@ export interface PolicyModel {
   recording: { mode: RecordingMode; overrides: RecordingOverride[] };
 }
 
-const TOP_KEYS = ["version", "limits", "roles", "rules", "masking", "recording"] as const;
-const RULE_KEYS = ["name", "description", "effect", "subjects", "resources", "actions", "requires", "approvers", "timeout", "limits"] as const;
+const TOP_KEYS = ["version", "limits", "roles", "rules", "masking", "recording", "notifications"] as const;
+const RULE_KEYS = ["name", "description", "effect", "subjects", "resources", "actions", "requires", "approvers", "required_approvals", "timeout", "limits"] as const;
 const SUBJECT_KEYS = ["issuer", "subject", "claims", "github", "gitlab", "role"] as const;
 const RESOURCE_KEYS = ["name", "type", "labels"] as const;
 const SQL_KEYS = ["kinds", "commands", "flags", "functions"] as const;
@@ -236,10 +238,12 @@ function compileRule(reader: PolicyReader, node: Node | null, index: number, rol
   let approvers: SubjectSet | null = null;
   let approversRaw: unknown = null;
   let approvalTimeoutMs: number | null = null;
+  let requiredApprovals = 1;
   const approversEntry = e.get("approvers");
   const timeoutEntry = e.get("timeout");
+  const requiredEntry = e.get("required_approvals");
   if (effect && effect !== "approve") {
-    for (const entry of [approversEntry, timeoutEntry]) {
+    for (const entry of [approversEntry, timeoutEntry, requiredEntry]) {
       if (entry) {
         reader.error(entry.key, `${where}: '${entry.key.value}' only applies to rules with effect approve (this rule's effect is ${effect})`);
         failed = true;
@@ -259,6 +263,14 @@ function compileRule(reader: PolicyReader, node: Node | null, index: number, rol
     if (timeoutEntry) {
       approvalTimeoutMs = reader.duration(timeoutEntry.value, `${where}: timeout`, timeoutEntry.key);
       if (approvalTimeoutMs === null) failed = true;
+    }
+    if (requiredEntry) {
+      // N distinct approvers (never the requester) must approve before the statement runs.
+      const n = reader.toJS(requiredEntry.value);
+      if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 10) {
+        reader.error(requiredEntry.value ?? requiredEntry.key, `${where}: required_approvals must be a whole number from 1 to 10`, requiredEntry.key);
+        failed = true;
+      } else requiredApprovals = n;
     }
   }
 
@@ -281,6 +293,7 @@ function compileRule(reader: PolicyReader, node: Node | null, index: number, rol
     approvers,
     approversRaw,
     approvalTimeoutMs,
+    requiredApprovals,
     limits,
   };
 }

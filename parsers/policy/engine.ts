@@ -123,10 +123,15 @@ export class PolicyEngine implements CompiledPolicy {
       // Every statement held for approval must be approved: one requirement per distinct rule.
       const seen = new Set<string>();
       decision.approvals = [];
+      // Every approve rule that matched a held statement adds its requirement (not only the first):
+      // a rule demanding two approvers is not weakened by another rule that asks for one.
       for (const s of perStatement) {
-        if (s.effect !== "approve" || s.rule === null || seen.has(s.rule)) continue;
-        seen.add(s.rule);
-        decision.approvals.push(approvalOf(this.byName.get(s.rule)!));
+        if (s.effect !== "approve") continue;
+        for (const m of s.matched) {
+          if (m.effect !== "approve" || seen.has(m.rule)) continue;
+          seen.add(m.rule);
+          decision.approvals.push(approvalOf(this.byName.get(m.rule)!));
+        }
       }
     }
     return decision;
@@ -204,7 +209,7 @@ function strictest(rules: readonly CompiledRule[]): CompiledRule | null {
 }
 
 function approvalOf(rule: CompiledRule): ApprovalRequirement {
-  return { rule: rule.name, approvers: rule.approversRaw, timeoutMs: rule.approvalTimeoutMs };
+  return { rule: rule.name, approvers: rule.approversRaw, timeoutMs: rule.approvalTimeoutMs, required: rule.requiredApprovals };
 }
 
 function describeStatement(stmt: ClassifiedStatement): string {

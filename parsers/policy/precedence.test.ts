@@ -93,9 +93,9 @@ rules:
     actions: [sql.write]
 `);
     const d = policy.decideConnect({ identity: alice, resource: pgProd });
-    expect(d.approvals).toEqual([{ rule: "hold-connect", approvers: [{ claims: { groups: ["sre", "security"] } }], timeoutMs: 600_000 }]);
+    expect(d.approvals).toEqual([{ rule: "hold-connect", approvers: [{ claims: { groups: ["sre", "security"] } }], timeoutMs: 600_000, required: 1 }]);
     const w = policy.decideSql({ identity: alice, resource: pgProd, statements: [stmt("write", "INSERT")] });
-    expect(w.approvals).toEqual([{ rule: "hold-writes", approvers: [{ role: "approver" }], timeoutMs: null }]);
+    expect(w.approvals).toEqual([{ rule: "hold-writes", approvers: [{ role: "approver" }], timeoutMs: null, required: 1 }]);
 
     const bob = identityOf(devClaims("bob", ["security"]));
     const dba = identityOf(devClaims("dora", ["dba"]));

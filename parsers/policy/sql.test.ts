@@ -98,7 +98,7 @@ describe("SQL decisions", () => {
 
     const approve = policy.decideSql({ identity: alice, resource: pg, statements: [stmt("read", "SELECT"), stmt("write", "INSERT"), stmt("write", "UPDATE")] });
     expect(approve).toMatchObject({ effect: "approve", rule: "writes-need-approval", statementIndex: 1 });
-    expect(approve.approvals).toEqual([{ rule: "writes-need-approval", approvers: "any", timeoutMs: null }]);
+    expect(approve.approvals).toEqual([{ rule: "writes-need-approval", approvers: "any", timeoutMs: null, required: 1 }]);
 
     const allowed = policy.decideSql({ identity: alice, resource: pg, statements: [stmt("read", "SELECT"), stmt("read", "SHOW")] });
     expect(allowed).toMatchObject({ effect: "allow", rule: "reads", statementIndex: 0 });

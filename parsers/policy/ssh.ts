@@ -196,6 +196,7 @@ export interface SshRuleView {
   actions: ReadonlyArray<{ protocol: string }>;
   approversRaw: unknown;
   approvalTimeoutMs: number | null;
+  requiredApprovals: number;
 }
 
 /** Does an action touch (deny/approve) or cover (allow) one command of an exec line? */
@@ -397,7 +398,9 @@ export function decideSshRequest<R extends SshRuleView>(input: SshInput, applica
         verdict = { index, effect: winner.effect, rule: winner, reason: `${ruleRef(winner)} ${VERB[winner.effect]} exec on ${resource.name} ${where}` };
         if (winner.effect === "approve") approvals.set(winner.name, winner);
       }
-      if (!deciding || EFFECT_RANK[verdict.effect] > EFFECT_RANK[deciding.effect]) deciding = verdict;
+      // Most restrictive wins; on a tie, a named rule explains more than the default deny.
+      const current = deciding as typeof verdict | null;
+      if (!current || EFFECT_RANK[verdict.effect] > EFFECT_RANK[current.effect] || (verdict.effect === current.effect && current.rule === null && verdict.rule !== null)) deciding = verdict;
     });
     const d = deciding!;
     const decision: Decision = {
@@ -431,7 +434,7 @@ function strictest<R extends SshRuleView>(rules: readonly R[]): R | null {
 }
 
 function approvalOf(rule: SshRuleView): ApprovalRequirement {
-  return { rule: rule.name, approvers: rule.approversRaw, timeoutMs: rule.approvalTimeoutMs };
+  return { rule: rule.name, approvers: rule.approversRaw, timeoutMs: rule.approvalTimeoutMs, required: rule.requiredApprovals };
 }
 
 export function describeCommand(cmd: ShellCommand): string {

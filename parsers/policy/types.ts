@@ -29,6 +29,8 @@ export interface ApprovalRequirement {
   approvers: unknown;
   /** The rule's `timeout` in milliseconds; null when the rule sets none (the approval workflow's default applies). */
   timeoutMs: number | null;
+  /** Distinct approvals needed (`required_approvals`, default 1). */
+  required: number;
 }
 
 /** The verdict for one SQL statement. */

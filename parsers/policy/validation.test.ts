@@ -16,7 +16,7 @@ describe("policy validation", () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(formatPolicyError(result.errors[0]!)).toBe(
-      "policies/prod.yaml:4:5: rule 'r': unknown key 'efect' (did you mean 'effect'?); expected one of name, description, effect, subjects, resources, actions, requires, approvers, timeout, limits",
+      "policies/prod.yaml:4:5: rule 'r': unknown key 'efect' (did you mean 'effect'?); expected one of name, description, effect, subjects, resources, actions, requires, approvers, required_approvals, timeout, limits",
     );
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatchObject({ file: "policies/prod.yaml", line: 4, column: 5 });
@@ -48,7 +48,7 @@ rules:
 
   it("rejects unknown top-level keys and a missing or wrong version", async () => {
     expect(await mustFail(`rulez: []\n`)).toEqual([
-      "1:1: policy: unknown key 'rulez' (did you mean 'rules'?); expected one of version, limits, roles, rules, masking, recording",
+      "1:1: policy: unknown key 'rulez' (did you mean 'rules'?); expected one of version, limits, roles, rules, masking, recording, notifications",
       "1:1: policy: missing required key 'version'",
     ]);
     expect(await mustFail(`version: 2\nrules: []\n`)).toEqual(["1:10: policy: 'version' must be 1 (the only policy format this Gatehouse understands)"]);

@@ -39,6 +39,7 @@ const CL_STRICT: u8 = 1;
 const CL_JSON: u8 = 2;
 const CL_JSONB_BIN: u8 = 3;
 const CL_OPAQUE: u8 = 4;
+const CL_ARRAY: u8 = 5; // text-format array of a built-in type: scanned like text, NULL under a column rule
 
 const OK: i32 = 0;
 const NEED_SPACE: i32 = 1;
@@ -226,6 +227,7 @@ function dispatchRange(lo: u32, hi: u32, bit: u32): void {
 export function cfgFinish(): void {
   memory.fill(DISPATCH, 0, 1024);
   pfEnabled = false;
+  preparedValid = false;
   simdConfigure();
   for (let d: u32 = 0; d < BUILTIN_DETECTORS; d++) {
     if (((1 << d) & PF_BITS) != 0 && load<i32>(DET_RULE + (<usize>d << 2)) >= 0) pfEnabled = true;
@@ -344,23 +346,26 @@ export function countsPtr(): usize {
   return COUNTS;
 }
 
+let touched: u64 = 0; // rules with pending counts
+
 @inline function countHit(rule: i32): void {
   const a = PENDING_COUNTS + (<usize>rule << 2);
   store<u32>(a, load<u32>(a) + 1);
+  touched |= (<u64>1) << <u64>rule;
 }
 
 function commitCounts(): void {
-  for (let r: usize = 0; r <= <usize>UNKNOWN_SLOT; r++) {
-    const c = load<u32>(PENDING_COUNTS + (r << 2));
-    if (c != 0) {
-      store<u32>(COUNTS + (r << 2), load<u32>(COUNTS + (r << 2)) + c);
-      store<u32>(PENDING_COUNTS + (r << 2), 0);
-    }
+  while (touched != 0) {
+    const r = <usize>ctz<u64>(touched);
+    touched &= touched - 1;
+    store<u32>(COUNTS + (r << 2), load<u32>(COUNTS + (r << 2)) + load<u32>(PENDING_COUNTS + (r << 2)));
+    store<u32>(PENDING_COUNTS + (r << 2), 0);
   }
 }
 
 function dropCounts(): void {
   memory.fill(PENDING_COUNTS, 0, (UNKNOWN_SLOT + 1) * 4);
+  touched = 0;
 }
 
 // ---------------------------------------------------------------- output
@@ -370,8 +375,26 @@ function dropCounts(): void {
     oom = true;
     return;
   }
-  memory.copy(outPos, src, n);
+  copySmall(outPos, src, n);
   outPos += n;
+}
+
+/** memory.copy is a call out of WASM in V8; short copies (most fields) are cheaper inline. */
+function copySmall(dst: usize, src: usize, n: usize): void {
+  if (n > 32) {
+    memory.copy(dst, src, n);
+  } else if (n >= 16) {
+    v128.store(dst, v128.load(src));
+    v128.store(dst + n - 16, v128.load(src + n - 16));
+  } else if (n >= 8) {
+    store<u64>(dst, load<u64>(src));
+    store<u64>(dst + n - 8, load<u64>(src + n - 8));
+  } else if (n >= 4) {
+    store<u32>(dst, load<u32>(src));
+    store<u32>(dst + n - 4, load<u32>(src + n - 4));
+  } else {
+    for (let k: usize = 0; k < n; k++) store<u8>(dst + k, load<u8>(src + k));
+  }
 }
 
 @inline function outByte(c: u32): void {
@@ -467,6 +490,7 @@ function isUnsafe(c: u32): bool {
 }
 
 // ---------------------------------------------------------------- replacements
+const REDACTED: usize = memory.data<u8>([91, 82, 69, 68, 65, 67, 84, 69, 68, 93]); // [REDACTED]
 const HEX: usize = memory.data<u8>([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
 
 function writeHash(ms: usize, me: usize): void {
@@ -489,7 +513,13 @@ function writeRepl(rule: i32, ms: usize, me: usize): void {
   const style = load<u8>(RULE_STYLE + <usize>rule);
   const start = outPos;
   if (style == STYLE_REDACT) {
-    outStr("[REDACTED]");
+    if (oom || outPos + 10 > outEnd) {
+      oom = true;
+      return;
+    }
+    store<u64>(outPos, load<u64>(REDACTED));
+    store<u16>(outPos + 8, load<u16>(REDACTED + 8));
+    outPos += 10;
   } else if (style == STYLE_HASH) {
     writeHash(ms, me);
   } else {
@@ -608,40 +638,47 @@ const PF_BITS: u32 = (1 << 9) | (1 << 2) | (1 << 7) | (1 << 8);
 const EMAIL_BIT: u32 = 1 << 9;
 let pfEnabled: bool = false;
 
+/** 16 × 0xFF then 16 × 0: v128.load(LANES + 16 - n) has the first n lanes set. */
+const LANES: usize = memory.data<u8>([
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+]);
+
+// The last chunk reads up to 17 bytes past its start; JS leaves >= 32 bytes of slack after the
+// input, and the lane masks drop whatever lies beyond e.
 function prefilter(p: usize, e: usize): u32 {
-  let at = false, yj = false, rsp = false, ctx = false;
+  const sAt = i8x16.splat(64), sy = i8x16.splat(121), sJ = i8x16.splat(74), sr = i8x16.splat(114);
+  const ssp = i8x16.splat(32), sw = i8x16.splat(119), ss = i8x16.splat(115), sc = i8x16.splat(99), s20 = i8x16.splat(0x20);
+  let aAt = i8x16.splat(0), aYj = i8x16.splat(0), aR = i8x16.splat(0), aC = i8x16.splat(0);
   let i = p;
-  if (e - p >= 17) {
-    const sAt = i8x16.splat(64), sy = i8x16.splat(121), sJ = i8x16.splat(74), sr = i8x16.splat(114);
-    const ssp = i8x16.splat(32), sw = i8x16.splat(119), ss = i8x16.splat(115), sc = i8x16.splat(99), s20 = i8x16.splat(0x20);
-    let aAt = i8x16.splat(0), aYj = i8x16.splat(0), aR = i8x16.splat(0), aC = i8x16.splat(0);
-    while (i + 17 <= e) {
-      const v0 = v128.load(i);
-      const v1 = v128.load(i + 1);
-      const l0 = v128.or(v0, s20);
-      const l1 = v128.or(v1, s20);
-      aAt = v128.or(aAt, i8x16.eq(v0, sAt));
-      aYj = v128.or(aYj, v128.and(i8x16.eq(v0, sy), i8x16.eq(v1, sJ)));
-      aR = v128.or(aR, v128.and(i8x16.eq(l0, sr), i8x16.eq(v1, ssp)));
-      aC = v128.or(aC, v128.or(v128.and(i8x16.eq(l0, sw), i8x16.eq(l1, ss)), v128.and(i8x16.eq(l0, sc), i8x16.eq(l1, sr))));
-      i += 16;
+  while (i < e) {
+    const v0 = v128.load(i);
+    const v1 = v128.load(i + 1);
+    const l0 = v128.or(v0, s20);
+    const l1 = v128.or(v1, s20);
+    let one = i8x16.eq(v0, sAt);
+    let yj = v128.and(i8x16.eq(v0, sy), i8x16.eq(v1, sJ));
+    let r = v128.and(i8x16.eq(l0, sr), i8x16.eq(v1, ssp));
+    let c = v128.or(v128.and(i8x16.eq(l0, sw), i8x16.eq(l1, ss)), v128.and(i8x16.eq(l0, sc), i8x16.eq(l1, sr)));
+    if (i + 17 > e) { // last chunk: n single lanes, n - 1 pair lanes
+      const n = e - i;
+      const single = v128.load(LANES + 16 - n);
+      const pair = v128.load(LANES + 17 - n);
+      one = v128.and(one, single);
+      yj = v128.and(yj, pair);
+      r = v128.and(r, pair);
+      c = v128.and(c, pair);
     }
-    at = v128.any_true(aAt);
-    yj = v128.any_true(aYj);
-    rsp = v128.any_true(aR);
-    ctx = v128.any_true(aC);
+    aAt = v128.or(aAt, one);
+    aYj = v128.or(aYj, yj);
+    aR = v128.or(aR, r);
+    aC = v128.or(aC, c);
+    i += 16;
   }
-  for (; i < e; i++) {
-    const c = b(i);
-    if (c == 64) at = true;
-    if (i + 1 < e) {
-      const n = b(i + 1);
-      const cl = c | 32, nl = n | 32;
-      if (c == 121 && n == 74) yj = true;
-      if (cl == 114 && n == 32) rsp = true;
-      if ((cl == 119 && nl == 115) || (cl == 99 && nl == 114)) ctx = true;
-    }
-  }
+  const at = v128.any_true(aAt);
+  const yj = v128.any_true(aYj);
+  const rsp = v128.any_true(aR);
+  const ctx = v128.any_true(aC);
   let m: u32 = ~PF_BITS;
   if (at) m |= 1 << 9;
   if (yj) m |= 1 << 2;
@@ -693,7 +730,13 @@ let sb7: v128 = i8x16.splat(0);
 let sb8: v128 = i8x16.splat(0);
 let sb9: v128 = i8x16.splat(0);
 
+let preparedMask: u32 = 0;
+let preparedValid: bool = false;
+
 function prepareSimd(vmask: u32): void {
+  if (preparedValid && preparedMask == vmask) return;
+  preparedValid = true;
+  preparedMask = vmask;
   sb0 = i8x16.splat(load<u8>(SIMD_BYTES + 0));
   sb1 = i8x16.splat(load<u8>(SIMD_BYTES + 1));
   sb2 = i8x16.splat(load<u8>(SIMD_BYTES + 2));
@@ -708,10 +751,12 @@ function prepareSimd(vmask: u32): void {
   vUpper = i8x16.splat(simdUpper ? 26 : 0);
 }
 
-function simdSkip(start: usize, e: usize, vmask: u32, nextAtIn: usize): usize {
+/** Position of the next '@' after the current scan position (e + 65 when none); see scan(). */
+let nextAt: usize = 0;
+
+function simdSkip(start: usize, e: usize, vmask: u32): usize {
   let i = start;
   const email = (vmask & EMAIL_BIT) != 0;
-  let nextAt = nextAtIn;
   const s48 = i8x16.splat(48), s65 = i8x16.splat(65);
   while (i + 16 <= e) {
     if (email) {
@@ -735,21 +780,43 @@ function simdSkip(start: usize, e: usize, vmask: u32, nextAtIn: usize): usize {
   return i;
 }
 
+// The non-emit pass remembers its first match so the emit pass of the same value resumes right
+// there instead of scanning the prefix again (scanning is deterministic, so the result is equal).
+let resumeValid: bool = false;
+let resumeP: usize = 0;
+let resumeE: usize = 0;
+let resumeMs: usize = 0;
+let resumeEnd: usize = 0;
+let resumeRule: i32 = 0;
+let resumeMask: u32 = 0;
+
 function scan(p: usize, e: usize, emit: bool): bool {
   let i = p;
   let last = p;
   let hit = false;
-  const vmask: u32 = pfEnabled ? prefilter(p, e) : 0xffffffff;
+  let vmask: u32;
+  if (emit && resumeValid && resumeP == p && resumeE == e) {
+    resumeValid = false;
+    vmask = resumeMask;
+    outCopy(p, resumeMs - p);
+    writeRepl(resumeRule, resumeMs, resumeEnd);
+    countHit(resumeRule);
+    hit = true;
+    i = resumeEnd;
+    last = resumeEnd;
+  } else {
+    vmask = pfEnabled ? prefilter(p, e) : 0xffffffff;
+  }
   // An e-mail starting at i needs an '@' within the next 64 bytes: track the next '@' so the
   // detector only runs at the few word starts close enough to one.
-  let nextAt: usize = 0;
+  nextAt = 0;
   // SIMD skip: 16 bytes at a time past chunks where no byte can start a detector (see simdSkip).
   const simd = simdUsable && (vmask & (1 << 8)) == 0; // the AWS secret key starts at any alnum
   let simdNext: usize = p;
   if (simd) prepareSimd(vmask);
   while (i < e) {
     if (simd && i >= simdNext && i + 16 <= e) {
-      i = simdSkip(i, e, vmask, nextAt);
+      i = simdSkip(i, e, vmask);
       simdNext = i + 16;
       if (i >= e) break;
     }
@@ -770,6 +837,13 @@ function scan(p: usize, e: usize, emit: bool): bool {
       if (end != 0) {
         if (!emit) {
           firstHitRule = matchRule;
+          resumeValid = true;
+          resumeP = p;
+          resumeE = e;
+          resumeMs = maskStart();
+          resumeEnd = end;
+          resumeRule = matchRule;
+          resumeMask = vmask;
           return true;
         }
         hit = true;
@@ -793,11 +867,31 @@ function scan(p: usize, e: usize, emit: bool): bool {
 }
 
 // ---------------------------------------------------------------- RowDescription → plan
-function isStrictType(oid: u32): bool {
+/** Built-in types whose text form is fixed-format and cannot hold any detector's match
+ * (booleans, dates/times, uuid, network addresses, floats, int2/int4, bytea hex, bit strings…):
+ * never scanned; a column rule makes them NULL. */
+function isFixedType(oid: u32): bool {
   switch (oid) {
-    case 16: case 17: case 20: case 21: case 23: case 26: case 27: case 28: case 29:
-    case 700: case 701: case 790: case 1700: case 1082: case 1083: case 1114: case 1184: case 1186: case 1266:
+    case 16: case 17: case 21: case 23: case 26: case 27: case 28: case 29:
+    case 700: case 701: case 1082: case 1083: case 1114: case 1184: case 1186: case 1266:
     case 2950: case 869: case 650: case 829: case 774: case 1560: case 1562: case 3220:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Numbers that can spell a card number (int8, numeric, money): scanned, NULL on a hit. */
+function isStrictType(oid: u32): bool {
+  return oid == 20 || oid == 1700 || oid == 790;
+}
+
+/** Built-in array types: "[REDACTED]" is not an array literal, so a column rule gives NULL. */
+function isArrayType(oid: u32): bool {
+  switch (oid) {
+    case 1000: case 1001: case 1002: case 1003: case 1005: case 1007: case 1009: case 1014: case 1015: case 1016:
+    case 1021: case 1022: case 1028: case 1040: case 1041: case 1115: case 1182: case 1183: case 1185: case 1187:
+    case 1231: case 1270: case 199: case 3807: case 2951: case 651: case 143: case 791: case 1561: case 1563:
       return true;
     default:
       return false;
@@ -806,6 +900,8 @@ function isStrictType(oid: u32): bool {
 
 function classify(oid: u32, fmt: u32): u8 {
   if (fmt == 0) {
+    if (isArrayType(oid)) return CL_ARRAY;
+    if (isFixedType(oid)) return CL_OPAQUE;
     if (isStrictType(oid)) return CL_STRICT;
     if (oid == 114 || oid == 3802) return CL_JSON;
     return CL_TEXT;
@@ -877,7 +973,7 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
   if (rule >= 0) {
     if (!emit) return true;
     countHit(rule);
-    if (cl == CL_STRICT || cl == CL_OPAQUE) {
+    if (cl == CL_STRICT || cl == CL_OPAQUE || cl == CL_ARRAY) {
       outBE32(-1);
     } else if (cl == CL_TEXT) {
       setCtx(CTX_TEXT);
@@ -920,7 +1016,7 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
     }
     s = p + 1;
   }
-  setCtx(cl == CL_TEXT ? CTX_TEXT : CTX_JSON);
+  setCtx(cl == CL_JSON || cl == CL_JSONB_BIN ? CTX_JSON : CTX_TEXT);
   if (!emit) return scan(s, e, false);
   const at = reserveLen();
   outCopy(p, s - p);
@@ -1383,6 +1479,7 @@ function run(): i32 {
     if (len < 4 || <usize>len > inEnd - cur - 1) return ERR_FRAMING;
     const end = cur + 1 + <usize>len;
     const t = b(cur);
+    resumeValid = false;
     const r = handle(t, cur, end, false);
     if (r < 0) return r;
     if (r == CHANGED) {
@@ -1390,6 +1487,7 @@ function run(): i32 {
       oom = false;
       outCopy(pending, cur - pending);
       handle(t, cur, end, true);
+      resumeValid = false;
       if (oom) {
         outPos = save;
         oom = false;

@@ -155,7 +155,8 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
       if (messages.length === 0) return messages;
       if (messages.length > MAX_BATCH) throw new MaskingError("batch too large", "limit");
       const inPtr = dataBase;
-      const outPtr = inPtr + ((messages.length + 15) & ~15);
+      // 32 bytes of slack: the SIMD prefilter may read a little past the last value
+      const outPtr = inPtr + ((messages.length + 15) & ~15) + 32;
       let outCap = messages.length + (messages.length >> 2) + 4096;
       ensureMemory(outPtr + outCap);
       new Uint8Array(x.memory.buffer).set(messages, inPtr);

@@ -7,8 +7,17 @@
  * the arena — valid until the next push(). No per-message allocation.
  */
 
+/** The slice of the WebAssembly JS API used here (Node's type library declares no WebAssembly values). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+const WasmInstance = (globalThis as unknown as {
+  WebAssembly: { Instance: new (module: WebAssembly.Module, imports: object) => { readonly exports: unknown } };
+}).WebAssembly.Instance;
+
 interface PgFrameExports {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   arenaBase(): number;
   frame(ptr: number, len: number, table: number, maxMessages: number, maxMessageLen: number): number;
   consumed(): number;
@@ -53,7 +62,7 @@ export class PgFramer implements FrameBatch {
     /** Largest single message accepted; a longer one is a protocol error (bounded memory). */
     readonly maxMessageBytes = 64 * 1024 * 1024,
   ) {
-    const instance = new WebAssembly.Instance(module, { env: { abort: () => { throw new PgFrameError("wasm abort"); } } });
+    const instance = new WasmInstance(module, { env: { abort: () => { throw new PgFrameError("wasm abort"); } } });
     this.exports = instance.exports as unknown as PgFrameExports;
     this.tablePtr = this.exports.arenaBase();
     this.dataPtr = this.tablePtr + TABLE_BYTES;

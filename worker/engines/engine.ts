@@ -7,6 +7,8 @@ import type { ControlMessage } from "../../parsers/tunnel/frames.ts";
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { SessionAudit } from "../session/session-audit.ts";
 import type { SessionPolicy } from "../session/session-policy.ts";
+import type { Decision } from "../../parsers/policy/types.ts";
+import type { HeldStatement } from "../approvals/session-hold.ts";
 
 export interface EngineHost {
   readonly sessionId: string;
@@ -25,6 +27,11 @@ export interface EngineHost {
   openConnectorStream(): Promise<void>;
   /** Register the synthetic cancel key handed to the client. */
   registerCancelKey(pid: number, secret: number): Promise<void>;
+  /**
+   * Hold a statement for human approval (policy effect `approve`). Resolves at once with the
+   * request (id, notice for the client); its `verdict` resolves when approvers decide or time runs out.
+   */
+  holdForApproval(input: { statement: string; decision: Decision }): Promise<HeldStatement>;
   /** End the session: both sockets close after pending output is flushed. */
   end(outcome: SessionOutcome): void;
 }

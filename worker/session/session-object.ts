@@ -19,6 +19,9 @@ import { currentPolicy } from "../policy/current-policy.ts";
 import { sqlClassifier } from "../wasm-modules.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { openSessionAudit } from "./open-session-audit.ts";
+import { ApprovalHolds } from "../approvals/session-hold.ts";
+import { activeGrants, noteGrantUse } from "../approvals/client.ts";
+import type { ApprovalOutcome } from "../approvals/core.ts";
 
 export interface ClientAdmission {
   sessionId: string;
@@ -33,6 +36,7 @@ export const CONNECTOR_HEADER = "x-gatehouse-connector";
 export class SessionObject extends GatehouseObject<Env> {
   protected override readonly hibernate = false;
   private session: Session | undefined;
+  private holds: ApprovalHolds | undefined;
   private connectorId: string | undefined;
 
   override async fetch(request: Request): Promise<Response> {
@@ -47,7 +51,10 @@ export class SessionObject extends GatehouseObject<Env> {
     if (this.session) return Response.json({ error: "conflict", reason: "session already has a client" }, { status: 409 });
     const env = this.env;
     const policy = await currentPolicy(env);
-    const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource);
+    // Just-in-time grants are looked up once per session; revoking or expiring one ends the
+    // sessions that relied on it (the ApprovalsObject calls terminate()).
+    const grants = await activeGrants(env, admission.identity, admission.resource.name);
+    const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource, () => grants);
     let audit: Awaited<ReturnType<typeof openSessionAudit>>;
     try {
       audit = await openSessionAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
@@ -57,12 +64,16 @@ export class SessionObject extends GatehouseObject<Env> {
       const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
       return this.refuseInTunnel(admission, code, (e as Error).message);
     }
+    if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
+    const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit });
+    this.holds = holds;
     return this.acceptSocket(["client"], (ws) => {
       const session = new Session(ws, {
         sessionId: admission.sessionId,
         identity: admission.identity,
         resource: admission.resource,
         policy: sessionPolicy,
+        approvals: holds,
         audit,
         requestConnector: async () => {
           const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"));
@@ -77,6 +88,7 @@ export class SessionObject extends GatehouseObject<Env> {
             .run();
         },
         onEnded: async (outcome, stats) => {
+          await holds.withdrawAll(`the session ended before a decision (${outcome.reason})`).catch(() => {});
           await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });
           await ensureSchema(env.DB);
           await env.DB.prepare("DELETE FROM cancel_keys WHERE session_id = ?").bind(admission.sessionId).run();
@@ -118,6 +130,20 @@ export class SessionObject extends GatehouseObject<Env> {
 
   protected override onSocketError(ws: WebSocket, error: Error): void {
     this.session?.onSocketClosed(ws, error.message);
+  }
+
+  /** RPC from the ApprovalsObject: a held statement of this session was decided. */
+  async approvalDecided(id: string, outcome: ApprovalOutcome): Promise<boolean> {
+    if (!this.holds || !this.session || this.session.isEnded) return false;
+    return this.holds.deliver(id, outcome);
+  }
+
+  /** RPC from the ApprovalsObject: a grant this session relied on was revoked or expired. */
+  async terminate(code: string, reason: string): Promise<boolean> {
+    const session = this.session;
+    if (!session || session.isEnded) return false;
+    session.terminate(code, reason);
+    return true;
   }
 
   /** RPC from POST /v1/cancel: cancel the running statement if the caller owns the session. */

@@ -9,6 +9,8 @@ import type { Engine, EngineHost, SessionOutcome } from "../engines/engine.ts";
 import { Hop } from "./hop.ts";
 import type { SessionAudit } from "./session-audit.ts";
 import type { SessionPolicy } from "./session-policy.ts";
+import type { Decision } from "../../parsers/policy/types.ts";
+import type { ApprovalHolds, HeldStatement } from "../approvals/session-hold.ts";
 
 const CONNECTOR_ATTACH_TIMEOUT_MS = 15_000;
 
@@ -21,6 +23,8 @@ export interface SessionDeps {
   /** Ask the hub to have a connector dial this session; resolves when asked, rejects with a reason. */
   requestConnector(): Promise<void>;
   registerCancelKey(pid: number, secret: number): Promise<void>;
+  /** Held statements of this session (worker/approvals/session-hold.ts). */
+  approvals: ApprovalHolds;
   /** Called once when the session ends (after sockets are closed). */
   onEnded(outcome: SessionOutcome, stats: SessionStats): Promise<void>;
 }
@@ -118,6 +122,10 @@ export class Session implements EngineHost {
 
   registerCancelKey(pid: number, secret: number): Promise<void> {
     return this.deps.registerCancelKey(pid, secret);
+  }
+
+  holdForApproval(input: { statement: string; decision: Decision }): Promise<HeldStatement> {
+    return this.deps.approvals.hold({ resource: this.resource.name, identity: this.identity, statement: input.statement, decision: input.decision });
   }
 
   end(outcome: SessionOutcome): void {

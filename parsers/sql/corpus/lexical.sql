@@ -109,3 +109,29 @@ SELECT t."update", t."insert" FROM t
 SELECT 1 AS update
 
 SELECT x.delete FROM t x
+
+EXPLAIN (U&"an\0061lyze") DELETE FROM t
+
+EXPLAIN ("analyze", costs off) UPDATE t SET a = 1 WHERE b
+
+SET U&"rol\0065" = admin
+
+SET "ROLE" TO admin
+
+SELECT U&"pg\005fread\005ffile"('x')
+
+SELECT "set_config"('role', 'x', false)
+
+SELECT pg_catalog . set_config ( 'role' , 'x' , false )
+
+WITH a AS (WITH b AS (SELECT 1) DELETE FROM t WHERE x RETURNING 1) SELECT * FROM a
+
+SELECT 1; DELETE FROM t; SELECT 2
+
+SELECT 1;DELETE FROM t;
+
+/* a */ SELECT /* b */ 1 /* c */ ; /* d */ DELETE /* e */ FROM t /* f */
+
+SELECT $$;$$ ; DELETE FROM t ; SELECT '$$'
+
+SELECT 'x' FROM t WHERE a = E'\\' ; DELETE FROM t

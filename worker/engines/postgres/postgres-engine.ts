@@ -14,6 +14,7 @@ import {
   decodeParse,
   decodeQuery,
   errorResponse,
+  noticeResponse,
   parameterStatus,
   parseErrorFields,
   parseStartupPacket,
@@ -28,6 +29,7 @@ import type { DecisionEvent, ResultEvent } from "../../session/session-audit.ts"
 import { DenialTracker } from "./denial.ts";
 import { forwardedStartupParameters, isReplicationStartup } from "./startup.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
+import type { HeldStatement } from "../../approvals/session-hold.ts";
 
 const MAX_STARTUP_PACKET = 10_000;
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -280,10 +282,29 @@ export class PostgresEngine implements Engine {
     });
     await this.recordDecision(decisionEvent(decision));
     if (decision.effect === "allow") return null;
-    if (decision.effect === "approve") {
-      return { code: "42501", message: `gatehouse: statement requires approval (${decision.reason}); held statements are not enabled on this gateway, so it was refused` };
-    }
+    if (decision.effect === "approve") return this.holdForApproval(sql, decision);
     return { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` };
+  }
+
+  /**
+   * The approval hold: the chain stops here (later client messages queue behind this one and the
+   * client's credit is not returned) until approvers decide. The client is told at once with a
+   * NoticeResponse. Approved → the exact statement that was approved is forwarded; anything else
+   * (denied, timed out, the approval service unreachable) → 42501 and the session stays usable.
+   */
+  private async holdForApproval(sql: string, decision: Decision): Promise<{ code: string; message: string } | null> {
+    let verdict: Awaited<HeldStatement["verdict"]>;
+    try {
+      const held = await this.host.holdForApproval({ statement: sql, decision });
+      this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: held.notice })]);
+      verdict = await held.verdict;
+    } catch (e) {
+      const reason = `gatehouse: statement requires approval (${decision.reason}) but the approval request failed: ${(e as Error).message}`;
+      await this.recordDecision({ effect: "deny", rule: decision.rule, reason });
+      return { code: "42501", message: reason };
+    }
+    await this.recordDecision({ effect: verdict.run ? "allow" : "deny", rule: decision.rule, reason: verdict.run ? verdict.reason : verdict.message });
+    return verdict.run ? null : { code: verdict.code, message: verdict.message };
   }
 
   // ---------------------------------------------------------------- target → client

@@ -1,0 +1,60 @@
+/** Process inspection through /proc (Linux): resident set sizes and the processes we started. */
+import { readFileSync, readdirSync } from "node:fs";
+
+/** Resident set size (bytes) of a process; 0 if it has exited. */
+export function rss(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+}
+
+/** Every descendant of `root`. */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const c of children.get(pid) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** The workerd processes that wrangler dev started for this benchmark run. */
+export function workerdPids(): number[] {
+  return descendants(process.pid).filter((pid) => cmdline(pid).includes("workerd"));
+}
+
+/** The --inspector-port wrangler dev was started with (its DevTools proxy), if any. */
+export function wranglerInspectorPort(): number | undefined {
+  for (const pid of descendants(process.pid)) {
+    const m = /--inspector-port (\d+)/.exec(cmdline(pid));
+    if (m && cmdline(pid).includes("wrangler")) return Number(m[1]);
+  }
+  return undefined;
+}
