@@ -16,4 +16,6 @@ export interface Env {
   GATEHOUSE_PUBLIC_URL: string;
   /** JSON array of Ed25519 private JWKs for signing audit checkpoints (first = active). */
   GATEHOUSE_AUDIT_KEYS?: string;
+  /** Per-tenant HMAC key (≥ 16 bytes) for `hash`-style masking rules. */
+  GATEHOUSE_MASKING_KEY?: string;
 }

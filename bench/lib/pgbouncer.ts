@@ -111,6 +111,9 @@ export async function startPgbouncer(
   } else {
     child = spawn(bin, [path.join(dir, "pgbouncer.ini")], { stdio: "ignore" });
   }
+  // Never outlive the benchmark, even when it crashes.
+  const killNow = () => child.kill("SIGKILL");
+  process.once("exit", killNow);
   try {
     await waitForPort(port, 15_000);
   } catch (err) {
@@ -123,6 +126,7 @@ export async function startPgbouncer(
     database: target.database,
     pid: child.pid!,
     stop: async () => {
+      process.off("exit", killNow);
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
       await rm(dir, { recursive: true, force: true });

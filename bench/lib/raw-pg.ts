@@ -50,9 +50,9 @@ function queryMessage(sql: string): Buffer {
 export async function streamQuery(t: PgTarget, sql: string, o: StreamOptions = {}): Promise<StreamResult> {
   const client = await connectPg(t);
   const socket = (client as unknown as { connection: { stream: net.Socket } }).connection.stream;
-  socket.removeAllListeners("data");
-  socket.removeAllListeners("end");
-  socket.removeAllListeners("error");
+  // From here the socket is ours: pg must not parse, nor report the close we cause.
+  client.on("error", () => undefined);
+  for (const ev of ["data", "end", "error", "close"]) socket.removeAllListeners(ev);
   try {
     return await new Promise<StreamResult>((resolve, reject) => {
       let bytes = 0;

@@ -65,6 +65,9 @@ wss.on("connection", (ws, req) => {
 
 wss.on("listening", () => {
   const addr = wss.address();
-  process.stdout.write(`${typeof addr === "object" ? addr.port : addr}\n`);
+  process.stdout.write(`${addr !== null && typeof addr === "object" ? addr.port : addr}\n`);
 });
 process.on("SIGTERM", () => process.exit(0));
+// Our parent holds our stdin: when it dies, so do we.
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();

@@ -86,8 +86,11 @@ function spliceTcpWs(socket: net.Socket, ws: WebSocket): void {
 /** The hub in a child process, plus client listener and forwarder in this process (as the stack's client and connector are). */
 export async function startTwoHopRelay(target: { host: string; port: number }): Promise<RunningPath & { hubPid: number }> {
   const hub: ChildProcess = spawn(process.execPath, [path.join(REPO, "bin/run-ts.mjs"), path.join(REPO, "bench/lib/relay-hub.ts")], {
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["pipe", "pipe", "inherit"],
   });
+  // Never outlive the benchmark: the hub also exits when its stdin closes (we died).
+  const killNow = () => hub.kill("SIGKILL");
+  process.once("exit", killNow);
   const hubPort = await new Promise<number>((resolve, reject) => {
     const rl = createInterface({ input: hub.stdout! });
     rl.once("line", (l) => resolve(Number(l)));
@@ -123,6 +126,7 @@ export async function startTwoHopRelay(target: { host: string; port: number }): 
     stop: async () => {
       await closeServer(server, sockets);
       control.terminate();
+      process.off("exit", killNow);
       hub.kill("SIGTERM");
     },
   };

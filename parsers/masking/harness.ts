@@ -17,6 +17,13 @@ export function twinMaskers(config: MaskingConfig): PgMasker {
       if ((a === messages) !== (b === messages)) throw new Error("WASM and reference disagree on whether anything changed");
       return a;
     },
+    maskText(text: Uint8Array): Uint8Array {
+      const a = wasm.maskText(text);
+      const b = ref.maskText(text);
+      if (Buffer.from(a).toString("hex") !== Buffer.from(b).toString("hex")) throw new Error("WASM and reference differ on maskText");
+      if ((a === text) !== (b === text)) throw new Error("WASM and reference disagree on whether anything changed");
+      return a;
+    },
     setCopyFormat(format: "text" | "csv", options?: CopyFormatOptions): void {
       wasm.setCopyFormat(format, options);
       ref.setCopyFormat(format, options);

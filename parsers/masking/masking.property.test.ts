@@ -204,6 +204,10 @@ describe("WASM masker ≡ TypeScript reference", () => {
         const b = new ReferenceMasker(cfg);
         const input = f.concat([f.rowDescription(values.map((_, k) => ({ name: `c${k}` }))), f.dataRow(values)]);
         expect(Buffer.from(a.process(input)).toString("hex")).toBe(Buffer.from(b.process(input)).toString("hex"));
+        for (const v of values) {
+          const t = f.utf8(v);
+          expect(Buffer.from(a.maskText(t)).toString("hex")).toBe(Buffer.from(b.maskText(t)).toString("hex"));
+        }
         expect(a.counts()).toEqual(b.counts());
       }),
       { numRuns: Number(process.env.MASK_RUNS ?? 400) },

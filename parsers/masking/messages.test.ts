@@ -205,3 +205,15 @@ describe("failure modes", () => {
     for (const cfg of bad) expect(() => createMasker(loadWasmModule("mask"), cfg)).toThrow(MaskingConfigError);
   });
 });
+
+describe("maskText (plain text, e.g. SSH output)", () => {
+  it("runs the detectors without framing or column rules, and counts with process()", () => {
+    const m = twinMaskers(CONFIG);
+    const enc = new TextEncoder();
+    const plain = enc.encode("$ ls -la\ntotal 0\n");
+    expect(m.maskText(plain)).toBe(plain);
+    const out = m.maskText(enc.encode("export TOKEN=ghp_1234567890abcdefghijklmnopqrstuvwxyzAB\nmail ann@example.com\n"));
+    expect(text(out)).toBe("export TOKEN=[REDACTED]\nmail [REDACTED]\n");
+    expect(m.counts()).toEqual({ secrets: 0, emails: 0, cards: 0, content: 2 });
+  });
+});

@@ -522,6 +522,15 @@ export class ReferenceMasker {
   }
 
   process(input: Uint8Array): Uint8Array {
+    return this.run(input, false);
+  }
+
+  /** Content detectors over plain text (no framing, no column rules, no state). */
+  maskText(input: Uint8Array): Uint8Array {
+    return this.run(input, true);
+  }
+
+  private run(input: Uint8Array, textOnly: boolean): Uint8Array {
     const v = input;
     const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
     const det = new Detectors(v);
@@ -965,6 +974,14 @@ export class ReferenceMasker {
       }
       if (p !== end) fail("malformed");
       self.plan = plan;
+    }
+
+    if (textOnly) {
+      pendingCounts = [];
+      if (!matches(0, v.length, textCtx).length) return input;
+      const result = masked(0, v.length, textCtx);
+      for (const r of pendingCounts) this.totals[r]++;
+      return result;
     }
 
     while (pos < v.length) {

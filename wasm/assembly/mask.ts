@@ -227,8 +227,8 @@ function dispatchRange(lo: u32, hi: u32, bit: u32): void {
 export function cfgFinish(): void {
   memory.fill(DISPATCH, 0, 1024);
   pfEnabled = false;
-  preparedValid = false;
   simdConfigure();
+  prepareStaticSimd();
   for (let d: u32 = 0; d < BUILTIN_DETECTORS; d++) {
     if (((1 << d) & PF_BITS) != 0 && load<i32>(DET_RULE + (<usize>d << 2)) >= 0) pfEnabled = true;
   }
@@ -730,13 +730,20 @@ let sb7: v128 = i8x16.splat(0);
 let sb8: v128 = i8x16.splat(0);
 let sb9: v128 = i8x16.splat(0);
 
-let preparedMask: u32 = 0;
-let preparedValid: bool = false;
+let preparedMask: u32 = 0xffffffff;
 
+/** Splats for the config-dependent start bytes; the three that depend on the value's prefilter
+ * mask (bearer 'B'/'b', JWT 'e') are refreshed only when those bits change. */
 function prepareSimd(vmask: u32): void {
-  if (preparedValid && preparedMask == vmask) return;
-  preparedValid = true;
-  preparedMask = vmask;
+  const bits = vmask & ((1 << 7) | (1 << 2));
+  if (bits == preparedMask) return;
+  preparedMask = bits;
+  sb7 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 7) : 0xff));
+  sb8 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 8) : 0xff));
+  sb9 = i8x16.splat(<i8>((vmask & (1 << 2)) != 0 ? <i32>load<u8>(SIMD_BYTES + 9) : 0xff));
+}
+
+function prepareStaticSimd(): void {
   sb0 = i8x16.splat(load<u8>(SIMD_BYTES + 0));
   sb1 = i8x16.splat(load<u8>(SIMD_BYTES + 1));
   sb2 = i8x16.splat(load<u8>(SIMD_BYTES + 2));
@@ -744,11 +751,9 @@ function prepareSimd(vmask: u32): void {
   sb4 = i8x16.splat(load<u8>(SIMD_BYTES + 4));
   sb5 = i8x16.splat(load<u8>(SIMD_BYTES + 5));
   sb6 = i8x16.splat(load<u8>(SIMD_BYTES + 6));
-  sb7 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 7) : 0xff));
-  sb8 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 8) : 0xff));
-  sb9 = i8x16.splat(<i8>((vmask & (1 << 2)) != 0 ? <i32>load<u8>(SIMD_BYTES + 9) : 0xff));
   vDigits = i8x16.splat(simdDigits ? 10 : 0);
   vUpper = i8x16.splat(simdUpper ? 26 : 0);
+  preparedMask = 0xffffffff;
 }
 
 /** Position of the next '@' after the current scan position (e + 65 when none); see scan(). */
@@ -1527,6 +1532,31 @@ export function process(inPtr: usize, inLen: usize, outPtr: usize, outCap: usize
 export function resume(outCap: usize): i32 {
   outEnd = outBase + outCap;
   return run();
+}
+
+/** Run the content detectors over one plain text [inPtr, inPtr+len) (e.g. SSH output): no
+ * PostgreSQL framing, no column rules, no state. Returns OK (see changed()/outputLength()) or
+ * NEED_SPACE (call again with a larger output region). */
+export function maskText(inPtr: usize, len: usize, outPtr: usize, outCap: usize): i32 {
+  outBase = outPtr;
+  outPos = outPtr;
+  outEnd = outPtr + outCap;
+  oom = false;
+  changedAny = false;
+  setCtx(CTX_TEXT);
+  resumeValid = false;
+  if (!scan(inPtr, inPtr + len, false)) return OK;
+  scan(inPtr, inPtr + len, true);
+  resumeValid = false;
+  if (oom) {
+    outPos = outBase;
+    oom = false;
+    dropCounts();
+    return NEED_SPACE;
+  }
+  commitCounts();
+  changedAny = true;
+  return OK;
 }
 
 /** Whether the last process() changed anything (if not, the input can be forwarded as is). */

@@ -29,6 +29,12 @@ export interface PgMasker {
   setCopyFormat(format: "text" | "csv", options?: CopyFormatOptions): void;
   /** Replace the table OID → name map used by table-qualified column globs (applies from the next RowDescription). */
   setTables(tables: ReadonlyMap<number, string> | Record<number, string>): void;
+  /**
+   * Run the content detectors (rules' `detectors` and `patterns`; column rules cannot apply) over
+   * plain UTF-8 text such as SSH output. Returns the same array when nothing matched. Counts add
+   * up with process()'s. Independent of the PostgreSQL state.
+   */
+  maskText(text: Uint8Array): Uint8Array;
   /** Values masked so far per rule name (plus UNKNOWN_SHAPE_COUNT) — never the values. */
   counts(): Record<string, number>;
 }
@@ -63,6 +69,7 @@ interface MaskExports {
   setCopyPlanColumn(k: number, rule: number): void;
   countsPtr(): number;
   process(inPtr: number, inLen: number, outPtr: number, outCap: number): number;
+  maskText(inPtr: number, len: number, outPtr: number, outCap: number): number;
   resume(outCap: number): number;
   changed(): number;
   outputLength(): number;
@@ -170,6 +177,24 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
       collectCounts();
       if (status < 0) fail(status);
       if (!x.changed()) return messages;
+      return new Uint8Array(x.memory.buffer, outPtr, x.outputLength()).slice();
+    },
+
+    maskText(text: Uint8Array): Uint8Array {
+      if (text.length === 0) return text;
+      if (text.length > MAX_BATCH) throw new MaskingError("text too large", "limit");
+      const inPtr = dataBase;
+      const outPtr = inPtr + ((text.length + 15) & ~15) + 32;
+      let outCap = text.length + (text.length >> 2) + 4096;
+      ensureMemory(outPtr + outCap);
+      new Uint8Array(x.memory.buffer).set(text, inPtr);
+      while (x.maskText(inPtr, text.length, outPtr, outCap) === 1) {
+        outCap *= 2;
+        if (outCap > 32 * MAX_BATCH) throw new MaskingError("masked output too large", "limit");
+        ensureMemory(outPtr + outCap);
+      }
+      collectCounts();
+      if (!x.changed()) return text;
       return new Uint8Array(x.memory.buffer, outPtr, x.outputLength()).slice();
     },
 

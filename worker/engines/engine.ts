@@ -54,6 +54,8 @@ export interface Engine {
   onTerminate(code: string, reason: string): void;
   /** A cancel request for the running statement (client CancelRequest or statement timeout). */
   cancel(reason: "client" | "timeout"): void;
+  /** Values masked per rule so far (audit trail), when the engine masks. */
+  maskingCounts?(): Record<string, number>;
 }
 
 export type EngineFactory = (host: EngineHost) => Engine;

@@ -1,14 +1,16 @@
-/** Builds the masker for one session from the policy's masking rules (none → no masking pass). */
+/**
+ * Builds the masker for one session from the policy's masking rules (none → no masking pass).
+ * An invalid masking configuration (e.g. a `hash` rule without a tenant key) refuses the session:
+ * never serve unmasked what the policy says to mask.
+ */
 import type { EngineHost } from "../engines/engine.ts";
+import { createMasker, type PgMasker } from "../../wasm/loader/mask.ts";
+import { maskModule } from "../wasm-modules.ts";
 
-export interface SessionMasker {
-  process(messages: Uint8Array): Uint8Array;
-  counts(): Record<string, number>;
-}
+export type SessionMasker = PgMasker;
 
 export function createSessionMasker(host: EngineHost): SessionMasker | undefined {
-  const rules = host.policy.maskingRules();
-  if (rules.length === 0) return undefined;
-  // Wired to the WASM masker in the masking change; until then rules cannot be honoured, so refuse to run unmasked.
-  throw new Error("masking rules are configured but the masking engine is not available");
+  const config = host.policy.maskingConfig();
+  if (config.rules.length === 0) return undefined;
+  return createMasker(maskModule, config);
 }

@@ -20,6 +20,7 @@ import { sqlClassifier } from "../wasm-modules.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { openSessionAudit } from "./open-session-audit.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
+import { compileConfig } from "../../parsers/masking/config.ts";
 import { activeGrants, noteGrantUse } from "../approvals/client.ts";
 import type { ApprovalOutcome } from "../approvals/core.ts";
 
@@ -54,7 +55,7 @@ export class SessionObject extends GatehouseObject<Env> {
     // Just-in-time grants are looked up once per session; revoking or expiring one ends the
     // sessions that relied on it (the ApprovalsObject calls terminate()).
     const grants = await activeGrants(env, admission.identity, admission.resource.name);
-    const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource, () => grants);
+    const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource, () => grants, env.GATEHOUSE_MASKING_KEY);
     let audit: Awaited<ReturnType<typeof openSessionAudit>>;
     try {
       audit = await openSessionAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
@@ -63,6 +64,12 @@ export class SessionObject extends GatehouseObject<Env> {
       // client's own protocol carries the reason.
       const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
       return this.refuseInTunnel(admission, code, (e as Error).message);
+    }
+    try {
+      // Validate masking before the session starts: never serve unmasked what the policy says to mask.
+      compileConfig(sessionPolicy.maskingConfig());
+    } catch (e) {
+      return this.refuseInTunnel(admission, "F0000", `gatehouse: the masking configuration for ${admission.resource.name} is invalid: ${(e as Error).message}`);
     }
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit });
@@ -87,7 +94,8 @@ export class SessionObject extends GatehouseObject<Env> {
             .bind(pid, secret, admission.sessionId, admission.identity.issuer, admission.identity.subject, Date.now())
             .run();
         },
-        onEnded: async (outcome, stats) => {
+        onEnded: async (outcome, stats, maskingCounts) => {
+          if (Object.keys(maskingCounts).length > 0) await audit.onMasking(maskingCounts).catch(() => {});
           await holds.withdrawAll(`the session ended before a decision (${outcome.reason})`).catch(() => {});
           await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });
           await ensureSchema(env.DB);

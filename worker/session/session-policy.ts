@@ -5,6 +5,7 @@
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { ClassifiedStatement, SqlClassifier } from "../../parsers/sql/types.ts";
 import type { CompiledPolicy, Decision } from "../../parsers/policy/types.ts";
+import type { MaskingRule } from "../../parsers/masking/config.ts";
 
 export interface SqlDecision {
   decision: Decision;
@@ -18,6 +19,8 @@ export class SessionPolicy {
     private readonly identity: Identity,
     private readonly resource: ResourceInfo,
     private readonly activeGrants: () => string[] = () => [],
+    /** Per-tenant HMAC key for `hash` masking rules (GATEHOUSE_MASKING_KEY). */
+    private readonly maskingKey?: string,
   ) {}
 
   get hash(): string {
@@ -38,8 +41,10 @@ export class SessionPolicy {
     return this.compiled.sessionLimits(this.identity, this.resource);
   }
 
-  maskingRules(): unknown[] {
-    return this.compiled.maskingRulesFor(this.identity, this.resource);
+  /** The masking rules for this identity on this resource (none → no masking pass) and the tenant key. */
+  maskingConfig(): { rules: MaskingRule[]; hashKey?: string } {
+    const rules = this.compiled.maskingRulesFor(this.identity, this.resource) as MaskingRule[];
+    return this.maskingKey ? { rules, hashKey: this.maskingKey } : { rules };
   }
 
   recordingMode(): "fail-closed" | "best-effort" {

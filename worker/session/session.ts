@@ -26,7 +26,7 @@ export interface SessionDeps {
   /** Held statements of this session (worker/approvals/session-hold.ts). */
   approvals: ApprovalHolds;
   /** Called once when the session ends (after sockets are closed). */
-  onEnded(outcome: SessionOutcome, stats: SessionStats): Promise<void>;
+  onEnded(outcome: SessionOutcome, stats: SessionStats, maskingCounts: Record<string, number>): Promise<void>;
 }
 
 export interface SessionStats {
@@ -143,7 +143,7 @@ export class Session implements EngineHost {
       startedAt: this.startedAt,
       endedAt: Date.now(),
     };
-    void this.deps.onEnded(outcome, stats).catch(() => {});
+    void this.deps.onEnded(outcome, stats, this.engine?.maskingCounts?.() ?? {}).catch(() => {});
   }
 
   // ------------------------------------------------------------ sockets

