@@ -3,7 +3,12 @@
  * we start the V8 Profiler on the worker's isolate while a workload runs and summarise the top
  * frames by self time.
  */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import path from "node:path";
 import { WebSocket } from "ws";
+
+const REPO = path.resolve(import.meta.dirname, "../..");
 
 export interface ProfileFrame {
   functionName: string;
@@ -14,7 +19,7 @@ export interface ProfileFrame {
 
 interface CdpNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number; scriptId: string };
   hitCount?: number;
   children?: number[];
 }
@@ -45,32 +50,82 @@ export async function profileWorker(inspectorPort: number, workload: () => Promi
       else p.resolve(msg.result);
     }
   });
-  const call = (method: string, params: object = {}) =>
+  const call: Call = (method: string, params: object = {}) =>
     new Promise<unknown>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
       ws.send(JSON.stringify({ id, method, params }));
     });
   try {
+    await call("Debugger.enable");
     await call("Profiler.enable");
     await call("Profiler.setSamplingInterval", { interval: 200 });
     await call("Profiler.start");
     await workload();
     const { profile } = (await call("Profiler.stop")) as { profile: { nodes: CdpNode[] } };
-    return { ...summarise(profile.nodes, top), target: target.title ?? target.webSocketDebuggerUrl };
+    const resolve = await sourceResolver(profile.nodes, call);
+    return { ...summarise(profile.nodes, top, resolve), target: target.title ?? target.webSocketDebuggerUrl };
   } finally {
     ws.close();
   }
 }
 
-function summarise(nodes: CdpNode[], top: number): { frames: ProfileFrame[]; samples: number } {
+type Call = (method: string, params?: object) => Promise<unknown>;
+type Resolve = (frame: CdpNode["callFrame"]) => string | undefined;
+
+/**
+ * Map frames back to the repo: the worker bundle (index.js) through the source map wrangler wrote
+ * next to it (the .wrangler/tmp/dev-* directory whose index.js is byte-identical to the script the
+ * isolate runs), and WASM frames to the wasm/build/<name>.wasm module with the same bytes.
+ */
+async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
+  const scripts = new Map<string, string>();
+  for (const n of nodes) if (n.callFrame.scriptId && n.callFrame.scriptId !== "0") scripts.set(n.callFrame.scriptId, n.callFrame.url);
+  const maps = new Map<string, SourceMap>();
+  const wasmNames = new Map<string, string>();
+  const tmp = path.join(REPO, ".wrangler/tmp");
+  const candidates = existsSync(tmp) ? readdirSync(tmp).filter((d) => d.startsWith("dev-")).map((d) => path.join(tmp, d)) : [];
+  const wasmBuilt = readdirSync(path.join(REPO, "wasm/build")).filter((f) => f.endsWith(".wasm"));
+  for (const [scriptId, url] of scripts) {
+    try {
+      const src = (await call("Debugger.getScriptSource", { scriptId })) as { scriptSource: string; bytecode?: string };
+      if (url === "index.js") {
+        for (const dir of candidates) {
+          const file = path.join(dir, "index.js");
+          if (existsSync(`${file}.map`) && readFileSync(file, "utf8") === src.scriptSource) {
+            maps.set(scriptId, new SourceMap(JSON.parse(readFileSync(`${file}.map`, "utf8"))));
+            break;
+          }
+        }
+      } else if (url.startsWith("wasm://") && src.bytecode) {
+        const bytes = Buffer.from(src.bytecode, "base64");
+        const name = wasmBuilt.find((f) => readFileSync(path.join(REPO, "wasm/build", f)).equals(bytes));
+        if (name) wasmNames.set(scriptId, `wasm/build/${name}`);
+      }
+    } catch {
+      // not resolvable: keep the bundle location
+    }
+  }
+  return (f) => {
+    const w = wasmNames.get(f.scriptId);
+    if (w) return w;
+    const map = maps.get(f.scriptId);
+    if (!map) return undefined;
+    const e = map.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string; originalLine?: number };
+    if (!e.originalSource) return undefined;
+    const rel = e.originalSource.replace(/^.*?\/(worker|parsers|wasm|node_modules)\//, "$1/");
+    return `${rel}:${(e.originalLine ?? 0) + 1}`;
+  };
+}
+
+function summarise(nodes: CdpNode[], top: number, resolve: Resolve): { frames: ProfileFrame[]; samples: number } {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   const keyOf = (n: CdpNode) => {
     const f = n.callFrame;
-    const file = f.url ? f.url.replace(/^.*\/(worker|parsers|wasm|node_modules)\//, "$1/") : "";
-    return `${f.functionName || "(anonymous)"}\t${file ? `${file}:${f.lineNumber + 1}` : "(native)"}`;
+    const where = resolve(f) ?? (f.url ? `${f.url}:${f.lineNumber + 1}` : "(native)");
+    return `${f.functionName || "(anonymous)"}\t${where}`;
   };
   let samples = 0;
   // total time: hits of the subtree, counted once per key per path

@@ -101,7 +101,8 @@ class LocalSshConnection {
       const target = name.includes("streamlocal") ? String((info as { socketPath?: string }).socketPath ?? "") : `${(info as { bindAddr?: string }).bindAddr}:${(info as { bindPort?: number }).bindPort}`;
       void this.askForward(name.includes("streamlocal") ? "streamlocal" : "remote", target).then(() => reject?.());
     });
-    conn.on("error", (err) => this.ctx.gateway && this.end("error", describeError(err)));
+    // A broken local connection ends in "close" below; keep the reason for the log line.
+    conn.on("error", (err) => (this.summary.detail ??= describeError(err)));
     conn.on("close", () => this.end("client disconnected"));
   }
 

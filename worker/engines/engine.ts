@@ -31,7 +31,7 @@ export interface EngineHost {
    * Hold a statement for human approval (policy effect `approve`). Resolves at once with the
    * request (id, notice for the client); its `verdict` resolves when approvers decide or time runs out.
    */
-  holdForApproval(input: { statement: string; decision: Decision }): Promise<HeldStatement>;
+  holdForApproval(input: { statement: string; displayText: string; decision: Decision }): Promise<HeldStatement>;
   /** End the session: both sockets close after pending output is flushed. */
   end(outcome: SessionOutcome): void;
 }

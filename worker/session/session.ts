@@ -124,8 +124,9 @@ export class Session implements EngineHost {
     return this.deps.registerCancelKey(pid, secret);
   }
 
-  holdForApproval(input: { statement: string; decision: Decision }): Promise<HeldStatement> {
-    return this.deps.approvals.hold({ resource: this.resource.name, identity: this.identity, statement: input.statement, decision: input.decision });
+  holdForApproval(input: { statement: string; displayText: string; decision: Decision }): Promise<HeldStatement> {
+    const { statement, displayText, decision } = input;
+    return this.deps.approvals.hold({ resource: this.resource.name, identity: this.identity, statement, displayText, decision });
   }
 
   end(outcome: SessionOutcome): void {

@@ -34,6 +34,7 @@ import type { Decision } from "../../../parsers/policy/types.ts";
 import type { HeldStatement } from "../../approvals/session-hold.ts";
 import type { SessionMasker } from "../../masking/session-masker.ts";
 import { copyOutFormat, type CopyOutFormat } from "../../../parsers/pg/copy-options.ts";
+import { maskTexts } from "../../masking/text-masker.ts";
 
 const MAX_STARTUP_PACKET = 10_000;
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -71,6 +72,11 @@ export interface PostgresEngineOptions {
   framerModule: WebAssembly.Module;
   /** Masks complete backend messages; absent when no masking rule applies to this session. */
   masker?: SessionMasker;
+  /**
+   * A second masker with the same rules for request text (SQL, parameters): separate so that its
+   * synthetic row shape can never replace the shape of a result that is still streaming.
+   */
+  textMasker?: SessionMasker;
 }
 
 type Phase = "startup" | "connecting" | "ready" | "closed";
@@ -248,7 +254,7 @@ export class PostgresEngine implements Engine {
         }
         case T.Bind: {
           const bind = decodeBind(body);
-          if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: bind.params });
+          if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params) });
           break;
         }
         case T.FunctionCall: {
@@ -291,7 +297,7 @@ export class PostgresEngine implements Engine {
     await this.host.audit.onQuery({
       protocol: "postgres",
       message,
-      text: sql,
+      text: this.masked(sql),
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
     });
     await this.recordDecision(decisionEvent(decision));
@@ -335,9 +341,25 @@ export class PostgresEngine implements Engine {
     for (const f of formats) if (f.format !== "binary") masker.setCopyFormat(f.format, options(f));
   }
 
+  /** Request text as the audit trail and approvers may see it (masked by the session's rules). */
+  private masked(text: string): string {
+    return this.options.textMasker ? maskTexts(this.options.textMasker, [text])[0]! : text;
+  }
+
+  private maskedParams(params: ReturnType<typeof decodeBind>["params"]): ReturnType<typeof decodeBind>["params"] {
+    const masker = this.options.textMasker;
+    if (!masker) return params;
+    const texts = params.filter((p): p is string => typeof p === "string");
+    const masked = maskTexts(masker, texts);
+    let k = 0;
+    return params.map((p) => (typeof p === "string" ? masked[k++]! : p));
+  }
+
   /** Values masked so far per rule (for the audit trail; never the values). */
   maskingCounts(): Record<string, number> {
-    return this.options.masker?.counts() ?? {};
+    const counts = { ...(this.options.masker?.counts() ?? {}) };
+    for (const [rule, n] of Object.entries(this.options.textMasker?.counts() ?? {})) counts[rule] = (counts[rule] ?? 0) + n;
+    return counts;
   }
 
   /**
@@ -349,7 +371,7 @@ export class PostgresEngine implements Engine {
   private async holdForApproval(sql: string, decision: Decision): Promise<{ code: string; message: string } | null> {
     let verdict: Awaited<HeldStatement["verdict"]>;
     try {
-      const held = await this.host.holdForApproval({ statement: sql, decision });
+      const held = await this.host.holdForApproval({ statement: sql, displayText: this.masked(sql), decision });
       this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: held.notice })]);
       verdict = await held.verdict;
     } catch (e) {
