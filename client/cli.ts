@@ -11,6 +11,7 @@ import { approvalsCommand } from "./commands/approvals.ts";
 import { accessCommand } from "./commands/access.ts";
 import { sessionsCommand } from "./commands/sessions.ts";
 import { reviewCommand } from "./commands/review.ts";
+import { adminCommand } from "./commands/admin.ts";
 import { execCommand } from "./commands/exec.ts";
 import { processIO, type CommandIO } from "./commands/io.ts";
 import { CLIENT_VERSION } from "./version.ts";
@@ -27,6 +28,7 @@ usage:
   gatehouse access request|list|revoke ...                                just-in-time access grants
   gatehouse sessions list|show|replay|export|verify ...                   recorded sessions (auditors)
   gatehouse review report --from T --to T [--format md|csv|json]          access review from the verified trail
+  gatehouse admin policy apply <file> | show                              the policy in force (admin role)
   gatehouse --version
 
 Run "gatehouse <command> --help" for details. Docs: docs/CONFIGURATION.md
@@ -66,6 +68,8 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         return await sessionsCommand(rest, io);
       case "review":
         return await reviewCommand(rest, io);
+      case "admin":
+        return await adminCommand(rest, io);
       case "exec":
         return await execCommand(rest, io);
       case "--version":

@@ -75,28 +75,22 @@ type Resolve = (frame: CdpNode["callFrame"]) => string | undefined;
 
 /**
  * Map frames back to the repo: the worker bundle (index.js) through the source map wrangler wrote
- * next to it (the .wrangler/tmp/dev-* directory whose index.js is byte-identical to the script the
- * isolate runs), and WASM frames to the wasm/build/<name>.wasm module with the same bytes.
+ * next to it, and WASM frames to the wasm/build/<name>.wasm module with the same bytes.
  */
 async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
   const scripts = new Map<string, string>();
   for (const n of nodes) if (n.callFrame.scriptId && n.callFrame.scriptId !== "0") scripts.set(n.callFrame.scriptId, n.callFrame.url);
   const maps = new Map<string, SourceMap>();
   const wasmNames = new Map<string, string>();
-  const tmp = path.join(REPO, ".wrangler/tmp");
-  const candidates = existsSync(tmp) ? readdirSync(tmp).filter((d) => d.startsWith("dev-")).map((d) => path.join(tmp, d)) : [];
   const wasmBuilt = readdirSync(path.join(REPO, "wasm/build")).filter((f) => f.endsWith(".wasm"));
   for (const [scriptId, url] of scripts) {
     try {
       const src = (await call("Debugger.getScriptSource", { scriptId })) as { scriptSource: string; bytecode?: string };
       if (url === "index.js") {
-        for (const dir of candidates) {
-          const file = path.join(dir, "index.js");
-          if (existsSync(`${file}.map`) && readFileSync(file, "utf8") === src.scriptSource) {
-            maps.set(scriptId, new SourceMap(JSON.parse(readFileSync(`${file}.map`, "utf8"))));
-            break;
-          }
-        }
+        // wrangler appends `//# sourceURL=file:///…/.wrangler/tmp/dev-XXXX/index.js`; its source map sits next to it.
+        const m = /\/\/# sourceURL=file:\/\/(\S+)\s*$/.exec(src.scriptSource);
+        const file = m?.[1];
+        if (file && existsSync(`${file}.map`)) maps.set(scriptId, new SourceMap(JSON.parse(readFileSync(`${file}.map`, "utf8"))));
       } else if (url.startsWith("wasm://") && src.bytecode) {
         const bytes = Buffer.from(src.bytecode, "base64");
         const name = wasmBuilt.find((f) => readFileSync(path.join(REPO, "wasm/build", f)).equals(bytes));

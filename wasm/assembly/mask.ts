@@ -634,7 +634,8 @@ function tryAt(mask: u32, p: usize, i: usize, e: usize): usize {
 // value. A pure optimization — each condition is implied by the detector's grammar:
 //   email needs '@'; jwt needs "yJ" (of "eyJ"); bearer needs "r " (of "bearer "); the AWS secret
 //   key needs a 40-byte value and "ws" (of "aws") or "cr" (of "secret"), any case.
-const PF_BITS: u32 = (1 << 9) | (1 << 2) | (1 << 7) | (1 << 8);
+//   card needs >= 13 digits, ssn 9, phone 8 (E.164 minimum), iban 2.
+const PF_BITS: u32 = (1 << 9) | (1 << 2) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13);
 const EMAIL_BIT: u32 = 1 << 9;
 let pfEnabled: bool = false;
 
@@ -646,10 +647,19 @@ const LANES: usize = memory.data<u8>([
 
 // The last chunk reads up to 17 bytes past its start; JS leaves >= 32 bytes of slack after the
 // input, and the lane masks drop whatever lies beyond e.
+/** Sum of the 16 u8 lanes, in lane 0 of an i32x4. */
+function aD4(v: v128): v128 {
+  const w = i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(v));
+  const s2 = i32x4.add(w, i8x16.shuffle(w, w, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  return i32x4.add(s2, i8x16.shuffle(s2, s2, 4, 5, 6, 7, 0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+
 function prefilter(p: usize, e: usize): u32 {
   const sAt = i8x16.splat(64), sy = i8x16.splat(121), sJ = i8x16.splat(74), sr = i8x16.splat(114);
   const ssp = i8x16.splat(32), sw = i8x16.splat(119), ss = i8x16.splat(115), sc = i8x16.splat(99), s20 = i8x16.splat(0x20);
   let aAt = i8x16.splat(0), aYj = i8x16.splat(0), aR = i8x16.splat(0), aC = i8x16.splat(0);
+  let aD = i8x16.splat(0); // per-lane digit counts (saturating)
+  const s48 = i8x16.splat(48), s10 = i8x16.splat(10), s1 = i8x16.splat(1);
   let i = p;
   while (i < e) {
     const v0 = v128.load(i);
@@ -660,11 +670,13 @@ function prefilter(p: usize, e: usize): u32 {
     let yj = v128.and(i8x16.eq(v0, sy), i8x16.eq(v1, sJ));
     let r = v128.and(i8x16.eq(l0, sr), i8x16.eq(v1, ssp));
     let c = v128.or(v128.and(i8x16.eq(l0, sw), i8x16.eq(l1, ss)), v128.and(i8x16.eq(l0, sc), i8x16.eq(l1, sr)));
+    let dg = i8x16.lt_u(i8x16.sub(v0, s48), s10);
     if (i + 17 > e) { // last chunk: n single lanes, n - 1 pair lanes
       const n = e - i;
       const single = v128.load(LANES + 16 - n);
       const pair = v128.load(LANES + 17 - n);
       one = v128.and(one, single);
+      dg = v128.and(dg, single);
       yj = v128.and(yj, pair);
       r = v128.and(r, pair);
       c = v128.and(c, pair);
@@ -673,8 +685,10 @@ function prefilter(p: usize, e: usize): u32 {
     aYj = v128.or(aYj, yj);
     aR = v128.or(aR, r);
     aC = v128.or(aC, c);
+    aD = i8x16.add_sat_u(aD, v128.and(dg, s1));
     i += 16;
   }
+  const digits = i32x4.extract_lane(aD4(aD), 0);
   const at = v128.any_true(aAt);
   const yj = v128.any_true(aYj);
   const rsp = v128.any_true(aR);
@@ -684,6 +698,10 @@ function prefilter(p: usize, e: usize): u32 {
   if (yj) m |= 1 << 2;
   if (rsp) m |= 1 << 7;
   if (ctx && e - p >= 40) m |= 1 << 8;
+  if (digits >= 2) m |= 1 << 10;
+  if (digits >= 13) m |= 1 << 11;
+  if (digits >= 9) m |= 1 << 12;
+  if (digits >= 8) m |= 1 << 13;
   return m;
 }
 
@@ -735,9 +753,14 @@ let preparedMask: u32 = 0xffffffff;
 /** Splats for the config-dependent start bytes; the three that depend on the value's prefilter
  * mask (bearer 'B'/'b', JWT 'e') are refreshed only when those bits change. */
 function prepareSimd(vmask: u32): void {
-  const bits = vmask & ((1 << 7) | (1 << 2));
+  const bits = vmask & ((1 << 7) | (1 << 2) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13));
   if (bits == preparedMask) return;
   preparedMask = bits;
+  const phone = (vmask & (1 << 13)) != 0;
+  sb2 = i8x16.splat(<i8>(phone ? <i32>load<u8>(SIMD_BYTES + 2) : 0xff));
+  sb3 = i8x16.splat(<i8>(phone ? <i32>load<u8>(SIMD_BYTES + 3) : 0xff));
+  vDigits = i8x16.splat(simdDigits && (vmask & ((1 << 11) | (1 << 12) | (1 << 13))) != 0 ? 10 : 0);
+  vUpper = i8x16.splat(simdUpper && (vmask & (1 << 10)) != 0 ? 26 : 0);
   sb7 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 7) : 0xff));
   sb8 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 8) : 0xff));
   sb9 = i8x16.splat(<i8>((vmask & (1 << 2)) != 0 ? <i32>load<u8>(SIMD_BYTES + 9) : 0xff));
@@ -746,13 +769,9 @@ function prepareSimd(vmask: u32): void {
 function prepareStaticSimd(): void {
   sb0 = i8x16.splat(load<u8>(SIMD_BYTES + 0));
   sb1 = i8x16.splat(load<u8>(SIMD_BYTES + 1));
-  sb2 = i8x16.splat(load<u8>(SIMD_BYTES + 2));
-  sb3 = i8x16.splat(load<u8>(SIMD_BYTES + 3));
   sb4 = i8x16.splat(load<u8>(SIMD_BYTES + 4));
   sb5 = i8x16.splat(load<u8>(SIMD_BYTES + 5));
   sb6 = i8x16.splat(load<u8>(SIMD_BYTES + 6));
-  vDigits = i8x16.splat(simdDigits ? 10 : 0);
-  vUpper = i8x16.splat(simdUpper ? 26 : 0);
   preparedMask = 0xffffffff;
 }
 

@@ -1,0 +1,77 @@
+/**
+ * `gatehouse admin policy apply <file> | show` — the hosted-use policy API (worker/routes/admin.ts).
+ * Only identities holding the policy's `admin` role may call it. A policy is validated whole by
+ * the gateway; an invalid one is rejected with every error and nothing changes.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "../args.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { DEFAULT_GATEWAY, errorFromBody, parseGatewayUrl } from "../gateway/api.ts";
+import { resolveTokenSource } from "../auth/token-source.ts";
+import type { CommandIO } from "./io.ts";
+
+export const ADMIN_USAGE = `usage:
+  gatehouse admin policy apply <policy.yaml>   validate and apply a policy (admin role)
+  gatehouse admin policy show [--json]          the policy in force, its hash and origin
+options:
+  --gateway URL   gateway (env GATEHOUSE_URL); token from GATEHOUSE_TOKEN or the CI's OIDC token
+`;
+
+interface PolicyView {
+  hash: string;
+  source: string;
+  text: string;
+  origin: string;
+  version: number | null;
+  applied_by: string | null;
+  applied_at: string | null;
+}
+
+export async function adminCommand(argv: string[], io: CommandIO): Promise<number> {
+  const [area, sub, ...rest] = argv;
+  if (area !== "policy" || (sub !== "apply" && sub !== "show")) {
+    io.stdout(ADMIN_USAGE);
+    return area === undefined || area === "--help" || area === "-h" ? (area === undefined ? 2 : 0) : 2;
+  }
+  const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" } });
+  const env = io.env ?? process.env;
+  const base = parseGatewayUrl(a.strings.get("gateway") ?? env.GATEHOUSE_URL ?? DEFAULT_GATEWAY);
+  const token = await resolveTokenSource({ env, audience: a.strings.get("audience") }).getToken();
+  const headers = { authorization: `Bearer ${token}`, accept: "application/json" };
+  if (sub === "show") {
+    if (a.positionals.length) throw new UsageError("admin policy show takes no arguments");
+    const res = await fetch(new URL("v1/admin/policy", base), { headers, redirect: "error" });
+    const text = await res.text();
+    if (!res.ok) throw errorFromBody(res.status, text);
+    const view = JSON.parse(text) as PolicyView;
+    if (a.booleans.has("json")) io.stdout(`${JSON.stringify(view, null, 2)}\n`);
+    else {
+      const who = view.applied_by ? ` by ${view.applied_by} at ${view.applied_at}` : "";
+      io.stdout(`# policy ${view.source} (${view.origin}${view.version ? ` v${view.version}` : ""}${who})\n# sha256 ${view.hash}\n${view.text}`);
+    }
+    return 0;
+  }
+  if (a.positionals.length !== 1) throw new UsageError("admin policy apply needs one policy file");
+  const file = a.positionals[0]!;
+  let yaml: string;
+  try {
+    yaml = await readFile(file, "utf8");
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const url = new URL("v1/admin/policy", base);
+  url.searchParams.set("source", path.basename(file));
+  const res = await fetch(url, { method: "PUT", headers: { ...headers, "content-type": "application/yaml" }, body: yaml, redirect: "error" });
+  const text = await res.text();
+  if (res.status === 422) {
+    const body = JSON.parse(text) as { errors: Array<{ file: string; line: number; column: number; message: string }> };
+    for (const e of body.errors) io.stderr(`${file}:${e.line}:${e.column}: ${e.message}\n`);
+    io.stderr(`gatehouse: policy not applied (${body.errors.length} error${body.errors.length === 1 ? "" : "s"}); the policy in force is unchanged\n`);
+    return 1;
+  }
+  if (!res.ok) throw errorFromBody(res.status, text);
+  const body = JSON.parse(text) as { hash: string };
+  io.stdout(`gatehouse: policy applied (sha256 ${body.hash}); new sessions use it\n`);
+  return 0;
+}
