@@ -30,7 +30,16 @@ async function targets(port: number): Promise<Array<{ webSocketDebuggerUrl?: str
 }
 
 /** Profile the worker isolate while `workload` runs; returns the top frames by self time. */
-export async function profileWorker(inspectorPort: number, workload: () => Promise<unknown>, top = 15): Promise<{ frames: ProfileFrame[]; samples: number; target: string }> {
+export interface ProfileSummary {
+  /** Top frames by self time. */
+  frames: ProfileFrame[];
+  /** Top frames by total (inclusive) time, repo code only. */
+  inclusive: ProfileFrame[];
+  samples: number;
+  target: string;
+}
+
+export async function profileWorker(inspectorPort: number, workload: () => Promise<unknown>, top = 15): Promise<ProfileSummary> {
   const list = await targets(inspectorPort);
   const target = list.find((t) => t.webSocketDebuggerUrl);
   if (!target?.webSocketDebuggerUrl) throw new Error(`no debuggable target at 127.0.0.1:${inspectorPort}`);
@@ -112,7 +121,7 @@ async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
   };
 }
 
-function summarise(nodes: CdpNode[], top: number, resolve: Resolve): { frames: ProfileFrame[]; samples: number } {
+function summarise(nodes: CdpNode[], top: number, resolve: Resolve): { frames: ProfileFrame[]; inclusive: ProfileFrame[]; samples: number } {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
   const total = new Map<string, number>();
@@ -140,12 +149,15 @@ function summarise(nodes: CdpNode[], top: number, resolve: Resolve): { frames: P
   };
   const childIds = new Set(nodes.flatMap((n) => n.children ?? []));
   for (const n of nodes) if (!childIds.has(n.id)) walk(n.id, new Set());
-  const frames = [...self.entries()]
+  const frame = (k: string): ProfileFrame => {
+    const [functionName, location] = k.split("\t") as [string, string];
+    return { functionName, location, selfPercent: (100 * (self.get(k) ?? 0)) / Math.max(1, samples), totalPercent: (100 * (total.get(k) ?? 0)) / Math.max(1, samples) };
+  };
+  const frames = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k]) => frame(k));
+  const inclusive = [...total.entries()]
+    .filter(([k]) => /\t(worker|parsers|wasm)\//.test(k))
     .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([k, hits]) => {
-      const [functionName, location] = k.split("\t") as [string, string];
-      return { functionName, location, selfPercent: (100 * hits) / Math.max(1, samples), totalPercent: (100 * (total.get(k) ?? hits)) / Math.max(1, samples) };
-    });
-  return { frames, samples };
+    .slice(0, top + 10)
+    .map(([k]) => frame(k));
+  return { frames, inclusive, samples };
 }

@@ -11,6 +11,7 @@
 import { rmSync } from "node:fs";
 import { access, chmod, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
 import { startConnector, type RunningConnector } from "../../connector/connector.ts";
 import type { ConnectorConfig, PostgresResourceConfig, ResourceConfig } from "../../connector/config.ts";
@@ -142,6 +143,15 @@ async function loadOrCreateConnectorKey(file: string): Promise<Ed25519PrivateJwk
   return jwk;
 }
 
+/** The local tenant's masking HMAC key (hash-style masking rules), generated once (0600). */
+async function loadOrCreateMaskingKey(file: string): Promise<string> {
+  const existing = await readIfExists(file);
+  if (existing?.trim()) return existing.trim();
+  const key = randomBytes(32).toString("base64url");
+  await writeSecretFile(file, `${key}\n`);
+  return key;
+}
+
 async function choosePort(requested: number | undefined, fallback: number, what: string): Promise<number> {
   const port = requested ?? fallback;
   if (port === 0) return freePort();
@@ -229,6 +239,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       GATEHOUSE_POLICY: policy.text,
       GATEHOUSE_POLICY_SOURCE: policy.name,
       GATEHOUSE_PUBLIC_URL: gatewayUrl,
+      GATEHOUSE_MASKING_KEY: await loadOrCreateMaskingKey(path.join(home, "worker", "masking-key")),
       ...opts.workerVars,
     };
     const worker: RunningWorker = await startWrangler({

@@ -19,6 +19,8 @@ export interface WorkerVars {
   GATEHOUSE_POLICY: string;
   GATEHOUSE_POLICY_SOURCE: string;
   GATEHOUSE_PUBLIC_URL: string;
+  /** Per-tenant HMAC key for hash-style masking rules. */
+  GATEHOUSE_MASKING_KEY: string;
   [name: string]: string;
 }
 

@@ -4,13 +4,16 @@ import { createHmac } from "node:crypto";
 import { DETECTORS, compilePattern, MaskingConfigError, type DetectorName, type MaskingConfig } from "./config.ts";
 import { POSITIVES, NEGATIVES } from "./samples.ts";
 import { twinMaskers } from "./harness.ts";
+import { loadWasmModule as loadModule } from "../../wasm/loader/node.ts";
+
+const MODULE = loadModule("mask");
 import { hmacSha256 } from "./reference.ts";
 import * as f from "./fixtures.ts";
 
 const KEY = "tenant-key-0123456789abcdef";
 
 function maskOne(config: MaskingConfig, value: string): { out: string | null; changed: boolean } {
-  const m = twinMaskers(config);
+  const m = twinMaskers(MODULE, config);
   const input = f.concat([f.rowDescription([{ name: "v" }]), f.dataRow([value])]);
   const output = m.process(input);
   const row = f.splitMessages(output)[1]!;

@@ -5,6 +5,9 @@ import { createMasker, MaskingError } from "../../wasm/loader/mask.ts";
 import { loadWasmModule } from "../../wasm/loader/node.ts";
 import { MaskingConfigError, UNKNOWN_SHAPE_COUNT, type MaskingConfig } from "./config.ts";
 import { twinMaskers } from "./harness.ts";
+import { loadWasmModule as loadModule } from "../../wasm/loader/node.ts";
+
+const MODULE = loadModule("mask");
 import * as f from "./fixtures.ts";
 
 const CONFIG: MaskingConfig = {
@@ -29,7 +32,7 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 describe("DataRow", () => {
   it("masks by column rule (table-qualified via OID map) and by detectors, keeping types valid", () => {
-    const m = twinMaskers(CONFIG);
+    const m = twinMaskers(MODULE, CONFIG);
     m.setTables({ 16384: "customers", 16385: "orders" });
     const input = f.concat([
       f.rowDescription([
@@ -63,7 +66,7 @@ describe("DataRow", () => {
   });
 
   it("json/jsonb columns masked whole become JSON strings; binary non-text columns become NULL", () => {
-    const m = twinMaskers({ rules: [{ name: "r", columns: ["doc", "blob", "jb"], style: "redact" }] });
+    const m = twinMaskers(MODULE, { rules: [{ name: "r", columns: ["doc", "blob", "jb"], style: "redact" }] });
     const jsonbBinary = new Uint8Array([1, ...new TextEncoder().encode('{"a":1}')]);
     const out = m.process(f.concat([
       f.rowDescription([{ name: "doc", typeOid: 114 }, { name: "blob", typeOid: 17, format: 1 }, { name: "jb", typeOid: 3802, format: 1 }]),
@@ -83,19 +86,19 @@ describe("DataRow", () => {
   });
 
   it("fails closed on rows of unknown shape when column rules exist", () => {
-    const m = twinMaskers(CONFIG);
+    const m = twinMaskers(MODULE, CONFIG);
     // BindComplete then DataRow without a RowDescription (re-executed prepared statement)
     const out = m.process(f.concat([f.bindComplete(), f.dataRow(["1", "secret-ish"]), f.commandComplete("SELECT 1")]));
     expect(f.dataRowValues(f.splitMessages(out)[1]!)).toEqual([null, null]);
     expect(m.counts()[UNKNOWN_SHAPE_COUNT]).toBe(2);
     // with detectors only, unknown-shape values are scanned and NULLed on a hit
-    const d = twinMaskers({ rules: [{ name: "d", detectors: ["email"], style: "redact" }] });
+    const d = twinMaskers(MODULE, { rules: [{ name: "d", detectors: ["email"], style: "redact" }] });
     const out2 = d.process(f.concat([f.dataRow(["1", "a@example.com"])]));
     expect(f.dataRowValues(out2)).toEqual(["1", null]);
   });
 
   it("keeps state across process() calls split at message boundaries", () => {
-    const m = twinMaskers(CONFIG);
+    const m = twinMaskers(MODULE, CONFIG);
     m.process(f.rowDescription([{ name: "api_token" }]));
     expect(f.dataRowValues(m.process(f.dataRow(["tok"])))).toEqual(["[REDACTED]"]);
     m.process(f.commandComplete("SELECT 1"));
@@ -105,7 +108,7 @@ describe("DataRow", () => {
 
 describe("ErrorResponse / NoticeResponse", () => {
   it("masks values echoed in DETAIL, MESSAGE, HINT, WHERE; column-masked keys are masked whole", () => {
-    const m = twinMaskers(CONFIG);
+    const m = twinMaskers(MODULE, CONFIG);
     const out = m.process(f.concat([
       f.errorResponse({ S: "ERROR", C: "23505", M: "duplicate key value violates unique constraint", D: "Key (api_token)=(abc 123) already exists.", t: "customers", n: "customers_api_token_key" }),
       f.errorResponse({ S: "NOTICE", M: "user ann@example.com", D: "Key (name)=(Ann) already exists.", W: "PL/pgSQL function f() card 4111111111111111" }, "N"),
@@ -123,7 +126,7 @@ describe("ErrorResponse / NoticeResponse", () => {
 
 describe("NotificationResponse / FunctionCallResponse", () => {
   it("masks NOTIFY payloads; a function result with a hit becomes NULL", () => {
-    const m = twinMaskers(CONFIG);
+    const m = twinMaskers(MODULE, CONFIG);
     const fn = new Uint8Array([86, 0, 0, 0, 27, 0, 0, 0, 19, ...new TextEncoder().encode("x 4111111111111111 ")].slice(0, 28));
     fn[4] = 4 + 4 + 19;
     const out = m.process(f.concat([f.notification(7, "events", "signup ann@example.com"), fn]));
@@ -135,7 +138,7 @@ describe("NotificationResponse / FunctionCallResponse", () => {
 
 describe("CopyData (COPY TO STDOUT)", () => {
   it("text format: detectors per field, NULL markers kept, column rules via setCopyFormat", () => {
-    const m = twinMaskers(CONFIG);
+    const m = twinMaskers(MODULE, CONFIG);
     m.setCopyFormat("text", { columns: ["id", "api_token", "note"], table: "customers" });
     const out = m.process(f.concat([
       f.copyOutResponse(0, 3),
@@ -150,7 +153,7 @@ describe("CopyData (COPY TO STDOUT)", () => {
   });
 
   it("CSV: quoted fields, doubled quotes, replacement bytes never collide with the delimiter", () => {
-    const m = twinMaskers({ rules: [{ name: "r", detectors: ["all"], style: "redact" }, { name: "h", patterns: ["tok:[a-z]+"], style: "hash" }], hashKey: "k".repeat(16) });
+    const m = twinMaskers(MODULE, { rules: [{ name: "r", detectors: ["all"], style: "redact" }, { name: "h", patterns: ["tok:[a-z]+"], style: "hash" }], hashKey: "k".repeat(16) });
     m.setCopyFormat("csv", { delimiter: ":" });
     const out = m.process(f.concat([
       f.copyOutResponse(0, 3),
@@ -165,14 +168,14 @@ describe("CopyData (COPY TO STDOUT)", () => {
   });
 
   it("text COPY with a delimiter that appears in the replacement: sanitized to '_'", () => {
-    const m = twinMaskers({ rules: [{ name: "r", detectors: ["email"], style: "hash" }], hashKey: "k".repeat(16) });
+    const m = twinMaskers(MODULE, { rules: [{ name: "r", detectors: ["email"], style: "hash" }], hashKey: "k".repeat(16) });
     m.setCopyFormat("text", { delimiter: ":" });
     const out = m.process(f.concat([f.copyOutResponse(0, 2), f.copyData("1:ann@example.com\n"), f.copyDone()]));
     expect(text(f.splitMessages(out)[1]!.subarray(5))).toMatch(/^1:h_[0-9a-f]{16}\n$/);
   });
 
   it("binary COPY: matching fields become NULL (-1)", () => {
-    const m = twinMaskers({ rules: [{ name: "r", detectors: ["email"], style: "redact" }] });
+    const m = twinMaskers(MODULE, { rules: [{ name: "r", detectors: ["email"], style: "redact" }] });
     const header = [80, 71, 67, 79, 80, 89, 10, 255, 13, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     const v = new TextEncoder().encode("a@example.com");
     const tuple = [0, 2, 0, 0, 0, 1, 55, 0, 0, 0, v.length, ...v];
@@ -208,7 +211,7 @@ describe("failure modes", () => {
 
 describe("maskText (plain text, e.g. SSH output)", () => {
   it("runs the detectors without framing or column rules, and counts with process()", () => {
-    const m = twinMaskers(CONFIG);
+    const m = twinMaskers(MODULE, CONFIG);
     const enc = new TextEncoder();
     const plain = enc.encode("$ ls -la\ntotal 0\n");
     expect(m.maskText(plain)).toBe(plain);

@@ -5,6 +5,9 @@ import { connect, type Socket } from "node:net";
 import { serialize } from "pg-protocol";
 import { Parser } from "pg-protocol/dist/parser.js";
 import { twinMaskers } from "./harness.ts";
+import { loadWasmModule as loadModule } from "../../wasm/loader/node.ts";
+
+const MODULE = loadModule("mask");
 import type { MaskingConfig } from "./config.ts";
 import * as f from "./fixtures.ts";
 
@@ -101,7 +104,7 @@ describe("masking real PostgreSQL backend bytes", () => {
 
   it("SELECT (text format)", async () => {
     const raw = await pg.query("SELECT id, name, email, card_number, password_hash, api_token, notes, created_at FROM customers ORDER BY id");
-    const m = twinMaskers(config);
+    const m = twinMaskers(MODULE, config);
     const rows = parse(m.process(raw)).filter((x) => x.name === "dataRow").map((x) => x.fields as (string | null)[]);
     expect(rows[0]![0]).toBe("1");
     expect(rows[0]![1]).toBe("Zoë Ångström");
@@ -118,7 +121,7 @@ describe("masking real PostgreSQL backend bytes", () => {
 
   it("SELECT (binary result format, extended protocol)", async () => {
     const raw = await pg.queryBinary("SELECT name, email, api_token, id FROM customers WHERE id = 1");
-    const m = twinMaskers(config);
+    const m = twinMaskers(MODULE, config);
     const out = m.process(raw);
     const row = f.splitMessages(out).find((x) => x[0] === 0x44)!;
     const [name, email, token, id] = f.dataRowValues(row);
@@ -130,7 +133,7 @@ describe("masking real PostgreSQL backend bytes", () => {
   });
 
   it("COPY TO STDOUT, text and CSV", async () => {
-    const m = twinMaskers(config);
+    const m = twinMaskers(MODULE, config);
     const text = new TextDecoder();
     m.setCopyFormat("text", { columns: ["id", "name", "email", "card_number", "password_hash", "api_token", "notes", "created_at"], table: "customers" });
     const t = m.process(await pg.query("COPY customers TO STDOUT"));
@@ -150,7 +153,7 @@ describe("masking real PostgreSQL backend bytes", () => {
   });
 
   it("unique violation DETAIL echoing the value", async () => {
-    const m = twinMaskers(config);
+    const m = twinMaskers(MODULE, config);
     const raw = await pg.query("INSERT INTO customers (id, email) VALUES (3, 'zoe@example.com')");
     expect(new TextDecoder().decode(raw)).toContain("zoe@example.com");
     const err = parse(m.process(raw)).find((x) => x.name === "error")!;
@@ -162,7 +165,7 @@ describe("masking real PostgreSQL backend bytes", () => {
   });
 
   it("NOTIFY payload", async () => {
-    const m = twinMaskers(config);
+    const m = twinMaskers(MODULE, config);
     await pg.query("LISTEN events");
     const raw = await pg.query("NOTIFY events, 'signup zoe@example.com card 4111111111111111'");
     const n = parse(m.process(raw)).find((x) => x.name === "notification")!;

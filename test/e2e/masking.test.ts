@@ -124,6 +124,13 @@ describe("masking on the wire", () => {
     }
   });
 
+  it("ends the session when the client switches to an encoding the scanners cannot read safely", async () => {
+    const r = await psql(conn.url, ["-c", "set client_encoding to 'SJIS'", "-c", "select email from customers limit 1"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/client_encoding SJIS is not supported while masking is on/);
+    expectNoSecrets(r.stdout);
+  });
+
   it("records only masked data, with masking counts per rule", async () => {
     await conn.stop();
     conn = await stack.connect("demo-pg", { sub: "recorded-reader" });

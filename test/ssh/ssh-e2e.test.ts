@@ -113,6 +113,12 @@ rules:
     resources: { type: ssh }
     approvers: any
     actions: [{ ssh: { exec: ["systemctl restart *"] } }]
+masking:
+  rules:
+    - name: ssh-secrets
+      resources: { type: ssh }
+      detectors: [github_token, aws_access_key]
+      style: redact
 `;
     stack = await startTestStack({
       policyYaml,
@@ -173,6 +179,15 @@ rules:
     const r = await ssh([`echo 'a;b' | tr a-z A-Z && printf '%s\\n' "x y" $'tab\\there' # rm -rf /`]);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("A;B\nx y\ntab\there\n");
+  });
+
+  it("masks secrets in command output with the policy's detectors", async () => {
+    const half = "Zx9".repeat(6);
+    const r = await ssh([`printf 'token=ghp_${half}'; printf '${half} key=AKIAIOSFODNN7EXAMPLE\\n'`]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^token=/);
+    expect(r.stdout).not.toContain(`ghp_${half}${half}`);
+    expect(r.stdout).not.toContain("AKIAIOSFODNN7EXAMPLE");
   });
 
   it("fails closed on approval rules (status 126, naming the rule)", async () => {

@@ -100,8 +100,17 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
 
   function ensureMemory(end: number): void {
     const have = x.memory.buffer.byteLength;
-    if (end > have) x.memory.grow(Math.ceil((end - have) / PAGE));
+    if (end <= have) return;
+    try {
+      x.memory.grow(Math.ceil((end - have) / PAGE));
+    } catch {
+      throw new MaskingError("cannot grow WASM memory for masking", "limit");
+    }
   }
+
+  /** Masked output is at most ~20× its input (an 18-byte hash for a 1-byte custom match, or a
+   * JSON-quoted replacement for an empty value behind its 4-byte length): beyond that, a bug. */
+  const maxOutput = (inputLength: number) => 20 * inputLength + 65536;
   ensureMemory(dataBase + PAGE);
 
   /** Write bytes into the scratch area at offset `at`; returns the pointer. */
@@ -169,8 +178,8 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
       new Uint8Array(x.memory.buffer).set(messages, inPtr);
       let status = x.process(inPtr, messages.length, outPtr, outCap);
       while (status === 1) {
-        outCap *= 2;
-        if (outCap > 32 * MAX_BATCH) throw new MaskingError("masked output too large", "limit");
+        if (outCap >= maxOutput(messages.length)) throw new MaskingError("masked output too large", "limit");
+        outCap = Math.min(outCap * 2, maxOutput(messages.length));
         ensureMemory(outPtr + outCap);
         status = x.resume(outCap);
       }
@@ -189,8 +198,8 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
       ensureMemory(outPtr + outCap);
       new Uint8Array(x.memory.buffer).set(text, inPtr);
       while (x.maskText(inPtr, text.length, outPtr, outCap) === 1) {
-        outCap *= 2;
-        if (outCap > 32 * MAX_BATCH) throw new MaskingError("masked output too large", "limit");
+        if (outCap >= maxOutput(text.length)) throw new MaskingError("masked output too large", "limit");
+        outCap = Math.min(outCap * 2, maxOutput(text.length));
         ensureMemory(outPtr + outCap);
       }
       collectCounts();

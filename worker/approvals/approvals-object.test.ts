@@ -109,7 +109,9 @@ describe("ApprovalsObject: held statements", () => {
     expect(used.statement!.consumedAt).not.toBeNull();
     expect(await refusedCode(consumeApproval(testEnv, id, sessionId, sha))).toBe("already-used");
     const types = (await s.history(id)).map((h) => h.type);
-    expect(types).toEqual(["requested", "vote", "vote", "approved", "executed"]);
+    // No live session exists in this test: when the callback alarm runs before the consume, the
+    // SessionObject answers "no session waiting" and that delivery is recorded as session-gone.
+    expect(types.filter((t) => t !== "session-gone")).toEqual(["requested", "vote", "vote", "approved", "executed"]);
   });
 
   it("records a denial with its reason and never lets the statement run", async () => {

@@ -6,7 +6,7 @@ import { createSessionMasker } from "../masking/session-masker.ts";
 import { SshEngine, sshTextMask } from "./ssh/index.ts";
 
 const engines: Record<string, (host: EngineHost) => Engine> = {
-  postgres: (host) => new PostgresEngine(host, { framerModule: pgFramerModule, masker: createSessionMasker(host), textMasker: createSessionMasker(host) }),
+  postgres: (host) => new PostgresEngine(host, { framerModule: pgFramerModule, masker: createSessionMasker(host) }),
   ssh: (host) => new SshEngine(host, { textMask: () => sshTextMask(host) }),
 };
 

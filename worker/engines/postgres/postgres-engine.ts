@@ -37,6 +37,8 @@ import { copyOutFormat, type CopyOutFormat } from "../../../parsers/pg/copy-opti
 import { maskTexts } from "../../masking/text-masker.ts";
 
 const MAX_STARTUP_PACKET = 10_000;
+/** Encodings whose multi-byte sequences may contain ASCII bytes (PostgreSQL's client-only encodings). */
+const UNSAFE_CLIENT_ENCODINGS = new Set(["SJIS", "SHIFT_JIS", "BIG5", "GBK", "GB18030", "UHC", "JOHAB", "WIN932", "WIN936", "WIN949", "WIN950", "MSKANJI", "SHIFTJIS2004", "SHIFT_JIS_2004", "CP932", "CP936", "CP949", "CP950"]);
 const CONNECT_TIMEOUT_MS = 30_000;
 const ROW_SAMPLE_LIMIT = 20;
 
@@ -70,13 +72,8 @@ const B = {
 
 export interface PostgresEngineOptions {
   framerModule: WebAssembly.Module;
-  /** Masks complete backend messages; absent when no masking rule applies to this session. */
+  /** Masks complete backend messages and request text; absent when no masking rule applies to this session. */
   masker?: SessionMasker;
-  /**
-   * A second masker with the same rules for request text (SQL, parameters): separate so that its
-   * synthetic row shape can never replace the shape of a result that is still streaming.
-   */
-  textMasker?: SessionMasker;
 }
 
 type Phase = "startup" | "connecting" | "ready" | "closed";
@@ -343,11 +340,11 @@ export class PostgresEngine implements Engine {
 
   /** Request text as the audit trail and approvers may see it (masked by the session's rules). */
   private masked(text: string): string {
-    return this.options.textMasker ? maskTexts(this.options.textMasker, [text])[0]! : text;
+    return this.options.masker ? maskTexts(this.options.masker, [text])[0]! : text;
   }
 
   private maskedParams(params: ReturnType<typeof decodeBind>["params"]): ReturnType<typeof decodeBind>["params"] {
-    const masker = this.options.textMasker;
+    const masker = this.options.masker;
     if (!masker) return params;
     const texts = params.filter((p): p is string => typeof p === "string");
     const masked = maskTexts(masker, texts);
@@ -357,9 +354,7 @@ export class PostgresEngine implements Engine {
 
   /** Values masked so far per rule (for the audit trail; never the values). */
   maskingCounts(): Record<string, number> {
-    const counts = { ...(this.options.masker?.counts() ?? {}) };
-    for (const [rule, n] of Object.entries(this.options.textMasker?.counts() ?? {})) counts[rule] = (counts[rule] ?? 0) + n;
-    return counts;
+    return this.options.masker?.counts() ?? {};
   }
 
   /**
@@ -440,6 +435,13 @@ export class PostgresEngine implements Engine {
         const body = bytes.subarray(start + 5, start + batch.length(i));
         const text = new TextDecoder().decode(body);
         if (text.startsWith("standard_conforming_strings\0")) this.standardConformingStrings = text.includes("\0on\0");
+        // The masking scanners read UTF-8 (or another ASCII-safe encoding). An encoding whose
+        // multi-byte characters can contain ASCII bytes would let values slip past them: end the
+        // session before any result in that encoding is sent.
+        const encoding = /^client_encoding\0([^\0]*)/.exec(text)?.[1];
+        if (this.options.masker && encoding && UNSAFE_CLIENT_ENCODINGS.has(encoding.toUpperCase())) {
+          return this.fatal("0A000", `gatehouse: client_encoding ${encoding} is not supported while masking is on; use UTF8`, "denied");
+        }
       }
     }
     if (runStart < bytes.length) out.push(bytes.subarray(runStart));

@@ -42,7 +42,7 @@ async function harness(opts: { mask?: boolean } = {}) {
     onDecision: async (e) => void events.push({ type: "decision", data: e }),
     onResult: async (e) => void events.push({ type: "result", data: e }),
     onNotice: async () => {},
-    onMasking: async () => {},
+    onMasking: async (counts) => void events.push({ type: "masking", data: counts }),
     onEvent: async (type, data) => void events.push({ type, data }),
   };
   const toClient: Uint8Array[] = [];
@@ -139,6 +139,8 @@ describe("worker SSH engine", () => {
     await h.engine.onConnectorData(encodeSshData(0, 0, new TextEncoder().encode(text.slice(0, cut))));
     await h.engine.onConnectorData(encodeSshData(0, 0, new TextEncoder().encode(text.slice(cut))));
     await h.engine.onConnectorData(encodeChannelEvent(0, { t: "eof" }));
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "close" }));
+    expect(h.events.find((e) => e.type === "masking")?.data).toEqual({ secrets: 2 });
     const out = h
       .clientView()
       .filter((v) => "text" in v)

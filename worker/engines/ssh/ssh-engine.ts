@@ -32,11 +32,12 @@ import {
 import { parseCommandLine } from "../../../parsers/shell/parse.ts";
 import type { SftpOperation, SshRequest } from "../../../parsers/policy/ssh.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
-import { StreamingMasker, type TextMaskFunction } from "../../../parsers/ssh/stream-mask.ts";
+import { StreamingMasker } from "../../../parsers/ssh/stream-mask.ts";
 import { SftpProtocolError } from "../../../parsers/sftp/packets.ts";
 import type { Engine, EngineHost } from "../engine.ts";
 import type { DecisionEvent } from "../../session/session-audit.ts";
 import { SftpGate } from "./sftp-gate.ts";
+import type { SshTextMasker } from "./text-mask.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Output is released at the latest this long after it stopped flowing (masking carry-over). */
@@ -48,7 +49,7 @@ const OUT_CHUNK = 256 * 1024;
 
 export interface SshEngineOptions {
   /** Builds the text masker; undefined = no masking rule applies. May throw (masking unavailable → fail closed). */
-  textMask?: () => TextMaskFunction | undefined;
+  textMask?: () => SshTextMasker | undefined;
 }
 
 type ChannelKind = "exec" | "shell" | "sftp";
@@ -73,7 +74,8 @@ export class SshEngine implements Engine {
   /** Channel ids are never reused by the client: ids up to this one were seen (frames for closed ones are ignored). */
   private highestChannel = -1;
   private connectorReady?: { resolve: () => void; reject: (e: { code: string; message: string }) => void };
-  private mask: TextMaskFunction | undefined;
+  private mask: SshTextMasker | undefined;
+  private maskedSoFar = 0;
   /** Output processing (connector data and idle flushes) in order. */
   private outputChain: Promise<void> = Promise.resolve();
 
@@ -202,7 +204,7 @@ export class SshEngine implements Engine {
       return;
     }
     if (kind === "sftp") channel.sftp = new SftpGate((req, op, paths) => this.decideSftp(req.name, op, paths));
-    if (kind !== "sftp" && this.mask) channel.masker = new StreamingMasker(this.mask);
+    if (kind !== "sftp" && this.mask) channel.masker = new StreamingMasker(this.mask.mask);
     if (pty && message.pty) await host.audit.onEvent("term.resize", { ch: message.ch, cols: message.pty.cols, rows: message.pty.rows, term: message.pty.term });
     const forwarded: SshClientMessage = { ...message };
     if (Object.keys(kept).length > 0) forwarded.env = kept;
@@ -319,7 +321,10 @@ export class SshEngine implements Engine {
       if (event.t === "exit") {
         await this.host.audit.onResult({ rows: 0, commandTag: event.signal ? `signal ${event.signal}` : `exit ${event.code}` });
       }
-      if (event.t === "close") this.dropChannel(frame.ch);
+      if (event.t === "close") {
+        this.dropChannel(frame.ch);
+        await this.recordMaskingCounts();
+      }
       this.host.sendToClient([encodeChannelEvent(frame.ch, event)]);
       return;
     }
@@ -430,6 +435,16 @@ export class SshEngine implements Engine {
     this.host.sendToClient([encodeSshData(chId, STREAM_STDERR, new TextEncoder().encode(line))]);
     this.host.sendToClient([encodeChannelEvent(chId, { t: "exit", code: status })]);
     this.host.sendToClient([encodeChannelEvent(chId, { t: "close" })]);
+  }
+
+  /** Masking counts (per rule, never values) into the trail whenever they grew, at channel close. */
+  private async recordMaskingCounts(): Promise<void> {
+    if (!this.mask) return;
+    const counts = this.mask.counts();
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    if (total === this.maskedSoFar) return;
+    this.maskedSoFar = total;
+    await this.host.audit.onMasking(counts);
   }
 
   private dropChannel(chId: number): void {
