@@ -29,7 +29,7 @@ import { startTcpPipe, startTwoHopRelay, type RunningPath } from "./lib/relay.ts
 import { startChild } from "./lib/child.ts";
 import { streamQuery, timeConnect, connectPg } from "./lib/raw-pg.ts";
 import { median, percentile, sleep } from "./lib/stats.ts";
-import { rss, workerdPids, wranglerInspectorPort } from "./lib/procs.ts";
+import { cpuSeconds, rss, workerdPids, wranglerInspectorPort, wranglerNodePids } from "./lib/procs.ts";
 import { profileWorker, type ProfileSummary } from "./lib/profile.ts";
 import { benchMasking } from "./hot/masking.ts";
 import { benchFramer } from "./hot/framer.ts";
@@ -123,6 +123,8 @@ interface Paths {
   stops: Array<() => Promise<void>>;
   /** Processes by role (RSS figures). */
   pids: Record<string, number>;
+  /** Long-lived processes each path runs through, by role (CPU accounting). */
+  rolePids: Partial<Record<PathName, () => Record<string, number[]>>>;
 }
 
 /** Retry a connect through a path until the connector serves it (the worker learns of it asynchronously). */
@@ -145,19 +147,22 @@ async function startPaths(): Promise<Paths> {
   const stops: Array<() => Promise<void>> = [() => pg.stop()];
   const base = { host: pg.host, database: pg.database, user: pg.user, password: pg.password };
   const targets: Partial<Record<PathName, PgTarget>> = { direct: { ...base, port: pg.port } };
-  const paths: Paths = { pg, targets, stops, pids: {} };
+  const paths: Paths = { pg, targets, stops, pids: {}, rolePids: {} };
   try {
     const bin = await ensurePgbouncer(log);
     if (bin) {
       const bouncer: RunningPgbouncer = await startPgbouncer(bin, { ...base, port: pg.port });
       stops.push(bouncer.stop);
       targets.pgbouncer = { ...base, port: bouncer.port };
+      paths.rolePids.pgbouncer = () => ({ pgbouncer: [bouncer.pid] });
     } else notes.push("pgbouncer could not be installed: the pgbouncer path is missing.");
     const pipe: RunningPath = await startTcpPipe({ host: pg.host, port: pg.port });
     stops.push(pipe.stop);
     targets["tcp-pipe"] = { ...base, port: pipe.port };
+    paths.rolePids["tcp-pipe"] = () => ({ pipe: [pipe.pids.pipe!] });
     const relay = await startTwoHopRelay({ host: pg.host, port: pg.port });
     stops.push(relay.stop);
+    paths.rolePids.relay = () => ({ client: [relay.pids.listener!], middle: [relay.pids.hub!], connector: [relay.pids.forwarder!] });
     targets.relay = { ...base, port: relay.port };
 
     log("starting the Gatehouse stack (wrangler dev and dev issuer in-process; connector and clients as their own processes)…");
@@ -210,6 +215,14 @@ async function startPaths(): Promise<Paths> {
     const min = await client(POLICY_MIN_RESOURCE);
     const full = await client(POLICY_FULL_RESOURCE);
     paths.pids.client = full.pid;
+    const gatehouseRoles = (clientPid: number) => () => ({
+      client: [clientPid],
+      middle: workerdPids(),
+      "wrangler (node)": wranglerNodePids(),
+      connector: [connector.pid],
+    });
+    paths.rolePids.gatehouse = gatehouseRoles(min.pid);
+    paths.rolePids["gatehouse-full"] = gatehouseRoles(full.pid);
     targets.gatehouse = { host: "127.0.0.1", port: Number(min.match[1]), database: POLICY_MIN_RESOURCE, user: "alice" };
     targets["gatehouse-full"] = { host: "127.0.0.1", port: Number(full.match[1]), database: POLICY_FULL_RESOURCE, user: "alice" };
     await waitUntilServed(targets.gatehouse);
@@ -275,6 +288,9 @@ async function sectionSetup(p: Paths, order: PathName[]): Promise<void> {
   addGroup("connection setup: TCP connect → first ReadyForQuery (p90)", "ms", p90);
 }
 
+/** CPU µs per transaction, key "mode/clients\tpath\trole" → one value per round. */
+const cpuPerTx = new Map<string, number[]>();
+
 async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
   const variants: Array<{ mode: "simple" | "extended"; clients: number }> = [
     { mode: "simple", clients: 1 },
@@ -288,8 +304,20 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
     for (const v of variants) {
       for (const name of rotate(order, round)) {
         log(`pgbench -S -M ${v.mode} -c ${v.clients} -T ${cfg.pgbenchSeconds} → ${name} (round ${round + 1}/${cfg.rounds})`);
+        const roles = p.rolePids[name]?.() ?? {};
+        const cpu = (): Record<string, number> => Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce((a, pid) => a + cpuSeconds(pid), 0)]));
+        const before = cpu();
         const r = await retryOnce(`pgbench ${v.mode} c=${v.clients} ${name} round ${round + 1}`, () => runPgbench(p.targets[name]!, { ...v, seconds: cfg.pgbenchSeconds }));
-        if (r) results.get(`${v.mode}/${v.clients}`)!.get(name)!.push(r);
+        const after = cpu();
+        if (r) {
+          results.get(`${v.mode}/${v.clients}`)!.get(name)!.push(r);
+          for (const role of Object.keys(roles)) {
+            const key = `${v.mode}/${v.clients}\t${name}\t${role}`;
+            const list = cpuPerTx.get(key) ?? [];
+            list.push(((after[role]! - before[role]!) * 1e6) / r.transactions);
+            cpuPerTx.set(key, list);
+          }
+        }
       }
     }
   }
@@ -300,6 +328,11 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
     addGroup(`${label}: TPS`, "tps", pick((r) => r.tps));
     addGroup(`${label}: mean latency`, "ms", pick((r) => r.meanMs));
     addGroup(`${label}: p99 latency`, "ms", pick((r) => r.p99Ms));
+  }
+  for (const [key, runs] of cpuPerTx) {
+    const [variant, pathName, role] = key.split("\t") as [string, string, string];
+    const [mode, clients] = variant.split("/");
+    figures.push({ name: `pgbench -S -M ${mode} -c ${clients}: CPU per transaction, ${role}`, path: pathName, value: round3(median(runs)), unit: "µs CPU/tx", ratio_to_direct: null, ratio_to_relay: null, runs: runs.map(round3) });
   }
 }
 
@@ -459,7 +492,14 @@ function pgbenchTable(mode: string, clients: number): string {
     const p99 = get("p99 latency", t.path);
     return `| ${t.path} | ${fmt(t.value, 0)} | ${fmt(m?.value, 3)} | ${fmt(p99?.value, 3)} | ${fmt(t.ratio_to_direct)} | ${fmt(t.ratio_to_relay)} | ${fmt(p99?.ratio_to_direct)} | ${fmt(p99?.ratio_to_relay)} |`;
   });
-  return `**${label}** (TPS median of ${cfg.rounds} × ${cfg.pgbenchSeconds} s; latencies from per-transaction logs)\n\n| path | TPS | mean ms | p99 ms | TPS ÷ direct | TPS ÷ relay | p99 ÷ direct | p99 ÷ relay |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join("\n")}\n`;
+  const cpuRows = figures.filter((f) => f.name.startsWith(`${label}: CPU per transaction, `));
+  const roles = [...new Set(cpuRows.map((f) => f.name.slice(`${label}: CPU per transaction, `.length)))];
+  const cpuPaths = [...new Set(cpuRows.map((f) => f.path))];
+  const cpuTable = cpuRows.length
+    ? `\nCPU time per transaction (µs, from /proc utime+stime of each long-lived process on the path; pgbench and PostgreSQL not included):\n\n| path | ${roles.join(" | ")} |\n| --- |${roles.map(() => " ---: |").join("")}\n` +
+      cpuPaths.map((pn) => `| ${pn} | ${roles.map((r) => fmt(cpuRows.find((f) => f.path === pn && f.name.endsWith(`, ${r}`))?.value, 0)).join(" | ")} |`).join("\n") + "\n"
+    : "";
+  return `**${label}** (TPS median of ${cfg.rounds} × ${cfg.pgbenchSeconds} s; latencies from per-transaction logs)\n\n| path | TPS | mean ms | p99 ms | TPS ÷ direct | TPS ÷ relay | p99 ÷ direct | p99 ÷ relay |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join("\n")}\n${cpuTable}`;
 }
 
 interface Target {

@@ -58,7 +58,7 @@ describe("demo.yaml", () => {
     const d = p.decideSql({ identity: alice, resource: demoPg, statements: [stmt("write", "UPDATE")] });
     expect(d).toMatchObject({ effect: "approve", rule: "demo-writes-need-approval" });
     expect(d.approvals).toEqual([
-      { rule: "demo-writes-need-approval", approvers: [{ issuer: "http://127.0.0.1:8788", claims: { groups: "approvers" } }], timeoutMs: 15 * 60_000 },
+      { rule: "demo-writes-need-approval", approvers: [{ issuer: "http://127.0.0.1:8788", claims: { groups: "approvers" } }], timeoutMs: 15 * 60_000, required: 1 },
     ]);
     expect(p.canApprove("demo-writes-need-approval", approver)).toBe(true);
     expect(p.canApprove("demo-writes-need-approval", alice)).toBe(false);

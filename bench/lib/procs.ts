@@ -58,3 +58,23 @@ export function wranglerInspectorPort(): number | undefined {
   }
   return undefined;
 }
+
+/** CPU time (user + system, seconds) a process has used so far; 0 if it has exited. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields[11] = utime, fields[12] = stime (clock ticks; 100 per second on Linux)
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The wrangler dev Node processes (its CLI and its local proxy) we started. */
+export function wranglerNodePids(): number[] {
+  return descendants(process.pid).filter((pid) => {
+    const c = cmdline(pid);
+    return c.includes("wrangler") && !c.includes("workerd");
+  });
+}

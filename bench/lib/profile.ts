@@ -80,6 +80,40 @@ export async function profileWorker(inspectorPort: number, workload: () => Promi
 }
 
 type Call = (method: string, params?: object) => Promise<unknown>;
+
+/** Function index → export name, from a WASM binary's export section (V8 names frames wasm-function[index]). */
+export function wasmExportNames(bytes: Uint8Array): Map<number, string> {
+  const names = new Map<number, string>();
+  let o = 8;
+  const leb = () => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[o++]!;
+      result |= (b & 0x7f) << shift;
+      if (!(b & 0x80)) return result >>> 0;
+      shift += 7;
+    }
+  };
+  while (o < bytes.length) {
+    const id = bytes[o++]!;
+    const size = leb();
+    const end = o + size;
+    if (id === 7) {
+      const count = leb();
+      for (let i = 0; i < count; i++) {
+        const len = leb();
+        const name = new TextDecoder().decode(bytes.subarray(o, o + len));
+        o += len;
+        const kind = bytes[o++]!;
+        const index = leb();
+        if (kind === 0) names.set(index, name);
+      }
+    }
+    o = end;
+  }
+  return names;
+}
 type Resolve = (frame: CdpNode["callFrame"]) => string | undefined;
 
 /**
@@ -91,6 +125,7 @@ async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
   for (const n of nodes) if (n.callFrame.scriptId && n.callFrame.scriptId !== "0") scripts.set(n.callFrame.scriptId, n.callFrame.url);
   const maps = new Map<string, SourceMap>();
   const wasmNames = new Map<string, string>();
+  const wasmExports = new Map<string, Map<number, string>>();
   const wasmBuilt = readdirSync(path.join(REPO, "wasm/build")).filter((f) => f.endsWith(".wasm"));
   for (const [scriptId, url] of scripts) {
     try {
@@ -103,7 +138,10 @@ async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
       } else if (url.startsWith("wasm://") && src.bytecode) {
         const bytes = Buffer.from(src.bytecode, "base64");
         const name = wasmBuilt.find((f) => readFileSync(path.join(REPO, "wasm/build", f)).equals(bytes));
-        if (name) wasmNames.set(scriptId, `wasm/build/${name}`);
+        if (name) {
+          wasmNames.set(scriptId, `wasm/build/${name}`);
+          wasmExports.set(scriptId, wasmExportNames(bytes));
+        }
       }
     } catch {
       // not resolvable: keep the bundle location
@@ -111,7 +149,11 @@ async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
   }
   return (f) => {
     const w = wasmNames.get(f.scriptId);
-    if (w) return w;
+    if (w && !f.functionName.startsWith("js-to-wasm")) {
+      const index = /^wasm-function\[(\d+)\]$/.exec(f.functionName)?.[1];
+      const exported = index === undefined ? undefined : wasmExports.get(f.scriptId)?.get(Number(index));
+      return `${w}${exported ? ` (export ${exported})` : " (internal)"}`;
+    }
     const map = maps.get(f.scriptId);
     if (!map) return undefined;
     const e = map.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string; originalLine?: number };

@@ -4,7 +4,12 @@ import { StreamingMasker } from "./stream-mask.ts";
 import { decodeSshData, encodeChannelEvent, encodeSshData, parseChannelEvent, parseSshClientMessage, forwardedEnv, STREAM_EVENT, SshFrameError } from "./frames.ts";
 
 /** A stand-in detector with the shape of the real ones: tokens that never cross a line. */
-const maskTokens = (text: string) => text.replace(/ghp_[A-Za-z0-9]{36}/g, "[github_token]").replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[private_key]");
+const maskText = (text: string) => text.replace(/ghp_[A-Za-z0-9]{36}/g, "[github_token]").replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[private_key]");
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const maskTokens = (bytes: Uint8Array) => enc.encode(maskText(dec.decode(bytes)));
+const str = (b: Uint8Array) => dec.decode(b);
 
 describe("streaming masking", () => {
   const secret = `ghp_${"a1B2".repeat(9)}`;
@@ -13,8 +18,8 @@ describe("streaming masking", () => {
   it("masks a secret split across chunks at every possible position", () => {
     for (let cut = 0; cut <= text.length; cut++) {
       const m = new StreamingMasker(maskTokens);
-      const out = m.push(text.slice(0, cut)) + m.push(text.slice(cut)) + m.flush();
-      expect(out).toBe(maskTokens(text));
+      const out = str(m.push(enc.encode(text.slice(0, cut)))) + str(m.push(enc.encode(text.slice(cut)))) + str(m.flush());
+      expect(out).toBe(maskText(text));
       expect(out).not.toContain(secret);
     }
   });
@@ -27,11 +32,11 @@ describe("streaming masking", () => {
         let out = "";
         let prev = 0;
         for (const p of [...points, text.length]) {
-          out += m.push(text.slice(prev, p));
+          out += str(m.push(enc.encode(text.slice(prev, p))));
           prev = p;
         }
-        out += m.flush();
-        expect(out).toBe(maskTokens(text));
+        out += str(m.flush());
+        expect(out).toBe(maskText(text));
       }),
     );
   });
@@ -40,23 +45,37 @@ describe("streaming masking", () => {
     const pem = `-----BEGIN OPENSSH PRIVATE KEY-----\n${"QUJD\n".repeat(30)}-----END OPENSSH PRIVATE KEY-----\n`;
     const m = new StreamingMasker(maskTokens);
     let out = "";
-    for (let i = 0; i < pem.length; i += 7) out += m.push(pem.slice(i, i + 7));
-    out += m.flush();
+    for (let i = 0; i < pem.length; i += 7) out += str(m.push(enc.encode(pem.slice(i, i + 7))));
+    out += str(m.flush());
     expect(out).toBe("[private_key]\n");
   });
 
   it("releases complete lines at once and holds only the unfinished one", () => {
     const m = new StreamingMasker(maskTokens);
-    expect(m.push("done\npartial")).toBe("done\n");
+    expect(str(m.push(enc.encode("done\npartial")))).toBe("done\n");
     expect(m.pending).toBe(true);
-    expect(m.flush()).toBe("partial");
+    expect(str(m.flush())).toBe("partial");
     expect(m.pending).toBe(false);
   });
 
   it("bounds what it holds in a very long line", () => {
     const m = new StreamingMasker(maskTokens, { maxHold: 100 });
-    const out = m.push("x".repeat(1000));
+    const out = m.push(enc.encode("x".repeat(1000)));
     expect(out.length).toBeGreaterThanOrEqual(900);
+  });
+
+  it("passes bytes no detector matches through exactly, even when they are not UTF-8", () => {
+    const identity = (b: Uint8Array) => b;
+    const m = new StreamingMasker(identity);
+    const binary = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256);
+    const out = [m.push(binary.subarray(0, 1234)), m.push(binary.subarray(1234)), m.flush()];
+    const joined = new Uint8Array(out.reduce((n, b) => n + b.length, 0));
+    let off = 0;
+    for (const b of out) {
+      joined.set(b, off);
+      off += b.length;
+    }
+    expect(joined).toEqual(binary);
   });
 });
 

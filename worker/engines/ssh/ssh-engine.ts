@@ -334,8 +334,8 @@ export class SshEngine implements Engine {
       return;
     }
     if (ch.masker) {
-      const text = ch.masker.push(ch.decoder.decode(frame.bytes, { stream: true }));
-      if (text.length > 0) await this.emitText(frame.ch, ch, frame.stream, text);
+      const out = ch.masker.push(frame.bytes);
+      if (out.length > 0) await this.emitMasked(frame.ch, ch, frame.stream, out);
       this.armFlush(frame.ch, ch, frame.stream);
       return;
     }
@@ -351,8 +351,8 @@ export class SshEngine implements Engine {
       ch.flushTimer = undefined;
       const run = this.outputChain.then(async () => {
         if (ch.state !== "open" || !ch.masker) return;
-        const text = ch.masker.flush();
-        if (text.length > 0) await this.emitText(chId, ch, stream, text);
+        const out = ch.masker.flush();
+        if (out.length > 0) await this.emitMasked(chId, ch, stream, out);
       });
       this.outputChain = run.catch((e: Error) => this.end("error", `gatehouse: recording failed: ${e.message}`, "recording"));
     }, MASK_IDLE_FLUSH_MS);
@@ -361,16 +361,18 @@ export class SshEngine implements Engine {
   private async flushOutput(chId: number, ch: Channel): Promise<void> {
     if (ch.flushTimer !== undefined) clearTimeout(ch.flushTimer);
     ch.flushTimer = undefined;
-    const tail = ch.decoder.decode();
     if (ch.masker) {
-      const text = ch.masker.push(tail) + ch.masker.flush();
-      if (text.length > 0) await this.emitText(chId, ch, STREAM_STDOUT, text);
-    } else if (tail.length > 0) await this.record(chId, ch, tail);
+      const out = ch.masker.flush();
+      if (out.length > 0) await this.emitMasked(chId, ch, STREAM_STDOUT, out);
+    }
+    const tail = ch.decoder.decode();
+    if (tail.length > 0) await this.record(chId, ch, tail);
   }
 
-  private async emitText(chId: number, ch: Channel, stream: number, text: string): Promise<void> {
-    await this.record(chId, ch, text);
-    this.sendOutput(chId, stream, new TextEncoder().encode(text));
+  /** Masked bytes: recorded exactly as sent (decoded for the trail), then sent. */
+  private async emitMasked(chId: number, ch: Channel, stream: number, bytes: Uint8Array): Promise<void> {
+    await this.record(chId, ch, ch.decoder.decode(bytes, { stream: true }));
+    this.sendOutput(chId, stream, bytes);
   }
 
   /** Recording sees exactly what the client receives (after masking). */
