@@ -15,8 +15,8 @@
  * Writes bench/results/<date>.md and bench/results/latest.json (…-quick.* with --quick).
  * Nothing here asserts: targets that are missed are reported as missed.
  */
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import YAML from "yaml";
@@ -30,7 +30,7 @@ import { startChild } from "./lib/child.ts";
 import { streamQuery, timeConnect, connectPg } from "./lib/raw-pg.ts";
 import { median, percentile, sleep } from "./lib/stats.ts";
 import { cpuSeconds, rss, workerdPids, wranglerInspectorPort, wranglerNodePids } from "./lib/procs.ts";
-import { profileWorker, type ProfileSummary } from "./lib/profile.ts";
+import { profileWorker, summariseCpuProfile, type ProfileSummary } from "./lib/profile.ts";
 import { benchMasking } from "./hot/masking.ts";
 import { benchFramer } from "./hot/framer.ts";
 import { benchClassifier } from "./hot/classifier.ts";
@@ -44,6 +44,9 @@ const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
 const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const want = (section: string) => !only || only.includes(section);
+/** Diagnostic: run the connector and the gatehouse clients under node --cpu-prof and summarise them at the end. */
+const profileNode = argv.includes("--profile-node");
+const nodeProfileDir = path.join(REPO, "bench/results/.node-profiles");
 const cfg = {
   rounds: quick ? 1 : 3,
   pgbenchSeconds: quick ? 3 : 5,
@@ -196,7 +199,8 @@ async function startPaths(): Promise<Paths> {
       }),
       { mode: 0o600 },
     );
-    const connector = await startChild([path.join(REPO, "bin/gatehouse-connector.mjs"), "--config", connectorFile, "--log-level", "info"], /control channel: online/, {
+    const prof = (role: string) => (profileNode ? ["--cpu-prof", `--cpu-prof-dir=${path.join(nodeProfileDir, role)}`] : []);
+    const connector = await startChild([...prof("connector"), path.join(REPO, "bin/gatehouse-connector.mjs"), "--config", connectorFile, "--log-level", "info"], /control channel: online/, {
       name: "connector",
       env: { ...process.env, BENCH_PG_PASSWORD: pg.password },
     });
@@ -205,7 +209,7 @@ async function startPaths(): Promise<Paths> {
     // The clients as in a pipeline: `gatehouse connect <resource> --port 0` processes with a token in the environment.
     const client = async (res: string) => {
       const token = await stack.mintToken({ sub: "alice", ttlSeconds: 3300 });
-      const c = await startChild([path.join(REPO, "bin/gatehouse.mjs"), "connect", res, "--port", "0", "--gateway", stack.gatewayUrl], /listening on 127\.0\.0\.1:(\d+)/, {
+      const c = await startChild([...prof(`client-${res}`), path.join(REPO, "bin/gatehouse.mjs"), "connect", res, "--port", "0", "--gateway", stack.gatewayUrl], /listening on 127\.0\.0\.1:(\d+)/, {
         name: `gatehouse connect ${res}`,
         env: { ...process.env, GATEHOUSE_TOKEN: token },
       });
@@ -440,6 +444,8 @@ interface Profiles {
   pgbench?: ProfileSummary;
   copy?: ProfileSummary;
 }
+/** --profile-node: whole-run profiles of the connector and client processes. */
+const nodeProfiles: Record<string, ProfileSummary> = {};
 
 async function sectionProfile(p: Paths): Promise<Profiles> {
   const port = wranglerInspectorPort();
@@ -621,6 +627,14 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
     md.push("\n</details>\n");
   }
   if (!prof.pgbench && !prof.copy) md.push("not taken\n");
+  for (const [role, pr] of Object.entries(nodeProfiles)) {
+    md.push(`**${role} process, whole run (node --cpu-prof)** — top frames by self time (${pr.samples.toLocaleString("en")} samples)\n`);
+    md.push("| self % | total % | function | location |\n| ---: | ---: | --- | --- |");
+    for (const f of pr.frames) md.push(`| ${f.selfPercent.toFixed(1)} | ${f.totalPercent.toFixed(1)} | \`${f.functionName}\` | ${f.location} |`);
+    md.push(`\n<details><summary>repo frames by total (inclusive) time</summary>\n\n| total % | self % | function | location |\n| ---: | ---: | --- | --- |`);
+    for (const f of pr.inclusive) md.push(`| ${f.totalPercent.toFixed(1)} | ${f.selfPercent.toFixed(1)} | \`${f.functionName}\` | ${f.location} |`);
+    md.push("\n</details>\n");
+  }
   md.push("## Analysis");
   md.push("");
   md.push("ANALYSIS_PLACEHOLDER");
@@ -632,7 +646,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
     md.push("");
   }
   await mkdir(RESULTS, { recursive: true });
-  const suffix = quick ? "-quick" : "";
+  const suffix = `${quick ? "-quick" : ""}${profileNode ? "-node-profile" : ""}`;
   const mdFile = path.join(RESULTS, `${date}${suffix}.md`);
   // Keep a hand-written analysis when rerunning on the same day.
   let analysis = "(no analysis written for this run yet — see bench/README.md for how to read the figures)";
@@ -644,7 +658,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   await writeFile(mdFile, md.join("\n").replace("ANALYSIS_PLACEHOLDER", analysis));
   await writeFile(
     path.join(RESULTS, `latest${suffix}.json`),
-    `${JSON.stringify({ machine, quick, config: cfg, targets, memory: mem ?? null, profile: prof, notes, figures }, null, 2)}\n`,
+    `${JSON.stringify({ machine, quick, config: cfg, targets, memory: mem ?? null, profile: prof, nodeProfiles, notes, figures }, null, 2)}\n`,
   );
   return mdFile;
 }
@@ -691,10 +705,19 @@ async function main(): Promise<void> {
       await stopAll();
     }
   }
+  if (profileNode) {
+    for (const role of existsSync(nodeProfileDir) ? readdirSync(nodeProfileDir) : []) {
+      for (const f of readdirSync(path.join(nodeProfileDir, role)).filter((x) => x.endsWith(".cpuprofile"))) {
+        const sum = summariseCpuProfile(path.join(nodeProfileDir, role, f));
+        nodeProfiles[role] = { ...sum, target: f };
+      }
+    }
+    await rm(nodeProfileDir, { recursive: true, force: true });
+  }
   const machine = describeMachine(pgVersion);
   const targets = evaluateTargets(mem);
   const file = await writeReport(machine, targets, mem, prof);
-  log(`done in ${((Date.now() - started) / 60000).toFixed(1)} min: ${path.relative(process.cwd(), file)} and bench/results/latest${quick ? "-quick" : ""}.json`);
+  log(`done in ${((Date.now() - started) / 60000).toFixed(1)} min: ${path.relative(process.cwd(), file)} and its latest*.json`);
   for (const t of targets) log(`${t.met === undefined ? "n/a   " : t.met ? "met   " : "MISSED"} ${t.what}: ${t.detail}`);
 }
 

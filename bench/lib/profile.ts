@@ -163,6 +163,16 @@ async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
   };
 }
 
+/** Summarise a Node `--cpu-prof` file (same node format as CDP) with repo-relative locations. */
+export function summariseCpuProfile(file: string, top = 15): { frames: ProfileFrame[]; inclusive: ProfileFrame[]; samples: number } {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as { nodes: CdpNode[] };
+  return summarise(profile.nodes, top, (f) => {
+    if (!f.url) return undefined;
+    const rel = f.url.replace(/^file:\/\//, "").replace(/^.*?\/(worker|parsers|wasm|client|connector|bench|node_modules)\//, "$1/");
+    return `${rel}:${f.lineNumber + 1}`;
+  });
+}
+
 function summarise(nodes: CdpNode[], top: number, resolve: Resolve): { frames: ProfileFrame[]; inclusive: ProfileFrame[]; samples: number } {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
@@ -197,7 +207,7 @@ function summarise(nodes: CdpNode[], top: number, resolve: Resolve): { frames: P
   };
   const frames = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k]) => frame(k));
   const inclusive = [...total.entries()]
-    .filter(([k]) => /\t(worker|parsers|wasm)\//.test(k))
+    .filter(([k]) => /\t(worker|parsers|wasm|client|connector)\//.test(k))
     .sort((a, b) => b[1] - a[1])
     .slice(0, top + 10)
     .map(([k]) => frame(k));

@@ -3,10 +3,10 @@
  * through the real worker, connector and PostgreSQL.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import pg from "pg";
 import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
-import { eventually } from "./helpers.ts";
+import { eventually, gatehouse } from "./helpers.ts";
 
 const POLICY = `
 version: 1
@@ -40,12 +40,8 @@ rules:
     timeout: 3s
 `;
 
-function cli(args: string[], token: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["bin/gatehouse.mjs", ...args], { env: { ...process.env, GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: token } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function cli(args: string[], token: string) {
+  return gatehouse(args, { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: token });
 }
 
 /** Runs psql, resolving the approval id as soon as the hold NOTICE is printed. */

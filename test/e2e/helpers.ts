@@ -36,3 +36,12 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** Runs the real `gatehouse` CLI (bin/gatehouse.mjs) with extra environment; never throws. */
+export function gatehouse(args: string[], env: Record<string, string> = {}): Promise<PsqlResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["bin/gatehouse.mjs", ...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}

@@ -3,10 +3,9 @@
  * (text and CSV), error details, notifications — and the recording only ever holds masked data.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { execFile } from "node:child_process";
 import pg from "pg";
 import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
-import { psql } from "./helpers.ts";
+import { gatehouse, psql } from "./helpers.ts";
 
 const POLICY = `
 version: 1
@@ -141,12 +140,11 @@ describe("masking on the wire", () => {
     expect(literal.stdout).not.toContain(real.emails[7]);
     await conn.stop();
     const auditor = await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } });
-    const run = (args: string[]) =>
-      new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, ["bin/gatehouse.mjs", ...args], { env: { ...process.env, GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: auditor } }, (e, out, errOut) =>
-          e ? reject(new Error(errOut)) : resolve(out),
-        ),
-      );
+    const run = async (args: string[]) => {
+      const r = await gatehouse(args, { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: auditor });
+      if (r.code !== 0) throw new Error(r.stderr);
+      return r.stdout;
+    };
     let trail = "";
     // Both sessions of this identity, once both have ended (their trails end with the masking counts).
     for (let attempt = 0; attempt < 50 && (trail.match(/masking\.counts/g) ?? []).length < 2; attempt++) {

@@ -3,13 +3,12 @@
  * gateway, and refusals of protocol features that would bypass statement policy.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { execFile } from "node:child_process";
 import { mkdtemp, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
-import { psql } from "./helpers.ts";
+import { gatehouse, psql } from "./helpers.ts";
 
 const policy = (readRule: string, limits = "max_session: 4s\n  statement_timeout: 1s") => `
 version: 1
@@ -32,11 +31,7 @@ let tmp: string;
 let adminToken: string;
 
 function cli(args: string[], token: string) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    execFile(process.execPath, ["bin/gatehouse.mjs", ...args], { env: { ...process.env, GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: token } }, (e, stdout, stderr) =>
-      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
+  return gatehouse(args, { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: token });
 }
 
 beforeAll(async () => {

@@ -4,11 +4,11 @@
  * tampered export is caught at the exact event.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
+import { gatehouse, psql } from "./helpers.ts";
 
 const POLICY = `
 version: 1
@@ -29,13 +29,7 @@ rules:
     actions: [sql.ddl]
 `;
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["bin/gatehouse.mjs", ...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = gatehouse;
 
 let stack: TestStack;
 let tmp: string;
@@ -47,9 +41,9 @@ beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), "gatehouse-rec-"));
   auditorEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } }) };
   const conn = await stack.connect("demo-pg", { sub: "pipeline-bot", claims: { repository: "acme/api", ref: "refs/heads/main" } });
-  const ok = await import("./helpers.ts").then(({ psql }) => psql(conn.url, ["-A", "-t", "-c", "select name from customers order by id limit 3"]));
+  const ok = await psql(conn.url, ["-A", "-t", "-c", "select name from customers order by id limit 3"]);
   expect(ok.code).toBe(0);
-  const denied = await import("./helpers.ts").then(({ psql }) => psql(conn.url, ["-c", "drop table orders"]));
+  const denied = await psql(conn.url, ["-c", "drop table orders"]);
   expect(denied.code).not.toBe(0);
   await conn.stop();
 }, 180_000);

@@ -15,6 +15,7 @@ import {
   decodeQuery,
   encodeParse,
   message,
+  concat,
   errorResponse,
   noticeResponse,
   parameterStatus,
@@ -237,7 +238,7 @@ export class PostgresEngine implements Engine {
           if (verdict) replace(i, this.denials.sentinelQuery(verdict));
           else if (this.pendingProbe) {
             // Describe the COPY's output first, so CopyData fields can be masked by column name.
-            replace(i, concatParts([this.pendingProbe, bytes.subarray(start, start + batch.length(i))]));
+            replace(i, concat([this.pendingProbe, bytes.subarray(start, start + batch.length(i))]));
             this.pendingProbe = null;
           }
           this.statementStarted();
@@ -331,7 +332,7 @@ export class PostgresEngine implements Engine {
     };
     const only = formats[0]!;
     if (formats.length === 1 && only.format !== "binary" && only.shapeQuery && !only.columns) {
-      this.pendingProbe = concatParts([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]);
+      this.pendingProbe = concat([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]);
       this.shapeProbes.push((columns) => masker.setCopyFormat(only.format as "text" | "csv", options(only, columns)));
       return;
     }
@@ -446,8 +447,8 @@ export class PostgresEngine implements Engine {
     }
     if (runStart < bytes.length) out.push(bytes.subarray(runStart));
     let payload: Uint8Array;
-    if (this.options.masker) payload = this.options.masker.process(out.length === 1 ? out[0]! : concatParts(out));
-    else payload = out.length === 1 ? out[0]! : concatParts(out);
+    if (this.options.masker) payload = this.options.masker.process(out.length === 1 ? out[0]! : concat(out));
+    else payload = out.length === 1 ? out[0]! : concat(out);
     // Recording sees exactly what the client will see (after masking).
     await this.recordResponses(payload);
     this.host.sendToClient([payload]);
@@ -590,17 +591,6 @@ function randomInt31(): number {
   return (a[0]! & 0x7fffffff) || 1;
 }
 
-function concatParts(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 function formatMs(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
