@@ -14,7 +14,7 @@ export async function verifyConnectorAssertion(
   token: string,
   connectors: readonly ConnectorKey[],
   options: { sessionId?: string; now?: number } = {},
-): Promise<{ connectorId: string }> {
+): Promise<{ connectorId: string; jti: string; exp: number }> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
@@ -45,5 +45,5 @@ export async function verifyConnectorAssertion(
   if (options.sessionId !== undefined && payload.sid !== options.sessionId) {
     throw new TokenRejected("connector assertion is not bound to this session");
   }
-  return { connectorId: connector.id };
+  return { connectorId: connector.id, jti: String(payload.jti), exp: payload.exp! };
 }

@@ -88,7 +88,7 @@ describe("verifyConnectorAssertion", () => {
         .setJti(crypto.randomUUID())
         .sign(pair.privateKey);
     const sid = crypto.randomUUID();
-    await expect(verifyConnectorAssertion(await sign({ sid }), connectors, { sessionId: sid, now })).resolves.toEqual({ connectorId: "local" });
+    await expect(verifyConnectorAssertion(await sign({ sid }), connectors, { sessionId: sid, now })).resolves.toMatchObject({ connectorId: "local" });
     await expect(verifyConnectorAssertion(await sign({ sid: "other" }), connectors, { sessionId: sid, now })).rejects.toThrow(/not bound/);
     await expect(verifyConnectorAssertion(await sign({}, { kid: "ghost" }), connectors, { now })).rejects.toThrow(/unknown connector/);
     await expect(verifyConnectorAssertion(await sign({}, { typ: "JWT" }), connectors, { now })).rejects.toThrow(/typ/);

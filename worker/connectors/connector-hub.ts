@@ -63,6 +63,26 @@ export class ConnectorHub extends GatehouseObject<Env> {
       .sort((a, b) => (b.deserializeAttachment() as ControlAttachment).connectedAt - (a.deserializeAttachment() as ControlAttachment).connectedAt);
   }
 
+  /**
+   * RPC: record a connector assertion's jti until it expires; false when it was seen before
+   * (a replayed assertion). Expired entries are dropped by the hub's alarm.
+   */
+  async claimAssertion(key: string, exp: number): Promise<boolean> {
+    const storageKey = `jti:${key}`;
+    if ((await this.ctx.storage.get(storageKey)) !== undefined) return false;
+    await this.ctx.storage.put(storageKey, exp);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+    return true;
+  }
+
+  protected override async onAlarm(): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    const seen = await this.ctx.storage.list<number>({ prefix: "jti:" });
+    const expired = [...seen].filter(([, exp]) => exp + 60 < now).map(([k]) => k);
+    for (let i = 0; i < expired.length; i += 128) await this.ctx.storage.delete(expired.slice(i, i + 128));
+    if (seen.size > expired.length) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+  }
+
   /** RPC: what is known about a resource, and whether a connector serving it is online now. */
   async describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null> {
     const online = this.onlineConnectors(resource);

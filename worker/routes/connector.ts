@@ -15,7 +15,10 @@ import { offersSubprotocol } from "./tunnel.ts";
 async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined } }, sessionId?: string): Promise<string> {
   const token = bearerToken(c.req.header("authorization"));
   try {
-    const { connectorId } = await verifyConnectorAssertion(token, gatewayConfig(c.env).connectors, sessionId === undefined ? {} : { sessionId });
+    const { connectorId, jti, exp } = await verifyConnectorAssertion(token, gatewayConfig(c.env).connectors, sessionId === undefined ? {} : { sessionId });
+    // Each assertion admits one WebSocket: a captured one cannot be replayed within its lifetime.
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    if (!(await hub.claimAssertion(`${connectorId}:${jti}`, exp))) throw new TokenRejected("connector assertion was already used");
     return connectorId;
   } catch (e) {
     if (e instanceof TokenRejected) throw new UnauthorizedError(e.message);
