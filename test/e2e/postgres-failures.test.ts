@@ -15,7 +15,8 @@ import { startTcpCapture } from "../harness/tcp-capture.ts";
 import { psql } from "./helpers.ts";
 import { TUNNEL_SUBPROTOCOL, MAX_FRAME_BYTES } from "../../parsers/tunnel/frames.ts";
 import { startConnector } from "../../connector/connector.ts";
-import { parsePrivateJwk } from "../../connector/keys.ts";
+import { importConnectorPrivateKey, parsePrivateJwk } from "../../connector/keys.ts";
+import { signConnectorAssertion } from "../../connector/assertion.ts";
 import { silentLogger } from "../../connector/logger.ts";
 import { startConnectListener } from "../../client/listener.ts";
 import { staticTokenSource } from "../../client/auth/token-source.ts";
@@ -193,6 +194,26 @@ describe("protocol abuse", () => {
     await closed;
     const text = Buffer.concat(messages.filter((m) => m[0] === 0x01).map((m) => m.subarray(1))).toString("latin1");
     expect(text).toContain("08P01");
+  });
+});
+
+describe("connector admission", () => {
+  it("admits a connector assertion once; a replay within its lifetime is refused", async () => {
+    const keyText = await readFile(path.join(stack.home, "connector", "local-key.json"), "utf8");
+    const key = await importConnectorPrivateKey(parsePrivateJwk("key", keyText));
+    const assertion = await signConnectorAssertion(key, "local");
+    const dial = () =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${stack.gatewayUrl.replace(/^http/, "ws")}/v1/connector/control`, TUNNEL_SUBPROTOCOL, { headers: { authorization: `Bearer ${assertion}` } });
+        ws.on("open", () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on("error", () => {});
+      });
+    expect(await dial()).toBe(101);
+    expect(await dial()).toBe(401);
   });
 });
 
