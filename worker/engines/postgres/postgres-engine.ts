@@ -41,6 +41,7 @@ const MAX_STARTUP_PACKET = 10_000;
 /** Encodings whose multi-byte sequences may contain ASCII bytes (PostgreSQL's client-only encodings). */
 const UNSAFE_CLIENT_ENCODINGS = new Set(["SJIS", "SHIFT_JIS", "BIG5", "GBK", "GB18030", "UHC", "JOHAB", "WIN932", "WIN936", "WIN949", "WIN950", "MSKANJI", "SHIFTJIS2004", "SHIFT_JIS_2004", "CP932", "CP936", "CP949", "CP950"]);
 const CONNECT_TIMEOUT_MS = 30_000;
+const STARTUP_TIMEOUT_MS = 30_000;
 const ROW_SAMPLE_LIMIT = 20;
 
 /** Frontend message types (after startup) the gateway understands. Anything else is refused. */
@@ -106,6 +107,10 @@ export class PostgresEngine implements Engine {
   ) {
     this.frontend = new PgFramer(options.framerModule, 64 * 1024 * 1024);
     this.backend = new PgFramer(options.framerModule, 256 * 1024 * 1024);
+    // A tunnel that never completes its startup must not hold a session open.
+    setTimeout(() => {
+      if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");
+    }, STARTUP_TIMEOUT_MS);
   }
 
   get rows(): number {
