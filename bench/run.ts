@@ -294,6 +294,14 @@ async function sectionSetup(p: Paths, order: PathName[]): Promise<void> {
 
 /** CPU µs per transaction, key "mode/clients\tpath\trole" → one value per round. */
 const cpuPerTx = new Map<string, number[]>();
+/** CPU ms per MB of result, key "kind\tpath\trole" → one value per round. */
+const cpuPerMB = new Map<string, number[]>();
+
+/** CPU seconds used so far by each role's processes on a path. */
+function cpuSnapshot(p: Paths, name: PathName): Record<string, number> {
+  const roles = p.rolePids[name]?.() ?? {};
+  return Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce((a, pid) => a + cpuSeconds(pid), 0)]));
+}
 
 async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
   const variants: Array<{ mode: "simple" | "extended"; clients: number }> = [
@@ -308,14 +316,12 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
     for (const v of variants) {
       for (const name of rotate(order, round)) {
         log(`pgbench -S -M ${v.mode} -c ${v.clients} -T ${cfg.pgbenchSeconds} → ${name} (round ${round + 1}/${cfg.rounds})`);
-        const roles = p.rolePids[name]?.() ?? {};
-        const cpu = (): Record<string, number> => Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce((a, pid) => a + cpuSeconds(pid), 0)]));
-        const before = cpu();
+        const before = cpuSnapshot(p, name);
         const r = await retryOnce(`pgbench ${v.mode} c=${v.clients} ${name} round ${round + 1}`, () => runPgbench(p.targets[name]!, { ...v, seconds: cfg.pgbenchSeconds }));
-        const after = cpu();
+        const after = cpuSnapshot(p, name);
         if (r) {
           results.get(`${v.mode}/${v.clients}`)!.get(name)!.push(r);
-          for (const role of Object.keys(roles)) {
+          for (const role of Object.keys(before)) {
             const key = `${v.mode}/${v.clients}\t${name}\t${role}`;
             const list = cpuPerTx.get(key) ?? [];
             list.push(((after[role]! - before[role]!) * 1e6) / r.transactions);
@@ -363,14 +369,26 @@ async function sectionLarge(p: Paths, order: PathName[]): Promise<void> {
     for (let round = 0; round < cfg.rounds; round++) {
       for (const name of rotate(order, round)) {
         log(`${k.kind} ≈${cfg.largeMB} MB → ${name} (round ${round + 1}/${cfg.rounds})`);
+        const before = cpuSnapshot(p, name);
         const r = await retryOnce(`${k.kind} ${name} round ${round + 1}`, () => streamQuery(p.targets[name]!, k.sql));
         if (!r) continue;
+        const after = cpuSnapshot(p, name);
+        for (const role of Object.keys(before)) {
+          const key = `${k.kind}\t${name}\t${role}`;
+          cpuPerMB.set(key, [...(cpuPerMB.get(key) ?? []), ((after[role]! - before[role]!) * 1000) / (r.bytes / MB)]);
+        }
         sizes.set(name, r.bytes);
         mbps.get(name)!.push(r.bytes / MB / r.seconds);
       }
     }
     const sizeNote = [...sizes].map(([n, b]) => `${n} ${(b / MB).toFixed(1)} MB`).join(", ");
-    addGroup(`large result, ${k.kind}, ${rows.toLocaleString("en")} rows: throughput`, "MB/s", mbps, `bytes received per path: ${sizeNote}`);
+    const groupName = `large result, ${k.kind}, ${rows.toLocaleString("en")} rows: throughput`;
+    addGroup(groupName, "MB/s", mbps, `bytes received per path: ${sizeNote}`);
+    for (const [key, runs] of cpuPerMB) {
+      const [kind, pathName, role] = key.split("\t") as [string, string, string];
+      if (kind !== k.kind) continue;
+      figures.push({ name: `${groupName}: CPU per MB, ${role}`, path: pathName, value: round3(median(runs)), unit: "ms CPU/MB", ratio_to_direct: null, ratio_to_relay: null, runs: runs.map(round3) });
+    }
   }
 }
 
@@ -531,7 +549,7 @@ function evaluateTargets(mem?: MemoryReport): Target[] {
       detail: g ? `${fmt(r)} × relay` : "not measured",
     });
   }
-  const copy = figures.find((f) => f.name.startsWith("large result, COPY") && f.path === "gatehouse-full");
+  const copy = figures.find((f) => f.name.startsWith("large result, COPY") && f.unit === "MB/s" && f.path === "gatehouse-full");
   out.push({
     what: "large COPY with masking on (gatehouse-full) ≥ 0.5 × direct throughput",
     met: copy?.ratio_to_direct === null || copy?.ratio_to_direct === undefined ? undefined : copy.ratio_to_direct >= 0.5,
@@ -587,7 +605,19 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   }
   md.push("## Large results");
   md.push("");
-  for (const name of new Set(figures.filter((f) => f.name.startsWith("large result")).map((f) => f.name))) md.push(table(name));
+  for (const name of new Set(figures.filter((f) => f.name.startsWith("large result") && f.name.endsWith(": throughput")).map((f) => f.name))) {
+    md.push(table(name));
+    const cpuRows = figures.filter((f) => f.name.startsWith(`${name}: CPU per MB, `));
+    const roles = [...new Set(cpuRows.map((f) => f.name.slice(`${name}: CPU per MB, `.length)))];
+    const cpuPaths = [...new Set(cpuRows.map((f) => f.path))];
+    if (cpuRows.length) {
+      md.push(
+        `CPU time per MB of result (ms, /proc utime+stime of each long-lived process on the path):\n\n| path | ${roles.join(" | ")} |\n| --- |${roles.map(() => " ---: |").join("")}\n` +
+          cpuPaths.map((pn) => `| ${pn} | ${roles.map((r) => fmt(cpuRows.find((f) => f.path === pn && f.name.endsWith(`, ${r}`))?.value, 1)).join(" | ")} |`).join("\n") +
+          "\n",
+      );
+    }
+  }
   md.push("## Memory (slow reader)");
   md.push("");
   if (mem) {
@@ -628,7 +658,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   }
   if (!prof.pgbench && !prof.copy) md.push("not taken\n");
   for (const [role, pr] of Object.entries(nodeProfiles)) {
-    md.push(`**${role} process, whole run (node --cpu-prof)** — top frames by self time (${pr.samples.toLocaleString("en")} samples)\n`);
+    md.push(`**${role} process, whole run (node --cpu-prof)** — top frames by self time (% of ${pr.samples.toLocaleString("en")} busy samples)\n`);
     md.push("| self % | total % | function | location |\n| ---: | ---: | --- | --- |");
     for (const f of pr.frames) md.push(`| ${f.selfPercent.toFixed(1)} | ${f.totalPercent.toFixed(1)} | \`${f.functionName}\` | ${f.location} |`);
     md.push(`\n<details><summary>repo frames by total (inclusive) time</summary>\n\n| total % | self % | function | location |\n| ---: | ---: | --- | --- |`);
@@ -707,9 +737,10 @@ async function main(): Promise<void> {
   }
   if (profileNode) {
     for (const role of existsSync(nodeProfileDir) ? readdirSync(nodeProfileDir) : []) {
+      // One file per thread (tsx's loader runs in a worker thread): keep the busiest, the main thread.
       for (const f of readdirSync(path.join(nodeProfileDir, role)).filter((x) => x.endsWith(".cpuprofile"))) {
         const sum = summariseCpuProfile(path.join(nodeProfileDir, role, f));
-        nodeProfiles[role] = { ...sum, target: f };
+        if (sum.samples > (nodeProfiles[role]?.samples ?? -1)) nodeProfiles[role] = { ...sum, target: f };
       }
     }
     await rm(nodeProfileDir, { recursive: true, force: true });

@@ -166,6 +166,8 @@ async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
 /** Summarise a Node `--cpu-prof` file (same node format as CDP) with repo-relative locations. */
 export function summariseCpuProfile(file: string, top = 15): { frames: ProfileFrame[]; inclusive: ProfileFrame[]; samples: number } {
   const profile = JSON.parse(readFileSync(file, "utf8")) as { nodes: CdpNode[] };
+  // A whole-run profile is mostly idle: percentages are of the busy samples.
+  for (const n of profile.nodes) if (n.callFrame.functionName === "(idle)") n.hitCount = 0;
   return summarise(profile.nodes, top, (f) => {
     if (!f.url) return undefined;
     const rel = f.url.replace(/^file:\/\//, "").replace(/^.*?\/(worker|parsers|wasm|client|connector|bench|node_modules)\//, "$1/");

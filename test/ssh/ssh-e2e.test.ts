@@ -200,7 +200,7 @@ masking:
   it("records an interactive shell session (ssh -tt) and replays it", async () => {
     const before = conn.logs.length;
     const r = await ssh(["-tt"], "echo shell-$((6*7))\nexit 5\n");
-    expect(r.stdout, r.stderr).toContain("shell-42");
+    expect(r.stdout, `status ${r.status}, stderr: ${r.stderr}`).toContain("shell-42");
     expect(r.status).toBe(5);
     // The client logs the connection (with its session id) once the tunnel has closed.
     for (let i = 0; i < 100 && conn.logs.length === before; i++) await new Promise((res) => setTimeout(res, 50));
