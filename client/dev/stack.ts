@@ -23,6 +23,8 @@ import { startDemoPg, type DemoPg } from "./demo-pg.ts";
 import { ensureDir, readIfExists, writeSecretFile } from "./home.ts";
 import { freePort, portInUse } from "./ports.ts";
 import { startWrangler, type RunningWorker, type WorkerVars } from "./wrangler.ts";
+import { startDemoSshd } from "./sshd.ts";
+import { parsePinnedHostKey, type SshResourceConfig } from "../../connector/ssh/config.ts";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 export const DEFAULT_GATEWAY_PORT = 8787;
@@ -160,15 +162,32 @@ async function choosePort(requested: number | undefined, fallback: number, what:
 }
 
 /**
- * HOOK(ssh-demo): when OpenSSH's sshd is installed, the SSH demo target will be started here and
- * added to the connector's resources. Not implemented yet — the SSH engine has not landed.
+ * The SSH demo target: a throwaway OpenSSH sshd on a loopback port with its own user and key,
+ * held only by the connector (`demo-ssh`). Started when sshd is installed and we may create the
+ * demo account (root); otherwise the stack runs without it and says why.
  */
-async function sshDemoHook(log: (line: string) => void): Promise<void> {
-  const sshd = await access("/usr/sbin/sshd").then(
-    () => true,
-    () => false,
-  );
-  if (sshd) log("sshd found: the SSH demo target is coming in a later release (HOOK(ssh-demo) in client/dev/stack.ts)");
+async function startSshDemo(home: string, log: (line: string) => void): Promise<{ resource: SshResourceConfig; stop: () => Promise<void> } | null> {
+  const baseDir = path.join(home, "demo-ssh");
+  await ensureDir(baseDir);
+  const sshd = await startDemoSshd({ baseDir }).catch((e: Error) => {
+    log(`demo-ssh not started: ${e.message}`);
+    return null;
+  });
+  if (!sshd) return null;
+  log(`demo sshd on 127.0.0.1:${sshd.port} (host key ${sshd.hostFingerprint}, account ${sshd.user})`);
+  return {
+    stop: sshd.stop,
+    resource: {
+      name: "demo-ssh",
+      type: "ssh",
+      labels: { env: "demo", owner: "gatehouse" },
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.user,
+      privateKey: () => readFile(sshd.clientKeyFile, "utf8"),
+      hostKey: parsePinnedHostKey("demo-ssh.host_key", sshd.hostPublicKey),
+    },
+  };
 }
 
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
@@ -216,7 +235,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     log(`DEVELOPMENT-ONLY OIDC issuer at ${issuer.url}${issuer.issuer !== issuer.url ? ` (issuer id ${issuer.issuer})` : ""}`);
     if (!policy.text.includes(issuer.issuer)) log(`note: the policy does not mention the dev issuer ${issuer.issuer}; its subjects may not match dev tokens`);
 
-    await sshDemoHook(log);
+    // Tests bring their own sshd; the demo target is for npm start.
+    const sshDemo = opts.ephemeral ? null : await startSshDemo(home, log);
+    if (sshDemo) stops.push(sshDemo.stop);
 
     // (c) connector identity.
     const connectorKey = await loadOrCreateConnectorKey(path.join(home, "connector", "local-key.json"));
@@ -276,7 +297,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       gateway: gatewayUrl,
       id: LOCAL_CONNECTOR_ID,
       privateKey: connectorKey,
-      resources: [demoResource, ...(opts.extraResources ?? [])],
+      resources: [demoResource, ...(sshDemo ? [sshDemo.resource] : []), ...(opts.extraResources ?? [])],
     };
 
     const mintToken = (m: MintTokenOptions = {}) => issuer.mint({ sub: m.sub ?? "alice", claims: m.claims, audience: m.audience, ttlSeconds: m.ttlSeconds });

@@ -6,6 +6,7 @@ import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { ClassifiedStatement, SqlClassifier } from "../../parsers/sql/types.ts";
 import type { CompiledPolicy, Decision } from "../../parsers/policy/types.ts";
 import type { MaskingRule } from "../../parsers/masking/config.ts";
+import type { SshRequest } from "../../parsers/policy/ssh.ts";
 
 export interface SqlDecision {
   decision: Decision;
@@ -35,6 +36,11 @@ export class SessionPolicy {
     const statements = this.classifier.classify(sql, { standardConformingStrings: options.standardConformingStrings });
     const decision = this.compiled.decideSql({ identity: this.identity, resource: this.resource, statements, activeGrants: this.activeGrants() });
     return { decision, statements };
+  }
+
+  /** SSH channel requests (exec lines, shells, SFTP operations, forwarding) — grants included. */
+  decideSsh(request: SshRequest): Decision {
+    return this.compiled.decideSsh({ identity: this.identity, resource: this.resource, request, activeGrants: this.activeGrants() });
   }
 
   limits(): { maxSessionMs: number | null; statementTimeoutMs: number | null } {

@@ -428,7 +428,7 @@ export class SshEngine implements Engine {
 
   private decide(request: SshRequest): Decision {
     const { host } = this;
-    return host.policy.compiled.decideSsh({ identity: host.identity, resource: host.resource, request });
+    return host.policy.decideSsh(request);
   }
 
   /** Refuse one channel: message on stderr, exit status, close — in-band, in order. */
