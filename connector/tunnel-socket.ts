@@ -40,6 +40,9 @@ export async function dialTunnel(url: string, assertion: string, opts: { handsha
     perMessageDeflate: false,
     handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
     followRedirects: false,
+    // All-zero masking key: ws then skips XOR-masking every payload byte. Masking protects
+    // browser-sourced frames against cache-poisoning intermediaries; the connector is no browser.
+    generateMask: zeroMask,
   });
   ws.binaryType = "nodebuffer";
   const early: [RawData, boolean][] = [];
@@ -97,4 +100,8 @@ export async function dialTunnel(url: string, assertion: string, opts: { handsha
     ws.on("error", onError);
     ws.on("unexpected-response", onResponse);
   });
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }

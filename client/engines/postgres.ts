@@ -160,6 +160,8 @@ function finalError(end: TunnelEnd, tracker: BackendMessageTracker): Uint8Array 
   if (tracker.lastType === 0x45 /* 'E' */) return undefined; // the gateway already explained
   switch (end.kind) {
     case "close-control":
+      // An orderly end (the client sent Terminate, or closed): PostgreSQL just closes, and so do we.
+      if (end.code === "ok") return undefined;
       return fatal(end.code && /^[0-9A-Z]{5}$/.test(end.code) ? end.code : "08006", `gatehouse: ${end.message ?? "session closed by the gateway"}`);
     case "ws-closed":
       return fatal("08006", `gatehouse: connection to the gateway closed${end.reason ? `: ${end.reason}` : ""}`);

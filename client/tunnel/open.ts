@@ -33,6 +33,9 @@ export function openTunnel(opts: OpenTunnelOptions): Promise<WebSocket> {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
       followRedirects: false,
+      // All-zero masking key: ws then skips XOR-masking every payload byte. Masking protects
+      // browser-sourced frames against cache-poisoning intermediaries; this client is no browser.
+      generateMask: zeroMask,
     });
     let settled = false;
     const fail = (err: Error) => {
@@ -71,4 +74,8 @@ export function openTunnel(opts: OpenTunnelOptions): Promise<WebSocket> {
       resolve(ws);
     });
   });
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }

@@ -212,3 +212,16 @@ describe("PostgreSQL through the gateway", () => {
     }, "the backend to stop sleeping");
   });
 });
+
+describe("orderly end", () => {
+  it("a client that ends its session sees no error afterwards (node-postgres emits none)", async () => {
+    const client = new pg.Client({ connectionString: conn.url });
+    const errors: Error[] = [];
+    client.on("error", (e) => errors.push(e));
+    await client.connect();
+    await client.query("select 1");
+    await client.end();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(errors).toEqual([]);
+  });
+});
