@@ -29,7 +29,7 @@ import { startTcpPipe, startTwoHopRelay, type RunningPath } from "./lib/relay.ts
 import { startChild } from "./lib/child.ts";
 import { streamQuery, timeConnect, connectPg } from "./lib/raw-pg.ts";
 import { median, percentile, sleep } from "./lib/stats.ts";
-import { cpuSeconds, rss, workerdPids, wranglerInspectorPort, wranglerNodePids } from "./lib/procs.ts";
+import { cpuSeconds, rss, workerdPids, wranglerInspectorPort, wranglerNodePids } from "../test/harness/procs.ts";
 import { profileWorker, summariseCpuProfile, type ProfileSummary } from "./lib/profile.ts";
 import { benchMasking } from "./hot/masking.ts";
 import { benchFramer } from "./hot/framer.ts";

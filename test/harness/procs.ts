@@ -45,7 +45,7 @@ export function descendants(root: number): number[] {
   return out;
 }
 
-/** The workerd processes that wrangler dev started for this benchmark run. */
+/** The workerd processes that wrangler dev started for this process (a test file or a benchmark run). */
 export function workerdPids(): number[] {
   return descendants(process.pid).filter((pid) => cmdline(pid).includes("workerd"));
 }
