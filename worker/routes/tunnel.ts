@@ -8,7 +8,6 @@ import { bearerIdentity, type AppEnv } from "../auth/bearer-identity.ts";
 import { BadRequestError, GatewayError, NotFoundError } from "../errors.ts";
 import { ADMISSION_HEADER, type ClientAdmission } from "../session/session-object.ts";
 import { ensureSchema } from "../storage/schema.ts";
-import { currentPolicy } from "../policy/current-policy.ts";
 
 const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -24,9 +23,9 @@ export const tunnelRoutes = new Hono<AppEnv>()
     if (!RESOURCE_NAME.test(name)) throw new BadRequestError("invalid resource name");
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
     const info = await hub.describe(name);
-    // Identities that may not connect learn nothing about the resource, not even that it exists.
-    const policy = await currentPolicy(c.env);
-    if (!info || policy.decideConnect({ identity: c.var.identity, resource: info }).effect === "deny") throw new NotFoundError(`unknown resource ${name}`);
+    // Any verified identity may learn a resource's type, labels and whether it is online (the CLI
+    // needs the type to pick its engine); whether it may connect is decided per session.
+    if (!info) throw new NotFoundError(`unknown resource ${name}`);
     return c.json(info);
   })
   .get("/tunnel/:resource", admitted, async (c) => {
