@@ -8,7 +8,7 @@ import { SshEngine } from "./ssh-engine.ts";
 import { textMaskFromSessionMasker } from "./text-mask.ts";
 import type { EngineHost, SessionOutcome } from "../engine.ts";
 import type { SessionAudit } from "../../session/session-audit.ts";
-import type { SessionPolicy } from "../../session/session-policy.ts";
+import { SessionPolicy } from "../../session/session-policy.ts";
 import { loadPolicy } from "../../../parsers/policy/index.ts";
 import { decodeSshData, encodeChannelEvent, encodeSshData, parseChannelEvent, STREAM_EVENT, STREAM_STDERR } from "../../../parsers/ssh/frames.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
@@ -55,7 +55,7 @@ async function harness(opts: { mask?: boolean } = {}) {
     sessionId: "s1",
     identity,
     resource,
-    policy: { compiled, decideConnect: () => compiled.decideConnect({ identity, resource }) } as unknown as SessionPolicy,
+    policy: new SessionPolicy(compiled, { classify: () => [] }, identity, resource),
     audit,
     sendToClient: (parts) => void toClient.push(...parts),
     sendToConnector: (parts) => void toConnector.push(...parts),
