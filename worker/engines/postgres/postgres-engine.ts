@@ -95,8 +95,8 @@ export class PostgresEngine implements Engine {
   private cancelledByTimeout = false;
   private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
   private totalRows = 0;
-  /** Describe batch to send before the next allowed Query (COPY masking); see prepareCopyMasking. */
-  private pendingProbe: Uint8Array | null = null;
+  /** Describe batch to send before the Query being checked (COPY masking); see prepareCopyMasking. */
+  private pendingProbe: { bytes: Uint8Array; onColumns: (columns: string[] | undefined) => void } | null = null;
   /** Injected describe batches whose answers are swallowed, in order; each gets the column names. */
   private readonly shapeProbes: Array<(columns: string[] | undefined) => void> = [];
   private probeColumns: string[] | undefined;
@@ -243,9 +243,11 @@ export class PostgresEngine implements Engine {
           if (verdict) replace(i, this.denials.sentinelQuery(verdict));
           else if (this.pendingProbe) {
             // Describe the COPY's output first, so CopyData fields can be masked by column name.
-            replace(i, concat([this.pendingProbe, bytes.subarray(start, start + batch.length(i))]));
-            this.pendingProbe = null;
+            // Its answers are swallowed in order (shapeProbes) — registered only once actually sent.
+            replace(i, concat([this.pendingProbe.bytes, bytes.subarray(start, start + batch.length(i))]));
+            this.shapeProbes.push(this.pendingProbe.onColumns);
           }
+          this.pendingProbe = null;
           this.statementStarted();
           break;
         }
@@ -305,7 +307,7 @@ export class PostgresEngine implements Engine {
     });
     await this.recordDecision(decisionEvent(decision));
     if (decision.effect === "allow") {
-      this.prepareCopyMasking(sql, statements);
+      this.prepareCopyMasking(sql, statements, message === "simple");
       return null;
     }
     if (decision.effect === "approve") return this.holdForApproval(sql, decision);
@@ -319,7 +321,7 @@ export class PostgresEngine implements Engine {
    * statement anyway), swallows the answer, and hands the masker the real column names. Without
    * them the masker treats the rows as of unknown shape (fail closed, docs/MASKING.md).
    */
-  private prepareCopyMasking(sql: string, statements: ReadonlyArray<{ command: string; start: number; end: number }>): void {
+  private prepareCopyMasking(sql: string, statements: ReadonlyArray<{ command: string; start: number; end: number }>, simpleQuery: boolean): void {
     const masker = this.options.masker;
     if (!masker) return;
     const copies = statements.filter((s) => s.command === "COPY TO");
@@ -336,9 +338,13 @@ export class PostgresEngine implements Engine {
       return o;
     };
     const only = formats[0]!;
-    if (formats.length === 1 && only.format !== "binary" && only.shapeQuery && !only.columns) {
-      this.pendingProbe = concat([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]);
-      this.shapeProbes.push((columns) => masker.setCopyFormat(only.format as "text" | "csv", options(only, columns)));
+    // Only before a simple Query: inside an extended-protocol batch an injected Sync would end
+    // the client's batch early.
+    if (simpleQuery && formats.length === 1 && only.format !== "binary" && only.shapeQuery && !only.columns) {
+      this.pendingProbe = {
+        bytes: concat([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]),
+        onColumns: (columns) => masker.setCopyFormat(only.format as "text" | "csv", options(only, columns)),
+      };
       return;
     }
     for (const f of formats) if (f.format !== "binary") masker.setCopyFormat(f.format, options(f));
