@@ -112,7 +112,7 @@ rules:
     subjects: any
     resources: { type: ssh }
     approvers: any
-    actions: [{ ssh: { exec: ["systemctl restart *"] } }]
+    actions: [{ ssh: { exec: ["systemctl restart *", "touch **approved-marker*"] } }]
 masking:
   rules:
     - name: ssh-secrets
@@ -190,11 +190,44 @@ masking:
     expect(r.stdout).not.toContain("AKIAIOSFODNN7EXAMPLE");
   });
 
-  it("fails closed on approval rules (status 126, naming the rule)", async () => {
-    const r = await ssh(["systemctl restart nginx"]);
-    expect(r.status).toBe(126);
-    expect(r.stderr).toContain("requires approval");
-    expect(r.stderr).toContain("restarts-need-approval");
+  it("holds a command for approval: approved runs it exactly once, denied refuses it (126)", async () => {
+    const approver = await stack.mintToken({ sub: "sre-on-call" });
+    const cli = async (args: string[]) => {
+      let out = "";
+      let err = "";
+      const io = { stdout: (t: string) => (out += t), stderr: (t: string) => (err += t), env: { GATEHOUSE_TOKEN: approver, GATEHOUSE_URL: stack.gatewayUrl } };
+      const code = await main(args, io as never);
+      return { code, out, err };
+    };
+    const pendingFor = async (needle: string) => {
+      for (let i = 0; i < 200; i++) {
+        const list = await cli(["approvals", "list", "--json"]);
+        const requests = JSON.parse(list.out) as Array<{ id: string }> | { requests: Array<{ id: string }> };
+        const found = (Array.isArray(requests) ? requests : requests.requests).find((r) => JSON.stringify(r).includes(needle));
+        if (found) return found.id;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      throw new Error(`no pending approval for ${needle}`);
+    };
+
+    const marker = path.join(work, "approved-marker");
+    const approved = ssh([`touch ${marker}`]);
+    const id = await pendingFor("approved-marker");
+    expect(existsSync(marker)).toBe(false); // held: nothing ran yet
+    expect((await cli(["approvals", "approve", id, "--reason", "planned"])).code).toBe(0);
+    const r = await approved;
+    expect(r.stderr).toContain(`held for approval ${id}`);
+    expect(r.status).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+
+    const deniedMarker = path.join(work, "approved-marker-2");
+    const denied = ssh([`touch ${deniedMarker}`]);
+    const id2 = await pendingFor("approved-marker-2");
+    expect((await cli(["approvals", "deny", id2, "--reason", "change freeze"])).code).toBe(0);
+    const d = await denied;
+    expect(d.status).toBe(126);
+    expect(d.stderr).toContain("change freeze");
+    expect(existsSync(deniedMarker)).toBe(false);
   });
 
   it("records an interactive shell session (ssh -tt) and replays it", async () => {

@@ -65,8 +65,10 @@ async function harness(opts: { mask?: boolean } = {}) {
     },
     sendControlToClient: (m) => void clientControls.push(m),
     openConnectorStream: async () => {},
+    // The approval workflow is exercised end to end in test/ssh/ssh-e2e.test.ts; here an
+    // unreachable approval service must refuse (fail closed).
     holdForApproval: async () => {
-      throw new Error("SSH approvals fail closed: the engine never holds");
+      throw new Error("approval service unreachable");
     },
     registerCancelKey: async () => {},
     end: (o) => void (ended = o),

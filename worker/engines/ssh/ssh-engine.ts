@@ -191,16 +191,14 @@ export class SshEngine implements Engine {
     }
     await this.recordDecision(decision);
     if (dropped.length > 0) await host.audit.onEvent("ssh.env-dropped", { ch: message.ch, names: dropped.slice(0, 64) });
+    let refusal: string | undefined;
+    if (decision.effect === "approve") ({ decision, refusal } = await this.holdForApproval(message, decision, what, pty));
 
     const channel: Channel = { kind, state: "open", pty, decoder: new TextDecoder("utf-8"), recorded: 0, truncatedNoted: false };
     this.channels.set(message.ch, channel);
     if (decision.effect !== "allow") {
       channel.state = "refused";
-      const text =
-        decision.effect === "approve"
-          ? `gatehouse: ${what} requires approval (${decision.reason}); held commands are not enabled on this gateway, so it was refused`
-          : `gatehouse: ${what} refused: ${decision.reason}`;
-      this.refuse(message.ch, text, pty);
+      this.refuse(message.ch, refusal ?? `gatehouse: ${what} refused: ${decision.reason}`, pty);
       return;
     }
     if (kind === "sftp") channel.sftp = new SftpGate((req, op, paths) => this.decideSftp(req.name, op, paths));
@@ -432,6 +430,34 @@ export class SshEngine implements Engine {
   }
 
   /** Refuse one channel: message on stderr, exit status, close — in-band, in order. */
+  /**
+   * The approval hold for a command or shell (same workflow as SQL statements): the request is
+   * created, the client is told on the channel's stderr at once, and the channel waits. Approved →
+   * the exact command that was approved runs; denied, expired or unreachable → refused (126).
+   */
+  private async holdForApproval(
+    message: { ch: number; t: string; command?: string },
+    decision: Decision,
+    what: string,
+    pty: boolean,
+  ): Promise<{ decision: Decision; refusal?: string }> {
+    const statement = message.t === "ssh.exec" ? (message.command ?? "") : "<interactive shell>";
+    const displayText = this.mask ? new TextDecoder().decode(this.mask.mask(new TextEncoder().encode(statement))) : statement;
+    try {
+      const held = await this.host.holdForApproval({ statement, displayText, decision });
+      this.host.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`${held.notice}${pty ? "\r\n" : "\n"}`))]);
+      const verdict = await held.verdict;
+      const outcome: Decision = { ...decision, effect: verdict.run ? "allow" : "deny", reason: verdict.run ? verdict.reason : verdict.message };
+      await this.recordDecision(outcome);
+      return verdict.run ? { decision: outcome } : { decision: outcome, refusal: `gatehouse: ${what} not run: ${verdict.message}` };
+    } catch (e) {
+      const reason = `${what} requires approval (${decision.reason}) but the approval request failed: ${(e as Error).message}`;
+      const outcome: Decision = { ...decision, effect: "deny", reason };
+      await this.recordDecision(outcome);
+      return { decision: outcome, refusal: `gatehouse: ${reason}` };
+    }
+  }
+
   private refuse(chId: number, text: string, pty: boolean, status = EXIT_REFUSED): void {
     const line = `${text}${pty ? "\r\n" : "\n"}`;
     this.host.sendToClient([encodeSshData(chId, STREAM_STDERR, new TextEncoder().encode(line))]);
