@@ -37,6 +37,8 @@ export interface TestStackOptions {
   workerVars?: Record<string, string>;
   /** `iss` of minted tokens (default http://127.0.0.1:8788, what examples/policies/*.yaml name). */
   issuerId?: string;
+  /** Another wrangler config for the worker (benchmark builds, e.g. bench/recording-off/). */
+  wranglerConfig?: string;
   /** Print worker/connector output to stderr (debugging). */
   verbose?: boolean;
 }
@@ -130,6 +132,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     connector: opts.connector,
     waitForConnector: opts.waitForConnector,
     workerVars: opts.workerVars,
+    ...(opts.wranglerConfig ? { wranglerConfig: opts.wranglerConfig } : {}),
     ...(opts.verbose
       ? { log: (l: string) => process.stderr.write(`[stack] ${l}\n`), workerLog: (l: string) => process.stderr.write(`[worker] ${l}\n`) }
       : {}),

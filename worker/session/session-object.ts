@@ -58,7 +58,7 @@ export class SessionObject extends GatehouseObject<Env> {
     const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource, () => grants, env.GATEHOUSE_MASKING_KEY);
     let audit: Awaited<ReturnType<typeof openSessionAudit>>;
     try {
-      audit = await openSessionAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
+      audit = await this.openAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
     } catch (e) {
       // Fail closed: a session that cannot be recorded does not start. Answer in the tunnel so the
       // client's own protocol carries the reason.
@@ -105,6 +105,14 @@ export class SessionObject extends GatehouseObject<Env> {
       this.session = session;
       session.start(createEngine(admission.resource.type, session));
     });
+  }
+
+  /**
+   * Hook: the session's audit trail. The product always records (worker/audit/); the benchmark
+   * subclasses this in its own worker build (bench/recording-off/) to measure what recording costs.
+   */
+  protected openAudit(opts: Parameters<typeof openSessionAudit>[0]): ReturnType<typeof openSessionAudit> {
+    return openSessionAudit(opts);
   }
 
   /** Accept the tunnel only to tell the client why its session cannot start, then close it. */
