@@ -12,27 +12,14 @@
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import type WebSocket from "ws";
-import type { RawData } from "ws";
 import { serialize } from "pg-protocol";
 import type { CryptoKey } from "jose";
-import {
-  decodeFrame,
-  encodeControl,
-  encodeCredit,
-  encodeData,
-  FrameError,
-  FrameType,
-  MAX_DATA_PAYLOAD,
-  type ControlMessage,
-} from "../parsers/tunnel/frames.ts";
-import { ReceiveWindow, SendWindow } from "../parsers/tunnel/credit.ts";
-import { signConnectorAssertion } from "./assertion.ts";
+import { encodeCredit, encodeData, MAX_DATA_PAYLOAD, type ControlMessage } from "../parsers/tunnel/frames.ts";
 import type { ResourceConfig } from "./config.ts";
 import { StreamProtocolError, TargetError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { resolveSecret } from "./secrets.ts";
-import { dialTunnel, type TunnelConnection } from "./tunnel-socket.ts";
+import { TunnelStreamBase } from "./stream-base.ts";
 import { dialPostgres } from "./postgres/dial.ts";
 import { sendCancelRequest } from "./postgres/cancel.ts";
 import type { BackendKey } from "./postgres/startup.ts";
@@ -83,138 +70,24 @@ const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 /** After we ask PostgreSQL to terminate, how long it may take to close before we cut the socket. */
 const TARGET_CLOSE_GRACE_MS = 5_000;
 
-export class TunnelStream {
-  private state: StreamState = "dialing";
-  private ws?: WebSocket;
+export class TunnelStream extends TunnelStreamBase {
+  protected readonly protocolErrorCode = "08P01";
   private target?: Socket | TLSSocket;
   private backendKey?: BackendKey;
-  private readonly sendWindow = new SendWindow();
-  private readonly receiveWindow = new ReceiveWindow();
-  private readonly abort = new AbortController();
-  private openTimer?: NodeJS.Timeout;
-  private paused = false;
-  private pauses = 0;
-  private bytesToWorker = 0;
-  private bytesFromWorker = 0;
-  private creditGranted = 0;
   /** Last bytes written to the target, to recognise a client Terminate. */
   private lastFrontendBytes = Buffer.alloc(0);
-  private readonly done: Promise<void>;
-  private resolveDone!: () => void;
-
-  constructor(
-    private readonly ctx: StreamContext,
-    readonly session: string,
-    /** Resource named by the control channel's `open`; the stream's `open` must agree. */
-    readonly resourceName: string,
-    /** Answer the stream's `open` with this error instead of dialling (e.g. over capacity). */
-    private readonly refusal?: TargetError,
-  ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
-  }
-
-  /** Resolves when the stream is over, whatever the outcome. */
-  get finished(): Promise<void> {
-    return this.done;
-  }
-
-  /** A method, not a field check, so TypeScript does not narrow it away across awaits. */
-  get closed(): boolean {
-    return this.state === "closed";
-  }
-
-  stats(): StreamStats {
-    return {
-      session: this.session,
-      resource: this.resourceName,
-      state: this.state,
-      sendCredit: this.sendWindow.credit,
-      paused: this.paused,
-      pauses: this.pauses,
-      bytesToWorker: this.bytesToWorker,
-      bytesFromWorker: this.bytesFromWorker,
-      creditGranted: this.creditGranted,
-    };
-  }
-
-  async start(): Promise<void> {
-    const url = `${this.ctx.wsBase}/v1/connector/streams/${encodeURIComponent(this.session)}`;
-    let connection: TunnelConnection;
-    try {
-      const assertion = await signConnectorAssertion(this.ctx.privateKey, this.ctx.connectorId, { sid: this.session });
-      connection = await dialTunnel(url, assertion);
-      if (this.closed) {
-        connection.ws.close(1001, "connector stopping");
-        return;
-      }
-      this.ws = connection.ws;
-    } catch (err) {
-      this.ctx.logger.warn("cannot open stream", { session: this.session, error: (err as Error).message });
-      this.finish(`dial failed: ${(err as Error).message}`);
-      return;
-    }
-    this.state = "awaiting-open";
-    this.openTimer = setTimeout(() => {
-      if (this.state === "awaiting-open") this.protocolError(new StreamProtocolError("no open frame from the worker in time", 1008));
-    }, this.ctx.openTimeoutMs);
-    this.ws.on("close", (code: number) => this.onWorkerClosed(code));
-    this.ws.on("error", (err: Error) => this.ctx.logger.debug("stream websocket error", { session: this.session, error: err.message }));
-    connection.attach((data, isBinary) => this.onMessage(data, isBinary));
-  }
-
-  /** Connector shutdown: end the session politely on both sides. */
-  stop(reason = "connector shutting down"): void {
-    if (this.state === "closed") return;
-    this.sendControl({ t: "close", reason });
-    this.ws?.close(1001, "connector stopping");
-    this.finish(reason);
-  }
-
   // ── worker → connector ────────────────────────────────────────────────────
 
-  private onMessage(data: RawData, isBinary: boolean): void {
-    if (this.state === "closed") return;
-    try {
-      if (!isBinary) throw new StreamProtocolError("text WebSocket messages are not part of the tunnel protocol", 1007);
-      const frame = decodeFrame(data as Buffer);
-      switch (frame.type) {
-        case FrameType.Control:
-          return this.onControl(frame.message);
-        case FrameType.Data:
-          return this.onData(frame.payload);
-        case FrameType.Credit:
-          return this.onCredit(frame.bytes);
-      }
-    } catch (err) {
-      if (err instanceof StreamProtocolError) return this.protocolError(err);
-      if (err instanceof FrameError) return this.protocolError(new StreamProtocolError(err.message, /exceeds|too large/.test(err.message) ? 1009 : 1007));
-      this.ctx.logger.error("stream failure", { session: this.session, error: (err as Error).message });
-      this.protocolError(new StreamProtocolError(`internal error: ${(err as Error).message}`, 1008));
+  protected override onOtherControl(message: ControlMessage): void {
+    if (message.t === "cancel") {
+      void this.cancel();
+      return;
     }
+    // Forward compatibility: a newer worker may send messages we do not know; they carry no data.
+    this.ctx.logger.debug("ignoring unknown control message", { session: this.session, t: message.t.slice(0, 40) });
   }
 
-  private onControl(message: ControlMessage): void {
-    switch (message.t) {
-      case "open":
-        if (this.state !== "awaiting-open") throw new StreamProtocolError("duplicate open frame", 1008);
-        clearTimeout(this.openTimer);
-        void this.connectTarget(message);
-        return;
-      case "cancel":
-        void this.cancel();
-        return;
-      case "close":
-        this.ctx.logger.debug("worker closed the stream", { session: this.session, reason: String(message.reason ?? "") });
-        this.ws?.close(1000, "closed");
-        this.finish(`worker closed the stream${typeof message.reason === "string" ? `: ${message.reason.slice(0, 200)}` : ""}`);
-        return;
-      default:
-        // Forward compatibility: a newer worker may send messages we do not know; they carry no data.
-        this.ctx.logger.debug("ignoring unknown control message", { session: this.session, t: message.t.slice(0, 40) });
-    }
-  }
-
-  private onData(payload: Uint8Array): void {
+  protected override onData(payload: Uint8Array): void {
     if (this.state !== "ready" || !this.target) throw new StreamProtocolError("DATA before the stream is ready", 1008);
     try {
       this.receiveWindow.receive(payload.length);
@@ -235,7 +108,7 @@ export class TunnelStream {
     });
   }
 
-  private onCredit(bytes: number): void {
+  protected override onCredit(bytes: number): void {
     this.sendWindow.grant(bytes);
     // A worker cannot legitimately hold back more than a few windows of credit.
     if (this.sendWindow.credit > 64 * 1024 * 1024) throw new StreamProtocolError("credit overflow", 1008);
@@ -253,7 +126,7 @@ export class TunnelStream {
 
   // ── target ────────────────────────────────────────────────────────────────
 
-  private async connectTarget(open: ControlMessage): Promise<void> {
+  protected override async connectTarget(open: ControlMessage): Promise<void> {
     if (typeof open.resource !== "string" || open.resource !== this.resourceName) {
       return this.protocolError(new StreamProtocolError(`open names resource ${JSON.stringify(String(open.resource).slice(0, 64))}, expected ${this.resourceName}`, 1008));
     }
@@ -355,46 +228,13 @@ export class TunnelStream {
     this.finish(`target error ${err.code}`);
   }
 
-  private protocolError(err: StreamProtocolError): void {
-    if (this.state === "closed") return;
-    this.ctx.logger.warn("protocol error on stream", { session: this.session, error: err.message });
-    const message = `gatehouse: protocol error on the connector stream: ${err.message}`;
-    this.sendControl({ t: "error", code: "08P01", message });
-    this.ctx.emit({ type: "stream-error", stats: this.stats(), code: "08P01", message });
-    this.ws?.close(err.closeCode, err.message.slice(0, 120));
-    this.finish(`protocol error: ${err.message}`);
-  }
-
-  private onWorkerClosed(code: number): void {
-    this.finish(`worker closed the websocket (${code})`);
-  }
-
-  /** Idempotent teardown: ask PostgreSQL to end the backend, stop timers, settle `finished`. */
-  private finish(reason: string): void {
-    if (this.state === "closed") return;
-    const wasReady = this.state === "ready";
-    this.state = "closed";
-    clearTimeout(this.openTimer);
-    this.abort.abort();
+  /** Ask PostgreSQL to end the backend (Terminate when the session was up), then cut the socket after a grace period. */
+  protected override closeTarget(wasReady: boolean): void {
     const target = this.target;
-    if (target && !target.destroyed) {
-      if (wasReady) target.end(serialize.end());
-      else target.end();
-      target.resume();
-      setTimeout(() => target.destroy(), TARGET_CLOSE_GRACE_MS).unref();
-    }
-    if (this.ws && this.ws.readyState === this.ws.OPEN) this.ws.close(1000, "closed");
-    this.ctx.logger.debug("stream closed", { session: this.session, reason });
-    this.ctx.emit({ type: "stream-closed", stats: this.stats(), reason });
-    this.resolveDone();
-  }
-
-  private sendControl(message: ControlMessage): void {
-    this.send(encodeControl(message));
-  }
-
-  private send(frame: Uint8Array): void {
-    const ws = this.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
+    if (!target || target.destroyed) return;
+    if (wasReady) target.end(serialize.end());
+    else target.end();
+    target.resume();
+    setTimeout(() => target.destroy(), TARGET_CLOSE_GRACE_MS).unref();
   }
 }

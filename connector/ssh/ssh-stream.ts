@@ -11,11 +11,8 @@
  * stops adjusting the host's window). DATA from the worker is credited back once written into
  * the channel.
  */
-import type WebSocket from "ws";
-import type { RawData } from "ws";
 import type { ClientChannel, PseudoTtyOptions } from "ssh2";
-import { decodeFrame, encodeControl, encodeCredit, encodeData, FrameError, FrameType, type ControlMessage } from "../../parsers/tunnel/frames.ts";
-import { ReceiveWindow, SendWindow } from "../../parsers/tunnel/credit.ts";
+import { encodeCredit, encodeData, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import {
   decodeSshData,
   encodeChannelEvent,
@@ -28,10 +25,9 @@ import {
   STREAM_STDOUT,
   type PtyRequest,
 } from "../../parsers/ssh/frames.ts";
-import { signConnectorAssertion } from "../assertion.ts";
 import { StreamProtocolError, TargetError } from "../errors.ts";
-import type { StreamContext, StreamState, StreamStats } from "../stream.ts";
-import { dialTunnel, type TunnelConnection } from "../tunnel-socket.ts";
+import type { StreamContext } from "../stream.ts";
+import { TunnelStreamBase } from "../stream-base.ts";
 import { dialSsh, SSH_ERROR, type SshTarget } from "./target.ts";
 import type { SshResourceConfig } from "./config.ts";
 
@@ -56,115 +52,13 @@ interface ChannelState {
   closed: boolean;
 }
 
-export class SshTunnelStream {
-  private state: StreamState = "dialing";
-  private ws?: WebSocket;
+export class SshTunnelStream extends TunnelStreamBase {
+  protected readonly protocolErrorCode = SSH_ERROR.protocol;
   private target?: SshTarget;
-  private readonly sendWindow = new SendWindow();
-  private readonly receiveWindow = new ReceiveWindow();
-  private readonly abort = new AbortController();
   private readonly channels = new Map<number, ChannelState>();
-  private openTimer?: NodeJS.Timeout;
-  private paused = false;
-  private pauses = 0;
-  private bytesToWorker = 0;
-  private bytesFromWorker = 0;
-  private creditGranted = 0;
-  private readonly done: Promise<void>;
-  private resolveDone!: () => void;
-
-  constructor(
-    private readonly ctx: StreamContext,
-    readonly session: string,
-    readonly resourceName: string,
-    private readonly refusal?: TargetError,
-  ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
-  }
-
-  get finished(): Promise<void> {
-    return this.done;
-  }
-
-  get closed(): boolean {
-    return this.state === "closed";
-  }
-
-  stats(): StreamStats {
-    return {
-      session: this.session,
-      resource: this.resourceName,
-      state: this.state,
-      sendCredit: this.sendWindow.credit,
-      paused: this.paused,
-      pauses: this.pauses,
-      bytesToWorker: this.bytesToWorker,
-      bytesFromWorker: this.bytesFromWorker,
-      creditGranted: this.creditGranted,
-    };
-  }
-
-  async start(): Promise<void> {
-    const url = `${this.ctx.wsBase}/v1/connector/streams/${encodeURIComponent(this.session)}`;
-    let connection: TunnelConnection;
-    try {
-      const assertion = await signConnectorAssertion(this.ctx.privateKey, this.ctx.connectorId, { sid: this.session });
-      connection = await dialTunnel(url, assertion);
-      if (this.closed) {
-        connection.ws.close(1001, "connector stopping");
-        return;
-      }
-      this.ws = connection.ws;
-    } catch (err) {
-      this.ctx.logger.warn("cannot open stream", { session: this.session, error: (err as Error).message });
-      this.finish(`dial failed: ${(err as Error).message}`);
-      return;
-    }
-    this.state = "awaiting-open";
-    this.openTimer = setTimeout(() => {
-      if (this.state === "awaiting-open") this.protocolError(new StreamProtocolError("no open frame from the worker in time", 1008));
-    }, this.ctx.openTimeoutMs);
-    this.ws.on("close", (code: number) => this.finish(`worker closed the websocket (${code})`));
-    this.ws.on("error", (err: Error) => this.ctx.logger.debug("stream websocket error", { session: this.session, error: err.message }));
-    connection.attach((data, isBinary) => this.onMessage(data, isBinary));
-  }
-
-  stop(reason = "connector shutting down"): void {
-    if (this.closed) return;
-    this.sendControl({ t: "close", reason });
-    this.ws?.close(1001, "connector stopping");
-    this.finish(reason);
-  }
-
   // ── worker → connector ────────────────────────────────────────────────────
 
-  private onMessage(data: RawData, isBinary: boolean): void {
-    if (this.closed) return;
-    try {
-      if (!isBinary) throw new StreamProtocolError("text WebSocket messages are not part of the tunnel protocol", 1007);
-      const frame = decodeFrame(data as Buffer);
-      if (frame.type === FrameType.Control) return this.onControl(frame.message);
-      if (frame.type === FrameType.Data) return this.onData(frame.payload);
-      this.onCredit(frame.bytes);
-    } catch (err) {
-      if (err instanceof StreamProtocolError) return this.protocolError(err);
-      if (err instanceof FrameError) return this.protocolError(new StreamProtocolError(err.message, 1007));
-      this.protocolError(new StreamProtocolError(`internal error: ${(err as Error).message}`, 1008));
-    }
-  }
-
-  private onControl(message: ControlMessage): void {
-    if (message.t === "open") {
-      if (this.state !== "awaiting-open") throw new StreamProtocolError("duplicate open frame", 1008);
-      clearTimeout(this.openTimer);
-      void this.connectTarget(message);
-      return;
-    }
-    if (message.t === "close") {
-      this.ws?.close(1000, "closed");
-      this.finish("worker closed the stream");
-      return;
-    }
+  protected override onOtherControl(message: ControlMessage): void {
     if (!message.t.startsWith("ssh.")) return; // forward compatibility: unknown messages carry no data
     if (this.state !== "ready" || !this.target) throw new StreamProtocolError(`${message.t} before the SSH session is ready`, 1008);
     const m = parseSshClientMessage(message);
@@ -226,7 +120,7 @@ export class SshTunnelStream {
     });
   }
 
-  private onData(payload: Uint8Array): void {
+  protected override onData(payload: Uint8Array): void {
     if (this.state !== "ready") throw new StreamProtocolError("DATA before the stream is ready", 1008);
     try {
       this.receiveWindow.receive(payload.length);
@@ -286,7 +180,7 @@ export class SshTunnelStream {
     }
   }
 
-  private onCredit(bytes: number): void {
+  protected override onCredit(bytes: number): void {
     this.sendWindow.grant(bytes);
     if (this.sendWindow.credit > 64 * 1024 * 1024) throw new StreamProtocolError("credit overflow", 1008);
     if (this.paused && this.sendWindow.open) {
@@ -318,7 +212,7 @@ export class SshTunnelStream {
     }
   }
 
-  private async connectTarget(open: ControlMessage): Promise<void> {
+  protected override async connectTarget(open: ControlMessage): Promise<void> {
     if (open.resource !== this.resourceName) {
       return this.protocolError(new StreamProtocolError(`open names resource ${JSON.stringify(String(open.resource).slice(0, 64))}, expected ${this.resourceName}`, 1008));
     }
@@ -365,28 +259,10 @@ export class SshTunnelStream {
     this.finish(`target error ${err.code}`);
   }
 
-  private protocolError(err: StreamProtocolError): void {
-    if (this.closed) return;
-    this.ctx.logger.warn("protocol error on ssh stream", { session: this.session, error: err.message });
-    const message = `gatehouse: protocol error on the connector stream: ${err.message}`;
-    this.sendControl({ t: "error", code: SSH_ERROR.protocol, message });
-    this.ctx.emit({ type: "stream-error", stats: this.stats(), code: SSH_ERROR.protocol, message });
-    this.ws?.close(err.closeCode, err.message.slice(0, 120));
-    this.finish(`protocol error: ${err.message}`);
-  }
-
-  private finish(reason: string): void {
-    if (this.closed) return;
-    this.state = "closed";
-    clearTimeout(this.openTimer);
-    this.abort.abort();
-    for (const s of this.channels.values()) s.stream?.close();
+  protected override closeTarget(): void {
+    for (const st of this.channels.values()) st.stream?.close();
     this.channels.clear();
     this.target?.client.end();
-    if (this.ws && this.ws.readyState === this.ws.OPEN) this.ws.close(1000, "closed");
-    this.ctx.logger.debug("ssh stream closed", { session: this.session, reason });
-    this.ctx.emit({ type: "stream-closed", stats: this.stats(), reason });
-    this.resolveDone();
   }
 
   /** One DATA frame (channel header included), spending send credit. */
@@ -394,15 +270,6 @@ export class SshTunnelStream {
     this.send(encodeData(payload));
     this.sendWindow.spend(payload.length);
     this.bytesToWorker += payload.length;
-  }
-
-  private sendControl(message: ControlMessage): void {
-    this.send(encodeControl(message));
-  }
-
-  private send(frame: Uint8Array): void {
-    const ws = this.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
   }
 }
 

@@ -1,0 +1,187 @@
+/**
+ * What every per-session connector stream shares, whatever the target protocol: dialling
+ * `/v1/connector/streams/<session>` with a session-bound assertion, waiting for the worker's
+ * `open`, decoding tunnel frames, the flow-control windows and counters, and an idempotent
+ * teardown. Protocol streams (PostgreSQL in stream.ts, SSH in ssh/ssh-stream.ts) implement the hooks.
+ */
+import type WebSocket from "ws";
+import type { RawData } from "ws";
+import { decodeFrame, encodeControl, FrameError, FrameType, type ControlMessage } from "../parsers/tunnel/frames.ts";
+import { ReceiveWindow, SendWindow } from "../parsers/tunnel/credit.ts";
+import { signConnectorAssertion } from "./assertion.ts";
+import { StreamProtocolError, type TargetError } from "./errors.ts";
+import type { StreamContext, StreamState, StreamStats } from "./stream.ts";
+import { dialTunnel, type TunnelConnection } from "./tunnel-socket.ts";
+
+export abstract class TunnelStreamBase {
+  protected state: StreamState = "dialing";
+  protected ws?: WebSocket;
+  protected readonly sendWindow = new SendWindow();
+  protected readonly receiveWindow = new ReceiveWindow();
+  protected readonly abort = new AbortController();
+  protected openTimer?: NodeJS.Timeout;
+  protected paused = false;
+  protected pauses = 0;
+  protected bytesToWorker = 0;
+  protected bytesFromWorker = 0;
+  protected creditGranted = 0;
+  private readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  /** SQLSTATE-like code sent with a protocol error on this stream. */
+  protected abstract readonly protocolErrorCode: string;
+
+  constructor(
+    protected readonly ctx: StreamContext,
+    readonly session: string,
+    /** Resource named by the control channel's `open`; the stream's `open` must agree. */
+    readonly resourceName: string,
+    /** Answer the stream's `open` with this error instead of dialling (e.g. over capacity). */
+    protected readonly refusal?: TargetError,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  /** Resolves when the stream is over, whatever the outcome. */
+  get finished(): Promise<void> {
+    return this.done;
+  }
+
+  /** A method, not a field check, so TypeScript does not narrow it away across awaits. */
+  get closed(): boolean {
+    return this.state === "closed";
+  }
+
+  stats(): StreamStats {
+    return {
+      session: this.session,
+      resource: this.resourceName,
+      state: this.state,
+      sendCredit: this.sendWindow.credit,
+      paused: this.paused,
+      pauses: this.pauses,
+      bytesToWorker: this.bytesToWorker,
+      bytesFromWorker: this.bytesFromWorker,
+      creditGranted: this.creditGranted,
+    };
+  }
+
+  async start(): Promise<void> {
+    const url = `${this.ctx.wsBase}/v1/connector/streams/${encodeURIComponent(this.session)}`;
+    let connection: TunnelConnection;
+    try {
+      const assertion = await signConnectorAssertion(this.ctx.privateKey, this.ctx.connectorId, { sid: this.session });
+      connection = await dialTunnel(url, assertion);
+      if (this.closed) {
+        connection.ws.close(1001, "connector stopping");
+        return;
+      }
+      this.ws = connection.ws;
+    } catch (err) {
+      this.ctx.logger.warn("cannot open stream", { session: this.session, error: (err as Error).message });
+      this.finish(`dial failed: ${(err as Error).message}`);
+      return;
+    }
+    this.state = "awaiting-open";
+    this.openTimer = setTimeout(() => {
+      if (this.state === "awaiting-open") this.protocolError(new StreamProtocolError("no open frame from the worker in time", 1008));
+    }, this.ctx.openTimeoutMs);
+    this.ws.on("close", (code: number) => this.finish(`worker closed the websocket (${code})`));
+    this.ws.on("error", (err: Error) => this.ctx.logger.debug("stream websocket error", { session: this.session, error: err.message }));
+    connection.attach((data, isBinary) => this.onMessage(data, isBinary));
+  }
+
+  /** Connector shutdown: end the session politely on both sides. */
+  stop(reason = "connector shutting down"): void {
+    if (this.closed) return;
+    this.sendControl({ t: "close", reason });
+    this.ws?.close(1001, "connector stopping");
+    this.finish(reason);
+  }
+
+  // ── hooks ─────────────────────────────────────────────────────────────────
+
+  /** The worker's `open`: authenticate to the target. */
+  protected abstract connectTarget(open: ControlMessage): Promise<void>;
+  /** Any other control message (cancel, ssh.*…). Unknown ones must be ignored (forward compatibility). */
+  protected abstract onOtherControl(message: ControlMessage): void;
+  protected abstract onData(payload: Uint8Array): void;
+  protected abstract onCredit(bytes: number): void;
+  /** Close the target side; `wasReady` says whether the session was established. */
+  protected abstract closeTarget(wasReady: boolean): void;
+
+  // ── worker → connector ────────────────────────────────────────────────────
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    try {
+      if (!isBinary) throw new StreamProtocolError("text WebSocket messages are not part of the tunnel protocol", 1007);
+      const frame = decodeFrame(data as Buffer);
+      switch (frame.type) {
+        case FrameType.Control:
+          return this.onControl(frame.message);
+        case FrameType.Data:
+          return this.onData(frame.payload);
+        case FrameType.Credit:
+          return this.onCredit(frame.bytes);
+      }
+    } catch (err) {
+      if (err instanceof StreamProtocolError) return this.protocolError(err);
+      if (err instanceof FrameError) return this.protocolError(new StreamProtocolError(err.message, /exceeds|too large/.test(err.message) ? 1009 : 1007));
+      this.ctx.logger.error("stream failure", { session: this.session, error: (err as Error).message });
+      this.protocolError(new StreamProtocolError(`internal error: ${(err as Error).message}`, 1008));
+    }
+  }
+
+  private onControl(message: ControlMessage): void {
+    switch (message.t) {
+      case "open":
+        if (this.state !== "awaiting-open") throw new StreamProtocolError("duplicate open frame", 1008);
+        clearTimeout(this.openTimer);
+        void this.connectTarget(message);
+        return;
+      case "close":
+        this.ctx.logger.debug("worker closed the stream", { session: this.session, reason: String(message.reason ?? "") });
+        this.ws?.close(1000, "closed");
+        this.finish(`worker closed the stream${typeof message.reason === "string" ? `: ${message.reason.slice(0, 200)}` : ""}`);
+        return;
+      default:
+        this.onOtherControl(message);
+    }
+  }
+
+  // ── teardown and sending ──────────────────────────────────────────────────
+
+  protected protocolError(err: StreamProtocolError): void {
+    if (this.closed) return;
+    this.ctx.logger.warn("protocol error on stream", { session: this.session, error: err.message });
+    const message = `gatehouse: protocol error on the connector stream: ${err.message}`;
+    this.sendControl({ t: "error", code: this.protocolErrorCode, message });
+    this.ctx.emit({ type: "stream-error", stats: this.stats(), code: this.protocolErrorCode, message });
+    this.ws?.close(err.closeCode, err.message.slice(0, 120));
+    this.finish(`protocol error: ${err.message}`);
+  }
+
+  /** Idempotent teardown: close the target, stop timers, settle `finished`. */
+  protected finish(reason: string): void {
+    if (this.closed) return;
+    const wasReady = this.state === "ready";
+    this.state = "closed";
+    clearTimeout(this.openTimer);
+    this.abort.abort();
+    this.closeTarget(wasReady);
+    if (this.ws && this.ws.readyState === this.ws.OPEN) this.ws.close(1000, "closed");
+    this.ctx.logger.debug("stream closed", { session: this.session, reason });
+    this.ctx.emit({ type: "stream-closed", stats: this.stats(), reason });
+    this.resolveDone();
+  }
+
+  protected sendControl(message: ControlMessage): void {
+    this.send(encodeControl(message));
+  }
+
+  protected send(frame: Uint8Array): void {
+    const ws = this.ws;
+    if (ws && ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
+  }
+}
