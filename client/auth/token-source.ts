@@ -11,6 +11,7 @@
  */
 import { decodeJwt } from "jose";
 import { TokenError, describeError } from "../errors.ts";
+import { readBodyBounded } from "../gateway/api.ts";
 
 export interface TokenSource {
   /** Human-readable origin, for logs ("GATEHOUSE_TOKEN", "GitHub Actions OIDC", …). Never the token. */
@@ -133,7 +134,7 @@ export function githubActionsTokenSource(opts: GitHubActionsOptions): TokenSourc
           lastError = describeError(err);
           continue;
         }
-        const body = await readBounded(res);
+        const body = await readBodyBounded(res, MAX_TOKEN_RESPONSE_BYTES, () => new TokenError("token response too large"));
         if (res.status >= 500) {
           lastError = `HTTP ${res.status}`;
           continue;
@@ -152,24 +153,6 @@ export function githubActionsTokenSource(opts: GitHubActionsOptions): TokenSourc
     },
     { now: opts.now },
   );
-}
-
-async function readBounded(res: Response): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > MAX_TOKEN_RESPONSE_BYTES) {
-      await reader.cancel();
-      throw new TokenError("token response too large");
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export interface ResolveOptions {

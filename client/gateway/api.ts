@@ -60,7 +60,11 @@ export function errorFromBody(status: number, body: string): GatewayHttpError {
   return new GatewayHttpError(status, error.replace(/[^\x20-\x7e]/g, " ").slice(0, 60), reason);
 }
 
-async function readBody(res: Response): Promise<string> {
+/**
+ * Reads at most `maxBytes` of a response body (a hostile or broken server cannot make us buffer
+ * without limit). Past the limit: "truncate" keeps the first `maxBytes`; a function's error is thrown.
+ */
+export async function readBodyBounded(res: Response, maxBytes: number, overflow: "truncate" | (() => Error)): Promise<string> {
   const reader = res.body?.getReader();
   if (!reader) return "";
   const chunks: Uint8Array[] = [];
@@ -68,13 +72,14 @@ async function readBody(res: Response): Promise<string> {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    const room = MAX_ERROR_BODY_BYTES - total;
-    chunks.push(value.subarray(0, room));
-    total += Math.min(value.length, room);
-    if (total >= MAX_ERROR_BODY_BYTES) {
+    if (total + value.length > maxBytes) {
       await reader.cancel();
+      if (overflow !== "truncate") throw overflow();
+      chunks.push(value.subarray(0, maxBytes - total));
       break;
     }
+    chunks.push(value);
+    total += value.length;
   }
   return Buffer.concat(chunks).toString("utf8");
 }
@@ -99,7 +104,7 @@ export class GatewayClient {
     } catch (err) {
       throw new GatewayUnreachableError(this.base.origin, describeError(err));
     }
-    const text = await readBody(res);
+    const text = await readBodyBounded(res, MAX_ERROR_BODY_BYTES, "truncate");
     if (res.status < 200 || res.status > 299) throw errorFromBody(res.status, text);
     return { status: res.status, text };
   }

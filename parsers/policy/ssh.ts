@@ -29,6 +29,7 @@ import { compileGlob, GlobSet } from "./glob.ts";
 import { PolicySyntaxError } from "./errors.ts";
 import type { ConnectInput, Decision, Effect, MatchedRule, ApprovalRequirement } from "./types.ts";
 import { EFFECT_RANK } from "./types.ts";
+import { normalizeSftpPath } from "../sftp/packets.ts";
 
 export const SFTP_OPERATIONS = ["read", "write", "list", "remove", "rename", "mkdir", "rmdir", "setstat", "symlink", "extended"] as const;
 export type SftpOperation = (typeof SFTP_OPERATIONS)[number];
@@ -298,22 +299,9 @@ function wordTouched(pat: PatternGlob, arg: ShellWord): boolean {
   return pat.matches(arg.value) || pat.matches(normalizePath(arg.value));
 }
 
-/** `/etc/../etc//passwd` → `/etc/passwd` (lexical; for deny matching only). */
+/** `/etc/../etc//passwd` → `/etc/passwd` (lexical; for deny matching only). Words without a `/` stay as they are. */
 function normalizePath(value: string): string {
-  if (!value.includes("/")) return value;
-  const abs = value.startsWith("/");
-  const parts: string[] = [];
-  for (const seg of value.split("/")) {
-    if (seg === "" || seg === ".") continue;
-    if (seg === "..") {
-      if (parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
-      else if (!abs) parts.push("..");
-      continue;
-    }
-    parts.push(seg);
-  }
-  const joined = parts.join("/");
-  return abs ? `/${joined}` : joined || ".";
+  return value.includes("/") ? normalizeSftpPath(value) : value;
 }
 
 /** Could some string match both globs? (product automaton reachability) */

@@ -9,6 +9,9 @@ import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { AuditEventDataMap, QueryData, RecordingMode, ResultData } from "../../parsers/audit/index.ts";
 import type { AuditEnv } from "./env.ts";
 import { SessionRecorder, type GenericEventType, type RecorderLimits } from "./recorder.ts";
+import type { SessionAudit } from "../session/session-audit.ts";
+import type { SessionOutcome } from "../engines/engine.ts";
+import type { SessionStats } from "../session/session.ts";
 
 export interface RecorderAuditOptions {
   ctx: { storage: DurableObjectStorage };
@@ -23,32 +26,10 @@ export interface RecorderAuditOptions {
   connector?: string;
 }
 
-export interface RecorderAudit {
+/** The session's semantic audit interface (worker/session/session-audit.ts), backed by the recorder. */
+export interface RecorderAudit extends SessionAudit {
   readonly recorder: SessionRecorder;
-  onQuery(event: {
-    protocol: string;
-    message: string;
-    text: string;
-    params?: Array<string | null | { binary: number }>;
-    statements?: Array<{ kind: string; command: string; flags?: string[] }>;
-  }): Promise<void>;
-  onDecision(event: { effect: string; rule: string | null; reason: string; statementIndex?: number }): Promise<void>;
-  onResult(event: {
-    columns?: string[];
-    rowsSample?: Array<Array<string | null>>;
-    rows: number;
-    commandTag?: string;
-    error?: { code: string; message: string; detail?: string };
-    durationMs?: number;
-  }): Promise<void>;
-  onNotice(event: { severity: string; code: string; message: string }): Promise<void>;
-  onMasking(counts: Record<string, number>): Promise<void>;
-  onEvent(type: string, data: Record<string, unknown>): Promise<void>;
-  end(
-    outcome: { status: string; reason: string; code?: string },
-    stats: { bytesFromClient: number; bytesToClient: number; startedAt: number; endedAt: number },
-    extra: { connectorId: string | null },
-  ): Promise<void>;
+  end(outcome: SessionOutcome, stats: SessionStats, extra: { connectorId: string | null }): Promise<void>;
 }
 
 /** Types onEvent accepts: the reserved approval.* and term.* events and the other non-lifecycle types. */

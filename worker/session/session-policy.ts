@@ -14,6 +14,7 @@ export interface SqlDecision {
 }
 
 export class SessionPolicy {
+  private resolvedLimits?: { maxSessionMs: number | null; statementTimeoutMs: number | null };
   constructor(
     readonly compiled: CompiledPolicy,
     private readonly classifier: SqlClassifier,
@@ -43,8 +44,10 @@ export class SessionPolicy {
     return this.compiled.decideSsh({ identity: this.identity, resource: this.resource, request, activeGrants: this.activeGrants() });
   }
 
+  /** The session's limits: identity and resource are fixed for its life, so they are resolved once. */
   limits(): { maxSessionMs: number | null; statementTimeoutMs: number | null } {
-    return this.compiled.sessionLimits(this.identity, this.resource);
+    this.resolvedLimits ??= this.compiled.sessionLimits(this.identity, this.resource);
+    return this.resolvedLimits;
   }
 
   /** The masking rules for this identity on this resource (none → no masking pass) and the tenant key. */

@@ -94,7 +94,6 @@ export class PostgresEngine implements Engine {
   private statementTimer: ReturnType<typeof setTimeout> | undefined;
   private cancelledByTimeout = false;
   private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
-  private totalRows = 0;
   /** Describe batch to send before the Query being checked (COPY masking); see prepareCopyMasking. */
   private pendingProbe: { bytes: Uint8Array; onColumns: (columns: string[] | undefined) => void } | null = null;
   /** Injected describe batches whose answers are swallowed, in order; each gets the column names. */
@@ -111,10 +110,6 @@ export class PostgresEngine implements Engine {
     setTimeout(() => {
       if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");
     }, STARTUP_TIMEOUT_MS);
-  }
-
-  get rows(): number {
-    return this.totalRows;
   }
 
   // ---------------------------------------------------------------- client → target
@@ -471,7 +466,6 @@ export class PostgresEngine implements Engine {
     forEachMessage(payload, (type, start, end) => {
       if (type === B.DataRow) {
         result.rows++;
-        this.totalRows++;
         if ((result.rowsSample?.length ?? 0) < ROW_SAMPLE_LIMIT) {
           (result.rowsSample ??= []).push(decodeDataRow(payload.subarray(start + 5, end), result.formats));
         }
