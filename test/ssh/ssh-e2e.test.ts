@@ -235,18 +235,29 @@ masking:
     const r = await ssh(["-tt"], "echo shell-$((6*7))\nexit 5\n");
     expect(r.stdout, `status ${r.status}, stderr: ${r.stderr}`).toContain("shell-42");
     expect(r.status).toBe(5);
-    // The client logs the connection (with its session id) once the tunnel has closed.
-    for (let i = 0; i < 100 && conn.logs.length === before; i++) await new Promise((res) => setTimeout(res, 50));
-    const sessionId = /session ([0-9a-f-]{36}): /.exec(conn.logs.at(-1) ?? "")?.[1];
-    expect(sessionId).toBeDefined();
+    // The client logs each connection (with its session id) once its tunnel has closed. Connections
+    // of earlier tests may still be logging, so replay every new session until the shell's shows up.
     const token = await stack.mintToken({ sub: "auditor-1", claims: { groups: ["auditors"] } });
-    let out = "";
-    let err = "";
-    const io = { stdout: (s: string) => (out += s), stderr: (s: string) => (err += s), env: { GATEHOUSE_TOKEN: token, GATEHOUSE_URL: stack.gatewayUrl } };
-    const code = await main(["sessions", "replay", sessionId!, "--asciicast"], io as never);
-    expect(err).toBe("");
-    expect(code).toBe(0);
-    const lines = out.trim().split("\n").map((l) => JSON.parse(l) as unknown);
+    const replay = async (sessionId: string) => {
+      let out = "";
+      let err = "";
+      const io = { stdout: (t: string) => (out += t), stderr: (t: string) => (err += t), env: { GATEHOUSE_TOKEN: token, GATEHOUSE_URL: stack.gatewayUrl } };
+      const code = await main(["sessions", "replay", sessionId, "--asciicast"], io as never);
+      return { code, out, err };
+    };
+    let shell: { code: number; out: string; err: string } | undefined;
+    for (let i = 0; i < 100 && !shell; i++) {
+      for (const line of conn.logs.slice(before)) {
+        const id = /session ([0-9a-f-]{36}): /.exec(line)?.[1];
+        if (!id) continue;
+        const got = await replay(id);
+        if (got.code === 0 && got.out.includes("shell-42")) shell = got;
+      }
+      if (!shell) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(shell).toBeDefined();
+    expect(shell!.err).toBe("");
+    const lines = shell!.out.trim().split("\n").map((l) => JSON.parse(l) as unknown);
     expect(lines[0]).toMatchObject({ version: 2 });
     const output = lines.slice(1).filter((e) => Array.isArray(e) && e[1] === "o").map((e) => (e as [number, string, string])[2]).join("");
     expect(output).toContain("shell-42");
