@@ -84,6 +84,7 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
         gateway,
         getToken: () => opts.tokenSource.getToken(),
         openTunnel: async () => openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: await opts.tokenSource.getToken(), clientVersion: CLIENT_VERSION }),
+        log: (line) => log(`gatehouse: conn #${connId} from ${peer} → ${resource}: ${line.replace(/^gatehouse: /, "")}`),
       })
       .catch((err: unknown) => {
         socket.destroy();

@@ -141,7 +141,10 @@ export async function startTestSshd(opts: StartSshdOptions = {}): Promise<TestSs
       // Forwarding is allowed by sshd on purpose: refusals in the tests must come from the gateway.
       "AllowTcpForwarding yes",
       "AllowAgentForwarding yes",
-      "X11Forwarding no",
+      // X11 needs xauth on the host (Debian: xauth); without it sshd refuses x11-req on its own.
+      "X11Forwarding yes",
+      "X11UseLocalhost yes",
+      "XAuthLocation /usr/bin/xauth",
       "PermitTTY yes",
       "PrintMotd no",
       "PrintLastLog no",

@@ -16,6 +16,8 @@ export interface EngineContext {
   getToken(): Promise<string>;
   /** Dial `/v1/tunnel/<resource>`; rejects with GatewayHttpError / GatewayUnreachableError. */
   openTunnel(): Promise<WebSocket>;
+  /** A line for the listener's log (what the local client cannot be told in its own protocol). */
+  log(line: string): void;
 }
 
 /** What happened on one local connection: one log line is made from it. */

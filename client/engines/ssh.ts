@@ -2,8 +2,9 @@
  * SSH engine of the client: a local SSH server (ssh2) on the loopback listener, so the real
  * OpenSSH `ssh`, `scp` (SFTP mode) and `rsync` work against it. It never relays SSH bytes: each
  * channel request (exec with its command line, shell with its pty, the sftp subsystem, window
- * changes, signals, forwarding requests) becomes a structured tunnel frame the gateway checks
- * (client/engines/ssh/tunnel.ts). The real SSH session — and its private key — live in the
+ * changes, signals) becomes a structured tunnel frame the gateway checks
+ * (client/engines/ssh/tunnel.ts); forwarding requests are asked of the gateway the same way
+ * (client/engines/ssh/forwarding.ts). The real SSH session — and its private key — live in the
  * connector.
  *
  * The local server's host key is generated per run; its fingerprint and a known_hosts line are
@@ -21,7 +22,9 @@ import { describeError } from "../errors.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "./engine.ts";
 import { tunnelOpenError } from "./postgres.ts";
 import { SshTunnel, type ChannelSink, type TunnelEnd } from "./ssh/tunnel.ts";
+import { LocalForwarding } from "./ssh/forwarding.ts";
 import { EXIT_GATEWAY_ERROR, type PtyRequest } from "../../parsers/ssh/frames.ts";
+import type { X11Request } from "../../parsers/ssh/forward.ts";
 
 export interface LocalHostKey {
   privatePem: string;
@@ -76,8 +79,7 @@ class LocalSshConnection {
   private tunnelPromise?: Promise<SshTunnel | null>;
   private failure?: TunnelEnd;
   private readonly channels = new Set<LocalChannel>();
-  private readonly forwards = new Map<number, (ok: boolean, message: string) => void>();
-  private nextForward = 1;
+  private readonly forwarding: LocalForwarding;
 
   constructor(
     private readonly conn: Connection,
@@ -85,7 +87,9 @@ class LocalSshConnection {
     private readonly clientIdent: string,
     private readonly summary: ConnectionSummary,
     private readonly done: (outcome: string, detail?: string) => void,
-  ) {}
+  ) {
+    this.forwarding = new LocalForwarding(conn, async () => (await this.tunnelPromise) ?? null, (message) => ctx.log(message));
+  }
 
   run(): void {
     const { conn } = this;
@@ -94,13 +98,10 @@ class LocalSshConnection {
       this.tunnelPromise = this.openTunnel();
     });
     conn.on("session", (accept) => this.onSession(accept()));
-    // -L / -W (direct-tcpip) and streamlocal: asked to the gateway (recorded there), refused.
-    conn.on("tcpip", (_accept, reject, info) => void this.askForward("local", `${info.destIP}:${info.destPort}`).then(() => reject()));
-    conn.on("openssh.streamlocal", (_accept, reject, info) => void this.askForward("streamlocal", info.socketPath).then(() => reject()));
-    conn.on("request", (_accept, reject, name, info) => {
-      const target = name.includes("streamlocal") ? String((info as { socketPath?: string }).socketPath ?? "") : `${(info as { bindAddr?: string }).bindAddr}:${(info as { bindPort?: number }).bindPort}`;
-      void this.askForward(name.includes("streamlocal") ? "streamlocal" : "remote", target).then(() => reject?.());
-    });
+    // Forwarding: every request is decided by the gateway before anything opens (forwarding.ts).
+    conn.on("tcpip", (accept, reject, info) => void this.forwarding.direct("local", { host: info.destIP, port: info.destPort, originHost: info.srcIP, originPort: info.srcPort }, accept, reject));
+    conn.on("openssh.streamlocal", (accept, reject, info) => void this.forwarding.direct("streamlocal", { path: info.socketPath }, accept, reject));
+    conn.on("request", (accept, reject, name, info) => void this.forwarding.listen(name, info as { bindAddr?: string; bindPort?: number; socketPath?: string }, accept, reject));
     // A broken local connection ends in "close" below; keep the reason for the log line.
     conn.on("error", (err) => (this.summary.detail ??= describeError(err)));
     conn.on("close", () => this.end("client disconnected"));
@@ -115,39 +116,30 @@ class LocalSshConnection {
       this.fail({ code: "refused", message });
       return null;
     }
-    const tunnel = new SshTunnel(ws, {
+    const tunnel: SshTunnel = new SshTunnel(ws, {
       onSession: (id) => (this.summary.sessionId = id),
-      onForwardResult: (id, ok, message) => {
-        this.forwards.get(id)?.(ok, message);
-        this.forwards.delete(id);
-      },
+      onForwardResult: (id, ok, message, port) => this.forwarding.answer(id, ok, message, port),
+      onIncoming: (open): ChannelSink => this.forwarding.incoming(open, tunnel),
       onEnd: (end) => this.fail(end),
-      onPause: () => this.channels.forEach((c) => c.pause()),
-      onResume: () => this.channels.forEach((c) => c.resume()),
+      onPause: () => {
+        this.channels.forEach((c) => c.pause());
+        this.forwarding.pause();
+      },
+      onResume: () => {
+        this.channels.forEach((c) => c.resume());
+        this.forwarding.resume();
+      },
     });
     this.tunnel = tunnel;
     tunnel.start(this.clientIdent);
     return tunnel;
   }
 
-  private async askForward(kind: "local" | "remote" | "agent" | "x11" | "streamlocal", target?: string): Promise<void> {
-    const tunnel = await this.tunnelPromise;
-    if (!tunnel || tunnel.isEnded) return;
-    const id = this.nextForward++;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => resolve(), 10_000);
-      this.forwards.set(id, (_ok, message) => {
-        clearTimeout(timer);
-        process.stderr.write(`${message}\n`);
-        resolve();
-      });
-      tunnel.control({ t: "ssh.forward", id, kind, ...(target !== undefined ? { target } : {}) });
-    });
-  }
-
   private onSession(session: Session): void {
     const env: Record<string, string> = {};
     let pty: PtyRequest | undefined;
+    let agent = false;
+    let x11: X11Request | undefined;
     let channel: LocalChannel | undefined;
     session.on("env", (accept, _reject, info) => {
       if (Object.keys(env).length < 64) env[info.key] = info.val;
@@ -165,8 +157,17 @@ class LocalSshConnection {
       accept?.();
       if (channel?.ch !== undefined) this.tunnel?.control({ t: "ssh.signal", ch: channel.ch, name: String(info.name).replace(/^SIG/, "") });
     });
-    session.on("auth-agent", (_accept, reject) => void this.askForward("agent").then(() => reject?.()));
-    session.on("x11", (_accept, reject) => void this.askForward("x11").then(() => reject?.()));
+    // -A / -X ride on the exec/shell request: the gateway decides them there and says so on
+    // stderr when it refuses (as an SSH server that refuses forwarding lets the command run).
+    session.on("auth-agent", (accept) => {
+      agent = true;
+      accept?.();
+    });
+    session.on("x11", (accept, _reject, info) => {
+      // The cookie is sent as the hex text of the (fake) cookie; ssh2 hands over those bytes.
+      x11 = { single: info.single === true, protocol: String(info.protocol), cookie: Buffer.isBuffer(info.cookie) ? info.cookie.toString("latin1") : String(info.cookie), screen: Number(info.screen) || 0 };
+      accept?.();
+    });
     const start = (stream: ServerChannel, request: Parameters<SshTunnel["openChannel"]>[0]) => {
       channel = new LocalChannel(stream, pty !== undefined);
       this.channels.add(channel);
@@ -174,8 +175,9 @@ class LocalSshConnection {
       void this.startChannel(channel, request);
     };
     const envPart = () => (Object.keys(env).length > 0 ? { env } : {});
-    session.on("exec", (accept, _reject, info) => start(accept(), { t: "ssh.exec", command: info.command, ...(pty ? { pty } : {}), ...envPart() }));
-    session.on("shell", (accept) => start(accept(), { t: "ssh.shell", ...(pty ? { pty } : {}), ...envPart() }));
+    const fwdPart = () => ({ ...(agent ? { agent: true as const } : {}), ...(x11 ? { x11 } : {}) });
+    session.on("exec", (accept, _reject, info) => start(accept(), { t: "ssh.exec", command: info.command, ...(pty ? { pty } : {}), ...envPart(), ...fwdPart() }));
+    session.on("shell", (accept) => start(accept(), { t: "ssh.shell", ...(pty ? { pty } : {}), ...envPart(), ...fwdPart() }));
     session.on("subsystem", (accept, _reject, info) => start(accept(), { t: "ssh.subsystem", name: info.name, ...envPart() }));
   }
 
@@ -191,8 +193,7 @@ class LocalSshConnection {
     this.failure = end;
     const message = end.message.startsWith("gatehouse:") ? end.message : `gatehouse: ${end.message}`;
     for (const c of this.channels) c.fail(message);
-    for (const resolve of this.forwards.values()) resolve(false, message);
-    this.forwards.clear();
+    this.forwarding.fail(message);
     if (end.code !== "ok" && end.code !== "client-closed") this.summary.detail = message;
     // Give the SSH client time to read the message, then hang up.
     setTimeout(() => this.conn.end(), 200).unref();

@@ -5,13 +5,17 @@
  *   worker ◀─ready── connector
  *   worker ──ssh.exec / ssh.shell / ssh.subsystem / ssh.window / ssh.signal──▶ channel requests
  *   worker ◀═DATA (channel header)═▶ connector ◀═channel bytes═▶ host
+ *   worker ──ssh.direct / ssh.listen──▶ forwardOut / forwardIn on the host (allowed forwarding)
+ *   worker ◀─ssh.incoming── connector ◀── host opens a channel (remote listener, agent, X11)
  *
  * The connector only executes what the worker sends (the worker has already applied policy).
  * Flow control: DATA to the worker spends the send window; at zero every channel is paused (ssh2
  * stops adjusting the host's window). DATA from the worker is credited back once written into
  * the channel.
  */
-import type { ClientChannel, PseudoTtyOptions } from "ssh2";
+import { Duplex } from "node:stream";
+import ssh2 from "ssh2";
+import type { ClientChannel, ExecOptions, PseudoTtyOptions, ShellOptions } from "ssh2";
 import { encodeCredit, encodeData, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import {
   decodeSshData,
@@ -29,6 +33,7 @@ import { StreamProtocolError, TargetError } from "../errors.ts";
 import type { StreamContext } from "../stream.ts";
 import { TunnelStreamBase } from "../stream-base.ts";
 import { dialSsh, SSH_ERROR, type SshTarget } from "./target.ts";
+import { INCOMING_CHANNEL_BASE, parseDirectOpen, parseListenRequest, type IncomingOpen, type ListenRequest, type X11Request } from "../../parsers/ssh/forward.ts";
 import type { SshResourceConfig } from "./config.ts";
 
 /** Bytes read from a channel per DATA frame (keeps frames well under the tunnel limit). */
@@ -44,8 +49,22 @@ interface InputItem {
   close?: boolean;
 }
 
+/** What a channel on the host looks like to this stream: an ssh2 ClientChannel, or the agent bridge. */
+interface HostChannel {
+  write(bytes: Uint8Array, cb: () => void): unknown;
+  end(): unknown;
+  close(): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  stderr?: { pause(): unknown; resume(): unknown; on(event: "data", fn: (chunk: Buffer) => void): unknown };
+  on(event: string, fn: (...args: never[]) => void): unknown;
+  /** Session channels only. */
+  setWindow?(rows: number, cols: number, height: number, width: number): unknown;
+  signal?(name: string): unknown;
+}
+
 interface ChannelState {
-  stream?: ClientChannel;
+  stream?: HostChannel;
   /** Input (and eof/close) that arrived before the channel opened. */
   pending: InputItem[];
   pendingBytes: number;
@@ -56,25 +75,58 @@ export class SshTunnelStream extends TunnelStreamBase {
   protected readonly protocolErrorCode = SSH_ERROR.protocol;
   private target?: SshTarget;
   private readonly channels = new Map<number, ChannelState>();
+  /** Ids of channels the host opens (remote forwards, agent, X11): from INCOMING_CHANNEL_BASE, never reused. */
+  private nextIncoming = INCOMING_CHANNEL_BASE;
   // ── worker → connector ────────────────────────────────────────────────────
 
   protected override onOtherControl(message: ControlMessage): void {
     if (!message.t.startsWith("ssh.")) return; // forward compatibility: unknown messages carry no data
     if (this.state !== "ready" || !this.target) throw new StreamProtocolError(`${message.t} before the SSH session is ready`, 1008);
+    if (message.t === "ssh.direct") {
+      const d = parseDirectOpen(message);
+      if (!d) throw new StreamProtocolError("malformed ssh.direct", 1008);
+      const client = this.target.client;
+      return this.openChannel(
+        d.ch,
+        (cb) => (d.kind === "local" ? client.forwardOut(d.originHost, d.originPort, d.host!, d.port!, cb) : client.openssh_forwardOutStreamLocal(d.path!, cb)),
+        true,
+      );
+    }
+    if (message.t === "ssh.listen") {
+      const l = parseListenRequest(message);
+      if (!l) throw new StreamProtocolError("malformed ssh.listen", 1008);
+      return this.listen(l);
+    }
     const m = parseSshClientMessage(message);
     if (!m) throw new StreamProtocolError(`malformed ${message.t.slice(0, 40)}`, 1008);
     switch (m.t) {
       case "ssh.exec":
-        return this.openChannel(m.ch, (cb) => this.target!.client.exec(m.command, { ...(m.pty ? { pty: ptyOptions(m.pty) } : {}), ...(m.env ? { env: m.env } : {}) }, cb));
-      case "ssh.shell":
-        return this.openChannel(m.ch, (cb) => this.target!.client.shell(m.pty ? ptyOptions(m.pty) : false, m.env ? { env: m.env } : {}, cb));
+      case "ssh.shell": {
+        const client = this.target.client;
+        const run = (fwd: { agent?: true; x11?: X11Request }, cb: (err: Error | undefined, stream: ClientChannel) => void) => {
+          const opts: ExecOptions & ShellOptions = { ...(m.env ? { env: m.env } : {}), ...(fwd.agent ? { agentForward: true } : {}), ...(fwd.x11 ? { x11: fwd.x11 } : {}) };
+          if (m.t === "ssh.exec") client.exec(m.command, { ...opts, ...(m.pty ? { pty: ptyOptions(m.pty) } : {}) }, cb);
+          else client.shell(m.pty ? ptyOptions(m.pty) : false, opts, cb);
+        };
+        const fwd = { ...(m.agent ? { agent: m.agent } : {}), ...(m.x11 ? { x11: m.x11 } : {}) };
+        return this.openChannel(m.ch, (cb) =>
+          run(fwd, (err, stream) => {
+            if (!err || (!fwd.agent && !fwd.x11) || this.closed) return cb(err, stream);
+            // ssh2 fails the whole channel when the host refuses agent/X11 forwarding; OpenSSH's
+            // server semantics are "warn and go on". The command has not run yet: run it without.
+            const what = [fwd.agent ? "agent" : "", fwd.x11 ? "X11" : ""].filter(Boolean).join(" and ");
+            this.sendPayload(encodeSshData(m.ch, STREAM_STDERR, Buffer.from(`gatehouse: the host refused ${what} forwarding (${err.message}); running without it\n`)));
+            run({}, cb);
+          }),
+        );
+      }
       case "ssh.subsystem":
         return this.openChannel(m.ch, (cb) => this.target!.client.subsys(m.name, cb));
       case "ssh.window":
-        this.channels.get(m.ch)?.stream?.setWindow(m.rows, m.cols, m.height, m.width);
+        this.channels.get(m.ch)?.stream?.setWindow?.(m.rows, m.cols, m.height, m.width);
         return;
       case "ssh.signal":
-        this.channels.get(m.ch)?.stream?.signal(m.name);
+        this.channels.get(m.ch)?.stream?.signal?.(m.name);
         return;
       default:
         // ssh.start / ssh.forward are answered by the worker; they never reach a connector.
@@ -82,7 +134,8 @@ export class SshTunnelStream extends TunnelStreamBase {
     }
   }
 
-  private openChannel(ch: number, open: (cb: (err: Error | undefined, stream: ClientChannel) => void) => void): void {
+  /** `announce`: a forwarded channel, confirmed to the client with an in-band "open" event. */
+  private openChannel(ch: number, open: (cb: (err: Error | undefined, stream: ClientChannel) => void) => void, announce = false): void {
     if (this.channels.has(ch)) throw new StreamProtocolError(`channel ${ch} opened twice`, 1008);
     if (this.channels.size >= MAX_SSH_CHANNELS) throw new StreamProtocolError("too many channels", 1008);
     const state: ChannelState = { pending: [], pendingBytes: 0, closed: false };
@@ -98,26 +151,93 @@ export class SshTunnelStream extends TunnelStreamBase {
         this.channels.delete(ch);
         return;
       }
-      state.stream = stream;
-      stream.on("data", (chunk: Buffer) => this.onChannelOutput(ch, STREAM_STDOUT, chunk));
-      stream.stderr.on("data", (chunk: Buffer) => this.onChannelOutput(ch, STREAM_STDERR, chunk));
-      stream.on("exit", (code: number | null, signal?: string, coreDumped?: boolean, description?: string) => {
-        if (typeof code === "number") this.sendPayload(encodeChannelEvent(ch, { t: "exit", code }));
-        else if (signal) this.sendPayload(encodeChannelEvent(ch, { t: "exit", signal: String(signal).replace(/^SIG/, ""), ...(coreDumped ? { coreDumped: true } : {}), ...(description ? { message: description } : {}) }));
-      });
-      stream.on("end", () => this.sendPayload(encodeChannelEvent(ch, { t: "eof" })));
-      stream.on("close", () => {
-        if (!this.channels.has(ch)) return;
-        this.channels.delete(ch);
-        this.sendPayload(encodeChannelEvent(ch, { t: "close" }));
-      });
-      if (this.paused) {
-        stream.pause();
-        stream.stderr.pause();
-      }
+      if (announce) this.sendPayload(encodeChannelEvent(ch, { t: "open" }));
+      this.attach(ch, state, stream);
       for (const item of state.pending.splice(0)) this.applyInput(ch, state, item);
       state.pendingBytes = 0;
     });
+  }
+
+  /** Relay a host channel's output and events to the worker. */
+  private attach(ch: number, state: ChannelState, stream: HostChannel): void {
+    state.stream = stream;
+    stream.on("data", (chunk: Buffer) => this.onChannelOutput(ch, STREAM_STDOUT, chunk));
+    stream.stderr?.on("data", (chunk: Buffer) => this.onChannelOutput(ch, STREAM_STDERR, chunk));
+    stream.on("exit", (code: number | null, signal?: string, coreDumped?: boolean, description?: string) => {
+      if (typeof code === "number") this.sendPayload(encodeChannelEvent(ch, { t: "exit", code }));
+      else if (signal) this.sendPayload(encodeChannelEvent(ch, { t: "exit", signal: String(signal).replace(/^SIG/, ""), ...(coreDumped ? { coreDumped: true } : {}), ...(description ? { message: description } : {}) }));
+    });
+    stream.on("end", () => this.sendPayload(encodeChannelEvent(ch, { t: "eof" })));
+    stream.on("close", () => {
+      if (!this.channels.has(ch)) return;
+      this.channels.delete(ch);
+      this.sendPayload(encodeChannelEvent(ch, { t: "close" }));
+    });
+    if (this.paused) {
+      stream.pause();
+      stream.stderr?.pause();
+    }
+  }
+
+  // ── forwarding ────────────────────────────────────────────────────────────
+
+  /** -R: a listener on the host (or its cancellation); the answer goes back as ssh.listen-result. */
+  private listen(l: ListenRequest): void {
+    const client = this.target!.client;
+    // "*" is policy's spelling of "every address"; SSH's is the empty string.
+    const bind = l.host === "*" ? "" : l.host!;
+    const reply = (err: Error | undefined, port?: number) => {
+      if (this.closed) return;
+      this.sendControl({ t: "ssh.listen-result", id: l.id, ok: !err, ...(port !== undefined ? { port } : {}), ...(err ? { message: err.message.slice(0, 300) } : {}) });
+    };
+    try {
+      if (l.kind === "remote") {
+        if (l.cancel) client.unforwardIn(bind, l.port!, (err) => reply(err ?? undefined));
+        else client.forwardIn(bind, l.port!, (err, port) => reply(err ?? undefined, port));
+      } else if (l.cancel) client.openssh_unforwardInStreamLocal(l.path!, (err) => reply(err ?? undefined));
+      else client.openssh_forwardInStreamLocal(l.path!, (err) => reply(err ?? undefined));
+    } catch (err) {
+      reply(err as Error);
+    }
+  }
+
+  /** The host opened a channel towards the client: announce it (the worker decides), then relay. */
+  private incoming(open: Omit<IncomingOpen, "t" | "ch">, accept: () => HostChannel | undefined, reject: () => void): void {
+    if (this.closed || this.state !== "ready" || this.channels.size >= MAX_SSH_CHANNELS) return reject();
+    const ch = this.nextIncoming++;
+    if (ch > 0xffffffff) return reject();
+    this.sendControl({ t: "ssh.incoming", ch, ...open });
+    const stream = accept();
+    if (!stream) return;
+    const state: ChannelState = { pending: [], pendingBytes: 0, closed: false };
+    this.channels.set(ch, state);
+    this.attach(ch, state, stream);
+  }
+
+  /** Host events for channels it opens; installed once the SSH session is up. */
+  private listenForIncoming(target: SshTarget): void {
+    const client = target.client;
+    // ssh2's accept() returns a Channel whose stderr is typed as either direction; forwarded channels have no stderr data.
+    type Accept = () => HostChannel;
+    client.on("tcp connection", (info, accept, reject) =>
+      this.incoming({ kind: "remote", host: info.destIP === "" ? "*" : info.destIP, port: info.destPort, originHost: info.srcIP, originPort: info.srcPort }, accept as Accept, reject),
+    );
+    client.on("unix connection", (info, accept, reject) => this.incoming({ kind: "remote-streamlocal", path: info.socketPath }, accept as Accept, reject));
+    client.on("x11", (info, accept, reject) => this.incoming({ kind: "x11", originHost: info.srcIP, originPort: info.srcPort }, accept as Accept, reject));
+  }
+
+  /** ssh2 asks for a stream to the agent when the host opens an agent channel (`ssh -A`). */
+  private agentStream(cb: (err: Error | undefined, stream?: Duplex) => void): void {
+    let bridge: AgentBridge | undefined;
+    this.incoming(
+      { kind: "agent" },
+      () => {
+        bridge = new AgentBridge();
+        return bridge.hostSide;
+      },
+      () => cb(new Error("agent channel refused")),
+    );
+    if (bridge) cb(undefined, bridge.duplex);
   }
 
   protected override onData(payload: Uint8Array): void {
@@ -187,7 +307,7 @@ export class SshTunnelStream extends TunnelStreamBase {
       this.paused = false;
       for (const s of this.channels.values()) {
         s.stream?.resume();
-        s.stream?.stderr.resume();
+        s.stream?.stderr?.resume();
       }
       this.ctx.emit({ type: "stream-resumed", stats: this.stats() });
     }
@@ -206,7 +326,7 @@ export class SshTunnelStream extends TunnelStreamBase {
       this.pauses++;
       for (const s of this.channels.values()) {
         s.stream?.pause();
-        s.stream?.stderr.pause();
+        s.stream?.stderr?.pause();
       }
       this.ctx.emit({ type: "stream-paused", stats: this.stats() });
     }
@@ -224,7 +344,8 @@ export class SshTunnelStream extends TunnelStreamBase {
     this.state = "connecting";
     let target: SshTarget;
     try {
-      target = await dialSsh(resource, { readyTimeoutMs: this.ctx.connectTimeoutMs + this.ctx.startupTimeoutMs, signal: this.abort.signal });
+      const agent = new TunnelAgent((cb) => this.agentStream(cb));
+      target = await dialSsh(resource, { readyTimeoutMs: this.ctx.connectTimeoutMs + this.ctx.startupTimeoutMs, signal: this.abort.signal, forwardedAgent: agent });
     } catch (err) {
       if (this.closed) return;
       return this.failTarget(err instanceof TargetError ? err : new TargetError(SSH_ERROR.protocol, `gatehouse: resource ${resource.name}: ${(err as Error).message}`));
@@ -235,6 +356,7 @@ export class SshTunnelStream extends TunnelStreamBase {
     }
     this.target = target;
     this.state = "ready";
+    this.listenForIncoming(target);
     target.client.on("error", (err: Error) => this.ctx.logger.debug("ssh target error", { session: this.session, error: err.message }));
     target.client.on("close", () => {
       if (this.closed) return;
@@ -275,4 +397,69 @@ export class SshTunnelStream extends TunnelStreamBase {
 
 function ptyOptions(p: PtyRequest): PseudoTtyOptions {
   return { term: p.term, cols: p.cols, rows: p.rows, width: p.width, height: p.height };
+}
+
+/**
+ * The agent ssh2 uses for `ssh -A`: never for authentication (dialSsh pins the auth method), only
+ * to hand ssh2 a stream when the host opens an agent channel; that stream is relayed to the
+ * client's own agent through the tunnel.
+ */
+class TunnelAgent extends ssh2.BaseAgent {
+  constructor(private readonly open: (cb: (err: Error | undefined, stream?: Duplex) => void) => void) {
+    super();
+  }
+  getIdentities(cb: (err: Error | undefined) => void): void {
+    cb(new Error("the forwarded agent is not used for authentication"));
+  }
+  sign(_key: unknown, _data: Buffer, options: unknown, cb?: (err: Error | undefined) => void): void {
+    (typeof options === "function" ? options : cb)?.(new Error("the forwarded agent is not used for authentication"));
+  }
+  override getStream(cb: (err: Error | undefined, stream?: Duplex) => void): void {
+    this.open(cb);
+  }
+}
+
+/**
+ * ssh2 pipes the host's agent channel into a Duplex it gets from getStream(); this bridge gives
+ * it one and exposes the other side as a HostChannel, so the agent relays like any channel:
+ * what the host writes leaves as DATA, what the client's agent answers is pushed back.
+ */
+class AgentBridge {
+  private readonly events = new Map<string, Array<(...args: never[]) => void>>();
+  readonly duplex: Duplex;
+  readonly hostSide: HostChannel;
+
+  constructor() {
+    const emit = (event: string, ...args: unknown[]) => this.events.get(event)?.forEach((fn) => (fn as (...a: unknown[]) => void)(...args));
+    this.duplex = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, done) {
+        emit("data", Buffer.from(chunk));
+        done();
+      },
+      final(done) {
+        emit("end");
+        done();
+      },
+    });
+    this.duplex.on("close", () => emit("close"));
+    this.duplex.on("error", () => this.duplex.destroy());
+    const duplex = this.duplex;
+    this.hostSide = {
+      write: (bytes, cb) => {
+        duplex.push(Buffer.from(bytes));
+        cb();
+      },
+      end: () => duplex.push(null),
+      close: () => duplex.destroy(),
+      // Agent traffic is a few small messages per signature: no flow control needed beyond the tunnel's.
+      pause: () => undefined,
+      resume: () => undefined,
+      on: (event, fn) => {
+        const list = this.events.get(event) ?? [];
+        list.push(fn);
+        this.events.set(event, list);
+      },
+    };
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import ssh2 from "ssh2";
-import type { Client as SshClient, ConnectConfig } from "ssh2";
+import type { BaseAgent, Client as SshClient, ConnectConfig } from "ssh2";
 import { TargetError } from "../errors.ts";
 import { resolveSecret } from "../secrets.ts";
 import type { PinnedHostKey, SshResourceConfig } from "./config.ts";
@@ -38,7 +38,7 @@ export interface SshTarget {
   hostKey: string;
 }
 
-export async function dialSsh(resource: SshResourceConfig, opts: { readyTimeoutMs: number; signal?: AbortSignal }): Promise<SshTarget> {
+export async function dialSsh(resource: SshResourceConfig, opts: { readyTimeoutMs: number; signal?: AbortSignal; forwardedAgent?: BaseAgent }): Promise<SshTarget> {
   const where = `${resource.host}:${resource.port}`;
   const config: ConnectConfig = {
     host: resource.host,
@@ -47,8 +47,12 @@ export async function dialSsh(resource: SshResourceConfig, opts: { readyTimeoutM
     readyTimeout: opts.readyTimeoutMs,
     keepaliveInterval: 15_000,
     keepaliveCountMax: 4,
-    // No agent, no keyboard-interactive prompts: only the configured credential is ever offered.
+    // No keyboard-interactive prompts and an explicit method list: only the configured credential
+    // is ever offered — never the client's forwarded agent below, which exists only so that an
+    // allowed `ssh -A` can reach the pipeline's agent from the host.
     tryKeyboard: false,
+    authHandler: [resource.privateKey ? "publickey" : "password"],
+    ...(opts.forwardedAgent ? { agent: opts.forwardedAgent } : {}),
   };
   let presented: Buffer | undefined;
   config.hostVerifier = (key: Buffer) => {

@@ -151,6 +151,33 @@ export interface TermResizeData {
   rows: number;
 }
 
+/** SSH session events (docs/SSH.md): forwarding and channel bookkeeping. `ch` is the SSH channel. */
+export interface SshForwardData {
+  ch?: number;
+  id?: number;
+  kind?: string;
+  /** Canonical target (`local:db:5432`, `remote:127.0.0.1:8080`, `agent`, `x11`). */
+  target?: string;
+  /** Originator of the connection, host:port. */
+  origin?: string;
+  /** ssh.forward-close: who closed it and the bytes each way (the content of forwarded connections is not recorded). */
+  by?: "client" | "host";
+  bytesUp?: number;
+  bytesDown?: number;
+  ok?: boolean;
+  reason?: string;
+  refused?: string;
+  message?: string;
+}
+
+export interface SshChannelData {
+  ch: number;
+  signal?: string;
+  names?: string[];
+  message?: string;
+  target?: string;
+}
+
 /** Event type → payload. New types must be added here (and to docs/AUDIT.md). */
 export interface AuditEventDataMap {
   "session.start": SessionStartData;
@@ -167,6 +194,15 @@ export interface AuditEventDataMap {
   "term.output": TermIOData;
   "term.input": TermIOData;
   "term.resize": TermResizeData;
+  "ssh.signal": SshChannelData;
+  "ssh.env-dropped": SshChannelData;
+  "ssh.channel-error": SshChannelData;
+  "ssh.forward-open": SshForwardData;
+  "ssh.forward-close": SshForwardData;
+  "ssh.forward-refused": SshForwardData;
+  "ssh.forward-listen": SshForwardData;
+  "ssh.forward-cancel": SshForwardData;
+  "ssh.forward-cancelled": SshForwardData;
   "session.end": SessionEndData;
 }
 
@@ -187,6 +223,15 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "term.output",
   "term.input",
   "term.resize",
+  "ssh.signal",
+  "ssh.env-dropped",
+  "ssh.channel-error",
+  "ssh.forward-open",
+  "ssh.forward-close",
+  "ssh.forward-refused",
+  "ssh.forward-listen",
+  "ssh.forward-cancel",
+  "ssh.forward-cancelled",
   "session.end",
 ];
 

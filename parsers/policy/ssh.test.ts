@@ -97,6 +97,28 @@ describe("SSH policy", async () => {
     expect(req({ kind: "x11" }).effect).toBe("deny");
   });
 
+  it("matches forwarding targets by pattern, and rejects malformed ones at compile time", async () => {
+    const p = await compile(`
+version: 1
+rules:
+  - { name: db-tunnel, effect: allow, subjects: any, resources: any, actions: [{ ssh: { forward: ["local:db.internal:5432", "remote:127.0.0.1:*", "streamlocal:/run/app/*.sock"] } }] }
+  - { name: no-metadata, effect: deny, subjects: any, resources: any, actions: [{ ssh: { forward: ["local:169.254.169.254:*"] } }] }
+`);
+    const fwd = (target: string) => p.decideSsh({ identity, resource, request: { kind: "port-forward", target } });
+    expect(fwd("local:db.internal:5432")).toMatchObject({ effect: "allow", rule: "db-tunnel" });
+    expect(fwd("local:db.internal:22").effect).toBe("deny");
+    expect(fwd("remote:127.0.0.1:8080").effect).toBe("allow");
+    expect(fwd("remote:*:8080").effect).toBe("deny");
+    expect(fwd("streamlocal:/run/app/api.sock").effect).toBe("allow");
+    expect(fwd("streamlocal:/run/app/sub/api.sock").effect).toBe("deny");
+    expect(fwd("local:169.254.169.254:80")).toMatchObject({ effect: "deny", rule: "no-metadata" });
+    await expect(compile(`
+version: 1
+rules:
+  - { name: bad, effect: allow, subjects: any, resources: any, actions: [{ ssh: { forward: ["db:5432"] } }] }
+`)).rejects.toThrow(/must start with local:, remote:/);
+  });
+
   it("allows unresolvable commands only when a rule says so explicitly", async () => {
     const p = await compile(`
 version: 1

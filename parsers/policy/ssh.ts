@@ -9,6 +9,9 @@
  *   ssh.port-forward  ssh.agent-forward  ssh.x11
  *   { ssh: { exec: ["systemctl restart *", "rm -rf /*"] } }        command patterns
  *   { ssh: { sftp: [read, list], paths: ["/srv/app/**"] } }       SFTP operations on paths
+ *   { ssh: { forward: ["local:db.internal:5432", "remote:127.0.0.1:*"] } }   forwarding targets
+ *       (canonical target strings, parsers/ssh/forward.ts: local:<host>:<port>, remote:<bind>:<port>,
+ *        streamlocal:<path>, remote-streamlocal:<path>; plain ssh.port-forward means any target)
  *
  * Command patterns: `name arg arg…`, split on blanks. The name matches the command's basename
  * (or its full path when the pattern name contains '/'); each argument is a Gatehouse glob
@@ -63,6 +66,8 @@ export interface SshActionMatcher {
   sftpOps: ReadonlySet<SftpOperation> | null;
   /** sftp only: path patterns (null = any path). */
   paths: GlobSet | null;
+  /** port-forward only: target patterns (null = any target). */
+  targets?: GlobSet | null;
 }
 
 // ------------------------------------------------------------------ compile
@@ -97,11 +102,21 @@ export function compileSshActionMap(value: unknown): SshActionMatcher {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PolicySyntaxError("ssh: must be a mapping with 'exec' or 'sftp' (and 'paths')");
   const keys = Object.keys(value);
   const map = value as Record<string, unknown>;
-  for (const k of keys) if (!["exec", "sftp", "paths"].includes(k)) throw new PolicySyntaxError(`ssh: unknown key '${k}'; expected exec, or sftp with paths`);
+  for (const k of keys) if (!["exec", "sftp", "paths", "forward"].includes(k)) throw new PolicySyntaxError(`ssh: unknown key '${k}'; expected exec, forward, or sftp with paths`);
   if ("exec" in map) {
     if (keys.length !== 1) throw new PolicySyntaxError("ssh: 'exec' stands alone (sftp/paths belong in another action)");
     const list = stringsOf(map.exec, "ssh.exec");
     return { protocol: "ssh", op: "exec", commands: list.map(compileCommandPattern), sftpOps: null, paths: null };
+  }
+  if ("forward" in map) {
+    if (keys.length !== 1) throw new PolicySyntaxError("ssh: 'forward' stands alone (exec/sftp belong in another action)");
+    const targets = stringsOf(map.forward, "ssh.forward").map((t) => {
+      if (!/^(local|remote|streamlocal|remote-streamlocal):./.test(t)) {
+        throw new PolicySyntaxError(`ssh.forward: target '${t}' must start with local:, remote:, streamlocal: or remote-streamlocal: (e.g. local:db.internal:5432)`);
+      }
+      return compileGlob(t);
+    });
+    return { protocol: "ssh", op: "port-forward", commands: null, sftpOps: null, paths: null, targets: new GlobSet(targets) };
   }
   if ("sftp" in map || "paths" in map) {
     let sftpOps: Set<SftpOperation> | null = null;
@@ -216,6 +231,7 @@ export function sshActionMatchesCommand(a: SshActionMatcher, cmd: ShellCommand, 
 
 export function sshActionMatchesRequest(a: SshActionMatcher, req: Exclude<SshRequest, { kind: "exec" }>, effect: Effect): boolean {
   if (a.op !== null && a.op !== req.kind) return false;
+  if (req.kind === "port-forward") return !a.targets || a.targets.matches(req.target);
   if (req.kind !== "sftp") return true;
   if (a.sftpOps && !a.sftpOps.has(req.op)) return false;
   if (!a.paths) return true;

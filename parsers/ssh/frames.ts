@@ -12,8 +12,11 @@
  *       Events travel in-band so they stay ordered with the channel's bytes under flow control
  *       (a CONTROL frame is sent at once and could overtake DATA still waiting for credit).
  *
+ * Forwarding (ssh -L/-W/-R/-A/-X) messages live in forward.ts.
+ *
  * Runtime-neutral: no Node or Workers APIs.
  */
+import { INCOMING_CHANNEL_BASE, parseForwardRequest, parseX11Request, type ForwardRequest, type IncomingOpen, type X11Request } from "./forward.ts";
 
 export const SSH_DATA_HEADER = 5;
 export const STREAM_STDOUT = 0;
@@ -39,24 +42,36 @@ export interface PtyRequest {
 /** Client → worker (and, once checked, worker → connector). */
 export type SshClientMessage =
   | { t: "ssh.start"; client?: string }
-  | { t: "ssh.exec"; ch: number; command: string; pty?: PtyRequest; env?: Record<string, string> }
-  | { t: "ssh.shell"; ch: number; pty?: PtyRequest; env?: Record<string, string> }
+  | ({ t: "ssh.exec"; ch: number; command: string; pty?: PtyRequest; env?: Record<string, string> } & SessionForwarding)
+  | ({ t: "ssh.shell"; ch: number; pty?: PtyRequest; env?: Record<string, string> } & SessionForwarding)
   | { t: "ssh.subsystem"; ch: number; name: string; env?: Record<string, string> }
   | { t: "ssh.window"; ch: number; cols: number; rows: number; width: number; height: number }
   | { t: "ssh.signal"; ch: number; name: string }
-  /** A forwarding request (answered with ssh.forward-result; the connector never sees it unless allowed). */
-  | { t: "ssh.forward"; id: number; kind: "local" | "remote" | "agent" | "x11" | "streamlocal"; target?: string };
+  /** A forwarding request (forward.ts; the connector never sees it unless allowed). */
+  | ForwardRequest;
+
+/** Agent (-A) and X11 (-X) forwarding ride on the exec/shell request of the session channel, as in SSH. */
+export type SessionForwarding = {
+  agent?: true;
+  x11?: X11Request;
+};
 
 /** Worker → client CONTROL messages. */
-export type SshServerMessage = { t: "ssh.ready" } | { t: "ssh.forward-result"; id: number; ok: boolean; message: string };
+export type SshServerMessage =
+  | { t: "ssh.ready" }
+  /** Answer to a refused ssh.forward, or to a remote listener request (with the bound port). */
+  | { t: "ssh.forward-result"; id: number; ok: boolean; message: string; port?: number }
+  | IncomingOpen;
 
 /**
  * In-band channel events (DATA stream 2), in both directions:
  *   eof    no more bytes in this direction        close  the channel is closed
  *   exit   (target → client) exit status or signal
  *   error  (connector → worker) the target refused to open the channel or run the request
+ *   open   (target → client) a forwarded channel (ssh.direct) was opened by the host
  */
 export type ChannelEvent =
+  | { t: "open" }
   | { t: "eof" }
   | { t: "close" }
   | { t: "exit"; code?: number; signal?: string; coreDumped?: boolean; message?: string }
@@ -80,6 +95,7 @@ export function parseChannelEvent(bytes: Uint8Array): ChannelEvent {
   const o = v as Record<string, unknown>;
   if (typeof v !== "object" || v === null) throw new SshFrameError("channel event is not an object");
   switch (o.t) {
+    case "open":
     case "eof":
     case "close":
       return { t: o.t };
@@ -143,27 +159,37 @@ function validEnv(e: unknown): Record<string, string> | undefined | null {
   return out;
 }
 
+function validSessionForwarding(m: Record<string, unknown>): SessionForwarding | null {
+  if (m.agent !== undefined && m.agent !== true) return null;
+  const x11 = parseX11Request(m.x11);
+  if (x11 === null) return null;
+  return { ...(m.agent === true ? { agent: true as const } : {}), ...(x11 ? { x11 } : {}) };
+}
+
 /**
  * Validate a client control message: shapes and bounds. Returns null for anything malformed
  * (the worker ends the session: nothing unchecked is forwarded).
  */
 export function parseSshClientMessage(m: { t: string; [k: string]: unknown }): SshClientMessage | null {
   const ch = m.ch;
-  const chOk = isInt(ch, 0xffffffff);
+  // Session channels are opened by the client: ids below INCOMING_CHANNEL_BASE (forward.ts).
+  const chOk = isInt(ch, INCOMING_CHANNEL_BASE - 1);
   switch (m.t) {
     case "ssh.start":
       return m.client === undefined || isStr(m.client, 256) ? { t: "ssh.start", ...(m.client !== undefined ? { client: m.client as string } : {}) } : null;
     case "ssh.exec": {
       const pty = validPty(m.pty);
       const env = validEnv(m.env);
-      if (!chOk || !isStr(m.command, MAX_COMMAND_BYTES) || pty === null || env === null) return null;
-      return { t: "ssh.exec", ch, command: m.command, ...(pty ? { pty } : {}), ...(env ? { env } : {}) };
+      const fwd = validSessionForwarding(m);
+      if (!chOk || !isStr(m.command, MAX_COMMAND_BYTES) || pty === null || env === null || fwd === null) return null;
+      return { t: "ssh.exec", ch, command: m.command, ...(pty ? { pty } : {}), ...(env ? { env } : {}), ...fwd };
     }
     case "ssh.shell": {
       const pty = validPty(m.pty);
       const env = validEnv(m.env);
-      if (!chOk || pty === null || env === null) return null;
-      return { t: "ssh.shell", ch, ...(pty ? { pty } : {}), ...(env ? { env } : {}) };
+      const fwd = validSessionForwarding(m);
+      if (!chOk || pty === null || env === null || fwd === null) return null;
+      return { t: "ssh.shell", ch, ...(pty ? { pty } : {}), ...(env ? { env } : {}), ...fwd };
     }
     case "ssh.subsystem": {
       const env = validEnv(m.env);
@@ -176,11 +202,8 @@ export function parseSshClientMessage(m: { t: string; [k: string]: unknown }): S
     case "ssh.signal":
       if (!chOk || !isStr(m.name, 32) || !/^[A-Z0-9]+$/.test(m.name)) return null;
       return { t: "ssh.signal", ch, name: m.name };
-    case "ssh.forward": {
-      const kinds = ["local", "remote", "agent", "x11", "streamlocal"] as const;
-      if (!isInt(m.id, 0xffffffff) || !kinds.includes(m.kind as (typeof kinds)[number]) || (m.target !== undefined && !isStr(m.target, 512))) return null;
-      return { t: "ssh.forward", id: m.id, kind: m.kind as (typeof kinds)[number], ...(m.target !== undefined ? { target: m.target as string } : {}) };
-    }
+    case "ssh.forward":
+      return parseForwardRequest(m);
     default:
       return null;
   }

@@ -100,8 +100,18 @@ describe("SSH tunnel frames", () => {
     expect(parseSshClientMessage({ t: "ssh.shell", ch: 1, pty: { term: "xterm", cols: "80" } })).toBeNull();
     expect(parseSshClientMessage({ t: "ssh.shell", ch: 1, env: { "BAD-NAME": "x" } })).toBeNull();
     expect(parseSshClientMessage({ t: "ssh.signal", ch: 1, name: "KILL; rm" })).toBeNull();
-    expect(parseSshClientMessage({ t: "ssh.forward", id: 1, kind: "local", target: "127.0.0.1:22" })).not.toBeNull();
+    expect(parseSshClientMessage({ t: "ssh.forward", id: 1, kind: "local", ch: 2, host: "127.0.0.1", port: 22 })).toMatchObject({ ch: 2, host: "127.0.0.1", port: 22 });
+    expect(parseSshClientMessage({ t: "ssh.forward", id: 1, kind: "local", host: "127.0.0.1", port: 22 })).toBeNull(); // a direct forward names its channel
     expect(parseSshClientMessage({ t: "ssh.forward", id: 1, kind: "tunnel" })).toBeNull();
+    expect(parseSshClientMessage({ t: "ssh.exec", ch: 0, command: "ls", agent: true, x11: { single: false, protocol: "MIT-MAGIC-COOKIE-1", cookie: "ABcd", screen: 0 } })).toEqual({
+      t: "ssh.exec",
+      ch: 0,
+      command: "ls",
+      agent: true,
+      x11: { single: false, protocol: "MIT-MAGIC-COOKIE-1", cookie: "abcd", screen: 0 },
+    });
+    expect(parseSshClientMessage({ t: "ssh.exec", ch: 0, command: "ls", x11: { single: false, protocol: "MIT", cookie: "not hex", screen: 0 } })).toBeNull();
+    expect(parseSshClientMessage({ t: "ssh.exec", ch: 0x8000_0000, command: "ls" })).toBeNull(); // ids from 2^31 belong to the host
     expect(parseSshClientMessage({ t: "ssh.unknown" })).toBeNull();
   });
 

@@ -144,6 +144,13 @@ masking:
     expect(r.status).toBe(3);
   });
 
+  it("drops environment variables other than the locale, records that, and still runs the command", async () => {
+    const r = await ssh(["-o", "SetEnv=LD_PRELOAD=/tmp/evil.so GATEHOUSE_X=1", "echo preload=[$LD_PRELOAD] x=[$GATEHOUSE_X]"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("preload=[] x=[]\n");
+    expect(r.status).toBe(0);
+  });
+
   it("refuses a denied command with the rule on stderr and status 126, and it never runs", async () => {
     const marker = path.join(work, "denied-marker-1");
     const r = await ssh([`touch ${marker}`]);

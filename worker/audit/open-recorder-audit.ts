@@ -6,7 +6,7 @@
  * `openSessionAudit`, whose body can simply be `return openRecorderAudit(opts)`.
  */
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
-import type { AuditEventDataMap, QueryData, RecordingMode, ResultData } from "../../parsers/audit/index.ts";
+import { AUDIT_EVENT_TYPES, type AuditEventDataMap, type QueryData, type RecordingMode, type ResultData } from "../../parsers/audit/index.ts";
 import type { AuditEnv } from "./env.ts";
 import { SessionRecorder, type GenericEventType, type RecorderLimits } from "./recorder.ts";
 import type { SessionAudit } from "../session/session-audit.ts";
@@ -33,7 +33,8 @@ export interface RecorderAudit extends SessionAudit {
 }
 
 /** Types onEvent accepts: the reserved approval.* and term.* events and the other non-lifecycle types. */
-const GENERIC_TYPES = new Set<string>(["notice", "masking.counts", "truncated", "approval.requested", "approval.granted", "approval.denied", "approval.expired", "term.output", "term.input", "term.resize"]);
+// Every documented type except the two the recorder writes itself (start/end), derived so a new type cannot be forgotten here.
+const GENERIC_TYPES = new Set<string>(AUDIT_EVENT_TYPES.filter((t) => t !== "session.start" && t !== "session.end"));
 
 /** Records session.start (throws RecordingError in fail-closed mode if it cannot) and returns the audit sink. */
 export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<RecorderAudit> {

@@ -18,6 +18,7 @@ import {
   type ChannelEvent,
   type SshClientMessage,
 } from "../../../parsers/ssh/frames.ts";
+import { parseIncomingOpen, type ForwardRequest, type IncomingOpen } from "../../../parsers/ssh/forward.ts";
 
 /** What receives one channel's output. `done` must be called once the bytes left the process (credit). */
 export interface ChannelSink {
@@ -35,7 +36,9 @@ export interface TunnelEnd {
 export interface SshTunnelHandlers {
   onReady?(): void;
   onSession?(id: string): void;
-  onForwardResult?(id: number, ok: boolean, message: string): void;
+  onForwardResult?(id: number, ok: boolean, message: string, port?: number): void;
+  /** The host opened a channel towards us (remote forward, agent, X11): return its sink, or undefined to close it. */
+  onIncoming?(open: IncomingOpen): ChannelSink | undefined;
   /** Called once when the tunnel ends, whatever the reason. */
   onEnd(end: TunnelEnd): void;
   /** Flow control: pause / resume every local producer. */
@@ -81,6 +84,19 @@ export class SshTunnel {
     this.sinks.set(ch, sink);
     this.control({ ...request, ch } as ControlMessage);
     return ch;
+  }
+
+  /** A direct forward (-L / -W / streamlocal): the channel is confirmed by an "open" event or refused by forward-result / error. */
+  openForward(request: DistributiveOmit<ForwardRequest, "t" | "ch">, sink: ChannelSink): number {
+    const ch = this.nextChannel++;
+    this.sinks.set(ch, sink);
+    this.control({ t: "ssh.forward", ...request, ch });
+    return ch;
+  }
+
+  /** Forget a channel's sink without telling the gateway (it refused the channel itself). */
+  dropSink(ch: number): void {
+    this.sinks.delete(ch);
   }
 
   control(message: SshClientMessage | ControlMessage): void {
@@ -140,7 +156,14 @@ export class SshTunnel {
         this.sessionId = m.id;
         this.handlers.onSession?.(m.id);
       } else if (m.t === "ssh.ready") this.handlers.onReady?.();
-      else if (m.t === "ssh.forward-result" && typeof m.id === "number") this.handlers.onForwardResult?.(m.id, m.ok === true, String(m.message ?? ""));
+      else if (m.t === "ssh.forward-result" && typeof m.id === "number") this.handlers.onForwardResult?.(m.id, m.ok === true, String(m.message ?? ""), typeof m.port === "number" ? m.port : undefined);
+      else if (m.t === "ssh.incoming") {
+        const open = parseIncomingOpen(m);
+        if (!open || this.sinks.has(open.ch)) return this.protocolError("invalid ssh.incoming");
+        const sink = this.handlers.onIncoming?.(open);
+        if (sink) this.sinks.set(open.ch, sink);
+        else this.sendPayload(encodeChannelEvent(open.ch, { t: "close" }));
+      }
       else if (m.t === "close") {
         this.finish({ code: typeof m.code === "string" ? m.code : "closed", message: typeof m.message === "string" ? m.message : "session closed by the gateway" });
         if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000, "closed");

@@ -30,8 +30,16 @@ rules:
     actions: [{ ssh: { exec: ["reboot **"] } }]
 `;
 
-async function harness(opts: { mask?: boolean } = {}) {
-  const loaded = await loadPolicy(POLICY, "p.yaml");
+const FORWARDING_POLICY = `${POLICY}
+  - name: tunnels
+    effect: allow
+    subjects: any
+    resources: any
+    actions: [ssh.x11, { ssh: { forward: ["local:10.0.0.7:5432", "remote:127.0.0.1:*"] } }]
+`;
+
+async function harness(opts: { mask?: boolean; policy?: string } = {}) {
+  const loaded = await loadPolicy(opts.policy ?? POLICY, "p.yaml");
   if (!loaded.ok) throw new Error("policy");
   const compiled = loaded.policy;
   const identity = { issuer: "https://idp", subject: "ci", claims: {} };
@@ -186,10 +194,66 @@ describe("worker SSH engine", () => {
 
   it("refuses forwarding and ends the session on malformed or premature frames", async () => {
     const h = await harness();
-    await h.engine.onClientControl({ t: "ssh.forward", id: 1, kind: "local", target: "127.0.0.1:5432" });
+    await h.engine.onClientControl({ t: "ssh.forward", id: 1, kind: "local", ch: 5, host: "127.0.0.1", port: 5432 });
     expect(h.clientControls.at(-1)).toMatchObject({ t: "ssh.forward-result", id: 1, ok: false });
+    expect(h.connectorControls.some((m) => m.t === "ssh.direct")).toBe(false);
     await h.engine.onClientData(encodeSshData(9, 0, Uint8Array.of(1)));
     expect(h.ended()).toMatchObject({ status: "error" });
     expect(h.ended()?.reason).toMatch(/unknown SSH channel 9/);
+  });
+
+  it("relays an allowed direct forward to the canonical target, confirmed by the host, and records it by byte counts", async () => {
+    const h = await harness({ policy: FORWARDING_POLICY });
+    // 10.7 is 10.0.0.7 (inet_aton): policy and the connector both see the canonical address.
+    await h.engine.onClientControl({ t: "ssh.forward", id: 1, kind: "local", ch: 0, host: "10.7", port: 5432, originHost: "127.0.0.1", originPort: 40000 });
+    expect(h.connectorControls.at(-1)).toEqual({ t: "ssh.direct", ch: 0, kind: "local", host: "10.0.0.7", port: 5432, path: undefined, originHost: "127.0.0.1", originPort: 40000 });
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "open" }));
+    await h.engine.onClientData(encodeSshData(0, 0, new TextEncoder().encode("ping")));
+    await h.engine.onConnectorData(encodeSshData(0, 0, new TextEncoder().encode("pong!")));
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "close" }));
+    expect(h.clientView()).toEqual([{ ch: 0, event: { t: "open" } }, { ch: 0, stream: 0, text: "pong!" }, { ch: 0, event: { t: "close" } }]);
+    expect(h.events.find((e) => e.type === "ssh.forward-close")?.data).toEqual({ ch: 0, kind: "local", target: "local:10.0.0.7:5432", by: "host", bytesUp: 4, bytesDown: 5 });
+    // Forwarded bytes are not terminal output.
+    expect(h.events.some((e) => e.type === "term.output")).toBe(false);
+
+    // Another port on the same host is refused here; the connector never hears of it.
+    await h.engine.onClientControl({ t: "ssh.forward", id: 2, kind: "local", ch: 1, host: "10.0.0.7", port: 22 });
+    expect(h.clientControls.at(-1)).toMatchObject({ t: "ssh.forward-result", id: 2, ok: false, message: expect.stringMatching(/local:10\.0\.0\.7:22 refused: no rule allows/) });
+    expect(h.connectorControls.filter((m) => m.t === "ssh.direct")).toHaveLength(1);
+  });
+
+  it("relays channels the host opens only for what this session was granted", async () => {
+    const h = await harness({ policy: FORWARDING_POLICY });
+    // No listener yet: a forwarded-tcpip from the host is refused and recorded.
+    await h.engine.onConnectorControl({ t: "ssh.incoming", ch: 0x8000_0000, kind: "remote", host: "127.0.0.1", port: 8080, originHost: "127.0.0.1", originPort: 5555 });
+    expect(h.toConnector.map((p) => ({ ch: decodeSshData(p).ch, event: parseChannelEvent(decodeSshData(p).bytes) }))).toEqual([{ ch: 0x8000_0000, event: { t: "close" } }]);
+    expect(h.events.find((e) => e.type === "ssh.forward-refused")?.data).toMatchObject({ kind: "remote", reason: expect.stringMatching(/did not get/) });
+    // An agent channel nobody asked for (agent forwarding is not in this policy).
+    await h.engine.onConnectorControl({ t: "ssh.incoming", ch: 0x8000_0001, kind: "agent" });
+    expect(h.clientControls.some((m) => m.t === "ssh.incoming")).toBe(false);
+
+    // -R 127.0.0.1:0 → the host allocates 41000 → connections to it are relayed.
+    await h.engine.onClientControl({ t: "ssh.forward", id: 7, kind: "remote", host: "127.0.0.1", port: 0 });
+    expect(h.connectorControls.at(-1)).toEqual({ t: "ssh.listen", id: 7, kind: "remote", host: "127.0.0.1", port: 0, path: undefined });
+    await h.engine.onConnectorControl({ t: "ssh.listen-result", id: 7, ok: true, port: 41000 });
+    expect(h.clientControls.at(-1)).toEqual({ t: "ssh.forward-result", id: 7, ok: true, message: "", port: 41000 });
+    await h.engine.onConnectorControl({ t: "ssh.incoming", ch: 0x8000_0002, kind: "remote", host: "127.0.0.1", port: 41000, originHost: "127.0.0.1", originPort: 5556 });
+    expect(h.clientControls.at(-1)).toMatchObject({ t: "ssh.incoming", ch: 0x8000_0002, kind: "remote", port: 41000 });
+    // A reused host channel id is a connector fault: the session ends.
+    await h.engine.onConnectorControl({ t: "ssh.incoming", ch: 0x8000_0002, kind: "remote", host: "127.0.0.1", port: 41000 });
+    expect(h.ended()).toMatchObject({ status: "error", reason: expect.stringMatching(/reused channel/) });
+  });
+
+  it("decides agent and X11 forwarding on the exec request: a refused one is stripped and explained", async () => {
+    const h = await harness({ policy: FORWARDING_POLICY });
+    const x11 = { single: false, protocol: "MIT-MAGIC-COOKIE-1", cookie: "00ff", screen: 0 };
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "xterm", agent: true, x11 });
+    expect(h.connectorControls.at(-1)).toEqual({ t: "ssh.exec", ch: 0, command: "xterm", x11 });
+    expect(h.clientView()).toEqual([{ ch: 0, stream: STREAM_STDERR, text: expect.stringMatching(/^gatehouse: agent forwarding refused: no rule allows/) }]);
+    // X11 was granted: the host's X11 channel is relayed; an agent channel still is not.
+    await h.engine.onConnectorControl({ t: "ssh.incoming", ch: 0x8000_0000, kind: "x11", originHost: "127.0.0.1", originPort: 6010 });
+    expect(h.clientControls.at(-1)).toMatchObject({ t: "ssh.incoming", kind: "x11" });
+    await h.engine.onConnectorControl({ t: "ssh.incoming", ch: 0x8000_0001, kind: "agent" });
+    expect(h.clientControls.filter((m) => m.t === "ssh.incoming")).toHaveLength(1);
   });
 });

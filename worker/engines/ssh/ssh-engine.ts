@@ -7,9 +7,12 @@
  *   client ──DATA (stdin / sftp packets)──▶ [SFTP: decode → per-operation policy] ──▶ connector
  *   connector ──DATA (stdout/stderr)──▶ masking (streaming) → record (term.output) ──▶ client
  *
+ *   client ──ssh.forward (-L/-W/-R)──▶ policy on the canonical target ──▶ connector (ssh.direct / ssh.listen)
+ *   connector ──ssh.incoming (remote listener, agent, X11)──▶ ForwardGate (granted earlier?) ──▶ client
+ *
  * Refusals never reach the host: the client gets a stderr message naming the rule and exit
- * status 126 on that channel; forwarding requests are answered here. Nothing unchecked is
- * forwarded: unknown channels, malformed messages and unsupported subsystems end the session
+ * status 126 on that channel; refused forwarding requests are answered here. Nothing unchecked
+ * is forwarded: unknown channels, malformed messages and unsupported subsystems end the session
  * or are refused.
  */
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
@@ -37,6 +40,15 @@ import { SftpProtocolError } from "../../../parsers/sftp/packets.ts";
 import type { Engine, EngineHost } from "../engine.ts";
 import type { DecisionEvent } from "../../session/session-audit.ts";
 import { SftpGate } from "./sftp-gate.ts";
+import { ForwardGate } from "./forward-gate.ts";
+import {
+  INCOMING_CHANNEL_BASE,
+  forwardTarget,
+  parseIncomingOpen,
+  parseListenResult,
+  type ForwardRequest,
+  type IncomingOpen,
+} from "../../../parsers/ssh/forward.ts";
 import type { SshTextMasker } from "./text-mask.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -52,7 +64,15 @@ export interface SshEngineOptions {
   textMask?: () => SshTextMasker | undefined;
 }
 
-type ChannelKind = "exec" | "shell" | "sftp";
+type ChannelKind = "exec" | "shell" | "sftp" | "forward";
+
+/** A forwarded connection: opaque bytes (its protocol is not decoded), recorded as open/close with byte counts. */
+interface ForwardState {
+  kind: string;
+  target: string;
+  up: number;
+  down: number;
+}
 
 interface Channel {
   kind: ChannelKind;
@@ -62,6 +82,7 @@ interface Channel {
   masker?: StreamingMasker;
   flushTimer?: ReturnType<typeof setTimeout>;
   sftp?: SftpGate;
+  forward?: ForwardState;
   recorded: number;
   truncatedNoted: boolean;
 }
@@ -73,6 +94,9 @@ export class SshEngine implements Engine {
   private readonly channels = new Map<number, Channel>();
   /** Channel ids are never reused by the client: ids up to this one were seen (frames for closed ones are ignored). */
   private highestChannel = -1;
+  /** Same for channels the host opens (ids from INCOMING_CHANNEL_BASE). */
+  private highestIncoming = INCOMING_CHANNEL_BASE - 1;
+  private readonly forwards = new ForwardGate();
   private connectorReady?: { resolve: () => void; reject: (e: { code: string; message: string }) => void };
   private mask: SshTextMasker | undefined;
   private maskedSoFar = 0;
@@ -207,7 +231,30 @@ export class SshEngine implements Engine {
     const forwarded: SshClientMessage = { ...message };
     if (Object.keys(kept).length > 0) forwarded.env = kept;
     else delete forwarded.env;
+    if (forwarded.t !== "ssh.subsystem") await this.decideSessionForwarding(forwarded, pty);
     host.connectorControl(forwarded);
+  }
+
+  /**
+   * Agent (-A) and X11 (-X) requests ride on exec/shell. Each is decided on its own; a refused one
+   * is stripped (the command still runs, as with an SSH server that refuses forwarding) and the
+   * client is told on the channel's stderr.
+   */
+  private async decideSessionForwarding(message: Extract<SshClientMessage, { t: "ssh.exec" | "ssh.shell" }>, pty: boolean): Promise<void> {
+    for (const what of ["agent", "x11"] as const) {
+      if (!message[what]) continue;
+      const label = what === "agent" ? "agent" : "X11";
+      await this.host.audit.onQuery({ protocol: "ssh", message: "forward", text: `${what} (channel ${message.ch})` });
+      const decision = this.decide(what === "agent" ? { kind: "agent-forward" } : { kind: "x11" });
+      await this.recordDecision(decision);
+      if (decision.effect === "allow") {
+        this.forwards[what] = true;
+        continue;
+      }
+      delete message[what];
+      const why = decision.effect === "approve" ? `it matches an approve rule (${decision.reason}); forwarding is granted by allow rules or JIT grants, never held` : decision.reason;
+      this.host.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`gatehouse: ${label} forwarding refused: ${why}${pty ? "\r\n" : "\n"}`))]);
+    }
   }
 
   private async decideSftp(name: string, op: SftpOperation, paths: string[]): Promise<{ allowed: boolean; message: string }> {
@@ -219,17 +266,80 @@ export class SshEngine implements Engine {
     return { allowed: false, message: `gatehouse: refused: ${why}` };
   }
 
-  private async forwardRequest(message: Extract<SshClientMessage, { t: "ssh.forward" }>): Promise<void> {
-    const request: SshRequest =
-      message.kind === "agent" ? { kind: "agent-forward" } : message.kind === "x11" ? { kind: "x11" } : { kind: "port-forward", target: `${message.kind}:${message.target ?? "?"}` };
-    await this.host.audit.onQuery({ protocol: "ssh", message: "forward", text: `${message.kind} ${message.target ?? ""}`.trim() });
-    const decision = this.decide(request);
+  /** -L / -W / streamlocal (a direct channel) and -R (a listener on the host): decided on the canonical target. */
+  private async forwardRequest(message: ForwardRequest): Promise<void> {
+    const { host } = this;
+    const target = forwardTarget(message.kind, message);
+    const direct = message.kind === "local" || message.kind === "streamlocal";
+    if (direct) {
+      if (message.ch! <= this.highestChannel) return this.fail("protocol", `gatehouse: channel ${message.ch} already had a request (channel ids are never reused)`);
+      this.highestChannel = message.ch!;
+    }
+    if (message.cancel) {
+      const refusal = this.forwards.begin(message);
+      await host.audit.onEvent("ssh.forward-cancel", { id: message.id, target, ...(refusal ? { refused: refusal } : {}) });
+      if (refusal) return host.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
+      host.connectorControl({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path, cancel: true });
+      return;
+    }
+    const origin = direct ? ` from ${message.originHost}:${message.originPort}` : "";
+    await host.audit.onQuery({ protocol: "ssh", message: "forward", text: `${target}${origin}` });
+    const decision = this.decide({ kind: "port-forward", target });
     await this.recordDecision(decision);
-    const text =
-      decision.effect === "allow"
-        ? `gatehouse: ${message.kind} forwarding is allowed by policy (${decision.reason}) but this gateway does not relay forwarded connections yet`
-        : `gatehouse: ${message.kind} forwarding refused: ${decision.reason}`;
-    this.host.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: text });
+    let refusal: string | undefined;
+    if (decision.effect === "approve") refusal = `${message.kind} forwarding to ${target} refused: it matches an approve rule (${decision.reason}); forwarding is granted by allow rules or JIT grants, never held`;
+    else if (decision.effect !== "allow") refusal = `${message.kind} forwarding to ${target} refused: ${decision.reason}`;
+    else if (direct && this.channels.size >= MAX_SSH_CHANNELS) refusal = `${message.kind} forwarding to ${target} refused: more than ${MAX_SSH_CHANNELS} channels in this session`;
+    else if (!direct) refusal = this.forwards.begin(message);
+    if (refusal) return host.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
+    if (direct) {
+      const ch = message.ch!;
+      this.channels.set(ch, this.forwardChannel(message.kind, target));
+      host.connectorControl({ t: "ssh.direct", ch, kind: message.kind as "local" | "streamlocal", host: message.host, port: message.port, path: message.path, originHost: message.originHost!, originPort: message.originPort! });
+    } else {
+      host.connectorControl({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path });
+    }
+  }
+
+  private forwardChannel(kind: string, target: string): Channel {
+    return { kind: "forward", state: "open", pty: false, decoder: new TextDecoder("utf-8"), forward: { kind, target, up: 0, down: 0 }, recorded: 0, truncatedNoted: false };
+  }
+
+  /** A channel the host opened towards the client: relayed only if this session was granted what it belongs to. */
+  private async onIncoming(raw: ControlMessage): Promise<void> {
+    const m: IncomingOpen | null = parseIncomingOpen(raw);
+    if (!m) return this.end("error", "gatehouse: invalid ssh.incoming from the connector", "protocol");
+    if (m.ch <= this.highestIncoming) return this.end("error", `gatehouse: the connector reused channel ${m.ch}`, "protocol");
+    this.highestIncoming = m.ch;
+    const target = m.kind === "remote" ? `remote:${m.host}:${m.port}` : m.kind === "remote-streamlocal" ? `remote-streamlocal:${m.path}` : m.kind;
+    const origin = m.originHost !== undefined ? `${m.originHost}:${m.originPort}` : undefined;
+    let refusal = this.forwards.refusal(m);
+    if (!refusal && this.channels.size >= MAX_SSH_CHANNELS) refusal = `more than ${MAX_SSH_CHANNELS} channels in this session`;
+    if (refusal) {
+      await this.host.audit.onEvent("ssh.forward-refused", { ch: m.ch, kind: m.kind, target, ...(origin ? { origin } : {}), reason: refusal });
+      this.host.sendToConnector([encodeChannelEvent(m.ch, { t: "close" })]);
+      return;
+    }
+    this.channels.set(m.ch, this.forwardChannel(m.kind, target));
+    await this.host.audit.onEvent("ssh.forward-open", { ch: m.ch, kind: m.kind, target, ...(origin ? { origin } : {}) });
+    this.host.sendControlToClient(m);
+  }
+
+  private async onListenResult(raw: ControlMessage): Promise<void> {
+    const result = parseListenResult(raw);
+    if (!result) return this.end("error", "gatehouse: invalid ssh.listen-result from the connector", "protocol");
+    const done = this.forwards.finish(result);
+    if (!done) return;
+    const target = forwardTarget(done.request.kind, done.port !== undefined ? { ...done.request, port: done.port } : done.request);
+    const message = result.ok ? "" : `gatehouse: the host refused ${done.cancel ? "to cancel " : ""}the ${done.request.kind} forward ${target}: ${result.message ?? "request failed"}`;
+    await this.host.audit.onEvent(done.cancel ? "ssh.forward-cancelled" : "ssh.forward-listen", { id: result.id, target, ok: result.ok, ...(result.ok ? {} : { message }) });
+    this.host.sendControlToClient({ t: "ssh.forward-result", id: result.id, ok: result.ok, message, ...(done.port !== undefined ? { port: done.port } : {}) });
+  }
+
+  /** Forwarded connections are recorded as open/close with byte counts (their content is opaque). */
+  private async closeForward(chId: number, ch: Channel, by: "client" | "host"): Promise<void> {
+    const f = ch.forward!;
+    await this.host.audit.onEvent("ssh.forward-close", { ch: chId, kind: f.kind, target: f.target, by, bytesUp: f.up, bytesDown: f.down });
   }
 
   async onClientData(bytes: Uint8Array): Promise<void> {
@@ -245,7 +355,8 @@ export class SshEngine implements Engine {
     }
     const ch = this.channels.get(frame.ch);
     if (!ch) {
-      if (frame.ch <= this.highestChannel) return; // a channel that already ended (the two sides close concurrently)
+      // A channel that already ended (the two sides close concurrently).
+      if (frame.ch < INCOMING_CHANNEL_BASE ? frame.ch <= this.highestChannel : frame.ch <= this.highestIncoming) return;
       return this.fail("protocol", `gatehouse: data for unknown SSH channel ${frame.ch}`);
     }
     if (frame.stream === STREAM_EVENT) {
@@ -260,6 +371,7 @@ export class SshEngine implements Engine {
         const wasOpen = ch.state === "open";
         this.dropChannel(frame.ch);
         if (!wasOpen) return;
+        if (ch.forward) await this.closeForward(frame.ch, ch, "client");
       } else if (ch.state !== "open") return;
       this.host.sendToConnector([encodeChannelEvent(frame.ch, event)]);
       return;
@@ -283,7 +395,8 @@ export class SshEngine implements Engine {
       for (const reply of result.reply) this.host.sendToClient([encodeSshData(frame.ch, STREAM_STDOUT, reply)]);
       return;
     }
-    if (ch.kind === "shell" || ch.pty) await this.host.audit.onEvent("term.input", { ch: frame.ch, data: new TextDecoder().decode(frame.bytes) });
+    if (ch.forward) ch.forward.up += frame.bytes.length;
+    else if (ch.kind === "shell" || ch.pty) await this.host.audit.onEvent("term.input", { ch: frame.ch, data: new TextDecoder().decode(frame.bytes) });
     this.host.sendToConnector([encodeSshData(frame.ch, STREAM_STDOUT, frame.bytes)]);
   }
 
@@ -306,6 +419,7 @@ export class SshEngine implements Engine {
     }
     const ch = this.channels.get(frame.ch);
     if (!ch || ch.state !== "open") return; // late output of a channel the client already closed
+    if (ch.forward) return this.onForwardFrame(frame.ch, ch, frame.stream, frame.bytes);
     if (frame.stream === STREAM_EVENT) {
       const event = parseChannelEvent(frame.bytes);
       if (event.t === "error") {
@@ -339,6 +453,28 @@ export class SshEngine implements Engine {
     }
     await this.record(frame.ch, ch, ch.decoder.decode(frame.bytes, { stream: true }));
     this.sendOutput(frame.ch, frame.stream, frame.bytes);
+  }
+
+  /** Forwarded bytes pass unchanged (no masking: any protocol may ride a forward, and rewriting it would corrupt it). */
+  private async onForwardFrame(chId: number, ch: Channel, stream: number, bytes: Uint8Array): Promise<void> {
+    if (stream !== STREAM_EVENT) {
+      ch.forward!.down += bytes.length;
+      this.sendOutput(chId, STREAM_STDOUT, bytes);
+      return;
+    }
+    const event = parseChannelEvent(bytes);
+    if (event.t === "exit") return;
+    if (event.t === "error") {
+      await this.host.audit.onEvent("ssh.channel-error", { ch: chId, message: event.message, target: ch.forward!.target });
+      this.dropChannel(chId);
+      this.host.sendToClient([encodeChannelEvent(chId, event), encodeChannelEvent(chId, { t: "close" })]);
+      return;
+    }
+    if (event.t === "close") {
+      this.dropChannel(chId);
+      await this.closeForward(chId, ch, "host");
+    }
+    this.host.sendToClient([encodeChannelEvent(chId, event)]);
   }
 
   private armFlush(chId: number, ch: Channel, stream: number): void {
@@ -396,6 +532,14 @@ export class SshEngine implements Engine {
   }
 
   async onConnectorControl(message: ControlMessage): Promise<void> {
+    if (message.t === "ssh.incoming" || message.t === "ssh.listen-result") {
+      if (this.phase !== "ready") return;
+      // In the output chain: a host channel's first bytes (DATA) must find it registered.
+      const run = this.outputChain.then(() => (message.t === "ssh.incoming" ? this.onIncoming(message) : this.onListenResult(message)));
+      this.outputChain = run.catch(() => {});
+      await run;
+      return;
+    }
     if (message.t === "ready") {
       this.connectorReady?.resolve();
     } else if (message.t === "error") {
