@@ -105,13 +105,16 @@ export class SshTunnelStream extends TunnelStreamBase {
         const client = this.target.client;
         const run = (fwd: { agent?: true; x11?: X11Request }, cb: (err: Error | undefined, stream: ClientChannel) => void) => {
           const opts: ExecOptions & ShellOptions = { ...(m.env ? { env: m.env } : {}), ...(fwd.agent ? { agentForward: true } : {}), ...(fwd.x11 ? { x11: fwd.x11 } : {}) };
+          // ssh2 sends auth-agent-req only for the first channel of a connection (a connection-wide
+          // flag), but sshd sets SSH_AUTH_SOCK per session channel: ask again for every channel.
+          if (fwd.agent) (client as unknown as { _agentFwdEnabled?: boolean })._agentFwdEnabled = false;
           if (m.t === "ssh.exec") client.exec(m.command, { ...opts, ...(m.pty ? { pty: ptyOptions(m.pty) } : {}) }, cb);
           else client.shell(m.pty ? ptyOptions(m.pty) : false, opts, cb);
         };
         const fwd = { ...(m.agent ? { agent: m.agent } : {}), ...(m.x11 ? { x11: m.x11 } : {}) };
         return this.openChannel(m.ch, (cb) =>
           run(fwd, (err, stream) => {
-            if (!err || (!fwd.agent && !fwd.x11) || this.closed) return cb(err, stream);
+            if (!err || (!fwd.agent && !fwd.x11) || !/X11|agent/i.test(err.message) || this.closed) return cb(err, stream);
             // ssh2 fails the whole channel when the host refuses agent/X11 forwarding; OpenSSH's
             // server semantics are "warn and go on". The command has not run yet: run it without.
             const what = [fwd.agent ? "agent" : "", fwd.x11 ? "X11" : ""].filter(Boolean).join(" and ");
@@ -451,7 +454,8 @@ class AgentBridge {
         cb();
       },
       end: () => duplex.push(null),
-      close: () => duplex.destroy(),
+      // Ending the stream ssh2 reads makes it send EOF on the host's agent channel, which closes it.
+      close: () => duplex.push(null),
       // Agent traffic is a few small messages per signature: no flow control needed beyond the tunnel's.
       pause: () => undefined,
       resume: () => undefined,
