@@ -17,31 +17,8 @@ import type { SshResourceConfig } from "../../connector/ssh/config.ts";
 import { startConnectListener, type ConnectListener } from "../../client/listener.ts";
 import { staticTokenSource } from "../../client/auth/token-source.ts";
 import { main } from "../../client/cli.ts";
+import { run, SSH_OPTS, type Run } from "./run.ts";
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-    p.stdin.on("error", () => {});
-    p.stdin.end(opts.input ?? "");
-    const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
-    p.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-const SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
 
 describe("SSH through the gateway (real sshd, ssh, scp, rsync)", () => {
   let sshd: TestSshd;

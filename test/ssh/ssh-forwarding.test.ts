@@ -15,31 +15,8 @@ import { startTestSshd, type TestSshd } from "../harness/sshd.ts";
 import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
 import { parsePinnedHostKey, type SshResourceConfig } from "../../connector/ssh/config.ts";
 import { main } from "../../client/cli.ts";
+import { run, SSH_OPTS } from "./run.ts";
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-    p.stdin.on("error", () => {});
-    p.stdin.end(opts.input ?? "");
-    const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
-    p.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-const SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
 
 /** A TCP echo server that counts its connections. */
 async function echoServer(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
