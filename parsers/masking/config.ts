@@ -68,6 +68,12 @@ export interface CopyFormatOptions {
   columns?: string[];
   /** Table name of `COPY t …` (for table-qualified column globs). */
   table?: string;
+  /**
+   * The COPY's output starts with a header line (`HEADER` on, text or CSV): the first row of the
+   * first CopyData passes unmasked and is not counted. Column names only — never set it unless the
+   * statement's own options turn HEADER on (parsers/pg/copy-options.ts).
+   */
+  header?: boolean;
 }
 
 export class MaskingConfigError extends Error {

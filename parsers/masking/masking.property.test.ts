@@ -119,13 +119,18 @@ const copyStep: fc.Arbitrary<Step[]> = fc
     delimiter: fc.constantFrom(undefined, "|", ":", ";"),
     columns: fc.option(fc.subarray(COLUMN_NAMES, { minLength: 3, maxLength: 3 }), { nil: undefined }),
     rows: fc.array(fc.array(textCell, { minLength: 3, maxLength: 3 }), { maxLength: 4 }),
+    // HEADER: the server's header line (random text, secrets included: it must pass unmasked in
+    // both, and only the first row of the first CopyData). A binary COPY ignores the flag.
+    header: fc.boolean(),
+    headerCells: fc.array(value, { minLength: 3, maxLength: 3 }),
   })
-  .map(({ format, announce, delimiter, columns, rows }) => {
+  .map(({ format, announce, delimiter, columns, rows, header, headerCells }) => {
     const steps: Step[] = [];
-    if (announce && format !== "binary") steps.push({ kind: "copyFormat", format, options: { delimiter, columns, table: "customers" } });
-    if (announce && format === "binary") steps.push({ kind: "copyFormat", format: "text", options: { columns } });
+    if (announce && format !== "binary") steps.push({ kind: "copyFormat", format, options: { delimiter, columns, table: "customers", header } });
+    if (announce && format === "binary") steps.push({ kind: "copyFormat", format: "text", options: { columns, header } });
     const delim = delimiter ?? (format === "csv" && announce ? "," : "\t");
     steps.push({ kind: "bytes", bytes: f.copyOutResponse(format === "binary" ? 1 : 0, 3) });
+    if (header && format !== "binary") rows = [headerCells, ...rows];
     rows.forEach((row, k) => {
       if (format === "binary") steps.push({ kind: "bytes", bytes: f.copyData(binaryCopy([row], k === 0)) });
       else if (format === "csv" && announce) steps.push({ kind: "bytes", bytes: f.copyData(row.map((c) => (c === null ? "" : csvField(c, delim))).join(delim) + "\n") });

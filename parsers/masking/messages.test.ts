@@ -174,6 +174,56 @@ describe("CopyData (COPY TO STDOUT)", () => {
     expect(text(f.splitMessages(out)[1]!.subarray(5))).toMatch(/^1:h_[0-9a-f]{16}\n$/);
   });
 
+  it("HEADER: the first row of the first CopyData passes unmasked and uncounted; data rows are masked", () => {
+    const m = twinMaskers(MODULE, CONFIG);
+    m.setCopyFormat("csv", { columns: ["id", "api_token", "note"], table: "customers", header: true });
+    // Column names that look like data (an e-mail alias, a masked column name) stay as they are.
+    const headerLine = 'id,api_token,"ann@example.com, ""quoted""\nname"\n';
+    const out = m.process(f.concat([
+      f.copyOutResponse(0, 3),
+      f.copyData(headerLine),
+      f.copyData("1,secret,mail bob@example.com\n"),
+      f.copyDone(),
+      f.commandComplete("COPY 1"),
+    ]));
+    const msgs = f.splitMessages(out);
+    expect(text(msgs[1]!.subarray(5))).toBe(headerLine);
+    expect(text(msgs[2]!.subarray(5))).toBe("1,[REDACTED],mail [REDACTED]\n");
+    expect(m.counts()).toEqual({ secrets: 1, emails: 0, cards: 0, content: 1 });
+  });
+
+  it("HEADER covers one row only: a second row in the same message, or a header flag on a later COPY, is masked", () => {
+    const m = twinMaskers(MODULE, { rules: [{ name: "r", detectors: ["email"], style: "redact" }] });
+    m.setCopyFormat("text", { header: true });
+    const out = m.process(f.concat([f.copyOutResponse(0, 1), f.copyData("ann@example.com\nbob@example.com\n"), f.copyData("cy@example.com\n"), f.copyDone()]));
+    const msgs = f.splitMessages(out);
+    expect(text(msgs[1]!.subarray(5))).toBe("ann@example.com\n[REDACTED]\n");
+    expect(text(msgs[2]!.subarray(5))).toBe("[REDACTED]\n");
+    // The next COPY without a setCopyFormat(…, { header: true }) has no header.
+    const again = m.process(f.concat([f.copyOutResponse(0, 1), f.copyData("ann@example.com\n"), f.copyDone()]));
+    expect(text(f.splitMessages(again)[1]!.subarray(5))).toBe("[REDACTED]\n");
+    // header: false (the default) masks the first line like any row.
+    m.setCopyFormat("csv", { header: false });
+    const off = m.process(f.concat([f.copyOutResponse(0, 1), f.copyData("ann@example.com\n"), f.copyDone()]));
+    expect(text(f.splitMessages(off)[1]!.subarray(5))).toBe("[REDACTED]\n");
+    expect(m.counts()).toEqual({ r: 4 });
+  });
+
+  it("HEADER never applies to a binary COPY or to fields of unknown shape beyond the header", () => {
+    const m = twinMaskers(MODULE, { rules: [{ name: "cols", columns: ["email"], style: "redact" }] });
+    // unknownShape defaults to null (a column rule exists): without column names every data field is nulled, the header is not
+    m.setCopyFormat("text", { header: true });
+    const out = m.process(f.concat([f.copyOutResponse(0, 2), f.copyData("id\temail\n"), f.copyData("1\tann@example.com\n"), f.copyDone()]));
+    const msgs = f.splitMessages(out);
+    expect(text(msgs[1]!.subarray(5))).toBe("id\temail\n");
+    expect(text(msgs[2]!.subarray(5))).toBe("\\N\t\\N\n");
+    const sig = [80, 71, 67, 79, 80, 89, 10, 255, 13, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    m.setCopyFormat("text", { columns: ["email"], header: true });
+    const v = new TextEncoder().encode("a@example.com");
+    const bin = m.process(f.concat([f.copyOutResponse(1, 1), f.copyData(new Uint8Array([...sig, 0, 1, 0, 0, 0, v.length, ...v])), f.copyDone()]));
+    expect(Array.from(f.splitMessages(bin)[1]!.subarray(5))).toEqual([...sig, 0, 1, 255, 255, 255, 255]);
+  });
+
   it("binary COPY: matching fields become NULL (-1)", () => {
     const m = twinMaskers(MODULE, { rules: [{ name: "r", detectors: ["email"], style: "redact" }] });
     const header = [80, 71, 67, 79, 80, 89, 10, 255, 13, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0];

@@ -476,8 +476,9 @@ export class ReferenceMasker {
   private tables: Map<number, string>;
   private totals: number[] = new Array(33).fill(0);
   private plan: { rule: number; cls: Cls }[] | null = null;
-  private copy: { kind: "text" | "csv" | "binary"; delim: number; quote: number; escape: number; nul: Uint8Array; plan: number[] | null; header: boolean } | null = null;
-  private pendingCopy: { kind: "text" | "csv"; delim: number; quote: number; escape: number; nul: Uint8Array; plan: number[] | null } | null = null;
+  /** header: binary signature still to come; textHeader: the next CopyData's first row is the header line. */
+  private copy: { kind: "text" | "csv" | "binary"; delim: number; quote: number; escape: number; nul: Uint8Array; plan: number[] | null; header: boolean; textHeader: boolean } | null = null;
+  private pendingCopy: { kind: "text" | "csv"; delim: number; quote: number; escape: number; nul: Uint8Array; plan: number[] | null; textHeader: boolean } | null = null;
 
   constructor(config: MaskingConfig) {
     this.cfg = compileConfig(config);
@@ -518,6 +519,7 @@ export class ReferenceMasker {
       escape: ch(o.escape, quote),
       nul: encoder.encode(o.null ?? (csv ? "" : "\\N")),
       plan: o.columns ? o.columns.map((c) => this.ruleForColumn(latin1(encoder.encode(c)), o.table ? latin1(encoder.encode(o.table)) : null)) : null,
+      textHeader: o.header === true,
     };
   }
 
@@ -829,6 +831,7 @@ export class ReferenceMasker {
       let last = m + 5;
       let p = m + 5;
       let any = false;
+      let header = c.textHeader; // the first row of the first CopyData: walked, never masked
       while (p < end) {
         let col = 0;
         for (;;) {
@@ -866,7 +869,7 @@ export class ReferenceMasker {
             ve = p;
           }
           const isNull = !quoted && ve - vs === c.nul.length && c.nul.every((x, k) => v[vs + k] === x);
-          if (!isNull) {
+          if (!isNull && !header) {
             const rule = c.plan && col < c.plan.length ? c.plan[col]! : -1;
             if (c.plan === null && cfg.unknownNull) {
               any = true;
@@ -895,6 +898,7 @@ export class ReferenceMasker {
           if (p < end) p++;
           break;
         }
+        header = false;
       }
       if (!any) return null;
       o.bytes(v.subarray(last, end));
@@ -1019,14 +1023,19 @@ export class ReferenceMasker {
           const ncols = dv.getUint16(pos + 6);
           const pc = this.pendingCopy;
           this.copy = fmt === 1
-            ? { kind: "binary", delim: 9, quote: 34, escape: 34, nul: encoder.encode("\\N"), plan: pc?.plan && pc.plan.length === ncols ? pc.plan : null, header: true }
+            ? { kind: "binary", delim: 9, quote: 34, escape: 34, nul: encoder.encode("\\N"), plan: pc?.plan && pc.plan.length === ncols ? pc.plan : null, header: true, textHeader: false }
             : pc
               ? { ...pc, plan: pc.plan && pc.plan.length === ncols ? pc.plan : null, header: false }
-              : { kind: "text", delim: 9, quote: 34, escape: 34, nul: encoder.encode("\\N"), plan: null, header: false };
+              : { kind: "text", delim: 9, quote: 34, escape: 34, nul: encoder.encode("\\N"), plan: null, header: false, textHeader: false };
           this.pendingCopy = null;
           break;
         }
-        case "d": if (this.copy) this.copy.header = false; break;
+        case "d":
+          if (this.copy) {
+            this.copy.header = false;
+            this.copy.textHeader = false;
+          }
+          break;
         case "C": case "Z": case "E": this.plan = null; this.copy = null; break;
         case "c": this.copy = null; break;
         case "I": case "n": case "2": this.plan = null; break;

@@ -1,11 +1,13 @@
 /**
- * Issue 4 end to end: values are masked in flight — rows (simple and extended protocol), COPY
- * (text and CSV), error details, notifications — and the recording only ever holds masked data.
+ * Issue 4 end to end: values are masked in flight — rows (simple and extended protocol, prepared
+ * statements re-executed without Describe), COPY (text and CSV, with HEADER), error details,
+ * notifications — and the recording only ever holds masked data.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import pg from "pg";
 import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
 import { gatehouse, psql } from "./helpers.ts";
+import { PgWire, bind, close, dataRow, describe as describeMsg, errorFields, execute, parse, query, sync } from "./pg-wire.ts";
 
 const POLICY = `
 version: 1
@@ -18,7 +20,7 @@ rules:
     effect: allow
     subjects: any
     resources: [demo-pg]
-    actions: [connect, sql.read, sql.write, sql.ddl, sql.session, sql.transaction]
+    actions: [connect, sql.read, sql.write, sql.ddl, sql.session, sql.transaction, sql.procedural]
 masking:
   rules:
     - name: pii-columns
@@ -37,13 +39,15 @@ let stack: TestStack;
 let conn: TestConnection;
 let direct: pg.Client;
 let real: { emails: string[]; cards: string[]; hashes: string[]; tokens: string[] };
+let names: string[];
 
 beforeAll(async () => {
   stack = await startTestStack({ policyYaml: POLICY });
   conn = await stack.connect("demo-pg", { sub: "masked-reader" });
   direct = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: stack.pg.user, password: stack.pg.password });
   await direct.connect();
-  const rows = (await direct.query("select email, card_number, password_hash, api_token from customers order by id limit 20")).rows;
+  const rows = (await direct.query("select email, card_number, password_hash, api_token, name from customers order by id limit 20")).rows;
+  names = rows.map((r) => r.name);
   real = {
     emails: rows.map((r) => r.email),
     cards: rows.map((r) => r.card_number),
@@ -101,6 +105,105 @@ describe("masking on the wire", () => {
     expect(csv.code).toBe(0);
     expectNoSecrets(csv.stdout);
     expect(csv.stdout.trim().split("\n").length).toBeGreaterThanOrEqual(20);
+  });
+
+  it("COPY … CSV HEADER: the header line arrives intact, the rows are masked", async () => {
+    // psql's \copy sends the old syntax: COPY ( … ) TO STDOUT csv header
+    const csv = await psql(conn.url, ["-c", "\\copy (select id, email, card_number, name from customers order by id limit 20) to stdout csv header"]);
+    expect(csv.code, csv.stderr).toBe(0);
+    expectNoSecrets(csv.stdout);
+    const lines = csv.stdout.trim().split("\n");
+    expect(lines[0]).toBe("id,email,card_number,name");
+    expect(lines.length).toBe(21);
+    const first = lines[1]!.split(",");
+    expect(first[0]).toBe("1");
+    expect(first[1]).not.toBe(real.emails[0]);
+    expect(first[2]!.endsWith(real.cards[0]!.slice(-4))).toBe(true);
+    expect(first[3]).toBe(names[0]);
+    // New syntax, text format, a column alias that looks like data: the header is column names
+    // chosen by the statement and passes as written; the rows are still masked (detector).
+    const text = await psql(conn.url, ["-c", `copy (select id, email as "owner@example.com" from customers order by id limit 3) to stdout with (format text, header)`]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.split("\n")[0]).toBe("id\towner@example.com");
+    expect(text.stdout.split("\n")[1]).toBe("1\t[REDACTED]");
+    expectNoSecrets(text.stdout);
+    // HEADER only inside a string literal: there is no header, the first line is a row and is masked.
+    const tricky = await psql(conn.url, ["-c", "copy (select email from customers order by id limit 3) to stdout (format csv, null 'HEADER')"]);
+    expect(tricky.code, tricky.stderr).toBe(0);
+    expect(tricky.stdout.trim().split("\n")).toHaveLength(3);
+    expectNoSecrets(tricky.stdout);
+  });
+
+  it("masks prepared statements re-executed without Describe (pgjdbc's Bind + Execute), Close and re-use included", async () => {
+    const wire = await PgWire.open(conn.port, "masked-reader", "demo-pg");
+    try {
+      const checkRow = (values: Array<string | Buffer | null>, id: number) => {
+        expect((values[0] as Buffer).readInt32BE(0)).toBe(id); // binary int4, as the Bind asked
+        expect(values[1]).not.toBe(real.emails[id - 1]);
+        expect((values[1] as string).endsWith(real.emails[id - 1]!.slice(-4))).toBe(true); // partial, keep 4
+        expect((values[2] as string).endsWith(real.cards[id - 1]!.slice(-4))).toBe(true);
+        expect(values[2]).not.toBe(real.cards[id - 1]);
+        expect(values[3]).toBe(names[id - 1]); // not a masked column
+      };
+      // pgjdbc, first execution of a named statement: Parse + Describe S + Bind + Execute + Sync.
+      // (No Describe of the portal: no RowDescription precedes these rows.)
+      const formats = [1, 0, 0, 0];
+      wire.send(parse("S_1", "select id, email, card_number, name from customers where id = $1"), describeMsg("S", "S_1"), bind("", "S_1", ["1"], formats), execute(""), sync());
+      let got = await wire.untilReady();
+      expect(got.map((m) => m.type)).toEqual(["1", "t", "T", "2", "D", "C", "Z"]);
+      checkRow(dataRow(got[4]!, formats), 1);
+      // Re-executions: Bind + Execute + Sync, twice.
+      for (const id of [2, 3]) {
+        wire.send(bind("", "S_1", [String(id)], formats), execute(""), sync());
+        got = await wire.untilReady();
+        expect(got.map((m) => m.type)).toEqual(["2", "D", "C", "Z"]);
+        checkRow(dataRow(got[1]!, formats), id);
+      }
+      // A portal read in pieces (fetch size): Execute with a row limit, then again.
+      wire.send(parse("S_3", "select email from customers order by id limit 5"), bind("C_1", "S_3", []), execute("C_1", 2), execute("C_1", 0), sync());
+      got = await wire.untilReady();
+      expect(got.map((m) => m.type)).toEqual(["1", "2", "D", "D", "s", "D", "D", "D", "C", "Z"]);
+      const emails = got.filter((m) => m.type === "D").map((m) => dataRow(m)[0] as string);
+      emails.forEach((e, k) => expect(e).not.toBe(real.emails[k]));
+      // Close, then use the name again: the old statement is gone; a new Parse under the same
+      // name is masked by its own shape, again without Describe.
+      wire.send(close("S", "S_1"), sync());
+      expect((await wire.untilReady()).map((m) => m.type)).toEqual(["3", "Z"]);
+      wire.send(bind("", "S_1", ["1"], formats), execute(""), sync());
+      got = await wire.untilReady();
+      expect(got.map((m) => m.type)).toEqual(["E", "Z"]);
+      expect(errorFields(got[0]!).C).toBe("26000");
+      wire.send(parse("S_1", "select api_token, id from customers where id = $1"), bind("", "S_1", ["1"]), execute(""), sync());
+      got = await wire.untilReady();
+      expect(got.map((m) => m.type)).toEqual(["1", "2", "D", "C", "Z"]);
+      expect(dataRow(got[2]!)).toEqual(["[REDACTED]", "1"]);
+      // The server side can replace a prepared statement under the same name (here a DO block):
+      // a shape remembered from an earlier Describe would be stale (int4, never scanned). Each
+      // execution is masked by the shape of what actually runs.
+      wire.send(parse("S_2", "select 42::int4 as n"), describeMsg("S", "S_2"), bind("", "S_2", []), execute(""), sync());
+      got = await wire.untilReady();
+      expect(dataRow(got[4]!)).toEqual(["42"]);
+      wire.send(query(`DO $$ BEGIN EXECUTE 'DEALLOCATE "S_2"'; EXECUTE 'PREPARE "S_2" AS SELECT email AS n FROM customers WHERE id = 1'; END $$`));
+      got = await wire.untilReady();
+      expect(got.map((m) => m.type)).toEqual(["C", "Z"]);
+      wire.send(bind("", "S_2", []), execute(""), sync());
+      got = await wire.untilReady();
+      expect(got.map((m) => m.type)).toEqual(["2", "D", "C", "Z"]);
+      expect(dataRow(got[1]!)).toEqual(["[REDACTED]"]);
+      expectNoSecrets(got.map((m) => m.body.toString("utf8")).join(""));
+      // An aborted transaction still ends with Bind + Execute of ROLLBACK: the Describe the
+      // gateway adds gets NoData there (only portals returning rows cannot be described).
+      wire.send(query("begin"));
+      await wire.untilReady();
+      wire.send(query("select 1/0"));
+      expect((await wire.untilReady()).map((m) => m.type)).toEqual(["E", "Z"]);
+      wire.send(parse("R", "rollback"), bind("", "R", []), execute(""), sync());
+      got = await wire.untilReady();
+      expect(got.map((m) => m.type)).toEqual(["1", "2", "C", "Z"]);
+      expect(got[3]!.body.toString()).toBe("I");
+    } finally {
+      wire.close();
+    }
   });
 
   it("masks values echoed in error details and notification payloads", async () => {

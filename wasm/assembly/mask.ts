@@ -94,7 +94,11 @@ let copyQuote: u32 = 34;
 let copyEscape: u32 = 34;
 let copyNullLen: u32 = 2;
 let copyPlanN: i32 = -1; // -1: column names unknown
-let copyHeaderPending: bool = false;
+let copyHeaderPending: bool = false; // binary COPY: the next CopyData starts with the PGCOPY signature
+// text/CSV COPY with HEADER: the first row of the first CopyData is the header line (column names
+// chosen by the statement, not row data) and passes unmasked. Only ever set from setCopyPending's
+// `header`, which the worker passes only for a COPY … TO STDOUT whose options say HEADER is on.
+let copyTextHeader: bool = false;
 let pendSet: bool = false;
 let pendKind: u32 = COPY_TEXT;
 let pendDelim: u32 = 9;
@@ -102,6 +106,7 @@ let pendQuote: u32 = 34;
 let pendEscape: u32 = 34;
 let pendNullLen: u32 = 2;
 let pendPlanN: i32 = -1;
+let pendHeader: bool = false;
 
 // value context
 let ctxStop: i32 = -1;
@@ -158,6 +163,7 @@ export function cfgReset(): void {
   unknownNull = false;
   planValid = false;
   copyActive = false;
+  copyTextHeader = false;
   pendSet = false;
 }
 
@@ -325,9 +331,11 @@ export function hasColumnRules(): bool {
 }
 
 // ---------------------------------------------------------------- COPY configuration
-/** The next CopyOutResponse uses this format (0 text, 1 csv); planN = column count or -1 unknown. */
-export function setCopyPending(kind: u32, delim: u32, quote: u32, escape: u32, nullPtr: usize, nullLen: u32, planN: i32): void {
+/** The next CopyOutResponse uses this format (0 text, 1 csv); planN = column count or -1 unknown;
+ * header = 1 when its first CopyData row is the header line. */
+export function setCopyPending(kind: u32, delim: u32, quote: u32, escape: u32, nullPtr: usize, nullLen: u32, planN: i32, header: u32): void {
   pendSet = true;
+  pendHeader = header == 1;
   pendKind = kind;
   pendDelim = delim;
   pendQuote = quote;
@@ -1324,6 +1332,9 @@ function copyTextRows(m: usize, end: usize, emit: bool): i32 {
   }
   const delim = copyDelim;
   const csv = copyKind == COPY_CSV;
+  // The header is walked like a row (quoted CSV names may hold delimiters or newlines) but never
+  // masked; only the first row of this message. `after` clears the flag once the message is done.
+  let header = copyTextHeader;
   while (pos < end) {
     let col: u32 = 0;
     while (true) {
@@ -1365,7 +1376,7 @@ function copyTextRows(m: usize, end: usize, emit: bool): i32 {
         ve = pos;
       }
       const isNull = quoted ? false : isCopyNull(vs, ve);
-      const changed = copyField(col, fs, pos, vs, ve, isNull, emit);
+      const changed = header ? false : copyField(col, fs, pos, vs, ve, isNull, emit);
       if (!emit && changed) return CHANGED;
       col++;
       if (pos < end && b(pos) == delim) {
@@ -1375,6 +1386,7 @@ function copyTextRows(m: usize, end: usize, emit: bool): i32 {
       if (pos < end) pos++; // newline
       break;
     }
+    header = false;
   }
   if (emit) {
     outCopy(copyLast, end - copyLast);
@@ -1441,6 +1453,7 @@ function copyOutResponse(m: usize, end: usize): void {
   const fmt = b(m + 5);
   copyActive = true;
   copyHeaderPending = fmt == 1;
+  copyTextHeader = pendSet && pendHeader && fmt != 1;
   if (fmt == 1) copyKind = COPY_BINARY;
   else copyKind = pendSet ? pendKind : COPY_TEXT;
   if (pendSet && fmt != 1) {
@@ -1485,12 +1498,16 @@ function after(t: u32, m: usize, end: usize): void {
   switch (t) {
     case 84: rowDescription(m, end, true); break;
     case 72: copyOutResponse(m, end); break;
-    case 100: copyHeaderPending = false; break;
+    case 100: // d
+      copyHeaderPending = false;
+      copyTextHeader = false;
+      break;
     case 67: case 90: case 69: // C Z E
       planValid = false;
       copyActive = false;
+      copyTextHeader = false;
       break;
-    case 99: copyActive = false; break; // c CopyDone
+    case 99: copyActive = false; copyTextHeader = false; break; // c CopyDone
     case 73: case 110: case 50: planValid = false; break; // I n 2
     default: break;
   }

@@ -25,7 +25,11 @@ export type { MaskingConfig, MaskingRule, CopyFormatOptions, DetectorName, MaskS
 export interface PgMasker {
   /** Feed complete backend messages (server→client); returns the bytes to send on (the same array if nothing changed). */
   process(messages: Uint8Array): Uint8Array;
-  /** The next CopyOutResponse belongs to a COPY with these options (default: text, tab, "\N"). */
+  /**
+   * The next CopyOutResponse belongs to a COPY with these options (default: text, tab, "\N").
+   * `header: true` lets the first row of its first CopyData through unmasked and uncounted — pass
+   * it only when the COPY … TO STDOUT statement itself turns HEADER on.
+   */
   setCopyFormat(format: "text" | "csv", options?: CopyFormatOptions): void;
   /** Replace the table OID → name map used by table-qualified column globs (applies from the next RowDescription). */
   setTables(tables: ReadonlyMap<number, string> | Record<number, string>): void;
@@ -65,7 +69,7 @@ interface MaskExports {
   tablesReset(): void;
   tableAdd(oid: number, ptr: number, len: number): number;
   ruleForColumn(nPtr: number, nLen: number, tPtr: number, tLen: number): number;
-  setCopyPending(kind: number, delim: number, quote: number, escape: number, nullPtr: number, nullLen: number, planN: number): void;
+  setCopyPending(kind: number, delim: number, quote: number, escape: number, nullPtr: number, nullLen: number, planN: number, header: number): void;
   setCopyPlanColumn(k: number, rule: number): void;
   countsPtr(): number;
   process(inPtr: number, inLen: number, outPtr: number, outCap: number): number;
@@ -223,7 +227,7 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
       if (nul.length > 64) throw new MaskingConfigError("copy null string too long");
       const cols = options.columns;
       if (cols && cols.length > 1664) throw new MaskingConfigError("too many copy columns");
-      x.setCopyPending(csv ? 1 : 0, delim, quote, escape, put(nul, 0), nul.length, cols ? cols.length : -1);
+      x.setCopyPending(csv ? 1 : 0, delim, quote, escape, put(nul, 0), nul.length, cols ? cols.length : -1, options.header === true ? 1 : 0);
       if (cols) {
         const t = options.table ? encoder.encode(options.table) : new Uint8Array(0);
         const tPtr = put(t, 1024);

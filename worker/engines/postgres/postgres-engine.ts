@@ -16,11 +16,14 @@ import {
   encodeParse,
   message,
   concat,
+  cstring,
   errorResponse,
+  PgProtocolError,
   noticeResponse,
   parameterStatus,
   parseErrorFields,
   parseStartupPacket,
+  readCString,
   readyForQuery,
   type ErrorFields,
   type TransactionStatus,
@@ -36,6 +39,9 @@ import type { HeldStatement } from "../../approvals/session-hold.ts";
 import type { SessionMasker } from "../../masking/session-masker.ts";
 import { copyOutFormat, type CopyOutFormat } from "../../../parsers/pg/copy-options.ts";
 import { maskTexts } from "../../masking/text-masker.ts";
+import { ResponseOrder, ResponseOrderError } from "./response-order.ts";
+import { MaskingConfigError } from "../../../parsers/masking/config.ts";
+import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 
 const MAX_STARTUP_PACKET = 10_000;
 /** Encodings whose multi-byte sequences may contain ASCII bytes (PostgreSQL's client-only encodings). */
@@ -94,11 +100,13 @@ export class PostgresEngine implements Engine {
   private statementTimer: ReturnType<typeof setTimeout> | undefined;
   private cancelledByTimeout = false;
   private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
-  /** Describe batch to send before the Query being checked (COPY masking); see prepareCopyMasking. */
-  private pendingProbe: { bytes: Uint8Array; onColumns: (columns: string[] | undefined) => void } | null = null;
-  /** Injected describe batches whose answers are swallowed, in order; each gets the column names. */
-  private readonly shapeProbes: Array<(columns: string[] | undefined) => void> = [];
-  private probeColumns: string[] | undefined;
+  /**
+   * With masking: which request each backend message answers (response-order.ts), so the answers
+   * to the gateway's own Describe/probe messages are swallowed and each COPY gets its own format.
+   */
+  private readonly order: ResponseOrder | undefined;
+  /** The portal the client's last message described ('D' 'P'), if that was its last message (Flush aside). */
+  private describedPortal: string | null = null;
 
   constructor(
     private readonly host: EngineHost,
@@ -106,6 +114,7 @@ export class PostgresEngine implements Engine {
   ) {
     this.frontend = new PgFramer(options.framerModule, 64 * 1024 * 1024);
     this.backend = new PgFramer(options.framerModule, 256 * 1024 * 1024);
+    if (options.masker) this.order = new ResponseOrder();
     // A tunnel that never completes its startup must not hold a session open.
     setTimeout(() => {
       if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");
@@ -227,72 +236,113 @@ export class PostgresEngine implements Engine {
       if (replacement) out.push(replacement);
       runStart = batch.offset(i) + batch.length(i);
     };
-    for (let i = 0; i < batch.count; i++) {
-      const type = batch.type(i);
-      const start = batch.offset(i);
-      const body = bytes.subarray(start + 5, start + batch.length(i));
-      switch (type) {
-        case T.Query: {
-          const sql = decodeQuery(body);
-          const verdict = await this.check("simple", sql);
-          if (verdict) replace(i, this.denials.sentinelQuery(verdict));
-          else if (this.pendingProbe) {
-            // Describe the COPY's output first, so CopyData fields can be masked by column name.
-            // Its answers are swallowed in order (shapeProbes) — registered only once actually sent.
-            replace(i, concat([this.pendingProbe.bytes, bytes.subarray(start, start + batch.length(i))]));
-            this.shapeProbes.push(this.pendingProbe.onColumns);
+    const order = this.order;
+    try {
+      for (let i = 0; i < batch.count; i++) {
+        const type = batch.type(i);
+        const start = batch.offset(i);
+        const body = bytes.subarray(start + 5, start + batch.length(i));
+        const original = () => bytes.subarray(start, start + batch.length(i));
+        const describedPortal = this.describedPortal;
+        if (type !== T.Flush) this.describedPortal = null;
+        switch (type) {
+          case T.Query: {
+            const sql = decodeQuery(body);
+            const { refusal, statements } = await this.check("simple", sql);
+            if (refusal) {
+              replace(i, this.denials.sentinelQuery(refusal));
+              order?.sent({ kind: "query", copies: [], resets: false });
+            } else if (order) {
+              const copies = this.copyFormats(sql, statements);
+              const probe = this.copyProbe(copies);
+              if (probe) {
+                // Describe the COPY's output first, so CopyData fields can be masked by column name.
+                replace(i, concat([probe.bytes, original()]));
+                order.sent({ kind: "probe", format: probe.format });
+              }
+              order.sent({ kind: "query", copies, resets: statements.some((s) => s.command === "DISCARD" || s.command === "DEALLOCATE") });
+            }
+            this.statementStarted();
+            break;
           }
-          this.pendingProbe = null;
-          this.statementStarted();
-          break;
+          case T.Parse: {
+            const parse = decodeParse(body);
+            const { refusal, statements } = await this.check("parse", parse.query);
+            if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
+            order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null) });
+            break;
+          }
+          case T.Bind: {
+            const bind = decodeBind(body);
+            if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params) });
+            order?.sent({ kind: "bind", portal: bind.portal, statement: bind.statement });
+            break;
+          }
+          case T.Describe: {
+            const target = describeTarget(body);
+            if (target.kind === "P") this.describedPortal = target.name;
+            order?.sent({ kind: "describe", injected: false });
+            break;
+          }
+          case T.Execute: {
+            const [portal] = readCString(body, 0);
+            if (order && describedPortal !== portal) {
+              // No RowDescription would come for these rows (e.g. pgjdbc's Bind+Execute of a
+              // prepared statement): describe the portal now, in the same round trip, so the
+              // masker gets the exact shape — names, types, the formats this Bind asked for —
+              // of the rows that follow. The answer goes to the masker only.
+              replace(i, concat([describePortal(portal), original()]));
+              order.sent({ kind: "describe", injected: true });
+            }
+            order?.sent({ kind: "execute", portal });
+            break;
+          }
+          case T.Close: {
+            const target = describeTarget(body);
+            order?.sent({ kind: "close", target: target.kind, name: target.name });
+            break;
+          }
+          case T.FunctionCall: {
+            // The fastpath function-call sub-protocol runs a function by OID, invisible to SQL policy.
+            const reason = "the function-call sub-protocol is refused by the gateway";
+            await this.host.audit.onQuery({ protocol: "postgres", message: "function-call", text: "" });
+            await this.recordDecision({ effect: "deny", rule: null, reason });
+            replace(i, this.denials.sentinelQuery({ code: "42501", message: `gatehouse: ${reason}` }));
+            order?.sent({ kind: "query", copies: [], resets: false });
+            this.statementStarted();
+            break;
+          }
+          case T.Sync:
+            order?.sent({ kind: "sync" });
+            this.statementStarted();
+            break;
+          case T.CopyDone:
+          case T.CopyFail:
+            order?.sent({ kind: "copyEnd" });
+            break;
+          case T.Terminate:
+            this.phase = "closed";
+            break;
+          case T.Flush:
+          case T.CopyData:
+            break;
+          default:
+            flushRun(start);
+            this.host.sendToConnector(out);
+            return this.fatal("08P01", `gatehouse: unsupported frontend message type ${JSON.stringify(String.fromCharCode(type))}`, "error");
         }
-        case T.Parse: {
-          const parse = decodeParse(body);
-          const verdict = await this.check("parse", parse.query);
-          if (verdict) replace(i, this.denials.sentinelParse(parse.name, verdict));
-          break;
-        }
-        case T.Bind: {
-          const bind = decodeBind(body);
-          if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params) });
-          break;
-        }
-        case T.FunctionCall: {
-          // The fastpath function-call sub-protocol runs a function by OID, invisible to SQL policy.
-          const reason = "the function-call sub-protocol is refused by the gateway";
-          await this.host.audit.onQuery({ protocol: "postgres", message: "function-call", text: "" });
-          await this.recordDecision({ effect: "deny", rule: null, reason });
-          replace(i, this.denials.sentinelQuery({ code: "42501", message: `gatehouse: ${reason}` }));
-          this.statementStarted();
-          break;
-        }
-        case T.Sync:
-          this.statementStarted();
-          break;
-        case T.Terminate:
-          this.phase = "closed";
-          break;
-        case T.Execute:
-        case T.Describe:
-        case T.Close:
-        case T.Flush:
-        case T.CopyData:
-        case T.CopyDone:
-        case T.CopyFail:
-          break;
-        default:
-          flushRun(start);
-          this.host.sendToConnector(out);
-          return this.fatal("08P01", `gatehouse: unsupported frontend message type ${JSON.stringify(String.fromCharCode(type))}`, "error");
       }
+    } catch (e) {
+      if (!(e instanceof ResponseOrderError) && !(e instanceof PgProtocolError)) throw e;
+      return this.fatal("08P01", `gatehouse: ${e.message}`, "error");
     }
     flushRun(bytes.length);
     this.host.sendToConnector(out);
     if (this.phase === "closed") this.host.end({ status: "ok", reason: "client terminated the session" });
   }
 
-  /** Classify and decide; records the request and the decision. Returns the denial to send, or null to forward. */
-  private async check(message: "simple" | "parse", sql: string): Promise<{ code: string; message: string; detail?: string } | null> {
+  /** Classify and decide; records the request and the decision. Returns the denial to send (or null to forward) and the statements. */
+  private async check(message: "simple" | "parse", sql: string): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[] }> {
     const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: this.standardConformingStrings });
     await this.host.audit.onQuery({
       protocol: "postgres",
@@ -301,48 +351,45 @@ export class PostgresEngine implements Engine {
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
     });
     await this.recordDecision(decisionEvent(decision));
-    if (decision.effect === "allow") {
-      this.prepareCopyMasking(sql, statements, message === "simple");
-      return null;
-    }
-    if (decision.effect === "approve") return this.holdForApproval(sql, decision);
-    return { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` };
+    if (decision.effect === "allow") return { refusal: null, statements };
+    if (decision.effect === "approve") return { refusal: await this.holdForApproval(sql, decision), statements };
+    return { refusal: { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` }, statements };
   }
 
   /**
-   * CopyOutResponse says neither CSV vs text nor the column names. For a single `COPY … TO STDOUT`
-   * in a simple query, the gateway describes the same output first (Parse + Describe + Sync of
-   * the COPY's own query — parse analysis only, nothing runs; a simple Query discards the unnamed
-   * statement anyway), swallows the answer, and hands the masker the real column names. Without
-   * them the masker treats the rows as of unknown shape (fail closed, docs/MASKING.md).
+   * CopyOutResponse says neither CSV vs text nor the column names, so each COPY … TO STDOUT of a
+   * statement is read here (parsers/pg/copy-options.ts) and ResponseOrder hands its format to the
+   * masker right before that statement's CopyOutResponse. One entry per COPY TO STDOUT statement,
+   * in order. When the target of any COPY TO cannot be read, nothing is passed (the rows are then
+   * of unknown shape: fail closed) — a misaligned list could give one COPY another one's format.
+   * HEADER is honoured only for a string with a single COPY statement.
    */
-  private prepareCopyMasking(sql: string, statements: ReadonlyArray<{ command: string; start: number; end: number }>, simpleQuery: boolean): void {
-    const masker = this.options.masker;
-    if (!masker) return;
+  private copyFormats(sql: string, statements: readonly ClassifiedStatement[]): Array<CopyOutFormat | null> {
     const copies = statements.filter((s) => s.command === "COPY TO");
-    if (copies.length === 0) return;
-    const formats = copies.map((s) => copyOutFormat(sql.slice(s.start, s.end)));
-    const options = (f: CopyOutFormat, columns?: string[]) => {
-      const o: NonNullable<Parameters<SessionMasker["setCopyFormat"]>[1]> = {};
-      if (f.delimiter !== undefined) o.delimiter = f.delimiter;
-      if (f.quote !== undefined) o.quote = f.quote;
-      if (f.escape !== undefined) o.escape = f.escape;
-      if (f.null !== undefined) o.null = f.null;
-      if (columns ?? f.columns) o.columns = columns ?? f.columns;
-      if (f.table) o.table = f.table;
-      return o;
-    };
-    const only = formats[0]!;
-    // Only before a simple Query: inside an extended-protocol batch an injected Sync would end
-    // the client's batch early.
-    if (simpleQuery && formats.length === 1 && only.format !== "binary" && only.shapeQuery && !only.columns) {
-      this.pendingProbe = {
-        bytes: concat([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]),
-        onColumns: (columns) => masker.setCopyFormat(only.format as "text" | "csv", options(only, columns)),
-      };
-      return;
+    const formats: CopyOutFormat[] = [];
+    for (const s of copies) {
+      const f = copyOutFormat(sql.slice(s.start, s.end), { standardConformingStrings: this.standardConformingStrings });
+      if (f.target === "unknown") return [];
+      if (f.target === "stdout") formats.push(f);
     }
-    for (const f of formats) if (f.format !== "binary") masker.setCopyFormat(f.format, options(f));
+    if (copies.length > 1 || statements.some((s) => s.command === "COPY FROM")) for (const f of formats) delete f.header;
+    return formats;
+  }
+
+  /**
+   * For a single text/CSV `COPY … TO STDOUT` without a column list in a simple query, the gateway
+   * describes the same output first (Parse + Describe + Sync of the COPY's own query — parse
+   * analysis only, nothing runs; a simple Query discards the unnamed statement anyway); the answers
+   * are swallowed and the column names go into the COPY's format. (Only before a simple Query:
+   * inside an extended-protocol batch an injected Sync would end the client's batch early.)
+   */
+  private copyProbe(copies: Array<CopyOutFormat | null>): { bytes: Uint8Array; format: CopyOutFormat } | null {
+    const only = copies.length === 1 ? copies[0] : null;
+    if (!only || only.format === "binary" || !only.shapeQuery || only.columns) return null;
+    return {
+      bytes: concat([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]),
+      format: only,
+    };
   }
 
   /** Request text as the audit trail and approvers may see it (masked by the session's rules). */
@@ -405,56 +452,84 @@ export class PostgresEngine implements Engine {
   private async onBackendBatch(batch: FrameBatch): Promise<void> {
     if (batch.count === 0) return;
     const bytes = batch.bytes;
+    const masker = this.options.masker;
+    const order = this.order;
+    // Backend bytes go through the masker in runs; a run ends where the masker needs state set in
+    // between (a COPY format, the shape from an injected Describe) or a message is swallowed.
     const out: Uint8Array[] = [];
+    let run: Uint8Array[] = [];
     let runStart = 0;
-    for (let i = 0; i < batch.count; i++) {
-      const type = batch.type(i);
-      if (this.shapeProbes.length > 0) {
-        // Answers to an injected describe batch: never forwarded, never recorded.
+    const takeRun = (end: number) => {
+      if (end > runStart) run.push(bytes.subarray(runStart, end));
+    };
+    const flush = () => {
+      if (run.length === 0) return;
+      const joined = run.length === 1 ? run[0]! : concat(run);
+      out.push(masker ? masker.process(joined) : joined);
+      run = [];
+    };
+    try {
+      for (let i = 0; i < batch.count; i++) {
+        const type = batch.type(i);
         const start = batch.offset(i);
-        if (start > runStart) out.push(bytes.subarray(runStart, start));
-        runStart = start + batch.length(i);
-        if (type === B.RowDescription) this.probeColumns = decodeRowDescription(bytes.subarray(start + 5, runStart)).map((c) => c.name);
-        else if (type === B.ReadyForQuery) {
-          this.shapeProbes.shift()!(this.probeColumns);
-          this.probeColumns = undefined;
+        const end = start + batch.length(i);
+        const verdict = order ? order.received(type, bytes, start, end) : "forward";
+        if (verdict === "drop" || verdict === "plan") {
+          // Answers to the gateway's own messages: never forwarded, never recorded.
+          takeRun(start);
+          flush();
+          if (verdict === "plan") masker!.process(bytes.subarray(start, end));
+          runStart = end;
+          continue;
         }
-        continue;
+        if (verdict !== "forward") {
+          takeRun(start);
+          flush();
+          runStart = start;
+          const f = verdict.copy;
+          try {
+            if (f && f.format !== "binary") masker!.setCopyFormat(f.format, copyFormatOptions(f));
+          } catch (e) {
+            // Options the masker cannot take (e.g. a NULL string over 64 bytes): no format, so
+            // the COPY is masked as rows of unknown shape (fail closed).
+            if (!(e instanceof MaskingConfigError)) throw e;
+          }
+        }
+        if (type === B.ReadyForQuery) {
+          this.txStatus = parseTxStatus(String.fromCharCode(bytes[start + 5]!));
+          this.statementFinished();
+        } else if (type === B.ErrorResponse) {
+          const fields = parseErrorFields(bytes.subarray(start + 5, end));
+          let replacement = this.denials.rewrite(fields.get("M"));
+          if (!replacement && this.cancelledByTimeout && fields.get("C") === "57014") {
+            const ms = this.host.policy.limits().statementTimeoutMs ?? 0;
+            replacement = errorResponse({ severity: "ERROR", code: "57014", message: `gatehouse: statement cancelled: it exceeded the policy's statement timeout of ${formatMs(ms)}` });
+          }
+          if (replacement) {
+            takeRun(start);
+            run.push(replacement);
+            runStart = end;
+          }
+        } else if (type === B.ParameterStatus) {
+          const text = new TextDecoder().decode(bytes.subarray(start + 5, end));
+          if (text.startsWith("standard_conforming_strings\0")) this.standardConformingStrings = text.includes("\0on\0");
+          // The masking scanners read UTF-8 (or another ASCII-safe encoding). An encoding whose
+          // multi-byte characters can contain ASCII bytes would let values slip past them: end the
+          // session before any result in that encoding is sent.
+          const encoding = /^client_encoding\0([^\0]*)/.exec(text)?.[1];
+          if (masker && encoding && UNSAFE_CLIENT_ENCODINGS.has(encoding.toUpperCase())) {
+            return this.fatal("0A000", `gatehouse: client_encoding ${encoding} is not supported while masking is on; use UTF8`, "denied");
+          }
+        }
       }
-      if (type === B.ReadyForQuery) {
-        this.txStatus = parseTxStatus(String.fromCharCode(bytes[batch.offset(i) + 5]!));
-        this.statementFinished();
-      } else if (type === B.ErrorResponse) {
-        const start = batch.offset(i);
-        const fields = parseErrorFields(bytes.subarray(start + 5, start + batch.length(i)));
-        let replacement = this.denials.rewrite(fields.get("M"));
-        if (!replacement && this.cancelledByTimeout && fields.get("C") === "57014") {
-          const ms = this.host.policy.limits().statementTimeoutMs ?? 0;
-          replacement = errorResponse({ severity: "ERROR", code: "57014", message: `gatehouse: statement cancelled: it exceeded the policy's statement timeout of ${formatMs(ms)}` });
-        }
-        if (replacement) {
-          if (start > runStart) out.push(bytes.subarray(runStart, start));
-          out.push(replacement);
-          runStart = start + batch.length(i);
-        }
-      } else if (type === B.ParameterStatus) {
-        const start = batch.offset(i);
-        const body = bytes.subarray(start + 5, start + batch.length(i));
-        const text = new TextDecoder().decode(body);
-        if (text.startsWith("standard_conforming_strings\0")) this.standardConformingStrings = text.includes("\0on\0");
-        // The masking scanners read UTF-8 (or another ASCII-safe encoding). An encoding whose
-        // multi-byte characters can contain ASCII bytes would let values slip past them: end the
-        // session before any result in that encoding is sent.
-        const encoding = /^client_encoding\0([^\0]*)/.exec(text)?.[1];
-        if (this.options.masker && encoding && UNSAFE_CLIENT_ENCODINGS.has(encoding.toUpperCase())) {
-          return this.fatal("0A000", `gatehouse: client_encoding ${encoding} is not supported while masking is on; use UTF8`, "denied");
-        }
-      }
+    } catch (e) {
+      if (!(e instanceof ResponseOrderError)) throw e;
+      return this.fatal("08P01", `gatehouse: the server's answers do not match the client's requests (${e.message}); ending the session rather than mask rows by a guessed shape`, "error");
     }
-    if (runStart < bytes.length) out.push(bytes.subarray(runStart));
-    let payload: Uint8Array;
-    if (this.options.masker) payload = this.options.masker.process(out.length === 1 ? out[0]! : concat(out));
-    else payload = out.length === 1 ? out[0]! : concat(out);
+    takeRun(bytes.length);
+    flush();
+    if (out.length === 0) return;
+    const payload = out.length === 1 ? out[0]! : concat(out);
     // Recording sees exactly what the client will see (after masking).
     await this.recordResponses(payload);
     this.host.sendToClient([payload]);
@@ -578,6 +653,30 @@ export class PostgresEngine implements Engine {
 interface PendingError {
   code: string;
   message: string;
+}
+
+/** Describe/Close body: target kind ('S' statement, 'P' portal) and name. */
+function describeTarget(body: Uint8Array): { kind: "S" | "P"; name: string } {
+  const kind = body[0] === 0x53 ? "S" : body[0] === 0x50 ? "P" : null;
+  const z = body.indexOf(0, 1);
+  if (!kind || z < 0) throw new PgProtocolError("malformed Describe or Close message");
+  return { kind, name: new TextDecoder().decode(body.subarray(1, z)) };
+}
+
+function describePortal(name: string): Uint8Array {
+  return message("D", concat([new Uint8Array([0x50]), cstring(name)]));
+}
+
+function copyFormatOptions(f: CopyOutFormat): NonNullable<Parameters<SessionMasker["setCopyFormat"]>[1]> {
+  const o: NonNullable<Parameters<SessionMasker["setCopyFormat"]>[1]> = {};
+  if (f.delimiter !== undefined) o.delimiter = f.delimiter;
+  if (f.quote !== undefined) o.quote = f.quote;
+  if (f.escape !== undefined) o.escape = f.escape;
+  if (f.null !== undefined) o.null = f.null;
+  if (f.columns) o.columns = f.columns;
+  if (f.table) o.table = f.table;
+  if (f.header) o.header = true;
+  return o;
 }
 
 function decisionEvent(decision: Decision): DecisionEvent {
