@@ -6,7 +6,7 @@
  */
 import type WebSocket from "ws";
 import type { RawData } from "ws";
-import { decodeFrame, encodeControl, FrameError, FrameType, type ControlMessage } from "../parsers/tunnel/frames.ts";
+import { decodeFrame, encodeControl, encodeCredit, encodeData, FrameError, FrameType, type ControlMessage } from "../parsers/tunnel/frames.ts";
 import { ReceiveWindow, SendWindow } from "../parsers/tunnel/credit.ts";
 import { signConnectorAssertion } from "./assertion.ts";
 import { StreamProtocolError, type TargetError } from "./errors.ts";
@@ -106,7 +106,10 @@ export abstract class TunnelStreamBase {
   /** Any other control message (cancel, ssh.*…). Unknown ones must be ignored (forward compatibility). */
   protected abstract onOtherControl(message: ControlMessage): void;
   protected abstract onData(payload: Uint8Array): void;
-  protected abstract onCredit(bytes: number): void;
+  /** Stop reading from the target: the worker's window is spent. */
+  protected abstract pauseTarget(): void;
+  /** Read from the target again; false when there is nothing to resume yet (stay paused). */
+  protected abstract resumeTarget(): boolean;
   /** Close the target side; `wasReady` says whether the session was established. */
   protected abstract closeTarget(wasReady: boolean): void;
 
@@ -174,6 +177,54 @@ export abstract class TunnelStreamBase {
     this.ctx.logger.debug("stream closed", { session: this.session, reason });
     this.ctx.emit({ type: "stream-closed", stats: this.stats(), reason });
     this.resolveDone();
+  }
+
+  // ── flow control (docs/PROTOCOL.md §Flow control), the same for every protocol ──
+
+  /** Count a DATA payload from the worker against the receive window (a worker that overruns it is a protocol error). */
+  protected receiveData(bytes: number): void {
+    try {
+      this.receiveWindow.receive(bytes);
+    } catch (err) {
+      throw new StreamProtocolError((err as Error).message, 1008);
+    }
+    this.bytesFromWorker += bytes;
+  }
+
+  /** Bytes from the worker have left this process (written to the target, or dropped): give their credit back. */
+  protected returnCredit(bytes: number): void {
+    if (this.closed) return;
+    const credit = this.receiveWindow.consume(bytes);
+    if (credit > 0) {
+      this.creditGranted += credit;
+      this.send(encodeCredit(credit));
+    }
+  }
+
+  /** One DATA payload to the worker, spending send credit. Call pauseIfOutOfCredit() after a batch. */
+  protected sendData(payload: Uint8Array): void {
+    this.send(encodeData(payload));
+    this.sendWindow.spend(payload.length);
+    this.bytesToWorker += payload.length;
+  }
+
+  /** The send window is spent: stop reading from the target until the worker grants credit. */
+  protected pauseIfOutOfCredit(): void {
+    if (this.sendWindow.open || this.paused) return;
+    this.paused = true;
+    this.pauses++;
+    this.pauseTarget();
+    this.ctx.emit({ type: "stream-paused", stats: this.stats() });
+  }
+
+  private onCredit(bytes: number): void {
+    this.sendWindow.grant(bytes);
+    // A worker cannot legitimately hold back more than a few windows of credit.
+    if (this.sendWindow.credit > 64 * 1024 * 1024) throw new StreamProtocolError("credit overflow", 1008);
+    if (this.paused && this.sendWindow.open && this.resumeTarget()) {
+      this.paused = false;
+      this.ctx.emit({ type: "stream-resumed", stats: this.stats() });
+    }
   }
 
   protected sendControl(message: ControlMessage): void {

@@ -14,7 +14,7 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { serialize } from "pg-protocol";
 import type { CryptoKey } from "jose";
-import { encodeCredit, encodeData, MAX_DATA_PAYLOAD, type ControlMessage } from "../parsers/tunnel/frames.ts";
+import { MAX_DATA_PAYLOAD, type ControlMessage } from "../parsers/tunnel/frames.ts";
 import type { ResourceConfig } from "./config.ts";
 import { StreamProtocolError, TargetError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
@@ -89,34 +89,23 @@ export class TunnelStream extends TunnelStreamBase {
 
   protected override onData(payload: Uint8Array): void {
     if (this.state !== "ready" || !this.target) throw new StreamProtocolError("DATA before the stream is ready", 1008);
-    try {
-      this.receiveWindow.receive(payload.length);
-    } catch (err) {
-      throw new StreamProtocolError((err as Error).message, 1008);
-    }
-    this.bytesFromWorker += payload.length;
+    this.receiveData(payload.length);
     this.rememberFrontendTail(payload);
     const length = payload.length;
     // Credit goes back only once the bytes left our process: a slow database stops the worker.
     this.target.write(payload, (err) => {
-      if (err || this.state === "closed") return;
-      const credit = this.receiveWindow.consume(length);
-      if (credit > 0) {
-        this.creditGranted += credit;
-        this.send(encodeCredit(credit));
-      }
+      if (!err) this.returnCredit(length);
     });
   }
 
-  protected override onCredit(bytes: number): void {
-    this.sendWindow.grant(bytes);
-    // A worker cannot legitimately hold back more than a few windows of credit.
-    if (this.sendWindow.credit > 64 * 1024 * 1024) throw new StreamProtocolError("credit overflow", 1008);
-    if (this.paused && this.sendWindow.open && this.target) {
-      this.paused = false;
-      this.target.resume();
-      this.ctx.emit({ type: "stream-resumed", stats: this.stats() });
-    }
+  protected override pauseTarget(): void {
+    this.target?.pause();
+  }
+
+  protected override resumeTarget(): boolean {
+    if (!this.target) return false;
+    this.target.resume();
+    return true;
   }
 
   private rememberFrontendTail(payload: Uint8Array): void {
@@ -172,17 +161,9 @@ export class TunnelStream extends TunnelStreamBase {
     if (this.state !== "ready") return;
     // One socket read → as few DATA frames as possible; the worker reframes PostgreSQL messages.
     for (let offset = 0; offset < chunk.length; offset += MAX_DATA_PAYLOAD) {
-      const piece = chunk.subarray(offset, Math.min(chunk.length, offset + MAX_DATA_PAYLOAD));
-      this.send(encodeData(piece));
-      this.sendWindow.spend(piece.length);
-      this.bytesToWorker += piece.length;
+      this.sendData(chunk.subarray(offset, Math.min(chunk.length, offset + MAX_DATA_PAYLOAD)));
     }
-    if (!this.sendWindow.open && !this.paused) {
-      this.paused = true;
-      this.pauses++;
-      this.target?.pause();
-      this.ctx.emit({ type: "stream-paused", stats: this.stats() });
-    }
+    this.pauseIfOutOfCredit();
   }
 
   private onTargetClosed(resource: ResourceConfig): void {

@@ -7,6 +7,7 @@ import { chmod, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import net from "node:net";
+import { freePort } from "../../client/dev/ports.ts";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -40,16 +41,6 @@ export async function ensurePgbouncer(log: (l: string) => void): Promise<string 
   return findPgbouncer();
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

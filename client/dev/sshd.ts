@@ -14,10 +14,11 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile, chown } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort } from "./ports.ts";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { parsePinnedHostKey, type SshResourceConfig } from "../../connector/ssh/config.ts";
 
 const run = promisify(execFile);
 export const SSHD_BINARY = "/usr/sbin/sshd";
@@ -42,6 +43,21 @@ export interface TestSshd {
   /** sshd's own log lines (-e). */
   logs: string[];
   stop(): Promise<void>;
+}
+
+/** The connector resource that reaches this sshd: its client key by reference, its host key pinned. */
+export function sshdResource(sshd: TestSshd, name: string, over: Partial<SshResourceConfig> = {}): SshResourceConfig {
+  return {
+    name,
+    type: "ssh",
+    labels: {},
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.user,
+    privateKey: () => readFile(sshd.clientKeyFile, "utf8"),
+    hostKey: parsePinnedHostKey(`${name}.host_key`, sshd.hostPublicKey),
+    ...over,
+  };
 }
 
 export interface StartSshdOptions {
@@ -87,16 +103,6 @@ async function ensureUser(user: string): Promise<{ uid: number; gid: number }> {
   }
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function keygen(file: string, comment: string): Promise<void> {
   await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);

@@ -9,7 +9,7 @@
  *               dev issuer (:8788, JWKS + discovery)
  */
 import { rmSync } from "node:fs";
-import { access, chmod, readFile, rm } from "node:fs/promises";
+import { chmod, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
@@ -23,8 +23,8 @@ import { startDemoPg, type DemoPg } from "./demo-pg.ts";
 import { ensureDir, readIfExists, writeSecretFile } from "./home.ts";
 import { freePort, portInUse } from "./ports.ts";
 import { startWrangler, type RunningWorker, type WorkerVars } from "./wrangler.ts";
-import { startDemoSshd } from "./sshd.ts";
-import { parsePinnedHostKey, type SshResourceConfig } from "../../connector/ssh/config.ts";
+import { sshdResource, startDemoSshd } from "./sshd.ts";
+import type { SshResourceConfig } from "../../connector/ssh/config.ts";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 export const DEFAULT_GATEWAY_PORT = 8787;
@@ -177,16 +177,7 @@ async function startSshDemo(home: string, log: (line: string) => void): Promise<
   log(`demo sshd on 127.0.0.1:${sshd.port} (host key ${sshd.hostFingerprint}, account ${sshd.user})`);
   return {
     stop: sshd.stop,
-    resource: {
-      name: "demo-ssh",
-      type: "ssh",
-      labels: { env: "demo", owner: "gatehouse" },
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.user,
-      privateKey: () => readFile(sshd.clientKeyFile, "utf8"),
-      hostKey: parsePinnedHostKey("demo-ssh.host_key", sshd.hostPublicKey),
-    },
+    resource: sshdResource(sshd, "demo-ssh", { labels: { env: "demo", owner: "gatehouse" } }),
   };
 }
 

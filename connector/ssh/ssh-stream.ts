@@ -16,7 +16,7 @@
 import { Duplex } from "node:stream";
 import ssh2 from "ssh2";
 import type { ClientChannel, ExecOptions, PseudoTtyOptions, ShellOptions } from "ssh2";
-import { encodeCredit, encodeData, type ControlMessage } from "../../parsers/tunnel/frames.ts";
+import type { ControlMessage } from "../../parsers/tunnel/frames.ts";
 import {
   decodeSshData,
   encodeChannelEvent,
@@ -30,7 +30,6 @@ import {
   type PtyRequest,
 } from "../../parsers/ssh/frames.ts";
 import { StreamProtocolError, TargetError } from "../errors.ts";
-import type { StreamContext } from "../stream.ts";
 import { TunnelStreamBase } from "../stream-base.ts";
 import { dialSsh, SSH_ERROR, type SshTarget } from "./target.ts";
 import { INCOMING_CHANNEL_BASE, parseDirectOpen, parseListenRequest, type IncomingOpen, type ListenRequest, type X11Request } from "../../parsers/ssh/forward.ts";
@@ -118,7 +117,7 @@ export class SshTunnelStream extends TunnelStreamBase {
             // ssh2 fails the whole channel when the host refuses agent/X11 forwarding; OpenSSH's
             // server semantics are "warn and go on". The command has not run yet: run it without.
             const what = [fwd.agent ? "agent" : "", fwd.x11 ? "X11" : ""].filter(Boolean).join(" and ");
-            this.sendPayload(encodeSshData(m.ch, STREAM_STDERR, Buffer.from(`gatehouse: the host refused ${what} forwarding (${err.message}); running without it\n`)));
+            this.sendData(encodeSshData(m.ch, STREAM_STDERR, Buffer.from(`gatehouse: the host refused ${what} forwarding (${err.message}); running without it\n`)));
             run({}, cb);
           }),
         );
@@ -149,12 +148,12 @@ export class SshTunnelStream extends TunnelStreamBase {
         return;
       }
       if (err || !stream) {
-        this.sendPayload(encodeChannelEvent(ch, { t: "error", message: err?.message ?? "the host refused to open the channel" }));
-        this.sendPayload(encodeChannelEvent(ch, { t: "close" }));
+        this.sendData(encodeChannelEvent(ch, { t: "error", message: err?.message ?? "the host refused to open the channel" }));
+        this.sendData(encodeChannelEvent(ch, { t: "close" }));
         this.channels.delete(ch);
         return;
       }
-      if (announce) this.sendPayload(encodeChannelEvent(ch, { t: "open" }));
+      if (announce) this.sendData(encodeChannelEvent(ch, { t: "open" }));
       this.attach(ch, state, stream);
       for (const item of state.pending.splice(0)) this.applyInput(ch, state, item);
       state.pendingBytes = 0;
@@ -167,14 +166,14 @@ export class SshTunnelStream extends TunnelStreamBase {
     stream.on("data", (chunk: Buffer) => this.onChannelOutput(ch, STREAM_STDOUT, chunk));
     stream.stderr?.on("data", (chunk: Buffer) => this.onChannelOutput(ch, STREAM_STDERR, chunk));
     stream.on("exit", (code: number | null, signal?: string, coreDumped?: boolean, description?: string) => {
-      if (typeof code === "number") this.sendPayload(encodeChannelEvent(ch, { t: "exit", code }));
-      else if (signal) this.sendPayload(encodeChannelEvent(ch, { t: "exit", signal: String(signal).replace(/^SIG/, ""), ...(coreDumped ? { coreDumped: true } : {}), ...(description ? { message: description } : {}) }));
+      if (typeof code === "number") this.sendData(encodeChannelEvent(ch, { t: "exit", code }));
+      else if (signal) this.sendData(encodeChannelEvent(ch, { t: "exit", signal: String(signal).replace(/^SIG/, ""), ...(coreDumped ? { coreDumped: true } : {}), ...(description ? { message: description } : {}) }));
     });
-    stream.on("end", () => this.sendPayload(encodeChannelEvent(ch, { t: "eof" })));
+    stream.on("end", () => this.sendData(encodeChannelEvent(ch, { t: "eof" })));
     stream.on("close", () => {
       if (!this.channels.has(ch)) return;
       this.channels.delete(ch);
-      this.sendPayload(encodeChannelEvent(ch, { t: "close" }));
+      this.sendData(encodeChannelEvent(ch, { t: "close" }));
     });
     if (this.paused) {
       stream.pause();
@@ -245,17 +244,12 @@ export class SshTunnelStream extends TunnelStreamBase {
 
   protected override onData(payload: Uint8Array): void {
     if (this.state !== "ready") throw new StreamProtocolError("DATA before the stream is ready", 1008);
-    try {
-      this.receiveWindow.receive(payload.length);
-    } catch (err) {
-      throw new StreamProtocolError((err as Error).message, 1008);
-    }
-    this.bytesFromWorker += payload.length;
+    this.receiveData(payload.length);
     const frame = decodeSshData(payload);
     const state = this.channels.get(frame.ch);
     if (!state) {
       // A channel that already closed on the host side: drop, but keep the window honest.
-      this.credit(payload.length);
+      this.returnCredit(payload.length);
       return;
     }
     let item: InputItem;
@@ -264,7 +258,7 @@ export class SshTunnelStream extends TunnelStreamBase {
       if (event.t === "eof") item = { eof: true };
       else if (event.t === "close") item = { close: true };
       else throw new StreamProtocolError(`unexpected channel event ${event.t} from the worker`, 1008);
-      this.credit(payload.length);
+      this.returnCredit(payload.length);
     } else {
       if (frame.stream !== STREAM_STDOUT) throw new StreamProtocolError("the worker may only send stdin", 1008);
       item = { bytes: frame.bytes, credit: payload.length };
@@ -283,8 +277,8 @@ export class SshTunnelStream extends TunnelStreamBase {
     const stream = state.stream!;
     if (item.bytes) {
       const n = item.credit ?? item.bytes.length;
-      if (state.closed) return this.credit(n);
-      stream.write(item.bytes, () => this.credit(n));
+      if (state.closed) return this.returnCredit(n);
+      stream.write(item.bytes, () => this.returnCredit(n));
     } else if (item.eof) {
       if (!state.closed) stream.end();
     } else if (item.close) {
@@ -294,26 +288,19 @@ export class SshTunnelStream extends TunnelStreamBase {
     }
   }
 
-  private credit(n: number): void {
-    if (this.closed) return;
-    const credit = this.receiveWindow.consume(n);
-    if (credit > 0) {
-      this.creditGranted += credit;
-      this.send(encodeCredit(credit));
+  protected override pauseTarget(): void {
+    for (const s of this.channels.values()) {
+      s.stream?.pause();
+      s.stream?.stderr?.pause();
     }
   }
 
-  protected override onCredit(bytes: number): void {
-    this.sendWindow.grant(bytes);
-    if (this.sendWindow.credit > 64 * 1024 * 1024) throw new StreamProtocolError("credit overflow", 1008);
-    if (this.paused && this.sendWindow.open) {
-      this.paused = false;
-      for (const s of this.channels.values()) {
-        s.stream?.resume();
-        s.stream?.stderr?.resume();
-      }
-      this.ctx.emit({ type: "stream-resumed", stats: this.stats() });
+  protected override resumeTarget(): boolean {
+    for (const s of this.channels.values()) {
+      s.stream?.resume();
+      s.stream?.stderr?.resume();
     }
+    return true;
   }
 
   // ── host → worker ─────────────────────────────────────────────────────────
@@ -322,17 +309,9 @@ export class SshTunnelStream extends TunnelStreamBase {
     if (this.closed) return;
     for (let off = 0; off < chunk.length; off += READ_CHUNK) {
       const piece = chunk.subarray(off, Math.min(chunk.length, off + READ_CHUNK));
-      this.sendPayload(encodeSshData(ch, stream, piece));
+      this.sendData(encodeSshData(ch, stream, piece));
     }
-    if (!this.sendWindow.open && !this.paused) {
-      this.paused = true;
-      this.pauses++;
-      for (const s of this.channels.values()) {
-        s.stream?.pause();
-        s.stream?.stderr?.pause();
-      }
-      this.ctx.emit({ type: "stream-paused", stats: this.stats() });
-    }
+    this.pauseIfOutOfCredit();
   }
 
   protected override async connectTarget(open: ControlMessage): Promise<void> {
@@ -388,13 +367,6 @@ export class SshTunnelStream extends TunnelStreamBase {
     for (const st of this.channels.values()) st.stream?.close();
     this.channels.clear();
     this.target?.client.end();
-  }
-
-  /** One DATA frame (channel header included), spending send credit. */
-  private sendPayload(payload: Uint8Array): void {
-    this.send(encodeData(payload));
-    this.sendWindow.spend(payload.length);
-    this.bytesToWorker += payload.length;
   }
 }
 

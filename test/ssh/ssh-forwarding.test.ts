@@ -7,13 +7,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect as tcpConnect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startTestSshd, type TestSshd } from "../harness/sshd.ts";
+import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
+import { freePort } from "../../client/dev/ports.ts";
 import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
-import { parsePinnedHostKey, type SshResourceConfig } from "../../connector/ssh/config.ts";
 import { main } from "../../client/cli.ts";
 import { run, SSH_OPTS } from "./run.ts";
 
@@ -30,13 +30,6 @@ async function echoServer(): Promise<{ port: number; connections: () => number; 
   return { port: (server.address() as { port: number }).port, connections: () => count, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Send `text` to 127.0.0.1:port (or a unix socket path) and collect what comes back until the peer closes or `want` bytes arrived. */
 function exchange(port: number | string, text: string, want = text.length): Promise<string> {
@@ -99,16 +92,7 @@ describe("SSH forwarding allowed by policy (real ssh, sshd, ssh-agent, Xvfb)", (
     clientSide = await echoServer();
     scratch = mkdtempSync(path.join(tmpdir(), "gatehouse-fwd-"));
     chmodSync(scratch, 0o777); // the host account creates and opens sockets here
-    const resource = (name: string, labels: Record<string, string>): SshResourceConfig => ({
-      name,
-      type: "ssh",
-      labels,
-      host: "127.0.0.1",
-      port: sshd.port,
-      username: sshd.user,
-      privateKey: () => readFileSync(sshd.clientKeyFile, "utf8"),
-      hostKey: parsePinnedHostKey("host_key", sshd.hostPublicKey),
-    });
+    const resource = (name: string, labels: Record<string, string>) => sshdResource(sshd, name, { labels });
     const policyYaml = `
 version: 1
 roles:

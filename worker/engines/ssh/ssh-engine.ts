@@ -397,7 +397,8 @@ export class SshEngine implements Engine {
     }
     if (ch.forward) ch.forward.up += frame.bytes.length;
     else if (ch.kind === "shell" || ch.pty) await this.host.audit.onEvent("term.input", { ch: frame.ch, data: new TextDecoder().decode(frame.bytes) });
-    this.host.sendToConnector([encodeSshData(frame.ch, STREAM_STDOUT, frame.bytes)]);
+    // The frame is already exactly what the connector expects (stdin of this channel): pass it on as is.
+    this.host.sendToConnector([bytes]);
   }
 
   // ---------------------------------------------------------------- target → client
@@ -419,7 +420,7 @@ export class SshEngine implements Engine {
     }
     const ch = this.channels.get(frame.ch);
     if (!ch || ch.state !== "open") return; // late output of a channel the client already closed
-    if (ch.forward) return this.onForwardFrame(frame.ch, ch, frame.stream, frame.bytes);
+    if (ch.forward) return this.onForwardFrame(frame.ch, ch, frame.stream, frame.bytes, bytes);
     if (frame.stream === STREAM_EVENT) {
       const event = parseChannelEvent(frame.bytes);
       if (event.t === "error") {
@@ -456,10 +457,12 @@ export class SshEngine implements Engine {
   }
 
   /** Forwarded bytes pass unchanged (no masking: any protocol may ride a forward, and rewriting it would corrupt it). */
-  private async onForwardFrame(chId: number, ch: Channel, stream: number, bytes: Uint8Array): Promise<void> {
+  private async onForwardFrame(chId: number, ch: Channel, stream: number, bytes: Uint8Array, frame: Uint8Array): Promise<void> {
     if (stream !== STREAM_EVENT) {
       ch.forward!.down += bytes.length;
-      this.sendOutput(chId, STREAM_STDOUT, bytes);
+      // Unchanged, so the connector's frame goes on as is (no copy per frame).
+      if (stream === STREAM_STDOUT) this.host.sendToClient([frame]);
+      else this.sendOutput(chId, STREAM_STDOUT, bytes);
       return;
     }
     const event = parseChannelEvent(bytes);
