@@ -14,7 +14,8 @@ import type { Socket } from "node:net";
 import { GatewayHttpError, GatewayUnreachableError, describeError } from "../errors.ts";
 import { bridge, type TunnelEnd } from "../tunnel/bridge.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "./engine.ts";
-import { BackendMessageTracker, PgProtocolError, StartupPacketReader, encodeErrorResponse, type StartupPacket } from "./postgres/wire.ts";
+import { BackendMessageTracker, PgProtocolError, StartupPacketReader, type StartupPacket } from "./postgres/wire.ts";
+import { errorResponse } from "../../parsers/pg/codec.ts";
 
 /** libpq sends at most GSSENCRequest + SSLRequest before its StartupMessage; allow a little slack. */
 const MAX_NEGOTIATION_PACKETS = 4;
@@ -23,7 +24,7 @@ const STARTUP_TIMEOUT_MS = 30_000;
 const NO = Uint8Array.of(0x4e); // 'N'
 
 function fatal(code: string, message: string, detail?: string): Uint8Array {
-  return encodeErrorResponse({ severity: "FATAL", code, message, detail });
+  return errorResponse({ severity: "FATAL", code, message, ...(detail !== undefined ? { detail } : {}) });
 }
 
 /** End the socket after its last bytes are flushed; destroy it if the peer does not read them. */

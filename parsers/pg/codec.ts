@@ -79,11 +79,13 @@ function fields(f: ErrorFields): Uint8Array {
   const parts: Uint8Array[] = [];
   const add = (key: string, value: string | undefined) => {
     if (value === undefined) return;
-    parts.push(new Uint8Array([key.charCodeAt(0)]), cstring(value));
+    // A NUL would end the field early and shift every later one: texts quoting client input must not break framing.
+    parts.push(new Uint8Array([key.charCodeAt(0)]), cstring(value.includes("\0") ? value.replace(/\0/g, "") : value));
   };
   add("S", f.severity);
   add("V", f.severity);
-  add("C", f.code);
+  // Clients dispatch on the SQLSTATE: never send one that is not five characters of [0-9A-Z].
+  add("C", /^[0-9A-Z]{5}$/.test(f.code) ? f.code : "08006");
   add("M", f.message);
   add("D", f.detail);
   add("H", f.hint);

@@ -1,13 +1,12 @@
 /**
  * The few PostgreSQL wire-protocol pieces the client engine needs before the tunnel exists:
- * reading startup-phase packets, writing ErrorResponse, and following backend message
- * boundaries (so a final error is never spliced into the middle of a message).
+ * reading startup-phase packets and following backend message boundaries (ErrorResponse is
+ * written with parsers/pg/codec.ts like everywhere else) (so a final error is never spliced into the middle of a message).
  * Pure codecs — no sockets here.
  */
 
-export const SSL_REQUEST_CODE = 80877103;
-export const GSSENC_REQUEST_CODE = 80877104;
-export const CANCEL_REQUEST_CODE = 80877102;
+import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from "../../../parsers/pg/codec.ts";
+
 /** PostgreSQL's own limit for startup packets (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_PACKET_BYTES = 10_000;
 
@@ -96,43 +95,6 @@ function parseStartupParameters(bytes: Uint8Array): Map<string, string> {
   }
   if (i !== bytes.length) throw new PgProtocolError("malformed StartupMessage: trailing bytes");
   return params;
-}
-
-const utf8 = new TextEncoder();
-
-export interface PgErrorFields {
-  severity: "FATAL" | "ERROR";
-  code: string;
-  message: string;
-  detail?: string;
-  hint?: string;
-}
-
-/** Backend `ErrorResponse` ('E'). */
-export function encodeErrorResponse(fields: PgErrorFields): Uint8Array {
-  const parts: Array<[string, string]> = [
-    ["S", fields.severity],
-    ["V", fields.severity],
-    ["C", /^[0-9A-Z]{5}$/.test(fields.code) ? fields.code : "08006"],
-    ["M", fields.message],
-  ];
-  if (fields.detail) parts.push(["D", fields.detail]);
-  if (fields.hint) parts.push(["H", fields.hint]);
-  const encoded = parts.map(([k, v]) => [k.charCodeAt(0), utf8.encode(v.replace(/\0/g, ""))] as const);
-  const bodyLen = encoded.reduce((n, [, v]) => n + 1 + v.length + 1, 0) + 1;
-  const out = new Uint8Array(1 + 4 + bodyLen);
-  const view = new DataView(out.buffer);
-  out[0] = 0x45; // 'E'
-  view.setInt32(1, 4 + bodyLen);
-  let o = 5;
-  for (const [k, v] of encoded) {
-    out[o++] = k;
-    out.set(v, o);
-    o += v.length;
-    out[o++] = 0;
-  }
-  out[o] = 0;
-  return out;
 }
 
 /**
