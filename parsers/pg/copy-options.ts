@@ -13,16 +13,11 @@
  * no duplicate options, nothing left over. Any doubt means no header: the header line is then
  * masked like a row, which is safe.
  */
-export interface CopyOutFormat {
+import type { CopyFormatOptions } from "../masking/config.ts";
+export interface CopyOutFormat extends Omit<CopyFormatOptions, "header"> {
   format: "text" | "csv" | "binary";
-  delimiter?: string;
-  quote?: string;
-  escape?: string;
-  null?: string;
-  /** Column names when the statement lists them: `COPY t (a, b) TO …`. */
-  columns?: string[];
-  /** Table name of `COPY t …` (not of `COPY (query) …`). */
-  table?: string;
+  // delimiter, quote, escape, null as written; columns only when the statement lists them
+  // (`COPY t (a, b) TO …`); table only for `COPY t …`, not `COPY (query) …`.
   /**
    * A query with the same output columns, as written in the statement: the inner query of
    * `COPY (query) TO`, or `SELECT * FROM <table>` (or its column list) for `COPY table TO`.
