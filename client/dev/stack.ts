@@ -204,8 +204,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
   try {
     const policy = await loadPolicy(opts);
-    const gatewayPort = await choosePort(opts.gatewayPort, DEFAULT_GATEWAY_PORT, "gateway");
-    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    // A fixed gateway port is checked now (fail before starting anything); an automatic one is
+    // picked right before wrangler binds it (below), so nothing started meanwhile can take it.
+    const autoGatewayPort = (opts.gatewayPort ?? DEFAULT_GATEWAY_PORT) === 0;
+    let gatewayPort = autoGatewayPort ? 0 : await choosePort(opts.gatewayPort, DEFAULT_GATEWAY_PORT, "gateway");
 
     // (a) demo PostgreSQL and (b) the dev issuer, concurrently.
     const issuerPort = await choosePort(opts.issuerPort, DEV_ISSUER_DEFAULT_PORT, "dev issuer");
@@ -235,7 +237,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const publicJwk = { ...publicJwkOf(connectorKey), kid: LOCAL_CONNECTOR_ID };
 
     // (d) the worker.
-    const workerVars: WorkerVars = {
+    const maskingKey = await loadOrCreateMaskingKey(path.join(home, "worker", "masking-key"));
+    const workerVarsFor = (gatewayUrl: string): WorkerVars => ({
       GATEHOUSE_ISSUERS: JSON.stringify([
         {
           issuer: issuer.issuer,
@@ -251,16 +254,29 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       GATEHOUSE_POLICY: policy.text,
       GATEHOUSE_POLICY_SOURCE: policy.name,
       GATEHOUSE_PUBLIC_URL: gatewayUrl,
-      GATEHOUSE_MASKING_KEY: await loadOrCreateMaskingKey(path.join(home, "worker", "masking-key")),
+      GATEHOUSE_MASKING_KEY: maskingKey,
       ...opts.workerVars,
-    };
-    const worker: RunningWorker = await startWrangler({
-      port: gatewayPort,
-      persistTo: opts.persistTo ?? path.join(home, "wrangler"),
-      vars: workerVars,
-      config: opts.wranglerConfig,
-      log: opts.workerLog,
     });
+    let worker: RunningWorker | undefined;
+    for (let attempt = 1; !worker; attempt++) {
+      if (autoGatewayPort) gatewayPort = await freePort();
+      try {
+        worker = await startWrangler({
+          port: gatewayPort,
+          persistTo: opts.persistTo ?? path.join(home, "wrangler"),
+          vars: workerVarsFor(`http://127.0.0.1:${gatewayPort}`),
+          config: opts.wranglerConfig,
+          log: opts.workerLog,
+        });
+      } catch (err) {
+        // A free port can be taken between asking the kernel and wrangler binding it (an outgoing
+        // connection's ephemeral port, say): with automatic ports, ask again.
+        if (!(autoGatewayPort && attempt < 3 && /Address already in use/.test((err as Error).message))) throw err;
+        log(`worker port ${gatewayPort} was taken before wrangler bound it; trying another`);
+      }
+    }
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    const workerVars = workerVarsFor(gatewayUrl);
     stops.push(worker.stop);
     log(`worker (wrangler dev) at ${gatewayUrl}`);
 
