@@ -32,6 +32,9 @@ const KIND_SET: Record<StatementKind, true> = {
   transaction: true,
   session: true,
   copy_external: true,
+  admin: true,
+  execute: true,
+  dynamic: true,
   unknown: true,
 };
 const FLAG_SET: Record<StatementFlag, true> = {
@@ -68,7 +71,7 @@ export function actionMatchesConnect(a: ActionMatcher): boolean {
   return a.protocol === "connect";
 }
 
-export function actionMatchesStatement(a: ActionMatcher, stmt: ClassifiedStatement, effect: Effect): boolean {
+export function actionMatchesStatement(a: ActionMatcher, stmt: Pick<ClassifiedStatement, "kind" | "command" | "flags" | "functions">, effect: Effect): boolean {
   if (a.protocol !== "sql") return false;
   const allow = effect === "allow";
   if (a.kinds) {

@@ -8,7 +8,7 @@
  * first rule in policy order among rules with the winning effect).
  */
 import type { Identity, ResourceInfo } from "../identity.ts";
-import type { ClassifiedStatement } from "../sql/types.ts";
+import type { ClassifiedStatement, StatementPart } from "../sql/types.ts";
 import { actionMatchesStatement } from "./actions.ts";
 import { decideSshRequest, type SshInput } from "./ssh.ts";
 import type { CompiledRule, PolicyModel } from "./compile.ts";
@@ -90,7 +90,7 @@ export class PolicyEngine implements CompiledPolicy {
     const gatedSql = applicable.gated.filter((r) => r.hasSql && r.effect === "allow");
     const total = statements.length;
 
-    const perStatement: StatementDecision[] = statements.map((stmt, index) => {
+    const decidePart = (stmt: ClassifiedStatement | StatementPart, index: number): StatementDecision => {
       const matched = sqlRules.filter((r) => r.actions.some((a) => actionMatchesStatement(a, stmt, r.effect)));
       const winner = strictest(matched);
       const where = `(statement ${index + 1} of ${total}: ${stmt.command})`;
@@ -106,6 +106,19 @@ export class PolicyEngine implements CompiledPolicy {
         };
       }
       return { ...base, effect: winner.effect, rule: winner.name, reason: `${this.ruleRef(winner)} ${VERB[winner.effect]} ${what} on ${resource.name} ${where}` };
+    };
+    // A statement is decided with its parts (what its function calls do, the SQL they execute):
+    // the strictest of them is the statement's verdict, and every part's matches count.
+    const perStatement: StatementDecision[] = statements.map((stmt, index) => {
+      const own = decidePart(stmt, index);
+      let verdict = own;
+      const matchedAll = [...own.matched];
+      for (const part of stmt.parts ?? []) {
+        const d = decidePart(part, index);
+        matchedAll.push(...d.matched);
+        if (EFFECT_RANK[d.effect] > EFFECT_RANK[verdict.effect]) verdict = d;
+      }
+      return { ...verdict, kind: stmt.kind, command: stmt.command, flags: [...stmt.flags], matched: matchedAll };
     });
 
     let deciding = perStatement[0]!;
@@ -212,8 +225,10 @@ function approvalOf(rule: CompiledRule): ApprovalRequirement {
   return { rule: rule.name, approvers: rule.approversRaw, timeoutMs: rule.approvalTimeoutMs, required: rule.requiredApprovals };
 }
 
-function describeStatement(stmt: ClassifiedStatement): string {
-  return stmt.flags.length > 0 ? `${stmt.kind} [${stmt.flags.join(", ")}]` : stmt.kind;
+function describeStatement(stmt: ClassifiedStatement | StatementPart): string {
+  const what = stmt.flags.length > 0 ? `${stmt.kind} [${stmt.flags.join(", ")}]` : stmt.kind;
+  // A function part names its functions: "admin (pg_terminate_backend)".
+  return "start" in stmt || stmt.functions.length === 0 ? what : `${what} (${stmt.functions.join(", ")})`;
 }
 
 function who(identity: Identity): string {

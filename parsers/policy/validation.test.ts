@@ -41,7 +41,7 @@ rules:
 `);
     expect(errors).toEqual([
       "4:13: rule 'first': effect must be one of allow, deny, approve, got 'alow' (did you mean 'allow'?)",
-      "12:15: rule 'second': actions[0]: unknown SQL statement kind 'wirte' (did you mean 'sql.write'?); expected sql.* or sql.<kind> with kind one of read, write, ddl, privilege, procedural, transaction, session, copy_external, unknown",
+      "12:15: rule 'second': actions[0]: unknown SQL statement kind 'wirte' (did you mean 'sql.write'?); expected sql.* or sql.<kind> with kind one of read, write, ddl, privilege, procedural, transaction, session, copy_external, admin, execute, dynamic, unknown",
       "13:28: rule 'second': limits.max_session: duration '30' needs a unit (ms, s, m, h, d), e.g. '30s', '5m', '8h'",
     ]);
   });
@@ -212,7 +212,7 @@ rules:
       "8:9: rule 'x': actions[0]: unknown action 'read' (did you mean 'sql.read'? actions are namespaced by protocol)",
       "9:9: rule 'x': actions[1]: 'http.request' is reserved for HTTP resources, which this version of Gatehouse cannot enforce yet",
       "10:11: rule 'x': actions[2]: 'http' actions are reserved for HTTP resources, which this version of Gatehouse cannot enforce yet",
-      "11:24: rule 'x': actions[3].sql.kinds must be one of read, write, ddl, privilege, procedural, transaction, session, copy_external, unknown, got 'writes' (did you mean 'write'?)",
+      "11:24: rule 'x': actions[3].sql.kinds must be one of read, write, ddl, privilege, procedural, transaction, session, copy_external, admin, execute, dynamic, unknown, got 'writes' (did you mean 'write'?)",
       "11:41: rule 'x': actions[3].sql.flags must be one of no-where, data-modifying-cte, explain-analyze, dangerous-function, select-into, locks, got 'no_where' (did you mean 'no-where'?)",
       "12:14: rule 'x': actions[4].sql: empty; write 'sql.*' to mean every statement kind",
       "13:31: rule 'x': actions[5].sql: unknown key 'tables'; expected one of kinds, commands, flags, functions",

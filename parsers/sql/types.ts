@@ -11,6 +11,9 @@ export type StatementKind =
   | "transaction" // BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, SAVEPOINT, RELEASE, PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED, ABORT
   | "session" // SET (non-role), RESET, SHOW is read, DISCARD, LISTEN, UNLISTEN, NOTIFY? (see docs), DEALLOCATE, CLOSE, FETCH, MOVE, CHECKPOINT…
   | "copy_external" // COPY ... TO/FROM PROGRAM, COPY to/from a server-side file
+  | "admin" // (function parts only) calls that act on other sessions, the server, its files: pg_terminate_backend, pg_read_file, …
+  | "execute" // (function parts only) calls of user-defined/extension functions and uncatalogued volatile built-ins
+  | "dynamic" // (function parts only) calls that execute SQL text: query_to_xml, ts_stat, …
   | "unknown"; // anything the classifier cannot classify with certainty
 
 export type StatementFlag =
@@ -30,6 +33,33 @@ export interface ClassifiedStatement {
   end: number;
   flags: StatementFlag[];
   /** Dangerous functions called, lower-case, as named in the text (e.g. "pg_read_file"). */
+  functions: string[];
+  /** Every `name(` of the statement (deduplicated), for function-level classification. */
+  calls?: FunctionCall[];
+  /**
+   * What the statement's function calls do beyond its own kind (parsers/sql/function-actions.ts):
+   * one part per action (`write`, `admin`, `execute`, `dynamic`, …) and, for SQL-executing calls,
+   * the statements of their literal SQL argument. A policy must allow the statement and every part.
+   */
+  parts?: StatementPart[];
+}
+
+export interface FunctionCall {
+  /** As PostgreSQL resolves it: unquoted names lower-cased, quoted names exact, U&"…" decoded. */
+  name: string;
+  quoted: boolean;
+  /** "" unqualified, "pg_catalog", or "other" (any other schema, or a qualifier the classifier could not see). */
+  schema: "" | "pg_catalog" | "other";
+  /** UTF-16 offsets of the name (inside the quotes for a quoted name) in the classified string. */
+  start: number;
+  end: number;
+}
+
+export interface StatementPart {
+  kind: StatementKind;
+  command: string;
+  flags: StatementFlag[];
+  /** The functions this part is about (lower-case for unquoted names). */
   functions: string[];
 }
 

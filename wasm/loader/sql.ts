@@ -6,8 +6,9 @@
  * The query is encoded straight into WASM memory (TextEncoder.encodeInto); the rows come back as
  * byte offsets, converted here to offsets into the JS string.
  */
-import type { ClassifiedStatement, ClassifyOptions, SqlClassifier, StatementFlag, StatementKind } from "../../parsers/sql/types.ts";
+import type { ClassifiedStatement, ClassifyOptions, FunctionCall, SqlClassifier, StatementFlag, StatementKind } from "../../parsers/sql/types.ts";
 import { DEFAULT_DANGEROUS_FUNCTIONS } from "../../parsers/sql/dangerous-functions.ts";
+import { statementParts } from "../../parsers/sql/function-actions.ts";
 
 interface SqlExports {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
@@ -56,6 +57,10 @@ export const OBJECTS: readonly string[] = [
 
 const T_IDENT = 1;
 const T_QIDENT = 2;
+/** Function-row type bits (classify.ts CALL_ROW): a call row, its qualifier code and UESCAPE character. */
+const CALL_ROW = 1 << 24;
+const CALLS_TRUNCATED_BIT = 64;
+const QUALIFIERS: readonly FunctionCall["schema"][] = ["", "pg_catalog", "other"];
 const STMT_ROW_INTS = 8;
 const FN_ROW_INTS = 4;
 const PAGE = 65536;
@@ -162,9 +167,17 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
       const flags: StatementFlag[] = [];
       for (let b = 0; b < FLAGS.length; b++) if (flagBits & (1 << b)) flags.push(FLAGS[b]!);
       const functions: string[] = [];
+      const calls: FunctionCall[] = [];
+      // Too many distinct calls to report them all: an unnamed call of another schema fails closed.
+      if (flagBits & CALLS_TRUNCATED_BIT) calls.push({ name: "", quoted: true, schema: "other", start, end: start });
       for (let f = rows[r + 6]!, n = rows[r + 7]!; n > 0; f++, n--) {
         const fr = f * FN_ROW_INTS;
-        const type = fnRows[fr + 3]!;
+        const tag = fnRows[fr + 3]!;
+        if (tag & CALL_ROW) {
+          calls.push(callOf(sql, at(fnRows[fr]!), at(fnRows[fr + 1]!), tag));
+          continue;
+        }
+        const type = tag;
         let name: string;
         if (type === T_IDENT) name = sql.slice(at(fnRows[fr]!), at(fnRows[fr + 1]!)).replace(ASCII_UPPER, (m) => m.toLowerCase());
         else if (type === T_QIDENT) name = sql.slice(at(fnRows[fr]!), at(fnRows[fr + 1]!)).replaceAll('""', '"');
@@ -174,12 +187,56 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
       let command = COMMANDS[cmd] ?? "";
       if (obj > 0) command = `${command} ${OBJECTS[obj] ?? ""}`;
       if (command === "") command = firstWord(sql.slice(start, end));
-      result[s] = { kind: KINDS[rows[r]!] ?? "unknown", command, start, end, flags, functions };
+      result[s] = { kind: KINDS[rows[r]!] ?? "unknown", command, start, end, flags, functions, calls };
     }
+    const scs = !scsOff;
+    const inner = (text: string) => classify(text, options);
+    for (const stmt of result) stmt.parts = statementParts(stmt, sql, { standardConformingStrings: scs }, inner);
     return result;
   }
 
   return { classify };
+}
+
+/** A call row: the name as PostgreSQL resolves it (unquoted folded to lower case, U&"…" decoded). */
+function callOf(sql: string, start: number, end: number, tag: number): FunctionCall {
+  const type = tag & 0xff;
+  const schema = QUALIFIERS[(tag >> 8) & 0xff] ?? "other";
+  const body = sql.slice(start, end);
+  if (type === T_IDENT) return { name: body.replace(ASCII_UPPER, (m) => m.toLowerCase()), quoted: false, schema, start, end };
+  if (type === T_QIDENT) return { name: body.replaceAll('""', '"'), quoted: true, schema, start, end };
+  const name = decodeUnicodeIdentifier(body, String.fromCharCode((tag >> 16) & 0xff));
+  // An escape the decoder rejects is a syntax error in PostgreSQL; report an unknown name (fails closed).
+  return { name: name ?? "", quoted: true, schema: name === null ? "other" : schema, start, end };
+}
+
+/** Decodes the body of U&"…" with escape character `esc` (\XXXX, \+XXXXXX, doubled esc, ""), or null. */
+function decodeUnicodeIdentifier(body: string, esc: string): string | null {
+  let out = "";
+  for (let i = 0; i < body.length; ) {
+    const c = body[i]!;
+    if (c === '"') {
+      out += '"';
+      i += 2;
+    } else if (c === esc) {
+      if (body[i + 1] === esc) {
+        out += esc;
+        i += 2;
+        continue;
+      }
+      const long = body[i + 1] === "+";
+      const hex = body.slice(i + (long ? 2 : 1), i + (long ? 8 : 5));
+      if (!/^[0-9A-Fa-f]+$/.test(hex) || hex.length !== (long ? 6 : 4)) return null;
+      const cp = Number.parseInt(hex, 16);
+      if (cp > 0x10ffff || cp === 0) return null;
+      out += String.fromCodePoint(cp);
+      i += long ? 8 : 5;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
 }
 
 /** Command of an unrecognised statement: its first word, upper-cased (or "UNKNOWN"). */

@@ -31,6 +31,8 @@ export const FLAG_EXPLAIN_ANALYZE: i32 = 4;
 export const FLAG_DANGEROUS_FUNCTION: i32 = 8;
 export const FLAG_SELECT_INTO: i32 = 16;
 export const FLAG_LOCKS: i32 = 32;
+/** Internal: more than MAX_CALLS_PER_STATEMENT distinct calls; not every call was reported. */
+const CALLS_TRUNCATED_BIT: i32 = 64;
 
 // Command codes: the JS wrapper (wasm/loader/sql.ts, COMMANDS) has the names in this order.
 const CMD_UNKNOWN: i32 = 0;
@@ -145,6 +147,10 @@ export const STMT_ROW_BYTES: i32 = 32;
 /** Function row: name start, name end, list index, token type. */
 export const FN_ROW_BYTES: i32 = 16;
 const MAX_FUNCTIONS_PER_STATEMENT: i32 = 64;
+/** Distinct call rows per statement; more sets CALLS_TRUNCATED_BIT (the policy layer then fails closed). */
+const MAX_CALLS_PER_STATEMENT: i32 = 256;
+/** Function-row type bits: a call row (every `name(`), its qualifier (0 none, 1 pg_catalog, 2 other) and UESCAPE char. */
+const CALL_ROW: i32 = 1 << 24;
 
 // ---- the first HEAD_MAX tokens of the statement ----
 const HEAD_MAX: i32 = 256;
@@ -194,6 +200,8 @@ let semiInParens = false;
 let atomicDepth: i32 = 0;
 let fnFirst: i32 = 0;
 let fnHere: i32 = 0;
+let callsHere: i32 = 0;
+let callsTruncated = false;
 
 let p1Type: i32 = 0, p1Kw: i32 = 0, p1Start: i32 = 0, p1End: i32 = 0, p1BodyStart: i32 = 0, p1BodyEnd: i32 = 0, p1Cooked = false;
 let p2Type: i32 = 0, p2Kw: i32 = 0, p2Start: i32 = 0, p2End: i32 = 0, p2BodyStart: i32 = 0, p2BodyEnd: i32 = 0;
@@ -435,6 +443,61 @@ function checkFunctionName(type: i32, start: i32, end: i32, bodyStart: i32, body
   }
 }
 
+/** Is [s1, e1) the same name as [s2, e2) (both source ranges; folded when `fold1`/`fold2`)? */
+function sameName(s1: i32, e1: i32, f1: bool, s2: i32, e2: i32, f2: bool): bool {
+  if (e1 - s1 != e2 - s2) return false;
+  for (let i = 0; i < e1 - s1; i++) {
+    const a = f1 ? fold(ch(s1 + i)) : ch(s1 + i);
+    const b = f2 ? fold(ch(s2 + i)) : ch(s2 + i);
+    if (a != b) return false;
+  }
+  return true;
+}
+
+/** Qualifier code of a `q.name(` call: 1 when q is pg_catalog (unquoted any case, or "pg_catalog"), else 2. */
+function qualifierCode(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd: i32): i32 {
+  if (type == T_IDENT && textIs(start, end, "pg_catalog")) return 1;
+  if (type == T_QIDENT && bodyEnd - bodyStart == 10) {
+    const s = "pg_catalog";
+    for (let i = 0; i < 10; i++) if (ch(bodyStart + i) != <i32>s.charCodeAt(i)) return 2;
+    return 1;
+  }
+  return 2;
+}
+
+/**
+ * Reports every `name(` of the statement (deduplicated by spelling and qualifier) so the policy
+ * layer can classify each called function (parsers/sql/function-actions.ts). Keywords that are
+ * syntax before `(` are filtered there, not here.
+ */
+function recordCall(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd: i32, esc: i32, qual: i32): void {
+  const quoted = type != T_IDENT;
+  const s = quoted ? bodyStart : start;
+  const e = quoted ? bodyEnd : end;
+  const tag = CALL_ROW | (esc << 16) | (qual << 8) | type;
+  for (let r = fnFirst; r < fnTotal; r++) {
+    const row = fnPtr + <usize>(r * FN_ROW_BYTES);
+    const t = load<i32>(row, 12);
+    if (t != tag) continue;
+    if (sameName(load<i32>(row), load<i32>(row, 4), !quoted, s, e, !quoted)) return;
+  }
+  if (callsHere >= MAX_CALLS_PER_STATEMENT) {
+    callsTruncated = true;
+    return;
+  }
+  if (fnTotal >= fnCap) {
+    fnOverflow = true;
+    return;
+  }
+  const row = fnPtr + <usize>(fnTotal * FN_ROW_BYTES);
+  store<i32>(row, s);
+  store<i32>(row, e, 4);
+  store<i32>(row, -1, 8);
+  store<i32>(row, tag, 12);
+  fnTotal++;
+  callsHere++;
+}
+
 @inline function isName(t: i32): bool {
   return t == T_IDENT || t == T_QIDENT || t == T_UIDENT;
 }
@@ -456,6 +519,8 @@ function beginStatement(): void {
   atomicDepth = 0;
   fnFirst = fnTotal;
   fnHere = 0;
+  callsHere = 0;
+  callsTruncated = false;
   p1Type = T_EOF; p1Kw = 0; p2Type = T_EOF; p2Kw = 0; p3Type = T_EOF;
   chainPrevKw = 0;
   anyDml = false;
@@ -556,6 +621,10 @@ function feed(): void {
     // a call: name(  — or U&"name" UESCAPE 'c' (
     if (isName(p1Type) && !excludedContext(chainPrevKw)) {
       if (p2Type != T_DOT) checkFunctionName(p1Type, p1Start, p1End, p1BodyStart, p1BodyEnd, 92);
+      // `AS x(a, b)` and `WITH [RECURSIVE] x(a) AS` name column lists, never calls.
+      if (chainPrevKw != K.KW_AS && chainPrevKw != K.KW_WITH && chainPrevKw != K.KW_RECURSIVE) {
+        recordCall(p1Type, p1Start, p1End, p1BodyStart, p1BodyEnd, 92, p2Type == T_DOT ? qualifierCode(p3Type, p3Start, p3End, p3BodyStart, p3BodyEnd) : 0);
+      }
       const foldCase = p1Type == T_IDENT;
       if (p1Type != T_UIDENT) {
         const nameStart = foldCase ? p1Start : p1BodyStart;
@@ -568,6 +637,9 @@ function feed(): void {
     } else if (p1Type == T_STRING && p2Type == T_IDENT && p2Kw == K.KW_UESCAPE && p3Type == T_UIDENT) {
       const esc = p1BodyEnd - p1BodyStart == 1 ? ch(p1BodyStart) : 92;
       checkFunctionName(T_UIDENT, p3Start, p3End, p3BodyStart, p3BodyEnd, esc);
+      // What precedes the name is out of the look-behind window: report it as qualified by some
+      // other schema (a user-defined function), which fails closed.
+      recordCall(T_UIDENT, p3Start, p3End, p3BodyStart, p3BodyEnd, esc, 2);
       const n = decodeUnicodeIdent(p3BodyStart, p3BodyEnd, esc);
       if (n < 0 || isSetConfig(nameScratch, n, false)) setCfgState = 1;
     }
@@ -1121,6 +1193,7 @@ function finishStatement(count: i32): void {
   if (semiInParens && !(outCmd == CMD_CREATE && outObj == OBJ_RULE)) bad = true; // only rules allow (a; b)
   if (bad) kind = KIND_UNKNOWN;
   if (dangerous) outFlags |= FLAG_DANGEROUS_FUNCTION;
+  if (callsTruncated) outFlags |= CALLS_TRUNCATED_BIT;
   const row = outPtr + <usize>(count * STMT_ROW_BYTES);
   store<i32>(row, kind);
   store<i32>(row, outCmd, 4);

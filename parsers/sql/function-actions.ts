@@ -1,0 +1,314 @@
+/**
+ * Function-level classification: what a statement's function calls do, as policy actions.
+ *
+ * A statement's action is the most dangerous of its parts. The classifier reports every `name(`
+ * of a statement (FunctionCall); each call gets an action:
+ *
+ *   read     immutable/stable built-ins (pg_proc, parsers/sql/pg-functions.generated.ts) and the
+ *            volatile built-ins known to have no effect outside the statement (random, clock_timestamp…)
+ *   write    sequences, large objects, advisory locks, index maintenance
+ *   session  set_config, setseed, pg_notify (session state / other listeners)
+ *   admin    other backends, the server process, server files, replication, statistics
+ *   dynamic  functions that execute SQL text (query_to_xml family, ts_stat, ts_rewrite, cursor_to_xml…)
+ *   execute  everything else: user-defined or extension functions, names qualified by a schema
+ *            other than pg_catalog, quoted names that differ from the built-in spelling, and
+ *            volatile built-ins not curated here (pg_sleep …)
+ *
+ * A `dynamic` call whose SQL argument is one plain literal adds the statements of that literal
+ * (classified recursively, up to MAX_DEPTH); any other argument adds an `unknown` part, which only
+ * a rule that names `unknown` allows.
+ */
+import { IMMUTABLE, STABLE, VOLATILE } from "./pg-functions.generated.ts";
+import type { ClassifiedStatement, FunctionCall, StatementKind, StatementPart } from "./types.ts";
+
+export type FunctionAction = Extract<StatementKind, "read" | "write" | "session" | "admin" | "execute" | "dynamic">;
+
+const words = (s: string): Set<string> => new Set(s.split(/\s+/).filter(Boolean));
+
+const CATALOGUED_READ = words(IMMUTABLE + " " + STABLE);
+const CATALOGUED_VOLATILE = words(VOLATILE);
+
+/** Curated side effects of pg_catalog functions (prefix entries end in `*`). Checked before volatility. */
+const CURATED: ReadonlyArray<[string, FunctionAction]> = [
+  // SQL text executed by the server
+  ["query_to_xml", "dynamic"], ["query_to_xmlschema", "dynamic"], ["query_to_xml_and_xmlschema", "dynamic"],
+  ["cursor_to_xml", "dynamic"], ["cursor_to_xmlschema", "dynamic"], ["ts_stat", "dynamic"], ["ts_rewrite", "dynamic"],
+  ["dblink*", "dynamic"],
+  // data and locks
+  ["nextval", "write"], ["setval", "write"], ["lo_import", "admin"], ["lo_export", "admin"], ["lo_*", "write"],
+  ["loread", "write"], ["lowrite", "write"], ["pg_advisory_*", "write"], ["pg_try_advisory_*", "write"],
+  ["brin_summarize_*", "write"], ["brin_desummarize_range", "write"], ["gin_clean_pending_list", "write"],
+  ["pg_logical_emit_message", "write"],
+  // session state and other sessions' listeners
+  ["set_config", "session"], ["setseed", "session"], ["pg_notify", "session"],
+  // other backends, the server, its files, replication, statistics, upgrade hooks
+  ["pg_terminate_backend", "admin"], ["pg_cancel_backend", "admin"], ["pg_reload_conf", "admin"],
+  ["pg_rotate_logfile", "admin"], ["pg_promote", "admin"], ["pg_switch_wal", "admin"], ["pg_create_restore_point", "admin"],
+  ["pg_backup_*", "admin"], ["pg_log_backend_memory_contexts", "admin"], ["pg_log_standby_snapshot", "admin"],
+  ["pg_read_file", "admin"], ["pg_read_binary_file", "admin"], ["pg_ls_*", "admin"], ["pg_stat_file", "admin"],
+  ["pg_file_*", "admin"], ["pg_write_*", "admin"], ["pg_current_logfile", "admin"], ["pg_show_all_file_settings", "admin"],
+  ["pg_hba_file_rules", "admin"], ["pg_ident_file_mappings", "admin"], ["pg_import_system_collations", "admin"],
+  ["pg_create_*", "admin"], ["pg_drop_replication_slot", "admin"], ["pg_copy_*_replication_slot", "admin"],
+  ["pg_logical_slot_*", "admin"], ["pg_replication_slot_advance", "admin"], ["pg_sync_replication_slots", "admin"],
+  ["pg_replication_origin_*", "admin"], ["pg_wal_replay_*", "admin"], ["pg_stat_reset*", "admin"],
+  ["pg_restore_*_stats", "admin"], ["pg_clear_*_stats", "admin"], ["pg_nextoid", "admin"],
+  ["pg_stop_making_pinned_objects", "admin"], ["binary_upgrade_*", "admin"], ["pg_extension_config_dump", "admin"],
+  ["plpgsql_*", "admin"],
+];
+
+/** Volatile built-ins that only read, or only compute (checked against the catalogue in the unit test). */
+const HARMLESS_VOLATILE = words(`
+  random random_normal clock_timestamp timeofday gen_random_uuid uuidv4 uuidv7 array_sample
+  array_shuffle currval lastval current_query pg_is_in_recovery pg_jit_available pg_database_size pg_relation_size
+  pg_table_size pg_indexes_size pg_total_relation_size pg_tablespace_size pg_blocking_pids
+  pg_safe_snapshot_blocking_pids pg_lock_status pg_stat_have_stats pg_partition_tree pg_partition_ancestors
+  pg_current_wal_lsn pg_current_wal_flush_lsn pg_current_wal_insert_lsn pg_last_wal_receive_lsn
+  pg_last_wal_replay_lsn pg_last_xact_replay_timestamp pg_last_committed_xact pg_is_wal_replay_paused
+  pg_get_wal_replay_pause_state pg_control_checkpoint pg_control_init pg_control_recovery pg_control_system
+  pg_xact_status txid_status pg_xact_commit_timestamp pg_xact_commit_timestamp_origin pg_prepared_xact
+  pg_notification_queue_usage pg_collation_actual_version pg_database_collation_actual_version
+  pg_sequence_last_value pg_get_sequence_data pg_stat_clear_snapshot pg_stat_force_next_flush
+  pg_available_wal_summaries pg_wal_summary_contents pg_get_wal_summarizer_state pg_get_wal_resource_managers
+  pg_get_multixact_members pg_isolation_test_session_is_blocked pg_export_snapshot
+  pg_show_replication_origin_status pg_get_backend_memory_contexts pg_get_shmem_allocations
+  pg_get_shmem_allocations_numa pg_get_aios pg_get_loaded_modules pg_get_wait_events
+  pg_stat_get_io pg_stat_get_backend_io pg_stat_get_backend_wal pg_stat_get_recovery_prefetch
+  pg_stat_get_xact_blocks_fetched pg_stat_get_xact_blocks_hit pg_stat_get_xact_function_calls
+  pg_stat_get_xact_function_self_time pg_stat_get_xact_function_total_time pg_stat_get_xact_numscans
+  pg_stat_get_xact_tuples_deleted pg_stat_get_xact_tuples_fetched pg_stat_get_xact_tuples_hot_updated
+  pg_stat_get_xact_tuples_inserted pg_stat_get_xact_tuples_newpage_updated pg_stat_get_xact_tuples_returned
+  pg_stat_get_xact_tuples_updated bernoulli system amvalidate
+`);
+
+/**
+ * Words PostgreSQL's grammar reads as syntax when an unquoted one precedes `(`: the reserved and
+ * column-name keywords (never a plain function name) and the few unreserved/type-function keywords
+ * used as clause syntax (`OVER (`, `FILTER (`, `ON CONFLICT (`, `JOIN (`, `SET (a, b) =` …). A user
+ * function with one of these unreserved names is called only with quotes here (docs: Limits).
+ */
+const SYNTAX_WORDS = words(`
+  all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create
+  current_catalog current_date current_role current_time current_timestamp current_user default deferrable desc
+  distinct do else end except false fetch for foreign from grant group having in initially intersect into lateral
+  leading limit localtime localtimestamp not null offset on only or order placing primary references returning
+  select session_user some symmetric system_user table then to trailing true union unique user using variadic
+  when where window with
+  between bigint bit boolean char character coalesce dec decimal exists extract float greatest grouping inout int
+  integer interval json json_array json_arrayagg json_exists json_object json_objectagg json_query json_scalar
+  json_serialize json_table json_value least merge_action national nchar none normalize nullif numeric out overlay
+  position precision real row setof smallint substring time timestamp treat trim values varchar xmlattributes
+  xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
+  cross full inner join left natural outer right is isnull notnull like ilike similar overlaps tablesample
+  over filter set by conflict varying sets rollup cube insert update operator explain copy materialized zone
+  escape of key columns nested path passing include rows range groups partition matched nothing
+`);
+
+function curated(name: string): FunctionAction | undefined {
+  for (const [pattern, action] of CURATED) {
+    if (pattern.endsWith("*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern) {
+      // `pg_copy_*_replication_slot`, `pg_restore_*_stats`: a `*` in the middle
+      return action;
+    }
+    if (pattern.includes("*") && !pattern.endsWith("*")) {
+      const [head, tail] = pattern.split("*") as [string, string];
+      if (name.startsWith(head) && name.endsWith(tail) && name.length >= head.length + tail.length) return action;
+    }
+  }
+  return undefined;
+}
+
+/** Is this call really grammar (`IN (`, `OVER (` …) rather than a function call? */
+export function isSyntaxWord(call: FunctionCall): boolean {
+  return !call.quoted && call.schema === "" && SYNTAX_WORDS.has(call.name);
+}
+
+/** The action of one call (syntax words are not calls: filter them with isSyntaxWord first). */
+export function functionAction(call: FunctionCall): FunctionAction {
+  if (call.schema === "other" || call.name === "") return "execute";
+  const known = CATALOGUED_READ.has(call.name) || CATALOGUED_VOLATILE.has(call.name);
+  if (!known) return "execute";
+  const side = curated(call.name);
+  if (side) return side;
+  if (CATALOGUED_VOLATILE.has(call.name) && !HARMLESS_VOLATILE.has(call.name)) return "execute";
+  return "read";
+}
+
+/** Which argument of a SQL-executing function holds the SQL text (by argument count), or null. */
+function sqlArgumentIndex(name: string, argCount: number): number | null {
+  if (name.startsWith("query_to_xml") || name === "ts_stat") return 0;
+  if (name === "ts_rewrite") return argCount === 2 ? 1 : -1;
+  return null; // cursor_to_xml (a cursor name), dblink (another server): nothing to classify here
+}
+
+const MAX_DEPTH = 4;
+
+export type Classify = (sql: string) => ClassifiedStatement[];
+
+/**
+ * The parts of a statement beyond its own kind. Only statements that run their expressions get
+ * parts: reads and writes (incl. COPY (query) and EXPLAIN ANALYZE); an EXPLAIN without ANALYZE
+ * only plans. DDL, privilege, procedural… statements need those (broader) grants anyway.
+ */
+export function statementParts(stmt: ClassifiedStatement, sql: string, options: { standardConformingStrings: boolean }, classify: Classify, depth = 0): StatementPart[] {
+  if (stmt.kind !== "read" && stmt.kind !== "write") return [];
+  if (stmt.command === "EXPLAIN" && !stmt.flags.includes("explain-analyze")) return [];
+  const byAction = new Map<FunctionAction, string[]>();
+  const inner: StatementPart[] = [];
+  for (const call of stmt.calls ?? []) {
+    if (isSyntaxWord(call)) continue;
+    const action = functionAction(call);
+    if (action === "read") continue;
+    const list = byAction.get(action) ?? [];
+    if (!list.includes(call.name)) list.push(call.name);
+    byAction.set(action, list);
+    if (action !== "dynamic") continue;
+    const args = callArguments(sql, call, options.standardConformingStrings);
+    const index = args ? sqlArgumentIndex(call.name, args.length) : null;
+    if (index === -1) continue; // e.g. ts_rewrite(query, target, substitute): no SQL text
+    // Only arguments after plain literals are trusted to start where PostgreSQL starts them.
+    const before = index !== null && args ? args.slice(0, index) : [];
+    const trusted = before.every((a) => literalValue(a.replace(/::\s*tsquery$/i, ""), options.standardConformingStrings) !== null);
+    const text = index !== null && args && index < args.length && trusted ? literalValue(args[index]!, options.standardConformingStrings) : null;
+    if (text === null || depth >= MAX_DEPTH) {
+      inner.push({ kind: "unknown", command: `${stmt.command} (SQL text of ${call.name} is not a plain literal)`, flags: [], functions: [call.name] });
+      continue;
+    }
+    for (const s of classify(text)) {
+      s.parts = statementParts(s, text, options, classify, depth + 1);
+      inner.push({ kind: s.kind, command: `${s.command} (inside ${call.name})`, flags: [...s.flags], functions: [...s.functions] });
+      inner.push(...s.parts);
+    }
+  }
+  const parts: StatementPart[] = [];
+  for (const [action, functions] of byAction) parts.push({ kind: action, command: stmt.command, flags: [], functions });
+  return [...parts, ...inner];
+}
+
+// ---- argument extraction (a small scanner for the argument list of one call) ----
+
+/**
+ * The raw texts of the call's arguments (split at top-level commas), or null when the text after
+ * the name is not a plain `( … )` the scanner understands.
+ */
+export function callArguments(sql: string, call: FunctionCall, scs: boolean): string[] | null {
+  let i = call.end;
+  if (call.quoted) i++; // closing quote
+  i = skipSpace(sql, i);
+  if (/^uescape\b/i.test(sql.slice(i, i + 8))) return null;
+  if (sql[i] !== "(") return null;
+  i++;
+  const args: string[] = [];
+  let depth = 0;
+  let start = i;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    const next = skipToken(sql, i, scs);
+    if (next < 0) return null;
+    if (next > i + 1) {
+      i = next;
+      continue;
+    }
+    if (c === "(") depth++;
+    else if (c === ")") {
+      if (depth === 0) {
+        const last = sql.slice(start, i).trim();
+        if (last !== "" || args.length > 0) args.push(last);
+        return args;
+      }
+      depth--;
+    } else if (c === "," && depth === 0) {
+      args.push(sql.slice(start, i).trim());
+      start = i + 1;
+    }
+    i++;
+  }
+  return null;
+}
+
+function skipSpace(sql: string, i: number): number {
+  for (;;) {
+    while (i < sql.length && /[ \t\n\r\f\v]/.test(sql[i]!)) i++;
+    if (sql.startsWith("--", i)) {
+      const nl = sql.indexOf("\n", i);
+      i = nl < 0 ? sql.length : nl + 1;
+    } else if (sql.startsWith("/*", i)) {
+      const end = skipBlockComment(sql, i);
+      if (end < 0) return sql.length;
+      i = end;
+    } else return i;
+  }
+}
+
+function skipBlockComment(sql: string, i: number): number {
+  let depth = 0;
+  while (i < sql.length) {
+    if (sql.startsWith("/*", i)) {
+      depth++;
+      i += 2;
+    } else if (sql.startsWith("*/", i)) {
+      depth--;
+      i += 2;
+      if (depth === 0) return i;
+    } else i++;
+  }
+  return -1;
+}
+
+const IDENT_CHAR = /[A-Za-z0-9_$\x80-\uffff]/;
+
+/** End of the quoted token or comment starting at i (i+1 for any other character); -1 if unterminated. */
+function skipToken(sql: string, i: number, scs: boolean): number {
+  const c = sql[i]!;
+  const prevIdent = i > 0 && IDENT_CHAR.test(sql[i - 1]!);
+  if (sql.startsWith("--", i)) {
+    const nl = sql.indexOf("\n", i);
+    return nl < 0 ? sql.length : nl + 1;
+  }
+  if (sql.startsWith("/*", i)) return skipBlockComment(sql, i);
+  if (c === '"') {
+    for (let j = i + 1; j < sql.length; j++) {
+      if (sql[j] !== '"') continue;
+      if (sql[j + 1] === '"') j++;
+      else return j + 1;
+    }
+    return -1;
+  }
+  if (c === "'") {
+    // E'…' (an `e` that starts a token) and every '…' with standard_conforming_strings off take backslash escapes
+    const eStart = i > 0 && /[eE]/.test(sql[i - 1]!) && !(i > 1 && IDENT_CHAR.test(sql[i - 2]!));
+    const escapes = !scs || eStart;
+    for (let j = i + 1; j < sql.length; j++) {
+      if (escapes && sql[j] === "\\") {
+        j++;
+        continue;
+      }
+      if (sql[j] !== "'") continue;
+      if (sql[j + 1] === "'") j++;
+      else return j + 1;
+    }
+    return -1;
+  }
+  if (c === "$" && !prevIdent) {
+    const m = /^\$([A-Za-z_\x80-\uffff][A-Za-z_0-9\x80-\uffff]*)?\$/.exec(sql.slice(i, i + 130));
+    if (!m) return i + 1;
+    const close = sql.indexOf(m[0], i + m[0].length);
+    return close < 0 ? -1 : close + m[0].length;
+  }
+  return i + 1;
+}
+
+/**
+ * The value of an argument that is exactly one plain string literal — `'…'` (with `''`; no
+ * backslash when standard_conforming_strings is off) or `$tag$…$tag$` — else null. E'', U&'',
+ * continuations, casts and expressions are not trusted.
+ */
+export function literalValue(arg: string, scs: boolean): string | null {
+  const plain = /^'((?:[^']|'')*)'$/s.exec(arg);
+  if (plain) {
+    if (!scs && plain[1]!.includes("\\")) return null;
+    return plain[1]!.replaceAll("''", "'");
+  }
+  const dollar = /^(\$(?:[A-Za-z_\x80-\uffff][A-Za-z_0-9\x80-\uffff]*)?\$)([\s\S]*)\1$/.exec(arg);
+  if (dollar && !dollar[2]!.includes(dollar[1]!)) return dollar[2]!;
+  return null;
+}
