@@ -10,7 +10,7 @@
  *   session  set_config, setseed, pg_notify (session state / other listeners)
  *   admin    other backends, the server process, server files, replication, statistics
  *   dynamic  functions that execute SQL text (query_to_xml family, ts_stat, ts_rewrite, cursor_to_xml…)
- *   execute  everything else: user-defined or extension functions, names qualified by a schema
+ *   execute  everything else: user-defined or extension functions (dblink too), names qualified by a schema
  *            other than pg_catalog, quoted names that differ from the built-in spelling, and
  *            volatile built-ins not curated here (pg_sleep …)
  *
@@ -33,7 +33,6 @@ const CURATED: ReadonlyArray<[string, FunctionAction]> = [
   // SQL text executed by the server
   ["query_to_xml", "dynamic"], ["query_to_xmlschema", "dynamic"], ["query_to_xml_and_xmlschema", "dynamic"],
   ["cursor_to_xml", "dynamic"], ["cursor_to_xmlschema", "dynamic"], ["ts_stat", "dynamic"], ["ts_rewrite", "dynamic"],
-  ["dblink*", "dynamic"],
   // data and locks
   ["nextval", "write"], ["setval", "write"], ["lo_import", "admin"], ["lo_export", "admin"], ["lo_*", "write"],
   ["loread", "write"], ["lowrite", "write"], ["pg_advisory_*", "write"], ["pg_try_advisory_*", "write"],
@@ -101,6 +100,7 @@ const SYNTAX_WORDS = words(`
   cross full inner join left natural outer right is isnull notnull like ilike similar overlaps tablesample
   over filter set by conflict varying sets rollup cube insert update operator explain copy materialized zone
   escape of key columns nested path passing include rows range groups partition matched nothing
+  stdin stdout force_quote force_not_null force_null first next repeatable
 `);
 
 function curated(name: string): FunctionAction | undefined {

@@ -42,10 +42,11 @@ import { maskTexts } from "../../masking/text-masker.ts";
 import { ResponseOrder, ResponseOrderError } from "./response-order.ts";
 import { MaskingConfigError } from "../../../parsers/masking/config.ts";
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
+import { PIN_RULE, pinViolation, startupViolation } from "./session-pin.ts";
+import { hasHighByte, isUnsafeEncoding, unsafeEncodingMessage } from "./client-encoding.ts";
+import { sameLexing, watchedSettingChange } from "./session-state.ts";
 
 const MAX_STARTUP_PACKET = 10_000;
-/** Encodings whose multi-byte sequences may contain ASCII bytes (PostgreSQL's client-only encodings). */
-const UNSAFE_CLIENT_ENCODINGS = new Set(["SJIS", "SHIFT_JIS", "BIG5", "GBK", "GB18030", "UHC", "JOHAB", "WIN932", "WIN936", "WIN949", "WIN950", "MSKANJI", "SHIFTJIS2004", "SHIFT_JIS_2004", "CP932", "CP936", "CP949", "CP950"]);
 const CONNECT_TIMEOUT_MS = 30_000;
 const STARTUP_TIMEOUT_MS = 30_000;
 const ROW_SAMPLE_LIMIT = 20;
@@ -107,6 +108,12 @@ export class PostgresEngine implements Engine {
   private readonly order: ResponseOrder | undefined;
   /** The portal the client's last message described ('D' 'P'), if that was its last message (Flush aside). */
   private describedPortal: string | null = null;
+  /** Extended-protocol messages forwarded since the last Sync (their answers are not yet due). */
+  private unsynced = false;
+  /** Waiters for a settled session: every forwarded message answered (ReadyForQuery). */
+  private settledWaiters: Array<() => void> = [];
+  /** Watched settings as the server reported them at login (session-state.ts). */
+  private readonly loginSettings = new Map<string, string>();
 
   constructor(
     private readonly host: EngineHost,
@@ -184,6 +191,12 @@ export class PostgresEngine implements Engine {
       await this.recordDecision({ effect: "deny", rule: null, reason: "replication connections are refused through the gateway" });
       return this.fatal("42501", "gatehouse: replication connections are not allowed through the gateway", "denied");
     }
+    const encoding = parameters.get("client_encoding") ?? "";
+    const pinned = startupViolation(parameters) ?? (isUnsafeEncoding(encoding) ? unsafeEncodingMessage("client_encoding", encoding) : null);
+    if (pinned) {
+      await this.recordDecision({ effect: "deny", rule: PIN_RULE, reason: pinned });
+      return this.fatal("42501", `gatehouse: ${pinned}`, "denied");
+    }
     const decision = host.policy.decideConnect();
     await this.recordDecision(decisionEvent(decision));
     if (decision.effect !== "allow") {
@@ -205,6 +218,12 @@ export class PostgresEngine implements Engine {
       for (const pair of (message.parameters as Array<[string, string]>) ?? []) {
         if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string") continue;
         if (pair[0] === "standard_conforming_strings") this.standardConformingStrings = pair[1] === "on";
+        if ((pair[0] === "client_encoding" || pair[0] === "server_encoding") && isUnsafeEncoding(pair[1])) {
+          const reason = unsafeEncodingMessage(pair[0], pair[1]);
+          await this.recordDecision({ effect: "deny", rule: PIN_RULE, reason });
+          return this.fatal("42501", `gatehouse: ${reason}`, "denied");
+        }
+        this.loginSettings.set(pair[0], pair[1]);
         out.push(parameterStatus(pair[0], pair[1]));
       }
       out.push(backendKeyData(pid, secret));
@@ -245,10 +264,26 @@ export class PostgresEngine implements Engine {
         const original = () => bytes.subarray(start, start + batch.length(i));
         const describedPortal = this.describedPortal;
         if (type !== T.Flush) this.describedPortal = null;
+        let unconfirmed: string | null = null;
+        if ((type === T.Query || type === T.Parse) && hasHighByte(body) && !this.settled()) {
+          // Non-ASCII bytes are read right only in a confirmed client encoding (client-encoding.ts):
+          // wait until every earlier message is answered, or refuse when no Sync makes that happen.
+          if (this.unsynced) {
+            unconfirmed = "a statement with non-ASCII bytes pipelined behind unanswered extended-protocol messages is refused (the client encoding cannot be confirmed); send Sync first";
+          } else {
+            flushRun(start);
+            runStart = start;
+            this.host.sendToConnector(out.splice(0));
+            await new Promise<void>((resolve) => this.settledWaiters.push(resolve));
+            if (this.phase !== "ready") return;
+          }
+        }
+        if (type === T.Sync || type === T.Query) this.unsynced = false;
+        else if (type !== T.Flush && type !== T.CopyData && type !== T.CopyDone && type !== T.CopyFail && type !== T.Terminate) this.unsynced = true;
         switch (type) {
           case T.Query: {
             const sql = decodeQuery(body);
-            const { refusal, statements } = await this.check("simple", sql);
+            const { refusal, statements } = await this.check("simple", sql, unconfirmed);
             if (refusal) {
               replace(i, this.denials.sentinelQuery(refusal));
               order?.sent({ kind: "query", copies: [], resets: false });
@@ -267,7 +302,7 @@ export class PostgresEngine implements Engine {
           }
           case T.Parse: {
             const parse = decodeParse(body);
-            const { refusal, statements } = await this.check("parse", parse.query);
+            const { refusal, statements } = await this.check("parse", parse.query, unconfirmed);
             if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
             order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null) });
             break;
@@ -342,14 +377,32 @@ export class PostgresEngine implements Engine {
   }
 
   /** Classify and decide; records the request and the decision. Returns the denial to send (or null to forward) and the statements. */
-  private async check(message: "simple" | "parse", sql: string): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[] }> {
-    const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: this.standardConformingStrings });
+  private async check(
+    message: "simple" | "parse",
+    sql: string,
+    unconfirmed: string | null,
+  ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[] }> {
+    const scs = this.standardConformingStrings;
+    const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: scs });
     await this.host.audit.onQuery({
       protocol: "postgres",
       message,
       text: this.masked(sql),
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
     });
+    // Session state, fail closed (docs/SQL-CLASSIFIER.md, "Session state"): the decision must not
+    // depend on standard_conforming_strings, nor on a client encoding that is not confirmed, and
+    // the statement must not change a pinned setting.
+    const pinned =
+      unconfirmed ??
+      (sameLexing(statements, this.host.policy.decideSql(sql, { standardConformingStrings: !scs }).statements)
+        ? null
+        : "the query reads differently with standard_conforming_strings on and off (a backslash before a quote in a plain string); write it so both readings agree, e.g. with E'' or doubled quotes") ??
+      pinViolation(sql, statements, scs);
+    if (pinned) {
+      await this.recordDecision({ effect: "deny", rule: PIN_RULE, reason: pinned });
+      return { refusal: { code: "42501", message: `gatehouse: statement refused: ${pinned}` }, statements };
+    }
     await this.recordDecision(decisionEvent(decision));
     if (decision.effect === "allow") return { refusal: null, statements };
     if (decision.effect === "approve") return { refusal: await this.holdForApproval(sql, decision), statements };
@@ -513,12 +566,14 @@ export class PostgresEngine implements Engine {
         } else if (type === B.ParameterStatus) {
           const text = new TextDecoder().decode(bytes.subarray(start + 5, end));
           if (text.startsWith("standard_conforming_strings\0")) this.standardConformingStrings = text.includes("\0on\0");
-          // The masking scanners read UTF-8 (or another ASCII-safe encoding). An encoding whose
-          // multi-byte characters can contain ASCII bytes would let values slip past them: end the
-          // session before any result in that encoding is sent.
-          const encoding = /^client_encoding\0([^\0]*)/.exec(text)?.[1];
-          if (masker && encoding && UNSAFE_CLIENT_ENCODINGS.has(encoding.toUpperCase())) {
-            return this.fatal("0A000", `gatehouse: client_encoding ${encoding} is not supported while masking is on; use UTF8`, "denied");
+          // An unsafe encoding (the lexer and the masking scanners would misread it) or a pinned
+          // setting changed by code the gateway could not see: end the session before anything
+          // else of this answer reaches the client.
+          const [name = "", value = ""] = text.split("\0");
+          const changed = isUnsafeEncoding(value) && (name === "client_encoding" || name === "server_encoding") ? unsafeEncodingMessage(name, value) : watchedSettingChange(this.loginSettings, name, value);
+          if (changed) {
+            void this.recordDecision({ effect: "deny", rule: PIN_RULE, reason: changed }).catch(() => {});
+            return this.fatal("42501", `gatehouse: ${changed}`, "denied");
           }
         }
       }
@@ -617,8 +672,13 @@ export class PostgresEngine implements Engine {
     this.armStatementTimer();
   }
 
+  private settled(): boolean {
+    return this.outstanding === 0 && !this.unsynced;
+  }
+
   private statementFinished(): void {
     this.outstanding = Math.max(0, this.outstanding - 1);
+    if (this.outstanding === 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
     this.cancelledByTimeout = false;
     if (this.statementTimer !== undefined) clearTimeout(this.statementTimer);
     this.statementTimer = undefined;
@@ -644,6 +704,7 @@ export class PostgresEngine implements Engine {
     if (this.phase === "closed") return;
     this.phase = "closed";
     if (this.statementTimer !== undefined) clearTimeout(this.statementTimer);
+    for (const resolve of this.settledWaiters.splice(0)) resolve();
     const fields: ErrorFields = { severity: "FATAL", code, message };
     this.host.sendToClient([errorResponse(fields)]);
     this.host.end({ status, reason: message, code });

@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import { createSqlClassifier } from "../../wasm/loader/sql.ts";
+import { loadWasmModule } from "../../wasm/loader/node.ts";
+import { IMMUTABLE, STABLE, VOLATILE } from "./pg-functions.generated.ts";
+import { callArguments, functionAction, literalValue } from "./function-actions.ts";
+import { loadPolicy } from "../policy/index.ts";
+import type { ClassifiedStatement } from "./types.ts";
+
+const classifier = createSqlClassifier(await loadWasmModule("sql"));
+const parts = (sql: string) => classifier.classify(sql).flatMap((s) => (s.parts ?? []).map((p) => `${p.kind}:${p.functions.join(",")}`));
+const actionOf = (sql: string) => {
+  const kinds = classifier.classify(sql).flatMap((s) => [s.kind, ...(s.parts ?? []).map((p) => p.kind)]);
+  for (const k of ["unknown", "dynamic", "execute", "admin", "session", "write", "read"]) if (kinds.includes(k as never)) return k;
+  return kinds[0];
+};
+
+describe("function catalogue", () => {
+  it("is PostgreSQL's own pg_proc, with the side-effect functions volatile", () => {
+    const all = new Set(`${IMMUTABLE} ${STABLE} ${VOLATILE}`.split(" "));
+    expect(all.size).toBeGreaterThan(2500);
+    for (const f of ["setval", "nextval", "pg_terminate_backend", "query_to_xml", "ts_stat", "lo_create", "set_config", "pg_advisory_lock", "pg_sleep"]) {
+      expect(VOLATILE.split(" "), f).toContain(f);
+    }
+    expect(IMMUTABLE.split(" ")).toContain("lower");
+  });
+
+  it("gives each call its action", () => {
+    const call = (name: string, schema: "" | "pg_catalog" | "other" = "", quoted = false) => functionAction({ name, schema, quoted, start: 0, end: 0 });
+    expect(call("lower")).toBe("read");
+    expect(call("now")).toBe("read");
+    expect(call("random")).toBe("read");
+    expect(call("setval")).toBe("write");
+    expect(call("setval", "pg_catalog")).toBe("write");
+    expect(call("setval", "other")).toBe("execute"); // public.setval is somebody's function
+    expect(call("lower", "other")).toBe("execute");
+    expect(call("SETVAL", "", true)).toBe("execute"); // "SETVAL" is another name
+    expect(call("pg_terminate_backend")).toBe("admin");
+    expect(call("pg_read_file")).toBe("admin");
+    expect(call("lo_import")).toBe("admin");
+    expect(call("lo_creat")).toBe("write");
+    expect(call("pg_try_advisory_xact_lock_shared")).toBe("write");
+    expect(call("pg_copy_logical_replication_slot")).toBe("admin");
+    expect(call("pg_restore_relation_stats")).toBe("admin");
+    expect(call("set_config")).toBe("session");
+    expect(call("query_to_xml_and_xmlschema")).toBe("dynamic");
+    expect(call("cursor_to_xml")).toBe("dynamic");
+    expect(call("pg_sleep")).toBe("execute"); // volatile and not curated: a policy must name it
+    expect(call("my_volatile_fn")).toBe("execute");
+    expect(call("dblink_exec")).toBe("execute");
+  });
+});
+
+describe("statement parts", () => {
+  it("finds calls in every spelling and position", () => {
+    expect(actionOf("SELECT setval('s', 5)")).toBe("write");
+    expect(actionOf("SELECT pg_catalog . setval('s', 5)")).toBe("write");
+    expect(actionOf('SELECT "pg_catalog"."setval"(\'s\', 5)')).toBe("write");
+    expect(actionOf("SELECT setval /* c */ ('s', 5)")).toBe("write");
+    expect(actionOf("SELECT * FROM setval('s', 5)")).toBe("write");
+    expect(actionOf("VALUES (nextval('s'))")).toBe("write");
+    expect(actionOf("COPY (SELECT nextval('s')) TO STDOUT")).toBe("write");
+    expect(actionOf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity")).toBe("admin");
+    expect(actionOf("SELECT 1 WHERE pg_cancel_backend(1)")).toBe("admin");
+    expect(actionOf('SELECT U&"pg\\005fterminate\\005fbackend"(1)')).toBe("admin");
+    expect(actionOf('SELECT U&"pg!005fterminate!005fbackend" UESCAPE \'!\'(1)')).toBe("execute");
+    expect(actionOf("SELECT evil.lower('x')")).toBe("execute");
+    expect(actionOf("SELECT my_fn()")).toBe("execute");
+    expect(actionOf("SELECT count(*) OVER (PARTITION BY a) FROM t WHERE a IN (1, 2) AND EXISTS (SELECT 1)")).toBe("read");
+    expect(actionOf("WITH x(a) AS (SELECT 1) SELECT * FROM x AS y(b) LEFT JOIN (SELECT 1) z ON true")).toBe("read");
+    expect(actionOf("SELECT CAST(1 AS numeric(10, 2)), lower('A'), now()")).toBe("read");
+    expect(actionOf("EXPLAIN SELECT setval('s', 5)")).toBe("read"); // planned, not run
+    expect(actionOf("EXPLAIN ANALYZE SELECT pg_terminate_backend(1)")).toBe("admin");
+    expect(actionOf("INSERT INTO t VALUES (pg_terminate_backend(1))")).toBe("admin");
+  });
+
+  it("classifies the literal SQL of SQL-executing functions, and refuses any other argument", () => {
+    expect(parts("SELECT query_to_xml('select 1', true, false, '')")).toEqual(["dynamic:query_to_xml", "read:"]);
+    expect(parts("SELECT query_to_xml('delete from t', true, false, '')")).toEqual(["dynamic:query_to_xml", "write:"]);
+    expect(parts("SELECT query_to_xml('select 1; drop table t', true, false, '')")).toEqual(["dynamic:query_to_xml", "read:", "ddl:"]);
+    expect(parts("SELECT query_to_xml($q$select setval('s', 1)$q$, true, false, '')")).toEqual(["dynamic:query_to_xml", "write:", "write:setval"]);
+    expect(parts("SELECT query_to_xml('select query_to_xml(''select pg_terminate_backend(1)'', true, false, '''')', true, false, '')")).toContain("admin:pg_terminate_backend");
+    expect(parts("SELECT ts_stat('select v from docs')")).toEqual(["dynamic:ts_stat", "read:"]);
+    expect(parts("SELECT ts_rewrite('a'::tsquery, 'select t, s from aliases')")).toEqual(["dynamic:ts_rewrite", "read:"]);
+    for (const sql of [
+      "SELECT query_to_xml(q, true, false, '') FROM t",
+      "SELECT query_to_xml('sel' || 'ect 1', true, false, '')",
+      "SELECT query_to_xml(E'select 1', true, false, '')",
+      "SELECT query_to_xml('select 1'\n'; drop table t', true, false, '')",
+      "SELECT cursor_to_xml('c', 1, true, false, '')",
+      "SELECT ts_rewrite(q, 'select 1') FROM t",
+    ]) {
+      expect(classifier.classify(sql).flatMap((s) => s.parts ?? []).some((p) => p.kind === "unknown"), sql).toBe(true);
+    }
+  });
+
+  it("reads argument lists like PostgreSQL", () => {
+    const [stmt] = classifier.classify("select f('a,b', $x$)$x$, (1, 2), \"c,d\", e'\\',x', 3)");
+    const call = stmt!.calls!.find((c) => c.name === "f")!;
+    expect(callArguments("select f('a,b', $x$)$x$, (1, 2), \"c,d\", e'\\',x', 3)", call, true)).toEqual(["'a,b'", "$x$)$x$", "(1, 2)", '"c,d"', "e'\\',x'", "3"]);
+    expect(literalValue("'it''s'", true)).toBe("it's");
+    expect(literalValue("'a\\'", false)).toBeNull();
+    expect(literalValue("$t$x$t$", true)).toBe("x");
+    expect(literalValue("'a' || 'b'", true)).toBeNull();
+  });
+});
+
+describe("policies over statement parts", () => {
+  const policy = async (actions: string) => {
+    const loaded = await loadPolicy(`version: 1\nrules:\n  - name: r\n    effect: allow\n    subjects: any\n    resources: any\n    actions: ${actions}\n`, "p.yaml");
+    if (!loaded.ok) throw new Error(loaded.errors.join("\n"));
+    return (sql: string) =>
+      loaded.policy.decideSql({
+        identity: { issuer: "i", subject: "s", claims: {} },
+        resource: { name: "db", type: "postgres", labels: {} },
+        statements: classifier.classify(sql) as ClassifiedStatement[],
+      });
+  };
+
+  it("a read-only policy grants none of a statement's dangerous parts", async () => {
+    const decide = await policy("[sql.read]");
+    expect(decide("SELECT lower('a')").effect).toBe("allow");
+    for (const sql of ["SELECT setval('s', 1)", "SELECT pg_terminate_backend(1)", "SELECT my_fn()", "SELECT query_to_xml('select 1', true, false, '')", "SELECT pg_sleep(1)"]) {
+      const d = decide(sql);
+      expect(d.effect, sql).toBe("deny");
+      expect(d.reason, sql).toMatch(/no rule allows (write|admin|execute|dynamic|read \[dangerous-function\])/);
+    }
+  });
+
+  it("naming functions allows exactly those; sql.dynamic allows the call only with an allowed literal", async () => {
+    const decide = await policy("[sql.read, { sql: { functions: [pg_sleep] } }, sql.dynamic]");
+    expect(decide("SELECT pg_sleep(1)").effect).toBe("allow");
+    expect(decide("SELECT pg_sleep(1), my_fn()").effect).toBe("deny");
+    expect(decide("SELECT query_to_xml('select 1', true, false, '')").effect).toBe("allow");
+    expect(decide("SELECT query_to_xml('delete from t', true, false, '')").effect).toBe("deny");
+    expect(decide("SELECT query_to_xml(q, true, false, '') FROM t").effect).toBe("deny");
+  });
+});
