@@ -109,16 +109,12 @@ export class PolicyEngine implements CompiledPolicy {
     };
     // A statement is decided with its parts (what its function calls do, the SQL they execute):
     // the strictest of them is the statement's verdict, and every part's matches count.
+    // On ties a part's reason wins: it names what the statement's functions do.
     const perStatement: StatementDecision[] = statements.map((stmt, index) => {
-      const own = decidePart(stmt, index);
-      let verdict = own;
-      const matchedAll = [...own.matched];
-      for (const part of stmt.parts ?? []) {
-        const d = decidePart(part, index);
-        matchedAll.push(...d.matched);
-        if (EFFECT_RANK[d.effect] > EFFECT_RANK[verdict.effect]) verdict = d;
-      }
-      return { ...verdict, kind: stmt.kind, command: stmt.command, flags: [...stmt.flags], matched: matchedAll };
+      const decided = [...(stmt.parts ?? []).map((part) => decidePart(part, index)), decidePart(stmt, index)];
+      let verdict = decided[0]!;
+      for (const d of decided) if (EFFECT_RANK[d.effect] > EFFECT_RANK[verdict.effect]) verdict = d;
+      return { ...verdict, kind: stmt.kind, command: stmt.command, flags: [...stmt.flags], matched: decided.flatMap((d) => d.matched) };
     });
 
     let deciding = perStatement[0]!;

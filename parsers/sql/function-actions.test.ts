@@ -44,7 +44,9 @@ describe("function catalogue", () => {
     expect(call("set_config")).toBe("session");
     expect(call("query_to_xml_and_xmlschema")).toBe("dynamic");
     expect(call("cursor_to_xml")).toBe("dynamic");
-    expect(call("pg_sleep")).toBe("execute"); // volatile and not curated: a policy must name it
+    expect(call("pg_sleep")).toBe("read"); // volatile, no effect beyond the statement (a `read` part names it)
+    expect(call("pg_current_logfile")).toBe("admin");
+    expect(call("txid_current")).toBe("read");
     expect(call("my_volatile_fn")).toBe("execute");
     expect(call("dblink_exec")).toBe("execute");
   });
@@ -119,7 +121,8 @@ describe("policies over statement parts", () => {
   it("a read-only policy grants none of a statement's dangerous parts", async () => {
     const decide = await policy("[sql.read]");
     expect(decide("SELECT lower('a')").effect).toBe("allow");
-    for (const sql of ["SELECT setval('s', 1)", "SELECT pg_terminate_backend(1)", "SELECT my_fn()", "SELECT query_to_xml('select 1', true, false, '')", "SELECT pg_sleep(1)"]) {
+    expect(decide("SELECT pg_sleep(0)").effect).toBe("allow");
+    for (const sql of ["SELECT setval('s', 1)", "SELECT pg_terminate_backend(1)", "SELECT my_fn()", "SELECT query_to_xml('select 1', true, false, '')", "SELECT \"SETVAL\"('s', 1)"]) {
       const d = decide(sql);
       expect(d.effect, sql).toBe("deny");
       expect(d.reason, sql).toMatch(/no rule allows (write|admin|execute|dynamic|read \[dangerous-function\])/);
@@ -127,11 +130,22 @@ describe("policies over statement parts", () => {
   });
 
   it("naming functions allows exactly those; sql.dynamic allows the call only with an allowed literal", async () => {
-    const decide = await policy("[sql.read, { sql: { functions: [pg_sleep] } }, sql.dynamic]");
-    expect(decide("SELECT pg_sleep(1)").effect).toBe("allow");
-    expect(decide("SELECT pg_sleep(1), my_fn()").effect).toBe("deny");
+    const decide = await policy("[sql.read, { sql: { functions: [my_fn] } }, sql.dynamic]");
+    expect(decide("SELECT my_fn()").effect).toBe("allow");
+    expect(decide("SELECT my_fn(), other_fn()").effect).toBe("deny");
     expect(decide("SELECT query_to_xml('select 1', true, false, '')").effect).toBe("allow");
     expect(decide("SELECT query_to_xml('delete from t', true, false, '')").effect).toBe("deny");
     expect(decide("SELECT query_to_xml(q, true, false, '') FROM t").effect).toBe("deny");
+  });
+
+  it("a deny rule naming a harmless volatile function refuses it", async () => {
+    const loaded = await loadPolicy(
+      "version: 1\nrules:\n  - name: reads\n    effect: allow\n    subjects: any\n    resources: any\n    actions: [sql.read]\n  - name: no-sleeping\n    effect: deny\n    subjects: any\n    resources: any\n    actions: [{ sql: { functions: [\"pg_sleep*\"] } }]\n",
+      "p.yaml",
+    );
+    if (!loaded.ok) throw new Error(loaded.errors.join("\n"));
+    const d = loaded.policy.decideSql({ identity: { issuer: "i", subject: "s", claims: {} }, resource: { name: "db", type: "postgres", labels: {} }, statements: classifier.classify("SELECT 1, pg_sleep_for('1s')") });
+    expect(d.effect).toBe("deny");
+    expect(d.rule).toBe("no-sleeping");
   });
 });

@@ -5,14 +5,15 @@
  * of a statement (FunctionCall); each call gets an action:
  *
  *   read     immutable/stable built-ins (pg_proc, parsers/sql/pg-functions.generated.ts) and the
- *            volatile built-ins known to have no effect outside the statement (random, clock_timestamp…)
+ *            volatile built-ins known to have no effect outside the statement (random, pg_sleep…);
+ *            volatile ones still form a `read` part naming them, so `functions: [pg_sleep]` can deny them
  *   write    sequences, large objects, advisory locks, index maintenance
  *   session  set_config, setseed, pg_notify (session state / other listeners)
  *   admin    other backends, the server process, server files, replication, statistics
  *   dynamic  functions that execute SQL text (query_to_xml family, ts_stat, ts_rewrite, cursor_to_xml…)
  *   execute  everything else: user-defined or extension functions (dblink too), names qualified by a schema
  *            other than pg_catalog, quoted names that differ from the built-in spelling, and
- *            volatile built-ins not curated here (pg_sleep …)
+ *            volatile built-ins not curated here
  *
  * A `dynamic` call whose SQL argument is one plain literal adds the statements of that literal
  * (classified recursively, up to MAX_DEPTH); any other argument adds an `unknown` part, which only
@@ -76,7 +77,7 @@ const HARMLESS_VOLATILE = words(`
   pg_stat_get_xact_function_self_time pg_stat_get_xact_function_total_time pg_stat_get_xact_numscans
   pg_stat_get_xact_tuples_deleted pg_stat_get_xact_tuples_fetched pg_stat_get_xact_tuples_hot_updated
   pg_stat_get_xact_tuples_inserted pg_stat_get_xact_tuples_newpage_updated pg_stat_get_xact_tuples_returned
-  pg_stat_get_xact_tuples_updated bernoulli system amvalidate
+  pg_stat_get_xact_tuples_updated bernoulli system amvalidate pg_sleep pg_sleep_for pg_sleep_until
 `);
 
 /**
@@ -157,7 +158,7 @@ export function statementParts(stmt: ClassifiedStatement, sql: string, options: 
   for (const call of stmt.calls ?? []) {
     if (isSyntaxWord(call)) continue;
     const action = functionAction(call);
-    if (action === "read") continue;
+    if (action === "read" && !CATALOGUED_VOLATILE.has(call.name)) continue;
     const list = byAction.get(action) ?? [];
     if (!list.includes(call.name)) list.push(call.name);
     byAction.set(action, list);

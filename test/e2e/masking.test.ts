@@ -226,10 +226,10 @@ describe("masking on the wire", () => {
     }
   });
 
-  it("ends the session when the client switches to an encoding the scanners cannot read safely", async () => {
+  it("refuses a switch to an encoding the scanners cannot read safely (client_encoding is pinned)", async () => {
     const r = await psql(conn.url, ["-c", "set client_encoding to 'SJIS'", "-c", "select email from customers limit 1"]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/client_encoding SJIS is not supported while masking is on/);
+    expect(r.stderr).toMatch(/SET client_encoding is refused: client_encoding is pinned/);
     expectNoSecrets(r.stdout);
   });
 

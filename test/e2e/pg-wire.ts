@@ -52,6 +52,39 @@ export class PgWire {
     return wire;
   }
 
+  /**
+   * Connects to a harness connection URL (its port, user, database and password — never a URL
+   * built by hand) with these startup parameters, and returns every message up to ReadyForQuery
+   * or the startup's ErrorResponse (an open PgWire only when the startup succeeded).
+   */
+  static async start(url: string, parameters: Record<string, string> = {}): Promise<{ wire: PgWire | null; messages: BackendMessage[] }> {
+    const u = new URL(url);
+    const socket = connect({ host: u.hostname, port: Number(u.port) });
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    const wire = new PgWire(socket);
+    const all: Record<string, string> = { user: decodeURIComponent(u.username), database: decodeURIComponent(u.pathname.slice(1)), ...parameters };
+    const params = concat([...Object.entries(all).flatMap(([k, v]) => [cstring(k), cstring(v)]), new Uint8Array([0])]);
+    const startup = Buffer.alloc(8 + params.length);
+    startup.writeInt32BE(startup.length, 0);
+    startup.writeInt32BE(196608, 4);
+    startup.set(params, 8);
+    socket.write(startup);
+    const messages: BackendMessage[] = [];
+    for (;;) {
+      let m: BackendMessage;
+      try {
+        m = await wire.next();
+      } catch {
+        return { wire: null, messages };
+      }
+      messages.push(m);
+      // A listener password (when the harness URL carries one) is answered in clear text over the local socket.
+      if (m.type === "R" && m.body.readInt32BE(0) === 3) wire.send(message("p", cstring(decodeURIComponent(u.password))));
+      if (m.type === "E") return { wire: null, messages };
+      if (m.type === "Z") return { wire, messages };
+    }
+  }
+
   send(...messages: Uint8Array[]): void {
     this.socket.write(concat(messages));
   }
