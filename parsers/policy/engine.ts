@@ -109,11 +109,14 @@ export class PolicyEngine implements CompiledPolicy {
     };
     // A statement is decided with its parts (what its function calls do, the SQL they execute):
     // the strictest of them is the statement's verdict, and every part's matches count.
-    // On ties a part's reason wins: it names what the statement's functions do.
+    // On ties a decision naming a rule wins over default deny, then a part's reason over the
+    // statement's own: it names what the statement's functions do.
     const perStatement: StatementDecision[] = statements.map((stmt, index) => {
       const decided = [...(stmt.parts ?? []).map((part) => decidePart(part, index)), decidePart(stmt, index)];
       let verdict = decided[0]!;
-      for (const d of decided) if (EFFECT_RANK[d.effect] > EFFECT_RANK[verdict.effect]) verdict = d;
+      for (const d of decided) {
+        if (EFFECT_RANK[d.effect] > EFFECT_RANK[verdict.effect] || (d.effect === verdict.effect && verdict.rule === null && d.rule !== null)) verdict = d;
+      }
       return { ...verdict, kind: stmt.kind, command: stmt.command, flags: [...stmt.flags], matched: decided.flatMap((d) => d.matched) };
     });
 
