@@ -648,7 +648,11 @@ function compileSqlAction(reader: PolicyReader, node: Node | null, what: string,
   }
   const fn = e.get("functions");
   if (fn) {
-    functions = reader.globSet(fn.value, `${what}.functions`, (s) => s.toLowerCase(), fn.key);
+    // A function name as PostgreSQL spells it unquoted (letters, digits, _ and $), with glob wildcards:
+    // a schema-qualified or mistyped name would silently never match.
+    const badName = (g: { source: string }) =>
+      /^[a-z_*?][a-z0-9_$*?]*$/.test(g.source) ? null : `'${g.source}' is not a function name (letters, digits, _ and $, optionally with * and ?; no schema: calls qualified by a schema other than pg_catalog are sql.execute)`;
+    functions = reader.globSet(fn.value, `${what}.functions`, (s) => s.toLowerCase(), fn.key, badName);
     if (!functions) ok = false;
   }
   return ok ? { protocol: "sql", kinds, commands, flags, functions } : null;

@@ -221,6 +221,26 @@ rules:
     ]);
   });
 
+  it("validates function names in sql actions, with their line", async () => {
+    const errors = await mustFail(`version: 1
+rules:
+  - name: x
+    effect: allow
+    subjects: any
+    resources: any
+    actions:
+      - sql: { functions: [pg_sleep, "pg_read_*"] }
+      - sql:
+          functions:
+            - public.my_fn
+            - "set config"
+    `);
+    expect(errors).toEqual([
+      "11:15: rule 'x': actions[1].sql.functions: 'public.my_fn' is not a function name (letters, digits, _ and $, optionally with * and ?; no schema: calls qualified by a schema other than pg_catalog are sql.execute)",
+      "12:15: rule 'x': actions[1].sql.functions: 'set config' is not a function name (letters, digits, _ and $, optionally with * and ?; no schema: calls qualified by a schema other than pg_catalog are sql.execute)",
+    ]);
+  });
+
   it("validates approve-only fields, requires and limits", async () => {
     const errors = await mustFail(`version: 1
 rules:
