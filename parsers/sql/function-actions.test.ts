@@ -73,6 +73,11 @@ describe("statement parts", () => {
     expect(actionOf("EXPLAIN SELECT setval('s', 5)")).toBe("read"); // planned, not run
     expect(actionOf("EXPLAIN ANALYZE SELECT pg_terminate_backend(1)")).toBe("admin");
     expect(actionOf("INSERT INTO t VALUES (pg_terminate_backend(1))")).toBe("admin");
+    // Too many distinct calls to report: fails closed instead of dropping the last ones.
+    const reads = IMMUTABLE.split(" ").filter((n) => /^[a-z][a-z0-9_]*$/.test(n)).slice(0, 300);
+    expect(actionOf(`SELECT ${reads.map((n) => `${n}()`).join(", ")}`)).toBe("execute");
+    expect(actionOf(`SELECT ${reads.slice(0, 200).map((n) => `${n}()`).join(", ")}`)).toBe("read");
+    expect(actionOf(`SELECT ${Array.from({ length: 1000 }, () => "lower('a')").join(", ")}`)).toBe("read");
   });
 
   it("classifies the literal SQL of SQL-executing functions, and refuses any other argument", () => {

@@ -15,6 +15,7 @@ import pg from "pg";
 import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
 import { gatehouse, psql } from "./helpers.ts";
 import { PgWire, errorFields, parse, bind, execute, sync, query, type BackendMessage } from "./pg-wire.ts";
+import { message } from "../../parsers/pg/codec.ts";
 
 // read-only.yaml exactly, plus an auditor role so the test can read the trail.
 const POLICY = `${readFileSync(new URL("../../examples/policies/read-only.yaml", import.meta.url), "utf8")}
@@ -44,6 +45,10 @@ beforeAll(async () => {
     create table i12_audit (note text);
     create function i12_evil() returns int language sql volatile as $$ insert into i12_audit values ('evil ran') returning 1 $$;
     alter sequence i12_seq owner to "${user}"; alter table i12_audit owner to "${user}"; alter function i12_evil() owner to "${user}";
+    -- Views a reader may select from that change session state where the gateway cannot see it.
+    create or replace view i12_to_sjis as select set_config('client_encoding', 'SJIS', false) as x;
+    create or replace view i12_scs_off as select set_config('standard_conforming_strings', 'off', false) as x;
+    grant select on i12_to_sjis, i12_scs_off to "${user}";
   `);
   conn = await stack.connect("demo-pg", { sub: "i12-attacker" });
 }, 180_000);
@@ -188,6 +193,39 @@ describe("client encodings whose characters can hide ASCII bytes", () => {
   });
 });
 
+describe("changes the gateway cannot see (a view that calls set_config)", () => {
+  it("an SJIS switch ends the session before a statement pipelined behind it is read", async () => {
+    const { wire } = await PgWire.start(conn.url, { client_encoding: "UTF8" });
+    // In SJIS, 0x95 0x5C is one character: the server would end the E'' string there and run
+    // setval; read as UTF-8 the backslash escapes the quote and it is all one string.
+    const hidden = Buffer.concat([Buffer.from("SELECT E'"), Buffer.from([0x95, 0x5c]), Buffer.from("'; SELECT setval($$i12_seq$$, 999); --'"), Buffer.from([0])]);
+    wire!.send(query("SELECT * FROM i12_to_sjis"), message("Q", hidden));
+    const got: BackendMessage[] = [];
+    try {
+      for (;;) got.push(await wire!.next());
+    } catch {
+      // the gateway ended the session
+    }
+    const fatal = errorsOf(got).find((e) => e.S === "FATAL");
+    expect(fatal?.C).toBe("42501");
+    expect(fatal?.M).toMatch(/client_encoding SJIS is refused/);
+    await sequenceUntouched();
+  });
+
+  it("a standard_conforming_strings switch: the hidden statement is refused and the session ends", async () => {
+    const { wire } = await PgWire.start(conn.url, { client_encoding: "UTF8" });
+    wire!.send(query("SELECT * FROM i12_scs_off"), query("SELECT 'a\\'; SELECT setval('i12_seq', 999); --'"));
+    const got: BackendMessage[] = [];
+    try {
+      for (;;) got.push(await wire!.next());
+    } catch {
+      // the gateway ended the session
+    }
+    expect(errorsOf(got).some((e) => e.C === "42501" && /standard_conforming_strings/.test(e.M ?? ""))).toBe(true);
+    await sequenceUntouched();
+  });
+});
+
 describe("functions under read-only.yaml", () => {
   it("refuses side effects by every spelling, and the database shows none happened", async () => {
     const victim = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: stack.pg.superuser!.user, password: stack.pg.superuser!.password });
@@ -251,9 +289,14 @@ describe("the trail", () => {
     const parsed = JSON.parse(list.stdout) as { sessions: Array<{ id: string }> } | Array<{ id: string }>;
     const sessions = Array.isArray(parsed) ? parsed : parsed.sessions;
     const decisions: Array<{ effect: string; rule: string | null; reason: string }> = [];
-    for (const { id } of sessions) {
-      const file = path.join(tmp, `${id}.jsonl`);
-      expect((await gatehouse(["sessions", "export", id, "--output", file], auditorEnv)).code).toBe(0);
+    const exports = await Promise.all(
+      sessions.map(async ({ id }) => {
+        const file = path.join(tmp, `${id}.jsonl`);
+        return { file, result: await gatehouse(["sessions", "export", id, "--output", file], auditorEnv) };
+      }),
+    );
+    for (const { file, result } of exports) {
+      expect(result.code).toBe(0);
       for (const line of (await readFile(file, "utf8")).trim().split("\n")) {
         const e = JSON.parse(line) as { type: string; data: { effect: string; rule: string | null; reason: string } };
         if (e.type === "decision") decisions.push(e.data);
@@ -268,5 +311,6 @@ describe("the trail", () => {
     expect(denied.some((d) => /no rule allows execute \(i12_evil\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows dynamic \(query_to_xml\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows write/.test(d.reason))).toBe(true);
-  });
+    expect(pinned.some((d) => /client_encoding changed|client_encoding SJIS is refused/.test(d.reason))).toBe(true);
+  }, 300_000);
 });

@@ -471,6 +471,7 @@ function qualifierCode(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd:
  * syntax before `(` are filtered there, not here.
  */
 function recordCall(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd: i32, esc: i32, qual: i32): void {
+  if (callsTruncated) return; // already failing closed; no more scans over the rows
   const quoted = type != T_IDENT;
   const s = quoted ? bodyStart : start;
   const e = quoted ? bodyEnd : end;

@@ -265,7 +265,7 @@ export class PostgresEngine implements Engine {
         const describedPortal = this.describedPortal;
         if (type !== T.Flush) this.describedPortal = null;
         let unconfirmed: string | null = null;
-        if ((type === T.Query || type === T.Parse) && hasHighByte(body) && !this.settled()) {
+        if ((type === T.Query || type === T.Parse) && !this.settled() && hasHighByte(type === T.Query ? body : queryBytesOfParse(body))) {
           // Non-ASCII bytes are read right only in a confirmed client encoding (client-encoding.ts):
           // wait until every earlier message is answered, or refuse when no Sync makes that happen.
           if (this.unsynced) {
@@ -278,7 +278,7 @@ export class PostgresEngine implements Engine {
             if (this.phase !== "ready") return;
           }
         }
-        if (type === T.Sync || type === T.Query) this.unsynced = false;
+        if (type === T.Sync || type === T.Query || type === T.FunctionCall) this.unsynced = false;
         else if (type !== T.Flush && type !== T.CopyData && type !== T.CopyDone && type !== T.CopyFail && type !== T.Terminate) this.unsynced = true;
         switch (type) {
           case T.Query: {
@@ -572,7 +572,7 @@ export class PostgresEngine implements Engine {
           const [name = "", value = ""] = text.split("\0");
           const changed = isUnsafeEncoding(value) && (name === "client_encoding" || name === "server_encoding") ? unsafeEncodingMessage(name, value) : watchedSettingChange(this.loginSettings, name, value);
           if (changed) {
-            void this.recordDecision({ effect: "deny", rule: PIN_RULE, reason: changed }).catch(() => {});
+            await this.recordDecision({ effect: "deny", rule: PIN_RULE, reason: changed });
             return this.fatal("42501", `gatehouse: ${changed}`, "denied");
           }
         }
@@ -714,6 +714,13 @@ export class PostgresEngine implements Engine {
 interface PendingError {
   code: string;
   message: string;
+}
+
+/** The query string's bytes of a Parse body (statement name, query, parameter types). */
+function queryBytesOfParse(body: Uint8Array): Uint8Array {
+  const afterName = body.indexOf(0) + 1;
+  const end = body.indexOf(0, afterName);
+  return afterName <= 0 || end < 0 ? body : body.subarray(afterName, end);
 }
 
 /** Describe/Close body: target kind ('S' statement, 'P' portal) and name. */

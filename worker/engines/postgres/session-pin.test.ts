@@ -52,6 +52,7 @@ describe("session pin", () => {
       "SELECT set_config('application_name', 'a', false), set_config('search_path', 'x', false)",
       "UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'",
       "SELECT 1; SET search_path = x",
+      "SELECT query_to_xml('update pg_settings set setting = ''off'' where name = ''standard_conforming_strings''', true, false, '')",
     ];
     for (const sql of refused) expect(pin(sql), sql).toMatch(/refused|pinned|may only be read|cannot check/);
   });
@@ -70,6 +71,7 @@ describe("session pin", () => {
       "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
       "SELECT set_config('application_name', 'ci', false)",
       "SELECT * FROM pg_settings WHERE name = 'search_path'",
+      "BEGIN; SELECT setting FROM pg_settings; COMMIT",
       "DISCARD PLANS",
       "SELECT 'read write'",
     ]) {

@@ -38,7 +38,9 @@ export function pinViolation(sql: string, statements: readonly ClassifiedStateme
   }
   const setConfig = setConfigViolation(sql, statements, scs);
   if (setConfig) return setConfig;
-  if (/pg_settings/i.test(sql) && statements.some((s) => s.kind !== "read")) {
+  // UPDATE pg_settings is SET by another name (the view's rule calls set_config), also inside dynamic SQL.
+  const writesSettings = (s: ClassifiedStatement) => s.kind !== "read" || (s.parts ?? []).some((p) => p.kind !== "read");
+  if (statements.some((s) => writesSettings(s) && /pg_settings/i.test(sql.slice(s.start, s.end)))) {
     return "pg_settings may only be read: writing to it changes session settings";
   }
   return null;
