@@ -126,6 +126,21 @@ describe("pinned session settings under read-only.yaml", () => {
     }
   });
 
+  it("refuses every route through the extended protocol, pipelined in one write", async () => {
+    const { wire } = await PgWire.start(conn.url, { client_encoding: "UTF8" });
+    try {
+      wire!.send(...attempts.flatMap((sql) => [parse("", sql), bind("", "", []), execute(""), sync()]));
+      for (const sql of attempts) {
+        const errs = errorsOf(await wire!.untilReady());
+        expect(errs[0]?.C, sql).toBe("42501");
+      }
+      const ran = await lastServerQueries();
+      expect(ran.some((q) => q.includes("set_config") || /^\s*(SET|RESET|DISCARD|BEGIN|START|UPDATE)/i.test(q))).toBe(false);
+    } finally {
+      wire!.close();
+    }
+  });
+
   it("refuses changes with psql too, and a pipelined hidden statement never runs (raw wire, one write)", async () => {
     const r = await psql(conn.url, ["-c", "set standard_conforming_strings = off"]);
     expect(r.code).not.toBe(0);
