@@ -100,6 +100,16 @@ describe("statement parts", () => {
     }
   });
 
+  it("stops at a nesting depth and fails closed there", () => {
+    let sql = "select 1";
+    for (let d = 0; d < 8; d++) sql = `select query_to_xml($t${d}$${sql}$t${d}$, true, false, '')`;
+    const all = classifier.classify(sql).flatMap((s) => s.parts ?? []);
+    expect(all.some((p) => p.kind === "unknown")).toBe(true);
+    let shallow = "select 1";
+    for (let d = 0; d < 3; d++) shallow = `select query_to_xml($t${d}$${shallow}$t${d}$, true, false, '')`;
+    expect(classifier.classify(shallow).flatMap((s) => s.parts ?? []).some((p) => p.kind === "unknown")).toBe(false);
+  });
+
   it("reads argument lists like PostgreSQL", () => {
     const [stmt] = classifier.classify("select f('a,b', $x$)$x$, (1, 2), \"c,d\", e'\\',x', 3)");
     const call = stmt!.calls!.find((c) => c.name === "f")!;

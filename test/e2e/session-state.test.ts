@@ -30,6 +30,12 @@ let admin: pg.Client;
 let conn: TestConnection;
 let tmp: string;
 
+/**
+ * With standard_conforming_strings on: `'a\'` is a string, then one dollar-quoted string — a read.
+ * With it off: `'a\', $$'` is the string and `SELECT setval(…)` runs.
+ */
+const HIDDEN_BEHIND_BACKSLASH = "SELECT 'a\\', $$'; SELECT setval('i12_seq', 999); --$$";
+
 const errorsOf = (ms: BackendMessage[]) => ms.filter((m) => m.type === "E").map(errorFields);
 
 beforeAll(async () => {
@@ -148,8 +154,9 @@ describe("pinned session settings under read-only.yaml", () => {
 
     const { wire } = await PgWire.start(conn.url, { client_encoding: "UTF8" });
     try {
-      // The classic: turn backslash escapes on, then hide a write after a backslash-quote.
-      wire!.send(query("SET standard_conforming_strings = off"), query("SELECT 'a\\'; SELECT setval('i12_seq', 999); --'"));
+      // The classic: turn backslash escapes on, then hide a write where the server's string ends
+      // later than the gateway's (read with escapes off it is all one dollar-quoted literal).
+      wire!.send(query("SET standard_conforming_strings = off"), query(HIDDEN_BEHIND_BACKSLASH));
       const first = errorsOf(await wire!.untilReady());
       const second = errorsOf(await wire!.untilReady());
       expect(first[0]?.C).toBe("42501");
@@ -229,7 +236,7 @@ describe("changes the gateway cannot see (a view that calls set_config)", () => 
 
   it("a standard_conforming_strings switch: the hidden statement is refused and the session ends", async () => {
     const { wire } = await PgWire.start(conn.url, { client_encoding: "UTF8" });
-    wire!.send(query("SELECT * FROM i12_scs_off"), query("SELECT 'a\\'; SELECT setval('i12_seq', 999); --'"));
+    wire!.send(query("SELECT * FROM i12_scs_off"), query(HIDDEN_BEHIND_BACKSLASH));
     const got: BackendMessage[] = [];
     try {
       for (;;) got.push(await wire!.next());

@@ -127,7 +127,8 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
     if (end > have) wasm.memory.grow(Math.ceil((end - have) / PAGE));
   }
 
-  function classify(sql: string, options: ClassifyOptions = {}): ClassifiedStatement[] {
+  /** Statements with their calls; parts are added by classify (recursively, depth-limited, for SQL in literals). */
+  function classifyStatements(sql: string, options: ClassifyOptions): ClassifiedStatement[] {
     if (typeof sql !== "string") throw new SqlClassifierError("sql must be a string");
     const names = options.dangerousFunctions ?? DEFAULT_DANGEROUS_FUNCTIONS;
     if (names !== lastNames) {
@@ -189,8 +190,13 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
       if (command === "") command = firstWord(sql.slice(start, end));
       result[s] = { kind: KINDS[rows[r]!] ?? "unknown", command, start, end, flags, functions, calls };
     }
-    const scs = !scsOff;
-    const inner = (text: string) => classify(text, options);
+    return result;
+  }
+
+  function classify(sql: string, options: ClassifyOptions = {}): ClassifiedStatement[] {
+    const result = classifyStatements(sql, options);
+    const scs = options.standardConformingStrings !== false;
+    const inner = (text: string) => classifyStatements(text, options);
     for (const stmt of result) stmt.parts = statementParts(stmt, sql, { standardConformingStrings: scs }, inner);
     return result;
   }
