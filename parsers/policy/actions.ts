@@ -82,7 +82,8 @@ export function actionMatchesStatement(a: ActionMatcher, stmt: Pick<ClassifiedSt
   if (a.commands && !a.commands.matches(stmt.command.toUpperCase())) return false;
   if (a.flags && !stmt.flags.some((f) => a.flags!.has(f))) return false;
   if (a.functions) {
-    const fns = stmt.functions.map((f) => f.toLowerCase());
+    // Names as PostgreSQL resolves them: a quoted "SETVAL" is not setval, so it never matches a policy pattern (lower case).
+    const fns = stmt.functions;
     if (allow) {
       // An allow must cover every dangerous function the statement calls.
       if (fns.length === 0 || !fns.every((f) => a.functions!.matches(f))) return false;
