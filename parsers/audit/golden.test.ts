@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildGoldenTrail, type GoldenAuditInput } from "./golden/build.ts";
-import { canonicalJson } from "./canonical.ts";
+import { canonicalize } from "../encoding/jcs.ts";
 import { parseKeySet } from "./signing.ts";
 import { verifyTrailText } from "./verify.ts";
 import { genesisHash } from "./chain.ts";
@@ -43,7 +43,7 @@ describe("audit golden vectors", () => {
   });
 
   it("every line is the canonical JSON of itself, and the trail verifies with the published test key", async () => {
-    for (const line of expected.trim().split("\n")) expect(canonicalJson(JSON.parse(line))).toBe(line);
+    for (const line of expected.trim().split("\n")) expect(canonicalize(JSON.parse(line))).toBe(line);
     const result = await verifyTrailText(expected, { keys });
     expect(result.error).toBeUndefined();
     expect(result).toMatchObject({ ok: true, complete: true, events: 29, chunks: 3, session: input.session_id, kids: ["golden-test-2026"] });

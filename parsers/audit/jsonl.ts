@@ -3,11 +3,11 @@
  * canonical JSON of the object (so the file is byte-identical to what was hashed and signed) and
  * terminated by "\n". An export is the concatenation of the session's chunks in chunk order.
  */
-import { canonicalJson } from "./canonical.ts";
+import { canonicalize } from "../encoding/jcs.ts";
 import type { TrailLine } from "./types.ts";
 
 export function serializeLine(line: TrailLine): string {
-  return canonicalJson(line) + "\n";
+  return canonicalize(line) + "\n";
 }
 
 export function serializeTrail(lines: readonly TrailLine[]): string {
