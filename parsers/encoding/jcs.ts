@@ -100,20 +100,23 @@ const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 function quote(s: string, path: readonly (string | number)[]): string {
   if (!NEEDS_CARE.test(s)) return `"${s}"`;
+  // Copy the runs between special code units in one slice each (query texts are long, with newlines).
   let out = '"';
+  let run = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    const short = SHORT_ESCAPES[c];
-    if (short !== undefined) out += short;
-    else if (c < 0x20) out += `\\u${c.toString(16).padStart(4, "0")}`;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      out += s[i]! + s[i + 1]!;
-      i++;
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      throw new JcsError("lone-surrogate", path, `lone surrogate U+${c.toString(16).toUpperCase()} (not Unicode text) in ${JSON.stringify(s.slice(0, 40))}`);
-    } else out += s[i]!;
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c && (c < 0xd800 || c > 0xdfff)) continue;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      i++; // a surrogate pair: one code point, written as is
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      throw new JcsError("lone-surrogate", path, `lone surrogate U+${c.toString(16).toUpperCase()} (not Unicode text) in ${JSON.stringify(s.slice(Math.max(0, i - 20), i + 20))}`);
+    }
+    out += s.slice(run, i) + (SHORT_ESCAPES[c] ?? `\\u${c.toString(16).padStart(4, "0")}`);
+    run = i + 1;
   }
-  return out + '"';
+  return out + s.slice(run) + '"';
 }
 
 function formatPath(path: readonly (string | number)[]): string {
