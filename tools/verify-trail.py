@@ -205,7 +205,7 @@ def parse_trail(text):
         for k in ("seq", "chunk", "first_seq", "last_seq"):
             if k in value and is_int(value[k]):
                 value[k] = int(value[k])
-        out.append((i + 1, value))
+        out.append((i + 1, value, raw))
     return out
 
 
@@ -237,6 +237,15 @@ def b64url_decode(s):
     return bytes(out)
 
 
+def b64url_encode(data):
+    out = []
+    for i in range(0, len(data), 3):
+        chunk = data[i:i + 3]
+        n = int.from_bytes(chunk + b"\0" * (3 - len(chunk)), "big")
+        out.append("".join(B64URL[(n >> s) & 63] for s in (18, 12, 6, 0))[: len(chunk) + 1])
+    return "".join(out)
+
+
 def load_keys(doc):
     arr = doc.get("keys") if isinstance(doc, dict) else doc
     if not isinstance(arr, list):
@@ -263,7 +272,7 @@ def check_signature(cp, keys):
         signed = jcs({k: v for k, v in cp.items() if k != "sig"}).encode("utf-8")
     except (ValueError, NotCanonicalizable):
         return "bad-signature"
-    if len(sig) != 64:
+    if len(sig) != 64 or b64url_encode(sig) != cp["sig"]:  # one spelling only: no altered padding bits
         return "bad-signature"
     try:
         key.verify(sig, signed)
@@ -289,9 +298,20 @@ def verify(text, keys, session_id=None, require_complete=True, expected_chunks=N
         return dict(result, ok=False, error=error)
 
     try:
-        lines = parse_trail(text)
+        parsed = parse_trail(text)
     except LineError as e:
         return fail(-1, "altered", str(e), line=e.line)
+    # Every line must be exactly the canonical JSON of its content: a duplicated key (whose first
+    # value other tools would show), another escape or number spelling is a rewritten line.
+    for line, v, raw in parsed:
+        try:
+            canonical = jcs(v) == raw
+        except NotCanonicalizable:
+            canonical = False
+        if not canonical:
+            seq = v["last_seq"] if v["type"] == "checkpoint" else v["seq"]
+            return fail(seq, "altered", "line %d is not the canonical JSON (RFC 8785) of its content: it was rewritten (duplicate keys, other spellings or values with no canonical form)" % line, line=line)
+    lines = [(line, v) for line, v, _ in parsed]
 
     is_cp = lambda v: v["type"] == "checkpoint"  # noqa: E731
     first_cp = next((v for _, v in lines if is_cp(v)), None)

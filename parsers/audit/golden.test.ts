@@ -48,4 +48,21 @@ describe("audit golden vectors", () => {
     expect(result.error).toBeUndefined();
     expect(result).toMatchObject({ ok: true, complete: true, events: 29, chunks: 3, session: input.session_id, kids: ["golden-test-2026"] });
   });
+
+  it("refuse a line that is not exactly canonical, and a signature in another base64url spelling", async () => {
+    const lines = expected.trim().split("\n");
+    const lie = [...lines];
+    lie[1] = lines[1]!.replace('{"data":', '{"data":{"text":"DROP TABLE users"},"data":'); // JSON.parse keeps the last "data"
+    expect((await verifyTrailText(lie.join("\n"), { keys })).error).toMatchObject({ kind: "altered", seq: 1, line: 2 });
+    const spaced = [...lines];
+    spaced[1] = lines[1]!.replace('"seq":1,', '"seq": 1,');
+    expect((await verifyTrailText(spaced.join("\n"), { keys })).error).toMatchObject({ kind: "altered", seq: 1, line: 2 });
+    const cp = JSON.parse(lines[7]!);
+    const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const resigned = [...lines];
+    resigned[7] = canonicalize({ ...cp, sig: cp.sig.slice(0, -1) + B64[B64.indexOf(cp.sig.at(-1)) | 1] });
+    expect((await verifyTrailText(resigned.join("\n"), { keys })).error).toMatchObject({ kind: "bad-signature", seq: 6, line: 8 });
+    // Line endings and surrounding whitespace are not content: CRLF still verifies.
+    expect((await verifyTrailText(lines.join("\r\n") + "\r\n", { keys })).ok).toBe(true);
+  });
 });

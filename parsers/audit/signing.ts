@@ -115,7 +115,8 @@ export class CheckpointVerifier {
     } catch {
       return "bad-signature";
     }
-    if (sig.length !== 64) return "bad-signature";
+    // Exactly 64 bytes, in the one base64url spelling (no altered padding bits).
+    if (sig.length !== 64 || base64urlEncode(sig) !== cp.sig) return "bad-signature";
     const ok = await crypto.subtle.verify(
       { name: "Ed25519" },
       await key,
