@@ -197,7 +197,7 @@ def parse_trail(text):
             continue
         try:
             value = parse_json(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's parser goes
             raise LineError(i + 1, "not valid JSON")
         problem = shape_problem(value)
         if problem:
