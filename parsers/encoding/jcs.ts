@@ -35,6 +35,7 @@ export class JcsError extends Error {
     message: string,
   ) {
     super(`${message} at ${formatPath(path)}`);
+    this.path = [...path]; // a snapshot: the serializer reuses its path stack
   }
 }
 
@@ -45,6 +46,7 @@ export function canonicalize(value: unknown): string {
   return out.join("");
 }
 
+/** `path` is one mutable stack (pushed and popped around each member): JcsError copies it, nothing else allocates. */
 function write(value: unknown, out: string[], path: (string | number)[], ancestors: Set<object>): void {
   if (value === null) return void out.push("null");
   switch (typeof value) {
@@ -69,8 +71,10 @@ function write(value: unknown, out: string[], path: (string | number)[], ancesto
     out.push("[");
     for (let i = 0; i < obj.length; i++) {
       if (i > 0) out.push(",");
-      if (obj[i] === undefined) throw new JcsError("unsupported-type", [...path, i], "an undefined array item is not JSON data");
-      write(obj[i], out, [...path, i], ancestors);
+      path.push(i);
+      if (obj[i] === undefined) throw new JcsError("unsupported-type", path, "an undefined array item is not JSON data");
+      write(obj[i], out, path, ancestors);
+      path.pop();
     }
     out.push("]");
   } else {
@@ -87,7 +91,9 @@ function write(value: unknown, out: string[], path: (string | number)[], ancesto
     keys.forEach((k, i) => {
       if (i > 0) out.push(",");
       out.push(quote(k, path), ":");
-      write(record[k], out, [...path, k], ancestors);
+      path.push(k);
+      write(record[k], out, path, ancestors);
+      path.pop();
     });
     out.push("}");
   }
