@@ -168,6 +168,31 @@ describe("tools/verify-trail.py on the golden vectors", () => {
     expect(verdict.error).toMatchObject({ kind: "unknown-key", seq: 6 });
   });
 
+  it("applies --session, --chunks and --open as Gatehouse's verifier applies sessionId, expectedChunks and requireComplete", async () => {
+    const text = await readFile(trailFile, "utf8");
+    const keys = parseKeySet(JSON.parse(await readFile(keysFile, "utf8")));
+    const cut = path.join(dir, "golden-open.jsonl");
+    const lines = text.trim().split("\n");
+    await writeFile(cut, lines.slice(0, lines.findIndex((l, i) => i > 8 && l.includes('"type":"checkpoint"')) + 1).join("\n") + "\n");
+    const cases: [string[], string, Parameters<typeof verifyTrailText>[1]][] = [
+      [["--session", "another-session"], trailFile, { keys, sessionId: "another-session" }],
+      [["--chunks", "4"], trailFile, { keys, expectedChunks: 4 }],
+      [["--chunks", "2"], trailFile, { keys, expectedChunks: 2 }],
+      [[], cut, { keys }],
+      [["--open"], cut, { keys, requireComplete: false }],
+    ];
+    const verdicts = [];
+    for (const [flags, file, options] of cases) {
+      const r = await runPython(["--json", "--keys", keysFile, ...flags, file]);
+      const py = JSON.parse(r.stdout) as PyVerdict;
+      const ts = await verifyTrailText(await readFile(file, "utf8"), options);
+      expect({ ok: py.ok, kind: py.error?.kind, seq: py.error?.seq, events: py.events, chunks: py.chunks }, flags.join(" ")).toEqual({ ok: ts.ok, kind: ts.error?.kind, seq: ts.error?.seq, events: ts.events, chunks: ts.chunks });
+      expect(r.code).toBe(py.ok ? 0 : 1);
+      verdicts.push(py.ok ? "ok" : `${py.error!.kind}@${py.error!.seq}`);
+    }
+    expect(verdicts).toEqual(["altered@0", "truncated@29", "inserted@29", "truncated@20", "ok"]);
+  });
+
   it("finds each tampering of the golden trail at the exact event, as Gatehouse's verifier does", async () => {
     const n = await expectAllCaught(await readFile(trailFile, "utf8"), keysFile, dir);
     expect(n).toBe(14);
