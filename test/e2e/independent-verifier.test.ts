@@ -1,7 +1,7 @@
 /**
  * The independent verifier (tools/verify-trail.py: Python, standard library + Debian's
- * python3-cryptography, no Gatehouse code) checks the golden trail and a real trail exported from a
- * real psql session through the local stack, and finds every tampering at the exact event — the
+ * python3-cryptography, no Gatehouse code) checks the golden trail and real trails exported from a
+ * psql session and an ssh shell session (real sshd) through the local stack, and finds every tampering at the exact event — the
  * same verdict (kind and seq) as Gatehouse's own verifier, which is run on every case too.
  */
 import { spawn } from "node:child_process";
@@ -12,7 +12,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeEventHash, parseKeySet, verifyTrailText, type VerifyErrorKind } from "../../parsers/audit/index.ts";
+import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
+import { run, SSH_OPTS } from "../ssh/run.ts";
 import { eventually, gatehouse, psql } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -270,5 +272,71 @@ describe("tools/verify-trail.py on a real exported trail", () => {
   it("finds each tampering of the real export at the exact event, as Gatehouse's verifier does", async () => {
     const n = await expectAllCaught(await readFile(exportFile, "utf8"), keysFile, dir);
     expect(n).toBeGreaterThanOrEqual(13);
+  });
+});
+
+describe("tools/verify-trail.py on a real SSH shell session's trail", () => {
+  let sshd: TestSshd;
+  let stack: TestStack;
+  let exportFile: string;
+  let keysFile: string;
+
+  beforeAll(async () => {
+    sshd = await startTestSshd();
+    const policyYaml = `
+version: 1
+roles:
+  auditor:
+    - claims: { groups: auditors }
+rules:
+  - name: pyv-ssh
+    effect: allow
+    subjects: any
+    resources: { type: ssh }
+    actions: [connect, ssh.exec, ssh.shell]
+`;
+    stack = await startTestStack({ policyYaml, extraResources: [sshdResource(sshd, "demo-ssh")] });
+    const conn = await stack.connect("demo-ssh", { sub: "pyverify-ssh" });
+    // A terminal session: colour escapes, UTF-8 and a resize-free pty, as a person would type.
+    const r = await run("ssh", ["-p", String(conn.port), ...SSH_OPTS, "-tt", "pipeline@127.0.0.1"], { input: "printf '\\033[1;32mgreen\\033[0m é😀 tab\\there\\n'\nexit 4\n" });
+    expect(r.stdout, r.stderr).toContain("green");
+    expect(r.status).toBe(4);
+    await conn.stop();
+
+    const auditorEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "pyverify-ssh-auditor", claims: { groups: ["auditors"] } }) };
+    const sessionId = await eventually(async () => {
+      const list = await gatehouse(["sessions", "list", "--identity", "pyverify-ssh", "--json"], auditorEnv);
+      if (list.code !== 0) return undefined;
+      const done = (JSON.parse(list.stdout) as { sessions: { id: string; complete: boolean; ended_at: number | null }[] }).sessions.filter((s) => s.complete && s.ended_at !== null);
+      return done.length === 1 ? done[0]!.id : undefined;
+    }, "the SSH session recorded completely");
+    exportFile = path.join(dir, "ssh-export.jsonl");
+    expect((await gatehouse(["sessions", "export", sessionId, "--output", exportFile], auditorEnv)).code).toBe(0);
+    keysFile = path.join(dir, "ssh-keys.json");
+    await writeFile(keysFile, JSON.stringify(await (await fetch(`${stack.gatewayUrl}/.well-known/gatehouse-audit-keys`)).json()));
+  }, 240_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await sshd?.stop();
+  });
+
+  it("verifies the terminal trail (escape sequences, UTF-8 output) and finds a rewritten output at its event", async () => {
+    const text = await readFile(exportFile, "utf8");
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l) as Line & { data: Record<string, unknown> });
+    const output = lines.findIndex((l) => l.type === "term.output" && String(l.data.data).includes("\u001b[1;32mgreen"));
+    expect(output).toBeGreaterThan(0);
+    const { code, verdict } = await pyVerify(exportFile, keysFile);
+    expect(verdict.error).toBeUndefined();
+    expect(verdict).toMatchObject({ ok: true, complete: true });
+    expect(code).toBe(0);
+
+    const raw = text.trim().split("\n");
+    raw[output] = raw[output]!.replace("green", "GREEN");
+    const tampered = path.join(dir, "ssh-tampered.jsonl");
+    await writeFile(tampered, raw.join("\n") + "\n");
+    const caught = await pyVerify(tampered, keysFile);
+    expect(caught.code).toBe(1);
+    expect(caught.verdict.error).toMatchObject({ kind: "altered", seq: lines[output]!.seq, line: output + 1 });
   });
 });
