@@ -1,9 +1,12 @@
 /** Bindings and configuration variables of the Gatehouse worker (see wrangler.toml, docs/CONFIGURATION.md). */
+import type { ApprovalsObjectRpc, ConnectorHubRpc, SessionObjectRpc } from "./bindings.ts";
+
 export interface Env {
-  SESSIONS: DurableObjectNamespace<import("./session/session-object.ts").SessionObject>;
-  CONNECTOR_HUB: DurableObjectNamespace<import("./connectors/connector-hub.ts").ConnectorHub>;
+  /** Typed by RPC interfaces (bindings.ts), not the classes: this module stays a leaf of the import graph. */
+  SESSIONS: DurableObjectNamespace<SessionObjectRpc>;
+  CONNECTOR_HUB: DurableObjectNamespace<ConnectorHubRpc>;
   /** One instance ("approvals"): approval requests and just-in-time grants (worker/approvals/). */
-  APPROVALS: DurableObjectNamespace<import("./approvals/approvals-object.ts").ApprovalsObject>;
+  APPROVALS: DurableObjectNamespace<ApprovalsObjectRpc>;
   DB: D1Database;
   RECORDINGS: R2Bucket;
   /** JSON array of trusted OIDC issuers. */

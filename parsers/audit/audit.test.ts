@@ -5,8 +5,8 @@ import {
   base64urlEncode,
   boundEvent,
   buildTrail,
-  canonicalJson,
-  CanonicalJsonError,
+  canonicalize,
+  JcsError,
   chainEvent,
   computeEventHash,
   createSigner,
@@ -51,19 +51,19 @@ const eventIndex = (lines: TrailLine[], seq: number) => lines.findIndex((l) => !
 
 describe("canonical JSON", () => {
   it("sorts keys recursively, drops undefined members, writes no whitespace", () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, "x", null, true], c: undefined }, "é": "\u2028" })).toBe('{"a":{"d":[1,"x",null,true]},"b":1,"é":"\u2028"}');
+    expect(canonicalize({ b: 1, a: { d: [1, "x", null, true], c: undefined }, "é": "\u2028" })).toBe('{"a":{"d":[1,"x",null,true]},"b":1,"é":"\u2028"}');
   });
   it("refuses values that have no single JSON form", () => {
-    expect(() => canonicalJson({ a: NaN })).toThrow(CanonicalJsonError);
-    expect(() => canonicalJson([undefined])).toThrow(CanonicalJsonError);
-    expect(() => canonicalJson({ a: new Date(0) })).toThrow(CanonicalJsonError);
-    expect(() => canonicalJson({ a: 1n })).toThrow(CanonicalJsonError);
+    expect(() => canonicalize({ a: NaN })).toThrow(JcsError);
+    expect(() => canonicalize([undefined])).toThrow(JcsError);
+    expect(() => canonicalize({ a: new Date(0) })).toThrow(JcsError);
+    expect(() => canonicalize({ a: 1n })).toThrow(JcsError);
   });
   it("is stable under parse/re-serialize (property)", () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
-        const c = canonicalJson(v);
-        expect(canonicalJson(JSON.parse(c))).toBe(c);
+        const c = canonicalize(v);
+        expect(canonicalize(JSON.parse(c))).toBe(c);
       }),
     );
   });
@@ -90,7 +90,7 @@ describe("hash chain", () => {
     expect(g).toBe(await sha256Hex(new TextEncoder().encode(SID)));
     const e = await chainEvent({ type: "notice", ts: 5, data: { severity: "NOTICE", message: "hi" } }, 0, g);
     const { hash, ...rest } = e;
-    expect(hash).toBe(await sha256Hex(g + canonicalJson(rest)));
+    expect(hash).toBe(await sha256Hex(g + canonicalize(rest)));
     expect(await computeEventHash(e)).toBe(hash);
     expect(e).toMatchObject({ v: 1, seq: 0, prev: g });
   });
@@ -282,7 +282,7 @@ describe("bounded events", () => {
   it("keeps a whole event under maxEventBytes", () => {
     const e: UnchainedEvent<"query"> = { type: "query", ts: 1, data: { text: "y".repeat(10_000), params: Array.from({ length: 200 }, () => "p".repeat(500)) } };
     const b = boundEvent(e, { maxFieldBytes: 8000, maxSampleRows: 10, maxEventBytes: 4096 });
-    expect(utf8Length(canonicalJson(b))).toBeLessThanOrEqual(4096);
+    expect(utf8Length(canonicalize(b))).toBeLessThanOrEqual(4096);
     expect(b.truncated!.map((t) => t.field)).toContain("text");
   });
 });
@@ -324,5 +324,20 @@ describe("renderings", () => {
     const lines = toAsciicast(events).trim().split("\n").map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ version: 2, width: 100, height: 30, timestamp: Math.floor(t0 / 1000), env: { TERM: "xterm-256color" } });
     expect(lines.slice(1)).toEqual([[1.5, "o", "$ "], [2, "i", "ls\r"], [2.25, "r", "120x40"]]);
+  });
+});
+
+describe("recorded text is Unicode (RFC 8785 has no form for lone surrogates)", () => {
+  it("boundEvent records a lone surrogate as U+FFFD and keeps a member named __proto__, so the event chains", async () => {
+    const claims = JSON.parse('{"sub":"x\\ud800y","\\udc00k":1,"__proto__":{"evil":"\\ud83d"},"ok":"\\ud83d\\ude00"}');
+    const event: UnchainedEvent<"session.start"> = { type: "session.start", ts: 1, data: { ...samplePgSession("s-1")[0]!.data, identity: { issuer: "i", subject: "x\ud800y", claims } } as never };
+    expect(() => canonicalize(event)).toThrow(JcsError);
+    const bounded = boundEvent(event);
+    const text = canonicalize(bounded);
+    expect(text).toContain('"subject":"x\ufffdy"');
+    expect(text).toContain('"claims":{"__proto__":{"evil":"\ufffd"},"ok":"\ud83d\ude00","sub":"x\ufffdy","\ufffdk":1}');
+    expect(bounded.truncated).toBeUndefined();
+    const chained = await chainEvent(bounded, 0, await genesisHash("s-1"));
+    expect(await computeEventHash(JSON.parse(canonicalize(chained)))).toBe(chained.hash);
   });
 });

@@ -4,7 +4,7 @@
  * something was cut. Every cut is listed in the event's `truncated` field with the path and the
  * original UTF-8 size — inside the hashed content, so it cannot be removed unnoticed.
  */
-import { canonicalJson } from "./canonical.ts";
+import { canonicalize, toWellFormed } from "../encoding/jcs.ts";
 import { utf8, utf8Length } from "./bytes.ts";
 import type { FieldTruncation, UnchainedEvent } from "./types.ts";
 
@@ -38,29 +38,29 @@ export function boundEvent<E extends UnchainedEvent>(event: E, bounds: EventBoun
   let data = cutStrings(event.data, "", bounds.maxFieldBytes, cuts) as E["data"];
   const sample = (data as { rows_sample?: unknown[] }).rows_sample;
   if (Array.isArray(sample) && sample.length > bounds.maxSampleRows) {
-    cuts.push({ field: "rows_sample", original_bytes: utf8Length(canonicalJson(sample)) });
+    cuts.push({ field: "rows_sample", original_bytes: utf8Length(canonicalize(sample)) });
     data = { ...data, rows_sample: sample.slice(0, bounds.maxSampleRows) };
   }
   let out = withCuts(event, data, cuts);
-  if (utf8Length(canonicalJson(out)) <= bounds.maxEventBytes) return out;
+  if (utf8Length(canonicalize(out)) <= bounds.maxEventBytes) return out;
 
   // Still too big: first give up the sampled rows (the row count stays), then cut every string hard.
   const rows = (data as { rows_sample?: unknown[] }).rows_sample;
   if (Array.isArray(rows) && rows.length > 0) {
-    cuts.push({ field: "rows_sample", original_bytes: utf8Length(canonicalJson(rows)) });
+    cuts.push({ field: "rows_sample", original_bytes: utf8Length(canonicalize(rows)) });
     data = { ...data, rows_sample: [] };
     out = withCuts(event, data, cuts);
-    if (utf8Length(canonicalJson(out)) <= bounds.maxEventBytes) return out;
+    if (utf8Length(canonicalize(out)) <= bounds.maxEventBytes) return out;
   }
   const hard = Math.max(64, Math.floor(bounds.maxFieldBytes / 64));
   data = cutStrings(data, "", hard, cuts) as E["data"];
   out = withCuts(event, data, cuts);
-  if (utf8Length(canonicalJson(out)) <= bounds.maxEventBytes) return out;
+  if (utf8Length(canonicalize(out)) <= bounds.maxEventBytes) return out;
   // Pathological shapes (thousands of columns…): keep only the scalar fields.
   const scalars: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(data as unknown as Record<string, unknown>)) {
-    if (v === null || typeof v !== "object") scalars[k] = v;
-    else cuts.push({ field: k, original_bytes: utf8Length(canonicalJson(v)) });
+    if (v === null || typeof v !== "object") Object.defineProperty(scalars, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else cuts.push({ field: k, original_bytes: utf8Length(canonicalize(v)) });
   }
   return withCuts(event, scalars as unknown as E["data"], cuts);
 }
@@ -98,17 +98,27 @@ function dedupe(cuts: FieldTruncation[]): FieldTruncation[] {
   return out;
 }
 
+/**
+ * Also makes every string and member name well-formed Unicode: a lone UTF-16 surrogate (possible
+ * in text that came from JSON escapes, e.g. token claims) has no UTF-8 form, so the canonical JSON
+ * (RFC 8785) refuses it; it is recorded as U+FFFD instead of failing the recording.
+ */
 function cutStrings(value: unknown, path: string, maxBytes: number, cuts: FieldTruncation[]): unknown {
   if (typeof value === "string") {
-    const n = utf8Length(value);
-    if (n <= maxBytes) return value;
+    const text = toWellFormed(value);
+    const n = utf8Length(text);
+    if (n <= maxBytes) return text;
     cuts.push({ field: path, original_bytes: n });
-    return truncateUtf8(value, maxBytes);
+    return truncateUtf8(text, maxBytes);
   }
   if (Array.isArray(value)) return value.map((v, i) => cutStrings(v, path === "" ? String(i) : `${path}.${i}`, maxBytes, cuts));
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = cutStrings(v, path === "" ? k : `${path}.${k}`, maxBytes, cuts);
+    for (const [k, v] of Object.entries(value)) {
+      const key = toWellFormed(k);
+      // defineProperty: a member named "__proto__" (JSON.parse makes such own members) stays a member.
+      Object.defineProperty(out, key, { value: cutStrings(v, path === "" ? key : `${path}.${key}`, maxBytes, cuts), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return value;

@@ -7,7 +7,7 @@
  * `prev` is both inside the canonical form and prefixed to it, so a verifier that only checks
  * links (prev == previous hash) and one that only recomputes hashes both see an alteration.
  */
-import { canonicalJson } from "./canonical.ts";
+import { canonicalize } from "../encoding/jcs.ts";
 import { sha256Hex, utf8 } from "./bytes.ts";
 import { AUDIT_FORMAT_VERSION, type AuditEvent, type UnchainedEvent } from "./types.ts";
 
@@ -18,7 +18,7 @@ export async function genesisHash(sessionId: string): Promise<string> {
 /** Recompute an event's hash from its content (ignores any `hash` field present). */
 export async function computeEventHash(event: Omit<AuditEvent, "hash"> | AuditEvent): Promise<string> {
   const { hash: _ignored, ...rest } = event as AuditEvent;
-  const body = canonicalJson(rest);
+  const body = canonicalize(rest);
   const prefix = utf8(rest.prev);
   const content = utf8(body);
   const all = new Uint8Array(prefix.length + content.length);

@@ -1,6 +1,6 @@
 /** Audit trail core: event model, canonical form, hash chain, checkpoints, verification, renderings, review. */
 export * from "./types.ts";
-export * from "./canonical.ts";
+export { canonicalize, JcsError } from "../encoding/jcs.ts";
 export * from "./bytes.ts";
 export * from "./chain.ts";
 export * from "./signing.ts";

@@ -3,11 +3,11 @@
  * canonical JSON of the object (so the file is byte-identical to what was hashed and signed) and
  * terminated by "\n". An export is the concatenation of the session's chunks in chunk order.
  */
-import { canonicalJson } from "./canonical.ts";
+import { canonicalize } from "../encoding/jcs.ts";
 import type { TrailLine } from "./types.ts";
 
 export function serializeLine(line: TrailLine): string {
-  return canonicalJson(line) + "\n";
+  return canonicalize(line) + "\n";
 }
 
 export function serializeTrail(lines: readonly TrailLine[]): string {
@@ -20,6 +20,8 @@ export interface ParsedLine {
   /** 1-based line number in the input. */
   line: number;
   value: TrailLine;
+  /** The line as read (without surrounding whitespace): the verifier requires it to be canonical. */
+  raw?: string;
 }
 
 export class TrailParseError extends Error {
@@ -49,7 +51,7 @@ export function parseTrail(text: string): ParsedLine[] {
     }
     const problem = shapeProblem(value);
     if (problem) throw new TrailParseError(i + 1, problem);
-    out.push({ line: i + 1, value: value as TrailLine });
+    out.push({ line: i + 1, value: value as TrailLine, raw });
   }
   return out;
 }

@@ -2,7 +2,7 @@
  * Ed25519 signing of checkpoints through WebCrypto (`crypto.subtle`, name "Ed25519"), which both
  * workerd and Node 20 implement. Keys are JWKs (RFC 8037: kty OKP, crv Ed25519, x, d).
  */
-import { canonicalJson } from "./canonical.ts";
+import { canonicalize } from "../encoding/jcs.ts";
 import { base64urlDecode, base64urlEncode, utf8 } from "./bytes.ts";
 import { AUDIT_FORMAT_VERSION, type AuditPublicKey, type Checkpoint } from "./types.ts";
 
@@ -75,7 +75,7 @@ export async function generateAuditKey(kid: string, created = Date.now()): Promi
 /** The bytes a checkpoint signature covers. */
 export function checkpointSigningInput(cp: Omit<Checkpoint, "sig"> | Checkpoint): Uint8Array {
   const { sig: _ignored, ...rest } = cp as Checkpoint;
-  return utf8(canonicalJson(rest));
+  return utf8(canonicalize(rest));
 }
 
 export async function signCheckpoint(
@@ -108,17 +108,20 @@ export class CheckpointVerifier {
       this.imported.set(cp.kid, key);
     }
     let sig: Uint8Array;
+    let signed: Uint8Array;
     try {
       sig = base64urlDecode(cp.sig);
+      signed = checkpointSigningInput(cp); // throws JcsError for a checkpoint with no canonical form
     } catch {
       return "bad-signature";
     }
-    if (sig.length !== 64) return "bad-signature";
+    // Exactly 64 bytes, in the one base64url spelling (no altered padding bits).
+    if (sig.length !== 64 || base64urlEncode(sig) !== cp.sig) return "bad-signature";
     const ok = await crypto.subtle.verify(
       { name: "Ed25519" },
       await key,
       sig as Uint8Array<ArrayBuffer>,
-      checkpointSigningInput(cp) as Uint8Array<ArrayBuffer>,
+      signed as Uint8Array<ArrayBuffer>,
     );
     return ok ? "ok" : "bad-signature";
   }

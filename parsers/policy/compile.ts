@@ -24,6 +24,7 @@ import type { StatementFlag, StatementKind } from "../sql/types.ts";
 import { compileConfig as compileMaskingConfig, MaskingConfigError, type MaskingRule } from "../masking/config.ts";
 import { compileSshActionMap, compileSshActionName } from "./ssh.ts";
 import { PolicySyntaxError } from "./errors.ts";
+import { checkNotificationsSection } from "./notifications.ts";
 
 export const POLICY_VERSION = 1;
 
@@ -147,6 +148,10 @@ export function compilePolicy(reader: PolicyReader, root: Node | null): PolicyMo
   const recording = recordingEntry
     ? compileRecording(reader, recordingEntry.value, recordingEntry.key)
     : { mode: "fail-closed" as RecordingMode, overrides: [] };
+
+  // Not part of the model (the worker reads it at delivery), but a bad entry is refused here, at its position.
+  const notificationsEntry = entries.get("notifications");
+  if (notificationsEntry) checkNotificationsSection(reader, notificationsEntry.value, notificationsEntry.key);
 
   return { rules, roles, limits, masking, recording: recording ?? { mode: "fail-closed", overrides: [] } };
 }

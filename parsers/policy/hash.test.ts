@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, policyHash } from "./hash.ts";
+import { canonicalize } from "../encoding/jcs.ts";
+import { policyHash } from "./hash.ts";
+import { loadPolicy } from "./load.ts";
 import { mustLoad } from "./test-fixtures.ts";
 
 const BASE = `version: 1
@@ -18,7 +20,7 @@ describe("policy hash", () => {
     expect(policy.hash).toMatch(/^[0-9a-f]{64}$/);
     const data = { version: 1, limits: { max_session: "8h" }, rules: [{ name: "reads", effect: "allow", subjects: "any", resources: ["pg-prod"], actions: ["connect", "sql.read"] }] };
     expect(policy.hash).toBe(await policyHash(data));
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`gatehouse-policy-v1\n${canonicalJson(data)}`)));
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`gatehouse-policy-v1\n${canonicalize(data)}`)));
     expect(policy.hash).toBe([...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
   });
 
@@ -52,7 +54,18 @@ describe("policy hash", () => {
     expect((await mustLoad(two)).hash).not.toBe((await mustLoad(swapped)).hash);
   });
 
-  it("canonical JSON sorts keys and escapes strings", () => {
-    expect(canonicalJson({ b: 1, a: [true, null, "x\"y"], c: { z: 1, y: 2 } })).toBe('{"a":[true,null,"x\\"y"],"b":1,"c":{"y":2,"z":1}}');
+  it("is computed over RFC 8785 canonical JSON, which sorts keys and escapes strings", async () => {
+    expect(canonicalize({ b: 1, a: [true, null, "x\"y"], c: { z: 1, y: 2 } })).toBe('{"a":[true,null,"x\\"y"],"b":1,"c":{"y":2,"z":1}}');
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode('gatehouse-policy-v1\n{"a":1}')));
+    expect(await policyHash({ a: 1 })).toBe([...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  });
+
+  it("refuses, at the position of the value, policy text that has no canonical JSON (a lone surrogate escape)", async () => {
+    const loaded = await loadPolicy(BASE + '    description: "ok \\uD800 not text"\n', "p.yaml");
+    expect(loaded.ok).toBe(false);
+    if (loaded.ok) return;
+    expect(loaded.errors).toHaveLength(1);
+    expect(loaded.errors[0]).toMatchObject({ file: "p.yaml", line: 9, column: 18 });
+    expect(loaded.errors[0]!.message).toMatch(/lone surrogate U\+D800/);
   });
 });

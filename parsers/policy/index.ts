@@ -3,7 +3,7 @@ export { loadPolicy, MAX_POLICY_BYTES } from "./load.ts";
 export { formatPolicyError, formatPolicyErrors, type PolicyError } from "./errors.ts";
 export { compileGlob, GlobSet, type Glob } from "./glob.ts";
 export { parseDuration, formatDuration } from "./duration.ts";
-export { canonicalJson, policyHash } from "./hash.ts";
+export { policyHash } from "./hash.ts";
 export { GITHUB_ISSUER, GITLAB_ISSUER, GITHUB_CLAIMS, GITLAB_CLAIMS, claimValueMatches } from "./subjects.ts";
 export { STATEMENT_KINDS, STATEMENT_FLAGS } from "./actions.ts";
 export { POLICY_VERSION, MASKING_RULE_KEYS } from "./compile.ts";

@@ -1,7 +1,8 @@
 /**
  * loadPolicy: YAML text in, compiled policy or every error out. Runtime-neutral (WebCrypto only).
  */
-import { LineCounter, parseDocument, type Node } from "yaml";
+import { isNode, LineCounter, parseDocument, type Node } from "yaml";
+import { JcsError } from "../encoding/jcs.ts";
 import { compilePolicy } from "./compile.ts";
 import { PolicyEngine } from "./engine.ts";
 import type { PolicyError } from "./errors.ts";
@@ -39,6 +40,12 @@ export async function loadPolicy(yamlText: string, sourceName: string): Promise<
     const hash = await policyHash(doc.toJS({ maxAliasCount: 1000 }));
     return { ok: true, policy: new PolicyEngine(hash, sourceName, yamlText, model) };
   } catch (e) {
+    if (e instanceof JcsError) {
+      // The policy hash has no input for it (e.g. a lone surrogate escape "\uD800"): refuse the policy where the value is.
+      const node = doc.getIn(e.path, true) as Node | undefined;
+      const { line, column } = reader.nodePosition(isNode(node) ? node : null);
+      return fail(line, column, `policy: ${e.message}: not JSON data, so it has no policy hash`);
+    }
     if (e instanceof PolicyTooLargeError) return fail(1, 1, e.message);
     if (e instanceof Error && /alias/i.test(e.message)) return fail(1, 1, `YAML: ${firstLine(e.message)}`);
     throw e;

@@ -1,52 +1,31 @@
 /**
  * Notifications of approval and grant events: a generic JSON webhook (HMAC-signed) and a
- * Slack-compatible incoming-webhook message. Configured in the policy's `notifications:` section;
+ * Slack-compatible incoming-webhook message. Configured in the policy's `notifications:` section
+ * (validated by parsers/policy/notifications.ts, at policy load and again here before delivery);
  * secrets are never in the policy text — only references (`env:NAME`) resolved from the worker's
  * configuration at send time. Pure apart from WebCrypto: parsing, message shapes, signing.
  * Delivery (retries with backoff on Durable Object alarms) lives in approvals-object.ts.
  */
 import { parse as parseYaml } from "yaml";
+import {
+  checkEnvRef,
+  checkUrl,
+  isEnvRef,
+  NOTIFICATION_EVENTS,
+  NotificationConfigError,
+  parseNotificationTargets,
+  SECRET_ENV_PREFIXES,
+  type NotificationEvent,
+  type NotificationTarget,
+} from "../../parsers/policy/notifications.ts";
 import type { ApprovalRecord } from "./core.ts";
 
-export const NOTIFICATION_EVENTS = [
-  "approval.requested",
-  "approval.approved",
-  "approval.denied",
-  "approval.expired",
-  "approval.withdrawn",
-  "grant.requested",
-  "grant.approved",
-  "grant.denied",
-  "grant.expired",
-  "grant.revoked",
-] as const;
-export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
-
-export interface NotificationTarget {
-  name: string;
-  type: "webhook" | "slack";
-  /** A literal URL or `env:NAME` (Slack webhook URLs are secrets themselves). */
-  url: string;
-  /** Webhooks only: `env:NAME` of the HMAC key. */
-  secret?: string;
-  /** Which events; all when absent. */
-  events: NotificationEvent[] | null;
-  /** Only requests on these resources; all when absent. */
-  resources: string[] | null;
-}
+export { NOTIFICATION_EVENTS, NotificationConfigError, SECRET_ENV_PREFIXES, parseNotificationTargets, type NotificationEvent, type NotificationTarget };
 
 export const SIGNATURE_HEADER = "x-gatehouse-signature";
 export const TIMESTAMP_HEADER = "x-gatehouse-timestamp";
 export const EVENT_HEADER = "x-gatehouse-event";
 export const DELIVERY_HEADER = "x-gatehouse-delivery";
-/** Policy references may only name variables with these prefixes: a policy cannot point at other worker secrets. */
-export const SECRET_ENV_PREFIXES = ["GATEHOUSE_WEBHOOK_", "GATEHOUSE_SLACK_", "GATEHOUSE_NOTIFY_"] as const;
-const MAX_TARGETS = 20;
-const TARGET_KEYS = new Set(["name", "type", "url", "secret", "events", "resources"]);
-
-export class NotificationConfigError extends Error {
-  override name = "NotificationConfigError";
-}
 
 /** The `notifications:` section of a policy text (empty when absent). Throws NotificationConfigError on a bad section. */
 export function notificationTargetsFromPolicyText(policyText: string): NotificationTarget[] {
@@ -58,74 +37,6 @@ export function notificationTargetsFromPolicyText(policyText: string): Notificat
   }
   if (!doc || typeof doc !== "object") return [];
   return parseNotificationTargets((doc as Record<string, unknown>).notifications);
-}
-
-/** Validates the section as written. Exported so the policy loader can validate it too. */
-export function parseNotificationTargets(raw: unknown): NotificationTarget[] {
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw new NotificationConfigError("notifications: must be a list of targets");
-  if (raw.length > MAX_TARGETS) throw new NotificationConfigError(`notifications: at most ${MAX_TARGETS} targets`);
-  const names = new Set<string>();
-  return raw.map((item, i) => {
-    const where = `notifications[${i}]`;
-    if (!item || typeof item !== "object" || Array.isArray(item)) throw new NotificationConfigError(`${where}: must be a mapping`);
-    const t = item as Record<string, unknown>;
-    for (const k of Object.keys(t)) if (!TARGET_KEYS.has(k)) throw new NotificationConfigError(`${where}: unknown key '${k}' (allowed: ${[...TARGET_KEYS].join(", ")})`);
-    const name = t.name;
-    if (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new NotificationConfigError(`${where}: 'name' must be a short identifier`);
-    if (names.has(name)) throw new NotificationConfigError(`${where}: duplicate name '${name}'`);
-    names.add(name);
-    if (t.type !== "webhook" && t.type !== "slack") throw new NotificationConfigError(`${where}: 'type' must be webhook or slack`);
-    if (typeof t.url !== "string") throw new NotificationConfigError(`${where}: 'url' is required`);
-    if (isEnvRef(t.url)) checkEnvRef(t.url, `${where}.url`);
-    else checkUrl(t.url, `${where}.url`);
-    const target: NotificationTarget = { name, type: t.type, url: t.url, events: null, resources: null };
-    if (t.type === "webhook") {
-      if (typeof t.secret !== "string" || !isEnvRef(t.secret)) {
-        throw new NotificationConfigError(`${where}: a webhook needs 'secret: env:NAME' (the HMAC key comes from the worker's configuration, never from the policy text)`);
-      }
-      checkEnvRef(t.secret, `${where}.secret`);
-      target.secret = t.secret;
-    } else if (t.secret !== undefined) {
-      throw new NotificationConfigError(`${where}: 'secret' applies to webhooks only (a Slack webhook URL is its own secret: use url: env:NAME)`);
-    }
-    if (t.events !== undefined) {
-      if (!Array.isArray(t.events) || t.events.some((e) => !(NOTIFICATION_EVENTS as readonly unknown[]).includes(e))) {
-        throw new NotificationConfigError(`${where}: 'events' must be a list of ${NOTIFICATION_EVENTS.join(", ")}`);
-      }
-      target.events = t.events as NotificationEvent[];
-    }
-    if (t.resources !== undefined) {
-      if (!Array.isArray(t.resources) || t.resources.some((r) => typeof r !== "string")) throw new NotificationConfigError(`${where}: 'resources' must be a list of names`);
-      target.resources = t.resources as string[];
-    }
-    return target;
-  });
-}
-
-function isEnvRef(v: string): boolean {
-  return v.startsWith("env:");
-}
-
-function checkEnvRef(ref: string, where: string): void {
-  const name = ref.slice(4);
-  if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(name) || !SECRET_ENV_PREFIXES.some((p) => name.startsWith(p))) {
-    throw new NotificationConfigError(`${where}: env reference must name a variable starting with ${SECRET_ENV_PREFIXES.join(", ")}`);
-  }
-}
-
-/** https anywhere; plain http only to loopback (local receivers, tests). */
-function checkUrl(text: string, where: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new NotificationConfigError(`${where}: not a URL`);
-  }
-  const loopback = url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]";
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) throw new NotificationConfigError(`${where}: must be https:// (http:// only to loopback)`);
-  if (url.username || url.password) throw new NotificationConfigError(`${where}: must not carry credentials`);
-  return url;
 }
 
 /** Resolves `env:NAME` (or a literal URL) against the worker's environment; throws when unset. */

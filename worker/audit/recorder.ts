@@ -30,7 +30,7 @@
  */
 import {
   boundEvent,
-  canonicalJson,
+  canonicalize,
   chainEvent,
   genesisHash,
   signCheckpoint,
@@ -483,7 +483,7 @@ export class SessionRecorder {
       }
     }
     const bounded = boundEvent(event, this.bounds);
-    const size = utf8Length(canonicalJson(bounded)) + ENVELOPE_BYTES;
+    const size = utf8Length(canonicalize(bounded)) + ENVELOPE_BYTES;
     if (!opts.terminal && event.type !== "session.start") {
       // Two slots stay reserved for the limit marker and session.end.
       const overEvents = st.seq + 1 > this.limits.sessionMaxEvents - 2;
@@ -510,7 +510,7 @@ export class SessionRecorder {
   private async write(event: UnchainedEvent, opts: { countLoss?: boolean } = {}): Promise<boolean> {
     const st = this.state!;
     const chained = await chainEvent(event, st.seq, st.prev);
-    const line = canonicalJson(chained);
+    const line = canonicalize(chained);
     const bytes = utf8Length(line) + 1;
     const next: State = { ...st, seq: st.seq + 1, prev: chained.hash, chunkEvents: st.chunkEvents + 1, chunkBytes: st.chunkBytes + bytes, totalBytes: st.totalBytes + bytes };
     try {
@@ -560,7 +560,7 @@ export class SessionRecorder {
     });
     const next: State = { ...st, chunk: st.chunk + 1, chunkFirst: st.seq, chunkEvents: 0, chunkBytes: 0 };
     this.storage.transactionSync(() => {
-      this.sql.exec(`INSERT OR REPLACE INTO ${T_CHECKPOINTS} (chunk, line) VALUES (?, ?)`, cp.chunk, canonicalJson(cp));
+      this.sql.exec(`INSERT OR REPLACE INTO ${T_CHECKPOINTS} (chunk, line) VALUES (?, ?)`, cp.chunk, canonicalize(cp));
       this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(next));
     });
     Object.assign(st, next);

@@ -7,6 +7,7 @@ import { encodeControl, FrameType, type Frame } from "../../parsers/tunnel/frame
 import type { ResourceInfo } from "../../parsers/identity.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
+import type { ConnectorHubRpc, OpenStreamResult } from "../bindings.ts";
 
 interface ControlAttachment {
   connectorId: string;
@@ -14,12 +15,11 @@ interface ControlAttachment {
   resources: ResourceInfo[] | null;
 }
 
-export type OpenStreamResult = { ok: true; connectorId: string } | { ok: false; reason: string };
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_RESOURCES = 1000;
 
-export class ConnectorHub extends GatehouseObject<Env> {
+export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRpc {
   protected override readonly hibernate = true;
 
   override async fetch(request: Request): Promise<Response> {

@@ -1,7 +1,7 @@
 /** Opens the tamper-evident audit trail of one session (worker/audit/): records session.start now. */
 import type { SessionAudit } from "./session-audit.ts";
 import type { Env } from "../env.ts";
-import type { ClientAdmission } from "./session-object.ts";
+import type { ClientAdmission } from "./admission.ts";
 import type { SessionOutcome } from "../engines/engine.ts";
 import type { SessionStats } from "./session.ts";
 import { openRecorderAudit } from "../audit/open-recorder-audit.ts";

@@ -9,9 +9,10 @@
  */
 import { encodeControl, encodeData, type Frame } from "../../parsers/tunnel/frames.ts";
 import { errorResponse } from "../../parsers/pg/codec.ts";
-import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
+import type { SessionObjectRpc } from "../bindings.ts";
+import type { ClientAdmission } from "./admission.ts";
 import { Session } from "./session.ts";
 import { SessionPolicy } from "./session-policy.ts";
 import { createEngine } from "../engines/registry.ts";
@@ -24,17 +25,12 @@ import { compileConfig } from "../../parsers/masking/config.ts";
 import { activeGrants, noteGrantUse } from "../approvals/client.ts";
 import type { ApprovalOutcome } from "../approvals/core.ts";
 
-export interface ClientAdmission {
-  sessionId: string;
-  identity: Identity;
-  resource: ResourceInfo;
-  clientAddress: string | null;
-}
+export type { ClientAdmission };
 
 export const ADMISSION_HEADER = "x-gatehouse-admission";
 export const CONNECTOR_HEADER = "x-gatehouse-connector";
 
-export class SessionObject extends GatehouseObject<Env> {
+export class SessionObject extends GatehouseObject<Env> implements SessionObjectRpc {
   protected override readonly hibernate = false;
   private session: Session | undefined;
   private holds: ApprovalHolds | undefined;

@@ -1,0 +1,26 @@
+/**
+ * What callers may ask of each Durable Object through its namespace binding (RPC), declared in this
+ * leaf module so that `env.ts` types the bindings without importing the object classes — which
+ * import `env.ts` themselves and, through engines, masking and approvals, half the worker: that was
+ * an 18-file import cycle. Each class `implements` its interface, so the two cannot drift apart.
+ */
+import type { ResourceInfo } from "../parsers/identity.ts";
+
+/** RPC of the SessionObject (worker/session/session-object.ts); `fetch` carries the WebSocket hops. */
+export interface SessionObjectRpc extends Rpc.DurableObjectBranded {
+  /** Cancel the session on behalf of its owner; false when it does not belong to `caller` or is gone. */
+  cancel(caller: { issuer: string; subject: string }): Promise<boolean>;
+}
+
+export type OpenStreamResult = { ok: true; connectorId: string } | { ok: false; reason: string };
+
+/** RPC of the ConnectorHub (worker/connectors/connector-hub.ts); `fetch` carries the control channel. */
+export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
+  /** Records a connector assertion's jti until it expires; false if it was already used (replay). */
+  claimAssertion(key: string, exp: number): Promise<boolean>;
+  describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null>;
+  openStream(sessionId: string, resource: string): Promise<OpenStreamResult>;
+}
+
+/** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */
+export type ApprovalsObjectRpc = Rpc.DurableObjectBranded;
