@@ -33,18 +33,27 @@ import { PolicySyntaxError } from "./errors.ts";
 import type { ConnectInput, Decision, Effect, MatchedRule, ApprovalRequirement } from "./types.ts";
 import { EFFECT_RANK } from "./types.ts";
 import { normalizeSftpPath } from "../sftp/packets.ts";
+import { canonicalSftpPath, commandOptions, compileFlags, compileWrites, embeddedCommands, semanticOptionsOf, setsAllFlags, setsOnlyFlags, writeTouched, type SemanticOptions, type WriteMatcher } from "./ssh-semantic.ts";
 
 export const SFTP_OPERATIONS = ["read", "write", "list", "remove", "rename", "mkdir", "rmdir", "setstat", "symlink", "extended"] as const;
 export type SftpOperation = (typeof SFTP_OPERATIONS)[number];
 
-export type SshOperation = "exec" | "exec.unknown" | "shell" | "sftp" | "port-forward" | "agent-forward" | "x11";
+export type SshOperation = "exec" | "exec.unknown" | "shell" | "sftp" | "port-forward" | "agent-forward" | "x11" | "write";
 export const SSH_ACTION_NAMES = ["ssh.*", "ssh.exec", "ssh.exec.unknown", "ssh.shell", "ssh.sftp", "ssh.sftp.*", ...SFTP_OPERATIONS.map((o) => `ssh.sftp.${o}`), "ssh.port-forward", "ssh.agent-forward", "ssh.x11"];
 
 export interface CommandPattern {
   source: string;
   name: PatternGlob;
-  /** null entries are `**` (any number of arguments). */
+  /** null entries are `**` (any number of arguments). Positional matching (allow, `exec:` patterns). */
   args: Array<PatternGlob | null>;
+  /** Options of the pattern by meaning (deny/approve; allow for `command:` rules). */
+  options: SemanticOptions;
+  /** Operand patterns (the pattern's words that are not options; `**` dropped). */
+  operands: PatternGlob[];
+  /** `{ command, flags, args }` form: allow matches by meaning too (ssh-semantic.ts). */
+  structured: boolean;
+  /** structured allow: no `args` key = any operands. */
+  anyOperands: boolean;
 }
 
 /** A compiled glob plus its tokens (deny matching intersects patterns with glob arguments). */
@@ -68,6 +77,8 @@ export interface SshActionMatcher {
   paths: GlobSet | null;
   /** port-forward only: target patterns (null = any target). */
   targets?: GlobSet | null;
+  /** write only: which written paths (`{ ssh: { writes: [...] } }`). */
+  writes?: WriteMatcher;
 }
 
 // ------------------------------------------------------------------ compile
@@ -102,7 +113,16 @@ export function compileSshActionMap(value: unknown): SshActionMatcher {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PolicySyntaxError("ssh: must be a mapping with 'exec' or 'sftp' (and 'paths')");
   const keys = Object.keys(value);
   const map = value as Record<string, unknown>;
-  for (const k of keys) if (!["exec", "sftp", "paths", "forward"].includes(k)) throw new PolicySyntaxError(`ssh: unknown key '${k}'; expected exec, forward, or sftp with paths`);
+  for (const k of keys) if (!["exec", "sftp", "paths", "forward", "command", "flags", "args", "writes"].includes(k)) throw new PolicySyntaxError(`ssh: unknown key '${k}'; expected exec, command (with flags, args), writes, forward, or sftp with paths`);
+  if ("command" in map || "flags" in map || "args" in map) {
+    if (!("command" in map)) throw new PolicySyntaxError("ssh: 'flags' and 'args' belong to a 'command'");
+    if (keys.some((k) => !["command", "flags", "args"].includes(k))) throw new PolicySyntaxError("ssh: 'command' goes with 'flags' and 'args' only");
+    return { protocol: "ssh", op: "exec", commands: [compileStructuredCommand(map)], sftpOps: null, paths: null };
+  }
+  if ("writes" in map) {
+    if (keys.length !== 1) throw new PolicySyntaxError("ssh: 'writes' stands alone");
+    return { protocol: "ssh", op: "write", commands: null, sftpOps: null, paths: null, writes: compileWrites(stringsOf(map.writes, "ssh.writes")) };
+  }
   if ("exec" in map) {
     if (keys.length !== 1) throw new PolicySyntaxError("ssh: 'exec' stands alone (sftp/paths belong in another action)");
     const list = stringsOf(map.exec, "ssh.exec");
@@ -150,10 +170,36 @@ function stringsOf(value: unknown, what: string): string[] {
 export function compileCommandPattern(source: string): CommandPattern {
   const words = source.trim().split(/\s+/);
   if (words[0] === "**") throw new PolicySyntaxError(`command pattern '${source}': the command name must be a name or a glob, not '**'`);
+  const programName = words[0]!.slice(words[0]!.lastIndexOf("/") + 1);
+  const semantic = semanticOptionsOf(programName, words.slice(1).filter((w) => w !== "**"));
   return {
     source,
     name: compilePatternGlob(words[0]!, source),
     args: words.slice(1).map((w) => (w === "**" ? null : compilePatternGlob(w, source))),
+    options: semantic.options,
+    operands: semantic.operands.map((w) => compilePatternGlob(w, source)),
+    structured: false,
+    anyOperands: false,
+  };
+}
+
+/** `{ command: rm, flags: [recursive, force], args: ["/srv/**"] }` */
+function compileStructuredCommand(map: Record<string, unknown>): CommandPattern {
+  const name = map.command;
+  if (typeof name !== "string" || name.trim() === "" || /\s/.test(name.trim())) throw new PolicySyntaxError("ssh.command: must be one program name (or glob), e.g. rm");
+  if (name === "**") throw new PolicySyntaxError("ssh.command: must be a name or a glob, not '**'");
+  const programName = name.slice(name.lastIndexOf("/") + 1);
+  const flags = "flags" in map ? stringsOf(map.flags, "ssh.flags") : [];
+  const args = "args" in map ? stringsOf(map.args, "ssh.args") : [];
+  const source = `${name}${flags.length > 0 ? ` flags [${flags.join(", ")}]` : ""}${args.length > 0 ? ` args [${args.join(", ")}]` : ""}`;
+  return {
+    source,
+    name: compilePatternGlob(name, source),
+    args: [],
+    options: compileFlags(programName, flags, source),
+    operands: args.map((a) => compilePatternGlob(a, source)),
+    structured: true,
+    anyOperands: !("args" in map),
   };
 }
 
@@ -218,18 +264,37 @@ export interface SshRuleView {
 /** Does an action touch (deny/approve) or cover (allow) one command of an exec line? */
 export function sshActionMatchesCommand(a: SshActionMatcher, cmd: ShellCommand, effect: Effect): boolean {
   const allow = effect === "allow";
+  if (a.op === "write") {
+    // Write rules refuse (deny/approve); what a command may write is allowed by exec rules.
+    if (allow) return false;
+    if (cmd.kind === "unknown" || cmd.hidden) return true; // could write anything
+    return (cmd.writes ?? []).some((t) => writeTouched(a.writes!, t, intersects));
+  }
   if (cmd.kind === "unknown") {
     if (a.op === "exec.unknown") return true;
-    // ssh.* / ssh.exec touch unknown commands for deny/approve, never allow them.
-    return !allow && (a.op === null || (a.op === "exec" && a.commands === null));
+    // Every exec rule could have matched what the gateway cannot see: deny/approve touch it (fail
+    // closed); allow never covers it.
+    return !allow && (a.op === null || a.op === "exec");
   }
   if (a.op === "exec.unknown") return false;
   if (a.op !== null && a.op !== "exec") return false;
   if (a.commands === null) return true;
-  return a.commands.some((p) => (allow ? coversCommand(p, cmd) : touchesCommand(p, cmd)));
+  if (!allow && cmd.hidden) return true; // runs code the gateway cannot see
+  return a.commands.some((p) => (allow ? coversCommand(p, cmd) : touchesCommand(p, cmd) || embeddedCommands(cmd, (n, path) => nameMatchesWord(p, n, path)).some((e) => touchesCommand(p, e))));
+}
+
+const SFTP_WRITE_OPS = new Set<SftpOperation>(["write", "rename", "symlink", "setstat", "mkdir", "extended"]);
+
+function intersects(pattern: string, value: string, shellGlob: boolean): boolean {
+  return globsIntersect(tokenize(pattern, false), tokenize(value, shellGlob));
 }
 
 export function sshActionMatchesRequest(a: SshActionMatcher, req: Exclude<SshRequest, { kind: "exec" }>, effect: Effect): boolean {
+  if (a.op === "write") {
+    if (effect === "allow" || req.kind !== "sftp" || !SFTP_WRITE_OPS.has(req.op)) return false;
+    if (req.paths.length === 0) return true; // an extension the gateway cannot read
+    return req.paths.some((p) => writeTouched(a.writes!, { path: canonicalSftpPath(p), glob: false, subtree: false }, intersects));
+  }
   if (a.op !== null && a.op !== req.kind) return false;
   if (req.kind === "port-forward") return !a.targets || a.targets.matches(req.target);
   if (req.kind !== "sftp") return true;
@@ -247,12 +312,20 @@ function pathCovered(paths: GlobSet, path: string): boolean {
 const hasDotDot = (v: string) => /(^|\/)\.\.(\/|$)/.test(v);
 
 function nameMatches(p: CommandPattern, cmd: ShellCommand): boolean {
-  return p.name.source.includes("/") ? p.name.matches(cmd.path) : p.name.matches(cmd.name);
+  return nameMatchesWord(p, cmd.name, cmd.path);
+}
+
+function nameMatchesWord(p: CommandPattern, name: string, path: string): boolean {
+  return p.name.source.includes("/") ? p.name.matches(path) : p.name.matches(name);
 }
 
 /** allow: argv matched position by position; `**` words absorb any number of arguments. */
 export function coversCommand(p: CommandPattern, cmd: ShellCommand): boolean {
   if (!nameMatches(p, cmd)) return false;
+  if (p.structured) {
+    if (!setsOnlyFlags(cmd, p.options)) return false;
+    return p.anyOperands || commandOptions(cmd).operands.every((w) => p.operands.some((pat) => wordCovered(pat, w)));
+  }
   const args = cmd.args;
   const pats = p.args;
   // reach[j] = pattern prefix of length j can match the args consumed so far.
@@ -286,24 +359,9 @@ function wordCovered(pat: PatternGlob, arg: ShellWord): boolean {
 /** deny/approve: every pattern argument is found in argv (options in any spelling). */
 export function touchesCommand(p: CommandPattern, cmd: ShellCommand): boolean {
   if (!nameMatches(p, cmd)) return false;
-  const args = cmd.args;
-  const anyDynamic = args.some((a) => a.dynamic);
-  const endOfOptions = args.findIndex((a) => a.value === "--");
-  const optionArgs = endOfOptions < 0 ? args : args.slice(0, endOfOptions);
-  const shortOptions = new Set<string>();
-  for (const a of optionArgs) if (/^-[A-Za-z0-9]+$/.test(a.value)) for (const l of a.value.slice(1)) shortOptions.add(l);
-  for (const pat of p.args) {
-    if (pat === null) continue;
-    if (/^-[A-Za-z0-9]+$/.test(pat.source)) {
-      if (anyDynamic) continue;
-      if ([...pat.source.slice(1)].every((l) => shortOptions.has(l))) continue;
-      // `--recursive`-style spellings are left to explicit patterns; exact words still count.
-      if (args.some((a) => a.value === pat.source)) continue;
-      return false;
-    }
-    if (!args.some((a) => wordTouched(pat, a))) return false;
-  }
-  return true;
+  if (!setsAllFlags(cmd, p.options)) return false;
+  const operands = commandOptions(cmd).operands;
+  return p.operands.every((pat) => operands.some((a) => wordTouched(pat, a)));
 }
 
 function wordTouched(pat: PatternGlob, arg: ShellWord): boolean {

@@ -10,10 +10,25 @@
  */
 import type { ParseContext } from "./parse.ts";
 import { parseNested, pushCommand, pushUnknown, SENSITIVE_VARIABLES } from "./parse.ts";
-import { SHELL_LIMITS, type ShellWord } from "./types.ts";
+import { SHELL_LIMITS, type ShellCommand, type ShellWord } from "./types.ts";
+import { inspectProgram } from "./writes.ts";
+import { applyCd, writeTargetsOf } from "./paths.ts";
+import { normalizeSftpPath } from "../sftp/packets.ts";
 
 const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "busybox-sh", "ksh93", "oksh", "loksh"]);
 const DECLARATIONS = new Set(["export", "declare", "typeset", "local", "readonly"]);
+/** Programs that run other programs and are not analysed here: always `unknown`. */
+export const UNANALYSED_RUNNERS = [
+  "at", "batch", "screen", "tmux", "systemd-run", "pkexec", "unshare", "nsenter", "setpriv", "prlimit", "firejail", "cgexec", "fakeroot",
+  "proot", "sg", "newgrp", "ssh-agent", "dbus-launch", "dbus-run-session", "xvfb-run", "chpst", "start-stop-daemon", "daemonize", "capsh",
+  "numactl", "cpulimit", "torsocks", "torify", "proxychains", "proxychains4", "sshpass", "rlwrap", "entr", "ssh", "make", "gmake",
+  "docker", "podman", "kubectl", "crictl", "ctr", "nerdctl", "lxc-attach", "machinectl", "systemd-nspawn", "bwrap", "faketime", "catchsegv",
+  "valgrind", "perf", "fish", "csh", "tcsh", "elvish", "nu", "xonsh", "pdsh", "clush", "ansible", "salt-call", "run-parts",
+  "ksu", "sudoedit", "visudo", "vipw", "logsave", "mispipe",
+];
+const RUNNER_SET = new Set(UNANALYSED_RUNNERS);
+/** Directories whose programs are the system's own; a program run by any other path may have been written by this line. */
+const SYSTEM_PROGRAM = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$/;
 
 /** Static word (no expansion): its value is exactly what the program receives. */
 const lit = (w: ShellWord) => !w.dynamic && !w.glob;
@@ -45,13 +60,22 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     return;
   }
   const args = argv.slice(1);
-  pushCommand(ctx, { kind: "command", name, path: head.value, args, via: [...via] });
+  const findings = inspectProgram(name, args, ctx.cwd);
+  const command: ShellCommand = { kind: "command", name, path: head.value, args, via: [...via] };
+  if (findings.writes.length > 0) command.writes = findings.writes;
+  if (findings.hidden) command.hidden = findings.hidden;
+  if (head.value.includes("/") && !SYSTEM_PROGRAM.test(normalizeSftpPath(head.value))) command.hidden ??= `runs the program ${head.value}, which may have been written by this line`;
+  pushCommand(ctx, command);
+  if (findings.unknown) pushUnknown(ctx, via, findings.unknown);
+  for (const also of findings.alsoRuns ?? []) pushCommand(ctx, { kind: "command", name: also.name, path: also.name, args: also.args, via: [...via, name] });
   const inner = (rest: ShellWord[], label: string) => analyseCommand(ctx, rest, [...via, label], depth + 1);
   const nested = (text: string, label: string) => parseNested(ctx, text, [...via, label], depth + 1);
   const unknown = (reason: string) => pushUnknown(ctx, via, reason);
 
-  if (SHELLS.has(name)) return shell(name, args, inner, nested, unknown);
+  if (SHELLS.has(name)) return shell(name, args, inner, nested, unknown, command);
+  if (RUNNER_SET.has(name)) return unknown(`${name} runs other programs in ways the gateway does not analyse`);
   if (DECLARATIONS.has(name)) {
+    if (args.some((a) => /^-[A-Za-z]*i/.test(a.value))) unknown(`${name} -i: ${ARITH}`);
     for (const a of args) {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=/.exec(a.value);
       if (m && SENSITIVE_VARIABLES.test(m[1]!)) unknown(`${name} ${m[1]}=… changes what later commands run`);
@@ -103,7 +127,9 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     case "xargs":
       return xargs(args, inner, unknown);
     case "find":
-      return find(args, inner);
+      return find(args, inner, (rm) => pushCommand(ctx, { kind: "command", name: "rm", path: "rm", args: rm, via: [...via, "find -delete"] }), (file) => {
+        command.writes = [...(command.writes ?? []), ...writeTargetsOf(file, ctx.cwd)];
+      });
     case "su":
     case "runuser":
       return su(name, args, nested, unknown);
@@ -120,8 +146,55 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     case "parallel":
       return unknown("parallel builds its command lines on the host");
     case "source":
-    case ".":
-      return; // runs a file: the command itself is what policy sees ("source" / ".")
+    case ".": {
+      const file = args[0];
+      if (!file) return;
+      if (file.dynamic || file.glob || /^(\/dev\/(stdin|fd\/)|\/proc\/|-$)/.test(file.value)) return unknown(`${name} of ${JSON.stringify(file.value)} runs commands only known on the host`);
+      command.hidden = `${name} runs the commands in ${file.value}, which the gateway cannot see`;
+      return;
+    }
+    case "cd":
+    case "pushd": {
+      const operands = args.filter((a) => !/^-[LPe@n]+$/.test(a.value));
+      if (operands.length > 1 || operands.some((a) => /^[+-]/.test(a.value))) ctx.cwd.unknown = true;
+      else applyCd(ctx.cwd, operands[0]);
+      return;
+    }
+    case "popd":
+      ctx.cwd.unknown = true;
+      return;
+    case "alias":
+      if (args.some((a) => a.value.includes("=") || a.dynamic)) unknown("alias definitions change what later command names run");
+      return;
+    case "hash":
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*p/.test(a.value))) unknown("hash -p changes which program a name runs");
+      return;
+    case "enable":
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*f/.test(a.value))) unknown("enable -f loads code into the shell");
+      return;
+    case "trap": {
+      const action = args[0];
+      if (!action || /^-[lp]*$/.test(action.value)) return;
+      if (action.dynamic) return unknown("trap with a dynamic action");
+      if (args.length > 1 && action.value !== "-") nested(action.value, "trap");
+      return;
+    }
+    case "fc":
+    case "bind":
+    case "complete":
+      if (name !== "complete" || args.some((a) => /^-[A-Za-z]*C/.test(a.value))) unknown(`${name} runs commands the gateway cannot see`);
+      return;
+    case "mapfile":
+    case "readarray":
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*C/.test(a.value))) unknown(`${name} -C runs a callback`);
+      return;
+    case "let":
+      if (args.some((a) => /[A-Za-z_]/.test(a.value))) unknown(`let: ${ARITH}`);
+      return;
+    case "scp":
+    case "sftp":
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*[SoF]/.test(a.value))) unknown(`${name} with -S/-o/-F can run programs`);
+      return;
   }
 }
 
@@ -184,7 +257,7 @@ function withOptions(
   then(args.slice(i), seen);
 }
 
-function shell(name: string, args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown): void {
+function shell(name: string, args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown, self: ShellCommand): void {
   // sh [options] -c 'string' [arg0 args…] | sh [options] script [args] | sh (commands from stdin)
   let i = 0;
   let command = false;
@@ -217,7 +290,10 @@ function shell(name: string, args: ShellWord[], inner: Inner, nested: Nested, un
     return nested(text.value, `${name} -c`);
   }
   if (stdin || i >= args.length) return unknown(`${name} reads commands from its standard input`);
+  const script = args[i]!;
+  if (script.dynamic || script.glob || /^(\/dev\/(stdin|fd\/)|\/proc\/)/.test(script.value)) return unknown(`${name} runs a script only known on the host`);
   // `sh script.sh`: the script's content is not visible here; policy sees the `sh` command and its arguments.
+  self.hidden = `${name} runs the script ${script.value}, whose content the gateway cannot see`;
   void inner;
 }
 
@@ -291,9 +367,19 @@ function xargs(args: ShellWord[], inner: Inner, unknown: Unknown): void {
   );
 }
 
-function find(args: ShellWord[], inner: Inner): void {
+/**
+ * find: `-exec`/`-execdir`/`-ok`/`-okdir` commands are analysed; `-delete` is reported as
+ * `rm -r -f <start points>` (what it amounts to); `-fprint`/`-fprintf`/`-fls` write files.
+ */
+function find(args: ShellWord[], inner: Inner, deletes: (rmArgs: ShellWord[]) => void, writes: (file: ShellWord) => void): void {
+  const starts: ShellWord[] = [];
+  let i0 = 0;
+  while (i0 < args.length && /^-[HLP]$|^-D$|^-O\d*$/.test(args[i0]!.value)) i0 += args[i0]!.value === "-D" ? 2 : 1;
+  for (let j = i0; j < args.length && !/^[-(!]/.test(args[j]!.value); j++) starts.push(args[j]!);
+  if (args.some((a) => a.value === "-delete" || a.dynamic)) deletes([{ value: "-r", dynamic: false, glob: false }, { value: "-f", dynamic: false, glob: false }, ...(starts.length > 0 ? starts : [{ value: ".", dynamic: false, glob: false }])]);
   for (let i = 0; i < args.length; i++) {
     const v = args[i]!.value;
+    if ((v === "-fprint" || v === "-fprint0" || v === "-fls" || v === "-fprintf") && args[i + 1]) writes(args[i + 1]!);
     if (v === "-exec" || v === "-execdir" || v === "-ok" || v === "-okdir") {
       const start = i + 1;
       let end = start;
@@ -343,5 +429,7 @@ function scriptCommand(args: ShellWord[], nested: Nested, unknown: Unknown): voi
   }
   unknown("script without -c starts a shell");
 }
+
+const ARITH = "arithmetic on a variable evaluates its value as code (a[$(…)] in it runs commands)";
 
 export { lit as isLiteralWord };
