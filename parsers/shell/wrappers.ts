@@ -303,7 +303,7 @@ function sudo(args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown)
     { "-u": 1, "-g": 1, "-h": 1, "-p": 1, "-C": 1, "-r": 1, "-t": 1, "-U": 1, "-D": 1, "-T": 1, "-R": 1, "--user": 1, "--group": 1, "--host": 1, "--prompt": 1, "--close-from": 1, "--role": 1, "--type": 1, "--other-user": 1, "--chdir": 1, "--command-timeout": 1, "--chroot": 1 },
     ["-A", "-b", "-E", "-e", "-H", "-i", "-K", "-k", "-l", "-n", "-P", "-S", "-s", "-V", "-v", "-B", "-N", "--askpass", "--background", "--preserve-env", "--edit", "--set-home", "--login", "--remove-timestamp", "--reset-timestamp", "--list", "--non-interactive", "--preserve-groups", "--stdin", "--shell", "--bell", "--no-update"],
     (rest, seen) => {
-      if (seen.has("-e") || seen.has("--edit")) return; // sudoedit: files, not commands
+      if (seen.has("-e") || seen.has("--edit")) return unknown("sudo -e edits files with an editor the gateway cannot follow");
       if (rest.length === 0) {
         if (seen.has("-s") || seen.has("-i") || seen.has("--shell") || seen.has("--login")) unknown("sudo starts an interactive shell");
         return;
@@ -421,7 +421,9 @@ function flock(args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown
 function scriptCommand(args: ShellWord[], nested: Nested, unknown: Unknown): void {
   for (let i = 0; i < args.length; i++) {
     const v = args[i]!.value;
-    if (v === "-c" || v === "--command") {
+    if (args[i]!.dynamic) return unknown("script with a dynamic argument");
+    if (v.startsWith("--command=")) return nested(v.slice(10), "script -c");
+    if (v === "-c" || v === "--command" || /^-[aefqkEtTIOBm]*c$/.test(v)) {
       const text = args[i + 1];
       if (!text || text.dynamic) return unknown("script -c with a missing or dynamic command");
       return nested(text.value, "script -c");
