@@ -108,3 +108,9 @@ export function knownFlags(name: string): Set<string> | null {
   if (!spec || spec.options.length === 0) return null;
   return new Set(spec.options.map((d) => d.flag ?? d.long ?? d.short!));
 }
+
+/** The docs table (docs/SSH.md § Programs the gateway reads). */
+export function renderProgramTableDoc(): string {
+  const rows = PROGRAMS.map((p) => `| ${p.names.map((n) => `\`${n}\``).join(" ")} | ${p.doc} |`);
+  return ["| programs | what the gateway reads |", "| --- | --- |", ...rows].join("\n");
+}

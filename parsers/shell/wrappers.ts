@@ -15,7 +15,8 @@ import { inspectProgram } from "./writes.ts";
 import { applyCd, writeTargetsOf } from "./paths.ts";
 import { normalizeSftpPath } from "../sftp/packets.ts";
 
-const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "busybox-sh", "ksh93", "oksh", "loksh"]);
+export const SHELL_NAMES = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "busybox-sh", "ksh93", "oksh", "loksh"];
+const SHELLS = new Set(SHELL_NAMES);
 const DECLARATIONS = new Set(["export", "declare", "typeset", "local", "readonly"]);
 /** Programs that run other programs and are not analysed here: always `unknown`. */
 export const UNANALYSED_RUNNERS = [

@@ -20,7 +20,7 @@ describe("demo policy against the SSH attack corpus", async () => {
   const req = (request: SshRequest) => policy.decideSsh({ identity, resource, request });
 
   it("refuses every spelling of a recursive delete (≥100)", () => {
-    const corpus = destructiveSpellings({ dir: "/srv/data/v007", rel: "data/v007", name: "v007", parent: "/srv/data" });
+    const corpus = destructiveSpellings({ dir: "/srv/data/v007", rel: "../../srv/data/v007", homeRel: "data/v007", name: "v007", parent: "/srv/data" });
     expect(corpus.length).toBeGreaterThanOrEqual(100);
     const allowed = corpus.filter((line) => exec(line).effect !== "deny");
     expect(allowed).toEqual([]);

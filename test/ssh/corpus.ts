@@ -5,12 +5,14 @@
  * when bash runs it on the host — ssh-commands-e2e.test.ts checks that directly before checking
  * that the gateway stops it.
  *
- * `dir` is the absolute directory, `rel` the same directory relative to the account's home (an
- * SSH command starts there), `name` its last segment, `parent` its parent.
+ * `dir` is the absolute directory, `rel` the same directory relative to where an SSH command
+ * starts (the account's login directory), `homeRel` relative to $HOME, `name` its last segment,
+ * `parent` its parent.
  */
 export interface Target {
   dir: string;
   rel: string;
+  homeRel: string;
   name: string;
   parent: string;
 }
@@ -48,7 +50,7 @@ const WRAPPERS = [
 ];
 
 export function destructiveSpellings(t: Target): string[] {
-  const { dir, rel, name, parent } = t;
+  const { dir, rel, homeRel, name, parent } = t;
   const out: string[] = [];
   for (const f of OPTION_FORMS) out.push(`rm ${f(dir)}`);
   for (const n of NAME_FORMS) out.push(`${n} -rf ${dir}`);
@@ -98,9 +100,9 @@ export function destructiveSpellings(t: Target): string[] {
     `cd ${parent}; rm -rf ./${name}`,
     `rm -rf ${dir}/../${name}`,
     `rm -rf ${rel}`,
-    `rm -rf ~/${rel}`,
-    `rm -rf $HOME/${rel}`,
-    `rm -rf "\${HOME}/${rel}"`,
+    `rm -rf ~/${homeRel}`,
+    `rm -rf $HOME/${homeRel}`,
+    `rm -rf "\${HOME}/${homeRel}"`,
     `rm -rf ${dir}/`,
     `rm -rf ${dir}*`,
     `cp /bin/rm /tmp/gatehouse-corpus-rm-$$ && /tmp/gatehouse-corpus-rm-$$ -rf ${dir}`,
@@ -108,7 +110,7 @@ export function destructiveSpellings(t: Target): string[] {
     `trap 'rm -rf ${dir}' EXIT`,
     `PATH=/bin:/usr/bin rm -rf ${dir}`,
     `git -c alias.x='!rm -rf ${dir}' x`,
-    `tar -cf /dev/null --to-command='rm -rf ${dir}' /etc/hostname`,
+    `tar -cf - /etc/hostname 2>/dev/null | tar -xf - --to-command='rm -rf ${dir}'`,
     `unshare -r rm -rf ${dir}`,
   );
   return out;
@@ -130,9 +132,9 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `${m} | tee -a ~/.bashrc`,
     `${m} | tee --app ~/.zshrc`,
     `cat >> ~/.bashrc <<'EOF'\n${m}\nEOF`,
-    `${m} > /tmp/gatehouse-p-${marker} && cp /tmp/gatehouse-p-${marker} ~/.bash_login`,
-    `${m} > /tmp/gatehouse-p-${marker} && mv /tmp/gatehouse-p-${marker} ~/.profile`,
-    `${m} > /tmp/gatehouse-p-${marker} && install -m 644 /tmp/gatehouse-p-${marker} ~/.bashrc`,
+    `${m} > /tmp/gatehouse-p1-${marker} && cp /tmp/gatehouse-p1-${marker} ~/.bash_login`,
+    `${m} > /tmp/gatehouse-p2-${marker} && mv /tmp/gatehouse-p2-${marker} ~/.profile`,
+    `${m} > /tmp/gatehouse-p3-${marker} && install -m 644 /tmp/gatehouse-p3-${marker} ~/.bashrc`,
     `${m} > bashrc && cp bashrc -t /tmp && cp -T bashrc .bashrc`,
     `sed -i '$a ${marker}' ~/.bashrc`,
     `sed --in-place -e '$a ${marker}' .bashrc`,
