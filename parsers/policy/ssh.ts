@@ -278,8 +278,10 @@ export function sshActionMatchesCommand(a: SshActionMatcher, cmd: ShellCommand, 
   }
   if (a.op === "exec.unknown") return false;
   if (a.op !== null && a.op !== "exec") return false;
-  if (a.commands === null) return true;
-  if (!allow && cmd.hidden) return true; // runs code the gateway cannot see
+  // Hidden code (a script, a program that runs others): deny/approve touch it; allow covers it
+  // only by a pattern that names it, never by a bare `ssh.exec`.
+  if (a.commands === null) return !allow || !cmd.hidden;
+  if (!allow && cmd.hidden) return true;
   return a.commands.some((p) => (allow ? coversCommand(p, cmd) : touchesCommand(p, cmd) || embeddedCommands(cmd, (n, path) => nameMatchesWord(p, n, path)).some((e) => touchesCommand(p, e))));
 }
 
@@ -324,7 +326,10 @@ export function coversCommand(p: CommandPattern, cmd: ShellCommand): boolean {
   if (!nameMatches(p, cmd)) return false;
   if (p.structured) {
     if (!setsOnlyFlags(cmd, p.options)) return false;
-    return p.anyOperands || commandOptions(cmd).operands.every((w) => p.operands.some((pat) => wordCovered(pat, w)));
+    if (p.anyOperands) return true;
+    // Operands and option values (`-C DIR`) alike must be covered by an `args` pattern.
+    const parsed = commandOptions(cmd);
+    return [...parsed.operands, ...[...parsed.values.values()].flat()].every((w) => p.operands.some((pat) => wordCovered(pat, w)));
   }
   const args = cmd.args;
   const pats = p.args;

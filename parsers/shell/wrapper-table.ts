@@ -29,7 +29,7 @@ export const ANALYSED_WRAPPERS: WrapperEntry[] = [
   { names: ["trap"], how: "the action string parsed recursively", example: "trap 'rm -rf /x' EXIT" },
   { names: ["parallel", "alias", "hash -p", "enable -f", "fc", "bind", "complete -C", "mapfile -C", "let", "((…))", "$((…))", "[[ … -eq … ]]", "declare -i"], how: "→ unknown (they build or evaluate code the gateway cannot see; arithmetic on a variable evaluates `a[$(…)]` in its value)", example: "alias x='rm -rf /x'" },
   { names: ["scp", "sftp"], how: "with `-S`/`-o`/`-F` (a program to run) → unknown; `scp -t DIR` writes into DIR", example: "scp -S 'rm -rf /x' a b:c" },
-  { names: UNANALYSED_RUNNERS, how: "→ unknown (they run other programs; their options are not analysed)", example: "nsenter -t 1 rm -rf /x" },
+  { names: UNANALYSED_RUNNERS, how: "→ hidden (they run other programs; their options are not analysed): every deny/approve exec rule refuses them, an allow rule covers them only by a pattern naming them", example: "nsenter -t 1 rm -rf /x" },
   { names: ["any other program"], how: "when a deny/approve rule's command name is one of its literal arguments (`setarch x86_64 rm -rf /x`), the words after it are matched as that command (programs known never to run others are exempt)", example: "setarch x86_64 rm -rf /x" },
 ];
 

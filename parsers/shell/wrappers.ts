@@ -18,7 +18,7 @@ import { normalizeSftpPath } from "../sftp/packets.ts";
 export const SHELL_NAMES = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "busybox-sh", "ksh93", "oksh", "loksh"];
 const SHELLS = new Set(SHELL_NAMES);
 const DECLARATIONS = new Set(["export", "declare", "typeset", "local", "readonly"]);
-/** Programs that run other programs and are not analysed here: always `unknown`. */
+/** Programs that run other programs and are not analysed here: always hidden code (deny rules refuse them). */
 export const UNANALYSED_RUNNERS = [
   "at", "batch", "screen", "tmux", "systemd-run", "pkexec", "unshare", "nsenter", "setpriv", "prlimit", "firejail", "cgexec", "fakeroot",
   "proot", "sg", "newgrp", "ssh-agent", "dbus-launch", "dbus-run-session", "xvfb-run", "chpst", "start-stop-daemon", "daemonize", "capsh",
@@ -74,7 +74,11 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
   const unknown = (reason: string) => pushUnknown(ctx, via, reason);
 
   if (SHELLS.has(name)) return shell(name, args, inner, nested, unknown, command);
-  if (RUNNER_SET.has(name)) return unknown(`${name} runs other programs in ways the gateway does not analyse`);
+  if (RUNNER_SET.has(name)) {
+    // Hidden, not unknown: deny rules refuse it, and an allow-list may still name it exactly.
+    command.hidden ??= `${name} runs other programs in ways the gateway does not analyse`;
+    return;
+  }
   if (DECLARATIONS.has(name)) {
     if (args.some((a) => /^-[A-Za-z]*i/.test(a.value))) unknown(`${name} -i: ${ARITH}`);
     for (const a of args) {
