@@ -33,6 +33,7 @@ import { PolicySyntaxError } from "./errors.ts";
 import type { ConnectInput, Decision, Effect, MatchedRule, ApprovalRequirement } from "./types.ts";
 import { EFFECT_RANK } from "./types.ts";
 import { normalizeSftpPath } from "../sftp/packets.ts";
+import { joinPath } from "../shell/paths.ts";
 import { canonicalSftpPath, commandOptions, compileFlags, compileWrites, embeddedCommands, semanticOptionsOf, setsAllFlags, setsOnlyFlags, writeTouched, type SemanticOptions, type WriteMatcher } from "./ssh-semantic.ts";
 
 export const SFTP_OPERATIONS = ["read", "write", "list", "remove", "rename", "mkdir", "rmdir", "setstat", "symlink", "extended"] as const;
@@ -365,8 +366,30 @@ function wordCovered(pat: PatternGlob, arg: ShellWord): boolean {
 export function touchesCommand(p: CommandPattern, cmd: ShellCommand): boolean {
   if (!nameMatches(p, cmd)) return false;
   if (!setsAllFlags(cmd, p.options)) return false;
-  const operands = commandOptions(cmd).operands;
-  return p.operands.every((pat) => operands.some((a) => wordTouched(pat, a)));
+  const parsed = commandOptions(cmd);
+  // A recursive command on a directory reaches everything below it: `rm -rf /srv` touches `/srv/**`.
+  const recursive = parsed.flags.has("recursive") || parsed.anyOption;
+  return p.operands.every((pat) => parsed.operands.some((a) => resolvedOperands(cmd, pat, a).some((r) => wordTouched(pat, r) || (recursive && subtreeTouched(pat, r)))));
+}
+
+/**
+ * A relative operand read against the directories the command may run in (`cd /srv && rm -rf x`
+ * is `/srv/x`), for absolute and `~` patterns. After a cd the gateway could not follow it could be
+ * anything (a dynamic word). The home directory itself is unknown: `~/x` meets `~…` and `**` patterns only.
+ */
+function resolvedOperands(cmd: ShellCommand, pat: PatternGlob, arg: ShellWord): ShellWord[] {
+  const v = arg.value;
+  if (arg.dynamic || v.startsWith("/") || v.startsWith("~") || !/^[/~]/.test(pat.source) || !cmd.cwd) return [arg];
+  if (cmd.cwd.unknown) return [{ ...arg, dynamic: true }];
+  return [arg, ...cmd.cwd.dirs.map((dir) => ({ ...arg, value: joinPath(dir, v) }))];
+}
+
+function subtreeTouched(pat: PatternGlob, arg: ShellWord): boolean {
+  if (arg.dynamic) return true;
+  const base = normalizePath(arg.value).replace(/\/+$/, "");
+  const under = tokenize(`${base}/`, arg.glob);
+  under.push({ t: "globstar" });
+  return globsIntersect(pat.tokens, under);
 }
 
 function wordTouched(pat: PatternGlob, arg: ShellWord): boolean {

@@ -111,6 +111,6 @@ export function knownFlags(name: string): Set<string> | null {
 
 /** The docs table (docs/SSH.md § Programs the gateway reads). */
 export function renderProgramTableDoc(): string {
-  const rows = PROGRAMS.map((p) => `| ${p.names.map((n) => `\`${n}\``).join(" ")} | ${p.doc} |`);
+  const rows = PROGRAMS.map((p) => `| ${p.names.map((n) => `\`${n}\``).join(" ")} | ${p.doc.replace(/\|/g, "\\|")} |`);
   return ["| programs | what the gateway reads |", "| --- | --- |", ...rows].join("\n");
 }

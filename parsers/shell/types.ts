@@ -48,6 +48,8 @@ export interface ShellCommand {
   hidden?: string;
   /** Files this command (or redirection) writes, for protected-path rules (parsers/shell/writes.ts). */
   writes?: WriteTarget[];
+  /** Where its relative paths may point (canonical directories; unknown after an untracked cd). */
+  cwd?: { dirs: string[]; unknown: boolean };
 }
 
 /** A file a command writes, in canonical form (parsers/shell/paths.ts). */

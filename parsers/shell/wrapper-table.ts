@@ -34,6 +34,6 @@ export const ANALYSED_WRAPPERS: WrapperEntry[] = [
 ];
 
 export function renderWrapperTableDoc(): string {
-  const rows = ANALYSED_WRAPPERS.map((w) => `| ${w.names.map((n) => `\`${n}\``).join(" ")} | ${w.how} |`);
+  const rows = ANALYSED_WRAPPERS.map((w) => `| ${w.names.map((n) => `\`${n}\``).join(" ")} | ${w.how.replace(/\|/g, "\\|")} |`);
   return ["| programs | how the command they run is found |", "| --- | --- |", ...rows].join("\n");
 }

@@ -62,7 +62,7 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
   }
   const args = argv.slice(1);
   const findings = inspectProgram(name, args, ctx.cwd);
-  const command: ShellCommand = { kind: "command", name, path: head.value, args, via: [...via] };
+  const command: ShellCommand = { kind: "command", name, path: head.value, args, via: [...via], cwd: { dirs: [...ctx.cwd.cwds], unknown: ctx.cwd.unknown } };
   if (findings.writes.length > 0) command.writes = findings.writes;
   if (findings.hidden) command.hidden = findings.hidden;
   if (head.value.includes("/") && !SYSTEM_PROGRAM.test(normalizeSftpPath(head.value))) command.hidden ??= `runs the program ${head.value}, which may have been written by this line`;

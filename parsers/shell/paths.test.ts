@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { parseCommandLine } from "./parse.ts";
+
+/** Canonical write targets of a line ("?" for unknown ones). */
+const writes = (line: string) => parseCommandLine(line).commands.flatMap((c) => (c.writes ?? []).map((w) => (w.unknown ? "?" : `${w.path}${w.subtree ? "/**" : ""}`)));
+
+describe("write targets in canonical form", () => {
+  it("home by any spelling; relative paths start in the home", () => {
+    expect(writes("echo > ~/.bashrc")).toEqual(["~/.bashrc"]);
+    expect(writes("echo > $HOME/.bashrc")).toEqual(["~/.bashrc"]);
+    expect(writes('echo > "${HOME}/.bashrc"')).toEqual(["~/.bashrc"]);
+    expect(writes("echo > .bashrc")).toEqual(["~/.bashrc"]);
+    expect(writes("echo > ./x/../.bashrc")).toEqual(["~/.bashrc"]);
+    expect(writes("echo > ~root/.bashrc")).toEqual(["~root/.bashrc"]);
+    expect(writes("echo > //root/./x/../.bashrc")).toEqual(["/root/.bashrc"]);
+    expect(writes("echo > /dev/null")).toEqual([]);
+  });
+
+  it("follows literal cd (every directory a cd could reach) and gives up after one it cannot follow", () => {
+    expect(writes("cd /etc/profile.d && echo > x.sh")).toEqual(["~/x.sh", "/etc/profile.d/x.sh"]);
+    expect(writes("(cd /tmp); echo > .bashrc")).toEqual(["~/.bashrc", "/tmp/.bashrc"]);
+    expect(writes("cd ~/.ssh; echo > rc")).toEqual(["~/rc", "~/.ssh/rc"]);
+    expect(writes('cd "$D"; echo > x')).toEqual(["?"]);
+    expect(writes("cd sub; echo > x")).toEqual(["?"]); // CDPATH could redirect a bare name
+    expect(writes("cd -; echo > x")).toEqual(["?"]);
+    expect(writes("cd /tmp; echo > /abs")).toEqual(["/abs"]);
+  });
+
+  it("dynamic targets are unknown; writing programs report what they write", () => {
+    expect(writes('echo > "$F"')).toEqual(["?"]);
+    expect(writes("tee -a ~/.profile /tmp/x")).toEqual(["~/.profile", "/tmp/x"]);
+    expect(writes("cp -t ~/.ssh k")).toEqual(["~/.ssh", "~/.ssh/k"]);
+    expect(writes("mv /tmp/k ~/.ssh/authorized_keys")).toEqual(["~/.ssh/authorized_keys", "~/.ssh/authorized_keys/k"]);
+    expect(writes("ln -s ~/.bashrc l")).toEqual(["~/.bashrc", "~/l"]);
+    expect(writes("dd if=x of=/etc/profile")).toEqual(["/etc/profile"]);
+    expect(writes("sed -i -e p ~/.bashrc")).toEqual(["~/.bashrc"]);
+    expect(writes("sed -n 'w /root/.bashrc' f")).toEqual(["/root/.bashrc"]);
+    expect(writes("crontab /tmp/c")).toEqual(["/var/spool/cron/crontabs/user"]);
+    expect(writes("crontab -l")).toEqual([]);
+    expect(writes("systemctl --user enable x.service")).toEqual(["~/.config/systemd/user/x.service"]);
+    expect(writes("git config --global core.pager x")).toEqual(["~/.gitconfig"]);
+    expect(writes("git config --get user.name")).toEqual([]);
+    expect(writes("scp -t .")).toEqual(["~/**"]);
+    expect(writes("find . -fprint ~/.bashrc")).toEqual(["~/.bashrc"]);
+  });
+});
