@@ -18,7 +18,7 @@ export const PROTECTED_HOME_ENTRIES = [
   ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout", ".inputrc", ".pam_environment", ".xprofile", ".xinitrc", ".xsession", ".xsessionrc",
   ".gitconfig", ".curlrc", ".wgetrc", ".npmrc", ".pythonrc", ".perldb", ".gdbinit", ".vimrc", ".exrc", ".nanorc", ".emacs", ".lesskey", ".screenrc", ".tmux.conf",
   ".ssh/", ".config/fish/", ".config/autostart/", ".config/systemd/", ".config/environment.d/", ".config/git/", ".config/bash/", ".config/zsh/", ".local/share/systemd/",
-  ".local/bin/", ".git/hooks/", ".git/config", ".gnupg/", ".forward", ".rhosts", ".shosts", ".k5login",
+  ".local/bin/", ".local/lib/", ".local/share/bash-completion/", ".bashrc.d/", ".docker/", ".kube/", ".aws/", ".hgrc", ".git/hooks/", ".git/config", ".gnupg/", ".forward", ".rhosts", ".shosts", ".k5login",
 ];
 
 /** Absolute system paths. */
@@ -29,7 +29,7 @@ export const PROTECTED_SYSTEM_ENTRIES = [
   "/etc/cron.deny", "/etc/anacrontab", "/var/spool/cron/", "/var/spool/anacron/", "/var/spool/at/", "/var/spool/atjobs/", "/etc/at.allow", "/etc/at.deny",
   "/etc/systemd/", "/lib/systemd/", "/usr/lib/systemd/", "/run/systemd/", "/etc/init.d/", "/etc/init/", "/etc/rc.local", "/etc/rc.d/", "/etc/xdg/autostart/",
   "/etc/ld.so.preload", "/etc/ld.so.conf", "/etc/ld.so.conf.d/", "/etc/update-motd.d/", "/etc/udev/rules.d/", "/etc/modprobe.d/", "/etc/modules-load.d/",
-  "/etc/apt/apt.conf.d/", "/etc/yum/pluginconf.d/", "/etc/NetworkManager/dispatcher.d/", "/etc/skel/", "/etc/gitconfig", "/etc/ld.so.cache",
+  "/etc/apt/apt.conf.d/", "/etc/logrotate.d/", "/etc/logrotate.conf", "/etc/polkit-1/", "/etc/X11/Xsession.d/", "/etc/network/if-up.d/", "/etc/dhcp/dhclient-exit-hooks.d/", "/etc/xinetd.d/", "/etc/inittab", "/etc/yum/pluginconf.d/", "/etc/NetworkManager/dispatcher.d/", "/etc/skel/", "/etc/gitconfig", "/etc/ld.so.cache",
   "/usr/local/bin/", "/usr/local/sbin/", "/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/lib/x86_64-linux-gnu/security/", "/lib/security/",
   "/root/",
 ];

@@ -21,6 +21,7 @@ import type { ShellCommand, ShellWord, WriteTarget } from "../shell/types.ts";
 import { compileGlob, GlobSet } from "./glob.ts";
 import { PolicySyntaxError } from "./errors.ts";
 import { PROTECTED_PATH_GLOBS, isHomeLike, protectedPathGlobs } from "./protected-paths.ts";
+import { joinPath } from "../shell/paths.ts";
 
 export interface SemanticOptions {
   /** Semantic flags (table programs) required (deny) or permitted (allow). */
@@ -157,9 +158,12 @@ export function writeTouched(m: WriteMatcher, t: WriteTarget, intersects: (patte
   return globs.some((g) => g.matches(t.path));
 }
 
-/** Canonical form of an SFTP path (relative paths are relative to the login directory, the home). */
-export function canonicalSftpPath(path: string): string {
-  if (path.startsWith("/")) return path;
-  return path === "." || path === "" ? "~" : `~/${path}`;
+/**
+ * Canonical form of an SFTP path (relative paths are relative to the login directory, the home);
+ * null when it climbs out of the home (`../../etc/x`: where that is depends on the unknown home).
+ */
+export function canonicalSftpPath(path: string): string | null {
+  if (path.startsWith("/")) return /^\/proc(\/|$)/.test(path) ? null : path;
+  return joinPath("~", path);
 }
 

@@ -296,7 +296,10 @@ export function sshActionMatchesRequest(a: SshActionMatcher, req: Exclude<SshReq
   if (a.op === "write") {
     if (effect === "allow" || req.kind !== "sftp" || !SFTP_WRITE_OPS.has(req.op)) return false;
     if (req.paths.length === 0) return true; // an extension the gateway cannot read
-    return req.paths.some((p) => writeTouched(a.writes!, { path: canonicalSftpPath(p), glob: false, subtree: false }, intersects));
+    return req.paths.some((p) => {
+      const path = canonicalSftpPath(p);
+      return writeTouched(a.writes!, path === null ? { path: p, glob: false, subtree: false, unknown: "leaves the home directory" } : { path, glob: false, subtree: false }, intersects);
+    });
   }
   if (a.op !== null && a.op !== req.kind) return false;
   if (req.kind === "port-forward") return !a.targets || a.targets.matches(req.target);
@@ -381,7 +384,9 @@ function resolvedOperands(cmd: ShellCommand, pat: PatternGlob, arg: ShellWord): 
   const v = arg.value;
   if (arg.dynamic || v.startsWith("/") || v.startsWith("~") || !/^[/~]/.test(pat.source) || !cmd.cwd) return [arg];
   if (cmd.cwd.unknown) return [{ ...arg, dynamic: true }];
-  return [arg, ...cmd.cwd.dirs.map((dir) => ({ ...arg, value: joinPath(dir, v) }))];
+  const joined = cmd.cwd.dirs.map((dir) => joinPath(dir, v));
+  if (joined.some((j) => j === null)) return [{ ...arg, dynamic: true }];
+  return [arg, ...joined.map((value) => ({ ...arg, value: value! }))];
 }
 
 function subtreeTouched(pat: PatternGlob, arg: ShellWord): boolean {

@@ -14,6 +14,10 @@ describe("write targets in canonical form", () => {
     expect(writes("echo > ~root/.bashrc")).toEqual(["~root/.bashrc"]);
     expect(writes("echo > //root/./x/../.bashrc")).toEqual(["/root/.bashrc"]);
     expect(writes("echo > /dev/null")).toEqual([]);
+    // Leaving the (unknown) home, or going through /proc links: the gateway cannot place it.
+    expect(writes("echo > ../../etc/profile")).toEqual(["?"]);
+    expect(writes("echo > ~/../../etc/profile")).toEqual(["?"]);
+    expect(writes("echo > /proc/self/root/etc/profile")).toEqual(["?"]);
   });
 
   it("follows literal cd (every directory a cd could reach) and gives up after one it cannot follow", () => {
@@ -42,5 +46,12 @@ describe("write targets in canonical form", () => {
     expect(writes("git config --get user.name")).toEqual([]);
     expect(writes("scp -t .")).toEqual(["~/**"]);
     expect(writes("find . -fprint ~/.bashrc")).toEqual(["~/.bashrc"]);
+    expect(writes("tar xzf a.tgz")).toEqual(["~/**"]);
+    expect(writes("tar -x -f a.tgz --directory=/srv/app")).toEqual(["/srv/app/**"]);
+    expect(writes("tar -czf a.tgz .")).toEqual([]);
+    expect(writes("unzip a.zip -d /srv/app")).toEqual(["/srv/app/**"]);
+    expect(writes("rsync -a src/ /srv/app/")).toEqual(["/srv/app/**"]);
+    expect(writes("rsync -a src/ host:/srv/app/")).toEqual([]);
+    expect(writes("rsync --server -logDtpre.iLsfxCIvu . /srv/up/")).toEqual(["/srv/up/**"]);
   });
 });

@@ -41,22 +41,34 @@ export function canonicalPaths(word: ShellWord, cwd: CwdState): { paths: string[
     if (/[$`]|[<>]\(/.test(rest)) return { unknown: `the path ${JSON.stringify(word.value)} is only known on the host` };
   }
   if (value === "") return { unknown: "an empty path" };
-  if (value.startsWith("/")) return { paths: [normalizeSftpPath(value)], glob: word.glob };
-  if (value.startsWith("~")) return { paths: [normalizeHome(value)], glob: word.glob };
-  if (cwd.unknown) return { unknown: `the relative path ${JSON.stringify(value)} follows a cd the gateway could not follow` };
-  return { paths: cwd.cwds.map((dir) => joinPath(dir, value)), glob: word.glob };
+  let paths: Array<string | null>;
+  if (value.startsWith("/") || value.startsWith("~")) paths = [joinPath("/", value)];
+  else if (cwd.unknown) return { unknown: `the relative path ${JSON.stringify(value)} follows a cd the gateway could not follow` };
+  else paths = cwd.cwds.map((dir) => joinPath(dir, value));
+  // `~/../x` leaves a home whose place the gateway does not know; /proc/<pid>/root|cwd|fd are links.
+  if (paths.some((p) => p === null || /^\/proc(\/|$)/.test(p))) return { unknown: `the path ${JSON.stringify(value)} cannot be placed (it leaves the home directory or goes through /proc)` };
+  return { paths: paths as string[], glob: word.glob };
 }
 
-/** `~/a/../b` → `~/b`; `~user` kept as the first segment. */
-function normalizeHome(value: string): string {
+/** `~/a/../b` → `~/b`; `~user` kept as the first segment; null when `..` climbs above it. */
+function normalizeHome(value: string): string | null {
   const slash = value.indexOf("/");
   const head = slash < 0 ? value : value.slice(0, slash);
-  const rest = slash < 0 ? "" : normalizeSftpPath(`/${value.slice(slash + 1)}`);
-  return rest === "/" || rest === "" ? head : `${head}${rest}`;
+  if (slash < 0) return head;
+  let depth = 0;
+  for (const seg of value.slice(slash + 1).split("/")) {
+    if (seg === "..") depth--;
+    else if (seg !== "" && seg !== ".") depth++;
+    if (depth < 0) return null;
+  }
+  const rest = normalizeSftpPath(`/${value.slice(slash + 1)}`);
+  return rest === "/" ? head : `${head}${rest}`;
 }
 
-export function joinPath(dir: string, rel: string): string {
+/** `dir` + `rel` in canonical form (absolute `rel` and `~…` stand alone); null when it leaves a home. */
+export function joinPath(dir: string, rel: string): string | null {
   if (rel.startsWith("/")) return normalizeSftpPath(rel);
+  if (rel.startsWith("~")) return normalizeHome(rel);
   if (dir.startsWith("~")) return normalizeHome(`${dir}/${rel}`);
   return normalizeSftpPath(`${dir}/${rel}`);
 }

@@ -13,7 +13,7 @@ export interface ProgramSpec {
   names: string[];
   options: OptionDef[];
   /** How files written are found (writes.ts). */
-  writes?: "operands" | "last-operand" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
+  writes?: "operands" | "extract" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
   /** Code the gateway cannot read (interpreters, editors with commands, sed `e`…) → unknown. */
   code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync";
   /** One line for the docs table. */
@@ -82,8 +82,9 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["curl"], writes: "curl", doc: "writes the file of -o/--output", options: [v("o", "output"), o("O", "remote-name"), v("K", "config"), o("s", "silent"), o("S", "show-error"), o("f", "fail"), o("L", "location"), v("H", "header"), v("d", "data"), v("X", "request"), v("u", "user"), o("k", "insecure")] },
   { names: ["wget"], writes: "wget", doc: "writes the file of -O/--output-document (and into -P/--directory-prefix)", options: [v("O", "output-document"), v("P", "directory-prefix"), o("q", "quiet"), v("o", "output-file"), v("a", "append-output"), o("c", "continue")] },
   { names: ["vi", "vim", "nvim", "view", "ex", "vimdiff", "rvim", "nano", "emacs", "ed", "pico", "joe", "mcedit"], writes: "editor", code: "editor", doc: "editors: every file operand is written; commands on the command line (-c, +cmd, -S, --cmd, --eval, -l) → unknown", options: [] },
-  { names: ["tar", "gtar", "bsdtar"], code: "tar", doc: "--to-command, --use-compress-program/-I, --checkpoint-action, --rsh-command, --info-script/-F, --new-volume-script run programs → unknown (archive members are not visible)", options: [] },
-  { names: ["rsync"], writes: "rsync", code: "rsync", doc: "-e/--rsh and --rsync-path run programs → unknown; `rsync --server` (not --sender) writes into its destination", options: [] },
+  { names: ["tar", "gtar", "bsdtar"], writes: "extract", code: "tar", doc: "--to-command, --use-compress-program/-I, --checkpoint-action, --rsh-command, --info-script/-F, --new-volume-script run programs → unknown; extraction (-x, --extract, --get) writes below its -C/--directory (or the current directory): archive members are not visible", options: [] },
+  { names: ["unzip", "cpio", "bsdcpio"], writes: "extract", doc: "extraction writes below -d DIR (unzip) / -D DIR (cpio) or the current directory: archive members are not visible", options: [] },
+  { names: ["rsync"], writes: "rsync", code: "rsync", doc: "-e/--rsh and --rsync-path run programs → unknown; writes below its destination (`rsync --server` without --sender, or a local destination); --delete*/--remove-source-files are also reported as `rm -r -f <destination>`", options: [] },
   { names: ["scp"], writes: "scp", doc: "`scp -t <dir>` (legacy scp sink) writes into <dir>", options: [] },
   { names: ["python", "python2", "python3", "pypy", "pypy3", "perl", "ruby", "node", "nodejs", "deno", "bun", "php", "lua", "luajit", "Rscript", "tclsh", "wish", "expect", "pwsh", "powershell", "osascript", "jshell", "groovy", "scala", "julia", "guile", "racket", "sbcl", "erl", "escript", "elixir", "ghci", "runghc", "irb", "gdb", "lldb"], code: "interpreter", doc: "interpreters: code on the command line (-c, -e, -E, -r, --eval, -m, -x, -ex…) or read from stdin → unknown; a script file is reported as the command (its content is not visible)", options: [] },
   { names: ["awk", "gawk", "mawk", "nawk"], code: "awk", doc: "a program that can run commands or write files (system, getline, |, >, @load, -f/-E program files) → unknown", options: [] },

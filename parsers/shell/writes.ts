@@ -98,9 +98,33 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
     case "editor":
       for (const a of args) if (!a.value.startsWith("-") && !a.value.startsWith("+")) w(a);
       break;
-    case "rsync":
-      if (args.some((a) => a.value === "--server") && !args.some((a) => a.value === "--sender") && args.length > 0) w(args[args.length - 1]!, true);
+    case "rsync": {
+      const server = args.some((a) => a.value === "--server");
+      const dest = [...args].reverse().find((a) => a.dynamic || !a.value.startsWith("-"));
+      const receiving = server ? !args.some((a) => a.value === "--sender") : dest !== undefined && (dest.dynamic || !/^[^/]*:/.test(dest.value));
+      if (!dest || !receiving) break;
+      w(dest, true);
+      if (args.some((a) => a.dynamic || /^--(del|delete.*|remove-source-files)$/.test(a.value))) found.alsoRuns = [{ name: "rm", args: [lit("-r"), lit("-f"), dest] }];
       break;
+    }
+    case "extract": {
+      const text = args.map((a) => a.value);
+      const extracting =
+        name === "unzip" ||
+        text.some((t) => /^--(extract|get)$/.test(t) || /^-[A-Za-z]*[xi]/.test(t) && !t.startsWith("--")) ||
+        (/^[A-Za-z]+$/.test(text[0] ?? "") && /[x]/.test(text[0]!)) ||
+        args.some((a) => a.dynamic);
+      if (!extracting) break;
+      let dir: ShellWord = lit(".");
+      args.forEach((a, i) => {
+        const flag = name === "unzip" ? "-d" : name === "tar" || name === "gtar" || name === "bsdtar" ? "-C" : "-D";
+        if ((a.value === flag || a.value === "--directory") && args[i + 1]) dir = args[i + 1]!;
+        else if (a.value.startsWith("--directory=")) dir = { ...a, value: a.value.slice(12) };
+        else if (a.value.startsWith(flag) && a.value.length > 2 && !a.value.startsWith("--")) dir = { ...a, value: a.value.slice(2) };
+      });
+      w(dir, true);
+      break;
+    }
     case "scp":
       if (args.some((a) => /^-[A-Za-z]*t[A-Za-z]*$/.test(a.value)) && args.length > 0) w(args[args.length - 1]!, true);
       break;
