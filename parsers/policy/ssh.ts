@@ -18,14 +18,20 @@
  * (`*` within a path segment, `**` across); an argument that is exactly `**` stands for any
  * number of arguments.
  *
+ *   { ssh: { command: rm, flags: [recursive], args: ["/srv/**"] } }  a program by meaning (ssh-semantic.ts)
+ *   { ssh: { writes: [protected, "/dev/sd*"] } }                     writes onto those paths (deny/approve)
+ *
  * As for SQL, an ALLOW rule must cover a command completely and a DENY/APPROVE rule need only
  * touch it:
  *  - allow: argv is matched position by position. A dynamic argument (`$X`, `$(…)`, `~`) is only
  *    covered by a `**` word; an argument with a `..` path segment only by `**` or an identical word.
- *  - deny/approve: every pattern argument must be found somewhere in argv; a short-option pattern
- *    like `-rf` is found when the command sets all of those options in any spelling (`-r -f`,
- *    `-fr`); a dynamic argument could be anything, so it is found; a glob argument is found when
- *    some file name could match both.
+ *  - deny/approve: the pattern's options are read with the program's option table, so `-rf` is
+ *    recursive + force in any spelling (`-Rf`, `-r -f`, `--rec --forc`); every other pattern
+ *    argument must be met by an operand; a dynamic argument could be anything, so it meets; a glob
+ *    argument meets when some file name could match both; a recursive command meets patterns
+ *    below its operand.
+ *  - unknown commands and hidden code (scripts, programs that run others unanalysed) are touched
+ *    by every deny/approve exec rule: they could have matched (fail closed).
  */
 import type { ParsedCommandLine, ShellCommand, ShellWord } from "../shell/types.ts";
 import { compileGlob, GlobSet } from "./glob.ts";

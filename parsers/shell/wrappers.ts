@@ -2,11 +2,14 @@
  * Commands that run other commands. Each wrapper is reported itself (so `sudo` can be denied) and
  * so is what it runs, with `via` naming the wrapper: `sudo rm -rf /` reports `sudo …` and `rm -rf /`
  * (via sudo). Strings that a shell will parse again (`sh -c`, `bash -c`, `eval`, `su -c`,
- * `env -S`, `watch`, `flock -c`, `script -c`, `ssh` remote commands are NOT followed — `ssh` is its
- * own command) are parsed recursively.
+ * `env -S`, `watch`, `flock -c`, `script -c`, `trap`) are parsed recursively. The table in
+ * wrapper-table.ts documents all of this (docs/SSH.md is generated from it).
  *
- * What cannot be followed statically (a dynamic command name, `xargs` reading names from stdin,
- * a shell reading commands from stdin) becomes `unknown`.
+ * What cannot be followed statically (a dynamic command name, a shell reading commands from stdin,
+ * `source <(…)`, alias definitions, arithmetic on variables…) becomes `unknown`; scripts and the
+ * programs of UNANALYSED_RUNNERS (`ssh`, `docker`, `nsenter`…) are `hidden`. Every command also gets
+ * the files it writes and whether it runs code the gateway cannot read (writes.ts), and `cd` moves
+ * the tracked current directory (paths.ts).
  */
 import type { ParseContext } from "./parse.ts";
 import { parseNested, pushCommand, pushUnknown, SENSITIVE_VARIABLES } from "./parse.ts";
