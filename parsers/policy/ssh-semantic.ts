@@ -20,7 +20,7 @@ import { knownFlags, optionTable } from "../shell/programs.ts";
 import type { ShellCommand, ShellWord, WriteTarget } from "../shell/types.ts";
 import { compileGlob, GlobSet } from "./glob.ts";
 import { PolicySyntaxError } from "./errors.ts";
-import { PROTECTED_PATH_GLOBS, isHomeLike, protectedPathGlobs } from "./protected-paths.ts";
+import { PROTECTED_HOME_ENTRIES, PROTECTED_PATH_GLOBS, isHomeLike, protectedPathGlobs } from "./protected-paths.ts";
 import { joinPath } from "../shell/paths.ts";
 
 export interface SemanticOptions {
@@ -145,7 +145,7 @@ export function writeTouched(m: WriteMatcher, t: WriteTarget, intersects: (patte
   if (m.protectedClass) globs.push(...protectedPathGlobs());
   if (m.paths) globs.push(...m.paths.globs);
   if (t.subtree) {
-    if (t.glob || (m.protectedClass && isHomeLike(t.path))) return true;
+    if (t.glob || (m.protectedClass && (isHomeLike(t.path) || reachesHomeEntry(t.path)))) return true;
     const under = `${t.path === "/" ? "" : t.path.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`)}/**`;
     return globs.some((g) => {
       if (g.matches(t.path)) return true;
@@ -156,6 +156,19 @@ export function writeTouched(m: WriteMatcher, t: WriteTarget, intersects: (patte
   }
   if (t.glob) return globs.some((g) => intersects(g.source, t.path, true));
   return globs.some((g) => g.matches(t.path));
+}
+
+/**
+ * A directory tree written at `path` can create a protected home entry when `path` ends with the
+ * first segments of one (`~/.config` + `systemd/user/x.service`, `/srv/x/.git` + `hooks/…`).
+ */
+function reachesHomeEntry(path: string): boolean {
+  const segs = path.split("/");
+  return PROTECTED_HOME_ENTRIES.some((entry) => {
+    const parts = entry.replace(/\/$/, "").split("/");
+    for (let k = 1; k < parts.length; k++) if (segs.slice(-k).join("/") === parts.slice(0, k).join("/")) return true;
+    return false;
+  });
 }
 
 /**

@@ -34,7 +34,7 @@ describe("write targets in canonical form", () => {
     expect(writes('echo > "$F"')).toEqual(["?"]);
     expect(writes("tee -a ~/.profile /tmp/x")).toEqual(["~/.profile", "/tmp/x"]);
     expect(writes("cp -t ~/.ssh k")).toEqual(["~/.ssh", "~/.ssh/k"]);
-    expect(writes("mv /tmp/k ~/.ssh/authorized_keys")).toEqual(["~/.ssh/authorized_keys", "~/.ssh/authorized_keys/k"]);
+    expect(writes("mv /tmp/k ~/.ssh/authorized_keys")).toEqual(["~/.ssh/authorized_keys/**", "~/.ssh/authorized_keys/k/**"]); // mv moves trees
     expect(writes("ln -s ~/.bashrc l")).toEqual(["~/.bashrc", "~/l"]);
     expect(writes("dd if=x of=/etc/profile")).toEqual(["/etc/profile"]);
     expect(writes("sed -i -e p ~/.bashrc")).toEqual(["~/.bashrc"]);
@@ -47,8 +47,14 @@ describe("write targets in canonical form", () => {
     expect(writes("scp -t .")).toEqual(["~/**"]);
     expect(writes("find . -fprint ~/.bashrc")).toEqual(["~/.bashrc"]);
     expect(writes("tar xzf a.tgz")).toEqual(["~/**"]);
+    expect(writes("tar -czf /tmp/a.tgz .")).toEqual(["/tmp/a.tgz"]);
+    expect(writes("mv d ~/.config")).toEqual(["~/.config/**", "~/.config/d/**"]);
+    expect(writes("cp -r d /srv")).toEqual(["/srv/**", "/srv/d/**"]);
+    expect(writes("sort -o ~/.profile x")).toEqual(["~/.profile"]);
+    expect(writes("openssl enc -out /etc/x")).toEqual(["/etc/x"]);
+    expect(writes("uniq in ~/.profile")).toEqual(["~/.profile"]);
+    expect(writes("script -q -c id ~/.bashrc")).toEqual(["~/.bashrc"]);
     expect(writes("tar -x -f a.tgz --directory=/srv/app")).toEqual(["/srv/app/**"]);
-    expect(writes("tar -czf a.tgz .")).toEqual([]);
     expect(writes("unzip a.zip -d /srv/app")).toEqual(["/srv/app/**"]);
     expect(writes("rsync -a src/ /srv/app/")).toEqual(["/srv/app/**"]);
     expect(writes("rsync -a src/ host:/srv/app/")).toEqual([]);

@@ -13,7 +13,7 @@ export interface ProgramSpec {
   names: string[];
   options: OptionDef[];
   /** How files written are found (writes.ts). */
-  writes?: "operands" | "extract" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
+  writes?: "operands" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
   /** Code the gateway cannot read (interpreters, editors with commands, sed `e`…) → unknown. */
   code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync";
   /** One line for the docs table. */
@@ -69,6 +69,8 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["touch"], writes: "operands", doc: "writes every operand", options: [o("a"), o("c", "no-create"), v("d", "date"), o("f"), o("h", "no-dereference"), o("m"), v("r", "reference"), v("t"), v(undefined, "time")] },
   { names: ["chmod", "chown", "chgrp"], doc: "flags: recursive, …", options: [o("R", "recursive"), o("c", "changes"), o("f", "silent"), o(undefined, "quiet", "silent"), o("h", "no-dereference"), o(undefined, "dereference"), o("H"), o("L"), o("P"), v(undefined, "reference"), v(undefined, "from"), o(undefined, "preserve-root"), o(undefined, "no-preserve-root"), VERBOSE] },
   { names: ["dd"], writes: "dd", doc: "writes the file of `of=`", options: [] },
+  { names: ["sort", "openssl", "patch", "base64", "gzip", "xz", "zstd", "jq", "yq", "xxd"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
+  { names: ["uniq"], writes: "uniq", doc: "writes its second operand", options: [] },
   {
     names: ["sed", "gsed"],
     writes: "sed",
@@ -86,6 +88,7 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["unzip", "cpio", "bsdcpio"], writes: "extract", doc: "extraction writes below -d DIR (unzip) / -D DIR (cpio) or the current directory: archive members are not visible", options: [] },
   { names: ["rsync"], writes: "rsync", code: "rsync", doc: "-e/--rsh and --rsync-path run programs → unknown; writes below its destination (`rsync --server` without --sender, or a local destination); --delete*/--remove-source-files are also reported as `rm -r -f <destination>`", options: [] },
   { names: ["scp"], writes: "scp", doc: "`scp -t <dir>` (legacy scp sink) writes into <dir>", options: [] },
+  { names: ["script"], writes: "script", doc: "writes its typescript file and -O/-I/-B/-T/--log-*/--timing files (its -c command is analysed as a wrapper)", options: [] },
   { names: ["python", "python2", "python3", "pypy", "pypy3", "perl", "ruby", "node", "nodejs", "deno", "bun", "php", "lua", "luajit", "Rscript", "tclsh", "wish", "expect", "pwsh", "powershell", "osascript", "jshell", "groovy", "scala", "julia", "guile", "racket", "sbcl", "erl", "escript", "elixir", "ghci", "runghc", "irb", "gdb", "lldb"], code: "interpreter", doc: "interpreters: code on the command line (-c, -e, -E, -r, --eval, -m, -x, -ex…) or read from stdin → unknown; a script file is reported as the command (its content is not visible)", options: [] },
   { names: ["awk", "gawk", "mawk", "nawk"], code: "awk", doc: "a program that can run commands or write files (system, getline, |, >, @load, -f/-E program files) → unknown", options: [] },
 ];

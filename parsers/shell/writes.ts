@@ -42,10 +42,11 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
       const dirs = parsed.values.get("target-directory") ?? [];
       const sources = dirs.length > 0 ? parsed.operands : parsed.operands.slice(0, -1);
       const dests = dirs.length > 0 ? dirs : parsed.operands.slice(-1);
+      const tree = name === "mv" || parsed.flags.has("recursive") || parsed.flags.has("archive");
       for (const d of dests) {
-        w(d);
+        w(d, tree);
         // The destination may be a directory: the file lands at dest/<source name>.
-        for (const s of sources) w(s.dynamic ? { value: `${d.value}/${s.value}`, dynamic: true, glob: false } : { ...d, value: `${d.value}/${base(s.value)}`, glob: d.glob || s.glob });
+        for (const s of sources) w(s.dynamic ? { value: `${d.value}/${s.value}`, dynamic: true, glob: false } : { ...d, value: `${d.value}/${base(s.value)}`, glob: d.glob || s.glob }, tree);
       }
       break;
     }
@@ -107,7 +108,39 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
       if (args.some((a) => a.dynamic || /^--(del|delete.*|remove-source-files)$/.test(a.value))) found.alsoRuns = [{ name: "rm", args: [lit("-r"), lit("-f"), dest] }];
       break;
     }
+    case "output-option":
+      args.forEach((a, i) => {
+        const m = /^(?:--out(?:p(?:u(?:t)?)?)?|-out|-o)(=?)(.*)$/.exec(a.value);
+        if (!m || a.dynamic) return;
+        if (m[2] !== "") w({ ...a, value: m[2]! });
+        else if (m[1] === "" && args[i + 1]) w(args[i + 1]!);
+      });
+      break;
+    case "uniq": {
+      const operands = args.filter((a) => a.dynamic || !a.value.startsWith("-"));
+      if (operands[1]) w(operands[1]);
+      break;
+    }
+    case "script":
+      args.forEach((a, i) => {
+        const prev = args[i - 1]?.value ?? "";
+        if (/^(-[OIBT]|--log-(in|out|io|timing)|--timing)$/.test(prev)) w(a);
+        else if (/^(-c|--command|-E|--echo|-m|--logging-format)$/.test(prev)) return;
+        else if (a.dynamic || !a.value.startsWith("-")) w(a);
+        else if (/^--(log-(in|out|io|timing)|timing)=/.test(a.value)) w({ ...a, value: a.value.slice(a.value.indexOf("=") + 1) });
+      });
+      break;
     case "extract": {
+      if (name === "tar" || name === "gtar" || name === "bsdtar") {
+        // tar -c/-r/-u/-A writes the archive named by -f / --file.
+        args.forEach((a, i) => {
+          const bundled = i === 0 && /^[A-Za-z]+$/.test(a.value);
+          if (a.value.startsWith("--file=")) w({ ...a, value: a.value.slice(7) });
+          else if ((a.value === "--file" || ((bundled || /^-[A-Za-z]+$/.test(a.value)) && a.value.endsWith("f"))) && args[i + 1]) {
+            if (args.some((x) => /^--(create|append|update|catenate|concatenate)$/.test(x.value) || (/^-?[A-Za-z]+$/.test(x.value) && !x.value.startsWith("--") && /[cruA]/.test(x.value) && (x === args[0] || x.value.startsWith("-"))))) w(args[i + 1]!);
+          }
+        });
+      }
       const text = args.map((a) => a.value);
       const extracting =
         name === "unzip" ||
