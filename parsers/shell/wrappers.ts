@@ -12,7 +12,7 @@
  * the tracked current directory (paths.ts).
  */
 import type { ParseContext } from "./parse.ts";
-import { parseNested, pushCommand, pushUnknown, SENSITIVE_VARIABLES } from "./parse.ts";
+import { ARITHMETIC_REASON as ARITH, parseNested, pushCommand, pushUnknown, SENSITIVE_VARIABLES } from "./parse.ts";
 import { SHELL_LIMITS, type ShellCommand, type ShellWord } from "./types.ts";
 import { inspectProgram } from "./writes.ts";
 import { applyCd, writeTargetsOf } from "./paths.ts";
@@ -384,6 +384,7 @@ function find(args: ShellWord[], inner: Inner, deletes: (rmArgs: ShellWord[]) =>
   let i0 = 0;
   while (i0 < args.length && /^-[HLP]$|^-D$|^-O\d*$/.test(args[i0]!.value)) i0 += args[i0]!.value === "-D" ? 2 : 1;
   for (let j = i0; j < args.length && !/^[-(!]/.test(args[j]!.value); j++) starts.push(args[j]!);
+  // A dynamic word could be `-delete`.
   if (args.some((a) => a.value === "-delete" || a.dynamic)) deletes([{ value: "-r", dynamic: false, glob: false }, { value: "-f", dynamic: false, glob: false }, ...(starts.length > 0 ? starts : [{ value: ".", dynamic: false, glob: false }])]);
   for (let i = 0; i < args.length; i++) {
     const v = args[i]!.value;
@@ -439,7 +440,5 @@ function scriptCommand(args: ShellWord[], nested: Nested, unknown: Unknown): voi
   }
   unknown("script without -c starts a shell");
 }
-
-const ARITH = "arithmetic on a variable evaluates its value as code (a[$(…)] in it runs commands)";
 
 export { lit as isLiteralWord };
