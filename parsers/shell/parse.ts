@@ -65,7 +65,7 @@ type End = "eof" | ")" | "case-item" | "esac";
 const META = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
 const KEYWORDS_SKIP = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}"]);
 /** Assignments that change which program later commands run, or inject code into shells. */
-export const SENSITIVE_VARIABLES = /^(PATH|LD_[A-Z_]+|BASH_ENV|ENV|IFS|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|GLOBIGNORE|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|RUBYOPT|NODE_OPTIONS|GCONV_PATH|HOSTALIASES)$/;
+export const SENSITIVE_VARIABLES = /^(PATH|LD_[A-Z_]+|BASH_ENV|ENV|IFS|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|GLOBIGNORE|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|RUBYOPT|NODE_OPTIONS|GCONV_PATH|HOSTALIASES|SIMPLE_BACKUP_SUFFIX|VERSION_CONTROL|CDPATH)$/;
 /**
  * bash evaluates a variable named in arithmetic as an expression, and an array subscript in that
  * value runs command substitutions (`x='a[$(cmd)]'; echo $((x))`, or x read from stdin): arithmetic

@@ -46,6 +46,10 @@ describe("write targets in canonical form", () => {
     expect(writes("git config --get user.name")).toEqual([]);
     expect(writes("scp -t .")).toEqual(["~/**"]);
     expect(writes("find . -fprint ~/.bashrc")).toEqual(["~/.bashrc"]);
+    expect(writes("cp --backup=simple --suffix=rc x ~/.bash")).toEqual(["~/.bash", "~/.bashrc", "~/.bash~", "~/.bash/x"]);
+    expect(writes("curl --output-dir /srv -O http://h/.bashrc")).toEqual(["/srv/**"]);
+    expect(writes("wget http://h/x")).toEqual(["~/**"]);
+    expect(writes("rename .bash .bashrc ~/.bash")).toEqual(["?"]);
     expect(writes("tar xzf a.tgz")).toEqual(["~/**"]);
     expect(writes("tar -czf /tmp/a.tgz .")).toEqual(["/tmp/a.tgz"]);
     expect(writes("mv d ~/.config")).toEqual(["~/.config/**", "~/.config/d/**"]);

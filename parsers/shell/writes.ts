@@ -43,8 +43,11 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
       const sources = dirs.length > 0 ? parsed.operands : parsed.operands.slice(0, -1);
       const dests = dirs.length > 0 ? dirs : parsed.operands.slice(-1);
       const tree = name === "mv" || parsed.flags.has("recursive") || parsed.flags.has("archive");
+      // `--backup --suffix=rc x ~/.bash` moves the old ~/.bash to ~/.bashrc.
+      const suffixes = parsed.flags.has("backup") || parsed.flags.has("suffix") ? [...(parsed.values.get("suffix") ?? []).map((x) => x.value), "~"] : [];
       for (const d of dests) {
         w(d, tree);
+        for (const sfx of suffixes) w({ ...d, value: `${d.value}${sfx}` });
         // The destination may be a directory: the file lands at dest/<source name>.
         for (const s of sources) w(s.dynamic ? { value: `${d.value}/${s.value}`, dynamic: true, glob: false } : { ...d, value: `${d.value}/${base(s.value)}`, glob: d.glob || s.glob }, tree);
       }
@@ -91,10 +94,16 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
     }
     case "curl":
       for (const a of parsed.values.get("output") ?? []) w(a);
+      if (["remote-name", "remote-name-all", "remote-header-name"].some((f) => parsed.flags.has(f)) || parsed.anyOption) for (const d of parsed.values.get("output-dir") ?? [lit(".")]) w(d, true);
       break;
-    case "wget":
-      for (const a of parsed.values.get("output-document") ?? []) if (a.value !== "-") w(a);
-      for (const a of parsed.values.get("directory-prefix") ?? []) w(a, true);
+    case "wget": {
+      const documents = parsed.values.get("output-document") ?? [];
+      for (const a of documents) if (a.value !== "-") w(a);
+      if (documents.length === 0) for (const d of parsed.values.get("directory-prefix") ?? [lit(".")]) w(d, true);
+      break;
+    }
+    case "renames":
+      found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} computes the new names` });
       break;
     case "editor":
       for (const a of args) if (!a.value.startsWith("-") && !a.value.startsWith("+")) w(a);
@@ -159,7 +168,8 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
       break;
     }
     case "scp":
-      if (args.some((a) => /^-[A-Za-z]*t[A-Za-z]*$/.test(a.value)) && args.length > 0) w(args[args.length - 1]!, true);
+      if (name === "scp" && args.some((a) => /^-[A-Za-z]*t[A-Za-z]*$/.test(a.value)) && args.length > 0) w(args[args.length - 1]!, true);
+      else if (!(name === "scp" && args.some((a) => /^-[A-Za-z]*f[A-Za-z]*$/.test(a.value)))) found.hidden = `${name} as a client on the host runs ssh and writes what the other side sends`;
       break;
   }
   return found;
