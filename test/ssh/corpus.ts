@@ -1,6 +1,7 @@
 /**
  * Attack corpus for the SSH command policy: spellings of "delete this directory recursively"
- * (option forms × program names × wrappers × shell constructs) and of "make the account run my
+ * (option forms × program names × wrappers × shell constructs; "deleted" = its file is gone) and
+ * of "make the account run my
  * code at its next login" (persistence). Each destructive spelling really deletes its directory
  * when bash runs it on the host — ssh-commands-e2e.test.ts checks that directly before checking
  * that the gateway stops it.
@@ -112,6 +113,8 @@ export function destructiveSpellings(t: Target): string[] {
     `git -c alias.x='!rm -rf ${dir}' x`,
     `tar -cf - /etc/hostname 2>/dev/null | tar -xf - --to-command='rm -rf ${dir}'`,
     `unshare -r rm -rf ${dir}`,
+    `mkdir -p /tmp/gatehouse-corpus-empty && rsync -a --delete /tmp/gatehouse-corpus-empty/ ${dir}/`,
+    `find ${dir} -type f -delete`,
   );
   return out;
 }
@@ -151,5 +154,10 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `${m} | sed -n 'w ${home}/.bashrc'`,
     `git config --global core.pager '${marker}'`,
     `python3 -c 'open(".bashrc","a").write("${marker}")'`,
+    `${m} > /tmp/gatehouse-p4-${marker} && link /tmp/gatehouse-p4-${marker} ~/.bash_logout`,
+    `cd ~ && ${m} > .bash && cp --backup=simple --suffix=rc /etc/hostname .bash`,
+    `${m} | sort -o ~/.bashrc`,
+    `mkdir -p /tmp/gatehouse-p5-${marker}/systemd/user && ${m} > /tmp/gatehouse-p5-${marker}/systemd/user/x.service && cp -r /tmp/gatehouse-p5-${marker}/systemd ~/.config/`,
+    `mkdir -p /tmp/gatehouse-p6-${marker}/.ssh && ${m} > /tmp/gatehouse-p6-${marker}/.ssh/rc && tar -C /tmp/gatehouse-p6-${marker} -cf /tmp/gatehouse-p6-${marker}.tar .ssh && tar -xf /tmp/gatehouse-p6-${marker}.tar -C ~`,
   ];
 }

@@ -104,12 +104,12 @@ describe("SSH commands by meaning: the demo policy against the attack corpus (re
     expect(readFileSync(path.join(sshd.home, "notes.txt"), "utf8")).toBe("done\n");
   });
 
-  it("every destructive spelling really deletes its directory when bash runs it on the host", async () => {
+  it("every destructive spelling really deletes its directory's content when bash runs it on the host", async () => {
     const targets = Array.from({ length: destructiveSpellings(victim(path.join(sshd.home, "probe"))).length }, (_, i) => victim(path.join(sshd.home, "direct", String(i).padStart(3, "0"))));
     const lines = targets.map((t, i) => destructiveSpellings(t)[i]!);
     expect(lines.length).toBeGreaterThanOrEqual(100);
     const results = await pool(lines, 4, (line) => direct(line, sshd.home, loginDir));
-    const survived = lines.flatMap((line, i) => (existsSync(targets[i]!.dir) ? [`${line} → ${results[i]!.status} ${results[i]!.stderr.trim()}`] : []));
+    const survived = lines.flatMap((line, i) => (existsSync(path.join(targets[i]!.dir, "keep")) ? [`${line} → ${results[i]!.status} ${results[i]!.stderr.trim()}`] : []));
     expect(survived).toEqual([]);
   });
 
