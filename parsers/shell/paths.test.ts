@@ -50,6 +50,8 @@ describe("write targets in canonical form", () => {
     expect(writes("curl --output-dir /srv -O http://h/.bashrc")).toEqual(["/srv/**"]);
     expect(writes("wget http://h/x")).toEqual(["~/**"]);
     expect(writes("rename .bash .bashrc ~/.bash")).toEqual(["?"]);
+    expect(writes("chmod 666 /etc/profile")).toEqual(["/etc/profile"]);
+    expect(writes("chown -R u /srv/app")).toEqual(["/srv/app/**"]);
     expect(writes("tar xzf a.tgz")).toEqual(["~/**"]);
     expect(writes("tar -czf /tmp/a.tgz .")).toEqual(["/tmp/a.tgz"]);
     expect(writes("mv d ~/.config")).toEqual(["~/.config/**", "~/.config/d/**"]);

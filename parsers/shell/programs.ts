@@ -13,7 +13,7 @@ export interface ProgramSpec {
   names: string[];
   options: OptionDef[];
   /** How files written are found (writes.ts). */
-  writes?: "operands" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
+  writes?: "operands" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
   /** Code the gateway cannot read (interpreters, editors with commands, sed `e`…) → unknown. */
   code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync";
   /** One line for the docs table. */
@@ -69,7 +69,7 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["truncate"], writes: "operands", doc: "flags: size (value), …; writes every operand", options: [v("s", "size"), v("r", "reference"), o("c", "no-create"), o("o", "io-blocks")] },
   { names: ["shred"], writes: "operands", doc: "flags: remove, zero, force, …; writes every operand", options: [o("u", undefined, "remove"), o(undefined, "remove", undefined, "optional"), o("z", "zero"), o("f", "force"), o("x", "exact"), v("n", "iterations"), v("s", "size"), v(undefined, "random-source"), VERBOSE] },
   { names: ["touch"], writes: "operands", doc: "writes every operand", options: [o("a"), o("c", "no-create"), v("d", "date"), o("f"), o("h", "no-dereference"), o("m"), v("r", "reference"), v("t"), v(undefined, "time")] },
-  { names: ["chmod", "chown", "chgrp"], doc: "flags: recursive, …", options: [o("R", "recursive"), o("c", "changes"), o("f", "silent"), o(undefined, "quiet", "silent"), o("h", "no-dereference"), o(undefined, "dereference"), o("H"), o("L"), o("P"), v(undefined, "reference"), v(undefined, "from"), o(undefined, "preserve-root"), o(undefined, "no-preserve-root"), VERBOSE] },
+  { names: ["chmod", "chown", "chgrp"], writes: "attributes", doc: "flags: recursive, …; changes the files after the mode/owner (all operands with --reference): they count as written (making a start-up file writable is a way to write it)", options: [o("R", "recursive"), o("c", "changes"), o("f", "silent"), o(undefined, "quiet", "silent"), o("h", "no-dereference"), o(undefined, "dereference"), o("H"), o("L"), o("P"), v(undefined, "reference"), v(undefined, "from"), o(undefined, "preserve-root"), o(undefined, "no-preserve-root"), VERBOSE] },
   { names: ["dd"], writes: "dd", doc: "writes the file of `of=`", options: [] },
   { names: ["sort", "openssl", "patch", "base64", "gzip", "xz", "zstd", "jq", "yq", "xxd"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
   { names: ["uniq"], writes: "uniq", doc: "writes its second operand", options: [] },

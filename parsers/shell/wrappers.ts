@@ -28,7 +28,7 @@ export const UNANALYSED_RUNNERS = [
   "numactl", "cpulimit", "torsocks", "torify", "proxychains", "proxychains4", "sshpass", "rlwrap", "entr", "ssh", "make", "gmake",
   "docker", "podman", "kubectl", "crictl", "ctr", "nerdctl", "lxc-attach", "machinectl", "systemd-nspawn", "bwrap", "faketime", "catchsegv",
   "valgrind", "perf", "fish", "csh", "tcsh", "elvish", "nu", "xonsh", "pdsh", "clush", "ansible", "salt-call", "run-parts",
-  "ksu", "sudoedit", "visudo", "vipw", "logsave", "mispipe",
+  "ksu", "sudoedit", "visudo", "vipw", "logsave", "mispipe", "ssh-copy-id",
 ];
 const RUNNER_SET = new Set(UNANALYSED_RUNNERS);
 /** Directories whose programs are the system's own; a program run by any other path may have been written by this line. */

@@ -102,6 +102,9 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
       if (documents.length === 0) for (const d of parsed.values.get("directory-prefix") ?? [lit(".")]) w(d, true);
       break;
     }
+    case "attributes":
+      for (const a of parsed.values.has("reference") ? parsed.operands : parsed.operands.slice(1)) w(a, parsed.flags.has("recursive"));
+      break;
     case "renames":
       found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} computes the new names` });
       break;
