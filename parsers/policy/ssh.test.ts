@@ -73,11 +73,11 @@ describe("SSH policy", async () => {
     expect(exec("echo hi > /etc/passwd").effect).toBe("deny");
   });
 
-  it("leaves unknown commands to policy (default deny) and approvals held", () => {
+  it("refuses unknown commands wherever a deny rule could have matched them, and holds approvals", () => {
     const d = exec("$CMD -rf /");
     expect(d.effect).toBe("deny");
-    expect(d.rule).toBeNull();
-    expect(d.reason).toMatch(/unresolvable command/);
+    expect(d.rule).toBe("no-destroy");
+    expect(d.reason).toMatch(/unknown: the command name "\$CMD" is only known on the host/);
     const a = exec("systemctl restart nginx");
     expect(a.effect).toBe("approve");
     expect(a.approvals?.[0]?.rule).toBe("restarts");

@@ -18,14 +18,20 @@
  * (`*` within a path segment, `**` across); an argument that is exactly `**` stands for any
  * number of arguments.
  *
+ *   { ssh: { command: rm, flags: [recursive], args: ["/srv/**"] } }  a program by meaning (ssh-semantic.ts)
+ *   { ssh: { writes: [protected, "/dev/sd*"] } }                     writes onto those paths (deny/approve)
+ *
  * As for SQL, an ALLOW rule must cover a command completely and a DENY/APPROVE rule need only
  * touch it:
  *  - allow: argv is matched position by position. A dynamic argument (`$X`, `$(…)`, `~`) is only
  *    covered by a `**` word; an argument with a `..` path segment only by `**` or an identical word.
- *  - deny/approve: every pattern argument must be found somewhere in argv; a short-option pattern
- *    like `-rf` is found when the command sets all of those options in any spelling (`-r -f`,
- *    `-fr`); a dynamic argument could be anything, so it is found; a glob argument is found when
- *    some file name could match both.
+ *  - deny/approve: the pattern's options are read with the program's option table, so `-rf` is
+ *    recursive + force in any spelling (`-Rf`, `-r -f`, `--rec --forc`); every other pattern
+ *    argument must be met by an operand; a dynamic argument could be anything, so it meets; a glob
+ *    argument meets when some file name could match both; a recursive command meets patterns
+ *    below its operand.
+ *  - unknown commands and hidden code (scripts, programs that run others unanalysed) are touched
+ *    by every deny/approve exec rule: they could have matched (fail closed).
  */
 import type { ParsedCommandLine, ShellCommand, ShellWord } from "../shell/types.ts";
 import { compileGlob, GlobSet } from "./glob.ts";
@@ -33,18 +39,28 @@ import { PolicySyntaxError } from "./errors.ts";
 import type { ConnectInput, Decision, Effect, MatchedRule, ApprovalRequirement } from "./types.ts";
 import { EFFECT_RANK } from "./types.ts";
 import { normalizeSftpPath } from "../sftp/packets.ts";
+import { joinPath } from "../shell/paths.ts";
+import { canonicalSftpPath, commandOptions, compileFlags, compileWrites, embeddedCommands, semanticOptionsOf, setsAllFlags, setsOnlyFlags, writeTouched, type SemanticOptions, type WriteMatcher } from "./ssh-semantic.ts";
 
 export const SFTP_OPERATIONS = ["read", "write", "list", "remove", "rename", "mkdir", "rmdir", "setstat", "symlink", "extended"] as const;
 export type SftpOperation = (typeof SFTP_OPERATIONS)[number];
 
-export type SshOperation = "exec" | "exec.unknown" | "shell" | "sftp" | "port-forward" | "agent-forward" | "x11";
+export type SshOperation = "exec" | "exec.unknown" | "shell" | "sftp" | "port-forward" | "agent-forward" | "x11" | "write";
 export const SSH_ACTION_NAMES = ["ssh.*", "ssh.exec", "ssh.exec.unknown", "ssh.shell", "ssh.sftp", "ssh.sftp.*", ...SFTP_OPERATIONS.map((o) => `ssh.sftp.${o}`), "ssh.port-forward", "ssh.agent-forward", "ssh.x11"];
 
 export interface CommandPattern {
   source: string;
   name: PatternGlob;
-  /** null entries are `**` (any number of arguments). */
+  /** null entries are `**` (any number of arguments). Positional matching (allow, `exec:` patterns). */
   args: Array<PatternGlob | null>;
+  /** Options of the pattern by meaning (deny/approve; allow for `command:` rules). */
+  options: SemanticOptions;
+  /** Operand patterns (the pattern's words that are not options; `**` dropped). */
+  operands: PatternGlob[];
+  /** `{ command, flags, args }` form: allow matches by meaning too (ssh-semantic.ts). */
+  structured: boolean;
+  /** structured allow: no `args` key = any operands. */
+  anyOperands: boolean;
 }
 
 /** A compiled glob plus its tokens (deny matching intersects patterns with glob arguments). */
@@ -68,6 +84,8 @@ export interface SshActionMatcher {
   paths: GlobSet | null;
   /** port-forward only: target patterns (null = any target). */
   targets?: GlobSet | null;
+  /** write only: which written paths (`{ ssh: { writes: [...] } }`). */
+  writes?: WriteMatcher;
 }
 
 // ------------------------------------------------------------------ compile
@@ -102,7 +120,16 @@ export function compileSshActionMap(value: unknown): SshActionMatcher {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PolicySyntaxError("ssh: must be a mapping with 'exec' or 'sftp' (and 'paths')");
   const keys = Object.keys(value);
   const map = value as Record<string, unknown>;
-  for (const k of keys) if (!["exec", "sftp", "paths", "forward"].includes(k)) throw new PolicySyntaxError(`ssh: unknown key '${k}'; expected exec, forward, or sftp with paths`);
+  for (const k of keys) if (!["exec", "sftp", "paths", "forward", "command", "flags", "args", "writes"].includes(k)) throw new PolicySyntaxError(`ssh: unknown key '${k}'; expected exec, command (with flags, args), writes, forward, or sftp with paths`);
+  if ("command" in map || "flags" in map || "args" in map) {
+    if (!("command" in map)) throw new PolicySyntaxError("ssh: 'flags' and 'args' belong to a 'command'");
+    if (keys.some((k) => !["command", "flags", "args"].includes(k))) throw new PolicySyntaxError("ssh: 'command' goes with 'flags' and 'args' only");
+    return { protocol: "ssh", op: "exec", commands: [compileStructuredCommand(map)], sftpOps: null, paths: null };
+  }
+  if ("writes" in map) {
+    if (keys.length !== 1) throw new PolicySyntaxError("ssh: 'writes' stands alone");
+    return { protocol: "ssh", op: "write", commands: null, sftpOps: null, paths: null, writes: compileWrites(stringsOf(map.writes, "ssh.writes")) };
+  }
   if ("exec" in map) {
     if (keys.length !== 1) throw new PolicySyntaxError("ssh: 'exec' stands alone (sftp/paths belong in another action)");
     const list = stringsOf(map.exec, "ssh.exec");
@@ -150,10 +177,36 @@ function stringsOf(value: unknown, what: string): string[] {
 export function compileCommandPattern(source: string): CommandPattern {
   const words = source.trim().split(/\s+/);
   if (words[0] === "**") throw new PolicySyntaxError(`command pattern '${source}': the command name must be a name or a glob, not '**'`);
+  const programName = words[0]!.slice(words[0]!.lastIndexOf("/") + 1);
+  const semantic = semanticOptionsOf(programName, words.slice(1).filter((w) => w !== "**"));
   return {
     source,
     name: compilePatternGlob(words[0]!, source),
     args: words.slice(1).map((w) => (w === "**" ? null : compilePatternGlob(w, source))),
+    options: semantic.options,
+    operands: semantic.operands.map((w) => compilePatternGlob(w, source)),
+    structured: false,
+    anyOperands: false,
+  };
+}
+
+/** `{ command: rm, flags: [recursive, force], args: ["/srv/**"] }` */
+function compileStructuredCommand(map: Record<string, unknown>): CommandPattern {
+  const name = map.command;
+  if (typeof name !== "string" || name.trim() === "" || /\s/.test(name.trim())) throw new PolicySyntaxError("ssh.command: must be one program name (or glob), e.g. rm");
+  if (name === "**") throw new PolicySyntaxError("ssh.command: must be a name or a glob, not '**'");
+  const programName = name.slice(name.lastIndexOf("/") + 1);
+  const flags = "flags" in map ? stringsOf(map.flags, "ssh.flags") : [];
+  const args = "args" in map ? stringsOf(map.args, "ssh.args") : [];
+  const source = `${name}${flags.length > 0 ? ` flags [${flags.join(", ")}]` : ""}${args.length > 0 ? ` args [${args.join(", ")}]` : ""}`;
+  return {
+    source,
+    name: compilePatternGlob(name, source),
+    args: [],
+    options: compileFlags(programName, flags, source),
+    operands: args.map((a) => compilePatternGlob(a, source)),
+    structured: true,
+    anyOperands: !("args" in map),
   };
 }
 
@@ -218,18 +271,42 @@ export interface SshRuleView {
 /** Does an action touch (deny/approve) or cover (allow) one command of an exec line? */
 export function sshActionMatchesCommand(a: SshActionMatcher, cmd: ShellCommand, effect: Effect): boolean {
   const allow = effect === "allow";
+  if (a.op === "write") {
+    // Write rules refuse (deny/approve); what a command may write is allowed by exec rules.
+    if (allow) return false;
+    if (cmd.kind === "unknown" || cmd.hidden) return true; // could write anything
+    return (cmd.writes ?? []).some((t) => writeTouched(a.writes!, t, intersects));
+  }
   if (cmd.kind === "unknown") {
     if (a.op === "exec.unknown") return true;
-    // ssh.* / ssh.exec touch unknown commands for deny/approve, never allow them.
-    return !allow && (a.op === null || (a.op === "exec" && a.commands === null));
+    // Every exec rule could have matched what the gateway cannot see: deny/approve touch it (fail
+    // closed); allow never covers it.
+    return !allow && (a.op === null || a.op === "exec");
   }
   if (a.op === "exec.unknown") return false;
   if (a.op !== null && a.op !== "exec") return false;
-  if (a.commands === null) return true;
-  return a.commands.some((p) => (allow ? coversCommand(p, cmd) : touchesCommand(p, cmd)));
+  // Hidden code (a script, a program that runs others): deny/approve touch it; allow covers it
+  // only by a pattern that names it, never by a bare `ssh.exec`.
+  if (a.commands === null) return !allow || !cmd.hidden;
+  if (!allow && cmd.hidden) return true;
+  return a.commands.some((p) => (allow ? coversCommand(p, cmd) : touchesCommand(p, cmd) || embeddedCommands(cmd, (n, path) => nameMatchesWord(p, n, path)).some((e) => touchesCommand(p, e))));
+}
+
+const SFTP_WRITE_OPS = new Set<SftpOperation>(["write", "rename", "symlink", "setstat", "mkdir", "extended"]);
+
+function intersects(pattern: string, value: string, shellGlob: boolean): boolean {
+  return globsIntersect(tokenize(pattern, false), tokenize(value, shellGlob));
 }
 
 export function sshActionMatchesRequest(a: SshActionMatcher, req: Exclude<SshRequest, { kind: "exec" }>, effect: Effect): boolean {
+  if (a.op === "write") {
+    if (effect === "allow" || req.kind !== "sftp" || !SFTP_WRITE_OPS.has(req.op)) return false;
+    if (req.paths.length === 0) return true; // an extension the gateway cannot read
+    return req.paths.some((p) => {
+      const path = canonicalSftpPath(p);
+      return writeTouched(a.writes!, path === null ? { path: p, glob: false, subtree: false, unknown: "leaves the home directory" } : { path, glob: false, subtree: false }, intersects);
+    });
+  }
   if (a.op !== null && a.op !== req.kind) return false;
   if (req.kind === "port-forward") return !a.targets || a.targets.matches(req.target);
   if (req.kind !== "sftp") return true;
@@ -247,12 +324,23 @@ function pathCovered(paths: GlobSet, path: string): boolean {
 const hasDotDot = (v: string) => /(^|\/)\.\.(\/|$)/.test(v);
 
 function nameMatches(p: CommandPattern, cmd: ShellCommand): boolean {
-  return p.name.source.includes("/") ? p.name.matches(cmd.path) : p.name.matches(cmd.name);
+  return nameMatchesWord(p, cmd.name, cmd.path);
+}
+
+function nameMatchesWord(p: CommandPattern, name: string, path: string): boolean {
+  return p.name.source.includes("/") ? p.name.matches(path) : p.name.matches(name);
 }
 
 /** allow: argv matched position by position; `**` words absorb any number of arguments. */
 export function coversCommand(p: CommandPattern, cmd: ShellCommand): boolean {
   if (!nameMatches(p, cmd)) return false;
+  if (p.structured) {
+    if (!setsOnlyFlags(cmd, p.options)) return false;
+    if (p.anyOperands) return true;
+    // Operands and option values (`-C DIR`) alike must be covered by an `args` pattern.
+    const parsed = commandOptions(cmd);
+    return [...parsed.operands, ...[...parsed.values.values()].flat()].every((w) => p.operands.some((pat) => wordCovered(pat, w)));
+  }
   const args = cmd.args;
   const pats = p.args;
   // reach[j] = pattern prefix of length j can match the args consumed so far.
@@ -286,24 +374,33 @@ function wordCovered(pat: PatternGlob, arg: ShellWord): boolean {
 /** deny/approve: every pattern argument is found in argv (options in any spelling). */
 export function touchesCommand(p: CommandPattern, cmd: ShellCommand): boolean {
   if (!nameMatches(p, cmd)) return false;
-  const args = cmd.args;
-  const anyDynamic = args.some((a) => a.dynamic);
-  const endOfOptions = args.findIndex((a) => a.value === "--");
-  const optionArgs = endOfOptions < 0 ? args : args.slice(0, endOfOptions);
-  const shortOptions = new Set<string>();
-  for (const a of optionArgs) if (/^-[A-Za-z0-9]+$/.test(a.value)) for (const l of a.value.slice(1)) shortOptions.add(l);
-  for (const pat of p.args) {
-    if (pat === null) continue;
-    if (/^-[A-Za-z0-9]+$/.test(pat.source)) {
-      if (anyDynamic) continue;
-      if ([...pat.source.slice(1)].every((l) => shortOptions.has(l))) continue;
-      // `--recursive`-style spellings are left to explicit patterns; exact words still count.
-      if (args.some((a) => a.value === pat.source)) continue;
-      return false;
-    }
-    if (!args.some((a) => wordTouched(pat, a))) return false;
-  }
-  return true;
+  if (!setsAllFlags(cmd, p.options)) return false;
+  const parsed = commandOptions(cmd);
+  // A recursive command on a directory reaches everything below it: `rm -rf /srv` touches `/srv/**`.
+  const recursive = parsed.flags.has("recursive") || parsed.anyOption;
+  return p.operands.every((pat) => parsed.operands.some((a) => resolvedOperands(cmd, pat, a).some((r) => wordTouched(pat, r) || (recursive && subtreeTouched(pat, r)))));
+}
+
+/**
+ * A relative operand read against the directories the command may run in (`cd /srv && rm -rf x`
+ * is `/srv/x`), for absolute and `~` patterns. After a cd the gateway could not follow it could be
+ * anything (a dynamic word). The home directory itself is unknown: `~/x` meets `~…` and `**` patterns only.
+ */
+function resolvedOperands(cmd: ShellCommand, pat: PatternGlob, arg: ShellWord): ShellWord[] {
+  const v = arg.value;
+  if (arg.dynamic || v.startsWith("/") || v.startsWith("~") || !/^[/~]/.test(pat.source) || !cmd.cwd) return [arg];
+  if (cmd.cwd.unknown) return [{ ...arg, dynamic: true }];
+  const joined = cmd.cwd.dirs.map((dir) => joinPath(dir, v));
+  if (joined.some((j) => j === null)) return [{ ...arg, dynamic: true }];
+  return [arg, ...joined.map((value) => ({ ...arg, value: value! }))];
+}
+
+function subtreeTouched(pat: PatternGlob, arg: ShellWord): boolean {
+  if (arg.dynamic) return true;
+  const base = normalizePath(arg.value).replace(/\/+$/, "");
+  const under = tokenize(`${base}/`, arg.glob);
+  under.push({ t: "globstar" });
+  return globsIntersect(pat.tokens, under);
 }
 
 function wordTouched(pat: PatternGlob, arg: ShellWord): boolean {

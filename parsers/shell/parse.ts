@@ -14,10 +14,11 @@
 import { expandBraces, finishWord, type RawWord, type WordChar } from "./brace.ts";
 import { SHELL_LIMITS, type ParsedCommandLine, type ShellCommand, type ShellWord } from "./types.ts";
 import { analyseCommand } from "./wrappers.ts";
+import { initialCwd, writeTargetsOf, type CwdState } from "./paths.ts";
 
 export function parseCommandLine(source: string): ParsedCommandLine {
   const out: ShellCommand[] = [];
-  const ctx: ParseContext = { out, full: false };
+  const ctx: ParseContext = { out, full: false, cwd: initialCwd() };
   if (source.length > SHELL_LIMITS.maxLength) {
     pushUnknown(ctx, [], `command line longer than ${SHELL_LIMITS.maxLength} characters`);
   } else {
@@ -30,6 +31,8 @@ export interface ParseContext {
   out: ShellCommand[];
   /** Set once maxCommands is reached: one unknown is reported and nothing more. */
   full: boolean;
+  /** Where relative paths point (cd tracking, paths.ts). */
+  cwd: CwdState;
 }
 
 /** Parse a complete command string (top level, `sh -c`, `eval`…) at nesting `depth`. */
@@ -62,7 +65,14 @@ type End = "eof" | ")" | "case-item" | "esac";
 const META = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
 const KEYWORDS_SKIP = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}"]);
 /** Assignments that change which program later commands run, or inject code into shells. */
-export const SENSITIVE_VARIABLES = /^(PATH|LD_[A-Z_]+|BASH_ENV|ENV|IFS|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|GLOBIGNORE|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|RUBYOPT|NODE_OPTIONS|GCONV_PATH|HOSTALIASES)$/;
+export const SENSITIVE_VARIABLES = /^(PATH|LD_[A-Z_]+|BASH_ENV|ENV|IFS|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|GLOBIGNORE|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|RUBYOPT|NODE_OPTIONS|GCONV_PATH|HOSTALIASES|SIMPLE_BACKUP_SUFFIX|VERSION_CONTROL|CDPATH)$/;
+/**
+ * bash evaluates a variable named in arithmetic as an expression, and an array subscript in that
+ * value runs command substitutions (`x='a[$(cmd)]'; echo $((x))`, or x read from stdin): arithmetic
+ * on names is code the gateway cannot see.
+ */
+export const ARITHMETIC_NAME = /[A-Za-z_]/;
+export const ARITHMETIC_REASON = "arithmetic on a variable evaluates its value as code (a[$(…)] in it runs commands)";
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=/;
 
 interface PendingHeredoc {
@@ -297,7 +307,8 @@ class Parser {
     const dupToFile = op === ">&" && !/^(\d+|-)$/.test(word.value);
     if (writes || (dupToFile && fd === null)) {
       const name = op === "<>" || op === ">|" ? ">" : op.replace("&", "");
-      pushCommand(this.ctx, { kind: "redirect", name, path: op, args: [word], via: [...via] });
+      const targets = word.value === "/dev/null" && !word.dynamic ? [] : writeTargetsOf(word, this.ctx.cwd);
+      pushCommand(this.ctx, { kind: "redirect", name, path: op, args: [word], via: [...via], writes: targets });
     }
   }
 
@@ -382,7 +393,8 @@ class Parser {
         this.pos++;
         continue;
       }
-      this.readWord(via);
+      const word = this.readWord(via);
+      if (word.plain !== null && /^-(eq|ne|lt|le|gt|ge)$/.test(word.plain)) pushUnknown(this.ctx, via, ARITHMETIC_REASON);
     }
   }
 
@@ -404,6 +416,7 @@ class Parser {
     const body = this.src.slice(start, this.pos);
     this.pos += close.length;
     if (body.includes("$(") || body.includes("`") || body.includes("${")) pushUnknown(this.ctx, via, "substitution inside an arithmetic expression");
+    else if (ARITHMETIC_NAME.test(body)) pushUnknown(this.ctx, via, ARITHMETIC_REASON);
     return body;
   }
 
@@ -664,6 +677,8 @@ class Parser {
       this.pos = i + 1;
       if (body.includes("$(") || body.includes("`") || body.includes("<(") || body.includes(">(")) {
         pushUnknown(this.ctx, via, "command substitution inside a parameter expansion");
+      } else if (/^[#!]?[A-Za-z_][A-Za-z0-9_]*\[[^\]]*[A-Za-z_$]/.test(body) || /^[A-Za-z_][A-Za-z0-9_]*:(?![-=?+])[^}]*[A-Za-z_$]/.test(body)) {
+        pushUnknown(this.ctx, via, ARITHMETIC_REASON);
       }
       push(`\${${body}}`);
       return true;
@@ -673,6 +688,7 @@ class Parser {
       if (close < 0) throw new SyntaxError_("unterminated $[");
       const body = this.src.slice(this.pos + 2, close);
       if (body.includes("$(") || body.includes("`")) pushUnknown(this.ctx, via, "substitution inside an arithmetic expression");
+      else if (ARITHMETIC_NAME.test(body)) pushUnknown(this.ctx, via, ARITHMETIC_REASON);
       this.pos = close + 1;
       push(`$[${body}]`);
       return true;

@@ -40,6 +40,28 @@ export interface ShellCommand {
   via: string[];
   /** unknown only: why the parser could not resolve it. */
   reason?: string;
+  /**
+   * The command runs code the gateway cannot see (a script file, `source file`, a program run by a
+   * path outside the system directories): deny/approve exec rules treat it like `unknown`, allow
+   * rules still match it by its own words.
+   */
+  hidden?: string;
+  /** Files this command (or redirection) writes, for protected-path rules (parsers/shell/writes.ts). */
+  writes?: WriteTarget[];
+  /** Where its relative paths may point (canonical directories; unknown after an untracked cd). */
+  cwd?: { dirs: string[]; unknown: boolean };
+}
+
+/** A file a command writes, in canonical form (parsers/shell/paths.ts). */
+export interface WriteTarget {
+  /** `~/…`, `~user/…` or `/…`; for unknown targets the word as written. */
+  path: string;
+  /** The path is a shell glob (the host expands it). */
+  glob: boolean;
+  /** Everything below `path` may be written (archive-style or recursive copies into a directory). */
+  subtree: boolean;
+  /** Set when the gateway cannot tell which file it is: policy treats it as any file. */
+  unknown?: string;
 }
 
 export interface ParsedCommandLine {

@@ -2,18 +2,37 @@
  * Commands that run other commands. Each wrapper is reported itself (so `sudo` can be denied) and
  * so is what it runs, with `via` naming the wrapper: `sudo rm -rf /` reports `sudo …` and `rm -rf /`
  * (via sudo). Strings that a shell will parse again (`sh -c`, `bash -c`, `eval`, `su -c`,
- * `env -S`, `watch`, `flock -c`, `script -c`, `ssh` remote commands are NOT followed — `ssh` is its
- * own command) are parsed recursively.
+ * `env -S`, `watch`, `flock -c`, `script -c`, `trap`) are parsed recursively. The table in
+ * wrapper-table.ts documents all of this (docs/SSH.md is generated from it).
  *
- * What cannot be followed statically (a dynamic command name, `xargs` reading names from stdin,
- * a shell reading commands from stdin) becomes `unknown`.
+ * What cannot be followed statically (a dynamic command name, a shell reading commands from stdin,
+ * `source <(…)`, alias definitions, arithmetic on variables…) becomes `unknown`; scripts and the
+ * programs of UNANALYSED_RUNNERS (`ssh`, `docker`, `nsenter`…) are `hidden`. Every command also gets
+ * the files it writes and whether it runs code the gateway cannot read (writes.ts), and `cd` moves
+ * the tracked current directory (paths.ts).
  */
 import type { ParseContext } from "./parse.ts";
-import { parseNested, pushCommand, pushUnknown, SENSITIVE_VARIABLES } from "./parse.ts";
-import { SHELL_LIMITS, type ShellWord } from "./types.ts";
+import { ARITHMETIC_REASON as ARITH, parseNested, pushCommand, pushUnknown, SENSITIVE_VARIABLES } from "./parse.ts";
+import { SHELL_LIMITS, type ShellCommand, type ShellWord } from "./types.ts";
+import { inspectProgram } from "./writes.ts";
+import { applyCd, writeTargetsOf } from "./paths.ts";
+import { normalizeSftpPath } from "../sftp/packets.ts";
 
-const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "busybox-sh", "ksh93", "oksh", "loksh"]);
+export const SHELL_NAMES = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "busybox-sh", "ksh93", "oksh", "loksh"];
+const SHELLS = new Set(SHELL_NAMES);
 const DECLARATIONS = new Set(["export", "declare", "typeset", "local", "readonly"]);
+/** Programs that run other programs and are not analysed here: always hidden code (deny rules refuse them). */
+export const UNANALYSED_RUNNERS = [
+  "at", "batch", "screen", "tmux", "systemd-run", "pkexec", "unshare", "nsenter", "setpriv", "prlimit", "firejail", "cgexec", "fakeroot",
+  "proot", "sg", "newgrp", "ssh-agent", "dbus-launch", "dbus-run-session", "xvfb-run", "chpst", "start-stop-daemon", "daemonize", "capsh",
+  "numactl", "cpulimit", "torsocks", "torify", "proxychains", "proxychains4", "sshpass", "rlwrap", "entr", "ssh", "make", "gmake",
+  "docker", "podman", "kubectl", "crictl", "ctr", "nerdctl", "lxc-attach", "machinectl", "systemd-nspawn", "bwrap", "faketime", "catchsegv",
+  "valgrind", "perf", "fish", "csh", "tcsh", "elvish", "nu", "xonsh", "pdsh", "clush", "ansible", "salt-call", "run-parts",
+  "ksu", "sudoedit", "visudo", "vipw", "logsave", "mispipe", "ssh-copy-id",
+];
+const RUNNER_SET = new Set(UNANALYSED_RUNNERS);
+/** Directories whose programs are the system's own; a program run by any other path may have been written by this line. */
+const SYSTEM_PROGRAM = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$/;
 
 /** Static word (no expansion): its value is exactly what the program receives. */
 const lit = (w: ShellWord) => !w.dynamic && !w.glob;
@@ -45,13 +64,26 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     return;
   }
   const args = argv.slice(1);
-  pushCommand(ctx, { kind: "command", name, path: head.value, args, via: [...via] });
+  const findings = inspectProgram(name, args, ctx.cwd);
+  const command: ShellCommand = { kind: "command", name, path: head.value, args, via: [...via], cwd: { dirs: [...ctx.cwd.cwds], unknown: ctx.cwd.unknown } };
+  if (findings.writes.length > 0) command.writes = findings.writes;
+  if (findings.hidden) command.hidden = findings.hidden;
+  if (head.value.includes("/") && !SYSTEM_PROGRAM.test(normalizeSftpPath(head.value))) command.hidden ??= `runs the program ${head.value}, which may have been written by this line`;
+  pushCommand(ctx, command);
+  if (findings.unknown) pushUnknown(ctx, via, findings.unknown);
+  for (const also of findings.alsoRuns ?? []) pushCommand(ctx, { kind: "command", name: also.name, path: also.name, args: also.args, via: [...via, name] });
   const inner = (rest: ShellWord[], label: string) => analyseCommand(ctx, rest, [...via, label], depth + 1);
   const nested = (text: string, label: string) => parseNested(ctx, text, [...via, label], depth + 1);
   const unknown = (reason: string) => pushUnknown(ctx, via, reason);
 
-  if (SHELLS.has(name)) return shell(name, args, inner, nested, unknown);
+  if (SHELLS.has(name)) return shell(name, args, inner, nested, unknown, command);
+  if (RUNNER_SET.has(name)) {
+    // Hidden, not unknown: deny rules refuse it, and an allow-list may still name it exactly.
+    command.hidden ??= `${name} runs other programs in ways the gateway does not analyse`;
+    return;
+  }
   if (DECLARATIONS.has(name)) {
+    if (args.some((a) => /^-[A-Za-z]*i/.test(a.value))) unknown(`${name} -i: ${ARITH}`);
     for (const a of args) {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=/.exec(a.value);
       if (m && SENSITIVE_VARIABLES.test(m[1]!)) unknown(`${name} ${m[1]}=… changes what later commands run`);
@@ -103,7 +135,9 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     case "xargs":
       return xargs(args, inner, unknown);
     case "find":
-      return find(args, inner);
+      return find(args, inner, (rm) => pushCommand(ctx, { kind: "command", name: "rm", path: "rm", args: rm, via: [...via, "find -delete"] }), (file) => {
+        command.writes = [...(command.writes ?? []), ...writeTargetsOf(file, ctx.cwd)];
+      });
     case "su":
     case "runuser":
       return su(name, args, nested, unknown);
@@ -120,8 +154,55 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     case "parallel":
       return unknown("parallel builds its command lines on the host");
     case "source":
-    case ".":
-      return; // runs a file: the command itself is what policy sees ("source" / ".")
+    case ".": {
+      const file = args[0];
+      if (!file) return;
+      if (file.dynamic || file.glob || /^(\/dev\/(stdin|fd\/)|\/proc\/|-$)/.test(file.value)) return unknown(`${name} of ${JSON.stringify(file.value)} runs commands only known on the host`);
+      command.hidden = `${name} runs the commands in ${file.value}, which the gateway cannot see`;
+      return;
+    }
+    case "cd":
+    case "pushd": {
+      const operands = args.filter((a) => !/^-[LPe@n]+$/.test(a.value));
+      if (operands.length > 1 || operands.some((a) => /^[+-]/.test(a.value))) ctx.cwd.unknown = true;
+      else applyCd(ctx.cwd, operands[0]);
+      return;
+    }
+    case "popd":
+      ctx.cwd.unknown = true;
+      return;
+    case "alias":
+      if (args.some((a) => a.value.includes("=") || a.dynamic)) unknown("alias definitions change what later command names run");
+      return;
+    case "hash":
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*p/.test(a.value))) unknown("hash -p changes which program a name runs");
+      return;
+    case "enable":
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*f/.test(a.value))) unknown("enable -f loads code into the shell");
+      return;
+    case "trap": {
+      const action = args[0];
+      if (!action || /^-[lp]*$/.test(action.value)) return;
+      if (action.dynamic) return unknown("trap with a dynamic action");
+      if (args.length > 1 && action.value !== "-") nested(action.value, "trap");
+      return;
+    }
+    case "fc":
+    case "bind":
+    case "complete":
+      if (name !== "complete" || args.some((a) => /^-[A-Za-z]*C/.test(a.value))) unknown(`${name} runs commands the gateway cannot see`);
+      return;
+    case "mapfile":
+    case "readarray":
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*C/.test(a.value))) unknown(`${name} -C runs a callback`);
+      return;
+    case "let":
+      if (args.some((a) => /[A-Za-z_]/.test(a.value))) unknown(`let: ${ARITH}`);
+      return;
+    case "scp":
+    case "sftp":
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*[SoF]/.test(a.value))) unknown(`${name} with -S/-o/-F can run programs`);
+      return;
   }
 }
 
@@ -184,7 +265,7 @@ function withOptions(
   then(args.slice(i), seen);
 }
 
-function shell(name: string, args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown): void {
+function shell(name: string, args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown, self: ShellCommand): void {
   // sh [options] -c 'string' [arg0 args…] | sh [options] script [args] | sh (commands from stdin)
   let i = 0;
   let command = false;
@@ -217,7 +298,10 @@ function shell(name: string, args: ShellWord[], inner: Inner, nested: Nested, un
     return nested(text.value, `${name} -c`);
   }
   if (stdin || i >= args.length) return unknown(`${name} reads commands from its standard input`);
+  const script = args[i]!;
+  if (script.dynamic || script.glob || /^(\/dev\/(stdin|fd\/)|\/proc\/)/.test(script.value)) return unknown(`${name} runs a script only known on the host`);
   // `sh script.sh`: the script's content is not visible here; policy sees the `sh` command and its arguments.
+  self.hidden = `${name} runs the script ${script.value}, whose content the gateway cannot see`;
   void inner;
 }
 
@@ -227,7 +311,7 @@ function sudo(args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown)
     { "-u": 1, "-g": 1, "-h": 1, "-p": 1, "-C": 1, "-r": 1, "-t": 1, "-U": 1, "-D": 1, "-T": 1, "-R": 1, "--user": 1, "--group": 1, "--host": 1, "--prompt": 1, "--close-from": 1, "--role": 1, "--type": 1, "--other-user": 1, "--chdir": 1, "--command-timeout": 1, "--chroot": 1 },
     ["-A", "-b", "-E", "-e", "-H", "-i", "-K", "-k", "-l", "-n", "-P", "-S", "-s", "-V", "-v", "-B", "-N", "--askpass", "--background", "--preserve-env", "--edit", "--set-home", "--login", "--remove-timestamp", "--reset-timestamp", "--list", "--non-interactive", "--preserve-groups", "--stdin", "--shell", "--bell", "--no-update"],
     (rest, seen) => {
-      if (seen.has("-e") || seen.has("--edit")) return; // sudoedit: files, not commands
+      if (seen.has("-e") || seen.has("--edit")) return unknown("sudo -e edits files with an editor the gateway cannot follow");
       if (rest.length === 0) {
         if (seen.has("-s") || seen.has("-i") || seen.has("--shell") || seen.has("--login")) unknown("sudo starts an interactive shell");
         return;
@@ -291,9 +375,20 @@ function xargs(args: ShellWord[], inner: Inner, unknown: Unknown): void {
   );
 }
 
-function find(args: ShellWord[], inner: Inner): void {
+/**
+ * find: `-exec`/`-execdir`/`-ok`/`-okdir` commands are analysed; `-delete` is reported as
+ * `rm -r -f <start points>` (what it amounts to); `-fprint`/`-fprintf`/`-fls` write files.
+ */
+function find(args: ShellWord[], inner: Inner, deletes: (rmArgs: ShellWord[]) => void, writes: (file: ShellWord) => void): void {
+  const starts: ShellWord[] = [];
+  let i0 = 0;
+  while (i0 < args.length && /^-[HLP]$|^-D$|^-O\d*$/.test(args[i0]!.value)) i0 += args[i0]!.value === "-D" ? 2 : 1;
+  for (let j = i0; j < args.length && !/^[-(!]/.test(args[j]!.value); j++) starts.push(args[j]!);
+  // A dynamic word could be `-delete`.
+  if (args.some((a) => a.value === "-delete" || a.dynamic)) deletes([{ value: "-r", dynamic: false, glob: false }, { value: "-f", dynamic: false, glob: false }, ...(starts.length > 0 ? starts : [{ value: ".", dynamic: false, glob: false }])]);
   for (let i = 0; i < args.length; i++) {
     const v = args[i]!.value;
+    if ((v === "-fprint" || v === "-fprint0" || v === "-fls" || v === "-fprintf") && args[i + 1]) writes(args[i + 1]!);
     if (v === "-exec" || v === "-execdir" || v === "-ok" || v === "-okdir") {
       const start = i + 1;
       let end = start;
@@ -335,7 +430,9 @@ function flock(args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown
 function scriptCommand(args: ShellWord[], nested: Nested, unknown: Unknown): void {
   for (let i = 0; i < args.length; i++) {
     const v = args[i]!.value;
-    if (v === "-c" || v === "--command") {
+    if (args[i]!.dynamic) return unknown("script with a dynamic argument");
+    if (v.startsWith("--command=")) return nested(v.slice(10), "script -c");
+    if (v === "-c" || v === "--command" || /^-[aefqkEtTIOBm]*c$/.test(v)) {
       const text = args[i + 1];
       if (!text || text.dynamic) return unknown("script -c with a missing or dynamic command");
       return nested(text.value, "script -c");

@@ -40,6 +40,7 @@ import { SftpProtocolError } from "../../../parsers/sftp/packets.ts";
 import type { Engine, EngineHost } from "../engine.ts";
 import type { DecisionEvent } from "../../session/session-audit.ts";
 import { SftpGate } from "./sftp-gate.ts";
+import { commandFlags } from "./command-flags.ts";
 import { ForwardGate } from "./forward-gate.ts";
 import {
   INCOMING_CHANNEL_BASE,
@@ -193,7 +194,7 @@ export class SshEngine implements Engine {
         protocol: "ssh",
         message: "exec",
         text: message.command,
-        statements: line.commands.map((c) => ({ kind: c.kind, command: c.kind === "unknown" ? `unknown: ${c.reason ?? ""}` : c.name, flags: c.via.length > 0 ? [`via ${c.via.join(" → ")}`] : [] })),
+        statements: line.commands.map((c) => ({ kind: c.kind, command: c.kind === "unknown" ? `unknown: ${c.reason ?? ""}` : c.name, flags: commandFlags(c) })),
       });
       decision = this.decide({ kind: "exec", line });
     } else if (message.t === "ssh.shell") {

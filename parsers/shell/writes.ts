@@ -1,0 +1,304 @@
+/**
+ * What one program invocation writes and whether it runs code the gateway cannot read, from the
+ * program table (programs.ts). Used by the parser for every resolved command.
+ */
+import { parseOptions, type ParsedOptions } from "./options.ts";
+import { writeTargetsOf, type CwdState } from "./paths.ts";
+import { optionTable, programSpec, type ProgramSpec } from "./programs.ts";
+import type { ShellWord, WriteTarget } from "./types.ts";
+
+export interface ProgramFindings {
+  writes: WriteTarget[];
+  /** Set when the invocation runs code the gateway cannot see: the command becomes `unknown`. */
+  unknown?: string;
+  /** Set when it runs a script file: reported as the command, treated as unknown by deny rules. */
+  hidden?: string;
+  /** Other commands this one amounts to (`systemctl reboot` → `reboot`). */
+  alsoRuns?: { name: string; args: ShellWord[] }[];
+}
+
+const lit = (value: string): ShellWord => ({ value, dynamic: false, glob: false });
+const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
+
+export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): ProgramFindings {
+  const spec = programSpec(name);
+  const found: ProgramFindings = { writes: [] };
+  if (!spec) return found;
+  const parsed = parseOptions(optionTable(name), args);
+  const w = (word: ShellWord, subtree = false) => found.writes.push(...writeTargetsOf(word, cwd, subtree));
+  const code = spec.code ? codeReason(spec, name, args, parsed) : null;
+  if (code?.unknown) found.unknown = code.unknown;
+  if (code?.hidden) found.hidden = code.hidden;
+  for (const t of code?.writes ?? []) w(t);
+  switch (spec.writes) {
+    case "operands":
+      for (const a of parsed.operands) if (a.value !== "-" || a.dynamic) w(a);
+      break;
+    case "copy": {
+      if (parsed.flags.has("directory")) {
+        for (const a of parsed.operands) w(a);
+        break;
+      }
+      const dirs = parsed.values.get("target-directory") ?? [];
+      const sources = dirs.length > 0 ? parsed.operands : parsed.operands.slice(0, -1);
+      const dests = dirs.length > 0 ? dirs : parsed.operands.slice(-1);
+      const tree = name === "mv" || parsed.flags.has("recursive") || parsed.flags.has("archive");
+      // `--backup --suffix=rc x ~/.bash` moves the old ~/.bash to ~/.bashrc.
+      const suffixes = parsed.flags.has("backup") || parsed.flags.has("suffix") ? [...(parsed.values.get("suffix") ?? []).map((x) => x.value), "~"] : [];
+      for (const d of dests) {
+        w(d, tree);
+        for (const sfx of suffixes) w({ ...d, value: `${d.value}${sfx}` });
+        // The destination may be a directory: the file lands at dest/<source name>.
+        for (const s of sources) w(s.dynamic ? { value: `${d.value}/${s.value}`, dynamic: true, glob: false } : { ...d, value: `${d.value}/${base(s.value)}`, glob: d.glob || s.glob }, tree);
+      }
+      break;
+    }
+    case "link":
+      for (const a of [...parsed.operands, ...(parsed.values.get("target-directory") ?? [])]) w(a);
+      break;
+    case "dd":
+      for (const a of args) {
+        if (a.dynamic && !a.value.startsWith("if=")) found.writes.push({ path: a.value, glob: false, subtree: false, unknown: `dd operand ${JSON.stringify(a.value)} is only known on the host` });
+        else if (a.value.startsWith("of=")) w({ ...a, value: a.value.slice(3) });
+      }
+      break;
+    case "sed":
+      if (parsed.flags.has("in-place") || parsed.anyOption) {
+        const scriptGiven = parsed.values.has("expression") || parsed.values.has("file");
+        for (const a of scriptGiven ? parsed.operands : parsed.operands.slice(1)) w(a);
+      }
+      break;
+    case "crontab":
+      if (!parsed.flags.has("list") || parsed.anyOption) w(lit("/var/spool/cron/crontabs/user"));
+      break;
+    case "systemctl": {
+      const verb = parsed.operands[0]?.value ?? "";
+      if (["reboot", "poweroff", "halt", "kexec", "soft-reboot"].includes(verb)) found.alsoRuns = [{ name: verb === "soft-reboot" || verb === "kexec" ? "reboot" : verb, args: [] }];
+      if (["enable", "link", "edit", "preset", "preset-all", "add-wants", "add-requires", "set-property", "mask", "revert", "reenable", "set-default"].includes(verb) || parsed.operands[0]?.dynamic) {
+        const dir = parsed.flags.has("user") || parsed.flags.has("global") ? "~/.config/systemd/user" : "/etc/systemd/system";
+        for (const unit of parsed.operands.slice(1).length > 0 ? parsed.operands.slice(1) : [lit("unit")]) w(unit.dynamic ? unit : lit(`${dir}/${base(unit.value)}`));
+      }
+      break;
+    }
+    case "git": {
+      const [sub, ...rest] = parsed.operands.length > 0 ? args.slice(parsed.operandStart) : [];
+      if (sub?.value !== "config") break;
+      const words = rest.map((a) => a.value);
+      if (words.some((x) => /^(--get|--list|-l$|get$|list$)/.test(x))) break;
+      const file = words.findIndex((x) => x === "-f" || x === "--file");
+      if (words.includes("--global")) w(lit("~/.gitconfig"));
+      else if (words.includes("--system")) w(lit("/etc/gitconfig"));
+      else if (file >= 0 && rest[file + 1]) w(rest[file + 1]!);
+      else w(lit(".git/config"));
+      break;
+    }
+    case "curl":
+      for (const a of parsed.values.get("output") ?? []) w(a);
+      if (["remote-name", "remote-name-all", "remote-header-name"].some((f) => parsed.flags.has(f)) || parsed.anyOption) for (const d of parsed.values.get("output-dir") ?? [lit(".")]) w(d, true);
+      break;
+    case "wget": {
+      const documents = parsed.values.get("output-document") ?? [];
+      for (const a of documents) if (a.value !== "-") w(a);
+      if (documents.length === 0) for (const d of parsed.values.get("directory-prefix") ?? [lit(".")]) w(d, true);
+      break;
+    }
+    case "attributes":
+      for (const a of parsed.values.has("reference") ? parsed.operands : parsed.operands.slice(1)) w(a, parsed.flags.has("recursive"));
+      break;
+    case "renames":
+      found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} computes the new names` });
+      break;
+    case "editor":
+      for (const a of args) if (!a.value.startsWith("-") && !a.value.startsWith("+")) w(a);
+      break;
+    case "rsync": {
+      const server = args.some((a) => a.value === "--server");
+      const dest = [...args].reverse().find((a) => a.dynamic || !a.value.startsWith("-"));
+      const receiving = server ? !args.some((a) => a.value === "--sender") : dest !== undefined && (dest.dynamic || !/^[^/]*:/.test(dest.value));
+      if (!dest || !receiving) break;
+      w(dest, true);
+      if (args.some((a) => a.dynamic || /^--(del|delete.*|remove-source-files)$/.test(a.value))) found.alsoRuns = [{ name: "rm", args: [lit("-r"), lit("-f"), dest] }];
+      break;
+    }
+    case "output-option":
+      args.forEach((a, i) => {
+        const m = /^(?:--out(?:p(?:u(?:t)?)?)?|-out|-o)(=?)(.*)$/.exec(a.value);
+        if (!m || a.dynamic) return;
+        if (m[2] !== "") w({ ...a, value: m[2]! });
+        else if (m[1] === "" && args[i + 1]) w(args[i + 1]!);
+      });
+      break;
+    case "uniq": {
+      const operands = args.filter((a) => a.dynamic || !a.value.startsWith("-"));
+      if (operands[1]) w(operands[1]);
+      break;
+    }
+    case "script":
+      args.forEach((a, i) => {
+        const prev = args[i - 1]?.value ?? "";
+        if (/^(-[OIBT]|--log-(in|out|io|timing)|--timing)$/.test(prev)) w(a);
+        else if (/^(-c|--command|-E|--echo|-m|--logging-format)$/.test(prev)) return;
+        else if (a.dynamic || !a.value.startsWith("-")) w(a);
+        else if (/^--(log-(in|out|io|timing)|timing)=/.test(a.value)) w({ ...a, value: a.value.slice(a.value.indexOf("=") + 1) });
+      });
+      break;
+    case "extract": {
+      if (name === "tar" || name === "gtar" || name === "bsdtar") {
+        // tar -c/-r/-u/-A writes the archive named by -f / --file.
+        args.forEach((a, i) => {
+          const bundled = i === 0 && /^[A-Za-z]+$/.test(a.value);
+          if (a.value.startsWith("--file=")) w({ ...a, value: a.value.slice(7) });
+          else if ((a.value === "--file" || ((bundled || /^-[A-Za-z]+$/.test(a.value)) && a.value.endsWith("f"))) && args[i + 1]) {
+            if (args.some((x) => /^--(create|append|update|catenate|concatenate)$/.test(x.value) || (/^-?[A-Za-z]+$/.test(x.value) && !x.value.startsWith("--") && /[cruA]/.test(x.value) && (x === args[0] || x.value.startsWith("-"))))) w(args[i + 1]!);
+          }
+        });
+      }
+      const text = args.map((a) => a.value);
+      const extracting =
+        name === "unzip" ||
+        text.some((t) => /^--(extract|get)$/.test(t) || /^-[A-Za-z]*[xi]/.test(t) && !t.startsWith("--")) ||
+        (/^[A-Za-z]+$/.test(text[0] ?? "") && /[x]/.test(text[0]!)) ||
+        args.some((a) => a.dynamic);
+      if (!extracting) break;
+      let dir: ShellWord = lit(".");
+      args.forEach((a, i) => {
+        const flag = name === "unzip" ? "-d" : name === "tar" || name === "gtar" || name === "bsdtar" ? "-C" : "-D";
+        if ((a.value === flag || a.value === "--directory") && args[i + 1]) dir = args[i + 1]!;
+        else if (a.value.startsWith("--directory=")) dir = { ...a, value: a.value.slice(12) };
+        else if (a.value.startsWith(flag) && a.value.length > 2 && !a.value.startsWith("--")) dir = { ...a, value: a.value.slice(2) };
+      });
+      w(dir, true);
+      break;
+    }
+    case "scp":
+      if (name === "scp" && args.some((a) => /^-[A-Za-z]*t[A-Za-z]*$/.test(a.value)) && args.length > 0) w(args[args.length - 1]!, true);
+      else if (!(name === "scp" && args.some((a) => /^-[A-Za-z]*f[A-Za-z]*$/.test(a.value)))) found.hidden = `${name} as a client on the host runs ssh and writes what the other side sends`;
+      break;
+  }
+  return found;
+}
+
+interface CodeFinding {
+  unknown?: string;
+  hidden?: string;
+  writes?: ShellWord[];
+}
+
+function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: ParsedOptions): CodeFinding | null {
+  switch (spec.code) {
+    case "interpreter": {
+      if (name === "gdb" || name === "lldb") return { unknown: `${name} can run any program` };
+      const first = args.findIndex((a) => !a.value.startsWith("-") || a.dynamic);
+      if (first !== 0) return { unknown: `${name} ${first < 0 ? "reads its program from standard input or the command line" : "with options (code on the command line or modules) the gateway cannot read"}` };
+      const script = args[0]!;
+      if (script.dynamic || script.glob || /^(\/dev\/(stdin|fd\/)|\/proc\/)/.test(script.value)) return { unknown: `${name} runs a program from ${JSON.stringify(script.value)}, only known on the host` };
+      return { hidden: `${name} runs the script ${script.value}, whose content the gateway cannot see` };
+    }
+    case "awk": {
+      const program = parsed.operands[0];
+      if (args.some((a) => /^(-f|-E|--file|--exec|--source|-e|--load|-l)/.test(a.value) || a.dynamic)) return { unknown: `${name} with a program file or a dynamic program` };
+      if (!program) return { unknown: `${name} without a program` };
+      if (/system|getline|\||>|@load|@include|ENVIRON|PROCINFO/.test(program.value)) return { unknown: `${name} program can run commands or write files` };
+      return null;
+    }
+    case "sed": {
+      const scripts = [...(parsed.values.get("expression") ?? [])];
+      if (parsed.values.has("file")) return { unknown: `${name} -f runs a script file the gateway cannot see` };
+      if (scripts.length === 0 && parsed.operands[0]) scripts.push(parsed.operands[0]);
+      const writes: ShellWord[] = [];
+      for (const s of scripts) {
+        if (s.dynamic) return { unknown: `${name} with a dynamic script` };
+        const r = scanSedScript(s.value);
+        if (r.exec) return { unknown: `${name} script runs commands (e)` };
+        writes.push(...r.writes.map(lit));
+      }
+      return { writes };
+    }
+    case "editor":
+      if (args.some((a) => /^(-c|-S|--cmd|-s|\+|--eval|--load|-l|-x|-batch|--batch|-f|--funcall|--script)/.test(a.value) || a.dynamic)) return { unknown: `${name} with commands on its command line` };
+      return null;
+    case "git":
+      if (parsed.flags.has("config") || parsed.flags.has("config-env") || parsed.flags.has("exec-path") || parsed.anyOption) return { unknown: `git configuration on the command line can run programs (core.pager, core.sshCommand, alias.*=!…)` };
+      if (parsed.unrecognised.length > 0) return { unknown: `git option ${parsed.unrecognised[0]} is not understood by the gateway` };
+      return null;
+    case "tar":
+      if (args.some((a) => a.dynamic || /^(--to-command|--use-compress-program|--checkpoint-action|--rsh-command|--info-script|--new-volume-script|-I|-F|--index-file)/.test(a.value) || /^-[A-Za-z]*[IF]/.test(a.value) || (/^[A-Za-z]+$/.test(a.value) && /[IF]/.test(a.value) && a === args[0]))) {
+        return { unknown: `${name} with an option that runs a program` };
+      }
+      return null;
+    case "rsync":
+      if (args.some((a) => a.dynamic || /^(-e|--rsh|--rsync-path)/.test(a.value) || /^-[A-Za-z]*e/.test(a.value) && !a.value.startsWith("--") && !args.some((x) => x.value === "--server"))) return { unknown: `${name} with a remote shell or rsync path (runs a program)` };
+      return null;
+  }
+  return null;
+}
+
+/** The commands of a sed script that matter: `e` (and `s///e`) runs commands, `w`/`W` (and `s///w`) write files. */
+export function scanSedScript(script: string): { exec: boolean; writes: string[] } {
+  const out = { exec: false, writes: [] as string[] };
+  let i = 0;
+  const n = script.length;
+  const restOfLine = () => {
+    const nl = script.indexOf("\n", i);
+    const end = nl < 0 ? n : nl;
+    const text = script.slice(i, end).trim();
+    i = end;
+    return text;
+  };
+  const delimited = (delim: string) => {
+    let s = "";
+    while (i < n && script[i] !== delim) {
+      if (script[i] === "\\") s += script[i++];
+      if (i < n) s += script[i++];
+    }
+    i++;
+    return s;
+  };
+  while (i < n) {
+    const c = script[i]!;
+    if (/[\s;{}!]/.test(c)) {
+      i++;
+      continue;
+    }
+    // Addresses: numbers, $, /re/, \cREc, ranges, steps.
+    if (/[0-9$,~+]/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === "/") {
+      i++;
+      delimited("/");
+      if (script[i] === "I" || script[i] === "M") i++;
+      continue;
+    }
+    if (c === "\\") {
+      const d = script[i + 1] ?? "";
+      i += 2;
+      delimited(d);
+      continue;
+    }
+    i++;
+    if (c === "s" || c === "y") {
+      const d = script[i++] ?? "";
+      delimited(d);
+      delimited(d);
+      if (c === "y") continue;
+      while (i < n && /[gpiImMe0-9w]/.test(script[i]!)) {
+        const f = script[i++]!;
+        if (f === "e") out.exec = true;
+        if (f === "w") {
+          out.writes.push(restOfLine());
+          break;
+        }
+      }
+      continue;
+    }
+    if (c === "e") out.exec = true;
+    if (c === "w" || c === "W") out.writes.push(restOfLine());
+    else if ("bTt:".includes(c)) {
+      while (i < n && script[i] !== ";" && script[i] !== "\n") i++;
+    } else if ("aicrRe#".includes(c)) restOfLine();
+    else if (!"=dDgGhHnNpPxzFlLqQ".includes(c)) out.exec = true; // a command we do not know: assume the worst
+  }
+  return out;
+}

@@ -1,0 +1,47 @@
+/**
+ * The attack corpus (corpus.ts) against the demo policy's SSH rules, decided by the policy engine
+ * alone (fast; the same corpus runs end to end against a real sshd in ssh-commands-e2e.test.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { loadPolicy } from "../../parsers/policy/index.ts";
+import { parseCommandLine } from "../../parsers/shell/parse.ts";
+import type { SshRequest } from "../../parsers/policy/ssh.ts";
+import { destructiveSpellings, persistenceSpellings } from "./corpus.ts";
+
+const identity = { issuer: "http://127.0.0.1:8788", subject: "alice", claims: { iss: "http://127.0.0.1:8788", sub: "alice", aud: "gatehouse" } };
+const resource = { name: "demo-ssh", type: "ssh", labels: {} };
+
+describe("demo policy against the SSH attack corpus", async () => {
+  const loaded = await loadPolicy(readFileSync("examples/policies/demo.yaml", "utf8"), "demo.yaml");
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  const policy = loaded.policy;
+  const exec = (line: string) => policy.decideSsh({ identity, resource, request: { kind: "exec", line: parseCommandLine(line) } });
+  const req = (request: SshRequest) => policy.decideSsh({ identity, resource, request });
+
+  it("refuses every spelling of a recursive delete (≥100)", () => {
+    const corpus = destructiveSpellings({ dir: "/srv/data/v007", rel: "../../srv/data/v007", homeRel: "data/v007", name: "v007", parent: "/srv/data" });
+    expect(corpus.length).toBeGreaterThanOrEqual(100);
+    const allowed = corpus.filter((line) => exec(line).effect !== "deny");
+    expect(allowed).toEqual([]);
+  });
+
+  it("refuses every persistence attempt by exec", () => {
+    const allowed = persistenceSpellings("/home/ci", "PWNED").filter((line) => exec(line).effect !== "deny");
+    expect(allowed).toEqual([]);
+    expect(exec("echo x >> ~/.bashrc").rule).toBe("demo-ssh-no-persistence");
+  });
+
+  it("refuses SFTP writes onto protected paths, relative or absolute", () => {
+    for (const [op, paths] of [["write", [".bashrc"]], ["write", ["/home/ci/.ssh/authorized_keys"]], ["rename", ["/tmp/x", ".profile"]], ["symlink", ["/home/ci/.bashrc", "/tmp/l"]], ["mkdir", [".config/systemd/user"]], ["write", ["/etc/profile.d/x.sh"]], ["write", ["/var/spool/cron/crontabs/ci"]]] as const) {
+      const d = req({ kind: "sftp", op, paths: [...paths] });
+      expect(d.effect, `${op} ${paths.join(" ")}`).toBe("deny");
+    }
+  });
+
+  it("still runs ordinary commands (the guard rail does not block everyday work)", () => {
+    for (const line of ["ls -la", "rm -f /tmp/x", "rm x.log", "echo hi > /tmp/x", "cat /etc/hostname", "git status", "systemctl status app", "rmdir d", "cp a b", "grep -r rm .", "mkdir -p /srv/app/releases/1", "cd /srv/app && ls", "sed -n 1p f", "awk '{print $1}' f", "tee /tmp/out", "journalctl -u app --since today"]) {
+      expect(exec(line).effect, line).toBe("allow");
+    }
+  });
+});

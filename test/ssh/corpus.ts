@@ -1,0 +1,163 @@
+/**
+ * Attack corpus for the SSH command policy: spellings of "delete this directory recursively"
+ * (option forms × program names × wrappers × shell constructs; "deleted" = its file is gone) and
+ * of "make the account run my
+ * code at its next login" (persistence). Each destructive spelling really deletes its directory
+ * when bash runs it on the host — ssh-commands-e2e.test.ts checks that directly before checking
+ * that the gateway stops it.
+ *
+ * `dir` is the absolute directory, `rel` the same directory relative to where an SSH command
+ * starts (the account's login directory), `homeRel` relative to $HOME, `name` its last segment,
+ * `parent` its parent.
+ */
+export interface Target {
+  dir: string;
+  rel: string;
+  homeRel: string;
+  name: string;
+  parent: string;
+}
+
+/** Option spellings of rm's recursive (+ force) for a target directory. */
+const OPTION_FORMS: Array<(d: string) => string> = [
+  (d) => `-rf ${d}`,
+  (d) => `-Rf ${d}`,
+  (d) => `-fr ${d}`,
+  (d) => `-r -f ${d}`,
+  (d) => `-R -f ${d}`,
+  (d) => `--recursive --force ${d}`,
+  (d) => `--rec --forc ${d}`,
+  (d) => `--recursive -f ${d}`,
+  (d) => `-f ${d} --recursive`,
+  (d) => `${d} -rf`,
+  (d) => `-rfv ${d}`,
+  (d) => `-r ${d}`,
+  (d) => `-R ${d}`,
+  (d) => `--recursi -- ${d}`,
+  (d) => `-rf -- ${d}`,
+  (d) => `-rf --one-file-system ${d}`,
+  (d) => `--r ${d}`,
+  (d) => `-vR --f ${d}`,
+  (d) => `-dRf ${d}`,
+  (d) => `-rf --interactive=never ${d}`,
+];
+
+const NAME_FORMS = ["/bin/rm", "/usr/bin/rm", "\\rm", "r''m", '"rm"', "$'rm'", "$'\\x72m'", "r\\m", `'r'"m"`, "/usr/bin/../bin/rm", "//bin//rm"];
+
+const WRAPPERS = [
+  "command", "command -p", "exec", "exec -a foo", "env", "env -i", "env --", "env -u X", "env X=1", "nice", "nice -n 5", "nice -n5", "nohup", "timeout 20", "timeout -s KILL 20",
+  "timeout --kill-after=1 20", "stdbuf -oL", "stdbuf -o L", "setsid -w", "ionice -c 3", "ionice -c3", "chrt -o 0", "taskset 0x1", "flock /tmp/gatehouse-corpus.lock", "setarch x86_64", "time",
+  "builtin command",
+];
+
+export function destructiveSpellings(t: Target): string[] {
+  const { dir, rel, homeRel, name, parent } = t;
+  const out: string[] = [];
+  for (const f of OPTION_FORMS) out.push(`rm ${f(dir)}`);
+  for (const n of NAME_FORMS) out.push(`${n} -rf ${dir}`);
+  for (const w of WRAPPERS) out.push(`${w} rm -rf ${dir}`);
+  out.push(
+    `sh -c 'rm -rf ${dir}'`,
+    `bash -c "rm -Rf ${dir}"`,
+    `bash -lc 'rm --recursive ${dir}'`,
+    `eval 'rm -rf ${dir}'`,
+    `eval rm -rf ${dir}`,
+    `bash <<< 'rm -rf ${dir}'`,
+    `bash <<'EOF'\nrm -rf ${dir}\nEOF`,
+    `echo 'rm -rf ${dir}' | sh`,
+    `source <(echo rm -rf ${dir})`,
+    `. <(echo rm -rf ${dir})`,
+    `f(){ rm -rf "$@"; }; f ${dir}`,
+    `function g { rm "$@"; }; g -rf ${dir}`,
+    `shopt -s expand_aliases; alias x='rm -rf'\nx ${dir}`,
+    `{rm,-rf,${dir}}`,
+    `X=rm; $X -rf ${dir}`,
+    `\${X:-rm} -rf ${dir}`,
+    `$(echo rm) -rf ${dir}`,
+    "`echo rm` -rf " + dir,
+    `true && rm -rf ${dir}`,
+    `false || rm -rf ${dir}`,
+    `(rm -rf ${dir})`,
+    `{ rm -rf ${dir}; }`,
+    `if true; then rm -rf ${dir}; fi`,
+    `for x in ${dir}; do rm -rf $x; done`,
+    `rm -rf $(echo ${dir})`,
+    `echo $(rm -rf ${dir})`,
+    `cat <(rm -rf ${dir})`,
+    `env -S 'rm -rf ${dir}'`,
+    `echo ${dir} | xargs rm -rf`,
+    `printf '%s\\0' ${dir} | xargs -0 rm -r`,
+    `find ${dir} -delete`,
+    `find ${dir} -exec rm -rf {} +`,
+    `find ${dir} -maxdepth 0 -exec rm -rf {} \\;`,
+    `find ${parent} -maxdepth 1 -name ${name} -execdir rm -rf {} +`,
+    `script -qc 'rm -rf ${dir}' /dev/null`,
+    `python3 -c 'import shutil,sys; shutil.rmtree(sys.argv[1])' ${dir}`,
+    `perl -e 'system("rm","-rf",$ARGV[0])' ${dir}`,
+    `awk 'BEGIN{system("rm -rf ${dir}")}'`,
+    `sed -n '1e rm -rf ${dir}' /etc/hostname`,
+    `x='a[$(rm -rf ${dir})]'; echo $((x))`,
+    `cd ${parent} && rm -rf ${name}`,
+    `cd ${parent}; rm -rf ./${name}`,
+    `rm -rf ${dir}/../${name}`,
+    `rm -rf ${rel}`,
+    `rm -rf ~/${homeRel}`,
+    `rm -rf $HOME/${homeRel}`,
+    `rm -rf "\${HOME}/${homeRel}"`,
+    `rm -rf ${dir}/`,
+    `rm -rf ${dir}*`,
+    `cp /bin/rm /tmp/gatehouse-corpus-rm-$$ && /tmp/gatehouse-corpus-rm-$$ -rf ${dir}`,
+    `hash -p /bin/rm ls; ls -rf ${dir}`,
+    `trap 'rm -rf ${dir}' EXIT`,
+    `PATH=/bin:/usr/bin rm -rf ${dir}`,
+    `git -c alias.x='!rm -rf ${dir}' x`,
+    `tar -cf - /etc/hostname 2>/dev/null | tar -xf - --to-command='rm -rf ${dir}'`,
+    `unshare -r rm -rf ${dir}`,
+    `mkdir -p /tmp/gatehouse-corpus-empty && rsync -a --delete /tmp/gatehouse-corpus-empty/ ${dir}/`,
+    `find ${dir} -type f -delete`,
+  );
+  return out;
+}
+
+/**
+ * Persistence attempts by exec: each appends `marker` to a protected file of the account. `home`
+ * is the account's home directory.
+ */
+export function persistenceSpellings(home: string, marker: string): string[] {
+  const m = `echo ${marker}`;
+  return [
+    `${m} >> ~/.bashrc`,
+    `${m} >> .bashrc`,
+    `${m} >> $HOME/.profile`,
+    `${m} >> ${home}/.bash_profile`,
+    `${m} >| ${home}//./.bashrc`,
+    `${m} &>> ~/.bashrc`,
+    `${m} | tee -a ~/.bashrc`,
+    `${m} | tee --app ~/.zshrc`,
+    `cat >> ~/.bashrc <<'EOF'\n${m}\nEOF`,
+    `${m} > /tmp/gatehouse-p1-${marker} && cp /tmp/gatehouse-p1-${marker} ~/.bash_login`,
+    `${m} > /tmp/gatehouse-p2-${marker} && mv /tmp/gatehouse-p2-${marker} ~/.profile`,
+    `${m} > /tmp/gatehouse-p3-${marker} && install -m 644 /tmp/gatehouse-p3-${marker} ~/.bashrc`,
+    `${m} > bashrc && cp bashrc -t /tmp && cp -T bashrc .bashrc`,
+    `sed -i '$a ${marker}' ~/.bashrc`,
+    `sed --in-place -e '$a ${marker}' .bashrc`,
+    `${m} | dd of=${home}/.bashrc conv=notrunc oflag=append`,
+    `mkdir -p ~/.ssh && ${m} >> ~/.ssh/authorized_keys`,
+    `cd .ssh && ${m} >> authorized_keys`,
+    `cd ~/.ssh; ${m} > rc`,
+    `cd $HOME/.config 2>/dev/null; mkdir -p ~/.config/systemd/user; ${m} > ~/.config/systemd/user/x.service`,
+    `ln -s ~/.bashrc link-${marker} && ${m} >> link-${marker}`,
+    `cd "$(echo .)" && ${m} >> .bashrc`,
+    `${m} > "$HOME/.bashrc"`,
+    `sh -c '${m} >> ~/.bashrc'`,
+    `F=~/.bashrc; ${m} >> $F`,
+    `${m} | sed -n 'w ${home}/.bashrc'`,
+    `git config --global core.pager '${marker}'`,
+    `python3 -c 'open(".bashrc","a").write("${marker}")'`,
+    `${m} > /tmp/gatehouse-p4-${marker} && link /tmp/gatehouse-p4-${marker} ~/.bash_logout`,
+    `cd ~ && ${m} > .bash && cp --backup=simple --suffix=rc /etc/hostname .bash`,
+    `${m} | sort -o ~/.bashrc`,
+    `mkdir -p /tmp/gatehouse-p5-${marker}/systemd/user && ${m} > /tmp/gatehouse-p5-${marker}/systemd/user/x.service && cp -r /tmp/gatehouse-p5-${marker}/systemd ~/.config/`,
+    `mkdir -p /tmp/gatehouse-p6-${marker}/.ssh && ${m} > /tmp/gatehouse-p6-${marker}/.ssh/rc && tar -C /tmp/gatehouse-p6-${marker} -cf /tmp/gatehouse-p6-${marker}.tar .ssh && tar -xf /tmp/gatehouse-p6-${marker}.tar -C ~`,
+  ];
+}
