@@ -18,4 +18,6 @@ export interface Env {
   GATEHOUSE_AUDIT_KEYS?: string;
   /** Per-tenant HMAC key (≥ 16 bytes) for `hash`-style masking rules. */
   GATEHOUSE_MASKING_KEY?: string;
+  /** "true" when the worker runs on Cloudflare's edge, which sets CF-Connecting-IP itself (worker/routes/client-address.ts). */
+  GATEHOUSE_BEHIND_CLOUDFLARE?: string;
 }

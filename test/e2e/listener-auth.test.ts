@@ -7,36 +7,17 @@
  * Ground truth: the target (current_user from PostgreSQL, a file the ssh command writes on the host).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startTestStack, cleanPgEnv, type TestStack } from "../harness/stack.ts";
 import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
 import { startConnectListener, type ConnectListener } from "../../client/listener.ts";
 import { staticTokenSource } from "../../client/auth/token-source.ts";
+import { createIntruder, sh, type Intruder } from "../harness/intruder.ts";
 
-const INTRUDER = "gatehouse-intruder";
-
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = cleanPgEnv()): Promise<Out> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-let intruderHome: string;
-/** Run a command as the other OS user, with a minimal environment of its own. */
-function asIntruder(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Out> {
-  return sh("runuser", ["-u", INTRUDER, "--", "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", `HOME=${intruderHome}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args], { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" });
-}
+let intruder: Intruder;
+const asIntruder = (cmd: string, args: string[], env?: Record<string, string>) => intruder.run(cmd, args, env);
 
 describe("local listeners admit only their own OS user", () => {
   let stack: TestStack;
@@ -47,16 +28,7 @@ describe("local listeners admit only their own OS user", () => {
   const logs: string[] = [];
 
   beforeAll(async () => {
-    expect(process.getuid?.()).toBe(0); // the second OS user needs root to create
-    const exists = await sh("id", ["-u", INTRUDER]);
-    if (exists.code !== 0) {
-      const made = await sh("useradd", ["--system", "--no-create-home", "--shell", "/bin/sh", INTRUDER]);
-      if (made.code !== 0 && !/already exists/.test(made.stderr)) throw new Error(made.stderr);
-    }
-    const ids = { uid: Number((await sh("id", ["-u", INTRUDER])).stdout), gid: Number((await sh("id", ["-g", INTRUDER])).stdout) };
-    intruderHome = mkdtempSync(path.join(tmpdir(), "gatehouse-intruder-home-"));
-    chownSync(intruderHome, ids.uid, ids.gid);
-
+    intruder = await createIntruder();
     sshd = await startTestSshd();
     stack = await startTestStack({
       policyYaml: `
@@ -83,7 +55,7 @@ rules:
     await stack?.stop();
     await sshd?.stop();
     if (stateRoot) rmSync(stateRoot, { recursive: true, force: true });
-    if (intruderHome) rmSync(intruderHome, { recursive: true, force: true });
+    intruder?.cleanup();
   });
 
   const pgUrl = (l: ConnectListener) => `postgresql://pipeline@127.0.0.1:${l.port}/demo-pg?sslmode=disable&connect_timeout=10`;
@@ -122,7 +94,7 @@ rules:
     expect(cat.stderr).toMatch(/Permission denied/);
     expect(cat.stdout).toBe("");
     // Everything it can read around the stack and the listener process: the secret is nowhere.
-    const search = await asIntruder("grep", ["-rlsF", "--", pgListener.auth.password, stateRoot, stack.home, intruderHome, `/proc/${process.pid}/cmdline`, `/proc/${process.pid}/environ`]);
+    const search = await asIntruder("grep", ["-rlsF", "--", pgListener.auth.password, stateRoot, stack.home, intruder.home, `/proc/${process.pid}/cmdline`, `/proc/${process.pid}/environ`]);
     expect(search.stdout).toBe("");
     expect(logs.filter((l) => l.includes("local authentication failed:")).length - before).toBeGreaterThanOrEqual(2);
     // None of it reached the gateway: no session was announced for a refused connection.
@@ -137,7 +109,7 @@ rules:
     expect(plain.stderr).toMatch(/Permission denied \(publickey\)/);
     const stolen = await asIntruder("ssh", [...common, "-i", sshListener.auth.files.sshKey!, "-o", "IdentitiesOnly=yes", "gatehouse@127.0.0.1", `touch ${marker}`]);
     expect(stolen.code).toBe(255);
-    const keyFile = path.join(intruderHome, "own_key");
+    const keyFile = path.join(intruder.home, "own_key");
     expect((await asIntruder("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile])).code).toBe(0);
     const own = await asIntruder("ssh", [...common, "-i", keyFile, "-o", "IdentitiesOnly=yes", "gatehouse@127.0.0.1", `touch ${marker}`]);
     expect(own.code).toBe(255);
@@ -148,7 +120,7 @@ rules:
     // A line holding private bits (the first base64 lines are a header every OpenSSH key shares).
     const keyBody = readFileSync(sshListener.auth.files.sshKey!, "utf8").split("\n")[3]!;
     expect(keyBody.length).toBeGreaterThan(40);
-    const search = await asIntruder("grep", ["-rlsF", "--", keyBody, stateRoot, stack.home, intruderHome]);
+    const search = await asIntruder("grep", ["-rlsF", "--", keyBody, stateRoot, stack.home, intruder.home]);
     expect(search.stdout).toBe("");
     expect(logs.some((l) => l.includes("demo-ssh: local authentication failed: publickey"))).toBe(true);
   });
