@@ -4,6 +4,8 @@ export interface Env {
   CONNECTOR_HUB: DurableObjectNamespace<import("./connectors/connector-hub.ts").ConnectorHub>;
   /** One instance ("approvals"): approval requests and just-in-time grants (worker/approvals/). */
   APPROVALS: DurableObjectNamespace<import("./approvals/approvals-object.ts").ApprovalsObject>;
+  /** One instance ("limits"): leases of live sessions for the policy's concurrency caps (worker/limits/). */
+  SESSION_LIMITER: DurableObjectNamespace<import("./limits/session-limiter.ts").SessionLimiter>;
   DB: D1Database;
   RECORDINGS: R2Bucket;
   /** JSON array of trusted OIDC issuers. */

@@ -19,6 +19,7 @@ import { currentPolicy } from "../policy/current-policy.ts";
 import { sqlClassifier } from "../wasm-modules.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { openSessionAudit } from "./open-session-audit.ts";
+import { SessionSlot } from "../limits/session-slot.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
 import { compileConfig } from "../../parsers/masking/config.ts";
 import { activeGrants, noteGrantUse } from "../approvals/client.ts";
@@ -74,6 +75,9 @@ export class SessionObject extends GatehouseObject<Env> {
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit });
     this.holds = holds;
+    const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, sessionPolicy.caps(), () =>
+      this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
+    );
     return this.acceptSocket(["client"], (ws) => {
       const session = new Session(ws, {
         sessionId: admission.sessionId,
@@ -82,6 +86,7 @@ export class SessionObject extends GatehouseObject<Env> {
         policy: sessionPolicy,
         approvals: holds,
         audit,
+        acquireSlot: () => slot.acquire(),
         requestConnector: async () => {
           const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"));
           const result = await hub.openStream(admission.sessionId, admission.resource.name);
@@ -95,6 +100,7 @@ export class SessionObject extends GatehouseObject<Env> {
             .run();
         },
         onEnded: async (outcome, stats, maskingCounts) => {
+          await slot.release().catch(() => {});
           if (Object.keys(maskingCounts).length > 0) await audit.onMasking(maskingCounts).catch(() => {});
           await holds.withdrawAll(`the session ended before a decision (${outcome.reason})`).catch(() => {});
           await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });

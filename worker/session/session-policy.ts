@@ -4,7 +4,7 @@
  */
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { ClassifiedStatement, SqlClassifier } from "../../parsers/sql/types.ts";
-import type { CompiledPolicy, Decision } from "../../parsers/policy/types.ts";
+import type { CompiledPolicy, Decision, SessionCaps } from "../../parsers/policy/types.ts";
 import type { MaskingRule } from "../../parsers/masking/config.ts";
 import type { SshRequest } from "../../parsers/policy/ssh.ts";
 
@@ -48,6 +48,11 @@ export class SessionPolicy {
   limits(): { maxSessionMs: number | null; statementTimeoutMs: number | null } {
     this.resolvedLimits ??= this.compiled.sessionLimits(this.identity, this.resource);
     return this.resolvedLimits;
+  }
+
+  /** Concurrency caps for this identity on this resource (worker/limits/). */
+  caps(): SessionCaps {
+    return this.compiled.sessionCaps(this.identity, this.resource);
   }
 
   /** The masking rules for this identity on this resource (none → no masking pass) and the tenant key. */

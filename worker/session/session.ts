@@ -22,6 +22,8 @@ export interface SessionDeps {
   audit: SessionAudit;
   /** Ask the hub to have a connector dial this session; resolves when asked, rejects with a reason. */
   requestConnector(): Promise<void>;
+  /** Take this session's place under the policy's concurrency caps; rejects with TooManySessionsError (its `code`). */
+  acquireSlot(): Promise<void>;
   registerCancelKey(pid: number, secret: number): Promise<void>;
   /** Held statements of this session (worker/approvals/session-hold.ts). */
   approvals: ApprovalHolds;
@@ -112,6 +114,8 @@ export class Session implements EngineHost {
     const attached = new Promise<void>((resolve, reject) => (this.connectorAttached = { resolve, reject }));
     const timer = setTimeout(() => this.connectorAttached?.reject(new Error("the connector did not open a stream in time")), CONNECTOR_ATTACH_TIMEOUT_MS);
     try {
+      // Caps are checked before anything dials the target.
+      await this.deps.acquireSlot();
       await this.deps.requestConnector();
       await attached;
     } finally {
