@@ -10,6 +10,7 @@ import { GatewayClient, checkResourceName, parseGatewayUrl, tunnelUrl } from "./
 import { engineFor } from "./engines/registry.ts";
 import type { Engine, ListenerInfo } from "./engines/engine.ts";
 import { openTunnel } from "./tunnel/open.ts";
+import { watchTokenRenewals } from "./auth/token-renewal.ts";
 import { CLIENT_VERSION } from "./version.ts";
 import { createLocalAuth, type ListenerCredentials, type LocalAuth } from "./listener-auth/local-auth.ts";
 import { createListenerDir, defaultStateDir, removeListenerDir } from "./listener-auth/state-dir.ts";
@@ -90,14 +91,20 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     socket.once("close", () => sockets.delete(socket));
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const started = Date.now();
+    const connLog = (line: string) => log(`gatehouse: conn #${connId} from ${peer} → ${resource}: ${line.replace(/^gatehouse: /, "")}`);
+    let tunnelToken: string | undefined;
     const run = engine
       .serve(socket, {
         resource,
         connId,
         gateway,
         getToken: () => opts.tokenSource.getToken(),
-        openTunnel: async () => openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: await opts.tokenSource.getToken(), clientVersion: CLIENT_VERSION }),
-        log: (line) => log(`gatehouse: conn #${connId} from ${peer} → ${resource}: ${line.replace(/^gatehouse: /, "")}`),
+        openTunnel: async () => {
+          tunnelToken = await opts.tokenSource.getToken();
+          return openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: tunnelToken, clientVersion: CLIENT_VERSION });
+        },
+        watchToken: (send) => watchTokenRenewals(opts.tokenSource, tunnelToken, send, connLog),
+        log: connLog,
         localAuth,
       })
       .catch((err: unknown) => {

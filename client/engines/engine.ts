@@ -19,6 +19,11 @@ export interface EngineContext {
   openTunnel(): Promise<WebSocket>;
   /** A line for the listener's log (what the local client cannot be told in its own protocol). */
   log(line: string): void;
+  /**
+   * While the tunnel lives, call `send` with every new identity token the source produces (the
+   * engine sends it as CONTROL `{ t: "token" }`); returns the function that stops watching.
+   */
+  watchToken(send: (token: string) => void): () => void;
   /** The listener's per-run secrets: every local client must prove it holds them. */
   localAuth: LocalAuth;
 }

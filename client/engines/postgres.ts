@@ -18,6 +18,8 @@ import type { LocalAuth } from "../listener-auth/local-auth.ts";
 import { writePrivateFile } from "../listener-auth/state-dir.ts";
 import { GatewayHttpError, GatewayUnreachableError, describeError } from "../errors.ts";
 import { bridge, type TunnelEnd } from "../tunnel/bridge.ts";
+import WebSocket from "ws";
+import { encodeControl } from "../../parsers/tunnel/frames.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "./engine.ts";
 import { BackendMessageTracker, PgProtocolError, StartupPacketReader, type StartupPacket } from "./postgres/wire.ts";
 import { errorResponse } from "../../parsers/pg/codec.ts";
@@ -156,6 +158,10 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
 
   const tracker = new BackendMessageTracker();
   const initial = packet.bytes;
+  // Renewed identity tokens follow the session on its tunnel (the gateway ends it at expiry otherwise).
+  const stopWatching = ctx.watchToken((token) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(encodeControl({ t: "token", token }));
+  });
   const result = await bridge({
     ws,
     socket,
@@ -163,6 +169,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     observeDownstream: (payload) => tracker.push(payload),
     finalWords: (end) => finalError(end, tracker),
   });
+  stopWatching();
   return {
     outcome: describeEnd(result.end),
     sessionId: result.sessionId,

@@ -82,6 +82,7 @@ class LocalSshConnection {
   private failure?: TunnelEnd;
   private readonly channels = new Set<LocalChannel>();
   private readonly forwarding: LocalForwarding;
+  private stopWatchingToken?: () => void;
 
   constructor(
     private readonly conn: Connection,
@@ -139,6 +140,8 @@ class LocalSshConnection {
     });
     this.tunnel = tunnel;
     tunnel.start(this.clientIdent);
+    // Renewed identity tokens follow the session on its tunnel (the gateway ends it at expiry otherwise).
+    this.stopWatchingToken = this.ctx.watchToken((token) => !tunnel.isEnded && tunnel.control({ t: "token", token }));
     return tunnel;
   }
 
@@ -197,6 +200,7 @@ class LocalSshConnection {
   /** The gateway session ended: every channel still open gets the reason on stderr and status 255. */
   private fail(end: TunnelEnd): void {
     if (this.failure) return;
+    this.stopWatchingToken?.();
     this.failure = end;
     const message = end.message.startsWith("gatehouse:") ? end.message : `gatehouse: ${end.message}`;
     for (const c of this.channels) c.fail(message);
@@ -207,6 +211,7 @@ class LocalSshConnection {
   }
 
   private end(outcome: string, detail?: string): void {
+    this.stopWatchingToken?.();
     if (this.tunnel) {
       this.summary.bytesUp = this.tunnel.bytesUp;
       this.summary.bytesDown = this.tunnel.bytesDown;

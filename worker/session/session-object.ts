@@ -20,6 +20,8 @@ import { sqlClassifier } from "../wasm-modules.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { openSessionAudit } from "./open-session-audit.ts";
 import { SessionSlot } from "../limits/session-slot.ts";
+import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
+import { gatewayConfig } from "../config/gateway-config.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
 import { compileConfig } from "../../parsers/masking/config.ts";
 import { activeGrants, noteGrantUse } from "../approvals/client.ts";
@@ -87,6 +89,14 @@ export class SessionObject extends GatehouseObject<Env> {
         approvals: holds,
         audit,
         acquireSlot: () => slot.acquire(),
+        verifyToken: async (token) => {
+          try {
+            const v = await verifyOidcToken(token, { issuers: gatewayConfig(env).issuers });
+            return { issuer: v.issuer, subject: v.subject, claims: v.claims };
+          } catch (e) {
+            throw new Error(e instanceof TokenRejected ? e.message : `verification failed: ${(e as Error).message}`);
+          }
+        },
         requestConnector: async () => {
           const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"));
           const result = await hub.openStream(admission.sessionId, admission.resource.name);
