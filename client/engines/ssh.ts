@@ -312,7 +312,6 @@ export const sshEngine: Engine = {
         `  User gatehouse`,
         `  IdentityFile "${files.key}"`,
         `  IdentitiesOnly yes`,
-        `  IdentityAgent none`,
         `  UserKnownHostsFile "${files.knownHosts}"`,
         `  StrictHostKeyChecking yes`,
         "",

@@ -3,11 +3,14 @@
  * directory per listener under the user's state directory, removed when the listener stops.
  *
  *   $GATEHOUSE_STATE_DIR, else $XDG_STATE_HOME/gatehouse, else ~/.local/state/gatehouse
- *     listeners/<resource>-<port>-XXXXXX/   (0700, created with mkdtemp: never reused, never a link)
+ *     listeners/<resource>-<port>/   (0700, created fresh; a predictable path, so a pipeline can
+ *                                     `export PGPASSFILE=…/listeners/orders-db-5433/pgpass`)
  *
- * The state directory itself must be a real directory owned by us; it is (re)set to 0700.
+ * The state directory and `listeners/` must be real directories owned by us; they are (re)set to
+ * 0700, so no other user can create or swap anything inside. A directory left by a listener that
+ * died is replaced (two live listeners never share a port).
  */
-import { chmod, lstat, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
 import { CliError } from "../errors.ts";
@@ -32,7 +35,10 @@ export async function createListenerDir(stateDir: string, resource: string, port
   const parent = path.join(stateDir, "listeners");
   await ensurePrivateDir(stateDir);
   await ensurePrivateDir(parent);
-  return mkdtemp(path.join(parent, `${resource}-${port}-`));
+  const dir = path.join(parent, `${resource}-${port}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { mode: 0o700 });
+  return dir;
 }
 
 /** A new file only we can read (never overwrites: the directory is fresh). */

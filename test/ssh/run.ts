@@ -31,5 +31,5 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
  */
 export const SSH_OPTS = [
   "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-  "-i", TEST_SSH_KEY_FILE, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+  "-i", TEST_SSH_KEY_FILE, "-o", "IdentitiesOnly=yes",
 ];
