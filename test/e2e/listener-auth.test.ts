@@ -71,6 +71,11 @@ rules:
     const pg = await sh("psql", [pgUrl(pgListener), "-X", "-w", "-A", "-t", "-c", "select current_user"], { ...cleanPgEnv(), PGPASSFILE: pgListener.auth.files.pgpass! });
     expect(pg.stderr).toBe("");
     expect(pg.stdout.trim()).toBe(stack.pg.user);
+    // The printed connection string works as it is (libpq's passfile= parameter).
+    const printed = pgListener.usage.find((l) => l.startsWith("connection string:"))!.replace("connection string: ", "");
+    const viaPrinted = await sh("psql", [printed, "-X", "-w", "-A", "-t", "-c", "select 'printed'"], cleanPgEnv());
+    expect(viaPrinted.stderr).toBe("");
+    expect(viaPrinted.stdout.trim()).toBe("printed");
     const marker = path.join(sshd.home, "owner-was-here");
     const ssh = await sh("ssh", ["-F", sshListener.auth.files.sshConfig!, "-o", "BatchMode=yes", "demo-ssh", `touch ${marker}`]);
     expect(ssh.stderr).toBe("");
