@@ -26,6 +26,8 @@ export interface SessionCaps {
 export class SessionSlot {
   private timer: ReturnType<typeof setInterval> | undefined;
   private held = false;
+  /** The session ended: a lease granted after this moment is given back at once. */
+  private released = false;
 
   constructor(
     private readonly env: Env,
@@ -63,6 +65,10 @@ export class SessionSlot {
         this.resource.type === "postgres" ? "53300" : "too-many-sessions",
       );
     }
+    if (this.released) {
+      await this.limiter.release(this.sessionId);
+      return;
+    }
     this.held = true;
     this.timer = setInterval(() => {
       void this.limiter.renew(this.sessionId).then(
@@ -77,6 +83,7 @@ export class SessionSlot {
   }
 
   async release(): Promise<void> {
+    this.released = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     if (!this.held) return;
