@@ -23,6 +23,8 @@ export interface AcquireRequest {
   resource: string;
   maxPerIdentity: number | null;
   maxPerResource: number | null;
+  /** Lease lifetime without renewal (default LEASE_TTL_MS; tests use a short one). */
+  ttlMs?: number;
 }
 
 export type AcquireResult = { ok: true } | { ok: false; scope: "identity" | "resource"; open: number; limit: number };
@@ -61,7 +63,7 @@ export class SessionLimiter extends DurableObject<Env> {
       const open = this.count("resource", req.resource);
       if (open >= req.maxPerResource) return { ok: false, scope: "resource", open, limit: req.maxPerResource };
     }
-    this.sql.exec("INSERT INTO leases (session_id, identity, resource, expires_at) VALUES (?, ?, ?, ?)", req.sessionId, req.identity, req.resource, now + LEASE_TTL_MS);
+    this.sql.exec("INSERT INTO leases (session_id, identity, resource, expires_at) VALUES (?, ?, ?, ?)", req.sessionId, req.identity, req.resource, now + Math.min(req.ttlMs ?? LEASE_TTL_MS, LEASE_TTL_MS));
     await this.scheduleSweep();
     return { ok: true };
   }
