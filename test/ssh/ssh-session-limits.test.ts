@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
-import { eventually } from "../e2e/helpers.ts";
+import { eventually, gatehouse } from "../e2e/helpers.ts";
 import { run, SSH_OPTS } from "./run.ts";
 
 const POLICY = `
@@ -60,5 +60,13 @@ describe("SSH sessions: caps and token lifetime", () => {
     expect(existsSync(started)).toBe(true);
     expect(r.stderr).toContain("gatehouse: identity token expired");
     expect(r.status).toBe(255);
+
+    // gatehouse exec (no local SSH server) ends the same way.
+    const execStarted = path.join(sshd.home, "exec-expiring-started");
+    const token = await stack.mintToken({ sub: "short-exec", ttlSeconds: 8 });
+    const e = await gatehouse(["exec", "demo-ssh", "--gateway", stack.gatewayUrl, "--no-stdin", "--", `touch ${execStarted}; sleep 120`], { GATEHOUSE_TOKEN: token });
+    expect(existsSync(execStarted)).toBe(true);
+    expect(e.stderr).toContain("gatehouse: identity token expired");
+    expect(e.code).toBe(255);
   });
 });
