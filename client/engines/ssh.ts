@@ -100,7 +100,7 @@ class LocalSshConnection {
     conn.on("authentication", (auth) => {
       if (authenticateSshClient(auth, this.ctx.localAuth.sshKey)) return;
       // OpenSSH first asks "none", then offers its keys: log only offers of a real key or password.
-      if (auth.method !== "none" && refusals++ === 0) this.ctx.log(`gatehouse: local authentication failed: ${auth.method} for user "${auth.username}" refused (only this listener's key is accepted)`);
+      if (auth.method !== "none" && refusals++ === 0) this.ctx.log(`gatehouse: local authentication failed: ${auth.method} for user ${JSON.stringify(String(auth.username).slice(0, 64))} refused (only this listener's key is accepted)`);
     });
     conn.on("ready", () => {
       this.tunnelPromise = this.openTunnel();

@@ -65,7 +65,8 @@ function readPasswordMessage(socket: Socket, timeoutMs: number): Promise<Uint8Ar
  * secret; rejects with a PgProtocolError whose SQLSTATE is 28P01 for a wrong or missing password.
  */
 export async function authenticateLocalClient(socket: Socket, verifier: ScramVerifier, user: string, timeoutMs: number): Promise<void> {
-  const refused = (why: string) => new PgProtocolError(`password authentication failed for user "${user}" (${why})`, "28P01");
+  // The name is the client's (any bytes): quoted, escaped and bounded before it reaches a log line.
+  const refused = (why: string) => new PgProtocolError(`password authentication failed for user ${JSON.stringify(user.slice(0, 64))} (${why})`, "28P01");
   socket.write(authRequest(10, concat([cstring(SCRAM_MECHANISM), new Uint8Array([0])])));
   const initial = await readPasswordMessage(socket, timeoutMs);
   let mechanism: string;
