@@ -31,8 +31,8 @@ describe("SessionLimiter", () => {
 
   it("forgets a session that stopped renewing (a crashed session object) and refuses to renew it", async () => {
     const l = limiter("crash");
+    // A lease of 20 ms that is never renewed (the first test shows a live lease blocks the cap).
     expect(await l.acquire(req("dead", "alice", "db", { id: 1 }, 20))).toEqual({ ok: true });
-    expect(await l.acquire(req("other", "alice", "db", { id: 1 }))).toMatchObject({ ok: false });
     await new Promise((r) => setTimeout(r, 60));
     expect(await l.acquire(req("other", "alice", "db", { id: 1 }))).toEqual({ ok: true });
     expect(await l.renew("dead")).toBe(false);
