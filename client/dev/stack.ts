@@ -32,8 +32,12 @@ export const DEFAULT_DEMO_PG_PORT = 5434;
 export const DEFAULT_POLICY_FILE = path.join(REPO_ROOT, "examples/policies/demo.yaml");
 export const DEMO_RESOURCE = "demo-pg";
 export const LOCAL_CONNECTOR_ID = "local";
-/** State only this OS user may read: issuer key, connector key, worker secrets, wrangler persistence (D1 with the audit signing key, R2 recordings, DO storage). */
-const PRIVATE_SUBDIRS = ["dev", "connector", "worker", "wrangler"];
+/**
+ * State only this OS user may read: issuer key, connector key, worker secrets. The wrangler
+ * persistence tree (D1 with the audit signing key, R2 recordings, DO storage) is locked down by
+ * startWrangler itself, wherever it is.
+ */
+const PRIVATE_SUBDIRS = ["dev", "connector", "worker"];
 
 /** A PostgreSQL the stack does not manage (tests bring their own). */
 export interface ExternalPg {
