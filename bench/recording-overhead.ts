@@ -33,12 +33,12 @@ rules:
 const log = (s: string) => process.stderr.write(`[bench recording] ${s}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function start(label: string, wranglerConfig?: string): Promise<{ stack: TestStack; port: number }> {
+async function start(label: string, wranglerConfig?: string): Promise<{ stack: TestStack; port: number; password: string }> {
   log(`starting the stack (${label})…`);
   const stack = await startTestStack({ policyYaml: POLICY, ...(wranglerConfig ? { wranglerConfig } : {}) });
   await pgbenchInit({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: stack.pg.user, password: stack.pg.password }, 1);
   const conn = await stack.connect("demo-pg", { sub: "bench" });
-  return { stack, port: conn.port };
+  return { stack, port: conn.port, password: conn.password };
 }
 
 const on = await start("recording on");
@@ -52,9 +52,9 @@ try {
       // Alternate which path goes first, round by round.
       const order = round % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const);
       for (const which of order) {
-        const port = which === "on" ? on.port : off.port;
+        const { port, password } = which === "on" ? on : off;
         log(`${key} → recording ${which} (round ${round + 1}/${ROUNDS})`);
-        results[key]![which].push(await runPgbench({ host: "127.0.0.1", port, database: "demo-pg", user: "bench" }, { mode, clients, seconds: SECONDS }));
+        results[key]![which].push(await runPgbench({ host: "127.0.0.1", port, database: "demo-pg", user: "bench", password }, { mode, clients, seconds: SECONDS }));
       }
     }
   }

@@ -209,7 +209,7 @@ async function startPaths(): Promise<Paths> {
     // The clients as in a pipeline: `gatehouse connect <resource> --port 0` processes with a token in the environment.
     const client = async (res: string) => {
       const token = await stack.mintToken({ sub: "alice", ttlSeconds: 3300 });
-      const c = await startChild([...prof(`client-${res}`), path.join(REPO, "bin/gatehouse.mjs"), "connect", res, "--port", "0", "--gateway", stack.gatewayUrl], /listening on 127\.0\.0\.1:(\d+)/, {
+      const c = await startChild([...prof(`client-${res}`), path.join(REPO, "bin/gatehouse.mjs"), "connect", res, "--port", "0", "--gateway", stack.gatewayUrl], /full URL file:\s+(\S+)/, {
         name: `gatehouse connect ${res}`,
         env: { ...process.env, GATEHOUSE_TOKEN: token },
       });
@@ -227,8 +227,13 @@ async function startPaths(): Promise<Paths> {
     });
     paths.rolePids.gatehouse = gatehouseRoles(min.pid);
     paths.rolePids["gatehouse-full"] = gatehouseRoles(full.pid);
-    targets.gatehouse = { host: "127.0.0.1", port: Number(min.match[1]), database: POLICY_MIN_RESOURCE, user: "alice" };
-    targets["gatehouse-full"] = { host: "127.0.0.1", port: Number(full.match[1]), database: POLICY_FULL_RESOURCE, user: "alice" };
+    // Each listener requires its own password: read it from the URL file the client wrote (0600).
+    const listenerTarget = async (c: typeof min, database: string): Promise<PgTarget> => {
+      const url = new URL((await readFile(c.match[1]!, "utf8")).trim());
+      return { host: "127.0.0.1", port: Number(url.port), database, user: "alice", password: decodeURIComponent(url.password) };
+    };
+    targets.gatehouse = await listenerTarget(min, POLICY_MIN_RESOURCE);
+    targets["gatehouse-full"] = await listenerTarget(full, POLICY_FULL_RESOURCE);
     await waitUntilServed(targets.gatehouse);
     await waitUntilServed(targets["gatehouse-full"]);
     return paths;

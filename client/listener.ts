@@ -10,7 +10,10 @@ import { GatewayClient, checkResourceName, parseGatewayUrl, tunnelUrl } from "./
 import { engineFor } from "./engines/registry.ts";
 import type { Engine, ListenerInfo } from "./engines/engine.ts";
 import { openTunnel } from "./tunnel/open.ts";
+import { watchTokenRenewals } from "./auth/token-renewal.ts";
 import { CLIENT_VERSION } from "./version.ts";
+import { createLocalAuth, type ListenerCredentials, type LocalAuth } from "./listener-auth/local-auth.ts";
+import { createListenerDir, defaultStateDir, removeListenerDir } from "./listener-auth/state-dir.ts";
 
 export interface ConnectOptions {
   /** Gateway base URL (http/https). */
@@ -27,6 +30,13 @@ export interface ConnectOptions {
   once?: boolean;
   /** Where per-connection log lines go (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * The listener's secrets (password, SSH key); generated per start when absent — test harnesses
+   * supply their own. Local clients must always prove them; there is no unauthenticated mode.
+   */
+  credentials?: ListenerCredentials;
+  /** Where the listener's private directory is created (default: defaultStateDir()). */
+  stateDir?: string;
 }
 
 export interface ConnectListener {
@@ -38,6 +48,8 @@ export interface ConnectListener {
   online?: boolean;
   /** Lines telling the user how to use the listener (connection string, psql line). */
   usage: string[];
+  /** The secrets local clients must prove (password, SSH key) and the files written for the user. */
+  auth: LocalAuth;
   /** Resolves when the listener has stopped and every connection has ended. */
   done: Promise<void>;
   /** Stop accepting, end live connections, resolve when all is closed. */
@@ -60,6 +72,8 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     online = description.online;
   }
   const engine: Engine = engineFor(type);
+  // Secrets exist before the port does: no connection is ever served without them.
+  const localAuth = createLocalAuth(opts.credentials);
 
   const sockets = new Set<net.Socket>();
   const live = new Set<Promise<void>>();
@@ -77,14 +91,21 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     socket.once("close", () => sockets.delete(socket));
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const started = Date.now();
+    const connLog = (line: string) => log(`gatehouse: conn #${connId} from ${peer} → ${resource}: ${line.replace(/^gatehouse: /, "")}`);
+    let tunnelToken: string | undefined;
     const run = engine
       .serve(socket, {
         resource,
         connId,
         gateway,
         getToken: () => opts.tokenSource.getToken(),
-        openTunnel: async () => openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: await opts.tokenSource.getToken(), clientVersion: CLIENT_VERSION }),
-        log: (line) => log(`gatehouse: conn #${connId} from ${peer} → ${resource}: ${line.replace(/^gatehouse: /, "")}`),
+        openTunnel: async () => {
+          tunnelToken = await opts.tokenSource.getToken();
+          return openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: tunnelToken, clientVersion: CLIENT_VERSION });
+        },
+        watchToken: (send) => watchTokenRenewals(opts.tokenSource, tunnelToken, send, connLog),
+        log: connLog,
+        localAuth,
       })
       .catch((err: unknown) => {
         socket.destroy();
@@ -124,7 +145,21 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
   } catch {
     token = undefined;
   }
-  const info: ListenerInfo = { host: address.address.includes(":") ? `[${address.address}]` : address.address, port: address.port, resource, user: (token && tokenSubject(token)) ?? "gatehouse" };
+  const displayHost = address.address.includes(":") ? `[${address.address}]` : address.address;
+  let dir: string;
+  let usage: string[];
+  try {
+    dir = await createListenerDir(opts.stateDir ?? defaultStateDir(), resource, address.port);
+    const info: ListenerInfo = { host: displayHost, port: address.port, resource, user: (token && tokenSubject(token)) ?? "gatehouse", dir };
+    await engine.writeLocalAuthFiles(info, localAuth);
+    usage = engine.usage(info, localAuth);
+  } catch (err) {
+    server.close();
+    for (const s of sockets) s.destroy();
+    throw err;
+  }
+  // The secrets die with the listener.
+  const cleaned = done.then(() => removeListenerDir(dir));
 
   return {
     host: address.address,
@@ -132,12 +167,13 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     resource,
     type,
     online,
-    usage: engine.usage(info),
-    done,
+    usage,
+    auth: localAuth,
+    done: cleaned,
     async close() {
       if (server.listening) server.close();
       for (const s of sockets) s.destroy();
-      await done;
+      await cleaned;
     },
   };
 }

@@ -81,7 +81,8 @@ In another terminal:
   export GATEHOUSE_TOKEN=$(${tokenCmd})
   ${gatewayEnv}npx gatehouse connect ${DEMO_RESOURCE} --port ${portArg}
 
-And in a third:
+And in a third (only your OS user can use the listener: it prints its password file):
+  export PGPASSFILE=~/.local/state/gatehouse/listeners/${DEMO_RESOURCE}-${portArg}/pgpass
   psql "postgresql://alice@127.0.0.1:${portArg}/${DEMO_RESOURCE}?sslmode=disable" -c "select * from customers limit 5"
 ${
   stack.resources.includes("demo-ssh")

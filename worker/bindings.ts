@@ -24,3 +24,25 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
 
 /** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */
 export type ApprovalsObjectRpc = Rpc.DurableObjectBranded;
+
+/** A session's lease request to the SessionLimiter (worker/limits/session-limiter.ts). */
+export interface AcquireRequest {
+  sessionId: string;
+  /** issuer + "\n" + subject */
+  identity: string;
+  resource: string;
+  maxPerIdentity: number | null;
+  maxPerResource: number | null;
+  /** Lease lifetime without renewal (default LEASE_TTL_MS; tests use a short one). */
+  ttlMs?: number;
+}
+
+export type AcquireResult = { ok: true } | { ok: false; scope: "identity" | "resource"; open: number; limit: number };
+
+/** RPC of the SessionLimiter: leases of live sessions for the policy's concurrency caps. */
+export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
+  acquire(req: AcquireRequest): Promise<AcquireResult>;
+  renew(sessionId: string): Promise<boolean>;
+  release(sessionId: string): Promise<void>;
+  counts(identity: string, resource: string): Promise<{ identity: number; resource: number }>;
+}

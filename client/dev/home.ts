@@ -1,10 +1,11 @@
 /**
  * Local state of the development tooling (`npm start`, `gatehouse dev ...`): `.gatehouse/` in the
- * current directory unless GATEHOUSE_HOME says otherwise. Secrets in it are written mode 0600;
- * the directory itself stays traversable (0755) because the embedded PostgreSQL runs as the
- * unprivileged `postgres` user when we are root and keeps its data dir below it.
+ * current directory unless GATEHOUSE_HOME says otherwise. Everything in it is private to our OS
+ * user: files 0600, directories 0700. Only the directories the demo PostgreSQL (it runs as the
+ * unprivileged `postgres` user when we are root) must pass through are 0711 as root — traversable,
+ * never listable or readable (TRAVERSE_ONLY).
  */
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 
@@ -12,8 +13,33 @@ export function gatehouseHome(env: NodeJS.ProcessEnv = process.env, cwd = proces
   return path.resolve(cwd, env.GATEHOUSE_HOME ?? ".gatehouse");
 }
 
-export async function ensureDir(dir: string, mode = 0o755): Promise<void> {
+/** 0711 when root (another OS user must pass through), else 0700. */
+export const TRAVERSE_ONLY = process.getuid?.() === 0 ? 0o711 : 0o700;
+
+/** Create `dir` (and missing parents) private; existing directories keep their mode. */
+export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
   await mkdir(dir, { recursive: true, mode });
+}
+
+/**
+ * Make a state tree private whatever created it (older runs, tools with their own umask):
+ * directories 0700, files 0600. Symlinks are left alone (never followed).
+ */
+export async function makeTreePrivate(root: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  if (st.isSymbolicLink()) return;
+  if (!st.isDirectory()) {
+    await chmod(root, 0o600);
+    return;
+  }
+  await chmod(root, 0o700);
+  for (const entry of await readdir(root)) await makeTreePrivate(`${root}/${entry}`);
 }
 
 /** Write a secret file atomically with mode 0600. */

@@ -20,7 +20,7 @@ import { silentLogger, createStderrLogger, type Logger } from "../../connector/l
 import { GatewayClient, parseGatewayUrl } from "../gateway/api.ts";
 import { DEV_DEFAULT_AUDIENCE, DEV_ISSUER_ALG, DEV_ISSUER_DEFAULT_PORT, startDevIssuer, type DevIssuer } from "./issuer.ts";
 import { startDemoPg, type DemoPg } from "./demo-pg.ts";
-import { ensureDir, readIfExists, writeSecretFile } from "./home.ts";
+import { TRAVERSE_ONLY, ensureDir, makeTreePrivate, readIfExists, writeSecretFile } from "./home.ts";
 import { freePort, portInUse } from "./ports.ts";
 import { startWrangler, type RunningWorker, type WorkerVars } from "./wrangler.ts";
 import { sshdResource, startDemoSshd } from "./sshd.ts";
@@ -32,6 +32,12 @@ export const DEFAULT_DEMO_PG_PORT = 5434;
 export const DEFAULT_POLICY_FILE = path.join(REPO_ROOT, "examples/policies/demo.yaml");
 export const DEMO_RESOURCE = "demo-pg";
 export const LOCAL_CONNECTOR_ID = "local";
+/**
+ * State only this OS user may read: issuer key, connector key, worker secrets. The wrangler
+ * persistence tree (D1 with the audit signing key, R2 recordings, DO storage) is locked down by
+ * startWrangler itself, wherever it is.
+ */
+const PRIVATE_SUBDIRS = ["dev", "connector", "worker"];
 
 /** A PostgreSQL the stack does not manage (tests bring their own). */
 export interface ExternalPg {
@@ -169,6 +175,8 @@ async function choosePort(requested: number | undefined, fallback: number, what:
 async function startSshDemo(home: string, log: (line: string) => void): Promise<{ resource: SshResourceConfig; stop: () => Promise<void> } | null> {
   const baseDir = path.join(home, "demo-ssh");
   await ensureDir(baseDir);
+  // The demo account's home lives below: it must pass through.
+  await chmod(baseDir, TRAVERSE_ONLY);
   const sshd = await startDemoSshd({ baseDir }).catch((e: Error) => {
     log(`demo-ssh not started: ${e.message}`);
     return null;
@@ -185,8 +193,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const log = opts.log ?? (() => {});
   const home = path.resolve(opts.home);
   await ensureDir(home);
-  // Traversable (secrets inside are 0600): the demo cluster runs as the `postgres` OS user when we are root.
-  await chmod(home, 0o755);
+  // Private; as root only traversable by others (the demo cluster runs as the `postgres` OS user
+  // and keeps its data below). Secrets left readable by an older version are locked down too.
+  await chmod(home, TRAVERSE_ONLY);
+  for (const sub of PRIVATE_SUBDIRS) await makeTreePrivate(path.join(home, sub));
   const stops: Array<() => Promise<void>> = [];
   let stopped = false;
   // Best effort for a process that dies without stop(): never leave an ephemeral home behind.

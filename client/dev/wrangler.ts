@@ -9,7 +9,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { mkdir } from "node:fs/promises";
 import { freePort } from "./ports.ts";
+import { makeTreePrivate } from "./home.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -77,7 +79,11 @@ export async function startWrangler(opts: WranglerOptions): Promise<RunningWorke
   ];
   for (const [name, value] of Object.entries(opts.vars)) args.push("--var", `${name}:${value}`);
 
-  const child: ChildProcess = spawn(process.execPath, args, {
+  // Everything wrangler and workerd write (D1, R2, DO storage under persistTo: recordings and the
+  // audit signing key) is private to us: a private directory, and umask 077 for the whole tree.
+  await mkdir(opts.persistTo, { recursive: true, mode: 0o700 });
+  await makeTreePrivate(opts.persistTo);
+  const child: ChildProcess = spawn("/bin/sh", ["-c", 'umask 077 && exec "$0" "$@"', process.execPath, ...args], {
     cwd: REPO_ROOT,
     detached: true, // own process group: we signal wrangler and its workerd children together
     stdio: ["ignore", "pipe", "pipe"],

@@ -6,6 +6,7 @@
 import type { Socket } from "node:net";
 import type WebSocket from "ws";
 import type { GatewayClient } from "../gateway/api.ts";
+import type { LocalAuth } from "../listener-auth/local-auth.ts";
 
 export interface EngineContext {
   resource: string;
@@ -18,6 +19,13 @@ export interface EngineContext {
   openTunnel(): Promise<WebSocket>;
   /** A line for the listener's log (what the local client cannot be told in its own protocol). */
   log(line: string): void;
+  /**
+   * While the tunnel lives, call `send` with every new identity token the source produces (the
+   * engine sends it as CONTROL `{ t: "token" }`); returns the function that stops watching.
+   */
+  watchToken(send: (token: string) => void): () => void;
+  /** The listener's per-run secrets: every local client must prove it holds them. */
+  localAuth: LocalAuth;
 }
 
 /** What happened on one local connection: one log line is made from it. */
@@ -35,12 +43,16 @@ export interface ListenerInfo {
   resource: string;
   /** Display name for the user (token `sub`, or "gatehouse"). */
   user: string;
+  /** The listener's private directory (0700) for the files `writeLocalAuthFiles` writes. */
+  dir: string;
 }
 
 export interface Engine {
   readonly type: string;
-  /** Lines that tell the user how to point their tool at the listener. */
-  usage(info: ListenerInfo): string[];
+  /** Write what the local user needs to authenticate (password file, key…) into `info.dir`; fills `auth.files`. */
+  writeLocalAuthFiles(info: ListenerInfo, auth: LocalAuth): Promise<void>;
+  /** Lines that tell the user how to point their tool at the listener (after writeLocalAuthFiles). */
+  usage(info: ListenerInfo, auth: LocalAuth): string[];
   /** Serve one local connection until it ends. Never throws; failures are reported to the local client. */
   serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSummary>;
 }

@@ -5,7 +5,7 @@ import { startGatewayPeer, type PeerTunnel } from "../testing/gateway-peer.ts";
 import { startConnectListener, type ConnectListener } from "../listener.ts";
 import { staticTokenSource } from "../auth/token-source.ts";
 import { mintDevToken } from "../dev/issuer.ts";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -24,7 +24,10 @@ async function setup(peerOpts: Parameters<typeof startGatewayPeer>[0] = {}, list
   const peer = await startGatewayPeer(peerOpts);
   cleanups.push(() => peer.close());
   const lines: string[] = [];
+  const stateDir = await mkdtemp(path.join(tmpdir(), "gh-pg-state-"));
+  cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
   const listener = await startConnectListener({
+    stateDir,
     gateway: listenerOpts.gateway ?? peer.url,
     resource: "demo-pg",
     port: 0,
@@ -36,12 +39,14 @@ async function setup(peerOpts: Parameters<typeof startGatewayPeer>[0] = {}, list
   return { peer, listener, lines };
 }
 
-function psql(listener: ConnectListener, extra = "sslmode=prefer"): Promise<{ code: number; stdout: string; stderr: string }> {
+/** psql with the listener's password (`password: null` for none, or another one). */
+function psql(listener: ConnectListener, extra = "sslmode=prefer", password: string | null = listener.auth.password, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const secret = password === null ? "" : `:${encodeURIComponent(password)}`;
   return new Promise((resolve) => {
     execFile(
       "psql",
-      [`postgresql://alice@127.0.0.1:${listener.port}/demo-pg?${extra}&connect_timeout=10`, "-X", "-w", "-c", "select 1"],
-      { env: cleanPgEnv(), timeout: 30_000 },
+      [`postgresql://alice${secret}@127.0.0.1:${listener.port}/demo-pg?${extra}&connect_timeout=10`, "-X", "-w", "-c", "select 1"],
+      { env: { ...cleanPgEnv(), ...env }, timeout: 30_000 },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -108,7 +113,7 @@ describe("postgres engine (real psql against the local listener)", () => {
     expect(startup.params.database).toBe("demo-pg");
     expect(tunnel!.token).toMatch(/^ey/);
     expect(lines.join("\n")).toMatch(/conn #1 .* session s_test_1: closed by gateway \(28000\)/);
-    expect(listener.usage[0]).toBe(`connection string: postgresql://alice@127.0.0.1:${listener.port}/demo-pg?sslmode=disable`);
+    expect(listener.usage[0]).toBe(`connection string: postgresql://alice@127.0.0.1:${listener.port}/demo-pg?sslmode=disable&passfile=${encodeURIComponent(listener.auth.files.pgpass!)}`);
   });
 
   it("sslmode=require gets a clear refusal because the local hop does not do TLS", async () => {
@@ -118,8 +123,8 @@ describe("postgres engine (real psql against the local listener)", () => {
     expect(peer.tunnels).toHaveLength(0);
   });
 
-  it("answers SSLRequest then GSSENCRequest with N each, then forwards the StartupMessage", async () => {
-    const { listener, peer } = await setup({ onTunnel: (t) => void t.until(() => t.dataBytes > 0).then(() => t.close("28000", "done")) });
+  it("answers SSLRequest then GSSENCRequest with N each, then asks for SCRAM-SHA-256 before any tunnel exists", async () => {
+    const { listener, peer } = await setup();
     const startup = startupMessage({ user: "bob", database: "demo-pg", application_name: "raw" });
     // The client must wait for each answer (bytes after a request would be rejected), so write step by step.
     const answer = await new Promise<Buffer>((resolve, reject) => {
@@ -135,14 +140,16 @@ describe("postgres engine (real psql against the local listener)", () => {
         } else if (step === 1 && got.length === 2) {
           step = 2;
           s.write(startup);
-        }
+        } else if (step === 2 && got.length > 2) s.end();
       });
       s.on("close", () => resolve(Buffer.concat(chunks)));
       s.on("error", reject);
     });
     expect(answer.subarray(0, 2).toString("latin1")).toBe("NN");
-    expect(answer[2]).toBe(0x45); // ErrorResponse from the close control
-    expect(peer.tunnels[0]!.allData().equals(startup)).toBe(true);
+    expect(answer[2]).toBe(0x52); // AuthenticationSASL
+    expect(answer.readInt32BE(7)).toBe(10);
+    expect(answer.subarray(11).toString("latin1")).toBe("SCRAM-SHA-256\0\0");
+    expect(peer.tunnels).toHaveLength(0);
   });
 
   it("rejects data smuggled after an SSLRequest and startup packets over 10 kB", async () => {
@@ -198,3 +205,69 @@ describe("postgres engine (real psql against the local listener)", () => {
     await expect(setup({ authorize: () => "bad audience" })).rejects.toThrow(/401: unauthorized \(bad audience\)/);
   });
 });
+
+describe("postgres listener authentication (per-listener secret, SCRAM-SHA-256)", () => {
+  const closeWith = (reason: string) => ({ onTunnel: (t: PeerTunnel) => void t.until(() => t.dataBytes > 0).then(() => t.close("28000", reason)) });
+
+  it("refuses a wrong password and a missing one with 28P01 before any tunnel, and logs it", async () => {
+    const { listener, peer, lines } = await setup();
+    const wrong = await psql(listener, "sslmode=disable", `${listener.auth.password}x`);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('FATAL:  gatehouse: password authentication failed for user "alice"');
+    const none = await psql(listener, "sslmode=disable", null);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no password supplied|password authentication failed/);
+    expect(peer.tunnels).toHaveLength(0);
+    expect(lines.filter((l) => l.includes("local authentication failed:"))).toHaveLength(2);
+  });
+
+  it("sends the SQLSTATE 28P01 in the ErrorResponse", async () => {
+    const { listener } = await setup();
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const s = net.connect(listener.port, "127.0.0.1", () => s.write(startupMessage({ user: "mallory", database: "demo-pg" })));
+      s.on("data", (c) => {
+        chunks.push(c);
+        const got = Buffer.concat(chunks);
+        // Answer AuthenticationSASL with a client-first for the wrong mechanism.
+        if (got.length === 1 + got.readInt32BE(1)) s.write(Buffer.concat([Buffer.from("p"), int32(4 + 6 + 4 + 1), Buffer.from("PLAIN\0"), int32(1), Buffer.from("x")]));
+      });
+      s.on("close", () => resolve(Buffer.concat(chunks)));
+      s.on("error", reject);
+    });
+    const error = answer.subarray(1 + answer.readInt32BE(1));
+    expect(String.fromCharCode(error[0]!)).toBe("E");
+    expect(error.toString("latin1")).toContain("C28P01\0");
+    expect(error.toString("latin1")).toContain("requires SCRAM-SHA-256");
+  });
+
+  it("admits psql with the PGPASSFILE it wrote (0600 in a 0700 directory) and removes it on close", async () => {
+    const { listener, peer } = await setup(closeWith("reached the gateway"));
+    const file = listener.auth.files.pgpass!;
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(listener.auth.files.url!)).mode & 0o777).toBe(0o600);
+    expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
+    const r = await psql(listener, "sslmode=disable", null, { PGPASSFILE: file });
+    expect(r.stderr).toContain("FATAL:  gatehouse: reached the gateway");
+    const viaUrlFile = await psql(listener, "sslmode=disable", decodeURIComponent(new URL((await readFile(listener.auth.files.url!, "utf8")).trim()).password));
+    expect(viaUrlFile.stderr).toContain("FATAL:  gatehouse: reached the gateway");
+    expect(peer.tunnels).toHaveLength(2);
+    await listener.close();
+    await expect(stat(path.dirname(file))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("generates a different secret for every listener start", async () => {
+    const a = await setup();
+    const b = await setup();
+    expect(a.listener.auth.password).not.toBe(b.listener.auth.password);
+    expect(a.listener.auth.password.length).toBeGreaterThanOrEqual(32);
+    const crossed = await psql(b.listener, "sslmode=disable", a.listener.auth.password);
+    expect(crossed.stderr).toContain("password authentication failed");
+  });
+});
+
+function int32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n, 0);
+  return b;
+}

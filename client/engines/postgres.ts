@@ -6,16 +6,24 @@
  *    the local hop is loopback), repeatable (libpq may send GSSENCRequest then SSLRequest);
  *  - CancelRequest → `POST /v1/cancel { pid, secret }`, then close (PostgreSQL sends no reply);
  *  - startup packets over 10 kB are refused.
- * Then it forwards the StartupMessage and everything after as DATA frames. When the session ends
+ * Then it authenticates the local client with SCRAM-SHA-256 against the listener's per-run secret
+ * (postgres/local-auth.ts; 28P01 otherwise) and only then opens the tunnel and forwards the
+ * StartupMessage and everything after as DATA frames. When the session ends
  * with a reason, or the tunnel cannot open, the local client receives a FATAL ErrorResponse so
  * psql prints a clear message.
  */
 import type { Socket } from "node:net";
+import path from "node:path";
+import type { LocalAuth } from "../listener-auth/local-auth.ts";
+import { writePrivateFile } from "../listener-auth/state-dir.ts";
 import { GatewayHttpError, GatewayUnreachableError, describeError } from "../errors.ts";
 import { bridge, type TunnelEnd } from "../tunnel/bridge.ts";
+import WebSocket from "ws";
+import { encodeControl } from "../../parsers/tunnel/frames.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "./engine.ts";
 import { BackendMessageTracker, PgProtocolError, StartupPacketReader, type StartupPacket } from "./postgres/wire.ts";
 import { errorResponse } from "../../parsers/pg/codec.ts";
+import { authenticateLocalClient } from "./postgres/local-auth.ts";
 
 /** libpq sends at most GSSENCRequest + SSLRequest before its StartupMessage; allow a little slack. */
 const MAX_NEGOTIATION_PACKETS = 4;
@@ -126,6 +134,18 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   }
   if (packet.kind !== "startup") throw new Error("unreachable");
 
+  // Only the listener's own user holds its secret: authenticate before anything reaches the gateway.
+  try {
+    if (got.rest.length > 0) throw new PgProtocolError("unexpected data after the StartupMessage, before authentication");
+    await authenticateLocalClient(socket, ctx.localAuth.scram, packet.parameters.get("user") ?? "", STARTUP_TIMEOUT_MS);
+  } catch (err) {
+    const e = err instanceof PgProtocolError ? err : new PgProtocolError(describeError(err), "28P01");
+    ctx.log(`gatehouse: local authentication failed: ${e.message}`);
+    if (e.sqlstate !== "08006" && socket.writable) socket.write(fatal(e.sqlstate, `gatehouse: ${e.message}`));
+    endSoon(socket);
+    return { ...summary, outcome: "local authentication failed", detail: e.message };
+  }
+
   let ws;
   try {
     ws = await ctx.openTunnel();
@@ -137,9 +157,11 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   }
 
   const tracker = new BackendMessageTracker();
-  const initial = new Uint8Array(packet.bytes.length + got.rest.length);
-  initial.set(packet.bytes, 0);
-  initial.set(got.rest, packet.bytes.length);
+  const initial = packet.bytes;
+  // Renewed identity tokens follow the session on its tunnel (the gateway ends it at expiry otherwise).
+  const stopWatching = ctx.watchToken((token) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(encodeControl({ t: "token", token }));
+  });
   const result = await bridge({
     ws,
     socket,
@@ -147,6 +169,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     observeDownstream: (payload) => tracker.push(payload),
     finalWords: (end) => finalError(end, tracker),
   });
+  stopWatching();
   return {
     outcome: describeEnd(result.end),
     sessionId: result.sessionId,
@@ -188,13 +211,35 @@ function describeEnd(end: TunnelEnd): string {
 
 export const postgresEngine: Engine = {
   type: "postgres",
-  usage(info: ListenerInfo): string[] {
+  async writeLocalAuthFiles(info: ListenerInfo, auth: LocalAuth): Promise<void> {
+    const pgpass = path.join(info.dir, "pgpass");
+    const url = path.join(info.dir, "url");
+    // libpq matches the pgpass host field against the host as the client spelled it.
+    const hosts = info.host === "[::1]" ? ["::1", "localhost"] : [info.host, "localhost"];
+    await writePrivateFile(pgpass, hosts.map((h) => `${pgpassField(h)}:${info.port}:*:*:${pgpassField(auth.password)}\n`).join(""));
+    await writePrivateFile(url, `${postgresConnectionString(info, auth.password)}\n`);
+    auth.files.pgpass = pgpass;
+    auth.files.url = url;
+  },
+  usage(info: ListenerInfo, auth: LocalAuth): string[] {
     const url = postgresConnectionString(info);
-    return [`connection string: ${url}`, `psql:              psql "${url}"`];
+    const pgpass = auth.files.pgpass!;
+    return [
+      `connection string: ${url}&passfile=${encodeURIComponent(pgpass)}`,
+      `psql:              PGPASSFILE=${pgpass} psql "${url}"`,
+      `password file:     export PGPASSFILE=${pgpass}   (0600; this listener's password, valid while it runs)`,
+      `full URL file:     ${auth.files.url}   (with the password, for drivers without passfile: DATABASE_URL="$(cat ${auth.files.url})")`,
+    ];
   },
   serve,
 };
 
-export function postgresConnectionString(info: ListenerInfo): string {
-  return `postgresql://${encodeURIComponent(info.user)}@${info.host}:${info.port}/${encodeURIComponent(info.resource)}?sslmode=disable`;
+/** pgpass escapes ':' and '\\' with a backslash. */
+function pgpassField(value: string): string {
+  return value.replace(/[\\:]/g, (c) => `\\${c}`);
+}
+
+export function postgresConnectionString(info: Pick<ListenerInfo, "host" | "port" | "resource" | "user">, password?: string): string {
+  const secret = password === undefined ? "" : `:${encodeURIComponent(password)}`;
+  return `postgresql://${encodeURIComponent(info.user)}${secret}@${info.host}:${info.port}/${encodeURIComponent(info.resource)}?sslmode=disable`;
 }

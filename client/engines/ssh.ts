@@ -8,11 +8,10 @@
  * connector.
  *
  * The local server's host key is generated per run; its fingerprint and a known_hosts line are
- * printed by `usage()`. Local authentication accepts any method: the listener is loopback-only
- * and the gateway authenticates the pipeline by its OIDC identity, as for PostgreSQL.
+ * printed by `usage()`. Local authentication accepts only publickey with the listener's own key
+ * pair (ssh/local-auth.ts): any local user can reach the loopback port, only the listener's OS
+ * user can read the key. The gateway then authenticates the pipeline by its OIDC identity.
  */
-import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
@@ -21,6 +20,9 @@ import type { Connection, ServerChannel, Session, PseudoTtyInfo } from "ssh2";
 import { describeError } from "../errors.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "./engine.ts";
 import { tunnelOpenError } from "./postgres.ts";
+import { authenticateSshClient } from "./ssh/local-auth.ts";
+import { generateEd25519KeyPair, type LocalAuth } from "../listener-auth/local-auth.ts";
+import { writePrivateFile } from "../listener-auth/state-dir.ts";
 import { SshTunnel, type ChannelSink, type TunnelEnd } from "./ssh/tunnel.ts";
 import { LocalForwarding } from "./ssh/forwarding.ts";
 import { EXIT_GATEWAY_ERROR, type PtyRequest } from "../../parsers/ssh/frames.ts";
@@ -38,7 +40,7 @@ let hostKey: LocalHostKey | undefined;
 /** The local server's host key, generated once per process run. */
 export function localHostKey(): LocalHostKey {
   if (hostKey) return hostKey;
-  const pair = ssh2.utils.generateKeyPairSync("ed25519");
+  const pair = generateEd25519KeyPair();
   const publicLine = pair.public.trim().split(/\s+/).slice(0, 2).join(" ");
   const blob = Buffer.from(publicLine.split(" ")[1]!, "base64");
   const fingerprint = `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
@@ -80,6 +82,7 @@ class LocalSshConnection {
   private failure?: TunnelEnd;
   private readonly channels = new Set<LocalChannel>();
   private readonly forwarding: LocalForwarding;
+  private stopWatchingToken?: () => void;
 
   constructor(
     private readonly conn: Connection,
@@ -93,7 +96,12 @@ class LocalSshConnection {
 
   run(): void {
     const { conn } = this;
-    conn.on("authentication", (auth) => auth.accept());
+    let refusals = 0;
+    conn.on("authentication", (auth) => {
+      if (authenticateSshClient(auth, this.ctx.localAuth.sshKey)) return;
+      // OpenSSH first asks "none", then offers its keys: log only offers of a real key or password.
+      if (auth.method !== "none" && refusals++ === 0) this.ctx.log(`gatehouse: local authentication failed: ${auth.method} for user ${JSON.stringify(String(auth.username).slice(0, 64))} refused (only this listener's key is accepted)`);
+    });
     conn.on("ready", () => {
       this.tunnelPromise = this.openTunnel();
     });
@@ -132,6 +140,8 @@ class LocalSshConnection {
     });
     this.tunnel = tunnel;
     tunnel.start(this.clientIdent);
+    // Renewed identity tokens follow the session on its tunnel (the gateway ends it at expiry otherwise).
+    this.stopWatchingToken = this.ctx.watchToken((token) => !tunnel.isEnded && tunnel.control({ t: "token", token }));
     return tunnel;
   }
 
@@ -190,6 +200,7 @@ class LocalSshConnection {
   /** The gateway session ended: every channel still open gets the reason on stderr and status 255. */
   private fail(end: TunnelEnd): void {
     if (this.failure) return;
+    this.stopWatchingToken?.();
     this.failure = end;
     const message = end.message.startsWith("gatehouse:") ? end.message : `gatehouse: ${end.message}`;
     for (const c of this.channels) c.fail(message);
@@ -200,6 +211,7 @@ class LocalSshConnection {
   }
 
   private end(outcome: string, detail?: string): void {
+    this.stopWatchingToken?.();
     if (this.tunnel) {
       this.summary.bytesUp = this.tunnel.bytesUp;
       this.summary.bytesDown = this.tunnel.bytesDown;
@@ -285,18 +297,39 @@ class LocalChannel {
 
 export const sshEngine: Engine = {
   type: "ssh",
-  usage(info: ListenerInfo): string[] {
-    const key = localHostKey();
-    const line = knownHostsLine(info.host, info.port);
-    const file = path.join(tmpdir(), `gatehouse-known-hosts-${process.pid}-${info.port}`);
-    let fileNote: string[] = [];
-    try {
-      writeFileSync(file, `${line}\n`, { mode: 0o600 });
-      fileNote = [`ssh:         ssh -p ${info.port} -o UserKnownHostsFile=${file} gatehouse@${info.host.replace(/^\[|\]$/g, "")}`];
-    } catch {
-      fileNote = [];
-    }
-    return [`host key:    ${key.fingerprint} (generated for this run)`, `known_hosts: ${line}`, ...fileNote];
+  async writeLocalAuthFiles(info: ListenerInfo, auth: LocalAuth): Promise<void> {
+    const host = info.host.replace(/^\[|\]$/g, "");
+    const files = { key: path.join(info.dir, "id_ed25519"), knownHosts: path.join(info.dir, "known_hosts"), config: path.join(info.dir, "ssh_config") };
+    await writePrivateFile(files.key, auth.sshKey.privateKey.endsWith("\n") ? auth.sshKey.privateKey : `${auth.sshKey.privateKey}\n`);
+    await writePrivateFile(`${files.key}.pub`, `${auth.sshKey.publicLine} gatehouse-listener\n`);
+    await writePrivateFile(files.knownHosts, `${knownHostsLine(info.host, info.port)}\n`);
+    await writePrivateFile(
+      files.config,
+      [
+        `Host ${info.resource}`,
+        `  HostName ${host}`,
+        `  Port ${info.port}`,
+        `  User gatehouse`,
+        `  IdentityFile "${files.key}"`,
+        `  IdentitiesOnly yes`,
+        `  UserKnownHostsFile "${files.knownHosts}"`,
+        `  StrictHostKeyChecking yes`,
+        "",
+      ].join("\n"),
+    );
+    auth.files.sshKey = files.key;
+    auth.files.knownHosts = files.knownHosts;
+    auth.files.sshConfig = files.config;
+  },
+  usage(info: ListenerInfo, auth: LocalAuth): string[] {
+    const host = info.host.replace(/^\[|\]$/g, "");
+    return [
+      `host key:    ${localHostKey().fingerprint} (generated for this run)`,
+      `known_hosts: ${knownHostsLine(info.host, info.port)}`,
+      `ssh:         ssh -F ${auth.files.sshConfig} ${info.resource}`,
+      `  or:        ssh -p ${info.port} -i ${auth.files.sshKey} -o IdentitiesOnly=yes -o UserKnownHostsFile=${auth.files.knownHosts} gatehouse@${host}`,
+      `key:         ${auth.files.sshKey} (0600; only this listener accepts it, only while it runs)`,
+    ];
   },
   serve,
 };

@@ -203,7 +203,16 @@ export interface AuditEventDataMap {
   "ssh.forward-listen": SshForwardData;
   "ssh.forward-cancel": SshForwardData;
   "ssh.forward-cancelled": SshForwardData;
+  /** The client renewed its identity token on the tunnel (same issuer and subject, re-admitted by policy). */
+  "identity.renewed": IdentityRenewedData;
   "session.end": SessionEndData;
+}
+
+export interface IdentityRenewedData {
+  /** `exp` of the new token (seconds), the session's new end of life. */
+  exp: number;
+  /** Every claim of the renewed token, as in session.start. */
+  claims: Record<string, unknown>;
 }
 
 export type AuditEventType = keyof AuditEventDataMap;
@@ -232,6 +241,7 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "ssh.forward-listen",
   "ssh.forward-cancel",
   "ssh.forward-cancelled",
+  "identity.renewed",
   "session.end",
 ];
 

@@ -31,7 +31,14 @@ export const POLICY_VERSION = 1;
 export interface Limits {
   maxSessionMs: number | null;
   statementTimeoutMs: number | null;
+  /** Concurrent sessions of one identity (all resources), and on one resource (all identities). */
+  maxSessionsPerIdentity: number | null;
+  maxSessionsPerResource: number | null;
 }
+
+const NO_LIMITS: Limits = { maxSessionMs: null, statementTimeoutMs: null, maxSessionsPerIdentity: null, maxSessionsPerResource: null };
+/** Largest accepted session cap (a typo guard, not a resource bound). */
+const MAX_SESSION_CAP = 100_000;
 
 export interface CompiledRule {
   name: string;
@@ -87,7 +94,7 @@ const RULE_KEYS = ["name", "description", "effect", "subjects", "resources", "ac
 const SUBJECT_KEYS = ["issuer", "subject", "claims", "github", "gitlab", "role"] as const;
 const RESOURCE_KEYS = ["name", "type", "labels"] as const;
 const SQL_KEYS = ["kinds", "commands", "flags", "functions"] as const;
-const LIMIT_KEYS = ["max_session", "statement_timeout"] as const;
+const LIMIT_KEYS = ["max_session", "statement_timeout", "max_sessions_per_identity", "max_sessions_per_resource"] as const;
 /**
  * Keys of a masking rule: the policy's own (name, description, subjects, resources) plus the
  * masker's MaskingRule fields (parsers/masking/config.ts), which the masker validates.
@@ -113,7 +120,7 @@ export function compilePolicy(reader: PolicyReader, root: Node | null): PolicyMo
   }
 
   const limitsEntry = entries.get("limits");
-  const limits = limitsEntry ? compileLimits(reader, limitsEntry.value, "limits", limitsEntry.key) : { maxSessionMs: null, statementTimeoutMs: null };
+  const limits = limitsEntry ? compileLimits(reader, limitsEntry.value, "limits", limitsEntry.key) : { ...NO_LIMITS };
 
   // Roles first: subject matchers elsewhere may refer to them by name.
   const rolesEntry = entries.get("roles");
@@ -157,7 +164,7 @@ export function compilePolicy(reader: PolicyReader, root: Node | null): PolicyMo
 }
 
 function compileLimits(reader: PolicyReader, node: Node | null, what: string, fallback: Node): Limits {
-  const out: Limits = { maxSessionMs: null, statementTimeoutMs: null };
+  const out: Limits = { ...NO_LIMITS };
   const map = reader.map(node, `'${what}'`, fallback);
   if (!map) return out;
   const e = reader.entries(map, what, LIMIT_KEYS);
@@ -165,7 +172,18 @@ function compileLimits(reader: PolicyReader, node: Node | null, what: string, fa
   if (max) out.maxSessionMs = reader.duration(max.value, `${what}.max_session`, max.key);
   const st = e.get("statement_timeout");
   if (st) out.statementTimeoutMs = reader.duration(st.value, `${what}.statement_timeout`, st.key);
+  const perIdentity = e.get("max_sessions_per_identity");
+  if (perIdentity) out.maxSessionsPerIdentity = sessionCap(reader, perIdentity.value, `${what}.max_sessions_per_identity`);
+  const perResource = e.get("max_sessions_per_resource");
+  if (perResource) out.maxSessionsPerResource = sessionCap(reader, perResource.value, `${what}.max_sessions_per_resource`);
   return out;
+}
+
+function sessionCap(reader: PolicyReader, raw: Node | null, what: string): number | null {
+  const node = reader.resolve(raw);
+  if (node && isScalar(node) && typeof node.value === "number" && Number.isInteger(node.value) && node.value >= 1 && node.value <= MAX_SESSION_CAP) return node.value;
+  reader.error(node, `${what}: expected a whole number of sessions from 1 to ${MAX_SESSION_CAP}, got ${node && isScalar(node) ? `'${String(node.source ?? node.value)}'` : "something else"}`);
+  return null;
 }
 
 function compileRoles(reader: PolicyReader, node: Node | null, fallback: Node): CompiledRole[] {
@@ -280,7 +298,7 @@ function compileRule(reader: PolicyReader, node: Node | null, index: number, rol
   }
 
   const limitsEntry = e.get("limits");
-  const limits = limitsEntry ? compileLimits(reader, limitsEntry.value, `${where}: limits`, limitsEntry.key) : { maxSessionMs: null, statementTimeoutMs: null };
+  const limits = limitsEntry ? compileLimits(reader, limitsEntry.value, `${where}: limits`, limitsEntry.key) : { ...NO_LIMITS };
 
   if (failed || !effect || !subjects || !resources || !actions) return null;
   return {

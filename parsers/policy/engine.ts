@@ -24,6 +24,7 @@ import {
   type MatchedRule,
   type RecordingMode,
   type SessionLimits,
+  type SessionCaps,
   type SqlInput,
   type StatementDecision,
 } from "./types.ts";
@@ -164,6 +165,24 @@ export class PolicyEngine implements CompiledPolicy {
     return {
       maxSessionMs: maxSessionMs ?? this.model.limits.maxSessionMs,
       statementTimeoutMs: statementTimeoutMs ?? this.model.limits.statementTimeoutMs,
+    };
+  }
+
+  sessionCaps(identity: Identity, resource: ResourceInfo): SessionCaps {
+    // As for sessionLimits: every rule that applies to this identity on this resource; the
+    // smallest cap wins; the policy-wide caps fill the gaps.
+    let perIdentity: number | null = null;
+    let perResource: number | null = null;
+    const min = (a: number | null, b: number | null) => (b === null ? a : a === null ? b : Math.min(a, b));
+    const roles = this.lazyRoles(identity);
+    for (const r of this.model.rules) {
+      if (!resourceSetMatches(r.resources, resource) || !subjectSetMatches(r.subjects, identity, roles)) continue;
+      perIdentity = min(perIdentity, r.limits.maxSessionsPerIdentity);
+      perResource = min(perResource, r.limits.maxSessionsPerResource);
+    }
+    return {
+      maxSessionsPerIdentity: perIdentity ?? this.model.limits.maxSessionsPerIdentity,
+      maxSessionsPerResource: perResource ?? this.model.limits.maxSessionsPerResource,
     };
   }
 

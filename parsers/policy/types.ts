@@ -68,6 +68,12 @@ export interface SessionLimits {
   statementTimeoutMs: number | null;
 }
 
+/** Concurrency caps for a session of this identity on this resource (null: no cap). */
+export interface SessionCaps {
+  maxSessionsPerIdentity: number | null;
+  maxSessionsPerResource: number | null;
+}
+
 export interface ConnectInput {
   identity: Identity;
   resource: ResourceInfo;
@@ -95,6 +101,7 @@ export interface CompiledPolicy {
   /** SSH requests (exec lines per command, shell, SFTP operations, forwarding): parsers/policy/ssh.ts. */
   decideSsh(input: import("./ssh.ts").SshInput): Decision;
   sessionLimits(identity: Identity, resource: ResourceInfo): SessionLimits;
+  sessionCaps(identity: Identity, resource: ResourceInfo): SessionCaps;
   rolesOf(identity: Identity): string[];
   /**
    * May `approver` approve a request held by approve rule `ruleName`? Uses the rule's `approvers`,

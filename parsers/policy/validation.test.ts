@@ -269,7 +269,7 @@ rules:
       "9:5: rule 'a': 'timeout' only applies to rules with effect approve (this rule's effect is allow)",
       "10:5: rule 'b': an approve rule needs 'approvers' (subject matchers or roles) unless the policy defines a role named 'approver'",
       "20:15: rule 'c': requires must be one of grant, got 'approval'",
-      "21:15: rule 'c': limits: unknown key 'max_sesion' (did you mean 'max_session'?); expected one of max_session, statement_timeout",
+      "21:15: rule 'c': limits: unknown key 'max_sesion' (did you mean 'max_session'?); expected one of max_session, statement_timeout, max_sessions_per_identity, max_sessions_per_resource",
     ]);
   });
 

@@ -5,6 +5,8 @@
  */
 import { connect, type Socket } from "node:net";
 import { concat, cstring, encodeParse, encodeQuery, message } from "../../parsers/pg/codec.ts";
+import { TEST_LISTENER_CREDENTIALS } from "../harness/listener-auth.ts";
+import { scramClientFinal, scramClientFirst } from "../../client/testing/scram-client.ts";
 
 export interface BackendMessage {
   type: string;
@@ -36,8 +38,11 @@ export class PgWire {
     socket.on("error", end);
   }
 
-  /** Connects and completes the startup (the gateway answers it; no password). */
-  static async open(port: number, user: string, database: string): Promise<PgWire> {
+  /**
+   * Connects and completes the startup: SCRAM-SHA-256 with the listener's password (default: the
+   * harness's), then the gateway's answer up to ReadyForQuery.
+   */
+  static async open(port: number, user: string, database: string, password = TEST_LISTENER_CREDENTIALS.password): Promise<PgWire> {
     const socket = connect({ host: "127.0.0.1", port });
     await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
     const wire = new PgWire(socket);
@@ -47,6 +52,7 @@ export class PgWire {
     startup.writeInt32BE(196608, 4);
     startup.set(params, 8);
     socket.write(startup);
+    await wire.authenticate(password);
     const first = await wire.untilReady();
     if (first.some((m) => m.type === "E")) throw new Error(`startup failed: ${first.map((m) => m.body.toString("latin1")).join(" ")}`);
     return wire;
@@ -78,11 +84,42 @@ export class PgWire {
         return { wire: null, messages };
       }
       messages.push(m);
-      // A listener password (when the harness URL carries one) is answered in clear text over the local socket.
-      if (m.type === "R" && m.body.readInt32BE(0) === 3) wire.send(message("p", cstring(decodeURIComponent(u.password))));
+      // The listener's SCRAM-SHA-256 exchange, with the password the harness URL carries.
+      if (m.type === "R" && m.body.readInt32BE(0) === 10) {
+        try {
+          await wire.scram(decodeURIComponent(u.password) || TEST_LISTENER_CREDENTIALS.password);
+        } catch {
+          return { wire: null, messages };
+        }
+        continue;
+      }
       if (m.type === "E") return { wire: null, messages };
       if (m.type === "Z") return { wire, messages };
     }
+  }
+
+  /** The listener's SCRAM-SHA-256 exchange (AuthenticationSASL → Continue → Final). */
+  private async authenticate(password: string): Promise<void> {
+    await this.expectAuth(10);
+    await this.scram(password);
+  }
+
+  private async expectAuth(code: number): Promise<Buffer> {
+    const m = await this.next();
+    if (m.type !== "R" || m.body.readInt32BE(0) !== code) throw new Error(`authentication failed: ${m.type} ${m.body.toString("latin1")}`);
+    return m.body.subarray(4);
+  }
+
+  /** SCRAM-SHA-256 after AuthenticationSASL (already read): client-first → Continue → client-final → Final. */
+  private async scram(password: string): Promise<void> {
+    const expect = (code: number) => this.expectAuth(code);
+    const first = scramClientFirst();
+    this.send(message("p", concat([cstring("SCRAM-SHA-256"), int32(Buffer.byteLength(first.message)), Buffer.from(first.message)])));
+    const serverFirst = (await expect(11)).toString("utf8");
+    const final = scramClientFinal(first, serverFirst, password);
+    this.send(message("p", Buffer.from(final.message)));
+    const serverFinal = (await expect(12)).toString("utf8");
+    if (serverFinal !== final.expectedServerFinal) throw new Error("the listener's SCRAM server signature is wrong");
   }
 
   send(...messages: Uint8Array[]): void {

@@ -19,6 +19,7 @@ import { importConnectorPrivateKey, parsePrivateJwk } from "../../connector/keys
 import { signConnectorAssertion } from "../../connector/assertion.ts";
 import { silentLogger } from "../../connector/logger.ts";
 import { startConnectListener } from "../../client/listener.ts";
+import { TEST_LISTENER_CREDENTIALS, listenerUrl } from "../harness/listener-auth.ts";
 import { staticTokenSource } from "../../client/auth/token-source.ts";
 
 const POLICY = `
@@ -42,7 +43,7 @@ async function closedPort(): Promise<number> {
 }
 
 function pgUrl(port: number, resource: string): string {
-  return `postgresql://alice@127.0.0.1:${port}/${resource}?sslmode=disable`;
+  return listenerUrl(port, "alice", resource);
 }
 
 let target: RunningPostgres;
@@ -263,6 +264,7 @@ describe("credentials never leave the connector", () => {
       tokenSource: staticTokenSource(token, "test"),
       type: "postgres",
       log: () => {},
+      credentials: TEST_LISTENER_CREDENTIALS,
     });
     try {
       await connector.online;

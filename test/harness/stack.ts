@@ -6,17 +6,20 @@
  *   const r = await stack.psql("drop table customers");         // real psql through the gateway
  *   expect(r.stderr).toContain("demo-no-ddl");
  *   const conn = await stack.connect("demo-pg", { sub: "bob", claims: { groups: ["approvers"] } });
- *   // conn.url = postgresql://bob@127.0.0.1:<port>/demo-pg?sslmode=disable  (pg driver, psql…)
+ *   // conn.url = postgresql://bob:<listener secret>@127.0.0.1:<port>/demo-pg?sslmode=disable  (pg driver, psql…)
+ *   // Listeners require their secret (docs/CONFIGURATION.md); the harness's is in listener-auth.ts.
  *   await stack.stop();                                          // stops listeners too
  */
 import { execFile } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startLocalStack, type ExternalPg, type LocalStack, type MintTokenOptions, type StackPg } from "../../client/dev/stack.ts";
 import type { ResourceConfig } from "../../connector/config.ts";
 import { staticTokenSource, type TokenSource } from "../../client/auth/token-source.ts";
 import { startConnectListener } from "../../client/listener.ts";
+import type { ListenerCredentials } from "../../client/listener-auth/local-auth.ts";
+import { TEST_LISTENER_CREDENTIALS, listenerUrl } from "./listener-auth.ts";
 
 /** The development issuer's canonical identifier (npm start's default URL). */
 export const DEV_ISSUER_ID = "http://127.0.0.1:8788";
@@ -51,12 +54,16 @@ export interface TestConnectOptions extends MintTokenOptions {
   /** Skip the resource lookup. */
   type?: string;
   once?: boolean;
+  /** Listener secrets (default: the harness's, TEST_LISTENER_CREDENTIALS). */
+  credentials?: ListenerCredentials;
 }
 
 export interface TestConnection {
   port: number;
-  /** postgresql://<sub>@127.0.0.1:<port>/<resource>?sslmode=disable */
+  /** postgresql://<sub>:<listener secret>@127.0.0.1:<port>/<resource>?sslmode=disable */
   url: string;
+  /** The listener's password (in `url` already). */
+  password: string;
   /** The client's per-connection log lines. */
   logs: string[];
   stop(): Promise<void>;
@@ -138,6 +145,8 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       : {}),
   });
   const connections = new Set<TestConnection>();
+  // The client side's own state (listener files), private like a real user's (0700, mkdtemp).
+  const clientState = await mkdtemp(path.join(tmpdir(), "gatehouse-client-"));
 
   const connect = async (resource: string, c: TestConnectOptions = {}): Promise<TestConnection> => {
     const tokenSource = c.tokenSource ?? staticTokenSource(c.token ?? (await stack.mintToken(c)), "test");
@@ -150,11 +159,14 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       type: c.type,
       once: c.once,
       log: (l) => logs.push(l),
+      credentials: c.credentials ?? TEST_LISTENER_CREDENTIALS,
+      stateDir: path.join(clientState, "listeners-state"),
     });
     const sub = c.sub ?? "alice";
     const conn: TestConnection = {
       port: listener.port,
-      url: `postgresql://${encodeURIComponent(sub)}@127.0.0.1:${listener.port}/${encodeURIComponent(resource)}?sslmode=disable`,
+      url: listenerUrl(listener.port, sub, resource, listener.auth.password),
+      password: listener.auth.password,
       logs,
       stop: async () => {
         connections.delete(conn);
@@ -190,6 +202,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     stop: async () => {
       for (const c of [...connections]) await c.stop();
       await stack.stop();
+      await rm(clientState, { recursive: true, force: true });
     },
   };
 }

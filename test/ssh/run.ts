@@ -1,5 +1,6 @@
 /** Running the real OpenSSH tools in the SSH tests: a child process with its output and exit status. */
 import { spawn } from "node:child_process";
+import { TEST_SSH_KEY_FILE } from "../harness/listener-auth.ts";
 
 export interface Run {
   status: number | null;
@@ -24,5 +25,11 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
   });
 }
 
-/** The local listener's host key is generated per run: no known_hosts, no prompts, errors only. */
-export const SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
+/**
+ * The local listener's host key is generated per run: no known_hosts, no prompts, errors only.
+ * The listener accepts only its key: the harness's (test/harness/listener-auth.ts), and only it.
+ */
+export const SSH_OPTS = [
+  "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+  "-i", TEST_SSH_KEY_FILE, "-o", "IdentitiesOnly=yes",
+];

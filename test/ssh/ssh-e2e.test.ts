@@ -16,6 +16,7 @@ import { startTcpCapture, type TcpCapture } from "../harness/tcp-capture.ts";
 import { parsePinnedHostKey } from "../../connector/ssh/config.ts";
 import type { SshResourceConfig } from "../../connector/ssh/config.ts";
 import { startConnectListener, type ConnectListener } from "../../client/listener.ts";
+import { TEST_LISTENER_CREDENTIALS } from "../harness/listener-auth.ts";
 import { staticTokenSource } from "../../client/auth/token-source.ts";
 import { main } from "../../client/cli.ts";
 import { run, SSH_OPTS, type Run } from "./run.ts";
@@ -355,6 +356,7 @@ masking:
         port: 0,
         tokenSource: staticTokenSource(await stack.mintToken(), "test"),
         log: () => {},
+        credentials: TEST_LISTENER_CREDENTIALS,
       });
       const r = await ssh(["echo key-check"], undefined, listener.port);
       expect(r.stdout).toBe("key-check\n");

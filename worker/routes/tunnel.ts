@@ -8,6 +8,7 @@ import { bearerIdentity, type AppEnv } from "../auth/bearer-identity.ts";
 import { BadRequestError, GatewayError, NotFoundError } from "../errors.ts";
 import { ADMISSION_HEADER, type ClientAdmission } from "../session/session-object.ts";
 import { ensureSchema } from "../storage/schema.ts";
+import { clientAddress } from "./client-address.ts";
 
 const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -42,7 +43,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
       sessionId: crypto.randomUUID(),
       identity: c.var.identity,
       resource: { name, type, labels: known?.labels ?? {} },
-      clientAddress: c.req.header("cf-connecting-ip") ?? c.req.header("x-forwarded-for") ?? null,
+      clientAddress: clientAddress(c.env, c.req.raw.headers),
     };
     const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(admission.sessionId));
     return stub.fetch("https://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });

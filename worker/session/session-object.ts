@@ -20,6 +20,9 @@ import { currentPolicy } from "../policy/current-policy.ts";
 import { sqlClassifier } from "../wasm-modules.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { openSessionAudit } from "./open-session-audit.ts";
+import { SessionSlot } from "../limits/session-slot.ts";
+import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
+import { gatewayConfig } from "../config/gateway-config.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
 import { compileConfig } from "../../parsers/masking/config.ts";
 import { activeGrants, noteGrantUse } from "../approvals/client.ts";
@@ -70,6 +73,9 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit });
     this.holds = holds;
+    const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, sessionPolicy.caps(), () =>
+      this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
+    );
     return this.acceptSocket(["client"], (ws) => {
       const session = new Session(ws, {
         sessionId: admission.sessionId,
@@ -78,6 +84,15 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         policy: sessionPolicy,
         approvals: holds,
         audit,
+        acquireSlot: () => slot.acquire(),
+        verifyToken: async (token) => {
+          try {
+            const v = await verifyOidcToken(token, { issuers: gatewayConfig(env).issuers });
+            return { issuer: v.issuer, subject: v.subject, claims: v.claims };
+          } catch (e) {
+            throw new Error(e instanceof TokenRejected ? e.message : `verification failed: ${(e as Error).message}`);
+          }
+        },
         requestConnector: async () => {
           const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"));
           const result = await hub.openStream(admission.sessionId, admission.resource.name);
@@ -91,6 +106,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
             .run();
         },
         onEnded: async (outcome, stats, maskingCounts) => {
+          await slot.release().catch(() => {});
           if (Object.keys(maskingCounts).length > 0) await audit.onMasking(maskingCounts).catch(() => {});
           await holds.withdrawAll(`the session ended before a decision (${outcome.reason})`).catch(() => {});
           await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });

@@ -4,7 +4,7 @@
  */
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { ClassifiedStatement, SqlClassifier } from "../../parsers/sql/types.ts";
-import type { CompiledPolicy, Decision } from "../../parsers/policy/types.ts";
+import type { CompiledPolicy, Decision, SessionCaps } from "../../parsers/policy/types.ts";
 import type { MaskingRule } from "../../parsers/masking/config.ts";
 import type { SshRequest } from "../../parsers/policy/ssh.ts";
 
@@ -18,7 +18,8 @@ export class SessionPolicy {
   constructor(
     readonly compiled: CompiledPolicy,
     private readonly classifier: SqlClassifier,
-    private readonly identity: Identity,
+    /** Replaced when the client renews its token (token-lifetime.ts): decisions use the current claims. */
+    private identity: Identity,
     private readonly resource: ResourceInfo,
     private readonly activeGrants: () => string[] = () => [],
     /** Per-tenant HMAC key for `hash` masking rules (GATEHOUSE_MASKING_KEY). */
@@ -44,10 +45,25 @@ export class SessionPolicy {
     return this.compiled.decideSsh({ identity: this.identity, resource: this.resource, request, activeGrants: this.activeGrants() });
   }
 
-  /** The session's limits: identity and resource are fixed for its life, so they are resolved once. */
+  /** Whether this identity (a renewed token's) may still connect to the resource. */
+  admits(identity: Identity): { ok: boolean; reason: string } {
+    const d = this.compiled.decideConnect({ identity, resource: this.resource, activeGrants: this.activeGrants() });
+    return { ok: d.effect === "allow", reason: d.reason };
+  }
+
+  adopt(identity: Identity): void {
+    this.identity = identity;
+  }
+
+  /** The session's limits: resolved once, for the identity the session started with. */
   limits(): { maxSessionMs: number | null; statementTimeoutMs: number | null } {
     this.resolvedLimits ??= this.compiled.sessionLimits(this.identity, this.resource);
     return this.resolvedLimits;
+  }
+
+  /** Concurrency caps for this identity on this resource (worker/limits/). */
+  caps(): SessionCaps {
+    return this.compiled.sessionCaps(this.identity, this.resource);
   }
 
   /** The masking rules for this identity on this resource (none → no masking pass) and the tenant key. */

@@ -11,6 +11,7 @@ import type { SessionAudit } from "./session-audit.ts";
 import type { SessionPolicy } from "./session-policy.ts";
 import type { Decision } from "../../parsers/policy/types.ts";
 import type { ApprovalHolds, HeldStatement } from "../approvals/session-hold.ts";
+import { TokenLifetime } from "./token-lifetime.ts";
 
 const CONNECTOR_ATTACH_TIMEOUT_MS = 15_000;
 
@@ -22,6 +23,10 @@ export interface SessionDeps {
   audit: SessionAudit;
   /** Ask the hub to have a connector dial this session; resolves when asked, rejects with a reason. */
   requestConnector(): Promise<void>;
+  /** Take this session's place under the policy's concurrency caps; rejects with TooManySessionsError (its `code`). */
+  acquireSlot(): Promise<void>;
+  /** Verify a token the client sent to renew its identity (as the edge verifies tokens). */
+  verifyToken(token: string): Promise<Identity>;
   registerCancelKey(pid: number, secret: number): Promise<void>;
   /** Held statements of this session (worker/approvals/session-hold.ts). */
   approvals: ApprovalHolds;
@@ -49,12 +54,26 @@ export class Session implements EngineHost {
   private ended = false;
   private maxDurationTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly startedAt = Date.now();
+  private currentIdentity: Identity;
+  private readonly lifetime: TokenLifetime;
 
   constructor(
     clientSocket: WebSocket,
     private readonly deps: SessionDeps,
   ) {
     this.client = new Hop(clientSocket, "client");
+    this.currentIdentity = deps.identity;
+    this.lifetime = new TokenLifetime(deps.identity, {
+      verify: (token) => deps.verifyToken(token),
+      admits: (identity) => deps.policy.admits(identity),
+      adopt: async (identity) => {
+        this.currentIdentity = identity;
+        deps.policy.adopt(identity);
+        await deps.audit.onEvent("identity.renewed", { exp: identity.claims.exp, claims: identity.claims });
+      },
+      // PostgreSQL: 28000 invalid_authorization_specification; SSH: a close code the client prints with the reason.
+      end: (reason) => this.terminate(this.resource.type === "postgres" ? "28000" : "token-expired", reason),
+    });
     this.client.onDrained = () => this.releaseCredit("connector");
   }
 
@@ -62,7 +81,7 @@ export class Session implements EngineHost {
     return this.deps.sessionId;
   }
   get identity(): Identity {
-    return this.deps.identity;
+    return this.currentIdentity;
   }
   get resource(): ResourceInfo {
     return this.deps.resource;
@@ -83,6 +102,7 @@ export class Session implements EngineHost {
   start(engine: Engine): void {
     this.engine = engine;
     this.client.sendControl({ t: "session", id: this.sessionId, resource: this.resource.name, type: this.resource.type });
+    this.lifetime.start();
     const maxMs = this.policy.limits().maxSessionMs;
     if (maxMs) {
       this.maxDurationTimer = setTimeout(() => this.engine.onTerminate("57P01", `session ended: it reached the policy's maximum session duration`), maxMs);
@@ -112,6 +132,8 @@ export class Session implements EngineHost {
     const attached = new Promise<void>((resolve, reject) => (this.connectorAttached = { resolve, reject }));
     const timer = setTimeout(() => this.connectorAttached?.reject(new Error("the connector did not open a stream in time")), CONNECTOR_ATTACH_TIMEOUT_MS);
     try {
+      // Caps are checked before anything dials the target.
+      await this.deps.acquireSlot();
       await this.deps.requestConnector();
       await attached;
     } finally {
@@ -133,6 +155,7 @@ export class Session implements EngineHost {
     if (this.ended) return;
     this.ended = true;
     if (this.maxDurationTimer !== undefined) clearTimeout(this.maxDurationTimer);
+    this.lifetime.stop();
     const code = outcome.status === "ok" ? 1000 : 1011;
     this.client.sendControl({ t: "close", code: outcome.code ?? outcome.status, message: outcome.reason });
     this.client.close(code, outcome.reason);
@@ -187,6 +210,9 @@ export class Session implements EngineHost {
     if (from === "connector") {
       // Control messages are ordered with data from the same socket.
       this.connectorChain = this.connectorChain.then(() => this.engine.onConnectorControl(message)).catch((e) => this.fail("connector", e as Error));
+    } else if (message.t === "token") {
+      // Not queued behind the client's data: a statement held for approval must not let the token lapse.
+      void this.lifetime.renew(message.token).catch((e) => this.fail("client", e as Error));
     } else if (message.t === "close") {
       this.clientChain = this.clientChain.then(() => this.end({ status: "ok", reason: "client closed the tunnel" }));
     } else if (this.engine.onClientControl) {

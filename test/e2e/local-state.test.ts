@@ -1,0 +1,105 @@
+/**
+ * Local state is private: after real sessions (recordings sealed into R2, the generated audit
+ * signing key in D1, Durable Object storage — all written by wrangler/workerd while running), no
+ * file under the stack's home is readable by another OS user, every directory of the secret trees
+ * is 0700 and every file 0600. And the address recorded for a session is never one the client
+ * claims in a header (the local worker is not configured as behind Cloudflare).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readdirSync, lstatSync } from "node:fs";
+import path from "node:path";
+import WebSocket from "ws";
+import { startTestStack, type TestStack } from "../harness/stack.ts";
+import { createIntruder, type Intruder } from "../harness/intruder.ts";
+import { TUNNEL_SUBPROTOCOL, decodeFrame, FrameType } from "../../parsers/tunnel/frames.ts";
+import { eventually } from "./helpers.ts";
+
+const POLICY = `
+version: 1
+roles:
+  auditor:
+    - claims: { groups: auditors }
+rules:
+  - { name: pg, effect: allow, subjects: any, resources: [demo-pg], actions: [connect, sql.read] }
+`;
+
+function walk(dir: string, out: Array<{ file: string; mode: number; dir: boolean }> = []) {
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    const st = lstatSync(file);
+    out.push({ file, mode: st.mode & 0o777, dir: st.isDirectory() });
+    if (st.isDirectory()) walk(file, out);
+  }
+  return out;
+}
+
+describe("local state", () => {
+  let stack: TestStack;
+  let intruder: Intruder;
+
+  beforeAll(async () => {
+    intruder = await createIntruder();
+    stack = await startTestStack({ policyYaml: POLICY });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    intruder?.cleanup();
+  });
+
+  const auditorToken = () => stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } });
+  async function sessionRow(id: string): Promise<{ client_addr: string; status: string }> {
+    const res = await fetch(`${stack.gatewayUrl}/v1/sessions/${id}`, { headers: { authorization: `Bearer ${await auditorToken()}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { session: { client_addr: string; status: string } }).session;
+  }
+
+  it("records no client-supplied address header as the client address", async () => {
+    const ws = new WebSocket(`${stack.gatewayUrl.replace(/^http/, "ws")}/v1/tunnel/demo-pg`, [TUNNEL_SUBPROTOCOL], {
+      headers: {
+        authorization: `Bearer ${await stack.mintToken({ sub: "spoofer" })}`,
+        "cf-connecting-ip": "203.0.113.66",
+        "x-forwarded-for": "198.51.100.77",
+        "x-real-ip": "198.51.100.78",
+        forwarded: "for=198.51.100.79",
+      },
+    });
+    const sessionId = await new Promise<string>((resolve, reject) => {
+      ws.on("message", (data: Buffer) => {
+        const frame = decodeFrame(data);
+        if (frame.type === FrameType.Control && frame.message.t === "session") resolve(String(frame.message.id));
+      });
+      ws.on("error", reject);
+    });
+    ws.close();
+    const row = await sessionRow(sessionId);
+    for (const spoofed of ["203.0.113.66", "198.51.100.77", "198.51.100.78", "198.51.100.79"]) expect(row.client_addr).not.toContain(spoofed);
+    expect(row.client_addr).toBe("");
+  });
+
+  it("keeps every file of the running stack private, including what workerd wrote during sessions", async () => {
+    const r = await stack.psql("select 'recorded'", { sub: "state-checker" });
+    expect(r.stdout).toContain("recorded");
+    // Sessions end and are sealed into R2 by the worker while it runs.
+    await eventually(async () => {
+      const res = await fetch(`${stack.gatewayUrl}/v1/sessions?identity=state-checker`, { headers: { authorization: `Bearer ${await auditorToken()}` } });
+      const body = (await res.json()) as { sessions: Array<{ status: string }> };
+      return body.sessions.length > 0 && body.sessions.every((s) => s.status !== "active");
+    }, "the session to end");
+
+    const secretTrees = ["dev", "connector", "worker", "wrangler"].map((d) => path.join(stack.home, d));
+    const entries = secretTrees.flatMap((d) => [{ file: d, mode: lstatSync(d).mode & 0o777, dir: true }, ...walk(d)]);
+    // The trees are really populated: keys, D1/DO SQLite files, R2 blobs.
+    expect(entries.filter((e) => !e.dir && e.file.includes(`${path.sep}wrangler${path.sep}`)).length).toBeGreaterThan(3);
+    const wrong = entries.filter((e) => e.mode !== (e.dir ? 0o700 : 0o600)).map((e) => `${e.file} ${e.mode.toString(8)}`);
+    expect(wrong).toEqual([]);
+    // The home itself: listable by nobody else (as root: traversable, for the postgres account).
+    expect(lstatSync(stack.home).mode & 0o066).toBe(0);
+
+    // Ground truth from the other user's side: it can read nothing, list nothing.
+    const found = await intruder.run("find", [stack.home, "-readable", "(", "-type", "f", "-o", "-type", "d", ")"]);
+    expect(found.stdout.trim()).toBe("");
+    const key = await intruder.run("cat", [path.join(stack.home, "dev", "issuer-key.json")]);
+    expect(key.stderr).toMatch(/Permission denied/);
+  });
+});

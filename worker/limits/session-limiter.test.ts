@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import type { Env } from "../env.ts";
+
+const testEnv = env as unknown as Env;
+const limiter = (name: string) => testEnv.SESSION_LIMITER.get(testEnv.SESSION_LIMITER.idFromName(name));
+const req = (sessionId: string, identity: string, resource: string, caps: { id?: number; res?: number } = {}, ttlMs?: number) => ({
+  sessionId,
+  identity,
+  resource,
+  maxPerIdentity: caps.id ?? null,
+  maxPerResource: caps.res ?? null,
+  ...(ttlMs ? { ttlMs } : {}),
+});
+
+describe("SessionLimiter", () => {
+  it("counts per identity across resources and per resource across identities", async () => {
+    const l = limiter("count");
+    expect(await l.acquire(req("s1", "alice", "db1", { id: 2 }))).toEqual({ ok: true });
+    expect(await l.acquire(req("s2", "alice", "db2", { id: 2 }))).toEqual({ ok: true });
+    expect(await l.acquire(req("s3", "alice", "db3", { id: 2 }))).toEqual({ ok: false, scope: "identity", open: 2, limit: 2 });
+    expect(await l.acquire(req("s4", "bob", "db1", { res: 2 }))).toEqual({ ok: true });
+    expect(await l.acquire(req("s5", "carol", "db1", { res: 2 }))).toEqual({ ok: false, scope: "resource", open: 2, limit: 2 });
+    await l.release("s1");
+    expect(await l.acquire(req("s5", "carol", "db1", { res: 2 }))).toEqual({ ok: true });
+    // A retried acquire of the same session keeps one lease.
+    expect(await l.acquire(req("s5", "carol", "db1", { res: 2 }))).toEqual({ ok: true });
+    expect(await l.counts("carol", "db1")).toEqual({ identity: 1, resource: 2 });
+  });
+
+  it("forgets a session that stopped renewing (a crashed session object) and refuses to renew it", async () => {
+    const l = limiter("crash");
+    // A lease of 20 ms that is never renewed (the first test shows a live lease blocks the cap).
+    expect(await l.acquire(req("dead", "alice", "db", { id: 1 }, 20))).toEqual({ ok: true });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await l.acquire(req("other", "alice", "db", { id: 1 }))).toEqual({ ok: true });
+    expect(await l.renew("dead")).toBe(false);
+    expect(await l.renew("other")).toBe(true);
+    // The alarm sweeps too, without any new acquire.
+    expect(await l.acquire(req("dead2", "bob", "db", { id: 1 }, 20))).toEqual({ ok: true });
+    await new Promise((r) => setTimeout(r, 60));
+    await runDurableObjectAlarm(l);
+    const rows = await runInDurableObject(l, (_o, state) => Number(state.storage.sql.exec("SELECT count(*) AS n FROM leases WHERE session_id = 'dead2'").one().n));
+    expect(rows).toBe(0);
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * SessionLimiter: one Durable Object ("limits") that counts live sessions per identity and per
+ * resource, so policy caps (`limits: max_sessions_per_identity / max_sessions_per_resource`) hold
+ * across every SessionObject.
+ *
+ * Counting is by lease: a session takes one before its connector is asked to dial, renews it
+ * while it lives (worker/limits/session-slot.ts) and releases it on every orderly end. A session
+ * object that vanishes without releasing (crash, eviction, redeploy) stops renewing: its lease
+ * expires after LEASE_TTL_MS and is swept by the next acquire and by an alarm. Acquire is atomic:
+ * the object's input gate runs one call at a time, and SQLite writes are synchronous.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import type { AcquireRequest, AcquireResult, SessionLimiterRpc } from "../bindings.ts";
+
+export type { AcquireRequest, AcquireResult };
+
+/** A lease lives this long without renewal; sessions renew every LEASE_RENEW_MS. */
+export const LEASE_TTL_MS = 60_000;
+export const LEASE_RENEW_MS = 15_000;
+
+
+export class SessionLimiter extends DurableObject<Env> implements SessionLimiterRpc {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS leases (session_id TEXT PRIMARY KEY, identity TEXT NOT NULL, resource TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+    );
+    this.sql.exec("CREATE INDEX IF NOT EXISTS leases_identity ON leases (identity)");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS leases_resource ON leases (resource)");
+  }
+
+  private sweep(now: number): void {
+    this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
+  }
+
+  private count(column: "identity" | "resource", value: string): number {
+    return Number(this.sql.exec(`SELECT count(*) AS n FROM leases WHERE ${column} = ?`, value).one().n);
+  }
+
+  async acquire(req: AcquireRequest): Promise<AcquireResult> {
+    const now = Date.now();
+    this.sweep(now);
+    // A session asks once; asking again (a retried RPC) keeps its one lease.
+    this.sql.exec("DELETE FROM leases WHERE session_id = ?", req.sessionId);
+    if (req.maxPerIdentity !== null) {
+      const open = this.count("identity", req.identity);
+      if (open >= req.maxPerIdentity) return { ok: false, scope: "identity", open, limit: req.maxPerIdentity };
+    }
+    if (req.maxPerResource !== null) {
+      const open = this.count("resource", req.resource);
+      if (open >= req.maxPerResource) return { ok: false, scope: "resource", open, limit: req.maxPerResource };
+    }
+    this.sql.exec("INSERT INTO leases (session_id, identity, resource, expires_at) VALUES (?, ?, ?, ?)", req.sessionId, req.identity, req.resource, now + Math.min(req.ttlMs ?? LEASE_TTL_MS, LEASE_TTL_MS));
+    await this.scheduleSweep();
+    return { ok: true };
+  }
+
+  /** Extend a live lease; false when it is gone (expired and swept): the session must end. */
+  async renew(sessionId: string): Promise<boolean> {
+    const now = Date.now();
+    const cursor = this.sql.exec("UPDATE leases SET expires_at = ? WHERE session_id = ? AND expires_at > ? RETURNING session_id", now + LEASE_TTL_MS, sessionId, now);
+    return cursor.toArray().length > 0;
+  }
+
+  async release(sessionId: string): Promise<void> {
+    this.sql.exec("DELETE FROM leases WHERE session_id = ?", sessionId);
+  }
+
+  /** Open sessions (tests and operators). */
+  async counts(identity: string, resource: string): Promise<{ identity: number; resource: number }> {
+    this.sweep(Date.now());
+    return { identity: this.count("identity", identity), resource: this.count("resource", resource) };
+  }
+
+  private async scheduleSweep(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + LEASE_TTL_MS);
+  }
+
+  override async alarm(): Promise<void> {
+    this.sweep(Date.now());
+    const left = Number(this.sql.exec("SELECT count(*) AS n FROM leases").one().n);
+    if (left > 0) await this.ctx.storage.setAlarm(Date.now() + LEASE_TTL_MS);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * A session's slot under the policy's concurrency caps: taken before the connector dials the
+ * target, renewed while the session lives, released when it ends (worker/limits/session-limiter.ts).
+ * Refusal is an error carrying the protocol's own code: PostgreSQL 53300 (too_many_connections),
+ * SSH `too-many-sessions` (stderr + exit status 255 at the client).
+ */
+import type { Env } from "../env.ts";
+import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
+import { LEASE_RENEW_MS, type AcquireResult } from "./session-limiter.ts";
+
+export class TooManySessionsError extends Error {
+  override name = "TooManySessionsError";
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SessionCaps {
+  maxSessionsPerIdentity: number | null;
+  maxSessionsPerResource: number | null;
+}
+
+export class SessionSlot {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private held = false;
+  /** The session ended: a lease granted after this moment is given back at once. */
+  private released = false;
+
+  constructor(
+    private readonly env: Env,
+    private readonly sessionId: string,
+    private readonly identity: Identity,
+    private readonly resource: ResourceInfo,
+    private readonly caps: SessionCaps,
+    /** Called when the lease was lost (swept while the session lived): the session must end. */
+    private readonly onLost: () => void,
+  ) {}
+
+  private get limiter() {
+    return this.env.SESSION_LIMITER.get(this.env.SESSION_LIMITER.idFromName("limits"));
+  }
+
+  get needed(): boolean {
+    return this.caps.maxSessionsPerIdentity !== null || this.caps.maxSessionsPerResource !== null;
+  }
+
+  /** Take the slot or throw TooManySessionsError. Without caps there is nothing to count. */
+  async acquire(): Promise<void> {
+    if (!this.needed || this.held) return;
+    const result: AcquireResult = await this.limiter.acquire({
+      sessionId: this.sessionId,
+      identity: `${this.identity.issuer}\n${this.identity.subject}`,
+      resource: this.resource.name,
+      maxPerIdentity: this.caps.maxSessionsPerIdentity,
+      maxPerResource: this.caps.maxSessionsPerResource,
+    });
+    if (!result.ok) {
+      const who = result.scope === "identity" ? `identity ${this.identity.subject} already has` : `resource ${this.resource.name} already has`;
+      const key = result.scope === "identity" ? "max_sessions_per_identity" : "max_sessions_per_resource";
+      throw new TooManySessionsError(
+        `gatehouse: too many sessions: ${who} ${result.open} open session${result.open === 1 ? "" : "s"} (policy limit ${key}: ${result.limit})`,
+        this.resource.type === "postgres" ? "53300" : "too-many-sessions",
+      );
+    }
+    if (this.released) {
+      await this.limiter.release(this.sessionId);
+      return;
+    }
+    this.held = true;
+    this.timer = setInterval(() => {
+      void this.limiter.renew(this.sessionId).then(
+        (alive) => {
+          if (!alive && this.held) this.onLost();
+        },
+        () => {
+          // Unreachable limiter: the lease runs on; the next renewal retries.
+        },
+      );
+    }, LEASE_RENEW_MS);
+  }
+
+  async release(): Promise<void> {
+    this.released = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.held) return;
+    this.held = false;
+    await this.limiter.release(this.sessionId);
+  }
+}

@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { clientAddress } from "./client-address.ts";
+
+const spoofed = new Headers({ "cf-connecting-ip": "203.0.113.9", "x-forwarded-for": "198.51.100.1", "x-real-ip": "198.51.100.2", forwarded: "for=198.51.100.3" });
+
+describe("recorded client address", () => {
+  it("ignores every client-supplied address header unless configured as behind Cloudflare", () => {
+    expect(clientAddress({}, spoofed)).toBeNull();
+    expect(clientAddress({ GATEHOUSE_BEHIND_CLOUDFLARE: "false" }, spoofed)).toBeNull();
+    expect(clientAddress({ GATEHOUSE_BEHIND_CLOUDFLARE: "1" }, spoofed)).toBeNull();
+  });
+
+  it("uses only CF-Connecting-IP behind Cloudflare, and only an IP literal", () => {
+    const on = { GATEHOUSE_BEHIND_CLOUDFLARE: "true" };
+    expect(clientAddress(on, spoofed)).toBe("203.0.113.9");
+    expect(clientAddress(on, new Headers({ "cf-connecting-ip": "2001:db8::7" }))).toBe("2001:db8::7");
+    expect(clientAddress(on, new Headers({ "x-forwarded-for": "198.51.100.1" }))).toBeNull();
+    expect(clientAddress(on, new Headers({ "cf-connecting-ip": "evil, 10.0.0.1" }))).toBeNull();
+  });
+});
