@@ -185,7 +185,9 @@ export class PostgresEngine implements Engine {
       return this.fatal("42501", "gatehouse: replication connections are not allowed through the gateway", "denied");
     }
     const decision = host.policy.decideConnect();
-    await this.recordDecision(decisionEvent(decision));
+    // The trail names the database access level the connector will log in with (the second wall).
+    const event = decisionEvent(decision);
+    await this.recordDecision(decision.effect === "allow" ? { ...event, reason: `${event.reason}; database access level ${host.policy.sqlAccessLevel()}` } : event);
     if (decision.effect !== "allow") {
       const why = decision.effect === "approve" ? `${decision.reason}; connecting requires an approval, which this gateway cannot grant at connect time` : decision.reason;
       return this.fatal("28000", `gatehouse: access to resource ${host.resource.name} refused: ${why}`, "denied");
@@ -195,7 +197,9 @@ export class PostgresEngine implements Engine {
     const timer = setTimeout(() => this.connectorReady?.reject({ code: "08001", message: "timed out waiting for the connector" }), CONNECT_TIMEOUT_MS);
     try {
       await host.openConnectorStream();
-      host.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters) });
+      // The connector logs in with the credential of exactly this access level (the second wall).
+      const access = host.policy.sqlAccessLevel();
+      host.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
       const message = await ready;
       clearTimeout(timer);
       const pid = randomInt31();
