@@ -42,6 +42,8 @@ import { maskTexts } from "../../masking/text-masker.ts";
 import { ResponseOrder, ResponseOrderError } from "./response-order.ts";
 import { MaskingConfigError } from "../../../parsers/masking/config.ts";
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
+import { approvalBinding, HELD_PREFIX, HeldLimitError, HeldPrepared, readBind, type BoundParameter } from "./held-prepared.ts";
+import { approvalDisplayText, parameterDisplay } from "../../approvals/display.ts";
 
 const MAX_STARTUP_PACKET = 10_000;
 /** Encodings whose multi-byte sequences may contain ASCII bytes (PostgreSQL's client-only encodings). */
@@ -107,6 +109,8 @@ export class PostgresEngine implements Engine {
   private readonly order: ResponseOrder | undefined;
   /** The portal the client's last message described ('D' 'P'), if that was its last message (Flush aside). */
   private describedPortal: string | null = null;
+  /** Prepared statements that need approval, held at Bind/Execute with their parameters (held-prepared.ts). */
+  private readonly held = new HeldPrepared();
 
   constructor(
     private readonly host: EngineHost,
@@ -271,7 +275,17 @@ export class PostgresEngine implements Engine {
           }
           case T.Parse: {
             const parse = decodeParse(body);
-            const { refusal, statements } = await this.check("parse", parse.query);
+            const { refusal: refused, statements, approve } = await this.check("parse", parse.query);
+            let refusal = refused;
+            if (!refusal && approve) {
+              // Held at Bind/Execute, with the parameters; forwarded under a private name only.
+              try {
+                replace(i, this.held.parse(parse.name, body, parse.query, approve));
+              } catch (e) {
+                if (!(e instanceof HeldLimitError)) throw e;
+                refusal = { code: "54000", message: `gatehouse: ${e.message}` };
+              }
+            } else if (!refusal) this.held.forget(parse.name);
             if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
             order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null) });
             break;
@@ -279,17 +293,41 @@ export class PostgresEngine implements Engine {
           case T.Bind: {
             const bind = decodeBind(body);
             if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params) });
+            const heldStatement = this.held.statement(bind.statement);
+            if (heldStatement) {
+              const parts = readBind(body);
+              const refusal = await this.holdExecution(heldStatement.sql, parts.params, heldStatement.decision);
+              if (refusal) {
+                this.held.forgetPortal(parts.portal);
+                replace(i, this.denials.sentinelParse(`${HELD_PREFIX}refused`, refusal));
+                order?.sent({ kind: "parse", name: `${HELD_PREFIX}refused`, copy: null });
+                break;
+              }
+              replace(i, this.held.approvedBind(parts, body, heldStatement));
+            } else this.held.forgetPortal(bind.portal);
             order?.sent({ kind: "bind", portal: bind.portal, statement: bind.statement });
             break;
           }
           case T.Describe: {
             const target = describeTarget(body);
+            const renamed = this.held.renamed("D", target.kind, target.name);
+            if (renamed) replace(i, renamed);
             if (target.kind === "P") this.describedPortal = target.name;
             order?.sent({ kind: "describe", injected: false });
             break;
           }
           case T.Execute: {
             const [portal] = readCString(body, 0);
+            const execution = this.held.execute(portal);
+            if (execution.kind === "hold") {
+              // Another execution of an approved portal is another execution: it needs its own approval.
+              const refusal = await this.holdExecution(execution.sql, execution.params, execution.decision);
+              if (refusal) {
+                replace(i, this.denials.sentinelParse(`${HELD_PREFIX}refused`, refusal));
+                order?.sent({ kind: "parse", name: `${HELD_PREFIX}refused`, copy: null });
+                break;
+              }
+            }
             if (order && describedPortal !== portal) {
               // No RowDescription would come for these rows (e.g. pgjdbc's Bind+Execute of a
               // prepared statement): describe the portal now, in the same round trip, so the
@@ -303,6 +341,8 @@ export class PostgresEngine implements Engine {
           }
           case T.Close: {
             const target = describeTarget(body);
+            const renamed = this.held.renamed("C", target.kind, target.name);
+            if (renamed) replace(i, renamed);
             order?.sent({ kind: "close", target: target.kind, name: target.name });
             break;
           }
@@ -346,7 +386,10 @@ export class PostgresEngine implements Engine {
   }
 
   /** Classify and decide; records the request and the decision. Returns the denial to send (or null to forward) and the statements. */
-  private async check(message: "simple" | "parse", sql: string): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[] }> {
+  private async check(
+    message: "simple" | "parse",
+    sql: string,
+  ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision }> {
     const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: this.standardConformingStrings });
     await this.host.audit.onQuery({
       protocol: "postgres",
@@ -356,6 +399,8 @@ export class PostgresEngine implements Engine {
     });
     await this.recordDecision(decisionEvent(decision));
     if (decision.effect === "allow") return { refusal: null, statements };
+    // A prepared statement is held when it is bound (and executed), with its parameters.
+    if (decision.effect === "approve" && message === "parse") return { refusal: null, statements, approve: decision };
     if (decision.effect === "approve") return { refusal: await this.holdForApproval(sql, decision), statements };
     return { refusal: { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` }, statements };
   }
@@ -421,10 +466,11 @@ export class PostgresEngine implements Engine {
    * NoticeResponse. Approved → the exact statement that was approved is forwarded; anything else
    * (denied, timed out, the approval service unreachable) → 42501 and the session stays usable.
    */
-  private async holdForApproval(sql: string, decision: Decision): Promise<{ code: string; message: string } | null> {
+  private async holdForApproval(sql: string, decision: Decision, bound?: { binding: Uint8Array; parameters: string[] }): Promise<{ code: string; message: string } | null> {
     let verdict: Awaited<HeldStatement["verdict"]>;
     try {
-      const held = await this.host.holdForApproval({ statement: sql, displayText: this.masked(sql), decision });
+      const displayText = approvalDisplayText(sql, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() });
+      const held = await this.host.holdForApproval({ statement: sql, displayText, decision, ...bound });
       this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: held.notice })]);
       verdict = await held.verdict;
     } catch (e) {
@@ -434,6 +480,27 @@ export class PostgresEngine implements Engine {
     }
     await this.recordDecision({ effect: verdict.run ? "allow" : "deny", rule: decision.rule, reason: verdict.run ? verdict.reason : verdict.message });
     return verdict.run ? null : { code: verdict.code, message: verdict.message };
+  }
+
+  /**
+   * One execution of a held prepared statement with these parameters: approvers see the text and
+   * every parameter (masked like literals); the approval binds text and parameter bytes.
+   */
+  private async holdExecution(sql: string, params: readonly BoundParameter[], decision: Decision): Promise<{ code: string; message: string } | null> {
+    if (params.some((p) => p.format !== 0 && p.value !== null)) {
+      const reason = `gatehouse: statement requires approval (${decision.reason}) but binds binary-format parameters, which approvers cannot read; bind them in text format`;
+      await this.recordDecision({ effect: "deny", rule: decision.rule, reason });
+      return { code: "42501", message: reason };
+    }
+    const mask = this.maskValues();
+    const decoder = new TextDecoder(); // invalid UTF-8 in a text parameter is refused by the server anyway
+    const parameters = params.map((p, k) => `$${k + 1} = ${parameterDisplay(p.value === null ? null : decoder.decode(p.value), mask)}`);
+    return await this.holdForApproval(sql, decision, { binding: approvalBinding(sql, [...params]), parameters });
+  }
+
+  private maskValues(): ((values: string[]) => string[]) | undefined {
+    const masker = this.options.masker;
+    return masker ? (values) => maskTexts(masker, values) : undefined;
   }
 
   // ---------------------------------------------------------------- target → client
