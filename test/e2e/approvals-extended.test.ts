@@ -197,6 +197,49 @@ describe("the statement a name refers to is never guessed", () => {
     }
     expect(await count("5858.58")).toBe(0);
   });
+
+  it("an approved portal stays unreachable when a later Bind of the same portal name is skipped by the server", async () => {
+    const wire = await PgWire.open(pipeline.port, "pipeline-deploy", "demo-pg");
+    const notices: string[] = [];
+    const round = async (approve: boolean) => {
+      const out: string[] = [];
+      for (;;) {
+        const m = await wire.next();
+        const hold = m.type === "N" ? /held for approval (\S+)/.exec(errorFields(m).M ?? "")?.[1] : undefined;
+        if (hold) {
+          notices.push(hold);
+          await decide(hold, approve ? "approve" : "deny");
+        } else out.push(m.type);
+        if (m.type === "Z") return out;
+      }
+    };
+    try {
+      wire.send(query("begin"));
+      await round(false);
+      // Approved once, never executed.
+      wire.send(parse("s_held", "insert into orders (customer_id, amount, status) values (1, $1, 'pending')"), parse("s_ok", "select 1"), bind("p_same", "s_held", ["5959.59"]), sync());
+      expect(await round(true)).toEqual(["1", "1", "2", "Z"]);
+      expect(notices).toHaveLength(1);
+      wire.send(query("savepoint sp"));
+      await round(false);
+      // An error first, so the server skips the Bind that would re-bind p_same to the allowed statement.
+      wire.send(bind("x", "no_such_statement", []), bind("p_same", "s_ok", []), sync());
+      expect(await round(false)).toEqual(["E", "Z"]);
+      wire.send(query("rollback to savepoint sp"));
+      await round(false);
+      // p_same now means the allowed statement to the gateway; the approved portal is not reachable by that name.
+      wire.send(execute("p_same"), execute("p_same"), sync());
+      const answer = await round(false);
+      expect(answer[0]).toBe("E");
+      expect(notices).toHaveLength(1);
+      // Committed: had the INSERT run under the old name, its rows would now be visible.
+      wire.send(query("commit"));
+      await round(false);
+    } finally {
+      wire.close();
+    }
+    expect(await count("5959.59")).toBe(0);
+  });
 });
 
 describe("what approvers see cannot hide structure", () => {

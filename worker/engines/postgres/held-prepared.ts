@@ -3,17 +3,18 @@
  * the statement text and bound parameters the approvers saw (docs/APPROVALS.md).
  *
  * A Parse whose statement needs approval is forwarded under a gateway-private name
- * (`gatehouse_held_<random>_<n>`), never under the client's: the client's name maps to it here.
- * So the only way to run that statement is a Bind the gateway rewrites, and the gateway never has
- * to guess which text the server holds under a name — a later Parse or Close the server skipped
- * (after an error in the batch) or refused (a duplicate name) cannot leave an unapproved statement
- * reachable under a name the gateway believes is something else.
+ * (`gatehouse_held_<random>_<n>`), never under the client's: the client's name maps to it here,
+ * and so does the portal of an approved Bind. So the only way to run that statement is a message
+ * the gateway rewrites, and the gateway never has to guess what the server holds under a name — a
+ * later Parse, Bind or Close the server skipped (after an error in the batch) or refused (a
+ * duplicate name) cannot leave a held statement or portal reachable under a name the gateway
+ * believes is something else.
  *
  *   Parse(N, T)            approve → Parse(private, T); N → private
  *   Bind(P, N, params)     N held → hold for approval with T and the parameters; approved →
- *                          Bind(P, private, params), portal P may run once
+ *                          Bind(private portal, private, params); P → private portal, may run once
  *   Execute(P)             the approved execution; any later Execute of P is held again
- *   Describe/Close(S, N)   renamed to the private name (Close frees the mapping)
+ *   Describe/Close(S, N), Describe/Close(P, P)   renamed to the private names (Close frees the mapping)
  *
  * Bound parameters must be in text format (approvers must be able to read them); binary ones are
  * refused. The private statements live as long as the session or until the client closes them;
@@ -104,6 +105,7 @@ interface HeldStatementEntry {
 }
 
 interface ApprovedPortal {
+  serverPortal: string;
   statement: HeldStatementEntry;
   params: BoundParameter[];
   /** The approved execution not yet sent. */
@@ -149,10 +151,11 @@ export class HeldPrepared {
     return this.statements.get(clientName);
   }
 
-  /** Bind of a held statement, approved: the Bind to forward (private statement name); portal may run once. */
+  /** Bind of a held statement, approved: the Bind to forward (private names); the portal may run once. */
   approvedBind(bind: BindParts, body: Uint8Array, entry: HeldStatementEntry): Uint8Array {
-    this.portals.set(bind.portal, { statement: entry, params: bind.params, approvedExecutionPending: true });
-    return message("B", concat([cstring(bind.portal), cstring(entry.serverName), body.subarray(bind.rest)]));
+    const serverPortal = `${this.prefix}p${++this.counter}`;
+    this.portals.set(bind.portal, { serverPortal, statement: entry, params: bind.params, approvedExecutionPending: true });
+    return message("B", concat([cstring(serverPortal), cstring(entry.serverName), body.subarray(bind.rest)]));
   }
 
   /** Bind of anything else under this portal name: it no longer runs a held statement. */
@@ -164,25 +167,27 @@ export class HeldPrepared {
    * Execute of `portal`: "run" when it is the one approved execution (consumed now), "hold" with
    * what to show when it is a further execution of a held statement's portal, "direct" otherwise.
    */
-  execute(portal: string): { kind: "direct" } | { kind: "run" } | { kind: "hold"; sql: string; params: BoundParameter[]; decision: Decision } {
+  execute(portal: string): { kind: "direct" } | { kind: "run"; serverPortal: string } | { kind: "hold"; serverPortal: string; sql: string; params: BoundParameter[]; decision: Decision } {
     const p = this.portals.get(portal);
     if (!p) return { kind: "direct" };
     if (p.approvedExecutionPending) {
       p.approvedExecutionPending = false;
-      return { kind: "run" };
+      return { kind: "run", serverPortal: p.serverPortal };
     }
-    return { kind: "hold", sql: p.statement.sql, params: p.params, decision: p.statement.decision };
+    return { kind: "hold", serverPortal: p.serverPortal, sql: p.statement.sql, params: p.params, decision: p.statement.decision };
+  }
+
+  /** An Execute body with the portal renamed. */
+  static renameExecute(body: Uint8Array, serverPortal: string): Uint8Array {
+    const [, afterPortal] = readCString(body, 0);
+    return message("E", concat([cstring(serverPortal), body.subarray(afterPortal)]));
   }
 
   /** Describe or Close of a held statement ('S'): the same message under the private name. Close drops the mapping. */
   renamed(type: "D" | "C", target: "S" | "P", name: string): Uint8Array | null {
-    if (target === "P") {
-      if (type === "C") this.portals.delete(name);
-      return null;
-    }
-    const entry = this.statements.get(name);
-    if (!entry) return null;
-    if (type === "C") this.statements.delete(name);
-    return message(type, concat([new Uint8Array([0x53]), cstring(entry.serverName)]));
+    const serverName = target === "P" ? this.portals.get(name)?.serverPortal : this.statements.get(name)?.serverName;
+    if (serverName === undefined) return null;
+    if (type === "C") (target === "P" ? this.portals : this.statements).delete(name);
+    return message(type, concat([new Uint8Array([target === "P" ? 0x50 : 0x53]), cstring(serverName)]));
   }
 }

@@ -277,6 +277,7 @@ export class PostgresEngine implements Engine {
             const parse = decodeParse(body);
             const { refusal: refused, statements, approve } = await this.check("parse", parse.query);
             let refusal = refused;
+            if (!refusal && HeldPrepared.isReserved(parse.name)) refusal = { code: "42501", message: `gatehouse: statement names starting with ${HELD_PREFIX} are reserved for the gateway` };
             if (!refusal && approve) {
               // Held at Bind/Execute, with the parameters; forwarded under a private name only.
               try {
@@ -328,14 +329,17 @@ export class PostgresEngine implements Engine {
                 break;
               }
             }
+            // A held statement's portal exists on the server only under its private name.
+            const serverPortal = execution.kind === "direct" ? portal : execution.serverPortal;
+            const executeMessage = serverPortal === portal ? original() : HeldPrepared.renameExecute(body, serverPortal);
             if (order && describedPortal !== portal) {
               // No RowDescription would come for these rows (e.g. pgjdbc's Bind+Execute of a
               // prepared statement): describe the portal now, in the same round trip, so the
               // masker gets the exact shape — names, types, the formats this Bind asked for —
               // of the rows that follow. The answer goes to the masker only.
-              replace(i, concat([describePortal(portal), original()]));
+              replace(i, concat([describePortal(serverPortal), executeMessage]));
               order.sent({ kind: "describe", injected: true });
-            }
+            } else if (serverPortal !== portal) replace(i, executeMessage);
             order?.sent({ kind: "execute", portal });
             break;
           }
