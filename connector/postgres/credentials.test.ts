@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../errors.ts";
 import { resolveSecret } from "../secrets.ts";
 import { parsePostgresResource } from "./config.ts";
+import { readFile } from "node:fs/promises";
+import { parseDocument } from "yaml";
+import { parseConnectorConfig } from "../config.ts";
+import { generateConnectorKeyPair } from "../keys.ts";
 
 const ctx = { baseDir: "/", env: { R: "reader-secret", W: "writer-secret", M: "manager-secret" } };
 const base = { name: "db", type: "postgres", host: "127.0.0.1", database: "app" };
@@ -41,5 +45,20 @@ describe("credentials per access level", () => {
     expect(fieldOf({ credentials: { mode: "dynamic", read: "app_read" } })).toMatch(/credentials\.manager: must be a mapping/);
     expect(fieldOf({ credentials: { mode: "vault" } })).toMatch(/credentials\.mode: must be one of: static, dynamic/);
     expect(fieldOf({})).toMatch(/username: is required/);
+  });
+});
+
+describe("examples/connector.yaml", () => {
+  it("declares demo-pg's reader and writer per access level, and no admin", async () => {
+    const raw = parseDocument(await readFile(new URL("../../examples/connector.yaml", import.meta.url), "utf8")).toJS();
+    raw.private_key = "env:KEY";
+    const key = JSON.stringify((await generateConnectorKeyPair()).privateJwk);
+    const config = parseConnectorConfig(raw, { baseDir: "/", env: { KEY: key, DEMO_PG_READER_PASSWORD: "r", DEMO_PG_WRITER_PASSWORD: "w" } });
+    const demo = config.resources.find((r) => r.name === "demo-pg");
+    expect(demo?.type === "postgres" && demo.credentials).toMatchObject({
+      mode: "static",
+      levels: { read: { username: "gatehouse_demo_reader" }, write: { username: "gatehouse_demo_writer" } },
+    });
+    expect(demo?.type === "postgres" && demo.credentials?.mode === "static" && demo.credentials.levels.admin).toBeFalsy();
   });
 });
