@@ -26,6 +26,8 @@ export const SESSION_ROLE_PREFIX = "gh_";
 const SESSION_ROLE_COMMENT = "gatehouse session role";
 /** VALID UNTIL when the policy sets no maximum session length. */
 export const DEFAULT_DYNAMIC_ROLE_LIFETIME_MS = 24 * 3_600_000;
+/** Upper bound whatever the worker says (a session that long outlives any sane policy). */
+const MAX_DYNAMIC_ROLE_LIFETIME_MS = 7 * 24 * 3_600_000;
 const DROP_ATTEMPTS = 5;
 
 export interface LeasedLogin extends SessionLogin {
@@ -81,7 +83,7 @@ export function scramVerifier(password: string, iterations = 4096): string {
 async function createSessionRole(resource: PostgresResourceConfig, manager: LoginCredential, levelRole: string, readOnly: boolean, opts: LoginOptions): Promise<LeasedLogin> {
   const username = `${SESSION_ROLE_PREFIX}${randomBytes(12).toString("hex")}`;
   const password = randomBytes(32).toString("base64url");
-  const lifetime = opts.maxSessionMs && opts.maxSessionMs > 0 ? opts.maxSessionMs : DEFAULT_DYNAMIC_ROLE_LIFETIME_MS;
+  const lifetime = opts.maxSessionMs && opts.maxSessionMs > 0 ? Math.min(opts.maxSessionMs, MAX_DYNAMIC_ROLE_LIFETIME_MS) : DEFAULT_DYNAMIC_ROLE_LIFETIME_MS;
   const validUntil = new Date(Date.now() + lifetime).toISOString();
   await runAsManager(
     resource,
