@@ -25,6 +25,7 @@ export async function runAsManager(resource: PostgresResourceConfig, manager: Lo
   const reader = new StartupMessageReader(resource.name);
   const parser = new Parser();
   const prefix = `gatehouse: resource ${resource.name}: dynamic credentials`;
+  const timeoutMs = opts.startupTimeoutMs ?? 30_000;
   const results: Array<Array<string | null>> = [];
   let rows: Array<string | null> = [];
   let failure: TargetError | undefined;
@@ -54,6 +55,11 @@ export async function runAsManager(resource: PostgresResourceConfig, manager: Lo
   session.socket.on("data", onData);
   session.socket.on("close", onClose);
   session.socket.on("error", () => undefined);
+  // The statements are tiny; a server that does not answer them in time ends the connection.
+  const timer = setTimeout(() => {
+    rejectAll?.(new TargetError("08001", `${prefix}: the server did not answer within ${timeoutMs} ms`));
+    session.socket.destroy();
+  }, timeoutMs);
   try {
     if (session.remainder.length > 0) onData(session.remainder);
     session.socket.resume();
@@ -69,6 +75,7 @@ export async function runAsManager(resource: PostgresResourceConfig, manager: Lo
     }
     return results;
   } finally {
+    clearTimeout(timer);
     session.socket.off("close", onClose);
     session.socket.end(serialize.end());
   }
