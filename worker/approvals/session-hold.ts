@@ -96,7 +96,7 @@ export class ApprovalHolds {
     });
     await this.opts.audit?.onEvent("approval.requested", {
       request_id: created.id,
-      text: input.parameters ? `${displayText}\n-- parameters (${input.parameters.length}): ${input.parameters.join(", ")}` : displayText,
+      text: input.parameters ? `${displayText}\nparameters (${input.parameters.length}):\n${input.parameters.join("\n")}` : displayText,
       reason: `${input.decision.reason}; waiting until ${new Date(created.expiresAt).toISOString()}`,
     });
     let resolve!: (v: HoldVerdict) => void;

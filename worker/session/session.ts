@@ -9,7 +9,6 @@ import type { Engine, EngineHost, HoldForApprovalInput, SessionOutcome } from ".
 import { Hop } from "./hop.ts";
 import type { SessionAudit } from "./session-audit.ts";
 import type { SessionPolicy } from "./session-policy.ts";
-import type { Decision } from "../../parsers/policy/types.ts";
 import type { ApprovalHolds, HeldStatement } from "../approvals/session-hold.ts";
 
 const CONNECTOR_ATTACH_TIMEOUT_MS = 15_000;
