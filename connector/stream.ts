@@ -78,6 +78,22 @@ export class TunnelStream extends TunnelStreamBase {
   private backendKey?: BackendKey;
   /** The role this session logged in as; released (a dynamic role dropped) once the target is gone. */
   private login?: LeasedLogin;
+  /** Settles when the login has been released: `finished` waits for it, so a stopping connector drops its roles. */
+  private released: Promise<void> = Promise.resolve();
+  private markReleased: () => void = () => {};
+  private loginReleased = false;
+
+  override get finished(): Promise<void> {
+    return super.finished.then(() => this.released);
+  }
+
+  /** Once the target connection is gone (or was never made): a dynamic role can only be dropped then. */
+  private releaseLogin(): void {
+    if (this.loginReleased) return;
+    this.loginReleased = true;
+    if (!this.login) return this.markReleased();
+    void this.login.release().then(this.markReleased);
+  }
   /** Last bytes written to the target, to recognise a client Terminate. */
   private lastFrontendBytes = Buffer.alloc(0);
   // ── worker → connector ────────────────────────────────────────────────────
@@ -136,6 +152,7 @@ export class TunnelStream extends TunnelStreamBase {
     let session;
     try {
       const maxSessionMs = typeof open.max_session_ms === "number" ? open.max_session_ms : null;
+      this.released = new Promise((resolve) => (this.markReleased = resolve));
       this.login = await loginForLevel(resource, open.access, {
         maxSessionMs,
         connectTimeoutMs: this.ctx.connectTimeoutMs,
@@ -149,14 +166,14 @@ export class TunnelStream extends TunnelStreamBase {
         signal: this.abort.signal,
       });
     } catch (err) {
-      void this.login?.release();
+      this.releaseLogin();
       if (this.closed) return;
       const target = err instanceof TargetError ? err : new TargetError("08001", `gatehouse: resource ${resource.name}: ${(err as Error).message}`);
       await this.failWithTargetError(target, resource);
       return;
     }
     if (this.closed) {
-      session.socket.once("close", () => void this.login?.release());
+      session.socket.once("close", () => this.releaseLogin());
       session.socket.end(serialize.end());
       return;
     }
@@ -171,7 +188,7 @@ export class TunnelStream extends TunnelStreamBase {
     socket.on("data", (chunk: Buffer) => this.onTargetData(chunk));
     socket.on("error", (err: NodeJS.ErrnoException) => this.ctx.logger.debug("target socket error", { session: this.session, error: err.code ?? err.message }));
     socket.on("close", () => {
-      void this.login?.release();
+      this.releaseLogin();
       this.onTargetClosed(resource);
     });
     if (session.remainder.length > 0) this.onTargetData(session.remainder);

@@ -26,7 +26,7 @@ function resources(): PostgresResourceConfig[] {
   return [
     { ...noLegacy, name: "static-pg", credentials: { mode: "static", levels: { read: { username: "app_reader", password: PW.reader }, write: { username: "app_writer", password: PW.writer } } } },
     { ...noLegacy, name: "reader-only-pg", credentials: { mode: "static", levels: { read: { username: "app_reader", password: PW.reader } } } },
-    { ...noLegacy, name: "dynamic-pg", credentials: { mode: "dynamic", manager: { username: "gh_manager_role", password: PW.manager }, roles: { read: "lvl_read", write: "lvl_write" } } },
+    { ...noLegacy, name: "dynamic-pg", credentials: { mode: "dynamic", manager: { username: "gatehouse_manager", password: PW.manager }, roles: { read: "lvl_read", write: "lvl_write" } } },
   ];
 }
 
@@ -46,8 +46,8 @@ beforeAll(async () => {
     GRANT SELECT ON t TO lvl_read;
     GRANT SELECT, INSERT ON t TO lvl_write;
     GRANT CREATE ON SCHEMA public TO lvl_write;
-    CREATE ROLE gh_manager_role LOGIN CREATEROLE PASSWORD '${PW.manager}';
-    GRANT lvl_read, lvl_write TO gh_manager_role WITH ADMIN OPTION;
+    CREATE ROLE gatehouse_manager LOGIN CREATEROLE PASSWORD '${PW.manager}';
+    GRANT lvl_read, lvl_write TO gatehouse_manager WITH ADMIN OPTION;
   `);
   stack = await startConnectorStack(resources());
 }, 120_000);
@@ -180,13 +180,29 @@ describe("dynamic per-session roles", () => {
     expect((await su.query("select count(*)::int as n from t where x in (30, 31)")).rows[0].n).toBe(0);
   });
 
+  it("a stopping connector drops the roles of its live sessions before stop() resolves", async () => {
+    const own = await startConnectorStack(resources().filter((r) => r.name === "dynamic-pg"));
+    let role = "";
+    try {
+      const stream = await own.worker.openStream(own.control, "dynamic-pg", {}, { access: "read" });
+      stream.autoCredit = true;
+      expect((await stream.controls.next()).t).toBe("ready");
+      const r = await su.query("select rolname from pg_roles where rolname like 'gh\\_%' and rolname not like 'gh\\_0000%' and pg_has_role(rolname, 'lvl_read', 'MEMBER')");
+      expect(r.rows).toHaveLength(1);
+      role = r.rows[0].rolname;
+    } finally {
+      await own.stop();
+    }
+    expect(await roleExists(role)).toBe(false);
+  });
+
   it("refuses a level with no role configured", async () => {
     const stream = await stack.worker.openStream(stack.control, "dynamic-pg", {}, { access: "admin" });
     expect(await stream.controls.next()).toMatchObject({ t: "error", code: "28000" });
   });
 
   it("sweeps expired session roles it created, and nothing else", async () => {
-    const manager = new pg.Client({ host: db.host, port: db.port, database: db.database, user: "gh_manager_role", password: PW.manager });
+    const manager = new pg.Client({ host: db.host, port: db.port, database: db.database, user: "gatehouse_manager", password: PW.manager });
     await manager.connect();
     try {
       await manager.query("SET createrole_self_grant = 'set, inherit'");
