@@ -21,6 +21,14 @@ describe("approval display", () => {
     expect(shown).toBe("select '[key]'; delete from orders; select '[key]'");
   });
 
+  it("a DO or function body is code: only its own literals are masked", () => {
+    const sql = "DO $$ BEGIN PERFORM 'my secret'; DELETE FROM orders; END $$; select $$a secret value$$";
+    expect(show(sql)).toBe("DO $$ BEGIN PERFORM '[redacted]'; DELETE FROM orders; END $$; select $$[redacted]$$");
+    expect(show("create function f() returns int language sql as $f$ select 4111111111111111 $f$")).toBe("create function f() returns int language sql as $f$ select '[redacted]' $f$");
+    const everything = (values: string[]) => values.map(() => "[all]");
+    expect(approvalDisplayText("do language plpgsql $$ begin delete from t; end $$", { standardConformingStrings: true, maskValues: everything })).toBe("do language plpgsql $$ begin delete from t; end $$");
+  });
+
   it("a masked value with quotes cannot end its literal early", () => {
     const evil = (values: string[]) => values.map((v) => (v === "a" ? "x'; drop table t; --" : v));
     expect(approvalDisplayText("select 'a'", { standardConformingStrings: true, maskValues: evil })).toBe("select 'x; drop table t; --'");

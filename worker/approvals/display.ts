@@ -2,7 +2,8 @@
  * What an approver is shown for a held statement. They approve exactly what they saw, so the
  * display may hide values but never structure:
  *
- *  - Masking applies to literal values only (quoted strings, dollar-quoted strings, numbers):
+ *  - Masking applies to literal values only (quoted strings, dollar-quoted strings, numbers;
+ *    a dollar-quoted body of code — `DO $$…$$`, `… AS $$…$$` — is shown as code, masked the same way):
  *    the SQL is lexed the way PostgreSQL lexes it (nested comments, E'' escapes,
  *    standard_conforming_strings, $tag$ quotes, "identifiers"), each literal's content goes
  *    through the session's masker on its own, and a masked literal keeps its delimiters (quotes
@@ -27,6 +28,8 @@ interface Span {
   start: number;
   end: number;
   kind: "quoted" | "dollar" | "number";
+  /** A dollar-quoted body of code (`DO $$…$$`, `AS $$…$$`): shown as SQL, only its own literals masked. */
+  code?: boolean;
 }
 
 const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f" || c === "\v";
@@ -39,9 +42,17 @@ export function literalSpans(sql: string, standardConformingStrings: boolean): S
   const spans: Span[] = [];
   const n = sql.length;
   let i = 0;
+  /** The last keyword or identifier (lower case) and the first word of the current statement. */
+  let lastWord = "";
+  let firstWord = "";
   while (i < n) {
     const c = sql[i]!;
     const next = sql[i + 1];
+    if (c === ";") {
+      lastWord = firstWord = "";
+      i++;
+      continue;
+    }
     if (c === "-" && next === "-") {
       while (i < n && sql[i] !== "\n" && sql[i] !== "\r") i++;
       continue;
@@ -89,7 +100,9 @@ export function literalSpans(sql: string, standardConformingStrings: boolean): S
         const start = i + tag.length;
         const close = sql.indexOf(tag, start);
         const end = close < 0 ? n : close;
-        spans.push({ start, end, kind: "dollar" });
+        const code = lastWord === "do" || lastWord === "as" || firstWord === "do";
+        spans.push({ start, end, kind: "dollar", ...(code ? { code } : {}) });
+        lastWord = "";
         i = close < 0 ? n : close + tag.length;
         continue;
       }
@@ -98,7 +111,10 @@ export function literalSpans(sql: string, standardConformingStrings: boolean): S
       continue;
     }
     if (isIdentStart(c)) {
+      const start = i;
       while (i < n && isIdentPart(sql[i])) i++;
+      lastWord = sql.slice(start, i).toLowerCase();
+      firstWord ||= lastWord;
       continue;
     }
     if (/[0-9]/.test(c) || (c === "." && /[0-9]/.test(next ?? ""))) {
@@ -124,7 +140,12 @@ export function approvalDisplayText(sql: string, opts: DisplayOptions): string {
   const mask = opts.maskValues;
   if (!mask) return visibleText(sql);
   const spans = literalSpans(sql, opts.standardConformingStrings).filter((s) => s.end > s.start);
-  const masked = mask(spans.map((s) => sql.slice(s.start, s.end)));
+  const values = spans.filter((s) => !s.code);
+  const maskedValues = mask(values.map((s) => sql.slice(s.start, s.end)));
+  const masked = spans.map((s) =>
+    // Code is structure: its own literals are masked, never the code around them.
+    s.code ? maskCode(sql.slice(s.start, s.end), opts) : maskedValues[values.indexOf(s)],
+  );
   let out = "";
   let at = 0;
   spans.forEach((s, k) => {
@@ -133,13 +154,18 @@ export function approvalDisplayText(sql: string, opts: DisplayOptions): string {
     if (value !== original) {
       // A masked value must never look like the end of its literal.
       if (s.kind === "quoted") value = value.replace(/['\\]/g, "");
-      if (s.kind === "dollar") value = value.replace(/\$/g, "");
+      if (s.kind === "dollar" && !s.code) value = value.replace(/\$/g, "");
       if (s.kind === "number") value = `'${value.replace(/['\\]/g, "")}'`;
     }
     out += sql.slice(at, s.start) + value;
     at = s.end;
   });
   return visibleText(out + sql.slice(at));
+}
+
+/** A code body (PL/pgSQL, SQL function), masked like a statement: only its own literals. */
+function maskCode(body: string, opts: DisplayOptions): string {
+  return approvalDisplayText(body, opts);
 }
 
 /** A bound parameter value as approvers see it (masked like any literal value). */
