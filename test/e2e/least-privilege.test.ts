@@ -14,6 +14,18 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
+import { startPostgres, type RunningPostgres } from "../harness/postgres.ts";
+import { eventually } from "./helpers.ts";
+
+const MANAGER_PASSWORD = "manager-e2e-Pw";
+const DYNAMIC_RULE = `
+  # TEST ONLY: the same read-only access to a second database whose connector creates a role per session.
+  - name: test-dynamic-read
+    effect: allow
+    subjects: [{ issuer: http://127.0.0.1:8788, claims: { aud: gatehouse } }]
+    resources: [dyn-pg]
+    actions: [connect, sql.read, sql.transaction]
+`;
 
 const WRITER_RULE = `
   # TEST ONLY: a write-level identity, to show the same statement does write with a write credential.
@@ -26,10 +38,35 @@ const WRITER_RULE = `
 
 let stack: TestStack;
 let su: pg.Client;
+let dyn: RunningPostgres;
+let dynSu: pg.Client;
 
 beforeAll(async () => {
+  // A second PostgreSQL for `credentials: dynamic`: level roles and a manager, as docs/CONNECTOR.md says.
+  dyn = await startPostgres();
+  dynSu = new pg.Client({ connectionString: dyn.superuserUrl.replace(/\/postgres$/, `/${dyn.database}`) });
+  await dynSu.connect();
+  await dynSu.query(`
+    CREATE TABLE notes (x int); INSERT INTO notes VALUES (1);
+    CREATE ROLE dyn_read NOLOGIN; GRANT SELECT ON notes TO dyn_read;
+    CREATE ROLE gatehouse_manager LOGIN CREATEROLE PASSWORD '${MANAGER_PASSWORD}';
+    GRANT dyn_read TO gatehouse_manager WITH ADMIN OPTION;`);
   const readOnly = await readFile(new URL("../../examples/policies/read-only.yaml", import.meta.url), "utf8");
-  stack = await startTestStack({ policyYaml: readOnly + WRITER_RULE });
+  stack = await startTestStack({
+    policyYaml: readOnly + WRITER_RULE + DYNAMIC_RULE,
+    extraResources: [
+      {
+        name: "dyn-pg",
+        type: "postgres",
+        labels: {},
+        host: dyn.host,
+        port: dyn.port,
+        database: dyn.database,
+        credentials: { mode: "dynamic", manager: { username: "gatehouse_manager", password: MANAGER_PASSWORD }, roles: { read: "dyn_read" } },
+        tls: { mode: "disable" },
+      },
+    ],
+  });
   // Objects made by the database owner (the admin level), so the level roles get their default privileges.
   const owner = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: stack.pg.user, password: stack.pg.password });
   await owner.connect();
@@ -53,6 +90,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await su?.end();
   await stack?.stop();
+  await dynSu?.end();
+  await dyn?.stop();
 });
 
 const written = async () => (await su.query("select who from wall_written order by who")).rows.map((r) => r.who as string);
@@ -88,5 +127,33 @@ describe("database-enforced least privilege under read-only.yaml", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout.trim().split("\n")).toEqual([stack.pg.levels!.write.user, "1"]);
     expect(await written()).toEqual([stack.pg.levels!.write.user]);
+  });
+});
+
+describe("per-session roles (credentials: dynamic) through the gateway", () => {
+  it("a session logs in as its own role, bounded by the policy's max_session, that is gone when it ends", async () => {
+    const conn = await stack.connect("dyn-pg", { sub: "alice" });
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    let role = "";
+    try {
+      const r = await client.query("select current_user as role, current_setting('default_transaction_read_only') as ro, (select count(*)::int from notes) as n");
+      role = r.rows[0].role;
+      expect(role).toMatch(/^gh_[0-9a-f]{24}$/);
+      expect(r.rows[0]).toMatchObject({ ro: "on", n: 1 });
+      // The role exists while the session runs: one connection, member of the read role, valid for read-only.yaml's max_session (1h).
+      const seen = await dynSu.query(
+        "select rolconnlimit, pg_has_role(rolname, 'dyn_read', 'MEMBER') as member, rolvaliduntil > now() + interval '50 minutes' and rolvaliduntil <= now() + interval '1 hour' as bounded from pg_roles where rolname = $1",
+        [role],
+      );
+      expect(seen.rows).toEqual([{ rolconnlimit: 1, member: true, bounded: true }]);
+      const write = await client.query("insert into notes values (2)").catch((e: pg.DatabaseError) => e);
+      expect((write as pg.DatabaseError).code).toMatch(/^(25006|42501)$/);
+    } finally {
+      await client.end();
+      await conn.stop();
+    }
+    await eventually(async () => (await dynSu.query("select 1 from pg_roles where rolname = $1", [role])).rowCount === 0, `role ${role} to be dropped`);
+    expect((await dynSu.query("select count(*)::int as n from notes")).rows[0].n).toBe(1);
   });
 });
