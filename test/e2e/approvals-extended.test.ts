@@ -12,6 +12,7 @@ import pg from "pg";
 import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
 import { eventually, gatehouse } from "./helpers.ts";
 import { PgWire, bind, errorFields, execute, parse, query, sync } from "./pg-wire.ts";
+import { concat, cstring, message } from "../../parsers/pg/codec.ts";
 
 const POLICY = `
 version: 1
@@ -174,6 +175,26 @@ describe("extended-protocol approvals bind the parameters", () => {
     }
     // The approved execution ran exactly once.
     expect(await count("5555.55")).toBe(1);
+  });
+});
+
+describe("parameters approvers cannot read", () => {
+  it("a held statement binding a binary-format parameter is refused, not held", async () => {
+    const wire = await PgWire.open(pipeline.port, "pipeline-deploy", "demo-pg");
+    try {
+      const int16 = (n: number) => new Uint8Array([(n >> 8) & 0xff, n & 0xff]);
+      // One parameter, format 1 (binary), the int4 6060: the approver could not see its value.
+      const binaryBind = message("B", concat([cstring(""), cstring("s_bin"), int16(1), int16(1), int16(1), new Uint8Array([0, 0, 0, 4, 0, 0, 0x17, 0xac]), int16(0)]));
+      wire.send(parse("s_bin", "insert into orders (customer_id, amount, status) values (1, $1::int4, 'pending')"), binaryBind, execute(""), sync());
+      const answer = await wire.untilReady();
+      expect(answer.some((m) => m.type === "N")).toBe(false);
+      const error = answer.find((m) => m.type === "E");
+      expect(errorFields(error!).C).toBe("42501");
+      expect(errorFields(error!).M).toContain("binary-format parameters");
+    } finally {
+      wire.close();
+    }
+    expect(await count("6060.00")).toBe(0);
   });
 });
 
