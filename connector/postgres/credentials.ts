@@ -21,9 +21,10 @@
 import { ConfigError } from "../errors.ts";
 import { expectObject, expectOnlyKeys, expectString } from "../config-fields.ts";
 import { parseSecretRef, type SecretRefContext, type SecretSource } from "../secrets.ts";
+// One definition of the levels for the worker (which decides them) and the connector (which obeys).
+import { ACCESS_LEVELS, type AccessLevel } from "../../parsers/policy/access-level.ts";
 
-export type AccessLevel = "read" | "write" | "admin";
-export const ACCESS_LEVELS: readonly AccessLevel[] = ["read", "write", "admin"];
+export { ACCESS_LEVELS, type AccessLevel };
 
 export function isAccessLevel(value: unknown): value is AccessLevel {
   return typeof value === "string" && (ACCESS_LEVELS as readonly string[]).includes(value);
