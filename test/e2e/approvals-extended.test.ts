@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import pg from "pg";
 import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
 import { eventually, gatehouse } from "./helpers.ts";
-import { PgWire, bind, errorFields, execute, parse, query, sync } from "./pg-wire.ts";
+import { PgWire, bind, dataRow, errorFields, execute, parse, query, sync } from "./pg-wire.ts";
 import { concat, cstring, message } from "../../parsers/pg/codec.ts";
 
 const POLICY = `
@@ -199,6 +199,27 @@ describe("parameters approvers cannot read", () => {
 });
 
 describe("the statement a name refers to is never guessed", () => {
+  it("the private name of a held statement can be read back but not used", async () => {
+    const wire = await PgWire.open(pipeline.port, "pipeline-deploy", "demo-pg");
+    try {
+      wire.send(parse("s_leak", "insert into orders (customer_id, amount, status) values (1, 6161.61, 'pending')"), sync());
+      await wire.untilReady();
+      wire.send(query("select name from pg_prepared_statements"));
+      const names = (await wire.untilReady()).filter((m) => m.type === "D").map((m) => String(dataRow(m)[0]));
+      const privateName = names.find((n) => n.startsWith("gatehouse_held_"));
+      expect(privateName).toBeDefined();
+      wire.send(bind("", privateName!, []), execute(""), sync());
+      const answer = await wire.untilReady();
+      expect(answer.some((m) => m.type === "N")).toBe(false);
+      const error = answer.find((m) => m.type === "E");
+      expect(errorFields(error!).C).toBe("42501");
+      expect(errorFields(error!).M).toContain("reserved for the gateway");
+    } finally {
+      wire.close();
+    }
+    expect(await count("6161.61")).toBe(0);
+  });
+
   it("a held statement stays unreachable when a later Parse of the same name is skipped by the server", async () => {
     const wire = await PgWire.open(pipeline.port, "pipeline-deploy", "demo-pg");
     try {

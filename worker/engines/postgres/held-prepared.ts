@@ -16,6 +16,9 @@
  *   Execute(P)             the approved execution; any later Execute of P is held again
  *   Describe/Close(S, N), Describe/Close(P, P)   renamed to the private names (Close frees the mapping)
  *
+ * The private names can be read back (pg_prepared_statements, pg_cursors), so the engine refuses
+ * every client message that names one (isReserved).
+ *
  * Bound parameters must be in text format (approvers must be able to read them); binary ones are
  * refused. The private statements live as long as the session or until the client closes them;
  * at most MAX_HELD_STATEMENTS per session.

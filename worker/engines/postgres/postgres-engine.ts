@@ -293,6 +293,7 @@ export class PostgresEngine implements Engine {
           }
           case T.Bind: {
             const bind = decodeBind(body);
+            if (await this.refuseReservedName(i, replace, bind.statement, bind.portal)) break;
             if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params) });
             const heldStatement = this.held.statement(bind.statement);
             if (heldStatement) {
@@ -311,6 +312,7 @@ export class PostgresEngine implements Engine {
           }
           case T.Describe: {
             const target = describeTarget(body);
+            if (await this.refuseReservedName(i, replace, target.name)) break;
             const renamed = this.held.renamed("D", target.kind, target.name);
             if (renamed) replace(i, renamed);
             if (target.kind === "P") this.describedPortal = target.name;
@@ -319,6 +321,7 @@ export class PostgresEngine implements Engine {
           }
           case T.Execute: {
             const [portal] = readCString(body, 0);
+            if (await this.refuseReservedName(i, replace, portal)) break;
             const execution = this.held.execute(portal);
             if (execution.kind === "hold") {
               // Another execution of an approved portal is another execution: it needs its own approval.
@@ -345,6 +348,7 @@ export class PostgresEngine implements Engine {
           }
           case T.Close: {
             const target = describeTarget(body);
+            if (await this.refuseReservedName(i, replace, target.name)) break;
             const renamed = this.held.renamed("C", target.kind, target.name);
             if (renamed) replace(i, renamed);
             order?.sent({ kind: "close", target: target.kind, name: target.name });
@@ -484,6 +488,19 @@ export class PostgresEngine implements Engine {
     }
     await this.recordDecision({ effect: verdict.run ? "allow" : "deny", rule: decision.rule, reason: verdict.run ? verdict.reason : verdict.message });
     return verdict.run ? null : { code: verdict.code, message: verdict.message };
+  }
+
+  /**
+   * The gateway's private statement and portal names can be read back (pg_prepared_statements,
+   * pg_cursors) but never used by the client: a message naming one is refused like a denied one.
+   */
+  private async refuseReservedName(i: number, replace: (i: number, replacement: Uint8Array | null) => void, ...names: string[]): Promise<boolean> {
+    if (!names.some((n) => HeldPrepared.isReserved(n))) return false;
+    const denial = { code: "42501", message: `gatehouse: statement and portal names starting with ${HELD_PREFIX} are reserved for the gateway` };
+    replace(i, this.denials.sentinelParse(`${HELD_PREFIX}refused`, denial));
+    this.order?.sent({ kind: "parse", name: `${HELD_PREFIX}refused`, copy: null });
+    await this.recordDecision({ effect: "deny", rule: null, reason: denial.message });
+    return true;
   }
 
   /**
