@@ -406,6 +406,12 @@ export class PostgresEngine implements Engine {
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
     });
     await this.recordDecision(decisionEvent(decision));
+    // Guard rail: SQL-level EXECUTE/DEALLOCATE of the gateway's private prepared statements (docs/APPROVALS.md).
+    if (decision.effect !== "deny" && /gatehouse_held_/i.test(sql)) {
+      const message = `gatehouse: statement refused: names starting with ${HELD_PREFIX} are reserved for the gateway`;
+      await this.recordDecision({ effect: "deny", rule: null, reason: message });
+      return { refusal: { code: "42501", message }, statements };
+    }
     if (decision.effect === "allow") return { refusal: null, statements };
     // A prepared statement is held when it is bound (and executed), with its parameters.
     if (decision.effect === "approve" && message === "parse") return { refusal: null, statements, approve: decision };
