@@ -10,6 +10,7 @@ import { TunnelStream, type StreamEvent, type StreamStats } from "./stream.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { TargetError } from "./errors.ts";
 import { SshTunnelStream } from "./ssh/ssh-stream.ts";
+import { sweepSessionRoles } from "./postgres/login.ts";
 
 export type ConnectorEvent = ControlEvent | StreamEvent;
 
@@ -107,6 +108,17 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
     void stream.start();
   };
 
+  // `credentials: dynamic`: drop per-session roles a previous run left behind (their session is over).
+  const sweeps = config.resources.map(async (r) => {
+    if (r.type !== "postgres" || r.credentials?.mode !== "dynamic") return;
+    try {
+      const dropped = await sweepSessionRoles(r, { connectTimeoutMs: opts.connectTimeoutMs ?? 10_000, startupTimeoutMs: opts.startupTimeoutMs ?? 30_000 });
+      if (dropped.length > 0) logger.info("dropped session roles left by an earlier run", { resource: r.name, roles: dropped.length });
+    } catch (err) {
+      logger.warn("could not sweep leftover session roles", { resource: r.name, error: (err as Error).message });
+    }
+  });
+
   const control = startControlChannel({
     wsBase,
     connectorId: config.id,
@@ -131,6 +143,7 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
     stop() {
       stopping ??= (async () => {
         await control.stop();
+        await Promise.all(sweeps);
         const all = [...streams.values(), ...refusals];
         for (const stream of all) stream.stop();
         await Promise.all(all.map((s) => s.finished));

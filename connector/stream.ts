@@ -21,6 +21,8 @@ import type { Logger } from "./logger.ts";
 import { resolveSecret } from "./secrets.ts";
 import { TunnelStreamBase } from "./stream-base.ts";
 import { dialPostgres } from "./postgres/dial.ts";
+import { isAccessLevel } from "./postgres/credentials.ts";
+import { loginForLevel, type LeasedLogin } from "./postgres/login.ts";
 import { sendCancelRequest } from "./postgres/cancel.ts";
 import type { BackendKey } from "./postgres/startup.ts";
 
@@ -74,6 +76,24 @@ export class TunnelStream extends TunnelStreamBase {
   protected readonly protocolErrorCode = "08P01";
   private target?: Socket | TLSSocket;
   private backendKey?: BackendKey;
+  /** The role this session logged in as; released (a dynamic role dropped) once the target is gone. */
+  private login?: LeasedLogin;
+  /** Settles when the login has been released: `finished` waits for it, so a stopping connector drops its roles. */
+  private released: Promise<void> = Promise.resolve();
+  private markReleased: () => void = () => {};
+  private loginReleased = false;
+
+  override get finished(): Promise<void> {
+    return super.finished.then(() => this.released);
+  }
+
+  /** Once the target connection is gone (or was never made): a dynamic role can only be dropped then. */
+  private releaseLogin(): void {
+    if (this.loginReleased) return;
+    this.loginReleased = true;
+    if (!this.login) return this.markReleased();
+    void this.login.release().then(this.markReleased);
+  }
   /** Last bytes written to the target, to recognise a client Terminate. */
   private lastFrontendBytes = Buffer.alloc(0);
   // ── worker → connector ────────────────────────────────────────────────────
@@ -124,21 +144,36 @@ export class TunnelStream extends TunnelStreamBase {
     if (!resource || resource.type !== "postgres") {
       return await this.failWithTargetError(new TargetError("08001", `gatehouse: resource ${this.resourceName}: not served by connector ${this.ctx.connectorId}`));
     }
+    // The second wall: log in with exactly the access level the worker decided from the policy.
+    if (!isAccessLevel(open.access)) {
+      return await this.failWithTargetError(new TargetError("08P01", `gatehouse: resource ${this.resourceName}: the worker's open names no valid access level (read, write or admin)`), resource);
+    }
     this.state = "connecting";
     let session;
     try {
-      session = await dialPostgres(resource, open.startup, {
+      const maxSessionMs = typeof open.max_session_ms === "number" ? open.max_session_ms : null;
+      this.released = new Promise((resolve) => (this.markReleased = resolve));
+      this.login = await loginForLevel(resource, open.access, {
+        maxSessionMs,
+        connectTimeoutMs: this.ctx.connectTimeoutMs,
+        startupTimeoutMs: this.ctx.startupTimeoutMs,
+        signal: this.abort.signal,
+        onReleaseError: (err) => this.ctx.logger.warn("could not drop the session's dynamic role (the next connector start sweeps it)", { session: this.session, error: err.message }),
+      });
+      session = await dialPostgres(resource, open.startup, this.login, {
         connectTimeoutMs: this.ctx.connectTimeoutMs,
         startupTimeoutMs: this.ctx.startupTimeoutMs,
         signal: this.abort.signal,
       });
     } catch (err) {
+      this.releaseLogin();
       if (this.closed) return;
       const target = err instanceof TargetError ? err : new TargetError("08001", `gatehouse: resource ${resource.name}: ${(err as Error).message}`);
       await this.failWithTargetError(target, resource);
       return;
     }
     if (this.closed) {
+      session.socket.once("close", () => this.releaseLogin());
       session.socket.end(serialize.end());
       return;
     }
@@ -152,7 +187,10 @@ export class TunnelStream extends TunnelStreamBase {
 
     socket.on("data", (chunk: Buffer) => this.onTargetData(chunk));
     socket.on("error", (err: NodeJS.ErrnoException) => this.ctx.logger.debug("target socket error", { session: this.session, error: err.code ?? err.message }));
-    socket.on("close", () => this.onTargetClosed(resource));
+    socket.on("close", () => {
+      this.releaseLogin();
+      this.onTargetClosed(resource);
+    });
     if (session.remainder.length > 0) this.onTargetData(session.remainder);
     if (this.sendWindow.open) socket.resume();
   }
@@ -198,8 +236,8 @@ export class TunnelStream extends TunnelStreamBase {
 
   private async failWithTargetError(err: TargetError, resource?: ResourceConfig): Promise<void> {
     // Defence in depth: whatever produced the message, the password never leaves the connector.
-    const password = await resolveSecret(resource?.password).catch(() => undefined);
-    const scrub = (text: string) => (password && password.length >= 3 ? text.split(password).join("***") : text);
+    const passwords = await Promise.all([resolveSecret(resource?.password), resolveSecret(this.login?.password)].map((p) => p.catch(() => undefined)));
+    const scrub = (text: string) => passwords.reduce<string>((t, password) => (password && password.length >= 3 ? t.split(password).join("***") : t), text);
     const message = scrub(err.message);
     const detail = err.detail !== undefined ? scrub(err.detail) : undefined;
     this.ctx.logger.warn("target connection failed", { session: this.session, resource: this.resourceName, code: err.code, message });

@@ -39,7 +39,7 @@ export interface RequestView {
   decidedAt: number | null;
   outcomeReason: string | null;
   votes: Vote[];
-  statement?: { sessionId: string; text: string; sha256: string; consumedAt: number | null };
+  statement?: { sessionId: string; text: string; sha256: string; consumedAt: number | null; parameters?: string[] };
   grant?: { durationMs: number; startsAt: number | null; endsAt: number | null; revokedAt: number | null; revokeReason: string | null };
   delivery?: { status: string; detail: string | null };
 }
@@ -122,7 +122,7 @@ export function renderTable(rows: RequestView[]): string {
     when(r.createdAt),
     r.kind === "grant"
       ? `${formatDuration(r.grant?.durationMs ?? 0)}${r.grant?.endsAt ? ` until ${when(r.grant.endsAt)}` : ""}: ${r.requestReason ?? ""}`
-      : (r.statement?.text ?? "").replace(/\s+/g, " ").slice(0, 60),
+      : (r.statement?.text ?? "").replace(/\n/g, " ↵ ").replace(/\s+/g, " ").slice(0, 60),
   ].map((c) => clean(String(c))));
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join("  ") + "\n";
@@ -165,7 +165,12 @@ export function renderRequest(r: RequestView, history?: Array<{ at: number; type
   if (r.statement) {
     add("sha256", r.statement.sha256);
     out.push("statement:");
-    for (const line of r.statement.text.split("\n")) out.push(`  ${clean(line)}`);
+    for (const line of r.statement.text.split(/\r\n?|\n/)) out.push(`  ${clean(line)}`);
+    const params = r.statement.parameters;
+    if (params) {
+      out.push(`parameters (${params.length}):`);
+      for (const p of params) out.push(`  ${clean(p)}`);
+    }
   }
   if (r.can_vote) out.push(`\napprove: gatehouse approvals approve ${r.id}\ndeny:    gatehouse approvals deny ${r.id} --reason "..."`);
   if (history && history.length) {

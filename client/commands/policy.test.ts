@@ -106,6 +106,10 @@ describe("gatehouse policy test (connect)", () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toContain("roles      auditor, admin");
     expect(a.stdout).toContain("limits     max session 8h, statement timeout 5m; recording best-effort");
+    // Writes can be approved under demo.yaml: the connector logs in with the write credential.
+    expect(a.stdout).toContain("access     write (the connector logs in with the write credential)");
+    // Nobody matches for mallory: nothing can run, the least credential.
+    expect((await run(["test", "--policy", DEMO, "--token-claims", other, "--resource", "demo-pg"])).stdout).toContain("access     read");
   });
 
   it("--expect turns the effect into pass/fail for CI", async () => {

@@ -187,6 +187,8 @@ async function policyTest(argv: string[], io: PolicyCommandIO): Promise<number> 
   const limits = policy.sessionLimits(identity, resource);
   const roles = policy.rolesOf(identity);
   const recording = policy.recordingMode(resource);
+  // The database credential the connector would log in with (docs/POLICY.md, "Database access level").
+  const access = type === "postgres" ? policy.sqlAccessLevel({ identity, resource, activeGrants: grants }) : null;
 
   if (args.booleans.has("json")) {
     io.stdout(
@@ -199,6 +201,7 @@ async function policyTest(argv: string[], io: PolicyCommandIO): Promise<number> 
           activeGrants: grants,
           limits,
           recording,
+          ...(access ? { access } : {}),
           connect,
           ...(statements && sqlDecision
             ? { sql: { statements: statements.map((s, i) => ({ index: i, kind: s.kind, command: s.command, flags: s.flags, functions: s.functions, text: sql!.slice(s.start, s.end) })), decision: sqlDecision } }
@@ -219,6 +222,7 @@ async function policyTest(argv: string[], io: PolicyCommandIO): Promise<number> 
     const labelText = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
     lines.push(`resource   ${resource.name} (${resource.type}${labelText ? `, ${labelText}` : ""})${grants.length ? `, active grants: ${grants.join(", ")}` : ""}`);
     lines.push(`limits     max session ${limits.maxSessionMs === null ? "none" : formatDuration(limits.maxSessionMs)}, statement timeout ${limits.statementTimeoutMs === null ? "none" : formatDuration(limits.statementTimeoutMs)}; recording ${recording}`);
+    if (access) lines.push(`access     ${access} (the connector logs in with the ${access} credential)`);
     lines.push(`connect    ${connect.effect.toUpperCase()}: ${connect.reason}`);
     if (statements && sqlDecision) {
       if (statements.length === 0) lines.push("sql        (empty query)");

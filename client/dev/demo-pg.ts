@@ -3,6 +3,12 @@
  * SCRAM authentication over TCP, a role `gatehouse_demo` (random password, stored 0600 next to the
  * data) owning database `demo`, loaded with examples/demo/schema.sql.
  *
+ * The connector holds one login per access level (docs/CONNECTOR.md §Access levels), so the
+ * database itself enforces what the policy allows — the second wall:
+ *   read   gatehouse_demo_reader  SELECT on the demo tables, nothing else
+ *   write  gatehouse_demo_writer  SELECT, INSERT, UPDATE, DELETE and sequences; no DDL
+ *   admin  gatehouse_demo         owns the database
+ *
  * With a persistent `dir` (npm start: .gatehouse/demo-pg) the cluster, passwords and data survive
  * restarts; the schema is loaded only once. Delete the directory to start over.
  */
@@ -21,6 +27,8 @@ const HOST = "127.0.0.1";
 
 export const DEMO_ROLE = "gatehouse_demo";
 export const DEMO_DATABASE = "demo";
+export const DEMO_READER_ROLE = "gatehouse_demo_reader";
+export const DEMO_WRITER_ROLE = "gatehouse_demo_writer";
 export const DEMO_SCHEMA_FILE = path.resolve(import.meta.dirname, "../../examples/demo/schema.sql");
 
 export interface DemoPgOptions {
@@ -45,6 +53,8 @@ export interface DemoPg {
   /** File holding `password` (0600), for `file:` secret references. */
   passwordFile: string;
   superuser: { user: string; password: string };
+  /** The least-privileged logins of the read and write access levels (`user` is the admin level). */
+  levels: Record<"read" | "write", { user: string; password: string; passwordFile: string }>;
   stop(): Promise<void>;
 }
 
@@ -71,6 +81,24 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
+/**
+ * Privileges of the read and write logins, granted by the owner on every start (idempotent), for
+ * the tables that exist and — by default privileges — those the owner creates later.
+ */
+function levelGrants(): string {
+  const r = quoteIdent(DEMO_READER_ROLE);
+  const w = quoteIdent(DEMO_WRITER_ROLE);
+  return `
+    GRANT CONNECT ON DATABASE ${quoteIdent(DEMO_DATABASE)} TO ${r}, ${w};
+    GRANT USAGE ON SCHEMA public TO ${r}, ${w};
+    GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${r};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${w};
+    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${w};
+    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${r};
+    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${w};
+    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${w};`;
+}
+
 export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
   const log = opts.log ?? (() => {});
   const asRoot = await ensurePostgresOsUser();
@@ -81,6 +109,11 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
   const superPassword = await loadOrCreatePassword(path.join(opts.dir, "superuser-password"));
   const passwordFile = path.join(opts.dir, "demo-password");
   const password = await loadOrCreatePassword(passwordFile);
+  const levels = {
+    read: { user: DEMO_READER_ROLE, passwordFile: path.join(opts.dir, "reader-password"), password: "" },
+    write: { user: DEMO_WRITER_ROLE, passwordFile: path.join(opts.dir, "writer-password"), password: "" },
+  };
+  for (const level of Object.values(levels)) level.password = await loadOrCreatePassword(level.passwordFile);
   const logs: string[] = [];
   const remember = (m: unknown) => {
     logs.push(String(m).trimEnd());
@@ -136,6 +169,10 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
       const role = await admin.query("select 1 from pg_roles where rolname = $1", [DEMO_ROLE]);
       // Re-set the password every start so the stored file and the cluster never drift apart.
       await admin.query(`${role.rowCount ? "ALTER" : "CREATE"} ROLE ${quoteIdent(DEMO_ROLE)} LOGIN NOSUPERUSER PASSWORD ${quoteLiteral(password)}`);
+      for (const level of Object.values(levels)) {
+        const exists = await admin.query("select 1 from pg_roles where rolname = $1", [level.user]);
+        await admin.query(`${exists.rowCount ? "ALTER" : "CREATE"} ROLE ${quoteIdent(level.user)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(level.password)}`);
+      }
       const db = await admin.query("select 1 from pg_database where datname = $1", [DEMO_DATABASE]);
       if (!db.rowCount) await admin.query(`CREATE DATABASE ${quoteIdent(DEMO_DATABASE)} OWNER ${quoteIdent(DEMO_ROLE)}`);
     } finally {
@@ -151,6 +188,7 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
         log(`loading ${path.relative(process.cwd(), schemaFile)} into ${DEMO_DATABASE}`);
         await app.query(await readFile(schemaFile, "utf8"));
       }
+      await app.query(levelGrants());
     } finally {
       await app.end();
     }
@@ -163,6 +201,7 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
       password,
       passwordFile,
       superuser: { user: "postgres", password: superPassword },
+      levels,
       stop,
     };
   } catch (err) {

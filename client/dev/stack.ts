@@ -95,6 +95,8 @@ export interface StackPg {
   password: string;
   /** Superuser credentials (embedded only) for server-side assertions in tests. */
   superuser?: { user: string; password: string };
+  /** The read and write access levels' logins (embedded only); `user` is the admin level. */
+  levels?: Record<"read" | "write", { user: string; password: string }>;
 }
 
 export interface MintTokenOptions {
@@ -297,7 +299,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       user: pgInfo.user,
       password: pgInfo.password,
       ...("superuser" in pgInfo ? { superuser: pgInfo.superuser } : {}),
+      ...("levels" in pgInfo ? { levels: { read: { user: pgInfo.levels.read.user, password: pgInfo.levels.read.password }, write: { user: pgInfo.levels.write.user, password: pgInfo.levels.write.password } } } : {}),
     };
+    // By reference, as in a real deployment: the connector reads each secret when it dials.
+    const fromFile = (file: string) => async () => (await readFile(file, "utf8")).trim();
     const demoResource: PostgresResourceConfig = {
       name: DEMO_RESOURCE,
       type: "postgres",
@@ -305,9 +310,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       host: pg.host,
       port: pg.port,
       database: pg.database,
-      username: pg.user,
-      // By reference, as in a real deployment: the connector reads the secret when it dials.
-      password: "passwordFile" in pgInfo ? async () => (await readFile((pgInfo as DemoPg).passwordFile, "utf8")).trim() : pg.password,
+      // The demo cluster has one login per access level, so the database enforces the policy too;
+      // an external server brings one role, used for every level.
+      ...("levels" in pgInfo
+        ? {
+            credentials: {
+              mode: "static" as const,
+              levels: {
+                read: { username: pgInfo.levels.read.user, password: fromFile(pgInfo.levels.read.passwordFile) },
+                write: { username: pgInfo.levels.write.user, password: fromFile(pgInfo.levels.write.passwordFile) },
+                admin: { username: pg.user, password: fromFile(pgInfo.passwordFile) },
+              },
+            },
+          }
+        : { username: pg.user, password: pg.password }),
       tls: { mode: "disable" },
     };
     const connectorConfig: ConnectorConfig = {

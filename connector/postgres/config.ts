@@ -2,6 +2,7 @@
 import { ConfigError } from "../errors.ts";
 import { expectLabels, expectObject, expectOneOf, expectOnlyKeys, expectPort, expectString } from "../config-fields.ts";
 import { parseSecretRef, type SecretRefContext, type SecretSource } from "../secrets.ts";
+import { parseCredentials, type PostgresCredentials } from "./credentials.ts";
 
 export const TLS_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"] as const;
 export type PostgresTlsMode = (typeof TLS_MODES)[number];
@@ -26,13 +27,16 @@ export interface PostgresResourceConfig {
   host: string;
   port: number;
   database: string;
-  username: string;
+  /** One credential for every access level (when `credentials` is absent). */
+  username?: string;
   /** Absent for trust authentication. */
   password?: SecretSource;
+  /** Credentials per access level (credentials.ts); excludes `username`/`password`. */
+  credentials?: PostgresCredentials;
   tls: PostgresTlsConfig;
 }
 
-const FIELDS = ["name", "type", "labels", "host", "port", "database", "username", "password", "tls"] as const;
+const FIELDS = ["name", "type", "labels", "host", "port", "database", "username", "password", "credentials", "tls"] as const;
 const HOST = /^[A-Za-z0-9._:%\[\]-]+$/;
 
 export function parsePostgresResource(field: string, raw: Record<string, unknown>, name: string, ctx: SecretRefContext): PostgresResourceConfig {
@@ -45,9 +49,14 @@ export function parsePostgresResource(field: string, raw: Record<string, unknown
     host,
     port: expectPort(`${field}.port`, raw.port, 5432),
     database: expectString(`${field}.database`, raw.database, { maxLength: 63 }),
-    username: expectString(`${field}.username`, raw.username, { maxLength: 63 }),
     tls: parseTls(`${field}.tls`, raw.tls, ctx),
   };
+  if (raw.credentials !== undefined) {
+    if (raw.username !== undefined || raw.password !== undefined) throw new ConfigError(`${field}.credentials`, "use either credentials (per access level) or username/password, not both");
+    resource.credentials = parseCredentials(`${field}.credentials`, raw.credentials, ctx);
+    return resource;
+  }
+  resource.username = expectString(`${field}.username`, raw.username, { maxLength: 63 });
   if (raw.password !== undefined && raw.password !== null) {
     resource.password = parseSecretRef(`${field}.password`, raw.password, ctx, "password");
   }

@@ -11,7 +11,7 @@ import { serialize } from "pg-protocol";
 import { Parser } from "pg-protocol/dist/parser.js";
 import type { BackendMessage } from "pg-protocol/dist/messages.js";
 import { TargetError } from "../errors.ts";
-import { resolveSecret } from "../secrets.ts";
+import { resolveSecret, type SecretSource } from "../secrets.ts";
 import type { PostgresResourceConfig } from "./config.ts";
 import { md5PasswordResponse } from "./md5.ts";
 import { StartupMessageReader } from "./message-reader.ts";
@@ -65,6 +65,23 @@ export interface StartupOptions {
   signal?: AbortSignal;
 }
 
+/** Who the connector logs in as for one session (login.ts picks it from the access level). */
+export interface SessionLogin {
+  username: string;
+  password?: SecretSource;
+  /** Read-level sessions: `default_transaction_read_only = on`, set by the connector at startup. */
+  readOnly: boolean;
+}
+
+/**
+ * The startup `options` the connector itself sets; the client's `options` are never forwarded.
+ * Read-level sessions start with every transaction read-only, so even a statement the gateway
+ * misjudged cannot write (the login role's privileges are the other half of that wall).
+ */
+export function connectorStartupOptions(login: SessionLogin): Record<string, string> {
+  return login.readOnly ? { options: "-c default_transaction_read_only=on" } : {};
+}
+
 type AuthMessage = BackendMessage & { mechanisms?: string[]; data?: string; salt?: Buffer };
 type ErrorFields = { message?: string; code?: string; detail?: string };
 
@@ -72,10 +89,11 @@ export async function authenticate(
   socket: Socket | TLSSocket,
   resource: PostgresResourceConfig,
   startup: Record<string, string>,
+  login: SessionLogin,
   opts: StartupOptions = {},
 ): Promise<AuthenticatedSession> {
   const prefix = `gatehouse: resource ${resource.name}`;
-  const password = await resolveSecret(resource.password);
+  const password = await resolveSecret(login.password);
   const reader = new StartupMessageReader(resource.name);
   const parser = new Parser();
   const parameters = new Map<string, string>();
@@ -113,7 +131,7 @@ export async function authenticate(
             socket.write(serialize.password(needPassword()));
             return undefined;
           case "authenticationMD5Password":
-            socket.write(serialize.password(md5PasswordResponse(resource.username, needPassword(), msg.salt!)));
+            socket.write(serialize.password(md5PasswordResponse(login.username, needPassword(), msg.salt!)));
             return undefined;
           case "authenticationSASL": {
             if (!msg.mechanisms?.includes("SCRAM-SHA-256")) {
@@ -206,7 +224,7 @@ export async function authenticate(
       socket.on("data", onData);
       socket.on("error", onError);
       socket.on("close", onClose);
-      const params: Record<string, string> = { user: resource.username, database: resource.database, ...startup };
+      const params: Record<string, string> = { ...startup, user: login.username, database: resource.database, ...connectorStartupOptions(login) };
       socket.write(serialize.startup(params));
       socket.resume();
     });

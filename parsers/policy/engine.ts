@@ -11,6 +11,7 @@ import type { Identity, ResourceInfo } from "../identity.ts";
 import type { ClassifiedStatement, StatementPart } from "../sql/types.ts";
 import { actionMatchesStatement } from "./actions.ts";
 import { decideSshRequest, type SshInput } from "./ssh.ts";
+import { accessLevelFor, type AccessLevel } from "./access-level.ts";
 import type { CompiledRule, PolicyModel } from "./compile.ts";
 import { resourceSetMatches } from "./resources.ts";
 import { subjectSetMatches } from "./subjects.ts";
@@ -77,6 +78,10 @@ export class PolicyEngine implements CompiledPolicy {
     };
     if (winner.effect === "approve") decision.approvals = [approvalOf(winner)];
     return decision;
+  }
+
+  sqlAccessLevel(input: ConnectInput): AccessLevel {
+    return accessLevelFor(this.applicableRules(input).rules);
   }
 
   decideSsh(input: SshInput): Decision {

@@ -6,6 +6,7 @@ export { parseDuration, formatDuration } from "./duration.ts";
 export { policyHash } from "./hash.ts";
 export { GITHUB_ISSUER, GITLAB_ISSUER, GITHUB_CLAIMS, GITLAB_CLAIMS, claimValueMatches } from "./subjects.ts";
 export { STATEMENT_KINDS, STATEMENT_FLAGS } from "./actions.ts";
+export { ACCESS_LEVELS, type AccessLevel } from "./access-level.ts";
 export { POLICY_VERSION, MASKING_RULE_KEYS } from "./compile.ts";
 export {
   EFFECTS,

@@ -98,6 +98,8 @@ export interface CompiledPolicy {
   readonly roleNames: readonly string[];
   decideConnect(input: ConnectInput): Decision;
   decideSql(input: SqlInput): Decision;
+  /** The database access level (read < write < admin) the connector logs in with: parsers/policy/access-level.ts. */
+  sqlAccessLevel(input: ConnectInput): import("./access-level.ts").AccessLevel;
   /** SSH requests (exec lines per command, shell, SFTP operations, forwarding): parsers/policy/ssh.ts. */
   decideSsh(input: import("./ssh.ts").SshInput): Decision;
   sessionLimits(identity: Identity, resource: ResourceInfo): SessionLimits;

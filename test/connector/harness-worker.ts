@@ -189,7 +189,7 @@ export interface HarnessWorker {
   /** Every refused upgrade. */
   rejections: Rejection[];
   /** Ask the connector (over `control`) to open a stream and wait for it; sends the stream `open`. */
-  openStream(control: HarnessPeer, resource: string, startup?: Record<string, string>, opts?: { session?: string; openResource?: string }): Promise<HarnessPeer>;
+  openStream(control: HarnessPeer, resource: string, startup?: Record<string, string>, opts?: { session?: string; openResource?: string; access?: string }): Promise<HarnessPeer>;
   /** Drop every connection (a worker restart as the connector sees it). */
   dropAll(): void;
   stop(): Promise<void>;
@@ -295,7 +295,7 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
       });
       control.sendControl({ t: "open", session, resource });
       const peer = await arrived;
-      peer.sendControl({ t: "open", resource: o.openResource ?? resource, startup });
+      peer.sendControl({ t: "open", resource: o.openResource ?? resource, startup, access: o.access ?? "write" });
       return peer;
     },
     dropAll() {

@@ -38,8 +38,10 @@ export interface CreateApprovalInput {
   identity: Identity;
   /** As approvers will see it: pass the masked text when masking rules apply to statement text. */
   statementText: string;
-  /** SHA-256 (lowercase hex) of the exact statement bytes the session will run if approved. */
+  /** SHA-256 (lowercase hex) of the exact statement bytes the session will run if approved (with its parameters, when bound). */
   statementSha256: string;
+  /** Bound parameters as approvers see them (`$1 = '…'`), in order. */
+  parameters?: string[];
   /** The deciding approve rule (Decision.rule). */
   rule: string;
   /** Decision.approvals. A requirement may carry `required` (N distinct approvals; default 1). */
@@ -56,6 +58,7 @@ export async function createApprovalRequest(env: Env, req: CreateApprovalInput):
     requester: principalOf(req.identity),
     statementText: req.statementText,
     statementSha256: req.statementSha256,
+    ...(req.parameters ? { parameters: req.parameters } : {}),
     rule: req.rule,
     requirements: req.approvals.map((a) => ({ rule: a.rule, approvers: a.approvers, timeoutMs: a.timeoutMs, required: a.required })),
     timeoutMs: req.timeoutMs ?? null,

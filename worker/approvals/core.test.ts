@@ -97,6 +97,13 @@ describe("CI context", () => {
 });
 
 describe("statement approval requests", () => {
+  it("keeps the parameters approvers saw, and refuses what is too long to show whole instead of cutting it", () => {
+    expect(request({ parameters: ["$1 = '7'"] }).statement?.parameters).toEqual(["$1 = '7'"]);
+    expect(request().statement?.parameters).toBeUndefined();
+    expect(refused(() => request({ statementText: "x".repeat(64 * 1024 + 1) }))).toBe("invalid");
+    expect(refused(() => request({ statementText: "select $1", parameters: ["x".repeat(64 * 1024)] }))).toBe("invalid");
+  });
+
   it("takes the shortest rule timeout and clamps it", () => {
     const r = request({
       requirements: [

@@ -41,8 +41,10 @@ export interface StatementDetails {
   sessionId: string;
   /** As shown to approvers (masked where the policy says so). */
   text: string;
-  /** SHA-256 (hex) of the exact statement bytes that will run. */
+  /** SHA-256 (hex) of the exact statement bytes that will run (and of its bound parameters). */
   sha256: string;
+  /** Extended protocol: the bound parameters as shown to approvers (`$1 = '…'`), all of them, in order. */
+  parameters?: string[];
   /** Set once the session ran it: an approval is used at most once. */
   consumedAt: number | null;
 }
@@ -126,6 +128,7 @@ export interface NewStatementRequest {
   requester: Principal;
   statementText: string;
   statementSha256: string;
+  parameters?: string[];
   rule: string;
   requirements: Array<{ rule: string; approvers: unknown; timeoutMs: number | null; required?: number }>;
   /** Overrides the policy's timeouts when given. */
@@ -135,6 +138,9 @@ export interface NewStatementRequest {
 export function createStatementRequest(input: NewStatementRequest, id: string, now: number): ApprovalRecord {
   if (!/^[0-9a-f]{64}$/.test(input.statementSha256)) throw new ApprovalError("invalid", "statementSha256 must be 64 lowercase hex digits");
   if (!input.sessionId) throw new ApprovalError("invalid", "sessionId is required");
+  // Approvers approve what they see: a statement too long to show whole is refused, never cut.
+  const shown = input.statementText.length + (input.parameters ?? []).reduce((n, p) => n + p.length, 0);
+  if (shown > MAX_STATEMENT_TEXT) throw new ApprovalError("invalid", `the statement and its parameters are too long to show approvers in full (${shown} > ${MAX_STATEMENT_TEXT} characters)`);
   if (input.requirements.length === 0) throw new ApprovalError("invalid", "an approval request needs at least one requirement");
   const timeouts = input.requirements.map((r) => r.timeoutMs).filter((t): t is number => typeof t === "number" && t > 0);
   // Several rules held the statement: the strictest (shortest) deadline applies.
@@ -155,8 +161,9 @@ export function createStatementRequest(input: NewStatementRequest, id: string, n
     votes: [],
     statement: {
       sessionId: input.sessionId,
-      text: truncate(input.statementText, MAX_STATEMENT_TEXT),
+      text: input.statementText,
       sha256: input.statementSha256,
+      ...(input.parameters ? { parameters: [...input.parameters] } : {}),
       consumedAt: null,
     },
     delivery: { status: "pending", at: null, detail: null },

@@ -83,6 +83,8 @@ export interface WebhookBody {
     rule: string | null;
     statement: string | null;
     statement_sha256: string | null;
+    /** Bound parameters as approvers see them (extended protocol), all of them in order; null for simple queries. */
+    statement_parameters: string[] | null;
     session_id: string | null;
     grant_duration_ms: number | null;
     grant_ends_at: string | null;
@@ -114,6 +116,7 @@ export function webhookBody(record: ApprovalRecord, event: NotificationEvent, de
       rule: record.rule,
       statement: record.statement?.text ?? null,
       statement_sha256: record.statement?.sha256 ?? null,
+      statement_parameters: record.statement?.parameters ?? null,
       session_id: record.statement?.sessionId ?? null,
       grant_duration_ms: record.grant?.durationMs ?? null,
       grant_ends_at: record.grant?.endsAt != null ? new Date(record.grant.endsAt).toISOString() : null,
@@ -166,8 +169,12 @@ export function slackMessage(record: ApprovalRecord, event: NotificationEvent, p
   ];
   if (record.statement) {
     // Code blocks cannot be escaped out of in mrkdwn except by backticks: replace them.
-    const sql = record.statement.text.slice(0, 2500).replace(/```/g, "ˋˋˋ");
+    const params = record.statement.parameters;
+    const full = params ? `${record.statement.text}\n\nparameters (${params.length}):\n${params.join("\n")}` : record.statement.text;
+    const sql = full.slice(0, 2500).replace(/```/g, "ˋˋˋ");
     blocks.push({ type: "section", text: { type: "mrkdwn", text: "```" + slackEscape(sql) + "```" } });
+    // Slack cannot show it all: say so, never let a cut look like the whole statement.
+    if (full.length > 2500) blocks.push({ type: "section", text: { type: "mrkdwn", text: `*Not shown:* ${full.length - 2500} more characters — read it all with \`gatehouse approvals show ${record.id}\` before deciding.` } });
   }
   if (suffix === "requested") {
     blocks.push({

@@ -46,6 +46,10 @@ export interface HoldInput {
   statement: string;
   /** What approvers see (masked where the policy says so); defaults to `statement`. */
   displayText?: string;
+  /** The exact bytes the approval binds (hashed with SHA-256); default `statement`. */
+  binding?: Uint8Array;
+  /** Bound parameters as approvers see them, in order (extended protocol). */
+  parameters?: string[];
   /** The policy decision (effect "approve"): its rule and approvals. */
   decision: Pick<Decision, "rule" | "approvals" | "reason">;
   timeoutMs?: number | null;
@@ -77,7 +81,7 @@ export class ApprovalHolds {
     const { env, sessionId } = this.opts;
     const approvals = input.decision.approvals ?? [];
     if (!input.decision.rule || approvals.length === 0) throw new ApprovalError("invalid", "hold() needs an approve decision with its approvals");
-    const sha = await statementSha256(input.statement);
+    const sha = await statementSha256(input.binding ?? input.statement);
     const displayText = input.displayText ?? input.statement;
     const created = await createApprovalRequest(env, {
       sessionId,
@@ -85,13 +89,14 @@ export class ApprovalHolds {
       identity: input.identity,
       statementText: displayText,
       statementSha256: sha,
+      ...(input.parameters ? { parameters: input.parameters } : {}),
       rule: input.decision.rule,
       approvals,
       timeoutMs: input.timeoutMs ?? null,
     });
     await this.opts.audit?.onEvent("approval.requested", {
       request_id: created.id,
-      text: displayText,
+      text: input.parameters ? `${displayText}\nparameters (${input.parameters.length}):\n${input.parameters.join("\n")}` : displayText,
       reason: `${input.decision.reason}; waiting until ${new Date(created.expiresAt).toISOString()}`,
     });
     let resolve!: (v: HoldVerdict) => void;

@@ -31,9 +31,20 @@ export interface EngineHost {
    * Hold a statement for human approval (policy effect `approve`). Resolves at once with the
    * request (id, notice for the client); its `verdict` resolves when approvers decide or time runs out.
    */
-  holdForApproval(input: { statement: string; displayText: string; decision: Decision }): Promise<HeldStatement>;
+  holdForApproval(input: HoldForApprovalInput): Promise<HeldStatement>;
   /** End the session: both sockets close after pending output is flushed. */
   end(outcome: SessionOutcome): void;
+}
+
+export interface HoldForApprovalInput {
+  statement: string;
+  /** What approvers see: literal values masked, structure never hidden (approvals/display.ts). */
+  displayText: string;
+  decision: Decision;
+  /** The exact bytes the approval binds (default: the statement text) — e.g. text plus bound parameters. */
+  binding?: Uint8Array;
+  /** Bound parameters as approvers see them (`$1 = '…'`), in order. */
+  parameters?: string[];
 }
 
 export interface SessionOutcome {

@@ -7,6 +7,7 @@ import type { ClassifiedStatement, SqlClassifier } from "../../parsers/sql/types
 import type { CompiledPolicy, Decision, SessionCaps } from "../../parsers/policy/types.ts";
 import type { MaskingRule } from "../../parsers/masking/config.ts";
 import type { SshRequest } from "../../parsers/policy/ssh.ts";
+import type { AccessLevel } from "../../parsers/policy/access-level.ts";
 
 export interface SqlDecision {
   decision: Decision;
@@ -38,6 +39,11 @@ export class SessionPolicy {
     const statements = this.classifier.classify(sql, { standardConformingStrings: options.standardConformingStrings });
     const decision = this.compiled.decideSql({ identity: this.identity, resource: this.resource, statements, activeGrants: this.activeGrants() });
     return { decision, statements };
+  }
+
+  /** The database access level the connector logs in with (grants active now included): parsers/policy/access-level.ts. */
+  sqlAccessLevel(): AccessLevel {
+    return this.compiled.sqlAccessLevel({ identity: this.identity, resource: this.resource, activeGrants: this.activeGrants() });
   }
 
   /** SSH channel requests (exec lines, shells, SFTP operations, forwarding) — grants included. */

@@ -5,11 +5,10 @@
  */
 import { FrameType, type Frame, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
-import type { Engine, EngineHost, SessionOutcome } from "../engines/engine.ts";
+import type { Engine, EngineHost, HoldForApprovalInput, SessionOutcome } from "../engines/engine.ts";
 import { Hop } from "./hop.ts";
 import type { SessionAudit } from "./session-audit.ts";
 import type { SessionPolicy } from "./session-policy.ts";
-import type { Decision } from "../../parsers/policy/types.ts";
 import type { ApprovalHolds, HeldStatement } from "../approvals/session-hold.ts";
 import { TokenLifetime } from "./token-lifetime.ts";
 
@@ -146,9 +145,8 @@ export class Session implements EngineHost {
     return this.deps.registerCancelKey(pid, secret);
   }
 
-  holdForApproval(input: { statement: string; displayText: string; decision: Decision }): Promise<HeldStatement> {
-    const { statement, displayText, decision } = input;
-    return this.deps.approvals.hold({ resource: this.resource.name, identity: this.identity, statement, displayText, decision });
+  holdForApproval(input: HoldForApprovalInput): Promise<HeldStatement> {
+    return this.deps.approvals.hold({ resource: this.resource.name, identity: this.identity, ...input });
   }
 
   end(outcome: SessionOutcome): void {

@@ -45,6 +45,8 @@ import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 import { PIN_RULE, pinViolation, startupViolation } from "./session-pin.ts";
 import { hasHighByte, isUnsafeEncoding, unsafeEncodingMessage } from "./client-encoding.ts";
 import { sameLexing, watchedSettingChange } from "./session-state.ts";
+import { approvalBinding, HELD_PREFIX, HeldLimitError, HeldPrepared, readBind, type BoundParameter } from "./held-prepared.ts";
+import { approvalDisplayText, parameterDisplay } from "../../approvals/display.ts";
 
 const MAX_STARTUP_PACKET = 10_000;
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -114,6 +116,8 @@ export class PostgresEngine implements Engine {
   private settledWaiters: Array<() => void> = [];
   /** Watched settings as the server reported them at login (session-state.ts). */
   private readonly loginSettings = new Map<string, string>();
+  /** Prepared statements that need approval, held at Bind/Execute with their parameters (held-prepared.ts). */
+  private readonly held = new HeldPrepared();
 
   constructor(
     private readonly host: EngineHost,
@@ -198,7 +202,9 @@ export class PostgresEngine implements Engine {
       return this.fatal("42501", `gatehouse: ${pinned}`, "denied");
     }
     const decision = host.policy.decideConnect();
-    await this.recordDecision(decisionEvent(decision));
+    // The trail names the database access level the connector will log in with (the second wall).
+    const event = decisionEvent(decision);
+    await this.recordDecision(decision.effect === "allow" ? { ...event, reason: `${event.reason}; database access level ${host.policy.sqlAccessLevel()}` } : event);
     if (decision.effect !== "allow") {
       const why = decision.effect === "approve" ? `${decision.reason}; connecting requires an approval, which this gateway cannot grant at connect time` : decision.reason;
       return this.fatal("28000", `gatehouse: access to resource ${host.resource.name} refused: ${why}`, "denied");
@@ -208,7 +214,9 @@ export class PostgresEngine implements Engine {
     const timer = setTimeout(() => this.connectorReady?.reject({ code: "08001", message: "timed out waiting for the connector" }), CONNECT_TIMEOUT_MS);
     try {
       await host.openConnectorStream();
-      host.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters) });
+      // The connector logs in with the credential of exactly this access level (the second wall).
+      const access = host.policy.sqlAccessLevel();
+      host.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
       const message = await ready;
       clearTimeout(timer);
       const pid = randomInt31();
@@ -302,38 +310,82 @@ export class PostgresEngine implements Engine {
           }
           case T.Parse: {
             const parse = decodeParse(body);
-            const { refusal, statements } = await this.check("parse", parse.query, unconfirmed);
+            const { refusal: refused, statements, approve } = await this.check("parse", parse.query, unconfirmed);
+            let refusal = refused;
+            if (!refusal && HeldPrepared.isReserved(parse.name)) refusal = { code: "42501", message: `gatehouse: statement names starting with ${HELD_PREFIX} are reserved for the gateway` };
+            if (!refusal && approve) {
+              // Held at Bind/Execute, with the parameters; forwarded under a private name only.
+              try {
+                replace(i, this.held.parse(parse.name, body, parse.query, approve));
+              } catch (e) {
+                if (!(e instanceof HeldLimitError)) throw e;
+                refusal = { code: "54000", message: `gatehouse: ${e.message}` };
+              }
+            } else if (!refusal) this.held.forget(parse.name);
             if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
             order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null) });
             break;
           }
           case T.Bind: {
             const bind = decodeBind(body);
+            if (await this.refuseReservedName(i, replace, bind.statement, bind.portal)) break;
             if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params) });
+            const heldStatement = this.held.statement(bind.statement);
+            if (heldStatement) {
+              const parts = readBind(body);
+              const refusal = await this.holdExecution(heldStatement.sql, parts.params, heldStatement.decision);
+              if (refusal) {
+                this.held.forgetPortal(parts.portal);
+                replace(i, this.denials.sentinelParse(`${HELD_PREFIX}refused`, refusal));
+                order?.sent({ kind: "parse", name: `${HELD_PREFIX}refused`, copy: null });
+                break;
+              }
+              replace(i, this.held.approvedBind(parts, body, heldStatement));
+            } else this.held.forgetPortal(bind.portal);
             order?.sent({ kind: "bind", portal: bind.portal, statement: bind.statement });
             break;
           }
           case T.Describe: {
             const target = describeTarget(body);
+            if (await this.refuseReservedName(i, replace, target.name)) break;
+            const renamed = this.held.renamed("D", target.kind, target.name);
+            if (renamed) replace(i, renamed);
             if (target.kind === "P") this.describedPortal = target.name;
             order?.sent({ kind: "describe", injected: false });
             break;
           }
           case T.Execute: {
             const [portal] = readCString(body, 0);
+            if (await this.refuseReservedName(i, replace, portal)) break;
+            const execution = this.held.execute(portal);
+            if (execution.kind === "hold") {
+              // Another execution of an approved portal is another execution: it needs its own approval.
+              const refusal = await this.holdExecution(execution.sql, execution.params, execution.decision);
+              if (refusal) {
+                replace(i, this.denials.sentinelParse(`${HELD_PREFIX}refused`, refusal));
+                order?.sent({ kind: "parse", name: `${HELD_PREFIX}refused`, copy: null });
+                break;
+              }
+            }
+            // A held statement's portal exists on the server only under its private name.
+            const serverPortal = execution.kind === "direct" ? portal : execution.serverPortal;
+            const executeMessage = serverPortal === portal ? original() : HeldPrepared.renameExecute(body, serverPortal);
             if (order && describedPortal !== portal) {
               // No RowDescription would come for these rows (e.g. pgjdbc's Bind+Execute of a
               // prepared statement): describe the portal now, in the same round trip, so the
               // masker gets the exact shape — names, types, the formats this Bind asked for —
               // of the rows that follow. The answer goes to the masker only.
-              replace(i, concat([describePortal(portal), original()]));
+              replace(i, concat([describePortal(serverPortal), executeMessage]));
               order.sent({ kind: "describe", injected: true });
-            }
+            } else if (serverPortal !== portal) replace(i, executeMessage);
             order?.sent({ kind: "execute", portal });
             break;
           }
           case T.Close: {
             const target = describeTarget(body);
+            if (await this.refuseReservedName(i, replace, target.name)) break;
+            const renamed = this.held.renamed("C", target.kind, target.name);
+            if (renamed) replace(i, renamed);
             order?.sent({ kind: "close", target: target.kind, name: target.name });
             break;
           }
@@ -381,7 +433,7 @@ export class PostgresEngine implements Engine {
     message: "simple" | "parse",
     sql: string,
     unconfirmed: string | null,
-  ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[] }> {
+  ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision }> {
     const scs = this.standardConformingStrings;
     const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: scs });
     await this.host.audit.onQuery({
@@ -404,7 +456,15 @@ export class PostgresEngine implements Engine {
       return { refusal: { code: "42501", message: `gatehouse: statement refused: ${pinned}` }, statements };
     }
     await this.recordDecision(decisionEvent(decision));
+    // Guard rail: SQL-level EXECUTE/DEALLOCATE of the gateway's private prepared statements (docs/APPROVALS.md).
+    if (decision.effect !== "deny" && /gatehouse_held_/i.test(sql)) {
+      const message = `gatehouse: statement refused: names starting with ${HELD_PREFIX} are reserved for the gateway`;
+      await this.recordDecision({ effect: "deny", rule: null, reason: message });
+      return { refusal: { code: "42501", message }, statements };
+    }
     if (decision.effect === "allow") return { refusal: null, statements };
+    // A prepared statement is held when it is bound (and executed), with its parameters.
+    if (decision.effect === "approve" && message === "parse") return { refusal: null, statements, approve: decision };
     if (decision.effect === "approve") return { refusal: await this.holdForApproval(sql, decision), statements };
     return { refusal: { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` }, statements };
   }
@@ -470,10 +530,11 @@ export class PostgresEngine implements Engine {
    * NoticeResponse. Approved → the exact statement that was approved is forwarded; anything else
    * (denied, timed out, the approval service unreachable) → 42501 and the session stays usable.
    */
-  private async holdForApproval(sql: string, decision: Decision): Promise<{ code: string; message: string } | null> {
+  private async holdForApproval(sql: string, decision: Decision, bound?: { binding: Uint8Array; parameters: string[] }): Promise<{ code: string; message: string } | null> {
     let verdict: Awaited<HeldStatement["verdict"]>;
     try {
-      const held = await this.host.holdForApproval({ statement: sql, displayText: this.masked(sql), decision });
+      const displayText = approvalDisplayText(sql, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() });
+      const held = await this.host.holdForApproval({ statement: sql, displayText, decision, ...bound });
       this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: held.notice })]);
       verdict = await held.verdict;
     } catch (e) {
@@ -483,6 +544,40 @@ export class PostgresEngine implements Engine {
     }
     await this.recordDecision({ effect: verdict.run ? "allow" : "deny", rule: decision.rule, reason: verdict.run ? verdict.reason : verdict.message });
     return verdict.run ? null : { code: verdict.code, message: verdict.message };
+  }
+
+  /**
+   * The gateway's private statement and portal names can be read back (pg_prepared_statements,
+   * pg_cursors) but never used by the client: a message naming one is refused like a denied one.
+   */
+  private async refuseReservedName(i: number, replace: (i: number, replacement: Uint8Array | null) => void, ...names: string[]): Promise<boolean> {
+    if (!names.some((n) => HeldPrepared.isReserved(n))) return false;
+    const denial = { code: "42501", message: `gatehouse: statement and portal names starting with ${HELD_PREFIX} are reserved for the gateway` };
+    replace(i, this.denials.sentinelParse(`${HELD_PREFIX}refused`, denial));
+    this.order?.sent({ kind: "parse", name: `${HELD_PREFIX}refused`, copy: null });
+    await this.recordDecision({ effect: "deny", rule: null, reason: denial.message });
+    return true;
+  }
+
+  /**
+   * One execution of a held prepared statement with these parameters: approvers see the text and
+   * every parameter (masked like literals); the approval binds text and parameter bytes.
+   */
+  private async holdExecution(sql: string, params: readonly BoundParameter[], decision: Decision): Promise<{ code: string; message: string } | null> {
+    if (params.some((p) => p.format !== 0 && p.value !== null)) {
+      const reason = `gatehouse: statement requires approval (${decision.reason}) but binds binary-format parameters, which approvers cannot read; bind them in text format`;
+      await this.recordDecision({ effect: "deny", rule: decision.rule, reason });
+      return { code: "42501", message: reason };
+    }
+    const mask = this.maskValues();
+    const decoder = new TextDecoder(); // invalid UTF-8 in a text parameter is refused by the server anyway
+    const parameters = params.map((p, k) => `$${k + 1} = ${parameterDisplay(p.value === null ? null : decoder.decode(p.value), mask)}`);
+    return await this.holdForApproval(sql, decision, { binding: approvalBinding(sql, [...params]), parameters });
+  }
+
+  private maskValues(): ((values: string[]) => string[]) | undefined {
+    const masker = this.options.masker;
+    return masker ? (values) => maskTexts(masker, values) : undefined;
   }
 
   // ---------------------------------------------------------------- target → client
