@@ -41,7 +41,9 @@ const errorsOf = (ms: BackendMessage[]) => ms.filter((m) => m.type === "E").map(
 beforeAll(async () => {
   stack = await startTestStack({ policyYaml: POLICY });
   tmp = await mkdtemp(path.join(tmpdir(), "gatehouse-i12-"));
-  const { host, port, database, superuser, user } = stack.pg;
+  const { host, port, database, superuser } = stack.pg;
+  // The login the gateway's read-level session uses (the connector's read credential).
+  const user = readLogin();
   admin = new pg.Client({ host, port, database, user: superuser!.user, password: superuser!.password });
   await admin.connect();
   // Objects the pipeline's own login could change if a statement got through: the gateway is the only wall here.
@@ -66,9 +68,14 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
+/** The login of read-level sessions (read-only.yaml gives nothing more). */
+function readLogin(): string {
+  return stack.pg.levels?.read.user ?? stack.pg.user;
+}
+
 /** What the server last ran for the gateway's session (pg_stat_activity), seen by the superuser. */
 async function lastServerQueries(): Promise<string[]> {
-  const r = await admin.query("select query from pg_stat_activity where usename = $1 and backend_type = 'client backend'", [stack.pg.user]);
+  const r = await admin.query("select query from pg_stat_activity where usename = $1 and backend_type = 'client backend'", [readLogin()]);
   return r.rows.map((x: { query: string }) => x.query);
 }
 
