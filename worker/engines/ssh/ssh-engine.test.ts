@@ -12,7 +12,7 @@ import { SessionPolicy } from "../../session/session-policy.ts";
 import { loadPolicy } from "../../../parsers/policy/index.ts";
 import { decodeSshData, encodeChannelEvent, encodeSshData, parseChannelEvent, STREAM_EVENT, STREAM_STDERR } from "../../../parsers/ssh/frames.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
-import { createMasker } from "../../../wasm/loader/mask.ts";
+import { createMasker, type MaskingConfig } from "../../../wasm/loader/mask.ts";
 import maskWasm from "../../../wasm/build/mask.wasm";
 
 const POLICY = `
@@ -84,7 +84,10 @@ async function harness(opts: { mask?: boolean; policy?: string } = {}) {
   const maskModule = opts.mask ? maskWasm : undefined;
   engine = new SshEngine(host, {
     textMask: maskModule
-      ? () => textMaskFromSessionMasker(createMasker(maskModule, { rules: [{ name: "secrets", detectors: ["github_token", "aws_access_key"], style: "redact" }] }))
+      ? () => {
+          const config = { rules: [{ name: "secrets", detectors: ["github_token", "aws_access_key"], style: "redact" }] } as MaskingConfig;
+          return textMaskFromSessionMasker(createMasker(maskModule, config), config);
+        }
       : undefined,
   });
   await engine.onClientControl({ t: "ssh.start" });
