@@ -70,17 +70,41 @@ const BUILTIN: Record<DetectorName, Shape[]> = {
   gitlab_token: [{ name: "gitlab_token", items: [...lit("glpat-"), item(B64U, 0, UNBOUNDED)] }],
   slack_token: [{ name: "slack_token", items: [...lit("xox"), item("abpr", 1, 1), item("-", 1, 1), item(`${ALNUM}\\-`, 0, UNBOUNDED)] }],
   aws_access_key: [{ name: "aws_access_key", items: [item("A", 1, 1), item("KS", 1, 1), ...lit("IA"), item("A-Z0-9", 0, 16)] }],
-  bearer: [{ name: "bearer", items: [...lit("bearer", true), item(" ", 1, UNBOUNDED), item("A-Za-z0-9._~+/=\\-", 0, UNBOUNDED)] }],
+  bearer: [{ name: "bearer", items: [...lit("bearer", true), item(" ", 1, UNBOUNDED), item("A-Za-z0-9_._~+/=\\-", 0, UNBOUNDED)] }],
   aws_secret_key: [{ name: "aws_secret_key", items: [item(ALNUM, 1, 1), item(`${ALNUM}/+`, 0, 40)], needsContext: true }],
-  email: [{ name: "email", items: [item(ALNUM, 1, 1), item(`${ALNUM}._%+\\-`, 0, 64), item("@", 1, 1), item(`${ALNUM}.\\-`, 0, 254)] }],
+  email: [{ name: "email", items: [item(ALNUM, 1, 1), item(`${ALNUM}_._%+\\-`, 0, 64), item("@", 1, 1), item(`${ALNUM}.\\-`, 0, 254)] }],
   iban: [{ name: "iban", items: [item("A-Z", 2, 2), item("0-9", 2, 2), item("A-Z0-9 ", 0, 45)] }],
   card: [{ name: "card", items: [item("2-6", 1, 1), item("0-9 \\-", 0, 40)] }],
   ssn: [{ name: "ssn", items: [item("0-9", 1, 3), item("\\-", 0, 1), item("0-9", 0, 2), item("\\-", 0, 1), item("0-9", 0, 4)] }],
   phone: [{ name: "phone", items: [item("+(0-9", 1, 1), item("0-9 ().\\-", 0, 32)] }],
 };
 
-/** Shapes for the enabled detectors and the custom patterns of a compiled masking config. */
+/**
+ * Shapes for the enabled detectors and the custom patterns of a compiled masking config, each
+ * also reversed: output of `rev` arrives from the secret's last byte, and the stream window scans
+ * reversed lines too (see stream-window.ts), so their tails must be held the same way.
+ */
 export function shapesFor(detectorRule: readonly number[], customs: readonly { items: PatternItem[]; source: string }[]): Shape[] {
+  const forward = forwardShapes(detectorRule, customs);
+  return [...forward, ...forward.map((shape) => reversed(shape, !shape.name.startsWith("pattern ")))];
+}
+
+function reversed(shape: Shape, builtin: boolean): Shape {
+  const items = [...shape.items].reverse();
+  // A built-in detector's last part is never empty (its tight minimum is relaxed to 0 in the
+  // forward shape only so that a prefix fits): reversed, it must consume a byte first…
+  if (builtin) {
+    // …and that byte is never a separator (a match does not start with a blank).
+    const first = items[0]!;
+    const set = first.set.slice();
+    set[0x20] = 0;
+    items.splice(0, 1, { set, min: 1, max: 1 }, { ...first, min: Math.max(0, first.min - 1), max: first.max - 1 });
+  }
+  // The context word of aws_secret_key comes after a reversed key: hold it whatever precedes it.
+  return { name: `${shape.name} (reversed)`, items };
+}
+
+function forwardShapes(detectorRule: readonly number[], customs: readonly { items: PatternItem[]; source: string }[]): Shape[] {
   const shapes: Shape[] = [];
   DETECTORS.forEach((name, d) => {
     if ((detectorRule[d] ?? -1) >= 0) shapes.push(...BUILTIN[name]);
@@ -98,9 +122,9 @@ export function shapesFor(detectorRule: readonly number[], customs: readonly { i
   return shapes;
 }
 
-/** Every built-in detector's shapes (tests; a scanner with all detectors on). */
+/** Every built-in detector's shapes, forward and reversed (a scanner with all detectors on). */
 export function allBuiltinShapes(): Shape[] {
-  return DETECTORS.flatMap((name) => BUILTIN[name]);
+  return shapesFor(DETECTORS.map(() => 0), []);
 }
 
 const isWord = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;

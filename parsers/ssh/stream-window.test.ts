@@ -60,7 +60,7 @@ describe("SSH stream window", () => {
 
   it("releases nothing that could still become a secret while the stream pauses (printf a; sleep; printf b)", () => {
     const { w } = window();
-    expect(dec.decode(w.push(enc.encode("token=ghp_a1B2")))).toBe("token=");
+    expect(dec.decode(w.push(enc.encode("token: ghp_a1B2")))).toBe("token: ");
     // However long the pause: no timer, nothing more is released until bytes settle it.
     expect(w.heldBytes).toBe("ghp_a1B2".length);
     const rest = dec.decode(w.push(enc.encode(`${"a1B2".repeat(8)}a1B2 next`)));
@@ -190,6 +190,45 @@ describe("SSH stream window", () => {
     }
     expect(max).toBeLessThanOrEqual(8192 + 1024 + 4096);
     expect(released).toBeGreaterThan(200_000);
+  });
+
+  it("masks secrets printed reversed (rev), base64 (wrapped or not) and hex (xxd -p), however the output is cut", () => {
+    const file = `config:\n${SECRETS.map((x) => `key ${x} end`).join("\n")}\n`;
+    const b64 = Buffer.from(file).toString("base64");
+    const wrap = (t: string, n: number) => t.replace(new RegExp(`(.{${n}})`, "g"), "$1\n");
+    const outputs = {
+      rev: file.split("\n").map((l) => [...l].reverse().join("")).join("\n"),
+      base64: `${wrap(b64, 76)}\n`,
+      "base64 -w0": b64,
+      "xxd -p": `${wrap(Buffer.from(file).toString("hex"), 60)}\n`,
+    };
+    /** The part of each encoding that only the secret's bytes determine. */
+    const secretOnly = (secret: string) => {
+      const a = file.indexOf(secret);
+      const b = a + secret.length;
+      return {
+        rev: [...secret].reverse().join(""),
+        base64: b64.slice(Math.ceil(a / 3) * 4, Math.floor(b / 3) * 4),
+        hex: Buffer.from(file).toString("hex").slice(2 * Buffer.byteLength(file.slice(0, a)), 2 * Buffer.byteLength(file.slice(0, b))),
+      };
+    };
+    fc.assert(
+      fc.property(fc.constantFrom(...Object.keys(outputs)), fc.array(fc.integer({ min: 1, max: 90 }), { minLength: 1, maxLength: 8 }), (kind, sizes) => {
+        const text = outputs[kind as keyof typeof outputs];
+        const pieces: string[] = [];
+        for (let k = 0, off = 0; off < text.length; k++) {
+          pieces.push(text.slice(off, off + sizes[k % sizes.length]!));
+          off += sizes[k % sizes.length]!;
+        }
+        const flat = through(pieces).out.replace(/\n/g, "");
+        for (const secret of SECRETS) {
+          const forms = secretOnly(secret);
+          const form = kind === "rev" ? forms.rev : kind.startsWith("base64") ? forms.base64 : forms.hex;
+          if (form.length >= 8) expect(flat, `${kind}: ${secret}`).not.toContain(form);
+        }
+      }),
+      { numRuns: 120 },
+    );
   });
 
   it("passes bytes no detector matches through exactly, even when they are not UTF-8", () => {

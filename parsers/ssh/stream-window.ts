@@ -28,6 +28,7 @@
 import type { TextScan, TextSpan } from "../../wasm/loader/mask.ts";
 import { viableTailStart, type Shape } from "./match-shapes.ts";
 import { hasTerminalControls, terminalView, type TerminalView } from "./terminal-view.ts";
+import { encodedMatches, heldRunStart, reversedMatches } from "./encoded-views.ts";
 
 /** The masker's span-reporting scan (wasm/loader/mask.ts `PgMasker`). */
 export interface SpanScanner {
@@ -172,22 +173,27 @@ export class StreamWindow {
   }
 }
 
-/** Where the viable tail of `text` starts (text.length: none): the earlier of the raw bytes' and their terminal view's. */
+/**
+ * Where the viable tail of `text` starts (text.length: none): the earliest of the raw bytes', their
+ * terminal view's and an unfinished base64/hex run's (encoded-views.ts).
+ */
 export function viableRawStart(text: Uint8Array, view: TerminalView | null, shapes: readonly Shape[], maxTail: number): number {
-  const raw = viableTailStart(text, shapes, 0, maxTail);
+  const raw = Math.min(viableTailStart(text, shapes, 0, maxTail), heldRunStart(text));
   if (!view) return raw;
   const v = viableTailStart(view.bytes, shapes, 0, maxTail);
   return Math.min(raw, v < view.map.length ? view.map[v]! : text.length);
 }
 
 /**
- * Matches in the raw bytes and in their terminal view (mapped back to the raw bytes they cover,
- * escapes inside included), merged where they overlap, in order.
+ * Matches in the raw bytes, in their terminal view, in every line reversed and in base64/hex runs
+ * decoded (encoded-views.ts) — each mapped back to the raw bytes it covers (escapes inside
+ * included) — merged where they overlap, in order.
  */
 export function findMatches(scanner: SpanScanner, text: Uint8Array, view: TerminalView | null = hasTerminalControls(text) ? terminalView(text) : null): Match[] {
   const found: Match[] = [];
   const raw = scanner.scanText(text);
   for (const s of raw.spans) found.push({ start: s.start, end: s.end, rule: s.rule, replacement: raw.output.subarray(s.outStart, s.outEnd) });
+  found.push(...reversedMatches(scanner, text), ...encodedMatches(scanner, text));
   if (view) {
     const seen = scanner.scanText(view.bytes);
     for (const s of seen.spans) {

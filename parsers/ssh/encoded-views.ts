@@ -1,0 +1,182 @@
+/**
+ * Trivial encodings of a secret that a command can print without trying hard: each line reversed
+ * (`rev`), base64 (`base64`, wrapped at any width) and hex (`xxd -p`, `od -An -tx1` without its
+ * spaces is not covered). The detectors run over these decoded views too, and a match found in a
+ * view masks the raw bytes it was decoded from.
+ *
+ * Base64 and hex runs may be wrapped: a line end inside a run is skipped when the line before it
+ * is at least MIN_RUN characters of the run's alphabet. Every alignment is tried (4 for base64,
+ * 2 for hex), so a run that started long before the bytes being looked at is still decoded right.
+ * A run that reaches the end of the bytes seen so far may still grow into an encoded secret: the
+ * stream window holds its last RUN_HOLD bytes (heldRunStart) — more than any encoded secret, so
+ * one that crosses the point where the run was released was seen whole before it.
+ */
+
+export interface ViewSpan {
+  /** Raw byte range the match was decoded from. */
+  start: number;
+  end: number;
+  rule: number;
+  replacement: Uint8Array;
+}
+
+export interface SpanScan {
+  scanText(text: Uint8Array): { output: Uint8Array; spans: Array<{ rule: number; start: number; end: number; outStart: number; outEnd: number }> };
+}
+
+const MIN_RUN = 16;
+/** Longest tail of an unfinished base64/hex run held back (an encoded secret is ≤ ~430 bytes). */
+export const RUN_HOLD = 1024;
+
+const B64 = new Int16Array(256).fill(-1);
+for (const [k, c] of [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"].entries()) B64[c.charCodeAt(0)] = k;
+B64["-".charCodeAt(0)] = 62; // base64url
+B64["_".charCodeAt(0)] = 63;
+const HEX = new Int16Array(256).fill(-1);
+for (const [k, c] of [..."0123456789abcdef"].entries()) {
+  HEX[c.charCodeAt(0)] = k;
+  HEX[c.toUpperCase().charCodeAt(0)] = k;
+}
+
+const isB64 = (c: number) => B64[c]! >= 0 || c === 0x3d;
+const isHex = (c: number) => HEX[c]! >= 0;
+
+/** Matches in every line reversed, mapped back to the raw bytes. */
+export function reversedMatches(scanner: SpanScan, text: Uint8Array): ViewSpan[] {
+  const rev = new Uint8Array(text.length);
+  const lineStart = new Int32Array(text.length);
+  let a = 0;
+  for (let i = 0; i <= text.length; i++) {
+    if (i === text.length || text[i] === 0x0a) {
+      for (let k = a; k < i; k++) {
+        rev[k] = text[a + i - 1 - k]!;
+        lineStart[k] = a;
+      }
+      if (i < text.length) {
+        rev[i] = 0x0a;
+        lineStart[i] = i;
+      }
+      a = i + 1;
+    }
+  }
+  const lineEnd = (k: number) => {
+    let e = k;
+    while (e < text.length && text[e] !== 0x0a) e++;
+    return e;
+  };
+  const toRaw = (k: number) => (text[k] === 0x0a ? k : lineStart[k]! + lineEnd(k) - 1 - k);
+  const scan = scanner.scanText(rev);
+  return scan.spans.map((s) => {
+    const x = toRaw(s.start);
+    const y = toRaw(s.end - 1);
+    return { start: Math.min(x, y), end: Math.max(x, y) + 1, rule: s.rule, replacement: scan.output.subarray(s.outStart, s.outEnd) };
+  });
+}
+
+interface Run {
+  /** Raw index of each run character (line ends skipped). */
+  at: number[];
+  chars: number[];
+}
+
+/** Runs of an alphabet at least MIN_RUN long, line ends inside wrapped runs skipped. */
+function runs(text: Uint8Array, inAlphabet: (c: number) => boolean): Run[] {
+  const out: Run[] = [];
+  let run: Run = { at: [], chars: [] };
+  let segment = 0;
+  const close = () => {
+    if (run.chars.length >= MIN_RUN) out.push(run);
+    run = { at: [], chars: [] };
+    segment = 0;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inAlphabet(c)) {
+      run.at.push(i);
+      run.chars.push(c);
+      segment++;
+      continue;
+    }
+    const wrap = c === 0x0a || (c === 0x0d && text[i + 1] === 0x0a);
+    if (wrap && segment >= MIN_RUN && i + 1 < text.length) {
+      if (c === 0x0d) i++;
+      segment = 0;
+      continue;
+    }
+    close();
+  }
+  close();
+  return out;
+}
+
+function decodedMatches(scanner: SpanScan, run: Run, width: number, decode: (chars: number[], from: number) => { bytes: Uint8Array; charOf: (byte: number) => number }): ViewSpan[] {
+  const found: ViewSpan[] = [];
+  for (let offset = 0; offset < width; offset++) {
+    const { bytes, charOf } = decode(run.chars, offset);
+    if (bytes.length < 8) continue;
+    const scan = scanner.scanText(bytes);
+    for (const s of scan.spans) {
+      const first = charOf(s.start);
+      const last = Math.min(run.chars.length - 1, charOf(s.end - 1) + width - 1);
+      found.push({ start: run.at[first]!, end: run.at[last]! + 1, rule: s.rule, replacement: scan.output.subarray(s.outStart, s.outEnd) });
+    }
+  }
+  return found;
+}
+
+function decodeBase64(chars: number[], from: number) {
+  const bytes = new Uint8Array(Math.floor(((chars.length - from) * 3) / 4) + 3);
+  let n = 0;
+  let k = from;
+  for (; k + 1 < chars.length; k += 4) {
+    const q = [B64[chars[k]!]!, B64[chars[k + 1]!]!, k + 2 < chars.length ? B64[chars[k + 2]!]! : -1, k + 3 < chars.length ? B64[chars[k + 3]!]! : -1];
+    if (q[0]! < 0 || q[1]! < 0) break;
+    bytes[n++] = (q[0]! << 2) | (q[1]! >> 4);
+    if (q[2]! < 0) break;
+    bytes[n++] = ((q[1]! & 15) << 4) | (q[2]! >> 2);
+    if (q[3]! < 0) break;
+    bytes[n++] = ((q[2]! & 3) << 6) | q[3]!;
+  }
+  return { bytes: bytes.subarray(0, n), charOf: (b: number) => from + Math.floor(b / 3) * 4 };
+}
+
+function decodeHex(chars: number[], from: number) {
+  const bytes = new Uint8Array(Math.floor((chars.length - from) / 2));
+  let n = 0;
+  for (let k = from; k + 1 < chars.length; k += 2) bytes[n++] = (HEX[chars[k]!]! << 4) | HEX[chars[k + 1]!]!;
+  return { bytes: bytes.subarray(0, n), charOf: (b: number) => from + b * 2 };
+}
+
+/** Matches in the base64 and hex decodings of the runs in `text`, mapped back to the raw bytes. */
+export function encodedMatches(scanner: SpanScan, text: Uint8Array): ViewSpan[] {
+  const found: ViewSpan[] = [];
+  for (const run of runs(text, isB64)) found.push(...decodedMatches(scanner, run, 4, decodeBase64));
+  for (const run of runs(text, isHex)) found.push(...decodedMatches(scanner, run, 2, decodeHex));
+  return found;
+}
+
+/**
+ * Where the held part of an unfinished base64/hex run at the end of `text` starts (its last
+ * RUN_HOLD bytes), or text.length when the text does not end inside a run.
+ */
+export function heldRunStart(text: Uint8Array): number {
+  let i = text.length;
+  // '=' is padding: only at the very end of a run.
+  while (i > 0 && text[i - 1] === 0x3d) i--;
+  while (i > 0) {
+    const c = text[i - 1]!;
+    if (B64[c]! >= 0) {
+      i--;
+      continue;
+    }
+    if (c !== 0x0a) break;
+    // A line end after a long enough line of the alphabet may be a wrap inside the run.
+    let j = i - 1;
+    if (j > 0 && text[j - 1] === 0x0d) j--;
+    let before = 0;
+    while (j - before > 0 && B64[text[j - before - 1]!]! >= 0) before++;
+    if (before < MIN_RUN) break;
+    i = j;
+  }
+  return i === text.length ? i : Math.max(i, text.length - RUN_HOLD);
+}
