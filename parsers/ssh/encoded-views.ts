@@ -38,8 +38,6 @@ for (const [k, c] of [..."0123456789abcdef"].entries()) {
   HEX[c.toUpperCase().charCodeAt(0)] = k;
 }
 
-const isB64 = (c: number) => B64[c]! >= 0 || c === 0x3d;
-const isHex = (c: number) => HEX[c]! >= 0;
 
 /** Matches in every line reversed, mapped back to the raw bytes. */
 export function reversedMatches(scanner: SpanScan, text: Uint8Array): ViewSpan[] {
@@ -74,84 +72,117 @@ export function reversedMatches(scanner: SpanScan, text: Uint8Array): ViewSpan[]
 }
 
 interface Run {
-  /** Raw index of each run character (line ends skipped). */
-  at: number[];
-  chars: number[];
+  /** The run's characters (line ends of wrapped runs removed). */
+  chars: Uint8Array;
+  /** Raw index of each character. */
+  at: (k: number) => number;
 }
 
-/** Runs of an alphabet at least MIN_RUN long, line ends inside wrapped runs skipped. */
-function runs(text: Uint8Array, inAlphabet: (c: number) => boolean): Run[] {
+/**
+ * Runs of an alphabet (a 256-entry table, ≥ 0 = in it) at least MIN_RUN long; a line end inside
+ * a run is skipped when the line before it is at least MIN_RUN characters of the run.
+ */
+function runs(text: Uint8Array, table: Int16Array): Run[] {
   const out: Run[] = [];
-  let run: Run = { at: [], chars: [] };
-  let segment = 0;
-  const close = () => {
-    if (run.chars.length >= MIN_RUN) out.push(run);
-    run = { at: [], chars: [] };
-    segment = 0;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (inAlphabet(c)) {
-      run.at.push(i);
-      run.chars.push(c);
-      segment++;
+  let i = 0;
+  while (i < text.length) {
+    if (table[text[i]!]! < 0) {
+      i++;
       continue;
     }
-    const wrap = c === 0x0a || (c === 0x0d && text[i + 1] === 0x0a);
-    if (wrap && segment >= MIN_RUN && i + 1 < text.length) {
-      if (c === 0x0d) i++;
-      segment = 0;
+    const start = i;
+    const pieces: Array<[number, number]> = [];
+    for (;;) {
+      const from = i;
+      while (i < text.length && table[text[i]!]! >= 0) i++;
+      pieces.push([from, i]);
+      const nl = text[i] === 0x0d && text[i + 1] === 0x0a ? 2 : text[i] === 0x0a ? 1 : 0;
+      if (nl === 0 || i - from < MIN_RUN || i + nl >= text.length || table[text[i + nl]!]! < 0) break;
+      i += nl;
+    }
+    const length = pieces.reduce((n, [x, y]) => n + y - x, 0);
+    if (length < MIN_RUN) continue;
+    if (pieces.length === 1) {
+      out.push({ chars: text.subarray(start, i), at: (k) => start + k });
       continue;
     }
-    close();
+    const chars = new Uint8Array(length);
+    const at = new Int32Array(length);
+    let n = 0;
+    for (const [x, y] of pieces) {
+      for (let k = x; k < y; k++) {
+        chars[n] = text[k]!;
+        at[n++] = k;
+      }
+    }
+    out.push({ chars, at: (k) => at[k]! });
   }
-  close();
   return out;
 }
 
-function decodedMatches(scanner: SpanScan, run: Run, width: number, decode: (chars: number[], from: number) => { bytes: Uint8Array; charOf: (byte: number) => number }): ViewSpan[] {
-  const found: ViewSpan[] = [];
-  for (let offset = 0; offset < width; offset++) {
-    const { bytes, charOf } = decode(run.chars, offset);
-    if (bytes.length < 8) continue;
-    const scan = scanner.scanText(bytes);
-    for (const s of scan.spans) {
-      const first = charOf(s.start);
-      const last = Math.min(run.chars.length - 1, charOf(s.end - 1) + width - 1);
-      found.push({ start: run.at[first]!, end: run.at[last]! + 1, rule: s.rule, replacement: scan.output.subarray(s.outStart, s.outEnd) });
-    }
-  }
-  return found;
-}
-
-function decodeBase64(chars: number[], from: number) {
+function decodeBase64(chars: Uint8Array, from: number) {
   const bytes = new Uint8Array(Math.floor(((chars.length - from) * 3) / 4) + 3);
   let n = 0;
-  let k = from;
-  for (; k + 1 < chars.length; k += 4) {
-    const q = [B64[chars[k]!]!, B64[chars[k + 1]!]!, k + 2 < chars.length ? B64[chars[k + 2]!]! : -1, k + 3 < chars.length ? B64[chars[k + 3]!]! : -1];
-    if (q[0]! < 0 || q[1]! < 0) break;
-    bytes[n++] = (q[0]! << 2) | (q[1]! >> 4);
-    if (q[2]! < 0) break;
-    bytes[n++] = ((q[1]! & 15) << 4) | (q[2]! >> 2);
-    if (q[3]! < 0) break;
-    bytes[n++] = ((q[2]! & 3) << 6) | q[3]!;
+  for (let k = from; k + 1 < chars.length; k += 4) {
+    const q0 = B64[chars[k]!]!;
+    const q1 = B64[chars[k + 1]!]!;
+    const q2 = k + 2 < chars.length ? B64[chars[k + 2]!]! : -1;
+    const q3 = k + 3 < chars.length ? B64[chars[k + 3]!]! : -1;
+    bytes[n++] = (q0 << 2) | (q1 >> 4);
+    if (q2 < 0) break;
+    bytes[n++] = ((q1 & 15) << 4) | (q2 >> 2);
+    if (q3 < 0) break;
+    bytes[n++] = ((q2 & 3) << 6) | q3;
   }
   return { bytes: bytes.subarray(0, n), charOf: (b: number) => from + Math.floor(b / 3) * 4 };
 }
 
-function decodeHex(chars: number[], from: number) {
+function decodeHex(chars: Uint8Array, from: number) {
   const bytes = new Uint8Array(Math.floor((chars.length - from) / 2));
   let n = 0;
   for (let k = from; k + 1 < chars.length; k += 2) bytes[n++] = (HEX[chars[k]!]! << 4) | HEX[chars[k + 1]!]!;
   return { bytes: bytes.subarray(0, n), charOf: (b: number) => from + b * 2 };
 }
 
-/** Matches in the base64 and hex decodings of the runs in `text`, mapped back to the raw bytes. */
+interface Decoded {
+  run: Run;
+  width: number;
+  bytes: Uint8Array;
+  charOf: (byte: number) => number;
+  /** Where its bytes start in the combined buffer. */
+  at: number;
+}
+
+/**
+ * Matches in the base64 and hex decodings of the runs in `text`, mapped back to the raw bytes.
+ * All decodings (every run, every alignment) are scanned in one call, each on its own line.
+ */
 export function encodedMatches(scanner: SpanScan, text: Uint8Array): ViewSpan[] {
+  const decoded: Decoded[] = [];
+  let total = 0;
+  const add = (run: Run, width: number, decode: typeof decodeBase64) => {
+    for (let offset = 0; offset < width; offset++) {
+      const { bytes, charOf } = decode(run.chars, offset);
+      if (bytes.length < 8) continue;
+      decoded.push({ run, width, bytes, charOf, at: total });
+      total += bytes.length + 1;
+    }
+  };
+  for (const run of runs(text, B64)) add(run, 4, decodeBase64);
+  for (const run of runs(text, HEX)) add(run, 2, decodeHex);
+  if (decoded.length === 0) return [];
+  const combined = new Uint8Array(total).fill(0x0a);
+  for (const d of decoded) combined.set(d.bytes, d.at);
+  const scan = scanner.scanText(combined);
   const found: ViewSpan[] = [];
-  for (const run of runs(text, isB64)) found.push(...decodedMatches(scanner, run, 4, decodeBase64));
-  for (const run of runs(text, isHex)) found.push(...decodedMatches(scanner, run, 2, decodeHex));
+  let k = 0;
+  for (const s of scan.spans) {
+    while (k + 1 < decoded.length && decoded[k + 1]!.at <= s.start) k++;
+    const d = decoded[k]!;
+    const first = d.charOf(s.start - d.at);
+    const last = Math.min(d.run.chars.length - 1, d.charOf(Math.min(s.end, d.at + d.bytes.length) - 1 - d.at) + d.width - 1);
+    found.push({ start: d.run.at(first), end: d.run.at(last) + 1, rule: s.rule, replacement: scan.output.subarray(s.outStart, s.outEnd) });
+  }
   return found;
 }
 
@@ -161,7 +192,7 @@ export function encodedMatches(scanner: SpanScan, text: Uint8Array): ViewSpan[] 
  */
 export function heldRunStart(text: Uint8Array): number {
   let i = text.length;
-  // '=' is padding: only at the very end of a run.
+  // '=' is padding: only at the very end of a run (it is not part of runs: decoding stops there).
   while (i > 0 && text[i - 1] === 0x3d) i--;
   while (i > 0) {
     const c = text[i - 1]!;

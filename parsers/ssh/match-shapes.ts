@@ -127,6 +127,19 @@ export function allBuiltinShapes(): Shape[] {
   return shapesFor(DETECTORS.map(() => 0), []);
 }
 
+const unions = new WeakMap<readonly Shape[], Uint8Array>();
+
+/** Bytes some item of some shape accepts (cached per shape list). */
+function unionSet(shapes: readonly Shape[]): Uint8Array {
+  let u = unions.get(shapes);
+  if (!u) {
+    u = new Uint8Array(256);
+    for (const shape of shapes) for (const it of shape.items) for (let c = 0; c < 256; c++) if (it.set[c] === 1) u[c] = 1;
+    unions.set(shapes, u);
+  }
+  return u;
+}
+
 const isWord = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 
 /** Walks `shape` from q: true when it reaches the end of `bytes` still matching and not finished. */
@@ -166,7 +179,15 @@ function hasContextWord(bytes: Uint8Array, q: number): boolean {
  * not [A-Za-z0-9_]), as in the WASM scanner; the byte before `from` is still looked at.
  */
 export function viableTailStart(bytes: Uint8Array, shapes: readonly Shape[], from: number, maxTail: number): number {
-  const start = Math.max(from, bytes.length - maxTail, 0);
+  // No tail can reach back over a byte that no shape accepts anywhere (a line end, usually).
+  const any = unionSet(shapes);
+  let start = Math.max(from, bytes.length - maxTail, 0);
+  for (let k = bytes.length - 1; k >= start; k--) {
+    if (any[bytes[k]!] !== 1) {
+      start = k + 1;
+      break;
+    }
+  }
   for (let q = start; q < bytes.length; q++) {
     if (q > 0 && isWord(bytes[q - 1]!)) continue;
     for (const shape of shapes) {

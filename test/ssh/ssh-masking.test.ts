@@ -3,8 +3,9 @@
  * client, with the real ssh, scp, sftp and rsync: secrets written into files on the host (the
  * ground truth) are printed in pieces with pauses between them, on stdout and stderr, in long
  * lines, on a pty with escape sequences between the pieces, typed into a shell, and downloaded
- * with sftp and scp. None of them may reach the client, and the trail read back through the
- * sessions API may hold neither them nor their reversed, base64 or hex forms.
+ * with sftp and scp, and printed reversed, in base64 and in hex. None of them may reach the client,
+ * and the trail read back through the sessions API may hold neither them nor their reversed,
+ * base64 or hex forms.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -131,6 +132,25 @@ masking:
     expect(shown).toContain("typed [REDACTED]");
     // Two split secrets, the five of secrets.txt, the typed e-mail (echoed by the pty and printed).
     expect((shown.match(/\[REDACTED\]/g) ?? []).length).toBeGreaterThanOrEqual(2 + ALL.length + 2);
+  });
+
+  it("masks secrets printed reversed, in base64 and in hex (rev, base64, xxd -p)", async () => {
+    const file = readFileSync(path.join(sshd.home, "secrets.txt"));
+    const b64 = file.toString("base64");
+    const hex = file.toString("hex");
+    for (const command of ["rev secrets.txt", "base64 secrets.txt", "base64 -w0 secrets.txt", "xxd -p secrets.txt"]) {
+      const r = await ssh([`cd ${sshd.home}; ${command}`]);
+      expect(r.status, r.stderr).toBe(0);
+      const flat = r.stdout.replace(/\n/g, "");
+      expect(flat, command).toContain("[REDACTED]");
+      for (const s of ALL) {
+        // The part of each encoding that only the secret's own bytes determine.
+        const a = file.indexOf(s);
+        const b = a + s.length;
+        const form = command.startsWith("rev") ? [...s].reverse().join("") : command.startsWith("base64") ? b64.slice(Math.ceil(a / 3) * 4, Math.floor(b / 3) * 4) : hex.slice(2 * a, 2 * b);
+        expect(flat, `${command}: ${s}`).not.toContain(form);
+      }
+    }
   });
 
   it("masks file contents downloaded with sftp and scp, same length, and refuses an rsync download", async () => {
