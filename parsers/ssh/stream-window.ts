@@ -47,6 +47,12 @@ export interface StreamWindowOptions {
   lookBehind?: number;
   /** Typed input: `\r` (Enter) ends a line in the terminal view. */
   input?: boolean;
+  /**
+   * false: release every write at once, masked with the look-back of the previous ones (for
+   * request/response protocols whose output carries no host content; see transfer-mode.ts). A
+   * secret split across two writes then has its first part released. Default true.
+   */
+  hold?: boolean;
 }
 
 export interface Match {
@@ -110,7 +116,7 @@ export class StreamWindow {
     const toRaw = (v: number) => (!view ? v : v < view.map.length ? view.map[v]! : text.length);
 
     let cut = text.length;
-    if (!final) {
+    if (!final && this.opts.hold !== false) {
       cut = Math.max(base, viableRawStart(text, view, this.opts.shapes, this.maxTail));
       const pem = openPemStart(visible);
       if (pem >= 0 && text.length - toRaw(pem) <= this.maxPemHold) cut = Math.min(cut, Math.max(base, toRaw(pem)));
@@ -122,8 +128,11 @@ export class StreamWindow {
       }
     }
     const matches = findMatches(this.scanner, text, view);
-    // Never cut inside a match: it is released whole once it is settled.
-    for (const m of matches) if (m.start >= base && m.start < cut && m.end > cut) cut = m.start;
+    // Never cut inside a match: it is released whole once it is settled. One that began in bytes
+    // already released (only after a forced release) is masked to its end now.
+    for (const m of matches) {
+      if (m.start < cut && m.end > cut) cut = m.start >= base ? m.start : m.end;
+    }
     // Bounded memory: beyond the limit, what is held is released masked as it stands.
     if (text.length - cut > this.maxPemHold + this.maxTail) cut = text.length;
 

@@ -15,9 +15,9 @@ export class ChannelOutput {
   private readonly windows: StreamWindow[] | undefined;
   private readonly typed: StreamWindow | undefined;
 
-  /** `sameLength`: file transfer protocols over exec (their framing counts bytes). */
-  constructor(mask: SshTextMasker | undefined, opts: { sameLength: boolean }) {
-    this.windows = mask ? [mask.window({ sameLength: opts.sameLength }), mask.window({ sameLength: opts.sameLength })] : undefined;
+  /** `sameLength`, `hold`: for file transfer protocols over exec (transfer-mode.ts). */
+  constructor(mask: SshTextMasker | undefined, opts: { sameLength: boolean; hold: boolean }) {
+    this.windows = mask ? [mask.window(opts), mask.window(opts)] : undefined;
     this.typed = mask?.window({ input: true });
   }
 

@@ -312,7 +312,7 @@ describe("worker SSH engine: masking streams and the trail", () => {
     expect(JSON.stringify(h.events.find((e) => e.type === "query")?.data)).toContain("[REDACTED]");
   });
 
-  it("refuses an rsync download when masking applies (it cannot be masked exactly) and masks scp -f output same-length", async () => {
+  it("refuses transfers that cannot be masked exactly (rsync/git downloads, sftp-server by exec) and masks scp -f output same-length", async () => {
     const h = await harness({ mask: true });
     await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "rsync --server --sender -logDtpre.iLsfxCIvu . /srv/data/" });
     expect(h.connectorControls.some((m) => m.t === "ssh.exec")).toBe(false);
@@ -324,6 +324,15 @@ describe("worker SSH engine: masking streams and the trail", () => {
     await h.engine.onConnectorData(encodeChannelEvent(1, { t: "exit", code: 0 }));
     const out = h.clientView().filter((v) => v.ch === 1 && "stream" in v && v.stream === 0).map((v) => (v as { text: string }).text).join("");
     expect(out).toBe(`C0644 ${body.length} token.txt\ntoken=${"*".repeat(SECRET.length)}\n\0`);
+
+    // Request/response protocols whose output holds no host content are not held (they would stall).
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 2, command: "rsync --server -logDtpre.iLsfxCIvu . /srv/upload/" });
+    await h.engine.onConnectorData(encodeSshData(2, 0, Uint8Array.of(0x1f, 0, 0, 0, 0x30, 0x41)));
+    expect(h.clientView().filter((v) => v.ch === 2 && "stream" in v)).toHaveLength(1);
+    for (const [ch, command] of [[3, "/usr/lib/openssh/sftp-server"], [4, "git-upload-pack '/srv/repo.git'"], [5, "rsync --server --send . /x"]] as const) {
+      await h.engine.onClientControl({ t: "ssh.exec", ch, command });
+      expect(h.connectorControls.some((m) => m.t === "ssh.exec" && m.ch === ch), command).toBe(false);
+    }
 
     const plain = await harness();
     await plain.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "rsync --server --sender -logDtpre.iLsfxCIvu . /srv/data/" });
@@ -358,6 +367,13 @@ describe("worker SSH engine: masking streams and the trail", () => {
     await h.engine.onConnectorData(encodeSshData(0, 0, data(8, file)));
     const eof = decodeSshData(h.toClient.at(-1)!).bytes;
     expect([eof[4], new DataView(eof.buffer, eof.byteOffset).getUint32(9)]).toEqual([101, 1]);
+    // A short answer (its own read limit, or the end of the file) whose end may be the start of a
+    // secret: the reply stops before it (a short read the client re-requests).
+    const partial = enc.encode(`hello ${SECRET.slice(0, 12)}`);
+    await h.engine.onClientData(encodeSshData(0, 0, read(9, 0, partial.length)));
+    await h.engine.onConnectorData(encodeSshData(0, 0, data(9, partial)));
+    const short = decodeSshData(h.toClient.at(-1)!).bytes;
+    expect(new TextDecoder().decode(short.subarray(13))).toBe("hello ");
     expect(h.events.find((e) => e.type === "masking")).toBeUndefined(); // counts are written at channel close
   });
 });

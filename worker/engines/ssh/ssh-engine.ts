@@ -183,7 +183,7 @@ export class SshEngine implements Engine {
     let kind: ChannelKind;
     let decision: Decision;
     let what: string;
-    let transfer: ReturnType<typeof transferMode> = "none";
+    let transfer: ReturnType<typeof transferMode> = { kind: "none" };
     if (message.t === "ssh.exec") {
       kind = "exec";
       what = "command";
@@ -196,8 +196,8 @@ export class SshEngine implements Engine {
       });
       decision = this.decide({ kind: "exec", line });
       transfer = transferMode(line);
-      if (decision.effect === "allow" && this.mask && transfer === "unmaskable") {
-        decision = { effect: "deny", rule: null, reason: "masking rules apply to this session and an rsync download cannot be masked exactly (checksums, compression); download with scp or sftp instead", matched: [] };
+      if (decision.effect === "allow" && this.mask && transfer.kind === "unmaskable") {
+        decision = { effect: "deny", rule: null, reason: `masking rules apply to this session and ${transfer.what} cannot be masked exactly (deltas, compressed data, checksums); download with scp or the sftp subsystem instead`, matched: [] };
       }
     } else if (message.t === "ssh.shell") {
       kind = "shell";
@@ -221,7 +221,7 @@ export class SshEngine implements Engine {
     let refusal: string | undefined;
     if (decision.effect === "approve") ({ decision, refusal } = await this.holdForApproval(message, decision, what, pty));
 
-    const channel: Channel = { kind, state: "open", pty, output: new ChannelOutput(this.mask, { sameLength: transfer !== "none" }), recorded: 0, truncatedNoted: false };
+    const channel: Channel = { kind, state: "open", pty, output: new ChannelOutput(this.mask, transfer.kind === "same-length" ? { sameLength: true, hold: transfer.hold } : { sameLength: false, hold: true }), recorded: 0, truncatedNoted: false };
     this.channels.set(message.ch, channel);
     if (decision.effect !== "allow") {
       channel.state = "refused";
@@ -304,7 +304,7 @@ export class SshEngine implements Engine {
   }
 
   private forwardChannel(kind: string, target: string): Channel {
-    return { kind: "forward", state: "open", pty: false, output: new ChannelOutput(undefined, { sameLength: false }), forward: { kind, target, up: 0, down: 0 }, recorded: 0, truncatedNoted: false };
+    return { kind: "forward", state: "open", pty: false, output: new ChannelOutput(undefined, { sameLength: false, hold: true }), forward: { kind, target, up: 0, down: 0 }, recorded: 0, truncatedNoted: false };
   }
 
   /** A channel the host opened towards the client: relayed only if this session was granted what it belongs to. */
@@ -639,6 +639,13 @@ export class SshEngine implements Engine {
   private end(status: "error" | "denied" | "ok", reason: string, code?: string): void {
     if (this.phase === "closed") return;
     this.phase = "closed";
-    this.host.end({ status, reason, ...(code ? { code } : {}) });
+    // The reason is recorded (and may quote a host's or connector's message): masked too.
+    let shown = reason;
+    try {
+      shown = this.masked(reason);
+    } catch {
+      shown = "gatehouse: session ended (its reason could not be masked)";
+    }
+    this.host.end({ status, reason: shown, ...(code ? { code } : {}) });
   }
 }

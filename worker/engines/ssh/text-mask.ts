@@ -11,8 +11,10 @@ import type { SessionMasker } from "../../masking/session-masker.ts";
 import { compileConfig, type MaskingConfig } from "../../../parsers/masking/config.ts";
 import { shapesFor, type Shape } from "../../../parsers/ssh/match-shapes.ts";
 import { StreamWindow, type StreamWindowOptions } from "../../../parsers/ssh/stream-window.ts";
-import { maskTexts } from "../../masking/text-masker.ts";
 import { SftpReadMasker } from "./sftp-read-mask.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 export interface SshTextMasker {
   window(opts?: Omit<StreamWindowOptions, "shapes">): StreamWindow;
@@ -28,7 +30,17 @@ export function textMaskFromSessionMasker(masker: SessionMasker, config: Masking
   return {
     window: (opts = {}) => new StreamWindow(masker, { ...opts, shapes }),
     sftpReads: () => new SftpReadMasker(masker, shapes),
-    text: (value) => (value.length === 0 ? value : maskTexts(masker, [value])[0]!),
+    // Through a window too: the same views (terminal, reversed, base64/hex) as output.
+    text: (value) => {
+      if (value.length === 0) return value;
+      const w = new StreamWindow(masker, { shapes });
+      const head = w.push(encoder.encode(value));
+      const tail = w.end();
+      const all = new Uint8Array(head.length + tail.length);
+      all.set(head);
+      all.set(tail, head.length);
+      return decoder.decode(all);
+    },
     counts: () => masker.counts(),
   };
 }

@@ -1,26 +1,40 @@
 /**
- * File transfer protocols run as commands, and what masking can do with their output:
+ * File transfer and repository protocols run as commands, and what masking can do with them.
+ * Their framing counts bytes, so a match is overwritten with as many `*` bytes (same length), and
+ * some are request/response protocols that stall if the gateway holds back the end of a message
+ * (it waits for bytes the peer will only send once it got that message):
  *
- * - `scp -f` (legacy `scp -O` download), `scp -t` (upload), `rsync --server` receiving (upload),
- *   `sftp-server` run as a command: the output's framing counts bytes (SCP `C<mode> <size>`
- *   lines, rsync and SFTP length prefixes), so matches are overwritten with the same number of
- *   `*` bytes ("same-length"): sizes stay true and the transfer completes, with the secret
- *   overwritten.
- * - `rsync --server --sender` (an rsync download): file contents travel in rsync's delta format,
- *   possibly compressed (`-z`), and the receiver checks a whole-file checksum, so no rewrite can
- *   be both exact and valid. With masking rules in force it is refused (fail closed).
+ * - `scp -f` (legacy `scp -O` download): same length, held like any output — every SCP message
+ *   ends in a line end or a NUL byte, which settles what came before, so nothing stalls.
+ * - `scp -t` (upload), `rsync --server` receiving (upload), `git-receive-pack` (push): the host
+ *   sends acknowledgements, checksums, ref lists and errors, never file contents; same length and
+ *   **not held** (each write is masked with the look-back of the previous ones), so the protocol
+ *   keeps moving.
+ * - `rsync --server --sender` (download), `git-upload-pack` / `git-upload-archive` (clone, fetch,
+ *   archive), `sftp-server` run as a command: file contents in deltas, compressed packs or SFTP
+ *   packets that a byte-stream mask cannot rewrite exactly and validly — **refused** while masking
+ *   rules apply (use scp, or the sftp subsystem, whose file contents are masked packet by packet).
  */
 import type { ParsedCommandLine } from "../../../parsers/shell/types.ts";
 
-export type TransferMode = "none" | "same-length" | "unmaskable";
+export type TransferMode =
+  | { kind: "none" }
+  | { kind: "same-length"; hold: boolean }
+  | { kind: "unmaskable"; what: string };
+
+const NONE: TransferMode = { kind: "none" };
 
 export function transferMode(line: ParsedCommandLine): TransferMode {
-  let mode: TransferMode = "none";
+  let mode: TransferMode = NONE;
   for (const c of line.commands) {
     const args = c.args.map((a) => a.value);
+    const name = c.name;
     // Any spelling of --sender (an abbreviation, `--sender=…`): the host's rsync sends files.
-    if (c.name === "rsync" && args.some((a) => (a.length >= 5 && "--sender".startsWith(a)) || a.startsWith("--sender="))) return "unmaskable";
-    if (c.name === "scp" || c.name === "rsync" || c.name.endsWith("sftp-server")) mode = "same-length";
+    if (name === "rsync" && args.some((a) => (a.length >= 5 && "--sender".startsWith(a)) || a.startsWith("--sender="))) return { kind: "unmaskable", what: "an rsync download" };
+    if (name === "git-upload-pack" || name === "git-upload-archive" || (name === "git" && /^upload-(pack|archive)$/.test(args[0] ?? ""))) return { kind: "unmaskable", what: "a git fetch or clone" };
+    if (name.endsWith("sftp-server")) return { kind: "unmaskable", what: "sftp-server run as a command" };
+    if (name === "scp") mode = { kind: "same-length", hold: !args.some((a) => /^-[A-Za-z]*t/.test(a)) && (mode.kind !== "same-length" || mode.hold) };
+    else if (name === "rsync" || name === "git-receive-pack" || (name === "git" && args[0] === "receive-pack")) mode = { kind: "same-length", hold: false };
   }
   return mode;
 }
