@@ -59,6 +59,9 @@ describe("SSH masking end to end (real sshd, ssh, scp, sftp, rsync)", () => {
     put("secrets.txt", ALL.map((s) => `${s}\n`).join(""));
     for (const [name, s] of Object.entries(SECRETS)) put(`${name}.txt`, s);
     put("long.txt", `${"x".repeat(5000)} ${SECRETS.github} ${"y".repeat(5000)}\n`);
+    mkdirSync(path.join(sshd.home, "keys"));
+    chownSync(path.join(sshd.home, "keys"), owner.uid, owner.gid);
+    put(`keys/${SECRETS.aws}.key`, "named after a secret\n");
     local = mkdtempSync(path.join(tmpdir(), "gatehouse-ssh-mask-"));
     stack = await startTestStack({
       policyYaml: `
@@ -153,14 +156,16 @@ masking:
     }
   });
 
-  it("masks file contents downloaded with sftp and scp, same length, and refuses an rsync download", async () => {
+  it("masks file contents downloaded with sftp and scp, same length, and names in sftp listings; refuses an rsync download", async () => {
     const original = readFileSync(path.join(sshd.home, "secrets.txt"), "utf8");
     const expected = ALL.map((s) => `${"*".repeat(s.length)}\n`).join("");
     const batch = path.join(local, "batch.txt");
-    writeFileSync(batch, `get ${sshd.home}/secrets.txt ${local}/sftp.txt\nget ${sshd.home}/long.txt ${local}/long-sftp.txt\n`);
+    writeFileSync(batch, `get ${sshd.home}/secrets.txt ${local}/sftp.txt\nget ${sshd.home}/long.txt ${local}/long-sftp.txt\nls -l ${sshd.home}/keys\n`);
     sessionsOpened++;
     let r = await run("sftp", ["-P", String(conn.port), ...SSH_OPTS, "-b", batch, "pipeline@127.0.0.1"]);
     expect(r.status, r.stderr).toBe(0);
+    expectNoSecret(r, "sftp ls");
+    expect(r.stdout).toContain(`${"*".repeat(SECRETS.aws.length)}.key`);
     expect(readFileSync(path.join(local, "sftp.txt"), "utf8")).toBe(expected);
     expect(readFileSync(path.join(local, "long-sftp.txt"), "utf8")).toBe(`${"x".repeat(5000)} ${"*".repeat(SECRETS.github.length)} ${"y".repeat(5000)}\n`);
     expect(expected.length).toBe(original.length);

@@ -1,6 +1,6 @@
 /**
- * Masking of SFTP file contents (SSH_FXP_DATA replies to SSH_FXP_READ), exactly and without
- * breaking the protocol.
+ * Masking of SFTP file contents (SSH_FXP_DATA replies to SSH_FXP_READ) and names, exactly and
+ * without breaking the protocol.
  *
  * - **Same length.** Each match is overwritten with as many `*` bytes, so the reply keeps its
  *   length and every file offset stays valid (a client that resumes or reads in parallel still
@@ -16,6 +16,9 @@
  *   viable tail (a short read, which SFTP clients re-request), unless the tail is all of it — then
  *   it is the end of the file and masked as it stands. A read whose offset is at or past the end
  *   of the file is answered SSH_FX_EOF, as the server would have.
+ * - **Names.** File names and `ls -l` lines in SSH_FXP_NAME replies (directory listings,
+ *   realpath, readlink) are masked in place, same length: a file named after a secret is listed
+ *   with `*` in its name (and cannot be opened by that name — fail closed).
  */
 import { SftpProtocolError, SFTP, FX, encodeStatus } from "../../../parsers/sftp/packets.ts";
 import { findMatches, viableRawStart, type SpanScanner } from "../../../parsers/ssh/stream-window.ts";
@@ -62,9 +65,13 @@ export class SftpReadMasker {
     return out;
   }
 
-  /** A server reply: the DATA of a widened read becomes the masked bytes the client asked for. */
+  /**
+   * A server reply: the DATA of a widened read becomes the masked bytes the client asked for; the
+   * names in a NAME reply (directory listings, realpath) are masked in place, same length.
+   */
   reply(packet: Uint8Array): Uint8Array {
     const type = packet[4];
+    if (type === SFTP.NAME) return this.maskNames(packet);
     if ((type !== SFTP.DATA && type !== SFTP.STATUS) || packet.length < 9) return packet;
     const view = new DataView(packet.buffer, packet.byteOffset, packet.length);
     const id = view.getUint32(5);
@@ -104,4 +111,55 @@ export class SftpReadMasker {
     reply.set(out, 13);
     return reply;
   }
+
+  /** NAME: id, count, then per entry filename, longname (`ls -l` line) and attributes. */
+  private maskNames(packet: Uint8Array): Uint8Array {
+    const out = packet.slice();
+    const view = new DataView(out.buffer);
+    const need = (at: number, n: number) => {
+      if (at + n > out.length) throw new SftpProtocolError("truncated SFTP NAME");
+    };
+    need(9, 4);
+    const count = view.getUint32(9);
+    let at = 13;
+    const released = [];
+    for (let k = 0; k < count; k++) {
+      for (let field = 0; field < 2; field++) {
+        need(at, 4);
+        const n = view.getUint32(at);
+        need(at + 4, n);
+        const text = out.subarray(at + 4, at + 4 + n);
+        for (const m of findMatches(this.scanner, text)) {
+          text.fill(0x2a, m.start, m.end);
+          released.push({ rule: m.rule, start: m.start, end: m.end, outStart: 0, outEnd: 0 });
+        }
+        at += 4 + n;
+      }
+      at = skipAttrs(view, at, need);
+    }
+    this.scanner.count(released);
+    return out;
+  }
+}
+
+/** SFTP v3 ATTRS: flags, then size, uid/gid, permissions, times, extended pairs as flagged. */
+function skipAttrs(view: DataView, at: number, need: (at: number, n: number) => void): number {
+  need(at, 4);
+  const flags = view.getUint32(at);
+  at += 4;
+  if (flags & 0x1) at += 8;
+  if (flags & 0x2) at += 8;
+  if (flags & 0x4) at += 4;
+  if (flags & 0x8) at += 8;
+  if (flags & 0x80000000) {
+    need(at, 4);
+    const pairs = view.getUint32(at);
+    at += 4;
+    for (let k = 0; k < pairs * 2; k++) {
+      need(at, 4);
+      at += 4 + view.getUint32(at);
+    }
+  }
+  need(at, 0);
+  return at;
 }

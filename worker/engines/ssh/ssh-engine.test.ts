@@ -339,7 +339,7 @@ describe("worker SSH engine: masking streams and the trail", () => {
     expect(plain.connectorControls.some((m) => m.t === "ssh.exec")).toBe(true);
   });
 
-  it("masks SFTP file contents same-length, reading context around each READ the client sent", async () => {
+  it("masks SFTP file contents and names same-length, reading context around each READ the client sent", async () => {
     const h = await harness({ mask: true });
     await h.engine.onClientControl({ t: "ssh.subsystem", ch: 0, name: "sftp" });
     const u32 = (n: number) => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
@@ -374,6 +374,15 @@ describe("worker SSH engine: masking streams and the trail", () => {
     await h.engine.onConnectorData(encodeSshData(0, 0, data(9, partial)));
     const short = decodeSshData(h.toClient.at(-1)!).bytes;
     expect(new TextDecoder().decode(short.subarray(13))).toBe("hello ");
+    // Directory listings: names and ls -l lines masked in place, attributes untouched.
+    const str = (t: string) => [...u32(enc.encode(t).length), ...enc.encode(t)];
+    const attrs = [...u32(0x5), 0, 0, 0, 0, 0, 0, 0, 42, ...u32(0o100644)];
+    await h.engine.onConnectorData(encodeSshData(0, 0, frame([104, ...u32(10), ...u32(1), ...str(`${SECRET}.txt`), ...str(`-rw-r--r-- 1 u u 42 Jan 1 ${SECRET}.txt`), ...attrs])));
+    const names = decodeSshData(h.toClient.at(-1)!).bytes;
+    const listing = new TextDecoder().decode(names);
+    expect(listing).not.toContain(SECRET);
+    expect(listing).toContain(`${"*".repeat(SECRET.length)}.txt`);
+    expect(names.length).toBe(4 + 1 + 4 + 4 + 4 + SECRET.length + 4 + 4 + `-rw-r--r-- 1 u u 42 Jan 1 ${SECRET}.txt`.length + attrs.length);
     expect(h.events.find((e) => e.type === "masking")).toBeUndefined(); // counts are written at channel close
   });
 });
