@@ -45,6 +45,30 @@ const EMAIL = "jane.doe@example.com";
 const CARD = "4111 1111 1111 1111";
 const SECRETS = [GH, AKIA, JWT, EMAIL, CARD, "EMP-123456", "123-45-6789", "+44 20 7946 0958", "GB82 WEST 1234 5698 7654 32"];
 
+describe("scanText (match spans from the WASM masker)", () => {
+  it("describes maskText's output exactly and counts nothing until count()", () => {
+    const { masker } = window();
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constantFrom(...SECRETS), fc.string({ maxLength: 12 })), { maxLength: 8 }), (parts) => {
+        const bytes = enc.encode(parts.join(" "));
+        const before = JSON.stringify(masker.counts());
+        const { output, spans } = masker.scanText(bytes);
+        expect(JSON.stringify(masker.counts())).toBe(before);
+        const rebuilt: number[] = [];
+        let pos = 0;
+        for (const sp of spans) {
+          rebuilt.push(...bytes.subarray(pos, sp.start), ...output.subarray(sp.outStart, sp.outEnd));
+          pos = sp.end;
+        }
+        rebuilt.push(...bytes.subarray(pos));
+        expect(Uint8Array.from(rebuilt)).toEqual(output);
+        expect(output).toEqual(masker.maskText(bytes));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe("SSH stream window", () => {
   it("masks every detector's secret split into two writes at every position", () => {
     for (const secret of SECRETS) {
