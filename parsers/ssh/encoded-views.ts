@@ -1,8 +1,8 @@
 /**
  * Trivial encodings of a secret that a command can print without trying hard: each line reversed
- * (`rev`), base64 (`base64`, wrapped at any width) and hex (`xxd -p`, `od -An -tx1` without its
- * spaces is not covered). The detectors run over these decoded views too, and a match found in a
- * view masks the raw bytes it was decoded from.
+ * (`rev`), base64 (`base64`, wrapped at any width) and hex (`xxd -p`; dumps with offsets or
+ * spaces such as `xxd` or `od` are not covered). The detectors run over these decoded views too,
+ * and a match found in a view masks the raw bytes it was decoded from.
  *
  * Base64 and hex runs may be wrapped: a line end inside a run is skipped when the line before it
  * is at least MIN_RUN characters of the run's alphabet. Every alignment is tried (4 for base64,
@@ -12,6 +12,8 @@
  * one that crosses the point where the run was released was seen whole before it.
  */
 
+import type { SpanScanner } from "./stream-window.ts";
+
 export interface ViewSpan {
   /** Raw byte range the match was decoded from. */
   start: number;
@@ -20,13 +22,11 @@ export interface ViewSpan {
   replacement: Uint8Array;
 }
 
-export interface SpanScan {
-  scanText(text: Uint8Array): { output: Uint8Array; spans: Array<{ rule: number; start: number; end: number; outStart: number; outEnd: number }> };
-}
+type SpanScan = Pick<SpanScanner, "scanText">;
 
 const MIN_RUN = 16;
 /** Longest tail of an unfinished base64/hex run held back (an encoded secret is ≤ ~430 bytes). */
-export const RUN_HOLD = 1024;
+const RUN_HOLD = 1024;
 
 const B64 = new Int16Array(256).fill(-1);
 for (const [k, c] of [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"].entries()) B64[c.charCodeAt(0)] = k;

@@ -13,8 +13,9 @@
  * word, a typed word echoed by a pty): it shows when the next byte arrives or the stream ends.
  *
  * Detectors see, besides the held bytes, the last `lookBehind` released bytes (token starts and
- * the context word of aws_secret_key), and the *terminal view* (parsers/ssh/terminal-view.ts),
- * so escape sequences, `\r` or backspaces inside a secret do not hide it. A PEM private key block
+ * the context word of aws_secret_key), the *terminal view* (parsers/ssh/terminal-view.ts), so
+ * escape sequences, `\r` or backspaces inside a secret do not hide it, and the reversed lines and
+ * decoded base64/hex runs (parsers/ssh/encoded-views.ts). A PEM private key block
  * is held from its BEGIN line until its END line; a block longer than `maxPemHold` is released
  * with every line up to its END masked.
  *
@@ -30,7 +31,7 @@ import { viableTailStart, type Shape } from "./match-shapes.ts";
 import { hasTerminalControls, terminalView, type TerminalView } from "./terminal-view.ts";
 import { encodedMatches, heldRunStart, reversedMatches } from "./encoded-views.ts";
 
-/** The masker's span-reporting scan (wasm/loader/mask.ts `PgMasker`). */
+/** The masker's span-reporting scan (wasm/loader/mask.ts `TextScanningMasker`). */
 export interface SpanScanner {
   scanText(text: Uint8Array): TextScan;
   count(spans: readonly TextSpan[]): void;

@@ -98,7 +98,7 @@ masking:
     const lines = Object.keys(SECRETS).map((name) => `head -c 9 ${name}.txt; sleep 2; tail -c +10 ${name}.txt; echo " <${name}"`);
     lines.unshift(`cd ${sshd.home}`);
     const r = await ssh([lines.join("; ")]);
-    expect(r.status).toBe(0);
+    expect(r.status, `${r.stderr}\n${conn.logs.join("\n")}`).toBe(0);
     expectNoSecret(r, "split writes");
     for (const name of Object.keys(SECRETS)) expect(r.stdout).toContain(`[REDACTED] <${name}\n`);
   });
