@@ -40,7 +40,7 @@ export interface SpanScanner {
 export interface StreamWindowOptions {
   shapes: readonly Shape[];
   sameLength?: boolean;
-  /** Longest viable tail held back (default 4096 bytes). */
+  /** Longest viable tail held back (default 16 KiB: long JWTs fit). */
   maxTail?: number;
   /** Longest PEM private key block held until its END line (default 65536 bytes). */
   maxPemHold?: number;
@@ -82,7 +82,7 @@ export class StreamWindow {
     private readonly scanner: SpanScanner,
     private readonly opts: StreamWindowOptions,
   ) {
-    this.maxTail = opts.maxTail ?? 4096;
+    this.maxTail = opts.maxTail ?? 16384;
     this.maxPemHold = opts.maxPemHold ?? 65536;
     this.lookBehind = opts.lookBehind ?? 128;
   }

@@ -7,7 +7,7 @@
  *   assembles the file correctly, with the secret overwritten).
  * - **Nothing is missed at read boundaries.** The gateway asks the server for a little more than
  *   the client asked: READ_BEHIND bytes before the offset and READ_AHEAD after the end (up to
- *   4 KiB each). Detectors see the read with that context, so a secret that starts before the
+ *   16 KiB each, as long as the longest viable tail of a stream). Detectors see the read with that context, so a secret that starts before the
  *   client's offset or ends after its last byte is still found and its part inside the read
  *   overwritten — a client reading a file in tiny pieces, or starting mid-secret, gets no raw
  *   piece of it. The client gets exactly the bytes it asked for (never the extra context).
@@ -25,8 +25,8 @@ import { findMatches, viableRawStart, type SpanScanner } from "../../../parsers/
 import { hasTerminalControls, terminalView } from "../../../parsers/ssh/terminal-view.ts";
 import type { Shape } from "../../../parsers/ssh/match-shapes.ts";
 
-const READ_BEHIND = 4096;
-const READ_AHEAD = 4096;
+const READ_BEHIND = 16384;
+const READ_AHEAD = 16384;
 /** Reads in flight per channel (OpenSSH keeps at most 64; a client with more is refused). */
 const MAX_PENDING_READS = 1024;
 const MAX_U32 = 0xffffffff;

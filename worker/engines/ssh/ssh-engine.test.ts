@@ -355,7 +355,7 @@ describe("worker SSH engine: masking streams and the trail", () => {
     const wv = new DataView(widened.buffer, widened.byteOffset);
     const at = 13 + handle.length;
     expect(Number(wv.getBigUint64(at))).toBe(0); // read-behind (clamped at the start of the file)
-    expect(wv.getUint32(at + 8)).toBe(12 + 10 + 4096); // ... and read-ahead
+    expect(wv.getUint32(at + 8)).toBe(12 + 10 + 16384); // ... and read-ahead
     // The server answers the widened read with the whole (short) file.
     await h.engine.onConnectorData(encodeSshData(0, 0, data(7, file)));
     const reply = decodeSshData(h.toClient.at(-1)!).bytes;
