@@ -140,11 +140,16 @@ describe("SSH stream window", () => {
       `AKIAIOSF\rODNN7EXAMPLE\n`,
       `AKIAIOSFX\bODNN7EXAMPLE\n`,
       `jane.doe\x1b[31m@\x1b[0mexample.com\n`,
+      // cursor movement: wrong characters overwritten after moving back (only the screen shows the key)
+      `AKIAIOSFODNN7EXAMPLx\x1b[DE\n`,
+      `AKIAIOSFODNN7EXAMxyz\x1b[3DPLE\n`,
+      `AKIAIOSFODNN7EXAMxyz\x1b[18GPLE\n`,
     ];
     for (const c of cases) {
       for (let cut = 0; cut <= c.length; cut++) {
         const { out } = through([c.slice(0, cut), c.slice(cut)]);
         const visible = out.replace(/\x1b\[[0-9;]*[A-Za-z]|\x1b\][^\x07]*\x07|[\r]/g, "").replace(/.\x08/g, "");
+        expect(out, JSON.stringify(c)).not.toContain("AKIAIOSFODNN7EXAMPLE");
         for (const s of [GH, AKIA, EMAIL]) expect(visible, JSON.stringify(c) + cut).not.toContain(s);
         expect(out, JSON.stringify(c)).toContain("[REDACTED]");
       }

@@ -28,7 +28,7 @@
  */
 import type { TextScan, TextSpan } from "../../wasm/loader/mask.ts";
 import { viableTailStart, type Shape } from "./match-shapes.ts";
-import { hasTerminalControls, terminalView, type TerminalView } from "./terminal-view.ts";
+import { rawRange, terminalViews, type TerminalView } from "./terminal-view.ts";
 import { encodedMatches, heldRunStart, reversedMatches } from "./encoded-views.ts";
 
 /** The masker's span-reporting scan (wasm/loader/mask.ts `TextScanningMasker`). */
@@ -112,15 +112,13 @@ export class StreamWindow {
     }
     const text = concat(this.ctx, buf);
     const base = this.ctx.length;
-    const view = hasTerminalControls(text) ? terminalView(text, this.opts.input) : null;
-    const visible = view ? view.bytes : text;
-    const toRaw = (v: number) => (!view ? v : v < view.map.length ? view.map[v]! : text.length);
+    const views = terminalViews(text, this.opts.input);
 
     let cut = text.length;
     if (!final && this.opts.hold !== false) {
-      cut = Math.max(base, viableRawStart(text, view, this.opts.shapes, this.maxTail));
-      const pem = openPemStart(visible);
-      if (pem >= 0 && text.length - toRaw(pem) <= this.maxPemHold) cut = Math.min(cut, Math.max(base, toRaw(pem)));
+      cut = Math.max(base, viableRawStart(text, views, this.opts.shapes, this.maxTail));
+      const pem = openPemStart(text, views);
+      if (pem >= 0 && text.length - pem <= this.maxPemHold) cut = Math.min(cut, Math.max(base, pem));
       else if (pem >= 0) {
         // Too long to hold: the detector masks it to the end of what is here, and every line up
         // to its END line is masked as it comes.
@@ -128,7 +126,7 @@ export class StreamWindow {
         this.pemOpen = true;
       }
     }
-    const matches = findMatches(this.scanner, text, view);
+    const matches = findMatches(this.scanner, text, views);
     // Never cut inside a match: it is released whole once it is settled. One that began in bytes
     // already released (only after a forced release) is masked to its end now.
     for (const m of matches) {
@@ -187,11 +185,13 @@ export class StreamWindow {
  * Where the viable tail of `text` starts (text.length: none): the earliest of the raw bytes', their
  * terminal view's and an unfinished base64/hex run's (encoded-views.ts).
  */
-export function viableRawStart(text: Uint8Array, view: TerminalView | null, shapes: readonly Shape[], maxTail: number): number {
-  const raw = Math.min(viableTailStart(text, shapes, 0, maxTail), heldRunStart(text));
-  if (!view) return raw;
-  const v = viableTailStart(view.bytes, shapes, 0, maxTail);
-  return Math.min(raw, v < view.map.length ? view.map[v]! : text.length);
+export function viableRawStart(text: Uint8Array, views: readonly TerminalView[], shapes: readonly Shape[], maxTail: number): number {
+  let start = Math.min(viableTailStart(text, shapes, 0, maxTail), heldRunStart(text));
+  for (const view of views) {
+    const v = viableTailStart(view.bytes, shapes, 0, maxTail);
+    if (v < view.map.length) start = Math.min(start, rawRange(view, v, view.map.length).start);
+  }
+  return start;
 }
 
 /**
@@ -199,15 +199,15 @@ export function viableRawStart(text: Uint8Array, view: TerminalView | null, shap
  * decoded (encoded-views.ts) — each mapped back to the raw bytes it covers (escapes inside
  * included) — merged where they overlap, in order.
  */
-export function findMatches(scanner: SpanScanner, text: Uint8Array, view: TerminalView | null = hasTerminalControls(text) ? terminalView(text) : null): Match[] {
+export function findMatches(scanner: SpanScanner, text: Uint8Array, views: readonly TerminalView[] = terminalViews(text)): Match[] {
   const found: Match[] = [];
   const raw = scanner.scanText(text);
   for (const s of raw.spans) found.push({ start: s.start, end: s.end, rule: s.rule, replacement: raw.output.subarray(s.outStart, s.outEnd) });
   found.push(...reversedMatches(scanner, text), ...encodedMatches(scanner, text));
-  if (view) {
+  for (const view of views) {
     const seen = scanner.scanText(view.bytes);
     for (const s of seen.spans) {
-      found.push({ start: view.map[s.start]!, end: view.map[s.end - 1]! + 1, rule: s.rule, replacement: seen.output.subarray(s.outStart, s.outEnd) });
+      found.push({ ...rawRange(view, s.start, s.end), rule: s.rule, replacement: seen.output.subarray(s.outStart, s.outEnd) });
     }
   }
   found.sort((a, b) => a.start - b.start || b.end - a.end);
@@ -220,9 +220,19 @@ export function findMatches(scanner: SpanScanner, text: Uint8Array, view: Termin
   return merged;
 }
 
-function openPemStart(visible: Uint8Array): number {
-  if (!visible.includes(0x2d)) return -1;
-  const text = latin1.decode(visible);
+/** Raw index of the BEGIN line of a PEM private key block without its END line yet (-1: none), in the bytes or a view. */
+function openPemStart(text: Uint8Array, views: readonly TerminalView[]): number {
+  let open = openPemIn(text);
+  for (const view of views) {
+    const v = openPemIn(view.bytes);
+    if (v >= 0) open = open < 0 ? rawRange(view, v, view.map.length).start : Math.min(open, rawRange(view, v, view.map.length).start);
+  }
+  return open;
+}
+
+function openPemIn(bytes: Uint8Array): number {
+  if (!bytes.includes(0x2d)) return -1;
+  const text = latin1.decode(bytes);
   let open = -1;
   PEM_BEGIN.lastIndex = 0;
   for (let m = PEM_BEGIN.exec(text); m; m = PEM_BEGIN.exec(text)) open = PEM_END.test(text.slice(m.index)) ? -1 : m.index;

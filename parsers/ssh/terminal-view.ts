@@ -5,11 +5,14 @@
  * bytes; detectors run over this view as well, and each match found here is mapped back to the
  * raw bytes it came from (escapes inside it included) and masked there.
  *
- * Removed: CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \), other ESC sequences (ESC,
- * intermediates 0x20–0x2F, one final byte) and C0 controls other than TAB and LF (so `\r` too).
- * Backspace (0x08) and DEL (0x7F, what a terminal sends for the backspace key) remove the
- * character before them, as line editing does. Not modelled: cursor positioning that reorders
- * text on screen (e.g. printing the end of a line first); see docs/MASKING.md.
+ * Two views are scanned: the bytes with escapes and controls stripped (`\r` joins, backspace
+ * erases: what a log viewer shows), and a small model of one terminal line: printable bytes land at the cursor (overwriting what is
+ * there), `\r` returns to the start of the line, backspace and CSI `D` move the cursor back, CSI
+ * `C` forward (past the end of the line: a gap), CSI `G` to a column; other escape sequences (CSI,
+ * OSC … BEL or ESC \, ESC + intermediates + final) and other C0 controls print nothing. In typed
+ * input, `\r` is Enter (a line end) and DEL erases the character before it. Not modelled: moving
+ * to other lines (CSI A/B/H), insert/delete-character modes; what they could assemble on screen
+ * from pieces that are not contiguous in the bytes is not found (docs/SSH.md).
  */
 
 export interface TerminalView {
@@ -30,8 +33,12 @@ export function hasTerminalControls(raw: Uint8Array): boolean {
   return false;
 }
 
-/** `enterIsNewline`: for typed input, where `\r` is the Enter key (a line end), not a carriage return. */
-export function terminalView(raw: Uint8Array, enterIsNewline = false): TerminalView {
+/**
+ * The bytes with every escape sequence and control byte other than TAB and LF removed (so `\r`
+ * joins what it separates, as a log viewer that drops it would show it), backspace removing the
+ * character before it (DEL too, in typed input).
+ */
+function strippedView(raw: Uint8Array, enterIsNewline: boolean): TerminalView {
   const bytes = new Uint8Array(raw.length);
   const map = new Int32Array(raw.length);
   let n = 0;
@@ -42,21 +49,95 @@ export function terminalView(raw: Uint8Array, enterIsNewline = false): TerminalV
       i = skipEscape(raw, i);
       continue;
     }
-    if (c === 0x08 || c === 0x7f) {
+    if (c === 0x08 || (c === 0x7f && enterIsNewline)) {
       if (n > 0 && bytes[n - 1] !== 0x0a) n--;
-      i++;
-      continue;
+    } else if (c >= 0x20 && c !== 0x7f) {
+      bytes[n] = c;
+      map[n++] = i;
+    } else if (c === 0x0a || c === 0x09 || (c === 0x0d && enterIsNewline)) {
+      bytes[n] = c === 0x0d ? 0x0a : c;
+      map[n++] = i;
     }
-    if (c < 0x20 && c !== 0x0a && c !== 0x09 && !(enterIsNewline && c === 0x0d)) {
-      i++;
-      continue;
-    }
-    bytes[n] = c === 0x0d ? 0x0a : c;
-    map[n] = i;
-    n++;
     i++;
   }
   return { bytes: bytes.subarray(0, n), map: map.subarray(0, n) };
+}
+
+/**
+ * The views to scan besides the raw bytes: none when there is no control byte; else the stripped
+ * view and the screen view (a line model with a cursor). `input`: typed input, where `\r` is
+ * Enter (a line end) and DEL erases the character before it.
+ */
+export function terminalViews(raw: Uint8Array, input = false): TerminalView[] {
+  return hasTerminalControls(raw) ? [strippedView(raw, input), screenView(raw, input)] : [];
+}
+
+/** `enterIsNewline`: for typed input, where `\r` is the Enter key (a line end), not a carriage return. */
+/** What one terminal line would show (see the top of the file). */
+function screenView(raw: Uint8Array, enterIsNewline: boolean): TerminalView {
+  const bytes = new Uint8Array(raw.length);
+  const map = new Int32Array(raw.length);
+  let n = 0; // view length
+  let cursor = 0; // where the next character lands (overwrites within the current line)
+  let lineStart = 0;
+  const put = (c: number, at: number) => {
+    if (cursor < n) {
+      bytes[cursor] = c;
+      map[cursor] = at;
+      cursor++;
+      return;
+    }
+    if (n === raw.length) return; // only cursor-forward gaps could outgrow the raw bytes
+    bytes[n] = c;
+    map[n] = at;
+    n++;
+    cursor = n;
+  };
+  let i = 0;
+  while (i < raw.length) {
+    const c = raw[i]!;
+    if (c === ESC) {
+      const end = skipEscape(raw, i);
+      if (raw[i + 1] === 0x5b && end <= raw.length) {
+        const final = raw[end - 1]!;
+        const count = Math.max(1, parseInt(String.fromCharCode(...raw.subarray(i + 2, end - 1)), 10) || 1);
+        if (final === 0x44) cursor = Math.max(lineStart, cursor - count); // CUB: cursor back
+        else if (final === 0x43) {
+          // CUF: cursor forward; past the end of the line the screen shows a gap
+          if (cursor + count <= n) cursor += count;
+          else {
+            cursor = n;
+            put(0x20, i);
+          }
+        } else if (final === 0x47) cursor = Math.min(n, lineStart + count - 1); // CHA: to column
+      }
+      i = end;
+      continue;
+    }
+    if (c === 0x0a || (c === 0x0d && enterIsNewline)) {
+      cursor = n;
+      put(0x0a, i);
+      lineStart = n;
+    } else if (c === 0x0d) cursor = lineStart;
+    else if (c === 0x08) cursor = Math.max(lineStart, cursor - 1);
+    else if (c === 0x7f) {
+      // DEL: typed, it erases the character before (line editing); a terminal ignores it in output.
+      if (enterIsNewline && n > lineStart && cursor === n) cursor = --n;
+    } else if (c >= 0x20 || c === 0x09) put(c, i);
+    i++;
+  }
+  return { bytes: bytes.subarray(0, n), map: map.subarray(0, n) };
+}
+
+/** The raw range [start, end) that view bytes [from, to) came from (overwrites make the map non-monotonic). */
+export function rawRange(view: TerminalView, from: number, to: number): { start: number; end: number } {
+  let start = Number.MAX_SAFE_INTEGER;
+  let end = -1;
+  for (let k = from; k < to; k++) {
+    start = Math.min(start, view.map[k]!);
+    end = Math.max(end, view.map[k]! + 1);
+  }
+  return { start, end };
 }
 
 /** Index just past the escape sequence starting at i (the end of the bytes when it is incomplete). */

@@ -22,7 +22,7 @@
  */
 import { SftpProtocolError, SFTP, FX, encodeStatus } from "../../../parsers/sftp/packets.ts";
 import { findMatches, viableRawStart, type SpanScanner } from "../../../parsers/ssh/stream-window.ts";
-import { hasTerminalControls, terminalView } from "../../../parsers/ssh/terminal-view.ts";
+import { terminalViews } from "../../../parsers/ssh/terminal-view.ts";
 import type { Shape } from "../../../parsers/ssh/match-shapes.ts";
 
 const READ_BEHIND = 16384;
@@ -86,7 +86,7 @@ export class SftpReadMasker {
     if (data.length <= read.behind) return encodeStatus(id, FX.EOF, "End of file");
     const start = read.behind;
     let end = Math.min(data.length, start + read.len);
-    const tv = hasTerminalControls(data) ? terminalView(data) : null;
+    const tv = terminalViews(data);
     const matches = findMatches(this.scanner, data, tv);
     if (data.length - end < READ_AHEAD) {
       // Less context after the read than asked: its end may be the start of a secret.
