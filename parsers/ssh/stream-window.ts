@@ -190,6 +190,11 @@ export function viableRawStart(text: Uint8Array, views: readonly TerminalView[],
   for (const view of views) {
     const v = viableTailStart(view.bytes, shapes, 0, maxTail);
     if (v < view.map.length) start = Math.min(start, rawRange(view, v, view.map.length).start);
+    // The cursor was moved back: the next bytes continue the line from there.
+    if (view.cursor !== undefined) {
+      const w = viableTailStart(view.bytes.subarray(0, view.cursor), shapes, 0, maxTail);
+      if (w < view.cursor) start = Math.min(start, rawRange(view, w, view.map.length).start);
+    }
   }
   return start;
 }

@@ -18,6 +18,8 @@
 export interface TerminalView {
   /** The visible bytes. */
   bytes: Uint8Array;
+  /** Where the next character would land, when that is not the end (the screen model after a cursor move back): what follows it may still be overwritten. */
+  cursor?: number;
   /** map[i] = index in the raw bytes of visible byte i. */
   map: Int32Array;
 }
@@ -126,7 +128,7 @@ function screenView(raw: Uint8Array, enterIsNewline: boolean): TerminalView {
     } else if (c >= 0x20 || c === 0x09) put(c, i);
     i++;
   }
-  return { bytes: bytes.subarray(0, n), map: map.subarray(0, n) };
+  return { bytes: bytes.subarray(0, n), map: map.subarray(0, n), ...(cursor < n ? { cursor } : {}) };
 }
 
 /** The raw range [start, end) that view bytes [from, to) came from (overwrites make the map non-monotonic). */

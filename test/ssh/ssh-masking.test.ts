@@ -116,11 +116,12 @@ masking:
     expect(r.stdout).toBe("between\n");
   });
 
-  it("masks on a pty: escape sequences, \\r and backspaces between the pieces, and secrets typed into the shell", async () => {
+  it("masks on a pty: escape sequences, backspaces and cursor movement between the pieces, and secrets typed into the shell", async () => {
     const script = [
       `cd ${sshd.home}`,
       `head -c 9 github.txt; printf '\\033[0m'; sleep 1; tail -c +10 github.txt; echo`,
       `head -c 6 aws.txt; printf 'X\\b'; sleep 1; tail -c +7 aws.txt; echo`,
+      `head -c 17 aws.txt; printf 'xyz\\033[3D'; sleep 1; tail -c +18 aws.txt; echo`,
       `cat secrets.txt`,
       `echo typed ${SECRETS.email}`,
       `exit`,
@@ -133,8 +134,8 @@ masking:
     for (const s of ALL) expect(shown).not.toContain(s);
     expectNoSecret(r, "pty");
     expect(shown).toContain("typed [REDACTED]");
-    // Two split secrets, the five of secrets.txt, the typed e-mail (echoed by the pty and printed).
-    expect((shown.match(/\[REDACTED\]/g) ?? []).length).toBeGreaterThanOrEqual(2 + ALL.length + 2);
+    // Three split secrets, the five of secrets.txt, the typed e-mail (echoed by the pty and printed).
+    expect((shown.match(/\[REDACTED\]/g) ?? []).length).toBeGreaterThanOrEqual(3 + ALL.length + 2);
   });
 
   it("masks secrets printed reversed, in base64 and in hex (rev, base64, xxd -p)", async () => {
