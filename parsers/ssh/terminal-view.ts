@@ -27,7 +27,7 @@ export interface TerminalView {
 const ESC = 0x1b;
 
 /** Whether the bytes hold anything the view would remove (else the view is the bytes themselves). */
-export function hasTerminalControls(raw: Uint8Array): boolean {
+function hasTerminalControls(raw: Uint8Array): boolean {
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i]!;
     if ((c < 0x20 && c !== 0x0a && c !== 0x09) || c === 0x7f) return true;
