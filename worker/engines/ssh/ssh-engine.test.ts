@@ -329,6 +329,10 @@ describe("worker SSH engine: masking streams and the trail", () => {
     await h.engine.onClientControl({ t: "ssh.exec", ch: 2, command: "rsync --server -logDtpre.iLsfxCIvu . /srv/upload/" });
     await h.engine.onConnectorData(encodeSshData(2, 0, Uint8Array.of(0x1f, 0, 0, 0, 0x30, 0x41)));
     expect(h.clientView().filter((v) => v.ch === 2 && "stream" in v)).toHaveLength(1);
+    // …but only a line that is nothing else: other output in the line is held as usual.
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 6, command: "cat token.txt; rsync --server . /srv/upload/" });
+    await h.engine.onConnectorData(encodeSshData(6, 0, enc.encode(SECRET.slice(0, 12))));
+    expect(h.clientView().filter((v) => v.ch === 6 && "stream" in v)).toHaveLength(0);
     for (const [ch, command] of [[3, "/usr/lib/openssh/sftp-server"], [4, "git-upload-pack '/srv/repo.git'"], [5, "rsync --server --send . /x"]] as const) {
       await h.engine.onClientControl({ t: "ssh.exec", ch, command });
       expect(h.connectorControls.some((m) => m.t === "ssh.exec" && m.ch === ch), command).toBe(false);
