@@ -187,3 +187,15 @@ describe("gitlab-ci.yaml", () => {
     expect(p.decideConnect({ identity: identityOf(gitlabClaims({ project_path: "ops/dba" })), resource: pgProd }).effect).toBe("deny");
   });
 });
+
+describe("demo.yaml masking on demo-ssh", () => {
+  it("applies every detector to demo-ssh for everyone, as its header says (no column rules: SSH has no columns)", async () => {
+    const p = await example("demo.yaml");
+    const demoSsh = resource("demo-ssh", {}, "ssh");
+    for (const who of [identityOf(devClaims("alice")), identityOf(devClaims("ann", ["approvers"]))]) {
+      const rules = p.maskingRulesFor(who, demoSsh) as { name: string; columns?: string[]; detectors?: string[] }[];
+      expect(rules.map((r) => r.name)).toEqual(["demo-detectors"]);
+      expect(rules[0]!.detectors).toEqual(["all"]);
+    }
+  });
+});

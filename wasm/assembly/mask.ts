@@ -831,7 +831,9 @@ function scan(p: usize, e: usize, emit: bool): bool {
     resumeValid = false;
     vmask = resumeMask;
     outCopy(p, resumeMs - p);
+    const o0 = outPos;
     writeRepl(resumeRule, resumeMs, resumeEnd);
+    noteSpan(resumeRule, resumeMs, resumeEnd, o0);
     countHit(resumeRule);
     hit = true;
     i = resumeEnd;
@@ -881,7 +883,9 @@ function scan(p: usize, e: usize, emit: bool): bool {
         hit = true;
         const ms = maskStart();
         outCopy(last, ms - last);
+        const o0 = outPos;
         writeRepl(matchRule, ms, end);
+        noteSpan(matchRule, ms, end, o0);
         countHit(matchRule);
         last = end;
         i = end;
@@ -1593,6 +1597,47 @@ export function maskText(inPtr: usize, len: usize, outPtr: usize, outCap: usize)
   commitCounts();
   changedAny = true;
   return OK;
+}
+
+// ---------------------------------------------------------------- match spans (SSH streams)
+// maskTextSpans() also reports where each match is, so a stream can be cut only between matches
+// and a match can be overwritten with the same number of bytes (SFTP file contents).
+let spanPtr: usize = 0;
+let spanCap: u32 = 0;
+let spanN: u32 = 0;
+let spanIn: usize = 0;
+
+/** Record one replaced match: rule, input [ms, me) and output [o0, outPos), relative offsets. */
+function noteSpan(rule: i32, ms: usize, me: usize, o0: usize): void {
+  if (spanPtr == 0) return;
+  if (spanN < spanCap) {
+    const a = spanPtr + <usize>spanN * 20;
+    store<u32>(a, <u32>rule);
+    store<u32>(a + 4, <u32>(ms - spanIn));
+    store<u32>(a + 8, <u32>(me - spanIn));
+    store<u32>(a + 12, <u32>(o0 - outBase));
+    store<u32>(a + 16, <u32>(outPos - outBase));
+  }
+  spanN++;
+}
+
+/** maskText() that also writes each match at sPtr as 5 u32 (rule, input start, input end,
+ * output start, output end; offsets relative to inPtr / outPtr), at most sCap of them — see
+ * spanCount(). The JS side discards this call's counts and counts the spans it releases (a
+ * stream re-scans what it holds back). */
+export function maskTextSpans(inPtr: usize, len: usize, outPtr: usize, outCap: usize, sPtr: usize, sCap: u32): i32 {
+  spanPtr = sPtr;
+  spanCap = sCap;
+  spanN = 0;
+  spanIn = inPtr;
+  const r = maskText(inPtr, len, outPtr, outCap);
+  spanPtr = 0;
+  return r;
+}
+
+/** Matches found by the last maskTextSpans() (more than its capacity: call again with more room). */
+export function spanCount(): u32 {
+  return spanN;
 }
 
 /** Whether the last process() changed anything (if not, the input can be forwarded as is). */

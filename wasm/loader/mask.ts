@@ -43,6 +43,33 @@ export interface PgMasker {
   counts(): Record<string, number>;
 }
 
+/** The masker with match positions (SSH streams and SFTP file contents). */
+export interface TextScanningMasker extends PgMasker {
+  /**
+   * maskText() that also says where each match is (for streams that must cut between matches, and
+   * for same-length masking). Counts nothing: call count() for the spans actually released.
+   */
+  scanText(text: Uint8Array): TextScan;
+  /** Count released matches (by their `rule`) into counts(). */
+  count(spans: readonly TextSpan[]): void;
+}
+
+/** One match of scanText(): input bytes [start, end) became output bytes [outStart, outEnd). */
+export interface TextSpan {
+  rule: number;
+  start: number;
+  end: number;
+  outStart: number;
+  outEnd: number;
+}
+
+export interface TextScan {
+  /** The masked text (the input array itself when nothing matched). */
+  output: Uint8Array;
+  /** Matches in input order, never overlapping. */
+  spans: TextSpan[];
+}
+
 /** The slice of the WebAssembly JS API used here (the repo's node-side lib has no WebAssembly values). */
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -74,6 +101,8 @@ interface MaskExports {
   countsPtr(): number;
   process(inPtr: number, inLen: number, outPtr: number, outCap: number): number;
   maskText(inPtr: number, len: number, outPtr: number, outCap: number): number;
+  maskTextSpans(inPtr: number, len: number, outPtr: number, outCap: number, spansPtr: number, spansCap: number): number;
+  spanCount(): number;
   resume(outCap: number): number;
   changed(): number;
   outputLength(): number;
@@ -83,11 +112,13 @@ const PAGE = 65536;
 const SCRATCH = 65536;
 const STYLE_CODE = { redact: 0, partial: 1, hash: 2 } as const;
 const UNKNOWN_SLOT = 32;
+/** scanText(): one match = 5 u32 (rule, input start/end, output start/end). */
+const SPAN_BYTES = 20;
 /** Largest batch accepted by one process() call (the tunnel's frames are ≤ 1 MiB). */
 const MAX_BATCH = 64 * 1024 * 1024;
 const encoder = new TextEncoder();
 
-export function createMasker(module: WebAssembly.Module, config: MaskingConfig): PgMasker {
+export function createMasker(module: WebAssembly.Module, config: MaskingConfig): TextScanningMasker {
   const compiled = compileConfig(config);
   const instance = new WasmInstanceCtor(module, {
     env: {
@@ -209,6 +240,44 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
       collectCounts();
       if (!x.changed()) return text;
       return new Uint8Array(x.memory.buffer, outPtr, x.outputLength()).slice();
+    },
+
+    scanText(text: Uint8Array): TextScan {
+      if (text.length === 0) return { output: text, spans: [] };
+      if (text.length > MAX_BATCH) throw new MaskingError("text too large", "limit");
+      const inPtr = dataBase;
+      const outPtr = inPtr + ((text.length + 15) & ~15) + 32;
+      let outCap = text.length + (text.length >> 2) + 4096;
+      let spanCap = 256;
+      for (;;) {
+        const spansPtr = outPtr + ((outCap + 15) & ~15);
+        ensureMemory(spansPtr + spanCap * SPAN_BYTES);
+        new Uint8Array(x.memory.buffer).set(text, inPtr);
+        const status = x.maskTextSpans(inPtr, text.length, outPtr, outCap, spansPtr, spanCap);
+        // This call's counts are discarded: the caller counts what it releases (count()).
+        new Uint32Array(x.memory.buffer, x.countsPtr(), UNKNOWN_SLOT + 1).fill(0);
+        if (status === 1) {
+          if (outCap >= maxOutput(text.length)) throw new MaskingError("masked output too large", "limit");
+          outCap = Math.min(outCap * 2, maxOutput(text.length));
+          continue;
+        }
+        const n = x.spanCount();
+        if (n > spanCap) {
+          spanCap = n;
+          continue;
+        }
+        if (!x.changed()) return { output: text, spans: [] };
+        const words = new Uint32Array(x.memory.buffer, spansPtr, n * 5);
+        const spans: TextSpan[] = [];
+        for (let k = 0; k < n; k++) {
+          spans.push({ rule: words[k * 5]!, start: words[k * 5 + 1]!, end: words[k * 5 + 2]!, outStart: words[k * 5 + 3]!, outEnd: words[k * 5 + 4]! });
+        }
+        return { output: new Uint8Array(x.memory.buffer, outPtr, x.outputLength()).slice(), spans };
+      }
+    },
+
+    count(spans: readonly TextSpan[]): void {
+      for (const s of spans) if (s.rule >= 0 && s.rule < UNKNOWN_SLOT) totals[s.rule] = totals[s.rule]! + 1;
     },
 
     setCopyFormat(format: "text" | "csv", options: CopyFormatOptions = {}): void {

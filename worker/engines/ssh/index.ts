@@ -8,5 +8,5 @@ export { SshEngine } from "./ssh-engine.ts";
 /** The session's masking rules as a text masker (undefined = no rule applies; throws = invalid configuration). */
 export function sshTextMask(host: EngineHost): SshTextMasker | undefined {
   const masker = createSessionMasker(host);
-  return masker ? textMaskFromSessionMasker(masker) : undefined;
+  return masker ? textMaskFromSessionMasker(masker, host.policy.maskingConfig()) : undefined;
 }

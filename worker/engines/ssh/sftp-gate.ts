@@ -2,11 +2,13 @@
  * Per-operation SFTP policy on one channel. Client → server bytes are framed into SFTP packets;
  * each request is decided before it is forwarded, and a refused one is answered here with
  * SSH_FXP_STATUS PERMISSION_DENIED (the server never sees it). Server → client bytes pass
- * unchanged; their HANDLE replies are read to know which path each handle names, so operations
- * on handles (fsetstat) are decided on the path too.
+ * unchanged unless masking applies (then file contents are masked, see sftp-read-mask.ts); their
+ * HANDLE replies are read to know which path each handle names, so operations on handles
+ * (fsetstat) are decided on the path too.
  */
 import { SftpFramer, decodeSftpRequest, decodeHandleReply, encodeStatus, normalizeSftpPath, FX, FXF, SFTP, SftpProtocolError, type SftpRequest } from "../../../parsers/sftp/packets.ts";
 import type { SftpOperation } from "../../../parsers/policy/ssh.ts";
+import type { SftpReadMasker } from "./sftp-read-mask.ts";
 
 export interface SftpVerdict {
   allowed: boolean;
@@ -26,7 +28,10 @@ export class SftpGate {
   private readonly handles = new Map<string, string>();
   private initialised = false;
 
-  constructor(private readonly decide: SftpDecide) {}
+  constructor(
+    private readonly decide: SftpDecide,
+    private readonly readMasker?: SftpReadMasker,
+  ) {}
 
   /** Returns what to forward to the server and what to answer the client directly. */
   async fromClient(bytes: Uint8Array): Promise<{ forward: Uint8Array[]; reply: Uint8Array[] }> {
@@ -45,7 +50,7 @@ export class SftpGate {
       if (verdict.allowed) {
         if ((req.type === SFTP.OPEN || req.type === SFTP.OPENDIR) && req.paths[0] !== undefined) this.remember(this.pendingOpens, req.id, normalizeSftpPath(req.paths[0]));
         if (req.type === SFTP.CLOSE && req.handle) this.handles.delete(req.handle);
-        forward.push(packet);
+        forward.push(req.type === SFTP.READ && this.readMasker ? this.readMasker.widenRead(packet) : packet);
       } else {
         reply.push(encodeStatus(req.id, req.op === "extended" && req.name.startsWith("type-") ? FX.OP_UNSUPPORTED : FX.PERMISSION_DENIED, verdict.message));
       }
@@ -53,26 +58,39 @@ export class SftpGate {
     return { forward, reply };
   }
 
-  /** Observe server → client bytes (handle replies). Never changes them. */
-  fromServer(bytes: Uint8Array): void {
-    if (this.trackingBroken) return;
+  /**
+   * Server → client bytes: without masking they are only observed (handle replies) and null says
+   * "forward them unchanged"; with masking, the whole packets to send (file contents masked). A
+   * server stream that cannot be framed while masking applies throws SftpProtocolError (fail
+   * closed).
+   */
+  fromServer(bytes: Uint8Array): Uint8Array[] | null {
+    if (this.readMasker) {
+      const packets = this.fromServerFramer.push(bytes);
+      for (const packet of packets) this.observe(packet);
+      return packets.map((p) => this.readMasker!.reply(p));
+    }
+    if (this.trackingBroken) return null;
     try {
-      for (const packet of this.fromServerFramer.push(bytes)) {
-        if (packet[4] !== SFTP.HANDLE) {
-          if (packet[4] === SFTP.STATUS && packet.length >= 9) this.pendingOpens.delete(new DataView(packet.buffer, packet.byteOffset).getUint32(5));
-          continue;
-        }
-        const h = decodeHandleReply(packet);
-        if (!h) continue;
-        const path = this.pendingOpens.get(h.id);
-        this.pendingOpens.delete(h.id);
-        if (path !== undefined) this.remember(this.handles, h.handle, path);
-      }
+      for (const packet of this.fromServerFramer.push(bytes)) this.observe(packet);
     } catch {
       // Without reliable tracking, handle operations that need a path are refused (fail closed).
       this.trackingBroken = true;
       this.handles.clear();
     }
+    return null;
+  }
+
+  private observe(packet: Uint8Array): void {
+    if (packet[4] !== SFTP.HANDLE) {
+      if (packet[4] === SFTP.STATUS && packet.length >= 9) this.pendingOpens.delete(new DataView(packet.buffer, packet.byteOffset).getUint32(5));
+      return;
+    }
+    const h = decodeHandleReply(packet);
+    if (!h) return;
+    const path = this.pendingOpens.get(h.id);
+    this.pendingOpens.delete(h.id);
+    if (path !== undefined) this.remember(this.handles, h.handle, path);
   }
 
   private async check(req: SftpRequest): Promise<SftpVerdict> {

@@ -12,7 +12,7 @@ import { SessionPolicy } from "../../session/session-policy.ts";
 import { loadPolicy } from "../../../parsers/policy/index.ts";
 import { decodeSshData, encodeChannelEvent, encodeSshData, parseChannelEvent, STREAM_EVENT, STREAM_STDERR } from "../../../parsers/ssh/frames.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
-import { createMasker } from "../../../wasm/loader/mask.ts";
+import { createMasker, type MaskingConfig } from "../../../wasm/loader/mask.ts";
 import maskWasm from "../../../wasm/build/mask.wasm";
 
 const POLICY = `
@@ -84,7 +84,10 @@ async function harness(opts: { mask?: boolean; policy?: string } = {}) {
   const maskModule = opts.mask ? maskWasm : undefined;
   engine = new SshEngine(host, {
     textMask: maskModule
-      ? () => textMaskFromSessionMasker(createMasker(maskModule, { rules: [{ name: "secrets", detectors: ["github_token", "aws_access_key"], style: "redact" }] }))
+      ? () => {
+          const config = { rules: [{ name: "secrets", detectors: ["github_token", "aws_access_key"], style: "redact" }] } as MaskingConfig;
+          return textMaskFromSessionMasker(createMasker(maskModule, config), config);
+        }
       : undefined,
   });
   await engine.onClientControl({ t: "ssh.start" });
@@ -255,5 +258,135 @@ describe("worker SSH engine", () => {
     expect(h.clientControls.at(-1)).toMatchObject({ t: "ssh.incoming", kind: "x11" });
     await h.engine.onConnectorControl({ t: "ssh.incoming", ch: 0x8000_0001, kind: "agent" });
     expect(h.clientControls.filter((m) => m.t === "ssh.incoming")).toHaveLength(1);
+  });
+});
+
+describe("worker SSH engine: masking streams and the trail", () => {
+  const enc = new TextEncoder();
+  const SECRET = `ghp_${"Ab12".repeat(9)}`;
+  const text = (h: Awaited<ReturnType<typeof harness>>, stream: number) =>
+    h
+      .clientView()
+      .filter((v) => "stream" in v && v.stream === stream)
+      .map((v) => (v as { text: string }).text)
+      .join("");
+  const trail = (h: Awaited<ReturnType<typeof harness>>) => JSON.stringify(h.events);
+
+  it("masks stdout and stderr each in its own window, holding a split secret until it is settled", async () => {
+    const h = await harness({ mask: true });
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "deploy" });
+    await h.engine.onConnectorData(encodeSshData(0, STREAM_STDERR, enc.encode(`warn: ${SECRET.slice(0, 9)}`)));
+    await h.engine.onConnectorData(encodeSshData(0, 0, enc.encode("progress 1/2\n")));
+    // Only what cannot be part of a secret has reached the client so far.
+    expect(text(h, STREAM_STDERR)).toBe("warn: ");
+    await h.engine.onConnectorData(encodeSshData(0, STREAM_STDERR, enc.encode(`${SECRET.slice(9)}\n`)));
+    await h.engine.onConnectorData(encodeSshData(0, 0, enc.encode(`tail ${SECRET.slice(0, 20)}`)));
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "exit", code: 0 }));
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "close" }));
+    expect(text(h, STREAM_STDERR)).toBe("warn: [REDACTED]\n");
+    // A prefix of a secret left at the end of the stream is released when the channel ends.
+    expect(text(h, 0)).toBe(`progress 1/2\ntail ${SECRET.slice(0, 20)}`);
+    expect(trail(h)).not.toContain(SECRET);
+  });
+
+  it("records typed input masked, even when a secret is typed one key at a time", async () => {
+    const h = await harness({ mask: true });
+    await h.engine.onClientControl({ t: "ssh.shell", ch: 0, pty: { term: "xterm", cols: 80, rows: 24, width: 0, height: 0 } });
+    for (const key of `export T=${SECRET}\r`) await h.engine.onClientData(encodeSshData(0, 0, enc.encode(key)));
+    await h.engine.onClientData(encodeSshData(0, 0, enc.encode("echo AKIAIOSF\x7fFODNN7EXAMPLE\r")));
+    await h.engine.onConnectorData(encodeChannelEvent(0, { t: "exit", code: 0 }));
+    const typed = h.events.filter((e) => e.type === "term.input").map((e) => (e.data as { data: string }).data).join("");
+    expect(typed).toContain("export T=[REDACTED]\r");
+    expect(typed).not.toContain(SECRET);
+    expect(typed).not.toContain("AKIAIOSFODNN7EXAMPLE");
+    // The host got every key unchanged.
+    const sent = h.toConnector.map((p) => new TextDecoder().decode(decodeSshData(p).bytes)).join("");
+    expect(sent).toContain(SECRET);
+  });
+
+  it("masks the command line, the parsed command names and decision reasons in the trail", async () => {
+    const h = await harness({ mask: true });
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: `curl -H 'Authorization: token ${SECRET}' https://x; reboot ${SECRET}` });
+    expect(h.connectorControls.some((m) => m.t === "ssh.exec")).toBe(false);
+    expect(trail(h)).not.toContain(SECRET);
+    expect(JSON.stringify(h.events.find((e) => e.type === "query")?.data)).toContain("[REDACTED]");
+  });
+
+  it("refuses transfers that cannot be masked exactly (rsync/git downloads, sftp-server by exec) and masks scp -f output same-length", async () => {
+    const h = await harness({ mask: true });
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "rsync --server --sender -logDtpre.iLsfxCIvu . /srv/data/" });
+    expect(h.connectorControls.some((m) => m.t === "ssh.exec")).toBe(false);
+    expect(text(h, STREAM_STDERR)).toMatch(/rsync download cannot be masked exactly/);
+
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 1, command: "scp -f /srv/token.txt" });
+    const body = `token=${SECRET}\n`;
+    await h.engine.onConnectorData(encodeSshData(1, 0, enc.encode(`C0644 ${body.length} token.txt\n${body}\0`)));
+    await h.engine.onConnectorData(encodeChannelEvent(1, { t: "exit", code: 0 }));
+    const out = h.clientView().filter((v) => v.ch === 1 && "stream" in v && v.stream === 0).map((v) => (v as { text: string }).text).join("");
+    expect(out).toBe(`C0644 ${body.length} token.txt\ntoken=${"*".repeat(SECRET.length)}\n\0`);
+
+    // Request/response protocols whose output holds no host content are not held (they would stall).
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 2, command: "rsync --server -logDtpre.iLsfxCIvu . /srv/upload/" });
+    await h.engine.onConnectorData(encodeSshData(2, 0, Uint8Array.of(0x1f, 0, 0, 0, 0x30, 0x41)));
+    expect(h.clientView().filter((v) => v.ch === 2 && "stream" in v)).toHaveLength(1);
+    // …but only a line that is nothing else: other output in the line is held as usual.
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 6, command: "cat token.txt; rsync --server . /srv/upload/" });
+    await h.engine.onConnectorData(encodeSshData(6, 0, enc.encode(SECRET.slice(0, 12))));
+    expect(h.clientView().filter((v) => v.ch === 6 && "stream" in v)).toHaveLength(0);
+    for (const [ch, command] of [[3, "/usr/lib/openssh/sftp-server"], [4, "git-upload-pack '/srv/repo.git'"], [5, "rsync --server --send . /x"]] as const) {
+      await h.engine.onClientControl({ t: "ssh.exec", ch, command });
+      expect(h.connectorControls.some((m) => m.t === "ssh.exec" && m.ch === ch), command).toBe(false);
+    }
+
+    const plain = await harness();
+    await plain.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "rsync --server --sender -logDtpre.iLsfxCIvu . /srv/data/" });
+    expect(plain.connectorControls.some((m) => m.t === "ssh.exec")).toBe(true);
+  });
+
+  it("masks SFTP file contents and names same-length, reading context around each READ the client sent", async () => {
+    const h = await harness({ mask: true });
+    await h.engine.onClientControl({ t: "ssh.subsystem", ch: 0, name: "sftp" });
+    const u32 = (n: number) => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+    const frame = (body: number[]) => Uint8Array.from([...u32(body.length), ...body]);
+    const handle = [...enc.encode("h1")];
+    const read = (id: number, offset: number, len: number) => frame([5, ...u32(id), ...u32(handle.length), ...handle, 0, 0, 0, 0, ...u32(offset), ...u32(len)]);
+    const data = (id: number, bytes: Uint8Array) => frame([103, ...u32(id), ...u32(bytes.length), ...bytes]);
+    await h.engine.onClientData(encodeSshData(0, 0, frame([1, 0, 0, 0, 3])));
+    const file = enc.encode(`key: ${SECRET} end\n`);
+    // The client reads 10 bytes from offset 12, in the middle of the secret.
+    await h.engine.onClientData(encodeSshData(0, 0, read(7, 12, 10)));
+    const widened = decodeSshData(h.toConnector.at(-1)!).bytes;
+    const wv = new DataView(widened.buffer, widened.byteOffset);
+    const at = 13 + handle.length;
+    expect(Number(wv.getBigUint64(at))).toBe(0); // read-behind (clamped at the start of the file)
+    expect(wv.getUint32(at + 8)).toBe(12 + 10 + 16384); // ... and read-ahead
+    // The server answers the widened read with the whole (short) file.
+    await h.engine.onConnectorData(encodeSshData(0, 0, data(7, file)));
+    const reply = decodeSshData(h.toClient.at(-1)!).bytes;
+    expect(reply[4]).toBe(103);
+    expect(new DataView(reply.buffer, reply.byteOffset).getUint32(9)).toBe(10);
+    expect(new TextDecoder().decode(reply.subarray(13))).toBe("*".repeat(10));
+    // A read at the end of the file: the server's DATA holds only read-behind bytes → EOF.
+    await h.engine.onClientData(encodeSshData(0, 0, read(8, file.length, 100)));
+    await h.engine.onConnectorData(encodeSshData(0, 0, data(8, file)));
+    const eof = decodeSshData(h.toClient.at(-1)!).bytes;
+    expect([eof[4], new DataView(eof.buffer, eof.byteOffset).getUint32(9)]).toEqual([101, 1]);
+    // A short answer (its own read limit, or the end of the file) whose end may be the start of a
+    // secret: the reply stops before it (a short read the client re-requests).
+    const partial = enc.encode(`hello ${SECRET.slice(0, 12)}`);
+    await h.engine.onClientData(encodeSshData(0, 0, read(9, 0, partial.length)));
+    await h.engine.onConnectorData(encodeSshData(0, 0, data(9, partial)));
+    const short = decodeSshData(h.toClient.at(-1)!).bytes;
+    expect(new TextDecoder().decode(short.subarray(13))).toBe("hello ");
+    // Directory listings: names and ls -l lines masked in place, attributes untouched.
+    const str = (t: string) => [...u32(enc.encode(t).length), ...enc.encode(t)];
+    const attrs = [...u32(0x5), 0, 0, 0, 0, 0, 0, 0, 42, ...u32(0o100644)];
+    await h.engine.onConnectorData(encodeSshData(0, 0, frame([104, ...u32(10), ...u32(1), ...str(`${SECRET}.txt`), ...str(`-rw-r--r-- 1 u u 42 Jan 1 ${SECRET}.txt`), ...attrs])));
+    const names = decodeSshData(h.toClient.at(-1)!).bytes;
+    const listing = new TextDecoder().decode(names);
+    expect(listing).not.toContain(SECRET);
+    expect(listing).toContain(`${"*".repeat(SECRET.length)}.txt`);
+    expect(names.length).toBe(4 + 1 + 4 + 4 + 4 + SECRET.length + 4 + 4 + `-rw-r--r-- 1 u u 42 Jan 1 ${SECRET}.txt`.length + attrs.length);
+    expect(h.events.find((e) => e.type === "masking")).toBeUndefined(); // counts are written at channel close
   });
 });

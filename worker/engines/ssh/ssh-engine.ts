@@ -35,7 +35,6 @@ import {
 import { parseCommandLine } from "../../../parsers/shell/parse.ts";
 import type { SftpOperation, SshRequest } from "../../../parsers/policy/ssh.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
-import { StreamingMasker } from "../../../parsers/ssh/stream-mask.ts";
 import { SftpProtocolError } from "../../../parsers/sftp/packets.ts";
 import type { Engine, EngineHost } from "../engine.ts";
 import type { DecisionEvent } from "../../session/session-audit.ts";
@@ -51,10 +50,10 @@ import {
   type IncomingOpen,
 } from "../../../parsers/ssh/forward.ts";
 import type { SshTextMasker } from "./text-mask.ts";
+import { ChannelOutput } from "./channel-output.ts";
+import { transferMode } from "./transfer-mode.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
-/** Output is released at the latest this long after it stopped flowing (masking carry-over). */
-const MASK_IDLE_FLUSH_MS = 30;
 /** Exec output recorded per channel; beyond it the recording notes the truncation (bulk transfers such as rsync). */
 const MAX_RECORDED_EXEC_OUTPUT = 256 * 1024;
 /** Largest DATA payload the engine produces (well under the tunnel's frame limit, even after masking). */
@@ -79,9 +78,8 @@ interface Channel {
   kind: ChannelKind;
   state: "open" | "refused";
   pty: boolean;
-  decoder: TextDecoder;
-  masker?: StreamingMasker;
-  flushTimer?: ReturnType<typeof setTimeout>;
+  /** Masking windows and trail decoders (exec and shell channels). */
+  output: ChannelOutput;
   sftp?: SftpGate;
   forward?: ForwardState;
   recorded: number;
@@ -186,6 +184,7 @@ export class SshEngine implements Engine {
     let kind: ChannelKind;
     let decision: Decision;
     let what: string;
+    let transfer: ReturnType<typeof transferMode> = { kind: "none" };
     if (message.t === "ssh.exec") {
       kind = "exec";
       what = "command";
@@ -193,17 +192,21 @@ export class SshEngine implements Engine {
       await host.audit.onQuery({
         protocol: "ssh",
         message: "exec",
-        text: message.command,
-        statements: line.commands.map((c) => ({ kind: c.kind, command: c.kind === "unknown" ? `unknown: ${c.reason ?? ""}` : c.name, flags: commandFlags(c) })),
+        text: this.masked(message.command),
+        statements: line.commands.map((c) => ({ kind: c.kind, command: this.masked(c.kind === "unknown" ? `unknown: ${c.reason ?? ""}` : c.name), flags: commandFlags(c).map((f) => this.masked(f)) })),
       });
       decision = this.decide({ kind: "exec", line });
+      transfer = transferMode(line);
+      if (decision.effect === "allow" && this.mask && transfer.kind === "unmaskable") {
+        decision = { effect: "deny", rule: null, reason: `masking rules apply to this session and ${transfer.what} cannot be masked exactly (deltas, compressed data, checksums); download with scp or the sftp subsystem instead`, matched: [] };
+      }
     } else if (message.t === "ssh.shell") {
       kind = "shell";
       what = "interactive shell";
       await host.audit.onQuery({ protocol: "ssh", message: "shell", text: "" });
       decision = this.decide({ kind: "shell" });
     } else {
-      await host.audit.onQuery({ protocol: "ssh", message: "subsystem", text: message.name });
+      await host.audit.onQuery({ protocol: "ssh", message: "subsystem", text: this.masked(message.name) });
       if (message.name !== "sftp") {
         kind = "exec";
         what = "subsystem";
@@ -219,15 +222,14 @@ export class SshEngine implements Engine {
     let refusal: string | undefined;
     if (decision.effect === "approve") ({ decision, refusal } = await this.holdForApproval(message, decision, what, pty));
 
-    const channel: Channel = { kind, state: "open", pty, decoder: new TextDecoder("utf-8"), recorded: 0, truncatedNoted: false };
+    const channel: Channel = { kind, state: "open", pty, output: new ChannelOutput(this.mask, transfer.kind === "same-length" ? { sameLength: true, hold: transfer.hold } : { sameLength: false, hold: true }), recorded: 0, truncatedNoted: false };
     this.channels.set(message.ch, channel);
     if (decision.effect !== "allow") {
       channel.state = "refused";
       this.refuse(message.ch, refusal ?? `gatehouse: ${what} refused: ${decision.reason}`, pty);
       return;
     }
-    if (kind === "sftp") channel.sftp = new SftpGate((req, op, paths) => this.decideSftp(req.name, op, paths));
-    if (kind !== "sftp" && this.mask) channel.masker = new StreamingMasker(this.mask.mask);
+    if (kind === "sftp") channel.sftp = new SftpGate((req, op, paths) => this.decideSftp(req.name, op, paths), this.mask?.sftpReads());
     if (pty && message.pty) await host.audit.onEvent("term.resize", { ch: message.ch, cols: message.pty.cols, rows: message.pty.rows, term: message.pty.term });
     const forwarded: SshClientMessage = { ...message };
     if (Object.keys(kept).length > 0) forwarded.env = kept;
@@ -259,7 +261,7 @@ export class SshEngine implements Engine {
   }
 
   private async decideSftp(name: string, op: SftpOperation, paths: string[]): Promise<{ allowed: boolean; message: string }> {
-    await this.host.audit.onQuery({ protocol: "ssh", message: "sftp", text: `${name} ${paths.join(" ")}`.trim() });
+    await this.host.audit.onQuery({ protocol: "ssh", message: "sftp", text: this.masked(`${name} ${paths.join(" ")}`.trim()) });
     const decision = this.decide({ kind: "sftp", op, paths, detail: name });
     await this.recordDecision(decision);
     if (decision.effect === "allow") return { allowed: true, message: "" };
@@ -284,7 +286,7 @@ export class SshEngine implements Engine {
       return;
     }
     const origin = direct ? ` from ${message.originHost}:${message.originPort}` : "";
-    await host.audit.onQuery({ protocol: "ssh", message: "forward", text: `${target}${origin}` });
+    await host.audit.onQuery({ protocol: "ssh", message: "forward", text: this.masked(`${target}${origin}`) });
     const decision = this.decide({ kind: "port-forward", target });
     await this.recordDecision(decision);
     let refusal: string | undefined;
@@ -303,7 +305,7 @@ export class SshEngine implements Engine {
   }
 
   private forwardChannel(kind: string, target: string): Channel {
-    return { kind: "forward", state: "open", pty: false, decoder: new TextDecoder("utf-8"), forward: { kind, target, up: 0, down: 0 }, recorded: 0, truncatedNoted: false };
+    return { kind: "forward", state: "open", pty: false, output: new ChannelOutput(undefined, { sameLength: false, hold: true }), forward: { kind, target, up: 0, down: 0 }, recorded: 0, truncatedNoted: false };
   }
 
   /** A channel the host opened towards the client: relayed only if this session was granted what it belongs to. */
@@ -397,7 +399,7 @@ export class SshEngine implements Engine {
       return;
     }
     if (ch.forward) ch.forward.up += frame.bytes.length;
-    else if (ch.kind === "shell" || ch.pty) await this.host.audit.onEvent("term.input", { ch: frame.ch, data: new TextDecoder().decode(frame.bytes) });
+    else if (ch.kind === "shell" || ch.pty) await this.recordInput(frame.ch, ch.output.input(frame.bytes));
     // The frame is already exactly what the connector expects (stdin of this channel): pass it on as is.
     this.host.sendToConnector([bytes]);
   }
@@ -426,7 +428,7 @@ export class SshEngine implements Engine {
       const event = parseChannelEvent(frame.bytes);
       if (event.t === "error") {
         await this.flushOutput(frame.ch, ch);
-        await this.host.audit.onEvent("ssh.channel-error", { ch: frame.ch, message: event.message });
+        await this.host.audit.onEvent("ssh.channel-error", { ch: frame.ch, message: this.masked(event.message) });
         ch.state = "refused";
         this.refuse(frame.ch, `gatehouse: resource ${this.host.resource.name}: ${event.message}`, ch.pty, EXIT_GATEWAY_ERROR);
         return;
@@ -443,18 +445,25 @@ export class SshEngine implements Engine {
       return;
     }
     if (ch.sftp) {
-      ch.sftp.fromServer(frame.bytes);
-      this.sendOutput(frame.ch, frame.stream, frame.bytes);
+      if (frame.stream !== STREAM_STDOUT) return this.sendOutput(frame.ch, frame.stream, ch.output.push(frame.stream, frame.bytes));
+      let packets;
+      try {
+        packets = ch.sftp.fromServer(frame.bytes);
+      } catch (e) {
+        if (!(e instanceof SftpProtocolError)) throw e;
+        // File contents that cannot be framed cannot be masked: end the channel (fail closed).
+        await this.host.audit.onEvent("ssh.channel-error", { ch: frame.ch, message: this.masked(`SFTP reply from the host cannot be masked: ${e.message}`) });
+        ch.state = "refused";
+        this.refuse(frame.ch, `gatehouse: SFTP reply from the host cannot be masked: ${e.message}`, false, EXIT_GATEWAY_ERROR);
+        this.host.sendToConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
+        return;
+      }
+      if (packets === null) this.sendOutput(frame.ch, frame.stream, frame.bytes);
+      else for (const p of packets) this.sendOutput(frame.ch, frame.stream, p);
       return;
     }
-    if (ch.masker) {
-      const out = ch.masker.push(frame.bytes);
-      if (out.length > 0) await this.emitMasked(frame.ch, ch, frame.stream, out);
-      this.armFlush(frame.ch, ch, frame.stream);
-      return;
-    }
-    await this.record(frame.ch, ch, ch.decoder.decode(frame.bytes, { stream: true }));
-    this.sendOutput(frame.ch, frame.stream, frame.bytes);
+    const out = ch.output.push(frame.stream, frame.bytes);
+    if (out.length > 0) await this.emitMasked(frame.ch, ch, frame.stream, out);
   }
 
   /** Forwarded bytes pass unchanged (no masking: any protocol may ride a forward, and rewriting it would corrupt it). */
@@ -481,36 +490,22 @@ export class SshEngine implements Engine {
     this.host.sendToClient([encodeChannelEvent(chId, event)]);
   }
 
-  private armFlush(chId: number, ch: Channel, stream: number): void {
-    if (ch.flushTimer !== undefined) clearTimeout(ch.flushTimer);
-    ch.flushTimer = undefined;
-    if (!ch.masker?.pending) return;
-    ch.flushTimer = setTimeout(() => {
-      ch.flushTimer = undefined;
-      const run = this.outputChain.then(async () => {
-        if (ch.state !== "open" || !ch.masker) return;
-        const out = ch.masker.flush();
-        if (out.length > 0) await this.emitMasked(chId, ch, stream, out);
-      });
-      this.outputChain = run.catch((e: Error) => this.end("error", `gatehouse: recording failed: ${e.message}`, "recording"));
-    }, MASK_IDLE_FLUSH_MS);
-  }
-
+  /** The channel's output ends (exit, close, error): release what the masking windows still hold. */
   private async flushOutput(chId: number, ch: Channel): Promise<void> {
-    if (ch.flushTimer !== undefined) clearTimeout(ch.flushTimer);
-    ch.flushTimer = undefined;
-    if (ch.masker) {
-      const out = ch.masker.flush();
-      if (out.length > 0) await this.emitMasked(chId, ch, STREAM_STDOUT, out);
-    }
-    const tail = ch.decoder.decode();
-    if (tail.length > 0) await this.record(chId, ch, tail);
+    for (const { stream, bytes } of ch.output.end()) await this.emitMasked(chId, ch, stream, bytes);
+    for (const stream of [STREAM_STDOUT, STREAM_STDERR]) await this.record(chId, ch, ch.output.text(stream, new Uint8Array(0), true));
+    if (ch.kind === "shell" || ch.pty) await this.recordInput(chId, ch.output.input(new Uint8Array(0), true));
   }
 
   /** Masked bytes: recorded exactly as sent (decoded for the trail), then sent. */
   private async emitMasked(chId: number, ch: Channel, stream: number, bytes: Uint8Array): Promise<void> {
-    await this.record(chId, ch, ch.decoder.decode(bytes, { stream: true }));
+    await this.record(chId, ch, ch.output.text(stream, bytes));
     this.sendOutput(chId, stream, bytes);
+  }
+
+  /** Typed input for the trail (already masked by the channel's input window). */
+  private async recordInput(chId: number, text: string): Promise<void> {
+    if (text.length > 0) await this.host.audit.onEvent("term.input", { ch: chId, data: text });
   }
 
   /** Recording sees exactly what the client receives (after masking). */
@@ -590,7 +585,7 @@ export class SshEngine implements Engine {
     pty: boolean,
   ): Promise<{ decision: Decision; refusal?: string }> {
     const statement = message.t === "ssh.exec" ? (message.command ?? "") : "<interactive shell>";
-    const displayText = this.mask ? new TextDecoder().decode(this.mask.mask(new TextEncoder().encode(statement))) : statement;
+    const displayText = this.masked(statement);
     try {
       const held = await this.host.holdForApproval({ statement, displayText, decision });
       this.host.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`${held.notice}${pty ? "\r\n" : "\n"}`))]);
@@ -624,13 +619,16 @@ export class SshEngine implements Engine {
   }
 
   private dropChannel(chId: number): void {
-    const ch = this.channels.get(chId);
-    if (ch?.flushTimer !== undefined) clearTimeout(ch.flushTimer);
     this.channels.delete(chId);
   }
 
+  /** Text for the trail and approvers, masked by the session's rules (command lines, paths, reasons). */
+  private masked(text: string): string {
+    return this.mask ? this.mask.text(text) : text;
+  }
+
   private async recordDecision(decision: Decision): Promise<void> {
-    const event: DecisionEvent = { effect: decision.effect, rule: decision.rule, reason: decision.reason };
+    const event: DecisionEvent = { effect: decision.effect, rule: decision.rule, reason: this.masked(decision.reason) };
     if (decision.statementIndex !== undefined) event.statementIndex = decision.statementIndex;
     await this.host.audit.onDecision(event);
   }
@@ -642,7 +640,13 @@ export class SshEngine implements Engine {
   private end(status: "error" | "denied" | "ok", reason: string, code?: string): void {
     if (this.phase === "closed") return;
     this.phase = "closed";
-    for (const ch of this.channels.values()) if (ch.flushTimer !== undefined) clearTimeout(ch.flushTimer);
-    this.host.end({ status, reason, ...(code ? { code } : {}) });
+    // The reason is recorded (and may quote a host's or connector's message): masked too.
+    let shown = reason;
+    try {
+      shown = this.masked(reason);
+    } catch {
+      shown = "gatehouse: session ended (its reason could not be masked)";
+    }
+    this.host.end({ status, reason: shown, ...(code ? { code } : {}) });
   }
 }
