@@ -66,4 +66,13 @@ describe("write targets in canonical form", () => {
     expect(writes("rsync -a src/ host:/srv/app/")).toEqual([]);
     expect(writes("rsync --server -logDtpre.iLsfxCIvu . /srv/up/")).toEqual(["/srv/up/**"]);
   });
+
+  it("rsync's server side is not a remote shell; a client -e, or a server daemon config, runs programs", () => {
+    const kinds = (line: string) => parseCommandLine(line).commands.map((c) => c.kind);
+    expect(kinds("rsync --server --sender -e.LsfxCIvu . /home/x/secrets.txt")).toEqual(["command"]);
+    expect(kinds("rsync -e 'sh -c x' host:a b")).toContain("unknown");
+    expect(kinds("rsync -ae.x host:a b")).toContain("unknown");
+    expect(kinds("rsync -e sh host:a b -- --server")).toContain("unknown");
+    expect(kinds("rsync --server --daemon --config=/tmp/evil.conf .")).toContain("unknown");
+  });
 });

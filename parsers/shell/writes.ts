@@ -226,9 +226,17 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
         return { unknown: `${name} with an option that runs a program` };
       }
       return null;
-    case "rsync":
-      if (args.some((a) => a.dynamic || /^(-e|--rsh|--rsync-path)/.test(a.value) || /^-[A-Za-z]*e/.test(a.value) && !a.value.startsWith("--") && !args.some((x) => x.value === "--server"))) return { unknown: `${name} with a remote shell or rsync path (runs a program)` };
+    case "rsync": {
+      if (args.some((a) => a.dynamic)) return { unknown: `${name} with a dynamic argument` };
+      // What ssh runs on the far side of an rsync transfer starts with --server; there `-e.LsfxCIvu`
+      // is the protocol's capability string, not a remote shell. Daemon mode reads a config file
+      // whose `pre-xfer exec` runs programs.
+      if (args[0]?.value === "--server") {
+        return args.some((a) => /^--(daemon|config)/.test(a.value)) ? { unknown: `${name} --server --daemon/--config (a config file can run programs)` } : null;
+      }
+      if (args.some((a) => /^(-e|--rsh|--rsync-path)/.test(a.value) || (/^-[A-Za-z]*e/.test(a.value) && !a.value.startsWith("--")))) return { unknown: `${name} with a remote shell or rsync path (runs a program)` };
       return null;
+    }
   }
   return null;
 }
