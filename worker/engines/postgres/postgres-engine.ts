@@ -39,7 +39,8 @@ import type { HeldStatement } from "../../approvals/session-hold.ts";
 import type { SessionMasker } from "../../masking/session-masker.ts";
 import { copyOutFormat, type CopyOutFormat } from "../../../parsers/pg/copy-options.ts";
 import { maskTexts } from "../../masking/text-masker.ts";
-import { ResponseOrder, ResponseOrderError } from "./response-order.ts";
+import { ResponseOrder, ResponseOrderError, type ProbedCopyFormat } from "./response-order.ts";
+import { CATALOG_QUERY, SessionTaint, type Taint } from "../../masking/taint/session-taint.ts";
 import { MaskingConfigError } from "../../../parsers/masking/config.ts";
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 
@@ -76,7 +77,11 @@ const B = {
   CommandComplete: 0x43, // C
   EmptyQuery: 0x49, // I
   ParameterStatus: 0x53, // S
+  Notification: 0x41, // A
 } as const;
+
+/** Backend messages whose masking depends on the taint of the request being answered. */
+const TAINTED_TYPES = new Set<number>([B.RowDescription, B.ErrorResponse, B.NoticeResponse, B.Notification, B.ParameterStatus, 0x48 /* CopyOutResponse */]);
 
 export interface PostgresEngineOptions {
   framerModule: WebAssembly.Module;
@@ -107,6 +112,10 @@ export class PostgresEngine implements Engine {
   private readonly order: ResponseOrder | undefined;
   /** The portal the client's last message described ('D' 'P'), if that was its last message (Flush aside). */
   private describedPortal: string | null = null;
+  /** Derived-value masking (masking with column rules only): catalogue, analysis, verdicts. */
+  private readonly taint: SessionTaint | undefined;
+  /** Waiting for the answers to the gateway's catalogue query (before the client's first statement). */
+  private catalogWait?: { resolve: () => void; reject: (e: Error) => void };
 
   constructor(
     private readonly host: EngineHost,
@@ -115,6 +124,8 @@ export class PostgresEngine implements Engine {
     this.frontend = new PgFramer(options.framerModule, 64 * 1024 * 1024);
     this.backend = new PgFramer(options.framerModule, 256 * 1024 * 1024);
     if (options.masker) this.order = new ResponseOrder();
+    const maskingConfig = options.masker ? host.policy.maskingConfig() : undefined;
+    if (options.masker && maskingConfig && SessionTaint.needed(maskingConfig)) this.taint = new SessionTaint(options.masker, maskingConfig);
     // A tunnel that never completes its startup must not hold a session open.
     setTimeout(() => {
       if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");
@@ -198,6 +209,7 @@ export class PostgresEngine implements Engine {
       host.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters) });
       const message = await ready;
       clearTimeout(timer);
+      if (this.taint) await this.readCatalog();
       const pid = randomInt31();
       const secret = randomInt31();
       await host.registerCancelKey(pid, secret);
@@ -248,7 +260,7 @@ export class PostgresEngine implements Engine {
         switch (type) {
           case T.Query: {
             const sql = decodeQuery(body);
-            const { refusal, statements } = await this.check("simple", sql);
+            const { refusal, statements, taint } = await this.check("simple", sql);
             if (refusal) {
               replace(i, this.denials.sentinelQuery(refusal));
               order?.sent({ kind: "query", copies: [], resets: false });
@@ -260,16 +272,16 @@ export class PostgresEngine implements Engine {
                 replace(i, concat([probe.bytes, original()]));
                 order.sent({ kind: "probe", format: probe.format });
               }
-              order.sent({ kind: "query", copies, resets: statements.some((s) => s.command === "DISCARD" || s.command === "DEALLOCATE") });
+              order.sent({ kind: "query", copies, resets: statements.some((s) => s.command === "DISCARD" || s.command === "DEALLOCATE"), taint: taint ?? null });
             }
             this.statementStarted();
             break;
           }
           case T.Parse: {
             const parse = decodeParse(body);
-            const { refusal, statements } = await this.check("parse", parse.query);
+            const { refusal, statements, taint } = await this.check("parse", parse.query);
             if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
-            order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null) });
+            order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null), taint: refusal ? null : (taint ?? null) });
             break;
           }
           case T.Bind: {
@@ -281,7 +293,7 @@ export class PostgresEngine implements Engine {
           case T.Describe: {
             const target = describeTarget(body);
             if (target.kind === "P") this.describedPortal = target.name;
-            order?.sent({ kind: "describe", injected: false });
+            order?.sent({ kind: "describe", injected: false, target });
             break;
           }
           case T.Execute: {
@@ -292,7 +304,7 @@ export class PostgresEngine implements Engine {
               // masker gets the exact shape — names, types, the formats this Bind asked for —
               // of the rows that follow. The answer goes to the masker only.
               replace(i, concat([describePortal(portal), original()]));
-              order.sent({ kind: "describe", injected: true });
+              order.sent({ kind: "describe", injected: true, target: { kind: "P", name: portal } });
             }
             order?.sent({ kind: "execute", portal });
             break;
@@ -342,7 +354,7 @@ export class PostgresEngine implements Engine {
   }
 
   /** Classify and decide; records the request and the decision. Returns the denial to send (or null to forward) and the statements. */
-  private async check(message: "simple" | "parse", sql: string): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[] }> {
+  private async check(message: "simple" | "parse", sql: string): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; taint?: Taint | null }> {
     const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: this.standardConformingStrings });
     await this.host.audit.onQuery({
       protocol: "postgres",
@@ -351,9 +363,63 @@ export class PostgresEngine implements Engine {
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
     });
     await this.recordDecision(decisionEvent(decision));
-    if (decision.effect === "allow") return { refusal: null, statements };
+    if (decision.effect === "allow") return this.checkTaint(sql, statements);
     if (decision.effect === "approve") return { refusal: await this.holdForApproval(sql, decision), statements };
     return { refusal: { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` }, statements };
+  }
+
+  /**
+   * Derived-value analysis of an allowed statement (worker/masking/taint/): its taint goes with
+   * the request so the answers are masked by it; a write or sink fed with masked data, or (with
+   * `predicates: refuse`) masked data in a predicate, is refused here. Recorded in the trail.
+   */
+  private async checkTaint(sql: string, statements: readonly ClassifiedStatement[]): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; taint?: Taint | null }> {
+    if (!this.taint) return { refusal: null, statements };
+    const verdict = this.taint.analyze(sql, statements.map((s) => s.kind), this.standardConformingStrings);
+    if (verdict.taint) {
+      const rule = this.host.policy.maskingConfig().rules[verdict.taint.rule]?.name ?? null;
+      await this.host.audit.onEvent("masking.derived", { rule, sources: verdict.taint.sources, refused: verdict.refusal !== null });
+    }
+    if (verdict.refusal) {
+      const reason = `gatehouse: statement refused by masking: ${verdict.refusal}`;
+      await this.recordDecision({ effect: "deny", rule: null, reason });
+      return { refusal: { code: "42501", message: reason }, statements };
+    }
+    return { refusal: null, statements, taint: verdict.taint };
+  }
+
+  /** Reads the catalogue the taint analysis needs; the client is told "ready" only after it. */
+  private async readCatalog(): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => (this.catalogWait = { resolve, reject }));
+    const timer = setTimeout(() => this.catalogWait?.reject(new Error("timed out reading the catalogue")), CONNECT_TIMEOUT_MS);
+    try {
+      this.host.sendToConnector([message("Q", cstring(CATALOG_QUERY))]);
+      await done;
+    } catch (e) {
+      throw { code: "08001", message: `gatehouse: masking needs the target's catalogue: ${(e as Error).message}` } satisfies PendingError;
+    } finally {
+      clearTimeout(timer);
+      this.catalogWait = undefined;
+    }
+  }
+
+  /** Taint verdicts for the plan the masker just built from this RowDescription body. */
+  private overridePlan(body: Uint8Array, taint: Taint | null): void {
+    const rules = this.taint!.planFor(body, taint);
+    if (rules) this.options.masker!.overridePlan(rules);
+  }
+
+  private onCatalogData(bytes: Uint8Array): void {
+    const wait = this.catalogWait!;
+    try {
+      const batch = this.backend.push(bytes);
+      for (let i = 0; i < batch.count; i++) {
+        const start = batch.offset(i);
+        if (this.taint!.catalogMessage(batch.type(i), batch.bytes.subarray(start + 5, start + batch.length(i)))) return wait.resolve();
+      }
+    } catch (e) {
+      wait.reject(e as Error);
+    }
   }
 
   /**
@@ -435,6 +501,7 @@ export class PostgresEngine implements Engine {
   // ---------------------------------------------------------------- target → client
 
   async onConnectorData(bytes: Uint8Array): Promise<void> {
+    if (this.catalogWait) return this.onCatalogData(bytes);
     if (this.phase !== "ready") return;
     let batch: FrameBatch;
     try {
@@ -473,13 +540,26 @@ export class PostgresEngine implements Engine {
         const type = batch.type(i);
         const start = batch.offset(i);
         const end = start + batch.length(i);
+        // The taint of the request being answered (before received() moves past it).
+        const taint = this.taint && TAINTED_TYPES.has(type) ? order!.currentTaint() : null;
         const verdict = order ? order.received(type, bytes, start, end) : "forward";
         if (verdict === "drop" || verdict === "plan") {
           // Answers to the gateway's own messages: never forwarded, never recorded.
           takeRun(start);
           flush();
-          if (verdict === "plan") masker!.process(bytes.subarray(start, end));
+          if (verdict === "plan") {
+            masker!.process(bytes.subarray(start, end));
+            if (type === B.RowDescription) this.overridePlan(bytes.subarray(start + 5, end), taint);
+          }
           runStart = end;
+          continue;
+        }
+        if (type === B.RowDescription && this.taint) {
+          // The masker builds the plan from this RowDescription; the taint verdicts amend it before any row.
+          takeRun(end);
+          flush();
+          runStart = end;
+          this.overridePlan(bytes.subarray(start + 5, end), taint);
           continue;
         }
         if (verdict !== "forward") {
@@ -488,7 +568,12 @@ export class PostgresEngine implements Engine {
           runStart = start;
           const f = verdict.copy;
           try {
-            if (f && f.format !== "binary") masker!.setCopyFormat(f.format, copyFormatOptions(f));
+            if (f && f.format !== "binary") {
+              const options = copyFormatOptions(f);
+              const rules = this.taint?.copyRules((f as ProbedCopyFormat).shape, f.columns?.length ?? 0, !f.table, taint ?? order!.currentTaint());
+              if (rules) options.rules = rules;
+              masker!.setCopyFormat(f.format, options);
+            }
           } catch (e) {
             // Options the masker cannot take (e.g. a NULL string over 64 bytes): no format, so
             // the COPY is masked as rows of unknown shape (fail closed).
@@ -505,11 +590,13 @@ export class PostgresEngine implements Engine {
             const ms = this.host.policy.limits().statementTimeoutMs ?? 0;
             replacement = errorResponse({ severity: "ERROR", code: "57014", message: `gatehouse: statement cancelled: it exceeded the policy's statement timeout of ${formatMs(ms)}` });
           }
+          if (!replacement && taint) replacement = message("E", this.taint!.maskedErrorBody(bytes.subarray(start + 5, end)));
           if (replacement) {
             takeRun(start);
             run.push(replacement);
             runStart = end;
           }
+
         } else if (type === B.ParameterStatus) {
           const text = new TextDecoder().decode(bytes.subarray(start + 5, end));
           if (text.startsWith("standard_conforming_strings\0")) this.standardConformingStrings = text.includes("\0on\0");
@@ -519,6 +606,16 @@ export class PostgresEngine implements Engine {
           const encoding = /^client_encoding\0([^\0]*)/.exec(text)?.[1];
           if (masker && encoding && UNSAFE_CLIENT_ENCODINGS.has(encoding.toUpperCase())) {
             return this.fatal("0A000", `gatehouse: client_encoding ${encoding} is not supported while masking is on; use UTF8`, "denied");
+          }
+        }
+        if (taint && (type === B.NoticeResponse || type === B.Notification || type === B.ParameterStatus)) {
+          // While a statement that reads masked data runs, any text it makes the server send may echo a value.
+          const body = bytes.subarray(start + 5, end);
+          const masked = type === B.NoticeResponse ? this.taint!.maskedErrorBody(body) : type === B.Notification ? this.taint!.maskedNotificationBody(body) : this.taint!.maskedParameterStatusBody(body);
+          if (masked !== body) {
+            takeRun(start);
+            run.push(message(String.fromCharCode(type), masked));
+            runStart = end;
           }
         }
       }

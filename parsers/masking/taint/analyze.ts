@@ -1,0 +1,247 @@
+/**
+ * Taint analysis of one SQL string (a simple query or a Parse): can any value it returns — a
+ * result column, an error or notice text, a notification, a setting — be computed from a masked
+ * column? Lexical and fail closed: it never proves a value clean, it only finds every way the
+ * statement could reach masked data:
+ *
+ *  - a masked column's name (any column glob of a rule, by its column part, in any spelling the
+ *    lexer can read — quoted or not, inside strings too);
+ *  - the name of a table that has a masked column (whole-row references `c`, `c.*`,
+ *    `row_to_json(c)`, `TABLE customers`, NATURAL joins all need it in the statement);
+ *  - an object whose definition is not in the statement: views and materialized views that may
+ *    read masked tables, user functions, SQL-running built-ins (query_to_xml, ts_stat, dblink…),
+ *    DO, CALL, EXECUTE (a prepared statement), FETCH (a cursor), and anything the lexer could not read.
+ *
+ * The worker then masks every result column that is not a plain reference to an unmasked base
+ * table column (RowDescription's table OID + attribute number say which are) with the derived
+ * rule, and masks error, notice, notification and setting texts while the statement runs.
+ *
+ * It also decides two refusals: a tainted statement that writes (a table, a setting, a
+ * notification, a large object — values could be laundered out of the masker's sight), and with
+ * `predicates: refuse`, masked data used in WHERE / JOIN … ON / USING / NATURAL / ORDER BY /
+ * GROUP BY / HAVING / PARTITION BY / DISTINCT ON (boolean and ordering oracles).
+ */
+import { sqlWords, type SqlWord } from "./sql-words.ts";
+
+export interface TaintCatalog {
+  /** Rule index the column globs give a column of this name (table unknown), or -1. */
+  columnRule(column: string): number;
+  /** Relations (lower-case or exact names) with at least one masked column → the first such rule. */
+  maskedTables: ReadonlyMap<string, number>;
+  /** Views, materialized views and other relations whose content may derive from masked columns. */
+  taintingRelations: ReadonlySet<string>;
+  /** Functions outside pg_catalog/information_schema (they may read any table). */
+  userFunctions: ReadonlySet<string>;
+  /** Every relation name the catalogue knew at session start (a name not in it may be a view created since). */
+  knownRelations: ReadonlySet<string>;
+  /** Rule used when the source is opaque (the first rule with column globs). */
+  defaultRule: number;
+}
+
+export interface Taint {
+  /** The rule the value may derive from (the first found; derived values are always redacted). */
+  rule: number;
+  /** Why, for the trail: e.g. ["column email", "table customers", "function f"]. Never values. */
+  sources: string[];
+}
+
+export interface TaintVerdict {
+  taint: Taint | null;
+  /** A reason to refuse the statement, or null. */
+  refusal: string | null;
+}
+
+export interface AnalyzeOptions {
+  standardConformingStrings?: boolean;
+  /** `masking.predicates: refuse` */
+  refusePredicates?: boolean;
+  /** The classifier's statement kinds of this string (write/ddl/… with taint are refused). */
+  kinds?: readonly string[];
+}
+
+/** Built-in functions that run SQL given as text or read a table named by a string. */
+const SQL_RUNNING_FUNCTIONS = new Set([
+  "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema",
+  "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema", "schema_to_xml", "schema_to_xmlschema",
+  "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
+  "ts_stat", "ts_rewrite", "dblink", "dblink_exec", "dblink_open", "dblink_fetch", "dblink_send_query", "dblink_get_result",
+  "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data",
+]);
+
+/** Statements whose source is elsewhere (a body, a prepared statement, a cursor). */
+const OPAQUE_COMMANDS = new Set(["do", "call", "execute", "fetch"]);
+
+/** Ways a statement can store or send a value past the masker (refused when tainted). */
+const SINK_FUNCTIONS = new Set([
+  "set_config", "pg_notify", "lo_from_bytea", "lo_put", "lo_import", "lo_export", "lowrite", "lo_create",
+  "pg_logical_emit_message", "dblink_exec", "pg_file_write", "notify",
+]);
+const WRITING_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
+
+/** Clause keywords after which expressions compare, order or group values. */
+const PREDICATE_START = new Set(["where", "on", "using", "having", "natural", "qualify", "when"]);
+const PREDICATE_BY = new Set(["order", "group", "partition"]);
+const PREDICATE_END = new Set(["select", "from", "join", "limit", "offset", "union", "intersect", "except", "returning", "window", "into", "values", "set", "then", "else", "end"]);
+/** Words that can follow a table reference and are not its alias. */
+const NOT_ALIAS = new Set([
+  "where", "join", "inner", "left", "right", "full", "cross", "natural", "on", "using", "group", "order", "having",
+  "limit", "offset", "union", "intersect", "except", "window", "for", "fetch", "tablesample", "returning", "set",
+  "values", "lateral", "into", "and", "or", "not", "with", "only", "as",
+]);
+
+export function analyzeTaint(sql: string, catalog: TaintCatalog, options: AnalyzeOptions = {}): TaintVerdict {
+  const { words, opaque } = sqlWords(sql, options.standardConformingStrings ?? true);
+  const sources: string[] = [];
+  let rule = -1;
+  const add = (why: string, r: number) => {
+    if (!sources.includes(why) && sources.length < 16) sources.push(why);
+    if (rule < 0) rule = r;
+  };
+  if (opaque) add(`unreadable SQL (${opaque})`, catalog.defaultRule);
+
+  // Aliases of tables with masked columns (`from customers c`): the alias alone is a whole row.
+  const rowNames = new Map<string, number>();
+  let sink: string | null = null;
+  let predicateHit: string | null = null;
+  // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
+  const pred: boolean[] = [false];
+  let nested = false;
+  const slots = relationSlots(words);
+  const localNames = new Set<string>();
+  const aliasAt = new Set<number>();
+  const hasNatural = words.some((w) => w.kind === "ident" && w.text === "natural");
+  words.forEach((w, k) => {
+    if (w.kind !== "punct" && words[k + 1]?.text === "as" && words[k + 2]?.text === "(") localNames.add(w.text);
+    // `customers c` / `customers AS c` (anywhere in the statement): c is the same row
+    const tableRule = slots.has(k) ? catalog.maskedTables.get(w.text) : undefined;
+    if (tableRule === undefined) return;
+    let a = k + 1;
+    if (words[a]?.text === "as") a++;
+    const alias = words[a];
+    if (alias && alias.kind !== "punct" && alias.kind !== "string-word" && !NOT_ALIAS.has(alias.text)) {
+      rowNames.set(alias.text, tableRule);
+      aliasAt.add(a);
+    }
+  });
+
+  for (let k = 0; k < words.length; k++) {
+    const w = words[k]!;
+    if (w.kind === "punct") {
+      if (w.text === "(") pred[w.depth + 1] = false;
+      continue;
+    }
+    const name = w.text;
+    const prev = words[k - 1];
+    const next = words[k + 1];
+    const afterDot = prev?.text === "." && prev.kind === "punct";
+    const isCall = next?.text === "(" && next.kind === "punct";
+    if (w.kind === "ident") {
+      if (PREDICATE_START.has(name)) pred[w.depth] = true;
+      else if (PREDICATE_BY.has(name) && next?.text === "by") pred[w.depth] = true;
+      else if (name === "distinct" && next?.text === "on") pred[w.depth] = true;
+      else if (PREDICATE_END.has(name)) pred[w.depth] = false;
+      if (name === "select" && w.depth > 0) nested = true;
+      if (name === "with" && k === 0) nested = true;
+      if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
+    }
+    const inPredicate = pred.slice(0, w.depth + 1).some(Boolean);
+    if (slots.has(k) && !isCall && !(next?.text === "." && next.kind === "punct")) {
+      if (!catalog.knownRelations.has(name) && !localNames.has(name) && !NOT_ALIAS.has(name)) {
+        add(`relation ${name} (not in the catalogue read at session start)`, catalog.defaultRule);
+        nested = true;
+      }
+    }
+    let found: string | null = null;
+    const columnRule = catalog.columnRule(name);
+    if (columnRule >= 0) {
+      found = `column ${name}`;
+      add(found, columnRule);
+    }
+    const tableRule = catalog.maskedTables.get(name) ?? (w.kind === "ident" ? undefined : catalog.maskedTables.get(name.toLowerCase()));
+    const relationSlot = slots.has(k);
+    const qualified = next?.text === "." && next.kind === "punct" && words[k + 2] !== undefined && words[k + 2]!.kind !== "punct";
+    if (tableRule !== undefined) {
+      if (relationSlot) {
+        let a = k + 1;
+        if (words[a]?.text === "as") a++;
+        if (words[a + 1]?.text === "(" || words[a]?.text === "(") add(`table ${name} with renamed columns`, tableRule);
+      } else if (!qualified) {
+        found = `row ${name}`;
+        add(found, tableRule);
+      }
+      if (hasNatural) add(`table ${name} in a NATURAL join`, tableRule);
+    } else if (rowNames.has(name) && w.kind !== "string-word" && !aliasAt.has(k) && !qualified) {
+      // an alias used as a value (`c`, `c.*`, `row_to_json(c)`), not as `c.column`
+      found = `row ${name}`;
+      add(found, rowNames.get(name)!);
+    }
+    if (catalog.taintingRelations.has(name)) {
+      found = `view ${name}`;
+      add(found, catalog.defaultRule);
+      nested = true;
+    }
+    if (isCall || w.kind === "string-word") {
+      if (catalog.userFunctions.has(name) && isCall) {
+        found = `function ${name}`;
+        add(found, catalog.defaultRule);
+        nested = true;
+      }
+      if (SQL_RUNNING_FUNCTIONS.has(name)) {
+        found = `function ${name}`;
+        add(found, catalog.defaultRule);
+        nested = true;
+      }
+    } else if (SQL_RUNNING_FUNCTIONS.has(name) && !afterDot) {
+      // pg_stats & co. as relations
+      found = `relation ${name}`;
+      add(found, catalog.defaultRule);
+    }
+    if (SINK_FUNCTIONS.has(name) && (isCall || name === "notify")) sink ??= name;
+    if (found && inPredicate && w.kind !== "string-word") predicateHit ??= found;
+  }
+
+  const taint = sources.length > 0 ? { rule: rule < 0 ? catalog.defaultRule : rule, sources } : null;
+  let refusal: string | null = null;
+  if (taint) {
+    const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
+    if (writes) refusal = `a ${writes} statement may not use masked data (${taint.sources[0]})`;
+    else if (sink) refusal = `${sink} may not be given masked data (${taint.sources[0]})`;
+    else if (options.refusePredicates) {
+      if (predicateHit) refusal = `masked data in a predicate or ordering clause (${predicateHit}); this policy refuses them`;
+      else if (nested && pred.length > 0 && hasPredicateClause(words)) refusal = `masked data reached through a sub-query, view or function, with a predicate or ordering clause; this policy refuses them`;
+    }
+  }
+  return { taint, refusal };
+}
+
+/**
+ * Words where a FROM list (or TABLE) names a relation: after FROM, JOIN, ONLY, TABLE, LATERAL, or
+ * a comma of a FROM list at the same depth; schema-qualified names too (the word after the dot).
+ */
+function relationSlots(words: readonly SqlWord[]): Set<number> {
+  const slots = new Set<number>();
+  const from: boolean[] = [false];
+  // Inside parentheses, FROM is a clause only after a SELECT there (not `substring(x from 2)`, `trim(from c)`).
+  const query: boolean[] = [true];
+  words.forEach((w, k) => {
+    if (w.kind === "punct") {
+      if (w.text === "(") {
+        from[w.depth + 1] = false;
+        query[w.depth + 1] = false;
+      }
+      return;
+    }
+    if (w.kind === "string-word") return;
+    if (["select", "delete", "update", "with", "values"].includes(w.text)) query[w.depth] = true;
+    if ((w.text === "from" && query[w.depth]) || w.text === "join" || w.text === "table") from[w.depth] = true;
+    else if (PREDICATE_START.has(w.text) || PREDICATE_END.has(w.text) || PREDICATE_BY.has(w.text)) from[w.depth] = false;
+    if (!from[w.depth] || (words[k + 1]?.text === "." && words[k + 1]!.kind === "punct")) return;
+    const before = words[k - 1]?.text === "." && words[k - 1]!.kind === "punct" ? words[k - 3] : words[k - 1];
+    if (before && ((before.kind === "ident" && ["from", "join", "only", "table", "lateral"].includes(before.text)) || (before.kind === "punct" && before.text === ","))) slots.add(k);
+  });
+  return slots;
+}
+
+function hasPredicateClause(words: readonly SqlWord[]): boolean {
+  return words.some((w, k) => w.kind === "ident" && (PREDICATE_START.has(w.text) || (PREDICATE_BY.has(w.text) && words[k + 1]?.text === "by")));
+}

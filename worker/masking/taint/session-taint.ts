@@ -1,0 +1,147 @@
+/**
+ * Taint masking for one PostgreSQL session (docs/MASKING.md, "Derived values"). Glue between the
+ * engine, the lexical analysis (parsers/masking/taint/analyze.ts), the session's catalogue and the
+ * WASM masker:
+ *
+ *  - before the client's first statement, the catalogue is read (CATALOG_QUERY, answers swallowed);
+ *  - each statement is analysed before it is forwarded (refusals: writes or sinks fed with masked
+ *    data, `predicates: refuse`);
+ *  - each RowDescription gets per-column verdicts: a plain reference to a base-table column keeps
+ *    (or gains, through an alias) that column's own rule; a column of a view or of a relation the
+ *    catalogue does not know, a computed column of a tainted statement, and a binary value the
+ *    masker cannot decode while detectors are on, get the derived rule (redacted / NULL);
+ *  - while a tainted statement runs, error/notice texts, notification payloads and free-text
+ *    settings are replaced (they may echo a masked value in any form).
+ */
+import { analyzeTaint, type Taint, type TaintVerdict } from "../../../parsers/masking/taint/analyze.ts";
+import { buildCatalog, CATALOG_QUERY, type SessionCatalog } from "../../../parsers/masking/taint/catalog.ts";
+import { decodeDataRow, decodeRowDescription, type ColumnDescription } from "../../../parsers/pg/results.ts";
+import { concat, cstring } from "../../../parsers/pg/codec.ts";
+import { DERIVED_RULE, type PgMasker } from "../../../wasm/loader/mask.ts";
+import type { MaskingConfig } from "../../../parsers/masking/config.ts";
+
+export { CATALOG_QUERY };
+export type { Taint };
+
+/** Binary-format types the masker reads exactly or that cannot hold text (fixed-size numbers, times, uuid…). */
+const SAFE_BINARY_TYPES = new Set([
+  16, 20, 21, 23, 26, 27, 28, 29, 700, 701, 790, 1082, 1083, 1114, 1184, 1186, 1266, 2950, 869, 650, 829, 774, 1560, 1562, 3220, 1700,
+  25, 1043, 1042, 19, 705, 142, 114, 3802, // text-like and json(b): scanned by the masker as text
+  1000, 1005, 1007, 1016, 1021, 1022, 1028, 1182, 1183, 1115, 1185, 1187, 2951, // arrays of fixed-size types
+]);
+
+/** Reported settings whose values are from a fixed vocabulary (cannot carry a masked value). */
+const FIXED_SETTINGS = new Set([
+  "client_encoding", "server_encoding", "datestyle", "intervalstyle", "integer_datetimes", "standard_conforming_strings",
+  "is_superuser", "server_version", "in_hot_standby", "default_transaction_read_only", "scram_iterations",
+]);
+/** Error fields kept while a tainted statement runs: severity, SQLSTATE, position, source location. */
+const KEPT_ERROR_FIELDS = new Set(["S", "V", "C", "P", "F", "L", "R"]);
+const REDACTED = "[REDACTED]";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class SessionTaint {
+  private catalog: SessionCatalog | null = null;
+  private readonly catalogRows: Array<Array<string | null>> = [];
+  readonly refusePredicates: boolean;
+  private readonly detectors: boolean;
+
+  constructor(
+    private readonly masker: PgMasker,
+    config: Pick<MaskingConfig, "rules">,
+  ) {
+    this.refusePredicates = config.rules.some((r) => r.mask?.predicates === "refuse");
+    this.detectors = config.rules.some((r) => (r.detectors?.length ?? 0) > 0 || (r.patterns?.length ?? 0) > 0);
+  }
+
+  /** Masking has column rules: values can derive from masked columns. */
+  static needed(config: Pick<MaskingConfig, "rules">): boolean {
+    return config.rules.some((r) => (r.columns?.length ?? 0) > 0);
+  }
+
+  /** Feed one backend message answering CATALOG_QUERY. Returns true once ReadyForQuery arrived. */
+  catalogMessage(type: number, body: Uint8Array): boolean {
+    if (type === 0x44) this.catalogRows.push(decodeDataRow(body, undefined, 1 << 20));
+    else if (type === 0x45) throw new Error(`the catalogue query failed: ${decoder.decode(body).replace(/\0/g, " ").trim()}`);
+    else if (type === 0x5a) {
+      this.catalog = buildCatalog(this.catalogRows, (c, t) => this.masker.ruleFor(c, t));
+      this.catalogRows.length = 0;
+      return true;
+    }
+    return false;
+  }
+
+  analyze(sql: string, kinds: readonly string[], standardConformingStrings: boolean): TaintVerdict {
+    if (!this.catalog) return { taint: { rule: 0, sources: ["catalogue not read"] }, refusal: null };
+    return analyzeTaint(sql, this.catalog, { standardConformingStrings, kinds, refusePredicates: this.refusePredicates });
+  }
+
+  /** Per-column verdicts for the RowDescription `body` (see overridePlan); null: nothing to change. */
+  planFor(body: Uint8Array, taint: Taint | null): number[] | null {
+    const rules = decodeRowDescription(body).map((c) => this.columnRule(c, taint));
+    return rules.some((r) => r !== KEEP) ? rules : null;
+  }
+
+  /** Rules for the fields of a COPY … TO STDOUT: from its probed shape, else by what it is. */
+  copyRules(shape: ColumnDescription[] | undefined, columnCount: number, queryForm: boolean, taint: Taint | null): number[] | undefined {
+    if (shape) return shape.map((c) => this.columnRule(c, taint));
+    if (taint && queryForm) return new Array<number>(columnCount).fill(DERIVED_RULE);
+    return undefined;
+  }
+
+  private columnRule(c: ColumnDescription, taint: Taint | null): number {
+    const catalog = this.catalog;
+    const byName = this.masker.ruleFor(c.name);
+    if (catalog && c.tableOid !== 0 && c.columnIndex > 0 && catalog.isBaseTable(c.tableOid)) {
+      // A stored column, maybe renamed by an alias: its own rule applies.
+      const rel = catalog.relations.get(c.tableOid)!;
+      const real = rel.columns.get(c.columnIndex);
+      const rule = real === undefined ? DERIVED_RULE : this.masker.ruleFor(real, `${rel.schema}.${rel.name}`);
+      if (rule >= 0) return rule;
+      return this.binaryVerdict(c, byName);
+    }
+    if (!catalog || (c.tableOid !== 0 && catalog.isOpaqueRelation(c.tableOid)) || taint) return DERIVED_RULE;
+    return this.binaryVerdict(c, byName);
+  }
+
+  private binaryVerdict(c: ColumnDescription, byName: number): number {
+    if (c.format === 1 && byName < 0 && this.detectors && !SAFE_BINARY_TYPES.has(c.typeOid)) return DERIVED_RULE;
+    return KEEP;
+  }
+
+  /** ErrorResponse/NoticeResponse body with every free-text and name field replaced. */
+  maskedErrorBody(body: Uint8Array): Uint8Array {
+    const parts: Uint8Array[] = [];
+    let off = 0;
+    while (off < body.length && body[off] !== 0) {
+      const code = String.fromCharCode(body[off]!);
+      const z = body.indexOf(0, off + 1);
+      if (z < 0) break;
+      const value = KEPT_ERROR_FIELDS.has(code) ? body.subarray(off + 1, z) : encoder.encode(code === "M" ? `${REDACTED} (gatehouse: message of a statement reading masked data)` : REDACTED);
+      parts.push(new Uint8Array([body[off]!]), value, new Uint8Array([0]));
+      off = z + 1;
+    }
+    parts.push(new Uint8Array([0]));
+    return concat(parts);
+  }
+
+  /** NotificationResponse body with its payload replaced (pid and channel kept). */
+  maskedNotificationBody(body: Uint8Array): Uint8Array {
+    const z = body.indexOf(0, 4);
+    if (z < 0) return body;
+    return concat([body.subarray(0, z + 1), cstring(REDACTED)]);
+  }
+
+  /** ParameterStatus body: free-text settings (application_name…) replaced; fixed vocabularies kept. */
+  maskedParameterStatusBody(body: Uint8Array): Uint8Array {
+    const z = body.indexOf(0);
+    if (z < 0) return body;
+    const name = decoder.decode(body.subarray(0, z));
+    if (FIXED_SETTINGS.has(name.toLowerCase())) return body;
+    return concat([body.subarray(0, z + 1), cstring(REDACTED)]);
+  }
+}
+
+/** overridePlan: keep the rule the masker found by name. */
+const KEEP = -2;
