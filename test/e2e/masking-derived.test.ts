@@ -73,6 +73,9 @@ const WHOLE_ROW = [
   "select email from customers where id <= 3 union select api_token from customers where id <= 3",
   "select jsonb_agg(x) from (select * from customers where id <= 3) x",
   "select xmlagg(xmlelement(name c, password_hash)) from customers where id <= 3",
+  "select id, name, name, name, name, name, created_at from customers where id <= 3 union all select * from customers where id <= 3",
+  "select row_to_json(t) from (select * from customers where id <= 3) t",
+  "select j from (customers join orders on orders.customer_id = customers.id) j limit 3",
   "select query_to_xml('select email from customers where id <= 3', true, false, '')",
   "select (select array_agg(ascii(substr(email, i, 1))) from generate_series(1, 40) i) from customers where id <= 3",
 ];

@@ -57,6 +57,8 @@ export interface AnalyzeOptions {
   refusePredicates?: boolean;
   /** The classifier's statement kinds of this string (write/ddl/… with taint are refused). */
   kinds?: readonly string[];
+  /** An opaque tainted statement (DO, CALL, user function…) ran earlier in this session: settings may hold masked values. */
+  settingsTainted?: boolean;
 }
 
 /** Built-in functions that run SQL given as text or read a table named by a string. */
@@ -68,6 +70,9 @@ const SQL_RUNNING_FUNCTIONS = new Set([
   "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data",
 ]);
 
+/** Set operations: PostgreSQL reports their result columns as computed (no table OID). */
+const SET_OPERATIONS = new Set(["union", "intersect", "except"]);
+
 /** Statements whose source is elsewhere (a body, a prepared statement, a cursor). */
 const OPAQUE_COMMANDS = new Set(["do", "call", "execute", "fetch"]);
 
@@ -77,6 +82,10 @@ const SINK_FUNCTIONS = new Set([
   "pg_logical_emit_message", "dblink_exec", "pg_file_write", "notify",
 ]);
 const WRITING_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
+/** Words of a DO body / SQL text that write somewhere a later statement can read. */
+const BODY_WRITES = new Set(["insert", "update", "delete", "merge", "copy", "create", "alter", "grant", "comment", "truncate", "listen"]);
+/** Ways to read settings (a DO block or function may have set one from masked data). */
+const SETTING_READERS = new Set(["current_setting", "show", "pg_settings", "pg_show_all_settings"]);
 
 /** Clause keywords after which expressions compare, order or group values. */
 const PREDICATE_START = new Set(["where", "on", "using", "having", "natural", "qualify", "when"]);
@@ -106,28 +115,28 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   const pred: boolean[] = [false];
   let nested = false;
-  const slots = relationSlots(words);
+  const { slots, aliases } = relationSlots(words);
   const localNames = new Set<string>();
-  const aliasAt = new Set<number>();
   const hasNatural = words.some((w) => w.kind === "ident" && w.text === "natural");
+  // A masked table named where a FROM list names relations (a plain read of it is not a taint by itself).
+  let maskedRef = -1;
   words.forEach((w, k) => {
     if (w.kind !== "punct" && words[k + 1]?.text === "as" && words[k + 2]?.text === "(") localNames.add(w.text);
-    // `customers c` / `customers AS c` (anywhere in the statement): c is the same row
-    const tableRule = slots.has(k) ? catalog.maskedTables.get(w.text) : undefined;
-    if (tableRule === undefined) return;
-    let a = k + 1;
-    if (words[a]?.text === "as") a++;
-    const alias = words[a];
-    if (alias && alias.kind !== "punct" && alias.kind !== "string-word" && !NOT_ALIAS.has(alias.text)) {
-      rowNames.set(alias.text, tableRule);
-      aliasAt.add(a);
-    }
+    const r = slots.has(k) ? catalog.maskedTables.get(w.text) : undefined;
+    if (r !== undefined && maskedRef < 0) maskedRef = r;
   });
+  // With a masked table in the statement, every FROM-item alias (`customers c`, `(select * from
+  // customers) t`, `(customers join orders using (id)) j`) may stand for a row holding masked values.
+  if (maskedRef >= 0) for (const a of aliases) rowNames.set(words[a]!.text, maskedRef);
+  const aliasAt = aliases;
 
   for (let k = 0; k < words.length; k++) {
     const w = words[k]!;
     if (w.kind === "punct") {
       if (w.text === "(") pred[w.depth + 1] = false;
+      // `*` / `t.*` expand to masked columns inside sub-queries, CTEs and row values. Not count(*),
+      // not a multiplication, not a top-level `select *` / `select t.*` (plain columns, masked by their own rule).
+      if (w.text === "*" && maskedRef >= 0 && isStarExpansion(words, k)) add("all columns (*) of a table with masked columns", maskedRef);
       continue;
     }
     const name = w.text;
@@ -142,7 +151,8 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       else if (PREDICATE_END.has(name)) pred[w.depth] = false;
       if (name === "select" && w.depth > 0) nested = true;
       if (name === "with" && k === 0) nested = true;
-      if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
+      if (maskedRef >= 0 && w.kind === "ident" && SET_OPERATIONS.has(name)) add(`${name.toUpperCase()} over a table with masked columns`, maskedRef);
+    if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
     }
     const inPredicate = pred.slice(0, w.depth + 1).some(Boolean);
     if (slots.has(k) && !isCall && !(next?.text === "." && next.kind === "punct")) {
@@ -196,14 +206,20 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       found = `relation ${name}`;
       add(found, catalog.defaultRule);
     }
-    if (SINK_FUNCTIONS.has(name) && (isCall || name === "notify")) sink ??= name;
+    if (SINK_FUNCTIONS.has(name) && (isCall || name === "notify" || w.kind === "string-word")) sink ??= name;
+    // A body run by DO / a function given as text that writes: it could store masked values where a later plain read finds them.
+    if (w.kind === "string-word" && BODY_WRITES.has(name)) sink ??= `a body that writes (${name})`;
+    if (options.settingsTainted && SETTING_READERS.has(name)) add(`settings possibly set from masked data (${name})`, catalog.defaultRule);
     if (found && inPredicate && w.kind !== "string-word") predicateHit ??= found;
   }
 
   const taint = sources.length > 0 ? { rule: rule < 0 ? catalog.defaultRule : rule, sources } : null;
   let refusal: string | null = null;
+  const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
+  // A write that reads a table with masked columns at all (`insert into t select * from customers`)
+  // would store its values where a plain read no longer sees them as masked.
+  if (writes && !taint && maskedRef >= 0) refusal = `a ${writes} statement may not read a table with masked columns`;
   if (taint) {
-    const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
     if (writes) refusal = `a ${writes} statement may not use masked data (${taint.sources[0]})`;
     else if (sink) refusal = `${sink} may not be given masked data (${taint.sources[0]})`;
     else if (options.refusePredicates) {
@@ -218,8 +234,9 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
  * Words where a FROM list (or TABLE) names a relation: after FROM, JOIN, ONLY, TABLE, LATERAL, or
  * a comma of a FROM list at the same depth; schema-qualified names too (the word after the dot).
  */
-function relationSlots(words: readonly SqlWord[]): Set<number> {
+function relationSlots(words: readonly SqlWord[]): { slots: Set<number>; aliases: Set<number> } {
   const slots = new Set<number>();
+  const aliases = new Set<number>();
   const from: boolean[] = [false];
   // Inside parentheses, FROM is a clause only after a SELECT there (not `substring(x from 2)`, `trim(from c)`).
   const query: boolean[] = [true];
@@ -232,14 +249,28 @@ function relationSlots(words: readonly SqlWord[]): Set<number> {
       return;
     }
     if (w.kind === "string-word") return;
+    // an alias: after a relation name or a parenthesised FROM item, optionally after AS
+    const b = words[k - 1]?.text === "as" && words[k - 1]!.kind === "ident" ? k - 2 : k - 1;
+    const before = words[b];
+    if (from[w.depth] && before && !NOT_ALIAS.has(w.text) && (slots.has(b) || (before.kind === "punct" && before.text === ")" && before.depth === w.depth))) aliases.add(k);
     if (["select", "delete", "update", "with", "values"].includes(w.text)) query[w.depth] = true;
     if ((w.text === "from" && query[w.depth]) || w.text === "join" || w.text === "table") from[w.depth] = true;
     else if (PREDICATE_START.has(w.text) || PREDICATE_END.has(w.text) || PREDICATE_BY.has(w.text)) from[w.depth] = false;
     if (!from[w.depth] || (words[k + 1]?.text === "." && words[k + 1]!.kind === "punct")) return;
-    const before = words[k - 1]?.text === "." && words[k - 1]!.kind === "punct" ? words[k - 3] : words[k - 1];
-    if (before && ((before.kind === "ident" && ["from", "join", "only", "table", "lateral"].includes(before.text)) || (before.kind === "punct" && before.text === ","))) slots.add(k);
+    const prior = words[k - 1]?.text === "." && words[k - 1]!.kind === "punct" ? words[k - 3] : words[k - 1];
+    if (prior && ((prior.kind === "ident" && ["from", "join", "only", "table", "lateral"].includes(prior.text)) || (prior.kind === "punct" && prior.text === ","))) slots.add(k);
   });
-  return slots;
+  return { slots, aliases };
+}
+
+function isStarExpansion(words: readonly SqlWord[], k: number): boolean {
+  const prev = words[k - 1];
+  if (!prev) return false;
+  const dotted = prev.kind === "punct" && prev.text === ".";
+  const lead = dotted ? words[k - 3] : prev;
+  const listStart = lead !== undefined && ((lead.kind === "ident" && ["select", "distinct", "all"].includes(lead.text)) || (lead.kind === "punct" && lead.text === ","));
+  if (!dotted && !listStart) return false; // a multiplication, count(*)
+  return words[k]!.depth > 0 || !listStart;
 }
 
 function hasPredicateClause(words: readonly SqlWord[]): boolean {

@@ -46,6 +46,7 @@ export class SessionTaint {
   private readonly catalogRows: Array<Array<string | null>> = [];
   readonly refusePredicates: boolean;
   private readonly detectors: boolean;
+  private settingsTainted = false;
 
   constructor(
     private readonly masker: PgMasker,
@@ -74,7 +75,11 @@ export class SessionTaint {
 
   analyze(sql: string, kinds: readonly string[], standardConformingStrings: boolean): TaintVerdict {
     if (!this.catalog) return { taint: { rule: 0, sources: ["catalogue not read"] }, refusal: null };
-    return analyzeTaint(sql, this.catalog, { standardConformingStrings, kinds, refusePredicates: this.refusePredicates });
+    const verdict = analyzeTaint(sql, this.catalog, { standardConformingStrings, kinds, refusePredicates: this.refusePredicates, settingsTainted: this.settingsTainted });
+    // Code the gateway cannot see into (a DO body, a function, a prepared statement) may have put
+    // a masked value into a setting; from now on, reading settings is a derived read.
+    if (verdict.taint && !verdict.refusal && verdict.taint.sources.some((s) => OPAQUE_SOURCE.test(s))) this.settingsTainted = true;
+    return verdict;
   }
 
   /** Per-column verdicts for the RowDescription `body` (see overridePlan); null: nothing to change. */
@@ -142,6 +147,8 @@ export class SessionTaint {
     return concat([body.subarray(0, z + 1), cstring(REDACTED)]);
   }
 }
+
+const OPAQUE_SOURCE = /^(?:DO|CALL|EXECUTE|FETCH) statement|^function |^view |^unreadable SQL/;
 
 /** overridePlan: keep the rule the masker found by name. */
 const KEEP = -2;
