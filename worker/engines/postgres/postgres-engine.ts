@@ -532,7 +532,8 @@ export class PostgresEngine implements Engine {
     const flush = () => {
       if (run.length === 0) return;
       const joined = run.length === 1 ? run[0]! : concat(run);
-      out.push(masker ? masker.process(joined) : joined);
+      const masked = masker ? masker.process(joined) : joined;
+      out.push(this.taint ? this.taint.postProcess(masked) : masked);
       run = [];
     };
     try {

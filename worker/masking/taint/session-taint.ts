@@ -16,19 +16,16 @@
 import { analyzeTaint, type Taint, type TaintVerdict } from "../../../parsers/masking/taint/analyze.ts";
 import { buildCatalog, CATALOG_QUERY, type SessionCatalog } from "../../../parsers/masking/taint/catalog.ts";
 import { decodeDataRow, decodeRowDescription, type ColumnDescription } from "../../../parsers/pg/results.ts";
-import { concat, cstring } from "../../../parsers/pg/codec.ts";
+import { concat, cstring, message } from "../../../parsers/pg/codec.ts";
 import { DERIVED_RULE, type PgMasker } from "../../../wasm/loader/mask.ts";
 import type { MaskingConfig } from "../../../parsers/masking/config.ts";
+import { maskBinaryValue, needsBinaryPass } from "../../../parsers/masking/binary-values.ts";
 
 export { CATALOG_QUERY };
 export type { Taint };
 
-/** Binary-format types the masker reads exactly or that cannot hold text (fixed-size numbers, times, uuid…). */
-const SAFE_BINARY_TYPES = new Set([
-  16, 20, 21, 23, 26, 27, 28, 29, 700, 701, 790, 1082, 1083, 1114, 1184, 1186, 1266, 2950, 869, 650, 829, 774, 1560, 1562, 3220, 1700,
-  25, 1043, 1042, 19, 705, 142, 114, 3802, // text-like and json(b): scanned by the masker as text
-  1000, 1005, 1007, 1016, 1021, 1022, 1028, 1182, 1183, 1115, 1185, 1187, 2951, // arrays of fixed-size types
-]);
+/** Messages that end the masker's row plan (PortalSuspended keeps it); a RowDescription starts a new one. */
+const PLAN_ENDS = new Set([0x43, 0x49, 0x6e, 0x32, 0x45, 0x5a, 0x54]);
 
 /** Reported settings whose values are from a fixed vocabulary (cannot carry a masked value). */
 const FIXED_SETTINGS = new Set([
@@ -47,6 +44,9 @@ export class SessionTaint {
   readonly refusePredicates: boolean;
   private readonly detectors: boolean;
   private settingsTainted = false;
+  /** Binary container columns of the current plan (decoded and scanned here; the WASM masker passes them). */
+  private binaryPass: Array<{ k: number; oid: number }> | null = null;
+  private planColumns = 0;
 
   constructor(
     private readonly masker: PgMasker,
@@ -84,8 +84,76 @@ export class SessionTaint {
 
   /** Per-column verdicts for the RowDescription `body` (see overridePlan); null: nothing to change. */
   planFor(body: Uint8Array, taint: Taint | null): number[] | null {
-    const rules = decodeRowDescription(body).map((c) => this.columnRule(c, taint));
+    const columns = decodeRowDescription(body);
+    const rules = columns.map((c) => this.columnRule(c, taint));
+    // columns no rule claims (a rule nulls an opaque binary value in the masker)
+    const pass = columns.flatMap((c, k) => (rules[k] === KEEP && this.masker.ruleFor(c.name) < 0 && this.binaryContainer(c) ? [{ k, oid: c.typeOid }] : []));
+    this.binaryPass = pass.length > 0 ? pass : null;
+    this.planColumns = columns.length;
     return rules.some((r) => r !== KEEP) ? rules : null;
+  }
+
+  /**
+   * Masker output → the same with binary container values of the current plan decoded, scanned
+   * and re-encoded (parsers/masking/binary-values.ts). The plan ends where the masker's does.
+   */
+  postProcess(out: Uint8Array): Uint8Array {
+    if (!this.binaryPass) return out;
+    const parts: Uint8Array[] = [];
+    let copied = 0;
+    let off = 0;
+    while (off + 5 <= out.length) {
+      const type = out[off]!;
+      const end = off + 1 + new DataView(out.buffer, out.byteOffset + off + 1, 4).getInt32(0);
+      if (type === 0x44 && this.binaryPass) {
+        const row = this.maskRow(out.subarray(off + 5, end));
+        if (row) {
+          parts.push(out.subarray(copied, off), message("D", row));
+          copied = end;
+        }
+      } else if (PLAN_ENDS.has(type)) this.binaryPass = null;
+      off = end;
+    }
+    if (copied === 0) return out;
+    parts.push(out.subarray(copied));
+    return concat(parts);
+  }
+
+  private maskRow(body: Uint8Array): Uint8Array | null {
+    const dv = new DataView(body.buffer, body.byteOffset, body.length);
+    const n = dv.getInt16(0);
+    if (n !== this.planColumns) return null; // unknown shape: the masker already nulled it
+    const targets = new Map(this.binaryPass!.map((p) => [p.k, p.oid]));
+    const fields: Array<Uint8Array | null> = [];
+    let off = 2;
+    let changed = false;
+    for (let k = 0; k < n; k++) {
+      const len = dv.getInt32(off);
+      off += 4;
+      if (len < 0) {
+        fields.push(null);
+        continue;
+      }
+      const value = body.subarray(off, off + len);
+      off += len;
+      const oid = targets.get(k);
+      const masked = oid === undefined ? value : maskBinaryValue(oid, value, (t) => this.catalog?.type(t), (text) => this.masker.maskText(text));
+      if (masked !== value) changed = true;
+      fields.push(masked);
+    }
+    if (!changed) return null;
+    const parts: Uint8Array[] = [body.subarray(0, 2)];
+    for (const f of fields) {
+      const len = new Uint8Array(4);
+      new DataView(len.buffer).setInt32(0, f === null ? -1 : f.length);
+      parts.push(len);
+      if (f) parts.push(f);
+    }
+    return concat(parts);
+  }
+
+  private binaryContainer(c: ColumnDescription): boolean {
+    return c.format === 1 && this.detectors && needsBinaryPass(c.typeOid, (t) => this.catalog?.type(t));
   }
 
   /** Rules for the fields of a COPY … TO STDOUT: from its probed shape, else by what it is. */
@@ -97,21 +165,15 @@ export class SessionTaint {
 
   private columnRule(c: ColumnDescription, taint: Taint | null): number {
     const catalog = this.catalog;
-    const byName = this.masker.ruleFor(c.name);
     if (catalog && c.tableOid !== 0 && c.columnIndex > 0 && catalog.isBaseTable(c.tableOid)) {
       // A stored column, maybe renamed by an alias: its own rule applies.
       const rel = catalog.relations.get(c.tableOid)!;
       const real = rel.columns.get(c.columnIndex);
       const rule = real === undefined ? DERIVED_RULE : this.masker.ruleFor(real, `${rel.schema}.${rel.name}`);
       if (rule >= 0) return rule;
-      return this.binaryVerdict(c, byName);
+      return KEEP;
     }
     if (!catalog || (c.tableOid !== 0 && catalog.isOpaqueRelation(c.tableOid)) || taint) return DERIVED_RULE;
-    return this.binaryVerdict(c, byName);
-  }
-
-  private binaryVerdict(c: ColumnDescription, byName: number): number {
-    if (c.format === 1 && byName < 0 && this.detectors && !SAFE_BINARY_TYPES.has(c.typeOid)) return DERIVED_RULE;
     return KEEP;
   }
 
