@@ -154,7 +154,8 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       if (maskedRef >= 0 && w.kind === "ident" && SET_OPERATIONS.has(name)) add(`${name.toUpperCase()} over a table with masked columns`, maskedRef);
     if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
     }
-    const inPredicate = pred.slice(0, w.depth + 1).some(Boolean);
+    let inPredicate = false;
+    for (let d = 0; d <= w.depth && !inPredicate; d++) inPredicate = pred[d] === true;
     if (slots.has(k) && !isCall && !(next?.text === "." && next.kind === "punct")) {
       if (!catalog.knownRelations.has(name) && !localNames.has(name) && !NOT_ALIAS.has(name)) {
         add(`relation ${name} (not in the catalogue read at session start)`, catalog.defaultRule);

@@ -59,6 +59,7 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
   const taintingRelations = new Set<string>();
   const knownRelations = new Set<string>();
   let defaultRule = -1;
+  const columnRules = new Map<string, number>();
   for (const rel of relations.values()) {
     knownRelations.add(rel.name);
     for (const column of rel.columns.values()) {
@@ -77,7 +78,15 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
     knownRelations,
     userFunctions,
     defaultRule: defaultRule < 0 ? 0 : defaultRule,
-    columnRule: (column) => ruleFor(column),
+    columnRule: (column) => {
+      // every identifier of every statement is looked up: remember the answers (bounded)
+      let rule = columnRules.get(column);
+      if (rule === undefined) {
+        rule = ruleFor(column);
+        if (columnRules.size < 10_000) columnRules.set(column, rule);
+      }
+      return rule;
+    },
     isBaseTable: (oid) => {
       const rel = relations.get(oid);
       return rel !== undefined && BASE_TABLE_KINDS.has(rel.kind) && !VALUE_STATISTICS_VIEWS.has(rel.name);

@@ -24,8 +24,9 @@ export interface SqlWords {
   opaque: string | null;
 }
 
-const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
-const IDENT_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
+const isIdentStart = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 0x80;
+const isIdentPart = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57) || c === 36;
+const IDENT_PART = { test: (ch: string) => isIdentPart(ch.charCodeAt(0)) };
 const WORD_IN_STRING = /[A-Za-z_][A-Za-z0-9_$]*/g;
 
 export function sqlWords(sql: string, standardConformingStrings = true): SqlWords {
@@ -59,7 +60,7 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
       continue;
     }
     // strings: '…', E'…', U&'…', B'…', X'…', N'…'
-    const prefix = /^(?:[EeBbXxNn]|[Uu]&)'/.exec(sql.slice(i, i + 3));
+    const prefix = c !== "'" && (sql[i + 1] === "'" || sql[i + 1] === "&") ? /^(?:[EeBbXxNn]|[Uu]&)'/.exec(sql.slice(i, i + 3)) : null;
     if (c === "'" || (prefix && !(i > 0 && IDENT_PART.test(sql[i - 1]!)))) {
       const escapes = prefix ? /^[Ee]/.test(prefix[0]) || !standardConformingStrings : !standardConformingStrings;
       let j = i + (prefix ? prefix[0].length : 1);
@@ -133,9 +134,9 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
       i = j;
       continue;
     }
-    if (IDENT_START.test(c)) {
+    if (isIdentStart(sql.charCodeAt(i))) {
       let j = i + 1;
-      while (j < n && IDENT_PART.test(sql[j]!)) j++;
+      while (j < n && isIdentPart(sql.charCodeAt(j))) j++;
       words.push({ text: sql.slice(i, j).toLowerCase(), kind: "ident", depth });
       i = j;
       continue;
