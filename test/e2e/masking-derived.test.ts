@@ -256,6 +256,34 @@ describe("values derived from masked columns", () => {
     }
   });
 
+  it("follows taint through named statements and portals (pgjdbc re-executions, Close, a clean statement next to a tainted one)", async () => {
+    const wire = await PgWire.open(conn.port, "derived-reader", "demo-pg");
+    try {
+      wire.send(parse("S_1", "select reverse(email) as r, id from customers where id = $1"), describeMsg("S", "S_1"), parse("S_2", "select 40 + $1::int as n"), sync());
+      await wire.untilReady();
+      for (const id of ["1", "2"]) {
+        // Bind + Execute without Describe: the gateway describes the portal; S_1's taint follows it
+        wire.send(bind("", "S_1", [id]), execute(""), bind("P2", "S_2", ["2"]), execute("P2"), sync());
+        const got = await wire.untilReady();
+        const rows = got.filter((m) => m.type === "D").map((m) => dataRow(m));
+        expect(rows[0]![0]).toBe("[REDACTED]");
+        expect(rows[0]![1]).toBe(id); // plain column of a base table
+        expect(rows[1]).toEqual(["42"]); // the clean statement is not masked by its neighbour's taint
+        expectClean(got.map((m) => m.body.toString("latin1")).join(""), "named statements");
+      }
+      // An error raised while executing a tainted portal is masked; the session goes on.
+      wire.send(parse("S_3", "select email::int from customers where id = $1"), bind("", "S_3", ["1"]), execute(""), sync());
+      const got = await wire.untilReady();
+      const err = got.find((m) => m.type === "E")!;
+      expect(errorFields(err).C).toBe("22P02");
+      expectClean(err.body.toString("latin1"), "extended-protocol error");
+      wire.send(query("select 1 as one"));
+      expect(dataRow((await wire.untilReady()).find((m) => m.type === "D")!)).toEqual(["1"]);
+    } finally {
+      wire.close();
+    }
+  });
+
   it("masks error messages, notices, notifications and settings that echo a masked value", async () => {
     const client = new pg.Client({ connectionString: conn.url });
     await client.connect();

@@ -121,7 +121,15 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   // A masked table named where a FROM list names relations (a plain read of it is not a taint by itself).
   let maskedRef = -1;
   words.forEach((w, k) => {
-    if (w.kind !== "punct" && words[k + 1]?.text === "as" && words[k + 2]?.text === "(") localNames.add(w.text);
+    if (w.kind !== "punct" && w.kind !== "string-word") {
+      // CTE names: `x AS (`, `x (a, b) AS (`
+      let j = k + 1;
+      if (words[j]?.text === "(" && words[j]!.kind === "punct") {
+        while (j < words.length && !(words[j]!.text === ")" && words[j]!.kind === "punct" && words[j]!.depth === w.depth)) j++;
+        j++;
+      }
+      if (words[j]?.text === "as" && words[j + 1]?.text === "(") localNames.add(w.text);
+    }
     const r = slots.has(k) ? catalog.maskedTables.get(w.text) : undefined;
     if (r !== undefined && maskedRef < 0) maskedRef = r;
   });
