@@ -70,6 +70,9 @@ const SQL_RUNNING_FUNCTIONS = new Set([
   "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data",
 ]);
 
+/** Longer statements are not analysed: all their computed columns are derived (and writes refused). */
+const MAX_ANALYSED = 1 << 20;
+
 /** Set operations: PostgreSQL reports their result columns as computed (no table OID). */
 const SET_OPERATIONS = new Set(["union", "intersect", "except"]);
 
@@ -99,6 +102,11 @@ const NOT_ALIAS = new Set([
 ]);
 
 export function analyzeTaint(sql: string, catalog: TaintCatalog, options: AnalyzeOptions = {}): TaintVerdict {
+  if (sql.length > MAX_ANALYSED) {
+    const taint = { rule: catalog.defaultRule, sources: ["statement too long to analyse"] };
+    const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
+    return { taint, refusal: writes || options.refusePredicates ? "statement too long to analyse for masked data" : null };
+  }
   const { words, opaque } = sqlWords(sql, options.standardConformingStrings ?? true);
   const sources: string[] = [];
   let rule = -1;
@@ -124,7 +132,8 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     if (w.kind !== "punct" && w.kind !== "string-word") {
       // CTE names: `x AS (`, `x (a, b) AS (`
       let j = k + 1;
-      if (words[j]?.text === "(" && words[j]!.kind === "punct") {
+      const lead = words[k - 1]?.text;
+      if ((lead === "with" || lead === "recursive" || lead === ",") && words[j]?.text === "(" && words[j]!.kind === "punct") {
         while (j < words.length && !(words[j]!.text === ")" && words[j]!.kind === "punct" && words[j]!.depth === w.depth)) j++;
         j++;
       }

@@ -112,7 +112,7 @@ export class PostgresEngine implements Engine {
   private readonly order: ResponseOrder | undefined;
   /** The portal the client's last message described ('D' 'P'), if that was its last message (Flush aside). */
   private describedPortal: string | null = null;
-  /** Derived-value masking (masking with column rules only): catalogue, analysis, verdicts. */
+  /** Derived-value masking and binary containers (any masking session): catalogue, analysis, verdicts. */
   private readonly taint: SessionTaint | undefined;
   /** Waiting for the answers to the gateway's catalogue query (before the client's first statement). */
   private catalogWait?: { resolve: () => void; reject: (e: Error) => void };
@@ -125,7 +125,7 @@ export class PostgresEngine implements Engine {
     this.backend = new PgFramer(options.framerModule, 256 * 1024 * 1024);
     if (options.masker) this.order = new ResponseOrder();
     const maskingConfig = options.masker ? host.policy.maskingConfig() : undefined;
-    if (options.masker && maskingConfig && SessionTaint.needed(maskingConfig)) this.taint = new SessionTaint(options.masker, maskingConfig);
+    if (options.masker && maskingConfig) this.taint = new SessionTaint(options.masker, maskingConfig);
     // A tunnel that never completes its startup must not hold a session open.
     setTimeout(() => {
       if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");

@@ -43,6 +43,7 @@ export class SessionTaint {
   private readonly catalogRows: Array<Array<string | null>> = [];
   readonly refusePredicates: boolean;
   private readonly detectors: boolean;
+  private readonly columnRules: boolean;
   private settingsTainted = false;
   /** Binary container columns of the current plan (decoded and scanned here; the WASM masker passes them). */
   private binaryPass: Array<{ k: number; oid: number }> | null = null;
@@ -53,13 +54,12 @@ export class SessionTaint {
     config: Pick<MaskingConfig, "rules">,
   ) {
     this.refusePredicates = config.rules.some((r) => r.mask?.predicates === "refuse");
+    // Without column rules nothing is masked by column, so nothing can be derived from one; the
+    // catalogue is still read for the binary-container pass of the detectors.
+    this.columnRules = config.rules.some((r) => (r.columns?.length ?? 0) > 0);
     this.detectors = config.rules.some((r) => (r.detectors?.length ?? 0) > 0 || (r.patterns?.length ?? 0) > 0);
   }
 
-  /** Masking has column rules: values can derive from masked columns. */
-  static needed(config: Pick<MaskingConfig, "rules">): boolean {
-    return config.rules.some((r) => (r.columns?.length ?? 0) > 0);
-  }
 
   /** Feed one backend message answering CATALOG_QUERY. Returns true once ReadyForQuery arrived. */
   catalogMessage(type: number, body: Uint8Array): boolean {
@@ -74,6 +74,7 @@ export class SessionTaint {
   }
 
   analyze(sql: string, kinds: readonly string[], standardConformingStrings: boolean): TaintVerdict {
+    if (!this.columnRules) return { taint: null, refusal: null };
     if (!this.catalog) return { taint: { rule: 0, sources: ["catalogue not read"] }, refusal: null };
     const verdict = analyzeTaint(sql, this.catalog, { standardConformingStrings, kinds, refusePredicates: this.refusePredicates, settingsTainted: this.settingsTainted });
     // Code the gateway cannot see into (a DO body, a function, a prepared statement) may have put
@@ -164,6 +165,7 @@ export class SessionTaint {
   }
 
   private columnRule(c: ColumnDescription, taint: Taint | null): number {
+    if (!this.columnRules) return KEEP;
     const catalog = this.catalog;
     if (catalog && c.tableOid !== 0 && c.columnIndex > 0 && catalog.isBaseTable(c.tableOid)) {
       // A stored column, maybe renamed by an alias: its own rule applies.
