@@ -95,6 +95,10 @@ const PREDICATE_START = new Set(["where", "on", "using", "having", "natural", "q
 const PREDICATE_BY = new Set(["order", "group", "partition"]);
 const PREDICATE_END = new Set(["select", "from", "join", "limit", "offset", "union", "intersect", "except", "returning", "window", "into", "values", "set", "then", "else", "end"]);
 /** Words that can follow a table reference and are not its alias. */
+/** `COPY t FROM STDIN` / `PROGRAM`: not relations. */
+const COPY_ENDPOINTS = new Set(["stdin", "stdout", "program"]);
+/** Words after a write target that are not its alias. */
+const NOT_TARGET_ALIAS = new Set(["to", "from", "select", "default", "overriding", "query"]);
 const NOT_ALIAS = new Set([
   "where", "join", "inner", "left", "right", "full", "cross", "natural", "on", "using", "group", "order", "having",
   "limit", "offset", "union", "intersect", "except", "window", "for", "fetch", "tablesample", "returning", "set",
@@ -123,11 +127,13 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   const pred: boolean[] = [false];
   let nested = false;
-  const { slots, aliases } = relationSlots(words);
+  const { slots, targets, aliases } = relationSlots(words);
   const localNames = new Set<string>();
   const hasNatural = words.some((w) => w.kind === "ident" && w.text === "natural");
   // A masked table named where a FROM list names relations (a plain read of it is not a taint by itself).
   let maskedRef = -1;
+  // A masked table written to (`update customers c set … = c.x`): its alias is a row too.
+  let maskedTarget = -1;
   words.forEach((w, k) => {
     if (w.kind !== "punct" && w.kind !== "string-word") {
       // CTE names: `x AS (`, `x (a, b) AS (`
@@ -141,10 +147,13 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     }
     const r = slots.has(k) ? catalog.maskedTables.get(w.text) : undefined;
     if (r !== undefined && maskedRef < 0) maskedRef = r;
+    const t = targets.has(k) ? catalog.maskedTables.get(w.text) : undefined;
+    if (t !== undefined && maskedTarget < 0) maskedTarget = t;
   });
   // With a masked table in the statement, every FROM-item alias (`customers c`, `(select * from
   // customers) t`, `(customers join orders using (id)) j`) may stand for a row holding masked values.
-  if (maskedRef >= 0) for (const a of aliases) rowNames.set(words[a]!.text, maskedRef);
+  const rowRule = maskedRef >= 0 ? maskedRef : maskedTarget;
+  if (rowRule >= 0) for (const a of aliases) rowNames.set(words[a]!.text, rowRule);
   const aliasAt = aliases;
 
   for (let k = 0; k < words.length; k++) {
@@ -174,7 +183,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     let inPredicate = false;
     for (let d = 0; d <= w.depth && !inPredicate; d++) inPredicate = pred[d] === true;
     if (slots.has(k) && !isCall && !(next?.text === "." && next.kind === "punct")) {
-      if (!catalog.knownRelations.has(name) && !localNames.has(name) && !NOT_ALIAS.has(name)) {
+      if (!catalog.knownRelations.has(name) && !localNames.has(name) && !NOT_ALIAS.has(name) && !COPY_ENDPOINTS.has(name)) {
         add(`relation ${name} (not in the catalogue read at session start)`, catalog.defaultRule);
         nested = true;
       }
@@ -186,14 +195,14 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       add(found, columnRule);
     }
     const tableRule = catalog.maskedTables.get(name) ?? (w.kind === "ident" ? undefined : catalog.maskedTables.get(name.toLowerCase()));
-    const relationSlot = slots.has(k);
+    const relationSlot = slots.has(k) || targets.has(k);
     const qualified = next?.text === "." && next.kind === "punct" && words[k + 2] !== undefined && words[k + 2]!.kind !== "punct";
     if (tableRule !== undefined) {
-      if (relationSlot) {
+      if (slots.has(k)) {
         let a = k + 1;
         if (words[a]?.text === "as") a++;
         if (words[a + 1]?.text === "(" || words[a]?.text === "(") add(`table ${name} with renamed columns`, tableRule);
-      } else if (!qualified) {
+      } else if (!relationSlot && !qualified) {
         found = `row ${name}`;
         add(found, tableRule);
       }
@@ -252,8 +261,9 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
  * Words where a FROM list (or TABLE) names a relation: after FROM, JOIN, ONLY, TABLE, LATERAL, or
  * a comma of a FROM list at the same depth; schema-qualified names too (the word after the dot).
  */
-function relationSlots(words: readonly SqlWord[]): { slots: Set<number>; aliases: Set<number> } {
+function relationSlots(words: readonly SqlWord[]): { slots: Set<number>; targets: Set<number>; aliases: Set<number> } {
   const slots = new Set<number>();
+  const targets = new Set<number>();
   const aliases = new Set<number>();
   const from: boolean[] = [false];
   // Inside parentheses, FROM is a clause only after a SELECT there (not `substring(x from 2)`, `trim(from c)`).
@@ -271,6 +281,10 @@ function relationSlots(words: readonly SqlWord[]): { slots: Set<number>; aliases
     const b = words[k - 1]?.text === "as" && words[k - 1]!.kind === "ident" ? k - 2 : k - 1;
     const before = words[b];
     if (from[w.depth] && before && !NOT_ALIAS.has(w.text) && (slots.has(b) || (before.kind === "punct" && before.text === ")" && before.depth === w.depth))) aliases.add(k);
+    if (targets.has(b) && !NOT_ALIAS.has(w.text) && !NOT_TARGET_ALIAS.has(w.text)) aliases.add(k);
+    // the table a statement writes to or copies (`insert into t`, `update t`, `copy t`): a relation, not a row value
+    const target = words[k - 1]?.text === "." && words[k - 1]!.kind === "punct" ? words[k - 3] : words[k - 1];
+    if (target?.kind === "ident" && ["into", "update", "copy"].includes(target.text) && !(words[k + 1]?.text === "." && words[k + 1]!.kind === "punct")) targets.add(k);
     if (["select", "delete", "update", "with", "values"].includes(w.text)) query[w.depth] = true;
     if ((w.text === "from" && query[w.depth]) || w.text === "join" || w.text === "table") from[w.depth] = true;
     else if (PREDICATE_START.has(w.text) || PREDICATE_END.has(w.text) || PREDICATE_BY.has(w.text)) from[w.depth] = false;
@@ -278,7 +292,7 @@ function relationSlots(words: readonly SqlWord[]): { slots: Set<number>; aliases
     const prior = words[k - 1]?.text === "." && words[k - 1]!.kind === "punct" ? words[k - 3] : words[k - 1];
     if (prior && ((prior.kind === "ident" && ["from", "join", "only", "table", "lateral"].includes(prior.text)) || (prior.kind === "punct" && prior.text === ","))) slots.add(k);
   });
-  return { slots, aliases };
+  return { slots, targets, aliases };
 }
 
 function isStarExpansion(words: readonly SqlWord[], k: number): boolean {
