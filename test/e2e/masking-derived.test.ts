@@ -189,6 +189,13 @@ describe("values derived from masked columns", () => {
       expect(r.code, r.stderr).toBe(0);
       expectClean(r.stdout, sql);
     }
+    // Binary COPY: plain columns pass (the probe gives the shape), masked and derived fields are NULL.
+    const names = (await direct.query("select name from customers where id <= 3 order by id")).rows.map((r) => r.name as string);
+    const bin = await psql(conn.url, ["-c", "copy (select id, name, email, upper(api_token), array[card_number] from customers where id <= 3 order by id) to stdout with (format binary)"]);
+    expect(bin.code, bin.stderr).toBe(0);
+    expect(bin.stdout.startsWith("PGCOPY\n")).toBe(true);
+    for (const n of names) expect(bin.stdout).toContain(n);
+    expectClean(bin.stdout, "binary COPY");
     const wire = await PgWire.open(conn.port, "derived-reader", "demo-pg");
     try {
       for (const binary of ["", "binary"]) {

@@ -451,7 +451,8 @@ export class PostgresEngine implements Engine {
    */
   private copyProbe(copies: Array<CopyOutFormat | null>): { bytes: Uint8Array; format: CopyOutFormat } | null {
     const only = copies.length === 1 ? copies[0] : null;
-    if (!only || only.format === "binary" || !only.shapeQuery || only.columns) return null;
+    // (binary: also with a column list — the probe gives the types the binary fields need)
+    if (!only || !only.shapeQuery || (only.columns && !(only.format === "binary" && this.taint))) return null;
     return {
       bytes: concat([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]),
       format: only,
@@ -569,11 +570,17 @@ export class PostgresEngine implements Engine {
           runStart = start;
           const f = verdict.copy;
           try {
+            const shape = (f as ProbedCopyFormat | null)?.shape;
             if (f && f.format !== "binary") {
               const options = copyFormatOptions(f);
-              const rules = this.taint?.copyRules((f as ProbedCopyFormat).shape, f.columns?.length ?? 0, !f.table, taint ?? order!.currentTaint());
+              const rules = this.taint?.copyRules(shape, f.columns?.length ?? 0, !f.table, taint ?? order!.currentTaint());
               if (rules) options.rules = rules;
               masker!.setCopyFormat(f.format, options);
+            } else if (f && shape && this.taint) {
+              // Binary COPY with a probed shape: per-column rules (containers NULL); the text
+              // options are ignored for binary. Without a shape every field stays NULL (unknown).
+              const rules = this.taint.copyRules(shape, shape.length, !f.table, taint ?? order!.currentTaint(), true)!;
+              masker!.setCopyFormat("text", { columns: shape.map((c) => c.name), rules, ...(f.table ? { table: f.table } : {}) });
             }
           } catch (e) {
             // Options the masker cannot take (e.g. a NULL string over 64 bytes): no format, so

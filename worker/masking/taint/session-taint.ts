@@ -158,8 +158,10 @@ export class SessionTaint {
   }
 
   /** Rules for the fields of a COPY … TO STDOUT: from its probed shape, else by what it is. */
-  copyRules(shape: ColumnDescription[] | undefined, columnCount: number, queryForm: boolean, taint: Taint | null): number[] | undefined {
-    if (shape) return shape.map((c) => this.columnRule(c, taint));
+  copyRules(shape: ColumnDescription[] | undefined, columnCount: number, queryForm: boolean, taint: Taint | null, binary = false): number[] | undefined {
+    // Binary COPY fields are scanned as raw bytes by the masker: exact for text types; a
+    // container's length words could hide a token start, so containers are NULL there.
+    if (shape) return shape.map((c) => (binary && this.binaryContainer({ ...c, format: 1 }) && this.masker.ruleFor(c.name) < 0 ? DERIVED_RULE : this.columnRule(c, taint)));
     if (taint && queryForm) return new Array<number>(columnCount).fill(DERIVED_RULE);
     return undefined;
   }
