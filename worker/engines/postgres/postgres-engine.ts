@@ -364,7 +364,11 @@ export class PostgresEngine implements Engine {
     });
     await this.recordDecision(decisionEvent(decision));
     if (decision.effect === "allow") return this.checkTaint(sql, statements);
-    if (decision.effect === "approve") return { refusal: await this.holdForApproval(sql, decision), statements };
+    if (decision.effect === "approve") {
+      const refusal = await this.holdForApproval(sql, decision);
+      // an approved statement is masked like any other (its derived values included)
+      return refusal ? { refusal, statements } : this.checkTaint(sql, statements);
+    }
     return { refusal: { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` }, statements };
   }
 
@@ -543,7 +547,9 @@ export class PostgresEngine implements Engine {
         const start = batch.offset(i);
         const end = start + batch.length(i);
         // The taint of the request being answered (before received() moves past it).
-        const taint = this.taint && TAINTED_TYPES.has(type) ? order!.currentTaint() : null;
+        let taint = this.taint && TAINTED_TYPES.has(type) ? order!.currentTaint() : null;
+        // A notification queued by opaque code (a function's pg_notify) arrives at some later commit.
+        if (!taint && type === B.Notification && this.taint?.opaqueRan) taint = { rule: 0, sources: ["opaque code ran in this session"] };
         const verdict = order ? order.received(type, bytes, start, end) : "forward";
         if (verdict === "drop" || verdict === "plan") {
           // Answers to the gateway's own messages: never forwarded, never recorded.

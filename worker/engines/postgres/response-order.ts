@@ -88,11 +88,14 @@ export class ResponseOrder {
   /** Taint of prepared statements and portals the server has (derived-value masking). */
   private readonly statementTaints = new Map<string, Taint>();
   private readonly portalTaints = new Map<string, Taint>();
+  /** Taint of the portals executed since the last Sync (answers to that Sync carry it). */
+  private syncTaint: Taint | null = null;
 
   /**
    * The taint of the request the server is answering now: a simple query or Parse by its own SQL,
    * a Bind by its statement, a Describe by the statement or portal it names, an Execute by its
-   * portal. Between requests (Sync, Close) nothing the server sends can carry row values.
+   * portal; a Sync by the portals its batch executed (a notification or a deferred error at the
+   * implicit commit may carry their values).
    */
   currentTaint(): Taint | null {
     const e = this.peek();
@@ -109,6 +112,8 @@ export class ResponseOrder {
         return (e.target.kind === "S" ? this.statementTaints : this.portalTaints).get(e.target.name) ?? null;
       case "execute":
         return this.portalTaints.get(e.portal) ?? null;
+      case "sync":
+        return this.syncTaint;
       default:
         return null;
     }
@@ -194,6 +199,7 @@ export class ResponseOrder {
       case "execute":
         if (type === M.DataRow || type === M.CopyData || type === M.CopyDone) return "forward";
         if (type === M.CommandComplete || type === M.EmptyQuery || type === M.PortalSuspended) {
+          this.syncTaint = this.portalTaints.get(e.portal) ?? this.syncTaint;
           this.pop();
           return "forward";
         }
@@ -217,6 +223,7 @@ export class ResponseOrder {
         break;
       case "sync":
         if (type === M.ReadyForQuery) {
+          this.syncTaint = null;
           this.pop();
           this.readyForQuery(bytes[start + 5]);
           return "forward";

@@ -44,7 +44,8 @@ export class SessionTaint {
   readonly refusePredicates: boolean;
   private readonly detectors: boolean;
   private readonly columnRules: boolean;
-  private settingsTainted = false;
+  /** A tainted statement ran code the gateway cannot see (DO, CALL, a function, a view…) in this session. */
+  opaqueRan = false;
   /** Binary container columns of the current plan (decoded and scanned here; the WASM masker passes them). */
   private binaryPass: Array<{ k: number; oid: number }> | null = null;
   private planColumns = 0;
@@ -76,10 +77,11 @@ export class SessionTaint {
   analyze(sql: string, kinds: readonly string[], standardConformingStrings: boolean): TaintVerdict {
     if (!this.columnRules) return { taint: null, refusal: null };
     if (!this.catalog) return { taint: { rule: 0, sources: ["catalogue not read"] }, refusal: null };
-    const verdict = analyzeTaint(sql, this.catalog, { standardConformingStrings, kinds, refusePredicates: this.refusePredicates, settingsTainted: this.settingsTainted });
+    const verdict = analyzeTaint(sql, this.catalog, { standardConformingStrings, kinds, refusePredicates: this.refusePredicates, settingsTainted: this.opaqueRan });
     // Code the gateway cannot see into (a DO body, a function, a prepared statement) may have put
-    // a masked value into a setting; from now on, reading settings is a derived read.
-    if (verdict.taint && !verdict.refusal && verdict.taint.sources.some((s) => OPAQUE_SOURCE.test(s))) this.settingsTainted = true;
+    // a masked value into a setting or a pending notification; from now on, reading settings is a
+    // derived read and notification payloads are masked (worker engine).
+    if (verdict.taint && !verdict.refusal && verdict.taint.sources.some((s) => OPAQUE_SOURCE.test(s))) this.opaqueRan = true;
     return verdict;
   }
 
