@@ -240,7 +240,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     if (found && inPredicate && w.kind !== "string-word") predicateHit ??= found;
   }
 
-  const taint = sources.length > 0 ? { rule: rule < 0 ? catalog.defaultRule : rule, sources } : null;
+  const taint: Taint | null = sources.length > 0 ? { rule: rule < 0 ? catalog.defaultRule : rule, sources } : null;
   let refusal: string | null = null;
   const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
   // A write that reads a table with masked columns at all (`insert into t select * from customers`)
