@@ -154,7 +154,6 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   // customers) t`, `(customers join orders using (id)) j`) may stand for a row holding masked values.
   const rowRule = maskedRef >= 0 ? maskedRef : maskedTarget;
   if (rowRule >= 0) for (const a of aliases) rowNames.set(words[a]!.text, rowRule);
-  const aliasAt = aliases;
 
   for (let k = 0; k < words.length; k++) {
     const w = words[k]!;
@@ -177,8 +176,8 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       else if (PREDICATE_END.has(name)) pred[w.depth] = false;
       if (name === "select" && w.depth > 0) nested = true;
       if (name === "with" && k === 0) nested = true;
-      if (maskedRef >= 0 && w.kind === "ident" && SET_OPERATIONS.has(name)) add(`${name.toUpperCase()} over a table with masked columns`, maskedRef);
-    if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
+      if (maskedRef >= 0 && SET_OPERATIONS.has(name)) add(`${name.toUpperCase()} over a table with masked columns`, maskedRef);
+      if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
     }
     let inPredicate = false;
     for (let d = 0; d <= w.depth && !inPredicate; d++) inPredicate = pred[d] === true;
@@ -207,7 +206,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
         add(found, tableRule);
       }
       if (hasNatural) add(`table ${name} in a NATURAL join`, tableRule);
-    } else if (rowNames.has(name) && w.kind !== "string-word" && !aliasAt.has(k) && !qualified) {
+    } else if (rowNames.has(name) && w.kind !== "string-word" && !aliases.has(k) && !qualified) {
       // an alias used as a value (`c`, `c.*`, `row_to_json(c)`), not as `c.column`
       found = `row ${name}`;
       add(found, rowNames.get(name)!);

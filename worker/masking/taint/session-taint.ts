@@ -8,8 +8,10 @@
  *    data, `predicates: refuse`);
  *  - each RowDescription gets per-column verdicts: a plain reference to a base-table column keeps
  *    (or gains, through an alias) that column's own rule; a column of a view or of a relation the
- *    catalogue does not know, a computed column of a tainted statement, and a binary value the
- *    masker cannot decode while detectors are on, get the derived rule (redacted / NULL);
+ *    catalogue does not know, and a computed column of a tainted statement, get the derived rule
+ *    (redacted / NULL);
+ *  - binary container values (arrays, records, ranges, domains, enums) of the current plan are
+ *    decoded, scanned and re-encoded after the WASM masker (parsers/masking/binary-values.ts);
  *  - while a tainted statement runs, error/notice texts, notification payloads and free-text
  *    settings are replaced (they may echo a masked value in any form).
  */
@@ -60,7 +62,6 @@ export class SessionTaint {
     this.columnRules = config.rules.some((r) => (r.columns?.length ?? 0) > 0);
     this.detectors = config.rules.some((r) => (r.detectors?.length ?? 0) > 0 || (r.patterns?.length ?? 0) > 0);
   }
-
 
   /** Feed one backend message answering CATALOG_QUERY. Returns true once ReadyForQuery arrived. */
   catalogMessage(type: number, body: Uint8Array): boolean {
