@@ -325,6 +325,17 @@ describe("values derived from masked columns", () => {
       await client.query("select 1");
       expect(notices.length).toBeGreaterThanOrEqual(3);
       expectClean(notices.join("\n") + notified.join("\n"), "notices/notifications");
+      // A write into the masked table is allowed; a trigger that echoes the stored row is masked.
+      await direct.query("create or replace function echo_row() returns trigger language plpgsql as $$ begin raise notice 'row %', new.email; return new; end $$");
+      await direct.query("create trigger echo_row before update on customers for each row execute function echo_row()");
+      try {
+        const before = notices.length;
+        await client.query("update customers set name = name where id = 1");
+        expect(notices.length).toBe(before + 1);
+        expectClean(notices.join("\n"), "trigger notice");
+      } finally {
+        await direct.query("drop trigger echo_row on customers; drop function echo_row()");
+      }
       // Writing masked data somewhere readable is refused.
       await client.query("create temp table launder (x text)");
       const w = (await client.query("insert into launder select email from customers").catch((x: unknown) => x)) as Error;

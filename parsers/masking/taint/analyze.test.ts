@@ -69,6 +69,7 @@ describe("taint analysis", () => {
     expect(taint("insert into customers (name) values ('x')", { kinds: ["write"] }).refusal).toBeNull();
     expect(taint("update public.customers set name = 'x' where id = 1", { kinds: ["write"] }).refusal).toBeNull();
     expect(taint("copy customers from stdin", { kinds: ["write"] }).refusal).toBeNull();
+    expect(taint("update customers set name = 'x' where id = 1", { kinds: ["write"] }).taint?.messagesOnly).toBe(true);
     expect(taint("update customers set name = email where id = 1", { kinds: ["write"] }).refusal).toMatch(/masked data/);
     expect(taint("update customers c set name = c::text", { kinds: ["write"] }).refusal).toMatch(/masked data/);
     expect(taint("insert into orders select * from customers", { kinds: ["write"] }).refusal).toMatch(/masked columns/);

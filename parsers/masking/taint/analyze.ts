@@ -43,6 +43,12 @@ export interface Taint {
   rule: number;
   /** Why, for the trail: e.g. ["column email", "table customers", "function f"]. Never values. */
   sources: string[];
+  /**
+   * Only the server's messages are tainted, not the result columns: a write into a table with
+   * masked columns returns no derived value, but its triggers, constraint errors and notices may
+   * echo the stored rows.
+   */
+  messagesOnly?: boolean;
 }
 
 export interface TaintVerdict {
@@ -239,7 +245,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     if (found && inPredicate && w.kind !== "string-word") predicateHit ??= found;
   }
 
-  const taint: Taint | null = sources.length > 0 ? { rule: rule < 0 ? catalog.defaultRule : rule, sources } : null;
+  let taint: Taint | null = sources.length > 0 ? { rule: rule < 0 ? catalog.defaultRule : rule, sources } : null;
   let refusal: string | null = null;
   const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
   // A write that reads a table with masked columns at all (`insert into t select * from customers`)
@@ -253,6 +259,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       else if (nested && pred.length > 0 && hasPredicateClause(words)) refusal = `masked data reached through a sub-query, view or function, with a predicate or ordering clause; this policy refuses them`;
     }
   }
+  if (!taint && maskedTarget >= 0) taint = { rule: maskedTarget, sources: ["writes a table with masked columns (its messages may echo rows)"], messagesOnly: true };
   return { taint, refusal };
 }
 

@@ -165,7 +165,7 @@ export class SessionTaint {
     // Binary COPY fields are scanned as raw bytes by the masker: exact for text types; a
     // container's length words could hide a token start, so containers are NULL there.
     if (shape) return shape.map((c) => (binary && this.binaryContainer({ ...c, format: 1 }) && this.masker.ruleFor(c.name) < 0 ? DERIVED_RULE : this.columnRule(c, taint)));
-    if (taint && queryForm) return new Array<number>(columnCount).fill(DERIVED_RULE);
+    if (taint && !taint.messagesOnly && queryForm) return new Array<number>(columnCount).fill(DERIVED_RULE);
     return undefined;
   }
 
@@ -180,7 +180,7 @@ export class SessionTaint {
       if (rule >= 0) return rule;
       return KEEP;
     }
-    if (!catalog || (c.tableOid !== 0 && catalog.isOpaqueRelation(c.tableOid)) || taint) return DERIVED_RULE;
+    if (!catalog || (c.tableOid !== 0 && catalog.isOpaqueRelation(c.tableOid)) || (taint && !taint.messagesOnly)) return DERIVED_RULE;
     return KEEP;
   }
 
