@@ -176,6 +176,19 @@ describe("values derived from masked columns", () => {
       expect(r.code, r.stderr).toBe(0);
       expectClean(r.stdout + r.stderr, "views/functions via psql");
       expect(r.stdout).toContain("[REDACTED]");
+      // A function created in this session from fragments no analysis can read is still a user function.
+      const client = new pg.Client({ connectionString: conn.url });
+      await client.connect();
+      try {
+        // (a DO block is opaque: one whose body writes or creates anything is refused outright)
+        const refused = (await client.query(`do $$ begin execute 'create function pg_temp.frag() returns text language sql as ''select 1'''; end $$`).catch((e: Error) => e)) as Error;
+        expect(refused.message).toMatch(/statement refused by masking/);
+        await client.query(`create function pg_temp.frag() returns text language plpgsql as $$ declare r text; begin execute 'select em' || 'ail from cus' || 'tomers where id = 1' into r; return r; end $$`);
+        const r2 = await client.query("select pg_temp.frag() as v");
+        expect(r2.rows[0].v).toBe("[REDACTED]");
+      } finally {
+        await client.end();
+      }
     } finally {
       await direct.query("drop view derived_view; drop function leak_email(int)");
     }

@@ -75,6 +75,13 @@ describe("taint analysis", () => {
     expect(taint("insert into orders select * from customers", { kinds: ["write"] }).refusal).toMatch(/masked columns/);
   });
 
+  it("names the functions a statement creates or renames", () => {
+    expect(taint("create or replace function public.f2(i int) returns text language sql as 'select 1'").defines).toEqual(["f2"]);
+    expect(taint("do $$ begin execute 'create function g() returns int language sql as ''select 1'''; end $$").defines).toEqual(["g"]);
+    expect(taint("alter function f2(int) rename to f3").defines).toEqual(["f2", "f3"]);
+    expect(taint("select $$ U&\"\\0065mail\" $$").taint).not.toBeNull();
+  });
+
   it("settings read after opaque code ran are derived", () => {
     expect(taint("select current_setting('my.x')").taint).toBeNull();
     expect(taint("select current_setting('my.x')", { settingsTainted: true }).taint).not.toBeNull();

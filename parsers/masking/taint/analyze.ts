@@ -55,6 +55,8 @@ export interface TaintVerdict {
   taint: Taint | null;
   /** A reason to refuse the statement, or null. */
   refusal: string | null;
+  /** Functions and procedures this statement may create or rename (they taint like user functions from now on). */
+  defines?: string[];
 }
 
 export interface AnalyzeOptions {
@@ -260,7 +262,22 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     }
   }
   if (!taint && maskedTarget >= 0) taint = { rule: maskedTarget, sources: ["writes a table with masked columns (its messages may echo rows)"], messagesOnly: true };
-  return { taint, refusal };
+  const defines = definedRoutines(words);
+  return defines.length > 0 ? { taint, refusal, defines } : { taint, refusal };
+}
+
+/** Names after CREATE [OR REPLACE] FUNCTION|PROCEDURE|AGGREGATE and RENAME TO — in statements and in bodies. */
+function definedRoutines(words: readonly SqlWord[]): string[] {
+  const out: string[] = [];
+  words.forEach((w, k) => {
+    if (w.text === "rename" && words[k + 1]?.text === "to" && words[k + 2]) out.push(words[k + 2]!.text);
+    if (!["function", "procedure", "aggregate"].includes(w.text)) return;
+    let j = k + 1;
+    while (words[j + 1]?.text === "." && words[j + 1]!.kind !== "string-word") j += 2; // schema.name
+    const name = words[j];
+    if (name && name.text !== "(" && name.kind !== "punct") out.push(name.text);
+  });
+  return out;
 }
 
 /**

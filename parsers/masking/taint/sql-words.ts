@@ -36,6 +36,8 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
   const n = sql.length;
   let i = 0;
   const stringWords = (body: string) => {
+    // a body written as SQL may spell names with Unicode escapes (U&"\0065mail")
+    if (/[Uu]&["']/.test(body) && body.includes("\\")) opaque ??= "Unicode escapes in a string body";
     for (const m of body.matchAll(WORD_IN_STRING)) words.push({ text: m[0].toLowerCase(), kind: "string-word", depth });
     // A string may hold SQL that quotes identifiers itself ("Email"): keep those exact too.
     for (const m of body.matchAll(/"((?:[^"]|"")+)"/g)) words.push({ text: m[1]!.replace(/""/g, '"'), kind: "string-word", depth });

@@ -83,6 +83,8 @@ export class SessionTaint {
     // a masked value into a setting or a pending notification; from now on, reading settings is a
     // derived read and notification payloads are masked (worker engine).
     if (verdict.taint && !verdict.refusal && verdict.taint.sources.some((s) => OPAQUE_SOURCE.test(s))) this.opaqueRan = true;
+    // A function created (or renamed) in this session is a user function like those in the catalogue.
+    if (!verdict.refusal) for (const name of verdict.defines ?? []) (this.catalog.userFunctions as Set<string>).add(name);
     return verdict;
   }
 
