@@ -165,6 +165,12 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
 
   for (let k = 0; k < words.length; k++) {
     const w = words[k]!;
+    if (w.kind === "number") {
+      // `ORDER BY 2` / `GROUP BY 1`: a masked column may sit at that position (an ordering oracle)
+      const lead = words[k - 1];
+      if (lead && (lead.text === "by" || lead.text === ",") && byClause(words, k)) predicateHit ??= `ordinal ${w.text} in ORDER BY / GROUP BY`;
+      continue;
+    }
     if (w.kind === "punct") {
       if (w.text === "(") pred[w.depth + 1] = false;
       // `*` / `t.*` expand to masked columns inside sub-queries, CTEs and row values. Not count(*),
@@ -316,6 +322,19 @@ function relationSlots(words: readonly SqlWord[]): { slots: Set<number>; targets
     if (prior && ((prior.kind === "ident" && ["from", "join", "only", "table", "lateral"].includes(prior.text)) || (prior.kind === "punct" && prior.text === ","))) slots.add(k);
   });
   return { slots, targets, aliases };
+}
+
+/** Is word k inside an ORDER BY / GROUP BY list at its depth (after `by`, before another clause)? */
+function byClause(words: readonly SqlWord[], k: number): boolean {
+  const depth = words[k]!.depth;
+  for (let j = k - 1; j >= 0; j--) {
+    const w = words[j]!;
+    if (w.depth < depth) return false;
+    if (w.depth > depth || w.kind !== "ident") continue;
+    if (w.text === "by") return words[j - 1]?.text === "order" || words[j - 1]?.text === "group";
+    if (PREDICATE_START.has(w.text) || PREDICATE_END.has(w.text)) return false;
+  }
+  return false;
 }
 
 function isStarExpansion(words: readonly SqlWord[], k: number): boolean {

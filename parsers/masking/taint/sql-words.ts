@@ -11,9 +11,9 @@
  */
 
 export interface SqlWord {
-  /** Identifier text (folded unless quoted), or the punctuation character. */
+  /** Identifier text (folded unless quoted), the punctuation character, or the number as written. */
   text: string;
-  kind: "ident" | "quoted" | "punct" | "string-word";
+  kind: "ident" | "quoted" | "punct" | "string-word" | "number";
   /** Parenthesis depth at the word. */
   depth: number;
 }
@@ -146,6 +146,7 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
     if (c >= "0" && c <= "9") {
       let j = i + 1;
       while (j < n && /[0-9A-Za-z_.]/.test(sql[j]!)) j++;
+      words.push({ text: sql.slice(i, j), kind: "number", depth });
       i = j;
       continue;
     }
