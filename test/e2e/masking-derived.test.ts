@@ -176,6 +176,11 @@ describe("values derived from masked columns", () => {
       expect(r.code, r.stderr).toBe(0);
       expectClean(r.stdout + r.stderr, "views/functions via psql");
       expect(r.stdout).toContain("[REDACTED]");
+      // psql's own catalogue queries (they name the table in a string) stay readable.
+      const d = await psql(conn.url, ["-c", "\\d customers"]);
+      expect(d.code, d.stderr).toBe(0);
+      expect(d.stdout).toMatch(/email\s*\|\s*text/);
+      expect(d.stdout).not.toContain("[REDACTED]");
       // A function created in this session from fragments no analysis can read is still a user function.
       const client = new pg.Client({ connectionString: conn.url });
       await client.connect();

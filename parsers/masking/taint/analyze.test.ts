@@ -52,6 +52,8 @@ describe("taint analysis", () => {
     "select now(), version()",
     "select extract(year from created_at) from customers",
     "select relname from pg_class",
+    "select c.relname from pg_catalog.pg_class c where c.relname operator(pg_catalog.~) '^(customers)$'",
+    "select 'my email address'",
     "with recursive x(n) as (select 1 union all select n + 1 from x where n < 3) select n * 2 from x",
   ])("leaves %s clean", (sql) => {
     expect(taint(sql).taint).toBeNull();

@@ -76,6 +76,7 @@ const SQL_RUNNING_FUNCTIONS = new Set([
   "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
   "ts_stat", "ts_rewrite", "dblink", "dblink_exec", "dblink_open", "dblink_fetch", "dblink_send_query", "dblink_get_result",
   "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data",
+  "pg_read_file", "pg_read_binary_file", "lo_get", "loread", "lo_export",
 ]);
 
 /** Longer statements are not analysed: all their computed columns are derived (and writes refused). */
@@ -202,12 +203,15 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       }
     }
     let found: string | null = null;
-    const columnRule = catalog.columnRule(name);
+    // Words inside strings do not read anything by themselves (psql's `\d customers` matches
+    // '^(customers)$'); strings that run as SQL do so through DO, a function body or a SQL-running
+    // built-in, each a taint of its own.
+    const columnRule = w.kind === "string-word" ? -1 : catalog.columnRule(name);
     if (columnRule >= 0) {
       found = `column ${name}`;
       add(found, columnRule);
     }
-    const tableRule = catalog.maskedTables.get(name) ?? (w.kind === "ident" ? undefined : catalog.maskedTables.get(name.toLowerCase()));
+    const tableRule = w.kind === "string-word" ? undefined : (catalog.maskedTables.get(name) ?? (w.kind === "ident" ? undefined : catalog.maskedTables.get(name.toLowerCase())));
     const relationSlot = slots.has(k) || targets.has(k);
     const qualified = next?.text === "." && next.kind === "punct" && words[k + 2] !== undefined && words[k + 2]!.kind !== "punct";
     if (tableRule !== undefined) {
