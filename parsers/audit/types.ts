@@ -99,6 +99,16 @@ export interface ResultData {
   duration_ms?: number;
 }
 
+/** A statement reads masked data: its derived values, errors and notices are masked (docs/MASKING.md). */
+export interface MaskingDerivedData {
+  /** The masking rule the values may derive from (derived values are always redacted). */
+  rule: string | null;
+  /** Why, e.g. "column email", "table customers", "DO statement" — never values. */
+  sources: string[];
+  /** The statement was refused (a write or sink fed with masked data, or `predicates: refuse`). */
+  refused: boolean;
+}
+
 export interface MaskingCountsData {
   /** Masked values per rule (or per column) for the preceding result. */
   counts: Record<string, number>;
@@ -186,6 +196,7 @@ export interface AuditEventDataMap {
   result: ResultData;
   notice: NoticeData;
   "masking.counts": MaskingCountsData;
+  "masking.derived": MaskingDerivedData;
   truncated: TruncatedData;
   "approval.requested": ApprovalData;
   "approval.granted": ApprovalData;
@@ -224,6 +235,7 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "result",
   "notice",
   "masking.counts",
+  "masking.derived",
   "truncated",
   "approval.requested",
   "approval.granted",

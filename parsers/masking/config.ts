@@ -37,6 +37,11 @@ export interface MaskingRule {
   style: MaskStyle;
   /** partial: how many trailing characters stay visible (default 4, at most 16). */
   keep?: number;
+  /**
+   * `predicates: refuse`: statements that use masked data in WHERE / JOIN / ORDER BY / GROUP BY /
+   * HAVING are refused (closes boolean and ordering oracles). Default `allow`. PostgreSQL worker only.
+   */
+  mask?: { predicates?: "refuse" | "allow" };
 }
 
 export interface MaskingConfig {
@@ -68,6 +73,11 @@ export interface CopyFormatOptions {
   columns?: string[];
   /** Table name of `COPY t …` (for table-qualified column globs). */
   table?: string;
+  /**
+   * Per column, a rule index that replaces the one found by name (taint analysis: a value derived
+   * from a masked column gets the derived slot); -1 or missing: by name. Worker-only.
+   */
+  rules?: number[];
   /**
    * The COPY's output starts with a header line (`HEADER` on, text or CSV): the first row of the
    * first CopyData passes unmasked and is not counted. Column names only — never set it unless the
@@ -177,6 +187,13 @@ export function compileConfig(config: MaskingConfig): CompiledConfig {
       throw new MaskingConfigError(`${where}: style must be redact, partial or hash`);
     }
     if (rule.style === "hash") needsKey = true;
+    if (rule.mask !== undefined) {
+      const m = rule.mask as unknown;
+      const keys = m && typeof m === "object" && !Array.isArray(m) ? Object.keys(m) : null;
+      if (!keys || keys.some((k) => k !== "predicates") || ![undefined, "refuse", "allow"].includes((m as { predicates?: string }).predicates)) {
+        throw new MaskingConfigError(`${where}: mask must be { predicates: refuse | allow }`);
+      }
+    }
     const keep = rule.keep ?? 4;
     if (!Number.isInteger(keep) || keep < 0 || keep > 16) throw new MaskingConfigError(`${where}: keep must be an integer 0..16`);
     const columns = (rule.columns ?? []).map((g) => {

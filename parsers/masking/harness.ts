@@ -5,7 +5,10 @@ import type { CopyFormatOptions, MaskingConfig } from "./config.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
-export function twinMaskers(module: WebAssembly.Module, config: MaskingConfig): PgMasker {
+/** The part of the masker both implementations have (taint verdicts are the worker's, WASM only). */
+export type TwinMasker = Pick<PgMasker, "process" | "maskText" | "setCopyFormat" | "setTables" | "counts">;
+
+export function twinMaskers(module: WebAssembly.Module, config: MaskingConfig): TwinMasker {
   const wasm = createMasker(module, config);
   const ref = new ReferenceMasker(config);
   return {

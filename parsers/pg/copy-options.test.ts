@@ -28,7 +28,7 @@ describe("copyOutFormat", () => {
   });
   it("handles COPY (query) and defaults to text", () => {
     expect(copyOutFormat(`copy (select ')' as x, email from customers) to stdout`)).toEqual({ format: "text", shapeQuery: "select ')' as x, email from customers", target: "stdout" });
-    expect(copyOutFormat(`COPY (SELECT 1) TO STDOUT (FORMAT binary)`)).toEqual({ format: "binary", target: "stdout" });
+    expect(copyOutFormat(`COPY (SELECT 1) TO STDOUT (FORMAT binary)`)).toEqual({ format: "binary", target: "stdout", shapeQuery: "SELECT 1" });
     expect(copyOutFormat(`COPY t TO STDOUT WITH (FORMAT 'csv', DELIMITER E'\\t')`)).toEqual({ format: "csv", delimiter: "\t", table: "t", shapeQuery: "SELECT * FROM t", target: "stdout" });
     expect(copyOutFormat(`COPY "Sales"."Orders" TO STDOUT`)).toMatchObject({ table: "Orders", shapeQuery: `SELECT * FROM "Sales"."Orders"` });
   });

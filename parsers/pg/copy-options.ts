@@ -359,7 +359,7 @@ export function copyOutFormat(sql: string, context: CopyOptionsContext = {}): Co
     }
   }
   if (i < tokens.length) exact = false; // something after the options we did not read
-  if (shapeQuery !== undefined && out.format !== "binary") out.shapeQuery = shapeQuery;
+  if (shapeQuery !== undefined) out.shapeQuery = shapeQuery; // binary too: the probe gives the field types
   if (exact && header && out.format !== "binary" && out.encoding === undefined) out.header = true;
   return out;
 }

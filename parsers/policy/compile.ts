@@ -99,7 +99,7 @@ const LIMIT_KEYS = ["max_session", "statement_timeout", "max_sessions_per_identi
  * Keys of a masking rule: the policy's own (name, description, subjects, resources) plus the
  * masker's MaskingRule fields (parsers/masking/config.ts), which the masker validates.
  */
-export const MASKING_RULE_KEYS = ["name", "description", "resources", "subjects", "columns", "detectors", "patterns", "style", "keep"] as const;
+export const MASKING_RULE_KEYS = ["name", "description", "resources", "subjects", "columns", "detectors", "patterns", "style", "keep", "mask"] as const;
 const RECORDING_KEYS = ["mode", "overrides"] as const;
 const RECORDING_OVERRIDE_KEYS = ["resources", "mode"] as const;
 const RECORDING_MODES: readonly RecordingMode[] = ["fail-closed", "best-effort"];

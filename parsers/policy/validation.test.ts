@@ -303,7 +303,7 @@ recording:
       "9:9: rule 'x': resources[2]: unknown key 'nmae' (did you mean 'name'?); expected one of name, type, labels",
       "15:14: masking rule 'm': style must be a string, got the number 3",
       "16:7: masking.rules[1]: duplicate masking rule name 'm'",
-      "18:7: masking rule 'm': unknown key 'colums' (did you mean 'columns'?); expected one of name, description, resources, subjects, columns, detectors, patterns, style, keep",
+      "18:7: masking rule 'm': unknown key 'colums' (did you mean 'columns'?); expected one of name, description, resources, subjects, columns, detectors, patterns, style, keep, mask",
       "20:9: recording.mode must be one of fail-closed, best-effort, got 'fail-open'",
       "22:7: recording.overrides[0]: missing required key 'mode'",
     ]);

@@ -20,6 +20,10 @@ import {
 // ---------------------------------------------------------------- limits and layout
 const MAX_RULES: u32 = 32;
 const UNKNOWN_SLOT: u32 = 32; // counts of values nulled because the row shape was unknown
+// Values derived from a masked column (taint, set by the worker through planOverride or the COPY
+// plan): always redacted (NULL where the type cannot hold the marker), whatever the source style.
+const DERIVED_SLOT: u32 = 33;
+const COUNT_SLOTS: u32 = 34;
 const MAX_CUSTOM: u32 = 16;
 const MAX_ITEMS: u32 = 32;
 const ITEM_SIZE: usize = 40; // kind u8, pad, min u16, max u16, pad2, set[32]
@@ -50,8 +54,8 @@ const ERR_UNSUPPORTED: i32 = -3;
 const NO_CHANGE: i32 = 0;
 const CHANGED: i32 = 1;
 
-const RULE_STYLE: usize = memory.data(MAX_RULES);
-const RULE_KEEP: usize = memory.data(MAX_RULES);
+const RULE_STYLE: usize = memory.data(COUNT_SLOTS); // slots 32/33 stay STYLE_REDACT
+const RULE_KEEP: usize = memory.data(COUNT_SLOTS);
 const DET_RULE: usize = memory.data(64); // i32 per built-in detector
 const CUSTOM_RULE: usize = memory.data(MAX_CUSTOM * 4);
 const CUSTOM_FIRST: usize = memory.data(MAX_CUSTOM * 4);
@@ -66,8 +70,8 @@ const PLAN_RULE: usize = memory.data(<i32>MAX_COLS * 4);
 const PLAN_CLASS: usize = memory.data(<i32>MAX_COLS);
 const COPY_PLAN: usize = memory.data(<i32>MAX_COLS * 4);
 const PEND_PLAN: usize = memory.data(<i32>MAX_COLS * 4);
-const COUNTS: usize = memory.data(<i32>(UNKNOWN_SLOT + 1) * 4);
-const PENDING_COUNTS: usize = memory.data(<i32>(UNKNOWN_SLOT + 1) * 4);
+const COUNTS: usize = memory.data(<i32>COUNT_SLOTS * 4);
+const PENDING_COUNTS: usize = memory.data(<i32>COUNT_SLOTS * 4);
 const DIGEST: usize = memory.data(32);
 const COPY_NULL: usize = memory.data(64);
 const PEND_NULL: usize = memory.data(64);
@@ -148,12 +152,12 @@ export function arenaBase(): usize {
 
 // ---------------------------------------------------------------- configuration
 export function cfgReset(): void {
-  memory.fill(RULE_STYLE, 0, MAX_RULES);
-  memory.fill(RULE_KEEP, 0, MAX_RULES);
+  memory.fill(RULE_STYLE, 0, COUNT_SLOTS);
+  memory.fill(RULE_KEEP, 0, COUNT_SLOTS);
   for (let d: usize = 0; d < 16; d++) store<i32>(DET_RULE + (d << 2), -1);
   memory.fill(DISPATCH, 0, 1024);
-  memory.fill(COUNTS, 0, (UNKNOWN_SLOT + 1) * 4);
-  memory.fill(PENDING_COUNTS, 0, (UNKNOWN_SLOT + 1) * 4);
+  memory.fill(COUNTS, 0, COUNT_SLOTS * 4);
+  memory.fill(PENDING_COUNTS, 0, COUNT_SLOTS * 4);
   nCustom = 0;
   nItems = 0;
   nColpats = 0;
@@ -345,6 +349,15 @@ export function setCopyPending(kind: u32, delim: u32, quote: u32, escape: u32, n
   pendPlanN = planN > <i32>MAX_COLS ? -1 : planN;
 }
 
+/**
+ * The worker's verdict for column k of the current RowDescription plan (taint analysis): a rule
+ * index, or DERIVED_SLOT for a value computed from a masked column. Replaces the rule found by
+ * name. Only for the plan just built (the worker calls it right after the RowDescription).
+ */
+export function planOverride(k: u32, rule: i32): void {
+  if (planValid && k < planCount && rule >= -1 && rule <= <i32>DERIVED_SLOT && rule != <i32>UNKNOWN_SLOT) store<i32>(PLAN_RULE + (<usize>k << 2), rule);
+}
+
 export function setCopyPlanColumn(k: u32, rule: i32): void {
   if (k < MAX_COLS) store<i32>(PEND_PLAN + (<usize>k << 2), rule);
 }
@@ -372,7 +385,7 @@ function commitCounts(): void {
 }
 
 function dropCounts(): void {
-  memory.fill(PENDING_COUNTS, 0, (UNKNOWN_SLOT + 1) * 4);
+  memory.fill(PENDING_COUNTS, 0, COUNT_SLOTS * 4);
   touched = 0;
 }
 

@@ -39,8 +39,16 @@ export interface PgMasker {
    * up with process()'s. Independent of the PostgreSQL state.
    */
   maskText(text: Uint8Array): Uint8Array;
-  /** Values masked so far per rule name (plus UNKNOWN_SHAPE_COUNT) — never the values. */
+  /** Values masked so far per rule name (plus UNKNOWN_SHAPE_COUNT, DERIVED_COUNT) — never the values. */
   counts(): Record<string, number>;
+  /** The rule (index in config order) a column glob gives this column name/table, or -1. */
+  ruleFor(column: string, table?: string): number;
+  /**
+   * Taint verdicts for the plan of the RowDescription just processed: per column, a rule index,
+   * DERIVED_RULE (computed from a masked column: redacted, NULL where the type cannot hold it) or
+   * -1 (no column rule; detectors still run). Call right after the RowDescription, before its rows.
+   */
+  overridePlan(rules: readonly number[]): void;
 }
 
 /** The masker with match positions (SSH streams and SFTP file contents). */
@@ -69,6 +77,10 @@ export interface TextScan {
   /** Matches in input order, never overlapping. */
   spans: TextSpan[];
 }
+/** Rule slot for values derived from masked columns (always redacted / NULL). */
+export const DERIVED_RULE = 33;
+/** Count name of values masked because they derive from a masked column. */
+export const DERIVED_COUNT = "(derived-from-masked)";
 
 /** The slice of the WebAssembly JS API used here (the repo's node-side lib has no WebAssembly values). */
 interface WasmMemory {
@@ -98,6 +110,7 @@ interface MaskExports {
   ruleForColumn(nPtr: number, nLen: number, tPtr: number, tLen: number): number;
   setCopyPending(kind: number, delim: number, quote: number, escape: number, nullPtr: number, nullLen: number, planN: number, header: number): void;
   setCopyPlanColumn(k: number, rule: number): void;
+  planOverride(k: number, rule: number): void;
   countsPtr(): number;
   process(inPtr: number, inLen: number, outPtr: number, outCap: number): number;
   maskText(inPtr: number, len: number, outPtr: number, outCap: number): number;
@@ -114,6 +127,7 @@ const STYLE_CODE = { redact: 0, partial: 1, hash: 2 } as const;
 const UNKNOWN_SLOT = 32;
 /** scanText(): one match = 5 u32 (rule, input start/end, output start/end). */
 const SPAN_BYTES = 20;
+const COUNT_SLOTS = 34;
 /** Largest batch accepted by one process() call (the tunnel's frames are ≤ 1 MiB). */
 const MAX_BATCH = 64 * 1024 * 1024;
 const encoder = new TextEncoder();
@@ -131,7 +145,7 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
   const scratch = x.arenaBase();
   const dataBase = scratch + SCRATCH;
   const ruleNames = compiled.rules.map((r) => r.name);
-  const totals = new Array<number>(UNKNOWN_SLOT + 1).fill(0);
+  const totals = new Array<number>(COUNT_SLOTS).fill(0);
 
   function ensureMemory(end: number): void {
     const have = x.memory.buffer.byteLength;
@@ -186,8 +200,8 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
   if (DETECTORS.length !== 14) throw new MaskingConfigError("detector table out of sync with WASM");
 
   function collectCounts(): void {
-    const view = new Uint32Array(x.memory.buffer, x.countsPtr(), UNKNOWN_SLOT + 1);
-    for (let r = 0; r <= UNKNOWN_SLOT; r++) {
+    const view = new Uint32Array(x.memory.buffer, x.countsPtr(), COUNT_SLOTS);
+    for (let r = 0; r < COUNT_SLOTS; r++) {
       if (view[r] !== 0) {
         totals[r] += view[r]!;
         view[r] = 0;
@@ -302,7 +316,8 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
         const tPtr = put(t, 1024);
         cols.forEach((name, k) => {
           const n = encoder.encode(name);
-          x.setCopyPlanColumn(k, x.ruleForColumn(put(n, 4096), n.length, tPtr, t.length));
+          const forced = options.rules?.[k];
+          x.setCopyPlanColumn(k, forced !== undefined && forced >= 0 ? forced : x.ruleForColumn(put(n, 4096), n.length, tPtr, t.length));
         });
       }
     },
@@ -317,7 +332,18 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
         out[name] = totals[r]!;
       });
       if (totals[UNKNOWN_SLOT]! > 0) out[UNKNOWN_SHAPE_COUNT] = totals[UNKNOWN_SLOT]!;
+      if (totals[DERIVED_RULE]! > 0) out[DERIVED_COUNT] = totals[DERIVED_RULE]!;
       return out;
+    },
+
+    ruleFor(column: string, table?: string): number {
+      const n = encoder.encode(column);
+      const t = encoder.encode(table ?? "");
+      return x.ruleForColumn(put(n, 4096), n.length, put(t, 1024), t.length);
+    },
+
+    overridePlan(rules: readonly number[]): void {
+      rules.forEach((rule, k) => x.planOverride(k, rule));
     },
   };
 }

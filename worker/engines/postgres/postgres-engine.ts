@@ -39,7 +39,8 @@ import type { HeldStatement } from "../../approvals/session-hold.ts";
 import type { SessionMasker } from "../../masking/session-masker.ts";
 import { copyOutFormat, type CopyOutFormat } from "../../../parsers/pg/copy-options.ts";
 import { maskTexts } from "../../masking/text-masker.ts";
-import { ResponseOrder, ResponseOrderError } from "./response-order.ts";
+import { ResponseOrder, ResponseOrderError, type ProbedCopyFormat } from "./response-order.ts";
+import { CATALOG_QUERY, SessionTaint, type Taint } from "../../masking/taint/session-taint.ts";
 import { MaskingConfigError } from "../../../parsers/masking/config.ts";
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 import { PIN_RULE, pinViolation, startupViolation } from "./session-pin.ts";
@@ -79,7 +80,11 @@ const B = {
   CommandComplete: 0x43, // C
   EmptyQuery: 0x49, // I
   ParameterStatus: 0x53, // S
+  Notification: 0x41, // A
 } as const;
+
+/** Backend messages whose masking depends on the taint of the request being answered. */
+const TAINTED_TYPES = new Set<number>([B.RowDescription, B.ErrorResponse, B.NoticeResponse, B.Notification, B.ParameterStatus, 0x48 /* CopyOutResponse */]);
 
 export interface PostgresEngineOptions {
   framerModule: WebAssembly.Module;
@@ -118,6 +123,10 @@ export class PostgresEngine implements Engine {
   private readonly loginSettings = new Map<string, string>();
   /** Prepared statements that need approval, held at Bind/Execute with their parameters (held-prepared.ts). */
   private readonly held = new HeldPrepared();
+  /** Derived-value masking and binary containers (any masking session): catalogue, analysis, verdicts. */
+  private readonly taint: SessionTaint | undefined;
+  /** Waiting for the answers to the gateway's catalogue query (before the client's first statement). */
+  private catalogWait?: { resolve: () => void; reject: (e: Error) => void };
 
   constructor(
     private readonly host: EngineHost,
@@ -126,6 +135,8 @@ export class PostgresEngine implements Engine {
     this.frontend = new PgFramer(options.framerModule, 64 * 1024 * 1024);
     this.backend = new PgFramer(options.framerModule, 256 * 1024 * 1024);
     if (options.masker) this.order = new ResponseOrder();
+    const maskingConfig = options.masker ? host.policy.maskingConfig() : undefined;
+    if (options.masker && maskingConfig) this.taint = new SessionTaint(options.masker, maskingConfig);
     // A tunnel that never completes its startup must not hold a session open.
     setTimeout(() => {
       if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");
@@ -219,6 +230,7 @@ export class PostgresEngine implements Engine {
       host.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
       const message = await ready;
       clearTimeout(timer);
+      if (this.taint) await this.readCatalog();
       const pid = randomInt31();
       const secret = randomInt31();
       await host.registerCancelKey(pid, secret);
@@ -291,7 +303,7 @@ export class PostgresEngine implements Engine {
         switch (type) {
           case T.Query: {
             const sql = decodeQuery(body);
-            const { refusal, statements } = await this.check("simple", sql, unconfirmed);
+            const { refusal, statements, taint } = await this.check("simple", sql, unconfirmed);
             if (refusal) {
               replace(i, this.denials.sentinelQuery(refusal));
               order?.sent({ kind: "query", copies: [], resets: false });
@@ -303,14 +315,14 @@ export class PostgresEngine implements Engine {
                 replace(i, concat([probe.bytes, original()]));
                 order.sent({ kind: "probe", format: probe.format });
               }
-              order.sent({ kind: "query", copies, resets: statements.some((s) => s.command === "DISCARD" || s.command === "DEALLOCATE") });
+              order.sent({ kind: "query", copies, resets: statements.some((s) => s.command === "DISCARD" || s.command === "DEALLOCATE"), taint: taint ?? null });
             }
             this.statementStarted();
             break;
           }
           case T.Parse: {
             const parse = decodeParse(body);
-            const { refusal: refused, statements, approve } = await this.check("parse", parse.query, unconfirmed);
+            const { refusal: refused, statements, approve, taint } = await this.check("parse", parse.query, unconfirmed);
             let refusal = refused;
             if (!refusal && HeldPrepared.isReserved(parse.name)) refusal = { code: "42501", message: `gatehouse: statement names starting with ${HELD_PREFIX} are reserved for the gateway` };
             if (!refusal && approve) {
@@ -323,7 +335,7 @@ export class PostgresEngine implements Engine {
               }
             } else if (!refusal) this.held.forget(parse.name);
             if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
-            order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null) });
+            order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null), taint: refusal ? null : (taint ?? null) });
             break;
           }
           case T.Bind: {
@@ -351,7 +363,7 @@ export class PostgresEngine implements Engine {
             const renamed = this.held.renamed("D", target.kind, target.name);
             if (renamed) replace(i, renamed);
             if (target.kind === "P") this.describedPortal = target.name;
-            order?.sent({ kind: "describe", injected: false });
+            order?.sent({ kind: "describe", injected: false, target });
             break;
           }
           case T.Execute: {
@@ -376,7 +388,7 @@ export class PostgresEngine implements Engine {
               // masker gets the exact shape — names, types, the formats this Bind asked for —
               // of the rows that follow. The answer goes to the masker only.
               replace(i, concat([describePortal(serverPortal), executeMessage]));
-              order.sent({ kind: "describe", injected: true });
+              order.sent({ kind: "describe", injected: true, target: { kind: "P", name: portal } });
             } else if (serverPortal !== portal) replace(i, executeMessage);
             order?.sent({ kind: "execute", portal });
             break;
@@ -433,7 +445,7 @@ export class PostgresEngine implements Engine {
     message: "simple" | "parse",
     sql: string,
     unconfirmed: string | null,
-  ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision }> {
+  ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision; taint?: Taint | null }> {
     const scs = this.standardConformingStrings;
     const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: scs });
     await this.host.audit.onQuery({
@@ -462,11 +474,69 @@ export class PostgresEngine implements Engine {
       await this.recordDecision({ effect: "deny", rule: null, reason: message });
       return { refusal: { code: "42501", message }, statements };
     }
-    if (decision.effect === "allow") return { refusal: null, statements };
-    // A prepared statement is held when it is bound (and executed), with its parameters.
-    if (decision.effect === "approve" && message === "parse") return { refusal: null, statements, approve: decision };
-    if (decision.effect === "approve") return { refusal: await this.holdForApproval(sql, decision), statements };
+    if (decision.effect === "allow") return this.checkTaint(sql, statements);
+    // A prepared statement is held when it is bound (and executed), with its parameters; its rows
+    // are masked like any other statement's (derived values included).
+    if (decision.effect === "approve" && message === "parse") return { ...(await this.checkTaint(sql, statements)), approve: decision };
+    if (decision.effect === "approve") {
+      const refusal = await this.holdForApproval(sql, decision);
+      return refusal ? { refusal, statements } : this.checkTaint(sql, statements);
+    }
     return { refusal: { code: "42501", message: `gatehouse: statement refused: ${decision.reason}` }, statements };
+  }
+
+  /**
+   * Derived-value analysis of an allowed statement (worker/masking/taint/): its taint goes with
+   * the request so the answers are masked by it; a write or sink fed with masked data, or (with
+   * `predicates: refuse`) masked data in a predicate, is refused here. Recorded in the trail.
+   */
+  private async checkTaint(sql: string, statements: readonly ClassifiedStatement[]): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; taint?: Taint | null }> {
+    if (!this.taint) return { refusal: null, statements };
+    const verdict = this.taint.analyze(sql, statements.map((s) => s.kind), this.standardConformingStrings);
+    if (verdict.taint) {
+      const rule = this.host.policy.maskingConfig().rules[verdict.taint.rule]?.name ?? null;
+      await this.host.audit.onEvent("masking.derived", { rule, sources: verdict.taint.sources, refused: verdict.refusal !== null });
+    }
+    if (verdict.refusal) {
+      const reason = `gatehouse: statement refused by masking: ${verdict.refusal}`;
+      await this.recordDecision({ effect: "deny", rule: null, reason });
+      return { refusal: { code: "42501", message: reason }, statements };
+    }
+    return { refusal: null, statements, taint: verdict.taint };
+  }
+
+  /** Reads the catalogue the taint analysis needs; the client is told "ready" only after it. */
+  private async readCatalog(): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => (this.catalogWait = { resolve, reject }));
+    const timer = setTimeout(() => this.catalogWait?.reject(new Error("timed out reading the catalogue")), CONNECT_TIMEOUT_MS);
+    try {
+      this.host.sendToConnector([message("Q", cstring(CATALOG_QUERY))]);
+      await done;
+    } catch (e) {
+      throw { code: "08001", message: `gatehouse: masking needs the target's catalogue: ${(e as Error).message}` } satisfies PendingError;
+    } finally {
+      clearTimeout(timer);
+      this.catalogWait = undefined;
+    }
+  }
+
+  /** Taint verdicts for the plan the masker just built from this RowDescription body. */
+  private overridePlan(body: Uint8Array, taint: Taint | null): void {
+    const rules = this.taint!.planFor(body, taint);
+    if (rules) this.options.masker!.overridePlan(rules);
+  }
+
+  private onCatalogData(bytes: Uint8Array): void {
+    const wait = this.catalogWait!;
+    try {
+      const batch = this.backend.push(bytes);
+      for (let i = 0; i < batch.count; i++) {
+        const start = batch.offset(i);
+        if (this.taint!.catalogMessage(batch.type(i), batch.bytes.subarray(start + 5, start + batch.length(i)))) return wait.resolve();
+      }
+    } catch (e) {
+      wait.reject(e as Error);
+    }
   }
 
   /**
@@ -498,7 +568,8 @@ export class PostgresEngine implements Engine {
    */
   private copyProbe(copies: Array<CopyOutFormat | null>): { bytes: Uint8Array; format: CopyOutFormat } | null {
     const only = copies.length === 1 ? copies[0] : null;
-    if (!only || only.format === "binary" || !only.shapeQuery || only.columns) return null;
+    // (binary: also with a column list — the probe gives the types the binary fields need)
+    if (!only || !only.shapeQuery || (only.columns && !(only.format === "binary" && this.taint))) return null;
     return {
       bytes: concat([encodeParse("", only.shapeQuery), message("D", new Uint8Array([0x53, 0])), message("S", new Uint8Array(0))]),
       format: only,
@@ -583,6 +654,7 @@ export class PostgresEngine implements Engine {
   // ---------------------------------------------------------------- target → client
 
   async onConnectorData(bytes: Uint8Array): Promise<void> {
+    if (this.catalogWait) return this.onCatalogData(bytes);
     if (this.phase !== "ready") return;
     let batch: FrameBatch;
     try {
@@ -613,7 +685,8 @@ export class PostgresEngine implements Engine {
     const flush = () => {
       if (run.length === 0) return;
       const joined = run.length === 1 ? run[0]! : concat(run);
-      out.push(masker ? masker.process(joined) : joined);
+      const masked = masker ? masker.process(joined) : joined;
+      out.push(this.taint ? this.taint.postProcess(masked) : masked);
       run = [];
     };
     try {
@@ -621,13 +694,28 @@ export class PostgresEngine implements Engine {
         const type = batch.type(i);
         const start = batch.offset(i);
         const end = start + batch.length(i);
+        // The taint of the request being answered (before received() moves past it).
+        let taint = this.taint && TAINTED_TYPES.has(type) ? order!.currentTaint() : null;
+        // A notification queued by opaque code (a function's pg_notify) arrives at some later commit.
+        if (!taint && type === B.Notification && this.taint?.opaqueRan) taint = { rule: 0, sources: ["opaque code ran in this session"] };
         const verdict = order ? order.received(type, bytes, start, end) : "forward";
         if (verdict === "drop" || verdict === "plan") {
           // Answers to the gateway's own messages: never forwarded, never recorded.
           takeRun(start);
           flush();
-          if (verdict === "plan") masker!.process(bytes.subarray(start, end));
+          if (verdict === "plan") {
+            masker!.process(bytes.subarray(start, end));
+            if (type === B.RowDescription) this.overridePlan(bytes.subarray(start + 5, end), taint);
+          }
           runStart = end;
+          continue;
+        }
+        if (type === B.RowDescription && this.taint) {
+          // The masker builds the plan from this RowDescription; the taint verdicts amend it before any row.
+          takeRun(end);
+          flush();
+          runStart = end;
+          this.overridePlan(bytes.subarray(start + 5, end), taint);
           continue;
         }
         if (verdict !== "forward") {
@@ -636,7 +724,18 @@ export class PostgresEngine implements Engine {
           runStart = start;
           const f = verdict.copy;
           try {
-            if (f && f.format !== "binary") masker!.setCopyFormat(f.format, copyFormatOptions(f));
+            const shape = (f as ProbedCopyFormat | null)?.shape;
+            if (f && f.format !== "binary") {
+              const options = copyFormatOptions(f);
+              const rules = this.taint?.copyRules(shape, f.columns?.length ?? 0, !f.table, taint ?? order!.currentTaint());
+              if (rules) options.rules = rules;
+              masker!.setCopyFormat(f.format, options);
+            } else if (f && shape && this.taint) {
+              // Binary COPY with a probed shape: per-column rules (containers NULL); the text
+              // options are ignored for binary. Without a shape every field stays NULL (unknown).
+              const rules = this.taint.copyRules(shape, shape.length, !f.table, taint ?? order!.currentTaint(), true)!;
+              masker!.setCopyFormat("text", { columns: shape.map((c) => c.name), rules, ...(f.table ? { table: f.table } : {}) });
+            }
           } catch (e) {
             // Options the masker cannot take (e.g. a NULL string over 64 bytes): no format, so
             // the COPY is masked as rows of unknown shape (fail closed).
@@ -653,11 +752,13 @@ export class PostgresEngine implements Engine {
             const ms = this.host.policy.limits().statementTimeoutMs ?? 0;
             replacement = errorResponse({ severity: "ERROR", code: "57014", message: `gatehouse: statement cancelled: it exceeded the policy's statement timeout of ${formatMs(ms)}` });
           }
+          if (!replacement && taint) replacement = message("E", this.taint!.maskedErrorBody(bytes.subarray(start + 5, end)));
           if (replacement) {
             takeRun(start);
             run.push(replacement);
             runStart = end;
           }
+
         } else if (type === B.ParameterStatus) {
           const text = new TextDecoder().decode(bytes.subarray(start + 5, end));
           if (text.startsWith("standard_conforming_strings\0")) this.standardConformingStrings = text.includes("\0on\0");
@@ -669,6 +770,16 @@ export class PostgresEngine implements Engine {
           if (changed) {
             await this.recordDecision({ effect: "deny", rule: PIN_RULE, reason: changed });
             return this.fatal("42501", `gatehouse: ${changed}`, "denied");
+          }
+        }
+        if (taint && (type === B.NoticeResponse || type === B.Notification || type === B.ParameterStatus)) {
+          // While a statement that reads masked data runs, any text it makes the server send may echo a value.
+          const body = bytes.subarray(start + 5, end);
+          const masked = type === B.NoticeResponse ? this.taint!.maskedErrorBody(body) : type === B.Notification ? this.taint!.maskedNotificationBody(body) : this.taint!.maskedParameterStatusBody(body);
+          if (masked !== body) {
+            takeRun(start);
+            run.push(message(String.fromCharCode(type), masked));
+            runStart = end;
           }
         }
       }

@@ -16,17 +16,21 @@
  * ResponseOrderError: the engine ends the session rather than guess which request rows belong to.
  */
 import type { CopyOutFormat } from "../../../parsers/pg/copy-options.ts";
-import { decodeRowDescription } from "../../../parsers/pg/results.ts";
+import { decodeRowDescription, type ColumnDescription } from "../../../parsers/pg/results.ts";
+import type { Taint } from "../../../parsers/masking/taint/analyze.ts";
+
+/** A COPY format with the columns the probe described (table OIDs for the taint verdicts). */
+export type ProbedCopyFormat = CopyOutFormat & { shape?: ColumnDescription[] };
 
 export type Request =
-  | { kind: "parse"; name: string; copy: CopyOutFormat | null }
+  | { kind: "parse"; name: string; copy: CopyOutFormat | null; taint?: Taint | null }
   | { kind: "bind"; portal: string; statement: string }
-  | { kind: "describe"; injected: boolean }
+  | { kind: "describe"; injected: boolean; target?: { kind: "S" | "P"; name: string } }
   | { kind: "execute"; portal: string }
   | { kind: "close"; target: "S" | "P"; name: string }
   | { kind: "sync" }
   /** copies: formats of the COPY … TO STDOUT statements in order (null: unknown); resets: DISCARD/DEALLOCATE. */
-  | { kind: "query"; copies: Array<CopyOutFormat | null>; resets: boolean }
+  | { kind: "query"; copies: Array<CopyOutFormat | null>; resets: boolean; taint?: Taint | null }
   /** The gateway's Parse+Describe+Sync before a COPY query: answers swallowed, columns into `format`. */
   | { kind: "probe"; format: CopyOutFormat }
   /** The client sent CopyDone/CopyFail (no answer of its own; ends a COPY FROM STDIN). */
@@ -81,6 +85,39 @@ export class ResponseOrder {
   /** Formats of prepared COPY … TO STDOUT statements and of the portals bound from them. */
   private readonly statements = new Map<string, CopyOutFormat>();
   private readonly portals = new Map<string, CopyOutFormat>();
+  /** Taint of prepared statements and portals the server has (derived-value masking). */
+  private readonly statementTaints = new Map<string, Taint>();
+  private readonly portalTaints = new Map<string, Taint>();
+  /** Taint of the portals executed since the last Sync (answers to that Sync carry it). */
+  private syncTaint: Taint | null = null;
+
+  /**
+   * The taint of the request the server is answering now: a simple query or Parse by its own SQL,
+   * a Bind by its statement, a Describe by the statement or portal it names, an Execute by its
+   * portal; a Sync by the portals its batch executed (a notification or a deferred error at the
+   * implicit commit may carry their values).
+   */
+  currentTaint(): Taint | null {
+    const e = this.peek();
+    if (!e) return null;
+    switch (e.kind) {
+      case "query":
+      case "parse":
+        return e.taint ?? null;
+      case "bind":
+        return this.statementTaints.get(e.statement) ?? null;
+      case "describe":
+        // a Describe without a known target is never sent; fail closed anyway
+        if (!e.target) return { rule: 0, sources: ["describe of an unknown target"] };
+        return (e.target.kind === "S" ? this.statementTaints : this.portalTaints).get(e.target.name) ?? null;
+      case "execute":
+        return this.portalTaints.get(e.portal) ?? null;
+      case "sync":
+        return this.syncTaint;
+      default:
+        return null;
+    }
+  }
 
   get outstanding(): number {
     return this.queue.length - this.head;
@@ -123,7 +160,11 @@ export class ResponseOrder {
     switch (e.kind) {
       case "probe":
         // The probe's columns name the COPY's fields (unless the statement listed them itself).
-        if (type === M.RowDescription) e.format.columns ??= decodeRowDescription(bytes.subarray(start + 5, end)).map((c) => c.name);
+        if (type === M.RowDescription) {
+          const shape = decodeRowDescription(bytes.subarray(start + 5, end));
+          e.format.columns ??= shape.map((c) => c.name);
+          (e.format as ProbedCopyFormat).shape = shape;
+        }
         else if (type === M.ReadyForQuery) this.pop();
         return "drop";
       case "parse":
@@ -131,6 +172,8 @@ export class ResponseOrder {
           this.pop();
           if (e.copy) this.statements.set(e.name, e.copy);
           else this.statements.delete(e.name);
+          if (e.taint) this.statementTaints.set(e.name, e.taint);
+          else this.statementTaints.delete(e.name);
           return "forward";
         }
         break;
@@ -140,6 +183,9 @@ export class ResponseOrder {
           const copy = this.statements.get(e.statement);
           if (copy) this.portals.set(e.portal, copy);
           else this.portals.delete(e.portal);
+          const taint = this.statementTaints.get(e.statement);
+          if (taint) this.portalTaints.set(e.portal, taint);
+          else this.portalTaints.delete(e.portal);
           return "forward";
         }
         break;
@@ -153,6 +199,7 @@ export class ResponseOrder {
       case "execute":
         if (type === M.DataRow || type === M.CopyData || type === M.CopyDone) return "forward";
         if (type === M.CommandComplete || type === M.EmptyQuery || type === M.PortalSuspended) {
+          this.syncTaint = this.portalTaints.get(e.portal) ?? this.syncTaint;
           this.pop();
           return "forward";
         }
@@ -170,11 +217,13 @@ export class ResponseOrder {
         if (type === M.CloseComplete) {
           this.pop();
           (e.target === "S" ? this.statements : this.portals).delete(e.name);
+          (e.target === "S" ? this.statementTaints : this.portalTaints).delete(e.name);
           return "forward";
         }
         break;
       case "sync":
         if (type === M.ReadyForQuery) {
+          this.syncTaint = null;
           this.pop();
           this.readyForQuery(bytes[start + 5]);
           return "forward";
@@ -187,6 +236,9 @@ export class ResponseOrder {
           // A simple query replaces the unnamed statement and portal; DISCARD/DEALLOCATE drop more.
           this.statements.delete("");
           this.portals.delete("");
+          // (taints of named statements stay after DISCARD/DEALLOCATE: masking more, never less)
+          this.statementTaints.delete("");
+          this.portalTaints.delete("");
           if (e.resets) {
             this.statements.clear();
             this.portals.clear();
@@ -241,7 +293,10 @@ export class ResponseOrder {
 
   private readyForQuery(status: number | undefined): void {
     // Back to idle: the transaction is over, and with it every portal the protocol created.
-    if (status === 0x49) this.portals.clear();
+    if (status === 0x49) {
+      this.portals.clear();
+      this.portalTaints.clear();
+    }
   }
 
   /**

@@ -1,0 +1,113 @@
+import { describe, it, expect } from "vitest";
+import { analyzeTaint, type TaintCatalog } from "./analyze.ts";
+
+const MASKED = new Map([["email", 0], ["card_number", 0], ["password_hash", 1], ["api_token", 1]]);
+const catalog: TaintCatalog = {
+  columnRule: (c) => MASKED.get(c.toLowerCase()) ?? -1,
+  maskedTables: new Map([["customers", 0]]),
+  taintingRelations: new Set(["customer_view", "pg_stats"]),
+  userFunctions: new Set(["leak"]),
+  knownRelations: new Set(["customers", "orders", "customer_view", "pg_stats", "pg_class"]),
+  defaultRule: 0,
+};
+const taint = (sql: string, options = {}) => analyzeTaint(sql, catalog, options);
+
+describe("taint analysis", () => {
+  it.each([
+    "select reverse(email) from customers",
+    'select upper("email") from customers',
+    "select c/**/.email || '' from customers c",
+    "select c from customers c",
+    "select row_to_json(c) from customers as c",
+    "select to_jsonb(customers) from customers",
+    "select (c.*)::text from customers c",
+    "select row_to_json(t) from (select * from customers) t",
+    "select j from (customers join orders using (id)) j",
+    "select x from customers natural full join customers c2",
+    "select t from (table customers) t",
+    "with t as (select * from customers) select t::text from t",
+    "select * from customer_view",
+    "select leak(1)",
+    "select query_to_xml('select em' || 'ail from cust' || 'omers', true, false, '')",
+    "do $$ begin raise notice '%', (select api_token from customers limit 1); end $$",
+    "execute p",
+    "fetch all from c",
+    'select U&"\\0065mail" from customers',
+    "select x from brand_new_view",
+    "select most_common_vals from pg_stats",
+    "select trim(from c::text) from customers c",
+    "select name, name, name from customers union all select email, card_number, api_token from customers",
+    "select name, name, name, name, name, name, created_at from customers union all select * from customers",
+    "select count(*) from (select * from customers) t",
+  ])("taints %s", (sql) => {
+    expect(taint(sql).taint).not.toBeNull();
+  });
+
+  it.each([
+    "select id, name from customers",
+    "select count(*) from customers",
+    "select upper(name), id * 2 from customers c where c.id = 1",
+    "select * from customers",
+    "table customers",
+    "select now(), version()",
+    "select extract(year from created_at) from customers",
+    "select relname from pg_class",
+    "select c.relname from pg_catalog.pg_class c where c.relname operator(pg_catalog.~) '^(customers)$'",
+    "select 'my email address'",
+    "with recursive x(n) as (select 1 union all select n + 1 from x where n < 3) select n * 2 from x",
+  ])("leaves %s clean", (sql) => {
+    expect(taint(sql).taint).toBeNull();
+  });
+
+  it("refuses writes and sinks fed with masked data", () => {
+    expect(taint("insert into t select email from customers", { kinds: ["write"] }).refusal).toMatch(/may not use masked data/);
+    expect(taint("insert into t select * from customers", { kinds: ["write"] }).refusal).toMatch(/may not read a table with masked columns/);
+    expect(taint("select pg_notify('c', email) from customers").refusal).toMatch(/pg_notify/);
+    expect(taint("select set_config('application_name', email, false) from customers").refusal).toMatch(/set_config/);
+    expect(taint("do $$ begin insert into t select email from customers; end $$").refusal).toMatch(/writes/);
+    expect(taint("do $$ begin perform pg_notify('c', (select email from customers limit 1)); end $$").refusal).toMatch(/pg_notify/);
+    expect(taint("insert into orders (status) values ('paid')", { kinds: ["write"] }).refusal).toBeNull();
+    // writing into a masked table is not a leak; copying a masked value elsewhere in it is
+    expect(taint("insert into customers (name) values ('x')", { kinds: ["write"] }).refusal).toBeNull();
+    expect(taint("update public.customers set name = 'x' where id = 1", { kinds: ["write"] }).refusal).toBeNull();
+    expect(taint("copy customers from stdin", { kinds: ["write"] }).refusal).toBeNull();
+    expect(taint("update customers set name = 'x' where id = 1", { kinds: ["write"] }).taint?.messagesOnly).toBe(true);
+    expect(taint("update customers set name = email where id = 1", { kinds: ["write"] }).refusal).toMatch(/masked data/);
+    expect(taint("update customers c set name = c::text", { kinds: ["write"] }).refusal).toMatch(/masked data/);
+    expect(taint("insert into orders select * from customers", { kinds: ["write"] }).refusal).toMatch(/masked columns/);
+  });
+
+  it("names the functions a statement creates or renames", () => {
+    expect(taint("create or replace function public.f2(i int) returns text language sql as 'select 1'").defines).toEqual(["f2"]);
+    expect(taint("do $$ begin execute 'create function g() returns int language sql as ''select 1'''; end $$").defines).toEqual(["g"]);
+    expect(taint("alter function f2(int) rename to f3").defines).toEqual(["f2", "f3"]);
+    expect(taint("select $$ U&\"\\0065mail\" $$").taint).not.toBeNull();
+  });
+
+  it("settings read after opaque code ran are derived", () => {
+    expect(taint("select current_setting('my.x')").taint).toBeNull();
+    expect(taint("select current_setting('my.x')", { settingsTainted: true }).taint).not.toBeNull();
+    expect(taint("show application_name", { settingsTainted: true }).taint).not.toBeNull();
+  });
+
+  it("predicates: refuse closes boolean and ordering oracles", () => {
+    const p = { refusePredicates: true };
+    for (const sql of [
+      "select id from customers where email like 'a%'",
+      "select id from customers c order by c.card_number",
+      "select count(*) from customers group by password_hash",
+      "select id from orders o join customers c on c.email = 'x'",
+      "select id from customers c where c::text like '%a%'",
+      "select id from customers where id in (select id from customers where api_token > 'g')",
+      "select id from (select id, email as e from customers) s where s.e like 'a%'",
+      "select id from customer_view where x = 1",
+      "select id, email from customers order by 2",
+      "select card_number, count(*) from customers group by 1",
+    ]) {
+      expect(taint(sql, p).refusal, sql).toMatch(/refuses/);
+    }
+    expect(taint("select id, email from customers where id = 1", p).refusal).toBeNull();
+    expect(taint("select id, email from customers where id = 1 order by id limit 5", p).refusal).toBeNull();
+    expect(taint("select id from customers where email like 'a%'").refusal).toBeNull();
+  });
+});

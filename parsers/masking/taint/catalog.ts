@@ -1,0 +1,100 @@
+/**
+ * What the taint analysis needs to know about the target, read once per session (before the
+ * client's first statement) with one catalogue query the gateway sends itself:
+ *
+ *  - every relation: OID, schema, name, kind — base tables (r, p, f, t) are the only relations
+ *    whose RowDescription columns are taken as plain stored values; views and materialized views
+ *    may compute anything;
+ *  - every column (OID + attribute number → name), so `email AS x` is still known to be `email`;
+ *  - the names of functions outside pg_catalog / information_schema (user and extension code).
+ *
+ * Views and materialized views in user schemas always taint (fail closed: their definition may
+ * read a masked column through any function); so do the statistics views that show column
+ * values (pg_stats, pg_stats_ext, pg_stats_ext_exprs). Other system views are clean.
+ */
+import type { TaintCatalog } from "./analyze.ts";
+import type { PgTypeInfo } from "../binary-values.ts";
+
+export const CATALOG_QUERY = [
+  "SELECT 'rel', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','f','v','m','t')",
+  "SELECT 'att', a.attrelid::text, a.attnum::text, a.attname::text, '' FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','f','v','m','t')",
+  "SELECT 'fn', p.proname::text, n.nspname::text, '', '' FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
+  // types, for binary containers: kind, array element, domain base / range subtype
+  "SELECT 'typ', t.oid::text, t.typtype::text, t.typelem::text, COALESCE(r.rngsubtype, t.typbasetype)::text FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid",
+].join(";\n");
+
+const SYSTEM_SCHEMAS = new Set(["pg_catalog", "information_schema", "pg_toast"]);
+const VALUE_STATISTICS_VIEWS = new Set(["pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data"]);
+const BASE_TABLE_KINDS = new Set(["r", "p", "f", "t"]);
+
+export interface Relation {
+  schema: string;
+  name: string;
+  kind: string;
+  columns: Map<number, string>;
+}
+
+export interface SessionCatalog extends TaintCatalog {
+  relations: ReadonlyMap<number, Relation>;
+  /** A base table whose column values are stored values (not computed). */
+  isBaseTable(oid: number): boolean;
+  /** A relation the gateway does not trust to hold plain values (view, unknown OID, statistics). */
+  isOpaqueRelation(oid: number): boolean;
+  /** pg_type facts for binary containers (undefined: unknown type). */
+  type(oid: number): PgTypeInfo | undefined;
+}
+
+/** Rows of CATALOG_QUERY (5 text columns each) → the session's catalogue. */
+export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, ruleFor: (column: string, table?: string) => number): SessionCatalog {
+  const relations = new Map<number, Relation>();
+  const userFunctions = new Set<string>();
+  const types = new Map<number, PgTypeInfo>();
+  for (const [tag, a, b, c, d] of rows) {
+    if (tag === "typ") types.set(Number(a), { typtype: b ?? "", elem: Number(c), base: Number(d) });
+    if (tag === "rel") relations.set(Number(a), { schema: b ?? "", name: c ?? "", kind: d ?? "", columns: new Map() });
+    else if (tag === "att") relations.get(Number(a))?.columns.set(Number(b), c ?? "");
+    else if (tag === "fn" && a) userFunctions.add(a);
+  }
+  const maskedTables = new Map<string, number>();
+  const taintingRelations = new Set<string>();
+  const knownRelations = new Set<string>();
+  let defaultRule = -1;
+  const columnRules = new Map<string, number>();
+  for (const rel of relations.values()) {
+    knownRelations.add(rel.name);
+    for (const column of rel.columns.values()) {
+      const rule = ruleFor(column, `${rel.schema}.${rel.name}`);
+      if (rule < 0) continue;
+      if (!maskedTables.has(rel.name)) maskedTables.set(rel.name, rule);
+      if (defaultRule < 0 || rule < defaultRule) defaultRule = rule;
+    }
+    const system = SYSTEM_SCHEMAS.has(rel.schema);
+    if ((!system && !BASE_TABLE_KINDS.has(rel.kind)) || VALUE_STATISTICS_VIEWS.has(rel.name)) taintingRelations.add(rel.name);
+  }
+  return {
+    relations,
+    maskedTables,
+    taintingRelations,
+    knownRelations,
+    userFunctions,
+    defaultRule: defaultRule < 0 ? 0 : defaultRule,
+    columnRule: (column) => {
+      // every identifier of every statement is looked up: remember the answers (bounded)
+      let rule = columnRules.get(column);
+      if (rule === undefined) {
+        rule = ruleFor(column);
+        if (columnRules.size < 10_000) columnRules.set(column, rule);
+      }
+      return rule;
+    },
+    isBaseTable: (oid) => {
+      const rel = relations.get(oid);
+      return rel !== undefined && BASE_TABLE_KINDS.has(rel.kind) && !VALUE_STATISTICS_VIEWS.has(rel.name);
+    },
+    type: (oid) => types.get(oid),
+    isOpaqueRelation: (oid) => {
+      const rel = relations.get(oid);
+      return rel === undefined || (!BASE_TABLE_KINDS.has(rel.kind) && (!SYSTEM_SCHEMAS.has(rel.schema) || VALUE_STATISTICS_VIEWS.has(rel.name)));
+    },
+  };
+}
