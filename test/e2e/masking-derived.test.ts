@@ -17,11 +17,13 @@ roles:
     - issuer: http://127.0.0.1:8788
       claims: { groups: auditors }
 rules:
+  # Masking is tested as the last wall: the policy lets user functions (sql.execute) and SQL-running
+  # functions (sql.dynamic) through, so their results must be masked.
   - name: derived-test-access
     effect: allow
     subjects: any
     resources: [demo-pg]
-    actions: [connect, sql.read, sql.write, sql.ddl, sql.session, sql.transaction, sql.procedural]
+    actions: [connect, sql.read, sql.write, sql.ddl, sql.session, sql.transaction, sql.procedural, sql.execute, sql.dynamic]
 masking:
   rules:
     - name: pii-columns
