@@ -229,7 +229,7 @@ describe("tools/verify-trail.py on a real exported trail", () => {
     stack = await startTestStack({ policyYaml: POLICY });
     const auditorEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "pyverify-auditor", claims: { groups: ["auditors"] } }) };
     const conn = await stack.connect("demo-pg", { sub: "pyverify-bot", claims: { repository: "acme/api", ref: "refs/heads/main", note: "é 😀 \u2028 \"q\"" } });
-    const ok = await psql(conn.url, ["-A", "-t", "-c", "select name from customers order by id limit 3", "-c", "select 'é 😀 ' || chr(9) || '\\' as odd, 0.1::float8 * 3 as f"]);
+    const ok = await psql(conn.url, ["-A", "-t", "-c", "select name from customers order by id limit 3", "-c", "select 'é 😀 ' || chr(9) || E'\\\\' as odd, 0.1::float8 * 3 as f"]);
     expect(ok.code).toBe(0);
     const denied = await psql(conn.url, ["-c", "drop table orders"]);
     expect(denied.code).not.toBe(0);

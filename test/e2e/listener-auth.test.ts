@@ -70,7 +70,8 @@ rules:
   it("the owner gets in with the printed PGPASSFILE and the printed ssh config", async () => {
     const pg = await sh("psql", [pgUrl(pgListener), "-X", "-w", "-A", "-t", "-c", "select current_user"], { ...cleanPgEnv(), PGPASSFILE: pgListener.auth.files.pgpass! });
     expect(pg.stderr).toBe("");
-    expect(pg.stdout.trim()).toBe(stack.pg.user);
+    // A read-only policy: the connector logs in with the read level's login.
+    expect(pg.stdout.trim()).toBe(stack.pg.levels?.read.user ?? stack.pg.user);
     // The printed connection string works as it is (libpq's passfile= parameter).
     const printed = pgListener.usage.find((l) => l.startsWith("connection string:"))!.replace("connection string: ", "");
     const viaPrinted = await sh("psql", [printed, "-X", "-w", "-A", "-t", "-c", "select 'printed'"], cleanPgEnv());

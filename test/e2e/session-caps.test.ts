@@ -45,9 +45,10 @@ async function open(sub: string): Promise<pg.Client | (Error & { code?: string; 
   }
 }
 
-/** Backends the gateway's connector opened on the target (ground truth). */
+/** Backends the gateway's connector opened on the target (ground truth), under any of its logins. */
 async function targetSessions(): Promise<number> {
-  const r = await admin.query("select count(*)::int as n from pg_stat_activity where usename = $1 and backend_type = 'client backend'", [stack.pg.user]);
+  const logins = [stack.pg.user, ...Object.values(stack.pg.levels ?? {}).map((l) => l.user)];
+  const r = await admin.query("select count(*)::int as n from pg_stat_activity where usename = any($1) and backend_type = 'client backend'", [logins]);
   return r.rows[0].n as number;
 }
 
