@@ -46,7 +46,10 @@ describe("function catalogue", () => {
     expect(call("cursor_to_xml")).toBe("dynamic");
     expect(call("pg_sleep")).toBe("read"); // volatile, no effect beyond the statement (a `read` part names it)
     expect(call("pg_current_logfile")).toBe("admin");
-    expect(call("txid_current")).toBe("read");
+    expect(call("txid_current")).toBe("write"); // assigns a transaction ID, even READ ONLY
+    expect(call("pg_current_xact_id")).toBe("write");
+    expect(call("txid_current_if_assigned")).toBe("read");
+    expect(call("fmgr_c_validator")).toBe("admin");
     expect(call("my_volatile_fn")).toBe("execute");
     expect(call("dblink_exec")).toBe("execute");
   });
@@ -70,7 +73,11 @@ describe("statement parts", () => {
     expect(actionOf("SELECT count(*) OVER (PARTITION BY a) FROM t WHERE a IN (1, 2) AND EXISTS (SELECT 1)")).toBe("read");
     expect(actionOf("WITH x(a) AS (SELECT 1) SELECT * FROM x AS y(b) LEFT JOIN (SELECT 1) z ON true")).toBe("read");
     expect(actionOf("SELECT CAST(1 AS numeric(10, 2)), lower('A'), now()")).toBe("read");
-    expect(actionOf("EXPLAIN SELECT setval('s', 5)")).toBe("read"); // planned, not run
+    expect(actionOf("EXPLAIN SELECT setval('s', 5)")).toBe("read"); // planned, not run: volatile calls are never evaluated
+    // the planner folds immutable calls and evaluates stable ones for estimates: a user function runs
+    expect(actionOf("EXPLAIN SELECT my_immutable_fn()")).toBe("execute");
+    expect(actionOf("EXPLAIN SELECT * FROM t WHERE a < public.my_stable_fn()")).toBe("execute");
+    expect(actionOf("EXPLAIN SELECT txid_current()")).toBe("write");
     expect(actionOf("EXPLAIN ANALYZE SELECT pg_terminate_backend(1)")).toBe("admin");
     expect(actionOf("INSERT INTO t VALUES (pg_terminate_backend(1))")).toBe("admin");
     // Too many distinct calls to report: fails closed instead of dropping the last ones.

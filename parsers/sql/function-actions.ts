@@ -39,6 +39,8 @@ const CURATED: ReadonlyArray<[string, FunctionAction]> = [
   ["loread", "write"], ["lowrite", "write"], ["pg_advisory_*", "write"], ["pg_try_advisory_*", "write"],
   ["brin_summarize_*", "write"], ["brin_desummarize_range", "write"], ["gin_clean_pending_list", "write"],
   ["pg_logical_emit_message", "write"],
+  // stable, but they assign the transaction an ID (burns XIDs, writes WAL at commit) even in a READ ONLY transaction
+  ["txid_current", "write"], ["pg_current_xact_id", "write"],
   // session state and other sessions' listeners
   ["set_config", "session"], ["setseed", "session"], ["pg_notify", "session"],
   // other backends, the server, its files, replication, statistics, upgrade hooks
@@ -53,7 +55,7 @@ const CURATED: ReadonlyArray<[string, FunctionAction]> = [
   ["pg_replication_origin_*", "admin"], ["pg_wal_replay_*", "admin"], ["pg_stat_reset*", "admin"],
   ["pg_restore_*_stats", "admin"], ["pg_clear_*_stats", "admin"], ["pg_nextoid", "admin"],
   ["pg_stop_making_pinned_objects", "admin"], ["binary_upgrade_*", "admin"], ["pg_extension_config_dump", "admin"],
-  ["plpgsql_*", "admin"],
+  ["plpgsql_*", "admin"], ["fmgr_*", "admin"], // language validators (fmgr_c_validator loads a library)
 ];
 
 /** Volatile built-ins that only read, or only compute (checked against the catalogue in the unit test). */
@@ -146,18 +148,22 @@ const MAX_DEPTH = 4;
 export type Classify = (sql: string) => ClassifiedStatement[];
 
 /**
- * The parts of a statement beyond its own kind. Only statements that run their expressions get
- * parts: reads and writes (incl. COPY (query) and EXPLAIN ANALYZE); an EXPLAIN without ANALYZE
- * only plans. DDL, privilege, procedural… statements need those (broader) grants anyway.
+ * The parts of a statement beyond its own kind. Only statements that run or plan their expressions
+ * get parts: reads and writes (incl. COPY (query) and EXPLAIN; an EXPLAIN without ANALYZE only
+ * plans, so its volatile built-ins are left out). DDL, privilege, procedural… statements need those (broader) grants anyway.
  */
 export function statementParts(stmt: ClassifiedStatement, sql: string, options: { standardConformingStrings: boolean }, classify: Classify, depth = 0): StatementPart[] {
   if (stmt.kind !== "read" && stmt.kind !== "write") return [];
-  if (stmt.command === "EXPLAIN" && !stmt.flags.includes("explain-analyze")) return [];
+  // EXPLAIN without ANALYZE does not run the statement, but the planner does evaluate immutable
+  // calls (constant folding) and stable ones (selectivity estimates) with constant arguments: a
+  // user function declared IMMUTABLE runs. Only volatile built-ins are never evaluated there.
+  const planOnly = stmt.command === "EXPLAIN" && !stmt.flags.includes("explain-analyze");
   const byAction = new Map<FunctionAction, string[]>();
   const inner: StatementPart[] = [];
   for (const call of stmt.calls ?? []) {
     if (isSyntaxWord(call)) continue;
     const action = functionAction(call);
+    if (planOnly && action !== "execute" && CATALOGUED_VOLATILE.has(call.name)) continue;
     if (action === "read" && !CATALOGUED_VOLATILE.has(call.name)) continue;
     const list = byAction.get(action) ?? [];
     if (!list.includes(call.name)) list.push(call.name);

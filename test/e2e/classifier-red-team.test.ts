@@ -1,0 +1,136 @@
+/**
+ * Red-team findings against the function-level classifier, through the real gateway under
+ * examples/policies/read-only.yaml. Each case got something other than a read executed while the
+ * trail recorded an allowed read; ground truth comes from a direct superuser connection.
+ *
+ * - EXPLAIN without ANALYZE "only plans", but the planner folds IMMUTABLE calls and evaluates
+ *   STABLE ones for selectivity estimates: a user function declared so runs, side effects and all.
+ * - txid_current() / pg_current_xact_id() are STABLE in pg_proc, yet assign the transaction an ID
+ *   (burning XIDs, WAL at commit) even inside a READ ONLY transaction.
+ */
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
+import { gatehouse } from "./helpers.ts";
+
+const POLICY = `${readFileSync(new URL("../../examples/policies/read-only.yaml", import.meta.url), "utf8")}
+roles:
+  auditor:
+    - issuer: http://127.0.0.1:8788
+      claims: { groups: auditors }
+`;
+
+let stack: TestStack;
+let admin: pg.Client;
+let conn: TestConnection;
+let tmp: string;
+
+beforeAll(async () => {
+  stack = await startTestStack({ policyYaml: POLICY });
+  tmp = await mkdtemp(path.join(tmpdir(), "gatehouse-i12r-"));
+  const { host, port, database, superuser, user } = stack.pg;
+  admin = new pg.Client({ host, port, database, user: superuser!.user, password: superuser!.password });
+  await admin.connect();
+  // User functions that lie about their volatility, owned by the pipeline's login: only the gateway stands in the way.
+  await admin.query(`
+    create sequence i12r_seq;
+    create table i12r_t (a int); insert into i12r_t select generate_series(1, 100);
+    create function i12r_imm() returns int language plpgsql immutable as $$ begin perform setval('i12r_seq', 700); return 1; end $$;
+    create function i12r_stable() returns int language plpgsql stable as $$ begin perform setval('i12r_seq', 500); return 1; end $$;
+    alter sequence i12r_seq owner to "${user}"; alter table i12r_t owner to "${user}";
+    alter function i12r_imm() owner to "${user}"; alter function i12r_stable() owner to "${user}";
+  `);
+  conn = await stack.connect("demo-pg", { sub: "i12r-attacker" });
+}, 180_000);
+
+afterAll(async () => {
+  await conn?.stop();
+  await admin?.end().catch(() => {});
+  await stack?.stop();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+async function sequenceUntouched(): Promise<void> {
+  const r = await admin.query("select last_value::int as v, is_called from i12r_seq");
+  expect(r.rows[0]).toEqual({ v: 1, is_called: false });
+}
+
+describe("EXPLAIN without ANALYZE under read-only.yaml", () => {
+  it("refuses user functions the planner would evaluate, and the sequence never moves", async () => {
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    try {
+      for (const sql of [
+        "EXPLAIN SELECT i12r_imm()",
+        "EXPLAIN SELECT * FROM i12r_t WHERE a < i12r_stable()",
+        "EXPLAIN (COSTS off) SELECT * FROM i12r_t WHERE a = public.i12r_imm()",
+        "EXPLAIN DELETE FROM i12r_t WHERE a = i12r_imm()",
+      ]) {
+        const err = (await client.query(sql).catch((e) => e)) as pg.DatabaseError;
+        expect(err.code, sql).toBe("42501");
+        await sequenceUntouched();
+      }
+      // Plans of reads with built-ins, volatile ones included, are still allowed (they are never evaluated).
+      const plan = await client.query("EXPLAIN SELECT * FROM i12r_t WHERE a < length(lower('abc')) AND random() < 2");
+      expect(plan.rows.length).toBeGreaterThan(0);
+      await client.query("EXPLAIN SELECT nextval('i12r_seq')");
+    } finally {
+      await client.end();
+    }
+    await sequenceUntouched();
+    expect((await admin.query("select count(*)::int as n from i12r_t")).rows[0].n).toBe(100);
+  });
+});
+
+describe("transaction IDs under read-only.yaml", () => {
+  it("refuses txid_current() and pg_current_xact_id(): the backend is never assigned an XID", async () => {
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    try {
+      const pid = (await client.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      for (const sql of ["SELECT txid_current()", "SELECT pg_current_xact_id()", "SELECT pg_catalog.txid_current()"]) {
+        await client.query("BEGIN READ ONLY");
+        const err = (await client.query(sql).catch((e) => e)) as pg.DatabaseError;
+        expect(err.code, sql).toBe("42501");
+        // Still inside the transaction: the server itself says whether it got an XID.
+        const xid = await admin.query("select backend_xid::text as xid from pg_stat_activity where pid = $1", [pid]);
+        expect(xid.rows, sql).toEqual([{ xid: null }]);
+        await client.query("ROLLBACK");
+      }
+      // The read-only probes stay reads.
+      const r = await client.query("select txid_current_if_assigned() as a, pg_current_xact_id_if_assigned() as b");
+      expect(r.rows[0]).toEqual({ a: null, b: null });
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe("the trail", () => {
+  it("records each refusal with the function part that caused it", async () => {
+    await conn.stop();
+    const auditorEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } }) };
+    const list = await gatehouse(["sessions", "list", "--identity", "i12r-attacker", "--json"], auditorEnv);
+    expect(list.code).toBe(0);
+    const parsed = JSON.parse(list.stdout) as { sessions: Array<{ id: string }> } | Array<{ id: string }>;
+    const sessions = Array.isArray(parsed) ? parsed : parsed.sessions;
+    const decisions: Array<{ effect: string; rule: string | null; reason: string }> = [];
+    for (const { id } of sessions) {
+      const file = path.join(tmp, `${id}.jsonl`);
+      expect((await gatehouse(["sessions", "export", id, "--output", file], auditorEnv)).code).toBe(0);
+      for (const line of (await readFile(file, "utf8")).trim().split("\n")) {
+        const e = JSON.parse(line) as { type: string; data: { effect: string; rule: string | null; reason: string } };
+        if (e.type === "decision") decisions.push(e.data);
+      }
+    }
+    const denied = decisions.filter((d) => d.effect === "deny");
+    expect(denied.some((d) => /no rule allows execute \(i12r_imm\)/.test(d.reason))).toBe(true);
+    expect(denied.some((d) => /no rule allows execute \(i12r_stable\)/.test(d.reason))).toBe(true);
+    expect(denied.some((d) => /no rule allows write \(txid_current\)/.test(d.reason))).toBe(true);
+    expect(denied.some((d) => /no rule allows write \(pg_current_xact_id\)/.test(d.reason))).toBe(true);
+  }, 300_000);
+});
