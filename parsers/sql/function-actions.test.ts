@@ -73,6 +73,22 @@ describe("statement parts", () => {
     expect(actionOf("SELECT count(*) OVER (PARTITION BY a) FROM t WHERE a IN (1, 2) AND EXISTS (SELECT 1)")).toBe("read");
     expect(actionOf("WITH x(a) AS (SELECT 1) SELECT * FROM x AS y(b) LEFT JOIN (SELECT 1) z ON true")).toBe("read");
     expect(actionOf("SELECT CAST(1 AS numeric(10, 2)), lower('A'), now()")).toBe("read");
+    // unreserved keywords are calls where an expression starts, grammar after an expression or clause word
+    for (const sql of ["SELECT key(1)", "SELECT 1 WHERE filter(2)", "SELECT * FROM t ORDER BY first(a)", "SELECT * FROM next(1)", "SELECT a FROM t WHERE b = over(1) AND NOT path_x(1)", "SELECT arr[columns(1)]", "SELECT 1 + nested(2)"]) {
+      expect(actionOf(sql), sql).toBe("execute");
+    }
+    for (const sql of [
+      "SELECT count(*) FILTER (WHERE a > 0) OVER (PARTITION BY b) FROM t LEFT JOIN (SELECT 1) x ON true CROSS JOIN (SELECT 2) y",
+      "SELECT a FROM t ORDER BY (a) OFFSET 1 ROWS FETCH FIRST (2) ROWS ONLY",
+      "SELECT a FROM t GROUP BY CUBE (a), ROLLUP (b), GROUPING SETS ((a))",
+      "WITH x AS NOT MATERIALIZED (SELECT 1) SELECT * FROM x WHERE 'a' NOT LIKE ('b')",
+      "SELECT '1'::character varying(3), now() AT TIME ZONE ('UTC')",
+      "SELECT * FROM t TABLESAMPLE bernoulli (1) REPEATABLE (2)",
+    ]) {
+      expect(actionOf(sql), sql).toBe("read");
+    }
+    expect(actionOf("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET (a) = (2)")).toBe("write");
+    expect(actionOf("COPY t TO STDOUT (FORMAT csv, FORCE_QUOTE (a))")).toBe("read");
     expect(actionOf("EXPLAIN SELECT setval('s', 5)")).toBe("read"); // planned, not run: volatile calls are never evaluated
     // the planner folds immutable calls and evaluates stable ones for estimates: a user function runs
     expect(actionOf("EXPLAIN SELECT my_immutable_fn()")).toBe("execute");

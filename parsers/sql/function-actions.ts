@@ -84,9 +84,10 @@ const HARMLESS_VOLATILE = words(`
 
 /**
  * Words PostgreSQL's grammar reads as syntax when an unquoted one precedes `(`: the reserved and
- * column-name keywords (never a plain function name) and the few unreserved/type-function keywords
- * used as clause syntax (`OVER (`, `FILTER (`, `ON CONFLICT (`, `JOIN (`, `SET (a, b) =` …). A user
- * function with one of these unreserved names is called only with quotes here (docs: Limits).
+ * column-name keywords (never a plain function name), and a few unreserved or type/function-name
+ * keywords whose grammar use can follow the same tokens as a call (`ON CONFLICT (` like `ON f(`,
+ * `NOT MATERIALIZED (`, `GROUP BY CUBE (`, `a NOT LIKE (`, COPY options …). A user function with
+ * one of these names is seen only when called quoted or qualified (docs: Limits).
  */
 const SYNTAX_WORDS = words(`
   all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create
@@ -100,11 +101,30 @@ const SYNTAX_WORDS = words(`
   json_serialize json_table json_value least merge_action national nchar none normalize nullif numeric out overlay
   position precision real row setof smallint substring time timestamp treat trim values varchar xmlattributes
   xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
-  cross full inner join left natural outer right is isnull notnull like ilike similar overlaps tablesample
-  over filter set by conflict varying sets rollup cube insert update operator explain copy materialized zone
-  escape of key columns nested path passing include rows range groups partition matched nothing
-  stdin stdout force_quote force_not_null force_null first next repeatable
+  is isnull notnull like ilike similar overlaps conflict materialized rollup cube insert update operator
+  stdin stdout force_quote force_not_null force_null
 `);
+
+/**
+ * Unreserved and type/function-name keywords that are grammar before `(` only after the end of an
+ * expression or a clause word (`count(*) OVER (`, `t LEFT JOIN (`, `UPDATE t SET (a) =`,
+ * `ORDER BY (`, `FETCH FIRST (`, `EXPLAIN (`): where an expression can start — after `(`, `,`,
+ * `[`, an operator or one of CALL_CONTEXT_KEYWORDS — PostgreSQL reads them as a function call, and
+ * so does this classifier (`SELECT key(1)` calls somebody's function `key`).
+ */
+const CONTEXT_SYNTAX_WORDS = words(`
+  cross full inner join left natural outer right tablesample
+  over filter set by varying sets explain copy zone escape of key columns nested path passing include rows range
+  groups partition matched nothing first next repeatable
+`);
+
+/** Keywords after which an expression, and so a function call, can start. */
+export const CALL_CONTEXT_KEYWORDS: readonly string[] = [
+  ...words(`select where and or not then else when having returning distinct from join lateral on using by limit
+  offset between like ilike to case default escape all`),
+];
+
+const EXPRESSION_START = new Set(["(", ",", "[", "op", ...CALL_CONTEXT_KEYWORDS]);
 
 function curated(name: string): FunctionAction | undefined {
   for (const [pattern, action] of CURATED) {
@@ -122,7 +142,9 @@ function curated(name: string): FunctionAction | undefined {
 
 /** Is this call really grammar (`IN (`, `OVER (` …) rather than a function call? */
 export function isSyntaxWord(call: FunctionCall): boolean {
-  return !call.quoted && call.schema === "" && SYNTAX_WORDS.has(call.name);
+  if (call.quoted || call.schema !== "") return false;
+  if (SYNTAX_WORDS.has(call.name)) return true;
+  return CONTEXT_SYNTAX_WORDS.has(call.name) && !EXPRESSION_START.has(call.after ?? "");
 }
 
 /** The action of one call (syntax words are not calls: filter them with isSyntaxWord first). */

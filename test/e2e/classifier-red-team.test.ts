@@ -7,6 +7,8 @@
  *   STABLE ones for selectivity estimates: a user function declared so runs, side effects and all.
  * - txid_current() / pg_current_xact_id() are STABLE in pg_proc, yet assign the transaction an ID
  *   (burning XIDs, WAL at commit) even inside a READ ONLY transaction.
+ * - A user function named like an unreserved keyword (`key`, `filter`, `next`) was taken for
+ *   grammar (`OVER (`, `FETCH NEXT (`) wherever it stood, so calling it was a plain read.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -43,6 +45,13 @@ beforeAll(async () => {
     create function i12r_stable() returns int language plpgsql stable as $$ begin perform setval('i12r_seq', 500); return 1; end $$;
     alter sequence i12r_seq owner to "${user}"; alter table i12r_t owner to "${user}";
     alter function i12r_imm() owner to "${user}"; alter function i12r_stable() owner to "${user}";
+    -- Functions named like unreserved keywords (legal names; PostgreSQL calls them where an expression starts).
+    create table i12r_audit (note text);
+    create function key(int) returns int language sql volatile as $$ insert into i12r_audit values ('key ran') returning 1 $$;
+    create function filter(int) returns boolean language sql volatile as $$ insert into i12r_audit values ('filter ran') returning true $$;
+    create function next(int) returns int language sql volatile as $$ insert into i12r_audit values ('next ran') returning 1 $$;
+    alter table i12r_audit owner to "${user}";
+    alter function key(int) owner to "${user}"; alter function filter(int) owner to "${user}"; alter function next(int) owner to "${user}";
   `);
   conn = await stack.connect("demo-pg", { sub: "i12r-attacker" });
 }, 180_000);
@@ -83,6 +92,27 @@ describe("EXPLAIN without ANALYZE under read-only.yaml", () => {
     }
     await sequenceUntouched();
     expect((await admin.query("select count(*)::int as n from i12r_t")).rows[0].n).toBe(100);
+  });
+});
+
+describe("user functions named like unreserved keywords under read-only.yaml", () => {
+  it("are calls where an expression starts: refused, and the database shows none ran", async () => {
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    try {
+      for (const sql of ["SELECT key(1)", "SELECT a FROM i12r_t WHERE filter(a)", "SELECT * FROM i12r_t ORDER BY next(a) LIMIT 1", "SELECT * FROM next(1)"]) {
+        const err = (await client.query(sql).catch((e) => e)) as pg.DatabaseError;
+        expect(err.code, sql).toBe("42501");
+      }
+      // The same words as grammar stay reads.
+      const r = await client.query(
+        "SELECT count(*) FILTER (WHERE a > 50) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS n FROM i12r_t ORDER BY (a) OFFSET 1 ROWS FETCH NEXT (1) ROWS ONLY",
+      );
+      expect(r.rows).toEqual([{ n: "0" }]);
+    } finally {
+      await client.end();
+    }
+    expect((await admin.query("select count(*)::int as n from i12r_audit")).rows[0].n).toBe(0);
   });
 });
 
@@ -131,6 +161,7 @@ describe("the trail", () => {
     expect(denied.some((d) => /no rule allows execute \(i12r_imm\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows execute \(i12r_stable\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows write \(txid_current\)/.test(d.reason))).toBe(true);
+    expect(denied.some((d) => /no rule allows execute \(key\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows write \(pg_current_xact_id\)/.test(d.reason))).toBe(true);
   }, 300_000);
 });
