@@ -89,6 +89,8 @@ describe("statement parts", () => {
     }
     expect(actionOf("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET (a) = (2)")).toBe("write");
     expect(actionOf("COPY t TO STDOUT (FORMAT csv, FORCE_QUOTE (a))")).toBe("read");
+    for (const sql of ["PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'", "rollback prepared 'x'"]) expect(actionOf(sql), sql).toBe("write");
+    expect(actionOf("COMMIT")).toBe("transaction");
     expect(actionOf("EXPLAIN SELECT setval('s', 5)")).toBe("read"); // planned, not run: volatile calls are never evaluated
     // the planner folds immutable calls and evaluates stable ones for estimates: a user function runs
     expect(actionOf("EXPLAIN SELECT my_immutable_fn()")).toBe("execute");

@@ -167,6 +167,13 @@ function sqlArgumentIndex(name: string, argCount: number): number | null {
 
 const MAX_DEPTH = 4;
 
+/**
+ * Two-phase commit outlives the session: PREPARE TRANSACTION keeps the transaction (its locks, its
+ * snapshot holding back vacuum) after the client leaves, and COMMIT/ROLLBACK PREPARED finish a
+ * transaction some other session prepared. A `transaction` grant alone must not allow that.
+ */
+const TWO_PHASE_COMMANDS = new Set(["PREPARE TRANSACTION", "COMMIT PREPARED", "ROLLBACK PREPARED"]);
+
 export type Classify = (sql: string) => ClassifiedStatement[];
 
 /**
@@ -175,6 +182,7 @@ export type Classify = (sql: string) => ClassifiedStatement[];
  * plans, so its volatile built-ins are left out). DDL, privilege, procedural… statements need those (broader) grants anyway.
  */
 export function statementParts(stmt: ClassifiedStatement, sql: string, options: { standardConformingStrings: boolean }, classify: Classify, depth = 0): StatementPart[] {
+  if (TWO_PHASE_COMMANDS.has(stmt.command)) return [{ kind: "write", command: stmt.command, flags: [], functions: [] }];
   if (stmt.kind !== "read" && stmt.kind !== "write") return [];
   // EXPLAIN without ANALYZE does not run the statement, but the planner does evaluate immutable
   // calls (constant folding) and stable ones (selectivity estimates) with constant arguments: a

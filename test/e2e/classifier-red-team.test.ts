@@ -9,6 +9,8 @@
  *   (burning XIDs, WAL at commit) even inside a READ ONLY transaction.
  * - A user function named like an unreserved keyword (`key`, `filter`, `next`) was taken for
  *   grammar (`OVER (`, `FETCH NEXT (`) wherever it stood, so calling it was a plain read.
+ * - PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED passed as plain `transaction`
+ *   statements: they keep a transaction past the session or finish another session's.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -116,6 +118,30 @@ describe("user functions named like unreserved keywords under read-only.yaml", (
   });
 });
 
+describe("two-phase commit under read-only.yaml", () => {
+  it("refuses PREPARE TRANSACTION and COMMIT/ROLLBACK PREPARED: the server never runs them", async () => {
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    try {
+      const pid = (await client.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      const ranByServer = async () => (await admin.query("select query from pg_stat_activity where pid = $1", [pid])).rows[0].query as string;
+      await client.query("BEGIN READ ONLY");
+      await client.query("SELECT 1");
+      for (const sql of ["PREPARE TRANSACTION 'i12r_gid'", "COMMIT PREPARED 'i12r_gid'", "ROLLBACK PREPARED 'i12r_gid'"]) {
+        const err = (await client.query(sql).catch((e) => e)) as pg.DatabaseError;
+        expect(err.code, sql).toBe("42501");
+        expect(await ranByServer(), sql).toMatch(/^gatehouse_denied_/);
+        await client.query("ROLLBACK");
+        await client.query("BEGIN READ ONLY");
+      }
+      await client.query("COMMIT");
+    } finally {
+      await client.end();
+    }
+    expect((await admin.query("select count(*)::int as n from pg_prepared_xacts")).rows[0].n).toBe(0);
+  });
+});
+
 describe("transaction IDs under read-only.yaml", () => {
   it("refuses txid_current() and pg_current_xact_id(): the backend is never assigned an XID", async () => {
     const client = new pg.Client({ connectionString: conn.url });
@@ -162,6 +188,7 @@ describe("the trail", () => {
     expect(denied.some((d) => /no rule allows execute \(i12r_stable\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows write \(txid_current\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows execute \(key\)/.test(d.reason))).toBe(true);
+    expect(denied.some((d) => /no rule allows write .*PREPARE TRANSACTION/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows write \(pg_current_xact_id\)/.test(d.reason))).toBe(true);
   }, 300_000);
 });
