@@ -74,7 +74,10 @@ describe("statement parts", () => {
     expect(actionOf("WITH x(a) AS (SELECT 1) SELECT * FROM x AS y(b) LEFT JOIN (SELECT 1) z ON true")).toBe("read");
     expect(actionOf("SELECT CAST(1 AS numeric(10, 2)), lower('A'), now()")).toBe("read");
     // unreserved keywords are calls where an expression starts, grammar after an expression or clause word
-    for (const sql of ["SELECT key(1)", "SELECT 1 WHERE filter(2)", "SELECT * FROM t ORDER BY first(a)", "SELECT * FROM next(1)", "SELECT a FROM t WHERE b = over(1) AND NOT path_x(1)", "SELECT arr[columns(1)]", "SELECT 1 + nested(2)"]) {
+    for (const sql of ["SELECT key(1)", "SELECT 1 WHERE filter(2)", "SELECT * FROM t ORDER BY first(a)", "SELECT * FROM next(1)", "SELECT a FROM t WHERE b = over(1) AND NOT path_x(1)", "SELECT arr[columns(1)]", "SELECT 1 + nested(2)",
+      "SELECT DISTINCT ON (a) key(a) FROM t", "SELECT 1 OPERATOR(pg_catalog.+) key(1)", "SELECT now() AT TIME ZONE key(1)",
+      "SELECT * FROM t FETCH FIRST next(1) ROWS ONLY", "SELECT substring('abc' FROM 1 FOR key(1))", "SELECT json_object(KEY 'a' VALUE key(1))",
+      "SELECT xmlparse(DOCUMENT key(1))", "SELECT trim(LEADING key(1) FROM 'x')"]) {
       expect(actionOf(sql), sql).toBe("execute");
     }
     for (const sql of [

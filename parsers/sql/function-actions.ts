@@ -121,10 +121,17 @@ const CONTEXT_SYNTAX_WORDS = words(`
 /** Keywords after which an expression, and so a function call, can start. */
 export const CALL_CONTEXT_KEYWORDS: readonly string[] = [
   ...words(`select where and or not then else when having returning distinct from join lateral on using by limit
-  offset between like ilike to case default escape all`),
+  offset between symmetric asymmetric like ilike to case default escape all zone first next variadic leading
+  trailing both placing for passing ref value key document content`),
 ];
 
 const EXPRESSION_START = new Set(["(", ",", "[", "op", ...CALL_CONTEXT_KEYWORDS]);
+
+/**
+ * After `)` an expression can start too (`DISTINCT ON (a) f(`, `OPERATOR(pg_catalog.+) f(`):
+ * there only these words are grammar (`count(*) OVER (`, `(a JOIN b) JOIN (`, `REPEATABLE (`).
+ */
+const AFTER_PAREN_SYNTAX = words("over filter join repeatable escape");
 
 function curated(name: string): FunctionAction | undefined {
   for (const [pattern, action] of CURATED) {
@@ -144,7 +151,8 @@ function curated(name: string): FunctionAction | undefined {
 export function isSyntaxWord(call: FunctionCall): boolean {
   if (call.quoted || call.schema !== "") return false;
   if (SYNTAX_WORDS.has(call.name)) return true;
-  return CONTEXT_SYNTAX_WORDS.has(call.name) && !EXPRESSION_START.has(call.after ?? "");
+  if (!CONTEXT_SYNTAX_WORDS.has(call.name)) return false;
+  return call.after === ")" ? AFTER_PAREN_SYNTAX.has(call.name) : !EXPRESSION_START.has(call.after ?? "");
 }
 
 /** The action of one call (syntax words are not calls: filter them with isSyntaxWord first). */

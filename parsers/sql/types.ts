@@ -54,7 +54,7 @@ export interface FunctionCall {
   start: number;
   end: number;
   /**
-   * Unquoted names only: the token before the name — "" (statement start), "(", ",", "[", "op",
+   * Unquoted names only: the token before the name — "" (statement start), "(", ")", ",", "[", "op",
    * a keyword of CALL_CONTEXT_KEYWORDS, "word" (another word) or "other". It tells whether an
    * unreserved keyword such as `key(` is a call or grammar (function-actions.ts, isSyntaxWord).
    */

@@ -102,7 +102,14 @@ describe("user functions named like unreserved keywords under read-only.yaml", (
     const client = new pg.Client({ connectionString: conn.url });
     await client.connect();
     try {
-      for (const sql of ["SELECT key(1)", "SELECT a FROM i12r_t WHERE filter(a)", "SELECT * FROM i12r_t ORDER BY next(a) LIMIT 1", "SELECT * FROM next(1)"]) {
+      for (const sql of [
+        "SELECT key(1)",
+        "SELECT a FROM i12r_t WHERE filter(a)",
+        "SELECT * FROM i12r_t ORDER BY next(a) LIMIT 1",
+        "SELECT * FROM next(1)",
+        "SELECT DISTINCT ON (a) key(a) FROM i12r_t",
+        "SELECT * FROM i12r_t FETCH FIRST next(1) ROWS ONLY",
+      ]) {
         const err = (await client.query(sql).catch((e) => e)) as pg.DatabaseError;
         expect(err.code, sql).toBe("42501");
       }

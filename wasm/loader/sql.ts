@@ -59,6 +59,7 @@ const T_IDENT = 1;
 const T_QIDENT = 2;
 const T_OP = 11;
 const T_LPAREN = 12;
+const T_RPAREN = 13;
 const T_LBRACKET = 14;
 const T_COMMA = 17;
 /** Function-row type bits (classify.ts CALL_ROW): a call row, its qualifier code and UESCAPE character. */
@@ -233,6 +234,7 @@ function tokenBefore(type: number, prevWord: string): string {
     }
     case T_OP: return "op";
     case T_LPAREN: return "(";
+    case T_RPAREN: return ")";
     case T_LBRACKET: return "[";
     case T_COMMA: return ",";
     default: return "other";
