@@ -108,7 +108,7 @@ describe("session state", () => {
   });
 
   it("knows the client encodings whose characters hide ASCII bytes, in every alias", () => {
-    for (const e of ["SJIS", "sjis", "Shift_JIS", "MSKANJI", "WIN932", "SHIFT_JIS_2004", "BIG5", "big-5", "GBK", "CP936", "GB18030", "UHC", "WIN949", "JOHAB"]) expect(isUnsafeEncoding(e), e).toBe(true);
+    for (const e of ["SJIS", "sjis", "Shift_JIS", "MSKANJI", "WIN932", "SHIFT_JIS_2004", "BIG5", "big-5", "GBK", "CP936", "GB18030", "UHC", "WIN949", "JOHAB", "Windows932", "windows936", "WINDOWS949", "windows950"]) expect(isUnsafeEncoding(e), e).toBe(true);
     for (const e of ["UTF8", "utf-8", "UNICODE", "LATIN1", "EUC_JP", "EUC_KR", "WIN1252", "SQL_ASCII", "KOI8R"]) expect(isUnsafeEncoding(e), e).toBe(false);
     expect(hasHighByte(new TextEncoder().encode("select 1"))).toBe(false);
     expect(hasHighByte(new Uint8Array([0x27, 0x95, 0x5c]))).toBe(true);
