@@ -11,6 +11,8 @@
  *   grammar (`OVER (`, `FETCH NEXT (`) wherever it stood, so calling it was a plain read.
  * - PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED passed as plain `transaction`
  *   statements: they keep a transaction past the session or finish another session's.
+ *
+ * Also covered (no hole found, no test existed): the FunctionCall sub-protocol, pipelined.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -20,6 +22,8 @@ import path from "node:path";
 import pg from "pg";
 import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
 import { gatehouse } from "./helpers.ts";
+import { PgWire, errorFields, query } from "./pg-wire.ts";
+import { message } from "../../parsers/pg/codec.ts";
 
 const POLICY = `${readFileSync(new URL("../../examples/policies/read-only.yaml", import.meta.url), "utf8")}
 roles:
@@ -146,6 +150,47 @@ describe("two-phase commit under read-only.yaml", () => {
       await client.end();
     }
     expect((await admin.query("select count(*)::int as n from pg_prepared_xacts")).rows[0].n).toBe(0);
+  });
+});
+
+describe("the function-call sub-protocol under read-only.yaml", () => {
+  /** FunctionCall ('F'): function OID, binary arguments, binary result. */
+  function functionCall(oid: number, args: Buffer[]): Uint8Array {
+    const head = Buffer.alloc(8);
+    head.writeInt32BE(oid, 0);
+    head.writeInt16BE(1, 4); // one format code for all arguments: binary
+    head.writeInt16BE(1, 6);
+    const count = Buffer.alloc(2);
+    count.writeInt16BE(args.length, 0);
+    const body = [head, count];
+    for (const a of args) {
+      const len = Buffer.alloc(4);
+      len.writeInt32BE(a.length, 0);
+      body.push(len, a);
+    }
+    body.push(Buffer.from([0, 1])); // binary result
+    return message("F", Buffer.concat(body));
+  }
+
+  it("refuses setval by OID, pipelined behind a read; the session survives and the sequence never moves", async () => {
+    const oids = await admin.query("select 'pg_catalog.setval(regclass,bigint)'::regprocedure::oid::int as f, 'i12r_seq'::regclass::oid::int as s");
+    const { f, s } = oids.rows[0] as { f: number; s: number };
+    const seq = Buffer.alloc(4);
+    seq.writeUInt32BE(s, 0);
+    const value = Buffer.alloc(8);
+    value.writeBigInt64BE(999n, 0);
+    const { wire } = await PgWire.start(conn.url, { client_encoding: "UTF8" });
+    try {
+      wire!.send(query("SELECT 1"), functionCall(f, [seq, value]), query("SELECT 2 AS two"));
+      expect((await wire!.untilReady()).some((m) => m.type === "E")).toBe(false);
+      const refused = (await wire!.untilReady()).filter((m) => m.type === "E").map(errorFields);
+      expect(refused[0]?.C).toBe("42501");
+      const after = await wire!.untilReady();
+      expect(after.some((m) => m.type === "D")).toBe(true);
+    } finally {
+      wire!.close();
+    }
+    await sequenceUntouched();
   });
 });
 
