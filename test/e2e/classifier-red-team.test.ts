@@ -162,7 +162,7 @@ describe("the function-call sub-protocol under read-only.yaml", () => {
     head.writeInt16BE(1, 6);
     const count = Buffer.alloc(2);
     count.writeInt16BE(args.length, 0);
-    const body = [head, count];
+    const body: Uint8Array[] = [head, count];
     for (const a of args) {
       const len = Buffer.alloc(4);
       len.writeInt32BE(a.length, 0);
