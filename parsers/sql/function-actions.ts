@@ -7,7 +7,7 @@
  *   read     immutable/stable built-ins (pg_proc, parsers/sql/pg-functions.generated.ts) and the
  *            volatile built-ins known to have no effect outside the statement (random, pg_sleep…);
  *            volatile ones still form a `read` part naming them, so `functions: [pg_sleep]` can deny them
- *   write    sequences, large objects, advisory locks, index maintenance
+ *   write    sequences, large objects, advisory locks, index maintenance, transaction IDs (txid_current)
  *   session  set_config, setseed, pg_notify (session state / other listeners)
  *   admin    other backends, the server process, server files, replication, statistics
  *   dynamic  functions that execute SQL text (query_to_xml family, ts_stat, ts_rewrite, cursor_to_xml…)
@@ -187,7 +187,8 @@ export type Classify = (sql: string) => ClassifiedStatement[];
 /**
  * The parts of a statement beyond its own kind. Only statements that run or plan their expressions
  * get parts: reads and writes (incl. COPY (query) and EXPLAIN; an EXPLAIN without ANALYZE only
- * plans, so its volatile built-ins are left out). DDL, privilege, procedural… statements need those (broader) grants anyway.
+ * plans, so its volatile built-ins are left out), and two-phase commit (a `write` part). DDL,
+ * privilege, procedural… statements need those (broader) grants anyway.
  */
 export function statementParts(stmt: ClassifiedStatement, sql: string, options: { standardConformingStrings: boolean }, classify: Classify, depth = 0): StatementPart[] {
   if (TWO_PHASE_COMMANDS.has(stmt.command)) return [{ kind: "write", command: stmt.command, flags: [], functions: [] }];
