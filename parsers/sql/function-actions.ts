@@ -271,12 +271,17 @@ export function callArguments(sql: string, call: FunctionCall, scs: boolean): st
   return null;
 }
 
+/** End of a `--` comment at i: scan.l ends it at a newline or a carriage return (a lone `\r` too). */
+export function lineCommentEnd(sql: string, i: number): number {
+  const end = sql.slice(i).search(/[\n\r]/);
+  return end < 0 ? sql.length : i + end + 1;
+}
+
 function skipSpace(sql: string, i: number): number {
   for (;;) {
     while (i < sql.length && /[ \t\n\r\f\v]/.test(sql[i]!)) i++;
     if (sql.startsWith("--", i)) {
-      const nl = sql.indexOf("\n", i);
-      i = nl < 0 ? sql.length : nl + 1;
+      i = lineCommentEnd(sql, i);
     } else if (sql.startsWith("/*", i)) {
       const end = skipBlockComment(sql, i);
       if (end < 0) return sql.length;
@@ -306,10 +311,7 @@ const IDENT_CHAR = /[A-Za-z0-9_$\x80-\uffff]/;
 function skipToken(sql: string, i: number, scs: boolean): number {
   const c = sql[i]!;
   const prevIdent = i > 0 && IDENT_CHAR.test(sql[i - 1]!);
-  if (sql.startsWith("--", i)) {
-    const nl = sql.indexOf("\n", i);
-    return nl < 0 ? sql.length : nl + 1;
-  }
+  if (sql.startsWith("--", i)) return lineCommentEnd(sql, i);
   if (sql.startsWith("/*", i)) return skipBlockComment(sql, i);
   if (c === '"') {
     for (let j = i + 1; j < sql.length; j++) {

@@ -12,6 +12,10 @@
  * - PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED passed as plain `transaction`
  *   statements: they keep a transaction past the session or finish another session's.
  *
+ * - `SET --x\rstandard_conforming_strings TO\noff`: the server ends the comment at the carriage
+ *   return, the session pin read on to the newline and saw `SET off`, so only the policy stood in
+ *   the way of changing a pinned setting.
+ *
  * Also covered (no hole found, no test existed): the FunctionCall sub-protocol, pipelined.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
@@ -153,6 +157,26 @@ describe("two-phase commit under read-only.yaml", () => {
   });
 });
 
+describe("a -- comment ended by a carriage return", () => {
+  it("hides no pinned setting from the pin: refused by the pin itself, whatever the policy grants", async () => {
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    try {
+      // The server ends the comment at \r: SET standard_conforming_strings TO off / SET search_path TO work_mem.
+      for (const sql of ["SET --x\rstandard_conforming_strings TO\noff", "SET --\rsearch_path TO\nwork_mem"]) {
+        const err = (await client.query(sql).catch((e) => e)) as pg.DatabaseError;
+        expect(err.code, sql).toBe("42501");
+        expect(err.message, sql).toMatch(/is pinned for the session/);
+      }
+      const r = await client.query("select current_setting('standard_conforming_strings') as scs, current_setting('search_path') as sp");
+      expect(r.rows[0].scs).toBe("on");
+      expect(r.rows[0].sp).not.toBe("work_mem");
+    } finally {
+      await client.end();
+    }
+  });
+});
+
 describe("the function-call sub-protocol under read-only.yaml", () => {
   /** FunctionCall ('F'): function OID, binary arguments, binary result. */
   function functionCall(oid: number, args: Buffer[]): Uint8Array {
@@ -241,6 +265,7 @@ describe("the trail", () => {
     expect(denied.some((d) => /no rule allows write \(txid_current\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows execute \(key\)/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows write .*PREPARE TRANSACTION/.test(d.reason))).toBe(true);
+    expect(denied.some((d) => d.rule === "gatehouse:session-pin" && /SET search_path is refused/.test(d.reason))).toBe(true);
     expect(denied.some((d) => /no rule allows write \(pg_current_xact_id\)/.test(d.reason))).toBe(true);
   }, 300_000);
 });

@@ -16,6 +16,9 @@ describe("session pin", () => {
       "SET LOCAL standard_conforming_strings = off",
       'SET "STANDARD_CONFORMING_STRINGS" = off',
       "SET /* c */ standard_conforming_strings --x\n = off",
+      "SET --x\rstandard_conforming_strings TO\noff", // scan.l ends a -- comment at \r too
+      "SET --\rsearch_path TO\nwork_mem",
+      "SELECT set_config(--\r'search_path', 'x', false)",
       "RESET standard_conforming_strings",
       "RESET ALL",
       "DISCARD ALL",
