@@ -46,7 +46,10 @@ describe("function catalogue", () => {
     expect(call("cursor_to_xml")).toBe("dynamic");
     expect(call("pg_sleep")).toBe("read"); // volatile, no effect beyond the statement (a `read` part names it)
     expect(call("pg_current_logfile")).toBe("admin");
-    expect(call("txid_current")).toBe("read");
+    expect(call("txid_current")).toBe("write"); // assigns a transaction ID, even READ ONLY
+    expect(call("pg_current_xact_id")).toBe("write");
+    expect(call("txid_current_if_assigned")).toBe("read");
+    expect(call("fmgr_c_validator")).toBe("admin");
     expect(call("my_volatile_fn")).toBe("execute");
     expect(call("dblink_exec")).toBe("execute");
   });
@@ -70,7 +73,32 @@ describe("statement parts", () => {
     expect(actionOf("SELECT count(*) OVER (PARTITION BY a) FROM t WHERE a IN (1, 2) AND EXISTS (SELECT 1)")).toBe("read");
     expect(actionOf("WITH x(a) AS (SELECT 1) SELECT * FROM x AS y(b) LEFT JOIN (SELECT 1) z ON true")).toBe("read");
     expect(actionOf("SELECT CAST(1 AS numeric(10, 2)), lower('A'), now()")).toBe("read");
-    expect(actionOf("EXPLAIN SELECT setval('s', 5)")).toBe("read"); // planned, not run
+    // unreserved keywords are calls where an expression starts, grammar after an expression or clause word
+    for (const sql of ["SELECT key(1)", "SELECT 1 WHERE filter(2)", "SELECT * FROM t ORDER BY first(a)", "SELECT * FROM next(1)", "SELECT a FROM t WHERE b = over(1) AND NOT path_x(1)", "SELECT arr[columns(1)]", "SELECT 1 + nested(2)",
+      "SELECT DISTINCT ON (a) key(a) FROM t", "SELECT 1 OPERATOR(pg_catalog.+) key(1)", "SELECT now() AT TIME ZONE key(1)",
+      "SELECT * FROM t FETCH FIRST next(1) ROWS ONLY", "SELECT substring('abc' FROM 1 FOR key(1))", "SELECT json_object(KEY 'a' VALUE key(1))",
+      "SELECT xmlparse(DOCUMENT key(1))", "SELECT trim(LEADING key(1) FROM 'x')"]) {
+      expect(actionOf(sql), sql).toBe("execute");
+    }
+    for (const sql of [
+      "SELECT count(*) FILTER (WHERE a > 0) OVER (PARTITION BY b) FROM t LEFT JOIN (SELECT 1) x ON true CROSS JOIN (SELECT 2) y",
+      "SELECT a FROM t ORDER BY (a) OFFSET 1 ROWS FETCH FIRST (2) ROWS ONLY",
+      "SELECT a FROM t GROUP BY CUBE (a), ROLLUP (b), GROUPING SETS ((a))",
+      "WITH x AS NOT MATERIALIZED (SELECT 1) SELECT * FROM x WHERE 'a' NOT LIKE ('b')",
+      "SELECT '1'::character varying(3), now() AT TIME ZONE ('UTC')",
+      "SELECT * FROM t TABLESAMPLE bernoulli (1) REPEATABLE (2)",
+    ]) {
+      expect(actionOf(sql), sql).toBe("read");
+    }
+    expect(actionOf("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET (a) = (2)")).toBe("write");
+    expect(actionOf("COPY t TO STDOUT (FORMAT csv, FORCE_QUOTE (a))")).toBe("read");
+    for (const sql of ["PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'", "rollback prepared 'x'"]) expect(actionOf(sql), sql).toBe("write");
+    expect(actionOf("COMMIT")).toBe("transaction");
+    expect(actionOf("EXPLAIN SELECT setval('s', 5)")).toBe("read"); // planned, not run: volatile calls are never evaluated
+    // the planner folds immutable calls and evaluates stable ones for estimates: a user function runs
+    expect(actionOf("EXPLAIN SELECT my_immutable_fn()")).toBe("execute");
+    expect(actionOf("EXPLAIN SELECT * FROM t WHERE a < public.my_stable_fn()")).toBe("execute");
+    expect(actionOf("EXPLAIN SELECT txid_current()")).toBe("write");
     expect(actionOf("EXPLAIN ANALYZE SELECT pg_terminate_backend(1)")).toBe("admin");
     expect(actionOf("INSERT INTO t VALUES (pg_terminate_backend(1))")).toBe("admin");
     // Too many distinct calls to report: fails closed instead of dropping the last ones.

@@ -7,7 +7,7 @@
  *   read     immutable/stable built-ins (pg_proc, parsers/sql/pg-functions.generated.ts) and the
  *            volatile built-ins known to have no effect outside the statement (random, pg_sleep…);
  *            volatile ones still form a `read` part naming them, so `functions: [pg_sleep]` can deny them
- *   write    sequences, large objects, advisory locks, index maintenance
+ *   write    sequences, large objects, advisory locks, index maintenance, transaction IDs (txid_current)
  *   session  set_config, setseed, pg_notify (session state / other listeners)
  *   admin    other backends, the server process, server files, replication, statistics
  *   dynamic  functions that execute SQL text (query_to_xml family, ts_stat, ts_rewrite, cursor_to_xml…)
@@ -39,6 +39,8 @@ const CURATED: ReadonlyArray<[string, FunctionAction]> = [
   ["loread", "write"], ["lowrite", "write"], ["pg_advisory_*", "write"], ["pg_try_advisory_*", "write"],
   ["brin_summarize_*", "write"], ["brin_desummarize_range", "write"], ["gin_clean_pending_list", "write"],
   ["pg_logical_emit_message", "write"],
+  // stable, but they assign the transaction an ID (burns XIDs, writes WAL at commit) even in a READ ONLY transaction
+  ["txid_current", "write"], ["pg_current_xact_id", "write"],
   // session state and other sessions' listeners
   ["set_config", "session"], ["setseed", "session"], ["pg_notify", "session"],
   // other backends, the server, its files, replication, statistics, upgrade hooks
@@ -53,7 +55,7 @@ const CURATED: ReadonlyArray<[string, FunctionAction]> = [
   ["pg_replication_origin_*", "admin"], ["pg_wal_replay_*", "admin"], ["pg_stat_reset*", "admin"],
   ["pg_restore_*_stats", "admin"], ["pg_clear_*_stats", "admin"], ["pg_nextoid", "admin"],
   ["pg_stop_making_pinned_objects", "admin"], ["binary_upgrade_*", "admin"], ["pg_extension_config_dump", "admin"],
-  ["plpgsql_*", "admin"],
+  ["plpgsql_*", "admin"], ["fmgr_*", "admin"], // language validators (fmgr_c_validator loads a library)
 ];
 
 /** Volatile built-ins that only read, or only compute (checked against the catalogue in the unit test). */
@@ -82,9 +84,10 @@ const HARMLESS_VOLATILE = words(`
 
 /**
  * Words PostgreSQL's grammar reads as syntax when an unquoted one precedes `(`: the reserved and
- * column-name keywords (never a plain function name) and the few unreserved/type-function keywords
- * used as clause syntax (`OVER (`, `FILTER (`, `ON CONFLICT (`, `JOIN (`, `SET (a, b) =` …). A user
- * function with one of these unreserved names is called only with quotes here (docs: Limits).
+ * column-name keywords (never a plain function name), and a few unreserved or type/function-name
+ * keywords whose grammar use can follow the same tokens as a call (`ON CONFLICT (` like `ON f(`,
+ * `NOT MATERIALIZED (`, `GROUP BY CUBE (`, `a NOT LIKE (`, COPY options …). A user function with
+ * one of these names is seen only when called quoted or qualified (docs: Limits).
  */
 const SYNTAX_WORDS = words(`
   all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create
@@ -98,11 +101,37 @@ const SYNTAX_WORDS = words(`
   json_serialize json_table json_value least merge_action national nchar none normalize nullif numeric out overlay
   position precision real row setof smallint substring time timestamp treat trim values varchar xmlattributes
   xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
-  cross full inner join left natural outer right is isnull notnull like ilike similar overlaps tablesample
-  over filter set by conflict varying sets rollup cube insert update operator explain copy materialized zone
-  escape of key columns nested path passing include rows range groups partition matched nothing
-  stdin stdout force_quote force_not_null force_null first next repeatable
+  is isnull notnull like ilike similar overlaps conflict materialized rollup cube insert update operator
+  stdin stdout force_quote force_not_null force_null
 `);
+
+/**
+ * Unreserved and type/function-name keywords that are grammar before `(` only after the end of an
+ * expression or a clause word (`count(*) OVER (`, `t LEFT JOIN (`, `UPDATE t SET (a) =`,
+ * `ORDER BY (`, `FETCH FIRST (`, `EXPLAIN (`): where an expression can start — after `(`, `,`,
+ * `[`, an operator or one of CALL_CONTEXT_KEYWORDS — PostgreSQL reads them as a function call, and
+ * so does this classifier (`SELECT key(1)` calls somebody's function `key`).
+ */
+const CONTEXT_SYNTAX_WORDS = words(`
+  cross full inner join left natural outer right tablesample
+  over filter set by varying sets explain copy zone escape of key columns nested path passing include rows range
+  groups partition matched nothing first next repeatable
+`);
+
+/** Keywords after which an expression, and so a function call, can start. */
+export const CALL_CONTEXT_KEYWORDS: readonly string[] = [
+  ...words(`select where and or not then else when having returning distinct from join lateral on using by limit
+  offset between symmetric asymmetric like ilike to case default escape all zone first next variadic leading
+  trailing both placing for passing ref value key document content`),
+];
+
+const EXPRESSION_START = new Set(["(", ",", "[", "op", ...CALL_CONTEXT_KEYWORDS]);
+
+/**
+ * After `)` an expression can start too (`DISTINCT ON (a) f(`, `OPERATOR(pg_catalog.+) f(`):
+ * there only these words are grammar (`count(*) OVER (`, `(a JOIN b) JOIN (`, `REPEATABLE (`).
+ */
+const AFTER_PAREN_SYNTAX = words("over filter join repeatable escape");
 
 function curated(name: string): FunctionAction | undefined {
   for (const [pattern, action] of CURATED) {
@@ -120,7 +149,10 @@ function curated(name: string): FunctionAction | undefined {
 
 /** Is this call really grammar (`IN (`, `OVER (` …) rather than a function call? */
 export function isSyntaxWord(call: FunctionCall): boolean {
-  return !call.quoted && call.schema === "" && SYNTAX_WORDS.has(call.name);
+  if (call.quoted || call.schema !== "") return false;
+  if (SYNTAX_WORDS.has(call.name)) return true;
+  if (!CONTEXT_SYNTAX_WORDS.has(call.name)) return false;
+  return call.after === ")" ? AFTER_PAREN_SYNTAX.has(call.name) : !EXPRESSION_START.has(call.after ?? "");
 }
 
 /** The action of one call (syntax words are not calls: filter them with isSyntaxWord first). */
@@ -143,21 +175,34 @@ function sqlArgumentIndex(name: string, argCount: number): number | null {
 
 const MAX_DEPTH = 4;
 
+/**
+ * Two-phase commit outlives the session: PREPARE TRANSACTION keeps the transaction (its locks, its
+ * snapshot holding back vacuum) after the client leaves, and COMMIT/ROLLBACK PREPARED finish a
+ * transaction some other session prepared. A `transaction` grant alone must not allow that.
+ */
+const TWO_PHASE_COMMANDS = new Set(["PREPARE TRANSACTION", "COMMIT PREPARED", "ROLLBACK PREPARED"]);
+
 export type Classify = (sql: string) => ClassifiedStatement[];
 
 /**
- * The parts of a statement beyond its own kind. Only statements that run their expressions get
- * parts: reads and writes (incl. COPY (query) and EXPLAIN ANALYZE); an EXPLAIN without ANALYZE
- * only plans. DDL, privilege, procedural… statements need those (broader) grants anyway.
+ * The parts of a statement beyond its own kind. Only statements that run or plan their expressions
+ * get parts: reads and writes (incl. COPY (query) and EXPLAIN; an EXPLAIN without ANALYZE only
+ * plans, so its volatile built-ins are left out), and two-phase commit (a `write` part). DDL,
+ * privilege, procedural… statements need those (broader) grants anyway.
  */
 export function statementParts(stmt: ClassifiedStatement, sql: string, options: { standardConformingStrings: boolean }, classify: Classify, depth = 0): StatementPart[] {
+  if (TWO_PHASE_COMMANDS.has(stmt.command)) return [{ kind: "write", command: stmt.command, flags: [], functions: [] }];
   if (stmt.kind !== "read" && stmt.kind !== "write") return [];
-  if (stmt.command === "EXPLAIN" && !stmt.flags.includes("explain-analyze")) return [];
+  // EXPLAIN without ANALYZE does not run the statement, but the planner does evaluate immutable
+  // calls (constant folding) and stable ones (selectivity estimates) with constant arguments: a
+  // user function declared IMMUTABLE runs. Only volatile built-ins are never evaluated there.
+  const planOnly = stmt.command === "EXPLAIN" && !stmt.flags.includes("explain-analyze");
   const byAction = new Map<FunctionAction, string[]>();
   const inner: StatementPart[] = [];
   for (const call of stmt.calls ?? []) {
     if (isSyntaxWord(call)) continue;
     const action = functionAction(call);
+    if (planOnly && action !== "execute" && CATALOGUED_VOLATILE.has(call.name)) continue;
     if (action === "read" && !CATALOGUED_VOLATILE.has(call.name)) continue;
     const list = byAction.get(action) ?? [];
     if (!list.includes(call.name)) list.push(call.name);
@@ -226,12 +271,17 @@ export function callArguments(sql: string, call: FunctionCall, scs: boolean): st
   return null;
 }
 
+/** End of a `--` comment at i: scan.l ends it at a newline or a carriage return (a lone `\r` too). */
+export function lineCommentEnd(sql: string, i: number): number {
+  const end = sql.slice(i).search(/[\n\r]/);
+  return end < 0 ? sql.length : i + end + 1;
+}
+
 function skipSpace(sql: string, i: number): number {
   for (;;) {
     while (i < sql.length && /[ \t\n\r\f\v]/.test(sql[i]!)) i++;
     if (sql.startsWith("--", i)) {
-      const nl = sql.indexOf("\n", i);
-      i = nl < 0 ? sql.length : nl + 1;
+      i = lineCommentEnd(sql, i);
     } else if (sql.startsWith("/*", i)) {
       const end = skipBlockComment(sql, i);
       if (end < 0) return sql.length;
@@ -261,10 +311,7 @@ const IDENT_CHAR = /[A-Za-z0-9_$\x80-\uffff]/;
 function skipToken(sql: string, i: number, scs: boolean): number {
   const c = sql[i]!;
   const prevIdent = i > 0 && IDENT_CHAR.test(sql[i - 1]!);
-  if (sql.startsWith("--", i)) {
-    const nl = sql.indexOf("\n", i);
-    return nl < 0 ? sql.length : nl + 1;
-  }
+  if (sql.startsWith("--", i)) return lineCommentEnd(sql, i);
   if (sql.startsWith("/*", i)) return skipBlockComment(sql, i);
   if (c === '"') {
     for (let j = i + 1; j < sql.length; j++) {

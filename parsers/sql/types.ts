@@ -53,6 +53,12 @@ export interface FunctionCall {
   /** UTF-16 offsets of the name (inside the quotes for a quoted name) in the classified string. */
   start: number;
   end: number;
+  /**
+   * Unquoted names only: the token before the name — "" (statement start), "(", ")", ",", "[", "op",
+   * a keyword of CALL_CONTEXT_KEYWORDS, "word" (another word) or "other". It tells whether an
+   * unreserved keyword such as `key(` is a call or grammar (function-actions.ts, isSyntaxWord).
+   */
+  after?: string;
 }
 
 export interface StatementPart {

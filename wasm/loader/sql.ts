@@ -8,7 +8,7 @@
  */
 import type { ClassifiedStatement, ClassifyOptions, FunctionCall, SqlClassifier, StatementFlag, StatementKind } from "../../parsers/sql/types.ts";
 import { DEFAULT_DANGEROUS_FUNCTIONS } from "../../parsers/sql/dangerous-functions.ts";
-import { statementParts } from "../../parsers/sql/function-actions.ts";
+import { CALL_CONTEXT_KEYWORDS, statementParts } from "../../parsers/sql/function-actions.ts";
 
 interface SqlExports {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
@@ -57,6 +57,11 @@ export const OBJECTS: readonly string[] = [
 
 const T_IDENT = 1;
 const T_QIDENT = 2;
+const T_OP = 11;
+const T_LPAREN = 12;
+const T_RPAREN = 13;
+const T_LBRACKET = 14;
+const T_COMMA = 17;
 /** Function-row type bits (classify.ts CALL_ROW): a call row, its qualifier code and UESCAPE character. */
 const CALL_ROW = 1 << 24;
 const CALLS_TRUNCATED_BIT = 64;
@@ -98,6 +103,8 @@ function byteToUtf16Map(text: string, byteLength: number): Uint32Array {
 }
 
 const ASCII_UPPER = /[A-Z]+/g;
+/** An unquoted word at the start of a string (scan.l identifier characters). */
+const WORD = /^[A-Za-z_\x80-\uffff][A-Za-z_0-9$\x80-\uffff]*/;
 
 /**
  * The WebAssembly.Instance constructor, typed here: this file compiles under the worker's types
@@ -175,7 +182,8 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
         const fr = f * FN_ROW_INTS;
         const tag = fnRows[fr + 3]!;
         if (tag & CALL_ROW) {
-          calls.push(callOf(sql, at(fnRows[fr]!), at(fnRows[fr + 1]!), tag));
+          const prev = fnRows[fr + 2]!;
+          calls.push(callOf(sql, at(fnRows[fr]!), at(fnRows[fr + 1]!), tag, prev < 0 ? "" : WORD.exec(sql.slice(at(prev), at(prev) + 64))?.[0] ?? ""));
           continue;
         }
         const type = tag;
@@ -205,15 +213,32 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
 }
 
 /** A call row: the name as PostgreSQL resolves it (unquoted folded to lower case, U&"…" decoded). */
-function callOf(sql: string, start: number, end: number, tag: number): FunctionCall {
+function callOf(sql: string, start: number, end: number, tag: number, prevWord: string): FunctionCall {
   const type = tag & 0xff;
   const schema = QUALIFIERS[(tag >> 8) & 0xff] ?? "other";
   const body = sql.slice(start, end);
-  if (type === T_IDENT) return { name: body.replace(ASCII_UPPER, (m) => m.toLowerCase()), quoted: false, schema, start, end };
+  if (type === T_IDENT) return { name: body.replace(ASCII_UPPER, (m) => m.toLowerCase()), quoted: false, schema, start, end, after: tokenBefore((tag >> 25) & 0x1f, prevWord) };
   if (type === T_QIDENT) return { name: body.replaceAll('""', '"'), quoted: true, schema, start, end };
   const name = decodeUnicodeIdentifier(body, String.fromCharCode((tag >> 16) & 0xff));
   // An escape the decoder rejects is a syntax error in PostgreSQL; report an unknown name (fails closed).
   return { name: name ?? "", quoted: true, schema: name === null ? "other" : schema, start, end };
+}
+
+/** What precedes an unquoted call (FunctionCall.after), from the lexer's token type (lexer.ts T_*). */
+function tokenBefore(type: number, prevWord: string): string {
+  switch (type) {
+    case 0: return ""; // the statement's start
+    case T_IDENT: {
+      const word = prevWord.replace(ASCII_UPPER, (m) => m.toLowerCase());
+      return CALL_CONTEXT_KEYWORDS.includes(word) ? word : "word";
+    }
+    case T_OP: return "op";
+    case T_LPAREN: return "(";
+    case T_RPAREN: return ")";
+    case T_LBRACKET: return "[";
+    case T_COMMA: return ",";
+    default: return "other";
+  }
 }
 
 /** Decodes the body of U&"…" with escape character `esc` (\XXXX, \+XXXXXX, doubled esc, ""), or null. */

@@ -78,3 +78,15 @@ SELECT x.id FROM unnest(ARRAY[1, 2, 3]) WITH ORDINALITY AS x(id, n);
 SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY'), date_trunc('day', now());
 
 SELECT id FROM orders WHERE id = ANY($1::int[]) AND EXISTS (SELECT 1 FROM customers WHERE id = orders.customer_id);
+
+-- user functions named like unreserved keywords, where an expression starts: calls
+SELECT key(1), path('x'), next(2) FROM t WHERE filter(a) AND over(b) ORDER BY first(a)
+
+SELECT * FROM t WHERE a = columns(1) OR nested(2) > 0 AND include(3) IS NULL
+
+SELECT * FROM partition(1) JOIN rows(2) ON range(3) = groups(4)
+
+-- the same words as grammar
+SELECT count(*) FILTER (WHERE a > 0) OVER (PARTITION BY b ORDER BY c ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t LEFT JOIN (SELECT 1 AS a) x ON true CROSS JOIN (SELECT 2) y
+
+SELECT a FROM t ORDER BY (a) OFFSET 1 ROWS FETCH FIRST (2) ROWS ONLY

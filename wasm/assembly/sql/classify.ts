@@ -149,7 +149,11 @@ export const FN_ROW_BYTES: i32 = 16;
 const MAX_FUNCTIONS_PER_STATEMENT: i32 = 64;
 /** Distinct call rows per statement; more sets CALLS_TRUNCATED_BIT (the policy layer then fails closed). */
 const MAX_CALLS_PER_STATEMENT: i32 = 256;
-/** Function-row type bits: a call row (every `name(`), its qualifier (0 none, 1 pg_catalog, 2 other) and UESCAPE char. */
+/**
+ * Function-row type bits: a call row (every `name(`), its qualifier (0 none, 1 pg_catalog, 2 other),
+ * UESCAPE char, and (bits 25..29) the type of the token before the name; field 8 of a call row is
+ * that token's offset when it is a word (else -1).
+ */
 const CALL_ROW: i32 = 1 << 24;
 
 // ---- the first HEAD_MAX tokens of the statement ----
@@ -470,16 +474,34 @@ function qualifierCode(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd:
  * layer can classify each called function (parsers/sql/function-actions.ts). Keywords that are
  * syntax before `(` are filtered there, not here.
  */
-function recordCall(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd: i32, esc: i32, qual: i32): void {
+/** End of the unquoted word starting at `i` (identifier characters of scan.l). */
+function wordEnd(i: i32): i32 {
+  while (i < srcLen) {
+    const c = ch(i);
+    if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95 || c == 36 || c >= 128)) break;
+    i++;
+  }
+  return i;
+}
+
+function recordCall(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd: i32, esc: i32, qual: i32, prevType: i32, prevStart: i32): void {
   if (callsTruncated) return; // already failing closed; no more scans over the rows
   const quoted = type != T_IDENT;
   const s = quoted ? bodyStart : start;
   const e = quoted ? bodyEnd : end;
-  const tag = CALL_ROW | (esc << 16) | (qual << 8) | type;
+  // The token before the name (type in tag bits 25..29; for a word, its offset in field 8) tells
+  // the policy layer whether an unreserved keyword such as `key(` is a call or grammar
+  // (function-actions.ts): calls are deduplicated per name and preceding token.
+  const tag = CALL_ROW | (prevType << 25) | (esc << 16) | (qual << 8) | type;
+  const prevWord = prevType == T_IDENT;
   for (let r = fnFirst; r < fnTotal; r++) {
     const row = fnPtr + <usize>(r * FN_ROW_BYTES);
     const t = load<i32>(row, 12);
     if (t != tag) continue;
+    if (prevWord) {
+      const other = load<i32>(row, 8);
+      if (!sameName(other, wordEnd(other), true, prevStart, wordEnd(prevStart), true)) continue;
+    }
     if (sameName(load<i32>(row), load<i32>(row, 4), !quoted, s, e, !quoted)) return;
   }
   if (callsHere >= MAX_CALLS_PER_STATEMENT) {
@@ -493,7 +515,7 @@ function recordCall(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd: i3
   const row = fnPtr + <usize>(fnTotal * FN_ROW_BYTES);
   store<i32>(row, s);
   store<i32>(row, e, 4);
-  store<i32>(row, -1, 8);
+  store<i32>(row, prevWord ? prevStart : -1, 8);
   store<i32>(row, tag, 12);
   fnTotal++;
   callsHere++;
@@ -624,7 +646,7 @@ function feed(): void {
       if (p2Type != T_DOT) checkFunctionName(p1Type, p1Start, p1End, p1BodyStart, p1BodyEnd, 92);
       // `AS x(a, b)` and `WITH [RECURSIVE] x(a) AS` name column lists, never calls.
       if (chainPrevKw != K.KW_AS && chainPrevKw != K.KW_WITH && chainPrevKw != K.KW_RECURSIVE) {
-        recordCall(p1Type, p1Start, p1End, p1BodyStart, p1BodyEnd, 92, p2Type == T_DOT ? qualifierCode(p3Type, p3Start, p3End, p3BodyStart, p3BodyEnd) : 0);
+        recordCall(p1Type, p1Start, p1End, p1BodyStart, p1BodyEnd, 92, p2Type == T_DOT ? qualifierCode(p3Type, p3Start, p3End, p3BodyStart, p3BodyEnd) : 0, p2Type, p2Start);
       }
       const foldCase = p1Type == T_IDENT;
       if (p1Type != T_UIDENT) {
@@ -640,7 +662,7 @@ function feed(): void {
       checkFunctionName(T_UIDENT, p3Start, p3End, p3BodyStart, p3BodyEnd, esc);
       // What precedes the name is out of the look-behind window: report it as qualified by some
       // other schema (a user-defined function), which fails closed.
-      recordCall(T_UIDENT, p3Start, p3End, p3BodyStart, p3BodyEnd, esc, 2);
+      recordCall(T_UIDENT, p3Start, p3End, p3BodyStart, p3BodyEnd, esc, 2, 0, 0);
       const n = decodeUnicodeIdent(p3BodyStart, p3BodyEnd, esc);
       if (n < 0 || isSetConfig(nameScratch, n, false)) setCfgState = 1;
     }

@@ -19,11 +19,11 @@ const UNSAFE_CANONICAL = new Set(["SJIS", "SHIFT_JIS_2004", "BIG5", "GBK", "GB18
 
 /** Their aliases, normalised as PostgreSQL's clean_encoding_name() does (lower case, alphanumerics only). */
 const UNSAFE_ALIASES = new Set([
-  "sjis", "shiftjis", "mskanji", "win932", "cp932", "shiftjis2004",
-  "big5", "win950", "cp950",
-  "gbk", "win936", "cp936",
+  "sjis", "shiftjis", "mskanji", "win932", "windows932", "cp932", "shiftjis2004",
+  "big5", "win950", "windows950", "cp950",
+  "gbk", "win936", "windows936", "cp936",
   "gb18030",
-  "uhc", "win949", "cp949",
+  "uhc", "win949", "windows949", "cp949",
   "johab",
 ]);
 

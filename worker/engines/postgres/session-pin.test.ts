@@ -16,6 +16,9 @@ describe("session pin", () => {
       "SET LOCAL standard_conforming_strings = off",
       'SET "STANDARD_CONFORMING_STRINGS" = off',
       "SET /* c */ standard_conforming_strings --x\n = off",
+      "SET --x\rstandard_conforming_strings TO\noff", // scan.l ends a -- comment at \r too
+      "SET --\rsearch_path TO\nwork_mem",
+      "SELECT set_config(--\r'search_path', 'x', false)",
       "RESET standard_conforming_strings",
       "RESET ALL",
       "DISCARD ALL",
@@ -108,7 +111,7 @@ describe("session state", () => {
   });
 
   it("knows the client encodings whose characters hide ASCII bytes, in every alias", () => {
-    for (const e of ["SJIS", "sjis", "Shift_JIS", "MSKANJI", "WIN932", "SHIFT_JIS_2004", "BIG5", "big-5", "GBK", "CP936", "GB18030", "UHC", "WIN949", "JOHAB"]) expect(isUnsafeEncoding(e), e).toBe(true);
+    for (const e of ["SJIS", "sjis", "Shift_JIS", "MSKANJI", "WIN932", "SHIFT_JIS_2004", "BIG5", "big-5", "GBK", "CP936", "GB18030", "UHC", "WIN949", "JOHAB", "Windows932", "windows936", "WINDOWS949", "windows950"]) expect(isUnsafeEncoding(e), e).toBe(true);
     for (const e of ["UTF8", "utf-8", "UNICODE", "LATIN1", "EUC_JP", "EUC_KR", "WIN1252", "SQL_ASCII", "KOI8R"]) expect(isUnsafeEncoding(e), e).toBe(false);
     expect(hasHighByte(new TextEncoder().encode("select 1"))).toBe(false);
     expect(hasHighByte(new Uint8Array([0x27, 0x95, 0x5c]))).toBe(true);

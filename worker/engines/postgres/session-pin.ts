@@ -12,7 +12,7 @@
  * (postgres-engine classifies under both values) and of the client encoding (client-encoding.ts).
  */
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
-import { callArguments, literalValue } from "../../../parsers/sql/function-actions.ts";
+import { callArguments, lineCommentEnd, literalValue } from "../../../parsers/sql/function-actions.ts";
 
 /** Settings no statement may change (GUC names are case-insensitive). */
 export const PINNED_SETTINGS: ReadonlySet<string> = new Set([
@@ -69,8 +69,7 @@ function tokens(text: string): Token[] | null {
     if (/[ \t\n\r\f\v]/.test(c)) {
       i++;
     } else if (text.startsWith("--", i)) {
-      const nl = text.indexOf("\n", i);
-      i = nl < 0 ? text.length : nl + 1;
+      i = lineCommentEnd(text, i);
     } else if (text.startsWith("/*", i)) {
       let depth = 0;
       for (;;) {
