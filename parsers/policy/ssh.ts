@@ -334,6 +334,8 @@ function nameMatchesWord(p: CommandPattern, name: string, path: string): boolean
 /** allow: argv matched position by position; `**` words absorb any number of arguments. */
 export function coversCommand(p: CommandPattern, cmd: ShellCommand): boolean {
   if (!nameMatches(p, cmd)) return false;
+  // `X=… cmd`: the environment changes what cmd does (SYSTEMD_PAGER, GIT_*, LD_*…); patterns name argv only.
+  if (cmd.env && cmd.env.length > 0) return false;
   if (p.structured) {
     if (!setsOnlyFlags(cmd, p.options)) return false;
     if (p.anyOperands) return true;

@@ -50,12 +50,19 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
         for (const sfx of suffixes) w({ ...d, value: `${d.value}${sfx}` });
         // The destination may be a directory: the file lands at dest/<source name>.
         for (const s of sources) w(s.dynamic ? { value: `${d.value}/${s.value}`, dynamic: true, glob: false } : { ...d, value: `${d.value}/${base(s.value)}`, glob: d.glob || s.glob }, tree);
+        // `cp --parents .ssh/authorized_keys ~` writes ~/.ssh/authorized_keys.
+        if (parsed.flags.has("parents")) for (const s of sources) w({ value: `${d.value}/${s.value}`, dynamic: d.dynamic || s.dynamic, glob: d.glob || s.glob }, tree);
       }
       break;
     }
-    case "link":
-      for (const a of [...parsed.operands, ...(parsed.values.get("target-directory") ?? [])]) w(a);
+    case "link": {
+      const dirs = parsed.values.get("target-directory") ?? [];
+      for (const a of [...parsed.operands, ...dirs]) w(a);
+      // The link lands at DIR/<target name> (`ln -s /tmp/.bashrc -t ~`, `ln -s /tmp/.bashrc ~`).
+      const sources = dirs.length > 0 ? parsed.operands : parsed.operands.slice(0, -1);
+      for (const d of dirs.length > 0 ? dirs : parsed.operands.slice(-1)) for (const src of sources) w({ value: `${d.value}/${base(src.value)}`, dynamic: d.dynamic || /[$`]/.test(base(src.value)), glob: d.glob || src.glob });
       break;
+    }
     case "dd":
       for (const a of args) {
         if (a.dynamic && !a.value.startsWith("if=")) found.writes.push({ path: a.value, glob: false, subtree: false, unknown: `dd operand ${JSON.stringify(a.value)} is only known on the host` });
@@ -82,9 +89,20 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
     }
     case "git": {
       const [sub, ...rest] = parsed.operands.length > 0 ? args.slice(parsed.operandStart) : [];
+      const sw = gitSubcommand(sub, rest, parsed);
+      if (sw.unknown) found.unknown ??= sw.unknown;
+      // `git clean -d` deletes untracked trees: `rm -r -f` of its paths (or the work tree) by another name.
+      if (sub?.value === "clean" && rest.some((a) => a.dynamic || /^-[A-Za-z]*d/.test(a.value))) {
+        const paths = rest.filter((a) => !a.value.startsWith("-"));
+        found.alsoRuns = [...(found.alsoRuns ?? []), { name: "rm", args: [lit("-r"), lit("-f"), ...(paths.length > 0 ? paths : [sw.worktree[0] ?? lit(".")])] }];
+      }
+      for (const t of sw.worktree) w(t, true);
       if (sub?.value !== "config") break;
       const words = rest.map((a) => a.value);
       if (words.some((x) => /^(--get|--list|-l$|get$|list$)/.test(x))) break;
+      if (rest.some((a) => a.dynamic) || !words.some((x) => /^[A-Za-z][\w-]*\./.test(x)) || words.some((x) => /^[A-Za-z][\w-]*\./.test(x) && !HARMLESS_GIT_KEY.test(x))) {
+        found.unknown ??= "git config of a key that can run programs (core.fsmonitor, core.pager, alias.*, filter.*…)";
+      }
       const file = words.findIndex((x) => x === "-f" || x === "--file");
       if (words.includes("--global")) w(lit("~/.gitconfig"));
       else if (words.includes("--system")) w(lit("/etc/gitconfig"));
@@ -195,7 +213,11 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
       return { hidden: `${name} runs the script ${script.value}, whose content the gateway cannot see` };
     }
     case "awk": {
-      const program = parsed.operands[0];
+      // -v NAME=VALUE and -F SEP take a value: the program is the first word after them.
+      let p = 0;
+      while (p < args.length && /^-/.test(args[p]!.value) && args[p]!.value !== "--") p += /^(-v|-F|--assign|--field-separator)$/.test(args[p]!.value) ? 2 : 1;
+      if (args[p]?.value === "--") p++;
+      const program = args[p];
       if (args.some((a) => /^(-f|-E|--file|--exec|--source|-e|--load|-l)/.test(a.value) || a.dynamic)) return { unknown: `${name} with a program file or a dynamic program` };
       if (!program) return { unknown: `${name} without a program` };
       if (/system|getline|\||>|@load|@include|ENVIRON|PROCINFO/.test(program.value)) return { unknown: `${name} program can run commands or write files` };
@@ -301,4 +323,40 @@ export function scanSedScript(script: string): { exec: boolean; writes: string[]
     else if (!"=dDgGhHnNpPxzFlLqQ".includes(c)) out.exec = true; // a command we do not know: assume the worst
   }
   return out;
+}
+
+/** `git config` keys that only change names, colours and defaults; any other key may run a program. */
+const HARMLESS_GIT_KEY = /^(user\.(name|email)|color\.|init\.defaultbranch|advice\.|pull\.(rebase|ff)|push\.default|i18n\.|core\.(autocrlf|filemode|ignorecase|quotepath|eol|safecrlf)|safe\.directory|commit\.verbose|fetch\.prune)$/i;
+/** Subcommands that write files of the work tree (or create one). */
+const WORKTREE_WRITERS = new Set(["clean", "checkout", "restore", "reset", "switch", "merge", "pull", "apply", "am", "stash", "rebase", "cherry-pick", "revert", "read-tree", "checkout-index", "sparse-checkout", "submodule", "mv", "worktree"]);
+/** Options that run a program or command string of the caller's choosing, by subcommand ("*": any). */
+const GIT_RUNS: Record<string, RegExp> = {
+  "*": /^(--upload-pack|--receive-pack|--exec=|--exec$|--config|--template|--extcmd|--to-cmd|--cc-cmd|--open-files-in-pager|--tool|--[a-z-]*-filter|--sendmail-cmd|--smtp-server)/,
+  clone: /^(-u|-c|--config|--upload-pack|--template)/,
+  fetch: /^(-u|--upload-pack)/,
+  "ls-remote": /^(-u|--upload-pack)/,
+  archive: /^(--exec|--remote)/,
+  rebase: /^(-x|--exec|-[A-Za-z]*x)/,
+  grep: /^(-O|--open-files-in-pager)/,
+  init: /^--template/,
+  submodule: /^foreach$/,
+};
+function gitSubcommand(sub: ShellWord | undefined, rest: ShellWord[], parsed: ParsedOptions): { unknown?: string; worktree: ShellWord[] } {
+  if (!sub) return { worktree: [] };
+  if (sub.dynamic) return { unknown: "git with a dynamic subcommand", worktree: [] };
+  const v = sub.value;
+  if (["bisect", "filter-branch", "instaweb", "web--browse", "difftool", "mergetool", "daemon", "credential", "send-email", "p4", "svn", "cvsimport", "quiltimport"].includes(v) || rest.some((a) => a.dynamic || GIT_RUNS["*"]!.test(a.value) || GIT_RUNS[v]?.test(a.value))) {
+    return { unknown: `git ${v} with a command or option that runs a program`, worktree: [] };
+  }
+  if (v === "clone") {
+    // Every operand may be the destination (`-b NAME` values are not told apart), and so may the
+    // folder named after the repository.
+    const operands = rest.filter((a) => !a.value.startsWith("-"));
+    return { worktree: [...operands, ...operands.map((a) => ({ ...a, value: a.value.replace(/\/+$/, "").replace(/\.git$/, "").replace(/^.*[/:]/, "") || "." }))] };
+  }
+  if (WORKTREE_WRITERS.has(v)) {
+    const tree = parsed.values.get("work-tree")?.at(-1) ?? parsed.values.get("chdir")?.at(-1) ?? lit(".");
+    return { worktree: [tree] };
+  }
+  return { worktree: [] };
 }

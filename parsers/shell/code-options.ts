@@ -1,0 +1,44 @@
+/**
+ * Options and arguments of everyday programs that run commands the gateway cannot see (red-team
+ * findings, issue 14). Each makes the command `unknown` (refused wherever a deny or approve rule
+ * could have matched):
+ * - `zip -T -TT CMD` / `--unzip-command CMD` runs CMD through the shell to test the archive;
+ * - `man -P/--pager CMD`, `man -H/--html=BROWSER`, `man --preprocessor` run CMD;
+ * - `less +CMD`/`-k` and `more +CMD` run less commands (`!cmd` is a shell escape) at start;
+ * - `sqlite3` dot-commands `.shell`/`.system`, and its stdin, run commands;
+ * - bash builtins that take a variable name evaluate an array subscript in it, which runs command
+ *   substitutions: `test -v 'a[$(cmd)]'`, `printf -v 'a[$(cmd)]'`, `declare -n r='a[$(cmd)]'`,
+ *   `read 'a[$(cmd)]'`, `unset 'a[$(cmd)]'`.
+ */
+import type { ShellWord } from "./types.ts";
+
+/** A word that names a bash array element whose subscript expands something (`a[$(…)]`, a[`…`]). */
+const SUBSCRIPT_CODE = /[A-Za-z_][A-Za-z0-9_]*\[[^\]]*[$`]/;
+/** Builtins whose operands are variable names. */
+const NAME_BUILTINS = new Set(["read", "unset", "declare", "typeset", "local", "export", "readonly", "wait", "mapfile", "readarray", "getopts"]);
+
+export function hiddenCodeIn(name: string, args: ShellWord[]): string | null {
+  const words = args.map((a) => a.value);
+  const names = (ws: ShellWord[]) => ws.some((a) => SUBSCRIPT_CODE.test(a.value) || (a.dynamic && !a.value.startsWith("-")));
+  const namesCode =
+    (NAME_BUILTINS.has(name) && names(args)) ||
+    ((name === "test" || name === "[" || name === "[[") && words.some((w) => w === "-v" || w === "-R") && names(args.filter((a) => a.value !== "]" && a.value !== "]]"))) ||
+    (name === "printf" && args.some((a, i) => /^-[A-Za-z]*v$/.test(a.value) && args[i + 1] && names([args[i + 1]!])));
+  if (namesCode) return `${name} evaluates the array subscript in a variable name (a[$(…)] runs commands)`;
+  switch (name) {
+    case "zip":
+      if (words.some((w) => /^(-TT|--unzip-command)/.test(w) || /^-[A-Za-z]*TT/.test(w))) return "zip -TT runs a command to test the archive";
+      return null;
+    case "man":
+      if (words.some((w) => /^(-[A-Za-z]*[PHp]|--pager|--html|--preprocessor|--config-file|-C)/.test(w))) return "man with a pager, browser or preprocessor runs that program";
+      return null;
+    case "less":
+    case "more":
+      if (words.some((w) => w.startsWith("+") || /^(-[A-Za-z]*k|--lesskey)/.test(w))) return `${name} with start-up commands can run a shell`;
+      return null;
+    case "sqlite3":
+      if (args.length < 2 || args.some((a) => a.dynamic || /(^|\n|;)\s*\.(shell|system|once|output|import|load|read|excel|open|backup|save|restore|cd)\b/.test(a.value) || /^-(cmd|init|bail|safe)/.test(a.value))) return "sqlite3 dot-commands (.shell, .system, .load, .output…) or its standard input can run commands or write files";
+      return null;
+  }
+  return null;
+}
