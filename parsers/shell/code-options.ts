@@ -5,7 +5,7 @@
  * - `zip -T -TT CMD` / `--unzip-command CMD` runs CMD through the shell to test the archive;
  * - `man -P/--pager CMD`, `man -H/--html=BROWSER`, `man --preprocessor` run CMD;
  * - `less +CMD`/`-k` and `more +CMD` run less commands (`!cmd` is a shell escape) at start;
- * - `sqlite3` dot-commands `.shell`/`.system`, and its stdin, run commands;
+ * - `sqlite3` runs commands (`.shell`, `.system`) and writes any file (ATTACH, VACUUM INTO): always;
  * - bash builtins that take a variable name evaluate an array subscript in it, which runs command
  *   substitutions: `test -v 'a[$(cmd)]'`, `printf -v 'a[$(cmd)]'`, `declare -n r='a[$(cmd)]'`,
  *   `read 'a[$(cmd)]'`, `unset 'a[$(cmd)]'`.
@@ -37,8 +37,8 @@ export function hiddenCodeIn(name: string, args: ShellWord[]): string | null {
       if (words.some((w) => w.startsWith("+") || /^(-[A-Za-z]*k|--lesskey)/.test(w))) return `${name} with start-up commands can run a shell`;
       return null;
     case "sqlite3":
-      if (args.length < 2 || args.some((a) => a.dynamic || /(^|\n|;)\s*\.(shell|system|once|output|import|load|read|excel|open|backup|save|restore|cd)\b/.test(a.value) || /^-(cmd|init|bail|safe)/.test(a.value))) return "sqlite3 dot-commands (.shell, .system, .load, .output…) or its standard input can run commands or write files";
-      return null;
+      // `.shell`/`.system` run commands, ATTACH/VACUUM INTO/.output write any file, SQL may come from stdin.
+      return "sqlite3 can run commands (.shell, .system) and write any file (ATTACH, VACUUM INTO, .output)";
   }
   return null;
 }
