@@ -370,7 +370,13 @@ export function coversCommand(p: CommandPattern, cmd: ShellCommand): boolean {
 function wordCovered(pat: PatternGlob, arg: ShellWord): boolean {
   if (arg.dynamic) return false;
   if (hasDotDot(arg.value)) return pat.source === arg.value;
-  return pat.matches(arg.value);
+  // A path is matched as the folder it names: `/srv/app/releases/.` and `/srv/app/releases/` are
+  // `/srv/app/releases`, not an entry below it (`-C /srv/app/releases/*` must not extract there).
+  return pat.matches(arg.value.startsWith("/") ? canonicalPath(arg.value) : arg.value);
+}
+
+function canonicalPath(v: string): string {
+  return `/${v.split("/").filter((seg) => seg !== "" && seg !== ".").join("/")}`;
 }
 
 /** deny/approve: every pattern argument is found in argv (options in any spelling). */

@@ -36,6 +36,12 @@ describe("CI example policies: SSH allow-lists", async () => {
     }
     expect(req({ kind: "sftp", op: "write", paths: ["/srv/acme-api/releases/42.tar.gz"] })).toBe("allow");
     expect(req({ kind: "sftp", op: "write", paths: ["/srv/acme-api/releases/.bashrc"] })).toBe("deny");
+    // A path below an extracted release may be a symbolic link the archive carried: no uploads there.
+    expect(req({ kind: "sftp", op: "write", paths: ["/srv/acme-api/releases/42/app.js"] })).toBe("deny");
+    // `releases/.` and `releases/` are releases itself, not a release folder: tar may not extract (symlinks) there.
+    for (const line of ["tar -xzf /srv/acme-api/releases/a.tar.gz -C /srv/acme-api/releases/.", "tar -xzf /srv/acme-api/releases/a.tar.gz -C /srv/acme-api/releases/", "ln -sfn /srv/acme-api/releases/. /srv/acme-api/current"]) {
+      expect(exec(line), line).toBe("deny");
+    }
     expect(req({ kind: "sftp", op: "write", paths: ["/srv/acme-api/current"] })).toBe("deny");
     // A pull request is not the deploy job.
     const pr = identityOf(githubClaims({ event_name: "pull_request", ref: "refs/pull/1/merge", environment: undefined }));
