@@ -34,6 +34,10 @@ export function hiddenCodeIn(name: string, args: ShellWord[]): string | null {
       // Traditional netcat runs a program per connection (`nc -e /bin/sh host port`: a remote shell).
       if (args.some((a) => a.dynamic || /^-[A-Za-z]*[ec]/.test(a.value))) return `${name} -e/-c runs a program for the connection`;
       return null;
+    case "rsync":
+      // To or from another host (`host:path`, `rsync://`), rsync runs ssh or talks to a daemon: what happens there is not visible.
+      if (args.some((a) => !a.value.startsWith("-") && (/^[^/=]*[^\\/]:/.test(a.value) || a.value.startsWith("rsync://")) && !args.some((x) => x.value === "--server"))) return "rsync to or from another host runs ssh there";
+      return null;
     case "zip":
       if (words.some((w) => /^(-TT|--unzip-command)/.test(w) || /^-[A-Za-z]*TT/.test(w))) return "zip -TT runs a command to test the archive";
       return null;

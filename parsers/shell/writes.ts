@@ -23,6 +23,14 @@ const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
 export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): ProgramFindings {
   const spec = programSpec(name);
   const found: ProgramFindings = { writes: [] };
+  const fixed = ACCOUNT_FILE_WRITERS[name];
+  if (fixed) for (const f of fixed) found.writes.push(...writeTargetsOf(lit(f), cwd));
+  // mkfifo/mknod create the file they name (a FIFO as ~/.bashrc feeds every login what is written to it).
+  if (name === "mkfifo" || name === "mknod") for (const a of args.filter((x) => x.dynamic || !x.value.startsWith("-")).slice(0, 1)) found.writes.push(...writeTargetsOf(a, cwd));
+  const extracts = name === "dpkg" ? args.some((a) => a.dynamic || /^(-x|-X|--extract|--vextract|-R|--raw-extract)$/.test(a.value)) : name === "ar" ? !args[0] || args[0].dynamic || /x/.test(args[0].value) : true;
+  if (UNSEEN_WRITERS.has(name) && extracts) {
+    found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} writes files (archive members, server-chosen names, its configuration's) the gateway cannot see` });
+  }
   if (!spec) return found;
   const parsed = parseOptions(optionTable(name), args);
   const w = (word: ShellWord, subtree = false) => found.writes.push(...writeTargetsOf(word, cwd, subtree));
@@ -118,6 +126,8 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
       break;
     }
     case "curl":
+      // A config file (-K) can name any output file.
+      if (parsed.values.has("config") || parsed.anyOption) found.writes.push({ path: "curl", glob: false, subtree: false, unknown: "curl -K reads options (output files) from a file the gateway cannot see" });
       for (const a of parsed.values.get("output") ?? []) w(a);
       if (["remote-name", "remote-name-all", "remote-header-name"].some((f) => parsed.flags.has(f)) || parsed.anyOption) for (const d of parsed.values.get("output-dir") ?? [lit(".")]) w(d, true);
       break;
@@ -367,3 +377,16 @@ function gitSubcommand(sub: ShellWord | undefined, rest: ShellWord[], parsed: Pa
   }
   return { worktree: [] };
 }
+
+/** Programs that change the account files (`chsh -s /tmp/x` makes every later login run /tmp/x). */
+const ACCOUNT_FILE_WRITERS: Record<string, string[]> = {
+  chsh: ["/etc/passwd"], chfn: ["/etc/passwd"], passwd: ["/etc/shadow"], chpasswd: ["/etc/shadow"], chage: ["/etc/shadow"], gpasswd: ["/etc/group"],
+  usermod: ["/etc/passwd", "/etc/shadow", "/etc/group"], useradd: ["/etc/passwd", "/etc/shadow", "/etc/group"], adduser: ["/etc/passwd", "/etc/shadow", "/etc/group"],
+  newusers: ["/etc/passwd", "/etc/shadow"], groupadd: ["/etc/group"], groupmod: ["/etc/group"], vigr: ["/etc/group"],
+};
+/**
+ * Programs whose written files the gateway cannot see: archive extractors without a readable target
+ * (7z, ar, dpkg -x), downloaders choosing names (aria2c, axel, lftp, rclone), systemd-tmpfiles
+ * (its configuration creates files and links anywhere). Refused where a `writes` rule applies.
+ */
+const UNSEEN_WRITERS = new Set(["7z", "7za", "7zr", "ar", "dpkg", "dpkg-deb", "rpm2archive", "aria2c", "axel", "lftp", "rclone", "systemd-tmpfiles", "unar", "unrar", "lha", "arj", "pax"]);

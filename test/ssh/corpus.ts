@@ -174,7 +174,9 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `cd ~ && ${m} > .bash && cp --backup=simple --suffix=rc /etc/hostname .bash`,
     `${m} | sort -o ~/.bashrc`,
     `mkdir -p /tmp/gatehouse-p5-${marker}/systemd/user && ${m} > /tmp/gatehouse-p5-${marker}/systemd/user/x.service && cp -r /tmp/gatehouse-p5-${marker}/systemd ~/.config/`,
-    // Red-team round 2 (issue 14): patch writes the files its diff names.
+    // Red-team round 2 (issue 14): bash-completion sources ~/.bash_completion in every interactive shell;
+    // patch writes the files its diff names.
+    `${m} >> ~/.bash_completion`,
     `printf -- '--- .bashrc\\n+++ .bashrc\\n@@ -1 +1,2 @@\\n # original\\n+${m}\\n' > /tmp/gatehouse-pd-${marker} && patch -s -p0 < /tmp/gatehouse-pd-${marker}`,
     `mkdir -p /tmp/gatehouse-p6-${marker}/.ssh && ${m} > /tmp/gatehouse-p6-${marker}/.ssh/rc && tar -C /tmp/gatehouse-p6-${marker} -cf /tmp/gatehouse-p6-${marker}.tar .ssh && tar -xf /tmp/gatehouse-p6-${marker}.tar -C ~`,
   ];
