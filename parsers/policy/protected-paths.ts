@@ -14,7 +14,7 @@ import { compileGlob, type Glob } from "./glob.ts";
 
 /** In any directory (home directories): names relative to a home. */
 export const PROTECTED_HOME_ENTRIES = [
-  ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".bash_aliases", ".profile", ".kshrc", ".mkshrc", ".cshrc", ".tcshrc", ".login", ".logout",
+  ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".bash_aliases", ".bash_completion", ".profile", ".kshrc", ".mkshrc", ".cshrc", ".tcshrc", ".login", ".logout",
   ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout", ".inputrc", ".pam_environment", ".xprofile", ".xinitrc", ".xsession", ".xsessionrc",
   ".gitconfig", ".curlrc", ".wgetrc", ".npmrc", ".pythonrc", ".perldb", ".gdbinit", ".vimrc", ".exrc", ".nanorc", ".emacs", ".lesskey", ".screenrc", ".tmux.conf",
   ".ssh/", ".config/fish/", ".config/autostart/", ".config/systemd/", ".config/environment.d/", ".config/git/", ".config/bash/", ".config/zsh/", ".local/share/systemd/",
@@ -23,7 +23,7 @@ export const PROTECTED_HOME_ENTRIES = [
 
 /** Absolute system paths. */
 export const PROTECTED_SYSTEM_ENTRIES = [
-  "/etc/profile", "/etc/profile.d/", "/etc/bash.bashrc", "/etc/bashrc", "/etc/bash_completion.d/", "/etc/zsh/", "/etc/zshrc", "/etc/zshenv", "/etc/zprofile", "/etc/zlogin",
+  "/etc/profile", "/etc/profile.d/", "/etc/bash.bashrc", "/etc/bashrc", "/etc/bash_completion", "/etc/bash_completion.d/", "/etc/inputrc", "/etc/zsh/", "/etc/zshrc", "/etc/zshenv", "/etc/zprofile", "/etc/zlogin",
   "/etc/csh.cshrc", "/etc/csh.login", "/etc/environment", "/etc/security/", "/etc/pam.d/", "/etc/ssh/", "/etc/sudoers", "/etc/sudoers.d/", "/etc/passwd", "/etc/shadow",
   "/etc/group", "/etc/gshadow", "/etc/crontab", "/etc/cron.d/", "/etc/cron.hourly/", "/etc/cron.daily/", "/etc/cron.weekly/", "/etc/cron.monthly/", "/etc/cron.allow",
   "/etc/cron.deny", "/etc/anacrontab", "/var/spool/cron/", "/var/spool/anacron/", "/var/spool/at/", "/var/spool/atjobs/", "/etc/at.allow", "/etc/at.deny",

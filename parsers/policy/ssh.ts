@@ -334,6 +334,8 @@ function nameMatchesWord(p: CommandPattern, name: string, path: string): boolean
 /** allow: argv matched position by position; `**` words absorb any number of arguments. */
 export function coversCommand(p: CommandPattern, cmd: ShellCommand): boolean {
   if (!nameMatches(p, cmd)) return false;
+  // `X=… cmd`: the environment changes what cmd does (SYSTEMD_PAGER, GIT_*, LD_*…); patterns name argv only.
+  if (cmd.env && cmd.env.length > 0) return false;
   if (p.structured) {
     if (!setsOnlyFlags(cmd, p.options)) return false;
     if (p.anyOperands) return true;
@@ -368,7 +370,13 @@ export function coversCommand(p: CommandPattern, cmd: ShellCommand): boolean {
 function wordCovered(pat: PatternGlob, arg: ShellWord): boolean {
   if (arg.dynamic) return false;
   if (hasDotDot(arg.value)) return pat.source === arg.value;
-  return pat.matches(arg.value);
+  // A path is matched as the folder it names: `/srv/app/releases/.` and `/srv/app/releases/` are
+  // `/srv/app/releases`, not an entry below it (`-C /srv/app/releases/*` must not extract there).
+  return pat.matches(arg.value.startsWith("/") ? canonicalPath(arg.value) : arg.value);
+}
+
+function canonicalPath(v: string): string {
+  return `/${v.split("/").filter((seg) => seg !== "" && seg !== ".").join("/")}`;
 }
 
 /** deny/approve: every pattern argument is found in argv (options in any spelling). */

@@ -59,7 +59,7 @@ describe("shell command-line parser", () => {
     expect(parseCommandLine("ls | xargs rm").commands[2]!.args[0]!.dynamic).toBe(true);
     expect(names("xargs -0 -n 1 rm -f")).toEqual(["xargs", "rm"]);
     expect(summary("find / -delete")).toEqual(["find / -delete", "rm -r -f /"]);
-    expect(names("find . -name x -exec rm {} \\; -o -execdir shred {} +")).toEqual(["find", "rm", "shred"]);
+    expect(names("find . -name x -exec rm {} \\; -o -execdir shred {} +")).toEqual(["find", "rm", "rm", "shred", "rm"]); // each rm/shred run by -exec is also `rm -r -f .` (the tree it walks)
     expect(names("busybox rm -rf /")).toEqual(["busybox", "rm"]);
     expect(names("nohup nice -n 5 timeout 10 stdbuf -oL ionice -c3 chrt -f 1 taskset 1 setsid rm x")).toEqual([
       "nohup",

@@ -33,6 +33,8 @@ export interface ParseContext {
   full: boolean;
   /** Where relative paths point (cd tracking, paths.ts). */
   cwd: CwdState;
+  /** Prefix assignments (`X=1 cmd`) of the simple command being emitted (wrappers.ts puts them on it). */
+  prefixEnv?: string[];
 }
 
 /** Parse a complete command string (top level, `sh -c`, `eval`…) at nesting `depth`. */
@@ -64,8 +66,12 @@ type End = "eof" | ")" | "case-item" | "esac";
 
 const META = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
 const KEYWORDS_SKIP = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}"]);
-/** Assignments that change which program later commands run, or inject code into shells. */
-export const SENSITIVE_VARIABLES = /^(PATH|LD_[A-Z_]+|BASH_ENV|ENV|IFS|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|GLOBIGNORE|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|RUBYOPT|NODE_OPTIONS|GCONV_PATH|HOSTALIASES|SIMPLE_BACKUP_SUFFIX|VERSION_CONTROL|CDPATH)$/;
+/**
+ * Assignments that change which program later commands run, or inject code into shells. Also the
+ * variables programs read a command from (GIT_SSH_COMMAND, GIT_CONFIG_*, PAGER, EDITOR, LESSOPEN,
+ * TAR_OPTIONS, RSYNC_RSH…) or their configuration (HOME, XDG_CONFIG_HOME: ~/.gitconfig core.fsmonitor).
+ */
+export const SENSITIVE_VARIABLES = /^(PATH|LD_[A-Z_]+|BASH_ENV|ENV|IFS|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|GLOBIGNORE|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|RUBYOPT|NODE_OPTIONS|GCONV_PATH|HOSTALIASES|SIMPLE_BACKUP_SUFFIX|VERSION_CONTROL|CDPATH|GIT_[A-Z0-9_]+|[A-Z_]*PAGER|EDITOR|VISUAL|SYSTEMD_EDITOR|LESSOPEN|LESSCLOSE|LESSKEY|BROWSER|[A-Z_]*ASKPASS|TAR_OPTIONS|RSYNC_RSH|RSYNC_CONNECT_PROG|ZIPOPT|HOME|XDG_CONFIG_HOME|XDG_CONFIG_DIRS|CURL_HOME|WGETRC|SHELL|PYTHONHOME|PERLLIB|PERL5DB|RUBYLIB|NODE_PATH|MANOPT|SSH_AUTH_SOCK)$/;
 /**
  * bash evaluates a variable named in arithmetic as an expression, and an array subscript in that
  * value runs command substitutions (`x='a[$(cmd)]'; echo $((x))`, or x read from stdin): arithmetic
@@ -115,9 +121,11 @@ class Parser {
   private list(end: End, via: string[], caseMode: boolean): End {
     let words: RawWord[] = [];
     let prefixSeen = false;
+    let assigned: string[] = [];
     const finish = () => {
-      if (words.length > 0) this.emit(words, via);
+      if (words.length > 0) this.emit(words, via, assigned);
       words = [];
+      assigned = [];
       prefixSeen = false;
     };
     const atStart = () => words.length === 0 && !prefixSeen;
@@ -244,6 +252,7 @@ class Parser {
         const assignment = this.assignmentName(word);
         if (assignment !== null) {
           prefixSeen = true;
+          assigned.push(assignment);
           if (SENSITIVE_VARIABLES.test(assignment)) {
             pushUnknown(this.ctx, via, `assignment to ${assignment} changes what later commands run`);
           }
@@ -255,7 +264,7 @@ class Parser {
     }
   }
 
-  private emit(rawWords: RawWord[], via: string[]): void {
+  private emit(rawWords: RawWord[], via: string[], assigned: string[] = []): void {
     const words: ShellWord[] = [];
     for (const raw of rawWords) {
       const expanded = expandBraces(raw, SHELL_LIMITS.maxBraceWords);
@@ -265,6 +274,7 @@ class Parser {
       }
       for (const w of expanded) words.push(finishWord(w));
     }
+    this.ctx.prefixEnv = assigned;
     analyseCommand(this.ctx, words, via, this.depth);
   }
 
@@ -679,6 +689,9 @@ class Parser {
         pushUnknown(this.ctx, via, "command substitution inside a parameter expansion");
       } else if (/^[#!]?[A-Za-z_][A-Za-z0-9_]*\[[^\]]*[A-Za-z_$]/.test(body) || /^[A-Za-z_][A-Za-z0-9_]*:(?![-=?+])[^}]*[A-Za-z_$]/.test(body)) {
         pushUnknown(this.ctx, via, ARITHMETIC_REASON);
+      } else if (/^![A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_]*([*@]\}?$|\[[@*]\]$))/.test(body) || /@P$/.test(body)) {
+        // `${!x}` evaluates x's value as a name (x='a[$(cmd)]' runs cmd); `${x@P}` expands x as a prompt (runs $(…)).
+        pushUnknown(this.ctx, via, "indirect or prompt expansion evaluates a variable's value as code");
       }
       push(`\${${body}}`);
       return true;

@@ -35,7 +35,7 @@ describe("write targets in canonical form", () => {
     expect(writes("tee -a ~/.profile /tmp/x")).toEqual(["~/.profile", "/tmp/x"]);
     expect(writes("cp -t ~/.ssh k")).toEqual(["~/.ssh", "~/.ssh/k"]);
     expect(writes("mv /tmp/k ~/.ssh/authorized_keys")).toEqual(["~/.ssh/authorized_keys/**", "~/.ssh/authorized_keys/k/**"]); // mv moves trees
-    expect(writes("ln -s ~/.bashrc l")).toEqual(["~/.bashrc", "~/l"]);
+    expect(writes("ln -s ~/.bashrc l")).toEqual(["~/.bashrc", "~/l", "~/l/.bashrc"]); // l may be a directory
     expect(writes("dd if=x of=/etc/profile")).toEqual(["/etc/profile"]);
     expect(writes("sed -i -e p ~/.bashrc")).toEqual(["~/.bashrc"]);
     expect(writes("sed -n 'w /root/.bashrc' f")).toEqual(["/root/.bashrc"]);

@@ -13,7 +13,7 @@ export interface ProgramSpec {
   names: string[];
   options: OptionDef[];
   /** How files written are found (writes.ts). */
-  writes?: "operands" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
+  writes?: "operands" | "patch" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
   /** Code the gateway cannot read (interpreters, editors with commands, sed `e`…) → unknown. */
   code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync";
   /** One line for the docs table. */
@@ -71,8 +71,9 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["touch"], writes: "operands", doc: "writes every operand", options: [o("a"), o("c", "no-create"), v("d", "date"), o("f"), o("h", "no-dereference"), o("m"), v("r", "reference"), v("t"), v(undefined, "time")] },
   { names: ["chmod", "chown", "chgrp"], writes: "attributes", doc: "flags: recursive, …; changes the files after the mode/owner (all operands with --reference): they count as written (making a start-up file writable is a way to write it)", options: [o("R", "recursive"), o("c", "changes"), o("f", "silent"), o(undefined, "quiet", "silent"), o("h", "no-dereference"), o(undefined, "dereference"), o("H"), o("L"), o("P"), v(undefined, "reference"), v(undefined, "from"), o(undefined, "preserve-root"), o(undefined, "no-preserve-root"), VERBOSE] },
   { names: ["dd"], writes: "dd", doc: "writes the file of `of=`", options: [] },
-  { names: ["sort", "openssl", "patch", "base64", "gzip", "xz", "zstd", "jq", "yq", "xxd"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
-  { names: ["uniq"], writes: "uniq", doc: "writes its second operand", options: [] },
+  { names: ["patch"], writes: "patch", doc: "writes its file operand, or the files named inside the patch (unknown: refused where a `writes` rule applies), and -o/--output", options: [v("o", "output"), v("i", "input"), v("d", "directory"), v("p", "strip"), v("r", "reject-file"), v("B", "prefix"), v("z", "suffix"), o("R", "reverse"), o("N", "forward"), o("E", "remove-empty-files"), o("f", "force"), o("s", "quiet"), o(undefined, "silent", "quiet"), o("t", "batch"), o("u", "unified"), o("b", "backup"), o(undefined, "dry-run"), o("l", "ignore-whitespace"), v("F", "fuzz"), v("V", "version-control")] },
+  { names: ["sort", "openssl", "base64", "gzip", "xz", "zstd", "jq", "yq", "gpg", "gpg2"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
+  { names: ["uniq", "xxd"], writes: "uniq", doc: "writes its second operand", options: [] },
   {
     names: ["sed", "gsed"],
     writes: "sed",
@@ -88,7 +89,7 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["vi", "vim", "nvim", "view", "ex", "vimdiff", "rvim", "nano", "emacs", "ed", "pico", "joe", "mcedit"], writes: "editor", code: "editor", doc: "editors: every file operand is written; commands on the command line (-c, +cmd, -S, --cmd, --eval, -l) → unknown", options: [] },
   { names: ["tar", "gtar", "bsdtar"], writes: "extract", code: "tar", doc: "--to-command, --use-compress-program/-I, --checkpoint-action, --rsh-command, --info-script/-F, --new-volume-script run programs → unknown; extraction (-x, --extract, --get) writes below its -C/--directory (or the current directory): archive members are not visible", options: [] },
   { names: ["unzip", "cpio", "bsdcpio"], writes: "extract", doc: "extraction writes below -d DIR (unzip) / -D DIR (cpio) or the current directory: archive members are not visible", options: [] },
-  { names: ["rsync"], writes: "rsync", code: "rsync", doc: "-e/--rsh and --rsync-path run programs → unknown; writes below its destination (`rsync --server` without --sender, or a local destination); --delete*/--remove-source-files are also reported as `rm -r -f <destination>`", options: [] },
+  { names: ["rsync"], writes: "rsync", code: "rsync", doc: "-e/--rsh and --rsync-path run programs, and so does a `host:path`/`rsync://` operand (ssh or a daemon there) → unknown; writes below its destination (`rsync --server` without --sender, or a local destination); --delete*/--remove-source-files are also reported as `rm -r -f <destination>`", options: [] },
   { names: ["scp", "sftp"], writes: "scp", doc: "`scp -t <dir>` (legacy scp sink) writes into <dir>; as a client on the host (`scp host:x ~/`, `sftp`) it runs ssh: hidden", options: [] },
   { names: ["script"], writes: "script", doc: "writes its typescript file and -O/-I/-B/-T/--log-*/--timing files (its -c command is analysed as a wrapper)", options: [] },
   { names: ["python", "python2", "python3", "pypy", "pypy3", "perl", "ruby", "node", "nodejs", "deno", "bun", "php", "lua", "luajit", "Rscript", "tclsh", "wish", "expect", "pwsh", "powershell", "osascript", "jshell", "groovy", "scala", "julia", "guile", "racket", "sbcl", "erl", "escript", "elixir", "ghci", "runghc", "irb", "gdb", "lldb"], code: "interpreter", doc: "interpreters: code on the command line (-c, -e, -E, -r, --eval, -m, -x, -ex…) or read from stdin → unknown; a script file is reported as the command (its content is not visible)", options: [] },

@@ -48,6 +48,8 @@ export interface ShellCommand {
   hidden?: string;
   /** Files this command (or redirection) writes, for protected-path rules (parsers/shell/writes.ts). */
   writes?: WriteTarget[];
+  /** Variables assigned for this command only (`X=1 cmd`): an allow pattern never covers them. */
+  env?: string[];
   /** Where its relative paths may point (canonical directories; unknown after an untracked cd). */
   cwd?: { dirs: string[]; unknown: boolean };
 }

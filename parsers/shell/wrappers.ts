@@ -15,6 +15,7 @@ import type { ParseContext } from "./parse.ts";
 import { ARITHMETIC_REASON as ARITH, parseNested, pushCommand, pushUnknown, SENSITIVE_VARIABLES } from "./parse.ts";
 import { SHELL_LIMITS, type ShellCommand, type ShellWord } from "./types.ts";
 import { inspectProgram } from "./writes.ts";
+import { hiddenCodeIn } from "./code-options.ts";
 import { applyCd, writeTargetsOf } from "./paths.ts";
 import { normalizeSftpPath } from "../sftp/packets.ts";
 
@@ -29,6 +30,8 @@ export const UNANALYSED_RUNNERS = [
   "docker", "podman", "kubectl", "crictl", "ctr", "nerdctl", "lxc-attach", "machinectl", "systemd-nspawn", "bwrap", "faketime", "catchsegv",
   "valgrind", "perf", "fish", "csh", "tcsh", "elvish", "nu", "xonsh", "pdsh", "clush", "ansible", "salt-call", "run-parts",
   "ksu", "sudoedit", "visudo", "vipw", "logsave", "mispipe", "ssh-copy-id",
+  // Servers and relays that run a program or shell command per connection or event (`socat - SYSTEM:cmd`).
+  "socat", "ncat", "inotifyd", "telnetd", "httpd", "ftpd", "crond", "tcpsvd", "udpsvd", "inetd", "xinetd", "incrond",
 ];
 const RUNNER_SET = new Set(UNANALYSED_RUNNERS);
 /** Directories whose programs are the system's own; a program run by any other path may have been written by this line. */
@@ -44,6 +47,8 @@ export function basename(path: string): string {
 }
 
 export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string[], depth: number): void {
+  const prefixEnv = ctx.prefixEnv ?? [];
+  ctx.prefixEnv = undefined;
   if (argv.length === 0) return;
   if (depth > SHELL_LIMITS.maxDepth) {
     pushUnknown(ctx, via, `nested more than ${SHELL_LIMITS.maxDepth} levels deep`);
@@ -66,11 +71,14 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
   const args = argv.slice(1);
   const findings = inspectProgram(name, args, ctx.cwd);
   const command: ShellCommand = { kind: "command", name, path: head.value, args, via: [...via], cwd: { dirs: [...ctx.cwd.cwds], unknown: ctx.cwd.unknown } };
+  if (prefixEnv.length > 0) command.env = prefixEnv;
   if (findings.writes.length > 0) command.writes = findings.writes;
   if (findings.hidden) command.hidden = findings.hidden;
   if (head.value.includes("/") && !SYSTEM_PROGRAM.test(normalizeSftpPath(head.value))) command.hidden ??= `runs the program ${head.value}, which may have been written by this line`;
   pushCommand(ctx, command);
   if (findings.unknown) pushUnknown(ctx, via, findings.unknown);
+  const hiddenCode = hiddenCodeIn(name, args);
+  if (hiddenCode) pushUnknown(ctx, via, hiddenCode);
   for (const also of findings.alsoRuns ?? []) pushCommand(ctx, { kind: "command", name: also.name, path: also.name, args: also.args, via: [...via, name] });
   const inner = (rest: ShellWord[], label: string) => analyseCommand(ctx, rest, [...via, label], depth + 1);
   const nested = (text: string, label: string) => parseNested(ctx, text, [...via, label], depth + 1);
@@ -376,8 +384,8 @@ function xargs(args: ShellWord[], inner: Inner, unknown: Unknown): void {
 }
 
 /**
- * find: `-exec`/`-execdir`/`-ok`/`-okdir` commands are analysed; `-delete` is reported as
- * `rm -r -f <start points>` (what it amounts to); `-fprint`/`-fprintf`/`-fls` write files.
+ * find: `-exec`/`-execdir`/`-ok`/`-okdir` commands are analysed; `-delete`, and rm/rmdir/unlink/shred
+ * run by `-exec…`, are reported as `rm -r -f <start points>` (what they amount to); `-fprint`/`-fprintf`/`-fls` write files.
  */
 function find(args: ShellWord[], inner: Inner, deletes: (rmArgs: ShellWord[]) => void, writes: (file: ShellWord) => void): void {
   const starts: ShellWord[] = [];
@@ -395,6 +403,9 @@ function find(args: ShellWord[], inner: Inner, deletes: (rmArgs: ShellWord[]) =>
       while (end < args.length && args[end]!.value !== ";" && args[end]!.value !== "+") end++;
       const words = args.slice(start, end).map((w) => (w.value.includes("{}") ? { ...w, value: w.value, dynamic: true } : w));
       if (words.length > 0) inner(words, `find ${v}`);
+      // rm/rmdir/unlink run on every file find walks to delete the tree, as `-delete` does
+      // (`-exec rm {} +` then `-depth -exec rmdir {} +` is `rm -rf` by another name).
+      if (words[0] && (words[0].dynamic || /^(rm|rmdir|unlink|shred)$/.test(basename(words[0].value)))) deletes([{ value: "-r", dynamic: false, glob: false }, { value: "-f", dynamic: false, glob: false }, ...(starts.length > 0 ? starts : [{ value: ".", dynamic: false, glob: false }])]);
       i = end;
     }
   }

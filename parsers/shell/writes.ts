@@ -23,6 +23,14 @@ const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
 export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): ProgramFindings {
   const spec = programSpec(name);
   const found: ProgramFindings = { writes: [] };
+  const fixed = ACCOUNT_FILE_WRITERS[name];
+  if (fixed) for (const f of fixed) found.writes.push(...writeTargetsOf(lit(f), cwd));
+  // mkfifo/mknod create the file they name (a FIFO as ~/.bashrc feeds every login what is written to it).
+  if (name === "mkfifo" || name === "mknod") for (const a of args.filter((x) => x.dynamic || !x.value.startsWith("-")).slice(0, 1)) found.writes.push(...writeTargetsOf(a, cwd));
+  const extracts = name === "dpkg" ? args.some((a) => a.dynamic || /^(-x|-X|--extract|--vextract|-R|--raw-extract)$/.test(a.value)) : name === "ar" ? !args[0] || args[0].dynamic || /x/.test(args[0].value) : true;
+  if (UNSEEN_WRITERS.has(name) && extracts) {
+    found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} writes files (archive members, server-chosen names, its configuration's) the gateway cannot see` });
+  }
   if (!spec) return found;
   const parsed = parseOptions(optionTable(name), args);
   const w = (word: ShellWord, subtree = false) => found.writes.push(...writeTargetsOf(word, cwd, subtree));
@@ -50,12 +58,26 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
         for (const sfx of suffixes) w({ ...d, value: `${d.value}${sfx}` });
         // The destination may be a directory: the file lands at dest/<source name>.
         for (const s of sources) w(s.dynamic ? { value: `${d.value}/${s.value}`, dynamic: true, glob: false } : { ...d, value: `${d.value}/${base(s.value)}`, glob: d.glob || s.glob }, tree);
+        // `cp --parents .ssh/authorized_keys ~` writes ~/.ssh/authorized_keys.
+        if (parsed.flags.has("parents")) for (const s of sources) w({ value: `${d.value}/${s.value}`, dynamic: d.dynamic || s.dynamic, glob: d.glob || s.glob }, tree);
       }
       break;
     }
-    case "link":
-      for (const a of [...parsed.operands, ...(parsed.values.get("target-directory") ?? [])]) w(a);
+    case "patch": {
+      for (const a of parsed.values.get("output") ?? []) w(a);
+      if (parsed.operands[0] && !parsed.anyOption) w(parsed.operands[0]);
+      // Without a file operand patch writes the files named inside the patch (`patch -p0 < diff`).
+      else found.writes.push({ path: "patch", glob: false, subtree: false, unknown: "patch writes the files named inside the patch" });
       break;
+    }
+    case "link": {
+      const dirs = parsed.values.get("target-directory") ?? [];
+      for (const a of [...parsed.operands, ...dirs]) w(a);
+      // The link lands at DIR/<target name> (`ln -s /tmp/.bashrc -t ~`, `ln -s /tmp/.bashrc ~`).
+      const sources = dirs.length > 0 ? parsed.operands : parsed.operands.slice(0, -1);
+      for (const d of dirs.length > 0 ? dirs : parsed.operands.slice(-1)) for (const src of sources) w({ value: `${d.value}/${base(src.value)}`, dynamic: d.dynamic || /[$`]/.test(base(src.value)), glob: d.glob || src.glob });
+      break;
+    }
     case "dd":
       for (const a of args) {
         if (a.dynamic && !a.value.startsWith("if=")) found.writes.push({ path: a.value, glob: false, subtree: false, unknown: `dd operand ${JSON.stringify(a.value)} is only known on the host` });
@@ -82,9 +104,20 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
     }
     case "git": {
       const [sub, ...rest] = parsed.operands.length > 0 ? args.slice(parsed.operandStart) : [];
+      const sw = gitSubcommand(sub, rest, parsed);
+      if (sw.unknown) found.unknown ??= sw.unknown;
+      // `git clean -d` deletes untracked trees: `rm -r -f` of its paths (or the work tree) by another name.
+      if (sub?.value === "clean" && rest.some((a) => a.dynamic || /^-[A-Za-z]*d/.test(a.value))) {
+        const paths = rest.filter((a) => !a.value.startsWith("-"));
+        found.alsoRuns = [...(found.alsoRuns ?? []), { name: "rm", args: [lit("-r"), lit("-f"), ...(paths.length > 0 ? paths : [sw.worktree[0] ?? lit(".")])] }];
+      }
+      for (const t of sw.worktree) w(t, true);
       if (sub?.value !== "config") break;
       const words = rest.map((a) => a.value);
       if (words.some((x) => /^(--get|--list|-l$|get$|list$)/.test(x))) break;
+      if (rest.some((a) => a.dynamic) || !words.some((x) => /^[A-Za-z][\w-]*\./.test(x)) || words.some((x) => /^[A-Za-z][\w-]*\./.test(x) && !HARMLESS_GIT_KEY.test(x))) {
+        found.unknown ??= "git config of a key that can run programs (core.fsmonitor, core.pager, alias.*, filter.*…)";
+      }
       const file = words.findIndex((x) => x === "-f" || x === "--file");
       if (words.includes("--global")) w(lit("~/.gitconfig"));
       else if (words.includes("--system")) w(lit("/etc/gitconfig"));
@@ -93,6 +126,8 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
       break;
     }
     case "curl":
+      // A config file (-K) can name any output file.
+      if (parsed.values.has("config") || parsed.anyOption) found.writes.push({ path: "curl", glob: false, subtree: false, unknown: "curl -K reads options (output files) from a file the gateway cannot see" });
       for (const a of parsed.values.get("output") ?? []) w(a);
       if (["remote-name", "remote-name-all", "remote-header-name"].some((f) => parsed.flags.has(f)) || parsed.anyOption) for (const d of parsed.values.get("output-dir") ?? [lit(".")]) w(d, true);
       break;
@@ -195,7 +230,11 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
       return { hidden: `${name} runs the script ${script.value}, whose content the gateway cannot see` };
     }
     case "awk": {
-      const program = parsed.operands[0];
+      // -v NAME=VALUE and -F SEP take a value: the program is the first word after them.
+      let p = 0;
+      while (p < args.length && /^-/.test(args[p]!.value) && args[p]!.value !== "--") p += /^(-v|-F|--assign|--field-separator)$/.test(args[p]!.value) ? 2 : 1;
+      if (args[p]?.value === "--") p++;
+      const program = args[p];
       if (args.some((a) => /^(-f|-E|--file|--exec|--source|-e|--load|-l)/.test(a.value) || a.dynamic)) return { unknown: `${name} with a program file or a dynamic program` };
       if (!program) return { unknown: `${name} without a program` };
       if (/system|getline|\||>|@load|@include|ENVIRON|PROCINFO/.test(program.value)) return { unknown: `${name} program can run commands or write files` };
@@ -310,3 +349,52 @@ export function scanSedScript(script: string): { exec: boolean; writes: string[]
   }
   return out;
 }
+
+/** `git config` keys that only change names, colours and defaults; any other key may run a program. */
+const HARMLESS_GIT_KEY = /^(user\.(name|email)|color\.|init\.defaultbranch|advice\.|pull\.(rebase|ff)|push\.default|i18n\.|core\.(autocrlf|filemode|ignorecase|quotepath|eol|safecrlf)|safe\.directory|commit\.verbose|fetch\.prune)$/i;
+/** Subcommands that write files of the work tree (or create one). */
+const WORKTREE_WRITERS = new Set(["clean", "checkout", "restore", "reset", "switch", "merge", "pull", "apply", "am", "stash", "rebase", "cherry-pick", "revert", "read-tree", "checkout-index", "sparse-checkout", "submodule", "mv", "worktree"]);
+/** Options that run a program or command string of the caller's choosing, by subcommand ("*": any). */
+const GIT_RUNS: Record<string, RegExp> = {
+  "*": /^(--upload-pack|--receive-pack|--exec=|--exec$|--config|--template|--extcmd|--to-cmd|--cc-cmd|--open-files-in-pager|--tool|--[a-z-]*-filter|--sendmail-cmd|--smtp-server)/,
+  clone: /^(-u|-c|--config|--upload-pack|--template)/,
+  fetch: /^(-u|--upload-pack)/,
+  "ls-remote": /^(-u|--upload-pack)/,
+  archive: /^(--exec|--remote)/,
+  rebase: /^(-x|--exec|-[A-Za-z]*x)/,
+  grep: /^(-O|--open-files-in-pager)/,
+  init: /^--template/,
+  submodule: /^foreach$/,
+};
+function gitSubcommand(sub: ShellWord | undefined, rest: ShellWord[], parsed: ParsedOptions): { unknown?: string; worktree: ShellWord[] } {
+  if (!sub) return { worktree: [] };
+  if (sub.dynamic) return { unknown: "git with a dynamic subcommand", worktree: [] };
+  const v = sub.value;
+  if (["bisect", "filter-branch", "instaweb", "web--browse", "difftool", "mergetool", "daemon", "credential", "send-email", "p4", "svn", "cvsimport", "quiltimport"].includes(v) || rest.some((a) => a.dynamic || GIT_RUNS["*"]!.test(a.value) || GIT_RUNS[v]?.test(a.value))) {
+    return { unknown: `git ${v} with a command or option that runs a program`, worktree: [] };
+  }
+  if (v === "clone") {
+    // Every operand may be the destination (`-b NAME` values are not told apart), and so may the
+    // folder named after the repository.
+    const operands = rest.filter((a) => !a.value.startsWith("-"));
+    return { worktree: [...operands, ...operands.map((a) => ({ ...a, value: a.value.replace(/\/+$/, "").replace(/\.git$/, "").replace(/^.*[/:]/, "") || "." }))] };
+  }
+  if (WORKTREE_WRITERS.has(v)) {
+    const tree = parsed.values.get("work-tree")?.at(-1) ?? parsed.values.get("chdir")?.at(-1) ?? lit(".");
+    return { worktree: [tree] };
+  }
+  return { worktree: [] };
+}
+
+/** Programs that change the account files (`chsh -s /tmp/x` makes every later login run /tmp/x). */
+const ACCOUNT_FILE_WRITERS: Record<string, string[]> = {
+  chsh: ["/etc/passwd"], chfn: ["/etc/passwd"], passwd: ["/etc/shadow"], chpasswd: ["/etc/shadow"], chage: ["/etc/shadow"], gpasswd: ["/etc/group"],
+  usermod: ["/etc/passwd", "/etc/shadow", "/etc/group"], useradd: ["/etc/passwd", "/etc/shadow", "/etc/group"], adduser: ["/etc/passwd", "/etc/shadow", "/etc/group"],
+  newusers: ["/etc/passwd", "/etc/shadow"], groupadd: ["/etc/group"], groupmod: ["/etc/group"], vigr: ["/etc/group"],
+};
+/**
+ * Programs whose written files the gateway cannot see: archive extractors without a readable target
+ * (7z, ar, dpkg -x), downloaders choosing names (aria2c, axel, lftp, rclone), systemd-tmpfiles
+ * (its configuration creates files and links anywhere). Refused where a `writes` rule applies.
+ */
+const UNSEEN_WRITERS = new Set(["7z", "7za", "7zr", "ar", "dpkg", "dpkg-deb", "rpm2archive", "aria2c", "axel", "lftp", "rclone", "systemd-tmpfiles", "unar", "unrar", "lha", "arj", "pax"]);

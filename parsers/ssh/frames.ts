@@ -209,12 +209,18 @@ export function parseSshClientMessage(m: { t: string; [k: string]: unknown }): S
   }
 }
 
-/** Environment variables forwarded to the target (others are dropped and recorded): locale only. */
+const SAFE_LOCALE = /^(|C|POSIX|C\.(UTF-8|utf8)|[A-Za-z]{2,3}(_[A-Za-z]{2})?\.(UTF-8|utf8)(@[A-Za-z0-9]+)?)$/;
+
+/** Environment variables forwarded to the target (others are dropped and recorded): locale only,
+ * and only C/POSIX/UTF-8 locales. */
 export function forwardedEnv(env: Record<string, string> | undefined): { kept: Record<string, string>; dropped: string[] } {
   const kept: Record<string, string> = {};
   const dropped: string[] = [];
   for (const [k, v] of Object.entries(env ?? {})) {
-    if (k === "LANG" || k.startsWith("LC_")) kept[k] = v;
+    // Only C/POSIX and UTF-8 locales: bash parses the command in the client's LC_CTYPE, and in
+    // BIG5/GBK/SJIS a multibyte character may end in 0x5C or 0x60 — a `\` or backtick to the gateway's
+    // parser, part of a letter to bash's (the command would not mean what was decided).
+    if ((k === "LANG" || k.startsWith("LC_")) && SAFE_LOCALE.test(v)) kept[k] = v;
     else dropped.push(k);
   }
   return { kept, dropped };

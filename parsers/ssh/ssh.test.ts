@@ -39,5 +39,7 @@ describe("SSH tunnel frames", () => {
 
   it("forwards only locale variables", () => {
     expect(forwardedEnv({ LANG: "C.UTF-8", LC_ALL: "C", LD_PRELOAD: "/x.so", PATH: "/tmp" })).toEqual({ kept: { LANG: "C.UTF-8", LC_ALL: "C" }, dropped: ["LD_PRELOAD", "PATH"] });
+    // Locales whose multibyte characters can end in `\` or a backtick would make bash read the command differently.
+    expect(forwardedEnv({ LC_ALL: "zh_TW.BIG5", LC_CTYPE: "ja_JP.SJIS", LANG: "en_US.UTF-8", LC_MESSAGES: "de_DE.utf8@euro", LC_TIME: "zh_CN.GBK" })).toEqual({ kept: { LANG: "en_US.UTF-8", LC_MESSAGES: "de_DE.utf8@euro" }, dropped: ["LC_ALL", "LC_CTYPE", "LC_TIME"] });
   });
 });

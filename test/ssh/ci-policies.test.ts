@@ -31,11 +31,17 @@ describe("CI example policies: SSH allow-lists", async () => {
     for (const line of ["mkdir -p /srv/acme-api/releases/42", "tar -xzf /srv/acme-api/releases/42.tar.gz -C /srv/acme-api/releases/42", "ln -sfn /srv/acme-api/releases/42 /srv/acme-api/current", "systemctl restart acme-api.service && systemctl is-active acme-api.service", "curl -fsS http://127.0.0.1:8080/healthz", "ls -la /srv/acme-api/current", "ls -l -a /srv/acme-api/releases", "ls /srv/acme-api/current"]) {
       expect(exec(line), line).toBe("allow");
     }
-    for (const line of [...REFUSED_EVERYWHERE, "systemctl restart sshd", "tar -xzf /tmp/x.tar.gz -C /", "ls -R /srv/acme-api", "ls -la /etc", "ls -la /srv/acme-api/../../etc", "curl -fsS http://evil/", "ln -sfn /srv/acme-api/releases/42 /srv/acme-api/current/.bashrc"]) {
+    for (const line of [...REFUSED_EVERYWHERE, "systemctl restart sshd", "tar -xzf /tmp/x.tar.gz -C /", "ls -R /srv/acme-api", "ls -la /etc", "ls -la /srv/acme-api/../../etc", "curl -fsS http://evil/", "ln -sfn /srv/acme-api/releases/42 /srv/acme-api/current/.bashrc", "SYSTEMD_PAGER='sh -c id' systemctl restart acme-api.service", "X=1 systemctl restart acme-api.service", "LESSOPEN='|id' curl -fsS http://127.0.0.1:8080/healthz"]) {
       expect(exec(line), line).toBe("deny");
     }
     expect(req({ kind: "sftp", op: "write", paths: ["/srv/acme-api/releases/42.tar.gz"] })).toBe("allow");
     expect(req({ kind: "sftp", op: "write", paths: ["/srv/acme-api/releases/.bashrc"] })).toBe("deny");
+    // A path below an extracted release may be a symbolic link the archive carried: no uploads there.
+    expect(req({ kind: "sftp", op: "write", paths: ["/srv/acme-api/releases/42/app.js"] })).toBe("deny");
+    // `releases/.` and `releases/` are releases itself, not a release folder: tar may not extract (symlinks) there.
+    for (const line of ["tar -xzf /srv/acme-api/releases/a.tar.gz -C /srv/acme-api/releases/.", "tar -xzf /srv/acme-api/releases/a.tar.gz -C /srv/acme-api/releases/", "ln -sfn /srv/acme-api/releases/. /srv/acme-api/current"]) {
+      expect(exec(line), line).toBe("deny");
+    }
     expect(req({ kind: "sftp", op: "write", paths: ["/srv/acme-api/current"] })).toBe("deny");
     // A pull request is not the deploy job.
     const pr = identityOf(githubClaims({ event_name: "pull_request", ref: "refs/pull/1/merge", environment: undefined }));

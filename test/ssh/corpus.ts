@@ -115,6 +115,22 @@ export function destructiveSpellings(t: Target): string[] {
     `unshare -r rm -rf ${dir}`,
     `mkdir -p /tmp/gatehouse-corpus-empty && rsync -a --delete /tmp/gatehouse-corpus-empty/ ${dir}/`,
     `find ${dir} -type f -delete`,
+    // Red-team round 2 (issue 14): programs that run a command named by an environment variable,
+    // an option or a bash name evaluation.
+    `GIT_SSH_COMMAND='rm -rf ${dir} #' git ls-remote ssh://gatehouse.invalid/x`,
+    `export GIT_SSH_COMMAND='rm -rf ${dir} #'; git ls-remote ssh://gatehouse.invalid/x`,
+    `git init -q ${dir}-repo && GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0='rm -rf ${dir}; false' git -C ${dir}-repo status`,
+    `git init -q ${dir} && git -C ${dir} clean -fdxq`,
+    `find ${dir} -type f -exec unlink {} \\; ; find ${dir} -depth -type d -exec rmdir {} \\;`,
+    `awk -v x=1 'BEGIN{system("rm -rf ${dir}")}'`,
+    `zip -q /tmp/gatehouse-corpus-$$.zip /etc/hostname -T -TT 'rm -rf ${dir} #'`,
+    `sqlite3 :memory: '.shell rm -rf ${dir}'`,
+    `test -v 'a[$(rm -rf ${dir})]'`,
+    `printf -v 'a[$(rm -rf ${dir})]' 1`,
+    `declare -n r='a[$(rm -rf ${dir})]'; echo $r`,
+    `read 'a[$(rm -rf ${dir})]' <<< 1`,
+    `x='a[$(rm -rf ${dir})]'; echo \${!x}`,
+    `x='$(rm -rf ${dir})'; echo \${x@P}`,
   );
   return out;
 }
@@ -158,6 +174,10 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `cd ~ && ${m} > .bash && cp --backup=simple --suffix=rc /etc/hostname .bash`,
     `${m} | sort -o ~/.bashrc`,
     `mkdir -p /tmp/gatehouse-p5-${marker}/systemd/user && ${m} > /tmp/gatehouse-p5-${marker}/systemd/user/x.service && cp -r /tmp/gatehouse-p5-${marker}/systemd ~/.config/`,
+    // Red-team round 2 (issue 14): bash-completion sources ~/.bash_completion in every interactive shell;
+    // patch writes the files its diff names.
+    `${m} >> ~/.bash_completion`,
+    `printf -- '--- .bashrc\\n+++ .bashrc\\n@@ -1 +1,2 @@\\n # original\\n+${m}\\n' > /tmp/gatehouse-pd-${marker} && patch -s -p0 < /tmp/gatehouse-pd-${marker}`,
     `mkdir -p /tmp/gatehouse-p6-${marker}/.ssh && ${m} > /tmp/gatehouse-p6-${marker}/.ssh/rc && tar -C /tmp/gatehouse-p6-${marker} -cf /tmp/gatehouse-p6-${marker}.tar .ssh && tar -xf /tmp/gatehouse-p6-${marker}.tar -C ~`,
   ];
 }

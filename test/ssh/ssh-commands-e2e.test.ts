@@ -157,6 +157,24 @@ describe("SSH commands by meaning: the demo policy against the attack corpus (re
     expect(lines.flatMap((line, i) => (results[i]!.status !== 126 ? [`${line} → ${results[i]!.status} ${results[i]!.stderr.trim()}`] : []))).toEqual([]);
   });
 
+  it("a shell without a terminal (commands piped to `ssh -T`) is refused where the deny rules apply; with a terminal it is allowed as a whole", async () => {
+    const viaDirect = victim(path.join(sshd.home, "stdin-direct"));
+    const viaGateway = victim(path.join(sshd.home, "stdin-gw"));
+    // Directly on the host, a shell reading these lines deletes the directory…
+    const d = await run("runuser", ["-u", sshd.user, "--", "env", `HOME=${sshd.home}`, "bash"], { input: `rm -rf ${viaDirect.dir}\necho ran > ${viaDirect.parent}/stdin-ran\n` });
+    expect(d.status).toBe(0);
+    expect(existsSync(viaDirect.dir)).toBe(false);
+    // …through the gateway the session is refused before the host sees a byte of it.
+    const r = await run("ssh", ["-T", "-p", String(conn.port), ...SSH_OPTS, "pipeline@127.0.0.1"], { input: `rm -rf ${viaGateway.dir}\necho ran > ${viaGateway.parent}/stdin-gw-ran\n`, timeoutMs: 60_000 });
+    expect(r.stderr).toContain("gatehouse");
+    expect(r.status).not.toBe(0);
+    expect(existsSync(path.join(viaGateway.dir, "keep"))).toBe(true);
+    expect(existsSync(path.join(viaGateway.parent, "stdin-gw-ran"))).toBe(false);
+    // Control: the demo still allows interactive shells (with a terminal), decided as a whole.
+    const t = await run("ssh", ["-tt", "-p", String(conn.port), ...SSH_OPTS, "pipeline@127.0.0.1"], { input: `echo tty-$((6*7))\nexit\n`, timeoutMs: 60_000 });
+    expect(t.stdout).toContain("tty-42");
+  });
+
   it("refuses uploads onto protected paths by sftp and scp (SFTP and legacy -O), and allows others", async () => {
     const payload = path.join(local, "payload");
     writeFileSync(payload, `${MARKER}\n`);

@@ -41,6 +41,7 @@ import type { DecisionEvent } from "../../session/session-audit.ts";
 import { SftpGate } from "./sftp-gate.ts";
 import { commandFlags } from "./command-flags.ts";
 import { ForwardGate } from "./forward-gate.ts";
+import { decideShellWithoutTerminal } from "./shell-stdin.ts";
 import {
   INCOMING_CHANNEL_BASE,
   forwardTarget,
@@ -205,6 +206,7 @@ export class SshEngine implements Engine {
       what = "interactive shell";
       await host.audit.onQuery({ protocol: "ssh", message: "shell", text: "" });
       decision = this.decide({ kind: "shell" });
+      if (!pty) decision = decideShellWithoutTerminal(decision, (r) => this.decide(r));
     } else {
       await host.audit.onQuery({ protocol: "ssh", message: "subsystem", text: this.masked(message.name) });
       if (message.name !== "sftp") {
