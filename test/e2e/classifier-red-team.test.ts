@@ -44,7 +44,9 @@ let tmp: string;
 beforeAll(async () => {
   stack = await startTestStack({ policyYaml: POLICY });
   tmp = await mkdtemp(path.join(tmpdir(), "gatehouse-i12r-"));
-  const { host, port, database, superuser, user } = stack.pg;
+  const { host, port, database, superuser } = stack.pg;
+  // The login of the gateway's read-level sessions (read-only.yaml): the connector's read credential.
+  const user = stack.pg.levels?.read.user ?? stack.pg.user;
   admin = new pg.Client({ host, port, database, user: superuser!.user, password: superuser!.password });
   await admin.connect();
   // User functions that lie about their volatility, owned by the pipeline's login: only the gateway stands in the way.
