@@ -83,6 +83,11 @@ const WHOLE_ROW = [
   "select j from (customers join orders on orders.customer_id = customers.id) j limit 3",
   "select query_to_xml('select email from customers where id <= 3', true, false, '')",
   "select (select array_agg(ascii(substr(email, i, 1))) from generate_series(1, 40) i) from customers where id <= 3",
+  // columns renamed without naming them: a column alias list over TABLE, a CTE column list, `customers *`
+  "select reverse(e), reverse(k), reverse(p), reverse(t) from (table customers) s(i, n, e, k, p, t) where i <= 3",
+  "with s(i, n, e, k, p, t) as (table customers) select reverse(e), reverse(k), reverse(p), reverse(t) from s where i <= 3",
+  "select reverse(e), reverse(k), reverse(p), reverse(t) from customers * s(i, n, e, k, p, t) where i <= 3",
+  "select reverse(e) from (select 1) q, lateral (table customers order by id limit 3) s(i, n, e)",
 ];
 
 let stack: TestStack;
