@@ -88,6 +88,8 @@ const WHOLE_ROW = [
   "with s(i, n, e, k, p, t) as (table customers) select reverse(e), reverse(k), reverse(p), reverse(t) from s where i <= 3",
   "select reverse(e), reverse(k), reverse(p), reverse(t) from customers * s(i, n, e, k, p, t) where i <= 3",
   "select reverse(e) from (select 1) q, lateral (table customers order by id limit 3) s(i, n, e)",
+  // PostgreSQL ends a -- comment at a carriage return too: the rest is SQL, not comment
+  "select 1 as x --\r, reverse(card_number), reverse(password_hash), reverse(api_token) from customers where id <= 3\n",
 ];
 
 let stack: TestStack;

@@ -46,8 +46,9 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
     const c = sql[i]!;
     // comments
     if (c === "-" && sql[i + 1] === "-") {
-      const e = sql.indexOf("\n", i);
-      i = e < 0 ? n : e + 1;
+      // scan.l: a -- comment ends at a newline, and a carriage return is a newline too
+      i += 2;
+      while (i < n && sql[i] !== "\n" && sql[i] !== "\r") i++;
       continue;
     }
     if (c === "/" && sql[i + 1] === "*") {
