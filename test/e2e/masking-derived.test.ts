@@ -90,6 +90,8 @@ const WHOLE_ROW = [
   "select reverse(e) from (select 1) q, lateral (table customers order by id limit 3) s(i, n, e)",
   // PostgreSQL ends a -- comment at a carriage return too: the rest is SQL, not comment
   "select 1 as x --\r, reverse(card_number), reverse(password_hash), reverse(api_token) from customers where id <= 3\n",
+  // a Unicode identifier with its own escape character spells a masked column without a backslash
+  `select reverse(U&"!0063ard_number" UESCAPE '!'), reverse(U&"!0061pi_token" UESCAPE '!') from customers where id <= 3`,
 ];
 
 let stack: TestStack;

@@ -33,6 +33,7 @@ describe("taint analysis", () => {
     "select reverse(e) from only customers * as t(i, n, e)",
     "select reverse(t::text) from customers * t",
     "select 1 as x --\r, reverse(card_number) from customers",
+    `select reverse(U&"!0063ard_number" UESCAPE '!') from customers`,
     "with t as (select * from customers) select t::text from t",
     "select * from customer_view",
     "select leak(1)",
