@@ -323,6 +323,39 @@ describe("values derived from masked columns", () => {
     }
   });
 
+  it("masks rows of statements and portals made by SQL (PREPARE, DECLARE) and run by protocol Bind/Execute", async () => {
+    const wire = await PgWire.open(conn.port, "derived-reader", "demo-pg");
+    try {
+      // SQL-level PREPARE makes a statement a protocol Bind can name; DECLARE makes a portal an Execute can run
+      wire.send(query("prepare sqlprep as select reverse(card_number) as r, reverse(api_token) as t from customers where id <= 3"));
+      await wire.untilReady();
+      wire.send(bind("px", "sqlprep", []), describeMsg("P", "px"), execute("px"), sync());
+      const viaBind = await wire.untilReady();
+      expectClean(viaBind.map((m) => m.body.toString("latin1")).join(""), "Bind of a SQL-prepared statement");
+      wire.send(query("begin; declare sqlcur cursor for select reverse(card_number) as r, reverse(password_hash) as h from customers where id <= 3"));
+      await wire.untilReady();
+      wire.send(describeMsg("P", "sqlcur"), execute("sqlcur", 2), execute("sqlcur"), sync());
+      const viaExecute = await wire.untilReady();
+      expectClean(viaExecute.map((m) => m.body.toString("latin1")).join(""), "Execute of a DECLAREd cursor");
+      wire.send(query("commit"));
+      await wire.untilReady();
+      // A clean protocol statement replaced by SQL under the same name keeps no "clean" verdict
+      wire.send(parse("reused", "select 'clean' as r"), sync());
+      await wire.untilReady();
+      wire.send(query("deallocate reused; prepare reused as select reverse(card_number) as r from customers where id <= 3"));
+      await wire.untilReady();
+      wire.send(bind("", "reused", []), describeMsg("P", ""), execute(""), sync());
+      const replaced = await wire.untilReady();
+      expect(replaced.filter((m) => m.type === "D").length).toBe(3);
+      expectClean(replaced.map((m) => m.body.toString("latin1")).join(""), "statement replaced by SQL PREPARE");
+      // the session goes on, and a statement parsed through the protocol after that is clean again
+      wire.send(parse("again", "select upper('clean') as r"), bind("", "again", []), execute(""), sync());
+      expect(dataRow((await wire.untilReady()).find((m) => m.type === "D")!)).toEqual(["CLEAN"]);
+    } finally {
+      wire.close();
+    }
+  });
+
   it("masks error messages, notices, notifications and settings that echo a masked value", async () => {
     const client = new pg.Client({ connectionString: conn.url });
     await client.connect();
