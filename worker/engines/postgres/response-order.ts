@@ -255,6 +255,7 @@ export class ResponseOrder {
           (e.target === "S" ? this.statements : this.portals).delete(e.name);
           (e.target === "S" ? this.statementTaints : this.portalTaints).delete(e.name);
           (e.target === "S" ? this.parsed : this.bound).delete(e.name);
+          (e.target === "S" ? this.renamingStatements : this.renamingPortals).delete(e.name);
           return "forward";
         }
         break;
