@@ -83,6 +83,15 @@ const WHOLE_ROW = [
   "select j from (customers join orders on orders.customer_id = customers.id) j limit 3",
   "select query_to_xml('select email from customers where id <= 3', true, false, '')",
   "select (select array_agg(ascii(substr(email, i, 1))) from generate_series(1, 40) i) from customers where id <= 3",
+  // columns renamed without naming them: a column alias list over TABLE, a CTE column list, `customers *`
+  "select reverse(e), reverse(k), reverse(p), reverse(t) from (table customers) s(i, n, e, k, p, t) where i <= 3",
+  "with s(i, n, e, k, p, t) as (table customers) select reverse(e), reverse(k), reverse(p), reverse(t) from s where i <= 3",
+  "select reverse(e), reverse(k), reverse(p), reverse(t) from customers * s(i, n, e, k, p, t) where i <= 3",
+  "select reverse(e) from (select 1) q, lateral (table customers order by id limit 3) s(i, n, e)",
+  // PostgreSQL ends a -- comment at a carriage return too: the rest is SQL, not comment
+  "select 1 as x --\r, reverse(card_number), reverse(password_hash), reverse(api_token) from customers where id <= 3\n",
+  // a Unicode identifier with its own escape character spells a masked column without a backslash
+  `select reverse(U&"!0063ard_number" UESCAPE '!'), reverse(U&"!0061pi_token" UESCAPE '!') from customers where id <= 3`,
 ];
 
 let stack: TestStack;
@@ -309,6 +318,39 @@ describe("values derived from masked columns", () => {
       expectClean(err.body.toString("latin1"), "extended-protocol error");
       wire.send(query("select 1 as one"));
       expect(dataRow((await wire.untilReady()).find((m) => m.type === "D")!)).toEqual(["1"]);
+    } finally {
+      wire.close();
+    }
+  });
+
+  it("masks rows of statements and portals made by SQL (PREPARE, DECLARE) and run by protocol Bind/Execute", async () => {
+    const wire = await PgWire.open(conn.port, "derived-reader", "demo-pg");
+    try {
+      // SQL-level PREPARE makes a statement a protocol Bind can name; DECLARE makes a portal an Execute can run
+      wire.send(query("prepare sqlprep as select reverse(card_number) as r, reverse(api_token) as t from customers where id <= 3"));
+      await wire.untilReady();
+      wire.send(bind("px", "sqlprep", []), describeMsg("P", "px"), execute("px"), sync());
+      const viaBind = await wire.untilReady();
+      expectClean(viaBind.map((m) => m.body.toString("latin1")).join(""), "Bind of a SQL-prepared statement");
+      wire.send(query("begin; declare sqlcur cursor for select reverse(card_number) as r, reverse(password_hash) as h from customers where id <= 3"));
+      await wire.untilReady();
+      wire.send(describeMsg("P", "sqlcur"), execute("sqlcur", 2), execute("sqlcur"), sync());
+      const viaExecute = await wire.untilReady();
+      expectClean(viaExecute.map((m) => m.body.toString("latin1")).join(""), "Execute of a DECLAREd cursor");
+      wire.send(query("commit"));
+      await wire.untilReady();
+      // A clean protocol statement replaced by SQL under the same name keeps no "clean" verdict
+      wire.send(parse("reused", "select 'clean' as r"), sync());
+      await wire.untilReady();
+      wire.send(query("deallocate reused; prepare reused as select reverse(card_number) as r from customers where id <= 3"));
+      await wire.untilReady();
+      wire.send(bind("", "reused", []), describeMsg("P", ""), execute(""), sync());
+      const replaced = await wire.untilReady();
+      expect(replaced.filter((m) => m.type === "D").length).toBe(3);
+      expectClean(replaced.map((m) => m.body.toString("latin1")).join(""), "statement replaced by SQL PREPARE");
+      // the session goes on, and a statement parsed through the protocol after that is clean again
+      wire.send(parse("again", "select upper('clean') as r"), bind("", "again", []), execute(""), sync());
+      expect(dataRow((await wire.untilReady()).find((m) => m.type === "D")!)).toEqual(["CLEAN"]);
     } finally {
       wire.close();
     }

@@ -217,13 +217,22 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     if (tableRule !== undefined) {
       if (slots.has(k)) {
         let a = k + 1;
+        if (words[a]?.text === "*" && words[a]!.kind === "punct") a++; // `customers * t(…)`: with descendants
         if (words[a]?.text === "as") a++;
         if (words[a + 1]?.text === "(" || words[a]?.text === "(") add(`table ${name} with renamed columns`, tableRule);
       } else if (!relationSlot && !qualified) {
         found = `row ${name}`;
         add(found, tableRule);
       }
+      // `(table customers) s(…)`, `with s(…) as (table customers)`: TABLE inside a statement is `select *`
+      // under names the statement chooses; only a statement that is just `TABLE customers` keeps stored columns.
+      let t = afterDot ? k - 3 : k - 1;
+      if (words[t]?.text === "only" && words[t]!.kind === "ident") t--;
+      if (words[t]?.text === "table" && words[t]!.kind === "ident" && t > 0 && words[t - 1]!.text !== ";") add(`all columns (TABLE) of ${name}`, tableRule);
       if (hasNatural) add(`table ${name} in a NATURAL join`, tableRule);
+    } else if (rowNames.has(name) && aliases.has(k) && next?.text === "(" && next.kind === "punct") {
+      // a column alias list on a FROM item (`(…) s(i, n, e)`): its columns are masked ones under new names
+      add(`columns renamed by ${name}(…)`, rowNames.get(name)!);
     } else if (rowNames.has(name) && w.kind !== "string-word" && !aliases.has(k) && !qualified) {
       // an alias used as a value (`c`, `c.*`, `row_to_json(c)`), not as `c.column`
       found = `row ${name}`;
@@ -311,7 +320,8 @@ function relationSlots(words: readonly SqlWord[]): { slots: Set<number>; targets
     }
     if (w.kind === "string-word") return;
     // an alias: after a relation name or a parenthesised FROM item, optionally after AS
-    const b = words[k - 1]?.text === "as" && words[k - 1]!.kind === "ident" ? k - 2 : k - 1;
+    let b = words[k - 1]?.text === "as" && words[k - 1]!.kind === "ident" ? k - 2 : k - 1;
+    if (words[b]?.text === "*" && words[b]!.kind === "punct" && slots.has(b - 1)) b--; // `customers * c`
     const before = words[b];
     if (from[w.depth] && before && !NOT_ALIAS.has(w.text) && (slots.has(b) || (before.kind === "punct" && before.text === ")" && before.depth === w.depth))) aliases.add(k);
     if (targets.has(b) && !NOT_ALIAS.has(w.text) && !NOT_TARGET_ALIAS.has(w.text)) aliases.add(k);

@@ -6,7 +6,7 @@
  * query_to_xml() runs SQL that is only a string to the outer statement.
  *
  * Not a full PostgreSQL lexer: it only has to never miss a word. Where it cannot decide (a
- * Unicode-escaped identifier U&"…", an unterminated quote) it says so in `opaque`, and the
+ * Unicode identifier U&"…", an unterminated quote) it says so in `opaque`, and the
  * analysis then treats the statement as reading masked data.
  */
 
@@ -36,8 +36,8 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
   const n = sql.length;
   let i = 0;
   const stringWords = (body: string) => {
-    // a body written as SQL may spell names with Unicode escapes (U&"\0065mail")
-    if (/[Uu]&["']/.test(body) && body.includes("\\")) opaque ??= "Unicode escapes in a string body";
+    // a body written as SQL may spell names with Unicode escapes (U&"\0065mail", or U&"!0065mail" UESCAPE '!')
+    if (/[Uu]&["']/.test(body)) opaque ??= "Unicode escapes in a string body";
     for (const m of body.matchAll(WORD_IN_STRING)) words.push({ text: m[0].toLowerCase(), kind: "string-word", depth });
     // A string may hold SQL that quotes identifiers itself ("Email"): keep those exact too.
     for (const m of body.matchAll(/"((?:[^"]|"")+)"/g)) words.push({ text: m[1]!.replace(/""/g, '"'), kind: "string-word", depth });
@@ -46,8 +46,9 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
     const c = sql[i]!;
     // comments
     if (c === "-" && sql[i + 1] === "-") {
-      const e = sql.indexOf("\n", i);
-      i = e < 0 ? n : e + 1;
+      // scan.l: a -- comment ends at a newline, and a carriage return is a newline too
+      i += 2;
+      while (i < n && sql[i] !== "\n" && sql[i] !== "\r") i++;
       continue;
     }
     if (c === "/" && sql[i + 1] === "*") {
@@ -130,7 +131,8 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
         text += sql[j];
         j++;
       }
-      if (unicode && text.includes("\\")) opaque ??= "Unicode-escaped identifier";
+      // any U&"…": a UESCAPE clause after it may make any character the escape (U&"!0065mail" UESCAPE '!')
+      if (unicode) opaque ??= "Unicode identifier";
       words.push({ text, kind: "quoted", depth });
       // Either spelling may name the object: a quoted lower-case name equals the unquoted one.
       i = j;

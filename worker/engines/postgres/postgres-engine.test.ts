@@ -144,14 +144,15 @@ describe("PostgresEngine masking: rows of an Execute without Describe", () => {
 
   it("keeps the binary result formats the Bind asked for (from the portal's own Describe)", async () => {
     const h = await harness();
-    await h.engine.onClientData(concat([bind("", "S_2", [1, 0]), execute(""), sync()]));
+    // (a statement parsed through the protocol: one made by SQL PREPARE would be treated as derived)
+    await h.engine.onClientData(concat([encodeParse("S_2", "select 7 as id, 'x' as e"), bind("", "S_2", [1, 0]), execute(""), sync()]));
     h.forwarded();
     const id = new Uint8Array([0, 0, 0, 7]);
-    await h.engine.onConnectorData(concat([b("2"), f.rowDescription([{ name: "id", typeOid: 23, format: 1 }, { name: "email", format: 0 }]), f.dataRow([id, ALICE]), f.commandComplete("SELECT 1"), f.readyForQuery()]));
+    await h.engine.onConnectorData(concat([b("1"), b("2"), f.rowDescription([{ name: "id", typeOid: 23, format: 1 }, { name: "email", format: 0 }]), f.dataRow([id, ALICE]), f.commandComplete("SELECT 1"), f.readyForQuery()]));
     const got = h.received();
-    expect(got.map((m) => m.type)).toEqual(["2", "D", "C", "Z"]);
-    expect(Array.from(got[1]!.m.subarray(7, 15))).toEqual([0, 0, 0, 4, 0, 0, 0, 7]); // binary int4 untouched
-    expect(text(got[1]!.m)[1]).toBe("[REDACTED]");
+    expect(got.map((m) => m.type)).toEqual(["1", "2", "D", "C", "Z"]);
+    expect(Array.from(got[2]!.m.subarray(7, 15))).toEqual([0, 0, 0, 4, 0, 0, 0, 7]); // binary int4 untouched
+    expect(text(got[2]!.m)[1]).toBe("[REDACTED]");
   });
 
   it("does not add a Describe when the client described the portal right before (pg, libpq)", async () => {

@@ -40,7 +40,7 @@ import type { SessionMasker } from "../../masking/session-masker.ts";
 import { copyOutFormat, type CopyOutFormat } from "../../../parsers/pg/copy-options.ts";
 import { maskTexts } from "../../masking/text-masker.ts";
 import { ResponseOrder, ResponseOrderError, type ProbedCopyFormat } from "./response-order.ts";
-import { CATALOG_QUERY, SessionTaint, type Taint } from "../../masking/taint/session-taint.ts";
+import { CATALOG_QUERY, SessionTaint, mayRenameProtocolNames, type Taint } from "../../masking/taint/session-taint.ts";
 import { MaskingConfigError } from "../../../parsers/masking/config.ts";
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 import { PIN_RULE, pinViolation, startupViolation } from "./session-pin.ts";
@@ -315,7 +315,8 @@ export class PostgresEngine implements Engine {
                 replace(i, concat([probe.bytes, original()]));
                 order.sent({ kind: "probe", format: probe.format });
               }
-              order.sent({ kind: "query", copies, resets: statements.some((s) => s.command === "DISCARD" || s.command === "DEALLOCATE"), taint: taint ?? null });
+              const names = statements.map((s) => s.command);
+              order.sent({ kind: "query", copies, resets: names.includes("DISCARD") || names.includes("DEALLOCATE"), taint: taint ?? null, renames: mayRenameProtocolNames(names, taint) });
             }
             this.statementStarted();
             break;
@@ -335,7 +336,7 @@ export class PostgresEngine implements Engine {
               }
             } else if (!refusal) this.held.forget(parse.name);
             if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
-            order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null), taint: refusal ? null : (taint ?? null) });
+            order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null), taint: refusal ? null : (taint ?? null), renames: !refusal && mayRenameProtocolNames(statements.map((s) => s.command), taint) });
             break;
           }
           case T.Bind: {

@@ -52,6 +52,39 @@ describe("ResponseOrder", () => {
     expect(o.outstanding).toBe(0);
   });
 
+  it("taints statements and portals not made through the protocol, and every name after SQL that may replace names", () => {
+    const o = new ResponseOrder();
+    const taintAt = (type: string, body = new Uint8Array(0)) => {
+      const t = o.currentTaint();
+      received(o, type, body);
+      return t;
+    };
+    // Bind of a SQL-PREPAREd statement; Execute of a DECLAREd cursor
+    o.sent({ kind: "bind", portal: "p", statement: "sqlprep" });
+    o.sent({ kind: "execute", portal: "sqlcur" });
+    o.sent({ kind: "sync" });
+    expect(taintAt("2")?.sources[0]).toMatch(/made or replaced by SQL/);
+    expect(taintAt("C")?.sources[0]).toMatch(/made or replaced by SQL/);
+    taintAt("Z", enc.encode("T"));
+    // a statement parsed through the protocol is clean, until a statement that may replace names ran
+    o.sent({ kind: "parse", name: "s", copy: null, taint: null });
+    o.sent({ kind: "bind", portal: "q", statement: "s" });
+    o.sent({ kind: "execute", portal: "q" });
+    o.sent({ kind: "sync" });
+    taintAt("1");
+    expect(taintAt("2")).toBeNull();
+    expect(taintAt("C")).toBeNull();
+    taintAt("Z", enc.encode("T"));
+    o.sent({ kind: "query", copies: [], resets: true, renames: true }); // DEALLOCATE s; PREPARE s AS …
+    o.sent({ kind: "bind", portal: "", statement: "s" });
+    o.sent({ kind: "execute", portal: "q" });
+    o.sent({ kind: "sync" });
+    taintAt("C");
+    taintAt("Z", enc.encode("T"));
+    expect(taintAt("2")?.sources[0]).toMatch(/made or replaced by SQL/);
+    expect(taintAt("C")?.sources[0]).toMatch(/made or replaced by SQL/);
+  });
+
   it("after an error skips to the Sync, including requests sent later", () => {
     const o = new ResponseOrder();
     o.sent({ kind: "bind", portal: "", statement: "gone" });

@@ -23,14 +23,15 @@ import type { Taint } from "../../../parsers/masking/taint/analyze.ts";
 export type ProbedCopyFormat = CopyOutFormat & { shape?: ColumnDescription[] };
 
 export type Request =
-  | { kind: "parse"; name: string; copy: CopyOutFormat | null; taint?: Taint | null }
+  /** renames: the statement's SQL (or code it runs) may PREPARE/DECLARE/DEALLOCATE/CLOSE names. */
+  | { kind: "parse"; name: string; copy: CopyOutFormat | null; taint?: Taint | null; renames?: boolean }
   | { kind: "bind"; portal: string; statement: string }
   | { kind: "describe"; injected: boolean; target?: { kind: "S" | "P"; name: string } }
   | { kind: "execute"; portal: string }
   | { kind: "close"; target: "S" | "P"; name: string }
   | { kind: "sync" }
   /** copies: formats of the COPY … TO STDOUT statements in order (null: unknown); resets: DISCARD/DEALLOCATE. */
-  | { kind: "query"; copies: Array<CopyOutFormat | null>; resets: boolean; taint?: Taint | null }
+  | { kind: "query"; copies: Array<CopyOutFormat | null>; resets: boolean; taint?: Taint | null; renames?: boolean }
   /** The gateway's Parse+Describe+Sync before a COPY query: answers swallowed, columns into `format`. */
   | { kind: "probe"; format: CopyOutFormat }
   /** The client sent CopyDone/CopyFail (no answer of its own; ends a COPY FROM STDIN). */
@@ -47,6 +48,9 @@ export type Verdict =
   | { copy: CopyOutFormat | null };
 
 export class ResponseOrderError extends Error {}
+
+/** The taint of a statement or portal the client did not make through the protocol (see `parsed`). */
+const UNKNOWN_NAME: Taint = { rule: 0, sources: ["statement or portal made or replaced by SQL (PREPARE, DECLARE, a function's cursor)"] };
 
 /** Beyond this many unanswered requests the session ends (a client pipelining without reading). */
 export const MAX_OUTSTANDING = 100_000;
@@ -88,6 +92,17 @@ export class ResponseOrder {
   /** Taint of prepared statements and portals the server has (derived-value masking). */
   private readonly statementTaints = new Map<string, Taint>();
   private readonly portalTaints = new Map<string, Taint>();
+  /**
+   * Names the client made through the protocol (Parse, Bind) since SQL last could have replaced
+   * them. Any other name was made by SQL — PREPARE, DECLARE, a cursor a function opened — or may
+   * have been replaced by it (DEALLOCATE s; PREPARE s AS …): its rows were never analysed under
+   * that name, so it is treated as tainted (UNKNOWN_NAME).
+   */
+  private readonly parsed = new Set<string>();
+  private readonly bound = new Set<string>();
+  /** Statements (and portals bound from them) whose execution may replace names. */
+  private readonly renamingStatements = new Set<string>();
+  private readonly renamingPortals = new Set<string>();
   /** Taint of the portals executed since the last Sync (answers to that Sync carry it). */
   private syncTaint: Taint | null = null;
 
@@ -105,18 +120,32 @@ export class ResponseOrder {
       case "parse":
         return e.taint ?? null;
       case "bind":
-        return this.statementTaints.get(e.statement) ?? null;
+        return this.statementTaint(e.statement);
       case "describe":
         // a Describe without a known target is never sent; fail closed anyway
         if (!e.target) return { rule: 0, sources: ["describe of an unknown target"] };
-        return (e.target.kind === "S" ? this.statementTaints : this.portalTaints).get(e.target.name) ?? null;
+        return e.target.kind === "S" ? this.statementTaint(e.target.name) : this.portalTaint(e.target.name);
       case "execute":
-        return this.portalTaints.get(e.portal) ?? null;
+        return this.portalTaint(e.portal);
       case "sync":
         return this.syncTaint;
       default:
         return null;
     }
+  }
+
+  private statementTaint(name: string): Taint | null {
+    return this.parsed.has(name) ? (this.statementTaints.get(name) ?? null) : UNKNOWN_NAME;
+  }
+
+  private portalTaint(name: string): Taint | null {
+    return this.bound.has(name) ? (this.portalTaints.get(name) ?? null) : UNKNOWN_NAME;
+  }
+
+  /** SQL may have made, dropped or replaced statements and portals: no protocol name is known any more. */
+  private forgetNames(): void {
+    this.parsed.clear();
+    this.bound.clear();
   }
 
   get outstanding(): number {
@@ -174,6 +203,9 @@ export class ResponseOrder {
           else this.statements.delete(e.name);
           if (e.taint) this.statementTaints.set(e.name, e.taint);
           else this.statementTaints.delete(e.name);
+          this.parsed.add(e.name);
+          if (e.renames) this.renamingStatements.add(e.name);
+          else this.renamingStatements.delete(e.name);
           return "forward";
         }
         break;
@@ -183,9 +215,12 @@ export class ResponseOrder {
           const copy = this.statements.get(e.statement);
           if (copy) this.portals.set(e.portal, copy);
           else this.portals.delete(e.portal);
-          const taint = this.statementTaints.get(e.statement);
+          const taint = this.statementTaint(e.statement);
           if (taint) this.portalTaints.set(e.portal, taint);
           else this.portalTaints.delete(e.portal);
+          this.bound.add(e.portal);
+          if (this.renamingStatements.has(e.statement)) this.renamingPortals.add(e.portal);
+          else this.renamingPortals.delete(e.portal);
           return "forward";
         }
         break;
@@ -199,7 +234,8 @@ export class ResponseOrder {
       case "execute":
         if (type === M.DataRow || type === M.CopyData || type === M.CopyDone) return "forward";
         if (type === M.CommandComplete || type === M.EmptyQuery || type === M.PortalSuspended) {
-          this.syncTaint = this.portalTaints.get(e.portal) ?? this.syncTaint;
+          this.syncTaint = this.portalTaint(e.portal) ?? this.syncTaint;
+          if (this.renamingPortals.has(e.portal)) this.forgetNames();
           this.pop();
           return "forward";
         }
@@ -218,6 +254,8 @@ export class ResponseOrder {
           this.pop();
           (e.target === "S" ? this.statements : this.portals).delete(e.name);
           (e.target === "S" ? this.statementTaints : this.portalTaints).delete(e.name);
+          (e.target === "S" ? this.parsed : this.bound).delete(e.name);
+          (e.target === "S" ? this.renamingStatements : this.renamingPortals).delete(e.name);
           return "forward";
         }
         break;
@@ -239,6 +277,9 @@ export class ResponseOrder {
           // (taints of named statements stay after DISCARD/DEALLOCATE: masking more, never less)
           this.statementTaints.delete("");
           this.portalTaints.delete("");
+          this.parsed.delete("");
+          this.bound.delete("");
+          if (e.renames) this.forgetNames();
           if (e.resets) {
             this.statements.clear();
             this.portals.clear();
@@ -286,8 +327,10 @@ export class ResponseOrder {
 
   /** A Parse, Bind or Close that did not run: stop trusting what we knew about its name. */
   private forget(e: Entry): void {
-    if (e.kind === "parse") this.statements.delete(e.name);
-    else if (e.kind === "bind") this.portals.delete(e.portal);
+    if (e.kind === "parse") (this.statements.delete(e.name), this.parsed.delete(e.name));
+    else if (e.kind === "bind") (this.portals.delete(e.portal), this.bound.delete(e.portal));
+    // an Execute that failed may have run part of its SQL (DEALLOCATE and PREPARE are not undone)
+    else if (e.kind === "execute" && this.renamingPortals.has(e.portal)) this.forgetNames();
     else if (e.kind === "close") (e.target === "S" ? this.statements : this.portals).delete(e.name);
   }
 
@@ -296,6 +339,7 @@ export class ResponseOrder {
     if (status === 0x49) {
       this.portals.clear();
       this.portalTaints.clear();
+      this.bound.clear();
     }
   }
 

@@ -221,5 +221,17 @@ export class SessionTaint {
 
 const OPAQUE_SOURCE = /^(?:DO|CALL|EXECUTE|FETCH) statement|^function |^view |^unreadable SQL/;
 
+/** Commands that make, drop or replace prepared statements and portals by name. */
+const NAMING_COMMANDS = /^(?:PREPARE|DECLARE|DEALLOCATE|DISCARD|CLOSE|DO|CALL|EXECUTE)\b/;
+
+/**
+ * May this statement (or code it runs) create, drop or replace a prepared statement or portal
+ * under a name the protocol uses (SQL PREPARE/DECLARE, a function opening a named cursor)? Then
+ * the protocol-level taints of names can no longer be trusted (see ResponseOrder).
+ */
+export function mayRenameProtocolNames(commands: readonly string[], taint: Taint | null | undefined): boolean {
+  return commands.some((c) => NAMING_COMMANDS.test(c) && !c.startsWith("PREPARE TRANSACTION")) || (taint?.sources.some((s) => OPAQUE_SOURCE.test(s)) ?? false);
+}
+
 /** overridePlan: keep the rule the masker found by name. */
 const KEEP = -2;
