@@ -145,6 +145,11 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     endSoon(socket);
     return { ...summary, outcome: "local authentication failed", detail: e.message };
   }
+  if (!ctx.authenticated()) {
+    socket.write(fatal("53300", "gatehouse: this listener (--once) has already served its one connection"));
+    endSoon(socket);
+    return { ...summary, outcome: "refused", detail: "--once: the listener's one connection is taken" };
+  }
 
   let ws;
   try {

@@ -103,6 +103,12 @@ class LocalSshConnection {
       if (auth.method !== "none" && refusals++ === 0) this.ctx.log(`gatehouse: local authentication failed: ${auth.method} for user ${JSON.stringify(String(auth.username).slice(0, 64))} refused (only this listener's key is accepted)`);
     });
     conn.on("ready", () => {
+      if (!this.ctx.authenticated()) {
+        this.summary.outcome = "refused";
+        this.summary.detail = "--once: the listener's one connection is taken";
+        conn.end();
+        return;
+      }
       this.tunnelPromise = this.openTunnel();
     });
     conn.on("session", (accept) => this.onSession(accept()));

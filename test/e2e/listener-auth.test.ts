@@ -107,6 +107,33 @@ rules:
     expect(logs.filter((l) => /local authentication failed —/.test(l) && /session /.test(l))).toEqual([]);
   });
 
+  it("another OS user's unauthenticated connection does not use up a --once listener's one connection", async () => {
+    const once = await startConnectListener({
+      gateway: stack.gatewayUrl,
+      resource: "demo-pg",
+      port: 0,
+      once: true,
+      stateDir: path.join(stateRoot, "state"),
+      tokenSource: staticTokenSource(await stack.mintToken({ sub: "pipeline" }), "test"),
+      log: (l: string) => logs.push(l),
+    });
+    try {
+      const first = await asIntruder("psql", [pgUrl(once).replace("pipeline@", "pipeline:guess@"), "-X", "-w", "-c", "select 1"]);
+      expect(first.code).toBe(2);
+      expect(first.stderr).toContain("password authentication failed");
+      // The pipeline's own connection still gets through, to the target.
+      const owner = await sh("psql", [pgUrl(once), "-X", "-w", "-A", "-t", "-c", "select 'owner-after-intruder'"], { ...cleanPgEnv(), PGPASSFILE: once.auth.files.pgpass! });
+      expect(owner.stderr).toBe("");
+      expect(owner.stdout.trim()).toBe("owner-after-intruder");
+      // It was the one connection: the listener has stopped.
+      await once.done;
+      const after = await sh("psql", [pgUrl(once), "-X", "-w", "-c", "select 1"], { ...cleanPgEnv(), PGPASSFILE: once.auth.files.pgpass! });
+      expect(after.code).toBe(2);
+    } finally {
+      await once.close();
+    }
+  });
+
   it("another OS user cannot use the SSH listener, with no key, the listener's key file, or its own key", async () => {
     const marker = path.join(sshd.home, "intruder-was-here");
     const common = ["-p", String(sshListener.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
