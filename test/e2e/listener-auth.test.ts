@@ -15,6 +15,9 @@ import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
 import { startConnectListener, type ConnectListener } from "../../client/listener.ts";
 import { staticTokenSource } from "../../client/auth/token-source.ts";
 import { createIntruder, sh, type Intruder } from "../harness/intruder.ts";
+import { spawn } from "node:child_process";
+import pg from "pg";
+import { eventually } from "./helpers.ts";
 
 let intruder: Intruder;
 const asIntruder = (cmd: string, args: string[], env?: Record<string, string>) => intruder.run(cmd, args, env);
@@ -131,6 +134,34 @@ rules:
       expect(after.code).toBe(2);
     } finally {
       await once.close();
+    }
+  });
+
+  it("another OS user's CancelRequests never reach the gateway; the owner's own cancel still works", async () => {
+    const su = stack.pg.superuser!;
+    const admin = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: su.user, password: su.password });
+    await admin.connect();
+    const sleeping = async () => Number((await admin.query("select count(*)::int as n from pg_stat_activity where query = 'select pg_sleep(60)' and state = 'active'")).rows[0].n);
+    const child = spawn("psql", [pgUrl(pgListener), "-X", "-w", "-c", "select pg_sleep(60)"], { env: { ...cleanPgEnv(), PGPASSFILE: pgListener.auth.files.pgpass! }, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+    try {
+      await eventually(async () => (await sleeping()) === 1, "the owner's query to start");
+      const before = logs.filter((l) => l.includes("CancelRequest with a key this listener never handed out")).length;
+      // 64 CancelRequests with guessed keys, each on its own connection, as PostgreSQL clients send them.
+      const script = `import socket,struct,random\nfor i in range(64):\n s=socket.create_connection(("127.0.0.1",${pgListener.port}))\n s.sendall(struct.pack("!iiII",16,80877102,random.getrandbits(32),random.getrandbits(32)))\n s.recv(1)\n s.close()\n`;
+      const flood = await asIntruder("python3", ["-c", script]);
+      expect(flood.code, flood.stderr).toBe(0);
+      await eventually(async () => logs.filter((l) => l.includes("CancelRequest with a key this listener never handed out")).length - before >= 64, "the listener to drop the guessed cancels");
+      expect(await sleeping()).toBe(1);
+      child.kill("SIGINT");
+      expect(await exited).not.toBe(0);
+      expect(stderr).toContain("canceling statement due to user request");
+      await eventually(async () => (await sleeping()) === 0, "the owner's query to be cancelled");
+    } finally {
+      child.kill("SIGKILL");
+      await admin.end();
     }
   });
 
