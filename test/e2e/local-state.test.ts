@@ -96,6 +96,10 @@ describe("local state", () => {
     const seen = await intruder.run("sh", ["-c", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" 2>/dev/null; echo; done"]);
     expect(seen.stdout).toContain("wrangler");
     expect(seen.stdout.includes(key)).toBe(false);
+    // Nor the target's passwords (embedded PostgreSQL, the connector's logins).
+    const passwords = [stack.pg.superuser?.password, stack.pg.password, stack.pg.levels?.read.password, stack.pg.levels?.write.password].filter((p): p is string => !!p && p.length >= 8);
+    expect(passwords.length).toBeGreaterThan(0);
+    for (const p of passwords) expect(seen.stdout.includes(p), "a PostgreSQL password on a command line").toBe(false);
   });
 
   it("keeps every file of the running stack private, including what workerd wrote during sessions", async () => {
