@@ -165,6 +165,31 @@ rules:
     }
   });
 
+  it("survives hostile authentication answers from another OS user and keeps serving its owner", async () => {
+    // Raw PostgreSQL wire from the other user: a cleartext password instead of SASL, SCRAM-SHA-256-PLUS,
+    // channel binding, absurd and negative lengths, invalid UTF-8, an oversized nonce, a query before
+    // authentication, a wrong proof, and a final message replaying an earlier exchange's nonce.
+    const probe = await asIntruder("python3", ["-c", readFileSync(path.join(import.meta.dirname, "listener-auth-probe.py"), "utf8"), String(pgListener.port)]);
+    expect(probe.stderr).toBe("");
+    const codes = Object.fromEntries(probe.stdout.trim().split("\n").map((l) => l.split(" ") as [string, string]));
+    expect(codes).toEqual({
+      cleartext: "28P01",
+      plus: "28P01",
+      cbind: "28P01",
+      huge: "08P01",
+      badutf8: "28P01",
+      longnonce: "28P01",
+      negative: "28P01",
+      wrongtype: "28000",
+      wrongproof: "28P01",
+      replayednonce: "28P01",
+    });
+    // The listener still serves its owner, to the target.
+    const owner = await sh("psql", [pgUrl(pgListener), "-X", "-w", "-A", "-t", "-c", "select 'still serving'"], { ...cleanPgEnv(), PGPASSFILE: pgListener.auth.files.pgpass! });
+    expect(owner.stderr).toBe("");
+    expect(owner.stdout.trim()).toBe("still serving");
+  });
+
   it("another OS user cannot use the SSH listener, with no key, the listener's key file, or its own key", async () => {
     const marker = path.join(sshd.home, "intruder-was-here");
     const common = ["-p", String(sshListener.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
