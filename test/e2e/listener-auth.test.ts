@@ -190,6 +190,24 @@ rules:
     expect(owner.stdout.trim()).toBe("still serving");
   });
 
+  it("drops another OS user's connections that never authenticate (no holding the listener's sockets for ever)", async () => {
+    // Both listeners at once: connect, say nothing (the SSH one sends its banner), wait for the close.
+    const script = [
+      "import socket,threading",
+      "def hold(name,port):",
+      " s=socket.create_connection(('127.0.0.1',port)); s.settimeout(50)",
+      " try:",
+      "  while s.recv(4096): pass",
+      "  print(name,'closed')",
+      " except socket.timeout: print(name,'still open')",
+      `ts=[threading.Thread(target=hold,args=a) for a in (('ssh',${sshListener.port}),('pg',${pgListener.port}))]`,
+      "[t.start() for t in ts]; [t.join() for t in ts]",
+    ].join("\n");
+    const held = await asIntruder("python3", ["-c", script]);
+    expect(held.stderr).toBe("");
+    expect(held.stdout.trim().split("\n").sort()).toEqual(["pg closed", "ssh closed"]);
+  }, 120_000);
+
   it("another OS user cannot use the SSH listener, with no key, the listener's key file, or its own key", async () => {
     const marker = path.join(sshd.home, "intruder-was-here");
     const common = ["-p", String(sshListener.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
