@@ -113,6 +113,8 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
           if (onceTaken) return false;
           onceTaken = true;
           server.close();
+          // The others have not authenticated (none had before this one): they are not waited for.
+          for (const other of sockets) if (other !== socket) other.destroy();
           return true;
         },
       })
