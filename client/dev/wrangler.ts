@@ -78,10 +78,11 @@ function wranglerBin(): string {
 
 export async function startWrangler(opts: WranglerOptions): Promise<RunningWorker> {
   const inspectorPort = await freePort();
+  const config = opts.config ?? path.join(REPO_ROOT, "wrangler.toml");
   const args = [
     wranglerBin(),
     "dev",
-    "--config", opts.config ?? path.join(REPO_ROOT, "wrangler.toml"),
+    "--config", config,
     "--ip", "127.0.0.1",
     "--port", String(opts.port),
     "--inspector-port", String(inspectorPort),
@@ -99,7 +100,6 @@ export async function startWrangler(opts: WranglerOptions): Promise<RunningWorke
   // audit signing key) is private to us: a private directory, and umask 077 for the whole tree.
   await mkdir(opts.persistTo, { recursive: true, mode: 0o700 });
   await makeTreePrivate(opts.persistTo);
-  const config = opts.config ?? path.join(REPO_ROOT, "wrangler.toml");
   // wrangler ignores --env-file when a .dev.vars sits next to the config: the secrets would be missing.
   if (existsSync(path.join(path.dirname(config), ".dev.vars"))) throw new Error(`${path.join(path.dirname(config), ".dev.vars")} exists: wrangler would ignore the worker's secrets file; remove it`);
   const secretsFile = path.join(opts.persistTo, "worker-secrets.env");
