@@ -80,13 +80,15 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
   let connSeq = 0;
   const server = net.createServer({ pauseOnConnect: true, noDelay: true });
 
+  // --once serves the first connection that authenticates, not the first that connects: another
+  // local user's unauthenticated connection must not use up the pipeline's one connection.
+  let onceTaken = false;
   server.on("connection", (socket) => {
-    if (opts.once && connSeq >= 1) {
+    if (opts.once && onceTaken) {
       socket.destroy();
       return;
     }
     const connId = ++connSeq;
-    if (opts.once) server.close();
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -106,6 +108,15 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
         watchToken: (send) => watchTokenRenewals(opts.tokenSource, tunnelToken, send, connLog),
         log: connLog,
         localAuth,
+        authenticated: () => {
+          if (!opts.once) return true;
+          if (onceTaken) return false;
+          onceTaken = true;
+          server.close();
+          // The others have not authenticated (none had before this one): they are not waited for.
+          for (const other of sockets) if (other !== socket) other.destroy();
+          return true;
+        },
       })
       .catch((err: unknown) => {
         socket.destroy();

@@ -247,10 +247,23 @@ export class TunnelStream extends TunnelStreamBase {
     this.finish(`target error ${err.code}`);
   }
 
-  /** Ask PostgreSQL to end the backend (Terminate when the session was up), then cut the socket after a grace period. */
+  /**
+   * Ask PostgreSQL to end the backend (Terminate when the session was up), then cut the socket
+   * after a grace period. A backend busy with a statement reads neither the Terminate nor notices
+   * the closed socket until the statement ends, so when the gateway ends a session the client did
+   * not close itself (token expiry, revocation, maximum duration, a dropped client), the statement
+   * is cancelled first: an ended session must not keep running on the target.
+   */
   protected override closeTarget(wasReady: boolean): void {
     const target = this.target;
     if (!target || target.destroyed) return;
+    const resource = this.ctx.resources.get(this.resourceName);
+    if (wasReady && this.backendKey && resource?.type === "postgres" && !this.lastFrontendBytes.equals(TERMINATE)) {
+      const key = this.backendKey;
+      void sendCancelRequest(resource, key, { connectTimeoutMs: this.ctx.connectTimeoutMs }).catch((err: Error) =>
+        this.ctx.logger.warn("cancel at session end failed", { session: this.session, error: err.message }),
+      );
+    }
     if (wasReady) target.end(serialize.end());
     else target.end();
     target.resume();

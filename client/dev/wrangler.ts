@@ -1,6 +1,8 @@
 /**
- * Runs the worker locally with `wrangler dev` (workerd), configured only through `--var`
- * (spawned without a shell: JSON and YAML values pass through untouched).
+ * Runs the worker locally with `wrangler dev` (workerd), configured through `--var` (spawned
+ * without a shell: JSON and YAML values pass through untouched) — except secrets: a command line
+ * is world-readable (/proc/<pid>/cmdline, `ps`), so SECRET_VARS go into a 0600 env file in the
+ * private persist directory, read by wrangler (`--env-file`) as secret bindings.
  *
  * wrangler starts workerd children; we run it in its own process group and signal the whole
  * group on stop, so Ctrl-C never leaves a workerd behind. A synchronous exit hook does the same
@@ -9,9 +11,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { freePort } from "./ports.ts";
-import { makeTreePrivate } from "./home.ts";
+import { makeTreePrivate, writeSecretFile } from "./home.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -24,6 +27,15 @@ export interface WorkerVars {
   /** Per-tenant HMAC key for hash-style masking rules. */
   GATEHOUSE_MASKING_KEY: string;
   [name: string]: string;
+}
+
+/** Worker vars that are secrets: never on a command line. */
+const SECRET_VARS = new Set(["GATEHOUSE_MASKING_KEY"]);
+
+/** One `NAME=value` line; only values dotenv (and its `$` expansion) pass through unchanged. */
+function envFileLine(name: string, value: string): string {
+  if (!/^[A-Za-z0-9_\-.+/=~]*$/.test(value)) throw new Error(`worker secret ${name} has characters an env file cannot carry unchanged`);
+  return `${name}=${value}\n`;
 }
 
 export interface WranglerOptions {
@@ -66,10 +78,11 @@ function wranglerBin(): string {
 
 export async function startWrangler(opts: WranglerOptions): Promise<RunningWorker> {
   const inspectorPort = await freePort();
+  const config = opts.config ?? path.join(REPO_ROOT, "wrangler.toml");
   const args = [
     wranglerBin(),
     "dev",
-    "--config", opts.config ?? path.join(REPO_ROOT, "wrangler.toml"),
+    "--config", config,
     "--ip", "127.0.0.1",
     "--port", String(opts.port),
     "--inspector-port", String(inspectorPort),
@@ -77,12 +90,21 @@ export async function startWrangler(opts: WranglerOptions): Promise<RunningWorke
     "--show-interactive-dev-session=false",
     "--log-level", "warn",
   ];
-  for (const [name, value] of Object.entries(opts.vars)) args.push("--var", `${name}:${value}`);
+  const secrets: string[] = [];
+  for (const [name, value] of Object.entries(opts.vars)) {
+    if (SECRET_VARS.has(name)) secrets.push(envFileLine(name, value));
+    else args.push("--var", `${name}:${value}`);
+  }
 
   // Everything wrangler and workerd write (D1, R2, DO storage under persistTo: recordings and the
   // audit signing key) is private to us: a private directory, and umask 077 for the whole tree.
   await mkdir(opts.persistTo, { recursive: true, mode: 0o700 });
   await makeTreePrivate(opts.persistTo);
+  // wrangler ignores --env-file when a .dev.vars sits next to the config: the secrets would be missing.
+  if (existsSync(path.join(path.dirname(config), ".dev.vars"))) throw new Error(`${path.join(path.dirname(config), ".dev.vars")} exists: wrangler would ignore the worker's secrets file; remove it`);
+  const secretsFile = path.join(opts.persistTo, "worker-secrets.env");
+  await writeSecretFile(secretsFile, secrets.join(""));
+  args.push("--env-file", secretsFile);
   const child: ChildProcess = spawn("/bin/sh", ["-c", 'umask 077 && exec "$0" "$@"', process.execPath, ...args], {
     cwd: REPO_ROOT,
     detached: true, // own process group: we signal wrangler and its workerd children together
@@ -96,6 +118,9 @@ export async function startWrangler(opts: WranglerOptions): Promise<RunningWorke
       WRANGLER_HIDE_BANNER: "true",
       NO_UPDATE_NOTIFIER: "1",
       FORCE_COLOR: "0",
+      // Secrets come from our env file only, never from this process's environment.
+      CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true",
+      CLOUDFLARE_INCLUDE_PROCESS_ENV: "false",
     },
   });
   const pid = child.pid!;

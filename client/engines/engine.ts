@@ -26,6 +26,11 @@ export interface EngineContext {
   watchToken(send: (token: string) => void): () => void;
   /** The listener's per-run secrets: every local client must prove it holds them. */
   localAuth: LocalAuth;
+  /**
+   * Call once the local client has proved the secrets, before opening the tunnel. False means the
+   * listener takes no further connection (`--once` already served one): refuse this client.
+   */
+  authenticated(): boolean;
 }
 
 /** What happened on one local connection: one log line is made from it. */

@@ -167,17 +167,25 @@ describe("postgres engine (real psql against the local listener)", () => {
 
   it("turns a CancelRequest connection into POST /v1/cancel with the key", async () => {
     const { listener, peer } = await setup();
-    const cancel = Buffer.alloc(16);
-    cancel.writeInt32BE(16, 0);
-    cancel.writeInt32BE(80877102, 4);
-    cancel.writeUInt32BE(4242, 8);
-    cancel.writeUInt32BE(0xdeadbeef, 12);
-    const answer = await raw(listener.port, cancel);
+    const cancelFor = (pid: number, secret: number) => {
+      const cancel = Buffer.alloc(16);
+      cancel.writeInt32BE(16, 0);
+      cancel.writeInt32BE(80877102, 4);
+      cancel.writeUInt32BE(pid, 8);
+      cancel.writeUInt32BE(secret, 12);
+      return cancel;
+    };
+    // A key no connection of this listener was given (a guess by another local user) is dropped locally.
+    expect((await raw(listener.port, cancelFor(4242, 0xdeadbeee))).length).toBe(0);
+    // As if the gateway's BackendKeyData had reached one of the listener's authenticated connections.
+    listener.auth.cancelKeys.add(`4242:${0xdeadbeef}`);
+    const answer = await raw(listener.port, cancelFor(4242, 0xdeadbeef));
     expect(answer.length).toBe(0);
     await new Promise<void>((r) => {
       const check = () => (peer.cancels.length > 0 ? r() : setTimeout(check, 20));
       check();
     });
+    expect(peer.cancels).toHaveLength(1);
     expect(peer.cancels[0]!.body).toEqual({ pid: 4242, secret: 0xdeadbeef });
     expect(peer.cancels[0]!.authorization).toMatch(/^Bearer ey/);
     expect(peer.tunnels).toHaveLength(0);

@@ -4,7 +4,8 @@
  * Locally it answers what must not cross the gateway as-is:
  *  - SSLRequest / GSSENCRequest → 'N' (the hop to the gateway is the WebSocket, TLS in production;
  *    the local hop is loopback), repeatable (libpq may send GSSENCRequest then SSLRequest);
- *  - CancelRequest → `POST /v1/cancel { pid, secret }`, then close (PostgreSQL sends no reply);
+ *  - CancelRequest → `POST /v1/cancel { pid, secret }`, then close (PostgreSQL sends no reply) —
+ *    only for a key the gateway gave one of this listener's live, authenticated connections;
  *  - startup packets over 10 kB are refused.
  * Then it authenticates the local client with SCRAM-SHA-256 against the listener's per-run secret
  * (postgres/local-auth.ts; 28P01 otherwise) and only then opens the tunnel and forwards the
@@ -125,6 +126,11 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   const packet = got.packet;
   if (packet.kind === "cancel") {
     socket.destroy();
+    if (!ctx.localAuth.cancelKeys.has(`${packet.pid}:${packet.secret}`)) {
+      // PostgreSQL answers nothing either way; the key was never given to one of our own clients.
+      ctx.log("gatehouse: CancelRequest with a key this listener never handed out: dropped");
+      return { ...summary, outcome: "cancel dropped", detail: "unknown cancel key" };
+    }
     try {
       await ctx.gateway.cancel(packet.pid, packet.secret, await ctx.getToken());
       return { ...summary, outcome: "cancel forwarded" };
@@ -144,6 +150,11 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     if (e.sqlstate !== "08006" && socket.writable) socket.write(fatal(e.sqlstate, `gatehouse: ${e.message}`));
     endSoon(socket);
     return { ...summary, outcome: "local authentication failed", detail: e.message };
+  }
+  if (!ctx.authenticated()) {
+    socket.write(fatal("53300", "gatehouse: this listener (--once) has already served its one connection"));
+    endSoon(socket);
+    return { ...summary, outcome: "refused", detail: "--once: the listener's one connection is taken" };
   }
 
   let ws;
@@ -166,10 +177,15 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     ws,
     socket,
     initial,
-    observeDownstream: (payload) => tracker.push(payload),
+    observeDownstream: (payload) => {
+      const known = tracker.backendKeys.length;
+      tracker.push(payload);
+      for (const k of tracker.backendKeys.slice(known)) ctx.localAuth.cancelKeys.add(`${k.pid}:${k.secret}`);
+    },
     finalWords: (end) => finalError(end, tracker),
   });
   stopWatching();
+  for (const k of tracker.backendKeys) ctx.localAuth.cancelKeys.delete(`${k.pid}:${k.secret}`);
   return {
     outcome: describeEnd(result.end),
     sessionId: result.sessionId,

@@ -53,6 +53,13 @@ export function knownHostsLine(host: string, port: number): string {
   return `${port === 22 ? h : `[${h}]:${port}`} ${localHostKey().publicLine}`;
 }
 
+/**
+ * A local client that has not authenticated within this time is dropped (OpenSSH's LoginGraceTime):
+ * another local user must not hold unauthenticated connections open for ever and exhaust the
+ * listener's file descriptors.
+ */
+const LOGIN_GRACE_MS = 30_000;
+
 async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSummary> {
   const key = localHostKey();
   const server = new ssh2.Server({ hostKeys: [key.privatePem], ident: "gatehouse" });
@@ -66,10 +73,19 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
       summary.outcome = outcome;
       resolve(summary);
     };
+    const grace = setTimeout(() => {
+      summary.detail ??= "not authenticated within the login grace time";
+      socket.destroy();
+    }, LOGIN_GRACE_MS);
+    grace.unref();
     server.on("connection", (conn: Connection, info) => {
+      conn.once("ready", () => clearTimeout(grace));
       new LocalSshConnection(conn, ctx, info.header?.identRaw ?? "", summary, done).run();
     });
-    socket.on("close", () => done(summary.outcome === "closed" ? "client disconnected" : summary.outcome));
+    socket.on("close", () => {
+      clearTimeout(grace);
+      done(summary.outcome === "closed" ? "client disconnected" : summary.outcome);
+    });
     socket.resume();
     server.injectSocket(socket);
   });
@@ -103,6 +119,12 @@ class LocalSshConnection {
       if (auth.method !== "none" && refusals++ === 0) this.ctx.log(`gatehouse: local authentication failed: ${auth.method} for user ${JSON.stringify(String(auth.username).slice(0, 64))} refused (only this listener's key is accepted)`);
     });
     conn.on("ready", () => {
+      if (!this.ctx.authenticated()) {
+        this.summary.outcome = "refused";
+        this.summary.detail = "--once: the listener's one connection is taken";
+        conn.end();
+        return;
+      }
       this.tunnelPromise = this.openTunnel();
     });
     conn.on("session", (accept) => this.onSession(accept()));

@@ -36,6 +36,13 @@ export interface LocalAuth {
   sshKey: SshClientKey;
   /** Files written for the user, by name (pgpass, url, id_ed25519, …): absolute paths. */
   files: Record<string, string>;
+  /**
+   * PostgreSQL cancel keys ("pid:secret") the gateway gave this listener's authenticated, live
+   * connections. A CancelRequest cannot authenticate (libpq sends it on a fresh connection
+   * without a password), so it is forwarded only when it names one of these: another local user
+   * cannot make the listener send requests to the gateway with the pipeline's token.
+   */
+  cancelKeys: Set<string>;
 }
 
 /**
@@ -61,5 +68,5 @@ function parseSshKey(privateKey: string): SshClientKey {
 export function createLocalAuth(given: ListenerCredentials = {}): LocalAuth {
   const password = given.password ?? randomBytes(24).toString("base64url");
   const sshKey = parseSshKey(given.sshPrivateKey ?? generateEd25519KeyPair().private);
-  return { password, scram: scramVerifier(password), sshKey, files: {} };
+  return { password, scram: scramVerifier(password), sshKey, files: {}, cancelKeys: new Set() };
 }

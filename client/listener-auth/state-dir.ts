@@ -9,8 +9,13 @@
  * The state directory and `listeners/` must be real directories owned by us; they are (re)set to
  * 0700, so no other user can create or swap anything inside. A directory left by a listener that
  * died is replaced (two live listeners never share a port).
+ *
+ * Every directory above the state directory must be safe too: owned by root or us, and not
+ * writable by others unless sticky (like /tmp). Otherwise another user who owns, say,
+ * /tmp/shared/.local could rename our `state` away and plant its own `url` or `ssh_config` (with
+ * a ProxyCommand) at the predictable path the pipeline reads next — so the CLI refuses.
  */
-import { chmod, lstat, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
 import { CliError } from "../errors.ts";
@@ -30,10 +35,41 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
+const STICKY = 0o1000;
+
+/** Refuse when another user could rename or replace anything on the way to `dir` (OpenSSH StrictModes-like). */
+export async function checkSafeAncestors(dir: string): Promise<void> {
+  const uid = typeof process.getuid === "function" ? process.getuid() : null;
+  if (uid === null) return;
+  let current = await realpath(dir);
+  for (;;) {
+    const st = await stat(current);
+    if (st.uid !== 0 && st.uid !== uid) throw new CliError(`${current} belongs to another user; refusing to keep listener secrets below it (set GATEHOUSE_STATE_DIR to a private directory)`);
+    if ((st.mode & 0o022) !== 0 && (st.mode & STICKY) === 0) throw new CliError(`${current} is writable by other users; refusing to keep listener secrets below it (set GATEHOUSE_STATE_DIR to a private directory)`);
+    const up = path.dirname(current);
+    if (up === current) return;
+    current = up;
+  }
+}
+
+async function nearestExisting(dir: string): Promise<string> {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    try {
+      await lstat(current);
+      return current;
+    } catch {
+      if (path.dirname(current) === current) return current;
+    }
+  }
+}
+
 /** A new private directory for one listener's files. */
 export async function createListenerDir(stateDir: string, resource: string, port: number): Promise<string> {
   const parent = path.join(stateDir, "listeners");
+  // Before creating anything (mkdir would follow a planted symlink), and again once it exists.
+  await checkSafeAncestors(await nearestExisting(path.dirname(stateDir)));
   await ensurePrivateDir(stateDir);
+  await checkSafeAncestors(path.dirname(stateDir));
   await ensurePrivateDir(parent);
   const dir = path.join(parent, `${resource}-${port}`);
   await rm(dir, { recursive: true, force: true });

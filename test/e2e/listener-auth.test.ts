@@ -15,6 +15,9 @@ import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
 import { startConnectListener, type ConnectListener } from "../../client/listener.ts";
 import { staticTokenSource } from "../../client/auth/token-source.ts";
 import { createIntruder, sh, type Intruder } from "../harness/intruder.ts";
+import { spawn } from "node:child_process";
+import pg from "pg";
+import { eventually } from "./helpers.ts";
 
 let intruder: Intruder;
 const asIntruder = (cmd: string, args: string[], env?: Record<string, string>) => intruder.run(cmd, args, env);
@@ -106,6 +109,104 @@ rules:
     // None of it reached the gateway: no session was announced for a refused connection.
     expect(logs.filter((l) => /local authentication failed —/.test(l) && /session /.test(l))).toEqual([]);
   });
+
+  it("another OS user's unauthenticated connection does not use up a --once listener's one connection", async () => {
+    const once = await startConnectListener({
+      gateway: stack.gatewayUrl,
+      resource: "demo-pg",
+      port: 0,
+      once: true,
+      stateDir: path.join(stateRoot, "state"),
+      tokenSource: staticTokenSource(await stack.mintToken({ sub: "pipeline" }), "test"),
+      log: (l: string) => logs.push(l),
+    });
+    try {
+      const first = await asIntruder("psql", [pgUrl(once).replace("pipeline@", "pipeline:guess@"), "-X", "-w", "-c", "select 1"]);
+      expect(first.code).toBe(2);
+      expect(first.stderr).toContain("password authentication failed");
+      // The pipeline's own connection still gets through, to the target.
+      const owner = await sh("psql", [pgUrl(once), "-X", "-w", "-A", "-t", "-c", "select 'owner-after-intruder'"], { ...cleanPgEnv(), PGPASSFILE: once.auth.files.pgpass! });
+      expect(owner.stderr).toBe("");
+      expect(owner.stdout.trim()).toBe("owner-after-intruder");
+      // It was the one connection: the listener has stopped.
+      await once.done;
+      const after = await sh("psql", [pgUrl(once), "-X", "-w", "-c", "select 1"], { ...cleanPgEnv(), PGPASSFILE: once.auth.files.pgpass! });
+      expect(after.code).toBe(2);
+    } finally {
+      await once.close();
+    }
+  });
+
+  it("another OS user's CancelRequests never reach the gateway; the owner's own cancel still works", async () => {
+    const su = stack.pg.superuser!;
+    const admin = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: su.user, password: su.password });
+    await admin.connect();
+    const sleeping = async () => Number((await admin.query("select count(*)::int as n from pg_stat_activity where query = 'select pg_sleep(60)' and state = 'active'")).rows[0].n);
+    const child = spawn("psql", [pgUrl(pgListener), "-X", "-w", "-c", "select pg_sleep(60)"], { env: { ...cleanPgEnv(), PGPASSFILE: pgListener.auth.files.pgpass! }, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+    try {
+      await eventually(async () => (await sleeping()) === 1, "the owner's query to start");
+      const before = logs.filter((l) => l.includes("CancelRequest with a key this listener never handed out")).length;
+      // 64 CancelRequests with guessed keys, each on its own connection, as PostgreSQL clients send them.
+      const script = `import socket,struct,random\nfor i in range(64):\n s=socket.create_connection(("127.0.0.1",${pgListener.port}))\n s.sendall(struct.pack("!iiII",16,80877102,random.getrandbits(32),random.getrandbits(32)))\n s.recv(1)\n s.close()\n`;
+      const flood = await asIntruder("python3", ["-c", script]);
+      expect(flood.code, flood.stderr).toBe(0);
+      await eventually(async () => logs.filter((l) => l.includes("CancelRequest with a key this listener never handed out")).length - before >= 64, "the listener to drop the guessed cancels");
+      expect(await sleeping()).toBe(1);
+      child.kill("SIGINT");
+      expect(await exited).not.toBe(0);
+      expect(stderr).toContain("canceling statement due to user request");
+      await eventually(async () => (await sleeping()) === 0, "the owner's query to be cancelled");
+    } finally {
+      child.kill("SIGKILL");
+      await admin.end();
+    }
+  });
+
+  it("survives hostile authentication answers from another OS user and keeps serving its owner", async () => {
+    // Raw PostgreSQL wire from the other user: a cleartext password instead of SASL, SCRAM-SHA-256-PLUS,
+    // channel binding, absurd and negative lengths, invalid UTF-8, an oversized nonce, a query before
+    // authentication, a wrong proof, and a final message replaying an earlier exchange's nonce.
+    const probe = await asIntruder("python3", ["-c", readFileSync(path.join(import.meta.dirname, "listener-auth-probe.py"), "utf8"), String(pgListener.port)]);
+    expect(probe.stderr).toBe("");
+    const codes = Object.fromEntries(probe.stdout.trim().split("\n").map((l) => l.split(" ") as [string, string]));
+    expect(codes).toEqual({
+      cleartext: "28P01",
+      plus: "28P01",
+      cbind: "28P01",
+      huge: "08P01",
+      badutf8: "28P01",
+      longnonce: "28P01",
+      negative: "28P01",
+      wrongtype: "28000",
+      wrongproof: "28P01",
+      replayednonce: "28P01",
+    });
+    // The listener still serves its owner, to the target.
+    const owner = await sh("psql", [pgUrl(pgListener), "-X", "-w", "-A", "-t", "-c", "select 'still serving'"], { ...cleanPgEnv(), PGPASSFILE: pgListener.auth.files.pgpass! });
+    expect(owner.stderr).toBe("");
+    expect(owner.stdout.trim()).toBe("still serving");
+  });
+
+  it("drops another OS user's connections that never authenticate (no holding the listener's sockets for ever)", async () => {
+    // Both listeners at once: connect, say nothing (the SSH one sends its banner), wait for the close.
+    const script = [
+      "import socket,threading",
+      "def hold(name,port):",
+      " s=socket.create_connection(('127.0.0.1',port)); s.settimeout(50)",
+      " try:",
+      "  while s.recv(4096): pass",
+      "  print(name,'closed')",
+      " except socket.timeout: print(name,'still open')",
+      `ts=[threading.Thread(target=hold,args=a) for a in (('ssh',${sshListener.port}),('pg',${pgListener.port}))]`,
+      "[t.start() for t in ts]; [t.join() for t in ts]",
+    ].join("\n");
+    const held = await asIntruder("python3", ["-c", script]);
+    expect(held.stderr).toBe("");
+    expect(held.stdout.trim().split("\n").sort()).toEqual(["pg closed", "ssh closed"]);
+  }, 120_000);
 
   it("another OS user cannot use the SSH listener, with no key, the listener's key file, or its own key", async () => {
     const marker = path.join(sshd.home, "intruder-was-here");

@@ -6,7 +6,9 @@
  * claims in a header (the local worker is not configured as behind Cloudflare).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readdirSync, lstatSync } from "node:fs";
+import { readdirSync, lstatSync, readFileSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import pg from "pg";
 import path from "node:path";
 import WebSocket from "ws";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
@@ -21,6 +23,9 @@ roles:
     - claims: { groups: auditors }
 rules:
   - { name: pg, effect: allow, subjects: any, resources: [demo-pg], actions: [connect, sql.read] }
+masking:
+  rules:
+    - { name: hashed, resources: [demo-pg], columns: [email], style: hash }
 `;
 
 function walk(dir: string, out: Array<{ file: string; mode: number; dir: boolean }> = []) {
@@ -75,6 +80,26 @@ describe("local state", () => {
     const row = await sessionRow(sessionId);
     for (const spoofed of ["203.0.113.66", "198.51.100.77", "198.51.100.78", "198.51.100.79"]) expect(row.client_addr).not.toContain(spoofed);
     expect(row.client_addr).toBe("");
+  });
+
+  it("never puts the worker's masking key on a command line another user can read (/proc/*/cmdline)", async () => {
+    const key = readFileSync(path.join(stack.home, "worker", "masking-key"), "utf8").trim();
+    expect(key.length).toBeGreaterThan(20);
+    // The worker really runs with it (from its private env file): a `hash` rule's output is keyed by it.
+    const su = stack.pg.superuser!;
+    const direct = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: su.user, password: su.password });
+    await direct.connect();
+    const email = String((await direct.query("select email from customers order by id limit 1")).rows[0].email);
+    await direct.end();
+    const masked = await stack.psql("select email from customers order by id limit 1", { sub: "key-checker" });
+    expect(masked.stdout).toContain(`h:${createHmac("sha256", key).update(email).digest("hex").slice(0, 16)}`);
+    const seen = await intruder.run("sh", ["-c", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" 2>/dev/null; echo; done"]);
+    expect(seen.stdout).toContain("wrangler");
+    expect(seen.stdout.includes(key)).toBe(false);
+    // Nor the target's passwords (embedded PostgreSQL, the connector's logins).
+    const passwords = [stack.pg.superuser?.password, stack.pg.password, stack.pg.levels?.read.password, stack.pg.levels?.write.password].filter((p): p is string => !!p && p.length >= 8);
+    expect(passwords.length).toBeGreaterThan(0);
+    for (const p of passwords) expect(seen.stdout.includes(p), "a PostgreSQL password on a command line").toBe(false);
   });
 
   it("keeps every file of the running stack private, including what workerd wrote during sessions", async () => {

@@ -97,6 +97,20 @@ describe("session caps", () => {
     await closeAll();
   });
 
+  it("holds the cap when one identity races many connections at once", async () => {
+    await listener("racer");
+    const results = await Promise.all(Array.from({ length: 12 }, () => open("racer")));
+    const admitted = results.filter((r) => r instanceof pg.Client);
+    expect(admitted).toHaveLength(2);
+    for (const r of results) if (!(r instanceof pg.Client)) expect((r as { code?: string }).code).toBe("53300");
+    // Ground truth: the target never saw more than the cap (refused sessions were never dialled).
+    expect(await targetSessions()).toBe(2);
+    await closeAll();
+    // The places came back.
+    expect(await open("racer")).toBeInstanceOf(pg.Client);
+    await closeAll();
+  });
+
   it("refuses over max_sessions_per_resource whoever asks", async () => {
     for (const sub of ["alice", "bob", "carol", "dave"]) expect(await open(sub)).toBeInstanceOf(pg.Client);
     const fifth = await open("erin");

@@ -71,6 +71,23 @@ describe("identity token lifetime", () => {
     await eventually(async () => !(await backendAlive(pid)), "the target backend to end");
   });
 
+  it("ends a session that keeps itself busy (a statement running across the expiry) at the token's expiry", async () => {
+    const token = await stack.mintToken({ sub: "busy", claims: main, ttlSeconds: 8 });
+    const { client, pid, ended } = await session({ kind: "static", getToken: async () => token });
+    // The statement would outlive the token by far; the session must not.
+    const busy = client.query("select pg_sleep(120)").then(
+      () => "finished",
+      (e: Error & { code?: string }) => e,
+    );
+    // pg hands the FATAL to the statement in flight (the connection's 'error' only says it closed).
+    const err = await busy;
+    expect(err).not.toBe("finished");
+    expect((err as Error).message).toContain("gatehouse: identity token expired");
+    expect((err as { code?: string }).code).toBe("28000");
+    await ended;
+    await eventually(async () => !(await backendAlive(pid)), "the target backend to end");
+  });
+
   it("keeps a session alive past the first token's expiry when the client renews it on the tunnel", async () => {
     const source = renewingSource(8, () => main);
     // Every token this source hands out is fresh: the session's first one expires before this one.

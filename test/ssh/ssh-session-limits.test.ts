@@ -61,6 +61,9 @@ describe("SSH sessions: caps and token lifetime", () => {
     expect(r.stderr).toContain("gatehouse: identity token expired");
     expect(r.status).toBe(255);
 
+    // The command itself is gone from the host: the session ended, so must what it ran.
+    await eventually(async () => (await run("pgrep", ["-f", `${started}; sleep 120`], { timeoutMs: 10_000 })).status === 1, "the expired session's command to end on the host");
+
     // gatehouse exec (no local SSH server) ends the same way.
     const execStarted = path.join(sshd.home, "exec-expiring-started");
     const token = await stack.mintToken({ sub: "short-exec", ttlSeconds: 8 });

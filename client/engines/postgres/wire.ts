@@ -110,6 +110,10 @@ export class BackendMessageTracker {
   private currentType = 0;
   /** Type byte of the last complete message, 0 when none. */
   lastType = 0;
+  /** Bytes of a BackendKeyData ('K', pid + secret) being read; null outside one. */
+  private key: number[] | null = null;
+  /** The cancel keys the gateway handed to this connection (a CancelRequest must name one). */
+  readonly backendKeys: { pid: number; secret: number }[] = [];
 
   get atBoundary(): boolean {
     return this.headerFill === 0 && this.remaining === 0;
@@ -120,9 +124,17 @@ export class BackendMessageTracker {
     while (i < chunk.length) {
       if (this.remaining > 0) {
         const take = Math.min(this.remaining, chunk.length - i);
+        if (this.key) this.key.push(...chunk.subarray(i, i + take));
         this.remaining -= take;
         i += take;
-        if (this.remaining === 0) this.lastType = this.currentType;
+        if (this.remaining === 0) {
+          this.lastType = this.currentType;
+          if (this.key) {
+            const v = new DataView(Uint8Array.from(this.key).buffer);
+            this.backendKeys.push({ pid: v.getUint32(0), secret: v.getUint32(4) });
+            this.key = null;
+          }
+        }
         continue;
       }
       this.header[this.headerFill++] = chunk[i++]!;
@@ -131,6 +143,7 @@ export class BackendMessageTracker {
         this.currentType = this.header[0]!;
         const len = new DataView(this.header.buffer).getInt32(1);
         this.remaining = Math.max(0, len - 4);
+        this.key = this.currentType === 0x4b /* 'K' */ && len === 12 ? [] : null;
         if (this.remaining === 0) this.lastType = this.currentType;
       }
     }
