@@ -10,6 +10,15 @@ describe("recorded client address", () => {
     expect(clientAddress({ GATEHOUSE_BEHIND_CLOUDFLARE: "1" }, spoofed)).toBeNull();
   });
 
+  it("records standalone workerd's socket peer (cf.clientIp), never a header", () => {
+    expect(clientAddress({}, spoofed, { clientIp: "192.0.2.7:50432" })).toBe("192.0.2.7");
+    expect(clientAddress({}, spoofed, { clientIp: "[2001:db8::5]:443" })).toBe("2001:db8::5");
+    expect(clientAddress({}, spoofed, { clientIp: "not an address" })).toBeNull();
+    expect(clientAddress({}, spoofed, { country: "XX" })).toBeNull();
+    // Behind Cloudflare the edge's header wins (Cloudflare sets it from the TCP peer).
+    expect(clientAddress({ GATEHOUSE_BEHIND_CLOUDFLARE: "true" }, spoofed, { clientIp: "192.0.2.7:1" })).toBe("203.0.113.9");
+  });
+
   it("uses only CF-Connecting-IP behind Cloudflare, and only an IP literal", () => {
     const on = { GATEHOUSE_BEHIND_CLOUDFLARE: "true" };
     expect(clientAddress(on, spoofed)).toBe("203.0.113.9");

@@ -3,9 +3,11 @@
  * the gateway trusts wrote it: on Cloudflare's edge, CF-Connecting-IP is set by Cloudflare from
  * the TCP peer and any client-sent value is replaced. Anywhere else (wrangler dev, self-hosted
  * workerd) headers are whatever the client sent — miniflare even keeps a client's own
- * CF-Connecting-IP and only fills it in when absent — and the runtime gives a worker no socket
- * peer. So without GATEHOUSE_BEHIND_CLOUDFLARE=true the address is recorded as unknown (null),
- * never taken from CF-Connecting-IP, X-Forwarded-For, X-Real-IP or Forwarded.
+ * CF-Connecting-IP and only fills it in when absent. Standalone workerd (the self-hosted worker)
+ * puts the TCP peer in `request.cf.clientIp` ("ip:port"), which no header can set; that is the
+ * socket peer and is recorded. miniflare (wrangler dev) replaces `request.cf` with its own object
+ * and hides it, so there the address is recorded as unknown (null) — never taken from
+ * CF-Connecting-IP, X-Forwarded-For, X-Real-IP or Forwarded.
  */
 import type { Env } from "../env.ts";
 
@@ -16,8 +18,17 @@ export function behindCloudflare(env: Pick<Env, "GATEHOUSE_BEHIND_CLOUDFLARE">):
   return env.GATEHOUSE_BEHIND_CLOUDFLARE === "true";
 }
 
-export function clientAddress(env: Pick<Env, "GATEHOUSE_BEHIND_CLOUDFLARE">, headers: Headers): string | null {
-  if (!behindCloudflare(env)) return null;
+export function clientAddress(env: Pick<Env, "GATEHOUSE_BEHIND_CLOUDFLARE">, headers: Headers, cf?: unknown): string | null {
+  if (!behindCloudflare(env)) return socketPeer(cf);
   const value = headers.get("cf-connecting-ip")?.trim();
   return value && IP_LITERAL.test(value) ? value : null;
+}
+
+/** workerd's `cf.clientIp`: "1.2.3.4:5678", "[2001:db8::1]:5678" or a bare address. */
+function socketPeer(cf: unknown): string | null {
+  const raw = typeof cf === "object" && cf !== null ? (cf as { clientIp?: unknown }).clientIp : undefined;
+  if (typeof raw !== "string") return null;
+  const m = /^\[([0-9A-Fa-f:.]+)\]:\d+$/.exec(raw) ?? /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(raw);
+  const ip = m ? m[1]! : raw;
+  return IP_LITERAL.test(ip) ? ip : null;
 }

@@ -43,7 +43,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
       sessionId: crypto.randomUUID(),
       identity: c.var.identity,
       resource: { name, type, labels: known?.labels ?? {} },
-      clientAddress: clientAddress(c.env, c.req.raw.headers),
+      clientAddress: clientAddress(c.env, c.req.raw.headers, c.req.raw.cf),
     };
     const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(admission.sessionId));
     return stub.fetch("https://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
