@@ -10,6 +10,8 @@
  * First-time access comes from the index (no earlier session of that identity on that resource);
  * offline it is computed over the given files only.
  */
+import { didYouMean } from "../suggest.ts";
+import { COMMAND_TREE } from "../command-tree.ts";
 import {
   buildReviewReport,
   formatReview,
@@ -65,7 +67,7 @@ export async function reviewCommand(argv: string[], io: AuditCommandIO): Promise
       io.stdout(REVIEW_USAGE);
       return sub === undefined ? 2 : 0;
     }
-    if (sub !== "report") throw new UsageError(`unknown review command ${JSON.stringify(sub)}`);
+    if (sub !== "report") throw new UsageError(`unknown review command ${JSON.stringify(sub)}${didYouMean(String(sub), COMMAND_TREE.review!)}`);
     if (args.positionals.length > 0) throw new UsageError("report takes no positional arguments");
     const fromText = args.strings.get("from");
     const toText = args.strings.get("to");

@@ -79,6 +79,8 @@ export interface LocalStackOptions {
   workerVars?: Record<string, string>;
   /** wrangler.toml to run (default: the repo's). */
   wranglerConfig?: string;
+  /** Stop and fail when the worker reports its configuration invalid (default true; see WranglerOptions). */
+  requireReady?: boolean;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
   /** Connector logs (default: silent). */
@@ -238,7 +240,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const issuer = issuerResult.value;
     log(`demo PostgreSQL on ${pgInfo.host}:${pgInfo.port} (database ${pgInfo.database}, role ${pgInfo.user})`);
     log(`DEVELOPMENT-ONLY OIDC issuer at ${issuer.url}${issuer.issuer !== issuer.url ? ` (issuer id ${issuer.issuer})` : ""}`);
-    if (!policy.text.includes(issuer.issuer)) log(`note: the policy does not mention the dev issuer ${issuer.issuer}; its subjects may not match dev tokens`);
+    if (!policy.text.includes(issuer.issuer) && !/issuer:\s*dev\b/.test(policy.text)) {
+      log(`note: the policy names neither 'issuer: dev' nor the dev issuer ${issuer.issuer}; its subjects may not match dev tokens`);
+    }
 
     // Tests bring their own sshd; the demo target is for npm start.
     const sshDemo = opts.ephemeral ? null : await startSshDemo(home, log);
@@ -278,6 +282,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           persistTo: opts.persistTo ?? path.join(home, "wrangler"),
           vars: workerVarsFor(`http://127.0.0.1:${gatewayPort}`),
           config: opts.wranglerConfig,
+          requireReady: opts.requireReady,
           log: opts.workerLog,
         });
       } catch (err) {

@@ -42,6 +42,8 @@ export interface TestStackOptions {
   issuerId?: string;
   /** Another wrangler config for the worker (benchmark builds, e.g. bench/recording-off/). */
   wranglerConfig?: string;
+  /** Fail when the worker's configuration is invalid (default true); false keeps a misconfigured worker running. */
+  requireReady?: boolean;
   /** Print worker/connector output to stderr (debugging). */
   verbose?: boolean;
 }
@@ -139,6 +141,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     connector: opts.connector,
     waitForConnector: opts.waitForConnector,
     workerVars: opts.workerVars,
+    requireReady: opts.requireReady,
     ...(opts.wranglerConfig ? { wranglerConfig: opts.wranglerConfig } : {}),
     ...(opts.verbose
       ? { log: (l: string) => process.stderr.write(`[stack] ${l}\n`), workerLog: (l: string) => process.stderr.write(`[worker] ${l}\n`) }
