@@ -13,6 +13,7 @@ import { createSessionsApi } from "./api/sessions.ts";
 import { auditKeysHandler } from "./api/audit-keys.ts";
 import { requireRole } from "./auth/bearer-identity.ts";
 import { notReady, readinessProblems } from "./config/readiness.ts";
+import { approvalPage } from "./routes/approval-page.ts";
 
 export { SessionObject } from "./session/session-object.ts";
 export { ConnectorHub } from "./connectors/connector-hub.ts";
@@ -37,6 +38,8 @@ app.get("/.well-known/gatehouse-audit-keys", auditKeysHandler);
 app.route("/v1/sessions", createSessionsApi({ requireRole }));
 app.route("/v1/connector", connectorRoutes);
 app.route("/v1/admin", adminRoutes);
+app.get("/v1/approvals/:id", approvalPage);
+app.get("/v1/grants/:id", approvalPage);
 app.route("/v1/approvals", approvalRoutes);
 app.route("/v1/grants", grantRoutes);
 app.route("/v1", tunnelRoutes);

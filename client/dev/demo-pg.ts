@@ -192,6 +192,15 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
     } finally {
       await app.end();
     }
+    // The demo's just-in-time rule (demo.yaml, demo-oncall-stats-reset): with a grant the session
+    // logs in as the owner, who may then reset the statistics — and nothing else beyond its role.
+    const su = new pg.Client({ host: HOST, port, user: "postgres", password: superPassword, database: DEMO_DATABASE });
+    await su.connect();
+    try {
+      await su.query(`GRANT EXECUTE ON FUNCTION pg_stat_reset() TO ${quoteIdent(DEMO_ROLE)}`);
+    } finally {
+      await su.end();
+    }
 
     return {
       host: HOST,
