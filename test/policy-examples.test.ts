@@ -201,3 +201,14 @@ describe("demo.yaml masking on demo-ssh", () => {
     }
   });
 });
+
+describe("docs/MASKING.md", () => {
+  it("its configuration example is accepted as a policy's masking section", async () => {
+    const doc = readFileSync(path.resolve(EXAMPLES, "../../docs/MASKING.md"), "utf8");
+    const block = /```yaml\n(masking:[\s\S]*?)```/.exec(doc)?.[1];
+    expect(block).toBeDefined();
+    const text = `version: 1\nrules:\n  - { name: r, effect: allow, subjects: any, resources: any, actions: [connect] }\n${block}`;
+    const result = await loadPolicy(text, "MASKING.md");
+    expect(result.ok ? [] : formatPolicyErrors(result.errors)).toEqual([]);
+  });
+});

@@ -23,7 +23,7 @@ import {
 import type { CommandIO } from "./io.ts";
 
 export const DEV_USAGE = `usage:
-  gatehouse dev token [--sub alice] [--claim k=v ...] [--claim-json k=<json> ...] [--aud gatehouse] [--ttl 10m] [--issuer URL]
+  gatehouse dev token [--sub alice] [--claim k=v ...] [--claim-json k=<json> ...] [--aud gatehouse] [--ttl 1h] [--issuer URL]
       mint a token from the DEVELOPMENT issuer key (.gatehouse/dev/issuer-key.json); prints the JWT alone
       (groups is always an array: --claim groups=a --claim groups=b → ["a","b"]; other --claim values are strings)
   gatehouse dev issuer [--port ${DEV_ISSUER_DEFAULT_PORT}]

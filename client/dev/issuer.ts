@@ -19,8 +19,8 @@ import { gatehouseHome, readIfExists, writeSecretFile } from "./home.ts";
 export const DEV_ISSUER_DEFAULT_PORT = 8788;
 export const DEV_ISSUER_ALG = "ES256";
 export const DEV_DEFAULT_AUDIENCE = "gatehouse";
-/** Default token lifetime: 10 minutes (the gateway's dev issuer accepts up to 1 h). */
-export const DEV_DEFAULT_TTL_SECONDS = 600;
+/** Default token lifetime: 1 hour, the most the local gateway accepts from its dev issuer; `gatehouse connect` renews it (client/auth/dev-token-source.ts). */
+export const DEV_DEFAULT_TTL_SECONDS = 3600;
 
 export function defaultIssuerKeyFile(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(gatehouseHome(env), "dev", "issuer-key.json");
