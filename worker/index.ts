@@ -25,6 +25,8 @@ const app = new Hono<{ Bindings: Env }>();
 // Readiness, not mere liveness: 503 with every configuration problem until the worker can admit anyone.
 app.get("/healthz", async (c) => {
   const problems = await readinessProblems(c.env);
+  // The gateway's clock, for `gatehouse doctor` (tokens are checked against it).
+  c.header("date", new Date().toUTCString());
   return problems.length === 0 ? c.json({ ok: true, ready: true }) : c.json({ ok: false, ready: false, error: "misconfigured", errors: problems }, 503);
 });
 // Client routes refuse up front while misconfigured (connectors may still attach and wait).

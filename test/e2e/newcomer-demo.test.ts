@@ -107,3 +107,32 @@ describe("a just-in-time grant", () => {
     }
   }, 120_000);
 });
+
+describe("gatehouse doctor", () => {
+  it("passes on a working setup and names the fix when the token is not trusted or the gateway is down", async () => {
+    const ok = await gatehouse(["doctor", "demo-pg"], { ...as(alice), NO_COLOR: "1" });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^ok {4}token {4}sub "alice"/m);
+    expect(ok.stdout).toMatch(/^ok {4}gateway .* is ready$/m);
+    expect(ok.stdout).toMatch(/^ok {4}clock /m);
+    expect(ok.stdout).toMatch(/^ok {4}resource demo-pg \(postgres\) is served by a connector$/m);
+    expect(ok.stdout).not.toContain("\x1b[");
+
+    const json = await gatehouse(["doctor", "demo-pg", "--json"], as(alice));
+    expect((JSON.parse(json.stdout) as { ok: boolean }).ok).toBe(true);
+
+    // A token the gateway does not trust (signed by another key).
+    const { generateKeyPair, SignJWT } = await import("jose");
+    const { privateKey } = await generateKeyPair("ES256");
+    const forged = await new SignJWT({ aud: "gatehouse" }).setProtectedHeader({ alg: "ES256", kid: "other" }).setIssuer(stack.issuerId).setSubject("alice").setIssuedAt().setExpirationTime("10m").sign(privateKey);
+    const untrusted = await gatehouse(["doctor", "demo-pg"], { ...as(forged), NO_COLOR: "1" });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stdout).toMatch(/^FAIL {2}resource .*HTTP 401/m);
+    expect(untrusted.stdout).toContain("fix: the gateway does not trust this token");
+
+    const down = await gatehouse(["doctor"], { GATEHOUSE_URL: "http://127.0.0.1:9", GATEHOUSE_TOKEN: alice, NO_COLOR: "1" });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toMatch(/^FAIL {2}gateway {2}cannot reach http:\/\/127\.0\.0\.1:9/m);
+    expect(down.stdout).toContain("fix: start it (locally: npm start)");
+  }, 60_000);
+});

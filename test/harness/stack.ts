@@ -38,8 +38,8 @@ export interface TestStackOptions {
   waitForConnector?: boolean;
   /** Extra worker vars. */
   workerVars?: Record<string, string>;
-  /** `iss` of minted tokens (default http://127.0.0.1:8788, what examples/policies/*.yaml name). */
-  issuerId?: string;
+  /** `iss` of minted tokens (default http://127.0.0.1:8788; null: the URL the issuer is served at, as npm start does). */
+  issuerId?: string | null;
   /** Another wrangler config for the worker (benchmark builds, e.g. bench/recording-off/). */
   wranglerConfig?: string;
   /** Fail when the worker's configuration is invalid (default true); false keeps a misconfigured worker running. */
@@ -132,7 +132,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     gatewayPort: 0,
     issuerPort: 0,
     // Pinned so policies written for the development issuer (demo.yaml) match; served on an ephemeral port.
-    issuerId: opts.issuerId ?? DEV_ISSUER_ID,
+    issuerId: opts.issuerId === null ? undefined : (opts.issuerId ?? DEV_ISSUER_ID),
     pgPort: 0,
     pg: opts.pg,
     policyYaml: opts.policyYaml,
