@@ -105,6 +105,18 @@ describe("a just-in-time grant", () => {
     } finally {
       await db.end();
     }
+
+    // The access review lists the grant: who asked, why, who approved, when it was usable.
+    const auditor = await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } });
+    const day = 24 * 3600_000;
+    const review = await gatehouse(["review", "report", "--from", new Date(Date.now() - day).toISOString(), "--to", new Date(Date.now() + day).toISOString(), "--format", "json"], as(auditor));
+    expect(review.stderr).toBe("");
+    const grants = (JSON.parse(review.stdout) as { grants: Array<Record<string, unknown>> }).grants;
+    expect(grants).toEqual([expect.objectContaining({ id: grantId, resource: "demo-pg", status: "approved", reason: "reset stats after the load test", approved_by: [expect.stringContaining("bob")] })]);
+    expect(grants[0]!.active_from).toEqual(expect.any(String));
+    const md = await gatehouse(["review", "report", "--from", new Date(Date.now() - day).toISOString(), "--to", new Date(Date.now() + day).toISOString()], as(auditor));
+    expect(md.stdout).toContain("## Just-in-time grants\n\n- ");
+    expect(md.stdout).toMatch(new RegExp(String.raw`→ demo-pg: approved, approved by bob.*reset stats after the load test.*\(${grantId}\)`));
   }, 120_000);
 });
 

@@ -6,16 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { lstatSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "../../client/dev/ports.ts";
+import { demoServersDir } from "../../client/dev/home.ts";
 import { descendants, exportedVariables, npmStart, stillRunning, type NpmStart } from "./support/npm-start.ts";
 import { eventually, gatehouse, psql } from "./helpers.ts";
 
+// 0700 (mkdtemp): as root the demo servers' data lives outside the home, so nothing must pass through it.
 const tmp = mkdtempSync(path.join(tmpdir(), "gh-npm-start-"));
-// As root the demo servers run as their own OS users and must pass through to their data.
-chmodSync(tmp, 0o711);
 const home = path.join(tmp, "my home");
 const stateDir = path.join(tmp, "state");
 
@@ -38,7 +38,11 @@ async function endAndCheck(run: NpmStart, how: NodeJS.Signals) {
   expect(left === "none" ? [] : stillRunning(pids)).toEqual([]);
 }
 
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+  const servers = demoServersDir(home);
+  if (servers) rmSync(servers, { recursive: true, force: true });
+});
 
 describe("npm start", () => {
   let run: NpmStart;
@@ -49,6 +53,7 @@ describe("npm start", () => {
   }, 300_000);
 
   it("prints next steps that work as printed on other ports and another home", async () => {
+    expect(lstatSync(home).mode & 0o777).toBe(0o700);
     const vars = exportedVariables(banner);
     expect(vars.GATEHOUSE_HOME).toBe(home);
     expect(vars.GATEHOUSE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
