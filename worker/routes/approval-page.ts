@@ -15,7 +15,6 @@ export function wantsApprovalPage(headers: Headers): boolean {
 
 export function approvalPageText(id: string): string {
   const grant = id.startsWith("grt_");
-  const cmd = grant ? "access" : "approvals";
   return [
     `Gatehouse ${grant ? "access grant request" : "approval request"} ${id}`,
     "",
@@ -26,7 +25,7 @@ export function approvalPageText(id: string): string {
     `  gatehouse approvals approve ${id}`,
     `  gatehouse approvals deny ${id} --reason "why"`,
     "",
-    grant ? `The requester sees its state with: gatehouse ${cmd} list` : "The client that sent the statement waits until it is decided, withdrawn or expires.",
+    grant ? "The requester sees its state with: gatehouse access list" : "The client that sent the statement waits until it is decided, withdrawn or expires.",
     "Locally (npm start): export GATEHOUSE_TOKEN=$(npx gatehouse dev token --sub bob --claim groups=approvers)",
     "More: docs/APPROVALS.md",
     "",
