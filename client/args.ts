@@ -3,6 +3,7 @@
  * flags. Unknown flags are an error (a typo must not silently change what the CLI does).
  */
 import { UsageError } from "./errors.ts";
+import { didYouMean } from "./suggest.ts";
 
 export interface FlagSpec {
   /** "string" takes a value; "boolean" does not; "list" takes a value and may repeat. */
@@ -43,7 +44,7 @@ export function parseArgs(argv: readonly string[], spec: Record<string, FlagSpec
       continue;
     }
     const s = spec[name];
-    if (!s) throw new UsageError(`unknown option --${name}`);
+    if (!s) throw new UsageError(`unknown option --${name}${didYouMean(name, Object.keys(spec), "--")}`);
     if (s.kind === "boolean") {
       if (inline !== undefined) throw new UsageError(`--${name} does not take a value`);
       out.booleans.add(name);

@@ -15,6 +15,11 @@ import { adminCommand } from "./commands/admin.ts";
 import { execCommand } from "./commands/exec.ts";
 import { processIO, type CommandIO } from "./commands/io.ts";
 import { CLIENT_VERSION } from "./version.ts";
+import { completionCommand } from "./commands/completion.ts";
+import { doctorCommand } from "./commands/doctor.ts";
+import { TOP_COMMANDS } from "./command-tree.ts";
+import { EXIT } from "./exit-codes.ts";
+import { didYouMean } from "./suggest.ts";
 
 const USAGE = `gatehouse ${CLIENT_VERSION} — access gateway client for CI/CD pipelines
 
@@ -29,7 +34,12 @@ usage:
   gatehouse sessions list|show|replay|export|verify ...                   recorded sessions (auditors)
   gatehouse review report --from T --to T [--format md|csv|json]          access review from the verified trail
   gatehouse admin policy apply <file> | show                              the policy in force (admin role)
+  gatehouse doctor [resource]                                              check token, gateway, clock, resource and local tools
+  gatehouse completion bash|zsh|fish                                      shell completion script
   gatehouse --version
+
+Listing and show commands take --json. Exit codes: 0 ok, 1 error, 2 usage, 126/255 exec refused/failed
+(docs/CLI.md). NO_COLOR disables colour (it is only used on a terminal).
 
 Run "gatehouse <command> --help" for details. Docs: docs/CONFIGURATION.md
 `;
@@ -72,6 +82,10 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         return await adminCommand(rest, io);
       case "exec":
         return await execCommand(rest, io);
+      case "doctor":
+        return await doctorCommand(rest, io);
+      case "completion":
+        return await completionCommand(rest, io);
       case "--version":
       case "version":
         io.stdout(`${CLIENT_VERSION}\n`);
@@ -83,18 +97,21 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         io.stdout(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, TOP_COMMANDS)}`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`gatehouse: ${err.message}\n${command === "connect" ? CONNECT_USAGE : 'run "gatehouse --help" for usage'}\n`);
-      return 2;
+      return EXIT.USAGE;
     }
+    // Like ssh, `exec` exits 255 whenever it could not get a command run: the remote command's own
+    // statuses (including 1) stay unambiguous.
+    const failed = command === "exec" ? EXIT.GATEWAY : EXIT.ERROR;
     if (err instanceof CliError) {
       io.stderr(`gatehouse: ${err.message}\n`);
-      return 1;
+      return failed;
     }
     io.stderr(`gatehouse: unexpected error: ${describeError(err)}\n`);
-    return 1;
+    return failed;
   }
 }

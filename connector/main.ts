@@ -13,6 +13,7 @@ import { startConnector } from "./connector.ts";
 import { ConfigError } from "./errors.ts";
 import { generateConnectorKeyPair } from "./keys.ts";
 import { createStderrLogger, type LogLevel } from "./logger.ts";
+import { CONNECTOR_VERSION } from "./version.ts";
 
 export { startConnector } from "./connector.ts";
 export type { StartConnectorOptions, RunningConnector, ConnectorEvent } from "./connector.ts";
@@ -29,11 +30,16 @@ const USAGE = `usage:
   gatehouse-connector --config connector.yaml [--log-level debug|info|warn|error]
   gatehouse-connector check --config connector.yaml
   gatehouse-connector keygen --out connector-key.jwk [--force]
+  gatehouse-connector --version
 
 The connector dials out to the Gatehouse worker, keeps the target credentials on-prem and
 dials the targets for each approved session. See docs/CONNECTOR.md.`;
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "--version" || argv[0] === "version") {
+    process.stdout.write(`${CONNECTOR_VERSION}\n`);
+    return 0;
+  }
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "run";
   const rest = command === "run" && argv[0] !== "run" ? argv : argv.slice(1);
   let values: Record<string, string | boolean | undefined>;

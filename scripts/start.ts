@@ -1,7 +1,7 @@
 /**
  * `npm start` — the whole Gatehouse data path on this machine, in one command:
  * demo PostgreSQL + ⚠ development OIDC issuer + connector + worker (wrangler dev).
- * State lives in .gatehouse/ (GATEHOUSE_HOME); Ctrl-C stops everything.
+ * State lives in .gatehouse/ (GATEHOUSE_HOME); Ctrl-C, SIGTERM, SIGHUP or the parent's exit stop everything.
  *
  * Environment: GATEHOUSE_PORT (worker, 8787), GATEHOUSE_ISSUER_PORT (8788),
  * GATEHOUSE_DEMO_PG_PORT (5434), GATEHOUSE_POLICY (policy file, examples/policies/demo.yaml),
@@ -11,6 +11,10 @@ import path from "node:path";
 import { gatehouseHome } from "../client/dev/home.ts";
 import { createStderrLogger, startLocalStack, DEFAULT_DEMO_PG_PORT, DEFAULT_GATEWAY_PORT, DEMO_RESOURCE, type LocalStack } from "../client/dev/stack.ts";
 import { DEV_ISSUER_DEFAULT_PORT } from "../client/dev/issuer.ts";
+import { nextSteps } from "../client/dev/next-steps.ts";
+import { watchParent } from "../client/dev/parent-watch.ts";
+import { defaultStateDir } from "../client/listener-auth/state-dir.ts";
+import { DEFAULT_GATEWAY } from "../client/gateway/api.ts";
 
 function portFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -36,20 +40,28 @@ const show = (p: string) => {
 
 say(`starting the local stack (state in ${show(home)}/) — DEVELOPMENT ONLY`);
 let stack: LocalStack | undefined;
+let starting: Promise<LocalStack | undefined> | undefined;
 let stopping = false;
-async function shutdown(code: number) {
+/** Stops everything started so far — also mid-start, once startLocalStack settles (it cleans up after itself when it fails). */
+async function shutdown(code: number, why?: string) {
   if (stopping) return;
   stopping = true;
-  say("stopping…");
-  await stack?.stop();
+  say(`stopping${why ? ` (${why})` : ""}…`);
+  await (stack ?? (await starting?.catch(() => undefined)))?.stop();
   say("stopped");
   process.exit(code);
 }
-process.on("SIGINT", () => void shutdown(0));
-process.on("SIGTERM", () => void shutdown(0));
+// Ctrl-C (SIGINT to the whole foreground process group), `kill` (SIGTERM), a closed terminal
+// (SIGHUP), and a parent that went away without telling us: all stop the stack.
+process.on("SIGINT", () => void shutdown(0, "SIGINT"));
+process.on("SIGTERM", () => void shutdown(0, "SIGTERM"));
+process.on("SIGHUP", () => void shutdown(0, "SIGHUP"));
+watchParent((why) => void shutdown(0, why));
+// A closed terminal must not crash us before the children are stopped.
+process.stdout.on("error", () => void shutdown(0, "stdout closed"));
 
 try {
-  stack = await startLocalStack({
+  starting = startLocalStack({
     home,
     gatewayPort,
     issuerPort,
@@ -59,16 +71,13 @@ try {
     connectorLogger: createStderrLogger("warn"),
     workerLog: (line) => process.stderr.write(`[worker] ${line}\n`),
   });
+  stack = await starting;
 } catch (err) {
   say(`could not start: ${(err as Error).message}`);
   await shutdown(1);
 }
 
 if (stack && !stopping) {
-  const portArg = 5433;
-  // The issuer key file records the issuer URL, so `dev token` needs no port here.
-  const tokenCmd = "npx gatehouse dev token --sub alice";
-  const gatewayEnv = gatewayPort === DEFAULT_GATEWAY_PORT ? "" : `GATEHOUSE_URL=${stack.gatewayUrl} `;
   process.stdout.write(`
 Gatehouse is running (DEVELOPMENT stack — the issuer mints tokens for anyone):
   gateway (worker)   ${stack.gatewayUrl}
@@ -77,22 +86,18 @@ Gatehouse is running (DEVELOPMENT stack — the issuer mints tokens for anyone):
   policy             ${stack.policySource === "inline" ? "inline" : show(stack.policySource)}
   recordings         ${show(path.join(home, "wrangler"))}/ (worker storage: D1, R2, Durable Objects)
 
-In another terminal:
-  export GATEHOUSE_TOKEN=$(${tokenCmd})
-  ${gatewayEnv}npx gatehouse connect ${DEMO_RESOURCE} --port ${portArg}
-
-And in a third (only your OS user can use the listener: it prints its password file):
-  export PGPASSFILE=~/.local/state/gatehouse/listeners/${DEMO_RESOURCE}-${portArg}/pgpass
-  psql "postgresql://alice@127.0.0.1:${portArg}/${DEMO_RESOURCE}?sslmode=disable" -c "select * from customers limit 5"
-${
-  stack.resources.includes("demo-ssh")
-    ? `
-SSH (demo-ssh: the connector holds the host's key and pins its host key):
-  ${gatewayEnv}npx gatehouse exec demo-ssh -- uname -a
-  ${gatewayEnv}npx gatehouse connect demo-ssh --port 2222     # then use plain ssh/scp as it prints
-`
-    : ""
-}
+${nextSteps({
+  gatewayUrl: stack.gatewayUrl,
+  defaultGatewayUrl: DEFAULT_GATEWAY,
+  home,
+  defaultHome: gatehouseHome({}),
+  stateDir: defaultStateDir(),
+  defaultStateDir: defaultStateDir({}),
+  resources: stack.resources,
+  pgResource: DEMO_RESOURCE,
+  pgListenPort: 5433,
+  sshListenPort: 2222,
+})}
 Press Ctrl-C to stop.
 `);
 }

@@ -8,11 +8,13 @@ import { describe, expect, it } from "vitest";
 import { loadPolicy, formatPolicyErrors, type CompiledPolicy } from "../parsers/policy/index.ts";
 import { devClaims, githubClaims, githubPullRequestClaims, gitlabClaims, identityOf, resource, stmt } from "../parsers/policy/test-fixtures.ts";
 
+/** The development issuer the test fixtures sign as; a gateway running the demo marks it `dev: true`. */
+const DEV_ISSUER = String(devClaims().iss);
 const EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../examples/policies");
 
 async function example(name: string): Promise<CompiledPolicy> {
   const source = `examples/policies/${name}`;
-  const result = await loadPolicy(readFileSync(path.join(EXAMPLES, name), "utf8"), source);
+  const result = await loadPolicy(readFileSync(path.join(EXAMPLES, name), "utf8"), source, { devIssuers: [DEV_ISSUER] });
   if (!result.ok) throw new Error(formatPolicyErrors(result.errors));
   return result.policy;
 }
@@ -58,7 +60,7 @@ describe("demo.yaml", () => {
     const d = p.decideSql({ identity: alice, resource: demoPg, statements: [stmt("write", "UPDATE")] });
     expect(d).toMatchObject({ effect: "approve", rule: "demo-writes-need-approval" });
     expect(d.approvals).toEqual([
-      { rule: "demo-writes-need-approval", approvers: [{ issuer: "http://127.0.0.1:8788", claims: { groups: "approvers" } }], timeoutMs: 15 * 60_000, required: 1 },
+      { rule: "demo-writes-need-approval", approvers: [{ issuer: "dev", claims: { groups: "approvers" } }], timeoutMs: 15 * 60_000, required: 1 },
     ]);
     expect(p.canApprove("demo-writes-need-approval", approver)).toBe(true);
     expect(p.canApprove("demo-writes-need-approval", alice)).toBe(false);
@@ -197,5 +199,16 @@ describe("demo.yaml masking on demo-ssh", () => {
       expect(rules.map((r) => r.name)).toEqual(["demo-detectors"]);
       expect(rules[0]!.detectors).toEqual(["all"]);
     }
+  });
+});
+
+describe("docs/MASKING.md", () => {
+  it("its configuration example is accepted as a policy's masking section", async () => {
+    const doc = readFileSync(path.resolve(EXAMPLES, "../../docs/MASKING.md"), "utf8");
+    const block = /```yaml\n(masking:[\s\S]*?)```/.exec(doc)?.[1];
+    expect(block).toBeDefined();
+    const text = `version: 1\nrules:\n  - { name: r, effect: allow, subjects: any, resources: any, actions: [connect] }\n${block}`;
+    const result = await loadPolicy(text, "MASKING.md");
+    expect(result.ok ? [] : formatPolicyErrors(result.errors)).toEqual([]);
   });
 });

@@ -23,6 +23,8 @@ export interface Env {
   GATEHOUSE_AUDIT_KEYS?: string;
   /** Per-tenant HMAC key (≥ 16 bytes) for `hash`-style masking rules. */
   GATEHOUSE_MASKING_KEY?: string;
+  /** Seconds between "still waiting for approval" reminders to a held client (default 60; 0 = none). */
+  GATEHOUSE_APPROVAL_REMINDER_SECONDS?: string;
   /** "true" when the worker runs on Cloudflare's edge, which sets CF-Connecting-IP itself (worker/routes/client-address.ts). */
   GATEHOUSE_BEHIND_CLOUDFLARE?: string;
 }

@@ -12,6 +12,8 @@ import { approvalRoutes, grantRoutes } from "./routes/approvals.ts";
 import { createSessionsApi } from "./api/sessions.ts";
 import { auditKeysHandler } from "./api/audit-keys.ts";
 import { requireRole } from "./auth/bearer-identity.ts";
+import { notReady, readinessProblems } from "./config/readiness.ts";
+import { approvalPage } from "./routes/approval-page.ts";
 
 export { SessionObject } from "./session/session-object.ts";
 export { ConnectorHub } from "./connectors/connector-hub.ts";
@@ -20,11 +22,26 @@ export { SessionLimiter } from "./limits/session-limiter.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 
-app.get("/healthz", (c) => c.json({ ok: true }));
+// Readiness, not mere liveness: 503 with every configuration problem until the worker can admit anyone.
+app.get("/healthz", async (c) => {
+  const problems = await readinessProblems(c.env);
+  // The gateway's clock, for `gatehouse doctor` (tokens are checked against it).
+  c.header("date", new Date().toUTCString());
+  return problems.length === 0 ? c.json({ ok: true, ready: true }) : c.json({ ok: false, ready: false, error: "misconfigured", errors: problems }, 503);
+});
+// Client routes refuse up front while misconfigured (connectors may still attach and wait).
+app.use("/v1/*", async (c, next) => {
+  if (new URL(c.req.url).pathname.startsWith("/v1/connector/")) return next();
+  const problems = await readinessProblems(c.env);
+  if (problems.length > 0) throw notReady(problems);
+  return next();
+});
 app.get("/.well-known/gatehouse-audit-keys", auditKeysHandler);
 app.route("/v1/sessions", createSessionsApi({ requireRole }));
 app.route("/v1/connector", connectorRoutes);
 app.route("/v1/admin", adminRoutes);
+app.get("/v1/approvals/:id", approvalPage);
+app.get("/v1/grants/:id", approvalPage);
 app.route("/v1/approvals", approvalRoutes);
 app.route("/v1/grants", grantRoutes);
 app.route("/v1", tunnelRoutes);

@@ -2,7 +2,8 @@
  * Where the CLI gets the OIDC identity token it presents to the gateway.
  *
  * Order (first that applies wins):
- *   1. `GATEHOUSE_TOKEN` — a token you already have (e.g. from `gatehouse dev token`).
+ *   1. `GATEHOUSE_TOKEN` — a token you already have (e.g. from `gatehouse dev token`; those are
+ *      renewed from the local development key, client/auth/dev-token-source.ts).
  *   2. GitHub Actions — `ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`
  *      (the job needs `permissions: id-token: write`); requested for our audience and
  *      re-requested when it nears expiry, so a long-running `connect` never sends an expired token.
@@ -12,6 +13,7 @@
 import { decodeJwt } from "jose";
 import { TokenError, describeError } from "../errors.ts";
 import { readBodyBounded } from "../gateway/api.ts";
+import { devRenewingTokenSource } from "./dev-token-source.ts";
 
 export interface TokenSource {
   /** Human-readable origin, for logs ("GATEHOUSE_TOKEN", "GitHub Actions OIDC", …). Never the token. */
@@ -165,7 +167,7 @@ export interface ResolveOptions {
 export function resolveTokenSource(opts: ResolveOptions): TokenSource {
   const env = opts.env;
   const audience = opts.audience ?? env.GATEHOUSE_AUDIENCE ?? DEFAULT_AUDIENCE;
-  if (env.GATEHOUSE_TOKEN) return staticTokenSource(env.GATEHOUSE_TOKEN, "GATEHOUSE_TOKEN");
+  if (env.GATEHOUSE_TOKEN) return devRenewingTokenSource(staticTokenSource(env.GATEHOUSE_TOKEN, "GATEHOUSE_TOKEN"), env);
   if (env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
     return githubActionsTokenSource({ requestUrl: env.ACTIONS_ID_TOKEN_REQUEST_URL, requestToken: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN, audience });
   }

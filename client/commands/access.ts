@@ -3,6 +3,8 @@
  * policy rules marked `requires: grant` apply to you on one resource for a limited time, once an
  * approver approved it. Revoking (or expiry) ends the sessions that relied on it.
  */
+import { didYouMean } from "../suggest.ts";
+import { COMMAND_TREE } from "../command-tree.ts";
 import { parseArgs, parseDurationSeconds } from "../args.ts";
 import { UsageError } from "../errors.ts";
 import { ApprovalsApi, checkRequestId, formatDuration, renderRequest, renderTable, type CliIO, type RequestView } from "./approvals-api.ts";
@@ -78,7 +80,7 @@ export async function accessCommand(argv: string[], io: CliIO): Promise<number> 
       return 0;
     }
     default:
-      throw new UsageError(`unknown access command ${JSON.stringify(sub)}`);
+      throw new UsageError(`unknown access command ${JSON.stringify(sub)}${didYouMean(String(sub), COMMAND_TREE.access!)}`);
   }
 }
 

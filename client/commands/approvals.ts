@@ -3,6 +3,8 @@
  * (docs/APPROVALS.md). The approver authenticates with an OIDC token like everyone else
  * (GATEHOUSE_TOKEN, GitHub Actions or GitLab CI); the policy decides who may approve what.
  */
+import { didYouMean } from "../suggest.ts";
+import { COMMAND_TREE } from "../command-tree.ts";
 import { parseArgs } from "../args.ts";
 import { UsageError } from "../errors.ts";
 import { ApprovalsApi, checkRequestId, renderRequest, renderTable, type CliIO, type RequestView } from "./approvals-api.ts";
@@ -76,7 +78,7 @@ export async function approvalsCommand(argv: string[], io: CliIO): Promise<numbe
       return 0;
     }
     default:
-      throw new UsageError(`unknown approvals command ${JSON.stringify(sub)}`);
+      throw new UsageError(`unknown approvals command ${JSON.stringify(sub)}${didYouMean(String(sub), COMMAND_TREE.approvals!)}`);
   }
 }
 

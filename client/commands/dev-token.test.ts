@@ -57,3 +57,26 @@ describe("claim building", () => {
     expect(() => buildClaims([], ["x=nope"])).toThrow(/not JSON/);
   });
 });
+
+describe("gatehouse dev token against a running stack", () => {
+  it("refuses a key the running issuer does not publish, naming that stack's home", async () => {
+    const { startDevIssuer } = await import("../dev/issuer.ts");
+    const stackHome = await mkdtemp(path.join(tmpdir(), "gh-stack-"));
+    const otherHome = await mkdtemp(path.join(tmpdir(), "gh-other-"));
+    dirs.push(stackHome, otherHome);
+    const issuer = await startDevIssuer({ port: 0, keyFile: path.join(stackHome, "dev", "issuer-key.json") });
+    try {
+      const wrong = await gatehouse(["dev", "token", "--sub", "alice"], { GATEHOUSE_HOME: otherHome, GATEHOUSE_ISSUER_URL: issuer.url });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stdout).toBe("");
+      expect(wrong.stderr).toContain(`the development issuer running at ${issuer.url} is the stack in ${stackHome}`);
+      expect(wrong.stderr).toContain(`export GATEHOUSE_HOME=${stackHome}`);
+
+      const right = await gatehouse(["dev", "token", "--sub", "alice"], { GATEHOUSE_HOME: stackHome, GATEHOUSE_ISSUER_URL: issuer.url });
+      expect(right.code).toBe(0);
+      expect(decodeJwt(right.stdout.trim())).toMatchObject({ sub: "alice", iss: issuer.url });
+    } finally {
+      await issuer.close();
+    }
+  });
+});

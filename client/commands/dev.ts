@@ -5,13 +5,25 @@
  * (`--claim groups=a --claim groups=b` → ["a","b"]; one `--claim groups=a` → ["a"]).
  * Repeating any other claim is an error. `--claim-json k=<json>` sets any JSON value.
  */
+import { didYouMean } from "../suggest.ts";
+import { COMMAND_TREE } from "../command-tree.ts";
 import { parseArgs, parseDurationSeconds, parsePort } from "../args.ts";
-import { UsageError } from "../errors.ts";
-import { DEV_DEFAULT_AUDIENCE, DEV_DEFAULT_TTL_SECONDS, DEV_ISSUER_DEFAULT_PORT, mintDevToken, startDevIssuer } from "../dev/issuer.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { keyMismatch, probeDevIssuer } from "../dev/issuer-probe.ts";
+import {
+  DEV_DEFAULT_AUDIENCE,
+  DEV_DEFAULT_TTL_SECONDS,
+  DEV_ISSUER_DEFAULT_PORT,
+  defaultIssuerKeyFile,
+  localDevIssuerId,
+  mintDevToken,
+  readIssuerKeyId,
+  startDevIssuer,
+} from "../dev/issuer.ts";
 import type { CommandIO } from "./io.ts";
 
 export const DEV_USAGE = `usage:
-  gatehouse dev token [--sub alice] [--claim k=v ...] [--claim-json k=<json> ...] [--aud gatehouse] [--ttl 10m] [--issuer URL]
+  gatehouse dev token [--sub alice] [--claim k=v ...] [--claim-json k=<json> ...] [--aud gatehouse] [--ttl 1h] [--issuer URL]
       mint a token from the DEVELOPMENT issuer key (.gatehouse/dev/issuer-key.json); prints the JWT alone
       (groups is always an array: --claim groups=a --claim groups=b → ["a","b"]; other --claim values are strings)
   gatehouse dev issuer [--port ${DEV_ISSUER_DEFAULT_PORT}]
@@ -58,7 +70,7 @@ export async function devCommand(argv: string[], io: CommandIO): Promise<number>
     io.stdout(DEV_USAGE);
     return sub === undefined ? 2 : 0;
   }
-  throw new UsageError(`unknown dev command ${JSON.stringify(sub)}`);
+  throw new UsageError(`unknown dev command ${JSON.stringify(sub)}${didYouMean(String(sub), COMMAND_TREE.dev!)}`);
 }
 
 async function devToken(argv: string[], io: CommandIO): Promise<number> {
@@ -84,13 +96,21 @@ async function devToken(argv: string[], io: CommandIO): Promise<number> {
     throw err instanceof UsageError ? err : new UsageError(String(err));
   }
   const auds = args.lists.get("aud") ?? [io.env.GATEHOUSE_AUDIENCE ?? DEV_DEFAULT_AUDIENCE];
+  const issuer = args.strings.get("issuer") ?? (io.env.GATEHOUSE_ISSUER_URL || undefined);
+  const keyFile = args.strings.get("key-file") ?? defaultIssuerKeyFile(io.env);
+  // Never mint from a key the running stack does not trust: say which stack runs, and how to use it.
+  const running = await probeDevIssuer(issuer ?? (await localDevIssuerId(io.env, keyFile)));
+  if (running) {
+    const mismatch = keyMismatch(running, keyFile, await readIssuerKeyId(keyFile).catch(() => undefined));
+    if (mismatch) throw new CliError(mismatch);
+  }
   const token = await mintDevToken({
     sub: args.strings.get("sub") ?? "alice",
     claims,
     audience: auds.length === 1 ? auds[0]! : auds,
     ttlSeconds: args.strings.has("ttl") ? parseDurationSeconds(args.strings.get("ttl")!, "--ttl") : DEV_DEFAULT_TTL_SECONDS,
-    issuer: args.strings.get("issuer") ?? io.env.GATEHOUSE_ISSUER_URL,
-    keyFile: args.strings.get("key-file"),
+    issuer,
+    keyFile,
   }).catch((err: Error) => {
     throw new UsageError(err.message);
   });

@@ -14,9 +14,12 @@
  * The claims are NOT verified here — this is a simulation of what the gateway decides for a token
  * carrying them. SQL is split and classified by the same WASM classifier the gateway runs.
  */
+import { didYouMean } from "../suggest.ts";
+import { COMMAND_TREE } from "../command-tree.ts";
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "../args.ts";
 import { UsageError } from "../errors.ts";
+import { localDevIssuerId } from "../dev/issuer.ts";
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { ClassifiedStatement } from "../../parsers/sql/types.ts";
 import {
@@ -39,10 +42,12 @@ export const POLICY_USAGE = `usage:
   gatehouse policy test --policy FILE (--token-claims FILE | --token FILE) --resource NAME
                         [--type postgres] [--labels k=v,k2=v2] [--grant RESOURCE ...]
                         [--sql "SQL" | --sql-file FILE] [--expect allow|deny|approve] [--json]
+                        [--dev-issuer URL]
       decide what the policy does for an identity with these token claims on this resource:
       connect, and with --sql each statement. Claims are not verified (simulation only).
       exit code: 0 allow, 1 deny, 3 approve, 2 usage error or invalid policy;
       with --expect: 0 if the effect is the expected one, else 1
+      'issuer: dev' in the policy stands for --dev-issuer (default: the local development issuer)
   gatehouse policy validate --policy FILE
       check a policy and print its hash; exit code 0 valid, 2 invalid
 `;
@@ -78,7 +83,7 @@ export async function policyCommand(argv: string[], io: PolicyCommandIO): Promis
         io.stderr(POLICY_USAGE);
         return EXIT_USAGE;
       default:
-        throw new UsageError(`unknown policy command ${JSON.stringify(sub)}`);
+        throw new UsageError(`unknown policy command ${JSON.stringify(sub)}${didYouMean(String(sub), COMMAND_TREE.policy!)}`);
     }
   } catch (err) {
     if (err instanceof UsageError || err instanceof InputError) {
@@ -108,9 +113,18 @@ async function readInput(path: string, what: string): Promise<string> {
   return buf.toString("utf8");
 }
 
-async function loadPolicyFile(path: string, io: PolicyCommandIO): Promise<CompiledPolicy | null> {
+/**
+ * What `issuer: dev` stands for in this simulation: `--dev-issuer URL` (repeatable), else the
+ * local development issuer `gatehouse dev token` signs as. A real gateway decides this from its own
+ * configuration (issuers marked `dev: true`), never from the policy.
+ */
+async function devIssuersFor(flag: string[] | undefined): Promise<string[]> {
+  return flag && flag.length > 0 ? flag : [await localDevIssuerId()];
+}
+
+async function loadPolicyFile(path: string, io: PolicyCommandIO, devIssuers: string[]): Promise<CompiledPolicy | null> {
   const text = await readInput(path, "policy");
-  const result = await loadPolicy(text, path);
+  const result = await loadPolicy(text, path, { devIssuers });
   if (!result.ok) {
     io.stderr(`${formatPolicyErrors(result.errors)}\ngatehouse policy: ${path} is invalid (${result.errors.length} error${result.errors.length === 1 ? "" : "s"})\n`);
     return null;
@@ -119,11 +133,11 @@ async function loadPolicyFile(path: string, io: PolicyCommandIO): Promise<Compil
 }
 
 async function policyValidate(argv: string[], io: PolicyCommandIO): Promise<number> {
-  const args = parseArgs(argv, { policy: { kind: "string" }, json: { kind: "boolean" } });
+  const args = parseArgs(argv, { policy: { kind: "string" }, json: { kind: "boolean" }, "dev-issuer": { kind: "list" } });
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const path = args.strings.get("policy");
   if (!path) throw new UsageError("--policy is required");
-  const policy = await loadPolicyFile(path, io);
+  const policy = await loadPolicyFile(path, io, await devIssuersFor(args.lists.get("dev-issuer")));
   if (!policy) return EXIT_USAGE;
   if (args.booleans.has("json")) {
     io.stdout(`${JSON.stringify({ source: policy.source, hash: policy.hash, rules: policy.ruleNames, roles: policy.roleNames })}\n`);
@@ -142,6 +156,7 @@ async function policyTest(argv: string[], io: PolicyCommandIO): Promise<number> 
     type: { kind: "string" },
     labels: { kind: "list" },
     grant: { kind: "list" },
+    "dev-issuer": { kind: "list" },
     sql: { kind: "string" },
     "sql-file": { kind: "string" },
     expect: { kind: "string" },
@@ -170,7 +185,7 @@ async function policyTest(argv: string[], io: PolicyCommandIO): Promise<number> 
   const claims = claimsPath ? parseClaimsJson(await readInput(claimsPath, "claims file"), claimsPath) : decodeJwtClaims(await readInput(tokenPath!, "token file"), tokenPath!);
   const identity = identityFromClaims(claims);
 
-  const policy = await loadPolicyFile(policyPath, io);
+  const policy = await loadPolicyFile(policyPath, io, await devIssuersFor(args.lists.get("dev-issuer")));
   if (!policy) return EXIT_USAGE;
   const resource: ResourceInfo = { name: resourceName, type, labels };
 

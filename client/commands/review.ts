@@ -10,6 +10,9 @@
  * First-time access comes from the index (no earlier session of that identity on that resource);
  * offline it is computed over the given files only.
  */
+import { grantsInPeriod, type GrantView, type ReviewGrant } from "../../parsers/audit/review-grants.ts";
+import { didYouMean } from "../suggest.ts";
+import { COMMAND_TREE } from "../command-tree.ts";
 import {
   buildReviewReport,
   formatReview,
@@ -65,7 +68,7 @@ export async function reviewCommand(argv: string[], io: AuditCommandIO): Promise
       io.stdout(REVIEW_USAGE);
       return sub === undefined ? 2 : 0;
     }
-    if (sub !== "report") throw new UsageError(`unknown review command ${JSON.stringify(sub)}`);
+    if (sub !== "report") throw new UsageError(`unknown review command ${JSON.stringify(sub)}${didYouMean(String(sub), COMMAND_TREE.review!)}`);
     if (args.positionals.length > 0) throw new UsageError("report takes no positional arguments");
     const fromText = args.strings.get("from");
     const toText = args.strings.get("to");
@@ -84,7 +87,10 @@ export async function reviewCommand(argv: string[], io: AuditCommandIO): Promise
     } else {
       sessions = await online(args, io, from, to, keysFile ? await readKeysFile(keysFile) : undefined);
     }
-    const report = formatReview(buildReviewReport(sessions, { from, to }), format);
+    const built = buildReviewReport(sessions, { from, to });
+    // Grants live in the approvals store, not in trails: only an online review can list them.
+    if (files.length === 0) built.grants = await onlineGrants(args, io, from, to);
+    const report = formatReview(built, format);
     const output = args.strings.get("output");
     if (output) {
       await writeTextFile(output, report);
@@ -94,6 +100,13 @@ export async function reviewCommand(argv: string[], io: AuditCommandIO): Promise
   } catch (err) {
     return reportError(err, io, REVIEW_USAGE);
   }
+}
+
+async function onlineGrants(args: ReturnType<typeof parseArgs>, io: AuditCommandIO, from: number, to: number): Promise<ReviewGrant[]> {
+  const client = AuditApiClient.fromArgs(args.strings.get("gateway"), io);
+  const { requests } = await client.json<{ requests: GrantView[] }>("v1/grants?limit=200");
+  const resource = args.strings.get("resource");
+  return grantsInPeriod(requests, from, to).filter((g) => !resource || g.resource === resource);
 }
 
 function eventsOf(text: string): AuditEvent[] {

@@ -13,6 +13,8 @@
  * verify check the trail locally — hash chain and Ed25519 checkpoint signatures — against the keys
  * in --keys (pinned, recommended) or the gateway's /.well-known/gatehouse-audit-keys.
  */
+import { didYouMean } from "../suggest.ts";
+import { COMMAND_TREE } from "../command-tree.ts";
 import {
   parseTrail,
   renderReplay,
@@ -96,7 +98,7 @@ export async function sessionsCommand(argv: string[], io: AuditCommandIO): Promi
       case "verify":
         return await verify(args, io);
       default:
-        throw new UsageError(`unknown sessions command ${JSON.stringify(sub)}`);
+        throw new UsageError(`unknown sessions command ${JSON.stringify(sub)}${didYouMean(String(sub), COMMAND_TREE.sessions!)}`);
     }
   } catch (err) {
     return reportError(err, io, SESSIONS_USAGE);

@@ -36,7 +36,12 @@ export interface DemoPgOptions {
   dir: string;
   /** TCP port; 0 picks a free one. */
   port: number;
-  /** Remove `dir` on stop (tests). */
+  /**
+   * The cluster's data directory (default `<dir>/data`). As root the server runs as `postgres`,
+   * so it lives outside the private home (home.ts demoServersDir); its parents must be traversable.
+   */
+  dataDir?: string;
+  /** Remove `dir` (and `dataDir`) on stop (tests). */
   ephemeral?: boolean;
   /** SQL file loaded into `demo` on first start (default examples/demo/schema.sql). */
   schemaFile?: string;
@@ -103,9 +108,9 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
   const log = opts.log ?? (() => {});
   const asRoot = await ensurePostgresOsUser();
   await ensureDir(opts.dir);
-  // The server runs as `postgres` when we are root: it must be able to traverse into dir (only that).
-  await chmod(opts.dir, TRAVERSE_ONLY);
-  const dataDir = path.join(opts.dir, "data");
+  // The server runs as `postgres` when we are root: it must be able to traverse to its data (only that).
+  await chmod(opts.dir, opts.dataDir ? 0o700 : TRAVERSE_ONLY);
+  const dataDir = opts.dataDir ?? path.join(opts.dir, "data");
   const superPassword = await loadOrCreatePassword(path.join(opts.dir, "superuser-password"));
   const passwordFile = path.join(opts.dir, "demo-password");
   const password = await loadOrCreatePassword(passwordFile);
@@ -126,7 +131,10 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
   const stop = async () => {
     await cluster?.stop().catch(() => undefined);
     cluster = undefined;
-    if (opts.ephemeral) await rm(opts.dir, { recursive: true, force: true });
+    if (opts.ephemeral) {
+      await rm(opts.dir, { recursive: true, force: true });
+      if (opts.dataDir) await rm(opts.dataDir, { recursive: true, force: true });
+    }
   };
   try {
     for (let attempt = 1; ; attempt++) {
@@ -191,6 +199,15 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
       await app.query(levelGrants());
     } finally {
       await app.end();
+    }
+    // The demo's just-in-time rule (demo.yaml, demo-oncall-stats-reset): with a grant the session
+    // logs in as the owner, who may then reset the statistics — and nothing else beyond its role.
+    const su = new pg.Client({ host: HOST, port, user: "postgres", password: superPassword, database: DEMO_DATABASE });
+    await su.connect();
+    try {
+      await su.query(`GRANT EXECUTE ON FUNCTION pg_stat_reset() TO ${quoteIdent(DEMO_ROLE)}`);
+    } finally {
+      await su.end();
     }
 
     return {

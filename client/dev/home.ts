@@ -6,11 +6,36 @@
  * never listable or readable (TRAVERSE_ONLY).
  */
 import { chmod, lstat, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 
 export function gatehouseHome(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   return path.resolve(cwd, env.GATEHOUSE_HOME ?? ".gatehouse");
+}
+
+/**
+ * Where the demo servers keep what their own OS accounts (postgres, the demo SSH user) must reach
+ * when the stack runs as root: outside GATEHOUSE_HOME, so the home stays 0700 with everything in it
+ * 0700/0600. One directory per home (a hash of its path) under /var/lib/gatehouse-demo-servers
+ * (root-owned, 0711: only traversable), or $GATEHOUSE_DEMO_SERVERS_DIR. (Not /var/lib/gatehouse-demo:
+ * that is the demo SSH account's own home.) Not root: undefined — the servers run as us and
+ * keep their data inside the home.
+ */
+export function demoServersDir(home: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const root = env.GATEHOUSE_DEMO_SERVERS_DIR || "/var/lib/gatehouse-demo-servers";
+  return path.join(root, createHash("sha256").update(path.resolve(home)).digest("hex").slice(0, 16));
+}
+
+/** Create the demo servers' directory (and its root) as root-owned, traversable only (0711). */
+export async function ensureDemoServersDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  // Both levels must be real directories of root: whoever owns them could swap the servers' data.
+  for (const d of [path.dirname(dir), dir]) {
+    const st = await lstat(d);
+    if (!st.isDirectory() || st.uid !== 0) throw new Error(`${d} must be a directory owned by root (it holds the demo servers' data); remove it or set GATEHOUSE_DEMO_SERVERS_DIR`);
+    await chmod(d, 0o711);
+  }
 }
 
 /** 0711 when root (another OS user must pass through), else 0700. */

@@ -19,8 +19,8 @@ import { gatehouseHome, readIfExists, writeSecretFile } from "./home.ts";
 export const DEV_ISSUER_DEFAULT_PORT = 8788;
 export const DEV_ISSUER_ALG = "ES256";
 export const DEV_DEFAULT_AUDIENCE = "gatehouse";
-/** Default token lifetime: 10 minutes (the gateway's dev issuer accepts up to 1 h). */
-export const DEV_DEFAULT_TTL_SECONDS = 600;
+/** Default token lifetime: 1 hour, the most the local gateway accepts from its dev issuer; `gatehouse connect` renews it (client/auth/dev-token-source.ts). */
+export const DEV_DEFAULT_TTL_SECONDS = 3600;
 
 export function defaultIssuerKeyFile(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(gatehouseHome(env), "dev", "issuer-key.json");
@@ -73,6 +73,11 @@ export async function loadOrCreateIssuerKey(file = defaultIssuerKeyFile()): Prom
   return toIssuerKey(contents);
 }
 
+/** The key id of the development key in `file`, or undefined when there is none (never creates one). */
+export async function readIssuerKeyId(file: string): Promise<string | undefined> {
+  return (await readKeyFile(file))?.key.kid;
+}
+
 async function recordIssuerUrl(file: string, issuer: string): Promise<void> {
   const existing = await readKeyFile(file);
   if (!existing || existing.issuer === issuer) return;
@@ -91,6 +96,17 @@ export interface MintOptions {
    * set, else the URL the issuer last served under (recorded in the key file), else http://127.0.0.1:8788.
    */
   issuer?: string;
+}
+
+/**
+ * The `iss` the local development issuer's tokens carry: GATEHOUSE_ISSUER_URL or
+ * http://127.0.0.1:$GATEHOUSE_ISSUER_PORT when either is set, else the URL the issuer last served
+ * under (recorded in the key file), else http://127.0.0.1:8788.
+ */
+export async function localDevIssuerId(env: NodeJS.ProcessEnv = process.env, keyFile = defaultIssuerKeyFile(env)): Promise<string> {
+  if (env.GATEHOUSE_ISSUER_URL || env.GATEHOUSE_ISSUER_PORT) return defaultIssuerUrl(env);
+  const recorded = await readKeyFile(keyFile).catch(() => undefined);
+  return recorded?.issuer ?? defaultIssuerUrl(env);
 }
 
 const RESERVED_CLAIMS = new Set(["iss", "sub", "aud", "iat", "nbf", "exp", "jti"]);
@@ -173,6 +189,8 @@ export async function startDevIssuer(opts: DevIssuerOptions = {}): Promise<DevIs
           subject_types_supported: ["public"],
           claims_supported: ["sub", "aud", "exp", "iat", "iss", "jti", "nbf", "groups"],
           gatehouse_development_only: true,
+          // Which stack this is, so `gatehouse dev token` run with another GATEHOUSE_HOME can say so.
+          gatehouse_home: path.dirname(path.dirname(path.resolve(keyFile))),
         });
       case "/.well-known/jwks.json":
         return send(200, jwks);

@@ -20,7 +20,7 @@ import { silentLogger, createStderrLogger, type Logger } from "../../connector/l
 import { GatewayClient, parseGatewayUrl } from "../gateway/api.ts";
 import { DEV_DEFAULT_AUDIENCE, DEV_ISSUER_ALG, DEV_ISSUER_DEFAULT_PORT, startDevIssuer, type DevIssuer } from "./issuer.ts";
 import { startDemoPg, type DemoPg } from "./demo-pg.ts";
-import { TRAVERSE_ONLY, ensureDir, makeTreePrivate, readIfExists, writeSecretFile } from "./home.ts";
+import { TRAVERSE_ONLY, demoServersDir, ensureDemoServersDir, ensureDir, makeTreePrivate, readIfExists, writeSecretFile } from "./home.ts";
 import { freePort, portInUse } from "./ports.ts";
 import { startWrangler, type RunningWorker, type WorkerVars } from "./wrangler.ts";
 import { sshdResource, startDemoSshd } from "./sshd.ts";
@@ -79,6 +79,8 @@ export interface LocalStackOptions {
   workerVars?: Record<string, string>;
   /** wrangler.toml to run (default: the repo's). */
   wranglerConfig?: string;
+  /** Stop and fail when the worker reports its configuration invalid (default true; see WranglerOptions). */
+  requireReady?: boolean;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
   /** Connector logs (default: silent). */
@@ -175,9 +177,10 @@ async function choosePort(requested: number | undefined, fallback: number, what:
  * demo account (root); otherwise the stack runs without it and says why.
  */
 async function startSshDemo(home: string, log: (line: string) => void): Promise<{ resource: SshResourceConfig; stop: () => Promise<void> } | null> {
-  const baseDir = path.join(home, "demo-ssh");
+  // The demo account's home lives below: it must pass through, so as root it is outside the home.
+  const servers = demoServersDir(home);
+  const baseDir = servers ? path.join(servers, "demo-ssh") : path.join(home, "demo-ssh");
   await ensureDir(baseDir);
-  // The demo account's home lives below: it must pass through.
   await chmod(baseDir, TRAVERSE_ONLY);
   const sshd = await startDemoSshd({ baseDir }).catch((e: Error) => {
     log(`demo-ssh not started: ${e.message}`);
@@ -195,9 +198,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const log = opts.log ?? (() => {});
   const home = path.resolve(opts.home);
   await ensureDir(home);
-  // Private; as root only traversable by others (the demo cluster runs as the `postgres` OS user
-  // and keeps its data below). Secrets left readable by an older version are locked down too.
-  await chmod(home, TRAVERSE_ONLY);
+  // Private, even as root: the demo servers' own accounts keep their data outside it
+  // (demoServersDir). Secrets left readable by an older version are locked down too.
+  await chmod(home, 0o700);
+  const servers = demoServersDir(home);
+  if (servers) await ensureDemoServersDir(servers);
   for (const sub of PRIVATE_SUBDIRS) await makeTreePrivate(path.join(home, sub));
   const stops: Array<() => Promise<void>> = [];
   let stopped = false;
@@ -211,6 +216,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     if (opts.ephemeral) {
       process.off("exit", removeHomeNow);
       await rm(home, { recursive: true, force: true });
+      if (servers) await rm(servers, { recursive: true, force: true });
     }
   };
 
@@ -227,7 +233,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       opts.pg && opts.pg !== "embedded"
         ? Promise.resolve(opts.pg)
         : choosePort(opts.pgPort, DEFAULT_DEMO_PG_PORT, "demo PostgreSQL").then((port) =>
-            startDemoPg({ dir: path.join(home, "demo-pg"), port, ephemeral: opts.ephemeral, log }),
+            startDemoPg({ dir: path.join(home, "demo-pg"), ...(servers ? { dataDir: path.join(servers, "demo-pg-data") } : {}), port, ephemeral: opts.ephemeral, log }),
           );
     const [pgResult, issuerResult] = await Promise.allSettled([pgPromise, startDevIssuer({ port: issuerPort, issuer: opts.issuerId, keyFile: path.join(home, "dev", "issuer-key.json") })]);
     if (pgResult.status === "fulfilled" && "stop" in pgResult.value) stops.push((pgResult.value as DemoPg).stop);
@@ -238,7 +244,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const issuer = issuerResult.value;
     log(`demo PostgreSQL on ${pgInfo.host}:${pgInfo.port} (database ${pgInfo.database}, role ${pgInfo.user})`);
     log(`DEVELOPMENT-ONLY OIDC issuer at ${issuer.url}${issuer.issuer !== issuer.url ? ` (issuer id ${issuer.issuer})` : ""}`);
-    if (!policy.text.includes(issuer.issuer)) log(`note: the policy does not mention the dev issuer ${issuer.issuer}; its subjects may not match dev tokens`);
+    if (!policy.text.includes(issuer.issuer) && !/issuer:\s*dev\b/.test(policy.text)) {
+      log(`note: the policy names neither 'issuer: dev' nor the dev issuer ${issuer.issuer}; its subjects may not match dev tokens`);
+    }
 
     // Tests bring their own sshd; the demo target is for npm start.
     const sshDemo = opts.ephemeral ? null : await startSshDemo(home, log);
@@ -278,6 +286,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           persistTo: opts.persistTo ?? path.join(home, "wrangler"),
           vars: workerVarsFor(`http://127.0.0.1:${gatewayPort}`),
           config: opts.wranglerConfig,
+          requireReady: opts.requireReady,
           log: opts.workerLog,
         });
       } catch (err) {

@@ -48,6 +48,11 @@ export interface WranglerOptions {
   log?: (line: string) => void;
   /** How long to wait for GET /healthz (default 60 s). */
   readyTimeoutMs?: number;
+  /**
+   * A worker whose configuration admits nobody (GET /healthz 503 misconfigured) is stopped and
+   * reported (WorkerMisconfiguredError) — the default; false keeps it running (tests of that state).
+   */
+  requireReady?: boolean;
 }
 
 export interface RunningWorker {
@@ -181,7 +186,14 @@ export async function startWrangler(opts: WranglerOptions): Promise<RunningWorke
     try {
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
       if (res.status === 200) break;
-    } catch {
+      if (res.status === 503 && opts.requireReady === false) break;
+      const misconfigured = res.status === 503 ? misconfiguration(await res.text()) : undefined;
+      if (misconfigured) {
+        await stop();
+        throw new WorkerMisconfiguredError(misconfigured);
+      }
+    } catch (err) {
+      if (err instanceof WorkerMisconfiguredError) throw err;
       // not listening yet
     }
     if (Date.now() > deadline) {
@@ -191,4 +203,22 @@ export async function startWrangler(opts: WranglerOptions): Promise<RunningWorke
     await new Promise((r) => setTimeout(r, 200));
   }
   return { url, port: opts.port, pid, recentOutput: () => recent.join("\n"), stop };
+}
+
+/** The worker started but its configuration admits nobody (GET /healthz 503 misconfigured). */
+export class WorkerMisconfiguredError extends Error {
+  override name = "WorkerMisconfiguredError";
+  constructor(readonly problems: string[]) {
+    super(`the worker's configuration is invalid:\n${problems.map((p) => `  ${p.replace(/\n/g, "\n  ")}`).join("\n")}`);
+  }
+}
+
+function misconfiguration(body: string): string[] | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; errors?: unknown };
+    if (parsed.error !== "misconfigured" || !Array.isArray(parsed.errors)) return undefined;
+    return parsed.errors.map(String);
+  } catch {
+    return undefined;
+  }
 }

@@ -46,7 +46,8 @@ export function renderHeader(events: readonly AuditEvent[]): string[] {
     out.push(`ci:        ${ci}`);
   }
   out.push(
-    `resource:  ${d.resource} (${d.resource_type}) via connector ${d.connector}`,
+    // The connector may be known only at the end (session.start.connector "", docs/AUDIT.md).
+    `resource:  ${d.resource} (${d.resource_type})${connectorOf(d.connector, end?.data.connector)}`,
     `client:    ${d.client_addr}`,
     `policy:    ${d.policy_hash}`,
     `recording: ${d.recording.mode}, sample ${d.recording.rows_sample} rows`,
@@ -59,6 +60,11 @@ export function renderHeader(events: readonly AuditEvent[]): string[] {
     );
   } else out.push("ended:     (no session.end: in progress or incomplete)");
   return out;
+}
+
+function connectorOf(atStart: string | undefined, atEnd: unknown): string {
+  const id = atStart || (typeof atEnd === "string" ? atEnd : "");
+  return id ? ` via connector ${id}` : " (no connector attached)";
 }
 
 /** `gatehouse sessions show`: one line per request with its decision, duration and rows. */
@@ -155,7 +161,10 @@ function renderResult(r: ResultData, truncatedFields: readonly string[]): string
   if (r.columns && r.columns.length > 0) {
     const sample = r.rows_sample ?? [];
     out.push(...renderTable(r.columns, sample));
-    const shown = sample.length < r.rows || truncatedFields.includes("rows_sample") ? ` — recorded sample: ${sample.length} of ${r.rows} rows` : "";
+    const shown =
+      sample.length < r.rows || truncatedFields.includes("rows_sample")
+        ? ` — TRUNCATED: the recording keeps ${sample.length} of ${r.rows} rows (a sample, by design: rows beyond it were sent but never recorded; re-run the statement to see them all)`
+        : "";
     out.push(`(${r.rows} row${r.rows === 1 ? "" : "s"})${shown}`);
   }
   out.push(r.command_tag);

@@ -5,6 +5,7 @@
  * only the verified prefix of each trail counts, and every session that does not verify as
  * complete is listed as incomplete with the verifier's reason.
  */
+import { grantsMarkdown, type ReviewGrant } from "./review-grants.ts";
 import { describeIdentity, type CiClaims } from "./identity-summary.ts";
 import type { VerifyResult } from "./verify.ts";
 import type { AuditEvent } from "./types.ts";
@@ -77,6 +78,8 @@ export interface ReviewReport {
   sessions: number;
   identities: ReviewIdentity[];
   incomplete: ReviewIncomplete[];
+  /** Just-in-time grants of the period (online review); absent when not available (offline). */
+  grants?: ReviewGrant[];
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -251,6 +254,7 @@ export function reviewToMarkdown(report: ReviewReport): string {
     }
     out.push("");
   }
+  out.push(...grantsMarkdown(report.grants, mdEscape));
   out.push("## Incomplete recordings", "");
   if (report.incomplete.length === 0) out.push("None: every session in the period verified as complete.");
   for (const x of report.incomplete) out.push(`- session ${x.session} — ${mdEscape(x.identity)} → ${mdEscape(x.resource)}${x.started ? ` (${x.started})` : ""}: ${mdEscape(x.reason)}`);

@@ -25,6 +25,7 @@ import { compileConfig as compileMaskingConfig, MaskingConfigError, type Masking
 import { compileSshActionMap, compileSshActionName } from "./ssh.ts";
 import { PolicySyntaxError } from "./errors.ts";
 import { checkNotificationsSection } from "./notifications.ts";
+import { devIssuerSet, isDevIssuerSymbol } from "./dev-issuer.ts";
 
 export const POLICY_VERSION = 1;
 
@@ -376,7 +377,9 @@ function compileSubjectMatcher(reader: PolicyReader, map: YAMLMap, what: string,
       ok = false;
     }
   }
-  if (issuer) {
+  if (issuer && isDevIssuerSymbol(reader, issuer.value)) {
+    out.issuer = devIssuerSet(reader.devIssuers);
+  } else if (issuer) {
     out.issuer = reader.globSet(issuer.value, `${what}.issuer`, undefined, issuer.key);
     if (!out.issuer) ok = false;
   }

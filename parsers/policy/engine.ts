@@ -198,6 +198,11 @@ export class PolicyEngine implements CompiledPolicy {
     return this.rolesOf(approver).includes("approver");
   }
 
+  /** Every masking rule, whoever it applies to (readiness checks them against the tenant key). */
+  allMaskingRules(): unknown[] {
+    return this.model.masking.map((m) => m.raw);
+  }
+
   maskingRulesFor(identity: Identity, resource: ResourceInfo): unknown[] {
     const roles = this.lazyRoles(identity);
     return this.model.masking.filter((m) => resourceSetMatches(m.resources, resource) && subjectSetMatches(m.subjects, identity, roles)).map((m) => m.raw);

@@ -1,5 +1,6 @@
 /** The Gatehouse policy engine: load a YAML policy, then ask it for decisions. See docs/POLICY.md. */
-export { loadPolicy, MAX_POLICY_BYTES } from "./load.ts";
+export { loadPolicy, MAX_POLICY_BYTES, type LoadPolicyOptions } from "./load.ts";
+export { DEV_ISSUER_SYMBOL } from "./dev-issuer.ts";
 export { formatPolicyError, formatPolicyErrors, type PolicyError } from "./errors.ts";
 export { compileGlob, GlobSet, type Glob } from "./glob.ts";
 export { parseDuration, formatDuration } from "./duration.ts";

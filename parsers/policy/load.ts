@@ -13,14 +13,23 @@ import type { LoadResult } from "./types.ts";
 /** A policy is configuration written by people: 1 MiB is far beyond any real one. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
 
-export async function loadPolicy(yamlText: string, sourceName: string): Promise<LoadResult> {
+export interface LoadPolicyOptions {
+  /**
+   * What `issuer: dev` stands for: the issuer ids the gateway is configured to treat as
+   * development issuers (worker: GATEHOUSE_ISSUERS entries with `dev: true`). Empty (the default,
+   * and every production configuration): `issuer: dev` matches no identity at all.
+   */
+  devIssuers?: readonly string[];
+}
+
+export async function loadPolicy(yamlText: string, sourceName: string, options: LoadPolicyOptions = {}): Promise<LoadResult> {
   const fail = (line: number, column: number, message: string): LoadResult => ({ ok: false, errors: [{ file: sourceName, line, column, message }] });
   if (typeof yamlText !== "string") return fail(1, 1, "policy text must be a string");
   if (yamlText.length > MAX_POLICY_BYTES) return fail(1, 1, `policy is larger than ${MAX_POLICY_BYTES} bytes`);
 
   const lineCounter = new LineCounter();
   const doc = parseDocument(yamlText, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, merge: false });
-  const reader = new PolicyReader(sourceName, lineCounter, doc);
+  const reader = new PolicyReader(sourceName, lineCounter, doc, options.devIssuers ?? []);
 
   // YAML syntax errors and warnings (unknown tags…) are all fatal: a policy is applied whole or not at all.
   const yamlProblems = [...doc.errors, ...doc.warnings];

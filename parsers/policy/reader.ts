@@ -33,6 +33,8 @@ export class PolicyReader {
     readonly file: string,
     private readonly lineCounter: LineCounter,
     private readonly doc: Document.Parsed,
+    /** What `issuer: dev` resolves to (LoadPolicyOptions.devIssuers). */
+    readonly devIssuers: readonly string[] = [],
   ) {}
 
   positionOf(offset: number): Position {

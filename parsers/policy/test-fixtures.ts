@@ -4,7 +4,7 @@
  */
 import type { Identity, ResourceInfo } from "../identity.ts";
 import type { ClassifiedStatement, StatementFlag, StatementKind } from "../sql/types.ts";
-import { loadPolicy } from "./load.ts";
+import { loadPolicy, type LoadPolicyOptions } from "./load.ts";
 import { formatPolicyErrors } from "./errors.ts";
 import type { CompiledPolicy } from "./types.ts";
 
@@ -118,8 +118,8 @@ export function stmt(kind: StatementKind, command: string, flags: StatementFlag[
 }
 
 /** Loads a policy that must be valid (fails the test with the formatted errors otherwise). */
-export async function mustLoad(text: string, source = "policy.yaml"): Promise<CompiledPolicy> {
-  const result = await loadPolicy(text, source);
+export async function mustLoad(text: string, source = "policy.yaml", options: LoadPolicyOptions = {}): Promise<CompiledPolicy> {
+  const result = await loadPolicy(text, source, options);
   if (!result.ok) throw new Error(`policy did not load:\n${formatPolicyErrors(result.errors)}`);
   return result.policy;
 }

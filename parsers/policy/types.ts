@@ -112,6 +112,8 @@ export interface CompiledPolicy {
    */
   canApprove(ruleName: string, approver: Identity): boolean;
   /** The `masking.rules` entries (as written) that apply to this identity on this resource, in policy order. */
+  /** Every masking rule, whoever it applies to. */
+  allMaskingRules(): unknown[];
   maskingRulesFor(identity: Identity, resource: ResourceInfo): unknown[];
   recordingMode(resource: ResourceInfo): RecordingMode;
 }

@@ -70,6 +70,7 @@ describe("SFTP v3 codec", () => {
       [packet(SFTP.EXTENDED, 1, "posix-rename@openssh.com", "/a", "/b"), "rename", ["/a", "/b"]],
       [packet(SFTP.EXTENDED, 1, "hardlink@openssh.com", "/a", "/b"), "symlink", ["/a", "/b"]],
       [packet(SFTP.EXTENDED, 1, "statvfs@openssh.com", "/"), "list", ["/"]],
+      [packet(SFTP.EXTENDED, 1, "users-groups-by-id@openssh.com", Uint8Array.of(0, 0, 0, 4, 0, 0, 0, 0), Uint8Array.of(0, 0, 0, 0)), "list", []],
       [packet(SFTP.EXTENDED, 1, "something@vendor"), "extended", []],
       [packet(99, 1), "extended", []],
     ];

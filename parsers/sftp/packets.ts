@@ -206,6 +206,10 @@ export function decodeSftpRequest(packet: Uint8Array): SftpRequest {
           return req(name, null, [], { handle: r.handle() });
         case "limits@openssh.com":
           return req(name, "list", []);
+        // OpenSSH's sftp sends it on every `ls -l` to name file owners: a read-only lookup of
+        // user and group names by id, decided like listing (no refusal noise where listing is allowed).
+        case "users-groups-by-id@openssh.com":
+          return req(name, "list", []);
         default:
           return req(name, "extended", []);
       }

@@ -1,8 +1,9 @@
 /**
  * Local state is private: after real sessions (recordings sealed into R2, the generated audit
  * signing key in D1, Durable Object storage — all written by wrangler/workerd while running), no
- * file under the stack's home is readable by another OS user, every directory of the secret trees
- * is 0700 and every file 0600. And the address recorded for a session is never one the client
+ * file under the stack's home is readable by another OS user, and the home and every directory in
+ * it is 0700 and every file 0600 — also as root, where the demo PostgreSQL's data (owned by the
+ * `postgres` account) lives outside the home (client/dev/home.ts demoServersDir). And the address recorded for a session is never one the client
  * claims in a header (the local worker is not configured as behind Cloudflare).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -112,14 +113,14 @@ describe("local state", () => {
       return body.sessions.length > 0 && body.sessions.every((s) => s.status !== "active");
     }, "the session to end");
 
-    const secretTrees = ["dev", "connector", "worker", "wrangler"].map((d) => path.join(stack.home, d));
-    const entries = secretTrees.flatMap((d) => [{ file: d, mode: lstatSync(d).mode & 0o777, dir: true }, ...walk(d)]);
+    // The whole home, even as root: the demo servers' own accounts keep their data outside it.
+    const entries = [{ file: stack.home, mode: lstatSync(stack.home).mode & 0o777, dir: true }, ...walk(stack.home)];
+    for (const d of ["dev", "connector", "worker", "wrangler", "demo-pg"]) expect(entries.some((e) => e.file === path.join(stack.home, d))).toBe(true);
     // The trees are really populated: keys, D1/DO SQLite files, R2 blobs.
     expect(entries.filter((e) => !e.dir && e.file.includes(`${path.sep}wrangler${path.sep}`)).length).toBeGreaterThan(3);
     const wrong = entries.filter((e) => e.mode !== (e.dir ? 0o700 : 0o600)).map((e) => `${e.file} ${e.mode.toString(8)}`);
     expect(wrong).toEqual([]);
-    // The home itself: listable by nobody else (as root: traversable, for the postgres account).
-    expect(lstatSync(stack.home).mode & 0o066).toBe(0);
+    expect(lstatSync(stack.home).mode & 0o777).toBe(0o700);
 
     // Ground truth from the other user's side: it can read nothing, list nothing.
     const found = await intruder.run("find", [stack.home, "-readable", "(", "-type", "f", "-o", "-type", "d", ")"]);

@@ -38,10 +38,12 @@ export interface TestStackOptions {
   waitForConnector?: boolean;
   /** Extra worker vars. */
   workerVars?: Record<string, string>;
-  /** `iss` of minted tokens (default http://127.0.0.1:8788, what examples/policies/*.yaml name). */
-  issuerId?: string;
+  /** `iss` of minted tokens (default http://127.0.0.1:8788; null: the URL the issuer is served at, as npm start does). */
+  issuerId?: string | null;
   /** Another wrangler config for the worker (benchmark builds, e.g. bench/recording-off/). */
   wranglerConfig?: string;
+  /** Fail when the worker's configuration is invalid (default true); false keeps a misconfigured worker running. */
+  requireReady?: boolean;
   /** Print worker/connector output to stderr (debugging). */
   verbose?: boolean;
 }
@@ -130,7 +132,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     gatewayPort: 0,
     issuerPort: 0,
     // Pinned so policies written for the development issuer (demo.yaml) match; served on an ephemeral port.
-    issuerId: opts.issuerId ?? DEV_ISSUER_ID,
+    issuerId: opts.issuerId === null ? undefined : (opts.issuerId ?? DEV_ISSUER_ID),
     pgPort: 0,
     pg: opts.pg,
     policyYaml: opts.policyYaml,
@@ -139,6 +141,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     connector: opts.connector,
     waitForConnector: opts.waitForConnector,
     workerVars: opts.workerVars,
+    requireReady: opts.requireReady,
     ...(opts.wranglerConfig ? { wranglerConfig: opts.wranglerConfig } : {}),
     ...(opts.verbose
       ? { log: (l: string) => process.stderr.write(`[stack] ${l}\n`), workerLog: (l: string) => process.stderr.write(`[worker] ${l}\n`) }

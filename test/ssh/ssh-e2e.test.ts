@@ -268,6 +268,15 @@ masking:
     expect(existsSync(path.join(work, "protected", "keep.txt"))).toBe(true);
   });
 
+  it("lists with sftp `ls -l` without refusal noise (users-groups-by-id is a listing)", async () => {
+    const batch = path.join(local, "ls-batch.txt");
+    writeFileSync(batch, `ls -l ${work}\n`);
+    const r = await run("sftp", ["-P", String(conn.port), ...SSH_OPTS, "-b", batch, "pipeline@127.0.0.1"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("protected");
+    expect(r.stderr).not.toMatch(/refused|denied|unsupported|failed/i);
+  });
+
   it("syncs a directory with rsync over the gateway", async () => {
     const srcDir = path.join(local, "tree");
     mkdirSync(path.join(srcDir, "sub"), { recursive: true });

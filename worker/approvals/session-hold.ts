@@ -16,9 +16,12 @@ import type { Decision } from "../../parsers/policy/types.ts";
 import type { Env } from "../env.ts";
 import { consumeApproval, createApprovalRequest, getApproval, statementSha256, withdrawApprovalRequest } from "./client.ts";
 import { ApprovalError, outcomeOf, type ApprovalOutcome } from "./core.ts";
+import { DEFAULT_REMINDER_MS, remindUntilDecided } from "./reminders.ts";
 
 /** SQLSTATE of a statement that was denied, timed out or could not use its approval. */
 export const APPROVAL_REFUSED_SQLSTATE = "42501";
+/** SQLSTATE of a held statement the client cancelled (query_canceled, as PostgreSQL answers a cancel). */
+export const QUERY_CANCELED_SQLSTATE = "57014";
 /** After the deadline, how long to wait for the callback before asking the ApprovalsObject directly. */
 const POLL_GRACE_MS = 10_000;
 
@@ -33,6 +36,8 @@ export interface HeldStatement {
   /** One line for a NoticeResponse (PostgreSQL) or the equivalent in the client's protocol. */
   notice: string;
   verdict: Promise<HoldVerdict>;
+  /** Periodic reminder lines (with the time left) until the returned stop function is called (worker/approvals/reminders.ts). */
+  remind(send: (line: string) => void): () => void;
 }
 
 export interface HoldAudit {
@@ -71,7 +76,7 @@ export class ApprovalHolds {
   /** Set by withdrawAll: the session is over, later outcomes find nobody ("session-gone"). */
   private closed = false;
 
-  constructor(private readonly opts: { env: Env; sessionId: string; audit?: HoldAudit; pollGraceMs?: number }) {}
+  constructor(private readonly opts: { env: Env; sessionId: string; audit?: HoldAudit; pollGraceMs?: number; reminderMs?: number }) {}
 
   get pendingCount(): number {
     return this.waiters.size;
@@ -113,6 +118,7 @@ export class ApprovalHolds {
       ...created,
       notice: `gatehouse: statement held for approval ${created.id} — approve with 'gatehouse approvals approve ${created.id}' or at ${created.url}`,
       verdict,
+      remind: (send) => remindUntilDecided(created.id, created.expiresAt, this.opts.reminderMs ?? DEFAULT_REMINDER_MS, send),
     };
   }
 
@@ -142,6 +148,24 @@ export class ApprovalHolds {
         const w = this.waiters.get(id)!;
         this.finish(id, w, { run: false, id, status: "withdrawn", code: APPROVAL_REFUSED_SQLSTATE, message: `gatehouse: statement not run: ${reason} (request ${id})` });
         await withdrawApprovalRequest(this.opts.env, id, this.opts.sessionId, reason).catch(() => {});
+      }),
+    );
+  }
+
+  /**
+   * The client cancelled what it is waiting for (PostgreSQL CancelRequest): withdraw every pending
+   * request of this session (recorded by the ApprovalsObject, so approvers see it withdrawn) and
+   * refuse the statements with `code`. The session goes on.
+   */
+  async withdrawPending(reason: string, code: string): Promise<void> {
+    const ids = [...this.waiters.keys()];
+    await Promise.all(
+      ids.map(async (id) => {
+        const w = this.waiters.get(id)!;
+        if (w.settled) return;
+        w.settled = true;
+        await withdrawApprovalRequest(this.opts.env, id, this.opts.sessionId, reason).catch(() => {});
+        this.finish(id, w, { run: false, id, status: "withdrawn", code, message: `gatehouse: statement not run: ${reason} (request ${id})` });
       }),
     );
   }

@@ -6,14 +6,26 @@
 import { loadPolicy, formatPolicyErrors, type CompiledPolicy } from "../../parsers/policy/index.ts";
 import type { Env } from "../env.ts";
 import { ConfigurationError } from "../errors.ts";
+import { gatewayConfig } from "../config/gateway-config.ts";
+
+/** What the policy's `issuer: dev` stands for: issuers configured with `dev: true` (none in production). */
+export function devIssuerIds(env: Pick<Env, "GATEHOUSE_ISSUERS" | "GATEHOUSE_CONNECTORS">): string[] {
+  try {
+    return gatewayConfig(env).issuers.filter((i) => i.dev).map((i) => i.issuer);
+  } catch (e) {
+    // Invalid issuers admit nobody anyway (readiness reports them); the policy is still checked.
+    if (e instanceof ConfigurationError) return [];
+    throw e;
+  }
+}
 
 const compiled = new Map<string, Promise<CompiledPolicy>>();
 
-export function compilePolicyText(text: string, source: string): Promise<CompiledPolicy> {
-  const key = `${source}\u0000${text}`;
+export function compilePolicyText(text: string, source: string, devIssuers: readonly string[] = []): Promise<CompiledPolicy> {
+  const key = `${source}\u0000${text}\u0000${devIssuers.join("\u0000")}`;
   let promise = compiled.get(key);
   if (!promise) {
-    promise = loadPolicy(text, source).then((result) => {
+    promise = loadPolicy(text, source, { devIssuers }).then((result) => {
       if (!result.ok) throw new ConfigurationError(`policy ${source} is invalid:\n${formatPolicyErrors(result.errors)}`);
       return result.policy;
     });
@@ -25,11 +37,12 @@ export function compilePolicyText(text: string, source: string): Promise<Compile
 
 export async function currentPolicy(env: Env): Promise<CompiledPolicy> {
   const applied = await appliedPolicy(env);
-  if (applied) return compilePolicyText(applied.text, applied.source);
+  const devIssuers = devIssuerIds(env);
+  if (applied) return compilePolicyText(applied.text, applied.source, devIssuers);
   if (!env.GATEHOUSE_POLICY || !env.GATEHOUSE_POLICY.trim()) {
     throw new ConfigurationError("no policy is configured (GATEHOUSE_POLICY is empty and none was applied): every request is refused");
   }
-  return compilePolicyText(env.GATEHOUSE_POLICY, env.GATEHOUSE_POLICY_SOURCE || "policy.yaml");
+  return compilePolicyText(env.GATEHOUSE_POLICY, env.GATEHOUSE_POLICY_SOURCE || "policy.yaml", devIssuers);
 }
 
 /** The policy applied through `gatehouse admin policy apply`, if any (latest version wins). */

@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import { loadPolicy } from "../../parsers/policy/index.ts";
 import { requireRole, type AppEnv } from "../auth/bearer-identity.ts";
-import { currentPolicy } from "../policy/current-policy.ts";
+import { currentPolicy, devIssuerIds } from "../policy/current-policy.ts";
 import { ensureSchema } from "../storage/schema.ts";
 
 const MAX_POLICY_BYTES = 1024 * 1024;
@@ -36,7 +36,7 @@ export const adminRoutes = new Hono<AppEnv>()
     const text = await c.req.text();
     if (text.length > MAX_POLICY_BYTES) return c.json({ error: "too_large", reason: `policy exceeds ${MAX_POLICY_BYTES} bytes` }, 413);
     const source = c.req.query("source") || "policy.yaml";
-    const result = await loadPolicy(text, source);
+    const result = await loadPolicy(text, source, { devIssuers: devIssuerIds(c.env) });
     if (!result.ok) return c.json({ error: "invalid_policy", errors: result.errors }, 422);
     await ensureSchema(c.env.DB);
     const who = `${c.var.identity.issuer} ${c.var.identity.subject}`;

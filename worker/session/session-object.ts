@@ -71,7 +71,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       return this.refuseInTunnel(admission, "F0000", `gatehouse: the masking configuration for ${admission.resource.name} is invalid: ${(e as Error).message}`);
     }
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
-    const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit });
+    const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
     this.holds = holds;
     const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, sessionPolicy.caps(), () =>
       this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
@@ -182,4 +182,12 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     session.cancel();
     return true;
   }
+}
+
+/** How often a held statement's client is reminded (GATEHOUSE_APPROVAL_REMINDER_SECONDS, default 60; 0 = never). */
+function reminderMs(env: Env): number | undefined {
+  const raw = env.GATEHOUSE_APPROVAL_REMINDER_SECONDS;
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 ? n * 1000 : undefined;
 }

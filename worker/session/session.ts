@@ -9,7 +9,7 @@ import type { Engine, EngineHost, HoldForApprovalInput, SessionOutcome } from ".
 import { Hop } from "./hop.ts";
 import type { SessionAudit } from "./session-audit.ts";
 import type { SessionPolicy } from "./session-policy.ts";
-import type { ApprovalHolds, HeldStatement } from "../approvals/session-hold.ts";
+import { QUERY_CANCELED_SQLSTATE, type ApprovalHolds, type HeldStatement } from "../approvals/session-hold.ts";
 import { TokenLifetime } from "./token-lifetime.ts";
 
 const CONNECTOR_ATTACH_TIMEOUT_MS = 15_000;
@@ -283,6 +283,13 @@ export class Session implements EngineHost {
 
   /** Cancel the running statement (CancelRequest from the client). */
   cancel(): void {
+    // A statement waiting for approval has not reached the target: cancelling it withdraws the
+    // request (approvers see it withdrawn) and the client gets 57014, as for a running statement.
+    // The target is not signalled then: the next statement could already be running when it arrives.
+    if (this.deps.approvals.pendingCount > 0) {
+      void this.deps.approvals.withdrawPending("the client cancelled the statement while it waited for approval", QUERY_CANCELED_SQLSTATE);
+      return;
+    }
     this.engine.cancel("client");
   }
 

@@ -608,7 +608,8 @@ export class PostgresEngine implements Engine {
       const displayText = approvalDisplayText(sql, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() });
       const held = await this.host.holdForApproval({ statement: sql, displayText, decision, ...bound });
       this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: held.notice })]);
-      verdict = await held.verdict;
+      const stopReminders = held.remind((line) => this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: line })]));
+      verdict = await held.verdict.finally(stopReminders);
     } catch (e) {
       const reason = `gatehouse: statement requires approval (${decision.reason}) but the approval request failed: ${(e as Error).message}`;
       await this.recordDecision({ effect: "deny", rule: decision.rule, reason });

@@ -590,8 +590,10 @@ export class SshEngine implements Engine {
     const displayText = this.masked(statement);
     try {
       const held = await this.host.holdForApproval({ statement, displayText, decision });
-      this.host.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`${held.notice}${pty ? "\r\n" : "\n"}`))]);
-      const verdict = await held.verdict;
+      const toStderr = (line: string) => this.host.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`${line}${pty ? "\r\n" : "\n"}`))]);
+      toStderr(held.notice);
+      const stopReminders = held.remind(toStderr);
+      const verdict = await held.verdict.finally(stopReminders);
       const outcome: Decision = { ...decision, effect: verdict.run ? "allow" : "deny", reason: verdict.run ? verdict.reason : verdict.message };
       await this.recordDecision(outcome);
       return verdict.run ? { decision: outcome } : { decision: outcome, refusal: `gatehouse: ${what} not run: ${verdict.message}` };
