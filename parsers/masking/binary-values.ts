@@ -10,6 +10,7 @@
  * NULL, so there the whole value is NULL). Whatever cannot be decoded exactly — an unknown type,
  * a malformed layout, a multirange — makes the whole value NULL: never passed through.
  */
+import { concat } from "../pg/codec.ts";
 
 export interface PgTypeInfo {
   /** pg_type.typtype: b base, c composite, d domain, e enum, r range, m multirange, p pseudo */
@@ -173,14 +174,3 @@ function uint32(n: number): Uint8Array {
   return b;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

@@ -28,6 +28,7 @@
  */
 import type { TextScan, TextSpan } from "../../wasm/loader/mask.ts";
 import { viableTailStart, type Shape } from "./match-shapes.ts";
+import { concat as concatParts } from "../pg/codec.ts";
 import { rawRange, terminalViews, type TerminalView } from "./terminal-view.ts";
 import { encodedMatches, heldRunStart, reversedMatches } from "./encoded-views.ts";
 
@@ -248,23 +249,14 @@ function stars(n: number): Uint8Array {
   return new Uint8Array(n).fill(STAR);
 }
 
+/** Two byte runs joined; an empty side costs no copy. */
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.length === 0) return b;
   if (b.length === 0) return a;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  return concatParts([a, b]);
 }
 
+/** One part is returned as it is (no copy); more are joined. */
 function concatAll(parts: Uint8Array[]): Uint8Array {
-  const n = parts.reduce((sum, p) => sum + p.length, 0);
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concatParts(parts);
 }

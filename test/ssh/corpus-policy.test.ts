@@ -13,7 +13,8 @@ const identity = { issuer: "http://127.0.0.1:8788", subject: "alice", claims: { 
 const resource = { name: "demo-ssh", type: "ssh", labels: {} };
 
 describe("demo policy against the SSH attack corpus", async () => {
-  const loaded = await loadPolicy(readFileSync("examples/policies/demo.yaml", "utf8"), "demo.yaml");
+  // The demo names the development issuer symbolically (issuer: dev); the local stack resolves it to its own.
+  const loaded = await loadPolicy(readFileSync("examples/policies/demo.yaml", "utf8"), "demo.yaml", { devIssuers: [identity.issuer] });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
   const policy = loaded.policy;
   const exec = (line: string) => policy.decideSsh({ identity, resource, request: { kind: "exec", line: parseCommandLine(line) } });

@@ -23,6 +23,9 @@ const requireRole =
 const app = new Hono<{ Bindings: AuditEnv }>();
 app.get("/.well-known/gatehouse-audit-keys", auditKeysHandler);
 app.route("/v1/sessions", createSessionsApi({ requireRole }));
+// The review also lists the period's just-in-time grants (/v1/grants, served by the ApprovalsObject,
+// covered end to end in test/e2e/newcomer-demo.test.ts); this in-process app has none to list.
+app.get("/v1/grants", requireRole("auditor"), (c) => c.json({ requests: [] }));
 
 function cli(env: Record<string, string> = { GATEHOUSE_TOKEN: TOKEN, GATEHOUSE_URL: "http://gatehouse.test" }) {
   const out = { stdout: "", stderr: "" };
