@@ -460,7 +460,9 @@ export class PostgresEngine implements Engine {
     // the statement must not change a pinned setting.
     const pinned =
       unconfirmed ??
-      (sameLexing(statements, this.host.policy.decideSql(sql, { standardConformingStrings: !scs }).statements)
+      // standard_conforming_strings changes only what a backslash means: without one, both
+      // readings are the same and the second classification (and decision) is skipped.
+      (!sql.includes("\\") || sameLexing(statements, this.host.policy.decideSql(sql, { standardConformingStrings: !scs }).statements)
         ? null
         : "the query reads differently with standard_conforming_strings on and off (a backslash before a quote in a plain string); write it so both readings agree, e.g. with E'' or doubled quotes") ??
       pinViolation(sql, statements, scs);
