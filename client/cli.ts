@@ -44,20 +44,11 @@ Listing and show commands take --json. Exit codes: 0 ok, 1 error, 2 usage, 126/2
 Run "gatehouse <command> --help" for details. Docs: docs/CONFIGURATION.md
 `;
 
-type PolicyCommand = (argv: string[], io: CommandIO) => Promise<number>;
-
-/** The policy command is owned by the policy tooling; loaded lazily so the CLI works without it. */
+/** The policy command loads lazily (it pulls in the policy tooling only when used); a literal
+ * specifier so the package build (scripts/build-packages.mjs) bundles it. */
 async function runPolicy(argv: string[], io: CommandIO): Promise<number> {
-  const specifier = "./commands/policy.ts";
-  let mod: { policyCommand?: PolicyCommand };
-  try {
-    mod = (await import(specifier)) as { policyCommand?: PolicyCommand };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") throw new CliError("the policy command is not available in this build");
-    throw err;
-  }
-  if (typeof mod.policyCommand !== "function") throw new CliError("the policy command is not available in this build");
-  return mod.policyCommand(argv, io);
+  const { policyCommand } = await import("./commands/policy.ts");
+  return policyCommand(argv, io);
 }
 
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
