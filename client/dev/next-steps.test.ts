@@ -12,6 +12,7 @@ const base: NextStepsInput = {
   pgResource: "demo-pg",
   pgListenPort: 5433,
   sshListenPort: 2222,
+  binDir: "/repo/bin",
 };
 
 describe("npm start's next steps", () => {
@@ -24,6 +25,14 @@ describe("npm start's next steps", () => {
     expect(out).not.toContain("demo-ssh");
   });
 
+  it("runs this checkout's CLI from PATH, never a bare npx name (that resolves to someone else's package)", () => {
+    const out = nextSteps({ ...base, resources: ["demo-pg", "demo-ssh"] });
+    expect(out).toContain('  export PATH=/repo/bin:"$PATH"\n');
+    expect(out).toContain("  export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice)\n");
+    expect(out).toContain("  gatehouse connect demo-pg --port 5433\n");
+    expect(out).not.toMatch(/npx/);
+  });
+
   it("names a non-default home, gateway and state directory, shell-quoted", () => {
     const out = nextSteps({ ...base, home: "/tmp/my home", gatewayUrl: "http://127.0.0.1:18787", stateDir: "/tmp/st", resources: ["demo-pg", "demo-ssh"] });
     expect(out).toContain("export GATEHOUSE_HOME='/tmp/my home'\n");
@@ -32,7 +41,7 @@ describe("npm start's next steps", () => {
     expect(out).toContain("export PGPASSFILE=/tmp/st/listeners/demo-pg-5433/pgpass\n");
     // The SSH terminal gets the same variables.
     expect(out.split("export GATEHOUSE_HOME=").length - 1).toBe(2);
-    expect(out).toContain("npx gatehouse exec demo-ssh -- uname -a");
+    expect(out).toContain("  gatehouse exec demo-ssh -- uname -a");
   });
 
   it("quotes what the shell would split or expand", () => {

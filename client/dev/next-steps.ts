@@ -19,7 +19,11 @@ export interface NextStepsInput {
   pgResource: string;
   pgListenPort: number;
   sshListenPort: number;
+  /** This checkout's bin/ (the `gatehouse` run from source); default: the repo's. */
+  binDir?: string;
 }
+
+const REPO_BIN = path.resolve(import.meta.dirname, "../../bin");
 
 /** POSIX shell quoting, only where needed. */
 export function shellQuote(value: string): string {
@@ -31,13 +35,16 @@ export function nextSteps(s: NextStepsInput): string {
   if (path.resolve(s.home) !== path.resolve(s.defaultHome)) env.push(`export GATEHOUSE_HOME=${shellQuote(s.home)}`);
   if (s.gatewayUrl !== s.defaultGatewayUrl) env.push(`export GATEHOUSE_URL=${shellQuote(s.gatewayUrl)}`);
   if (s.stateDir !== s.defaultStateDir) env.push(`export GATEHOUSE_STATE_DIR=${shellQuote(s.stateDir)}`);
+  // This checkout's CLI first on PATH: never `gatehouse`, which outside the repo resolves to
+  // an unrelated public package (issue 20).
+  env.unshift(`export PATH=${shellQuote(s.binDir ?? REPO_BIN)}:"$PATH"`);
   const pgpass = path.join(s.stateDir, "listeners", `${s.pgResource}-${s.pgListenPort}`, "pgpass");
   const url = `postgresql://alice@127.0.0.1:${s.pgListenPort}/${s.pgResource}?sslmode=disable`;
   const lines = [
     "In another terminal (the listener renews its development token while it runs):",
     ...env.map((l) => `  ${l}`),
-    "  export GATEHOUSE_TOKEN=$(npx gatehouse dev token --sub alice)",
-    `  npx gatehouse connect ${s.pgResource} --port ${s.pgListenPort}`,
+    "  export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice)",
+    `  gatehouse connect ${s.pgResource} --port ${s.pgListenPort}`,
     "",
     "And in a third (only your OS user can use the listener: its password is in a 0600 file):",
     `  export PGPASSFILE=${shellQuote(pgpass)}`,
@@ -48,9 +55,9 @@ export function nextSteps(s: NextStepsInput): string {
       "",
       "SSH (demo-ssh: the connector holds the host's key and pins its host key), with the same variables:",
       ...env.map((l) => `  ${l}`),
-      "  export GATEHOUSE_TOKEN=$(npx gatehouse dev token --sub alice)",
-      "  npx gatehouse exec demo-ssh -- uname -a",
-      `  npx gatehouse connect demo-ssh --port ${s.sshListenPort}     # then plain ssh/scp/sftp with the key it prints`,
+      "  export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice)",
+      "  gatehouse exec demo-ssh -- uname -a",
+      `  gatehouse connect demo-ssh --port ${s.sshListenPort}     # then plain ssh/scp/sftp with the key it prints`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -58,7 +58,9 @@ describe("npm start", () => {
     expect(vars.GATEHOUSE_HOME).toBe(home);
     expect(vars.GATEHOUSE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(vars.GATEHOUSE_STATE_DIR).toBe(stateDir);
-    const env: Record<string, string> = { ...vars };
+    // This checkout's CLI first on PATH, as printed (never `npx gatehouse`: issue 20).
+    expect(vars.PATH).toBe(`${path.resolve("bin")}:"$PATH"`);
+    const env: Record<string, string> = { ...vars, PATH: `${path.resolve("bin")}:${process.env.PATH}` };
     delete env.PGPASSFILE;
     const token = await gatehouse(["dev", "token", "--sub", "alice"], env);
     expect(token.stderr).toBe("");
@@ -66,7 +68,7 @@ describe("npm start", () => {
 
     // The banner's listener port may be taken on a shared machine: same command, a free port.
     const port = await freePort();
-    const connect = spawn(process.execPath, ["bin/gatehouse.mjs", "connect", "demo-pg", "--port", String(port)], {
+    const connect = spawn("gatehouse", ["connect", "demo-pg", "--port", String(port)], {
       env: { ...process.env, ...env, GATEHOUSE_TOKEN: token.stdout.trim() },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -30,6 +30,8 @@ interface Packed {
 interface Installed {
   dir: string;
   names: Set<string>;
+  /** name → every version of it in the installed tree. */
+  versions: Map<string, Set<string>>;
 }
 
 /** The environment of a user's shell: none of the npm_* variables `npm test` sets for its scripts. */
@@ -39,11 +41,14 @@ function userEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Every package name in `npm ls --all --json`'s tree. */
-function namesIn(tree: { dependencies?: Record<string, unknown> }, into = new Set<string>()): Set<string> {
+type LsTree = { version?: string; dependencies?: Record<string, LsTree> };
+
+/** Every package in `npm ls --all --json`'s tree, with the versions installed. */
+function versionsIn(tree: LsTree, into = new Map<string, Set<string>>()): Map<string, Set<string>> {
   for (const [name, child] of Object.entries(tree.dependencies ?? {})) {
-    into.add(name);
-    namesIn(child as { dependencies?: Record<string, unknown> }, into);
+    if (!into.has(name)) into.set(name, new Set());
+    if (child.version) into.get(name)!.add(child.version);
+    versionsIn(child, into);
   }
   return into;
 }
@@ -59,7 +64,8 @@ async function install(pkg: Packed): Promise<Installed> {
   // --ignore-scripts: ssh2's native add-ons are optional (it falls back to pure JS); compiling them is slow.
   await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", pkg.file], { cwd: dir, env: userEnv(), timeout: 120_000 });
   const { stdout } = await run("npm", ["ls", "--all", "--json"], { cwd: dir, env: userEnv() }).catch((err: { stdout: string }) => ({ stdout: err.stdout }));
-  return { dir, names: namesIn(JSON.parse(stdout)) };
+  const versions = versionsIn(JSON.parse(stdout) as LsTree);
+  return { dir, names: new Set(versions.keys()), versions };
 }
 
 beforeAll(async () => {
@@ -87,6 +93,22 @@ describe("installable packages", () => {
       expect(p.files).toContain(`dist/${p.bin}.js`);
       expect(integrityOf(p.file)).toBe(p.integrity);
       expect(p.integrity).toMatch(/^sha512-[A-Za-z0-9+/]{86}==$/);
+    }
+  });
+
+  it("each tarball locks its whole dependency tree (npm-shrinkwrap.json), and the install follows it", () => {
+    for (const p of packed) {
+      expect(p.files).toContain("npm-shrinkwrap.json");
+      const { dir, versions } = installed.get(p.name)!;
+      const lock = JSON.parse(readFileSync(path.join(dir, "node_modules", p.name, "npm-shrinkwrap.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string }> };
+      const locked = Object.entries(lock.packages).filter(([where]) => where !== "");
+      expect(locked.length).toBeGreaterThan(0);
+      for (const [where, entry] of locked) {
+        expect(entry.integrity, where).toMatch(/^sha512-/);
+        const name = where.slice(where.lastIndexOf("node_modules/") + "node_modules/".length);
+        // optional dependencies npm left out (ws's bufferutil) are absent; present ones are the locked version
+        if (versions.has(name)) expect([...versions.get(name)!], where).toContain(entry.version);
+      }
     }
   });
 
