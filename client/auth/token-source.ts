@@ -176,7 +176,7 @@ export function resolveTokenSource(opts: ResolveOptions): TokenSource {
   const gitlabToken = env[gitlabVar];
   if (gitlabToken) return staticTokenSource(gitlabToken, `GitLab id_tokens variable ${gitlabVar}`);
   const hints = [
-    "set GATEHOUSE_TOKEN (locally: export GATEHOUSE_TOKEN=$(npx gatehouse dev token --sub alice))",
+    "set GATEHOUSE_TOKEN (locally: export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice))",
     'in GitHub Actions grant the job "permissions: id-token: write"',
     `in GitLab CI declare "id_tokens: ${gitlabVar}: aud: ${audience}"`,
   ];

@@ -48,10 +48,10 @@ export async function runChecks(opts: { env: NodeJS.ProcessEnv; gateway: string;
     const left = typeof claims.exp === "number" ? claims.exp - Math.floor(Date.now() / 1000) : undefined;
     const who = `sub ${JSON.stringify(claims.sub)}, iss ${claims.iss}`;
     if (left === undefined) checks.push({ name: "token", status: "fail", detail: `${who}: no expiry`, fix: "get a token from your CI's OIDC provider or `gatehouse dev token`" });
-    else if (left <= 0) checks.push({ name: "token", status: "fail", detail: `${who}: expired ${-left}s ago`, fix: "export GATEHOUSE_TOKEN=$(npx gatehouse dev token --sub alice)  (locally), or re-run the CI job" });
+    else if (left <= 0) checks.push({ name: "token", status: "fail", detail: `${who}: expired ${-left}s ago`, fix: "export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice)  (locally), or re-run the CI job" });
     else checks.push({ name: "token", status: left < 120 ? "warn" : "ok", detail: `${who}, expires in ${Math.floor(left / 60)}m${left % 60}s`, ...(left < 120 ? { fix: "get a fresh token before starting long work" } : {}) });
   } catch (err) {
-    checks.push({ name: "token", status: "fail", detail: describeError(err), fix: "export GATEHOUSE_TOKEN=$(npx gatehouse dev token --sub alice)  (locally; in CI see docs/CONFIGURATION.md)" });
+    checks.push({ name: "token", status: "fail", detail: describeError(err), fix: "export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice)  (locally; in CI see docs/CONFIGURATION.md)" });
   }
 
   // 2. Gateway reachable and ready; 3. clock.

@@ -3,9 +3,9 @@
  * (test/docs/runnable-blocks.ts) is executed against a local test stack running the shipped demo
  * policy, with its issuer on an ephemeral port (as npm start on other ports). The commands run as
  * written, with these substitutions only, so they work on a shared machine and offline:
- *   `npx gatehouse` → `node bin/gatehouse.mjs`; listener ports 5433/2222 → free ports;
+ *   listener ports 5433/2222 → free ports;
  *   `~/.local/state/gatehouse` → the test's GATEHOUSE_STATE_DIR; GATEHOUSE_HOME and GATEHOUSE_URL
- *   are the test stack's (what npm start's banner would export).
+ *   are the test stack's, and this checkout's bin/ leads PATH (what npm start's banner would export).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
@@ -34,7 +34,6 @@ afterAll(async () => {
 
 function substitute(command: string, ports: { pg: number; ssh: number }, stateDir: string): string {
   return command
-    .replace(/\bnpx gatehouse\b/g, `node ${JSON.stringify(path.join(ROOT, "bin/gatehouse.mjs"))}`)
     .replace(/\b5433\b/g, String(ports.pg))
     .replace(/\b2222\b/g, String(ports.ssh))
     .replace(/~\/\.local\/state\/gatehouse/g, stateDir);
@@ -56,7 +55,7 @@ async function runAll(file: string, commands: RunnableCommand[]): Promise<Array<
   });
   script.push('jobs -p | xargs -r kill 2>/dev/null; wait 2>/dev/null; exit 0');
   writeFileSync(path.join(dir, "run.sh"), script.join("\n"));
-  const env = { ...cleanPgEnv(), REPO: ROOT, D: dir, GATEHOUSE_HOME: stack.home, GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_STATE_DIR: stateDir, NO_COLOR: "1" };
+  const env = { ...cleanPgEnv(), PATH: `${path.join(ROOT, "bin")}:${process.env.PATH}`, REPO: ROOT, D: dir, GATEHOUSE_HOME: stack.home, GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_STATE_DIR: stateDir, NO_COLOR: "1" };
   delete (env as Record<string, string | undefined>).GATEHOUSE_TOKEN;
   await new Promise<void>((resolve, reject) => execFile("bash", [path.join(dir, "run.sh")], { env, timeout: 180_000 }, (err) => (err ? reject(err) : resolve())));
   return commands.map((_, i) => ({ output: readFileSync(path.join(dir, `out.${i}`), "utf8"), status: Number(readFileSync(path.join(dir, `rc.${i}`), "utf8").trim()) }));

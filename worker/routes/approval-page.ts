@@ -26,7 +26,7 @@ export function approvalPageText(id: string): string {
     `  gatehouse approvals deny ${id} --reason "why"`,
     "",
     grant ? "The requester sees its state with: gatehouse access list" : "The client that sent the statement waits until it is decided, withdrawn or expires.",
-    "Locally (npm start): export GATEHOUSE_TOKEN=$(npx gatehouse dev token --sub bob --claim groups=approvers)",
+    "Locally (npm start): export GATEHOUSE_TOKEN=$(gatehouse dev token --sub bob --claim groups=approvers)",
     "More: docs/APPROVALS.md",
     "",
   ].join("\n");
