@@ -90,6 +90,10 @@ export async function buildPackage(name) {
   for (const output of Object.values(result.metafile.outputs)) {
     for (const i of output.imports) if (i.external && !builtins.has(i.path)) imported.add(packageOf(i.path));
   }
+  // Test-only code (fakes, harnesses) never ships: it lives under test/ and nothing shipped imports it.
+  for (const input of Object.keys(result.metafile.inputs)) {
+    if (/^test\/|\.test\.ts$|(^|\/)testing\//.test(input)) problems.push(`the bundle includes test-only code: ${input}`);
+  }
   const listed = pkg.dependencies ?? {};
   for (const dep of imported) {
     if (!(dep in listed)) problems.push(`the bundle imports ${dep}, which ${spec.dir}/package.json does not list in dependencies`);

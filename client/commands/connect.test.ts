@@ -4,7 +4,7 @@ import net from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startGatewayPeer } from "../testing/gateway-peer.ts";
+import { startGatewayPeer } from "../../test/support/gateway-peer.ts";
 import { startConnectListener } from "../listener.ts";
 import { staticTokenSource } from "../auth/token-source.ts";
 import { mintDevToken } from "../dev/issuer.ts";

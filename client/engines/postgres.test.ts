@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import net from "node:net";
-import { startGatewayPeer, type PeerTunnel } from "../testing/gateway-peer.ts";
+import { startGatewayPeer, type PeerTunnel } from "../../test/support/gateway-peer.ts";
 import { startConnectListener, type ConnectListener } from "../listener.ts";
 import { staticTokenSource } from "../auth/token-source.ts";
 import { mintDevToken } from "../dev/issuer.ts";

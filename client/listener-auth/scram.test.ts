@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ScramExchange, scramVerifier } from "./scram.ts";
-import { scramClientFinal, scramClientFirst } from "../testing/scram-client.ts";
+import { scramClientFinal, scramClientFirst } from "../../test/support/scram-client.ts";
 
 describe("SCRAM-SHA-256 server (listener side)", () => {
   const verifier = scramVerifier("listener-secret");

@@ -3,7 +3,7 @@ import { Duplex, PassThrough } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { INITIAL_WINDOW, MAX_DATA_PAYLOAD } from "../../parsers/tunnel/frames.ts";
 import { SendWindow } from "../../parsers/tunnel/credit.ts";
-import { startGatewayPeer, type GatewayPeer, type PeerTunnel } from "../testing/gateway-peer.ts";
+import { startGatewayPeer, type GatewayPeer, type PeerTunnel } from "../../test/support/gateway-peer.ts";
 import { openTunnel } from "./open.ts";
 import { bridge } from "./bridge.ts";
 

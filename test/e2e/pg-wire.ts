@@ -6,7 +6,7 @@
 import { connect, type Socket } from "node:net";
 import { concat, cstring, encodeParse, encodeQuery, message } from "../../parsers/pg/codec.ts";
 import { TEST_LISTENER_CREDENTIALS } from "../harness/listener-auth.ts";
-import { scramClientFinal, scramClientFirst } from "../../client/testing/scram-client.ts";
+import { scramClientFinal, scramClientFirst } from "../support/scram-client.ts";
 
 export interface BackendMessage {
   type: string;
