@@ -63,7 +63,11 @@ export async function packPackages(outDir) {
     let out;
     try {
       // --ignore-scripts: prepack would only build again what was just built.
-      out = execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--loglevel=error", "--pack-destination", outDir], { cwd: pkgDir, encoding: "utf8", env: npmEnv() });
+      out = execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--loglevel=error", "--pack-destination", outDir], {
+        cwd: pkgDir,
+        encoding: "utf8",
+        env: npmEnv(),
+      });
     } finally {
       rmSync(shrinkwrap, { force: true });
     }

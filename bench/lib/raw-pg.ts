@@ -100,7 +100,7 @@ export async function streamQuery(t: PgTarget, sql: string, o: StreamOptions = {
           }
         }
         const r = o.onChunk?.(chunk.length, bytes);
-        if (r) {
+        if (r instanceof Promise) {
           socket.pause();
           void r.then(() => socket.resume());
         }

@@ -14,7 +14,8 @@ const SCANNED = ["README.md", "docs", "examples", "client", "connector", "worker
 const SKIP_DIRS = new Set(["node_modules", "dist", "build", ".wrangler"]);
 
 /** A command that fetches a package by its bare (unscoped) gatehouse name. */
-const BARE_NAME_INSTALL = /\b(?:npx|bunx|npm\s+(?:exec|x|i|install|add)|pnpm\s+(?:dlx|add|install|i)|yarn\s+(?:dlx|add|global\s+add))\s+(?:-{1,2}[\w-]+(?:=\S+)?\s+)*gatehouse(?:-connector)?(?=$|[\s@"'`);|&])/m;
+const BARE_NAME_INSTALL =
+  /\b(?:npx|bunx|npm\s+(?:exec|x|i|install|add)|pnpm\s+(?:dlx|add|install|i)|yarn\s+(?:dlx|add|global\s+add))\s+(?:-{1,2}[\w-]+(?:=\S+)?\s+)*gatehouse(?:-connector)?(?=$|[\s@"'`);|&])/m;
 
 function filesUnder(rel: string): string[] {
   const abs = path.join(ROOT, rel);
@@ -30,10 +31,26 @@ function filesUnder(rel: string): string[] {
 
 describe("no bare package names", () => {
   it("the pattern catches the ways a bare name is fetched, and not the scoped packages", () => {
-    for (const bad of ["npx gatehouse connect x", "npx -y gatehouse", "npx --yes gatehouse@latest", "npm install -g gatehouse", "npm i gatehouse-connector", "pnpm dlx gatehouse", "bunx gatehouse", "$(npx gatehouse dev token)"]) {
+    for (const bad of [
+      "npx gatehouse connect x",
+      "npx -y gatehouse",
+      "npx --yes gatehouse@latest",
+      "npm install -g gatehouse",
+      "npm i gatehouse-connector",
+      "pnpm dlx gatehouse",
+      "bunx gatehouse",
+      "$(npx gatehouse dev token)",
+    ]) {
       expect(BARE_NAME_INSTALL.test(bad), bad).toBe(true);
     }
-    for (const good of ["npm install -g @gatehouse-gw/cli", "npx @gatehouse-gw/cli connect", "npm install --global ./gatehouse-cli.tgz", "gatehouse connect demo-pg", "npx vitest run", "npm install"]) {
+    for (const good of [
+      "npm install -g @gatehouse-gw/cli",
+      "npx @gatehouse-gw/cli connect",
+      "npm install --global ./gatehouse-cli.tgz",
+      "gatehouse connect demo-pg",
+      "npx vitest run",
+      "npm install",
+    ]) {
       expect(BARE_NAME_INSTALL.test(good), good).toBe(false);
     }
   });

@@ -62,7 +62,11 @@ async function install(pkg: Packed): Promise<Installed> {
   mkdirSync(dir);
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "install-probe", private: true }));
   // --ignore-scripts: ssh2's native add-ons are optional (it falls back to pure JS); compiling them is slow.
-  await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", pkg.file], { cwd: dir, env: userEnv(), timeout: 120_000 });
+  await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", pkg.file], {
+    cwd: dir,
+    env: userEnv(),
+    timeout: 120_000,
+  });
   const { stdout } = await run("npm", ["ls", "--all", "--json"], { cwd: dir, env: userEnv() }).catch((err: { stdout: string }) => ({ stdout: err.stdout }));
   const versions = versionsIn(JSON.parse(stdout) as LsTree);
   return { dir, names: new Set(versions.keys()), versions };
@@ -100,7 +104,9 @@ describe("installable packages", () => {
     for (const p of packed) {
       expect(p.files).toContain("npm-shrinkwrap.json");
       const { dir, versions } = installed.get(p.name)!;
-      const lock = JSON.parse(readFileSync(path.join(dir, "node_modules", p.name, "npm-shrinkwrap.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string }> };
+      const lock = JSON.parse(readFileSync(path.join(dir, "node_modules", p.name, "npm-shrinkwrap.json"), "utf8")) as {
+        packages: Record<string, { version?: string; integrity?: string }>;
+      };
       const locked = Object.entries(lock.packages).filter(([where]) => where !== "");
       expect(locked.length).toBeGreaterThan(0);
       for (const [where, entry] of locked) {
@@ -138,10 +144,29 @@ describe("installable packages", () => {
 
   it("the installed CLI classifies SQL with the gateway's WASM classifier shipped in the package", async () => {
     const { dir } = installed.get("@gatehouse-gw/cli")!;
-    writeFileSync(path.join(dir, "claims.json"), JSON.stringify({ iss: "https://token.actions.githubusercontent.com", sub: "repo:acme/app:ref:refs/heads/main" }));
-    const result = await run(path.join(dir, "node_modules/.bin/gatehouse"), [
-      "policy", "test", "--policy", path.join(ROOT, "examples/policies/demo.yaml"), "--token-claims", "claims.json", "--resource", "demo-pg", "--sql", "drop table customers",
-    ], { cwd: dir, env: userEnv() }).then(() => ({ code: 0, stdout: "" }), (err: { code: number; stdout: string }) => err);
+    writeFileSync(
+      path.join(dir, "claims.json"),
+      JSON.stringify({ iss: "https://token.actions.githubusercontent.com", sub: "repo:acme/app:ref:refs/heads/main" }),
+    );
+    const result = await run(
+      path.join(dir, "node_modules/.bin/gatehouse"),
+      [
+        "policy",
+        "test",
+        "--policy",
+        path.join(ROOT, "examples/policies/demo.yaml"),
+        "--token-claims",
+        "claims.json",
+        "--resource",
+        "demo-pg",
+        "--sql",
+        "drop table customers",
+      ],
+      { cwd: dir, env: userEnv() },
+    ).then(
+      () => ({ code: 0, stdout: "" }),
+      (err: { code: number; stdout: string }) => err,
+    );
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/ddl DROP TABLE: drop table customers/);
     expect(result.stdout).toMatch(/DENY: rule 'demo-no-ddl'/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTrail, verifyTrailText, isCheckpoint, type AuditEvent, type TrailLine } from "../../parsers/audit/index.ts";
+import { parseTrail, verifyTrailText, isCheckpoint, type AuditEvent } from "../../parsers/audit/index.ts";
 import { readExport, listChunkKeys } from "./chunk-store.ts";
 import { RecordingError, RecordingLimitError } from "./errors.ts";
 import { publishedAuditKeys } from "./keys.ts";
