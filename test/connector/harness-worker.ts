@@ -3,8 +3,10 @@
  * (docs/PROTOCOL.md) so the real connector can be tested end to end against a real PostgreSQL
  * before the real worker exists. It verifies connector assertions exactly as the protocol says
  * (EdDSA, kid, typ, aud, lifetime ≤ 120 s, sid bound to the stream path) and answers 401/426 the
- * documented way.
+ * documented way. test/connector/worker-contract.test.ts holds it to the same contract as the real
+ * worker (handshakes, refusals, assertion replay, frame errors, the session open sequence).
  */
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { importJWK, jwtVerify, type JWK, type JWTPayload, type JWTHeaderParameters } from "jose";
@@ -109,14 +111,31 @@ export class HarnessPeer {
   constructor(
     readonly ws: WebSocket,
     readonly assertion: VerifiedAssertion,
+    /** The control channel carries CONTROL frames only (as the real worker's hub enforces). */
+    readonly channel: "control" | "stream" = "stream",
   ) {
     this.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString("utf8") })));
     ws.on("message", (raw: RawData, isBinary: boolean) => {
+      // As the real worker: a text message or a malformed frame closes the socket (1007), a
+      // DATA/CREDIT frame on the control channel too (1008). Recorded for the tests as well.
       if (!isBinary) {
         this.frameErrors.push("text message");
+        ws.close(1007, "text message");
         return;
       }
-      const frame = decodeFrame(raw as Buffer);
+      let frame: ReturnType<typeof decodeFrame>;
+      try {
+        frame = decodeFrame(raw as Buffer);
+      } catch (err) {
+        this.frameErrors.push((err as Error).message);
+        ws.close(1007, "malformed frame");
+        return;
+      }
+      if (channel === "control" && frame.type !== FrameType.Control) {
+        this.frameErrors.push("non-CONTROL frame on the control channel");
+        ws.close(1008, "only CONTROL frames are allowed on the control channel");
+        return;
+      }
       if (frame.type === FrameType.Control) {
         if (frame.message.t === "ping") {
           // The worker's keepalive answer (docs/PROTOCOL.md); counted, not queued.
@@ -189,7 +208,7 @@ export interface HarnessWorker {
   /** Every refused upgrade. */
   rejections: Rejection[];
   /** Ask the connector (over `control`) to open a stream and wait for it; sends the stream `open`. */
-  openStream(control: HarnessPeer, resource: string, startup?: Record<string, string>, opts?: { session?: string; openResource?: string; access?: string }): Promise<HarnessPeer>;
+  openStream(control: HarnessPeer, resource: string, startup?: Record<string, string>, opts?: { session?: string; openResource?: string; access?: string; maxSessionMs?: number | null }): Promise<HarnessPeer>;
   /** Drop every connection (a worker restart as the connector sees it). */
   dropAll(): void;
   stop(): Promise<void>;
@@ -201,7 +220,6 @@ export interface HarnessWorkerOptions {
 }
 
 const MAX_LIFETIME_SECONDS = 120;
-let sessionCounter = 0;
 
 export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<HarnessWorker> {
   const keys = new Map<string, Awaited<ReturnType<typeof importJWK>>>();
@@ -211,6 +229,8 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
   const streamWaiters = new Map<string, (peer: HarnessPeer) => void>();
   const assertions: VerifiedAssertion[] = [];
   const rejections: Rejection[] = [];
+  /** jti of every admitted assertion: each admits one WebSocket, as in the real worker. */
+  const seenJti = new Set<string>();
   const peers = new Set<HarnessPeer>();
   const wss = new WebSocketServer({
     noServer: true,
@@ -222,7 +242,7 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
   const refuse = (socket: Duplex, path: string, status: number, body: Record<string, string>) => {
     rejections.push({ path, status, reason: body.reason ?? body.error ?? "" });
     const text = JSON.stringify(body);
-    socket.end(`HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : status === 426 ? "Upgrade Required" : "Not Found"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    socket.end(`HTTP/1.1 ${status} ${status === 400 ? "Bad Request" : status === 401 ? "Unauthorized" : status === 426 ? "Upgrade Required" : "Not Found"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
   };
 
   const verify = async (req: IncomingMessage, sid: string | undefined): Promise<VerifiedAssertion> => {
@@ -239,6 +259,8 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
     if (typeof p.iat !== "number" || typeof p.exp !== "number" || p.exp - p.iat > MAX_LIFETIME_SECONDS) throw new Error("lifetime too long");
     if (typeof p.jti !== "string" || p.jti.length < 8) throw new Error("missing jti");
     if (sid !== undefined && p.sid !== sid) throw new Error("sid does not match the session");
+    if (seenJti.has(`${p.iss}:${p.jti}`)) throw new Error("connector assertion was already used");
+    seenJti.add(`${p.iss}:${p.jti}`);
     return { path: req.url ?? "", header: protectedHeader, payload: p };
   };
 
@@ -252,11 +274,12 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
     const streamMatch = /^\/v1\/connector\/streams\/([^/]+)$/.exec(path);
     if (path !== "/v1/connector/control" && !streamMatch) return refuse(socket, path, 404, { error: "not_found" });
     const sid = streamMatch ? decodeURIComponent(streamMatch[1]!) : undefined;
+    if (sid !== undefined && !/^[0-9a-f-]{36}$/.test(sid)) return refuse(socket, path, 400, { error: "bad_request", reason: "invalid session id" });
     verify(req, sid).then(
       (assertion) => {
         assertions.push(assertion);
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const peer = new HarnessPeer(ws, assertion);
+          const peer = new HarnessPeer(ws, assertion, sid === undefined ? "control" : "stream");
           peers.add(peer);
           ws.on("close", () => peers.delete(peer));
           if (sid === undefined) {
@@ -282,7 +305,8 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
     assertions,
     rejections,
     async openStream(control, resource, startup = {}, o = {}) {
-      const session = o.session ?? `s${process.pid}-${++sessionCounter}-${Math.random().toString(36).slice(2, 10)}`;
+      // a UUID, as the real worker's session ids (its stream route accepts nothing else)
+      const session = o.session ?? randomUUID();
       const arrived = new Promise<HarnessPeer>((resolve, reject) => {
         const timer = setTimeout(() => {
           streamWaiters.delete(session);
@@ -295,7 +319,7 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
       });
       control.sendControl({ t: "open", session, resource });
       const peer = await arrived;
-      peer.sendControl({ t: "open", resource: o.openResource ?? resource, startup, access: o.access ?? "write" });
+      peer.sendControl({ t: "open", resource: o.openResource ?? resource, startup, access: o.access ?? "write", max_session_ms: o.maxSessionMs ?? null });
       return peer;
     },
     dropAll() {
