@@ -44,6 +44,8 @@ export interface ControlChannelOptions {
 }
 
 export interface ControlChannel {
+  /** Replace the advertised resources (configuration reload): sent at once when connected. */
+  announce(resources: ControlChannelOptions["resources"]): void;
   /** Resolves when the first `hello` has been sent. Rejects if stopped before that. */
   readonly online: Promise<void>;
   readonly connected: boolean;
@@ -51,6 +53,7 @@ export interface ControlChannel {
 }
 
 export function startControlChannel(opts: ControlChannelOptions): ControlChannel {
+  let announced = opts.resources;
   const url = `${opts.wsBase}/v1/connector/control`;
   const backoff = createBackoff(opts.backoff);
   const silentIntervals = opts.silentIntervals ?? 3;
@@ -152,9 +155,9 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
     silent = 0;
     socket.on("close", onClose);
     socket.on("error", (err: Error) => opts.logger.debug("control channel: websocket error", { error: err.message }));
-    send({ t: "hello", connector: opts.connectorId, version: PROTOCOL_VERSION, resources: opts.resources });
+    send({ t: "hello", connector: opts.connectorId, version: PROTOCOL_VERSION, resources: announced });
     connection.attach(onMessage);
-    opts.logger.info(wasOnline ? "control channel: reconnected" : "control channel: online", { url, resources: opts.resources.length });
+    opts.logger.info(wasOnline ? "control channel: reconnected" : "control channel: online", { url, resources: announced.length });
     wasOnline = true;
     opts.emit({ type: "control-connected" });
     resolveOnline();
@@ -177,6 +180,12 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
     online,
     get connected() {
       return connected;
+    },
+    announce(resources) {
+      announced = resources;
+      // The hub accepts a new hello on a live channel (it replaces the advertised set); later
+      // reconnections announce the new set too.
+      if (connected) send({ t: "hello", connector: opts.connectorId, version: PROTOCOL_VERSION, resources: announced });
     },
     async stop() {
       if (stopped) return;
