@@ -4,6 +4,7 @@
  * streams. Whenever the channel drops — network, worker restart, rejected assertion — it is
  * dialled again with a fresh assertion after an exponential, jittered delay.
  */
+import { TUNNEL_PROTOCOL_VERSION } from "../parsers/tunnel/version.ts";
 import type WebSocket from "ws";
 import type { RawData } from "ws";
 import type { CryptoKey } from "jose";
@@ -13,7 +14,7 @@ import { createBackoff, type BackoffOptions } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
 import { dialTunnel, type TunnelConnection } from "./tunnel-socket.ts";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = TUNNEL_PROTOCOL_VERSION;
 /** Session ids travel in a URL path; keep them to a safe alphabet and size. */
 const SESSION_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
