@@ -21,6 +21,7 @@ export { SessionObject } from "./session/session-object.ts";
 export { ConnectorHub } from "./connectors/connector-hub.ts";
 export { ApprovalsObject } from "./approvals/approvals-object.ts";
 export { SessionLimiter } from "./limits/session-limiter.ts";
+export { ExportObject } from "./export/exporter-object.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 

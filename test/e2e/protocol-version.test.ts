@@ -66,7 +66,7 @@ describe("versions", () => {
   it("a connector speaking another tunnel protocol is refused at the upgrade with the same kind of message", async () => {
     const jwk = JSON.parse(readFileSync(path.join(stack.home, "connector", "local-key.json"), "utf8"));
     const key = await importJWK(jwk, "EdDSA");
-    const assertion = await signConnectorAssertion(key as CryptoKey, "local");
+    const assertion = await signConnectorAssertion(key as Parameters<typeof signConnectorAssertion>[0], "local");
     const r = await upgrade(`${stack.gatewayUrl.replace(/^http/, "ws")}/v1/connector/control`, ["gatehouse.v3"], { authorization: `Bearer ${assertion}`, "user-agent": "gatehouse-connector/7.0.0" });
     expect(r).not.toBe("open");
     const refused = r as Exclude<typeof r, "open">;
