@@ -8,7 +8,7 @@ import { importConnectorPrivateKey } from "./keys.ts";
 import { createStderrLogger, type Logger } from "./logger.ts";
 import { TunnelStream, type StreamEvent, type StreamStats } from "./stream.ts";
 import type { BackoffOptions } from "./backoff.ts";
-import { TargetError } from "./errors.ts";
+import { ConfigError, TargetError } from "./errors.ts";
 import { SshTunnelStream } from "./ssh/ssh-stream.ts";
 import { sweepSessionRoles } from "./postgres/login.ts";
 
@@ -43,6 +43,13 @@ export interface RunningConnector {
   readonly connected: boolean;
   /** Snapshot of the live sessions. */
   streams(): StreamStats[];
+  /**
+   * Apply a changed configuration without dropping live sessions (SIGHUP): resources are added,
+   * changed or removed for sessions opened from now on, and the new set is announced to the
+   * worker. The gateway URL, id and key identify the connector: changing them needs a restart, so
+   * such a configuration is refused whole (ConfigError) and the running one stays.
+   */
+  reload(next: ConnectorConfig): Promise<{ added: string[]; removed: string[]; changed: string[] }>;
   /** Close the control channel and every session (PostgreSQL gets Terminate). */
   stop(): Promise<void>;
 }
@@ -52,7 +59,9 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
   const logger = opts.logger ?? createStderrLogger();
   const wsBase = gatewayWebSocketBase("gateway", config.gateway);
   const privateKey = await importConnectorPrivateKey(config.privateKey);
-  const resources = new Map<string, ResourceConfig>(config.resources.map((r) => [r.name, r]));
+  // Replaced (never mutated) on reload: each stream keeps the map it started with, so a live
+  // session's cancel and close still reach its target after its resource changed or went away.
+  let resources = new Map<string, ResourceConfig>(config.resources.map((r) => [r.name, r]));
   const maxStreams = opts.maxStreams ?? 256;
   const streams = new Map<string, TunnelStream | SshTunnelStream>();
   const refusals = new Set<TunnelStream | SshTunnelStream>();
@@ -119,12 +128,13 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
     }
   });
 
+  // Only what the worker needs to route sessions: never hosts, ports, users or credentials.
+  const advertised = (list: readonly ResourceConfig[]) => list.map((r) => ({ name: r.name, type: r.type, labels: { ...r.labels } }));
   const control = startControlChannel({
     wsBase,
     connectorId: config.id,
     privateKey,
-    // Only what the worker needs to route sessions: never hosts, ports, users or credentials.
-    resources: config.resources.map((r) => ({ name: r.name, type: r.type, labels: { ...r.labels } })),
+    resources: advertised(config.resources),
     logger,
     onOpen,
     emit,
@@ -133,6 +143,8 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
   });
 
+  let current = config;
+
   let stopping: Promise<void> | undefined;
   return {
     online: control.online,
@@ -140,6 +152,25 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
       return control.connected;
     },
     streams: () => [...streams.values()].map((s) => s.stats()),
+    async reload(next) {
+      validateConnectorConfig(next);
+      for (const [field, same] of [
+        ["gateway", next.gateway === current.gateway],
+        ["id", next.id === current.id],
+        ["private_key", JSON.stringify(next.privateKey) === JSON.stringify(current.privateKey)],
+      ] as const) {
+        if (!same) throw new ConfigError(field, "changed: it identifies the connector to the gateway, so restart the connector to apply it (the running configuration stays)");
+      }
+      const before = resources;
+      resources = new Map(next.resources.map((r) => [r.name, r]));
+      const added = next.resources.filter((r) => !before.has(r.name)).map((r) => r.name);
+      const removed = [...before.keys()].filter((name) => !resources.has(name));
+      const changed = next.resources.filter((r) => before.has(r.name) && JSON.stringify(before.get(r.name)) !== JSON.stringify(r)).map((r) => r.name);
+      current = next;
+      control.announce(advertised(next.resources));
+      logger.info("configuration reloaded", { added: added.join(","), removed: removed.join(","), changed: changed.join(","), liveSessions: streams.size });
+      return { added, removed, changed };
+    },
     stop() {
       stopping ??= (async () => {
         await control.stop();

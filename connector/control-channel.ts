@@ -4,6 +4,7 @@
  * streams. Whenever the channel drops — network, worker restart, rejected assertion — it is
  * dialled again with a fresh assertion after an exponential, jittered delay.
  */
+import { TUNNEL_PROTOCOL_VERSION } from "../parsers/tunnel/version.ts";
 import type WebSocket from "ws";
 import type { RawData } from "ws";
 import type { CryptoKey } from "jose";
@@ -13,7 +14,7 @@ import { createBackoff, type BackoffOptions } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
 import { dialTunnel, type TunnelConnection } from "./tunnel-socket.ts";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = TUNNEL_PROTOCOL_VERSION;
 /** Session ids travel in a URL path; keep them to a safe alphabet and size. */
 const SESSION_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
@@ -44,6 +45,8 @@ export interface ControlChannelOptions {
 }
 
 export interface ControlChannel {
+  /** Replace the advertised resources (configuration reload): sent at once when connected. */
+  announce(resources: ControlChannelOptions["resources"]): void;
   /** Resolves when the first `hello` has been sent. Rejects if stopped before that. */
   readonly online: Promise<void>;
   readonly connected: boolean;
@@ -51,6 +54,7 @@ export interface ControlChannel {
 }
 
 export function startControlChannel(opts: ControlChannelOptions): ControlChannel {
+  let announced = opts.resources;
   const url = `${opts.wsBase}/v1/connector/control`;
   const backoff = createBackoff(opts.backoff);
   const silentIntervals = opts.silentIntervals ?? 3;
@@ -152,9 +156,9 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
     silent = 0;
     socket.on("close", onClose);
     socket.on("error", (err: Error) => opts.logger.debug("control channel: websocket error", { error: err.message }));
-    send({ t: "hello", connector: opts.connectorId, version: PROTOCOL_VERSION, resources: opts.resources });
+    send({ t: "hello", connector: opts.connectorId, version: PROTOCOL_VERSION, resources: announced });
     connection.attach(onMessage);
-    opts.logger.info(wasOnline ? "control channel: reconnected" : "control channel: online", { url, resources: opts.resources.length });
+    opts.logger.info(wasOnline ? "control channel: reconnected" : "control channel: online", { url, resources: announced.length });
     wasOnline = true;
     opts.emit({ type: "control-connected" });
     resolveOnline();
@@ -177,6 +181,12 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
     online,
     get connected() {
       return connected;
+    },
+    announce(resources) {
+      announced = resources;
+      // The hub accepts a new hello on a live channel (it replaces the advertised set); later
+      // reconnections announce the new set too.
+      if (connected) send({ t: "hello", connector: opts.connectorId, version: PROTOCOL_VERSION, resources: announced });
     },
     async stop() {
       if (stopped) return;

@@ -20,4 +20,17 @@ export function createStderrLogger(level: LogLevel = "info"): Logger {
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
 }
 
+/**
+ * One JSON object per line on stderr ({"ts","level","msg",…fields}), for journald/container log
+ * collectors. Field names never override ts/level/msg.
+ */
+export function createJsonLogger(level: LogLevel = "info", write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  const min = LEVELS.indexOf(level);
+  const log = (lvl: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    if (LEVELS.indexOf(lvl) < min) return;
+    write(JSON.stringify({ ...fields, ts: new Date().toISOString(), level: lvl, msg: message }) + "\n");
+  };
+  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}
+
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

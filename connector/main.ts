@@ -1,7 +1,7 @@
 /**
  * `gatehouse-connector` command line.
  *
- *   gatehouse-connector --config connector.yaml        run (until SIGINT/SIGTERM)
+ *   gatehouse-connector --config connector.yaml        run (until SIGINT/SIGTERM; SIGHUP reloads the file)
  *   gatehouse-connector check --config connector.yaml  validate the configuration and exit
  *   gatehouse-connector keygen --out key.jwk [--force] create the connector's Ed25519 key pair
  */
@@ -12,7 +12,9 @@ import { loadConnectorConfig } from "./config.ts";
 import { startConnector } from "./connector.ts";
 import { ConfigError } from "./errors.ts";
 import { generateConnectorKeyPair } from "./keys.ts";
-import { createStderrLogger, type LogLevel } from "./logger.ts";
+import { createJsonLogger, createStderrLogger, type LogLevel } from "./logger.ts";
+import { ConnectorMetrics } from "./ops/metrics.ts";
+import { parseListenAddress, startOpsServer } from "./ops/ops-server.ts";
 import { CONNECTOR_VERSION } from "./version.ts";
 
 export { startConnector } from "./connector.ts";
@@ -27,7 +29,8 @@ export { ConfigError, TargetError } from "./errors.ts";
 export { silentLogger, createStderrLogger, type Logger } from "./logger.ts";
 
 const USAGE = `usage:
-  gatehouse-connector --config connector.yaml [--log-level debug|info|warn|error]
+  gatehouse-connector --config connector.yaml [--log-level debug|info|warn|error] [--log-format text|json]
+                      [--ops-listen 127.0.0.1:9464]   health (/healthz) and Prometheus metrics (/metrics)
   gatehouse-connector check --config connector.yaml
   gatehouse-connector keygen --out connector-key.jwk [--force]
   gatehouse-connector --version
@@ -51,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         out: { type: "string", short: "o" },
         force: { type: "boolean" },
         "log-level": { type: "string" },
+        "log-format": { type: "string" },
+        "ops-listen": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -70,7 +75,11 @@ export async function main(argv: string[]): Promise<number> {
         return await keygen(values.out as string | undefined, values.force === true);
       case "check":
       case "run":
-        return await run(command, values.config as string | undefined, values["log-level"] as string | undefined);
+        return await run(command, values.config as string | undefined, {
+          level: values["log-level"] as string | undefined,
+          format: values["log-format"] as string | undefined,
+          opsListen: values["ops-listen"] as string | undefined,
+        });
       default:
         process.stderr.write(`gatehouse-connector: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
         return 2;
@@ -110,13 +119,25 @@ async function keygen(out: string | undefined, force: boolean): Promise<number> 
   return 0;
 }
 
-async function run(command: "run" | "check", configPath: string | undefined, level: string | undefined): Promise<number> {
+async function run(command: "run" | "check", configPath: string | undefined, opts: { level?: string; format?: string; opsListen?: string }): Promise<number> {
   if (!configPath) {
     process.stderr.write(`gatehouse-connector: --config FILE is required\n${USAGE}\n`);
     return 2;
   }
+  const { level, format } = opts;
   if (level !== undefined && !["debug", "info", "warn", "error"].includes(level)) {
     process.stderr.write("gatehouse-connector: --log-level must be debug, info, warn or error\n");
+    return 2;
+  }
+  if (format !== undefined && format !== "text" && format !== "json") {
+    process.stderr.write("gatehouse-connector: --log-format must be text or json\n");
+    return 2;
+  }
+  let opsAddress: { host: string; port: number } | undefined;
+  try {
+    opsAddress = opts.opsListen === undefined ? undefined : parseListenAddress(opts.opsListen);
+  } catch (err) {
+    process.stderr.write(`gatehouse-connector: ${(err as Error).message}\n`);
     return 2;
   }
   const config = await loadConnectorConfig(configPath);
@@ -124,8 +145,28 @@ async function run(command: "run" | "check", configPath: string | undefined, lev
     process.stdout.write(`configuration ok: connector ${config.id}, ${config.resources.length} resource(s): ${config.resources.map((r) => r.name).join(", ")}\n`);
     return 0;
   }
-  const logger = createStderrLogger((level ?? "info") as LogLevel);
-  const connector = await startConnector(config, { logger });
+  const logger = format === "json" ? createJsonLogger((level ?? "info") as LogLevel) : createStderrLogger((level ?? "info") as LogLevel);
+  const metrics = new ConnectorMetrics();
+  const connector = await startConnector(config, { logger, onEvent: (event) => metrics.observe(event) });
+  const ops = opsAddress
+    ? await startOpsServer(opsAddress, metrics, () => ({ connected: connector.connected, liveSessions: connector.streams().length, connectorId: config.id, version: CONNECTOR_VERSION }))
+    : undefined;
+  if (ops) logger.info("operations endpoint listening", { url: `http://${ops.host.includes(":") ? `[${ops.host}]` : ops.host}:${ops.port}`, paths: "/healthz /metrics" });
+  // SIGHUP: re-read the file and apply it without dropping live sessions; a bad file keeps the
+  // running configuration (and says why).
+  let reloading = Promise.resolve();
+  const onHup = () => {
+    reloading = reloading.then(async () => {
+      try {
+        await connector.reload(await loadConnectorConfig(configPath));
+        metrics.reloaded(true);
+      } catch (err) {
+        metrics.reloaded(false);
+        logger.error("configuration reload refused; the running configuration stays", { error: (err as Error).message });
+      }
+    });
+  };
+  process.on("SIGHUP", onHup);
   await new Promise<void>((resolveSignal) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info("shutting down", { signal });
@@ -136,6 +177,9 @@ async function run(command: "run" | "check", configPath: string | undefined, lev
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+  process.off("SIGHUP", onHup);
+  await reloading;
+  await ops?.close();
   await connector.stop();
   return 0;
 }

@@ -3,6 +3,7 @@
  * Authorization header, binary frames only, no compression (compressing secrets next to
  * attacker-chosen data leaks them), messages capped at MAX_FRAME_BYTES.
  */
+import { CONNECTOR_VERSION } from "./version.ts";
 import WebSocket, { type RawData } from "ws";
 import { MAX_FRAME_BYTES, TUNNEL_SUBPROTOCOL } from "../parsers/tunnel/frames.ts";
 
@@ -35,7 +36,7 @@ export interface TunnelConnection {
 
 export async function dialTunnel(url: string, assertion: string, opts: { handshakeTimeoutMs?: number } = {}): Promise<TunnelConnection> {
   const ws = new WebSocket(url, TUNNEL_SUBPROTOCOL, {
-    headers: { authorization: `Bearer ${assertion}` },
+    headers: { authorization: `Bearer ${assertion}`, "user-agent": `gatehouse-connector/${CONNECTOR_VERSION}` },
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
     handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,

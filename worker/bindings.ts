@@ -46,3 +46,15 @@ export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
   release(sessionId: string): Promise<void>;
   counts(identity: string, resource: string): Promise<{ identity: number; resource: number }>;
 }
+
+/** What the ExportObject (worker/export/exporter-object.ts) reports to administrators. */
+export interface ExportStatus {
+  pending: Array<{ session: string; attempts: number; last_error: string | null }>;
+  sinks: Array<{ name: string; kind: string; format: string; batches: number; records: number; failures: number; last_error: string | null; last_ok_at: number | null }>;
+}
+
+/** RPC of the ExportObject: ended sessions are queued for shipping to the SIEM sinks. */
+export interface ExporterRpc extends Rpc.DurableObjectBranded {
+  enqueue(session: string): Promise<void>;
+  status(): Promise<ExportStatus>;
+}

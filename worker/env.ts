@@ -1,5 +1,5 @@
 /** Bindings and configuration variables of the Gatehouse worker (see wrangler.toml, docs/CONFIGURATION.md). */
-import type { ApprovalsObjectRpc, ConnectorHubRpc, SessionLimiterRpc, SessionObjectRpc } from "./bindings.ts";
+import type { ApprovalsObjectRpc, ConnectorHubRpc, ExporterRpc, SessionLimiterRpc, SessionObjectRpc } from "./bindings.ts";
 
 export interface Env {
   /** Typed by RPC interfaces (bindings.ts), not the classes: this module stays a leaf of the import graph. */
@@ -9,6 +9,8 @@ export interface Env {
   APPROVALS: DurableObjectNamespace<ApprovalsObjectRpc>;
   /** One instance ("limits"): leases of live sessions for the policy's concurrency caps (worker/limits/). */
   SESSION_LIMITER: DurableObjectNamespace<SessionLimiterRpc>;
+  /** One instance ("exporter"): ships verified trails of ended sessions to GATEHOUSE_EXPORT sinks (worker/export/). */
+  EXPORTER: DurableObjectNamespace<ExporterRpc>;
   DB: D1Database;
   RECORDINGS: R2Bucket;
   /** JSON array of trusted OIDC issuers. */
@@ -25,6 +27,8 @@ export interface Env {
   GATEHOUSE_MASKING_KEY?: string;
   /** Seconds between "still waiting for approval" reminders to a held client (default 60; 0 = none). */
   GATEHOUSE_APPROVAL_REMINDER_SECONDS?: string;
+  /** JSON array of SIEM sinks for verified trails (worker/export/config.ts, docs/EXPORT.md); empty = no export. */
+  GATEHOUSE_EXPORT?: string;
   /** "true" when the worker runs on Cloudflare's edge, which sets CF-Connecting-IP itself (worker/routes/client-address.ts). */
   GATEHOUSE_BEHIND_CLOUDFLARE?: string;
 }

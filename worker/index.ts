@@ -2,6 +2,8 @@
  * Gatehouse edge worker: admits OIDC-authenticated client tunnels and connector streams, and
  * hands each session to its Durable Object (worker/session/), which runs the per-session chain.
  */
+import { WORKER_RELEASE } from "./version.ts";
+import { TUNNEL_PROTOCOL_VERSION } from "../parsers/tunnel/version.ts";
 import { Hono } from "hono";
 import type { Env } from "./env.ts";
 import { GatewayError, ConfigurationError } from "./errors.ts";
@@ -19,6 +21,7 @@ export { SessionObject } from "./session/session-object.ts";
 export { ConnectorHub } from "./connectors/connector-hub.ts";
 export { ApprovalsObject } from "./approvals/approvals-object.ts";
 export { SessionLimiter } from "./limits/session-limiter.ts";
+export { ExportObject } from "./export/exporter-object.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -27,7 +30,8 @@ app.get("/healthz", async (c) => {
   const problems = await readinessProblems(c.env);
   // The gateway's clock, for `gatehouse doctor` (tokens are checked against it).
   c.header("date", new Date().toUTCString());
-  return problems.length === 0 ? c.json({ ok: true, ready: true }) : c.json({ ok: false, ready: false, error: "misconfigured", errors: problems }, 503);
+  const version = { version: WORKER_RELEASE, protocol: `gatehouse.v${TUNNEL_PROTOCOL_VERSION}` };
+  return problems.length === 0 ? c.json({ ok: true, ready: true, ...version }) : c.json({ ok: false, ready: false, error: "misconfigured", errors: problems, ...version }, 503);
 });
 // Client routes refuse up front while misconfigured (connectors may still attach and wait).
 app.use("/v1/*", async (c, next) => {

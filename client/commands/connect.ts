@@ -8,6 +8,8 @@ import { resolveTokenSource } from "../auth/token-source.ts";
 import { DEFAULT_GATEWAY } from "../gateway/api.ts";
 import { startConnectListener } from "../listener.ts";
 import type { CommandIO } from "./io.ts";
+import { CliError } from "../errors.ts";
+import { describeListener, removeReadyFile, writeReadyFile } from "../listener-ready.ts";
 
 export const CONNECT_USAGE = `usage: gatehouse connect <resource> [options]
 
@@ -20,6 +22,9 @@ options:
   --gitlab-id-token-var <v>  GitLab CI id_tokens variable to read (env GATEHOUSE_GITLAB_ID_TOKEN_VAR, default GATEHOUSE_ID_TOKEN)
   --type <type>              skip the resource lookup and use this protocol (postgres)
   --once                     accept exactly one connection, then exit when it ends
+  --ready-file <path>        once the listener accepts connections, write its details there as JSON
+                             (0600; host, port, type, the local credential files); removed on exit.
+                             A pipeline step waits for this file instead of racing the listener.
 
 identity token: GATEHOUSE_TOKEN, else GitHub Actions OIDC, else the GitLab id_tokens variable.
 `;
@@ -34,6 +39,7 @@ export async function connectCommand(argv: string[], io: CommandIO, signal?: Abo
     "gitlab-id-token-var": { kind: "string" },
     type: { kind: "string" },
     once: { kind: "boolean" },
+    "ready-file": { kind: "string" },
     help: { kind: "boolean", short: "h" },
   });
   if (args.booleans.has("help")) {
@@ -73,10 +79,20 @@ export async function connectCommand(argv: string[], io: CommandIO, signal?: Abo
       listener.usage.map((l) => `  ${l}\n`).join(""),
   );
   if (listener.online === false) io.stderr(`gatehouse: warning: no connector is online for ${resource} right now\n`);
+  const readyFile = args.strings.get("ready-file");
+  if (readyFile !== undefined) {
+    try {
+      await writeReadyFile(readyFile, { gateway, pid: process.pid, ...describeListener(listener) });
+    } catch (err) {
+      await listener.close();
+      throw new CliError(`--ready-file ${readyFile}: ${(err as Error).message}`);
+    }
+  }
 
   try {
     await listener.done;
   } finally {
+    if (readyFile !== undefined) await removeReadyFile(readyFile);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     signal?.removeEventListener("abort", stop);

@@ -61,9 +61,24 @@ describe("access review report", () => {
     expect(md).toContain("| demo-pg | 3 |");
     expect(md).toContain("session s2 —");
     const csv = reviewToCsv(report).trim().split("\n");
-    expect(csv[0]).toBe("identity_kind,identity,issuer,subject,repository,ref,workflow,environment,resource,sessions,first_seen,last_seen,first_time,stmt_ddl,stmt_read,stmt_write,denied,approved,approvers,incomplete_sessions");
-    expect(csv[2]).toMatch(/^pipeline,acme\/shop@refs\/heads\/main \(deploy\),.*,demo-pg,3,.*,true,3,3,2,2,2,alice@acme.example,2$/);
+    expect(csv[0]).toBe("identity_kind,identity,issuer,subject,repository,ref,workflow,environment,resource,sessions,first_seen,last_seen,first_time,stmt_ddl,stmt_read,stmt_write,denied,approved,approvers,incomplete_sessions,jit_grants");
+    expect(csv[2]).toMatch(/^pipeline,acme\/shop@refs\/heads\/main \(deploy\),.*,demo-pg,3,.*,true,3,3,2,2,2,alice@acme.example,2,$/);
     // A claim value that looks like a spreadsheet formula is neutralised.
     expect(csv[1]).toContain(`human,'=cmd|' /C calc'!A0,`);
+  });
+
+  it("lists just-in-time grants in the CSV: beside the sessions that used them, and on their own row when unused", async () => {
+    const report = buildReviewReport([await session("s1", samplePgSession("s1", T0), true)], { from: T0, to: T0 + 86_400_000, now: T0 + 86_400_000 });
+    const label = report.identities[0]!.label;
+    const grant = (id: string, requester: string, resource: string) => ({
+      id, resource, requester, reason: "hotfix", status: "approved", approved_by: ["alice@acme.example"],
+      requested_at: new Date(T0).toISOString(), active_from: new Date(T0 + 1000).toISOString(), active_until: new Date(T0 + 3_600_000).toISOString(), revoked_at: null, revoke_reason: null,
+    });
+    report.grants = [grant("g-used", label, "demo-pg"), grant("g-unused", "=evil()", "billing-pg")];
+    const csv = reviewToCsv(report).trim().split("\n");
+    expect(csv).toHaveLength(3);
+    expect(csv[1]).toMatch(/,demo-pg,.*,"g-used approved, approved by alice@acme\.example, usable 2026-11-27T03:00:01\.000Z–2026-11-27T04:00:00\.000Z"$/);
+    // The unused grant's row: requester neutralised as a formula, zero sessions.
+    expect(csv[2]).toMatch(/^,'=evil\(\),,,,,,,billing-pg,0,.*,"g-unused approved, approved by alice@acme\.example, usable .*"$/);
   });
 });

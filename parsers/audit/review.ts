@@ -203,20 +203,40 @@ function csvCell(v: unknown): string {
 /** One row per (identity, resource); incomplete sessions are counted per row and listed in JSON/md. */
 export function reviewToCsv(report: ReviewReport): string {
   const ks = kinds(report);
-  const header = ["identity_kind", "identity", "issuer", "subject", "repository", "ref", "workflow", "environment", "resource", "sessions", "first_seen", "last_seen", "first_time", ...ks.map((k) => `stmt_${k}`), "denied", "approved", "approvers", "incomplete_sessions"];
+  const header = ["identity_kind", "identity", "issuer", "subject", "repository", "ref", "workflow", "environment", "resource", "sessions", "first_seen", "last_seen", "first_time", ...ks.map((k) => `stmt_${k}`), "denied", "approved", "approvers", "incomplete_sessions", "jit_grants"];
   const rows = [header.join(",")];
+  // Grants are keyed by requester label and resource; one that no session of the period used still
+  // gets a row of its own, so a spreadsheet review sees every grant (offline review: column empty).
+  const grantsFor = (label: string, resource: string) => (report.grants ?? []).filter((g) => g.requester === label && g.resource === resource);
+  const listed = new Set<ReviewGrant>();
   for (const id of report.identities) {
     for (const r of id.resources) {
       const approvers = [...new Set(id.approvals.filter((a) => a.resource === r.resource).map((a) => a.approver))].join(" ");
       const incomplete = report.incomplete.filter((x) => x.resource === r.resource && x.identity === id.label).length;
+      const grants = grantsFor(id.label, r.resource);
+      for (const g of grants) listed.add(g);
       rows.push(
-        [id.kind, id.label, id.issuer, id.subject, (id.ci.repository ?? []).join(" "), (id.ci.ref ?? []).join(" "), (id.ci.workflow ?? []).join(" "), (id.ci.environment ?? []).join(" "), r.resource, r.sessions, r.first_seen, r.last_seen, r.first_time, ...ks.map((k) => r.statements[k] ?? 0), r.denied, r.approved, approvers, incomplete]
+        [id.kind, id.label, id.issuer, id.subject, (id.ci.repository ?? []).join(" "), (id.ci.ref ?? []).join(" "), (id.ci.workflow ?? []).join(" "), (id.ci.environment ?? []).join(" "), r.resource, r.sessions, r.first_seen, r.last_seen, r.first_time, ...ks.map((k) => r.statements[k] ?? 0), r.denied, r.approved, approvers, incomplete, grants.map(grantCell).join("; ")]
           .map(csvCell)
           .join(","),
       );
     }
   }
+  for (const g of report.grants ?? []) {
+    if (listed.has(g)) continue;
+    const empty = ks.map(() => 0);
+    rows.push(["", g.requester, "", "", "", "", "", "", g.resource, 0, "", "", "", ...empty, 0, 0, "", 0, grantCell(g)].map(csvCell).join(","));
+  }
   return rows.join("\n") + "\n";
+}
+
+/** "<id> <status>, approved by a b, usable <from>–<until>, revoked <at>" — one grant in a CSV cell. */
+function grantCell(g: ReviewGrant): string {
+  const parts = [`${g.id} ${g.status}`];
+  if (g.approved_by.length) parts.push(`approved by ${g.approved_by.join(" ")}`);
+  if (g.active_from) parts.push(`usable ${g.active_from}–${g.active_until ?? "?"}`);
+  if (g.revoked_at) parts.push(`revoked ${g.revoked_at}`);
+  return parts.join(", ");
 }
 
 function mdEscape(s: string): string {

@@ -5,7 +5,9 @@
  * The codec only turns bytes into frames and back — it never touches a socket.
  */
 
-export const TUNNEL_SUBPROTOCOL = "gatehouse.v1";
+import { TUNNEL_PROTOCOL_VERSION } from "./version.ts";
+
+export const TUNNEL_SUBPROTOCOL = `gatehouse.v${TUNNEL_PROTOCOL_VERSION}`;
 
 export const FrameType = {
   /** Opaque protocol bytes of the stream (PostgreSQL wire messages, SSH channel data…). */

@@ -12,6 +12,8 @@ export interface ConnectorStack {
   control: HarnessPeer;
   hello: ControlMessage;
   events: ConnectorEvent[];
+  /** The configuration the connector started with (reload tests change it). */
+  config: ConnectorConfig;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startConnectorStack(
     control,
     hello,
     events,
+    config,
     async stop() {
       await connector.stop();
       await worker.stop();

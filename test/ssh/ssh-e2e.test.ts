@@ -85,6 +85,8 @@ masking:
 `;
     stack = await startTestStack({
       policyYaml,
+      // Reminders every second, so the held-command test sees one on ssh's stderr.
+      workerVars: { GATEHOUSE_APPROVAL_REMINDER_SECONDS: "1" },
       extraResources: [
         resource("demo-ssh"),
         resource("pinned-wrong", { hostKey: parsePinnedHostKey("host_key", wrongPub) }),
@@ -181,9 +183,15 @@ masking:
     };
 
     const marker = path.join(work, "approved-marker");
-    const approved = ssh([`touch ${marker}`]);
+    let live = "";
+    const child = spawn("ssh", ["-p", String(conn.port), ...SSH_OPTS, "pipeline@127.0.0.1", `touch ${marker}`], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stderr.on("data", (d: Buffer) => (live += d.toString("utf8")));
+    const approved = new Promise<Run>((resolve) => child.on("close", (status) => resolve({ status, stdout: "", stderr: live })));
     const id = await pendingFor("approved-marker");
     expect(existsSync(marker)).toBe(false); // held: nothing ran yet
+    // While it waits, the pipeline's log shows it is still waiting and for how long (on stderr, not in the command's output).
+    for (let i = 0; i < 300 && !live.includes(`still waiting for approval ${id}`); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(live).toMatch(new RegExp(`still waiting for approval ${id} \\((\\d+m )?\\d+s left, until \\S+\\)`));
     expect((await cli(["approvals", "approve", id, "--reason", "planned"])).code).toBe(0);
     const r = await approved;
     expect(r.stderr).toContain(`held for approval ${id}`);

@@ -157,6 +157,27 @@ rules:
     expect(refused.length).toBeGreaterThanOrEqual(1);
   });
 
+  it("says why an ssh -L connection was refused, on the user's terminal (not an empty 'connect failed:')", async () => {
+    const localPort = await freePort();
+    // OpenSSH prints channel open failures at INFO: the shared options' LogLevel=ERROR would hide them.
+    const opts = SSH_OPTS.filter((o, i) => o !== "LogLevel=ERROR" && SSH_OPTS[i + 1] !== "LogLevel=ERROR");
+    const tunnel = spawn("ssh", ["-p", String(conn.port), ...opts, "-N", "-L", `${localPort}:127.0.0.1:${forbidden.port}`, "pipeline@127.0.0.1"], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    tunnel.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const seen = forbidden.connections();
+    try {
+      const line = await eventually(async () => {
+        await exchange(localPort, "nope").catch(() => "");
+        return /open failed/.test(stderr) ? stderr : undefined;
+      }, "ssh's open-failure line");
+      // RFC 4254 reason 1 with the gateway's reason as the description.
+      expect(line).toMatch(new RegExp(`open failed: administratively prohibited: .*local forwarding to local:127\\.0\\.0\\.1:${forbidden.port} refused: no rule allows`));
+      expect(forbidden.connections()).toBe(seen);
+    } finally {
+      tunnel.kill("SIGTERM");
+    }
+  });
+
   it("relays a local forward (ssh -L) to an allowed target", async () => {
     const localPort = await freePort();
     const tunnel = spawn("ssh", ["-p", String(conn.port), ...SSH_OPTS, "-N", "-L", `${localPort}:127.0.0.1:${echo.port}`, "pipeline@127.0.0.1"], { stdio: "ignore" });

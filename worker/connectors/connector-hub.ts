@@ -3,6 +3,7 @@
  * (hibernating WebSockets — a connector idles most of the time) and knows which connector serves
  * which resource. Sessions ask it to have a connector dial a data stream for them.
  */
+import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { encodeControl, FrameType, type Frame } from "../../parsers/tunnel/frames.ts";
 import type { ResourceInfo } from "../../parsers/identity.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
@@ -37,6 +38,11 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     const msg = frame.message;
     const attachment = ws.deserializeAttachment() as ControlAttachment;
     if (msg.t === "hello") {
+      // The upgrade already required gatehouse.v1; a hello claiming another version is a confused peer.
+      if (msg.version !== TUNNEL_PROTOCOL_VERSION) {
+        this.closeSocket(ws, CLOSE_POLICY, `protocol version mismatch: hello says ${String(msg.version).slice(0, 8)}, gateway speaks ${TUNNEL_PROTOCOL_VERSION}`);
+        return;
+      }
       const resources = validateResources(msg.resources);
       if (typeof resources === "string") {
         this.closeSocket(ws, CLOSE_POLICY, `invalid hello: ${resources}`);

@@ -44,4 +44,8 @@ export const adminRoutes = new Hono<AppEnv>()
       .bind(result.policy.hash, source, text, who, Date.now())
       .run();
     return c.json({ ok: true, hash: result.policy.hash });
+  })
+  /** SIEM export: queue and per-sink progress (docs/EXPORT.md). */
+  .get("/export", admin, async (c) => {
+    return c.json(await c.env.EXPORTER.get(c.env.EXPORTER.idFromName("exporter")).status());
   });

@@ -10,7 +10,7 @@ import { TokenRejected } from "../auth/verify-oidc-token.ts";
 import { bearerToken } from "../auth/bearer-identity.ts";
 import { GatewayError, UnauthorizedError } from "../errors.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
-import { offersSubprotocol } from "./tunnel.ts";
+import { requireTunnelVersion } from "./tunnel.ts";
 
 async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined } }, sessionId?: string): Promise<string> {
   const token = bearerToken(c.req.header("authorization"));
@@ -28,7 +28,7 @@ async function admitConnector(c: { env: Env; req: { header(name: string): string
 
 function requireUpgrade(c: { req: { header(name: string): string | undefined } }): void {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
-  if (!offersSubprotocol(c.req.header("sec-websocket-protocol"))) throw new GatewayError(426, "unsupported_protocol", "unsupported tunnel protocol");
+  requireTunnelVersion("connector", c.req.header("sec-websocket-protocol"), c.req.header("user-agent"));
 }
 
 const SESSION_ID = /^[0-9a-f-]{36}$/;

@@ -3,7 +3,8 @@
  * Every route verifies the OIDC token first (bearerIdentity) — 401 before any Durable Object.
  */
 import { Hono } from "hono";
-import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { offeredTunnelVersions, tunnelVersionMismatch, type VersionPeer } from "../../parsers/tunnel/version.ts";
+import { WORKER_RELEASE } from "../version.ts";
 import { bearerIdentity, type AppEnv } from "../auth/bearer-identity.ts";
 import { BadRequestError, GatewayError, NotFoundError } from "../errors.ts";
 import { ADMISSION_HEADER, type ClientAdmission } from "../session/session-object.ts";
@@ -12,8 +13,13 @@ import { clientAddress } from "./client-address.ts";
 
 const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-export function offersSubprotocol(header: string | undefined): boolean {
-  return (header ?? "").split(",").some((p) => p.trim() === TUNNEL_SUBPROTOCOL);
+/**
+ * The peer must offer the tunnel protocol version this gateway speaks (Sec-WebSocket-Protocol
+ * `gatehouse.v<N>`); otherwise 426 with a message naming both versions and what to upgrade.
+ */
+export function requireTunnelVersion(peer: VersionPeer, header: string | undefined, userAgent: string | undefined): void {
+  const mismatch = tunnelVersionMismatch(peer, offeredTunnelVersions(header), WORKER_RELEASE, userAgent?.slice(0, 80));
+  if (mismatch) throw new GatewayError(426, "protocol_version_mismatch", mismatch);
 }
 
 const admitted = bearerIdentity();
@@ -33,9 +39,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
     const name = c.req.param("resource");
     if (!RESOURCE_NAME.test(name)) throw new BadRequestError("invalid resource name");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
-    if (!offersSubprotocol(c.req.header("sec-websocket-protocol"))) {
-      throw new GatewayError(426, "unsupported_protocol", `the tunnel requires Sec-WebSocket-Protocol: ${TUNNEL_SUBPROTOCOL}`);
-    }
+    requireTunnelVersion("client", c.req.header("sec-websocket-protocol"), c.req.header("user-agent"));
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
     const known = await hub.describe(name);
     const type = known?.type ?? c.req.query("type") ?? "postgres";

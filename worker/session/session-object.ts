@@ -110,6 +110,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
           if (Object.keys(maskingCounts).length > 0) await audit.onMasking(maskingCounts).catch(() => {});
           await holds.withdrawAll(`the session ended before a decision (${outcome.reason})`).catch(() => {});
           await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });
+          // The trail is sealed: hand it to the SIEM export (a no-op without GATEHOUSE_EXPORT).
+          if (env.GATEHOUSE_EXPORT) await env.EXPORTER.get(env.EXPORTER.idFromName("exporter")).enqueue(admission.sessionId).catch(() => {});
           await ensureSchema(env.DB);
           await env.DB.prepare("DELETE FROM cancel_keys WHERE session_id = ?").bind(admission.sessionId).run();
         },

@@ -36,6 +36,30 @@ function openAgentChannel(conn: Connection, cb: ChannelCallback): void {
   internals._protocol.openssh_authAgent(id, CHANNEL_WINDOW, CHANNEL_PACKET);
 }
 
+/** RFC 4254 §5.1 reason codes OpenSSH prints ("open failed: administratively prohibited: …"). */
+const OPEN_ADMINISTRATIVELY_PROHIBITED = 1;
+const OPEN_CONNECT_FAILED = 2;
+
+/**
+ * ssh2's `reject()` for a channel open sends an empty description, so `ssh -L` printed a bare
+ * "connect failed:". This rejects with the gateway's reason as the description: ssh2 answers
+ * synchronously inside reject(), so the protocol writer is wrapped for exactly that call
+ * (pinned ssh2 1.17; without the internals the plain reject still refuses).
+ */
+export function rejectOpenWithReason(conn: Connection, reject: () => void, message: string | undefined, refusedByPolicy: boolean): void {
+  const proto = (conn as unknown as { _protocol?: { channelOpenFail?: (chan: number, reason: number, desc: string) => void } })._protocol;
+  const original = proto?.channelOpenFail;
+  if (!proto || typeof original !== "function" || !message) return reject();
+  // One line, printable: the description is shown verbatim on the user's terminal.
+  const text = message.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, 512);
+  proto.channelOpenFail = (chan, _reason, _desc) => original.call(proto, chan, refusedByPolicy ? OPEN_ADMINISTRATIVELY_PROHIBITED : OPEN_CONNECT_FAILED, text);
+  try {
+    reject();
+  } finally {
+    proto.channelOpenFail = original;
+  }
+}
+
 /**
  * One forwarded channel bridged to the tunnel. Output that arrives before the local channel is
  * open is held (its credit is returned only once written, so the gateway's window bounds it).
@@ -51,7 +75,7 @@ class ForwardChannel {
   constructor(
     private readonly tunnel: SshTunnel,
     private readonly onOpen?: () => ServerChannel | undefined,
-    private readonly onRefused?: () => void,
+    private readonly onRefused?: (message?: string, byPolicy?: boolean) => void,
   ) {}
 
   sink(): ChannelSink {
@@ -67,7 +91,7 @@ class ForwardChannel {
           const stream = this.onOpen?.();
           if (stream) this.attach(stream);
         } else if (event.t === "error") {
-          this.refuse();
+          this.refuse(event.message, false);
         } else if (event.t === "eof") {
           if (this.stream) this.stream.end();
           else this.eof = true;
@@ -81,11 +105,11 @@ class ForwardChannel {
   }
 
   /** The gateway or the host refused the channel before it opened. */
-  refuse(): void {
+  refuse(message?: string, byPolicy = false): void {
     if (this.stream || this.closed) return;
     this.closed = true;
     for (const h of this.held.splice(0)) h.done();
-    this.onRefused?.();
+    this.onRefused?.(message, byPolicy);
   }
 
   attach(stream: ServerChannel): void {
@@ -144,12 +168,12 @@ export class LocalForwarding {
     const tunnel = await this.tunnel();
     if (!tunnel || tunnel.isEnded) return reject();
     const id = this.nextId++;
-    const fc = new ForwardChannel(tunnel, accept, reject);
+    const fc = new ForwardChannel(tunnel, accept, (message, byPolicy) => rejectOpenWithReason(this.conn, reject, message, byPolicy ?? false));
     this.channels.add(fc);
     this.answers.set(id, (_ok, message) => {
       this.report(message);
       if (fc.ch !== undefined) tunnel.dropSink(fc.ch);
-      fc.refuse();
+      fc.refuse(message, true);
       this.channels.delete(fc);
     });
     const sink = fc.sink();
