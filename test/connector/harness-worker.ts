@@ -6,6 +6,7 @@
  * documented way. test/connector/worker-contract.test.ts holds it to the same contract as the real
  * worker (handshakes, refusals, assertion replay, frame errors, the session open sequence).
  */
+import { offeredTunnelVersions, tunnelVersionMismatch } from "../../parsers/tunnel/version.ts";
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -269,8 +270,8 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
-    const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
-    if (!offered.includes(TUNNEL_SUBPROTOCOL)) return refuse(socket, path, 426, { error: "unsupported_protocol" });
+    const mismatch = tunnelVersionMismatch("connector", offeredTunnelVersions(String(req.headers["sec-websocket-protocol"] ?? "")), "harness", req.headers["user-agent"]);
+    if (mismatch) return refuse(socket, path, 426, { error: "protocol_version_mismatch", reason: mismatch });
     const streamMatch = /^\/v1\/connector\/streams\/([^/]+)$/.exec(path);
     if (path !== "/v1/connector/control" && !streamMatch) return refuse(socket, path, 404, { error: "not_found" });
     const sid = streamMatch ? decodeURIComponent(streamMatch[1]!) : undefined;

@@ -152,9 +152,11 @@ export function describeWorkerContract(name: string, start: () => Promise<Worker
       expect(d.protocol).toBe(TUNNEL_SUBPROTOCOL);
     });
 
-    it("refuses a dial that does not offer gatehouse.v1 with 426 unsupported_protocol", async () => {
+    it("refuses a dial that does not offer gatehouse.v1 with 426 protocol_version_mismatch, naming the version it speaks", async () => {
       const d = await dial(w.url, "/v1/connector/control", { token: await assertion(w.privateKey, w.connectorId), protocols: ["gatehouse.v0"] });
-      expect(d).toMatchObject({ ok: false, status: 426, body: { error: "unsupported_protocol" } });
+      expect(d).toMatchObject({ ok: false, status: 426, body: { error: "protocol_version_mismatch", reason: expect.stringContaining("speaks gatehouse.v1") } });
+      const newer = await dial(w.url, "/v1/connector/control", { token: await assertion(w.privateKey, w.connectorId), protocols: ["gatehouse.v2"] });
+      expect(newer).toMatchObject({ ok: false, status: 426, body: { error: "protocol_version_mismatch", reason: expect.stringMatching(/this connector speaks gatehouse\.v2; the gateway .* speaks gatehouse\.v1/) } });
     });
 
     it("refuses every broken assertion with 401 unauthorized and a reason", async () => {
