@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { GatewayError } from "../errors.ts";
 import { consoleIdentity, type ConsoleEnv } from "../signin/session.ts";
 import { consoleApprovals } from "./approvals.ts";
+import { consoleSessions } from "./sessions.ts";
 import { ASSETS } from "./assets.ts";
 import { html, page } from "./html.ts";
 import { whoOf } from "./who.ts";
@@ -22,6 +23,7 @@ consoleRoutes.get("/assets/:name", (c) => {
 consoleRoutes.use("*", consoleIdentity());
 consoleRoutes.get("/", (c) => c.redirect("/console/approvals", 303));
 consoleRoutes.route("/approvals", consoleApprovals);
+consoleRoutes.route("/sessions", consoleSessions);
 
 consoleRoutes.onError(async (err, c) => {
   if (err instanceof GatewayError) {
