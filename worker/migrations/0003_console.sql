@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS console_signins (
   verifier TEXT NOT NULL,
   nonce TEXT NOT NULL,
   return_to TEXT NOT NULL,
+  binding TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS console_saml_seen (

@@ -21,7 +21,7 @@ export interface OidcStart {
   location: string;
 }
 
-export async function startOidc(provider: OidcProvider, redirectUri: string, returnTo: string): Promise<OidcStart> {
+export async function startOidc(provider: OidcProvider, redirectUri: string, returnTo: string, binding: string): Promise<OidcStart> {
   const state = randomToken();
   const verifier = randomToken(48);
   const nonce = randomToken();
@@ -35,7 +35,7 @@ export async function startOidc(provider: OidcProvider, redirectUri: string, ret
   u.searchParams.set("nonce", nonce);
   u.searchParams.set("code_challenge", challenge);
   u.searchParams.set("code_challenge_method", "S256");
-  return { state, pending: { provider: provider.id, verifier, nonce, returnTo }, location: u.toString() };
+  return { state, pending: { provider: provider.id, verifier, nonce, returnTo, binding }, location: u.toString() };
 }
 
 export interface OidcFinish {

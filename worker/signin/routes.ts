@@ -9,39 +9,17 @@
  *   POST /signout                         (CSRF-checked) ends the session
  * Every refusal is a page with one sentence of reason; nothing half-signs anyone in.
  */
-import { Hono, type Context } from "hono";
-import type { Identity } from "../../parsers/identity.ts";
+import { Hono } from "hono";
 import { gatewayConfig } from "../config/gateway-config.ts";
 import { GatewayError } from "../errors.ts";
 import { html, page } from "../console/html.ts";
 import { signinConfig } from "./config.ts";
 import { finishOidc, SigninRefused, startOidc } from "./oidc.ts";
-import { createConsoleSession, deleteConsoleSession, readConsoleSession, savePendingSignin, sameSecret, takePendingSignin } from "./store.ts";
-import { assertSameOrigin, clearSessionCookie, setSessionCookie, sessionIdOf, type ConsoleEnv } from "./session.ts";
+import { deleteConsoleSession, readConsoleSession, savePendingSignin, sameSecret, takePendingSignin } from "./store.ts";
+import { assertSameOrigin, clearSessionCookie, sessionIdOf, type ConsoleEnv } from "./session.ts";
+import { samlRoutes } from "./saml-routes.ts";
+import { newBinding, publicOrigin, refused, safeReturnTo, sameBrowser, signedIn } from "./finish.ts";
 
-
-/** Only console paths are valid destinations after sign-in (no open redirect). */
-export function safeReturnTo(value: string | undefined): string {
-  if (!value || !value.startsWith("/console/") || value.startsWith("//") || /[\\\s]/.test(value)) return "/console/";
-  return value;
-}
-
-export function publicOrigin(c: Context): string {
-  const configured = (c.env as { GATEHOUSE_PUBLIC_URL?: string }).GATEHOUSE_PUBLIC_URL;
-  return (configured || new URL(c.req.url).origin).replace(/\/+$/, "");
-}
-
-function refused(c: Context, message: string, status: 400 | 403 = 400): Response {
-  return page(c, { title: "Sign-in refused", body: html`<p role="alert">${message}</p><p><a href="/signin">Try again</a></p>` }, status);
-}
-
-/** Starts a console session for a verified person and sends the browser on. */
-export async function signedIn(c: Context<ConsoleEnv>, identity: Identity, method: string, returnTo: string): Promise<Response> {
-  const config = signinConfig(c.env);
-  const { id } = await createConsoleSession(c.env.DB, identity, method, config.sessionSeconds);
-  setSessionCookie(c, id, config.sessionSeconds);
-  return c.redirect(safeReturnTo(returnTo), 303);
-}
 
 export const signinRoutes = new Hono<ConsoleEnv>()
   .get("/signin", (c) => {
@@ -59,7 +37,7 @@ export const signinRoutes = new Hono<ConsoleEnv>()
   .get("/signin/oidc/:id", async (c) => {
     const provider = signinConfig(c.env).oidc.find((p) => p.id === c.req.param("id"));
     if (!provider) return refused(c, "unknown sign-in provider");
-    const start = await startOidc(provider, `${publicOrigin(c)}/signin/oidc/${provider.id}/callback`, safeReturnTo(c.req.query("return_to")));
+    const start = await startOidc(provider, `${publicOrigin(c)}/signin/oidc/${provider.id}/callback`, safeReturnTo(c.req.query("return_to")), await newBinding(c));
     await savePendingSignin(c.env.DB, start.state, start.pending);
     return c.redirect(start.location, 302);
   })
@@ -74,6 +52,7 @@ export const signinRoutes = new Hono<ConsoleEnv>()
     // An unknown, reused, expired or other-provider state is one answer: start again.
     if (!pending || pending.provider !== provider.id) return refused(c, "this sign-in link is unknown, expired or already used: start again");
     if (!code) return refused(c, "the identity provider returned no code");
+    if (!(await sameBrowser(c, pending))) return refused(c, "this sign-in was started in another browser: start again here", 403);
     try {
       const identity = await finishOidc({ provider, issuers: gatewayConfig(c.env).issuers, code, redirectUri: `${publicOrigin(c)}/signin/oidc/${provider.id}/callback`, pending });
       return signedIn(c, identity, `oidc:${provider.id}`, pending.returnTo);
@@ -83,6 +62,7 @@ export const signinRoutes = new Hono<ConsoleEnv>()
     }
   })
 
+  .route("/signin/saml", samlRoutes)
   .post("/signout", async (c) => {
     assertSameOrigin(c);
     const id = sessionIdOf(c);

@@ -84,3 +84,24 @@ export async function checkedForm(c: Context<ConsoleEnv>): Promise<Record<string
   if (!sameSecret(token, c.var.consoleSession.csrf)) throw new ForbiddenError("missing or wrong CSRF token: reload the page and try again");
   return fields;
 }
+
+/**
+ * Login CSRF: a sign-in finishes only in the browser that started it. The start sets a random
+ * binding cookie (HttpOnly, SameSite=Lax, 10 minutes, path /signin); the pending sign-in keeps its
+ * hash; the finishing GET (a top-level navigation, so Lax cookies are sent) must present it.
+ */
+const BINDING_COOKIE = "gatehouse_signin";
+
+export function setBindingCookie(c: Context, value: string): void {
+  const loopback = isLoopbackHttp(new URL(c.req.url));
+  setCookie(c, BINDING_COOKIE, value, { httpOnly: true, secure: !loopback, sameSite: "Lax", path: "/signin", maxAge: 600 });
+}
+
+export function bindingCookieOf(c: Context): string | undefined {
+  return getCookie(c, BINDING_COOKIE);
+}
+
+export function clearBindingCookie(c: Context): void {
+  const loopback = isLoopbackHttp(new URL(c.req.url));
+  deleteCookie(c, BINDING_COOKIE, { path: "/signin", secure: !loopback });
+}

@@ -24,7 +24,7 @@ export async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 }
 
-async function hashKey(secret: string): Promise<string> {
+export async function hashKey(secret: string): Promise<string> {
   return base64url(await sha256(secret));
 }
 
@@ -80,6 +80,8 @@ export interface PendingSignin {
   verifier: string;
   nonce: string;
   returnTo: string;
+  /** SHA-256 of the browser-binding cookie set when the sign-in started (login CSRF defence). */
+  binding: string;
 }
 
 /** Sign-ins in flight live 10 minutes: long enough to type a password, short enough to be useless later. */
@@ -91,8 +93,8 @@ export async function savePendingSignin(db: D1Database, state: string, p: Pendin
   await db.batch([
     db.prepare("DELETE FROM console_signins WHERE expires_at < ?").bind(now),
     db
-      .prepare("INSERT INTO console_signins (state_hash, provider, verifier, nonce, return_to, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .bind(await hashKey(state), p.provider, p.verifier, p.nonce, p.returnTo, now + SIGNIN_TTL_MS),
+      .prepare("INSERT INTO console_signins (state_hash, provider, verifier, nonce, return_to, binding, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind(await hashKey(state), p.provider, p.verifier, p.nonce, p.returnTo, p.binding, now + SIGNIN_TTL_MS),
   ]);
 }
 
@@ -102,11 +104,11 @@ export async function takePendingSignin(db: D1Database, state: string): Promise<
   await ensureSchema(db);
   const key = await hashKey(state);
   const row = await db
-    .prepare("DELETE FROM console_signins WHERE state_hash = ? RETURNING provider, verifier, nonce, return_to, expires_at")
+    .prepare("DELETE FROM console_signins WHERE state_hash = ? RETURNING provider, verifier, nonce, return_to, binding, expires_at")
     .bind(key)
-    .first<{ provider: string; verifier: string; nonce: string; return_to: string; expires_at: number }>();
+    .first<{ provider: string; verifier: string; nonce: string; return_to: string; binding: string; expires_at: number }>();
   if (!row || row.expires_at <= Date.now()) return null;
-  return { provider: row.provider, verifier: row.verifier, nonce: row.nonce, returnTo: row.return_to };
+  return { provider: row.provider, verifier: row.verifier, nonce: row.nonce, returnTo: row.return_to, binding: row.binding };
 }
 
 /** Records a SAML assertion id until it expires; false when it was seen already (a replay). */
