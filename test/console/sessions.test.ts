@@ -1,9 +1,10 @@
 /**
  * Issue 19: an auditor in a real browser (Debian Chromium) finds recorded sessions, reads a
  * PostgreSQL session's timeline (decisions and rules), replays an SSH shell session in the
- * terminal player and verifies trails (chain + signed checkpoints) — through the real worker,
- * connector, OpenSSH sshd and PostgreSQL. Negative: a person without the auditor role gets 403
- * on every sessions page, the recording included.
+ * terminal player and verifies trails (chain + signed checkpoints), reads the access review and
+ * downloads it as CSV; an approver revokes a grant — through the real worker, connector, OpenSSH
+ * sshd and PostgreSQL. Negative: a person without the auditor role gets 403 on every sessions and
+ * review page (recording and downloads included); a revoke without the CSRF token is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
@@ -124,5 +125,62 @@ describe("sessions in the browser", () => {
     const cast = await auditor.context.request.get(`${stack.gatewayUrl}${href}/asciicast`);
     expect(cast.status()).toBe(200);
     expect(await cast.text()).toContain("shell-42");
+  });
+});
+
+describe("access review and grants in the browser", () => {
+  it("shows the review for a period and downloads it as CSV", async () => {
+    const { page } = await browser.person();
+    await signInWithDevIssuer(page, stack.gatewayUrl, "ivy", ["auditors"], "/console/review");
+    const main = page.locator("main");
+    await expect.poll(() => main.textContent()).toContain("pipeline-report");
+    expect(await main.textContent()).toMatch(/delete from orders where id = 1\s*— rule no-writes-here/);
+    await page.screenshot({ path: "docs/console/review.png", fullPage: true });
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download CSV" }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^gatehouse-review-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv$/);
+    const csv = await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString("utf8"));
+    const lines = csv.trim().split("\n");
+    expect(lines[0]).toMatch(/^identity_kind,identity,issuer,subject,/);
+    const report = lines.find((l) => l.includes("pipeline-report") && l.includes("demo-pg"))!;
+    expect(report).toBeDefined();
+    expect(lines.some((l) => l.includes("pipeline-ops") && l.includes("ops-ssh"))).toBe(true);
+    // Markdown too, and a person without the auditor role gets neither.
+    const md = await page.context().request.get(`${stack.gatewayUrl}/console/review/report.md`);
+    expect(await md.text()).toContain("# Gatehouse access review");
+    const other = await browser.person();
+    await signInWithDevIssuer(other.page, stack.gatewayUrl, "kim", ["approvers"], "/console/approvals");
+    for (const path of ["/console/review", "/console/review/report.csv", "/console/review/report.md"]) {
+      const res = await other.context.request.get(`${stack.gatewayUrl}${path}`);
+      expect(res.status(), path).toBe(403);
+      expect(await res.text()).not.toContain("pipeline-report");
+    }
+  });
+
+  it("lists active grants and an approver revokes one (CSRF-checked)", async () => {
+    const api = async (method: string, path: string, token: string, body?: unknown) => {
+      const res = await fetch(`${stack.gatewayUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+      return { status: res.status, json: (await res.json()) as { request: { id: string; status: string } } };
+    };
+    const holder = await stack.mintToken({ sub: "oncall-lee" });
+    const approver = await stack.mintToken({ sub: "approver-mo", claims: { groups: ["approvers"] } });
+    const created = await api("POST", "/v1/grants", holder, { resource: "demo-pg", duration: "30m", reason: "incident 77" });
+    expect(created.status).toBe(201);
+    const id = created.json.request.id;
+    expect((await api("POST", `/v1/grants/${id}/approve`, approver)).status).toBe(200);
+
+    const { page, context } = await browser.person();
+    await signInWithDevIssuer(page, stack.gatewayUrl, "nia", ["approvers"], "/console/grants");
+    const item = page.locator("li.request", { hasText: id });
+    expect(await item.textContent()).toContain("incident 77");
+    // Without the token the server refuses; the grant stays active.
+    const forged = await context.request.post(`${stack.gatewayUrl}/console/grants/${id}/revoke`, { form: { reason: "x" }, headers: { origin: stack.gatewayUrl }, maxRedirects: 0 });
+    expect(forged.status()).toBe(403);
+    expect((await api("GET", `/v1/grants/${id}`, approver)).json.request.status).toBe("approved");
+    await page.screenshot({ path: "docs/console/grants.png", fullPage: true });
+    await item.getByLabel("Reason").fill("incident closed");
+    await item.getByRole("button", { name: "Revoke" }).click();
+    await page.waitForURL(`${stack.gatewayUrl}/console/grants`);
+    expect(await page.locator("main").textContent()).not.toContain(id);
+    expect((await api("GET", `/v1/grants/${id}`, approver)).json.request.status).toBe("revoked");
   });
 });

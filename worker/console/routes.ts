@@ -9,6 +9,7 @@ import { GatewayError } from "../errors.ts";
 import { consoleIdentity, type ConsoleEnv } from "../signin/session.ts";
 import { consoleApprovals } from "./approvals.ts";
 import { consoleSessions } from "./sessions.ts";
+import { consoleGrants, consoleReview } from "./review.ts";
 import { ASSETS } from "./assets.ts";
 import { html, page } from "./html.ts";
 import { whoOf } from "./who.ts";
@@ -24,6 +25,8 @@ consoleRoutes.use("*", consoleIdentity());
 consoleRoutes.get("/", (c) => c.redirect("/console/approvals", 303));
 consoleRoutes.route("/approvals", consoleApprovals);
 consoleRoutes.route("/sessions", consoleSessions);
+consoleRoutes.route("/review", consoleReview);
+consoleRoutes.route("/grants", consoleGrants);
 
 consoleRoutes.onError(async (err, c) => {
   if (err instanceof GatewayError) {
