@@ -11,7 +11,7 @@ import { bindingCookieOf, clearBindingCookie, setBindingCookie, setSessionCookie
 
 /** Only console paths are valid destinations after sign-in (no open redirect). */
 export function safeReturnTo(value: string | undefined): string {
-  if (!value || !value.startsWith("/console/") || value.startsWith("//") || /[\\\s]/.test(value)) return "/console/";
+  if (!value || !value.startsWith("/console/") || /[\\\s]|\.\.|%2e%2e|%5c/i.test(value)) return "/console/";
   return value;
 }
 
