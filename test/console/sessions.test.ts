@@ -7,6 +7,7 @@
  * review page (recording and downloads included); a revoke without the CSRF token is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
 import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
 import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
 import { run, SSH_OPTS } from "../ssh/run.ts";
@@ -35,6 +36,12 @@ rules:
     subjects: any
     resources: { type: ssh }
     actions: [connect, ssh.exec, ssh.shell]
+masking:
+  rules:
+    - name: secret-columns
+      resources: [demo-pg]
+      columns: [password_hash]
+      style: redact
 `;
 
 let sshd: TestSshd;
@@ -61,6 +68,25 @@ afterAll(async () => {
 });
 
 describe("sessions in the browser", () => {
+  it("shows result samples masked, as the client saw them", async () => {
+    const masked = await stack.psql("select id, password_hash from customers order by id limit 1", { sub: "pipeline-masked", args: ["-A", "-t"] });
+    expect(masked.code, masked.stderr).toBe(0);
+    const seen = masked.stdout.trim().split("|")[1]!;
+    const su = stack.pg.superuser!;
+    const admin = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: su.user, password: su.password });
+    await admin.connect();
+    const real = (await admin.query("select password_hash from customers order by id limit 1")).rows[0].password_hash as string;
+    await admin.end();
+    expect(seen).not.toBe(real);
+    const { page } = await browser.person();
+    await signInWithDevIssuer(page, stack.gatewayUrl, "ivy", ["auditors"], "/console/sessions?identity=pipeline-masked");
+    await page.locator("tbody tr").first().getByRole("link").click();
+    await page.waitForURL(/\/console\/sessions\/[0-9a-f-]{36}$/);
+    const sample = page.locator("table.sample");
+    await expect.poll(() => sample.textContent()).toContain(seen);
+    expect(await page.locator("main").textContent()).not.toContain(real);
+  });
+
   it("lists sessions with filters and shows a timeline with decisions and rules", async () => {
     const { page } = await browser.person();
     await signInWithDevIssuer(page, stack.gatewayUrl, "ivy", ["auditors"], "/console/sessions");

@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 describe("a held write", () => {
-  it("reminds the client, links to a page that says how to approve, and is withdrawn by Ctrl-C (57014)", async () => {
+  it("reminds the client, links to the request in the web console, and is withdrawn by Ctrl-C (57014)", async () => {
     const child = spawn("psql", [conn.url, "-X", "-v", "VERBOSITY=verbose", "-c", "update orders set status = 'withdrawn-by-ctrl-c' where id = 1"], { env: cleanPgEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
