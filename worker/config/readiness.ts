@@ -9,6 +9,7 @@ import type { Env } from "../env.ts";
 import { ConfigurationError } from "../errors.ts";
 import { parseConnectors, parseIssuers } from "./gateway-config.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
+import { parseSigninConfig } from "../signin/config.ts";
 
 /** Each problem on its own line; policy errors already carry file:line:col. Empty = ready. */
 export async function readinessProblems(env: Env): Promise<string[]> {
@@ -25,6 +26,7 @@ export async function readinessProblems(env: Env): Promise<string[]> {
     if (parseIssuers(env.GATEHOUSE_ISSUERS).length === 0) throw new ConfigurationError("GATEHOUSE_ISSUERS lists no trusted issuer: no identity can be verified");
   });
   check(() => parseConnectors(env.GATEHOUSE_CONNECTORS));
+  check(() => parseSigninConfig(env.GATEHOUSE_SIGNIN));
   try {
     const policy = await currentPolicy(env);
     try {

@@ -59,7 +59,7 @@ export interface LayoutOptions {
   script?: string;
 }
 
-export function page(c: Context, o: LayoutOptions, status: 200 | 400 | 403 | 404 | 409 | 500 = 200): Response {
+export function page(c: Context, o: LayoutOptions, status: 200 | 400 | 403 | 404 | 409 | 500 | 503 = 200): Response {
   const nav = o.who
     ? html`<nav aria-label="Console"><ul>
 <li><a href="/console/approvals">Approvals</a></li>

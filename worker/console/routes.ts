@@ -5,7 +5,7 @@
  * Errors become HTML pages here (the API keeps its JSON errors).
  */
 import { Hono } from "hono";
-import { GatewayError } from "../errors.ts";
+import { ConfigurationError, GatewayError } from "../errors.ts";
 import { consoleIdentity, type ConsoleEnv } from "../signin/session.ts";
 import { consoleApprovals } from "./approvals.ts";
 import { consoleSessions } from "./sessions.ts";
@@ -35,6 +35,7 @@ consoleRoutes.onError(async (err, c) => {
     const who = c.var.consoleSession ? await whoOf(c).catch(() => undefined) : undefined;
     return page(c, { title: status === 403 ? "Not allowed" : status === 404 ? "Not found" : "Refused", who, body: html`<p role="alert">${err.message}</p><p><a href="/console/">Back to the console</a></p>` }, status);
   }
+  if (err instanceof ConfigurationError) return page(c, { title: "Gateway misconfigured", body: html`<p role="alert">${err.message}</p>` }, 503);
   console.error("console:", err);
   return page(c, { title: "Error", body: html`<p role="alert">Internal error.</p>` }, 500);
 });
