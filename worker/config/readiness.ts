@@ -9,7 +9,7 @@ import type { Env } from "../env.ts";
 import { ConfigurationError } from "../errors.ts";
 import { parseConnectors, parseIssuers } from "./gateway-config.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
-import { parseSigninConfig } from "../signin/config.ts";
+import { parseSigninConfig, signinIssuerProblems } from "../signin/config.ts";
 
 /** Each problem on its own line; policy errors already carry file:line:col. Empty = ready. */
 export async function readinessProblems(env: Env): Promise<string[]> {
@@ -26,7 +26,10 @@ export async function readinessProblems(env: Env): Promise<string[]> {
     if (parseIssuers(env.GATEHOUSE_ISSUERS).length === 0) throw new ConfigurationError("GATEHOUSE_ISSUERS lists no trusted issuer: no identity can be verified");
   });
   check(() => parseConnectors(env.GATEHOUSE_CONNECTORS));
-  check(() => parseSigninConfig(env.GATEHOUSE_SIGNIN));
+  check(() => {
+    const problems = signinIssuerProblems(parseSigninConfig(env.GATEHOUSE_SIGNIN), parseIssuers(env.GATEHOUSE_ISSUERS));
+    if (problems.length) throw new ConfigurationError(problems.join("\n"));
+  });
   try {
     const policy = await currentPolicy(env);
     try {

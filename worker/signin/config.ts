@@ -122,3 +122,22 @@ export function signinConfig(env: { GATEHOUSE_SIGNIN?: string }): SigninConfig {
   if (!cached || cached.text !== env.GATEHOUSE_SIGNIN) cached = { text: env.GATEHOUSE_SIGNIN, config: parseSigninConfig(env.GATEHOUSE_SIGNIN) };
   return cached.config;
 }
+
+/**
+ * Cross-checks against the trusted issuers: an OIDC provider's issuer must be trusted with its
+ * client_id as an audience (else nobody could sign in), and a SAML IdP's entity id must NOT be a
+ * trusted OIDC issuer — a person signed in by SAML would otherwise carry that issuer's name (say,
+ * GitHub Actions') and match policy subjects written for its tokens.
+ */
+export function signinIssuerProblems(config: SigninConfig, issuers: readonly { issuer: string; audiences: readonly string[] }[]): string[] {
+  const problems: string[] = [];
+  for (const p of config.oidc) {
+    const trusted = issuers.find((i) => i.issuer === p.issuer);
+    if (!trusted) problems.push(`GATEHOUSE_SIGNIN: oidc provider ${p.id}: issuer ${p.issuer} is not in GATEHOUSE_ISSUERS`);
+    else if (!trusted.audiences.includes(p.clientId)) problems.push(`GATEHOUSE_SIGNIN: oidc provider ${p.id}: GATEHOUSE_ISSUERS does not list client_id ${p.clientId} as an audience of ${p.issuer}`);
+  }
+  for (const p of config.saml) {
+    if (issuers.some((i) => i.issuer === p.idpEntityId)) problems.push(`GATEHOUSE_SIGNIN: saml provider ${p.id}: idp_entity_id ${p.idpEntityId} is also a trusted OIDC issuer; SAML identities must not share an OIDC issuer's name`);
+  }
+  return problems;
+}

@@ -9,7 +9,7 @@ import { exclusiveC14n } from "./c14n.ts";
 import { childElements, parseXml, XmlRefused } from "./xml.ts";
 import { assertSingleIds, SignatureRefused } from "./xmldsig.ts";
 import { pemToDer, spkiOf, CertificateRefused } from "./x509.ts";
-import { parseSigninConfig } from "../config.ts";
+import { parseSigninConfig, signinIssuerProblems } from "../config.ts";
 
 describe("strict XML parser", () => {
   it.each([
@@ -71,5 +71,21 @@ describe("GATEHOUSE_SIGNIN", () => {
     expect(parseSigninConfig(oidc({ token_endpoint: "http://127.0.0.1:9/t" })).oidc[0]!.tokenEndpoint).toBe("http://127.0.0.1:9/t");
     expect(() => parseSigninConfig(JSON.stringify({ oidc: JSON.parse(oidc({})).oidc, saml: [{ id: "corp", idp_entity_id: "x", sso_url: "https://idp/sso", certificate: "x" }] }))).toThrow(/twice/);
     expect(() => parseSigninConfig(JSON.stringify({ session_hours: 48 }))).toThrow(/session_hours/);
+  });
+
+  it("cross-checks providers against the trusted issuers", () => {
+    const config = parseSigninConfig(
+      JSON.stringify({
+        oidc: [{ id: "corp", issuer: "https://idp", client_id: "console", authorization_endpoint: "https://idp/a", token_endpoint: "https://idp/t" }],
+        saml: [{ id: "gh", idp_entity_id: "https://token.actions.githubusercontent.com", sso_url: "https://idp/sso", certificate: "x" }],
+      }),
+    );
+    const github = { issuer: "https://token.actions.githubusercontent.com", audiences: ["gatehouse"] };
+    expect(signinIssuerProblems(config, [github])).toEqual([
+      "GATEHOUSE_SIGNIN: oidc provider corp: issuer https://idp is not in GATEHOUSE_ISSUERS",
+      expect.stringContaining("saml provider gh: idp_entity_id https://token.actions.githubusercontent.com is also a trusted OIDC issuer"),
+    ]);
+    expect(signinIssuerProblems(config, [{ issuer: "https://idp", audiences: ["gatehouse"] }])[0]).toContain("does not list client_id console");
+    expect(signinIssuerProblems(config, [{ issuer: "https://idp", audiences: ["console"] }])).toEqual([]);
   });
 });
