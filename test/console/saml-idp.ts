@@ -50,6 +50,9 @@ export function forgerKeyPair(): { key: string; cert: string } {
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export async function startSamlIdp(): Promise<TestSamlIdp> {
+  // The xmllint validator compiles its WebAssembly on first use (~15 s on a busy machine): do it
+  // here, in the suite's setup, not inside the first browser step's timeout.
+  await validator.validate(`<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_warm" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>warm-up</saml:Issuer></samlp:AuthnRequest>`);
   const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-idp-"));
   const { key, cert } = selfSigned(dir, "test-idp");
   let url = "";
