@@ -17,6 +17,7 @@ import { processIO, type CommandIO } from "./commands/io.ts";
 import { CLIENT_VERSION } from "./version.ts";
 import { completionCommand } from "./commands/completion.ts";
 import { doctorCommand } from "./commands/doctor.ts";
+import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { TOP_COMMANDS } from "./command-tree.ts";
 import { EXIT } from "./exit-codes.ts";
 import { didYouMean } from "./suggest.ts";
@@ -34,6 +35,7 @@ usage:
   gatehouse sessions list|show|replay|export|verify ...                   recorded sessions (auditors)
   gatehouse review report --from T --to T [--format md|csv|json]          access review from the verified trail
   gatehouse admin policy apply <file> | show                              the policy in force (admin role)
+  gatehouse login [--issuer URL] | logout                                 sign in as a person (browser, PKCE); used when GATEHOUSE_TOKEN is unset
   gatehouse doctor [resource]                                              check token, gateway, clock, resource and local tools
   gatehouse completion bash|zsh|fish                                      shell completion script
   gatehouse --version
@@ -77,6 +79,10 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         return await doctorCommand(rest, io);
       case "completion":
         return await completionCommand(rest, io);
+      case "login":
+        return await loginCommand(rest, io);
+      case "logout":
+        return await logoutCommand(rest, io);
       case "--version":
       case "version":
         io.stdout(`${CLIENT_VERSION}\n`);

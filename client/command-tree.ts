@@ -6,6 +6,8 @@ export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   connect: [],
   exec: [],
   doctor: [],
+  login: [],
+  logout: [],
   dev: ["token", "issuer"],
   policy: ["test", "validate"],
   approvals: ["list", "show", "approve", "deny"],

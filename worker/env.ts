@@ -31,4 +31,6 @@ export interface Env {
   GATEHOUSE_EXPORT?: string;
   /** "true" when the worker runs on Cloudflare's edge, which sets CF-Connecting-IP itself (worker/routes/client-address.ts). */
   GATEHOUSE_BEHIND_CLOUDFLARE?: string;
+  /** JSON: sign-in providers for people (web console, worker/signin/config.ts). */
+  GATEHOUSE_SIGNIN?: string;
 }

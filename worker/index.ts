@@ -16,6 +16,8 @@ import { auditKeysHandler } from "./api/audit-keys.ts";
 import { requireRole } from "./auth/bearer-identity.ts";
 import { notReady, readinessProblems } from "./config/readiness.ts";
 import { approvalPage } from "./routes/approval-page.ts";
+import { consoleRoutes } from "./console/routes.ts";
+import { signinRoutes } from "./signin/routes.ts";
 
 export { SessionObject } from "./session/session-object.ts";
 export { ConnectorHub } from "./connectors/connector-hub.ts";
@@ -49,6 +51,9 @@ app.get("/v1/grants/:id", approvalPage);
 app.route("/v1/approvals", approvalRoutes);
 app.route("/v1/grants", grantRoutes);
 app.route("/v1", tunnelRoutes);
+// People: sign-in (OIDC / SAML) and the web console (docs/CONSOLE.md).
+app.route("/console", consoleRoutes);
+app.route("/", signinRoutes);
 
 app.notFound((c) => c.json({ error: "not_found", reason: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 

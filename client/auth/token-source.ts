@@ -9,11 +9,15 @@
  *      re-requested when it nears expiry, so a long-running `connect` never sends an expired token.
  *   3. GitLab CI — the job's `id_tokens:` variable (name from `--gitlab-id-token-var` /
  *      `GATEHOUSE_GITLAB_ID_TOKEN_VAR`, default `GATEHOUSE_ID_TOKEN`).
+ *   4. A person's stored sign-in (`gatehouse login`, client/signin/credentials.ts), renewed with
+ *      its refresh token.
  */
 import { decodeJwt } from "jose";
 import { TokenError, describeError } from "../errors.ts";
 import { readBodyBounded } from "../gateway/api.ts";
 import { devRenewingTokenSource } from "./dev-token-source.ts";
+import { existsSync } from "node:fs";
+import { credentialsFile, storedLoginTokenSource } from "../signin/credentials.ts";
 
 export interface TokenSource {
   /** Human-readable origin, for logs ("GATEHOUSE_TOKEN", "GitHub Actions OIDC", …). Never the token. */
@@ -175,7 +179,10 @@ export function resolveTokenSource(opts: ResolveOptions): TokenSource {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(gitlabVar)) throw new TokenError(`invalid variable name ${JSON.stringify(gitlabVar)}`);
   const gitlabToken = env[gitlabVar];
   if (gitlabToken) return staticTokenSource(gitlabToken, `GitLab id_tokens variable ${gitlabVar}`);
+  const stored = credentialsFile(env);
+  if (existsSync(stored)) return storedLoginTokenSource(stored);
   const hints = [
+    "sign in: gatehouse login (people), or",
     "set GATEHOUSE_TOKEN (locally: export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice))",
     'in GitHub Actions grant the job "permissions: id-token: write"',
     `in GitLab CI declare "id_tokens: ${gitlabVar}: aud: ${audience}"`,

@@ -15,6 +15,7 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
 import { gatehouseHome, readIfExists, writeSecretFile } from "./home.ts";
+import { createAuthorizeHandler } from "./issuer-authorize.ts";
 
 export const DEV_ISSUER_DEFAULT_PORT = 8788;
 export const DEV_ISSUER_ALG = "ES256";
@@ -172,20 +173,36 @@ export async function startDevIssuer(opts: DevIssuerOptions = {}): Promise<DevIs
   let issuerUrl = "";
   let baseUrl = "";
 
-  const server = http.createServer((req, res) => {
+  // People's sign-in (console, `gatehouse login`): a login page with any name and groups (issuer-authorize.ts).
+  const authorize = createAuthorizeHandler({
+    mint: (sub, claims, audience) => mintDevToken({ sub, claims, audience, keyFile, issuer: issuerUrl }),
+    ttlSeconds: DEV_DEFAULT_TTL_SECONDS,
+  });
+
+  const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "x-gatehouse-dev-issuer": "development-only" });
       res.end(JSON.stringify(body));
     };
+    try {
+      if (await authorize(req, res, url)) return;
+    } catch (e) {
+      if (!res.headersSent) return send(400, { error: "invalid_request", error_description: (e as Error).message });
+      return;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") return send(405, { error: "method_not_allowed" });
     switch (url.pathname) {
       case "/.well-known/openid-configuration":
         return send(200, {
           issuer: issuerUrl,
           jwks_uri: `${baseUrl}/.well-known/jwks.json`,
+          authorization_endpoint: `${baseUrl}/authorize`,
+          token_endpoint: `${baseUrl}/token`,
+          code_challenge_methods_supported: ["S256"],
+          grant_types_supported: ["authorization_code", "refresh_token"],
           id_token_signing_alg_values_supported: [DEV_ISSUER_ALG],
-          response_types_supported: ["id_token"],
+          response_types_supported: ["code", "id_token"],
           subject_types_supported: ["public"],
           claims_supported: ["sub", "aud", "exp", "iat", "iss", "jti", "nbf", "groups"],
           gatehouse_development_only: true,

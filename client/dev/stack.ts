@@ -275,6 +275,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       GATEHOUSE_POLICY_SOURCE: policy.name,
       GATEHOUSE_PUBLIC_URL: gatewayUrl,
       GATEHOUSE_MASKING_KEY: maskingKey,
+      // People sign in to the console with the dev issuer's login page (client/dev/issuer-authorize.ts).
+      GATEHOUSE_SIGNIN: JSON.stringify({
+        oidc: [{ id: "dev", label: "the development issuer", issuer: issuer.issuer, client_id: DEV_DEFAULT_AUDIENCE, authorization_endpoint: `${issuer.url}/authorize`, token_endpoint: `${issuer.url}/token` }],
+      }),
       ...opts.workerVars,
     });
     let worker: RunningWorker | undefined;

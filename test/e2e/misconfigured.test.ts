@@ -66,12 +66,12 @@ describe("a misconfigured worker", () => {
 });
 
 describe("starting with an invalid configuration", () => {
-  it("stops and lists every problem: issuers, connectors, masking key", async () => {
+  it("stops and lists every problem: issuers, connectors, masking key, sign-in providers", async () => {
     const err = await startTestStack({
       policyYaml: HASHING_POLICY,
       connector: false,
       waitForConnector: false,
-      workerVars: { GATEHOUSE_CONNECTORS: '[{"id":"c"}]', GATEHOUSE_MASKING_KEY: "short", GATEHOUSE_ISSUERS: '[{"issuer":"https://x"}]' },
+      workerVars: { GATEHOUSE_CONNECTORS: '[{"id":"c"}]', GATEHOUSE_MASKING_KEY: "short", GATEHOUSE_ISSUERS: '[{"issuer":"https://x"}]', GATEHOUSE_SIGNIN: '{"oidc":[{"id":"corp","issuer":"https://x","client_id":"c","authorization_endpoint":"http://idp.example/a","token_endpoint":"https://x/t"}]}' },
     }).then(
       () => undefined,
       (e: Error) => e,
@@ -80,6 +80,7 @@ describe("starting with an invalid configuration", () => {
     expect(err?.message).toContain("GATEHOUSE_ISSUERS[0].audiences must list at least one audience");
     expect(err?.message).toContain("GATEHOUSE_CONNECTORS[0].public_key must be an Ed25519 public JWK");
     expect(err?.message).toMatch(/hash rules need a hashKey.*set GATEHOUSE_MASKING_KEY/);
+    expect(err?.message).toContain("GATEHOUSE_SIGNIN: oidc[0].authorization_endpoint must be https");
   }, 240_000);
 
   it("stops on an invalid policy with file:line:col", async () => {

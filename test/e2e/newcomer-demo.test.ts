@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 describe("a held write", () => {
-  it("reminds the client, links to a page that says how to approve, and is withdrawn by Ctrl-C (57014)", async () => {
+  it("reminds the client, links to the request in the web console, and is withdrawn by Ctrl-C (57014)", async () => {
     const child = spawn("psql", [conn.url, "-X", "-v", "VERBOSITY=verbose", "-c", "update orders set status = 'withdrawn-by-ctrl-c' where id = 1"], { env: cleanPgEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -38,13 +38,14 @@ describe("a held write", () => {
     const reminder = await eventually(async () => new RegExp(`still waiting for approval ${id} \\((\\d+m )?\\d+s left, until \\S+\\)`).exec(stderr), "a reminder NOTICE");
     expect(reminder[0]).toContain(id);
 
-    // The link, opened in a browser: a page saying how to approve, not a 401 JSON.
-    const page = await fetch(url!, { headers: { accept: "text/html,application/xhtml+xml" } });
-    expect(page.status).toBe(200);
-    expect(page.headers.get("content-type")).toMatch(/^text\/plain/);
-    const text = await page.text();
-    expect(text).toContain(`gatehouse approvals approve ${id}`);
-    expect(text).not.toContain("update orders");
+    // The link, opened in a browser: sent to the request's page in the web console, not a 401 JSON.
+    const page = await fetch(url!, { headers: { accept: "text/html,application/xhtml+xml" }, redirect: "manual" });
+    expect(page.status).toBe(303);
+    expect(page.headers.get("location")).toBe(`/console/approvals/${id}`);
+    // Not signed in: the console sends the browser to sign in, and back to the request afterwards.
+    const console = await fetch(new URL(page.headers.get("location")!, url!), { redirect: "manual" });
+    expect(console.status).toBe(303);
+    expect(console.headers.get("location")).toBe(`/signin?return_to=${encodeURIComponent(`/console/approvals/${id}`)}`);
     // The API is unchanged for API clients.
     expect((await fetch(url!)).status).toBe(401);
 

@@ -10,6 +10,7 @@ import { ConfigurationError } from "../errors.ts";
 import { parseConnectors, parseIssuers } from "./gateway-config.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
 import { parseExportConfig } from "../export/config.ts";
+import { parseSigninConfig, signinIssuerProblems } from "../signin/config.ts";
 
 /** Each problem on its own line; policy errors already carry file:line:col. Empty = ready. */
 export async function readinessProblems(env: Env): Promise<string[]> {
@@ -27,6 +28,10 @@ export async function readinessProblems(env: Env): Promise<string[]> {
   });
   check(() => parseConnectors(env.GATEHOUSE_CONNECTORS));
   check(() => parseExportConfig(env.GATEHOUSE_EXPORT));
+  check(() => {
+    const problems = signinIssuerProblems(parseSigninConfig(env.GATEHOUSE_SIGNIN), parseIssuers(env.GATEHOUSE_ISSUERS));
+    if (problems.length) throw new ConfigurationError(problems.join("\n"));
+  });
   try {
     const policy = await currentPolicy(env);
     try {

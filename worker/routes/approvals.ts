@@ -28,13 +28,13 @@ const OVERSEER_ROLES = ["admin", "auditor", "approver"];
 
 type Ctx = Context<AppEnv>;
 
-function mayVoteOn(policy: CompiledPolicy, record: ApprovalRecord, who: Identity): string[] {
+export function mayVoteOn(policy: CompiledPolicy, record: ApprovalRecord, who: Identity): string[] {
   return record.requirements
     .map((r) => r.rule)
     .filter((rule) => (rule === GRANT_REQUIREMENT ? policy.rolesOf(who).includes("approver") : policy.canApprove(rule, who)));
 }
 
-function visible(policy: CompiledPolicy, record: ApprovalRecord, who: Identity): boolean {
+export function visible(policy: CompiledPolicy, record: ApprovalRecord, who: Identity): boolean {
   if (principalKey(record.requester) === principalKey(who)) return true;
   if (policy.rolesOf(who).some((r) => OVERSEER_ROLES.includes(r))) return true;
   return mayVoteOn(policy, record, who).length > 0;
@@ -50,7 +50,7 @@ function view(c: Ctx, policy: CompiledPolicy, record: ApprovalRecord) {
   };
 }
 
-function fail(r: Extract<Result<unknown>, { ok: false }>): never {
+export function fail(r: Extract<Result<unknown>, { ok: false }>): never {
   switch (r.code) {
     case "not-found":
       throw new NotFoundError(r.message);

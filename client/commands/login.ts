@@ -1,0 +1,169 @@
+/**
+ * `gatehouse login` / `gatehouse logout` — sign a person in for the CLI.
+ *
+ *   gatehouse login [--issuer URL] [--client-id ID] [--no-browser]
+ *
+ * OIDC authorization code flow with PKCE (S256) and a loopback redirect (RFC 8252): a one-shot
+ * listener on 127.0.0.1, state and nonce checked, the ID token stored 0600 (client/signin/credentials.ts)
+ * and renewed with the refresh token. Every command uses it when GATEHOUSE_TOKEN is unset and no
+ * CI token is available (client/auth/token-source.ts).
+ */
+import http from "node:http";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { decodeJwt } from "jose";
+import { parseArgs, type FlagSpec } from "../args.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { DEFAULT_AUDIENCE } from "../auth/token-source.ts";
+import { defaultIssuerUrl } from "../dev/issuer.ts";
+import { credentialsFile, removeCredentials, tokenRequest, writeCredentials } from "../signin/credentials.ts";
+import type { CommandIO } from "./io.ts";
+
+export const LOGIN_USAGE = `usage:
+  gatehouse login [--issuer URL] [--client-id ID] [--no-browser]
+      sign in with your identity provider (browser, loopback redirect + PKCE); the token is stored
+      0600 in $GATEHOUSE_CREDENTIALS or ~/.config/gatehouse/credentials.json and renewed automatically.
+      --issuer     the OIDC issuer (env GATEHOUSE_LOGIN_ISSUER; default: the local development issuer)
+      --client-id  the client id registered for the CLI (env GATEHOUSE_LOGIN_CLIENT_ID; default "gatehouse")
+      --no-browser print the sign-in URL instead of opening a browser
+  gatehouse logout
+      forget the stored sign-in
+`;
+
+const SPEC: Record<string, FlagSpec> = {
+  issuer: { kind: "string" },
+  "client-id": { kind: "string" },
+  "no-browser": { kind: "boolean" },
+  help: { kind: "boolean", short: "h" },
+};
+
+const b64url = (b: Buffer) => b.toString("base64url");
+const LOGIN_TIMEOUT_MS = 5 * 60_000;
+
+interface Discovery {
+  authorization_endpoint: string;
+  token_endpoint: string;
+  issuer: string;
+}
+
+async function discover(issuer: string): Promise<Discovery> {
+  const url = `${issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(15_000) });
+  } catch (e) {
+    throw new CliError(`cannot reach the issuer at ${url}: ${(e as Error).message}`);
+  }
+  if (!res.ok) throw new CliError(`issuer discovery failed: HTTP ${res.status} from ${url}`);
+  const doc = (await res.json()) as Partial<Discovery>;
+  if (typeof doc.authorization_endpoint !== "string" || typeof doc.token_endpoint !== "string") throw new CliError(`the issuer at ${issuer} offers no authorization code flow (no authorization_endpoint / token_endpoint)`);
+  for (const e of [doc.authorization_endpoint, doc.token_endpoint]) {
+    const u = new URL(e);
+    const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+    if (u.protocol !== "https:" && !loopback) throw new CliError(`refusing a non-https endpoint from discovery: ${e}`);
+  }
+  return doc as Discovery;
+}
+
+function openBrowser(url: string): void {
+  const cmd = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+  const child = spawn(cmd, [url], { stdio: "ignore", detached: true });
+  child.on("error", () => {});
+  child.unref();
+}
+
+/** Waits for the one redirect back to the loopback listener; resolves with its query. */
+function loopback(): Promise<{ redirectUri: string; result: Promise<URLSearchParams>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    let deliver: (q: URLSearchParams) => void;
+    let fail: (e: Error) => void;
+    const result = new Promise<URLSearchParams>((res, rej) => ((deliver = res), (fail = rej)));
+    const server = http.createServer((req, res) => {
+      const u = new URL(req.url ?? "/", "http://127.0.0.1");
+      if (u.pathname !== "/callback") {
+        res.writeHead(404).end();
+        return;
+      }
+      const ok = u.searchParams.has("code");
+      res.writeHead(ok ? 200 : 400, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+      res.end(ok ? "Signed in to gatehouse. You can close this tab and return to the terminal.\n" : `Sign-in failed: ${u.searchParams.get("error") ?? "no code"}\n`);
+      deliver(u.searchParams);
+    });
+    const timer = setTimeout(() => fail(new CliError("timed out waiting for the browser sign-in (5 minutes)")), LOGIN_TIMEOUT_MS);
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as import("node:net").AddressInfo).port;
+      resolve({
+        redirectUri: `http://127.0.0.1:${port}/callback`,
+        result,
+        close: () => {
+          clearTimeout(timer);
+          server.close();
+          server.closeAllConnections();
+        },
+      });
+    });
+  });
+}
+
+async function login(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise<number> {
+  const issuer = args.strings.get("issuer") ?? io.env.GATEHOUSE_LOGIN_ISSUER ?? defaultIssuerUrl(io.env);
+  const clientId = args.strings.get("client-id") ?? io.env.GATEHOUSE_LOGIN_CLIENT_ID ?? DEFAULT_AUDIENCE;
+  const d = await discover(issuer);
+  const verifier = b64url(randomBytes(48));
+  const state = b64url(randomBytes(32));
+  const nonce = b64url(randomBytes(32));
+  const lb = await loopback();
+  try {
+    const u = new URL(d.authorization_endpoint);
+    for (const [k, v] of Object.entries({
+      response_type: "code",
+      client_id: clientId,
+      redirect_uri: lb.redirectUri,
+      scope: "openid profile email groups offline_access",
+      state,
+      nonce,
+      code_challenge: b64url(createHash("sha256").update(verifier).digest()),
+      code_challenge_method: "S256",
+    }))
+      u.searchParams.set(k, v);
+    io.stderr(`Sign in in your browser:\n  ${u}\n`);
+    if (!args.booleans.has("no-browser")) openBrowser(u.toString());
+    const q = await lb.result;
+    if (q.get("state") !== state) throw new CliError("the sign-in answer does not belong to this login (state mismatch)");
+    if (q.get("error")) throw new CliError(`the identity provider refused: ${q.get("error")}`);
+    const code = q.get("code");
+    if (!code) throw new CliError("the identity provider returned no code");
+    const tokens = await tokenRequest(d.token_endpoint, { grant_type: "authorization_code", code, redirect_uri: lb.redirectUri, code_verifier: verifier, client_id: clientId });
+    const claims = decodeJwt(tokens.id_token);
+    if (claims.nonce !== nonce) throw new CliError("the ID token does not belong to this login (nonce mismatch)");
+    const file = credentialsFile(io.env);
+    await writeCredentials(file, { issuer: String(claims.iss ?? d.issuer), token_endpoint: d.token_endpoint, client_id: clientId, id_token: tokens.id_token, refresh_token: tokens.refresh_token });
+    io.stderr(`signed in as ${String(claims.sub)} (${String(claims.iss)}); token stored in ${file}${tokens.refresh_token ? ", renewed automatically" : ""}\n`);
+    return 0;
+  } finally {
+    lb.close();
+  }
+}
+
+export async function loginCommand(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs(argv, SPEC);
+  if (args.booleans.has("help")) {
+    io.stdout(LOGIN_USAGE);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new UsageError("login takes no positional arguments");
+  return login(args, io);
+}
+
+export async function logoutCommand(argv: string[], io: CommandIO): Promise<number> {
+  const args = parseArgs(argv, { help: { kind: "boolean", short: "h" } });
+  if (args.booleans.has("help")) {
+    io.stdout(LOGIN_USAGE);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new UsageError("logout takes no arguments");
+  const file = credentialsFile(io.env);
+  io.stderr((await removeCredentials(file)) ? `signed out (removed ${file})\n` : "not signed in\n");
+  return 0;
+}

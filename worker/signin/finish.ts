@@ -1,0 +1,48 @@
+/**
+ * What every sign-in method shares: where a browser may be sent afterwards, the public origin,
+ * the refusal page, the browser binding (login CSRF) and the start of a console session.
+ */
+import type { Context } from "hono";
+import type { Identity } from "../../parsers/identity.ts";
+import { html, page } from "../console/html.ts";
+import { signinConfig } from "./config.ts";
+import { createConsoleSession, hashKey, randomToken, sameSecret, type PendingSignin } from "./store.ts";
+import { bindingCookieOf, clearBindingCookie, setBindingCookie, setSessionCookie, type ConsoleEnv } from "./session.ts";
+
+/** Only console paths are valid destinations after sign-in (no open redirect). */
+export function safeReturnTo(value: string | undefined): string {
+  if (!value || !value.startsWith("/console/") || /[\\\s]|\.\.|%2e%2e|%5c/i.test(value)) return "/console/";
+  return value;
+}
+
+export function publicOrigin(c: Context): string {
+  const configured = (c.env as { GATEHOUSE_PUBLIC_URL?: string }).GATEHOUSE_PUBLIC_URL;
+  return (configured || new URL(c.req.url).origin).replace(/\/+$/, "");
+}
+
+export function refused(c: Context, message: string, status: 400 | 403 = 400): Response {
+  return page(c, { title: "Sign-in refused", body: html`<p role="alert">${message}</p><p><a href="/signin">Try again</a></p>` }, status);
+}
+
+/** A new browser binding for a sign-in about to start: the cookie goes to the browser, the hash to D1. */
+export async function newBinding(c: Context): Promise<string> {
+  const value = randomToken();
+  setBindingCookie(c, value);
+  return hashKey(value);
+}
+
+/** The finishing request comes from the browser that started the sign-in (login CSRF). */
+export async function sameBrowser(c: Context, pending: PendingSignin): Promise<boolean> {
+  const cookie = bindingCookieOf(c);
+  return !!cookie && sameSecret(await hashKey(cookie), pending.binding);
+}
+
+/** Starts a console session for a verified person and sends the browser on. */
+export async function signedIn(c: Context<ConsoleEnv>, identity: Identity, method: string, returnTo: string): Promise<Response> {
+  const config = signinConfig(c.env);
+  clearBindingCookie(c);
+  const { id } = await createConsoleSession(c.env.DB, identity, method, config.sessionSeconds);
+  setSessionCookie(c, id, config.sessionSeconds);
+  return c.redirect(safeReturnTo(returnTo), 303);
+}
+

@@ -1,0 +1,107 @@
+/**
+ * The console's session cookie and CSRF defence.
+ *
+ * Cookie: a random 256-bit id (D1 holds only its hash), `HttpOnly`, `SameSite=Lax`, `Path=/`,
+ * `Secure` with the `__Host-` prefix everywhere except plain-http loopback (npm start), where a
+ * browser would drop a Secure cookie.
+ * CSRF: every state-changing request must (a) carry the session's synchronizer token in the form
+ * field `csrf` (or header `x-csrf-token`), compared in constant time, and (b) come from our own
+ * origin when the browser says where it comes from (Origin / Sec-Fetch-Site). SameSite=Lax alone
+ * would still let a same-site sibling post; the token does not.
+ */
+import { createMiddleware } from "hono/factory";
+import { getCookie, setCookie, deleteCookie } from "hono/cookie";
+import type { Context } from "hono";
+import type { AppEnv } from "../auth/bearer-identity.ts";
+import { ForbiddenError } from "../errors.ts";
+import { readConsoleSession, sameSecret, type ConsoleSession } from "./store.ts";
+
+export type ConsoleEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { consoleSession: ConsoleSession; consoleSessionId: string } };
+
+function isLoopbackHttp(url: URL): boolean {
+  return url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]");
+}
+
+export function cookieName(requestUrl: string): string {
+  return isLoopbackHttp(new URL(requestUrl)) ? "gatehouse_console" : "__Host-gatehouse_console";
+}
+
+export function setSessionCookie(c: Context, id: string, maxAgeSeconds: number): void {
+  const loopback = isLoopbackHttp(new URL(c.req.url));
+  setCookie(c, cookieName(c.req.url), id, { httpOnly: true, secure: !loopback, sameSite: "Lax", path: "/", maxAge: maxAgeSeconds });
+}
+
+export function clearSessionCookie(c: Context): void {
+  const loopback = isLoopbackHttp(new URL(c.req.url));
+  deleteCookie(c, cookieName(c.req.url), { path: "/", secure: !loopback });
+}
+
+export function sessionIdOf(c: Context): string | undefined {
+  return getCookie(c, cookieName(c.req.url));
+}
+
+/** Where to send a browser that is not signed in: the sign-in page, coming back here afterwards. */
+export function signinRedirect(c: Context): Response {
+  const u = new URL(c.req.url);
+  const back = c.req.method === "GET" ? u.pathname + u.search : "/console/";
+  return c.redirect(`/signin?return_to=${encodeURIComponent(back)}`, 303);
+}
+
+/** Admits a request with a live console session; sets `identity` (what the API's bearer middleware sets). */
+export function consoleIdentity() {
+  return createMiddleware<ConsoleEnv>(async function consoleIdentityMiddleware(c, next) {
+    const id = sessionIdOf(c);
+    const session = id ? await readConsoleSession(c.env.DB, id) : null;
+    if (!session || !id) {
+      if (c.req.method !== "GET" && c.req.method !== "HEAD") throw new ForbiddenError("not signed in (or the session expired): sign in again");
+      return signinRedirect(c);
+    }
+    c.set("consoleSession", session);
+    c.set("consoleSessionId", id);
+    c.set("identity", session.identity);
+    await next();
+  });
+}
+
+/** Refuses a cross-site request by what the browser reports about it. */
+export function assertSameOrigin(c: Context): void {
+  const own = new URL(c.req.url).origin;
+  const origin = c.req.header("origin");
+  if (origin !== undefined && origin !== own) throw new ForbiddenError(`cross-origin request refused (Origin ${origin})`);
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined && site !== "same-origin" && site !== "none") throw new ForbiddenError(`cross-site request refused (Sec-Fetch-Site ${site})`);
+}
+
+/** CSRF check for a state-changing request; returns the parsed form. */
+export async function checkedForm(c: Context<ConsoleEnv>): Promise<Record<string, string>> {
+  assertSameOrigin(c);
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/x-www-form-urlencoded\b/.test(type) && !/^multipart\/form-data\b/.test(type)) throw new ForbiddenError("state-changing console requests must be form posts");
+  const form = await c.req.parseBody();
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(form)) if (typeof v === "string") fields[k] = v;
+  const token = fields.csrf ?? c.req.header("x-csrf-token") ?? "";
+  if (!sameSecret(token, c.var.consoleSession.csrf)) throw new ForbiddenError("missing or wrong CSRF token: reload the page and try again");
+  return fields;
+}
+
+/**
+ * Login CSRF: a sign-in finishes only in the browser that started it. The start sets a random
+ * binding cookie (HttpOnly, SameSite=Lax, 10 minutes, path /signin); the pending sign-in keeps its
+ * hash; the finishing GET (a top-level navigation, so Lax cookies are sent) must present it.
+ */
+const BINDING_COOKIE = "gatehouse_signin";
+
+export function setBindingCookie(c: Context, value: string): void {
+  const loopback = isLoopbackHttp(new URL(c.req.url));
+  setCookie(c, BINDING_COOKIE, value, { httpOnly: true, secure: !loopback, sameSite: "Lax", path: "/signin", maxAge: 600 });
+}
+
+export function bindingCookieOf(c: Context): string | undefined {
+  return getCookie(c, BINDING_COOKIE);
+}
+
+export function clearBindingCookie(c: Context): void {
+  const loopback = isLoopbackHttp(new URL(c.req.url));
+  deleteCookie(c, BINDING_COOKIE, { path: "/signin", secure: !loopback });
+}
