@@ -192,6 +192,7 @@ export function decodeBind(body: Uint8Array): BindMessage {
   };
   need(2);
   const nFormats = view.getInt16(off);
+  if (nFormats < 0) throw new PgProtocolError("malformed Bind message");
   off += 2;
   const formats: number[] = [];
   need(nFormats * 2);
@@ -199,6 +200,7 @@ export function decodeBind(body: Uint8Array): BindMessage {
   off += nFormats * 2;
   need(2);
   const nParams = view.getInt16(off);
+  if (nParams < 0) throw new PgProtocolError("malformed Bind message");
   off += 2;
   const params: BindMessage["params"] = [];
   for (let i = 0; i < nParams; i++) {
