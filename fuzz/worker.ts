@@ -46,7 +46,7 @@ for (let batch = 0; done < job.inputs; batch++) {
   // Heap after the first batches (modules warmed, caches filled) is the baseline; growth beyond
   // the bound over later batches means some input leaves memory behind.
   if (batch === 4) baseline = heapUsed();
-  else if (batch > 4 && batch % 25 === 0) {
+  else if (batch > 4) {
     const grown = heapUsed() - baseline;
     if (grown > job.maxHeapGrowth) report({ codec: target.name, kind: "heap", message: `heap grew by ${Math.round(grown / 1048576)} MiB over ${done} inputs`, input: inputs[inputs.length - 1]! });
   }
