@@ -2,7 +2,7 @@
 import type { Finding } from "./check.ts";
 
 export const SHARED = {
-  /** [0] inputs started, [1] length of the current input. */
+  /** [0] inputs started, [1] length of the current input, [2] 1 while a codec runs (else 0). */
   headerInts: 4,
   headerBytes: 16,
   /** Room for the current input (larger than any generator's maxInputBytes). */

@@ -73,7 +73,7 @@ export async function fuzzCodec(target: FuzzTarget, o: FuzzRunOptions): Promise<
   let lastCount = -1;
   let lastMove = Date.now();
   let lastPrint = Date.now();
-  const hangMs = target.hangMs ?? 2000;
+  const hangMs = target.hangMs ?? 5000;
 
   await new Promise<void>((resolve) => {
     let finished = false;
@@ -86,10 +86,10 @@ export async function fuzzCodec(target: FuzzTarget, o: FuzzRunOptions): Promise<
     const watchdog = setInterval(() => {
       const count = Atomics.load(control, 0);
       const now = Date.now();
-      if (count !== lastCount) {
+      if (count !== lastCount || Atomics.load(control, 2) === 0) {
         lastCount = count;
         lastMove = now;
-      } else if (count > 0 && now - lastMove > hangMs) {
+      } else if (now - lastMove > hangMs) {
         record({ codec: target.name, kind: "hang", message: `one input ran longer than ${hangMs} ms (input #${count})`, input: currentInput() });
         void worker.terminate().then(finish);
         return;

@@ -21,7 +21,7 @@ export interface FuzzTarget {
   run(bytes: Uint8Array, text: string): unknown;
   /** Largest output size (see outputSize) allowed for an input of n bytes: allocation stays bounded. */
   maxOutput(n: number): number;
-  /** Wall-clock budget for one input before the watchdog calls it a hang (default 2000 ms). */
+  /** Wall-clock budget for one input before the watchdog calls it a hang (default 5000 ms: generous, the machine may be busy). */
   readonly hangMs?: number;
   /** Largest input the generators make (default 4096 bytes). */
   readonly maxInputBytes?: number;
