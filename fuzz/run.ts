@@ -49,13 +49,18 @@ if (repro) {
 const inputs = Number(args.get("inputs") ?? 10_000_000);
 const seed = Number(args.get("seed") ?? Date.now() % 1_000_000);
 console.log(`fuzzing ${chosen.map((t) => t.name).join(", ")}: ${inputs.toLocaleString("en")} inputs each, seed ${seed}`);
-const results = await runFuzz({ targets: chosen, inputsPerCodec: inputs, seed, onProgress: (l) => console.log(l) });
 let failed = false;
-for (const r of results) {
-  console.log(`${r.codec.padEnd(14)} ${r.inputs.toLocaleString("en").padStart(12)} inputs  ${r.perSecond.toLocaleString("en").padStart(8)}/s  ${r.seconds.toFixed(1)} s  ${r.findings.length} findings`);
-  for (const f of r.findings) {
-    failed = true;
-    console.log(`  ${f.kind}: ${f.message}\n    saved ${f.file ?? "(not saved)"}\n    repro: ${f.repro ?? ""}`);
-  }
-}
+await runFuzz({
+  targets: chosen,
+  inputsPerCodec: inputs,
+  seed,
+  onProgress: (l) => console.log(l),
+  onCodecDone: (r) => {
+    console.log(`${r.codec.padEnd(14)} ${r.inputs.toLocaleString("en").padStart(12)} inputs  ${r.perSecond.toLocaleString("en").padStart(8)}/s  ${r.seconds.toFixed(1)} s  ${r.findings.length} findings`);
+    for (const f of r.findings) {
+      failed = true;
+      console.log(`  ${f.kind}: ${f.message}\n    saved ${f.file ?? "(not saved)"}\n    repro: ${f.repro ?? ""}`);
+    }
+  },
+});
 process.exit(failed ? 1 : 0);

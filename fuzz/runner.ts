@@ -26,6 +26,8 @@ export interface FuzzRunOptions {
   maxOldGenerationMb?: number;
   extraTargets?: string[];
   onProgress?: (line: string) => void;
+  /** Called as each codec finishes (the CLI prints its line at once, not at the end of a long run). */
+  onCodecDone?: (result: CodecResult) => void;
 }
 
 export interface CodecResult {
@@ -126,6 +128,10 @@ export async function fuzzCodec(target: FuzzTarget, o: FuzzRunOptions): Promise<
 
 export async function runFuzz(o: FuzzRunOptions): Promise<CodecResult[]> {
   const results: CodecResult[] = [];
-  for (const target of o.targets) results.push(await fuzzCodec(target, o));
+  for (const target of o.targets) {
+    const result = await fuzzCodec(target, o);
+    results.push(result);
+    o.onCodecDone?.(result);
+  }
   return results;
 }
