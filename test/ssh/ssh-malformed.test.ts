@@ -72,10 +72,9 @@ describe("SSH: garbage on one session ends only that session", () => {
       for (const [what, frame] of garbage) {
         const { ws, closed, controls } = await readyTunnel(`mallory-${what.length}`);
         ws.send(frame);
-        const code = await closed;
-        expect(code, what).not.toBe(1000 + 0 * code); // closed by the gateway, not a clean client close
+        await closed; // the gateway ends this session (the test never closes it)
         const ended = controls.find((c) => c.t === "close" || c.t === "error");
-        expect(ended, `${what}: the gateway says why it ends the session`).toBeDefined();
+        expect(JSON.stringify(ended), `${what}: the gateway says why it ends the session`).toMatch(/gatehouse: /);
         expect(existsSync(finished), `${what}: the other session still running`).toBe(false);
       }
       expect(await survivorExit).toBe(0);
