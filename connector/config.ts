@@ -17,6 +17,7 @@ import { parsePrivateJwk, assertEd25519PrivateJwk, type Ed25519PrivateJwk } from
 import { parseSecretRef, type SecretRefContext } from "./secrets.ts";
 import { parsePostgresResource, type PostgresResourceConfig } from "./postgres/config.ts";
 import { parseSshResource, type SshResourceConfig } from "./ssh/config.ts";
+import { RESOURCE_NAME_PATTERN, RESOURCE_NAME_RULE } from "../parsers/resource-name.ts";
 
 export type { PostgresResourceConfig, PostgresTlsConfig, PostgresTlsMode } from "./postgres/config.ts";
 export type { SecretSource } from "./secrets.ts";
@@ -36,7 +37,7 @@ export interface ConnectorConfig {
 }
 
 export const CONNECTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-export const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const RESOURCE_NAME = RESOURCE_NAME_PATTERN;
 const RESOURCE_TYPES = ["postgres", "ssh"] as const;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -83,7 +84,7 @@ export function parseConnectorConfig(raw: unknown, ctx: SecretRefContext): Conne
   const resources = root.resources.map((entry, i): ResourceConfig => {
     const field = `resources[${i}]`;
     const obj = expectObject(field, entry);
-    const name = expectString(`${field}.name`, obj.name, { pattern: RESOURCE_NAME, patternHint: "letters, digits, . _ - (max 63), starting with a letter or digit" });
+    const name = expectString(`${field}.name`, obj.name, { pattern: RESOURCE_NAME, patternHint: RESOURCE_NAME_RULE });
     if (seen.has(name)) throw new ConfigError(`${field}.name`, `duplicate resource name ${JSON.stringify(name)}`);
     seen.add(name);
     const type = obj.type;

@@ -32,6 +32,7 @@ import {
   type Decision,
   type Effect,
 } from "../../parsers/policy/index.ts";
+import { base64urlDecode } from "../../parsers/encoding/hex-base64.ts";
 
 export interface PolicyCommandIO {
   stdout: (s: string) => void;
@@ -298,7 +299,7 @@ function decodeJwtClaims(text: string, path: string): Record<string, unknown> {
   if (parts.length !== 3 || !parts[1]) throw new InputError(`${path} does not hold a JWT (header.payload.signature)`);
   let json: string;
   try {
-    json = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(atob(parts[1].replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0)));
+    json = new TextDecoder("utf-8", { fatal: true }).decode(base64urlDecode(parts[1]));
   } catch {
     throw new InputError(`${path}: the JWT payload is not base64url-encoded UTF-8`);
   }

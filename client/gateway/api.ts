@@ -3,6 +3,7 @@
  * resource lookup and PostgreSQL cancel routing. See docs/PROTOCOL.md §Endpoints.
  */
 import { CliError, GatewayHttpError, GatewayUnreachableError, describeError } from "../errors.ts";
+import { RESOURCE_NAME_RULE, isResourceName } from "../../parsers/resource-name.ts";
 
 export const DEFAULT_GATEWAY = "http://127.0.0.1:8787";
 /** Error bodies are one line of JSON; never read more than this. */
@@ -18,7 +19,7 @@ export interface ResourceDescription {
 
 /** Resource names travel in URL paths: keep them to a safe alphabet. */
 export function checkResourceName(name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) throw new CliError(`invalid resource name ${JSON.stringify(name)}`);
+  if (!isResourceName(name)) throw new CliError(`invalid resource name ${JSON.stringify(name)} (${RESOURCE_NAME_RULE})`);
   return name;
 }
 

@@ -2,8 +2,9 @@
 import { createMasker, type PgMasker } from "../../wasm/loader/mask.ts";
 import { ReferenceMasker } from "./reference.ts";
 import type { CopyFormatOptions, MaskingConfig } from "./config.ts";
+import { toHex } from "../encoding/hex-base64.ts";
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const hex = toHex;
 
 /** The part of the masker both implementations have (taint verdicts are the worker's, WASM only). */
 export type TwinMasker = Pick<PgMasker, "process" | "maskText" | "setCopyFormat" | "setTables" | "counts">;

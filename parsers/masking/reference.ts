@@ -13,6 +13,7 @@ import {
   type MaskingConfig,
   type PatternItem,
 } from "./config.ts";
+import { toHex } from "../encoding/hex-base64.ts";
 
 const encoder = new TextEncoder();
 
@@ -1049,6 +1050,4 @@ export class ReferenceMasker {
   }
 }
 
-function hex(b: Uint8Array): string {
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
+const hex = toHex;

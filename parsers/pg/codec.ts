@@ -13,6 +13,13 @@ export const PROTOCOL_3_0 = 196608;
 
 export class PgProtocolError extends Error {
   override name = "PgProtocolError";
+  constructor(
+    message: string,
+    /** SQLSTATE to report to the client (protocol violation unless said otherwise). */
+    readonly sqlstate = "08P01",
+  ) {
+    super(message);
+  }
 }
 
 /** Builds one typed message: type byte, int32 length, body. */
@@ -111,33 +118,51 @@ export function parseErrorFields(body: Uint8Array): Map<string, string> {
 
 // ---- frontend messages ----
 
+/** PostgreSQL's own limit for startup packets (MAX_STARTUP_PACKET_LENGTH). */
+export const MAX_STARTUP_PACKET_BYTES = 10_000;
+
 export type StartupPacket =
-  | { kind: "startup"; protocol: number; parameters: Map<string, string> }
+  | { kind: "startup"; protocol: number; parameters: Map<string, string>; bytes: Uint8Array }
   | { kind: "ssl" }
   | { kind: "gssenc" }
   | { kind: "cancel"; pid: number; secret: number };
 
-/** Parses a complete untyped startup-phase packet (length included). */
+/**
+ * THE PostgreSQL startup-packet parser (the client's listener and the worker both use it): one
+ * complete untyped startup-phase packet, length included. Strict — whatever PostgreSQL itself would
+ * refuse (wrong sizes, unterminated or trailing bytes, another protocol) is a PgProtocolError.
+ */
 export function parseStartupPacket(packet: Uint8Array): StartupPacket {
   if (packet.length < 8) throw new PgProtocolError("startup packet too short");
   const view = new DataView(packet.buffer, packet.byteOffset, packet.length);
+  if (view.getInt32(0) !== packet.length) throw new PgProtocolError("startup packet length does not match its length field");
   const code = view.getInt32(4);
-  if (code === SSL_REQUEST_CODE) return { kind: "ssl" };
-  if (code === GSSENC_REQUEST_CODE) return { kind: "gssenc" };
-  if (code === CANCEL_REQUEST_CODE) {
-    if (packet.length !== 16) throw new PgProtocolError("malformed CancelRequest");
-    return { kind: "cancel", pid: view.getInt32(8), secret: view.getInt32(12) };
+  if (code === SSL_REQUEST_CODE || code === GSSENC_REQUEST_CODE) {
+    if (packet.length !== 8) throw new PgProtocolError("malformed SSL/GSS encryption request");
+    return { kind: code === SSL_REQUEST_CODE ? "ssl" : "gssenc" };
   }
-  if (code >> 16 !== 3) throw new PgProtocolError(`unsupported frontend protocol ${code >> 16}.${code & 0xffff}`);
+  if (code === CANCEL_REQUEST_CODE) {
+    // Gatehouse hands out 4-byte cancel keys, so a CancelRequest is exactly 16 bytes.
+    if (packet.length !== 16) throw new PgProtocolError("malformed CancelRequest");
+    return { kind: "cancel", pid: view.getUint32(8), secret: view.getUint32(12) };
+  }
+  if (code >>> 16 !== 3) throw new PgProtocolError(`unsupported frontend protocol ${code >>> 16}.${code & 0xffff}: Gatehouse speaks protocol 3`);
+  // `key\0value\0 ... \0` after the 8-byte header; the final NUL ends the list and the packet.
   const parameters = new Map<string, string>();
   let off = 8;
-  while (off < packet.length && packet[off] !== 0) {
+  for (;;) {
+    if (off >= packet.length) throw new PgProtocolError("malformed StartupMessage: missing terminator");
+    if (packet[off] === 0) {
+      off++;
+      break;
+    }
     const [key, afterKey] = readCString(packet, off);
     const [value, afterValue] = readCString(packet, afterKey);
     parameters.set(key, value);
     off = afterValue;
   }
-  return { kind: "startup", protocol: code, parameters };
+  if (off !== packet.length) throw new PgProtocolError("malformed StartupMessage: trailing bytes");
+  return { kind: "startup", protocol: code, parameters, bytes: packet };
 }
 
 /** Query ('Q') body → SQL text. */
@@ -192,6 +217,7 @@ export function decodeBind(body: Uint8Array): BindMessage {
   };
   need(2);
   const nFormats = view.getInt16(off);
+  if (nFormats < 0) throw new PgProtocolError("malformed Bind message");
   off += 2;
   const formats: number[] = [];
   need(nFormats * 2);
@@ -199,6 +225,7 @@ export function decodeBind(body: Uint8Array): BindMessage {
   off += nFormats * 2;
   need(2);
   const nParams = view.getInt16(off);
+  if (nParams < 0) throw new PgProtocolError("malformed Bind message");
   off += 2;
   const params: BindMessage["params"] = [];
   for (let i = 0; i < nParams; i++) {

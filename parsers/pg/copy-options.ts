@@ -14,6 +14,7 @@
  * masked like a row, which is safe.
  */
 import type { CopyFormatOptions } from "../masking/config.ts";
+import { tokenize, type Token } from "../sql/tokenizer.ts";
 export interface CopyOutFormat extends Omit<CopyFormatOptions, "header"> {
   format: "text" | "csv" | "binary";
   // delimiter, quote, escape, null as written; columns only when the statement lists them
@@ -40,126 +41,6 @@ export interface CopyOutFormat extends Omit<CopyFormatOptions, "header"> {
 export interface CopyOptionsContext {
   /** The session's standard_conforming_strings (default on). Off: backslashes escape inside '…'. */
   standardConformingStrings?: boolean;
-}
-
-type Token = { kind: "word" | "string" | "ident" | "number" | "punct"; value: string; start: number; end: number };
-
-const isSpace = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f" || c === "\v";
-const identStart = (c: string | undefined) => c !== undefined && (/[A-Za-z_]/.test(c) || c.charCodeAt(0) >= 0x80);
-const identPart = (c: string | undefined) => c !== undefined && (/[A-Za-z0-9_$]/.test(c) || c.charCodeAt(0) >= 0x80);
-
-/** PostgreSQL's lexer, as far as COPY needs it. Returns null when it cannot lex the text. */
-function tokenize(sql: string, scs: boolean): Token[] | null {
-  const out: Token[] = [];
-  let i = 0;
-  const n = sql.length;
-  /** A '…' string from the opening quote at q; backslash escapes when `escapes`. */
-  const quoted = (q: number, escapes: boolean): { value: string; end: number } | null => {
-    let j = q + 1;
-    let value = "";
-    while (j < n) {
-      const c = sql[j]!;
-      if (escapes && c === "\\") {
-        if (j + 1 >= n) return null;
-        const e = sql[j + 1]!;
-        value += e === "t" ? "\t" : e === "n" ? "\n" : e === "r" ? "\r" : e === "b" ? "\b" : e === "f" ? "\f" : e;
-        j += 2;
-      } else if (c === "'") {
-        if (sql[j + 1] === "'") {
-          value += "'";
-          j += 2;
-        } else return { value, end: j + 1 };
-      } else {
-        value += c;
-        j++;
-      }
-    }
-    return null; // unterminated
-  };
-  while (i < n) {
-    const c = sql[i]!;
-    if (isSpace(c)) {
-      i++;
-    } else if (c === "-" && sql[i + 1] === "-") {
-      while (i < n && sql[i] !== "\n" && sql[i] !== "\r") i++;
-    } else if (c === "/" && sql[i + 1] === "*") {
-      // Block comments nest in PostgreSQL.
-      let depth = 1;
-      i += 2;
-      while (i < n && depth > 0) {
-        if (sql[i] === "/" && sql[i + 1] === "*") {
-          depth++;
-          i += 2;
-        } else if (sql[i] === "*" && sql[i + 1] === "/") {
-          depth--;
-          i += 2;
-        } else i++;
-      }
-      if (depth > 0) return null;
-    } else if (c === "'" || (/[EeBbXxNn]/.test(c) && sql[i + 1] === "'")) {
-      const q = c === "'" ? i : i + 1;
-      const s = quoted(q, c === "E" || c === "e" || !scs);
-      if (!s) return null;
-      out.push({ kind: "string", value: s.value, start: i, end: s.end });
-      i = s.end;
-    } else if ((c === "U" || c === "u") && sql[i + 1] === "&" && (sql[i + 2] === "'" || sql[i + 2] === '"')) {
-      // Unicode-escape literals: their value is not needed here, only where they end. Not a
-      // plain token either way, so options written this way are "not read" (no header).
-      const close = sql[i + 2]!;
-      let j = i + 3;
-      while (j < n && !(sql[j] === close && sql[j + 1] !== close)) j += sql[j] === close ? 2 : 1;
-      if (j >= n) return null;
-      out.push({ kind: "punct", value: "U&", start: i, end: j + 1 });
-      i = j + 1;
-    } else if (c === '"') {
-      let j = i + 1;
-      let value = "";
-      for (;;) {
-        if (j >= n) return null;
-        if (sql[j] === '"') {
-          if (sql[j + 1] === '"') {
-            value += '"';
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        value += sql[j++];
-      }
-      out.push({ kind: "ident", value, start: i, end: j + 1 });
-      i = j + 1;
-    } else if (c === "$") {
-      // $tag$…$tag$ (a string), or $1 (a parameter).
-      let j = i + 1;
-      if (/[0-9]/.test(sql[j] ?? "")) {
-        while (/[0-9]/.test(sql[j] ?? "")) j++;
-        out.push({ kind: "punct", value: sql.slice(i, j), start: i, end: j });
-        i = j;
-        continue;
-      }
-      if (identStart(sql[j])) while (identPart(sql[j]) && sql[j] !== "$") j++;
-      if (sql[j] !== "$") return null;
-      const tag = sql.slice(i, j + 1);
-      const close = sql.indexOf(tag, j + 1);
-      if (close < 0) return null;
-      out.push({ kind: "string", value: sql.slice(j + 1, close), start: i, end: close + tag.length });
-      i = close + tag.length;
-    } else if (identStart(c)) {
-      let j = i;
-      while (identPart(sql[j])) j++;
-      out.push({ kind: "word", value: sql.slice(i, j), start: i, end: j });
-      i = j;
-    } else if (/[0-9]/.test(c) || (c === "." && /[0-9]/.test(sql[i + 1] ?? ""))) {
-      let j = i;
-      while (/[0-9A-Za-z_.]/.test(sql[j] ?? "")) j++;
-      out.push({ kind: "number", value: sql.slice(i, j), start: i, end: j });
-      i = j;
-    } else {
-      out.push({ kind: "punct", value: c, start: i, end: i + 1 });
-      i++;
-    }
-  }
-  return out;
 }
 
 const isWord = (t: Token | undefined, w: string) => t?.kind === "word" && t.value.toLowerCase() === w;

@@ -3,7 +3,7 @@
  * DataRow values (text; binary values summarised), CommandComplete tags. Only called for sampled
  * rows and per-result boundaries, never for every row of a large result.
  */
-import { readCString } from "./codec.ts";
+import { PgProtocolError, readCString } from "./codec.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false });
 
@@ -15,14 +15,21 @@ export interface ColumnDescription {
   format: number;
 }
 
+/** Throws PgProtocolError unless `n` more bytes follow `off` (a truncated message is the target's protocol error, not a crash). */
+function need(body: Uint8Array, off: number, n: number, what: string): void {
+  if (n < 0 || off + n > body.length) throw new PgProtocolError(`malformed ${what} message`);
+}
+
 export function decodeRowDescription(body: Uint8Array): ColumnDescription[] {
   const view = new DataView(body.buffer, body.byteOffset, body.length);
+  need(body, 0, 2, "RowDescription");
   const count = view.getInt16(0);
   const out: ColumnDescription[] = [];
   let off = 2;
   for (let i = 0; i < count; i++) {
     const [name, next] = readCString(body, off);
     off = next;
+    need(body, off, 18, "RowDescription");
     out.push({
       name,
       tableOid: view.getUint32(off),
@@ -38,16 +45,19 @@ export function decodeRowDescription(body: Uint8Array): ColumnDescription[] {
 /** DataRow values as text (binary-format values become "<binary n bytes>"; NULL is null). */
 export function decodeDataRow(body: Uint8Array, formats?: readonly number[], maxValueChars = 1024): Array<string | null> {
   const view = new DataView(body.buffer, body.byteOffset, body.length);
+  need(body, 0, 2, "DataRow");
   const count = view.getInt16(0);
   const out: Array<string | null> = [];
   let off = 2;
   for (let i = 0; i < count; i++) {
+    need(body, off, 4, "DataRow");
     const len = view.getInt32(off);
     off += 4;
     if (len < 0) {
       out.push(null);
       continue;
     }
+    need(body, off, len, "DataRow");
     if (formats && formats[i] === 1) out.push(`<binary ${len} bytes>`);
     else {
       const text = utf8.decode(body.subarray(off, off + Math.min(len, maxValueChars * 4)));

@@ -11,13 +11,11 @@
  * .inf/.nan) throws JcsError; the loader turns that into a policy error at its position.
  */
 import { canonicalize } from "../encoding/jcs.ts";
+import { toHex } from "../encoding/hex-base64.ts";
 
 export const POLICY_HASH_DOMAIN = "gatehouse-policy-v1\n";
 
 export async function policyHash(data: unknown): Promise<string> {
   const bytes = new TextEncoder().encode(POLICY_HASH_DOMAIN + canonicalize(data));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  let hex = "";
-  for (const b of digest) hex += b.toString(16).padStart(2, "0");
-  return hex;
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
 }

@@ -5,6 +5,7 @@
  * and encode the STATUS reply that refuses a request. Codec only: never touches a socket.
  */
 import type { SftpOperation } from "../policy/ssh.ts";
+import { toHex } from "../encoding/hex-base64.ts";
 
 export const SFTP = {
   INIT: 1,
@@ -107,7 +108,7 @@ class Reader {
   }
   handle(): string {
     // Handles are opaque bytes; hex keeps them exact as map keys.
-    return Array.from(this.bytesField(), (b) => b.toString(16).padStart(2, "0")).join("");
+    return toHex(this.bytesField());
   }
 }
 

@@ -15,6 +15,14 @@ function summary(line: string): string[] {
 const names = (line: string) => parseCommandLine(line).commands.map((c) => (c.kind === "unknown" ? "?" : c.name));
 
 describe("shell command-line parser", () => {
+  // Found by the codec fuzzer (fuzz/): table lookups keyed by the command name reached Object.prototype.
+  it("parses commands named like Object.prototype members (__proto__, constructor, git constructor)", () => {
+    expect(summary("__proto__")).toEqual(["__proto__"]);
+    expect(summary("constructor x; toString")).toEqual(["constructor x", "toString"]);
+    expect(summary("git constructor --x")).toEqual(["git constructor --x"]);
+    expect(summary("git __proto__ a")).toEqual(["git __proto__ a"]);
+  });
+
   it("splits lists, pipelines and subshells into their commands", () => {
     expect(summary("rm -rf / ;")).toEqual(["rm -rf /"]);
     expect(summary("a && b || c | d |& e & f; (g; h) { i; }")).toEqual(["a", "b", "c", "d", "e", "f", "g", "h", "i"]);

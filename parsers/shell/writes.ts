@@ -23,7 +23,8 @@ const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
 export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): ProgramFindings {
   const spec = programSpec(name);
   const found: ProgramFindings = { writes: [] };
-  const fixed = ACCOUNT_FILE_WRITERS[name];
+  // Own keys only: a command named `__proto__` or `constructor` must not find Object.prototype's members.
+  const fixed = Object.hasOwn(ACCOUNT_FILE_WRITERS, name) ? ACCOUNT_FILE_WRITERS[name] : undefined;
   if (fixed) for (const f of fixed) found.writes.push(...writeTargetsOf(lit(f), cwd));
   // mkfifo/mknod create the file they name (a FIFO as ~/.bashrc feeds every login what is written to it).
   if (name === "mkfifo" || name === "mknod") for (const a of args.filter((x) => x.dynamic || !x.value.startsWith("-")).slice(0, 1)) found.writes.push(...writeTargetsOf(a, cwd));
@@ -370,7 +371,7 @@ function gitSubcommand(sub: ShellWord | undefined, rest: ShellWord[], parsed: Pa
   if (!sub) return { worktree: [] };
   if (sub.dynamic) return { unknown: "git with a dynamic subcommand", worktree: [] };
   const v = sub.value;
-  if (["bisect", "filter-branch", "instaweb", "web--browse", "difftool", "mergetool", "daemon", "credential", "send-email", "p4", "svn", "cvsimport", "quiltimport"].includes(v) || rest.some((a) => a.dynamic || GIT_RUNS["*"]!.test(a.value) || GIT_RUNS[v]?.test(a.value))) {
+  if (["bisect", "filter-branch", "instaweb", "web--browse", "difftool", "mergetool", "daemon", "credential", "send-email", "p4", "svn", "cvsimport", "quiltimport"].includes(v) || rest.some((a) => a.dynamic || GIT_RUNS["*"]!.test(a.value) || (Object.hasOwn(GIT_RUNS, v) && GIT_RUNS[v]!.test(a.value)))) {
     return { unknown: `git ${v} with a command or option that runs a program`, worktree: [] };
   }
   if (v === "clone") {

@@ -21,6 +21,7 @@
  */
 import { IMMUTABLE, STABLE, VOLATILE } from "./pg-functions.generated.ts";
 import type { ClassifiedStatement, FunctionCall, StatementKind, StatementPart } from "./types.ts";
+import { lineCommentEnd, nextToken } from "./tokenizer.ts";
 
 export type FunctionAction = Extract<StatementKind, "read" | "write" | "session" | "admin" | "execute" | "dynamic">;
 
@@ -239,111 +240,32 @@ export function statementParts(stmt: ClassifiedStatement, sql: string, options: 
 export function callArguments(sql: string, call: FunctionCall, scs: boolean): string[] | null {
   let i = call.end;
   if (call.quoted) i++; // closing quote
-  i = skipSpace(sql, i);
-  if (/^uescape\b/i.test(sql.slice(i, i + 8))) return null;
-  if (sql[i] !== "(") return null;
-  i++;
+  const open = nextToken(sql, i, scs);
+  // `U&"name" UESCAPE '!'` (…): the name's spelling is not the plain one; not read here.
+  if (!open || open.kind !== "punct" || open.value !== "(") return null;
   const args: string[] = [];
   let depth = 0;
-  let start = i;
-  while (i < sql.length) {
-    const c = sql[i]!;
-    const next = skipToken(sql, i, scs);
-    if (next < 0) return null;
-    if (next > i + 1) {
-      i = next;
-      continue;
-    }
-    if (c === "(") depth++;
-    else if (c === ")") {
+  let start = open.end;
+  for (let t = nextToken(sql, open.end, scs); t; t = nextToken(sql, t.end, scs)) {
+    if (t.kind !== "punct") continue;
+    if (t.value === "(") depth++;
+    else if (t.value === ")") {
       if (depth === 0) {
-        const last = sql.slice(start, i).trim();
+        const last = sql.slice(start, t.start).trim();
         if (last !== "" || args.length > 0) args.push(last);
         return args;
       }
       depth--;
-    } else if (c === "," && depth === 0) {
-      args.push(sql.slice(start, i).trim());
-      start = i + 1;
+    } else if (t.value === "," && depth === 0) {
+      args.push(sql.slice(start, t.start).trim());
+      start = t.end;
     }
-    i++;
   }
-  return null;
+  return null; // unterminated token or no closing parenthesis
 }
 
-/** End of a `--` comment at i: scan.l ends it at a newline or a carriage return (a lone `\r` too). */
-export function lineCommentEnd(sql: string, i: number): number {
-  const end = sql.slice(i).search(/[\n\r]/);
-  return end < 0 ? sql.length : i + end + 1;
-}
-
-function skipSpace(sql: string, i: number): number {
-  for (;;) {
-    while (i < sql.length && /[ \t\n\r\f\v]/.test(sql[i]!)) i++;
-    if (sql.startsWith("--", i)) {
-      i = lineCommentEnd(sql, i);
-    } else if (sql.startsWith("/*", i)) {
-      const end = skipBlockComment(sql, i);
-      if (end < 0) return sql.length;
-      i = end;
-    } else return i;
-  }
-}
-
-function skipBlockComment(sql: string, i: number): number {
-  let depth = 0;
-  while (i < sql.length) {
-    if (sql.startsWith("/*", i)) {
-      depth++;
-      i += 2;
-    } else if (sql.startsWith("*/", i)) {
-      depth--;
-      i += 2;
-      if (depth === 0) return i;
-    } else i++;
-  }
-  return -1;
-}
-
-const IDENT_CHAR = /[A-Za-z0-9_$\x80-\uffff]/;
-
-/** End of the quoted token or comment starting at i (i+1 for any other character); -1 if unterminated. */
-function skipToken(sql: string, i: number, scs: boolean): number {
-  const c = sql[i]!;
-  const prevIdent = i > 0 && IDENT_CHAR.test(sql[i - 1]!);
-  if (sql.startsWith("--", i)) return lineCommentEnd(sql, i);
-  if (sql.startsWith("/*", i)) return skipBlockComment(sql, i);
-  if (c === '"') {
-    for (let j = i + 1; j < sql.length; j++) {
-      if (sql[j] !== '"') continue;
-      if (sql[j + 1] === '"') j++;
-      else return j + 1;
-    }
-    return -1;
-  }
-  if (c === "'") {
-    // E'…' (an `e` that starts a token) and every '…' with standard_conforming_strings off take backslash escapes
-    const eStart = i > 0 && /[eE]/.test(sql[i - 1]!) && !(i > 1 && IDENT_CHAR.test(sql[i - 2]!));
-    const escapes = !scs || eStart;
-    for (let j = i + 1; j < sql.length; j++) {
-      if (escapes && sql[j] === "\\") {
-        j++;
-        continue;
-      }
-      if (sql[j] !== "'") continue;
-      if (sql[j + 1] === "'") j++;
-      else return j + 1;
-    }
-    return -1;
-  }
-  if (c === "$" && !prevIdent) {
-    const m = /^\$([A-Za-z_\x80-\uffff][A-Za-z_0-9\x80-\uffff]*)?\$/.exec(sql.slice(i, i + 130));
-    if (!m) return i + 1;
-    const close = sql.indexOf(m[0], i + m[0].length);
-    return close < 0 ? -1 : close + m[0].length;
-  }
-  return i + 1;
-}
+// The tokenizer is shared with the COPY-options reader; lineCommentEnd stays importable from here.
+export { lineCommentEnd };
 
 /**
  * The value of an argument that is exactly one plain string literal — `'…'` (with `''`; no

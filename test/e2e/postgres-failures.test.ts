@@ -196,6 +196,41 @@ describe("protocol abuse", () => {
     const text = Buffer.concat(messages.filter((m) => m[0] === 0x01).map((m) => m.subarray(1))).toString("latin1");
     expect(text).toContain("08P01");
   });
+
+  it("garbage on one PostgreSQL session ends only that session: a concurrent session keeps its state and answers", async () => {
+    const conn = await stack.connect("demo-pg");
+    const other = new pg.Client({ connectionString: conn.url });
+    await other.connect();
+    try {
+      // Session state the garbage must not disturb: a setting only this connection has.
+      await other.query("set application_name = 'survivor'");
+      for (const garbage of [
+        Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff, 0x00]), // Query claiming 4 GiB
+        Buffer.from([0x42, 0, 0, 0, 10, 0, 0, 0xff, 0xff, 0, 0]), // Bind with a negative format count
+        Buffer.from("GET / HTTP/1.1\r\n\r\n"), // not PostgreSQL at all
+      ]) {
+        const ws = await rawTunnel();
+        const messages: Buffer[] = [];
+        ws.on("message", (m: Buffer) => messages.push(m));
+        const closed = closeOf(ws);
+        const startup = Buffer.alloc(8 + 5 + 6 + 1);
+        startup.writeInt32BE(startup.length, 0);
+        startup.writeInt32BE(196608, 4);
+        startup.write("user\0alice\0", 8);
+        ws.send(Buffer.concat([Buffer.from([0x01]), startup]));
+        await new Promise((r) => setTimeout(r, 50));
+        ws.send(Buffer.concat([Buffer.from([0x01]), garbage]));
+        await closed;
+        const text = Buffer.concat(messages.filter((m) => m[0] === 0x01).map((m) => m.subarray(1))).toString("latin1");
+        expect(text, garbage.toString("hex")).toMatch(/08P01|08006/);
+        const r = await other.query("select current_setting('application_name') as name");
+        expect(r.rows[0].name).toBe("survivor");
+      }
+    } finally {
+      await other.end().catch(() => {});
+      await conn.stop();
+    }
+  });
 });
 
 describe("connector admission", () => {

@@ -10,6 +10,7 @@ import type { Env } from "../env.ts";
 import { principalKey, principalOf } from "./ci-context.ts";
 import { ApprovalError, type ApprovalRecord } from "./core.ts";
 import type { ApprovalsObject, Result } from "./approvals-object.ts";
+import { toHex } from "../../parsers/encoding/hex-base64.ts";
 
 export type { ApprovalRecord, ApprovalOutcome, Vote, Requirement } from "./core.ts";
 export type { SessionApprovalCallbacks } from "./approvals-object.ts";
@@ -100,8 +101,5 @@ export async function noteGrantUse(env: Env, sessionId: string, identity: Identi
 /** SHA-256 (lowercase hex) of a statement's exact text, as createApprovalRequest expects. */
 export async function statementSha256(text: string | Uint8Array): Promise<string> {
   const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  let s = "";
-  for (const b of new Uint8Array(digest)) s += b.toString(16).padStart(2, "0");
-  return s;
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
 }

@@ -19,6 +19,7 @@ import {
   type NotificationTarget,
 } from "../../parsers/policy/notifications.ts";
 import type { ApprovalRecord } from "./core.ts";
+import { toHex } from "../../parsers/encoding/hex-base64.ts";
 
 export { NOTIFICATION_EVENTS, NotificationConfigError, SECRET_ENV_PREFIXES, parseNotificationTargets, type NotificationEvent, type NotificationTarget };
 
@@ -210,11 +211,7 @@ export async function hmacSha256Hex(secret: string, message: string): Promise<st
   return toHex(new Uint8Array(mac));
 }
 
-export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
-}
+export { toHex };
 
 /** Delays before retries 1..n; after the last, the delivery is marked failed (and stays listed). */
 export const RETRY_DELAYS_MS = [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 120_000, 300_000, 600_000, 1_800_000] as const;

@@ -14,6 +14,7 @@
 import { createSigner, generateAuditKey, publicKeyOf, AuditKeyError, type AuditPublicKey, type AuditSigner, type Ed25519PrivateJwk } from "../../parsers/audit/index.ts";
 import type { AuditEnv } from "./env.ts";
 import { ensureAuditSchema } from "./schema.ts";
+import { toHex } from "../../parsers/encoding/hex-base64.ts";
 
 export interface LoadedAuditKeys {
   signer: AuditSigner;
@@ -82,7 +83,7 @@ async function fromD1(db: D1Database): Promise<LoadedAuditKeys> {
   if (!jwk) {
     const id = new Uint8Array(6);
     crypto.getRandomValues(id);
-    const candidate = await generateAuditKey(`local-${[...id].map((b) => b.toString(16).padStart(2, "0")).join("")}`);
+    const candidate = await generateAuditKey(`local-${toHex(id)}`);
     const pub = publicKeyOf(candidate);
     // The unique index on origin='generated' makes concurrent first uses agree on one key.
     await db

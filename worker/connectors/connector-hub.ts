@@ -9,6 +9,7 @@ import type { ResourceInfo } from "../../parsers/identity.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
 import type { ConnectorHubRpc, OpenStreamResult } from "../bindings.ts";
+import { isResourceName } from "../../parsers/resource-name.ts";
 
 interface ControlAttachment {
   connectorId: string;
@@ -17,7 +18,6 @@ interface ControlAttachment {
 }
 
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_RESOURCES = 1000;
 
 export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRpc {
@@ -121,7 +121,7 @@ function validateResources(value: unknown): ResourceInfo[] | string {
   for (const r of value) {
     if (typeof r !== "object" || r === null) return "resource must be an object";
     const { name, type, labels } = r as Record<string, unknown>;
-    if (typeof name !== "string" || !NAME_PATTERN.test(name)) return `invalid resource name ${JSON.stringify(name)}`;
+    if (!isResourceName(name)) return `invalid resource name ${JSON.stringify(name)}`;
     if (typeof type !== "string" || !/^[a-z0-9-]{1,32}$/.test(type)) return `invalid type for ${name}`;
     const labelMap: Record<string, string> = {};
     if (labels !== undefined) {

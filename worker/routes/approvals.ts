@@ -18,9 +18,9 @@ import { principalKey, principalOf } from "../approvals/ci-context.ts";
 import { GRANT_REQUIREMENT, type ApprovalRecord, type RequestKind, type RequestStatus, type VoteDecision } from "../approvals/core.ts";
 import type { Result } from "../approvals/approvals-object.ts";
 import { requestUrl } from "../approvals/notifications.ts";
+import { isResourceName } from "../../parsers/resource-name.ts";
 
 const ID = /^(apr|grt)_[a-z2-9]{16}$/;
-const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const STATUSES: readonly RequestStatus[] = ["pending", "approved", "denied", "expired", "withdrawn", "revoked"];
 const MAX_BODY_BYTES = 16 * 1024;
 /** Roles that see every request (not only their own and those they may decide). */
@@ -147,7 +147,7 @@ export const grantRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     const b = await body(c);
     const resource = b.resource;
-    if (typeof resource !== "string" || !RESOURCE_NAME.test(resource)) throw new BadRequestError("resource must be a resource name");
+    if (!isResourceName(resource)) throw new BadRequestError("resource must be a resource name");
     let durationMs: number;
     if (typeof b.duration === "string") {
       try {

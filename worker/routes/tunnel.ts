@@ -10,8 +10,8 @@ import { BadRequestError, GatewayError, NotFoundError } from "../errors.ts";
 import { ADMISSION_HEADER, type ClientAdmission } from "../session/session-object.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { clientAddress } from "./client-address.ts";
+import { isResourceName } from "../../parsers/resource-name.ts";
 
-const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /**
  * The peer must offer the tunnel protocol version this gateway speaks (Sec-WebSocket-Protocol
@@ -27,7 +27,7 @@ const admitted = bearerIdentity();
 export const tunnelRoutes = new Hono<AppEnv>()
   .get("/resources/:name", admitted, async (c) => {
     const name = c.req.param("name");
-    if (!RESOURCE_NAME.test(name)) throw new BadRequestError("invalid resource name");
+    if (!isResourceName(name)) throw new BadRequestError("invalid resource name");
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
     const info = await hub.describe(name);
     // Any verified identity may learn a resource's type, labels and whether it is online (the CLI
@@ -37,7 +37,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
   })
   .get("/tunnel/:resource", admitted, async (c) => {
     const name = c.req.param("resource");
-    if (!RESOURCE_NAME.test(name)) throw new BadRequestError("invalid resource name");
+    if (!isResourceName(name)) throw new BadRequestError("invalid resource name");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
     requireTunnelVersion("client", c.req.header("sec-websocket-protocol"), c.req.header("user-agent"));
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));

@@ -5,27 +5,10 @@
  * Pure codecs — no sockets here.
  */
 
-import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from "../../../parsers/pg/codec.ts";
+import { MAX_STARTUP_PACKET_BYTES, PgProtocolError, parseStartupPacket, type StartupPacket } from "../../../parsers/pg/codec.ts";
 
-/** PostgreSQL's own limit for startup packets (MAX_STARTUP_PACKET_LENGTH). */
-export const MAX_STARTUP_PACKET_BYTES = 10_000;
-
-export class PgProtocolError extends Error {
-  override name = "PgProtocolError";
-  constructor(
-    message: string,
-    /** SQLSTATE to report to the client. */
-    readonly sqlstate = "08P01",
-  ) {
-    super(message);
-  }
-}
-
-export type StartupPacket =
-  | { kind: "ssl" }
-  | { kind: "gssenc" }
-  | { kind: "cancel"; pid: number; secret: number }
-  | { kind: "startup"; bytes: Uint8Array; protocol: { major: number; minor: number }; parameters: Map<string, string> };
+// The startup parser and its error are the shared codec's (parsers/pg/codec.ts); re-exported for this engine's imports.
+export { MAX_STARTUP_PACKET_BYTES, PgProtocolError, parseStartupPacket, type StartupPacket };
 
 /**
  * Accumulates bytes until one whole startup-phase packet is available.
@@ -54,47 +37,6 @@ export class StartupPacketReader {
   get pending(): number {
     return this.buf.length;
   }
-}
-
-export function parseStartupPacket(bytes: Uint8Array): StartupPacket {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const code = view.getInt32(4);
-  if (code === SSL_REQUEST_CODE || code === GSSENC_REQUEST_CODE) {
-    if (bytes.length !== 8) throw new PgProtocolError("malformed SSL/GSS encryption request");
-    return { kind: code === SSL_REQUEST_CODE ? "ssl" : "gssenc" };
-  }
-  if (code === CANCEL_REQUEST_CODE) {
-    // Gatehouse hands out 4-byte synthetic cancel keys, so a CancelRequest is exactly 16 bytes.
-    if (bytes.length !== 16) throw new PgProtocolError("malformed CancelRequest");
-    return { kind: "cancel", pid: view.getUint32(8), secret: view.getUint32(12) };
-  }
-  const major = code >>> 16;
-  const minor = code & 0xffff;
-  if (major !== 3) throw new PgProtocolError(`unsupported frontend protocol ${major}.${minor}: Gatehouse speaks protocol 3`);
-  return { kind: "startup", bytes, protocol: { major, minor }, parameters: parseStartupParameters(bytes) };
-}
-
-const latin = new TextDecoder("utf-8", { fatal: false });
-
-/** `key\0value\0 ... \0` after the 8-byte header. */
-function parseStartupParameters(bytes: Uint8Array): Map<string, string> {
-  const params = new Map<string, string>();
-  let i = 8;
-  const next = (): string | undefined => {
-    const end = bytes.indexOf(0, i);
-    if (end === -1) throw new PgProtocolError("malformed StartupMessage: unterminated string");
-    const s = latin.decode(bytes.subarray(i, end));
-    i = end + 1;
-    return s;
-  };
-  while (i < bytes.length) {
-    const key = next();
-    if (key === "") break;
-    const value = next();
-    params.set(key!, value ?? "");
-  }
-  if (i !== bytes.length) throw new PgProtocolError("malformed StartupMessage: trailing bytes");
-  return params;
 }
 
 /**

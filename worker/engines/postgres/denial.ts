@@ -10,6 +10,7 @@
  * by its nonce) into SQLSTATE 42501 naming the rule. Nothing of the refused text is sent.
  */
 import { errorResponse, encodeParse, encodeQuery } from "../../../parsers/pg/codec.ts";
+import { toHex } from "../../../parsers/encoding/hex-base64.ts";
 
 export interface PendingDenial {
   code: string;
@@ -26,7 +27,7 @@ export class DenialTracker {
   private register(denial: PendingDenial): string {
     const bytes = new Uint8Array(12);
     crypto.getRandomValues(bytes);
-    const nonce = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    const nonce = toHex(bytes);
     // A sentinel whose error never comes back (skipped after an earlier error in the same batch)
     // stays here; bound the map so a hostile client cannot grow it.
     if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);

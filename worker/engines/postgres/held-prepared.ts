@@ -25,6 +25,7 @@
  */
 import { concat, cstring, message, PgProtocolError, readCString } from "../../../parsers/pg/codec.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
+import { toHex } from "../../../parsers/encoding/hex-base64.ts";
 
 export const MAX_HELD_STATEMENTS = 256;
 export const HELD_PREFIX = "gatehouse_held_";
@@ -126,7 +127,7 @@ export class HeldPrepared {
   constructor() {
     const bytes = new Uint8Array(12);
     crypto.getRandomValues(bytes);
-    this.prefix = `${HELD_PREFIX}${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}_`;
+    this.prefix = `${HELD_PREFIX}${toHex(bytes)}_`;
   }
 
   /** A statement name the gateway uses for itself; clients may not use the prefix. */

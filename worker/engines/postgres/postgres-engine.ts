@@ -23,6 +23,7 @@ import {
   parameterStatus,
   parseErrorFields,
   parseStartupPacket,
+  MAX_STARTUP_PACKET_BYTES,
   readCString,
   readyForQuery,
   type ErrorFields,
@@ -49,7 +50,6 @@ import { sameLexing, watchedSettingChange } from "./session-state.ts";
 import { approvalBinding, HELD_PREFIX, HeldLimitError, HeldPrepared, readBind, type BoundParameter } from "./held-prepared.ts";
 import { approvalDisplayText, parameterDisplay } from "../../approvals/display.ts";
 
-const MAX_STARTUP_PACKET = 10_000;
 const CONNECT_TIMEOUT_MS = 30_000;
 const STARTUP_TIMEOUT_MS = 30_000;
 const ROW_SAMPLE_LIMIT = 20;
@@ -169,7 +169,7 @@ export class PostgresEngine implements Engine {
     this.startupBuffer = merged;
     while (this.phase === "startup" && this.startupBuffer.length >= 4) {
       const len = new DataView(this.startupBuffer.buffer, this.startupBuffer.byteOffset).getInt32(0);
-      if (len < 8 || len > MAX_STARTUP_PACKET) return this.fatal("08P01", "gatehouse: invalid startup packet length", "error");
+      if (len < 8 || len > MAX_STARTUP_PACKET_BYTES) return this.fatal("08P01", "gatehouse: invalid startup packet length", "error");
       if (this.startupBuffer.length < len) return;
       const packet = this.startupBuffer.subarray(0, len);
       const rest = this.startupBuffer.slice(len);

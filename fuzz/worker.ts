@@ -1,0 +1,64 @@
+/**
+ * The fuzz loop, in a worker thread so the main thread can act as watchdog (run.ts): before each
+ * input it copies the input into shared memory and bumps a counter; if the counter stops moving,
+ * the main thread knows which input hangs and saves it. The heap is checked after every batch.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import fc from "fast-check";
+import { checkInput, type Finding } from "./check.ts";
+import { loadCorpus } from "./corpus.ts";
+import { inputArb } from "./mutate.ts";
+import { resolveTarget } from "./registry.ts";
+import { SHARED, type WorkerJob, type WorkerReport } from "./protocol.ts";
+
+const job = workerData as WorkerJob;
+const target = await resolveTarget(job.codec, job.extraTargets);
+const maxBytes = target.maxInputBytes ?? 4096;
+const control = new Int32Array(job.shared, 0, SHARED.headerInts);
+const inputView = new Uint8Array(job.shared, SHARED.headerBytes);
+const arb = inputArb(target.input, loadCorpus(target.name), maxBytes);
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+const heapUsed = () => {
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+
+const post = (m: WorkerReport) => parentPort!.postMessage(m);
+const BATCH = 2000;
+let done = 0;
+let baseline = 0;
+const seen = new Set<string>();
+for (let batch = 0; done < job.inputs; batch++) {
+  const inputs = fc.sample(arb, { numRuns: Math.min(BATCH, job.inputs - done), seed: job.seed + batch });
+  for (const input of inputs) {
+    inputView.set(input.subarray(0, inputView.length));
+    Atomics.store(control, 1, input.length);
+    Atomics.add(control, 0, 1);
+    Atomics.store(control, 2, 1); // inside a codec: the watchdog's clock runs
+    const pending = checkInput(target, input);
+    const finding = pending instanceof Promise ? await pending : pending;
+    Atomics.store(control, 2, 0); // generating or collecting garbage: not the codec's time
+    if (finding !== undefined && finding !== null) report(finding);
+  }
+  done += inputs.length;
+  // Heap after the first batches (modules warmed, caches filled) is the baseline; growth beyond
+  // the bound over later batches means some input leaves memory behind.
+  if (batch === 4) baseline = heapUsed();
+  else if (batch > 4) {
+    const grown = heapUsed() - baseline;
+    if (grown > job.maxHeapGrowth) report({ codec: target.name, kind: "heap", message: `heap grew by ${Math.round(grown / 1048576)} MiB over ${done} inputs`, input: inputs[inputs.length - 1]! });
+  }
+  post({ t: "progress", done });
+}
+post({ t: "done", done });
+
+function report(f: Finding): void {
+  const key = `${f.kind}:${f.message.replace(/\d+/g, "#")}`;
+  if (seen.has(key) || seen.size >= 20) return; // one input per distinct failure is enough to act on
+  seen.add(key);
+  post({ t: "finding", finding: { ...f, stack: f.stack } });
+}
