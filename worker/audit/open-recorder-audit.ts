@@ -46,6 +46,8 @@ export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<Rec
     mode: opts.mode,
     limits: opts.limits,
     rowsSample: opts.rowsSample,
+    // One write per round trip: the session commits before it sends to the client (session.ts).
+    batching: "round-trip",
   });
   await recorder.onSessionStart({
     identity: { issuer: admission.identity.issuer, subject: admission.identity.subject, claims: admission.identity.claims },
@@ -84,6 +86,9 @@ export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<Rec
     onEvent(type, data) {
       if (!GENERIC_TYPES.has(type)) return Promise.reject(new TypeError(`unknown audit event type ${JSON.stringify(type)}`));
       return recorder.onEvent(type as GenericEventType, data as unknown as AuditEventDataMap[GenericEventType]);
+    },
+    commit() {
+      return recorder.commit();
     },
     end(outcome, stats, extra) {
       return recorder.onSessionEnd(

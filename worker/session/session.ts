@@ -111,6 +111,10 @@ export class Session implements EngineHost {
   // ------------------------------------------------------------ EngineHost
 
   sendToClient(parts: readonly Uint8Array[]): void {
+    // The events describing these bytes are written first (one write per round trip); the output
+    // gate then holds the bytes until that write is durable. Not recorded → not sent (fail closed).
+    const failure = this.deps.audit.commit?.();
+    if (failure) return this.fail("client", failure);
     this.client.sendParts(parts);
   }
 

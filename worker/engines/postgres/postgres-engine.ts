@@ -106,6 +106,8 @@ export class PostgresEngine implements Engine {
   /** Statements forwarded and not yet answered by ReadyForQuery (for the statement timeout). */
   private outstanding = 0;
   private statementTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The query event of the statement being checked, joined by its decision (one batch). */
+  private queryRecorded: Promise<void> | undefined;
   private cancelledByTimeout = false;
   private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
   /**
@@ -449,12 +451,14 @@ export class PostgresEngine implements Engine {
   ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision; taint?: Taint | null }> {
     const scs = this.standardConformingStrings;
     const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: scs });
-    await this.host.audit.onQuery({
+    // Not awaited here: the decision joins it (recordDecision), so both are one batch, one write.
+    this.queryRecorded = this.host.audit.onQuery({
       protocol: "postgres",
       message,
       text: this.masked(sql),
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
     });
+    this.queryRecorded.catch(() => {});
     // Session state, fail closed (docs/SQL-CLASSIFIER.md, "Session state"): the decision must not
     // depend on standard_conforming_strings, nor on a client encoding that is not confirmed, and
     // the statement must not change a pinned setting.
@@ -829,7 +833,8 @@ export class PostgresEngine implements Engine {
         pending.push(() => this.host.audit.onNotice({ severity: f.get("S") ?? "NOTICE", code: f.get("C") ?? "00000", message: f.get("M") ?? "" }));
       }
     });
-    for (const record of pending) await record();
+    // All of a response's events in one batch (one storage write); the recorder keeps call order.
+    await Promise.all(pending.map((record) => record()));
   }
 
   private takeResult(commandTag: string | undefined): ResultEvent {
@@ -907,7 +912,9 @@ export class PostgresEngine implements Engine {
   }
 
   private async recordDecision(event: DecisionEvent): Promise<void> {
-    await this.host.audit.onDecision(event);
+    const query = this.queryRecorded;
+    this.queryRecorded = undefined;
+    await Promise.all([query, this.host.audit.onDecision(event)]);
   }
 
   private fatal(code: string, message: string, status: "error" | "denied"): void {
