@@ -64,6 +64,7 @@ export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<Rec
       // Binary parameters are recorded by size only: their bytes are not text and may be secrets.
       if (e.params) data.params = e.params.map((p) => (p === null || typeof p === "string" ? p : `<binary ${p.binary} bytes>`));
       if (e.statements) data.statements = e.statements.map((s) => (s.flags && s.flags.length > 0 ? { kind: s.kind, command: s.command, flags: s.flags } : { kind: s.kind, command: s.command }));
+      if (!e.readOnly) recorder.holdForwardUntilCommitted();
       return recorder.onQuery(data);
     },
     onDecision(e) {
@@ -89,6 +90,9 @@ export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<Rec
     },
     commit() {
       return recorder.commit();
+    },
+    commitBeforeForward() {
+      return recorder.forwardNeedsCommit ? recorder.commit() : undefined;
     },
     end(outcome, stats, extra) {
       return recorder.onSessionEnd(

@@ -1,12 +1,14 @@
 /**
  * SessionRecorder: the recording step of a session's chain, shared by every protocol.
  *
- * Each on* call appends one hash-chained event to the Durable Object's own SQLite storage and
- * returns once that write is committed to the DO's storage transaction. workerd's output gate
- * holds every outgoing message of the DO (WebSocket sends, responses) until the write is durable,
- * so nothing the recorded event describes reaches the client before the event itself is on disk;
- * `syncEachEvent` additionally awaits `storage.sync()` per event for callers that need the
- * durability confirmed before they continue.
+ * Each on* call bounds its event, encodes its data once (canonical JSON), chains it synchronously
+ * (one-pass SHA-256) and buffers it. A batch — every event buffered since the last write — is
+ * written as one storage transaction (multi-row insert + the state row once). With "per-call"
+ * batching the call's promise settles when its batch is written (a microtask later, so calls made
+ * together share one write); with "round-trip" batching (the session's) the buffer is written by
+ * commit(), which the session calls right before it sends to the client: workerd's output gate
+ * then holds those bytes until the write is durable, so nothing a recorded event describes
+ * reaches the client before the event itself is on disk (docs/AUDIT.md "Durability").
  *
  * Every `limits.chunkMaxEvents` events or `limits.chunkMaxBytes` bytes the open chunk is sealed
  * with a checkpoint signed by the gateway's audit key, written to R2 as
@@ -209,6 +211,8 @@ export class SessionRecorder {
   private readonly roundTrip: boolean;
   private readonly now: () => number;
   private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A buffered request is not read-only: it must be durable before it reaches the target. */
+  private forwardGate = false;
   private state: State | undefined;
   /** The state as of the last successful write: what a failed batch rolls back to. */
   private committed: { st: State; lostSinceMarker: number } | undefined;
@@ -438,6 +442,16 @@ export class SessionRecorder {
       });
     }
     return undefined;
+  }
+
+  /** round-trip batching: a buffered request changes the target (or is not known to only read); see forwardNeedsCommit. */
+  holdForwardUntilCommitted(): void {
+    this.forwardGate = true;
+  }
+
+  /** Whether the session must commit() before it forwards anything to the target. */
+  get forwardNeedsCommit(): boolean {
+    return this.forwardGate && this.pending.length > 0;
   }
 
   status(): Promise<RecorderStatus> {
@@ -730,6 +744,7 @@ export class SessionRecorder {
     if (this.pending.length === 0) return undefined;
     const rows = this.pending;
     this.pending = [];
+    this.forwardGate = false;
     const st = this.state!;
     try {
       this.storage.transactionSync(() => {

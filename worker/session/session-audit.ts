@@ -12,6 +12,12 @@ export interface QueryEvent {
   text: string;
   params?: Array<string | null | { binary: number }>;
   statements?: Array<{ kind: string; command: string; flags: string[] }>;
+  /**
+   * The request only reads (every statement a plain `read`, no flags): it may reach the target
+   * before its event is durable (the event is durable before any answer reaches the client).
+   * Anything else — writes, DDL, SSH commands, unclassified — is durable before it is forwarded.
+   */
+  readOnly?: boolean;
 }
 
 export interface DecisionEvent {
@@ -45,4 +51,6 @@ export interface SessionAudit {
    * "not recorded" (fail-closed): the bytes must not be sent and the session ends.
    */
   commit?(): Error | undefined;
+  /** commit(), but only when a buffered request is not read-only; the session calls it before it forwards to the target. */
+  commitBeforeForward?(): Error | undefined;
 }

@@ -119,6 +119,9 @@ export class Session implements EngineHost {
   }
 
   sendToConnector(parts: readonly Uint8Array[]): void {
+    // A request that is not read-only is durable before the target sees it (docs/AUDIT.md "Durability").
+    const failure = this.deps.audit.commitBeforeForward?.();
+    if (failure) return this.fail("client", failure);
     this.connector?.sendParts(parts);
   }
 

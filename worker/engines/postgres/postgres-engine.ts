@@ -106,6 +106,8 @@ export class PostgresEngine implements Engine {
   /** Statements forwarded and not yet answered by ReadyForQuery (for the statement timeout). */
   private outstanding = 0;
   private statementTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Prepared statements whose Parse was plain reads: their Bind may reach the target before it is durable. */
+  private readonly readOnlyStatements = new Set<string>();
   /** The query event of the statement being checked, joined by its decision (one batch). */
   private queryRecorded: Promise<void> | undefined;
   private cancelledByTimeout = false;
@@ -337,6 +339,8 @@ export class PostgresEngine implements Engine {
                 refusal = { code: "54000", message: `gatehouse: ${e.message}` };
               }
             } else if (!refusal) this.held.forget(parse.name);
+            if (!refusal && !approve && plainReads(statements)) this.readOnlyStatements.add(parse.name);
+            else this.readOnlyStatements.delete(parse.name);
             if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
             order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null), taint: refusal ? null : (taint ?? null), renames: !refusal && mayRenameProtocolNames(statements.map((s) => s.command), taint) });
             break;
@@ -344,7 +348,7 @@ export class PostgresEngine implements Engine {
           case T.Bind: {
             const bind = decodeBind(body);
             if (await this.refuseReservedName(i, replace, bind.statement, bind.portal)) break;
-            if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params) });
+            if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params), readOnly: this.readOnlyStatements.has(bind.statement) });
             const heldStatement = this.held.statement(bind.statement);
             if (heldStatement) {
               const parts = readBind(body);
@@ -457,6 +461,7 @@ export class PostgresEngine implements Engine {
       message,
       text: this.masked(sql),
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
+      readOnly: plainReads(statements),
     });
     this.queryRecorded.catch(() => {});
     // Session state, fail closed (docs/SQL-CLASSIFIER.md, "Session state"): the decision must not
@@ -986,4 +991,9 @@ function formatMs(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
+}
+
+/** Every statement a plain read (no flags such as locks or a dangerous function): see QueryEvent.readOnly. */
+function plainReads(statements: readonly ClassifiedStatement[]): boolean {
+  return statements.length > 0 && statements.every((s) => s.kind === "read" && s.flags.length === 0);
 }
