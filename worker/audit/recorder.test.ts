@@ -277,6 +277,24 @@ describe("round-trip batching (what the session uses)", () => {
     expect(await verify(id)).toMatchObject({ ok: true, complete: true });
   });
 
+  it("a request that is not read-only asks for a commit before it is forwarded; a read does not", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { batching: "round-trip" });
+      await r.onSessionStart(startInput());
+      await r.onQuery({ text: "SELECT 1" });
+      expect(r.forwardNeedsCommit).toBe(false); // the read may reach the target first
+      r.holdForwardUntilCommitted(); // what the adapter does for a write
+      await r.onQuery({ text: "DELETE FROM t" });
+      expect(r.forwardNeedsCommit).toBe(true);
+      expect(r.commit()).toBeUndefined();
+      expect(r.forwardNeedsCommit).toBe(false);
+      expect(count(state)).toBe(3);
+      await r.onSessionEnd(END);
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 4 });
+  });
+
   it("seals and uploads a chunk a commit closed, in the background", async () => {
     const id = newSessionId();
     await inSessionObject(id, async (state) => {
