@@ -104,6 +104,10 @@ describe("Session: recording committed before bytes leave", () => {
       await audit.onQuery({ protocol: "postgres", message: "simple", text: "DELETE FROM t" });
       session.sendToConnector([text("Q")]);
       expect(events(state)).toBe(3);
+      // SSH requests go as control messages: an exec is durable before the host sees it.
+      await audit.onQuery({ protocol: "ssh", message: "exec", text: "rm -rf /srv/data" });
+      session.connectorControl({ t: "open", resource: "demo-ssh" });
+      expect(events(state)).toBe(4);
     });
   });
 

@@ -126,10 +126,15 @@ export class Session implements EngineHost {
   }
 
   connectorControl(message: ControlMessage): void {
+    // SSH requests (exec, channel opens, forwards) travel as control messages: same rule as data.
+    const failure = this.deps.audit.commitBeforeForward?.();
+    if (failure) return this.fail("client", failure);
     this.connector?.sendControl(message);
   }
 
   sendControlToClient(message: ControlMessage): void {
+    const failure = this.deps.audit.commit?.();
+    if (failure) return this.fail("client", failure);
     this.client.sendControl(message);
   }
 
