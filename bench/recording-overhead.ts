@@ -89,7 +89,7 @@ const md = [
   "| --- | ---: | ---: | ---: | ---: | ---: |",
   ...rows,
   "",
-  "Why: every recorded event is chained (SHA-256), written to the session's SQLite storage, and workerd's output gate holds the session's next message until that write is durable — two waits for disk per round trip. See bench/results/<date>.md (Analysis) for the profile and the planned batching of events per message batch.",
+  "What remains (issue 18): the events of a round trip are chained in memory (one canonical encoding and a synchronous SHA-256 each) and written as one storage transaction right before the answer is sent; workerd's output gate then holds the answer until that write is durable — one wait for disk per round trip (two for a request that is not read-only: it is durable before the target sees it). bench/hot/recording.ts measures the CPU part alone.",
   "",
 ].join("\n");
 await mkdir(path.join(here, "results"), { recursive: true });

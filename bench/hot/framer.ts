@@ -1,12 +1,15 @@
 /**
- * PostgreSQL framing in isolation: the WASM framer (wasm/loader/pgframe.ts) vs pg-protocol's
- * Parser (what the pg driver uses) over the same backend bytes, in ≤ 1 MiB chunks cut at
- * arbitrary points (as the network delivers them). MB/s.
+ * PostgreSQL framing in isolation: the WASM framer (wasm/loader/pgframe.ts) vs the JS
+ * length-prefix walker with the same contract (bench/hot/js-walker.ts — what the engine would use
+ * otherwise; the reference of the ratio), and pg-protocol's Parser (decodes every message, shown
+ * for context only) over the same backend bytes, in chunks cut at arbitrary points (as the network
+ * delivers them). MB/s.
  */
 import { Parser } from "pg-protocol/dist/parser.js";
 import { PgFramer } from "../../wasm/loader/pgframe.ts";
 import { loadWasmModule } from "../../wasm/loader/node.ts";
 import { race, type ContenderResult } from "./masking.ts";
+import { JsWalkerFramer } from "./js-walker.ts";
 
 /** Cut `bytes` into chunks of `size`, ignoring message boundaries. */
 export function chunk(bytes: Uint8Array, size = 1 << 20): Uint8Array[] {
@@ -34,6 +37,22 @@ export function benchFramer(bytes: Uint8Array, rounds = 3): ContenderResult[] {
     if (n === 0 || types === 0) throw new Error("nothing framed");
     return n;
   };
+  const walker = () => {
+    const framer = new JsWalkerFramer(256 * 1024 * 1024);
+    let n = 0;
+    let types = 0;
+    for (const c of chunks) {
+      let batch = framer.push(c);
+      for (;;) {
+        for (let i = 0; i < batch.count; i++) types += batch.type(i);
+        n += batch.count;
+        if (!framer.hasBufferedMessage) break;
+        batch = framer.drain();
+      }
+    }
+    if (n === 0 || types === 0) throw new Error("nothing framed");
+    return n;
+  };
   const js = () => {
     const parser = new Parser();
     let n = 0;
@@ -42,10 +61,12 @@ export function benchFramer(bytes: Uint8Array, rounds = 3): ContenderResult[] {
     return n;
   };
   wasm();
+  walker();
   js();
   return race(
     [
-      { name: "pg-protocol Parser (decodes every message)", run: js },
+      { name: "JS length-prefix walker, same contract (message table, carried tail)", run: walker },
+      { name: "pg-protocol Parser (decodes every message; context only)", run: js },
       { name: "WASM framer (message table: type, offset, length)", run: wasm },
     ],
     bytes.length / 1e6,

@@ -123,3 +123,62 @@ function cutStrings(value: unknown, path: string, maxBytes: number, cuts: FieldT
   }
   return value;
 }
+
+/** An event bounded as boundEvent does, with its data (and truncation list) already in canonical form. */
+export interface EncodedEvent<E extends UnchainedEvent = UnchainedEvent> {
+  event: E;
+  data: string;
+  truncated?: string;
+  ts: number;
+  type: string;
+  /** UTF-8 size of canonical(event): what maxEventBytes bounds. */
+  bytes: number;
+}
+
+/**
+ * boundEvent plus the canonical encoding, encoding `data` once. The common case (every string
+ * well-formed and under maxFieldBytes, the sample within maxSampleRows, the event under
+ * maxEventBytes) does no copy of `data` and one canonicalization; anything else takes
+ * boundEvent's path, so the result is always identical to canonicalize(boundEvent(event)).
+ */
+export function encodeBoundedEvent<E extends UnchainedEvent>(event: E, bounds: EventBounds = DEFAULT_EVENT_BOUNDS): EncodedEvent<E> {
+  if (event.truncated === undefined && withinFieldBounds(event.data, bounds.maxFieldBytes, 0)) {
+    const sample = (event.data as { rows_sample?: unknown[] }).rows_sample;
+    if (!Array.isArray(sample) || sample.length <= bounds.maxSampleRows) {
+      let data: string | undefined;
+      try {
+        data = canonicalize(event.data);
+      } catch {
+        data = undefined; // a lone surrogate somewhere: boundEvent replaces it
+      }
+      if (data !== undefined) {
+        const encoded = envelope(event, data, undefined);
+        if (encoded.bytes <= bounds.maxEventBytes) return encoded;
+      }
+    }
+  }
+  const bounded = boundEvent(event, bounds);
+  return envelope(bounded, canonicalize(bounded.data), bounded.truncated ? canonicalize(bounded.truncated) : undefined);
+}
+
+function envelope<E extends UnchainedEvent>(event: E, data: string, truncated: string | undefined): EncodedEvent<E> {
+  // canonical(event) = {"data":D,["truncated":T,]"ts":N,"type":S} — member names are ASCII.
+  const ts = canonicalize(event.ts);
+  const type = canonicalize(event.type);
+  const bytes = 8 + utf8Length(data) + (truncated !== undefined ? 13 + utf8Length(truncated) : 0) + 6 + ts.length + 8 + utf8Length(type) + 1;
+  return { event, data, ...(truncated !== undefined ? { truncated } : {}), ts: event.ts, type: event.type, bytes };
+}
+
+/** True when no string in `value` can exceed maxBytes of UTF-8 (cheap length test first). */
+function withinFieldBounds(value: unknown, maxBytes: number, depth: number): boolean {
+  if (typeof value === "string") return value.length * 3 <= maxBytes || utf8Length(value) <= maxBytes;
+  if (value === null || typeof value !== "object" || depth > 64) return depth <= 64;
+  if (Array.isArray(value)) {
+    for (const v of value) if (!withinFieldBounds(v, maxBytes, depth + 1)) return false;
+    return true;
+  }
+  for (const k in value as Record<string, unknown>) {
+    if (!withinFieldBounds((value as Record<string, unknown>)[k], maxBytes, depth + 1)) return false;
+  }
+  return true;
+}

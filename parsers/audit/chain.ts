@@ -9,6 +9,7 @@
  */
 import { canonicalize } from "../encoding/jcs.ts";
 import { sha256Hex, utf8 } from "./bytes.ts";
+import { sha256HexSync } from "./sha256.ts";
 import { AUDIT_FORMAT_VERSION, type AuditEvent, type UnchainedEvent } from "./types.ts";
 
 export async function genesisHash(sessionId: string): Promise<string> {
@@ -59,4 +60,27 @@ export class ChainBuilder {
     this.prev = chained.hash;
     return chained;
   }
+}
+
+/**
+ * The recorder's fast path: chain one event whose `data` (and `truncated`) are already in canonical
+ * form, synchronously, with one canonical encoding per event. The envelope members are written in
+ * JCS order by hand (data, hash, prev, seq, truncated?, ts, type, v — all names ASCII, so UTF-16
+ * order is byte order); `golden.test.ts` and `chain.test.ts` prove the bytes equal
+ * `canonicalize(chainEvent(...))`. Returns the hash and the trail line (canonical JSON with hash).
+ */
+export function chainEncoded(
+  encoded: { data: string; truncated?: string; ts: number; type: string },
+  seq: number,
+  prev: string,
+): { hash: string; line: string } {
+  const tail = `"prev":"${prev}","seq":${canonicalize(seq)},${encoded.truncated !== undefined ? `"truncated":${encoded.truncated},` : ""}"ts":${canonicalize(encoded.ts)},"type":${canonicalize(encoded.type)},"v":${AUDIT_FORMAT_VERSION}}`;
+  const head = `{"data":${encoded.data},`;
+  const hash = sha256HexSync(prev + head + tail);
+  return { hash, line: `${head}"hash":"${hash}",${tail}` };
+}
+
+/** genesis hash without an await (same value as genesisHash). */
+export function genesisHashSync(sessionId: string): string {
+  return sha256HexSync(sessionId);
 }

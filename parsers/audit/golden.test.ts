@@ -11,7 +11,8 @@ import { buildGoldenTrail, type GoldenAuditInput } from "./golden/build.ts";
 import { canonicalize } from "../encoding/jcs.ts";
 import { parseKeySet } from "./signing.ts";
 import { verifyTrailText } from "./verify.ts";
-import { genesisHash } from "./chain.ts";
+import { chainEncoded, genesisHash, genesisHashSync } from "./chain.ts";
+import { encodeBoundedEvent, DEFAULT_EVENT_BOUNDS } from "./bounds.ts";
 
 const read = (name: string) => readFileSync(new URL(`./golden/${name}`, import.meta.url), "utf8");
 const input = JSON.parse(read("audit-input.json")) as GoldenAuditInput;
@@ -40,6 +41,25 @@ describe("audit golden vectors", () => {
       [1, 7, 19, false],
       [2, 20, 28, true],
     ]);
+  });
+
+  it("the recorder's one-encoding, synchronous path (encodeBoundedEvent + chainEncoded) writes the same lines", () => {
+    const want = expected.trim().split("\n").filter((l) => !l.includes('"type":"checkpoint"'));
+    let prev = genesisHashSync(input.session_id);
+    // Tight bounds too, so the boundEvent fallback (cut fields, dropped samples) is exercised through the same envelope.
+    for (const [seq, event] of input.events.entries()) {
+      const { hash, line } = chainEncoded(encodeBoundedEvent(event, DEFAULT_EVENT_BOUNDS), seq, prev);
+      expect(line, `seq ${seq}`).toBe(want[seq]);
+      expect(JSON.parse(line).hash).toBe(hash);
+      prev = hash;
+    }
+    const tight = { maxFieldBytes: 64, maxSampleRows: 1, maxEventBytes: 600 };
+    for (const event of input.events) {
+      const encoded = encodeBoundedEvent(event, tight);
+      const bounded = JSON.parse(canonicalize({ ...encoded.event }));
+      expect(encoded.data).toBe(canonicalize(bounded.data));
+      expect(encoded.bytes).toBe(new TextEncoder().encode(canonicalize(encoded.event)).length);
+    }
   });
 
   it("every line is the canonical JSON of itself, and the trail verifies with the published test key", async () => {

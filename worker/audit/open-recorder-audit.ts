@@ -46,6 +46,8 @@ export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<Rec
     mode: opts.mode,
     limits: opts.limits,
     rowsSample: opts.rowsSample,
+    // One write per round trip: the session commits before it sends to the client (session.ts).
+    batching: "round-trip",
   });
   await recorder.onSessionStart({
     identity: { issuer: admission.identity.issuer, subject: admission.identity.subject, claims: admission.identity.claims },
@@ -62,6 +64,7 @@ export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<Rec
       // Binary parameters are recorded by size only: their bytes are not text and may be secrets.
       if (e.params) data.params = e.params.map((p) => (p === null || typeof p === "string" ? p : `<binary ${p.binary} bytes>`));
       if (e.statements) data.statements = e.statements.map((s) => (s.flags && s.flags.length > 0 ? { kind: s.kind, command: s.command, flags: s.flags } : { kind: s.kind, command: s.command }));
+      if (!e.readOnly) recorder.holdForwardUntilCommitted();
       return recorder.onQuery(data);
     },
     onDecision(e) {
@@ -84,6 +87,12 @@ export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<Rec
     onEvent(type, data) {
       if (!GENERIC_TYPES.has(type)) return Promise.reject(new TypeError(`unknown audit event type ${JSON.stringify(type)}`));
       return recorder.onEvent(type as GenericEventType, data as unknown as AuditEventDataMap[GenericEventType]);
+    },
+    commit() {
+      return recorder.commit();
+    },
+    commitBeforeForward() {
+      return recorder.forwardNeedsCommit ? recorder.commit() : undefined;
     },
     end(outcome, stats, extra) {
       return recorder.onSessionEnd(

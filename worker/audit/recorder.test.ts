@@ -5,7 +5,7 @@ import { RecordingError, RecordingLimitError } from "./errors.ts";
 import { publishedAuditKeys } from "./keys.ts";
 import { getSession } from "./session-index.ts";
 import { FlakyBucket, FlakyStorage, inSessionObject, newSessionId, recorderFor, startInput, testEnv } from "./test-helpers.ts";
-import type { SessionRecorder } from "./recorder.ts";
+import { COMMIT_AFTER_MS, type SessionRecorder } from "./recorder.ts";
 
 async function trailOf(id: string) {
   const { text, chunks } = await readExport(testEnv.RECORDINGS, id);
@@ -141,6 +141,171 @@ describe("SessionRecorder", () => {
     });
     expect(() => recorderFor({ storage: {} } as DurableObjectState, "bad/id")).toThrow(TypeError);
     expect(() => recorderFor({ storage: {} } as DurableObjectState, "ok", { limits: { chunkMaxEvents: 0 } })).toThrow(TypeError);
+  });
+});
+
+describe("batches", () => {
+  it("writes the events of one round trip (calls not awaited one by one) in one storage transaction, chained as before", async () => {
+    const id = newSessionId();
+    let perEvent = 0;
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      const r = recorderFor(state, id, { storage: storage.asStorage() });
+      await r.onSessionStart(startInput());
+      const before = storage.transactions;
+      // What an engine does for a pipelined batch: query, decision, then the response's events.
+      await Promise.all([
+        r.onQuery({ text: "SELECT 1", statements: [{ kind: "read", command: "SELECT" }], via: "simple" }),
+        r.onDecision({ effect: "allow", rule: "reads", reason: "ok" }),
+        r.onQuery({ text: "SELECT 2", statements: [{ kind: "read", command: "SELECT" }], via: "simple" }),
+        r.onDecision({ effect: "allow", rule: "reads", reason: "ok" }),
+        r.onResult({ rows: 1, command_tag: "SELECT 1" }),
+        r.onResult({ rows: 1, command_tag: "SELECT 1" }),
+      ]);
+      expect(storage.transactions - before).toBe(1);
+      // Nothing is left in memory: all six are rows of DO storage once the calls resolve.
+      expect(state.storage.sql.exec("SELECT count(*) AS n FROM gatehouse_audit_events").one().n).toBe(7);
+      const mark = storage.transactions;
+      await runQuery(r, "SELECT 3");
+      perEvent = storage.transactions - mark;
+      await r.onSessionEnd(END);
+    });
+    expect(perEvent).toBe(3); // awaited one by one: one write each (still no state-row write of its own)
+    const { events } = await trailOf(id);
+    expect(events.map((e) => e.type)).toEqual(["session.start", "query", "decision", "query", "decision", "result", "result", "query", "decision", "result", "session.end"]);
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 11 });
+  });
+
+  it("fail closed: a failed batch rejects every event in it, and session.end chains onto the last durable event", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      const r = recorderFor(state, id, { storage: storage.asStorage() });
+      await r.onSessionStart(startInput());
+      await runQuery(r, "SELECT 1");
+      storage.failing = true;
+      const results = await Promise.allSettled([r.onQuery({ text: "DELETE FROM t" }), r.onDecision({ effect: "allow", rule: "w", reason: "x" })]);
+      expect(results.map((x) => x.status)).toEqual(["rejected", "rejected"]);
+      expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ failure: "persist-failed", sqlstate: "58030" });
+      storage.failing = false;
+      await expect(r.onResult({ rows: 0, command_tag: "DELETE 0" })).rejects.toMatchObject({ failure: "persist-failed" });
+      await r.onSessionEnd({ reason: "recording failed", status: "recording-failed", bytes_in: 1, bytes_out: 1 });
+    });
+    const { events } = await trailOf(id);
+    expect(events.map((e) => e.type)).toEqual(["session.start", "query", "decision", "result", "session.end"]);
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true });
+  });
+
+  it("best-effort: a lost batch is counted event by event in the next marker", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      const r = recorderFor(state, id, { mode: "best-effort", storage: storage.asStorage() });
+      await r.onSessionStart(startInput());
+      storage.failing = true;
+      await Promise.all([r.onQuery({ text: "a" }), r.onQuery({ text: "b" }), r.onQuery({ text: "c" })]);
+      storage.failing = false;
+      await r.onQuery({ text: "d" });
+      await r.onSessionEnd(END);
+    });
+    const { events } = await trailOf(id);
+    expect(events.map((e) => e.type)).toEqual(["session.start", "truncated", "query", "session.end"]);
+    expect((events[1] as AuditEvent<"truncated">).data).toMatchObject({ omitted_events: 3 });
+    expect((events[3] as AuditEvent<"session.end">).data.lost_events).toBe(3);
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true });
+  });
+
+  it("closes a full chunk inside a batch: later events of the batch open the next chunk", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { limits: { chunkMaxEvents: 3 } });
+      await r.onSessionStart(startInput());
+      await Promise.all(Array.from({ length: 10 }, (_, i) => r.onQuery({ text: `SELECT ${i}` })));
+      expect(await r.status()).toMatchObject({ events: 11, sealedChunks: 3, uploadedChunks: 3 });
+      await r.onSessionEnd(END);
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 12, chunks: 4 });
+  });
+});
+
+describe("round-trip batching (what the session uses)", () => {
+  const count = (state: DurableObjectState) => state.storage.sql.exec("SELECT count(*) AS n FROM gatehouse_audit_events").one().n;
+
+  it("buffers a round trip's events and writes them in one transaction at commit (before the client send)", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      const r = recorderFor(state, id, { storage: storage.asStorage(), batching: "round-trip" });
+      await r.onSessionStart(startInput());
+      const before = storage.transactions;
+      await runQuery(r, "SELECT 1"); // awaited one by one, as the engine does
+      expect(count(state)).toBe(1); // only session.start is in storage: nothing was sent yet
+      expect(r.commit()).toBeUndefined();
+      expect(storage.transactions - before).toBe(1);
+      expect(count(state)).toBe(4);
+      expect(r.commit()).toBeUndefined(); // nothing buffered: no write
+      expect(storage.transactions - before).toBe(1);
+      // Nothing sent for a while: the timer writes what is buffered.
+      await r.onQuery({ text: "SELECT 2" });
+      await new Promise((resolve) => setTimeout(resolve, COMMIT_AFTER_MS * 3));
+      expect(count(state)).toBe(5);
+      await r.onQuery({ text: "SELECT 3" });
+      await r.onSessionEnd(END); // writes what is buffered, then session.end
+    });
+    const { events } = await trailOf(id);
+    expect(events.map((e) => e.type)).toEqual(["session.start", "query", "decision", "result", "query", "query", "session.end"]);
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 7 });
+  });
+
+  it("fail closed: a failed commit is returned (the bytes must not be sent) and the next event is refused", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      const r = recorderFor(state, id, { storage: storage.asStorage(), batching: "round-trip" });
+      await r.onSessionStart(startInput());
+      await runQuery(r, "SELECT 1");
+      expect(r.commit()).toBeUndefined();
+      await runQuery(r, "SELECT 2");
+      storage.failing = true;
+      expect(r.commit()).toMatchObject({ failure: "persist-failed", sqlstate: "58030" });
+      storage.failing = false;
+      await expect(r.onQuery({ text: "SELECT 3" })).rejects.toMatchObject({ failure: "persist-failed" });
+      await r.onSessionEnd({ reason: "recording failed", status: "recording-failed", bytes_in: 1, bytes_out: 1 });
+    });
+    const { events } = await trailOf(id);
+    expect(events.map((e) => e.type)).toEqual(["session.start", "query", "decision", "result", "session.end"]);
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true });
+  });
+
+  it("a request that is not read-only asks for a commit before it is forwarded; a read does not", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { batching: "round-trip" });
+      await r.onSessionStart(startInput());
+      await r.onQuery({ text: "SELECT 1" });
+      expect(r.forwardNeedsCommit).toBe(false); // the read may reach the target first
+      r.holdForwardUntilCommitted(); // what the adapter does for a write
+      await r.onQuery({ text: "DELETE FROM t" });
+      expect(r.forwardNeedsCommit).toBe(true);
+      expect(r.commit()).toBeUndefined();
+      expect(r.forwardNeedsCommit).toBe(false);
+      expect(count(state)).toBe(3);
+      await r.onSessionEnd(END);
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 4 });
+  });
+
+  it("seals and uploads a chunk a commit closed, in the background", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { batching: "round-trip", limits: { chunkMaxEvents: 3 } });
+      await r.onSessionStart(startInput());
+      for (let i = 0; i < 3; i++) await runQuery(r, `SELECT ${i}`);
+      expect(r.commit()).toBeUndefined();
+      expect(await r.status()).toMatchObject({ events: 10, sealedChunks: 3, uploadedChunks: 3 });
+      await r.onSessionEnd(END);
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 11, chunks: 4 });
   });
 });
 

@@ -1,12 +1,14 @@
 /**
  * SessionRecorder: the recording step of a session's chain, shared by every protocol.
  *
- * Each on* call appends one hash-chained event to the Durable Object's own SQLite storage and
- * returns once that write is committed to the DO's storage transaction. workerd's output gate
- * holds every outgoing message of the DO (WebSocket sends, responses) until the write is durable,
- * so nothing the recorded event describes reaches the client before the event itself is on disk;
- * `syncEachEvent` additionally awaits `storage.sync()` per event for callers that need the
- * durability confirmed before they continue.
+ * Each on* call bounds its event, encodes its data once (canonical JSON), chains it synchronously
+ * (one-pass SHA-256) and buffers it. A batch — every event buffered since the last write — is
+ * written as one storage transaction (multi-row insert + the state row once). With "per-call"
+ * batching the call's promise settles when its batch is written (a microtask later, so calls made
+ * together share one write); with "round-trip" batching (the session's) the buffer is written by
+ * commit(), which the session calls right before it sends to the client: workerd's output gate
+ * then holds those bytes until the write is durable, so nothing a recorded event describes
+ * reaches the client before the event itself is on disk (docs/AUDIT.md "Durability").
  *
  * Every `limits.chunkMaxEvents` events or `limits.chunkMaxBytes` bytes the open chunk is sealed
  * with a checkpoint signed by the gateway's audit key, written to R2 as
@@ -29,16 +31,17 @@
  * await one call before making the next.
  */
 import {
-  boundEvent,
   canonicalize,
-  chainEvent,
-  genesisHash,
+  chainEncoded,
+  encodeBoundedEvent,
+  genesisHashSync,
   signCheckpoint,
   utf8Length,
   DEFAULT_EVENT_BOUNDS,
   type AuditEventDataMap,
   type AuditEventType,
   type DecisionData,
+  type EncodedEvent,
   type EventBounds,
   type NoticeData,
   type QueryData,
@@ -88,9 +91,22 @@ export interface SessionRecorderOptions {
   rowsSample?: number;
   /** Await storage.sync() after every event (default false: the output gate already orders durability before output). */
   syncEachEvent?: boolean;
+  /**
+   * When a batch of events is written (docs/AUDIT.md "Durability"):
+   * - "per-call" (default): each call's promise settles once its batch (the calls made in the same
+   *   synchronous run) is written; a caller that awaits before sending sends behind the output gate.
+   * - "round-trip": calls resolve once the event is chained and buffered; the buffer is written by
+   *   commit(), which the session calls right before it sends anything to the client, so all the
+   *   events of a round trip (requests, decisions, responses) are one write and the client's bytes
+   *   leave behind the output gate. A timer (COMMIT_AFTER_MS) writes what no send has committed.
+   */
+  batching?: "per-call" | "round-trip";
   /** Clock (epoch ms); tests only. */
   now?: () => number;
 }
+
+/** round-trip batching: the longest an event stays in memory when nothing is sent to the client. */
+export const COMMIT_AFTER_MS = 20;
 
 /** What the session DO knows at start; the recorder adds session_id and the recording settings. */
 export type SessionStartInput = Omit<SessionStartData, "session_id" | "recording">;
@@ -116,6 +132,15 @@ export interface RecorderStatus {
   lastHash: string | null;
 }
 
+interface CheckpointDraft {
+  chunk: number;
+  first_seq: number;
+  last_seq: number;
+  last_hash: string;
+  final: boolean;
+  ts: number;
+}
+
 interface State {
   session: string;
   mode: RecordingMode;
@@ -123,10 +148,15 @@ interface State {
   ended: boolean;
   seq: number;
   prev: string;
+  /** The open chunk's number (= chunks closed so far). */
   chunk: number;
   chunkFirst: number;
   chunkEvents: number;
   chunkBytes: number;
+  /** Closed chunks whose checkpoint is not signed yet (signing is asynchronous; events go on meanwhile). */
+  closing: CheckpointDraft[];
+  /** Checkpoints signed and stored. */
+  sealed: number;
   uploaded: number;
   totalBytes: number;
   startTs: number;
@@ -141,11 +171,33 @@ interface State {
   indexed: boolean;
 }
 
+/** An event chained in memory and not yet written (the current batch). */
+interface PendingRow {
+  seq: number;
+  chunk: number;
+  type: string;
+  line: string;
+  /** false for the best-effort loss marker itself (its loss is not counted as a lost event). */
+  counts: boolean;
+}
+
+interface Batch {
+  promise: Promise<void>;
+  resolve: (v: void | Promise<void>) => void;
+  reject: (e: unknown) => void;
+}
+
 const T_EVENTS = "gatehouse_audit_events";
 const T_CHECKPOINTS = "gatehouse_audit_checkpoints";
 const T_STATE = "gatehouse_audit_state";
 /** Bytes an event's envelope adds around its payload (v, seq, ts, type, prev, hash): for the limit check. */
 const ENVELOPE_BYTES = 200;
+/** Rows per INSERT: DO SQLite binds at most 100 parameters per statement (3 per row). */
+const ROWS_PER_INSERT = 32;
+
+function cloneState(st: State): State {
+  return { ...st, statements: { ...st.statements }, closing: [...st.closing] };
+}
 
 export class SessionRecorder {
   readonly sessionId: string;
@@ -156,9 +208,19 @@ export class SessionRecorder {
   private readonly bounds: EventBounds;
   private readonly rowsSample: number;
   private readonly syncEachEvent: boolean;
+  private readonly roundTrip: boolean;
   private readonly now: () => number;
+  private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A buffered request is not read-only: it must be durable before it reaches the target. */
+  private forwardGate = false;
   private state: State | undefined;
+  /** The state as of the last successful write: what a failed batch rolls back to. */
+  private committed: { st: State; lostSinceMarker: number } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Serialized (asynchronous) operations queued or running; while > 0, events queue behind them. */
+  private busy = 0;
+  private pending: PendingRow[] = [];
+  private batch: Batch | undefined;
   /** fail-closed: a persistence failure happened; refuse further events. */
   private broken: RecordingError | undefined;
   /** best-effort: events lost since the last successful write (announced by a marker). */
@@ -183,6 +245,7 @@ export class SessionRecorder {
     this.rowsSample = Math.min(rowsSample, limits.maxSampleRows);
     this.bounds = { maxFieldBytes: limits.maxFieldBytes, maxEventBytes: limits.maxEventBytes, maxSampleRows: this.rowsSample };
     this.syncEachEvent = opts.syncEachEvent ?? false;
+    this.roundTrip = opts.batching === "round-trip";
     this.now = opts.now ?? Date.now;
   }
 
@@ -193,7 +256,7 @@ export class SessionRecorder {
   /** First event. Writes the index row (fail-closed: throws if it cannot) and loads the signing key. */
   onSessionStart(e: SessionStartInput, at?: number): Promise<void> {
     return this.serialize(async () => {
-      const st = await this.load();
+      const st = this.load();
       if (st.started) throw new RecordingError("invalid-state", `session ${this.sessionId} was already started`);
       // Fail early if no key can sign this session's checkpoints.
       try {
@@ -210,10 +273,11 @@ export class SessionRecorder {
       } catch (err) {
         this.failOrCount(new RecordingError("persist-failed", "session.start could not be written to Durable Object storage", { cause: err }), true);
       }
-      await this.append({ type: "session.start", ts, data });
+      this.appendSync({ type: "session.start", ts, data });
+      await this.drainInline();
       try {
         await indexSessionStart(this.env.DB, data, ts);
-        st.indexed = true;
+        this.state!.indexed = true;
         this.saveState();
       } catch (err) {
         this.failOrCount(new RecordingError("index-failed", "could not write the session index", { cause: err }), false);
@@ -222,57 +286,47 @@ export class SessionRecorder {
   }
 
   onQuery(e: QueryData, at?: number): Promise<void> {
-    return this.serialize(async () => {
-      const st = await this.requireActive();
+    return this.record((st) => {
       const ts = at ?? this.now();
-      const counted = e.statements && e.statements.length > 0 ? e.statements.map((s) => s.kind) : ["unclassified"];
       st.lastQueryTs = ts;
-      for (const k of counted) st.statements[k] = (st.statements[k] ?? 0) + 1;
-      await this.append({ type: "query", ts, data: e });
+      if (e.statements && e.statements.length > 0) for (const s of e.statements) st.statements[s.kind] = (st.statements[s.kind] ?? 0) + 1;
+      else st.statements.unclassified = (st.statements.unclassified ?? 0) + 1;
+      return { type: "query", ts, data: e };
     });
   }
 
   onDecision(e: DecisionData, at?: number): Promise<void> {
-    return this.serialize(async () => {
-      const st = await this.requireActive();
+    return this.record((st) => {
       if (e.effect === "deny") st.denied++;
-      await this.append({ type: "decision", ts: at ?? this.now(), data: e });
+      return { type: "decision", ts: at ?? this.now(), data: e };
     });
   }
 
   /** A response as sent to the client (masked). rows_sample is cut to the policy's sample size. */
   onResult(e: ResultData, at?: number): Promise<void> {
-    return this.serialize(async () => {
-      const st = await this.requireActive();
+    return this.record((st) => {
       const ts = at ?? this.now();
       const data: ResultData = { ...e };
       if (data.duration_ms === undefined && st.lastQueryTs !== null) data.duration_ms = Math.max(0, ts - st.lastQueryTs);
       st.rows += Number.isFinite(e.rows) ? Math.max(0, Math.trunc(e.rows)) : 0;
-      await this.append({ type: "result", ts, data });
+      return { type: "result", ts, data };
     });
   }
 
   onNotice(e: NoticeData, at?: number): Promise<void> {
-    return this.serialize(async () => {
-      await this.requireActive();
-      await this.append({ type: "notice", ts: at ?? this.now(), data: e });
-    });
+    return this.record(() => ({ type: "notice", ts: at ?? this.now(), data: e }));
   }
 
   /** Masked values per rule for the preceding result. */
   onMasking(counts: Record<string, number>, at?: number): Promise<void> {
-    return this.serialize(async () => {
-      await this.requireActive();
-      await this.append({ type: "masking.counts", ts: at ?? this.now(), data: { counts } });
-    });
+    return this.record(() => ({ type: "masking.counts", ts: at ?? this.now(), data: { counts } }));
   }
 
   /** Any other event: approval.* (approval.granted counts as approved), term.output/input/resize, truncated… */
   onEvent<T extends GenericEventType>(type: T, data: AuditEventDataMap[T], at?: number): Promise<void> {
-    return this.serialize(async () => {
-      const st = await this.requireActive();
+    return this.record((st) => {
       if (type === "approval.granted") st.approved++;
-      await this.append({ type, ts: at ?? this.now(), data } as UnchainedEvent);
+      return { type, ts: at ?? this.now(), data } as UnchainedEvent;
     });
   }
 
@@ -283,27 +337,42 @@ export class SessionRecorder {
    */
   onSessionEnd(e: SessionEndInput, at?: number): Promise<void> {
     return this.serialize(async () => {
-      const st = await this.load();
-      if (!st.started) throw new RecordingError("invalid-state", "session.end before session.start");
-      if (st.ended) throw new RecordingError("invalid-state", `session ${this.sessionId} already ended`);
+      const problems: RecordingError[] = [];
+      const before = this.load();
+      if (!before.started) throw new RecordingError("invalid-state", "session.end before session.start");
+      if (before.ended) throw new RecordingError("invalid-state", `session ${this.sessionId} already ended`);
+      // Events of the current batch first (their failure is reported, session.end is still tried).
+      const drained = await this.drainInline().then(
+        () => undefined,
+        (err: unknown) => asRecordingError(err, "persist-failed"),
+      );
+      if (drained) problems.push(drained);
       const ts = at ?? this.now();
+      let st = this.state!;
       const data: SessionEndData = { ...e, rows: e.rows ?? st.rows };
       if (st.lost + this.lostSinceMarker > 0) data.lost_events = st.lost + this.lostSinceMarker;
       if (st.omitted > 0) data.omitted_events = st.omitted;
-      const problems: RecordingError[] = [];
       this.broken = undefined; // still try to seal what exists
       let endRecorded = false;
       try {
-        endRecorded = await this.append({ type: "session.end", ts, data }, { terminal: true });
-        st.ended = true;
-        this.saveState();
-        // Without session.end in the trail the last chunk must not claim to be final: the verifier
-        // then reports the trail as truncated, which is the truth.
-        await this.seal(endRecorded);
+        endRecorded = this.appendSync({ type: "session.end", ts, data }, { terminal: true });
+        this.state!.ended = true;
+        const failure = this.writePending();
+        if (failure) {
+          endRecorded = false;
+          throw failure;
+        }
       } catch (err) {
+        endRecorded = false;
         problems.push(asRecordingError(err, "persist-failed"));
       }
+      st = this.state!; // a failed write rolled the state back
       st.ended = true;
+      // Without session.end in the trail the last chunk must not claim to be final: the verifier
+      // then reports the trail as truncated, which is the truth.
+      if (st.chunkEvents > 0) this.closeChunk(endRecorded);
+      const sealError = await this.sealClosed();
+      if (sealError) problems.push(sealError);
       const uploadError = await this.uploadPending();
       if (uploadError) problems.push(uploadError);
       const incomplete: string[] = [];
@@ -343,24 +412,60 @@ export class SessionRecorder {
    */
   flush(): Promise<void> {
     return this.serialize(async () => {
-      const st = await this.load();
+      const st = this.load();
       if (!st.started || st.ended) return;
-      if (st.chunkEvents > 0) await this.seal(false);
-      const err = await this.uploadPending();
-      if (err && this.mode === "fail-closed") throw err;
+      await this.drainInline();
+      if (this.state!.chunkEvents > 0) this.closeChunk(false);
+      await this.sealAndUpload();
     });
+  }
+
+  /**
+   * round-trip batching: write the buffered events now, synchronously, in one storage transaction.
+   * Called right before bytes go to the client: the write is then in flight when they are sent, so
+   * the output gate holds them until it is durable. Returns the failure in fail-closed mode (the
+   * caller must not send, and ends the session); best-effort counts the loss and returns nothing.
+   * A chunk the batch closed is sealed and uploaded in the background (a failure there breaks the
+   * recorder: the next event is refused).
+   */
+  commit(): RecordingError | undefined {
+    if (this.commitTimer !== undefined) {
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+    }
+    if (this.pending.length === 0) return undefined;
+    const failure = this.writePending();
+    if (failure) return this.mode === "fail-closed" ? failure : undefined;
+    if (this.state!.closing.length > 0) {
+      this.serialize(() => this.sealAndUpload()).catch((err: unknown) => {
+        this.broken ??= asRecordingError(err, "persist-failed");
+      });
+    }
+    return undefined;
+  }
+
+  /** round-trip batching: a buffered request changes the target (or is not known to only read); see forwardNeedsCommit. */
+  holdForwardUntilCommitted(): void {
+    this.forwardGate = true;
+  }
+
+  /** Whether the session must commit() before it forwards anything to the target. */
+  get forwardNeedsCommit(): boolean {
+    return this.forwardGate && this.pending.length > 0;
   }
 
   status(): Promise<RecorderStatus> {
     return this.serialize(async () => {
-      const st = await this.load();
+      this.load();
+      await this.drainInline().catch(() => undefined);
+      const st = this.state!;
       return {
         sessionId: this.sessionId,
         mode: this.mode,
         started: st.started,
         ended: st.ended,
         events: st.seq,
-        sealedChunks: st.chunk,
+        sealedChunks: st.sealed,
         uploadedChunks: st.uploaded,
         lostEvents: st.lost + this.lostSinceMarker,
         omittedEvents: st.omitted,
@@ -375,16 +480,120 @@ export class SessionRecorder {
   // -------------------------------------------------------------------------------------------
 
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    this.busy++;
+    const run = this.queue.then(fn, fn).finally(() => {
+      this.busy--;
+    });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * An ordinary event: chained and buffered synchronously, written with the rest of its batch.
+   * The returned promise settles once the batch is written to DO storage (and, when the batch
+   * closed a chunk, once that chunk is sealed and uploaded), so a caller that awaits it before
+   * sending sends behind the output gate. While a serialized operation (start, seal/upload, end)
+   * is in progress the event queues behind it, keeping the chain in call order.
+   */
+  private record(build: (st: State) => UnchainedEvent): Promise<void> {
+    if (this.busy > 0 || !this.state) {
+      return this.serialize(async () => {
+        this.load();
+        const written = this.recordNow(build);
+        await this.drainInline().catch(() => undefined); // the error is the batch's: `written` carries it
+        return written;
+      });
+    }
+    return this.recordNow(build);
+  }
+
+  private recordNow(build: (st: State) => UnchainedEvent): Promise<void> {
+    let limitError: RecordingLimitError | undefined;
+    try {
+      const st = this.requireActive();
+      this.appendSync(build(st));
+    } catch (err) {
+      if (!(err instanceof RecordingLimitError)) return Promise.reject(err);
+      limitError = err; // the limit marker (if any) is in the batch: write it, then report the limit
+    }
+    if (this.roundTrip) {
+      this.commitTimer ??= setTimeout(() => {
+        this.commitTimer = undefined;
+        this.commit(); // a failure breaks the recorder (fail-closed): the next event is refused
+      }, COMMIT_AFTER_MS);
+      return limitError ? Promise.reject(limitError) : Promise.resolve();
+    }
+    const written = this.scheduleBatch();
+    return limitError ? written.then(() => Promise.reject(limitError)) : written;
+  }
+
+  /** The current batch's promise; its write runs in a microtask, after the caller's synchronous work. */
+  private scheduleBatch(): Promise<void> {
+    if (this.batch) return this.batch.promise;
+    let resolve!: Batch["resolve"];
+    let reject!: Batch["reject"];
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.batch = { promise, resolve, reject };
+    queueMicrotask(() => this.flushBatch());
+    return promise;
+  }
+
+  /** Microtask: one storage transaction for the whole batch; sealing/uploading (if due) runs serialized. */
+  private flushBatch(): void {
+    const batch = this.batch;
+    if (!batch) return; // drained inline already
+    this.batch = undefined;
+    const failure = this.writePending();
+    if (failure) return this.mode === "fail-closed" ? batch.reject(failure) : batch.resolve();
+    let after: Promise<void> | undefined;
+    if (this.syncEachEvent) after = this.confirmSync();
+    if (this.state!.closing.length > 0) {
+      const sealing = this.serialize(() => this.sealAndUpload());
+      after = after ? after.then(() => sealing) : sealing;
+    }
+    batch.resolve(after);
+  }
+
+  /** Inside a serialized operation: write the current batch now, seal/upload inline, settle its promise. */
+  private async drainInline(): Promise<void> {
+    if (this.commitTimer !== undefined) {
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+    }
+    const batch = this.batch;
+    this.batch = undefined;
+    const failure = this.writePending();
+    try {
+      if (failure) {
+        if (this.mode === "fail-closed") throw failure;
+      } else {
+        if (this.syncEachEvent) await this.confirmSync();
+        if (this.state && this.state.closing.length > 0) await this.sealAndUpload();
+      }
+      batch?.resolve();
+    } catch (err) {
+      batch?.reject(err);
+      throw err;
+    }
+  }
+
+  private async confirmSync(): Promise<void> {
+    try {
+      await this.storage.sync();
+    } catch (err) {
+      const failure = new RecordingError("persist-failed", "Durable Object storage could not confirm the write", { cause: err });
+      this.failOrCount(failure, true);
+    }
   }
 
   private get sql(): SqlStorage {
     return this.storage.sql;
   }
 
-  private async load(): Promise<State> {
+  private load(): State {
     if (this.state) return this.state;
     try {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS ${T_EVENTS} (seq INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, line TEXT NOT NULL)`);
@@ -400,37 +609,40 @@ export class SessionRecorder {
         throw new RecordingError("invalid-state", `this Durable Object already records session ${saved.session}`);
       }
       this.state = saved;
-      return saved;
+    } else {
+      this.state = {
+        session: this.sessionId,
+        mode: this.mode,
+        started: false,
+        ended: false,
+        seq: 0,
+        prev: genesisHashSync(this.sessionId),
+        chunk: 0,
+        chunkFirst: 0,
+        chunkEvents: 0,
+        chunkBytes: 0,
+        closing: [],
+        sealed: 0,
+        uploaded: 0,
+        totalBytes: 0,
+        startTs: 0,
+        lastQueryTs: null,
+        statements: {},
+        denied: 0,
+        approved: 0,
+        rows: 0,
+        limitHit: false,
+        omitted: 0,
+        lost: 0,
+        indexed: false,
+      };
     }
-    this.state = {
-      session: this.sessionId,
-      mode: this.mode,
-      started: false,
-      ended: false,
-      seq: 0,
-      prev: await genesisHash(this.sessionId),
-      chunk: 0,
-      chunkFirst: 0,
-      chunkEvents: 0,
-      chunkBytes: 0,
-      uploaded: 0,
-      totalBytes: 0,
-      startTs: 0,
-      lastQueryTs: null,
-      statements: {},
-      denied: 0,
-      approved: 0,
-      rows: 0,
-      limitHit: false,
-      omitted: 0,
-      lost: 0,
-      indexed: false,
-    };
+    this.committed = { st: cloneState(this.state), lostSinceMarker: this.lostSinceMarker };
     return this.state;
   }
 
-  private async requireActive(): Promise<State> {
-    const st = await this.load();
+  private requireActive(): State {
+    const st = this.load();
     if (!st.started) throw new RecordingError("invalid-state", "event before session.start");
     if (st.ended) throw new RecordingError("invalid-state", `session ${this.sessionId} already ended`);
     if (this.broken) throw this.broken;
@@ -439,9 +651,10 @@ export class SessionRecorder {
 
   private saveState(): void {
     this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(this.state));
+    if (this.pending.length === 0) this.committed = { st: cloneState(this.state!), lostSinceMarker: this.lostSinceMarker };
   }
 
-  /** session.start data, kept apart from the per-event state row so it is written once. */
+  /** session.start data, kept apart from the per-batch state row so it is written once. */
   private startData(): SessionStartData | undefined {
     const row = this.sql.exec<{ v: string }>(`SELECT v FROM ${T_STATE} WHERE k = 'start'`).toArray()[0];
     return row ? (JSON.parse(row.v) as SessionStartData) : undefined;
@@ -463,27 +676,31 @@ export class SessionRecorder {
     }
   }
 
-  /** Returns whether the event itself was written (false: lost in best-effort, or omitted after a "truncate" limit). */
-  private async append(event: UnchainedEvent, opts: { terminal?: boolean } = {}): Promise<boolean> {
+  /**
+   * Bound, encode once, check the limits, chain (synchronous SHA-256) and buffer. Returns whether
+   * the event itself was buffered (false: omitted after a "truncate" limit). Throws
+   * RecordingLimitError (after buffering the limit marker) for an "end-session" limit.
+   */
+  private appendSync(event: UnchainedEvent, opts: { terminal?: boolean } = {}): boolean {
     const st = this.state!;
     if (this.lostSinceMarker > 0 && !opts.terminal) {
       const lost = this.lostSinceMarker;
-      const ok = await this.write(
-        {
-          type: "truncated",
-          ts: event.ts,
-          data: { reason: "persist-failed", action: "continue", omitted_events: lost, message: `${lost} event(s) could not be persisted (best-effort recording)` },
-        },
-        { countLoss: false },
+      this.writeSync(
+        encodeBoundedEvent(
+          {
+            type: "truncated",
+            ts: event.ts,
+            data: { reason: "persist-failed", action: "continue", omitted_events: lost, message: `${lost} event(s) could not be persisted (best-effort recording)` },
+          },
+          this.bounds,
+        ),
+        false,
       );
-      if (ok) {
-        st.lost += lost;
-        this.lostSinceMarker = 0;
-        this.saveStateQuietly();
-      }
+      st.lost += lost;
+      this.lostSinceMarker = 0;
     }
-    const bounded = boundEvent(event, this.bounds);
-    const size = utf8Length(canonicalize(bounded)) + ENVELOPE_BYTES;
+    const encoded = encodeBoundedEvent(event, this.bounds);
+    const size = encoded.bytes + ENVELOPE_BYTES;
     if (!opts.terminal && event.type !== "session.start") {
       // Two slots stay reserved for the limit marker and session.end.
       const overEvents = st.seq + 1 > this.limits.sessionMaxEvents - 2;
@@ -492,85 +709,121 @@ export class SessionRecorder {
         if (!st.limitHit) {
           st.limitHit = true;
           const what = overEvents ? `${this.limits.sessionMaxEvents} events` : `${this.limits.sessionMaxBytes} bytes`;
-          await this.write({ type: "truncated", ts: event.ts, data: { reason: "session-limit", action: this.limits.onLimit, message: `recording limit of ${what} reached` } });
+          this.writeSync(encodeBoundedEvent({ type: "truncated", ts: event.ts, data: { reason: "session-limit", action: this.limits.onLimit, message: `recording limit of ${what} reached` } }, this.bounds), true);
         }
-        if (this.limits.onLimit === "end-session") {
-          this.saveStateQuietly();
-          throw new RecordingLimitError(`the session reached its recording limit; ending the session`);
-        }
+        if (this.limits.onLimit === "end-session") throw new RecordingLimitError(`the session reached its recording limit; ending the session`);
         st.omitted++;
-        this.saveStateQuietly();
         return false;
       }
     }
-    return this.write(bounded);
-  }
-
-  /** Chain, persist, maybe seal. Returns false if the event was lost (best-effort only). */
-  private async write(event: UnchainedEvent, opts: { countLoss?: boolean } = {}): Promise<boolean> {
-    const st = this.state!;
-    const chained = await chainEvent(event, st.seq, st.prev);
-    const line = canonicalize(chained);
-    const bytes = utf8Length(line) + 1;
-    const next: State = { ...st, seq: st.seq + 1, prev: chained.hash, chunkEvents: st.chunkEvents + 1, chunkBytes: st.chunkBytes + bytes, totalBytes: st.totalBytes + bytes };
-    try {
-      this.storage.transactionSync(() => {
-        this.sql.exec(`INSERT INTO ${T_EVENTS} (seq, chunk, line) VALUES (?, ?, ?)`, chained.seq, st.chunk, line);
-        this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(next));
-      });
-      if (this.syncEachEvent) await this.storage.sync();
-    } catch (err) {
-      const failure = new RecordingError("persist-failed", `event ${chained.seq} (${chained.type}) could not be written to Durable Object storage`, { cause: err });
-      this.failOrCount(failure, true);
-      if (opts.countLoss !== false) this.lostSinceMarker++;
-      return false;
-    }
-    Object.assign(st, next);
-    // session.end is sealed by onSessionEnd with the final checkpoint, never by the size trigger.
-    if (chained.type !== "session.end" && (st.chunkEvents >= this.limits.chunkMaxEvents || st.chunkBytes >= this.limits.chunkMaxBytes)) {
-      await this.seal(false);
-      const err = await this.uploadPending();
-      if (err) this.failOrCount(err, false);
-    }
+    this.writeSync(encoded, true);
     return true;
   }
 
-  /** Close the open chunk with a signed checkpoint (kept in DO storage until R2 has the chunk). */
-  private async seal(final: boolean): Promise<void> {
+  /** Chain onto the in-memory head and buffer; close the chunk when it is full. */
+  private writeSync(encoded: EncodedEvent, counts: boolean): void {
     const st = this.state!;
-    if (st.chunkEvents === 0) {
-      if (final) throw new RecordingError("invalid-state", "nothing to seal");
-      return;
+    const { hash, line } = chainEncoded(encoded, st.seq, st.prev);
+    const bytes = utf8Length(line) + 1;
+    this.pending.push({ seq: st.seq, chunk: st.chunk, type: encoded.type, line, counts });
+    st.seq++;
+    st.prev = hash;
+    st.chunkEvents++;
+    st.chunkBytes += bytes;
+    st.totalBytes += bytes;
+    // session.end is sealed by onSessionEnd with the final checkpoint, never by the size trigger.
+    if (encoded.type !== "session.end" && (st.chunkEvents >= this.limits.chunkMaxEvents || st.chunkBytes >= this.limits.chunkMaxBytes)) this.closeChunk(false);
+  }
+
+  /**
+   * Write the buffered events and the state row in one storage transaction. On failure the
+   * in-memory chain rolls back to what is durable (so the next event, or session.end, chains onto
+   * the last written one), the loss is counted (best-effort) or the recorder is broken (fail-closed).
+   */
+  private writePending(): RecordingError | undefined {
+    if (this.pending.length === 0) return undefined;
+    const rows = this.pending;
+    this.pending = [];
+    this.forwardGate = false;
+    const st = this.state!;
+    try {
+      this.storage.transactionSync(() => {
+        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+          const part = rows.slice(i, i + ROWS_PER_INSERT);
+          const args: (string | number)[] = [];
+          for (const r of part) args.push(r.seq, r.chunk, r.line);
+          this.sql.exec(`INSERT INTO ${T_EVENTS} (seq, chunk, line) VALUES ${part.map(() => "(?, ?, ?)").join(", ")}`, ...args);
+        }
+        this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(st));
+      });
+    } catch (err) {
+      const first = rows[0]!;
+      const last = rows[rows.length - 1]!;
+      const what = rows.length === 1 ? `event ${first.seq} (${first.type})` : `events ${first.seq}–${last.seq} (${first.type} … ${last.type})`;
+      const failure = new RecordingError("persist-failed", `${what} could not be written to Durable Object storage`, { cause: err });
+      const committed = this.committed!;
+      this.state = cloneState(committed.st);
+      this.lostSinceMarker = committed.lostSinceMarker + rows.filter((r) => r.counts).length;
+      if (this.mode === "fail-closed") this.broken = failure;
+      return failure;
     }
+    this.committed = { st: cloneState(st), lostSinceMarker: this.lostSinceMarker };
+    return undefined;
+  }
+
+  private closeChunk(final: boolean): void {
+    const st = this.state!;
+    st.closing.push({ chunk: st.chunk, first_seq: st.chunkFirst, last_seq: st.seq - 1, last_hash: st.prev, final, ts: this.now() });
+    st.chunk++;
+    st.chunkFirst = st.seq;
+    st.chunkEvents = 0;
+    st.chunkBytes = 0;
+  }
+
+  /** Sign what is closed, then upload; fail-closed throws the first problem. */
+  private async sealAndUpload(): Promise<void> {
+    const sealError = await this.sealClosed();
+    if (sealError) this.failOrCount(sealError, false);
+    const err = await this.uploadPending();
+    if (err) this.failOrCount(err, false);
+  }
+
+  /** Sign each closed chunk's checkpoint (kept in DO storage until R2 has the chunk). */
+  private async sealClosed(): Promise<RecordingError | undefined> {
+    const st = this.state!;
+    if (st.closing.length === 0) return undefined;
+    // Rows of the closed chunks must be durable before their checkpoint.
+    const failure = this.writePending();
+    if (failure) return failure;
     let signer;
     try {
       signer = (await loadAuditKeys(this.env)).signer;
     } catch (err) {
-      this.failOrCount(new RecordingError("key-unavailable", "no usable audit signing key; chunk left open", { cause: err }), false);
-      return;
+      return new RecordingError("key-unavailable", "no usable audit signing key; chunk left unsigned", { cause: err });
     }
-    const cp = await signCheckpoint(signer, {
-      session: this.sessionId,
-      chunk: st.chunk,
-      first_seq: st.chunkFirst,
-      last_seq: st.seq - 1,
-      last_hash: st.prev,
-      final,
-      ts: this.now(),
-    });
-    const next: State = { ...st, chunk: st.chunk + 1, chunkFirst: st.seq, chunkEvents: 0, chunkBytes: 0 };
-    this.storage.transactionSync(() => {
-      this.sql.exec(`INSERT OR REPLACE INTO ${T_CHECKPOINTS} (chunk, line) VALUES (?, ?)`, cp.chunk, canonicalize(cp));
-      this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(next));
-    });
-    Object.assign(st, next);
+    while (st.closing.length > 0) {
+      const draft = st.closing[0]!;
+      const cp = await signCheckpoint(signer, { session: this.sessionId, ...draft });
+      try {
+        this.storage.transactionSync(() => {
+          this.sql.exec(`INSERT OR REPLACE INTO ${T_CHECKPOINTS} (chunk, line) VALUES (?, ?)`, cp.chunk, canonicalize(cp));
+          st.closing.shift();
+          st.sealed = Math.max(st.sealed, draft.chunk + 1);
+          this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(st));
+        });
+      } catch (err) {
+        return new RecordingError("persist-failed", `the checkpoint of chunk ${draft.chunk} could not be written to Durable Object storage`, { cause: err });
+      }
+      if (this.pending.length === 0) this.committed = { st: cloneState(st), lostSinceMarker: this.lostSinceMarker };
+    }
+    return undefined;
   }
 
   /** Write every sealed-but-not-uploaded chunk to R2, in order; trim each from DO storage once R2 has it. */
   private async uploadPending(): Promise<RecordingError | undefined> {
     const st = this.state!;
     let uploadedAny = false;
-    while (st.uploaded < st.chunk) {
+    while (st.uploaded < st.sealed) {
       const c = st.uploaded;
       const lines = this.sql.exec<{ line: string }>(`SELECT line FROM ${T_EVENTS} WHERE chunk = ? ORDER BY seq`, c).toArray();
       const cp = this.sql.exec<{ line: string }>(`SELECT line FROM ${T_CHECKPOINTS} WHERE chunk = ?`, c).toArray()[0];
@@ -588,13 +841,17 @@ export class SessionRecorder {
         }
       }
       if (!ok) return new RecordingError("upload-failed", `chunk ${c} could not be written to R2 (kept in Durable Object storage)`, { cause: lastErr });
-      const next: State = { ...st, uploaded: c + 1 };
-      this.storage.transactionSync(() => {
-        this.sql.exec(`DELETE FROM ${T_EVENTS} WHERE chunk = ?`, c);
-        this.sql.exec(`DELETE FROM ${T_CHECKPOINTS} WHERE chunk = ?`, c);
-        this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(next));
-      });
-      Object.assign(st, next);
+      try {
+        this.storage.transactionSync(() => {
+          this.sql.exec(`DELETE FROM ${T_EVENTS} WHERE chunk = ?`, c);
+          this.sql.exec(`DELETE FROM ${T_CHECKPOINTS} WHERE chunk = ?`, c);
+          st.uploaded = c + 1;
+          this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(st));
+        });
+      } catch {
+        st.uploaded = c + 1; // R2 has it; the DO copy is trimmed at the next upload or never (harmless)
+      }
+      if (this.pending.length === 0) this.committed = { st: cloneState(st), lostSinceMarker: this.lostSinceMarker };
       uploadedAny = true;
     }
     if (uploadedAny && st.indexed && !st.ended) {

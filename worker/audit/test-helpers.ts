@@ -69,6 +69,8 @@ export class FlakyBucket {
  */
 export class FlakyStorage {
   failing = false;
+  /** Storage transactions opened (each batch of events is one). */
+  transactions = 0;
   constructor(private readonly inner: DurableObjectStorage) {}
   asStorage(): DurableObjectStorage {
     return this as unknown as DurableObjectStorage;
@@ -78,6 +80,7 @@ export class FlakyStorage {
   }
   transactionSync<T>(fn: () => T): T {
     if (this.failing) throw new Error("SQLITE_FULL: database or disk is full (test)");
+    this.transactions++;
     return this.inner.transactionSync(fn);
   }
   sync(): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * The semantic audit interface every protocol engine reports to (Teleport-style):
  * session start, each request as decoded, each decision, each response as sent, session end.
- * Implemented over the tamper-evident recorder (worker/audit/). Each call resolves only once the
- * event is durable; a rejection means "not recorded" and, in fail-closed mode, ends the session.
+ * Implemented over the tamper-evident recorder (worker/audit/). A call resolves once the event is
+ * chained and buffered (an implementation without commit(): once it is durable); a rejection means
+ * "not recorded" and, in fail-closed mode, ends the session.
  */
 export interface QueryEvent {
   protocol: "postgres" | "ssh" | "http";
@@ -11,6 +12,12 @@ export interface QueryEvent {
   text: string;
   params?: Array<string | null | { binary: number }>;
   statements?: Array<{ kind: string; command: string; flags: string[] }>;
+  /**
+   * The request only reads (every statement a plain `read`, no flags): it may reach the target
+   * before its event is durable (the event is durable before any answer reaches the client).
+   * Anything else — writes, DDL, SSH commands, unclassified — is durable before it is forwarded.
+   */
+  readOnly?: boolean;
 }
 
 export interface DecisionEvent {
@@ -37,4 +44,13 @@ export interface SessionAudit {
   onMasking(counts: Record<string, number>): Promise<void>;
   /** Other semantic events (approvals, terminal output, …) keyed by type. */
   onEvent(type: string, data: Record<string, unknown>): Promise<void>;
+  /**
+   * Write the events buffered since the last commit, synchronously (one storage write per round
+   * trip). The session calls it right before it sends anything to the client, so the output gate
+   * holds those bytes until the events that describe them are durable. A returned error means
+   * "not recorded" (fail-closed): the bytes must not be sent and the session ends.
+   */
+  commit?(): Error | undefined;
+  /** commit(), but only when a buffered request is not read-only; the session calls it before it forwards to the target. */
+  commitBeforeForward?(): Error | undefined;
 }

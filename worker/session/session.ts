@@ -111,18 +111,30 @@ export class Session implements EngineHost {
   // ------------------------------------------------------------ EngineHost
 
   sendToClient(parts: readonly Uint8Array[]): void {
+    // The events describing these bytes are written first (one write per round trip); the output
+    // gate then holds the bytes until that write is durable. Not recorded → not sent (fail closed).
+    const failure = this.deps.audit.commit?.();
+    if (failure) return this.fail("client", failure);
     this.client.sendParts(parts);
   }
 
   sendToConnector(parts: readonly Uint8Array[]): void {
+    // A request that is not read-only is durable before the target sees it (docs/AUDIT.md "Durability").
+    const failure = this.deps.audit.commitBeforeForward?.();
+    if (failure) return this.fail("client", failure);
     this.connector?.sendParts(parts);
   }
 
   connectorControl(message: ControlMessage): void {
+    // SSH requests (exec, channel opens, forwards) travel as control messages: same rule as data.
+    const failure = this.deps.audit.commitBeforeForward?.();
+    if (failure) return this.fail("client", failure);
     this.connector?.sendControl(message);
   }
 
   sendControlToClient(message: ControlMessage): void {
+    const failure = this.deps.audit.commit?.();
+    if (failure) return this.fail("client", failure);
     this.client.sendControl(message);
   }
 

@@ -106,6 +106,10 @@ export class PostgresEngine implements Engine {
   /** Statements forwarded and not yet answered by ReadyForQuery (for the statement timeout). */
   private outstanding = 0;
   private statementTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Prepared statements whose Parse was plain reads: their Bind may reach the target before it is durable. */
+  private readonly readOnlyStatements = new Set<string>();
+  /** The query event of the statement being checked, joined by its decision (one batch). */
+  private queryRecorded: Promise<void> | undefined;
   private cancelledByTimeout = false;
   private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
   /**
@@ -335,6 +339,8 @@ export class PostgresEngine implements Engine {
                 refusal = { code: "54000", message: `gatehouse: ${e.message}` };
               }
             } else if (!refusal) this.held.forget(parse.name);
+            if (!refusal && !approve && plainReads(statements)) this.readOnlyStatements.add(parse.name);
+            else this.readOnlyStatements.delete(parse.name);
             if (refusal) replace(i, this.denials.sentinelParse(parse.name, refusal));
             order?.sent({ kind: "parse", name: parse.name, copy: refusal ? null : (this.copyFormats(parse.query, statements)[0] ?? null), taint: refusal ? null : (taint ?? null), renames: !refusal && mayRenameProtocolNames(statements.map((s) => s.command), taint) });
             break;
@@ -342,7 +348,7 @@ export class PostgresEngine implements Engine {
           case T.Bind: {
             const bind = decodeBind(body);
             if (await this.refuseReservedName(i, replace, bind.statement, bind.portal)) break;
-            if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params) });
+            if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params), readOnly: this.readOnlyStatements.has(bind.statement) });
             const heldStatement = this.held.statement(bind.statement);
             if (heldStatement) {
               const parts = readBind(body);
@@ -449,12 +455,15 @@ export class PostgresEngine implements Engine {
   ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision; taint?: Taint | null }> {
     const scs = this.standardConformingStrings;
     const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: scs });
-    await this.host.audit.onQuery({
+    // Not awaited here: the decision joins it (recordDecision), so both are one batch, one write.
+    this.queryRecorded = this.host.audit.onQuery({
       protocol: "postgres",
       message,
       text: this.masked(sql),
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
+      readOnly: plainReads(statements),
     });
+    this.queryRecorded.catch(() => {});
     // Session state, fail closed (docs/SQL-CLASSIFIER.md, "Session state"): the decision must not
     // depend on standard_conforming_strings, nor on a client encoding that is not confirmed, and
     // the statement must not change a pinned setting.
@@ -829,7 +838,8 @@ export class PostgresEngine implements Engine {
         pending.push(() => this.host.audit.onNotice({ severity: f.get("S") ?? "NOTICE", code: f.get("C") ?? "00000", message: f.get("M") ?? "" }));
       }
     });
-    for (const record of pending) await record();
+    // All of a response's events in one batch (one storage write); the recorder keeps call order.
+    await Promise.all(pending.map((record) => record()));
   }
 
   private takeResult(commandTag: string | undefined): ResultEvent {
@@ -907,7 +917,9 @@ export class PostgresEngine implements Engine {
   }
 
   private async recordDecision(event: DecisionEvent): Promise<void> {
-    await this.host.audit.onDecision(event);
+    const query = this.queryRecorded;
+    this.queryRecorded = undefined;
+    await Promise.all([query, this.host.audit.onDecision(event)]);
   }
 
   private fatal(code: string, message: string, status: "error" | "denied"): void {
@@ -979,4 +991,9 @@ function formatMs(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
+}
+
+/** Every statement a plain read (no flags such as locks or a dangerous function): see QueryEvent.readOnly. */
+function plainReads(statements: readonly ClassifiedStatement[]): boolean {
+  return statements.length > 0 && statements.every((s) => s.kind === "read" && s.flags.length === 0);
 }
