@@ -19,7 +19,8 @@ import { SessionPolicy } from "../../session/session-policy.ts";
 import { sqlClassifier } from "../../wasm-modules.ts";
 import { loadPolicy } from "../../../parsers/policy/index.ts";
 import { ApprovalHolds } from "../../approvals/session-hold.ts";
-import { approvalsStub } from "../../approvals/client.ts";
+import { approvalsStub, getApproval } from "../../approvals/client.ts";
+import { outcomeOf } from "../../approvals/core.ts";
 import { principalOf } from "../../approvals/ci-context.ts";
 import type { DecisionEvent } from "../../session/session-audit.ts";
 import { sqlRequest } from "../../../protocols/postgres/policy/describe.ts";
@@ -29,6 +30,10 @@ import { parseCommandLine } from "../../../protocols/ssh/codec/shell/parse.ts";
 const testEnv = env as unknown as Env;
 const POLICY = `
 version: 1
+roles:
+  approver:
+    - issuer: https://idp.example
+      subject: alice
 rules:
   - name: reads
     effect: allow
@@ -147,7 +152,7 @@ describe("approval hold filter (real ApprovalsObject)", () => {
   }
 
   it("stops the chain until approved, tells the client at once, then forwards the exact request", async () => {
-    const { chain, e, notices, decisions, requested } = await setup();
+    const { chain, e, notices, decisions, requested, holds } = await setup();
     const held = chain.decode("update", sqlRequest("update orders set note = 'secret'", true));
     const later = chain.decode("later", sqlRequest("select 1", true));
     await vi.waitFor(() => expect(notices.length).toBe(1));
@@ -156,6 +161,8 @@ describe("approval hold filter (real ApprovalsObject)", () => {
     expect(requested).toEqual(["update orders set note = '…'"]);
     const id = /approval (\S+)/.exec(notices[0]!)![1]!;
     await approvalsStub(testEnv).vote(id, ALICE, "approve", "ok", ["writes-need-approval"]);
+    // What SessionObject.approvalDecided does when the ApprovalsObject calls back.
+    await holds.deliver(id, outcomeOf((await getApproval(testEnv, id))!)!);
     expect((await held).kind).toBe("passed");
     await later;
     expect(e.forwarded).toEqual(["update", "later"]);
@@ -167,11 +174,12 @@ describe("approval hold filter (real ApprovalsObject)", () => {
   });
 
   it("refuses a denied request with the approval's code, and the session goes on", async () => {
-    const { chain, e, notices } = await setup();
+    const { chain, e, notices, holds } = await setup();
     const held = chain.decode("update", sqlRequest("update orders set x = 1", true));
     await vi.waitFor(() => expect(notices.length).toBe(1));
     const id = /approval (\S+)/.exec(notices[0]!)![1]!;
     await approvalsStub(testEnv).vote(id, ALICE, "deny", "no", ["writes-need-approval"]);
+    await holds.deliver(id, outcomeOf((await getApproval(testEnv, id))!)!);
     const out = await held;
     expect(out.kind).toBe("refused");
     expect(e.refused[0]).toMatchObject({ kind: "approval", code: "42501" });
