@@ -26,31 +26,35 @@ const dataLengths = (frames: Frame[]) => frames.filter((f) => f.type === FrameTy
 describe("Hop", () => {
   it("sends parts as one DATA frame, split at the maximal payload, and spends the send window", async () => {
     const { hop, frames, settle } = pair();
+    hop.credited(MAX_DATA_PAYLOAD); // room for everything below without overdrawing
     hop.sendParts([new Uint8Array([1, 2]), new Uint8Array([3])]);
     hop.sendParts([bytes(MAX_DATA_PAYLOAD + 10)]);
     hop.sendParts([]);
     await vi.waitFor(() => expect(dataLengths(frames)).toEqual([3, MAX_DATA_PAYLOAD, 10]));
     expect(frames[0]!.type === FrameType.Data && [...frames[0]!.payload]).toEqual([1, 2, 3]);
     expect(hop.bytesSent).toBe(3 + MAX_DATA_PAYLOAD + 10);
-    expect(hop.sendWindow.credit).toBe(INITIAL_WINDOW - hop.bytesSent);
+    expect(hop.sendWindow.credit).toBe(INITIAL_WINDOW + MAX_DATA_PAYLOAD - hop.bytesSent);
+    expect(hop.backlogged).toBe(false);
   });
 
   it("queues DATA once the peer's window is spent, and flushes it in order when credit comes", async () => {
     const { hop, frames, settle } = pair();
     let drained = 0;
     hop.onDrained = () => void drained++;
-    hop.sendData(bytes(INITIAL_WINDOW, 1)); // spends the whole window
+    hop.sendData(bytes(INITIAL_WINDOW, 1)); // two frames that spend the whole window exactly
     hop.sendData(bytes(100, 2));
     hop.sendData(bytes(50, 3));
     await settle();
-    expect(dataLengths(frames)).toEqual([INITIAL_WINDOW]);
+    const full = [MAX_DATA_PAYLOAD, INITIAL_WINDOW - MAX_DATA_PAYLOAD];
+    expect(dataLengths(frames)).toEqual(full);
+    expect(hop.sendWindow.credit).toBe(0);
     expect(hop.backlogged).toBe(true);
     hop.credited(10); // some credit lets the next whole frame go (a frame may overdraw the window)
-    await vi.waitFor(() => expect(dataLengths(frames)).toEqual([INITIAL_WINDOW, 100]));
+    await vi.waitFor(() => expect(dataLengths(frames)).toEqual([...full, 100]));
     expect(hop.backlogged).toBe(true);
     expect(drained).toBe(0);
     hop.credited(1000);
-    await vi.waitFor(() => expect(dataLengths(frames)).toEqual([INITIAL_WINDOW, 100, 50]));
+    await vi.waitFor(() => expect(dataLengths(frames)).toEqual([...full, 100, 50]));
     expect(frames.at(-1)!.type === FrameType.Data && frames.at(-1)!.payload[0]).toBe(3);
     expect(hop.backlogged).toBe(false);
     expect(drained).toBe(1);
