@@ -18,7 +18,7 @@ import pg from "pg";
 import { startPostgres } from "../test/harness/postgres.ts";
 import { toHex } from "../parsers/encoding/hex-base64.ts";
 import { encodeControl, encodeCredit, encodeData } from "../parsers/tunnel/frames.ts";
-import { encodeChannelEvent, encodeSshData, STREAM_STDERR, STREAM_STDOUT } from "../parsers/ssh/frames.ts";
+import { encodeChannelEvent, encodeSshData, STREAM_STDERR, STREAM_STDOUT } from "../protocols/ssh/codec/frames.ts";
 import { CORPUS_DIR } from "./corpus.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;

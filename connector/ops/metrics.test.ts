@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConnectorMetrics } from "./metrics.ts";
 import { parseListenAddress } from "./ops-server.ts";
-import type { StreamStats } from "../stream.ts";
+import type { StreamStats } from "../stream-types.ts";
 
 const stats = (over: Partial<StreamStats>): StreamStats => ({
   session: "s", resource: "demo-pg", state: "ready", sendCredit: 0, paused: false, pauses: 0, bytesToWorker: 0, bytesFromWorker: 0, creditGranted: 0, ...over,
