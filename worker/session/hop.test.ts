@@ -25,7 +25,7 @@ const dataLengths = (frames: Frame[]) => frames.filter((f) => f.type === FrameTy
 
 describe("Hop", () => {
   it("sends parts as one DATA frame, split at the maximal payload, and spends the send window", async () => {
-    const { hop, frames, settle } = pair();
+    const { hop, frames } = pair();
     hop.credited(MAX_DATA_PAYLOAD); // room for everything below without overdrawing
     hop.sendParts([new Uint8Array([1, 2]), new Uint8Array([3])]);
     hop.sendParts([bytes(MAX_DATA_PAYLOAD + 10)]);

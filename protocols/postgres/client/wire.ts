@@ -5,7 +5,7 @@
  * Pure codecs — no sockets here.
  */
 
-import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, MAX_STARTUP_PACKET_BYTES, PgProtocolError, parseStartupPacket, SSL_REQUEST_CODE, type StartupPacket } from "../codec/codec.ts";
+import { MAX_STARTUP_PACKET_BYTES, PgProtocolError, parseStartupPacket, type StartupPacket } from "../codec/codec.ts";
 
 // The startup parser and its error are the shared codec's (parsers/pg/codec.ts); re-exported for this engine's imports.
 export { MAX_STARTUP_PACKET_BYTES, PgProtocolError, parseStartupPacket, type StartupPacket };

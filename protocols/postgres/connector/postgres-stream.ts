@@ -18,7 +18,6 @@ import type { ResourceConfig } from "../../../connector/config.ts";
 import { StreamProtocolError, TargetError } from "../../../connector/errors.ts";
 import { resolveSecret } from "../../../connector/secrets.ts";
 import { TunnelStreamBase } from "../../../connector/stream-base.ts";
-import type { StreamContext } from "../../../connector/stream-types.ts";
 import { dialPostgres } from "./dial.ts";
 import { isAccessLevel } from "./credentials.ts";
 import { loginForLevel, type LeasedLogin } from "./login.ts";

@@ -26,7 +26,7 @@
  * `sameLength` replaces each match by as many `*` bytes as it has (SFTP file contents and file
  * transfer protocols over exec, whose framing counts bytes); otherwise the rule's style is used.
  */
-import type { TextScan, TextSpan } from "../../../wasm/loader/mask.ts";
+import type { TextSpan } from "../../../wasm/loader/mask.ts";
 import { viableTailStart, type Shape } from "./match-shapes.ts";
 import { concat as concatParts } from "../../postgres/codec/codec.ts";
 import { rawRange, terminalViews, type TerminalView } from "./terminal-view.ts";

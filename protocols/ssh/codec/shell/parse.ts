@@ -17,7 +17,7 @@ import { analyseCommand } from "./wrappers.ts";
 import { ARITHMETIC_NAME, ARITHMETIC_REASON, SENSITIVE_VARIABLES, pushCommand, pushUnknown, type ParseContext } from "./context.ts";
 
 export { ARITHMETIC_NAME, ARITHMETIC_REASON, SENSITIVE_VARIABLES, pushCommand, pushUnknown, type ParseContext };
-import { initialCwd, writeTargetsOf, type CwdState } from "./paths.ts";
+import { initialCwd, writeTargetsOf, } from "./paths.ts";
 
 export function parseCommandLine(source: string): ParsedCommandLine {
   const out: ShellCommand[] = [];
