@@ -37,7 +37,8 @@ export const CLIENT = {
  * handshakes, so neither side can switch on a framing the gateway does not decode: compression
  * (COMPRESS, ZSTD), query attributes, optional metadata, session tracking, and MariaDB's
  * extended capabilities (the upper 32 bits, sent separately in its handshake) — all zero.
- * LOCAL_FILES stays visible only so LOAD DATA LOCAL can be refused with a clear ERR.
+ * IGNORE_SPACE is never offered (the server would switch sql_mode to IGNORE_SPACE, which changes
+ * what `name (` means). LOCAL_FILES stays visible only so LOAD DATA LOCAL can be refused with a clear ERR.
  */
 export const GATEWAY_CAPABILITIES =
   CLIENT.LONG_PASSWORD |
@@ -45,7 +46,6 @@ export const GATEWAY_CAPABILITIES =
   CLIENT.LONG_FLAG |
   CLIENT.CONNECT_WITH_DB |
   CLIENT.LOCAL_FILES |
-  CLIENT.IGNORE_SPACE |
   CLIENT.PROTOCOL_41 |
   CLIENT.INTERACTIVE |
   CLIENT.IGNORE_SIGPIPE |

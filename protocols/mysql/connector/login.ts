@@ -39,6 +39,8 @@ export interface MysqlLoginOptions {
   serverPublicKey?: string;
   /** Put the session in read-only transaction mode (access level `read`). */
   readOnly?: boolean;
+  /** Capabilities the client negotiated with the local listener (default: everything the gateway decodes). */
+  capabilities?: number;
   /** Collation id for the session (utf8mb4 only; default utf8mb4_general_ci). */
   collation?: number;
   timeoutMs?: number;
@@ -138,7 +140,12 @@ export async function mysqlLogin(opts: MysqlLoginOptions): Promise<MysqlSession>
     if (isErr(greeting.payload)) throw serverError(greeting.payload, "server refused the connection");
     const hs = decodeHandshakeV10(greeting.payload);
     if (!(hs.capabilities & CLIENT.PROTOCOL_41) || !(hs.capabilities & CLIENT.SECURE_CONNECTION)) throw new MysqlLoginError("server does not speak protocol 4.1 with secure connection");
-    let caps = (GATEWAY_CAPABILITIES & hs.capabilities) | CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION;
+    // Command-phase format flags (DEPRECATE_EOF, MULTI_*, FOUND_ROWS…) must be exactly the ones the
+    // client negotiated with the listener, or the server would answer in a format the client does not expect.
+    const wanted = ((opts.capabilities ?? GATEWAY_CAPABILITIES & hs.capabilities) & GATEWAY_CAPABILITIES) >>> 0;
+    const missing = (wanted & ~hs.capabilities & ~CLIENT.CONNECT_WITH_DB) >>> 0;
+    if (missing) throw new MysqlLoginError(`the server does not offer capabilities the client negotiated (0x${missing.toString(16)})`);
+    let caps = wanted | CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION | (hs.capabilities & (CLIENT.PLUGIN_AUTH | CLIENT.PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT.CONNECT_ATTRS));
     caps &= ~CLIENT.LOCAL_FILES; // the connector never reads local files; LOAD DATA LOCAL is refused by the worker anyway
     if (opts.database) caps |= CLIENT.CONNECT_WITH_DB;
     else caps &= ~CLIENT.CONNECT_WITH_DB;

@@ -311,6 +311,8 @@ export const ATTACKS = [
   "REPLACE t2 VALUES (5, 'x')",
 ];
 
+const DAMAGING = /^(DROP (TABLE t2|INDEX|VIEW v1|PROCEDURE|FUNCTION|SEQUENCE s1)|ALTER TABLE t1|RENAME TABLE|CREATE (OR REPLACE VIEW v1|TRIGGER|EVENT)|ALTER SEQUENCE)/;
+
 export interface CorpusEntry {
   sql: string;
   source: string;
@@ -321,6 +323,8 @@ export function buildCorpus(): CorpusEntry[] {
   const seen = new Set<string>();
   BASE_STATEMENTS.forEach((base, b) =>
     VARIANTS.forEach((v, k) => {
+      // Statements that damage the fixtures cost a rebuild each: fewer spellings of them.
+      if (DAMAGING.test(base) && ![0, 1, 5, 6, 8, 13].includes(k)) return;
       const sql = v(base);
       if (!seen.has(sql)) {
         seen.add(sql);
