@@ -21,8 +21,6 @@ import { DEFAULT_DIALECT } from "./dialect.ts";
 
 /** Server commands that only read (or only show/plan) — anything else is not a read. */
 const READ_COMS = new Set(["select", "do", "show_status", "help", "empty_query", "check", "checksum", "ha_open", "ha_read", "ha_close", "stmt_prepare", "stmt_close", "stmt_execute", "stmt_reset"]);
-/** Commands whose effects a ROLLBACK undoes (no fixture rebuild needed afterwards). */
-const ROLLBACK_SAFE = new Set([...READ_COMS, "insert", "insert_select", "update", "update_multi", "delete", "delete_multi", "replace", "replace_select", "call_procedure", "set_option", "do", "execute_sql", "prepare_sql", "execute_immediate", "dealloc_sql", "change_db", "signal", "savepoint", "rollback", "lock_tables", "unlock_tables", "load"]);
 
 function isReadCom(c: string): boolean {
   return READ_COMS.has(c) || c.startsWith("show_");
@@ -122,13 +120,13 @@ describe("MySQL classifier against MariaDB (oracle)", () => {
       if (++done % 250 === 0) console.log(`oracle: ${done}/${corpus.length} after ${Math.round((Date.now() - started) / 1000)} s`);
       // Rebuild only when the entry could have damaged the fixtures (DDL on them, routines dropped)
       // or left state on the connection (HANDLER, LOCK, XA, password changes).
-      const damaging = /\b(DROP|ALTER|RENAME|TRUNCATE|REPLACE\s+(TABLE|VIEW)|HANDLER|PASSWORD|LOCK\s+TABLES|XA)\b/i.test(entry.sql);
-      if (damaging && ran.some((c) => !ROLLBACK_SAFE.has(c) || c.startsWith("ha_"))) {
+      const damaging = /\b(DROP|ALTER|RENAME|TRUNCATE|REPLACE\s+(TABLE|VIEW)|HANDLER|PASSWORD|ALTER\s+USER|LOCK\s+TABLES|XA)\b/i.test(entry.sql);
+      if (damaging && ran.length) {
         // A fresh connection drops whatever the statement left behind (HANDLER, named locks, XA).
         await conn.end();
         if (!(await fixturesIntact())) await rebuild();
         // The corpus changes its own password (SET PASSWORD, ALTER USER CURRENT_USER()).
-        if (/PASSWORD|ALTER\s+USER/i.test(entry.sql)) await db.rootSql("SET PASSWORD FOR 'gh_oracle'@'%' = PASSWORD('oracle-pw')");
+        await db.rootSql("SET PASSWORD FOR 'gh_oracle'@'%' = PASSWORD('oracle-pw')");
         conn = await connect();
       }
     }
