@@ -1,20 +1,14 @@
-/** Resource type → engine. */
+/** Resource type → the listener engine of its protocol module (protocols/registry-client.ts). */
 import { CliError } from "../errors.ts";
 import type { Engine } from "./engine.ts";
-import { postgresEngine } from "./postgres.ts";
-import { sshEngine } from "./ssh.ts";
-
-const engines = new Map<string, Engine>([
-  [postgresEngine.type, postgresEngine],
-  [sshEngine.type, sshEngine],
-]);
+import { CLIENT_PROTOCOLS, clientEngine } from "../../protocols/registry-client.ts";
 
 export function engineFor(type: string): Engine {
-  const engine = engines.get(type);
-  if (!engine) throw new CliError(`resource type ${JSON.stringify(type)} is not supported by this gatehouse client (supported: ${[...engines.keys()].join(", ")})`);
+  const engine = clientEngine(type);
+  if (!engine) throw new CliError(`resource type ${JSON.stringify(type)} is not supported by this gatehouse client (supported: ${supportedTypes().join(", ")})`);
   return engine;
 }
 
 export function supportedTypes(): string[] {
-  return [...engines.keys()];
+  return Object.keys(CLIENT_PROTOCOLS);
 }

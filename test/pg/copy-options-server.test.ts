@@ -1,5 +1,5 @@
 /**
- * parsers/pg/copy-options.ts against the real server: for every statement, `header` must be set
+ * protocols/postgres/codec/copy-options.ts against the real server: for every statement, `header` must be set
  * exactly when PostgreSQL itself sends a header line — never when it does not (that would let a
  * data row through unmasked). Statements PostgreSQL refuses must not report a header either.
  */
@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFile } from "node:child_process";
 import { startPostgres, type RunningPostgres } from "../harness/postgres.ts";
 import { cleanPgEnv } from "../harness/stack.ts";
-import { copyOutFormat } from "../../parsers/pg/copy-options.ts";
+import { copyOutFormat } from "../../protocols/postgres/codec/copy-options.ts";
 
 let db: RunningPostgres;
 
