@@ -5,8 +5,9 @@
  */
 import { MysqlCodecError } from "./errors.ts";
 
-const utf8 = new TextDecoder("utf-8", { fatal: false });
-const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a BOM is kept as the character it is (the server does not strip it either).
+const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const enc = new TextEncoder();
 
 export function utf8Bytes(s: string): Uint8Array {

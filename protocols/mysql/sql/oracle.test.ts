@@ -136,5 +136,5 @@ describe("MySQL classifier against MariaDB (oracle)", () => {
     expect(misses).toEqual([]);
     // The oracle must actually have exercised the server: most entries run something.
     expect(serverRan).toBeGreaterThan(corpus.length * 0.8);
-  }, 600_000);
+  }, 900_000);
 });
