@@ -35,6 +35,8 @@ export async function startMysqlListener(opts: { port?: number; host?: string; p
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    // Request/response protocol of small packets: Nagle + delayed ACK would add ~40 ms per query.
+    socket.setNoDelay(true);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     const { serverVersion, capabilities } = opts.backend.greeting();

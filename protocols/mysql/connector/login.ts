@@ -128,6 +128,7 @@ function serverError(p: Uint8Array, during: string): MysqlLoginError {
 
 export async function mysqlLogin(opts: MysqlLoginOptions): Promise<MysqlSession> {
   const raw = net.connect({ host: opts.host, port: opts.port });
+  raw.setNoDelay(true); // small request/response packets: no Nagle delay
   const timer = setTimeout(() => raw.destroy(new Error("login timed out")), opts.timeoutMs ?? 15_000);
   try {
     await new Promise<void>((resolve, reject) => {
