@@ -3,7 +3,7 @@
  *
  *   npm run bench                 # full run (≈ 10–15 min on 2 cores)
  *   npm run bench -- --quick      # smaller sizes, one round (≈ 3–4 min)
- *   npm run bench -- --only=hot,pgbench   # sections: hot, setup, pgbench, large, memory, profile
+ *   npm run bench -- --only=hot,pgbench   # sections: hot, setup, pgbench, large, memory, profile, mysql
  *
  * Paths compared (same PostgreSQL, same run, variants alternating, medians of the rounds):
  *   direct          pgbench/psql → PostgreSQL
@@ -35,6 +35,7 @@ import { benchMasking } from "./hot/masking.ts";
 import { benchFramer } from "./hot/framer.ts";
 import { benchClassifier } from "./hot/classifier.ts";
 import { benchRecordingCpu } from "./hot/recording.ts";
+import { sectionMysql } from "./mysql.ts";
 
 const REPO = path.resolve(import.meta.dirname, "..");
 const RESULTS = path.join(REPO, "bench/results");
@@ -673,6 +674,10 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   md.push("");
   md.push(table("connection setup: TCP connect → first ReadyForQuery (median)"));
   md.push(table("connection setup: TCP connect → first ReadyForQuery (p90)"));
+  for (const name of [...new Set(figures.filter((f) => f.name.startsWith("mysql:")).map((f) => f.name))]) {
+    if (name === figures.find((f) => f.name.startsWith("mysql:"))?.name) md.push("## MySQL / MariaDB (bench/mysql.ts; gatehouse-inproc = the MySQL module in one process, not yet through the worker)\n");
+    md.push(table(name));
+  }
   md.push("## Hot paths in isolation");
   md.push("");
   md.push(table("masking scanner throughput", false));
@@ -740,6 +745,7 @@ async function main(): Promise<void> {
     execFileSync(process.execPath, [path.join(REPO, "wasm/build.mjs")], { stdio: "inherit" });
   }
   if (want("hot")) await sectionHot();
+  if (want("mysql")) await sectionMysql(addGroup, { rounds: cfg.rounds, seconds: quick ? 2 : 5, rows: quick ? 20_000 : 100_000, log });
 
   const needStack = ["setup", "pgbench", "large", "memory", "profile"].some(want);
   let mem: MemoryReport | undefined;

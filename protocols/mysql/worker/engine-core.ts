@@ -1,0 +1,505 @@
+/**
+ * The MySQL engine's protocol core (command phase), runtime-neutral: client bytes in → policy →
+ * forward or refuse; server bytes in → decode → masking → client. The host (worker engine
+ * adapter, or the Node relay in tests) owns sockets, recording sinks and the approval workflow.
+ *
+ * Ordering: one client command is in flight at a time. Later client bytes queue (the host stops
+ * returning credit) until the server's response to the current command is complete, so a refusal
+ * ERR, an approval wait or a settings re-read can never be overtaken — the same rule as a held
+ * PostgreSQL statement.
+ *
+ * Refusals never reach the server. Unlike PostgreSQL, a failed statement in MySQL does not change
+ * transaction state (no aborted-transaction mode), so answering ERR locally leaves client and
+ * server state identical without a sentinel statement; a refused multi-statement query is refused
+ * whole (nothing of it is sent), which is what the client sees when a first statement fails.
+ */
+import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
+import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
+import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
+import { decodeEof, decodeErr, decodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
+import { decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, type ColumnDefinition } from "../codec/resultset.ts";
+import { MysqlCodecError } from "../codec/errors.ts";
+import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
+import { classifyMysql, type MysqlStatement } from "../sql/classify.ts";
+import { SessionPin, type PinnedState } from "../sql/session.ts";
+import type { RowMasker } from "./row-masker.ts";
+
+export type Verdict = { effect: "allow" } | { effect: "deny"; reason: string } | { effect: "approve"; reason: string };
+
+export interface MysqlEngineHost {
+  sendToClient(bytes: Uint8Array): void;
+  sendToServer(bytes: Uint8Array): void;
+  /** Policy for one query's statements (all of them; a query is allowed only as a whole). */
+  decide(statements: MysqlStatement[], sql: string): Verdict;
+  /** Wait for human approval of exactly this text (and parameters); resolves true when approved. */
+  approve(sql: string, statements: MysqlStatement[], reason: string): Promise<boolean>;
+  record(event: MysqlEngineEvent): void;
+  /** End the session (protocol violation, desync). The engine has already told the client. */
+  end(reason: string): void;
+}
+
+export type MysqlEngineEvent =
+  | { type: "query"; sql: string; statements: { kind: string; command: string; objects: string[] }[]; verdict: Verdict["effect"] | "refused"; reason?: string }
+  | { type: "prepare"; sql: string; statementId?: number; verdict: Verdict["effect"] | "refused"; reason?: string }
+  | { type: "execute"; statementId: number; sql: string }
+  | { type: "result"; rows: number; masked: number; error?: string }
+  | { type: "command"; command: string; verdict: "allow" | "refused"; reason?: string };
+
+export interface MysqlEngineOptions {
+  /** Capabilities the client and the server session agreed on (same on both sides). */
+  capabilities: number;
+  serverVersion: string;
+  pinned: PinnedState;
+  masker: RowMasker | null;
+  /** LOAD DATA LOCAL INFILE is refused unless the resource allows it (it reads files on the pipeline host). */
+  allowLocalInfile?: boolean;
+  /** Bound for one logical packet from either side. */
+  maxPacket?: number;
+}
+
+interface Prepared {
+  sql: string;
+  statements: MysqlStatement[];
+  columns: ColumnDefinition[];
+  params: number;
+  approved: boolean;
+  verdict: Verdict;
+}
+
+type Pending =
+  | { kind: "query"; statements: MysqlStatement[]; binary: false; columns?: undefined }
+  | { kind: "execute"; statements: MysqlStatement[]; binary: true; columns: ColumnDefinition[] }
+  | { kind: "prepare"; sql: string; statements: MysqlStatement[]; verdict: Verdict }
+  | { kind: "simple" } // OK/ERR only: ping, init-db, stmt-reset, set-option
+  | { kind: "internal" }; // the gateway's own settings re-read
+
+type ResultPhase = "head" | "columns" | "columns-eof" | "rows" | "prepare-params" | "prepare-params-eof" | "prepare-columns" | "prepare-columns-eof";
+
+export class MysqlEngineCore {
+  readonly pin: SessionPin;
+  private clientFramer: PacketFramer;
+  private serverFramer: PacketFramer;
+  private queued: Packet[] = [];
+  private busy = false;
+  private pending: Pending | null = null;
+  private phase: ResultPhase = "head";
+  private columns: ColumnDefinition[] = [];
+  private expectedColumns = 0;
+  private prepareOk: { statementId: number; columns: number; params: number } | null = null;
+  private prepareParamsLeft = 0;
+  private rows = 0;
+  private masked = 0;
+  private prepared = new Map<number, Prepared>();
+  private ended = false;
+  private internalRows: (string | null)[][] = [];
+  private readonly deprecateEof: boolean;
+
+  constructor(private readonly host: MysqlEngineHost, private readonly opts: MysqlEngineOptions) {
+    this.pin = new SessionPin(dialectOf(opts.serverVersion), opts.pinned);
+    this.clientFramer = new PacketFramer(opts.maxPacket ?? 64 * 1024 * 1024);
+    this.serverFramer = new PacketFramer(opts.maxPacket ?? 256 * 1024 * 1024);
+    this.deprecateEof = (opts.capabilities & CLIENT.DEPRECATE_EOF) !== 0;
+  }
+
+  get idle(): boolean {
+    return !this.busy && this.queued.length === 0;
+  }
+
+  // ---------------- client → server ----------------
+
+  async onClientData(bytes: Uint8Array): Promise<void> {
+    if (this.ended) return;
+    let packets: Packet[];
+    try {
+      packets = this.clientFramer.push(bytes);
+    } catch (e) {
+      return this.fatal(e instanceof MysqlCodecError && e.code === "too-large" ? "tooLarge" : "malformed", (e as Error).message, 0);
+    }
+    this.queued.push(...packets);
+    await this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.busy && !this.ended && this.queued.length) {
+      const p = this.queued.shift()!;
+      this.busy = true;
+      try {
+        await this.onCommand(p);
+      } catch (e) {
+        this.fatal("malformed", (e as Error).message, (p.lastSeq + 1) & 0xff);
+      }
+    }
+  }
+
+  private refuse(p: Packet, kind: "denied" | "notSupported" | "malformed" | "tooLarge", message: string): void {
+    this.host.sendToClient(encodePacket((p.lastSeq + 1) & 0xff, refusal(kind, message)));
+    this.busy = false;
+  }
+
+  private forward(p: Packet, pending: Pending | null): void {
+    this.pending = pending;
+    this.phase = "head";
+    this.rows = 0;
+    this.masked = 0;
+    this.host.sendToServer(encodePacket(p.seq, p.payload));
+    if (!pending) this.busy = false;
+  }
+
+  private async onCommand(p: Packet): Promise<void> {
+    if (p.seq !== 0) return this.fatal("malformed", `command packet with sequence id ${p.seq}`, 0);
+    const cmd: Command = decodeCommand(p.payload);
+    switch (cmd.type) {
+      case "quit":
+        this.host.sendToServer(encodePacket(0, p.payload));
+        this.ended = true;
+        this.host.end("client quit");
+        return;
+      case "ping":
+      case "stmt-reset":
+        return this.forward(p, { kind: "simple" });
+      case "init-db":
+        this.host.record({ type: "command", command: `USE ${cmd.database}`, verdict: "allow" });
+        return this.forward(p, { kind: "simple" });
+      case "set-option":
+        if (cmd.option !== 0 && cmd.option !== 1) return this.refuse(p, "notSupported", `COM_SET_OPTION ${cmd.option} is not supported`);
+        return this.forward(p, { kind: "simple" });
+      case "stmt-close":
+        this.prepared.delete(cmd.statementId);
+        return this.forward(p, null); // no response
+      case "stmt-send-long-data":
+        if (!this.prepared.has(cmd.statementId)) return this.refuseSilently(p, "COM_STMT_SEND_LONG_DATA for a statement the gateway did not see prepared");
+        return this.forward(p, null);
+      case "query":
+        return this.onQuery(p, cmd.sql);
+      case "stmt-prepare":
+        return this.onPrepare(p, cmd.sql);
+      case "stmt-execute":
+        return this.onExecute(p, cmd.statementId, cmd.flags);
+      case "stmt-fetch":
+        return this.refuse(p, "notSupported", "server-side cursors (COM_STMT_FETCH) are not supported through the gateway");
+      case "change-user":
+        this.host.record({ type: "command", command: "COM_CHANGE_USER", verdict: "refused" });
+        return this.refuse(p, "notSupported", "COM_CHANGE_USER is refused: the session's identity and credentials are fixed at connect");
+      case "reset-connection":
+        return this.refuse(p, "notSupported", "COM_RESET_CONNECTION is refused: it resets settings the gateway pins");
+      case "field-list":
+      case "statistics":
+        return this.refuse(p, "notSupported", `${cmd.type === "field-list" ? "COM_FIELD_LIST" : "COM_STATISTICS"} is not supported; use SHOW COLUMNS / SHOW STATUS`);
+      case "refused":
+        this.host.record({ type: "command", command: cmd.name, verdict: "refused" });
+        return this.refuse(p, "notSupported", `${cmd.name} is refused by the gateway`);
+      case "unknown":
+        this.host.record({ type: "command", command: `0x${cmd.command.toString(16)}`, verdict: "refused" });
+        return this.refuse(p, "notSupported", `unknown command 0x${cmd.command.toString(16)}`);
+    }
+  }
+
+  /** Commands without a response cannot be answered with ERR (the client would desync): end the session. */
+  private refuseSilently(_p: Packet, reason: string): void {
+    this.fatal("malformed", reason, 1);
+  }
+
+  private classify(sqlBytes: Uint8Array): { sql: string; statements: MysqlStatement[]; refusal?: string } {
+    const sql = utf8TextStrict(sqlBytes);
+    const statements = classifyMysql(sql, this.pin.dialect);
+    const pinRefusal = this.pin.check(statements);
+    if (pinRefusal) return { sql, statements, refusal: pinRefusal };
+    const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
+    if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host` };
+    return { sql, statements };
+  }
+
+  private summary(statements: MysqlStatement[]) {
+    return statements.map((s) => ({ kind: s.kind, command: s.command, objects: s.objects }));
+  }
+
+  private async onQuery(p: Packet, sqlBytes: Uint8Array): Promise<void> {
+    let c: ReturnType<MysqlEngineCore["classify"]>;
+    try {
+      c = this.classify(sqlBytes);
+    } catch (e) {
+      return this.refuse(p, "malformed", (e as Error).message);
+    }
+    if (c.refusal) {
+      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", reason: c.refusal });
+      return this.refuse(p, "denied", c.refusal);
+    }
+    const verdict = this.host.decide(c.statements, c.sql);
+    this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: verdict.effect, reason: verdict.effect === "allow" ? undefined : verdict.reason });
+    if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
+    if (verdict.effect === "approve") {
+      const ok = await this.host.approve(c.sql, c.statements, verdict.reason);
+      if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
+    }
+    this.forward(p, { kind: "query", statements: c.statements, binary: false });
+  }
+
+  private async onPrepare(p: Packet, sqlBytes: Uint8Array): Promise<void> {
+    let c: ReturnType<MysqlEngineCore["classify"]>;
+    try {
+      c = this.classify(sqlBytes);
+    } catch (e) {
+      return this.refuse(p, "malformed", (e as Error).message);
+    }
+    if (c.refusal) {
+      this.host.record({ type: "prepare", sql: c.sql, verdict: "refused", reason: c.refusal });
+      return this.refuse(p, "denied", c.refusal);
+    }
+    if (c.statements.length !== 1) return this.refuse(p, "denied", "a prepared statement must be exactly one statement");
+    // Prepare only parses; the decision applies at every execute, approval with the bound parameters.
+    const verdict = this.host.decide(c.statements, c.sql);
+    this.host.record({ type: "prepare", sql: c.sql, verdict: verdict.effect, reason: verdict.effect === "allow" ? undefined : verdict.reason });
+    if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
+    this.forward(p, { kind: "prepare", sql: c.sql, statements: c.statements, verdict });
+  }
+
+  private async onExecute(p: Packet, id: number, flags: number): Promise<void> {
+    const st = this.prepared.get(id);
+    if (!st) return this.refuse(p, "denied", `statement ${id} was not prepared through the gateway`);
+    if (flags !== 0) return this.refuse(p, "notSupported", "server-side cursors are not supported through the gateway");
+    const verdict = this.host.decide(st.statements, st.sql);
+    this.host.record({ type: "execute", statementId: id, sql: st.sql });
+    if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
+    if (verdict.effect === "approve") {
+      // The approval binds the text and these exact parameter bytes.
+      const ok = await this.host.approve(`${st.sql}\n-- parameters: ${hex(p.payload.subarray(10))}`, st.statements, verdict.reason);
+      if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
+    }
+    this.forward(p, { kind: "execute", statements: st.statements, binary: true, columns: st.columns });
+  }
+
+  // ---------------- server → client ----------------
+
+  onServerData(bytes: Uint8Array): void {
+    if (this.ended) return;
+    let packets: Packet[];
+    try {
+      packets = this.serverFramer.push(bytes);
+    } catch (e) {
+      return this.fatal("malformed", `server: ${(e as Error).message}`, 0);
+    }
+    for (const p of packets) {
+      if (this.ended) return;
+      try {
+        this.onServerPacket(p);
+      } catch (e) {
+        return this.fatal("malformed", `server response the gateway cannot decode: ${(e as Error).message}`, (p.lastSeq + 1) & 0xff);
+      }
+    }
+  }
+
+  private toClient(p: Packet, payload = p.payload): void {
+    if (this.pending?.kind === "internal") return;
+    this.host.sendToClient(encodePacket(p.seq, payload));
+  }
+
+  private onServerPacket(p: Packet): void {
+    const pend = this.pending;
+    if (!pend) return this.fatal("malformed", "server sent a packet the client did not ask for", 0);
+    const b = p.payload;
+    if (pend.kind === "simple") {
+      if (!isErr(b) && !(b[0] === 0x00)) return this.fatal("malformed", "unexpected response", (p.lastSeq + 1) & 0xff);
+      if (!isErr(b) && !this.checkStatus(decodeOk(b).status)) return;
+      this.toClient(p);
+      return this.complete();
+    }
+    if (pend.kind === "prepare") return this.onPrepareResponse(p, pend);
+    switch (this.phase) {
+      case "head": {
+        if (isErr(b)) {
+          this.toClient(p);
+          this.host.record({ type: "result", rows: 0, masked: 0, error: decodeErr(b).message });
+          return this.complete();
+        }
+        if (b[0] === 0x00) {
+          const ok = decodeOk(b);
+          if (!this.checkStatus(ok.status)) return;
+          this.toClient(p);
+          if (ok.status & SERVER_STATUS.MORE_RESULTS_EXISTS) return; // next result follows
+          return this.complete();
+        }
+        if (isLocalInfileRequest(b)) {
+          // The connector never offers LOCAL INFILE; a server asking anyway is not trusted.
+          return this.fatal("malformed", "the server asked for a local file", (p.lastSeq + 1) & 0xff);
+        }
+        this.expectedColumns = decodeColumnCount(b);
+        this.columns = [];
+        this.phase = "columns";
+        this.toClient(p);
+        return;
+      }
+      case "columns": {
+        const col = decodeColumnDefinition(b);
+        this.columns.push(col);
+        this.toClient(p);
+        if (this.columns.length === this.expectedColumns) this.phase = this.deprecateEof ? "rows" : "columns-eof";
+        return;
+      }
+      case "columns-eof":
+        if (!isEof(b)) return this.fatal("malformed", "expected EOF after column definitions", (p.lastSeq + 1) & 0xff);
+        this.toClient(p);
+        this.phase = "rows";
+        return;
+      case "rows": {
+        if (isErr(b)) {
+          this.toClient(p);
+          return this.complete();
+        }
+        if (b[0] === 0xfe && b.length < 0xffffff) {
+          const status = this.deprecateEof ? decodeOk(b).status : decodeEof(b).status;
+          if (!this.checkStatus(status)) return;
+          this.toClient(p);
+          this.host.record({ type: "result", rows: this.rows, masked: this.masked });
+          if (status & SERVER_STATUS.MORE_RESULTS_EXISTS) {
+            this.phase = "head";
+            return;
+          }
+          return this.complete();
+        }
+        this.rows++;
+        this.toClient(p, this.maskRow(b, pend.kind === "execute"));
+        return;
+      }
+      default:
+        return this.fatal("malformed", `unexpected phase ${this.phase}`, 0);
+    }
+  }
+
+  private maskRow(row: Uint8Array, binary: boolean): Uint8Array {
+    const m = this.opts.masker;
+    if (!m || !m.touches(this.columns)) return row;
+    if (binary) {
+      const cells = decodeBinaryRow(row, this.columns.map((c) => c.type));
+      const { cells: out, changed } = m.maskBinary(this.columns, cells);
+      this.masked += changed;
+      return changed ? encodeBinaryRow(out) : row;
+    }
+    const cells = decodeTextRow(row, this.columns.length);
+    const { cells: out, changed } = m.maskText(this.columns, cells);
+    this.masked += changed;
+    return changed ? encodeTextRow(out) : row;
+  }
+
+  private onPrepareResponse(p: Packet, pend: Extract<Pending, { kind: "prepare" }>): void {
+    const b = p.payload;
+    if (this.phase === "head") {
+      if (isErr(b)) {
+        this.toClient(p);
+        return this.complete();
+      }
+      this.prepareOk = decodePrepareOk(b);
+      this.columns = [];
+      this.prepareParamsLeft = this.prepareOk.params;
+      this.prepared.set(this.prepareOk.statementId, { sql: pend.sql, statements: pend.statements, columns: [], params: this.prepareOk.params, approved: false, verdict: pend.verdict });
+      this.toClient(p);
+      this.phase = this.prepareOk.params ? "prepare-params" : this.prepareOk.columns ? "prepare-columns" : "head";
+      if (this.phase === "head") return this.complete();
+      return;
+    }
+    const ok = this.prepareOk!;
+    const st = this.prepared.get(ok.statementId)!;
+    this.toClient(p);
+    switch (this.phase) {
+      case "prepare-params":
+        decodeColumnDefinition(b);
+        if (--this.prepareParamsLeft === 0) this.phase = this.deprecateEof ? (ok.columns ? "prepare-columns" : "head") : "prepare-params-eof";
+        break;
+      case "prepare-params-eof":
+        if (!isEof(b)) throw new MysqlCodecError("malformed", "expected EOF after parameter definitions");
+        this.phase = ok.columns ? "prepare-columns" : "head";
+        break;
+      case "prepare-columns":
+        st.columns.push(decodeColumnDefinition(b));
+        if (st.columns.length === ok.columns) this.phase = this.deprecateEof ? "head" : "prepare-columns-eof";
+        break;
+      case "prepare-columns-eof":
+        if (!isEof(b)) throw new MysqlCodecError("malformed", "expected EOF after column definitions");
+        this.phase = "head";
+        break;
+    }
+    if (this.phase === "head") this.complete();
+  }
+
+  private checkStatus(status: number): boolean {
+    const why = this.pin.confirmStatus(status);
+    if (why) {
+      this.fatal("malformed", `session state desynchronised: ${why}`, 0);
+      return false;
+    }
+    return true;
+  }
+
+  /** The response to the current command is complete: apply tracked settings, re-read unknown ones, take the next command. */
+  private complete(): void {
+    const pend = this.pending;
+    this.pending = null;
+    this.phase = "head";
+    if (pend && (pend.kind === "query" || pend.kind === "execute")) {
+      for (const s of pend.statements) this.pin.apply(s);
+      this.pin.markUnconfirmed(pend.statements);
+    }
+    if (!this.pin.confirmed && pend?.kind !== "internal") return this.reconfirm();
+    this.busy = false;
+    void this.drain();
+  }
+
+  /** Re-read pinned settings with the gateway's own query; the client's next command waits. */
+  private reconfirm(): void {
+    this.pending = { kind: "internal" };
+    this.internalRows = [];
+    const original = this.onServerPacket.bind(this);
+    // A small dedicated parser for the one-row answer.
+    let phase: "head" | "cols" | "eof" | "rows" = "head";
+    let cols = 0;
+    this.onServerPacket = (p: Packet) => {
+      const b = p.payload;
+      if (phase === "head") {
+        if (isErr(b)) return this.fatal("malformed", `cannot re-read session settings: ${decodeErr(b).message}`, 1);
+        cols = decodeColumnCount(b);
+        phase = "cols";
+        return;
+      }
+      if (phase === "cols") {
+        if (--cols === 0 || (cols < 0)) phase = this.deprecateEof ? "rows" : "eof";
+        return;
+      }
+      if (phase === "eof") {
+        phase = "rows";
+        return;
+      }
+      if (b[0] === 0xfe && b.length < 0xffffff) {
+        this.onServerPacket = original;
+        const row = this.internalRows[0];
+        const why = row ? this.pin.confirm({ sqlMode: row[0] ?? "", charsetClient: row[1] ?? "", charsetResults: row[2] ?? "", charsetConnection: row[3] ?? "" }) : "no answer";
+        if (why) return this.fatal("denied", `session settings changed behind the gateway: ${why}`, 1);
+        this.pending = null;
+        this.busy = false;
+        void this.drain();
+        return;
+      }
+      this.internalRows.push(decodeTextRow(b, 4).map((c) => (c === null ? null : utf8Text(c))));
+    };
+    this.host.sendToServer(encodePacket(0, encodeQuery("SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_results, @@SESSION.character_set_connection")));
+  }
+
+  /** Tell the client (ERR with the next sequence id) and end the session. */
+  private fatal(kind: "malformed" | "tooLarge" | "denied", message: string, seq: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.host.sendToClient(encodePacket(seq, refusal(kind, message)));
+    this.host.end(message);
+  }
+}
+
+function dialectOf(serverVersion: string) {
+  const mariadb = /mariadb/i.test(serverVersion);
+  const v = (mariadb ? serverVersion.replace(/^5\.5\.5-/, "") : serverVersion).match(/^(\d+)\.(\d+)\.(\d+)/);
+  if (!v) throw new Error(`cannot read the server version "${serverVersion}"`);
+  return { flavor: (mariadb ? "mariadb" : "mysql") as "mariadb" | "mysql", version: Number(v[1]) * 10000 + Number(v[2]) * 100 + Number(v[3]) };
+}
+
+function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+export { COM };

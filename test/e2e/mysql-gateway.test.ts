@@ -1,0 +1,228 @@
+/**
+ * MySQL through the gateway's MySQL module, end to end with real clients (mysql2, the `mariadb`
+ * CLI) and a real MariaDB: local listener auth, per-statement policy with refusals as ERR packets,
+ * multi-statements, prepared statements, LOAD DATA LOCAL refusal, masking (text and binary
+ * protocol), approvals holding one statement in a live session, pinned session settings, large
+ * results and hostile input. The tunnel hops are in-process (test/harness/mysql-gateway.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import net from "node:net";
+import mysql from "mysql2/promise";
+import { startMariaDb, MARIADB_CLIENT, type RunningMariaDb } from "../harness/mariadb.ts";
+import { startMysqlGateway, type MysqlGateway } from "../harness/mysql-gateway.ts";
+import { PacketFramer, encodePacket, type Packet } from "../../protocols/mysql/codec/packets.ts";
+import { decodeErr } from "../../protocols/mysql/codec/responses.ts";
+import { decodeHandshakeV10, encodeHandshakeResponse41 } from "../../protocols/mysql/codec/handshake.ts";
+import { CLIENT } from "../../protocols/mysql/codec/constants.ts";
+import { nativePasswordResponse } from "../../protocols/mysql/connector/auth.ts";
+
+const run = promisify(execFile);
+
+const POLICY = `version: 1
+roles:
+  approver: [{ claims: { groups: sre } }]
+rules:
+  - name: connect
+    effect: allow
+    subjects: any
+    resources: any
+    actions: [connect]
+  - name: reads-and-writes
+    effect: allow
+    subjects: any
+    resources: any
+    actions: [sql.read, sql.write, sql.transaction, sql.session]
+  - name: no-ddl
+    effect: deny
+    subjects: any
+    resources: any
+    actions: [sql.ddl, sql.privilege, sql.admin]
+  - name: deletes-need-approval
+    effect: approve
+    subjects: any
+    resources: any
+    actions: [{ sql: { kinds: [write], commands: ["DELETE"] } }]
+`;
+
+const MASKING = [{ name: "ssn", columns: ["ssn", "customers.card"], style: "partial" as const, keep: 4 }];
+
+describe("MySQL gateway module (mysql2 + mariadb CLI → listener → engine → connector → MariaDB)", () => {
+  let db: RunningMariaDb;
+  let gw: MysqlGateway;
+  const connect = (extra: Partial<mysql.ConnectionOptions> = {}) =>
+    mysql.createConnection({ host: "127.0.0.1", port: gw.port, user: "pipeline", password: gw.password, database: db.database, ...extra });
+
+  beforeAll(async () => {
+    db = await startMariaDb();
+    await db.rootSql(`CREATE TABLE big (id INT PRIMARY KEY, payload TEXT); INSERT INTO big SELECT seq, REPEAT('x', 1000) FROM seq_1_to_20000;`, db.database);
+    await db.rootSql(`GRANT SELECT ON ${db.database}.* TO '${db.levels.write.user}'@'%'`);
+    gw = await startMysqlGateway(db, { policy: POLICY, masking: MASKING });
+  }, 120_000);
+  afterAll(async () => {
+    await gw?.close();
+    await db?.stop();
+  });
+
+  it("authenticates the local client with the listener's password, never the database's", async () => {
+    await expect(connect({ password: db.levels.write.password })).rejects.toMatchObject({ errno: 1045 });
+    await expect(connect({ password: "" })).rejects.toMatchObject({ errno: 1045 });
+    const c = await connect();
+    const [rows] = await c.query("SELECT CURRENT_USER() AS u");
+    // The connector logged in with the write level's account (the policy allows writes, not DDL).
+    expect((rows as { u: string }[])[0].u).toBe(`${db.levels.write.user}@%`);
+    await c.end();
+  });
+
+  it("refuses by policy with a MySQL ERR (1227/42000) and the session goes on", async () => {
+    const c = await connect();
+    const e = await c.query("DROP TABLE orders").catch((x) => x);
+    expect(e).toMatchObject({ errno: 1227, sqlState: "42000" });
+    expect(e.message).toMatch(/gatehouse:/);
+    const [rows] = await c.query("SELECT COUNT(*) AS n FROM orders");
+    expect((rows as { n: number }[])[0].n).toBe(3);
+    // The table is still there: the statement never reached the server.
+    expect((await db.rootSql("SELECT COUNT(*) FROM orders", db.database)).trim()).toBe("3");
+    await c.end();
+  });
+
+  it("refuses a multi-statement query whole when any statement is refused (none of it runs)", async () => {
+    const c = await connect({ multipleStatements: true });
+    await expect(c.query("UPDATE orders SET total = 1 WHERE id = 1; DROP TABLE orders")).rejects.toMatchObject({ errno: 1227 });
+    expect((await db.rootSql("SELECT total FROM orders WHERE id = 1", db.database)).trim()).toBe("10.50");
+    const [res] = await c.query("SELECT 1 AS a; SELECT 2 AS b");
+    expect(res).toEqual([[{ a: 1 }], [{ b: 2 }]]);
+    // Hidden in a version comment the server executes:
+    await expect(c.query("SELECT 1 /*!50000 ; DROP TABLE orders */")).rejects.toMatchObject({ errno: 1227 });
+    await c.end();
+  });
+
+  it("masks columns in text and binary (prepared) resultsets, aliases included", async () => {
+    const c = await connect();
+    const [text] = await c.query("SELECT name, ssn, card AS c FROM customers ORDER BY id");
+    expect((text as { ssn: string; c: string }[])[0]).toEqual({ name: "Ada Lovelace", ssn: "****6789", c: "****1111" });
+    const [bin] = await c.execute("SELECT ssn AS s, id FROM customers WHERE id = ?", [2]);
+    expect(bin).toEqual([{ s: "****4321", id: 2 }]);
+    await c.end();
+  });
+
+  it("prepared statements: policy applies at prepare and execute", async () => {
+    const c = await connect();
+    await expect(c.execute("CREATE TABLE x (a INT)")).rejects.toMatchObject({ errno: 1227 });
+    const [r] = await c.execute("UPDATE orders SET total = total WHERE id = ?", [1]);
+    expect((r as { affectedRows: number }).affectedRows).toBe(1);
+    await c.end();
+  });
+
+  it("holds a DELETE for approval in the live session; approved it runs once, denied it is refused", async () => {
+    const c = await connect();
+    const pending = c.query("DELETE FROM orders WHERE id = 3");
+    await vi_waitFor(() => gw.approvals.length === 1);
+    expect(gw.approvals[0].sql).toBe("DELETE FROM orders WHERE id = 3");
+    gw.approvals.shift()!.resolve(true);
+    const [ok] = await pending;
+    expect((ok as { affectedRows: number }).affectedRows).toBe(1);
+    const denied = c.query("DELETE FROM orders WHERE id = 2").catch((x) => x);
+    await vi_waitFor(() => gw.approvals.length === 1);
+    gw.approvals.shift()!.resolve(false);
+    expect(await denied).toMatchObject({ errno: 1227 });
+    expect((await db.rootSql("SELECT COUNT(*) FROM orders", db.database)).trim()).toBe("2");
+    await c.end();
+  });
+
+  it("refuses LOAD DATA LOCAL, COM_CHANGE_USER and changes of pinned settings", async () => {
+    const c = await connect({ multipleStatements: true });
+    await expect(c.query("LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE orders")).rejects.toMatchObject({ errno: 1227 });
+    await expect(c.query("SET NAMES latin1")).rejects.toMatchObject({ errno: 1227 });
+    await expect(c.query("SET sql_mode = 'ANSI_QUOTES'; SELECT 1")).rejects.toMatchObject({ errno: 1227 });
+    // A single literal change is tracked exactly: afterwards "…" is an identifier for both sides.
+    await c.query("SET sql_mode = 'ANSI_QUOTES,STRICT_TRANS_TABLES'");
+    const [r] = await c.query(`SELECT "name" FROM customers WHERE id = 1`);
+    expect(r).toEqual([{ name: "Ada Lovelace" }]);
+    await expect(c.changeUser({ user: "root" })).rejects.toMatchObject({ errno: 1235 });
+    await c.end().catch(() => undefined);
+  });
+
+  it("streams a large result (20,000 rows, ~20 MB) through the engine", async () => {
+    const c = await connect();
+    const [rows] = await c.query("SELECT id, payload FROM big ORDER BY id");
+    expect((rows as unknown[]).length).toBe(20000);
+    await c.end();
+  });
+
+  it("works with the real mariadb CLI", async () => {
+    const { stdout } = await run(MARIADB_CLIENT!, ["--no-defaults", "-h", "127.0.0.1", "-P", String(gw.port), "-u", "pipeline", `-p${gw.password}`, "-D", db.database, "-N", "-B", "-e", "SELECT name, ssn FROM customers WHERE id = 1"]);
+    expect(stdout.trim()).toBe("Ada Lovelace\t****6789");
+    const e = await run(MARIADB_CLIENT!, ["--no-defaults", "-h", "127.0.0.1", "-P", String(gw.port), "-u", "pipeline", `-p${gw.password}`, "-D", db.database, "-e", "DROP TABLE customers"]).catch((x) => x);
+    expect(e.stderr).toMatch(/ERROR 1227 \(42000\).*gatehouse/);
+  });
+
+  it("hostile input: a bad sequence id, an unknown command and an oversized packet each get an ERR; the listener keeps serving", async () => {
+    // Unknown command: ERR 1235, the session goes on.
+    const a = await rawSession(gw.port, gw.password);
+    a.socket.write(encodePacket(0, new Uint8Array([0x77, 1, 2, 3])));
+    expect(decodeErr((await a.next()).payload)).toMatchObject({ code: 1235 });
+    a.socket.write(encodePacket(0, new Uint8Array([0x0e]))); // COM_PING still answered
+    expect((await a.next()).payload[0]).toBe(0x00);
+    // A command with a sequence id other than 0: ERR, then the session ends.
+    a.socket.write(encodePacket(5, new Uint8Array([0x03, 0x41])));
+    expect(decodeErr((await a.next()).payload)).toMatchObject({ code: 1835 });
+    await a.closed;
+    // COM_BINLOG_DUMP and a truncated COM_STMT_EXECUTE.
+    const b = await rawSession(gw.port, gw.password);
+    b.socket.write(encodePacket(0, new Uint8Array([0x12, 0, 0, 0, 0])));
+    expect(decodeErr((await b.next()).payload)).toMatchObject({ code: 1235 });
+    b.socket.write(encodePacket(0, new Uint8Array([0x17, 1])));
+    expect(decodeErr((await b.next()).payload)).toMatchObject({ code: 1835 });
+    b.socket.destroy();
+    // A statement that is not UTF-8 is refused, not guessed at.
+    const c = await rawSession(gw.port, gw.password);
+    c.socket.write(encodePacket(0, new Uint8Array([0x03, 0x53, 0x45, 0x4c, 0x45, 0x43, 0x54, 0x20, 0xff, 0x27])));
+    expect(decodeErr((await c.next()).payload)).toMatchObject({ code: 1835 });
+    c.socket.destroy();
+    const again = await connect();
+    const [r] = await again.query("SELECT 1 AS one");
+    expect(r).toEqual([{ one: 1 }]);
+    await again.end();
+  });
+});
+
+async function vi_waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A hand-driven client: handshake with the listener password, then raw packets. */
+async function rawSession(port: number, password: string): Promise<{ socket: net.Socket; next(): Promise<Packet>; closed: Promise<void> }> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  const framer = new PacketFramer();
+  const queue: Packet[] = [];
+  const waiters: ((p: Packet) => void)[] = [];
+  socket.on("data", (b: Buffer) => {
+    for (const p of framer.push(new Uint8Array(b))) {
+      const w = waiters.shift();
+      if (w) w(p);
+      else queue.push(p);
+    }
+  });
+  const closed = new Promise<void>((r) => socket.on("close", () => r()));
+  const next = () => new Promise<Packet>((resolve, reject) => {
+    const q = queue.shift();
+    if (q) return resolve(q);
+    const t = setTimeout(() => reject(new Error("no packet")), 10_000);
+    waiters.push((p) => {
+      clearTimeout(t);
+      resolve(p);
+    });
+  });
+  const hs = decodeHandshakeV10((await next()).payload);
+  const caps = CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION | CLIENT.PLUGIN_AUTH | CLIENT.DEPRECATE_EOF;
+  socket.write(encodePacket(1, encodeHandshakeResponse41({ capabilities: caps, maxPacket: 1 << 24, charset: 45, user: "raw", authResponse: nativePasswordResponse(password, hs.scramble), database: null, authPlugin: "mysql_native_password", attributes: new Map() })));
+  const ok = await next();
+  if (ok.payload[0] !== 0) throw new Error("local handshake failed");
+  return { socket, next, closed };
+}
