@@ -142,8 +142,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     if (!result.ok) return result;
     let closedChannels = 0;
     for (const ws of this.ctx.getWebSockets(`connector:${id}`)) {
+      if (ws.readyState === WebSocket.OPEN) closedChannels++;
       this.closeSocket(ws, CLOSE_POLICY, `connector ${id} was revoked`);
-      closedChannels++;
     }
     const live = await this.ctx.storage.list<number>({ prefix: `live:${id}:` });
     let endedSessions = 0;
