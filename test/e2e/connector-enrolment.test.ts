@@ -269,7 +269,7 @@ describe("connector enrolment", () => {
     // The running connector tries to come back and is refused, with the reason in its log.
     await eventually(async () => /connector dc1 was revoked/.test(connector.state.log), "the connector's refusal log line");
     expect((await listConnectors()).find((c) => c.id === "dc1")).toMatchObject({ status: "revoked", online: false });
-    expect(await dialControl("dc1", JSON.parse(await readFile(key(), "utf8")) as object)).toMatchObject({ status: 401, reason: "connector dc1 was revoked" });
+    expect(await dialControl("dc1", JSON.parse(await readFile(key(), "utf8")) as object)).toMatchObject({ status: 401, reason: expect.stringContaining("connector dc1 was revoked") });
     const refused = await psql(conn.url, ["-c", "select 1"]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/no connector online for resource dc1-pg|not available|offline/);
@@ -289,7 +289,7 @@ describe("connector enrolment", () => {
     expect(await dialControl("local", jwk)).toBe("open");
     const r = await cli(["admin", "connectors", "revoke", "local"]);
     expect(r.stdout).toMatch(/^connector local revoked: [1-9]\d* control channel\(s\) closed/);
-    expect(await dialControl("local", jwk)).toMatchObject({ status: 401, reason: "connector local was revoked" });
+    expect(await dialControl("local", jwk)).toMatchObject({ status: 401, reason: expect.stringContaining("connector local was revoked at ") });
     expect((await listConnectors()).find((c) => c.id === "local")).toMatchObject({ source: "configuration", status: "revoked", online: false });
   });
 
