@@ -87,6 +87,12 @@ async function listConnectors(): Promise<Listed[]> {
   return JSON.parse(r.stdout) as Listed[];
 }
 
+/** The same list straight from the admin API: cheap enough to poll while waiting for a connector. */
+async function listedViaApi(id: string): Promise<Listed | undefined> {
+  const res = await fetch(`${stack.gatewayUrl}/v1/admin/connectors`, { headers: { authorization: `Bearer ${adminToken}` } });
+  return ((await res.json()) as { connectors: Listed[] }).connectors.find((c) => c.id === id);
+}
+
 async function enrolToken(id: string, ttl?: string): Promise<{ token: string; expires_at: string }> {
   const r = await cli(["admin", "connectors", "enroll-token", "--id", id, "--json", ...(ttl ? ["--ttl", ttl] : [])]);
   expect(r.stderr).toBe("");
@@ -118,7 +124,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), "gatehouse-enrol-"));
   adminToken = await stack.mintToken({ sub: "root-admin", claims: { groups: ["admins"] } });
   shortToken = await enrolToken("dc-late", "1m");
-}, 240_000);
+}, 400_000);
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
@@ -144,7 +150,7 @@ describe("connector enrolment", () => {
     const badTtl = await cli(["admin", "connectors", "enroll-token", "--id", "dc1", "--ttl", "48h"]);
     expect(badTtl.code).not.toBe(0);
     expect(badTtl.stderr).toContain("ttl_seconds must be an integer between 60 and 86400");
-  });
+  }, 300_000);
 
   it("enrols: the key pair is generated locally, the worker keeps the public key, key and config are 0600", async () => {
     const created = await cli(["admin", "connectors", "enroll-token", "--id", "dc1", "--ttl", "15m"]);
@@ -170,7 +176,7 @@ describe("connector enrolment", () => {
     const listed = (await listConnectors()).find((c) => c.id === "dc1");
     expect(listed).toMatchObject({ source: "enrolled", status: "active", online: false, thumbprint: out.thumbprint });
     expect((await listConnectors()).find((c) => c.id === "local")).toMatchObject({ source: "configuration", status: "active", online: true });
-  });
+  }, 300_000);
 
   it("refuses a reused token, and leaves no key behind", async () => {
     const again = path.join(tmp, "dc1-again");
@@ -181,7 +187,7 @@ describe("connector enrolment", () => {
     const forged = await connectorCli(["enroll", "--gateway", stack.gatewayUrl, "--token", `${token.slice(0, -2)}AA`, "--out", path.join(tmp, "forged")]);
     expect(forged.code).not.toBe(0);
     expect(forged.stderr).toContain("unknown enrolment token");
-  });
+  }, 300_000);
 
   it("refuses an enrolment whose key proof was not made with the key it registers", async () => {
     const fresh = await enrolToken("dc-proof");
@@ -200,7 +206,7 @@ describe("connector enrolment", () => {
     const res = await fetch(`${stack.gatewayUrl}/v1/connector/enroll`, { method: "POST", body: JSON.stringify({ token: fresh.token, public_key: publicJwk, proof }) });
     expect(res.status).toBe(401);
     expect(((await res.json()) as { reason: string }).reason).toContain("key proof rejected");
-  });
+  }, 300_000);
 
   it("serves sessions as an enrolled connector (a real process), after its resources are added", async () => {
     const l = level();
@@ -211,14 +217,14 @@ describe("connector enrolment", () => {
     const check = await connectorCli(["check", "--config", config()], env());
     expect(check.stdout).toContain("configuration ok: connector dc1, 1 resource(s): dc1-pg");
     const connector = runConnector(config(), env());
-    await eventually(async () => (await listConnectors()).find((c) => c.id === "dc1")?.online, "dc1 online");
+    await eventually(async () => (await listedViaApi("dc1"))?.online, "dc1 online", 600);
     const conn = await stack.connect("dc1-pg", { sub: "alice" });
     const r = await psql(conn.url, ["-At", "-c", "select current_user"]);
     expect(r.stderr).toBe("");
     expect(r.stdout.trim()).toBe(l.user);
     await conn.stop();
     expect(await connector.stop()).toBe(0);
-  });
+  }, 300_000);
 
   it("rotates its key by proving the old one; the old key is refused afterwards", async () => {
     const oldJwk = JSON.parse(await readFile(key(), "utf8")) as object;
@@ -243,11 +249,11 @@ describe("connector enrolment", () => {
     expect(replay.code).not.toBe(0);
     expect(replay.stderr).toContain("the gateway refused (401");
     expect(await dialControl("dc1", newJwk)).toBe("open");
-  });
+  }, 300_000);
 
   it("revocation ends the live session, closes the control channel and refuses the connector from then on", async () => {
     const connector = runConnector(config(), env());
-    await eventually(async () => (await listConnectors()).find((c) => c.id === "dc1")?.online, "dc1 online again with the rotated key");
+    await eventually(async () => (await listedViaApi("dc1"))?.online, "dc1 online again with the rotated key", 600);
     const conn = await stack.connect("dc1-pg", { sub: "alice" });
     const client = new pg.Client({ connectionString: conn.url });
     const clientErrors: Error[] = [];
@@ -267,7 +273,7 @@ describe("connector enrolment", () => {
     expect(ended.message).toMatch(/connector dc1 was revoked|Connection terminated/);
 
     // The running connector tries to come back and is refused, with the reason in its log.
-    await eventually(async () => /connector dc1 was revoked/.test(connector.state.log), "the connector's refusal log line");
+    await eventually(async () => /connector dc1 was revoked/.test(connector.state.log), "the connector's refusal log line", 600);
     expect((await listConnectors()).find((c) => c.id === "dc1")).toMatchObject({ status: "revoked", online: false });
     expect(await dialControl("dc1", JSON.parse(await readFile(key(), "utf8")) as object)).toMatchObject({ status: 401, reason: expect.stringContaining("connector dc1 was revoked") });
     const refused = await psql(conn.url, ["-c", "select 1"]);
@@ -282,7 +288,7 @@ describe("connector enrolment", () => {
     await client.end().catch(() => {});
     await conn.stop();
     expect(await connector.stop()).toBe(0);
-  });
+  }, 300_000);
 
   it("revoking a bootstrap connector (GATEHOUSE_CONNECTORS) refuses it too", async () => {
     const jwk = JSON.parse(await readFile(path.join(stack.home, "connector", "local-key.json"), "utf8")) as object;
@@ -291,7 +297,7 @@ describe("connector enrolment", () => {
     expect(r.stdout).toMatch(/^connector local revoked: [1-9]\d* control channel\(s\) closed/);
     expect(await dialControl("local", jwk)).toMatchObject({ status: 401, reason: expect.stringContaining("connector local was revoked at ") });
     expect((await listConnectors()).find((c) => c.id === "local")).toMatchObject({ source: "configuration", status: "revoked", online: false });
-  });
+  }, 300_000);
 
   it("refuses an expired token", async () => {
     const wait = Date.parse(shortToken.expires_at) - Date.now();
@@ -300,5 +306,5 @@ describe("connector enrolment", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("this enrolment token expired at");
     expect(existsSync(path.join(tmp, "late", "connector-key.jwk"))).toBe(false);
-  }, 90_000);
+  }, 300_000);
 });
