@@ -81,6 +81,7 @@ describe("connector Containerfile", () => {
     const { privateJwk, publicJwk } = await generateConnectorKeyPair();
     await writeFile(path.join(dir, "key.jwk"), JSON.stringify(privateJwk), { mode: 0o600 });
     const worker = await startHarnessWorker({ connectors: { "container-test": publicJwk } });
+    let stopped = false;
     const config = path.join(dir, "connector.yaml");
     await writeFile(config, `gateway: ${worker.url}\nid: container-test\nprivate_key: file:./key.jwk\nresources:\n  - { name: demo-pg, type: postgres, host: 127.0.0.1, database: demo, username: demo, password: env:CT_PW }\n`);
     // The image's flags, with an ephemeral port instead of 9464 (tests run in parallel).
@@ -92,7 +93,7 @@ describe("connector Containerfile", () => {
     const check = (url: string) =>
       new Promise<number>((resolve) => execFile(process.execPath, ["-e", command[2]!.replace(`http://127.0.0.1:${port}`, url)], (err) => resolve(err ? ((err as { code?: number }).code ?? 1) : 0)));
     const until = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => {
-      for (let i = 0; i < 1200; i++) {
+      for (let i = 0; i < 300; i++) {
         const v = await fn();
         if (v !== undefined) return v;
         await new Promise((r) => setTimeout(r, 100));
@@ -103,12 +104,14 @@ describe("connector Containerfile", () => {
       await worker.controls.next(180_000);
       const url = await until("the ops endpoint", async () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log)?.[1]);
       expect(await until("healthy", async () => ((await check(url)) === 0 ? 0 : undefined))).toBe(0);
-      worker.dropAll();
+      // The gateway goes away for good (not a blip the connector reconnects through).
+      await worker.stop();
+      stopped = true;
       expect(await until("unhealthy", async () => ((await check(url)) === 1 ? 1 : undefined))).toBe(1);
     } finally {
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
-      await worker.stop();
+      if (!stopped) await worker.stop();
     }
   }, 300_000);
 });
