@@ -26,6 +26,8 @@ export interface ProductionWorker {
   /** https://127.0.0.1:<port> */
   url: string;
   stop(): Promise<void>;
+  /** Dispose and start again on the same port with the same persisted state. */
+  restart(): Promise<void>;
 }
 
 function moduleType(name: string): "ESModule" | "CompiledWasm" | "Text" | undefined {
@@ -47,13 +49,13 @@ export async function startProductionWorker(opts: ProductionWorkerOptions): Prom
     .filter((n) => moduleType(n) !== undefined)
     .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a.localeCompare(b)));
   const modules = files.map((n) => ({ type: moduleType(n)!, path: path.join(opts.bundleDir, n) }));
-  const mf = new Miniflare({
+  const options = (port: number) => ({
     modules,
     modulesRoot: opts.bundleDir,
     compatibilityDate: JSON.parse(tomlValue("compatibility_date")) as string,
     compatibilityFlags: JSON.parse(tomlValue("compatibility_flags")) as string[],
     host: "127.0.0.1",
-    port: 0,
+    port,
     https: true,
     httpsKey: opts.tls.key,
     httpsCert: opts.tls.cert,
@@ -71,10 +73,16 @@ export async function startProductionWorker(opts: ProductionWorkerOptions): Prom
     // The worker's outbound fetches (OIDC discovery, JWKS, export sinks): TLS verified against
     // the given CAs only; loopback allowed because the test's issuer listens there.
     outboundService: { network: { allow: ["public", "private", "local"], tlsOptions: { trustedCertificates: opts.trustedCertificates } } },
-  });
+  }) satisfies ConstructorParameters<typeof Miniflare>[0];
+  let mf = new Miniflare(options(0));
   const url = await mf.ready;
   return {
     url: url.origin,
     stop: () => mf.dispose(),
+    restart: async () => {
+      await mf.dispose();
+      mf = new Miniflare(options(Number(url.port)));
+      await mf.ready;
+    },
   };
 }

@@ -58,8 +58,11 @@ export class SelfHostD1 {
     return results.map((r) => ({ results: r.rows, success: true as const, meta: { changes: r.changes, last_row_id: r.lastRowId } }));
   }
 
-  async exec(): Promise<never> {
-    throw new Error("self-hosted D1: exec() is not provided; use prepare()");
+  /** D1's exec: a script of statements without parameters (schema creation). */
+  async exec(script: string): Promise<{ count: number; duration: number }> {
+    const statements = script.split(/;\s*(?:\n|$)/).map((s) => s.trim()).filter(Boolean);
+    await this.store.batch(statements.map((sql) => ({ sql, params: [] })));
+    return { count: statements.length, duration: 0 };
   }
 }
 

@@ -18,10 +18,20 @@ export { SelfHostStore } from "./store-object.ts";
 
 type HostEnv = Omit<Env, "DB" | "RECORDINGS"> & { SELFHOST_STORE: DurableObjectNamespace<SelfHostStore> };
 
-/** The worker's Env with D1/R2 provided by the store (one instance: "store"). */
+const wrapped = new WeakMap<HostEnv, Env>();
+
+/**
+ * The worker's Env with D1/R2 provided by the store (one instance: "store"). One wrapper per env
+ * object, so per-database caches in the worker (e.g. "schema already migrated") keep working.
+ */
 function withStorage(env: HostEnv): Env {
-  const store = env.SELFHOST_STORE.get(env.SELFHOST_STORE.idFromName("store"));
-  return { ...env, DB: new SelfHostD1(store) as unknown as D1Database, RECORDINGS: new SelfHostR2(store) as unknown as R2Bucket };
+  let out = wrapped.get(env);
+  if (!out) {
+    const store = env.SELFHOST_STORE.get(env.SELFHOST_STORE.idFromName("store"));
+    out = { ...env, DB: new SelfHostD1(store) as unknown as D1Database, RECORDINGS: new SelfHostR2(store) as unknown as R2Bucket };
+    wrapped.set(env, out);
+  }
+  return out;
 }
 
 export class SessionObject extends BaseSessionObject {
