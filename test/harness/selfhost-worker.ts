@@ -16,9 +16,9 @@ export interface SelfhostWorker {
   url: string;
   /** workerd's output so far. */
   log(): string;
-  /** Stop workerd (SIGTERM) and wait for it. */
+  /** Stop workerd (SIGKILL) and wait for it. */
   stop(): Promise<void>;
-  /** Stop and start again on the same port and state directory. */
+  /** Kill and start again on the same port and state directory. */
   restart(): Promise<void>;
 }
 
@@ -66,13 +66,19 @@ export async function startSelfhostWorker(opts: {
     child = spawn(WORKERD, ["serve", configFile, "--experimental"], { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    if (process.env.GATEHOUSE_TEST_VERBOSE) child.stderr!.on("data", (d: Buffer) => process.stderr.write(`[workerd] ${d.toString().split("\n").filter((l) => !l.startsWith("stack:")).join("\n")}`));
     await opts.waitReady(url);
   };
+  /**
+   * SIGKILL: workerd drains on SIGTERM until every connection closes (the connector's WebSocket
+   * never does by itself). A kill is also the harsher restart: what a response confirmed must
+   * already be on disk.
+   */
   const stop = async () => {
     const c = child;
-    if (!c || c.exitCode !== null) return;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()));
-    c.kill("SIGTERM");
+    c.kill("SIGKILL");
     await exited;
   };
   await start();

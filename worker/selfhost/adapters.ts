@@ -5,7 +5,11 @@
  */
 import type { SelfHostStore, SqlValue } from "./store-object.ts";
 
-type StoreStub = DurableObjectStub<SelfHostStore>;
+/**
+ * Returns the store's stub. Called per operation: a stub is an I/O object of the request that
+ * made it, while these adapters outlive requests (cached per env, index.ts).
+ */
+type StoreStub = () => DurableObjectStub<SelfHostStore>;
 
 function toSql(value: unknown): SqlValue {
   if (value === undefined) throw new TypeError("D1_TYPE_ERROR: undefined cannot be bound");
@@ -26,14 +30,14 @@ class Statement {
   }
 
   async first<T>(column?: string): Promise<T | null> {
-    const { rows } = await this.store.query(this.sql, this.params);
+    const { rows } = await this.store().query(this.sql, this.params);
     const row = rows[0];
     if (!row) return null;
     return (column === undefined ? row : row[column]) as T;
   }
 
   async all<T>(): Promise<{ results: T[]; success: true; meta: Record<string, number> }> {
-    const r = await this.store.query(this.sql, this.params);
+    const r = await this.store().query(this.sql, this.params);
     return { results: r.rows as T[], success: true, meta: { changes: r.changes, last_row_id: r.lastRowId } };
   }
 
@@ -54,14 +58,14 @@ export class SelfHostD1 {
   }
 
   async batch(statements: Statement[]): Promise<Array<{ results: unknown[]; success: true; meta: Record<string, number> }>> {
-    const results = await this.store.batch(statements.map((s) => ({ sql: s.sql, params: s.params })));
+    const results = await this.store().batch(statements.map((s) => ({ sql: s.sql, params: s.params })));
     return results.map((r) => ({ results: r.rows, success: true as const, meta: { changes: r.changes, last_row_id: r.lastRowId } }));
   }
 
   /** D1's exec: a script of statements without parameters (schema creation). */
   async exec(script: string): Promise<{ count: number; duration: number }> {
     const statements = script.split(/;\s*(?:\n|$)/).map((s) => s.trim()).filter(Boolean);
-    await this.store.batch(statements.map((sql) => ({ sql, params: [] })));
+    await this.store().batch(statements.map((sql) => ({ sql, params: [] })));
     return { count: statements.length, duration: 0 };
   }
 }
@@ -80,12 +84,12 @@ export class SelfHostR2 {
 
   async put(key: string, body: unknown, options: { httpMetadata?: { contentType?: string }; customMetadata?: Record<string, string> } = {}) {
     const bytes = await bodyBytes(body);
-    const uploaded = await this.store.putObject(key, bytes, options.httpMetadata?.contentType ?? null, options.customMetadata ?? {});
+    const uploaded = await this.store().putObject(key, bytes, options.httpMetadata?.contentType ?? null, options.customMetadata ?? {});
     return { key, size: bytes.byteLength, uploaded: new Date(uploaded), customMetadata: options.customMetadata ?? {} };
   }
 
   async get(key: string) {
-    const o = await this.store.getObject(key);
+    const o = await this.store().getObject(key);
     if (!o) return null;
     const body = o.body;
     return {
@@ -109,12 +113,12 @@ export class SelfHostR2 {
   }
 
   async delete(keys: string | string[]): Promise<void> {
-    await this.store.deleteObjects(Array.isArray(keys) ? keys : [keys]);
+    await this.store().deleteObjects(Array.isArray(keys) ? keys : [keys]);
   }
 
   async list(options: { prefix?: string; cursor?: string; limit?: number } = {}) {
     const limit = Math.min(options.limit ?? 1000, 1000);
-    const page = await this.store.listObjects(options.prefix ?? "", options.cursor ?? null, limit);
+    const page = await this.store().listObjects(options.prefix ?? "", options.cursor ?? null, limit);
     const objects = page.keys.map((k) => ({ key: k.key, size: k.size, uploaded: new Date(k.uploaded) }));
     return { objects, truncated: page.truncated, cursor: page.truncated ? objects.at(-1)!.key : undefined, delimitedPrefixes: [] as string[] };
   }

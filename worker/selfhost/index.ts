@@ -27,7 +27,8 @@ const wrapped = new WeakMap<HostEnv, Env>();
 function withStorage(env: HostEnv): Env {
   let out = wrapped.get(env);
   if (!out) {
-    const store = env.SELFHOST_STORE.get(env.SELFHOST_STORE.idFromName("store"));
+    const id = env.SELFHOST_STORE.idFromName("store");
+    const store = () => env.SELFHOST_STORE.get(id);
     out = { ...env, DB: new SelfHostD1(store) as unknown as D1Database, RECORDINGS: new SelfHostR2(store) as unknown as R2Bucket };
     wrapped.set(env, out);
   }
