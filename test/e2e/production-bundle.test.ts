@@ -224,6 +224,7 @@ function requestWithCa(method: string, url: string, token?: string, body?: strin
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
     });
     req.on("error", reject);
+    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url}`)));
     req.end(body);
   });
 }
