@@ -200,7 +200,7 @@ describe.each(DEPLOYMENTS)("$name", (deployment) => {
     expect(res.body).toMatchObject({ error: "unauthorized" });
   }, 120_000);
 
-  it("keeps what the admin API stored (D1) across a restart of the server (workerd: killed)", async () => {
+  it("keeps what the admin API stored (D1) across a restart of the server (standalone workerd is killed)", async () => {
     const admin = await issuer.mint({ sub: "ops", groups: ["admins"] });
     const put = await requestWithCa("PUT", `${worker.url}/v1/admin/policy?source=applied.yaml`, admin, policy(issuer.issuer, "applied-over-the-api"));
     expect(put.status).toBe(200);
