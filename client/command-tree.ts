@@ -14,7 +14,7 @@ export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   access: ["request", "list", "revoke"],
   sessions: ["list", "show", "replay", "export", "verify"],
   review: ["report"],
-  admin: ["policy"],
+  admin: ["policy", "connectors"],
   completion: ["bash", "zsh", "fish"],
   version: [],
   help: [],

@@ -4,6 +4,8 @@
  *   gatehouse-connector --config connector.yaml        run (until SIGINT/SIGTERM; SIGHUP reloads the file)
  *   gatehouse-connector check --config connector.yaml  validate the configuration and exit
  *   gatehouse-connector keygen --out key.jwk [--force] create the connector's Ed25519 key pair
+ *   gatehouse-connector enroll --gateway URL --token T --out DIR   enrol with a one-time token
+ *   gatehouse-connector rotate-key --config connector.yaml          replace the key (proving the old one)
  */
 import { mkdir, open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -12,6 +14,7 @@ import { loadConnectorConfig } from "./config.ts";
 import { startConnector } from "./connector.ts";
 import { ConfigError } from "./errors.ts";
 import { generateConnectorKeyPair } from "./keys.ts";
+import { enrolConnector, rotateConnectorKey } from "./enrolment.ts";
 import { createJsonLogger, createStderrLogger, type LogLevel } from "./logger.ts";
 import { ConnectorMetrics } from "./ops/metrics.ts";
 import { parseListenAddress, startOpsServer } from "./ops/ops-server.ts";
@@ -33,6 +36,9 @@ const USAGE = `usage:
                       [--ops-listen 127.0.0.1:9464]   health (/healthz) and Prometheus metrics (/metrics)
   gatehouse-connector check --config connector.yaml
   gatehouse-connector keygen --out connector-key.jwk [--force]
+  gatehouse-connector enroll --gateway https://gatehouse.example.com --token <enrolment token> --out DIR
+                      (token from \`gatehouse admin connectors enroll-token --id ID\`; or env GATEHOUSE_ENROLL_TOKEN)
+  gatehouse-connector rotate-key --config connector.yaml
   gatehouse-connector --version
 
 The connector dials out to the Gatehouse worker, keeps the target credentials on-prem and
@@ -52,6 +58,8 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: "string", short: "c" },
         out: { type: "string", short: "o" },
+        gateway: { type: "string" },
+        token: { type: "string" },
         force: { type: "boolean" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
@@ -73,6 +81,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "keygen":
         return await keygen(values.out as string | undefined, values.force === true);
+      case "enroll":
+        return await enroll(values.gateway as string | undefined, (values.token as string | undefined) ?? process.env.GATEHOUSE_ENROLL_TOKEN, values.out as string | undefined);
+      case "rotate-key":
+        return await rotateKey(values.config as string | undefined);
       case "check":
       case "run":
         return await run(command, values.config as string | undefined, {
@@ -114,8 +126,32 @@ async function keygen(out: string | undefined, force: boolean): Promise<number> 
     await file.close();
   }
   process.stderr.write(`wrote the private key to ${path} (mode 0600); reference it as private_key: file:${out}\n`);
-  process.stderr.write(`add this public key (stdout) to the worker's GATEHOUSE_CONNECTORS: [{ "id": "<connector id>", "public_key": <public JWK> }]\n`);
+  process.stderr.write(`add this public key (stdout) to the worker's GATEHOUSE_CONNECTORS: [{ "id": "<connector id>", "public_key": <public JWK> }] — or skip keygen and use gatehouse-connector enroll with a one-time token\n`);
   process.stdout.write(`${JSON.stringify(publicJwk)}\n`);
+  return 0;
+}
+
+async function enroll(gateway: string | undefined, token: string | undefined, out: string | undefined): Promise<number> {
+  if (!gateway || !token || !out) {
+    process.stderr.write(`gatehouse-connector enroll: --gateway URL, --token T (or GATEHOUSE_ENROLL_TOKEN) and --out DIR are required\n${USAGE}\n`);
+    return 2;
+  }
+  const r = await enrolConnector({ gateway, token, outDir: out });
+  process.stderr.write(`enrolled as connector ${r.id} (key sha256 thumbprint ${r.thumbprint})\n`);
+  process.stderr.write(`wrote ${r.keyPath} and ${r.configPath} (mode 0600); add your resources to the configuration, then:\n`);
+  process.stderr.write(`  gatehouse-connector check --config ${r.configPath}\n  gatehouse-connector --config ${r.configPath}\n`);
+  process.stdout.write(`${JSON.stringify({ id: r.id, thumbprint: r.thumbprint, config: r.configPath, key: r.keyPath })}\n`);
+  return 0;
+}
+
+async function rotateKey(configPath: string | undefined): Promise<number> {
+  if (!configPath) {
+    process.stderr.write(`gatehouse-connector rotate-key: --config FILE is required\n${USAGE}\n`);
+    return 2;
+  }
+  const r = await rotateConnectorKey(configPath);
+  process.stderr.write(`connector ${r.id}: new key registered (sha256 thumbprint ${r.thumbprint}) and written to ${r.keyPath}; the old key is no longer trusted — restart the connector (systemctl restart gatehouse-connector)\n`);
+  process.stdout.write(`${JSON.stringify({ id: r.id, thumbprint: r.thumbprint })}\n`);
   return 0;
 }
 

@@ -21,11 +21,12 @@ export interface BundleReport {
   budget: typeof BUNDLE_BUDGET;
 }
 
-export async function buildWorkerBundle(outDir: string): Promise<BundleReport> {
+/** `entry` overrides wrangler.toml's `main` (the self-host build: worker/selfhost/index.ts). */
+export async function buildWorkerBundle(outDir: string, entry?: string): Promise<BundleReport> {
   mkdirSync(outDir, { recursive: true });
   const wrangler = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
   await new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outDir], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, maxBuffer: 16 * 1024 * 1024 }, (err, _out, stderr) =>
+    execFile(process.execPath, [wrangler, "deploy", ...(entry ? [entry] : []), "--dry-run", "--outdir", outDir], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, maxBuffer: 16 * 1024 * 1024 }, (err, _out, stderr) =>
       err ? reject(new Error(`wrangler deploy --dry-run failed: ${stderr || err.message}`)) : resolve(),
     ),
   );

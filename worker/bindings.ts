@@ -5,19 +5,31 @@
  * an 18-file import cycle. Each class `implements` its interface, so the two cannot drift apart.
  */
 import type { ResourceInfo } from "../parsers/identity.ts";
+import type { JWK } from "jose";
+import type { ConnectorRecord, RegistryResult } from "./connectors/registry.ts";
 
 /** RPC of the SessionObject (worker/session/session-object.ts); `fetch` carries the WebSocket hops. */
 export interface SessionObjectRpc extends Rpc.DurableObjectBranded {
   /** Cancel the session on behalf of its owner; false when it does not belong to `caller` or is gone. */
   cancel(caller: { issuer: string; subject: string }): Promise<boolean>;
+  /** End the session from outside (grant revoked, connector revoked); false when it is gone. */
+  terminate(code: string, reason: string): Promise<boolean>;
 }
+
+export type RevokeResult = RegistryResult<{ record: ConnectorRecord; already: boolean; closedChannels: number; endedSessions: number }>;
 
 export type OpenStreamResult = { ok: true; connectorId: string } | { ok: false; reason: string };
 
 /** RPC of the ConnectorHub (worker/connectors/connector-hub.ts); `fetch` carries the control channel. */
 export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
-  /** Records a connector assertion's jti until it expires; false if it was already used (replay). */
-  claimAssertion(key: string, exp: number): Promise<boolean>;
+  /** Admits a verified assertion: not revoked, key still current, jti not seen before (replay). */
+  claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true } | { ok: false; reason: string }>;
+  createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[]): Promise<RegistryResult<{ expiresAt: number }>>;
+  enrolConnector(tokenHash: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>>;
+  connectorRecord(id: string): Promise<ConnectorRecord | null>;
+  listConnectors(): Promise<{ records: ConnectorRecord[]; online: string[] }>;
+  rotateConnectorKey(id: string, oldThumbprint: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>>;
+  revokeConnector(id: string, by: string, bootstrapIds: string[]): Promise<RevokeResult>;
   describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null>;
   openStream(sessionId: string, resource: string): Promise<OpenStreamResult>;
 }

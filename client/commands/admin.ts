@@ -1,20 +1,22 @@
 /**
- * `gatehouse admin policy apply <file> | show` — the hosted-use policy API (worker/routes/admin.ts).
+ * `gatehouse admin policy apply <file> | show` — the hosted-use policy API (worker/routes/admin.ts);
+ * `gatehouse admin connectors …` — connector enrolment (admin-connectors.ts).
  * Only identities holding the policy's `admin` role may call it. A policy is validated whole by
  * the gateway; an invalid one is rejected with every error and nothing changes.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "../args.ts";
+import { parseArgs, type FlagSpec } from "../args.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { DEFAULT_GATEWAY, errorFromBody, parseGatewayUrl } from "../gateway/api.ts";
 import { resolveTokenSource } from "../auth/token-source.ts";
 import type { CommandIO } from "./io.ts";
+import { adminConnectorsCommand, CONNECTORS_USAGE } from "./admin-connectors.ts";
 
 export const ADMIN_USAGE = `usage:
   gatehouse admin policy apply <policy.yaml>   validate and apply a policy (admin role)
   gatehouse admin policy show [--json]          the policy in force, its hash and origin
-options:
+${CONNECTORS_USAGE}options:
   --gateway URL   gateway (env GATEHOUSE_URL); token from GATEHOUSE_TOKEN or the CI's OIDC token
 `;
 
@@ -30,15 +32,17 @@ interface PolicyView {
 
 export async function adminCommand(argv: string[], io: CommandIO): Promise<number> {
   const [area, sub, ...rest] = argv;
-  if (area !== "policy" || (sub !== "apply" && sub !== "show")) {
+  if ((area !== "policy" || (sub !== "apply" && sub !== "show")) && (area !== "connectors" || sub === undefined || sub.startsWith("-"))) {
     io.stdout(ADMIN_USAGE);
     return area === undefined || area === "--help" || area === "-h" ? (area === undefined ? 2 : 0) : 2;
   }
-  const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" } });
+  const connectorFlags: Record<string, FlagSpec> = area === "connectors" ? { id: { kind: "string" }, ttl: { kind: "string" } } : {};
+  const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, ...connectorFlags });
   const env = io.env ?? process.env;
   const base = parseGatewayUrl(a.strings.get("gateway") ?? env.GATEHOUSE_URL ?? DEFAULT_GATEWAY);
   const token = await resolveTokenSource({ env, audience: a.strings.get("audience") }).getToken();
   const headers = { authorization: `Bearer ${token}`, accept: "application/json" };
+  if (area === "connectors") return adminConnectorsCommand(sub, rest, base, headers, io);
   if (sub === "show") {
     if (a.positionals.length) throw new UsageError("admin policy show takes no arguments");
     const res = await fetch(new URL("v1/admin/policy", base), { headers, redirect: "error" });

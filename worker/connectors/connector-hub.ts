@@ -8,7 +8,9 @@ import { encodeControl, FrameType, type Frame } from "../../parsers/tunnel/frame
 import type { ResourceInfo } from "../../parsers/identity.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
-import type { ConnectorHubRpc, OpenStreamResult } from "../bindings.ts";
+import type { ConnectorHubRpc, OpenStreamResult, RevokeResult } from "../bindings.ts";
+import { ConnectorRegistry, type ConnectorRecord, type RegistryResult } from "./registry.ts";
+import type { JWK } from "jose";
 import { isResourceName } from "../../parsers/resource-name.ts";
 
 interface ControlAttachment {
@@ -69,16 +71,25 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       .sort((a, b) => (b.deserializeAttachment() as ControlAttachment).connectedAt - (a.deserializeAttachment() as ControlAttachment).connectedAt);
   }
 
+  private get registry(): ConnectorRegistry {
+    return new ConnectorRegistry(this.ctx.storage);
+  }
+
   /**
-   * RPC: record a connector assertion's jti until it expires; false when it was seen before
-   * (a replayed assertion). Expired entries are dropped by the hub's alarm.
+   * RPC: admit a verified connector assertion. Refused when the connector is revoked, when the
+   * key that verified it (`thumbprint`, null for a GATEHOUSE_CONNECTORS key) is no longer the
+   * enrolled connector's current one, or when its jti was seen before (a replay). Checked here,
+   * in one object, so a revocation or rotation cannot race an admission. Expired jtis are
+   * dropped by the hub's alarm.
    */
-  async claimAssertion(key: string, exp: number): Promise<boolean> {
-    const storageKey = `jti:${key}`;
-    if ((await this.ctx.storage.get(storageKey)) !== undefined) return false;
+  async claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const refused = await this.registry.admissible(connectorId, thumbprint);
+    if (refused) return { ok: false, reason: refused };
+    const storageKey = `jti:${connectorId}:${jti}`;
+    if ((await this.ctx.storage.get(storageKey)) !== undefined) return { ok: false, reason: "connector assertion was already used" };
     await this.ctx.storage.put(storageKey, exp);
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
-    return true;
+    return { ok: true };
   }
 
   protected override async onAlarm(): Promise<void> {
@@ -86,7 +97,63 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     const seen = await this.ctx.storage.list<number>({ prefix: "jti:" });
     const expired = [...seen].filter(([, exp]) => exp + 60 < now).map(([k]) => k);
     for (let i = 0; i < expired.length; i += 128) await this.ctx.storage.delete(expired.slice(i, i + 128));
-    if (seen.size > expired.length) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+    await this.registry.sweep();
+    // Sessions a connector served, kept so a revocation can end them; a week covers any session.
+    const live = await this.ctx.storage.list<number>({ prefix: "live:" });
+    const stale = [...live].filter(([, at]) => at < Date.now() - 7 * 24 * 3600_000).map(([k]) => k);
+    for (let i = 0; i < stale.length; i += 128) await this.ctx.storage.delete(stale.slice(i, i + 128));
+    if (seen.size > expired.length || live.size > stale.length) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+  }
+
+  /** RPC (admin): store the hash of a new enrolment token for connector `id`. */
+  async createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[]): Promise<RegistryResult<{ expiresAt: number }>> {
+    const result = await this.registry.createToken(tokenHash, id, ttlSeconds, createdBy, bootstrapIds);
+    if (result.ok && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+    return result;
+  }
+
+  /** RPC (POST /v1/connector/enroll): spend the token and register the connector's public key. */
+  async enrolConnector(tokenHash: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>> {
+    return this.registry.enrol(tokenHash, publicKey, thumbprint);
+  }
+
+  /** RPC: an enrolled (or revoked) connector's record, for admission. */
+  async connectorRecord(id: string): Promise<ConnectorRecord | null> {
+    return (await this.registry.record(id)) ?? null;
+  }
+
+  /** RPC (admin): every registry record, and which connector ids have a control channel open now. */
+  async listConnectors(): Promise<{ records: ConnectorRecord[]; online: string[] }> {
+    const online = new Set(this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN).map((ws) => (ws.deserializeAttachment() as ControlAttachment).connectorId));
+    return { records: await this.registry.list(), online: [...online].sort() };
+  }
+
+  /** RPC (POST /v1/connector/rotate-key): the caller proved possession of the old key. */
+  async rotateConnectorKey(id: string, oldThumbprint: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>> {
+    return this.registry.rotate(id, oldThumbprint, publicKey, thumbprint);
+  }
+
+  /**
+   * RPC (admin): revoke a connector. Its next assertion is refused (claimAssertion), its control
+   * channel is closed now, and the live sessions it serves are ended.
+   */
+  async revokeConnector(id: string, by: string, bootstrapIds: string[]): Promise<RevokeResult> {
+    const result = await this.registry.revoke(id, by, bootstrapIds);
+    if (!result.ok) return result;
+    let closedChannels = 0;
+    for (const ws of this.ctx.getWebSockets(`connector:${id}`)) {
+      if (ws.readyState === WebSocket.OPEN) closedChannels++;
+      this.closeSocket(ws, CLOSE_POLICY, `connector ${id} was revoked`);
+    }
+    const live = await this.ctx.storage.list<number>({ prefix: `live:${id}:` });
+    let endedSessions = 0;
+    for (const key of live.keys()) {
+      const sessionId = key.slice(`live:${id}:`.length);
+      const stub = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(sessionId));
+      if (await stub.terminate("57P01", `gatehouse: session ended: connector ${id} was revoked`).catch(() => false)) endedSessions++;
+    }
+    for (let keys = [...live.keys()], i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
+    return { ok: true, record: result.record, already: result.already, closedChannels, endedSessions };
   }
 
   /** RPC: what is known about a resource, and whether a connector serving it is online now. */
@@ -105,7 +172,10 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     for (const ws of this.onlineConnectors(resource)) {
       try {
         ws.send(encodeControl({ t: "open", session: sessionId, resource }));
-        return { ok: true, connectorId: (ws.deserializeAttachment() as ControlAttachment).connectorId };
+        const connectorId = (ws.deserializeAttachment() as ControlAttachment).connectorId;
+        // Remembered so that revoking this connector can end the session (revokeConnector).
+        await this.ctx.storage.put(`live:${connectorId}:${sessionId}`, Date.now());
+        return { ok: true, connectorId };
       } catch {
         // that socket died between the check and the send; try the next one
       }

@@ -8,6 +8,7 @@ import { loadPolicy } from "../../parsers/policy/index.ts";
 import { requireRole, type AppEnv } from "../auth/bearer-identity.ts";
 import { currentPolicy, devIssuerIds } from "../policy/current-policy.ts";
 import { ensureSchema } from "../storage/schema.ts";
+import { adminConnectorRoutes } from "./admin-connectors.ts";
 
 const MAX_POLICY_BYTES = 1024 * 1024;
 
@@ -48,4 +49,6 @@ export const adminRoutes = new Hono<AppEnv>()
   /** SIEM export: queue and per-sink progress (docs/EXPORT.md). */
   .get("/export", admin, async (c) => {
     return c.json(await c.env.EXPORTER.get(c.env.EXPORTER.idFromName("exporter")).status());
-  });
+  })
+  /** Connector enrolment, listing and revocation (docs/CONNECTOR.md §Enrolment). */
+  .route("/connectors", adminConnectorRoutes);

@@ -3,26 +3,58 @@
  * assertion (docs/PROTOCOL.md); streams additionally bind the assertion to the session id.
  */
 import { Hono } from "hono";
+import { decodeProtectedHeader } from "jose";
 import type { Env } from "../env.ts";
 import { gatewayConfig } from "../config/gateway-config.ts";
 import { verifyConnectorAssertion } from "../auth/verify-connector-assertion.ts";
 import { TokenRejected } from "../auth/verify-oidc-token.ts";
 import { bearerToken } from "../auth/bearer-identity.ts";
-import { GatewayError, UnauthorizedError } from "../errors.ts";
+import { BadRequestError, GatewayError, UnauthorizedError } from "../errors.ts";
+import { ed25519PublicKey, verifyKeyProof } from "../auth/verify-key-proof.ts";
+import { hashEnrolmentToken } from "../connectors/registry.ts";
+import { enrolProofSubject, rotateProofSubject, type EnrolResponse } from "../../parsers/tunnel/enrolment.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
 import { requireTunnelVersion } from "./tunnel.ts";
 
-async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined } }, sessionId?: string): Promise<string> {
+/**
+ * Verify a connector assertion against the bootstrap keys (GATEHOUSE_CONNECTORS) or, for an
+ * enrolled connector, its current registered key; then let the hub admit it (not revoked, key
+ * still current, jti unused). Returns the connector id and the thumbprint of an enrolled key.
+ */
+async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined } }, sessionId?: string): Promise<{ connectorId: string; thumbprint: string | null }> {
   const token = bearerToken(c.req.header("authorization"));
+  const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
   try {
-    const { connectorId, jti, exp } = await verifyConnectorAssertion(token, gatewayConfig(c.env).connectors, sessionId === undefined ? {} : { sessionId });
+    const bootstrap = gatewayConfig(c.env).connectors;
+    let keys = bootstrap;
+    let thumbprint: string | null = null;
+    const kid = headerKid(token);
+    if (kid !== undefined && !bootstrap.some((k) => k.id === kid)) {
+      // Only connectors not in the bootstrap list cost a registry lookup.
+      const record = await hub.connectorRecord(kid);
+      if (record?.revokedAt != null) throw new TokenRejected(`connector ${kid} was revoked`);
+      if (record?.publicKey) {
+        keys = [{ id: kid, publicKey: record.publicKey }];
+        thumbprint = record.thumbprint;
+      }
+    }
+    const { connectorId, jti, exp } = await verifyConnectorAssertion(token, keys, sessionId === undefined ? {} : { sessionId });
     // Each assertion admits one WebSocket: a captured one cannot be replayed within its lifetime.
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
-    if (!(await hub.claimAssertion(`${connectorId}:${jti}`, exp))) throw new TokenRejected("connector assertion was already used");
-    return connectorId;
+    const claim = await hub.claimAssertion(connectorId, jti, exp, thumbprint);
+    if (!claim.ok) throw new TokenRejected(claim.reason);
+    return { connectorId, thumbprint };
   } catch (e) {
     if (e instanceof TokenRejected) throw new UnauthorizedError(e.message);
     throw e;
+  }
+}
+
+function headerKid(token: string): string | undefined {
+  try {
+    const kid = decodeProtectedHeader(token).kid;
+    return typeof kid === "string" ? kid : undefined;
+  } catch {
+    return undefined; // verifyConnectorAssertion says what is wrong
   }
 }
 
@@ -34,8 +66,32 @@ function requireUpgrade(c: { req: { header(name: string): string | undefined } }
 const SESSION_ID = /^[0-9a-f-]{36}$/;
 
 export const connectorRoutes = new Hono<{ Bindings: Env }>()
+  /** Enrolment: the one-time token proves the right to register its connector id (docs/CONNECTOR.md). */
+  .post("/enroll", async (c) => {
+    const body = await jsonBody(c.req.raw);
+    if (typeof body.token !== "string" || body.token.length > 256) throw new BadRequestError("token (the enrolment token) is missing");
+    const tokenHash = await hashEnrolmentToken(body.token);
+    const publicKey = publicKeyOf(body.public_key);
+    const thumbprint = await rejectedAs401Async(() => verifyKeyProof(body.proof, publicKey, enrolProofSubject(tokenHash)));
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const result = await hub.enrolConnector(tokenHash, publicKey, thumbprint);
+    if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
+    return c.json({ id: result.record.id, thumbprint } satisfies EnrolResponse, 201);
+  })
+  /** Key rotation: authenticated by an assertion signed with the current key, proof of the new one. */
+  .post("/rotate-key", async (c) => {
+    const { connectorId, thumbprint: old } = await admitConnector(c);
+    if (old === null) throw new GatewayError(409, "conflict", `connector ${connectorId} is configured in GATEHOUSE_CONNECTORS; change its key there`);
+    const body = await jsonBody(c.req.raw);
+    const publicKey = publicKeyOf(body.public_key);
+    const thumbprint = await rejectedAs401Async(() => verifyKeyProof(body.proof, publicKey, rotateProofSubject(connectorId, old)));
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const result = await hub.rotateConnectorKey(connectorId, old, publicKey, thumbprint);
+    if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
+    return c.json({ id: connectorId, thumbprint } satisfies EnrolResponse);
+  })
   .get("/control", async (c) => {
-    const connectorId = await admitConnector(c);
+    const { connectorId } = await admitConnector(c);
     requireUpgrade(c);
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
     return hub.fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId } });
@@ -43,8 +99,40 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
   .get("/streams/:session", async (c) => {
     const sessionId = c.req.param("session");
     if (!SESSION_ID.test(sessionId)) throw new GatewayError(400, "bad_request", "invalid session id");
-    const connectorId = await admitConnector(c, sessionId);
+    const { connectorId } = await admitConnector(c, sessionId);
     requireUpgrade(c);
     const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(sessionId));
     return stub.fetch("https://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId } });
   });
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+async function jsonBody(request: Request): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (text.length > MAX_BODY_BYTES) throw new BadRequestError(`request body exceeds ${MAX_BODY_BYTES} bytes`);
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new BadRequestError("request body must be a JSON object");
+}
+
+function publicKeyOf(value: unknown) {
+  try {
+    return ed25519PublicKey(value);
+  } catch (e) {
+    if (e instanceof TokenRejected) throw new BadRequestError(e.message);
+    throw e;
+  }
+}
+
+async function rejectedAs401Async<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof TokenRejected) throw new UnauthorizedError(e.message);
+    throw e;
+  }
+}

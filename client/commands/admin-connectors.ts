@@ -1,0 +1,81 @@
+/**
+ * `gatehouse admin connectors enroll-token|list|revoke` — connector enrolment for administrators
+ * (worker/routes/admin-connectors.ts, docs/CONNECTOR.md §Enrolment). Admin role only.
+ */
+import { parseArgs, parseDurationSeconds } from "../args.ts";
+import { UsageError } from "../errors.ts";
+import { errorFromBody } from "../gateway/api.ts";
+import type { CommandIO } from "./io.ts";
+
+interface ConnectorView {
+  id: string;
+  source: string;
+  status: string;
+  online: boolean;
+  thumbprint: string | null;
+  enrolled_at: string | null;
+  rotated_at: string | null;
+  revoked_at: string | null;
+  revoked_by: string | null;
+}
+
+export const CONNECTORS_USAGE = `  gatehouse admin connectors enroll-token --id ID [--ttl 15m] [--json]   one-time enrolment token (single use)
+  gatehouse admin connectors list [--json]                               enrolled and configured connectors
+  gatehouse admin connectors revoke <id>                                 refuse its key, close its channel, end its sessions
+`;
+
+export async function adminConnectorsCommand(sub: string | undefined, rest: string[], base: URL, headers: Record<string, string>, io: CommandIO): Promise<number> {
+  const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, id: { kind: "string" }, ttl: { kind: "string" } });
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(new URL(path, base), {
+      method,
+      headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: "error",
+    });
+    const text = await res.text();
+    if (!res.ok) throw errorFromBody(res.status, text);
+    return JSON.parse(text) as unknown;
+  };
+  if (sub === "enroll-token") {
+    const id = a.strings.get("id");
+    if (!id || a.positionals.length) throw new UsageError("admin connectors enroll-token needs --id ID");
+    const ttl = a.strings.has("ttl") ? parseDurationSeconds(a.strings.get("ttl")!, "--ttl") : undefined;
+    const r = (await call("POST", "v1/admin/connectors/enroll-tokens", { id, ...(ttl === undefined ? {} : { ttl_seconds: ttl }) })) as { id: string; token: string; expires_at: string };
+    if (a.booleans.has("json")) io.stdout(`${JSON.stringify(r)}\n`);
+    else {
+      // The token on stdout alone, so `$(gatehouse admin connectors enroll-token …)` captures it.
+      io.stdout(`${r.token}\n`);
+      io.stderr(`enrolment token for connector ${r.id}: single use, expires ${r.expires_at}. On the connector host:\n  gatehouse-connector enroll --gateway ${base.origin}${base.pathname.replace(/\/$/, "")} --token <token> --out /etc/gatehouse-connector\n`);
+    }
+    return 0;
+  }
+  if (sub === "list") {
+    if (a.positionals.length) throw new UsageError("admin connectors list takes no arguments");
+    const r = (await call("GET", "v1/admin/connectors")) as { connectors: ConnectorView[] };
+    if (a.booleans.has("json")) io.stdout(`${JSON.stringify(r.connectors, null, 2)}\n`);
+    else if (r.connectors.length === 0) io.stdout("no connectors\n");
+    else {
+      io.stdout("ID\tSOURCE\tSTATUS\tONLINE\tKEY (sha256 thumbprint)\tSINCE\n");
+      for (const c of r.connectors) {
+        const since = c.revoked_at ?? c.rotated_at ?? c.enrolled_at ?? "-";
+        io.stdout(`${c.id}\t${c.source}\t${c.status}\t${c.online ? "yes" : "no"}\t${c.thumbprint ?? "-"}\t${since}\n`);
+      }
+    }
+    return 0;
+  }
+  if (sub === "revoke") {
+    if (a.positionals.length !== 1) throw new UsageError("admin connectors revoke needs one connector id");
+    const id = a.positionals[0]!;
+    const r = (await call("POST", `v1/admin/connectors/${encodeURIComponent(id)}/revoke`)) as ConnectorView & {
+      already_revoked: boolean;
+      closed_control_channels: number;
+      ended_sessions: number;
+    };
+    if (a.booleans.has("json")) io.stdout(`${JSON.stringify(r)}\n`);
+    else if (r.already_revoked) io.stdout(`connector ${id} was already revoked at ${r.revoked_at}\n`);
+    else io.stdout(`connector ${id} revoked: ${r.closed_control_channels} control channel(s) closed, ${r.ended_sessions} live session(s) ended; its key is refused from now on\n`);
+    return 0;
+  }
+  throw new UsageError(`unknown admin connectors command ${JSON.stringify(sub ?? "")}; one of enroll-token, list, revoke`);
+}

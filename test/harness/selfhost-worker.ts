@@ -1,0 +1,94 @@
+/**
+ * The self-hosted worker as an operator runs it: the self-host bundle (worker/selfhost/index.ts
+ * built by wrangler), a configuration from scripts/selfhost-config.ts, and the standalone
+ * `workerd` binary from node_modules — HTTPS listener, outbound TLS trusting the given CA, Durable
+ * Object storage (and with it the D1/R2 stand-ins) in a directory on disk.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { selfhostConfig, wranglerCompatibility } from "../../scripts/selfhost-config.ts";
+
+const WORKERD = path.resolve(import.meta.dirname, "../../node_modules/workerd/bin/workerd");
+
+export interface SelfhostWorker {
+  url: string;
+  /** workerd's output so far. */
+  log(): string;
+  /** Stop workerd (SIGKILL) and wait for it. */
+  stop(): Promise<void>;
+  /** Kill and start again on the same port and state directory. */
+  restart(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export async function startSelfhostWorker(opts: {
+  dir: string;
+  bundleDir: string;
+  vars: Record<string, string>;
+  tls: { key: string; cert: string };
+  trustedCa: string;
+  /** Resolves once the listener answers (the caller's HTTPS client trusts the CA). */
+  waitReady: (url: string) => Promise<void>;
+}): Promise<SelfhostWorker> {
+  mkdirSync(path.join(opts.dir, "state"), { recursive: true });
+  writeFileSync(path.join(opts.dir, "tls.key"), opts.tls.key, { mode: 0o600 });
+  writeFileSync(path.join(opts.dir, "tls.pem"), opts.tls.cert);
+  writeFileSync(path.join(opts.dir, "ca.pem"), opts.trustedCa);
+  const port = await freePort();
+  const configFile = path.join(opts.dir, "gatehouse.capnp");
+  writeFileSync(
+    configFile,
+    selfhostConfig({
+      bundleDir: opts.bundleDir,
+      stateDir: path.join(opts.dir, "state"),
+      listen: `127.0.0.1:${port}`,
+      tls: { keyFile: path.join(opts.dir, "tls.key"), certFile: path.join(opts.dir, "tls.pem") },
+      trustFiles: [path.join(opts.dir, "ca.pem")],
+      vars: opts.vars,
+      configDir: opts.dir,
+      ...wranglerCompatibility(),
+    }),
+    { mode: 0o600 },
+  );
+  const url = `https://127.0.0.1:${port}`;
+  let output = "";
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn(WORKERD, ["serve", configFile, "--experimental"], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    if (process.env.GATEHOUSE_TEST_VERBOSE) child.stderr!.on("data", (d: Buffer) => process.stderr.write(`[workerd] ${d.toString().split("\n").filter((l) => !l.startsWith("stack:")).join("\n")}`));
+    await opts.waitReady(url);
+  };
+  /**
+   * SIGKILL: workerd drains on SIGTERM until every connection closes (the connector's WebSocket
+   * never does by itself). A kill is also the harsher restart: what a response confirmed must
+   * already be on disk.
+   */
+  const stop = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()));
+    c.kill("SIGKILL");
+    await exited;
+  };
+  await start();
+  return {
+    url,
+    log: () => output,
+    stop,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Admin API for connectors (docs/CONNECTOR.md §Enrolment): create one-time enrolment tokens,
+ * list enrolled and configured connectors, revoke one. Admin role only. The worker keeps only a
+ * token's SHA-256; the token itself is shown once, to the administrator who created it.
+ */
+import { Hono } from "hono";
+import { requireRole, type AppEnv } from "../auth/bearer-identity.ts";
+import { gatewayConfig } from "../config/gateway-config.ts";
+import { BadRequestError, GatewayError } from "../errors.ts";
+import { hashEnrolmentToken, MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS, newEnrolmentToken, type ConnectorRecord } from "../connectors/registry.ts";
+
+/** Same alphabet as the connector's `id:` (connector/config.ts). */
+const CONNECTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DEFAULT_TTL_SECONDS = 15 * 60;
+
+const admin = requireRole("admin");
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export interface ConnectorView {
+  id: string;
+  source: "enrolled" | "configuration";
+  status: "active" | "revoked";
+  online: boolean;
+  thumbprint: string | null;
+  enrolled_at: string | null;
+  enrolled_by: string | null;
+  rotated_at: string | null;
+  revoked_at: string | null;
+  revoked_by: string | null;
+}
+
+function view(r: ConnectorRecord, online: boolean): ConnectorView {
+  return {
+    id: r.id,
+    source: r.source,
+    status: r.revokedAt === null ? "active" : "revoked",
+    online: online && r.revokedAt === null,
+    thumbprint: r.thumbprint,
+    enrolled_at: iso(r.enrolledAt),
+    enrolled_by: r.enrolledBy,
+    rotated_at: iso(r.rotatedAt),
+    revoked_at: iso(r.revokedAt),
+    revoked_by: r.revokedBy,
+  };
+}
+
+export const adminConnectorRoutes = new Hono<AppEnv>()
+  .post("/enroll-tokens", admin, async (c) => {
+    const body = (await c.req.json().catch(() => null)) as { id?: unknown; ttl_seconds?: unknown } | null;
+    const id = body?.id;
+    if (typeof id !== "string" || !CONNECTOR_ID.test(id)) throw new BadRequestError("id must be a connector id: letters, digits, . _ - (max 64), starting with a letter or digit");
+    const ttl = body?.ttl_seconds ?? DEFAULT_TTL_SECONDS;
+    if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
+      throw new BadRequestError(`ttl_seconds must be an integer between ${MIN_TOKEN_TTL_SECONDS} and ${MAX_TOKEN_TTL_SECONDS}`);
+    }
+    const token = newEnrolmentToken();
+    const who = `${c.var.identity.issuer} ${c.var.identity.subject}`;
+    const bootstrap = gatewayConfig(c.env).connectors.map((k) => k.id);
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const result = await hub.createEnrolmentToken(await hashEnrolmentToken(token), id, ttl, who, bootstrap);
+    if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
+    c.header("cache-control", "no-store");
+    return c.json({ id, token, expires_at: new Date(result.expiresAt).toISOString() }, 201);
+  })
+  .get("/", admin, async (c) => {
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const { records, online } = await hub.listConnectors();
+    const isOnline = new Set(online);
+    const byId = new Map(records.map((r) => [r.id, view(r, isOnline.has(r.id))]));
+    // Bootstrap connectors that were never revoked have no registry record.
+    for (const k of gatewayConfig(c.env).connectors) {
+      if (!byId.has(k.id)) {
+        byId.set(k.id, {
+          id: k.id, source: "configuration", status: "active", online: isOnline.has(k.id), thumbprint: null,
+          enrolled_at: null, enrolled_by: null, rotated_at: null, revoked_at: null, revoked_by: null,
+        });
+      }
+    }
+    return c.json({ connectors: [...byId.values()].sort((a, b) => a.id.localeCompare(b.id)) });
+  })
+  .post("/:id/revoke", admin, async (c) => {
+    const id = c.req.param("id");
+    if (!CONNECTOR_ID.test(id)) throw new BadRequestError("invalid connector id");
+    const who = `${c.var.identity.issuer} ${c.var.identity.subject}`;
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const result = await hub.revokeConnector(id, who, gatewayConfig(c.env).connectors.map((k) => k.id));
+    if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
+    return c.json({
+      ...view(result.record, false),
+      already_revoked: result.already,
+      closed_control_channels: result.closedChannels,
+      ended_sessions: result.endedSessions,
+    });
+  });
