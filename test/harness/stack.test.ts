@@ -24,7 +24,7 @@ describe("local stack harness", () => {
     expect(stack.gatewayUrl).not.toBe("http://127.0.0.1:8787");
     const res = await fetch(`${stack.gatewayUrl}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, ready: true });
+    expect(await res.json()).toMatchObject({ ok: true, ready: true, protocol: "gatehouse.v1" });
   });
 
   it("runs the dev issuer, whose tokens verify against its discovery document", async () => {
