@@ -180,7 +180,7 @@ export function resolveTokenSource(opts: ResolveOptions): TokenSource {
   const gitlabToken = env[gitlabVar];
   if (gitlabToken) return staticTokenSource(gitlabToken, `GitLab id_tokens variable ${gitlabVar}`);
   const stored = credentialsFile(env);
-  if (existsSync(stored)) return storedLoginTokenSource(stored);
+  if (stored !== undefined && existsSync(stored)) return storedLoginTokenSource(stored);
   const hints = [
     "sign in: gatehouse login (people), or",
     "set GATEHOUSE_TOKEN (locally: export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice))",

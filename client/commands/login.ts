@@ -138,6 +138,7 @@ async function login(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise
     const claims = decodeJwt(tokens.id_token);
     if (claims.nonce !== nonce) throw new CliError("the ID token does not belong to this login (nonce mismatch)");
     const file = credentialsFile(io.env);
+    if (file === undefined) throw new CliError("nowhere to keep the sign-in: set HOME, XDG_CONFIG_HOME or GATEHOUSE_CREDENTIALS");
     await writeCredentials(file, { issuer: String(claims.iss ?? d.issuer), token_endpoint: d.token_endpoint, client_id: clientId, id_token: tokens.id_token, refresh_token: tokens.refresh_token });
     io.stderr(`signed in as ${String(claims.sub)} (${String(claims.iss)}); token stored in ${file}${tokens.refresh_token ? ", renewed automatically" : ""}\n`);
     return 0;
@@ -164,6 +165,6 @@ export async function logoutCommand(argv: string[], io: CommandIO): Promise<numb
   }
   if (args.positionals.length > 0) throw new UsageError("logout takes no arguments");
   const file = credentialsFile(io.env);
-  io.stderr((await removeCredentials(file)) ? `signed out (removed ${file})\n` : "not signed in\n");
+  io.stderr(file !== undefined && (await removeCredentials(file)) ? `signed out (removed ${file})\n` : "not signed in\n");
   return 0;
 }

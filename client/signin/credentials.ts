@@ -6,7 +6,6 @@
  */
 import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
-import { homedir } from "node:os";
 import path from "node:path";
 import { writeSecretFile } from "../dev/home.ts";
 import { TokenError } from "../errors.ts";
@@ -33,10 +32,16 @@ export interface StoredCredentials {
 /** Renew this long before `exp` (a command, or a tunnel's next renewal, must not race the expiry). */
 const RENEW_BEFORE_SECONDS = 120;
 
-export function credentialsFile(env: NodeJS.ProcessEnv): string {
+/**
+ * Where a person's sign-in is kept: $GATEHOUSE_CREDENTIALS, else $XDG_CONFIG_HOME or $HOME/.config.
+ * Without any of them there is no place for it (a bare CI container): login says so, and token
+ * resolution simply has no stored sign-in. (No node:os lookup: this module is also loaded by the
+ * CLI code the workerd tests exercise, where node:os is not available.)
+ */
+export function credentialsFile(env: NodeJS.ProcessEnv): string | undefined {
   if (env.GATEHOUSE_CREDENTIALS) return path.resolve(env.GATEHOUSE_CREDENTIALS);
-  const config = env.XDG_CONFIG_HOME || path.join(env.HOME || homedir(), ".config");
-  return path.join(config, "gatehouse", "credentials.json");
+  const config = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, ".config") : undefined);
+  return config === undefined ? undefined : path.join(config, "gatehouse", "credentials.json");
 }
 
 export async function readCredentials(file: string): Promise<StoredCredentials | undefined> {

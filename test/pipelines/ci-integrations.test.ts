@@ -36,7 +36,8 @@ async function superuserCount(stack: TestStack, sql: string): Promise<number> {
 
 async function stackFor(ci: CiIssuer, example: string, token: string): Promise<TestStack> {
   const policyYaml = readFileSync(path.join(ROOT, "examples/policies", example), "utf8").replaceAll("pg-prod", "demo-pg");
-  const stack = await startTestStack({ policyYaml, workerVars: { GATEHOUSE_ISSUERS: ci.issuersConfig() }, waitForConnector: false });
+  // Only the CI issuers are trusted here, so no people's sign-in either (it names the development issuer).
+  const stack = await startTestStack({ policyYaml, workerVars: { GATEHOUSE_ISSUERS: ci.issuersConfig(), GATEHOUSE_SIGNIN: "" }, waitForConnector: false });
   // Wait for the connector with a token this stack trusts (the development issuer is not trusted here).
   for (let i = 0; ; i++) {
     const r = await fetch(`${stack.gatewayUrl}/v1/resources/demo-pg`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
