@@ -7,8 +7,7 @@
  *
  *   ssh.* / { ssh: {...} }      SSH requests (parsers/policy/ssh.ts)
  *
- * Reserved for later versions (rejected today so a policy never silently ignores them):
- *   http.request / { http: { methods, paths } }
+ *   http.* / http.<method> / { http: {...} }   HTTP requests (protocols/http/policy/http-policy.ts)
  *
  * Allow rules must cover a statement fully; deny and approve rules need only touch it. Concretely:
  *  - `unknown` statements are only allowed by a rule that lists `unknown` in `kinds` (or `sql.unknown`);
@@ -20,6 +19,7 @@ import type { ClassifiedStatement, StatementFlag, StatementKind } from "../sql/t
 import type { GlobSet } from "./glob.ts";
 import type { Effect } from "./types.ts";
 import type { SshActionMatcher } from "./ssh.ts";
+import type { HttpActionMatcher } from "../../protocols/http/policy/http-policy.ts";
 
 // Records keyed by the classifier's types, so adding a kind or flag there fails the typecheck here
 // until the policy format knows about it.
@@ -50,11 +50,15 @@ export const STATEMENT_FLAGS = Object.freeze(Object.keys(FLAG_SET)) as readonly 
 
 /** Protocol prefixes reserved for future action families. */
 export const RESERVED_ACTION_PROTOCOLS = ["ssh", "http"] as const;
+// (both are implemented now: ssh in ./ssh.ts, http in protocols/http/policy/http-policy.ts; the list
+// remains the set of protocol keys an action mapping may have besides sql.)
 
 export type ActionMatcher =
   | { protocol: "connect" }
   /** SSH actions: parsers/policy/ssh.ts. */
   | SshActionMatcher
+  /** HTTP actions: protocols/http/policy/http-policy.ts. */
+  | HttpActionMatcher
   | {
       protocol: "sql";
       /** null = every kind (but see the `unknown` rule above). */

@@ -23,6 +23,7 @@ import { EFFECTS, type Effect, type RecordingMode } from "./types.ts";
 import type { StatementFlag, StatementKind } from "../sql/types.ts";
 import { compileConfig as compileMaskingConfig, MaskingConfigError, type MaskingRule } from "../masking/config.ts";
 import { compileSshActionMap, compileSshActionName } from "./ssh.ts";
+import { compileHttpActionMap, compileHttpActionName } from "../../protocols/http/policy/http-policy.ts";
 import { PolicySyntaxError } from "./errors.ts";
 import { checkNotificationsSection } from "./notifications.ts";
 import { devIssuerSet, isDevIssuerSymbol } from "./dev-issuer.ts";
@@ -603,6 +604,7 @@ function compileAction(reader: PolicyReader, node: Node | null, what: string, fa
     }
     const protocol = text.split(".")[0]!;
     if (protocol === "ssh") return compileSshHook(reader, n, what, () => compileSshActionName(text));
+    if (protocol === "http") return compileSshHook(reader, n, what, () => compileHttpActionName(text));
     if ((RESERVED_ACTION_PROTOCOLS as readonly string[]).includes(protocol)) {
       reader.error(n, `${what}: '${text}' is reserved for ${protocol.toUpperCase()} resources, which this version of Gatehouse cannot enforce yet`);
       return null;
@@ -622,6 +624,7 @@ function compileAction(reader: PolicyReader, node: Node | null, what: string, fa
     }
     const [[protocol, { key, value }]] = [...keys];
     if (protocol === "ssh") return compileSshHook(reader, n, `${what}.ssh`, () => compileSshActionMap(reader.toJS(value)));
+    if (protocol === "http") return compileSshHook(reader, n, `${what}.http`, () => compileHttpActionMap(reader.toJS(value)));
     if (protocol !== "sql") {
       reader.error(key, `${what}: '${protocol}' actions are reserved for ${protocol.toUpperCase()} resources, which this version of Gatehouse cannot enforce yet`);
       return null;
@@ -632,7 +635,7 @@ function compileAction(reader: PolicyReader, node: Node | null, what: string, fa
   return null;
 }
 
-/** SSH actions are compiled in ssh.ts; its PolicySyntaxErrors become positioned policy errors here. */
+/** SSH (ssh.ts) and HTTP (protocols/http/policy/) actions compile outside this file; their PolicySyntaxErrors become positioned policy errors here. */
 function compileSshHook(reader: PolicyReader, node: Node, what: string, compile: () => ActionMatcher): ActionMatcher | null {
   try {
     return compile();

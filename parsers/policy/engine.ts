@@ -11,6 +11,7 @@ import type { Identity, ResourceInfo } from "../identity.ts";
 import type { ClassifiedStatement, StatementPart } from "../sql/types.ts";
 import { actionMatchesStatement } from "./actions.ts";
 import { decideSshRequest, type SshInput } from "./ssh.ts";
+import { decideHttpRequest, type HttpInput } from "../../protocols/http/policy/http-policy.ts";
 import { accessLevelFor, type AccessLevel } from "./access-level.ts";
 import type { CompiledRule, PolicyModel } from "./compile.ts";
 import { resourceSetMatches } from "./resources.ts";
@@ -86,6 +87,10 @@ export class PolicyEngine implements CompiledPolicy {
 
   decideSsh(input: SshInput): Decision {
     return decideSshRequest(input, this.applicableRules(input), (r) => this.ruleRef(r), who(input.identity));
+  }
+
+  decideHttp(input: HttpInput): Decision {
+    return decideHttpRequest(input, this.applicableRules(input), (r) => this.ruleRef(r), who(input.identity));
   }
 
   decideSql(input: SqlInput): Decision {

@@ -102,6 +102,8 @@ export interface CompiledPolicy {
   sqlAccessLevel(input: ConnectInput): import("./access-level.ts").AccessLevel;
   /** SSH requests (exec lines per command, shell, SFTP operations, forwarding): parsers/policy/ssh.ts. */
   decideSsh(input: import("./ssh.ts").SshInput): Decision;
+  /** HTTP requests (method, normalised path, query, headers, upgrade): protocols/http/policy/http-policy.ts. */
+  decideHttp(input: import("../../protocols/http/policy/http-policy.ts").HttpInput): Decision;
   sessionLimits(identity: Identity, resource: ResourceInfo): SessionLimits;
   sessionCaps(identity: Identity, resource: ResourceInfo): SessionCaps;
   rolesOf(identity: Identity): string[];

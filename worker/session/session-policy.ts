@@ -7,6 +7,7 @@ import type { ClassifiedStatement, SqlClassifier } from "../../parsers/sql/types
 import type { CompiledPolicy, Decision, SessionCaps } from "../../parsers/policy/types.ts";
 import type { MaskingRule } from "../../parsers/masking/config.ts";
 import type { SshRequest } from "../../parsers/policy/ssh.ts";
+import type { HttpRequestDescription } from "../../protocols/http/policy/http-policy.ts";
 import type { AccessLevel } from "../../parsers/policy/access-level.ts";
 
 export interface SqlDecision {
@@ -49,6 +50,11 @@ export class SessionPolicy {
   /** SSH channel requests (exec lines, shells, SFTP operations, forwarding) — grants included. */
   decideSsh(request: SshRequest): Decision {
     return this.compiled.decideSsh({ identity: this.identity, resource: this.resource, request, activeGrants: this.activeGrants() });
+  }
+
+  /** HTTP requests (protocols/http/policy/http-policy.ts) — grants included. */
+  decideHttp(request: HttpRequestDescription): Decision {
+    return this.compiled.decideHttp({ identity: this.identity, resource: this.resource, request, activeGrants: this.activeGrants() });
   }
 
   /** Whether this identity (a renewed token's) may still connect to the resource. */

@@ -36,7 +36,7 @@ function indexOfSeq(buf: Uint8Array, from: number, seq: readonly number[]): numb
 }
 
 export class MessageReader<H extends RequestHead | ResponseHead = RequestHead> {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private pos = 0;
   private state: State = "head";
   private remaining = 0;
