@@ -67,13 +67,15 @@ export interface HttpActionMatcher {
 }
 
 const METHOD = /^[A-Z][A-Z0-9-]{0,31}$/;
+const STANDARD_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 const HTTP_KEYS = ["methods", "paths", "query", "headers", "upgrade"];
 
 export function compileHttpActionName(text: string): HttpActionMatcher {
   const base = { protocol: "http" as const, paths: null, query: [], headers: [], upgrade: null };
   if (text === "http.*") return { ...base, methods: null };
   const method = text.slice(5).toUpperCase();
-  if (text.startsWith("http.") && METHOD.test(method)) return { ...base, methods: new Set([method]) };
+  // Named actions only for the standard methods (a typo must not become a custom method); others via { http: { methods } }.
+  if (text.startsWith("http.") && STANDARD_METHODS.includes(method)) return { ...base, methods: new Set([method]) };
   throw new PolicySyntaxError(`unknown HTTP action '${text}'; expected http.*, http.<method> (http.get, http.post…) or { http: { methods, paths, query, headers, upgrade } }`);
 }
 
