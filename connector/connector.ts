@@ -10,6 +10,7 @@ import { TunnelStream, type StreamEvent, type StreamStats } from "./stream.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { TargetError } from "./errors.ts";
 import { SshTunnelStream } from "./ssh/ssh-stream.ts";
+import { HttpTunnelStream } from "../protocols/http/connector/http-stream.ts";
 import { sweepSessionRoles } from "./postgres/login.ts";
 
 export type ConnectorEvent = ControlEvent | StreamEvent;
@@ -54,8 +55,8 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
   const privateKey = await importConnectorPrivateKey(config.privateKey);
   const resources = new Map<string, ResourceConfig>(config.resources.map((r) => [r.name, r]));
   const maxStreams = opts.maxStreams ?? 256;
-  const streams = new Map<string, TunnelStream | SshTunnelStream>();
-  const refusals = new Set<TunnelStream | SshTunnelStream>();
+  const streams = new Map<string, TunnelStream | SshTunnelStream | HttpTunnelStream>();
+  const refusals = new Set<TunnelStream | SshTunnelStream | HttpTunnelStream>();
   const emit = (event: ConnectorEvent) => {
     try {
       opts.onEvent?.(event);
@@ -80,8 +81,9 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
       logger.warn("refusing open: too many concurrent sessions", { session, maxStreams });
       refusal = new TargetError("53300", `gatehouse: resource ${resource}: connector ${config.id} is at its limit of ${maxStreams} concurrent sessions`);
     }
-    // SSH resources speak structured frames (connector/ssh/); everything else is a byte relay.
-    const Stream = resources.get(resource)?.type === "ssh" ? SshTunnelStream : TunnelStream;
+    // SSH resources speak structured frames (connector/ssh/), HTTP ones requests (protocols/http/connector/); PostgreSQL is a byte relay.
+    const type = resources.get(resource)?.type;
+    const Stream = type === "ssh" ? SshTunnelStream : type === "http" ? HttpTunnelStream : TunnelStream;
     const stream = new Stream(
       {
         wsBase,
