@@ -4,10 +4,19 @@ import { PostgresEngine } from "./postgres/postgres-engine.ts";
 import { pgFramerModule } from "../wasm-modules.ts";
 import { createSessionMasker } from "../masking/session-masker.ts";
 import { SshEngine, sshTextMask } from "./ssh/index.ts";
+import { HttpEngine } from "../../protocols/http/worker/http-engine.ts";
+import { createResponseMasking } from "../../protocols/http/worker/response-masking.ts";
 
 const engines: Record<string, (host: EngineHost) => Engine> = {
   postgres: (host) => new PostgresEngine(host, { framerModule: pgFramerModule, masker: createSessionMasker(host) }),
   ssh: (host) => new SshEngine(host, { textMask: () => sshTextMask(host) }),
+  http: (host) =>
+    new HttpEngine(host, {
+      masking: () => {
+        const masker = createSessionMasker(host);
+        return masker ? createResponseMasking(masker, host.policy.maskingConfig()) : undefined;
+      },
+    }),
 };
 
 export function createEngine(type: string, host: EngineHost): Engine {

@@ -82,7 +82,7 @@ type Frame = { kind: "obj" | "arr"; key: string | null; index: number; rule: num
 type Seg = string | number;
 
 const enc = new TextEncoder();
-const dec = new TextDecoder("utf-8", { fatal: true });
+const dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
