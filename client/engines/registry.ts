@@ -3,10 +3,12 @@ import { CliError } from "../errors.ts";
 import type { Engine } from "./engine.ts";
 import { postgresEngine } from "./postgres.ts";
 import { sshEngine } from "./ssh.ts";
+import { httpEngine } from "../../protocols/http/client/engine.ts";
 
 const engines = new Map<string, Engine>([
   [postgresEngine.type, postgresEngine],
   [sshEngine.type, sshEngine],
+  [httpEngine.type, httpEngine],
 ]);
 
 export function engineFor(type: string): Engine {
