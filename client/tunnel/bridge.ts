@@ -186,7 +186,8 @@ export function bridge(opts: BridgeOptions): Promise<BridgeResult> {
     socket.on("error", () => finish({ kind: "local-closed" }));
 
     ws.resume();
-    if (opts.initial) sendUp(opts.transformUpstream ? opts.transformUpstream(opts.initial) : opts.initial);
+    // `initial` was read (and, where the engine rewrites, rewritten) by the engine already.
+    if (opts.initial) sendUp(opts.initial);
     if (!pausedForCredit) socket.resume();
   });
 }

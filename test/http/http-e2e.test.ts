@@ -80,7 +80,8 @@ afterAll(async () => {
 
 describe("HTTP through the gateway (curl, fetch, real upstream)", () => {
   it("curl GET reaches an upstream that needs a credential the client never had; JSON comes back masked", async () => {
-    const r = await curl(["-u", auth, "-H", "Authorization: Bearer client-forged", `${base}/customers`]);
+    // The client's own Authorization (curl lets -H override -u, so the secret goes as the header) is dropped.
+    const r = await curl(["-H", `X-Gatehouse-Listener-Token: ${conn.password}`, "-H", "Authorization: Bearer client-forged", "-H", "X-Forwarded-For: 10.6.6.6", "-H", "X-Gatehouse-Identity: admin", `${base}/customers`]);
     expect(r.code).toBe(0);
     const body = JSON.parse(r.stdout);
     expect(body.customers).toHaveLength(3);
@@ -93,6 +94,7 @@ describe("HTTP through the gateway (curl, fetch, real upstream)", () => {
     expect(seen.headers.authorization).toBe(`Bearer ${api.token}`);
     expect(seen.headers["x-gatehouse-identity"]).toBe("pipeline-deploy");
     expect(seen.headers["x-gatehouse-listener-token"]).toBeUndefined();
+    expect(seen.headers["x-forwarded-for"]).toBeUndefined();
   });
 
   it("Node fetch with the listener token header; gzip JSON is decoded and masked", async () => {

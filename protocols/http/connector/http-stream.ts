@@ -174,7 +174,7 @@ export class HttpTunnelStream extends TunnelStreamBase {
       path: `${base}${head.target}`,
       // An upgraded socket leaves the pool: its own connection with the same TLS settings.
       agent: upgrade ? false : this.agent,
-      headers: headers.flat(),
+      headers: headerObject(headers),
       setHost: true,
       ...(upgrade && tls ? { ca: agentOptions.ca, cert: agentOptions.cert, key: agentOptions.key } : {}),
     };
@@ -300,6 +300,19 @@ export class HttpTunnelStream extends TunnelStreamBase {
     this.upgraded?.destroy();
     this.agent?.destroy();
   }
+}
+
+/** Node's request options take an object; repeated names become lists (sent as repeated lines). */
+function headerObject(headers: ReadonlyArray<[string, string]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const byLower = new Map<string, string>();
+  for (const [name, value] of headers) {
+    const key = byLower.get(name.toLowerCase()) ?? name;
+    byLower.set(name.toLowerCase(), key);
+    const prev = out[key];
+    out[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
 }
 
 async function credentialSecrets(c: HttpCredential): Promise<string[]> {
