@@ -109,7 +109,9 @@ describe("HTTP through the gateway (curl, fetch, real upstream)", () => {
   it("DELETE is refused with 403 problem+json naming the rule; nothing reaches the upstream", async () => {
     const before = api.seen.length;
     const r = await curl(["-u", auth, "-X", "DELETE", "-w", "\n%{http_code} %{content_type}", `${base}/customers/1`]);
-    const [body, status] = r.stdout.split("\n");
+    const lines = r.stdout.trim().split("\n");
+    const status = lines.pop();
+    const body = lines.join("\n");
     expect(status).toBe("403 application/problem+json");
     expect(JSON.parse(body!)).toMatchObject({ status: 403, rule: "demo-http-no-delete" });
     expect(api.seen.length).toBe(before);

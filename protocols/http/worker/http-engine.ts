@@ -194,6 +194,7 @@ export class HttpEngine implements Engine {
     } catch (e) {
       const err = e as { message?: string };
       exchange.state = "refused";
+      // (the message already starts with "gatehouse:")
       exchange.closeAfter = true;
       this.sendProblem(502, "Bad Gateway", err.message ?? "gatehouse: the connector is unavailable", null, true);
       exchange.finish();
@@ -202,7 +203,8 @@ export class HttpEngine implements Engine {
     }
     exchange.state = "forwarding";
     this.responses.expectResponseTo(exchange.method);
-    const headers = [...exchange.head.headers];
+    // Framing is written from what the gateway read (a held body is re-framed with its exact length).
+    const headers = exchange.head.headers.filter((h) => h.name !== "content-length");
     if (exchange.framing.kind === "chunked") headers.push(header("Transfer-Encoding", "chunked"));
     else if (exchange.framing.kind === "length") headers.push(header("Content-Length", String(exchange.framing.length)));
     if (exchange.upgrade) headers.push(header("Upgrade", exchange.upgrade));
@@ -332,7 +334,8 @@ export class HttpEngine implements Engine {
     const listed = connectionListed(head.headers);
     const out: HttpHeader[] = [];
     for (const h of head.headers) {
-      if ((HOP_BY_HOP.has(h.name) && !(head.status === 101 && (h.name === "upgrade" || h.name === "connection"))) || listed.has(h.name)) continue;
+      const upgradeHeader = head.status === 101 && (h.name === "upgrade" || h.name === "connection");
+      if (!upgradeHeader && (HOP_BY_HOP.has(h.name) || listed.has(h.name))) continue;
       const value = masking ? masking.header(h.name, h.value) : h.value;
       out.push({ ...h, value });
       if (RECORDED_HEADERS.has(h.name) || h.name === "set-cookie") recordedHeaders.push([h.name, h.name === "set-cookie" ? value : this.maskText(value)]);
@@ -437,7 +440,8 @@ export class HttpEngine implements Engine {
     this.end("error", `gatehouse: response masking failed (${e.message}); the response was cut off`, "masking");
   }
 
-  private upstreamFailure(message: string): void {
+  private upstreamFailure(text: string): void {
+    const message = text.replace(/^(gatehouse: )+/, "");
     if (this.current?.state === "forwarding" && !this.response) this.sendProblem(502, "Bad Gateway", `gatehouse: ${message}`, null, true);
     this.current?.finish();
     this.end("error", `gatehouse: ${message}`, "http-upstream");
