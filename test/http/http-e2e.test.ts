@@ -11,6 +11,10 @@ import { startTestStack, type TestConnection, type TestStack } from "../harness/
 import { startDemoHttp, type DemoHttp } from "../../client/dev/demo-http.ts";
 import { eventually, gatehouse } from "../e2e/helpers.ts";
 import type { HttpResourceConfig } from "../../connector/config.ts";
+import { startTcpCapture } from "../harness/tcp-capture.ts";
+import { startConnectListener } from "../../client/listener.ts";
+import { staticTokenSource } from "../../client/auth/token-source.ts";
+import { TEST_LISTENER_CREDENTIALS } from "../harness/listener-auth.ts";
 
 function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -188,5 +192,70 @@ describe("HTTP through the gateway (curl, fetch, real upstream)", () => {
       ws.on("error", () => resolve(-1));
     });
     expect(status).toBe(403);
+  });
+
+  it("the upstream credential never crosses to the client side (byte capture of the client ↔ gateway hop and of what curl receives)", async () => {
+    const capture = await startTcpCapture(Number(new URL(stack.gatewayUrl).port));
+    const listener = await startConnectListener({
+      gateway: `http://127.0.0.1:${capture.port}`,
+      resource: "demo-http",
+      port: 0,
+      tokenSource: staticTokenSource(await stack.mintToken({ sub: "capture" }), "test"),
+      log: () => {},
+      credentials: TEST_LISTENER_CREDENTIALS,
+    });
+    try {
+      const r = await curl(["-i", "-u", `gatehouse:${listener.auth.password}`, `http://127.0.0.1:${listener.port}/customers`, `http://127.0.0.1:${listener.port}/customers.gz`, `http://127.0.0.1:${listener.port}/nope`]);
+      expect(r.stdout).toContain("Ada Lovelace");
+      expect(api.seen.findLast((x) => x.url === "/nope")?.headers.authorization).toBe(`Bearer ${api.token}`);
+      const seen = capture.bytes().toString("latin1");
+      expect(seen).toContain("/customers");
+      for (const where of [seen, r.stdout, r.stderr]) {
+        expect(where).not.toContain(api.token);
+        expect(where).not.toContain(Buffer.from(api.token).toString("base64"));
+      }
+      // Nor did the listener secret leave the machine.
+      expect(seen).not.toContain(listener.auth.password);
+    } finally {
+      await listener.close();
+      await capture.stop();
+    }
+  });
+});
+
+describe("hostile HTTP through the real listener and gateway", () => {
+  const smuggling: Array<[string, string]> = [
+    ["CL + TE", "POST /customers HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+    ["duplicate Content-Length", "POST /customers HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n"],
+    ["TE gzip,chunked", "POST /customers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"],
+    ["obs-fold", "GET /customers HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"],
+    ["bare LF", "GET /customers HTTP/1.1\nHost: x\r\n\r\n"],
+    ["space before colon", "GET /customers HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\n"],
+    ["absolute-form to another host", "GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: x\r\n\r\n"],
+    ["CONNECT", "CONNECT internal:443 HTTP/1.1\r\nHost: internal:443\r\n\r\n"],
+    ["HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"],
+    ["encoded slash", "GET /customers%2F..%2Fadmin HTTP/1.1\r\nHost: x\r\n\r\n"],
+  ];
+  for (const [name, request] of smuggling) {
+    it(`${name}: 400 before anything reaches the upstream`, async () => {
+      const before = api.seen.length;
+      // The listener secret goes first so the request is judged on its shape, not refused for auth.
+      const withSecret = request.replace("\r\n", `\r\nX-Gatehouse-Listener-Token: ${conn.password}\r\n`);
+      const out = await raw(conn.port, withSecret);
+      expect(out).toMatch(/^HTTP\/1\.1 400 /);
+      expect(out).toContain("application/problem+json");
+      expect(api.seen.length).toBe(before);
+    });
+  }
+
+  it("dot segments and encodings are normalised: the upstream receives exactly the path the policy checked", async () => {
+    const r = await curl(["--path-as-is", "-u", auth, `${base}/x/../customers/%32`]);
+    expect(JSON.parse(r.stdout).name).toBe("Grace Hopper");
+    expect(api.seen.at(-1)!.url).toBe("/customers/2");
+    // A DELETE spelled to dodge the rule is still the DELETE the rule names.
+    const before = api.seen.length;
+    const d = await curl(["--path-as-is", "-u", auth, "-X", "DELETE", "-w", "%{http_code}", "-o", "/dev/null", `${base}//customers/./1`]);
+    expect(d.stdout).toBe("403");
+    expect(api.seen.length).toBe(before);
   });
 });
