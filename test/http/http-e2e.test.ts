@@ -259,3 +259,31 @@ describe("hostile HTTP through the real listener and gateway", () => {
     expect(api.seen.length).toBe(before);
   });
 });
+
+describe("HTTP sessions in the trail", () => {
+  it("sessions show/replay render each exchange (method, path, decision and rule, status, masked body); the chain verifies", async () => {
+    const r = await curl(["-H", `X-Gatehouse-Listener-Token: ${conn.password}`, `${base}/customers/1`, "-X", "GET"]);
+    expect(JSON.parse(r.stdout).name).toBe("Ada Lovelace");
+    await curl(["-H", `X-Gatehouse-Listener-Token: ${conn.password}`, "-X", "DELETE", `${base}/customers/1`]);
+    const env = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } }) };
+    const list = await gatehouse(["sessions", "list", "--identity", "pipeline-deploy", "--json"], env);
+    expect(list.code, list.stderr).toBe(0);
+    const parsed = JSON.parse(list.stdout);
+    const all = ((Array.isArray(parsed) ? parsed : parsed.sessions) as Array<{ id: string }>).map((x) => x.id);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    // The newest and the oldest few (whatever the listing order): the last GET and the early DELETE.
+    const ids = [...new Set([...all.slice(0, 4), ...all.slice(-4)])];
+    const shows = (await Promise.all(ids.map((id) => gatehouse(["sessions", "show", id], env)))).map((x) => x.stdout).join("\n");
+    expect(shows).toContain("GET /customers/1");
+    expect(shows).toContain("demo-http-no-delete");
+    expect(shows).toContain("HTTP 200");
+    const replays = (await Promise.all(ids.map((id) => gatehouse(["sessions", "replay", id], env)))).map((x) => x.stdout).join("\n");
+    expect(replays).toContain("<= HTTP 200 application/json");
+    expect(replays).toContain("Ada Lovelace");
+    expect(replays).not.toContain("4111 1111 1111 1111");
+    expect(replays).not.toContain("ada@example.com");
+    expect(replays).not.toContain(api.token);
+    const verified = await gatehouse(["sessions", "verify", ids[ids.length - 1]!], env);
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
+  }, 180_000);
+});
