@@ -7,6 +7,7 @@
  *   DELETE /customers/{id}       (the demo policy denies it)
  *   POST   /deploy/{env}         echoes what it deployed (the demo policy holds it for approval)
  *   GET    /customers.gz         the same JSON, gzip-encoded
+ *   GET    /customers/bulk?n=N   N records, streamed (benchmarks)
  *   GET    /events               server-sent events (three, then the stream ends)
  *   GET    /ws                   WebSocket echo
  *   anything else: 404 JSON
@@ -68,6 +69,17 @@ export async function startDemoHttp(opts: { port?: number; token?: string } = {}
         const gz = gzipSync(Buffer.from(JSON.stringify({ customers: DEMO_CUSTOMERS })));
         res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": gz.length });
         return res.end(gz);
+      }
+      if (req.method === "GET" && url.pathname === "/customers/bulk") {
+        // Many records, streamed (benchmarks: a large JSON body to mask).
+        const n = Math.min(Number(url.searchParams.get("n") ?? 1000) || 0, 5_000_000);
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write('{"customers":[');
+        for (let i = 0; i < n; i++) {
+          const c = DEMO_CUSTOMERS[i % DEMO_CUSTOMERS.length]!;
+          res.write(`${i ? "," : ""}${JSON.stringify({ ...c, id: i })}`);
+        }
+        return res.end("]}\n");
       }
       if (m && req.method === "GET") {
         const c = DEMO_CUSTOMERS.find((x) => x.id === Number(m[1]));
