@@ -24,7 +24,9 @@ import { normaliseTarget, queryParams } from "../codec/path.ts";
 import { chunk, connectionListed, header, HOP_BY_HOP, LAST_CHUNK, problemResponse, serializeRequestHead, serializeResponseHead } from "../codec/serialize.ts";
 import type { HttpRequestDescription } from "../policy/http-policy.ts";
 import { httpRequest } from "../policy/describe.ts";
-import type { ResponseMasking } from "./response-masking.ts";
+import type { BodyTransform, ResponseMasking } from "./response-masking.ts";
+
+export type { BodyTransform } from "./response-masking.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Largest body an approve rule can hold (approvers see its digest; it is forwarded from memory). */
@@ -68,12 +70,6 @@ interface ResponseState {
   recordedBytes: number;
   bytes: number;
   headers: Array<[string, string]>;
-}
-
-/** Decoding + masking of one response body; output in order via `emit`. */
-export interface BodyTransform {
-  push(bytes: Uint8Array): Promise<void>;
-  end(): Promise<void>;
 }
 
 const enc = new TextEncoder();

@@ -17,7 +17,12 @@ import { textMaskFromSessionMasker } from "../../ssh/worker/text-mask.ts";
 import { compileGlob } from "../../../parsers/policy/glob.ts";
 import { hmacSha256 } from "../../../parsers/masking/reference.ts";
 import { JsonBodyMasker } from "../masking/json-mask.ts";
-import type { BodyTransform } from "./http-engine.ts";
+
+/** Decoding + masking of one response body; output in order via `emit`. */
+export interface BodyTransform {
+  push(bytes: Uint8Array): Promise<void>;
+  end(): Promise<void>;
+}
 
 export interface ResponseMasking {
   header(name: string, value: string): string;
