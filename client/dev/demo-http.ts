@@ -129,6 +129,9 @@ export async function startDemoHttp(opts: { port?: number; token?: string } = {}
     deployments,
     stop: () =>
       new Promise<void>((resolve) => {
+        // Upgraded (WebSocket) sockets are no longer HTTP connections: closeAllConnections misses
+        // them, and server.close would wait for them forever (npm start's SIGHUP/SIGTERM stop).
+        for (const client of wss.clients) client.terminate();
         wss.close();
         server.closeAllConnections();
         server.close(() => resolve());
