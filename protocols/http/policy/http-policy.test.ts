@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { devClaims, identityOf, mustFail, mustLoad, resource } from "../../../parsers/policy/test-fixtures.ts";
 import { normaliseTarget, queryParams } from "../codec/path.ts";
 import type { HttpRequestDescription } from "./http-policy.ts";
+import { httpRequest } from "./describe.ts";
+import { SessionPolicy } from "../../../worker/session/session-policy.ts";
 
 const POLICY = `
 version: 1
@@ -131,5 +133,27 @@ rules:
     expect((await mustFail(`version: 1\nrules:\n  - { name: r, effect: allow, subjects: any, resources: any, actions: [http.fetch!] }\n`)).join("\n")).toMatch(/^3:\d+: .*unknown HTTP action/);
     expect((await mustFail(`version: 1\nrules:\n  - { name: r, effect: allow, subjects: any, resources: any, actions: [{ http: { paths: ["/a/%2fb"] } }] }\n`)).join("\n")).toMatch(/encoded slash/);
     expect((await mustFail(`version: 1\nrules:\n  - { name: r, effect: allow, subjects: any, resources: any, actions: [{ http: { verbs: [GET] } }] }\n`)).join("\n")).toMatch(/unknown key 'verbs'/);
+  });
+
+  it("decides through SessionPolicy.decide (the one entry point) exactly as the rule kind does", async () => {
+    const session = new SessionPolicy(await mustLoad(POLICY), { classify: () => [] }, who, api);
+    const d = (r: HttpRequestDescription) => session.decide(httpRequest(r)).decision;
+    expect(d(req("GET", "/customers"))).toMatchObject({ effect: "allow", rule: "api-read" });
+    expect(d(req("DELETE", "/customers/1"))).toMatchObject({ effect: "deny", rule: "no-delete" });
+    expect(d(req("POST", "/deploy/prod"))).toMatchObject({ effect: "approve", rule: "deploy-needs-approval" });
+    expect(d(req("GET", "/ADMIN/users"))).toMatchObject({ effect: "deny", rule: "no-admin" });
+  });
+
+  it("fails closed on anything that is not a described HTTP request", async () => {
+    const p = await mustLoad(POLICY);
+    const garbage: unknown[] = [undefined, null, "GET /", { method: "GET" }, { method: "GET", path: "/", query: "a=1", headers: [], upgrade: null }, { method: "GET", path: "/", query: [], headers: [], upgrade: 1 }];
+    for (const request of garbage) {
+      const r = p.decideRequest("http", { identity: who, resource: api, request });
+      expect(r.effect).toBe("deny");
+      expect(r.rule).toBeNull();
+    }
+    // A description naming another protocol never reaches the HTTP rules.
+    const session = new SessionPolicy(p, { classify: () => [] }, who, api);
+    expect(session.decide({ ...httpRequest(req("GET", "/customers")), protocol: "gopher" }).decision.effect).toBe("deny");
   });
 });
