@@ -16,6 +16,7 @@ version: 1
 rules:
   - { name: read, effect: allow, subjects: any, resources: { type: http }, actions: [connect, http.get] }
   - { name: no-admin, effect: deny, subjects: any, resources: { type: http }, actions: [{ http: { paths: ["/admin/**"] } }] }
+  - { name: deploy, effect: approve, subjects: any, resources: { type: http }, approvers: [{ claims: { groups: approvers } }], actions: [{ http: { methods: [POST], paths: ["/deploy/*"] } }] }
 `;
 
 const dec = new TextDecoder();
@@ -108,5 +109,17 @@ describe("worker HTTP engine, driven with raw tunnel bytes", () => {
     expect(head.split("\r\n")[0]).toBe("GET /data/abc?q=1 HTTP/1.1");
     expect(head).not.toMatch(/authorization|x-forwarded-for/i);
     expect(h.events.some(([t, d]) => t === "decision" && (d as { rule: string }).rule === "no-admin")).toBe(true);
+  });
+
+  it("a held request whose approval request fails is refused with 403 on the shared hold filter, recorded as denied, and never forwarded", async () => {
+    const h = await harness();
+    await h.engine.onClientData(enc.encode("POST /deploy/prod HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"));
+    expect(h.toClient.join("")).toMatch(/^HTTP\/1\.1 403 [\s\S]*approval request failed: no approvals here[\s\S]*"rule":"deploy"/);
+    expect(h.toConnector).toEqual([]);
+    const decisions = h.events.filter(([t]) => t === "decision").map(([, d]) => (d as { effect: string; rule: string }));
+    expect(decisions).toEqual([expect.objectContaining({ effect: "approve", rule: "deploy" }), expect.objectContaining({ effect: "deny", rule: "deploy" })]);
+    // The session stays usable: the next request is decided and forwarded.
+    await h.engine.onClientData(enc.encode("GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"));
+    expect(h.toConnector.filter((c) => /^GET \/ok /.test(c))).toHaveLength(1);
   });
 });

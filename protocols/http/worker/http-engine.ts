@@ -25,6 +25,9 @@ import { chunk, connectionListed, header, HOP_BY_HOP, LAST_CHUNK, problemRespons
 import type { HttpRequestDescription } from "../policy/http-policy.ts";
 import { httpRequest } from "../policy/describe.ts";
 import type { BodyTransform, ResponseMasking } from "./response-masking.ts";
+import { FilterChain } from "../../../worker/chain/chain.ts";
+import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
+import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
 
 export type { BodyTransform } from "./response-masking.ts";
 
@@ -90,10 +93,42 @@ export class HttpEngine implements Engine {
   private upgradedDown = 0;
   private exchanges = 0;
 
+  private readonly holdChain: FilterChain<HeldExchange>;
+
   constructor(
     private readonly host: EngineHost,
     private readonly options: HttpEngineOptions = {},
-  ) {}
+  ) {
+    this.holdChain = this.createHoldChain();
+  }
+
+  /** Approvals on the shared chain (decidedFilter + approvalHoldFilter); the engine answers refusals itself (403 problem+json). */
+  private createHoldChain(): FilterChain<HeldExchange> {
+    return new FilterChain<HeldExchange>(
+      [
+        decidedFilter(),
+        approvalHoldFilter<HeldExchange>({
+          hold: async (input, frame) => {
+            const held = await this.host.holdForApproval({ ...input, displayText: frame.message.displayText });
+            frame.message.approvalId = held.id;
+            return held;
+          },
+          notify: (line) => this.host.sendControlToClient({ t: "notice", message: line }),
+          record: async (event, frame) => {
+            const outcome: Decision = { ...frame.message.ex.decision, effect: event.effect, reason: event.reason };
+            await this.recordDecision(outcome);
+            frame.message.ex.decision = outcome;
+          },
+          failed: (decision, e, frame) => {
+            const reason = `${frame.message.ex.method} ${frame.message.ex.target} requires approval (${decision.reason}) but the approval request failed: ${e.message}`;
+            return { recorded: reason, message: `gatehouse: ${reason}` };
+          },
+          notRun: (message) => `gatehouse: ${message}`,
+        }),
+      ],
+      { forward: () => {}, deliver: () => {}, refuse: () => {} },
+    );
+  }
 
   // ---------------------------------------------------------------- client → upstream
 
@@ -255,28 +290,14 @@ export class HttpEngine implements Engine {
     // The approval binds the method, the normalised target and the exact body.
     const binding = concat([enc.encode(`${statement}\n`), body]);
     const displayText = this.maskText(body.length > 0 ? `${statement}\n\n${dec.decode(body.subarray(0, 2048))}${body.length > 2048 ? "…" : ""}` : statement);
-    let refusal: string | undefined;
-    let approvalId: string | undefined;
-    try {
-      const held = await this.host.holdForApproval({ statement, displayText, decision: ex.decision, binding });
-      approvalId = held.id;
-      this.host.sendControlToClient({ t: "notice", message: held.notice });
-      const stop = held.remind((line) => this.host.sendControlToClient({ t: "notice", message: line }));
-      const verdict = await held.verdict.finally(stop);
-      const outcome: Decision = { ...ex.decision, effect: verdict.run ? "allow" : "deny", reason: verdict.run ? verdict.reason : verdict.message };
-      await this.recordDecision(outcome);
-      ex.decision = outcome;
-      if (!verdict.run) refusal = verdict.message;
-    } catch (e) {
-      refusal = `${statement} requires approval (${ex.decision.reason}) but the approval request failed: ${(e as Error).message}`;
-      const outcome: Decision = { ...ex.decision, effect: "deny", reason: refusal };
-      await this.recordDecision(outcome);
-      ex.decision = outcome;
-    }
+    // The shared approval-hold filter (worker/chain/): the exchange carries the policy's decision.
+    const request = { protocol: "http", actions: [ex.method.toLowerCase()], target: ex.target, text: statement, binding };
+    const out = await this.holdChain.decode({ decision: ex.decision, ex, displayText, approvalId: undefined }, request);
     if (this.is("closed")) return;
-    if (refusal !== undefined) {
+    if (out.kind === "refused") {
       ex.state = "refused";
-      this.sendProblem(403, "Forbidden", `gatehouse: ${refusal}`, ex.decision.rule, ex.closeAfter, approvalId ? { approval: approvalId } : {});
+      const approvalId = out.frame.message.approvalId;
+      this.sendProblem(403, "Forbidden", out.refusal.message, ex.decision.rule, ex.closeAfter, approvalId ? { approval: approvalId } : {});
       ex.finish();
       return;
     }
@@ -581,4 +602,12 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     o += p.length;
   }
   return out;
+}
+
+/** A request held for approval on the chain: its exchange, what approvers see, and the approval's id once requested. */
+interface HeldExchange {
+  decision: Decision;
+  ex: Exchange;
+  displayText: string;
+  approvalId: string | undefined;
 }
