@@ -3,7 +3,7 @@
  *
  *   npm run bench                 # full run (≈ 10–15 min on 2 cores)
  *   npm run bench -- --quick      # smaller sizes, one round (≈ 3–4 min)
- *   npm run bench -- --only=hot,pgbench   # sections: hot, setup, pgbench, large, memory, profile, mysql
+ *   npm run bench -- --only=hot,pgbench   # sections: hot, setup, pgbench, large, memory, profile, mysql, http (bench/http.ts)
  *
  * Paths compared (same PostgreSQL, same run, variants alternating, medians of the rounds):
  *   direct          pgbench/psql → PostgreSQL
@@ -22,6 +22,7 @@ import { execFileSync } from "node:child_process";
 import YAML from "yaml";
 import { startPostgres, type RunningPostgres } from "../test/harness/postgres.ts";
 import { startTestStack, type TestStack } from "../test/harness/stack.ts";
+import { benchHttp } from "./http.ts";
 import { describeMachine, type MachineInfo } from "./lib/machine.ts";
 import { ensurePgbouncer, startPgbouncer, type RunningPgbouncer } from "./lib/pgbouncer.ts";
 import { pgbenchInit, runPgbench, type PgTarget, type PgbenchResult } from "./lib/pgbench.ts";
@@ -746,6 +747,13 @@ async function main(): Promise<void> {
   }
   if (want("hot")) await sectionHot();
   if (want("mysql")) await sectionMysql(addGroup, { rounds: cfg.rounds, seconds: quick ? 2 : 5, rows: quick ? 20_000 : 100_000, log });
+  if (want("http")) {
+    log("HTTP: small JSON GETs and a large masked JSON body, direct vs tcp-pipe vs gatehouse…");
+    const figs = await benchHttp({ seconds: quick ? 3 : 5, largeRows: quick ? 20_000 : 100_000, rounds: cfg.rounds, log });
+    for (const name of [...new Set(figs.map((f) => f.name))]) {
+      addGroup(name, figs.find((f) => f.name === name)!.unit, new Map(figs.filter((f) => f.name === name).map((f) => [f.path, [f.value]])), "HTTP (bench/http.ts): direct = demo upstream, tcp-pipe = one bare Node hop, gatehouse = listener → worker (demo policy, masking, recording) → connector");
+    }
+  }
 
   const needStack = ["setup", "pgbench", "large", "memory", "profile"].some(want);
   let mem: MemoryReport | undefined;

@@ -18,12 +18,14 @@ import { parseSecretRef, type SecretRefContext } from "./secrets.ts";
 import { parsePostgresResource, type PostgresResourceConfig } from "../protocols/postgres/connector/config.ts";
 import { parseSshResource, type SshResourceConfig } from "../protocols/ssh/connector/config.ts";
 import { RESOURCE_NAME_PATTERN, RESOURCE_NAME_RULE } from "../parsers/resource-name.ts";
+import { parseHttpResource, type HttpResourceConfig } from "../protocols/http/connector/config.ts";
 
 export type { PostgresResourceConfig, PostgresTlsConfig, PostgresTlsMode } from "../protocols/postgres/connector/config.ts";
 export type { SecretSource } from "./secrets.ts";
 
 /** Every resource type this connector can serve. */
-export type ResourceConfig = PostgresResourceConfig | SshResourceConfig;
+export type ResourceConfig = PostgresResourceConfig | SshResourceConfig | HttpResourceConfig;
+export type { HttpResourceConfig } from "../protocols/http/connector/config.ts";
 export type { SshResourceConfig } from "../protocols/ssh/connector/config.ts";
 
 export interface ConnectorConfig {
@@ -38,7 +40,7 @@ export interface ConnectorConfig {
 
 export const CONNECTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const RESOURCE_NAME = RESOURCE_NAME_PATTERN;
-const RESOURCE_TYPES = ["postgres", "ssh"] as const;
+const RESOURCE_TYPES = ["postgres", "ssh", "http"] as const;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** Hosts where a plaintext ws:// connection never leaves the machine. */
@@ -90,6 +92,7 @@ export function parseConnectorConfig(raw: unknown, ctx: SecretRefContext): Conne
     const type = obj.type;
     if (type === "postgres") return parsePostgresResource(field, obj, name, ctx);
     if (type === "ssh") return parseSshResource(field, obj, name, ctx);
+    if (type === "http") return parseHttpResource(field, obj, name, ctx);
     throw new ConfigError(`${field}.type`, `${type === undefined ? "is required" : `unsupported type ${JSON.stringify(type)}`} (supported: ${RESOURCE_TYPES.join(", ")})`);
   });
   return { gateway, id, privateKey, resources };
@@ -125,8 +128,8 @@ export function validateConnectorConfig(config: ConnectorConfig): void {
     if (seen.has(r.name)) throw new ConfigError(`resources[${i}].name`, `duplicate resource name ${JSON.stringify(r.name)}`);
     seen.add(r.name);
     const type: string = r.type;
-    if (type !== "postgres" && type !== "ssh") throw new ConfigError(`resources[${i}].type`, `unsupported type ${JSON.stringify(type)}`);
-    if (typeof r.password === "string" && r.password.length === 0) throw new ConfigError(`resources[${i}].password`, "must not be empty");
+    if (!(RESOURCE_TYPES as readonly string[]).includes(type)) throw new ConfigError(`resources[${i}].type`, `unsupported type ${JSON.stringify(type)}`);
+    if ("password" in r && typeof r.password === "string" && r.password.length === 0) throw new ConfigError(`resources[${i}].password`, "must not be empty");
   });
 }
 

@@ -16,6 +16,10 @@ import { SftpFramer, SftpProtocolError, decodeHandleReply, decodeSftpRequest, re
 import { SshFrameError, STREAM_EVENT, decodeSshData, parseChannelEvent, parseSshClientMessage } from "../protocols/ssh/codec/frames.ts";
 import { parseDirectOpen, parseForwardRequest, parseIncomingOpen, parseListenRequest, parseListenResult } from "../protocols/ssh/codec/forward.ts";
 import { FrameError, decodeFrame } from "../parsers/tunnel/frames.ts";
+import { MessageReader } from "../protocols/http/codec/reader.ts";
+import { HttpCodecError } from "../protocols/http/codec/errors.ts";
+import { normaliseTarget, queryParams } from "../protocols/http/codec/path.ts";
+import type { RequestHead, ResponseHead } from "../protocols/http/codec/head.ts";
 import { loadPolicy } from "../parsers/policy/load.ts";
 
 /** Deterministic chunk sizes from the input itself (a finding reproduces from its bytes alone). */
@@ -123,6 +127,31 @@ function runSsh(bytes: Uint8Array): unknown {
   return frame.stream === STREAM_EVENT ? parseChannelEvent(frame.bytes) : frame;
 }
 
+/** HTTP/1.1 in chunks: requests (heads normalised as the engine does) or, when it starts "HTTP/", responses to GETs. */
+function runHttp(bytes: Uint8Array): unknown[] {
+  const response = bytes[0] === 0x48 && utf8.decode(bytes.subarray(0, 5)) === "HTTP/";
+  const reader = response ? new MessageReader<ResponseHead>("response") : new MessageReader<RequestHead>("request");
+  const out: unknown[] = [];
+  const drain = () => {
+    for (let e = reader.next(); e; e = reader.next()) {
+      out.push(e.t === "body" || e.t === "raw" ? e.bytes.length : e);
+      if (e.t === "head" && !response) {
+        const target = normaliseTarget((e.head as RequestHead).target);
+        out.push(target, queryParams(target.query));
+      }
+      if (e.t === "end" && response) (reader as MessageReader<ResponseHead>).expectResponseTo("GET");
+    }
+  };
+  if (response) (reader as MessageReader<ResponseHead>).expectResponseTo("GET");
+  for (const chunk of chunksOf(bytes)) {
+    reader.push(chunk);
+    drain();
+  }
+  reader.close();
+  drain();
+  return out;
+}
+
 const linear = (k: number, c: number) => (n: number) => k * n + c;
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
@@ -133,6 +162,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   { name: "shell", input: "text", typedErrors: [], run: (_b, text) => parseCommandLine(text), maxOutput: linear(512, 4096) },
   { name: "sftp", input: "bytes", typedErrors: [SftpProtocolError], run: runSftp, maxOutput: linear(8, 64) },
   { name: "ssh", input: "bytes", typedErrors: [SshFrameError], run: runSsh, maxOutput: linear(4, 64) },
+  { name: "http", input: "bytes", typedErrors: [HttpCodecError], run: runHttp, maxOutput: linear(16, 256) },
   { name: "tunnel", input: "bytes", typedErrors: [FrameError], run: (b) => decodeFrame(b), maxOutput: linear(4, 64) },
   { name: "policy", input: "text", typedErrors: [], run: (_b, text) => loadPolicy(text, "fuzz.yaml"), maxOutput: linear(64, 4096), hangMs: 10_000 },
 ];

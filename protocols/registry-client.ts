@@ -3,10 +3,12 @@ import type { Engine } from "../client/engines/engine.ts";
 import { partFor, type ProtocolName } from "./registry.ts";
 import { postgresEngine } from "./postgres/client/listener-engine.ts";
 import { sshEngine } from "./ssh/client/listener-engine.ts";
+import { httpEngine } from "./http/client/engine.ts";
 
 export const CLIENT_PROTOCOLS: Readonly<Record<ProtocolName, Engine>> = {
   postgres: postgresEngine,
   ssh: sshEngine,
+  http: httpEngine,
 };
 
 export function clientEngine(type: string): Engine | undefined {

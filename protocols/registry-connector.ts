@@ -3,10 +3,12 @@ import type { ConnectorProtocol } from "../connector/connector-protocol.ts";
 import { partFor, type ProtocolName } from "./registry.ts";
 import { postgresConnector } from "./postgres/connector/index.ts";
 import { sshConnector } from "./ssh/connector/index.ts";
+import { httpConnector } from "./http/connector/index.ts";
 
 const CONNECTOR_PROTOCOLS: Readonly<Record<ProtocolName, ConnectorProtocol>> = {
   postgres: postgresConnector,
   ssh: sshConnector,
+  http: httpConnector,
 };
 
 export function connectorProtocol(type: string): ConnectorProtocol | undefined {

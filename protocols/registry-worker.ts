@@ -3,10 +3,12 @@ import type { WorkerProtocol } from "../worker/engines/engine.ts";
 import { partFor, type ProtocolName } from "./registry.ts";
 import { postgresWorker } from "./postgres/worker/index.ts";
 import { sshWorker } from "./ssh/worker/index.ts";
+import { httpWorker } from "./http/worker/index.ts";
 
 const WORKER_PROTOCOLS: Readonly<Record<ProtocolName, WorkerProtocol>> = {
   postgres: postgresWorker,
   ssh: sshWorker,
+  http: httpWorker,
 };
 
 /** The worker part for a resource type; undefined for a type no protocol module serves (refuse it). */

@@ -24,6 +24,8 @@ import { TRAVERSE_ONLY, demoServersDir, ensureDemoServersDir, ensureDir, makeTre
 import { freePort, portInUse } from "./ports.ts";
 import { startWrangler, type RunningWorker, type WorkerVars } from "./wrangler.ts";
 import { sshdResource, startDemoSshd } from "./sshd.ts";
+import { startDemoHttp } from "./demo-http.ts";
+import type { HttpResourceConfig } from "../../protocols/http/connector/config.ts";
 import type { SshResourceConfig } from "../../protocols/ssh/connector/config.ts";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
@@ -251,6 +253,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     // Tests bring their own sshd; the demo target is for npm start.
     const sshDemo = opts.ephemeral ? null : await startSshDemo(home, log);
     if (sshDemo) stops.push(sshDemo.stop);
+    // The HTTP demo target: a JSON API whose bearer token only the connector is given.
+    const httpDemo = opts.ephemeral ? null : await startDemoHttp();
+    let httpResource: HttpResourceConfig | null = null;
+    if (httpDemo) {
+      stops.push(httpDemo.stop);
+      log(`demo HTTP API on ${httpDemo.url} (bearer token held by the connector only)`);
+      httpResource = {
+        name: "demo-http",
+        type: "http",
+        labels: { env: "demo", owner: "gatehouse" },
+        url: new URL(httpDemo.url),
+        credential: { kind: "bearer", token: () => httpDemo.token },
+        dropCookies: true,
+        identityHeaders: true,
+      };
+    }
 
     // (c) connector identity.
     const connectorKey = await loadOrCreateConnectorKey(path.join(home, "connector", "local-key.json"));
@@ -343,7 +361,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       gateway: gatewayUrl,
       id: LOCAL_CONNECTOR_ID,
       privateKey: connectorKey,
-      resources: [demoResource, ...(sshDemo ? [sshDemo.resource] : []), ...(opts.extraResources ?? [])],
+      resources: [demoResource, ...(sshDemo ? [sshDemo.resource] : []), ...(httpResource ? [httpResource] : []), ...(opts.extraResources ?? [])],
     };
 
     const mintToken = (m: MintTokenOptions = {}) => issuer.mint({ sub: m.sub ?? "alice", claims: m.claims, audience: m.audience, ttlSeconds: m.ttlSeconds });

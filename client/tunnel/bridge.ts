@@ -37,6 +37,13 @@ export interface BridgeOptions {
   finalWords?: (end: TunnelEnd) => Uint8Array | undefined;
   /** Called with `{ t: "session", ... }` when the gateway announces the session. */
   onSession?: (message: ControlMessage) => void;
+  /** Other control messages from the gateway (e.g. HTTP approval notices for the listener's log). */
+  onControl?: (message: ControlMessage) => void;
+  /**
+   * Rewrites local bytes before they go up (HTTP: the listener's own credential is removed from
+   * every request). May answer the local client itself and return nothing.
+   */
+  transformUpstream?: (chunk: Uint8Array) => Uint8Array;
   /** Flow-control windows; injectable so tests can watch the accounting. */
   sendWindow?: SendWindow;
   receiveWindow?: ReceiveWindow;
@@ -112,7 +119,7 @@ export function bridge(opts: BridgeOptions): Promise<BridgeResult> {
       }
     };
 
-    const onLocalData = (chunk: Buffer) => sendUp(chunk);
+    const onLocalData = (chunk: Buffer) => sendUp(opts.transformUpstream ? opts.transformUpstream(chunk) : chunk);
 
     const onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
       if (finished) return;
@@ -163,7 +170,7 @@ export function bridge(opts: BridgeOptions): Promise<BridgeResult> {
               code: typeof m.code === "string" ? m.code : undefined,
               message: typeof m.message === "string" ? m.message : undefined,
             });
-          }
+          } else opts.onControl?.(m);
           // Other control messages are reserved for later revisions and ignored.
           return;
         }
@@ -179,6 +186,7 @@ export function bridge(opts: BridgeOptions): Promise<BridgeResult> {
     socket.on("error", () => finish({ kind: "local-closed" }));
 
     ws.resume();
+    // `initial` was read (and, where the engine rewrites, rewritten) by the engine already.
     if (opts.initial) sendUp(opts.initial);
     if (!pausedForCredit) socket.resume();
   });

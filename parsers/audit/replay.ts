@@ -105,6 +105,20 @@ export function renderTimeline(events: readonly AuditEvent[], options: RenderOpt
         if (!current) rows.push(target);
         break;
       }
+      case "http.response": {
+        // HTTP: the status (and body size) in the rows column of the exchange's line.
+        const r = (e as AuditEvent<"http.response">).data;
+        const label = `HTTP ${r.status}${r.bytes !== undefined ? ` ${r.bytes}B` : ""}${r.refused ? " refused" : ""}`;
+        if (current) current.rows = label;
+        else rows.push({ seq: e.seq, time: elapsed(e, t0), what: "http.response", decision: "-", ms: "", rows: label, text: "" });
+        break;
+      }
+      case "http.refused": {
+        flush();
+        const r = (e as AuditEvent<"http.refused">).data;
+        rows.push({ seq: e.seq, time: elapsed(e, t0), what: "http.refused", decision: "deny", ms: "", rows: `HTTP ${r.status}`, text: r.reason });
+        break;
+      }
       case "approval.requested":
       case "approval.granted":
       case "approval.denied":
@@ -210,6 +224,23 @@ export function renderReplay(events: readonly AuditEvent[], options: RenderOptio
       case "term.output":
         out.push(stamp(e) + (e as AuditEvent<"term.output">).data.data);
         break;
+      case "http.response": {
+        const r = (e as AuditEvent<"http.response">).data;
+        const type = r.headers?.find(([n]) => n === "content-type")?.[1];
+        out.push(`${stamp(e)}<= HTTP ${r.status}${type ? ` ${type}` : ""}${r.bytes !== undefined ? ` (${r.bytes} bytes)` : ""}${r.upgrade ? ` upgraded to ${r.upgrade}` : ""}${r.refused ? ` refused: ${r.refused === true ? "" : r.refused}` : ""}`);
+        if (r.body) out.push(...r.body.split("\n").map((l) => `   ${l}`), ...(r.truncated ? ["   [body truncated in recording]"] : []));
+        break;
+      }
+      case "http.refused": {
+        const r = (e as AuditEvent<"http.refused">).data;
+        out.push(`${stamp(e)}-- refused with HTTP ${r.status}: ${r.reason}`);
+        break;
+      }
+      case "http.upgrade-closed": {
+        const u = (e as AuditEvent<"http.upgrade-closed">).data;
+        out.push(`${stamp(e)}-- upgraded connection closed (${u.up} bytes up, ${u.down} bytes down; content not recorded)`);
+        break;
+      }
       case "truncated": {
         const t = (e as AuditEvent<"truncated">).data;
         out.push("", `${stamp(e)}-- RECORDING TRUNCATED (${t.reason}, ${t.action})${t.message ? `: ${t.message}` : ""}`);

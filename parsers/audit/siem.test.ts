@@ -24,6 +24,16 @@ describe("SIEM records and signed batches", () => {
     for (const [i, r] of records.entries()) expect((r.unmapped as { gatehouse: AuditEvent }).gatehouse).toEqual(events[i]);
   });
 
+  it("maps an HTTP session's events to HTTP Activity (4002), SSH's to SSH Activity (4007)", async () => {
+    const built = await buildTrail("s-1", samplePgSession("s-1", Date.UTC(2026, 11, 3)), signer, { chunkEvents: 50 });
+    const events = built.events as AuditEvent[];
+    const decisionEvent = events.find((e) => e.type === "decision")!;
+    const ctx = sessionContext(built.lines, "s-1");
+    expect(toOcsf(decisionEvent, { ...ctx, resourceType: "http" })).toMatchObject({ class_uid: 4002, class_name: "HTTP Activity", category_uid: 4, type_uid: 400299 });
+    expect(toOcsf(decisionEvent, { ...ctx, resourceType: "ssh" })).toMatchObject({ class_uid: 4007, class_name: "SSH Activity" });
+    expect(toOcsf(decisionEvent, { ...ctx, resourceType: "gopher" })).toMatchObject({ class_uid: 0, class_name: "Base Event" });
+  });
+
   it("signs a batch so a receiver can check origin and integrity with the published keys, and refuses every alteration", async () => {
     const meta: BatchMeta = { sink: "siem", session: "s-1", format: "jsonl", from: 0, to: 1, count: 2 };
     const body = batchBody(['{"a":1}', '{"b":2}']);

@@ -5,7 +5,7 @@
  *    can verify the chain and the checkpoints with the published audit keys, as `tools/verify-trail.py`;
  *  - `ocsf`: one OCSF-shaped record per event (Open Cybersecurity Schema Framework 1.x classes:
  *    Authentication 3002 for session start/end, Datastore Activity 6005 for SQL, SSH Activity 4007 for
- *    SSH, Base Event 0 otherwise), with the event's hash as `metadata.uid` and the whole event under
+ *    SSH, HTTP Activity 4002 for HTTP, Base Event 0 otherwise), with the event's hash as `metadata.uid` and the whole event under
  *    `unmapped.gatehouse`, so nothing is lost in the mapping.
  *
  * A batch is signed with the gateway's audit key (Ed25519) over the canonical JSON of its
@@ -60,9 +60,8 @@ export function toOcsf(event: AuditEvent, ctx: SiemSessionContext): Record<strin
     const failed = end !== undefined && end.status !== "ok";
     return { ...base, class_uid: 3002, class_name: "Authentication", category_uid: 3, category_name: "Identity & Access Management", activity_id: end ? 2 : 1, activity_name: end ? "Logoff" : "Logon", type_uid: 300200 + (end ? 2 : 1), severity_id: failed ? 2 : 1, status_id: failed ? 2 : 1, ...(end ? { status_detail: end.reason } : {}) };
   }
-  const isSsh = ctx.resourceType === "ssh";
-  const classUid = isSsh ? 4007 : ctx.resourceType === "postgres" || ctx.resourceType === "mysql" ? 6005 : 0;
-  const className = classUid === 4007 ? "SSH Activity" : classUid === 6005 ? "Datastore Activity" : "Base Event";
+  const classUid = ctx.resourceType === "ssh" ? 4007 : ctx.resourceType === "http" ? 4002 : ctx.resourceType === "postgres" || ctx.resourceType === "mysql" ? 6005 : 0;
+  const className = classUid === 4007 ? "SSH Activity" : classUid === 4002 ? "HTTP Activity" : classUid === 6005 ? "Datastore Activity" : "Base Event";
   const categoryUid = classUid === 0 ? 0 : Math.floor(classUid / 1000);
   const record: Record<string, unknown> = { ...base, class_uid: classUid, class_name: className, category_uid: categoryUid, activity_id: 99, activity_name: event.type, type_uid: classUid * 100 + 99, severity_id: severity };
   if (event.type === "query") record.message = (event as AuditEvent<"query">).data.text;

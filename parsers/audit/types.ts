@@ -188,6 +188,43 @@ export interface SshChannelData {
   target?: string;
 }
 
+/** HTTP exchanges (docs/HTTP.md): the request as forwarded (normalised), values masked. */
+export interface HttpRequestData {
+  /** 1, 2 … per session (keep-alive connection). */
+  n: number;
+  method: string;
+  path: string;
+  query?: string;
+  /** [name, value] pairs; values only for a few descriptive headers ("…" otherwise). */
+  headers: Array<[string, string]>;
+  upgrade?: string;
+  /** Declared body size, "chunked", or 0. */
+  body: number | string;
+}
+
+export interface HttpResponseData {
+  n: number;
+  status: number;
+  headers?: Array<[string, string]>;
+  /** Body bytes sent to the client (after masking). */
+  bytes?: number;
+  /** The first RECORDED_BODY_BYTES of the masked body (text bodies only). */
+  body?: string;
+  truncated?: boolean;
+  upgrade?: string;
+  refused?: boolean | string;
+}
+
+export interface HttpRefusedData {
+  status: number;
+  reason: string;
+}
+
+export interface HttpUpgradeClosedData {
+  up: number;
+  down: number;
+}
+
 /** Event type → payload. New types must be added here (and to docs/AUDIT.md). */
 export interface AuditEventDataMap {
   "session.start": SessionStartData;
@@ -214,6 +251,10 @@ export interface AuditEventDataMap {
   "ssh.forward-listen": SshForwardData;
   "ssh.forward-cancel": SshForwardData;
   "ssh.forward-cancelled": SshForwardData;
+  "http.request": HttpRequestData;
+  "http.response": HttpResponseData;
+  "http.refused": HttpRefusedData;
+  "http.upgrade-closed": HttpUpgradeClosedData;
   /** The client renewed its identity token on the tunnel (same issuer and subject, re-admitted by policy). */
   "identity.renewed": IdentityRenewedData;
   "session.end": SessionEndData;
@@ -253,6 +294,10 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "ssh.forward-listen",
   "ssh.forward-cancel",
   "ssh.forward-cancelled",
+  "http.request",
+  "http.response",
+  "http.refused",
+  "http.upgrade-closed",
   "identity.renewed",
   "session.end",
 ];

@@ -6,9 +6,7 @@
  *   { sql: { kinds, commands, flags, functions } }   SQL with conditions
  *
  *   ssh.* / { ssh: {...} }      SSH requests (protocols/ssh/policy/ssh.ts)
- *
- * Reserved for later versions (rejected today so a policy never silently ignores them):
- *   http.request / { http: { methods, paths } }
+ *   http.* / http.<method> / { http: {...} }   HTTP requests (protocols/http/policy/http-policy.ts)
  *
  * Allow rules must cover a statement fully; deny and approve rules need only touch it. Concretely:
  *  - `unknown` statements are only allowed by a rule that lists `unknown` in `kinds` (or `sql.unknown`);
@@ -49,7 +47,7 @@ export const STATEMENT_KINDS = Object.freeze(Object.keys(KIND_SET)) as readonly 
 export const STATEMENT_FLAGS = Object.freeze(Object.keys(FLAG_SET)) as readonly StatementFlag[];
 
 /** Protocol prefixes reserved for future action families. */
-export const RESERVED_ACTION_PROTOCOLS = ["ssh", "http"] as const;
+export const RESERVED_ACTION_PROTOCOLS = ["ssh"] as const;
 
 export type ActionMatcher =
   | { protocol: "connect" }

@@ -201,7 +201,7 @@ rules:
     actions:
       - read
       - http.request
-      - { http: { methods: [GET] } }
+      - { http: { verbs: [GET] } }
       - sql: { kinds: [writes], flags: [no_where] }
       - sql: {}
       - sql: { kinds: [read], tables: [orders] }
@@ -210,8 +210,8 @@ rules:
     `);
     expect(errors).toEqual([
       "8:9: rule 'x': actions[0]: unknown action 'read' (did you mean 'sql.read'? actions are namespaced by protocol)",
-      "9:9: rule 'x': actions[1]: 'http.request' is reserved for HTTP resources, which this version of Gatehouse cannot enforce yet",
-      "10:11: rule 'x': actions[2]: 'http' actions are reserved for HTTP resources, which this version of Gatehouse cannot enforce yet",
+      "9:9: rule 'x': actions[1]: unknown HTTP action 'http.request'; expected http.*, http.<method> (http.get, http.post…) or { http: { methods, paths, query, headers, upgrade } }",
+      "10:9: rule 'x': actions[2].http: http: unknown key 'verbs'; expected methods, paths, query, headers, upgrade",
       "11:24: rule 'x': actions[3].sql.kinds must be one of read, write, ddl, privilege, procedural, transaction, session, copy_external, admin, execute, dynamic, unknown, got 'writes' (did you mean 'write'?)",
       "11:41: rule 'x': actions[3].sql.flags must be one of no-where, data-modifying-cte, explain-analyze, dangerous-function, select-into, locks, got 'no_where' (did you mean 'no-where'?)",
       "12:14: rule 'x': actions[4].sql: empty; write 'sql.*' to mean every statement kind",

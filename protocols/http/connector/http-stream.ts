@@ -1,0 +1,342 @@
+/**
+ * One HTTP session's connector stream: the worker sends the requests it let through (normalised,
+ * one at a time, HTTP/1.1 framing), the connector sends each to the upstream with the credential
+ * only it holds, and frames the response back.
+ *
+ *   worker ══DATA (request)══▶ connector ── header policy + credential ──▶ upstream (http/https)
+ *   worker ◀═DATA (response)══ connector ◀── response (re-framed: Content-Length or chunked) ──
+ *
+ * Defence in depth: whatever the worker sent, the client's Authorization, Proxy-Authorization,
+ * Forwarded/X-Forwarded-*, X-Gatehouse-*, hop-by-hop headers (and Cookie when configured) never
+ * reach the upstream, and the credential never appears in what goes back (scrubbed from errors).
+ * A WebSocket upgrade the worker allowed becomes an opaque byte relay after the 101.
+ */
+import http from "node:http";
+import https from "node:https";
+import type { Socket } from "node:net";
+import { randomUUID } from "node:crypto";
+import { SignJWT, importJWK, importPKCS8, type JWK } from "jose";
+
+type KeyLike = Awaited<ReturnType<typeof importJWK>>;
+import { MAX_DATA_PAYLOAD, type ControlMessage } from "../../../parsers/tunnel/frames.ts";
+import { StreamProtocolError, TargetError } from "../../../connector/errors.ts";
+import { TunnelStreamBase } from "../../../connector/stream-base.ts";
+import { MessageReader } from "../codec/reader.ts";
+import type { RequestHead } from "../codec/head.ts";
+import { HttpCodecError } from "../codec/errors.ts";
+import { chunk, connectionListed, HOP_BY_HOP, LAST_CHUNK, problemResponse, serializeResponseHead, header } from "../codec/serialize.ts";
+import type { HttpCredential, HttpResourceConfig } from "./config.ts";
+
+/** Request headers the client never gets to set on the upstream. */
+export function droppedRequestHeader(name: string, dropCookies: boolean): boolean {
+  return (
+    HOP_BY_HOP.has(name) ||
+    name === "host" ||
+    name === "authorization" ||
+    name === "forwarded" ||
+    name.startsWith("x-forwarded-") ||
+    name === "x-real-ip" ||
+    name.startsWith("x-gatehouse-") ||
+    (dropCookies && name === "cookie")
+  );
+}
+
+/** One request/response on the stream; body parts wait in `pending` until the request exists. */
+interface Exchange {
+  req?: http.ClientRequest;
+  res?: http.IncomingMessage;
+  chunked: boolean;
+  pending: Array<{ t: "body"; bytes: Uint8Array; done: () => void } | { t: "end" }>;
+}
+
+interface Identity {
+  sub: string;
+  iss: string;
+}
+
+export class HttpTunnelStream extends TunnelStreamBase {
+  protected readonly protocolErrorCode = "http-protocol";
+  private resource?: HttpResourceConfig;
+  private agent?: http.Agent;
+  private identity: Identity = { sub: "", iss: "" };
+  private readonly reader = new MessageReader("request");
+  private current?: Exchange;
+  private upgraded?: Socket;
+  private secrets: string[] = [];
+
+  protected override onOtherControl(message: ControlMessage): void {
+    this.ctx.logger.debug("ignoring control message", { session: this.session, t: String(message.t).slice(0, 40) });
+  }
+
+  protected override async connectTarget(open: ControlMessage): Promise<void> {
+    if (open.resource !== this.resourceName) return this.protocolError(new StreamProtocolError("open names another resource", 1008));
+    if (this.refusal) return this.failTarget(this.refusal.message);
+    const resource = this.ctx.resources.get(this.resourceName);
+    if (!resource || resource.type !== "http") return this.failTarget(`gatehouse: resource ${this.resourceName}: not an http resource on connector ${this.ctx.connectorId}`);
+    const id = open.identity as { sub?: unknown; iss?: unknown } | undefined;
+    this.identity = { sub: typeof id?.sub === "string" ? id.sub : "", iss: typeof id?.iss === "string" ? id.iss : "" };
+    try {
+      const tls = resource.url.protocol === "https:";
+      const [ca, cert, key] = await Promise.all([resource.ca?.(), resource.clientCert?.(), resource.clientKey?.()]);
+      this.agent = tls ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(ca ? { ca } : {}), ...(cert ? { cert, key } : {}) }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
+      this.secrets = await credentialSecrets(resource.credential);
+    } catch (e) {
+      return this.failTarget(`gatehouse: resource ${this.resourceName}: ${(e as Error).message}`);
+    }
+    this.resource = resource;
+    this.state = "ready";
+    this.sendControl({ t: "ready" });
+    this.ctx.emit({ type: "stream-ready", stats: this.stats() });
+  }
+
+  private async failTarget(message: string): Promise<void> {
+    const err = new TargetError("http-upstream", this.scrub(message));
+    this.sendControl({ t: "error", code: err.code, message: err.message });
+    this.ctx.emit({ type: "stream-error", stats: this.stats(), code: err.code, message: err.message });
+    this.ws?.close(1000, "target error");
+    this.finish("target error");
+  }
+
+  private scrub(text: string): string {
+    return this.secrets.reduce((t, s) => (s.length >= 3 ? t.split(s).join("***") : t), text);
+  }
+
+  // ── worker → upstream ─────────────────────────────────────────────────────
+
+  protected override onData(payload: Uint8Array): void {
+    if (this.state !== "ready" || !this.resource) throw new StreamProtocolError("DATA before the stream is ready", 1008);
+    this.receiveData(payload.length);
+    if (this.upgraded) {
+      const n = payload.length;
+      this.upgraded.write(payload, () => this.returnCredit(n));
+      return;
+    }
+    this.reader.push(payload);
+    let writes = 1;
+    const n = payload.length;
+    const written = () => {
+      if (--writes === 0) this.returnCredit(n);
+    };
+    try {
+      for (let e = this.reader.next(); e; e = this.reader.next()) {
+        if (e.t === "head") this.startRequest(e.head);
+        else if (e.t === "body" && this.current) {
+          writes++;
+          if (this.current.req) this.current.req.write(e.bytes, written);
+          else this.current.pending.push({ t: "body", bytes: e.bytes, done: written });
+        } else if (e.t === "end" && this.current) {
+          if (this.current.req) this.current.req.end();
+          else this.current.pending.push({ t: "end" });
+        }
+      }
+    } catch (e) {
+      if (e instanceof HttpCodecError) throw new StreamProtocolError(`request from the worker: ${e.message}`, 1008);
+      throw e;
+    }
+    written();
+  }
+
+  private startRequest(head: RequestHead): void {
+    const resource = this.resource!;
+    if (this.current && !this.current.res?.complete) throw new StreamProtocolError("a second request before the previous response ended", 1008);
+    const listed = connectionListed(head.headers);
+    const upgrade = head.headers.find((h) => h.name === "upgrade")?.value;
+    const headers: Array<[string, string]> = [];
+    for (const h of head.headers) {
+      if (droppedRequestHeader(h.name, resource.dropCookies) || listed.has(h.name)) continue;
+      headers.push([h.rawName, h.value]);
+    }
+    if (head.headers.some((h) => h.name === "transfer-encoding")) headers.push(["Transfer-Encoding", "chunked"]);
+    if (upgrade !== undefined) headers.push(["Connection", "Upgrade"], ["Upgrade", upgrade]);
+    if (resource.identityHeaders) headers.push(["X-Gatehouse-Identity", this.identity.sub], ["X-Gatehouse-Session", this.session]);
+    const current: Exchange = { pending: [], chunked: false };
+    this.current = current;
+    // The credential is added last, after the header policy, and never logged. Body bytes that
+    // arrive while it is being prepared (a JWT is signed per request) wait in `pending`.
+    void this.credentialHeaders(resource.credential).then(
+      (extra) => {
+        if (this.closed) return;
+        this.sendRequest(current, head, [...headers, ...extra], upgrade !== undefined);
+      },
+      (err: Error) => this.failTarget(`gatehouse: resource ${resource.name}: cannot prepare the credential (${err.message})`),
+    );
+  }
+
+  private sendRequest(current: Exchange, head: RequestHead, headers: Array<[string, string]>, upgrade: boolean): void {
+    const resource = this.resource!;
+    const base = resource.url.pathname.replace(/\/+$/, "");
+    const tls = resource.url.protocol === "https:";
+    const agentOptions = tls ? (this.agent as https.Agent).options : {};
+    const options: https.RequestOptions = {
+      method: head.method,
+      host: resource.url.hostname.replace(/^\[|\]$/g, ""),
+      port: resource.url.port || (tls ? 443 : 80),
+      path: `${base}${head.target}`,
+      // An upgraded socket leaves the pool: its own connection with the same TLS settings.
+      agent: upgrade ? false : this.agent,
+      headers: headerObject(headers),
+      setHost: true,
+      ...(upgrade && tls ? { ca: agentOptions.ca, cert: agentOptions.cert, key: agentOptions.key } : {}),
+    };
+    const req = (tls ? https : http).request(options);
+    current.req = req;
+    req.on("response", (res) => this.onResponse(current, head.method, res));
+    req.on("upgrade", (res, socket, rest) => this.onUpgrade(current, res, socket, rest));
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (current.res) {
+        // Mid-response: the framing cannot be completed honestly; end the session.
+        void this.failTarget(`gatehouse: upstream connection failed mid-response (${err.code ?? err.message})`);
+        return;
+      }
+      current.res = { complete: true } as http.IncomingMessage;
+      this.sendFramed(problemResponse({ status: 502, title: "Bad Gateway", detail: this.scrub(`gatehouse: resource ${resource.name}: upstream unreachable (${err.code ?? err.message})`) }));
+    });
+    for (const p of current.pending) {
+      if (p.t === "end") req.end();
+      else req.write(p.bytes, p.done);
+    }
+    current.pending = [];
+  }
+
+  private async credentialHeaders(c: HttpCredential): Promise<Array<[string, string]>> {
+    switch (c.kind) {
+      case "none":
+        return [];
+      case "bearer":
+        return [["Authorization", `Bearer ${await c.token()}`]];
+      case "basic":
+        return [["Authorization", `Basic ${Buffer.from(`${c.username}:${await c.password()}`).toString("base64")}`]];
+      case "header":
+        return [[c.name, await c.value()]];
+      case "jwt": {
+        const now = Math.floor(Date.now() / 1000);
+        const key = await signingKey(await c.privateKey(), c.alg);
+        const jwt = await new SignJWT({ gatehouse_session: this.session, gatehouse_issuer: this.identity.iss, gatehouse_resource: this.resourceName })
+          .setProtectedHeader({ alg: c.alg, typ: "JWT" })
+          .setIssuer(c.issuer)
+          .setSubject(this.identity.sub)
+          .setAudience(c.audience)
+          .setIssuedAt(now)
+          .setExpirationTime(now + c.ttlSeconds)
+          .setJti(randomUUID())
+          .sign(key);
+        return [["Authorization", `Bearer ${jwt}`]];
+      }
+    }
+  }
+
+  // ── upstream → worker ─────────────────────────────────────────────────────
+
+  private onResponse(current: Exchange, method: string, res: http.IncomingMessage): void {
+    current.res = res;
+    const status = res.statusCode ?? 502;
+    const bodyless = method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+    const length = res.headers["content-length"];
+    const hasLength = typeof length === "string" && /^[0-9]+$/.test(length) && res.headers["transfer-encoding"] === undefined;
+    current.chunked = !bodyless && !hasLength;
+    const listed = new Set<string>();
+    for (let i = 0; i < res.rawHeaders.length; i += 2) if (res.rawHeaders[i]!.toLowerCase() === "connection") for (const t of res.rawHeaders[i + 1]!.split(",")) listed.add(t.trim().toLowerCase());
+    const headers = [];
+    for (let i = 0; i < res.rawHeaders.length; i += 2) {
+      const name = res.rawHeaders[i]!;
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
+      if (lower === "content-length" && !hasLength) continue;
+      headers.push(header(name, res.rawHeaders[i + 1]!));
+    }
+    if (current.chunked) headers.push(header("Transfer-Encoding", "chunked"));
+    this.sendFramed(serializeResponseHead(status, res.statusMessage ?? "", headers));
+    res.on("data", (b: Buffer) => {
+      this.sendFramed(current.chunked ? chunk(b) : b);
+      this.pauseIfOutOfCredit();
+    });
+    res.on("end", () => {
+      if (current.chunked) this.sendFramed(LAST_CHUNK);
+    });
+    res.on("error", () => void this.failTarget("gatehouse: upstream response failed"));
+    if (!this.sendWindow.open) this.pauseIfOutOfCredit();
+  }
+
+  private onUpgrade(current: Exchange, res: http.IncomingMessage, socket: Socket, rest: Buffer): void {
+    const headers = [];
+    for (let i = 0; i < res.rawHeaders.length; i += 2) headers.push(header(res.rawHeaders[i]!, res.rawHeaders[i + 1]!));
+    current.res = res;
+    this.upgraded = socket;
+    this.sendFramed(serializeResponseHead(101, res.statusMessage ?? "Switching Protocols", headers));
+    if (rest.length > 0) this.sendFramed(rest);
+    socket.on("data", (b: Buffer) => {
+      this.sendFramed(b);
+      this.pauseIfOutOfCredit();
+    });
+    socket.on("close", () => {
+      this.sendControl({ t: "close", reason: "upstream closed the upgraded connection" });
+      this.ws?.close(1000, "closed");
+      this.finish("upgraded connection closed");
+    });
+    socket.on("error", () => {});
+  }
+
+  private sendFramed(bytes: Uint8Array): void {
+    for (let o = 0; o < bytes.length; o += MAX_DATA_PAYLOAD) this.sendData(bytes.subarray(o, Math.min(bytes.length, o + MAX_DATA_PAYLOAD)));
+  }
+
+  protected override pauseTarget(): void {
+    this.current?.res?.pause?.();
+    this.upgraded?.pause();
+  }
+
+  protected override resumeTarget(): boolean {
+    if (this.upgraded) {
+      this.upgraded.resume();
+      return true;
+    }
+    if (!this.current?.res?.resume) return false;
+    this.current.res.resume();
+    return true;
+  }
+
+  protected override closeTarget(): void {
+    this.current?.req?.destroy();
+    this.upgraded?.destroy();
+    this.agent?.destroy();
+  }
+}
+
+/** Node's request options take an object; repeated names become lists (sent as repeated lines). */
+function headerObject(headers: ReadonlyArray<[string, string]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const byLower = new Map<string, string>();
+  for (const [name, value] of headers) {
+    const key = byLower.get(name.toLowerCase()) ?? name;
+    byLower.set(name.toLowerCase(), key);
+    const prev = out[key];
+    out[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
+}
+
+async function credentialSecrets(c: HttpCredential): Promise<string[]> {
+  switch (c.kind) {
+    case "bearer":
+      return [await c.token()];
+    case "basic": {
+      const p = await c.password();
+      return [p, Buffer.from(`${c.username}:${p}`).toString("base64")];
+    }
+    case "header":
+      return [await c.value()];
+    default:
+      return [];
+  }
+}
+
+const keyCache = new Map<string, KeyLike>();
+async function signingKey(text: string, alg: string): Promise<KeyLike> {
+  const cacheKey = `${alg}:${text}`;
+  const cached = keyCache.get(cacheKey);
+  if (cached) return cached;
+  const trimmed = text.trim();
+  const key = (trimmed.startsWith("{") ? await importJWK(JSON.parse(trimmed) as JWK, alg) : await importPKCS8(trimmed, alg)) as KeyLike;
+  keyCache.set(cacheKey, key);
+  return key;
+}

@@ -1,0 +1,613 @@
+/**
+ * HTTP engine of the worker: one client connection (keep-alive) = one session; requests one at a
+ * time, each through the chain
+ *
+ *   client bytes → codec (smuggling shapes refused: 400 + close) → normalised target
+ *     → policy (method, path, query, headers, upgrade) → deny: 403 problem+json naming the rule
+ *     → approve: body buffered (≤ 1 MiB), request held while the client waits, forwarded once
+ *     → allow: forwarded to the connector (which adds the credential)
+ *   connector bytes → response codec → content decoding (gzip/deflate; br refused)
+ *     → masking (JSON by key/path + detectors; text by detectors; headers by rule) → client
+ *   every exchange recorded: http.request, decision, http.response (status, headers, masked capped body).
+ *
+ * The next request is read only once the previous response is complete (pipelined requests wait
+ * in the tunnel's flow-control window), so at most one exchange is in flight. A 101 response to an
+ * allowed upgrade turns the session into an opaque relay, recorded as byte counts.
+ */
+import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
+import type { Decision } from "../../../parsers/policy/types.ts";
+import type { Engine, EngineHost } from "../../../worker/engines/engine.ts";
+import { HttpCodecError } from "../codec/errors.ts";
+import { MessageReader } from "../codec/reader.ts";
+import { headerValues, tokenList, type BodyFraming, type HttpHeader, type RequestHead, type ResponseHead } from "../codec/head.ts";
+import { normaliseTarget, queryParams } from "../codec/path.ts";
+import { chunk, connectionListed, header, HOP_BY_HOP, LAST_CHUNK, problemResponse, serializeRequestHead, serializeResponseHead } from "../codec/serialize.ts";
+import type { HttpRequestDescription } from "../policy/http-policy.ts";
+import { httpRequest } from "../policy/describe.ts";
+import type { BodyTransform, ResponseMasking } from "./response-masking.ts";
+import { FilterChain } from "../../../worker/chain/chain.ts";
+import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
+import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
+
+export type { BodyTransform } from "./response-masking.ts";
+
+const CONNECT_TIMEOUT_MS = 30_000;
+/** Largest body an approve rule can hold (approvers see its digest; it is forwarded from memory). */
+export const MAX_HELD_BODY = 1024 * 1024;
+/** How much of each (masked) body the trail keeps. */
+export const RECORDED_BODY_BYTES = 4096;
+/** Request headers the client never gets to send upstream (the connector drops them again). */
+const CLIENT_ONLY = new Set(["authorization", "proxy-authorization", "x-gatehouse-listener-token", "forwarded", "x-real-ip", "expect"]);
+/** Headers recorded in the trail (values masked); the rest only by name. */
+const RECORDED_HEADERS = new Set(["content-type", "content-length", "accept", "user-agent", "location", "content-encoding", "transfer-encoding", "upgrade"]);
+
+export interface HttpEngineOptions {
+  /** Builds response masking for this session (undefined = no masking rule applies). Throws = unavailable → fail closed. */
+  masking?: () => ResponseMasking | undefined;
+}
+
+interface Exchange {
+  method: string;
+  target: string;
+  framing: BodyFraming;
+  state: "forwarding" | "holding" | "refused";
+  /** Approve: the body, collected before the hold. */
+  held: Uint8Array[];
+  heldBytes: number;
+  head: RequestHead;
+  closeAfter: boolean;
+  decision: Decision;
+  done: Promise<void>;
+  finish: () => void;
+  upgrade: string | null;
+  /** The client sent `Expect: 100-continue` and has not been answered yet. */
+  expectContinue: boolean;
+}
+
+interface ResponseState {
+  status: number;
+  chunked: boolean;
+  transform?: BodyTransform;
+  refused: boolean;
+  recorded: Uint8Array[];
+  recordedBytes: number;
+  bytes: number;
+  headers: Array<[string, string]>;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const CONTINUE = enc.encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+export class HttpEngine implements Engine {
+  private phase: "init" | "connecting" | "ready" | "upgraded" | "closed" = "init";
+  private readonly requests = new MessageReader("request");
+  private readonly responses = new MessageReader<ResponseHead>("response");
+  private current?: Exchange;
+  private response?: ResponseState;
+  private connectorReady?: { resolve: () => void; reject: (e: { code?: string; message?: string }) => void };
+  private connecting?: Promise<void>;
+  private masking: ResponseMasking | undefined;
+  private maskingBuilt = false;
+  private upgradedUp = 0;
+  private upgradedDown = 0;
+  private exchanges = 0;
+
+  private readonly holdChain: FilterChain<HeldExchange>;
+
+  constructor(
+    private readonly host: EngineHost,
+    private readonly options: HttpEngineOptions = {},
+  ) {
+    this.holdChain = this.createHoldChain();
+  }
+
+  /** Approvals on the shared chain (decidedFilter + approvalHoldFilter); the engine answers refusals itself (403 problem+json). */
+  private createHoldChain(): FilterChain<HeldExchange> {
+    return new FilterChain<HeldExchange>(
+      [
+        decidedFilter(),
+        approvalHoldFilter<HeldExchange>({
+          hold: async (input, frame) => {
+            const held = await this.host.holdForApproval({ ...input, displayText: frame.message.displayText });
+            frame.message.approvalId = held.id;
+            return held;
+          },
+          notify: (line) => this.host.sendControlToClient({ t: "notice", message: line }),
+          record: async (event, frame) => {
+            const outcome: Decision = { ...frame.message.ex.decision, effect: event.effect, reason: event.reason };
+            await this.recordDecision(outcome);
+            frame.message.ex.decision = outcome;
+          },
+          failed: (decision, e, frame) => {
+            const reason = `${frame.message.ex.method} ${frame.message.ex.target} requires approval (${decision.reason}) but the approval request failed: ${e.message}`;
+            return { recorded: reason, message: `gatehouse: ${reason}` };
+          },
+          notRun: (message) => `gatehouse: ${message}`,
+        }),
+      ],
+      { forward: () => {}, deliver: () => {}, refuse: () => {} },
+    );
+  }
+
+  // ---------------------------------------------------------------- client → upstream
+
+  async onClientData(bytes: Uint8Array): Promise<void> {
+    if (this.is("closed")) return;
+    if (this.is("upgraded")) {
+      this.upgradedUp += bytes.length;
+      this.host.sendToConnector([bytes]);
+      return;
+    }
+    this.requests.push(bytes);
+    try {
+      for (let e = this.requests.next(); e; e = this.requests.next()) {
+        if (this.is("closed")) return;
+        if (e.t === "head") await this.onRequestHead(e.head, e.framing);
+        else if (e.t === "body") await this.onRequestBody(e.bytes);
+        else if (e.t === "end") await this.onRequestEnd();
+        else if (e.t === "raw") {
+          this.upgradedUp += e.bytes.length;
+          this.host.sendToConnector([e.bytes]);
+        }
+        if (this.is("upgraded")) {
+          // Bytes the client sent after the upgrade request are the new protocol's.
+          const rest = this.requests.next();
+          if (rest && rest.t === "raw") {
+            this.upgradedUp += rest.bytes.length;
+            this.host.sendToConnector([rest.bytes]);
+          }
+          return;
+        }
+      }
+    } catch (e) {
+      if (e instanceof HttpCodecError) return this.refuseAndClose(e.status, e.message);
+      throw e;
+    }
+  }
+
+  private async onRequestHead(head: RequestHead, framing: BodyFraming): Promise<void> {
+    const { host } = this;
+    const target = normaliseTarget(head.target);
+    const upgradeValues = headerValues(head.headers, "upgrade");
+    if (upgradeValues.length > 1) throw new HttpCodecError(400, "Upgrade given more than once");
+    const upgrade = upgradeValues.length === 1 ? (tokenList(upgradeValues[0]!)[0] ?? null) : null;
+    if (upgrade !== null && (upgrade !== "websocket" || head.method !== "GET" || framing.kind !== "none")) throw new HttpCodecError(400, "only a WebSocket upgrade on a GET without body is supported");
+    const headers = head.headers.filter((h) => !CLIENT_ONLY.has(h.name) && !HOP_BY_HOP.has(h.name) && !h.name.startsWith("x-forwarded-") && !h.name.startsWith("x-gatehouse-"));
+    const request: HttpRequestDescription = {
+      method: head.method,
+      path: target.path,
+      query: queryParams(target.query),
+      headers: headers.map((h) => [h.name, h.value]),
+      upgrade,
+    };
+    this.exchanges++;
+    const closeAfter = head.version === "HTTP/1.0" ? !headerValues(head.headers, "connection").some((v) => tokenList(v).includes("keep-alive")) : headerValues(head.headers, "connection").some((v) => tokenList(v).includes("close"));
+    await host.audit.onQuery({ protocol: "http", message: head.method, text: this.maskText(`${head.method} ${target.target}`) });
+    await host.audit.onEvent("http.request", {
+      n: this.exchanges,
+      method: head.method,
+      path: this.maskText(target.path),
+      ...(target.query !== null ? { query: this.maskText(target.query) } : {}),
+      headers: this.recordedHeaders(headers),
+      ...(upgrade ? { upgrade } : {}),
+      body: framing.kind === "none" ? 0 : framing.kind === "length" ? framing.length : "chunked",
+    });
+    const { decision } = host.policy.decide(httpRequest(request));
+    await this.recordDecision(decision);
+
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const forwardHead: RequestHead = { ...head, target: target.target, headers };
+    const exchange: Exchange = { method: head.method, target: target.target, framing, state: "refused", held: [], heldBytes: 0, head: forwardHead, closeAfter, decision, done, finish, upgrade, expectContinue: headerValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue") };
+    this.current = exchange;
+
+    if (decision.effect === "deny") {
+      exchange.state = "refused";
+      // A body we will not read to the end cannot be skipped safely on this connection: close after.
+      if (framing.kind !== "none") exchange.closeAfter = true;
+      this.sendProblem(403, "Forbidden", `gatehouse: ${decision.reason}`, decision.rule, exchange.closeAfter);
+      finish();
+      if (exchange.closeAfter) this.end("denied", `gatehouse: ${decision.reason}`, "denied");
+      return;
+    }
+    if (decision.effect === "approve") {
+      exchange.state = "holding";
+      // The body is needed (the approval binds it); nothing is forwarded before the verdict.
+      this.sendContinue(exchange);
+      return; // the hold starts at the end of the body (onRequestEnd)
+    }
+    await this.forwardHead(exchange);
+  }
+
+  private async forwardHead(exchange: Exchange): Promise<void> {
+    try {
+      await this.ensureConnector();
+    } catch (e) {
+      const err = e as { message?: string };
+      exchange.state = "refused";
+      // (the message already starts with "gatehouse:")
+      exchange.closeAfter = true;
+      this.sendProblem(502, "Bad Gateway", err.message ?? "gatehouse: the connector is unavailable", null, true);
+      exchange.finish();
+      this.end("error", err.message ?? "connector unavailable", "http-upstream");
+      return;
+    }
+    exchange.state = "forwarding";
+    this.responses.expectResponseTo(exchange.method);
+    // Framing is written from what the gateway read (a held body is re-framed with its exact length).
+    const headers = exchange.head.headers.filter((h) => h.name !== "content-length");
+    if (exchange.framing.kind === "chunked") headers.push(header("Transfer-Encoding", "chunked"));
+    else if (exchange.framing.kind === "length") headers.push(header("Content-Length", String(exchange.framing.length)));
+    if (exchange.upgrade) headers.push(header("Upgrade", exchange.upgrade));
+    // Masking needs bodies it can decode: ask for identity, gzip or deflate only (never br).
+    const masking = this.maskingFor();
+    if (masking) {
+      for (let i = headers.length - 1; i >= 0; i--) if (headers[i]!.name === "accept-encoding") headers.splice(i, 1);
+      headers.push(header("Accept-Encoding", "gzip, deflate"));
+    }
+    this.host.sendToConnector([serializeRequestHead(exchange.method, exchange.target, headers)]);
+    // The client may wait for 100 Continue before sending its body: the decision is made, go on.
+    this.sendContinue(exchange);
+  }
+
+  private sendContinue(exchange: Exchange): void {
+    if (!exchange.expectContinue || exchange.framing.kind === "none") return;
+    exchange.expectContinue = false;
+    this.host.sendToClient([CONTINUE]);
+  }
+
+  private async onRequestBody(bytes: Uint8Array): Promise<void> {
+    const ex = this.current;
+    if (!ex) return;
+    if (ex.state === "forwarding") this.host.sendToConnector([ex.framing.kind === "chunked" ? chunk(bytes) : bytes]);
+    else if (ex.state === "holding") {
+      ex.heldBytes += bytes.length;
+      if (ex.heldBytes > MAX_HELD_BODY) {
+        ex.state = "refused";
+        ex.closeAfter = true;
+        this.sendProblem(413, "Content Too Large", `gatehouse: a request held for approval carries at most ${MAX_HELD_BODY} bytes of body`, ex.decision.rule, true);
+        ex.finish();
+        this.end("denied", "held request body too large", "denied");
+        return;
+      }
+      ex.held.push(bytes.slice());
+    }
+  }
+
+  private async onRequestEnd(): Promise<void> {
+    const ex = this.current;
+    if (!ex) return;
+    if (ex.state === "holding") await this.holdAndForward(ex);
+    else if (ex.state === "forwarding" && ex.framing.kind === "chunked") this.host.sendToConnector([LAST_CHUNK]);
+    if (ex.state === "forwarding") await ex.done;
+    if (ex.closeAfter && !this.is("upgraded")) this.end("ok", "client asked to close the connection");
+  }
+
+  private async holdAndForward(ex: Exchange): Promise<void> {
+    const body = concat(ex.held);
+    const statement = `${ex.method} ${ex.target}`;
+    // The approval binds the method, the normalised target and the exact body.
+    const binding = concat([enc.encode(`${statement}\n`), body]);
+    const displayText = this.maskText(body.length > 0 ? `${statement}\n\n${dec.decode(body.subarray(0, 2048))}${body.length > 2048 ? "…" : ""}` : statement);
+    // The shared approval-hold filter (worker/chain/): the exchange carries the policy's decision.
+    const request = { protocol: "http", actions: [ex.method.toLowerCase()], target: ex.target, text: statement, binding };
+    const out = await this.holdChain.decode({ decision: ex.decision, ex, displayText, approvalId: undefined }, request);
+    if (this.is("closed")) return;
+    if (out.kind === "refused") {
+      ex.state = "refused";
+      const approvalId = out.frame.message.approvalId;
+      this.sendProblem(403, "Forbidden", out.refusal.message, ex.decision.rule, ex.closeAfter, approvalId ? { approval: approvalId } : {});
+      ex.finish();
+      return;
+    }
+    // Forwarded exactly once, as approved: the buffered body with its exact length.
+    ex.framing = body.length > 0 ? { kind: "length", length: body.length } : { kind: "none" };
+    ex.expectContinue = false;
+    await this.forwardHead(ex);
+    if (ex.state === "forwarding" && body.length > 0) this.host.sendToConnector([body]);
+  }
+
+  // ---------------------------------------------------------------- upstream → client
+
+  async onConnectorData(bytes: Uint8Array): Promise<void> {
+    if (this.is("closed")) return;
+    if (this.is("upgraded")) {
+      this.upgradedDown += bytes.length;
+      this.host.sendToClient([bytes]);
+      return;
+    }
+    this.responses.push(bytes);
+    try {
+      for (let e = this.responses.next(); e; e = this.responses.next()) {
+        if (this.is("closed")) return;
+        if (e.t === "head") await this.onResponseHead(e.head, e.framing);
+        else if (e.t === "body") await this.onResponseBody(e.bytes);
+        else if (e.t === "end") await this.onResponseEnd();
+        else if (e.t === "raw") {
+          this.upgradedDown += e.bytes.length;
+          this.host.sendToClient([e.bytes]);
+        }
+        if (this.is("upgraded")) {
+          const rest = this.responses.next();
+          if (rest && rest.t === "raw") {
+            this.upgradedDown += rest.bytes.length;
+            this.host.sendToClient([rest.bytes]);
+          }
+          return;
+        }
+      }
+    } catch (e) {
+      if (e instanceof HttpCodecError) return this.upstreamFailure(e.message);
+      throw e;
+    }
+  }
+
+  private async onResponseHead(head: ResponseHead, framing: BodyFraming): Promise<void> {
+    const ex = this.current;
+    if (!ex || ex.state !== "forwarding") return this.upstreamFailure("a response nobody asked for");
+    if (head.status >= 100 && head.status < 200 && head.status !== 101) return; // interim: 100 Continue was answered already
+    const recordedHeaders: Array<[string, string]> = [];
+    const masking = this.maskingFor();
+    const listed = connectionListed(head.headers);
+    const out: HttpHeader[] = [];
+    for (const h of head.headers) {
+      const upgradeHeader = head.status === 101 && (h.name === "upgrade" || h.name === "connection");
+      if (!upgradeHeader && (HOP_BY_HOP.has(h.name) || listed.has(h.name))) continue;
+      const value = masking ? masking.header(h.name, h.value) : h.value;
+      out.push({ ...h, value });
+      if (RECORDED_HEADERS.has(h.name) || h.name === "set-cookie") recordedHeaders.push([h.name, h.name === "set-cookie" ? value : this.maskText(value)]);
+    }
+    const state: ResponseState = { status: head.status, chunked: false, refused: false, recorded: [], recordedBytes: 0, bytes: 0, headers: recordedHeaders };
+    this.response = state;
+
+    if (head.status === 101) {
+      if (!ex.upgrade) return this.upstreamFailure("101 Switching Protocols to a request that asked for no upgrade");
+      this.host.sendToClient([serializeResponseHead(101, head.reason, out)]);
+      this.phase = "upgraded";
+      this.requests.switchToRaw();
+      this.responses.switchToRaw();
+      await this.host.audit.onEvent("http.response", { n: this.exchanges, status: 101, headers: recordedHeaders, upgrade: ex.upgrade });
+      ex.finish();
+      return;
+    }
+
+    const encodings = headerValues(head.headers, "content-encoding").flatMap(tokenList).filter((c) => c !== "identity");
+    const type = headerValues(head.headers, "content-type")[0] ?? "";
+    let transform: BodyTransform | undefined;
+    if (masking && framing.kind !== "none") {
+      try {
+        transform = masking.body(type, encodings, (bytes) => this.emitBody(state, bytes));
+      } catch (e) {
+        // An encoding or type we cannot mask exactly: refuse the response (fail closed).
+        state.refused = true;
+        this.sendProblem(502, "Bad Gateway", `gatehouse: ${(e as Error).message}`, null, ex.closeAfter);
+        await this.host.audit.onEvent("http.response", { n: this.exchanges, status: head.status, refused: (e as Error).message });
+        return;
+      }
+    }
+    let body = out;
+    if (transform) {
+      body = out.filter((h) => h.name !== "content-length" && !(h.name === "content-encoding" && masking!.decodes(encodings)));
+    }
+    const passLength = !transform && framing.kind === "length";
+    state.chunked = framing.kind !== "none" && !passLength;
+    if (state.chunked) body = [...body.filter((h) => h.name !== "content-length"), header("Transfer-Encoding", "chunked")];
+    if (framing.kind === "none" && !body.some((h) => h.name === "content-length") && head.status !== 204 && head.status !== 304 && ex.method !== "HEAD") body.push(header("Content-Length", "0"));
+    if (ex.closeAfter) body.push(header("Connection", "close"));
+    state.transform = transform;
+    this.host.sendToClient([serializeResponseHead(head.status, head.reason, body)]);
+  }
+
+  private emitBody(state: ResponseState, bytes: Uint8Array): void {
+    if (bytes.length === 0 || this.is("closed")) return;
+    state.bytes += bytes.length;
+    if (state.recordedBytes < RECORDED_BODY_BYTES) {
+      const part = bytes.subarray(0, RECORDED_BODY_BYTES - state.recordedBytes);
+      state.recorded.push(part.slice());
+      state.recordedBytes += part.length;
+    }
+    this.host.sendToClient([state.chunked ? chunk(bytes) : bytes]);
+  }
+
+  private async onResponseBody(bytes: Uint8Array): Promise<void> {
+    const state = this.response;
+    if (!state || state.refused) return;
+    try {
+      if (state.transform) await state.transform.push(bytes);
+      else this.emitBody(state, bytes);
+    } catch (e) {
+      return this.maskingFailure(e as Error);
+    }
+  }
+
+  private async onResponseEnd(): Promise<void> {
+    const state = this.response;
+    const ex = this.current;
+    if (!state || !ex) return;
+    if (!state.refused) {
+      try {
+        if (state.transform) await state.transform.end();
+      } catch (e) {
+        return this.maskingFailure(e as Error);
+      }
+      if (state.chunked) this.host.sendToClient([LAST_CHUNK]);
+    }
+    const recorded = concat(state.recorded);
+    const text = recorded.length > 0 && this.textLike(state.headers) ? this.maskText(dec.decode(recorded)) : undefined;
+    await this.host.audit.onEvent("http.response", {
+      n: this.exchanges,
+      status: state.status,
+      headers: state.headers,
+      bytes: state.bytes,
+      ...(text !== undefined ? { body: text, truncated: state.bytes > RECORDED_BODY_BYTES } : {}),
+      ...(state.refused ? { refused: true } : {}),
+    });
+    await this.recordMaskingCounts();
+    this.response = undefined;
+    ex.finish();
+  }
+
+  private textLike(headers: Array<[string, string]>): boolean {
+    const type = headers.find(([n]) => n === "content-type")?.[1] ?? "";
+    return /json|text|xml|form|javascript|event-stream/i.test(type) || type === "";
+  }
+
+  /** Masking could not finish a body it had started: the client must not get an unmasked rest. */
+  private maskingFailure(e: Error): void {
+    this.end("error", `gatehouse: response masking failed (${e.message}); the response was cut off`, "masking");
+  }
+
+  private upstreamFailure(text: string): void {
+    const message = text.replace(/^(gatehouse: )+/, "");
+    if (this.current?.state === "forwarding" && !this.response) this.sendProblem(502, "Bad Gateway", `gatehouse: ${message}`, null, true);
+    this.current?.finish();
+    this.end("error", `gatehouse: ${message}`, "http-upstream");
+  }
+
+  // ---------------------------------------------------------------- connector control
+
+  async onConnectorControl(message: ControlMessage): Promise<void> {
+    if (message.t === "ready") {
+      this.connectorReady?.resolve();
+      return;
+    }
+    if (message.t === "error") {
+      const err = { code: typeof message.code === "string" ? message.code : "http-upstream", message: typeof message.message === "string" ? message.message : "connector error" };
+      if (this.connectorReady) return this.connectorReady.reject(err);
+      return this.upstreamFailure(err.message);
+    }
+    if (message.t === "close") {
+      if (this.is("upgraded")) {
+        await this.host.audit.onEvent("http.upgrade-closed", { up: this.upgradedUp, down: this.upgradedDown });
+        return this.end("ok", "upstream closed the upgraded connection");
+      }
+      return this.upstreamFailure(typeof message.reason === "string" ? message.reason : "connector closed the stream");
+    }
+  }
+
+  private ensureConnector(): Promise<void> {
+    if (this.is("ready")) return Promise.resolve();
+    if (this.connecting !== undefined) return this.connecting;
+    this.phase = "connecting";
+    const { host } = this;
+    this.connecting = (async () => {
+      const ready = new Promise<void>((resolve, reject) => (this.connectorReady = { resolve, reject }));
+      const timer = setTimeout(() => this.connectorReady?.reject({ message: "timed out waiting for the connector" }), CONNECT_TIMEOUT_MS);
+      try {
+        await host.openConnectorStream();
+        host.connectorControl({ t: "open", resource: host.resource.name, identity: { sub: host.identity.subject, iss: host.identity.issuer } });
+        await ready;
+        this.phase = "ready";
+      } catch (e) {
+        const err = e as { message?: string };
+        const text = err.message ?? String(e);
+        throw { message: text.startsWith("gatehouse:") ? text : `gatehouse: resource ${host.resource.name}: ${text}` };
+      } finally {
+        clearTimeout(timer);
+        this.connectorReady = undefined;
+      }
+    })();
+    return this.connecting;
+  }
+
+  onConnectorLost(reason: string): void {
+    if (this.is("upgraded")) void this.host.audit.onEvent("http.upgrade-closed", { up: this.upgradedUp, down: this.upgradedDown }).catch(() => {});
+    this.upstreamFailure(`connector lost: ${reason}`);
+  }
+
+  onTerminate(code: string, reason: string): void {
+    if (this.current && !this.response && !this.is("upgraded")) this.sendProblem(503, "Service Unavailable", reason, null, true);
+    this.current?.finish();
+    this.end("error", reason, code);
+  }
+
+  cancel(): void {}
+
+  maskingCounts(): Record<string, number> {
+    return this.masking?.counts() ?? {};
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** A method, not a field check, so TypeScript does not narrow the phase away across awaits. */
+  private is(phase: HttpEngine["phase"]): boolean {
+    return this.phase === phase;
+  }
+
+  private maskingFor(): ResponseMasking | undefined {
+    if (!this.maskingBuilt) {
+      this.maskingBuilt = true;
+      this.masking = this.options.masking?.();
+    }
+    return this.masking;
+  }
+
+  private maskText(text: string): string {
+    const m = this.maskingFor();
+    return m ? m.text(text) : text;
+  }
+
+  private recordedHeaders(headers: readonly HttpHeader[]): Array<[string, string]> {
+    return headers.map((h) => [h.name, RECORDED_HEADERS.has(h.name) ? this.maskText(h.value) : "…"]);
+  }
+
+  private maskedSoFar = 0;
+  private async recordMaskingCounts(): Promise<void> {
+    const counts = this.masking?.counts();
+    if (!counts) return;
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    if (total === this.maskedSoFar) return;
+    this.maskedSoFar = total;
+    await this.host.audit.onMasking(counts);
+  }
+
+  private async recordDecision(decision: Decision): Promise<void> {
+    await this.host.audit.onDecision({ effect: decision.effect, rule: decision.rule, reason: this.maskText(decision.reason) });
+  }
+
+  private sendProblem(status: number, title: string, detail: string, rule: string | null, close: boolean, extra: Record<string, unknown> = {}): void {
+    this.host.sendToClient([problemResponse({ status, title, detail, rule, resource: this.host.resource.name, session: this.host.sessionId, ...extra }, { close })]);
+  }
+
+  private refuseAndClose(status: number, message: string): void {
+    this.sendProblem(status, status === 431 ? "Request Header Fields Too Large" : status === 405 ? "Method Not Allowed" : "Bad Request", `gatehouse: ${message}`, null, true);
+    void this.host.audit.onEvent("http.refused", { status, reason: message }).catch(() => {});
+    this.end("denied", `gatehouse: ${message}`, "http-malformed");
+  }
+
+  private end(status: "ok" | "error" | "denied", reason: string, code?: string): void {
+    if (this.is("closed")) return;
+    this.phase = "closed";
+    this.current?.finish();
+    this.host.end({ status, reason: this.safeMask(reason), ...(code ? { code } : {}) });
+  }
+
+  private safeMask(text: string): string {
+    try {
+      return this.maskText(text);
+    } catch {
+      return "gatehouse: session ended (its reason could not be masked)";
+    }
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** A request held for approval on the chain: its exchange, what approvers see, and the approval's id once requested. */
+interface HeldExchange {
+  decision: Decision;
+  ex: Exchange;
+  displayText: string;
+  approvalId: string | undefined;
+}
