@@ -16,8 +16,7 @@ import { COMMAND_TREE } from "../command-tree.ts";
 import {
   buildReviewReport,
   formatReview,
-  isCheckpoint,
-  parseTrail,
+  trailEvents,
   verifyTrailText,
   type AuditEvent,
   type AuditPublicKey,
@@ -109,15 +108,6 @@ async function onlineGrants(args: ReturnType<typeof parseArgs>, io: AuditCommand
   return grantsInPeriod(requests, from, to).filter((g) => !resource || g.resource === resource);
 }
 
-function eventsOf(text: string): AuditEvent[] {
-  try {
-    return parseTrail(text)
-      .map((l) => l.value)
-      .filter((l): l is AuditEvent => !isCheckpoint(l));
-  } catch {
-    return []; // the verification result says why
-  }
-}
 
 async function online(args: ReturnType<typeof parseArgs>, io: AuditCommandIO, from: number, to: number, pinned: AuditPublicKey[] | undefined): Promise<ReviewInputSession[]> {
   const client = AuditApiClient.fromArgs(args.strings.get("gateway"), io);
@@ -141,7 +131,7 @@ async function online(args: ReturnType<typeof parseArgs>, io: AuditCommandIO, fr
     const { text } = await client.exportText(s.id);
     const ended = s.status !== "open";
     const verification = await verifyTrailText(text, { keys, sessionId: s.id, requireComplete: ended, expectedChunks: ended ? s.chunks : undefined });
-    out.push({ session: s.id, events: eventsOf(text), verification, first_access: s.first_access });
+    out.push({ session: s.id, events: trailEvents(text), verification, first_access: s.first_access });
   }
   return out;
 }
@@ -151,7 +141,7 @@ async function offline(files: string[], keys: AuditPublicKey[], from: number, to
   for (const f of files) {
     const text = await readTextFile(f, "export");
     const verification = await verifyTrailText(text, { keys });
-    const events = eventsOf(text);
+    const events = trailEvents(text);
     const start = events.find((e) => e.type === "session.start") as AuditEvent<"session.start"> | undefined;
     all.push({ session: verification.session ?? f, events, verification, start });
   }

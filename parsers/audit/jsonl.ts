@@ -4,7 +4,7 @@
  * terminated by "\n". An export is the concatenation of the session's chunks in chunk order.
  */
 import { canonicalize } from "../encoding/jcs.ts";
-import type { TrailLine } from "./types.ts";
+import { isCheckpoint, type AuditEvent, type TrailLine } from "./types.ts";
 
 export function serializeLine(line: TrailLine): string {
   return canonicalize(line) + "\n";
@@ -74,4 +74,18 @@ function shapeProblem(v: unknown): string | undefined {
   if (typeof o.hash !== "string" || !HEX64.test(o.hash)) return "event hash must be 64 hex digits";
   if (!o.data || typeof o.data !== "object" || Array.isArray(o.data)) return "event data must be an object";
   return undefined;
+}
+
+/**
+ * The events of a trail text, checkpoints left out; empty when the text does not parse (callers
+ * verify the trail separately, and the verification result says why).
+ */
+export function trailEvents(text: string): AuditEvent[] {
+  try {
+    return parseTrail(text)
+      .map((l) => l.value)
+      .filter((l): l is AuditEvent => !isCheckpoint(l));
+  } catch {
+    return [];
+  }
 }

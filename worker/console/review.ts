@@ -10,7 +10,7 @@
  * are for the CLI, and the page says so instead of cutting silently.
  */
 import { Hono, type Context } from "hono";
-import { buildReviewReport, formatReview, isCheckpoint, parseTrail, verifyTrailText, type AuditEvent, type ReviewInputSession, type ReviewReport } from "../../parsers/audit/index.ts";
+import { buildReviewReport, formatReview, trailEvents, verifyTrailText, type ReviewInputSession, type ReviewReport } from "../../parsers/audit/index.ts";
 import { grantsInPeriod, type GrantView } from "../../parsers/audit/review-grants.ts";
 import { approvalsStub } from "../approvals/client.ts";
 import { principalKey, principalOf } from "../approvals/ci-context.ts";
@@ -48,15 +48,6 @@ function period(c: Ctx): { from: number; to: number; fromText: string; toText: s
   return { from, to, fromText: q.from ?? day(from), toText: q.to ?? day(to) };
 }
 
-function eventsOf(text: string): AuditEvent[] {
-  try {
-    return parseTrail(text)
-      .map((l) => l.value)
-      .filter((l): l is AuditEvent => !isCheckpoint(l));
-  } catch {
-    return []; // the verification result says why
-  }
-}
 
 async function buildReport(c: Ctx, from: number, to: number): Promise<ReviewReport> {
   const listed = await listSessions(c.env.DB, { from, to, limit: MAX_SESSIONS + 1 });
@@ -67,7 +58,7 @@ async function buildReport(c: Ctx, from: number, to: number): Promise<ReviewRepo
     const { text } = await readExport(c.env.RECORDINGS, s.id);
     const ended = s.status !== "open";
     const verification = await verifyTrailText(text, { keys, sessionId: s.id, requireComplete: ended, expectedChunks: ended ? s.chunks : undefined });
-    input.push({ session: s.id, events: eventsOf(text), verification, first_access: s.first_access });
+    input.push({ session: s.id, events: trailEvents(text), verification, first_access: s.first_access });
   }
   const report = buildReviewReport(input, { from, to });
   const grants = await approvalsStub(c.env).list({ kind: "grant", limit: 200 });
