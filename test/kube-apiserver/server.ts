@@ -269,6 +269,10 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
 
 function parseBody(raw: Buffer, contentType: string | undefined): KubeObject {
   const text = raw.toString("utf8");
+  // Protobuf and CBOR bodies are not decoded here: 415 is what a real server answers for a media type it does not take.
+  if (/^application\/(vnd\.kubernetes\.protobuf|cbor)/.test(contentType ?? "")) {
+    throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+  }
   try {
     const type = (contentType ?? "application/json").split(";")[0]!.trim();
     const v = type.includes("yaml") ? YAML.parse(text) : JSON.parse(text);

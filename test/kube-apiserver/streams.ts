@@ -92,7 +92,6 @@ export function attachStreams(server: Server, ctx: StreamContext): void {
       runExec(ws, record, q.get("stdin") === "true", pod.metadata.name);
     });
   });
-  return execs;
 }
 
 function runExec(ws: WebSocket, record: ExecRecord, stdin: boolean, podName: string): void {
