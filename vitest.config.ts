@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["parsers/**/*.test.ts", "wasm/**/*.test.ts", "connector/**/*.test.ts", "client/**/*.test.ts", "test/**/*.test.ts"],
+          include: ["parsers/**/*.test.ts", "protocols/**/*.test.ts", "wasm/**/*.test.ts", "connector/**/*.test.ts", "client/**/*.test.ts", "test/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,
