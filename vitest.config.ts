@@ -7,7 +7,9 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["parsers/**/*.test.ts", "protocols/**/*.test.ts", "wasm/**/*.test.ts", "connector/**/*.test.ts", "client/**/*.test.ts", "test/**/*.test.ts"],
+          include: ["parsers/**/*.test.ts", "wasm/**/*.test.ts", "connector/**/*.test.ts", "client/**/*.test.ts", "test/**/*.test.ts", "protocols/**/*.test.ts"],
+          // Protocol worker parts run inside workerd (the "worker" project below).
+          exclude: ["protocols/*/worker/**", "**/node_modules/**"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -26,7 +28,7 @@ export default defineConfig({
         ],
         test: {
           name: "worker",
-          include: ["worker/**/*.test.ts"],
+          include: ["worker/**/*.test.ts", "protocols/*/worker/**/*.test.ts"],
           setupFiles: ["./worker/test-setup/apply-migrations.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,

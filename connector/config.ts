@@ -15,15 +15,15 @@ import { ConfigError } from "./errors.ts";
 import { expectObject, expectOnlyKeys, expectString } from "./config-fields.ts";
 import { parsePrivateJwk, assertEd25519PrivateJwk, type Ed25519PrivateJwk } from "./keys.ts";
 import { parseSecretRef, type SecretRefContext } from "./secrets.ts";
-import { parsePostgresResource, type PostgresResourceConfig } from "./postgres/config.ts";
-import { parseSshResource, type SshResourceConfig } from "./ssh/config.ts";
+import { parsePostgresResource, type PostgresResourceConfig } from "../protocols/postgres/connector/config.ts";
+import { parseSshResource, type SshResourceConfig } from "../protocols/ssh/connector/config.ts";
 
-export type { PostgresResourceConfig, PostgresTlsConfig, PostgresTlsMode } from "./postgres/config.ts";
+export type { PostgresResourceConfig, PostgresTlsConfig, PostgresTlsMode } from "../protocols/postgres/connector/config.ts";
 export type { SecretSource } from "./secrets.ts";
 
 /** Every resource type this connector can serve. */
 export type ResourceConfig = PostgresResourceConfig | SshResourceConfig;
-export type { SshResourceConfig } from "./ssh/config.ts";
+export type { SshResourceConfig } from "../protocols/ssh/connector/config.ts";
 
 export interface ConnectorConfig {
   /** Worker base URL: http(s):// or ws(s)://, optionally with a path prefix. */

@@ -6,11 +6,11 @@ import { gatewayWebSocketBase, validateConnectorConfig, type ConnectorConfig, ty
 import { startControlChannel, type ControlEvent } from "./control-channel.ts";
 import { importConnectorPrivateKey } from "./keys.ts";
 import { createStderrLogger, type Logger } from "./logger.ts";
-import { TunnelStream, type StreamEvent, type StreamStats } from "./stream.ts";
+import { TunnelStream, type StreamEvent, type StreamStats } from "../protocols/postgres/connector/postgres-stream.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { TargetError } from "./errors.ts";
-import { SshTunnelStream } from "./ssh/ssh-stream.ts";
-import { sweepSessionRoles } from "./postgres/login.ts";
+import { SshTunnelStream } from "../protocols/ssh/connector/ssh-stream.ts";
+import { sweepSessionRoles } from "../protocols/postgres/connector/login.ts";
 
 export type ConnectorEvent = ControlEvent | StreamEvent;
 

@@ -13,10 +13,10 @@ import { resolveTokenSource } from "../auth/token-source.ts";
 import { DEFAULT_GATEWAY, GatewayClient, checkResourceName, parseGatewayUrl, tunnelUrl } from "../gateway/api.ts";
 import { openTunnel } from "../tunnel/open.ts";
 import { watchTokenRenewals } from "../auth/token-renewal.ts";
-import { tunnelOpenError } from "../engines/postgres.ts";
-import { SshTunnel, type TunnelEnd } from "../engines/ssh/tunnel.ts";
+import { tunnelOpenError } from "../../protocols/postgres/client/listener-engine.ts";
+import { SshTunnel, type TunnelEnd } from "../../protocols/ssh/client/tunnel.ts";
 import { CLIENT_VERSION } from "../version.ts";
-import { EXIT_GATEWAY_ERROR } from "../../parsers/ssh/frames.ts";
+import { EXIT_GATEWAY_ERROR } from "../../protocols/ssh/codec/frames.ts";
 import type { CommandIO } from "./io.ts";
 
 export const EXEC_USAGE = `usage: gatehouse exec <ssh-resource> [options] -- <command> [args…]

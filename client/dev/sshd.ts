@@ -18,7 +18,7 @@ import { freePort } from "./ports.ts";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { parsePinnedHostKey, type SshResourceConfig } from "../../connector/ssh/config.ts";
+import { parsePinnedHostKey, type SshResourceConfig } from "../../protocols/ssh/connector/config.ts";
 
 const run = promisify(execFile);
 export const SSHD_BINARY = "/usr/sbin/sshd";

@@ -24,7 +24,7 @@ import { TRAVERSE_ONLY, demoServersDir, ensureDemoServersDir, ensureDir, makeTre
 import { freePort, portInUse } from "./ports.ts";
 import { startWrangler, type RunningWorker, type WorkerVars } from "./wrangler.ts";
 import { sshdResource, startDemoSshd } from "./sshd.ts";
-import type { SshResourceConfig } from "../../connector/ssh/config.ts";
+import type { SshResourceConfig } from "../../protocols/ssh/connector/config.ts";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 export const DEFAULT_GATEWAY_PORT = 8787;

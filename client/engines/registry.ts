@@ -1,8 +1,8 @@
 /** Resource type → engine. */
 import { CliError } from "../errors.ts";
 import type { Engine } from "./engine.ts";
-import { postgresEngine } from "./postgres.ts";
-import { sshEngine } from "./ssh.ts";
+import { postgresEngine } from "../../protocols/postgres/client/listener-engine.ts";
+import { sshEngine } from "../../protocols/ssh/client/listener-engine.ts";
 
 const engines = new Map<string, Engine>([
   [postgresEngine.type, postgresEngine],

@@ -10,7 +10,7 @@
  * NULL, so there the whole value is NULL). Whatever cannot be decoded exactly — an unknown type,
  * a malformed layout, a multirange — makes the whole value NULL: never passed through.
  */
-import { concat } from "../pg/codec.ts";
+import { concat } from "../../protocols/postgres/codec/codec.ts";
 
 export interface PgTypeInfo {
   /** pg_type.typtype: b base, c composite, d domain, e enum, r range, m multirange, p pseudo */

@@ -19,7 +19,7 @@
 import type { ClassifiedStatement, StatementFlag, StatementKind } from "../sql/types.ts";
 import type { GlobSet } from "./glob.ts";
 import type { Effect } from "./types.ts";
-import type { SshActionMatcher } from "./ssh.ts";
+import type { SshActionMatcher } from "../../protocols/ssh/policy/ssh.ts";
 
 // Records keyed by the classifier's types, so adding a kind or flag there fails the typecheck here
 // until the policy format knows about it.

@@ -22,7 +22,7 @@ import { RESERVED_ACTION_PROTOCOLS, STATEMENT_FLAGS, STATEMENT_KINDS, type Actio
 import { EFFECTS, type Effect, type RecordingMode } from "./types.ts";
 import type { StatementFlag, StatementKind } from "../sql/types.ts";
 import { compileConfig as compileMaskingConfig, MaskingConfigError, type MaskingRule } from "../masking/config.ts";
-import { compileSshActionMap, compileSshActionName } from "./ssh.ts";
+import { compileSshActionMap, compileSshActionName } from "../../protocols/ssh/policy/ssh.ts";
 import { PolicySyntaxError } from "./errors.ts";
 import { checkNotificationsSection } from "./notifications.ts";
 import { devIssuerSet, isDevIssuerSymbol } from "./dev-issuer.ts";

@@ -10,7 +10,7 @@
 import type { Identity, ResourceInfo } from "../identity.ts";
 import type { ClassifiedStatement, StatementPart } from "../sql/types.ts";
 import { actionMatchesStatement } from "./actions.ts";
-import { decideSshRequest, type SshInput } from "./ssh.ts";
+import { decideSshRequest, type SshInput } from "../../protocols/ssh/policy/ssh.ts";
 import { accessLevelFor, type AccessLevel } from "./access-level.ts";
 import type { CompiledRule, PolicyModel } from "./compile.ts";
 import { resourceSetMatches } from "./resources.ts";

@@ -101,7 +101,7 @@ export interface CompiledPolicy {
   /** The database access level (read < write < admin) the connector logs in with: parsers/policy/access-level.ts. */
   sqlAccessLevel(input: ConnectInput): import("./access-level.ts").AccessLevel;
   /** SSH requests (exec lines per command, shell, SFTP operations, forwarding): parsers/policy/ssh.ts. */
-  decideSsh(input: import("./ssh.ts").SshInput): Decision;
+  decideSsh(input: import("../../protocols/ssh/policy/ssh.ts").SshInput): Decision;
   sessionLimits(identity: Identity, resource: ResourceInfo): SessionLimits;
   sessionCaps(identity: Identity, resource: ResourceInfo): SessionCaps;
   rolesOf(identity: Identity): string[];

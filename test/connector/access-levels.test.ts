@@ -9,7 +9,7 @@ import pg from "pg";
 import { serialize } from "pg-protocol";
 import { startPostgres, type RunningPostgres } from "../harness/postgres.ts";
 import type { PostgresResourceConfig } from "../../connector/config.ts";
-import { sweepSessionRoles } from "../../connector/postgres/login.ts";
+import { sweepSessionRoles } from "../../protocols/postgres/connector/login.ts";
 import { BackendReader } from "./pg-backend.ts";
 import { pgResource, startConnectorStack, type ConnectorStack } from "./stack.ts";
 import type { HarnessPeer } from "./harness-worker.ts";

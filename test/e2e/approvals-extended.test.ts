@@ -12,7 +12,7 @@ import pg from "pg";
 import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
 import { eventually, gatehouse } from "./helpers.ts";
 import { PgWire, bind, dataRow, errorFields, execute, parse, query, sync } from "./pg-wire.ts";
-import { concat, cstring, message } from "../../parsers/pg/codec.ts";
+import { concat, cstring, message } from "../../protocols/postgres/codec/codec.ts";
 
 const POLICY = `
 version: 1

@@ -27,7 +27,7 @@ import pg from "pg";
 import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
 import { gatehouse } from "./helpers.ts";
 import { PgWire, errorFields, query } from "./pg-wire.ts";
-import { message } from "../../parsers/pg/codec.ts";
+import { message } from "../../protocols/postgres/codec/codec.ts";
 
 const POLICY = `${readFileSync(new URL("../../examples/policies/read-only.yaml", import.meta.url), "utf8")}
 roles:

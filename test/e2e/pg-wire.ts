@@ -4,7 +4,7 @@
  * messages over a real socket, backend messages read back one by one.
  */
 import { connect, type Socket } from "node:net";
-import { concat, cstring, encodeParse, encodeQuery, message } from "../../parsers/pg/codec.ts";
+import { concat, cstring, encodeParse, encodeQuery, message } from "../../protocols/postgres/codec/codec.ts";
 import { TEST_LISTENER_CREDENTIALS } from "../harness/listener-auth.ts";
 import { scramClientFinal, scramClientFirst } from "../../client/testing/scram-client.ts";
 

@@ -15,7 +15,7 @@ import pg from "pg";
 import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
 import { gatehouse, psql } from "./helpers.ts";
 import { PgWire, errorFields, parse, bind, execute, sync, query, type BackendMessage } from "./pg-wire.ts";
-import { message } from "../../parsers/pg/codec.ts";
+import { message } from "../../protocols/postgres/codec/codec.ts";
 
 // read-only.yaml exactly, plus an auditor role so the test can read the trail.
 const POLICY = `${readFileSync(new URL("../../examples/policies/read-only.yaml", import.meta.url), "utf8")}

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFile } from "node:child_process";
 import { startPostgres, type RunningPostgres } from "../harness/postgres.ts";
 import { cleanPgEnv } from "../harness/stack.ts";
-import { copyOutFormat } from "../../parsers/pg/copy-options.ts";
+import { copyOutFormat } from "../../protocols/postgres/codec/copy-options.ts";
 
 let db: RunningPostgres;
 

@@ -6,9 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { loadPolicy } from "../../parsers/policy/index.ts";
-import { parseCommandLine } from "../../parsers/shell/parse.ts";
+import { parseCommandLine } from "../../protocols/ssh/codec/shell/parse.ts";
 import { githubClaims, gitlabClaims, identityOf } from "../../parsers/policy/test-fixtures.ts";
-import type { SshRequest } from "../../parsers/policy/ssh.ts";
+import type { SshRequest } from "../../protocols/ssh/policy/ssh.ts";
 
 async function policyOf(file: string) {
   const loaded = await loadPolicy(readFileSync(file, "utf8"), file);

@@ -5,8 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { loadPolicy } from "../../parsers/policy/index.ts";
-import { parseCommandLine } from "../../parsers/shell/parse.ts";
-import type { SshRequest } from "../../parsers/policy/ssh.ts";
+import { parseCommandLine } from "../../protocols/ssh/codec/shell/parse.ts";
+import type { SshRequest } from "../../protocols/ssh/policy/ssh.ts";
 import { destructiveSpellings, persistenceSpellings } from "./corpus.ts";
 
 const identity = { issuer: "http://127.0.0.1:8788", subject: "alice", claims: { iss: "http://127.0.0.1:8788", sub: "alice", aud: "gatehouse" } };

@@ -1,9 +1,9 @@
 /** Protocol engines by resource type. Adding a protocol = one engine + one line here. */
 import type { Engine, EngineHost } from "./engine.ts";
-import { PostgresEngine } from "./postgres/postgres-engine.ts";
+import { PostgresEngine } from "../../protocols/postgres/worker/postgres-engine.ts";
 import { pgFramerModule } from "../wasm-modules.ts";
 import { createSessionMasker } from "../masking/session-masker.ts";
-import { SshEngine, sshTextMask } from "./ssh/index.ts";
+import { SshEngine, sshTextMask } from "../../protocols/ssh/worker/index.ts";
 
 const engines: Record<string, (host: EngineHost) => Engine> = {
   postgres: (host) => new PostgresEngine(host, { framerModule: pgFramerModule, masker: createSessionMasker(host) }),

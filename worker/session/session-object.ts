@@ -8,7 +8,7 @@
  * live in memory for the life of the connection.
  */
 import { encodeControl, encodeData, type Frame } from "../../parsers/tunnel/frames.ts";
-import { errorResponse } from "../../parsers/pg/codec.ts";
+import { errorResponse } from "../../protocols/postgres/codec/codec.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
 import type { SessionObjectRpc } from "../bindings.ts";

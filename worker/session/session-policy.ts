@@ -6,7 +6,7 @@ import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { ClassifiedStatement, SqlClassifier } from "../../parsers/sql/types.ts";
 import type { CompiledPolicy, Decision, SessionCaps } from "../../parsers/policy/types.ts";
 import type { MaskingRule } from "../../parsers/masking/config.ts";
-import type { SshRequest } from "../../parsers/policy/ssh.ts";
+import type { SshRequest } from "../../protocols/ssh/policy/ssh.ts";
 import type { AccessLevel } from "../../parsers/policy/access-level.ts";
 
 export interface SqlDecision {

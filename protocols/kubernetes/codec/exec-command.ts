@@ -5,8 +5,8 @@
  * script it runs, `env`/`sudo`/`xargs` wrappers are unwrapped, and rules written for SSH commands
  * (`rm -rf /*`, `{ command: rm, flags: [recursive] }`) match exec commands by meaning.
  */
-import { parseCommandLine } from "../../../parsers/shell/parse.ts";
-import type { ParsedCommandLine } from "../../../parsers/shell/types.ts";
+import { parseCommandLine } from "../../ssh/codec/shell/parse.ts";
+import type { ParsedCommandLine } from "../../ssh/codec/shell/types.ts";
 
 export class ExecCommandError extends Error {}
 

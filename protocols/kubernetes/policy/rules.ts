@@ -29,9 +29,9 @@
  */
 import { compileGlob, type Glob } from "../../../parsers/policy/glob.ts";
 import { PolicySyntaxError } from "../../../parsers/policy/errors.ts";
-import { compileCommandPattern, coversCommand, touchesCommand, describeCommand, type CommandPattern } from "../../../parsers/policy/ssh.ts";
+import { compileCommandPattern, coversCommand, touchesCommand, describeCommand, type CommandPattern } from "../../ssh/policy/ssh.ts";
 import { EFFECT_RANK, type ApprovalRequirement, type ConnectInput, type Decision, type Effect, type MatchedRule } from "../../../parsers/policy/types.ts";
-import type { ParsedCommandLine, ShellCommand } from "../../../parsers/shell/types.ts";
+import type { ParsedCommandLine, ShellCommand } from "../../ssh/codec/shell/types.ts";
 import { ALL_VERBS, STREAM_VERBS, describeKubeRequest, selectedName, type KubeRequest, type KubeResourceRequest, type KubeVerb } from "../codec/request.ts";
 
 /** Verbs an allow rule must name: they run code in, or reach into, the cluster's workloads. */

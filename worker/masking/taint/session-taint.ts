@@ -17,8 +17,8 @@
  */
 import { analyzeTaint, type Taint, type TaintVerdict } from "../../../parsers/masking/taint/analyze.ts";
 import { buildCatalog, CATALOG_QUERY, type SessionCatalog } from "../../../parsers/masking/taint/catalog.ts";
-import { decodeDataRow, decodeRowDescription, type ColumnDescription } from "../../../parsers/pg/results.ts";
-import { concat, cstring, message } from "../../../parsers/pg/codec.ts";
+import { decodeDataRow, decodeRowDescription, type ColumnDescription } from "../../../protocols/postgres/codec/results.ts";
+import { concat, cstring, message } from "../../../protocols/postgres/codec/codec.ts";
 import { DERIVED_RULE, type PgMasker } from "../../../wasm/loader/mask.ts";
 import type { MaskingConfig } from "../../../parsers/masking/config.ts";
 import { maskBinaryValue, needsBinaryPass } from "../../../parsers/masking/binary-values.ts";

@@ -1,0 +1,12 @@
+/** The worker's SSH engine (see ssh-engine.ts) and its masking hook. */
+import type { EngineHost } from "../../../worker/engines/engine.ts";
+import { createSessionMasker } from "../../../worker/masking/session-masker.ts";
+import { textMaskFromSessionMasker, type SshTextMasker } from "./text-mask.ts";
+
+export { SshEngine } from "./ssh-engine.ts";
+
+/** The session's masking rules as a text masker (undefined = no rule applies; throws = invalid configuration). */
+export function sshTextMask(host: EngineHost): SshTextMasker | undefined {
+  const masker = createSessionMasker(host);
+  return masker ? textMaskFromSessionMasker(masker, host.policy.maskingConfig()) : undefined;
+}
