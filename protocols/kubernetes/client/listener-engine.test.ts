@@ -17,6 +17,7 @@ import { kubectl } from "../../../test/kubernetes/kubectl-run.ts";
 import { forbiddenStatus } from "../codec/status.ts";
 import { parseKubeRequest } from "../codec/request.ts";
 import { statusHttpResponse } from "./listener-engine.ts";
+import { kubeconfigCommand } from "../../../client/commands/kubeconfig.ts";
 import { discoveryDocument } from "../../../test/kube-apiserver/resources.ts";
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -84,6 +85,19 @@ describe("gatehouse connect <kubernetes resource>", () => {
       expect(h).toMatch(/ HTTP\/1\.1\r\n/);
       expect(h.toLowerCase()).not.toContain("\r\nauthorization:");
     }
+  });
+
+  it("gatehouse kubeconfig <cluster> prints the running listener's KUBECONFIG line; none running is an error naming the fix", async () => {
+    const { listener, home } = await setup(denyEverything([]));
+    const out: string[] = [];
+    const io = { stdout: (t: string) => out.push(t), stderr: () => {}, env: { GATEHOUSE_STATE_DIR: path.join(home, "state") } };
+    expect(await kubeconfigCommand(["prod-k8s"], io)).toBe(0);
+    expect(out.join("")).toBe(`export KUBECONFIG=${listener.auth.files.kubeconfig}\n`);
+    expect(await kubeconfigCommand(["prod-k8s", "--path", "--port", String(listener.port)], io)).toBe(0);
+    expect(out.at(-1)).toBe(`${listener.auth.files.kubeconfig}\n`);
+    await expect(kubeconfigCommand(["other-k8s"], io)).rejects.toThrow(/no running listener for other-k8s; start one with: gatehouse connect other-k8s/);
+    await listener.close();
+    await expect(kubeconfigCommand(["prod-k8s"], io)).rejects.toThrow(/no running listener/);
   });
 
   it("a kubeconfig without the listener's client certificate gets no further than TLS: nothing reaches the gateway", async () => {
