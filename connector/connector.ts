@@ -6,11 +6,12 @@ import { gatewayWebSocketBase, validateConnectorConfig, type ConnectorConfig, ty
 import { startControlChannel, type ControlEvent } from "./control-channel.ts";
 import { importConnectorPrivateKey } from "./keys.ts";
 import { createStderrLogger, type Logger } from "./logger.ts";
-import { TunnelStream, type StreamEvent, type StreamStats } from "../protocols/postgres/connector/postgres-stream.ts";
+import type { StreamEvent, StreamStats } from "./stream-types.ts";
+import type { TunnelStreamBase } from "./stream-base.ts";
+import { RefusingStream, unservedResource } from "./refusing-stream.ts";
+import { connectorProtocol } from "../protocols/registry-connector.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { TargetError } from "./errors.ts";
-import { SshTunnelStream } from "../protocols/ssh/connector/ssh-stream.ts";
-import { sweepSessionRoles } from "../protocols/postgres/connector/login.ts";
 
 export type ConnectorEvent = ControlEvent | StreamEvent;
 
@@ -54,8 +55,8 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
   const privateKey = await importConnectorPrivateKey(config.privateKey);
   const resources = new Map<string, ResourceConfig>(config.resources.map((r) => [r.name, r]));
   const maxStreams = opts.maxStreams ?? 256;
-  const streams = new Map<string, TunnelStream | SshTunnelStream>();
-  const refusals = new Set<TunnelStream | SshTunnelStream>();
+  const streams = new Map<string, TunnelStreamBase>();
+  const refusals = new Set<TunnelStreamBase>();
   const emit = (event: ConnectorEvent) => {
     try {
       opts.onEvent?.(event);
@@ -80,24 +81,28 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
       logger.warn("refusing open: too many concurrent sessions", { session, maxStreams });
       refusal = new TargetError("53300", `gatehouse: resource ${resource}: connector ${config.id} is at its limit of ${maxStreams} concurrent sessions`);
     }
-    // SSH resources speak structured frames (connector/ssh/); everything else is a byte relay.
-    const Stream = resources.get(resource)?.type === "ssh" ? SshTunnelStream : TunnelStream;
-    const stream = new Stream(
-      {
-        wsBase,
-        connectorId: config.id,
-        privateKey,
-        resources,
-        logger,
-        connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
-        startupTimeoutMs: opts.startupTimeoutMs ?? 30_000,
-        openTimeoutMs: opts.openTimeoutMs ?? 10_000,
-        emit,
-      },
-      session,
-      resource,
-      refusal,
-    );
+    // Each resource type's stream comes from its protocol module (protocols/registry-connector.ts);
+    // a resource this connector does not configure, or a type no module serves, is refused —
+    // never relayed as some other protocol.
+    const streamContext = {
+      wsBase,
+      connectorId: config.id,
+      privateKey,
+      resources,
+      logger,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      startupTimeoutMs: opts.startupTimeoutMs ?? 30_000,
+      openTimeoutMs: opts.openTimeoutMs ?? 10_000,
+      emit,
+    };
+    const type = resources.get(resource)?.type;
+    const protocol = type === undefined ? undefined : connectorProtocol(type);
+    let stream: TunnelStreamBase;
+    if (protocol) stream = protocol.createStream(streamContext, session, resource, refusal);
+    else {
+      refusal ??= unservedResource(resource, config.id, type);
+      stream = new RefusingStream(streamContext, session, resource, refusal);
+    }
     if (refusal) {
       refusals.add(stream);
       void stream.finished.then(() => refusals.delete(stream));
@@ -109,14 +114,9 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
   };
 
   // `credentials: dynamic`: drop per-session roles a previous run left behind (their session is over).
+  // Per-protocol start-up work (PostgreSQL: drop dynamic roles an earlier run left behind).
   const sweeps = config.resources.map(async (r) => {
-    if (r.type !== "postgres" || r.credentials?.mode !== "dynamic") return;
-    try {
-      const dropped = await sweepSessionRoles(r, { connectTimeoutMs: opts.connectTimeoutMs ?? 10_000, startupTimeoutMs: opts.startupTimeoutMs ?? 30_000 });
-      if (dropped.length > 0) logger.info("dropped session roles left by an earlier run", { resource: r.name, roles: dropped.length });
-    } catch (err) {
-      logger.warn("could not sweep leftover session roles", { resource: r.name, error: (err as Error).message });
-    }
+    await connectorProtocol(r.type)?.onConnectorStart?.(r, { connectTimeoutMs: opts.connectTimeoutMs ?? 10_000, startupTimeoutMs: opts.startupTimeoutMs ?? 30_000, logger });
   });
 
   const control = startControlChannel({

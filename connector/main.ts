@@ -22,7 +22,7 @@ export type { ConnectorConfig, ResourceConfig, PostgresResourceConfig, PostgresT
 export { generateConnectorKeyPair, publicJwkOf } from "./keys.ts";
 export type { Ed25519PrivateJwk, Ed25519PublicJwk } from "./keys.ts";
 export { signConnectorAssertion } from "./assertion.ts";
-export type { StreamStats, StreamEvent } from "../protocols/postgres/connector/postgres-stream.ts";
+export type { StreamStats, StreamEvent } from "./stream-types.ts";
 export { ConfigError, TargetError } from "./errors.ts";
 export { silentLogger, createStderrLogger, type Logger } from "./logger.ts";
 

@@ -10,7 +10,7 @@ import { decodeFrame, encodeControl, encodeCredit, encodeData, FrameError, Frame
 import { ReceiveWindow, SendWindow } from "../parsers/tunnel/credit.ts";
 import { signConnectorAssertion } from "./assertion.ts";
 import { StreamProtocolError, type TargetError } from "./errors.ts";
-import type { StreamContext, StreamState, StreamStats } from "../protocols/postgres/connector/postgres-stream.ts";
+import type { StreamContext, StreamState, StreamStats } from "./stream-types.ts";
 import { dialTunnel, type TunnelConnection } from "./tunnel-socket.ts";
 
 export abstract class TunnelStreamBase {

@@ -4,6 +4,7 @@
  * how a refusal is expressed before a protocol's refusal encoder turns it into wire bytes.
  * No Node or Workers APIs here (the connector and the CLI are bundled without worker code).
  */
+import type { ActionKind } from "../parsers/policy/action-kinds.ts";
 
 /** What one protocol message asks for, in the shape every shared filter understands. */
 export interface RequestDescription {
@@ -54,6 +55,8 @@ export interface ProtocolModule {
   readonly name: string;
   /** The policy action namespace of its rules (`sql.read`, `ssh.exec`, …). */
   readonly actionNamespace: string;
+  /** Its rule kind, plugged into the policy compiler and engine (absent for SQL, which is built in). */
+  readonly policy?: ActionKind;
   /**
    * The refusal encoder for a session that cannot start (before any engine runs): client-protocol
    * bytes sent in the tunnel before its close frame, or none when the tunnel's close frame is how

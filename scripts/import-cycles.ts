@@ -8,9 +8,12 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 
-/** Each cycle is a strongly connected set of files (paths relative to `root`), sorted. */
-export function findImportCycles(root: string): string[][] {
-  const files = listTs(root);
+/**
+ * Each cycle is a strongly connected set of files (paths relative to `root`), sorted. With
+ * `folders`, only files under those sub-folders of `root` form the graph (imports between them count).
+ */
+export function findImportCycles(root: string, folders?: readonly string[]): string[][] {
+  const files = folders ? folders.flatMap((f) => listTs(path.resolve(root, f))) : listTs(root);
   const known = new Set(files);
   const graph = new Map<string, string[]>();
   for (const file of files) {

@@ -13,7 +13,7 @@ import { resolveTokenSource } from "../auth/token-source.ts";
 import { DEFAULT_GATEWAY, GatewayClient, checkResourceName, parseGatewayUrl, tunnelUrl } from "../gateway/api.ts";
 import { openTunnel } from "../tunnel/open.ts";
 import { watchTokenRenewals } from "../auth/token-renewal.ts";
-import { tunnelOpenError } from "../../protocols/postgres/client/listener-engine.ts";
+import { tunnelOpenError } from "../engines/tunnel-open-error.ts";
 import { SshTunnel, type TunnelEnd } from "../../protocols/ssh/client/tunnel.ts";
 import { CLIENT_VERSION } from "../version.ts";
 import { EXIT_GATEWAY_ERROR } from "../../protocols/ssh/codec/frames.ts";

@@ -21,9 +21,9 @@
  */
 import type { StatementKind } from "../sql/types.ts";
 import { STATEMENT_KINDS, type ActionMatcher } from "./actions.ts";
-import type { CompiledRule } from "./compile.ts";
+import type { AccessLevel, Effect } from "./types.ts";
 
-export type AccessLevel = "read" | "write" | "admin";
+export type { AccessLevel };
 export const ACCESS_LEVELS: readonly AccessLevel[] = ["read", "write", "admin"];
 const RANK: Record<AccessLevel, number> = { read: 0, write: 1, admin: 2 };
 
@@ -52,7 +52,13 @@ function deniesWholeKind(a: SqlAction, kind: StatementKind): boolean {
 }
 
 /** `rules`: the rules whose subjects and resources match and whose grant condition (if any) holds. */
-export function accessLevelFor(rules: readonly CompiledRule[]): AccessLevel {
+/** The part of a compiled rule (compile.ts CompiledRule) the access level is derived from. */
+export interface AccessRuleView {
+  effect: Effect;
+  actions: readonly ActionMatcher[];
+}
+
+export function accessLevelFor(rules: readonly AccessRuleView[]): AccessLevel {
   const denyActions = rules.filter((r) => r.effect === "deny").flatMap((r) => r.actions.filter(isSqlAction));
   const deniedWhole = (kind: StatementKind) => denyActions.some((a) => deniesWholeKind(a, kind));
   let level: AccessLevel = "read";

@@ -19,7 +19,7 @@
 import type { ClassifiedStatement, StatementFlag, StatementKind } from "../sql/types.ts";
 import type { GlobSet } from "./glob.ts";
 import type { Effect } from "./types.ts";
-import type { SshActionMatcher } from "../../protocols/ssh/policy/ssh.ts";
+import type { ProtocolActionMatcher } from "./action-kinds.ts";
 
 // Records keyed by the classifier's types, so adding a kind or flag there fails the typecheck here
 // until the policy format knows about it.
@@ -53,26 +53,32 @@ export const RESERVED_ACTION_PROTOCOLS = ["ssh", "http"] as const;
 
 export type ActionMatcher =
   | { protocol: "connect" }
-  /** SSH actions: parsers/policy/ssh.ts. */
-  | SshActionMatcher
-  | {
-      protocol: "sql";
-      /** null = every kind (but see the `unknown` rule above). */
-      kinds: ReadonlySet<StatementKind> | null;
-      /** Upper-case command patterns ("DROP TABLE", "DROP *"). */
-      commands: GlobSet | null;
-      /** Any of these flags. */
-      flags: ReadonlySet<StatementFlag> | null;
-      /** Lower-case function patterns. */
-      functions: GlobSet | null;
-    };
+  /** Actions of a protocol's plugged-in rule kind (`ssh.*`: protocols/ssh/policy/ssh.ts; action-kinds.ts). */
+  | ProtocolActionMatcher
+  | SqlActionMatcher;
+
+export interface SqlActionMatcher {
+  protocol: "sql";
+  /** null = every kind (but see the `unknown` rule above). */
+  kinds: ReadonlySet<StatementKind> | null;
+  /** Upper-case command patterns ("DROP TABLE", "DROP *"). */
+  commands: GlobSet | null;
+  /** Any of these flags. */
+  flags: ReadonlySet<StatementFlag> | null;
+  /** Lower-case function patterns. */
+  functions: GlobSet | null;
+}
+
+export function isSqlAction(a: ActionMatcher): a is SqlActionMatcher {
+  return a.protocol === "sql";
+}
 
 export function actionMatchesConnect(a: ActionMatcher): boolean {
   return a.protocol === "connect";
 }
 
 export function actionMatchesStatement(a: ActionMatcher, stmt: Pick<ClassifiedStatement, "kind" | "command" | "flags" | "functions">, effect: Effect): boolean {
-  if (a.protocol !== "sql") return false;
+  if (!isSqlAction(a)) return false;
   const allow = effect === "allow";
   if (a.kinds) {
     if (!a.kinds.has(stmt.kind)) return false;

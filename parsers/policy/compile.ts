@@ -22,7 +22,7 @@ import { RESERVED_ACTION_PROTOCOLS, STATEMENT_FLAGS, STATEMENT_KINDS, type Actio
 import { EFFECTS, type Effect, type RecordingMode } from "./types.ts";
 import type { StatementFlag, StatementKind } from "../sql/types.ts";
 import { compileConfig as compileMaskingConfig, MaskingConfigError, type MaskingRule } from "../masking/config.ts";
-import { compileSshActionMap, compileSshActionName } from "../../protocols/ssh/policy/ssh.ts";
+import { actionKind, pluggedNamespaces } from "./plugged-kinds.ts";
 import { PolicySyntaxError } from "./errors.ts";
 import { checkNotificationsSection } from "./notifications.ts";
 import { devIssuerSet, isDevIssuerSymbol } from "./dev-issuer.ts";
@@ -602,7 +602,8 @@ function compileAction(reader: PolicyReader, node: Node | null, what: string, fa
       return null;
     }
     const protocol = text.split(".")[0]!;
-    if (protocol === "ssh") return compileSshHook(reader, n, what, () => compileSshActionName(text));
+    const plugged = actionKind(protocol);
+    if (plugged) return compileKindHook(reader, n, what, () => plugged.compileName(text));
     if ((RESERVED_ACTION_PROTOCOLS as readonly string[]).includes(protocol)) {
       reader.error(n, `${what}: '${text}' is reserved for ${protocol.toUpperCase()} resources, which this version of Gatehouse cannot enforce yet`);
       return null;
@@ -615,13 +616,14 @@ function compileAction(reader: PolicyReader, node: Node | null, what: string, fa
     return null;
   }
   if (n && isMap(n)) {
-    const keys = reader.entries(n, what, ["sql", ...RESERVED_ACTION_PROTOCOLS]);
+    const keys = reader.entries(n, what, [...new Set(["sql", ...pluggedNamespaces(), ...RESERVED_ACTION_PROTOCOLS])]);
     if (keys.size !== 1 || n.items.length !== 1) {
       if (keys.size > 0 || n.items.length === 0) reader.error(n, `${what}: an action mapping has exactly one key (the protocol), e.g. { sql: { kinds: [write], flags: [no-where] } }`);
       return null;
     }
     const [[protocol, { key, value }]] = [...keys];
-    if (protocol === "ssh") return compileSshHook(reader, n, `${what}.ssh`, () => compileSshActionMap(reader.toJS(value)));
+    const plugged = actionKind(protocol);
+    if (plugged) return compileKindHook(reader, n, `${what}.${protocol}`, () => plugged.compileMap(reader.toJS(value)));
     if (protocol !== "sql") {
       reader.error(key, `${what}: '${protocol}' actions are reserved for ${protocol.toUpperCase()} resources, which this version of Gatehouse cannot enforce yet`);
       return null;
@@ -632,8 +634,8 @@ function compileAction(reader: PolicyReader, node: Node | null, what: string, fa
   return null;
 }
 
-/** SSH actions are compiled in ssh.ts; its PolicySyntaxErrors become positioned policy errors here. */
-function compileSshHook(reader: PolicyReader, node: Node, what: string, compile: () => ActionMatcher): ActionMatcher | null {
+/** A plugged-in kind's actions compile in its protocol folder; its PolicySyntaxErrors become positioned policy errors here. */
+function compileKindHook(reader: PolicyReader, node: Node, what: string, compile: () => ActionMatcher): ActionMatcher | null {
   try {
     return compile();
   } catch (e) {

@@ -10,7 +10,8 @@
 import type { Identity, ResourceInfo } from "../identity.ts";
 import type { ClassifiedStatement, StatementPart } from "../sql/types.ts";
 import { actionMatchesStatement } from "./actions.ts";
-import { decideSshRequest, type SshInput } from "../../protocols/ssh/policy/ssh.ts";
+import type { ProtocolDecisionInput } from "./action-kinds.ts";
+import { actionKind } from "./plugged-kinds.ts";
 import { accessLevelFor, type AccessLevel } from "./access-level.ts";
 import type { CompiledRule, PolicyModel } from "./compile.ts";
 import { resourceSetMatches } from "./resources.ts";
@@ -84,8 +85,14 @@ export class PolicyEngine implements CompiledPolicy {
     return accessLevelFor(this.applicableRules(input).rules);
   }
 
-  decideSsh(input: SshInput): Decision {
-    return decideSshRequest(input, this.applicableRules(input), (r) => this.ruleRef(r), who(input.identity));
+  decideRequest(namespace: string, input: ProtocolDecisionInput): Decision {
+    const kind = actionKind(namespace);
+    if (!kind) throw new Error(`no protocol module plugs in policy actions '${namespace}.*'`);
+    return kind.decide(input, this.applicableRules(input), (r) => this.ruleRef(r), who(input.identity));
+  }
+
+  decideSsh(input: ProtocolDecisionInput): Decision {
+    return this.decideRequest("ssh", input);
   }
 
   decideSql(input: SqlInput): Decision {

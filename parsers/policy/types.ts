@@ -7,6 +7,9 @@ import type { ClassifiedStatement, StatementKind } from "../sql/types.ts";
 import type { PolicyError } from "./errors.ts";
 
 export type Effect = "allow" | "deny" | "approve";
+
+/** The database access level the connector logs in with (parsers/policy/access-level.ts). */
+export type AccessLevel = "read" | "write" | "admin";
 export const EFFECTS: readonly Effect[] = ["allow", "deny", "approve"];
 
 /** Restrictiveness order: deny beats approve beats allow. */
@@ -99,9 +102,15 @@ export interface CompiledPolicy {
   decideConnect(input: ConnectInput): Decision;
   decideSql(input: SqlInput): Decision;
   /** The database access level (read < write < admin) the connector logs in with: parsers/policy/access-level.ts. */
-  sqlAccessLevel(input: ConnectInput): import("./access-level.ts").AccessLevel;
-  /** SSH requests (exec lines per command, shell, SFTP operations, forwarding): parsers/policy/ssh.ts. */
-  decideSsh(input: import("../../protocols/ssh/policy/ssh.ts").SshInput): Decision;
+  sqlAccessLevel(input: ConnectInput): AccessLevel;
+  /**
+   * A request of a plugged-in protocol rule kind (parsers/policy/action-kinds.ts), by its action
+   * namespace: SSH exec lines per command, shells, SFTP operations, forwarding (protocols/ssh/policy/)…
+   * Throws for a namespace no protocol module plugs in.
+   */
+  decideRequest(namespace: string, input: ConnectInput & { request: unknown }): Decision;
+  /** `decideRequest("ssh", input)`: SSH requests (protocols/ssh/policy/ssh.ts `SshRequest`). */
+  decideSsh(input: ConnectInput & { request: unknown }): Decision;
   sessionLimits(identity: Identity, resource: ResourceInfo): SessionLimits;
   sessionCaps(identity: Identity, resource: ResourceInfo): SessionCaps;
   rolesOf(identity: Identity): string[];

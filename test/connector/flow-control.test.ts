@@ -7,7 +7,7 @@ import pg from "pg";
 import { serialize } from "pg-protocol";
 import { INITIAL_WINDOW, MAX_DATA_PAYLOAD } from "../../parsers/tunnel/frames.ts";
 import type { ConnectorEvent } from "../../connector/connector.ts";
-import type { StreamEvent } from "../../protocols/postgres/connector/postgres-stream.ts";
+import type { StreamEvent } from "../../connector/stream-types.ts";
 import { startPostgres, type RunningPostgres } from "../harness/postgres.ts";
 import { BackendReader } from "./pg-backend.ts";
 import { pgResource, startConnectorStack, waitForEvent, type ConnectorStack } from "./stack.ts";

@@ -1,7 +1,9 @@
 /**
  * One engine per protocol behind this small interface (Teleport-style); the session glue
  * (worker/session/) owns sockets, flow control and lifetime, the engine owns the protocol:
- * decode → policy → approval hold → masking → recording → forward.
+ * decode → policy → approval hold → masking → recording → forward (on the shared filter chain,
+ * worker/chain/). The host offers only what every protocol needs; a protocol's own capabilities
+ * (PostgreSQL's cancel keys…) belong to its worker part (`WorkerProtocol`, protocols/<name>/worker/).
  */
 import type { ControlMessage } from "../../parsers/tunnel/frames.ts";
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
@@ -9,6 +11,8 @@ import type { SessionAudit } from "../session/session-audit.ts";
 import type { SessionPolicy } from "../session/session-policy.ts";
 import type { Decision } from "../../parsers/policy/types.ts";
 import type { HeldStatement } from "../approvals/session-hold.ts";
+import type { Env } from "../env.ts";
+import type { ProtocolModule } from "../../protocols/types.ts";
 
 export interface EngineHost {
   readonly sessionId: string;
@@ -25,8 +29,6 @@ export interface EngineHost {
   sendControlToClient(message: ControlMessage): void;
   /** Ask the hub for a connector stream and wait until it is attached. Rejects with a reason. */
   openConnectorStream(): Promise<void>;
-  /** Register the synthetic cancel key handed to the client. */
-  registerCancelKey(pid: number, secret: number): Promise<void>;
   /**
    * Hold a statement for human approval (policy effect `approve`). Resolves at once with the
    * request (id, notice for the client); its `verdict` resolves when approvers decide or time runs out.
@@ -70,3 +72,17 @@ export interface Engine {
 }
 
 export type EngineFactory = (host: EngineHost) => Engine;
+
+/** What the worker lends a protocol's worker part beyond the host (bindings for its own state). */
+export interface WorkerServices {
+  readonly env: Env;
+  readonly sessionId: string;
+}
+
+/** A protocol's worker part (protocols/<name>/worker/index.ts), listed in protocols/registry-worker.ts. */
+export interface WorkerProtocol {
+  readonly module: ProtocolModule;
+  createEngine(host: EngineHost, services: WorkerServices): Engine;
+  /** After the session ended and was recorded: the protocol's own clean-up. */
+  onSessionEnded?(services: WorkerServices): Promise<void>;
+}

@@ -8,23 +8,22 @@
  * live in memory for the life of the connection.
  */
 import { encodeControl, encodeData, type Frame } from "../../parsers/tunnel/frames.ts";
-import { errorResponse } from "../../protocols/postgres/codec/codec.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
 import type { SessionObjectRpc } from "../bindings.ts";
 import type { ClientAdmission } from "./admission.ts";
 import { Session } from "./session.ts";
 import { SessionPolicy } from "./session-policy.ts";
-import { createEngine } from "../engines/registry.ts";
+import { validateSession } from "./session-factory.ts";
+import { protocolModule } from "../../protocols/registry.ts";
+import type { Refusal } from "../../protocols/types.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
 import { sqlClassifier } from "../wasm-modules.ts";
-import { ensureSchema } from "../storage/schema.ts";
 import { openSessionAudit } from "./open-session-audit.ts";
 import { SessionSlot } from "../limits/session-slot.ts";
 import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import { gatewayConfig } from "../config/gateway-config.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
-import { compileConfig } from "../../parsers/masking/config.ts";
 import { activeGrants, noteGrantUse } from "../approvals/client.ts";
 import type { ApprovalOutcome } from "../approvals/core.ts";
 
@@ -55,6 +54,11 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     // sessions that relied on it (the ApprovalsObject calls terminate()).
     const grants = await activeGrants(env, admission.identity, admission.resource.name);
     const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource, () => grants, env.GATEHOUSE_MASKING_KEY);
+    // Session factory: the configuration is validated before anything is recorded, so a session
+    // that cannot run leaves no session.start without a session.end.
+    const valid = validateSession(admission.resource, sessionPolicy);
+    if (!valid.ok) return this.refuseInTunnel(admission, valid.refusal);
+    const protocol = valid.protocol;
     let audit: Awaited<ReturnType<typeof openSessionAudit>>;
     try {
       audit = await this.openAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
@@ -62,13 +66,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       // Fail closed: a session that cannot be recorded does not start. Answer in the tunnel so the
       // client's own protocol carries the reason.
       const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
-      return this.refuseInTunnel(admission, code, (e as Error).message);
-    }
-    try {
-      // Validate masking before the session starts: never serve unmasked what the policy says to mask.
-      compileConfig(sessionPolicy.maskingConfig());
-    } catch (e) {
-      return this.refuseInTunnel(admission, "F0000", `gatehouse: the masking configuration for ${admission.resource.name} is invalid: ${(e as Error).message}`);
+      return this.refuseInTunnel(admission, { kind: "unavailable", code, message: (e as Error).message });
     }
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
@@ -76,6 +74,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, sessionPolicy.caps(), () =>
       this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
     );
+    const services = { env, sessionId: admission.sessionId };
     return this.acceptSocket(["client"], (ws) => {
       const session = new Session(ws, {
         sessionId: admission.sessionId,
@@ -99,23 +98,16 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
           if (!result.ok) throw new Error(result.reason);
           this.connectorId = result.connectorId;
         },
-        registerCancelKey: async (pid, secret) => {
-          await ensureSchema(env.DB);
-          await env.DB.prepare("INSERT INTO cancel_keys (pid, secret, session_id, issuer, subject, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(pid, secret, admission.sessionId, admission.identity.issuer, admission.identity.subject, Date.now())
-            .run();
-        },
         onEnded: async (outcome, stats, maskingCounts) => {
           await slot.release().catch(() => {});
           if (Object.keys(maskingCounts).length > 0) await audit.onMasking(maskingCounts).catch(() => {});
           await holds.withdrawAll(`the session ended before a decision (${outcome.reason})`).catch(() => {});
           await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });
-          await ensureSchema(env.DB);
-          await env.DB.prepare("DELETE FROM cancel_keys WHERE session_id = ?").bind(admission.sessionId).run();
+          await protocol.onSessionEnded?.(services);
         },
       });
       this.session = session;
-      session.start(createEngine(admission.resource.type, session));
+      session.start(protocol.createEngine(session, services));
     });
   }
 
@@ -127,13 +119,18 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     return openSessionAudit(opts);
   }
 
-  /** Accept the tunnel only to tell the client why its session cannot start, then close it. */
-  private refuseInTunnel(admission: ClientAdmission, code: string, message: string): Response {
+  /**
+   * Accept the tunnel only to tell the client why its session cannot start, then close it: the
+   * protocol module's refusal encoder says it in the client's own protocol (PostgreSQL: a FATAL
+   * ErrorResponse), the close frame carries it for every client.
+   */
+  private refuseInTunnel(admission: ClientAdmission, refusal: Refusal): Response {
     return this.acceptSocket(["client"], (ws) => {
-      const text = message.startsWith("gatehouse:") ? message : `gatehouse: ${message}`;
-      if (admission.resource.type === "postgres") ws.send(encodeData(errorResponse({ severity: "FATAL", code, message: text })));
-      ws.send(encodeControl({ t: "close", code, message: text }));
-      this.closeSocket(ws, 1011, text);
+      const message = refusal.message.startsWith("gatehouse:") ? refusal.message : `gatehouse: ${refusal.message}`;
+      const said = { ...refusal, message, fatal: true };
+      for (const bytes of protocolModule(admission.resource.type)?.refusalAtStart(said) ?? []) ws.send(encodeData(bytes));
+      ws.send(encodeControl({ t: "close", code: refusal.code ?? refusal.kind, message }));
+      this.closeSocket(ws, 1011, message);
     });
   }
 

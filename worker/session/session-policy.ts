@@ -6,13 +6,19 @@ import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { ClassifiedStatement, SqlClassifier } from "../../parsers/sql/types.ts";
 import type { CompiledPolicy, Decision, SessionCaps } from "../../parsers/policy/types.ts";
 import type { MaskingRule } from "../../parsers/masking/config.ts";
-import type { SshRequest } from "../../protocols/ssh/policy/ssh.ts";
+import type { RequestDescription } from "../../protocols/types.ts";
+import { protocolModule } from "../../protocols/registry.ts";
 import type { AccessLevel } from "../../parsers/policy/access-level.ts";
 
-export interface SqlDecision {
+/** The answer to one request: the decision (naming its rule) and, for SQL, the classified statements. */
+export interface SessionDecision {
   decision: Decision;
+  /** SQL: the statements as classified for the decision (empty for other protocols). */
   statements: ClassifiedStatement[];
 }
+
+/** @deprecated name: SessionDecision. */
+export type SqlDecision = SessionDecision;
 
 export class SessionPolicy {
   private resolvedLimits?: { maxSessionMs: number | null; statementTimeoutMs: number | null };
@@ -35,20 +41,29 @@ export class SessionPolicy {
     return this.compiled.decideConnect({ identity: this.identity, resource: this.resource, activeGrants: this.activeGrants() });
   }
 
-  decideSql(sql: string, options: { standardConformingStrings: boolean }): SqlDecision {
-    const statements = this.classifier.classify(sql, { standardConformingStrings: options.standardConformingStrings });
-    const decision = this.compiled.decideSql({ identity: this.identity, resource: this.resource, statements, activeGrants: this.activeGrants() });
-    return { decision, statements };
+  /**
+   * The one decision entry point: a request as the protocol described it (worker/chain/), decided
+   * by its protocol's policy part — SQL (built in: classified with the session's
+   * standard_conforming_strings, `attributes.standardConformingStrings`) or the rule kind the
+   * protocol module plugs in (`ProtocolModule.policy`, its request in `attributes.request`).
+   * An unknown protocol or a protocol without rules is denied (fail closed).
+   */
+  decide(request: RequestDescription): SessionDecision {
+    const module = protocolModule(request.protocol);
+    const facts = { identity: this.identity, resource: this.resource, activeGrants: this.activeGrants() };
+    if (module?.actionNamespace === "sql") {
+      const standardConformingStrings = request.attributes?.standardConformingStrings !== false;
+      const statements = this.classifier.classify(request.text, { standardConformingStrings });
+      return { decision: this.compiled.decideSql({ ...facts, statements }), statements };
+    }
+    if (module?.policy) return { decision: this.compiled.decideRequest(module.policy.namespace, { ...facts, request: request.attributes?.request }), statements: [] };
+    const reason = `gatehouse: no policy rules exist for protocol ${JSON.stringify(request.protocol)}; default deny`;
+    return { decision: { effect: "deny", rule: null, reason, matched: [] }, statements: [] };
   }
 
   /** The database access level the connector logs in with (grants active now included): parsers/policy/access-level.ts. */
   sqlAccessLevel(): AccessLevel {
     return this.compiled.sqlAccessLevel({ identity: this.identity, resource: this.resource, activeGrants: this.activeGrants() });
-  }
-
-  /** SSH channel requests (exec lines, shells, SFTP operations, forwarding) — grants included. */
-  decideSsh(request: SshRequest): Decision {
-    return this.compiled.decideSsh({ identity: this.identity, resource: this.resource, request, activeGrants: this.activeGrants() });
   }
 
   /** Whether this identity (a renewed token's) may still connect to the resource. */

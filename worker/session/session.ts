@@ -26,7 +26,6 @@ export interface SessionDeps {
   acquireSlot(): Promise<void>;
   /** Verify a token the client sent to renew its identity (as the edge verifies tokens). */
   verifyToken(token: string): Promise<Identity>;
-  registerCancelKey(pid: number, secret: number): Promise<void>;
   /** Held statements of this session (worker/approvals/session-hold.ts). */
   approvals: ApprovalHolds;
   /** Called once when the session ends (after sockets are closed). */
@@ -139,10 +138,6 @@ export class Session implements EngineHost {
       clearTimeout(timer);
       this.connectorAttached = undefined;
     }
-  }
-
-  registerCancelKey(pid: number, secret: number): Promise<void> {
-    return this.deps.registerCancelKey(pid, secret);
   }
 
   holdForApproval(input: HoldForApprovalInput): Promise<HeldStatement> {

@@ -17,7 +17,8 @@ import type { Socket } from "node:net";
 import path from "node:path";
 import type { LocalAuth } from "../../../client/listener-auth/local-auth.ts";
 import { writePrivateFile } from "../../../client/listener-auth/state-dir.ts";
-import { GatewayHttpError, GatewayUnreachableError, describeError } from "../../../client/errors.ts";
+import { describeError } from "../../../client/errors.ts";
+import { tunnelOpenError } from "../../../client/engines/tunnel-open-error.ts";
 import { bridge, type TunnelEnd } from "../../../client/tunnel/bridge.ts";
 import WebSocket from "ws";
 import { encodeControl } from "../../../parsers/tunnel/frames.ts";
@@ -40,19 +41,6 @@ function fatal(code: string, message: string, detail?: string): Uint8Array {
 function endSoon(socket: Socket): void {
   socket.end();
   setTimeout(() => socket.destroy(), 5000).unref();
-}
-
-/** Map a failure to open the tunnel to what the local client is told. */
-export function tunnelOpenError(err: unknown): { code: string; message: string } {
-  if (err instanceof GatewayHttpError) {
-    const why = err.reason ? `: ${err.reason}` : "";
-    if (err.status === 401) return { code: "28000", message: `gatehouse: ${err.error}${why}` };
-    if (err.status === 403) return { code: "28000", message: `gatehouse: access denied${why}` };
-    if (err.status === 404) return { code: "3D000", message: `gatehouse: unknown resource${why}` };
-    return { code: "08001", message: `gatehouse: gateway refused the tunnel (HTTP ${err.status} ${err.error})${why}` };
-  }
-  if (err instanceof GatewayUnreachableError) return { code: "08001", message: `gatehouse: ${err.message}` };
-  return { code: "08001", message: `gatehouse: could not open the tunnel: ${describeError(err)}` };
 }
 
 /** Read one startup-phase packet, pausing the socket once it is complete. */

@@ -13,59 +13,17 @@
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { serialize } from "pg-protocol";
-import type { CryptoKey } from "jose";
 import { MAX_DATA_PAYLOAD, type ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import type { ResourceConfig } from "../../../connector/config.ts";
 import { StreamProtocolError, TargetError } from "../../../connector/errors.ts";
-import type { Logger } from "../../../connector/logger.ts";
 import { resolveSecret } from "../../../connector/secrets.ts";
 import { TunnelStreamBase } from "../../../connector/stream-base.ts";
+import type { StreamContext } from "../../../connector/stream-types.ts";
 import { dialPostgres } from "./dial.ts";
 import { isAccessLevel } from "./credentials.ts";
 import { loginForLevel, type LeasedLogin } from "./login.ts";
 import { sendCancelRequest } from "./cancel.ts";
 import type { BackendKey } from "./startup.ts";
-
-export type StreamState = "dialing" | "awaiting-open" | "connecting" | "ready" | "closed";
-
-export interface StreamStats {
-  session: string;
-  resource: string;
-  state: StreamState;
-  /** DATA payload bytes we may still send to the worker (may be negative: one frame may overdraw). */
-  sendCredit: number;
-  /** True while the target socket is paused for lack of credit. */
-  paused: boolean;
-  /** How many times reading from the target was paused for lack of credit. */
-  pauses: number;
-  /** DATA payload bytes sent to the worker (backend → client direction). */
-  bytesToWorker: number;
-  /** DATA payload bytes received from the worker (client → backend direction). */
-  bytesFromWorker: number;
-  /** Credit granted back to the worker. */
-  creditGranted: number;
-}
-
-export type StreamEvent =
-  | { type: "stream-ready"; stats: StreamStats }
-  | { type: "stream-paused"; stats: StreamStats }
-  | { type: "stream-resumed"; stats: StreamStats }
-  | { type: "stream-cancel-sent"; stats: StreamStats }
-  | { type: "stream-error"; stats: StreamStats; code: string; message: string }
-  | { type: "stream-closed"; stats: StreamStats; reason: string };
-
-export interface StreamContext {
-  wsBase: string;
-  connectorId: string;
-  privateKey: CryptoKey;
-  resources: ReadonlyMap<string, ResourceConfig>;
-  logger: Logger;
-  connectTimeoutMs: number;
-  startupTimeoutMs: number;
-  /** How long to wait for the worker's `open` frame after dialling the stream. */
-  openTimeoutMs: number;
-  emit(event: StreamEvent): void;
-}
 
 /** PostgreSQL Terminate message: 'X' + length 4. Seen last means the client ended the session. */
 const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);

@@ -78,11 +78,10 @@ async function harness() {
     holdForApproval: async () => {
       throw new Error("no approvals here");
     },
-    registerCancelKey: async () => {},
     end: (o) => void (ended = o),
   };
   const masker = createMasker(maskModule, policy.maskingConfig());
-  engine = new PostgresEngine(host, { framerModule: pgFramerModule, masker });
+  engine = new PostgresEngine(host, { framerModule: pgFramerModule, masker, registerCancelKey: async () => {} });
   const params = concat([cstring("user"), cstring("ci"), cstring("database"), cstring("db"), new Uint8Array([0])]);
   const startup = new Uint8Array(8 + params.length);
   new DataView(startup.buffer).setInt32(0, startup.length);

@@ -6,6 +6,7 @@
  *   client → decode (WASM framer) → policy (classifier + rules) → [approval hold] → record → connector
  *   connector → decode (WASM framer) → denial rewrite → masking → record → client
  */
+import { sqlRequest } from "../policy/describe.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import {
   authenticationOk,
@@ -90,6 +91,8 @@ export interface PostgresEngineOptions {
   framerModule: WebAssembly.Module;
   /** Masks complete backend messages and request text; absent when no masking rule applies to this session. */
   masker?: SessionMasker;
+  /** Register the synthetic cancel key handed to the client (cancel-keys.ts: POST /v1/cancel finds the session by it). */
+  registerCancelKey(pid: number, secret: number): Promise<void>;
 }
 
 type Phase = "startup" | "connecting" | "ready" | "closed";
@@ -233,7 +236,7 @@ export class PostgresEngine implements Engine {
       if (this.taint) await this.readCatalog();
       const pid = randomInt31();
       const secret = randomInt31();
-      await host.registerCancelKey(pid, secret);
+      await this.options.registerCancelKey(pid, secret);
       const out: Uint8Array[] = [authenticationOk()];
       for (const pair of (message.parameters as Array<[string, string]>) ?? []) {
         if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string") continue;
@@ -448,7 +451,7 @@ export class PostgresEngine implements Engine {
     unconfirmed: string | null,
   ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision; taint?: Taint | null }> {
     const scs = this.standardConformingStrings;
-    const { decision, statements } = this.host.policy.decideSql(sql, { standardConformingStrings: scs });
+    const { decision, statements } = this.host.policy.decide(sqlRequest(sql, scs));
     await this.host.audit.onQuery({
       protocol: "postgres",
       message,
@@ -462,7 +465,7 @@ export class PostgresEngine implements Engine {
       unconfirmed ??
       // standard_conforming_strings changes only what a backslash means: without one, both
       // readings are the same and the second classification (and decision) is skipped.
-      (!sql.includes("\\") || sameLexing(statements, this.host.policy.decideSql(sql, { standardConformingStrings: !scs }).statements)
+      (!sql.includes("\\") || sameLexing(statements, this.host.policy.decide(sqlRequest(sql, !scs)).statements)
         ? null
         : "the query reads differently with standard_conforming_strings on and off (a backslash before a quote in a plain string); write it so both readings agree, e.g. with E'' or doubled quotes") ??
       pinViolation(sql, statements, scs);

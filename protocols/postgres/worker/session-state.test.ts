@@ -58,10 +58,9 @@ async function harness(startup: Array<[string, string]> = [], login: Array<[stri
     holdForApproval: async () => {
       throw new Error("no approvals here");
     },
-    registerCancelKey: async () => {},
     end: (o) => void (ended = o),
   };
-  engine = new PostgresEngine(host, { framerModule: pgFramerModule });
+  engine = new PostgresEngine(host, { framerModule: pgFramerModule, registerCancelKey: async () => {} });
   const params = concat([...[["user", "ci"], ["database", "db"], ...startup].flatMap(([k, v]) => [cstring(k!), cstring(v!)]), new Uint8Array([0])]);
   const packet = new Uint8Array(8 + params.length);
   new DataView(packet.buffer).setInt32(0, packet.length);

@@ -19,7 +19,7 @@ import ssh2 from "ssh2";
 import type { Connection, ServerChannel, Session, PseudoTtyInfo } from "ssh2";
 import { describeError } from "../../../client/errors.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "../../../client/engines/engine.ts";
-import { tunnelOpenError } from "../../postgres/client/listener-engine.ts";
+import { tunnelOpenError } from "../../../client/engines/tunnel-open-error.ts";
 import { authenticateSshClient } from "./local-auth.ts";
 import { generateEd25519KeyPair, type LocalAuth } from "../../../client/listener-auth/local-auth.ts";
 import { writePrivateFile } from "../../../client/listener-auth/state-dir.ts";

@@ -12,7 +12,13 @@
  * one that crosses the point where the run was released was seen whole before it.
  */
 
-import type { SpanScanner } from "./stream-window.ts";
+import type { TextScan, TextSpan } from "../../../wasm/loader/mask.ts";
+
+/** The masker's span-reporting scan (wasm/loader/mask.ts `TextScanningMasker`). */
+export interface SpanScanner {
+  scanText(text: Uint8Array): TextScan;
+  count(spans: readonly TextSpan[]): void;
+}
 
 export interface ViewSpan {
   /** Raw byte range the match was decoded from. */

@@ -30,13 +30,9 @@ import type { TextScan, TextSpan } from "../../../wasm/loader/mask.ts";
 import { viableTailStart, type Shape } from "./match-shapes.ts";
 import { concat as concatParts } from "../../postgres/codec/codec.ts";
 import { rawRange, terminalViews, type TerminalView } from "./terminal-view.ts";
-import { encodedMatches, heldRunStart, reversedMatches } from "./encoded-views.ts";
+import { encodedMatches, heldRunStart, reversedMatches, type SpanScanner } from "./encoded-views.ts";
 
-/** The masker's span-reporting scan (wasm/loader/mask.ts `TextScanningMasker`). */
-export interface SpanScanner {
-  scanText(text: Uint8Array): TextScan;
-  count(spans: readonly TextSpan[]): void;
-}
+export type { SpanScanner } from "./encoded-views.ts";
 
 export interface StreamWindowOptions {
   shapes: readonly Shape[];

@@ -38,12 +38,13 @@ import { compileGlob, GlobSet } from "../../../parsers/policy/glob.ts";
 import { PolicySyntaxError } from "../../../parsers/policy/errors.ts";
 import type { ConnectInput, Decision, Effect, MatchedRule, ApprovalRequirement } from "../../../parsers/policy/types.ts";
 import { EFFECT_RANK } from "../../../parsers/policy/types.ts";
+import type { ActionKind, ApplicableRules } from "../../../parsers/policy/action-kinds.ts";
 import { normalizeSftpPath } from "../codec/sftp/packets.ts";
 import { joinPath } from "../codec/shell/paths.ts";
 import { canonicalSftpPath, commandOptions, compileFlags, compileWrites, embeddedCommands, semanticOptionsOf, setsAllFlags, setsOnlyFlags, writeTouched, type SemanticOptions, type WriteMatcher } from "./ssh-semantic.ts";
 
-export const SFTP_OPERATIONS = ["read", "write", "list", "remove", "rename", "mkdir", "rmdir", "setstat", "symlink", "extended"] as const;
-export type SftpOperation = (typeof SFTP_OPERATIONS)[number];
+import { SFTP_OPERATIONS, type SftpOperation } from "../codec/sftp/packets.ts";
+export { SFTP_OPERATIONS, type SftpOperation };
 
 export type SshOperation = "exec" | "exec.unknown" | "shell" | "sftp" | "port-forward" | "agent-forward" | "x11" | "write";
 export const SSH_ACTION_NAMES = ["ssh.*", "ssh.exec", "ssh.exec.unknown", "ssh.shell", "ssh.sftp", "ssh.sftp.*", ...SFTP_OPERATIONS.map((o) => `ssh.sftp.${o}`), "ssh.port-forward", "ssh.agent-forward", "ssh.x11"];
@@ -470,10 +471,7 @@ export function globsIntersect(a: GlobToken[], b: GlobToken[]): boolean {
 
 const VERB: Record<Effect, string> = { allow: "allows", deny: "denies", approve: "requires approval for" };
 
-export interface ApplicableRules<R extends SshRuleView> {
-  rules: readonly R[];
-  gated: readonly R[];
-}
+export type { ApplicableRules } from "../../../parsers/policy/action-kinds.ts";
 
 /**
  * The decision for one SSH request. Exec lines are decided per command (most restrictive wins,
@@ -567,3 +565,11 @@ function describeRequest(req: Exclude<SshRequest, { kind: "exec" }>): string {
       return "X11 forwarding";
   }
 }
+
+/** SSH's rule kind (`ssh.*` actions), plugged into the policy engine by the SSH module (protocols/ssh/module.ts). */
+export const sshActionKind: ActionKind<SshRequest> = {
+  namespace: "ssh",
+  compileName: (text) => compileSshActionName(text),
+  compileMap: (value) => compileSshActionMap(value),
+  decide: (input, applicable, ruleRef, who) => decideSshRequest(input, applicable as ApplicableRules<SshRuleView & (typeof applicable.rules)[number]>, ruleRef, who),
+};

@@ -1,6 +1,8 @@
-/** The worker's SSH engine (see ssh-engine.ts) and its masking hook. */
-import type { EngineHost } from "../../../worker/engines/engine.ts";
+/** SSH's worker part (protocols/registry-worker.ts): the engine (ssh-engine.ts) and its masking hook. */
+import type { EngineHost, WorkerProtocol } from "../../../worker/engines/engine.ts";
 import { createSessionMasker } from "../../../worker/masking/session-masker.ts";
+import { sshModule } from "../module.ts";
+import { SshEngine } from "./ssh-engine.ts";
 import { textMaskFromSessionMasker, type SshTextMasker } from "./text-mask.ts";
 
 export { SshEngine } from "./ssh-engine.ts";
@@ -10,3 +12,8 @@ export function sshTextMask(host: EngineHost): SshTextMasker | undefined {
   const masker = createSessionMasker(host);
   return masker ? textMaskFromSessionMasker(masker, host.policy.maskingConfig()) : undefined;
 }
+
+export const sshWorker: WorkerProtocol = {
+  module: sshModule,
+  createEngine: (host) => new SshEngine(host, { textMask: () => sshTextMask(host) }),
+};

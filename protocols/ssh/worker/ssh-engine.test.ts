@@ -78,7 +78,6 @@ async function harness(opts: { mask?: boolean; policy?: string } = {}) {
     holdForApproval: async () => {
       throw new Error("approval service unreachable");
     },
-    registerCancelKey: async () => {},
     end: (o) => void (ended = o),
   };
   const maskModule = opts.mask ? maskWasm : undefined;

@@ -15,6 +15,7 @@
  * is forwarded: unknown channels, malformed messages and unsupported subsystems end the session
  * or are refused.
  */
+import { sshRequest } from "../policy/describe.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import {
   EXIT_GATEWAY_ERROR,
@@ -571,7 +572,7 @@ export class SshEngine implements Engine {
 
   private decide(request: SshRequest): Decision {
     const { host } = this;
-    return host.policy.decideSsh(request);
+    return host.policy.decide(sshRequest(request)).decision;
   }
 
   /** Refuse one channel: message on stderr, exit status, close — in-band, in order. */

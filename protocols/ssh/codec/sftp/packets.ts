@@ -4,7 +4,9 @@
  * (operation, paths), decode the server's HANDLE replies (to know which path a handle names),
  * and encode the STATUS reply that refuses a request. Codec only: never touches a socket.
  */
-import type { SftpOperation } from "../../policy/ssh.ts";
+/** The SFTP operations policy rules name (`{ ssh: { sftp: [read, write…] } }`): the codec sorts every request into one. */
+export const SFTP_OPERATIONS = ["read", "write", "list", "remove", "rename", "mkdir", "rmdir", "setstat", "symlink", "extended"] as const;
+export type SftpOperation = (typeof SFTP_OPERATIONS)[number];
 
 export const SFTP = {
   INIT: 1,

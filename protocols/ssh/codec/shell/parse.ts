@@ -14,27 +14,20 @@
 import { expandBraces, finishWord, type RawWord, type WordChar } from "./brace.ts";
 import { SHELL_LIMITS, type ParsedCommandLine, type ShellCommand, type ShellWord } from "./types.ts";
 import { analyseCommand } from "./wrappers.ts";
+import { ARITHMETIC_NAME, ARITHMETIC_REASON, SENSITIVE_VARIABLES, pushCommand, pushUnknown, type ParseContext } from "./context.ts";
+
+export { ARITHMETIC_NAME, ARITHMETIC_REASON, SENSITIVE_VARIABLES, pushCommand, pushUnknown, type ParseContext };
 import { initialCwd, writeTargetsOf, type CwdState } from "./paths.ts";
 
 export function parseCommandLine(source: string): ParsedCommandLine {
   const out: ShellCommand[] = [];
-  const ctx: ParseContext = { out, full: false, cwd: initialCwd() };
+  const ctx: ParseContext = { out, full: false, cwd: initialCwd(), parseNested };
   if (source.length > SHELL_LIMITS.maxLength) {
     pushUnknown(ctx, [], `command line longer than ${SHELL_LIMITS.maxLength} characters`);
   } else {
     parseNested(ctx, source, [], 0);
   }
   return { source, commands: out, hasUnknown: out.some((c) => c.kind === "unknown") };
-}
-
-export interface ParseContext {
-  out: ShellCommand[];
-  /** Set once maxCommands is reached: one unknown is reported and nothing more. */
-  full: boolean;
-  /** Where relative paths point (cd tracking, paths.ts). */
-  cwd: CwdState;
-  /** Prefix assignments (`X=1 cmd`) of the simple command being emitted (wrappers.ts puts them on it). */
-  prefixEnv?: string[];
 }
 
 /** Parse a complete command string (top level, `sh -c`, `eval`…) at nesting `depth`. */
@@ -47,38 +40,11 @@ export function parseNested(ctx: ParseContext, text: string, via: string[], dept
   p.parseList(EOF_END, via, false);
 }
 
-export function pushCommand(ctx: ParseContext, command: ShellCommand): void {
-  if (ctx.full) return;
-  if (ctx.out.length >= SHELL_LIMITS.maxCommands) {
-    ctx.full = true;
-    ctx.out.push({ kind: "unknown", name: "", path: "", args: [], via: command.via, reason: `more than ${SHELL_LIMITS.maxCommands} commands in one line` });
-    return;
-  }
-  ctx.out.push(command);
-}
-
-export function pushUnknown(ctx: ParseContext, via: string[], reason: string): void {
-  pushCommand(ctx, { kind: "unknown", name: "", path: "", args: [], via: [...via], reason });
-}
-
 const EOF_END = "eof";
 type End = "eof" | ")" | "case-item" | "esac";
 
 const META = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
 const KEYWORDS_SKIP = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}"]);
-/**
- * Assignments that change which program later commands run, or inject code into shells. Also the
- * variables programs read a command from (GIT_SSH_COMMAND, GIT_CONFIG_*, PAGER, EDITOR, LESSOPEN,
- * TAR_OPTIONS, RSYNC_RSH…) or their configuration (HOME, XDG_CONFIG_HOME: ~/.gitconfig core.fsmonitor).
- */
-export const SENSITIVE_VARIABLES = /^(PATH|LD_[A-Z_]+|BASH_ENV|ENV|IFS|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|GLOBIGNORE|BASH_FUNC_.*|BASH_LOADABLES_PATH|EXECIGNORE|PYTHONPATH|PYTHONSTARTUP|PERL5LIB|PERL5OPT|RUBYOPT|NODE_OPTIONS|GCONV_PATH|HOSTALIASES|SIMPLE_BACKUP_SUFFIX|VERSION_CONTROL|CDPATH|GIT_[A-Z0-9_]+|[A-Z_]*PAGER|EDITOR|VISUAL|SYSTEMD_EDITOR|LESSOPEN|LESSCLOSE|LESSKEY|BROWSER|[A-Z_]*ASKPASS|TAR_OPTIONS|RSYNC_RSH|RSYNC_CONNECT_PROG|ZIPOPT|HOME|XDG_CONFIG_HOME|XDG_CONFIG_DIRS|CURL_HOME|WGETRC|SHELL|PYTHONHOME|PERLLIB|PERL5DB|RUBYLIB|NODE_PATH|MANOPT|SSH_AUTH_SOCK)$/;
-/**
- * bash evaluates a variable named in arithmetic as an expression, and an array subscript in that
- * value runs command substitutions (`x='a[$(cmd)]'; echo $((x))`, or x read from stdin): arithmetic
- * on names is code the gateway cannot see.
- */
-export const ARITHMETIC_NAME = /[A-Za-z_]/;
-export const ARITHMETIC_REASON = "arithmetic on a variable evaluates its value as code (a[$(…)] in it runs commands)";
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=/;
 
 interface PendingHeredoc {

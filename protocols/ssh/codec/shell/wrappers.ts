@@ -11,8 +11,7 @@
  * the files it writes and whether it runs code the gateway cannot read (writes.ts), and `cd` moves
  * the tracked current directory (paths.ts).
  */
-import type { ParseContext } from "./parse.ts";
-import { ARITHMETIC_REASON as ARITH, parseNested, pushCommand, pushUnknown, SENSITIVE_VARIABLES } from "./parse.ts";
+import { ARITHMETIC_REASON as ARITH, pushCommand, pushUnknown, SENSITIVE_VARIABLES, type ParseContext } from "./context.ts";
 import { SHELL_LIMITS, type ShellCommand, type ShellWord } from "./types.ts";
 import { inspectProgram } from "./writes.ts";
 import { hiddenCodeIn } from "./code-options.ts";
@@ -81,7 +80,7 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
   if (hiddenCode) pushUnknown(ctx, via, hiddenCode);
   for (const also of findings.alsoRuns ?? []) pushCommand(ctx, { kind: "command", name: also.name, path: also.name, args: also.args, via: [...via, name] });
   const inner = (rest: ShellWord[], label: string) => analyseCommand(ctx, rest, [...via, label], depth + 1);
-  const nested = (text: string, label: string) => parseNested(ctx, text, [...via, label], depth + 1);
+  const nested = (text: string, label: string) => ctx.parseNested(ctx, text, [...via, label], depth + 1);
   const unknown = (reason: string) => pushUnknown(ctx, via, reason);
 
   if (SHELLS.has(name)) return shell(name, args, inner, nested, unknown, command);

@@ -1,0 +1,14 @@
+/** The CLI's part of each protocol (protocols/registry.ts): its local listener engine. One line per protocol. Node only, no worker code. */
+import type { Engine } from "../client/engines/engine.ts";
+import { partFor, type ProtocolName } from "./registry.ts";
+import { postgresEngine } from "./postgres/client/listener-engine.ts";
+import { sshEngine } from "./ssh/client/listener-engine.ts";
+
+export const CLIENT_PROTOCOLS: Readonly<Record<ProtocolName, Engine>> = {
+  postgres: postgresEngine,
+  ssh: sshEngine,
+};
+
+export function clientEngine(type: string): Engine | undefined {
+  return partFor(CLIENT_PROTOCOLS, type);
+}

@@ -1,0 +1,15 @@
+/** The worker's part of each protocol (protocols/registry.ts): its engine. One line per protocol. */
+import type { WorkerProtocol } from "../worker/engines/engine.ts";
+import { partFor, type ProtocolName } from "./registry.ts";
+import { postgresWorker } from "./postgres/worker/index.ts";
+import { sshWorker } from "./ssh/worker/index.ts";
+
+const WORKER_PROTOCOLS: Readonly<Record<ProtocolName, WorkerProtocol>> = {
+  postgres: postgresWorker,
+  ssh: sshWorker,
+};
+
+/** The worker part for a resource type; undefined for a type no protocol module serves (refuse it). */
+export function workerProtocol(type: string): WorkerProtocol | undefined {
+  return partFor(WORKER_PROTOCOLS, type);
+}
