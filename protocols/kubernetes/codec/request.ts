@@ -243,8 +243,10 @@ export function resourceLabel(req: KubeResourceRequest): string {
 export function describeKubeRequest(req: KubeRequest): string {
   if (req.kind === "nonresource") return `${req.method} ${req.path}`;
   const where = req.namespace ? `${req.namespace}/` : "";
-  const what = req.name || (req.verb === "list" || req.verb === "watch" || req.verb === "deletecollection" ? (req.namespace ? `${req.namespace}/*` : "*") : "");
+  const what = req.name || (req.verb === "list" || req.verb === "watch" || req.verb === "deletecollection" || req.verb === "create" ? (req.namespace ? `${req.namespace}/*` : "*") : "");
   const obj = req.name ? `${where}${req.name}` : what;
   const cmd = req.verb === "exec" && req.command.length ? ` -- ${req.command.join(" ")}` : "";
-  return `${req.verb} ${resourceLabel(req)}${obj ? ` ${obj}` : ""}${req.dryRun ? " (dry run)" : ""}${cmd}`;
+  // exec/attach/log…: the verb already names the subresource.
+  const label = (STREAM_VERBS as readonly string[]).includes(req.subresource) ? resourceLabel({ ...req, subresource: "" }) : resourceLabel(req);
+  return `${req.verb} ${label}${obj ? ` ${obj}` : ""}${req.dryRun ? " (dry run)" : ""}${cmd}`;
 }

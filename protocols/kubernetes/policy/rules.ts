@@ -186,7 +186,9 @@ export function decideKubeRequest<R extends KubeRuleView>(input: ConnectInput & 
   const kube = (r: R) => r.actions.filter((a): a is KubeActionMatcher => a.protocol === "kubernetes");
   const matched = rules.filter((r) => kube(r).some((a) => kubeActionMatches(a, input, r.effect)));
   const what = describeKubeRequest(input.request);
-  const exec = input.request.kind === "resource" && input.request.verb === "exec" && input.commands ? ` (${input.commands.commands.map(describeCommand).join("; ")})` : "";
+  // When the shell reads more commands than argv shows (`sh -c '…'`), name them.
+  const cmds = input.commands?.commands ?? [];
+  const exec = input.request.kind === "resource" && input.request.verb === "exec" && cmds.length > 1 ? ` (runs: ${cmds.map(describeCommand).join("; ")})` : "";
   const list: MatchedRule[] = matched.map((r) => ({ rule: r.name, effect: r.effect }));
   let winner: R | null = null;
   for (const r of matched) if (!winner || EFFECT_RANK[r.effect] > EFFECT_RANK[winner.effect]) winner = r;
