@@ -143,3 +143,15 @@ describe("impersonation from the identity", () => {
     expect(() => compileImpersonation({ user: "{claims.x}{env.HOME}" })).toThrow(PolicySyntaxError);
   });
 });
+
+describe("the k8s rule kind (what the policy engine plugs in)", () => {
+  it("compiles names and maps and decides with the grant hint", async () => {
+    const { kubernetesActionKind } = await import("./rules.ts");
+    expect(kubernetesActionKind.namespace).toBe("k8s");
+    const gatedRule = rule("with-grant", "allow", kubernetesActionKind.compileMap({ verbs: ["delete"] }) as KubeActionMatcher);
+    const request = parseKubeRequest("DELETE", "/api/v1/namespaces/a/pods/p");
+    const d = kubernetesActionKind.decide({ identity, resource, request: { request } }, { rules: [rule("read", "allow", kubernetesActionKind.compileName("k8s.get") as KubeActionMatcher)], gated: [gatedRule] }, (r) => r.name, "acme/api");
+    expect(d.effect).toBe("deny");
+    expect(d.reason).toContain("rule 'with-grant' would allow it with an active grant for prod-cluster");
+  });
+});

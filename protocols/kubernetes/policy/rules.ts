@@ -4,7 +4,7 @@
  *   k8s.*                    every Kubernetes API request
  *   k8s.<verb>               get list watch create update patch delete deletecollection
  *                            exec attach portforward log proxy
- *   { kubernetes: { verbs: [delete], groups: ["", apps], resources: [deployments, "pods/status"],
+ *   { k8s: { verbs: [delete], groups: ["", apps], resources: [deployments, "pods/status"],
  *                   namespaces: ["team-*"], names: ["web-*"],
  *                   commands: ["./manage.py migrate", "rm -rf /**"],   # exec only (SSH command patterns)
  *                   ports: [8080, 5432] } }                            # portforward only
@@ -31,6 +31,7 @@ import { compileGlob, type Glob } from "../../../parsers/policy/glob.ts";
 import { PolicySyntaxError } from "../../../parsers/policy/errors.ts";
 import { compileCommandPattern, coversCommand, touchesCommand, describeCommand, type CommandPattern } from "../../ssh/policy/ssh.ts";
 import { EFFECT_RANK, type ApprovalRequirement, type ConnectInput, type Decision, type Effect, type MatchedRule } from "../../../parsers/policy/types.ts";
+import type { ActionKind } from "../../../parsers/policy/action-kinds.ts";
 import type { ParsedCommandLine, ShellCommand } from "../../ssh/codec/shell/types.ts";
 import { ALL_VERBS, STREAM_VERBS, describeKubeRequest, selectedName, type KubeRequest, type KubeResourceRequest, type KubeVerb } from "../codec/request.ts";
 
@@ -40,7 +41,7 @@ const EXPLICIT_ALLOW_VERBS: ReadonlySet<KubeVerb> = new Set(["exec", "attach", "
 export const KUBE_ACTION_NAMES = ["k8s.*", ...ALL_VERBS.map((v) => `k8s.${v}`)];
 
 export interface KubeActionMatcher {
-  protocol: "kubernetes";
+  protocol: "k8s";
   /** null = every verb (see EXPLICIT_ALLOW_VERBS for allow). */
   verbs: ReadonlySet<KubeVerb> | null;
   groups: ReadonlySet<string> | null;
@@ -51,7 +52,7 @@ export interface KubeActionMatcher {
   ports: ReadonlySet<number> | null;
 }
 
-const blank = (): KubeActionMatcher => ({ protocol: "kubernetes", verbs: null, groups: null, resources: null, namespaces: null, names: null, commands: null, ports: null });
+const blank = (): KubeActionMatcher => ({ protocol: "k8s", verbs: null, groups: null, resources: null, namespaces: null, names: null, commands: null, ports: null });
 
 export function compileKubeActionName(text: string): KubeActionMatcher {
   if (text === "k8s.*") return blank();
@@ -62,24 +63,24 @@ export function compileKubeActionName(text: string): KubeActionMatcher {
 
 function strings(v: unknown, what: string): string[] {
   const list = Array.isArray(v) ? v : [v];
-  if (list.length === 0) throw new PolicySyntaxError(`kubernetes.${what}: must not be empty`);
+  if (list.length === 0) throw new PolicySyntaxError(`k8s.${what}: must not be empty`);
   return list.map((x) => {
-    if (typeof x !== "string" && typeof x !== "number") throw new PolicySyntaxError(`kubernetes.${what}: entries must be strings`);
+    if (typeof x !== "string" && typeof x !== "number") throw new PolicySyntaxError(`k8s.${what}: entries must be strings`);
     return String(x);
   });
 }
 
 const KEYS = new Set(["verbs", "groups", "resources", "namespaces", "names", "commands", "ports"]);
 
-/** `{ kubernetes: { … } }` → matcher; throws PolicySyntaxError naming the key. */
+/** `{ k8s: { … } }` → matcher; throws PolicySyntaxError naming the key. */
 export function compileKubeActionMap(value: unknown): KubeActionMatcher {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PolicySyntaxError("kubernetes: must be a map (verbs, groups, resources, namespaces, names, commands, ports)");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PolicySyntaxError("k8s: must be a map (verbs, groups, resources, namespaces, names, commands, ports)");
   const map = value as Record<string, unknown>;
-  for (const k of Object.keys(map)) if (!KEYS.has(k)) throw new PolicySyntaxError(`kubernetes: unknown key '${k}'; expected one of ${[...KEYS].join(", ")}`);
+  for (const k of Object.keys(map)) if (!KEYS.has(k)) throw new PolicySyntaxError(`k8s: unknown key '${k}'; expected one of ${[...KEYS].join(", ")}`);
   const m = blank();
   if ("verbs" in map) {
     const verbs = strings(map.verbs, "verbs");
-    for (const v of verbs) if (!ALL_VERBS.includes(v as KubeVerb)) throw new PolicySyntaxError(`kubernetes.verbs: unknown verb '${v}'; expected one of ${ALL_VERBS.join(", ")}`);
+    for (const v of verbs) if (!ALL_VERBS.includes(v as KubeVerb)) throw new PolicySyntaxError(`k8s.verbs: unknown verb '${v}'; expected one of ${ALL_VERBS.join(", ")}`);
     m.verbs = new Set(verbs as KubeVerb[]);
   }
   if ("groups" in map) m.groups = new Set(strings(map.groups, "groups").map((g) => (g === "core" ? "" : g)));
@@ -87,14 +88,14 @@ export function compileKubeActionMap(value: unknown): KubeActionMatcher {
   if ("namespaces" in map) m.namespaces = strings(map.namespaces, "namespaces").map((n) => compileGlob(n));
   if ("names" in map) m.names = strings(map.names, "names").map((n) => compileGlob(n));
   if ("commands" in map) {
-    if (m.verbs === null || [...m.verbs].some((v) => v !== "exec")) throw new PolicySyntaxError("kubernetes.commands: only for `verbs: [exec]`");
+    if (m.verbs === null || [...m.verbs].some((v) => v !== "exec")) throw new PolicySyntaxError("k8s.commands: only for `verbs: [exec]`");
     m.commands = strings(map.commands, "commands").map((c) => compileCommandPattern(c));
   }
   if ("ports" in map) {
-    if (m.verbs === null || [...m.verbs].some((v) => v !== "portforward")) throw new PolicySyntaxError("kubernetes.ports: only for `verbs: [portforward]`");
+    if (m.verbs === null || [...m.verbs].some((v) => v !== "portforward")) throw new PolicySyntaxError("k8s.ports: only for `verbs: [portforward]`");
     m.ports = new Set(
       strings(map.ports, "ports").map((p) => {
-        if (!/^[0-9]{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new PolicySyntaxError(`kubernetes.ports: '${p}' is not a port number`);
+        if (!/^[0-9]{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new PolicySyntaxError(`k8s.ports: '${p}' is not a port number`);
         return Number(p);
       }),
     );
@@ -182,8 +183,8 @@ export interface KubeRuleView {
 const VERB: Record<Effect, string> = { allow: "allows", deny: "denies", approve: "requires approval for" };
 
 /** One decision per request: the strictest matching rule wins; nothing matching = default deny. */
-export function decideKubeRequest<R extends KubeRuleView>(input: ConnectInput & KubePolicyRequest, rules: readonly R[], ruleRef: (r: R) => string, who: string): Decision {
-  const kube = (r: R) => r.actions.filter((a): a is KubeActionMatcher => a.protocol === "kubernetes");
+export function decideKubeRequest<R extends KubeRuleView>(input: ConnectInput & KubePolicyRequest, rules: readonly R[], ruleRef: (r: R) => string, who: string, gated: readonly R[] = []): Decision {
+  const kube = (r: R) => r.actions.filter((a): a is KubeActionMatcher => a.protocol === "k8s");
   const matched = rules.filter((r) => kube(r).some((a) => kubeActionMatches(a, input, r.effect)));
   const what = describeKubeRequest(input.request);
   // When the shell reads more commands than argv shows (`sh -c '…'`), name them.
@@ -192,7 +193,11 @@ export function decideKubeRequest<R extends KubeRuleView>(input: ConnectInput & 
   const list: MatchedRule[] = matched.map((r) => ({ rule: r.name, effect: r.effect }));
   let winner: R | null = null;
   for (const r of matched) if (!winner || EFFECT_RANK[r.effect] > EFFECT_RANK[winner.effect]) winner = r;
-  if (!winner) return { effect: "deny", rule: null, reason: `no rule allows ${what}${exec} on ${input.resource.name} for ${who}; default deny`, matched: list };
+  if (!winner) {
+    const hint = gated.find((r) => r.effect === "allow" && kube(r).some((a) => kubeActionMatches(a, input, "allow")));
+    const grant = hint ? ` (rule '${hint.name}' would allow it with an active grant for ${input.resource.name})` : "";
+    return { effect: "deny", rule: null, reason: `no rule allows ${what}${exec} on ${input.resource.name} for ${who}; default deny${grant}`, matched: list };
+  }
   const decision: Decision = { effect: winner.effect, rule: winner.name, reason: `${ruleRef(winner)} ${VERB[winner.effect]} ${what}${exec} on ${input.resource.name}`, matched: list };
   if (winner.effect === "approve") {
     const approval: ApprovalRequirement = { rule: winner.name, approvers: winner.approversRaw, timeoutMs: winner.approvalTimeoutMs, required: winner.requiredApprovals };
@@ -200,3 +205,12 @@ export function decideKubeRequest<R extends KubeRuleView>(input: ConnectInput & 
   }
   return decision;
 }
+
+/** Kubernetes' rule kind (`k8s.*` actions, `{ k8s: {…} }`), plugged into the policy engine by protocols/kubernetes/module.ts. */
+export const kubernetesActionKind: ActionKind<KubePolicyRequest> = {
+  namespace: "k8s",
+  compileName: (text) => compileKubeActionName(text),
+  compileMap: (value) => compileKubeActionMap(value),
+  decide: (input, applicable, ruleRef, who) =>
+    decideKubeRequest({ identity: input.identity, resource: input.resource, activeGrants: input.activeGrants, ...input.request }, applicable.rules, ruleRef, who, applicable.gated),
+};
