@@ -12,6 +12,7 @@ import { startKubeApiServer, type KubeApiServer } from "./server.ts";
 import { findType } from "./resources.ts";
 import { kubectl, kubectlEnv, spawnKubectl, waitForOutput, type KubectlEnv } from "../kubernetes/kubectl-run.ts";
 import { kubectlPath, oldKubectlPath } from "../kubernetes/kubectl-binaries.ts";
+import { ProtobufEnvelopeError, readProtobufObjectHead } from "../../protocols/kubernetes/codec/protobuf.ts";
 
 let api: KubeApiServer;
 let echo: Server;
@@ -106,6 +107,28 @@ describe("objects", () => {
     expect(table.stdout).toMatch(/secret\/db\s+Opaque\s+1/);
     const secret = JSON.parse((await kubectl(e, ["get", "secret", "db", "-o", "json"])).stdout);
     expect(Buffer.from(secret.data.password, "base64").toString()).toBe("hunter2");
+  });
+
+  it("typed create commands send protobuf: configmap, secret and namespace are created as kubectl meant", async () => {
+    const e = env();
+    const before = api.protobufBodies.length;
+    expect((await kubectl(e, ["create", "configmap", "typed", "-n", "apps", "--from-literal=color=blue"])).stdout).toBe("configmap/typed created\n");
+    expect((await kubectl(e, ["create", "secret", "generic", "typed", "-n", "apps", "--from-literal=token=abc123"])).stdout).toBe("secret/typed created\n");
+    expect((await kubectl(e, ["create", "namespace", "typed-ns"])).stdout).toBe("namespace/typed-ns created\n");
+    expect(api.protobufBodies.length).toBe(before + 3);
+    expect(JSON.parse((await kubectl(e, ["get", "cm", "typed", "-n", "apps", "-o", "json"])).stdout).data).toEqual({ color: "blue" });
+    expect((await kubectl(e, ["get", "secret", "typed", "-n", "apps", "-o", "jsonpath={.data.token}"])).stdout).toBe(Buffer.from("abc123").toString("base64"));
+    // The gateway's envelope reader (policy needs the created object's name) on kubectl's real bytes:
+    const heads = api.protobufBodies.slice(before).map((b) => readProtobufObjectHead(b));
+    expect(heads).toEqual([
+      { apiVersion: "v1", kind: "ConfigMap", name: "typed", generateName: "", namespace: "apps" },
+      { apiVersion: "v1", kind: "Secret", name: "typed", generateName: "", namespace: "apps" },
+      { apiVersion: "v1", kind: "Namespace", name: "typed-ns", generateName: "", namespace: "" },
+    ]);
+    // …and refuses what it cannot read: truncated, wrong magic, metadata given twice.
+    const real = api.protobufBodies[before]!;
+    expect(() => readProtobufObjectHead(real.subarray(0, real.length - 3))).toThrow(ProtobufEnvelopeError);
+    expect(() => readProtobufObjectHead(Buffer.concat([Buffer.from("k9s\0"), real.subarray(4)]))).toThrow(ProtobufEnvelopeError);
   });
 
   it("a replace with a stale resourceVersion is a conflict", async () => {

@@ -17,6 +17,7 @@ import { toTable, tableRow, wantsTable, type IncludeObject } from "./table.ts";
 import { compileSelectors } from "./selectors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { attachStreams, type ExecRecord } from "./streams.ts";
+import { decodeProtobufObject } from "./protobuf.ts";
 import type { PortForwardRecord, PortTargets } from "./portforward.ts";
 
 export interface User {
@@ -44,6 +45,8 @@ export interface KubeApiServer {
   logs: PodLogs;
   /** exec/attach sessions as the server saw them (protocol, resizes, stdin close, exit code). */
   execs: ExecRecord[];
+  /** Protobuf request bodies as kubectl sent them (typed `create` commands), for codec tests. */
+  protobufBodies: Buffer[];
   /** "namespace/pod:port" → local TCP port: where port-forward connections to that pod port go. */
   portTargets: PortTargets;
   portForwards: PortForwardRecord[];
@@ -141,6 +144,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
   const store = new ObjectStore();
   const logs = new PodLogs();
   const requests: SeenRequest[] = [];
+  const protobufBodies: Buffer[] = [];
   const server: Server = createServer({ cert: certs.serverCertPem, key: certs.serverKeyPem, ca: certs.caPem, requestCert: true, rejectUnauthorized: false });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -184,7 +188,10 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
         return send(res, 200, { kind: listKind(rt), apiVersion: rt.group ? `${rt.group}/${rt.version}` : rt.version, metadata: meta, items });
       }
       if (req.method === "POST") {
-        const body = parseBody(await readBody(req), req.headers["content-type"]);
+        const raw = await readBody(req);
+        const isProtobuf = (req.headers["content-type"] ?? "").startsWith("application/vnd.kubernetes.protobuf");
+        if (isProtobuf) protobufBodies.push(raw);
+        const body = isProtobuf ? decodeProtobufObject(raw) : parseBody(raw, req.headers["content-type"]);
         return send(res, 201, store.create(rt, namespace, body, dryRun));
       }
       if (req.method === "DELETE") {
@@ -256,6 +263,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
     store,
     requests,
     logs,
+    protobufBodies,
     execs,
     portTargets,
     portForwards,
@@ -269,7 +277,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
 
 function parseBody(raw: Buffer, contentType: string | undefined): KubeObject {
   const text = raw.toString("utf8");
-  // Protobuf and CBOR bodies are not decoded here: 415 is what a real server answers for a media type it does not take.
+  // Protobuf (except creates, protobuf.ts) and CBOR bodies are not decoded here: 415, as a server answers a media type it does not take.
   if (/^application\/(vnd\.kubernetes\.protobuf|cbor)/.test(contentType ?? "")) {
     throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
   }
