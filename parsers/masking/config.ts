@@ -81,7 +81,7 @@ export interface CopyFormatOptions {
   /**
    * The COPY's output starts with a header line (`HEADER` on, text or CSV): the first row of the
    * first CopyData passes unmasked and is not counted. Column names only — never set it unless the
-   * statement's own options turn HEADER on (parsers/pg/copy-options.ts).
+   * statement's own options turn HEADER on (protocols/postgres/codec/copy-options.ts).
    */
   header?: boolean;
 }

@@ -5,7 +5,7 @@
  *   sql.<kind> / sql.*           SQL statements by kind (parsers/sql/types.ts StatementKind)
  *   { sql: { kinds, commands, flags, functions } }   SQL with conditions
  *
- *   ssh.* / { ssh: {...} }      SSH requests (parsers/policy/ssh.ts)
+ *   ssh.* / { ssh: {...} }      SSH requests (protocols/ssh/policy/ssh.ts)
  *
  * Reserved for later versions (rejected today so a policy never silently ignores them):
  *   http.request / { http: { methods, paths } }

@@ -1,5 +1,5 @@
 /**
- * parsers/pg/copy-options.ts against the real server: for every statement, `header` must be set
+ * protocols/postgres/codec/copy-options.ts against the real server: for every statement, `header` must be set
  * exactly when PostgreSQL itself sends a header line — never when it does not (that would let a
  * data row through unmasked). Statements PostgreSQL refuses must not report a header either.
  */

@@ -8,3 +8,4 @@ export { requestMaskingFilter, type RequestMaskingOptions } from "./filters/requ
 export { resultMaskingFilter, type ResultMaskingFilter, type ResultMaskingOptions } from "./filters/result-masking.ts";
 export { recordingFilter, type RecordingOptions } from "./filters/recording.ts";
 export { timeoutFilter, type TimeoutFilter, type TimeoutOptions } from "./filters/timeout.ts";
+export { decidedFilter, type Decided } from "./filters/decided.ts";

@@ -1,7 +1,7 @@
 /**
  * The few PostgreSQL wire-protocol pieces the client engine needs before the tunnel exists:
  * reading startup-phase packets and following backend message boundaries (ErrorResponse is
- * written with parsers/pg/codec.ts like everywhere else) (so a final error is never spliced into the middle of a message).
+ * written with protocols/postgres/codec/codec.ts like everywhere else) (so a final error is never spliced into the middle of a message).
  * Pure codecs — no sockets here.
  */
 

@@ -6,6 +6,10 @@
  *   client → decode (WASM framer) → policy (classifier + rules) → [approval hold] → record → connector
  *   connector → decode (WASM framer) → denial rewrite → masking → record → client
  */
+import { FilterChain } from "../../../worker/chain/chain.ts";
+import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
+import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
+import { SQLSTATE_BY_KIND } from "../module.ts";
 import { sqlRequest } from "../policy/describe.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import {
@@ -36,7 +40,6 @@ import type { DecisionEvent, ResultEvent } from "../../../worker/session/session
 import { DenialTracker } from "./denial.ts";
 import { forwardedStartupParameters, isReplicationStartup } from "./startup.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
-import type { HeldStatement } from "../../../worker/approvals/session-hold.ts";
 import type { SessionMasker } from "../../../worker/masking/session-masker.ts";
 import { copyOutFormat, type CopyOutFormat } from "../codec/copy-options.ts";
 import { maskTexts } from "../../../worker/masking/text-masker.ts";
@@ -126,6 +129,8 @@ export class PostgresEngine implements Engine {
   private readonly loginSettings = new Map<string, string>();
   /** Prepared statements that need approval, held at Bind/Execute with their parameters (held-prepared.ts). */
   private readonly held = new HeldPrepared();
+  /** The approval hold, shared with every protocol (worker/chain/filters/approval-hold.ts). */
+  private readonly holdChain = this.createHoldChain();
   /** Derived-value masking and binary containers (any masking session): catalogue, analysis, verdicts. */
   private readonly taint: SessionTaint | undefined;
   /** Waiting for the answers to the gateway's catalogue query (before the client's first statement). */
@@ -547,7 +552,7 @@ export class PostgresEngine implements Engine {
 
   /**
    * CopyOutResponse says neither CSV vs text nor the column names, so each COPY … TO STDOUT of a
-   * statement is read here (parsers/pg/copy-options.ts) and ResponseOrder hands its format to the
+   * statement is read here (protocols/postgres/codec/copy-options.ts) and ResponseOrder hands its format to the
    * masker right before that statement's CopyOutResponse. One entry per COPY TO STDOUT statement,
    * in order. When the target of any COPY TO cannot be read, nothing is passed (the rows are then
    * of unknown shape: fail closed) — a misaligned list could give one COPY another one's format.
@@ -608,20 +613,37 @@ export class PostgresEngine implements Engine {
    * (denied, timed out, the approval service unreachable) → 42501 and the session stays usable.
    */
   private async holdForApproval(sql: string, decision: Decision, bound?: { binding: Uint8Array; parameters: string[] }): Promise<{ code: string; message: string } | null> {
-    let verdict: Awaited<HeldStatement["verdict"]>;
-    try {
-      const displayText = approvalDisplayText(sql, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() });
-      const held = await this.host.holdForApproval({ statement: sql, displayText, decision, ...bound });
-      this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: held.notice })]);
-      const stopReminders = held.remind((line) => this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: line })]));
-      verdict = await held.verdict.finally(stopReminders);
-    } catch (e) {
-      const reason = `gatehouse: statement requires approval (${decision.reason}) but the approval request failed: ${(e as Error).message}`;
-      await this.recordDecision({ effect: "deny", rule: decision.rule, reason });
-      return { code: "42501", message: reason };
-    }
-    await this.recordDecision({ effect: verdict.run ? "allow" : "deny", rule: decision.rule, reason: verdict.run ? verdict.reason : verdict.message });
-    return verdict.run ? null : { code: verdict.code, message: verdict.message };
+    const out = await this.holdChain.decode({ decision, bound }, sqlRequest(sql, this.standardConformingStrings));
+    return out.kind === "refused" ? { code: out.refusal.code ?? SQLSTATE_BY_KIND[out.refusal.kind], message: out.refusal.message } : null;
+  }
+
+  /** The shared approval-hold filter (worker/chain/) on this session's chain; the decision comes from check(). */
+  private createHoldChain(): FilterChain<HeldRequest> {
+    // Callbacks read this.host when they run (this chain is created with the engine's fields).
+    const notice = (line: string) => this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: line })]);
+    return new FilterChain<HeldRequest>(
+      [
+        decidedFilter(),
+        approvalHoldFilter<HeldRequest>({
+          // Approvers see literal values masked, structure never hidden (approvals/display.ts).
+          hold: (input, frame) =>
+            this.host.holdForApproval({
+              statement: input.statement,
+              displayText: approvalDisplayText(input.statement, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() }),
+              decision: input.decision,
+              ...frame.message.bound,
+            }),
+          notify: (line) => notice(line),
+          record: (event) => this.recordDecision(event),
+          failed: (decision, e) => {
+            const reason = `gatehouse: statement requires approval (${decision.reason}) but the approval request failed: ${e.message}`;
+            return { recorded: reason, message: reason };
+          },
+        }),
+      ],
+      // The refusal itself is sent by the engine (a sentinel keeps protocol state exact: Refusals in docs/ARCHITECTURE.md).
+      { forward: () => {}, deliver: () => {}, refuse: () => {} },
+    );
   }
 
   /**
@@ -922,6 +944,12 @@ export class PostgresEngine implements Engine {
     this.host.sendToClient([errorResponse(fields)]);
     this.host.end({ status, reason: message, code });
   }
+}
+
+/** A statement held for approval on the chain: its decision, and for a prepared statement's execution the bound parameters. */
+interface HeldRequest {
+  decision: Decision;
+  bound?: { binding: Uint8Array; parameters: string[] };
 }
 
 interface PendingError {

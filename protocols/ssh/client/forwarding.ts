@@ -1,6 +1,6 @@
 /**
  * Forwarding on the client's local SSH server (ssh -L / -W / -R, streamlocal, -A, -X): each
- * request is asked of the gateway (parsers/ssh/forward.ts), which decides it by policy; nothing
+ * request is asked of the gateway (protocols/ssh/codec/forward.ts), which decides it by policy; nothing
  * is opened locally or on the host before that answer. Forwarded bytes then travel as ordinary
  * tunnel channels.
  *

@@ -3,8 +3,8 @@
  * OpenSSH `ssh`, `scp` (SFTP mode) and `rsync` work against it. It never relays SSH bytes: each
  * channel request (exec with its command line, shell with its pty, the sftp subsystem, window
  * changes, signals) becomes a structured tunnel frame the gateway checks
- * (client/engines/ssh/tunnel.ts); forwarding requests are asked of the gateway the same way
- * (client/engines/ssh/forwarding.ts). The real SSH session — and its private key — live in the
+ * (protocols/ssh/client/tunnel.ts); forwarding requests are asked of the gateway the same way
+ * (protocols/ssh/client/forwarding.ts). The real SSH session — and its private key — live in the
  * connector.
  *
  * The local server's host key is generated per run; its fingerprint and a known_hosts line are

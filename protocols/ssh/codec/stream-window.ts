@@ -5,7 +5,7 @@
  * The rule: **a byte is released only once no later byte can make it part of a match.** After
  * each piece the window finds the earliest *viable tail* — a suffix that, from a token start, fits
  * the shape of some enabled detector or custom pattern to its very end without being finished
- * (parsers/ssh/match-shapes.ts) — and holds it back; everything before it is settled and is
+ * (protocols/ssh/codec/match-shapes.ts) — and holds it back; everything before it is settled and is
  * masked and released at once. There is no timer: a pause releases nothing that could still be
  * the start of a secret (`printf ghp_ab; sleep 60; printf cd…` is masked), and output that cannot
  * be one (a prompt ending in `$ `, a line end) is never delayed. The price is latency on a word
@@ -13,9 +13,9 @@
  * word, a typed word echoed by a pty): it shows when the next byte arrives or the stream ends.
  *
  * Detectors see, besides the held bytes, the last `lookBehind` released bytes (token starts and
- * the context word of aws_secret_key), the *terminal view* (parsers/ssh/terminal-view.ts), so
+ * the context word of aws_secret_key), the *terminal view* (protocols/ssh/codec/terminal-view.ts), so
  * escape sequences, `\r` or backspaces inside a secret do not hide it, and the reversed lines and
- * decoded base64/hex runs (parsers/ssh/encoded-views.ts). A PEM private key block
+ * decoded base64/hex runs (protocols/ssh/codec/encoded-views.ts). A PEM private key block
  * is held from its BEGIN line until its END line; a block longer than `maxPemHold` is released
  * with every line up to its END masked.
  *

@@ -44,7 +44,7 @@ function globsFor(entry: string, anywhere: boolean): string[] {
   return [`${prefix}${escaped}`];
 }
 
-/** The class as Gatehouse globs on canonical paths (`~/…`, `~user/…`, `/…`: parsers/shell/paths.ts). */
+/** The class as Gatehouse globs on canonical paths (`~/…`, `~user/…`, `/…`: protocols/ssh/codec/shell/paths.ts). */
 export const PROTECTED_PATH_GLOBS: string[] = [...PROTECTED_HOME_ENTRIES.flatMap((e) => globsFor(e, true)), ...PROTECTED_SYSTEM_ENTRIES.flatMap((e) => globsFor(e, false))];
 
 let compiled: Glob[] | null = null;

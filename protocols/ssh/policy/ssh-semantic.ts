@@ -4,8 +4,8 @@
  *   { ssh: { command: rm, flags: [recursive, force], args: ["/srv/**"] } }
  *   { ssh: { writes: [protected, "/srv/app/**"] } }
  *
- * Options are read with the program's own option table (parsers/shell/programs.ts, getopt_long
- * rules in parsers/shell/options.ts), so `flags: [recursive, force]` matches `-rf`, `-Rf`, `-r -f`,
+ * Options are read with the program's own option table (protocols/ssh/codec/shell/programs.ts, getopt_long
+ * rules in protocols/ssh/codec/shell/options.ts), so `flags: [recursive, force]` matches `-rf`, `-Rf`, `-r -f`,
  * `--rec --forc`, `-f x -r`… For a program without a table, flags are its option spellings
  * (`-x` letters and exact `--long` words).
  *

@@ -10,7 +10,7 @@
  *   { ssh: { exec: ["systemctl restart *", "rm -rf /*"] } }        command patterns
  *   { ssh: { sftp: [read, list], paths: ["/srv/app/**"] } }       SFTP operations on paths
  *   { ssh: { forward: ["local:db.internal:5432", "remote:127.0.0.1:*"] } }   forwarding targets
- *       (canonical target strings, parsers/ssh/forward.ts: local:<host>:<port>, remote:<bind>:<port>,
+ *       (canonical target strings, protocols/ssh/codec/forward.ts: local:<host>:<port>, remote:<bind>:<port>,
  *        streamlocal:<path>, remote-streamlocal:<path>; plain ssh.port-forward means any target)
  *
  * Command patterns: `name arg arg…`, split on blanks. The name matches the command's basename

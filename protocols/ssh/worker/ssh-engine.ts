@@ -1,5 +1,5 @@
 /**
- * SSH engine. The client terminates SSH locally and sends structured frames (parsers/ssh/frames.ts);
+ * SSH engine. The client terminates SSH locally and sends structured frames (protocols/ssh/codec/frames.ts);
  * the connector holds the real SSH session to the host. Every request is checked here before the
  * connector sees it:
  *
@@ -15,6 +15,9 @@
  * is forwarded: unknown channels, malformed messages and unsupported subsystems end the session
  * or are refused.
  */
+import { FilterChain } from "../../../worker/chain/chain.ts";
+import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
+import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
 import { sshRequest } from "../policy/describe.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import {
@@ -91,6 +94,8 @@ interface Channel {
 type Phase = "init" | "connecting" | "ready" | "closed";
 
 export class SshEngine implements Engine {
+  /** The approval hold, shared with every protocol (worker/chain/filters/approval-hold.ts). */
+  private readonly holdChain = this.createHoldChain();
   private phase: Phase = "init";
   private readonly channels = new Map<number, Channel>();
   /** Channel ids are never reused by the client: ids up to this one were seen (frames for closed ones are ignored). */
@@ -588,22 +593,33 @@ export class SshEngine implements Engine {
     pty: boolean,
   ): Promise<{ decision: Decision; refusal?: string }> {
     const statement = message.t === "ssh.exec" ? (message.command ?? "") : "<interactive shell>";
-    const displayText = this.masked(statement);
-    try {
-      const held = await this.host.holdForApproval({ statement, displayText, decision });
-      const toStderr = (line: string) => this.host.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`${line}${pty ? "\r\n" : "\n"}`))]);
-      toStderr(held.notice);
-      const stopReminders = held.remind(toStderr);
-      const verdict = await held.verdict.finally(stopReminders);
-      const outcome: Decision = { ...decision, effect: verdict.run ? "allow" : "deny", reason: verdict.run ? verdict.reason : verdict.message };
-      await this.recordDecision(outcome);
-      return verdict.run ? { decision: outcome } : { decision: outcome, refusal: `gatehouse: ${what} not run: ${verdict.message}` };
-    } catch (e) {
-      const reason = `${what} requires approval (${decision.reason}) but the approval request failed: ${(e as Error).message}`;
-      const outcome: Decision = { ...decision, effect: "deny", reason };
-      await this.recordDecision(outcome);
-      return { decision: outcome, refusal: `gatehouse: ${reason}` };
-    }
+    const request = { protocol: "ssh", actions: [message.t === "ssh.exec" ? "exec" : "shell"], text: statement };
+    const out = await this.holdChain.decode({ decision, ch: message.ch, what, pty }, request);
+    if (out.kind === "passed") return { decision: { ...decision, effect: "allow" } };
+    return { decision: { ...decision, effect: "deny" }, refusal: out.refusal.message };
+  }
+
+  /** The shared approval-hold filter (worker/chain/) on this session's chain; the decision comes from the channel request. */
+  private createHoldChain(): FilterChain<HeldChannel> {
+    const toStderr = (line: string, held: HeldChannel) =>
+      this.host.sendToClient([encodeSshData(held.ch, STREAM_STDERR, new TextEncoder().encode(`${line}${held.pty ? "\r\n" : "\n"}`))]);
+    return new FilterChain<HeldChannel>(
+      [
+        decidedFilter(),
+        approvalHoldFilter<HeldChannel>({
+          hold: (input) => this.host.holdForApproval({ statement: input.statement, displayText: this.masked(input.statement), decision: input.decision }),
+          notify: (line, frame) => toStderr(line, frame.message),
+          record: (event, frame) => this.recordDecision({ ...frame.message.decision, effect: event.effect, reason: event.reason }),
+          failed: (decision, e, frame) => {
+            const reason = `${frame.message.what} requires approval (${decision.reason}) but the approval request failed: ${e.message}`;
+            return { recorded: reason, message: `gatehouse: ${reason}` };
+          },
+          notRun: (message, frame) => `gatehouse: ${frame.message.what} not run: ${message}`,
+        }),
+      ],
+      // The refusal is sent by the engine on the channel (stderr, exit status, close).
+      { forward: () => {}, deliver: () => {}, refuse: () => {} },
+    );
   }
 
   private refuse(chId: number, text: string, pty: boolean, status = EXIT_REFUSED): void {
@@ -654,4 +670,13 @@ export class SshEngine implements Engine {
     }
     this.host.end({ status, reason: shown, ...(code ? { code } : {}) });
   }
+}
+
+/** A channel request held for approval on the chain. */
+interface HeldChannel {
+  decision: Decision;
+  ch: number;
+  /** "command", "interactive shell"…: how the client is told. */
+  what: string;
+  pty: boolean;
 }

@@ -3,7 +3,7 @@
  * counts as SQL results). Column rules cannot apply to terminal output; detectors and patterns do.
  *
  * - `window()`: one per output stream (stdout and stderr of each channel, typed input), masking
- *   a stream that arrives in pieces (parsers/ssh/stream-window.ts);
+ *   a stream that arrives in pieces (protocols/ssh/codec/stream-window.ts);
  * - `sftpReads()`: one per SFTP channel, masking file contents in READ replies;
  * - `text()`: one complete text for the trail (command lines, paths, reasons, approval text).
  */

@@ -4,22 +4,29 @@
  * is told at once and reminded while it waits, in its own protocol (`notify`). Approved → the
  * exact request that was approved goes on; denied, timed out or the approval service failing →
  * refused, and the session stays usable. The final verdict is recorded, naming the approve rule.
+ * Every callback also gets the frame, for what the protocol knows about the message (its channel…).
  */
 import type { HeldStatement } from "../../approvals/session-hold.ts";
 import type { HoldForApprovalInput } from "../../engines/engine.ts";
 import type { DecisionEvent } from "../../session/session-audit.ts";
-import { CONTINUE, refuse, stop, type FilterResult, type Filter } from "../types.ts";
+import type { Decision } from "../../../parsers/policy/types.ts";
+import { CONTINUE, refuse, stop, type ChainFrame, type FilterResult, type Filter } from "../types.ts";
 
-export interface ApprovalHoldOptions {
-  hold(input: HoldForApprovalInput): Promise<HeldStatement>;
+export interface ApprovalHoldOptions<M> {
+  hold(input: HoldForApprovalInput, frame: ChainFrame<M>): Promise<HeldStatement>;
   /** One line to the client (PostgreSQL NoticeResponse, SSH stderr…): the notice, then reminders. */
-  notify(line: string): void;
-  record(event: DecisionEvent): Promise<void>;
-  /** The client's sentence when the approval request itself failed (default below). */
-  failedMessage?(reason: string, error: Error): string;
+  notify(line: string, frame: ChainFrame<M>): void;
+  record(event: DecisionEvent, frame: ChainFrame<M>): Promise<void>;
+  /**
+   * When the approval request itself failed: what the trail records and what the client is told
+   * (default: both "gatehouse: request requires approval (<reason>) but the approval request failed: <error>").
+   */
+  failed?(decision: Decision, error: Error, frame: ChainFrame<M>): { recorded: string; message: string };
+  /** The client's sentence when the verdict is not "run" (default: the verdict's own message). */
+  notRun?(verdictMessage: string, frame: ChainFrame<M>): string;
 }
 
-export function approvalHoldFilter<M>(opts: ApprovalHoldOptions): Filter<M> {
+export function approvalHoldFilter<M>(opts: ApprovalHoldOptions<M>): Filter<M> {
   return {
     name: "approval-hold",
     decode(frame) {
@@ -29,23 +36,27 @@ export function approvalHoldFilter<M>(opts: ApprovalHoldOptions): Filter<M> {
       const held = async (): Promise<FilterResult<M>> => {
         let verdict: Awaited<HeldStatement["verdict"]>;
         try {
-          const hold = await opts.hold({
-            statement: request.text,
-            displayText: frame.display?.text ?? request.text,
-            decision,
-            ...(request.binding ? { binding: request.binding } : {}),
-            ...(frame.display?.parameters ? { parameters: frame.display.parameters } : {}),
-          });
-          opts.notify(hold.notice);
-          const stopReminders = hold.remind((line) => opts.notify(line));
+          const hold = await opts.hold(
+            {
+              statement: request.text,
+              displayText: frame.display?.text ?? request.text,
+              decision,
+              ...(request.binding ? { binding: request.binding } : {}),
+              ...(frame.display?.parameters ? { parameters: frame.display.parameters } : {}),
+            },
+            frame,
+          );
+          opts.notify(hold.notice, frame);
+          const stopReminders = hold.remind((line) => opts.notify(line, frame));
           verdict = await hold.verdict.finally(stopReminders);
         } catch (e) {
-          const message = opts.failedMessage?.(decision.reason, e as Error) ?? `gatehouse: request requires approval (${decision.reason}) but the approval request failed: ${(e as Error).message}`;
-          await opts.record({ effect: "deny", rule: decision.rule, reason: message });
+          const fallback = `gatehouse: request requires approval (${decision.reason}) but the approval request failed: ${(e as Error).message}`;
+          const { recorded, message } = opts.failed?.(decision, e as Error, frame) ?? { recorded: fallback, message: fallback };
+          await opts.record({ effect: "deny", rule: decision.rule, reason: recorded }, frame);
           return refuse({ kind: "approval", message });
         }
-        await opts.record({ effect: verdict.run ? "allow" : "deny", rule: decision.rule, reason: verdict.run ? verdict.reason : verdict.message });
-        return verdict.run ? CONTINUE : refuse({ kind: "approval", code: verdict.code, message: verdict.message });
+        await opts.record({ effect: verdict.run ? "allow" : "deny", rule: decision.rule, reason: verdict.run ? verdict.reason : verdict.message }, frame);
+        return verdict.run ? CONTINUE : refuse({ kind: "approval", code: verdict.code, message: opts.notRun?.(verdict.message, frame) ?? verdict.message });
       };
       return stop(held());
     },

@@ -1,10 +1,10 @@
 /**
  * What the gateway knows about individual programs: their options (so rules match semantic flags,
- * parsers/shell/options.ts), which files they write (protected paths, parsers/shell/writes.ts),
+ * protocols/ssh/codec/shell/options.ts), which files they write (protected paths, protocols/ssh/codec/shell/writes.ts),
  * and which invocations run code the gateway cannot see (→ `unknown`).
  *
  * The table is data: docs/SSH.md § "Programs the gateway reads" is generated from it and a test
- * (parsers/shell/programs.test.ts) keeps the two identical. Programs not listed are parsed with a
+ * (protocols/ssh/codec/shell/programs.test.ts) keeps the two identical. Programs not listed are parsed with a
  * generic reading (every `-x` letter and `--long` word is a flag named as written).
  */
 import type { OptionDef, OptionTable } from "./options.ts";

@@ -46,7 +46,7 @@ export interface ShellCommand {
    * rules still match it by its own words.
    */
   hidden?: string;
-  /** Files this command (or redirection) writes, for protected-path rules (parsers/shell/writes.ts). */
+  /** Files this command (or redirection) writes, for protected-path rules (protocols/ssh/codec/shell/writes.ts). */
   writes?: WriteTarget[];
   /** Variables assigned for this command only (`X=1 cmd`): an allow pattern never covers them. */
   env?: string[];
@@ -54,7 +54,7 @@ export interface ShellCommand {
   cwd?: { dirs: string[]; unknown: boolean };
 }
 
-/** A file a command writes, in canonical form (parsers/shell/paths.ts). */
+/** A file a command writes, in canonical form (protocols/ssh/codec/shell/paths.ts). */
 export interface WriteTarget {
   /** `~/…`, `~user/…` or `/…`; for unknown targets the word as written. */
   path: string;

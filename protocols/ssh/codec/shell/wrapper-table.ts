@@ -1,7 +1,7 @@
 /**
  * The programs and shell builtins that run other commands, and what the gateway does with each
  * (wrappers.ts implements it). docs/SSH.md § "Programs that run other programs" is generated from
- * this table, and parsers/shell/wrapper-table.test.ts runs every `example` through the parser:
+ * this table, and protocols/ssh/codec/shell/wrapper-table.test.ts runs every `example` through the parser:
  * each must surface the `rm -rf /x` it hides, or be `unknown`.
  */
 import { SHELL_NAMES, UNANALYSED_RUNNERS } from "./wrappers.ts";
@@ -28,7 +28,7 @@ export const ANALYSED_WRAPPERS: WrapperEntry[] = [
   { names: ["watch", "script"], how: "the command string parsed recursively; `script` without `-c` → unknown", example: "script -qc 'rm -rf /x' /dev/null" },
   { names: ["trap"], how: "the action string parsed recursively", example: "trap 'rm -rf /x' EXIT" },
   { names: ["parallel", "alias", "hash -p", "enable -f", "fc", "bind", "complete -C", "mapfile -C", "let", "((…))", "$((…))", "[[ … -eq … ]]", "declare -i"], how: "→ unknown (they build or evaluate code the gateway cannot see; arithmetic on a variable evaluates `a[$(…)]` in its value)", example: "alias x='rm -rf /x'" },
-  { names: ["zip", "man", "less", "more", "sqlite3", "nc", "netcat"], how: "→ unknown with `nc -e`/`-c`, `zip -TT`/`--unzip-command`, `man -P`/`-H`/`--pager`, `less +cmd`/`-k`, `sqlite3` always (`.shell`, `.system`, ATTACH, VACUUM INTO) (parsers/shell/code-options.ts)", example: "zip z.zip f -T -TT 'rm -rf /x'" },
+  { names: ["zip", "man", "less", "more", "sqlite3", "nc", "netcat"], how: "→ unknown with `nc -e`/`-c`, `zip -TT`/`--unzip-command`, `man -P`/`-H`/`--pager`, `less +cmd`/`-k`, `sqlite3` always (`.shell`, `.system`, ATTACH, VACUUM INTO) (protocols/ssh/codec/shell/code-options.ts)", example: "zip z.zip f -T -TT 'rm -rf /x'" },
   { names: ["test", "[", "printf -v", "read", "unset", "declare -n", "${!x}", "${x@P}"], how: "→ unknown when a variable name they evaluate carries a subscript with an expansion (`test -v 'a[$(…)]'`) or is dynamic: bash runs the command substitution in it", example: "printf -v 'a[$(rm -rf /x)]' 1" },
   { names: ["git"], how: "`-c`/`--config-env`/`--exec-path`, `git config` of any key outside names/colours/defaults (core.fsmonitor, core.pager, alias.*…), `clone -u/-c/--template`, `fetch/ls-remote -u`, `rebase -x`, `grep -O`, `submodule foreach`, `bisect`, `difftool`, `filter-branch`… → unknown; `clean -d` reported as `rm -r -f`; clone/checkout/pull/reset/… write their work tree", example: "git submodule foreach 'rm -rf /x'" },
   { names: ["scp", "sftp"], how: "with `-S`/`-o`/`-F` (a program to run) → unknown; `scp -t DIR` writes into DIR", example: "scp -S 'rm -rf /x' a b:c" },
