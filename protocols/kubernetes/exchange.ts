@@ -159,7 +159,7 @@ export class KubeResponseMasker {
     }
     if (all.length === 0) return all;
     try {
-      const { body, count } = maskJsonBody(new TextDecoder("utf-8", { fatal: true }).decode(all), this.plan.response.secretRequest);
+      const { body, count } = maskJsonBody(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all), this.plan.response.secretRequest);
       this.maskedValues = count.values;
       return count.values > 0 ? new TextEncoder().encode(body) : all;
     } catch (err) {

@@ -70,7 +70,7 @@ export class ChannelReader {
     } else if (ch === CH_RESIZE) {
       let size: unknown;
       try {
-        size = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+        size = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(payload));
       } catch {
         throw new ChannelProtocolError("a resize message is not JSON");
       }
@@ -113,7 +113,7 @@ export class ChannelReader {
   private exit(payload: Uint8Array): ChannelEvent {
     let status: { status?: unknown; reason?: unknown; message?: unknown; details?: { causes?: Array<{ reason?: unknown; message?: unknown }> } };
     try {
-      status = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+      status = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(payload));
     } catch {
       throw new ChannelProtocolError("the error channel does not hold a Status");
     }

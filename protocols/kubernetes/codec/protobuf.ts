@@ -71,7 +71,7 @@ function fields(b: Uint8Array): Field[] {
   return out;
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** The one value of a string field; repeated with different values = ambiguous (last-wins in Go, first-wins elsewhere). */
 function stringField(fs: Field[], no: number, what: string): string {

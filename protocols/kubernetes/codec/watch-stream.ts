@@ -11,7 +11,7 @@ export class WatchStreamError extends Error {}
 export class WatchEventMasker {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
-  private readonly decoder = new TextDecoder("utf-8", { fatal: true });
+  private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
   private readonly encoder = new TextEncoder();
   readonly count: MaskCount = { values: 0 };
   events = 0;
