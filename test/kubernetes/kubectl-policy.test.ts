@@ -10,7 +10,7 @@ import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server
 import { findType } from "../kube-apiserver/resources.ts";
 import { startPolicyProxy, type PolicyProxy } from "./policy-proxy.ts";
 import { kubectl, kubectlEnv, spawnKubectl, type KubectlEnv } from "./kubectl-run.ts";
-import { kubectlPath } from "./kubectl-binaries.ts";
+import { kubectlPath, oldKubectlPath } from "./kubectl-binaries.ts";
 import { compileKubeActionMap, type KubeRuleView } from "../../protocols/kubernetes/policy/rules.ts";
 import { MASK_TEXT } from "../../protocols/kubernetes/codec/secret-mask.ts";
 import type { Effect } from "../../parsers/policy/types.ts";
@@ -117,7 +117,8 @@ describe("decisions as kubectl shows them", () => {
     for (const name of ["keep", "drop"]) await kubectl(e, ["create", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { a: "1" } }) });
     approveNames = new Set(["drop"]);
     const ok = await kubectl(e, ["delete", "configmap", "drop"]);
-    expect(ok.stderr).toBe("");
+    // The approval is named in a Warning header, which kubectl prints on stderr.
+    expect(ok.stderr).toBe("Warning: gatehouse: held for approval by rule 'hold-deletes', approved\n");
     expect(ok.stdout).toMatch(/configmap "drop" deleted/);
     const no = await kubectl(e, ["delete", "configmap", "keep"]);
     expect(no.code).toBe(1);
@@ -162,6 +163,13 @@ describe("decisions as kubectl shows them", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(message);
     expect(api.execs.length).toBe(before);
+  });
+
+  it("the SPDY-only kubectl (v1.20) is told which kubectl to use", async () => {
+    const old = kubectlEnv({ server: proxy.url, caPem: proxy.certs.caPem, token: PIPELINE_TOKEN, namespace: "apps" }, oldKubectlPath());
+    const r = await kubectl(old, ["exec", "shell", "--", "echo", "hi"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("SPDY is not supported; use kubectl 1.30 or later");
   });
 
   it("exec into kube-system is refused whatever the command", async () => {

@@ -13,7 +13,7 @@ import { makeClusterCerts, type ClusterCerts } from "../kube-apiserver/certs.ts"
 import { planKubeRequest, KubeResponseMasker, KubeResponseError, type ForwardPlan } from "../../protocols/kubernetes/exchange.ts";
 import { decideKubeRequest, type KubeRuleView } from "../../protocols/kubernetes/policy/rules.ts";
 import { execCommands } from "../../protocols/kubernetes/codec/exec-command.ts";
-import { forbiddenStatus, kubeStatus, type KubeStatus } from "../../protocols/kubernetes/codec/status.ts";
+import { forbiddenStatus, kubeStatus, warningHeader, type KubeStatus } from "../../protocols/kubernetes/codec/status.ts";
 import { ChannelReader, restrictOffer, type ChannelEvent, type ChannelProtocol } from "../../protocols/kubernetes/codec/channel.ts";
 import type { ImpersonationSpec } from "../../protocols/kubernetes/policy/impersonation.ts";
 import type { Identity } from "../../parsers/identity.ts";
@@ -60,7 +60,7 @@ export async function startPolicyProxy(opts: ProxyOptions): Promise<PolicyProxy>
   const resource = { name: "test-cluster", type: "kubernetes", labels: {} };
 
   /** Plan + decide (+ hold); a Status when refused. */
-  async function admit(req: IncomingMessage): Promise<{ plan: ForwardPlan } | { status: KubeStatus }> {
+  async function admit(req: IncomingMessage): Promise<{ plan: ForwardPlan; warning?: string } | { status: KubeStatus }> {
     if (req.headers.authorization !== `Bearer ${opts.clientToken}`) return { status: kubeStatus(401, "Unauthorized", "Unauthorized") };
     const plan = planKubeRequest(req.method ?? "", req.url ?? "", headerList(req), { identity: opts.identity, impersonation: opts.impersonation ?? null });
     if (plan.kind === "refuse") return { status: plan.status };
@@ -70,7 +70,10 @@ export async function startPolicyProxy(opts: ProxyOptions): Promise<PolicyProxy>
     const decision = decideKubeRequest({ identity: opts.identity, resource, request: r, commands }, opts.rules, (x) => `rule '${x.name}'`, opts.identity.subject);
     decisions.push({ what: `${req.method} ${req.url}`, decision });
     if (decision.effect === "deny") return { status: forbiddenStatus(r, decision.reason) };
-    if (decision.effect === "approve" && !(await (opts.onHold?.(decision, plan) ?? Promise.resolve(false)))) return { status: forbiddenStatus(r, `${decision.reason}: not approved`) };
+    if (decision.effect === "approve") {
+      if (!(await (opts.onHold?.(decision, plan) ?? Promise.resolve(false)))) return { status: forbiddenStatus(r, `${decision.reason}: not approved`) };
+      return { plan, warning: warningHeader(`gatehouse: held for approval by rule '${decision.rule}', approved`) };
+    }
     return { plan };
   }
 
@@ -95,6 +98,7 @@ export async function startPolicyProxy(opts: ProxyOptions): Promise<PolicyProxy>
         }
         const h: Record<string, string> = {};
         for (const [k, v] of Object.entries(ur.headers)) if (typeof v === "string" && !HOP.has(k)) h[k] = v;
+        if (a.warning) h.warning = a.warning;
         let started = false;
         const start = () => {
           if (!started) res.writeHead(ur.statusCode ?? 502, h);
