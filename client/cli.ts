@@ -18,6 +18,7 @@ import { CLIENT_VERSION } from "./version.ts";
 import { completionCommand } from "./commands/completion.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
+import { kubeconfigCommand } from "./commands/kubeconfig.ts";
 import { TOP_COMMANDS } from "./command-tree.ts";
 import { EXIT } from "./exit-codes.ts";
 import { didYouMean } from "./suggest.ts";
@@ -26,6 +27,7 @@ const USAGE = `gatehouse ${CLIENT_VERSION} — access gateway client for CI/CD p
 
 usage:
   gatehouse connect <resource> [--port 5433] [--gateway URL] [--once]   tunnel a local port to a resource
+  gatehouse kubeconfig <cluster> [--port N] [--path]                     KUBECONFIG of a running kubernetes listener
   gatehouse exec <ssh-resource> -- <command>                            run one command on an SSH resource
   gatehouse dev token [--sub alice] [--claim k=v ...]                    mint a DEVELOPMENT token
   gatehouse dev issuer                                                    run the DEVELOPMENT OIDC issuer
@@ -78,6 +80,8 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         return await execCommand(rest, io);
       case "doctor":
         return await doctorCommand(rest, io);
+      case "kubeconfig":
+        return await kubeconfigCommand(rest, io);
       case "completion":
         return await completionCommand(rest, io);
       case "login":

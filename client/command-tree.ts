@@ -5,6 +5,7 @@
 export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   connect: [],
   exec: [],
+  kubeconfig: [],
   doctor: [],
   login: [],
   logout: [],

@@ -43,6 +43,11 @@ export interface LocalAuth {
    * cannot make the listener send requests to the gateway with the pipeline's token.
    */
   cancelKeys: Set<string>;
+  /**
+   * Kubernetes listeners: the per-listener CA, the listener's certificate and the local user's
+   * client certificate (protocols/kubernetes/client/listener-engine.ts); made by the engine.
+   */
+  tls?: import("./x509.ts").ListenerTls;
 }
 
 /**
