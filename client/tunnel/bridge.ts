@@ -26,6 +26,20 @@ export type TunnelEnd =
   /** The local client went away. */
   | { kind: "local-closed" };
 
+/** How a tunnel ended, as one phrase for a listener's log line (every protocol's listener uses it). */
+export function describeTunnelEnd(end: TunnelEnd): string {
+  switch (end.kind) {
+    case "close-control":
+      return `closed by gateway${end.code ? ` (${end.code})` : ""}`;
+    case "ws-closed":
+      return `tunnel closed (${end.code})`;
+    case "protocol-error":
+      return `protocol error (${end.message})`;
+    case "local-closed":
+      return "client disconnected";
+  }
+}
+
 export interface BridgeOptions {
   ws: WebSocket;
   socket: Duplex;

@@ -16,7 +16,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "../../../client/engines/engine.ts";
 import type { LocalAuth } from "../../../client/listener-auth/local-auth.ts";
 import { writePrivateFile } from "../../../client/listener-auth/state-dir.ts";
-import { bridge, type TunnelEnd } from "../../../client/tunnel/bridge.ts";
+import { bridge, describeTunnelEnd, type TunnelEnd } from "../../../client/tunnel/bridge.ts";
 import { GatewayHttpError, GatewayUnreachableError, describeError } from "../../../client/errors.ts";
 import { encodeControl } from "../../../parsers/tunnel/frames.ts";
 import WebSocket from "ws";
@@ -194,7 +194,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     finalWords: (end) => finalWords(end),
   });
   stopWatching();
-  return { outcome: describeEnd(result.end), sessionId: result.sessionId, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
+  return { outcome: describeHttpEnd(result.end), sessionId: result.sessionId, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
 }
 
 /** The gateway answers refusals itself (problem+json); only a lost tunnel needs words from here — and only at a message boundary, which we do not track: none. */
@@ -202,18 +202,6 @@ function finalWords(_end: TunnelEnd): Uint8Array | undefined {
   return undefined;
 }
 
-function describeEnd(end: TunnelEnd): string {
-  switch (end.kind) {
-    case "close-control":
-      return `closed by gateway${end.code ? ` (${end.code})` : ""}${end.message ? `: ${end.message}` : ""}`;
-    case "ws-closed":
-      return `tunnel closed (${end.code})`;
-    case "protocol-error":
-      return `protocol error (${end.message})`;
-    case "local-closed":
-      return "client disconnected";
-  }
-}
 
 export function listenerBaseUrl(info: Pick<ListenerInfo, "host" | "port">): string {
   return `http://${info.host}:${info.port}`;
@@ -240,3 +228,9 @@ export const httpEngine: Engine = {
   },
   serve,
 };
+
+/** The shared phrase, plus the gateway's message: HTTP clients get a status, so the log carries the why. */
+function describeHttpEnd(end: TunnelEnd): string {
+  const phrase = describeTunnelEnd(end);
+  return end.kind === "close-control" && end.message ? `${phrase}: ${end.message}` : phrase;
+}

@@ -19,7 +19,7 @@ import type { LocalAuth } from "../../../client/listener-auth/local-auth.ts";
 import { writePrivateFile } from "../../../client/listener-auth/state-dir.ts";
 import { listenerTls, type ListenerTls } from "../../../client/listener-auth/x509.ts";
 import { GatewayHttpError, GatewayUnreachableError, describeError } from "../../../client/errors.ts";
-import { bridge, type TunnelEnd } from "../../../client/tunnel/bridge.ts";
+import { bridge, describeTunnelEnd, type TunnelEnd } from "../../../client/tunnel/bridge.ts";
 import WebSocket from "ws";
 import { encodeControl } from "../../../parsers/tunnel/frames.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "../../../client/engines/engine.ts";
@@ -120,7 +120,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     finalWords: (end) => (answered ? undefined : finalStatus(end)),
   });
   stopWatching();
-  return { outcome: describeEnd(result.end), sessionId: result.sessionId, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
+  return { outcome: describeTunnelEnd(result.end), sessionId: result.sessionId, bytesUp: result.bytesUp, bytesDown: result.bytesDown };
 }
 
 /** Before the gateway answered anything on this connection, kubectl gets a Status saying why it ended. */
@@ -137,18 +137,6 @@ function finalStatus(end: TunnelEnd): Buffer | undefined {
   }
 }
 
-function describeEnd(end: TunnelEnd): string {
-  switch (end.kind) {
-    case "close-control":
-      return `closed by gateway${end.code ? ` (${end.code})` : ""}`;
-    case "ws-closed":
-      return `tunnel closed (${end.code})`;
-    case "protocol-error":
-      return `protocol error (${end.message})`;
-    case "local-closed":
-      return "client disconnected";
-  }
-}
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 

@@ -19,7 +19,7 @@ import type { LocalAuth } from "../../../client/listener-auth/local-auth.ts";
 import { writePrivateFile } from "../../../client/listener-auth/state-dir.ts";
 import { describeError } from "../../../client/errors.ts";
 import { tunnelOpenError } from "../../../client/engines/tunnel-open-error.ts";
-import { bridge, type TunnelEnd } from "../../../client/tunnel/bridge.ts";
+import { bridge, describeTunnelEnd, type TunnelEnd } from "../../../client/tunnel/bridge.ts";
 import WebSocket from "ws";
 import { encodeControl } from "../../../parsers/tunnel/frames.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "../../../client/engines/engine.ts";
@@ -175,7 +175,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   stopWatching();
   for (const k of tracker.backendKeys) ctx.localAuth.cancelKeys.delete(`${k.pid}:${k.secret}`);
   return {
-    outcome: describeEnd(result.end),
+    outcome: describeTunnelEnd(result.end),
     sessionId: result.sessionId,
     bytesUp: result.bytesUp,
     bytesDown: result.bytesDown,
@@ -200,18 +200,6 @@ function finalError(end: TunnelEnd, tracker: BackendMessageTracker): Uint8Array 
   }
 }
 
-function describeEnd(end: TunnelEnd): string {
-  switch (end.kind) {
-    case "close-control":
-      return `closed by gateway${end.code ? ` (${end.code})` : ""}`;
-    case "ws-closed":
-      return `tunnel closed (${end.code})`;
-    case "protocol-error":
-      return `protocol error (${end.message})`;
-    case "local-closed":
-      return "client disconnected";
-  }
-}
 
 export const postgresEngine: Engine = {
   type: "postgres",
