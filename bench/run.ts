@@ -31,7 +31,7 @@ import { startChild } from "./lib/child.ts";
 import { streamQuery, timeConnect, connectPg } from "./lib/raw-pg.ts";
 import { median, percentile, sleep } from "./lib/stats.ts";
 import { cpuSeconds, rss, workerdPids, wranglerInspectorPort, wranglerNodePids } from "../test/harness/procs.ts";
-import { profileWorker, summariseCpuProfile, type ProfileSummary } from "./lib/profile.ts";
+import { isolateHeapBytes, openInspector, profileWorker, summariseCpuProfile, type Inspector, type ProfileSummary } from "./lib/profile.ts";
 import { benchMasking } from "./hot/masking.ts";
 import { benchFramer } from "./hot/framer.ts";
 import { benchClassifier } from "./hot/classifier.ts";
@@ -357,6 +357,22 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
     const [mode, clients] = variant.split("/");
     figures.push({ name: `pgbench -S -M ${mode} -c ${clients}: CPU per transaction, ${role}`, path: pathName, value: round3(median(runs)), unit: "µs CPU/tx", ratio_to_direct: null, ratio_to_relay: null, runs: runs.map(round3) });
   }
+  for (const v of variants) addHopCpu(`pgbench -S -M ${v.mode} -c ${v.clients}`, "µs CPU/tx", cpuPerTx, `${v.mode}/${v.clients}`);
+}
+
+/**
+ * The middle hop's CPU on every path, as one group with ratios to the relay's hub: pgbouncer,
+ * the TCP pipe, the relay's hub, and for Gatehouse the workerd processes (the worker — plus
+ * wrangler dev's own proxy worker, which production does not have: an upper bound).
+ */
+const MIDDLE_ROLE: Partial<Record<PathName, string>> = { pgbouncer: "pgbouncer", "tcp-pipe": "pipe", relay: "middle", gatehouse: "middle", "gatehouse-full": "middle" };
+function addHopCpu(label: string, unit: string, samples: Map<string, number[]>, key: string): void {
+  const byPath = new Map<string, number[]>();
+  for (const [pathName, role] of Object.entries(MIDDLE_ROLE)) {
+    const runs = samples.get(`${key}\t${pathName}\t${role}`);
+    if (runs?.length) byPath.set(pathName, runs);
+  }
+  if (byPath.size) addGroup(`${label}: middle-hop CPU (${unit === "µs CPU/tx" ? "per transaction" : "per MB"})`, unit, byPath, "middle hop: pgbouncer / the pipe / the relay's hub / workerd (the worker, plus wrangler dev's proxy worker)");
 }
 
 /** Rows of about 1 KB with columns the demo masking rules claim (email, card_number) and free text the detectors scan. */
@@ -427,6 +443,7 @@ async function sectionLarge(p: Paths, order: PathName[]): Promise<void> {
       if (kind !== k.kind) continue;
       figures.push({ name: `${groupName}: CPU per MB, ${role}`, path: pathName, value: round3(median(runs)), unit: "ms CPU/MB", ratio_to_direct: null, ratio_to_relay: null, runs: runs.map(round3) });
     }
+    addHopCpu(`large result, ${k.kind}`, "ms CPU/MB", cpuPerMB, k.kind);
   }
 }
 
@@ -437,6 +454,13 @@ interface MemoryReport {
   baseline: Rss;
   stalledPeak: Rss;
   peak: Rss;
+  /**
+   * The session's own growth in the worker: the isolate's V8 heap in use plus ArrayBuffer backing
+   * stores (WASM memory, socket buffers), sampled over the inspector — before the session (after a
+   * GC) and at its peak. workerd's RSS is a process-wide figure that keeps what earlier sections
+   * allocated, so it cannot show one session's growth.
+   */
+  isolate?: { baseline: number; peak: number; stalledPeak: number; samples: number; backingStores: boolean };
 }
 
 const MEMORY_ROLES: Record<string, string> = {
@@ -462,6 +486,38 @@ async function sectionMemory(p: Paths): Promise<MemoryReport | undefined> {
     reader: process.memoryUsage().rss,
   });
   await sleep(1500); // settle after the previous sections
+  // The worker isolate's own heap over the inspector (the session's growth); RSS stays as context.
+  const port = wranglerInspectorPort();
+  let inspector: Inspector | undefined;
+  let isolate: MemoryReport["isolate"];
+  const heapNow = async () => {
+    const h = await isolateHeapBytes(inspector!);
+    return { bytes: h.used + (h.backing ?? 0), backing: h.backing !== undefined };
+  };
+  if (port) {
+    try {
+      inspector = await openInspector(port);
+      await inspector.call("HeapProfiler.collectGarbage", {}, { timeoutMs: 10_000 }).catch(() => undefined);
+      const h = await heapNow();
+      isolate = { baseline: h.bytes, peak: h.bytes, stalledPeak: h.bytes, samples: 1, backingStores: h.backing };
+    } catch (err) {
+      notes.push(`memory: the worker isolate's heap could not be read over the inspector (${(err as Error).message}); only RSS figures.`);
+      inspector?.close();
+      inspector = undefined;
+    }
+  } else notes.push("memory: wrangler's inspector port not found; only RSS figures.");
+  let heapBusy = false;
+  const heapSampler = setInterval(() => {
+    if (!inspector || !isolate || heapBusy) return;
+    heapBusy = true;
+    heapNow()
+      .then((h) => {
+        isolate!.peak = Math.max(isolate!.peak, h.bytes);
+        isolate!.samples++;
+      })
+      .catch(() => undefined)
+      .finally(() => (heapBusy = false));
+  }, 250);
   const baseline = measure();
   let peak = { ...baseline };
   const sample = () => {
@@ -481,6 +537,7 @@ async function sectionMemory(p: Paths): Promise<MemoryReport | undefined> {
             // first bytes after the stall: what piled up while nobody read
             sample();
             stalledPeak = { ...peak };
+            if (isolate) isolate.stalledPeak = isolate.peak;
           }
           if (total >= nextPause) {
             nextPause += 64 * 1024 * 1024;
@@ -491,9 +548,11 @@ async function sectionMemory(p: Paths): Promise<MemoryReport | undefined> {
     );
     sample();
     if (!r) return undefined;
-    return { bytes: r.bytes, seconds: r.seconds, baseline, stalledPeak, peak };
+    return { bytes: r.bytes, seconds: r.seconds, baseline, stalledPeak, peak, ...(isolate && isolate.samples > 1 ? { isolate } : {}) };
   } finally {
     clearInterval(sampler);
+    clearInterval(heapSampler);
+    inspector?.close();
   }
 }
 
@@ -512,8 +571,10 @@ async function sectionProfile(p: Paths): Promise<Profiles> {
   }
   const out: Profiles = {};
   try {
-    log("profile: worker isolate during pgbench -S -M simple -c 8 → gatehouse-full…");
-    out.pgbench = await profileWorker(port, () => runPgbench(p.targets["gatehouse-full"]!, { mode: "simple", clients: 8, seconds: cfg.pgbenchSeconds }));
+    log("profile: worker isolate during pgbench -S -M simple -c 8 → gatehouse-full (after its connections are set up)…");
+    // pgbench runs 2 s longer than the window: the first 1.5 s (eight sessions opening: identity,
+    // policy, catalogue) and the tail stay out of the per-statement profile.
+    out.pgbench = await profileWorker(port, () => runPgbench(p.targets["gatehouse-full"]!, { mode: "simple", clients: 8, seconds: cfg.pgbenchSeconds + 2 }), 15, { delayMs: 1500, durationMs: cfg.pgbenchSeconds * 1000 });
     log("profile: worker isolate during a large COPY → gatehouse-full…");
     const rows = Math.round((Math.min(cfg.largeMB, 100) * MB) / ROW_BYTES);
     out.copy = await profileWorker(port, () => streamQuery(p.targets["gatehouse-full"]!, `copy (${largeSelect(rows, "neutral")}) to stdout`));
@@ -565,6 +626,18 @@ function pgbenchTable(mode: string, clients: number): string {
   return `**${label}** (TPS median of ${cfg.rounds} × ${cfg.pgbenchSeconds} s; latencies from per-transaction logs)\n\n| path | TPS | mean ms | p99 ms | TPS ÷ direct | TPS ÷ relay | p99 ÷ direct | p99 ÷ relay |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join("\n")}\n${cpuTable}`;
 }
 
+/**
+ * The middle hop's CPU per workload and path in one place of latest.json: µs per transaction for
+ * each pgbench variant, ms per MB for each large result (workerd for the Gatehouse paths).
+ */
+function workerCpuSummary(): Record<string, Record<string, { value: number; unit: string; ratio_to_relay: number | null }>> {
+  const out: Record<string, Record<string, { value: number; unit: string; ratio_to_relay: number | null }>> = {};
+  for (const f of figures.filter((x) => x.name.includes(": middle-hop CPU ("))) {
+    (out[f.name] ??= {})[f.path] = { value: f.value, unit: f.unit, ratio_to_relay: f.ratio_to_relay };
+  }
+  return out;
+}
+
 interface Target {
   what: string;
   met: boolean | undefined;
@@ -574,20 +647,28 @@ interface Target {
 function evaluateTargets(mem?: MemoryReport): Target[] {
   const find = (name: string, p: string) => figures.find((f) => f.name === name && f.path === p);
   const out: Target[] = [];
-  for (const mode of ["simple", "extended"]) {
-    const g = find(`pgbench -S -M ${mode} -c 8: TPS`, "gatehouse-full");
+  // Issue 18's targets; ≥ 0.9 × the relay (then beating it) stays the long-term goal.
+  for (const [mode, clients, goal] of [["simple", 1, 0.5], ["simple", 8, 0.5], ["extended", 1, 0.5], ["extended", 8, 0.5], ["simple", 8, 0.9], ["extended", 8, 0.9]] as const) {
+    const g = find(`pgbench -S -M ${mode} -c ${clients}: TPS`, "gatehouse-full");
     const r = g?.ratio_to_relay;
     out.push({
-      what: `pgbench -S -M ${mode} -c 8: gatehouse-full ≥ 0.9 × relay TPS`,
-      met: r === null || r === undefined ? undefined : r >= 0.9,
+      what: `pgbench -S -M ${mode} -c ${clients}: gatehouse-full ≥ ${goal} × relay TPS${goal > 0.5 ? " (long-term goal)" : ""}`,
+      met: r === null || r === undefined ? undefined : r >= goal,
       detail: g ? `${fmt(r)} × relay (${fmt(g.value, 0)} TPS; ${fmt(g.ratio_to_direct)} × direct)` : "not measured",
     });
-    out.push({
-      what: `pgbench -S -M ${mode} -c 8: gatehouse-full beats the bare relay`,
-      met: r === null || r === undefined ? undefined : r > 1,
-      detail: g ? `${fmt(r)} × relay` : "not measured",
-    });
   }
+  const cpu = ([1, 8] as const).map((c) => [c, find(`pgbench -S -M simple -c ${c}: CPU per transaction, middle`, "gatehouse-full")] as const).filter(([, f]) => f);
+  out.push({
+    what: "worker CPU per simple statement ≤ 200 µs (workerd, gatehouse-full, pgbench -S -M simple)",
+    met: cpu.length ? cpu.every(([, f]) => f!.value <= 200) : undefined,
+    detail: cpu.length ? `${cpu.map(([c, f]) => `c=${c}: ${fmt(f!.value, 0)} µs`).join(", ")} (all workerd processes of the run, wrangler dev's proxy worker included)` : "not measured",
+  });
+  const setup = find("connection setup: TCP connect → first ReadyForQuery (median)", "gatehouse-full");
+  out.push({
+    what: "connection setup (median): gatehouse-full ≤ 2 × relay",
+    met: setup?.ratio_to_relay === null || setup?.ratio_to_relay === undefined ? undefined : setup.ratio_to_relay <= 2,
+    detail: setup ? `${fmt(setup.ratio_to_relay)} × relay (${fmt(setup.value)} ms)` : "not measured",
+  });
   const copy = figures.find((f) => f.name.startsWith("large result, COPY") && f.unit === "MB/s" && f.path === "gatehouse-full");
   out.push({
     what: "large COPY with masking on (gatehouse-full) ≥ 0.5 × direct throughput",
@@ -602,11 +683,16 @@ function evaluateTargets(mem?: MemoryReport): Target[] {
   });
   if (mem) {
     const bound = 192 * 1024 * 1024;
+    const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`;
     const growth = Object.keys(MEMORY_ROLES).map((k) => [k, mem.peak[k]! - mem.baseline[k]!] as const);
+    // The worker's figure is the session's own growth in the isolate when the inspector gave it;
+    // workerd's RSS (process-wide, keeps what earlier sections allocated) is context only.
+    const worker = mem.isolate ? mem.isolate.peak - mem.isolate.baseline : undefined;
+    const checked = growth.filter(([k]) => k === "connector" || k === "client").map(([, g]) => g);
     out.push({
-      what: `memory bounded while streaming ${(mem.bytes / 2 ** 30).toFixed(2)} GiB to a slow reader: worker, connector and client each grow < 192 MiB`,
-      met: growth.filter(([k]) => k !== "reader").every(([, g]) => g < bound),
-      detail: growth.map(([k, g]) => `${k} +${(g / 2 ** 20).toFixed(0)} MiB`).join(", "),
+      what: `memory bounded while streaming ${(mem.bytes / 2 ** 30).toFixed(2)} GiB to a slow reader: the session in the worker isolate, the connector and the client each grow < 192 MiB`,
+      met: worker === undefined ? undefined : [worker, ...checked].every((g) => g < bound),
+      detail: `${worker === undefined ? "worker isolate not measured" : `worker isolate (this session) +${mib(worker)}`}, ${growth.map(([k, g]) => `${k} +${mib(g)}${k === "workerd" ? " RSS, all processes" : ""}`).join(", ")}`,
     });
   }
   return out;
@@ -657,6 +743,13 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
       );
     }
   }
+  const hop = [...new Set(figures.filter((f) => f.name.includes(": middle-hop CPU (")).map((f) => f.name))];
+  if (hop.length) {
+    md.push("## Middle-hop CPU (the worker on the Gatehouse paths)");
+    md.push("");
+    md.push("CPU time of the middle hop of each path from /proc (utime+stime) around each run, per transaction or per MB of result; the Gatehouse figure is every workerd process of the run, wrangler dev's proxy worker included (production has none), so it is an upper bound on the worker's own CPU. `÷ relay` compares with the bare relay's hub.\n");
+    for (const name of hop) md.push(table(name));
+  }
   md.push("## Memory (slow reader)");
   md.push("");
   if (mem) {
@@ -667,8 +760,11 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
         Object.entries(MEMORY_ROLES)
           .map(([k, label]) => `| ${label} | ${mib(mem.baseline[k]!)} | ${mib(mem.stalledPeak[k]!)} | ${mib(mem.peak[k]!)} | +${mib(mem.peak[k]! - mem.baseline[k]!)} |`)
           .join("\n") +
-        `\n\nBound: per session about two 1 MiB credit windows per direction per hop plus one maximal PostgreSQL message (docs/ARCHITECTURE.md); ` +
-        `the benchmark calls it bounded when the worker, the connector and the client each grow by less than 192 MiB (the bound of test/e2e/postgres-large-result.test.ts) while ${mib(mem.bytes)} pass through.\n`,
+        (mem.isolate
+          ? `\n| worker isolate: V8 heap in use${mem.isolate.backingStores ? " + ArrayBuffer backing stores" : ""} (inspector, ${mem.isolate.samples} samples; baseline after a GC) | ${mib(mem.isolate.baseline)} | ${mib(mem.isolate.stalledPeak)} | ${mib(mem.isolate.peak)} | +${mib(mem.isolate.peak - mem.isolate.baseline)} |`
+          : "") +
+        `\n\nThe worker's bound is checked on the isolate's own growth during this one session; workerd's RSS is process-wide and keeps what earlier sections allocated, so it is context, not the check. Bound: per session about two 1 MiB credit windows per direction per hop plus one maximal PostgreSQL message (docs/ARCHITECTURE.md); ` +
+        `the benchmark calls it bounded when the session in the worker isolate, the connector and the client each grow by less than 192 MiB (the bound of test/e2e/postgres-large-result.test.ts) while ${mib(mem.bytes)} pass through.\n`,
     );
   } else md.push("not measured\n");
   md.push("## Connection setup");
@@ -692,7 +788,8 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   md.push("");
   for (const [label, pr] of [["pgbench -S -M simple -c 8 through gatehouse-full", prof.pgbench], ["large COPY through gatehouse-full", prof.copy]] as const) {
     if (!pr) continue;
-    md.push(`**${label}** — top frames by self time (${pr.samples.toLocaleString("en")} samples of the worker isolate, via wrangler dev's inspector + CDP Profiler)\n`);
+    const busy = pr.busyMs !== undefined && pr.sampledMs ? `; the isolate was busy ${fmt(pr.busyMs, 0)} ms of the ${fmt(pr.sampledMs, 0)} ms sampled` : "";
+    md.push(`**${label}** — top frames by self time (% of ${pr.samples.toLocaleString("en")} busy samples of the worker isolate, via wrangler dev's inspector + CDP Profiler${busy})\n`);
     md.push("| self % | total % | function | location |\n| ---: | ---: | --- | --- |");
     for (const f of pr.frames) md.push(`| ${f.selfPercent.toFixed(1)} | ${f.totalPercent.toFixed(1)} | \`${f.functionName}\` | ${f.location} |`);
     md.push("");
@@ -732,7 +829,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   await writeFile(mdFile, md.join("\n").replace("ANALYSIS_PLACEHOLDER", analysis));
   await writeFile(
     path.join(RESULTS, `latest${suffix}.json`),
-    `${JSON.stringify({ machine, quick, config: cfg, targets, memory: mem ?? null, profile: prof, nodeProfiles, notes, figures }, null, 2)}\n`,
+    `${JSON.stringify({ machine, quick, config: cfg, targets, workerCpu: workerCpuSummary(), memory: mem ?? null, profile: prof, nodeProfiles, notes, figures }, null, 2)}\n`,
   );
   return mdFile;
 }

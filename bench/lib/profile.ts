@@ -37,9 +37,25 @@ export interface ProfileSummary {
   inclusive: ProfileFrame[];
   samples: number;
   target: string;
+  /** Wall time sampled and the part the isolate was not idle (ms); worker profiles only. */
+  sampledMs?: number;
+  busyMs?: number;
 }
 
-export async function profileWorker(inspectorPort: number, workload: () => Promise<unknown>, top = 15): Promise<ProfileSummary> {
+/**
+ * A CDP session with the worker isolate behind wrangler dev's inspector proxy. Two quirks of
+ * workerd + wrangler: some commands are answered by an echo of the request (`method`, no
+ * `result`), and Profiler.stop is answered with both `method` and `result`. A call that needs a
+ * result therefore waits past echoes for the message that carries one (until `timeoutMs`), and
+ * says so plainly instead of handing back `undefined`.
+ */
+export interface Inspector {
+  call(method: string, params?: object, opts?: { needResult?: boolean; timeoutMs?: number }): Promise<unknown>;
+  target: string;
+  close(): void;
+}
+
+export async function openInspector(inspectorPort: number): Promise<Inspector> {
   const list = await targets(inspectorPort);
   const target = list.find((t) => t.webSocketDebuggerUrl);
   if (!target?.webSocketDebuggerUrl) throw new Error(`no debuggable target at 127.0.0.1:${inspectorPort}`);
@@ -49,37 +65,117 @@ export async function profileWorker(inspectorPort: number, workload: () => Promi
     ws.once("error", reject);
   });
   let nextId = 1;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { method: string; needResult: boolean; resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   ws.on("message", (d) => {
     const msg = JSON.parse(d.toString()) as { id?: number; result?: unknown; error?: { message: string } };
-    if (msg.id && pending.has(msg.id)) {
-      const p = pending.get(msg.id)!;
-      pending.delete(msg.id);
-      if (msg.error) p.reject(new Error(msg.error.message));
-      else p.resolve(msg.result);
-    }
+    if (!msg.id || !pending.has(msg.id)) return;
+    const p = pending.get(msg.id)!;
+    if (msg.error) p.reject(new Error(`${p.method}: ${msg.error.message}`));
+    else if (msg.result === undefined && p.needResult) return; // an echo: the answer comes later
+    else p.resolve(msg.result);
+    pending.delete(msg.id);
   });
-  const call: Call = (method: string, params: object = {}) =>
+  ws.on("close", () => {
+    for (const p of pending.values()) p.reject(new Error(`${p.method}: the inspector connection closed`));
+    pending.clear();
+  });
+  const call: Inspector["call"] = (method, params = {}, opts = {}) =>
     new Promise<unknown>((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`${method}: no answer from the worker's inspector in ${(opts.timeoutMs ?? 60_000) / 1000} s`));
+      }, opts.timeoutMs ?? 60_000);
+      pending.set(id, {
+        method,
+        needResult: opts.needResult ?? false,
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
       ws.send(JSON.stringify({ id, method, params }));
     });
+  return { call, target: target.title ?? target.webSocketDebuggerUrl, close: () => ws.close() };
+}
+
+export interface ProfileWindow {
+  /** Keep only samples taken this long after the workload started (skip connection setup). */
+  delayMs?: number;
+  /** Stop the profiler this long after that (the workload keeps running to its end). */
+  durationMs?: number;
+}
+
+/** Profile the worker isolate while `workload` runs (or during a window of it); top frames by self time. */
+export async function profileWorker(inspectorPort: number, workload: () => Promise<unknown>, top = 15, window: ProfileWindow = {}): Promise<ProfileSummary> {
+  const inspector = await openInspector(inspectorPort);
+  const { call } = inspector;
   try {
     await call("Debugger.enable");
     await call("Profiler.enable");
     await call("Profiler.setSamplingInterval", { interval: 200 });
+    // The profiler starts before the workload: workerd does not sample when Profiler.start
+    // arrives while the isolate is busy (one sample for a whole busy window). A window is cut out
+    // of the sample stream afterwards instead.
     await call("Profiler.start");
-    await workload();
-    const { profile } = (await call("Profiler.stop")) as { profile: { nodes: CdpNode[] } };
+    let profile: { nodes: CdpNode[]; samples?: number[]; timeDeltas?: number[] } | undefined;
+    const running = workload();
+    try {
+      if (window.durationMs) await Promise.race([running, new Promise((r) => setTimeout(r, (window.delayMs ?? 0) + window.durationMs!))]);
+      else await running;
+      const stopped = (await call("Profiler.stop", {}, { needResult: true })) as { profile?: typeof profile } | undefined;
+      profile = stopped?.profile;
+    } finally {
+      await running;
+    }
+    if (profile && window.delayMs) keepWindow(profile, window.delayMs * 1000, window.durationMs ? window.durationMs * 1000 : Infinity);
+    if (!profile?.nodes) throw new Error("Profiler.stop answered without a profile");
     const resolve = await sourceResolver(profile.nodes, call);
-    return { ...summarise(profile.nodes, top, resolve), target: target.title ?? target.webSocketDebuggerUrl };
+    const busy = busyTime(profile);
+    // Percentages of busy samples, as for Node profiles: idle time says nothing about the code.
+    for (const n of profile.nodes) if (n.callFrame.functionName === "(idle)") n.hitCount = 0;
+    return { ...summarise(profile.nodes, top, resolve), ...busy, target: inspector.target };
   } finally {
-    ws.close();
+    inspector.close();
   }
 }
 
-type Call = (method: string, params?: object) => Promise<unknown>;
+/** Keep only the samples taken in [fromUs, fromUs + lengthUs) after the start; hit counts follow. */
+function keepWindow(profile: { nodes: CdpNode[]; samples?: number[]; timeDeltas?: number[] }, fromUs: number, lengthUs: number): void {
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  const keptSamples: number[] = [];
+  const keptDeltas: number[] = [];
+  let t = 0;
+  for (let i = 0; i < samples.length; i++) {
+    t += deltas[i] ?? 0;
+    if (t >= fromUs && t < fromUs + lengthUs) {
+      keptSamples.push(samples[i]!);
+      keptDeltas.push(keptSamples.length === 1 ? 0 : (deltas[i] ?? 0));
+    }
+  }
+  const hits = new Map<number, number>();
+  for (const id of keptSamples) hits.set(id, (hits.get(id) ?? 0) + 1);
+  for (const n of profile.nodes) n.hitCount = hits.get(n.id) ?? 0;
+  profile.samples = keptSamples;
+  profile.timeDeltas = keptDeltas;
+}
+
+/** Wall time the isolate was sampled and how much of it was not idle (ms), from the sample stream. */
+function busyTime(profile: { nodes: CdpNode[]; samples?: number[]; timeDeltas?: number[] }): { sampledMs: number; busyMs: number } {
+  const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id));
+  let sampled = 0;
+  let busy = 0;
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  // timeDeltas[i] is the time before sample i: attribute it to sample i.
+  for (let i = 0; i < samples.length; i++) {
+    const dt = deltas[i] ?? 0;
+    sampled += dt;
+    if (!idle.has(samples[i]!)) busy += dt;
+  }
+  return { sampledMs: sampled / 1000, busyMs: busy / 1000 };
+}
+
+type Call = Inspector["call"];
 
 /** Function index → export name, from a WASM binary's export section (V8 names frames wasm-function[index]). */
 export function wasmExportNames(bytes: Uint8Array): Map<number, string> {
@@ -158,9 +254,17 @@ async function sourceResolver(nodes: CdpNode[], call: Call): Promise<Resolve> {
     if (!map) return undefined;
     const e = map.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string; originalLine?: number };
     if (!e.originalSource) return undefined;
-    const rel = e.originalSource.replace(/^.*?\/(worker|parsers|wasm|node_modules)\//, "$1/");
-    return `${rel}:${(e.originalLine ?? 0) + 1}`;
+    return `${repoRelative(e.originalSource)}:${(e.originalLine ?? 0) + 1}`;
   };
+}
+
+/** A source-map path as a repo path: `../../../protocols/x.ts`, `file:///…/repo/worker/y.ts` → `protocols/x.ts`, `worker/y.ts`. */
+function repoRelative(source: string): string {
+  const nm = source.lastIndexOf("/node_modules/");
+  if (nm >= 0) return source.slice(nm + 1);
+  const abs = source.replace(/^file:\/\//, "");
+  if (abs.startsWith(`${REPO}/`)) return abs.slice(REPO.length + 1);
+  return source.replace(/^(\.\.?\/)+/, "");
 }
 
 /** Summarise a Node `--cpu-prof` file (same node format as CDP) with repo-relative locations. */
@@ -170,8 +274,7 @@ export function summariseCpuProfile(file: string, top = 15): { frames: ProfileFr
   for (const n of profile.nodes) if (n.callFrame.functionName === "(idle)") n.hitCount = 0;
   return summarise(profile.nodes, top, (f) => {
     if (!f.url) return undefined;
-    const rel = f.url.replace(/^file:\/\//, "").replace(/^.*?\/(worker|parsers|wasm|client|connector|bench|node_modules)\//, "$1/");
-    return `${rel}:${f.lineNumber + 1}`;
+    return `${repoRelative(f.url)}:${f.lineNumber + 1}`;
   });
 }
 
@@ -209,9 +312,15 @@ function summarise(nodes: CdpNode[], top: number, resolve: Resolve): { frames: P
   };
   const frames = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k]) => frame(k));
   const inclusive = [...total.entries()]
-    .filter(([k]) => /\t(worker|parsers|wasm|client|connector)\//.test(k))
+    .filter(([k]) => /\t(worker|parsers|wasm|client|connector|protocols)\//.test(k))
     .sort((a, b) => b[1] - a[1])
     .slice(0, top + 10)
     .map(([k]) => frame(k));
   return { frames, inclusive, samples };
+}
+
+/** The worker isolate's heap: V8 heap in use plus ArrayBuffer backing stores (WASM memories, socket buffers) when workerd reports them. */
+export async function isolateHeapBytes(inspector: Inspector): Promise<{ used: number; backing: number | undefined }> {
+  const u = (await inspector.call("Runtime.getHeapUsage", {}, { needResult: true, timeoutMs: 10_000 })) as { usedSize: number; backingStorageSize?: number };
+  return { used: u.usedSize, backing: u.backingStorageSize };
 }
