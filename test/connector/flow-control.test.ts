@@ -79,6 +79,27 @@ describe("connector flow control", () => {
     await stream.closed;
   });
 
+  it("sends every byte the target wrote before its end ahead of the error, in frames within MAX_DATA_PAYLOAD", async () => {
+    // The connector gathers the socket reads of one event-loop turn into one DATA frame; a control
+    // frame (here the 08006 error when PostgreSQL ends the backend right after the rows) must
+    // still come after every byte read before it.
+    const stream = await stack.worker.openStream(stack.control, "demo-pg", { application_name: "flow-order" });
+    stream.autoCredit = true;
+    expect((await stream.controls.next()).t).toBe("ready");
+    const backend = new BackendReader(stream);
+    const rows = 3_000;
+    stream.sendData(serialize.query(`select repeat('y', ${ROW_BYTES}) from generate_series(1, ${rows}); select pg_terminate_backend(pg_backend_pid())`));
+    const error = await stream.controls.next();
+    expect(error).toMatchObject({ t: "error", code: "08006" });
+    // Frames arrive in order and the harness handles each as it comes: the first statement's rows
+    // and its CommandComplete were all there first (the terminating call may or may not get its
+    // own row out before the signal is handled).
+    expect(backend.rows).toBeGreaterThanOrEqual(rows);
+    expect(backend.messages.some((m) => m.code === "C" && m.message?.text === `SELECT ${rows}`)).toBe(true);
+    expect(stream.maxDataPayload).toBeLessThanOrEqual(MAX_DATA_PAYLOAD);
+    await stream.closed;
+  });
+
   it("credits the worker only for bytes written to PostgreSQL (COPY FROM STDIN upload)", async () => {
     const stream = await stack.worker.openStream(stack.control, "demo-pg", { application_name: "flow-up" });
     stream.autoCredit = true;

@@ -205,8 +205,9 @@ export class Session implements EngineHost {
         this.fail(from, e as Error);
         return;
       }
-      // Copy: the frame's buffer belongs to the runtime event; processing may be queued behind earlier work.
-      const bytes = frame.payload.slice();
+      // No copy: the message's ArrayBuffer is a fresh one per event that the runtime never reuses
+      // (web WebSocket semantics), so this view stays valid while processing waits its turn.
+      const bytes = frame.payload;
       if (from === "client") this.clientChain = this.clientChain.then(() => this.process("client", bytes));
       else this.connectorChain = this.connectorChain.then(() => this.process("connector", bytes));
       return;

@@ -13,7 +13,7 @@
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { serialize } from "pg-protocol";
-import { MAX_DATA_PAYLOAD, type ControlMessage } from "../../../parsers/tunnel/frames.ts";
+import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import type { ResourceConfig } from "../../../connector/config.ts";
 import { StreamProtocolError, TargetError } from "../../../connector/errors.ts";
 import { resolveSecret } from "../../../connector/secrets.ts";
@@ -154,10 +154,8 @@ export class TunnelStream extends TunnelStreamBase {
 
   private onTargetData(chunk: Buffer): void {
     if (this.state !== "ready") return;
-    // One socket read → as few DATA frames as possible; the worker reframes PostgreSQL messages.
-    for (let offset = 0; offset < chunk.length; offset += MAX_DATA_PAYLOAD) {
-      this.sendData(chunk.subarray(offset, Math.min(chunk.length, offset + MAX_DATA_PAYLOAD)));
-    }
+    // Reads of one event-loop turn → as few DATA frames as possible; the worker reframes PostgreSQL messages.
+    this.sendStreamData(chunk);
     this.pauseIfOutOfCredit();
   }
 
