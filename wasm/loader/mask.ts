@@ -169,6 +169,16 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
     return scratch + at;
   }
 
+  let scratchView = new Uint8Array(0);
+  /** UTF-8 of `text` written at scratch offset `at` (room up to the next 1 KiB slot's end); returns its length. */
+  function encodeScratch(text: string, at: number): number {
+    if (scratchView.buffer !== x.memory.buffer) scratchView = new Uint8Array(x.memory.buffer, scratch, SCRATCH);
+    const room = at === 1024 ? 4096 - 1024 : SCRATCH - at;
+    const { read, written } = encoder.encodeInto(text, scratchView.subarray(at, at + room));
+    if (read !== text.length) throw new MaskingConfigError("masking: configuration item too large");
+    return written;
+  }
+
   function loadTables(tables: Map<number, string>): void {
     x.tablesReset();
     for (const [oid, name] of tables) {
@@ -337,9 +347,11 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
     },
 
     ruleFor(column: string, table?: string): number {
-      const n = encoder.encode(column);
-      const t = encoder.encode(table ?? "");
-      return x.ruleForColumn(put(n, 4096), n.length, put(t, 1024), t.length);
+      // Called once per catalogue column when a session starts (thousands of times): encode
+      // straight into the scratch area, no intermediate arrays.
+      const n = encodeScratch(column, 4096);
+      const t = encodeScratch(table ?? "", 1024);
+      return x.ruleForColumn(scratch + 4096, n, scratch + 1024, t);
     },
 
     overridePlan(rules: readonly number[]): void {
