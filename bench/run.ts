@@ -645,7 +645,8 @@ interface Target {
 }
 
 function evaluateTargets(mem?: MemoryReport): Target[] {
-  const find = (name: string, p: string) => figures.find((f) => f.name === name && f.path === p);
+  // A figure whose runs all failed (e.g. no transaction in the run) is not measured, not missed.
+  const find = (name: string, p: string) => figures.find((f) => f.name === name && f.path === p && Number.isFinite(f.value));
   const out: Target[] = [];
   // Issue 18's targets; ≥ 0.9 × the relay (then beating it) stays the long-term goal.
   for (const [mode, clients, goal] of [["simple", 1, 0.5], ["simple", 8, 0.5], ["extended", 1, 0.5], ["extended", 8, 0.5], ["simple", 8, 0.9], ["extended", 8, 0.9]] as const) {
