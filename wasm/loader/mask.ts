@@ -62,6 +62,17 @@ export interface TextScanningMasker extends PgMasker {
   count(spans: readonly TextSpan[]): void;
 }
 
+/** The masker createMasker() returns: with a borrowed-output variant of process(). */
+export interface BorrowingMasker extends TextScanningMasker {
+  /**
+   * process() without handing the output over as a new array: when something changed, a view of
+   * the masker's own memory, valid only until the next call on this masker (any method). For a
+   * caller that copies the bytes on at once (into a frame); a fresh array per batch costs page
+   * faults that, for big batches, can take as long as the scan (docs/MASKING.md, Performance).
+   */
+  processView(messages: Uint8Array): Uint8Array;
+}
+
 /** One match of scanText(): input bytes [start, end) became output bytes [outStart, outEnd). */
 export interface TextSpan {
   rule: number;
@@ -132,7 +143,7 @@ const COUNT_SLOTS = 34;
 const MAX_BATCH = 64 * 1024 * 1024;
 const encoder = new TextEncoder();
 
-export function createMasker(module: WebAssembly.Module, config: MaskingConfig): TextScanningMasker {
+export function createMasker(module: WebAssembly.Module, config: MaskingConfig): BorrowingMasker {
   const compiled = compileConfig(config);
   const instance = new WasmInstanceCtor(module, {
     env: {
@@ -225,27 +236,37 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
     throw new MaskingError("malformed backend message", "malformed");
   }
 
+  /** Mask one batch; null when nothing changed, else a view of the output in WASM memory (valid until the next call). */
+  function run(messages: Uint8Array): Uint8Array | null {
+    if (messages.length === 0) return null;
+    if (messages.length > MAX_BATCH) throw new MaskingError("batch too large", "limit");
+    const inPtr = dataBase;
+    // 32 bytes of slack: the SIMD prefilter may read a little past the last value
+    const outPtr = inPtr + ((messages.length + 15) & ~15) + 32;
+    let outCap = messages.length + (messages.length >> 2) + 4096;
+    ensureMemory(outPtr + outCap);
+    new Uint8Array(x.memory.buffer).set(messages, inPtr);
+    let status = x.process(inPtr, messages.length, outPtr, outCap);
+    while (status === 1) {
+      if (outCap >= maxOutput(messages.length)) throw new MaskingError("masked output too large", "limit");
+      outCap = Math.min(outCap * 2, maxOutput(messages.length));
+      ensureMemory(outPtr + outCap);
+      status = x.resume(outCap);
+    }
+    collectCounts();
+    if (status < 0) fail(status);
+    if (!x.changed()) return null;
+    return new Uint8Array(x.memory.buffer, outPtr, x.outputLength());
+  }
+
   return {
     process(messages: Uint8Array): Uint8Array {
-      if (messages.length === 0) return messages;
-      if (messages.length > MAX_BATCH) throw new MaskingError("batch too large", "limit");
-      const inPtr = dataBase;
-      // 32 bytes of slack: the SIMD prefilter may read a little past the last value
-      const outPtr = inPtr + ((messages.length + 15) & ~15) + 32;
-      let outCap = messages.length + (messages.length >> 2) + 4096;
-      ensureMemory(outPtr + outCap);
-      new Uint8Array(x.memory.buffer).set(messages, inPtr);
-      let status = x.process(inPtr, messages.length, outPtr, outCap);
-      while (status === 1) {
-        if (outCap >= maxOutput(messages.length)) throw new MaskingError("masked output too large", "limit");
-        outCap = Math.min(outCap * 2, maxOutput(messages.length));
-        ensureMemory(outPtr + outCap);
-        status = x.resume(outCap);
-      }
-      collectCounts();
-      if (status < 0) fail(status);
-      if (!x.changed()) return messages;
-      return new Uint8Array(x.memory.buffer, outPtr, x.outputLength()).slice();
+      const out = run(messages);
+      return out === null ? messages : out.slice();
+    },
+
+    processView(messages: Uint8Array): Uint8Array {
+      return run(messages) ?? messages;
     },
 
     maskText(text: Uint8Array): Uint8Array {
