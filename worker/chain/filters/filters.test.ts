@@ -258,6 +258,22 @@ describe("timeout filter", () => {
     timeout.clear();
   });
 
+  it("gives each of several outstanding requests the whole limit from when the one before it completes", async () => {
+    vi.useFakeTimers();
+    const timeouts: number[] = [];
+    const timeout = timeoutFilter<string>({ limitMs: () => 1000, completes: (f: ChainFrame<string>) => f.message === "ready", onTimeout: (ms) => void timeouts.push(ms) });
+    const chain = new FilterChain<string>([timeout], ends());
+    await chain.decode("q1", { protocol: "t", actions: [], text: "first" });
+    await chain.decode("q2", { protocol: "t", actions: [], text: "second" });
+    vi.advanceTimersByTime(900);
+    await chain.encode("ready");
+    vi.advanceTimersByTime(900);
+    expect(timeouts).toEqual([]);
+    vi.advanceTimersByTime(100);
+    expect(timeouts).toEqual([1000]);
+    timeout.clear();
+  });
+
   it("has no clock without a limit", async () => {
     vi.useFakeTimers();
     const timeouts: number[] = [];
