@@ -10,6 +10,7 @@ import { FilterChain } from "../../../worker/chain/chain.ts";
 import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
 import { timeoutFilter } from "../../../worker/chain/filters/timeout.ts";
+import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
 import type { ChainFrame } from "../../../worker/chain/types.ts";
 import { SQLSTATE_BY_KIND } from "../module.ts";
 import { sqlRequest } from "../policy/describe.ts";
@@ -643,15 +644,10 @@ export class PostgresEngine implements Engine {
     return new FilterChain<HeldRequest>(
       [
         decidedFilter(),
+        // Approvers see literal values masked, structure never hidden (approvals/display.ts).
+        requestMaskingFilter({ display: (request) => ({ text: approvalDisplayText(request.text, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() }) }) }),
         approvalHoldFilter<HeldRequest>({
-          // Approvers see literal values masked, structure never hidden (approvals/display.ts).
-          hold: (input, frame) =>
-            this.host.holdForApproval({
-              statement: input.statement,
-              displayText: approvalDisplayText(input.statement, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() }),
-              decision: input.decision,
-              ...frame.message.bound,
-            }),
+          hold: (input, frame) => this.host.holdForApproval({ statement: input.statement, displayText: input.displayText, decision: input.decision, ...frame.message.bound }),
           notify: (line) => notice(line),
           record: (event) => this.recordDecision(event),
           failed: (decision, e) => {

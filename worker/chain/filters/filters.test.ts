@@ -241,6 +241,64 @@ describe("admission filter", () => {
   });
 });
 
+describe("request masking filter", () => {
+  it("computes what is shown only when something shows it, once", async () => {
+    let computed = 0;
+    const shown: string[] = [];
+    const e = ends();
+    const chain = new FilterChain<string>(
+      [
+        requestMaskingFilter({ display: (r) => (computed++, { text: r.text.replace(/\d+/g, "?") }) }),
+        { name: "reader", decode: (f) => (f.message === "show" && shown.push(f.display!.text, f.display!.text), { kind: "continue" }) },
+      ],
+      e,
+    );
+    await chain.decode("quiet", sqlRequest("select 1", true));
+    expect(computed).toBe(0);
+    await chain.decode("show", sqlRequest("select 42", true));
+    expect(shown).toEqual(["select ?", "select ?"]);
+    expect(computed).toBe(1);
+    expect(e.forwarded).toEqual(["quiet", "show"]);
+  });
+
+  it("a masking error where approvers would see the request: the approval request fails, recorded, refused, nothing forwarded", async () => {
+    const policy = await sessionPolicy();
+    const decisions: DecisionEvent[] = [];
+    let asked = 0;
+    const e = ends();
+    const chain = new FilterChain<string>(
+      [
+        requestMaskingFilter({
+          display: () => {
+            throw new Error("the masker failed");
+          },
+        }),
+        policyDecisionFilter({ decide: (r) => policy.decide(r).decision, record: async (d) => void decisions.push(d) }),
+        approvalHoldFilter({
+          hold: async () => {
+            asked++;
+            throw new Error("never asked");
+          },
+          notify: () => {},
+          record: async (d) => void decisions.push(d),
+        }),
+      ],
+      e,
+    );
+    const out = await chain.decode("update", sqlRequest("update orders set note = 'secret'", true));
+    expect(out).toMatchObject({ kind: "refused", by: "approval-hold", refusal: { kind: "approval", message: expect.stringMatching(/approval request failed: the masker failed$/) } });
+    expect(asked).toBe(0);
+    expect(decisions.map((d) => [d.effect, d.rule])).toEqual([
+      ["approve", "writes-need-approval"],
+      ["deny", "writes-need-approval"],
+    ]);
+    expect(e.forwarded).toEqual([]);
+    // Allowed requests are not affected: nothing shows them.
+    await chain.decode("read", sqlRequest("select 1", true));
+    expect(e.forwarded).toEqual(["read"]);
+  });
+});
+
 describe("timeout filter", () => {
   it("cancels a request that is not answered in time, and not one that is", async () => {
     vi.useFakeTimers();
