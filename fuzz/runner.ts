@@ -93,6 +93,9 @@ export async function fuzzCodec(target: FuzzTarget, o: FuzzRunOptions): Promise<
         lastMove = now;
       } else if (now - lastMove > hangMs) {
         record({ codec: target.name, kind: "hang", message: `one input ran longer than ${hangMs} ms (input #${count})`, input: currentInput() });
+        // Stop watching now: terminating a worker stuck in a loop can take longer than one tick
+        // on a loaded machine, and the next tick would report the same hang again.
+        clearInterval(watchdog);
         void worker.terminate().then(finish);
         return;
       }

@@ -1,18 +1,20 @@
 /**
- * Every protocol Gatehouse speaks, listed once. Each deployable keeps its own part of a protocol
- * in a registry keyed by these names — protocols/registry-worker.ts (engines),
- * protocols/registry-connector.ts (dialers), protocols/registry-client.ts (listener engines) — typed
- * `Record<ProtocolName, …>`, so adding a name here fails the typecheck until each has its line.
- * Runtime-neutral: the connector and CLI bundles import this file, never worker code.
+ * Every protocol Gatehouse speaks, from the one hand-written list, protocols/modules.ts (one line
+ * per protocol). Each deployable finds its own part of a protocol in a registry generated from
+ * that list (`npm run gen:protocols`): protocols/registry-worker.ts (engines),
+ * protocols/registry-connector.ts (dialers), protocols/registry-client.ts (listener engines),
+ * typed `Record<ProtocolName, …>`. Runtime-neutral: the connector and CLI bundles import this
+ * file, never worker code.
  */
 import type { ProtocolModule } from "./types.ts";
-import { postgresModule } from "./postgres/module.ts";
-import { sshModule } from "./ssh/module.ts";
-import { httpModule } from "./http/module.ts";
+import * as MODULES from "./modules.ts";
 
-export const PROTOCOLS = [postgresModule, sshModule, httpModule] as const satisfies readonly ProtocolModule[];
+type ListedModule = (typeof MODULES)[keyof typeof MODULES];
 
-export type ProtocolName = (typeof PROTOCOLS)[number]["name"];
+/** The protocol modules, in name order (module namespace objects list their exports sorted). */
+export const PROTOCOLS: readonly ListedModule[] = Object.values(MODULES) satisfies readonly ProtocolModule[];
+
+export type ProtocolName = ListedModule["name"];
 
 /** The module serving this resource type; undefined for a type no module serves (refuse it). */
 export function protocolModule(type: string): ProtocolModule | undefined {

@@ -46,9 +46,10 @@ export type RefusalKind = "denied" | "approval" | "canceled" | "limit" | "invali
 
 /**
  * A protocol module's runtime-neutral descriptor (`protocols/<name>/module.ts`), listed once in
- * protocols/registry.ts. Each deployable finds the protocol's own part there by the same name:
- * the worker engine (protocols/registry-worker.ts), the connector dialer
- * (protocols/registry-connector.ts) and the CLI listener engine (protocols/registry-client.ts).
+ * protocols/modules.ts. Each deployable finds the protocol's own part by the same name in a
+ * registry generated from that list: the worker engine (protocols/registry-worker.ts), the
+ * connector dialer (protocols/registry-connector.ts) and the CLI listener engine
+ * (protocols/registry-client.ts).
  */
 export interface ProtocolModule {
   /** Registry key and the resource `type` it serves ("postgres", "ssh", "http"…). */

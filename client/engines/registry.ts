@@ -5,9 +5,9 @@ import { CLIENT_PROTOCOLS, clientEngine } from "../../protocols/registry-client.
 import { kubernetesEngine } from "../../protocols/kubernetes/client/listener-engine.ts";
 
 /**
- * Listener engines of protocol modules that are not in protocols/registry.ts yet (their worker
+ * Listener engines of protocol modules that are not in protocols/modules.ts yet (their worker
  * and connector parts are still being built: docs/KUBERNETES.md § What remains). They move into
- * CLIENT_PROTOCOLS with their registry line.
+ * the generated CLIENT_PROTOCOLS with their line in protocols/modules.ts.
  */
 const PENDING_MODULES: Readonly<Record<string, Engine>> = { kubernetes: kubernetesEngine };
 

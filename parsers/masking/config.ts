@@ -196,6 +196,10 @@ export function compileConfig(config: MaskingConfig): CompiledConfig {
     }
     const keep = rule.keep ?? 4;
     if (!Number.isInteger(keep) || keep < 0 || keep > 16) throw new MaskingConfigError(`${where}: keep must be an integer 0..16`);
+    // The policy file is YAML: a list may arrive as a map or a scalar (fail with its own message, not a TypeError).
+    for (const key of ["columns", "detectors", "patterns"] as const) {
+      if (rule[key] !== undefined && !Array.isArray(rule[key])) throw new MaskingConfigError(`${where}: ${key} must be a list`);
+    }
     const columns = (rule.columns ?? []).map((g) => {
       if (typeof g !== "string" || g.length === 0 || g.length > 128 || !/^[\x20-\x7e]+$/.test(g)) {
         throw new MaskingConfigError(`${where}: column globs are 1..128 printable ASCII characters`);

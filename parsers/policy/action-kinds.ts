@@ -2,7 +2,7 @@
  * How a protocol adds its own rule kind from its own folder (protocols/<name>/policy/): its
  * action namespace (`ssh` for `ssh.exec` and `{ ssh: {...} }`), how those actions compile, and
  * how a request of that protocol is decided against the rules that apply. The protocol module's
- * descriptor carries it (`ProtocolModule.policy`, protocols/registry.ts); the policy compiler and
+ * descriptor carries it (`ProtocolModule.policy`, listed in protocols/modules.ts); the policy compiler and
  * engine find it by namespace. SQL is built in (parsers/policy/compile.ts, engine.ts).
  */
 import type { ConnectInput, Decision, Effect } from "./types.ts";

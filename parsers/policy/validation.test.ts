@@ -339,6 +339,18 @@ masking:
     ]);
   });
 
+  it("refuses a masking list written as a scalar, with its position (fuzz finding: was a TypeError)", async () => {
+    const errors = await mustFail(`version: 1
+rules: []
+masking:
+  rules:
+    - name: a
+      columns: email, card_number]
+      style: redact
+`);
+    expect(errors).toEqual([expect.stringMatching(/^\d+:\d+: masking rule 'a': columns must be a list$/)]);
+  });
+
   it("bounds alias expansion (billion laughs) instead of hanging", async () => {
     // One 200-entry subject list referenced by 2000 rules: 400k matchers once aliases are expanded.
     const big = Array.from({ length: 200 }, (_, i) => `    - { claims: { team: t${i} } }`).join("\n");

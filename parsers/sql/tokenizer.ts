@@ -1,7 +1,8 @@
 /**
  * THE SQL tokenizer of the TypeScript side (the WASM classifier has its own lexer in AssemblyScript):
  * PostgreSQL's scan.l as far as the TS readers need it — the COPY-options reader
- * (parsers/pg/copy-options.ts) and the classifier's argument reader (parsers/sql/function-actions.ts).
+ * (parsers/pg/copy-options.ts), the classifier's argument reader (parsers/sql/function-actions.ts) and
+ * PostgreSQL's session pinning (protocols/postgres/worker/session-pin.ts).
  * Comments (nested block comments, -- to a newline or carriage return), '…' with '' (and backslash escapes
  * for E'…' or with standard_conforming_strings off), B/X/N prefixes, U&'…'/U&"…", "…" identifiers,
  * $tag$…$tag$, $n parameters, numbers, words. Whatever it cannot lex is null: callers fail closed.

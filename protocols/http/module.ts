@@ -1,4 +1,4 @@
-/** HTTP's runtime-neutral descriptor (protocols/registry.ts). */
+/** HTTP's runtime-neutral descriptor (listed in protocols/modules.ts). */
 import type { ProtocolModule } from "../types.ts";
 import { httpActionKind } from "./policy/http-policy.ts";
 

@@ -1,4 +1,4 @@
-/** PostgreSQL's runtime-neutral descriptor (protocols/registry.ts). */
+/** PostgreSQL's runtime-neutral descriptor (listed in protocols/modules.ts). */
 import type { ProtocolModule, Refusal, RefusalKind } from "../types.ts";
 import { errorResponse } from "./codec/codec.ts";
 

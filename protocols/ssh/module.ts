@@ -1,4 +1,4 @@
-/** SSH's runtime-neutral descriptor (protocols/registry.ts). */
+/** SSH's runtime-neutral descriptor (listed in protocols/modules.ts). */
 import type { ProtocolModule } from "../types.ts";
 import { sshActionKind } from "./policy/ssh.ts";
 

@@ -1,4 +1,4 @@
-/** HTTP's worker part (protocols/registry-worker.ts): the engine (http-engine.ts) and its response masking. */
+/** HTTP's worker part (protocols/registry-worker.ts, generated): the engine (http-engine.ts) and its response masking. */
 import type { WorkerProtocol } from "../../../worker/engines/engine.ts";
 import { createSessionMasker } from "../../../worker/masking/session-masker.ts";
 import { httpModule } from "../module.ts";

@@ -1,4 +1,4 @@
-/** PostgreSQL's worker part (protocols/registry-worker.ts): the engine and the cancel keys it owns. */
+/** PostgreSQL's worker part (protocols/registry-worker.ts, generated): the engine and the cancel keys it owns. */
 import type { WorkerProtocol } from "../../../worker/engines/engine.ts";
 import { pgFramerModule } from "../../../worker/wasm-modules.ts";
 import { createSessionMasker } from "../../../worker/masking/session-masker.ts";

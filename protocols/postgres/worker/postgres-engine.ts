@@ -9,6 +9,9 @@
 import { FilterChain } from "../../../worker/chain/chain.ts";
 import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
+import { timeoutFilter } from "../../../worker/chain/filters/timeout.ts";
+import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
+import type { ChainFrame } from "../../../worker/chain/types.ts";
 import { SQLSTATE_BY_KIND } from "../module.ts";
 import { sqlRequest } from "../policy/describe.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
@@ -109,9 +112,17 @@ export class PostgresEngine implements Engine {
   private txStatus: TransactionStatus = "I";
   private standardConformingStrings = true;
   private connectorReady?: { resolve: (m: ControlMessage) => void; reject: (e: PendingError) => void };
-  /** Statements forwarded and not yet answered by ReadyForQuery (for the statement timeout). */
+  /** Statements forwarded and not yet answered by ReadyForQuery (a settled session has none). */
   private outstanding = 0;
-  private statementTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The policy's statement_timeout: the shared timeout filter (worker/chain/filters/timeout.ts). */
+  private readonly statementTimeout = timeoutFilter<"statement" | "ready">({
+    limitMs: () => this.host.policy.limits().statementTimeoutMs,
+    completes: (frame) => frame.message === "ready",
+    onTimeout: (ms) => {
+      void this.host.audit.onEvent("statement.timeout", { limit_ms: ms }).catch(() => {});
+      this.cancel("timeout");
+    },
+  });
   /** Prepared statements whose Parse was plain reads: their Bind may reach the target before it is durable. */
   private readonly readOnlyStatements = new Set<string>();
   /** The query event of the statement being checked, joined by its decision (one batch). */
@@ -633,15 +644,10 @@ export class PostgresEngine implements Engine {
     return new FilterChain<HeldRequest>(
       [
         decidedFilter(),
+        // Approvers see literal values masked, structure never hidden (approvals/display.ts).
+        requestMaskingFilter({ display: (request) => ({ text: approvalDisplayText(request.text, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() }) }) }),
         approvalHoldFilter<HeldRequest>({
-          // Approvers see literal values masked, structure never hidden (approvals/display.ts).
-          hold: (input, frame) =>
-            this.host.holdForApproval({
-              statement: input.statement,
-              displayText: approvalDisplayText(input.statement, { standardConformingStrings: this.standardConformingStrings, maskValues: this.maskValues() }),
-              decision: input.decision,
-              ...frame.message.bound,
-            }),
+          hold: (input, frame) => this.host.holdForApproval({ statement: input.statement, displayText: input.displayText, decision: input.decision, ...frame.message.bound }),
           notify: (line) => notice(line),
           record: (event) => this.recordDecision(event),
           failed: (decision, e) => {
@@ -914,7 +920,7 @@ export class PostgresEngine implements Engine {
 
   private statementStarted(): void {
     this.outstanding++;
-    this.armStatementTimer();
+    void this.statementTimeout.decode!(timeoutFrame("statement"));
   }
 
   private settled(): boolean {
@@ -925,20 +931,7 @@ export class PostgresEngine implements Engine {
     this.outstanding = Math.max(0, this.outstanding - 1);
     if (this.outstanding === 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
     this.cancelledByTimeout = false;
-    if (this.statementTimer !== undefined) clearTimeout(this.statementTimer);
-    this.statementTimer = undefined;
-    if (this.outstanding > 0) this.armStatementTimer();
-  }
-
-  private armStatementTimer(): void {
-    if (this.statementTimer !== undefined) return;
-    const ms = this.host.policy.limits().statementTimeoutMs;
-    if (!ms) return;
-    this.statementTimer = setTimeout(() => {
-      this.statementTimer = undefined;
-      void this.host.audit.onEvent("statement.timeout", { limit_ms: ms }).catch(() => {});
-      this.cancel("timeout");
-    }, ms);
+    void this.statementTimeout.encode!(timeoutFrame("ready"));
   }
 
   private async recordDecision(event: DecisionEvent): Promise<void> {
@@ -950,12 +943,22 @@ export class PostgresEngine implements Engine {
   private fatal(code: string, message: string, status: "error" | "denied"): void {
     if (this.phase === "closed") return;
     this.phase = "closed";
-    if (this.statementTimer !== undefined) clearTimeout(this.statementTimer);
+    this.statementTimeout.clear();
     for (const resolve of this.settledWaiters.splice(0)) resolve();
     const fields: ErrorFields = { severity: "FATAL", code, message };
     this.host.sendToClient([errorResponse(fields)]);
     this.host.end({ status, reason: message, code });
   }
+}
+
+/**
+ * The statement timeout sees only what it counts: a statement forwarded (decode, with a request)
+ * and a ReadyForQuery (encode). The engine's framing drives it synchronously at those two points,
+ * so the clock starts with the forward and stops with the answer, exactly where they happen.
+ */
+const STATEMENT_REQUEST = { protocol: "postgres", actions: [], text: "" } as const;
+function timeoutFrame(message: "statement" | "ready"): ChainFrame<"statement" | "ready"> {
+  return message === "statement" ? { message, request: STATEMENT_REQUEST, direction: "decode", notes: new Map() } : { message, request: null, direction: "encode", notes: new Map() };
 }
 
 /** A statement held for approval on the chain: its decision, and for a prepared statement's execution the bound parameters. */

@@ -37,6 +37,9 @@ describe("session pin", () => {
       "SET session_replication_role = replica",
       "SET backslash_quote = on",
       "BEGIN READ WRITE",
+      "SET search_path = E'evil", // read with the one SQL tokenizer: the head is read before an unterminated value
+      "SET search_path = $$evil",
+      "SET /* a /* nested */ comment */ search_path = evil",
       "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
       "START TRANSACTION READ /* x */ WRITE",
       "SET TRANSACTION READ WRITE",

@@ -12,7 +12,8 @@
  * (postgres-engine classifies under both values) and of the client encoding (client-encoding.ts).
  */
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
-import { callArguments, lineCommentEnd, literalValue } from "../../../parsers/sql/function-actions.ts";
+import { callArguments, literalValue } from "../../../parsers/sql/function-actions.ts";
+import { nextToken, skipSpaceAndComments } from "../../../parsers/sql/tokenizer.ts";
 
 /** Settings no statement may change (GUC names are case-insensitive). */
 export const PINNED_SETTINGS: ReadonlySet<string> = new Set([
@@ -60,59 +61,43 @@ export function startupViolation(parameters: Map<string, string>): string | null
 
 type Token = { word: string } | { quoted: string } | { symbol: string };
 
-/** The statement's tokens, comments skipped (enough to read SET/RESET/BEGIN heads); null if unreadable. */
+/**
+ * The statement's tokens, comments skipped (enough to read SET/RESET/BEGIN heads); null if
+ * unreadable. Lexed by the one SQL tokenizer (parsers/sql/tokenizer.ts); values are not needed to
+ * decide, so the tokens stop at the first string or dollar-quote (before lexing it: an unterminated
+ * one still leaves the head readable).
+ */
 function tokens(text: string): Token[] | null {
   const out: Token[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (/[ \t\n\r\f\v]/.test(c)) {
-      i++;
-    } else if (text.startsWith("--", i)) {
-      i = lineCommentEnd(text, i);
-    } else if (text.startsWith("/*", i)) {
-      let depth = 0;
-      for (;;) {
-        if (i >= text.length) return null;
-        if (text.startsWith("/*", i)) {
-          depth++;
-          i += 2;
-        } else if (text.startsWith("*/", i)) {
-          depth--;
-          i += 2;
-          if (depth === 0) break;
-        } else i++;
-      }
-    } else if (/[A-Za-z_\x80-\uffff]/.test(c)) {
-      const m = /^[A-Za-z_\x80-\uffff][A-Za-z_0-9$\x80-\uffff]*/.exec(text.slice(i))!;
-      // U&"…" names and E'…' strings are not read here: the caller refuses what it cannot read
-      if (m[0].toLowerCase() === "u" && text[i + 1] === "&") return null;
-      out.push({ word: m[0].toLowerCase() });
-      i += m[0].length;
-    } else if (c === '"') {
-      let j = i + 1;
-      let name = "";
-      for (;;) {
-        if (j >= text.length) return null;
-        if (text[j] === '"') {
-          if (text[j + 1] !== '"') break;
-          j++;
-        }
-        name += text[j];
-        j++;
-      }
-      out.push({ quoted: name });
-      i = j + 1;
-    } else if (c === "'" || c === "$") {
-      // values are not needed to decide; stop at the first one
+  for (let i = 0; ; ) {
+    const at = skipSpaceAndComments(text, i);
+    if (at < 0) return null;
+    if (at >= text.length) return out;
+    const c = text[at]!;
+    if (c === "'" || c === "$") {
       out.push({ symbol: c });
       return out;
-    } else {
-      out.push({ symbol: c });
-      i++;
     }
+    if (/[EeBbXxNn]/.test(c) && text[at + 1] === "'") {
+      out.push({ word: c.toLowerCase() }, { symbol: "'" });
+      return out;
+    }
+    const t = nextToken(text, at, true);
+    if (!t) return null;
+    // U&"…" names and U&'…' strings are not read here: the caller refuses what it cannot read.
+    if (t.value === "U&" || (t.kind === "word" && t.value.toLowerCase() === "u" && text[t.end] === "&")) return null;
+    if (t.kind === "number") {
+      // Numbers are never names: one symbol per digit or dot, so a word glued to a number
+      // ("5read", "1.5begin") is still read as the word it is (as the server's lexer does).
+      out.push({ symbol: c });
+      i = at + 1;
+      continue;
+    }
+    if (t.kind === "word") out.push({ word: t.value.toLowerCase() });
+    else if (t.kind === "ident") out.push({ quoted: t.value });
+    else out.push({ symbol: t.value });
+    i = t.end;
   }
-  return out;
 }
 
 const word = (t: Token | undefined): string | null => (t && "word" in t ? t.word : null);

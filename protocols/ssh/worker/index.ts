@@ -1,4 +1,4 @@
-/** SSH's worker part (protocols/registry-worker.ts): the engine (ssh-engine.ts) and its masking hook. */
+/** SSH's worker part (protocols/registry-worker.ts, generated): the engine (ssh-engine.ts) and its masking hook. */
 import type { EngineHost, WorkerProtocol } from "../../../worker/engines/engine.ts";
 import { createSessionMasker } from "../../../worker/masking/session-masker.ts";
 import { sshModule } from "../module.ts";

@@ -17,6 +17,7 @@
  */
 import { FilterChain } from "../../../worker/chain/chain.ts";
 import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
+import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
 import { sshRequest } from "../policy/describe.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
@@ -606,8 +607,10 @@ export class SshEngine implements Engine {
     return new FilterChain<HeldChannel>(
       [
         decidedFilter(),
+        // Approvers see the command masked by the session's rules.
+        requestMaskingFilter({ display: (request) => ({ text: this.masked(request.text) }) }),
         approvalHoldFilter<HeldChannel>({
-          hold: (input) => this.host.holdForApproval({ statement: input.statement, displayText: this.masked(input.statement), decision: input.decision }),
+          hold: (input) => this.host.holdForApproval({ statement: input.statement, displayText: input.displayText, decision: input.decision }),
           notify: (line, frame) => toStderr(line, frame.message),
           record: (event, frame) => this.recordDecision({ ...frame.message.decision, effect: event.effect, reason: event.reason }),
           failed: (decision, e, frame) => {

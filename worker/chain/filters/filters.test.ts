@@ -241,6 +241,64 @@ describe("admission filter", () => {
   });
 });
 
+describe("request masking filter", () => {
+  it("computes what is shown only when something shows it, once", async () => {
+    let computed = 0;
+    const shown: string[] = [];
+    const e = ends();
+    const chain = new FilterChain<string>(
+      [
+        requestMaskingFilter({ display: (r) => (computed++, { text: r.text.replace(/\d+/g, "?") }) }),
+        { name: "reader", decode: (f) => (f.message === "show" && shown.push(f.display!.text, f.display!.text), { kind: "continue" }) },
+      ],
+      e,
+    );
+    await chain.decode("quiet", sqlRequest("select 1", true));
+    expect(computed).toBe(0);
+    await chain.decode("show", sqlRequest("select 42", true));
+    expect(shown).toEqual(["select ?", "select ?"]);
+    expect(computed).toBe(1);
+    expect(e.forwarded).toEqual(["quiet", "show"]);
+  });
+
+  it("a masking error where approvers would see the request: the approval request fails, recorded, refused, nothing forwarded", async () => {
+    const policy = await sessionPolicy();
+    const decisions: DecisionEvent[] = [];
+    let asked = 0;
+    const e = ends();
+    const chain = new FilterChain<string>(
+      [
+        requestMaskingFilter({
+          display: () => {
+            throw new Error("the masker failed");
+          },
+        }),
+        policyDecisionFilter({ decide: (r) => policy.decide(r).decision, record: async (d) => void decisions.push(d) }),
+        approvalHoldFilter({
+          hold: async () => {
+            asked++;
+            throw new Error("never asked");
+          },
+          notify: () => {},
+          record: async (d) => void decisions.push(d),
+        }),
+      ],
+      e,
+    );
+    const out = await chain.decode("update", sqlRequest("update orders set note = 'secret'", true));
+    expect(out).toMatchObject({ kind: "refused", by: "approval-hold", refusal: { kind: "approval", message: expect.stringMatching(/approval request failed: the masker failed$/) } });
+    expect(asked).toBe(0);
+    expect(decisions.map((d) => [d.effect, d.rule])).toEqual([
+      ["approve", "writes-need-approval"],
+      ["deny", "writes-need-approval"],
+    ]);
+    expect(e.forwarded).toEqual([]);
+    // Allowed requests are not affected: nothing shows them.
+    await chain.decode("read", sqlRequest("select 1", true));
+    expect(e.forwarded).toEqual(["read"]);
+  });
+});
+
 describe("timeout filter", () => {
   it("cancels a request that is not answered in time, and not one that is", async () => {
     vi.useFakeTimers();
@@ -254,6 +312,22 @@ describe("timeout filter", () => {
     await chain.decode("q2", { protocol: "t", actions: [], text: "slow" });
     await chain.encode("row");
     vi.advanceTimersByTime(1000);
+    expect(timeouts).toEqual([1000]);
+    timeout.clear();
+  });
+
+  it("gives each of several outstanding requests the whole limit from when the one before it completes", async () => {
+    vi.useFakeTimers();
+    const timeouts: number[] = [];
+    const timeout = timeoutFilter<string>({ limitMs: () => 1000, completes: (f: ChainFrame<string>) => f.message === "ready", onTimeout: (ms) => void timeouts.push(ms) });
+    const chain = new FilterChain<string>([timeout], ends());
+    await chain.decode("q1", { protocol: "t", actions: [], text: "first" });
+    await chain.decode("q2", { protocol: "t", actions: [], text: "second" });
+    vi.advanceTimersByTime(900);
+    await chain.encode("ready");
+    vi.advanceTimersByTime(900);
+    expect(timeouts).toEqual([]);
+    vi.advanceTimersByTime(100);
     expect(timeouts).toEqual([1000]);
     timeout.clear();
   });

@@ -3,6 +3,8 @@
  * statement_timeout); the answer that completes it stops the clock; when time runs out first,
  * `onTimeout` cancels it in the protocol's way (PostgreSQL: a CancelRequest through the connector).
  * The clock runs only while a request is outstanding: requests are counted in, completions out.
+ * A session's requests are answered in order, so when one completes and others are still
+ * outstanding, the next one's clock starts then (each request gets the whole limit once it runs).
  */
 import { CONTINUE, type ChainFrame, type Filter } from "../types.ts";
 
@@ -26,24 +28,27 @@ export function timeoutFilter<M>(opts: TimeoutOptions<M>): TimeoutFilter<M> {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
   };
+  const arm = () => {
+    const ms = opts.limitMs();
+    if (!ms || timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      opts.onTimeout(ms);
+    }, ms);
+  };
   return {
     name: "timeout",
     decode(frame) {
       if (!frame.request) return CONTINUE;
       outstanding++;
-      const ms = opts.limitMs();
-      if (ms && timer === undefined) {
-        timer = setTimeout(() => {
-          timer = undefined;
-          opts.onTimeout(ms);
-        }, ms);
-      }
+      arm();
       return CONTINUE;
     },
     encode(frame) {
       if (outstanding > 0 && opts.completes(frame)) {
         outstanding--;
-        if (outstanding === 0) clear();
+        clear();
+        if (outstanding > 0) arm();
       }
       return CONTINUE;
     },

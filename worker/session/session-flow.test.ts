@@ -1,0 +1,185 @@
+/**
+ * The session object's flow control inside workerd (until now only the slow e2e tests covered it):
+ * client and connector DATA are processed in order per direction, credit goes back to a sender
+ * only once what its bytes produced has left for the next hop (a slow reader downstream stops the
+ * writer upstream instead of growing the worker's buffers), a held message (the approval hold)
+ * returns no credit and keeps later messages behind it, and a peer that ignores its window ends
+ * the session in the client's protocol. Real Session, real Hops on real WebSocketPairs, frames
+ * from the real tunnel codec; only the protocol engine is a minimal pass-through.
+ */
+import { describe, expect, it, vi } from "vitest";
+import { decodeFrame, encodeCredit, encodeData, FrameType, INITIAL_WINDOW, MAX_DATA_PAYLOAD, type Frame } from "../../parsers/tunnel/frames.ts";
+import type { Engine, EngineHost } from "../engines/engine.ts";
+import { Session, type SessionDeps } from "./session.ts";
+import { PIPELINE_CLAIMS } from "../../parsers/audit/fixtures.ts";
+
+const QUARTER = INITIAL_WINDOW / 4;
+
+/** The far end of one hop (what the client tunnel or the connector sees), decoding frames in arrival order. */
+function peer(): { socket: WebSocket; data: Uint8Array[]; credits: number[]; controls: Array<Record<string, unknown>>; arrived: () => Promise<void> } {
+  const [theirs, ours] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+  theirs.accept();
+  ours.accept();
+  const data: Uint8Array[] = [];
+  const credits: number[] = [];
+  const controls: Array<Record<string, unknown>> = [];
+  let arrivals: Promise<void> = Promise.resolve();
+  theirs.addEventListener("message", (ev) => {
+    const raw = ev.data as string | ArrayBuffer | Blob;
+    arrivals = arrivals.then(async () => {
+      const bytes = typeof raw === "string" ? raw : new Uint8Array(raw instanceof Blob ? await raw.arrayBuffer() : raw);
+      if (bytes.length === 0) return;
+      const frame = decodeFrame(bytes);
+      if (frame.type === FrameType.Data) data.push(frame.payload);
+      else if (frame.type === FrameType.Credit) credits.push(frame.bytes);
+      else controls.push(frame.message);
+    });
+  });
+  const arrived = () => new Promise((resolve) => setTimeout(resolve, 30)).then(() => arrivals);
+  return { socket: ours, data, credits, controls, arrived };
+}
+
+/** Bytes of length n whose first byte tags them (to check order). */
+const chunk = (tag: number, n: number) => {
+  const b = new Uint8Array(n);
+  b[0] = tag;
+  return b;
+};
+const dataFrame = (payload: Uint8Array): Frame => decodeFrame(encodeData(payload));
+const creditFrame = (bytes: number): Frame => decodeFrame(encodeCredit(bytes));
+const total = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+const lengthOf = (parts: readonly Uint8Array[]) => total(parts.map((p) => p.length));
+
+function setup() {
+  const client = peer();
+  const connector = peer();
+  const terminated: string[] = [];
+  let ended: { status: string; code?: string } | undefined;
+  const deps = {
+    sessionId: "s-flow",
+    identity: { issuer: PIPELINE_CLAIMS.iss, subject: PIPELINE_CLAIMS.sub, claims: PIPELINE_CLAIMS },
+    resource: { name: "demo-pg", type: "postgres" },
+    policy: { admits: () => ({ ok: true, reason: "" }), adopt: () => {}, limits: () => ({ maxSessionMs: null, statementTimeoutMs: null }) },
+    audit: { onEvent: async () => {} },
+    approvals: { pendingCount: 0 },
+    onEnded: async (outcome: { status: string; code?: string }) => {
+      ended = outcome;
+    },
+  } as unknown as SessionDeps;
+  const session = new Session(client.socket, deps);
+  session.attachConnector(connector.socket);
+  /** Client messages tagged with 0xee wait here (the approval hold: the engine's onClientData does not return). */
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const engine: Engine = {
+    onClientData: async (bytes) => {
+      if (bytes[0] === 0xee) await held;
+      (session as EngineHost).sendToConnector([bytes]);
+    },
+    onConnectorData: async (bytes) => (session as EngineHost).sendToClient([bytes]),
+    onConnectorControl: async () => {},
+    onConnectorLost: () => {},
+    onTerminate: (code) => void terminated.push(code),
+    cancel: () => {},
+  };
+  (session as unknown as { engine: Engine }).engine = engine;
+  return { session, client, connector, release, terminated, ended: () => ended };
+}
+
+describe("Session flow control", () => {
+  it("passes client bytes to the connector in order and returns the client's credit in quarter-window steps", async () => {
+    const { session, client, connector } = setup();
+    for (let k = 0; k < 4; k++) session.onFrame("client", dataFrame(chunk(k, QUARTER / 2)));
+    await vi.waitFor(async () => {
+      await connector.arrived();
+      expect(connector.data.map((d) => d[0])).toEqual([0, 1, 2, 3]);
+    });
+    await client.arrived();
+    expect(lengthOf(connector.data)).toBe(2 * QUARTER);
+    expect(client.credits).toEqual([QUARTER, QUARTER]);
+  });
+
+  it("defers the client's credit while the connector hop is backlogged, and returns it when the connector's peer reads", async () => {
+    const { session, client, connector } = setup();
+    const half = INITIAL_WINDOW / 2;
+    // The connector's peer granted the initial window only: the third half-window must wait.
+    for (let k = 0; k < 3; k++) session.onFrame("client", dataFrame(chunk(k, half)));
+    await vi.waitFor(async () => {
+      await connector.arrived();
+      expect(lengthOf(connector.data)).toBe(INITIAL_WINDOW);
+    });
+    await client.arrived();
+    // Credit for the two halves that left; none for the one queued behind the spent window.
+    expect(total(client.credits)).toBe(INITIAL_WINDOW);
+    session.onFrame("connector", creditFrame(half));
+    await vi.waitFor(async () => {
+      await connector.arrived();
+      expect(lengthOf(connector.data)).toBe(3 * half);
+    });
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(total(client.credits)).toBe(3 * half);
+    });
+    expect(connector.data.map((d) => d[0])).toEqual([0, 1, 2]);
+  });
+
+  it("applies the same rule the other way: the connector's credit waits for a client that does not read", async () => {
+    const { session, client, connector } = setup();
+    const half = INITIAL_WINDOW / 2;
+    for (let k = 0; k < 3; k++) session.onFrame("connector", dataFrame(chunk(k, half)));
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(lengthOf(client.data)).toBe(INITIAL_WINDOW);
+    });
+    await connector.arrived();
+    expect(total(connector.credits)).toBe(INITIAL_WINDOW);
+    session.onFrame("client", creditFrame(INITIAL_WINDOW));
+    await vi.waitFor(async () => {
+      await connector.arrived();
+      expect(total(connector.credits)).toBe(3 * half);
+    });
+    await client.arrived();
+    expect(client.data.map((d) => d[0])).toEqual([0, 1, 2]);
+  });
+
+  it("returns no credit for a held message and keeps later messages behind it; both go on, in order, when it is released", async () => {
+    const { session, client, connector, release } = setup();
+    session.onFrame("client", dataFrame(chunk(0xee, QUARTER)));
+    session.onFrame("client", dataFrame(chunk(1, QUARTER)));
+    await connector.arrived();
+    await client.arrived();
+    expect(connector.data).toEqual([]);
+    expect(client.credits).toEqual([]);
+    // The other direction keeps flowing while the client's message is held.
+    session.client.credited(INITIAL_WINDOW);
+    session.onFrame("connector", dataFrame(chunk(7, 10)));
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(client.data.map((d) => d[0])).toEqual([7]);
+    });
+    release();
+    await vi.waitFor(async () => {
+      await connector.arrived();
+      expect(connector.data.map((d) => d[0])).toEqual([0xee, 1]);
+    });
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(client.credits).toEqual([QUARTER, QUARTER]);
+    });
+  });
+
+  it("ends the session when a peer ignores its window (more than one maximal frame beyond it), in the client's protocol", async () => {
+    const { session, client, connector, terminated, ended } = setup();
+    // Held: nothing is consumed, so nothing is credited back; the client keeps sending anyway.
+    for (let k = 0; k < 3; k++) session.onFrame("client", dataFrame(chunk(0xee, MAX_DATA_PAYLOAD)));
+    expect(terminated).toEqual(["08P01"]);
+    expect(session.isEnded).toBe(true);
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(client.controls).toContainEqual(expect.objectContaining({ t: "close", code: "08P01", message: expect.stringMatching(/exceeded its flow-control window/) }));
+    });
+    await connector.arrived();
+    expect(connector.data).toEqual([]);
+    expect(ended()).toMatchObject({ status: "error", code: "08P01" });
+  });
+});
