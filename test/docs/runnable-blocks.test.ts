@@ -47,9 +47,9 @@ describe("runnable doc blocks", () => {
       { ...base, line: 7, command: "psql x -c 'drop table t'   # a comment", expect: ["ERROR:  refused … (demo.yaml:81)"] },
       { ...base, line: 9, command: "long  continued" },
       { ...base, line: 11, command: "gatehouse exec h -- rm -rf /   # refused", status: 126 },
-      { ...base, line: 13, command: "gatehouse connect demo-http --port 8090", background: true },
+      { ...base, line: 13, command: "gatehouse connect demo-http --port 8090", background: "wait" },
       { ...base, line: 14, command: "a && b" },
-      { ...base, line: 17, command: "serve --port 1", background: true },
+      { ...base, line: 17, command: "serve --port 1", background: "wait" },
       { ...base, line: 20, command: "whoami", terminal: "bob" },
     ]);
   });
