@@ -22,14 +22,15 @@ async function run(markdown: string): Promise<string[]> {
   const commands = runnableCommands("T.md", markdown);
   // The final `wait` would wait for background commands: end the script at t.end instead.
   writeFileSync(path.join(D, "run.sh"), docScript(commands).replace(/\nwait\n$/, "\n"));
-  await new Promise<void>((resolve, reject) => execFile("bash", [path.join(D, "run.sh")], { env: { PATH: process.env.PATH, D } }, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => execFile("bash", [path.join(D, "run.sh")], { env: { PATH: process.env.PATH, GH_DOC_OUT: D } }, (err) => (err ? reject(err) : resolve())));
   return commands.map((_, i) => readFileSync(path.join(D, `out.${i}`), "utf8").trim());
 }
 
 describe("doc script", () => {
-  it("gives each terminal its own exported variables", async () => {
-    const out = await run(["```sh runnable", "export WHO=alice", "```", "```sh runnable terminal=bob", "echo bob sees ${WHO:-nothing}", "export WHO=bob", "```", "```sh runnable", "echo main sees $WHO", "```"].join("\n"));
-    expect(out).toEqual(["", "bob sees nothing", "", "main sees alice"]);
+  it("gives each terminal its own exported variables, whatever their names", async () => {
+    // D, like any name a doc may use, is the doc's own.
+    const out = await run(["```sh runnable", "export WHO=alice D=/nowhere", "```", "```sh runnable terminal=bob", "echo bob sees ${WHO:-nothing}", "export WHO=bob", "```", "```sh runnable", "echo main sees $WHO in $D", "```"].join("\n"));
+    expect(out).toEqual(["", "bob sees nothing", "", "main sees alice in /nowhere"]);
   });
 
   it("replaces apr_… by the newest id no earlier placeholder took, and <id> by the newest session id", async () => {

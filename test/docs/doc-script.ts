@@ -12,7 +12,7 @@
  *    id printed so far (show, replay and verify of one session all say `<id>`);
  *  - background commands start, and the runner waits for their first output line (a listener
  *    prints it once it listens), unless `nowait`; those with expectations (a held statement)
- *    write their exit status when they end. After the last command the script writes "$D/t.end"
+ *    write their exit status when they end. After the last command the script writes "$__out/t.end"
  *    and waits: the test decides when what it expects has been printed, and ends the script's
  *    process group.
  */
@@ -27,28 +27,30 @@ export const PLACEHOLDERS: Record<string, { pattern: string; fresh: boolean }> =
 
 const PREAMBLE = String.raw`
 set +e
-: > "$D/used"
+# Where outputs go: a shell variable of the runner's own (a doc may well set D, OUT, DIR…).
+__out=$GH_DOC_OUT
+unset GH_DOC_OUT
+: > "$__out/used"
 # Exported variables as global declarations (sourced inside a function, plain declare would be local).
 __exports() { export -p | sed 's/^declare -x /declare -gx /; s/^declare -\([a-zA-Z]*\)x\([a-zA-Z]*\) /declare -g\1x\2 /'; }
-__exports > "$D/term.initial"
+__exports > "$__out/term.initial"
 __terminal=main
-cp "$D/term.initial" "$D/term.main"
+cp "$__out/term.initial" "$__out/term.main"
 # Switch to another terminal: keep this one's exported variables, restore the other's.
 __switch() {
   [ "$__terminal" = "$1" ] && return
-  local dir=$D
-  __exports > "$dir/term.$__terminal"
+  __exports > "$__out/term.$__terminal"
   for __v in $(compgen -e); do unset "$__v" 2>/dev/null; done
-  if [ -f "$dir/term.$1" ]; then source "$dir/term.$1"; else source "$dir/term.initial"; fi
+  if [ -f "$__out/term.$1" ]; then source "$__out/term.$1"; else source "$__out/term.initial"; fi
   __terminal=$1
 }
 # The newest id matching $1 in any output so far (with $2 = fresh: that no placeholder took yet);
 # waits up to 60 s for one.
 __fresh() {
   for _ in $(seq 600); do
-    for __f in $(ls -t "$D"/out.* 2>/dev/null); do
-      if [ "$2" = fresh ]; then __m=$(grep -oE "$1" "$__f" | grep -vxF -f "$D/used" | tail -1); else __m=$(grep -oE "$1" "$__f" | tail -1); fi
-      if [ -n "$__m" ]; then echo "$__m" >> "$D/used"; echo "$__m"; return; fi
+    for __f in $(ls -t "$__out"/out.* 2>/dev/null); do
+      if [ "$2" = fresh ]; then __m=$(grep -oE "$1" "$__f" | grep -vxF -f "$__out/used" | tail -1); else __m=$(grep -oE "$1" "$__f" | tail -1); fi
+      if [ -n "$__m" ]; then echo "$__m" >> "$__out/used"; echo "$__m"; return; fi
     done
     sleep 0.1
   done
@@ -70,24 +72,24 @@ function withPlaceholders(command: string, i: number): { setup: string[]; comman
 }
 
 /**
- * The bash script for one file's commands; outputs land in "$D/out.<i>", statuses in "$D/rc.<i>",
- * the time each started (after its placeholders were found) in "$D/t.<i>".
+ * The bash script for one file's commands; outputs land in "$__out/out.<i>", statuses in "$__out/rc.<i>",
+ * the time each started (after its placeholders were found) in "$__out/t.<i>".
  */
 export function docScript(commands: RunnableCommand[], substitute: (command: string) => string = (c) => c): string {
   const lines = [PREAMBLE];
   commands.forEach((c, i) => {
     const { setup, command } = withPlaceholders(substitute(c.command), i);
-    lines.push(`# ${c.file}:${c.line}`, `__switch ${JSON.stringify(c.terminal)}`, ...setup, `echo "$EPOCHREALTIME" > "$D/t.${i}"`);
+    lines.push(`# ${c.file}:${c.line}`, `__switch ${JSON.stringify(c.terminal)}`, ...setup, `echo "$EPOCHREALTIME" > "$__out/t.${i}"`);
     if (!c.background) {
-      lines.push(`{ ${command}\n} > "$D/out.${i}" 2>&1 < /dev/null; echo $? > "$D/rc.${i}"`);
+      lines.push(`{ ${command}\n} > "$__out/out.${i}" 2>&1 < /dev/null; echo $? > "$__out/rc.${i}"`);
       return;
     }
-    lines.push(`{ ${command}\necho $? > "$D/rc.${i}"; } > "$D/out.${i}" 2>&1 < /dev/null &`);
+    lines.push(`{ ${command}\necho $? > "$__out/rc.${i}"; } > "$__out/out.${i}" 2>&1 < /dev/null &`);
     // A listener: going on before it listens would be a race, so wait for its first line.
-    if (c.background === "wait") lines.push(`for _ in $(seq 600); do [ -s "$D/out.${i}" ] && break; sleep 0.1; done`);
+    if (c.background === "wait") lines.push(`for _ in $(seq 600); do [ -s "$__out/out.${i}" ] && break; sleep 0.1; done`);
   });
   lines.push(
-    'echo "$EPOCHREALTIME" > "$D/t.end"',
+    'echo "$EPOCHREALTIME" > "$__out/t.end"',
     "# Background commands go on (listeners, held requests) until the test ends this process group.",
     "wait",
   );

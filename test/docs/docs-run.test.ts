@@ -81,7 +81,7 @@ async function runAll(file: string, box: { dir: string; home: string }, commands
   const D = path.join(box.dir, ".doc-run");
   mkdirSync(D);
   writeFileSync(path.join(D, "run.sh"), docScript(commands));
-  const env: NodeJS.ProcessEnv = { ...cleanPgEnv(), ...gatewayEnv, HOME: box.home, PATH: `${path.join(ROOT, "bin")}:${process.env.PATH}`, D, NO_COLOR: "1" };
+  const env: NodeJS.ProcessEnv = { ...cleanPgEnv(), ...gatewayEnv, HOME: box.home, PATH: `${path.join(ROOT, "bin")}:${process.env.PATH}`, GH_DOC_OUT: D, NO_COLOR: "1" };
   for (const k of ["GATEHOUSE_TOKEN", "GATEHOUSE_STATE_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "KUBECONFIG"]) delete env[k];
   // Its own process group: whatever the commands left running (listeners) is ended with it.
   const child = spawn("bash", [path.join(D, "run.sh")], { cwd: box.dir, env, detached: true, stdio: "ignore" });
