@@ -88,7 +88,9 @@ export const platformRoutes = new Hono<PlatformEnv>()
       throw e;
     }
     const db = platformDatabase(c.env.TENANT_STORE);
-    const clash = audienceClash(record, await listTenants(db));
+    // The platform's own (issuer, audience) counts as taken: a tenant trusting it would accept platform admins' tokens.
+    const platform = { ...record, name: "", issuers: c.env.GATEHOUSE_PLATFORM_ISSUERS ?? "[]" };
+    const clash = audienceClash(record, [...(await listTenants(db)), platform]);
     if (clash) return c.json({ error: "invalid_tenant", reason: clash }, 422);
     if (!(await insertTenant(db, record))) throw new GatewayError(409, "conflict", `tenant ${record.name} already exists`);
     return c.json({ tenant: publicView(record) }, 201);

@@ -104,15 +104,30 @@ export class TenantR2 {
     const counted = await addUsage(this.db, "recording_bytes", size, this.maxBytes);
     if (!counted.ok) throw new RecordingLimitError(`the tenant's recording limit (${this.maxBytes} bytes) is reached: sessions cannot be recorded`);
     const o = await this.bucket.put(this.prefix + key, body as string, options);
-    return o && { ...o, key };
+    return o && { key, size: o.size, etag: o.etag, uploaded: o.uploaded, httpMetadata: o.httpMetadata, customMetadata: o.customMetadata };
   }
   async get(key: string) {
     const o = await this.bucket.get(this.prefix + key);
-    return o && Object.assign(o, { key });
+    if (!o) return null;
+    // R2 objects are native: their properties are getters and their methods need the original receiver.
+    return {
+      key,
+      size: o.size,
+      etag: o.etag,
+      uploaded: o.uploaded,
+      httpMetadata: o.httpMetadata,
+      customMetadata: o.customMetadata,
+      get body() {
+        return o.body;
+      },
+      text: () => o.text(),
+      arrayBuffer: () => o.arrayBuffer(),
+      json: <T>() => o.json<T>(),
+    };
   }
   async head(key: string) {
     const o = await this.bucket.head(this.prefix + key);
-    return o && { ...o, key };
+    return o && { key, size: o.size, etag: o.etag, uploaded: o.uploaded, httpMetadata: o.httpMetadata, customMetadata: o.customMetadata };
   }
   async delete(keys: string | string[]): Promise<void> {
     await this.bucket.delete(Array.isArray(keys) ? keys.map((k) => this.prefix + k) : this.prefix + keys);
@@ -120,8 +135,9 @@ export class TenantR2 {
   async list(options: R2ListOptions = {}) {
     const page = await this.bucket.list({ ...options, prefix: this.prefix + (options.prefix ?? ""), cursor: options.cursor });
     return {
-      ...page,
-      objects: page.objects.map((o) => Object.assign(o, { key: o.key.slice(this.prefix.length) })),
+      truncated: page.truncated,
+      cursor: page.truncated ? page.cursor : undefined,
+      objects: page.objects.map((o) => ({ key: o.key.slice(this.prefix.length), size: o.size, etag: o.etag, uploaded: o.uploaded, customMetadata: o.customMetadata })),
       delimitedPrefixes: page.delimitedPrefixes.map((p) => p.slice(this.prefix.length)),
     };
   }

@@ -117,7 +117,7 @@ export function audienceClash(candidate: TenantRecord, others: TenantRecord[]): 
       for (const i of mine) {
         if (i.issuer !== theirs.issuer) continue;
         const shared = i.audiences.find((a) => theirs.audiences.includes(a));
-        if (shared !== undefined) return `issuer ${i.issuer} with audience ${shared} is already trusted by tenant ${other.name}; give each tenant its own audience`;
+        if (shared !== undefined) return `issuer ${i.issuer} with audience ${shared} is already trusted by ${other.name ? `tenant ${other.name}` : "the platform"}; give each tenant its own audience`;
       }
     }
   }

@@ -20,8 +20,11 @@ function ensure(db: D1Database): Promise<unknown> {
 /** Stores a new tenant; false when the name is taken (names are never reused or overwritten). */
 export async function insertTenant(db: D1Database, record: TenantRecord): Promise<boolean> {
   await ensure(db);
-  const r = await db.prepare("INSERT OR IGNORE INTO tenants (name, record, created_at) VALUES (?, ?, ?)").bind(record.name, JSON.stringify(record), record.createdAt).run();
-  return (r.meta as { changes?: number }).changes === 1;
+  const text = JSON.stringify(record);
+  await db.prepare("INSERT OR IGNORE INTO tenants (name, record, created_at) VALUES (?, ?, ?)").bind(record.name, text, record.createdAt).run();
+  // Ours only if the stored row is ours (the adapters' change counts include index writes).
+  const row = await db.prepare("SELECT record FROM tenants WHERE name = ?").bind(record.name).first<{ record: string }>();
+  return row?.record === text;
 }
 
 export async function listTenants(db: D1Database): Promise<TenantRecord[]> {
