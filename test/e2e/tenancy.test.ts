@@ -27,7 +27,8 @@ import { parseKeySet, verifyTrailText } from "../../parsers/audit/index.ts";
 import { eventually, gatehouse } from "./helpers.ts";
 
 const TENANTS = ["acme", "beta"] as const;
-type Tenant = (typeof TENANTS)[number];
+/** "tiny": small limits; "mute": may store no recording bytes at all. */
+type Tenant = (typeof TENANTS)[number] | "tiny" | "mute";
 
 let stack: TestStack;
 let dir: string;
@@ -131,7 +132,7 @@ async function refusals(t: Tenant): Promise<Array<Record<string, unknown>>> {
   return r.json.refusals as Array<Record<string, unknown>>;
 }
 
-async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>): Promise<void> {
+async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>, limits: Record<string, number> = { max_sessions: 20, max_approval_requests: 50 }): Promise<void> {
   const file = path.join(dir, `${t}.json`);
   await writeFile(
     file,
@@ -142,7 +143,7 @@ async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>)
       connectors: [{ id: `${t}-connector`, public_key: connectorPublic }],
       policy: policy(t, stack.issuerId),
       policy_source: `${t}.yaml`,
-      limits: { max_sessions: 20, max_approval_requests: 50 },
+      limits,
     }),
   );
   const r = await gatehouse(["admin", "tenants", "create", "--file", file, "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
@@ -169,7 +170,7 @@ beforeAll(async () => {
     },
   });
   platformToken = await stack.mintToken({ sub: "platform-root", audience: "gatehouse-platform" });
-  for (const t of TENANTS) {
+  for (const t of [...TENANTS, "tiny"] as const) {
     // Each tenant's own database and login: the connector's credentials reach only it.
     await superuser("postgres", async (c) => {
       await c.query(`CREATE ROLE ${t}_app LOGIN PASSWORD '${t}-secret'`);
@@ -182,7 +183,7 @@ beforeAll(async () => {
     });
     const pair = await generateConnectorKeyPair();
     keys[t] = pair.privateJwk;
-    await createTenant(t, { ...pair.publicJwk, kid: `${t}-connector` });
+    await createTenant(t, { ...pair.publicJwk, kid: `${t}-connector` }, t === "tiny" ? { max_sessions: 1, max_approval_requests: 1 } : undefined);
     const running = await startConnector(
       {
         gateway: base(t),
@@ -196,7 +197,8 @@ beforeAll(async () => {
     connectors.push(running);
     await running.online;
   }
-  for (const t of TENANTS) {
+  await createTenant("mute", { kty: "OKP", crv: "Ed25519", x: keys.acme.x, kid: "mute-connector" }, { max_recording_bytes: 0 });
+  for (const t of [...TENANTS, "tiny"] as const) {
     const token = await ciToken(t, t);
     await eventually(async () => (await api("GET", `${base(t)}/v1/resources/orders`, token)).json.online === true, `${t}'s orders online`);
   }
@@ -408,5 +410,47 @@ describe("the same PostgreSQL flow in two tenants side by side", () => {
       const b = await runPsql(await listen("beta", await ciToken("beta", "beta")), ["-At", "-c", "select count(*) from orders"]);
       expect(b).toMatchObject({ code: 0, stdout: "2\n" });
     });
+  });
+});
+
+describe("per-tenant limits", () => {
+  it("max_sessions caps the tenant's live sessions (PostgreSQL 53300), whoever opens them", async () => {
+    const first = new pg.Client({ connectionString: await listen("tiny", await ciToken("tiny", "tiny", "ci-first")) });
+    await first.connect();
+    try {
+      expect((await first.query("select item from orders")).rows).toEqual([{ item: "tiny-only-item" }]);
+      const second = await runPsql(await listen("tiny", await ciToken("tiny", "tiny", "ci-second")), ["-c", "select 1"]);
+      expect(second.code).not.toBe(0);
+      expect(second.stderr).toMatch(/too many sessions: the tenant already has 1 open session \(tenant limit max_sessions: 1\)/);
+      // Other tenants are not affected by tiny's cap.
+      expect((await runPsql(await listen("acme", await ciToken("acme", "acme")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
+    } finally {
+      await first.end();
+    }
+  });
+
+  it("max_approval_requests refuses the request past the limit, and nothing runs", async () => {
+    const url = await listen("tiny", await ciToken("tiny", "tiny"));
+    const approver = await personToken("tiny", "tiny-approver", ["tiny-approvers"]);
+    const write = runPsql(url, ["-c", "insert into orders values (7, 'first-held')"], 90_000);
+    const pending = await eventually(async () => {
+      const r = await api("GET", `${base("tiny")}/v1/approvals?status=pending`, approver);
+      return (r.json.requests as Array<{ id: string }> | undefined)?.[0];
+    }, "tiny's first held write");
+    expect((await api("POST", `${base("tiny")}/v1/approvals/${pending.id}/deny`, approver, { reason: "limit test" })).status).toBe(200);
+    expect((await write).code).not.toBe(0);
+    const second = await runPsql(url, ["-c", "insert into orders values (8, 'second-held')"], 30_000);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(/limit of 1 approval requests is reached/);
+    const rows = await superuser("tiny_orders", (c) => c.query("select id from orders order by id"));
+    expect(rows.rows).toEqual([{ id: 1 }]);
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/tiny`, platformToken);
+    expect((shown.json.usage as Record<string, number>).approval_requests).toBe(1);
+  });
+
+  it("max_recording_bytes: a session that cannot be recorded does not start", async () => {
+    const r = await runPsql(await listen("mute", await ciToken("mute", "mute")), ["-c", "select 1"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/recording limit \(0 bytes\) is reached/);
   });
 });

@@ -71,7 +71,9 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
     this.holds = holds;
-    const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, sessionPolicy.caps(), () =>
+    // Hosted mode adds the tenant's own cap on live sessions to the policy's.
+    const caps = { ...sessionPolicy.caps(), maxSessionsInTenant: env.TENANT?.limits.maxSessions ?? null };
+    const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, caps, () =>
       this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
     );
     const services = { env, sessionId: admission.sessionId };
