@@ -89,3 +89,14 @@ export async function listRefusals(db: D1Database, limit = 200): Promise<Refusal
     tokenTenant: (r.token_tenant as string | null) ?? null,
   }));
 }
+
+/**
+ * Hosted mode: why a new session cannot be recorded (the tenant's recording bytes are used up),
+ * or null. Checked before a session starts; TenantR2 enforces the same limit on every write.
+ */
+export async function recordingLimitReached(env: { DB: D1Database; TENANT?: { limits: { maxRecordingBytes: number | null } } }): Promise<string | null> {
+  const limit = env.TENANT?.limits.maxRecordingBytes;
+  if (limit === undefined || limit === null) return null;
+  const used = (await readUsage(env.DB)).recording_bytes;
+  return used >= limit ? `gatehouse: the tenant's recording limit (${limit} bytes) is reached: sessions cannot be recorded` : null;
+}
