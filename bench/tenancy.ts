@@ -115,6 +115,8 @@ async function main(): Promise<void> {
     };
     const quietUrl = await listen("quiet", "probe");
     const kept = new pg.Client({ connectionString: quietUrl });
+    // Teardown closes listeners under live clients: their errors are expected then, never fatal.
+    kept.on("error", () => {});
     await kept.connect();
     closers.push(() => kept.end());
 
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < SESSION_SAMPLES; i++) {
         const t0 = performance.now();
         const c = new pg.Client({ connectionString: quietUrl });
+        c.on("error", () => {});
         await c.connect();
         await c.query("select 1");
         await c.end();
@@ -144,6 +147,7 @@ async function main(): Promise<void> {
       const loops = Array.from({ length: FLOOD_CLIENTS }, async () => {
         while (!stop) {
           const c = new pg.Client({ connectionString: url });
+          c.on("error", () => {});
           try {
             await c.connect();
             for (let i = 0; i < 20 && !stop; i++) {
@@ -207,7 +211,8 @@ async function main(): Promise<void> {
     await writeFile(path.join(out, `latest-tenancy${quick ? "-quick" : ""}.json`), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
     process.stdout.write(md);
   } finally {
-    for (const c of closers) await c().catch(() => {});
+    // Last opened first: the kept client ends before its listener closes.
+    for (const c of closers.reverse()) await c().catch(() => {});
     for (const c of connectors) await c.stop().catch(() => {});
     await stack.stop();
   }
