@@ -45,11 +45,13 @@ export interface AcquireRequest {
   resource: string;
   maxPerIdentity: number | null;
   maxPerResource: number | null;
+  /** Hosted mode: live sessions in the whole tenant (this limiter is the tenant's own); absent = no cap. */
+  maxInTenant?: number | null;
   /** Lease lifetime without renewal (default LEASE_TTL_MS; tests use a short one). */
   ttlMs?: number;
 }
 
-export type AcquireResult = { ok: true } | { ok: false; scope: "identity" | "resource"; open: number; limit: number };
+export type AcquireResult = { ok: true } | { ok: false; scope: "identity" | "resource" | "tenant"; open: number; limit: number };
 
 /** RPC of the SessionLimiter: leases of live sessions for the policy's concurrency caps. */
 export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {

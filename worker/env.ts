@@ -33,4 +33,15 @@ export interface Env {
   GATEHOUSE_BEHIND_CLOUDFLARE?: string;
   /** JSON: sign-in providers for people (web console, worker/signin/config.ts). */
   GATEHOUSE_SIGNIN?: string;
+  /**
+   * Hosted multi-tenant mode only (docs/TENANCY.md): the tenant every binding above belongs to,
+   * resolved at the boundary from the host or path. Absent in single-tenant mode.
+   */
+  TENANT?: TenantScope;
+}
+
+export interface TenantScope {
+  name: string;
+  via: "host" | "path" | "object";
+  limits: { maxSessions: number | null; maxRecordingBytes: number | null; maxApprovalRequests: number | null };
 }

@@ -19,11 +19,12 @@ import { approvalPage } from "./routes/approval-page.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import { signinRoutes } from "./signin/routes.ts";
 
-export { SessionObject } from "./session/session-object.ts";
-export { ConnectorHub } from "./connectors/connector-hub.ts";
-export { ApprovalsObject } from "./approvals/approvals-object.ts";
-export { SessionLimiter } from "./limits/session-limiter.ts";
-export { ExportObject } from "./export/exporter-object.ts";
+import { serveHosted } from "./tenancy/boundary.ts";
+import type { HostedEnv } from "./tenancy/tenant-env.ts";
+
+// Tenant-aware in hosted mode (they run with the tenant named in their object name), plain otherwise.
+export { SessionObject, ConnectorHub, ApprovalsObject, SessionLimiter, ExportObject } from "./tenancy/tenant-objects.ts";
+export { TenantStore } from "./tenancy/tenant-store.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -65,4 +66,12 @@ app.onError((err, c) => {
   return c.json({ error: "internal", reason: "internal error" }, 500);
 });
 
-export default app;
+/**
+ * Entry point. GATEHOUSE_TENANCY=multi puts the tenant boundary (worker/tenancy/boundary.ts) in
+ * front of `app`; single-tenant (the default) is `app` itself.
+ */
+export default {
+  fetch(request: Request, env: HostedEnv, ctx: ExecutionContext): Response | Promise<Response> {
+    return serveHosted(app, request, env, ctx);
+  },
+};

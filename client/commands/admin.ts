@@ -1,6 +1,7 @@
 /**
  * `gatehouse admin policy apply <file> | show` — the hosted-use policy API (worker/routes/admin.ts);
  * `gatehouse admin connectors …` — connector enrolment (admin-connectors.ts).
+ * `gatehouse admin tenants …` — hosted mode's tenants, platform administrators only (admin-tenants.ts).
  * Only identities holding the policy's `admin` role may call it. A policy is validated whole by
  * the gateway; an invalid one is rejected with every error and nothing changes.
  */
@@ -12,11 +13,12 @@ import { DEFAULT_GATEWAY, errorFromBody, parseGatewayUrl } from "../gateway/api.
 import { resolveTokenSource } from "../auth/token-source.ts";
 import type { CommandIO } from "./io.ts";
 import { adminConnectorsCommand, CONNECTORS_USAGE } from "./admin-connectors.ts";
+import { adminTenantsCommand, TENANTS_USAGE } from "./admin-tenants.ts";
 
 export const ADMIN_USAGE = `usage:
   gatehouse admin policy apply <policy.yaml>   validate and apply a policy (admin role)
   gatehouse admin policy show [--json]          the policy in force, its hash and origin
-${CONNECTORS_USAGE}options:
+${CONNECTORS_USAGE}${TENANTS_USAGE}options:
   --gateway URL   gateway (env GATEHOUSE_URL); token from GATEHOUSE_TOKEN or the CI's OIDC token
 `;
 
@@ -32,17 +34,20 @@ interface PolicyView {
 
 export async function adminCommand(argv: string[], io: CommandIO): Promise<number> {
   const [area, sub, ...rest] = argv;
-  if ((area !== "policy" || (sub !== "apply" && sub !== "show")) && (area !== "connectors" || sub === undefined || sub.startsWith("-"))) {
+  const listed = (area === "connectors" || area === "tenants") && sub !== undefined && !sub.startsWith("-");
+  if ((area !== "policy" || (sub !== "apply" && sub !== "show")) && !listed) {
     io.stdout(ADMIN_USAGE);
     return area === undefined || area === "--help" || area === "-h" ? (area === undefined ? 2 : 0) : 2;
   }
-  const connectorFlags: Record<string, FlagSpec> = area === "connectors" ? { id: { kind: "string" }, ttl: { kind: "string" } } : {};
+  const connectorFlags: Record<string, FlagSpec> =
+    area === "connectors" ? { id: { kind: "string" }, ttl: { kind: "string" } } : area === "tenants" ? { file: { kind: "string" } } : {};
   const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, ...connectorFlags });
   const env = io.env ?? process.env;
   const base = parseGatewayUrl(a.strings.get("gateway") ?? env.GATEHOUSE_URL ?? DEFAULT_GATEWAY);
   const token = await resolveTokenSource({ env, audience: a.strings.get("audience") }).getToken();
   const headers = { authorization: `Bearer ${token}`, accept: "application/json" };
   if (area === "connectors") return adminConnectorsCommand(sub, rest, base, headers, io);
+  if (area === "tenants") return adminTenantsCommand(sub, rest, base, headers, io);
   if (sub === "show") {
     if (a.positionals.length) throw new UsageError("admin policy show takes no arguments");
     const res = await fetch(new URL("v1/admin/policy", base), { headers, redirect: "error" });

@@ -79,6 +79,8 @@ export interface LocalStackOptions {
   persistTo?: string;
   /** Extra worker vars (override the generated ones). */
   workerVars?: Record<string, string>;
+  /** More worker vars that depend on the dev issuer (e.g. hosted mode's GATEHOUSE_PLATFORM_ISSUERS); given its GATEHOUSE_ISSUERS entry. */
+  workerVarsWithIssuer?: (devIssuer: Record<string, unknown>) => Record<string, string>;
   /** wrangler.toml to run (default: the repo's). */
   wranglerConfig?: string;
   /** Stop and fail when the worker reports its configuration invalid (default true; see WranglerOptions). */
@@ -276,18 +278,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     // (d) the worker.
     const maskingKey = await loadOrCreateMaskingKey(path.join(home, "worker", "masking-key"));
+    const devIssuer = {
+      issuer: issuer.issuer,
+      jwks_uri: issuer.jwksUri,
+      audiences: [DEV_DEFAULT_AUDIENCE],
+      algorithms: [DEV_ISSUER_ALG],
+      max_token_lifetime_seconds: 3600,
+      clock_skew_seconds: 30,
+      dev: true,
+    };
     const workerVarsFor = (gatewayUrl: string): WorkerVars => ({
-      GATEHOUSE_ISSUERS: JSON.stringify([
-        {
-          issuer: issuer.issuer,
-          jwks_uri: issuer.jwksUri,
-          audiences: [DEV_DEFAULT_AUDIENCE],
-          algorithms: [DEV_ISSUER_ALG],
-          max_token_lifetime_seconds: 3600,
-          clock_skew_seconds: 30,
-          dev: true,
-        },
-      ]),
+      GATEHOUSE_ISSUERS: JSON.stringify([devIssuer]),
       GATEHOUSE_CONNECTORS: JSON.stringify([{ id: LOCAL_CONNECTOR_ID, public_key: publicJwk }]),
       GATEHOUSE_POLICY: policy.text,
       GATEHOUSE_POLICY_SOURCE: policy.name,
@@ -298,6 +299,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         oidc: [{ id: "dev", label: "the development issuer", issuer: issuer.issuer, client_id: DEV_DEFAULT_AUDIENCE, authorization_endpoint: `${issuer.url}/authorize`, token_endpoint: `${issuer.url}/token` }],
       }),
       ...opts.workerVars,
+      ...opts.workerVarsWithIssuer?.(devIssuer),
     });
     let worker: RunningWorker | undefined;
     for (let attempt = 1; !worker; attempt++) {

@@ -38,6 +38,8 @@ export interface TestStackOptions {
   waitForConnector?: boolean;
   /** Extra worker vars. */
   workerVars?: Record<string, string>;
+  /** Extra worker vars built from the dev issuer's GATEHOUSE_ISSUERS entry (its JWKS URL is only known at start). */
+  workerVarsWithIssuer?: (devIssuer: Record<string, unknown>) => Record<string, string>;
   /** `iss` of minted tokens (default http://127.0.0.1:8788; null: the URL the issuer is served at, as npm start does). */
   issuerId?: string | null;
   /** Another wrangler config for the worker (benchmark builds, e.g. bench/recording-off/). */
@@ -141,6 +143,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     connector: opts.connector,
     waitForConnector: opts.waitForConnector,
     workerVars: opts.workerVars,
+    workerVarsWithIssuer: opts.workerVarsWithIssuer,
     requireReady: opts.requireReady,
     ...(opts.wranglerConfig ? { wranglerConfig: opts.wranglerConfig } : {}),
     ...(opts.verbose

@@ -11,6 +11,7 @@ import { principalKey, principalOf } from "./ci-context.ts";
 import { ApprovalError, type ApprovalRecord } from "./core.ts";
 import type { ApprovalsObject, Result } from "./approvals-object.ts";
 import { toHex } from "../../parsers/encoding/hex-base64.ts";
+import { addUsage } from "../tenancy/tenant-usage.ts";
 
 export type { ApprovalRecord, ApprovalOutcome, Vote, Requirement } from "./core.ts";
 export type { SessionApprovalCallbacks } from "./approvals-object.ts";
@@ -51,8 +52,20 @@ export interface CreateApprovalInput {
   timeoutMs?: number | null;
 }
 
+/**
+ * Hosted mode: counts one approval request (statement or grant) against the tenant's limit and
+ * usage counter; throws ApprovalError("forbidden") once the limit is reached. No-op single-tenant.
+ */
+export async function countApprovalRequest(env: Env): Promise<void> {
+  if (!env.TENANT) return;
+  const limit = env.TENANT.limits.maxApprovalRequests;
+  const counted = await addUsage(env.DB, "approval_requests", 1, limit);
+  if (!counted.ok) throw new ApprovalError("forbidden", `the tenant's limit of ${limit} approval requests is reached: ask the platform to raise it`);
+}
+
 /** Persists the request, queues notifications, and returns at once. Throws ApprovalError when refused. */
 export async function createApprovalRequest(env: Env, req: CreateApprovalInput): Promise<{ id: string; url: string; expiresAt: number }> {
+  await countApprovalRequest(env);
   const result = await approvalsStub(env).createStatement({
     sessionId: req.sessionId,
     resource: req.resource,

@@ -46,6 +46,10 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
     this.sweep(now);
     // A session asks once; asking again (a retried RPC) keeps its one lease.
     this.sql.exec("DELETE FROM leases WHERE session_id = ?", req.sessionId);
+    if (req.maxInTenant != null) {
+      const open = Number(this.sql.exec("SELECT count(*) AS n FROM leases").one().n);
+      if (open >= req.maxInTenant) return { ok: false, scope: "tenant", open, limit: req.maxInTenant };
+    }
     if (req.maxPerIdentity !== null) {
       const open = this.count("identity", req.identity);
       if (open >= req.maxPerIdentity) return { ok: false, scope: "identity", open, limit: req.maxPerIdentity };

@@ -21,6 +21,8 @@ export class TooManySessionsError extends Error {
 export interface SessionCaps {
   maxSessionsPerIdentity: number | null;
   maxSessionsPerResource: number | null;
+  /** Hosted mode: the tenant's limit on live sessions (docs/TENANCY.md). */
+  maxSessionsInTenant?: number | null;
 }
 
 export class SessionSlot {
@@ -44,7 +46,7 @@ export class SessionSlot {
   }
 
   get needed(): boolean {
-    return this.caps.maxSessionsPerIdentity !== null || this.caps.maxSessionsPerResource !== null;
+    return this.caps.maxSessionsPerIdentity !== null || this.caps.maxSessionsPerResource !== null || this.caps.maxSessionsInTenant != null;
   }
 
   /** Take the slot or throw TooManySessionsError. Without caps there is nothing to count. */
@@ -56,12 +58,13 @@ export class SessionSlot {
       resource: this.resource.name,
       maxPerIdentity: this.caps.maxSessionsPerIdentity,
       maxPerResource: this.caps.maxSessionsPerResource,
+      maxInTenant: this.caps.maxSessionsInTenant ?? null,
     });
     if (!result.ok) {
-      const who = result.scope === "identity" ? `identity ${this.identity.subject} already has` : `resource ${this.resource.name} already has`;
-      const key = result.scope === "identity" ? "max_sessions_per_identity" : "max_sessions_per_resource";
+      const who = result.scope === "identity" ? `identity ${this.identity.subject} already has` : result.scope === "tenant" ? "the tenant already has" : `resource ${this.resource.name} already has`;
+      const key = result.scope === "identity" ? "max_sessions_per_identity" : result.scope === "tenant" ? "tenant limit max_sessions" : "max_sessions_per_resource";
       throw new TooManySessionsError(
-        `gatehouse: too many sessions: ${who} ${result.open} open session${result.open === 1 ? "" : "s"} (policy limit ${key}: ${result.limit})`,
+        `gatehouse: too many sessions: ${who} ${result.open} open session${result.open === 1 ? "" : "s"} (${result.scope === "tenant" ? "" : "policy limit "}${key}: ${result.limit})`,
         this.resource.type === "postgres" ? "53300" : "too-many-sessions",
       );
     }

@@ -13,9 +13,9 @@ import { parseDuration } from "../../parsers/policy/duration.ts";
 import { bearerIdentity, type AppEnv } from "../auth/bearer-identity.ts";
 import { BadRequestError, ForbiddenError, GatewayError, NotFoundError } from "../errors.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
-import { approvalsStub } from "../approvals/client.ts";
+import { approvalsStub, countApprovalRequest } from "../approvals/client.ts";
 import { principalKey, principalOf } from "../approvals/ci-context.ts";
-import { GRANT_REQUIREMENT, type ApprovalRecord, type RequestKind, type RequestStatus, type VoteDecision } from "../approvals/core.ts";
+import { ApprovalError, GRANT_REQUIREMENT, type ApprovalRecord, type RequestKind, type RequestStatus, type VoteDecision } from "../approvals/core.ts";
 import type { Result } from "../approvals/approvals-object.ts";
 import { requestUrl } from "../approvals/notifications.ts";
 import { isResourceName } from "../../parsers/resource-name.ts";
@@ -163,6 +163,12 @@ export const grantRoutes = new Hono<AppEnv>()
     const reason = optionalString(b.reason, "reason");
     if (!reason?.trim()) throw new BadRequestError("a grant request needs a reason");
     const policy = await currentPolicy(c.env);
+    try {
+      await countApprovalRequest(c.env);
+    } catch (e) {
+      if (e instanceof ApprovalError) throw new ForbiddenError(e.message);
+      throw e;
+    }
     const result = await approvalsStub(c.env).createGrant({ resource, requester: principalOf(c.var.identity), durationMs, reason });
     if (!result.ok) fail(result);
     return c.json({ request: view(c, policy, result.value) }, 201);

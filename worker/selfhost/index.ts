@@ -15,6 +15,9 @@ import { SelfHostD1, SelfHostR2 } from "./adapters.ts";
 import type { SelfHostStore } from "./store-object.ts";
 
 export { SelfHostStore } from "./store-object.ts";
+// Bound in wrangler.toml for the hosted mode (docs/TENANCY.md); the self-hosted worker is single-tenant
+// and never uses it, but wrangler builds this entry from the same bindings and wants the class.
+export { TenantStore } from "../tenancy/tenant-store.ts";
 
 type HostEnv = Omit<Env, "DB" | "RECORDINGS"> & { SELFHOST_STORE: DurableObjectNamespace<SelfHostStore> };
 

@@ -26,6 +26,7 @@ import { gatewayConfig } from "../config/gateway-config.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
 import { activeGrants, noteGrantUse } from "../approvals/client.ts";
 import type { ApprovalOutcome } from "../approvals/core.ts";
+import { recordingLimitReached } from "../tenancy/tenant-usage.ts";
 
 export type { ClientAdmission };
 
@@ -59,6 +60,9 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const valid = validateSession(admission.resource, sessionPolicy);
     if (!valid.ok) return this.refuseInTunnel(admission, valid.refusal);
     const protocol = valid.protocol;
+    // Hosted mode: a tenant whose recording bytes are used up starts no session (it could not be recorded).
+    const unrecordable = await recordingLimitReached(env);
+    if (unrecordable) return this.refuseInTunnel(admission, { kind: "unavailable", code: "53100", message: unrecordable });
     let audit: Awaited<ReturnType<typeof openSessionAudit>>;
     try {
       audit = await this.openAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
@@ -71,7 +75,9 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
     this.holds = holds;
-    const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, sessionPolicy.caps(), () =>
+    // Hosted mode adds the tenant's own cap on live sessions to the policy's.
+    const caps = { ...sessionPolicy.caps(), maxSessionsInTenant: env.TENANT?.limits.maxSessions ?? null };
+    const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, caps, () =>
       this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
     );
     const services = { env, sessionId: admission.sessionId };

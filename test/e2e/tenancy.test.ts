@@ -1,0 +1,456 @@
+/**
+ * Hosted multi-tenant mode end to end (docs/TENANCY.md): one worker (wrangler dev), two tenants
+ * created through `gatehouse admin tenants create`, each with its own connector fronting its own
+ * PostgreSQL database under the SAME resource name, the same flow side by side (read, held write
+ * approved by the tenant's approver, recorded trail verified with the tenant's published keys),
+ * and every way across the boundary refused and recorded in the target tenant's refusal log.
+ * Both tenants trust the same issuer (the development issuer stands in for GitHub), with their
+ * own audiences and their own claim rules. Ground truth comes from PostgreSQL itself.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import http from "node:http";
+import { randomBytes } from "node:crypto";
+import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { startTestStack, runPsql, type TestStack } from "../harness/stack.ts";
+import { TEST_LISTENER_CREDENTIALS, listenerUrl } from "../harness/listener-auth.ts";
+import { startConnectListener } from "../../client/listener.ts";
+import { staticTokenSource } from "../../client/auth/token-source.ts";
+import { startConnector, type RunningConnector } from "../../connector/connector.ts";
+import { silentLogger } from "../../connector/logger.ts";
+import { generateConnectorKeyPair, importConnectorPrivateKey, type Ed25519PrivateJwk } from "../../connector/keys.ts";
+import { signConnectorAssertion } from "../../connector/assertion.ts";
+import { parseKeySet, verifyTrailText } from "../../parsers/audit/index.ts";
+import { eventually, gatehouse } from "./helpers.ts";
+
+const TENANTS = ["acme", "beta"] as const;
+/** "tiny": small limits; "mute": may store no recording bytes at all. */
+type Tenant = (typeof TENANTS)[number] | "tiny" | "mute";
+
+let stack: TestStack;
+let dir: string;
+const keys = {} as Record<Tenant, Ed25519PrivateJwk>;
+const connectors: RunningConnector[] = [];
+const closers: Array<() => Promise<void>> = [];
+let platformToken: string;
+
+const aud = (t: Tenant) => `gatehouse-${t}`;
+const base = (t: Tenant) => `${stack.gatewayUrl}/t/${t}`;
+/** A pipeline of tenant `claimsOf`, with a token for tenant `audOf`'s audience. */
+const ciToken = (audOf: Tenant, claimsOf: Tenant, sub = `ci-${claimsOf}`) => stack.mintToken({ sub, audience: aud(audOf), claims: { repository: `${claimsOf}/app` } });
+const personToken = (t: Tenant, sub: string, groups: string[]) => stack.mintToken({ sub, audience: aud(t), claims: { groups } });
+
+function policy(t: Tenant, issuer: string): string {
+  return `version: 1
+roles:
+  admin: [{ issuer: "${issuer}", claims: { groups: ${t}-admins } }]
+  approver: [{ issuer: "${issuer}", claims: { groups: ${t}-approvers } }]
+  auditor: [{ issuer: "${issuer}", claims: { groups: ${t}-auditors } }]
+rules:
+  - name: ${t}-read
+    effect: allow
+    subjects: [{ issuer: "${issuer}", claims: { repository: "${t}/*" } }]
+    resources: [orders]
+    actions: [connect, sql.read, sql.transaction, sql.session]
+  - name: ${t}-writes-need-approval
+    effect: approve
+    subjects: [{ issuer: "${issuer}", claims: { repository: "${t}/*" } }]
+    resources: [orders]
+    actions: [sql.write]
+    approvers: [{ issuer: "${issuer}", claims: { groups: ${t}-approvers } }]
+    timeout: 15m
+`;
+}
+
+async function superuser<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const su = stack.pg.superuser!;
+  const c = new pg.Client({ host: stack.pg.host, port: stack.pg.port, user: su.user, password: su.password, database });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function api(method: string, url: string, token: string | null, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = { text };
+  }
+  return { status: res.status, json };
+}
+
+/** A `gatehouse connect` listener for tenant `t` (gateway URL with the /t/<tenant> prefix). */
+async function listen(t: Tenant, token: string): Promise<string> {
+  const listener = await startConnectListener({
+    gateway: base(t),
+    resource: "orders",
+    port: 0,
+    tokenSource: staticTokenSource(token, "test"),
+    type: "postgres",
+    log: () => {},
+    credentials: TEST_LISTENER_CREDENTIALS,
+    stateDir: path.join(dir, `listener-${t}-${closers.length}`),
+  });
+  closers.push(() => listener.close());
+  return listenerUrl(listener.port, "ci", "orders", listener.auth.password);
+}
+
+/** Status of a WebSocket upgrade as a connector sends it (fetch cannot send `upgrade`). */
+function upgradeStatus(url: string, assertion: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, {
+      headers: { authorization: `Bearer ${assertion}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-protocol": TUNNEL_SUBPROTOCOL },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("upgrade", (_res, socket) => {
+      socket.destroy();
+      resolve(101);
+    });
+    req.on("error", reject);
+  });
+}
+
+async function refusals(t: Tenant): Promise<Array<Record<string, unknown>>> {
+  const r = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/${t}/refusals`, platformToken);
+  expect(r.status).toBe(200);
+  return r.json.refusals as Array<Record<string, unknown>>;
+}
+
+async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>, limits: Record<string, number> = { max_sessions: 20, max_approval_requests: 50 }): Promise<void> {
+  const file = path.join(dir, `${t}.json`);
+  await writeFile(
+    file,
+    JSON.stringify({
+      name: t,
+      // The same issuer for both tenants (as GitHub would be), each with its own audience.
+      issuers: [{ ...devIssuer(), audiences: [aud(t)] }],
+      connectors: [{ id: `${t}-connector`, public_key: connectorPublic }],
+      policy: policy(t, stack.issuerId),
+      policy_source: `${t}.yaml`,
+      limits,
+    }),
+  );
+  const r = await gatehouse(["admin", "tenants", "create", "--file", file, "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain(`tenant ${t} (created`);
+}
+
+let devIssuerEntry: Record<string, unknown>;
+const devIssuer = () => ({ ...devIssuerEntry, dev: false });
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "gatehouse-tenancy-"));
+  stack = await startTestStack({
+    connector: false,
+    waitForConnector: false,
+    workerVars: { GATEHOUSE_TENANCY: "multi" },
+    workerVarsWithIssuer: (issuer) => {
+      devIssuerEntry = issuer;
+      return {
+        GATEHOUSE_PLATFORM_ISSUERS: JSON.stringify([{ ...issuer, audiences: ["gatehouse-platform"], dev: false }]),
+        GATEHOUSE_PLATFORM_ADMINS: JSON.stringify([{ issuer: issuer.issuer, subject: "platform-root" }]),
+      };
+    },
+  });
+  platformToken = await stack.mintToken({ sub: "platform-root", audience: "gatehouse-platform" });
+  for (const t of [...TENANTS, "tiny"] as const) {
+    // Each tenant's own database and login: the connector's credentials reach only it.
+    await superuser("postgres", async (c) => {
+      await c.query(`CREATE ROLE ${t}_app LOGIN PASSWORD '${t}-secret'`);
+      await c.query(`CREATE DATABASE ${t}_orders OWNER ${t}_app`);
+    });
+    await superuser(`${t}_orders`, async (c) => {
+      await c.query(`CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL)`);
+      await c.query(`INSERT INTO orders VALUES (1, '${t}-only-item')`);
+      await c.query(`ALTER TABLE orders OWNER TO ${t}_app`);
+    });
+    const pair = await generateConnectorKeyPair();
+    keys[t] = pair.privateJwk;
+    await createTenant(t, { ...pair.publicJwk, kid: `${t}-connector` }, t === "tiny" ? { max_sessions: 1, max_approval_requests: 1 } : undefined);
+    const running = await startConnector(
+      {
+        gateway: base(t),
+        id: `${t}-connector`,
+        privateKey: pair.privateJwk,
+        // The SAME resource name in both tenants.
+        resources: [{ name: "orders", type: "postgres", labels: {}, host: stack.pg.host, port: stack.pg.port, database: `${t}_orders`, username: `${t}_app`, password: `${t}-secret`, tls: { mode: "disable" } }],
+      },
+      { logger: silentLogger },
+    );
+    connectors.push(running);
+    await running.online;
+  }
+  await createTenant("mute", { kty: "OKP", crv: "Ed25519", x: keys.acme.x, kid: "mute-connector" }, { max_recording_bytes: 0 });
+  for (const t of [...TENANTS, "tiny"] as const) {
+    const token = await ciToken(t, t);
+    await eventually(async () => (await api("GET", `${base(t)}/v1/resources/orders`, token)).json.online === true, `${t}'s orders online`);
+  }
+}, 240_000);
+
+afterAll(async () => {
+  for (const close of closers) await close().catch(() => {});
+  for (const c of connectors) await c.stop().catch(() => {});
+  await stack?.stop();
+});
+
+describe("platform administration (gatehouse admin tenants)", () => {
+  it("lists and shows tenants to a platform administrator", async () => {
+    const env = { GATEHOUSE_TOKEN: platformToken };
+    const list = await gatehouse(["admin", "tenants", "list", "--gateway", stack.gatewayUrl], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^acme\t/m);
+    expect(list.stdout).toMatch(/^beta\t/m);
+    const show = await gatehouse(["admin", "tenants", "show", "acme", "--json", "--gateway", stack.gatewayUrl], env);
+    expect(show.code).toBe(0);
+    const view = JSON.parse(show.stdout) as { tenant: Record<string, unknown>; usage: Record<string, number> };
+    expect(view.tenant).toMatchObject({ name: "acme", connectors: ["acme-connector"], audit_keys: "generated", limits: { max_sessions: 20 } });
+    // Secrets are never shown.
+    expect(show.stdout).not.toMatch(/masking|"d"/);
+  });
+
+  it("refuses a tenant whose issuer + audience another tenant already trusts, and a taken name", async () => {
+    const r = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants`, platformToken, {
+      name: "gamma",
+      issuers: [{ ...devIssuer(), audiences: [aud("acme")] }],
+      policy: policy("acme", stack.issuerId),
+    });
+    expect(r.status).toBe(422);
+    expect(r.json.reason).toMatch(/already trusted by tenant acme/);
+    const again = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants`, platformToken, { name: "acme", issuers: [{ ...devIssuer(), audiences: ["fresh"] }], policy: policy("acme", stack.issuerId) });
+    expect(again.status).toBe(409);
+  });
+
+  it("a tenant administrator is not a platform administrator, and the platform serves no tenant routes", async () => {
+    const tenantAdmin = await personToken("acme", "acme-root", ["acme-admins"]);
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants`, tenantAdmin)).status).toBe(401);
+    // Even with the platform's audience, a subject not listed as platform admin is refused.
+    const stranger = await stack.mintToken({ sub: "acme-root", audience: "gatehouse-platform", claims: { groups: ["acme-admins"] } });
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants`, stranger)).status).toBe(403);
+    const cli = await gatehouse(["admin", "tenants", "list", "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: tenantAdmin });
+    expect(cli.code).not.toBe(0);
+    expect(cli.stderr).toMatch(/401|not trusted|audience/i);
+    // Without a tenant in host or path there is no gateway to reach.
+    expect((await api("GET", `${stack.gatewayUrl}/v1/resources/orders`, await ciToken("acme", "acme"))).status).toBe(404);
+    expect((await api("GET", `${stack.gatewayUrl}/t/nosuch/v1/resources/orders`, await ciToken("acme", "acme"))).json.error).toBe("unknown_tenant");
+  });
+});
+
+describe("the same PostgreSQL flow in two tenants side by side", () => {
+  const sessions = {} as Record<Tenant, string>;
+
+  it("each tenant's pipeline reads its own database under the same resource name", async () => {
+    const [a, b] = await Promise.all(TENANTS.map(async (t) => runPsql(await listen(t, await ciToken(t, t)), ["-At", "-c", "select item from orders order by id"])));
+    expect(a).toMatchObject({ code: 0, stdout: "acme-only-item\n" });
+    expect(b).toMatchObject({ code: 0, stdout: "beta-only-item\n" });
+  });
+
+  it("a write is held for the tenant's own approver, runs once approved, and lands in the tenant's database only", async () => {
+    await Promise.all(
+      TENANTS.map(async (t) => {
+        const url = await listen(t, await ciToken(t, t));
+        const write = runPsql(url, ["-c", `insert into orders values (2, '${t}-approved')`], 90_000);
+        const approver = await personToken(t, `${t}-approver`, [`${t}-approvers`]);
+        const pending = await eventually(async () => {
+          const r = await api("GET", `${base(t)}/v1/approvals?status=pending`, approver);
+          return (r.json.requests as Array<{ id: string; statement?: { text?: string } }> | undefined)?.find((q) => JSON.stringify(q).includes(`${t}-approved`));
+        }, `${t}'s held write`);
+        const voted = await api("POST", `${base(t)}/v1/approvals/${pending.id}/approve`, approver, {});
+        expect(voted.status).toBe(200);
+        expect((await write).code).toBe(0);
+      }),
+    );
+    for (const t of TENANTS) {
+      const rows = await superuser(`${t}_orders`, (c) => c.query("select item from orders order by id"));
+      expect(rows.rows.map((r) => r.item)).toEqual([`${t}-only-item`, `${t}-approved`]);
+    }
+  });
+
+  it("each tenant's trail verifies with its own published keys and never with the other's", async () => {
+    const published = {} as Record<Tenant, Awaited<ReturnType<typeof parseKeySet>>>;
+    const kids = {} as Record<Tenant, string[]>;
+    for (const t of TENANTS) {
+      const res = await fetch(`${base(t)}/.well-known/gatehouse-audit-keys`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      published[t] = parseKeySet(JSON.parse(text));
+      kids[t] = (JSON.parse(text) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    }
+    expect(kids.acme.filter((k) => kids.beta.includes(k))).toEqual([]);
+    for (const t of TENANTS) {
+      const auditor = await personToken(t, `${t}-auditor`, [`${t}-auditors`]);
+      const list = await eventually(async () => {
+        const r = await api("GET", `${base(t)}/v1/sessions?resource=orders`, auditor);
+        const ended = (r.json.sessions as Array<{ id: string; status: string }> | undefined)?.filter((s) => s.status !== "open");
+        return ended && ended.length >= 2 ? ended : null;
+      }, `${t}'s ended sessions`);
+      sessions[t] = list[0]!.id;
+      const exported = await fetch(`${base(t)}/v1/sessions/${sessions[t]}/export`, { headers: { authorization: `Bearer ${auditor}` } });
+      expect(exported.status).toBe(200);
+      const trail = await exported.text();
+      const own = await verifyTrailText(trail, { keys: published[t] });
+      expect([own.ok, own.error]).toEqual([true, undefined]);
+      const other: Tenant = t === "acme" ? "beta" : "acme";
+      const foreign = await verifyTrailText(trail, { keys: published[other] });
+      expect(foreign.ok).toBe(false);
+    }
+  });
+
+  it("counts each tenant's usage separately", async () => {
+    for (const t of TENANTS) {
+      const r = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/${t}`, platformToken);
+      const usage = r.json.usage as Record<string, number>;
+      expect(usage.sessions_started).toBeGreaterThanOrEqual(2);
+      expect(usage.recording_bytes).toBeGreaterThan(0);
+    }
+  });
+
+  describe("every way across the boundary is refused and recorded", () => {
+    it("a token for A's audience is refused at B, and B's log names A as the token's tenant", async () => {
+      const token = await ciToken("acme", "acme", "ci-crossing");
+      const r = await api("GET", `${base("beta")}/v1/resources/orders`, token);
+      expect(r.status).toBe(401);
+      expect(r.json.reason).toMatch(/\baud\b/);
+      const psql = await runPsql(await listen("beta", token), ["-c", "select item from orders"]);
+      expect(psql.code).not.toBe(0);
+      expect(psql.stdout).not.toContain("beta-only-item");
+      const log = await eventually(async () => (await refusals("beta")).filter((x) => x.tokenSubject === "ci-crossing"), "recorded refusals");
+      expect(log[0]).toMatchObject({ status: 401, tokenTenant: "acme", tokenAudience: aud("acme"), via: "path" });
+    });
+
+    it("a token valid at B but with A's claims (the issuer both trust) is refused by B's claim rules", async () => {
+      const token = await ciToken("beta", "acme", "ci-acme-at-beta");
+      const psql = await runPsql(await listen("beta", token), ["-At", "-c", "select item from orders"]);
+      expect(psql.code).not.toBe(0);
+      expect(psql.stdout).not.toContain("beta-only-item");
+      expect(psql.stderr).toMatch(/denied|no rule|not allowed/i);
+    });
+
+    it("B's approvers and auditors cannot see, decide or read A's approvals, grants or sessions", async () => {
+      // A real grant request and session of A.
+      const holder = await ciToken("acme", "acme", "ci-grant-holder");
+      const grant = await api("POST", `${base("acme")}/v1/grants`, holder, { resource: "orders", duration: "10m", reason: "tenancy test" });
+      expect(grant.status).toBe(201);
+      const grantId = (grant.json.request as { id: string }).id;
+      const betaApprover = await personToken("beta", "beta-approver", ["beta-approvers", "beta-auditors", "beta-admins"]);
+      for (const [method, p] of [
+        ["GET", `/v1/grants/${grantId}`],
+        ["POST", `/v1/grants/${grantId}/approve`],
+        ["GET", `/v1/approvals/${grantId}`],
+        ["GET", `/v1/sessions/${sessions.acme}`],
+        ["GET", `/v1/sessions/${sessions.acme}/export`],
+      ] as const) {
+        const r = await api(method, `${base("beta")}${p}`, betaApprover, method === "POST" ? {} : undefined);
+        expect([p, r.status]).toEqual([p, 404]);
+      }
+      const listed = await api("GET", `${base("beta")}/v1/grants`, betaApprover);
+      expect(JSON.stringify(listed.json)).not.toContain(grantId);
+      // And A's approver, with A's token, at B: not even authenticated.
+      const acmeApprover = await personToken("acme", "acme-approver", ["acme-approvers", "beta-approvers"]);
+      expect((await api("POST", `${base("beta")}/v1/grants/${grantId}/approve`, acmeApprover, {})).status).toBe(401);
+      // The grant is still pending in A: nothing B did touched it.
+      const acmeView = await api("GET", `${base("acme")}/v1/grants/${grantId}`, acmeApprover);
+      expect((acmeView.json.request as { status: string }).status).toBe("pending");
+      const log = await eventually(async () => {
+        const all = await refusals("beta");
+        return all.filter((x) => String(x.path).includes(grantId)).length >= 4 ? all : null;
+      }, "recorded refusals of grant access");
+      expect(log.some((x) => x.path === `/v1/sessions/${sessions.acme}` && x.status === 404)).toBe(true);
+      expect(log.some((x) => String(x.path).endsWith(`${grantId}/approve`) && x.status === 401 && x.tokenTenant === "acme")).toBe(true);
+    });
+
+    it("A's administrator cannot read or change B's policy, nor B's connectors", async () => {
+      const acmeAdmin = await personToken("acme", "acme-root", ["acme-admins", "beta-admins"]);
+      expect((await api("GET", `${base("beta")}/v1/admin/policy`, acmeAdmin)).status).toBe(401);
+      expect((await api("GET", `${base("beta")}/v1/admin/connectors`, acmeAdmin)).status).toBe(401);
+      const put = await fetch(`${base("beta")}/v1/admin/policy`, { method: "PUT", headers: { authorization: `Bearer ${acmeAdmin}` }, body: policy("acme", stack.issuerId) });
+      expect(put.status).toBe(401);
+      // The platform administrator holds no role inside a tenant either.
+      expect((await api("GET", `${base("acme")}/v1/admin/policy`, platformToken)).status).toBe(401);
+      const betaAdmin = await personToken("beta", "beta-root", ["beta-admins"]);
+      const shown = await api("GET", `${base("beta")}/v1/admin/policy`, betaAdmin);
+      expect(shown.status).toBe(200);
+      expect(shown.json.text).toContain("beta-read");
+    });
+
+    it("A's connector cannot attach to B, nor join B's sessions, by assertion or by session id", async () => {
+      const key = await importConnectorPrivateKey(keys.acme);
+      const control = await upgradeStatus(`${base("beta")}/v1/connector/control`, await signConnectorAssertion(key, "acme-connector"));
+      expect(control).toBe(401);
+      // A connector of A calling itself by B's connector id: its key is not B's.
+      const spoof = await upgradeStatus(`${base("beta")}/v1/connector/control`, await signConnectorAssertion(key, "beta-connector"));
+      expect(spoof).toBe(401);
+      // B's session id through A's own tenant: A's namespace has no such session.
+      const stream = await upgradeStatus(`${base("acme")}/v1/connector/streams/${sessions.beta}`, await signConnectorAssertion(key, "acme-connector", { sid: sessions.beta }));
+      expect(stream).toBe(410);
+      const betaLog = await eventually(async () => {
+        const all = (await refusals("beta")).filter((x) => x.path === "/v1/connector/control");
+        return all.length >= 2 ? all : null;
+      }, "recorded connector refusals");
+      expect(betaLog.map((x) => x.connector).sort()).toEqual(["acme-connector", "beta-connector"]);
+      const acmeLog = await eventually(async () => (await refusals("acme")).filter((x) => x.path === `/v1/connector/streams/${sessions.beta}`), "recorded stream refusal");
+      expect(acmeLog[0]).toMatchObject({ status: 410, connector: "acme-connector" });
+      // B's pipeline still reaches B's database through B's own connector.
+      const b = await runPsql(await listen("beta", await ciToken("beta", "beta")), ["-At", "-c", "select count(*) from orders"]);
+      expect(b).toMatchObject({ code: 0, stdout: "2\n" });
+    });
+  });
+});
+
+describe("per-tenant limits", () => {
+  it("max_sessions caps the tenant's live sessions (PostgreSQL 53300), whoever opens them", async () => {
+    const first = new pg.Client({ connectionString: await listen("tiny", await ciToken("tiny", "tiny", "ci-first")) });
+    await first.connect();
+    try {
+      expect((await first.query("select item from orders")).rows).toEqual([{ item: "tiny-only-item" }]);
+      const second = await runPsql(await listen("tiny", await ciToken("tiny", "tiny", "ci-second")), ["-c", "select 1"]);
+      expect(second.code).not.toBe(0);
+      expect(second.stderr).toMatch(/too many sessions: the tenant already has 1 open session \(tenant limit max_sessions: 1\)/);
+      // Other tenants are not affected by tiny's cap.
+      expect((await runPsql(await listen("acme", await ciToken("acme", "acme")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
+    } finally {
+      await first.end();
+    }
+  });
+
+  it("max_approval_requests refuses the request past the limit, and nothing runs", async () => {
+    const url = await listen("tiny", await ciToken("tiny", "tiny"));
+    const approver = await personToken("tiny", "tiny-approver", ["tiny-approvers"]);
+    const write = runPsql(url, ["-c", "insert into orders values (7, 'first-held')"], 90_000);
+    const pending = await eventually(async () => {
+      const r = await api("GET", `${base("tiny")}/v1/approvals?status=pending`, approver);
+      return (r.json.requests as Array<{ id: string }> | undefined)?.[0];
+    }, "tiny's first held write");
+    expect((await api("POST", `${base("tiny")}/v1/approvals/${pending.id}/deny`, approver, { reason: "limit test" })).status).toBe(200);
+    expect((await write).code).not.toBe(0);
+    const second = await runPsql(url, ["-c", "insert into orders values (8, 'second-held')"], 30_000);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(/limit of 1 approval requests is reached/);
+    const rows = await superuser("tiny_orders", (c) => c.query("select id from orders order by id"));
+    expect(rows.rows).toEqual([{ id: 1 }]);
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/tiny`, platformToken);
+    expect((shown.json.usage as Record<string, number>).approval_requests).toBe(1);
+  });
+
+  it("max_recording_bytes: a session that cannot be recorded does not start", async () => {
+    const r = await runPsql(await listen("mute", await ciToken("mute", "mute")), ["-c", "select 1"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/recording limit \(0 bytes\) is reached/);
+  });
+});

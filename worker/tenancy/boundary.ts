@@ -1,0 +1,123 @@
+/**
+ * The hosted mode's front door. Single-tenant (the default): requests go to the worker as they
+ * are. Multi-tenant: the tenant is resolved from the host or the `/t/<tenant>` prefix (resolve.ts),
+ * its record read from the platform registry, and the unchanged worker runs with that tenant's
+ * Env (tenant-env.ts) — so every Durable Object, table, recording and configuration value it
+ * touches is the tenant's. Refused requests (401/403/404/409/410) are recorded in the tenant's
+ * refusal log, with the presented token's issuer/audience/subject and — when that token was
+ * minted for another tenant — which one.
+ */
+import { Hono } from "hono";
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import type { Env } from "../env.ts";
+import { ConfigurationError, GatewayError } from "../errors.ts";
+import { parseIssuers } from "../config/gateway-config.ts";
+import { parseTenancySettings, resolveTenant } from "./resolve.ts";
+import { requireTenantStore, tenantEnv, type HostedEnv, type MultiTenantEnv } from "./tenant-env.ts";
+import { platformDatabase } from "./tenant-store.ts";
+import { cachedTenant, listTenants } from "./tenant-registry.ts";
+import { addUsage, recordRefusal, type Refusal } from "./tenant-usage.ts";
+import { platformRoutes } from "./platform-routes.ts";
+import type { TenantRecord } from "./tenant-record.ts";
+
+type FetchApp = { fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> };
+
+const platformApp = new Hono<{ Bindings: MultiTenantEnv }>()
+  .get("/healthz", (c) => c.json({ ok: true, ready: true, tenancy: "multi" }))
+  .route("/platform/v1", platformRoutes)
+  .notFound((c) => c.json({ error: "not_found", reason: "hosted mode: name a tenant (<tenant>.<base domain> or /t/<tenant>/…); the platform serves /platform/v1 only" }, 404))
+  .onError((err, c) => {
+    if (err instanceof GatewayError) return c.json({ error: err.code, reason: err.message }, err.status);
+    if (err instanceof ConfigurationError) return c.json({ error: "misconfigured", reason: err.message }, 503);
+    console.error("gatehouse platform: unhandled error", err);
+    return c.json({ error: "internal", reason: "internal error" }, 500);
+  });
+
+const REFUSED = new Set([401, 403, 404, 409, 410]);
+
+export async function serveHosted(app: FetchApp, request: Request, raw: HostedEnv, ctx: ExecutionContext): Promise<Response> {
+  let settings: ReturnType<typeof parseTenancySettings>;
+  let hosted: MultiTenantEnv;
+  try {
+    settings = parseTenancySettings(raw);
+    if (settings.mode === "single") return app.fetch(request, raw, ctx);
+    hosted = requireTenantStore(raw);
+  } catch (e) {
+    return Response.json({ error: "misconfigured", reason: (e as Error).message }, { status: 503 });
+  }
+  const url = new URL(request.url);
+  const resolved = resolveTenant(url, settings);
+  if (resolved.kind === "invalid") return Response.json({ error: "unknown_tenant", reason: resolved.reason }, { status: 404 });
+  if (resolved.kind === "platform") return platformApp.fetch(request, hosted, ctx);
+  const db = platformDatabase(hosted.TENANT_STORE);
+  const record = await cachedTenant(db, resolved.tenant.name);
+  if (!record) return Response.json({ error: "unknown_tenant", reason: `no tenant ${resolved.tenant.name}` }, { status: 404 });
+  const env = tenantEnv(hosted, record, resolved.tenant);
+  const response = await app.fetch(new Request(resolved.inner, request), env, ctx);
+  if (response.status === 101 && resolved.inner.pathname.startsWith("/v1/tunnel/")) {
+    ctx.waitUntil(addUsage(env.DB, "sessions_started", 1, null).catch(() => {}));
+  } else if (REFUSED.has(response.status)) {
+    const refusal = await describeRefusal(request, response, resolved.inner.pathname, resolved.tenant.via);
+    ctx.waitUntil(
+      (async () => {
+        refusal.tokenTenant = await tokenTenant(refusal, record, await listTenants(db));
+        await recordRefusal(env.DB, refusal);
+      })().catch((e) => console.error("gatehouse: could not record a refusal", e)),
+    );
+  }
+  return response;
+}
+
+async function describeRefusal(request: Request, response: Response, path: string, via: string): Promise<Refusal> {
+  let error = `http_${response.status}`;
+  let reason = "";
+  try {
+    const body = (await response.clone().json()) as { error?: unknown; reason?: unknown };
+    if (typeof body.error === "string") error = body.error;
+    if (typeof body.reason === "string") reason = body.reason;
+  } catch {
+    // not JSON: the status says enough
+  }
+  const refusal: Refusal = {
+    at: Date.now(),
+    via,
+    method: request.method,
+    path,
+    status: response.status,
+    error,
+    reason,
+    tokenIssuer: null,
+    tokenAudience: null,
+    tokenSubject: null,
+    connector: null,
+    tokenTenant: null,
+  };
+  const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  if (token) {
+    // Unverified on purpose: this is what the caller presented, recorded for the tenant's admins.
+    try {
+      const claims = decodeJwt(token);
+      refusal.tokenIssuer = typeof claims.iss === "string" ? claims.iss.slice(0, 200) : null;
+      refusal.tokenAudience = (Array.isArray(claims.aud) ? claims.aud.join(" ") : (claims.aud ?? null))?.slice(0, 200) ?? null;
+      refusal.tokenSubject = typeof claims.sub === "string" ? claims.sub.slice(0, 200) : null;
+      if (path.startsWith("/v1/connector/")) {
+        const kid = decodeProtectedHeader(token).kid;
+        refusal.connector = typeof kid === "string" ? kid.slice(0, 100) : null;
+      }
+    } catch {
+      // not a JWT
+    }
+  }
+  return refusal;
+}
+
+/** The other tenant whose issuer + audience the presented token names, if any. */
+async function tokenTenant(r: Refusal, here: TenantRecord, all: TenantRecord[]): Promise<string | null> {
+  if (!r.tokenIssuer || !r.tokenAudience) return null;
+  const audiences = r.tokenAudience.split(" ");
+  for (const t of all) {
+    if (t.name === here.name) continue;
+    if (parseIssuers(t.issuers).some((i) => i.issuer === r.tokenIssuer && i.audiences.some((a) => audiences.includes(a)))) return t.name;
+  }
+  return null;
+}

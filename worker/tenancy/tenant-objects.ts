@@ -1,0 +1,60 @@
+/**
+ * The worker's Durable Object classes, made tenant-aware. In hosted mode an object learns its
+ * tenant from its own name (`tenant:<name>:…`, given by TenantNamespace) and runs with that
+ * tenant's Env, loaded before any event is delivered (blockConcurrencyWhile). An object whose
+ * name carries no tenant refuses to start: nothing can run outside a tenant by accident.
+ * In single-tenant mode they are the plain classes.
+ */
+import { SessionObject as BaseSessionObject } from "../session/session-object.ts";
+import { ConnectorHub as BaseConnectorHub } from "../connectors/connector-hub.ts";
+import { ApprovalsObject as BaseApprovalsObject } from "../approvals/approvals-object.ts";
+import { SessionLimiter as BaseSessionLimiter } from "../limits/session-limiter.ts";
+import { ExportObject as BaseExportObject } from "../export/exporter-object.ts";
+import type { Env } from "../env.ts";
+import { parseTenancySettings } from "./resolve.ts";
+import { tenantOfObjectName } from "./object-names.ts";
+import { platformDatabase } from "./tenant-store.ts";
+import { readTenant } from "./tenant-registry.ts";
+import { requireTenantStore, tenantEnv, type HostedEnv } from "./tenant-env.ts";
+
+export function objectEnv(ctx: DurableObjectState, raw: HostedEnv): Env {
+  if (parseTenancySettings(raw).mode === "single") return raw;
+  const hosted = requireTenantStore(raw);
+  const name = ctx.id.name;
+  const tenant = tenantOfObjectName(name);
+  if (tenant === null) throw new Error(`hosted mode: Durable Object ${JSON.stringify(name ?? ctx.id.toString())} belongs to no tenant`);
+  // Filled in before the first event: the base constructors only prepare their own SQL tables.
+  const env = {} as Env;
+  void ctx.blockConcurrencyWhile(async () => {
+    const record = await readTenant(platformDatabase(hosted.TENANT_STORE), tenant);
+    if (!record) throw new Error(`hosted mode: tenant ${tenant} does not exist`);
+    Object.assign(env, tenantEnv(hosted, record, { name: tenant, via: "object" }));
+  });
+  return env;
+}
+
+export class SessionObject extends BaseSessionObject {
+  constructor(ctx: DurableObjectState, env: HostedEnv) {
+    super(ctx, objectEnv(ctx, env));
+  }
+}
+export class ConnectorHub extends BaseConnectorHub {
+  constructor(ctx: DurableObjectState, env: HostedEnv) {
+    super(ctx, objectEnv(ctx, env));
+  }
+}
+export class ApprovalsObject extends BaseApprovalsObject {
+  constructor(ctx: DurableObjectState, env: HostedEnv) {
+    super(ctx, objectEnv(ctx, env));
+  }
+}
+export class SessionLimiter extends BaseSessionLimiter {
+  constructor(ctx: DurableObjectState, env: HostedEnv) {
+    super(ctx, objectEnv(ctx, env));
+  }
+}
+export class ExportObject extends BaseExportObject {
+  constructor(ctx: DurableObjectState, env: HostedEnv) {
+    super(ctx, objectEnv(ctx, env));
+  }
+}

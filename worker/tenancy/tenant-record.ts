@@ -1,0 +1,125 @@
+/**
+ * A tenant's configuration as the platform stores it: the same shapes as the single-tenant
+ * variables (GATEHOUSE_ISSUERS, GATEHOUSE_CONNECTORS, GATEHOUSE_POLICY…), validated whole at
+ * creation with the same parsers, so a tenant can never hold a configuration a single-tenant
+ * deployment would refuse.
+ */
+import type { TenantScope } from "../env.ts";
+import { parseConnectors, parseIssuers } from "../config/gateway-config.ts";
+import { ConfigurationError } from "../errors.ts";
+import { parseExportConfig } from "../export/config.ts";
+import { loadPolicy, formatPolicyErrors } from "../../parsers/policy/index.ts";
+import { isTenantName, TENANT_NAME_RULE } from "./resolve.ts";
+import { toHex } from "../../parsers/encoding/hex-base64.ts";
+
+/**
+ * maxSessions: live sessions at once in the tenant; maxRecordingBytes: bytes stored under its R2
+ * prefix in total; maxApprovalRequests: approval requests created in total. null = no cap.
+ */
+export type TenantLimits = TenantScope["limits"];
+
+export interface TenantRecord {
+  name: string;
+  /** JSON texts in the single-tenant variables' formats (docs/CONFIGURATION.md). */
+  issuers: string;
+  connectors: string;
+  policy: string;
+  policySource: string;
+  maskingKey: string;
+  /** Ed25519 private JWKs (first = active); null = a key generated in the tenant's own store. */
+  auditKeys: string | null;
+  export: string | null;
+  limits: TenantLimits;
+  createdAt: number;
+  createdBy: string;
+}
+
+/** What the platform admin API shows: never the masking key or private audit keys. */
+export function publicView(r: TenantRecord) {
+  return {
+    name: r.name,
+    issuers: JSON.parse(r.issuers) as unknown,
+    connectors: (JSON.parse(r.connectors) as Array<{ id: string }>).map((c) => c.id),
+    policy_source: r.policySource,
+    audit_keys: r.auditKeys === null ? "generated" : "configured",
+    export: r.export !== null,
+    limits: { max_sessions: r.limits.maxSessions, max_recording_bytes: r.limits.maxRecordingBytes, max_approval_requests: r.limits.maxApprovalRequests },
+    created_at: new Date(r.createdAt).toISOString(),
+    created_by: r.createdBy,
+  };
+}
+
+function limit(where: string, v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new ConfigurationError(`${where} must be a non-negative integer or null`);
+  return v;
+}
+
+const jsonOrNull = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+
+/**
+ * Validates a creation request (`POST /platform/v1/tenants`). Every problem is a
+ * ConfigurationError naming the field; nothing is stored unless all of it is valid.
+ */
+export async function tenantFromRequest(body: Record<string, unknown>, createdBy: string, now = Date.now()): Promise<TenantRecord> {
+  const name = body.name;
+  if (typeof name !== "string" || !isTenantName(name)) throw new ConfigurationError(`name: ${TENANT_NAME_RULE} (and not a reserved name)`);
+  const issuers = JSON.stringify(body.issuers ?? []);
+  const parsedIssuers = parseIssuers(issuers);
+  if (parsedIssuers.length === 0) throw new ConfigurationError("issuers: a tenant must trust at least one issuer");
+  // Hosted tenants never get the development issuer's marker: it only makes sense on a laptop.
+  if (parsedIssuers.some((i) => i.dev)) throw new ConfigurationError("issuers: dev issuers are not allowed for hosted tenants");
+  const connectors = JSON.stringify(body.connectors ?? []);
+  parseConnectors(connectors);
+  const policy = body.policy;
+  if (typeof policy !== "string" || policy.trim() === "") throw new ConfigurationError("policy: the tenant's policy YAML is required");
+  const policySource = typeof body.policy_source === "string" && body.policy_source !== "" ? body.policy_source : "policy.yaml";
+  const loaded = await loadPolicy(policy, policySource, { devIssuers: [] });
+  if (!loaded.ok) throw new ConfigurationError(`policy ${policySource} is invalid:\n${formatPolicyErrors(loaded.errors)}`);
+  let maskingKey = body.masking_key;
+  if (maskingKey === undefined) {
+    const bytes = new Uint8Array(32);
+    crypto.getRandomValues(bytes);
+    maskingKey = toHex(bytes);
+  }
+  if (typeof maskingKey !== "string" || maskingKey.length < 16) throw new ConfigurationError("masking_key must be a string of at least 16 characters (omit it to generate one)");
+  const exportJson = jsonOrNull(body.export);
+  parseExportConfig(exportJson ?? undefined);
+  const limits = (body.limits ?? {}) as Record<string, unknown>;
+  return {
+    name,
+    issuers,
+    connectors,
+    policy,
+    policySource,
+    maskingKey,
+    auditKeys: jsonOrNull(body.audit_keys),
+    export: exportJson,
+    limits: {
+      maxSessions: limit("limits.max_sessions", limits.max_sessions),
+      maxRecordingBytes: limit("limits.max_recording_bytes", limits.max_recording_bytes),
+      maxApprovalRequests: limit("limits.max_approval_requests", limits.max_approval_requests),
+    },
+    createdAt: now,
+    createdBy,
+  };
+}
+
+/**
+ * (issuer, audience) pairs must be unique across tenants: a token minted for one tenant's audience
+ * then cannot even verify at another, whatever that tenant's claim rules say. Returns the clash.
+ */
+export function audienceClash(candidate: TenantRecord, others: TenantRecord[]): string | null {
+  const mine = parseIssuers(candidate.issuers);
+  for (const other of others) {
+    if (other.name === candidate.name) continue;
+    for (const theirs of parseIssuers(other.issuers)) {
+      for (const i of mine) {
+        if (i.issuer !== theirs.issuer) continue;
+        const shared = i.audiences.find((a) => theirs.audiences.includes(a));
+        if (shared !== undefined) return `issuer ${i.issuer} with audience ${shared} is already trusted by ${other.name ? `tenant ${other.name}` : "the platform"}; give each tenant its own audience`;
+      }
+    }
+  }
+  return null;
+}

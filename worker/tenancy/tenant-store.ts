@@ -1,0 +1,43 @@
+/**
+ * Storage of the hosted mode, one SQLite database per tenant: the `TenantStore` Durable Object
+ * (the self-hosted build's store, worker/selfhost/store-object.ts) named `tenant:<name>:store`
+ * holds that tenant's D1 tables, reached through the same D1 adapter. A query cannot forget a
+ * `WHERE tenant = ?`: another tenant's rows are in another database. The platform's own registry
+ * of tenants is the store named `platform`.
+ */
+import { SelfHostStore } from "../selfhost/store-object.ts";
+import { SelfHostD1 } from "../selfhost/adapters.ts";
+import { tenantObjectName } from "./object-names.ts";
+
+/** Same class, own binding (TENANT_STORE) and own migration tag, so it never shares instances with self-hosting. */
+export class TenantStore extends SelfHostStore {}
+
+export type TenantStoreNamespace = DurableObjectNamespace<TenantStore>;
+
+export const PLATFORM_STORE = "platform";
+
+/** The tenant's D1 (per-tenant SQLite database); one instance per namespace + tenant keeps schema caches warm. */
+const databases = new WeakMap<TenantStoreNamespace, Map<string, D1Database>>();
+
+export function tenantDatabase(ns: TenantStoreNamespace, tenant: string): D1Database {
+  return storeDatabase(ns, tenantObjectName(tenant, "store"));
+}
+
+export function platformDatabase(ns: TenantStoreNamespace): D1Database {
+  return storeDatabase(ns, PLATFORM_STORE);
+}
+
+function storeDatabase(ns: TenantStoreNamespace, objectName: string): D1Database {
+  let byName = databases.get(ns);
+  if (!byName) {
+    byName = new Map();
+    databases.set(ns, byName);
+  }
+  let db = byName.get(objectName);
+  if (!db) {
+    const id = ns.idFromName(objectName);
+    db = new SelfHostD1(() => ns.get(id)) as unknown as D1Database;
+    byName.set(objectName, db);
+  }
+  return db;
+}
