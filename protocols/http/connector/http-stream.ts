@@ -189,7 +189,7 @@ export class HttpTunnelStream extends TunnelStreamBase {
         return;
       }
       current.res = { complete: true } as http.IncomingMessage;
-      this.sendFramed(problemResponse({ status: 502, title: "Bad Gateway", detail: this.scrub(`gatehouse: resource ${resource.name}: upstream unreachable (${err.code ?? err.message})`) }));
+      this.sendFramed(problemResponse({ status: 502, title: "Bad Gateway", detail: this.scrub(`gatehouse: resource ${resource.name}: ${describeUpstreamFailure(err)}`) }));
     });
     for (const p of current.pending) {
       if (p.t === "end") req.end();
@@ -300,6 +300,17 @@ export class HttpTunnelStream extends TunnelStreamBase {
     this.upgraded?.destroy();
     this.agent?.destroy();
   }
+}
+
+/** Certificate verification failures (Node/OpenSSL codes): the upstream is not who the CA says. */
+const UNTRUSTED_CERT = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_HAS_EXPIRED|ERR_TLS_CERT)/;
+
+/** Why a request never got a response, in words an operator can act on (never with the credential). */
+export function describeUpstreamFailure(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? "";
+  if (UNTRUSTED_CERT.test(code)) return `the upstream's TLS certificate is not trusted (${code}: ${err.message}); check the resource's ca`;
+  if (code.startsWith("ERR_SSL_") || code === "EPROTO") return `the TLS handshake with the upstream failed (${code}: ${err.message}); a client certificate may be required or refused`;
+  return `upstream unreachable (${code || err.message})`;
 }
 
 /** Node's request options take an object; repeated names become lists (sent as repeated lines). */
