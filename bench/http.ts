@@ -40,6 +40,9 @@ function get(agent: http.Agent, port: number, p: string, headers: Record<string,
       let n = 0;
       res.on("data", (b: Buffer) => (n += b.length));
       res.on("end", () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${res.statusCode}`))));
+      // A response cut off mid-body fails the figure instead of hanging the run.
+      res.on("aborted", () => reject(new Error(`response cut off after ${n} bytes`)));
+      res.on("error", reject);
     });
     req.on("error", reject);
   });

@@ -87,9 +87,10 @@ function httpsUpstream(tls: { key: string; cert: string }, clientCa?: string): P
   const seen: Seen[] = [];
   const server = https.createServer({ ...tls, ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, (req, res) => {
     const socket = req.socket as TLSSocket;
-    const peer = socket.getPeerCertificate();
-    seen.push({ url: req.url!, headers: req.headers, peerCn: peer?.subject?.CN, authorized: socket.authorized });
-    answer(res, 200, { ok: true, path: req.url, client: peer?.subject?.CN ?? null });
+    const cn = socket.getPeerCertificate()?.subject?.CN;
+    const peerCn = Array.isArray(cn) ? cn.join(",") : cn;
+    seen.push({ url: req.url!, headers: req.headers, peerCn, authorized: socket.authorized });
+    answer(res, 200, { ok: true, path: req.url, client: peerCn ?? null });
   });
   return listen(server, seen, []);
 }

@@ -245,13 +245,28 @@ export class HttpTunnelStream extends TunnelStreamBase {
       headers.push(header(name, res.rawHeaders[i + 1]!));
     }
     if (current.chunked) headers.push(header("Transfer-Encoding", "chunked"));
-    this.sendFramed(serializeResponseHead(status, res.statusMessage ?? "", headers));
+    // The head goes out with the first body bytes when they are already here (one frame, one
+    // message per hop for a small response), else on the next turn of the event loop (a slow or
+    // streamed body, e.g. server-sent events, never delays the head).
+    let head: Uint8Array | undefined = serializeResponseHead(status, res.statusMessage ?? "", headers);
+    const withHead = (bytes: Uint8Array): Uint8Array => {
+      if (!head) return bytes;
+      const out = Buffer.concat([head, bytes]);
+      head = undefined;
+      return out;
+    };
+    const flushHead = setImmediate(() => {
+      if (head) this.sendFramed(withHead(new Uint8Array(0)));
+    });
     res.on("data", (b: Buffer) => {
-      this.sendFramed(current.chunked ? chunk(b) : b);
+      clearImmediate(flushHead);
+      this.sendFramed(withHead(current.chunked ? chunk(b) : b));
       this.pauseIfOutOfCredit();
     });
     res.on("end", () => {
-      if (current.chunked) this.sendFramed(LAST_CHUNK);
+      clearImmediate(flushHead);
+      if (current.chunked) this.sendFramed(withHead(LAST_CHUNK));
+      else if (head) this.sendFramed(withHead(new Uint8Array(0)));
     });
     res.on("error", () => void this.failTarget("gatehouse: upstream response failed"));
     if (!this.sendWindow.open) this.pauseIfOutOfCredit();
