@@ -13,7 +13,7 @@
  */
 import type { SessionMasker } from "../../../worker/masking/session-masker.ts";
 import type { MaskingConfig, MaskingRule } from "../../../parsers/masking/config.ts";
-import { textMaskFromSessionMasker } from "../../ssh/worker/text-mask.ts";
+import { textMaskFromSessionMasker } from "../../../worker/masking/text-mask.ts";
 import { compileGlob } from "../../../parsers/policy/glob.ts";
 import { hmacSha256 } from "../../../parsers/masking/reference.ts";
 import { JsonBodyMasker } from "../masking/json-mask.ts";
