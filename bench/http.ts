@@ -40,6 +40,9 @@ function get(agent: http.Agent, port: number, p: string, headers: Record<string,
       let n = 0;
       res.on("data", (b: Buffer) => (n += b.length));
       res.on("end", () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${res.statusCode}`))));
+      // A response cut off mid-body fails the figure instead of hanging the run.
+      res.on("aborted", () => reject(new Error(`response cut off after ${n} bytes`)));
+      res.on("error", reject);
     });
     req.on("error", reject);
   });
@@ -65,9 +68,13 @@ async function smallGets(port: number, headers: Record<string, string>, seconds:
 }
 
 async function largeBody(port: number, headers: Record<string, string>, rows: number): Promise<number> {
-  const agent = new http.Agent({ keepAlive: false });
+  // Keep-alive, so the client ends the connection: with `Connection: close` the gateway ends the
+  // session after the response, and Session.end → Hop.close drops frames still queued for the
+  // listener's credit — the end of a large body is then cut off, intermittently (docs/HTTP.md
+  // "Not yet"). That is a bug to fix in the session, not a cost to measure here.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const t = performance.now();
-  const bytes = await get(agent, port, `/customers/bulk?n=${rows}`, headers);
+  const bytes = await get(agent, port, `/customers/bulk?n=${rows}`, headers).finally(() => agent.destroy());
   return bytes / 1e6 / ((performance.now() - t) / 1000);
 }
 
@@ -93,7 +100,12 @@ export async function benchHttp(opts: { seconds: number; largeRows: number; roun
       const large = [];
       for (let r = 0; r < opts.rounds; r++) {
         small.push(await smallGets(port, headers, opts.seconds));
-        large.push(await largeBody(port, headers, opts.largeRows));
+        large.push(
+          await largeBody(port, headers, opts.largeRows).catch((e: Error) => {
+            // The listener's log says why the gateway ended the session.
+            throw new Error(`${name}: ${e.message}${name === "gatehouse" ? `; listener: ${conn.logs.slice(-2).join(" | ")}` : ""}`);
+          }),
+        );
       }
       out.push({ name: "HTTP small JSON GET (4 clients, keep-alive)", path: name, value: median(small.map((s) => s.rps)), unit: "requests/s" });
       out.push({ name: "HTTP small JSON GET p99", path: name, value: median(small.map((s) => s.p99)), unit: "ms" });

@@ -189,7 +189,7 @@ export class HttpTunnelStream extends TunnelStreamBase {
         return;
       }
       current.res = { complete: true } as http.IncomingMessage;
-      this.sendFramed(problemResponse({ status: 502, title: "Bad Gateway", detail: this.scrub(`gatehouse: resource ${resource.name}: upstream unreachable (${err.code ?? err.message})`) }));
+      this.sendFramed(problemResponse({ status: 502, title: "Bad Gateway", detail: this.scrub(`gatehouse: resource ${resource.name}: ${describeUpstreamFailure(err)}`) }));
     });
     for (const p of current.pending) {
       if (p.t === "end") req.end();
@@ -245,13 +245,28 @@ export class HttpTunnelStream extends TunnelStreamBase {
       headers.push(header(name, res.rawHeaders[i + 1]!));
     }
     if (current.chunked) headers.push(header("Transfer-Encoding", "chunked"));
-    this.sendFramed(serializeResponseHead(status, res.statusMessage ?? "", headers));
+    // The head goes out with the first body bytes when they are already here (one frame, one
+    // message per hop for a small response), else on the next turn of the event loop (a slow or
+    // streamed body, e.g. server-sent events, never delays the head).
+    let head: Uint8Array | undefined = serializeResponseHead(status, res.statusMessage ?? "", headers);
+    const withHead = (bytes: Uint8Array): Uint8Array => {
+      if (!head) return bytes;
+      const out = Buffer.concat([head, bytes]);
+      head = undefined;
+      return out;
+    };
+    const flushHead = setImmediate(() => {
+      if (head) this.sendFramed(withHead(new Uint8Array(0)));
+    });
     res.on("data", (b: Buffer) => {
-      this.sendFramed(current.chunked ? chunk(b) : b);
+      clearImmediate(flushHead);
+      this.sendFramed(withHead(current.chunked ? chunk(b) : b));
       this.pauseIfOutOfCredit();
     });
     res.on("end", () => {
-      if (current.chunked) this.sendFramed(LAST_CHUNK);
+      clearImmediate(flushHead);
+      if (current.chunked) this.sendFramed(withHead(LAST_CHUNK));
+      else if (head) this.sendFramed(withHead(new Uint8Array(0)));
     });
     res.on("error", () => void this.failTarget("gatehouse: upstream response failed"));
     if (!this.sendWindow.open) this.pauseIfOutOfCredit();
@@ -300,6 +315,17 @@ export class HttpTunnelStream extends TunnelStreamBase {
     this.upgraded?.destroy();
     this.agent?.destroy();
   }
+}
+
+/** Certificate verification failures (Node/OpenSSL codes): the upstream is not who the CA says. */
+const UNTRUSTED_CERT = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_HAS_EXPIRED|ERR_TLS_CERT)/;
+
+/** Why a request never got a response, in words an operator can act on (never with the credential). */
+export function describeUpstreamFailure(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? "";
+  if (UNTRUSTED_CERT.test(code)) return `the upstream's TLS certificate is not trusted (${code}: ${err.message}); check the resource's ca`;
+  if (code.startsWith("ERR_SSL_") || code === "EPROTO") return `the TLS handshake with the upstream failed (${code}: ${err.message}); a client certificate may be required or refused`;
+  return `upstream unreachable (${code || err.message})`;
 }
 
 /** Node's request options take an object; repeated names become lists (sent as repeated lines). */

@@ -27,6 +27,7 @@ async function harness() {
   const identity = identityOf(devClaims("pipeline"));
   const resource = { name: "api", type: "http", labels: {} };
   const toClient: string[] = [];
+  const clientSends: number[] = [];
   const toConnector: string[] = [];
   const events: Array<[string, unknown]> = [];
   let ended: SessionOutcome | undefined;
@@ -44,7 +45,10 @@ async function harness() {
       onMasking: async () => {},
       onEvent: async (t: string, d: unknown) => void events.push([t, d]),
     },
-    sendToClient: (parts: Uint8Array[]) => toClient.push(...parts.map((p) => dec.decode(p))),
+    sendToClient: (parts: Uint8Array[]) => {
+      clientSends.push(parts.length);
+      toClient.push(...parts.map((p) => dec.decode(p)));
+    },
     sendToConnector: (parts: Uint8Array[]) => {
       toConnector.push(...parts.map((p) => dec.decode(p)));
       // A minimal upstream answer for each request head, through the connector's framing.
@@ -62,7 +66,7 @@ async function harness() {
     end: (o: SessionOutcome) => void (ended = o),
   } as unknown as EngineHost;
   engine = new HttpEngine(host);
-  return { engine, toClient, toConnector, events, ended: () => ended };
+  return { engine, toClient, clientSends, toConnector, events, ended: () => ended };
 }
 
 describe("worker HTTP engine, driven with raw tunnel bytes", () => {
@@ -121,5 +125,25 @@ describe("worker HTTP engine, driven with raw tunnel bytes", () => {
     // The session stays usable: the next request is decided and forwarded.
     await h.engine.onClientData(enc.encode("GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"));
     expect(h.toConnector.filter((c) => /^GET \/ok /.test(c))).toHaveLength(1);
+  });
+
+  it("GET/HEAD without an upgrade are recorded as reads (durable before the answer), anything else as not read-only (durable before forwarding)", async () => {
+    const h = await harness();
+    await h.engine.onClientData(enc.encode("GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"));
+    await h.engine.onClientData(enc.encode("POST /other HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"));
+    await h.engine.onClientData(enc.encode("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+    const queries = h.events.filter(([t]) => t === "query").map(([, d]) => d as { text: string; readOnly: boolean });
+    expect(queries.map((q) => [q.text, q.readOnly])).toEqual([
+      ["GET /ok", true],
+      ["POST /other", false],
+      ["GET /ws", false],
+    ]);
+  });
+
+  it("a response head and body that arrive in one connector frame leave in one send to the client", async () => {
+    const h = await harness();
+    await h.engine.onClientData(enc.encode("GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"));
+    expect(h.clientSends).toEqual([2]);
+    expect(h.toClient.join("")).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
   });
 });

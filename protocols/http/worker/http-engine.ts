@@ -92,6 +92,8 @@ export class HttpEngine implements Engine {
   private upgradedUp = 0;
   private upgradedDown = 0;
   private exchanges = 0;
+  /** While a connector frame is processed: what goes to the client, sent as one frame at the end. */
+  private batch: Uint8Array[] | undefined;
 
   private readonly holdChain: FilterChain<HeldExchange>;
 
@@ -183,7 +185,11 @@ export class HttpEngine implements Engine {
     };
     this.exchanges++;
     const closeAfter = head.version === "HTTP/1.0" ? !headerValues(head.headers, "connection").some((v) => tokenList(v).includes("keep-alive")) : headerValues(head.headers, "connection").some((v) => tokenList(v).includes("close"));
-    await host.audit.onQuery({ protocol: "http", message: head.method, text: this.maskText(`${head.method} ${target.target}`) });
+    // GET and HEAD are safe methods (RFC 9110 §9.2.1): like SQL reads they may reach the upstream
+    // before their events are durable; the events are durable before any answer reaches the
+    // client. Every other method (and any upgrade) is durable before it is forwarded.
+    const readOnly = (head.method === "GET" || head.method === "HEAD") && upgrade === null;
+    await host.audit.onQuery({ protocol: "http", message: head.method, text: this.maskText(`${head.method} ${target.target}`), readOnly });
     await host.audit.onEvent("http.request", {
       n: this.exchanges,
       method: head.method,
@@ -254,7 +260,7 @@ export class HttpEngine implements Engine {
   private sendContinue(exchange: Exchange): void {
     if (!exchange.expectContinue || exchange.framing.kind === "none") return;
     exchange.expectContinue = false;
-    this.host.sendToClient([CONTINUE]);
+    this.toClient([CONTINUE]);
   }
 
   private async onRequestBody(bytes: Uint8Array): Promise<void> {
@@ -314,9 +320,20 @@ export class HttpEngine implements Engine {
     if (this.is("closed")) return;
     if (this.is("upgraded")) {
       this.upgradedDown += bytes.length;
-      this.host.sendToClient([bytes]);
+      this.toClient([bytes]);
       return;
     }
+    // A response head and its body usually arrive in one frame: answer with one frame (one
+    // commit, one message per hop) instead of one per part.
+    this.batch ??= [];
+    try {
+      await this.readResponses(bytes);
+    } finally {
+      this.flushToClient();
+    }
+  }
+
+  private async readResponses(bytes: Uint8Array): Promise<void> {
     this.responses.push(bytes);
     try {
       for (let e = this.responses.next(); e; e = this.responses.next()) {
@@ -326,13 +343,13 @@ export class HttpEngine implements Engine {
         else if (e.t === "end") await this.onResponseEnd();
         else if (e.t === "raw") {
           this.upgradedDown += e.bytes.length;
-          this.host.sendToClient([e.bytes]);
+          this.toClient([e.bytes]);
         }
         if (this.is("upgraded")) {
           const rest = this.responses.next();
           if (rest && rest.t === "raw") {
             this.upgradedDown += rest.bytes.length;
-            this.host.sendToClient([rest.bytes]);
+            this.toClient([rest.bytes]);
           }
           return;
         }
@@ -363,7 +380,7 @@ export class HttpEngine implements Engine {
 
     if (head.status === 101) {
       if (!ex.upgrade) return this.upstreamFailure("101 Switching Protocols to a request that asked for no upgrade");
-      this.host.sendToClient([serializeResponseHead(101, head.reason, out)]);
+      this.toClient([serializeResponseHead(101, head.reason, out)]);
       this.phase = "upgraded";
       this.requests.switchToRaw();
       this.responses.switchToRaw();
@@ -396,7 +413,7 @@ export class HttpEngine implements Engine {
     if (framing.kind === "none" && !body.some((h) => h.name === "content-length") && head.status !== 204 && head.status !== 304 && ex.method !== "HEAD") body.push(header("Content-Length", "0"));
     if (ex.closeAfter) body.push(header("Connection", "close"));
     state.transform = transform;
-    this.host.sendToClient([serializeResponseHead(head.status, head.reason, body)]);
+    this.toClient([serializeResponseHead(head.status, head.reason, body)]);
   }
 
   private emitBody(state: ResponseState, bytes: Uint8Array): void {
@@ -407,7 +424,7 @@ export class HttpEngine implements Engine {
       state.recorded.push(part.slice());
       state.recordedBytes += part.length;
     }
-    this.host.sendToClient([state.chunked ? chunk(bytes) : bytes]);
+    this.toClient([state.chunked ? chunk(bytes) : bytes]);
   }
 
   private async onResponseBody(bytes: Uint8Array): Promise<void> {
@@ -431,7 +448,7 @@ export class HttpEngine implements Engine {
       } catch (e) {
         return this.maskingFailure(e as Error);
       }
-      if (state.chunked) this.host.sendToClient([LAST_CHUNK]);
+      if (state.chunked) this.toClient([LAST_CHUNK]);
     }
     const recorded = concat(state.recorded);
     const text = recorded.length > 0 && this.textLike(state.headers) ? this.maskText(dec.decode(recorded)) : undefined;
@@ -530,6 +547,19 @@ export class HttpEngine implements Engine {
 
   // ---------------------------------------------------------------- helpers
 
+  /** Everything for the client goes through here (batched while a connector frame is processed). */
+  private toClient(parts: readonly Uint8Array[]): void {
+    if (this.batch) this.batch.push(...parts);
+    else this.host.sendToClient(parts);
+  }
+
+  /** Sends the batch; the session commits the events recorded so far before the bytes leave. */
+  private flushToClient(): void {
+    const parts = this.batch;
+    this.batch = undefined;
+    if (parts && parts.length > 0) this.host.sendToClient(parts);
+  }
+
   /** A method, not a field check, so TypeScript does not narrow the phase away across awaits. */
   private is(phase: HttpEngine["phase"]): boolean {
     return this.phase === phase;
@@ -567,7 +597,7 @@ export class HttpEngine implements Engine {
   }
 
   private sendProblem(status: number, title: string, detail: string, rule: string | null, close: boolean, extra: Record<string, unknown> = {}): void {
-    this.host.sendToClient([problemResponse({ status, title, detail, rule, resource: this.host.resource.name, session: this.host.sessionId, ...extra }, { close })]);
+    this.toClient([problemResponse({ status, title, detail, rule, resource: this.host.resource.name, session: this.host.sessionId, ...extra }, { close })]);
   }
 
   private refuseAndClose(status: number, message: string): void {
@@ -578,6 +608,8 @@ export class HttpEngine implements Engine {
 
   private end(status: "ok" | "error" | "denied", reason: string, code?: string): void {
     if (this.is("closed")) return;
+    // What was answered before the end (e.g. a problem response) leaves before the close.
+    this.flushToClient();
     this.phase = "closed";
     this.current?.finish();
     this.host.end({ status, reason: this.safeMask(reason), ...(code ? { code } : {}) });

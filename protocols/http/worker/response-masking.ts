@@ -13,7 +13,7 @@
  */
 import type { SessionMasker } from "../../../worker/masking/session-masker.ts";
 import type { MaskingConfig, MaskingRule } from "../../../parsers/masking/config.ts";
-import { textMaskFromSessionMasker } from "../../ssh/worker/text-mask.ts";
+import { textMaskFromSessionMasker } from "../../../worker/masking/text-mask.ts";
 import { compileGlob } from "../../../parsers/policy/glob.ts";
 import { hmacSha256 } from "../../../parsers/masking/reference.ts";
 import { JsonBodyMasker } from "../masking/json-mask.ts";
@@ -35,6 +35,9 @@ export interface ResponseMasking {
 }
 
 const enc = new TextEncoder();
+/** Texts up to this length the detectors left alone are remembered (per session), at most MEMO_ENTRIES of them. */
+const MEMO_MAX_LENGTH = 512;
+const MEMO_ENTRIES = 512;
 const MEDIA = /^(image|audio|video|font)\//i;
 
 function hex(bytes: Uint8Array): string {
@@ -51,6 +54,25 @@ export function createResponseMasking(masker: SessionMasker, config: MaskingConf
   const headerRules = rules.flatMap((r) => (r.columns ?? []).filter((c) => !c.startsWith("$")).map((c) => ({ rule: r, glob: compileGlob(c.toLowerCase()) })));
   const jsonRules = rules.filter((r) => (r.columns ?? []).length > 0).map((r) => ({ name: r.name, style: r.style, keep: r.keep ?? 4, columns: r.columns! }));
   const count = (name: string) => (jsonCounts[name] = (jsonCounts[name] ?? 0) + 1);
+
+  // The same short texts come back on every request of a session (methods and paths, Accept,
+  // User-Agent, Content-Type, Date-like headers, the rule's reason). A text the detectors left
+  // unchanged and uncounted gives the same answer next time (masking is a function of the text
+  // and the session's rules), so it is not scanned again; anything masked is always rescanned,
+  // so counts and output are exactly what a fresh scan gives.
+  const clean = new Set<string>();
+  const totalMasked = () => Object.values(text.counts()).reduce((a, b) => a + b, 0);
+  const maskText = (value: string): string => {
+    const memo = value.length <= MEMO_MAX_LENGTH;
+    if (memo && clean.has(value)) return value;
+    const before = memo ? totalMasked() : 0;
+    const out = text.text(value);
+    if (memo && out === value && totalMasked() === before) {
+      if (clean.size >= MEMO_ENTRIES) clean.clear();
+      clean.add(value);
+    }
+    return out;
+  };
 
   const maskWhole = (rule: MaskingRule, value: string): string => {
     count(rule.name);
@@ -77,7 +99,7 @@ export function createResponseMasking(masker: SessionMasker, config: MaskingConf
         }
         return maskWhole(hit.rule, value);
       }
-      return text.text(value);
+      return maskText(value);
     },
     decodes,
     body(contentType, encodings, emit) {
@@ -137,7 +159,7 @@ export function createResponseMasking(masker: SessionMasker, config: MaskingConf
         },
       };
     },
-    text: (value) => text.text(value),
+    text: maskText,
     counts() {
       const out: Record<string, number> = { ...text.counts() };
       for (const [k, v] of Object.entries(jsonCounts)) out[k] = (out[k] ?? 0) + v;
