@@ -1,8 +1,8 @@
 /**
- * MySQL/MariaDB's runtime-neutral descriptor (protocols/types.ts ProtocolModule). Not yet listed
- * in protocols/registry.ts: that needs the worker engine, connector dialer and CLI listener parts
- * in the per-deployable registries (docs/MYSQL.md §What is not done). The refusal encoder is the
- * one the engine core uses: an ERR packet with MySQL's own error code and SQLSTATE.
+ * MySQL/MariaDB's runtime-neutral descriptor (protocols/types.ts ProtocolModule), listed in
+ * protocols/registry.ts. Rules are the SQL ones (`sql.read`…), decided on statements its own
+ * dialect classifier produced (sql/classify.ts). The refusal encoder is the one the engine core
+ * uses: an ERR packet with MySQL's own error code and SQLSTATE.
  */
 import type { ProtocolModule, Refusal, RefusalKind } from "../types.ts";
 import { encodePacket } from "./codec/packets.ts";
@@ -26,6 +26,7 @@ export function mysqlRefusal(refusal: Refusal): Uint8Array {
 export const mysqlModule = {
   name: "mysql",
   actionNamespace: "sql",
+  ownSqlDialect: true,
   // Before the command phase the client expects a handshake packet; the CLI listener terminates the
   // handshake locally, so the session's first client-visible packet has sequence id 2 (after greeting and response).
   refusalAtStart: (refusal) => [encodePacket(2, mysqlRefusal(refusal))],
