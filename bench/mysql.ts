@@ -5,13 +5,16 @@
  *   relay             mysql2 → listener ─ws→ hub ←ws─ forwarder → MariaDB      (bare two-hop relay)
  *   gatehouse-inproc  mysql2 → MySQL listener → engine core (policy, masking) → connector login → MariaDB,
  *                     in one process (test/harness/mysql-gateway.ts): the MySQL module's own cost,
- *                     without the worker hops (not wired yet, docs/MYSQL.md)
+ *                     without the worker hops
+ *   gatehouse         mysql2 → `gatehouse connect` listener ─ws→ worker (workerd: engine, policy, masking,
+ *                     recording) ─ws→ connector → MariaDB: the real gateway (test/harness/stack.ts)
  * Same MariaDB, variants alternating, medians of the rounds. Nothing asserts.
  */
 import mysql from "mysql2/promise";
 import { startMariaDb } from "../test/harness/mariadb.ts";
 import { startMysqlGateway } from "../test/harness/mysql-gateway.ts";
 import { startTcpPipe, startTwoHopRelay } from "./lib/relay.ts";
+import { startTestStack } from "../test/harness/stack.ts";
 
 type Add = (name: string, unit: string, byPath: Map<string, number[]>, note?: string) => void;
 
@@ -19,6 +22,10 @@ const POLICY = `version: 1
 rules:
   - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }
   - { name: reads, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.session, sql.transaction] }
+`;
+const MASKING = `masking:
+  rules:
+    - { name: ssn, resources: any, columns: [ssn], style: partial, keep: 4 }
 `;
 
 export async function sectionMysql(addGroup: Add, opts: { rounds: number; seconds: number; rows: number; log: (l: string) => void }): Promise<void> {
@@ -34,11 +41,18 @@ export async function sectionMysql(addGroup: Add, opts: { rounds: number; second
     const gw = await startMysqlGateway(db, { policy: POLICY, masking: [{ name: "ssn", columns: ["ssn"], style: "partial", keep: 4 }] });
     stops.push(() => gw.close());
     const reader = db.levels.read;
+    const stack = await startTestStack({
+      policyYaml: POLICY + MASKING,
+      extraResources: [{ name: "bench-mysql", type: "mysql", labels: {}, host: db.host, port: db.port, database: db.database, credentials: { read: { username: reader.user, password: reader.password } }, tls: { mode: "disable" } }],
+    });
+    stops.push(() => stack.stop());
+    const conn = await stack.connect("bench-mysql", { sub: "bench" });
     const paths: Record<string, mysql.ConnectionOptions> = {
       direct: { host: db.host, port: db.port, user: reader.user, password: reader.password },
       "tcp-pipe": { host: "127.0.0.1", port: pipe.port, user: reader.user, password: reader.password },
       relay: { host: "127.0.0.1", port: relay.port, user: reader.user, password: reader.password },
       "gatehouse-inproc": { host: "127.0.0.1", port: gw.port, user: "bench", password: gw.password },
+      gatehouse: { host: "127.0.0.1", port: conn.port, user: "bench", password: conn.password },
     };
     const qps = new Map<string, number[]>();
     const large = new Map<string, number[]>();

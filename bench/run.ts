@@ -775,7 +775,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   md.push(table("connection setup: TCP connect → first ReadyForQuery (median)"));
   md.push(table("connection setup: TCP connect → first ReadyForQuery (p90)"));
   for (const name of [...new Set(figures.filter((f) => f.name.startsWith("mysql:")).map((f) => f.name))]) {
-    if (name === figures.find((f) => f.name.startsWith("mysql:"))?.name) md.push("## MySQL / MariaDB (bench/mysql.ts; gatehouse-inproc = the MySQL module in one process, not yet through the worker)\n");
+    if (name === figures.find((f) => f.name.startsWith("mysql:"))?.name) md.push("## MySQL / MariaDB (bench/mysql.ts; gatehouse = through the worker and connector; gatehouse-inproc = the MySQL module in one process)\n");
     md.push(table(name));
   }
   md.push("## Hot paths in isolation");

@@ -97,7 +97,7 @@ describe("loadConnectorConfig", () => {
       [yaml("    password: env:DEMO_PG_PASSWORD\n").replace("port: 5432", "port: 70000"), "resources[0].port", /1\.\.65535/],
       [yaml("    password: env:DEMO_PG_PASSWORD\n    tls: { mode: sometimes }\n"), "resources[0].tls.mode", /disable, prefer, require, verify-ca, verify-full/],
       [yaml("    passwrod: env:DEMO_PG_PASSWORD\n"), "resources[0].passwrod", /unknown field/],
-      [yaml("    password: env:DEMO_PG_PASSWORD\n").replace("type: postgres", "type: mysql"), "resources[0].type", /unsupported type "mysql"/],
+      [yaml("    password: env:DEMO_PG_PASSWORD\n").replace("type: postgres", "type: mongodb"), "resources[0].type", /unsupported type "mongodb"/],
       [yaml("    password: env:DEMO_PG_PASSWORD\n").replace("    database: demo\n", ""), "resources[0].database", /is required/],
       [yaml("    password: env:DEMO_PG_PASSWORD\n").replace("id: local", "id: 'bad id!'"), "id", /letters, digits/],
       [yaml("    password: env:DEMO_PG_PASSWORD\n").replace("http://127.0.0.1:8787", "http://gatehouse.example.com"), "gateway", /plaintext/],
@@ -143,5 +143,39 @@ describe("gatewayWebSocketBase", () => {
     expect(gatewayWebSocketBase("gateway", "http://localhost:8787/")).toBe("ws://localhost:8787");
     expect(gatewayWebSocketBase("gateway", "wss://gh.example.com")).toBe("wss://gh.example.com");
     expect(() => gatewayWebSocketBase("gateway", "https://u:p@gh.example.com")).toThrow(/credentials/);
+  });
+});
+
+describe("type: mysql resources", () => {
+  const base = (extra: string) => `gateway: http://127.0.0.1:8787
+id: local
+private_key: file:./key.jwk
+resources:
+  - name: app-mysql
+    type: mysql
+    host: 127.0.0.1
+    database: app
+${extra}`;
+  const load = async (text: string) => {
+    await writeFile(join(dir, "c.yaml"), text);
+    return await loadConnectorConfig(join(dir, "c.yaml"), { READER: "r-secret", WRITER: "w-secret" });
+  };
+
+  it("loads one account per access level, by reference, with an explicit TLS mode", async () => {
+    const c = await load(base("    credentials:\n      read: { username: app_reader, password: env:READER }\n      write: { username: app_writer, password: env:WRITER }\n    tls: { mode: require }\n"));
+    const r = c.resources[0]!;
+    expect(r).toMatchObject({ type: "mysql", port: 3306, database: "app", tls: { mode: "require" } });
+    if (r.type !== "mysql") throw new Error("unreachable");
+    expect(r.credentials.admin).toBeUndefined();
+    expect(await resolveSecret(r.credentials.read!.password)).toBe("r-secret");
+  });
+
+  it("refuses inline passwords, a missing TLS mode, verify modes without a CA and single-credential fields", async () => {
+    const creds = "    credentials:\n      read: { username: app_reader, password: env:READER }\n";
+    await expect(load(base("    credentials:\n      read: { username: app_reader, password: hunter2 }\n    tls: { mode: require }\n"))).rejects.toMatchObject({ field: "resources[0].credentials.read.password" });
+    await expect(load(base(creds))).rejects.toMatchObject({ field: "resources[0].tls" });
+    await expect(load(base(`${creds}    tls: { mode: verify-full }\n`))).rejects.toMatchObject({ field: "resources[0].tls.ca" });
+    await expect(load(base(`${creds}    username: root\n    tls: { mode: require }\n`))).rejects.toMatchObject({ field: "resources[0].username" });
+    await expect(load(base("    credentials: {}\n    tls: { mode: require }\n"))).rejects.toMatchObject({ field: "resources[0].credentials" });
   });
 });

@@ -8,5 +8,6 @@
  * Keep the lines sorted by name (parallel branches adding protocols then merge line by line).
  */
 export { httpModule } from "./http/module.ts";
+export { mysqlModule } from "./mysql/module.ts";
 export { postgresModule } from "./postgres/module.ts";
 export { sshModule } from "./ssh/module.ts";

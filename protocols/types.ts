@@ -56,6 +56,12 @@ export interface ProtocolModule {
   readonly name: string;
   /** The policy action namespace of its rules (`sql.read`, `ssh.exec`, …). */
   readonly actionNamespace: string;
+  /**
+   * SQL protocols whose engine classifies statements with its own dialect classifier (MySQL's
+   * lexer, not PostgreSQL's): the engine passes them in `attributes.statements` and the policy
+   * decides on exactly those (a description without them is denied).
+   */
+  readonly ownSqlDialect?: boolean;
   /** Its rule kind, plugged into the policy compiler and engine (absent for SQL, which is built in). */
   readonly policy?: ActionKind;
   /**

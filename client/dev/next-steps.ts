@@ -19,6 +19,8 @@ export interface NextStepsInput {
   pgResource: string;
   pgListenPort: number;
   sshListenPort: number;
+  /** Port suggested for the demo-mysql listener (default 3307: 3306 is often a local MariaDB's). */
+  mysqlListenPort?: number;
   /** This checkout's bin/ (the `gatehouse` run from source); default: the repo's. */
   binDir?: string;
 }
@@ -58,6 +60,17 @@ export function nextSteps(s: NextStepsInput): string {
       "  export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice)",
       "  gatehouse exec demo-ssh -- uname -a",
       `  gatehouse connect demo-ssh --port ${s.sshListenPort}     # then plain ssh/scp/sftp with the key it prints`,
+    );
+  }
+  if (s.resources.includes("demo-mysql")) {
+    const cnf = path.join(s.stateDir, "listeners", `demo-mysql-${s.mysqlListenPort ?? 3307}`, "my.cnf");
+    lines.push(
+      "",
+      "MySQL (demo-mysql: a MariaDB with the same demo tables; the connector holds its accounts), with the same variables:",
+      ...env.map((l) => `  ${l}`),
+      "  export GATEHOUSE_TOKEN=$(gatehouse dev token --sub alice)",
+      `  gatehouse connect demo-mysql --port ${s.mysqlListenPort ?? 3307}`,
+      `  mariadb --defaults-extra-file=${shellQuote(cnf)} demo -e "select * from customers limit 5"`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -25,6 +25,7 @@ import { freePort, portInUse } from "./ports.ts";
 import { startWrangler, type RunningWorker, type WorkerVars } from "./wrangler.ts";
 import { sshdResource, startDemoSshd } from "./sshd.ts";
 import { startDemoHttp } from "./demo-http.ts";
+import { startDemoMysql } from "./demo-mysql.ts";
 import type { HttpResourceConfig } from "../../protocols/http/connector/config.ts";
 import type { SshResourceConfig } from "../../protocols/ssh/connector/config.ts";
 
@@ -255,6 +256,21 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     // Tests bring their own sshd; the demo target is for npm start.
     const sshDemo = opts.ephemeral ? null : await startSshDemo(home, log);
     if (sshDemo) stops.push(sshDemo.stop);
+    // The MySQL demo target: a MariaDB with its own data directory, when the server is installed.
+    const mysqlDemo = opts.ephemeral
+      ? null
+      : await startDemoMysql({
+          dir: path.join(home, "demo-mysql"),
+          dataDir: servers ? path.join(servers, "demo-mysql") : path.join(home, "demo-mysql", "server"),
+          log,
+        }).catch((e: Error) => {
+          log(`demo-mysql not started: ${e.message}`);
+          return null;
+        });
+    if (mysqlDemo) {
+      stops.push(mysqlDemo.stop);
+      log(`demo MariaDB on 127.0.0.1:${mysqlDemo.port} (database ${mysqlDemo.resource.database}, one account per access level, held by the connector)`);
+    }
     // The HTTP demo target: a JSON API whose bearer token only the connector is given.
     const httpDemo = opts.ephemeral ? null : await startDemoHttp();
     let httpResource: HttpResourceConfig | null = null;
@@ -363,7 +379,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       gateway: gatewayUrl,
       id: LOCAL_CONNECTOR_ID,
       privateKey: connectorKey,
-      resources: [demoResource, ...(sshDemo ? [sshDemo.resource] : []), ...(httpResource ? [httpResource] : []), ...(opts.extraResources ?? [])],
+      resources: [demoResource, ...(sshDemo ? [sshDemo.resource] : []), ...(httpResource ? [httpResource] : []), ...(mysqlDemo ? [mysqlDemo.resource] : []), ...(opts.extraResources ?? [])],
     };
 
     const mintToken = (m: MintTokenOptions = {}) => issuer.mint({ sub: m.sub ?? "alice", claims: m.claims, audience: m.audience, ttlSeconds: m.ttlSeconds });

@@ -51,6 +51,15 @@ export class SessionPolicy {
   decide(request: RequestDescription): SessionDecision {
     const module = protocolModule(request.protocol);
     const facts = { identity: this.identity, resource: this.resource, activeGrants: this.activeGrants() };
+    if (module?.actionNamespace === "sql" && module.ownSqlDialect) {
+      // The protocol's own dialect classifier ran in its engine (e.g. MySQL's lexer and pinned sql_mode).
+      const statements = request.attributes?.statements;
+      if (!Array.isArray(statements)) {
+        const reason = `gatehouse: ${request.protocol} request without classified statements; default deny`;
+        return { decision: { effect: "deny", rule: null, reason, matched: [] }, statements: [] };
+      }
+      return { decision: this.compiled.decideSql({ ...facts, statements: statements as ClassifiedStatement[] }), statements: statements as ClassifiedStatement[] };
+    }
     if (module?.actionNamespace === "sql") {
       const standardConformingStrings = request.attributes?.standardConformingStrings !== false;
       const statements = this.classifier.classify(request.text, { standardConformingStrings });

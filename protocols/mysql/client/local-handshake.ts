@@ -10,15 +10,13 @@
  * Codec-level and socket-free: the listener feeds it packets and writes what it returns.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { CLIENT, GATEWAY_CAPABILITIES } from "../codec/constants.ts";
+import { CLIENT, GATEWAY_CAPABILITIES, isUtf8Collation } from "../codec/constants.ts";
+
+export { isUtf8Collation };
 import { decodeHandshakeResponse41, encodeAuthSwitchRequest, encodeHandshakeV10 } from "../codec/handshake.ts";
 import { encodeOk, refusal } from "../codec/responses.ts";
 import { encodePacket, type Packet } from "../codec/packets.ts";
 
-/** utf8mb3 / utf8mb4 collation ids (MySQL and MariaDB share these). */
-export function isUtf8Collation(id: number): boolean {
-  return id === 33 || id === 45 || id === 46 || id === 76 || id === 83 || (id >= 192 && id <= 247) || id >= 255;
-}
 
 export function doubleSha1(password: string): Buffer {
   return createHash("sha1").update(createHash("sha1").update(password, "utf8").digest()).digest();

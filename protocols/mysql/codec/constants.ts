@@ -60,6 +60,9 @@ export const GATEWAY_CAPABILITIES =
   CLIENT.PLUGIN_AUTH_LENENC_CLIENT_DATA |
   CLIENT.DEPRECATE_EOF;
 
+/** Capabilities that decide the command phase's packet formats: the server session must agree to exactly the client's. */
+export const FORMAT_CAPABILITIES = (CLIENT.PROTOCOL_41 | CLIENT.DEPRECATE_EOF | CLIENT.MULTI_STATEMENTS | CLIENT.MULTI_RESULTS | CLIENT.PS_MULTI_RESULTS | CLIENT.FOUND_ROWS | CLIENT.TRANSACTIONS) >>> 0;
+
 export const COM = {
   SLEEP: 0x00,
   QUIT: 0x01,
@@ -155,3 +158,8 @@ export const UTF8MB4_GENERAL_CI = 45;
 export const UTF8MB4_BIN = 46;
 export const UTF8MB4_UNICODE_CI = 224;
 export const UTF8MB4_0900_AI_CI = 255;
+
+/** utf8mb3 / utf8mb4 collation ids (MySQL and MariaDB share these). */
+export function isUtf8Collation(id: number): boolean {
+  return id === 33 || id === 45 || id === 46 || id === 76 || id === 83 || (id >= 192 && id <= 247) || id >= 255;
+}

@@ -11,7 +11,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
-import { CLIENT, GATEWAY_CAPABILITIES, UTF8MB4_GENERAL_CI } from "../codec/constants.ts";
+import { CLIENT, FORMAT_CAPABILITIES, GATEWAY_CAPABILITIES, UTF8MB4_GENERAL_CI } from "../codec/constants.ts";
 import { decodeAuthSwitchRequest, decodeHandshakeV10, encodeHandshakeResponse41, encodeSslRequest, type HandshakeV10 } from "../codec/handshake.ts";
 import { decodeErr, isErr, isOk, isEof } from "../codec/responses.ts";
 import { encodeQuery } from "../codec/commands.ts";
@@ -44,6 +44,8 @@ export interface MysqlLoginOptions {
   /** Collation id for the session (utf8mb4 only; default utf8mb4_general_ci). */
   collation?: number;
   timeoutMs?: number;
+  /** The policy's statement timeout: the server enforces it (MariaDB max_statement_time, MySQL max_execution_time). */
+  statementTimeoutMs?: number | null;
 }
 
 export class MysqlLoginError extends Error {
@@ -143,9 +145,12 @@ export async function mysqlLogin(opts: MysqlLoginOptions): Promise<MysqlSession>
     if (!(hs.capabilities & CLIENT.PROTOCOL_41) || !(hs.capabilities & CLIENT.SECURE_CONNECTION)) throw new MysqlLoginError("server does not speak protocol 4.1 with secure connection");
     // Command-phase format flags (DEPRECATE_EOF, MULTI_*, FOUND_ROWS…) must be exactly the ones the
     // client negotiated with the listener, or the server would answer in a format the client does not expect.
-    const wanted = ((opts.capabilities ?? GATEWAY_CAPABILITIES & hs.capabilities) & GATEWAY_CAPABILITIES) >>> 0;
-    const missing = (wanted & ~hs.capabilities & ~CLIENT.CONNECT_WITH_DB) >>> 0;
+    // Flags that change no format (LONG_PASSWORD, which MariaDB reuses as CLIENT_MYSQL and does not
+    // offer; INTERACTIVE…) are simply not requested when the server lacks them.
+    const requested = ((opts.capabilities ?? GATEWAY_CAPABILITIES & hs.capabilities) & GATEWAY_CAPABILITIES) >>> 0;
+    const missing = (requested & ~hs.capabilities & FORMAT_CAPABILITIES) >>> 0;
     if (missing) throw new MysqlLoginError(`the server does not offer capabilities the client negotiated (0x${missing.toString(16)})`);
+    const wanted = (requested & (hs.capabilities | CLIENT.CONNECT_WITH_DB)) >>> 0;
     let caps = wanted | CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION | (hs.capabilities & (CLIENT.PLUGIN_AUTH | CLIENT.PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT.CONNECT_ATTRS));
     caps &= ~CLIENT.LOCAL_FILES; // the connector never reads local files; LOAD DATA LOCAL is refused by the worker anyway
     if (opts.database) caps |= CLIENT.CONNECT_WITH_DB;
@@ -240,6 +245,11 @@ export async function mysqlLogin(opts: MysqlLoginOptions): Promise<MysqlSession>
       return rows;
     };
     if (opts.readOnly) await query("SET SESSION TRANSACTION READ ONLY");
+    if (opts.statementTimeoutMs) {
+      // MySQL has no in-band cancel the gateway can send; the server itself stops long statements.
+      if (/mariadb/i.test(hs.serverVersion)) await query(`SET SESSION max_statement_time = ${(opts.statementTimeoutMs / 1000).toFixed(3)}`);
+      else await query(`SET SESSION max_execution_time = ${Math.floor(opts.statementTimeoutMs)}`);
+    }
     const [row] = await query("SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_results, @@SESSION.character_set_connection");
     const pinned: PinnedState = { sqlMode: row[0] ?? "", charsetClient: row[1] ?? "", charsetResults: row[2] ?? "", charsetConnection: row[3] ?? "" };
     if (reader.pendingBytes) throw new MysqlLoginError("server sent unexpected bytes after login");

@@ -17,7 +17,7 @@ import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
 import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
 import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
 import { decodeEof, decodeErr, decodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
-import { decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, type ColumnDefinition } from "../codec/resultset.ts";
+import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
 import { classifyMysql, type MysqlStatement } from "../sql/classify.ts";
@@ -29,21 +29,30 @@ export type Verdict = { effect: "allow" } | { effect: "deny"; reason: string } |
 export interface MysqlEngineHost {
   sendToClient(bytes: Uint8Array): void;
   sendToServer(bytes: Uint8Array): void;
-  /** Policy for one query's statements (all of them; a query is allowed only as a whole). */
-  decide(statements: MysqlStatement[], sql: string): Verdict;
-  /** Wait for human approval of exactly this text (and parameters); resolves true when approved. */
-  approve(sql: string, statements: MysqlStatement[], reason: string): Promise<boolean>;
+  /**
+   * Policy for one query's statements (all of them; a query is allowed only as a whole). The host
+   * records the request and its decision (durably, before anything is forwarded).
+   */
+  decide(statements: MysqlStatement[], sql: string, message: "query" | "prepare" | "execute"): Verdict | Promise<Verdict>;
+  /**
+   * Wait for human approval of exactly this text (and, for an execute, these parameter bytes);
+   * resolves true when approved.
+   */
+  approve(sql: string, statements: MysqlStatement[], reason: string, parameters?: Uint8Array): Promise<boolean>;
   record(event: MysqlEngineEvent): void;
   /** End the session (protocol violation, desync). The engine has already told the client. */
   end(reason: string): void;
 }
 
 export type MysqlEngineEvent =
-  | { type: "query"; sql: string; statements: { kind: string; command: string; objects: string[] }[]; verdict: Verdict["effect"] | "refused"; reason?: string }
-  | { type: "prepare"; sql: string; statementId?: number; verdict: Verdict["effect"] | "refused"; reason?: string }
+  | { type: "query"; sql: string; statements: { kind: string; command: string; objects: string[] }[]; verdict: "refused"; guard: Guard; reason: string }
+  | { type: "prepare"; sql: string; statementId?: number; verdict: "refused"; guard: Guard; reason: string }
   | { type: "execute"; statementId: number; sql: string }
-  | { type: "result"; rows: number; masked: number; error?: string }
+  | { type: "result"; rows: number; masked: number; columns?: string[]; sample?: (string | null)[][]; affectedRows?: number; error?: { code: number; sqlState: string; message: string } }
   | { type: "command"; command: string; verdict: "allow" | "refused"; reason?: string };
+
+/** Which of the gateway's own guards refused a request before policy: pinned session state, LOAD DATA LOCAL, or undecodable text. */
+export type Guard = "pin" | "local-infile" | "decode";
 
 export interface MysqlEngineOptions {
   /** Capabilities the client and the server session agreed on (same on both sides). */
@@ -89,6 +98,8 @@ export class MysqlEngineCore {
   private prepareParamsLeft = 0;
   private rows = 0;
   private masked = 0;
+  /** The first rows of the current result as the client sees them (masked), for the trail. */
+  private sample: (string | null)[][] = [];
   private prepared = new Map<number, Prepared>();
   private ended = false;
   private internalRows: (string | null)[][] = [];
@@ -158,8 +169,7 @@ export class MysqlEngineCore {
       case "stmt-reset":
         return this.forward(p, { kind: "simple" });
       case "init-db":
-        this.host.record({ type: "command", command: `USE ${cmd.database}`, verdict: "allow" });
-        return this.forward(p, { kind: "simple" });
+        return this.onInitDb(p, cmd.database);
       case "set-option":
         if (cmd.option !== 0 && cmd.option !== 1) return this.refuse(p, "notSupported", `COM_SET_OPTION ${cmd.option} is not supported`);
         return this.forward(p, { kind: "simple" });
@@ -176,14 +186,17 @@ export class MysqlEngineCore {
       case "stmt-execute":
         return this.onExecute(p, cmd.statementId, cmd.flags);
       case "stmt-fetch":
+        this.host.record({ type: "command", command: "COM_STMT_FETCH", verdict: "refused" });
         return this.refuse(p, "notSupported", "server-side cursors (COM_STMT_FETCH) are not supported through the gateway");
       case "change-user":
         this.host.record({ type: "command", command: "COM_CHANGE_USER", verdict: "refused" });
         return this.refuse(p, "notSupported", "COM_CHANGE_USER is refused: the session's identity and credentials are fixed at connect");
       case "reset-connection":
+        this.host.record({ type: "command", command: "COM_RESET_CONNECTION", verdict: "refused" });
         return this.refuse(p, "notSupported", "COM_RESET_CONNECTION is refused: it resets settings the gateway pins");
       case "field-list":
       case "statistics":
+        this.host.record({ type: "command", command: cmd.type === "field-list" ? "COM_FIELD_LIST" : "COM_STATISTICS", verdict: "refused" });
         return this.refuse(p, "notSupported", `${cmd.type === "field-list" ? "COM_FIELD_LIST" : "COM_STATISTICS"} is not supported; use SHOW COLUMNS / SHOW STATUS`);
       case "refused":
         this.host.record({ type: "command", command: cmd.name, verdict: "refused" });
@@ -199,13 +212,13 @@ export class MysqlEngineCore {
     this.fatal("malformed", reason, 1);
   }
 
-  private classify(sqlBytes: Uint8Array): { sql: string; statements: MysqlStatement[]; refusal?: string } {
+  private classify(sqlBytes: Uint8Array): { sql: string; statements: MysqlStatement[]; refusal?: string; guard?: Guard } {
     const sql = utf8TextStrict(sqlBytes);
     const statements = classifyMysql(sql, this.pin.dialect);
     const pinRefusal = this.pin.check(statements);
-    if (pinRefusal) return { sql, statements, refusal: pinRefusal };
+    if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin" };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
-    if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host` };
+    if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host`, guard: "local-infile" };
     return { sql, statements };
   }
 
@@ -218,20 +231,32 @@ export class MysqlEngineCore {
     try {
       c = this.classify(sqlBytes);
     } catch (e) {
+      this.host.record({ type: "query", sql: "(statement text not valid UTF-8)", statements: [], verdict: "refused", guard: "decode", reason: (e as Error).message });
       return this.refuse(p, "malformed", (e as Error).message);
     }
     if (c.refusal) {
-      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", reason: c.refusal });
+      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal });
       return this.refuse(p, "denied", c.refusal);
     }
-    const verdict = this.host.decide(c.statements, c.sql);
-    this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: verdict.effect, reason: verdict.effect === "allow" ? undefined : verdict.reason });
+    const verdict = await this.host.decide(c.statements, c.sql, "query");
+    if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
     if (verdict.effect === "approve") {
       const ok = await this.host.approve(c.sql, c.statements, verdict.reason);
+      if (this.ended) return;
       if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
     }
     this.forward(p, { kind: "query", statements: c.statements, binary: false });
+  }
+
+  /** COM_INIT_DB is `USE db` by another name: decided (and recorded) as that statement. */
+  private async onInitDb(p: Packet, database: string): Promise<void> {
+    const sql = `USE \`${database.replace(/`/g, "``")}\``;
+    const statements = classifyMysql(sql, this.pin.dialect);
+    const verdict = await this.host.decide(statements, sql, "query");
+    if (this.ended) return;
+    if (verdict.effect !== "allow") return this.refuse(p, "denied", verdict.effect === "deny" ? verdict.reason : `COM_INIT_DB cannot be held for approval: ${verdict.reason}`);
+    this.forward(p, { kind: "simple" });
   }
 
   private async onPrepare(p: Packet, sqlBytes: Uint8Array): Promise<void> {
@@ -239,16 +264,17 @@ export class MysqlEngineCore {
     try {
       c = this.classify(sqlBytes);
     } catch (e) {
+      this.host.record({ type: "query", sql: "(statement text not valid UTF-8)", statements: [], verdict: "refused", guard: "decode", reason: (e as Error).message });
       return this.refuse(p, "malformed", (e as Error).message);
     }
     if (c.refusal) {
-      this.host.record({ type: "prepare", sql: c.sql, verdict: "refused", reason: c.refusal });
+      this.host.record({ type: "prepare", sql: c.sql, verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal });
       return this.refuse(p, "denied", c.refusal);
     }
     if (c.statements.length !== 1) return this.refuse(p, "denied", "a prepared statement must be exactly one statement");
     // Prepare only parses; the decision applies at every execute, approval with the bound parameters.
-    const verdict = this.host.decide(c.statements, c.sql);
-    this.host.record({ type: "prepare", sql: c.sql, verdict: verdict.effect, reason: verdict.effect === "allow" ? undefined : verdict.reason });
+    const verdict = await this.host.decide(c.statements, c.sql, "prepare");
+    if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
     this.forward(p, { kind: "prepare", sql: c.sql, statements: c.statements, verdict });
   }
@@ -257,12 +283,12 @@ export class MysqlEngineCore {
     const st = this.prepared.get(id);
     if (!st) return this.refuse(p, "denied", `statement ${id} was not prepared through the gateway`);
     if (flags !== 0) return this.refuse(p, "notSupported", "server-side cursors are not supported through the gateway");
-    const verdict = this.host.decide(st.statements, st.sql);
-    this.host.record({ type: "execute", statementId: id, sql: st.sql });
+    const verdict = await this.host.decide(st.statements, st.sql, "execute");
+    if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
     if (verdict.effect === "approve") {
-      // The approval binds the text and these exact parameter bytes.
-      const ok = await this.host.approve(`${st.sql}\n-- parameters: ${hex(p.payload.subarray(10))}`, st.statements, verdict.reason);
+      // The approval binds the text and these exact parameter bytes (everything after the statement id).
+      const ok = await this.host.approve(st.sql, st.statements, verdict.reason, p.payload.subarray(5));
       if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
     }
     this.forward(p, { kind: "execute", statements: st.statements, binary: true, columns: st.columns });
@@ -308,13 +334,14 @@ export class MysqlEngineCore {
       case "head": {
         if (isErr(b)) {
           this.toClient(p);
-          this.host.record({ type: "result", rows: 0, masked: 0, error: decodeErr(b).message });
+          this.recordResult(decodeErr(b));
           return this.complete();
         }
         if (b[0] === 0x00) {
           const ok = decodeOk(b);
           if (!this.checkStatus(ok.status)) return;
           this.toClient(p);
+          this.recordResult(undefined, ok.affectedRows);
           if (ok.status & SERVER_STATUS.MORE_RESULTS_EXISTS) return; // next result follows
           return this.complete();
         }
@@ -324,6 +351,7 @@ export class MysqlEngineCore {
         }
         this.expectedColumns = decodeColumnCount(b);
         this.columns = [];
+        this.sample = [];
         this.phase = "columns";
         this.toClient(p);
         return;
@@ -343,13 +371,14 @@ export class MysqlEngineCore {
       case "rows": {
         if (isErr(b)) {
           this.toClient(p);
+          this.recordResult(decodeErr(b));
           return this.complete();
         }
         if (b[0] === 0xfe && b.length < 0xffffff) {
           const status = this.deprecateEof ? decodeOk(b).status : decodeEof(b).status;
           if (!this.checkStatus(status)) return;
           this.toClient(p);
-          this.host.record({ type: "result", rows: this.rows, masked: this.masked });
+          this.recordResult();
           if (status & SERVER_STATUS.MORE_RESULTS_EXISTS) {
             this.phase = "head";
             return;
@@ -357,12 +386,25 @@ export class MysqlEngineCore {
           return this.complete();
         }
         this.rows++;
-        this.toClient(p, this.maskRow(b, pend.kind === "execute"));
+        const row = this.maskRow(b, pend.kind === "execute");
+        if (this.sample.length < SAMPLE_ROWS && this.pending?.kind !== "internal") this.sample.push(sampleRow(row, this.columns, pend.kind === "execute"));
+        this.toClient(p, row);
         return;
       }
       default:
         return this.fatal("malformed", `unexpected phase ${this.phase}`, 0);
     }
+  }
+
+  /** One result (of possibly several in a multi-statement answer) for the trail: masked sample, counts, or the server's error. */
+  private recordResult(err?: { code: number; sqlState: string; message: string }, affectedRows?: number): void {
+    if (this.pending?.kind === "internal") return;
+    const columns = this.columns.length && !err && affectedRows === undefined ? this.columns.map((c) => c.name) : undefined;
+    this.host.record({ type: "result", rows: this.rows, masked: this.masked, ...(columns ? { columns, sample: this.sample } : {}), ...(affectedRows !== undefined ? { affectedRows } : {}), ...(err ? { error: err } : {}) });
+    this.rows = 0;
+    this.masked = 0;
+    this.columns = [];
+    this.sample = [];
   }
 
   private maskRow(row: Uint8Array, binary: boolean): Uint8Array {
@@ -498,8 +540,16 @@ function dialectOf(serverVersion: string) {
   return { flavor: (mariadb ? "mariadb" : "mysql") as "mariadb" | "mysql", version: Number(v[1]) * 10000 + Number(v[2]) * 100 + Number(v[3]) };
 }
 
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const SAMPLE_ROWS = 20;
+
+/** A (masked) row as display strings for the trail; binary cells of non-string types as hex. */
+function sampleRow(row: Uint8Array, columns: ColumnDefinition[], binary: boolean): (string | null)[] {
+  if (!binary) return decodeTextRow(row, columns.length).map((c) => (c === null ? null : utf8Text(c)));
+  return decodeBinaryRow(row, columns.map((c) => c.type)).map((c, i) => {
+    if (c === null) return null;
+    if (isStringType(columns[i].type)) return utf8Text(binaryCellString(c));
+    return `0x${Array.from(c, (x) => x.toString(16).padStart(2, "0")).join("")}`;
+  });
 }
 
 export { COM };

@@ -1,0 +1,322 @@
+/**
+ * MySQL/MariaDB through the real gateway: the worker (wrangler dev / workerd, protocols/mysql/worker),
+ * the connector (TLS to the server, one MariaDB account per access level, protocols/mysql/connector)
+ * and the CLI listener (`gatehouse connect demo-mysql`, protocols/mysql/client), with the real
+ * `mariadb` client and the mysql2 driver, against a MariaDB this test starts with its own data
+ * directory and TLS certificate, loaded with the demo schema (examples/demo/schema-mysql.sql).
+ * The demo policy (examples/policies/demo.yaml) decides. Ground truth comes from a direct root
+ * connection to MariaDB, never from the gateway's answer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile, spawn } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import mysql from "mysql2/promise";
+import { startMariaDb, MARIADB_CLIENT, type RunningMariaDb } from "../harness/mariadb.ts";
+import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
+import { createTestCa, type TestCa } from "../harness/test-ca.ts";
+import { eventually, gatehouse } from "../e2e/helpers.ts";
+import { rss, workerdPids } from "../harness/procs.ts";
+import type { MysqlResourceConfig } from "../../connector/config.ts";
+import { PacketFramer, encodePacket, type Packet } from "../../protocols/mysql/codec/packets.ts";
+import { decodeErr, isErr } from "../../protocols/mysql/codec/responses.ts";
+import { decodeHandshakeV10, encodeHandshakeResponse41 } from "../../protocols/mysql/codec/handshake.ts";
+import { CLIENT } from "../../protocols/mysql/codec/constants.ts";
+import { nativePasswordResponse } from "../../protocols/mysql/connector/auth.ts";
+
+const DB = "demo";
+const MB = 1024 * 1024;
+
+function run(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 64 * MB }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+let db: RunningMariaDb;
+let ca: TestCa;
+let certDir: string;
+let stack: TestStack;
+let conn: TestConnection;
+let approverEnv: Record<string, string>;
+let auditorEnv: Record<string, string>;
+
+const truth = async (sql: string) => (await db.rootSql(sql, DB)).trim();
+const connect = (extra: Partial<mysql.ConnectionOptions> = {}) =>
+  mysql.createConnection({ host: "127.0.0.1", port: conn.port, user: "pipeline", password: conn.password, database: DB, ...extra });
+
+beforeAll(async () => {
+  ca = createTestCa();
+  const leaf = ca.issue("mariadb");
+  certDir = await mkdtemp(path.join(tmpdir(), "gh-mariadb-tls-"));
+  await chmod(certDir, 0o755); // mariadbd may run as `mysql`
+  for (const [name, pem] of [["ca.pem", ca.cert], ["server.pem", leaf.cert], ["server.key", leaf.key]] as const) {
+    await writeFile(path.join(certDir, name), pem, { mode: 0o644 });
+  }
+  db = await startMariaDb({ serverArgs: [`--ssl-ca=${path.join(certDir, "ca.pem")}`, `--ssl-cert=${path.join(certDir, "server.pem")}`, `--ssl-key=${path.join(certDir, "server.key")}`] });
+  const schema = await readFile(new URL("../../examples/demo/schema-mysql.sql", import.meta.url), "utf8");
+  const { read, write } = db.levels;
+  await db.rootSql(`CREATE DATABASE ${DB}; USE ${DB}; ${schema}
+    GRANT SELECT ON ${DB}.* TO '${read.user}'@'%';
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ${DB}.* TO '${write.user}'@'%';
+    ALTER USER '${read.user}'@'%' REQUIRE SSL;
+    ALTER USER '${write.user}'@'%' REQUIRE SSL;`);
+  const resource: MysqlResourceConfig = {
+    name: "demo-mysql",
+    type: "mysql",
+    labels: { env: "demo" },
+    host: db.host,
+    port: db.port,
+    database: DB,
+    credentials: { read: { username: read.user, password: read.password }, write: { username: write.user, password: write.password } },
+    tls: { mode: "verify-full", ca: ca.cert },
+  };
+  stack = await startTestStack({ extraResources: [resource], verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
+  conn = await stack.connect("demo-mysql", { sub: "pipeline-mysql" });
+  approverEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "alice", claims: { groups: ["approvers"] } }) };
+  auditorEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } }) };
+}, 300_000);
+
+afterAll(async () => {
+  await conn?.stop();
+  await stack?.stop();
+  await db?.stop();
+  ca?.dispose();
+  if (certDir) await rm(certDir, { recursive: true, force: true });
+});
+
+describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 and mariadb against MariaDB)", () => {
+  it("an allowed query runs as the write-level account over TLS; masked columns come back masked", async () => {
+    const c = await connect();
+    const [who] = await c.query("SELECT CURRENT_USER() AS u");
+    expect((who as { u: string }[])[0]!.u).toBe(`${db.levels.write.user}@%`);
+    const [ssl] = await c.query("SHOW SESSION STATUS LIKE 'Ssl_version'");
+    expect((ssl as { Value: string }[])[0]!.Value).toMatch(/^TLSv1\.[23]$/);
+    const [rows] = await c.query("SELECT id, name, email, card_number, password_hash, api_token FROM customers WHERE id <= 2 ORDER BY id");
+    const real = (await truth("SELECT name, email, card_number FROM customers WHERE id <= 2 ORDER BY id")).split("\n").map((l) => l.split("\t"));
+    const got = rows as Array<Record<string, string>>;
+    expect(got).toHaveLength(2);
+    got.forEach((r, i) => {
+      expect(r.name).toBe(real[i]![0]);
+      expect(r.email).toBe(`****${real[i]![1]!.slice(-4)}`);
+      expect(r.card_number).toBe(`****${real[i]![2]!.slice(-4)}`);
+      expect(r.password_hash).toBe("****");
+      expect(r.api_token).toBe("****");
+    });
+    await c.end();
+  });
+
+  it("a denied statement gets ERR 1227/42000 naming the rule; it never reaches the server; the session goes on", async () => {
+    const c = await connect();
+    const e = await c.query("DROP TABLE orders").catch((x) => x);
+    expect(e).toMatchObject({ errno: 1227, sqlState: "42000" });
+    expect(e.message).toMatch(/^gatehouse: .*demo-no-ddl/);
+    const [r] = await c.query("SELECT COUNT(*) AS n FROM orders");
+    expect((r as { n: number }[])[0]!.n).toBe(Number(await truth("SELECT COUNT(*) FROM orders")));
+    expect(await truth("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'demo' AND table_name = 'orders'")).toBe("1");
+    await c.end();
+  });
+
+  it("holds a write while mysql2 waits; approved it runs once; a denied approval is an ERR and the session stays usable", async () => {
+    const c = await connect();
+    const logsBefore = conn.logs.length;
+    const before = await truth("SELECT status FROM orders WHERE id = 7");
+    const next = before === "paid" ? "shipped" : "paid";
+    const pending = c.query(`UPDATE orders SET status = '${next}' WHERE id = 7`);
+    const id = await eventually(async () => /held for approval (\S+)/.exec(conn.logs.slice(logsBefore).join("\n"))?.[1], "the hold notice in the listener log");
+    // Held: the server has not seen it (ground truth), while mysql2 waits on the same live session.
+    expect(await truth("SELECT status FROM orders WHERE id = 7")).toBe(before);
+    const approved = await gatehouse(["approvals", "approve", id, "--reason", "e2e"], approverEnv);
+    expect(approved.code, approved.stderr).toBe(0);
+    const [ok] = await pending;
+    expect((ok as { affectedRows: number }).affectedRows).toBe(1);
+    expect(await truth("SELECT status FROM orders WHERE id = 7")).toBe(next);
+
+    const logsBefore2 = conn.logs.length;
+    const denied = c.query("DELETE FROM orders WHERE id = 8").catch((x) => x);
+    const id2 = await eventually(async () => /held for approval (\S+)/.exec(conn.logs.slice(logsBefore2).join("\n"))?.[1], "the second hold notice");
+    const d = await gatehouse(["approvals", "deny", id2, "--reason", "change freeze"], approverEnv);
+    expect(d.code, d.stderr).toBe(0);
+    const err = await denied;
+    expect(err).toMatchObject({ errno: 1227, sqlState: "42000" });
+    expect(await truth("SELECT COUNT(*) FROM orders WHERE id = 8")).toBe("1");
+    const [again] = await c.query("SELECT 1 AS one");
+    expect(again).toEqual([{ one: 1 }]);
+    await c.end();
+  }, 120_000);
+
+  it("prepared statements (binary protocol) are decided and masked; a denied prepare is an ERR", async () => {
+    const c = await connect();
+    const [bin] = await c.execute("SELECT id, email, card_number, created_at FROM customers WHERE id = ?", [3]);
+    const [email, card] = (await truth("SELECT email, card_number FROM customers WHERE id = 3")).split("\t");
+    expect(bin).toEqual([{ id: 3, email: `****${email!.slice(-4)}`, card_number: `****${card!.slice(-4)}`, created_at: expect.any(Date) }]);
+    await expect(c.execute("DROP TABLE customers")).rejects.toMatchObject({ errno: 1227 });
+    const [again] = await c.execute("SELECT COUNT(*) AS n FROM customers WHERE id > ?", [0]);
+    expect((again as { n: number }[])[0]!.n).toBe(Number(await truth("SELECT COUNT(*) FROM customers")));
+    await c.end();
+  });
+
+  it("multi-statements: results come back masked; a query with one refused statement is refused whole", async () => {
+    const c = await connect({ multipleStatements: true });
+    const [res] = await c.query("SELECT 1 AS a; SELECT email FROM customers WHERE id = 1");
+    const email = await truth("SELECT email FROM customers WHERE id = 1");
+    expect(res).toEqual([[{ a: 1 }], [{ email: `****${email.slice(-4)}` }]]);
+    await expect(c.query("SELECT 1; DROP TABLE orders")).rejects.toMatchObject({ errno: 1227 });
+    await expect(c.query("SELECT 1 /*!50000 ; DROP TABLE orders */")).rejects.toMatchObject({ errno: 1227 });
+    expect(await truth("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'demo' AND table_name = 'orders'")).toBe("1");
+    await c.end();
+  });
+
+  it("refuses LOAD DATA LOCAL INFILE and COM_CHANGE_USER with ERR packets", async () => {
+    const c = await connect({ infileStreamFactory: () => { throw new Error("the client was asked for a local file"); } });
+    const e = await c.query("LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE orders").catch((x) => x);
+    expect(e).toMatchObject({ errno: 1227, sqlState: "42000" });
+    expect(e.message).toMatch(/LOAD DATA LOCAL/);
+    const cu = await c.changeUser({ user: "root", password: "" }).catch((x) => x);
+    expect(cu).toMatchObject({ errno: 1235 });
+    await c.end().catch(() => {});
+  });
+
+  it("the mariadb CLI: reads masked, a denied statement prints the ERROR line, LOAD DATA LOCAL refused", async () => {
+    const args = ["--no-defaults", "-h", "127.0.0.1", "-P", String(conn.port), "-u", "pipeline", `--password=${conn.password}`, "--skip-ssl", "-N", "-B", DB];
+    const ok = await run(MARIADB_CLIENT!, [...args, "-e", "SELECT email FROM customers WHERE id = 1"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout.trim()).toBe(`****${(await truth("SELECT email FROM customers WHERE id = 1")).slice(-4)}`);
+    const denied = await run(MARIADB_CLIENT!, [...args, "-e", "DROP TABLE orders"]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/ERROR 1227 \(42000\).*demo-no-ddl/);
+    const local = await run(MARIADB_CLIENT!, [...args, "--local-infile=1", "-e", "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE orders"]);
+    expect(local.stderr).toMatch(/ERROR 1227 \(42000\).*LOAD DATA LOCAL/);
+  });
+
+  it("hostile input: a malformed packet ends only that session, with an ERR; other sessions go on", async () => {
+    const other = await connect();
+    const reply = await rawSession(conn.port, conn.password, (send) => {
+      // A command packet with sequence id 7 (a command always starts at 0): the framing is broken.
+      send(Buffer.from([0x02, 0x00, 0x00, 0x07, 0x03, 0x53]));
+    });
+    expect(reply.err).toMatchObject({ code: 1835 });
+    expect(reply.closed).toBe(true);
+    const [r] = await other.query("SELECT 2 AS two");
+    expect(r).toEqual([{ two: 2 }]);
+    await other.end();
+  });
+
+  it("a large result streams with bounded memory: the reader stalls, flow control holds the rest back in the server", async () => {
+    const workerd = workerdPids();
+    expect(workerd.length).toBeGreaterThan(0);
+    const sampleW = () => workerd.map(rss).reduce((a, b) => a + b, 0);
+    const base = { w: sampleW(), self: process.memoryUsage().rss };
+    let peak = { ...base };
+    const sample = () => (peak = { w: Math.max(peak.w, sampleW()), self: Math.max(peak.self, process.memoryUsage().rss) });
+    const sampler = setInterval(sample, 100);
+    const rows = 60_000; // ~122 MB of rows, made by the server on the fly
+    const child = spawn(MARIADB_CLIENT!, ["--no-defaults", "-h", "127.0.0.1", "-P", String(conn.port), "-u", "pipeline", `--password=${conn.password}`, "--skip-ssl", "--quick", "-N", "-B", DB, "-e", `SELECT seq, CONCAT('user', seq, '@example.com') AS email, REPEAT('x', 2000) AS payload FROM seq_1_to_${rows}`], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    // Stall the reader first: without end-to-end flow control the whole result would pile up in the listener, worker or connector.
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 8000));
+    sample();
+    const stalled = { ...peak };
+    let bytes = 0;
+    let lines = 0;
+    let masked = 0;
+    let tail = "";
+    child.stdout.on("data", (d: Buffer) => {
+      bytes += d.length;
+      const text = tail + d.toString("latin1");
+      const parts = text.split("\n");
+      tail = parts.pop()!;
+      for (const l of parts) {
+        lines++;
+        if (/^\d+\t\*\*\*\*\.com\tx{2000}$/.test(l)) masked++;
+      }
+    });
+    child.stdout.resume();
+    const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+    clearInterval(sampler);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(lines).toBe(rows);
+    expect(masked).toBe(rows);
+    // Bounds: a few flow-control windows per hop while stalled, far below the 122 MB waiting in the server.
+    expect(stalled.w - base.w).toBeLessThan(64 * MB);
+    expect(stalled.self - base.self).toBeLessThan(64 * MB);
+    expect(peak.w - base.w).toBeLessThan(192 * MB);
+    expect(peak.self - base.self).toBeLessThan(192 * MB);
+    console.log(`large result: ${rows} rows, ${(bytes / MB).toFixed(0)} MB; growth while stalled: workerd ${((stalled.w - base.w) / MB).toFixed(1)} MB, test process (listener + connector) ${((stalled.self - base.self) / MB).toFixed(1)} MB; peak growth: workerd ${((peak.w - base.w) / MB).toFixed(1)} MB, test process ${((peak.self - base.self) / MB).toFixed(1)} MB`);
+  }, 300_000);
+
+  it("the trail: statements, decisions and masked results are recorded, and the chain verifies", async () => {
+    const list = await gatehouse(["sessions", "list", "--identity", "pipeline-mysql", "--json"], auditorEnv);
+    expect(list.code, list.stderr).toBe(0);
+    const parsed = JSON.parse(list.stdout) as { sessions: Array<{ id: string }> } | Array<{ id: string }>;
+    const sessions = Array.isArray(parsed) ? parsed : parsed.sessions;
+    expect(sessions.length).toBeGreaterThanOrEqual(6);
+    const shows = await Promise.all(sessions.map((s) => gatehouse(["sessions", "show", s.id, "--json"], auditorEnv)));
+    const trails = shows.map((s) => JSON.parse(s.stdout) as { events: Array<{ type: string; data: Record<string, unknown> }> });
+    const events = trails.flatMap((t) => t.events);
+    const all = JSON.stringify(events);
+    const decisions = events.filter((e) => e.type === "decision").map((e) => e.data as { effect: string; rule: string | null; reason: string });
+    expect(all).toMatch(/DROP TABLE orders/);
+    expect(decisions.some((d) => d.effect === "deny" && d.rule === "demo-no-ddl")).toBe(true);
+    expect(all).toMatch(/UPDATE orders SET status = '(paid|shipped)' WHERE id = 7/);
+    // The hold and its two outcomes, naming the approve rule.
+    for (const effect of ["approve", "allow", "deny"]) expect(decisions.some((d) => d.effect === effect && d.rule === "demo-writes-need-approval"), effect).toBe(true);
+    expect(decisions.some((d) => d.effect === "deny" && d.rule === "gatehouse:mysql-local-infile")).toBe(true);
+    expect(decisions.some((d) => d.effect === "deny" && d.rule === "gatehouse:mysql-protocol" && /COM_CHANGE_USER/.test(d.reason))).toBe(true);
+    // Results are recorded as the client saw them: masked samples, never the real values.
+    const samples = events.filter((e) => e.type === "result").flatMap((e) => (e.data.rows_sample as unknown[][] | undefined) ?? []);
+    expect(samples.some((row) => row.some((cell) => typeof cell === "string" && /^\*\*\*\*.{4}$/.test(cell)))).toBe(true);
+    const real = (await truth("SELECT email, card_number, api_token, password_hash FROM customers WHERE id <= 3")).split(/\s+/);
+    for (const v of real) expect(all).not.toContain(v);
+    const verified = await Promise.all(sessions.map((s) => gatehouse(["sessions", "verify", s.id], auditorEnv)));
+    verified.forEach((v, i) => expect(v.code, `${sessions[i]!.id}: ${v.stdout}${v.stderr}`).toBe(0));
+    // The database passwords never left the connector: not in the trail, not in the listener's log.
+    for (const p of [db.levels.read.password, db.levels.write.password]) {
+      expect(all).not.toContain(p);
+      expect(conn.logs.join("\n")).not.toContain(p);
+    }
+  }, 180_000);
+});
+
+/** Authenticate to the listener with raw packets, then let `act` send bytes; collect the first ERR and whether the socket closed. */
+function rawSession(port: number, password: string, act: (send: (b: Buffer) => void) => void): Promise<{ err: { code: number; message: string } | null; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    const framer = new PacketFramer(1 << 24);
+    let stage: "greeting" | "auth" | "command" = "greeting";
+    let err: { code: number; message: string } | null = null;
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ err, closed: false });
+    }, 20_000);
+    s.on("data", (d) => {
+      for (const p of framer.push(new Uint8Array(d)) as Packet[]) {
+        if (stage === "greeting") {
+          const hs = decodeHandshakeV10(p.payload);
+          const caps = CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION | CLIENT.PLUGIN_AUTH | CLIENT.DEPRECATE_EOF;
+          s.write(encodePacket(1, encodeHandshakeResponse41({ capabilities: caps, maxPacket: 1 << 24, charset: 45, user: "pipeline", authResponse: nativePasswordResponse(password, hs.scramble), database: null, authPlugin: "mysql_native_password", attributes: new Map() })));
+          stage = "auth";
+        } else if (stage === "auth") {
+          if (isErr(p.payload)) {
+            err = decodeErr(p.payload);
+            return;
+          }
+          stage = "command";
+          act((b) => s.write(b));
+        } else if (isErr(p.payload) && !err) err = decodeErr(p.payload);
+      }
+    });
+    s.on("close", () => {
+      clearTimeout(timer);
+      resolve({ err, closed: true });
+    });
+    s.on("error", () => {});
+  });
+}
