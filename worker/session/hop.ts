@@ -7,12 +7,17 @@
 import { encodeControl, encodeCredit, FrameType, MAX_DATA_PAYLOAD, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import { ReceiveWindow, SendWindow } from "../../parsers/tunnel/credit.ts";
 
+/** How long an ending session waits for the peer's credit to deliver what it already accepted. */
+export const DRAIN_TIMEOUT_MS = 30_000;
+
 export class Hop {
   readonly sendWindow = new SendWindow();
   readonly receiveWindow = new ReceiveWindow();
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   private open = true;
+  /** Set by closeAfterDrain while DATA frames still wait for credit: what to send once they are out. */
+  private closing: { control: ControlMessage; code: number; reason: string; timer: ReturnType<typeof setTimeout> } | undefined;
   /** Called when the queue has fully drained after being backlogged. */
   onDrained: () => void = () => {};
   bytesSent = 0;
@@ -35,7 +40,7 @@ export class Hop {
   sendParts(parts: readonly Uint8Array[]): void {
     let total = 0;
     for (const p of parts) total += p.length;
-    if (total === 0 || !this.open) return;
+    if (total === 0 || !this.open || this.closing) return;
     let frame = new Uint8Array(1 + Math.min(total, MAX_DATA_PAYLOAD));
     frame[0] = FrameType.Data;
     let off = 1;
@@ -96,9 +101,34 @@ export class Hop {
     this.flush();
   }
 
+  /**
+   * End this hop after the DATA frames it already accepted: they still wait for the peer's credit
+   * when a session ends right after a large answer (an HTTP `Connection: close` body, the last rows
+   * before an error), and closing at once would cut them off. The closing control message goes after
+   * them, then the socket closes. A peer that grants no credit for DRAIN_TIMEOUT_MS is closed anyway:
+   * the queue is bounded by the window the session granted upstream, and the wait must be bounded too.
+   */
+  closeAfterDrain(control: ControlMessage, code: number, reason: string): void {
+    if (!this.open || this.closing) return;
+    if (this.queued === 0) {
+      this.sendControl(control);
+      this.close(code, reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.closing = undefined;
+      this.close(1011, "peer granted no credit for the rest of the session's data");
+    }, DRAIN_TIMEOUT_MS);
+    this.closing = { control, code, reason, timer };
+  }
+
   close(code: number, reason: string): void {
     if (!this.open) return;
     this.open = false;
+    if (this.closing) {
+      clearTimeout(this.closing.timer);
+      this.closing = undefined;
+    }
     try {
       this.ws.close(code, reason.slice(0, 120));
     } catch {
@@ -135,6 +165,16 @@ export class Hop {
       this.queued -= frame.length - 1;
       this.transmit(frame);
     }
-    if (wasBacklogged && this.queued === 0) this.onDrained();
+    if (wasBacklogged && this.queued === 0) {
+      const closing = this.closing;
+      if (closing) {
+        clearTimeout(closing.timer);
+        this.closing = undefined;
+        this.sendControl(closing.control);
+        this.close(closing.code, closing.reason);
+        return;
+      }
+      this.onDrained();
+    }
   }
 }

@@ -182,4 +182,32 @@ describe("Session flow control", () => {
     expect(connector.data).toEqual([]);
     expect(ended()).toMatchObject({ status: "error", code: "08P01" });
   });
+  it("delivers what it already accepted for a slow client before the close when the session ends (nothing cut off)", async () => {
+    const { session, client, connector } = setup();
+    const half = INITIAL_WINDOW / 2;
+    // The last half-window of an answer waits for the client's credit when the session ends
+    // (an HTTP `Connection: close` body, the rows before a fatal error).
+    for (let k = 0; k < 3; k++) session.onFrame("connector", dataFrame(chunk(k, half)));
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(lengthOf(client.data)).toBe(INITIAL_WINDOW);
+    });
+    session.end({ status: "ok", reason: "upstream closed the connection" });
+    await client.arrived();
+    // Not closed yet, and the close does not overtake the data still queued.
+    expect(client.controls).toEqual([]);
+    expect(session.client.isOpen).toBe(true);
+    // More data after the end is not accepted.
+    session.onFrame("connector", dataFrame(chunk(9, 10)));
+    session.onFrame("client", creditFrame(INITIAL_WINDOW));
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(client.controls).toContainEqual(expect.objectContaining({ t: "close", message: "upstream closed the connection" }));
+    });
+    expect(lengthOf(client.data)).toBe(3 * half);
+    expect(client.data.map((d) => d[0])).toEqual([0, 1, 2]);
+    expect(session.client.isOpen).toBe(false);
+    await connector.arrived();
+    expect(connector.controls).toContainEqual(expect.objectContaining({ t: "close" }));
+  });
 });

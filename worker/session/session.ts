@@ -162,10 +162,9 @@ export class Session implements EngineHost {
     if (this.maxDurationTimer !== undefined) clearTimeout(this.maxDurationTimer);
     this.lifetime.stop();
     const code = outcome.status === "ok" ? 1000 : 1011;
-    this.client.sendControl({ t: "close", code: outcome.code ?? outcome.status, message: outcome.reason });
-    this.client.close(code, outcome.reason);
-    this.connector?.sendControl({ t: "close", reason: outcome.reason });
-    this.connector?.close(1000, "session ended");
+    // Data already accepted for a peer still reaches it (after credit), then the close.
+    this.client.closeAfterDrain({ t: "close", code: outcome.code ?? outcome.status, message: outcome.reason }, code, outcome.reason);
+    this.connector?.closeAfterDrain({ t: "close", reason: outcome.reason }, 1000, "session ended");
     const stats: SessionStats = {
       bytesFromClient: this.client.bytesReceived,
       bytesToClient: this.client.bytesSent,
@@ -193,11 +192,13 @@ export class Session implements EngineHost {
 
   onFrame(from: "client" | "connector", frame: Frame): void {
     const hop = from === "client" ? this.client : this.connector;
-    if (!hop || this.ended) return;
+    if (!hop) return;
     if (frame.type === FrameType.Credit) {
+      // Also after the end: an ending hop still delivers the data it accepted (Hop.closeAfterDrain).
       hop.credited(frame.bytes);
       return;
     }
+    if (this.ended) return;
     if (frame.type === FrameType.Data) {
       try {
         hop.received(frame.payload.length);
