@@ -4,11 +4,13 @@ import { partFor, type ProtocolName } from "./registry.ts";
 import { postgresConnector } from "./postgres/connector/index.ts";
 import { sshConnector } from "./ssh/connector/index.ts";
 import { httpConnector } from "./http/connector/index.ts";
+import { kubernetesConnector } from "./kubernetes/connector/index.ts";
 
 const CONNECTOR_PROTOCOLS: Readonly<Record<ProtocolName, ConnectorProtocol>> = {
   postgres: postgresConnector,
   ssh: sshConnector,
   http: httpConnector,
+  kubernetes: kubernetesConnector,
 };
 
 export function connectorProtocol(type: string): ConnectorProtocol | undefined {

@@ -9,8 +9,9 @@ import type { ProtocolModule } from "./types.ts";
 import { postgresModule } from "./postgres/module.ts";
 import { sshModule } from "./ssh/module.ts";
 import { httpModule } from "./http/module.ts";
+import { kubernetesModule } from "./kubernetes/module.ts";
 
-export const PROTOCOLS = [postgresModule, sshModule, httpModule] as const satisfies readonly ProtocolModule[];
+export const PROTOCOLS = [postgresModule, sshModule, httpModule, kubernetesModule] as const satisfies readonly ProtocolModule[];
 
 export type ProtocolName = (typeof PROTOCOLS)[number]["name"];
 
