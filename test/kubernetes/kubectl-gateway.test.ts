@@ -16,7 +16,7 @@ import { eventually, gatehouse } from "../e2e/helpers.ts";
 import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server.ts";
 import { findType } from "../kube-apiserver/resources.ts";
 import { kubectl, kubectlEnv, spawnKubectl, waitForOutput, type KubectlEnv } from "./kubectl-run.ts";
-import { kubectlPath } from "./kubectl-binaries.ts";
+import { kubectlPath, oldKubectlPath } from "./kubectl-binaries.ts";
 import { MASK_TEXT } from "../../protocols/kubernetes/codec/secret-mask.ts";
 import type { KubernetesResourceConfig } from "../../connector/config.ts";
 
@@ -149,7 +149,7 @@ describe("kubectl through gatehouse connect", () => {
     expect(approved.code, approved.stderr).toBe(0);
     const r = await pending;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('configmap "doomed" deleted\n');
+    expect(r.stdout).toBe('configmap "doomed" deleted from default namespace\n');
     expect(r.stderr).toContain(`Warning: gatehouse: this request was held for approval ${id} and approved`);
     expect(api.store.tryGet(configMaps(), "default", "doomed")).toBeUndefined();
   }, 180_000);
@@ -159,7 +159,7 @@ describe("kubectl through gatehouse connect", () => {
     const logBefore = connectLog.length;
     const pending = kubectl(viaGateway(), ["delete", "configmap", "kept", "--wait=false"], { timeoutMs: 120_000 });
     const id = await eventually(async () => /held for approval (\S+)/.exec(connectLog.slice(logBefore))?.[1], "the hold notice", 600);
-    const rejected = await gatehouse(["approvals", "reject", id, "--reason", "not today"], approverEnv);
+    const rejected = await gatehouse(["approvals", "deny", id, "--reason", "not today"], approverEnv);
     expect(rejected.code, rejected.stderr).toBe(0);
     const r = await pending;
     expect(r.code).toBe(1);
@@ -289,6 +289,20 @@ describe("exec over v5.channel.k8s.io, recorded as a terminal", () => {
     }
     expect(api.execs.length).toBe(before);
   });
+});
+
+describe("SPDY (kubectl before 1.30)", () => {
+  it("an allowed exec is refused with the kubectl version to use; a denied one stays a Forbidden", async () => {
+    const old = (): KubectlEnv => ({ ...viaGateway(), bin: oldKubectlPath() });
+    const before = api.execs.length;
+    const allowed = await kubectl(old(), ["exec", "web", "--", "echo", "hi"]);
+    expect(allowed.code).toBe(1);
+    expect(allowed.stderr).toContain("SPDY streams are not supported; use kubectl 1.30 or later");
+    const denied = await kubectl(old(), ["exec", "-n", "kube-system", "etcd", "--", "echo", "hi"]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain("demo-k8s-no-exec-in-kube-system");
+    expect(api.execs.length).toBe(before);
+  }, 120_000);
 });
 
 describe("what the client side could observe", () => {

@@ -88,7 +88,9 @@ export class KubeHooks implements HttpEngineHooks {
     const headers: HttpHeader[] = [];
     for (const [name, value] of plan.headers) {
       const lower = name.toLowerCase();
-      if (lower === "accept-encoding") continue;
+      // No content coding the masker would have to undo; no WebSocket extension (a compressed
+      // exec stream could not be read passively).
+      if (lower === "accept-encoding" || lower === "sec-websocket-extensions") continue;
       if (lower === "sec-websocket-protocol" && r.kind === "resource" && (r.verb === "exec" || r.verb === "attach")) {
         const offer = restrictOffer(value);
         if (offer.length === 0) return this.refuse(kubeStatus(400, "BadRequest", "gatehouse: exec and attach need the v5.channel.k8s.io or v4.channel.k8s.io WebSocket protocol (kubectl 1.30 or later)"));
