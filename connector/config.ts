@@ -20,13 +20,15 @@ import { parseSshResource, type SshResourceConfig } from "../protocols/ssh/conne
 import { RESOURCE_NAME_PATTERN, RESOURCE_NAME_RULE } from "../parsers/resource-name.ts";
 import { parseHttpResource, type HttpResourceConfig } from "../protocols/http/connector/config.ts";
 import { parseMysqlResource, type MysqlResourceConfig } from "../protocols/mysql/connector/config.ts";
+import { parseKubernetesResource, type KubernetesResourceConfig } from "../protocols/kubernetes/connector/config.ts";
 
 export type { PostgresResourceConfig, PostgresTlsConfig, PostgresTlsMode } from "../protocols/postgres/connector/config.ts";
 export type { SecretSource } from "./secrets.ts";
 
 /** Every resource type this connector can serve. */
-export type ResourceConfig = PostgresResourceConfig | SshResourceConfig | HttpResourceConfig | MysqlResourceConfig;
+export type ResourceConfig = PostgresResourceConfig | SshResourceConfig | HttpResourceConfig | MysqlResourceConfig | KubernetesResourceConfig;
 export type { MysqlResourceConfig } from "../protocols/mysql/connector/config.ts";
+export type { KubernetesResourceConfig } from "../protocols/kubernetes/connector/config.ts";
 export type { HttpResourceConfig } from "../protocols/http/connector/config.ts";
 export type { SshResourceConfig } from "../protocols/ssh/connector/config.ts";
 
@@ -42,7 +44,7 @@ export interface ConnectorConfig {
 
 export const CONNECTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const RESOURCE_NAME = RESOURCE_NAME_PATTERN;
-const RESOURCE_TYPES = ["postgres", "ssh", "http", "mysql"] as const;
+const RESOURCE_TYPES = ["postgres", "ssh", "http", "mysql", "kubernetes"] as const;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** Hosts where a plaintext ws:// connection never leaves the machine. */
@@ -96,6 +98,7 @@ export function parseConnectorConfig(raw: unknown, ctx: SecretRefContext): Conne
     if (type === "ssh") return parseSshResource(field, obj, name, ctx);
     if (type === "http") return parseHttpResource(field, obj, name, ctx);
     if (type === "mysql") return parseMysqlResource(field, obj, name, ctx);
+    if (type === "kubernetes") return parseKubernetesResource(field, obj, name, ctx);
     throw new ConfigError(`${field}.type`, `${type === undefined ? "is required" : `unsupported type ${JSON.stringify(type)}`} (supported: ${RESOURCE_TYPES.join(", ")})`);
   });
   return { gateway, id, privateKey, resources };

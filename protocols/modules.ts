@@ -8,6 +8,7 @@
  * Keep the lines sorted by name (parallel branches adding protocols then merge line by line).
  */
 export { httpModule } from "./http/module.ts";
+export { kubernetesModule } from "./kubernetes/module.ts";
 export { mysqlModule } from "./mysql/module.ts";
 export { postgresModule } from "./postgres/module.ts";
 export { sshModule } from "./ssh/module.ts";

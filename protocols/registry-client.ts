@@ -3,12 +3,14 @@
 import type { Engine } from "../client/engines/engine.ts";
 import { partFor, type ProtocolName } from "./registry.ts";
 import { httpClient } from "./http/client/index.ts";
+import { kubernetesClient } from "./kubernetes/client/index.ts";
 import { mysqlClient } from "./mysql/client/index.ts";
 import { postgresClient } from "./postgres/client/index.ts";
 import { sshClient } from "./ssh/client/index.ts";
 
 export const CLIENT_PROTOCOLS: Readonly<Record<ProtocolName, Engine>> = {
   http: httpClient,
+  kubernetes: kubernetesClient,
   mysql: mysqlClient,
   postgres: postgresClient,
   ssh: sshClient,

@@ -3,12 +3,14 @@
 import type { ConnectorProtocol } from "../connector/connector-protocol.ts";
 import { partFor, type ProtocolName } from "./registry.ts";
 import { httpConnector } from "./http/connector/index.ts";
+import { kubernetesConnector } from "./kubernetes/connector/index.ts";
 import { mysqlConnector } from "./mysql/connector/index.ts";
 import { postgresConnector } from "./postgres/connector/index.ts";
 import { sshConnector } from "./ssh/connector/index.ts";
 
 const CONNECTOR_PROTOCOLS: Readonly<Record<ProtocolName, ConnectorProtocol>> = {
   http: httpConnector,
+  kubernetes: kubernetesConnector,
   mysql: mysqlConnector,
   postgres: postgresConnector,
   ssh: sshConnector,

@@ -3,12 +3,14 @@
 import type { WorkerProtocol } from "../worker/engines/engine.ts";
 import { partFor, type ProtocolName } from "./registry.ts";
 import { httpWorker } from "./http/worker/index.ts";
+import { kubernetesWorker } from "./kubernetes/worker/index.ts";
 import { mysqlWorker } from "./mysql/worker/index.ts";
 import { postgresWorker } from "./postgres/worker/index.ts";
 import { sshWorker } from "./ssh/worker/index.ts";
 
 const WORKER_PROTOCOLS: Readonly<Record<ProtocolName, WorkerProtocol>> = {
   http: httpWorker,
+  kubernetes: kubernetesWorker,
   mysql: mysqlWorker,
   postgres: postgresWorker,
   ssh: sshWorker,

@@ -9,6 +9,7 @@
  */
 import path from "node:path";
 import { gatehouseHome } from "../client/dev/home.ts";
+import { startDemoK8s, type DemoK8s } from "../test/kube-apiserver/demo.ts";
 import { createStderrLogger, startLocalStack, DEFAULT_DEMO_PG_PORT, DEFAULT_GATEWAY_PORT, DEMO_RESOURCE, type LocalStack } from "../client/dev/stack.ts";
 import { DEV_ISSUER_DEFAULT_PORT } from "../client/dev/issuer.ts";
 import { nextSteps } from "../client/dev/next-steps.ts";
@@ -48,6 +49,7 @@ async function shutdown(code: number, why?: string) {
   stopping = true;
   say(`stopping${why ? ` (${why})` : ""}…`);
   await (stack ?? (await starting?.catch(() => undefined)))?.stop();
+  await demoK8s?.stop().catch(() => {});
   say("stopped");
   process.exit(code);
 }
@@ -60,8 +62,18 @@ watchParent((why) => void shutdown(0, why));
 // A closed terminal must not crash us before the children are stopped.
 process.stdout.on("error", () => void shutdown(0, "stdout closed"));
 
+// demo-k8s: the test API server as a stand-in cluster (DEVELOPMENT ONLY; docs/KUBERNETES.md).
+let demoK8s: DemoK8s | undefined;
+try {
+  demoK8s = await startDemoK8s();
+  say(`demo Kubernetes API (test API server, development only) on ${demoK8s.server.url}; its token is held by the connector only`);
+} catch (err) {
+  say(`demo-k8s not started: ${(err as Error).message}`);
+}
+
 try {
   starting = startLocalStack({
+    extraResources: demoK8s ? [demoK8s.resource] : [],
     home,
     gatewayPort,
     issuerPort,
@@ -83,7 +95,7 @@ Gatehouse is running (DEVELOPMENT stack — the issuer mints tokens for anyone):
   gateway (worker)   ${stack.gatewayUrl}
   dev OIDC issuer    ${stack.issuerUrl}  (DEVELOPMENT ONLY)
   demo PostgreSQL    ${stack.pg.host}:${stack.pg.port} (only the connector knows its password)
-  policy             ${stack.policySource === "inline" ? "inline" : show(stack.policySource)}
+${demoK8s ? `  demo Kubernetes    ${demoK8s.server.url} (demo-k8s: a test API server, DEVELOPMENT ONLY; only the connector holds its token)\n` : ""}  policy             ${stack.policySource === "inline" ? "inline" : show(stack.policySource)}
   recordings         ${show(path.join(home, "wrangler"))}/ (worker storage: D1, R2, Durable Objects)
 
 ${nextSteps({

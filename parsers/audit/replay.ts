@@ -241,6 +241,17 @@ export function renderReplay(events: readonly AuditEvent[], options: RenderOptio
         out.push(`${stamp(e)}-- upgraded connection closed (${u.up} bytes up, ${u.down} bytes down; content not recorded)`);
         break;
       }
+      case "k8s.request": {
+        const k = (e as AuditEvent<"k8s.request">).data;
+        const what = k.nonResource ? `${k.nonResource} ${k.path ?? ""}` : `${k.verb} ${k.resource}${k.subresource ? `/${k.subresource}` : ""}${k.namespace ? ` -n ${k.namespace}` : ""}${k.name ? ` ${k.name}` : ""}${k.command ? ` -- ${k.command.join(" ")}` : ""}`;
+        out.push(`${stamp(e)}-- kubernetes: ${what}${k.kubectlCommand ? ` (kubectl says: ${k.kubectlCommand})` : ""}`);
+        break;
+      }
+      case "k8s.exec.exit": {
+        const x = (e as AuditEvent<"k8s.exec.exit">).data;
+        out.push(`${stamp(e)}-- exec exited: ${x.code === null ? "no exit status" : `code ${x.code}`}${x.message ? ` (${x.message})` : ""}`);
+        break;
+      }
       case "truncated": {
         const t = (e as AuditEvent<"truncated">).data;
         out.push("", `${stamp(e)}-- RECORDING TRUNCATED (${t.reason}, ${t.action})${t.message ? `: ${t.message}` : ""}`);

@@ -225,6 +225,41 @@ export interface HttpUpgradeClosedData {
   down: number;
 }
 
+/** One Kubernetes API request as the gateway read it (protocols/kubernetes/worker/kube-hooks.ts). */
+export interface K8sRequestData {
+  verb?: string;
+  group?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  command?: string[];
+  dryRun?: boolean;
+  /** Discovery, OpenAPI, version, health or other non-resource paths. */
+  nonResource?: string;
+  path?: string;
+  /** kubectl's own Kubectl-Command / Kubectl-Session headers: context, never used to decide. */
+  kubectlCommand?: string;
+  kubectlSession?: string;
+}
+
+export interface K8sExecStartData {
+  verb: string;
+  namespace: string;
+  pod: string;
+  container: string | null;
+  command: string[];
+  tty: boolean;
+  protocol: string;
+}
+
+export interface K8sExecExitData {
+  code: number | null;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
 /** Event type → payload. New types must be added here (and to docs/AUDIT.md). */
 export interface AuditEventDataMap {
   "session.start": SessionStartData;
@@ -255,6 +290,9 @@ export interface AuditEventDataMap {
   "http.response": HttpResponseData;
   "http.refused": HttpRefusedData;
   "http.upgrade-closed": HttpUpgradeClosedData;
+  "k8s.request": K8sRequestData;
+  "k8s.exec.start": K8sExecStartData;
+  "k8s.exec.exit": K8sExecExitData;
   /** The client renewed its identity token on the tunnel (same issuer and subject, re-admitted by policy). */
   "identity.renewed": IdentityRenewedData;
   "session.end": SessionEndData;
@@ -298,6 +336,9 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "http.response",
   "http.refused",
   "http.upgrade-closed",
+  "k8s.request",
+  "k8s.exec.start",
+  "k8s.exec.exit",
   "identity.renewed",
   "session.end",
 ];

@@ -1,10 +1,4 @@
-/**
- * Kubernetes' runtime-neutral descriptor. NOT yet listed in protocols/modules.ts: a listed
- * protocol must have its worker engine and connector dialer, and those are still to be built on
- * the HTTP module (docs/KUBERNETES.md § What remains). Listing it is then one line there (plus
- * protocols/kubernetes/{worker,connector,client}/index.ts and npm run gen:protocols); the CLI's
- * listener engine meanwhile is served from client/engines/registry.ts as a pending module.
- */
+/** Kubernetes' runtime-neutral descriptor (protocols/modules.ts): the `k8s` rule kind; its engine rides on the HTTP engine (worker/kube-hooks.ts). */
 import type { ProtocolModule } from "../types.ts";
 import { kubernetesActionKind } from "./policy/rules.ts";
 

@@ -3,7 +3,7 @@
  * (policy-proxy.ts) in front of the test API server: denials printed as Kubernetes errors, Secret
  * values masked in every kubectl output format, client impersonation refused, exec decided by
  * command and its stream read by the channel reader. The gateway's own e2e (through the worker)
- * is still to come: docs/KUBERNETES.md § What remains.
+ * is test/kubernetes/kubectl-gateway.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server.ts";

@@ -6,7 +6,7 @@
  * "not recorded" and, in fail-closed mode, ends the session.
  */
 export interface QueryEvent {
-  protocol: "postgres" | "ssh" | "http" | "mysql";
+  protocol: "postgres" | "ssh" | "http" | "mysql" | "kubernetes";
   /** simple | parse | bind | function-call … */
   message: string;
   text: string;

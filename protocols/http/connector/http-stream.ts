@@ -49,14 +49,20 @@ interface Exchange {
   pending: Array<{ t: "body"; bytes: Uint8Array; done: () => void } | { t: "end" }>;
 }
 
-interface Identity {
+export interface StreamIdentity {
   sub: string;
   iss: string;
 }
+type Identity = StreamIdentity;
+
+/** The resource fields this stream needs; `type` is the protocol riding on it ("http", "kubernetes"). */
+export type HttpLikeResource = Omit<HttpResourceConfig, "type"> & { type: string };
 
 export class HttpTunnelStream extends TunnelStreamBase {
   protected readonly protocolErrorCode = "http-protocol";
-  private resource?: HttpResourceConfig;
+  private resource?: HttpLikeResource;
+  /** The resource type this stream serves (a protocol built on HTTP overrides it). */
+  protected readonly resourceType: string = "http";
   private agent?: http.Agent;
   private identity: Identity = { sub: "", iss: "" };
   private readonly reader = new MessageReader("request");
@@ -72,7 +78,7 @@ export class HttpTunnelStream extends TunnelStreamBase {
     if (open.resource !== this.resourceName) return this.protocolError(new StreamProtocolError("open names another resource", 1008));
     if (this.refusal) return this.failTarget(this.refusal.message);
     const resource = this.ctx.resources.get(this.resourceName);
-    if (!resource || resource.type !== "http") return this.failTarget(`gatehouse: resource ${this.resourceName}: not an http resource on connector ${this.ctx.connectorId}`);
+    if (!resource || resource.type !== this.resourceType || !("url" in resource)) return this.failTarget(`gatehouse: resource ${this.resourceName}: not an ${this.resourceType} resource on connector ${this.ctx.connectorId}`);
     const id = open.identity as { sub?: unknown; iss?: unknown } | undefined;
     this.identity = { sub: typeof id?.sub === "string" ? id.sub : "", iss: typeof id?.iss === "string" ? id.iss : "" };
     try {
@@ -83,7 +89,7 @@ export class HttpTunnelStream extends TunnelStreamBase {
     } catch (e) {
       return this.failTarget(`gatehouse: resource ${this.resourceName}: ${(e as Error).message}`);
     }
-    this.resource = resource;
+    this.resource = resource as HttpLikeResource;
     this.state = "ready";
     this.sendControl({ t: "ready" });
     this.ctx.emit({ type: "stream-ready", stats: this.stats() });
@@ -149,6 +155,13 @@ export class HttpTunnelStream extends TunnelStreamBase {
     if (head.headers.some((h) => h.name === "transfer-encoding")) headers.push(["Transfer-Encoding", "chunked"]);
     if (upgrade !== undefined) headers.push(["Connection", "Upgrade"], ["Upgrade", upgrade]);
     if (resource.identityHeaders) headers.push(["X-Gatehouse-Identity", this.identity.sub], ["X-Gatehouse-Session", this.session]);
+    try {
+      headers.splice(0, headers.length, ...this.adjustRequestHeaders(headers, this.identity));
+    } catch (e) {
+      this.current = { pending: [], chunked: false, res: { complete: true } as http.IncomingMessage };
+      this.sendFramed(problemResponse({ status: 403, title: "Forbidden", detail: this.scrub(`gatehouse: ${(e as Error).message}`) }));
+      return;
+    }
     const current: Exchange = { pending: [], chunked: false };
     this.current = current;
     // The credential is added last, after the header policy, and never logged. Body bytes that
@@ -160,6 +173,11 @@ export class HttpTunnelStream extends TunnelStreamBase {
       },
       (err: Error) => this.failTarget(`gatehouse: resource ${resource.name}: cannot prepare the credential (${err.message})`),
     );
+  }
+
+  /** The last word on the upstream request's headers before the credential (a protocol's own header policy); throws = 403. */
+  protected adjustRequestHeaders(headers: Array<[string, string]>, _identity: StreamIdentity): Array<[string, string]> {
+    return headers;
   }
 
   private sendRequest(current: Exchange, head: RequestHead, headers: Array<[string, string]>, upgrade: boolean): void {

@@ -16,6 +16,7 @@
  */
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
+import type { RequestDescription } from "../../types.ts";
 import type { Engine, EngineHost } from "../../../worker/engines/engine.ts";
 import { HttpCodecError } from "../codec/errors.ts";
 import { MessageReader } from "../codec/reader.ts";
@@ -44,7 +45,41 @@ const RECORDED_HEADERS = new Set(["content-type", "content-length", "accept", "u
 export interface HttpEngineOptions {
   /** Builds response masking for this session (undefined = no masking rule applies). Throws = unavailable → fail closed. */
   masking?: () => ResponseMasking | undefined;
+  /** Extension points for a protocol built on HTTP (Kubernetes); plain HTTP sets none. */
+  hooks?: HttpEngineHooks;
 }
+
+/**
+ * How a protocol that rides on HTTP (protocols/kubernetes/worker/) reuses this engine's
+ * per-request path — framing, approval hold, forwarding, streaming, recording — and replaces only
+ * its own parts: what a request means to policy, how a refusal looks to its client, how a body is
+ * masked, and what an upgraded stream carries. Every hook is optional; unset = HTTP's behaviour.
+ */
+export interface HttpEngineHooks {
+  /** The protocol named in the trail's query events (default "http"). */
+  readonly protocol?: "http" | "kubernetes";
+  /** Reads a request in place of the HTTP policy description (before the upgrade check). */
+  admit?(request: { method: string; target: string; headers: readonly HttpHeader[]; upgrade: string | null }): Promise<Admission>;
+  /** Body (and Content-Type) of a refusal in the client's protocol (default: problem+json). */
+  refusal?(problem: { status: number; detail: string; rule: string | null; extra: Record<string, unknown> }): { contentType: string; body: string };
+  /** Masks one response body in place of `masking` (throws = the response is refused with a 502). */
+  responseBody?(response: { status: number; contentType: string; encodings: string[] }, emit: (bytes: Uint8Array) => void): BodyTransform | undefined;
+  /** Headers added to the response the client gets (e.g. a Warning naming the approval). */
+  responseHeaders?(status: number): HttpHeader[];
+  /** The approval a held request waited for (its id), once requested. */
+  held?(approvalId: string): void;
+  /** The upstream's 101 answer (its headers name the negotiated subprotocol). */
+  upgradeAccepted?(headers: readonly HttpHeader[]): void;
+  /** Bytes of an upgraded connection, read before they are relayed (throws = the session ends, the bytes are not relayed). */
+  upgraded?(from: "client" | "upstream", bytes: Uint8Array): void;
+  /** The upgraded connection ended (flush what the stream readers hold). */
+  upgradeClosed?(): Promise<void>;
+}
+
+/** What `admit` made of a request: refused here, or described for policy (optionally decided already). */
+export type Admission =
+  | { kind: "refuse"; status: number; detail: string }
+  | { kind: "decide"; description: RequestDescription; headers: HttpHeader[]; target: string; decision?: Decision };
 
 interface Exchange {
   method: string;
@@ -113,6 +148,7 @@ export class HttpEngine implements Engine {
           hold: async (input, frame) => {
             const held = await this.host.holdForApproval({ ...input, displayText: frame.message.displayText });
             frame.message.approvalId = held.id;
+            this.options.hooks?.held?.(held.id);
             return held;
           },
           notify: (line) => this.host.sendControlToClient({ t: "notice", message: line }),
@@ -137,8 +173,7 @@ export class HttpEngine implements Engine {
   async onClientData(bytes: Uint8Array): Promise<void> {
     if (this.is("closed")) return;
     if (this.is("upgraded")) {
-      this.upgradedUp += bytes.length;
-      this.host.sendToConnector([bytes]);
+      this.relayUp(bytes);
       return;
     }
     this.requests.push(bytes);
@@ -149,15 +184,13 @@ export class HttpEngine implements Engine {
         else if (e.t === "body") await this.onRequestBody(e.bytes);
         else if (e.t === "end") await this.onRequestEnd();
         else if (e.t === "raw") {
-          this.upgradedUp += e.bytes.length;
-          this.host.sendToConnector([e.bytes]);
+          this.relayUp(e.bytes);
         }
         if (this.is("upgraded")) {
           // Bytes the client sent after the upgrade request are the new protocol's.
           const rest = this.requests.next();
           if (rest && rest.t === "raw") {
-            this.upgradedUp += rest.bytes.length;
-            this.host.sendToConnector([rest.bytes]);
+            this.relayUp(rest.bytes);
           }
           return;
         }
@@ -174,8 +207,19 @@ export class HttpEngine implements Engine {
     const upgradeValues = headerValues(head.headers, "upgrade");
     if (upgradeValues.length > 1) throw new HttpCodecError(400, "Upgrade given more than once");
     const upgrade = upgradeValues.length === 1 ? (tokenList(upgradeValues[0]!)[0] ?? null) : null;
+    const hooks = this.options.hooks;
+    const headers0 = head.headers.filter((h) => !CLIENT_ONLY.has(h.name) && !HOP_BY_HOP.has(h.name) && !h.name.startsWith("x-forwarded-") && !h.name.startsWith("x-gatehouse-"));
+    const admitted = hooks?.admit ? await hooks.admit({ method: head.method, target: head.target, headers: headers0, upgrade }) : undefined;
+    if (admitted?.kind === "refuse") {
+      this.exchanges++;
+      const close = framing.kind !== "none" || upgrade !== null;
+      this.sendProblem(admitted.status, "Refused", admitted.detail, null, close);
+      await host.audit.onEvent("http.refused", { status: admitted.status, reason: admitted.detail });
+      if (close) this.end("denied", admitted.detail, "denied");
+      return;
+    }
     if (upgrade !== null && (upgrade !== "websocket" || head.method !== "GET" || framing.kind !== "none")) throw new HttpCodecError(400, "only a WebSocket upgrade on a GET without body is supported");
-    const headers = head.headers.filter((h) => !CLIENT_ONLY.has(h.name) && !HOP_BY_HOP.has(h.name) && !h.name.startsWith("x-forwarded-") && !h.name.startsWith("x-gatehouse-"));
+    const headers = admitted?.headers ?? headers0;
     const request: HttpRequestDescription = {
       method: head.method,
       path: target.path,
@@ -189,7 +233,7 @@ export class HttpEngine implements Engine {
     // before their events are durable; the events are durable before any answer reaches the
     // client. Every other method (and any upgrade) is durable before it is forwarded.
     const readOnly = (head.method === "GET" || head.method === "HEAD") && upgrade === null;
-    await host.audit.onQuery({ protocol: "http", message: head.method, text: this.maskText(`${head.method} ${target.target}`), readOnly });
+    await host.audit.onQuery({ protocol: this.options.hooks?.protocol ?? "http", message: head.method, text: this.maskText(`${head.method} ${target.target}`), readOnly });
     await host.audit.onEvent("http.request", {
       n: this.exchanges,
       method: head.method,
@@ -199,13 +243,14 @@ export class HttpEngine implements Engine {
       ...(upgrade ? { upgrade } : {}),
       body: framing.kind === "none" ? 0 : framing.kind === "length" ? framing.length : "chunked",
     });
-    const { decision } = host.policy.decide(httpRequest(request));
+    const decision = admitted?.decision ?? host.policy.decide(admitted?.description ?? httpRequest(request)).decision;
     await this.recordDecision(decision);
 
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
-    const forwardHead: RequestHead = { ...head, target: target.target, headers };
-    const exchange: Exchange = { method: head.method, target: target.target, framing, state: "refused", held: [], heldBytes: 0, head: forwardHead, closeAfter, decision, done, finish, upgrade, expectContinue: headerValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue") };
+    const forwardTarget = admitted?.target ?? target.target;
+    const forwardHead: RequestHead = { ...head, target: forwardTarget, headers };
+    const exchange: Exchange = { method: head.method, target: forwardTarget, framing, state: "refused", held: [], heldBytes: 0, head: forwardHead, closeAfter, decision, done, finish, upgrade, expectContinue: headerValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue") };
     this.current = exchange;
 
     if (decision.effect === "deny") {
@@ -319,8 +364,7 @@ export class HttpEngine implements Engine {
   async onConnectorData(bytes: Uint8Array): Promise<void> {
     if (this.is("closed")) return;
     if (this.is("upgraded")) {
-      this.upgradedDown += bytes.length;
-      this.toClient([bytes]);
+      this.relayDown(bytes);
       return;
     }
     // A response head and its body usually arrive in one frame: answer with one frame (one
@@ -342,14 +386,12 @@ export class HttpEngine implements Engine {
         else if (e.t === "body") await this.onResponseBody(e.bytes);
         else if (e.t === "end") await this.onResponseEnd();
         else if (e.t === "raw") {
-          this.upgradedDown += e.bytes.length;
-          this.toClient([e.bytes]);
+          this.relayDown(e.bytes);
         }
         if (this.is("upgraded")) {
           const rest = this.responses.next();
           if (rest && rest.t === "raw") {
-            this.upgradedDown += rest.bytes.length;
-            this.toClient([rest.bytes]);
+            this.relayDown(rest.bytes);
           }
           return;
         }
@@ -381,6 +423,7 @@ export class HttpEngine implements Engine {
     if (head.status === 101) {
       if (!ex.upgrade) return this.upstreamFailure("101 Switching Protocols to a request that asked for no upgrade");
       this.toClient([serializeResponseHead(101, head.reason, out)]);
+      this.options.hooks?.upgradeAccepted?.(out);
       this.phase = "upgraded";
       this.requests.switchToRaw();
       this.responses.switchToRaw();
@@ -392,9 +435,11 @@ export class HttpEngine implements Engine {
     const encodings = headerValues(head.headers, "content-encoding").flatMap(tokenList).filter((c) => c !== "identity");
     const type = headerValues(head.headers, "content-type")[0] ?? "";
     let transform: BodyTransform | undefined;
-    if (masking && framing.kind !== "none") {
+    const hooks = this.options.hooks;
+    if ((masking || hooks?.responseBody) && framing.kind !== "none") {
       try {
-        transform = masking.body(type, encodings, (bytes) => this.emitBody(state, bytes));
+        const emit = (bytes: Uint8Array) => this.emitBody(state, bytes);
+        transform = hooks?.responseBody ? hooks.responseBody({ status: head.status, contentType: type, encodings }, emit) : masking!.body(type, encodings, emit);
       } catch (e) {
         // An encoding or type we cannot mask exactly: refuse the response (fail closed).
         state.refused = true;
@@ -405,8 +450,9 @@ export class HttpEngine implements Engine {
     }
     let body = out;
     if (transform) {
-      body = out.filter((h) => h.name !== "content-length" && !(h.name === "content-encoding" && masking!.decodes(encodings)));
+      body = out.filter((h) => h.name !== "content-length" && !(h.name === "content-encoding" && masking?.decodes(encodings)));
     }
+    if (this.options.hooks?.responseHeaders) body.push(...this.options.hooks.responseHeaders(head.status));
     const passLength = !transform && framing.kind === "length";
     state.chunked = framing.kind !== "none" && !passLength;
     if (state.chunked) body = [...body.filter((h) => h.name !== "content-length"), header("Transfer-Encoding", "chunked")];
@@ -496,6 +542,7 @@ export class HttpEngine implements Engine {
     }
     if (message.t === "close") {
       if (this.is("upgraded")) {
+        await this.options.hooks?.upgradeClosed?.();
         await this.host.audit.onEvent("http.upgrade-closed", { up: this.upgradedUp, down: this.upgradedDown });
         return this.end("ok", "upstream closed the upgraded connection");
       }
@@ -560,6 +607,30 @@ export class HttpEngine implements Engine {
     if (parts && parts.length > 0) this.host.sendToClient(parts);
   }
 
+  /** Relays upgraded bytes and lets a passive stream reader see them (hooks.upgraded). */
+  private relayUp(bytes: Uint8Array): void {
+    if (!this.readUpgraded("client", bytes)) return;
+    this.upgradedUp += bytes.length;
+    this.host.sendToConnector([bytes]);
+  }
+
+  private relayDown(bytes: Uint8Array): void {
+    if (!this.readUpgraded("upstream", bytes)) return;
+    this.upgradedDown += bytes.length;
+    this.toClient([bytes]);
+  }
+
+  /** A stream reader that cannot read the bytes ends the session before they are relayed (fail closed). */
+  private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): boolean {
+    try {
+      this.options.hooks?.upgraded?.(from, bytes);
+      return true;
+    } catch (e) {
+      this.end("error", `gatehouse: the upgraded stream could not be read (${(e as Error).message}); it was closed`, "http-upgrade");
+      return false;
+    }
+  }
+
   /** A method, not a field check, so TypeScript does not narrow the phase away across awaits. */
   private is(phase: HttpEngine["phase"]): boolean {
     return this.phase === phase;
@@ -597,6 +668,14 @@ export class HttpEngine implements Engine {
   }
 
   private sendProblem(status: number, title: string, detail: string, rule: string | null, close: boolean, extra: Record<string, unknown> = {}): void {
+    const hooks = this.options.hooks;
+    if (hooks?.refusal) {
+      const { contentType, body } = hooks.refusal({ status, detail, rule, extra });
+      const bytes = enc.encode(body);
+      const head = serializeResponseHead(status, title, [header("Content-Type", contentType), header("Content-Length", String(bytes.length)), ...(close ? [header("Connection", "close")] : [])]);
+      this.toClient([head, bytes]);
+      return;
+    }
     this.toClient([problemResponse({ status, title, detail, rule, resource: this.host.resource.name, session: this.host.sessionId, ...extra }, { close })]);
   }
 

@@ -117,6 +117,10 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     observeDownstream: () => {
       answered = true;
     },
+    // Approval notices (a held request: kubectl waits and cannot show them) go to the listener's log.
+    onControl: (m) => {
+      if (m.t === "notice" && typeof m.message === "string") ctx.log(`gatehouse: ${m.message.replace(/^gatehouse: /, "").slice(0, 500)}`);
+    },
     finalWords: (end) => (answered ? undefined : finalStatus(end)),
   });
   stopWatching();

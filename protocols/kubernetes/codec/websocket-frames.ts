@@ -1,0 +1,93 @@
+/**
+ * A passive reader of one direction of a WebSocket connection (RFC 6455 framing): bytes in, whole
+ * data messages out (continuations joined, client masking removed). Control frames (ping, pong,
+ * close) are skipped. It never writes: the gateway reads the exec/attach stream it relays.
+ * Anything that is not valid framing — a client frame without a mask, a server frame with one,
+ * reserved bits (no extension was negotiated), a message over the bound — throws.
+ */
+export class WebSocketFrameError extends Error {}
+
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export class WebSocketMessageReader {
+  private buffer = new Uint8Array(0);
+  private parts: Uint8Array[] = [];
+  private partBytes = 0;
+  private messageOpcode: number | null = null;
+  closed = false;
+
+  constructor(private readonly fromClient: boolean) {}
+
+  /** Messages completed by these bytes: `{ binary, data }` in order. */
+  push(bytes: Uint8Array): Array<{ binary: boolean; data: Uint8Array }> {
+    const joined = new Uint8Array(this.buffer.length + bytes.length);
+    joined.set(this.buffer);
+    joined.set(bytes, this.buffer.length);
+    const out: Array<{ binary: boolean; data: Uint8Array }> = [];
+    let o = 0;
+    for (;;) {
+      if (joined.length - o < 2) break;
+      const b0 = joined[o]!;
+      const b1 = joined[o + 1]!;
+      if ((b0 & 0x70) !== 0) throw new WebSocketFrameError("reserved bits set (no extension was negotiated)");
+      const fin = (b0 & 0x80) !== 0;
+      const opcode = b0 & 0x0f;
+      const masked = (b1 & 0x80) !== 0;
+      if (masked !== this.fromClient) throw new WebSocketFrameError(this.fromClient ? "a client frame without a mask" : "a server frame with a mask");
+      let len = b1 & 0x7f;
+      let p = o + 2;
+      if (len === 126) {
+        if (joined.length - p < 2) break;
+        len = (joined[p]! << 8) | joined[p + 1]!;
+        p += 2;
+      } else if (len === 127) {
+        if (joined.length - p < 8) break;
+        const hi = (joined[p]! << 24) | (joined[p + 1]! << 16) | (joined[p + 2]! << 8) | joined[p + 3]!;
+        if (hi !== 0) throw new WebSocketFrameError("a frame larger than 4 GiB");
+        len = ((joined[p + 4]! << 24) >>> 0) + ((joined[p + 5]! << 16) | (joined[p + 6]! << 8) | joined[p + 7]!);
+        p += 8;
+      }
+      if (len > MAX_MESSAGE_BYTES) throw new WebSocketFrameError(`a frame of ${len} bytes (at most ${MAX_MESSAGE_BYTES})`);
+      const maskAt = p;
+      if (masked) p += 4;
+      if (joined.length - p < len) break;
+      const payload = joined.slice(p, p + len);
+      if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= joined[maskAt + (i & 3)]!;
+      o = p + len;
+      if (opcode >= 0x8) {
+        if (!fin || len > 125) throw new WebSocketFrameError("a fragmented or oversized control frame");
+        if (opcode === 0x8) this.closed = true;
+        else if (opcode !== 0x9 && opcode !== 0xa) throw new WebSocketFrameError(`unknown control opcode ${opcode}`);
+        continue;
+      }
+      if (opcode === 0x0) {
+        if (this.messageOpcode === null) throw new WebSocketFrameError("a continuation frame outside a message");
+      } else if (opcode === 0x1 || opcode === 0x2) {
+        if (this.messageOpcode !== null) throw new WebSocketFrameError("a new message inside a fragmented one");
+        this.messageOpcode = opcode;
+      } else throw new WebSocketFrameError(`unknown opcode ${opcode}`);
+      this.partBytes += payload.length;
+      if (this.partBytes > MAX_MESSAGE_BYTES) throw new WebSocketFrameError(`a message over ${MAX_MESSAGE_BYTES} bytes`);
+      this.parts.push(payload);
+      if (fin) {
+        const data = this.parts.length === 1 ? this.parts[0]! : concat(this.parts, this.partBytes);
+        out.push({ binary: this.messageOpcode === 0x2, data });
+        this.parts = [];
+        this.partBytes = 0;
+        this.messageOpcode = null;
+      }
+    }
+    this.buffer = joined.slice(o);
+    return out;
+  }
+}
+
+function concat(parts: readonly Uint8Array[], n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

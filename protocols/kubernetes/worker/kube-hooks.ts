@@ -1,0 +1,211 @@
+/**
+ * The Kubernetes engine: the HTTP engine's per-request path (framing, approval hold, forwarding,
+ * streaming, recording) with Kubernetes' own parts plugged into its hooks (HttpEngineHooks):
+ *
+ *   admit      planKubeRequest (parse by meaning; client Impersonate-* refused; Authorization,
+ *              Cookie, Accept-Encoding dropped; Accept rewritten to JSON) → the policy request
+ *              (`k8s` rules; discovery, OpenAPI and version allowed as system:discovery does);
+ *              SPDY upgrades refused with the kubectl version to use; recorded as `k8s.request`
+ *   refusal    a Kubernetes Status (403 worded as the API server words authorization failures)
+ *   response   KubeResponseMasker (Secrets in JSON, Tables, watch events, last-applied), logs
+ *              through the content detectors, streamed as they come; protobuf never (Accept)
+ *   approval   the answer to a held request carries a Warning naming the approval
+ *   upgrade    exec/attach channel streams read passively (kube-exec-recorder.ts)
+ */
+import type { EngineHost } from "../../../worker/engines/engine.ts";
+import type { Admission, BodyTransform, HttpEngineHooks } from "../../http/worker/http-engine.ts";
+import type { HttpHeader } from "../../http/codec/head.ts";
+import { header } from "../../http/codec/serialize.ts";
+import type { Decision } from "../../../parsers/policy/types.ts";
+import type { RequestDescription } from "../../types.ts";
+import { KubeResponseError, KubeResponseMasker, planKubeRequest, type ForwardPlan } from "../exchange.ts";
+import { forbiddenStatus, kubeStatus, warningHeader, type KubeStatus } from "../codec/status.ts";
+import { execCommands, ExecCommandError } from "../codec/exec-command.ts";
+import { CHANNEL_PROTOCOLS, restrictOffer, type ChannelProtocol } from "../codec/channel.ts";
+import type { KubeRequest } from "../codec/request.ts";
+import type { KubePolicyRequest } from "../policy/rules.ts";
+import type { ResponseMasking } from "../../http/worker/response-masking.ts";
+import { KubeExecRecorder } from "./kube-exec-recorder.ts";
+
+const REASONS: Record<number, string> = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  413: "RequestEntityTooLarge",
+  415: "UnsupportedMediaType",
+  429: "TooManyRequests",
+  431: "BadRequest",
+  502: "InternalError",
+  503: "ServiceUnavailable",
+};
+
+/** Discovery, OpenAPI and version are the same for every user (the cluster's system:discovery role). */
+const DISCOVERY: Decision = { effect: "allow", rule: null, reason: "discovery, OpenAPI and version documents are public to every authenticated user (system:discovery)", matched: [] };
+
+const SPDY_REFUSED = "gatehouse: SPDY streams are not supported; use kubectl 1.30 or later (exec, attach and port-forward over WebSocket)";
+
+export class KubeHooks implements HttpEngineHooks {
+  readonly protocol = "kubernetes" as const;
+  /** The request being served (one at a time, as the HTTP engine reads them). */
+  private request: KubeRequest | null = null;
+  private plan: ForwardPlan | null = null;
+  private approvalId: string | null = null;
+  private exec: KubeExecRecorder | null = null;
+
+  constructor(
+    private readonly host: EngineHost,
+    /** The session's content detectors (logs); undefined when no masking rule applies. */
+    private readonly textMasking: () => ResponseMasking | undefined,
+  ) {}
+
+  async admit(req: { method: string; target: string; headers: readonly HttpHeader[]; upgrade: string | null }): Promise<Admission> {
+    this.request = null;
+    this.plan = null;
+    this.approvalId = null;
+    const plan = planKubeRequest(
+      req.method,
+      req.target,
+      req.headers.map((h) => [h.rawName, h.value]),
+      { identity: this.host.identity },
+    );
+    if (plan.kind === "refuse") return this.refuse(plan.status);
+    const r = plan.request;
+    this.request = r;
+    this.plan = plan;
+    const input: KubePolicyRequest = { request: r };
+    if (r.kind === "resource" && r.verb === "exec") {
+      try {
+        input.commands = execCommands(r.command);
+      } catch (e) {
+        if (e instanceof ExecCommandError) return this.refuse(kubeStatus(400, "BadRequest", `gatehouse: ${e.message}`));
+        throw e;
+      }
+    }
+    // Upstream headers: the plan's (Accept JSON; no client credential or impersonation), never a
+    // content coding the masker would have to undo; a WebSocket offer cut to the channel protocols.
+    const headers: HttpHeader[] = [];
+    for (const [name, value] of plan.headers) {
+      const lower = name.toLowerCase();
+      // No content coding the masker would have to undo; no WebSocket extension (a compressed
+      // exec stream could not be read passively).
+      if (lower === "accept-encoding" || lower === "sec-websocket-extensions") continue;
+      if (lower === "sec-websocket-protocol" && r.kind === "resource" && (r.verb === "exec" || r.verb === "attach")) {
+        const offer = restrictOffer(value);
+        if (offer.length === 0) return this.refuse(kubeStatus(400, "BadRequest", "gatehouse: exec and attach need the v5.channel.k8s.io or v4.channel.k8s.io WebSocket protocol (kubectl 1.30 or later)"));
+        headers.push(header(name, offer.join(", ")));
+        continue;
+      }
+      headers.push(header(name, value));
+    }
+    await this.host.audit.onEvent("k8s.request", {
+      ...(r.kind === "resource"
+        ? { verb: r.verb, group: r.group, resource: r.resource, ...(r.subresource ? { subresource: r.subresource } : {}), namespace: r.namespace, name: r.name, ...(r.verb === "exec" ? { command: r.command } : {}), ...(r.dryRun ? { dryRun: true } : {}) }
+        : { nonResource: r.category, path: r.path }),
+      // kubectl's own description: context for reviewers, never used to decide.
+      ...(plan.context.command ? { kubectlCommand: plan.context.command.slice(0, 512) } : {}),
+      ...(plan.context.session ? { kubectlSession: plan.context.session.slice(0, 64) } : {}),
+    });
+    // SPDY (kubectl before 1.30, or its fallback when the WebSocket upgrade was refused): decided
+    // first, as the API server authorises before upgrading — a denied exec stays a 403 — and
+    // refused only when policy would let it through.
+    if (req.upgrade !== null && req.upgrade.toLowerCase() !== "websocket") {
+      const { decision } = this.host.policy.decide(this.describe(req, r, input));
+      if (decision.effect === "deny") return { kind: "refuse", status: 403, detail: forbiddenStatus(r, `gatehouse: ${decision.reason}`).message };
+      return this.refuse(kubeStatus(400, "BadRequest", SPDY_REFUSED));
+    }
+    const informational = r.kind === "nonresource" && (r.category === "discovery" || r.category === "openapi" || r.category === "version") && r.method === "GET";
+    return {
+      kind: "decide",
+      description: this.describe(req, r, input),
+      headers,
+      target: req.target,
+      ...(informational ? { decision: DISCOVERY } : {}),
+    };
+  }
+
+  private describe(req: { method: string; target: string }, r: KubeRequest, input: KubePolicyRequest): RequestDescription {
+    return {
+      protocol: "kubernetes",
+      actions: [r.kind === "resource" ? r.verb : "get"],
+      target: r.kind === "resource" ? `${r.namespace}/${r.resource}/${r.name}` : r.path,
+      text: `${req.method} ${req.target}`,
+      attributes: { request: input },
+    };
+  }
+
+  private refuse(status: KubeStatus): Admission {
+    // Worded already (planKubeRequest's Status); the refusal hook passes it on as is.
+    this.request = null;
+    return { kind: "refuse", status: status.code, detail: status.message };
+  }
+
+  refusal(p: { status: number; detail: string; rule: string | null; extra: Record<string, unknown> }): { contentType: string; body: string } {
+    const message = p.detail.replace(/^(gatehouse: )+/, "gatehouse: ");
+    const approval = typeof p.extra.approval === "string" ? ` (approval ${p.extra.approval})` : "";
+    const status = p.status === 403 && this.request ? forbiddenStatus(this.request, `${message}${approval}`) : kubeStatus(p.status, REASONS[p.status] ?? "InternalError", `${message}${approval}`);
+    return { contentType: "application/json", body: JSON.stringify(status) };
+  }
+
+  held(approvalId: string): void {
+    this.approvalId = approvalId;
+  }
+
+  responseHeaders(): HttpHeader[] {
+    return this.approvalId ? [header("Warning", warningHeader(`gatehouse: this request was held for approval ${this.approvalId} and approved`))] : [];
+  }
+
+  responseBody(response: { status: number; contentType: string; encodings: string[] }, emit: (bytes: Uint8Array) => void): BodyTransform | undefined {
+    const plan = this.plan;
+    if (!plan) return undefined;
+    if (response.encodings.length > 0) throw new Error(`the API server sent Content-Encoding ${response.encodings.join(", ")}, which the gateway did not ask for and cannot mask`);
+    let masker: KubeResponseMasker;
+    try {
+      masker = new KubeResponseMasker(plan, response.contentType || null, response.status);
+    } catch (e) {
+      if (e instanceof KubeResponseError) throw new Error(e.status.message);
+      throw e;
+    }
+    // Container logs: the session's content detectors, streamed as lines come (never the whole log).
+    const text = plan.response.mode === "stream" ? this.textMasking()?.body("text/plain", [], emit) : undefined;
+    const wrap = (f: () => Uint8Array): void => {
+      try {
+        emit(f());
+      } catch (e) {
+        throw e instanceof KubeResponseError ? new Error(e.status.message) : e;
+      }
+    };
+    if (text) return { push: (b) => text.push(masker.push(b)), end: async () => text.end() };
+    return {
+      push: async (b) => wrap(() => masker.push(b)),
+      end: async () => wrap(() => masker.end()),
+    };
+  }
+
+  upgradeAccepted(headers: readonly HttpHeader[]): void {
+    const r = this.request;
+    if (!r || r.kind !== "resource" || (r.verb !== "exec" && r.verb !== "attach")) return;
+    const chosen = headers.find((h) => h.name === "sec-websocket-protocol")?.value.trim() ?? "";
+    // The offer went up cut to v5/v4; an answer outside it cannot be read: no recorder, so the
+    // first upgraded bytes end the stream (upgraded()).
+    if (!(CHANNEL_PROTOCOLS as readonly string[]).includes(chosen)) return;
+    this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, (t) => this.maskText(t));
+  }
+
+  upgraded(from: "client" | "upstream", bytes: Uint8Array): void {
+    const r = this.request;
+    if (this.exec) return this.exec.push(from, bytes);
+    // exec/attach whose protocol was not accepted: nothing unread is relayed.
+    if (r && r.kind === "resource" && (r.verb === "exec" || r.verb === "attach")) throw new Error("the exec stream's protocol is unknown");
+  }
+
+  private maskText(text: string): string {
+    const m = this.textMasking();
+    return m ? m.text(text) : text;
+  }
+
+  async upgradeClosed(): Promise<void> {
+    await this.exec?.close();
+  }
+}

