@@ -7,7 +7,8 @@
  * write (keys, exports, configs) never land in the checkout.
  *
  * The environment is what npm start's banner says to export (GATEHOUSE_HOME, GATEHOUSE_URL) with
- * this checkout's bin/ first on PATH. The commands run as written, with these substitutions only:
+ * this checkout's bin/ first on PATH, then the tests' kubectl v1.35 (test/kubernetes/kubectl-binaries.ts). The
+ * commands run as written, with these substitutions only:
  *   listener ports (`--port N` in the file, and every other N of that file) → free ports;
  *   http://127.0.0.1:8787 (npm start's default gateway) → the stack's;  /etc/gatehouse → $HOME/etc/gatehouse.
  */
@@ -22,6 +23,7 @@ import { cleanPgEnv } from "../harness/stack.ts";
 import { exportedVariables, npmStart, type NpmStart } from "../e2e/support/npm-start.ts";
 import { documentationFiles, expectationMatches, runnableCommands, type RunnableCommand } from "./runnable-blocks.ts";
 import { docScript } from "./doc-script.ts";
+import { kubectlPath } from "../kubernetes/kubectl-binaries.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const docs = documentationFiles(ROOT)
@@ -81,7 +83,7 @@ async function runAll(file: string, box: { dir: string; home: string }, commands
   const D = path.join(box.dir, ".doc-run");
   mkdirSync(D);
   writeFileSync(path.join(D, "run.sh"), docScript(commands));
-  const env: NodeJS.ProcessEnv = { ...cleanPgEnv(), ...gatewayEnv, HOME: box.home, PATH: `${path.join(ROOT, "bin")}:${process.env.PATH}`, GH_DOC_OUT: D, NO_COLOR: "1" };
+  const env: NodeJS.ProcessEnv = { ...cleanPgEnv(), ...gatewayEnv, HOME: box.home, PATH: `${path.join(ROOT, "bin")}:${path.dirname(kubectlPath())}:${process.env.PATH}`, GH_DOC_OUT: D, NO_COLOR: "1" };
   for (const k of ["GATEHOUSE_TOKEN", "GATEHOUSE_STATE_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "KUBECONFIG"]) delete env[k];
   // Its own process group: whatever the commands left running (listeners) is ended with it.
   const child = spawn("bash", [path.join(D, "run.sh")], { cwd: box.dir, env, detached: true, stdio: "ignore" });
