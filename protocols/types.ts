@@ -62,6 +62,12 @@ export interface ProtocolModule {
    * decides on exactly those (a description without them is denied).
    */
   readonly ownSqlDialect?: boolean;
+  /**
+   * The protocol's own codes for endings the shared session code raises (a token that lapsed, a
+   * session over the concurrency caps), handed to its engine's onTerminate / refusal encoder.
+   * Absent: the protocol-neutral words `token-expired` and `too-many-sessions`.
+   */
+  readonly sessionCodes?: { readonly tokenExpired: string; readonly tooManySessions: string };
   /** Its rule kind, plugged into the policy compiler and engine (absent for SQL, which is built in). */
   readonly policy?: ActionKind;
   /**

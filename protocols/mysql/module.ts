@@ -27,6 +27,9 @@ export const mysqlModule = {
   name: "mysql",
   actionNamespace: "sql",
   ownSqlDialect: true,
+  // SQLSTATEs (mysqlRefusal puts a refusal's code in the ERR packet's SQLSTATE): 28000 access
+  // denied for a lapsed token, 08004 (ER_CON_COUNT_ERROR's) for a session over the caps.
+  sessionCodes: { tokenExpired: "28000", tooManySessions: "08004" },
   // Before the command phase the client expects a handshake packet; the CLI listener terminates the
   // handshake locally, so the session's first client-visible packet has sequence id 2 (after greeting and response).
   refusalAtStart: (refusal) => [encodePacket(2, mysqlRefusal(refusal))],

@@ -21,5 +21,7 @@ export const postgresModule = {
   name: "postgres",
   actionNamespace: "sql",
   // psql and drivers read the reason from a FATAL ErrorResponse before the tunnel closes.
+  // 28000 invalid_authorization_specification (the token lapsed), 53300 too_many_connections.
+  sessionCodes: { tokenExpired: "28000", tooManySessions: "53300" },
   refusalAtStart: (refusal) => [pgRefusal(refusal, "FATAL")],
 } as const satisfies ProtocolModule;

@@ -1,12 +1,13 @@
 /**
  * A session's slot under the policy's concurrency caps: taken before the connector dials the
  * target, renewed while the session lives, released when it ends (worker/limits/session-limiter.ts).
- * Refusal is an error carrying the protocol's own code: PostgreSQL 53300 (too_many_connections),
- * SSH `too-many-sessions` (stderr + exit status 255 at the client).
+ * Refusal is an error carrying the protocol's own code (ProtocolModule.sessionCodes): PostgreSQL
+ * 53300 (too_many_connections), MySQL 08004; otherwise `too-many-sessions` (SSH: stderr + exit status 255).
  */
 import type { Env } from "../env.ts";
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import { LEASE_RENEW_MS, type AcquireResult } from "./session-limiter.ts";
+import { protocolModule } from "../../protocols/registry.ts";
 
 export class TooManySessionsError extends Error {
   override name = "TooManySessionsError";
@@ -65,7 +66,7 @@ export class SessionSlot {
       const key = result.scope === "identity" ? "max_sessions_per_identity" : result.scope === "tenant" ? "tenant limit max_sessions" : "max_sessions_per_resource";
       throw new TooManySessionsError(
         `gatehouse: too many sessions: ${who} ${result.open} open session${result.open === 1 ? "" : "s"} (${result.scope === "tenant" ? "" : "policy limit "}${key}: ${result.limit})`,
-        this.resource.type === "postgres" ? "53300" : "too-many-sessions",
+        protocolModule(this.resource.type)?.sessionCodes?.tooManySessions ?? "too-many-sessions",
       );
     }
     if (this.released) {

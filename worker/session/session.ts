@@ -11,6 +11,7 @@ import type { SessionAudit } from "./session-audit.ts";
 import type { SessionPolicy } from "./session-policy.ts";
 import { QUERY_CANCELED_SQLSTATE, type ApprovalHolds, type HeldStatement } from "../approvals/session-hold.ts";
 import { TokenLifetime } from "./token-lifetime.ts";
+import { protocolModule } from "../../protocols/registry.ts";
 
 const CONNECTOR_ATTACH_TIMEOUT_MS = 15_000;
 
@@ -69,8 +70,8 @@ export class Session implements EngineHost {
         deps.policy.adopt(identity);
         await deps.audit.onEvent("identity.renewed", { exp: identity.claims.exp, claims: identity.claims });
       },
-      // PostgreSQL: 28000 invalid_authorization_specification; SSH: a close code the client prints with the reason.
-      end: (reason) => this.terminate(this.resource.type === "postgres" ? "28000" : "token-expired", reason),
+      // The protocol's own code (ProtocolModule.sessionCodes: PostgreSQL 28000, MySQL 28000); SSH: a close code the client prints with the reason.
+      end: (reason) => this.terminate(protocolModule(this.resource.type)?.sessionCodes?.tokenExpired ?? "token-expired", reason),
     });
     this.client.onDrained = () => this.releaseCredit("connector");
   }
