@@ -22,6 +22,14 @@ describe("session renderings say what a newcomer needs", () => {
     expect(none).not.toMatch(/via connector\s*$/m);
   });
 
+  it("say the client address is unknown rather than print an empty line", () => {
+    const unknown = renderHeader(events((l) => (l[0]!.data.client_addr = ""))).join("\n");
+    expect(unknown).toContain("client:    unknown (no trusted source for the client address here)");
+    expect(unknown).not.toMatch(/^client:\s*$/m);
+    const known = renderHeader(events((l) => (l[0]!.data.client_addr = "203.0.113.7"))).join("\n");
+    expect(known).toContain("client:    203.0.113.7");
+  });
+
   it("replay says when rows were cut from the recording and why they cannot be shown", () => {
     const out = renderReplay(events((l) => {
       const result = l.find((e) => e.type === "result")!;

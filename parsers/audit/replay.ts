@@ -48,7 +48,8 @@ export function renderHeader(events: readonly AuditEvent[]): string[] {
   out.push(
     // The connector may be known only at the end (session.start.connector "", docs/AUDIT.md).
     `resource:  ${d.resource} (${d.resource_type})${connectorOf(d.connector, end?.data.connector)}`,
-    `client:    ${d.client_addr}`,
+    // Empty when no trusted source gave the address (wrangler dev: worker/routes/client-address.ts).
+    `client:    ${d.client_addr || "unknown (no trusted source for the client address here)"}`,
     `policy:    ${d.policy_hash}`,
     `recording: ${d.recording.mode}, sample ${d.recording.rows_sample} rows`,
     `started:   ${iso(start.ts)}`,

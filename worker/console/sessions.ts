@@ -138,7 +138,7 @@ async function show(c: Ctx) {
 <dt>Identity</dt><dd>${row.identity_label} [${row.identity_kind}] <span class="muted">(${row.issuer} · ${row.subject})</span></dd>
 ${row.repository ? html`<dt>CI</dt><dd>${row.repository}${row.ref ? `@${row.ref}` : ""}${row.workflow ? ` (${row.workflow})` : ""}</dd>` : ""}
 <dt>Resource</dt><dd>${row.resource} (${row.resource_type}) via ${row.connector || "—"}</dd>
-<dt>Client</dt><dd>${row.client_addr}</dd>
+<dt>Client</dt><dd>${row.client_addr || "unknown"}</dd>
 <dt>Started</dt><dd>${isoTime(row.started_at)}</dd>
 <dt>Ended</dt><dd>${row.ended_at ? html`${isoTime(row.ended_at)} — ${row.status}${row.end_reason ? ` (${row.end_reason})` : ""}` : "still open"}</dd>
 <dt>Policy</dt><dd><code>${row.policy_hash}</code></dd>
