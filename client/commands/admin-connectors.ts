@@ -46,7 +46,7 @@ export async function adminConnectorsCommand(sub: string | undefined, rest: stri
     else {
       // The token on stdout alone, so `$(gatehouse admin connectors enroll-token …)` captures it.
       io.stdout(`${r.token}\n`);
-      io.stderr(`enrolment token for connector ${r.id}: single use, expires ${r.expires_at}. On the connector host:\n  gatehouse-connector enroll --gateway ${base.origin}${base.pathname.replace(/\/$/, "")} --token <token> --out /etc/gatehouse-connector\n`);
+      io.stderr(`enrolment token for connector ${r.id}: single use, expires ${r.expires_at}. On the connector host:\n  gatehouse-connector enroll --gateway ${base.origin}${base.pathname.replace(/\/$/, "")} --token <token> --out /etc/gatehouse\n`);
     }
     return 0;
   }
