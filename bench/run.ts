@@ -3,7 +3,7 @@
  *
  *   npm run bench                 # full run (≈ 10–15 min on 2 cores)
  *   npm run bench -- --quick      # smaller sizes, one round (≈ 3–4 min)
- *   npm run bench -- --only=hot,pgbench   # sections: hot, setup, pgbench, large, memory, profile, mysql, http (bench/http.ts)
+ *   npm run bench -- --only=hot,pgbench   # sections: hot, setup, pgbench, large, memory, profile, mysql, http (bench/http.ts), kubernetes (bench/kubernetes.ts)
  *
  * Paths compared (same PostgreSQL, same run, variants alternating, medians of the rounds):
  *   direct          pgbench/psql → PostgreSQL
@@ -12,7 +12,8 @@
  *   relay           → listener ─ws→ hub ←ws─ forwarder → PostgreSQL   (bare two-hop relay, no parsing)
  *   gatehouse       → gatehouse connect → worker → connector → PostgreSQL, allow-all policy, no masking
  *   gatehouse-full  the same with the demo policy, masking rules + detectors, fail-closed recording
- * Writes bench/results/<date>.md and bench/results/latest.json (…-quick.* with --quick).
+ * Writes bench/results/<date>.md and bench/results/latest.json (…-quick.* with --quick, …-only-<sections>.*
+ * with --only, so a partial run never replaces a full run's figures).
  * Nothing here asserts: targets that are missed are reported as missed.
  */
 import { existsSync, readdirSync } from "node:fs";
@@ -23,6 +24,7 @@ import YAML from "yaml";
 import { startPostgres, type RunningPostgres } from "../test/harness/postgres.ts";
 import { startTestStack, type TestStack } from "../test/harness/stack.ts";
 import { benchHttp } from "./http.ts";
+import { benchKubernetes } from "./kubernetes.ts";
 import { describeMachine, type MachineInfo } from "./lib/machine.ts";
 import { ensurePgbouncer, startPgbouncer, type RunningPgbouncer } from "./lib/pgbouncer.ts";
 import { pgbenchInit, runPgbench, type PgTarget, type PgbenchResult } from "./lib/pgbench.ts";
@@ -778,6 +780,12 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
     if (name === figures.find((f) => f.name.startsWith("mysql:"))?.name) md.push("## MySQL / MariaDB (bench/mysql.ts; gatehouse = through the worker and connector; gatehouse-inproc = the MySQL module in one process)\n");
     md.push(table(name));
   }
+  const httpNames = [...new Set(figures.filter((f) => f.name.startsWith("HTTP ")).map((f) => f.name))];
+  if (httpNames.length) md.push("## HTTP (bench/http.ts; direct = the demo upstream, tcp-pipe = one bare Node hop, gatehouse = listener → worker → connector with the demo policy, masking and recording)\n");
+  for (const name of httpNames) md.push(table(name));
+  const kubeNames = [...new Set(figures.filter((f) => f.name.startsWith("Kubernetes ")).map((f) => f.name))];
+  if (kubeNames.length) md.push("## Kubernetes (bench/kubernetes.ts; the real kubectl v1.35 against the test API server, direct vs through gatehouse)\n");
+  for (const name of kubeNames) md.push(table(name));
   md.push("## Hot paths in isolation");
   md.push("");
   md.push(table("masking scanner throughput", false));
@@ -820,7 +828,8 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
     md.push("");
   }
   await mkdir(RESULTS, { recursive: true });
-  const suffix = `${quick ? "-quick" : ""}${profileNode ? "-node-profile" : ""}`;
+  // A run of some sections only (--only=…) gets its own files: it must not replace a full run's figures.
+  const suffix = `${quick ? "-quick" : ""}${profileNode ? "-node-profile" : ""}${only ? `-only-${only.join("-")}` : ""}`;
   const mdFile = path.join(RESULTS, `${date}${suffix}.md`);
   // Keep a hand-written analysis when rerunning on the same day.
   let analysis = "(no analysis written for this run yet — see bench/README.md for how to read the figures)";
@@ -852,6 +861,13 @@ async function main(): Promise<void> {
     const figs = await benchHttp({ seconds: quick ? 3 : 5, largeRows: quick ? 20_000 : 100_000, rounds: cfg.rounds, log });
     for (const name of [...new Set(figs.map((f) => f.name))]) {
       addGroup(name, figs.find((f) => f.name === name)!.unit, new Map(figs.filter((f) => f.name === name).map((f) => [f.path, [f.value]])), "HTTP (bench/http.ts): direct = demo upstream, tcp-pipe = one bare Node hop, gatehouse = listener → worker (demo policy, masking, recording) → connector");
+    }
+  }
+  if (want("kubernetes")) {
+    log("Kubernetes: kubectl get pods latency and a large list, direct vs gatehouse…");
+    const figs = await benchKubernetes({ runs: quick ? 4 : 8 });
+    for (const name of [...new Set(figs.map((f) => f.name))]) {
+      addGroup(`Kubernetes ${name}`, figs.find((f) => f.name === name)!.unit, new Map(figs.filter((f) => f.name === name).map((f) => [f.path, [f.value]])), "Kubernetes (bench/kubernetes.ts): the real kubectl v1.35 against the test API server, direct vs through gatehouse connect → worker → connector");
     }
   }
 
