@@ -301,6 +301,7 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     const [b] = await c.execute("SELECT LEFT(email, 5) AS e, LENGTH(email) AS n FROM customers WHERE id = ?", [4]);
     expect(b).toEqual([{ e: "[REDACTED]", n: null }]);
     // 5. writing it somewhere unmasked: refused before policy, nothing written (root's count unchanged)
+    // (a view over it is the sixth: see the next test)
     const before = await truth("SELECT COUNT(*) FROM orders");
     const w = await c.query("INSERT INTO orders (customer_id, amount, status) SELECT id, LENGTH(email), 'pending' FROM customers WHERE id = 4").catch((x) => x);
     expect(w).toMatchObject({ errno: 1227, sqlState: "42000" });
@@ -308,6 +309,27 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     expect(await truth("SELECT COUNT(*) FROM orders")).toBe(before);
     // the session goes on; statements that do not read a masked column are untouched
     expect(await one("SELECT id, UPPER(name) AS n FROM customers WHERE id = 4")).toEqual({ id: 4, n: (await truth("SELECT UPPER(name) FROM customers WHERE id = 4")) });
+    await c.end();
+  });
+
+  it("derived values through views (a view over a view too) are redacted; a view over unmasked columns is not", async () => {
+    await db.rootSql(`CREATE VIEW v_contacts AS SELECT id, LOWER(email) AS contact FROM customers;
+      CREATE VIEW v_outer AS SELECT id, contact AS c2 FROM v_contacts;
+      CREATE VIEW v_names AS SELECT id, UPPER(name) AS shout FROM customers;
+      GRANT SHOW VIEW ON ${DB}.* TO '${db.levels.write.user}'@'%';`, DB);
+    const email = await truth("SELECT email FROM customers WHERE id = 6");
+    expect(await truth("SELECT contact FROM v_contacts WHERE id = 6")).toBe(email.toLowerCase());
+    expect(await truth("SELECT c2 FROM v_outer WHERE id = 6")).toBe(email.toLowerCase());
+    const c = await connect();
+    const [a] = await c.query("SELECT contact FROM v_contacts WHERE id = 6");
+    expect(a).toEqual([{ contact: "[REDACTED]" }]);
+    // MariaDB reports a merged view's plain column with its base table (customers.id): a stored value, not derived.
+    const [b] = await c.query("SELECT x.* FROM v_outer AS x WHERE id = 6");
+    expect(b).toEqual([{ id: 6, c2: "[REDACTED]" }]);
+    const [e] = await c.execute("SELECT contact FROM v_contacts WHERE id = ?", [6]);
+    expect(e).toEqual([{ contact: "[REDACTED]" }]);
+    const [n] = await c.query("SELECT * FROM v_names WHERE id = 6");
+    expect(n).toEqual([{ id: 6, shout: await truth("SELECT UPPER(name) FROM customers WHERE id = 6") }]);
     await c.end();
   });
 
@@ -337,6 +359,9 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     const parsed = JSON.parse(list.stdout) as { sessions: Array<{ id: string }> } | Array<{ id: string }>;
     const sessions = Array.isArray(parsed) ? parsed : parsed.sessions;
     expect(sessions.length).toBeGreaterThanOrEqual(6);
+    // A session that just ended may still be writing its trail: wait until each one verifies
+    // (the verify below then asserts it), so its events are all in what is read next.
+    await Promise.all(sessions.map((s) => eventually(async () => (await gatehouse(["sessions", "verify", s.id], auditorEnv)).code === 0, `the trail of ${s.id}`, 60, 1000).catch(() => {})));
     const shows = await Promise.all(sessions.map((s) => gatehouse(["sessions", "show", s.id, "--json"], auditorEnv)));
     const trails = shows.map((s) => JSON.parse(s.stdout) as { events: Array<{ type: string; data: Record<string, unknown> }> });
     const events = trails.flatMap((t) => t.events);

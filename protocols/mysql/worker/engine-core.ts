@@ -105,6 +105,8 @@ export class MysqlEngineCore {
   private prepared = new Map<number, Prepared>();
   private ended = false;
   private internalRows: (string | null)[][] = [];
+  /** Whether the masker holds the server's current view definitions (false again after DDL). */
+  private viewsRead = false;
   private readonly deprecateEof: boolean;
 
   constructor(private readonly host: MysqlEngineHost, private readonly opts: MysqlEngineOptions) {
@@ -133,6 +135,9 @@ export class MysqlEngineCore {
   }
 
   private async drain(): Promise<void> {
+    // The views' definitions are read before the first statement (and again after DDL): a view over
+    // a masked column makes its columns derived (row-masker.ts), as PostgreSQL's catalogue does.
+    if (!this.busy && !this.ended && this.queued.length && this.opts.masker?.hasColumnRules && !this.viewsRead) return this.readViews();
     while (!this.busy && !this.ended && this.queued.length) {
       const p = this.queued.shift()!;
       this.busy = true;
@@ -488,9 +493,49 @@ export class MysqlEngineCore {
       for (const s of pend.statements) this.pin.apply(s);
       this.pin.markUnconfirmed(pend.statements);
     }
+    if (pend && (pend.kind === "query" || pend.kind === "execute") && pend.statements.some((s) => s.kind === "ddl")) this.viewsRead = false;
     if (!this.pin.confirmed && pend?.kind !== "internal") return this.reconfirm();
     this.busy = false;
     void this.drain();
+  }
+
+  /** Read every view's definition the session's account can see; the client's next command waits. */
+  private readViews(): void {
+    this.busy = true;
+    this.pending = { kind: "internal" };
+    const rows: (string | null)[][] = [];
+    const original = this.onServerPacket.bind(this);
+    let phase: "head" | "cols" | "eof" | "rows" = "head";
+    let cols = 0;
+    this.onServerPacket = (p: Packet) => {
+      const b = p.payload;
+      if (phase === "head") {
+        if (isErr(b)) return this.fatal("denied", `cannot read the view definitions masking needs: ${decodeErr(b).message}`, 1);
+        cols = decodeColumnCount(b);
+        phase = "cols";
+        return;
+      }
+      if (phase === "cols") {
+        if (--cols <= 0) phase = this.deprecateEof ? "rows" : "eof";
+        return;
+      }
+      if (phase === "eof") {
+        phase = "rows";
+        return;
+      }
+      if (b[0] === 0xfe && b.length < 0xffffff) {
+        this.onServerPacket = original;
+        this.opts.masker!.setViews(rows.map(([schema, name, definition]) => ({ schema: schema ?? "", name: name ?? "", definition: definition ?? "" })), this.pin.dialect);
+        this.viewsRead = true;
+        this.pending = null;
+        this.busy = false;
+        void this.drain();
+        return;
+      }
+      if (isErr(b)) return this.fatal("denied", `cannot read the view definitions masking needs: ${decodeErr(b).message}`, 1);
+      rows.push(decodeTextRow(b, 3).map((c) => (c === null ? null : utf8Text(c))));
+    };
+    this.host.sendToServer(encodePacket(0, encodeQuery("SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS")));
   }
 
   /** Re-read pinned settings with the gateway's own query; the client's next command waits. */

@@ -123,4 +123,25 @@ describe("MySQL row masking = PostgreSQL masking of the same value", () => {
     expect(analyzeTaint("select id, name from customers", DIALECT, namesMasked)).toBeNull();
     expect(m.counts["(derived-from-masked)"]).toBe(3);
   });
+
+  it("views: a view reading a masked column (directly, through another view, or unreadable) makes its columns derived", () => {
+    const m = rowMasker();
+    m.setViews(
+      [
+        { schema: "demo", name: "v_outer", definition: "select `demo`.`v_contacts`.`contact` AS `c2` from `demo`.`v_contacts`" },
+        { schema: "demo", name: "v_contacts", definition: "select lcase(`demo`.`customers`.`email`) AS `contact` from `demo`.`customers`" },
+        { schema: "demo", name: "v_names", definition: "select `demo`.`customers`.`name` AS `name` from `demo`.`customers`" },
+        { schema: "demo", name: "v_hidden", definition: "" },
+      ],
+      DIALECT,
+    );
+    const namesMasked = (w: string) => m.namesMasked(w);
+    for (const v of ["v_outer", "v_contacts", "v_hidden"]) {
+      const t = analyzeTaint(`select * from ${v}`, DIALECT, namesMasked);
+      expect(t, v).not.toBeNull();
+      const cols = [col("c", TYPE.VAR_STRING, "c", v)];
+      expect(utf8Text(m.mask(cols, [utf8Bytes("x")], t, false).cells[0]!), v).toBe("[REDACTED]");
+    }
+    expect(analyzeTaint("select * from v_names", DIALECT, namesMasked)).toBeNull();
+  });
 });

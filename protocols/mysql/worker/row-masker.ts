@@ -22,7 +22,8 @@ import { compileConfig, type MaskingConfig } from "../../../parsers/masking/conf
 import type { Cell, ColumnDefinition } from "../codec/resultset.ts";
 import { binaryCellString, isStringType } from "../codec/resultset.ts";
 import { Writer } from "../codec/bytes.ts";
-import type { Taint } from "../sql/taint.ts";
+import { analyzeTaint, type Taint } from "../sql/taint.ts";
+import type { Dialect } from "../sql/dialect.ts";
 
 export type { Taint };
 
@@ -36,7 +37,9 @@ export class RowMasker {
   private readonly scans: boolean;
   private readonly columnGlobs: RegExp[];
   private readonly ruleNames: string[];
-  private cache = new WeakMap<ColumnDefinition[], { key: string; plan: number[] }[]>();
+  /** Lower-cased names of views whose definitions read masked data (setViews). */
+  private maskedViews = new Set<string>();
+  private cache: WeakMap<ColumnDefinition[], { key: string; plan: number[] }[]> = new WeakMap<ColumnDefinition[], { key: string; plan: number[] }[]>();
   /** The plan the WASM masker holds (set by a RowDescription + overridePlan). */
   private described: number[] | null = null;
 
@@ -59,10 +62,38 @@ export class RowMasker {
     return out;
   }
 
-  /** Whether an identifier of a statement names a masked column (by any column glob's column part). */
+  /** Whether an identifier of a statement names a masked column (by any column glob's column part) or a masked view. */
   namesMasked(identifier: string): boolean {
     const w = identifier.toLowerCase();
-    return this.columnGlobs.some((g) => g.test(w));
+    return this.maskedViews.has(w) || this.columnGlobs.some((g) => g.test(w));
+  }
+
+  /** Column rules need the view catalogue (a view's columns look stored); detectors alone do not. */
+  get hasColumnRules(): boolean {
+    return this.columnGlobs.length > 0;
+  }
+
+  /**
+   * The server's views (information_schema.VIEWS): a view is *masked* when its definition names a
+   * masked column or another masked view, or cannot be read (no SHOW VIEW privilege: empty) or
+   * lexed. Its columns are then derived, and naming it taints a statement.
+   */
+  setViews(views: readonly { schema: string; name: string; definition: string }[], dialect: Dialect): void {
+    this.maskedViews = new Set();
+    this.cache = new WeakMap();
+    this.described = null;
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const v of views) {
+        const name = v.name.toLowerCase();
+        if (this.maskedViews.has(name)) continue;
+        if (!v.definition || analyzeTaint(v.definition, dialect, (w) => this.namesMasked(w)) !== null) {
+          this.maskedViews.add(name);
+          grew = true;
+        }
+      }
+    }
   }
 
   private ruleOf(c: ColumnDefinition): number {
@@ -85,7 +116,7 @@ export class RowMasker {
       // In a tainted statement only a stored column of a plain SELECT keeps its own rule (or none):
       // a computed column, or any column of a sub-query/set operation, may carry a masked value
       // under another name (`select email from t where 0 union select reverse(email) from t`).
-      if (taint && !(taint.plain && c.orgName && c.orgTable)) return DERIVED_RULE;
+      if (taint && !(taint.plain && c.orgName && c.orgTable && !this.maskedViews.has(c.orgTable.toLowerCase()))) return DERIVED_RULE;
       const r = this.ruleOf(c);
       if (r >= 0) return r;
       if (binary && !isStringType(c.type)) return SKIP;
