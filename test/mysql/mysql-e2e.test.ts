@@ -386,7 +386,7 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
       expect(all).not.toContain(p);
       expect(conn.logs.join("\n")).not.toContain(p);
     }
-  }, 180_000);
+  }, 300_000);
 });
 
 /** Authenticate to the listener with raw packets, then let `act` send bytes; collect the first ERR and whether the socket closed. */
