@@ -17,6 +17,8 @@ import { startMysqlListener, type MysqlListener } from "../../protocols/mysql/cl
 import { mysqlLogin } from "../../protocols/mysql/connector/login.ts";
 import { MysqlEngineCore, type MysqlEngineEvent, type Verdict } from "../../protocols/mysql/worker/engine-core.ts";
 import { RowMasker } from "../../protocols/mysql/worker/row-masker.ts";
+import { createMasker } from "../../wasm/loader/mask.ts";
+import { loadWasmModule } from "../../wasm/loader/node.ts";
 import type { MysqlStatement } from "../../protocols/mysql/sql/classify.ts";
 import type { RunningMariaDb } from "./mariadb.ts";
 
@@ -71,7 +73,7 @@ export async function startMysqlGateway(db: RunningMariaDb, opts: { policy: stri
               end();
             },
           },
-          { capabilities: s.capabilities, serverVersion: s.handshake.serverVersion, pinned: s.pinned, masker: opts.masking ? new RowMasker(opts.masking) : null, allowLocalInfile: opts.allowLocalInfile },
+          { capabilities: s.capabilities, serverVersion: s.handshake.serverVersion, pinned: s.pinned, masker: opts.masking ? new RowMasker(createMasker(loadWasmModule("mask"), { rules: opts.masking }), { rules: opts.masking }) : null, allowLocalInfile: opts.allowLocalInfile },
         );
         s.socket.on("data", (b: Buffer) => core.onServerData(new Uint8Array(b)));
         s.socket.on("close", () => end());

@@ -23,6 +23,7 @@ import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
 import { classifyMysql, type MysqlStatement } from "../sql/classify.ts";
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import type { RowMasker } from "./row-masker.ts";
+import { analyzeTaint, type Taint } from "../sql/taint.ts";
 
 export type Verdict = { effect: "allow" } | { effect: "deny"; reason: string } | { effect: "approve"; reason: string };
 
@@ -52,7 +53,7 @@ export type MysqlEngineEvent =
   | { type: "command"; command: string; verdict: "allow" | "refused"; reason?: string };
 
 /** Which of the gateway's own guards refused a request before policy: pinned session state, LOAD DATA LOCAL, or undecodable text. */
-export type Guard = "pin" | "local-infile" | "decode";
+export type Guard = "pin" | "local-infile" | "decode" | "masking";
 
 export interface MysqlEngineOptions {
   /** Capabilities the client and the server session agreed on (same on both sides). */
@@ -73,12 +74,13 @@ interface Prepared {
   params: number;
   approved: boolean;
   verdict: Verdict;
+  taint: Taint | null;
 }
 
 type Pending =
-  | { kind: "query"; statements: MysqlStatement[]; binary: false; columns?: undefined }
-  | { kind: "execute"; statements: MysqlStatement[]; binary: true; columns: ColumnDefinition[] }
-  | { kind: "prepare"; sql: string; statements: MysqlStatement[]; verdict: Verdict }
+  | { kind: "query"; statements: MysqlStatement[]; binary: false; columns?: undefined; taint: Taint | null }
+  | { kind: "execute"; statements: MysqlStatement[]; binary: true; columns: ColumnDefinition[]; taint: Taint | null }
+  | { kind: "prepare"; sql: string; statements: MysqlStatement[]; verdict: Verdict; taint: Taint | null }
   | { kind: "simple" } // OK/ERR only: ping, init-db, stmt-reset, set-option
   | { kind: "internal" }; // the gateway's own settings re-read
 
@@ -103,6 +105,8 @@ export class MysqlEngineCore {
   private prepared = new Map<number, Prepared>();
   private ended = false;
   private internalRows: (string | null)[][] = [];
+  /** Whether the masker holds the server's current view definitions (false again after DDL). */
+  private viewsRead = false;
   private readonly deprecateEof: boolean;
 
   constructor(private readonly host: MysqlEngineHost, private readonly opts: MysqlEngineOptions) {
@@ -131,6 +135,9 @@ export class MysqlEngineCore {
   }
 
   private async drain(): Promise<void> {
+    // The views' definitions are read before the first statement (and again after DDL): a view over
+    // a masked column makes its columns derived (row-masker.ts), as PostgreSQL's catalogue does.
+    if (!this.busy && !this.ended && this.queued.length && this.opts.masker?.hasColumnRules && !this.viewsRead) return this.readViews();
     while (!this.busy && !this.ended && this.queued.length) {
       const p = this.queued.shift()!;
       this.busy = true;
@@ -212,14 +219,20 @@ export class MysqlEngineCore {
     this.fatal("malformed", reason, 1);
   }
 
-  private classify(sqlBytes: Uint8Array): { sql: string; statements: MysqlStatement[]; refusal?: string; guard?: Guard } {
+  private classify(sqlBytes: Uint8Array): { sql: string; statements: MysqlStatement[]; refusal?: string; guard?: Guard; taint: Taint | null } {
     const sql = utf8TextStrict(sqlBytes);
     const statements = classifyMysql(sql, this.pin.dialect);
+    const m = this.opts.masker;
+    const taint = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w)) : null;
     const pinRefusal = this.pin.check(statements);
-    if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin" };
+    if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
-    if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host`, guard: "local-infile" };
-    return { sql, statements };
+    if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host`, guard: "local-infile", taint };
+    // As PostgreSQL (docs/MASKING.md): a write that names a masked column would store its value where
+    // a later plain read no longer sees it as masked (`insert into t select email from customers`).
+    const write = taint && statements.find((s) => WRITE_KINDS.has(s.kind));
+    if (write) return { sql, statements, refusal: `${write.command} reads masked data (${taint.sources.join(", ")}) and writes: refused, the value would leave masking`, guard: "masking", taint };
+    return { sql, statements, taint };
   }
 
   private summary(statements: MysqlStatement[]) {
@@ -246,7 +259,7 @@ export class MysqlEngineCore {
       if (this.ended) return;
       if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
     }
-    this.forward(p, { kind: "query", statements: c.statements, binary: false });
+    this.forward(p, { kind: "query", statements: c.statements, binary: false, taint: c.taint });
   }
 
   /** COM_INIT_DB is `USE db` by another name: decided (and recorded) as that statement. */
@@ -276,7 +289,7 @@ export class MysqlEngineCore {
     const verdict = await this.host.decide(c.statements, c.sql, "prepare");
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
-    this.forward(p, { kind: "prepare", sql: c.sql, statements: c.statements, verdict });
+    this.forward(p, { kind: "prepare", sql: c.sql, statements: c.statements, verdict, taint: c.taint });
   }
 
   private async onExecute(p: Packet, id: number, flags: number): Promise<void> {
@@ -291,7 +304,7 @@ export class MysqlEngineCore {
       const ok = await this.host.approve(st.sql, st.statements, verdict.reason, p.payload.subarray(5));
       if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
     }
-    this.forward(p, { kind: "execute", statements: st.statements, binary: true, columns: st.columns });
+    this.forward(p, { kind: "execute", statements: st.statements, binary: true, columns: st.columns, taint: st.taint });
   }
 
   // ---------------- server → client ----------------
@@ -386,7 +399,7 @@ export class MysqlEngineCore {
           return this.complete();
         }
         this.rows++;
-        const row = this.maskRow(b, pend.kind === "execute");
+        const row = this.maskRow(b, pend.kind === "execute", pend.kind === "internal" ? null : pend.taint);
         if (this.sample.length < SAMPLE_ROWS && this.pending?.kind !== "internal") this.sample.push(sampleRow(row, this.columns, pend.kind === "execute"));
         this.toClient(p, row);
         return;
@@ -407,17 +420,17 @@ export class MysqlEngineCore {
     this.sample = [];
   }
 
-  private maskRow(row: Uint8Array, binary: boolean): Uint8Array {
+  private maskRow(row: Uint8Array, binary: boolean, taint: Taint | null): Uint8Array {
     const m = this.opts.masker;
-    if (!m || !m.touches(this.columns)) return row;
+    if (!m || !m.touches(this.columns, taint, binary)) return row;
     if (binary) {
       const cells = decodeBinaryRow(row, this.columns.map((c) => c.type));
-      const { cells: out, changed } = m.maskBinary(this.columns, cells);
+      const { cells: out, changed } = m.mask(this.columns, cells, taint, true);
       this.masked += changed;
       return changed ? encodeBinaryRow(out) : row;
     }
     const cells = decodeTextRow(row, this.columns.length);
-    const { cells: out, changed } = m.maskText(this.columns, cells);
+    const { cells: out, changed } = m.mask(this.columns, cells, taint, false);
     this.masked += changed;
     return changed ? encodeTextRow(out) : row;
   }
@@ -432,7 +445,7 @@ export class MysqlEngineCore {
       this.prepareOk = decodePrepareOk(b);
       this.columns = [];
       this.prepareParamsLeft = this.prepareOk.params;
-      this.prepared.set(this.prepareOk.statementId, { sql: pend.sql, statements: pend.statements, columns: [], params: this.prepareOk.params, approved: false, verdict: pend.verdict });
+      this.prepared.set(this.prepareOk.statementId, { sql: pend.sql, statements: pend.statements, columns: [], params: this.prepareOk.params, approved: false, verdict: pend.verdict, taint: pend.taint });
       this.toClient(p);
       this.phase = this.prepareOk.params ? "prepare-params" : this.prepareOk.columns ? "prepare-columns" : "head";
       if (this.phase === "head") return this.complete();
@@ -480,9 +493,49 @@ export class MysqlEngineCore {
       for (const s of pend.statements) this.pin.apply(s);
       this.pin.markUnconfirmed(pend.statements);
     }
+    if (pend && (pend.kind === "query" || pend.kind === "execute") && pend.statements.some((s) => s.kind === "ddl")) this.viewsRead = false;
     if (!this.pin.confirmed && pend?.kind !== "internal") return this.reconfirm();
     this.busy = false;
     void this.drain();
+  }
+
+  /** Read every view's definition the session's account can see; the client's next command waits. */
+  private readViews(): void {
+    this.busy = true;
+    this.pending = { kind: "internal" };
+    const rows: (string | null)[][] = [];
+    const original = this.onServerPacket.bind(this);
+    let phase: "head" | "cols" | "eof" | "rows" = "head";
+    let cols = 0;
+    this.onServerPacket = (p: Packet) => {
+      const b = p.payload;
+      if (phase === "head") {
+        if (isErr(b)) return this.fatal("denied", `cannot read the view definitions masking needs: ${decodeErr(b).message}`, 1);
+        cols = decodeColumnCount(b);
+        phase = "cols";
+        return;
+      }
+      if (phase === "cols") {
+        if (--cols <= 0) phase = this.deprecateEof ? "rows" : "eof";
+        return;
+      }
+      if (phase === "eof") {
+        phase = "rows";
+        return;
+      }
+      if (b[0] === 0xfe && b.length < 0xffffff) {
+        this.onServerPacket = original;
+        this.opts.masker!.setViews(rows.map(([schema, name, definition]) => ({ schema: schema ?? "", name: name ?? "", definition: definition ?? "" })), this.pin.dialect);
+        this.viewsRead = true;
+        this.pending = null;
+        this.busy = false;
+        void this.drain();
+        return;
+      }
+      if (isErr(b)) return this.fatal("denied", `cannot read the view definitions masking needs: ${decodeErr(b).message}`, 1);
+      rows.push(decodeTextRow(b, 3).map((c) => (c === null ? null : utf8Text(c))));
+    };
+    this.host.sendToServer(encodePacket(0, encodeQuery("SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS")));
   }
 
   /** Re-read pinned settings with the gateway's own query; the client's next command waits. */
@@ -532,6 +585,8 @@ export class MysqlEngineCore {
     this.host.end(message);
   }
 }
+
+const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
 
 function dialectOf(serverVersion: string) {
   const mariadb = /mariadb/i.test(serverVersion);

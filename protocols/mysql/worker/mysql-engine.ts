@@ -29,13 +29,16 @@ import { encodeOk, refusal } from "../codec/responses.ts";
 import type { MysqlStatement } from "../sql/classify.ts";
 import type { PinnedState } from "../sql/session.ts";
 import { MysqlEngineCore, type Guard, type MysqlEngineEvent, type Verdict } from "./engine-core.ts";
-import { RowMasker, RowMaskerConfigError } from "./row-masker.ts";
+import { RowMasker } from "./row-masker.ts";
+import { createSessionMasker, type SessionMasker } from "../../../worker/masking/session-masker.ts";
+import { maskTexts } from "../../../worker/masking/text-masker.ts";
+import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 const STARTUP_TIMEOUT_MS = 30_000;
 /** Rule names recorded for the gateway's own guards (not policy rules). */
 const PIN_RULE = "gatehouse:mysql-session-state";
-const GUARD_RULES: Record<Guard, string> = { pin: PIN_RULE, "local-infile": "gatehouse:mysql-local-infile", decode: "gatehouse:mysql-decode" };
+const GUARD_RULES: Record<Guard, string> = { pin: PIN_RULE, "local-infile": "gatehouse:mysql-local-infile", decode: "gatehouse:mysql-decode", masking: "gatehouse:masking-derived" };
 const PROTOCOL_RULE = "gatehouse:mysql-protocol";
 
 type Phase = "startup" | "connecting" | "ready" | "closed";
@@ -49,6 +52,8 @@ export class MysqlEngine implements Engine {
   private readonly startup = new PacketFramer(64 * 1024);
   private core?: MysqlEngineCore;
   private masker: RowMasker | null = null;
+  /** The session's WASM masker (results through `masker`, request text through maskTexts). */
+  private textMasker: SessionMasker | null = null;
   private connectorReady?: { resolve: (m: ControlMessage) => void; reject: (e: { code: string; message: string }) => void };
   /** The last decision per request, for the approval hold (the core asks decide → approve). */
   private lastDecision: Decision | null = null;
@@ -61,6 +66,8 @@ export class MysqlEngine implements Engine {
     this.holdChain = new FilterChain<HeldQuery>(
       [
         decidedFilter(),
+        // Approvers see the statement as the trail records it: masked by the detectors and patterns.
+        requestMaskingFilter({ display: (request) => ({ text: this.masked(request.text) }) }),
         approvalHoldFilter<HeldQuery>({
           hold: (input) => this.host.holdForApproval(input),
           // MySQL has no asynchronous notice while a command waits: the listener logs it.
@@ -106,13 +113,13 @@ export class MysqlEngine implements Engine {
     if (stray) return this.fatalAtStart(`capabilities the gateway does not decode were negotiated (0x${stray.toString(16)})`);
     if (hs.capabilities & CLIENT.LOCAL_FILES) return this.fatalAtStart("CLIENT_LOCAL_FILES is never negotiated through the gateway");
     if (!isUtf8Collation(hs.charset)) return this.fatalAtStart(`client character set (collation ${hs.charset}) is not UTF-8; use utf8mb4`);
-    const rules = host.policy.maskingConfig().rules;
     try {
-      this.masker = rules.length ? new RowMasker(rules) : null;
+      this.textMasker = createSessionMasker(host) ?? null;
+      this.masker = this.textMasker ? new RowMasker(this.textMasker, host.policy.maskingConfig()) : null;
     } catch (e) {
-      if (!(e instanceof RowMaskerConfigError)) throw e;
-      await host.audit.onDecision({ effect: "deny", rule: null, reason: `masking configuration: ${e.message}` });
-      return this.fatalAtStart(`masking for this resource cannot be applied exactly (${e.message}); the session is refused`, "denied");
+      // An invalid masking configuration (e.g. a `hash` rule without the tenant key): never serve unmasked.
+      await host.audit.onDecision({ effect: "deny", rule: null, reason: `masking configuration: ${(e as Error).message}` });
+      return this.fatalAtStart(`masking for this resource cannot be applied exactly (${(e as Error).message}); the session is refused`, "denied");
     }
     const decision = host.policy.decideConnect();
     const event = decisionEvent(decision);
@@ -187,7 +194,7 @@ export class MysqlEngine implements Engine {
       this.host.audit.onQuery({
         protocol: "mysql",
         message: kind,
-        text: sql,
+        text: this.masked(sql),
         statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
         readOnly: statements.length > 0 && statements.every((s) => s.kind === "read" && s.flags.length === 0 && !(s.parts ?? []).length),
       }),
@@ -209,6 +216,11 @@ export class MysqlEngine implements Engine {
     return out.kind === "passed";
   }
 
+  /** Request text as the trail and approvers may see it (masked by the session's detectors and patterns). */
+  private masked(text: string): string {
+    return this.textMasker ? maskTexts(this.textMasker, [text])[0]! : text;
+  }
+
   private record(e: MysqlEngineEvent): void {
     const audit = this.host.audit;
     const recorded = (() => {
@@ -217,7 +229,7 @@ export class MysqlEngine implements Engine {
         case "prepare":
           // Only refusals before policy reach here (pinned settings, LOAD DATA LOCAL, undecodable text).
           return Promise.all([
-            audit.onQuery({ protocol: "mysql", message: e.type, text: e.sql, ...(e.type === "query" ? { statements: e.statements.map((s) => ({ kind: s.kind, command: s.command, flags: [] })) } : {}) }),
+            audit.onQuery({ protocol: "mysql", message: e.type, text: this.masked(e.sql), ...(e.type === "query" ? { statements: e.statements.map((s) => ({ kind: s.kind, command: s.command, flags: [] })) } : {}) }),
             audit.onDecision({ effect: "deny", rule: GUARD_RULES[e.guard], reason: e.reason }),
           ]);
         case "command":

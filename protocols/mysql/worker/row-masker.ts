@@ -1,97 +1,241 @@
 /**
- * Column masking for MySQL resultsets (text and binary protocol), from the same `masking:` rules
- * as PostgreSQL (parsers/masking/config.ts): a column rule matches a column by its name or
- * `table.column`, checked against both the alias and the original table/column the server reports
- * in the column definition (so `SELECT ssn AS x` is still masked). Masked values:
- *  - text protocol: `redact` → "****", `partial` → "****" + last `keep` characters;
- *  - binary protocol: string-typed cells (length-encoded) the same way; masked cells of any other
- *    type become NULL (fail closed: a number cannot carry "****").
- * Not done yet (docs/MYSQL.md): content detectors/patterns, `hash` style, values derived from
- * masked columns (taint) — a rule with those is refused at session start rather than ignored.
+ * Masking of MySQL resultsets (text and binary protocol) with the very masker PostgreSQL uses (the
+ * WASM masker of wasm/loader/mask.ts, from the same `masking:` rules): column rules, content
+ * detectors, custom `patterns`, the `redact`/`partial`/`hash` styles (the same tenant HMAC key, so
+ * a value hashes identically through both protocols). Each row is handed to it framed as a
+ * PostgreSQL DataRow of text values, after a RowDescription whose plan the gateway sets itself
+ * (`overridePlan`): so the same value gives byte-for-byte the same masked output as through PostgreSQL.
+ *
+ * Per result column, the plan is:
+ *  - the column rule matching the column by its alias or its original `table.column` (so
+ *    `SELECT email AS x` is still masked);
+ *  - DERIVED (always redacted) for a column of a *tainted* statement that is not a plain stored
+ *    column (see taint.ts): `concat(email,'')`, `lower(email)`, a derived table, a UNION;
+ *  - otherwise detectors and patterns only.
+ * String-typed values carry text. A masked value of any other type (a number, a date, binary
+ * protocol fixed-size cells) becomes NULL — a number cannot carry `[REDACTED]`; text-protocol
+ * values of those types are still scanned by the detectors (a card number in a BIGINT), and a hit
+ * makes them NULL.
  */
-import type { MaskingRule } from "../../../parsers/masking/config.ts";
+import { DERIVED_COUNT, DERIVED_RULE, type PgMasker } from "../../../wasm/loader/mask.ts";
+import { compileConfig, type MaskingConfig } from "../../../parsers/masking/config.ts";
 import type { Cell, ColumnDefinition } from "../codec/resultset.ts";
 import { binaryCellString, isStringType } from "../codec/resultset.ts";
-import { Writer, utf8Bytes, utf8Text } from "../codec/bytes.ts";
+import { Writer } from "../codec/bytes.ts";
+import { analyzeTaint, type Taint } from "../sql/taint.ts";
+import type { Dialect } from "../sql/dialect.ts";
+
+export type { Taint };
+
+const TEXT_OID = 25;
+/** Plan entry for a column the masker must not see at all (a fixed-size binary cell without a rule). */
+const SKIP = -3;
+
+export class RowMaskerConfigError extends Error {}
+
+export class RowMasker {
+  private readonly scans: boolean;
+  private readonly columnGlobs: RegExp[];
+  private readonly ruleNames: string[];
+  /** Lower-cased names of views whose definitions read masked data (setViews). */
+  private maskedViews = new Set<string>();
+  private cache: WeakMap<ColumnDefinition[], { key: string; plan: number[] }[]> = new WeakMap<ColumnDefinition[], { key: string; plan: number[] }[]>();
+  /** The plan the WASM masker holds (set by a RowDescription + overridePlan). */
+  private described: number[] | null = null;
+
+  constructor(
+    private readonly masker: PgMasker,
+    config: MaskingConfig,
+  ) {
+    const compiled = compileConfig(config);
+    this.scans = compiled.detectorRule.some((r) => r >= 0) || compiled.customs.length > 0;
+    this.ruleNames = compiled.rules.map((r) => r.name);
+    this.columnGlobs = compiled.rules.flatMap((r) => r.columns.map((c) => globToRegExp(c.column)));
+  }
+
+  /** Fixed-size binary cells NULLed without the WASM masker, per rule name (or derived). */
+  private readonly fixedCounts: Record<string, number> = {};
+
+  get counts(): Record<string, number> {
+    const out = this.masker.counts();
+    for (const [k, v] of Object.entries(this.fixedCounts)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  }
+
+  /** Whether an identifier of a statement names a masked column (by any column glob's column part) or a masked view. */
+  namesMasked(identifier: string): boolean {
+    const w = identifier.toLowerCase();
+    return this.maskedViews.has(w) || this.columnGlobs.some((g) => g.test(w));
+  }
+
+  /** Column rules need the view catalogue (a view's columns look stored); detectors alone do not. */
+  get hasColumnRules(): boolean {
+    return this.columnGlobs.length > 0;
+  }
+
+  /**
+   * The server's views (information_schema.VIEWS): a view is *masked* when its definition names a
+   * masked column or another masked view, or cannot be read (no SHOW VIEW privilege: empty) or
+   * lexed. Its columns are then derived, and naming it taints a statement.
+   */
+  setViews(views: readonly { schema: string; name: string; definition: string }[], dialect: Dialect): void {
+    this.maskedViews = new Set();
+    this.cache = new WeakMap();
+    this.described = null;
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const v of views) {
+        const name = v.name.toLowerCase();
+        if (this.maskedViews.has(name)) continue;
+        if (!v.definition || analyzeTaint(v.definition, dialect, (w) => this.namesMasked(w)) !== null) {
+          this.maskedViews.add(name);
+          grew = true;
+        }
+      }
+    }
+  }
+
+  private ruleOf(c: ColumnDefinition): number {
+    for (const [n, t] of [[c.orgName, c.orgTable], [c.name, c.table], [c.orgName, c.table], [c.name, c.orgTable]] as const) {
+      if (!n) continue;
+      const r = this.masker.ruleFor(n, t || undefined);
+      if (r >= 0) return r;
+    }
+    return -1;
+  }
+
+  /** The per-column plan (rule, DERIVED_RULE, -1 detectors only, SKIP). */
+  plan(cols: ColumnDefinition[], taint: Taint | null, binary: boolean): number[] {
+    let entries = this.cache.get(cols);
+    if (!entries) this.cache.set(cols, (entries = []));
+    const key = taint === null ? "clean" : taint.plain ? "plain" : "nested";
+    const hit = entries.find((e) => e.key === key);
+    if (hit) return hit.plan;
+    const plan = cols.map((c) => {
+      // In a tainted statement only a stored column of a plain SELECT keeps its own rule (or none):
+      // a computed column, or any column of a sub-query/set operation, may carry a masked value
+      // under another name (`select email from t where 0 union select reverse(email) from t`).
+      if (taint && !(taint.plain && c.orgName && c.orgTable && !this.maskedViews.has(c.orgTable.toLowerCase()))) return DERIVED_RULE;
+      const r = this.ruleOf(c);
+      if (r >= 0) return r;
+      if (binary && !isStringType(c.type)) return SKIP;
+      return this.scans ? -1 : SKIP;
+    });
+    entries.push({ key, plan });
+    return plan;
+  }
+
+  touches(cols: ColumnDefinition[], taint: Taint | null, binary: boolean): boolean {
+    return this.plan(cols, taint, binary).some((r) => r !== SKIP);
+  }
+
+  /** Mask one row's cells (text protocol: every cell is text; binary: length-encoded cells are strings). */
+  mask(cols: ColumnDefinition[], cells: Cell[], taint: Taint | null, binary: boolean): { cells: Cell[]; changed: number } {
+    const plan = this.plan(cols, taint, binary);
+    if (this.described !== plan) {
+      this.masker.process(rowDescription(cols.length));
+      this.masker.overridePlan(plan.map((r) => (r === SKIP ? -1 : r)));
+      this.described = plan;
+    }
+    // A fixed-size binary cell (a number, a date) under a rule or derived is NULL without a scan.
+    const fixed = (i: number) => binary && !isStringType(cols[i].type);
+    const texts: (Uint8Array | null)[] = cells.map((c, i) => {
+      if (c === null || plan[i] === SKIP || fixed(i)) return null;
+      return binary ? binaryCellString(c) : c;
+    });
+    const input = dataRow(texts);
+    // process() returns the input array itself when nothing changed.
+    const out = this.masker.process(input);
+    const nulled = cells.filter((c, i) => c !== null && plan[i] !== SKIP && fixed(i)).length;
+    if (out === input && nulled === 0) return { cells, changed: 0 };
+    const masked = out === input ? texts : parseDataRow(out, cells.length);
+    let changed = nulled;
+    if (nulled) {
+      cells.forEach((c, i) => {
+        if (c === null || plan[i] === SKIP || !fixed(i)) return;
+        const name = plan[i] === DERIVED_RULE ? DERIVED_COUNT : (this.ruleNames[plan[i]!] ?? "(unknown)");
+        this.fixedCounts[name] = (this.fixedCounts[name] ?? 0) + 1;
+      });
+    }
+    const result = cells.map((c, i) => {
+      if (c !== null && plan[i] !== SKIP && fixed(i)) return null;
+      const before = texts[i];
+      const after = masked[i];
+      if (before === null || before === undefined) return c;
+      if (after !== null && after !== undefined && equalBytes(before, after)) return c;
+      changed++;
+      if (after === null || after === undefined || !isStringType(cols[i].type)) return null;
+      return binary ? new Writer().lenencBytes(after).finish() : after;
+    });
+    return { cells: result, changed };
+  }
+}
 
 function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.toLowerCase().replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
 }
 
-interface CompiledColumnRule {
-  name: string;
-  table: RegExp | null;
-  column: RegExp;
-  style: "redact" | "partial";
-  keep: number;
+function rowDescription(n: number): Uint8Array {
+  const body = 2 + n * (1 + 18);
+  const b = new Uint8Array(1 + 4 + body);
+  const v = new DataView(b.buffer);
+  b[0] = 0x54;
+  v.setInt32(1, 4 + body);
+  v.setInt16(5, n);
+  let o = 7;
+  for (let i = 0; i < n; i++) {
+    b[o++] = 0; // empty name: the plan is overridden
+    v.setInt32(o, 0); // table OID
+    v.setInt16(o + 4, 0); // attnum
+    v.setInt32(o + 6, TEXT_OID);
+    v.setInt16(o + 10, -1);
+    v.setInt32(o + 12, -1);
+    v.setInt16(o + 16, 0); // text format
+    o += 18;
+  }
+  return b;
 }
 
-export class RowMaskerConfigError extends Error {}
-
-export class RowMasker {
-  private rules: CompiledColumnRule[] = [];
-  readonly counts: Record<string, number> = {};
-  private cache = new WeakMap<ColumnDefinition[], (CompiledColumnRule | null)[]>();
-
-  constructor(rules: readonly MaskingRule[]) {
-    for (const r of rules) {
-      if (r.detectors?.length || r.patterns?.length) throw new RowMaskerConfigError(`masking rule ${r.name}: detectors and patterns are not supported for MySQL yet`);
-      if (r.style === "hash") throw new RowMaskerConfigError(`masking rule ${r.name}: style hash is not supported for MySQL yet`);
-      for (const g of r.columns ?? []) {
-        const dot = g.lastIndexOf(".");
-        this.rules.push({ name: r.name, table: dot > 0 ? globToRegExp(g.slice(0, dot)) : null, column: globToRegExp(dot > 0 ? g.slice(dot + 1) : g), style: r.style, keep: r.keep ?? 4 });
-      }
+function dataRow(values: (Uint8Array | null)[]): Uint8Array {
+  let len = 4 + 2;
+  for (const v of values) len += 4 + (v ? v.length : 0);
+  const b = new Uint8Array(1 + len);
+  const dv = new DataView(b.buffer);
+  b[0] = 0x44;
+  dv.setInt32(1, len);
+  dv.setInt16(5, values.length);
+  let o = 7;
+  for (const v of values) {
+    dv.setInt32(o, v ? v.length : -1);
+    o += 4;
+    if (v) {
+      b.set(v, o);
+      o += v.length;
     }
   }
+  return b;
+}
 
-  private plan(cols: ColumnDefinition[]): (CompiledColumnRule | null)[] {
-    let p = this.cache.get(cols);
-    if (!p) {
-      p = cols.map((c) => this.rules.find((r) => [c.name, c.orgName].some((n) => n && r.column.test(n.toLowerCase())) && (!r.table || [c.table, c.orgTable].some((t) => t && r.table!.test(t.toLowerCase())))) ?? null);
-      this.cache.set(cols, p);
+function parseDataRow(b: Uint8Array, n: number): (Uint8Array | null)[] {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b[0] !== 0x44 || dv.getInt16(5) !== n) throw new Error("masker returned an unexpected message");
+  const out: (Uint8Array | null)[] = [];
+  let o = 7;
+  for (let i = 0; i < n; i++) {
+    const l = dv.getInt32(o);
+    o += 4;
+    if (l < 0) out.push(null);
+    else {
+      out.push(b.slice(o, o + l));
+      o += l;
     }
-    return p;
   }
+  return out;
+}
 
-  touches(cols: ColumnDefinition[]): boolean {
-    return this.plan(cols).some((r) => r !== null);
-  }
-
-  private maskString(r: CompiledColumnRule, s: string): string {
-    this.counts[r.name] = (this.counts[r.name] ?? 0) + 1;
-    if (r.style === "partial") {
-      const chars = [...s];
-      return "****" + (chars.length > r.keep ? chars.slice(-r.keep).join("") : "");
-    }
-    return "****";
-  }
-
-  maskText(cols: ColumnDefinition[], cells: Cell[]): { cells: Cell[]; changed: number } {
-    const plan = this.plan(cols);
-    let changed = 0;
-    const out = cells.map((c, i) => {
-      const r = plan[i];
-      if (!r || c === null) return c;
-      changed++;
-      return utf8Bytes(this.maskString(r, utf8Text(c)));
-    });
-    return { cells: out, changed };
-  }
-
-  maskBinary(cols: ColumnDefinition[], cells: Cell[]): { cells: Cell[]; changed: number } {
-    const plan = this.plan(cols);
-    let changed = 0;
-    const out = cells.map((c, i) => {
-      const r = plan[i];
-      if (!r || c === null) return c;
-      changed++;
-      if (!isStringType(cols[i].type)) {
-        this.counts[r.name] = (this.counts[r.name] ?? 0) + 1;
-        return null;
-      }
-      const masked = utf8Bytes(this.maskString(r, utf8Text(binaryCellString(c))));
-      return new Writer().lenencBytes(masked).finish();
-    });
-    return { cells: out, changed };
-  }
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -1,0 +1,147 @@
+/**
+ * MySQL rows masked by the PostgreSQL masker (the real WASM module): for the same value and rule,
+ * the MySQL text and binary protocol cells carry byte-for-byte what a PostgreSQL DataRow of that
+ * column carries after PostgreSQL's own plan (RowDescription by column name) — redact, partial,
+ * hash (the same tenant key), detectors and patterns; derived columns of a tainted statement are
+ * redacted, numbers under a rule NULL.
+ */
+import { describe, expect, it } from "vitest";
+import { createMasker } from "../../../wasm/loader/mask.ts";
+import { maskModule } from "../../../worker/wasm-modules.ts";
+import type { MaskingConfig } from "../../../parsers/masking/config.ts";
+import { RowMasker } from "./row-masker.ts";
+import { analyzeTaint } from "../sql/taint.ts";
+import { TYPE } from "../codec/constants.ts";
+import type { ColumnDefinition } from "../codec/resultset.ts";
+import { Writer, utf8Bytes, utf8Text } from "../codec/bytes.ts";
+import { binaryCellString } from "../codec/resultset.ts";
+import type { Dialect } from "../sql/dialect.ts";
+
+const MODULE = maskModule;
+const CONFIG: MaskingConfig = {
+  hashKey: "tenant-key-for-tests-0123456789abcdef",
+  rules: [
+    { name: "pii", columns: ["email", "card_number"], style: "partial", keep: 4 },
+    { name: "secret", columns: ["customers.api_token"], style: "redact" },
+    { name: "joinable", columns: ["customer_ref"], style: "hash" },
+    { name: "tickets", patterns: ["TICKET-[0-9]{6}"], style: "redact" },
+    { name: "detect", detectors: ["all"], style: "redact" },
+  ],
+};
+
+const col = (name: string, type: number = TYPE.VAR_STRING, orgName = name, table = "customers"): ColumnDefinition => ({ schema: "demo", table, orgTable: table, name, orgName, charset: 45, length: 200, type, flags: 0, decimals: 0 });
+
+/** What PostgreSQL's masker makes of one text value in a column of that name (its own plan, table OID 1 = customers). */
+function pgMasked(column: string, value: string): string | null {
+  const m = createMasker(MODULE, CONFIG);
+  m.setTables({ 1: "customers" });
+  const name = utf8Bytes(column);
+  const rd = new Uint8Array(1 + 4 + 2 + name.length + 1 + 18);
+  const dv = new DataView(rd.buffer);
+  rd[0] = 0x54;
+  dv.setInt32(1, rd.length - 1);
+  dv.setInt16(5, 1);
+  rd.set(name, 7);
+  let o = 7 + name.length + 1;
+  dv.setInt32(o, 1);
+  dv.setInt16(o + 4, 1);
+  dv.setInt32(o + 6, 25);
+  dv.setInt16(o + 10, -1);
+  dv.setInt32(o + 12, -1);
+  dv.setInt16(o + 16, 0);
+  const v = utf8Bytes(value);
+  const dr = new Uint8Array(1 + 4 + 2 + 4 + v.length);
+  const dd = new DataView(dr.buffer);
+  dr[0] = 0x44;
+  dd.setInt32(1, dr.length - 1);
+  dd.setInt16(5, 1);
+  dd.setInt32(7, v.length);
+  dr.set(v, 11);
+  const both = new Uint8Array(rd.length + dr.length);
+  both.set(rd);
+  both.set(dr, rd.length);
+  const out = m.process(both);
+  const row = out.subarray(rd.length);
+  const l = new DataView(row.buffer, row.byteOffset).getInt32(7);
+  return l < 0 ? null : utf8Text(row.subarray(11, 11 + l));
+}
+
+const rowMasker = () => new RowMasker(createMasker(MODULE, CONFIG), CONFIG);
+const lenenc = (s: string) => new Writer().lenencBytes(utf8Bytes(s)).finish();
+const DIALECT: Dialect = { flavor: "mariadb", version: 101100, ansiQuotes: false, noBackslashEscapes: false };
+
+describe("MySQL row masking = PostgreSQL masking of the same value", () => {
+  const cases: [string, string][] = [
+    ["email", "ada.lovelace1@example.com"],
+    ["card_number", "4111 1111 1111 1111"],
+    ["api_token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"],
+    ["customer_ref", "cust-000042"],
+    ["note", "call TICKET-123456 or mail grace@example.org, card 5555555555554444"],
+    ["note", "nothing to see"],
+  ];
+  for (const [column, value] of cases) {
+    it(`${column}: text and binary protocol give PostgreSQL's output`, () => {
+      const expected = pgMasked(column, value);
+      const cols = [col(column)];
+      const text = rowMasker().mask(cols, [utf8Bytes(value)], null, false).cells[0];
+      expect(text === null ? null : utf8Text(text)).toBe(expected);
+      const bin = rowMasker().mask(cols, [lenenc(value)], null, true).cells[0];
+      expect(bin === null ? null : utf8Text(binaryCellString(bin))).toBe(expected);
+    });
+  }
+
+  it("an alias keeps its original column's rule; hash is keyed and stable", () => {
+    const m = rowMasker();
+    const a = m.mask([col("x", TYPE.VAR_STRING, "customer_ref")], [utf8Bytes("cust-000042")], null, false).cells[0]!;
+    expect(utf8Text(a)).toBe(pgMasked("customer_ref", "cust-000042"));
+    expect(utf8Text(a)).toMatch(/^h:[0-9a-f]{16}$/);
+    const other = new RowMasker(createMasker(MODULE, { ...CONFIG, hashKey: "another-tenant-key-0123456789abcdef" }), { ...CONFIG, hashKey: "another-tenant-key-0123456789abcdef" });
+    expect(utf8Text(other.mask([col("customer_ref")], [utf8Bytes("cust-000042")], null, false).cells[0]!)).not.toBe(utf8Text(a));
+  });
+
+  it("a number under a rule or with a detector hit is NULL (it cannot carry the marker); an unrelated number passes", () => {
+    const cols = [col("card_number", TYPE.LONGLONG), col("amount", TYPE.LONGLONG), col("big", TYPE.LONGLONG)];
+    const out = rowMasker().mask(cols, [utf8Bytes("4111111111111111"), utf8Bytes("42"), utf8Bytes("5555555555554444")], null, false).cells;
+    expect(out.map((c) => (c === null ? null : utf8Text(c)))).toEqual([null, "42", null]);
+  });
+
+  it("derived columns of a tainted statement are redacted; stored columns of a plain statement are not", () => {
+    const m = rowMasker();
+    const namesMasked = (w: string) => m.namesMasked(w);
+    const plain = analyzeTaint("select id, lower(email) from customers", DIALECT, namesMasked)!;
+    expect(plain).toMatchObject({ plain: true, sources: ["column email"] });
+    const cols = [col("id", TYPE.VAR_STRING), { ...col("lower(email)"), orgName: "", orgTable: "", table: "" }];
+    const out = m.mask(cols, [utf8Bytes("7"), utf8Bytes("ada@example.com")], plain, false).cells.map((c) => (c === null ? null : utf8Text(c)));
+    expect(out).toEqual(["7", "[REDACTED]"]);
+    // A sub-query: `t.e` looks stored, but MySQL cannot tell a derived table from a base table.
+    const sub = analyzeTaint("select * from (select id, lower(email) e from customers) t", DIALECT, namesMasked)!;
+    expect(sub.plain).toBe(false);
+    const subCols = [col("id", TYPE.VAR_STRING, "id", "t"), col("e", TYPE.VAR_STRING, "e", "t")];
+    expect(m.mask(subCols, [utf8Bytes("7"), utf8Bytes("ada@example.com")], sub, false).cells.map((c) => (c === null ? null : utf8Text(c)))).toEqual(["[REDACTED]", "[REDACTED]"]);
+    expect(analyzeTaint("select email from customers union select 'x'", DIALECT, namesMasked)!.plain).toBe(false);
+    expect(analyzeTaint("select `EMAIL` from customers", DIALECT, namesMasked)).not.toBeNull();
+    expect(analyzeTaint("select id, name from customers", DIALECT, namesMasked)).toBeNull();
+    expect(m.counts["(derived-from-masked)"]).toBe(3);
+  });
+
+  it("views: a view reading a masked column (directly, through another view, or unreadable) makes its columns derived", () => {
+    const m = rowMasker();
+    m.setViews(
+      [
+        { schema: "demo", name: "v_outer", definition: "select `demo`.`v_contacts`.`contact` AS `c2` from `demo`.`v_contacts`" },
+        { schema: "demo", name: "v_contacts", definition: "select lcase(`demo`.`customers`.`email`) AS `contact` from `demo`.`customers`" },
+        { schema: "demo", name: "v_names", definition: "select `demo`.`customers`.`name` AS `name` from `demo`.`customers`" },
+        { schema: "demo", name: "v_hidden", definition: "" },
+      ],
+      DIALECT,
+    );
+    const namesMasked = (w: string) => m.namesMasked(w);
+    for (const v of ["v_outer", "v_contacts", "v_hidden"]) {
+      const t = analyzeTaint(`select * from ${v}`, DIALECT, namesMasked);
+      expect(t, v).not.toBeNull();
+      const cols = [col("c", TYPE.VAR_STRING, "c", v)];
+      expect(utf8Text(m.mask(cols, [utf8Bytes("x")], t, false).cells[0]!), v).toBe("[REDACTED]");
+    }
+    expect(analyzeTaint("select * from v_names", DIALECT, namesMasked)).toBeNull();
+  });
+});
