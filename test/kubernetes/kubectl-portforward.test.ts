@@ -174,9 +174,7 @@ describe("kubectl port-forward through the gateway, decided per port", () => {
   it("an allowed port (8080, rule demo-k8s-port-forward): bytes round-trip to the pod port", async () => {
     const f = await forward(["-n", "apps", "pod/shell"], [8080]);
     try {
-      const got = await roundTrip(f.local.get(8080)!, "ping");
-      if (got !== "web:ping") console.log("KUBECTL", f.output(), JSON.stringify((await trailEvents()).filter((e) => /portforward|session.end|decision|upgrade/.test(e.type + JSON.stringify(e.data))).map((e) => [e.type, e.data.reason ?? e.data.verb ?? e.data.effect ?? e.data])));
-      expect(got).toBe("web:ping");
+      expect(await roundTrip(f.local.get(8080)!, "ping")).toBe("web:ping");
       expect(backends.get("apps/shell:8080")!.received).toContain("ping");
       expect(api.portForwards.at(-1)).toEqual({ pod: "apps/shell", ports: [8080] });
       // A second connection on the same forward: new streams, decided again, still allowed.
@@ -192,7 +190,8 @@ describe("kubectl port-forward through the gateway, decided per port", () => {
     const f = await forward(["-n", "apps", "pod/shell"], [5432]);
     try {
       expect(await roundTrip(f.local.get(5432)!, "select secrets")).toBe("");
-      await eventually(async () => /lost connection|error|closed/i.test(f.output()), `kubectl's report (output: ${f.output()})`, 200);
+      await eventually(async () => f.output().includes("gatehouse: port 5432 is not allowed by policy"), `kubectl's report (output: ${f.output()})`, 200);
+      expect(f.output()).toMatch(/an error occurred forwarding \d+ -> 5432: gatehouse: port 5432 is not allowed by policy \(no rule allows portforward pods apps\/shell \(port 5432\) on demo-k8s for 'pipeline-forward' \(http:\/\/127\.0\.0\.1:8788\); default deny\)/);
       expect(db.connections).toBe(0);
       expect(db.received).toBe("");
       expect(api.portForwards.slice(before).flatMap((r) => r.ports)).not.toContain(5432);
@@ -201,12 +200,13 @@ describe("kubectl port-forward through the gateway, decided per port", () => {
     }
   });
 
-  it("two ports in one forward: 8080 round-trips, 5432 is refused (and ends the session, fail closed)", async () => {
+  it("two ports in one forward: 8080 round-trips, 5432 is refused with kubectl's error (and the session ends, fail closed)", async () => {
     const db = backends.get("apps/shell:5432")!;
     const f = await forward(["-n", "apps", "pod/shell"], [8080, 5432]);
     try {
       expect(await roundTrip(f.local.get(8080)!, "first")).toBe("web:first");
       expect(await roundTrip(f.local.get(5432)!, "drop table")).toBe("");
+      await eventually(async () => f.output().includes("gatehouse: port 5432 is not allowed by policy"), `kubectl's report (output: ${f.output()})`, 200);
       expect(db.connections).toBe(0);
       expect(db.received).toBe("");
     } finally {

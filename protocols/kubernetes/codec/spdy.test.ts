@@ -168,3 +168,24 @@ describe("SpdyClientReader (kubectl's frames of a port-forward)", () => {
     expect(() => new SpdyClientReader(() => {}).push(synStream(1, deflated(nameValues({ streamtype: "exec", port: "1" }))))).toThrow(/type 'exec'/);
   });
 });
+
+describe("frames the gateway sends as the API server (a refused port)", () => {
+  it("a SYN_REPLY's header block is a valid zlib stream with the SPDY dictionary, flushed, first and later", async () => {
+    const { inflateSync } = await import("node:zlib");
+    const { synReply, dataFrame: gatewayData } = await import("./spdy.ts");
+    const first = Buffer.from(synReply(1, true, false));
+    const later = Buffer.from(synReply(3, false, true));
+    expect(first.readUInt16BE(2)).toBe(2);
+    expect(first.readUInt32BE(4) & 0xffffff).toBe(first.length - 8);
+    expect(later[4]).toBe(1); // FIN
+    expect(later.readUInt32BE(8)).toBe(3);
+    // Both blocks in one context, as kubectl's inflater reads them: two empty name/value blocks.
+    const stream = Buffer.concat([first.subarray(12), later.subarray(12)]);
+    expect(inflateSync(stream, { dictionary: SPDY3_DICTIONARY, finishFlush: constants.Z_SYNC_FLUSH })).toEqual(Buffer.alloc(8));
+    const inflater = new SpdyHeaderInflater();
+    expect(inflater.inflate(first.subarray(12)).size).toBe(0);
+    expect(inflater.inflate(later.subarray(12)).size).toBe(0);
+    const d = Buffer.from(gatewayData(5, new TextEncoder().encode("no"), true));
+    expect([d.readUInt32BE(0), d[4], d.readUInt32BE(4) & 0xffffff, d.subarray(8).toString()]).toEqual([5, 1, 2, "no"]);
+  });
+});

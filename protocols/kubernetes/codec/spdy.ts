@@ -210,3 +210,72 @@ export class SpdyClientReader {
     this.buffer = b.slice(o);
   }
 }
+
+/**
+ * The API server's side of the session, tracked only for frame boundaries: the gateway may speak
+ * for the server (a refusal) only between whole frames, and must start the server's header
+ * compression stream (zlib header with the dictionary id) when the server has not yet.
+ */
+export class SpdyFrameTracker {
+  private buffer = new Uint8Array(0);
+  private dataLeft = 0;
+  /** SYN_STREAM, SYN_REPLY or HEADERS frames seen (they carry compressed header blocks). */
+  headerBlocks = 0;
+
+  atBoundary(): boolean {
+    return this.buffer.length === 0 && this.dataLeft === 0;
+  }
+
+  push(bytes: Uint8Array): void {
+    let b = bytes;
+    if (this.buffer.length > 0) {
+      b = new Uint8Array(this.buffer.length + bytes.length);
+      b.set(this.buffer);
+      b.set(bytes, this.buffer.length);
+    }
+    let o = 0;
+    for (;;) {
+      if (this.dataLeft > 0) {
+        const n = Math.min(this.dataLeft, b.length - o);
+        this.dataLeft -= n;
+        o += n;
+        if (this.dataLeft > 0) break;
+      }
+      if (b.length - o < 8) break;
+      const len = (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!;
+      if ((b[o]! & 0x80) !== 0) {
+        const type = (b[o + 2]! << 8) | b[o + 3]!;
+        if (type === SYN_STREAM || type === SYN_REPLY || type === HEADERS) this.headerBlocks++;
+      }
+      o += 8;
+      this.dataLeft = len;
+    }
+    this.buffer = b.slice(o);
+  }
+}
+
+const FLAG_FIN = 1;
+
+/**
+ * A SYN_REPLY with no headers, from the gateway speaking for the API server. Its header block is
+ * one stored DEFLATE block (no compression needed); the first block of the server's stream also
+ * carries the zlib header naming the SPDY dictionary. Valid only at a frame boundary, and only as
+ * the last header block of the session (the server's later blocks would not refer to it).
+ */
+export function synReply(id: number, first: boolean, fin: boolean): Uint8Array {
+  const raw = [0, 0, 0, 0]; // no headers
+  // The data in a stored block, then an empty stored block: the sync flush Go's inflater needs to
+  // hand out a stored block's bytes before the frame ends (its reader fails the next frame otherwise).
+  const block = [...(first ? [0x78, 0xbb, 0xe3, 0xc6, 0xa7, 0xc2] : []), 0x00, raw.length, 0, ~raw.length & 255, 0xff, ...raw, 0x00, 0x00, 0x00, 0xff, 0xff];
+  const len = 4 + block.length;
+  return Uint8Array.from([0x80, 0x03, 0x00, 0x02, fin ? FLAG_FIN : 0, (len >> 16) & 255, (len >> 8) & 255, len & 255, (id >>> 24) & 127, (id >>> 16) & 255, (id >>> 8) & 255, id & 255, ...block]);
+}
+
+/** A DATA frame (at most 16 MiB - 1). */
+export function dataFrame(id: number, payload: Uint8Array, fin: boolean): Uint8Array {
+  const n = payload.length;
+  const out = new Uint8Array(8 + n);
+  out.set([(id >>> 24) & 127, (id >>> 16) & 255, (id >>> 8) & 255, id & 255, fin ? FLAG_FIN : 0, (n >> 16) & 255, (n >> 8) & 255, n & 255]);
+  out.set(payload, 8);
+  return out;
+}

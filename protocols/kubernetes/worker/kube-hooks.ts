@@ -223,13 +223,10 @@ export class KubeHooks implements HttpEngineHooks {
     this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, (t) => this.maskText(t));
   }
 
-  upgraded(from: "client" | "upstream", bytes: Uint8Array): void {
+  upgraded(from: "client" | "upstream", bytes: Uint8Array): void | "withhold" {
     const r = this.request;
     if (this.exec) return this.exec.push(from, bytes);
-    if (this.portForward) {
-      if (from === "client") this.portForward.pushFromClient(bytes);
-      return;
-    }
+    if (this.portForward) return from === "client" ? this.portForward.pushFromClient(bytes) : this.portForward.pushFromUpstream(bytes);
     // A port-forward whose protocol was not accepted: nothing unread is relayed.
     if (r && r.kind === "resource" && r.verb === "portforward") throw new Error("the port-forward stream's protocol is unknown");
     // exec/attach whose protocol was not accepted: nothing unread is relayed.

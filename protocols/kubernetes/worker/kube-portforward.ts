@@ -3,17 +3,21 @@
  * 1.35 names the pod port only inside each SPDY SYN_STREAM (header `port`, zlib-compressed with
  * the SPDY/3 dictionary) tunnelled in the WebSocket `SPDY/3.1+portforward.k8s.io`. Each stream is
  * decided by the policy with that port (the same `k8s` rules, `ports:` included) before its frame
- * is relayed; a stream whose port is not allowed ends the whole session (its SYN_STREAM and
- * everything after it are never relayed, so no byte for that port reaches the pod). Refusing one
- * stream while keeping the session would need the gateway to re-encode the compressed header
- * stream it relays (the API server's zlib context follows every header block), not done.
+ * is relayed. A stream whose port is not allowed is never relayed, nor is anything kubectl sends
+ * after it (the API server's header decompression follows every block kubectl compressed, so the
+ * gateway cannot drop one SYN_STREAM and go on relaying): the session is over for both directions.
+ * So that kubectl says why, the gateway then speaks for the API server, as the kubelet answers a
+ * failed forward: SYN_REPLY on kubectl's `error` stream, the refusal as its data, and a closed
+ * reply to the `data` stream — kubectl prints "an error occurred forwarding L -> 5432: gatehouse:
+ * port 5432 is not allowed by policy (…)" and closes. When the API server's side is not between
+ * two whole frames, or the refused stream is not an `error` stream, the session just ends.
  *
  * Recorded: `k8s.portforward.stream` per stream (port, type, request id, decision and rule) and
  * `k8s.portforward.end` (ports requested, allowed, refused).
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
-import { WebSocketMessageReader } from "../codec/websocket-frames.ts";
-import { SpdyClientReader, type SpdySynStream } from "../codec/spdy.ts";
+import { serverBinaryMessage, WebSocketMessageReader } from "../codec/websocket-frames.ts";
+import { dataFrame, SpdyClientReader, SpdyFrameTracker, synReply, type SpdySynStream } from "../codec/spdy.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
 
 export const PORTFORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
@@ -22,7 +26,11 @@ export class PortRefused extends Error {}
 
 export class KubePortForward {
   private readonly up = new WebSocketMessageReader(true);
+  private readonly down = new WebSocketMessageReader(false);
   private readonly spdy: SpdyClientReader;
+  private readonly server = new SpdyFrameTracker();
+  /** A port was refused: nothing more is relayed either way; kubectl's data stream for it gets a closed reply. */
+  private refusal: { requestId: string; errorStream: number; message: Uint8Array } | null = null;
   private readonly requested = new Set<number>();
   private readonly allowed = new Set<number>();
   private readonly refused = new Set<number>();
@@ -39,18 +47,49 @@ export class KubePortForward {
   }
 
   /** kubectl's bytes, before they are relayed (throws = the session ends, nothing of them goes on). */
-  pushFromClient(bytes: Uint8Array): void {
+  pushFromClient(bytes: Uint8Array): void | "withhold" {
     for (const m of this.up.push(bytes)) {
       if (!m.binary) throw new Error("a text message on a SPDY port-forward tunnel");
       this.spdy.push(m.data);
     }
+    if (this.refusal) return "withhold";
+  }
+
+  /** The API server's bytes: tracked for frame boundaries; withheld once a port was refused. */
+  pushFromUpstream(bytes: Uint8Array): void | "withhold" {
+    if (this.refusal) return "withhold";
+    for (const m of this.down.push(bytes)) {
+      if (m.binary) this.server.push(m.data);
+    }
+  }
+
+  private toClient(frames: Uint8Array[]): void {
+    let n = 0;
+    for (const f of frames) n += f.length;
+    const payload = new Uint8Array(n);
+    let o = 0;
+    for (const f of frames) {
+      payload.set(f, o);
+      o += f.length;
+    }
+    this.host.sendToClient([serverBinaryMessage(payload)]);
   }
 
   private onStream(s: SpdySynStream): void {
+    const requestId = (s.headers.get("requestid") ?? "").slice(0, 64);
+    if (this.refusal) {
+      // kubectl's data stream of the refused forward: closed at once (never relayed), so kubectl
+      // reads the error stream and prints it. Any other stream after a refusal ends the session.
+      if (s.streamType !== "data" || requestId !== this.refusal.requestId) throw new PortRefused("gatehouse: the port-forward session ended after a refused port");
+      // As the kubelet answers a forward that failed: the data stream's reply, the error stream's
+      // message and end, the data stream's end (kubectl reads the error once its data stream ends).
+      this.toClient([synReply(s.id, false, false), dataFrame(this.refusal.errorStream, this.refusal.message, true), dataFrame(s.id, new Uint8Array(0), true)]);
+      return;
+    }
     this.requested.add(s.port);
     const d = this.decide(s.port);
     const ok = d.effect === "allow" || (d.effect === "approve" && this.approved);
-    this.record("k8s.portforward.stream", { stream: s.id, type: s.streamType, port: s.port, requestId: (s.headers.get("requestid") ?? "").slice(0, 64), effect: ok ? "allow" : "deny", rule: d.rule, reason: d.reason });
+    this.record("k8s.portforward.stream", { stream: s.id, type: s.streamType, port: s.port, requestId, effect: ok ? "allow" : "deny", rule: d.rule, reason: d.reason });
     if (ok) {
       this.allowed.add(s.port);
       return;
@@ -59,7 +98,11 @@ export class KubePortForward {
     // The session ends with this refusal (the engine does not call close() then).
     this.summary();
     const why = d.effect === "approve" ? `rule '${d.rule}' requires approval, which a port-forward stream cannot wait for` : d.reason;
-    throw new PortRefused(`gatehouse: port ${s.port} is not allowed by policy (${why})`);
+    const message = `gatehouse: port ${s.port} is not allowed by policy (${why})`;
+    // Speak for the API server only between its whole frames, and only on an error stream.
+    if (s.streamType !== "error" || !this.down.idle() || !this.server.atBoundary()) throw new PortRefused(message);
+    this.refusal = { requestId, errorStream: s.id, message: new TextEncoder().encode(message) };
+    this.toClient([synReply(s.id, this.server.headerBlocks === 0, false)]);
   }
 
   private record(type: string, data: Record<string, unknown>): void {
