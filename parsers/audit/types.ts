@@ -260,6 +260,24 @@ export interface K8sExecExitData {
   message?: string;
 }
 
+/** One stream of a Kubernetes port-forward (kubectl opens an error and a data stream per connection), decided by its port. */
+export interface K8sPortForwardStreamData {
+  stream: number;
+  type: "data" | "error";
+  port: number;
+  requestId: string;
+  effect: "allow" | "deny";
+  rule: string | null;
+  reason: string;
+}
+
+/** A Kubernetes port-forward session's ports (recorded when it ends or a port is refused). */
+export interface K8sPortForwardEndData {
+  requested: number[];
+  allowed: number[];
+  refused: number[];
+}
+
 /** Event type → payload. New types must be added here (and to docs/AUDIT.md). */
 export interface AuditEventDataMap {
   "session.start": SessionStartData;
@@ -293,6 +311,8 @@ export interface AuditEventDataMap {
   "k8s.request": K8sRequestData;
   "k8s.exec.start": K8sExecStartData;
   "k8s.exec.exit": K8sExecExitData;
+  "k8s.portforward.stream": K8sPortForwardStreamData;
+  "k8s.portforward.end": K8sPortForwardEndData;
   /** The client renewed its identity token on the tunnel (same issuer and subject, re-admitted by policy). */
   "identity.renewed": IdentityRenewedData;
   "session.end": SessionEndData;
@@ -339,6 +359,8 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "k8s.request",
   "k8s.exec.start",
   "k8s.exec.exit",
+  "k8s.portforward.stream",
+  "k8s.portforward.end",
   "identity.renewed",
   "session.end",
 ];

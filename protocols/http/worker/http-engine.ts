@@ -70,8 +70,11 @@ export interface HttpEngineHooks {
   held?(approvalId: string): void;
   /** The upstream's 101 answer (its headers name the negotiated subprotocol). */
   upgradeAccepted?(headers: readonly HttpHeader[]): void;
-  /** Bytes of an upgraded connection, read before they are relayed (throws = the session ends, the bytes are not relayed). */
-  upgraded?(from: "client" | "upstream", bytes: Uint8Array): void;
+  /**
+   * Bytes of an upgraded connection, read before they are relayed (throws = the session ends, the
+   * bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on).
+   */
+  upgraded?(from: "client" | "upstream", bytes: Uint8Array): void | "withhold";
   /** The upgraded connection ended (flush what the stream readers hold). */
   upgradeClosed?(): Promise<void>;
 }
@@ -623,8 +626,7 @@ export class HttpEngine implements Engine {
   /** A stream reader that cannot read the bytes ends the session before they are relayed (fail closed). */
   private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): boolean {
     try {
-      this.options.hooks?.upgraded?.(from, bytes);
-      return true;
+      return this.options.hooks?.upgraded?.(from, bytes) !== "withhold";
     } catch (e) {
       this.end("error", `gatehouse: the upgraded stream could not be read (${(e as Error).message}); it was closed`, "http-upgrade");
       return false;

@@ -18,6 +18,11 @@ export class WebSocketMessageReader {
 
   constructor(private readonly fromClient: boolean) {}
 
+  /** Every byte pushed so far belonged to whole messages (no frame or message is half read). */
+  idle(): boolean {
+    return this.buffer.length === 0 && this.parts.length === 0;
+  }
+
   /** Messages completed by these bytes: `{ binary, data }` in order. */
   push(bytes: Uint8Array): Array<{ binary: boolean; data: Uint8Array }> {
     const joined = new Uint8Array(this.buffer.length + bytes.length);
@@ -89,5 +94,16 @@ function concat(parts: readonly Uint8Array[], n: number): Uint8Array {
     out.set(p, o);
     o += p.length;
   }
+  return out;
+}
+
+/** One unmasked binary message, as a server sends it (the gateway speaking for the API server). */
+export function serverBinaryMessage(payload: Uint8Array): Uint8Array {
+  const n = payload.length;
+  const head = n < 126 ? [0x82, n] : n < 65_536 ? [0x82, 126, n >> 8, n & 255] : null;
+  if (!head) throw new WebSocketFrameError("a gateway message over 64 KiB");
+  const out = new Uint8Array(head.length + n);
+  out.set(head);
+  out.set(payload, head.length);
   return out;
 }

@@ -10,7 +10,7 @@ const identity = { issuer: "https://token.actions.githubusercontent.com", subjec
 const resource = { name: "prod-cluster", type: "kubernetes", labels: {} };
 
 const rule = (name: string, effect: Effect, action: KubeActionMatcher): KubeRuleView & { actions: KubeActionMatcher[] } => ({ name, effect, actions: [action], approversRaw: null, approvalTimeoutMs: null, requiredApprovals: 1 });
-const input = (method: string, target: string, extra: { bodyName?: string; ports?: number[] } = {}) => {
+const input = (method: string, target: string, extra: { bodyName?: string; ports?: number[]; portsPerStream?: boolean } = {}) => {
   const request = parseKubeRequest(method, target);
   const commands = request.kind === "resource" && request.verb === "exec" ? execCommands(request.command) : undefined;
   return { identity, resource, request, commands, ...extra };
@@ -82,6 +82,24 @@ describe("Kubernetes policy decisions", () => {
     expect(decide("GET", pf, { ports: [5432, 22] }).effect).toBe("deny");
     expect(decide("GET", pf).effect).toBe("deny"); // ports unknown
     expect(decide("GET", `${pf}?ports=5432`)).toMatchObject({ effect: "allow", rule: "db-tunnel" });
+  });
+
+  it("port-forward decided per stream (kubectl 1.35: ports only in the SPDY streams)", () => {
+    const pf = "/api/v1/namespaces/apps/pods/db-0/portforward";
+    // At the request: an allow with ports covers it (each stream is decided again)…
+    expect(decide("GET", pf, { portsPerStream: true })).toMatchObject({ effect: "allow", rule: "db-tunnel" });
+    // …outside the rule's namespace nothing covers it.
+    expect(decide("GET", "/api/v1/namespaces/web/pods/x/portforward", { portsPerStream: true }).effect).toBe("deny");
+    // Each stream with its one port: the reason names it.
+    expect(decide("GET", pf, { ports: [5432] })).toMatchObject({ effect: "allow", rule: "db-tunnel" });
+    expect(decide("GET", pf, { ports: [22] })).toMatchObject({ effect: "deny", rule: null, reason: expect.stringContaining("(port 22)") });
+    // A deny with ports does not touch the request (only the streams with its ports).
+    const rules = [...DEMO, rule("no-ssh-tunnel", "deny", compileKubeActionMap({ verbs: ["portforward"], ports: [22] })), rule("any-port", "allow", compileKubeActionMap({ verbs: ["portforward"], namespaces: ["apps"] }))];
+    const d = (extra: object) => decideKubeRequest(input("GET", pf, extra), rules, (r) => r.name, "x");
+    expect(d({ portsPerStream: true })).toMatchObject({ effect: "allow" });
+    expect(d({ ports: [22] })).toMatchObject({ effect: "deny", rule: "no-ssh-tunnel" });
+    // A rule without ports allows every port.
+    expect(d({ ports: [6379] })).toMatchObject({ effect: "allow", rule: "any-port" });
   });
 
   it("k8s.* allow does not reach into workloads: exec, attach, portforward and proxy need naming", () => {

@@ -24,7 +24,8 @@
  *  - commands: every command the exec runs (parsers/shell, `sh -c` scripts included) must be
  *    covered; commands the shell parser cannot resolve are never covered and always touched.
  *  - ports: port-forward ports known from the request (`ports=`) or its streams; unknown ports are
- *    never covered and always touched.
+ *    never covered and always touched. kubectl 1.35 names them only in the SPDY streams: the
+ *    request is then decided with `portsPerStream` and every stream again with its port.
  * `Kubectl-Command` (the client's own description) is context for the trail only.
  */
 import { compileGlob, type Glob } from "../../../parsers/policy/glob.ts";
@@ -112,6 +113,12 @@ export interface KubePolicyRequest {
   commands?: ParsedCommandLine;
   /** portforward: the ports (query or stream headers); absent = unknown. */
   ports?: readonly number[];
+  /**
+   * portforward whose ports the engine will decide stream by stream (kubectl 1.35 names them only
+   * inside the SPDY streams): at the request, an allow with `ports:` covers it and a deny/approve
+   * with `ports:` does not touch it — each stream is then decided with its one port.
+   */
+  portsPerStream?: boolean;
 }
 
 function resourceMatches(globs: Glob[], r: KubeResourceRequest, allow: boolean): boolean {
@@ -163,6 +170,7 @@ export function kubeActionMatches(a: KubeActionMatcher, input: KubePolicyRequest
     return cmds.some((c) => commandMatches(a.commands, c, false));
   }
   if (a.ports) {
+    if (input.portsPerStream) return allow;
     const ports = input.ports ?? (req.ports.length > 0 ? req.ports : null);
     if (!ports || ports.length === 0) return !allow;
     return allow ? ports.every((p) => a.ports!.has(p)) : ports.some((p) => a.ports!.has(p));
@@ -186,7 +194,8 @@ const VERB: Record<Effect, string> = { allow: "allows", deny: "denies", approve:
 export function decideKubeRequest<R extends KubeRuleView>(input: ConnectInput & KubePolicyRequest, rules: readonly R[], ruleRef: (r: R) => string, who: string, gated: readonly R[] = []): Decision {
   const kube = (r: R) => r.actions.filter((a): a is KubeActionMatcher => a.protocol === "k8s");
   const matched = rules.filter((r) => kube(r).some((a) => kubeActionMatches(a, input, r.effect)));
-  const what = describeKubeRequest(input.request);
+  const fwd = input.request.kind === "resource" && input.request.verb === "portforward" ? (input.ports ?? input.request.ports) : [];
+  const what = `${describeKubeRequest(input.request)}${fwd.length > 0 ? ` (port${fwd.length > 1 ? "s" : ""} ${fwd.join(", ")})` : ""}`;
   // When the shell reads more commands than argv shows (`sh -c '…'`), name them.
   const cmds = input.commands?.commands ?? [];
   const exec = input.request.kind === "resource" && input.request.verb === "exec" && cmds.length > 1 ? ` (runs: ${cmds.map(describeCommand).join("; ")})` : "";

@@ -10,7 +10,8 @@
  *   response   KubeResponseMasker (Secrets in JSON, Tables, watch events, last-applied), logs
  *              through the content detectors, streamed as they come; protobuf never (Accept)
  *   approval   the answer to a held request carries a Warning naming the approval
- *   upgrade    exec/attach channel streams read passively (kube-exec-recorder.ts)
+ *   upgrade    exec/attach channel streams read passively (kube-exec-recorder.ts); port-forward
+ *              streams decided per port before they are relayed (kube-portforward.ts)
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
 import type { Admission, BodyTransform, HttpEngineHooks } from "../../http/worker/http-engine.ts";
@@ -26,6 +27,7 @@ import type { KubeRequest } from "../codec/request.ts";
 import type { KubePolicyRequest } from "../policy/rules.ts";
 import type { ResponseMasking } from "../../http/worker/response-masking.ts";
 import { KubeExecRecorder } from "./kube-exec-recorder.ts";
+import { KubePortForward, PORTFORWARD_PROTOCOL } from "./kube-portforward.ts";
 
 const REASONS: Record<number, string> = {
   400: "BadRequest",
@@ -53,6 +55,10 @@ export class KubeHooks implements HttpEngineHooks {
   private plan: ForwardPlan | null = null;
   private approvalId: string | null = null;
   private exec: KubeExecRecorder | null = null;
+  private portForward: KubePortForward | null = null;
+  /** The policy input and description of the request being served (port-forward decides per port later). */
+  private input: KubePolicyRequest | null = null;
+  private description: RequestDescription | null = null;
 
   constructor(
     private readonly host: EngineHost,
@@ -75,6 +81,9 @@ export class KubeHooks implements HttpEngineHooks {
     this.request = r;
     this.plan = plan;
     const input: KubePolicyRequest = { request: r };
+    // kubectl 1.35 names the ports only inside the SPDY streams: `ports:` rules are checked per
+    // stream (kube-portforward.ts); ports in the URL are checked here as well.
+    if (r.kind === "resource" && r.verb === "portforward" && r.ports.length === 0) input.portsPerStream = true;
     if (r.kind === "resource" && r.verb === "exec") {
       try {
         input.commands = execCommands(r.command);
@@ -97,6 +106,12 @@ export class KubeHooks implements HttpEngineHooks {
         headers.push(header(name, offer.join(", ")));
         continue;
       }
+      if (lower === "sec-websocket-protocol" && r.kind === "resource" && r.verb === "portforward") {
+        // Only the SPDY tunnel: its streams are what the gateway reads to decide each port.
+        if (!value.split(",").some((p) => p.trim() === PORTFORWARD_PROTOCOL)) return this.refuse(kubeStatus(400, "BadRequest", `gatehouse: port-forward needs the ${PORTFORWARD_PROTOCOL} WebSocket protocol (kubectl 1.30 or later)`));
+        headers.push(header(name, PORTFORWARD_PROTOCOL));
+        continue;
+      }
       headers.push(header(name, value));
     }
     await this.host.audit.onEvent("k8s.request", {
@@ -115,6 +130,8 @@ export class KubeHooks implements HttpEngineHooks {
       if (decision.effect === "deny") return { kind: "refuse", status: 403, detail: forbiddenStatus(r, `gatehouse: ${decision.reason}`).message };
       return this.refuse(kubeStatus(400, "BadRequest", SPDY_REFUSED));
     }
+    this.input = input;
+    this.description = this.describe(req, r, input);
     const informational = r.kind === "nonresource" && (r.category === "discovery" || r.category === "openapi" || r.category === "version") && r.method === "GET";
     return {
       kind: "decide",
@@ -185,6 +202,19 @@ export class KubeHooks implements HttpEngineHooks {
 
   upgradeAccepted(headers: readonly HttpHeader[]): void {
     const r = this.request;
+    if (r && r.kind === "resource" && r.verb === "portforward") {
+      const chosen = headers.find((h) => h.name === "sec-websocket-protocol")?.value.trim() ?? "";
+      const input = this.input;
+      const description = this.description;
+      // Another protocol cannot be read: no reader, so the first upgraded bytes end the stream.
+      if (chosen !== PORTFORWARD_PROTOCOL || !input || !description) return;
+      this.portForward = new KubePortForward(
+        this.host,
+        (port) => this.host.policy.decide({ ...description, attributes: { request: { ...input, portsPerStream: false, ports: [port] } } }).decision,
+        this.approvalId !== null,
+      );
+      return;
+    }
     if (!r || r.kind !== "resource" || (r.verb !== "exec" && r.verb !== "attach")) return;
     const chosen = headers.find((h) => h.name === "sec-websocket-protocol")?.value.trim() ?? "";
     // The offer went up cut to v5/v4; an answer outside it cannot be read: no recorder, so the
@@ -193,9 +223,12 @@ export class KubeHooks implements HttpEngineHooks {
     this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, (t) => this.maskText(t));
   }
 
-  upgraded(from: "client" | "upstream", bytes: Uint8Array): void {
+  upgraded(from: "client" | "upstream", bytes: Uint8Array): void | "withhold" {
     const r = this.request;
     if (this.exec) return this.exec.push(from, bytes);
+    if (this.portForward) return from === "client" ? this.portForward.pushFromClient(bytes) : this.portForward.pushFromUpstream(bytes);
+    // A port-forward whose protocol was not accepted: nothing unread is relayed.
+    if (r && r.kind === "resource" && r.verb === "portforward") throw new Error("the port-forward stream's protocol is unknown");
     // exec/attach whose protocol was not accepted: nothing unread is relayed.
     if (r && r.kind === "resource" && (r.verb === "exec" || r.verb === "attach")) throw new Error("the exec stream's protocol is unknown");
   }
@@ -207,5 +240,6 @@ export class KubeHooks implements HttpEngineHooks {
 
   async upgradeClosed(): Promise<void> {
     await this.exec?.close();
+    await this.portForward?.close();
   }
 }

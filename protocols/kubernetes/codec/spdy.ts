@@ -1,0 +1,281 @@
+/**
+ * kubectl's side of a port-forward session, read passively: SPDY/3.1 frames (what kubectl 1.35
+ * tunnels inside the WebSocket `SPDY/3.1+portforward.k8s.io`), with every SYN_STREAM's header
+ * block inflated (zlib, one context for the whole direction, primed with the SPDY/3 dictionary;
+ * codec/inflate.ts) so the gateway knows each stream's `port` before the frame is relayed.
+ *
+ * Fail closed: a header block that does not decode exactly (bad zlib header, another dictionary,
+ * corrupt DEFLATE, oversized, trailing bytes, a duplicated or malformed `port`/`streamtype`), a
+ * frame kubectl never sends on this path (SYN_REPLY, HEADERS: they would move the compression
+ * context the gateway must follow), a SPDY version other than 3, or DATA for a stream the reader
+ * has not admitted throws `SpdyError`; the engine then ends the connection.
+ */
+import { inflateBlocks, InflateError } from "./inflate.ts";
+
+export class SpdyError extends Error {}
+
+const WORDS = [
+  "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges", "age", "allow",
+  "authorization", "cache-control", "connection", "content-base", "content-encoding", "content-language", "content-length", "content-location", "content-md5",
+  "content-range", "content-type", "date", "etag", "expect", "expires", "from", "host", "if-match", "if-modified-since", "if-none-match", "if-range",
+  "if-unmodified-since", "last-modified", "location", "max-forwards", "pragma", "proxy-authenticate", "proxy-authorization", "range", "referer", "retry-after",
+  "server", "te", "trailer", "transfer-encoding", "upgrade", "user-agent", "vary", "via", "warning", "www-authenticate", "method", "get", "status", "200 OK",
+  "version", "HTTP/1.1", "url", "public", "set-cookie", "keep-alive", "origin",
+];
+const TAIL =
+  "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505203 Non-Authoritative Information204 No Content" +
+  "301 Moved Permanently400 Bad Request401 Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented503 Service Unavailable" +
+  "Jan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMTchunked,text/html,image/png,image/jpg,image/gif," +
+  "application/xml,application/xhtml+xml,text/plain,text/javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.";
+
+/** The SPDY/3 header compression dictionary (draft 3 § 2.6.10.1): length-prefixed words, then a raw tail. */
+export const SPDY3_DICTIONARY: Uint8Array = (() => {
+  const bytes: number[] = [];
+  for (const w of WORDS) {
+    bytes.push((w.length >>> 24) & 255, (w.length >>> 16) & 255, (w.length >>> 8) & 255, w.length & 255);
+    for (const c of w) bytes.push(c.charCodeAt(0));
+  }
+  for (const c of TAIL) bytes.push(c.charCodeAt(0));
+  return Uint8Array.from(bytes);
+})();
+
+export function adler32(buf: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  for (const x of buf) {
+    a = (a + x) % 65521;
+    b = (b + a) % 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+/** The Adler-32 every SPDY/3 peer puts in its zlib header (DICTID). */
+export const SPDY3_DICTIONARY_ID = 0xe3c6a7c2;
+
+/** Bounds: kubectl's port-forward header blocks are a few dozen bytes. */
+export const MAX_CONTROL_FRAME = 16 * 1024;
+export const MAX_HEADER_BLOCK = 16 * 1024;
+const MAX_HEADERS = 32;
+
+/** One direction's header decompression context (zlib stream with the SPDY/3 dictionary). */
+export class SpdyHeaderInflater {
+  private window: Uint8Array | null = null;
+  private ended = false;
+
+  /** One header block: the name/value pairs, names lower-cased; duplicated names are refused. */
+  inflate(block: Uint8Array): Map<string, string> {
+    if (this.ended) throw new SpdyError("a header block after the compressed stream ended");
+    let input = block;
+    if (this.window === null) {
+      if (block.length < 6) throw new SpdyError("the first header block is too short for a zlib header");
+      const cmf = block[0]!;
+      const flg = block[1]!;
+      if ((cmf & 0x0f) !== 8 || cmf >> 4 > 7 || ((cmf << 8) | flg) % 31 !== 0) throw new SpdyError("the first header block has no valid zlib header");
+      if ((flg & 0x20) === 0) throw new SpdyError("the header compression does not use the SPDY/3 dictionary");
+      const id = ((block[2]! << 24) | (block[3]! << 16) | (block[4]! << 8) | block[5]!) >>> 0;
+      if (id !== SPDY3_DICTIONARY_ID) throw new SpdyError(`the header compression uses another dictionary (id ${id.toString(16)})`);
+      this.window = SPDY3_DICTIONARY;
+      input = block.subarray(6);
+    }
+    let r: ReturnType<typeof inflateBlocks>;
+    try {
+      r = inflateBlocks(input, this.window, MAX_HEADER_BLOCK);
+    } catch (e) {
+      if (e instanceof InflateError) throw new SpdyError(`a header block does not decompress: ${e.message}`);
+      throw e;
+    }
+    this.window = r.window;
+    this.ended = r.final;
+    return parseNameValues(r.output);
+  }
+}
+
+function parseNameValues(b: Uint8Array): Map<string, string> {
+  let p = 0;
+  const u32 = (): number => {
+    if (p + 4 > b.length) throw new SpdyError("a header block is cut off");
+    const v = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+    p += 4;
+    return v;
+  };
+  const text = (): string => {
+    const n = u32();
+    if (p + n > b.length) throw new SpdyError("a header block is cut off");
+    let s = "";
+    for (let k = 0; k < n; k++) s += String.fromCharCode(b[p + k]!);
+    p += n;
+    return s;
+  };
+  const count = u32();
+  if (count > MAX_HEADERS) throw new SpdyError(`a header block with ${count} headers (at most ${MAX_HEADERS})`);
+  const out = new Map<string, string>();
+  for (let k = 0; k < count; k++) {
+    const name = text().toLowerCase();
+    const value = text();
+    if (name === "") throw new SpdyError("an empty header name");
+    if (out.has(name)) throw new SpdyError(`the header '${name}' is repeated`);
+    out.set(name, value);
+  }
+  if (p !== b.length) throw new SpdyError("bytes after a header block's last header");
+  return out;
+}
+
+/** A port as the kubelet reads it (strconv.ParseUint(s, 10, 16), then non-zero). */
+export function parsePortHeader(value: string | undefined): number {
+  if (value === undefined) throw new SpdyError("a port-forward stream without a port header");
+  if (!/^[0-9]{1,16}$/.test(value)) throw new SpdyError(`the port header '${value.slice(0, 32)}' is not a port number`);
+  const n = Number(value);
+  if (n < 1 || n > 65535) throw new SpdyError(`the port header '${value.slice(0, 32)}' is not a port number`);
+  return n;
+}
+
+/** A new stream kubectl opens: one `error` and one `data` stream per forwarded connection. */
+export interface SpdySynStream {
+  id: number;
+  headers: Map<string, string>;
+  port: number;
+  streamType: "data" | "error";
+}
+
+const SYN_STREAM = 1, SYN_REPLY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, HEADERS = 8, WINDOW_UPDATE = 9;
+
+/**
+ * kubectl → API server frames of one port-forward session. `push` calls `onStream` for each
+ * SYN_STREAM the bytes complete, before it returns (and so before the bytes are relayed): returning
+ * admits the stream, throwing refuses it (and ends the session). DATA on a stream that was not
+ * admitted throws. DATA payloads are not buffered: only frame heads and control frames are.
+ */
+export class SpdyClientReader {
+  private buffer = new Uint8Array(0);
+  private dataLeft = 0;
+  private readonly headers = new SpdyHeaderInflater();
+  private readonly admitted = new Set<number>();
+  private readonly seen = new Set<number>();
+
+  constructor(private readonly onStream: (s: SpdySynStream) => void) {}
+
+  push(bytes: Uint8Array): void {
+    let b = bytes;
+    let o = 0;
+    if (this.buffer.length > 0) {
+      const j = new Uint8Array(this.buffer.length + bytes.length);
+      j.set(this.buffer);
+      j.set(bytes, this.buffer.length);
+      b = j;
+    }
+    for (;;) {
+      if (this.dataLeft > 0) {
+        const n = Math.min(this.dataLeft, b.length - o);
+        this.dataLeft -= n;
+        o += n;
+        if (this.dataLeft > 0) break;
+      }
+      if (b.length - o < 8) break;
+      const len = (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!;
+      if ((b[o]! & 0x80) === 0) {
+        const id = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) & 0x7fffffff;
+        if (!this.admitted.has(id)) throw new SpdyError(`DATA on stream ${id}, which the gateway did not admit`);
+        o += 8;
+        this.dataLeft = len;
+        continue;
+      }
+      const version = ((b[o]! << 8) | b[o + 1]!) & 0x7fff;
+      if (version !== 3) throw new SpdyError(`SPDY version ${version} (only 3)`);
+      if (len > MAX_CONTROL_FRAME) throw new SpdyError(`a control frame of ${len} bytes (at most ${MAX_CONTROL_FRAME})`);
+      if (b.length - o < 8 + len) break;
+      const type = (b[o + 2]! << 8) | b[o + 3]!;
+      const body = b.subarray(o + 8, o + 8 + len);
+      o += 8 + len;
+      const u32 = (at: number) => {
+        if (body.length < at + 4) throw new SpdyError(`a control frame of type ${type} is too short`);
+        return ((body[at]! << 24) | (body[at + 1]! << 16) | (body[at + 2]! << 8) | body[at + 3]!) >>> 0;
+      };
+      if (type === SYN_STREAM) {
+        const id = u32(0) & 0x7fffffff;
+        if (body.length < 10) throw new SpdyError("a SYN_STREAM frame is too short");
+        if (id === 0 || id % 2 === 0 || this.seen.has(id)) throw new SpdyError(`a SYN_STREAM with stream id ${id} (kubectl opens new odd ids)`);
+        this.seen.add(id);
+        const headers = this.headers.inflate(body.subarray(10));
+        const streamType = headers.get("streamtype");
+        if (streamType !== "data" && streamType !== "error") throw new SpdyError(`a port-forward stream of type '${(streamType ?? "").slice(0, 32)}'`);
+        this.onStream({ id, headers, port: parsePortHeader(headers.get("port")), streamType });
+        this.admitted.add(id);
+      } else if (type === RST_STREAM) {
+        u32(0);
+      } else if (type === SYN_REPLY || type === HEADERS) {
+        throw new SpdyError(`kubectl does not send ${type === SYN_REPLY ? "SYN_REPLY" : "HEADERS"} frames on a port-forward`);
+      } else if (type !== SETTINGS && type !== PING && type !== GOAWAY && type !== WINDOW_UPDATE) {
+        throw new SpdyError(`an unknown SPDY control frame type ${type}`);
+      }
+    }
+    this.buffer = b.slice(o);
+  }
+}
+
+/**
+ * The API server's side of the session, tracked only for frame boundaries: the gateway may speak
+ * for the server (a refusal) only between whole frames, and must start the server's header
+ * compression stream (zlib header with the dictionary id) when the server has not yet.
+ */
+export class SpdyFrameTracker {
+  private buffer = new Uint8Array(0);
+  private dataLeft = 0;
+  /** SYN_STREAM, SYN_REPLY or HEADERS frames seen (they carry compressed header blocks). */
+  headerBlocks = 0;
+
+  atBoundary(): boolean {
+    return this.buffer.length === 0 && this.dataLeft === 0;
+  }
+
+  push(bytes: Uint8Array): void {
+    let b = bytes;
+    if (this.buffer.length > 0) {
+      b = new Uint8Array(this.buffer.length + bytes.length);
+      b.set(this.buffer);
+      b.set(bytes, this.buffer.length);
+    }
+    let o = 0;
+    for (;;) {
+      if (this.dataLeft > 0) {
+        const n = Math.min(this.dataLeft, b.length - o);
+        this.dataLeft -= n;
+        o += n;
+        if (this.dataLeft > 0) break;
+      }
+      if (b.length - o < 8) break;
+      const len = (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!;
+      if ((b[o]! & 0x80) !== 0) {
+        const type = (b[o + 2]! << 8) | b[o + 3]!;
+        if (type === SYN_STREAM || type === SYN_REPLY || type === HEADERS) this.headerBlocks++;
+      }
+      o += 8;
+      this.dataLeft = len;
+    }
+    this.buffer = b.slice(o);
+  }
+}
+
+const FLAG_FIN = 1;
+
+/**
+ * A SYN_REPLY with no headers, from the gateway speaking for the API server. Its header block is
+ * one stored DEFLATE block (no compression needed); the first block of the server's stream also
+ * carries the zlib header naming the SPDY dictionary. Valid only at a frame boundary, and only as
+ * the last header block of the session (the server's later blocks would not refer to it).
+ */
+export function synReply(id: number, first: boolean, fin: boolean): Uint8Array {
+  const raw = [0, 0, 0, 0]; // no headers
+  // The data in a stored block, then an empty stored block: the sync flush Go's inflater needs to
+  // hand out a stored block's bytes before the frame ends (its reader fails the next frame otherwise).
+  const block = [...(first ? [0x78, 0xbb, 0xe3, 0xc6, 0xa7, 0xc2] : []), 0x00, raw.length, 0, ~raw.length & 255, 0xff, ...raw, 0x00, 0x00, 0x00, 0xff, 0xff];
+  const len = 4 + block.length;
+  return Uint8Array.from([0x80, 0x03, 0x00, 0x02, fin ? FLAG_FIN : 0, (len >> 16) & 255, (len >> 8) & 255, len & 255, (id >>> 24) & 127, (id >>> 16) & 255, (id >>> 8) & 255, id & 255, ...block]);
+}
+
+/** A DATA frame (at most 16 MiB - 1). */
+export function dataFrame(id: number, payload: Uint8Array, fin: boolean): Uint8Array {
+  const n = payload.length;
+  const out = new Uint8Array(8 + n);
+  out.set([(id >>> 24) & 127, (id >>> 16) & 255, (id >>> 8) & 255, id & 255, fin ? FLAG_FIN : 0, (n >> 16) & 255, (n >> 8) & 255, n & 255]);
+  out.set(payload, 8);
+  return out;
+}
