@@ -82,10 +82,12 @@ async function forward(args: string[], remotePorts: number[]): Promise<Forward> 
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const local = new Map<number, number>();
-  for (const p of remotePorts) {
-    const banner = await waitForOutput(child, new RegExp(`Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${p}\\b`));
-    local.set(p, Number(new RegExp(`127\\.0\\.0\\.1:(\\d+) -> ${p}\\b`).exec(banner)![1]));
-  }
+  // kubectl prints one banner per port, often in one write: wait on everything printed so far
+  // (a listener attached after the first banner would miss a second one already printed).
+  const banner = (p: number) => new RegExp(`Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${p}\\b`);
+  const all = new RegExp(`^${remotePorts.map((p) => `(?=[\\s\\S]*${banner(p).source})`).join("")}`);
+  if (!remotePorts.every((p) => banner(p).test(out))) await waitForOutput(child, all).catch((e: Error) => Promise.reject(new Error(`${e.message}\n(all output: ${out})`)));
+  for (const p of remotePorts) local.set(p, Number(banner(p).exec(out)![1]));
   return { child, output: () => out, local };
 }
 
