@@ -14,6 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -68,9 +69,26 @@ function sandbox(name: string): { dir: string; home: string } {
   return { dir, home: userHome };
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768–60999 by default): a file's listener ports
+ * are chosen when the file starts but bound minutes later, and a port the kernel hands out for
+ * `listen(0)` or an outgoing connection in between (other test files run in parallel) would be taken.
+ */
+async function portBelowEphemeralRange(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 async function substitutions(commands: RunnableCommand[], userHome: string): Promise<(command: string) => string> {
   const ports = new Map<string, number>();
-  for (const c of commands) for (const m of c.command.matchAll(/--port (\d{2,5})\b/g)) if (m[1] !== "0" && !ports.has(m[1]!)) ports.set(m[1]!, await freePort());
+  for (const c of commands) for (const m of c.command.matchAll(/--port (\d{2,5})\b/g)) if (m[1] !== "0" && !ports.has(m[1]!)) ports.set(m[1]!, await portBelowEphemeralRange());
   return (command) => {
     let out = command;
     for (const [from, to] of ports) out = out.replace(new RegExp(`\\b${from}\\b`, "g"), String(to));
