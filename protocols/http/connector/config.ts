@@ -27,9 +27,9 @@ export type HttpCredential =
   | { kind: "jwt"; privateKey: () => string | Promise<string>; alg: "EdDSA" | "ES256" | "RS256"; audience: string; issuer: string; ttlSeconds: number }
   | { kind: "none" };
 
-export interface HttpResourceConfig {
+/** What the HTTP connector stream needs of any resource it serves (HTTP itself, Kubernetes). */
+export interface HttpUpstreamConfig {
   name: string;
-  type: "http";
   labels: Record<string, string>;
   url: URL;
   ca?: () => string | Promise<string>;
@@ -40,6 +40,10 @@ export interface HttpResourceConfig {
   identityHeaders: boolean;
   /** Never set: the credential is `credential` (present so code over every resource type can ask). */
   password?: undefined;
+}
+
+export interface HttpResourceConfig extends HttpUpstreamConfig {
+  type: "http";
 }
 
 const FIELDS = ["name", "type", "labels", "url", "ca", "client_cert", "client_key", "credential", "drop_cookies", "identity_headers"] as const;
@@ -53,16 +57,7 @@ function bool(field: string, v: unknown, fallback: boolean): boolean {
 
 export function parseHttpResource(field: string, raw: Record<string, unknown>, name: string, ctx: SecretRefContext): HttpResourceConfig {
   expectOnlyKeys(field, raw, FIELDS);
-  const text = expectString(`${field}.url`, raw.url, { maxLength: 2048 });
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(`${field}.url`, `is not a valid URL: ${JSON.stringify(text)}`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${field}.url`, "must be an http:// or https:// URL");
-  if (url.username || url.password) throw new ConfigError(`${field}.url`, "must not contain credentials (use credential:)");
-  if (url.search || url.hash) throw new ConfigError(`${field}.url`, "must not contain a query or fragment");
+  const url = parseUpstreamUrl(`${field}.url`, raw.url, ["http:", "https:"]);
   const resource: HttpResourceConfig = {
     name,
     type: "http",
@@ -80,6 +75,21 @@ export function parseHttpResource(field: string, raw: Record<string, unknown>, n
     resource.clientKey = parseSecretRef(`${field}.client_key`, raw.client_key, ctx, "client key");
   }
   return resource;
+}
+
+/** An upstream base URL: one of `protocols`, no credentials (they go in credential:), no query or fragment. */
+export function parseUpstreamUrl(field: string, value: unknown, protocols: readonly ("http:" | "https:")[]): URL {
+  const text = expectString(field, value, { maxLength: 2048 });
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(field, `is not a valid URL: ${JSON.stringify(text)}`);
+  }
+  if (!(protocols as readonly string[]).includes(url.protocol)) throw new ConfigError(field, `must be an ${protocols.map((p) => `${p}//`).join(" or ")} URL`);
+  if (url.username || url.password) throw new ConfigError(field, "must not contain credentials (use credential:)");
+  if (url.search || url.hash) throw new ConfigError(field, "must not contain a query or fragment");
+  return url;
 }
 
 function parseCredential(field: string, value: unknown, ctx: SecretRefContext, resourceName: string): HttpCredential {

@@ -25,7 +25,7 @@ import { MessageReader } from "../codec/reader.ts";
 import type { RequestHead } from "../codec/head.ts";
 import { HttpCodecError } from "../codec/errors.ts";
 import { chunk, connectionListed, HOP_BY_HOP, LAST_CHUNK, problemResponse, serializeResponseHead, header } from "../codec/serialize.ts";
-import type { HttpCredential, HttpResourceConfig } from "./config.ts";
+import type { HttpCredential, HttpUpstreamConfig } from "./config.ts";
 
 /** Request headers the client never gets to set on the upstream. */
 export function droppedRequestHeader(name: string, dropCookies: boolean): boolean {
@@ -56,7 +56,7 @@ export interface StreamIdentity {
 type Identity = StreamIdentity;
 
 /** The resource fields this stream needs; `type` is the protocol riding on it ("http", "kubernetes"). */
-export type HttpLikeResource = Omit<HttpResourceConfig, "type"> & { type: string };
+export type HttpLikeResource = HttpUpstreamConfig & { type: string };
 
 export class HttpTunnelStream extends TunnelStreamBase {
   protected readonly protocolErrorCode = "http-protocol";

@@ -20,42 +20,26 @@
  * headers never reach the API server (the worker refuses them; this stream drops them again).
  */
 import { ConfigError } from "../../../connector/errors.ts";
-import { expectLabels, expectObject, expectOnlyKeys, expectString } from "../../../connector/config-fields.ts";
+import { expectLabels, expectObject, expectOnlyKeys } from "../../../connector/config-fields.ts";
 import { parseSecretRef, type SecretRefContext } from "../../../connector/secrets.ts";
-import type { HttpCredential } from "../../http/connector/config.ts";
+import { parseUpstreamUrl, type HttpUpstreamConfig } from "../../http/connector/config.ts";
 import { PolicySyntaxError } from "../../../parsers/policy/errors.ts";
 import { compileImpersonation, type ImpersonationSpec } from "../policy/impersonation.ts";
 
-export interface KubernetesResourceConfig {
-  name: string;
+export interface KubernetesResourceConfig extends HttpUpstreamConfig {
   type: "kubernetes";
-  labels: Record<string, string>;
-  url: URL;
-  ca?: () => string | Promise<string>;
-  clientCert?: () => string | Promise<string>;
-  clientKey?: () => string | Promise<string>;
-  credential: HttpCredential;
   /** Kubernetes never needs the client's cookies. */
   dropCookies: true;
   identityHeaders: false;
   impersonate?: ImpersonationSpec;
-  password?: undefined;
 }
 
 const FIELDS = ["name", "type", "labels", "url", "ca", "credential", "impersonate"] as const;
 
 export function parseKubernetesResource(field: string, raw: Record<string, unknown>, name: string, ctx: SecretRefContext): KubernetesResourceConfig {
   expectOnlyKeys(field, raw, FIELDS);
-  const text = expectString(`${field}.url`, raw.url, { maxLength: 2048 });
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(`${field}.url`, `is not a valid URL: ${JSON.stringify(text)}`);
-  }
   // kubectl would never send its credential over plain HTTP; neither does the connector.
-  if (url.protocol !== "https:") throw new ConfigError(`${field}.url`, "must be an https:// URL (the API server)");
-  if (url.username || url.password || url.search || url.hash) throw new ConfigError(`${field}.url`, "must be a plain https://host:port URL (no credentials, query or fragment)");
+  const url = parseUpstreamUrl(`${field}.url`, raw.url, ["https:"]);
   const resource: KubernetesResourceConfig = {
     name,
     type: "kubernetes",
