@@ -22,7 +22,7 @@ rules:
 const dec = new TextDecoder();
 const enc = new TextEncoder();
 
-async function harness() {
+async function harness(options: ConstructorParameters<typeof HttpEngine>[1] = {}) {
   const policy = await mustLoad(POLICY);
   const identity = identityOf(devClaims("pipeline"));
   const resource = { name: "api", type: "http", labels: {} };
@@ -65,7 +65,7 @@ async function harness() {
     },
     end: (o: SessionOutcome) => void (ended = o),
   } as unknown as EngineHost;
-  engine = new HttpEngine(host);
+  engine = new HttpEngine(host, options);
   return { engine, toClient, clientSends, toConnector, events, ended: () => ended };
 }
 
@@ -137,6 +137,28 @@ describe("worker HTTP engine, driven with raw tunnel bytes", () => {
       ["GET /ok", true],
       ["POST /other", false],
       ["GET /ws", false],
+    ]);
+  });
+
+  it("a protocol on the engine's hooks can say a GET is not side-effect free: recorded durable before forwarding", async () => {
+    const h = await harness({
+      hooks: {
+        admit: async (req) => ({
+          kind: "decide",
+          description: { protocol: "http", actions: ["get"], text: `${req.method} ${req.target}` },
+          headers: [...req.headers],
+          target: req.target,
+          decision: { effect: "allow", rule: "read", reason: "test" },
+          readOnly: !req.target.includes("/proxy/"),
+        }),
+      },
+    });
+    await h.engine.onClientData(enc.encode("GET /pods HTTP/1.1\r\nHost: a\r\n\r\n"));
+    await h.engine.onClientData(enc.encode("GET /pods/web/proxy/reset HTTP/1.1\r\nHost: a\r\n\r\n"));
+    const queries = h.events.filter(([t]) => t === "query").map(([, d]) => d as { text: string; readOnly: boolean });
+    expect(queries.map((q) => [q.text, q.readOnly])).toEqual([
+      ["GET /pods", true],
+      ["GET /pods/web/proxy/reset", false],
     ]);
   });
 

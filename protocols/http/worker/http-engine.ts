@@ -82,7 +82,18 @@ export interface HttpEngineHooks {
 /** What `admit` made of a request: refused here, or described for policy (optionally decided already). */
 export type Admission =
   | { kind: "refuse"; status: number; detail: string }
-  | { kind: "decide"; description: RequestDescription; headers: HttpHeader[]; target: string; decision?: Decision };
+  | {
+      kind: "decide";
+      description: RequestDescription;
+      headers: HttpHeader[];
+      target: string;
+      decision?: Decision;
+      /**
+       * false: this GET may change something on the target (Kubernetes' API-server `proxy`), so its
+       * events are durable before it is forwarded, as for writes. Default: GET/HEAD are reads.
+       */
+      readOnly?: boolean;
+    };
 
 interface Exchange {
   method: string;
@@ -235,7 +246,8 @@ export class HttpEngine implements Engine {
     // GET and HEAD are safe methods (RFC 9110 §9.2.1): like SQL reads they may reach the upstream
     // before their events are durable; the events are durable before any answer reaches the
     // client. Every other method (and any upgrade) is durable before it is forwarded.
-    const readOnly = (head.method === "GET" || head.method === "HEAD") && upgrade === null;
+    // A protocol on these hooks may say a GET is not side-effect free (admitted.readOnly === false).
+    const readOnly = (head.method === "GET" || head.method === "HEAD") && upgrade === null && !(admitted?.kind === "decide" && admitted.readOnly === false);
     await host.audit.onQuery({ protocol: this.options.hooks?.protocol ?? "http", message: head.method, text: this.maskText(`${head.method} ${target.target}`), readOnly });
     await host.audit.onEvent("http.request", {
       n: this.exchanges,

@@ -48,6 +48,9 @@ const DISCOVERY: Decision = { effect: "allow", rule: null, reason: "discovery, O
 
 const SPDY_REFUSED = "gatehouse: SPDY streams are not supported; use kubectl 1.30 or later (exec, attach and port-forward over WebSocket)";
 
+
+/** Verbs that only read the API server's own objects (no proxy, exec, attach, portforward). */
+const READ_VERBS: ReadonlySet<string> = new Set(["get", "list", "watch", "log"]);
 export class KubeHooks implements HttpEngineHooks {
   readonly protocol = "kubernetes" as const;
   /** The request being served (one at a time, as the HTTP engine reads them). */
@@ -135,9 +138,12 @@ export class KubeHooks implements HttpEngineHooks {
     const informational = r.kind === "nonresource" && (r.category === "discovery" || r.category === "openapi" || r.category === "version") && r.method === "GET";
     return {
       kind: "decide",
-      description: this.describe(req, r, input),
+      description: this.description,
       headers,
       target: req.target,
+      // Only reads of the API's own objects may reach the API server before their events are
+      // durable: a GET through `proxy` (or any other subresource or non-resource path) can act on a pod or service.
+      readOnly: informational || (r.kind === "resource" && READ_VERBS.has(r.verb)),
       ...(informational ? { decision: DISCOVERY } : {}),
     };
   }
