@@ -14,6 +14,24 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768–60999 by default), for a port chosen now
+ * and bound later: a port the kernel may hand out for `listen(0)` or an outgoing connection in
+ * between (anything else running on the machine) cannot collide with it.
+ */
+export async function freePortBelowEphemeralRange(host = "127.0.0.1"): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.unref();
+      server.once("error", () => resolve(false));
+      server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 /** Whether something already listens on host:port. */
 export function portInUse(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {

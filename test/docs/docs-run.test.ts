@@ -14,11 +14,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort } from "../../client/dev/ports.ts";
+import { freePortBelowEphemeralRange } from "../../client/dev/ports.ts";
 import { demoServersDir } from "../../client/dev/home.ts";
 import { cleanPgEnv } from "../harness/stack.ts";
 import { exportedVariables, npmStart, type NpmStart } from "../e2e/support/npm-start.ts";
@@ -41,9 +40,9 @@ let gatewayEnv: Record<string, string> = {};
 beforeAll(async () => {
   stack = npmStart({
     GATEHOUSE_HOME: home,
-    GATEHOUSE_PORT: String(await freePort()),
-    GATEHOUSE_ISSUER_PORT: String(await freePort()),
-    GATEHOUSE_DEMO_PG_PORT: String(await freePort()),
+    GATEHOUSE_PORT: String(await freePortBelowEphemeralRange()),
+    GATEHOUSE_ISSUER_PORT: String(await freePortBelowEphemeralRange()),
+    GATEHOUSE_DEMO_PG_PORT: String(await freePortBelowEphemeralRange()),
   });
   const vars = exportedVariables(await stack.ready);
   gatewayEnv = { GATEHOUSE_HOME: vars.GATEHOUSE_HOME!, GATEHOUSE_URL: vars.GATEHOUSE_URL! };
@@ -69,26 +68,9 @@ function sandbox(name: string): { dir: string; home: string } {
   return { dir, home: userHome };
 }
 
-/**
- * A free port below the kernel's ephemeral range (32768–60999 by default): a file's listener ports
- * are chosen when the file starts but bound minutes later, and a port the kernel hands out for
- * `listen(0)` or an outgoing connection in between (other test files run in parallel) would be taken.
- */
-async function portBelowEphemeralRange(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once("error", () => resolve(false));
-      server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
-
 async function substitutions(commands: RunnableCommand[], userHome: string): Promise<(command: string) => string> {
   const ports = new Map<string, number>();
-  for (const c of commands) for (const m of c.command.matchAll(/--port (\d{2,5})\b/g)) if (m[1] !== "0" && !ports.has(m[1]!)) ports.set(m[1]!, await portBelowEphemeralRange());
+  for (const c of commands) for (const m of c.command.matchAll(/--port (\d{2,5})\b/g)) if (m[1] !== "0" && !ports.has(m[1]!)) ports.set(m[1]!, await freePortBelowEphemeralRange());
   return (command) => {
     let out = command;
     for (const [from, to] of ports) out = out.replace(new RegExp(`\\b${from}\\b`, "g"), String(to));
