@@ -15,6 +15,11 @@ export type SecretSource = string | (() => string | Promise<string>);
 
 /** Largest secret we read from a file; a password or a JWK is far smaller. */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
+/**
+ * Largest CA bundle we read: a CA bundle is public and can be big (Debian's system bundle,
+ * /etc/ssl/certs/ca-certificates.crt, is ~220 KB), so it gets its own bound.
+ */
+export const MAX_CA_BUNDLE_BYTES = 4 * 1024 * 1024;
 
 export interface SecretRefContext {
   /** Directory that relative `file:` paths are resolved against (the config file's directory). */
@@ -27,7 +32,7 @@ export function isSecretRef(value: string): boolean {
 }
 
 /** Read a file secret, dropping one trailing newline (what `echo` and most editors add). */
-function readSecretFile(field: string, path: string): string {
+function readSecretFile(field: string, path: string, maxBytes = MAX_SECRET_FILE_BYTES): string {
   let raw: Buffer;
   try {
     raw = readFileSync(path);
@@ -35,7 +40,7 @@ function readSecretFile(field: string, path: string): string {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     throw new ConfigError(field, `cannot read secret file ${path} (${code})`);
   }
-  if (raw.length > MAX_SECRET_FILE_BYTES) throw new ConfigError(field, `secret file ${path} is larger than ${MAX_SECRET_FILE_BYTES} bytes`);
+  if (raw.length > maxBytes) throw new ConfigError(field, `secret file ${path} is larger than ${maxBytes} bytes`);
   const text = raw.toString("utf8").replace(/\r?\n$/, "");
   if (text.length === 0) throw new ConfigError(field, `secret file ${path} is empty`);
   return text;
@@ -51,7 +56,7 @@ function readSecretEnv(field: string, name: string, env: NodeJS.ProcessEnv): str
  * Validate a reference and check that it resolves now (fail at startup, not at the first
  * session). Returns a provider that resolves it again on every call.
  */
-export function parseSecretRef(field: string, value: unknown, ctx: SecretRefContext, what = "secret"): () => string {
+export function parseSecretRef(field: string, value: unknown, ctx: SecretRefContext, what = "secret", maxFileBytes = MAX_SECRET_FILE_BYTES): () => string {
   if (typeof value !== "string" || value.length === 0) throw new ConfigError(field, `must be a reference to the ${what}: env:NAME or file:/path`);
   if (value.startsWith("env:")) {
     const name = value.slice(4);
@@ -63,8 +68,8 @@ export function parseSecretRef(field: string, value: unknown, ctx: SecretRefCont
     const raw = value.slice(5);
     if (raw.length === 0) throw new ConfigError(field, "file: reference without a path");
     const path = isAbsolute(raw) ? raw : resolve(ctx.baseDir, raw);
-    readSecretFile(field, path);
-    return () => readSecretFile(field, path);
+    readSecretFile(field, path, maxFileBytes);
+    return () => readSecretFile(field, path, maxFileBytes);
   }
   // Deliberately do not echo the value: it is probably the secret itself.
   throw new ConfigError(
@@ -72,6 +77,25 @@ export function parseSecretRef(field: string, value: unknown, ctx: SecretRefCont
     `inline ${what}s are refused — the configuration file is not a safe place for them. ` +
       `Put the ${what} in an environment variable or a file readable only by the connector and write env:NAME or file:/path here`,
   );
+}
+
+/**
+ * A CA bundle for verifying a target (`tls.ca` of every resource type): inline PEM (it is public,
+ * so the configuration may hold it), or an env:/file: reference, re-read on every use like a
+ * secret. Every read must hold at least one PEM certificate.
+ */
+export function parseCaBundle(field: string, value: unknown, ctx: SecretRefContext): () => string {
+  const checked = (pem: string): string => {
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(field, "is not a PEM certificate bundle");
+    return pem;
+  };
+  if (typeof value === "string" && value.trimStart().startsWith("-----BEGIN")) {
+    const pem = checked(value);
+    return () => pem;
+  }
+  const read = parseSecretRef(field, value, ctx, "CA certificate", MAX_CA_BUNDLE_BYTES);
+  checked(read());
+  return () => checked(read());
 }
 
 export async function resolveSecret(source: SecretSource | undefined): Promise<string | undefined> {

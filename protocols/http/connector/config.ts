@@ -18,7 +18,7 @@
  */
 import { ConfigError } from "../../../connector/errors.ts";
 import { expectLabels, expectObject, expectOnlyKeys, expectString } from "../../../connector/config-fields.ts";
-import { parseSecretRef, type SecretRefContext } from "../../../connector/secrets.ts";
+import { parseCaBundle, parseSecretRef, type SecretRefContext } from "../../../connector/secrets.ts";
 
 export type HttpCredential =
   | { kind: "bearer"; token: () => string | Promise<string> }
@@ -67,7 +67,7 @@ export function parseHttpResource(field: string, raw: Record<string, unknown>, n
     dropCookies: bool(`${field}.drop_cookies`, raw.drop_cookies, false),
     identityHeaders: bool(`${field}.identity_headers`, raw.identity_headers, false),
   };
-  if (raw.ca !== undefined) resource.ca = parseSecretRef(`${field}.ca`, raw.ca, ctx, "CA certificate");
+  if (raw.ca !== undefined) resource.ca = parseCaBundle(`${field}.ca`, raw.ca, ctx);
   if ((raw.client_cert === undefined) !== (raw.client_key === undefined)) throw new ConfigError(field, "client_cert and client_key go together");
   if (raw.client_cert !== undefined) {
     if (url.protocol !== "https:") throw new ConfigError(`${field}.client_cert`, "only applies to an https:// url");

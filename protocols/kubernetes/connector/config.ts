@@ -21,7 +21,7 @@
  */
 import { ConfigError } from "../../../connector/errors.ts";
 import { expectLabels, expectObject, expectOnlyKeys } from "../../../connector/config-fields.ts";
-import { parseSecretRef, type SecretRefContext } from "../../../connector/secrets.ts";
+import { parseCaBundle, parseSecretRef, type SecretRefContext } from "../../../connector/secrets.ts";
 import { parseUpstreamUrl, type HttpUpstreamConfig } from "../../http/connector/config.ts";
 import { PolicySyntaxError } from "../../../parsers/policy/errors.ts";
 import { compileImpersonation, type ImpersonationSpec } from "../policy/impersonation.ts";
@@ -49,7 +49,7 @@ export function parseKubernetesResource(field: string, raw: Record<string, unkno
     dropCookies: true,
     identityHeaders: false,
   };
-  if (raw.ca !== undefined) resource.ca = parseSecretRef(`${field}.ca`, raw.ca, ctx, "CA certificate");
+  if (raw.ca !== undefined) resource.ca = parseCaBundle(`${field}.ca`, raw.ca, ctx);
   const cred = expectObject(`${field}.credential`, raw.credential);
   const keys = Object.keys(cred).sort().join(",");
   if (keys === "bearer") resource.credential = { kind: "bearer", token: parseSecretRef(`${field}.credential.bearer`, cred.bearer, ctx, "bearer token") };

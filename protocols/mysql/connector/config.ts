@@ -19,7 +19,7 @@
  */
 import { ConfigError } from "../../../connector/errors.ts";
 import { expectLabels, expectObject, expectOneOf, expectOnlyKeys, expectPort, expectString } from "../../../connector/config-fields.ts";
-import { parseSecretRef, type SecretRefContext, type SecretSource } from "../../../connector/secrets.ts";
+import { parseCaBundle, parseSecretRef, type SecretRefContext, type SecretSource } from "../../../connector/secrets.ts";
 import { ACCESS_LEVELS, type AccessLevel } from "../../../parsers/policy/access-level.ts";
 
 export const MYSQL_TLS_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;
@@ -86,9 +86,7 @@ function parseTls(field: string, value: unknown, ctx: SecretRefContext): MysqlRe
   const tls: MysqlResourceConfig["tls"] = { mode: expectOneOf(`${field}.mode`, raw.mode, MYSQL_TLS_MODES) };
   if (raw.ca !== undefined) {
     if (tls.mode === "disable") throw new ConfigError(`${field}.ca`, "has no effect with mode disable");
-    const pem = typeof raw.ca === "string" && raw.ca.trimStart().startsWith("-----BEGIN") ? raw.ca : parseSecretRef(`${field}.ca`, raw.ca, ctx, "CA certificate")();
-    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`${field}.ca`, "is not a PEM certificate bundle");
-    tls.ca = pem;
+    tls.ca = parseCaBundle(`${field}.ca`, raw.ca, ctx)();
   }
   if ((tls.mode === "verify-ca" || tls.mode === "verify-full") && !tls.ca) throw new ConfigError(`${field}.ca`, `is required with mode ${tls.mode}`);
   if (raw.servername !== undefined) tls.servername = expectString(`${field}.servername`, raw.servername, { pattern: HOST });

@@ -1,7 +1,7 @@
 /** The `type: postgres` resource: where the target is and the credentials only the connector holds. */
 import { ConfigError } from "../../../connector/errors.ts";
 import { expectLabels, expectObject, expectOneOf, expectOnlyKeys, expectPort, expectString } from "../../../connector/config-fields.ts";
-import { parseSecretRef, type SecretRefContext, type SecretSource } from "../../../connector/secrets.ts";
+import { parseCaBundle, parseSecretRef, type SecretRefContext, type SecretSource } from "../../../connector/secrets.ts";
 import { parseCredentials, type PostgresCredentials } from "./credentials.ts";
 
 export const TLS_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"] as const;
@@ -70,10 +70,7 @@ function parseTls(field: string, value: unknown, ctx: SecretRefContext): Postgre
   const tls: PostgresTlsConfig = { mode: expectOneOf(`${field}.mode`, raw.mode, TLS_MODES) };
   if (raw.ca !== undefined) {
     if (tls.mode === "disable") throw new ConfigError(`${field}.ca`, "has no effect with mode disable");
-    // A CA bundle is public: inline PEM is fine, as is a reference.
-    const pem = typeof raw.ca === "string" && raw.ca.trimStart().startsWith("-----BEGIN") ? raw.ca : parseSecretRef(`${field}.ca`, raw.ca, ctx, "CA certificate")();
-    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`${field}.ca`, "is not a PEM certificate bundle");
-    tls.ca = pem;
+    tls.ca = parseCaBundle(`${field}.ca`, raw.ca, ctx)();
   }
   if (raw.servername !== undefined) tls.servername = expectString(`${field}.servername`, raw.servername, { pattern: HOST });
   return tls;
