@@ -591,6 +591,12 @@ export class HttpEngine implements Engine {
     return this.connecting;
   }
 
+  async onClientClosed(): Promise<void> {
+    if (!this.is("upgraded")) return;
+    await this.options.hooks?.upgradeClosed?.();
+    await this.host.audit.onEvent("http.upgrade-closed", { up: this.upgradedUp, down: this.upgradedDown });
+  }
+
   onConnectorLost(reason: string): void {
     if (this.is("upgraded")) void this.host.audit.onEvent("http.upgrade-closed", { up: this.upgradedUp, down: this.upgradedDown }).catch(() => {});
     this.upstreamFailure(`connector lost: ${reason}`);
