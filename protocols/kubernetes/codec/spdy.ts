@@ -1,14 +1,13 @@
 /**
- * kubectl's side of a port-forward session, read passively: SPDY/3.1 frames (what kubectl 1.35
- * tunnels inside the WebSocket `SPDY/3.1+portforward.k8s.io`), with every SYN_STREAM's header
- * block inflated (zlib, one context for the whole direction, primed with the SPDY/3 dictionary;
- * codec/inflate.ts) so the gateway knows each stream's `port` before the frame is relayed.
+ * SPDY/3 header blocks as the port-forward tunnel carries them (kubectl 1.35, inside the WebSocket
+ * `SPDY/3.1+portforward.k8s.io`): the SPDY/3 dictionary, one header decompression context per
+ * direction (zlib primed with the dictionary; codec/inflate.ts), name/value parsing, the `port`
+ * header as the kubelet reads it, and DATA frames. The frames of both directions are rewritten in
+ * codec/spdy-rewrite.ts; the gateway's own header stream is codec/spdy-stored.ts.
  *
  * Fail closed: a header block that does not decode exactly (bad zlib header, another dictionary,
- * corrupt DEFLATE, oversized, trailing bytes, a duplicated or malformed `port`/`streamtype`), a
- * frame kubectl never sends on this path (SYN_REPLY, HEADERS: they would move the compression
- * context the gateway must follow), a SPDY version other than 3, or DATA for a stream the reader
- * has not admitted throws `SpdyError`; the engine then ends the connection.
+ * corrupt DEFLATE, oversized, trailing bytes, a repeated, empty or NUL-joined header, a malformed
+ * `port`) throws `SpdyError`; the engine then ends the connection.
  */
 import { inflateBlocks, InflateError } from "./inflate.ts";
 
