@@ -38,8 +38,8 @@ export interface ActionKind<Req = unknown> {
   readonly namespace: string;
   /** `ns.op` (e.g. `ssh.exec`); throws PolicySyntaxError (positioned by the compiler). */
   compileName(text: string): ProtocolActionMatcher;
-  /** `{ ns: value }`; throws PolicySyntaxError. */
-  compileMap(value: unknown): ProtocolActionMatcher;
+  /** `{ ns: value }` in a rule with `effect` (null when the rule's effect did not compile); throws PolicySyntaxError. */
+  compileMap(value: unknown, effect: Effect | null): ProtocolActionMatcher;
   /** The decision for one request; default deny, naming the deciding rule. */
   decide<R extends RuleView>(input: ProtocolDecisionInput<Req>, applicable: ApplicableRules<R>, ruleRef: (r: R) => string, who: string): Decision;
 }

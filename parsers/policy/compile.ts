@@ -248,7 +248,7 @@ function compileRule(reader: PolicyReader, node: Node | null, index: number, rol
   if (!resources) failed = true;
 
   const actionsEntry = reader.required(e, "actions", map, where);
-  const actions = actionsEntry ? compileActions(reader, actionsEntry.value, `${where}: actions`, actionsEntry.key) : null;
+  const actions = actionsEntry ? compileActions(reader, actionsEntry.value, `${where}: actions`, actionsEntry.key, effect) : null;
   if (!actions) failed = true;
 
   let requiresGrant = false;
@@ -565,7 +565,7 @@ function compileResourceMatcher(reader: PolicyReader, map: YAMLMap, what: string
   return ok ? out : null;
 }
 
-function compileActions(reader: PolicyReader, node: Node | null, what: string, fallback: Node): ActionMatcher[] | null {
+function compileActions(reader: PolicyReader, node: Node | null, what: string, fallback: Node, effect: Effect | null): ActionMatcher[] | null {
   const n = reader.resolve(node);
   const items: (Node | null)[] = n && isSeq(n) ? ((reader.seq(n, what)?.items as (Node | null)[] | undefined) ?? []) : [n];
   if (n && isSeq(n) && items.length === 0) {
@@ -576,7 +576,7 @@ function compileActions(reader: PolicyReader, node: Node | null, what: string, f
   let ok = true;
   items.forEach((item, i) => {
     const label = n && isSeq(n) ? `${what}[${i}]` : what;
-    const a = compileAction(reader, item, label, fallback);
+    const a = compileAction(reader, item, label, fallback, effect);
     if (a) out.push(a);
     else ok = false;
   });
@@ -586,7 +586,7 @@ function compileActions(reader: PolicyReader, node: Node | null, what: string, f
 /** `sql.*`: no kind filter — which, for allow rules, still excludes `unknown` (see actions.ts). */
 const EVERY_KIND = null;
 
-function compileAction(reader: PolicyReader, node: Node | null, what: string, fallback: Node): ActionMatcher | null {
+function compileAction(reader: PolicyReader, node: Node | null, what: string, fallback: Node, effect: Effect | null): ActionMatcher | null {
   const n = reader.resolve(node);
   if (n && isScalar(n) && typeof n.value === "string") {
     const text = n.value;
@@ -623,7 +623,7 @@ function compileAction(reader: PolicyReader, node: Node | null, what: string, fa
     }
     const [[protocol, { key, value }]] = [...keys];
     const plugged = actionKind(protocol);
-    if (plugged) return compileKindHook(reader, n, `${what}.${protocol}`, () => plugged.compileMap(reader.toJS(value)));
+    if (plugged) return compileKindHook(reader, n, `${what}.${protocol}`, () => plugged.compileMap(reader.toJS(value), effect));
     if (protocol !== "sql") {
       reader.error(key, `${what}: '${protocol}' actions are reserved for ${protocol.toUpperCase()} resources, which this version of Gatehouse cannot enforce yet`);
       return null;

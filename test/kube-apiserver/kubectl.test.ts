@@ -231,7 +231,7 @@ describe("streams", () => {
         s.on("error", reject);
       });
       expect(reply).toBe("echo:ping");
-      expect(api.portForwards.at(-1)).toEqual({ pod: "apps/shell", ports: [8080] });
+      expect(api.portForwards.at(-1)).toMatchObject({ pod: "apps/shell", ports: [8080] });
     } finally {
       pf.kill("SIGKILL");
     }

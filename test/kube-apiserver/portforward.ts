@@ -15,11 +15,14 @@ export type PortTargets = Map<string, number>;
 
 export interface PortForwardRecord {
   pod: string;
+  /** Pod ports of the data streams bridged. */
   ports: number[];
+  /** Every stream this server was asked to open (type and port header as it decoded them). */
+  streams: Array<{ type: string; port: string }>;
 }
 
 export function servePortForward(ws: WebSocket, pod: string, targets: PortTargets, records: PortForwardRecord[]): void {
-  const record: PortForwardRecord = { pod, ports: [] };
+  const record: PortForwardRecord = { pod, ports: [], streams: [] };
   records.push(record);
   const errorStreams = new Map<string, SpdyStream>();
   const session = new SpdySession(
@@ -28,6 +31,7 @@ export function servePortForward(ws: WebSocket, pod: string, targets: PortTarget
       const type = s.headers.get("streamtype");
       const requestId = s.headers.get("requestid") ?? "";
       const port = Number(s.headers.get("port"));
+      record.streams.push({ type: type ?? "", port: s.headers.get("port") ?? "" });
       if (type === "error") {
         errorStreams.set(requestId, s);
         s.onData = () => {};

@@ -21,6 +21,7 @@ import { findType } from "../kube-apiserver/resources.ts";
 import { spawnKubectl, waitForOutput, type KubectlEnv } from "./kubectl-run.ts";
 import { kubectlPath } from "./kubectl-binaries.ts";
 import type { KubernetesResourceConfig } from "../../connector/config.ts";
+import { controlFrame, dataFrame, openRawPortForward, type RawPortForward } from "./portforward-raw-client.ts";
 
 const CLUSTER_TOKEN = "cluster-admin-token-held-only-by-the-connector";
 const ANY_PORT_RULE = `
@@ -178,7 +179,7 @@ describe("kubectl port-forward through the gateway, decided per port", () => {
     try {
       expect(await roundTrip(f.local.get(8080)!, "ping")).toBe("web:ping");
       expect(backends.get("apps/shell:8080")!.received).toContain("ping");
-      expect(api.portForwards.at(-1)).toEqual({ pod: "apps/shell", ports: [8080] });
+      expect(api.portForwards.at(-1)).toMatchObject({ pod: "apps/shell", ports: [8080] });
       // A second connection on the same forward: new streams, decided again, still allowed.
       expect(await roundTrip(f.local.get(8080)!, "again")).toBe("web:again");
     } finally {
@@ -186,33 +187,50 @@ describe("kubectl port-forward through the gateway, decided per port", () => {
     }
   });
 
-  it("a port the rule does not list (5432) is refused: kubectl says so and no byte reaches the pod port", async () => {
+  it("a port the rule does not list (5432) is refused: the connection reads why, no byte reaches the pod port, kubectl goes on", async () => {
     const db = backends.get("apps/shell:5432")!;
     const before = api.portForwards.length;
     const f = await forward(["-n", "apps", "pod/shell"], [5432]);
     try {
-      expect(await roundTrip(f.local.get(5432)!, "select secrets")).toBe("");
-      await eventually(async () => f.output().includes("gatehouse: port 5432 is not allowed by policy"), `kubectl's report (output: ${f.output()})`, 200);
-      expect(f.output()).toMatch(/an error occurred forwarding \d+ -> 5432: gatehouse: port 5432 is not allowed by policy \(no rule allows portforward pods apps\/shell \(port 5432\) on demo-k8s for 'pipeline-forward' \(http:\/\/127\.0\.0\.1:8788\); default deny\)/);
+      const answer = await roundTrip(f.local.get(5432)!, "select secrets");
+      expect(answer).toMatch(/^gatehouse: port 5432 is not allowed by policy \(no rule allows portforward pods apps\/shell \(port 5432\) on demo-k8s for 'pipeline-forward' \(http:\/\/127\.0\.0\.1:8788\); default deny\)\n$/);
+      // A second connection on the same forward: refused the same way; kubectl is still serving.
+      expect(await roundTrip(f.local.get(5432)!, "again")).toMatch(/^gatehouse: port 5432 is not allowed by policy/);
+      expect(f.child.exitCode).toBeNull();
+      expect(f.output()).not.toMatch(/error occurred|lost connection/);
       expect(db.connections).toBe(0);
       expect(db.received).toBe("");
-      expect(api.portForwards.slice(before).flatMap((r) => r.ports)).not.toContain(5432);
+      // Ground truth from the API server: it never saw a stream for 5432.
+      expect(api.portForwards.slice(before).flatMap((r) => r.streams.map((x) => x.port))).not.toContain("5432");
     } finally {
       f.child.kill("SIGKILL");
     }
   });
 
-  it("two ports in one forward: 8080 round-trips, 5432 is refused with kubectl's error (and the session ends, fail closed)", async () => {
+  it("one `kubectl port-forward :8080 :5432` session: 8080 works before and after 5432 is refused, the session goes on", async () => {
+    const web = backends.get("apps/shell:8080")!;
     const db = backends.get("apps/shell:5432")!;
+    const before = api.portForwards.length;
     const f = await forward(["-n", "apps", "pod/shell"], [8080, 5432]);
     try {
       expect(await roundTrip(f.local.get(8080)!, "first")).toBe("web:first");
-      expect(await roundTrip(f.local.get(5432)!, "drop table")).toBe("");
-      await eventually(async () => f.output().includes("gatehouse: port 5432 is not allowed by policy"), `kubectl's report (output: ${f.output()})`, 200);
+      expect(await roundTrip(f.local.get(5432)!, "drop table")).toMatch(/^gatehouse: port 5432 is not allowed by policy/);
+      expect(await roundTrip(f.local.get(8080)!, "second")).toBe("web:second");
+      expect(await roundTrip(f.local.get(5432)!, "drop again")).toMatch(/^gatehouse: port 5432 is not allowed by policy/);
+      expect(await roundTrip(f.local.get(8080)!, "third")).toBe("web:third");
+      expect(f.child.exitCode).toBeNull();
+      expect(f.output()).not.toMatch(/error occurred|lost connection/);
+      expect(web.received).toContain("first");
+      expect(web.received).toContain("third");
       expect(db.connections).toBe(0);
       expect(db.received).toBe("");
+      // One port-forward request to the API server, which bridged only 8080 streams.
+      const seen = api.portForwards.slice(before);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.ports).toEqual([8080, 8080, 8080]);
+      expect(seen[0]!.streams.map((x) => x.port)).toEqual(["8080", "8080", "8080", "8080", "8080", "8080"]);
     } finally {
-      f.child.kill("SIGKILL");
+      f.child.kill("SIGINT");
     }
   });
 
@@ -241,14 +259,74 @@ describe("kubectl port-forward through the gateway, decided per port", () => {
     }
   });
 
+  describe("frames kubectl never sends (a hand-written SPDY client through the same listener)", () => {
+    const PATH = "/api/v1/namespaces/apps/pods/shell/portforward";
+    const stream = (type: string, port: string, requestId: string): Array<[string, string]> => [["streamtype", type], ["port", port], ["requestid", requestId]];
+    /** The frames on `id` the gateway answered with, once it has answered with `count` of them. */
+    async function answered(c: RawPortForward, id: number, count: number): Promise<string[]> {
+      await eventually(async () => c.frames.filter((x) => x.id === id).length >= count, `the answer on stream ${id} (got ${JSON.stringify(c.frames)})`, 200);
+      return c.frames.filter((x) => x.id === id).map((x) => `${x.type}${x.fin ? "+fin" : ""}${x.payload ? `:${x.payload.slice(0, 45)}` : ""}`);
+    }
+    /** What the API server saw of the last port-forward session: the ports of its streams. */
+    const serverPorts = (before: number) => api.portForwards.slice(before).flatMap((r) => r.streams.map((x) => x.port));
+
+    it("a refused stream's data and reset are dropped; headers after it still reach the server; the allowed port keeps working", async () => {
+      const db = backends.get("apps/shell:5432")!;
+      const web = backends.get("apps/shell:8080")!;
+      const before = api.portForwards.length;
+      const c = await openRawPortForward(kubeconfig, PATH);
+      try {
+        c.send(Buffer.concat([await c.syn(1, stream("error", "8080", "0")), await c.syn(3, stream("data", "8080", "0")), dataFrame(3, "raw-one")]));
+        expect(await answered(c, 3, 2)).toEqual(["syn_reply", "data:web:raw-one"]);
+        c.send(Buffer.concat([await c.syn(5, stream("error", "5432", "1")), await c.syn(7, stream("data", "5432", "1")), dataFrame(7, "smuggled"), dataFrame(5, "on the error stream"), controlFrame(3, 0, Buffer.from([0, 0, 0, 7, 0, 0, 0, 5]))]));
+        expect(await answered(c, 5, 2)).toEqual(["syn_reply", "data+fin"]);
+        expect(await answered(c, 7, 2)).toEqual(["syn_reply", "data+fin:gatehouse: port 5432 is not allowed by policy"]);
+        c.send(Buffer.concat([await c.syn(9, stream("error", "8080", "2")), await c.syn(11, stream("data", "8080", "2")), dataFrame(11, "raw-two")]));
+        expect(await answered(c, 11, 2)).toEqual(["syn_reply", "data:web:raw-two"]);
+        expect(web.received).toContain("raw-two");
+        expect(db.connections).toBe(0);
+        expect(serverPorts(before)).toEqual(["8080", "8080", "8080", "8080"]);
+      } finally {
+        c.close();
+      }
+    });
+
+    const endsTheSession: Array<[string, (c: RawPortForward) => Promise<Buffer>]> = [
+      ["a second SYN_STREAM on the same stream id", async (c) => Buffer.concat([await c.syn(1, stream("error", "8080", "0")), await c.syn(1, stream("data", "5432", "0"))])],
+      ["the port header repeated", async (c) => c.syn(1, [["streamtype", "data"], ["port", "8080"], ["port", "5432"], ["requestid", "0"]])],
+      ["the port header odd-spelled (Port beside port)", async (c) => c.syn(1, [["streamtype", "data"], ["Port", "5432"], ["port", "8080"], ["requestid", "0"]])],
+      ["two ports in one value (NUL-separated: spdystream would read 8080 first, then 5432)", async (c) => c.syn(1, stream("data", "8080\u00005432", "0"))],
+      ["HEADERS after a refusal", async (c) => Buffer.concat([await c.syn(1, stream("error", "5432", "0")), controlFrame(8, 0, Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]))])],
+      ["DATA on a stream never opened", async (c) => Buffer.concat([await c.syn(1, stream("error", "8080", "0")), dataFrame(3, "no such stream")])],
+    ];
+    for (const [what, build] of endsTheSession) {
+      it(`${what}: the session ends and nothing of it reaches the API server`, async () => {
+        const db = backends.get("apps/shell:5432")!;
+        const before = api.portForwards.length;
+        const c = await openRawPortForward(kubeconfig, PATH);
+        try {
+          c.send(await build(c));
+          await c.closed;
+          expect(db.connections).toBe(0);
+          expect(serverPorts(before)).not.toContain("5432");
+          expect(serverPorts(before).some((p) => p.includes("5432"))).toBe(false);
+          expect(c.frames.filter((f) => f.type === "data" && f.payload.length > 0)).toEqual([]);
+        } finally {
+          c.close();
+        }
+      });
+    }
+  });
+
   it("the trail records each stream's port and decision, and per session the ports requested, allowed, refused", async () => {
     const events = await trailEvents();
     const streams = events.filter((e) => e.type === "k8s.portforward.stream").map((e) => e.data);
     expect(streams).toContainEqual(expect.objectContaining({ port: 8080, effect: "allow", rule: "demo-k8s-port-forward", type: "data" }));
     expect(streams).toContainEqual(expect.objectContaining({ port: 5432, effect: "deny", rule: null }));
     expect(streams).toContainEqual(expect.objectContaining({ port: 9000, effect: "allow", rule: "e2e-k8s-port-forward-debug-any-port" }));
+    expect(streams).toContainEqual(expect.objectContaining({ port: 5432, effect: "deny", type: "data" }));
+    expect(streams).toContainEqual(expect.objectContaining({ port: 5432, effect: "deny", type: "error" }));
     const ends = events.filter((e) => e.type === "k8s.portforward.end").map((e) => e.data);
     expect(ends).toContainEqual({ requested: [8080, 5432], allowed: [8080], refused: [5432] });
-    expect(ends).toContainEqual({ requested: [5432], allowed: [], refused: [5432] });
   }, 120_000);
 });

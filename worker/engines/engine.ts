@@ -61,6 +61,8 @@ export interface Engine {
   onConnectorControl(message: ControlMessage): Promise<void>;
   /** Client CONTROL messages other than `close` (optional: protocols with structured frames, e.g. SSH). Ordered with client DATA. */
   onClientControl?(message: ControlMessage): Promise<void>;
+  /** The client closed the tunnel (optional): record what the engine's stream readers still hold; the session ends right after. */
+  onClientClosed?(): Promise<void>;
   /** The connector stream vanished or failed: tell the client in its protocol. */
   onConnectorLost(reason: string): void;
   /** The session hit a limit (maximum duration, grant revoked…): tell the client, then end. */

@@ -222,7 +222,11 @@ export class Session implements EngineHost {
       // Not queued behind the client's data: a statement held for approval must not let the token lapse.
       void this.lifetime.renew(message.token).catch((e) => this.fail("client", e as Error));
     } else if (message.t === "close") {
-      this.clientChain = this.clientChain.then(() => this.end({ status: "ok", reason: "client closed the tunnel" }));
+      // The engine records what its stream readers hold (e.g. a port-forward's summary) before the end.
+      this.clientChain = this.clientChain
+        .then(() => this.engine?.onClientClosed?.())
+        .catch(() => {})
+        .then(() => this.end({ status: "ok", reason: "client closed the tunnel" }));
     } else if (this.engine.onClientControl) {
       this.clientChain = this.clientChain.then(() => this.engine.onClientControl!(message)).catch((e) => this.fail("client", e as Error));
     }

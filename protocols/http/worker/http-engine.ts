@@ -72,9 +72,10 @@ export interface HttpEngineHooks {
   upgradeAccepted?(headers: readonly HttpHeader[]): void;
   /**
    * Bytes of an upgraded connection, read before they are relayed (throws = the session ends, the
-   * bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on).
+   * bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on; an array
+   * = these parts are relayed instead, a stream the hook re-frames, e.g. Kubernetes port-forward).
    */
-  upgraded?(from: "client" | "upstream", bytes: Uint8Array): void | "withhold";
+  upgraded?(from: "client" | "upstream", bytes: Uint8Array): void | "withhold" | Uint8Array[];
   /** The upgraded connection ended (flush what the stream readers hold). */
   upgradeClosed?(): Promise<void>;
 }
@@ -590,6 +591,12 @@ export class HttpEngine implements Engine {
     return this.connecting;
   }
 
+  async onClientClosed(): Promise<void> {
+    if (!this.is("upgraded")) return;
+    await this.options.hooks?.upgradeClosed?.();
+    await this.host.audit.onEvent("http.upgrade-closed", { up: this.upgradedUp, down: this.upgradedDown });
+  }
+
   onConnectorLost(reason: string): void {
     if (this.is("upgraded")) void this.host.audit.onEvent("http.upgrade-closed", { up: this.upgradedUp, down: this.upgradedDown }).catch(() => {});
     this.upstreamFailure(`connector lost: ${reason}`);
@@ -624,24 +631,28 @@ export class HttpEngine implements Engine {
 
   /** Relays upgraded bytes and lets a passive stream reader see them (hooks.upgraded). */
   private relayUp(bytes: Uint8Array): void {
-    if (!this.readUpgraded("client", bytes)) return;
-    this.upgradedUp += bytes.length;
-    this.host.sendToConnector([bytes]);
+    const parts = this.readUpgraded("client", bytes);
+    if (parts.length === 0) return;
+    for (const p of parts) this.upgradedUp += p.length;
+    this.host.sendToConnector(parts);
   }
 
   private relayDown(bytes: Uint8Array): void {
-    if (!this.readUpgraded("upstream", bytes)) return;
-    this.upgradedDown += bytes.length;
-    this.toClient([bytes]);
+    const parts = this.readUpgraded("upstream", bytes);
+    if (parts.length === 0) return;
+    for (const p of parts) this.upgradedDown += p.length;
+    this.toClient(parts);
   }
 
-  /** A stream reader that cannot read the bytes ends the session before they are relayed (fail closed). */
-  private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): boolean {
+  /** What to relay of these bytes; a stream reader that cannot read them ends the session before they are relayed (fail closed). */
+  private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): readonly Uint8Array[] {
     try {
-      return this.options.hooks?.upgraded?.(from, bytes) !== "withhold";
+      const r = this.options.hooks?.upgraded?.(from, bytes);
+      if (r === "withhold") return [];
+      return Array.isArray(r) ? r : [bytes];
     } catch (e) {
       this.end("error", `gatehouse: the upgraded stream could not be read (${(e as Error).message}); it was closed`, "http-upgrade");
-      return false;
+      return [];
     }
   }
 

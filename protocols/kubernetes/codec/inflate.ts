@@ -66,17 +66,21 @@ class Decoder {
   pos = 0;
   private bitbuf = 0;
   private bitcnt = 0;
-  out: number[];
+  /** The window, then this call's output: one buffer sized for the bound (no per-byte growth). */
+  readonly buf: Uint8Array;
+  len: number;
+  readonly start: number;
 
   constructor(
     private readonly input: Uint8Array,
     window: Uint8Array,
     private readonly maxOutput: number,
   ) {
-    this.out = Array.from(window);
+    this.buf = new Uint8Array(window.length + maxOutput);
+    this.buf.set(window);
     this.start = window.length;
+    this.len = window.length;
   }
-  readonly start: number;
 
   bits(need: number): number {
     let val = this.bitbuf;
@@ -96,8 +100,8 @@ class Decoder {
   }
 
   private emit(byte: number): void {
-    if (this.out.length - this.start >= this.maxOutput) throw new InflateError(`a header block inflates to more than ${this.maxOutput} bytes`);
-    this.out.push(byte);
+    if (this.len - this.start >= this.maxOutput) throw new InflateError(`a header block inflates to more than ${this.maxOutput} bytes`);
+    this.buf[this.len++] = byte;
   }
 
   stored(): void {
@@ -144,8 +148,8 @@ class Decoder {
       const ds = this.decode(dist);
       if (ds >= 30) throw new InflateError("an invalid distance symbol");
       const d = DBASE[ds]! + this.bits(DEXT[ds]!);
-      if (d > this.out.length || d > WINDOW) throw new InflateError("a back-reference before the start of the window");
-      for (let k = 0; k < n; k++) this.emit(this.out[this.out.length - d]!);
+      if (d > this.len || d > WINDOW) throw new InflateError("a back-reference before the start of the window");
+      for (let k = 0; k < n; k++) this.emit(this.buf[this.len - d]!);
     }
   }
 
@@ -210,6 +214,5 @@ export function inflateBlocks(input: Uint8Array, window: Uint8Array, maxOutput: 
     else throw new InflateError("an invalid block type");
   } while (!final && !d.atEnd());
   if (!d.atEnd()) throw new InflateError("bytes after the final DEFLATE block");
-  const all = Uint8Array.from(d.out);
-  return { output: all.slice(d.start), window: all.slice(Math.max(0, all.length - WINDOW)), final };
+  return { output: d.buf.slice(d.start, d.len), window: d.buf.slice(Math.max(0, d.len - WINDOW), d.len), final };
 }

@@ -1,14 +1,13 @@
 /**
- * kubectl's side of a port-forward session, read passively: SPDY/3.1 frames (what kubectl 1.35
- * tunnels inside the WebSocket `SPDY/3.1+portforward.k8s.io`), with every SYN_STREAM's header
- * block inflated (zlib, one context for the whole direction, primed with the SPDY/3 dictionary;
- * codec/inflate.ts) so the gateway knows each stream's `port` before the frame is relayed.
+ * SPDY/3 header blocks as the port-forward tunnel carries them (kubectl 1.35, inside the WebSocket
+ * `SPDY/3.1+portforward.k8s.io`): the SPDY/3 dictionary, one header decompression context per
+ * direction (zlib primed with the dictionary; codec/inflate.ts), name/value parsing, the `port`
+ * header as the kubelet reads it, and DATA frames. The frames of both directions are rewritten in
+ * codec/spdy-rewrite.ts; the gateway's own header stream is codec/spdy-stored.ts.
  *
  * Fail closed: a header block that does not decode exactly (bad zlib header, another dictionary,
- * corrupt DEFLATE, oversized, trailing bytes, a duplicated or malformed `port`/`streamtype`), a
- * frame kubectl never sends on this path (SYN_REPLY, HEADERS: they would move the compression
- * context the gateway must follow), a SPDY version other than 3, or DATA for a stream the reader
- * has not admitted throws `SpdyError`; the engine then ends the connection.
+ * corrupt DEFLATE, oversized, trailing bytes, a repeated, empty or NUL-joined header, a malformed
+ * `port`) throws `SpdyError`; the engine then ends the connection.
  */
 import { inflateBlocks, InflateError } from "./inflate.ts";
 
@@ -63,6 +62,11 @@ export class SpdyHeaderInflater {
 
   /** One header block: the name/value pairs, names lower-cased; duplicated names are refused. */
   inflate(block: Uint8Array): Map<string, string> {
+    return parseNameValues(this.inflateRaw(block));
+  }
+
+  /** One header block's name/value bytes, not parsed (at most MAX_HEADER_BLOCK). */
+  inflateRaw(block: Uint8Array): Uint8Array {
     if (this.ended) throw new SpdyError("a header block after the compressed stream ended");
     let input = block;
     if (this.window === null) {
@@ -85,11 +89,17 @@ export class SpdyHeaderInflater {
     }
     this.window = r.window;
     this.ended = r.final;
-    return parseNameValues(r.output);
+    return r.output;
   }
 }
 
-function parseNameValues(b: Uint8Array): Map<string, string> {
+/**
+ * A name/value block → map, names lower-cased (as Go's spdystream reads them). Refused: a name
+ * repeated (also in another case), an empty name, a NUL in a value (spdystream splits a value at
+ * NUL into several: the kubelet would read the first, the gateway could read another), bytes after
+ * the last header.
+ */
+export function parseNameValues(b: Uint8Array): Map<string, string> {
   let p = 0;
   const u32 = (): number => {
     if (p + 4 > b.length) throw new SpdyError("a header block is cut off");
@@ -112,6 +122,7 @@ function parseNameValues(b: Uint8Array): Map<string, string> {
     const name = text().toLowerCase();
     const value = text();
     if (name === "") throw new SpdyError("an empty header name");
+    if (value.includes("\0")) throw new SpdyError(`the header '${name.slice(0, 32)}' has several values (NUL)`);
     if (out.has(name)) throw new SpdyError(`the header '${name}' is repeated`);
     out.set(name, value);
   }
@@ -128,148 +139,7 @@ export function parsePortHeader(value: string | undefined): number {
   return n;
 }
 
-/** A new stream kubectl opens: one `error` and one `data` stream per forwarded connection. */
-export interface SpdySynStream {
-  id: number;
-  headers: Map<string, string>;
-  port: number;
-  streamType: "data" | "error";
-}
-
-const SYN_STREAM = 1, SYN_REPLY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, HEADERS = 8, WINDOW_UPDATE = 9;
-
-/**
- * kubectl → API server frames of one port-forward session. `push` calls `onStream` for each
- * SYN_STREAM the bytes complete, before it returns (and so before the bytes are relayed): returning
- * admits the stream, throwing refuses it (and ends the session). DATA on a stream that was not
- * admitted throws. DATA payloads are not buffered: only frame heads and control frames are.
- */
-export class SpdyClientReader {
-  private buffer = new Uint8Array(0);
-  private dataLeft = 0;
-  private readonly headers = new SpdyHeaderInflater();
-  private readonly admitted = new Set<number>();
-  private readonly seen = new Set<number>();
-
-  constructor(private readonly onStream: (s: SpdySynStream) => void) {}
-
-  push(bytes: Uint8Array): void {
-    let b = bytes;
-    let o = 0;
-    if (this.buffer.length > 0) {
-      const j = new Uint8Array(this.buffer.length + bytes.length);
-      j.set(this.buffer);
-      j.set(bytes, this.buffer.length);
-      b = j;
-    }
-    for (;;) {
-      if (this.dataLeft > 0) {
-        const n = Math.min(this.dataLeft, b.length - o);
-        this.dataLeft -= n;
-        o += n;
-        if (this.dataLeft > 0) break;
-      }
-      if (b.length - o < 8) break;
-      const len = (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!;
-      if ((b[o]! & 0x80) === 0) {
-        const id = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) & 0x7fffffff;
-        if (!this.admitted.has(id)) throw new SpdyError(`DATA on stream ${id}, which the gateway did not admit`);
-        o += 8;
-        this.dataLeft = len;
-        continue;
-      }
-      const version = ((b[o]! << 8) | b[o + 1]!) & 0x7fff;
-      if (version !== 3) throw new SpdyError(`SPDY version ${version} (only 3)`);
-      if (len > MAX_CONTROL_FRAME) throw new SpdyError(`a control frame of ${len} bytes (at most ${MAX_CONTROL_FRAME})`);
-      if (b.length - o < 8 + len) break;
-      const type = (b[o + 2]! << 8) | b[o + 3]!;
-      const body = b.subarray(o + 8, o + 8 + len);
-      o += 8 + len;
-      const u32 = (at: number) => {
-        if (body.length < at + 4) throw new SpdyError(`a control frame of type ${type} is too short`);
-        return ((body[at]! << 24) | (body[at + 1]! << 16) | (body[at + 2]! << 8) | body[at + 3]!) >>> 0;
-      };
-      if (type === SYN_STREAM) {
-        const id = u32(0) & 0x7fffffff;
-        if (body.length < 10) throw new SpdyError("a SYN_STREAM frame is too short");
-        if (id === 0 || id % 2 === 0 || this.seen.has(id)) throw new SpdyError(`a SYN_STREAM with stream id ${id} (kubectl opens new odd ids)`);
-        this.seen.add(id);
-        const headers = this.headers.inflate(body.subarray(10));
-        const streamType = headers.get("streamtype");
-        if (streamType !== "data" && streamType !== "error") throw new SpdyError(`a port-forward stream of type '${(streamType ?? "").slice(0, 32)}'`);
-        this.onStream({ id, headers, port: parsePortHeader(headers.get("port")), streamType });
-        this.admitted.add(id);
-      } else if (type === RST_STREAM) {
-        u32(0);
-      } else if (type === SYN_REPLY || type === HEADERS) {
-        throw new SpdyError(`kubectl does not send ${type === SYN_REPLY ? "SYN_REPLY" : "HEADERS"} frames on a port-forward`);
-      } else if (type !== SETTINGS && type !== PING && type !== GOAWAY && type !== WINDOW_UPDATE) {
-        throw new SpdyError(`an unknown SPDY control frame type ${type}`);
-      }
-    }
-    this.buffer = b.slice(o);
-  }
-}
-
-/**
- * The API server's side of the session, tracked only for frame boundaries: the gateway may speak
- * for the server (a refusal) only between whole frames, and must start the server's header
- * compression stream (zlib header with the dictionary id) when the server has not yet.
- */
-export class SpdyFrameTracker {
-  private buffer = new Uint8Array(0);
-  private dataLeft = 0;
-  /** SYN_STREAM, SYN_REPLY or HEADERS frames seen (they carry compressed header blocks). */
-  headerBlocks = 0;
-
-  atBoundary(): boolean {
-    return this.buffer.length === 0 && this.dataLeft === 0;
-  }
-
-  push(bytes: Uint8Array): void {
-    let b = bytes;
-    if (this.buffer.length > 0) {
-      b = new Uint8Array(this.buffer.length + bytes.length);
-      b.set(this.buffer);
-      b.set(bytes, this.buffer.length);
-    }
-    let o = 0;
-    for (;;) {
-      if (this.dataLeft > 0) {
-        const n = Math.min(this.dataLeft, b.length - o);
-        this.dataLeft -= n;
-        o += n;
-        if (this.dataLeft > 0) break;
-      }
-      if (b.length - o < 8) break;
-      const len = (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!;
-      if ((b[o]! & 0x80) !== 0) {
-        const type = (b[o + 2]! << 8) | b[o + 3]!;
-        if (type === SYN_STREAM || type === SYN_REPLY || type === HEADERS) this.headerBlocks++;
-      }
-      o += 8;
-      this.dataLeft = len;
-    }
-    this.buffer = b.slice(o);
-  }
-}
-
 const FLAG_FIN = 1;
-
-/**
- * A SYN_REPLY with no headers, from the gateway speaking for the API server. Its header block is
- * one stored DEFLATE block (no compression needed); the first block of the server's stream also
- * carries the zlib header naming the SPDY dictionary. Valid only at a frame boundary, and only as
- * the last header block of the session (the server's later blocks would not refer to it).
- */
-export function synReply(id: number, first: boolean, fin: boolean): Uint8Array {
-  const raw = [0, 0, 0, 0]; // no headers
-  // The data in a stored block, then an empty stored block: the sync flush Go's inflater needs to
-  // hand out a stored block's bytes before the frame ends (its reader fails the next frame otherwise).
-  const block = [...(first ? [0x78, 0xbb, 0xe3, 0xc6, 0xa7, 0xc2] : []), 0x00, raw.length, 0, ~raw.length & 255, 0xff, ...raw, 0x00, 0x00, 0x00, 0xff, 0xff];
-  const len = 4 + block.length;
-  return Uint8Array.from([0x80, 0x03, 0x00, 0x02, fin ? FLAG_FIN : 0, (len >> 16) & 255, (len >> 8) & 255, len & 255, (id >>> 24) & 127, (id >>> 16) & 255, (id >>> 8) & 255, id & 255, ...block]);
-}
 
 /** A DATA frame (at most 16 MiB - 1). */
 export function dataFrame(id: number, payload: Uint8Array, fin: boolean): Uint8Array {

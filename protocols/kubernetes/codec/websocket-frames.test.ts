@@ -52,3 +52,26 @@ describe("WebSocketMessageReader", () => {
     expect(r.push(f.subarray(3)).map((m) => [...m.data])).toEqual([[1, 111, 107]]);
   });
 });
+
+describe("encodeFrame (the port-forward relay re-frames both directions)", () => {
+  it("round-trips through the reader at every length encoding, masked toward the server and not toward the client", async () => {
+    const { encodeFrame } = await import("./websocket-frames.ts");
+    for (const n of [0, 1, 125, 126, 65_535, 65_536, 200_000]) {
+      const payload = Uint8Array.from({ length: n }, (_, i) => (i * 7) & 255);
+      for (const toServer of [true, false]) {
+        const frame = encodeFrame(2, payload, toServer);
+        expect((frame[1]! & 0x80) !== 0).toBe(toServer);
+        const [m] = new WebSocketMessageReader(toServer).push(frame);
+        expect(m!.binary).toBe(true);
+        expect(Buffer.from(m!.data).equals(Buffer.from(payload))).toBe(true);
+      }
+    }
+  });
+
+  it("control frames are returned in order only to a reader that asks for them", async () => {
+    const { encodeFrame } = await import("./websocket-frames.ts");
+    const bytes = Buffer.concat([encodeFrame(2, Uint8Array.of(1), true), encodeFrame(9, Uint8Array.of(7), true), encodeFrame(8, Uint8Array.of(3, 232), true)]);
+    expect(new WebSocketMessageReader(true, true).push(bytes).map((m) => m.control ?? "data")).toEqual(["data", 9, 8]);
+    expect(new WebSocketMessageReader(true).push(bytes).map((m) => m.control ?? "data")).toEqual(["data"]);
+  });
+});

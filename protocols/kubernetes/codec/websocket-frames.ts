@@ -9,6 +9,13 @@ export class WebSocketFrameError extends Error {}
 
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
+export interface WebSocketMessage {
+  binary: boolean;
+  data: Uint8Array;
+  /** A control frame's opcode (only with `withControl`). */
+  control?: number;
+}
+
 export class WebSocketMessageReader {
   private buffer = new Uint8Array(0);
   private parts: Uint8Array[] = [];
@@ -16,7 +23,11 @@ export class WebSocketMessageReader {
   private messageOpcode: number | null = null;
   closed = false;
 
-  constructor(private readonly fromClient: boolean) {}
+  constructor(
+    private readonly fromClient: boolean,
+    /** Also return control frames (ping, pong, close) in order, as `{ control: opcode }` (a relay that re-frames needs them). */
+    private readonly withControl = false,
+  ) {}
 
   /** Every byte pushed so far belonged to whole messages (no frame or message is half read). */
   idle(): boolean {
@@ -24,11 +35,11 @@ export class WebSocketMessageReader {
   }
 
   /** Messages completed by these bytes: `{ binary, data }` in order. */
-  push(bytes: Uint8Array): Array<{ binary: boolean; data: Uint8Array }> {
+  push(bytes: Uint8Array): WebSocketMessage[] {
     const joined = new Uint8Array(this.buffer.length + bytes.length);
     joined.set(this.buffer);
     joined.set(bytes, this.buffer.length);
-    const out: Array<{ binary: boolean; data: Uint8Array }> = [];
+    const out: WebSocketMessage[] = [];
     let o = 0;
     for (;;) {
       if (joined.length - o < 2) break;
@@ -63,6 +74,7 @@ export class WebSocketMessageReader {
         if (!fin || len > 125) throw new WebSocketFrameError("a fragmented or oversized control frame");
         if (opcode === 0x8) this.closed = true;
         else if (opcode !== 0x9 && opcode !== 0xa) throw new WebSocketFrameError(`unknown control opcode ${opcode}`);
+        if (this.withControl) out.push({ binary: false, data: payload, control: opcode });
         continue;
       }
       if (opcode === 0x0) {
@@ -94,6 +106,27 @@ function concat(parts: readonly Uint8Array[], n: number): Uint8Array {
     out.set(p, o);
     o += p.length;
   }
+  return out;
+}
+
+/**
+ * One frame with FIN: `opcode` and `payload`, masked when it goes to the server (a client's
+ * frames must be; the key is random, as RFC 6455 § 5.3 asks of clients).
+ */
+export function encodeFrame(opcode: number, payload: Uint8Array, masked: boolean): Uint8Array {
+  const n = payload.length;
+  const len = n < 126 ? [n | (masked ? 0x80 : 0)] : n < 65_536 ? [126 | (masked ? 0x80 : 0), n >> 8, n & 255] : [127 | (masked ? 0x80 : 0), 0, 0, 0, 0, (n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+  const head = [0x80 | opcode, ...len];
+  const out = new Uint8Array(head.length + (masked ? 4 : 0) + n);
+  out.set(head);
+  if (!masked) {
+    out.set(payload, head.length);
+    return out;
+  }
+  const key = crypto.getRandomValues(new Uint8Array(4));
+  out.set(key, head.length);
+  const at = head.length + 4;
+  for (let i = 0; i < n; i++) out[at + i] = payload[i]! ^ key[i & 3]!;
   return out;
 }
 

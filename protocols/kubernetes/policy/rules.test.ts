@@ -166,10 +166,29 @@ describe("the k8s rule kind (what the policy engine plugs in)", () => {
   it("compiles names and maps and decides with the grant hint", async () => {
     const { kubernetesActionKind } = await import("./rules.ts");
     expect(kubernetesActionKind.namespace).toBe("k8s");
-    const gatedRule = rule("with-grant", "allow", kubernetesActionKind.compileMap({ verbs: ["delete"] }) as KubeActionMatcher);
+    const gatedRule = rule("with-grant", "allow", kubernetesActionKind.compileMap({ verbs: ["delete"] }, "allow") as KubeActionMatcher);
     const request = parseKubeRequest("DELETE", "/api/v1/namespaces/a/pods/p");
     const d = kubernetesActionKind.decide({ identity, resource, request: { request } }, { rules: [rule("read", "allow", kubernetesActionKind.compileName("k8s.get") as KubeActionMatcher)], gated: [gatedRule] }, (r) => r.name, "acme/api");
     expect(d.effect).toBe("deny");
     expect(d.reason).toContain("rule 'with-grant' would allow it with an active grant for prod-cluster");
+  });
+});
+
+describe("approve on port-forward ports is refused at load (a stream is not held)", () => {
+  const policy = (effect: string, action: string) =>
+    ["version: 1", "rules:", "  - name: hold-db-port", `    effect: ${effect}`, ...(effect === "approve" ? ["    approvers: any"] : []), "    subjects: any", "    resources: any", "    actions:", `      - k8s: ${action}`, ""].join("\n");
+
+  it("names the file, line and column of the action, and says what to write instead", async () => {
+    const { loadPolicy } = await import("../../../parsers/policy/index.ts");
+    const { formatPolicyError } = await import("../../../parsers/policy/errors.ts");
+    const r = await loadPolicy(policy("approve", "{ verbs: [portforward], ports: [5432] }"), "policies/k8s.yaml");
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map(formatPolicyError)).toEqual([expect.stringMatching(/^policies\/k8s\.yaml:9:9: rule 'hold-db-port': actions\[0\]\.k8s: k8s\.ports: an approve rule cannot name ports .*approve rule without `ports:`/)]);
+    // The same action in allow and deny rules loads; approve without ports holds the whole request.
+    for (const [effect, action] of [["allow", "{ verbs: [portforward], ports: [5432] }"], ["deny", "{ verbs: [portforward], ports: [5432] }"], ["approve", "{ verbs: [portforward] }"]] as const) {
+      const ok = await loadPolicy(policy(effect, action), "policies/k8s.yaml");
+      expect(ok.ok, `${effect} ${action}`).toBe(true);
+    }
   });
 });

@@ -73,8 +73,8 @@ function strings(v: unknown, what: string): string[] {
 
 const KEYS = new Set(["verbs", "groups", "resources", "namespaces", "names", "commands", "ports"]);
 
-/** `{ k8s: { … } }` → matcher; throws PolicySyntaxError naming the key. */
-export function compileKubeActionMap(value: unknown): KubeActionMatcher {
+/** `{ k8s: { … } }` in a rule with `effect` → matcher; throws PolicySyntaxError naming the key. */
+export function compileKubeActionMap(value: unknown, effect: Effect | null = null): KubeActionMatcher {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PolicySyntaxError("k8s: must be a map (verbs, groups, resources, namespaces, names, commands, ports)");
   const map = value as Record<string, unknown>;
   for (const k of Object.keys(map)) if (!KEYS.has(k)) throw new PolicySyntaxError(`k8s: unknown key '${k}'; expected one of ${[...KEYS].join(", ")}`);
@@ -94,6 +94,13 @@ export function compileKubeActionMap(value: unknown): KubeActionMatcher {
   }
   if ("ports" in map) {
     if (m.verbs === null || [...m.verbs].some((v) => v !== "portforward")) throw new PolicySyntaxError("k8s.ports: only for `verbs: [portforward]`");
+    // kubectl names ports only inside the tunnel, one SPDY stream per connection; the gateway does
+    // not hold a stream (docs/KUBERNETES.md § port-forward: why approve cannot name ports).
+    if (effect === "approve") {
+      throw new PolicySyntaxError(
+        "k8s.ports: an approve rule cannot name ports (a port-forward stream is not held for approval); hold the whole port-forward with an approve rule without `ports:` and allow the ports in an allow rule, or deny them",
+      );
+    }
     m.ports = new Set(
       strings(map.ports, "ports").map((p) => {
         if (!/^[0-9]{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new PolicySyntaxError(`k8s.ports: '${p}' is not a port number`);
@@ -219,7 +226,7 @@ export function decideKubeRequest<R extends KubeRuleView>(input: ConnectInput & 
 export const kubernetesActionKind: ActionKind<KubePolicyRequest> = {
   namespace: "k8s",
   compileName: (text) => compileKubeActionName(text),
-  compileMap: (value) => compileKubeActionMap(value),
+  compileMap: (value, effect) => compileKubeActionMap(value, effect),
   decide: (input, applicable, ruleRef, who) =>
     decideKubeRequest({ identity: input.identity, resource: input.resource, activeGrants: input.activeGrants, ...input.request }, applicable.rules, ruleRef, who, applicable.gated),
 };

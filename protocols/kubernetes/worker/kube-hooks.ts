@@ -11,7 +11,7 @@
  *              through the content detectors, streamed as they come; protobuf never (Accept)
  *   approval   the answer to a held request carries a Warning naming the approval
  *   upgrade    exec/attach channel streams read passively (kube-exec-recorder.ts); port-forward
- *              streams decided per port before they are relayed (kube-portforward.ts)
+ *              re-framed, each stream decided per port before it is relayed (kube-portforward.ts)
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
 import type { Admission, BodyTransform, HttpEngineHooks } from "../../http/worker/http-engine.ts";
@@ -229,7 +229,7 @@ export class KubeHooks implements HttpEngineHooks {
     this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, (t) => this.maskText(t));
   }
 
-  upgraded(from: "client" | "upstream", bytes: Uint8Array): void | "withhold" {
+  upgraded(from: "client" | "upstream", bytes: Uint8Array): void | "withhold" | Uint8Array[] {
     const r = this.request;
     if (this.exec) return this.exec.push(from, bytes);
     if (this.portForward) return from === "client" ? this.portForward.pushFromClient(bytes) : this.portForward.pushFromUpstream(bytes);

@@ -1,36 +1,38 @@
 /**
- * port-forward per-port policy, enforced in the worker on kubectl's side of the tunnel: kubectl
- * 1.35 names the pod port only inside each SPDY SYN_STREAM (header `port`, zlib-compressed with
- * the SPDY/3 dictionary) tunnelled in the WebSocket `SPDY/3.1+portforward.k8s.io`. Each stream is
- * decided by the policy with that port (the same `k8s` rules, `ports:` included) before its frame
- * is relayed. A stream whose port is not allowed is never relayed, nor is anything kubectl sends
- * after it (the API server's header decompression follows every block kubectl compressed, so the
- * gateway cannot drop one SYN_STREAM and go on relaying): the session is over for both directions.
- * So that kubectl says why, the gateway then speaks for the API server, as the kubelet answers a
- * failed forward: SYN_REPLY on kubectl's `error` stream, the refusal as its data, and a closed
- * reply to the `data` stream — kubectl prints "an error occurred forwarding L -> 5432: gatehouse:
- * port 5432 is not allowed by policy (…)" and closes. When the API server's side is not between
- * two whole frames, or the refused stream is not an `error` stream, the session just ends.
+ * port-forward per-port policy, enforced in the worker: kubectl 1.35 names the pod port only
+ * inside each SPDY SYN_STREAM (header `port`, zlib-compressed with the SPDY/3 dictionary)
+ * tunnelled in the WebSocket `SPDY/3.1+portforward.k8s.io`. Each stream is decided by the policy
+ * with that port (the same `k8s` rules, `ports:` included) before anything of it is relayed.
+ *
+ * The gateway re-frames both directions (WebSocket messages → SPDY frames → WebSocket messages)
+ * and owns the header compression of both (codec/spdy-rewrite.ts, codec/spdy-stored.ts), so a
+ * refused stream is answered by the gateway alone and the session goes on for the other
+ * connections and ports:
+ *  - its SYN_STREAM never reaches the API server, nor anything kubectl sends on it later;
+ *  - kubectl gets what the kubelet sends for a forward that cannot connect, except the message:
+ *    the `error` stream is replied to and closed empty, the `data` stream replied to, sent the
+ *    refusal text (`gatehouse: port 5432 is not allowed by policy (…)`) and closed. The local
+ *    connection reads that text, then EOF. Not on the error stream: kubectl (client-go
+ *    PortForwarder.handleConnection) closes the whole SPDY connection when an error stream
+ *    carries a message — the other ports would die with it.
  *
  * Recorded: `k8s.portforward.stream` per stream (port, type, request id, decision and rule) and
  * `k8s.portforward.end` (ports requested, allowed, refused).
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
-import { serverBinaryMessage, WebSocketMessageReader } from "../codec/websocket-frames.ts";
-import { dataFrame, SpdyClientReader, SpdyFrameTracker, synReply, type SpdySynStream } from "../codec/spdy.ts";
+import { encodeFrame, WebSocketMessageReader, type WebSocketMessage } from "../codec/websocket-frames.ts";
+import { SpdyClientRewriter, SpdyServerRewriter, type GatewayFrame, type SpdySynStream, type StreamVerdict } from "../codec/spdy-rewrite.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
 
 export const PORTFORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
 
-export class PortRefused extends Error {}
+const BINARY = 0x2;
 
 export class KubePortForward {
-  private readonly up = new WebSocketMessageReader(true);
-  private readonly down = new WebSocketMessageReader(false);
-  private readonly spdy: SpdyClientReader;
-  private readonly server = new SpdyFrameTracker();
-  /** A port was refused: nothing more is relayed either way; kubectl's data stream for it gets a closed reply. */
-  private refusal: { requestId: string; errorStream: number; message: Uint8Array } | null = null;
+  private readonly up = new WebSocketMessageReader(true, true);
+  private readonly down = new WebSocketMessageReader(false, true);
+  private readonly client: SpdyClientRewriter;
+  private readonly server = new SpdyServerRewriter();
   private readonly requested = new Set<number>();
   private readonly allowed = new Set<number>();
   private readonly refused = new Set<number>();
@@ -43,66 +45,54 @@ export class KubePortForward {
     /** The request itself was held and approved (an `approve` on a port is then already answered). */
     private readonly approved: boolean,
   ) {
-    this.spdy = new SpdyClientReader((s) => this.onStream(s));
+    this.client = new SpdyClientRewriter((s) => this.onStream(s));
   }
 
-  /** kubectl's bytes, before they are relayed (throws = the session ends, nothing of them goes on). */
-  pushFromClient(bytes: Uint8Array): void | "withhold" {
-    for (const m of this.up.push(bytes)) {
+  /** kubectl's bytes → what goes to the API server instead (throws = the session ends, nothing of them goes on). */
+  pushFromClient(bytes: Uint8Array): Uint8Array[] {
+    return this.reframe(this.up.push(bytes), (b) => this.client.push(b), true);
+  }
+
+  /** The API server's bytes → what goes to kubectl instead (header blocks re-encoded, the gateway's frames inserted). */
+  pushFromUpstream(bytes: Uint8Array): Uint8Array[] {
+    return this.reframe(this.down.push(bytes), (b) => this.server.push(b), false);
+  }
+
+  /** WebSocket messages in order: binary ones through the SPDY rewriter, control frames as they were. */
+  private reframe(messages: WebSocketMessage[], spdy: (b: Uint8Array) => Uint8Array, toServer: boolean): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const m of messages) {
+      if (m.control !== undefined) {
+        out.push(encodeFrame(m.control, m.data, toServer));
+        continue;
+      }
       if (!m.binary) throw new Error("a text message on a SPDY port-forward tunnel");
-      this.spdy.push(m.data);
+      const b = spdy(m.data);
+      if (b.length > 0) out.push(encodeFrame(BINARY, b, toServer));
     }
-    if (this.refusal) return "withhold";
+    return out;
   }
 
-  /** The API server's bytes: tracked for frame boundaries; withheld once a port was refused. */
-  pushFromUpstream(bytes: Uint8Array): void | "withhold" {
-    if (this.refusal) return "withhold";
-    for (const m of this.down.push(bytes)) {
-      if (m.binary) this.server.push(m.data);
-    }
-  }
-
-  private toClient(frames: Uint8Array[]): void {
-    let n = 0;
-    for (const f of frames) n += f.length;
-    const payload = new Uint8Array(n);
-    let o = 0;
-    for (const f of frames) {
-      payload.set(f, o);
-      o += f.length;
-    }
-    this.host.sendToClient([serverBinaryMessage(payload)]);
-  }
-
-  private onStream(s: SpdySynStream): void {
+  private onStream(s: SpdySynStream): StreamVerdict {
     const requestId = (s.headers.get("requestid") ?? "").slice(0, 64);
-    if (this.refusal) {
-      // kubectl's data stream of the refused forward: closed at once (never relayed), so kubectl
-      // reads the error stream and prints it. Any other stream after a refusal ends the session.
-      if (s.streamType !== "data" || requestId !== this.refusal.requestId) throw new PortRefused("gatehouse: the port-forward session ended after a refused port");
-      // As the kubelet answers a forward that failed: the data stream's reply, the error stream's
-      // message and end, the data stream's end (kubectl reads the error once its data stream ends).
-      this.toClient([synReply(s.id, false, false), dataFrame(this.refusal.errorStream, this.refusal.message, true), dataFrame(s.id, new Uint8Array(0), true)]);
-      return;
-    }
     this.requested.add(s.port);
     const d = this.decide(s.port);
     const ok = d.effect === "allow" || (d.effect === "approve" && this.approved);
     this.record("k8s.portforward.stream", { stream: s.id, type: s.streamType, port: s.port, requestId, effect: ok ? "allow" : "deny", rule: d.rule, reason: d.reason });
     if (ok) {
       this.allowed.add(s.port);
-      return;
+      return "admit";
     }
     this.refused.add(s.port);
-    // The session ends with this refusal (the engine does not call close() then).
-    this.summary();
     const why = d.effect === "approve" ? `rule '${d.rule}' requires approval, which a port-forward stream cannot wait for` : d.reason;
-    const message = `gatehouse: port ${s.port} is not allowed by policy (${why})`;
-    // Speak for the API server only between its whole frames, and only on an error stream.
-    if (s.streamType !== "error" || !this.down.idle() || !this.server.atBoundary()) throw new PortRefused(message);
-    this.refusal = { requestId, errorStream: s.id, message: new TextEncoder().encode(message) };
-    this.toClient([synReply(s.id, this.server.headerBlocks === 0, false)]);
+    const message = new TextEncoder().encode(`gatehouse: port ${s.port} is not allowed by policy (${why})\n`);
+    // As the kubelet answers a forward it cannot make: a reply, then (data stream) the reason, then the end.
+    const frames: GatewayFrame[] = [{ kind: "reply", id: s.id, fin: false }];
+    frames.push({ kind: "data", id: s.id, payload: s.streamType === "data" ? message : new Uint8Array(0), fin: true });
+    this.server.insert(frames);
+    const now = this.server.flush();
+    if (now.length > 0) this.host.sendToClient([encodeFrame(BINARY, now, false)]);
+    return "refuse";
   }
 
   private record(type: string, data: Record<string, unknown>): void {
