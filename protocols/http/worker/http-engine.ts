@@ -72,12 +72,16 @@ export interface HttpEngineHooks {
   upgradeAccepted?(headers: readonly HttpHeader[]): void;
   /**
    * Bytes of an upgraded connection, read before they are relayed (throws = the session ends, the
-   * bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on).
+   * bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on;
+   * `replace` = these parts are relayed in their place, e.g. exec output re-framed after masking).
    */
-  upgraded?(from: "client" | "upstream", bytes: Uint8Array): void | "withhold";
+  upgraded?(from: "client" | "upstream", bytes: Uint8Array): UpgradedVerdict;
   /** The upgraded connection ended (flush what the stream readers hold). */
   upgradeClosed?(): Promise<void>;
 }
+
+/** What an upgraded stream's reader makes of some bytes: relay them, hold them back, or relay others in their place. */
+export type UpgradedVerdict = void | "withhold" | { replace: Uint8Array[] };
 
 /** What `admit` made of a request: refused here, or described for policy (optionally decided already). */
 export type Admission =
@@ -624,24 +628,32 @@ export class HttpEngine implements Engine {
 
   /** Relays upgraded bytes and lets a passive stream reader see them (hooks.upgraded). */
   private relayUp(bytes: Uint8Array): void {
-    if (!this.readUpgraded("client", bytes)) return;
-    this.upgradedUp += bytes.length;
-    this.host.sendToConnector([bytes]);
+    const parts = this.readUpgraded("client", bytes);
+    if (parts.length === 0) return;
+    for (const p of parts) this.upgradedUp += p.length;
+    this.host.sendToConnector(parts);
   }
 
   private relayDown(bytes: Uint8Array): void {
-    if (!this.readUpgraded("upstream", bytes)) return;
-    this.upgradedDown += bytes.length;
-    this.toClient([bytes]);
+    const parts = this.readUpgraded("upstream", bytes);
+    if (parts.length === 0) return;
+    for (const p of parts) this.upgradedDown += p.length;
+    this.toClient(parts);
   }
 
-  /** A stream reader that cannot read the bytes ends the session before they are relayed (fail closed). */
-  private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): boolean {
+  /**
+   * What to relay of these bytes (the reader's replacement, or the bytes as they are). A stream
+   * reader that cannot read them ends the session before anything is relayed (fail closed).
+   */
+  private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): Uint8Array[] {
     try {
-      return this.options.hooks?.upgraded?.(from, bytes) !== "withhold";
+      const verdict = this.options.hooks?.upgraded?.(from, bytes);
+      if (verdict === "withhold") return [];
+      if (verdict) return verdict.replace.filter((p) => p.length > 0);
+      return [bytes];
     } catch (e) {
       this.end("error", `gatehouse: the upgraded stream could not be read (${(e as Error).message}); it was closed`, "http-upgrade");
-      return false;
+      return [];
     }
   }
 

@@ -10,11 +10,12 @@
  *   response   KubeResponseMasker (Secrets in JSON, Tables, watch events, last-applied), logs
  *              through the content detectors, streamed as they come; protobuf never (Accept)
  *   approval   the answer to a held request carries a Warning naming the approval
- *   upgrade    exec/attach channel streams read passively (kube-exec-recorder.ts); port-forward
+ *   upgrade    exec/attach channel streams recorded (kube-exec-recorder.ts), the server's output
+ *              masked in flight by the content detectors (kube-exec-output.ts); port-forward
  *              streams decided per port before they are relayed (kube-portforward.ts)
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
-import type { Admission, BodyTransform, HttpEngineHooks } from "../../http/worker/http-engine.ts";
+import type { Admission, BodyTransform, HttpEngineHooks, UpgradedVerdict } from "../../http/worker/http-engine.ts";
 import type { HttpHeader } from "../../http/codec/head.ts";
 import { header } from "../../http/codec/serialize.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
@@ -58,6 +59,7 @@ export class KubeHooks implements HttpEngineHooks {
   private plan: ForwardPlan | null = null;
   private approvalId: string | null = null;
   private exec: KubeExecRecorder | null = null;
+  private execFailure: string | null = null;
   private portForward: KubePortForward | null = null;
   /** The policy input and description of the request being served (port-forward decides per port later). */
   private input: KubePolicyRequest | null = null;
@@ -226,12 +228,18 @@ export class KubeHooks implements HttpEngineHooks {
     // The offer went up cut to v5/v4; an answer outside it cannot be read: no recorder, so the
     // first upgraded bytes end the stream (upgraded()).
     if (!(CHANNEL_PROTOCOLS as readonly string[]).includes(chosen)) return;
-    this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, (t) => this.maskText(t));
+    try {
+      this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, this.textMasking());
+    } catch (e) {
+      // No masker, no stream: the first upgraded bytes end the session (fail closed).
+      this.execFailure = `the exec output cannot be masked (${(e as Error).message})`;
+    }
   }
 
-  upgraded(from: "client" | "upstream", bytes: Uint8Array): void | "withhold" {
+  upgraded(from: "client" | "upstream", bytes: Uint8Array): UpgradedVerdict {
     const r = this.request;
     if (this.exec) return this.exec.push(from, bytes);
+    if (this.execFailure) throw new Error(this.execFailure);
     if (this.portForward) return from === "client" ? this.portForward.pushFromClient(bytes) : this.portForward.pushFromUpstream(bytes);
     // A port-forward whose protocol was not accepted: nothing unread is relayed.
     if (r && r.kind === "resource" && r.verb === "portforward") throw new Error("the port-forward stream's protocol is unknown");
@@ -239,12 +247,10 @@ export class KubeHooks implements HttpEngineHooks {
     if (r && r.kind === "resource" && (r.verb === "exec" || r.verb === "attach")) throw new Error("the exec stream's protocol is unknown");
   }
 
-  private maskText(text: string): string {
-    const m = this.textMasking();
-    return m ? m.text(text) : text;
-  }
-
   async upgradeClosed(): Promise<void> {
+    // The server ended without a close frame: what the output windows hold goes out masked.
+    const rest = this.exec?.flushOutput() ?? [];
+    if (rest.length > 0) this.host.sendToClient(rest);
     await this.exec?.close();
     await this.portForward?.close();
   }
