@@ -32,8 +32,8 @@ export interface ResponseMasking {
   /** Whether `body` removes these content codings (the Content-Encoding header goes too). */
   decodes(encodings: string[]): boolean;
   text(value: string): string;
-  /** A streaming detector window for one stream that arrives in pieces (Kubernetes exec output). */
-  window(): StreamWindow;
+  /** A streaming detector window for one stream that arrives in pieces (Kubernetes exec output; `input`: typed input). */
+  window(opts?: { input?: boolean }): StreamWindow;
   counts(): Record<string, number>;
 }
 
@@ -163,7 +163,7 @@ export function createResponseMasking(masker: SessionMasker, config: MaskingConf
       };
     },
     text: maskText,
-    window: () => text.window(),
+    window: (opts) => text.window(opts),
     counts() {
       const out: Record<string, number> = { ...text.counts() };
       for (const [k, v] of Object.entries(jsonCounts)) out[k] = (out[k] ?? 0) + v;

@@ -27,7 +27,7 @@ const CLOSE = 0x8;
 const enc = new TextEncoder();
 
 export interface ExecOutputMasking {
-  window(): StreamWindow;
+  window(opts?: { input?: boolean }): StreamWindow;
   text(value: string): string;
 }
 
@@ -111,7 +111,7 @@ export class ExecOutputMasker {
   private maskStatus(message: Uint8Array): Uint8Array {
     let status: Record<string, unknown>;
     try {
-      status = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(message.subarray(1))) as Record<string, unknown>;
+      status = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(message.subarray(1))) as Record<string, unknown>;
     } catch {
       return message;
     }

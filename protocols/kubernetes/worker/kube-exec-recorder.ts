@@ -5,11 +5,12 @@
  * events SSH records, so `gatehouse sessions replay` plays them — plus `k8s.exec.exit` with the
  * exit code from the error channel. With content detectors in the session, the API server's side
  * is masked in flight (kube-exec-output.ts) and the trail records the masked messages relayed —
- * exactly what kubectl gets; typed input is recorded through the detectors. Unreadable framing or
+ * exactly what kubectl gets; typed input is recorded through its own detector window. Unreadable framing or
  * channel messages throw (the engine then ends the stream).
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
-import { ChannelReader, type ChannelEvent, type ChannelProtocol } from "../codec/channel.ts";
+import { CH_CLOSE, CH_STDIN, ChannelReader, channelMessage, type ChannelEvent, type ChannelProtocol } from "../codec/channel.ts";
+import type { StreamWindow } from "../../ssh/codec/stream-window.ts";
 import { WebSocketMessageReader } from "../codec/websocket-frames.ts";
 import type { KubeResourceRequest } from "../codec/request.ts";
 import type { UpgradedVerdict } from "../../http/worker/http-engine.ts";
@@ -23,16 +24,19 @@ export class KubeExecRecorder {
   private exitRecorded = false;
   /** The server's side masked in flight; undefined when no detector applies (relayed as it came). */
   private readonly output: ExecOutputMasker | undefined;
+  /** Typed input's detector window (recording only: stdin is relayed as kubectl sent it). */
+  private readonly typed: StreamWindow | undefined;
 
   constructor(
     private readonly host: EngineHost,
     private readonly request: KubeResourceRequest,
     /** The protocol the API server chose (from its 101 answer). */
     protocol: ChannelProtocol,
-    private readonly masking: ExecOutputMasking | undefined,
+    masking: ExecOutputMasking | undefined,
   ) {
     this.channels = new ChannelReader(protocol);
     this.output = masking ? new ExecOutputMasker(masking, (m) => this.read(this.channels.fromServer(m))) : undefined;
+    this.typed = masking?.window({ input: true });
     this.record("k8s.exec.start", { verb: request.verb, namespace: request.namespace, pod: request.name, container: request.container, command: request.command, tty: request.streams.tty, protocol });
     if (request.streams.tty) this.record("term.resize", { ch: 0, cols: 80, rows: 24 });
   }
@@ -43,8 +47,31 @@ export class KubeExecRecorder {
     const reader = from === "client" ? this.up : this.down;
     for (const m of reader.push(bytes)) {
       if (!m.binary) continue; // v5/v4 carry everything in binary messages; text frames carry nothing the reader needs
-      this.read(from === "client" ? this.channels.fromClient(m.data) : this.channels.fromServer(m.data));
+      if (from === "upstream") this.read(this.channels.fromServer(m.data));
+      else this.fromClient(m.data);
     }
+  }
+
+  /**
+   * kubectl's message (relayed as it is). Typed input is recorded through its own detector window
+   * (as SSH records it): a secret typed in pieces, one message per keystroke, is still masked.
+   */
+  private fromClient(message: Uint8Array): void {
+    const typed = this.typed;
+    if (!typed || message.length === 0) return this.read(this.channels.fromClient(message));
+    if (message[0] === CH_STDIN) {
+      const released = typed.push(message.subarray(1));
+      if (released.length > 0) this.read(this.channels.fromClient(channelMessage(CH_STDIN, released)));
+      return;
+    }
+    // stdin closed (v5): what the window holds first.
+    if (message[0] === CH_CLOSE && message[1] === CH_STDIN) this.flushTyped();
+    this.read(this.channels.fromClient(message));
+  }
+
+  private flushTyped(): void {
+    const rest = this.typed?.end();
+    if (rest && rest.length > 0) this.read(this.channels.fromClient(channelMessage(CH_STDIN, rest)));
   }
 
   /** The server's stream ended without a close frame: what the output windows still hold, masked. */
@@ -56,14 +83,11 @@ export class KubeExecRecorder {
     for (const e of events) this.onEvent(e);
   }
 
-  private maskText(text: string): string {
-    return this.masking ? this.masking.text(text) : text;
-  }
 
   private onEvent(e: ChannelEvent): void {
     switch (e.type) {
       case "term.input":
-        this.record("term.input", { ch: 0, data: this.maskText(e.data) });
+        this.record("term.input", { ch: 0, data: e.data });
         break;
       case "term.output":
         this.record("term.output", { ch: 0, data: e.data, ...(e.stream === "stderr" ? { stream: "stderr" } : {}) });
@@ -89,6 +113,7 @@ export class KubeExecRecorder {
   }
 
   async close(): Promise<void> {
+    this.flushTyped();
     if (!this.exitRecorded) this.record("k8s.exec.exit", { code: null, status: "Unknown", reason: "the stream ended without an exit status" });
     await this.recording;
   }
