@@ -129,6 +129,21 @@ describe("kubectl through gatehouse connect", () => {
     expect(api.store.tryGet(configMaps(), "default", "settings")?.data).toEqual({ a: "2" });
   });
 
+  it("kubectl create configmap sends protobuf: the gateway reads its name before deciding and forwards it intact", async () => {
+    const before = api.requests.length;
+    const r = await kubectl(viaGateway(), ["create", "configmap", "from-protobuf", "--from-literal=k=v"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("configmap/from-protobuf created\n");
+    expect(api.store.tryGet(configMaps(), "default", "from-protobuf")?.data).toEqual({ k: "v" });
+    const post = api.requests.slice(before).find((q) => q.method === "POST" && q.url.startsWith("/api/v1/namespaces/default/configmaps"));
+    expect(String(post?.headers["content-type"])).toContain("application/vnd.kubernetes.protobuf");
+    const denied = await kubectl(viaGateway(), ["create", "configmap", "nope", "-n", "kube-system", "--from-literal=k=v"]);
+    expect(denied.code).toBe(1);
+    // kubectl's own wording for a typed create; the reason names the object read from the body.
+    expect(denied.stderr).toMatch(/^error: failed to create configmap: configmaps is forbidden: gatehouse: .*create configmaps kube-system\/nope/);
+    expect(api.store.tryGet(configMaps(), "kube-system", "nope")).toBeUndefined();
+  });
+
   it("a write in kube-system is refused by default deny, as kubectl prints a Forbidden", async () => {
     const r = await kubectl(viaGateway(), ["apply", "-n", "kube-system", "-f", "-"], { input: configMap("x", "kube-system") });
     expect(r.code).toBe(1);

@@ -97,13 +97,21 @@ export type Admission =
        * events are durable before it is forwarded, as for writes. Default: GET/HEAD are reads.
        */
       readOnly?: boolean;
+      /**
+       * The decision needs the body (a Kubernetes create names its object only there): it is
+       * read whole, at most `limit` bytes (more: 413), before anything is decided or forwarded,
+       * then `describe` gives the description to decide on, or a refusal.
+       */
+      body?: { limit: number; describe(body: Uint8Array): { description: RequestDescription } | { refuse: { status: number; detail: string } } };
     };
 
 interface Exchange {
   method: string;
   target: string;
   framing: BodyFraming;
-  state: "forwarding" | "holding" | "refused";
+  state: "forwarding" | "holding" | "reading" | "refused";
+  /** reading: what describes the request once its body is read. */
+  bodyDecides?: NonNullable<Extract<Admission, { kind: "decide" }>["body"]>;
   /** Approve: the body, collected before the hold. */
   held: Uint8Array[];
   heldBytes: number;
@@ -262,22 +270,36 @@ export class HttpEngine implements Engine {
       ...(upgrade ? { upgrade } : {}),
       body: framing.kind === "none" ? 0 : framing.kind === "length" ? framing.length : "chunked",
     });
-    const decision = admitted?.decision ?? host.policy.decide(admitted?.description ?? httpRequest(request)).decision;
-    await this.recordDecision(decision);
-
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     const forwardTarget = admitted?.target ?? target.target;
     const forwardHead: RequestHead = { ...head, target: forwardTarget, headers };
+    const bodyDecides = admitted?.kind === "decide" && admitted.body && framing.kind !== "none" ? admitted.body : undefined;
+    if (bodyDecides) {
+      // Decided at the end of the body (onRequestEnd → decideOnBody); nothing is forwarded before.
+      const pending: Decision = { effect: "deny", rule: null, reason: "the request body was not read", matched: [] };
+      this.current = { method: head.method, target: forwardTarget, framing, state: "reading", bodyDecides, held: [], heldBytes: 0, head: forwardHead, closeAfter, decision: pending, done, finish, upgrade, expectContinue: headerValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue") };
+      this.sendContinue(this.current);
+      return;
+    }
+    const decision = admitted?.decision ?? host.policy.decide(admitted?.description ?? httpRequest(request)).decision;
+    await this.recordDecision(decision);
+
     const exchange: Exchange = { method: head.method, target: forwardTarget, framing, state: "refused", held: [], heldBytes: 0, head: forwardHead, closeAfter, decision, done, finish, upgrade, expectContinue: headerValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue") };
     this.current = exchange;
+    await this.applyDecision(exchange);
+  }
+
+  /** deny → 403; approve → held until the end of the body; allow → forwarded. */
+  private async applyDecision(exchange: Exchange): Promise<void> {
+    const { decision, framing } = exchange;
 
     if (decision.effect === "deny") {
       exchange.state = "refused";
       // A body we will not read to the end cannot be skipped safely on this connection: close after.
       if (framing.kind !== "none") exchange.closeAfter = true;
       this.sendProblem(403, "Forbidden", `gatehouse: ${decision.reason}`, decision.rule, exchange.closeAfter);
-      finish();
+      exchange.finish();
       if (exchange.closeAfter) this.end("denied", `gatehouse: ${decision.reason}`, "denied");
       return;
     }
@@ -331,7 +353,19 @@ export class HttpEngine implements Engine {
     const ex = this.current;
     if (!ex) return;
     if (ex.state === "forwarding") this.host.sendToConnector([ex.framing.kind === "chunked" ? chunk(bytes) : bytes]);
-    else if (ex.state === "holding") {
+    else if (ex.state === "reading") {
+      ex.heldBytes += bytes.length;
+      const limit = ex.bodyDecides!.limit;
+      if (ex.heldBytes > limit) {
+        ex.state = "refused";
+        ex.closeAfter = true;
+        this.sendProblem(413, "Content Too Large", `gatehouse: this request is decided on its body, which may carry at most ${limit} bytes`, null, true);
+        ex.finish();
+        this.end("denied", "request body too large to decide on", "denied");
+        return;
+      }
+      ex.held.push(bytes.slice());
+    } else if (ex.state === "holding") {
       ex.heldBytes += bytes.length;
       if (ex.heldBytes > MAX_HELD_BODY) {
         ex.state = "refused";
@@ -348,10 +382,49 @@ export class HttpEngine implements Engine {
   private async onRequestEnd(): Promise<void> {
     const ex = this.current;
     if (!ex) return;
+    if (ex.state === "reading") await this.decideOnBody(ex);
     if (ex.state === "holding") await this.holdAndForward(ex);
     else if (ex.state === "forwarding" && ex.framing.kind === "chunked") this.host.sendToConnector([LAST_CHUNK]);
     if (ex.state === "forwarding") await ex.done;
     if (ex.closeAfter && !this.is("upgraded")) this.end("ok", "client asked to close the connection");
+  }
+
+  /**
+   * The whole body is here: described by the hook, decided, then refused, held (approval binds
+   * this body) or forwarded with its exact length.
+   */
+  private async decideOnBody(ex: Exchange): Promise<void> {
+    const body = concat(ex.held);
+    const described = ex.bodyDecides!.describe(body);
+    if ("refuse" in described) {
+      ex.state = "refused";
+      this.sendProblem(described.refuse.status, "Refused", described.refuse.detail, null, ex.closeAfter);
+      await this.host.audit.onEvent("http.refused", { status: described.refuse.status, reason: described.refuse.detail });
+      ex.finish();
+      return;
+    }
+    ex.decision = this.host.policy.decide(described.description).decision;
+    await this.recordDecision(ex.decision);
+    ex.framing = body.length > 0 ? { kind: "length", length: body.length } : { kind: "none" };
+    if (ex.decision.effect === "approve") {
+      if (body.length > MAX_HELD_BODY) {
+        ex.state = "refused";
+        this.sendProblem(413, "Content Too Large", `gatehouse: a request held for approval carries at most ${MAX_HELD_BODY} bytes of body`, ex.decision.rule, ex.closeAfter);
+        ex.finish();
+        return;
+      }
+      ex.state = "holding";
+      return; // onRequestEnd goes on to holdAndForward with the body read
+    }
+    if (ex.decision.effect === "deny") {
+      ex.state = "refused";
+      this.sendProblem(403, "Forbidden", `gatehouse: ${ex.decision.reason}`, ex.decision.rule, ex.closeAfter);
+      ex.finish();
+      return;
+    }
+    ex.held = [];
+    await this.forwardHead(ex);
+    if (ex.state === "forwarding" && body.length > 0) this.host.sendToConnector([body]);
   }
 
   private async holdAndForward(ex: Exchange): Promise<void> {

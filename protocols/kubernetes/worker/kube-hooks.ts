@@ -24,7 +24,8 @@ import { KubeResponseError, KubeResponseMasker, planKubeRequest, type ForwardPla
 import { forbiddenStatus, kubeStatus, warningHeader, type KubeStatus } from "../codec/status.ts";
 import { execCommands, ExecCommandError } from "../codec/exec-command.ts";
 import { CHANNEL_PROTOCOLS, restrictOffer, type ChannelProtocol } from "../codec/channel.ts";
-import type { KubeRequest } from "../codec/request.ts";
+import type { KubeRequest, KubeResourceRequest } from "../codec/request.ts";
+import { BodyNameError, bodyObjectName, MAX_NAMED_BODY, type BodyObjectName } from "../codec/body-name.ts";
 import type { KubePolicyRequest } from "../policy/rules.ts";
 import type { ResponseMasking } from "../../http/worker/response-masking.ts";
 import { KubeExecRecorder } from "./kube-exec-recorder.ts";
@@ -137,6 +138,9 @@ export class KubeHooks implements HttpEngineHooks {
     }
     this.input = input;
     this.description = this.describe(req, r, input);
+    // A create names its object only in the body: read it (bounded) so `names:` rules can decide.
+    const body = r.kind === "resource" && r.verb === "create" && r.name === "" ? this.createBody(req, r, input) : undefined;
+    if (body && "refuse" in body) return this.refuse(body.refuse);
     const informational = r.kind === "nonresource" && (r.category === "discovery" || r.category === "openapi" || r.category === "version") && r.method === "GET";
     return {
       kind: "decide",
@@ -147,6 +151,34 @@ export class KubeHooks implements HttpEngineHooks {
       // durable: a GET through `proxy` (or any other subresource or non-resource path) can act on a pod or service.
       readOnly: informational || (r.kind === "resource" && READ_VERBS.has(r.verb)),
       ...(informational ? { decision: DISCOVERY } : {}),
+      ...(body ? { body: body.read } : {}),
+    };
+  }
+
+  /** How a create's body is read for its object's name (codec/body-name.ts); one Content-Type only. */
+  private createBody(req: { method: string; target: string; headers: readonly HttpHeader[] }, r: KubeResourceRequest, input: KubePolicyRequest): { read: NonNullable<Extract<Admission, { kind: "decide" }>["body"]> } | { refuse: KubeStatus } {
+    const types = req.headers.filter((h) => h.name === "content-type");
+    if (types.length > 1) return { refuse: kubeStatus(400, "BadRequest", "gatehouse: Content-Type given more than once") };
+    const contentType = types[0]?.value ?? null;
+    return {
+      read: {
+        limit: MAX_NAMED_BODY,
+        describe: (bytes) => {
+          let named: BodyObjectName;
+          try {
+            named = bodyObjectName(contentType, bytes, r.namespace);
+          } catch (e) {
+            if (e instanceof BodyNameError) return { refuse: { status: 400, detail: `gatehouse: ${e.message}` } };
+            throw e;
+          }
+          const withName: KubePolicyRequest = { ...input, bodyName: named.name };
+          this.input = withName;
+          const described = this.describe(req, r, withName);
+          const description = named.name ? { ...described, target: `${r.namespace}/${r.resource}/${named.name}` } : described;
+          this.description = description;
+          return { description };
+        },
+      },
     };
   }
 
