@@ -33,7 +33,7 @@ export interface ResponseMasking {
   decodes(encodings: string[]): boolean;
   text(value: string): string;
   /** A streaming detector window for one stream that arrives in pieces (Kubernetes exec output; `input`: typed input). */
-  window(opts?: { input?: boolean }): StreamWindow;
+  window(opts?: { input?: boolean; sameLength?: boolean }): StreamWindow;
   counts(): Record<string, number>;
 }
 

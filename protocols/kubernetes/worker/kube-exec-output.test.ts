@@ -22,9 +22,9 @@ function masking(): ExecOutputMasking {
 }
 
 /** Feeds server frames (cut into pieces of `cut` bytes) and reads back what kubectl would get. */
-function run(frames: Uint8Array[], opts: { cut?: number; masking?: ExecOutputMasking } = {}) {
+function run(frames: Uint8Array[], opts: { cut?: number; masking?: ExecOutputMasking; sameLength?: boolean } = {}) {
   const relayed: Uint8Array[] = [];
-  const m = new ExecOutputMasker(opts.masking ?? masking(), (msg) => relayed.push(msg));
+  const m = new ExecOutputMasker(opts.masking ?? masking(), (msg) => relayed.push(msg), { sameLength: opts.sameLength });
   const all = Buffer.concat(frames);
   const out: Uint8Array[] = [];
   const cut = opts.cut ?? all.length;
@@ -81,6 +81,14 @@ describe("ExecOutputMasker", () => {
     expect(status.reason).toBe("InternalError");
     const plain = run([exit0]);
     expect(Buffer.from(plain.messages[0]!.data).equals(Buffer.from(channelMessage(3, JSON.stringify({ metadata: {}, status: "Success" }))))).toBe(true);
+  });
+
+  it("same length (tar for kubectl cp): a split match becomes as many * bytes, so the byte count is kept", () => {
+    const body = `file: ${CARD.slice(0, 5)}`;
+    const rest = `${CARD.slice(5)}\n${"\0".repeat(20)}`;
+    const r = run([out(1, body), out(1, rest), exit0], { sameLength: true });
+    expect(r.stdout).toBe(`file: ${"*".repeat(16)}\n${"\0".repeat(20)}`);
+    expect(r.stdout.length).toBe(body.length + rest.length);
   });
 
   it("a message over 64 KiB is re-framed with a 64-bit length", () => {

@@ -14,6 +14,10 @@
  *   close frame             both windows flushed, then the close frame.
  *   ping/pong               relayed as they came.
  *
+ * `tar` (what `kubectl cp` runs: `tar cf - …` in the pod) writes an archive whose framing counts
+ * bytes: its matches become as many `*` bytes (as SSH masks scp), so the archive stays valid and
+ * the file contents are masked.
+ *
  * A text message is refused (the channel protocols carry everything in binary messages; an
  * unread text message would reach kubectl unmasked). A window that throws ends the session
  * before anything of the message is relayed (the engine's upgraded hook: fail closed).
@@ -27,7 +31,7 @@ const CLOSE = 0x8;
 const enc = new TextEncoder();
 
 export interface ExecOutputMasking {
-  window(opts?: { input?: boolean }): StreamWindow;
+  window(opts?: { input?: boolean; sameLength?: boolean }): StreamWindow;
   text(value: string): string;
 }
 
@@ -39,10 +43,12 @@ export class ExecOutputMasker {
     private readonly masking: ExecOutputMasking,
     /** Each channel message relayed (masked), in order: the recorder reads exactly what kubectl gets. */
     private readonly relayed: (message: Uint8Array) => void,
+    /** A match becomes as many `*` as it has bytes (`tar` output: kubectl cp's archive framing counts bytes). */
+    opts: { sameLength?: boolean } = {},
   ) {
     this.windows = new Map([
-      [CH_STDOUT, masking.window()],
-      [CH_STDERR, masking.window()],
+      [CH_STDOUT, masking.window(opts)],
+      [CH_STDERR, masking.window(opts)],
     ]);
   }
 

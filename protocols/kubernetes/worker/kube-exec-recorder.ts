@@ -33,9 +33,10 @@ export class KubeExecRecorder {
     /** The protocol the API server chose (from its 101 answer). */
     protocol: ChannelProtocol,
     masking: ExecOutputMasking | undefined,
+    opts: { sameLength?: boolean } = {},
   ) {
     this.channels = new ChannelReader(protocol);
-    this.output = masking ? new ExecOutputMasker(masking, (m) => this.read(this.channels.fromServer(m))) : undefined;
+    this.output = masking ? new ExecOutputMasker(masking, (m) => this.read(this.channels.fromServer(m)), opts) : undefined;
     this.typed = masking?.window({ input: true });
     this.record("k8s.exec.start", { verb: request.verb, namespace: request.namespace, pod: request.name, container: request.container, command: request.command, tty: request.streams.tty, protocol });
     if (request.streams.tty) this.record("term.resize", { ch: 0, cols: 80, rows: 24 });

@@ -261,7 +261,9 @@ export class KubeHooks implements HttpEngineHooks {
     // first upgraded bytes end the stream (upgraded()).
     if (!(CHANNEL_PROTOCOLS as readonly string[]).includes(chosen)) return;
     try {
-      this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, this.textMasking());
+      // kubectl cp runs tar in the pod: its archive is masked byte for byte (same length).
+      const tar = this.input?.commands?.commands.some((c) => c.name === "tar") ?? false;
+      this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, this.textMasking(), { sameLength: tar });
     } catch (e) {
       // No masker, no stream: the first upgraded bytes end the session (fail closed).
       this.execFailure = `the exec output cannot be masked (${(e as Error).message})`;
