@@ -325,8 +325,11 @@ describe("exec over v5.channel.k8s.io, recorded as a terminal", () => {
     const recorded = sessions.find((events) => outputOf(events).includes("card [REDACTED]"));
     expect(recorded).toBeDefined();
     expect(outputOf(recorded!)).toBe(stdout);
-    // Output, typed input (split across two messages as well) and exits: masked as kubectl got them.
-    noCard(JSON.stringify(sessions.flat().filter((e) => e.type.startsWith("term.") || e.type === "k8s.exec.exit")));
+    // Output, typed input (split across two messages as well), exits, and the command line in the
+    // request events: nothing of the card number anywhere in the trail.
+    noCard(JSON.stringify(sessions));
+    const lsStart = sessions.flat().find((e) => e.type === "k8s.exec.start" && JSON.stringify(e.data.command).includes("/no-such-dir-"));
+    expect(lsStart?.data.command).toEqual(["ls", "/no-such-dir-[REDACTED]"]);
   }, 180_000);
 
   it("exec -it under a real pty: resize reaches the API server, exit code and resize are recorded and replayed, echoed secrets masked", async () => {

@@ -47,6 +47,12 @@ export interface HttpEngineOptions {
   masking?: () => ResponseMasking | undefined;
   /** Extension points for a protocol built on HTTP (Kubernetes); plain HTTP sets none. */
   hooks?: HttpEngineHooks;
+  /**
+   * Masks what the trail and approvers see (request line, decision reasons, recorded headers and
+   * bodies) when `masking` is not set: Kubernetes masks its responses in its own hooks but still
+   * runs the content detectors on what it records.
+   */
+  recordText?: () => ((text: string) => string) | undefined;
 }
 
 /**
@@ -745,7 +751,9 @@ export class HttpEngine implements Engine {
 
   private maskText(text: string): string {
     const m = this.maskingFor();
-    return m ? m.text(text) : text;
+    if (m) return m.text(text);
+    const record = this.options.recordText?.();
+    return record ? record(text) : text;
   }
 
   private recordedHeaders(headers: readonly HttpHeader[]): Array<[string, string]> {

@@ -122,7 +122,7 @@ export class KubeHooks implements HttpEngineHooks {
     }
     await this.host.audit.onEvent("k8s.request", {
       ...(r.kind === "resource"
-        ? { verb: r.verb, group: r.group, resource: r.resource, ...(r.subresource ? { subresource: r.subresource } : {}), namespace: r.namespace, name: r.name, ...(r.verb === "exec" ? { command: r.command } : {}), ...(r.dryRun ? { dryRun: true } : {}) }
+        ? { verb: r.verb, group: r.group, resource: r.resource, ...(r.subresource ? { subresource: r.subresource } : {}), namespace: r.namespace, name: r.name, ...(r.verb === "exec" ? { command: this.maskArgs(r.command) } : {}), ...(r.dryRun ? { dryRun: true } : {}) }
         : { nonResource: r.category, path: r.path }),
       // kubectl's own description: context for reviewers, never used to decide.
       ...(plan.context.command ? { kubectlCommand: plan.context.command.slice(0, 512) } : {}),
@@ -180,6 +180,12 @@ export class KubeHooks implements HttpEngineHooks {
         },
       },
     };
+  }
+
+  /** argv for the trail, each word through the content detectors (a secret passed on the command line). */
+  private maskArgs(argv: readonly string[]): string[] {
+    const m = this.textMasking();
+    return m ? argv.map((a) => m.text(a)) : [...argv];
   }
 
   private describe(req: { method: string; target: string }, r: KubeRequest, input: KubePolicyRequest): RequestDescription {
@@ -263,7 +269,7 @@ export class KubeHooks implements HttpEngineHooks {
     try {
       // kubectl cp runs tar in the pod: its archive is masked byte for byte (same length).
       const tar = this.input?.commands?.commands.some((c) => c.name === "tar") ?? false;
-      this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, this.textMasking(), { sameLength: tar });
+      this.exec = new KubeExecRecorder(this.host, { ...r, command: this.maskArgs(r.command) }, chosen as ChannelProtocol, this.textMasking(), { sameLength: tar });
     } catch (e) {
       // No masker, no stream: the first upgraded bytes end the session (fail closed).
       this.execFailure = `the exec output cannot be masked (${(e as Error).message})`;
