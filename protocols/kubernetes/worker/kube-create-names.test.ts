@@ -19,6 +19,7 @@ version: 1
 rules:
   - { name: connect, effect: allow, subjects: any, resources: { type: kubernetes }, actions: [connect] }
   - { name: web-only, effect: allow, subjects: any, resources: { type: kubernetes }, actions: [{ k8s: { verbs: [create], namespaces: [apps], names: ["web-*"] } }] }
+  - { name: held, effect: approve, subjects: any, resources: { type: kubernetes }, approvers: [{ claims: { groups: approvers } }], actions: [{ k8s: { verbs: [create], names: ["web-held*"] } }] }
   - { name: no-admin, effect: deny, subjects: any, resources: { type: kubernetes }, actions: [{ k8s: { verbs: [create], names: ["web-admin*"] } }] }
 `;
 
@@ -32,6 +33,7 @@ async function harness() {
   const toClient: string[] = [];
   const toConnector: Uint8Array[] = [];
   const events: Array<[string, unknown]> = [];
+  const holds: Array<{ statement: string; displayText: string; binding?: Uint8Array }> = [];
   let engine!: HttpEngine;
   const host = {
     sessionId: "s1",
@@ -60,13 +62,15 @@ async function harness() {
     sendControlToClient: () => {},
     openConnectorStream: async () => {},
     registerCancelKey: async () => {},
-    holdForApproval: async () => {
-      throw new Error("no approvals here");
+    // Every hold is approved at once: what matters here is what was held and what ran.
+    holdForApproval: async (input: { statement: string; displayText: string; binding?: Uint8Array }) => {
+      holds.push(input);
+      return { id: "apr_1", url: "", expiresAt: Date.now() + 60_000, notice: "held for approval apr_1", verdict: Promise.resolve({ run: true, id: "apr_1", reason: "ok" }), remind: () => () => {} };
     },
     end: () => {},
   } as unknown as EngineHost;
   engine = new HttpEngine(host, { hooks: new KubeHooks(host, () => undefined) });
-  return { engine, toClient, toConnector, events };
+  return { engine, toClient, toConnector, events, holds };
 }
 
 /** One create through the engine; the status kubectl would get and what reached the API server. */
@@ -81,11 +85,11 @@ async function create(body: Uint8Array | string, opts: { namespace?: string; con
   await h.engine.onClientData(wire.subarray(0, head.length + Math.floor(bytes.length / 2)));
   expect(h.toConnector.length).toBe(0);
   await h.engine.onClientData(wire.subarray(head.length + Math.floor(bytes.length / 2)));
-  for (let i = 0; i < 20 && h.toClient.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 200 && !h.toClient.join("").startsWith("HTTP/1.1"); i++) await new Promise((r) => setTimeout(r, 5));
   const answer = h.toClient.join("");
   const status = Number(/^HTTP\/1\.1 (\d+)/.exec(answer)?.[1]);
   const upstream = h.toConnector.map((p) => dec.decode(p)).join("");
-  return { status, answer, upstream };
+  return { status, answer, upstream, holds: h.holds };
 }
 
 const cm = (metadata: string) => `{"apiVersion":"v1","kind":"ConfigMap","metadata":${metadata},"data":{"a":"1"}}`;
@@ -110,6 +114,17 @@ describe("names: rules decide creates by the object's name in the body", () => {
     expect(evil.answer).toContain("Forbidden");
     expect(evil.answer).toContain("create configmaps apps/db-1");
     expect(evil.upstream).toBe("");
+  });
+
+  it("an approve rule on names holds the create; the approval binds the body read, which is what runs", async () => {
+    const body = cm('{"name":"web-held-1"}');
+    const r = await create(body);
+    expect(r.holds).toHaveLength(1);
+    expect(r.holds[0]!.displayText).toContain("web-held-1");
+    expect(new TextDecoder().decode(r.holds[0]!.binding)).toContain(body);
+    expect(r.status).toBe(201);
+    expect(r.upstream).toContain(`Content-Length: ${body.length}`);
+    expect(r.upstream.endsWith(body)).toBe(true);
   });
 
   it("a deny rule on names touches the body's name", async () => {
