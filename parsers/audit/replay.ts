@@ -225,6 +225,12 @@ export function renderReplay(events: readonly AuditEvent[], options: RenderOptio
       case "term.output":
         out.push(stamp(e) + (e as AuditEvent<"term.output">).data.data);
         break;
+      case "term.resize": {
+        // Between output lines, as the other session markers: the replay is a transcript, not a terminal.
+        const r = (e as AuditEvent<"term.resize">).data;
+        out.push(`${stamp(e)}-- terminal resized to ${r.cols}x${r.rows}`);
+        break;
+      }
       case "http.response": {
         const r = (e as AuditEvent<"http.response">).data;
         const type = r.headers?.find(([n]) => n === "content-type")?.[1];

@@ -27,6 +27,8 @@ export interface ExecRecord {
   resizes: Array<{ Width: number; Height: number }>;
   stdinClosed: boolean;
   exitCode: number | null;
+  /** Every stdout/stderr message sent, in order (tests check where the output was cut). */
+  output: Array<{ channel: number; data: string }>;
 }
 
 export interface StreamContext {
@@ -87,7 +89,7 @@ export function attachStreams(server: Server, ctx: StreamContext): void {
       const q = url.searchParams;
       const command = target.subresource === "exec" ? q.getAll("command") : ["sh"];
       const tty = q.get("tty") === "true";
-      const record: ExecRecord = { pod: `${target.namespace}/${target.name}`, command, protocol: ws.protocol, tty, resizes: [], stdinClosed: false, exitCode: null };
+      const record: ExecRecord = { pod: `${target.namespace}/${target.name}`, command, protocol: ws.protocol, tty, resizes: [], stdinClosed: false, exitCode: null, output: [] };
       execs.push(record);
       runExec(ws, record, q.get("stdin") === "true", pod.metadata.name);
     });
@@ -98,6 +100,7 @@ function runExec(ws: WebSocket, record: ExecRecord, stdin: boolean, podName: str
   const send = (channel: number, data: Buffer | string) => {
     if (ws.readyState !== ws.OPEN) return;
     const body = typeof data === "string" ? Buffer.from(data) : data;
+    if (channel === STDOUT || channel === STDERR) record.output.push({ channel, data: body.toString("utf8") });
     ws.send(Buffer.concat([Buffer.from([channel]), body]));
   };
   if (record.command.length === 0) {

@@ -16,11 +16,14 @@ import { eventually, gatehouse } from "../e2e/helpers.ts";
 import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server.ts";
 import { findType } from "../kube-apiserver/resources.ts";
 import { kubectl, kubectlEnv, spawnKubectl, waitForOutput, type KubectlEnv } from "./kubectl-run.ts";
+import { startPtyKubectl } from "./pty-kubectl.ts";
 import { kubectlPath, oldKubectlPath } from "./kubectl-binaries.ts";
 import { MASK_TEXT } from "../../protocols/kubernetes/codec/secret-mask.ts";
 import type { KubernetesResourceConfig } from "../../connector/config.ts";
 
 const SECRET = "s3cr3t-hunter2-value";
+/** A test card number (Luhn-valid): the demo's content detectors mask it in logs and exec output. */
+const CARD = "4111111111111111";
 const CLUSTER_TOKEN = "cluster-admin-token-held-only-by-the-connector";
 let api: KubeApiServer;
 let stack: TestStack;
@@ -39,6 +42,10 @@ const configMap = (name: string, namespace = "default") => JSON.stringify({ apiV
 function viaGateway(): KubectlEnv {
   const home = mkdtempSync(join(tmpdir(), "kubectl-gw-home-"));
   return { home, kubeconfig, bin: kubectlPath() };
+}
+
+function noCard(text: string): void {
+  expect(text).not.toContain(CARD);
 }
 
 function noSecret(text: string): void {
@@ -120,6 +127,21 @@ describe("kubectl through gatehouse connect", () => {
     const changed = await kubectl(e, ["apply", "-f", "-"], { input: configMap("settings").replace('"a":"1"', '"a":"2"') });
     expect(changed.stdout).toBe("configmap/settings configured\n");
     expect(api.store.tryGet(configMaps(), "default", "settings")?.data).toEqual({ a: "2" });
+  });
+
+  it("kubectl create configmap sends protobuf: the gateway reads its name before deciding and forwards it intact", async () => {
+    const before = api.requests.length;
+    const r = await kubectl(viaGateway(), ["create", "configmap", "from-protobuf", "--from-literal=k=v"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("configmap/from-protobuf created\n");
+    expect(api.store.tryGet(configMaps(), "default", "from-protobuf")?.data).toEqual({ k: "v" });
+    const post = api.requests.slice(before).find((q) => q.method === "POST" && q.url.startsWith("/api/v1/namespaces/default/configmaps"));
+    expect(String(post?.headers["content-type"])).toContain("application/vnd.kubernetes.protobuf");
+    const denied = await kubectl(viaGateway(), ["create", "configmap", "nope", "-n", "kube-system", "--from-literal=k=v"]);
+    expect(denied.code).toBe(1);
+    // kubectl's own wording for a typed create; the reason names the object read from the body.
+    expect(denied.stderr).toMatch(/^error: failed to create configmap: configmaps is forbidden: gatehouse: .*create configmaps kube-system\/nope/);
+    expect(api.store.tryGet(configMaps(), "kube-system", "nope")).toBeUndefined();
   });
 
   it("a write in kube-system is refused by default deny, as kubectl prints a Forbidden", async () => {
@@ -218,6 +240,11 @@ describe("streams", () => {
       api.logs.append("default", "web", "second line while following");
       await waitForOutput(f, /second line while following/);
       expect(f.exitCode).toBeNull();
+      // The content detectors run on the followed stream too.
+      api.logs.append("default", "web", `paid with ${CARD} today`);
+      const seen = await waitForOutput(f, /paid with .* today/);
+      expect(seen).toContain("paid with [REDACTED] today");
+      expect(seen).not.toContain(CARD);
     } finally {
       f.kill("SIGKILL");
     }
@@ -269,6 +296,81 @@ describe("exec over v5.channel.k8s.io, recorded as a terminal", () => {
     expect(replay.stdout).toContain("hello from the pod");
     const cast = await gatehouse(["sessions", "replay", helloSession![0], "--asciicast"], auditorEnv);
     expect(cast.stdout.split("\n").some((l) => l.startsWith("[") && l.includes('"o"') && l.includes("hello from the pod"))).toBe(true);
+  }, 180_000);
+
+  it("output is masked in flight: a card number split across two WebSocket messages never reaches kubectl; the trail records what kubectl printed", async () => {
+    const before = api.execs.length;
+    const child = spawnKubectl(viaGateway(), ["exec", "-i", "web", "--", "cat"]);
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    child.stdin.write(`card ${CARD.slice(0, 8)}`);
+    // Ground truth: the pod sent the first half as a message of its own before the second exists.
+    const rec = await eventually(async () => api.execs.slice(before).find((x) => x.output.length >= 1), "the first half sent by the pod");
+    child.stdin.end(`${CARD.slice(8)} end\n`);
+    expect(await exited).toBe(0);
+    expect(rec.output.length).toBeGreaterThanOrEqual(2);
+    expect(rec.output.some((o) => o.data.includes(CARD))).toBe(false);
+    expect(rec.output.map((o) => o.data).join("")).toBe(`card ${CARD} end\n`);
+    expect(stdout).toBe("card [REDACTED] end\n");
+
+    const err = await kubectl(viaGateway(), ["exec", "web", "--", "ls", `/no-such-dir-${CARD}`]);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain("No such file or directory");
+    expect(err.stderr).not.toContain(CARD);
+    expect(api.execs.at(-1)!.output.some((o) => o.channel === 2 && o.data.includes(CARD))).toBe(true);
+
+    const sessions = [...(await trail()).values()];
+    const outputOf = (events: TrailEvent[]) => events.filter((e) => e.type === "term.output").map((e) => String(e.data.data)).join("");
+    const recorded = sessions.find((events) => outputOf(events).includes("card [REDACTED]"));
+    expect(recorded).toBeDefined();
+    expect(outputOf(recorded!)).toBe(stdout);
+    // Output, typed input (split across two messages as well), exits, and the command line in the
+    // request events: nothing of the card number anywhere in the trail.
+    noCard(JSON.stringify(sessions));
+    const lsStart = sessions.flat().find((e) => e.type === "k8s.exec.start" && JSON.stringify(e.data.command).includes("/no-such-dir-"));
+    expect(lsStart?.data.command).toEqual(["ls", "/no-such-dir-[REDACTED]"]);
+  }, 180_000);
+
+  it("exec -it under a real pty: resize reaches the API server, exit code and resize are recorded and replayed, echoed secrets masked", async () => {
+    const before = api.execs.length;
+    const env = viaGateway();
+    const term = startPtyKubectl(env, { cols: 100, rows: 30 }, ["exec", "-it", "web", "--", "cat", "-", "/no-such-file-for-gatehouse"]);
+    try {
+      // kubectl sends the terminal's size first (it does so only with a real TTY).
+      const rec = await eventually(async () => api.execs.slice(before).find((x) => x.tty && x.resizes.length > 0), "the exec with its first resize at the API server");
+      expect(rec.resizes[0]).toEqual({ Width: 100, Height: 30 });
+      term.type("hello gatehouse\r");
+      await term.waitFor(/hello gatehouse[\s\S]*hello gatehouse/);
+      term.resize(120, 40);
+      await eventually(async () => rec.resizes.some((r) => r.Width === 120 && r.Height === 40), "the resize at the API server");
+      // Echoed by the pod's terminal, then printed by cat: masked both times.
+      term.type(`${CARD} ok\r`);
+      await term.waitFor(/\[REDACTED\] ok[\s\S]*\[REDACTED\] ok/);
+      term.type("\u0004"); // end of input: cat goes on to the missing file and fails
+      expect(await term.exited).toBe(1);
+      expect(rec.exitCode).toBe(1);
+      expect(term.output()).toContain("No such file or directory");
+      expect(term.output()).not.toContain(CARD);
+    } finally {
+      term.kill();
+    }
+    const sessions = await trail();
+    const found = [...sessions].find(([, events]) => events.some((e) => e.type === "k8s.exec.start" && e.data.tty === true && JSON.stringify(e.data.command).includes("/no-such-file-for-gatehouse")));
+    expect(found).toBeDefined();
+    const [id, events] = found!;
+    expect(events.filter((e) => e.type === "term.resize").map((e) => e.data)).toEqual(expect.arrayContaining([expect.objectContaining({ cols: 100, rows: 30 }), expect.objectContaining({ cols: 120, rows: 40 })]));
+    expect(events.find((e) => e.type === "k8s.exec.exit")?.data).toEqual(expect.objectContaining({ code: 1 }));
+    noCard(JSON.stringify(events));
+    const replay = await gatehouse(["sessions", "replay", id], auditorEnv);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toContain("hello gatehouse");
+    expect(replay.stdout).toContain("-- terminal resized to 120x40");
+    expect(replay.stdout).toContain("-- exec exited: code 1");
+    const cast = await gatehouse(["sessions", "replay", id, "--asciicast"], auditorEnv);
+    const lines = cast.stdout.split("\n").filter((l) => l.startsWith("[")).map((l) => JSON.parse(l) as [number, string, string]);
+    expect(lines).toContainEqual([expect.any(Number), "r", "120x40"]);
+    expect(lines.some(([, kind, data]) => kind === "o" && data.includes("hello gatehouse"))).toBe(true);
   }, 180_000);
 
   it("exec into kube-system is refused whatever the command; nothing reaches the API server", async () => {

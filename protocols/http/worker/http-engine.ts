@@ -47,6 +47,12 @@ export interface HttpEngineOptions {
   masking?: () => ResponseMasking | undefined;
   /** Extension points for a protocol built on HTTP (Kubernetes); plain HTTP sets none. */
   hooks?: HttpEngineHooks;
+  /**
+   * Masks what the trail and approvers see (request line, decision reasons, recorded headers and
+   * bodies) when `masking` is not set: Kubernetes masks its responses in its own hooks but still
+   * runs the content detectors on what it records.
+   */
+  recordText?: () => ((text: string) => string) | undefined;
 }
 
 /**
@@ -72,13 +78,16 @@ export interface HttpEngineHooks {
   upgradeAccepted?(headers: readonly HttpHeader[]): void;
   /**
    * Bytes of an upgraded connection, read before they are relayed (throws = the session ends, the
-   * bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on; an array
-   * = these parts are relayed instead, a stream the hook re-frames, e.g. Kubernetes port-forward).
+   * bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on;
+   * `replace` = these parts are relayed in their place, e.g. exec output re-framed after masking).
    */
-  upgraded?(from: "client" | "upstream", bytes: Uint8Array): void | "withhold" | Uint8Array[];
+  upgraded?(from: "client" | "upstream", bytes: Uint8Array): UpgradedVerdict;
   /** The upgraded connection ended (flush what the stream readers hold). */
   upgradeClosed?(): Promise<void>;
 }
+
+/** What an upgraded stream's reader makes of some bytes: relay them, hold them back, or relay others in their place. */
+export type UpgradedVerdict = void | "withhold" | { replace: Uint8Array[] };
 
 /** What `admit` made of a request: refused here, or described for policy (optionally decided already). */
 export type Admission =
@@ -94,13 +103,21 @@ export type Admission =
        * events are durable before it is forwarded, as for writes. Default: GET/HEAD are reads.
        */
       readOnly?: boolean;
+      /**
+       * The decision needs the body (a Kubernetes create names its object only there): it is
+       * read whole, at most `limit` bytes (more: 413), before anything is decided or forwarded,
+       * then `describe` gives the description to decide on, or a refusal.
+       */
+      body?: { limit: number; describe(body: Uint8Array): { description: RequestDescription } | { refuse: { status: number; detail: string } } };
     };
 
 interface Exchange {
   method: string;
   target: string;
   framing: BodyFraming;
-  state: "forwarding" | "holding" | "refused";
+  state: "forwarding" | "holding" | "reading" | "refused";
+  /** reading: what describes the request once its body is read. */
+  bodyDecides?: NonNullable<Extract<Admission, { kind: "decide" }>["body"]>;
   /** Approve: the body, collected before the hold. */
   held: Uint8Array[];
   heldBytes: number;
@@ -259,22 +276,36 @@ export class HttpEngine implements Engine {
       ...(upgrade ? { upgrade } : {}),
       body: framing.kind === "none" ? 0 : framing.kind === "length" ? framing.length : "chunked",
     });
-    const decision = admitted?.decision ?? host.policy.decide(admitted?.description ?? httpRequest(request)).decision;
-    await this.recordDecision(decision);
-
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     const forwardTarget = admitted?.target ?? target.target;
     const forwardHead: RequestHead = { ...head, target: forwardTarget, headers };
+    const bodyDecides = admitted?.kind === "decide" && admitted.body && framing.kind !== "none" ? admitted.body : undefined;
+    if (bodyDecides) {
+      // Decided at the end of the body (onRequestEnd → decideOnBody); nothing is forwarded before.
+      const pending: Decision = { effect: "deny", rule: null, reason: "the request body was not read", matched: [] };
+      this.current = { method: head.method, target: forwardTarget, framing, state: "reading", bodyDecides, held: [], heldBytes: 0, head: forwardHead, closeAfter, decision: pending, done, finish, upgrade, expectContinue: headerValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue") };
+      this.sendContinue(this.current);
+      return;
+    }
+    const decision = admitted?.decision ?? host.policy.decide(admitted?.description ?? httpRequest(request)).decision;
+    await this.recordDecision(decision);
+
     const exchange: Exchange = { method: head.method, target: forwardTarget, framing, state: "refused", held: [], heldBytes: 0, head: forwardHead, closeAfter, decision, done, finish, upgrade, expectContinue: headerValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue") };
     this.current = exchange;
+    await this.applyDecision(exchange);
+  }
+
+  /** deny → 403; approve → held until the end of the body; allow → forwarded. */
+  private async applyDecision(exchange: Exchange): Promise<void> {
+    const { decision, framing } = exchange;
 
     if (decision.effect === "deny") {
       exchange.state = "refused";
       // A body we will not read to the end cannot be skipped safely on this connection: close after.
       if (framing.kind !== "none") exchange.closeAfter = true;
       this.sendProblem(403, "Forbidden", `gatehouse: ${decision.reason}`, decision.rule, exchange.closeAfter);
-      finish();
+      exchange.finish();
       if (exchange.closeAfter) this.end("denied", `gatehouse: ${decision.reason}`, "denied");
       return;
     }
@@ -328,7 +359,19 @@ export class HttpEngine implements Engine {
     const ex = this.current;
     if (!ex) return;
     if (ex.state === "forwarding") this.host.sendToConnector([ex.framing.kind === "chunked" ? chunk(bytes) : bytes]);
-    else if (ex.state === "holding") {
+    else if (ex.state === "reading") {
+      ex.heldBytes += bytes.length;
+      const limit = ex.bodyDecides!.limit;
+      if (ex.heldBytes > limit) {
+        ex.state = "refused";
+        ex.closeAfter = true;
+        this.sendProblem(413, "Content Too Large", `gatehouse: this request is decided on its body, which may carry at most ${limit} bytes`, null, true);
+        ex.finish();
+        this.end("denied", "request body too large to decide on", "denied");
+        return;
+      }
+      ex.held.push(bytes.slice());
+    } else if (ex.state === "holding") {
       ex.heldBytes += bytes.length;
       if (ex.heldBytes > MAX_HELD_BODY) {
         ex.state = "refused";
@@ -345,10 +388,49 @@ export class HttpEngine implements Engine {
   private async onRequestEnd(): Promise<void> {
     const ex = this.current;
     if (!ex) return;
+    if (ex.state === "reading") await this.decideOnBody(ex);
     if (ex.state === "holding") await this.holdAndForward(ex);
     else if (ex.state === "forwarding" && ex.framing.kind === "chunked") this.host.sendToConnector([LAST_CHUNK]);
     if (ex.state === "forwarding") await ex.done;
     if (ex.closeAfter && !this.is("upgraded")) this.end("ok", "client asked to close the connection");
+  }
+
+  /**
+   * The whole body is here: described by the hook, decided, then refused, held (approval binds
+   * this body) or forwarded with its exact length.
+   */
+  private async decideOnBody(ex: Exchange): Promise<void> {
+    const body = concat(ex.held);
+    const described = ex.bodyDecides!.describe(body);
+    if ("refuse" in described) {
+      ex.state = "refused";
+      this.sendProblem(described.refuse.status, "Refused", described.refuse.detail, null, ex.closeAfter);
+      await this.host.audit.onEvent("http.refused", { status: described.refuse.status, reason: described.refuse.detail });
+      ex.finish();
+      return;
+    }
+    ex.decision = this.host.policy.decide(described.description).decision;
+    await this.recordDecision(ex.decision);
+    ex.framing = body.length > 0 ? { kind: "length", length: body.length } : { kind: "none" };
+    if (ex.decision.effect === "approve") {
+      if (body.length > MAX_HELD_BODY) {
+        ex.state = "refused";
+        this.sendProblem(413, "Content Too Large", `gatehouse: a request held for approval carries at most ${MAX_HELD_BODY} bytes of body`, ex.decision.rule, ex.closeAfter);
+        ex.finish();
+        return;
+      }
+      ex.state = "holding";
+      return; // onRequestEnd goes on to holdAndForward with the body read
+    }
+    if (ex.decision.effect === "deny") {
+      ex.state = "refused";
+      this.sendProblem(403, "Forbidden", `gatehouse: ${ex.decision.reason}`, ex.decision.rule, ex.closeAfter);
+      ex.finish();
+      return;
+    }
+    ex.held = [];
+    await this.forwardHead(ex);
+    if (ex.state === "forwarding" && body.length > 0) this.host.sendToConnector([body]);
   }
 
   private async holdAndForward(ex: Exchange): Promise<void> {
@@ -644,12 +726,16 @@ export class HttpEngine implements Engine {
     this.toClient(parts);
   }
 
-  /** What to relay of these bytes; a stream reader that cannot read them ends the session before they are relayed (fail closed). */
-  private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): readonly Uint8Array[] {
+  /**
+   * What to relay of these bytes (the reader's replacement, or the bytes as they are). A stream
+   * reader that cannot read them ends the session before anything is relayed (fail closed).
+   */
+  private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): Uint8Array[] {
     try {
-      const r = this.options.hooks?.upgraded?.(from, bytes);
-      if (r === "withhold") return [];
-      return Array.isArray(r) ? r : [bytes];
+      const verdict = this.options.hooks?.upgraded?.(from, bytes);
+      if (verdict === "withhold") return [];
+      if (verdict) return verdict.replace.filter((p) => p.length > 0);
+      return [bytes];
     } catch (e) {
       this.end("error", `gatehouse: the upgraded stream could not be read (${(e as Error).message}); it was closed`, "http-upgrade");
       return [];
@@ -671,7 +757,9 @@ export class HttpEngine implements Engine {
 
   private maskText(text: string): string {
     const m = this.maskingFor();
-    return m ? m.text(text) : text;
+    if (m) return m.text(text);
+    const record = this.options.recordText?.();
+    return record ? record(text) : text;
   }
 
   private recordedHeaders(headers: readonly HttpHeader[]): Array<[string, string]> {

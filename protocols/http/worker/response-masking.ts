@@ -14,6 +14,7 @@
 import type { SessionMasker } from "../../../worker/masking/session-masker.ts";
 import type { MaskingConfig, MaskingRule } from "../../../parsers/masking/config.ts";
 import { textMaskFromSessionMasker } from "../../../worker/masking/text-mask.ts";
+import type { StreamWindow } from "../../ssh/codec/stream-window.ts";
 import { compileGlob } from "../../../parsers/policy/glob.ts";
 import { hmacSha256 } from "../../../parsers/masking/reference.ts";
 import { JsonBodyMasker } from "../masking/json-mask.ts";
@@ -31,6 +32,8 @@ export interface ResponseMasking {
   /** Whether `body` removes these content codings (the Content-Encoding header goes too). */
   decodes(encodings: string[]): boolean;
   text(value: string): string;
+  /** A streaming detector window for one stream that arrives in pieces (Kubernetes exec output; `input`: typed input). */
+  window(opts?: { input?: boolean; sameLength?: boolean }): StreamWindow;
   counts(): Record<string, number>;
 }
 
@@ -160,6 +163,7 @@ export function createResponseMasking(masker: SessionMasker, config: MaskingConf
       };
     },
     text: maskText,
+    window: (opts) => text.window(opts),
     counts() {
       const out: Record<string, number> = { ...text.counts() };
       for (const [k, v] of Object.entries(jsonCounts)) out[k] = (out[k] ?? 0) + v;

@@ -71,7 +71,7 @@ describe("encodeFrame (the port-forward relay re-frames both directions)", () =>
   it("control frames are returned in order only to a reader that asks for them", async () => {
     const { encodeFrame } = await import("./websocket-frames.ts");
     const bytes = Buffer.concat([encodeFrame(2, Uint8Array.of(1), true), encodeFrame(9, Uint8Array.of(7), true), encodeFrame(8, Uint8Array.of(3, 232), true)]);
-    expect(new WebSocketMessageReader(true, true).push(bytes).map((m) => m.control ?? "data")).toEqual(["data", 9, 8]);
+    expect(new WebSocketMessageReader(true, { keepControl: true }).push(bytes).map((m) => m.control ?? "data")).toEqual(["data", 9, 8]);
     expect(new WebSocketMessageReader(true).push(bytes).map((m) => m.control ?? "data")).toEqual(["data"]);
   });
 });

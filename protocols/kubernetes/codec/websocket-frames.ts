@@ -1,20 +1,21 @@
 /**
  * A passive reader of one direction of a WebSocket connection (RFC 6455 framing): bytes in, whole
  * data messages out (continuations joined, client masking removed). Control frames (ping, pong,
- * close) are skipped. It never writes: the gateway reads the exec/attach stream it relays.
+ * close) are skipped, or, with `keepControl`, returned in order (a reader that re-frames what it
+ * relays must relay them too). It never writes: the gateway reads the exec/attach stream it relays.
  * Anything that is not valid framing — a client frame without a mask, a server frame with one,
  * reserved bits (no extension was negotiated), a message over the bound — throws.
  */
 export class WebSocketFrameError extends Error {}
 
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
 export interface WebSocketMessage {
   binary: boolean;
   data: Uint8Array;
-  /** A control frame's opcode (only with `withControl`). */
+  /** A control frame (0x8 close, 0x9 ping, 0xa pong); only with `keepControl`. */
   control?: number;
 }
+
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export class WebSocketMessageReader {
   private buffer = new Uint8Array(0);
@@ -25,8 +26,7 @@ export class WebSocketMessageReader {
 
   constructor(
     private readonly fromClient: boolean,
-    /** Also return control frames (ping, pong, close) in order, as `{ control: opcode }` (a relay that re-frames needs them). */
-    private readonly withControl = false,
+    private readonly opts: { keepControl?: boolean } = {},
   ) {}
 
   /** Every byte pushed so far belonged to whole messages (no frame or message is half read). */
@@ -34,7 +34,7 @@ export class WebSocketMessageReader {
     return this.buffer.length === 0 && this.parts.length === 0;
   }
 
-  /** Messages completed by these bytes: `{ binary, data }` in order. */
+  /** Messages completed by these bytes: `{ binary, data }` in order (`control`: a control frame's opcode, with keepControl). */
   push(bytes: Uint8Array): WebSocketMessage[] {
     const joined = new Uint8Array(this.buffer.length + bytes.length);
     joined.set(this.buffer);
@@ -74,7 +74,7 @@ export class WebSocketMessageReader {
         if (!fin || len > 125) throw new WebSocketFrameError("a fragmented or oversized control frame");
         if (opcode === 0x8) this.closed = true;
         else if (opcode !== 0x9 && opcode !== 0xa) throw new WebSocketFrameError(`unknown control opcode ${opcode}`);
-        if (this.withControl) out.push({ binary: false, data: payload, control: opcode });
+        if (this.opts.keepControl) out.push({ binary: false, data: payload, control: opcode });
         continue;
       }
       if (opcode === 0x0) {
@@ -135,6 +135,22 @@ export function serverBinaryMessage(payload: Uint8Array): Uint8Array {
   const n = payload.length;
   const head = n < 126 ? [0x82, n] : n < 65_536 ? [0x82, 126, n >> 8, n & 255] : null;
   if (!head) throw new WebSocketFrameError("a gateway message over 64 KiB");
+  const out = new Uint8Array(head.length + n);
+  out.set(head);
+  out.set(payload, head.length);
+  return out;
+}
+
+/**
+ * One unmasked frame with FIN set, as a server sends it, of any size up to the reader's bound:
+ * a data message (0x2 binary) or a control frame (its payload as received, at most 125 bytes).
+ */
+export function serverFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const n = payload.length;
+  if (opcode >= 0x8 && n > 125) throw new WebSocketFrameError("a control frame over 125 bytes");
+  if (n > MAX_MESSAGE_BYTES) throw new WebSocketFrameError(`a message over ${MAX_MESSAGE_BYTES} bytes`);
+  const b0 = 0x80 | opcode;
+  const head = n < 126 ? [b0, n] : n < 65_536 ? [b0, 126, n >> 8, n & 255] : [b0, 127, 0, 0, 0, 0, (n >>> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255];
   const out = new Uint8Array(head.length + n);
   out.set(head);
   out.set(payload, head.length);

@@ -202,7 +202,9 @@ export function decideKubeRequest<R extends KubeRuleView>(input: ConnectInput & 
   const kube = (r: R) => r.actions.filter((a): a is KubeActionMatcher => a.protocol === "k8s");
   const matched = rules.filter((r) => kube(r).some((a) => kubeActionMatches(a, input, r.effect)));
   const fwd = input.request.kind === "resource" && input.request.verb === "portforward" ? (input.ports ?? input.request.ports) : [];
-  const what = `${describeKubeRequest(input.request)}${fwd.length > 0 ? ` (port${fwd.length > 1 ? "s" : ""} ${fwd.join(", ")})` : ""}`;
+  // A create decided on its body names the object it would make.
+  const named = input.request.kind === "resource" && input.request.verb === "create" && !input.request.name && input.bodyName ? { ...input.request, name: input.bodyName } : input.request;
+  const what = `${describeKubeRequest(named)}${fwd.length > 0 ? ` (port${fwd.length > 1 ? "s" : ""} ${fwd.join(", ")})` : ""}`;
   // When the shell reads more commands than argv shows (`sh -c '…'`), name them.
   const cmds = input.commands?.commands ?? [];
   const exec = input.request.kind === "resource" && input.request.verb === "exec" && cmds.length > 1 ? ` (runs: ${cmds.map(describeCommand).join("; ")})` : "";

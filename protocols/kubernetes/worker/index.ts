@@ -20,6 +20,13 @@ export const kubernetesWorker: WorkerProtocol = {
       }
       return masking;
     };
-    return new HttpEngine(host, { hooks: new KubeHooks(host, textMasking) });
+    return new HttpEngine(host, {
+      hooks: new KubeHooks(host, textMasking),
+      // The trail's request lines, reasons and approval texts through the same detectors.
+      recordText: () => {
+        const m = textMasking();
+        return m ? (t) => m.text(t) : undefined;
+      },
+    });
   },
 };

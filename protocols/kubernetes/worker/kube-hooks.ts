@@ -10,11 +10,12 @@
  *   response   KubeResponseMasker (Secrets in JSON, Tables, watch events, last-applied), logs
  *              through the content detectors, streamed as they come; protobuf never (Accept)
  *   approval   the answer to a held request carries a Warning naming the approval
- *   upgrade    exec/attach channel streams read passively (kube-exec-recorder.ts); port-forward
+ *   upgrade    exec/attach channel streams recorded (kube-exec-recorder.ts), the server's output
+ *              masked in flight by the content detectors (kube-exec-output.ts); port-forward
  *              re-framed, each stream decided per port before it is relayed (kube-portforward.ts)
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
-import type { Admission, BodyTransform, HttpEngineHooks } from "../../http/worker/http-engine.ts";
+import type { Admission, BodyTransform, HttpEngineHooks, UpgradedVerdict } from "../../http/worker/http-engine.ts";
 import type { HttpHeader } from "../../http/codec/head.ts";
 import { header } from "../../http/codec/serialize.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
@@ -23,7 +24,8 @@ import { KubeResponseError, KubeResponseMasker, planKubeRequest, type ForwardPla
 import { forbiddenStatus, kubeStatus, warningHeader, type KubeStatus } from "../codec/status.ts";
 import { execCommands, ExecCommandError } from "../codec/exec-command.ts";
 import { CHANNEL_PROTOCOLS, restrictOffer, type ChannelProtocol } from "../codec/channel.ts";
-import type { KubeRequest } from "../codec/request.ts";
+import type { KubeRequest, KubeResourceRequest } from "../codec/request.ts";
+import { BodyNameError, bodyObjectName, MAX_NAMED_BODY, type BodyObjectName } from "../codec/body-name.ts";
 import type { KubePolicyRequest } from "../policy/rules.ts";
 import type { ResponseMasking } from "../../http/worker/response-masking.ts";
 import { KubeExecRecorder } from "./kube-exec-recorder.ts";
@@ -58,6 +60,7 @@ export class KubeHooks implements HttpEngineHooks {
   private plan: ForwardPlan | null = null;
   private approvalId: string | null = null;
   private exec: KubeExecRecorder | null = null;
+  private execFailure: string | null = null;
   private portForward: KubePortForward | null = null;
   /** The policy input and description of the request being served (port-forward decides per port later). */
   private input: KubePolicyRequest | null = null;
@@ -119,7 +122,7 @@ export class KubeHooks implements HttpEngineHooks {
     }
     await this.host.audit.onEvent("k8s.request", {
       ...(r.kind === "resource"
-        ? { verb: r.verb, group: r.group, resource: r.resource, ...(r.subresource ? { subresource: r.subresource } : {}), namespace: r.namespace, name: r.name, ...(r.verb === "exec" ? { command: r.command } : {}), ...(r.dryRun ? { dryRun: true } : {}) }
+        ? { verb: r.verb, group: r.group, resource: r.resource, ...(r.subresource ? { subresource: r.subresource } : {}), namespace: r.namespace, name: r.name, ...(r.verb === "exec" ? { command: this.maskArgs(r.command) } : {}), ...(r.dryRun ? { dryRun: true } : {}) }
         : { nonResource: r.category, path: r.path }),
       // kubectl's own description: context for reviewers, never used to decide.
       ...(plan.context.command ? { kubectlCommand: plan.context.command.slice(0, 512) } : {}),
@@ -135,6 +138,9 @@ export class KubeHooks implements HttpEngineHooks {
     }
     this.input = input;
     this.description = this.describe(req, r, input);
+    // A create names its object only in the body: read it (bounded) so `names:` rules can decide.
+    const body = r.kind === "resource" && r.verb === "create" && r.name === "" ? this.createBody(req, r, input) : undefined;
+    if (body && "refuse" in body) return this.refuse(body.refuse);
     const informational = r.kind === "nonresource" && (r.category === "discovery" || r.category === "openapi" || r.category === "version") && r.method === "GET";
     return {
       kind: "decide",
@@ -145,7 +151,41 @@ export class KubeHooks implements HttpEngineHooks {
       // durable: a GET through `proxy` (or any other subresource or non-resource path) can act on a pod or service.
       readOnly: informational || (r.kind === "resource" && READ_VERBS.has(r.verb)),
       ...(informational ? { decision: DISCOVERY } : {}),
+      ...(body ? { body: body.read } : {}),
     };
+  }
+
+  /** How a create's body is read for its object's name (codec/body-name.ts); one Content-Type only. */
+  private createBody(req: { method: string; target: string; headers: readonly HttpHeader[] }, r: KubeResourceRequest, input: KubePolicyRequest): { read: NonNullable<Extract<Admission, { kind: "decide" }>["body"]> } | { refuse: KubeStatus } {
+    const types = req.headers.filter((h) => h.name === "content-type");
+    if (types.length > 1) return { refuse: kubeStatus(400, "BadRequest", "gatehouse: Content-Type given more than once") };
+    const contentType = types[0]?.value ?? null;
+    return {
+      read: {
+        limit: MAX_NAMED_BODY,
+        describe: (bytes) => {
+          let named: BodyObjectName;
+          try {
+            named = bodyObjectName(contentType, bytes, r.namespace);
+          } catch (e) {
+            if (e instanceof BodyNameError) return { refuse: { status: 400, detail: `gatehouse: ${e.message}` } };
+            throw e;
+          }
+          const withName: KubePolicyRequest = { ...input, bodyName: named.name };
+          this.input = withName;
+          const described = this.describe(req, r, withName);
+          const description = named.name ? { ...described, target: `${r.namespace}/${r.resource}/${named.name}` } : described;
+          this.description = description;
+          return { description };
+        },
+      },
+    };
+  }
+
+  /** argv for the trail, each word through the content detectors (a secret passed on the command line). */
+  private maskArgs(argv: readonly string[]): string[] {
+    const m = this.textMasking();
+    return m ? argv.map((a) => m.text(a)) : [...argv];
   }
 
   private describe(req: { method: string; target: string }, r: KubeRequest, input: KubePolicyRequest): RequestDescription {
@@ -226,25 +266,31 @@ export class KubeHooks implements HttpEngineHooks {
     // The offer went up cut to v5/v4; an answer outside it cannot be read: no recorder, so the
     // first upgraded bytes end the stream (upgraded()).
     if (!(CHANNEL_PROTOCOLS as readonly string[]).includes(chosen)) return;
-    this.exec = new KubeExecRecorder(this.host, r, chosen as ChannelProtocol, (t) => this.maskText(t));
+    try {
+      // kubectl cp runs tar in the pod: its archive is masked byte for byte (same length).
+      const tar = this.input?.commands?.commands.some((c) => c.name === "tar") ?? false;
+      this.exec = new KubeExecRecorder(this.host, { ...r, command: this.maskArgs(r.command) }, chosen as ChannelProtocol, this.textMasking(), { sameLength: tar });
+    } catch (e) {
+      // No masker, no stream: the first upgraded bytes end the session (fail closed).
+      this.execFailure = `the exec output cannot be masked (${(e as Error).message})`;
+    }
   }
 
-  upgraded(from: "client" | "upstream", bytes: Uint8Array): void | "withhold" | Uint8Array[] {
+  upgraded(from: "client" | "upstream", bytes: Uint8Array): UpgradedVerdict {
     const r = this.request;
     if (this.exec) return this.exec.push(from, bytes);
-    if (this.portForward) return from === "client" ? this.portForward.pushFromClient(bytes) : this.portForward.pushFromUpstream(bytes);
+    if (this.execFailure) throw new Error(this.execFailure);
+    if (this.portForward) return { replace: from === "client" ? this.portForward.pushFromClient(bytes) : this.portForward.pushFromUpstream(bytes) };
     // A port-forward whose protocol was not accepted: nothing unread is relayed.
     if (r && r.kind === "resource" && r.verb === "portforward") throw new Error("the port-forward stream's protocol is unknown");
     // exec/attach whose protocol was not accepted: nothing unread is relayed.
     if (r && r.kind === "resource" && (r.verb === "exec" || r.verb === "attach")) throw new Error("the exec stream's protocol is unknown");
   }
 
-  private maskText(text: string): string {
-    const m = this.textMasking();
-    return m ? m.text(text) : text;
-  }
-
   async upgradeClosed(): Promise<void> {
+    // The server ended without a close frame: what the output windows hold goes out masked.
+    const rest = this.exec?.flushOutput() ?? [];
+    if (rest.length > 0) this.host.sendToClient(rest);
     await this.exec?.close();
     await this.portForward?.close();
   }

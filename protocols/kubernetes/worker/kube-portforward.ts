@@ -29,8 +29,8 @@ export const PORTFORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
 const BINARY = 0x2;
 
 export class KubePortForward {
-  private readonly up = new WebSocketMessageReader(true, true);
-  private readonly down = new WebSocketMessageReader(false, true);
+  private readonly up = new WebSocketMessageReader(true, { keepControl: true });
+  private readonly down = new WebSocketMessageReader(false, { keepControl: true });
   private readonly client: SpdyClientRewriter;
   private readonly server = new SpdyServerRewriter();
   private readonly requested = new Set<number>();
