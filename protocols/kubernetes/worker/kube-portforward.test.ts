@@ -52,7 +52,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 
 /** One side's reader of the frames the gateway relays to it (its own inflater follows every header block). */
 function peer(fromClient: boolean) {
-  const ws = new WebSocketMessageReader(fromClient, true);
+  const ws = new WebSocketMessageReader(fromClient, { keepControl: true });
   const inflater = new SpdyHeaderInflater();
   let buf = new Uint8Array(0);
   return (parts: readonly Uint8Array[]) => {
