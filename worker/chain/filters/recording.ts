@@ -64,7 +64,7 @@ export class Trail {
     const recorded = this.audit().onQuery(this.masked(event));
     recorded.catch(() => {});
     const earlier = this.unjoined;
-    this.unjoined = earlier ? Promise.all([earlier, recorded]).then(() => {}) : recorded;
+    this.unjoined = earlier === undefined ? recorded : Promise.all([earlier, recorded]).then(() => {});
   }
 
   /** A request no decision follows (PostgreSQL's Bind parameters): recorded now. */
