@@ -67,9 +67,11 @@ export class Trail {
     this.unjoined = earlier === undefined ? recorded : Promise.all([earlier, recorded]).then(() => {});
   }
 
-  /** A request no decision follows (PostgreSQL's Bind parameters): recorded now. */
-  requestAlone(event: RequestEvent): Promise<void> {
-    return this.audit().onQuery(this.masked(event));
+  /** A request no decision follows (PostgreSQL's Bind parameters): recorded now. `maskText: false`: the text is a name, recorded as sent. */
+  requestAlone(event: RequestEvent, opts: { maskText?: boolean } = {}): Promise<void> {
+    const masked = this.masked(event);
+    if (opts.maskText === false) masked.text = event.text;
+    return this.audit().onQuery(masked);
   }
 
   /** The decision, joined with the request started before it (one batch, one write). */
