@@ -59,19 +59,20 @@ export class Trail {
     return params.map((p) => (typeof p === "string" ? masked[k++]! : p));
   }
 
-  /** Starts recording a request (masked); not awaited: the next decision joins it into one batch. */
-  request(event: RequestEvent): void {
-    const recorded = this.audit().onQuery(this.masked(event));
+  /**
+   * Starts recording a request (masked); not awaited: the next decision joins it into one batch.
+   * `maskText: false`: the text is the gateway's own words or a protocol name, recorded as is.
+   */
+  request(event: RequestEvent, opts: RecordOptions = {}): void {
+    const recorded = this.audit().onQuery(this.masked(event, opts));
     recorded.catch(() => {});
     const earlier = this.unjoined;
     this.unjoined = earlier === undefined ? recorded : Promise.all([earlier, recorded]).then(() => {});
   }
 
-  /** A request no decision follows (PostgreSQL's Bind parameters): recorded now. `maskText: false`: the text is a name, recorded as sent. */
-  requestAlone(event: RequestEvent, opts: { maskText?: boolean } = {}): Promise<void> {
-    const masked = this.masked(event);
-    if (opts.maskText === false) masked.text = event.text;
-    return this.audit().onQuery(masked);
+  /** A request no decision follows (PostgreSQL's Bind parameters): recorded now. */
+  requestAlone(event: RequestEvent, opts: RecordOptions = {}): Promise<void> {
+    return this.audit().onQuery(this.masked(event, opts));
   }
 
   /** The decision, joined with the request started before it (one batch, one write). */
@@ -103,11 +104,16 @@ export class Trail {
     return this.audit().commit?.();
   }
 
-  private masked(event: RequestEvent): QueryEvent {
-    const out: QueryEvent = { ...event, text: this.text(event.text), readOnly: event.readOnly === true };
+  private masked(event: RequestEvent, opts: RecordOptions): QueryEvent {
+    const out: QueryEvent = { ...event, text: opts.maskText === false ? event.text : this.text(event.text), readOnly: event.readOnly === true };
     if (event.params) out.params = this.params(event.params);
     return out;
   }
+}
+
+export interface RecordOptions {
+  /** false: the request text is not the client's (the gateway's own words, a protocol name): recorded as is. */
+  maskText?: boolean;
 }
 
 /** A write that failed: the session ends, in the client's protocol (its own code when the error carries one). */
