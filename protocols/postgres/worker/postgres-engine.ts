@@ -11,7 +11,7 @@ import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
 import { timeoutFilter } from "../../../worker/chain/filters/timeout.ts";
 import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
-import { recordingFilter, recordingRefusal, type AnswerRecord, type Trail } from "../../../worker/chain/filters/recording.ts";
+import { gatedSends, recordingFilter, type AnswerRecord, type EngineSends, type Trail } from "../../../worker/chain/filters/recording.ts";
 import { resultMaskingFilter, type ResultMaskingFilter } from "../../../worker/chain/filters/result-masking.ts";
 import type { ChainFrame } from "../../../worker/chain/types.ts";
 import { SQLSTATE_BY_KIND } from "../module.ts";
@@ -134,6 +134,13 @@ export class PostgresEngine implements Engine {
    * answers recorded as the client receives them and held until durable, a failed write → FATAL.
    */
   private readonly trail: Trail;
+  /**
+   * Sends through the trail's gates: to the target once a request that is not read-only is
+   * durable, to the client once what describes the bytes is written; a failed write → FATAL with
+   * the recorder's code (not recorded → not sent). (`fatal` itself sends through the host, whose
+   * own commit then has nothing left to write.)
+   */
+  private readonly sends: EngineSends;
   /** The shared result-masking filter over this session's WASM masker (absent: no masking rule applies). */
   private readonly resultMasking: ResultMaskingFilter<Uint8Array> | undefined;
   private cancelledByTimeout = false;
@@ -171,6 +178,7 @@ export class PostgresEngine implements Engine {
     if (options.masker && maskingConfig) this.taint = new SessionTaint(options.masker, maskingConfig);
     const masker = options.masker;
     this.trail = recordingFilter<Uint8Array>({ audit: () => this.host.audit, ...(masker ? { maskTexts: (texts: string[]) => maskTexts(masker, texts) } : {}) }).trail;
+    this.sends = gatedSends(this.trail, () => this.host, (refusal) => this.fatal(refusal.code ?? "08P01", refusal.message, "error"));
     if (masker) {
       const taint = this.taint;
       // The codec-level masker: backend bytes in runs (messages, COPY data, across message
@@ -224,7 +232,7 @@ export class PostgresEngine implements Engine {
       }
       if (parsed.kind === "ssl" || parsed.kind === "gssenc") {
         // The tunnel is the encrypted channel; in-band TLS to the gateway is not offered.
-        this.toClient([new Uint8Array([0x4e])]);
+        this.sends.sendToClient([new Uint8Array([0x4e])]);
         continue;
       }
       if (parsed.kind === "cancel") {
@@ -269,7 +277,7 @@ export class PostgresEngine implements Engine {
       await host.openConnectorStream();
       // The connector logs in with the credential of exactly this access level (the second wall).
       const access = host.policy.sqlAccessLevel();
-      this.controlToConnector({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
+      this.sends.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
       const message = await ready;
       clearTimeout(timer);
       if (this.taint) await this.readCatalog();
@@ -292,7 +300,7 @@ export class PostgresEngine implements Engine {
       this.txStatus = parseTxStatus(message.txStatus);
       out.push(readyForQuery(this.txStatus));
       this.phase = "ready";
-      this.toClient(out);
+      this.sends.sendToClient(out);
     } catch (e) {
       clearTimeout(timer);
       const err = e as PendingError;
@@ -335,7 +343,7 @@ export class PostgresEngine implements Engine {
           } else {
             flushRun(start);
             runStart = start;
-            this.toConnector(out.splice(0));
+            this.sends.sendToConnector(out.splice(0));
             await new Promise<void>((resolve) => this.settledWaiters.push(resolve));
             if (this.phase !== "ready") return;
           }
@@ -473,7 +481,7 @@ export class PostgresEngine implements Engine {
             break;
           default:
             flushRun(start);
-            this.toConnector(out);
+            this.sends.sendToConnector(out);
             return this.fatal("08P01", `gatehouse: unsupported frontend message type ${JSON.stringify(String.fromCharCode(type))}`, "error");
         }
       }
@@ -482,7 +490,7 @@ export class PostgresEngine implements Engine {
       return this.fatal("08P01", `gatehouse: ${e.message}`, "error");
     }
     flushRun(bytes.length);
-    this.toConnector(out);
+    this.sends.sendToConnector(out);
     if (this.phase === "closed") this.host.end({ status: "ok", reason: "client terminated the session" });
   }
 
@@ -560,7 +568,7 @@ export class PostgresEngine implements Engine {
     const done = new Promise<void>((resolve, reject) => (this.catalogWait = { resolve, reject }));
     const timer = setTimeout(() => this.catalogWait?.reject(new Error("timed out reading the catalogue")), CONNECT_TIMEOUT_MS);
     try {
-      this.toConnector([message("Q", cstring(CATALOG_QUERY))]);
+      this.sends.sendToConnector([message("Q", cstring(CATALOG_QUERY))]);
       await done;
     } catch (e) {
       throw { code: "08001", message: `gatehouse: masking needs the target's catalogue: ${(e as Error).message}` } satisfies PendingError;
@@ -645,7 +653,7 @@ export class PostgresEngine implements Engine {
   /** The shared approval-hold filter (worker/chain/) on this session's chain; the decision comes from check(). */
   private createHoldChain(): FilterChain<HeldRequest> {
     // Callbacks read this.host when they run (this chain is created with the engine's fields).
-    const notice = (line: string) => this.toClient([noticeResponse({ severity: "NOTICE", code: "00000", message: line })]);
+    const notice = (line: string) => this.sends.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: line })]);
     return new FilterChain<HeldRequest>(
       [
         decidedFilter(),
@@ -841,7 +849,7 @@ export class PostgresEngine implements Engine {
     const payload = out.length === 1 ? out[0]! : concat(out);
     // Recording sees exactly what the client will see (after masking).
     await this.recordResponses(payload);
-    this.toClient([payload]);
+    this.sends.sendToClient([payload]);
   }
 
   private async recordResponses(payload: Uint8Array): Promise<void> {
@@ -917,7 +925,7 @@ export class PostgresEngine implements Engine {
   cancel(reason: "client" | "timeout"): void {
     if (this.phase !== "ready") return;
     if (reason === "timeout") this.cancelledByTimeout = true;
-    this.controlToConnector({ t: "cancel" });
+    this.sends.connectorControl({ t: "cancel" });
   }
 
   // ---------------------------------------------------------------- helpers
@@ -940,32 +948,6 @@ export class PostgresEngine implements Engine {
 
   private recordDecision(event: DecisionEvent): Promise<void> {
     return this.trail.decision(event);
-  }
-
-  /** To the target, through the recording gate: a request that is not read-only is durable first. */
-  private toConnector(parts: readonly Uint8Array[]): void {
-    const failure = this.trail.beforeForward();
-    if (failure) return this.recordingFailed(failure);
-    this.host.sendToConnector(parts);
-  }
-
-  private controlToConnector(m: ControlMessage): void {
-    const failure = this.trail.beforeForward();
-    if (failure) return this.recordingFailed(failure);
-    this.host.connectorControl(m);
-  }
-
-  /** To the client, through the recording gate: what describes these bytes is written first (output gate). */
-  private toClient(parts: readonly Uint8Array[]): void {
-    const failure = this.trail.beforeDeliver();
-    if (failure) return this.recordingFailed(failure);
-    this.host.sendToClient(parts);
-  }
-
-  /** Not recorded → not sent: the session ends with the recorder's own code. */
-  private recordingFailed(failure: Error): void {
-    const refusal = recordingRefusal(failure);
-    this.fatal(refusal.code ?? "08P01", refusal.message, "error");
   }
 
   private fatal(code: string, message: string, status: "error" | "denied"): void {
@@ -1046,7 +1028,6 @@ function randomInt31(): number {
   crypto.getRandomValues(a);
   return (a[0]! & 0x7fffffff) || 1;
 }
-
 
 function formatMs(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;

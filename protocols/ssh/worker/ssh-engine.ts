@@ -19,7 +19,7 @@ import { FilterChain } from "../../../worker/chain/chain.ts";
 import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
 import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
-import { recordingFilter, recordingRefusal, type Trail } from "../../../worker/chain/filters/recording.ts";
+import { gatedSends, recordingFilter, type Trail } from "../../../worker/chain/filters/recording.ts";
 import { resultMaskingFilter } from "../../../worker/chain/filters/result-masking.ts";
 import { sshRequest } from "../policy/describe.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
@@ -118,6 +118,8 @@ export class SshEngine implements Engine {
    * it and held until durable, a failed write ends the session.
    */
   private readonly trail: Trail = recordingFilter<never>({ audit: () => this.host.audit, maskTexts: (texts) => (this.mask ? texts.map((t) => this.mask!.text(t)) : texts) }).trail;
+  /** Sends through the trail's gates (SSH requests durable before the host sees them; output after its events); a failed write ends the session. */
+  private readonly sends = gatedSends(this.trail, () => this.host, (refusal) => this.end("error", refusal.message, refusal.code ?? "08P01"));
   /** The shared result-masking filter over the channel's streaming windows (ChannelOutput: one per stream). */
   private readonly resultMasking = resultMaskingFilter<OutputPiece>({
     masker: { process: (piece) => ({ ...piece, bytes: piece.channel.output.push(piece.stream, piece.bytes) }), counts: () => this.mask?.counts() ?? {} },
@@ -145,14 +147,14 @@ export class SshEngine implements Engine {
         const ch = this.channels.get(message.ch);
         if (!ch || ch.state !== "open") return;
         await this.host.audit.onEvent("term.resize", { ch: message.ch, cols: message.cols, rows: message.rows });
-        this.controlToConnector(message);
+        this.sends.connectorControl(message);
         return;
       }
       case "ssh.signal": {
         const ch = this.channels.get(message.ch);
         if (!ch || ch.state !== "open") return;
         await this.host.audit.onEvent("ssh.signal", { ch: message.ch, signal: message.name });
-        this.controlToConnector(message);
+        this.sends.connectorControl(message);
         return;
       }
       case "ssh.forward":
@@ -181,10 +183,10 @@ export class SshEngine implements Engine {
     const timer = setTimeout(() => this.connectorReady?.reject({ code: "ssh-timeout", message: "timed out waiting for the connector" }), CONNECT_TIMEOUT_MS);
     try {
       await host.openConnectorStream();
-      this.controlToConnector({ t: "open", resource: host.resource.name });
+      this.sends.connectorControl({ t: "open", resource: host.resource.name });
       await ready;
       this.phase = "ready";
-      this.controlToClient({ t: "ssh.ready" });
+      this.sends.sendControlToClient({ t: "ssh.ready" });
     } catch (e) {
       const err = e as { code?: string; message?: string };
       const text = err.message ?? String(e);
@@ -257,7 +259,7 @@ export class SshEngine implements Engine {
     if (Object.keys(kept).length > 0) forwarded.env = kept;
     else delete forwarded.env;
     if (forwarded.t !== "ssh.subsystem") await this.decideSessionForwarding(forwarded, pty);
-    this.controlToConnector(forwarded);
+    this.sends.connectorControl(forwarded);
   }
 
   /**
@@ -278,7 +280,7 @@ export class SshEngine implements Engine {
       }
       delete message[what];
       const why = decision.effect === "approve" ? `it matches an approve rule (${decision.reason}); forwarding is granted by allow rules or JIT grants, never held` : decision.reason;
-      this.toClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`gatehouse: ${label} forwarding refused: ${why}${pty ? "\r\n" : "\n"}`))]);
+      this.sends.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`gatehouse: ${label} forwarding refused: ${why}${pty ? "\r\n" : "\n"}`))]);
     }
   }
 
@@ -303,8 +305,8 @@ export class SshEngine implements Engine {
     if (message.cancel) {
       const refusal = this.forwards.begin(message);
       await host.audit.onEvent("ssh.forward-cancel", { id: message.id, target, ...(refusal ? { refused: refusal } : {}) });
-      if (refusal) return this.controlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
-      this.controlToConnector({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path, cancel: true });
+      if (refusal) return this.sends.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
+      this.sends.connectorControl({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path, cancel: true });
       return;
     }
     const origin = direct ? ` from ${message.originHost}:${message.originPort}` : "";
@@ -316,13 +318,13 @@ export class SshEngine implements Engine {
     else if (decision.effect !== "allow") refusal = `${message.kind} forwarding to ${target} refused: ${decision.reason}`;
     else if (direct && this.channels.size >= MAX_SSH_CHANNELS) refusal = `${message.kind} forwarding to ${target} refused: more than ${MAX_SSH_CHANNELS} channels in this session`;
     else if (!direct) refusal = this.forwards.begin(message);
-    if (refusal) return this.controlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
+    if (refusal) return this.sends.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
     if (direct) {
       const ch = message.ch!;
       this.channels.set(ch, this.forwardChannel(message.kind, target));
-      this.controlToConnector({ t: "ssh.direct", ch, kind: message.kind as "local" | "streamlocal", host: message.host, port: message.port, path: message.path, originHost: message.originHost!, originPort: message.originPort! });
+      this.sends.connectorControl({ t: "ssh.direct", ch, kind: message.kind as "local" | "streamlocal", host: message.host, port: message.port, path: message.path, originHost: message.originHost!, originPort: message.originPort! });
     } else {
-      this.controlToConnector({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path });
+      this.sends.connectorControl({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path });
     }
   }
 
@@ -342,12 +344,12 @@ export class SshEngine implements Engine {
     if (!refusal && this.channels.size >= MAX_SSH_CHANNELS) refusal = `more than ${MAX_SSH_CHANNELS} channels in this session`;
     if (refusal) {
       await this.host.audit.onEvent("ssh.forward-refused", { ch: m.ch, kind: m.kind, target, ...(origin ? { origin } : {}), reason: refusal });
-      this.toConnector([encodeChannelEvent(m.ch, { t: "close" })]);
+      this.sends.sendToConnector([encodeChannelEvent(m.ch, { t: "close" })]);
       return;
     }
     this.channels.set(m.ch, this.forwardChannel(m.kind, target));
     await this.host.audit.onEvent("ssh.forward-open", { ch: m.ch, kind: m.kind, target, ...(origin ? { origin } : {}) });
-    this.controlToClient(m);
+    this.sends.sendControlToClient(m);
   }
 
   private async onListenResult(raw: ControlMessage): Promise<void> {
@@ -358,7 +360,7 @@ export class SshEngine implements Engine {
     const target = forwardTarget(done.request.kind, done.port !== undefined ? { ...done.request, port: done.port } : done.request);
     const message = result.ok ? "" : `gatehouse: the host refused ${done.cancel ? "to cancel " : ""}the ${done.request.kind} forward ${target}: ${result.message ?? "request failed"}`;
     await this.host.audit.onEvent(done.cancel ? "ssh.forward-cancelled" : "ssh.forward-listen", { id: result.id, target, ok: result.ok, ...(result.ok ? {} : { message }) });
-    this.controlToClient({ t: "ssh.forward-result", id: result.id, ok: result.ok, message, ...(done.port !== undefined ? { port: done.port } : {}) });
+    this.sends.sendControlToClient({ t: "ssh.forward-result", id: result.id, ok: result.ok, message, ...(done.port !== undefined ? { port: done.port } : {}) });
   }
 
   /** Forwarded connections are recorded as open/close with byte counts (their content is opaque). */
@@ -398,7 +400,7 @@ export class SshEngine implements Engine {
         if (!wasOpen) return;
         if (ch.forward) await this.closeForward(frame.ch, ch, "client");
       } else if (ch.state !== "open") return;
-      this.toConnector([encodeChannelEvent(frame.ch, event)]);
+      this.sends.sendToConnector([encodeChannelEvent(frame.ch, event)]);
       return;
     }
     if (frame.stream !== STREAM_STDOUT) return this.fail("protocol", "gatehouse: the client may only send stdin");
@@ -411,19 +413,19 @@ export class SshEngine implements Engine {
         if (e instanceof SftpProtocolError) {
           this.refuse(frame.ch, `gatehouse: SFTP protocol error: ${e.message}`, false, EXIT_GATEWAY_ERROR);
           ch.state = "refused";
-          this.toConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
+          this.sends.sendToConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
           return;
         }
         throw e;
       }
-      for (const packet of result.forward) this.toConnector([encodeSshData(frame.ch, STREAM_STDOUT, packet)]);
-      for (const reply of result.reply) this.toClient([encodeSshData(frame.ch, STREAM_STDOUT, reply)]);
+      for (const packet of result.forward) this.sends.sendToConnector([encodeSshData(frame.ch, STREAM_STDOUT, packet)]);
+      for (const reply of result.reply) this.sends.sendToClient([encodeSshData(frame.ch, STREAM_STDOUT, reply)]);
       return;
     }
     if (ch.forward) ch.forward.up += frame.bytes.length;
     else if (ch.kind === "shell" || ch.pty) await this.recordInput(frame.ch, ch.output.input(frame.bytes));
     // The frame is already exactly what the connector expects (stdin of this channel): pass it on as is.
-    this.toConnector([bytes]);
+    this.sends.sendToConnector([bytes]);
   }
 
   // ---------------------------------------------------------------- target → client
@@ -463,7 +465,7 @@ export class SshEngine implements Engine {
         this.dropChannel(frame.ch);
         await this.recordMaskingCounts();
       }
-      this.toClient([encodeChannelEvent(frame.ch, event)]);
+      this.sends.sendToClient([encodeChannelEvent(frame.ch, event)]);
       return;
     }
     if (ch.sftp) {
@@ -477,7 +479,7 @@ export class SshEngine implements Engine {
         await this.host.audit.onEvent("ssh.channel-error", { ch: frame.ch, message: this.masked(`SFTP reply from the host cannot be masked: ${e.message}`) });
         ch.state = "refused";
         this.refuse(frame.ch, `gatehouse: SFTP reply from the host cannot be masked: ${e.message}`, false, EXIT_GATEWAY_ERROR);
-        this.toConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
+        this.sends.sendToConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
         return;
       }
       if (packets === null) this.sendOutput(frame.ch, frame.stream, frame.bytes);
@@ -493,7 +495,7 @@ export class SshEngine implements Engine {
     if (stream !== STREAM_EVENT) {
       ch.forward!.down += bytes.length;
       // Unchanged, so the connector's frame goes on as is (no copy per frame).
-      if (stream === STREAM_STDOUT) this.toClient([frame]);
+      if (stream === STREAM_STDOUT) this.sends.sendToClient([frame]);
       else this.sendOutput(chId, STREAM_STDOUT, bytes);
       return;
     }
@@ -502,14 +504,14 @@ export class SshEngine implements Engine {
     if (event.t === "error") {
       await this.host.audit.onEvent("ssh.channel-error", { ch: chId, message: event.message, target: ch.forward!.target });
       this.dropChannel(chId);
-      this.toClient([encodeChannelEvent(chId, event), encodeChannelEvent(chId, { t: "close" })]);
+      this.sends.sendToClient([encodeChannelEvent(chId, event), encodeChannelEvent(chId, { t: "close" })]);
       return;
     }
     if (event.t === "close") {
       this.dropChannel(chId);
       await this.closeForward(chId, ch, "host");
     }
-    this.toClient([encodeChannelEvent(chId, event)]);
+    this.sends.sendToClient([encodeChannelEvent(chId, event)]);
   }
 
   /** The channel's output ends (exit, close, error): release what the masking windows still hold. */
@@ -548,7 +550,7 @@ export class SshEngine implements Engine {
 
   private sendOutput(chId: number, stream: number, bytes: Uint8Array): void {
     for (let off = 0; off < bytes.length; off += OUT_CHUNK) {
-      this.toClient([encodeSshData(chId, stream, bytes.subarray(off, Math.min(bytes.length, off + OUT_CHUNK)))]);
+      this.sends.sendToClient([encodeSshData(chId, stream, bytes.subarray(off, Math.min(bytes.length, off + OUT_CHUNK)))]);
     }
   }
 
@@ -616,7 +618,7 @@ export class SshEngine implements Engine {
   /** The shared approval-hold filter (worker/chain/) on this session's chain; the decision comes from the channel request. */
   private createHoldChain(): FilterChain<HeldChannel> {
     const toStderr = (line: string, held: HeldChannel) =>
-      this.toClient([encodeSshData(held.ch, STREAM_STDERR, new TextEncoder().encode(`${line}${held.pty ? "\r\n" : "\n"}`))]);
+      this.sends.sendToClient([encodeSshData(held.ch, STREAM_STDERR, new TextEncoder().encode(`${line}${held.pty ? "\r\n" : "\n"}`))]);
     return new FilterChain<HeldChannel>(
       [
         decidedFilter(),
@@ -640,9 +642,9 @@ export class SshEngine implements Engine {
 
   private refuse(chId: number, text: string, pty: boolean, status = EXIT_REFUSED): void {
     const line = `${text}${pty ? "\r\n" : "\n"}`;
-    this.toClient([encodeSshData(chId, STREAM_STDERR, new TextEncoder().encode(line))]);
-    this.toClient([encodeChannelEvent(chId, { t: "exit", code: status })]);
-    this.toClient([encodeChannelEvent(chId, { t: "close" })]);
+    this.sends.sendToClient([encodeSshData(chId, STREAM_STDERR, new TextEncoder().encode(line))]);
+    this.sends.sendToClient([encodeChannelEvent(chId, { t: "exit", code: status })]);
+    this.sends.sendToClient([encodeChannelEvent(chId, { t: "close" })]);
   }
 
   /** Masking counts (per rule, never values) into the trail whenever they grew, at channel close. */
@@ -658,38 +660,6 @@ export class SshEngine implements Engine {
   /** Output bytes of an exec/shell channel stream → what may be sent now, masked (the shared result-masking filter). */
   private maskOutput(channel: Channel, stream: number, bytes: Uint8Array): Uint8Array {
     return this.resultMasking.mask({ channel, stream, bytes }).bytes;
-  }
-
-  /** To the host, through the recording gate: an SSH request is durable before the host sees it. */
-  private toConnector(parts: readonly Uint8Array[]): void {
-    const failure = this.trail.beforeForward();
-    if (failure) return this.recordingFailed(failure);
-    this.host.sendToConnector(parts);
-  }
-
-  private controlToConnector(message: ControlMessage): void {
-    const failure = this.trail.beforeForward();
-    if (failure) return this.recordingFailed(failure);
-    this.host.connectorControl(message);
-  }
-
-  /** To the client, through the recording gate: what describes these bytes is written first (output gate). */
-  private toClient(parts: readonly Uint8Array[]): void {
-    const failure = this.trail.beforeDeliver();
-    if (failure) return this.recordingFailed(failure);
-    this.host.sendToClient(parts);
-  }
-
-  private controlToClient(message: ControlMessage): void {
-    const failure = this.trail.beforeDeliver();
-    if (failure) return this.recordingFailed(failure);
-    this.host.sendControlToClient(message);
-  }
-
-  /** Not recorded → not sent: the session ends (the recorder's own code). */
-  private recordingFailed(failure: Error): void {
-    const refusal = recordingRefusal(failure);
-    this.end("error", refusal.message, refusal.code ?? "08P01");
   }
 
   private dropChannel(chId: number): void {

@@ -24,6 +24,7 @@
  * beforeForward, answers → beforeDeliver.
  */
 import type { DecisionEvent, QueryEvent, SessionAudit } from "../../session/session-audit.ts";
+import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import { CONTINUE, refuse, type ChainFrame, type Filter, type Refusal } from "../types.ts";
 
 export type TrailAudit = Pick<SessionAudit, "onQuery" | "onDecision"> & Partial<Pick<SessionAudit, "commit" | "commitBeforeForward">>;
@@ -175,5 +176,36 @@ export function recordingFilter<M>(opts: RecordingOptions<M>): RecordingFilter<M
         return gate(trail.beforeForward());
       },
     },
+  };
+}
+
+/** What an engine sends, to either side (worker/engines/engine.ts EngineHost). */
+export interface EngineSends {
+  sendToClient(parts: readonly Uint8Array[]): void;
+  sendControlToClient(message: ControlMessage): void;
+  sendToConnector(parts: readonly Uint8Array[]): void;
+  connectorControl(message: ControlMessage): void;
+}
+
+/**
+ * An engine's sends through the trail's gates, for engines that drive the trail themselves: to the
+ * target after `beforeForward`, to the client after `beforeDeliver`. When the write fails nothing
+ * is sent and `failed` ends the session in the protocol's own way (PostgreSQL FATAL, SSH close).
+ */
+export function gatedSends(trail: Trail, host: () => EngineSends, failed: (refusal: Refusal) => void): EngineSends {
+  const gated =
+    <A>(gate: () => Error | undefined, send: (h: EngineSends, a: A) => void) =>
+    (a: A): void => {
+      const failure = gate();
+      if (failure) return failed(recordingRefusal(failure));
+      send(host(), a);
+    };
+  const forward = () => trail.beforeForward();
+  const deliver = () => trail.beforeDeliver();
+  return {
+    sendToClient: gated(deliver, (h, parts: readonly Uint8Array[]) => h.sendToClient(parts)),
+    sendControlToClient: gated(deliver, (h, m: ControlMessage) => h.sendControlToClient(m)),
+    sendToConnector: gated(forward, (h, parts: readonly Uint8Array[]) => h.sendToConnector(parts)),
+    connectorControl: gated(forward, (h, m: ControlMessage) => h.connectorControl(m)),
   };
 }
