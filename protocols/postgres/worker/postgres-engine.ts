@@ -11,6 +11,8 @@ import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
 import { timeoutFilter } from "../../../worker/chain/filters/timeout.ts";
 import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
+import { gatedSends, recordingFilter, type AnswerRecord, type EngineSends, type Trail } from "../../../worker/chain/filters/recording.ts";
+import { resultMaskingFilter, type ResultMaskingFilter } from "../../../worker/chain/filters/result-masking.ts";
 import type { ChainFrame } from "../../../worker/chain/types.ts";
 import { SQLSTATE_BY_KIND } from "../module.ts";
 import { sqlRequest } from "../policy/describe.ts";
@@ -125,8 +127,22 @@ export class PostgresEngine implements Engine {
   });
   /** Prepared statements whose Parse was plain reads: their Bind may reach the target before it is durable. */
   private readonly readOnlyStatements = new Set<string>();
-  /** The query event of the statement being checked, joined by its decision (one batch). */
-  private queryRecorded: Promise<void> | undefined;
+  /**
+   * The shared recording filter's trail (worker/chain/filters/recording.ts), driven where the framer
+   * cuts messages: a statement's query event joined by its decision (one batch), the trail text
+   * masked by the session's detectors, writes durable before forwarding (reads may go first), the
+   * answers recorded as the client receives them and held until durable, a failed write → FATAL.
+   */
+  private readonly trail: Trail;
+  /**
+   * Sends through the trail's gates: to the target once a request that is not read-only is
+   * durable, to the client once what describes the bytes is written; a failed write → FATAL with
+   * the recorder's code (not recorded → not sent). (`fatal` itself sends through the host, whose
+   * own commit then has nothing left to write.)
+   */
+  private readonly sends: EngineSends;
+  /** The shared result-masking filter over this session's WASM masker (absent: no masking rule applies). */
+  private readonly resultMasking: ResultMaskingFilter<Uint8Array> | undefined;
   private cancelledByTimeout = false;
   private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
   /**
@@ -160,6 +176,17 @@ export class PostgresEngine implements Engine {
     if (options.masker) this.order = new ResponseOrder();
     const maskingConfig = options.masker ? host.policy.maskingConfig() : undefined;
     if (options.masker && maskingConfig) this.taint = new SessionTaint(options.masker, maskingConfig);
+    const masker = options.masker;
+    this.trail = recordingFilter<Uint8Array>({ audit: () => this.host.audit, ...(masker ? { maskTexts: (texts: string[]) => maskTexts(masker, texts) } : {}) }).trail;
+    this.sends = gatedSends(this.trail, () => this.host, (refusal) => this.fatal(refusal.code ?? "08P01", refusal.message, "error"));
+    if (masker) {
+      const taint = this.taint;
+      // The codec-level masker: backend bytes in runs (messages, COPY data, across message
+      // boundaries), then the derived-value pass; state between runs is the engine's (plans, COPY formats).
+      this.resultMasking = resultMaskingFilter<Uint8Array>({
+        masker: { process: (run) => (taint ? taint.postProcess(masker.process(run)) : masker.process(run)), counts: () => masker.counts() },
+      });
+    }
     // A tunnel that never completes its startup must not hold a session open.
     setTimeout(() => {
       if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");
@@ -205,7 +232,7 @@ export class PostgresEngine implements Engine {
       }
       if (parsed.kind === "ssl" || parsed.kind === "gssenc") {
         // The tunnel is the encrypted channel; in-band TLS to the gateway is not offered.
-        this.host.sendToClient([new Uint8Array([0x4e])]);
+        this.sends.sendToClient([new Uint8Array([0x4e])]);
         continue;
       }
       if (parsed.kind === "cancel") {
@@ -250,7 +277,7 @@ export class PostgresEngine implements Engine {
       await host.openConnectorStream();
       // The connector logs in with the credential of exactly this access level (the second wall).
       const access = host.policy.sqlAccessLevel();
-      host.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
+      this.sends.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
       const message = await ready;
       clearTimeout(timer);
       if (this.taint) await this.readCatalog();
@@ -273,7 +300,7 @@ export class PostgresEngine implements Engine {
       this.txStatus = parseTxStatus(message.txStatus);
       out.push(readyForQuery(this.txStatus));
       this.phase = "ready";
-      host.sendToClient(out);
+      this.sends.sendToClient(out);
     } catch (e) {
       clearTimeout(timer);
       const err = e as PendingError;
@@ -316,7 +343,7 @@ export class PostgresEngine implements Engine {
           } else {
             flushRun(start);
             runStart = start;
-            this.host.sendToConnector(out.splice(0));
+            this.sends.sendToConnector(out.splice(0));
             await new Promise<void>((resolve) => this.settledWaiters.push(resolve));
             if (this.phase !== "ready") return;
           }
@@ -367,7 +394,8 @@ export class PostgresEngine implements Engine {
           case T.Bind: {
             const bind = decodeBind(body);
             if (await this.refuseReservedName(i, replace, bind.statement, bind.portal)) break;
-            if (bind.params.length > 0) await this.host.audit.onQuery({ protocol: "postgres", message: "bind", text: bind.statement, params: this.maskedParams(bind.params), readOnly: this.readOnlyStatements.has(bind.statement) });
+            // (The statement's name is recorded as sent; its parameters masked by the trail.)
+            if (bind.params.length > 0) await this.trail.requestAlone({ protocol: "postgres", message: "bind", text: bind.statement, params: bind.params, readOnly: this.readOnlyStatements.has(bind.statement) }, { maskText: false });
             const heldStatement = this.held.statement(bind.statement);
             if (heldStatement) {
               const parts = readBind(body);
@@ -430,7 +458,7 @@ export class PostgresEngine implements Engine {
           case T.FunctionCall: {
             // The fastpath function-call sub-protocol runs a function by OID, invisible to SQL policy.
             const reason = "the function-call sub-protocol is refused by the gateway";
-            await this.host.audit.onQuery({ protocol: "postgres", message: "function-call", text: "" });
+            this.trail.request({ protocol: "postgres", message: "function-call", text: "" });
             await this.recordDecision({ effect: "deny", rule: null, reason });
             replace(i, this.denials.sentinelQuery({ code: "42501", message: `gatehouse: ${reason}` }));
             order?.sent({ kind: "query", copies: [], resets: false });
@@ -453,7 +481,7 @@ export class PostgresEngine implements Engine {
             break;
           default:
             flushRun(start);
-            this.host.sendToConnector(out);
+            this.sends.sendToConnector(out);
             return this.fatal("08P01", `gatehouse: unsupported frontend message type ${JSON.stringify(String.fromCharCode(type))}`, "error");
         }
       }
@@ -462,7 +490,7 @@ export class PostgresEngine implements Engine {
       return this.fatal("08P01", `gatehouse: ${e.message}`, "error");
     }
     flushRun(bytes.length);
-    this.host.sendToConnector(out);
+    this.sends.sendToConnector(out);
     if (this.phase === "closed") this.host.end({ status: "ok", reason: "client terminated the session" });
   }
 
@@ -475,14 +503,13 @@ export class PostgresEngine implements Engine {
     const scs = this.standardConformingStrings;
     const { decision, statements } = this.host.policy.decide(sqlRequest(sql, scs));
     // Not awaited here: the decision joins it (recordDecision), so both are one batch, one write.
-    this.queryRecorded = this.host.audit.onQuery({
+    this.trail.request({
       protocol: "postgres",
       message,
-      text: this.masked(sql),
+      text: sql,
       statements: statements.map((s) => ({ kind: s.kind, command: s.command, flags: [...s.flags] })),
       readOnly: plainReads(statements),
     });
-    this.queryRecorded.catch(() => {});
     // Session state, fail closed (docs/SQL-CLASSIFIER.md, "Session state"): the decision must not
     // depend on standard_conforming_strings, nor on a client encoding that is not confirmed, and
     // the statement must not change a pinned setting.
@@ -541,7 +568,7 @@ export class PostgresEngine implements Engine {
     const done = new Promise<void>((resolve, reject) => (this.catalogWait = { resolve, reject }));
     const timer = setTimeout(() => this.catalogWait?.reject(new Error("timed out reading the catalogue")), CONNECT_TIMEOUT_MS);
     try {
-      this.host.sendToConnector([message("Q", cstring(CATALOG_QUERY))]);
+      this.sends.sendToConnector([message("Q", cstring(CATALOG_QUERY))]);
       await done;
     } catch (e) {
       throw { code: "08001", message: `gatehouse: masking needs the target's catalogue: ${(e as Error).message}` } satisfies PendingError;
@@ -607,23 +634,9 @@ export class PostgresEngine implements Engine {
     };
   }
 
-  /** Request text as the audit trail and approvers may see it (masked by the session's rules). */
-  private masked(text: string): string {
-    return this.options.masker ? maskTexts(this.options.masker, [text])[0]! : text;
-  }
-
-  private maskedParams(params: ReturnType<typeof decodeBind>["params"]): ReturnType<typeof decodeBind>["params"] {
-    const masker = this.options.masker;
-    if (!masker) return params;
-    const texts = params.filter((p): p is string => typeof p === "string");
-    const masked = maskTexts(masker, texts);
-    let k = 0;
-    return params.map((p) => (typeof p === "string" ? masked[k++]! : p));
-  }
-
   /** Values masked so far per rule (for the audit trail; never the values). */
   maskingCounts(): Record<string, number> {
-    return this.options.masker?.counts() ?? {};
+    return this.resultMasking?.counts() ?? {};
   }
 
   /**
@@ -640,7 +653,7 @@ export class PostgresEngine implements Engine {
   /** The shared approval-hold filter (worker/chain/) on this session's chain; the decision comes from check(). */
   private createHoldChain(): FilterChain<HeldRequest> {
     // Callbacks read this.host when they run (this chain is created with the engine's fields).
-    const notice = (line: string) => this.host.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: line })]);
+    const notice = (line: string) => this.sends.sendToClient([noticeResponse({ severity: "NOTICE", code: "00000", message: line })]);
     return new FilterChain<HeldRequest>(
       [
         decidedFilter(),
@@ -729,8 +742,7 @@ export class PostgresEngine implements Engine {
     const flush = () => {
       if (run.length === 0) return;
       const joined = run.length === 1 ? run[0]! : concat(run);
-      const masked = masker ? masker.process(joined) : joined;
-      out.push(this.taint ? this.taint.postProcess(masked) : masked);
+      out.push(this.resultMasking ? this.resultMasking.mask(joined) : joined);
       run = [];
     };
     try {
@@ -837,11 +849,11 @@ export class PostgresEngine implements Engine {
     const payload = out.length === 1 ? out[0]! : concat(out);
     // Recording sees exactly what the client will see (after masking).
     await this.recordResponses(payload);
-    this.host.sendToClient([payload]);
+    this.sends.sendToClient([payload]);
   }
 
   private async recordResponses(payload: Uint8Array): Promise<void> {
-    const pending: Array<() => Promise<void>> = [];
+    const pending: AnswerRecord[] = [];
     const result = this.result;
     forEachMessage(payload, (type, start, end) => {
       if (type === B.DataRow) {
@@ -870,7 +882,7 @@ export class PostgresEngine implements Engine {
       }
     });
     // All of a response's events in one batch (one storage write); the recorder keeps call order.
-    await Promise.all(pending.map((record) => record()));
+    await this.trail.answer(pending);
   }
 
   private takeResult(commandTag: string | undefined): ResultEvent {
@@ -913,7 +925,7 @@ export class PostgresEngine implements Engine {
   cancel(reason: "client" | "timeout"): void {
     if (this.phase !== "ready") return;
     if (reason === "timeout") this.cancelledByTimeout = true;
-    this.host.connectorControl({ t: "cancel" });
+    this.sends.connectorControl({ t: "cancel" });
   }
 
   // ---------------------------------------------------------------- helpers
@@ -934,10 +946,8 @@ export class PostgresEngine implements Engine {
     void this.statementTimeout.encode!(timeoutFrame("ready"));
   }
 
-  private async recordDecision(event: DecisionEvent): Promise<void> {
-    const query = this.queryRecorded;
-    this.queryRecorded = undefined;
-    await Promise.all([query, this.host.audit.onDecision(event)]);
+  private recordDecision(event: DecisionEvent): Promise<void> {
+    return this.trail.decision(event);
   }
 
   private fatal(code: string, message: string, status: "error" | "denied"): void {
@@ -1018,7 +1028,6 @@ function randomInt31(): number {
   crypto.getRandomValues(a);
   return (a[0]! & 0x7fffffff) || 1;
 }
-
 
 function formatMs(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;

@@ -19,6 +19,8 @@ import { FilterChain } from "../../../worker/chain/chain.ts";
 import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
 import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
+import { gatedSends, recordingFilter, type Trail } from "../../../worker/chain/filters/recording.ts";
+import { resultMaskingFilter } from "../../../worker/chain/filters/result-masking.ts";
 import { sshRequest } from "../policy/describe.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import {
@@ -109,6 +111,19 @@ export class SshEngine implements Engine {
   private maskedSoFar = 0;
   /** Output processing (connector data and idle flushes) in order. */
   private outputChain: Promise<void> = Promise.resolve();
+  /**
+   * The shared recording filter's trail (worker/chain/filters/recording.ts), driven per request:
+   * each request's event joined by its decision (one batch), its text masked by the session's
+   * rules, SSH requests durable before they are forwarded, output recorded as the client receives
+   * it and held until durable, a failed write ends the session.
+   */
+  private readonly trail: Trail = recordingFilter<never>({ audit: () => this.host.audit, maskTexts: (texts) => (this.mask ? texts.map((t) => this.mask!.text(t)) : texts) }).trail;
+  /** Sends through the trail's gates (SSH requests durable before the host sees them; output after its events); a failed write ends the session. */
+  private readonly sends = gatedSends(this.trail, () => this.host, (refusal) => this.end("error", refusal.message, refusal.code ?? "08P01"));
+  /** The shared result-masking filter over the channel's streaming windows (ChannelOutput: one per stream). */
+  private readonly resultMasking = resultMaskingFilter<OutputPiece>({
+    masker: { process: (piece) => ({ ...piece, bytes: piece.channel.output.push(piece.stream, piece.bytes) }), counts: () => this.mask?.counts() ?? {} },
+  });
 
   constructor(
     private readonly host: EngineHost,
@@ -132,14 +147,14 @@ export class SshEngine implements Engine {
         const ch = this.channels.get(message.ch);
         if (!ch || ch.state !== "open") return;
         await this.host.audit.onEvent("term.resize", { ch: message.ch, cols: message.cols, rows: message.rows });
-        this.host.connectorControl(message);
+        this.sends.connectorControl(message);
         return;
       }
       case "ssh.signal": {
         const ch = this.channels.get(message.ch);
         if (!ch || ch.state !== "open") return;
         await this.host.audit.onEvent("ssh.signal", { ch: message.ch, signal: message.name });
-        this.host.connectorControl(message);
+        this.sends.connectorControl(message);
         return;
       }
       case "ssh.forward":
@@ -168,10 +183,10 @@ export class SshEngine implements Engine {
     const timer = setTimeout(() => this.connectorReady?.reject({ code: "ssh-timeout", message: "timed out waiting for the connector" }), CONNECT_TIMEOUT_MS);
     try {
       await host.openConnectorStream();
-      host.connectorControl({ t: "open", resource: host.resource.name });
+      this.sends.connectorControl({ t: "open", resource: host.resource.name });
       await ready;
       this.phase = "ready";
-      host.sendControlToClient({ t: "ssh.ready" });
+      this.sends.sendControlToClient({ t: "ssh.ready" });
     } catch (e) {
       const err = e as { code?: string; message?: string };
       const text = err.message ?? String(e);
@@ -197,10 +212,10 @@ export class SshEngine implements Engine {
       kind = "exec";
       what = "command";
       const line = parseCommandLine(message.command);
-      await host.audit.onQuery({
+      this.trail.request({
         protocol: "ssh",
         message: "exec",
-        text: this.masked(message.command),
+        text: message.command,
         statements: line.commands.map((c) => ({ kind: c.kind, command: this.masked(c.kind === "unknown" ? `unknown: ${c.reason ?? ""}` : c.name), flags: commandFlags(c).map((f) => this.masked(f)) })),
       });
       decision = this.decide({ kind: "exec", line });
@@ -211,11 +226,11 @@ export class SshEngine implements Engine {
     } else if (message.t === "ssh.shell") {
       kind = "shell";
       what = "interactive shell";
-      await host.audit.onQuery({ protocol: "ssh", message: "shell", text: "" });
+      this.trail.request({ protocol: "ssh", message: "shell", text: "" });
       decision = this.decide({ kind: "shell" });
       if (!pty) decision = decideShellWithoutTerminal(decision, (r) => this.decide(r));
     } else {
-      await host.audit.onQuery({ protocol: "ssh", message: "subsystem", text: this.masked(message.name) });
+      this.trail.request({ protocol: "ssh", message: "subsystem", text: message.name });
       if (message.name !== "sftp") {
         kind = "exec";
         what = "subsystem";
@@ -244,7 +259,7 @@ export class SshEngine implements Engine {
     if (Object.keys(kept).length > 0) forwarded.env = kept;
     else delete forwarded.env;
     if (forwarded.t !== "ssh.subsystem") await this.decideSessionForwarding(forwarded, pty);
-    host.connectorControl(forwarded);
+    this.sends.connectorControl(forwarded);
   }
 
   /**
@@ -256,7 +271,7 @@ export class SshEngine implements Engine {
     for (const what of ["agent", "x11"] as const) {
       if (!message[what]) continue;
       const label = what === "agent" ? "agent" : "X11";
-      await this.host.audit.onQuery({ protocol: "ssh", message: "forward", text: `${what} (channel ${message.ch})` });
+      this.trail.request({ protocol: "ssh", message: "forward", text: `${what} (channel ${message.ch})` }, { maskText: false });
       const decision = this.decide(what === "agent" ? { kind: "agent-forward" } : { kind: "x11" });
       await this.recordDecision(decision);
       if (decision.effect === "allow") {
@@ -265,12 +280,12 @@ export class SshEngine implements Engine {
       }
       delete message[what];
       const why = decision.effect === "approve" ? `it matches an approve rule (${decision.reason}); forwarding is granted by allow rules or JIT grants, never held` : decision.reason;
-      this.host.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`gatehouse: ${label} forwarding refused: ${why}${pty ? "\r\n" : "\n"}`))]);
+      this.sends.sendToClient([encodeSshData(message.ch, STREAM_STDERR, new TextEncoder().encode(`gatehouse: ${label} forwarding refused: ${why}${pty ? "\r\n" : "\n"}`))]);
     }
   }
 
   private async decideSftp(name: string, op: SftpOperation, paths: string[]): Promise<{ allowed: boolean; message: string }> {
-    await this.host.audit.onQuery({ protocol: "ssh", message: "sftp", text: this.masked(`${name} ${paths.join(" ")}`.trim()) });
+    this.trail.request({ protocol: "ssh", message: "sftp", text: `${name} ${paths.join(" ")}`.trim() });
     const decision = this.decide({ kind: "sftp", op, paths, detail: name });
     await this.recordDecision(decision);
     if (decision.effect === "allow") return { allowed: true, message: "" };
@@ -290,12 +305,12 @@ export class SshEngine implements Engine {
     if (message.cancel) {
       const refusal = this.forwards.begin(message);
       await host.audit.onEvent("ssh.forward-cancel", { id: message.id, target, ...(refusal ? { refused: refusal } : {}) });
-      if (refusal) return host.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
-      host.connectorControl({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path, cancel: true });
+      if (refusal) return this.sends.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
+      this.sends.connectorControl({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path, cancel: true });
       return;
     }
     const origin = direct ? ` from ${message.originHost}:${message.originPort}` : "";
-    await host.audit.onQuery({ protocol: "ssh", message: "forward", text: this.masked(`${target}${origin}`) });
+    this.trail.request({ protocol: "ssh", message: "forward", text: `${target}${origin}` });
     const decision = this.decide({ kind: "port-forward", target });
     await this.recordDecision(decision);
     let refusal: string | undefined;
@@ -303,13 +318,13 @@ export class SshEngine implements Engine {
     else if (decision.effect !== "allow") refusal = `${message.kind} forwarding to ${target} refused: ${decision.reason}`;
     else if (direct && this.channels.size >= MAX_SSH_CHANNELS) refusal = `${message.kind} forwarding to ${target} refused: more than ${MAX_SSH_CHANNELS} channels in this session`;
     else if (!direct) refusal = this.forwards.begin(message);
-    if (refusal) return host.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
+    if (refusal) return this.sends.sendControlToClient({ t: "ssh.forward-result", id: message.id, ok: false, message: `gatehouse: ${refusal}` });
     if (direct) {
       const ch = message.ch!;
       this.channels.set(ch, this.forwardChannel(message.kind, target));
-      host.connectorControl({ t: "ssh.direct", ch, kind: message.kind as "local" | "streamlocal", host: message.host, port: message.port, path: message.path, originHost: message.originHost!, originPort: message.originPort! });
+      this.sends.connectorControl({ t: "ssh.direct", ch, kind: message.kind as "local" | "streamlocal", host: message.host, port: message.port, path: message.path, originHost: message.originHost!, originPort: message.originPort! });
     } else {
-      host.connectorControl({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path });
+      this.sends.connectorControl({ t: "ssh.listen", id: message.id, kind: message.kind, host: message.host, port: message.port, path: message.path });
     }
   }
 
@@ -329,12 +344,12 @@ export class SshEngine implements Engine {
     if (!refusal && this.channels.size >= MAX_SSH_CHANNELS) refusal = `more than ${MAX_SSH_CHANNELS} channels in this session`;
     if (refusal) {
       await this.host.audit.onEvent("ssh.forward-refused", { ch: m.ch, kind: m.kind, target, ...(origin ? { origin } : {}), reason: refusal });
-      this.host.sendToConnector([encodeChannelEvent(m.ch, { t: "close" })]);
+      this.sends.sendToConnector([encodeChannelEvent(m.ch, { t: "close" })]);
       return;
     }
     this.channels.set(m.ch, this.forwardChannel(m.kind, target));
     await this.host.audit.onEvent("ssh.forward-open", { ch: m.ch, kind: m.kind, target, ...(origin ? { origin } : {}) });
-    this.host.sendControlToClient(m);
+    this.sends.sendControlToClient(m);
   }
 
   private async onListenResult(raw: ControlMessage): Promise<void> {
@@ -345,7 +360,7 @@ export class SshEngine implements Engine {
     const target = forwardTarget(done.request.kind, done.port !== undefined ? { ...done.request, port: done.port } : done.request);
     const message = result.ok ? "" : `gatehouse: the host refused ${done.cancel ? "to cancel " : ""}the ${done.request.kind} forward ${target}: ${result.message ?? "request failed"}`;
     await this.host.audit.onEvent(done.cancel ? "ssh.forward-cancelled" : "ssh.forward-listen", { id: result.id, target, ok: result.ok, ...(result.ok ? {} : { message }) });
-    this.host.sendControlToClient({ t: "ssh.forward-result", id: result.id, ok: result.ok, message, ...(done.port !== undefined ? { port: done.port } : {}) });
+    this.sends.sendControlToClient({ t: "ssh.forward-result", id: result.id, ok: result.ok, message, ...(done.port !== undefined ? { port: done.port } : {}) });
   }
 
   /** Forwarded connections are recorded as open/close with byte counts (their content is opaque). */
@@ -385,7 +400,7 @@ export class SshEngine implements Engine {
         if (!wasOpen) return;
         if (ch.forward) await this.closeForward(frame.ch, ch, "client");
       } else if (ch.state !== "open") return;
-      this.host.sendToConnector([encodeChannelEvent(frame.ch, event)]);
+      this.sends.sendToConnector([encodeChannelEvent(frame.ch, event)]);
       return;
     }
     if (frame.stream !== STREAM_STDOUT) return this.fail("protocol", "gatehouse: the client may only send stdin");
@@ -398,19 +413,19 @@ export class SshEngine implements Engine {
         if (e instanceof SftpProtocolError) {
           this.refuse(frame.ch, `gatehouse: SFTP protocol error: ${e.message}`, false, EXIT_GATEWAY_ERROR);
           ch.state = "refused";
-          this.host.sendToConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
+          this.sends.sendToConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
           return;
         }
         throw e;
       }
-      for (const packet of result.forward) this.host.sendToConnector([encodeSshData(frame.ch, STREAM_STDOUT, packet)]);
-      for (const reply of result.reply) this.host.sendToClient([encodeSshData(frame.ch, STREAM_STDOUT, reply)]);
+      for (const packet of result.forward) this.sends.sendToConnector([encodeSshData(frame.ch, STREAM_STDOUT, packet)]);
+      for (const reply of result.reply) this.sends.sendToClient([encodeSshData(frame.ch, STREAM_STDOUT, reply)]);
       return;
     }
     if (ch.forward) ch.forward.up += frame.bytes.length;
     else if (ch.kind === "shell" || ch.pty) await this.recordInput(frame.ch, ch.output.input(frame.bytes));
     // The frame is already exactly what the connector expects (stdin of this channel): pass it on as is.
-    this.host.sendToConnector([bytes]);
+    this.sends.sendToConnector([bytes]);
   }
 
   // ---------------------------------------------------------------- target → client
@@ -444,17 +459,17 @@ export class SshEngine implements Engine {
       }
       await this.flushOutput(frame.ch, ch);
       if (event.t === "exit") {
-        await this.host.audit.onResult({ rows: 0, commandTag: event.signal ? `signal ${event.signal}` : `exit ${event.code}` });
+        await this.trail.answer([() => this.host.audit.onResult({ rows: 0, commandTag: event.signal ? `signal ${event.signal}` : `exit ${event.code}` })]);
       }
       if (event.t === "close") {
         this.dropChannel(frame.ch);
         await this.recordMaskingCounts();
       }
-      this.host.sendToClient([encodeChannelEvent(frame.ch, event)]);
+      this.sends.sendToClient([encodeChannelEvent(frame.ch, event)]);
       return;
     }
     if (ch.sftp) {
-      if (frame.stream !== STREAM_STDOUT) return this.sendOutput(frame.ch, frame.stream, ch.output.push(frame.stream, frame.bytes));
+      if (frame.stream !== STREAM_STDOUT) return this.sendOutput(frame.ch, frame.stream, this.maskOutput(ch, frame.stream, frame.bytes));
       let packets;
       try {
         packets = ch.sftp.fromServer(frame.bytes);
@@ -464,14 +479,14 @@ export class SshEngine implements Engine {
         await this.host.audit.onEvent("ssh.channel-error", { ch: frame.ch, message: this.masked(`SFTP reply from the host cannot be masked: ${e.message}`) });
         ch.state = "refused";
         this.refuse(frame.ch, `gatehouse: SFTP reply from the host cannot be masked: ${e.message}`, false, EXIT_GATEWAY_ERROR);
-        this.host.sendToConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
+        this.sends.sendToConnector([encodeChannelEvent(frame.ch, { t: "close" })]);
         return;
       }
       if (packets === null) this.sendOutput(frame.ch, frame.stream, frame.bytes);
       else for (const p of packets) this.sendOutput(frame.ch, frame.stream, p);
       return;
     }
-    const out = ch.output.push(frame.stream, frame.bytes);
+    const out = this.maskOutput(ch, frame.stream, frame.bytes);
     if (out.length > 0) await this.emitMasked(frame.ch, ch, frame.stream, out);
   }
 
@@ -480,7 +495,7 @@ export class SshEngine implements Engine {
     if (stream !== STREAM_EVENT) {
       ch.forward!.down += bytes.length;
       // Unchanged, so the connector's frame goes on as is (no copy per frame).
-      if (stream === STREAM_STDOUT) this.host.sendToClient([frame]);
+      if (stream === STREAM_STDOUT) this.sends.sendToClient([frame]);
       else this.sendOutput(chId, STREAM_STDOUT, bytes);
       return;
     }
@@ -489,14 +504,14 @@ export class SshEngine implements Engine {
     if (event.t === "error") {
       await this.host.audit.onEvent("ssh.channel-error", { ch: chId, message: event.message, target: ch.forward!.target });
       this.dropChannel(chId);
-      this.host.sendToClient([encodeChannelEvent(chId, event), encodeChannelEvent(chId, { t: "close" })]);
+      this.sends.sendToClient([encodeChannelEvent(chId, event), encodeChannelEvent(chId, { t: "close" })]);
       return;
     }
     if (event.t === "close") {
       this.dropChannel(chId);
       await this.closeForward(chId, ch, "host");
     }
-    this.host.sendToClient([encodeChannelEvent(chId, event)]);
+    this.sends.sendToClient([encodeChannelEvent(chId, event)]);
   }
 
   /** The channel's output ends (exit, close, error): release what the masking windows still hold. */
@@ -530,12 +545,12 @@ export class SshEngine implements Engine {
       }
       ch.recorded += text.length;
     }
-    await this.host.audit.onEvent("term.output", { ch: chId, data: text });
+    await this.trail.answer([() => this.host.audit.onEvent("term.output", { ch: chId, data: text })]);
   }
 
   private sendOutput(chId: number, stream: number, bytes: Uint8Array): void {
     for (let off = 0; off < bytes.length; off += OUT_CHUNK) {
-      this.host.sendToClient([encodeSshData(chId, stream, bytes.subarray(off, Math.min(bytes.length, off + OUT_CHUNK)))]);
+      this.sends.sendToClient([encodeSshData(chId, stream, bytes.subarray(off, Math.min(bytes.length, off + OUT_CHUNK)))]);
     }
   }
 
@@ -603,7 +618,7 @@ export class SshEngine implements Engine {
   /** The shared approval-hold filter (worker/chain/) on this session's chain; the decision comes from the channel request. */
   private createHoldChain(): FilterChain<HeldChannel> {
     const toStderr = (line: string, held: HeldChannel) =>
-      this.host.sendToClient([encodeSshData(held.ch, STREAM_STDERR, new TextEncoder().encode(`${line}${held.pty ? "\r\n" : "\n"}`))]);
+      this.sends.sendToClient([encodeSshData(held.ch, STREAM_STDERR, new TextEncoder().encode(`${line}${held.pty ? "\r\n" : "\n"}`))]);
     return new FilterChain<HeldChannel>(
       [
         decidedFilter(),
@@ -627,19 +642,24 @@ export class SshEngine implements Engine {
 
   private refuse(chId: number, text: string, pty: boolean, status = EXIT_REFUSED): void {
     const line = `${text}${pty ? "\r\n" : "\n"}`;
-    this.host.sendToClient([encodeSshData(chId, STREAM_STDERR, new TextEncoder().encode(line))]);
-    this.host.sendToClient([encodeChannelEvent(chId, { t: "exit", code: status })]);
-    this.host.sendToClient([encodeChannelEvent(chId, { t: "close" })]);
+    this.sends.sendToClient([encodeSshData(chId, STREAM_STDERR, new TextEncoder().encode(line))]);
+    this.sends.sendToClient([encodeChannelEvent(chId, { t: "exit", code: status })]);
+    this.sends.sendToClient([encodeChannelEvent(chId, { t: "close" })]);
   }
 
   /** Masking counts (per rule, never values) into the trail whenever they grew, at channel close. */
   private async recordMaskingCounts(): Promise<void> {
     if (!this.mask) return;
-    const counts = this.mask.counts();
+    const counts = this.resultMasking.counts();
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     if (total === this.maskedSoFar) return;
     this.maskedSoFar = total;
     await this.host.audit.onMasking(counts);
+  }
+
+  /** Output bytes of an exec/shell channel stream → what may be sent now, masked (the shared result-masking filter). */
+  private maskOutput(channel: Channel, stream: number, bytes: Uint8Array): Uint8Array {
+    return this.resultMasking.mask({ channel, stream, bytes }).bytes;
   }
 
   private dropChannel(chId: number): void {
@@ -648,13 +668,13 @@ export class SshEngine implements Engine {
 
   /** Text for the trail and approvers, masked by the session's rules (command lines, paths, reasons). */
   private masked(text: string): string {
-    return this.mask ? this.mask.text(text) : text;
+    return this.trail.text(text);
   }
 
   private async recordDecision(decision: Decision): Promise<void> {
     const event: DecisionEvent = { effect: decision.effect, rule: decision.rule, reason: this.masked(decision.reason) };
     if (decision.statementIndex !== undefined) event.statementIndex = decision.statementIndex;
-    await this.host.audit.onDecision(event);
+    await this.trail.decision(event);
   }
 
   private fail(code: string, message: string): void {
@@ -673,6 +693,13 @@ export class SshEngine implements Engine {
     }
     this.host.end({ status, reason: shown, ...(code ? { code } : {}) });
   }
+}
+
+/** A piece of a channel's output stream, for the result-masking filter. */
+interface OutputPiece {
+  channel: Channel;
+  stream: number;
+  bytes: Uint8Array;
 }
 
 /** A channel request held for approval on the chain. */

@@ -204,25 +204,53 @@ describe("approval hold filter (real ApprovalsObject)", () => {
 });
 
 describe("masking and recording filters", () => {
-  it("records the request with its display text before the decision, and the answer as the client receives it (masked)", async () => {
+  it("records the request with its trail text joined to its decision, and the answer as the client receives it (masked)", async () => {
     const log: string[] = [];
+    const audit = {
+      onQuery: async (q: { text: string; readOnly?: boolean }) => void log.push(`query ${q.text} readOnly=${q.readOnly}`),
+      onDecision: async (d: DecisionEvent) => void log.push(`decision ${d.effect}`),
+    };
+    let masked = 0;
     const masking = resultMaskingFilter<string>({
-      mask: (m) => (m.includes("@") ? { message: m.replace(/\S+@\S+/g, "[email]"), counts: { pii: (m.match(/@/g) ?? []).length } } : null),
+      masker: {
+        process: (m) => m.replace(/\S+@\S+/g, () => (masked++, "[email]")),
+        counts: () => ({ pii: masked }),
+      },
+    });
+    const recording = recordingFilter<string>({
+      audit,
+      maskTexts: (texts) => texts.map((t) => t.replace(/\d+/g, "?")),
+      answerEvents: (f) => [async () => void log.push(`result ${f.message}`)],
     });
     const chain = new FilterChain<string>(
-      [
-        requestMaskingFilter({ display: (r) => ({ text: r.text.replace(/\d+/g, "?") }) }),
-        recordingFilter({ onRequest: async (f) => void log.push(`query ${f.display?.text}`), onAnswer: async (f) => void log.push(`result ${f.message}`) }),
-        { name: "decide", decode: () => (log.push("decision"), { kind: "continue" }) },
-        masking,
-      ],
+      [recording, policyDecisionFilter({ decide: () => ({ effect: "allow", rule: "reads", reason: "ok", matched: [] }), record: (d) => recording.trail.decision(d) }), masking, recording.beforeForward],
       ends(),
     );
-    await chain.decode("q", { protocol: "postgres", actions: [], text: "select 42" });
+    await chain.decode("q", { protocol: "postgres", actions: [], text: "select 42", attributes: { readOnly: true } });
     await chain.encode("row a@example.com b@example.com");
     await chain.encode("row plain");
-    expect(log).toEqual(["query select ?", "decision", "result row [email] [email]", "result row plain"]);
+    expect(log).toEqual(["query select ? readOnly=true", "decision allow", "result row [email] [email]", "result row plain"]);
     expect(masking.counts()).toEqual({ pii: 2 });
+  });
+
+  it("a masker that fails ends the session: the answer is refused (fatal), never delivered unmasked", async () => {
+    const e = ends();
+    const chain = new FilterChain<string>(
+      [
+        resultMaskingFilter<string>({
+          masker: {
+            process: () => {
+              throw new Error("gatehouse: the masking window overflowed");
+            },
+            counts: () => ({}),
+          },
+        }),
+      ],
+      e,
+    );
+    const out = await chain.encode("secret@example.com");
+    expect(out).toMatchObject({ kind: "refused", by: "result-masking", refusal: { fatal: true, message: expect.stringContaining("the masking window overflowed") } });
+    expect(e.delivered).toEqual([]);
   });
 });
 
