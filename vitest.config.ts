@@ -1,8 +1,19 @@
 import { defineConfig } from "vitest/config";
+import { availableParallelism } from "node:os";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+
+/**
+ * Test files run in parallel fork workers (the harness gives each its own ports, temp dirs and
+ * clusters). Vitest's default is one fewer than the CPUs, which on a 2-core CI machine means ONE
+ * worker — a strictly serial suite, although most files spend their time waiting on real servers
+ * (workerd, PostgreSQL, sshd, MariaDB) and one worker keeps the machine below one busy core.
+ * Two workers at least; VITEST_MAX_WORKERS or --maxWorkers still override.
+ */
+const maxWorkers = Math.max(2, availableParallelism() - 1);
 
 export default defineConfig({
   test: {
+    maxWorkers,
     projects: [
       {
         test: {

