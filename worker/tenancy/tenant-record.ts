@@ -43,7 +43,7 @@ export function publicView(r: TenantRecord) {
     policy_source: r.policySource,
     audit_keys: r.auditKeys === null ? "generated" : "configured",
     export: r.export !== null,
-    limits: { max_sessions: r.limits.maxSessions, max_recording_bytes: r.limits.maxRecordingBytes, max_approval_requests: r.limits.maxApprovalRequests },
+    limits: limitsView(r.limits),
     created_at: new Date(r.createdAt).toISOString(),
     created_by: r.createdBy,
   };
@@ -53,6 +53,38 @@ function limit(where: string, v: unknown): number | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new ConfigurationError(`${where} must be a non-negative integer or null`);
   return v;
+}
+
+/** The limits' names in the API and tenant files, and their fields. */
+const LIMIT_FIELDS = {
+  max_sessions: "maxSessions",
+  max_recording_bytes: "maxRecordingBytes",
+  max_approval_requests: "maxApprovalRequests",
+  max_requests_per_second: "maxRequestsPerSecond",
+  request_burst: "requestBurst",
+  max_session_starts_per_minute: "maxSessionStartsPerMinute",
+} as const satisfies Record<string, keyof TenantLimits>;
+
+export function limitsView(l: TenantLimits): Record<keyof typeof LIMIT_FIELDS, number | null> {
+  return Object.fromEntries(Object.entries(LIMIT_FIELDS).map(([k, f]) => [k, l[f] ?? null])) as Record<keyof typeof LIMIT_FIELDS, number | null>;
+}
+
+/**
+ * `limits` of a tenant file: every key known (a misspelt limit would silently be no limit), each a
+ * non-negative integer or null. A burst without a rate means nothing and is refused.
+ */
+export function parseLimits(value: unknown): TenantLimits {
+  if (value === undefined || value === null) value = {};
+  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigurationError("limits must be an object");
+  const given = value as Record<string, unknown>;
+  const unknown = Object.keys(given).filter((k) => !(k in LIMIT_FIELDS));
+  if (unknown.length > 0) throw new ConfigurationError(`limits: unknown limit ${unknown.map((k) => JSON.stringify(k)).join(", ")} (known: ${Object.keys(LIMIT_FIELDS).join(", ")})`);
+  const out = { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null } as TenantLimits;
+  for (const [k, f] of Object.entries(LIMIT_FIELDS)) out[f] = limit(`limits.${k}`, given[k]);
+  if (out.requestBurst != null && out.maxRequestsPerSecond == null) throw new ConfigurationError("limits.request_burst needs limits.max_requests_per_second");
+  if (out.maxRequestsPerSecond === 0) throw new ConfigurationError("limits.max_requests_per_second must be at least 1 (0 would refuse every request: suspend the tenant instead)");
+  if (out.requestBurst === 0) throw new ConfigurationError("limits.request_burst must be at least 1 (0 would refuse every request: suspend the tenant instead)");
+  return out;
 }
 
 const jsonOrNull = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
@@ -85,7 +117,6 @@ export async function tenantFromRequest(body: Record<string, unknown>, createdBy
   if (typeof maskingKey !== "string" || maskingKey.length < 16) throw new ConfigurationError("masking_key must be a string of at least 16 characters (omit it to generate one)");
   const exportJson = jsonOrNull(body.export);
   parseExportConfig(exportJson ?? undefined);
-  const limits = (body.limits ?? {}) as Record<string, unknown>;
   return {
     name,
     issuers,
@@ -95,11 +126,7 @@ export async function tenantFromRequest(body: Record<string, unknown>, createdBy
     maskingKey,
     auditKeys: jsonOrNull(body.audit_keys),
     export: exportJson,
-    limits: {
-      maxSessions: limit("limits.max_sessions", limits.max_sessions),
-      maxRecordingBytes: limit("limits.max_recording_bytes", limits.max_recording_bytes),
-      maxApprovalRequests: limit("limits.max_approval_requests", limits.max_approval_requests),
-    },
+    limits: parseLimits(body.limits),
     createdAt: now,
     createdBy,
   };

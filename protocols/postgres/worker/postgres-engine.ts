@@ -52,6 +52,7 @@ import { CATALOG_QUERY, SessionTaint, mayRenameProtocolNames, type Taint } from 
 import { MaskingConfigError } from "../../../parsers/masking/config.ts";
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 import { PIN_RULE, pinViolation, startupViolation } from "./session-pin.ts";
+import { RATE_LIMIT_RULE } from "../../../worker/limits/request-gate.ts";
 import { hasHighByte, isUnsafeEncoding, unsafeEncodingMessage } from "./client-encoding.ts";
 import { sameLexing, watchedSettingChange } from "./session-state.ts";
 import { approvalBinding, HELD_PREFIX, HeldLimitError, HeldPrepared, readBind, type BoundParameter } from "./held-prepared.ts";
@@ -473,6 +474,13 @@ export class PostgresEngine implements Engine {
     unconfirmed: string | null,
   ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision; taint?: Taint | null }> {
     const scs = this.standardConformingStrings;
+    // The tenant's request rate (hosted mode) before any work on the statement: 53400, session usable.
+    const throttled = await this.host.admitRequest?.();
+    if (throttled) {
+      this.queryRecorded = this.host.audit.onQuery({ protocol: "postgres", message, text: this.masked(sql), statements: [] });
+      await this.recordDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message });
+      return { refusal: { code: "53400", message: throttled.message }, statements: [] };
+    }
     const { decision, statements } = this.host.policy.decide(sqlRequest(sql, scs));
     // Not awaited here: the decision joins it (recordDecision), so both are one batch, one write.
     this.queryRecorded = this.host.audit.onQuery({
