@@ -32,6 +32,7 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   revokeConnector(id: string, by: string, bootstrapIds: string[]): Promise<RevokeResult>;
   describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null>;
   openStream(sessionId: string, resource: string): Promise<OpenStreamResult>;
+  closeAllConnectors(reason: string): Promise<number>;
 }
 
 /** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */

@@ -27,8 +27,9 @@ import { parseKeySet, verifyTrailText } from "../../parsers/audit/index.ts";
 import { eventually, gatehouse } from "./helpers.ts";
 
 const TENANTS = ["acme", "beta"] as const;
-/** "tiny": small limits; "mute": may store no recording bytes at all. */
-type Tenant = (typeof TENANTS)[number] | "tiny" | "mute";
+/** "tiny": small limits; "mute": may store no recording bytes at all; "rated": a request rate and a session start rate. */
+type Tenant = (typeof TENANTS)[number] | "tiny" | "mute" | "rated";
+const RATED_LIMITS = { max_requests_per_second: 2, request_burst: 4, max_session_starts_per_minute: 6 };
 
 let stack: TestStack;
 let dir: string;
@@ -132,7 +133,7 @@ async function refusals(t: Tenant): Promise<Array<Record<string, unknown>>> {
   return r.json.refusals as Array<Record<string, unknown>>;
 }
 
-async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>, limits: Record<string, number> = { max_sessions: 20, max_approval_requests: 50 }): Promise<void> {
+async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>, limits: Record<string, number | null> = { max_sessions: 20, max_approval_requests: 50 }): Promise<void> {
   const file = path.join(dir, `${t}.json`);
   await writeFile(
     file,
@@ -170,7 +171,7 @@ beforeAll(async () => {
     },
   });
   platformToken = await stack.mintToken({ sub: "platform-root", audience: "gatehouse-platform" });
-  for (const t of [...TENANTS, "tiny"] as const) {
+  for (const t of [...TENANTS, "tiny", "rated"] as const) {
     // Each tenant's own database and login: the connector's credentials reach only it.
     await superuser("postgres", async (c) => {
       await c.query(`CREATE ROLE ${t}_app LOGIN PASSWORD '${t}-secret'`);
@@ -183,7 +184,7 @@ beforeAll(async () => {
     });
     const pair = await generateConnectorKeyPair();
     keys[t] = pair.privateJwk;
-    await createTenant(t, { ...pair.publicJwk, kid: `${t}-connector` }, t === "tiny" ? { max_sessions: 1, max_approval_requests: 1 } : undefined);
+    await createTenant(t, { ...pair.publicJwk, kid: `${t}-connector` }, t === "tiny" ? { max_sessions: 1, max_approval_requests: 1 } : t === "rated" ? RATED_LIMITS : undefined);
     const running = await startConnector(
       {
         gateway: base(t),
@@ -198,7 +199,7 @@ beforeAll(async () => {
     await running.online;
   }
   await createTenant("mute", { kty: "OKP", crv: "Ed25519", x: keys.acme.x, kid: "mute-connector" }, { max_recording_bytes: 0 });
-  for (const t of [...TENANTS, "tiny"] as const) {
+  for (const t of [...TENANTS, "tiny", "rated"] as const) {
     const token = await ciToken(t, t);
     await eventually(async () => (await api("GET", `${base(t)}/v1/resources/orders`, token)).json.online === true, `${t}'s orders online`);
   }
@@ -452,5 +453,81 @@ describe("per-tenant limits", () => {
     const r = await runPsql(await listen("mute", await ciToken("mute", "mute")), ["-c", "select 1"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/recording limit \(0 bytes\) is reached/);
+  });
+});
+
+describe("per-tenant rates (requests per second, session starts per minute)", () => {
+  /** Runs `n` queries back to back on one session; the SQLSTATE of each (null = ran). */
+  async function burst(client: pg.Client, n: number, sql = "select item from orders"): Promise<Array<string | null>> {
+    const out: Array<string | null> = [];
+    for (let i = 0; i < n; i++) out.push(await client.query(sql).then(() => null, (e: { code?: string }) => e.code ?? "?"));
+    return out;
+  }
+
+  it("a tenant past its request rate gets 53400 per statement, the session stays usable, and another tenant is not touched", async () => {
+    const rated = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "rated", "ci-rated")) });
+    const acme = new pg.Client({ connectionString: await listen("acme", await ciToken("acme", "acme", "ci-acme-beside")) });
+    await Promise.all([rated.connect(), acme.connect()]);
+    try {
+      const [r, a] = await Promise.all([burst(rated, 12), burst(acme, 12)]);
+      expect(a).toEqual(Array(12).fill(null));
+      expect(r.filter((c) => c === null).length).toBeGreaterThanOrEqual(1);
+      expect(r.filter((c) => c === "53400").length).toBeGreaterThanOrEqual(4);
+      expect(r.every((c) => c === null || c === "53400")).toBe(true);
+      const refused = await rated.query("select 1").catch((e: Error) => e);
+      if (refused instanceof Error) expect(refused.message).toMatch(/tenant's request rate limit is reached \(max_requests_per_second: 2, burst 4\); retry in \d+ s/);
+      // The session survives: once tokens are back the same session runs statements again.
+      await eventually(async () => (await rated.query("select item from orders").then((x) => x.rows, () => null)) ?? null, "the rated session runs again");
+      // A second session of the same tenant shares the bucket: opening sessions is no way around it.
+      const second = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "rated", "ci-rated-2")) });
+      await second.connect();
+      try {
+        const both = await Promise.all([burst(rated, 6), burst(second, 6)]);
+        expect(both.flat().filter((c) => c === "53400").length).toBeGreaterThanOrEqual(4);
+      } finally {
+        await second.end();
+      }
+    } finally {
+      await Promise.all([rated.end(), acme.end()]);
+    }
+    // Several statements in one simple query cost each of them: more than the burst is refused whole.
+    const many = await runPsql(await listen("rated", await ciToken("rated", "rated", "ci-rated-many")), ["-c", "select 1; select 2; select 3; select 4; select 5"]);
+    expect(many.code).not.toBe(0);
+    expect(many.stderr).toMatch(/its 5 statements are more than the tenant's request burst \(4\)/);
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/rated`, platformToken);
+    expect((shown.json.usage as Record<string, number>).requests_rate_limited).toBeGreaterThanOrEqual(4);
+    expect(shown.json.tenant).toMatchObject({ limits: RATED_LIMITS });
+    expect(((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/acme`, platformToken)).json.usage as Record<string, number>).requests_rate_limited).toBe(0);
+    const log = await eventually(async () => (await refusals("rated")).filter((x) => x.error === "rate_limited" && x.tokenSubject === "ci-rated"), "rate refusals logged");
+    expect(log[0]).toMatchObject({ status: 429, method: "postgres" });
+    expect(String(log[0]!.reason)).toMatch(/request rate limit is reached/);
+    // Bounded: far fewer log rows than refusals (one per session per second at most).
+    expect(log.length).toBeLessThanOrEqual(6);
+  });
+
+  it("past max_session_starts_per_minute a new session is refused with 53300 and logged; live sessions go on", async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 8 && !codes.includes("53300"); i++) {
+      const c = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "rated", `ci-start-${i}`)) });
+      const err = await c.connect().then(
+        () => null,
+        (e: { code?: string; message?: string }) => e,
+      );
+      if (err) {
+        codes.push(err.code ?? "?");
+        expect(err.message).toMatch(/the tenant started \d+ sessions in the last minute \(tenant limit max_session_starts_per_minute: 6\); retry in \d+ s/);
+      } else {
+        codes.push("ok");
+        await c.query("select 1").catch(() => {});
+        await c.end();
+      }
+    }
+    expect(codes.at(-1)).toBe("53300");
+    // Another tenant still starts sessions.
+    expect((await runPsql(await listen("beta", await ciToken("beta", "beta")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
+    const log = await eventually(async () => (await refusals("rated")).filter((x) => x.error === "session_starts_limited"), "start refusals logged");
+    expect(log[0]).toMatchObject({ status: 429 });
+    const usage = (await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/rated`, platformToken)).json.usage as Record<string, number>;
+    expect(usage.session_starts_rate_limited).toBeGreaterThanOrEqual(1);
   });
 });

@@ -42,7 +42,7 @@ export interface EngineHost {
    * tenant's request rate is used up (hosted mode): refuse it in the protocol's own words, the
    * session stays usable. Returns null synchronously when no rate applies.
    */
-  admitRequest?(): Promise<Throttle | null> | null;
+  admitRequest?(cost?: number): Promise<Throttle | null> | null;
   /** End the session: both sockets close after pending output is flushed. */
   end(outcome: SessionOutcome): void;
 }

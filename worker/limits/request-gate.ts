@@ -36,9 +36,9 @@ export function bucketLimits(limits: { maxRequestsPerSecond?: number | null; req
 export class RequestGate {
   private tokens = 0;
   private expiresAt = 0;
-  private leasing: Promise<number> | undefined;
+  private leasing: Promise<{ granted: number; retryAfterMs: number }> | undefined;
   private refused = 0;
-  private lastLogged = 0;
+  private lastLogged = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly limits: BucketLimits,
@@ -52,19 +52,31 @@ export class RequestGate {
     return Math.max(1, Math.min(this.limits.burst, Math.floor(this.limits.ratePerSecond / 10)));
   }
 
-  async admit(): Promise<Throttle | null> {
-    if (this.take()) return null;
-    let retryAfterMs: number;
-    try {
-      retryAfterMs = await (this.leasing ??= this.lease().finally(() => (this.leasing = undefined)));
-    } catch (e) {
-      return this.refuse(`gatehouse: request refused: the tenant's rate limiter is unavailable (${(e as Error).message})`, 1000);
+  /**
+   * One request costing `cost` tokens (a simple query's statements; 1 otherwise): null when
+   * admitted, else why not and when to retry.
+   */
+  async admit(cost = 1): Promise<Throttle | null> {
+    cost = Math.max(1, Math.floor(cost));
+    const { ratePerSecond, burst } = this.limits;
+    if (cost > burst) {
+      return this.refuse(`gatehouse: request refused: its ${cost} statements are more than the tenant's request burst (${burst}); send fewer at a time`, 1000);
     }
-    if (this.take()) return null;
-    return this.refuse(
-      `gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: ${this.limits.ratePerSecond}, burst ${this.limits.burst})`,
-      retryAfterMs,
-    );
+    // Each round leases what is missing (at least a lease); a round granting nothing refuses.
+    for (let round = 0; round <= cost; round++) {
+      if (this.take(cost)) return null;
+      let got: { granted: number; retryAfterMs: number };
+      try {
+        got = await (this.leasing ??= this.lease(cost - this.available()).finally(() => (this.leasing = undefined)));
+      } catch (e) {
+        return this.refuse(`gatehouse: request refused: the tenant's rate limiter is unavailable (${(e as Error).message})`, 1000);
+      }
+      if (got.granted === 0 && !this.take(cost)) {
+        return this.refuse(`gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: ${ratePerSecond}, burst ${burst})`, got.retryAfterMs);
+      }
+    }
+    if (this.take(cost)) return null;
+    return this.refuse(`gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: ${ratePerSecond}, burst ${burst})`, 1000);
   }
 
   /** Log what is still unlogged (the session ends). */
@@ -75,22 +87,24 @@ export class RequestGate {
     await this.onRefused(count, `gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: ${this.limits.ratePerSecond})`);
   }
 
-  private take(): boolean {
-    if (this.tokens > 0 && this.now() < this.expiresAt) {
-      this.tokens--;
-      return true;
-    }
-    return false;
+  private available(): number {
+    return this.now() < this.expiresAt ? this.tokens : 0;
   }
 
-  /** Leases tokens; resolves to the limiter's retry-after when it had none. */
-  private async lease(): Promise<number> {
-    const got = await this.limiter().takeRequests(this.leaseSize, this.limits);
+  private take(cost: number): boolean {
+    if (this.available() < cost) return false;
+    this.tokens -= cost;
+    return true;
+  }
+
+  /** Leases at least `missing` tokens (and at least a lease's worth); they join the unexpired ones. */
+  private async lease(missing: number): Promise<{ granted: number; retryAfterMs: number }> {
+    const got = await this.limiter().takeRequests(Math.max(this.leaseSize, missing), this.limits);
     if (got.granted > 0) {
-      this.tokens = got.granted;
+      this.tokens = this.available() + got.granted;
       this.expiresAt = this.now() + LEASE_MS;
     }
-    return got.retryAfterMs;
+    return got;
   }
 
   private refuse(message: string, retryAfterMs: number): Throttle {

@@ -103,7 +103,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         approvals: holds,
         audit,
         acquireSlot: () => slot.acquire(),
-        ...(gate ? { admitRequest: () => gate.admit() } : {}),
+        ...(gate ? { admitRequest: (cost?: number) => gate.admit(cost) } : {}),
         verifyToken: async (token) => {
           try {
             const v = await verifyOidcToken(token, { issuers: gatewayConfig(env).issuers });

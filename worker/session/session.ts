@@ -27,7 +27,7 @@ export interface SessionDeps {
   /** Take this session's place under the policy's concurrency caps; rejects with TooManySessionsError (its `code`). */
   acquireSlot(): Promise<void>;
   /** Hosted mode with a request rate: whether one more request may be decided now (worker/limits/request-gate.ts). */
-  admitRequest?(): Promise<Throttle | null>;
+  admitRequest?(cost?: number): Promise<Throttle | null>;
   /** Verify a token the client sent to renew its identity (as the edge verifies tokens). */
   verifyToken(token: string): Promise<Identity>;
   /** Held statements of this session (worker/approvals/session-hold.ts). */
@@ -156,8 +156,8 @@ export class Session implements EngineHost {
     }
   }
 
-  admitRequest(): Promise<Throttle | null> | null {
-    return this.deps.admitRequest?.() ?? null;
+  admitRequest(cost?: number): Promise<Throttle | null> | null {
+    return this.deps.admitRequest?.(cost) ?? null;
   }
 
   holdForApproval(input: HoldForApprovalInput): Promise<HeldStatement> {

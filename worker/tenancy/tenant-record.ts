@@ -32,7 +32,21 @@ export interface TenantRecord {
   limits: TenantLimits;
   createdAt: number;
   createdBy: string;
+  /**
+   * active (absent in records made before suspension existed) · suspended: every new request,
+   * session and connector is refused, live ones were ended · deleted: a tombstone — configuration
+   * wiped, the name never given to anyone else (docs/TENANCY.md, "Lifecycle").
+   */
+  status?: TenantStatus;
+  /** The last lifecycle change or update: when, by whom, why. */
+  changedAt?: number;
+  changedBy?: string;
+  reason?: string;
 }
+
+export type TenantStatus = "active" | "suspended" | "deleted";
+
+export const statusOf = (r: TenantRecord): TenantStatus => r.status ?? "active";
 
 /** What the platform admin API shows: never the masking key or private audit keys. */
 export function publicView(r: TenantRecord) {
@@ -46,6 +60,8 @@ export function publicView(r: TenantRecord) {
     limits: limitsView(r.limits),
     created_at: new Date(r.createdAt).toISOString(),
     created_by: r.createdBy,
+    status: statusOf(r),
+    ...(r.changedAt !== undefined ? { changed_at: new Date(r.changedAt).toISOString(), changed_by: r.changedBy ?? null, reason: r.reason ?? null } : {}),
   };
 }
 
@@ -149,4 +165,50 @@ export function audienceClash(candidate: TenantRecord, others: TenantRecord[]): 
     }
   }
   return null;
+}
+
+/** What `PATCH /platform/v1/tenants/<t>` may change (docs/TENANCY.md, "Updates"): limits and issuers. */
+const UPDATABLE = new Set(["limits", "issuers"]);
+
+/**
+ * A tenant's record with an update applied, validated like a creation. Other fields are refused
+ * by name: the masking key and audit keys would split the tenant's history, connectors are the
+ * tenant admins' own (`/v1/admin/connectors`), the policy is theirs (`admin policy apply`), and
+ * the export is read by a long-lived object that would not see the change.
+ */
+export function updatedTenant(record: TenantRecord, body: Record<string, unknown>, by: string, now = Date.now()): TenantRecord {
+  const refused = Object.keys(body).filter((k) => !UPDATABLE.has(k));
+  if (refused.length > 0) throw new ConfigurationError(`cannot update ${refused.map((k) => JSON.stringify(k)).join(", ")}: only limits and issuers change after creation`);
+  if (Object.keys(body).length === 0) throw new ConfigurationError("nothing to update (give limits and/or issuers)");
+  const next: TenantRecord = { ...record, changedAt: now, changedBy: by, reason: "updated" };
+  if ("limits" in body) next.limits = parseLimits(body.limits);
+  if ("issuers" in body) {
+    const issuers = JSON.stringify(body.issuers ?? []);
+    const parsed = parseIssuers(issuers);
+    if (parsed.length === 0) throw new ConfigurationError("issuers: a tenant must trust at least one issuer");
+    if (parsed.some((i) => i.dev)) throw new ConfigurationError("issuers: dev issuers are not allowed for hosted tenants");
+    next.issuers = issuers;
+  }
+  return next;
+}
+
+/** A deleted tenant: the name and when/why, nothing else (no keys, no configuration). */
+export function tombstone(record: TenantRecord, by: string, reason: string, now = Date.now()): TenantRecord {
+  return {
+    name: record.name,
+    issuers: "[]",
+    connectors: "[]",
+    policy: "",
+    policySource: "",
+    maskingKey: "",
+    auditKeys: null,
+    export: null,
+    limits: { maxSessions: 0, maxRecordingBytes: 0, maxApprovalRequests: 0 },
+    createdAt: record.createdAt,
+    createdBy: record.createdBy,
+    status: "deleted",
+    changedAt: now,
+    changedBy: by,
+    reason,
+  };
 }

@@ -190,7 +190,8 @@ export class MysqlEngine implements Engine {
   private async decide(statements: MysqlStatement[], sql: string, kind: "query" | "prepare" | "execute"): Promise<Verdict> {
     const request: RequestDescription = { protocol: "mysql", actions: statements.map((s) => `sql.${s.kind}`), text: sql, attributes: { statements } };
     // The tenant's request rate (hosted mode) before the decision: ERR 1226, session usable.
-    const throttled = await this.host.admitRequest?.();
+    // A query costs its statements (multi-statements included); a prepare or an execute one.
+    const throttled = await this.host.admitRequest?.(kind === "query" ? statements.length : 1);
     if (throttled) {
       this.lastDecision = null;
       await Promise.all([
