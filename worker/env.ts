@@ -43,6 +43,8 @@ export interface Env {
 export interface TenantScope {
   name: string;
   via: "host" | "path" | "object";
+  /** Suspended by the platform: objects that start anyway (a request that passed a stale cache) refuse new sessions. */
+  suspended?: boolean;
   limits: {
     maxSessions: number | null;
     maxRecordingBytes: number | null;

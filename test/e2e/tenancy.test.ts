@@ -28,7 +28,7 @@ import { eventually, gatehouse } from "./helpers.ts";
 
 const TENANTS = ["acme", "beta"] as const;
 /** "tiny": small limits; "mute": may store no recording bytes at all; "rated": a request rate and a session start rate. */
-type Tenant = (typeof TENANTS)[number] | "tiny" | "mute" | "rated";
+type Tenant = (typeof TENANTS)[number] | "tiny" | "mute" | "rated" | "doomed";
 const RATED_LIMITS = { max_requests_per_second: 2, request_burst: 4, max_session_starts_per_minute: 6 };
 
 let stack: TestStack;
@@ -171,7 +171,7 @@ beforeAll(async () => {
     },
   });
   platformToken = await stack.mintToken({ sub: "platform-root", audience: "gatehouse-platform" });
-  for (const t of [...TENANTS, "tiny", "rated"] as const) {
+  for (const t of [...TENANTS, "tiny", "rated", "doomed"] as const) {
     // Each tenant's own database and login: the connector's credentials reach only it.
     await superuser("postgres", async (c) => {
       await c.query(`CREATE ROLE ${t}_app LOGIN PASSWORD '${t}-secret'`);
@@ -193,13 +193,14 @@ beforeAll(async () => {
         // The SAME resource name in both tenants.
         resources: [{ name: "orders", type: "postgres", labels: {}, host: stack.pg.host, port: stack.pg.port, database: `${t}_orders`, username: `${t}_app`, password: `${t}-secret`, tls: { mode: "disable" } }],
       },
-      { logger: silentLogger },
+      // Short backoff: the lifecycle tests suspend and resume a tenant under its running connector.
+      { logger: silentLogger, backoff: { initialMs: 200, maxMs: 1000 } },
     );
     connectors.push(running);
     await running.online;
   }
   await createTenant("mute", { kty: "OKP", crv: "Ed25519", x: keys.acme.x, kid: "mute-connector" }, { max_recording_bytes: 0 });
-  for (const t of [...TENANTS, "tiny", "rated"] as const) {
+  for (const t of [...TENANTS, "tiny", "rated", "doomed"] as const) {
     const token = await ciToken(t, t);
     await eventually(async () => (await api("GET", `${base(t)}/v1/resources/orders`, token)).json.online === true, `${t}'s orders online`);
   }
@@ -529,5 +530,152 @@ describe("per-tenant rates (requests per second, session starts per minute)", ()
     expect(log[0]).toMatchObject({ status: 429 });
     const usage = (await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/rated`, platformToken)).json.usage as Record<string, number>;
     expect(usage.session_starts_rate_limited).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("tenant lifecycle: update, suspend, resume, delete (platform administrators only)", () => {
+  const cli = (args: string[], token = platformToken) => gatehouse(["admin", "tenants", ...args, "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: token });
+  const status = async (t: Tenant) => ((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/${t}`, platformToken)).json.tenant as { status: string }).status;
+
+  it("update changes limits and issuers only, validated like a creation; a tenant admin cannot", async () => {
+    const file = path.join(dir, "doomed-change.json");
+    await writeFile(file, JSON.stringify({ limits: { max_sessions: 7, max_requests_per_second: 500 } }));
+    const r = await cli(["update", "doomed", "--file", file]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/max_sessions=7 .*max_requests_per_second=500/);
+    for (const [body, why] of [
+      [{ masking_key: "x".repeat(32) }, /cannot update "masking_key"/],
+      [{ name: "other" }, /cannot update "name"/],
+      [{ limits: { max_sesions: 1 } }, /unknown limit "max_sesions"/],
+      [{ issuers: [{ ...devIssuer(), audiences: [aud("acme")] }] }, /already trusted by tenant acme/],
+      [{ issuers: [{ ...devIssuer(), audiences: ["gatehouse-platform"] }] }, /already trusted by the platform/],
+      [{}, /nothing to update/],
+    ] as const) {
+      const bad = await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken, body);
+      expect([bad.status, String(bad.json.reason)]).toEqual([422, expect.stringMatching(why)]);
+    }
+    // A tenant's own administrator (even of this tenant) is not a platform administrator.
+    const doomedAdmin = await personToken("doomed", "doomed-root", ["doomed-admins"]);
+    expect((await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, doomedAdmin, { limits: {} })).status).toBe(401);
+    expect((await api("POST", `${stack.gatewayUrl}/platform/v1/tenants/doomed/suspend`, doomedAdmin, {})).status).toBe(401);
+    expect((await api("DELETE", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, doomedAdmin)).status).toBe(401);
+    // Nor are the platform routes reachable through a tenant's prefix.
+    expect((await api("POST", `${base("doomed")}/platform/v1/tenants/doomed/suspend`, platformToken, {})).status).toBe(404);
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken);
+    expect(shown.json.tenant).toMatchObject({ status: "active", limits: { max_sessions: 7, max_requests_per_second: 500 } });
+  });
+
+  it("delete refuses a tenant that is not suspended", async () => {
+    const r = await cli(["delete", "doomed", "--yes"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/must be suspended before it is deleted/);
+    const noYes = await cli(["delete", "doomed"]);
+    expect(noYes.code).not.toBe(0);
+    expect(noYes.stderr).toMatch(/--yes/);
+    expect(await status("doomed")).toBe("active");
+  });
+
+  it("suspend ends the live session (recorded), refuses new sessions, API calls and the tenant's connector; others go on", async () => {
+    const live = new pg.Client({ connectionString: await listen("doomed", await ciToken("doomed", "doomed", "ci-live")) });
+    live.on("error", () => {});
+    await live.connect();
+    expect((await live.query("select item from orders")).rows).toEqual([{ item: "doomed-only-item" }]);
+    const r = await cli(["suspend", "doomed", "--reason", "unpaid invoice"]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/status +suspended .*\(unpaid invoice\)/);
+    expect(r.stdout).toMatch(/ended +1 live session\(s\), 1 connector channel\(s\)/);
+    const after = await live.query("select 1").then(
+      () => "ran",
+      (e: Error) => e.message,
+    );
+    expect(after).not.toBe("ran");
+    await live.end().catch(() => {});
+    // New sessions, API calls and the connector's reconnection are refused.
+    const psql = await runPsql(await listen("doomed", await ciToken("doomed", "doomed", "ci-after")), ["-c", "select 1"]);
+    expect(psql.code).not.toBe(0);
+    const call = await api("GET", `${base("doomed")}/v1/resources/orders`, await ciToken("doomed", "doomed", "ci-api"));
+    expect([call.status, call.json.error]).toEqual([403, "tenant_suspended"]);
+    const key = await importConnectorPrivateKey(keys.doomed);
+    expect(await upgradeStatus(`${base("doomed")}/v1/connector/control`, await signConnectorAssertion(key, "doomed-connector"))).toBe(403);
+    // Another tenant's token at the suspended tenant is refused the same way (nothing is served).
+    expect((await api("GET", `${base("doomed")}/v1/resources/orders`, await ciToken("acme", "acme"))).status).toBe(403);
+    // The ended session is recorded as ended (the trail's index), by the platform.
+    const auditorLog = await eventually(async () => {
+      const all = await refusals("doomed");
+      return all.filter((x) => x.error === "tenant_suspended").length >= 3 ? all : null;
+    }, "suspension refusals logged");
+    expect(auditorLog.some((x) => x.path === "/v1/connector/control" && x.connector === "doomed-connector")).toBe(true);
+    // Other tenants are untouched.
+    expect((await runPsql(await listen("acme", await ciToken("acme", "acme")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
+    expect(await status("doomed")).toBe("suspended");
+  });
+
+  it("resume serves the tenant again: its connector comes back and sessions start", async () => {
+    const r = await cli(["resume", "doomed"]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    const token = await ciToken("doomed", "doomed");
+    await eventually(async () => (await api("GET", `${base("doomed")}/v1/resources/orders`, token)).json.online === true, "doomed's connector back", 300);
+    const psql = await runPsql(await listen("doomed", token), ["-At", "-c", "select item from orders"]);
+    expect(psql).toMatchObject({ code: 0, stdout: "doomed-only-item\n" });
+    // The session ended by the suspension is in the tenant's own index, ended, not open.
+    const auditor = await personToken("doomed", "doomed-auditor", ["doomed-auditors"]);
+    const sessions = (await api("GET", `${base("doomed")}/v1/sessions?resource=orders`, auditor)).json.sessions as Array<{ status: string; end_reason?: string }>;
+    expect(sessions.some((x) => x.status !== "open" && /suspended by the platform \(unpaid invoice\)/.test(JSON.stringify(x)))).toBe(true);
+  });
+
+  it("delete erases a suspended tenant; its name answers 410 and is never given to another organisation", async () => {
+    expect((await cli(["suspend", "doomed"])).code).toBe(0);
+    const r = await cli(["delete", "doomed", "--yes", "--reason", "contract ended"]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/tenant doomed deleted .*"sessions":[1-9]/);
+    const gone = await api("GET", `${base("doomed")}/v1/resources/orders`, await ciToken("doomed", "doomed"));
+    expect([gone.status, gone.json.error]).toEqual([410, "tenant_deleted"]);
+    expect((await fetch(`${base("doomed")}/.well-known/gatehouse-audit-keys`)).status).toBe(410);
+    // The name cannot be taken again, in any spelling that reaches the same tenant.
+    const again = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants`, platformToken, { name: "doomed", issuers: [{ ...devIssuer(), audiences: ["new-org"] }], policy: policy("acme", stack.issuerId) });
+    expect([again.status, String(again.json.reason)]).toEqual([409, expect.stringMatching(/belonged to a deleted tenant and is never reused/)]);
+    for (const name of ["Doomed", "DOOMED", "doomed ", "döömed", "doomed\u200b"]) {
+      const spelled = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants`, platformToken, { name, issuers: [{ ...devIssuer(), audiences: ["new-org"] }], policy: policy("acme", stack.issuerId) });
+      expect([name, spelled.status]).toEqual([name, 422]);
+    }
+    // Nothing of it is shown any more but the tombstone; its refusal log went with it.
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken);
+    expect(shown.json).toMatchObject({ tenant: { name: "doomed", status: "deleted", issuers: [], connectors: [], reason: "contract ended" }, usage: null });
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed/refusals`, platformToken)).status).toBe(410);
+    expect((await cli(["resume", "doomed"])).code).not.toBe(0);
+    expect((await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken, { limits: {} })).status).toBe(410);
+    // Its database is gone: the trail index it had is empty (read through the platform's view of usage: none).
+    const list = await cli(["list"]);
+    expect(list.stdout).toMatch(/^doomed\t.*\tdeleted$/m);
+  });
+
+  it("every platform action is in the platform audit log, refused ones too", async () => {
+    const r = await cli(["audit", "--json"]);
+    expect(r.code).toBe(0);
+    const actions = (JSON.parse(r.stdout) as { actions: Array<{ action: string; tenant: string; outcome: string; actor: string }> }).actions.filter((x) => x.tenant === "doomed");
+    const seen = actions.map((x) => `${x.action}:${x.outcome}`);
+    for (const want of ["tenant.create:ok", "tenant.update:ok", "tenant.update:invalid_tenant", "tenant.delete:conflict", "tenant.suspend:ok", "tenant.resume:ok", "tenant.delete:ok", "tenant.create:conflict"]) expect(seen).toContain(want);
+    expect(actions.every((x) => x.actor.endsWith(" platform-root"))).toBe(true);
+    // A tenant administrator cannot read it.
+    expect((await cli(["audit"], await personToken("acme", "acme-root", ["acme-admins"]))).code).not.toBe(0);
+  });
+
+  it("requests naming no existing tenant are logged at the platform, bounded and counted", async () => {
+    const token = await ciToken("acme", "acme");
+    for (let i = 0; i < 3; i++) await api("GET", `${stack.gatewayUrl}/t/nosuch-org/v1/resources/orders`, token);
+    await api("GET", `${stack.gatewayUrl}/t/ACME/v1/resources/orders`, token);
+    await api("GET", `${stack.gatewayUrl}/t/%61cme%E2%80%8B/v1/resources/orders`, token);
+    await api("GET", `${stack.gatewayUrl}/t/doomed/v1/resources/orders`, token);
+    const seen = await eventually(async () => {
+      const r = await api("GET", `${stack.gatewayUrl}/platform/v1/unknown-tenants`, platformToken);
+      const rows = r.json.requests as Array<{ kind: string; name: string; count: number }>;
+      return rows.some((x) => x.name === "nosuch-org") && rows.some((x) => x.kind === "deleted") && rows.some((x) => x.name === "ACME") ? rows : null;
+    }, "unknown tenant names logged");
+    expect(seen.find((x) => x.name === "nosuch-org")).toMatchObject({ kind: "unknown", count: 3 });
+    expect(seen.find((x) => x.name === "ACME")).toMatchObject({ kind: "invalid" });
+    expect(seen.some((x) => x.kind === "invalid" && x.name.includes("%E2%80%8B"))).toBe(true);
+    expect(seen.find((x) => x.kind === "deleted")).toMatchObject({ name: "doomed" });
+    // Platform administrators only.
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/unknown-tenants`, token)).status).toBe(401);
   });
 });

@@ -62,6 +62,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const valid = validateSession(admission.resource, sessionPolicy);
     if (!valid.ok) return this.refuseInTunnel(admission, valid.refusal);
     const protocol = valid.protocol;
+    // Hosted mode: a suspended tenant starts no session, even one that passed a boundary's stale cache.
+    if (env.TENANT?.suspended) return this.refuseInTunnel(admission, { kind: "denied", message: `gatehouse: the tenant ${env.TENANT.name} is suspended by the platform` });
     // Hosted mode: a tenant whose recording bytes are used up starts no session (it could not be recorded).
     const unrecordable = await recordingLimitReached(env);
     if (unrecordable) return this.refuseInTunnel(admission, { kind: "unavailable", code: "53100", message: unrecordable });

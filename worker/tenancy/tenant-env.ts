@@ -172,7 +172,7 @@ export function tenantEnv(raw: MultiTenantEnv, record: TenantRecord, tenant: Ten
     GATEHOUSE_BEHIND_CLOUDFLARE: raw.GATEHOUSE_BEHIND_CLOUDFLARE,
     // People's sign-in (the console) is per deployment today; hosted tenants do not get it yet.
     GATEHOUSE_SIGNIN: undefined,
-    TENANT: { ...tenant, limits: record.limits },
+    TENANT: { ...tenant, limits: record.limits, suspended: record.status === "suspended" },
   };
   return env;
 }
