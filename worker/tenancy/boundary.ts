@@ -20,6 +20,7 @@ import { addUsage, recordRefusal, type Refusal } from "./tenant-usage.ts";
 import { platformRoutes } from "./platform-routes.ts";
 import { statusOf, type TenantRecord } from "./tenant-record.ts";
 import { noteUnknownTenant } from "./unknown-tenants.ts";
+import { openSecrets } from "./tenant-secrets.ts";
 
 type FetchApp = { fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> };
 
@@ -60,7 +61,13 @@ export async function serveHosted(app: FetchApp, request: Request, raw: HostedEn
     if (record) return Response.json({ error: "tenant_deleted", reason: `tenant ${record.name} was deleted` }, { status: 410 });
     return Response.json({ error: "unknown_tenant", reason: `no tenant ${resolved.tenant.name}` }, { status: 404 });
   }
-  const env = tenantEnv(hosted, record, resolved.tenant);
+  let secrets: Record<string, string>;
+  try {
+    secrets = await openSecrets(hosted.GATEHOUSE_PLATFORM_SECRETS_KEY, record.name, record.secrets);
+  } catch (e) {
+    return Response.json({ error: "misconfigured", reason: `tenant ${record.name}: ${(e as Error).message}` }, { status: 503 });
+  }
+  const env = tenantEnv(hosted, record, resolved.tenant, secrets);
   // A suspended tenant answers nothing: no API call, no new session, no connector (recorded below).
   const response =
     statusOf(record) === "suspended"

@@ -20,6 +20,7 @@ import { insertTenant, listPlatformActions, listTenants, readTenant, recordPlatf
 import { audienceClash, publicView, statusOf, tenantFromRequest, tombstone, updatedTenant, type TenantRecord } from "./tenant-record.ts";
 import { endTenantActivity, purgeTenant } from "./tenant-lifecycle.ts";
 import { listUnknownTenantRequests } from "./unknown-tenants.ts";
+import { changedSecrets, openSecrets, sealSecrets } from "./tenant-secrets.ts";
 import { listRefusals, readUsage } from "./tenant-usage.ts";
 import { isTenantName } from "./resolve.ts";
 
@@ -118,6 +119,12 @@ async function replaceOrConflict(c: Ctx, before: TenantRecord, after: TenantReco
   }
 }
 
+/** The record with its secrets changed, sealed under the platform key (never stored in clear). */
+async function withSecrets(env: MultiTenantEnv, record: TenantRecord, current: Record<string, string>, change: unknown): Promise<TenantRecord> {
+  const next = changedSecrets(current, change);
+  return { ...record, secrets: await sealSecrets(env.GATEHOUSE_PLATFORM_SECRETS_KEY, record.name, next), secretNames: Object.keys(next).sort() };
+}
+
 function reasonOf(body: Record<string, unknown>): string {
   const reason = body.reason;
   if (reason === undefined) return "";
@@ -137,7 +144,9 @@ export const platformRoutes = new Hono<PlatformEnv>()
     return audited(c, "tenant.create", name, {}, async () => {
       let record: Awaited<ReturnType<typeof tenantFromRequest>>;
       try {
-        record = await tenantFromRequest(body, c.var.admin);
+        const { secrets, ...rest } = body;
+        record = await tenantFromRequest(rest, c.var.admin);
+        if (secrets !== undefined) record = await withSecrets(c.env, record, {}, secrets);
       } catch (e) {
         if (e instanceof ConfigurationError) throw new GatewayError(422, "invalid_tenant", e.message);
         throw e;
@@ -162,12 +171,14 @@ export const platformRoutes = new Hono<PlatformEnv>()
   })
   .patch("/tenants/:name", async (c) => {
     const body = await jsonBody(c);
-    return audited(c, "tenant.update", c.req.param("name"), { fields: Object.keys(body) }, async () => {
+    // Field names only: secret values never reach the audit log.
+    return audited(c, "tenant.update", c.req.param("name"), { fields: Object.keys(body), ...(body.secrets && typeof body.secrets === "object" ? { secrets: Object.keys(body.secrets) } : {}) }, async () => {
       const before = await existing(c);
       notDeleted(before);
       let after: TenantRecord;
       try {
         after = updatedTenant(before, body, c.var.admin);
+        if ("secrets" in body) after = await withSecrets(c.env, after, await openSecrets(c.env.GATEHOUSE_PLATFORM_SECRETS_KEY, before.name, before.secrets), body.secrets);
       } catch (e) {
         if (e instanceof ConfigurationError) throw new GatewayError(422, "invalid_tenant", e.message);
         throw e;

@@ -16,6 +16,7 @@ import { tenantOfObjectName } from "./object-names.ts";
 import { platformDatabase } from "./tenant-store.ts";
 import { readTenant } from "./tenant-registry.ts";
 import { statusOf } from "./tenant-record.ts";
+import { openSecrets } from "./tenant-secrets.ts";
 import { requireTenantStore, tenantEnv, type HostedEnv } from "./tenant-env.ts";
 
 export function objectEnv(ctx: DurableObjectState, raw: HostedEnv): Env {
@@ -30,7 +31,8 @@ export function objectEnv(ctx: DurableObjectState, raw: HostedEnv): Env {
     const record = await readTenant(platformDatabase(hosted.TENANT_STORE), tenant);
     if (!record) throw new Error(`hosted mode: tenant ${tenant} does not exist`);
     if (statusOf(record) === "deleted") throw new Error(`hosted mode: tenant ${tenant} was deleted`);
-    Object.assign(env, tenantEnv(hosted, record, { name: tenant, via: "object" }));
+    const secrets = await openSecrets(hosted.GATEHOUSE_PLATFORM_SECRETS_KEY, tenant, record.secrets);
+    Object.assign(env, tenantEnv(hosted, record, { name: tenant, via: "object" }, secrets));
   });
   return env;
 }

@@ -29,6 +29,10 @@ export interface TenantRecord {
   /** Ed25519 private JWKs (first = active); null = a key generated in the tenant's own store. */
   auditKeys: string | null;
   export: string | null;
+  /** Sealed secrets (tenant-secrets.ts): AES-GCM under the platform's key; null = none. */
+  secrets?: string | null;
+  /** Their names, for display (values are never shown). */
+  secretNames?: string[];
   limits: TenantLimits;
   createdAt: number;
   createdBy: string;
@@ -57,6 +61,7 @@ export function publicView(r: TenantRecord) {
     policy_source: r.policySource,
     audit_keys: r.auditKeys === null ? "generated" : "configured",
     export: r.export !== null,
+    secrets: r.secretNames ?? [],
     limits: limitsView(r.limits),
     created_at: new Date(r.createdAt).toISOString(),
     created_by: r.createdBy,
@@ -168,7 +173,7 @@ export function audienceClash(candidate: TenantRecord, others: TenantRecord[]): 
 }
 
 /** What `PATCH /platform/v1/tenants/<t>` may change (docs/TENANCY.md, "Updates"): limits and issuers. */
-const UPDATABLE = new Set(["limits", "issuers"]);
+const UPDATABLE = new Set(["limits", "issuers", "secrets"]);
 
 /**
  * A tenant's record with an update applied, validated like a creation. Other fields are refused
@@ -178,8 +183,8 @@ const UPDATABLE = new Set(["limits", "issuers"]);
  */
 export function updatedTenant(record: TenantRecord, body: Record<string, unknown>, by: string, now = Date.now()): TenantRecord {
   const refused = Object.keys(body).filter((k) => !UPDATABLE.has(k));
-  if (refused.length > 0) throw new ConfigurationError(`cannot update ${refused.map((k) => JSON.stringify(k)).join(", ")}: only limits and issuers change after creation`);
-  if (Object.keys(body).length === 0) throw new ConfigurationError("nothing to update (give limits and/or issuers)");
+  if (refused.length > 0) throw new ConfigurationError(`cannot update ${refused.map((k) => JSON.stringify(k)).join(", ")}: only limits, issuers and secrets change after creation`);
+  if (Object.keys(body).length === 0) throw new ConfigurationError("nothing to update (give limits, issuers and/or secrets)");
   const next: TenantRecord = { ...record, changedAt: now, changedBy: by, reason: "updated" };
   if ("limits" in body) next.limits = parseLimits(body.limits);
   if ("issuers" in body) {
