@@ -57,7 +57,7 @@ const opened = new Map<string, Promise<Record<string, string>>>();
 
 export function openSecrets(platformKey: string | undefined, tenant: string, sealed: string | null | undefined): Promise<Record<string, string>> {
   if (!sealed) return Promise.resolve({});
-  const cacheKey = `${tenant}\n${sealed}`;
+  const cacheKey = `${platformKey ?? ""}\n${tenant}\n${sealed}`;
   let p = opened.get(cacheKey);
   if (!p) {
     p = (async () => {
