@@ -38,7 +38,7 @@ const REPO = path.resolve(import.meta.dirname, "..");
 
 type Name = "quiet" | "noisy" | "capped";
 /** The capped tenant's limits: a rate well under what the flood sends unthrottled. */
-const CAPPED_LIMITS = { max_requests_per_second: quick ? 20 : 40, request_burst: quick ? 20 : 40, max_session_starts_per_minute: 120 };
+const CAPPED_LIMITS = { max_requests_per_second: quick ? 5 : 10, request_burst: quick ? 5 : 10, max_session_starts_per_minute: 120 };
 
 function policy(t: string, issuer: string): string {
   return `version: 1
