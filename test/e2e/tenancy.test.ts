@@ -675,6 +675,8 @@ describe("tenant lifecycle: update, suspend, resume, delete (platform administra
     expect(seen.find((x) => x.name === "ACME")).toMatchObject({ kind: "invalid" });
     expect(seen.some((x) => x.kind === "invalid" && x.name.includes("%E2%80%8B"))).toBe(true);
     expect(seen.find((x) => x.kind === "deleted")).toMatchObject({ name: "doomed" });
+    // Refused platform administration (a tenant's administrator trying it, earlier in this file) is there too.
+    expect(seen.some((x) => x.kind === "platform-auth" && x.name.endsWith(" acme-root"))).toBe(true);
     // Platform administrators only.
     expect((await api("GET", `${stack.gatewayUrl}/platform/v1/unknown-tenants`, token)).status).toBe(401);
   });

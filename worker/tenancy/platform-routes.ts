@@ -19,7 +19,8 @@ import { platformDatabase, tenantDatabase } from "./tenant-store.ts";
 import { insertTenant, listPlatformActions, listTenants, readTenant, recordPlatformAction, replaceTenant } from "./tenant-registry.ts";
 import { audienceClash, publicView, statusOf, tenantFromRequest, tombstone, updatedTenant, type TenantRecord } from "./tenant-record.ts";
 import { endTenantActivity, purgeTenant } from "./tenant-lifecycle.ts";
-import { listUnknownTenantRequests } from "./unknown-tenants.ts";
+import { listUnknownTenantRequests, noteUnknownTenant } from "./unknown-tenants.ts";
+import { decodeJwt } from "jose";
 import { changedSecrets, openSecrets, sealSecrets } from "./tenant-secrets.ts";
 import { listRefusals, readUsage } from "./tenant-usage.ts";
 import { isTenantName } from "./resolve.ts";
@@ -44,7 +45,30 @@ function platformAdmins(text: string | undefined): PlatformAdmin[] {
   return value as PlatformAdmin[];
 }
 
+/**
+ * Refused platform administration is logged with the requests naming no tenant (bounded, the same
+ * table: unknown-tenants.ts), under the presented token's unverified issuer and subject.
+ */
 const platformAdmin = createMiddleware<PlatformEnv>(async (c, next) => {
+  try {
+    await checkPlatformAdmin(c);
+  } catch (e) {
+    if (e instanceof UnauthorizedError || e instanceof ForbiddenError) {
+      let who = "(no token)";
+      try {
+        const claims = decodeJwt(/^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "");
+        who = `${String(claims.iss ?? "?")} ${String(claims.sub ?? "?")}`;
+      } catch {
+        // not a JWT: logged as no token
+      }
+      noteUnknownTenant(platformDatabase(c.env.TENANT_STORE), c.executionCtx, { kind: "platform-auth", name: who, path: new URL(c.req.url).pathname, via: c.req.method });
+    }
+    throw e;
+  }
+  await next();
+});
+
+async function checkPlatformAdmin(c: Parameters<Parameters<typeof createMiddleware<PlatformEnv>>[0]>[0]): Promise<void> {
   const token = bearerToken(c.req.header("authorization"));
   const admins = platformAdmins(c.env.GATEHOUSE_PLATFORM_ADMINS);
   let who: { issuer: string; subject: string };
@@ -58,8 +82,7 @@ const platformAdmin = createMiddleware<PlatformEnv>(async (c, next) => {
     throw new ForbiddenError(`identity ${who.subject} is not a platform administrator`);
   }
   c.set("admin", `${who.issuer} ${who.subject}`);
-  await next();
-});
+}
 
 const MAX_BODY = 1024 * 1024;
 

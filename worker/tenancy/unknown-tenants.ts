@@ -1,7 +1,8 @@
 /**
  * Requests that name no tenant that exists (hosted mode), logged at the platform level: an
  * unknown but well-formed name, a spelling that is not a tenant name (case, Unicode, encoding,
- * host and path disagreeing), or a deleted tenant. Bounded on purpose — the callers are anyone on
+ * host and path disagreeing), or a deleted tenant — and refused platform administration calls
+ * (kind platform-auth). Bounded on purpose — the callers are anyone on
  * the internet:
  *
  *  - aggregated per isolate in memory and written at most once a second (one write for a flood,
@@ -10,7 +11,8 @@
  *  - at most MAX_IN_MEMORY distinct names wait in memory (the rest are counted under "(other)"),
  *    and at most MAX_ROWS rows are kept (the least recently seen go first).
  */
-export type UnknownKind = "unknown" | "invalid" | "deleted";
+/** platform-auth: a refused platform administration call (name: the token's unverified issuer and subject). */
+export type UnknownKind = "unknown" | "invalid" | "deleted" | "platform-auth";
 
 interface Pending {
   kind: UnknownKind;
@@ -46,7 +48,7 @@ let scheduled = false;
 /** Notes one request; the write happens in the background within a second. */
 export function noteUnknownTenant(db: D1Database, ctx: { waitUntil(p: Promise<unknown>): void }, what: { kind: UnknownKind; name: string; path: string; via: string }, now = Date.now()): void {
   // Names are attacker-chosen: kept short and printable.
-  const name = JSON.stringify(what.name.slice(0, 64)).slice(1, -1);
+  const name = JSON.stringify(what.name.slice(0, what.kind === "platform-auth" ? 200 : 64)).slice(1, -1);
   let key = `${what.kind}:${name}`;
   if (!pending.has(key) && pending.size >= MAX_IN_MEMORY) key = `${what.kind}:(other)`;
   const p = pending.get(key);
