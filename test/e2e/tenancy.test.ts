@@ -161,7 +161,7 @@ beforeAll(async () => {
   stack = await startTestStack({
     connector: false,
     waitForConnector: false,
-    workerVars: { GATEHOUSE_TENANCY: "multi" },
+    workerVars: { GATEHOUSE_TENANCY: "multi", GATEHOUSE_PLATFORM_SECRETS_KEY: randomBytes(32).toString("hex") },
     workerVarsWithIssuer: (issuer) => {
       devIssuerEntry = issuer;
       return {
@@ -563,6 +563,24 @@ describe("tenant lifecycle: update, suspend, resume, delete (platform administra
     expect((await api("POST", `${base("doomed")}/platform/v1/tenants/doomed/suspend`, platformToken, {})).status).toBe(404);
     const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken);
     expect(shown.json.tenant).toMatchObject({ status: "active", limits: { max_sessions: 7, max_requests_per_second: 500 } });
+  });
+
+  it("secrets are set by name, sealed, never shown back, and only under the names notifications and exports use", async () => {
+    const value = `hook-secret-${randomBytes(8).toString("hex")}`;
+    const set = await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken, { secrets: { GATEHOUSE_WEBHOOK_OPS: value, GATEHOUSE_EXPORT_SIEM: "Bearer x" } });
+    expect(set.status).toBe(200);
+    expect((set.json.tenant as { secrets: string[] }).secrets).toEqual(["GATEHOUSE_EXPORT_SIEM", "GATEHOUSE_WEBHOOK_OPS"]);
+    for (const bad of [{ GATEHOUSE_MASKING_KEY: "x" }, { DB: "x" }, { GATEHOUSE_WEBHOOK_OPS: "" }, ["GATEHOUSE_WEBHOOK_OPS"]]) {
+      expect((await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken, { secrets: bad })).status).toBe(422);
+    }
+    const removed = await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken, { secrets: { GATEHOUSE_EXPORT_SIEM: null } });
+    expect((removed.json.tenant as { secrets: string[] }).secrets).toEqual(["GATEHOUSE_WEBHOOK_OPS"]);
+    // The value appears nowhere a platform administrator (or the audit log) can read.
+    const everywhere = [await cli(["show", "beta", "--json"]), await cli(["list", "--json"]), await cli(["audit", "--json"])].map((r) => r.stdout).join("\n");
+    expect(everywhere).toContain("GATEHOUSE_WEBHOOK_OPS");
+    expect(everywhere).not.toContain(value);
+    // The tenant still serves (its secrets open with the platform key).
+    expect((await runPsql(await listen("beta", await ciToken("beta", "beta", "ci-after-secrets")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
   });
 
   it("delete refuses a tenant that is not suspended", async () => {
