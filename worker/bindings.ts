@@ -32,6 +32,7 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   revokeConnector(id: string, by: string, bootstrapIds: string[]): Promise<RevokeResult>;
   describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null>;
   openStream(sessionId: string, resource: string): Promise<OpenStreamResult>;
+  closeAllConnectors(reason: string): Promise<number>;
 }
 
 /** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */
@@ -47,17 +48,24 @@ export interface AcquireRequest {
   maxPerResource: number | null;
   /** Hosted mode: live sessions in the whole tenant (this limiter is the tenant's own); absent = no cap. */
   maxInTenant?: number | null;
+  /** Hosted mode: sessions the tenant may start per minute (sliding window); absent = no cap. */
+  maxStartsPerMinute?: number | null;
   /** Lease lifetime without renewal (default LEASE_TTL_MS; tests use a short one). */
   ttlMs?: number;
 }
 
-export type AcquireResult = { ok: true } | { ok: false; scope: "identity" | "resource" | "tenant"; open: number; limit: number };
+export type AcquireResult =
+  | { ok: true }
+  | { ok: false; scope: "identity" | "resource" | "tenant"; open: number; limit: number }
+  /** The tenant started `open` sessions in the last minute; one more may start in retryAfterMs. */
+  | { ok: false; scope: "tenant-starts"; open: number; limit: number; retryAfterMs: number };
 
 /** RPC of the SessionLimiter: leases of live sessions for the policy's concurrency caps. */
 export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
   acquire(req: AcquireRequest): Promise<AcquireResult>;
   renew(sessionId: string): Promise<boolean>;
   release(sessionId: string): Promise<void>;
+  takeRequests(wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;
   counts(identity: string, resource: string): Promise<{ identity: number; resource: number }>;
 }
 

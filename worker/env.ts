@@ -43,5 +43,17 @@ export interface Env {
 export interface TenantScope {
   name: string;
   via: "host" | "path" | "object";
-  limits: { maxSessions: number | null; maxRecordingBytes: number | null; maxApprovalRequests: number | null };
+  /** Suspended by the platform: objects that start anyway (a request that passed a stale cache) refuse new sessions. */
+  suspended?: boolean;
+  limits: {
+    maxSessions: number | null;
+    maxRecordingBytes: number | null;
+    maxApprovalRequests: number | null;
+    /** Requests (SQL statements, HTTP/Kubernetes requests, SSH channel requests) per second across the tenant; null = no cap. */
+    maxRequestsPerSecond?: number | null;
+    /** Requests the tenant may send back to back (the bucket's size); default: one second's worth. */
+    requestBurst?: number | null;
+    /** Sessions the tenant may start per minute (sliding window); null = no cap. */
+    maxSessionStartsPerMinute?: number | null;
+  };
 }

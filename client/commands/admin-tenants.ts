@@ -1,5 +1,5 @@
 /**
- * `gatehouse admin tenants create|list|show` — the hosted platform's tenant administration
+ * `gatehouse admin tenants create|list|show|update|suspend|resume|delete|audit|unknown` — the hosted platform's tenant administration
  * (worker/tenancy/platform-routes.ts, docs/TENANCY.md). Platform administrators only: the token
  * must come from GATEHOUSE_PLATFORM_ISSUERS and name a GATEHOUSE_PLATFORM_ADMINS subject; a
  * tenant's `admin` role is refused here. --gateway is the platform URL, without `/t/<tenant>`.
@@ -13,6 +13,12 @@ import type { CommandIO } from "./io.ts";
 export const TENANTS_USAGE = `  gatehouse admin tenants create --file tenant.json [--json]   create a tenant (platform admin)
   gatehouse admin tenants list [--json]                        every tenant
   gatehouse admin tenants show <name> [--json]                 one tenant, its limits and usage counters
+  gatehouse admin tenants update <name> --file change.json     change limits and/or issuers ({"limits": {…}})
+  gatehouse admin tenants suspend <name> [--reason text]       refuse everything; end live sessions and connectors
+  gatehouse admin tenants resume <name> [--reason text]        serve a suspended tenant again
+  gatehouse admin tenants delete <name> --yes [--reason text]  erase a suspended tenant (its name is never reused)
+  gatehouse admin tenants audit [--json]                       the platform audit log (every platform action)
+  gatehouse admin tenants unknown [--json]                     requests that named no existing tenant
 `;
 
 interface TenantView {
@@ -24,10 +30,14 @@ interface TenantView {
   limits: Record<string, number | null>;
   created_at: string;
   created_by: string;
+  status?: string;
+  changed_at?: string;
+  changed_by?: string | null;
+  reason?: string | null;
 }
 
 export async function adminTenantsCommand(sub: string | undefined, rest: string[], base: URL, headers: Record<string, string>, io: CommandIO): Promise<number> {
-  const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, file: { kind: "string" } });
+  const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, file: { kind: "string" }, reason: { kind: "string" }, yes: { kind: "boolean" } });
   const call = async (method: string, path: string, body?: string) => {
     const res = await fetch(new URL(path, base), {
       method,
@@ -42,6 +52,7 @@ export async function adminTenantsCommand(sub: string | undefined, rest: string[
   const json = a.booleans.has("json");
   const print = (t: TenantView, usage?: Record<string, number>) => {
     io.stdout(`tenant ${t.name} (created ${t.created_at} by ${t.created_by})\n`);
+    io.stdout(`  status     ${t.status ?? "active"}${t.changed_at ? ` since ${t.changed_at} by ${t.changed_by}${t.reason ? ` (${t.reason})` : ""}` : ""}\n`);
     for (const i of t.issuers) io.stdout(`  issuer     ${i.issuer} (audiences ${i.audiences.join(", ")})\n`);
     io.stdout(`  connectors ${t.connectors.join(", ") || "(none configured; enrol with admin connectors)"}\n`);
     io.stdout(`  policy     ${t.policy_source}; audit keys ${t.audit_keys}\n`);
@@ -68,7 +79,7 @@ export async function adminTenantsCommand(sub: string | undefined, rest: string[
     const tenants = out.tenants as TenantView[];
     if (json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
     else if (tenants.length === 0) io.stdout("no tenants\n");
-    else for (const t of tenants) io.stdout(`${t.name}\t${t.created_at}\t${t.issuers.map((i) => i.issuer).join(",")}\n`);
+    else for (const t of tenants) io.stdout(`${t.name}\t${t.created_at}\t${t.issuers.map((i) => i.issuer).join(",")}\t${t.status ?? "active"}\n`);
     return 0;
   }
   if (sub === "show") {
@@ -78,5 +89,61 @@ export async function adminTenantsCommand(sub: string | undefined, rest: string[
     else print(out.tenant as TenantView, out.usage as Record<string, number>);
     return 0;
   }
-  throw new UsageError(`unknown admin tenants command ${JSON.stringify(sub)} (create, list, show)`);
+  const named = (what: string) => {
+    if (a.positionals.length !== 1) throw new UsageError(`admin tenants ${what} needs one tenant name`);
+    return `platform/v1/tenants/${encodeURIComponent(a.positionals[0]!)}`;
+  };
+  const reason = () => {
+    const r = a.strings.get("reason");
+    return r === undefined ? undefined : JSON.stringify({ reason: r });
+  };
+  if (sub === "update") {
+    const path = named("update");
+    const file = a.strings.get("file");
+    if (!file) throw new UsageError("admin tenants update needs --file change.json");
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (e) {
+      throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
+    }
+    const out = await call("PATCH", path, text);
+    if (json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+    else print(out.tenant as TenantView);
+    return 0;
+  }
+  if (sub === "suspend" || sub === "resume") {
+    const out = await call("POST", `${named(sub)}/${sub}`, reason() ?? "{}");
+    if (json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+    else {
+      print(out.tenant as TenantView);
+      if (sub === "suspend") io.stdout(`  ended      ${out.ended_sessions} live session(s), ${out.closed_connectors} connector channel(s)\n`);
+    }
+    return 0;
+  }
+  if (sub === "delete") {
+    const path = named("delete");
+    // Erasing a tenant cannot be undone: asked for in so many words.
+    if (!a.booleans.has("yes")) throw new UsageError("admin tenants delete erases the tenant's data and cannot be undone: add --yes");
+    const out = await call("DELETE", path, reason());
+    if (json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+    else io.stdout(`tenant ${a.positionals[0]} deleted (${JSON.stringify(out.purged)}); its name stays reserved\n`);
+    return 0;
+  }
+  if (sub === "audit" || sub === "unknown") {
+    if (a.positionals.length) throw new UsageError(`admin tenants ${sub} takes no arguments`);
+    const out = await call("GET", sub === "audit" ? "platform/v1/audit" : "platform/v1/unknown-tenants");
+    if (json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+    else if (sub === "audit") {
+      for (const e of out.actions as Array<{ at: number; actor: string; action: string; tenant: string | null; outcome: string }>) {
+        io.stdout(`${new Date(e.at).toISOString()}\t${e.action}\t${e.tenant ?? "-"}\t${e.outcome}\t${e.actor}\n`);
+      }
+    } else {
+      for (const r of out.requests as Array<{ kind: string; name: string; count: number; last_at: string; last_path: string }>) {
+        io.stdout(`${r.kind}\t${r.name}\t${r.count}\t${r.last_at}\t${r.last_path}\n`);
+      }
+    }
+    return 0;
+  }
+  throw new UsageError(`unknown admin tenants command ${JSON.stringify(sub)} (create, list, show, update, suspend, resume, delete, audit, unknown)`);
 }

@@ -27,8 +27,9 @@ import { parseKeySet, verifyTrailText } from "../../parsers/audit/index.ts";
 import { eventually, gatehouse } from "./helpers.ts";
 
 const TENANTS = ["acme", "beta"] as const;
-/** "tiny": small limits; "mute": may store no recording bytes at all. */
-type Tenant = (typeof TENANTS)[number] | "tiny" | "mute";
+/** "tiny": small limits; "mute": may store no recording bytes at all; "rated": a request rate and a session start rate. */
+type Tenant = (typeof TENANTS)[number] | "tiny" | "mute" | "rated" | "doomed";
+const RATED_LIMITS = { max_requests_per_second: 2, request_burst: 4, max_session_starts_per_minute: 6 };
 
 let stack: TestStack;
 let dir: string;
@@ -132,7 +133,7 @@ async function refusals(t: Tenant): Promise<Array<Record<string, unknown>>> {
   return r.json.refusals as Array<Record<string, unknown>>;
 }
 
-async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>, limits: Record<string, number> = { max_sessions: 20, max_approval_requests: 50 }): Promise<void> {
+async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>, limits: Record<string, number | null> = { max_sessions: 20, max_approval_requests: 50 }): Promise<void> {
   const file = path.join(dir, `${t}.json`);
   await writeFile(
     file,
@@ -160,7 +161,7 @@ beforeAll(async () => {
   stack = await startTestStack({
     connector: false,
     waitForConnector: false,
-    workerVars: { GATEHOUSE_TENANCY: "multi" },
+    workerVars: { GATEHOUSE_TENANCY: "multi", GATEHOUSE_PLATFORM_SECRETS_KEY: randomBytes(32).toString("hex") },
     workerVarsWithIssuer: (issuer) => {
       devIssuerEntry = issuer;
       return {
@@ -170,7 +171,7 @@ beforeAll(async () => {
     },
   });
   platformToken = await stack.mintToken({ sub: "platform-root", audience: "gatehouse-platform" });
-  for (const t of [...TENANTS, "tiny"] as const) {
+  for (const t of [...TENANTS, "tiny", "rated", "doomed"] as const) {
     // Each tenant's own database and login: the connector's credentials reach only it.
     await superuser("postgres", async (c) => {
       await c.query(`CREATE ROLE ${t}_app LOGIN PASSWORD '${t}-secret'`);
@@ -183,7 +184,7 @@ beforeAll(async () => {
     });
     const pair = await generateConnectorKeyPair();
     keys[t] = pair.privateJwk;
-    await createTenant(t, { ...pair.publicJwk, kid: `${t}-connector` }, t === "tiny" ? { max_sessions: 1, max_approval_requests: 1 } : undefined);
+    await createTenant(t, { ...pair.publicJwk, kid: `${t}-connector` }, t === "tiny" ? { max_sessions: 1, max_approval_requests: 1 } : t === "rated" ? RATED_LIMITS : undefined);
     const running = await startConnector(
       {
         gateway: base(t),
@@ -192,13 +193,14 @@ beforeAll(async () => {
         // The SAME resource name in both tenants.
         resources: [{ name: "orders", type: "postgres", labels: {}, host: stack.pg.host, port: stack.pg.port, database: `${t}_orders`, username: `${t}_app`, password: `${t}-secret`, tls: { mode: "disable" } }],
       },
-      { logger: silentLogger },
+      // Short backoff: the lifecycle tests suspend and resume a tenant under its running connector.
+      { logger: silentLogger, backoff: { initialMs: 200, maxMs: 1000 } },
     );
     connectors.push(running);
     await running.online;
   }
   await createTenant("mute", { kty: "OKP", crv: "Ed25519", x: keys.acme.x, kid: "mute-connector" }, { max_recording_bytes: 0 });
-  for (const t of [...TENANTS, "tiny"] as const) {
+  for (const t of [...TENANTS, "tiny", "rated", "doomed"] as const) {
     const token = await ciToken(t, t);
     await eventually(async () => (await api("GET", `${base(t)}/v1/resources/orders`, token)).json.online === true, `${t}'s orders online`);
   }
@@ -452,5 +454,250 @@ describe("per-tenant limits", () => {
     const r = await runPsql(await listen("mute", await ciToken("mute", "mute")), ["-c", "select 1"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/recording limit \(0 bytes\) is reached/);
+  });
+});
+
+describe("per-tenant rates (requests per second, session starts per minute)", () => {
+  /** Runs `n` queries back to back on one session; the SQLSTATE of each (null = ran). */
+  async function burst(client: pg.Client, n: number, sql = "select item from orders"): Promise<Array<string | null>> {
+    const out: Array<string | null> = [];
+    for (let i = 0; i < n; i++) out.push(await client.query(sql).then(() => null, (e: { code?: string }) => e.code ?? "?"));
+    return out;
+  }
+
+  it("a tenant past its request rate gets 53400 per statement, the session stays usable, and another tenant is not touched", async () => {
+    const rated = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "rated", "ci-rated")) });
+    const acme = new pg.Client({ connectionString: await listen("acme", await ciToken("acme", "acme", "ci-acme-beside")) });
+    await Promise.all([rated.connect(), acme.connect()]);
+    try {
+      const [r, a] = await Promise.all([burst(rated, 12), burst(acme, 12)]);
+      expect(a).toEqual(Array(12).fill(null));
+      expect(r.filter((c) => c === null).length).toBeGreaterThanOrEqual(1);
+      expect(r.filter((c) => c === "53400").length).toBeGreaterThanOrEqual(4);
+      expect(r.every((c) => c === null || c === "53400")).toBe(true);
+      const refused = await rated.query("select 1").catch((e: Error) => e);
+      if (refused instanceof Error) expect(refused.message).toMatch(/tenant's request rate limit is reached \(max_requests_per_second: 2, burst 4\); retry in \d+ s/);
+      // The session survives: once tokens are back the same session runs statements again.
+      await eventually(async () => (await rated.query("select item from orders").then((x) => x.rows, () => null)) ?? null, "the rated session runs again");
+      // A second session of the same tenant shares the bucket: opening sessions is no way around it.
+      const second = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "rated", "ci-rated-2")) });
+      await second.connect();
+      try {
+        const both = await Promise.all([burst(rated, 6), burst(second, 6)]);
+        expect(both.flat().filter((c) => c === "53400").length).toBeGreaterThanOrEqual(4);
+      } finally {
+        await second.end();
+      }
+    } finally {
+      await Promise.all([rated.end(), acme.end()]);
+    }
+    // Several statements in one simple query cost each of them: more than the burst is refused whole.
+    const many = await runPsql(await listen("rated", await ciToken("rated", "rated", "ci-rated-many")), ["-c", "select 1; select 2; select 3; select 4; select 5"]);
+    expect(many.code).not.toBe(0);
+    expect(many.stderr).toMatch(/its 5 statements are more than the tenant's request burst \(4\)/);
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/rated`, platformToken);
+    expect((shown.json.usage as Record<string, number>).requests_rate_limited).toBeGreaterThanOrEqual(4);
+    expect(shown.json.tenant).toMatchObject({ limits: RATED_LIMITS });
+    expect(((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/acme`, platformToken)).json.usage as Record<string, number>).requests_rate_limited).toBe(0);
+    const log = await eventually(async () => (await refusals("rated")).filter((x) => x.error === "rate_limited" && x.tokenSubject === "ci-rated"), "rate refusals logged");
+    expect(log[0]).toMatchObject({ status: 429, method: "postgres" });
+    expect(String(log[0]!.reason)).toMatch(/request rate limit is reached/);
+    // Bounded: far fewer log rows than refusals (one per session per second at most).
+    expect(log.length).toBeLessThanOrEqual(6);
+  });
+
+  it("past max_session_starts_per_minute a new session is refused with 53300 and logged; live sessions go on", async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 8 && !codes.includes("53300"); i++) {
+      const c = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "rated", `ci-start-${i}`)) });
+      const err = await c.connect().then(
+        () => null,
+        (e: { code?: string; message?: string }) => e,
+      );
+      if (err) {
+        codes.push(err.code ?? "?");
+        expect(err.message).toMatch(/the tenant started \d+ sessions in the last minute \(tenant limit max_session_starts_per_minute: 6\); retry in \d+ s/);
+      } else {
+        codes.push("ok");
+        await c.query("select 1").catch(() => {});
+        await c.end();
+      }
+    }
+    expect(codes.at(-1)).toBe("53300");
+    // Another tenant still starts sessions.
+    expect((await runPsql(await listen("beta", await ciToken("beta", "beta")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
+    const log = await eventually(async () => (await refusals("rated")).filter((x) => x.error === "session_starts_limited"), "start refusals logged");
+    expect(log[0]).toMatchObject({ status: 429 });
+    const usage = (await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/rated`, platformToken)).json.usage as Record<string, number>;
+    expect(usage.session_starts_rate_limited).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("tenant lifecycle: update, suspend, resume, delete (platform administrators only)", () => {
+  const cli = (args: string[], token = platformToken) => gatehouse(["admin", "tenants", ...args, "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: token });
+  const status = async (t: Tenant) => ((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/${t}`, platformToken)).json.tenant as { status: string }).status;
+
+  it("update changes limits and issuers only, validated like a creation; a tenant admin cannot", async () => {
+    const file = path.join(dir, "doomed-change.json");
+    await writeFile(file, JSON.stringify({ limits: { max_sessions: 7, max_requests_per_second: 500 } }));
+    const r = await cli(["update", "doomed", "--file", file]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/max_sessions=7 .*max_requests_per_second=500/);
+    for (const [body, why] of [
+      [{ masking_key: "x".repeat(32) }, /cannot update "masking_key"/],
+      [{ name: "other" }, /cannot update "name"/],
+      [{ limits: { max_sesions: 1 } }, /unknown limit "max_sesions"/],
+      [{ issuers: [{ ...devIssuer(), audiences: [aud("acme")] }] }, /already trusted by tenant acme/],
+      [{ issuers: [{ ...devIssuer(), audiences: ["gatehouse-platform"] }] }, /already trusted by the platform/],
+      [{}, /nothing to update/],
+    ] as const) {
+      const bad = await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken, body);
+      expect([bad.status, String(bad.json.reason)]).toEqual([422, expect.stringMatching(why)]);
+    }
+    // A tenant's own administrator (even of this tenant) is not a platform administrator.
+    const doomedAdmin = await personToken("doomed", "doomed-root", ["doomed-admins"]);
+    expect((await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, doomedAdmin, { limits: {} })).status).toBe(401);
+    expect((await api("POST", `${stack.gatewayUrl}/platform/v1/tenants/doomed/suspend`, doomedAdmin, {})).status).toBe(401);
+    expect((await api("DELETE", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, doomedAdmin)).status).toBe(401);
+    // Nor are the platform routes reachable through a tenant's prefix.
+    expect((await api("POST", `${base("doomed")}/platform/v1/tenants/doomed/suspend`, platformToken, {})).status).toBe(404);
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken);
+    expect(shown.json.tenant).toMatchObject({ status: "active", limits: { max_sessions: 7, max_requests_per_second: 500 } });
+  });
+
+  it("secrets are set by name, sealed, never shown back, and only under the names notifications and exports use", async () => {
+    const value = `hook-secret-${randomBytes(8).toString("hex")}`;
+    const set = await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken, { secrets: { GATEHOUSE_WEBHOOK_OPS: value, GATEHOUSE_EXPORT_SIEM: "Bearer x" } });
+    expect(set.status).toBe(200);
+    expect((set.json.tenant as { secrets: string[] }).secrets).toEqual(["GATEHOUSE_EXPORT_SIEM", "GATEHOUSE_WEBHOOK_OPS"]);
+    for (const bad of [{ GATEHOUSE_MASKING_KEY: "x" }, { DB: "x" }, { GATEHOUSE_WEBHOOK_OPS: "" }, ["GATEHOUSE_WEBHOOK_OPS"]]) {
+      expect((await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken, { secrets: bad })).status).toBe(422);
+    }
+    const removed = await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken, { secrets: { GATEHOUSE_EXPORT_SIEM: null } });
+    expect((removed.json.tenant as { secrets: string[] }).secrets).toEqual(["GATEHOUSE_WEBHOOK_OPS"]);
+    // The value appears nowhere a platform administrator (or the audit log) can read.
+    const everywhere = [await cli(["show", "beta", "--json"]), await cli(["list", "--json"]), await cli(["audit", "--json"])].map((r) => r.stdout).join("\n");
+    expect(everywhere).toContain("GATEHOUSE_WEBHOOK_OPS");
+    expect(everywhere).not.toContain(value);
+    // The tenant still serves (its secrets open with the platform key).
+    expect((await runPsql(await listen("beta", await ciToken("beta", "beta", "ci-after-secrets")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
+  });
+
+  it("delete refuses a tenant that is not suspended", async () => {
+    const r = await cli(["delete", "doomed", "--yes"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/must be suspended before it is deleted/);
+    const noYes = await cli(["delete", "doomed"]);
+    expect(noYes.code).not.toBe(0);
+    expect(noYes.stderr).toMatch(/--yes/);
+    expect(await status("doomed")).toBe("active");
+  });
+
+  it("suspend ends the live session (recorded), refuses new sessions, API calls and the tenant's connector; others go on", async () => {
+    const live = new pg.Client({ connectionString: await listen("doomed", await ciToken("doomed", "doomed", "ci-live")) });
+    live.on("error", () => {});
+    await live.connect();
+    expect((await live.query("select item from orders")).rows).toEqual([{ item: "doomed-only-item" }]);
+    const r = await cli(["suspend", "doomed", "--reason", "unpaid invoice"]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/status +suspended .*\(unpaid invoice\)/);
+    expect(r.stdout).toMatch(/ended +1 live session\(s\), 1 connector channel\(s\)/);
+    const after = await live.query("select 1").then(
+      () => "ran",
+      (e: Error) => e.message,
+    );
+    expect(after).not.toBe("ran");
+    await live.end().catch(() => {});
+    // New sessions, API calls and the connector's reconnection are refused.
+    const psql = await runPsql(await listen("doomed", await ciToken("doomed", "doomed", "ci-after")), ["-c", "select 1"]);
+    expect(psql.code).not.toBe(0);
+    const call = await api("GET", `${base("doomed")}/v1/resources/orders`, await ciToken("doomed", "doomed", "ci-api"));
+    expect([call.status, call.json.error]).toEqual([403, "tenant_suspended"]);
+    const key = await importConnectorPrivateKey(keys.doomed);
+    expect(await upgradeStatus(`${base("doomed")}/v1/connector/control`, await signConnectorAssertion(key, "doomed-connector"))).toBe(403);
+    // Another tenant's token at the suspended tenant is refused the same way (nothing is served).
+    expect((await api("GET", `${base("doomed")}/v1/resources/orders`, await ciToken("acme", "acme"))).status).toBe(403);
+    // The ended session is recorded as ended (the trail's index), by the platform.
+    const auditorLog = await eventually(async () => {
+      const all = await refusals("doomed");
+      return all.filter((x) => x.error === "tenant_suspended").length >= 3 ? all : null;
+    }, "suspension refusals logged");
+    expect(auditorLog.some((x) => x.path === "/v1/connector/control" && x.connector === "doomed-connector")).toBe(true);
+    // Other tenants are untouched.
+    expect((await runPsql(await listen("acme", await ciToken("acme", "acme")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
+    expect(await status("doomed")).toBe("suspended");
+  });
+
+  it("resume serves the tenant again: its connector comes back and sessions start", async () => {
+    const r = await cli(["resume", "doomed"]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    const token = await ciToken("doomed", "doomed");
+    await eventually(async () => (await api("GET", `${base("doomed")}/v1/resources/orders`, token)).json.online === true, "doomed's connector back", 300);
+    const psql = await runPsql(await listen("doomed", token), ["-At", "-c", "select item from orders"]);
+    expect(psql).toMatchObject({ code: 0, stdout: "doomed-only-item\n" });
+    // The session ended by the suspension is in the tenant's own index, ended, not open.
+    const auditor = await personToken("doomed", "doomed-auditor", ["doomed-auditors"]);
+    const sessions = (await api("GET", `${base("doomed")}/v1/sessions?resource=orders`, auditor)).json.sessions as Array<{ status: string; end_reason?: string }>;
+    expect(sessions.some((x) => x.status !== "open" && /suspended by the platform \(unpaid invoice\)/.test(JSON.stringify(x)))).toBe(true);
+  });
+
+  it("delete erases a suspended tenant; its name answers 410 and is never given to another organisation", async () => {
+    expect((await cli(["suspend", "doomed"])).code).toBe(0);
+    const r = await cli(["delete", "doomed", "--yes", "--reason", "contract ended"]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/tenant doomed deleted .*"sessions":[1-9]/);
+    const gone = await api("GET", `${base("doomed")}/v1/resources/orders`, await ciToken("doomed", "doomed"));
+    expect([gone.status, gone.json.error]).toEqual([410, "tenant_deleted"]);
+    expect((await fetch(`${base("doomed")}/.well-known/gatehouse-audit-keys`)).status).toBe(410);
+    // The name cannot be taken again, in any spelling that reaches the same tenant.
+    const again = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants`, platformToken, { name: "doomed", issuers: [{ ...devIssuer(), audiences: ["new-org"] }], policy: policy("acme", stack.issuerId) });
+    expect([again.status, String(again.json.reason)]).toEqual([409, expect.stringMatching(/belonged to a deleted tenant and is never reused/)]);
+    for (const name of ["Doomed", "DOOMED", "doomed ", "döömed", "doomed\u200b"]) {
+      const spelled = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants`, platformToken, { name, issuers: [{ ...devIssuer(), audiences: ["new-org"] }], policy: policy("acme", stack.issuerId) });
+      expect([name, spelled.status]).toEqual([name, 422]);
+    }
+    // Nothing of it is shown any more but the tombstone; its refusal log went with it.
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken);
+    expect(shown.json).toMatchObject({ tenant: { name: "doomed", status: "deleted", issuers: [], connectors: [], reason: "contract ended" }, usage: null });
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed/refusals`, platformToken)).status).toBe(410);
+    expect((await cli(["resume", "doomed"])).code).not.toBe(0);
+    expect((await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken, { limits: {} })).status).toBe(410);
+    // Its database is gone: the trail index it had is empty (read through the platform's view of usage: none).
+    const list = await cli(["list"]);
+    expect(list.stdout).toMatch(/^doomed\t.*\tdeleted$/m);
+  });
+
+  it("every platform action is in the platform audit log, refused ones too", async () => {
+    const r = await cli(["audit", "--json"]);
+    expect(r.code).toBe(0);
+    const actions = (JSON.parse(r.stdout) as { actions: Array<{ action: string; tenant: string; outcome: string; actor: string }> }).actions.filter((x) => x.tenant === "doomed");
+    const seen = actions.map((x) => `${x.action}:${x.outcome}`);
+    for (const want of ["tenant.create:ok", "tenant.update:ok", "tenant.update:invalid_tenant", "tenant.delete:conflict", "tenant.suspend:ok", "tenant.resume:ok", "tenant.delete:ok", "tenant.create:conflict"]) expect(seen).toContain(want);
+    expect(actions.every((x) => x.actor.endsWith(" platform-root"))).toBe(true);
+    // A tenant administrator cannot read it.
+    expect((await cli(["audit"], await personToken("acme", "acme-root", ["acme-admins"]))).code).not.toBe(0);
+  });
+
+  it("requests naming no existing tenant are logged at the platform, bounded and counted", async () => {
+    const token = await ciToken("acme", "acme");
+    for (let i = 0; i < 3; i++) await api("GET", `${stack.gatewayUrl}/t/nosuch-org/v1/resources/orders`, token);
+    await api("GET", `${stack.gatewayUrl}/t/ACME/v1/resources/orders`, token);
+    await api("GET", `${stack.gatewayUrl}/t/%61cme%E2%80%8B/v1/resources/orders`, token);
+    await api("GET", `${stack.gatewayUrl}/t/doomed/v1/resources/orders`, token);
+    const seen = await eventually(async () => {
+      const r = await api("GET", `${stack.gatewayUrl}/platform/v1/unknown-tenants`, platformToken);
+      const rows = r.json.requests as Array<{ kind: string; name: string; count: number }>;
+      // Each request is in some flush within a second, not necessarily the same one: wait for all of them.
+      const all = rows.find((x) => x.name === "nosuch-org")?.count === 3 && rows.some((x) => x.kind === "deleted") && rows.some((x) => x.name === "ACME") && rows.some((x) => x.name.includes("%E2%80%8B"));
+      return all && rows.some((x) => x.kind === "platform-auth") ? rows : null;
+    }, "unknown tenant names logged");
+    expect(seen.find((x) => x.name === "nosuch-org")).toMatchObject({ kind: "unknown", count: 3 });
+    expect(seen.find((x) => x.name === "ACME")).toMatchObject({ kind: "invalid" });
+    expect(seen.some((x) => x.kind === "invalid" && x.name.includes("%E2%80%8B"))).toBe(true);
+    expect(seen.find((x) => x.kind === "deleted")).toMatchObject({ name: "doomed" });
+    // Refused platform administration (a tenant's administrator trying it, earlier in this file) is there too.
+    expect(seen.some((x) => x.kind === "platform-auth" && x.name.endsWith(" acme-root"))).toBe(true);
+    // Platform administrators only.
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/unknown-tenants`, token)).status).toBe(401);
   });
 });

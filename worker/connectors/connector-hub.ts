@@ -156,6 +156,19 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     return { ok: true, record: result.record, already: result.already, closedChannels, endedSessions };
   }
 
+  /**
+   * RPC (hosted mode, the tenant suspended): every connector's control channel is closed now with
+   * the reason; their reconnections are refused at the boundary while the tenant stays suspended.
+   */
+  async closeAllConnectors(reason: string): Promise<number> {
+    let closed = 0;
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws.readyState === WebSocket.OPEN) closed++;
+      this.closeSocket(ws, CLOSE_POLICY, reason);
+    }
+    return closed;
+  }
+
   /** RPC: what is known about a resource, and whether a connector serving it is online now. */
   async describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null> {
     const online = this.onlineConnectors(resource);

@@ -13,6 +13,9 @@ import type { Decision } from "../../parsers/policy/types.ts";
 import type { HeldStatement } from "../approvals/session-hold.ts";
 import type { Env } from "../env.ts";
 import type { ProtocolModule } from "../../protocols/types.ts";
+import type { Throttle } from "../limits/request-gate.ts";
+
+export type { Throttle };
 
 export interface EngineHost {
   readonly sessionId: string;
@@ -34,6 +37,12 @@ export interface EngineHost {
    * request (id, notice for the client); its `verdict` resolves when approvers decide or time runs out.
    */
   holdForApproval(input: HoldForApprovalInput): Promise<HeldStatement>;
+  /**
+   * Asked before every request is decided: null (or resolving to null) = go on; a Throttle = the
+   * tenant's request rate is used up (hosted mode): refuse it in the protocol's own words, the
+   * session stays usable. Returns null synchronously when no rate applies.
+   */
+  admitRequest?(cost?: number): Promise<Throttle | null> | null;
   /** End the session: both sockets close after pending output is flushed. */
   end(outcome: SessionOutcome): void;
 }

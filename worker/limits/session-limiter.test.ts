@@ -44,4 +44,34 @@ describe("SessionLimiter", () => {
     const rows = await runInDurableObject(l, (_o, state) => Number(state.storage.sql.exec("SELECT count(*) AS n FROM leases WHERE session_id = 'dead2'").one().n));
     expect(rows).toBe(0);
   });
+
+  it("tenant request bucket: burst then rate, shared by every caller of the tenant's limiter", async () => {
+    const l = limiter("bucket");
+    expect(await l.takeRequests(3, { ratePerSecond: 1, burst: 5 })).toEqual({ granted: 3, retryAfterMs: 0 });
+    expect(await l.takeRequests(3, { ratePerSecond: 1, burst: 5 })).toEqual({ granted: 2, retryAfterMs: 0 });
+    const empty = await l.takeRequests(1, { ratePerSecond: 1, burst: 5 });
+    expect(empty.granted).toBe(0);
+    expect(empty.retryAfterMs).toBeGreaterThan(0);
+    expect(empty.retryAfterMs).toBeLessThanOrEqual(1000);
+    // Another tenant's limiter is another object: its bucket is full.
+    expect(await limiter("bucket-other").takeRequests(5, { ratePerSecond: 1, burst: 5 })).toEqual({ granted: 5, retryAfterMs: 0 });
+  });
+
+  it("session starts per minute: counted over a sliding minute, a retried acquire not twice, refusals say when to retry", async () => {
+    const l = limiter("starts");
+    const start = (id: string) => l.acquire({ ...req(id, `who-${id}`, "db"), maxStartsPerMinute: 2 });
+    expect(await start("a")).toEqual({ ok: true });
+    expect(await start("a")).toEqual({ ok: true });
+    expect(await start("b")).toEqual({ ok: true });
+    const refused = await start("c");
+    expect(refused).toMatchObject({ ok: false, scope: "tenant-starts", open: 2, limit: 2 });
+    expect((refused as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(50_000);
+    // Ending sessions does not give starts back (it is a rate, not a count of live sessions).
+    await l.release("a");
+    await l.release("b");
+    expect(await start("d")).toMatchObject({ ok: false, scope: "tenant-starts" });
+    // A minute later (the rows aged by hand) starts are admitted again.
+    await runInDurableObject(l, async (_o, state) => void state.storage.sql.exec("UPDATE starts SET at = at - 61000"));
+    expect(await start("d")).toEqual({ ok: true });
+  });
 });

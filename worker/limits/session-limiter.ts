@@ -12,8 +12,12 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import type { AcquireRequest, AcquireResult, SessionLimiterRpc } from "../bindings.ts";
+import { TokenBucket, type BucketLimits, type Take } from "./token-bucket.ts";
 
 export type { AcquireRequest, AcquireResult };
+
+/** Session starts are counted over this sliding window (limit: `max_session_starts_per_minute`). */
+export const START_WINDOW_MS = 60_000;
 
 /** A lease lives this long without renewal; sessions renew every LEASE_RENEW_MS. */
 export const LEASE_TTL_MS = 60_000;
@@ -31,7 +35,16 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
     );
     this.sql.exec("CREATE INDEX IF NOT EXISTS leases_identity ON leases (identity)");
     this.sql.exec("CREATE INDEX IF NOT EXISTS leases_resource ON leases (resource)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS starts (session_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
   }
+
+  /**
+   * The tenant's request bucket (hosted mode, `max_requests_per_second` / `request_burst`). In
+   * memory on purpose: this object is the tenant's one limiter, calls run one at a time, and an
+   * object evicted while idle would have refilled to the burst anyway.
+   */
+  private bucket?: TokenBucket;
+  private bucketLimits?: string;
 
   private sweep(now: number): void {
     this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
@@ -58,9 +71,32 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
       const open = this.count("resource", req.resource);
       if (open >= req.maxPerResource) return { ok: false, scope: "resource", open, limit: req.maxPerResource };
     }
+    if (req.maxStartsPerMinute != null) {
+      // Sliding window: the starts of the last minute, this session's earlier try not counted twice.
+      this.sql.exec("DELETE FROM starts WHERE at <= ?", now - START_WINDOW_MS);
+      const started = Number(this.sql.exec("SELECT count(*) AS n FROM starts WHERE session_id <> ?", req.sessionId).one().n);
+      if (started >= req.maxStartsPerMinute) {
+        const oldest = Number(this.sql.exec("SELECT min(at) AS at FROM starts").one().at ?? now);
+        return { ok: false, scope: "tenant-starts", open: started, limit: req.maxStartsPerMinute, retryAfterMs: Math.max(1, oldest + START_WINDOW_MS - now) };
+      }
+      this.sql.exec("INSERT OR REPLACE INTO starts (session_id, at) VALUES (?, ?)", req.sessionId, now);
+    }
     this.sql.exec("INSERT INTO leases (session_id, identity, resource, expires_at) VALUES (?, ?, ?, ?)", req.sessionId, req.identity, req.resource, now + Math.min(req.ttlMs ?? LEASE_TTL_MS, LEASE_TTL_MS));
     await this.scheduleSweep();
     return { ok: true };
+  }
+
+  /**
+   * Up to `wanted` of the tenant's request tokens (a session leases a few at a time:
+   * worker/limits/request-gate.ts). Limits travel with each call, so a tenant update applies at once.
+   */
+  async takeRequests(wanted: number, limits: BucketLimits): Promise<Take> {
+    const now = Date.now();
+    const key = `${limits.ratePerSecond}/${limits.burst}`;
+    if (!this.bucket) this.bucket = new TokenBucket(limits, now);
+    else if (this.bucketLimits !== key) this.bucket.retune(limits, now);
+    this.bucketLimits = key;
+    return this.bucket.take(wanted, now);
   }
 
   /** Extend a live lease; false when it is gone (expired and swept): the session must end. */
@@ -86,6 +122,7 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
 
   override async alarm(): Promise<void> {
     this.sweep(Date.now());
+    this.sql.exec("DELETE FROM starts WHERE at <= ?", Date.now() - START_WINDOW_MS);
     const left = Number(this.sql.exec("SELECT count(*) AS n FROM leases").one().n);
     if (left > 0) await this.ctx.storage.setAlarm(Date.now() + LEASE_TTL_MS);
   }

@@ -24,6 +24,8 @@ export interface SessionCaps {
   maxSessionsPerResource: number | null;
   /** Hosted mode: the tenant's limit on live sessions (docs/TENANCY.md). */
   maxSessionsInTenant?: number | null;
+  /** Hosted mode: sessions the tenant may start per minute. */
+  maxStartsPerMinute?: number | null;
 }
 
 export class SessionSlot {
@@ -40,6 +42,8 @@ export class SessionSlot {
     private readonly caps: SessionCaps,
     /** Called when the lease was lost (swept while the session lived): the session must end. */
     private readonly onLost: () => void,
+    /** Hosted mode: a start refused by the tenant's start rate (counted and logged by the caller). */
+    private readonly onRateRefused?: (message: string) => void,
   ) {}
 
   private get limiter() {
@@ -47,7 +51,7 @@ export class SessionSlot {
   }
 
   get needed(): boolean {
-    return this.caps.maxSessionsPerIdentity !== null || this.caps.maxSessionsPerResource !== null || this.caps.maxSessionsInTenant != null;
+    return this.caps.maxSessionsPerIdentity !== null || this.caps.maxSessionsPerResource !== null || this.caps.maxSessionsInTenant != null || this.caps.maxStartsPerMinute != null;
   }
 
   /** Take the slot or throw TooManySessionsError. Without caps there is nothing to count. */
@@ -60,7 +64,14 @@ export class SessionSlot {
       maxPerIdentity: this.caps.maxSessionsPerIdentity,
       maxPerResource: this.caps.maxSessionsPerResource,
       maxInTenant: this.caps.maxSessionsInTenant ?? null,
+      maxStartsPerMinute: this.caps.maxStartsPerMinute ?? null,
     });
+    if (!result.ok && result.scope === "tenant-starts") {
+      const seconds = Math.ceil(result.retryAfterMs / 1000);
+      const message = `gatehouse: too many sessions: the tenant started ${result.open} sessions in the last minute (tenant limit max_session_starts_per_minute: ${result.limit}); retry in ${seconds} s`;
+      this.onRateRefused?.(message);
+      throw new TooManySessionsError(message, protocolModule(this.resource.type)?.sessionCodes?.tooManySessions ?? "too-many-sessions");
+    }
     if (!result.ok) {
       const who = result.scope === "identity" ? `identity ${this.identity.subject} already has` : result.scope === "tenant" ? "the tenant already has" : `resource ${this.resource.name} already has`;
       const key = result.scope === "identity" ? "max_sessions_per_identity" : result.scope === "tenant" ? "tenant limit max_sessions" : "max_sessions_per_resource";

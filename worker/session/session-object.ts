@@ -21,6 +21,8 @@ import { currentPolicy } from "../policy/current-policy.ts";
 import { sqlClassifier } from "../wasm-modules.ts";
 import { openSessionAudit } from "./open-session-audit.ts";
 import { SessionSlot } from "../limits/session-slot.ts";
+import { bucketLimits, RequestGate } from "../limits/request-gate.ts";
+import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import { gatewayConfig } from "../config/gateway-config.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
@@ -60,6 +62,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const valid = validateSession(admission.resource, sessionPolicy);
     if (!valid.ok) return this.refuseInTunnel(admission, valid.refusal);
     const protocol = valid.protocol;
+    // Hosted mode: a suspended tenant starts no session, even one that passed a boundary's stale cache.
+    if (env.TENANT?.suspended) return this.refuseInTunnel(admission, { kind: "denied", message: `gatehouse: the tenant ${env.TENANT.name} is suspended by the platform` });
     // Hosted mode: a tenant whose recording bytes are used up starts no session (it could not be recorded).
     const unrecordable = await recordingLimitReached(env);
     if (unrecordable) return this.refuseInTunnel(admission, { kind: "unavailable", code: "53100", message: unrecordable });
@@ -76,10 +80,21 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
     this.holds = holds;
     // Hosted mode adds the tenant's own cap on live sessions to the policy's.
-    const caps = { ...sessionPolicy.caps(), maxSessionsInTenant: env.TENANT?.limits.maxSessions ?? null };
-    const slot = new SessionSlot(env, admission.sessionId, admission.identity, admission.resource, caps, () =>
-      this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
+    const caps = { ...sessionPolicy.caps(), maxSessionsInTenant: env.TENANT?.limits.maxSessions ?? null, maxStartsPerMinute: env.TENANT?.limits.maxSessionStartsPerMinute ?? null };
+    const rateLog = (counter: "requests_rate_limited" | "session_starts_rate_limited", count: number, message: string) =>
+      logRateRefusal(env, { counter, sessionId: admission.sessionId, identity: admission.identity, resource: admission.resource, count, message });
+    const slot = new SessionSlot(
+      env,
+      admission.sessionId,
+      admission.identity,
+      admission.resource,
+      caps,
+      () => this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
+      (message) => void rateLog("session_starts_rate_limited", 1, message).catch(() => {}),
     );
+    // Hosted mode: the tenant's request rate, asked before every request is decided (worker/limits/request-gate.ts).
+    const rate = bucketLimits(env.TENANT?.limits);
+    const gate = rate ? new RequestGate(rate, () => env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")), (count, message) => rateLog("requests_rate_limited", count, message)) : null;
     const services = { env, sessionId: admission.sessionId };
     return this.acceptSocket(["client"], (ws) => {
       const session = new Session(ws, {
@@ -90,6 +105,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         approvals: holds,
         audit,
         acquireSlot: () => slot.acquire(),
+        ...(gate ? { admitRequest: (cost?: number) => gate.admit(cost) } : {}),
         verifyToken: async (token) => {
           try {
             const v = await verifyOidcToken(token, { issuers: gatewayConfig(env).issuers });
@@ -106,6 +122,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         },
         onEnded: async (outcome, stats, maskingCounts) => {
           await slot.release().catch(() => {});
+          await gate?.flush().catch(() => {});
           if (Object.keys(maskingCounts).length > 0) await audit.onMasking(maskingCounts).catch(() => {});
           await holds.withdrawAll(`the session ended before a decision (${outcome.reason})`).catch(() => {});
           await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });

@@ -12,6 +12,7 @@ import type { SessionPolicy } from "./session-policy.ts";
 import { QUERY_CANCELED_SQLSTATE, type ApprovalHolds, type HeldStatement } from "../approvals/session-hold.ts";
 import { TokenLifetime } from "./token-lifetime.ts";
 import { protocolModule } from "../../protocols/registry.ts";
+import type { Throttle } from "../limits/request-gate.ts";
 
 const CONNECTOR_ATTACH_TIMEOUT_MS = 15_000;
 
@@ -25,6 +26,8 @@ export interface SessionDeps {
   requestConnector(): Promise<void>;
   /** Take this session's place under the policy's concurrency caps; rejects with TooManySessionsError (its `code`). */
   acquireSlot(): Promise<void>;
+  /** Hosted mode with a request rate: whether one more request may be decided now (worker/limits/request-gate.ts). */
+  admitRequest?(cost?: number): Promise<Throttle | null>;
   /** Verify a token the client sent to renew its identity (as the edge verifies tokens). */
   verifyToken(token: string): Promise<Identity>;
   /** Held statements of this session (worker/approvals/session-hold.ts). */
@@ -151,6 +154,10 @@ export class Session implements EngineHost {
       clearTimeout(timer);
       this.connectorAttached = undefined;
     }
+  }
+
+  admitRequest(cost?: number): Promise<Throttle | null> | null {
+    return this.deps.admitRequest?.(cost) ?? null;
   }
 
   holdForApproval(input: HoldForApprovalInput): Promise<HeldStatement> {

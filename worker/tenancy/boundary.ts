@@ -18,7 +18,9 @@ import { platformDatabase } from "./tenant-store.ts";
 import { cachedTenant, listTenants } from "./tenant-registry.ts";
 import { addUsage, recordRefusal, type Refusal } from "./tenant-usage.ts";
 import { platformRoutes } from "./platform-routes.ts";
-import type { TenantRecord } from "./tenant-record.ts";
+import { statusOf, type TenantRecord } from "./tenant-record.ts";
+import { noteUnknownTenant } from "./unknown-tenants.ts";
+import { openSecrets } from "./tenant-secrets.ts";
 
 type FetchApp = { fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> };
 
@@ -47,13 +49,30 @@ export async function serveHosted(app: FetchApp, request: Request, raw: HostedEn
   }
   const url = new URL(request.url);
   const resolved = resolveTenant(url, settings);
-  if (resolved.kind === "invalid") return Response.json({ error: "unknown_tenant", reason: resolved.reason }, { status: 404 });
-  if (resolved.kind === "platform") return platformApp.fetch(request, hosted, ctx);
   const db = platformDatabase(hosted.TENANT_STORE);
+  if (resolved.kind === "invalid") {
+    noteUnknownTenant(db, ctx, { kind: "invalid", name: spelledTenant(url, settings.baseDomain), path: url.pathname, via: url.pathname.startsWith("/t/") ? "path" : "host" });
+    return Response.json({ error: "unknown_tenant", reason: resolved.reason }, { status: 404 });
+  }
+  if (resolved.kind === "platform") return platformApp.fetch(request, hosted, ctx);
   const record = await cachedTenant(db, resolved.tenant.name);
-  if (!record) return Response.json({ error: "unknown_tenant", reason: `no tenant ${resolved.tenant.name}` }, { status: 404 });
-  const env = tenantEnv(hosted, record, resolved.tenant);
-  const response = await app.fetch(new Request(resolved.inner, request), env, ctx);
+  if (!record || statusOf(record) === "deleted") {
+    noteUnknownTenant(db, ctx, { kind: record ? "deleted" : "unknown", name: resolved.tenant.name, path: resolved.inner.pathname, via: resolved.tenant.via });
+    if (record) return Response.json({ error: "tenant_deleted", reason: `tenant ${record.name} was deleted` }, { status: 410 });
+    return Response.json({ error: "unknown_tenant", reason: `no tenant ${resolved.tenant.name}` }, { status: 404 });
+  }
+  let secrets: Record<string, string>;
+  try {
+    secrets = await openSecrets(hosted.GATEHOUSE_PLATFORM_SECRETS_KEY, record.name, record.secrets);
+  } catch (e) {
+    return Response.json({ error: "misconfigured", reason: `tenant ${record.name}: ${(e as Error).message}` }, { status: 503 });
+  }
+  const env = tenantEnv(hosted, record, resolved.tenant, secrets);
+  // A suspended tenant answers nothing: no API call, no new session, no connector (recorded below).
+  const response =
+    statusOf(record) === "suspended"
+      ? Response.json({ error: "tenant_suspended", reason: `tenant ${record.name} is suspended by the platform${record.reason && record.reason !== "suspended" ? ` (${record.reason})` : ""}` }, { status: 403 })
+      : await app.fetch(new Request(resolved.inner, request), env, ctx);
   if (response.status === 101 && resolved.inner.pathname.startsWith("/v1/tunnel/")) {
     ctx.waitUntil(addUsage(env.DB, "sessions_started", 1, null).catch(() => {}));
   } else if (REFUSED.has(response.status)) {
@@ -120,4 +139,12 @@ async function tokenTenant(r: Refusal, here: TenantRecord, all: TenantRecord[]):
     if (parseIssuers(t.issuers).some((i) => i.issuer === r.tokenIssuer && i.audiences.some((a) => audiences.includes(a)))) return t.name;
   }
   return null;
+}
+
+/** How the request spelled the tenant it named (for the platform's log of unknown names). */
+function spelledTenant(url: URL, baseDomain: string | null): string {
+  const prefix = /^\/t\/([^/]*)/.exec(url.pathname);
+  if (prefix) return prefix[1]!;
+  const host = url.hostname.toLowerCase();
+  return baseDomain && host.endsWith(`.${baseDomain}`) ? host.slice(0, -baseDomain.length - 1) : host;
 }

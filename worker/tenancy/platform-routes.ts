@@ -1,7 +1,9 @@
 /**
  * Platform administration (hosted mode), served only on the platform's own host — never under a
- * tenant: `GET/POST /platform/v1/tenants`, `GET /platform/v1/tenants/:name`,
- * `GET /platform/v1/tenants/:name/usage|refusals`. Platform administrators are their own role:
+ * tenant: `GET/POST /platform/v1/tenants`, `GET/PATCH/DELETE /platform/v1/tenants/:name`,
+ * `POST /platform/v1/tenants/:name/suspend|resume`, `GET /platform/v1/tenants/:name/refusals`,
+ * `GET /platform/v1/audit` (every platform action, allowed or refused) and
+ * `GET /platform/v1/unknown-tenants` (requests naming no tenant that exists). Platform administrators are their own role:
  * tokens from GATEHOUSE_PLATFORM_ISSUERS whose (issuer, subject) is listed in
  * GATEHOUSE_PLATFORM_ADMINS. A tenant's `admin` role grants nothing here, and a platform
  * administrator holds no role inside a tenant (that is the tenant's policy).
@@ -14,8 +16,12 @@ import { bearerToken } from "../auth/bearer-identity.ts";
 import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import type { MultiTenantEnv } from "./tenant-env.ts";
 import { platformDatabase, tenantDatabase } from "./tenant-store.ts";
-import { insertTenant, listTenants, readTenant } from "./tenant-registry.ts";
-import { audienceClash, publicView, tenantFromRequest } from "./tenant-record.ts";
+import { insertTenant, listPlatformActions, listTenants, readTenant, recordPlatformAction, replaceTenant } from "./tenant-registry.ts";
+import { audienceClash, publicView, statusOf, tenantFromRequest, tombstone, updatedTenant, type TenantRecord } from "./tenant-record.ts";
+import { endTenantActivity, purgeTenant } from "./tenant-lifecycle.ts";
+import { listUnknownTenantRequests, noteUnknownTenant } from "./unknown-tenants.ts";
+import { decodeJwt } from "jose";
+import { changedSecrets, openSecrets, sealSecrets } from "./tenant-secrets.ts";
 import { listRefusals, readUsage } from "./tenant-usage.ts";
 import { isTenantName } from "./resolve.ts";
 
@@ -39,7 +45,30 @@ function platformAdmins(text: string | undefined): PlatformAdmin[] {
   return value as PlatformAdmin[];
 }
 
+/**
+ * Refused platform administration is logged with the requests naming no tenant (bounded, the same
+ * table: unknown-tenants.ts), under the presented token's unverified issuer and subject.
+ */
 const platformAdmin = createMiddleware<PlatformEnv>(async (c, next) => {
+  try {
+    await checkPlatformAdmin(c);
+  } catch (e) {
+    if (e instanceof UnauthorizedError || e instanceof ForbiddenError) {
+      let who = "(no token)";
+      try {
+        const claims = decodeJwt(/^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "");
+        who = `${String(claims.iss ?? "?")} ${String(claims.sub ?? "?")}`;
+      } catch {
+        // not a JWT: logged as no token
+      }
+      noteUnknownTenant(platformDatabase(c.env.TENANT_STORE), c.executionCtx, { kind: "platform-auth", name: who, path: new URL(c.req.url).pathname, via: c.req.method });
+    }
+    throw e;
+  }
+  await next();
+});
+
+async function checkPlatformAdmin(c: Parameters<Parameters<typeof createMiddleware<PlatformEnv>>[0]>[0]): Promise<void> {
   const token = bearerToken(c.req.header("authorization"));
   const admins = platformAdmins(c.env.GATEHOUSE_PLATFORM_ADMINS);
   let who: { issuer: string; subject: string };
@@ -53,8 +82,7 @@ const platformAdmin = createMiddleware<PlatformEnv>(async (c, next) => {
     throw new ForbiddenError(`identity ${who.subject} is not a platform administrator`);
   }
   c.set("admin", `${who.issuer} ${who.subject}`);
-  await next();
-});
+}
 
 const MAX_BODY = 1024 * 1024;
 
@@ -64,6 +92,69 @@ function tenantName(c: { req: { param(name: string): string } }): string {
   return name;
 }
 
+async function jsonBody(c: { req: { text(): Promise<string> } }, optional = false): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (text.length > MAX_BODY) throw new GatewayError(400, "bad_request", `body exceeds ${MAX_BODY} bytes`);
+  if (optional && text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new GatewayError(400, "bad_request", "body must be a JSON object");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new GatewayError(400, "bad_request", "body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+type Ctx = { env: MultiTenantEnv; var: { admin: string }; req: { param(name: string): string } };
+
+/**
+ * Runs one platform action and writes it to the platform audit log — refused ones too (a
+ * GatewayError's code is the outcome), so an administrator probing what they may do is seen.
+ */
+async function audited<T>(c: Ctx, action: string, tenant: string | null, detail: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
+  const db = platformDatabase(c.env.TENANT_STORE);
+  try {
+    const out = await fn();
+    await recordPlatformAction(db, { at: Date.now(), actor: c.var.admin, action, tenant, outcome: "ok", detail });
+    return out;
+  } catch (e) {
+    const outcome = e instanceof GatewayError ? e.code : e instanceof ConfigurationError ? "invalid_tenant" : "error";
+    await recordPlatformAction(db, { at: Date.now(), actor: c.var.admin, action, tenant, outcome, detail: { ...detail, reason: (e as Error).message.slice(0, 300) } }).catch(() => {});
+    throw e;
+  }
+}
+
+/** The tenant's current record, or 404 (deleted tenants are found: their tombstone answers). */
+async function existing(c: Ctx): Promise<TenantRecord> {
+  const record = await readTenant(platformDatabase(c.env.TENANT_STORE), tenantName(c));
+  if (!record) throw new NotFoundError(`no tenant ${c.req.param("name")}`);
+  return record;
+}
+
+function notDeleted(record: TenantRecord): void {
+  if (statusOf(record) === "deleted") throw new GatewayError(410, "tenant_deleted", `tenant ${record.name} was deleted; its name is not reused`);
+}
+
+async function replaceOrConflict(c: Ctx, before: TenantRecord, after: TenantRecord): Promise<void> {
+  if (!(await replaceTenant(platformDatabase(c.env.TENANT_STORE), before, after))) {
+    throw new GatewayError(409, "conflict", `tenant ${before.name} was changed by someone else meanwhile; read it again and retry`);
+  }
+}
+
+/** The record with its secrets changed, sealed under the platform key (never stored in clear). */
+async function withSecrets(env: MultiTenantEnv, record: TenantRecord, current: Record<string, string>, change: unknown): Promise<TenantRecord> {
+  const next = changedSecrets(current, change);
+  return { ...record, secrets: await sealSecrets(env.GATEHOUSE_PLATFORM_SECRETS_KEY, record.name, next), secretNames: Object.keys(next).sort() };
+}
+
+function reasonOf(body: Record<string, unknown>): string {
+  const reason = body.reason;
+  if (reason === undefined) return "";
+  if (typeof reason !== "string" || reason.length > 500) throw new GatewayError(400, "bad_request", "reason must be a string of at most 500 characters");
+  return reason;
+}
+
 export const platformRoutes = new Hono<PlatformEnv>()
   .use("*", platformAdmin)
   .get("/tenants", async (c) => {
@@ -71,37 +162,98 @@ export const platformRoutes = new Hono<PlatformEnv>()
     return c.json({ tenants: tenants.map(publicView) });
   })
   .post("/tenants", async (c) => {
-    const text = await c.req.text();
-    if (text.length > MAX_BODY) throw new GatewayError(400, "bad_request", `body exceeds ${MAX_BODY} bytes`);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new GatewayError(400, "bad_request", "body must be a JSON object");
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new GatewayError(400, "bad_request", "body must be a JSON object");
-    let record: Awaited<ReturnType<typeof tenantFromRequest>>;
-    try {
-      record = await tenantFromRequest(body as Record<string, unknown>, c.var.admin);
-    } catch (e) {
-      if (e instanceof ConfigurationError) return c.json({ error: "invalid_tenant", reason: e.message }, 422);
-      throw e;
-    }
-    const db = platformDatabase(c.env.TENANT_STORE);
-    // The platform's own (issuer, audience) counts as taken: a tenant trusting it would accept platform admins' tokens.
-    const platform = { ...record, name: "", issuers: c.env.GATEHOUSE_PLATFORM_ISSUERS ?? "[]" };
-    const clash = audienceClash(record, [...(await listTenants(db)), platform]);
-    if (clash) return c.json({ error: "invalid_tenant", reason: clash }, 422);
-    if (!(await insertTenant(db, record))) throw new GatewayError(409, "conflict", `tenant ${record.name} already exists`);
-    return c.json({ tenant: publicView(record) }, 201);
+    const body = await jsonBody(c);
+    const name = typeof body.name === "string" ? body.name.slice(0, 64) : null;
+    return audited(c, "tenant.create", name, {}, async () => {
+      let record: Awaited<ReturnType<typeof tenantFromRequest>>;
+      try {
+        const { secrets, ...rest } = body;
+        record = await tenantFromRequest(rest, c.var.admin);
+        if (secrets !== undefined) record = await withSecrets(c.env, record, {}, secrets);
+      } catch (e) {
+        if (e instanceof ConfigurationError) throw new GatewayError(422, "invalid_tenant", e.message);
+        throw e;
+      }
+      const db = platformDatabase(c.env.TENANT_STORE);
+      // The platform's own (issuer, audience) counts as taken: a tenant trusting it would accept platform admins' tokens.
+      const platform = { ...record, name: "", issuers: c.env.GATEHOUSE_PLATFORM_ISSUERS ?? "[]" };
+      const clash = audienceClash(record, [...(await listTenants(db)), platform]);
+      if (clash) throw new GatewayError(422, "invalid_tenant", clash);
+      if (!(await insertTenant(db, record))) {
+        const taken = await readTenant(db, record.name);
+        if (taken && statusOf(taken) === "deleted") throw new GatewayError(409, "conflict", `the name ${record.name} belonged to a deleted tenant and is never reused`);
+        throw new GatewayError(409, "conflict", `tenant ${record.name} already exists`);
+      }
+      return c.json({ tenant: publicView(record) }, 201);
+    });
   })
   .get("/tenants/:name", async (c) => {
-    const record = await readTenant(platformDatabase(c.env.TENANT_STORE), tenantName(c));
-    if (!record) throw new NotFoundError(`no tenant ${c.req.param("name")}`);
-    return c.json({ tenant: publicView(record), usage: await readUsage(tenantDatabase(c.env.TENANT_STORE, record.name)) });
+    const record = await existing(c);
+    const usage = statusOf(record) === "deleted" ? null : await readUsage(tenantDatabase(c.env.TENANT_STORE, record.name));
+    return c.json({ tenant: publicView(record), usage });
+  })
+  .patch("/tenants/:name", async (c) => {
+    const body = await jsonBody(c);
+    // Field names only: secret values never reach the audit log.
+    return audited(c, "tenant.update", c.req.param("name"), { fields: Object.keys(body), ...(body.secrets && typeof body.secrets === "object" ? { secrets: Object.keys(body.secrets) } : {}) }, async () => {
+      const before = await existing(c);
+      notDeleted(before);
+      let after: TenantRecord;
+      try {
+        after = updatedTenant(before, body, c.var.admin);
+        if ("secrets" in body) after = await withSecrets(c.env, after, await openSecrets(c.env.GATEHOUSE_PLATFORM_SECRETS_KEY, before.name, before.secrets), body.secrets);
+      } catch (e) {
+        if (e instanceof ConfigurationError) throw new GatewayError(422, "invalid_tenant", e.message);
+        throw e;
+      }
+      const platform = { ...after, name: "", issuers: c.env.GATEHOUSE_PLATFORM_ISSUERS ?? "[]" };
+      const clash = audienceClash(after, [...(await listTenants(platformDatabase(c.env.TENANT_STORE))), platform]);
+      if (clash) throw new GatewayError(422, "invalid_tenant", clash);
+      await replaceOrConflict(c, before, after);
+      return c.json({ tenant: publicView(after) });
+    });
+  })
+  .post("/tenants/:name/suspend", async (c) => {
+    const body = await jsonBody(c, true);
+    return audited(c, "tenant.suspend", c.req.param("name"), { reason: body.reason ?? null }, async () => {
+      const before = await existing(c);
+      notDeleted(before);
+      const reason = reasonOf(body);
+      if (statusOf(before) !== "suspended") await replaceOrConflict(c, before, { ...before, status: "suspended", changedAt: Date.now(), changedBy: c.var.admin, reason: reason || "suspended" });
+      // Ended even when it was suspended already: a session that slipped in during the change is ended too.
+      const ended = await endTenantActivity(c.env, before, `gatehouse: session ended: the tenant ${before.name} was suspended by the platform${reason ? ` (${reason})` : ""}`);
+      return c.json({ tenant: publicView((await readTenant(platformDatabase(c.env.TENANT_STORE), before.name))!), ended_sessions: ended.endedSessions, closed_connectors: ended.closedConnectors });
+    });
+  })
+  .post("/tenants/:name/resume", async (c) => {
+    const body = await jsonBody(c, true);
+    return audited(c, "tenant.resume", c.req.param("name"), {}, async () => {
+      const before = await existing(c);
+      notDeleted(before);
+      if (statusOf(before) !== "suspended") throw new GatewayError(409, "conflict", `tenant ${before.name} is not suspended`);
+      const after: TenantRecord = { ...before, status: "active", changedAt: Date.now(), changedBy: c.var.admin, reason: reasonOf(body) || "resumed" };
+      await replaceOrConflict(c, before, after);
+      return c.json({ tenant: publicView(after) });
+    });
+  })
+  .delete("/tenants/:name", async (c) => {
+    const body = await jsonBody(c, true);
+    return audited(c, "tenant.delete", c.req.param("name"), {}, async () => {
+      const before = await existing(c);
+      notDeleted(before);
+      if (statusOf(before) !== "suspended") throw new GatewayError(409, "conflict", `tenant ${before.name} must be suspended before it is deleted (admin tenants suspend)`);
+      // Anything that slipped in since the suspension ends first, then every object forgets.
+      await endTenantActivity(c.env, before, `gatehouse: session ended: the tenant ${before.name} is being deleted`);
+      const purged = await purgeTenant(c.env, before);
+      const after = tombstone(before, c.var.admin, reasonOf(body) || "deleted");
+      await replaceOrConflict(c, before, after);
+      return c.json({ tenant: publicView(after), purged });
+    });
   })
   .get("/tenants/:name/refusals", async (c) => {
-    const record = await readTenant(platformDatabase(c.env.TENANT_STORE), tenantName(c));
-    if (!record) throw new NotFoundError(`no tenant ${c.req.param("name")}`);
+    const record = await existing(c);
+    notDeleted(record);
     return c.json({ refusals: await listRefusals(tenantDatabase(c.env.TENANT_STORE, record.name)) });
-  });
+  })
+  .get("/audit", async (c) => c.json({ actions: await listPlatformActions(platformDatabase(c.env.TENANT_STORE)) }))
+  .get("/unknown-tenants", async (c) => c.json(await listUnknownTenantRequests(platformDatabase(c.env.TENANT_STORE))));

@@ -38,6 +38,19 @@ describe("tenant resolution (host or path, never a claim)", () => {
     expect(at("http://h/t/%ZZ/v1").kind).toBe("invalid");
   });
 
+  it("case and Unicode in host vs path: a host is case-insensitive (DNS), a path prefix is exact; neither reaches another name", () => {
+    // Upper case in the host is the same tenant (so a suspended or deleted tenant stays that, however the host is written).
+    expect(at("https://DOOMED.Gate.Example.COM/v1/x")).toMatchObject({ kind: "tenant", tenant: { name: "doomed", via: "host" } });
+    expect(at("https://DOOMED.gate.example.com/t/doomed/v1/x")).toMatchObject({ kind: "tenant", tenant: { name: "doomed" } });
+    // In a path the spelling is the name: upper case is not a tenant name, so it can never alias one.
+    expect(at("https://doomed.gate.example.com/t/Doomed/v1/x").kind).toBe("invalid");
+    // Unicode look-alikes arrive as punycode (xn--…: '--' is refused) or percent-encoded non-ASCII.
+    expect(at("https://dööméd.gate.example.com/v1/x").kind).toBe("invalid");
+    expect(at("http://h/t/d%C3%B6omed/v1/x").kind).toBe("invalid");
+    expect(at("http://h/t/doomed%E2%80%8B/v1/x").kind).toBe("invalid");
+    expect(at("http://h/t/%64oomed/v1/x")).toMatchObject({ kind: "tenant", tenant: { name: "doomed" } });
+  });
+
   it("the base host and other hosts without a prefix are the platform", () => {
     expect(at("https://gate.example.com/platform/v1/tenants").kind).toBe("platform");
     expect(at("http://127.0.0.1:8787/v1/resources/db").kind).toBe("platform");

@@ -17,6 +17,7 @@ import type { TenantRecord } from "./tenant-record.ts";
 import { tenantObjectName } from "./object-names.ts";
 import { tenantDatabase, type TenantStoreNamespace } from "./tenant-store.ts";
 import { addUsage } from "./tenant-usage.ts";
+import { TENANT_SECRET_NAME } from "./tenant-secrets.ts";
 
 /** The deployment's raw bindings in hosted mode: the worker's Env plus the platform's own. */
 export interface HostedEnv extends Env {
@@ -30,6 +31,8 @@ export interface HostedEnv extends Env {
   GATEHOUSE_PLATFORM_ISSUERS?: string;
   /** JSON array of { issuer, subject }: the platform administrators. */
   GATEHOUSE_PLATFORM_ADMINS?: string;
+  /** 64 hex characters: the AES-256-GCM key tenant secrets are stored under (tenant-secrets.ts). */
+  GATEHOUSE_PLATFORM_SECRETS_KEY?: string;
 }
 
 export type MultiTenantEnv = HostedEnv & { TENANT_STORE: TenantStoreNamespace };
@@ -149,7 +152,7 @@ export function tenantPublicUrl(raw: Pick<Env, "GATEHOUSE_PUBLIC_URL">, tenant: 
 }
 
 /** The Env the unchanged worker runs with for one tenant. */
-export function tenantEnv(raw: MultiTenantEnv, record: TenantRecord, tenant: TenantContext): Env {
+export function tenantEnv(raw: MultiTenantEnv, record: TenantRecord, tenant: TenantContext, secrets: Record<string, string> = {}): Env {
   const db = tenantDatabase(raw.TENANT_STORE, record.name);
   const env: Complete<Env> = {
     SESSIONS: scoped(raw.SESSIONS, record.name),
@@ -172,7 +175,10 @@ export function tenantEnv(raw: MultiTenantEnv, record: TenantRecord, tenant: Ten
     GATEHOUSE_BEHIND_CLOUDFLARE: raw.GATEHOUSE_BEHIND_CLOUDFLARE,
     // People's sign-in (the console) is per deployment today; hosted tenants do not get it yet.
     GATEHOUSE_SIGNIN: undefined,
-    TENANT: { ...tenant, limits: record.limits },
+    TENANT: { ...tenant, limits: record.limits, suspended: record.status === "suspended" },
   };
+  // The tenant's own secrets, under the names its notification targets and export sinks use
+  // (tenant-secrets.ts). Their prefixes are not Env fields, so none can replace a binding.
+  for (const [name, value] of Object.entries(secrets)) if (TENANT_SECRET_NAME.test(name) && !(name in env)) (env as unknown as Record<string, string>)[name] = value;
   return env;
 }

@@ -15,6 +15,8 @@ import { parseTenancySettings } from "./resolve.ts";
 import { tenantOfObjectName } from "./object-names.ts";
 import { platformDatabase } from "./tenant-store.ts";
 import { readTenant } from "./tenant-registry.ts";
+import { statusOf } from "./tenant-record.ts";
+import { openSecrets } from "./tenant-secrets.ts";
 import { requireTenantStore, tenantEnv, type HostedEnv } from "./tenant-env.ts";
 
 export function objectEnv(ctx: DurableObjectState, raw: HostedEnv): Env {
@@ -28,33 +30,64 @@ export function objectEnv(ctx: DurableObjectState, raw: HostedEnv): Env {
   void ctx.blockConcurrencyWhile(async () => {
     const record = await readTenant(platformDatabase(hosted.TENANT_STORE), tenant);
     if (!record) throw new Error(`hosted mode: tenant ${tenant} does not exist`);
-    Object.assign(env, tenantEnv(hosted, record, { name: tenant, via: "object" }));
+    if (statusOf(record) === "deleted") throw new Error(`hosted mode: tenant ${tenant} was deleted`);
+    const secrets = await openSecrets(hosted.GATEHOUSE_PLATFORM_SECRETS_KEY, tenant, record.secrets);
+    Object.assign(env, tenantEnv(hosted, record, { name: tenant, via: "object" }, secrets));
   });
   return env;
 }
 
-export class SessionObject extends BaseSessionObject {
+/**
+ * RPC of every tenant object (hosted mode): a deleted tenant's object forgets everything it
+ * stored (docs/TENANCY.md, "Lifecycle"). Only the platform's delete route calls it, after the
+ * tenant was suspended; single-tenant deployments never do.
+ */
+export interface TenantObjectPurge {
+  purgeTenantData(): Promise<void>;
+}
+
+async function purge(ctx: DurableObjectState): Promise<void> {
+  await ctx.storage.deleteAlarm();
+  await ctx.storage.deleteAll();
+}
+
+export class SessionObject extends BaseSessionObject implements TenantObjectPurge {
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
   }
+  async purgeTenantData(): Promise<void> {
+    await purge(this.ctx);
+  }
 }
-export class ConnectorHub extends BaseConnectorHub {
+export class ConnectorHub extends BaseConnectorHub implements TenantObjectPurge {
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
   }
+  async purgeTenantData(): Promise<void> {
+    await purge(this.ctx);
+  }
 }
-export class ApprovalsObject extends BaseApprovalsObject {
+export class ApprovalsObject extends BaseApprovalsObject implements TenantObjectPurge {
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
   }
+  async purgeTenantData(): Promise<void> {
+    await purge(this.ctx);
+  }
 }
-export class SessionLimiter extends BaseSessionLimiter {
+export class SessionLimiter extends BaseSessionLimiter implements TenantObjectPurge {
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
   }
+  async purgeTenantData(): Promise<void> {
+    await purge(this.ctx);
+  }
 }
-export class ExportObject extends BaseExportObject {
+export class ExportObject extends BaseExportObject implements TenantObjectPurge {
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
+  }
+  async purgeTenantData(): Promise<void> {
+    await purge(this.ctx);
   }
 }

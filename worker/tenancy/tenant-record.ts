@@ -29,10 +29,28 @@ export interface TenantRecord {
   /** Ed25519 private JWKs (first = active); null = a key generated in the tenant's own store. */
   auditKeys: string | null;
   export: string | null;
+  /** Sealed secrets (tenant-secrets.ts): AES-GCM under the platform's key; null = none. */
+  secrets?: string | null;
+  /** Their names, for display (values are never shown). */
+  secretNames?: string[];
   limits: TenantLimits;
   createdAt: number;
   createdBy: string;
+  /**
+   * active (absent in records made before suspension existed) · suspended: every new request,
+   * session and connector is refused, live ones were ended · deleted: a tombstone — configuration
+   * wiped, the name never given to anyone else (docs/TENANCY.md, "Lifecycle").
+   */
+  status?: TenantStatus;
+  /** The last lifecycle change or update: when, by whom, why. */
+  changedAt?: number;
+  changedBy?: string;
+  reason?: string;
 }
+
+export type TenantStatus = "active" | "suspended" | "deleted";
+
+export const statusOf = (r: TenantRecord): TenantStatus => r.status ?? "active";
 
 /** What the platform admin API shows: never the masking key or private audit keys. */
 export function publicView(r: TenantRecord) {
@@ -43,9 +61,12 @@ export function publicView(r: TenantRecord) {
     policy_source: r.policySource,
     audit_keys: r.auditKeys === null ? "generated" : "configured",
     export: r.export !== null,
-    limits: { max_sessions: r.limits.maxSessions, max_recording_bytes: r.limits.maxRecordingBytes, max_approval_requests: r.limits.maxApprovalRequests },
+    secrets: r.secretNames ?? [],
+    limits: limitsView(r.limits),
     created_at: new Date(r.createdAt).toISOString(),
     created_by: r.createdBy,
+    status: statusOf(r),
+    ...(r.changedAt !== undefined ? { changed_at: new Date(r.changedAt).toISOString(), changed_by: r.changedBy ?? null, reason: r.reason ?? null } : {}),
   };
 }
 
@@ -53,6 +74,38 @@ function limit(where: string, v: unknown): number | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new ConfigurationError(`${where} must be a non-negative integer or null`);
   return v;
+}
+
+/** The limits' names in the API and tenant files, and their fields. */
+const LIMIT_FIELDS = {
+  max_sessions: "maxSessions",
+  max_recording_bytes: "maxRecordingBytes",
+  max_approval_requests: "maxApprovalRequests",
+  max_requests_per_second: "maxRequestsPerSecond",
+  request_burst: "requestBurst",
+  max_session_starts_per_minute: "maxSessionStartsPerMinute",
+} as const satisfies Record<string, keyof TenantLimits>;
+
+export function limitsView(l: TenantLimits): Record<keyof typeof LIMIT_FIELDS, number | null> {
+  return Object.fromEntries(Object.entries(LIMIT_FIELDS).map(([k, f]) => [k, l[f] ?? null])) as Record<keyof typeof LIMIT_FIELDS, number | null>;
+}
+
+/**
+ * `limits` of a tenant file: every key known (a misspelt limit would silently be no limit), each a
+ * non-negative integer or null. A burst without a rate means nothing and is refused.
+ */
+export function parseLimits(value: unknown): TenantLimits {
+  if (value === undefined || value === null) value = {};
+  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigurationError("limits must be an object");
+  const given = value as Record<string, unknown>;
+  const unknown = Object.keys(given).filter((k) => !(k in LIMIT_FIELDS));
+  if (unknown.length > 0) throw new ConfigurationError(`limits: unknown limit ${unknown.map((k) => JSON.stringify(k)).join(", ")} (known: ${Object.keys(LIMIT_FIELDS).join(", ")})`);
+  const out = { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null } as TenantLimits;
+  for (const [k, f] of Object.entries(LIMIT_FIELDS)) out[f] = limit(`limits.${k}`, given[k]);
+  if (out.requestBurst != null && out.maxRequestsPerSecond == null) throw new ConfigurationError("limits.request_burst needs limits.max_requests_per_second");
+  if (out.maxRequestsPerSecond === 0) throw new ConfigurationError("limits.max_requests_per_second must be at least 1 (0 would refuse every request: suspend the tenant instead)");
+  if (out.requestBurst === 0) throw new ConfigurationError("limits.request_burst must be at least 1 (0 would refuse every request: suspend the tenant instead)");
+  return out;
 }
 
 const jsonOrNull = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
@@ -85,7 +138,6 @@ export async function tenantFromRequest(body: Record<string, unknown>, createdBy
   if (typeof maskingKey !== "string" || maskingKey.length < 16) throw new ConfigurationError("masking_key must be a string of at least 16 characters (omit it to generate one)");
   const exportJson = jsonOrNull(body.export);
   parseExportConfig(exportJson ?? undefined);
-  const limits = (body.limits ?? {}) as Record<string, unknown>;
   return {
     name,
     issuers,
@@ -95,11 +147,7 @@ export async function tenantFromRequest(body: Record<string, unknown>, createdBy
     maskingKey,
     auditKeys: jsonOrNull(body.audit_keys),
     export: exportJson,
-    limits: {
-      maxSessions: limit("limits.max_sessions", limits.max_sessions),
-      maxRecordingBytes: limit("limits.max_recording_bytes", limits.max_recording_bytes),
-      maxApprovalRequests: limit("limits.max_approval_requests", limits.max_approval_requests),
-    },
+    limits: parseLimits(body.limits),
     createdAt: now,
     createdBy,
   };
@@ -122,4 +170,50 @@ export function audienceClash(candidate: TenantRecord, others: TenantRecord[]): 
     }
   }
   return null;
+}
+
+/** What `PATCH /platform/v1/tenants/<t>` may change (docs/TENANCY.md, "Updates"): limits and issuers. */
+const UPDATABLE = new Set(["limits", "issuers", "secrets"]);
+
+/**
+ * A tenant's record with an update applied, validated like a creation. Other fields are refused
+ * by name: the masking key and audit keys would split the tenant's history, connectors are the
+ * tenant admins' own (`/v1/admin/connectors`), the policy is theirs (`admin policy apply`), and
+ * the export is read by a long-lived object that would not see the change.
+ */
+export function updatedTenant(record: TenantRecord, body: Record<string, unknown>, by: string, now = Date.now()): TenantRecord {
+  const refused = Object.keys(body).filter((k) => !UPDATABLE.has(k));
+  if (refused.length > 0) throw new ConfigurationError(`cannot update ${refused.map((k) => JSON.stringify(k)).join(", ")}: only limits, issuers and secrets change after creation`);
+  if (Object.keys(body).length === 0) throw new ConfigurationError("nothing to update (give limits, issuers and/or secrets)");
+  const next: TenantRecord = { ...record, changedAt: now, changedBy: by, reason: "updated" };
+  if ("limits" in body) next.limits = parseLimits(body.limits);
+  if ("issuers" in body) {
+    const issuers = JSON.stringify(body.issuers ?? []);
+    const parsed = parseIssuers(issuers);
+    if (parsed.length === 0) throw new ConfigurationError("issuers: a tenant must trust at least one issuer");
+    if (parsed.some((i) => i.dev)) throw new ConfigurationError("issuers: dev issuers are not allowed for hosted tenants");
+    next.issuers = issuers;
+  }
+  return next;
+}
+
+/** A deleted tenant: the name and when/why, nothing else (no keys, no configuration). */
+export function tombstone(record: TenantRecord, by: string, reason: string, now = Date.now()): TenantRecord {
+  return {
+    name: record.name,
+    issuers: "[]",
+    connectors: "[]",
+    policy: "",
+    policySource: "",
+    maskingKey: "",
+    auditKeys: null,
+    export: null,
+    limits: { maxSessions: 0, maxRecordingBytes: 0, maxApprovalRequests: 0 },
+    createdAt: record.createdAt,
+    createdBy: record.createdBy,
+    status: "deleted",
+    changedAt: now,
+    changedBy: by,
+    reason,
+  };
 }

@@ -10,7 +10,12 @@ import { SelfHostD1 } from "../selfhost/adapters.ts";
 import { tenantObjectName } from "./object-names.ts";
 
 /** Same class, own binding (TENANT_STORE) and own migration tag, so it never shares instances with self-hosting. */
-export class TenantStore extends SelfHostStore {}
+export class TenantStore extends SelfHostStore {
+  /** A deleted tenant's database: every table and row gone (docs/TENANCY.md, "Lifecycle"). */
+  async purgeTenantData(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+  }
+}
 
 export type TenantStoreNamespace = DurableObjectNamespace<TenantStore>;
 

@@ -72,6 +72,7 @@ export const REASONS: Record<number, string> = {
   408: "Request Timeout",
   413: "Content Too Large",
   414: "URI Too Long",
+  429: "Too Many Requests",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   501: "Not Implemented",

@@ -22,7 +22,7 @@ rules:
 const dec = new TextDecoder();
 const enc = new TextEncoder();
 
-async function harness(options: ConstructorParameters<typeof HttpEngine>[1] = {}) {
+async function harness(options: ConstructorParameters<typeof HttpEngine>[1] = {}, extra: Partial<EngineHost> = {}) {
   const policy = await mustLoad(POLICY);
   const identity = identityOf(devClaims("pipeline"));
   const resource = { name: "api", type: "http", labels: {} };
@@ -64,6 +64,7 @@ async function harness(options: ConstructorParameters<typeof HttpEngine>[1] = {}
       throw new Error("no approvals here");
     },
     end: (o: SessionOutcome) => void (ended = o),
+    ...extra,
   } as unknown as EngineHost;
   engine = new HttpEngine(host, options);
   return { engine, toClient, clientSends, toConnector, events, ended: () => ended };
@@ -96,6 +97,28 @@ describe("worker HTTP engine, driven with raw tunnel bytes", () => {
       expect(h.ended()?.status).toBe("denied");
     });
   }
+
+  it("the tenant's request rate: a throttled request is answered 429 with Retry-After, recorded under the rate rule, never forwarded; the session stays usable", async () => {
+    const answers: Array<{ message: string; retryAfterSeconds: number } | null> = [null, { message: "gatehouse: request refused: the tenant's request rate limit is reached; retry in 3 s", retryAfterSeconds: 3 }, null];
+    const h = await harness({}, { admitRequest: async () => answers.shift() ?? null });
+    await h.engine.onClientData(enc.encode("GET /one HTTP/1.1\r\nHost: a\r\n\r\n"));
+    await h.engine.onClientData(enc.encode("GET /two HTTP/1.1\r\nHost: a\r\n\r\n"));
+    await h.engine.onClientData(enc.encode("GET /three HTTP/1.1\r\nHost: a\r\n\r\n"));
+    const out = h.toClient.join("");
+    expect(out).toMatch(/HTTP\/1\.1 429 Too Many Requests\r\n[\s\S]*Retry-After: 3\r\n[\s\S]*"rule":"gatehouse:tenant-rate-limit"/);
+    expect(h.toConnector.filter((c) => /^GET \//.test(c)).map((c) => c.split(" ")[1])).toEqual(["/one", "/three"]);
+    const decisions = h.events.filter(([t]) => t === "decision").map(([, d]) => d as { effect: string; rule: string | null });
+    expect(decisions).toEqual([expect.objectContaining({ effect: "allow" }), expect.objectContaining({ effect: "deny", rule: "gatehouse:tenant-rate-limit" }), expect.objectContaining({ effect: "allow" })]);
+    expect(h.ended()).toBeUndefined();
+  });
+
+  it("a throttled request with a body closes the connection after the 429 (the body cannot be skipped safely)", async () => {
+    const h = await harness({}, { admitRequest: async () => ({ message: "gatehouse: request refused: rate", retryAfterSeconds: 1 }) });
+    await h.engine.onClientData(enc.encode("POST /deploy/prod HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"));
+    expect(h.toClient.join("")).toMatch(/^HTTP\/1\.1 429 [\s\S]*Retry-After: 1\r\n[\s\S]*Connection: close/);
+    expect(h.toConnector).toEqual([]);
+    expect(h.ended()).toMatchObject({ status: "denied", code: "rate-limited" });
+  });
 
   it("a smuggled second request after a valid one is never forwarded", async () => {
     const h = await harness();

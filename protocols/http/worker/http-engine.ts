@@ -26,6 +26,7 @@ import { chunk, connectionListed, header, HOP_BY_HOP, LAST_CHUNK, problemRespons
 import type { HttpRequestDescription } from "../policy/http-policy.ts";
 import { httpRequest } from "../policy/describe.ts";
 import type { BodyTransform, ResponseMasking } from "./response-masking.ts";
+import { RATE_LIMIT_RULE, type Throttle } from "../../../worker/limits/request-gate.ts";
 import { FilterChain } from "../../../worker/chain/chain.ts";
 import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
@@ -240,6 +241,9 @@ export class HttpEngine implements Engine {
     if (upgradeValues.length > 1) throw new HttpCodecError(400, "Upgrade given more than once");
     const upgrade = upgradeValues.length === 1 ? (tokenList(upgradeValues[0]!)[0] ?? null) : null;
     const hooks = this.options.hooks;
+    // The tenant's request rate (hosted mode) before anything else is done for the request: 429.
+    const throttled = await host.admitRequest?.();
+    if (throttled) return this.refuseThrottled(head, framing, upgrade, target.path, throttled);
     const headers0 = head.headers.filter((h) => !CLIENT_ONLY.has(h.name) && !HOP_BY_HOP.has(h.name) && !h.name.startsWith("x-forwarded-") && !h.name.startsWith("x-gatehouse-"));
     const admitted = hooks?.admit ? await hooks.admit({ method: head.method, target: head.target, headers: headers0, upgrade }) : undefined;
     if (admitted?.kind === "refuse") {
@@ -782,14 +786,27 @@ export class HttpEngine implements Engine {
 
   private sendProblem(status: number, title: string, detail: string, rule: string | null, close: boolean, extra: Record<string, unknown> = {}): void {
     const hooks = this.options.hooks;
+    // A throttled request says when to come back, in the header every HTTP client knows.
+    const extraHeaders = typeof extra.retry_after === "number" ? [header("Retry-After", String(extra.retry_after))] : [];
     if (hooks?.refusal) {
       const { contentType, body } = hooks.refusal({ status, detail, rule, extra });
       const bytes = enc.encode(body);
-      const head = serializeResponseHead(status, title, [header("Content-Type", contentType), header("Content-Length", String(bytes.length)), ...(close ? [header("Connection", "close")] : [])]);
+      const head = serializeResponseHead(status, title, [header("Content-Type", contentType), header("Content-Length", String(bytes.length)), ...extraHeaders, ...(close ? [header("Connection", "close")] : [])]);
       this.toClient([head, bytes]);
       return;
     }
-    this.toClient([problemResponse({ status, title, detail, rule, resource: this.host.resource.name, session: this.host.sessionId, ...extra }, { close })]);
+    this.toClient([problemResponse({ status, title, detail, rule, resource: this.host.resource.name, session: this.host.sessionId, ...extra }, { close, extraHeaders })]);
+  }
+
+  /** 429 with Retry-After (a problem+json body, or the protocol's own through its hooks: Kubernetes Status). */
+  private async refuseThrottled(head: RequestHead, framing: BodyFraming, upgrade: string | null, path: string, throttled: Throttle): Promise<void> {
+    this.exchanges++;
+    // A body we will not read cannot be skipped safely on this connection: close after (as for denials).
+    const close = framing.kind !== "none" || upgrade !== null;
+    await this.host.audit.onQuery({ protocol: this.options.hooks?.protocol ?? "http", message: head.method, text: this.maskText(`${head.method} ${path}`) });
+    await this.recordDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message, matched: [] });
+    this.sendProblem(429, "Too Many Requests", throttled.message, RATE_LIMIT_RULE, close, { retry_after: throttled.retryAfterSeconds });
+    if (close) this.end("denied", throttled.message, "rate-limited");
   }
 
   private refuseAndClose(status: number, message: string): void {

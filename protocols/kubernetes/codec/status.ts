@@ -12,7 +12,7 @@ export interface KubeStatus {
   status: "Failure";
   message: string;
   reason: string;
-  details?: { name?: string; group?: string; kind?: string; causes?: Array<{ reason: string; message: string }> };
+  details?: { name?: string; group?: string; kind?: string; causes?: Array<{ reason: string; message: string }>; retryAfterSeconds?: number };
   code: number;
 }
 

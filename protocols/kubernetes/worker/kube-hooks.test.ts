@@ -35,3 +35,20 @@ describe("Kubernetes GETs and the recording's read path", () => {
     expect(await readOnlyOf(target)).toBe(expected);
   });
 });
+
+describe("the tenant's request rate in Kubernetes' own words", () => {
+  it("a 429 is a Status kubectl and client-go read as throttling: reason TooManyRequests, details.retryAfterSeconds", () => {
+    const { contentType, body } = hooks().refusal({ status: 429, detail: "gatehouse: request refused: the tenant's request rate limit is reached; retry in 3 s", rule: "gatehouse:tenant-rate-limit", extra: { retry_after: 3 } });
+    expect(contentType).toBe("application/json");
+    expect(JSON.parse(body)).toEqual({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: "gatehouse: request refused: the tenant's request rate limit is reached; retry in 3 s",
+      reason: "TooManyRequests",
+      details: { retryAfterSeconds: 3 },
+      code: 429,
+    });
+  });
+});

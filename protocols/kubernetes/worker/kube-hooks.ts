@@ -207,7 +207,9 @@ export class KubeHooks implements HttpEngineHooks {
   refusal(p: { status: number; detail: string; rule: string | null; extra: Record<string, unknown> }): { contentType: string; body: string } {
     const message = p.detail.replace(/^(gatehouse: )+/, "gatehouse: ");
     const approval = typeof p.extra.approval === "string" ? ` (approval ${p.extra.approval})` : "";
-    const status = p.status === 403 && this.request ? forbiddenStatus(this.request, `${message}${approval}`) : kubeStatus(p.status, REASONS[p.status] ?? "InternalError", `${message}${approval}`);
+    // 429 carries retryAfterSeconds as the API server's own throttling Status does (client-go waits that long).
+    const details = typeof p.extra.retry_after === "number" ? { retryAfterSeconds: p.extra.retry_after } : undefined;
+    const status = p.status === 403 && this.request ? forbiddenStatus(this.request, `${message}${approval}`) : kubeStatus(p.status, REASONS[p.status] ?? "InternalError", `${message}${approval}`, details);
     return { contentType: "application/json", body: JSON.stringify(status) };
   }
 

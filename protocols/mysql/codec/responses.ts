@@ -93,6 +93,8 @@ export const GATEWAY_ERRORS = {
   tooLarge: { code: 1153, sqlState: "08S01" },
   /** The gateway could not reach the target, or ended the session: ER_CONNECTION_KILLED-like 08S01. */
   connection: { code: 2013, sqlState: "08S01" },
+  /** The tenant's request rate is used up (hosted mode): ER_USER_LIMIT_REACHED, MySQL's own "exceeded the resource" error. */
+  rateLimited: { code: 1226, sqlState: "42000" },
   /** Approval pending/denied: ER_QUERY_INTERRUPTED (70100) for withdrawn, denied uses `denied`. */
   interrupted: { code: 1317, sqlState: "70100" },
 } as const;

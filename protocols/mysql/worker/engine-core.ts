@@ -25,7 +25,8 @@ import { SessionPin, type PinnedState } from "../sql/session.ts";
 import type { RowMasker } from "./row-masker.ts";
 import { analyzeTaint, type Taint } from "../sql/taint.ts";
 
-export type Verdict = { effect: "allow" } | { effect: "deny"; reason: string } | { effect: "approve"; reason: string };
+/** `rateLimited`: refused by the tenant's request rate (ER 1226), not by a rule. */
+export type Verdict = { effect: "allow" } | { effect: "deny"; reason: string; rateLimited?: true } | { effect: "approve"; reason: string };
 
 export interface MysqlEngineHost {
   sendToClient(bytes: Uint8Array): void;
@@ -149,7 +150,7 @@ export class MysqlEngineCore {
     }
   }
 
-  private refuse(p: Packet, kind: "denied" | "notSupported" | "malformed" | "tooLarge", message: string): void {
+  private refuse(p: Packet, kind: "denied" | "notSupported" | "malformed" | "tooLarge" | "rateLimited", message: string): void {
     this.host.sendToClient(encodePacket((p.lastSeq + 1) & 0xff, refusal(kind, message)));
     this.busy = false;
   }
@@ -253,7 +254,7 @@ export class MysqlEngineCore {
     }
     const verdict = await this.host.decide(c.statements, c.sql, "query");
     if (this.ended) return;
-    if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
+    if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
     if (verdict.effect === "approve") {
       const ok = await this.host.approve(c.sql, c.statements, verdict.reason);
       if (this.ended) return;
@@ -288,7 +289,7 @@ export class MysqlEngineCore {
     // Prepare only parses; the decision applies at every execute, approval with the bound parameters.
     const verdict = await this.host.decide(c.statements, c.sql, "prepare");
     if (this.ended) return;
-    if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
+    if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
     this.forward(p, { kind: "prepare", sql: c.sql, statements: c.statements, verdict, taint: c.taint });
   }
 
@@ -298,7 +299,7 @@ export class MysqlEngineCore {
     if (flags !== 0) return this.refuse(p, "notSupported", "server-side cursors are not supported through the gateway");
     const verdict = await this.host.decide(st.statements, st.sql, "execute");
     if (this.ended) return;
-    if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
+    if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
     if (verdict.effect === "approve") {
       // The approval binds the text and these exact parameter bytes (everything after the statement id).
       const ok = await this.host.approve(st.sql, st.statements, verdict.reason, p.payload.subarray(5));

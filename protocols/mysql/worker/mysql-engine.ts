@@ -30,6 +30,7 @@ import type { MysqlStatement } from "../sql/classify.ts";
 import type { PinnedState } from "../sql/session.ts";
 import { MysqlEngineCore, type Guard, type MysqlEngineEvent, type Verdict } from "./engine-core.ts";
 import { RowMasker } from "./row-masker.ts";
+import { RATE_LIMIT_RULE } from "../../../worker/limits/request-gate.ts";
 import { createSessionMasker, type SessionMasker } from "../../../worker/masking/session-masker.ts";
 import { maskTexts } from "../../../worker/masking/text-masker.ts";
 import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
@@ -188,6 +189,17 @@ export class MysqlEngine implements Engine {
   /** Policy for one request, recorded (request + decision) before anything is forwarded. */
   private async decide(statements: MysqlStatement[], sql: string, kind: "query" | "prepare" | "execute"): Promise<Verdict> {
     const request: RequestDescription = { protocol: "mysql", actions: statements.map((s) => `sql.${s.kind}`), text: sql, attributes: { statements } };
+    // The tenant's request rate (hosted mode) before the decision: ERR 1226, session usable.
+    // A query costs its statements (multi-statements included); a prepare or an execute one.
+    const throttled = await this.host.admitRequest?.(kind === "query" ? statements.length : 1);
+    if (throttled) {
+      this.lastDecision = null;
+      await Promise.all([
+        this.host.audit.onQuery({ protocol: "mysql", message: kind, text: this.masked(sql), statements: [] }),
+        this.host.audit.onDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message }),
+      ]);
+      return { effect: "deny", reason: throttled.message.replace(/^gatehouse: /, ""), rateLimited: true };
+    }
     const { decision } = this.host.policy.decide(request);
     this.lastDecision = decision;
     await Promise.all([

@@ -10,7 +10,7 @@ import type { EngineHost, SessionOutcome } from "../../../worker/engines/engine.
 import type { SessionAudit } from "../../../worker/session/session-audit.ts";
 import { SessionPolicy } from "../../../worker/session/session-policy.ts";
 import { loadPolicy } from "../../../parsers/policy/index.ts";
-import { concat, cstring, encodeParse, encodeQuery, message } from "../codec/codec.ts";
+import { concat, cstring, encodeParse, encodeQuery, errorResponse, message } from "../codec/codec.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import { createMasker } from "../../../wasm/loader/mask.ts";
 import { maskModule, pgFramerModule, sqlClassifier } from "../../../worker/wasm-modules.ts";
@@ -37,7 +37,7 @@ masking:
 const ALICE = "alice@example.com";
 const BOB = "bob@example.com";
 
-async function harness() {
+async function harness(extra: Partial<EngineHost> = {}) {
   const loaded = await loadPolicy(POLICY, "p.yaml");
   if (!loaded.ok) throw new Error("policy");
   const identity = { issuer: "https://idp", subject: "ci", claims: {} };
@@ -79,6 +79,7 @@ async function harness() {
       throw new Error("no approvals here");
     },
     end: (o) => void (ended = o),
+    ...extra,
   };
   const masker = createMasker(maskModule, policy.maskingConfig());
   engine = new PostgresEngine(host, { framerModule: pgFramerModule, masker, registerCancelKey: async () => {} });
@@ -266,5 +267,52 @@ describe("PostgresEngine masking: COPY … TO STDOUT with HEADER", () => {
       const out = h.received().filter((m) => m.type === "d").map((m) => new TextDecoder().decode(m.m.subarray(5)));
       expect(out).toEqual(["email\n", "[REDACTED]\n"]);
     }
+  });
+});
+
+describe("PostgresEngine: the tenant's request rate (hosted mode)", () => {
+  const THROTTLE = { message: "gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: 1, burst 2); retry in 1 s", retryAfterSeconds: 1 };
+  /** The server's answer to a sentinel the engine forwarded: a syntax error naming it. */
+  const syntaxErrorFor = (forwardedText: string) => errorResponse({ severity: "ERROR", code: "42601", message: `syntax error at or near "${/gatehouse_denied_[0-9a-f]+/.exec(forwardedText)![0]}"` });
+
+  it("a simple query costs its statements; refused, nothing of it reaches the server and the client gets 53400", async () => {
+    const costs: number[] = [];
+    const h = await harness({ admitRequest: async (cost?: number) => (costs.push(cost ?? 1), (cost ?? 1) > 1 ? THROTTLE : null) });
+    await h.engine.onClientData(encodeQuery("select 1; select 2; select 3"));
+    const sent = h.forwarded();
+    expect(sent.map((m) => m.type)).toEqual(["Q"]);
+    const text = new TextDecoder().decode(sent[0]!.body);
+    expect(text).not.toContain("select");
+    await h.engine.onConnectorData(concat([syntaxErrorFor(text), f.readyForQuery()]));
+    const got = h.received();
+    expect(got.map((m) => m.type)).toEqual(["E", "Z"]);
+    const err = new TextDecoder().decode(got[0]!.m);
+    expect(err).toContain("C53400");
+    expect(err).toContain("request rate limit is reached");
+    expect(costs).toEqual([3]);
+    // The session stays usable: the next (single) statement is admitted and forwarded as sent.
+    await h.engine.onClientData(encodeQuery("select 4"));
+    expect(new TextDecoder().decode(h.forwarded()[0]!.body)).toContain("select 4");
+    expect(h.ended()).toBeUndefined();
+  });
+
+  it("every Execute of a prepared statement is a request: a refused one never runs", async () => {
+    let calls = 0;
+    // Parse admitted, first Execute admitted, the second refused.
+    const h = await harness({ admitRequest: async () => (++calls === 3 ? THROTTLE : null) });
+    await h.engine.onClientData(concat([encodeParse("S_1", "select 1"), bind("", "S_1"), describe_("P", ""), execute(""), sync()]));
+    expect(h.forwarded().map((m) => m.type)).toEqual(["P", "B", "D", "E", "S"]);
+    await h.engine.onConnectorData(concat([b("1"), b("2"), f.rowDescription([{ name: "x" }]), f.dataRow(["1"]), f.commandComplete("SELECT 1"), f.readyForQuery()]));
+    h.received();
+    await h.engine.onClientData(concat([bind("", "S_1"), describe_("P", ""), execute(""), sync()]));
+    const sent = h.forwarded();
+    // The Execute was replaced by a failing sentinel Parse: the statement does not run again.
+    expect(sent.map((m) => m.type)).toEqual(["B", "D", "P", "S"]);
+    const sentinel = new TextDecoder().decode(sent[2]!.body);
+    await h.engine.onConnectorData(concat([b("2"), f.rowDescription([{ name: "x" }]), syntaxErrorFor(sentinel), f.readyForQuery()]));
+    const got = h.received();
+    expect(got.map((m) => m.type)).toEqual(["2", "T", "E", "Z"]);
+    expect(new TextDecoder().decode(got[2]!.m)).toContain("C53400");
+    expect(calls).toBe(3);
   });
 });

@@ -54,6 +54,7 @@ import { CATALOG_QUERY, SessionTaint, mayRenameProtocolNames, type Taint } from 
 import { MaskingConfigError } from "../../../parsers/masking/config.ts";
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 import { PIN_RULE, pinViolation, startupViolation } from "./session-pin.ts";
+import { RATE_LIMIT_RULE } from "../../../worker/limits/request-gate.ts";
 import { hasHighByte, isUnsafeEncoding, unsafeEncodingMessage } from "./client-encoding.ts";
 import { sameLexing, watchedSettingChange } from "./session-state.ts";
 import { approvalBinding, HELD_PREFIX, HeldLimitError, HeldPrepared, readBind, type BoundParameter } from "./held-prepared.ts";
@@ -423,6 +424,15 @@ export class PostgresEngine implements Engine {
           case T.Execute: {
             const [portal] = readCString(body, 0);
             if (await this.refuseReservedName(i, replace, portal)) break;
+            // Every execution is a request under the tenant's rate, not only the Parse before it.
+            const throttled = await this.host.admitRequest?.(1);
+            if (throttled) {
+              await this.host.audit.onQuery({ protocol: "postgres", message: "execute", text: portal });
+              await this.recordDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message });
+              replace(i, this.denials.sentinelParse(`${HELD_PREFIX}refused`, { code: "53400", message: throttled.message }));
+              order?.sent({ kind: "parse", name: `${HELD_PREFIX}refused`, copy: null });
+              break;
+            }
             const execution = this.held.execute(portal);
             if (execution.kind === "hold") {
               // Another execution of an approved portal is another execution: it needs its own approval.
@@ -502,6 +512,14 @@ export class PostgresEngine implements Engine {
   ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision; taint?: Taint | null }> {
     const scs = this.standardConformingStrings;
     const { decision, statements } = this.host.policy.decide(sqlRequest(sql, scs));
+    // The tenant's request rate (hosted mode): a simple query costs its statements, a Parse one.
+    // 53400 (configuration_limit_exceeded); the session stays usable.
+    const throttled = await this.host.admitRequest?.(message === "simple" ? statements.length : 1);
+    if (throttled) {
+      this.queryRecorded = this.host.audit.onQuery({ protocol: "postgres", message, text: this.masked(sql), statements: [] });
+      await this.recordDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message });
+      return { refusal: { code: "53400", message: throttled.message }, statements: [] };
+    }
     // Not awaited here: the decision joins it (recordDecision), so both are one batch, one write.
     this.trail.request({
       protocol: "postgres",

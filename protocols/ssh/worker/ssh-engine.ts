@@ -60,6 +60,7 @@ import {
 import type { SshTextMasker } from "./text-mask.ts";
 import { ChannelOutput } from "./channel-output.ts";
 import { transferMode } from "./transfer-mode.ts";
+import { RATE_LIMIT_RULE } from "../../../worker/limits/request-gate.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Exec output recorded per channel; beyond it the recording notes the truncation (bulk transfers such as rsync). */
@@ -218,7 +219,7 @@ export class SshEngine implements Engine {
         text: message.command,
         statements: line.commands.map((c) => ({ kind: c.kind, command: this.masked(c.kind === "unknown" ? `unknown: ${c.reason ?? ""}` : c.name), flags: commandFlags(c).map((f) => this.masked(f)) })),
       });
-      decision = this.decide({ kind: "exec", line });
+      decision = await this.decideGated({ kind: "exec", line });
       transfer = transferMode(line);
       if (decision.effect === "allow" && this.mask && transfer.kind === "unmaskable") {
         decision = { effect: "deny", rule: null, reason: `masking rules apply to this session and ${transfer.what} cannot be masked exactly (deltas, compressed data, checksums); download with scp or the sftp subsystem instead`, matched: [] };
@@ -227,7 +228,7 @@ export class SshEngine implements Engine {
       kind = "shell";
       what = "interactive shell";
       this.trail.request({ protocol: "ssh", message: "shell", text: "" });
-      decision = this.decide({ kind: "shell" });
+      decision = await this.decideGated({ kind: "shell" });
       if (!pty) decision = decideShellWithoutTerminal(decision, (r) => this.decide(r));
     } else {
       this.trail.request({ protocol: "ssh", message: "subsystem", text: message.name });
@@ -272,7 +273,7 @@ export class SshEngine implements Engine {
       if (!message[what]) continue;
       const label = what === "agent" ? "agent" : "X11";
       this.trail.request({ protocol: "ssh", message: "forward", text: `${what} (channel ${message.ch})` }, { maskText: false });
-      const decision = this.decide(what === "agent" ? { kind: "agent-forward" } : { kind: "x11" });
+      const decision = await this.decideGated(what === "agent" ? { kind: "agent-forward" } : { kind: "x11" });
       await this.recordDecision(decision);
       if (decision.effect === "allow") {
         this.forwards[what] = true;
@@ -286,7 +287,7 @@ export class SshEngine implements Engine {
 
   private async decideSftp(name: string, op: SftpOperation, paths: string[]): Promise<{ allowed: boolean; message: string }> {
     this.trail.request({ protocol: "ssh", message: "sftp", text: `${name} ${paths.join(" ")}`.trim() });
-    const decision = this.decide({ kind: "sftp", op, paths, detail: name });
+    const decision = await this.decideGated({ kind: "sftp", op, paths, detail: name });
     await this.recordDecision(decision);
     if (decision.effect === "allow") return { allowed: true, message: "" };
     const why = decision.effect === "approve" ? `requires approval (${decision.reason}), which this gateway cannot grant yet` : decision.reason;
@@ -311,7 +312,7 @@ export class SshEngine implements Engine {
     }
     const origin = direct ? ` from ${message.originHost}:${message.originPort}` : "";
     this.trail.request({ protocol: "ssh", message: "forward", text: `${target}${origin}` });
-    const decision = this.decide({ kind: "port-forward", target });
+    const decision = await this.decideGated({ kind: "port-forward", target });
     await this.recordDecision(decision);
     let refusal: string | undefined;
     if (decision.effect === "approve") refusal = `${message.kind} forwarding to ${target} refused: it matches an approve rule (${decision.reason}); forwarding is granted by allow rules or JIT grants, never held`;
@@ -590,6 +591,16 @@ export class SshEngine implements Engine {
   cancel(): void {}
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * A request's decision after the tenant's request rate (hosted mode): a throttled request is
+   * denied like a policy denial (stderr + exit status), under the rate limit's own rule name.
+   */
+  private async decideGated(request: SshRequest): Promise<Decision> {
+    const throttled = await this.host.admitRequest?.();
+    if (throttled) return { effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message.replace(/^gatehouse: request refused: /, ""), matched: [] };
+    return this.decide(request);
+  }
 
   private decide(request: SshRequest): Decision {
     const { host } = this;

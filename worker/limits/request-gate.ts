@@ -1,0 +1,123 @@
+/**
+ * The tenant's request rate, as one session applies it (hosted mode, docs/TENANCY.md "Rate
+ * limits"). Every request an engine decides on (a SQL statement, an HTTP or Kubernetes request, an
+ * SSH exec/shell/sftp/forward request) first asks `admit()`. Tokens come from the tenant's one
+ * bucket in its SessionLimiter, leased a few at a time so a busy session does not pay a round trip
+ * per statement: a lease is at most a tenth of a second's worth and lives one second. Tokens are
+ * taken from the bucket before they are used, so the tenant never runs more than burst + rate × t
+ * requests in t seconds; leased tokens a session does not use within a second are lost (the error
+ * is on the side of refusing). An unreachable limiter refuses (fail closed).
+ */
+import type { BucketLimits } from "./token-bucket.ts";
+
+export interface Throttle {
+  /** One sentence for the client, starting with "gatehouse:". */
+  message: string;
+  /** Whole seconds after which one more request would be admitted (at least 1). */
+  retryAfterSeconds: number;
+}
+
+export interface RequestLimiter {
+  takeRequests(wanted: number, limits: BucketLimits): Promise<{ granted: number; retryAfterMs: number }>;
+}
+
+/** The rule name decisions refused by the rate carry in the session's trail. */
+export const RATE_LIMIT_RULE = "gatehouse:tenant-rate-limit";
+
+const LEASE_MS = 1000;
+const LOG_EVERY_MS = 1000;
+
+export function bucketLimits(limits: { maxRequestsPerSecond?: number | null; requestBurst?: number | null } | undefined): BucketLimits | null {
+  const rate = limits?.maxRequestsPerSecond;
+  if (rate == null) return null;
+  return { ratePerSecond: rate, burst: limits?.requestBurst ?? Math.max(1, rate) };
+}
+
+export class RequestGate {
+  private tokens = 0;
+  private expiresAt = 0;
+  private leasing: Promise<{ granted: number; retryAfterMs: number }> | undefined;
+  private refused = 0;
+  private lastLogged = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly limits: BucketLimits,
+    private readonly limiter: () => RequestLimiter,
+    /** Count and log refusals: called at most once a second with how many were refused since. */
+    private readonly onRefused: (count: number, message: string) => Promise<void>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private get leaseSize(): number {
+    return Math.max(1, Math.min(this.limits.burst, Math.floor(this.limits.ratePerSecond / 10)));
+  }
+
+  /**
+   * One request costing `cost` tokens (a simple query's statements; 1 otherwise): null when
+   * admitted, else why not and when to retry.
+   */
+  async admit(cost = 1): Promise<Throttle | null> {
+    cost = Math.max(1, Math.floor(cost));
+    const { ratePerSecond, burst } = this.limits;
+    if (cost > burst) {
+      return this.refuse(`gatehouse: request refused: its ${cost} statements are more than the tenant's request burst (${burst}); send fewer at a time`, 1000);
+    }
+    // Each round leases what is missing (at least a lease); a round granting nothing refuses.
+    for (let round = 0; round <= cost; round++) {
+      if (this.take(cost)) return null;
+      let got: { granted: number; retryAfterMs: number };
+      try {
+        got = await (this.leasing ??= this.lease(cost - this.available()).finally(() => (this.leasing = undefined)));
+      } catch (e) {
+        return this.refuse(`gatehouse: request refused: the tenant's rate limiter is unavailable (${(e as Error).message})`, 1000);
+      }
+      if (got.granted === 0 && !this.take(cost)) {
+        return this.refuse(`gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: ${ratePerSecond}, burst ${burst})`, got.retryAfterMs);
+      }
+    }
+    if (this.take(cost)) return null;
+    return this.refuse(`gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: ${ratePerSecond}, burst ${burst})`, 1000);
+  }
+
+  /** Log what is still unlogged (the session ends). */
+  async flush(): Promise<void> {
+    if (this.refused === 0) return;
+    const count = this.refused;
+    this.refused = 0;
+    await this.onRefused(count, `gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: ${this.limits.ratePerSecond})`);
+  }
+
+  private available(): number {
+    return this.now() < this.expiresAt ? this.tokens : 0;
+  }
+
+  private take(cost: number): boolean {
+    if (this.available() < cost) return false;
+    this.tokens -= cost;
+    return true;
+  }
+
+  /** Leases at least `missing` tokens (and at least a lease's worth); they join the unexpired ones. */
+  private async lease(missing: number): Promise<{ granted: number; retryAfterMs: number }> {
+    const got = await this.limiter().takeRequests(Math.max(this.leaseSize, missing), this.limits);
+    if (got.granted > 0) {
+      this.tokens = this.available() + got.granted;
+      this.expiresAt = this.now() + LEASE_MS;
+    }
+    return got;
+  }
+
+  private refuse(message: string, retryAfterMs: number): Throttle {
+    this.refused++;
+    const now = this.now();
+    if (now - this.lastLogged >= LOG_EVERY_MS) {
+      this.lastLogged = now;
+      const count = this.refused;
+      this.refused = 0;
+      // Logged in the background: the refusal itself must not wait on (or fail with) the log.
+      this.onRefused(count, message).catch(() => {});
+    }
+    const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    return { message: `${message}; retry in ${retryAfterSeconds} s`, retryAfterSeconds };
+  }
+}

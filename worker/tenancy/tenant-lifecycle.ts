@@ -1,0 +1,80 @@
+/**
+ * What suspending and deleting a tenant does beyond its record (platform-routes.ts):
+ *
+ *  - suspend: the tenant's live sessions are ended (57P01, recorded in their trails as ended by
+ *    the platform) and its connectors' control channels closed; the boundary then refuses every
+ *    new request, session and connector of the tenant (403 tenant_suspended, in its refusal log).
+ *  - delete (only a suspended tenant): every object the tenant has — its sessions (found in its
+ *    session index), hub, approvals, limiter, exporter, its recordings under `tenants/<t>/` and
+ *    last its own database — forgets what it stored; the record becomes a tombstone so the name is
+ *    never given to another organisation.
+ */
+import type { MultiTenantEnv } from "./tenant-env.ts";
+import { tenantEnv } from "./tenant-env.ts";
+import type { TenantRecord } from "./tenant-record.ts";
+import type { TenantObjectPurge } from "./tenant-objects.ts";
+import { tenantObjectName } from "./object-names.ts";
+import { APPROVALS_OBJECT_NAME } from "../approvals/client.ts";
+
+type Purgeable = { purgeTenantData(): Promise<void> };
+
+function envOf(hosted: MultiTenantEnv, record: TenantRecord) {
+  return tenantEnv(hosted, record, { name: record.name, via: "object" });
+}
+
+async function openSessions(db: D1Database): Promise<string[]> {
+  try {
+    const rows = await db.prepare("SELECT id FROM session_index WHERE status = 'open' LIMIT 10000").all<{ id: string }>();
+    return rows.results.map((r) => r.id);
+  } catch {
+    return []; // no session ever started: no index yet
+  }
+}
+
+export async function endTenantActivity(hosted: MultiTenantEnv, record: TenantRecord, reason: string): Promise<{ endedSessions: number; closedConnectors: number }> {
+  const env = envOf(hosted, record);
+  let endedSessions = 0;
+  for (const id of await openSessions(env.DB)) {
+    const stub = env.SESSIONS.get(env.SESSIONS.idFromName(id));
+    if (await stub.terminate("57P01", reason).catch(() => false)) endedSessions++;
+  }
+  const closedConnectors = await env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"))
+    .closeAllConnectors(reason)
+    .catch(() => 0);
+  return { endedSessions, closedConnectors };
+}
+
+/** Everything the tenant stored, gone. Safe to run again after a partial failure. */
+export async function purgeTenant(hosted: MultiTenantEnv, record: TenantRecord): Promise<{ sessions: number; recordings: number }> {
+  const env = envOf(hosted, record);
+  let sessions = 0;
+  try {
+    const rows = await env.DB.prepare("SELECT id FROM session_index").all<{ id: string }>();
+    for (const { id } of rows.results) {
+      await (env.SESSIONS.get(env.SESSIONS.idFromName(id)) as unknown as Purgeable).purgeTenantData();
+      sessions++;
+    }
+  } catch (e) {
+    if (!/no such table/i.test((e as Error).message)) throw e;
+  }
+  const singletons: Array<TenantObjectPurge> = [
+    env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub")) as unknown as TenantObjectPurge,
+    env.APPROVALS.get(env.APPROVALS.idFromName(APPROVALS_OBJECT_NAME)) as unknown as TenantObjectPurge,
+    env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")) as unknown as TenantObjectPurge,
+    env.EXPORTER.get(env.EXPORTER.idFromName("exporter")) as unknown as TenantObjectPurge,
+  ];
+  for (const o of singletons) await o.purgeTenantData();
+  // Recordings: straight from the shared bucket under the tenant's prefix.
+  let recordings = 0;
+  const prefix = `tenants/${record.name}/`;
+  for (let cursor: string | undefined, pages = 0; pages < 1000; pages++) {
+    const page = await hosted.RECORDINGS.list({ prefix, cursor, limit: 1000 });
+    if (page.objects.length > 0) await hosted.RECORDINGS.delete(page.objects.map((o) => o.key));
+    recordings += page.objects.length;
+    if (!page.truncated) break;
+    cursor = page.cursor;
+  }
+  // Its database last: the session index above was read from it.
+  await (hosted.TENANT_STORE.get(hosted.TENANT_STORE.idFromName(tenantObjectName(record.name, "store"))) as unknown as Purgeable).purgeTenantData();
+  return { sessions, recordings };
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { limitsView, parseLimits } from "./tenant-record.ts";
+
+describe("tenant limits", () => {
+  it("reads every limit by its file name, null when absent", () => {
+    const l = parseLimits({ max_sessions: 3, max_requests_per_second: 20, request_burst: 40, max_session_starts_per_minute: 6 });
+    expect(l).toEqual({ maxSessions: 3, maxRecordingBytes: null, maxApprovalRequests: null, maxRequestsPerSecond: 20, requestBurst: 40, maxSessionStartsPerMinute: 6 });
+    expect(limitsView(l)).toEqual({ max_sessions: 3, max_recording_bytes: null, max_approval_requests: null, max_requests_per_second: 20, request_burst: 40, max_session_starts_per_minute: 6 });
+    expect(parseLimits(undefined)).toMatchObject({ maxRequestsPerSecond: null });
+  });
+
+  it("refuses what would silently be no limit, or no service", () => {
+    // A misspelt limit (or another spelling of a known one) is not ignored.
+    expect(() => parseLimits({ max_statements_per_second: 5 })).toThrow(/unknown limit "max_statements_per_second"/);
+    expect(() => parseLimits({ MAX_REQUESTS_PER_SECOND: 5 })).toThrow(/unknown limit/);
+    expect(() => parseLimits({ max_requests_per_second: "5" })).toThrow(/non-negative integer/);
+    expect(() => parseLimits({ max_requests_per_second: 1.5 })).toThrow(/non-negative integer/);
+    expect(() => parseLimits({ max_requests_per_second: -1 })).toThrow(/non-negative integer/);
+    expect(() => parseLimits({ request_burst: 5 })).toThrow(/needs limits.max_requests_per_second/);
+    expect(() => parseLimits({ max_requests_per_second: 0 })).toThrow(/at least 1/);
+    expect(() => parseLimits({ max_requests_per_second: 5, request_burst: 0 })).toThrow(/at least 1/);
+    expect(() => parseLimits([])).toThrow(/must be an object/);
+  });
+});
