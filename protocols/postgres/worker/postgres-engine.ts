@@ -427,7 +427,8 @@ export class PostgresEngine implements Engine {
             // Every execution is a request under the tenant's rate, not only the Parse before it.
             const throttled = await this.host.admitRequest?.(1);
             if (throttled) {
-              await this.host.audit.onQuery({ protocol: "postgres", message: "execute", text: portal });
+              // A portal name is the client's label, recorded as sent (as a Bind's statement name).
+              this.trail.request({ protocol: "postgres", message: "execute", text: portal }, { maskText: false });
               await this.recordDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message });
               replace(i, this.denials.sentinelParse(`${HELD_PREFIX}refused`, { code: "53400", message: throttled.message }));
               order?.sent({ kind: "parse", name: `${HELD_PREFIX}refused`, copy: null });
@@ -516,7 +517,7 @@ export class PostgresEngine implements Engine {
     // 53400 (configuration_limit_exceeded); the session stays usable.
     const throttled = await this.host.admitRequest?.(message === "simple" ? statements.length : 1);
     if (throttled) {
-      this.queryRecorded = this.host.audit.onQuery({ protocol: "postgres", message, text: this.masked(sql), statements: [] });
+      this.trail.request({ protocol: "postgres", message, text: sql, statements: [] });
       await this.recordDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message });
       return { refusal: { code: "53400", message: throttled.message }, statements: [] };
     }
