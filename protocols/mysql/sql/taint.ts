@@ -9,8 +9,8 @@
  * from a view or a derived table (`(select lower(email) e from customers) t` reports `t.e`),
  * which is why a sub-query or a set operation makes every unruled column derived.
  *
- * Not covered (docs/MYSQL.md): a view whose definition reads a masked column, queried without
- * naming that column (`select e from v`) — that needs the catalogue PostgreSQL reads at start.
+ * Views: the engine's catalog snapshot (worker/catalog.ts) tells which names are masked views
+ * (`isMaskedView`); naming one makes every column of the statement derived.
  */
 import { lex, LexError } from "./lexer.ts";
 import type { Dialect } from "./dialect.ts";
@@ -20,31 +20,82 @@ export interface Taint {
   plain: boolean;
   /** What made the statement tainted (for the trail; never values). */
   sources: string[];
+  /** A masked view is named: its columns look stored (`v`.`e`), so every column is derived. */
+  maskedView: boolean;
+  /**
+   * A statement naming masked data assigns a user variable (`SELECT email INTO @x`, `SET @x =
+   * (SELECT email …)`, `@x := email`) or selects INTO a file: the value would leave masking
+   * (a later `SELECT @x` names nothing masked).
+   */
+  assigns: boolean;
 }
 
 const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
-export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean): Taint | null {
+export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean, isMaskedView: (identifier: string) => boolean = () => false): Taint | null {
   let toks;
   try {
     toks = lex(sql, dialect);
   } catch (e) {
     if (!(e instanceof LexError)) throw e;
-    return { plain: false, sources: ["statement text the gateway cannot lex"] };
+    return { plain: false, sources: ["statement text the gateway cannot lex"], maskedView: true, assigns: true };
   }
   const sources = new Set<string>();
+  let maskedView = false;
+  let assigns = false;
+  // Per statement: does it name masked data, does it assign a variable or select INTO?
+  let stmtMasked = false;
+  let stmtAssigns = false;
+  const endStatement = () => {
+    if (stmtMasked && stmtAssigns) assigns = true;
+    stmtMasked = stmtAssigns = false;
+  };
   // Per statement of a multi-statement text: one SELECT each, no nesting, no set operation.
   let selects = 0;
   let nested = false;
   toks.forEach((t, i) => {
-    if ((t.type === "word" || t.type === "ident") && namesMasked(t.value)) sources.add(`column ${t.value.toLowerCase()}`);
-    if (t.type === "semicolon") selects = 0;
+    if ((t.type === "word" || t.type === "ident") && namesMasked(t.value)) {
+      const view = isMaskedView(t.value);
+      sources.add(`${view ? "view" : "column"} ${t.value.toLowerCase()}`);
+      if (view) maskedView = true;
+      stmtMasked = true;
+    }
+    if (t.type === "op" && t.text === ":=") stmtAssigns = true;
+    if (t.type === "word" && (t.text === "INTO" || (t.text === "SET" && i === 0) || (t.text === "SET" && toks[i - 1]?.type === "semicolon"))) stmtAssigns = true;
+    if (t.type === "semicolon") {
+      selects = 0;
+      endStatement();
+    }
     if (t.type !== "word") return;
     if (t.text === "SELECT" && ++selects > 1) nested = true;
     if (SET_OPERATIONS.has(t.text)) nested = true;
     if (QUERY_STARTS.has(t.text) && toks[i - 1]?.type === "op" && toks[i - 1]!.text === "(") nested = true;
   });
+  endStatement();
   if (sources.size === 0) return null;
-  return { plain: !nested, sources: [...sources] };
+  return { plain: !nested, sources: [...sources], maskedView, assigns };
+}
+
+/** Reserved words that can never name a relation unquoted (skipped when asking the catalog about a statement's names). */
+const RESERVED = new Set(["SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "NULL", "AS", "ON", "JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "CROSS", "GROUP", "ORDER", "BY", "HAVING", "LIMIT", "UNION", "ALL", "DISTINCT", "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE", "IN", "IS", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE", "END", "ASC", "DESC", "WITH", "EXISTS", "TRUE", "FALSE", "USING", "CREATE", "DROP", "ALTER", "TABLE", "VIEW", "SHOW", "EXPLAIN", "DESCRIBE", "REPLACE", "IF", "INDEX", "KEY", "PRIMARY", "DEFAULT", "CAST", "CONVERT", "COUNT", "INTERVAL", "FOR", "LOCK", "READ", "WRITE", "USE", "DATABASE", "SCHEMA", "GRANT", "REVOKE", "TO", "RENAME", "CALL", "BEGIN", "COMMIT", "ROLLBACK", "START", "TRANSACTION"]);
+
+/**
+ * Every name a statement text uses (unquoted words that are not reserved, backticked identifiers),
+ * lower-cased: the relations among them are what the catalog is re-read for. Null when the text
+ * cannot be lexed (the taint analysis refuses or redacts it anyway).
+ */
+export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | null {
+  let toks;
+  try {
+    toks = lex(sql, dialect);
+  } catch (e) {
+    if (!(e instanceof LexError)) throw e;
+    return null;
+  }
+  const names = new Set<string>();
+  for (const t of toks) {
+    if (t.type === "ident" || (t.type === "word" && !RESERVED.has(t.text))) names.add(t.value.toLowerCase());
+  }
+  return names;
 }

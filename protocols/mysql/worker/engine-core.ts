@@ -23,7 +23,8 @@ import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
 import { classifyMysql, type MysqlStatement } from "../sql/classify.ts";
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import type { RowMasker } from "./row-masker.ts";
-import { analyzeTaint, type Taint } from "../sql/taint.ts";
+import { analyzeTaint, namedIdentifiers, type Taint } from "../sql/taint.ts";
+import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
 
 export type Verdict = { effect: "allow" } | { effect: "deny"; reason: string } | { effect: "approve"; reason: string };
 
@@ -105,8 +106,11 @@ export class MysqlEngineCore {
   private prepared = new Map<number, Prepared>();
   private ended = false;
   private internalRows: (string | null)[][] = [];
-  /** Whether the masker holds the server's current view definitions (false again after DDL). */
-  private viewsRead = false;
+  /** The relations masking needs to know (catalog.ts); read whole before the first statement and after DDL. */
+  private readonly catalog = new MysqlCatalog();
+  private catalogRead = false;
+  /** The gateway's own query in flight: its answer is consumed here, never sent to the client. */
+  private internal: ((p: Packet) => void) | null = null;
   private readonly deprecateEof: boolean;
 
   constructor(private readonly host: MysqlEngineHost, private readonly opts: MysqlEngineOptions) {
@@ -135,9 +139,6 @@ export class MysqlEngineCore {
   }
 
   private async drain(): Promise<void> {
-    // The views' definitions are read before the first statement (and again after DDL): a view over
-    // a masked column makes its columns derived (row-masker.ts), as PostgreSQL's catalogue does.
-    if (!this.busy && !this.ended && this.queued.length && this.opts.masker?.hasColumnRules && !this.viewsRead) return this.readViews();
     while (!this.busy && !this.ended && this.queued.length) {
       const p = this.queued.shift()!;
       this.busy = true;
@@ -223,7 +224,7 @@ export class MysqlEngineCore {
     const sql = utf8TextStrict(sqlBytes);
     const statements = classifyMysql(sql, this.pin.dialect);
     const m = this.opts.masker;
-    const taint = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w)) : null;
+    const taint = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w)) : null;
     const pinRefusal = this.pin.check(statements);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
@@ -232,6 +233,7 @@ export class MysqlEngineCore {
     // a later plain read no longer sees it as masked (`insert into t select email from customers`).
     const write = taint && statements.find((s) => WRITE_KINDS.has(s.kind));
     if (write) return { sql, statements, refusal: `${write.command} reads masked data (${taint.sources.join(", ")}) and writes: refused, the value would leave masking`, guard: "masking", taint };
+    if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
     return { sql, statements, taint };
   }
 
@@ -240,6 +242,7 @@ export class MysqlEngineCore {
   }
 
   private async onQuery(p: Packet, sqlBytes: Uint8Array): Promise<void> {
+    if (!(await this.refreshCatalog(p, sqlBytes))) return;
     let c: ReturnType<MysqlEngineCore["classify"]>;
     try {
       c = this.classify(sqlBytes);
@@ -273,6 +276,7 @@ export class MysqlEngineCore {
   }
 
   private async onPrepare(p: Packet, sqlBytes: Uint8Array): Promise<void> {
+    if (!(await this.refreshCatalog(p, sqlBytes))) return;
     let c: ReturnType<MysqlEngineCore["classify"]>;
     try {
       c = this.classify(sqlBytes);
@@ -296,6 +300,16 @@ export class MysqlEngineCore {
     const st = this.prepared.get(id);
     if (!st) return this.refuse(p, "denied", `statement ${id} was not prepared through the gateway`);
     if (flags !== 0) return this.refuse(p, "notSupported", "server-side cursors are not supported through the gateway");
+    // The relations may have changed since the prepare (the server re-prepares transparently):
+    // read them again and take the taint from the current snapshot.
+    const sqlBytes = new TextEncoder().encode(st.sql);
+    if (!(await this.refreshCatalog(p, sqlBytes))) return;
+    const c = this.classify(sqlBytes);
+    if (c.refusal) {
+      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal });
+      return this.refuse(p, "denied", c.refusal);
+    }
+    st.taint = c.taint;
     const verdict = await this.host.decide(st.statements, st.sql, "execute");
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
@@ -333,6 +347,7 @@ export class MysqlEngineCore {
   }
 
   private onServerPacket(p: Packet): void {
+    if (this.internal) return this.internal(p);
     const pend = this.pending;
     if (!pend) return this.fatal("malformed", "server sent a packet the client did not ask for", 0);
     const b = p.payload;
@@ -493,49 +508,95 @@ export class MysqlEngineCore {
       for (const s of pend.statements) this.pin.apply(s);
       this.pin.markUnconfirmed(pend.statements);
     }
-    if (pend && (pend.kind === "query" || pend.kind === "execute") && pend.statements.some((s) => s.kind === "ddl")) this.viewsRead = false;
+    if (pend && (pend.kind === "query" || pend.kind === "execute") && pend.statements.some((s) => s.kind === "ddl")) this.catalogRead = false;
     if (!this.pin.confirmed && pend?.kind !== "internal") return this.reconfirm();
     this.busy = false;
     void this.drain();
   }
 
-  /** Read every view's definition the session's account can see; the client's next command waits. */
-  private readViews(): void {
-    this.busy = true;
-    this.pending = { kind: "internal" };
-    const rows: (string | null)[][] = [];
-    const original = this.onServerPacket.bind(this);
-    let phase: "head" | "cols" | "eof" | "rows" = "head";
-    let cols = 0;
-    this.onServerPacket = (p: Packet) => {
-      const b = p.payload;
-      if (phase === "head") {
-        if (isErr(b)) return this.fatal("denied", `cannot read the view definitions masking needs: ${decodeErr(b).message}`, 1);
-        cols = decodeColumnCount(b);
-        phase = "cols";
-        return;
+  /**
+   * Keep the relations masking relies on current before a statement runs (catalog.ts): the whole
+   * catalog before the first statement and after DDL; then, for every statement, the relations
+   * named like any of its identifiers (one targeted query), and the whole catalog again when a view
+   * is among them (a view over a view another session replaced). Another session's DDL between
+   * this read and the statement's execution is the remaining race (docs/MYSQL.md). False when the
+   * statement was refused (the catalog cannot be read: fail closed).
+   */
+  private async refreshCatalog(p: Packet, sqlBytes: Uint8Array): Promise<boolean> {
+    const m = this.opts.masker;
+    if (!m?.hasColumnRules) return true;
+    let sql: string;
+    try {
+      sql = utf8TextStrict(sqlBytes);
+    } catch {
+      return true; // classify() refuses it
+    }
+    try {
+      let full = !this.catalogRead;
+      const names = full ? null : namedIdentifiers(sql, this.pin.dialect);
+      if (names && names.size > MAX_TARGETED_NAMES) full = true;
+      if (!full && names && names.size) {
+        const list = [...names];
+        const viewBefore = list.some((n) => this.catalog.isViewName(n));
+        const rows = relationsFromRows(await this.internalQuery(catalogQueryFor(list), 4));
+        if (this.ended) return false;
+        this.catalog.replaceNames(list, rows);
+        if (viewBefore || rows.some((r) => r.type === "VIEW")) full = true;
+        else m.setCatalog(this.catalog, this.pin.dialect);
       }
-      if (phase === "cols") {
-        if (--cols <= 0) phase = this.deprecateEof ? "rows" : "eof";
-        return;
+      if (full) {
+        this.catalog.replaceAll(relationsFromRows(await this.internalQuery(CATALOG_QUERY, 4)));
+        if (this.ended) return false;
+        this.catalogRead = true;
+        m.setCatalog(this.catalog, this.pin.dialect);
       }
-      if (phase === "eof") {
-        phase = "rows";
-        return;
-      }
-      if (b[0] === 0xfe && b.length < 0xffffff) {
-        this.onServerPacket = original;
-        this.opts.masker!.setViews(rows.map(([schema, name, definition]) => ({ schema: schema ?? "", name: name ?? "", definition: definition ?? "" })), this.pin.dialect);
-        this.viewsRead = true;
-        this.pending = null;
-        this.busy = false;
-        void this.drain();
-        return;
-      }
-      if (isErr(b)) return this.fatal("denied", `cannot read the view definitions masking needs: ${decodeErr(b).message}`, 1);
-      rows.push(decodeTextRow(b, 3).map((c) => (c === null ? null : utf8Text(c))));
-    };
-    this.host.sendToServer(encodePacket(0, encodeQuery("SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS")));
+      return true;
+    } catch (e) {
+      if (this.ended) return false;
+      this.refuse(p, "denied", `cannot read the relations masking needs (information_schema): ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Run the gateway's own query (text protocol); its answer never reaches the client. */
+  private internalQuery(sql: string, width: number): Promise<(string | null)[][]> {
+    return new Promise((resolve, reject) => {
+      const rows: (string | null)[][] = [];
+      let phase: "head" | "cols" | "eof" | "rows" = "head";
+      let cols = 0;
+      this.internal = (p: Packet) => {
+        const b = p.payload;
+        if (isErr(b)) {
+          this.internal = null;
+          return reject(new Error(decodeErr(b).message));
+        }
+        if (phase === "head") {
+          cols = decodeColumnCount(b);
+          if (cols !== width) {
+            this.internal = null;
+            return this.fatal("malformed", `the gateway's own query got ${cols} columns, not ${width}`, 1);
+          }
+          phase = "cols";
+          return;
+        }
+        if (phase === "cols") {
+          if (--cols <= 0) phase = this.deprecateEof ? "rows" : "eof";
+          return;
+        }
+        if (phase === "eof") {
+          phase = "rows";
+          return;
+        }
+        if (b[0] === 0xfe && b.length < 0xffffff) {
+          const status = this.deprecateEof ? decodeOk(b).status : decodeEof(b).status;
+          this.internal = null;
+          if (!this.checkStatus(status)) return;
+          return resolve(rows);
+        }
+        rows.push(decodeTextRow(b, width).map((c) => (c === null ? null : utf8Text(c))));
+      };
+      this.host.sendToServer(encodePacket(0, encodeQuery(sql)));
+    });
   }
 
   /** Re-read pinned settings with the gateway's own query; the client's next command waits. */

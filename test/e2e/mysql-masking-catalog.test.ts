@@ -1,0 +1,154 @@
+/**
+ * MySQL masking against relations that change under the session: views created, replaced or
+ * altered by *another* session after this session read the catalog, a table dropped and recreated
+ * as a view of the same name, RENAME TABLE, views of views, views in another schema, TEMPTABLE
+ * views, aliases. Every attack is checked against root's real value (ground truth from the server,
+ * never from the gateway's answer). mysql2 through the gateway module (test/harness/mysql-gateway.ts)
+ * against a MariaDB this test starts; the attacker's second session is a second gateway session
+ * (the policy allows DDL), or root where the attacker is a third party.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import mysql from "mysql2/promise";
+import { startMariaDb, type RunningMariaDb } from "../harness/mariadb.ts";
+import { startMysqlGateway, type MysqlGateway } from "../harness/mysql-gateway.ts";
+
+const POLICY = `version: 1
+rules:
+  - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }
+  - { name: everything, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.write, sql.ddl, sql.transaction, sql.session, sql.execute] }
+`;
+
+/** Rules by table.column: a view's column (`v.c`) is not matched by name, so only the catalog protects it. */
+const MASKING = [{ name: "pii", columns: ["customers.email", "customers.ssn"], style: "redact" as const }];
+
+describe("MySQL masking while relations change under the session (catalog re-read, unknown origins redacted)", () => {
+  let db: RunningMariaDb;
+  let gw: MysqlGateway;
+  let email1: string;
+  const connect = () => mysql.createConnection({ host: "127.0.0.1", port: gw.port, user: "pipeline", password: gw.password, database: db.database, multipleStatements: true });
+  const rows = async (c: mysql.Connection, sql: string) => (await c.query(sql))[0] as Record<string, unknown>[];
+  /** Another session outside the gateway (a migration job, a colleague): DDL naming masked columns is refused through the gateway. */
+  const other = async (sql: string) => void (await db.rootSql(sql, db.database));
+  const truth = async (sql: string) => (await db.rootSql(sql, db.database)).trim();
+
+  beforeAll(async () => {
+    db = await startMariaDb();
+    await db.rootSql(`GRANT SHOW VIEW, CREATE VIEW, DROP, CREATE, ALTER ON ${db.database}.* TO '${db.levels.admin.user}'@'%';
+      CREATE DATABASE other; GRANT ALL ON other.* TO '${db.levels.admin.user}'@'%';
+      CREATE TABLE ${db.database}.notes (id INT PRIMARY KEY, body VARCHAR(200)); INSERT INTO ${db.database}.notes VALUES (1, 'hello');`);
+    gw = await startMysqlGateway(db, { policy: POLICY, masking: MASKING });
+    email1 = await truth("SELECT email FROM customers WHERE id = 1");
+    expect(email1).toBe("ada@example.com");
+  }, 180_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await db?.stop();
+  });
+
+  it("a view created by another session after this session's first read: its columns are masked (select, alias, binary, join)", async () => {
+    const victim = await connect();
+    expect(await rows(victim, "SELECT id, name FROM customers WHERE id = 1")).toEqual([{ id: 1, name: "Ada Lovelace" }]); // catalog read now
+    const attacker = await connect();
+    // the gateway lets it through: it names no masked column (the server expands the star when it stores the view)
+    await attacker.query("CREATE VIEW v_abc (a, b, c, d, e, f) AS SELECT * FROM customers");
+    expect(await truth("SELECT c FROM v_abc WHERE a = 1")).toBe(email1);
+    // 1. plain select of the view's column
+    expect(await rows(victim, "SELECT c FROM v_abc WHERE a = 1")).toEqual([{ c: "[REDACTED]" }]);
+    // 2. under an alias of the view (the server reports the alias as org_table)
+    expect(await rows(victim, "SELECT z.c FROM v_abc AS z WHERE z.a = 1")).toEqual([{ c: "[REDACTED]" }]);
+    // 3. binary protocol
+    expect((await victim.execute("SELECT c FROM v_abc WHERE a = ?", [1]))[0]).toEqual([{ c: "[REDACTED]" }]);
+    // 4. joined with a plain table, star
+    const j = await rows(victim, "SELECT * FROM notes JOIN v_abc ON notes.id = v_abc.a");
+    expect(j[0]!.c).toBe("[REDACTED]");
+    // 5. qualified with the schema
+    expect(await rows(victim, `SELECT c FROM ${db.database}.v_abc WHERE a = 1`)).toEqual([{ c: "[REDACTED]" }]);
+    // and writing it elsewhere is refused (the view is masked: a tainted write), nothing written
+    const w = await victim.query("INSERT INTO notes SELECT 2, c FROM v_abc WHERE a = 1").catch((e) => e);
+    expect(w).toMatchObject({ errno: 1227 });
+    expect(await truth("SELECT COUNT(*) FROM notes")).toBe("1");
+    await attacker.end();
+    await victim.end();
+  });
+
+  it("CREATE OR REPLACE VIEW and ALTER VIEW by another session turn a clean view into a masked one before the next read", async () => {
+    await db.rootSql("CREATE VIEW v_swap AS SELECT id, name AS who FROM customers", db.database);
+    const victim = await connect();
+    expect(await rows(victim, "SELECT who FROM v_swap WHERE id = 1")).toEqual([{ who: "Ada Lovelace" }]); // clean, not redacted
+    const attacker = await connect();
+    await other("CREATE OR REPLACE VIEW v_swap AS SELECT id, email AS who FROM customers");
+    expect(await truth("SELECT who FROM v_swap WHERE id = 1")).toBe(email1);
+    expect(await rows(victim, "SELECT who FROM v_swap WHERE id = 1")).toEqual([{ who: "[REDACTED]" }]);
+    await other("ALTER VIEW v_swap AS SELECT id, name AS who FROM customers");
+    expect(await rows(victim, "SELECT who FROM v_swap WHERE id = 1")).toEqual([{ who: "Ada Lovelace" }]); // clean again: exact, not sticky
+    await other("ALTER VIEW v_swap AS SELECT id, ssn AS who FROM customers");
+    expect(await truth("SELECT who FROM v_swap WHERE id = 1")).toBe(await truth("SELECT ssn FROM customers WHERE id = 1"));
+    expect(await rows(victim, "SELECT who FROM v_swap WHERE id = 1")).toEqual([{ who: "[REDACTED]" }]);
+    // prepared before the swap, executed after: the execute re-reads
+    await other("ALTER VIEW v_swap AS SELECT id, name AS who FROM customers");
+    const [st] = await Promise.all([victim.prepare("SELECT who FROM v_swap WHERE id = ?")]);
+    expect((await st.execute([1]))[0]).toEqual([{ who: "Ada Lovelace" }]);
+    await other("ALTER VIEW v_swap AS SELECT id, email AS who FROM customers");
+    expect((await st.execute([1]))[0]).toEqual([{ who: "[REDACTED]" }]);
+    await st.close();
+    await attacker.end();
+    await victim.end();
+  });
+
+  it("a table dropped and recreated as a view of the same name, and RENAME TABLE, are seen before the read", async () => {
+    await db.rootSql("CREATE TABLE t_people (id INT PRIMARY KEY, label VARCHAR(200)); INSERT INTO t_people VALUES (1, 'plain');", db.database);
+    const victim = await connect();
+    expect(await rows(victim, "SELECT label FROM t_people")).toEqual([{ label: "plain" }]);
+    const attacker = await connect();
+    await other("DROP TABLE t_people; CREATE VIEW t_people AS SELECT id, email AS label FROM customers WHERE id = 1");
+    expect(await truth("SELECT label FROM t_people")).toBe(email1);
+    expect(await rows(victim, "SELECT label FROM t_people")).toEqual([{ label: "[REDACTED]" }]);
+    // RENAME TABLE: a masked view takes the name of a known clean table
+    await db.rootSql("CREATE TABLE t_swap (id INT, label VARCHAR(200)); INSERT INTO t_swap VALUES (1, 'plain'); CREATE VIEW v_hidden AS SELECT id, email AS label FROM customers WHERE id = 1;", db.database);
+    expect(await rows(victim, "SELECT label FROM t_swap")).toEqual([{ label: "plain" }]);
+    await other("RENAME TABLE t_swap TO t_gone, v_hidden TO t_swap");
+    expect(await truth("SELECT label FROM t_swap")).toBe(email1);
+    expect(await rows(victim, "SELECT label FROM t_swap")).toEqual([{ label: "[REDACTED]" }]);
+    await attacker.end();
+    await victim.end();
+  });
+
+  it("views of views, views in another schema (db.v) and TEMPTABLE views are masked; a clean view is not", async () => {
+    await db.rootSql("CREATE VIEW v_inner AS SELECT id, name AS n FROM customers; CREATE VIEW v_outer2 AS SELECT id, n AS m FROM v_inner;", db.database);
+    const victim = await connect();
+    expect(await rows(victim, "SELECT m FROM v_outer2 WHERE id = 1")).toEqual([{ m: "Ada Lovelace" }]);
+    const attacker = await connect();
+    // replace the inner view only: the outer one (named by the statement) is re-read with everything under it
+    await other("CREATE OR REPLACE VIEW v_inner AS SELECT id, email AS n FROM customers");
+    expect(await truth("SELECT m FROM v_outer2 WHERE id = 1")).toBe(email1);
+    expect(await rows(victim, "SELECT m FROM v_outer2 WHERE id = 1")).toEqual([{ m: "[REDACTED]" }]);
+    // another schema
+    await other(`CREATE VIEW other.v_x AS SELECT id, email AS e FROM ${db.database}.customers`);
+    expect(await truth("SELECT e FROM other.v_x WHERE id = 1")).toBe(email1);
+    expect(await rows(victim, "SELECT e FROM other.v_x WHERE id = 1")).toEqual([{ e: "[REDACTED]" }]);
+    expect(await rows(victim, "SELECT `e` FROM `other`.`v_x` WHERE id = 1")).toEqual([{ e: "[REDACTED]" }]);
+    // TEMPTABLE: MariaDB reports the base table under the view's column name (`customers`.`name`)
+    await other("CREATE ALGORITHM=TEMPTABLE VIEW v_tmp AS SELECT id, email AS name FROM customers");
+    expect(await truth("SELECT name FROM v_tmp WHERE id = 1")).toBe(email1);
+    expect(await rows(victim, "SELECT name FROM v_tmp WHERE id = 1")).toEqual([{ name: "[REDACTED]" }]);
+    // a derived table over the whole row (no masked name in the text): its origin is an alias, redacted
+    expect(await truth("SELECT ssn FROM (SELECT * FROM customers) t WHERE id = 1")).not.toBe("");
+    expect((await rows(victim, "SELECT * FROM (SELECT * FROM customers) t WHERE id = 1"))[0]!.ssn).toBe("[REDACTED]");
+    // a clean view stays exact
+    await attacker.query("CREATE VIEW v_clean AS SELECT id, UPPER(name) AS shout FROM customers");
+    expect(await rows(victim, "SELECT shout FROM v_clean WHERE id = 1")).toEqual([{ shout: await truth("SELECT UPPER(name) FROM customers WHERE id = 1") }]);
+    await attacker.end();
+    await victim.end();
+  });
+
+  it("a masked value cannot leave through a user variable (SELECT … INTO @x, SET @x = (…), :=)", async () => {
+    const c = await connect();
+    for (const sql of ["SELECT email INTO @x FROM customers WHERE id = 1", "SET @x = (SELECT email FROM customers WHERE id = 1)", "SELECT @x := email FROM customers WHERE id = 1", "SELECT 1; SELECT email FROM customers WHERE id = 1 INTO @x"]) {
+      const e = await c.query(sql).catch((x) => x);
+      expect(e, sql).toMatchObject({ errno: 1227 });
+    }
+    expect(await rows(c, "SELECT @x AS x")).toEqual([{ x: null }]);
+    await c.end();
+  });
+});
