@@ -151,4 +151,44 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     expect(await rows(c, "SELECT @x AS x")).toEqual([{ x: null }]);
     await c.end();
   });
+
+  it("predicates: refuse — masked data in WHERE / JOIN / ORDER BY / GROUP BY / HAVING / CASE WHEN is refused; elsewhere it is masked", async () => {
+    const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
+    try {
+      await other("CREATE OR REPLACE VIEW v_pred AS SELECT id, email AS e FROM customers");
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database, multipleStatements: true });
+      // the oracle is real: root's answer depends on the masked value
+      expect(await truth("SELECT GROUP_CONCAT(id ORDER BY id) FROM customers WHERE email LIKE 'a%'")).toBe("1,2");
+      for (const sql of [
+        "SELECT id FROM customers WHERE email LIKE 'a%'",
+        "SELECT id FROM customers c WHERE c.ssn > '4'",
+        "SELECT id FROM customers WHERE `EMAIL` LIKE 'a%'", // backticks, other case
+        "SELECT id FROM customers WHERE /*!email*/ LIKE 'a%'", // executed version comment
+        "SELECT id FROM customers ORDER BY email",
+        "SELECT id, email FROM customers ORDER BY 2", // ordinal
+        "SELECT COUNT(*) FROM customers GROUP BY ssn",
+        "SELECT o.id FROM orders o JOIN customers c ON c.email = 'x'",
+        "SELECT a.id FROM customers a JOIN customers b USING (email)",
+        "SELECT id FROM customers WHERE id IN (SELECT id FROM customers WHERE email LIKE 'a%')",
+        "SELECT id FROM (SELECT id, email AS e FROM customers) s WHERE s.e LIKE 'a%'", // laundered through an alias
+        "SELECT id FROM v_pred WHERE e LIKE 'a%'", // through a masked view
+        "SELECT id FROM v_pred WHERE id = 1",
+        "SELECT id, CASE WHEN email LIKE 'a%' THEN 1 END AS x FROM customers",
+        "SELECT 1; SELECT id FROM customers HAVING email LIKE 'a%'",
+      ]) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+        expect(e.message, sql).toMatch(/statement refused by masking: masked data in a predicate/);
+      }
+      // the binary protocol: the prepare is refused
+      const pe = await c.execute("SELECT id FROM customers WHERE email = ?", ["ada@example.com"]).catch((x) => x);
+      expect(pe).toMatchObject({ errno: 1227 });
+      // masked data outside predicates is allowed (and masked); predicates on plain columns are allowed
+      expect(await rows(c, "SELECT id, email FROM customers WHERE id = 1 ORDER BY name")).toEqual([{ id: 1, email: "[REDACTED]" }]);
+      expect(await rows(c, "SELECT id FROM customers WHERE name LIKE 'Ada%' ORDER BY 1")).toEqual([{ id: 1 }]);
+      await c.end();
+    } finally {
+      await strict.close();
+    }
+  });
 });

@@ -28,7 +28,20 @@ export interface Taint {
    * (a later `SELECT @x` names nothing masked).
    */
   assigns: boolean;
+  /**
+   * Why a statement of the text uses masked data in a predicate or ordering clause (WHERE, JOIN …
+   * ON / USING, NATURAL, ORDER BY, GROUP BY, HAVING, PARTITION BY, CASE WHEN, an ordinal `ORDER BY
+   * 2`), or reaches masked data through a sub-query, set operation or masked view *and* has such a
+   * clause (an alias could launder it); null when none does. Refused under `mask: { predicates:
+   * refuse }` (boolean and ordering oracles, docs/MASKING.md).
+   */
+  predicate: string | null;
 }
+
+/** Words that open a predicate context at their parenthesis depth (`ORDER`/`GROUP`/`PARTITION` when followed by BY). */
+const PREDICATE_START = new Set(["WHERE", "ON", "USING", "HAVING", "NATURAL", "WHEN"]);
+const PREDICATE_BY = new Set(["ORDER", "GROUP", "PARTITION"]);
+const PREDICATE_END = new Set(["SELECT", "FROM", "JOIN", "STRAIGHT_JOIN", "LIMIT", "OFFSET", "UNION", "INTERSECT", "EXCEPT", "MINUS", "RETURNING", "WINDOW", "INTO", "VALUES", "SET", "THEN", "ELSE", "END", "FOR", "LOCK"]);
 
 const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
@@ -39,42 +52,74 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     toks = lex(sql, dialect);
   } catch (e) {
     if (!(e instanceof LexError)) throw e;
-    return { plain: false, sources: ["statement text the gateway cannot lex"], maskedView: true, assigns: true };
+    return { plain: false, sources: ["statement text the gateway cannot lex"], maskedView: true, assigns: true, predicate: "statement text the gateway cannot lex" };
   }
   const sources = new Set<string>();
   let maskedView = false;
   let assigns = false;
-  // Per statement: does it name masked data, does it assign a variable or select INTO?
+  let predicate: string | null = null;
+  // Per statement: does it name masked data, assign a variable or select INTO, nest, have a predicate clause?
   let stmtMasked = false;
   let stmtAssigns = false;
+  let stmtNested = false;
+  let stmtMaskedView = false;
+  let stmtPredicateClause = false;
+  let stmtOrdinal: string | null = null;
+  // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
+  let depth = 0;
+  let pred: boolean[] = [false];
+  const inPredicate = () => pred.slice(0, depth + 1).some(Boolean);
   const endStatement = () => {
     if (stmtMasked && stmtAssigns) assigns = true;
-    stmtMasked = stmtAssigns = false;
+    if (stmtMasked && stmtOrdinal) predicate ??= stmtOrdinal;
+    if (stmtMasked && stmtPredicateClause && (stmtNested || stmtMaskedView)) predicate ??= "masked data reached through a sub-query, set operation or masked view, with a predicate or ordering clause";
+    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = false;
+    stmtOrdinal = null;
+    depth = 0;
+    pred = [false];
   };
   // Per statement of a multi-statement text: one SELECT each, no nesting, no set operation.
   let selects = 0;
   let nested = false;
   toks.forEach((t, i) => {
+    if (t.type === "op" && t.text === "(") pred[++depth] = false;
+    if (t.type === "op" && t.text === ")" && depth > 0) pred.length = depth--;
+    if (t.type === "word") {
+      const next = toks[i + 1];
+      if (PREDICATE_START.has(t.text)) pred[depth] = stmtPredicateClause = true;
+      else if (PREDICATE_BY.has(t.text) && next?.type === "word" && next.text === "BY") pred[depth] = stmtPredicateClause = true;
+      else if (PREDICATE_END.has(t.text)) pred[depth] = false;
+    }
+    // `ORDER BY 2` / `GROUP BY 1`: a masked column may sit at that position (an ordering oracle).
+    if (t.type === "number" && inPredicate()) {
+      const lead = toks[i - 1];
+      if (lead && ((lead.type === "word" && lead.text === "BY") || (lead.type === "op" && lead.text === ","))) {
+        const by = toks.slice(0, i).reverse().find((x) => x.type === "word" && (x.text === "BY" || PREDICATE_START.has(x.text)));
+        if (by?.text === "BY") stmtOrdinal ??= `ordinal ${t.text} in ORDER BY / GROUP BY`;
+      }
+    }
     if ((t.type === "word" || t.type === "ident") && namesMasked(t.value)) {
       const view = isMaskedView(t.value);
       sources.add(`${view ? "view" : "column"} ${t.value.toLowerCase()}`);
-      if (view) maskedView = true;
+      if (view) maskedView = stmtMaskedView = true;
       stmtMasked = true;
+      if (inPredicate() && !view) predicate ??= `${t.value.toLowerCase()} in a predicate or ordering clause`;
     }
     if (t.type === "op" && t.text === ":=") stmtAssigns = true;
     if (t.type === "word" && (t.text === "INTO" || (t.text === "SET" && i === 0) || (t.text === "SET" && toks[i - 1]?.type === "semicolon"))) stmtAssigns = true;
     if (t.type === "semicolon") {
       selects = 0;
       endStatement();
+      return;
     }
     if (t.type !== "word") return;
-    if (t.text === "SELECT" && ++selects > 1) nested = true;
-    if (SET_OPERATIONS.has(t.text)) nested = true;
-    if (QUERY_STARTS.has(t.text) && toks[i - 1]?.type === "op" && toks[i - 1]!.text === "(") nested = true;
+    if (t.text === "SELECT" && ++selects > 1) nested = stmtNested = true;
+    if (SET_OPERATIONS.has(t.text)) nested = stmtNested = true;
+    if (QUERY_STARTS.has(t.text) && toks[i - 1]?.type === "op" && toks[i - 1]!.text === "(") nested = stmtNested = true;
   });
   endStatement();
   if (sources.size === 0) return null;
-  return { plain: !nested, sources: [...sources], maskedView, assigns };
+  return { plain: !nested, sources: [...sources], maskedView, assigns, predicate };
 }
 
 /** Reserved words that can never name a relation unquoted (skipped when asking the catalog about a statement's names). */

@@ -233,6 +233,7 @@ export class MysqlEngineCore {
     // a later plain read no longer sees it as masked (`insert into t select email from customers`).
     const write = taint && statements.find((s) => WRITE_KINDS.has(s.kind));
     if (write) return { sql, statements, refusal: `${write.command} reads masked data (${taint.sources.join(", ")}) and writes: refused, the value would leave masking`, guard: "masking", taint };
+    if (taint?.predicate && m?.refusePredicates) return { sql, statements, refusal: `statement refused by masking: masked data in a predicate or ordering clause (${taint.predicate}); this policy refuses them`, guard: "masking", taint };
     if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
     return { sql, statements, taint };
   }

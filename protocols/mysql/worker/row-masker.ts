@@ -36,6 +36,8 @@ export class RowMaskerConfigError extends Error {}
 
 export class RowMasker {
   private readonly scans: boolean;
+  /** `mask: { predicates: refuse }` on any rule: masked data in WHERE / ORDER BY / … refuses the statement. */
+  readonly refusePredicates: boolean;
   private readonly columnGlobs: RegExp[];
   private readonly ruleNames: string[];
   /** Lower-cased names of views whose definitions read masked data (setViews). */
@@ -49,6 +51,7 @@ export class RowMasker {
     config: MaskingConfig,
   ) {
     const compiled = compileConfig(config);
+    this.refusePredicates = config.rules.some((r) => r.mask?.predicates === "refuse");
     this.scans = compiled.detectorRule.some((r) => r >= 0) || compiled.customs.length > 0;
     this.ruleNames = compiled.rules.map((r) => r.name);
     this.columnGlobs = compiled.rules.flatMap((r) => r.columns.map((c) => globToRegExp(c.column)));
