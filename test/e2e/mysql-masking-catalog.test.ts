@@ -191,4 +191,46 @@ describe("MySQL masking while relations change under the session (catalog re-rea
       await strict.close();
     }
   });
+
+  it("server texts of statements that read masked data: SHOW WARNINGS / SHOW ERRORS rows and ERR messages are withheld; codes kept", async () => {
+    // ground truth: the server's warning echoes the value
+    expect(await truth("SELECT CAST(email AS SIGNED) FROM customers WHERE id = 1; SHOW WARNINGS")).toContain(email1);
+    const c = await connect();
+    const texts = async (sql: string) => JSON.stringify(await rows(c, sql));
+    expect(await rows(c, "SELECT CAST(email AS SIGNED) AS n FROM customers WHERE id = 1")).toEqual([{ n: null }]);
+    // 1. SHOW WARNINGS right after: no value (every column derived); the count is fine
+    const w = await rows(c, "SHOW WARNINGS");
+    expect(w.length).toBe(1);
+    expect(JSON.stringify(w)).not.toContain("ada");
+    // (without an alias: a name would make the gateway read the catalog first, which clears the list)
+    expect(await rows(c, "SELECT @@warning_count")).toEqual([{ "@@warning_count": 1 }]);
+    // 2. after a statement that uses no table (the server keeps the list): still withheld
+    await rows(c, "SELECT 1");
+    expect(await texts("SHOW WARNINGS")).not.toContain("ada");
+    expect(await texts("SHOW ERRORS")).not.toContain("ada");
+    // 3. GET DIAGNOSTICS into a variable: refused, the variable stays empty
+    const g = await c.query("GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT").catch((x) => x);
+    expect(g).toMatchObject({ errno: 1227 });
+    expect(await rows(c, "SELECT @m AS m")).toEqual([{ m: null }]);
+    // 4. in the same multi-statement text, and through the binary protocol
+    expect(await texts("SELECT CAST(ssn AS SIGNED) AS n FROM customers WHERE id = 2; SHOW WARNINGS")).not.toContain(await truth("SELECT ssn FROM customers WHERE id = 2"));
+    expect(JSON.stringify((await c.execute("SHOW WARNINGS"))[0])).not.toContain("-");
+    // 5. an ERR of such a statement: code and SQLSTATE kept, text replaced
+    const e = await c.query("SELECT id FROM customers WHERE email = (SELECT email FROM customers)").catch((x) => x);
+    expect(e).toMatchObject({ errno: 1242, sqlState: "21000" });
+    expect(e.message).toMatch(/withheld: the statement reads masked data/);
+    // writes that would make the server echo values (duplicate key, truncation) are refused before they run
+    await other("CREATE TABLE uniq (id INT, v VARCHAR(200), UNIQUE KEY (v)); INSERT INTO uniq VALUES (0, 'ada@example.com')");
+    for (const sql of ["INSERT INTO uniq SELECT id, email FROM customers", "INSERT INTO uniq SELECT * FROM (SELECT id, email FROM customers) t", "INSERT INTO notes SELECT * FROM customers", "CREATE TABLE copy1 AS SELECT * FROM customers"]) {
+      const x = await c.query(sql).catch((y) => y);
+      expect(x, sql).toMatchObject({ errno: 1227 });
+      expect(x.message, sql).not.toContain("ada");
+    }
+    expect(await truth("SELECT COUNT(*) FROM uniq")).toBe("1");
+    // an untainted statement that ends without warnings clears the state: warnings are plain again
+    await rows(c, "SELECT id FROM notes");
+    await rows(c, "SELECT CAST('x1' AS SIGNED) AS n");
+    expect(await texts("SHOW WARNINGS")).toContain("x1");
+    await c.end();
+  });
 });

@@ -139,6 +139,14 @@ export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | n
     return null;
   }
   const names = new Set<string>();
+  // Diagnostics statements read no relation, and a catalog query before them would clear the very
+  // list they show (any statement that uses a table resets it): they name nothing.
+  const starts = toks.filter((t, i) => t.type === "word" && (i === 0 || toks[i - 1]!.type === "semicolon"));
+  const diagnostics = (t: (typeof toks)[number]) => {
+    const next = toks[toks.indexOf(t) + 1];
+    return next?.type === "word" && ((t.text === "SHOW" && ["WARNINGS", "ERRORS", "COUNT"].includes(next.text)) || (t.text === "GET" && ["DIAGNOSTICS", "CURRENT", "STACKED"].includes(next.text)));
+  };
+  if (starts.length > 0 && starts.every(diagnostics) && starts.length === toks.filter((t) => t.type === "semicolon").length + (toks.at(-1)?.type === "semicolon" ? 0 : 1)) return names;
   for (const t of toks) {
     if (t.type === "ident" || (t.type === "word" && !RESERVED.has(t.text))) names.add(t.value.toLowerCase());
   }

@@ -16,7 +16,8 @@
 import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
 import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
 import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
-import { decodeEof, decodeErr, decodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
+import { decodeEof, decodeErr, decodeOk, encodeErr, isEof, isErr, refusal } from "../codec/responses.ts";
+import { lex } from "../sql/lexer.ts";
 import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
@@ -109,6 +110,14 @@ export class MysqlEngineCore {
   /** The relations masking needs to know (catalog.ts); read whole before the first statement and after DDL. */
   private readonly catalog = new MysqlCatalog();
   private catalogRead = false;
+  /**
+   * The server's diagnostics list may hold masked values: a statement that read masked data ran
+   * (`CAST(email AS SIGNED)` warns "Truncated incorrect INTEGER value: 'ada@…'"), and the list has
+   * not been reset since. It survives statements that use no table (`SELECT 1`, `SET`, `DO`) and
+   * the OK/EOF warning count does not tell (measured on MariaDB 10.11); the gateway's own catalog
+   * query uses a table, so it resets the list — only then is the state clean again.
+   */
+  private diagnosticsTainted = false;
   /** The gateway's own query in flight: its answer is consumed here, never sent to the client. */
   private internal: ((p: Packet) => void) | null = null;
   private readonly deprecateEof: boolean;
@@ -233,6 +242,10 @@ export class MysqlEngineCore {
     // a later plain read no longer sees it as masked (`insert into t select email from customers`).
     const write = taint && statements.find((s) => WRITE_KINDS.has(s.kind));
     if (write) return { sql, statements, refusal: `${write.command} reads masked data (${taint.sources.join(", ")}) and writes: refused, the value would leave masking`, guard: "masking", taint };
+    if (m && (taint || this.diagnosticsTainted) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint };
+    // A view stores no values (reading it is masked through the catalog); a table or row written from `*` does.
+    const starWrite = m?.hasColumnRules && statements.find((s) => WRITE_KINDS.has(s.kind) && !/\bVIEW\b/.test(s.command));
+    if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint };
     if (taint?.predicate && m?.refusePredicates) return { sql, statements, refusal: `statement refused by masking: masked data in a predicate or ordering clause (${taint.predicate}); this policy refuses them`, guard: "masking", taint };
     if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
     return { sql, statements, taint };
@@ -256,6 +269,8 @@ export class MysqlEngineCore {
       return this.refuse(p, "denied", c.refusal);
     }
     const verdict = await this.host.decide(c.statements, c.sql, "query");
+    // SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived.
+    if (!c.taint && this.diagnosticsTainted && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
     if (verdict.effect === "approve") {
@@ -310,7 +325,7 @@ export class MysqlEngineCore {
       this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal });
       return this.refuse(p, "denied", c.refusal);
     }
-    st.taint = c.taint;
+    st.taint = !c.taint && this.diagnosticsTainted && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS")) ? DIAGNOSTICS_TAINT : c.taint;
     const verdict = await this.host.decide(st.statements, st.sql, "execute");
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, "denied", verdict.reason);
@@ -361,11 +376,7 @@ export class MysqlEngineCore {
     if (pend.kind === "prepare") return this.onPrepareResponse(p, pend);
     switch (this.phase) {
       case "head": {
-        if (isErr(b)) {
-          this.toClient(p);
-          this.recordResult(decodeErr(b));
-          return this.complete();
-        }
+        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : pend.taint);
         if (b[0] === 0x00) {
           const ok = decodeOk(b);
           if (!this.checkStatus(ok.status)) return;
@@ -398,13 +409,10 @@ export class MysqlEngineCore {
         this.phase = "rows";
         return;
       case "rows": {
-        if (isErr(b)) {
-          this.toClient(p);
-          this.recordResult(decodeErr(b));
-          return this.complete();
-        }
+        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : pend.taint);
         if (b[0] === 0xfe && b.length < 0xffffff) {
-          const status = this.deprecateEof ? decodeOk(b).status : decodeEof(b).status;
+          const end = this.deprecateEof ? decodeOk(b) : decodeEof(b);
+          const status = end.status;
           if (!this.checkStatus(status)) return;
           this.toClient(p);
           this.recordResult();
@@ -423,6 +431,24 @@ export class MysqlEngineCore {
       default:
         return this.fatal("malformed", `unexpected phase ${this.phase}`, 0);
     }
+  }
+
+  /**
+   * The server's ERR ends the command. For a statement that read masked data the message may echo
+   * a value (`Incorrect integer value: 'ada@…'`, `Duplicate entry '…'`): the code and SQLSTATE
+   * are kept, the text is replaced — for the client and the trail alike.
+   */
+  private onError(p: Packet, taint: Taint | null): void {
+    const err = decodeErr(p.payload);
+    if (taint) {
+      const out = withheld(err, taint);
+      this.host.sendToClient(encodePacket(p.seq, out));
+      this.recordResult(decodeErr(out));
+    } else {
+      this.toClient(p);
+      this.recordResult(err);
+    }
+    return this.complete();
   }
 
   /** One result (of possibly several in a multi-statement answer) for the trail: masked sample, counts, or the server's error. */
@@ -455,7 +481,10 @@ export class MysqlEngineCore {
     const b = p.payload;
     if (this.phase === "head") {
       if (isErr(b)) {
-        this.toClient(p);
+        if (pend.taint) {
+          this.diagnosticsTainted = true;
+          this.host.sendToClient(encodePacket(p.seq, withheld(decodeErr(b), pend.taint)));
+        } else this.toClient(p);
         return this.complete();
       }
       this.prepareOk = decodePrepareOk(b);
@@ -506,6 +535,7 @@ export class MysqlEngineCore {
     this.pending = null;
     this.phase = "head";
     if (pend && (pend.kind === "query" || pend.kind === "execute")) {
+      if (pend.taint) this.diagnosticsTainted = true;
       for (const s of pend.statements) this.pin.apply(s);
       this.pin.markUnconfirmed(pend.statements);
     }
@@ -589,9 +619,12 @@ export class MysqlEngineCore {
           return;
         }
         if (b[0] === 0xfe && b.length < 0xffffff) {
-          const status = this.deprecateEof ? decodeOk(b).status : decodeEof(b).status;
+          const end = this.deprecateEof ? decodeOk(b) : decodeEof(b);
+          const status = end.status;
           this.internal = null;
           if (!this.checkStatus(status)) return;
+          // It read information_schema tables: the server's diagnostics list is now its own (empty).
+          if (end.warnings === 0) this.diagnosticsTainted = false;
           return resolve(rows);
         }
         rows.push(decodeTextRow(b, width).map((c) => (c === null ? null : utf8Text(c))));
@@ -649,6 +682,41 @@ export class MysqlEngineCore {
 }
 
 const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
+
+/** Results of SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived. */
+const DIAGNOSTICS_TAINT: Taint = { plain: false, sources: ["diagnostics of a statement that read masked data"], maskedView: false, assigns: false, predicate: null };
+
+/** The server's error with its text withheld (code and SQLSTATE kept). */
+function withheld(err: { code: number; sqlState: string; message: string }, taint: Taint): Uint8Array {
+  return encodeErr({ code: err.code, sqlState: err.sqlState, message: `gatehouse: the server's message for error ${err.code} is withheld: the statement reads masked data (${taint.sources.join(", ")})` });
+}
+
+function wordsOf(sql: string, dialect: Parameters<typeof lex>[1]) {
+  try {
+    return lex(sql, dialect);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the text has this (upper-case) word outside strings and comments; true when it cannot be lexed (fail closed). */
+function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string): boolean {
+  const toks = wordsOf(sql, dialect);
+  return toks === null || toks.some((t) => t.type === "word" && t.text === word);
+}
+
+/** A `*` that expands to every column: after SELECT / DISTINCT / ALL, a comma, or `t.` (not `count(*)`, not a product). */
+function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
+  const toks = wordsOf(sql, dialect);
+  if (toks === null) return true;
+  return toks.some((t, i) => {
+    if (t.type !== "op" || t.text !== "*") return false;
+    const prev = toks[i - 1];
+    if (!prev) return false;
+    if (prev.type === "word") return ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text);
+    return prev.type === "op" && (prev.text === "," || prev.text === ".");
+  });
+}
 
 function dialectOf(serverVersion: string) {
   const mariadb = /mariadb/i.test(serverVersion);
