@@ -14,6 +14,7 @@
  */
 import type { Socket } from "node:net";
 import path from "node:path";
+import { randomInt } from "node:crypto";
 import WebSocket from "ws";
 import { writePrivateFile } from "../../../client/listener-auth/state-dir.ts";
 import { describeError } from "../../../client/errors.ts";
@@ -23,7 +24,7 @@ import { encodeControl } from "../../../parsers/tunnel/frames.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "../../../client/engines/engine.ts";
 import type { LocalAuth } from "../../../client/listener-auth/local-auth.ts";
 import { PacketFramer, encodePacket } from "../codec/packets.ts";
-import { GATEWAY_CAPABILITIES } from "../codec/constants.ts";
+import { CLIENT, GATEWAY_CAPABILITIES, THREAD_ATTRIBUTE } from "../codec/constants.ts";
 import { encodeHandshakeResponse41 } from "../codec/handshake.ts";
 import { refusal } from "../codec/responses.ts";
 import { LocalHandshake, doubleSha1, type LocalHandshakeResult } from "./local-handshake.ts";
@@ -128,7 +129,10 @@ class DownstreamPackets {
 async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSummary> {
   const summary: ConnectionSummary = { outcome: "closed", bytesUp: 0, bytesDown: 0 };
   socket.setNoDelay(true); // small request/response packets: no Nagle delay
-  const hs = new LocalHandshake(doubleSha1(ctx.localAuth.password), GREETING_VERSION, GATEWAY_CAPABILITIES, ctx.connId);
+  // A random thread id per connection: the `mariadb` client's Ctrl-C sends `KILL QUERY <it>` on a
+  // second connection, and the worker finds this session by it (and the identity) — threads.ts.
+  const threadId = randomInt(1, 2 ** 31);
+  const hs = new LocalHandshake(doubleSha1(ctx.localAuth.password), GREETING_VERSION, GATEWAY_CAPABILITIES, threadId);
   let local: { result: LocalHandshakeResult; seq: number };
   try {
     local = await localHandshake(socket, hs);
@@ -157,7 +161,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   // The session's first bytes: what the client negotiated, without its proof (worker/mysql-engine.ts reads it).
   const initial = encodePacket(
     local.seq,
-    encodeHandshakeResponse41({ capabilities: c.capabilities, maxPacket: 1 << 24, charset: c.collation, user: c.user, authResponse: new Uint8Array(0), database: c.database, authPlugin: "mysql_native_password", attributes: new Map() }),
+    encodeHandshakeResponse41({ capabilities: c.capabilities | CLIENT.CONNECT_ATTRS, maxPacket: 1 << 24, charset: c.collation, user: c.user, authResponse: new Uint8Array(0), database: c.database, authPlugin: "mysql_native_password", attributes: new Map([[THREAD_ATTRIBUTE, String(threadId)]]) }),
   );
   const downstream = new DownstreamPackets();
   const stopWatching = ctx.watchToken((token) => {

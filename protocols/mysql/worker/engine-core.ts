@@ -16,7 +16,7 @@
 import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
 import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
 import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
-import { decodeEof, decodeErr, decodeOk, encodeErr, isEof, isErr, refusal } from "../codec/responses.ts";
+import { decodeEof, decodeErr, decodeOk, encodeErr, encodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
 import { lex } from "../sql/lexer.ts";
 import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
@@ -45,6 +45,8 @@ export interface MysqlEngineHost {
   record(event: MysqlEngineEvent): void;
   /** End the session (protocol violation, desync). The engine has already told the client. */
   end(reason: string): void;
+  /** Cancel the running statement of this identity's session whose listener greeting gave this thread id (threads.ts). */
+  killQuery?(threadId: number): Promise<boolean>;
 }
 
 export type MysqlEngineEvent =
@@ -256,6 +258,8 @@ export class MysqlEngineCore {
   }
 
   private async onQuery(p: Packet, sqlBytes: Uint8Array): Promise<void> {
+    const kill = killStatement(sqlBytes, this.pin.dialect);
+    if (kill) return this.onKill(p, kill);
     if (!(await this.refreshCatalog(p, sqlBytes))) return;
     let c: ReturnType<MysqlEngineCore["classify"]>;
     try {
@@ -279,6 +283,25 @@ export class MysqlEngineCore {
       if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
     }
     this.forward(p, { kind: "query", statements: c.statements, binary: false, taint: c.taint });
+  }
+
+  /**
+   * KILL never reaches the server: its thread ids are the server's (other users' connections). The
+   * only KILL the gateway serves is `KILL QUERY <id>` of a thread id a listener greeting gave
+   * another session of the same identity (Ctrl-C in the mariadb client): that session's statement
+   * is cancelled. Any other KILL is refused with MySQL's "Unknown thread id" (1094).
+   */
+  private async onKill(p: Packet, kill: { query: boolean; threadId: number | null; text: string }): Promise<void> {
+    const ok = kill.query && kill.threadId !== null && this.host.killQuery ? await this.host.killQuery(kill.threadId) : false;
+    if (this.ended) return;
+    this.host.record({ type: "command", command: kill.text, verdict: ok ? "allow" : "refused", ...(ok ? {} : { reason: "KILL of a thread that is not a running query of this identity's gateway sessions" }) });
+    if (!ok) {
+      this.host.sendToClient(encodePacket((p.lastSeq + 1) & 0xff, encodeErr({ code: 1094, sqlState: "HY000", message: `gatehouse: Unknown thread id: ${kill.threadId ?? "?"} (only KILL QUERY of a connection of this listener's identity is served)` })));
+      this.busy = false;
+      return;
+    }
+    this.host.sendToClient(encodePacket((p.lastSeq + 1) & 0xff, encodeOk({ status: SERVER_STATUS.AUTOCOMMIT })));
+    this.busy = false;
   }
 
   /** COM_INIT_DB is `USE db` by another name: decided (and recorded) as that statement. */
@@ -697,6 +720,35 @@ function wordsOf(sql: string, dialect: Parameters<typeof lex>[1]) {
   } catch {
     return null;
   }
+}
+
+/**
+ * A KILL statement (`KILL [HARD | SOFT] [QUERY | CONNECTION] <id>`, any KILL at all when it is one
+ * of several statements or has another shape), or null when the text does not start with KILL.
+ */
+function killStatement(sqlBytes: Uint8Array, dialect: Parameters<typeof lex>[1]): { query: boolean; threadId: number | null; text: string } | null {
+  let sql: string;
+  try {
+    sql = utf8TextStrict(sqlBytes);
+  } catch {
+    return null;
+  }
+  const toks = wordsOf(sql, dialect);
+  if (!toks || !toks.some((t) => t.type === "word" && t.text === "KILL")) return null;
+  const words = toks.filter((t, i) => !(t.type === "semicolon" && i === toks.length - 1));
+  let i = 0;
+  if (words[i]?.type !== "word" || words[i]!.text !== "KILL") return { query: false, threadId: null, text: "KILL" };
+  i++;
+  if (words[i]?.type === "word" && (words[i]!.text === "HARD" || words[i]!.text === "SOFT")) i++;
+  let query = false;
+  if (words[i]?.type === "word" && words[i]!.text === "QUERY") {
+    query = true;
+    i++;
+  } else if (words[i]?.type === "word" && words[i]!.text === "CONNECTION") i++;
+  const n = words[i];
+  const id = n?.type === "number" && /^[0-9]{1,10}$/.test(n.text) ? Number(n.text) : null;
+  const whole = i === words.length - 1 && id !== null && id < 2 ** 31;
+  return { query: query && whole, threadId: whole ? id : null, text: query ? "KILL QUERY" : "KILL" };
 }
 
 /** Whether the text has this (upper-case) word outside strings and comments; true when it cannot be lexed (fail closed). */
