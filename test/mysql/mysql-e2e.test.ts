@@ -186,6 +186,36 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     await c.end().catch(() => {});
   });
 
+  it("the listener greets with the target's real version once a session has reported it (first connection: the documented default)", async () => {
+    const greetingAt = (port: number) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = net.connect(port, "127.0.0.1");
+        const framer = new PacketFramer(1 << 16);
+        sock.on("data", (b: Buffer) => {
+          const [p] = framer.push(new Uint8Array(b));
+          if (!p) return;
+          sock.destroy();
+          resolve(decodeHandshakeV10(p.payload).serverVersion);
+        });
+        sock.on("error", reject);
+      });
+    const real = await greetingAt(db.port); // ground truth: the server's own greeting
+    expect(real).toMatch(/MariaDB/);
+    const fresh = await stack.connect("demo-mysql", { sub: "version-check" });
+    try {
+      expect(await greetingAt(fresh.port)).toBe("8.0.0-gatehouse");
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: fresh.port, user: "pipeline", password: fresh.password, database: DB });
+      await c.query("SELECT 1");
+      await c.end();
+      expect(await greetingAt(fresh.port)).toBe(real);
+      const c2 = await mysql.createConnection({ host: "127.0.0.1", port: fresh.port, user: "pipeline", password: fresh.password, database: DB });
+      expect((c2 as unknown as { connection: { _isMariaDB: boolean } }).connection._isMariaDB).toBe(true); // mysql2 picks its MariaDB mode from the greeting
+      await c2.end();
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it("KILL QUERY (Ctrl-C): the greeting's thread id cancels only this identity's own session; any other KILL is refused", async () => {
     const LONG = "SELECT SUM(a.seq * b.seq) AS s FROM seq_1_to_40000 a, seq_1_to_40000 b";
     const running = async () => (await truth("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SUM(a.seq%'")) !== "0";

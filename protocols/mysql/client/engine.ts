@@ -9,8 +9,11 @@
  * collation, database): the worker decides, the connector logs in with the access level's own
  * account, and the worker answers the client's handshake (OK, or an ERR saying why).
  *
- * The greeting cannot name the target's real version (the tunnel opens after authentication), so
- * it says `GREETING_VERSION`; what the gateway classifies by is the real server's version.
+ * The greeting is sent before the client authenticates, so before any tunnel exists: a listener's
+ * first connection says `GREETING_VERSION`; every session tells the listener the target's real
+ * version (`mysql-server` control message), and later connections of that listener are greeted
+ * with it (clients pick dialect features by it: mysql2 and Connector/J detect MariaDB from it).
+ * What the gateway classifies by is always the real server's version.
  */
 import type { Socket } from "node:net";
 import path from "node:path";
@@ -29,8 +32,10 @@ import { encodeHandshakeResponse41 } from "../codec/handshake.ts";
 import { refusal } from "../codec/responses.ts";
 import { LocalHandshake, doubleSha1, type LocalHandshakeResult } from "./local-handshake.ts";
 
-/** What the listener's greeting says it is (a MySQL 8-compatible server; the gateway, not the target). */
+/** What a listener's first greeting says (before any session has told it the target's version). */
 export const GREETING_VERSION = "8.0.0-gatehouse";
+/** Per listener (its local auth): the target's version the last session reported; a version string is short and printable. */
+const learnedVersion = new WeakMap<object, string>();
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 function endSoon(socket: Socket): void {
@@ -132,7 +137,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   // A random thread id per connection: the `mariadb` client's Ctrl-C sends `KILL QUERY <it>` on a
   // second connection, and the worker finds this session by it (and the identity) — threads.ts.
   const threadId = randomInt(1, 2 ** 31);
-  const hs = new LocalHandshake(doubleSha1(ctx.localAuth.password), GREETING_VERSION, GATEWAY_CAPABILITIES, threadId);
+  const hs = new LocalHandshake(doubleSha1(ctx.localAuth.password), learnedVersion.get(ctx.localAuth) ?? GREETING_VERSION, GATEWAY_CAPABILITIES, threadId);
   let local: { result: LocalHandshakeResult; seq: number };
   try {
     local = await localHandshake(socket, hs);
@@ -175,6 +180,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     onControl: (message) => {
       // Approval notices: MySQL cannot show a message while a statement waits, so the listener's log does.
       if (message.t === "notice" && typeof message.message === "string") ctx.log(message.message);
+      if (message.t === "mysql-server" && typeof message.version === "string" && /^[\x20-\x7e]{1,100}$/.test(message.version)) learnedVersion.set(ctx.localAuth, message.version);
     },
     finalWords: (end) => finalError(end, downstream, (m) => answer("connection", m)),
   });

@@ -190,6 +190,8 @@ export class MysqlEngine implements Engine {
     // The server and the pinned settings the session's statements are classified under, in the trail.
     await host.audit.onDecision({ effect: "allow", rule: null, reason: `session open on ${serverVersion}; pinned sql_mode '${pinned.sqlMode}', character_set_client ${pinned.charsetClient}` });
     this.phase = "ready";
+    // The listener greets its next connections with the target's real version (client/engine.ts).
+    host.sendControlToClient({ t: "mysql-server", version: serverVersion });
     host.sendToClient([encodePacket((seq + 1) & 0xff, encodeOk({ status: SERVER_STATUS.AUTOCOMMIT }))]);
   }
 
