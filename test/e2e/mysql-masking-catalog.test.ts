@@ -135,6 +135,12 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     // a derived table over the whole row (no masked name in the text): its origin is an alias, redacted
     expect(await truth("SELECT ssn FROM (SELECT * FROM customers) t WHERE id = 1")).not.toBe("");
     expect((await rows(victim, "SELECT * FROM (SELECT * FROM customers) t WHERE id = 1"))[0]!.ssn).toBe("[REDACTED]");
+    // `*` inside a CTE with a column list: masked columns renamed without being named — derived
+    expect(await truth("WITH t (a, b, c, d, e, f) AS (SELECT * FROM customers) SELECT LOWER(c) FROM t WHERE a = 1")).toBe(email1);
+    expect(await rows(victim, "WITH t (a, b, c, d, e, f) AS (SELECT * FROM customers) SELECT LOWER(c) AS x FROM t WHERE a = 1")).toEqual([{ x: "[REDACTED]" }]);
+    // MariaDB's sequence tables are not in information_schema: their `seq` column is exact, a CTE named like one is not
+    expect(await rows(victim, "SELECT seq FROM seq_1_to_2")).toEqual([{ seq: 1 }, { seq: 2 }]);
+    expect(await rows(victim, "WITH seq_1_to_9 (x, y, seq, d, e, f) AS (SELECT * FROM customers) SELECT seq FROM seq_1_to_9 WHERE x = 1")).toEqual([{ seq: "[REDACTED]" }]);
     // a clean view stays exact
     await attacker.query("CREATE VIEW v_clean AS SELECT id, UPPER(name) AS shout FROM customers");
     expect(await rows(victim, "SELECT shout FROM v_clean WHERE id = 1")).toEqual([{ shout: await truth("SELECT UPPER(name) FROM customers WHERE id = 1") }]);

@@ -46,7 +46,7 @@ const PREDICATE_END = new Set(["SELECT", "FROM", "JOIN", "STRAIGHT_JOIN", "LIMIT
 const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
-export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean, isMaskedView: (identifier: string) => boolean = () => false): Taint | null {
+export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean, isMaskedView: (identifier: string) => boolean = () => false, nestedStars = false): Taint | null {
   let toks;
   try {
     toks = lex(sql, dialect);
@@ -96,6 +96,15 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
       if (lead && ((lead.type === "word" && lead.text === "BY") || (lead.type === "op" && lead.text === ","))) {
         const by = toks.slice(0, i).reverse().find((x) => x.type === "word" && (x.text === "BY" || PREDICATE_START.has(x.text)));
         if (by?.text === "BY") stmtOrdinal ??= `ordinal ${t.text} in ORDER BY / GROUP BY`;
+      }
+    }
+    // `*` inside a sub-query or CTE expands to masked columns without naming them
+    // (`WITH t (a, b, c) AS (SELECT * FROM customers) SELECT lower(c) FROM t`); with column rules it taints.
+    if (nestedStars && depth > 0 && t.type === "op" && t.text === "*") {
+      const prev = toks[i - 1];
+      if (prev && ((prev.type === "word" && ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text)) || (prev.type === "op" && (prev.text === "," || prev.text === ".")))) {
+        sources.add("all columns (*) inside a sub-query or CTE");
+        stmtMasked = true;
       }
     }
     if ((t.type === "word" || t.type === "ident") && namesMasked(t.value)) {

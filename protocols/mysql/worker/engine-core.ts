@@ -235,7 +235,7 @@ export class MysqlEngineCore {
     const sql = utf8TextStrict(sqlBytes);
     const statements = classifyMysql(sql, this.pin.dialect);
     const m = this.opts.masker;
-    const taint = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w)) : null;
+    const taint = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w), m.hasColumnRules) : null;
     const pinRefusal = this.pin.check(statements);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));

@@ -25,10 +25,12 @@ import { Writer } from "../codec/bytes.ts";
 import { analyzeTaint, type Taint } from "../sql/taint.ts";
 import type { Dialect } from "../sql/dialect.ts";
 import type { MysqlCatalog } from "./catalog.ts";
+import { TYPE } from "../codec/constants.ts";
 
 export type { Taint };
 
 const TEXT_OID = 25;
+const SEQUENCE_TABLE = /^seq_[0-9]+_to_[0-9]+(_step_[0-9]+)?$/;
 /** Plan entry for a column the masker must not see at all (a fixed-size binary cell without a rule). */
 const SKIP = -3;
 
@@ -106,6 +108,9 @@ export class RowMasker {
     if (!c.orgTable || !c.orgName) return false;
     if (!this.catalog) return !this.maskedViews.has(c.orgTable.toLowerCase());
     if (c.schema.toLowerCase() === "information_schema") return true;
+    // MariaDB's sequence engine tables (`seq_1_to_N`) are not in information_schema: only their one
+    // generated BIGINT column `seq` passes (a derived table or CTE aliased so carries other names/types).
+    if (SEQUENCE_TABLE.test(c.orgTable) && c.orgName === "seq" && c.type === TYPE.LONGLONG && this.catalog.named(c.orgTable).length === 0) return true;
     if (!c.schema) {
       // A view's computed column comes without a schema (`v`.`le`), and so does a TEMPTABLE view's
       // column, under the *base* table's name: only a name that is nothing but unmasked views passes.
