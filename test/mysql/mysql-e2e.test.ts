@@ -186,6 +186,79 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     await c.end().catch(() => {});
   });
 
+  it("the listener greets with the target's real version once a session has reported it (first connection: the documented default)", async () => {
+    const greetingAt = (port: number) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = net.connect(port, "127.0.0.1");
+        const framer = new PacketFramer(1 << 16);
+        sock.on("data", (b: Buffer) => {
+          const [p] = framer.push(new Uint8Array(b));
+          if (!p) return;
+          sock.destroy();
+          resolve(decodeHandshakeV10(p.payload).serverVersion);
+        });
+        sock.on("error", reject);
+      });
+    const real = await greetingAt(db.port); // ground truth: the server's own greeting
+    expect(real).toMatch(/MariaDB/);
+    const fresh = await stack.connect("demo-mysql", { sub: "version-check" });
+    try {
+      expect(await greetingAt(fresh.port)).toBe("8.0.0-gatehouse");
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: fresh.port, user: "pipeline", password: fresh.password, database: DB });
+      await c.query("SELECT 1");
+      await c.end();
+      expect(await greetingAt(fresh.port)).toBe(real);
+      const c2 = await mysql.createConnection({ host: "127.0.0.1", port: fresh.port, user: "pipeline", password: fresh.password, database: DB });
+      expect((c2 as unknown as { connection: { _isMariaDB: boolean } }).connection._isMariaDB).toBe(true); // mysql2 picks its MariaDB mode from the greeting
+      await c2.end();
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it("KILL QUERY (Ctrl-C): the greeting's thread id cancels only this identity's own session; any other KILL is refused", async () => {
+    const LONG = "SELECT SUM(a.seq * b.seq) AS s FROM seq_1_to_40000 a, seq_1_to_40000 b";
+    const running = async () => (await truth("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SUM(a.seq%'")) !== "0";
+    const c1 = await connect();
+    const c2 = await connect();
+    const other = await stack.connect("demo-mysql", { sub: "someone-else" });
+    const c3 = await mysql.createConnection({ host: "127.0.0.1", port: other.port, user: "pipeline", password: other.password, database: DB });
+    try {
+      const long = c1.query(LONG).catch((e) => e);
+      await eventually(running, "the long query runs on the server");
+      const serverThread = Number(await truth(`SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SUM(a.seq%'`));
+      expect(serverThread).not.toBe(c1.threadId); // the listener's id is its own, not the server's
+      // refused: the real server thread id, an id nobody was given, KILL CONNECTION of our own id,
+      // and our own id from another identity — the query keeps running (ground truth: root's processlist)
+      for (const [c, sql] of [[c2, `KILL QUERY ${serverThread}`], [c2, "KILL QUERY 12345"], [c2, `KILL ${c1.threadId}`], [c2, `KILL CONNECTION ${c1.threadId}`], [c3, `KILL QUERY ${c1.threadId}`], [c2, `SELECT 1; KILL QUERY ${c1.threadId}`]] as const) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1094 });
+      }
+      expect(await running()).toBe(true);
+      // the same identity's KILL QUERY of the greeting's id: OK, and the statement is interrupted
+      await c2.query(`KILL QUERY ${c1.threadId}`);
+      expect(await long).toMatchObject({ errno: 1317 });
+      expect(await running()).toBe(false);
+      // both sessions go on
+      expect(((await c1.query("SELECT 1 AS one"))[0] as { one: number }[])[0]!.one).toBe(1);
+      expect(((await c2.query("SELECT 2 AS two"))[0] as { two: number }[])[0]!.two).toBe(2);
+    } finally {
+      await Promise.all([c1.end(), c2.end(), c3.end()]);
+      await other.stop();
+    }
+    // the real mariadb client: Ctrl-C (SIGINT) sends KILL QUERY on a second connection through the listener
+    const args = ["--no-defaults", "-h", "127.0.0.1", "-P", String(conn.port), "-u", "pipeline", `--password=${conn.password}`, "--skip-ssl", DB];
+    const child = spawn(MARIADB_CLIENT!, [...args, "-e", LONG], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    await eventually(running, "the mariadb client's query runs on the server");
+    child.kill("SIGINT");
+    await exited;
+    expect(stderr).toMatch(/interrupted|killed/i);
+    await eventually(async () => !(await running()), "the query is gone from the server");
+  });
+
   it("the mariadb CLI: reads masked, a denied statement prints the ERROR line, LOAD DATA LOCAL refused", async () => {
     const args = ["--no-defaults", "-h", "127.0.0.1", "-P", String(conn.port), "-u", "pipeline", `--password=${conn.password}`, "--skip-ssl", "-N", "-B", DB];
     const ok = await run(MARIADB_CLIENT!, [...args, "-e", "SELECT email FROM customers WHERE id = 1"]);
@@ -323,9 +396,10 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     const c = await connect();
     const [a] = await c.query("SELECT contact FROM v_contacts WHERE id = 6");
     expect(a).toEqual([{ contact: "[REDACTED]" }]);
-    // MariaDB reports a merged view's plain column with its base table (customers.id): a stored value, not derived.
+    // A statement naming a masked view: every column is derived (a view's columns look stored, under
+    // the view's name, its alias, or a TEMPTABLE view's base table), so id is NULL too (fail closed).
     const [b] = await c.query("SELECT x.* FROM v_outer AS x WHERE id = 6");
-    expect(b).toEqual([{ id: 6, c2: "[REDACTED]" }]);
+    expect(b).toEqual([{ id: null, c2: "[REDACTED]" }]);
     const [e] = await c.execute("SELECT contact FROM v_contacts WHERE id = ?", [6]);
     expect(e).toEqual([{ contact: "[REDACTED]" }]);
     const [n] = await c.query("SELECT * FROM v_names WHERE id = 6");

@@ -9,11 +9,15 @@
  * collation, database): the worker decides, the connector logs in with the access level's own
  * account, and the worker answers the client's handshake (OK, or an ERR saying why).
  *
- * The greeting cannot name the target's real version (the tunnel opens after authentication), so
- * it says `GREETING_VERSION`; what the gateway classifies by is the real server's version.
+ * The greeting is sent before the client authenticates, so before any tunnel exists: a listener's
+ * first connection says `GREETING_VERSION`; every session tells the listener the target's real
+ * version (`mysql-server` control message), and later connections of that listener are greeted
+ * with it (clients pick dialect features by it: mysql2 and Connector/J detect MariaDB from it).
+ * What the gateway classifies by is always the real server's version.
  */
 import type { Socket } from "node:net";
 import path from "node:path";
+import { randomInt } from "node:crypto";
 import WebSocket from "ws";
 import { writePrivateFile } from "../../../client/listener-auth/state-dir.ts";
 import { describeError } from "../../../client/errors.ts";
@@ -23,13 +27,15 @@ import { encodeControl } from "../../../parsers/tunnel/frames.ts";
 import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "../../../client/engines/engine.ts";
 import type { LocalAuth } from "../../../client/listener-auth/local-auth.ts";
 import { PacketFramer, encodePacket } from "../codec/packets.ts";
-import { GATEWAY_CAPABILITIES } from "../codec/constants.ts";
+import { CLIENT, GATEWAY_CAPABILITIES, THREAD_ATTRIBUTE } from "../codec/constants.ts";
 import { encodeHandshakeResponse41 } from "../codec/handshake.ts";
 import { refusal } from "../codec/responses.ts";
 import { LocalHandshake, doubleSha1, type LocalHandshakeResult } from "./local-handshake.ts";
 
-/** What the listener's greeting says it is (a MySQL 8-compatible server; the gateway, not the target). */
+/** What a listener's first greeting says (before any session has told it the target's version). */
 export const GREETING_VERSION = "8.0.0-gatehouse";
+/** Per listener (its local auth): the target's version the last session reported; a version string is short and printable. */
+const learnedVersion = new WeakMap<object, string>();
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 function endSoon(socket: Socket): void {
@@ -128,7 +134,10 @@ class DownstreamPackets {
 async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSummary> {
   const summary: ConnectionSummary = { outcome: "closed", bytesUp: 0, bytesDown: 0 };
   socket.setNoDelay(true); // small request/response packets: no Nagle delay
-  const hs = new LocalHandshake(doubleSha1(ctx.localAuth.password), GREETING_VERSION, GATEWAY_CAPABILITIES, ctx.connId);
+  // A random thread id per connection: the `mariadb` client's Ctrl-C sends `KILL QUERY <it>` on a
+  // second connection, and the worker finds this session by it (and the identity) — threads.ts.
+  const threadId = randomInt(1, 2 ** 31);
+  const hs = new LocalHandshake(doubleSha1(ctx.localAuth.password), learnedVersion.get(ctx.localAuth) ?? GREETING_VERSION, GATEWAY_CAPABILITIES, threadId);
   let local: { result: LocalHandshakeResult; seq: number };
   try {
     local = await localHandshake(socket, hs);
@@ -157,7 +166,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   // The session's first bytes: what the client negotiated, without its proof (worker/mysql-engine.ts reads it).
   const initial = encodePacket(
     local.seq,
-    encodeHandshakeResponse41({ capabilities: c.capabilities, maxPacket: 1 << 24, charset: c.collation, user: c.user, authResponse: new Uint8Array(0), database: c.database, authPlugin: "mysql_native_password", attributes: new Map() }),
+    encodeHandshakeResponse41({ capabilities: c.capabilities | CLIENT.CONNECT_ATTRS, maxPacket: 1 << 24, charset: c.collation, user: c.user, authResponse: new Uint8Array(0), database: c.database, authPlugin: "mysql_native_password", attributes: new Map([[THREAD_ATTRIBUTE, String(threadId)]]) }),
   );
   const downstream = new DownstreamPackets();
   const stopWatching = ctx.watchToken((token) => {
@@ -171,6 +180,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     onControl: (message) => {
       // Approval notices: MySQL cannot show a message while a statement waits, so the listener's log does.
       if (message.t === "notice" && typeof message.message === "string") ctx.log(message.message);
+      if (message.t === "mysql-server" && typeof message.version === "string" && /^[\x20-\x7e]{1,100}$/.test(message.version)) learnedVersion.set(ctx.localAuth, message.version);
     },
     finalWords: (end) => finalError(end, downstream, (m) => answer("connection", m)),
   });

@@ -163,3 +163,6 @@ export const UTF8MB4_0900_AI_CI = 255;
 export function isUtf8Collation(id: number): boolean {
   return id === 33 || id === 45 || id === 46 || id === 76 || id === 83 || (id >= 192 && id <= 247) || id >= 255;
 }
+
+/** Connection attribute by which the CLI listener tells the worker the thread id its greeting gave the client (worker/threads.ts). */
+export const THREAD_ATTRIBUTE = "_gatehouse_thread_id";

@@ -18,7 +18,8 @@ import { TunnelStreamBase } from "../../../connector/stream-base.ts";
 import { isAccessLevel } from "../../postgres/connector/credentials.ts";
 import { encodePacket } from "../codec/packets.ts";
 import { COM } from "../codec/constants.ts";
-import { mysqlLogin, MysqlLoginError } from "./login.ts";
+import { mysqlLogin, MysqlLoginError, type MysqlLoginOptions } from "./login.ts";
+import { encodeQuery } from "../codec/commands.ts";
 import type { MysqlResourceConfig } from "./config.ts";
 
 const TARGET_CLOSE_GRACE_MS = 5_000;
@@ -30,7 +31,14 @@ export class MysqlTunnelStream extends TunnelStreamBase {
   /** The client sent COM_QUIT (the last bytes the worker forwarded): the server's close is orderly. */
   private quitSent = false;
 
+  /** How to log in again as this session's account, and the server thread it runs on (for a KILL QUERY). */
+  private killer?: { login: MysqlLoginOptions; threadId: number };
+
   protected override onOtherControl(message: ControlMessage): void {
+    if (message.t === "cancel") {
+      void this.killQuery();
+      return;
+    }
     this.ctx.logger.debug("ignoring unknown control message", { session: this.session, t: message.t.slice(0, 40) });
   }
 
@@ -69,10 +77,11 @@ export class MysqlTunnelStream extends TunnelStreamBase {
     const database = typeof open.database === "string" && open.database !== "" ? open.database : resource.database;
     this.state = "connecting";
     let session;
+    let login: MysqlLoginOptions;
     try {
       const tls = resource.tls.mode === "disable" ? undefined : { ...(resource.tls.ca ? { ca: resource.tls.ca } : {}), ...(resource.tls.servername ? { servername: resource.tls.servername } : {}), verifyHost: resource.tls.mode === "verify-full" };
       const serverPublicKey = await resolveSecret(resource.serverPublicKey);
-      session = await mysqlLogin({
+      login = {
         host: resource.host,
         port: resource.port,
         user: credential.username,
@@ -85,7 +94,8 @@ export class MysqlTunnelStream extends TunnelStreamBase {
         collation: open.collation,
         timeoutMs: this.ctx.connectTimeoutMs + this.ctx.startupTimeoutMs,
         statementTimeoutMs: typeof open.statement_timeout_ms === "number" ? open.statement_timeout_ms : null,
-      });
+      };
+      session = await mysqlLogin(login);
     } catch (err) {
       if (this.closed) return;
       const e = err as Error;
@@ -98,6 +108,7 @@ export class MysqlTunnelStream extends TunnelStreamBase {
       return;
     }
     this.target = socket;
+    this.killer = { login, threadId: session.handshake.connectionId };
     this.state = "ready";
     socket.pause();
     this.sendControl({ t: "ready", serverVersion: session.handshake.serverVersion, capabilities: session.capabilities, pinned: { ...session.pinned } });
@@ -108,6 +119,32 @@ export class MysqlTunnelStream extends TunnelStreamBase {
     socket.on("close", () => this.onTargetClosed(resource));
     for (const b of session.leftover) this.onTargetData(Buffer.from(b));
     if (this.sendWindow.open) socket.resume();
+  }
+
+  /**
+   * Cancel the running statement (a client's KILL QUERY routed by the worker, or the statement
+   * timeout): log in again with the same account on a connection of its own and `KILL QUERY` the
+   * session's server thread (a user may kill its own threads without PROCESS/SUPER).
+   */
+  private async killQuery(): Promise<void> {
+    const k = this.killer;
+    if (!k || this.state !== "ready") return;
+    try {
+      const s = await mysqlLogin({ ...k.login, readOnly: false, statementTimeoutMs: null });
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          s.socket.end(COM_QUIT_PACKET);
+          resolve();
+        };
+        s.socket.once("data", done);
+        s.socket.once("close", done);
+        s.socket.once("error", done);
+        s.socket.write(encodePacket(0, encodeQuery(`KILL QUERY ${k.threadId}`)));
+      });
+      this.ctx.logger.info("statement cancelled (KILL QUERY)", { session: this.session });
+    } catch (err) {
+      this.ctx.logger.warn("KILL QUERY failed", { session: this.session, error: (err as Error).message });
+    }
   }
 
   private onTargetData(chunk: Buffer): void {

@@ -9,8 +9,8 @@
  * from a view or a derived table (`(select lower(email) e from customers) t` reports `t.e`),
  * which is why a sub-query or a set operation makes every unruled column derived.
  *
- * Not covered (docs/MYSQL.md): a view whose definition reads a masked column, queried without
- * naming that column (`select e from v`) — that needs the catalogue PostgreSQL reads at start.
+ * Views: the engine's catalog snapshot (worker/catalog.ts) tells which names are masked views
+ * (`isMaskedView`); naming one makes every column of the statement derived.
  */
 import { lex, LexError } from "./lexer.ts";
 import type { Dialect } from "./dialect.ts";
@@ -20,31 +20,144 @@ export interface Taint {
   plain: boolean;
   /** What made the statement tainted (for the trail; never values). */
   sources: string[];
+  /** A masked view is named: its columns look stored (`v`.`e`), so every column is derived. */
+  maskedView: boolean;
+  /**
+   * A statement naming masked data assigns a user variable (`SELECT email INTO @x`, `SET @x =
+   * (SELECT email …)`, `@x := email`) or selects INTO a file: the value would leave masking
+   * (a later `SELECT @x` names nothing masked).
+   */
+  assigns: boolean;
+  /**
+   * Why a statement of the text uses masked data in a predicate or ordering clause (WHERE, JOIN …
+   * ON / USING, NATURAL, ORDER BY, GROUP BY, HAVING, PARTITION BY, CASE WHEN, an ordinal `ORDER BY
+   * 2`), or reaches masked data through a sub-query, set operation or masked view *and* has such a
+   * clause (an alias could launder it); null when none does. Refused under `mask: { predicates:
+   * refuse }` (boolean and ordering oracles, docs/MASKING.md).
+   */
+  predicate: string | null;
 }
+
+/** Words that open a predicate context at their parenthesis depth (`ORDER`/`GROUP`/`PARTITION` when followed by BY). */
+const PREDICATE_START = new Set(["WHERE", "ON", "USING", "HAVING", "NATURAL", "WHEN"]);
+const PREDICATE_BY = new Set(["ORDER", "GROUP", "PARTITION"]);
+const PREDICATE_END = new Set(["SELECT", "FROM", "JOIN", "STRAIGHT_JOIN", "LIMIT", "OFFSET", "UNION", "INTERSECT", "EXCEPT", "MINUS", "RETURNING", "WINDOW", "INTO", "VALUES", "SET", "THEN", "ELSE", "END", "FOR", "LOCK"]);
 
 const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
-export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean): Taint | null {
+export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean, isMaskedView: (identifier: string) => boolean = () => false, nestedStars = false): Taint | null {
   let toks;
   try {
     toks = lex(sql, dialect);
   } catch (e) {
     if (!(e instanceof LexError)) throw e;
-    return { plain: false, sources: ["statement text the gateway cannot lex"] };
+    return { plain: false, sources: ["statement text the gateway cannot lex"], maskedView: true, assigns: true, predicate: "statement text the gateway cannot lex" };
   }
   const sources = new Set<string>();
+  let maskedView = false;
+  let assigns = false;
+  let predicate: string | null = null;
+  // Per statement: does it name masked data, assign a variable or select INTO, nest, have a predicate clause?
+  let stmtMasked = false;
+  let stmtAssigns = false;
+  let stmtNested = false;
+  let stmtMaskedView = false;
+  let stmtPredicateClause = false;
+  let stmtOrdinal: string | null = null;
+  // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
+  let depth = 0;
+  let pred: boolean[] = [false];
+  const inPredicate = () => pred.slice(0, depth + 1).some(Boolean);
+  const endStatement = () => {
+    if (stmtMasked && stmtAssigns) assigns = true;
+    if (stmtMasked && stmtOrdinal) predicate ??= stmtOrdinal;
+    if (stmtMasked && stmtPredicateClause && (stmtNested || stmtMaskedView)) predicate ??= "masked data reached through a sub-query, set operation or masked view, with a predicate or ordering clause";
+    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = false;
+    stmtOrdinal = null;
+    depth = 0;
+    pred = [false];
+  };
   // Per statement of a multi-statement text: one SELECT each, no nesting, no set operation.
   let selects = 0;
   let nested = false;
   toks.forEach((t, i) => {
-    if ((t.type === "word" || t.type === "ident") && namesMasked(t.value)) sources.add(`column ${t.value.toLowerCase()}`);
-    if (t.type === "semicolon") selects = 0;
+    if (t.type === "op" && t.text === "(") pred[++depth] = false;
+    if (t.type === "op" && t.text === ")" && depth > 0) pred.length = depth--;
+    if (t.type === "word") {
+      const next = toks[i + 1];
+      if (PREDICATE_START.has(t.text)) pred[depth] = stmtPredicateClause = true;
+      else if (PREDICATE_BY.has(t.text) && next?.type === "word" && next.text === "BY") pred[depth] = stmtPredicateClause = true;
+      else if (PREDICATE_END.has(t.text)) pred[depth] = false;
+    }
+    // `ORDER BY 2` / `GROUP BY 1`: a masked column may sit at that position (an ordering oracle).
+    if (t.type === "number" && inPredicate()) {
+      const lead = toks[i - 1];
+      if (lead && ((lead.type === "word" && lead.text === "BY") || (lead.type === "op" && lead.text === ","))) {
+        const by = toks.slice(0, i).reverse().find((x) => x.type === "word" && (x.text === "BY" || PREDICATE_START.has(x.text)));
+        if (by?.text === "BY") stmtOrdinal ??= `ordinal ${t.text} in ORDER BY / GROUP BY`;
+      }
+    }
+    // `*` inside a sub-query or CTE expands to masked columns without naming them
+    // (`WITH t (a, b, c) AS (SELECT * FROM customers) SELECT lower(c) FROM t`); with column rules it taints.
+    if (nestedStars && depth > 0 && t.type === "op" && t.text === "*") {
+      const prev = toks[i - 1];
+      if (prev && ((prev.type === "word" && ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text)) || (prev.type === "op" && (prev.text === "," || prev.text === ".")))) {
+        sources.add("all columns (*) inside a sub-query or CTE");
+        stmtMasked = true;
+      }
+    }
+    if ((t.type === "word" || t.type === "ident") && namesMasked(t.value)) {
+      const view = isMaskedView(t.value);
+      sources.add(`${view ? "view" : "column"} ${t.value.toLowerCase()}`);
+      if (view) maskedView = stmtMaskedView = true;
+      stmtMasked = true;
+      if (inPredicate() && !view) predicate ??= `${t.value.toLowerCase()} in a predicate or ordering clause`;
+    }
+    if (t.type === "op" && t.text === ":=") stmtAssigns = true;
+    if (t.type === "word" && (t.text === "INTO" || (t.text === "SET" && i === 0) || (t.text === "SET" && toks[i - 1]?.type === "semicolon"))) stmtAssigns = true;
+    if (t.type === "semicolon") {
+      selects = 0;
+      endStatement();
+      return;
+    }
     if (t.type !== "word") return;
-    if (t.text === "SELECT" && ++selects > 1) nested = true;
-    if (SET_OPERATIONS.has(t.text)) nested = true;
-    if (QUERY_STARTS.has(t.text) && toks[i - 1]?.type === "op" && toks[i - 1]!.text === "(") nested = true;
+    if (t.text === "SELECT" && ++selects > 1) nested = stmtNested = true;
+    if (SET_OPERATIONS.has(t.text)) nested = stmtNested = true;
+    if (QUERY_STARTS.has(t.text) && toks[i - 1]?.type === "op" && toks[i - 1]!.text === "(") nested = stmtNested = true;
   });
+  endStatement();
   if (sources.size === 0) return null;
-  return { plain: !nested, sources: [...sources] };
+  return { plain: !nested, sources: [...sources], maskedView, assigns, predicate };
+}
+
+/** Reserved words that can never name a relation unquoted (skipped when asking the catalog about a statement's names). */
+const RESERVED = new Set(["SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "NULL", "AS", "ON", "JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "CROSS", "GROUP", "ORDER", "BY", "HAVING", "LIMIT", "UNION", "ALL", "DISTINCT", "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE", "IN", "IS", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE", "END", "ASC", "DESC", "WITH", "EXISTS", "TRUE", "FALSE", "USING", "CREATE", "DROP", "ALTER", "TABLE", "VIEW", "SHOW", "EXPLAIN", "DESCRIBE", "REPLACE", "IF", "INDEX", "KEY", "PRIMARY", "DEFAULT", "CAST", "CONVERT", "COUNT", "INTERVAL", "FOR", "LOCK", "READ", "WRITE", "USE", "DATABASE", "SCHEMA", "GRANT", "REVOKE", "TO", "RENAME", "CALL", "BEGIN", "COMMIT", "ROLLBACK", "START", "TRANSACTION"]);
+
+/**
+ * Every name a statement text uses (unquoted words that are not reserved, backticked identifiers),
+ * lower-cased: the relations among them are what the catalog is re-read for. Null when the text
+ * cannot be lexed (the taint analysis refuses or redacts it anyway).
+ */
+export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | null {
+  let toks;
+  try {
+    toks = lex(sql, dialect);
+  } catch (e) {
+    if (!(e instanceof LexError)) throw e;
+    return null;
+  }
+  const names = new Set<string>();
+  // Diagnostics statements read no relation, and a catalog query before them would clear the very
+  // list they show (any statement that uses a table resets it): they name nothing.
+  const starts = toks.filter((t, i) => t.type === "word" && (i === 0 || toks[i - 1]!.type === "semicolon"));
+  const diagnostics = (t: (typeof toks)[number]) => {
+    const next = toks[toks.indexOf(t) + 1];
+    return next?.type === "word" && ((t.text === "SHOW" && ["WARNINGS", "ERRORS", "COUNT"].includes(next.text)) || (t.text === "GET" && ["DIAGNOSTICS", "CURRENT", "STACKED"].includes(next.text)));
+  };
+  if (starts.length > 0 && starts.every(diagnostics) && starts.length === toks.filter((t) => t.type === "semicolon").length + (toks.at(-1)?.type === "semicolon" ? 0 : 1)) return names;
+  for (const t of toks) {
+    if (t.type === "ident" || (t.type === "word" && !RESERVED.has(t.text))) names.add(t.value.toLowerCase());
+  }
+  return names;
 }

@@ -16,14 +16,16 @@
 import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
 import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
 import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
-import { decodeEof, decodeErr, decodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
+import { decodeEof, decodeErr, decodeOk, encodeErr, encodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
+import { lex } from "../sql/lexer.ts";
 import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
 import { classifyMysql, type MysqlStatement } from "../sql/classify.ts";
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import type { RowMasker } from "./row-masker.ts";
-import { analyzeTaint, type Taint } from "../sql/taint.ts";
+import { analyzeTaint, namedIdentifiers, type Taint } from "../sql/taint.ts";
+import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
 
 /** `rateLimited`: refused by the tenant's request rate (ER 1226), not by a rule. */
 export type Verdict = { effect: "allow" } | { effect: "deny"; reason: string; rateLimited?: true } | { effect: "approve"; reason: string };
@@ -44,6 +46,8 @@ export interface MysqlEngineHost {
   record(event: MysqlEngineEvent): void;
   /** End the session (protocol violation, desync). The engine has already told the client. */
   end(reason: string): void;
+  /** Cancel the running statement of this identity's session whose listener greeting gave this thread id (threads.ts). */
+  killQuery?(threadId: number): Promise<boolean>;
 }
 
 export type MysqlEngineEvent =
@@ -106,8 +110,19 @@ export class MysqlEngineCore {
   private prepared = new Map<number, Prepared>();
   private ended = false;
   private internalRows: (string | null)[][] = [];
-  /** Whether the masker holds the server's current view definitions (false again after DDL). */
-  private viewsRead = false;
+  /** The relations masking needs to know (catalog.ts); read whole before the first statement and after DDL. */
+  private readonly catalog = new MysqlCatalog();
+  private catalogRead = false;
+  /**
+   * The server's diagnostics list may hold masked values: a statement that read masked data ran
+   * (`CAST(email AS SIGNED)` warns "Truncated incorrect INTEGER value: 'ada@…'"), and the list has
+   * not been reset since. It survives statements that use no table (`SELECT 1`, `SET`, `DO`) and
+   * the OK/EOF warning count does not tell (measured on MariaDB 10.11); the gateway's own catalog
+   * query uses a table, so it resets the list — only then is the state clean again.
+   */
+  private diagnosticsTainted = false;
+  /** The gateway's own query in flight: its answer is consumed here, never sent to the client. */
+  private internal: ((p: Packet) => void) | null = null;
   private readonly deprecateEof: boolean;
 
   constructor(private readonly host: MysqlEngineHost, private readonly opts: MysqlEngineOptions) {
@@ -136,9 +151,6 @@ export class MysqlEngineCore {
   }
 
   private async drain(): Promise<void> {
-    // The views' definitions are read before the first statement (and again after DDL): a view over
-    // a masked column makes its columns derived (row-masker.ts), as PostgreSQL's catalogue does.
-    if (!this.busy && !this.ended && this.queued.length && this.opts.masker?.hasColumnRules && !this.viewsRead) return this.readViews();
     while (!this.busy && !this.ended && this.queued.length) {
       const p = this.queued.shift()!;
       this.busy = true;
@@ -224,7 +236,7 @@ export class MysqlEngineCore {
     const sql = utf8TextStrict(sqlBytes);
     const statements = classifyMysql(sql, this.pin.dialect);
     const m = this.opts.masker;
-    const taint = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w)) : null;
+    const taint = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w), m.hasColumnRules) : null;
     const pinRefusal = this.pin.check(statements);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
@@ -233,6 +245,12 @@ export class MysqlEngineCore {
     // a later plain read no longer sees it as masked (`insert into t select email from customers`).
     const write = taint && statements.find((s) => WRITE_KINDS.has(s.kind));
     if (write) return { sql, statements, refusal: `${write.command} reads masked data (${taint.sources.join(", ")}) and writes: refused, the value would leave masking`, guard: "masking", taint };
+    if (m && (taint || this.diagnosticsTainted) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint };
+    // A view stores no values (reading it is masked through the catalog); a table or row written from `*` does.
+    const starWrite = m?.hasColumnRules && statements.find((s) => WRITE_KINDS.has(s.kind) && !/\bVIEW\b/.test(s.command));
+    if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint };
+    if (taint?.predicate && m?.refusePredicates) return { sql, statements, refusal: `statement refused by masking: masked data in a predicate or ordering clause (${taint.predicate}); this policy refuses them`, guard: "masking", taint };
+    if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
     return { sql, statements, taint };
   }
 
@@ -241,6 +259,9 @@ export class MysqlEngineCore {
   }
 
   private async onQuery(p: Packet, sqlBytes: Uint8Array): Promise<void> {
+    const kill = killStatement(sqlBytes, this.pin.dialect);
+    if (kill) return this.onKill(p, kill);
+    if (!(await this.refreshCatalog(p, sqlBytes))) return;
     let c: ReturnType<MysqlEngineCore["classify"]>;
     try {
       c = this.classify(sqlBytes);
@@ -253,6 +274,8 @@ export class MysqlEngineCore {
       return this.refuse(p, "denied", c.refusal);
     }
     const verdict = await this.host.decide(c.statements, c.sql, "query");
+    // SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived.
+    if (!c.taint && this.diagnosticsTainted && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
     if (verdict.effect === "approve") {
@@ -261,6 +284,25 @@ export class MysqlEngineCore {
       if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
     }
     this.forward(p, { kind: "query", statements: c.statements, binary: false, taint: c.taint });
+  }
+
+  /**
+   * KILL never reaches the server: its thread ids are the server's (other users' connections). The
+   * only KILL the gateway serves is `KILL QUERY <id>` of a thread id a listener greeting gave
+   * another session of the same identity (Ctrl-C in the mariadb client): that session's statement
+   * is cancelled. Any other KILL is refused with MySQL's "Unknown thread id" (1094).
+   */
+  private async onKill(p: Packet, kill: { query: boolean; threadId: number | null; text: string }): Promise<void> {
+    const ok = kill.query && kill.threadId !== null && this.host.killQuery ? await this.host.killQuery(kill.threadId) : false;
+    if (this.ended) return;
+    this.host.record({ type: "command", command: kill.text, verdict: ok ? "allow" : "refused", ...(ok ? {} : { reason: "KILL of a thread that is not a running query of this identity's gateway sessions" }) });
+    if (!ok) {
+      this.host.sendToClient(encodePacket((p.lastSeq + 1) & 0xff, encodeErr({ code: 1094, sqlState: "HY000", message: `gatehouse: Unknown thread id: ${kill.threadId ?? "?"} (only KILL QUERY of a connection of this listener's identity is served)` })));
+      this.busy = false;
+      return;
+    }
+    this.host.sendToClient(encodePacket((p.lastSeq + 1) & 0xff, encodeOk({ status: SERVER_STATUS.AUTOCOMMIT })));
+    this.busy = false;
   }
 
   /** COM_INIT_DB is `USE db` by another name: decided (and recorded) as that statement. */
@@ -274,6 +316,7 @@ export class MysqlEngineCore {
   }
 
   private async onPrepare(p: Packet, sqlBytes: Uint8Array): Promise<void> {
+    if (!(await this.refreshCatalog(p, sqlBytes))) return;
     let c: ReturnType<MysqlEngineCore["classify"]>;
     try {
       c = this.classify(sqlBytes);
@@ -297,6 +340,16 @@ export class MysqlEngineCore {
     const st = this.prepared.get(id);
     if (!st) return this.refuse(p, "denied", `statement ${id} was not prepared through the gateway`);
     if (flags !== 0) return this.refuse(p, "notSupported", "server-side cursors are not supported through the gateway");
+    // The relations may have changed since the prepare (the server re-prepares transparently):
+    // read them again and take the taint from the current snapshot.
+    const sqlBytes = new TextEncoder().encode(st.sql);
+    if (!(await this.refreshCatalog(p, sqlBytes))) return;
+    const c = this.classify(sqlBytes);
+    if (c.refusal) {
+      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal });
+      return this.refuse(p, "denied", c.refusal);
+    }
+    st.taint = !c.taint && this.diagnosticsTainted && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS")) ? DIAGNOSTICS_TAINT : c.taint;
     const verdict = await this.host.decide(st.statements, st.sql, "execute");
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
@@ -334,6 +387,7 @@ export class MysqlEngineCore {
   }
 
   private onServerPacket(p: Packet): void {
+    if (this.internal) return this.internal(p);
     const pend = this.pending;
     if (!pend) return this.fatal("malformed", "server sent a packet the client did not ask for", 0);
     const b = p.payload;
@@ -346,11 +400,7 @@ export class MysqlEngineCore {
     if (pend.kind === "prepare") return this.onPrepareResponse(p, pend);
     switch (this.phase) {
       case "head": {
-        if (isErr(b)) {
-          this.toClient(p);
-          this.recordResult(decodeErr(b));
-          return this.complete();
-        }
+        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : pend.taint);
         if (b[0] === 0x00) {
           const ok = decodeOk(b);
           if (!this.checkStatus(ok.status)) return;
@@ -383,13 +433,10 @@ export class MysqlEngineCore {
         this.phase = "rows";
         return;
       case "rows": {
-        if (isErr(b)) {
-          this.toClient(p);
-          this.recordResult(decodeErr(b));
-          return this.complete();
-        }
+        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : pend.taint);
         if (b[0] === 0xfe && b.length < 0xffffff) {
-          const status = this.deprecateEof ? decodeOk(b).status : decodeEof(b).status;
+          const end = this.deprecateEof ? decodeOk(b) : decodeEof(b);
+          const status = end.status;
           if (!this.checkStatus(status)) return;
           this.toClient(p);
           this.recordResult();
@@ -408,6 +455,24 @@ export class MysqlEngineCore {
       default:
         return this.fatal("malformed", `unexpected phase ${this.phase}`, 0);
     }
+  }
+
+  /**
+   * The server's ERR ends the command. For a statement that read masked data the message may echo
+   * a value (`Incorrect integer value: 'ada@…'`, `Duplicate entry '…'`): the code and SQLSTATE
+   * are kept, the text is replaced — for the client and the trail alike.
+   */
+  private onError(p: Packet, taint: Taint | null): void {
+    const err = decodeErr(p.payload);
+    if (taint) {
+      const out = withheld(err, taint);
+      this.host.sendToClient(encodePacket(p.seq, out));
+      this.recordResult(decodeErr(out));
+    } else {
+      this.toClient(p);
+      this.recordResult(err);
+    }
+    return this.complete();
   }
 
   /** One result (of possibly several in a multi-statement answer) for the trail: masked sample, counts, or the server's error. */
@@ -440,7 +505,10 @@ export class MysqlEngineCore {
     const b = p.payload;
     if (this.phase === "head") {
       if (isErr(b)) {
-        this.toClient(p);
+        if (pend.taint) {
+          this.diagnosticsTainted = true;
+          this.host.sendToClient(encodePacket(p.seq, withheld(decodeErr(b), pend.taint)));
+        } else this.toClient(p);
         return this.complete();
       }
       this.prepareOk = decodePrepareOk(b);
@@ -491,52 +559,102 @@ export class MysqlEngineCore {
     this.pending = null;
     this.phase = "head";
     if (pend && (pend.kind === "query" || pend.kind === "execute")) {
+      if (pend.taint) this.diagnosticsTainted = true;
       for (const s of pend.statements) this.pin.apply(s);
       this.pin.markUnconfirmed(pend.statements);
     }
-    if (pend && (pend.kind === "query" || pend.kind === "execute") && pend.statements.some((s) => s.kind === "ddl")) this.viewsRead = false;
+    if (pend && (pend.kind === "query" || pend.kind === "execute") && pend.statements.some((s) => s.kind === "ddl")) this.catalogRead = false;
     if (!this.pin.confirmed && pend?.kind !== "internal") return this.reconfirm();
     this.busy = false;
     void this.drain();
   }
 
-  /** Read every view's definition the session's account can see; the client's next command waits. */
-  private readViews(): void {
-    this.busy = true;
-    this.pending = { kind: "internal" };
-    const rows: (string | null)[][] = [];
-    const original = this.onServerPacket.bind(this);
-    let phase: "head" | "cols" | "eof" | "rows" = "head";
-    let cols = 0;
-    this.onServerPacket = (p: Packet) => {
-      const b = p.payload;
-      if (phase === "head") {
-        if (isErr(b)) return this.fatal("denied", `cannot read the view definitions masking needs: ${decodeErr(b).message}`, 1);
-        cols = decodeColumnCount(b);
-        phase = "cols";
-        return;
+  /**
+   * Keep the relations masking relies on current before a statement runs (catalog.ts): the whole
+   * catalog before the first statement and after DDL; then, for every statement, the relations
+   * named like any of its identifiers (one targeted query), and the whole catalog again when a view
+   * is among them (a view over a view another session replaced). Another session's DDL between
+   * this read and the statement's execution is the remaining race (docs/MYSQL.md). False when the
+   * statement was refused (the catalog cannot be read: fail closed).
+   */
+  private async refreshCatalog(p: Packet, sqlBytes: Uint8Array): Promise<boolean> {
+    const m = this.opts.masker;
+    if (!m?.hasColumnRules) return true;
+    let sql: string;
+    try {
+      sql = utf8TextStrict(sqlBytes);
+    } catch {
+      return true; // classify() refuses it
+    }
+    try {
+      let full = !this.catalogRead;
+      const names = full ? null : namedIdentifiers(sql, this.pin.dialect);
+      if (names && names.size > MAX_TARGETED_NAMES) full = true;
+      if (!full && names && names.size) {
+        const list = [...names];
+        const viewBefore = list.some((n) => this.catalog.isViewName(n));
+        const rows = relationsFromRows(await this.internalQuery(catalogQueryFor(list), 4));
+        if (this.ended) return false;
+        this.catalog.replaceNames(list, rows);
+        if (viewBefore || rows.some((r) => r.type === "VIEW")) full = true;
+        else m.setCatalog(this.catalog, this.pin.dialect);
       }
-      if (phase === "cols") {
-        if (--cols <= 0) phase = this.deprecateEof ? "rows" : "eof";
-        return;
+      if (full) {
+        this.catalog.replaceAll(relationsFromRows(await this.internalQuery(CATALOG_QUERY, 4)));
+        if (this.ended) return false;
+        this.catalogRead = true;
+        m.setCatalog(this.catalog, this.pin.dialect);
       }
-      if (phase === "eof") {
-        phase = "rows";
-        return;
-      }
-      if (b[0] === 0xfe && b.length < 0xffffff) {
-        this.onServerPacket = original;
-        this.opts.masker!.setViews(rows.map(([schema, name, definition]) => ({ schema: schema ?? "", name: name ?? "", definition: definition ?? "" })), this.pin.dialect);
-        this.viewsRead = true;
-        this.pending = null;
-        this.busy = false;
-        void this.drain();
-        return;
-      }
-      if (isErr(b)) return this.fatal("denied", `cannot read the view definitions masking needs: ${decodeErr(b).message}`, 1);
-      rows.push(decodeTextRow(b, 3).map((c) => (c === null ? null : utf8Text(c))));
-    };
-    this.host.sendToServer(encodePacket(0, encodeQuery("SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS")));
+      return true;
+    } catch (e) {
+      if (this.ended) return false;
+      this.refuse(p, "denied", `cannot read the relations masking needs (information_schema): ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Run the gateway's own query (text protocol); its answer never reaches the client. */
+  private internalQuery(sql: string, width: number): Promise<(string | null)[][]> {
+    return new Promise((resolve, reject) => {
+      const rows: (string | null)[][] = [];
+      let phase: "head" | "cols" | "eof" | "rows" = "head";
+      let cols = 0;
+      this.internal = (p: Packet) => {
+        const b = p.payload;
+        if (isErr(b)) {
+          this.internal = null;
+          return reject(new Error(decodeErr(b).message));
+        }
+        if (phase === "head") {
+          cols = decodeColumnCount(b);
+          if (cols !== width) {
+            this.internal = null;
+            return this.fatal("malformed", `the gateway's own query got ${cols} columns, not ${width}`, 1);
+          }
+          phase = "cols";
+          return;
+        }
+        if (phase === "cols") {
+          if (--cols <= 0) phase = this.deprecateEof ? "rows" : "eof";
+          return;
+        }
+        if (phase === "eof") {
+          phase = "rows";
+          return;
+        }
+        if (b[0] === 0xfe && b.length < 0xffffff) {
+          const end = this.deprecateEof ? decodeOk(b) : decodeEof(b);
+          const status = end.status;
+          this.internal = null;
+          if (!this.checkStatus(status)) return;
+          // It read information_schema tables: the server's diagnostics list is now its own (empty).
+          if (end.warnings === 0) this.diagnosticsTainted = false;
+          return resolve(rows);
+        }
+        rows.push(decodeTextRow(b, width).map((c) => (c === null ? null : utf8Text(c))));
+      };
+      this.host.sendToServer(encodePacket(0, encodeQuery(sql)));
+    });
   }
 
   /** Re-read pinned settings with the gateway's own query; the client's next command waits. */
@@ -588,6 +706,70 @@ export class MysqlEngineCore {
 }
 
 const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
+
+/** Results of SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived. */
+const DIAGNOSTICS_TAINT: Taint = { plain: false, sources: ["diagnostics of a statement that read masked data"], maskedView: false, assigns: false, predicate: null };
+
+/** The server's error with its text withheld (code and SQLSTATE kept). */
+function withheld(err: { code: number; sqlState: string; message: string }, taint: Taint): Uint8Array {
+  return encodeErr({ code: err.code, sqlState: err.sqlState, message: `gatehouse: the server's message for error ${err.code} is withheld: the statement reads masked data (${taint.sources.join(", ")})` });
+}
+
+function wordsOf(sql: string, dialect: Parameters<typeof lex>[1]) {
+  try {
+    return lex(sql, dialect);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A KILL statement (`KILL [HARD | SOFT] [QUERY | CONNECTION] <id>`, any KILL at all when it is one
+ * of several statements or has another shape), or null when the text does not start with KILL.
+ */
+function killStatement(sqlBytes: Uint8Array, dialect: Parameters<typeof lex>[1]): { query: boolean; threadId: number | null; text: string } | null {
+  let sql: string;
+  try {
+    sql = utf8TextStrict(sqlBytes);
+  } catch {
+    return null;
+  }
+  const toks = wordsOf(sql, dialect);
+  if (!toks || !toks.some((t) => t.type === "word" && t.text === "KILL")) return null;
+  const words = toks.filter((t, i) => !(t.type === "semicolon" && i === toks.length - 1));
+  let i = 0;
+  if (words[i]?.type !== "word" || words[i]!.text !== "KILL") return { query: false, threadId: null, text: "KILL" };
+  i++;
+  if (words[i]?.type === "word" && (words[i]!.text === "HARD" || words[i]!.text === "SOFT")) i++;
+  let query = false;
+  if (words[i]?.type === "word" && words[i]!.text === "QUERY") {
+    query = true;
+    i++;
+  } else if (words[i]?.type === "word" && words[i]!.text === "CONNECTION") i++;
+  const n = words[i];
+  const id = n?.type === "number" && /^[0-9]{1,10}$/.test(n.text) ? Number(n.text) : null;
+  const whole = i === words.length - 1 && id !== null && id < 2 ** 31;
+  return { query: query && whole, threadId: whole ? id : null, text: query ? "KILL QUERY" : "KILL" };
+}
+
+/** Whether the text has this (upper-case) word outside strings and comments; true when it cannot be lexed (fail closed). */
+function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string): boolean {
+  const toks = wordsOf(sql, dialect);
+  return toks === null || toks.some((t) => t.type === "word" && t.text === word);
+}
+
+/** A `*` that expands to every column: after SELECT / DISTINCT / ALL, a comma, or `t.` (not `count(*)`, not a product). */
+function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
+  const toks = wordsOf(sql, dialect);
+  if (toks === null) return true;
+  return toks.some((t, i) => {
+    if (t.type !== "op" || t.text !== "*") return false;
+    const prev = toks[i - 1];
+    if (!prev) return false;
+    if (prev.type === "word") return ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text);
+    return prev.type === "op" && (prev.text === "," || prev.text === ".");
+  });
+}
 
 function dialectOf(serverVersion: string) {
   const mariadb = /mariadb/i.test(serverVersion);

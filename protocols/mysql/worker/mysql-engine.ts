@@ -34,6 +34,7 @@ import { RATE_LIMIT_RULE } from "../../../worker/limits/request-gate.ts";
 import { createSessionMasker, type SessionMasker } from "../../../worker/masking/session-masker.ts";
 import { maskTexts } from "../../../worker/masking/text-masker.ts";
 import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
+import { THREAD_ATTRIBUTE, type MysqlThreads } from "./threads.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -63,7 +64,10 @@ export class MysqlEngine implements Engine {
   private handshakeSeq = 1;
   private resultStarted = Date.now();
 
-  constructor(private readonly host: EngineHost) {
+  constructor(
+    private readonly host: EngineHost,
+    private readonly opts: { threads?: MysqlThreads } = {},
+  ) {
     this.holdChain = new FilterChain<HeldQuery>(
       [
         decidedFilter(),
@@ -172,6 +176,7 @@ export class MysqlEngine implements Engine {
           approve: (sql, statements, reason, parameters) => this.approve(sql, parameters),
           record: (e) => this.record(e),
           end: (reason) => this.end(reason),
+          killQuery: (threadId) => this.opts.threads?.killQuery(threadId).catch(() => false) ?? Promise.resolve(false),
         },
         { capabilities: hs.capabilities, serverVersion, pinned, masker: this.masker },
       );
@@ -180,9 +185,14 @@ export class MysqlEngine implements Engine {
       await host.audit.onDecision({ effect: "deny", rule: PIN_RULE, reason: (e as Error).message });
       return this.fatalAtStart(`the server session cannot be pinned: ${(e as Error).message}`, "denied");
     }
+    // The listener's greeting thread id for this connection: a KILL QUERY of it (Ctrl-C) finds this session.
+    const threadId = Number(hs.attributes.get(THREAD_ATTRIBUTE));
+    if (this.opts.threads && Number.isInteger(threadId) && threadId > 0 && threadId < 2 ** 31) await this.opts.threads.register(threadId).catch(() => {});
     // The server and the pinned settings the session's statements are classified under, in the trail.
     await host.audit.onDecision({ effect: "allow", rule: null, reason: `session open on ${serverVersion}; pinned sql_mode '${pinned.sqlMode}', character_set_client ${pinned.charsetClient}` });
     this.phase = "ready";
+    // The listener greets its next connections with the target's real version (client/engine.ts).
+    host.sendControlToClient({ t: "mysql-server", version: serverVersion });
     host.sendToClient([encodePacket((seq + 1) & 0xff, encodeOk({ status: SERVER_STATUS.AUTOCOMMIT }))]);
   }
 
@@ -310,8 +320,14 @@ export class MysqlEngine implements Engine {
     this.fatal(reason.replace(/^gatehouse: /, ""));
   }
 
-  /** MySQL has no in-band cancel; the statement timeout is the server's own (set by the connector at login). */
-  cancel(): void {}
+  /**
+   * A KILL QUERY for this session (another session of the same identity named its greeting thread
+   * id) or the statement timeout: the connector kills the server thread it opened, with the same
+   * account, on a connection of its own (MySQL has no in-band cancel).
+   */
+  cancel(): void {
+    if (this.phase === "ready") this.host.connectorControl({ t: "cancel" });
+  }
 
   maskingCounts(): Record<string, number> {
     return { ...(this.masker?.counts ?? {}) };

@@ -11,6 +11,7 @@ import { maskModule } from "../../../worker/wasm-modules.ts";
 import type { MaskingConfig } from "../../../parsers/masking/config.ts";
 import { RowMasker } from "./row-masker.ts";
 import { analyzeTaint } from "../sql/taint.ts";
+import { MysqlCatalog } from "./catalog.ts";
 import { TYPE } from "../codec/constants.ts";
 import type { ColumnDefinition } from "../codec/resultset.ts";
 import { Writer, utf8Bytes, utf8Text } from "../codec/bytes.ts";
@@ -143,5 +144,36 @@ describe("MySQL row masking = PostgreSQL masking of the same value", () => {
       expect(utf8Text(m.mask(cols, [utf8Bytes("x")], t, false).cells[0]!), v).toBe("[REDACTED]");
     }
     expect(analyzeTaint("select * from v_names", DIALECT, namesMasked)).toBeNull();
+  });
+
+  it("with a catalog, only a known base table's or unmasked view's column is stored; other origins are derived", () => {
+    const m = rowMasker();
+    const catalog = new MysqlCatalog();
+    catalog.replaceAll([
+      { schema: "demo", name: "customers", type: "BASE TABLE", definition: "" },
+      { schema: "demo", name: "v_names", type: "VIEW", definition: "select `demo`.`customers`.`name` AS `n` from `demo`.`customers`" },
+      { schema: "demo", name: "v_mail", type: "VIEW", definition: "select `demo`.`customers`.`email` AS `name` from `demo`.`customers`" },
+    ]);
+    m.setCatalog(catalog, DIALECT);
+    const one = (c: ReturnType<typeof col>, sql: string) => {
+      const t = analyzeTaint(sql, DIALECT, (w) => m.namesMasked(w), (w) => m.isMaskedView(w));
+      const cell = m.mask([c], [utf8Bytes("Ada Lovelace")], t, false).cells[0];
+      return cell === null ? null : utf8Text(cell);
+    };
+    const at = (name: string, orgTable: string, schema: string) => ({ ...col(name, TYPE.VAR_STRING, name, orgTable), schema });
+    // a base table's column without a rule: exact
+    expect(one(at("name", "customers", "demo"), "select name from customers")).toBe("Ada Lovelace");
+    // an unmasked view's columns (stored, and computed without a schema): exact
+    expect(one(at("n", "v_names", "demo"), "select n from v_names")).toBe("Ada Lovelace");
+    expect(one(at("n", "v_names", ""), "select n from v_names")).toBe("Ada Lovelace");
+    // a relation the snapshot does not know (created after it), an alias, a derived table: derived
+    expect(one(at("c", "v_new", "demo"), "select c from v_new")).toBe("[REDACTED]");
+    expect(one(at("n", "z", "demo"), "select n from v_names z")).toBe("[REDACTED]");
+    // a TEMPTABLE view reports the base table without a schema: derived
+    expect(one(at("name", "customers", ""), "select name from v_tmp")).toBe("[REDACTED]");
+    // a masked view named: every column derived, also one that looks like the base table's
+    expect(one(at("name", "customers", "demo"), "select name from v_mail")).toBe("[REDACTED]");
+    // information_schema (SHOW TABLES reports TABLE_NAMES): exact
+    expect(one(at("Tables_in_demo", "TABLE_NAMES", "information_schema"), "show tables")).toBe("Ada Lovelace");
   });
 });

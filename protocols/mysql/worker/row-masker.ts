@@ -24,10 +24,13 @@ import { binaryCellString, isStringType } from "../codec/resultset.ts";
 import { Writer } from "../codec/bytes.ts";
 import { analyzeTaint, type Taint } from "../sql/taint.ts";
 import type { Dialect } from "../sql/dialect.ts";
+import type { MysqlCatalog } from "./catalog.ts";
+import { TYPE } from "../codec/constants.ts";
 
 export type { Taint };
 
 const TEXT_OID = 25;
+const SEQUENCE_TABLE = /^seq_[0-9]+_to_[0-9]+(_step_[0-9]+)?$/;
 /** Plan entry for a column the masker must not see at all (a fixed-size binary cell without a rule). */
 const SKIP = -3;
 
@@ -35,6 +38,8 @@ export class RowMaskerConfigError extends Error {}
 
 export class RowMasker {
   private readonly scans: boolean;
+  /** `mask: { predicates: refuse }` on any rule: masked data in WHERE / ORDER BY / … refuses the statement. */
+  readonly refusePredicates: boolean;
   private readonly columnGlobs: RegExp[];
   private readonly ruleNames: string[];
   /** Lower-cased names of views whose definitions read masked data (setViews). */
@@ -48,6 +53,7 @@ export class RowMasker {
     config: MaskingConfig,
   ) {
     const compiled = compileConfig(config);
+    this.refusePredicates = config.rules.some((r) => r.mask?.predicates === "refuse");
     this.scans = compiled.detectorRule.some((r) => r >= 0) || compiled.customs.length > 0;
     this.ruleNames = compiled.rules.map((r) => r.name);
     this.columnGlobs = compiled.rules.flatMap((r) => r.columns.map((c) => globToRegExp(c.column)));
@@ -60,6 +66,14 @@ export class RowMasker {
     const out = this.masker.counts();
     for (const [k, v] of Object.entries(this.fixedCounts)) out[k] = (out[k] ?? 0) + v;
     return out;
+  }
+
+  /** The session's relations (set with setCatalog): a column is stored only if its origin is known. */
+  private catalog: MysqlCatalog | null = null;
+
+  /** Whether an identifier names a view whose definition reads masked data. */
+  isMaskedView(identifier: string): boolean {
+    return this.maskedViews.has(identifier.toLowerCase());
   }
 
   /** Whether an identifier of a statement names a masked column (by any column glob's column part) or a masked view. */
@@ -78,6 +92,36 @@ export class RowMasker {
    * masked column or another masked view, or cannot be read (no SHOW VIEW privilege: empty) or
    * lexed. Its columns are then derived, and naming it taints a statement.
    */
+  setCatalog(catalog: MysqlCatalog, dialect: Dialect): void {
+    this.setViews(catalog.views(), dialect);
+    this.catalog = catalog;
+  }
+
+  /**
+   * Whether a result column's origin, as the server reports it, is a stored value the rules can
+   * speak for: a base table of the snapshot (exact schema and name), information_schema, or a view
+   * the snapshot knows as unmasked. A TEMPTABLE view (empty schema, the base table's name under the
+   * view's column name), a view's alias, a derived table, a CTE or a relation the snapshot does not
+   * know are not. Without a catalog (no column rules) every column with an origin is.
+   */
+  private storedOrigin(c: ColumnDefinition): boolean {
+    if (!c.orgTable || !c.orgName) return false;
+    if (!this.catalog) return !this.maskedViews.has(c.orgTable.toLowerCase());
+    if (c.schema.toLowerCase() === "information_schema") return true;
+    // MariaDB's sequence engine tables (`seq_1_to_N`) are not in information_schema: only their one
+    // generated BIGINT column `seq` passes (a derived table or CTE aliased so carries other names/types).
+    if (SEQUENCE_TABLE.test(c.orgTable) && c.orgName === "seq" && c.type === TYPE.LONGLONG && this.catalog.named(c.orgTable).length === 0) return true;
+    if (!c.schema) {
+      // A view's computed column comes without a schema (`v`.`le`), and so does a TEMPTABLE view's
+      // column, under the *base* table's name: only a name that is nothing but unmasked views passes.
+      const all = this.catalog.named(c.orgTable);
+      return all.length > 0 && all.every((r) => r.type === "VIEW" && !this.maskedViews.has(r.name.toLowerCase()));
+    }
+    const r = this.catalog.find(c.schema, c.orgTable);
+    if (!r) return false;
+    return r.type !== "VIEW" || !this.maskedViews.has(r.name.toLowerCase());
+  }
+
   setViews(views: readonly { schema: string; name: string; definition: string }[], dialect: Dialect): void {
     this.maskedViews = new Set();
     this.cache = new WeakMap();
@@ -88,7 +132,7 @@ export class RowMasker {
       for (const v of views) {
         const name = v.name.toLowerCase();
         if (this.maskedViews.has(name)) continue;
-        if (!v.definition || analyzeTaint(v.definition, dialect, (w) => this.namesMasked(w)) !== null) {
+        if (!v.definition || analyzeTaint(v.definition, dialect, (w) => this.namesMasked(w), (w) => this.isMaskedView(w)) !== null) {
           this.maskedViews.add(name);
           grew = true;
         }
@@ -116,7 +160,12 @@ export class RowMasker {
       // In a tainted statement only a stored column of a plain SELECT keeps its own rule (or none):
       // a computed column, or any column of a sub-query/set operation, may carry a masked value
       // under another name (`select email from t where 0 union select reverse(email) from t`).
-      if (taint && !(taint.plain && c.orgName && c.orgTable && !this.maskedViews.has(c.orgTable.toLowerCase()))) return DERIVED_RULE;
+      // A masked view named anywhere makes every column derived: its columns look stored (`v`.`e`,
+      // or under an alias, or a TEMPTABLE view's `customers`.`name`).
+      if (taint && !(taint.plain && !taint.maskedView && this.storedOrigin(c))) return DERIVED_RULE;
+      // With a catalog, a column whose origin is not a known stored value may carry anything (a
+      // view created by another session after the snapshot, a derived table over masked columns).
+      if (this.catalog && c.orgTable && !this.storedOrigin(c)) return DERIVED_RULE;
       const r = this.ruleOf(c);
       if (r >= 0) return r;
       if (binary && !isStringType(c.type)) return SKIP;

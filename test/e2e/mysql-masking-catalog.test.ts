@@ -1,0 +1,242 @@
+/**
+ * MySQL masking against relations that change under the session: views created, replaced or
+ * altered by *another* session after this session read the catalog, a table dropped and recreated
+ * as a view of the same name, RENAME TABLE, views of views, views in another schema, TEMPTABLE
+ * views, aliases. Every attack is checked against root's real value (ground truth from the server,
+ * never from the gateway's answer). mysql2 through the gateway module (test/harness/mysql-gateway.ts)
+ * against a MariaDB this test starts; the attacker's second session is a second gateway session
+ * (the policy allows DDL), or root where the attacker is a third party.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import mysql from "mysql2/promise";
+import { startMariaDb, type RunningMariaDb } from "../harness/mariadb.ts";
+import { startMysqlGateway, type MysqlGateway } from "../harness/mysql-gateway.ts";
+
+const POLICY = `version: 1
+rules:
+  - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }
+  - { name: everything, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.write, sql.ddl, sql.transaction, sql.session, sql.execute] }
+`;
+
+/** Rules by table.column: a view's column (`v.c`) is not matched by name, so only the catalog protects it. */
+const MASKING = [{ name: "pii", columns: ["customers.email", "customers.ssn"], style: "redact" as const }];
+
+describe("MySQL masking while relations change under the session (catalog re-read, unknown origins redacted)", () => {
+  let db: RunningMariaDb;
+  let gw: MysqlGateway;
+  let email1: string;
+  const connect = () => mysql.createConnection({ host: "127.0.0.1", port: gw.port, user: "pipeline", password: gw.password, database: db.database, multipleStatements: true });
+  const rows = async (c: mysql.Connection, sql: string) => (await c.query(sql))[0] as Record<string, unknown>[];
+  /** Another session outside the gateway (a migration job, a colleague): DDL naming masked columns is refused through the gateway. */
+  const other = async (sql: string) => void (await db.rootSql(sql, db.database));
+  const truth = async (sql: string) => (await db.rootSql(sql, db.database)).trim();
+
+  beforeAll(async () => {
+    db = await startMariaDb();
+    await db.rootSql(`GRANT SHOW VIEW, CREATE VIEW, DROP, CREATE, ALTER ON ${db.database}.* TO '${db.levels.admin.user}'@'%';
+      CREATE DATABASE other; GRANT ALL ON other.* TO '${db.levels.admin.user}'@'%';
+      CREATE TABLE ${db.database}.notes (id INT PRIMARY KEY, body VARCHAR(200)); INSERT INTO ${db.database}.notes VALUES (1, 'hello');`);
+    gw = await startMysqlGateway(db, { policy: POLICY, masking: MASKING });
+    email1 = await truth("SELECT email FROM customers WHERE id = 1");
+    expect(email1).toBe("ada@example.com");
+  }, 180_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await db?.stop();
+  });
+
+  it("a view created by another session after this session's first read: its columns are masked (select, alias, binary, join)", async () => {
+    const victim = await connect();
+    expect(await rows(victim, "SELECT id, name FROM customers WHERE id = 1")).toEqual([{ id: 1, name: "Ada Lovelace" }]); // catalog read now
+    const attacker = await connect();
+    // the gateway lets it through: it names no masked column (the server expands the star when it stores the view)
+    await attacker.query("CREATE VIEW v_abc (a, b, c, d, e, f) AS SELECT * FROM customers");
+    expect(await truth("SELECT c FROM v_abc WHERE a = 1")).toBe(email1);
+    // 1. plain select of the view's column
+    expect(await rows(victim, "SELECT c FROM v_abc WHERE a = 1")).toEqual([{ c: "[REDACTED]" }]);
+    // 2. under an alias of the view (the server reports the alias as org_table)
+    expect(await rows(victim, "SELECT z.c FROM v_abc AS z WHERE z.a = 1")).toEqual([{ c: "[REDACTED]" }]);
+    // 3. binary protocol
+    expect((await victim.execute("SELECT c FROM v_abc WHERE a = ?", [1]))[0]).toEqual([{ c: "[REDACTED]" }]);
+    // 4. joined with a plain table, star
+    const j = await rows(victim, "SELECT * FROM notes JOIN v_abc ON notes.id = v_abc.a");
+    expect(j[0]!.c).toBe("[REDACTED]");
+    // 5. qualified with the schema
+    expect(await rows(victim, `SELECT c FROM ${db.database}.v_abc WHERE a = 1`)).toEqual([{ c: "[REDACTED]" }]);
+    // and writing it elsewhere is refused (the view is masked: a tainted write), nothing written
+    const w = await victim.query("INSERT INTO notes SELECT 2, c FROM v_abc WHERE a = 1").catch((e) => e);
+    expect(w).toMatchObject({ errno: 1227 });
+    expect(await truth("SELECT COUNT(*) FROM notes")).toBe("1");
+    await attacker.end();
+    await victim.end();
+  });
+
+  it("CREATE OR REPLACE VIEW and ALTER VIEW by another session turn a clean view into a masked one before the next read", async () => {
+    await db.rootSql("CREATE VIEW v_swap AS SELECT id, name AS who FROM customers", db.database);
+    const victim = await connect();
+    expect(await rows(victim, "SELECT who FROM v_swap WHERE id = 1")).toEqual([{ who: "Ada Lovelace" }]); // clean, not redacted
+    const attacker = await connect();
+    await other("CREATE OR REPLACE VIEW v_swap AS SELECT id, email AS who FROM customers");
+    expect(await truth("SELECT who FROM v_swap WHERE id = 1")).toBe(email1);
+    expect(await rows(victim, "SELECT who FROM v_swap WHERE id = 1")).toEqual([{ who: "[REDACTED]" }]);
+    await other("ALTER VIEW v_swap AS SELECT id, name AS who FROM customers");
+    expect(await rows(victim, "SELECT who FROM v_swap WHERE id = 1")).toEqual([{ who: "Ada Lovelace" }]); // clean again: exact, not sticky
+    await other("ALTER VIEW v_swap AS SELECT id, ssn AS who FROM customers");
+    expect(await truth("SELECT who FROM v_swap WHERE id = 1")).toBe(await truth("SELECT ssn FROM customers WHERE id = 1"));
+    expect(await rows(victim, "SELECT who FROM v_swap WHERE id = 1")).toEqual([{ who: "[REDACTED]" }]);
+    // prepared before the swap, executed after: the execute re-reads
+    await other("ALTER VIEW v_swap AS SELECT id, name AS who FROM customers");
+    const [st] = await Promise.all([victim.prepare("SELECT who FROM v_swap WHERE id = ?")]);
+    expect((await st.execute([1]))[0]).toEqual([{ who: "Ada Lovelace" }]);
+    await other("ALTER VIEW v_swap AS SELECT id, email AS who FROM customers");
+    expect((await st.execute([1]))[0]).toEqual([{ who: "[REDACTED]" }]);
+    await st.close();
+    await attacker.end();
+    await victim.end();
+  });
+
+  it("a table dropped and recreated as a view of the same name, and RENAME TABLE, are seen before the read", async () => {
+    await db.rootSql("CREATE TABLE t_people (id INT PRIMARY KEY, label VARCHAR(200)); INSERT INTO t_people VALUES (1, 'plain');", db.database);
+    const victim = await connect();
+    expect(await rows(victim, "SELECT label FROM t_people")).toEqual([{ label: "plain" }]);
+    const attacker = await connect();
+    await other("DROP TABLE t_people; CREATE VIEW t_people AS SELECT id, email AS label FROM customers WHERE id = 1");
+    expect(await truth("SELECT label FROM t_people")).toBe(email1);
+    expect(await rows(victim, "SELECT label FROM t_people")).toEqual([{ label: "[REDACTED]" }]);
+    // RENAME TABLE: a masked view takes the name of a known clean table
+    await db.rootSql("CREATE TABLE t_swap (id INT, label VARCHAR(200)); INSERT INTO t_swap VALUES (1, 'plain'); CREATE VIEW v_hidden AS SELECT id, email AS label FROM customers WHERE id = 1;", db.database);
+    expect(await rows(victim, "SELECT label FROM t_swap")).toEqual([{ label: "plain" }]);
+    await other("RENAME TABLE t_swap TO t_gone, v_hidden TO t_swap");
+    expect(await truth("SELECT label FROM t_swap")).toBe(email1);
+    expect(await rows(victim, "SELECT label FROM t_swap")).toEqual([{ label: "[REDACTED]" }]);
+    await attacker.end();
+    await victim.end();
+  });
+
+  it("views of views, views in another schema (db.v) and TEMPTABLE views are masked; a clean view is not", async () => {
+    await db.rootSql("CREATE VIEW v_inner AS SELECT id, name AS n FROM customers; CREATE VIEW v_outer2 AS SELECT id, n AS m FROM v_inner;", db.database);
+    const victim = await connect();
+    expect(await rows(victim, "SELECT m FROM v_outer2 WHERE id = 1")).toEqual([{ m: "Ada Lovelace" }]);
+    const attacker = await connect();
+    // replace the inner view only: the outer one (named by the statement) is re-read with everything under it
+    await other("CREATE OR REPLACE VIEW v_inner AS SELECT id, email AS n FROM customers");
+    expect(await truth("SELECT m FROM v_outer2 WHERE id = 1")).toBe(email1);
+    expect(await rows(victim, "SELECT m FROM v_outer2 WHERE id = 1")).toEqual([{ m: "[REDACTED]" }]);
+    // another schema
+    await other(`CREATE VIEW other.v_x AS SELECT id, email AS e FROM ${db.database}.customers`);
+    expect(await truth("SELECT e FROM other.v_x WHERE id = 1")).toBe(email1);
+    expect(await rows(victim, "SELECT e FROM other.v_x WHERE id = 1")).toEqual([{ e: "[REDACTED]" }]);
+    expect(await rows(victim, "SELECT `e` FROM `other`.`v_x` WHERE id = 1")).toEqual([{ e: "[REDACTED]" }]);
+    // TEMPTABLE: MariaDB reports the base table under the view's column name (`customers`.`name`)
+    await other("CREATE ALGORITHM=TEMPTABLE VIEW v_tmp AS SELECT id, email AS name FROM customers");
+    expect(await truth("SELECT name FROM v_tmp WHERE id = 1")).toBe(email1);
+    expect(await rows(victim, "SELECT name FROM v_tmp WHERE id = 1")).toEqual([{ name: "[REDACTED]" }]);
+    // a derived table over the whole row (no masked name in the text): its origin is an alias, redacted
+    expect(await truth("SELECT ssn FROM (SELECT * FROM customers) t WHERE id = 1")).not.toBe("");
+    expect((await rows(victim, "SELECT * FROM (SELECT * FROM customers) t WHERE id = 1"))[0]!.ssn).toBe("[REDACTED]");
+    // `*` inside a CTE with a column list: masked columns renamed without being named — derived
+    expect(await truth("WITH t (a, b, c, d, e, f) AS (SELECT * FROM customers) SELECT LOWER(c) FROM t WHERE a = 1")).toBe(email1);
+    expect(await rows(victim, "WITH t (a, b, c, d, e, f) AS (SELECT * FROM customers) SELECT LOWER(c) AS x FROM t WHERE a = 1")).toEqual([{ x: "[REDACTED]" }]);
+    // MariaDB's sequence tables are not in information_schema: their `seq` column is exact, a CTE named like one is not
+    expect(await rows(victim, "SELECT seq FROM seq_1_to_2")).toEqual([{ seq: 1 }, { seq: 2 }]);
+    expect(await rows(victim, "WITH seq_1_to_9 (x, y, seq, d, e, f) AS (SELECT * FROM customers) SELECT seq FROM seq_1_to_9 WHERE x = 1")).toEqual([{ seq: "[REDACTED]" }]);
+    // a clean view stays exact
+    await attacker.query("CREATE VIEW v_clean AS SELECT id, UPPER(name) AS shout FROM customers");
+    expect(await rows(victim, "SELECT shout FROM v_clean WHERE id = 1")).toEqual([{ shout: await truth("SELECT UPPER(name) FROM customers WHERE id = 1") }]);
+    await attacker.end();
+    await victim.end();
+  });
+
+  it("a masked value cannot leave through a user variable (SELECT … INTO @x, SET @x = (…), :=)", async () => {
+    const c = await connect();
+    for (const sql of ["SELECT email INTO @x FROM customers WHERE id = 1", "SET @x = (SELECT email FROM customers WHERE id = 1)", "SELECT @x := email FROM customers WHERE id = 1", "SELECT 1; SELECT email FROM customers WHERE id = 1 INTO @x"]) {
+      const e = await c.query(sql).catch((x) => x);
+      expect(e, sql).toMatchObject({ errno: 1227 });
+    }
+    expect(await rows(c, "SELECT @x AS x")).toEqual([{ x: null }]);
+    await c.end();
+  });
+
+  it("predicates: refuse — masked data in WHERE / JOIN / ORDER BY / GROUP BY / HAVING / CASE WHEN is refused; elsewhere it is masked", async () => {
+    const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
+    try {
+      await other("CREATE OR REPLACE VIEW v_pred AS SELECT id, email AS e FROM customers");
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database, multipleStatements: true });
+      // the oracle is real: root's answer depends on the masked value
+      expect(await truth("SELECT GROUP_CONCAT(id ORDER BY id) FROM customers WHERE email LIKE 'a%'")).toBe("1,2");
+      for (const sql of [
+        "SELECT id FROM customers WHERE email LIKE 'a%'",
+        "SELECT id FROM customers c WHERE c.ssn > '4'",
+        "SELECT id FROM customers WHERE `EMAIL` LIKE 'a%'", // backticks, other case
+        "SELECT id FROM customers WHERE /*!email*/ LIKE 'a%'", // executed version comment
+        "SELECT id FROM customers ORDER BY email",
+        "SELECT id, email FROM customers ORDER BY 2", // ordinal
+        "SELECT COUNT(*) FROM customers GROUP BY ssn",
+        "SELECT o.id FROM orders o JOIN customers c ON c.email = 'x'",
+        "SELECT a.id FROM customers a JOIN customers b USING (email)",
+        "SELECT id FROM customers WHERE id IN (SELECT id FROM customers WHERE email LIKE 'a%')",
+        "SELECT id FROM (SELECT id, email AS e FROM customers) s WHERE s.e LIKE 'a%'", // laundered through an alias
+        "SELECT id FROM v_pred WHERE e LIKE 'a%'", // through a masked view
+        "SELECT id FROM v_pred WHERE id = 1",
+        "SELECT id, CASE WHEN email LIKE 'a%' THEN 1 END AS x FROM customers",
+        "SELECT 1; SELECT id FROM customers HAVING email LIKE 'a%'",
+      ]) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+        expect(e.message, sql).toMatch(/statement refused by masking: masked data in a predicate/);
+      }
+      // the binary protocol: the prepare is refused
+      const pe = await c.execute("SELECT id FROM customers WHERE email = ?", ["ada@example.com"]).catch((x) => x);
+      expect(pe).toMatchObject({ errno: 1227 });
+      // masked data outside predicates is allowed (and masked); predicates on plain columns are allowed
+      expect(await rows(c, "SELECT id, email FROM customers WHERE id = 1 ORDER BY name")).toEqual([{ id: 1, email: "[REDACTED]" }]);
+      expect(await rows(c, "SELECT id FROM customers WHERE name LIKE 'Ada%' ORDER BY 1")).toEqual([{ id: 1 }]);
+      await c.end();
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("server texts of statements that read masked data: SHOW WARNINGS / SHOW ERRORS rows and ERR messages are withheld; codes kept", async () => {
+    // ground truth: the server's warning echoes the value
+    expect(await truth("SELECT CAST(email AS SIGNED) FROM customers WHERE id = 1; SHOW WARNINGS")).toContain(email1);
+    const c = await connect();
+    const texts = async (sql: string) => JSON.stringify(await rows(c, sql));
+    expect(await rows(c, "SELECT CAST(email AS SIGNED) AS n FROM customers WHERE id = 1")).toEqual([{ n: null }]);
+    // 1. SHOW WARNINGS right after: no value (every column derived); the count is fine
+    const w = await rows(c, "SHOW WARNINGS");
+    expect(w.length).toBe(1);
+    expect(JSON.stringify(w)).not.toContain("ada");
+    // (without an alias: a name would make the gateway read the catalog first, which clears the list)
+    expect(await rows(c, "SELECT @@warning_count")).toEqual([{ "@@warning_count": 1 }]);
+    // 2. after a statement that uses no table (the server keeps the list): still withheld
+    await rows(c, "SELECT 1");
+    expect(await texts("SHOW WARNINGS")).not.toContain("ada");
+    expect(await texts("SHOW ERRORS")).not.toContain("ada");
+    // 3. GET DIAGNOSTICS into a variable: refused, the variable stays empty
+    const g = await c.query("GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT").catch((x) => x);
+    expect(g).toMatchObject({ errno: 1227 });
+    expect(await rows(c, "SELECT @m AS m")).toEqual([{ m: null }]);
+    // 4. in the same multi-statement text, and through the binary protocol
+    expect(await texts("SELECT CAST(ssn AS SIGNED) AS n FROM customers WHERE id = 2; SHOW WARNINGS")).not.toContain(await truth("SELECT ssn FROM customers WHERE id = 2"));
+    expect(JSON.stringify((await c.execute("SHOW WARNINGS"))[0])).not.toContain("-");
+    // 5. an ERR of such a statement: code and SQLSTATE kept, text replaced
+    const e = await c.query("SELECT id FROM customers WHERE email = (SELECT email FROM customers)").catch((x) => x);
+    expect(e).toMatchObject({ errno: 1242, sqlState: "21000" });
+    expect(e.message).toMatch(/withheld: the statement reads masked data/);
+    // writes that would make the server echo values (duplicate key, truncation) are refused before they run
+    await other("CREATE TABLE uniq (id INT, v VARCHAR(200), UNIQUE KEY (v)); INSERT INTO uniq VALUES (0, 'ada@example.com')");
+    for (const sql of ["INSERT INTO uniq SELECT id, email FROM customers", "INSERT INTO uniq SELECT * FROM (SELECT id, email FROM customers) t", "INSERT INTO notes SELECT * FROM customers", "CREATE TABLE copy1 AS SELECT * FROM customers"]) {
+      const x = await c.query(sql).catch((y) => y);
+      expect(x, sql).toMatchObject({ errno: 1227 });
+      expect(x.message, sql).not.toContain("ada");
+    }
+    expect(await truth("SELECT COUNT(*) FROM uniq")).toBe("1");
+    // an untainted statement that ends without warnings clears the state: warnings are plain again
+    await rows(c, "SELECT id FROM notes");
+    await rows(c, "SELECT CAST('x1' AS SIGNED) AS n");
+    expect(await texts("SHOW WARNINGS")).toContain("x1");
+    await c.end();
+  });
+});
