@@ -239,4 +239,44 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     expect(await texts("SHOW WARNINGS")).toContain("x1");
     await c.end();
   });
+
+  it("code the gateway cannot read is refused under column rules: SQL-level PREPARE/EXECUTE, EXECUTE IMMEDIATE, CALL, stored functions", async () => {
+    // The attacks are real: root shows what each would hand out.
+    await other(`CREATE FUNCTION leak_f(i INT) RETURNS VARCHAR(200) READS SQL DATA RETURN (SELECT upper(email) FROM customers WHERE id = i);
+      CREATE PROCEDURE leak_p() SELECT upper(email) AS e FROM customers WHERE id = 1;
+      CREATE PROCEDURE leak_v() SET @leaked = (SELECT email FROM customers WHERE id = 1);`);
+    expect(await truth("SELECT leak_f(1)")).toBe(email1.toUpperCase());
+    const c = await connect();
+    for (const sql of [
+      // 1. the query in a string: the taint analysis reads no identifier in it
+      "PREPARE s FROM 'SELECT upper(email) AS e FROM customers WHERE id = 1'",
+      "EXECUTE s",
+      // 2. built from pieces in a variable
+      "SET @q = CONCAT('SELECT upper(em', 'ail) FROM customers'); PREPARE s2 FROM @q",
+      // 3. run at once
+      "EXECUTE IMMEDIATE 'SELECT upper(email) FROM customers WHERE id = 1'",
+      // 4. a procedure returning a derived value, or putting it in a variable
+      "CALL leak_p()",
+      "CALL leak_v()",
+      // 5. a stored function, bare, qualified, backticked, inside an expression
+      "SELECT leak_f(1) AS x",
+      `SELECT ${db.database}.leak_f(1) AS x`,
+      "SELECT `leak_f`(1) AS x",
+      "SELECT id FROM notes WHERE concat(leak_f(1), '') <> ''",
+    ]) {
+      const e = await c.query(sql).catch((x) => x);
+      expect(e, sql).toMatchObject({ errno: 1227 });
+      expect(String(e.message), sql).toMatch(/cannot read/);
+    }
+    // nothing ran: the variable the procedure would have set is empty
+    expect(await rows(c, "SELECT @leaked AS v")).toEqual([{ v: null }]);
+    // a view whose body calls the function (made by another session) is masked whole
+    await other("CREATE VIEW v_fn AS SELECT id, leak_f(id) AS x FROM notes");
+    expect(await truth("SELECT x FROM v_fn WHERE id = 1")).toBe(email1.toUpperCase());
+    expect(await rows(c, "SELECT x FROM v_fn WHERE id = 1")).toEqual([{ x: "[REDACTED]" }]);
+    // built-in functions still work, and the protocol's prepared statements are read and masked
+    expect(await rows(c, "SELECT upper('x') AS u, concat('a', 'b') AS c")).toEqual([{ u: "X", c: "ab" }]);
+    expect((await c.execute("SELECT email FROM customers WHERE id = ?", [1]))[0]).toEqual([{ email: "[REDACTED]" }]);
+    await c.end();
+  });
 });

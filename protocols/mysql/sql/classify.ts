@@ -61,6 +61,22 @@ function stmt(kind: StatementKind, command: string, toks: Token[], extra: Partia
   return { kind, command, start: toks[0]?.start ?? 0, end: toks[toks.length - 1]?.end ?? 0, flags: [], functions: [], objects: [], ...extra };
 }
 
+/**
+ * The first part of these statements that runs SQL the gateway cannot read: an SQL-level dynamic
+ * statement (PREPARE … FROM, EXECUTE, EXECUTE IMMEDIATE: the SQL is in a string or a variable), a
+ * CALL or a stored function (their bodies). Definitions that run nothing now (CREATE/ALTER of a
+ * view, function, procedure, trigger or event, where a `name(` is mostly a column list) are skipped;
+ * a view's body is read when the view is (the catalog).
+ */
+export function opaquePart(statements: readonly MysqlStatement[]): StatementPart | undefined {
+  for (const s of statements) {
+    if (s.kind === "ddl" && /\b(VIEW|FUNCTION|PROCEDURE|TRIGGER|EVENT)\b/.test(s.command)) continue;
+    const part = (s.parts ?? []).find((p) => p.kind === "dynamic" || p.kind === "execute");
+    if (part) return part;
+  }
+  return undefined;
+}
+
 export function classifyMysql(sql: string, dialect: Dialect): MysqlStatement[] {
   let toks: Token[];
   try {
@@ -450,6 +466,30 @@ function procName(rest: Token[]): string {
   return parts.join(".");
 }
 
+/** Words after which `name (` names a relation with its column list (`INSERT [INTO] t (a, b)`, `VIEW v (a)`), never a call. */
+const BEFORE_COLUMN_LIST = new Set(["INTO", "INSERT", "REPLACE", "IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY", "VIEW"]);
+
+/**
+ * Whether the `name (` at k is a relation and its column list rather than a call: after INSERT/
+ * REPLACE [INTO] or VIEW (also `db.t (`), or a CTE's `t (a, b) AS (` — its parenthesis is followed
+ * by AS and another parenthesis, which no call is.
+ */
+function isNameList(toks: Token[], k: number, qualified: boolean): boolean {
+  const before = toks[qualified ? k - 3 : k - 1];
+  if (before?.type === "word" && BEFORE_COLUMN_LIST.has(before.value.toUpperCase())) return true;
+  let depth = 0;
+  for (let j = k + 1; j < toks.length; j++) {
+    const t = toks[j]!;
+    if (t.type !== "op") continue;
+    if (t.text === "(") depth++;
+    else if (t.text === ")" && --depth === 0) {
+      const after = toks[j + 2];
+      return word(toks[j + 1], "AS") && after?.type === "op" && after.text === "(";
+    }
+  }
+  return false;
+}
+
 /** Every `name(`: dangerous built-ins and possible stored functions become parts; `NEXT VALUE FOR` too. */
 function addCalls(s: MysqlStatement, toks: Token[]): void {
   const parts: StatementPart[] = [...(s.parts ?? [])];
@@ -465,6 +505,7 @@ function addCalls(s: MysqlStatement, toks: Token[]): void {
     if (t.type !== "word" && t.type !== "ident") continue;
     const prev = toks[k - 1];
     const qualified = prev?.type === "op" && prev.text === ".";
+    if (isNameList(toks, k, qualified)) continue;
     // After a qualifier-less `.`? no; a name preceded by a type keyword position is still a call candidate.
     const upper = t.value.toUpperCase();
     const cls = classifyCall(upper, qualified, t.type === "ident");

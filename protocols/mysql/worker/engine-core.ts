@@ -21,7 +21,7 @@ import { lex } from "../sql/lexer.ts";
 import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
-import { classifyMysql, type MysqlStatement } from "../sql/classify.ts";
+import { classifyMysql, opaquePart, type MysqlStatement } from "../sql/classify.ts";
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import type { RowMasker } from "./row-masker.ts";
 import { analyzeTaint, namedIdentifiers, type Taint } from "../sql/taint.ts";
@@ -251,6 +251,15 @@ export class MysqlEngineCore {
     if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint };
     if (taint?.predicate && m?.refusePredicates) return { sql, statements, refusal: `statement refused by masking: masked data in a predicate or ordering clause (${taint.predicate}); this policy refuses them`, guard: "masking", taint };
     if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
+    // Code the gateway cannot read: SQL-level PREPARE … FROM / EXECUTE / EXECUTE IMMEDIATE (the SQL
+    // is in a string or a variable), CALL and stored functions (their bodies) may read masked
+    // columns and hand the values out under another name or through a variable, and the taint
+    // analysis sees none of it. With column rules they are refused (docs/MYSQL.md "Masking").
+    const opaque = m?.hasColumnRules ? opaquePart(statements) : undefined;
+    if (opaque) {
+      const what = opaque.command === "FUNCTION CALL" ? `the stored function ${opaque.functions[0] ?? ""}` : opaque.command;
+      return { sql, statements, refusal: `${what} runs SQL the gateway cannot read, and masking rules apply to this resource: refused (use the protocol's prepared statements, which the gateway reads, and built-in functions)`, guard: "masking", taint };
+    }
     return { sql, statements, taint };
   }
 

@@ -23,6 +23,7 @@ import type { Cell, ColumnDefinition } from "../codec/resultset.ts";
 import { binaryCellString, isStringType } from "../codec/resultset.ts";
 import { Writer } from "../codec/bytes.ts";
 import { analyzeTaint, type Taint } from "../sql/taint.ts";
+import { classifyMysql, opaquePart } from "../sql/classify.ts";
 import type { Dialect } from "../sql/dialect.ts";
 import type { MysqlCatalog } from "./catalog.ts";
 import { TYPE } from "../codec/constants.ts";
@@ -132,7 +133,8 @@ export class RowMasker {
       for (const v of views) {
         const name = v.name.toLowerCase();
         if (this.maskedViews.has(name)) continue;
-        if (!v.definition || analyzeTaint(v.definition, dialect, (w) => this.namesMasked(w), (w) => this.isMaskedView(w)) !== null) {
+        // A view whose body calls a stored function (or anything the gateway cannot read) is masked whole.
+        if (!v.definition || analyzeTaint(v.definition, dialect, (w) => this.namesMasked(w), (w) => this.isMaskedView(w)) !== null || opaquePart(classifyMysql(v.definition, dialect))) {
           this.maskedViews.add(name);
           grew = true;
         }

@@ -1,0 +1,39 @@
+/** Which `name (` is a call the gateway cannot read into, and which is a relation's column list. */
+import { describe, expect, it } from "vitest";
+import { classifyMysql, opaquePart } from "./classify.ts";
+import type { Dialect } from "./dialect.ts";
+
+const dialect: Dialect = { flavor: "mariadb", version: 101100, ansiQuotes: false, noBackslashEscapes: false };
+const opaque = (sql: string) => opaquePart(classifyMysql(sql, dialect))?.functions[0] ?? opaquePart(classifyMysql(sql, dialect))?.command ?? null;
+
+describe("opaque code (stored functions, CALL, SQL-level dynamic statements)", () => {
+  it.each([
+    ["SELECT leak_f(1)", "leak_f"],
+    ["SELECT db.leak_f(1) AS x", "db.leak_f"],
+    ["SELECT `leak_f`(1)", "leak_f"],
+    ["INSERT INTO db.t (a) VALUES (leak_f(1))", "leak_f"],
+    ["WITH t (a) AS (SELECT f(1)) SELECT a FROM t", "f"],
+    ["SELECT f(1) AS x", "f"],
+    ["CALL p()", "p"],
+    ["PREPARE s FROM 'SELECT 1'", "PREPARE"],
+    ["EXECUTE s", "EXECUTE"],
+    ["EXECUTE IMMEDIATE 'SELECT 1'", "EXECUTE"],
+    ["SELECT 1; SELECT f(2)", "f"],
+  ])("%s → %s", (sql, what) => {
+    expect(opaque(sql)).toBe(what);
+  });
+
+  it.each([
+    "INSERT INTO notes (id, body) VALUES (1, 'x')",
+    "INSERT notes (id) VALUES (1)",
+    "INSERT IGNORE INTO db.notes (id) SELECT 1",
+    "REPLACE INTO t (a) VALUES (1)",
+    "WITH t (a, b) AS (SELECT 1, 2) SELECT a FROM t",
+    "WITH RECURSIVE t (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT n FROM t",
+    "SELECT COUNT(*), upper('x'), concat(a, b) FROM t WHERE a IN (1)",
+    "CREATE VIEW v (a) AS SELECT 1",
+    "CREATE FUNCTION f() RETURNS INT RETURN g(1)",
+  ])("%s reads no opaque code", (sql) => {
+    expect(opaque(sql)).toBeNull();
+  });
+});
