@@ -30,6 +30,7 @@ import { RATE_LIMIT_RULE, type Throttle } from "../../../worker/limits/request-g
 import { FilterChain } from "../../../worker/chain/chain.ts";
 import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
+import { concatBytes as concat } from "../../../parsers/encoding/bytes.ts";
 
 export type { BodyTransform } from "./response-masking.ts";
 
@@ -833,17 +834,6 @@ export class HttpEngine implements Engine {
   }
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** A request held for approval on the chain: its exchange, what approvers see, and the approval's id once requested. */
 interface HeldExchange {

@@ -21,6 +21,7 @@
  */
 import { dataFrame, MAX_CONTROL_FRAME, parsePortHeader, SpdyError, SpdyHeaderInflater } from "./spdy.ts";
 import { encodeNameValues, StoredHeaderEncoder } from "./spdy-stored.ts";
+import { concatBytes } from "../../../parsers/encoding/bytes.ts";
 
 const SYN_STREAM = 1, SYN_REPLY = 2, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, HEADERS = 8, WINDOW_UPDATE = 9;
 const FLAG_FIN = 1;
@@ -44,16 +45,7 @@ class Output {
   take(): Uint8Array {
     const parts = this.parts;
     this.parts = [];
-    if (parts.length === 1) return parts[0]!;
-    let n = 0;
-    for (const p of parts) n += p.length;
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return parts.length === 1 ? parts[0]! : concatBytes(parts);
   }
 }
 

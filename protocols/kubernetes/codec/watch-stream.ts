@@ -5,6 +5,7 @@
  * than the limit ends the stream with an error (bounded memory); so does a line that is not JSON.
  */
 import { maskAny, type MaskCount } from "./secret-mask.ts";
+import { concatBytes } from "../../../parsers/encoding/bytes.ts";
 
 export class WatchStreamError extends Error {}
 
@@ -77,14 +78,5 @@ export class WatchEventMasker {
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }

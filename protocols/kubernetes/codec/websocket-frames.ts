@@ -6,6 +6,8 @@
  * Anything that is not valid framing — a client frame without a mask, a server frame with one,
  * reserved bits (no extension was negotiated), a message over the bound — throws.
  */
+import { concatBytes } from "../../../parsers/encoding/bytes.ts";
+
 export class WebSocketFrameError extends Error {}
 
 export interface WebSocketMessage {
@@ -87,7 +89,7 @@ export class WebSocketMessageReader {
       if (this.partBytes > MAX_MESSAGE_BYTES) throw new WebSocketFrameError(`a message over ${MAX_MESSAGE_BYTES} bytes`);
       this.parts.push(payload);
       if (fin) {
-        const data = this.parts.length === 1 ? this.parts[0]! : concat(this.parts, this.partBytes);
+        const data = this.parts.length === 1 ? this.parts[0]! : concatBytes(this.parts);
         out.push({ binary: this.messageOpcode === 0x2, data });
         this.parts = [];
         this.partBytes = 0;
@@ -99,15 +101,6 @@ export class WebSocketMessageReader {
   }
 }
 
-function concat(parts: readonly Uint8Array[], n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /**
  * One frame with FIN: `opcode` and `payload`, masked when it goes to the server (a client's

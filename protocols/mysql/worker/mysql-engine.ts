@@ -35,6 +35,7 @@ import { createSessionMasker, type SessionMasker } from "../../../worker/masking
 import { maskTexts } from "../../../worker/masking/text-masker.ts";
 import { requestMaskingFilter } from "../../../worker/chain/filters/request-masking.ts";
 import { THREAD_ATTRIBUTE, type MysqlThreads } from "./threads.ts";
+import { concatBytes } from "../../../parsers/encoding/bytes.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -374,12 +375,4 @@ function readPinned(v: unknown): PinnedState | null {
   return { sqlMode, charsetClient, charsetResults, charsetConnection };
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);

@@ -2,6 +2,7 @@
  * Small PostgreSQL wire-protocol codec (protocol 3.0): the messages the gateway itself writes
  * and the frontend messages it must understand. Runtime-neutral, Uint8Array only.
  */
+import { concatBytes } from "../../../parsers/encoding/bytes.ts";
 
 const utf8 = new TextEncoder();
 const utf8Decode = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false });
@@ -38,17 +39,8 @@ export function cstring(s: string): Uint8Array {
   return out;
 }
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+/** Parts joined into one new array (the codecs' name for the shared helper). */
+export const concat = concatBytes;
 
 /** Reads a NUL-terminated string at `offset`; returns it and the offset after the NUL. */
 export function readCString(bytes: Uint8Array, offset: number): [string, number] {
