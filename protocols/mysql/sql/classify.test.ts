@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyMysql, opaquePart } from "./classify.ts";
 import type { Dialect } from "./dialect.ts";
+import { analyzeTaint } from "./taint.ts";
 
 const dialect: Dialect = { flavor: "mariadb", version: 101100, ansiQuotes: false, noBackslashEscapes: false };
 const opaque = (sql: string) => opaquePart(classifyMysql(sql, dialect))?.functions[0] ?? opaquePart(classifyMysql(sql, dialect))?.command ?? null;
@@ -19,6 +20,12 @@ describe("opaque code (stored functions, CALL, SQL-level dynamic statements)", (
     ["EXECUTE s", "EXECUTE"],
     ["EXECUTE IMMEDIATE 'SELECT 1'", "EXECUTE"],
     ["SELECT 1; SELECT f(2)", "f"],
+    // HIGH_PRIORITY opens a SELECT's expressions as well as an INSERT's target
+    ["SELECT HIGH_PRIORITY leak_f(1)", "leak_f"],
+    ["INSERT INTO t (a) SELECT HIGH_PRIORITY leak_f(1)", "leak_f"],
+    // a trigger's or event's body runs later, out of sight
+    ["CREATE TRIGGER tr BEFORE INSERT ON t2 FOR EACH ROW SET NEW.x = (SELECT c FROM v9 LIMIT 1)", "CREATE TRIGGER"],
+    ["CREATE EVENT e ON SCHEDULE AT NOW() DO SELECT 1", "CREATE EVENT"],
   ])("%s → %s", (sql, what) => {
     expect(opaque(sql)).toBe(what);
   });
@@ -35,5 +42,21 @@ describe("opaque code (stored functions, CALL, SQL-level dynamic statements)", (
     "CREATE FUNCTION f() RETURNS INT RETURN g(1)",
   ])("%s reads no opaque code", (sql) => {
     expect(opaque(sql)).toBeNull();
+  });
+});
+
+describe("MySQL 8's TABLE statement expands every column like SELECT *", () => {
+  const taint = (sql: string) => analyzeTaint(sql, dialect, () => false, () => false, true);
+  it.each([
+    "WITH t (a, b, c) AS (TABLE customers) SELECT concat(c, '') FROM t",
+    "SELECT 1, 2, 3 UNION ALL TABLE customers",
+    "INSERT INTO t3 TABLE customers",
+    "INSERT INTO t3 (a, b) TABLE customers",
+    "SELECT * FROM (TABLE customers) x",
+  ])("%s taints under column rules", (sql) => {
+    expect(taint(sql)?.sources.join()).toMatch(/TABLE t/);
+  });
+  it.each(["TABLE customers", "CREATE TABLE t (id INT)", "CREATE OR REPLACE TABLE t (id INT)", "LOCK TABLE t WRITE", "DROP TABLE t", "INSERT INTO t (a) VALUES (1)"])("%s does not", (sql) => {
+    expect(taint(sql)).toBeNull();
   });
 });

@@ -64,13 +64,16 @@ function stmt(kind: StatementKind, command: string, toks: Token[], extra: Partia
 /**
  * The first part of these statements that runs SQL the gateway cannot read: an SQL-level dynamic
  * statement (PREPARE … FROM, EXECUTE, EXECUTE IMMEDIATE: the SQL is in a string or a variable), a
- * CALL or a stored function (their bodies). Definitions that run nothing now (CREATE/ALTER of a
- * view, function, procedure, trigger or event, where a `name(` is mostly a column list) are skipped;
- * a view's body is read when the view is (the catalog).
+ * CALL or a stored function (their bodies), a trigger or event definition (its body runs later).
+ * Definitions of views, functions and procedures run nothing now (a `name(` there is mostly a column
+ * list) and are skipped: a view's body is read when the view is (the catalog), a function's when it
+ * is called (refused).
  */
 export function opaquePart(statements: readonly MysqlStatement[]): StatementPart | undefined {
   for (const s of statements) {
-    if (s.kind === "ddl" && /\b(VIEW|FUNCTION|PROCEDURE|TRIGGER|EVENT)\b/.test(s.command)) continue;
+    // A trigger's or event's body runs later, with its definer's rights, out of the gateway's sight.
+    if (s.kind === "ddl" && /\b(TRIGGER|EVENT)\b/.test(s.command)) return { kind: "execute", command: s.command, flags: [], functions: [] };
+    if (s.kind === "ddl" && /\b(VIEW|FUNCTION|PROCEDURE)\b/.test(s.command)) continue;
     const part = (s.parts ?? []).find((p) => p.kind === "dynamic" || p.kind === "execute");
     if (part) return part;
   }
@@ -467,16 +470,22 @@ function procName(rest: Token[]): string {
 }
 
 /** Words after which `name (` names a relation with its column list (`INSERT [INTO] t (a, b)`, `VIEW v (a)`), never a call. */
-const BEFORE_COLUMN_LIST = new Set(["INTO", "INSERT", "REPLACE", "IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY", "VIEW"]);
+const BEFORE_COLUMN_LIST = new Set(["INTO", "INSERT", "REPLACE", "IGNORE", "LOW_PRIORITY", "DELAYED"]);
 
 /**
  * Whether the `name (` at k is a relation and its column list rather than a call: after INSERT/
  * REPLACE [INTO] or VIEW (also `db.t (`), or a CTE's `t (a, b) AS (` — its parenthesis is followed
  * by AS and another parenthesis, which no call is.
  */
-function isNameList(toks: Token[], k: number, qualified: boolean): boolean {
+function isNameList(s: MysqlStatement, toks: Token[], k: number, qualified: boolean): boolean {
   const before = toks[qualified ? k - 3 : k - 1];
-  if (before?.type === "word" && BEFORE_COLUMN_LIST.has(before.value.toUpperCase())) return true;
+  // Only where the grammar puts a relation there: HIGH_PRIORITY, for one, also opens a SELECT's
+  // expressions (`SELECT HIGH_PRIORITY f(1)`), so it is not in the list at all.
+  if (before?.type === "word") {
+    const w = before.value.toUpperCase();
+    if (BEFORE_COLUMN_LIST.has(w) && /^(INSERT|REPLACE)\b/.test(s.command)) return true;
+    if (w === "VIEW" && s.kind === "ddl" && /\bVIEW\b/.test(s.command)) return true;
+  }
   let depth = 0;
   for (let j = k + 1; j < toks.length; j++) {
     const t = toks[j]!;
@@ -505,7 +514,7 @@ function addCalls(s: MysqlStatement, toks: Token[]): void {
     if (t.type !== "word" && t.type !== "ident") continue;
     const prev = toks[k - 1];
     const qualified = prev?.type === "op" && prev.text === ".";
-    if (isNameList(toks, k, qualified)) continue;
+    if (isNameList(s, toks, k, qualified)) continue;
     // After a qualifier-less `.`? no; a name preceded by a type keyword position is still a call candidate.
     const upper = t.value.toUpperCase();
     const cls = classifyCall(upper, qualified, t.type === "ident");

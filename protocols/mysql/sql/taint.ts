@@ -12,7 +12,7 @@
  * Views: the engine's catalog snapshot (worker/catalog.ts) tells which names are masked views
  * (`isMaskedView`); naming one makes every column of the statement derived.
  */
-import { lex, LexError } from "./lexer.ts";
+import { lex, LexError, type Token } from "./lexer.ts";
 import type { Dialect } from "./dialect.ts";
 
 export interface Taint {
@@ -45,6 +45,31 @@ const PREDICATE_END = new Set(["SELECT", "FROM", "JOIN", "STRAIGHT_JOIN", "LIMIT
 
 const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
+
+/**
+ * Whether the word at i is MySQL 8's `TABLE t` query (`SELECT * FROM t` without a `*`): at the start
+ * of a statement, after `(`, after a set operation, or after an INSERT/REPLACE target (`INSERT INTO
+ * t2 TABLE t`, `INSERT INTO t2 (a, b) TABLE t`). Not the TABLE of DDL (`CREATE TABLE`, `LOCK TABLE` …).
+ */
+export function startsTableQuery(toks: readonly Token[], i: number): boolean {
+  const t = toks[i];
+  if (t?.type !== "word" || t.text !== "TABLE") return false;
+  const prev = toks[i - 1];
+  if (!prev || prev.type === "semicolon") return true;
+  if (prev.type === "op") return prev.text === "(" || (prev.text === ")" && statementStartsWith(toks, i, ["INSERT", "REPLACE"]));
+  if (prev.type === "word" && ["UNION", "EXCEPT", "INTERSECT", "MINUS", "ALL", "DISTINCT"].includes(prev.text)) return true;
+  return (prev.type === "ident" || (prev.type === "word" && !TABLE_KEYWORDS_BEFORE.has(prev.text))) && statementStartsWith(toks, i, ["INSERT", "REPLACE"]);
+}
+
+/** Words TABLE follows in DDL and administration statements (never a `TABLE t` query). */
+const TABLE_KEYWORDS_BEFORE = new Set(["CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "LOCK", "TEMPORARY", "SHOW", "CHECK", "REPAIR", "OPTIMIZE", "ANALYZE", "CHECKSUM", "FLUSH", "REPLACE", "IMPORT", "WITH", "OR", "INTO", "INSERT"]);
+
+function statementStartsWith(toks: readonly Token[], i: number, words: string[]): boolean {
+  let k = i;
+  while (k > 0 && toks[k - 1]!.type !== "semicolon") k--;
+  const first = toks[k];
+  return first?.type === "word" && words.includes(first.text);
+}
 
 export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean, isMaskedView: (identifier: string) => boolean = () => false, nestedStars = false): Taint | null {
   let toks;
@@ -100,6 +125,10 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     }
     // `*` inside a sub-query or CTE expands to masked columns without naming them
     // (`WITH t (a, b, c) AS (SELECT * FROM customers) SELECT lower(c) FROM t`); with column rules it taints.
+    if (nestedStars && startsTableQuery(toks, i) && (depth > 0 || stmtNested || selects > 0 || i > 0)) {
+      sources.add("all columns (TABLE t) inside a sub-query, set operation or write");
+      stmtMasked = true;
+    }
     if (nestedStars && depth > 0 && t.type === "op" && t.text === "*") {
       const prev = toks[i - 1];
       if (prev && ((prev.type === "word" && ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text)) || (prev.type === "op" && (prev.text === "," || prev.text === ".")))) {

@@ -24,7 +24,7 @@ import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
 import { classifyMysql, opaquePart, type MysqlStatement } from "../sql/classify.ts";
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import type { RowMasker } from "./row-masker.ts";
-import { analyzeTaint, namedIdentifiers, type Taint } from "../sql/taint.ts";
+import { analyzeTaint, namedIdentifiers, startsTableQuery, type Taint } from "../sql/taint.ts";
 import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
 
 /** `rateLimited`: refused by the tenant's request rate (ER 1226), not by a rule. */
@@ -772,6 +772,7 @@ function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): bool
   const toks = wordsOf(sql, dialect);
   if (toks === null) return true;
   return toks.some((t, i) => {
+    if (startsTableQuery(toks, i)) return true;
     if (t.type !== "op" || t.text !== "*") return false;
     const prev = toks[i - 1];
     if (!prev) return false;
