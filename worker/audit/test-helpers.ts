@@ -4,6 +4,7 @@ import { runInDurableObject } from "cloudflare:test";
 import type { AuditEnv } from "./env.ts";
 import { SessionRecorder, type SessionRecorderOptions, type SessionStartInput } from "./recorder.ts";
 import { PIPELINE_CLAIMS } from "../../parsers/audit/fixtures.ts";
+import { openRecorderAudit, type RecorderAudit } from "./open-recorder-audit.ts";
 
 export const testEnv = env as unknown as AuditEnv & { SESSIONS: DurableObjectNamespace };
 
@@ -86,4 +87,28 @@ export class FlakyStorage {
   sync(): Promise<void> {
     return this.inner.sync();
   }
+}
+
+/** A fail-closed recorder audit for one test session over the given (flaky) storage, as a session object opens it. */
+export function openTestAudit(sessionId: string, storage: FlakyStorage, resource: { name: string; type: string } = { name: "demo-pg", type: "postgres" }): Promise<RecorderAudit> {
+  return openRecorderAudit({
+    ctx: { storage: storage.asStorage() } as DurableObjectState,
+    env: testEnv,
+    admission: {
+      sessionId,
+      identity: { issuer: PIPELINE_CLAIMS.iss, subject: PIPELINE_CLAIMS.sub, claims: PIPELINE_CLAIMS } as never,
+      resource: resource as never,
+      clientAddress: null,
+    },
+    policyHash: "b".repeat(64),
+    mode: "fail-closed",
+  });
+}
+
+/** The session's durable trail, in order (what survived a commit, read from the object's own storage). */
+export function durableTrail(state: DurableObjectState): Array<{ type: string; data: Record<string, unknown> }> {
+  return state.storage.sql
+    .exec("SELECT line FROM gatehouse_audit_events ORDER BY seq")
+    .toArray()
+    .map((r) => JSON.parse(String(r.line)) as { type: string; data: Record<string, unknown> });
 }

@@ -8,8 +8,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { decodeFrame, FrameType } from "../../parsers/tunnel/frames.ts";
-import { openRecorderAudit, type RecorderAudit } from "../audit/open-recorder-audit.ts";
-import { FlakyStorage, inSessionObject, newSessionId, testEnv } from "../audit/test-helpers.ts";
+import type { RecorderAudit } from "../audit/open-recorder-audit.ts";
+import { FlakyStorage, inSessionObject, newSessionId, openTestAudit } from "../audit/test-helpers.ts";
 import type { Engine, EngineHost } from "../engines/engine.ts";
 import { Session, type SessionDeps } from "./session.ts";
 import { PIPELINE_CLAIMS } from "../../parsers/audit/fixtures.ts";
@@ -17,18 +17,7 @@ import { PIPELINE_CLAIMS } from "../../parsers/audit/fixtures.ts";
 const text = (s: string) => new TextEncoder().encode(s);
 
 async function setup(state: DurableObjectState, id: string, storage: FlakyStorage) {
-  const audit: RecorderAudit = await openRecorderAudit({
-    ctx: { storage: storage.asStorage() },
-    env: testEnv,
-    admission: {
-      sessionId: id,
-      identity: { issuer: PIPELINE_CLAIMS.iss, subject: PIPELINE_CLAIMS.sub, claims: PIPELINE_CLAIMS } as never,
-      resource: { name: "demo-pg", type: "postgres" } as never,
-      clientAddress: null,
-    },
-    policyHash: "b".repeat(64),
-    mode: "fail-closed",
-  });
+  const audit: RecorderAudit = await openTestAudit(id, storage, { name: "demo-pg", type: "postgres" });
   const [clientEnd, serverEnd] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   serverEnd.accept();
   clientEnd.accept();

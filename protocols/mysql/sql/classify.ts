@@ -477,7 +477,7 @@ const BEFORE_COLUMN_LIST = new Set(["INTO", "INSERT", "REPLACE", "IGNORE", "LOW_
  * REPLACE [INTO] or VIEW (also `db.t (`), or a CTE's `t (a, b) AS (` — its parenthesis is followed
  * by AS and another parenthesis, which no call is.
  */
-function isNameList(s: MysqlStatement, toks: Token[], k: number, qualified: boolean): boolean {
+function isNameList(s: MysqlStatement, toks: Token[], k: number, qualified: boolean, closeAt: readonly number[]): boolean {
   const before = toks[qualified ? k - 3 : k - 1];
   // Only where the grammar puts a relation there: HIGH_PRIORITY, for one, also opens a SELECT's
   // expressions (`SELECT HIGH_PRIORITY f(1)`), so it is not in the list at all.
@@ -486,23 +486,28 @@ function isNameList(s: MysqlStatement, toks: Token[], k: number, qualified: bool
     if (BEFORE_COLUMN_LIST.has(w) && /^(INSERT|REPLACE)\b/.test(s.command)) return true;
     if (w === "VIEW" && s.kind === "ddl" && /\bVIEW\b/.test(s.command)) return true;
   }
-  let depth = 0;
-  for (let j = k + 1; j < toks.length; j++) {
-    const t = toks[j]!;
-    if (t.type !== "op") continue;
-    if (t.text === "(") depth++;
-    else if (t.text === ")" && --depth === 0) {
-      const after = toks[j + 2];
-      return word(toks[j + 1], "AS") && after?.type === "op" && after.text === "(";
-    }
-  }
-  return false;
+  const close = closeAt[k + 1] ?? -1;
+  const after = toks[close + 2];
+  return close > 0 && word(toks[close + 1], "AS") && after?.type === "op" && after.text === "(";
+}
+
+/** For each `(` its `)` (index → index; -1 when unbalanced), in one pass: callers look it up, never scan. */
+function matchingParens(toks: readonly Token[]): number[] {
+  const closeAt: number[] = new Array(toks.length).fill(-1);
+  const open: number[] = [];
+  toks.forEach((t, i) => {
+    if (t.type !== "op") return;
+    if (t.text === "(") open.push(i);
+    else if (t.text === ")" && open.length > 0) closeAt[open.pop()!] = i;
+  });
+  return closeAt;
 }
 
 /** Every `name(`: dangerous built-ins and possible stored functions become parts; `NEXT VALUE FOR` too. */
 function addCalls(s: MysqlStatement, toks: Token[]): void {
   const parts: StatementPart[] = [...(s.parts ?? [])];
   const calls: FunctionCall[] = [];
+  let closeAt: number[] | undefined;
   for (let k = 0; k < toks.length; k++) {
     const t = toks[k];
     if (word(t, "NEXT", "PREVIOUS") && word(toks[k + 1], "VALUE") && word(toks[k + 2], "FOR")) {
@@ -514,7 +519,7 @@ function addCalls(s: MysqlStatement, toks: Token[]): void {
     if (t.type !== "word" && t.type !== "ident") continue;
     const prev = toks[k - 1];
     const qualified = prev?.type === "op" && prev.text === ".";
-    if (isNameList(s, toks, k, qualified)) continue;
+    if (isNameList(s, toks, k, qualified, (closeAt ??= matchingParens(toks)))) continue;
     // After a qualifier-less `.`? no; a name preceded by a type keyword position is still a call candidate.
     const upper = t.value.toUpperCase();
     const cls = classifyCall(upper, qualified, t.type === "ident");

@@ -47,29 +47,31 @@ const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
 /**
- * Whether the word at i is MySQL 8's `TABLE t` query (`SELECT * FROM t` without a `*`): at the start
+ * Where MySQL 8's `TABLE t` query (`SELECT * FROM t` without a `*`) starts, in one pass: at the start
  * of a statement, after `(`, after a set operation, or after an INSERT/REPLACE target (`INSERT INTO
  * t2 TABLE t`, `INSERT INTO t2 (a, b) TABLE t`). Not the TABLE of DDL (`CREATE TABLE`, `LOCK TABLE` …).
  */
-export function startsTableQuery(toks: readonly Token[], i: number): boolean {
-  const t = toks[i];
-  if (t?.type !== "word" || t.text !== "TABLE") return false;
-  const prev = toks[i - 1];
-  if (!prev || prev.type === "semicolon") return true;
-  if (prev.type === "op") return prev.text === "(" || (prev.text === ")" && statementStartsWith(toks, i, ["INSERT", "REPLACE"]));
-  if (prev.type === "word" && ["UNION", "EXCEPT", "INTERSECT", "MINUS", "ALL", "DISTINCT"].includes(prev.text)) return true;
-  return (prev.type === "ident" || (prev.type === "word" && !TABLE_KEYWORDS_BEFORE.has(prev.text))) && statementStartsWith(toks, i, ["INSERT", "REPLACE"]);
+export function tableQueryStarts(toks: readonly Token[]): Set<number> {
+  const starts = new Set<number>();
+  let first: Token | undefined;
+  toks.forEach((t, i) => {
+    const prev = toks[i - 1];
+    if (!prev || prev.type === "semicolon") first = t;
+    if (t.type !== "word" || t.text !== "TABLE") return;
+    const inInsert = first?.type === "word" && (first.text === "INSERT" || first.text === "REPLACE");
+    const opens =
+      !prev ||
+      prev.type === "semicolon" ||
+      (prev.type === "op" && (prev.text === "(" || (prev.text === ")" && inInsert))) ||
+      (prev.type === "word" && ["UNION", "EXCEPT", "INTERSECT", "MINUS", "ALL", "DISTINCT"].includes(prev.text)) ||
+      ((prev.type === "ident" || (prev.type === "word" && !TABLE_KEYWORDS_BEFORE.has(prev.text))) && inInsert);
+    if (opens) starts.add(i);
+  });
+  return starts;
 }
 
 /** Words TABLE follows in DDL and administration statements (never a `TABLE t` query). */
 const TABLE_KEYWORDS_BEFORE = new Set(["CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "LOCK", "TEMPORARY", "SHOW", "CHECK", "REPAIR", "OPTIMIZE", "ANALYZE", "CHECKSUM", "FLUSH", "REPLACE", "IMPORT", "WITH", "OR", "INTO", "INSERT"]);
-
-function statementStartsWith(toks: readonly Token[], i: number, words: string[]): boolean {
-  let k = i;
-  while (k > 0 && toks[k - 1]!.type !== "semicolon") k--;
-  const first = toks[k];
-  return first?.type === "word" && words.includes(first.text);
-}
 
 export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean, isMaskedView: (identifier: string) => boolean = () => false, nestedStars = false): Taint | null {
   let toks;
@@ -106,6 +108,7 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
   // Per statement of a multi-statement text: one SELECT each, no nesting, no set operation.
   let selects = 0;
   let nested = false;
+  const tableQueries = nestedStars ? tableQueryStarts(toks) : null;
   toks.forEach((t, i) => {
     if (t.type === "op" && t.text === "(") pred[++depth] = false;
     if (t.type === "op" && t.text === ")" && depth > 0) pred.length = depth--;
@@ -125,7 +128,7 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     }
     // `*` inside a sub-query or CTE expands to masked columns without naming them
     // (`WITH t (a, b, c) AS (SELECT * FROM customers) SELECT lower(c) FROM t`); with column rules it taints.
-    if (nestedStars && startsTableQuery(toks, i) && (depth > 0 || stmtNested || selects > 0 || i > 0)) {
+    if (tableQueries?.has(i) && (depth > 0 || stmtNested || selects > 0 || i > 0)) {
       sources.add("all columns (TABLE t) inside a sub-query, set operation or write");
       stmtMasked = true;
     }

@@ -24,7 +24,7 @@ import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
 import { classifyMysql, opaquePart, type MysqlStatement } from "../sql/classify.ts";
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import type { RowMasker } from "./row-masker.ts";
-import { analyzeTaint, namedIdentifiers, startsTableQuery, type Taint } from "../sql/taint.ts";
+import { analyzeTaint, namedIdentifiers, tableQueryStarts, type Taint } from "../sql/taint.ts";
 import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
 
 /** `rateLimited`: refused by the tenant's request rate (ER 1226), not by a rule. */
@@ -767,12 +767,12 @@ function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string):
   return toks === null || toks.some((t) => t.type === "word" && t.text === word);
 }
 
-/** A `*` that expands to every column: after SELECT / DISTINCT / ALL, a comma, or `t.` (not `count(*)`, not a product). */
+/** A `*` that expands to every column: after SELECT / DISTINCT / ALL, a comma, or `t.` (not `count(*)`, not a product); or MySQL 8's `TABLE t`. */
 function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
   const toks = wordsOf(sql, dialect);
   if (toks === null) return true;
+  if (tableQueryStarts(toks).size > 0) return true;
   return toks.some((t, i) => {
-    if (startsTableQuery(toks, i)) return true;
     if (t.type !== "op" || t.text !== "*") return false;
     const prev = toks[i - 1];
     if (!prev) return false;

@@ -14,9 +14,7 @@ import { concat, cstring, encodeQuery } from "../codec/codec.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import { createMasker } from "../../../wasm/loader/mask.ts";
 import { maskModule, pgFramerModule, sqlClassifier } from "../../../worker/wasm-modules.ts";
-import { openRecorderAudit } from "../../../worker/audit/open-recorder-audit.ts";
-import { FlakyStorage, inSessionObject, newSessionId, testEnv } from "../../../worker/audit/test-helpers.ts";
-import { PIPELINE_CLAIMS } from "../../../parsers/audit/fixtures.ts";
+import { durableTrail, FlakyStorage, inSessionObject, newSessionId, openTestAudit } from "../../../worker/audit/test-helpers.ts";
 import * as f from "../../../parsers/masking/fixtures.ts";
 
 const POLICY = `
@@ -40,19 +38,8 @@ interface Sent {
 }
 
 async function harness(state: DurableObjectState, id: string, storage: FlakyStorage) {
-  const audit = await openRecorderAudit({
-    ctx: { storage: storage.asStorage() } as DurableObjectState,
-    env: testEnv,
-    admission: {
-      sessionId: id,
-      identity: { issuer: PIPELINE_CLAIMS.iss, subject: PIPELINE_CLAIMS.sub, claims: PIPELINE_CLAIMS } as never,
-      resource: { name: "db", type: "postgres" } as never,
-      clientAddress: null,
-    },
-    policyHash: "b".repeat(64),
-    mode: "fail-closed",
-  });
-  const durable = () => state.storage.sql.exec("SELECT line FROM gatehouse_audit_events ORDER BY seq").toArray().map((r) => JSON.parse(String(r.line)) as { type: string; data: Record<string, unknown> });
+  const audit = await openTestAudit(id, storage, { name: "db", type: "postgres" });
+  const durable = () => durableTrail(state);
   const loaded = await loadPolicy(POLICY, "p.yaml");
   if (!loaded.ok) throw new Error("policy");
   const identity = { issuer: "https://idp", subject: "ci", claims: {} };

@@ -14,9 +14,7 @@ import { encodeChannelEvent, encodeSshData } from "../codec/frames.ts";
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import { createMasker, type MaskingConfig } from "../../../wasm/loader/mask.ts";
 import maskWasm from "../../../wasm/build/mask.wasm";
-import { openRecorderAudit } from "../../../worker/audit/open-recorder-audit.ts";
-import { FlakyStorage, inSessionObject, newSessionId, testEnv } from "../../../worker/audit/test-helpers.ts";
-import { PIPELINE_CLAIMS } from "../../../parsers/audit/fixtures.ts";
+import { durableTrail, FlakyStorage, inSessionObject, newSessionId, openTestAudit } from "../../../worker/audit/test-helpers.ts";
 
 const POLICY = `
 version: 1
@@ -30,19 +28,8 @@ rules:
 const TOKEN = `ghp_${"a1B2c3D4e5".repeat(3)}123456`;
 
 async function harness(state: DurableObjectState, id: string, storage: FlakyStorage) {
-  const audit = await openRecorderAudit({
-    ctx: { storage: storage.asStorage() } as DurableObjectState,
-    env: testEnv,
-    admission: {
-      sessionId: id,
-      identity: { issuer: PIPELINE_CLAIMS.iss, subject: PIPELINE_CLAIMS.sub, claims: PIPELINE_CLAIMS } as never,
-      resource: { name: "web-1", type: "ssh" } as never,
-      clientAddress: null,
-    },
-    policyHash: "b".repeat(64),
-    mode: "fail-closed",
-  });
-  const durable = () => state.storage.sql.exec("SELECT line FROM gatehouse_audit_events ORDER BY seq").toArray().map((r) => JSON.parse(String(r.line)) as { type: string; data: Record<string, unknown> });
+  const audit = await openTestAudit(id, storage, { name: "web-1", type: "ssh" });
+  const durable = () => durableTrail(state);
   const loaded = await loadPolicy(POLICY, "p.yaml");
   if (!loaded.ok) throw new Error("policy");
   const identity = { issuer: "https://idp", subject: "ci", claims: {} };

@@ -8,26 +8,13 @@ import { FilterChain } from "../chain.ts";
 import type { ChainEnds, Refusal, RequestDescription } from "../types.ts";
 import { recordingFilter } from "./recording.ts";
 import { policyDecisionFilter } from "./policy-decision.ts";
-import { openRecorderAudit, type RecorderAudit } from "../../audit/open-recorder-audit.ts";
-import { FlakyStorage, inSessionObject, newSessionId, testEnv } from "../../audit/test-helpers.ts";
-import { PIPELINE_CLAIMS } from "../../../parsers/audit/fixtures.ts";
+import type { RecorderAudit } from "../../audit/open-recorder-audit.ts";
+import { durableTrail, FlakyStorage, inSessionObject, newSessionId, openTestAudit } from "../../audit/test-helpers.ts";
 
-const durableLines = (state: DurableObjectState) => state.storage.sql.exec("SELECT line FROM gatehouse_audit_events ORDER BY seq").toArray().map((r) => JSON.parse(String(r.line)) as { type: string; data: Record<string, unknown> });
-const durableEvents = (state: DurableObjectState) => durableLines(state).map((e) => e.type);
+const durableEvents = (state: DurableObjectState) => durableTrail(state).map((e) => e.type);
 
 async function openAudit(id: string, storage: FlakyStorage): Promise<RecorderAudit> {
-  return openRecorderAudit({
-    ctx: { storage: storage.asStorage() } as DurableObjectState,
-    env: testEnv,
-    admission: {
-      sessionId: id,
-      identity: { issuer: PIPELINE_CLAIMS.iss, subject: PIPELINE_CLAIMS.sub, claims: PIPELINE_CLAIMS } as never,
-      resource: { name: "demo-pg", type: "postgres" } as never,
-      clientAddress: null,
-    },
-    policyHash: "b".repeat(64),
-    mode: "fail-closed",
-  });
+  return openTestAudit(id, storage, { name: "demo-pg", type: "postgres" });
 }
 
 /** A chain recording → decision (allow) → recording gate → forwarder; each end notes what was durable when it ran. */
@@ -66,7 +53,7 @@ describe("recording filter: durability ordering (real recorder, real storage)", 
       expect(seen.forwarded).toEqual([{ message: "Q", durable: ["session.start", "query", "decision"] }]);
       expect(storage.transactions - before).toBe(1);
       // The trail text was masked by the filter (detectors), the request itself forwarded as sent.
-      expect(durableLines(state).find((e) => e.type === "query")!.data.text).toBe("delete from t where note = '***'");
+      expect(durableTrail(state).find((e) => e.type === "query")!.data.text).toBe("delete from t where note = '***'");
     });
   });
 
