@@ -26,6 +26,13 @@ describe("opaque code (stored functions, CALL, SQL-level dynamic statements)", (
     // a trigger's or event's body runs later, out of sight
     ["CREATE TRIGGER tr BEFORE INSERT ON t2 FOR EACH ROW SET NEW.x = (SELECT c FROM v9 LIMIT 1)", "CREATE TRIGGER"],
     ["CREATE EVENT e ON SCHEDULE AT NOW() DO SELECT 1", "CREATE EVENT"],
+    // other spellings of the same: a definer, OR REPLACE, lower case, a version comment, ALTER EVENT
+    ["CREATE DEFINER=CURRENT_USER TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1", "CREATE TRIGGER"],
+    ["CREATE OR REPLACE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1", "CREATE TRIGGER"],
+    ["create trigger tr before insert on t for each row set new.x = 1", "CREATE TRIGGER"],
+    ["/*!50003 CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1 */", "CREATE TRIGGER"],
+    ["CREATE DEFINER=`root`@`%` EVENT e ON SCHEDULE AT NOW() DO SELECT 1", "CREATE EVENT"],
+    ["ALTER EVENT e DO SELECT 1", "ALTER EVENT"],
   ])("%s → %s", (sql, what) => {
     expect(opaque(sql)).toBe(what);
   });
