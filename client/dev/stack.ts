@@ -333,9 +333,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         });
       } catch (err) {
         // A free port can be taken between asking the kernel and wrangler binding it (an outgoing
-        // connection's ephemeral port, say): with automatic ports, ask again.
-        if (!(autoGatewayPort && attempt < 3 && /Address already in use/.test((err as Error).message))) throw err;
-        log(`worker port ${gatewayPort} was taken before wrangler bound it; trying another`);
+        // connection's ephemeral port, say): with automatic ports, ask again. workerd has also been
+        // seen to exit with only "Workers runtime failed to start" on a heavily loaded machine (one
+        // of its own ports taken, it does not say which): the same retry, on fresh ports.
+        const retryable = /Address already in use|Workers runtime failed to start/.test((err as Error).message);
+        if (!(autoGatewayPort && attempt < 3 && retryable)) throw err;
+        log(`wrangler dev did not start on port ${gatewayPort} (${(err as Error).message.split("\n")[0]}); trying another`);
       }
     }
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
