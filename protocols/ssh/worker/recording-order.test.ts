@@ -159,8 +159,17 @@ describe("typed input is durable before it reaches the host (real recorder, real
       const all = await wholeTrail(state, id);
       const inputs = all.filter((e) => e.type === "term.input");
       expect(inputs.map((e) => e.data.data).join("")).toBe(keys.join(""));
-      // The k-th relay happened when the event describing the k-th chunk was already durable.
+      // The k-th relay happened when the event describing the k-th chunk was already durable: every
+      // byte typed so far in a term.input's data or counted by the last one's placeholder (`held`).
       h.stdin.forEach((s, k) => expect(s.durableEvents).toBeGreaterThan(inputs[k]!.seq));
+      let typedSoFar = "";
+      for (const s of h.stdin) {
+        typedSoFar += s.text;
+        const durable = inputs.filter((e) => e.seq < s.durableEvents);
+        const recorded = durable.map((e) => e.data.data).join("");
+        expect(typedSoFar.startsWith(recorded)).toBe(true);
+        expect(recorded.length + ((durable.at(-1)?.data.held as number | undefined) ?? 0)).toBe(typedSoFar.length);
+      }
       expect(h.ended()).toBeUndefined();
     });
   });
