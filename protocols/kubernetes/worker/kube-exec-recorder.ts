@@ -86,11 +86,11 @@ export class KubeExecRecorder {
    */
   private fromClient(message: Uint8Array): void {
     const typed = this.typed;
-    if (!typed || message.length === 0) return this.read(this.channels.fromClient(message));
+    if (message.length === 0) return;
     if (message[0] === CH_STDIN) {
       const chunk = message.subarray(1);
-      const released = typed.push(chunk);
-      this.typedInput(released.length > 0 ? this.channels.fromClient(channelMessage(CH_STDIN, released)) : [], typed.heldBytes, chunk.length > 0);
+      const released = typed ? typed.push(chunk) : chunk;
+      this.typedInput(released.length > 0 ? this.channels.fromClient(channelMessage(CH_STDIN, released)) : [], typed?.heldBytes ?? 0, chunk.length > 0);
       return;
     }
     // stdin closed (v5): what the window holds first.

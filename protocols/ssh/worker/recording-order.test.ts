@@ -174,6 +174,22 @@ describe("typed input is durable before it reaches the host (real recorder, real
     });
   });
 
+  it("a signal and a terminal resize reach the host only once their events are durable", async () => {
+    const id = newSessionId("sshin");
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      const h = await harness(state, id, storage);
+      await h.engine.onClientControl({ t: "ssh.shell", ch: 0, pty: PTY });
+      h.forwarded.length = 0;
+      await h.engine.onClientControl({ t: "ssh.signal", ch: 0, name: "INT" });
+      await h.engine.onClientControl({ t: "ssh.window", ch: 0, cols: 100, rows: 30, width: 0, height: 0 });
+      expect(h.forwarded.map((f) => [f.t, f.durable.at(-1)])).toEqual([
+        ["ssh.signal", "ssh.signal"],
+        ["ssh.window", "term.resize"],
+      ]);
+    });
+  });
+
   it("a failed write: the typed chunk never reaches the host and the session ends with the recorder's code", async () => {
     const id = newSessionId("sshin");
     await inSessionObject(id, async (state) => {

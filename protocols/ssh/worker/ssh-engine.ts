@@ -149,14 +149,15 @@ export class SshEngine implements Engine {
       case "ssh.window": {
         const ch = this.channels.get(message.ch);
         if (!ch || ch.state !== "open") return;
-        await this.host.audit.onEvent("term.resize", { ch: message.ch, cols: message.cols, rows: message.rows });
+        // Like typed input, durable before the host sees it.
+        await this.trail.relayed([() => this.host.audit.onEvent("term.resize", { ch: message.ch, cols: message.cols, rows: message.rows })]);
         this.sends.connectorControl(message);
         return;
       }
       case "ssh.signal": {
         const ch = this.channels.get(message.ch);
         if (!ch || ch.state !== "open") return;
-        await this.host.audit.onEvent("ssh.signal", { ch: message.ch, signal: message.name });
+        await this.trail.relayed([() => this.host.audit.onEvent("ssh.signal", { ch: message.ch, signal: message.name })]);
         this.sends.connectorControl(message);
         return;
       }
