@@ -325,6 +325,22 @@ describe("renderings", () => {
     expect(lines[0]).toEqual({ version: 2, width: 100, height: 30, timestamp: Math.floor(t0 / 1000), env: { TERM: "xterm-256color" } });
     expect(lines.slice(1)).toEqual([[1.5, "o", "$ "], [2, "i", "ls\r"], [2.25, "r", "120x40"]]);
   });
+  it("typed input held by masking: placeholders give way to the masked data that resolves them; one never resolved shows as a redacted run", async () => {
+    const start = samplePgSession(SID)[0] as UnchainedEvent<"session.start">;
+    const t0 = start.ts;
+    const { events } = await buildTrail(SID, [
+      { ...start, data: { ...start.data, resource_type: "ssh" } },
+      { type: "term.input", ts: t0 + 1000, data: { ch: 0, data: "export T=", held: 4 } as never },
+      { type: "term.input", ts: t0 + 1100, data: { ch: 0, data: "", held: 8 } as never },
+      { type: "term.input", ts: t0 + 1200, data: { ch: 0, data: "[REDACTED]\r" } as never },
+      { type: "term.input", ts: t0 + 2000, data: { ch: 1, data: "echo ", held: 6 } as never },
+    ], signer);
+    const lines = toAsciicast(events).trim().split("\n").slice(1).map((l) => JSON.parse(l));
+    expect(lines).toEqual([[1, "i", "export T="], [1.2, "i", "[REDACTED]\r"], [2, "i", "echo "], [2, "i", "******"]]);
+    const replay = renderReplay(events);
+    expect(replay).toContain("-- 6 typed byte(s) on channel 1 reached the target while masking still held them");
+    expect(replay).not.toContain("channel 0 reached");
+  });
 });
 
 describe("recorded text is Unicode (RFC 8785 has no form for lone surrogates)", () => {

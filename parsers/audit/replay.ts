@@ -26,6 +26,28 @@ function oneLine(s: string, max: number): string {
   return flat.length > max ? flat.slice(0, Math.max(1, max - 1)) + "…" : flat;
 }
 
+/**
+ * Typed input still held by masking when the trail ends: per channel, its last term.input if that
+ * one still counts `held` bytes (relayed to the target, never resolved into a later event's masked
+ * `data` — the worker was lost, or the channel never ended). Replay shows these placeholders; the
+ * resolved ones are replaced by the `data` that resolved them.
+ */
+export function unresolvedInput(events: readonly AuditEvent[]): Map<AuditEvent, { ch: number; held: number }> {
+  const last = new Map<number, AuditEvent<"term.input">>();
+  for (const e of events) if (e.type === "term.input") last.set(channelOf(e as AuditEvent<"term.input">), e as AuditEvent<"term.input">);
+  const out = new Map<AuditEvent, { ch: number; held: number }>();
+  for (const [ch, e] of last) {
+    const held = e.data.held;
+    if (typeof held === "number" && held > 0) out.set(e, { ch, held });
+  }
+  return out;
+}
+
+function channelOf(e: AuditEvent<"term.input">): number {
+  const ch = (e.data as { ch?: unknown }).ch;
+  return typeof ch === "number" ? ch : 0;
+}
+
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -192,9 +214,16 @@ export function renderReplay(events: readonly AuditEvent[], options: RenderOptio
   const resource = startOf(events)?.data.resource ?? "session";
   const out = renderHeader(events).map((l) => `-- ${l}`);
   const stamp = (e: AuditEvent) => (options.timing ? `[${elapsed(e, t0)}] ` : "");
+  const unresolved = unresolvedInput(events);
   for (const e of events) {
     const cut = (e.truncated ?? []).map((t) => t.field);
     switch (e.type) {
+      case "term.input": {
+        // Typed input shows in the output (the terminal echoes it); only a placeholder never resolved is told.
+        const u = unresolved.get(e);
+        if (u) out.push(`${stamp(e)}-- ${u.held} typed byte(s) on channel ${u.ch} reached the target while masking still held them; the trail ends before their masked text (not recorded)`);
+        break;
+      }
       case "query": {
         const q = (e as AuditEvent<"query">).data;
         out.push("", `${stamp(e)}${resource}=> ${q.text}${cut.includes("text") ? " [statement truncated in recording]" : ""}`);
@@ -287,10 +316,17 @@ export function toAsciicast(events: readonly AuditEvent[]): string {
   const header: Record<string, unknown> = { version: 2, width: term.cols, height: term.rows, timestamp: Math.floor(start.ts / 1000) };
   if (term.term) header.env = { TERM: term.term };
   const lines = [JSON.stringify(header)];
+  const unresolved = unresolvedInput(events);
   for (const e of events) {
     const t = Math.round((e.ts - start.ts) * 1000) / 1e6;
     if (e.type === "term.output") lines.push(JSON.stringify([t, "o", (e as AuditEvent<"term.output">).data.data]));
-    else if (e.type === "term.input") lines.push(JSON.stringify([t, "i", (e as AuditEvent<"term.input">).data.data]));
+    else if (e.type === "term.input") {
+      // A held placeholder is replaced by the later event's masked data; one never resolved shows as `*` per byte.
+      const data = (e as AuditEvent<"term.input">).data.data;
+      if (data.length > 0) lines.push(JSON.stringify([t, "i", data]));
+      const u = unresolved.get(e);
+      if (u) lines.push(JSON.stringify([t, "i", "*".repeat(u.held)]));
+    }
     else if (e.type === "term.resize") {
       const r = (e as AuditEvent<"term.resize">).data;
       lines.push(JSON.stringify([t, "r", `${r.cols}x${r.rows}`]));

@@ -156,6 +156,20 @@ export interface TermIOData {
   data: string;
 }
 
+/**
+ * Typed input (SSH shells and pty sessions, Kubernetes exec/attach stdin). Each chunk of input is
+ * recorded, and durable, before it is relayed to the target. `data` is the masked text whose
+ * masking is settled. `held`, when present, is a placeholder: the number of typed bytes already
+ * relayed to the target that the masking window still holds (they could be the start of a
+ * secret), so they are in no `data` yet — a later term.input of the same channel carries them,
+ * masked, and then no longer counts them. A trail whose last term.input of a channel still has
+ * `held` (a worker lost mid-session) says how many bytes reached the target unrecorded, never what
+ * they were. Replay uses `data` only (docs/AUDIT.md "Typed input").
+ */
+export interface TermInputData extends TermIOData {
+  held?: number;
+}
+
 export interface TermResizeData {
   cols: number;
   rows: number;
@@ -293,7 +307,7 @@ export interface AuditEventDataMap {
   "approval.denied": ApprovalData;
   "approval.expired": ApprovalData;
   "term.output": TermIOData;
-  "term.input": TermIOData;
+  "term.input": TermInputData;
   "term.resize": TermResizeData;
   "ssh.signal": SshChannelData;
   "ssh.env-dropped": SshChannelData;

@@ -94,6 +94,9 @@ export async function openRecorderAudit(opts: RecorderAuditOptions): Promise<Rec
     commitBeforeForward() {
       return recorder.forwardNeedsCommit ? recorder.commit() : undefined;
     },
+    holdForwardUntilCommitted() {
+      recorder.holdForwardUntilCommitted();
+    },
     end(outcome, stats, extra) {
       return recorder.onSessionEnd(
         {

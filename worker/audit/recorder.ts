@@ -444,7 +444,7 @@ export class SessionRecorder {
     return undefined;
   }
 
-  /** round-trip batching: a buffered request changes the target (or is not known to only read); see forwardNeedsCommit. */
+  /** round-trip batching: a buffered request changes the target (or is not known to only read), or buffered events describe input about to be relayed; see forwardNeedsCommit. */
   holdForwardUntilCommitted(): void {
     this.forwardGate = true;
   }

@@ -2,7 +2,8 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import type { AuditEnv } from "./env.ts";
-import { SessionRecorder, type SessionRecorderOptions, type SessionStartInput } from "./recorder.ts";
+import { SessionRecorder, type RecorderLimits, type SessionRecorderOptions, type SessionStartInput } from "./recorder.ts";
+import { readExport } from "./chunk-store.ts";
 import { PIPELINE_CLAIMS } from "../../parsers/audit/fixtures.ts";
 import { openRecorderAudit, type RecorderAudit } from "./open-recorder-audit.ts";
 
@@ -90,7 +91,12 @@ export class FlakyStorage {
 }
 
 /** A fail-closed recorder audit for one test session over the given (flaky) storage, as a session object opens it. */
-export function openTestAudit(sessionId: string, storage: FlakyStorage, resource: { name: string; type: string } = { name: "demo-pg", type: "postgres" }): Promise<RecorderAudit> {
+export function openTestAudit(
+  sessionId: string,
+  storage: FlakyStorage,
+  resource: { name: string; type: string } = { name: "demo-pg", type: "postgres" },
+  limits?: Partial<RecorderLimits>,
+): Promise<RecorderAudit> {
   return openRecorderAudit({
     ctx: { storage: storage.asStorage() } as DurableObjectState,
     env: testEnv,
@@ -102,7 +108,28 @@ export function openTestAudit(sessionId: string, storage: FlakyStorage, resource
     },
     policyHash: "b".repeat(64),
     mode: "fail-closed",
+    ...(limits ? { limits } : {}),
   });
+}
+
+/** Events durable so far (written to DO storage, including those sealed and moved to R2 since), read synchronously from the state row. */
+export function durableCount(state: DurableObjectState): number {
+  const row = state.storage.sql.exec("SELECT v FROM gatehouse_audit_state WHERE k = 'state'").toArray()[0];
+  return row ? (JSON.parse(String(row.v)) as { seq: number }).seq : 0;
+}
+
+/** The whole trail in seq order: the chunks already in R2, then what is still in DO storage. */
+export async function wholeTrail(state: DurableObjectState, sessionId: string): Promise<Array<{ seq: number; type: string; data: Record<string, unknown> }>> {
+  const { text } = await readExport(testEnv.RECORDINGS, sessionId);
+  const events = text
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as { seq?: number; type?: string; data: Record<string, unknown> })
+    .filter((e): e is { seq: number; type: string; data: Record<string, unknown> } => typeof e.seq === "number" && typeof e.type === "string");
+  const inStorage = durableTrail(state) as Array<{ seq: number; type: string; data: Record<string, unknown> }>;
+  const bySeq = new Map<number, { seq: number; type: string; data: Record<string, unknown> }>();
+  for (const e of [...events, ...inStorage]) bySeq.set(e.seq, e);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
 /** The session's durable trail, in order (what survived a commit, read from the object's own storage). */

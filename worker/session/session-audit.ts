@@ -53,4 +53,10 @@ export interface SessionAudit {
   commit?(): Error | undefined;
   /** commit(), but only when a buffered request is not read-only; the session calls it before it forwards to the target. */
   commitBeforeForward?(): Error | undefined;
+  /**
+   * The events buffered so far describe what is about to reach the target (typed input, a
+   * port-forward stream opened): the next commitBeforeForward writes them, like a request that is
+   * not read-only, so they are durable before those bytes are relayed.
+   */
+  holdForwardUntilCommitted?(): void;
 }

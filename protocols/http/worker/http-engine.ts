@@ -31,6 +31,7 @@ import { FilterChain } from "../../../worker/chain/chain.ts";
 import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.ts";
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
 import { concatBytes as concat } from "../../../parsers/encoding/bytes.ts";
+import { recordingRefusal } from "../../../worker/chain/filters/recording.ts";
 
 export type { BodyTransform } from "./response-masking.ts";
 
@@ -79,11 +80,13 @@ export interface HttpEngineHooks {
   /** The upstream's 101 answer (its headers name the negotiated subprotocol). */
   upgradeAccepted?(headers: readonly HttpHeader[]): void;
   /**
-   * Bytes of an upgraded connection, read before they are relayed (throws = the session ends, the
-   * bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on;
+   * Bytes of an upgraded connection, read before they are relayed (throws or rejects = the session
+   * ends, the bytes are not relayed; "withhold" = these bytes are not relayed, the session goes on;
    * `replace` = these parts are relayed in their place, e.g. exec output re-framed after masking).
+   * May be asynchronous: the bytes wait until it settles (e.g. until the events describing them
+   * are recorded), and later bytes of either direction wait behind them.
    */
-  upgraded?(from: "client" | "upstream", bytes: Uint8Array): UpgradedVerdict;
+  upgraded?(from: "client" | "upstream", bytes: Uint8Array): UpgradedVerdict | Promise<UpgradedVerdict>;
   /** The upgraded connection ended (flush what the stream readers hold). */
   upgradeClosed?(): Promise<void>;
 }
@@ -207,7 +210,7 @@ export class HttpEngine implements Engine {
   async onClientData(bytes: Uint8Array): Promise<void> {
     if (this.is("closed")) return;
     if (this.is("upgraded")) {
-      this.relayUp(bytes);
+      await this.relayUp(bytes);
       return;
     }
     this.requests.push(bytes);
@@ -218,13 +221,13 @@ export class HttpEngine implements Engine {
         else if (e.t === "body") await this.onRequestBody(e.bytes);
         else if (e.t === "end") await this.onRequestEnd();
         else if (e.t === "raw") {
-          this.relayUp(e.bytes);
+          await this.relayUp(e.bytes);
         }
         if (this.is("upgraded")) {
           // Bytes the client sent after the upgrade request are the new protocol's.
           const rest = this.requests.next();
           if (rest && rest.t === "raw") {
-            this.relayUp(rest.bytes);
+            await this.relayUp(rest.bytes);
           }
           return;
         }
@@ -467,7 +470,7 @@ export class HttpEngine implements Engine {
   async onConnectorData(bytes: Uint8Array): Promise<void> {
     if (this.is("closed")) return;
     if (this.is("upgraded")) {
-      this.relayDown(bytes);
+      await this.relayDown(bytes);
       return;
     }
     // A response head and its body usually arrive in one frame: answer with one frame (one
@@ -489,12 +492,12 @@ export class HttpEngine implements Engine {
         else if (e.t === "body") await this.onResponseBody(e.bytes);
         else if (e.t === "end") await this.onResponseEnd();
         else if (e.t === "raw") {
-          this.relayDown(e.bytes);
+          await this.relayDown(e.bytes);
         }
         if (this.is("upgraded")) {
           const rest = this.responses.next();
           if (rest && rest.t === "raw") {
-            this.relayDown(rest.bytes);
+            await this.relayDown(rest.bytes);
           }
           return;
         }
@@ -716,28 +719,41 @@ export class HttpEngine implements Engine {
     if (parts && parts.length > 0) this.host.sendToClient(parts);
   }
 
-  /** Relays upgraded bytes and lets a passive stream reader see them (hooks.upgraded). */
-  private relayUp(bytes: Uint8Array): void {
-    const parts = this.readUpgraded("client", bytes);
-    if (parts.length === 0) return;
+  /**
+   * Relays upgraded bytes once a passive stream reader has seen them (hooks.upgraded) and what it
+   * recorded of them is durable: the reader may wait for its events (typed input, a port-forward
+   * stream opened), and the commit here writes them before the bytes leave (the output gate holds
+   * the send until the write is durable). The session hands the engine one message at a time, so
+   * a later message waits for this one: the relay order is the arrival order. A failed write ends
+   * the session and nothing is relayed.
+   */
+  private async relayUp(bytes: Uint8Array): Promise<void> {
+    const parts = await this.readUpgraded("client", bytes);
+    if (parts.length === 0 || this.is("closed")) return;
+    const failure = this.host.audit.commitBeforeForward?.();
+    if (failure) {
+      const refusal = recordingRefusal(failure);
+      return this.end("error", refusal.message, refusal.code ?? "http-upgrade");
+    }
     for (const p of parts) this.upgradedUp += p.length;
     this.host.sendToConnector(parts);
   }
 
-  private relayDown(bytes: Uint8Array): void {
-    const parts = this.readUpgraded("upstream", bytes);
-    if (parts.length === 0) return;
+  private async relayDown(bytes: Uint8Array): Promise<void> {
+    const parts = await this.readUpgraded("upstream", bytes);
+    if (parts.length === 0 || this.is("closed")) return;
     for (const p of parts) this.upgradedDown += p.length;
     this.toClient(parts);
   }
 
   /**
    * What to relay of these bytes (the reader's replacement, or the bytes as they are). A stream
-   * reader that cannot read them ends the session before anything is relayed (fail closed).
+   * reader that cannot read them, or whose events cannot be recorded, ends the session before
+   * anything is relayed (fail closed).
    */
-  private readUpgraded(from: "client" | "upstream", bytes: Uint8Array): Uint8Array[] {
+  private async readUpgraded(from: "client" | "upstream", bytes: Uint8Array): Promise<Uint8Array[]> {
     try {
-      const verdict = this.options.hooks?.upgraded?.(from, bytes);
+      const verdict = await this.options.hooks?.upgraded?.(from, bytes);
       if (verdict === "withhold") return [];
       if (verdict) return verdict.replace.filter((p) => p.length > 0);
       return [bytes];

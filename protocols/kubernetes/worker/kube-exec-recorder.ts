@@ -7,6 +7,12 @@
  * is masked in flight (kube-exec-output.ts) and the trail records the masked messages relayed —
  * exactly what kubectl gets; typed input is recorded through its own detector window. Unreadable framing or
  * channel messages throw (the engine then ends the stream).
+ *
+ * Durable before relayed: `push` resolves once the events describing the bytes are recorded, and
+ * for kubectl's side marks them for the engine's commit before forward, so typed input is durable
+ * before the API server gets it (one write per message kubectl sends with stdin); what the
+ * input's detector window still holds is recorded as a placeholder (`held`, its byte count) until
+ * a later `term.input` carries it masked. A failed write rejects: nothing of the bytes is relayed.
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
 import { CH_CLOSE, CH_STDIN, ChannelReader, channelMessage, type ChannelEvent, type ChannelProtocol } from "../codec/channel.ts";
@@ -21,7 +27,13 @@ export class KubeExecRecorder {
   private readonly down = new WebSocketMessageReader(false);
   private readonly channels: ChannelReader;
   private recording: Promise<void> = Promise.resolve();
+  /** The first write that failed: the session ends, nothing more is relayed. */
+  private failure: Error | undefined;
   private exitRecorded = false;
+  /** Typed bytes relayed that the input window still holds, as last recorded. */
+  private inputHeld = 0;
+  /** Events recorded during the current push (kubectl's: they must be durable before its bytes are relayed). */
+  private recordedFromClient = 0;
   /** The server's side masked in flight; undefined when no detector applies (relayed as it came). */
   private readonly output: ExecOutputMasker | undefined;
   /** Typed input's detector window (recording only: stdin is relayed as kubectl sent it). */
@@ -42,15 +54,30 @@ export class KubeExecRecorder {
     if (request.streams.tty) this.record("term.resize", { ch: 0, cols: 80, rows: 24 });
   }
 
-  /** One side's bytes before they are relayed: the client's as they are; the server's masked when detectors apply. */
-  push(from: "client" | "upstream", bytes: Uint8Array): UpgradedVerdict {
-    if (from === "upstream" && this.output) return { replace: this.output.push(bytes) };
-    const reader = from === "client" ? this.up : this.down;
-    for (const m of reader.push(bytes)) {
-      if (!m.binary) continue; // v5/v4 carry everything in binary messages; text frames carry nothing the reader needs
-      if (from === "upstream") this.read(this.channels.fromServer(m.data));
-      else this.fromClient(m.data);
+  /**
+   * One side's bytes before they are relayed: the client's as they are; the server's masked when
+   * detectors apply. Resolves once the events describing them are recorded (kubectl's: marked to
+   * be durable before they are forwarded); rejects when a write failed.
+   */
+  async push(from: "client" | "upstream", bytes: Uint8Array): Promise<UpgradedVerdict> {
+    let verdict: UpgradedVerdict = undefined;
+    this.recordedFromClient = 0;
+    if (from === "upstream" && this.output) verdict = { replace: this.output.push(bytes) };
+    else {
+      const reader = from === "client" ? this.up : this.down;
+      for (const m of reader.push(bytes)) {
+        if (!m.binary) continue; // v5/v4 carry everything in binary messages; text frames carry nothing the reader needs
+        if (from === "upstream") this.read(this.channels.fromServer(m.data));
+        else this.fromClient(m.data);
+      }
     }
+    await this.recording;
+    if (this.failure) throw this.failure;
+    if (from === "client" && this.recordedFromClient > 0) {
+      this.recordedFromClient = 0;
+      this.host.audit.holdForwardUntilCommitted?.();
+    }
+    return verdict;
   }
 
   /**
@@ -59,10 +86,11 @@ export class KubeExecRecorder {
    */
   private fromClient(message: Uint8Array): void {
     const typed = this.typed;
-    if (!typed || message.length === 0) return this.read(this.channels.fromClient(message));
+    if (message.length === 0) return;
     if (message[0] === CH_STDIN) {
-      const released = typed.push(message.subarray(1));
-      if (released.length > 0) this.read(this.channels.fromClient(channelMessage(CH_STDIN, released)));
+      const chunk = message.subarray(1);
+      const released = typed ? typed.push(chunk) : chunk;
+      this.typedInput(released.length > 0 ? this.channels.fromClient(channelMessage(CH_STDIN, released)) : [], typed?.heldBytes ?? 0, chunk.length > 0);
       return;
     }
     // stdin closed (v5): what the window holds first.
@@ -71,8 +99,28 @@ export class KubeExecRecorder {
   }
 
   private flushTyped(): void {
-    const rest = this.typed?.end();
-    if (rest && rest.length > 0) this.read(this.channels.fromClient(channelMessage(CH_STDIN, rest)));
+    const typed = this.typed;
+    if (!typed) return;
+    const rest = typed.end();
+    this.typedInput(rest.length > 0 ? this.channels.fromClient(channelMessage(CH_STDIN, rest)) : [], 0, false);
+  }
+
+  /**
+   * Typed input as the window settled it (masked), with the placeholder for what it still holds:
+   * every stdin message kubectl sent is described by an event before it is relayed.
+   */
+  private typedInput(events: ChannelEvent[], held: number, sent: boolean): void {
+    let described = false;
+    for (const e of events) {
+      if (e.type !== "term.input") {
+        this.onEvent(e);
+        continue;
+      }
+      this.record("term.input", { ch: 0, data: e.data, ...(held > 0 ? { held } : {}) });
+      described = true;
+    }
+    if (!described && (sent || held !== this.inputHeld)) this.record("term.input", { ch: 0, data: "", ...(held > 0 ? { held } : {}) });
+    this.inputHeld = held;
   }
 
   /** The server's stream ended without a close frame: what the output windows still hold, masked. */
@@ -108,8 +156,11 @@ export class KubeExecRecorder {
 
   /** Events are chained in order; a failed write ends the session (nothing recorded is lost silently). */
   private record(type: string, data: Record<string, unknown>): void {
+    this.recordedFromClient++;
     this.recording = this.recording.then(() => this.host.audit.onEvent(type, data)).catch((e: Error) => {
-      this.host.end({ status: "error", reason: `gatehouse: recording the exec stream failed (${e.message})`, code: "audit" });
+      if (this.failure) return;
+      this.failure = new Error(`recording the exec stream failed (${e.message})`);
+      this.host.end({ status: "error", reason: `gatehouse: ${this.failure.message}`, code: "audit" });
     });
   }
 

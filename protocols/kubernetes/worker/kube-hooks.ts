@@ -278,11 +278,12 @@ export class KubeHooks implements HttpEngineHooks {
     }
   }
 
-  upgraded(from: "client" | "upstream", bytes: Uint8Array): UpgradedVerdict {
+  /** Resolves once the events describing the bytes are recorded (kubectl's: durable before they are forwarded). */
+  async upgraded(from: "client" | "upstream", bytes: Uint8Array): Promise<UpgradedVerdict> {
     const r = this.request;
     if (this.exec) return this.exec.push(from, bytes);
     if (this.execFailure) throw new Error(this.execFailure);
-    if (this.portForward) return { replace: from === "client" ? this.portForward.pushFromClient(bytes) : this.portForward.pushFromUpstream(bytes) };
+    if (this.portForward) return { replace: from === "client" ? await this.portForward.pushFromClient(bytes) : await this.portForward.pushFromUpstream(bytes) };
     // A port-forward whose protocol was not accepted: nothing unread is relayed.
     if (r && r.kind === "resource" && r.verb === "portforward") throw new Error("the port-forward stream's protocol is unknown");
     // exec/attach whose protocol was not accepted: nothing unread is relayed.

@@ -90,16 +90,16 @@ describe("KubePortForward (the worker's port-forward state machine)", () => {
     const t = setup();
     const server = peer(true);
     const kubectl = peer(false);
-    expect(server(t.fromKubectl(t.syn(1, "error", "8080", "0"), t.syn(3, "data", "8080", "0"), dataFrame(3, new TextEncoder().encode("ping"), false)))).toEqual(["syn 1 port=8080", "syn 3 port=8080", "data 3:ping"]);
-    expect(kubectl(t.fromServer(t.reply(1), t.reply(3), dataFrame(3, new TextEncoder().encode("pong"), false)))).toEqual(["reply 1 headers=0", "reply 3 headers=0", "data 3:pong"]);
+    expect(server(await t.fromKubectl(t.syn(1, "error", "8080", "0"), t.syn(3, "data", "8080", "0"), dataFrame(3, new TextEncoder().encode("ping"), false)))).toEqual(["syn 1 port=8080", "syn 3 port=8080", "data 3:ping"]);
+    expect(kubectl(await t.fromServer(t.reply(1), t.reply(3), dataFrame(3, new TextEncoder().encode("pong"), false)))).toEqual(["reply 1 headers=0", "reply 3 headers=0", "data 3:pong"]);
     // 5432: nothing reaches the server; kubectl gets the gateway's answer on both streams.
-    expect(server(t.fromKubectl(t.syn(5, "error", "5432", "1"), dataFrame(5, new Uint8Array(0), true), t.syn(7, "data", "5432", "1"), dataFrame(7, new TextEncoder().encode("leak"), false)))).toEqual([]);
+    expect(server(await t.fromKubectl(t.syn(5, "error", "5432", "1"), dataFrame(5, new Uint8Array(0), true), t.syn(7, "data", "5432", "1"), dataFrame(7, new TextEncoder().encode("leak"), false)))).toEqual([]);
     expect(kubectl(t.toClient.splice(0))).toEqual(["reply 5 headers=0", "data 5+fin:", "reply 7 headers=0", "data 7+fin:gatehouse: port 5432 is not allowed by policy"]);
     // Later streams and the server's later header blocks stay in step on both sides.
-    expect(server(t.fromKubectl(t.syn(9, "data", "8080", "2")))).toEqual(["syn 9 port=8080"]);
-    expect(kubectl(t.fromServer(t.reply(9)))).toEqual(["reply 9 headers=0"]);
+    expect(server(await t.fromKubectl(t.syn(9, "data", "8080", "2")))).toEqual(["syn 9 port=8080"]);
+    expect(kubectl(await t.fromServer(t.reply(9)))).toEqual(["reply 9 headers=0"]);
     // WebSocket control frames pass in order.
-    expect(server(t.pf.pushFromClient(encodeFrame(0x9, Uint8Array.of(1, 2), true)))).toEqual(["ws-control:9"]);
+    expect(server(await t.pf.pushFromClient(encodeFrame(0x9, Uint8Array.of(1, 2), true)))).toEqual(["ws-control:9"]);
     await t.pf.close();
     expect(t.events.filter((e) => e.type === "k8s.portforward.stream").map((e) => [e.data.stream, e.data.port, e.data.effect, e.data.rule])).toEqual([
       [1, 8080, "allow", "db-tunnel"],
@@ -111,22 +111,22 @@ describe("KubePortForward (the worker's port-forward state machine)", () => {
     expect(t.events.at(-1)).toEqual({ type: "k8s.portforward.end", data: { requested: [8080, 5432], allowed: [8080], refused: [5432] } });
   });
 
-  it("waits for the end of a server DATA frame before answering a refused stream", () => {
+  it("waits for the end of a server DATA frame before answering a refused stream", async () => {
     const t = setup();
     const kubectl = peer(false);
-    t.fromKubectl(t.syn(1, "data", "8080", "0"));
+    await t.fromKubectl(t.syn(1, "data", "8080", "0"));
     const big = dataFrame(1, new Uint8Array(100).fill(120), false);
-    const first = kubectl(t.fromServer(t.reply(1), big.subarray(0, 40)));
+    const first = kubectl(await t.fromServer(t.reply(1), big.subarray(0, 40)));
     expect(first).toEqual(["reply 1 headers=0"]);
-    t.fromKubectl(t.syn(3, "data", "5432", "1"));
+    await t.fromKubectl(t.syn(3, "data", "5432", "1"));
     expect(t.toClient).toEqual([]); // not in the middle of the server's DATA frame
-    expect(kubectl(t.fromServer(big.subarray(40)))).toEqual([`data 1:${"x".repeat(45)}`, "reply 3 headers=0", "data 3+fin:gatehouse: port 5432 is not allowed by policy"]);
+    expect(kubectl(await t.fromServer(big.subarray(40)))).toEqual([`data 1:${"x".repeat(45)}`, "reply 3 headers=0", "data 3+fin:gatehouse: port 5432 is not allowed by policy"]);
   });
 
-  it("text messages and undecodable frames end the session (throw before anything is relayed)", () => {
+  it("text messages and undecodable frames end the session (reject before anything is relayed)", async () => {
     const t = setup();
-    expect(() => t.pf.pushFromClient(encodeFrame(1, new TextEncoder().encode("hi"), true))).toThrow(/text message/);
+    await expect(t.pf.pushFromClient(encodeFrame(1, new TextEncoder().encode("hi"), true))).rejects.toThrow(/text message/);
     const u = setup();
-    expect(() => u.pf.pushFromClient(encodeFrame(2, Uint8Array.of(0x80, 3, 0, 1, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0), true))).toThrow(/zlib|short/);
+    await expect(u.pf.pushFromClient(encodeFrame(2, Uint8Array.of(0x80, 3, 0, 1, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0), true))).rejects.toThrow(/zlib|short/);
   });
 });

@@ -17,7 +17,11 @@
  *    carries a message — the other ports would die with it.
  *
  * Recorded: `k8s.portforward.stream` per stream (port, type, request id, decision and rule) and
- * `k8s.portforward.end` (ports requested, allowed, refused).
+ * `k8s.portforward.end` (ports requested, allowed, refused). A stream's event is durable before
+ * anything of it is relayed: `pushFromClient` resolves once the events of the streams its bytes
+ * open are recorded and marked for the engine's commit before forward (one write per kubectl
+ * message that opens streams; data of open streams costs none); a failed write rejects and
+ * nothing of the bytes is relayed.
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
 import { encodeFrame, WebSocketMessageReader, type WebSocketMessage } from "../codec/websocket-frames.ts";
@@ -37,6 +41,10 @@ export class KubePortForward {
   private readonly allowed = new Set<number>();
   private readonly refused = new Set<number>();
   private recording: Promise<void> = Promise.resolve();
+  /** The first write that failed: the session ends, nothing more is relayed. */
+  private failure: Error | undefined;
+  /** Streams opened by the bytes being read (their events must be durable before the bytes are relayed). */
+  private opened = 0;
 
   constructor(
     private readonly host: EngineHost,
@@ -48,14 +56,25 @@ export class KubePortForward {
     this.client = new SpdyClientRewriter((s) => this.onStream(s));
   }
 
-  /** kubectl's bytes → what goes to the API server instead (throws = the session ends, nothing of them goes on). */
-  pushFromClient(bytes: Uint8Array): Uint8Array[] {
-    return this.reframe(this.up.push(bytes), (b) => this.client.push(b), true);
+  /**
+   * kubectl's bytes → what goes to the API server instead, once the events of the streams they
+   * open are recorded (rejects = the session ends, nothing of them goes on).
+   */
+  async pushFromClient(bytes: Uint8Array): Promise<Uint8Array[]> {
+    this.opened = 0;
+    const out = this.reframe(this.up.push(bytes), (b) => this.client.push(b), true);
+    await this.recording;
+    if (this.failure) throw this.failure;
+    if (this.opened > 0) this.host.audit.holdForwardUntilCommitted?.();
+    return out;
   }
 
   /** The API server's bytes → what goes to kubectl instead (header blocks re-encoded, the gateway's frames inserted). */
-  pushFromUpstream(bytes: Uint8Array): Uint8Array[] {
-    return this.reframe(this.down.push(bytes), (b) => this.server.push(b), false);
+  async pushFromUpstream(bytes: Uint8Array): Promise<Uint8Array[]> {
+    const out = this.reframe(this.down.push(bytes), (b) => this.server.push(b), false);
+    await this.recording;
+    if (this.failure) throw this.failure;
+    return out;
   }
 
   /** WebSocket messages in order: binary ones through the SPDY rewriter, control frames as they were. */
@@ -78,6 +97,7 @@ export class KubePortForward {
     this.requested.add(s.port);
     const d = this.decide(s.port);
     const ok = d.effect === "allow" || (d.effect === "approve" && this.approved);
+    this.opened++;
     this.record("k8s.portforward.stream", { stream: s.id, type: s.streamType, port: s.port, requestId, effect: ok ? "allow" : "deny", rule: d.rule, reason: d.reason });
     if (ok) {
       this.allowed.add(s.port);
@@ -97,7 +117,9 @@ export class KubePortForward {
 
   private record(type: string, data: Record<string, unknown>): void {
     this.recording = this.recording.then(() => this.host.audit.onEvent(type, data)).catch((e: Error) => {
-      this.host.end({ status: "error", reason: `gatehouse: recording the port-forward failed (${e.message})`, code: "audit" });
+      if (this.failure) return;
+      this.failure = new Error(`recording the port-forward failed (${e.message})`);
+      this.host.end({ status: "error", reason: `gatehouse: ${this.failure.message}`, code: "audit" });
     });
   }
 

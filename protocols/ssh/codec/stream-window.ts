@@ -84,7 +84,7 @@ export class StreamWindow {
     this.lookBehind = opts.lookBehind ?? 128;
   }
 
-  /** Bytes held back right now (for tests and limits). */
+  /** Bytes held back right now (the trail records typed input's as a placeholder count; tests, limits). */
   get heldBytes(): number {
     return this.held.length;
   }

@@ -41,10 +41,14 @@ export class ChannelOutput {
     return d.decode(bytes, { stream: !final });
   }
 
-  /** Typed input as text for the trail, masked like output (a secret typed key by key is still found). */
-  input(bytes: Uint8Array, final = false): string {
+  /**
+   * Typed input for the trail, masked like output (a secret typed key by key is still found):
+   * `text`, the input whose masking is settled, and `held`, the typed bytes the window still holds
+   * back (relayed to the host all the same; the trail's placeholder for them is their count).
+   */
+  input(bytes: Uint8Array, final = false): { text: string; held: number } {
     const released = this.typed ? (final ? concat(this.typed.push(bytes), this.typed.end()) : this.typed.push(bytes)) : bytes;
-    return this.inputDecoder.decode(released, { stream: !final });
+    return { text: this.inputDecoder.decode(released, { stream: !final }), held: this.typed?.heldBytes ?? 0 };
   }
 }
 

@@ -93,6 +93,8 @@ interface Channel {
   forward?: ForwardState;
   recorded: number;
   truncatedNoted: boolean;
+  /** Typed bytes relayed to the host that the input masking window still holds, as last recorded. */
+  inputHeld: number;
 }
 
 type Phase = "init" | "connecting" | "ready" | "closed";
@@ -147,14 +149,15 @@ export class SshEngine implements Engine {
       case "ssh.window": {
         const ch = this.channels.get(message.ch);
         if (!ch || ch.state !== "open") return;
-        await this.host.audit.onEvent("term.resize", { ch: message.ch, cols: message.cols, rows: message.rows });
+        // Like typed input, durable before the host sees it.
+        await this.trail.relayed([() => this.host.audit.onEvent("term.resize", { ch: message.ch, cols: message.cols, rows: message.rows })]);
         this.sends.connectorControl(message);
         return;
       }
       case "ssh.signal": {
         const ch = this.channels.get(message.ch);
         if (!ch || ch.state !== "open") return;
-        await this.host.audit.onEvent("ssh.signal", { ch: message.ch, signal: message.name });
+        await this.trail.relayed([() => this.host.audit.onEvent("ssh.signal", { ch: message.ch, signal: message.name })]);
         this.sends.connectorControl(message);
         return;
       }
@@ -247,7 +250,7 @@ export class SshEngine implements Engine {
     let refusal: string | undefined;
     if (decision.effect === "approve") ({ decision, refusal } = await this.holdForApproval(message, decision, what, pty));
 
-    const channel: Channel = { kind, state: "open", pty, output: new ChannelOutput(this.mask, transfer.kind === "same-length" ? { sameLength: true, hold: transfer.hold } : { sameLength: false, hold: true }), recorded: 0, truncatedNoted: false };
+    const channel: Channel = { kind, state: "open", pty, output: new ChannelOutput(this.mask, transfer.kind === "same-length" ? { sameLength: true, hold: transfer.hold } : { sameLength: false, hold: true }), recorded: 0, truncatedNoted: false, inputHeld: 0 };
     this.channels.set(message.ch, channel);
     if (decision.effect !== "allow") {
       channel.state = "refused";
@@ -330,7 +333,7 @@ export class SshEngine implements Engine {
   }
 
   private forwardChannel(kind: string, target: string): Channel {
-    return { kind: "forward", state: "open", pty: false, output: new ChannelOutput(undefined, { sameLength: false, hold: true }), forward: { kind, target, up: 0, down: 0 }, recorded: 0, truncatedNoted: false };
+    return { kind: "forward", state: "open", pty: false, output: new ChannelOutput(undefined, { sameLength: false, hold: true }), forward: { kind, target, up: 0, down: 0 }, recorded: 0, truncatedNoted: false, inputHeld: 0 };
   }
 
   /** A channel the host opened towards the client: relayed only if this session was granted what it belongs to. */
@@ -395,6 +398,8 @@ export class SshEngine implements Engine {
         return this.fail("protocol", `gatehouse: ${(e as Error).message}`);
       }
       if (event.t !== "eof" && event.t !== "close") return this.fail("protocol", `gatehouse: the client may not send a channel ${event.t} event`);
+      // The input ends: what the input window still holds is recorded, masked (it resolves the placeholder).
+      if (ch.state === "open" && !ch.forward && (ch.kind === "shell" || ch.pty)) await this.recordInput(frame.ch, ch, ch.output.input(new Uint8Array(0), true), false);
       if (event.t === "close") {
         const wasOpen = ch.state === "open";
         this.dropChannel(frame.ch);
@@ -424,7 +429,8 @@ export class SshEngine implements Engine {
       return;
     }
     if (ch.forward) ch.forward.up += frame.bytes.length;
-    else if (ch.kind === "shell" || ch.pty) await this.recordInput(frame.ch, ch.output.input(frame.bytes));
+    // Typed input is durable before the host gets it: the send below commits it first (one write per chunk).
+    else if (ch.kind === "shell" || ch.pty) await this.recordInput(frame.ch, ch, ch.output.input(frame.bytes), frame.bytes.length > 0);
     // The frame is already exactly what the connector expects (stdin of this channel): pass it on as is.
     this.sends.sendToConnector([bytes]);
   }
@@ -519,7 +525,7 @@ export class SshEngine implements Engine {
   private async flushOutput(chId: number, ch: Channel): Promise<void> {
     for (const { stream, bytes } of ch.output.end()) await this.emitMasked(chId, ch, stream, bytes);
     for (const stream of [STREAM_STDOUT, STREAM_STDERR]) await this.record(chId, ch, ch.output.text(stream, new Uint8Array(0), true));
-    if (ch.kind === "shell" || ch.pty) await this.recordInput(chId, ch.output.input(new Uint8Array(0), true));
+    if (ch.kind === "shell" || ch.pty) await this.recordInput(chId, ch, ch.output.input(new Uint8Array(0), true), false);
   }
 
   /** Masked bytes: recorded exactly as sent (decoded for the trail), then sent. */
@@ -528,9 +534,16 @@ export class SshEngine implements Engine {
     this.sendOutput(chId, stream, bytes);
   }
 
-  /** Typed input for the trail (already masked by the channel's input window). */
-  private async recordInput(chId: number, text: string): Promise<void> {
-    if (text.length > 0) await this.host.audit.onEvent("term.input", { ch: chId, data: text });
+  /**
+   * Typed input for the trail, recorded before it is relayed (`relayed`: the next send to the host
+   * commits it). `data` is what the channel's input window settled, masked; what it still holds
+   * is recorded as a placeholder, its byte count (`held`), until a later event carries it masked —
+   * so the trail never holds an unmasked secret, and no typed byte reaches the host unrecorded.
+   */
+  private async recordInput(chId: number, ch: Channel, typed: { text: string; held: number }, sent: boolean): Promise<void> {
+    if (!sent && typed.text.length === 0 && typed.held === ch.inputHeld) return;
+    ch.inputHeld = typed.held;
+    await this.trail.relayed([() => this.host.audit.onEvent("term.input", { ch: chId, data: typed.text, ...(typed.held > 0 ? { held: typed.held } : {}) })]);
   }
 
   /** Recording sees exactly what the client receives (after masking). */

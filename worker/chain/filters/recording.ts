@@ -14,6 +14,8 @@
  * - …but answers wait: before anything goes to the client, what is buffered is committed (the
  *   output gate then holds those bytes until the write is durable). Encode runs in reverse, so
  *   this filter, placed first, records the answer as the client receives it (after masking).
+ * - Typed input (SSH shells, which no request event describes) is durable before it is relayed
+ *   (`relayed`, then `beforeForward`): one write per chunk of input.
  * - A failed write ends the session: the message is refused with a fatal refusal (nothing goes
  *   on unrecorded), in the client's own protocol.
  * - The trail text of a request (and its bound parameters) is masked here by the session's
@@ -27,7 +29,7 @@ import type { DecisionEvent, QueryEvent, SessionAudit } from "../../session/sess
 import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import { CONTINUE, refuse, type ChainFrame, type Filter, type Refusal } from "../types.ts";
 
-export type TrailAudit = Pick<SessionAudit, "onQuery" | "onDecision"> & Partial<Pick<SessionAudit, "commit" | "commitBeforeForward">>;
+export type TrailAudit = Pick<SessionAudit, "onQuery" | "onDecision"> & Partial<Pick<SessionAudit, "commit" | "commitBeforeForward" | "holdForwardUntilCommitted">>;
 
 /** A request's event as the protocol describes it; `readOnly` defaults to the description's `attributes.readOnly`. */
 export type RequestEvent = Omit<QueryEvent, "readOnly"> & { readOnly?: boolean };
@@ -93,6 +95,18 @@ export class Trail {
   /** The events describing an answer, as the client receives it: one batch. */
   async answer(records: readonly AnswerRecord[]): Promise<void> {
     await Promise.all(records.map((record) => record()));
+  }
+
+  /**
+   * Events describing bytes about to be relayed to the target that no request event describes
+   * (typed input): recorded, and the next `beforeForward` makes them durable first — one write
+   * per chunk of input. The caller relays (through `beforeForward`) only after this resolves, and
+   * relays nothing when it rejects: later chunks wait behind it (the session hands the engine one
+   * client message at a time), so the relay order is the arrival order.
+   */
+  async relayed(records: readonly AnswerRecord[]): Promise<void> {
+    await Promise.all(records.map((record) => record()));
+    if (records.length > 0) this.audit().holdForwardUntilCommitted?.();
   }
 
   /** Before anything goes to the target: a buffered request that is not read-only is made durable first. */
