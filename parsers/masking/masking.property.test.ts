@@ -219,6 +219,48 @@ describe("WASM masker ≡ TypeScript reference", () => {
     );
   });
 
+  it("agrees on prose no detector can start in, with a few start bytes anywhere (the prefilter's no-candidate shortcut)", () => {
+    // Prose of bytes that start no detector (no digits, capitals, b e g x - $ + ( @, multi-byte
+    // UTF-8), long enough for several 16-byte chunks, with 0-3 insertions at any offset (chunk
+    // boundaries, first and last byte): a single start byte, a gate's bytes alone ("r ", "yJ", "@",
+    // "ws"), or a real match. Rows, COPY text/CSV fields and plain text.
+    const prose = fc.array(fc.constantFrom("a", "c", "d", "f", "h", "i", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "y", "z", " ", ",", ".", "é", "日本", "🙂", "\u00a0", "r ", "lorem ipsum dolor sit amet "), { maxLength: 120 }).map((p) => p.join(""));
+    const trigger = fc.oneof(
+      fc.constantFrom("e", "b", "B", "g", "x", "-", "$", "+", "(", "A", "Q", "1", "7", "@", "yJ", "r ", "ws", "cr", "\u00ff", "0".repeat(40), "4111 1111 1111 1111", "+1 415 555 0100"),
+      fc.constantFrom(...SENSITIVE),
+    );
+    const value = fc.tuple(prose, fc.array(fc.tuple(trigger, fc.nat()), { maxLength: 3 })).map(([base, inserts]) => {
+      let v = base;
+      for (const [t, at] of inserts) {
+        const cut = [...v].slice(0, at % ([...v].length + 1)).join("").length;
+        v = v.slice(0, cut) + t + v.slice(cut);
+      }
+      return v;
+    });
+    fc.assert(
+      fc.property(fc.subarray([...DETECTORS], { minLength: 1 }), fc.array(value, { minLength: 1, maxLength: 4 }), (detectors, values) => {
+        const cfg: MaskingConfig = { rules: [{ name: "d", detectors, style: "partial" }] };
+        const a = createMasker(wasm, cfg);
+        const b = new ReferenceMasker(cfg);
+        const same = (input: Uint8Array) => expect(Buffer.from(a.process(input)).toString("hex")).toBe(Buffer.from(b.process(input)).toString("hex"));
+        same(f.concat([f.rowDescription(values.map((_, k) => ({ name: `c${k}` }))), f.dataRow(values)]));
+        for (const format of ["text", "csv"] as const) {
+          const delim = format === "csv" ? "," : "\t";
+          const line = values.map((v) => (format === "csv" ? csvField(v, delim) : textField(v, delim))).join(delim) + "\n";
+          a.setCopyFormat(format);
+          b.setCopyFormat(format);
+          same(f.concat([f.copyOutResponse(0, values.length), f.copyData(line), f.copyData(line), f.copyDone(), f.commandComplete("COPY 2")]));
+        }
+        for (const v of values) {
+          const t = f.utf8(v);
+          expect(Buffer.from(a.maskText(t)).toString("hex")).toBe(Buffer.from(b.maskText(t)).toString("hex"));
+        }
+        expect(a.counts()).toEqual(b.counts());
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 400) },
+    );
+  });
+
   it("keeps large values and output growth consistent (NEED_SPACE path)", () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom("a@b.io ", "x", "4111111111111111 ", "é"), { minLength: 2000, maxLength: 6000 }), (parts) => {

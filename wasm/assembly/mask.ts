@@ -239,6 +239,7 @@ export function cfgFinish(): void {
   pfEnabled = false;
   simdConfigure();
   prepareStaticSimd();
+  nibbleTables();
   for (let d: u32 = 0; d < BUILTIN_DETECTORS; d++) {
     if (((1 << d) & PF_BITS) != 0 && load<i32>(DET_RULE + (<usize>d << 2)) >= 0) pfEnabled = true;
   }
@@ -675,8 +676,63 @@ function aD4(v: v128): v128 {
   return i32x4.add(s2, i8x16.shuffle(s2, s2, 4, 5, 6, 7, 0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15));
 }
 
+/**
+ * Set by prefilter(): whether some byte of the value can start a detector under the value's
+ * mask, as simdSkip() tests it (same bytes, same gating). When none can, and neither the e-mail
+ * nor the AWS secret key detector is on (they start at any alphanumeric), scan() needs no second
+ * pass: no detector is ever tried, so nothing matches. Prose without digits, capitals or the few
+ * start bytes (most free-text columns) is then read once.
+ */
+let pfCandidates: bool = true;
+
+// Start-byte classes for pfCandidates, one bit each, looked up 16 bytes at a time by nibble:
+// class(b) = NIB_LO[b & 15] & NIB_HI[b >> 4]. Each class is a set {lo nibbles} × {hi nibbles}, so
+// the lookup is exact per class; bytes of disabled detectors are left out (nibbleTables()).
+const K_DASH_DOLLAR: u32 = 1; // '-' PEM, '$' password hash
+const K_PHONE: u32 = 2; //       '+' '(' (value needs 8 digits)
+const K_G: u32 = 4; //           'g' GitHub / GitLab
+const K_X: u32 = 8; //           'x' Slack
+const K_UPPER_1: u32 = 16; //    0x41-0x4F (IBAN; else 'A' AWS key, 'B' bearer)
+const K_UPPER_2: u32 = 32; //    0x50-0x5A (IBAN)
+const K_E: u32 = 64; //          'e' JWT (value needs "yJ")
+const K_LOWER_B: u32 = 128; //   'b' bearer (value needs "r ")
+const K_STATIC: u32 = K_DASH_DOLLAR | K_G | K_X | K_UPPER_1 | K_UPPER_2;
+const NIB: usize = memory.data(32); // lo table, hi table
+let nibLo: v128 = i8x16.splat(0);
+let nibHi: v128 = i8x16.splat(0);
+
+function nibAdd(k: u32, lo: u32, hi: u32): void {
+  store<u8>(NIB + <usize>lo, load<u8>(NIB + <usize>lo) | <u8>k);
+  store<u8>(NIB + 16 + <usize>hi, load<u8>(NIB + 16 + <usize>hi) | <u8>k);
+}
+
+function nibbleTables(): void {
+  memory.fill(NIB, 0, 32);
+  if (detOn(0)) nibAdd(K_DASH_DOLLAR, 0xd, 2);
+  if (detOn(1)) nibAdd(K_DASH_DOLLAR, 0x4, 2);
+  if (detOn(13)) {
+    nibAdd(K_PHONE, 0xb, 2);
+    nibAdd(K_PHONE, 0x8, 2);
+  }
+  if (detOn(3) || detOn(4)) nibAdd(K_G, 0x7, 6);
+  if (detOn(5)) nibAdd(K_X, 0x8, 7);
+  if (detOn(10)) {
+    for (let n: u32 = 1; n <= 0xf; n++) nibAdd(K_UPPER_1, n, 4);
+    for (let n: u32 = 0; n <= 0xa; n++) nibAdd(K_UPPER_2, n, 5);
+  } else {
+    if (detOn(6)) nibAdd(K_UPPER_1, 0x1, 4);
+    if (detOn(7)) nibAdd(K_UPPER_1, 0x2, 4);
+  }
+  if (detOn(2)) nibAdd(K_E, 0x5, 6);
+  if (detOn(7)) nibAdd(K_LOWER_B, 0x2, 6);
+  nibLo = v128.load(NIB);
+  nibHi = v128.load(NIB + 16);
+}
+
 function prefilter(p: usize, e: usize): u32 {
   const sAt = i8x16.splat(64), sy = i8x16.splat(121), sJ = i8x16.splat(74), sr = i8x16.splat(114);
+  const tLo = nibLo, tHi = nibHi, s0f = i8x16.splat(0x0f);
+  let aK = i8x16.splat(0); // start-byte classes seen (K_* bits, per lane)
   const ssp = i8x16.splat(32), sw = i8x16.splat(119), ss = i8x16.splat(115), sc = i8x16.splat(99), s20 = i8x16.splat(0x20);
   let aAt = i8x16.splat(0), aYj = i8x16.splat(0), aR = i8x16.splat(0), aC = i8x16.splat(0);
   let aD = i8x16.splat(0); // per-lane digit counts (saturating)
@@ -692,12 +748,14 @@ function prefilter(p: usize, e: usize): u32 {
     let r = v128.and(i8x16.eq(l0, sr), i8x16.eq(v1, ssp));
     let c = v128.or(v128.and(i8x16.eq(l0, sw), i8x16.eq(l1, ss)), v128.and(i8x16.eq(l0, sc), i8x16.eq(l1, sr)));
     let dg = i8x16.lt_u(i8x16.sub(v0, s48), s10);
+    let kk = v128.and(i8x16.swizzle(tLo, v128.and(v0, s0f)), i8x16.swizzle(tHi, i8x16.shr_u(v0, 4)));
     if (i + 17 > e) { // last chunk: n single lanes, n - 1 pair lanes
       const n = e - i;
       const single = v128.load(LANES + 16 - n);
       const pair = v128.load(LANES + 17 - n);
       one = v128.and(one, single);
       dg = v128.and(dg, single);
+      kk = v128.and(kk, single);
       yj = v128.and(yj, pair);
       r = v128.and(r, pair);
       c = v128.and(c, pair);
@@ -707,6 +765,7 @@ function prefilter(p: usize, e: usize): u32 {
     aR = v128.or(aR, r);
     aC = v128.or(aC, c);
     aD = i8x16.add_sat_u(aD, v128.and(dg, s1));
+    aK = v128.or(aK, kk);
     i += 16;
   }
   const digits = i32x4.extract_lane(aD4(aD), 0);
@@ -723,6 +782,18 @@ function prefilter(p: usize, e: usize): u32 {
   if (digits >= 13) m |= 1 << 11;
   if (digits >= 9) m |= 1 << 12;
   if (digits >= 8) m |= 1 << 13;
+  // At least simdSkip()'s start bytes under prepareSimd(m) (capitals count whatever the value):
+  // see pfCandidates and nibbleTables().
+  let k8 = v128.or(aK, i8x16.shuffle(aK, aK, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  k8 = v128.or(k8, i8x16.shuffle(k8, k8, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+  k8 = v128.or(k8, i8x16.shuffle(k8, k8, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+  k8 = v128.or(k8, i8x16.shuffle(k8, k8, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
+  let gate: u32 = K_STATIC;
+  if ((m & (1 << 13)) != 0) gate |= K_PHONE;
+  if ((m & (1 << 2)) != 0) gate |= K_E;
+  if ((m & (1 << 7)) != 0) gate |= K_LOWER_B;
+  pfCandidates = (i8x16.extract_lane_u(k8, 0) & gate) != 0
+    || (simdDigits && (m & ((1 << 11) | (1 << 12) | (1 << 13))) != 0 && digits > 0);
   return m;
 }
 
@@ -851,8 +922,14 @@ function scan(p: usize, e: usize, emit: bool): bool {
     hit = true;
     i = resumeEnd;
     last = resumeEnd;
+  } else if (pfEnabled) {
+    vmask = prefilter(p, e);
+    if (!pfCandidates && simdUsable && (vmask & (EMAIL_BIT | (1 << 8))) == 0) {
+      if (emit) outCopy(p, e - p);
+      return false;
+    }
   } else {
-    vmask = pfEnabled ? prefilter(p, e) : 0xffffffff;
+    vmask = 0xffffffff;
   }
   // An e-mail starting at i needs an '@' within the next 64 bytes: track the next '@' so the
   // detector only runs at the few word starts close enough to one.

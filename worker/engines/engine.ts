@@ -23,7 +23,10 @@ export interface EngineHost {
   readonly resource: ResourceInfo;
   readonly policy: SessionPolicy;
   readonly audit: SessionAudit;
-  /** Write protocol bytes to the client (in order; flow-controlled). */
+  /**
+   * Write protocol bytes to the client (in order; flow-controlled). The parts may be views of an
+   * engine's working memory (framer, masker) that its next step reuses: copy them before returning.
+   */
   sendToClient(parts: readonly Uint8Array[]): void;
   /** Write protocol bytes to the target through the connector (in order; flow-controlled). */
   sendToConnector(parts: readonly Uint8Array[]): void;

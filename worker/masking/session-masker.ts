@@ -4,10 +4,10 @@
  * never serve unmasked what the policy says to mask.
  */
 import type { EngineHost } from "../engines/engine.ts";
-import { createMasker, type TextScanningMasker } from "../../wasm/loader/mask.ts";
+import { createMasker, type BorrowingMasker } from "../../wasm/loader/mask.ts";
 import { maskModule } from "../wasm-modules.ts";
 
-export type SessionMasker = TextScanningMasker;
+export type SessionMasker = BorrowingMasker;
 
 export function createSessionMasker(host: EngineHost): SessionMasker | undefined {
   const config = host.policy.maskingConfig();

@@ -61,7 +61,8 @@ async function harness(extra: Partial<EngineHost> = {}) {
     resource,
     policy,
     audit,
-    sendToClient: (parts) => void toClient.push(...parts),
+    // Copied, as the session's hop does: the engine may pass views of the framer's or masker's memory.
+    sendToClient: (parts) => void toClient.push(...parts.map((p) => p.slice())),
     sendToConnector: (parts) => {
       // The gateway's catalogue query at session start (taint analysis): an empty catalogue.
       if (String.fromCharCode(parts[0]![0]!) === "Q" && new TextDecoder().decode(parts[0]!).includes("SELECT 'rel'")) {
@@ -267,6 +268,30 @@ describe("PostgresEngine masking: COPY … TO STDOUT with HEADER", () => {
       const out = h.received().filter((m) => m.type === "d").map((m) => new TextDecoder().decode(m.m.subarray(5)));
       expect(out).toEqual(["email\n", "[REDACTED]\n"]);
     }
+  });
+});
+
+describe("PostgresEngine masking: output borrowed from the masker", () => {
+  it("delivers each batch intact although the masker is used (and its memory grows) before the next one and while the trail writes", async () => {
+    let masker!: ReturnType<typeof createMasker>;
+    // What the client side may do meanwhile (the trail masking a request's text): 3 MB, so the
+    // masker's WASM memory grows and a view of the old memory would be emptied.
+    const busy = () => masker.maskText(f.utf8(`${BOB} `.repeat(200_000)));
+    const quiet = async () => {};
+    const h = await harness({ audit: { onQuery: quiet, onDecision: quiet, onResult: async () => void busy(), onNotice: quiet, onMasking: quiet, onEvent: quiet } });
+    masker = h.masker;
+    await h.engine.onClientData(encodeQuery("COPY t (note) TO STDOUT (FORMAT csv)"));
+    expect(h.forwarded().map((m) => m.type)).toEqual(["Q"]);
+    const lines = (from: number) => Array.from({ length: 500 }, (_, k) => f.copyData(`mail ${ALICE} ${from + k}\n`));
+    // No event describes these batches: each is sent straight from the masker's memory.
+    await h.engine.onConnectorData(concat([f.copyOutResponse(0, 1), ...lines(0)]));
+    busy();
+    await h.engine.onConnectorData(concat(lines(500)));
+    // The result event is written (the masker used meanwhile) before this batch is sent.
+    await h.engine.onConnectorData(concat([...lines(1000), f.copyDone(), f.commandComplete("COPY 1500"), f.readyForQuery()]));
+    const got = h.received().filter((m) => m.type === "d").map((m) => new TextDecoder().decode(m.m.subarray(5)));
+    expect(got).toEqual(Array.from({ length: 1500 }, (_, k) => `mail [REDACTED] ${k}\n`));
+    expect(h.ended()).toBeUndefined();
   });
 });
 

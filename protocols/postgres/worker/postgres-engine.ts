@@ -144,6 +144,10 @@ export class PostgresEngine implements Engine {
   private readonly sends: EngineSends;
   /** The shared result-masking filter over this session's WASM masker (absent: no masking rule applies). */
   private readonly resultMasking: ResultMaskingFilter<Uint8Array> | undefined;
+  /** Set around the last masking call of a backend batch: its output may be borrowed (see onBackendBatch). */
+  private borrowOutput = false;
+  /** Whether that call's output is a view of the masker's memory. */
+  private borrowed = false;
   private cancelledByTimeout = false;
   private result: ResultEvent & { formats?: number[]; startedAt: number } = { rows: 0, startedAt: Date.now() };
   /**
@@ -185,7 +189,20 @@ export class PostgresEngine implements Engine {
       // The codec-level masker: backend bytes in runs (messages, COPY data, across message
       // boundaries), then the derived-value pass; state between runs is the engine's (plans, COPY formats).
       this.resultMasking = resultMaskingFilter<Uint8Array>({
-        masker: { process: (run) => (taint ? taint.postProcess(masker.process(run)) : masker.process(run)), counts: () => masker.counts() },
+        masker: {
+          process: (run) => {
+            // Borrowed output (a view of the masker's memory, no fresh array per batch): only for
+            // the last run of a batch, which onBackendBatch sends before anything can call the
+            // masker again; and not while the taint pass rewrites rows (it calls maskText).
+            if (this.borrowOutput && !taint?.rewritesRows) {
+              const out = masker.processView(run);
+              this.borrowed = out !== run;
+              return out;
+            }
+            return taint ? taint.postProcess(masker.process(run)) : masker.process(run);
+          },
+          counts: () => masker.counts(),
+        },
       });
     }
     // A tunnel that never completes its startup must not hold a session open.
@@ -863,15 +880,31 @@ export class PostgresEngine implements Engine {
       return this.fatal("08P01", `gatehouse: the server's answers do not match the client's requests (${e.message}); ending the session rather than mask rows by a guessed shape`, "error");
     }
     takeRun(bytes.length);
-    flush();
+    // The batch's only run (a COPY or rows streaming through) may stay in the masker's memory
+    // until it is copied into the client's frame below.
+    this.borrowOutput = out.length === 0;
+    this.borrowed = false;
+    try {
+      flush();
+    } finally {
+      this.borrowOutput = false;
+    }
     if (out.length === 0) return;
-    const payload = out.length === 1 ? out[0]! : concat(out);
+    let payload = out.length === 1 ? out[0]! : concat(out);
+    const borrowed = this.borrowed && out.length === 1;
     // Recording sees exactly what the client will see (after masking).
-    await this.recordResponses(payload);
+    const records = this.answerRecords(payload);
+    if (records.length > 0) {
+      // While the trail writes, the client side may use the masker (request text for the trail,
+      // the approval display): a borrowed output becomes the engine's own first.
+      if (borrowed) payload = payload.slice();
+      await this.trail.answer(records);
+    }
     this.sends.sendToClient([payload]);
   }
 
-  private async recordResponses(payload: Uint8Array): Promise<void> {
+  /** The events a response's messages complete (results, notices), in order; rows are counted and sampled. */
+  private answerRecords(payload: Uint8Array): AnswerRecord[] {
     const pending: AnswerRecord[] = [];
     const result = this.result;
     forEachMessage(payload, (type, start, end) => {
@@ -900,8 +933,8 @@ export class PostgresEngine implements Engine {
         pending.push(() => this.host.audit.onNotice({ severity: f.get("S") ?? "NOTICE", code: f.get("C") ?? "00000", message: f.get("M") ?? "" }));
       }
     });
-    // All of a response's events in one batch (one storage write); the recorder keeps call order.
-    await this.trail.answer(pending);
+    // All of a response's events go in one batch (one storage write); the recorder keeps call order.
+    return pending;
   }
 
   private takeResult(commandTag: string | undefined): ResultEvent {

@@ -103,6 +103,11 @@ export class SessionTaint {
    * Masker output → the same with binary container values of the current plan decoded, scanned
    * and re-encoded (parsers/masking/binary-values.ts). The plan ends where the masker's does.
    */
+  /** Whether postProcess() may rewrite rows now (it then calls the masker's maskText). */
+  get rewritesRows(): boolean {
+    return this.binaryPass !== null;
+  }
+
   postProcess(out: Uint8Array): Uint8Array {
     if (!this.binaryPass) return out;
     const parts: Uint8Array[] = [];
