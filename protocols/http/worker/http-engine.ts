@@ -240,7 +240,7 @@ export class HttpEngine implements Engine {
     // The tenant's request rate (hosted mode), first: a refusal for an empty bucket is already
     // counted in the trail (docs/TENANCY.md "Cheap refusals"), nothing more is read or recorded.
     const early = host.refuseBeforeParse?.();
-    const refusedEarly = early ? await early : null;
+    const refusedEarly = early === undefined || early === null ? null : await early;
     if (refusedEarly?.recorded) return this.refuseThrottled(head, framing, head.headers.some((h) => h.name === "upgrade") ? "upgrade" : null, "", refusedEarly);
     const target = normaliseTarget(head.target);
     const upgradeValues = headerValues(head.headers, "upgrade");

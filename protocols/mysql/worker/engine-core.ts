@@ -186,7 +186,7 @@ export class MysqlEngineCore {
     const cmd: Command = decodeCommand(p.payload);
     if (cmd.type === "query" || cmd.type === "stmt-prepare" || cmd.type === "stmt-execute") {
       const early = this.host.refuseBeforeParse?.();
-      const refused = early ? await early : null;
+      const refused = early === undefined || early === null ? null : await early;
       if (this.ended) return;
       if (refused) return this.refuse(p, "rateLimited", refused);
     }

@@ -339,7 +339,7 @@ export class PostgresEngine implements Engine {
           // The tenant's request rate (hosted mode), before anything is decoded or classified: a
           // refusal for an empty bucket is cheap and already counted in the trail (docs/TENANCY.md).
           const early = this.host.refuseBeforeParse?.();
-          const throttled = early ? await early : null;
+          const throttled = early === undefined || early === null ? null : await early;
           if (throttled?.recorded) {
             this.refuseUnparsed(i, type, body, { code: "53400", message: throttled.message }, batch.count === 1, replace);
             continue;
