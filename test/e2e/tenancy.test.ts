@@ -516,15 +516,17 @@ describe("per-tenant rates (requests per second, session starts per minute)", ()
     hasty.on("error", (e: { code?: string; message?: string }) => void errors.push(e));
     await hasty.connect();
     let refusedSeen = 0;
+    let admittedSeen = 0;
     let ended: { code?: string; message?: string } | null = null;
     // A hostile loop: the next statement at once after each 53400, never waiting for Retry-After.
-    for (let i = 0; i < 400 && !ended; i++) {
+    for (let i = 0; i < 150 && !ended; i++) {
       const err = await hasty.query("select item from orders").then(
         () => null,
         (e: { code?: string; message?: string }) => e,
       );
       if (err?.code === "53400") refusedSeen++;
       else if (err) ended = err;
+      else admittedSeen++;
     }
     await hasty.end().catch(() => {});
     expect(ended).not.toBeNull();
@@ -547,11 +549,14 @@ describe("per-tenant rates (requests per second, session starts per minute)", ()
     const windows = events.filter((e) => e.type === "rate.refused").map((e) => e.data as { count: number; reason: string });
     const lateRefusals = events.filter((e) => e.type === "decision" && e.data?.rule === "gatehouse:tenant-rate-limit").length;
     expect(windows.reduce((n, w) => n + w.count, 0) + lateRefusals).toBe(refusedSeen);
-    expect(windows.length).toBeLessThan(refusedSeen);
+    // (This client waits for each answer, so each window holds one refusal; pipelined refusals share
+    // one: worker/limits/refusal-trail.test.ts.)
+    expect(windows.every((w) => w.count >= 1)).toBe(true);
     expect(windows[0]!.reason).toMatch(/request rate limit is reached/);
-    // The refused statements themselves were never parsed, so no query event carries them.
-    expect(events.filter((e) => e.type === "query").length).toBeLessThan(refusedSeen);
-    expect(events.at(-1)).toMatchObject({ type: "session.end" });
+    // The refused statements were never parsed: the only query events are the admitted ones.
+    expect(events.filter((e) => e.type === "query").length).toBe(admittedSeen + lateRefusals);
+    const end = events.find((e) => e.type === "session.end");
+    expect(String(end?.data?.reason)).toMatch(/session ended: it sent 20 requests in a row before the Retry-After/);
   });
 
   it("past max_session_starts_per_minute a new session is refused with 53300 and logged; live sessions go on", async () => {

@@ -93,6 +93,19 @@ describe("RequestGate.beforeParse", () => {
     expect(sent).toBe(END_AFTER_PREMATURE + 1);
     expect(ended).toMatch(/^session ended: it sent 20 requests in a row before the Retry-After of the tenant's request rate limit/);
 
+    // Tokens now and then (the tenant's rate) do not forgive a client that never waits.
+    const steady = gated(2, 1, async () => {});
+    let admitted = 0;
+    let steadyEnded: string | undefined;
+    for (let i = 0; i < 200 && !steadyEnded; i++) {
+      const r = await steady.gate.beforeParse();
+      if (r) steadyEnded = r.end;
+      else if ((await steady.gate.admit(1)) === null) admitted++;
+      steady.advance(300);
+    }
+    expect(admitted).toBeGreaterThan(2);
+    expect(steadyEnded).toMatch(/^session ended: it sent 20 requests/);
+
     const patient = gated(1, 1, async () => {});
     for (let i = 0; i < 100; i++) {
       const r = await patient.gate.beforeParse();

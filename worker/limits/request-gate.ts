@@ -42,9 +42,9 @@ export const RATE_LIMIT_RULE = "gatehouse:tenant-rate-limit";
 const LEASE_MS = 1000;
 const LOG_EVERY_MS = 1000;
 /**
- * Requests sent before the Retry-After the session was last given, in a row with no request
- * admitted in between, after which the session is ended: a client that honours Retry-After never
- * gets there; one that ignores it cannot keep the gateway busy refusing it.
+ * Refused requests sent before the Retry-After the session was last given, with no request sent
+ * after its Retry-After in between, after which the session is ended: a client that honours
+ * Retry-After never gets there; one that ignores it cannot keep the gateway busy refusing it.
  */
 export const END_AFTER_PREMATURE = 20;
 
@@ -156,8 +156,13 @@ export class RequestGate {
     return this.refuse(`gatehouse: request refused: the tenant's request rate limit is reached (max_requests_per_second: ${ratePerSecond}, burst ${burst})`, 1000);
   }
 
+  /**
+   * A request admitted after the Retry-After it was given ends a streak; one admitted before it
+   * does not (a client ignoring Retry-After still gets a token now and then at the tenant's rate,
+   * and must not be forgiven for it).
+   */
   private admitted(): null {
-    this.premature = 0;
+    if (this.now() >= this.retryAt) this.premature = 0;
     return null;
   }
 
