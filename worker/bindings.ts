@@ -4,7 +4,7 @@
  * import `env.ts` themselves and, through engines, masking and approvals, half the worker: that was
  * an 18-file import cycle. Each class `implements` its interface, so the two cannot drift apart.
  */
-import type { ResourceInfo } from "../parsers/identity.ts";
+import type { Identity, ResourceInfo } from "../parsers/identity.ts";
 import type { JWK } from "jose";
 import type { ConnectorRecord, RegistryResult } from "./connectors/registry.ts";
 
@@ -60,9 +60,21 @@ export type AcquireResult =
   /** The tenant started `open` sessions in the last minute; one more may start in retryAfterMs. */
   | { ok: false; scope: "tenant-starts"; open: number; limit: number; retryAfterMs: number };
 
+/** Hosted mode: may the tenant start one more session (asked at the edge, worker/routes/tunnel.ts)? */
+export interface StartRequest {
+  sessionId: string;
+  maxStartsPerMinute: number;
+  /** For the tenant's refusal log. */
+  identity: Identity;
+  resource: ResourceInfo;
+}
+
+export type StartResult = { ok: true } | { ok: false; message: string; retryAfterMs: number };
+
 /** RPC of the SessionLimiter: leases of live sessions for the policy's concurrency caps. */
 export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
   acquire(req: AcquireRequest): Promise<AcquireResult>;
+  admitStart(req: StartRequest): Promise<StartResult>;
   renew(sessionId: string): Promise<boolean>;
   release(sessionId: string): Promise<void>;
   takeRequests(wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;

@@ -329,7 +329,19 @@ export interface AuditEventDataMap {
   "k8s.portforward.end": K8sPortForwardEndData;
   /** The client renewed its identity token on the tunnel (same issuer and subject, re-admitted by policy). */
   "identity.renewed": IdentityRenewedData;
+  /** Requests refused by the tenant's request rate before they were parsed, counted per window (docs/TENANCY.md). */
+  "rate.refused": RateRefusedData;
   "session.end": SessionEndData;
+}
+
+export interface RateRefusedData {
+  /** How many requests were refused in this window (each was answered only after this event was durable). */
+  count: number;
+  /** When the window's first and last refusal happened (epoch ms). */
+  first_ts: number;
+  last_ts: number;
+  /** The refusal the client was told last (the tenant's limit, or an unavailable limiter). */
+  reason: string;
 }
 
 export interface IdentityRenewedData {
@@ -376,6 +388,7 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "k8s.portforward.stream",
   "k8s.portforward.end",
   "identity.renewed",
+  "rate.refused",
   "session.end",
 ];
 

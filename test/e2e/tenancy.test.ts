@@ -145,6 +145,9 @@ async function createTenant(t: Tenant, connectorPublic: Record<string, unknown>,
       policy: policy(t, stack.issuerId),
       policy_source: `${t}.yaml`,
       limits,
+      // acme's approvals are spread over three objects (docs/TENANCY.md "Sharding within a tenant"):
+      // its approval and grant flows below run across shards, beta's on its one object.
+      ...(t === "acme" ? { shards: { approvals: 3 } } : {}),
     }),
   );
   const r = await gatehouse(["admin", "tenants", "create", "--file", file, "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
@@ -222,7 +225,7 @@ describe("platform administration (gatehouse admin tenants)", () => {
     const show = await gatehouse(["admin", "tenants", "show", "acme", "--json", "--gateway", stack.gatewayUrl], env);
     expect(show.code).toBe(0);
     const view = JSON.parse(show.stdout) as { tenant: Record<string, unknown>; usage: Record<string, number> };
-    expect(view.tenant).toMatchObject({ name: "acme", connectors: ["acme-connector"], audit_keys: "generated", limits: { max_sessions: 20 } });
+    expect(view.tenant).toMatchObject({ name: "acme", connectors: ["acme-connector"], audit_keys: "generated", limits: { max_sessions: 20 }, shards: { approvals: 3 } });
     // Secrets are never shown.
     expect(show.stdout).not.toMatch(/masking|"d"/);
   });
@@ -504,6 +507,56 @@ describe("per-tenant rates (requests per second, session starts per minute)", ()
     expect(String(log[0]!.reason)).toMatch(/request rate limit is reached/);
     // Bounded: far fewer log rows than refusals (one per session per second at most).
     expect(log.length).toBeLessThanOrEqual(6);
+  });
+
+  it("refusals before parsing are counted in rate.refused events; a session that ignores Retry-After is ended and that is recorded", async () => {
+    const hasty = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "rated", "ci-rated-hasty")) });
+    // The FATAL may arrive between two statements (as a server's own termination would): then pg emits it here.
+    const errors: Array<{ code?: string; message?: string }> = [];
+    hasty.on("error", (e: { code?: string; message?: string }) => void errors.push(e));
+    await hasty.connect();
+    let refusedSeen = 0;
+    let admittedSeen = 0;
+    let ended: { code?: string; message?: string } | null = null;
+    // A hostile loop: the next statement at once after each 53400, never waiting for Retry-After.
+    for (let i = 0; i < 150 && !ended; i++) {
+      const err = await hasty.query("select item from orders").then(
+        () => null,
+        (e: { code?: string; message?: string }) => e,
+      );
+      if (err?.code === "53400") refusedSeen++;
+      else if (err) ended = err;
+      else admittedSeen++;
+    }
+    await hasty.end().catch(() => {});
+    expect(ended).not.toBeNull();
+    // PostgreSQL's too_many_connections, as FATAL: the session is over, not just one statement.
+    const fatal = [ended!, ...errors].find((e) => e.code === "53300");
+    expect(fatal?.message).toMatch(/session ended: it sent 20 requests in a row before the Retry-After of the tenant's request rate limit \(max_requests_per_second: 2\)/);
+    // The trail says why it ended and counts every refusal the client saw, per window, not per message.
+    const auditor = await personToken("rated", "rated-auditor", ["rated-auditors"]);
+    const session = await eventually(async () => {
+      const r = await api("GET", `${base("rated")}/v1/sessions?resource=orders`, auditor);
+      return (r.json.sessions as Array<{ id: string; end_reason?: string | null }> | undefined)?.find((x) => /Retry-After/.test(x.end_reason ?? "")) ?? null;
+    }, "the ended session in the index");
+    const exported = await fetch(`${base("rated")}/v1/sessions/${session.id}/export`, { headers: { authorization: `Bearer ${auditor}` } });
+    expect(exported.status).toBe(200);
+    const events = (await exported.text())
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l) as { type?: string; data?: Record<string, unknown> })
+      .filter((e) => typeof e.type === "string");
+    const windows = events.filter((e) => e.type === "rate.refused").map((e) => e.data as { count: number; reason: string });
+    const lateRefusals = events.filter((e) => e.type === "decision" && e.data?.rule === "gatehouse:tenant-rate-limit").length;
+    expect(windows.reduce((n, w) => n + w.count, 0) + lateRefusals).toBe(refusedSeen);
+    // (This client waits for each answer, so each window holds one refusal; pipelined refusals share
+    // one: worker/limits/refusal-trail.test.ts.)
+    expect(windows.every((w) => w.count >= 1)).toBe(true);
+    expect(windows[0]!.reason).toMatch(/request rate limit is reached/);
+    // The refused statements were never parsed: the only query events are the admitted ones.
+    expect(events.filter((e) => e.type === "query").length).toBe(admittedSeen + lateRefusals);
+    const end = events.find((e) => e.type === "session.end");
+    expect(String(end?.data?.reason)).toMatch(/session ended: it sent 20 requests in a row before the Retry-After/);
   });
 
   it("past max_session_starts_per_minute a new session is refused with 53300 and logged; live sessions go on", async () => {

@@ -8,6 +8,7 @@
  *
  * The transitions themselves are in core.ts (pure); this file is storage, alarms and delivery.
  */
+import { ID_ALPHABET, shardOfObjectName } from "./shards.ts";
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
@@ -142,9 +143,13 @@ const SCHEMA = [
 export class ApprovalsObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
+  /** Which of the tenant's approval shards this object is (from its name: shards.ts). */
+  private readonly shard: number;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.shard = shardOfObjectName(ctx.id.name);
     for (const s of SCHEMA) this.sql.exec(s);
     // A fresh instance has nothing in flight: deliveries claimed by a previous (evicted or
     // restarted) instance go back to the queue. Receivers may see a duplicate; the delivery id says so.
@@ -163,7 +168,7 @@ export class ApprovalsObject extends DurableObject<Env> {
         .one().n;
       if (pending >= MAX_PENDING_STATEMENTS_PER_SESSION) throw new ApprovalError("invalid", `session ${input.sessionId} already has ${pending} pending approval requests`);
       const now = Date.now();
-      const record = createStatementRequest(input, newId("apr"), now);
+      const record = createStatementRequest(input, newId("apr", this.shard), now);
       this.ctx.storage.transactionSync(() => {
         this.insert(record);
         this.log(record.id, now, "requested", {
@@ -219,7 +224,7 @@ export class ApprovalsObject extends DurableObject<Env> {
         .one().n;
       if (pending >= MAX_PENDING_GRANTS_PER_REQUESTER) throw new ApprovalError("invalid", `too many pending grant requests (${pending}); wait for a decision or revoke some`);
       const now = Date.now();
-      const record = createGrantRequest(input, newId("grt"), now);
+      const record = createGrantRequest(input, newId("grt", this.shard), now);
       this.ctx.storage.transactionSync(() => {
         this.insert(record);
         this.log(record.id, now, "requested", { resource: record.resource, requester: record.requester, duration_ms: input.durationMs, reason: record.requestReason });
@@ -587,12 +592,14 @@ export class ApprovalsObject extends DurableObject<Env> {
   }
 }
 
-/** Short, unguessable, typeable ids: apr_/grt_ + 16 base32 characters (80 bits). */
-function newId(prefix: "apr" | "grt"): string {
-  const alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
-  const bytes = new Uint8Array(16);
+/**
+ * Short, unguessable, typeable ids: apr_/grt_ + 16 base32 characters. The first names the shard
+ * that holds the request (shards.ts), the other 15 are random (75 bits).
+ */
+function newId(prefix: "apr" | "grt", shard: number): string {
+  const bytes = new Uint8Array(15);
   crypto.getRandomValues(bytes);
-  let s = "";
-  for (const b of bytes) s += alphabet[b & 31];
+  let s = ID_ALPHABET[shard]!;
+  for (const b of bytes) s += ID_ALPHABET[b & 31];
   return `${prefix}_${s}`;
 }

@@ -9,7 +9,8 @@ import type { ApprovalRequirement } from "../../parsers/policy/types.ts";
 import type { Env } from "../env.ts";
 import { principalKey, principalOf } from "./ci-context.ts";
 import { ApprovalError, type ApprovalRecord } from "./core.ts";
-import type { ApprovalsObject, Result } from "./approvals-object.ts";
+import type { Result } from "./approvals-object.ts";
+import { approvalShards, shardedApprovals, type ApprovalsApi } from "./shards.ts";
 import { toHex } from "../../parsers/encoding/hex-base64.ts";
 import { addUsage } from "../tenancy/tenant-usage.ts";
 
@@ -20,13 +21,15 @@ export { GRANT_ENDED_SQLSTATE } from "./approvals-object.ts";
 export const APPROVALS_OBJECT_NAME = "approvals";
 
 /** The object's RPC surface as plain promises (the generated stub type cannot express `unknown` fields). */
-export type ApprovalsApi = Pick<
-  ApprovalsObject,
-  "createStatement" | "consume" | "withdraw" | "createGrant" | "activeGrants" | "noteGrantUse" | "revoke" | "vote" | "get" | "list" | "history" | "outbox"
->;
+export type { ApprovalsApi };
 
-export function approvalsStub(env: Pick<Env, "APPROVALS">): ApprovalsApi {
-  return env.APPROVALS.get(env.APPROVALS.idFromName(APPROVALS_OBJECT_NAME)) as unknown as ApprovalsApi;
+/**
+ * The tenant's approvals: the one object, or (hosted mode with `shards.approvals` > 1) a router
+ * over its shards with the same surface (shards.ts).
+ */
+export function approvalsStub(env: Pick<Env, "APPROVALS" | "TENANT">): ApprovalsApi {
+  const shards = approvalShards(env, APPROVALS_OBJECT_NAME);
+  return shards.length === 1 ? shards[0]! : shardedApprovals(shards);
 }
 
 function unwrap<T>(r: Result<T>): T {

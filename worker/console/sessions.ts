@@ -119,6 +119,7 @@ function timelineItem(e: AuditEvent, t0: number): Html | "" {
     case "ssh.forward-open":
     case "ssh.forward-refused":
     case "identity.renewed":
+    case "rate.refused":
       return html`<li>${at} ${e.type} <code>${JSON.stringify(e.data).slice(0, 300)}</code></li>`;
     case "session.end": {
       const s = (e as AuditEvent<"session.end">).data;

@@ -46,6 +46,13 @@ export interface EngineHost {
    * session stays usable. Returns null synchronously when no rate applies.
    */
   admitRequest?(cost?: number): Promise<Throttle | null> | null;
+  /**
+   * Asked first, before the request is decoded or classified (then `admitRequest` with its cost):
+   * a Throttle with `recorded: true` is already counted in the trail (a `rate.refused` event), so
+   * the engine answers it in the protocol's own words and records nothing, decodes nothing more.
+   * A throttle with `end: true` is followed by the session's end (the host ends it).
+   */
+  refuseBeforeParse?(): Promise<Throttle | null> | null;
   /** End the session: both sockets close after pending output is flushed. */
   end(outcome: SessionOutcome): void;
 }

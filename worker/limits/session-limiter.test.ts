@@ -74,4 +74,23 @@ describe("SessionLimiter", () => {
     await runInDurableObject(l, async (_o, state) => void state.storage.sql.exec("UPDATE starts SET at = at - 61000"));
     expect(await start("d")).toEqual({ ok: true });
   });
+
+  it("admitStart (at the edge): the same sliding minute, a refusal that says why and when, no lease taken", async () => {
+    const l = limiter("edge-starts");
+    const who = { issuer: "https://idp", subject: "ci", claims: {} };
+    const start = (id: string) => l.admitStart({ sessionId: id, maxStartsPerMinute: 2, identity: who, resource: { name: "db", type: "postgres", labels: {} } });
+    expect(await start("a")).toEqual({ ok: true });
+    expect(await start("b")).toEqual({ ok: true });
+    const refused = await start("c");
+    expect(refused.ok).toBe(false);
+    if (refused.ok) return;
+    expect(refused.message).toMatch(/^gatehouse: too many sessions: the tenant started 2 sessions in the last minute \(tenant limit max_session_starts_per_minute: 2\); retry in (59|60) s$/);
+    expect(refused.retryAfterMs).toBeGreaterThan(50_000);
+    // A flood of refused starts costs this object a count each, nothing more.
+    for (let i = 0; i < 50; i++) expect((await start(`f${i}`)).ok).toBe(false);
+    // Starts are not leases: nothing is counted as a live session.
+    expect(await l.counts("https://idp\nci", "db")).toEqual({ identity: 0, resource: 0 });
+    await runInDurableObject(l, async (_o, state) => void state.storage.sql.exec("UPDATE starts SET at = at - 61000"));
+    expect(await start("d")).toEqual({ ok: true });
+  });
 });

@@ -11,10 +11,16 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
-import type { AcquireRequest, AcquireResult, SessionLimiterRpc } from "../bindings.ts";
+import type { AcquireRequest, AcquireResult, SessionLimiterRpc, StartRequest, StartResult } from "../bindings.ts";
+import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenBucket, type BucketLimits, type Take } from "./token-bucket.ts";
 
-export type { AcquireRequest, AcquireResult };
+export type { AcquireRequest, AcquireResult, StartRequest, StartResult };
+
+/** What a session refused by `max_session_starts_per_minute` is told (at the edge or by its slot). */
+export function startsRefusal(started: number, limit: number, retryAfterMs: number): string {
+  return `gatehouse: too many sessions: the tenant started ${started} sessions in the last minute (tenant limit max_session_starts_per_minute: ${limit}); retry in ${Math.ceil(retryAfterMs / 1000)} s`;
+}
 
 /** Session starts are counted over this sliding window (limit: `max_session_starts_per_minute`). */
 export const START_WINDOW_MS = 60_000;
@@ -72,18 +78,56 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
       if (open >= req.maxPerResource) return { ok: false, scope: "resource", open, limit: req.maxPerResource };
     }
     if (req.maxStartsPerMinute != null) {
-      // Sliding window: the starts of the last minute, this session's earlier try not counted twice.
-      this.sql.exec("DELETE FROM starts WHERE at <= ?", now - START_WINDOW_MS);
-      const started = Number(this.sql.exec("SELECT count(*) AS n FROM starts WHERE session_id <> ?", req.sessionId).one().n);
-      if (started >= req.maxStartsPerMinute) {
-        const oldest = Number(this.sql.exec("SELECT min(at) AS at FROM starts").one().at ?? now);
-        return { ok: false, scope: "tenant-starts", open: started, limit: req.maxStartsPerMinute, retryAfterMs: Math.max(1, oldest + START_WINDOW_MS - now) };
-      }
-      this.sql.exec("INSERT OR REPLACE INTO starts (session_id, at) VALUES (?, ?)", req.sessionId, now);
+      const refused = this.takeStart(req.sessionId, req.maxStartsPerMinute, now);
+      if (refused) return refused;
     }
     this.sql.exec("INSERT INTO leases (session_id, identity, resource, expires_at) VALUES (?, ?, ?, ?)", req.sessionId, req.identity, req.resource, now + Math.min(req.ttlMs ?? LEASE_TTL_MS, LEASE_TTL_MS));
     await this.scheduleSweep();
     return { ok: true };
+  }
+
+  /** Sliding window: the starts of the last minute, this session's earlier try not counted twice. */
+  private takeStart(sessionId: string, max: number, now: number): Extract<AcquireResult, { scope: "tenant-starts" }> | null {
+    this.sql.exec("DELETE FROM starts WHERE at <= ?", now - START_WINDOW_MS);
+    const started = Number(this.sql.exec("SELECT count(*) AS n FROM starts WHERE session_id <> ?", sessionId).one().n);
+    if (started >= max) {
+      const oldest = Number(this.sql.exec("SELECT min(at) AS at FROM starts").one().at ?? now);
+      return { ok: false, scope: "tenant-starts", open: started, limit: max, retryAfterMs: Math.max(1, oldest + START_WINDOW_MS - now) };
+    }
+    this.sql.exec("INSERT OR REPLACE INTO starts (session_id, at) VALUES (?, ?)", sessionId, now);
+    return null;
+  }
+
+  /** Start refusals not yet in the tenant's log (written at most once a second: a flood is one write). */
+  private refusedStarts: { count: number; message: string; start: StartRequest } | undefined;
+  private startsLoggedAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Hosted mode, at the edge (worker/routes/tunnel.ts): may the tenant start one more session
+   * (`max_session_starts_per_minute`)? Asked before any other Durable Object is touched, so a
+   * refused start costs this one call. Refusals are counted and logged here, in aggregate.
+   */
+  async admitStart(req: StartRequest): Promise<StartResult> {
+    const now = Date.now();
+    const refused = this.takeStart(req.sessionId, req.maxStartsPerMinute, now);
+    if (!refused) return { ok: true };
+    const message = startsRefusal(refused.open, refused.limit, refused.retryAfterMs);
+    const pending = (this.refusedStarts ??= { count: 0, message, start: req });
+    pending.count++;
+    pending.message = message;
+    pending.start = req;
+    if (now - this.startsLoggedAt >= 1000) this.ctx.waitUntil(this.logRefusedStarts());
+    else await this.scheduleAlarm(this.startsLoggedAt + 1000);
+    return { ok: false, message, retryAfterMs: refused.retryAfterMs };
+  }
+
+  private async logRefusedStarts(): Promise<void> {
+    const pending = this.refusedStarts;
+    if (!pending) return;
+    this.refusedStarts = undefined;
+    this.startsLoggedAt = Date.now();
+    const { sessionId, identity, resource } = pending.start;
+    await logRateRefusal(this.env, { counter: "session_starts_rate_limited", sessionId, identity, resource, count: pending.count, message: pending.message }).catch(() => {});
   }
 
   /**
@@ -117,13 +161,20 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
   }
 
   private async scheduleSweep(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + LEASE_TTL_MS);
+    await this.scheduleAlarm(Date.now() + LEASE_TTL_MS);
+  }
+
+  /** The one alarm serves sweeps and the start-refusal log: the earliest wanted time wins. */
+  private async scheduleAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   override async alarm(): Promise<void> {
+    await this.logRefusedStarts();
     this.sweep(Date.now());
     this.sql.exec("DELETE FROM starts WHERE at <= ?", Date.now() - START_WINDOW_MS);
     const left = Number(this.sql.exec("SELECT count(*) AS n FROM leases").one().n);
-    if (left > 0) await this.ctx.storage.setAlarm(Date.now() + LEASE_TTL_MS);
+    if (left > 0) await this.scheduleAlarm(Date.now() + LEASE_TTL_MS);
   }
 }

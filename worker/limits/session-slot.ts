@@ -6,7 +6,7 @@
  */
 import type { Env } from "../env.ts";
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
-import { LEASE_RENEW_MS, type AcquireResult } from "./session-limiter.ts";
+import { LEASE_RENEW_MS, startsRefusal, type AcquireResult } from "./session-limiter.ts";
 import { protocolModule } from "../../protocols/registry.ts";
 
 export class TooManySessionsError extends Error {
@@ -67,8 +67,7 @@ export class SessionSlot {
       maxStartsPerMinute: this.caps.maxStartsPerMinute ?? null,
     });
     if (!result.ok && result.scope === "tenant-starts") {
-      const seconds = Math.ceil(result.retryAfterMs / 1000);
-      const message = `gatehouse: too many sessions: the tenant started ${result.open} sessions in the last minute (tenant limit max_session_starts_per_minute: ${result.limit}); retry in ${seconds} s`;
+      const message = startsRefusal(result.open, result.limit, result.retryAfterMs);
       this.onRateRefused?.(message);
       throw new TooManySessionsError(message, protocolModule(this.resource.type)?.sessionCodes?.tooManySessions ?? "too-many-sessions");
     }

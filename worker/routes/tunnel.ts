@@ -40,11 +40,23 @@ export const tunnelRoutes = new Hono<AppEnv>()
     if (!isResourceName(name)) throw new BadRequestError("invalid resource name");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
     requireTunnelVersion("client", c.req.header("sec-websocket-protocol"), c.req.header("user-agent"));
+    const sessionId = crypto.randomUUID();
+    // Hosted mode: the tenant's session starts per minute, decided before any other Durable Object
+    // (hub, session) does work, so a flood of new sessions costs one limiter call each.
+    const maxStarts = c.env.TENANT?.limits.maxSessionStartsPerMinute;
+    if (maxStarts != null) {
+      const limiter = c.env.SESSION_LIMITER.get(c.env.SESSION_LIMITER.idFromName("limits"));
+      const start = await limiter.admitStart({ sessionId, maxStartsPerMinute: maxStarts, identity: c.var.identity, resource: { name, type: c.req.query("type") ?? "postgres", labels: {} } });
+      if (!start.ok) {
+        c.header("retry-after", String(Math.max(1, Math.ceil(start.retryAfterMs / 1000))));
+        throw new GatewayError(429, "session_starts_limited", start.message);
+      }
+    }
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
     const known = await hub.describe(name);
     const type = known?.type ?? c.req.query("type") ?? "postgres";
     const admission: ClientAdmission = {
-      sessionId: crypto.randomUUID(),
+      sessionId,
       identity: c.var.identity,
       resource: { name, type, labels: known?.labels ?? {} },
       clientAddress: clientAddress(c.env, c.req.raw.headers, c.req.raw.cf),

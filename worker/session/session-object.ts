@@ -21,7 +21,8 @@ import { currentPolicy } from "../policy/current-policy.ts";
 import { sqlClassifier } from "../wasm-modules.ts";
 import { openSessionAudit } from "./open-session-audit.ts";
 import { SessionSlot } from "../limits/session-slot.ts";
-import { bucketLimits, RequestGate } from "../limits/request-gate.ts";
+import { bucketLimits, RequestGate, type Throttle } from "../limits/request-gate.ts";
+import { RefusalTrail } from "../limits/refusal-trail.ts";
 import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import { gatewayConfig } from "../config/gateway-config.ts";
@@ -79,8 +80,9 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
     this.holds = holds;
-    // Hosted mode adds the tenant's own cap on live sessions to the policy's.
-    const caps = { ...sessionPolicy.caps(), maxSessionsInTenant: env.TENANT?.limits.maxSessions ?? null, maxStartsPerMinute: env.TENANT?.limits.maxSessionStartsPerMinute ?? null };
+    // Hosted mode adds the tenant's own cap on live sessions to the policy's. (Its starts per minute
+    // were decided at the edge, before this object was reached: worker/routes/tunnel.ts.)
+    const caps = { ...sessionPolicy.caps(), maxSessionsInTenant: env.TENANT?.limits.maxSessions ?? null, maxStartsPerMinute: null };
     const rateLog = (counter: "requests_rate_limited" | "session_starts_rate_limited", count: number, message: string) =>
       logRateRefusal(env, { counter, sessionId: admission.sessionId, identity: admission.identity, resource: admission.resource, count, message });
     const slot = new SessionSlot(
@@ -94,7 +96,25 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     );
     // Hosted mode: the tenant's request rate, asked before every request is decided (worker/limits/request-gate.ts).
     const rate = bucketLimits(env.TENANT?.limits);
-    const gate = rate ? new RequestGate(rate, () => env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")), (count, message) => rateLog("requests_rate_limited", count, message)) : null;
+    const gate = rate
+      ? new RequestGate(
+          rate,
+          () => env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")),
+          (count, message) => rateLog("requests_rate_limited", count, message),
+          Date.now,
+          new RefusalTrail(({ count, first_ts, last_ts, reason }) => audit.onEvent("rate.refused", { count, first_ts, last_ts, reason })),
+        )
+      : null;
+    const refuseBeforeParse = async (): Promise<Throttle | null> => {
+      const throttled = await gate!.beforeParse();
+      // A session that ignores Retry-After through a whole streak is ended after this refusal is answered.
+      const end = throttled?.end;
+      if (end) {
+        const code = protocolModule(admission.resource.type)?.sessionCodes?.tooManySessions ?? "too-many-sessions";
+        setTimeout(() => this.session?.terminate(code, end), 0);
+      }
+      return throttled;
+    };
     const services = { env, sessionId: admission.sessionId };
     return this.acceptSocket(["client"], (ws) => {
       const session = new Session(ws, {
@@ -105,7 +125,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         approvals: holds,
         audit,
         acquireSlot: () => slot.acquire(),
-        ...(gate ? { admitRequest: (cost?: number) => gate.admit(cost) } : {}),
+        ...(gate ? { admitRequest: (cost?: number) => gate.admit(cost), refuseBeforeParse } : {}),
         verifyToken: async (token) => {
           try {
             const v = await verifyOidcToken(token, { issuers: gatewayConfig(env).issuers });

@@ -28,6 +28,8 @@ export interface SessionDeps {
   acquireSlot(): Promise<void>;
   /** Hosted mode with a request rate: whether one more request may be decided now (worker/limits/request-gate.ts). */
   admitRequest?(cost?: number): Promise<Throttle | null>;
+  /** Hosted mode with a request rate: the cheap check before any parsing (RequestGate.beforeParse). */
+  refuseBeforeParse?(): Promise<Throttle | null> | null;
   /** Verify a token the client sent to renew its identity (as the edge verifies tokens). */
   verifyToken(token: string): Promise<Identity>;
   /** Held statements of this session (worker/approvals/session-hold.ts). */
@@ -158,6 +160,10 @@ export class Session implements EngineHost {
 
   admitRequest(cost?: number): Promise<Throttle | null> | null {
     return this.deps.admitRequest?.(cost) ?? null;
+  }
+
+  refuseBeforeParse(): Promise<Throttle | null> | null {
+    return this.deps.refuseBeforeParse?.() ?? null;
   }
 
   holdForApproval(input: HoldForApprovalInput): Promise<HeldStatement> {

@@ -15,6 +15,7 @@ import type { TenantRecord } from "./tenant-record.ts";
 import type { TenantObjectPurge } from "./tenant-objects.ts";
 import { tenantObjectName } from "./object-names.ts";
 import { APPROVALS_OBJECT_NAME } from "../approvals/client.ts";
+import { approvalShards } from "../approvals/shards.ts";
 
 type Purgeable = { purgeTenantData(): Promise<void> };
 
@@ -59,7 +60,7 @@ export async function purgeTenant(hosted: MultiTenantEnv, record: TenantRecord):
   }
   const singletons: Array<TenantObjectPurge> = [
     env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub")) as unknown as TenantObjectPurge,
-    env.APPROVALS.get(env.APPROVALS.idFromName(APPROVALS_OBJECT_NAME)) as unknown as TenantObjectPurge,
+    ...(approvalShards(env, APPROVALS_OBJECT_NAME) as unknown as TenantObjectPurge[]),
     env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")) as unknown as TenantObjectPurge,
     env.EXPORTER.get(env.EXPORTER.idFromName("exporter")) as unknown as TenantObjectPurge,
   ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { limitsView, parseLimits } from "./tenant-record.ts";
+import { limitsView, parseLimits, parseShards } from "./tenant-record.ts";
 
 describe("tenant limits", () => {
   it("reads every limit by its file name, null when absent", () => {
@@ -20,5 +20,17 @@ describe("tenant limits", () => {
     expect(() => parseLimits({ max_requests_per_second: 0 })).toThrow(/at least 1/);
     expect(() => parseLimits({ max_requests_per_second: 5, request_burst: 0 })).toThrow(/at least 1/);
     expect(() => parseLimits([])).toThrow(/must be an object/);
+  });
+});
+
+describe("tenant shards", () => {
+  it("approvals: 1 to 32, default 1; the hub and anything else is refused by name", () => {
+    expect(parseShards(undefined)).toEqual({ approvals: 1 });
+    expect(parseShards({ approvals: 4 })).toEqual({ approvals: 4 });
+    expect(parseShards({})).toEqual({ approvals: 1 });
+    expect(() => parseShards({ hub: 2 })).toThrow(/unknown "hub" \(known: approvals; the connector hub is not sharded\)/);
+    expect(() => parseShards({ Approvals: 2 })).toThrow(/unknown "Approvals"/);
+    for (const bad of [0, 33, 1.5, "2", -1]) expect(() => parseShards({ approvals: bad })).toThrow(/shards.approvals must be an integer from 1 to 32/);
+    expect(() => parseShards(3)).toThrow(/must be an object/);
   });
 });

@@ -11,6 +11,7 @@ import { parseExportConfig } from "../export/config.ts";
 import { loadPolicy, formatPolicyErrors } from "../../parsers/policy/index.ts";
 import { isTenantName, TENANT_NAME_RULE } from "./resolve.ts";
 import { toHex } from "../../parsers/encoding/hex-base64.ts";
+import { MAX_APPROVAL_SHARDS } from "../approvals/shards.ts";
 
 /**
  * maxSessions: live sessions at once in the tenant; maxRecordingBytes: bytes stored under its R2
@@ -34,6 +35,8 @@ export interface TenantRecord {
   /** Their names, for display (values are never shown). */
   secretNames?: string[];
   limits: TenantLimits;
+  /** Objects holding the tenant's approvals (worker/approvals/shards.ts); absent = 1. Fixed at creation. */
+  shards?: { approvals: number };
   createdAt: number;
   createdBy: string;
   /**
@@ -63,11 +66,27 @@ export function publicView(r: TenantRecord) {
     export: r.export !== null,
     secrets: r.secretNames ?? [],
     limits: limitsView(r.limits),
+    shards: { approvals: r.shards?.approvals ?? 1 },
     created_at: new Date(r.createdAt).toISOString(),
     created_by: r.createdBy,
     status: statusOf(r),
     ...(r.changedAt !== undefined ? { changed_at: new Date(r.changedAt).toISOString(), changed_by: r.changedBy ?? null, reason: r.reason ?? null } : {}),
   };
+}
+
+/**
+ * `shards` of a tenant file: `{ "approvals": N }` (1 ≤ N ≤ 32; default 1). Fixed at creation (a
+ * different count would move grants to other objects). The connector hub is not sharded (docs/TENANCY.md).
+ */
+export function parseShards(value: unknown): { approvals: number } {
+  if (value === undefined || value === null) return { approvals: 1 };
+  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigurationError("shards must be an object");
+  const given = value as Record<string, unknown>;
+  const unknown = Object.keys(given).filter((k) => k !== "approvals");
+  if (unknown.length > 0) throw new ConfigurationError(`shards: unknown ${unknown.map((k) => JSON.stringify(k)).join(", ")} (known: approvals; the connector hub is not sharded)`);
+  const n = given.approvals ?? 1;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1 || n > MAX_APPROVAL_SHARDS) throw new ConfigurationError(`shards.approvals must be an integer from 1 to ${MAX_APPROVAL_SHARDS}`);
+  return { approvals: n };
 }
 
 function limit(where: string, v: unknown): number | null {
@@ -148,6 +167,7 @@ export async function tenantFromRequest(body: Record<string, unknown>, createdBy
     auditKeys: jsonOrNull(body.audit_keys),
     export: exportJson,
     limits: parseLimits(body.limits),
+    shards: parseShards(body.shards),
     createdAt: now,
     createdBy,
   };

@@ -240,6 +240,11 @@ export class HttpEngine implements Engine {
 
   private async onRequestHead(head: RequestHead, framing: BodyFraming): Promise<void> {
     const { host } = this;
+    // The tenant's request rate (hosted mode), first: a refusal for an empty bucket is already
+    // counted in the trail (docs/TENANCY.md "Cheap refusals"), nothing more is read or recorded.
+    const early = host.refuseBeforeParse?.();
+    const refusedEarly = early === undefined || early === null ? null : await early;
+    if (refusedEarly?.recorded) return this.refuseThrottled(head, framing, head.headers.some((h) => h.name === "upgrade") ? "upgrade" : null, "", refusedEarly);
     const target = normaliseTarget(head.target);
     const upgradeValues = headerValues(head.headers, "upgrade");
     if (upgradeValues.length > 1) throw new HttpCodecError(400, "Upgrade given more than once");
@@ -820,8 +825,10 @@ export class HttpEngine implements Engine {
     this.exchanges++;
     // A body we will not read cannot be skipped safely on this connection: close after (as for denials).
     const close = framing.kind !== "none" || upgrade !== null;
-    await this.host.audit.onQuery({ protocol: this.options.hooks?.protocol ?? "http", message: head.method, text: this.maskText(`${head.method} ${path}`) });
-    await this.recordDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message, matched: [] });
+    if (!throttled.recorded) {
+      await this.host.audit.onQuery({ protocol: this.options.hooks?.protocol ?? "http", message: head.method, text: this.maskText(`${head.method} ${path}`) });
+      await this.recordDecision({ effect: "deny", rule: RATE_LIMIT_RULE, reason: throttled.message, matched: [] });
+    }
     this.sendProblem(429, "Too Many Requests", throttled.message, RATE_LIMIT_RULE, close, { retry_after: throttled.retryAfterSeconds });
     if (close) this.end("denied", throttled.message, "rate-limited");
   }

@@ -39,6 +39,11 @@ export interface MysqlEngineHost {
    */
   decide(statements: MysqlStatement[], sql: string, message: "query" | "prepare" | "execute"): Verdict | Promise<Verdict>;
   /**
+   * Hosted mode: the tenant's request rate, asked before a query, prepare or execute is classified.
+   * A message = refused and already counted in the trail (ER 1226, nothing more recorded).
+   */
+  refuseBeforeParse?(): Promise<string | null> | null;
+  /**
    * Wait for human approval of exactly this text (and, for an execute, these parameter bytes);
    * resolves true when approved.
    */
@@ -179,6 +184,12 @@ export class MysqlEngineCore {
   private async onCommand(p: Packet): Promise<void> {
     if (p.seq !== 0) return this.fatal("malformed", `command packet with sequence id ${p.seq}`, 0);
     const cmd: Command = decodeCommand(p.payload);
+    if (cmd.type === "query" || cmd.type === "stmt-prepare" || cmd.type === "stmt-execute") {
+      const early = this.host.refuseBeforeParse?.();
+      const refused = early === undefined || early === null ? null : await early;
+      if (this.ended) return;
+      if (refused) return this.refuse(p, "rateLimited", refused);
+    }
     switch (cmd.type) {
       case "quit":
         this.host.sendToServer(encodePacket(0, p.payload));

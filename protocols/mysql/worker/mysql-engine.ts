@@ -174,6 +174,7 @@ export class MysqlEngine implements Engine {
           sendToClient: (b) => this.host.sendToClient([b]),
           sendToServer: (b) => this.host.sendToConnector([b]),
           decide: (statements, sql, kind) => this.decide(statements, sql, kind),
+          refuseBeforeParse: () => this.host.refuseBeforeParse?.()?.then((t) => (t?.recorded ? t.message.replace(/^gatehouse: /, "") : null)) ?? null,
           approve: (sql, statements, reason, parameters) => this.approve(sql, parameters),
           record: (e) => this.record(e),
           end: (reason) => this.end(reason),

@@ -340,4 +340,67 @@ describe("PostgresEngine: the tenant's request rate (hosted mode)", () => {
     expect(new TextDecoder().decode(got[2]!.m)).toContain("C53400");
     expect(calls).toBe(3);
   });
+
+  describe("refused before parsing (an empty bucket: cheap, already counted in the trail)", () => {
+    const EARLY = { ...THROTTLE, recorded: true };
+    /** A host whose bucket is empty: every request is refused before parsing; nothing else may be asked or recorded. */
+    const emptyBucket = () => {
+      const asked = { admit: 0, recorded: 0 };
+      const record = async () => void asked.recorded++;
+      const extra: Partial<EngineHost> = {
+        refuseBeforeParse: async () => EARLY,
+        admitRequest: async () => (asked.admit++, null),
+        audit: { onQuery: record, onDecision: record, onResult: async () => {}, onNotice: async () => {}, onMasking: async () => {}, onEvent: async () => {} },
+      };
+      return { asked, extra };
+    };
+
+    it("a simple query alone, outside a transaction, is answered by the gateway: nothing reaches the server, nothing is classified or recorded", async () => {
+      const { asked, extra } = emptyBucket();
+      const h = await harness(extra);
+      asked.recorded = 0; // (the session's connect decision)
+      await h.engine.onClientData(encodeQuery("select pg_sleep(10); delete from orders"));
+      expect(h.forwarded()).toEqual([]);
+      const got = h.received();
+      expect(got.map((m) => m.type)).toEqual(["E", "Z"]);
+      expect(new TextDecoder().decode(got[0]!.m)).toContain("C53400");
+      expect(got[1]!.m.at(-1)).toBe("I".charCodeAt(0));
+      expect(asked).toEqual({ admit: 0, recorded: 0 });
+      expect(h.ended()).toBeUndefined();
+    });
+
+    it("inside a transaction block the refusal travels as a sentinel, so the server aborts the transaction as for any failed statement", async () => {
+      let refuse = false;
+      const h = await harness({ refuseBeforeParse: async () => (refuse ? EARLY : null) });
+      await h.engine.onClientData(encodeQuery("begin"));
+      h.forwarded();
+      await h.engine.onConnectorData(concat([f.commandComplete("BEGIN"), f.readyForQuery("T")]));
+      h.received();
+      refuse = true;
+      await h.engine.onClientData(encodeQuery("delete from orders"));
+      const sent = h.forwarded();
+      expect(sent.map((m) => m.type)).toEqual(["Q"]);
+      const text = new TextDecoder().decode(sent[0]!.body);
+      expect(text).not.toContain("orders");
+      await h.engine.onConnectorData(concat([syntaxErrorFor(text), f.readyForQuery("E")]));
+      const got = h.received();
+      expect(got.map((m) => m.type)).toEqual(["E", "Z"]);
+      expect(new TextDecoder().decode(got[0]!.m)).toContain("C53400");
+    });
+
+    it("a Parse refused before parsing takes its name with a failing sentinel; the SQL never reaches the server", async () => {
+      const { asked, extra } = emptyBucket();
+      const h = await harness(extra);
+      asked.recorded = 0; // (the session's connect decision)
+      await h.engine.onClientData(concat([encodeParse("S_9", "delete from orders"), sync()]));
+      const sent = h.forwarded();
+      expect(sent.map((m) => m.type)).toEqual(["P", "S"]);
+      const body = new TextDecoder().decode(sent[0]!.body);
+      expect(body.startsWith("S_9\0")).toBe(true);
+      expect(body).not.toContain("orders");
+      await h.engine.onConnectorData(concat([syntaxErrorFor(body), f.readyForQuery()]));
+      expect(new TextDecoder().decode(h.received()[0]!.m)).toContain("C53400");
+      expect(asked).toEqual({ admit: 0, recorded: 0 });
+    });
+  });
 });

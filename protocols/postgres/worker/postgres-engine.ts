@@ -352,6 +352,16 @@ export class PostgresEngine implements Engine {
         const original = () => bytes.subarray(start, start + batch.length(i));
         const describedPortal = this.describedPortal;
         if (type !== T.Flush) this.describedPortal = null;
+        if (type === T.Query || type === T.Parse || type === T.Execute) {
+          // The tenant's request rate (hosted mode), before anything is decoded or classified: a
+          // refusal for an empty bucket is cheap and already counted in the trail (docs/TENANCY.md).
+          const early = this.host.refuseBeforeParse?.();
+          const throttled = early === undefined || early === null ? null : await early;
+          if (throttled?.recorded) {
+            this.refuseUnparsed(i, type, body, { code: "53400", message: throttled.message }, batch.count === 1, replace);
+            continue;
+          }
+        }
         let unconfirmed: string | null = null;
         if ((type === T.Query || type === T.Parse) && !this.settled() && hasHighByte(type === T.Query ? body : queryBytesOfParse(body))) {
           // Non-ASCII bytes are read right only in a confirmed client encoding (client-encoding.ts):
@@ -518,8 +528,38 @@ export class PostgresEngine implements Engine {
       return this.fatal("08P01", `gatehouse: ${e.message}`, "error");
     }
     flushRun(bytes.length);
-    this.sends.sendToConnector(out);
+    // (Empty when every message was answered by the gateway itself: a refusal before parsing.)
+    if (out.length > 0) this.sends.sendToConnector(out);
     if (this.phase === "closed") this.host.end({ status: "ok", reason: "client terminated the session" });
+  }
+
+  /**
+   * Answer a request refused before it was parsed (the tenant's rate; already counted in the
+   * trail). Alone and with nothing in flight outside a transaction, a simple Query is answered here
+   * (ErrorResponse + ReadyForQuery), so a refused flood never reaches the connector or the server;
+   * otherwise a sentinel keeps the protocol state exact, as for any denial (inside a transaction
+   * block the refusal aborts it like a failing statement).
+   */
+  private refuseUnparsed(i: number, type: number, body: Uint8Array, refusal: { code: string; message: string }, alone: boolean, replace: (i: number, replacement: Uint8Array | null) => void): void {
+    const order = this.order;
+    if (type === T.Query) {
+      if (alone && this.settled() && this.txStatus === "I") {
+        replace(i, null);
+        this.sends.sendToClient([errorResponse({ severity: "ERROR", ...refusal }), readyForQuery("I")]);
+      } else {
+        replace(i, this.denials.sentinelQuery(refusal));
+        order?.sent({ kind: "query", copies: [], resets: false });
+        this.statementStarted();
+      }
+      this.unsynced = false;
+      return;
+    }
+    // Parse: the client's statement name is taken by the failing sentinel, as for a denied Parse.
+    const name = type === T.Parse ? readCString(body, 0)[0] : `${HELD_PREFIX}refused`;
+    if (type === T.Parse) this.readOnlyStatements.delete(name);
+    replace(i, this.denials.sentinelParse(name, refusal));
+    order?.sent({ kind: "parse", name, copy: null });
+    this.unsynced = true;
   }
 
   /** Classify and decide; records the request and the decision. Returns the denial to send (or null to forward) and the statements. */
