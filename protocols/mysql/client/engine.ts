@@ -147,7 +147,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     endSoon(socket);
     return { ...summary, outcome: "local authentication failed", detail };
   }
-  const answer = (kind: "accessDenied" | "connection", message: string) => encodePacket((local.seq + 1) & 0xff, refusal(kind, message.replace(/^gatehouse: /, "")));
+  const answer = (kind: "accessDenied" | "connection" | "tooManyConnections", message: string) => encodePacket((local.seq + 1) & 0xff, refusal(kind, message.replace(/^gatehouse: /, "")));
   if (!ctx.authenticated()) {
     socket.write(answer("connection", "this listener (--once) has already served its one connection"));
     endSoon(socket);
@@ -158,7 +158,10 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     ws = await ctx.openTunnel();
   } catch (err) {
     const { code, message } = tunnelOpenError(err);
-    if (socket.writable) socket.write(answer(code === "28000" ? "accessDenied" : "connection", message));
+    // The tunnel-open codes are SQLSTATEs (PostgreSQL's): 28000 → access denied, 53300 (a cap on
+    // sessions or session starts) → MySQL's own "too many connections", anything else → connection.
+    const kind = code === "28000" ? "accessDenied" : code === "53300" ? "tooManyConnections" : "connection";
+    if (socket.writable) socket.write(answer(kind, message));
     endSoon(socket);
     return { ...summary, outcome: "refused", detail: message };
   }

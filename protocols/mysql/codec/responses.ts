@@ -95,6 +95,8 @@ export const GATEWAY_ERRORS = {
   connection: { code: 2013, sqlState: "08S01" },
   /** The tenant's request rate is used up (hosted mode): ER_USER_LIMIT_REACHED, MySQL's own "exceeded the resource" error. */
   rateLimited: { code: 1226, sqlState: "42000" },
+  /** Too many sessions / session starts (the tenant's caps, refused before a session opens): ER_CON_COUNT_ERROR. */
+  tooManyConnections: { code: 1040, sqlState: "08004" },
   /** Approval pending/denied: ER_QUERY_INTERRUPTED (70100) for withdrawn, denied uses `denied`. */
   interrupted: { code: 1317, sqlState: "70100" },
 } as const;
