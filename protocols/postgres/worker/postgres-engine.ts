@@ -173,6 +173,8 @@ export class PostgresEngine implements Engine {
    * waits for it: nothing is decided or forwarded on a catalogue the gateway has not read yet.
    */
   private catalogRead: Promise<boolean> | undefined;
+  /** The connector stream asked for when the session started (see the constructor). */
+  private connectorStream: Promise<void> | undefined;
 
   constructor(
     private readonly host: EngineHost,
@@ -198,6 +200,15 @@ export class PostgresEngine implements Engine {
     setTimeout(() => {
       if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");
     }, STARTUP_TIMEOUT_MS);
+    // The connector's stream to this session touches nothing on the target (the connector logs in
+    // only on `open`), so when the policy admits this identity to the resource at all it is asked
+    // for now: its dial overlaps the client's StartupMessage round trip. The session's place under
+    // the caps is still taken before the connector is asked; the login still waits for the startup
+    // checks and the recorded connect decision (connect()).
+    if (host.policy.decideConnect().effect === "allow") {
+      this.connectorStream = host.openConnectorStream();
+      this.connectorStream.catch(() => {}); // awaited in connect(), where a failure ends the session
+    }
   }
 
   // ---------------------------------------------------------------- client → target
@@ -290,7 +301,7 @@ export class PostgresEngine implements Engine {
     const keyRegistered = this.options.registerCancelKey(pid, secret);
     keyRegistered.catch(() => {}); // awaited below, where a failure ends the session
     try {
-      await host.openConnectorStream();
+      await (this.connectorStream ?? host.openConnectorStream());
       // The connector logs in with the credential of exactly this access level (the second wall).
       const access = host.policy.sqlAccessLevel();
       this.sends.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });

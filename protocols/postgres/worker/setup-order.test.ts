@@ -1,7 +1,12 @@
 /**
- * The taint catalogue is read while the client already holds its ReadyForQuery (setup overlaps the
- * catalogue query with the client's first round trip): these tests pin the ordering that makes this
- * safe. A client message that arrives before the catalogue has been read is held — not forwarded,
+ * Session setup overlaps what it can (bench/README.md "Connection setup"); these tests pin the
+ * orderings that keep that safe.
+ *
+ * The connector's stream is asked for when the session starts, but the target is logged in to only
+ * after the client's StartupMessage passed the gateway's checks and the connect decision was made.
+ *
+ * The taint catalogue is read while the client already holds its ReadyForQuery (the catalogue
+ * query overlaps the client's first round trip). A client message that arrives before the catalogue has been read is held — not forwarded,
  * not decided on a missing view — and is decided on the catalogue this session read; a catalogue that
  * cannot be read ends the session before anything of the client reaches the target; a relation
  * created later in the session is still unknown to that catalogue (masked whole, as before).
@@ -50,7 +55,7 @@ const catalogueAnswer = () =>
 /** A microtask-and-timer turn: anything the engine could do without the test's next message is done. */
 const settle = () => new Promise((r) => setTimeout(r, 10));
 
-async function harness() {
+async function harness(startupParameters: Array<[string, string]> = [["user", "ci"], ["database", "db"]]) {
   const loaded = await loadPolicy(POLICY, "p.yaml");
   if (!loaded.ok) throw new Error("policy");
   const identity = { issuer: "https://idp", subject: "ci", claims: {} };
@@ -69,6 +74,7 @@ async function harness() {
   const controls: ControlMessage[] = [];
   let ended: SessionOutcome | undefined;
   let engine!: PostgresEngine;
+  const streamsAsked: number[] = [];
   const host: EngineHost = {
     sessionId: "s1",
     identity,
@@ -83,14 +89,14 @@ async function harness() {
       if (m.t === "open") queueMicrotask(() => void engine.onConnectorControl({ t: "ready", parameters: [["client_encoding", "UTF8"]], txStatus: "I" }));
     },
     sendControlToClient: () => {},
-    openConnectorStream: async () => {},
+    openConnectorStream: async () => void streamsAsked.push(controls.length),
     holdForApproval: async () => {
       throw new Error("no approvals here");
     },
     end: (o) => void (ended = o),
   };
   engine = new PostgresEngine(host, { framerModule: pgFramerModule, masker: createMasker(maskModule, policy.maskingConfig()), registerCancelKey: async () => {} });
-  const params = concat([cstring("user"), cstring("ci"), cstring("database"), cstring("db"), new Uint8Array([0])]);
+  const params = concat([...startupParameters.flatMap(([k, v]) => [cstring(k), cstring(v)]), new Uint8Array([0])]);
   const startup = new Uint8Array(8 + params.length);
   new DataView(startup.buffer).setInt32(0, startup.length);
   new DataView(startup.buffer).setInt32(4, 196608);
@@ -104,9 +110,32 @@ async function harness() {
     /** Frontend messages sent towards the target since the last call (the gateway's own included). */
     forwarded: () => types(toConnector).map(({ type, m }) => ({ type, text: new TextDecoder().decode(m.subarray(5)).replace(/\0$/, "") })),
     controls,
+    /** For each request for the connector's stream: how many control messages had gone to it before. */
+    streamsAsked,
     ended: () => ended,
   };
 }
+
+describe("PostgresEngine: the connector's stream is asked for at session start, the target logged in to after the checks", () => {
+  it("asks for the stream once, before the startup, and sends the login (open) only after the startup was accepted", async () => {
+    const h = await harness();
+    expect(h.streamsAsked).toEqual([0]);
+    expect(h.controls.map((c) => c.t)).toEqual(["open"]);
+    expect(h.received().map((m) => m.type)).toEqual(["R", "S", "K", "Z"]);
+  });
+
+  it("never logs in to the target for a startup the gateway refuses (replication, a pinned setting), though the stream was asked for", async () => {
+    for (const refused of [[["user", "ci"], ["database", "db"], ["replication", "database"]], [["user", "ci"], ["database", "db"], ["options", "-c role=admin"]]] as Array<Array<[string, string]>>) {
+      const h = await harness(refused);
+      expect(h.streamsAsked).toEqual([0]);
+      expect(h.controls).toEqual([]);
+      expect(h.forwarded()).toEqual([]);
+      const got = h.received();
+      expect(got.map((m) => m.type)).toEqual(["E"]);
+      expect(h.ended()?.status).toBe("denied");
+    }
+  });
+});
 
 describe("PostgresEngine: the taint catalogue is read while the client holds its ReadyForQuery", () => {
   it("holds a statement that arrives before the catalogue is read and decides it on that catalogue", async () => {
@@ -167,6 +196,21 @@ describe("PostgresEngine: the taint catalogue is read while the client holds its
     expect(text).toContain("08001");
     expect(text).toContain("masking needs the target's catalogue");
     expect(h.ended()?.code).toBe("08001");
+  });
+
+  it("reads a catalogue whose answer frames into more messages than one batch holds (one chunk of 6,000 rows)", async () => {
+    const h = await harness();
+    h.received();
+    h.forwarded();
+    const first = h.engine.onClientData(encodeQuery("select email, note from customers"));
+    const extra = Array.from({ length: 6000 }, (_, k) => f.dataRow(["att", String(CUSTOMERS), String(k + 3), `c${k + 3}`, ""]));
+    const answer = catalogueAnswer();
+    // The extra rows go in before CommandComplete + ReadyForQuery, all in one chunk from the connector.
+    const tail = concat([f.commandComplete("SELECT 3"), f.readyForQuery()]);
+    await h.engine.onConnectorData(concat([answer.subarray(0, answer.length - tail.length), ...extra, tail]));
+    await first;
+    expect(h.forwarded().map((m) => m.text)).toEqual(["select email, note from customers"]);
+    expect(h.ended()).toBeUndefined();
   });
 
   it("does not re-read the catalogue after DDL: a relation created later in the session stays unknown and is masked whole", async () => {
