@@ -40,6 +40,22 @@ export async function timeConnect(t: PgTarget): Promise<number> {
   return ms;
 }
 
+/**
+ * Time from TCP connect to the answer of the first statement (`select 1`), in ms: what a client
+ * waits before its first result. Differs from timeConnect by the work a session overlaps with the
+ * client's first round trip (the masking catalogue read: docs/MASKING.md "Derived values").
+ */
+export async function timeConnectAndFirstQuery(t: PgTarget): Promise<number> {
+  const client = new pg.Client({ host: t.host, port: t.port, user: t.user, password: t.password ?? "", database: t.database });
+  client.on("error", () => undefined);
+  const t0 = performance.now();
+  await client.connect();
+  await client.query("select 1");
+  const ms = performance.now() - t0;
+  await client.end();
+  return ms;
+}
+
 function queryMessage(sql: string): Buffer {
   const body = Buffer.from(`${sql}\0`, "utf8");
   const msg = Buffer.alloc(5 + body.length);

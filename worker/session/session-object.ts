@@ -53,10 +53,13 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   private async acceptClient(admission: ClientAdmission): Promise<Response> {
     if (this.session) return Response.json({ error: "conflict", reason: "session already has a client" }, { status: 409 });
     const env = this.env;
-    const policy = await currentPolicy(env);
     // Just-in-time grants are looked up once per session; revoking or expiring one ends the
-    // sessions that relied on it (the ApprovalsObject calls terminate()).
-    const grants = await activeGrants(env, admission.identity, admission.resource.name);
+    // sessions that relied on it (the ApprovalsObject calls terminate()). The two reads are
+    // independent: asked together, the session waits for the slower one instead of both in turn.
+    const grantsRead = activeGrants(env, admission.identity, admission.resource.name);
+    grantsRead.catch(() => {}); // awaited below: a policy error still comes first, as before
+    const policy = await currentPolicy(env);
+    const grants = await grantsRead;
     const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource, () => grants, env.GATEHOUSE_MASKING_KEY);
     // Session factory: the configuration is validated before anything is recorded, so a session
     // that cannot run leaves no session.start without a session.end.

@@ -18,6 +18,31 @@ describe("ScramSha256Client", () => {
     expect(client.completed).toBe(true);
   });
 
+  it("reuses a salted password only for the same password, salt and count; the proof always follows the server's nonce", () => {
+    // Twice: the second exchange takes SaltedPassword from the cache and must be the RFC's byte for byte.
+    for (let k = 0; k < 2; k++) {
+      const client = new ScramSha256Client("pencil", { nonce: CLIENT_NONCE, username: "user" });
+      client.clientFirstMessage();
+      expect(client.clientFinalMessage(SERVER_FIRST)).toBe(CLIENT_FINAL);
+      client.verifyServerFinal(SERVER_FINAL);
+    }
+    const proof = (password: string, serverFirst: string) => {
+      const c = new ScramSha256Client(password, { nonce: CLIENT_NONCE, username: "user" });
+      c.clientFirstMessage();
+      return c.clientFinalMessage(serverFirst).split(",p=")[1];
+    };
+    // Another password with the same salt and count is not answered from the cache…
+    const other = proof("pencil2", SERVER_FIRST);
+    expect(other).not.toBe(CLIENT_FINAL.split(",p=")[1]);
+    // …nor is another salt or count for the same password (each is a different key, and the server's signature would not match).
+    const salted = proof("pencil", SERVER_FIRST.replace("s=W22ZaJ0SNY7soEsUEjb6gQ==", "s=QUJDREVGR0g="));
+    const counted = proof("pencil", SERVER_FIRST.replace("i=4096", "i=4097"));
+    expect(new Set([CLIENT_FINAL.split(",p=")[1], other, salted, counted]).size).toBe(4);
+    // A fresh server nonce gives a fresh proof with the cached key (nothing of the last exchange is replayed).
+    const renonced = proof("pencil", SERVER_FIRST.replace("%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", "%anotherServerNonce"));
+    expect(renonced).not.toBe(CLIENT_FINAL.split(",p=")[1]);
+  });
+
   it("rejects a server signature that does not prove knowledge of the verifier", () => {
     const client = new ScramSha256Client("pencil", { nonce: CLIENT_NONCE, username: "user" });
     client.clientFirstMessage();

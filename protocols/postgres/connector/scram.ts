@@ -14,6 +14,29 @@ export class ScramError extends Error {
 const GS2_HEADER = "n,,";
 /** PostgreSQL uses 4096; refuse absurd counts a hostile server could use to burn our CPU. */
 const MAX_ITERATIONS = 1_000_000;
+/** Salted passwords kept (a role's salt and count stay the same across logins); the oldest go first. */
+const MAX_CACHED_SALTED_PASSWORDS = 64;
+
+/**
+ * SaltedPassword = PBKDF2(password, salt, i) is the expensive step of every login (4096 HMAC rounds,
+ * synchronous) and depends only on the password and the role's stored salt and count, so it is
+ * remembered per (password digest, salt, count) — as PgBouncer does. The proof still uses the
+ * server's fresh nonce each time and the server's signature is still checked: nothing about the
+ * exchange is reused. Kept in this process only, which holds the password itself anyway; keyed by
+ * a digest, so the cache holds no extra copy of it. Bounded: a server sending ever new salts costs
+ * what it cost before, not memory.
+ */
+const saltedPasswords = new Map<string, Buffer>();
+
+function saltedPassword(password: string, salt: string, iterations: number): Buffer {
+  const key = `${iterations}:${salt}:${sha256(Buffer.from(password, "utf8")).toString("base64")}`;
+  const known = saltedPasswords.get(key);
+  if (known) return known;
+  const derived = pbkdf2Sync(Buffer.from(password, "utf8"), Buffer.from(salt, "base64"), iterations, 32, "sha256");
+  if (saltedPasswords.size >= MAX_CACHED_SALTED_PASSWORDS) saltedPasswords.delete(saltedPasswords.keys().next().value!);
+  saltedPasswords.set(key, derived);
+  return derived;
+}
 
 function hmac(key: Buffer, data: string | Buffer): Buffer {
   return createHmac("sha256", key).update(data).digest();
@@ -85,14 +108,14 @@ export class ScramSha256Client {
     if (!salt || !BASE64.test(salt)) throw new ScramError("invalid SCRAM salt");
     if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) throw new ScramError("invalid SCRAM iteration count");
 
-    const saltedPassword = pbkdf2Sync(Buffer.from(this.password, "utf8"), Buffer.from(salt, "base64"), iterations, 32, "sha256");
-    const clientKey = hmac(saltedPassword, "Client Key");
+    const salted = saltedPassword(this.password, salt, iterations);
+    const clientKey = hmac(salted, "Client Key");
     const storedKey = sha256(clientKey);
     const clientFinalWithoutProof = `c=${Buffer.from(GS2_HEADER).toString("base64")},r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${serverFirst},${clientFinalWithoutProof}`;
     const clientSignature = hmac(storedKey, authMessage);
     const proof = xor(clientKey, clientSignature);
-    const serverKey = hmac(saltedPassword, "Server Key");
+    const serverKey = hmac(salted, "Server Key");
     this.expectedServerSignature = hmac(serverKey, authMessage);
     this.state = "final-sent";
     return `${clientFinalWithoutProof},p=${proof.toString("base64")}`;

@@ -171,6 +171,14 @@ export class PostgresEngine implements Engine {
   private readonly taint: SessionTaint | undefined;
   /** Waiting for the answers to the gateway's catalogue query (before the client's first statement). */
   private catalogWait?: { resolve: () => void; reject: (e: Error) => void };
+  /**
+   * The catalogue read started when the login succeeded, settled once the catalogue is built (true)
+   * or the session has been ended because it could not be read (false). Every client message
+   * waits for it: nothing is decided or forwarded on a catalogue the gateway has not read yet.
+   */
+  private catalogRead: Promise<boolean> | undefined;
+  /** The connector stream asked for when the session started (see the constructor). */
+  private connectorStream: Promise<void> | undefined;
 
   constructor(
     private readonly host: EngineHost,
@@ -209,6 +217,15 @@ export class PostgresEngine implements Engine {
     setTimeout(() => {
       if (this.phase === "startup") this.fatal("08P01", "gatehouse: no startup message received in time", "error");
     }, STARTUP_TIMEOUT_MS);
+    // The connector's stream to this session touches nothing on the target (the connector logs in
+    // only on `open`), so when the policy admits this identity to the resource at all it is asked
+    // for now: its dial overlaps the client's StartupMessage round trip. The session's place under
+    // the caps is still taken before the connector is asked; the login still waits for the startup
+    // checks and the recorded connect decision (connect()).
+    if (host.policy.decideConnect().effect === "allow") {
+      this.connectorStream = host.openConnectorStream();
+      this.connectorStream.catch(() => {}); // awaited in connect(), where a failure ends the session
+    }
   }
 
   // ---------------------------------------------------------------- client → target
@@ -217,6 +234,9 @@ export class PostgresEngine implements Engine {
     if (this.phase === "closed") return;
     if (this.phase === "startup") return this.onStartupBytes(bytes);
     if (this.phase !== "ready") return; // the session chain does not deliver client bytes while connecting
+    // Held (in arrival order: the session's client chain waits for this call) until the catalogue is read.
+    if (this.catalogRead && !(await this.catalogRead)) return;
+    if ((this.phase as Phase) !== "ready") return;
     let batch: FrameBatch;
     try {
       batch = this.frontend.push(bytes);
@@ -291,17 +311,19 @@ export class PostgresEngine implements Engine {
     this.phase = "connecting";
     const ready = new Promise<ControlMessage>((resolve, reject) => (this.connectorReady = { resolve, reject }));
     const timer = setTimeout(() => this.connectorReady?.reject({ code: "08001", message: "timed out waiting for the connector" }), CONNECT_TIMEOUT_MS);
+    // The synthetic cancel key is stored while the connector dials (it does not depend on the
+    // target); it is awaited before BackendKeyData reaches the client, so a key the client holds works.
+    const pid = randomInt31();
+    const secret = randomInt31();
+    const keyRegistered = this.options.registerCancelKey(pid, secret);
+    keyRegistered.catch(() => {}); // awaited below, where a failure ends the session
     try {
-      await host.openConnectorStream();
+      await (this.connectorStream ?? host.openConnectorStream());
       // The connector logs in with the credential of exactly this access level (the second wall).
       const access = host.policy.sqlAccessLevel();
       this.sends.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
       const message = await ready;
       clearTimeout(timer);
-      if (this.taint) await this.readCatalog();
-      const pid = randomInt31();
-      const secret = randomInt31();
-      await this.options.registerCancelKey(pid, secret);
       const out: Uint8Array[] = [authenticationOk()];
       for (const pair of (message.parameters as Array<[string, string]>) ?? []) {
         if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string") continue;
@@ -317,6 +339,11 @@ export class PostgresEngine implements Engine {
       out.push(backendKeyData(pid, secret));
       this.txStatus = parseTxStatus(message.txStatus);
       out.push(readyForQuery(this.txStatus));
+      // The catalogue query goes out now and its answer overlaps the client's ReadyForQuery → first
+      // statement round trip instead of adding a round trip to the target before "ready": the
+      // client's first message waits for it in onClientData (docs/MASKING.md "Derived values").
+      await keyRegistered;
+      if (this.taint) this.catalogRead = this.startCatalogRead();
       this.phase = "ready";
       this.sends.sendToClient(out);
     } catch (e) {
@@ -639,7 +666,24 @@ export class PostgresEngine implements Engine {
     return { refusal: null, statements, taint: verdict.taint };
   }
 
-  /** Reads the catalogue the taint analysis needs; the client is told "ready" only after it. */
+  /**
+   * Starts reading the catalogue; settles true once it is built, or false after ending the session
+   * (08001) when it cannot be read — never with a partial or missing catalogue to decide on.
+   */
+  private startCatalogRead(): Promise<boolean> {
+    return this.readCatalog().then(
+      () => {
+        this.catalogRead = undefined;
+        return true;
+      },
+      (e: PendingError) => {
+        this.fatal(e.code, e.message, "error");
+        return false;
+      },
+    );
+  }
+
+  /** Reads the catalogue the taint analysis needs (its answers never reach the client). */
   private async readCatalog(): Promise<void> {
     const done = new Promise<void>((resolve, reject) => (this.catalogWait = { resolve, reject }));
     const timer = setTimeout(() => this.catalogWait?.reject(new Error("timed out reading the catalogue")), CONNECT_TIMEOUT_MS);
@@ -663,10 +707,17 @@ export class PostgresEngine implements Engine {
   private onCatalogData(bytes: Uint8Array): void {
     const wait = this.catalogWait!;
     try {
-      const batch = this.backend.push(bytes);
-      for (let i = 0; i < batch.count; i++) {
-        const start = batch.offset(i);
-        if (this.taint!.catalogMessage(batch.type(i), batch.bytes.subarray(start + 5, start + batch.length(i)))) return wait.resolve();
+      // A chunk can hold more messages than one batch frames (a large catalogue): drain them all,
+      // or the catalogue's ReadyForQuery would wait in the framer until the read timed out.
+      for (let batch = this.backend.push(bytes); batch.count > 0; batch = this.backend.drain()) {
+        for (let i = 0; i < batch.count; i++) {
+          const start = batch.offset(i);
+          if (this.taint!.catalogMessage(batch.type(i), batch.bytes.subarray(start + 5, start + batch.length(i)))) {
+            // Cleared at once: from here on backend bytes are answers to the client's statements.
+            this.catalogWait = undefined;
+            return wait.resolve();
+          }
+        }
       }
     } catch (e) {
       wait.reject(e as Error);
@@ -1015,7 +1066,9 @@ export class PostgresEngine implements Engine {
   }
 
   cancel(reason: "client" | "timeout"): void {
-    if (this.phase !== "ready") return;
+    // While the catalogue is read no client statement has reached the target (all are held): like
+    // PostgreSQL with nothing running, there is nothing to cancel — and the gateway's own query is not the client's.
+    if (this.phase !== "ready" || this.catalogWait) return;
     if (reason === "timeout") this.cancelledByTimeout = true;
     this.sends.connectorControl({ t: "cancel" });
   }
@@ -1046,6 +1099,7 @@ export class PostgresEngine implements Engine {
     if (this.phase === "closed") return;
     this.phase = "closed";
     this.statementTimeout.clear();
+    this.catalogWait?.reject(new Error("the session ended"));
     for (const resolve of this.settledWaiters.splice(0)) resolve();
     const fields: ErrorFields = { severity: "FATAL", code, message };
     this.host.sendToClient([errorResponse(fields)]);
