@@ -11,7 +11,7 @@ describe("tunnelOpenError", () => {
     const starts = tunnelOpenError(new GatewayHttpError(429, "too_many_requests", "gatehouse: the tenant started 5 sessions this minute"));
     expect(starts).toEqual({ code: "53300", message: "gatehouse: the tenant started 5 sessions this minute" });
     expect(tunnelOpenError(new GatewayHttpError(502, "bad_gateway", "")).code).toBe("08001");
-    expect(tunnelOpenError(new GatewayUnreachableError("connection refused")).code).toBe("08001");
+    expect(tunnelOpenError(new GatewayUnreachableError("http://127.0.0.1:1", "connection refused")).code).toBe("08001");
   });
 
   it("a session-start cap reaches a MySQL client as ER_CON_COUNT_ERROR 1040 / 08004 with the reason", () => {
