@@ -15,13 +15,14 @@
  * gatehouse-full and writes the whole profile (frames resolved to repo lines) to <file>.
  * Prints a table; writes nothing under bench/results. Nothing here asserts.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import YAML from "yaml";
 import { startPostgres } from "../test/harness/postgres.ts";
 import { startTestStack } from "../test/harness/stack.ts";
-import { cpuSeconds, workerdPids, wranglerInspectorPort } from "../test/harness/procs.ts";
+import { cmdline, cpuSeconds, workerdPids, wranglerInspectorPort } from "../test/harness/procs.ts";
 import { pgbenchInit } from "./lib/pgbench.ts";
 import { median } from "./lib/stats.ts";
 import { profileWorker } from "./lib/profile.ts";
@@ -73,6 +74,24 @@ async function run(clients: pg.Client[], mode: Mode, total: number): Promise<voi
   );
 }
 
+/** Every thread of every workerd process: CPU seconds (user+system) and user seconds (diagnostics: STATEMENT_CPU_PER_PID=1). */
+function threadCpu(): Array<{ id: string; comm: string; s: number; u: number }> {
+  const out: Array<{ id: string; comm: string; s: number; u: number }> = [];
+  for (const pid of workerdPids()) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        out.push({ id: `${pid}.${tid}`, comm, s: (Number(f[11]) + Number(f[12])) / 100, u: Number(f[11]) / 100 });
+      } catch {
+        // exited
+      }
+    }
+  }
+  return out;
+}
+
 const workerdCpu = () => workerdPids().reduce((a, pid) => a + cpuSeconds(pid), 0);
 
 async function main(): Promise<void> {
@@ -101,11 +120,16 @@ async function main(): Promise<void> {
         for (let round = 0; round < ROUNDS; round++) {
           const order = round % 2 === 0 ? Object.keys(sessions) : Object.keys(sessions).reverse();
           for (const name of order) {
+            const threadsBefore = new Map(threadCpu().map((t) => [t.id, t.s]));
+            const userBefore = new Map(threadCpu().map((t) => [t.id, t.u]));
+            const beforeByPid = new Map(workerdPids().map((pid) => [pid, cpuSeconds(pid)]));
             const before = workerdCpu();
             const t0 = performance.now();
             await run(sessions[name]!, v.mode, STATEMENTS);
             const seconds = (performance.now() - t0) / 1000;
             const us = ((workerdCpu() - before) * 1e6) / STATEMENTS;
+            if (process.env.STATEMENT_CPU_PER_PID) log(`  threads: ${threadCpu().filter((t) => t.s - (threadsBefore.get(t.id) ?? 0) > 0.01).map((t) => `${t.id}/${t.comm}: ${(((t.s - (threadsBefore.get(t.id) ?? 0)) * 1e6) / STATEMENTS).toFixed(0)} µs (user ${(((t.u - (userBefore.get(t.id) ?? 0)) * 1e6) / STATEMENTS).toFixed(0)})`).join("; ")}`);
+            if (process.env.STATEMENT_CPU_PER_PID) log(`  per workerd process: ${workerdPids().map((pid) => `${pid}: ${((cpuSeconds(pid) - (beforeByPid.get(pid) ?? 0)) * 1e6 / STATEMENTS).toFixed(0)} µs (${cmdline(pid).slice(0, 60)})`).join("; ")}`);
             const key = `${v.mode} c=${v.clients}\t${name}`;
             results.set(key, [...(results.get(key) ?? []), us]);
             log(`${v.mode} c=${v.clients} ${name}: ${us.toFixed(0)} µs CPU/statement (${(STATEMENTS / seconds).toFixed(0)} statements/s)`);
