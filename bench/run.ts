@@ -51,6 +51,10 @@ const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const want = (section: string) => !only || only.includes(section);
 /** Diagnostic: run the connector and the gatehouse clients under node --cpu-prof and summarise them at the end. */
 const profileNode = argv.includes("--profile-node");
+/** --paths=relay,gatehouse-full: only these paths (a focused before/after of the worker). */
+const onlyPaths = argv.find((a) => a.startsWith("--paths="))?.slice(8).split(",");
+/** --profile-raw=<file>: the whole pgbench profile of the worker isolate, frames resolved to repo lines. */
+const profileRaw = argv.find((a) => a.startsWith("--profile-raw="))?.slice(14);
 const nodeProfileDir = path.join(REPO, "bench/results/.node-profiles");
 const cfg = {
   rounds: quick ? 1 : 3,
@@ -584,7 +588,7 @@ async function sectionProfile(p: Paths): Promise<Profiles> {
     log("profile: worker isolate during pgbench -S -M simple -c 8 → gatehouse-full (after its connections are set up)…");
     // pgbench runs 2 s longer than the window: the first 1.5 s (eight sessions opening: identity,
     // policy, catalogue) and the tail stay out of the per-statement profile.
-    out.pgbench = await profileWorker(port, () => runPgbench(p.targets["gatehouse-full"]!, { mode: "simple", clients: 8, seconds: cfg.pgbenchSeconds + 2 }), 15, { delayMs: 1500, durationMs: cfg.pgbenchSeconds * 1000 });
+    out.pgbench = await profileWorker(port, () => runPgbench(p.targets["gatehouse-full"]!, { mode: "simple", clients: 8, seconds: cfg.pgbenchSeconds + 2 }), 15, { delayMs: 1500, durationMs: cfg.pgbenchSeconds * 1000, ...(profileRaw ? { rawOut: profileRaw } : {}) });
     log("profile: worker isolate during a large COPY → gatehouse-full…");
     const rows = Math.round((Math.min(cfg.largeMB, 100) * MB) / ROW_BYTES);
     out.copy = await profileWorker(port, () => streamQuery(p.targets["gatehouse-full"]!, `copy (${largeSelect(rows, "neutral")}) to stdout`));
@@ -898,7 +902,7 @@ async function main(): Promise<void> {
         log(`pgbench -i -s ${cfg.scale} (direct, as the database owner)…`);
         await pgbenchInit(p.targets.direct!, cfg.scale);
       }
-      const order = (["direct", "pgbouncer", "tcp-pipe", "relay", "gatehouse", "gatehouse-full"] as PathName[]).filter((n) => p.targets[n]);
+      const order = (["direct", "pgbouncer", "tcp-pipe", "relay", "gatehouse", "gatehouse-full"] as PathName[]).filter((n) => p.targets[n] && (!onlyPaths || onlyPaths.includes(n)));
       if (want("setup")) await sectionSetup(p, order);
       if (want("pgbench")) await sectionPgbench(p, order);
       if (want("large")) await sectionLarge(p, order);

@@ -3,7 +3,7 @@
  * we start the V8 Profiler on the worker's isolate while a workload runs and summarise the top
  * frames by self time.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import path from "node:path";
 import { WebSocket } from "ws";
@@ -102,6 +102,8 @@ export interface ProfileWindow {
   delayMs?: number;
   /** Stop the profiler this long after that (the workload keeps running to its end). */
   durationMs?: number;
+  /** Also write the whole profile here (CDP nodes, each with its repo `location`), for a closer look than the top frames. */
+  rawOut?: string;
 }
 
 /** Profile the worker isolate while `workload` runs (or during a window of it); top frames by self time. */
@@ -132,6 +134,7 @@ export async function profileWorker(inspectorPort: number, workload: () => Promi
     const busy = busyTime(profile);
     // Percentages of busy samples, as for Node profiles: idle time says nothing about the code.
     for (const n of profile.nodes) if (n.callFrame.functionName === "(idle)") n.hitCount = 0;
+    if (window.rawOut) writeFileSync(window.rawOut, JSON.stringify({ ...busy, nodes: profile.nodes.map((n) => ({ ...n, location: resolve(n.callFrame) ?? null })) }));
     return { ...summarise(profile.nodes, top, resolve), ...busy, target: inspector.target };
   } finally {
     inspector.close();

@@ -41,42 +41,46 @@ export class JcsError extends Error {
 
 /** The canonical JSON text of `value` (a string; hash or sign its UTF-8 bytes). */
 export function canonicalize(value: unknown): string {
-  const out: string[] = [];
-  write(value, out, [], new Set());
-  return out.join("");
+  return write(value, [], []);
 }
 
-/** `path` is one mutable stack (pushed and popped around each member): JcsError copies it, nothing else allocates. */
-function write(value: unknown, out: string[], path: (string | number)[], ancestors: Set<object>): void {
-  if (value === null) return void out.push("null");
+/**
+ * The canonical text of `value`, built by string concatenation (V8 ropes: no array of parts to
+ * join). `path` is one mutable stack (pushed and popped around each member): JcsError copies it,
+ * nothing else allocates. `ancestors` is the stack of objects being written (at most
+ * MAX_JCS_DEPTH, so a linear search is cheaper than a Set's add and delete per object).
+ */
+function write(value: unknown, path: (string | number)[], ancestors: object[]): string {
+  if (value === null) return "null";
   switch (typeof value) {
     case "string":
-      return void out.push(quote(value, path));
+      return quote(value, path);
     case "boolean":
-      return void out.push(value ? "true" : "false");
+      return value ? "true" : "false";
     case "number":
       if (!Number.isFinite(value)) throw new JcsError("non-finite-number", path, `${String(value)} has no JSON form`);
       // ECMAScript Number::toString is exactly the serialization §3.2.2.3 requires (and gives "0" for -0).
-      return void out.push(String(value));
+      return String(value);
     case "object":
       break;
     default:
       throw new JcsError("unsupported-type", path, `a ${typeof value} is not JSON data`);
   }
   const obj = value as object;
-  if (ancestors.has(obj)) throw new JcsError("cyclic", path, "cyclic structure");
-  if (ancestors.size >= MAX_JCS_DEPTH) throw new JcsError("too-deep", path, `nesting deeper than ${MAX_JCS_DEPTH}`);
-  ancestors.add(obj);
+  if (ancestors.includes(obj)) throw new JcsError("cyclic", path, "cyclic structure");
+  if (ancestors.length >= MAX_JCS_DEPTH) throw new JcsError("too-deep", path, `nesting deeper than ${MAX_JCS_DEPTH}`);
+  ancestors.push(obj);
+  let out: string;
   if (Array.isArray(obj)) {
-    out.push("[");
+    out = "[";
     for (let i = 0; i < obj.length; i++) {
-      if (i > 0) out.push(",");
+      if (i > 0) out += ",";
       path.push(i);
       if (obj[i] === undefined) throw new JcsError("unsupported-type", path, "an undefined array item is not JSON data");
-      write(obj[i], out, path, ancestors);
+      out += write(obj[i], path, ancestors);
       path.pop();
     }
-    out.push("]");
+    out += "]";
   } else {
     const proto = Object.getPrototypeOf(obj);
     if (proto !== Object.prototype && proto !== null) {
@@ -84,20 +88,23 @@ function write(value: unknown, out: string[], path: (string | number)[], ancesto
     }
     const record = obj as Record<string, unknown>;
     // Default sort() compares strings as sequences of UTF-16 code units: exactly §3.2.3.
-    const keys = Object.keys(record)
-      .filter((k) => record[k] !== undefined)
-      .sort();
-    out.push("{");
-    keys.forEach((k, i) => {
-      if (i > 0) out.push(",");
-      out.push(quote(k, path), ":");
+    const keys = Object.keys(record).sort();
+    out = "{";
+    let first = true;
+    for (const k of keys) {
+      const v = record[k];
+      if (v === undefined) continue; // absent, as in JSON.stringify
+      if (!first) out += ",";
+      first = false;
+      out += quote(k, path) + ":";
       path.push(k);
-      write(record[k], out, path, ancestors);
+      out += write(v, path, ancestors);
       path.pop();
-    });
-    out.push("}");
+    }
+    out += "}";
   }
-  ancestors.delete(obj);
+  ancestors.pop();
+  return out;
 }
 
 const SHORT_ESCAPES: Record<number, string> = { 0x08: "\\b", 0x09: "\\t", 0x0a: "\\n", 0x0c: "\\f", 0x0d: "\\r", 0x22: '\\"', 0x5c: "\\\\" };

@@ -37,6 +37,7 @@ export class PolicyEngine implements CompiledPolicy {
   readonly ruleNames: readonly string[];
   readonly roleNames: readonly string[];
   private readonly byName: Map<string, CompiledRule>;
+  private readonly applicableCache = new WeakMap<Identity, WeakMap<ResourceInfo, { plain?: Applicable; granted?: Applicable }>>();
 
   constructor(
     readonly hash: string,
@@ -98,9 +99,10 @@ export class PolicyEngine implements CompiledPolicy {
   decideSql(input: SqlInput): Decision {
     const { identity, resource, statements } = input;
     if (statements.length === 0) return { effect: "allow", rule: null, reason: "empty query", matched: [], statements: [] };
-    const applicable = this.applicableRules(input);
-    const sqlRules = applicable.rules.filter((r) => r.hasSql);
-    const gatedSql = applicable.gated.filter((r) => r.hasSql && r.effect === "allow");
+    const applicable: Applicable = this.applicableRules(input);
+    const sql = (applicable.sql ??= { rules: applicable.rules.filter((r) => r.hasSql), gated: applicable.gated.filter((r) => r.hasSql && r.effect === "allow") });
+    const sqlRules = sql.rules;
+    const gatedSql = sql.gated;
     const total = statements.length;
 
     const decidePart = (stmt: ClassifiedStatement | StatementPart, index: number): StatementDecision => {
@@ -222,10 +224,24 @@ export class PolicyEngine implements CompiledPolicy {
     return matching.some((o) => o.mode === "fail-closed") ? "fail-closed" : "best-effort";
   }
 
-  /** Rules whose subjects and resources match; `gated` = those that only lack an active grant. */
-  private applicableRules(input: ConnectInput): { rules: CompiledRule[]; gated: CompiledRule[] } {
+  /**
+   * Rules whose subjects and resources match; `gated` = those that only lack an active grant.
+   * Resolved once per (identity, resource, grant active) and kept while those objects live: a
+   * session asks for every statement with the same ones (a renewed token is a new identity object).
+   * The compiled policy never changes, and identities and resources are never changed in place.
+   */
+  private applicableRules(input: ConnectInput): Applicable {
     const { identity, resource } = input;
     const grantActive = (input.activeGrants ?? []).includes(resource.name);
+    let byResource = this.applicableCache.get(identity);
+    if (!byResource) this.applicableCache.set(identity, (byResource = new WeakMap()));
+    let entry = byResource.get(resource);
+    if (!entry) byResource.set(resource, (entry = {}));
+    const slot = grantActive ? "granted" : "plain";
+    return (entry[slot] ??= this.resolveApplicable(identity, resource, grantActive));
+  }
+
+  private resolveApplicable(identity: Identity, resource: ResourceInfo, grantActive: boolean): Applicable {
     const roles = this.lazyRoles(identity);
     const rules: CompiledRule[] = [];
     const gated: CompiledRule[] = [];
@@ -248,6 +264,13 @@ export class PolicyEngine implements CompiledPolicy {
 }
 
 const EMPTY_ROLES: ReadonlySet<string> = new Set();
+
+interface Applicable {
+  rules: CompiledRule[];
+  gated: CompiledRule[];
+  /** decideSql's subsets, computed on first use. */
+  sql?: { rules: CompiledRule[]; gated: CompiledRule[] };
+}
 
 /** The first rule (policy order) with the most restrictive effect, or null. */
 function strictest(rules: readonly CompiledRule[]): CompiledRule | null {

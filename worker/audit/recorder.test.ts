@@ -127,6 +127,58 @@ describe("SessionRecorder", () => {
     expect(await verify(id)).toMatchObject({ ok: true, events: 8, complete: true });
   });
 
+  it("resumes from the state its last batch carried: batches do not rewrite the state row, and nothing is lost", async () => {
+    const id = newSessionId();
+    let before: unknown;
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id, { batching: "round-trip" });
+      await r.onSessionStart(startInput());
+      const stateRow = () => state.storage.sql.exec("SELECT v FROM gatehouse_audit_state WHERE k = 'state'").one().v;
+      const atStart = stateRow();
+      await runQuery(r, "SELECT 1", 3);
+      expect(r.commit()).toBeUndefined();
+      await r.onQuery({ text: "DELETE FROM t", statements: [{ kind: "write", command: "DELETE" }] });
+      await r.onDecision({ effect: "deny", rule: "no-writes", reason: "no writes" });
+      expect(r.commit()).toBeUndefined();
+      // One INSERT per batch, the state in its last row: the state row is as session start left it.
+      expect(stateRow()).toBe(atStart);
+      expect(state.storage.sql.exec("SELECT count(*) AS n FROM gatehouse_audit_events WHERE state IS NOT NULL").one().n).toBe(3);
+      before = await r.status();
+    });
+    await inSessionObject(id, async (state) => {
+      // A new instance (as after eviction) continues from the last batch's state: seq, hash, counts.
+      const r = recorderFor(state, id);
+      expect(await r.status()).toEqual(before);
+      await runQuery(r, "SELECT 2", 2);
+      await r.onSessionEnd(END);
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 10 });
+    expect(await getSession(testEnv.DB, id)).toMatchObject({ statements: { read: 2, write: 1 }, denied: 1, rows: 5 });
+  });
+
+  it("resumes a trail written before batches carried the state (its state row is authoritative)", async () => {
+    const id = newSessionId();
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id);
+      await r.onSessionStart(startInput());
+      await runQuery(r, "SELECT 1");
+      // The table as the previous version wrote it: no state column, the state row rewritten per batch.
+      const sql = state.storage.sql;
+      const rows = sql.exec<{ seq: number; chunk: number; line: string }>("SELECT seq, chunk, line FROM gatehouse_audit_events ORDER BY seq").toArray();
+      const last = sql.exec<{ state: string }>("SELECT state FROM gatehouse_audit_events WHERE state IS NOT NULL ORDER BY seq DESC LIMIT 1").one().state;
+      sql.exec("DROP TABLE gatehouse_audit_events");
+      sql.exec("CREATE TABLE gatehouse_audit_events (seq INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, line TEXT NOT NULL)");
+      for (const row of rows) sql.exec("INSERT INTO gatehouse_audit_events (seq, chunk, line) VALUES (?, ?, ?)", row.seq, row.chunk, row.line);
+      sql.exec("INSERT OR REPLACE INTO gatehouse_audit_state (k, v) VALUES ('state', ?)", last);
+    });
+    await inSessionObject(id, async (state) => {
+      const r = recorderFor(state, id);
+      await runQuery(r, "SELECT 2");
+      await r.onSessionEnd(END);
+    });
+    expect(await verify(id)).toMatchObject({ ok: true, complete: true, events: 8 });
+  });
+
   it("refuses misuse: events before start, after end, and another session's storage", async () => {
     const id = newSessionId();
     await inSessionObject(id, async (state) => {

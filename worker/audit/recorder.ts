@@ -3,7 +3,9 @@
  *
  * Each on* call bounds its event, encodes its data once (canonical JSON), chains it synchronously
  * (one-pass SHA-256) and buffers it. A batch — every event buffered since the last write — is
- * written as one storage transaction (multi-row insert + the state row once). With "per-call"
+ * written as one SQL statement: a multi-row insert whose last row also carries the recorder's state
+ * as of that row (so events and state are atomic without a transaction or a second statement;
+ * see load()). With "per-call"
  * batching the call's promise settles when its batch is written (a microtask later, so calls made
  * together share one write); with "round-trip" batching (the session's) the buffer is written by
  * commit(), which the session calls right before it sends to the client: workerd's output gate
@@ -105,6 +107,14 @@ export interface SessionRecorderOptions {
   now?: () => number;
 }
 
+/**
+ * DO storage rows: the events (with the state in a batch's last row), signed checkpoints, and the
+ * state table (session.start data; the state as of a seal, an upload, the index or the end).
+ */
+const T_EVENTS = "gatehouse_audit_events";
+const T_CHECKPOINTS = "gatehouse_audit_checkpoints";
+const T_STATE = "gatehouse_audit_state";
+
 /** round-trip batching: the longest an event stays in memory when nothing is sent to the client. */
 export const COMMIT_AFTER_MS = 20;
 
@@ -187,16 +197,15 @@ interface Batch {
   reject: (e: unknown) => void;
 }
 
-const T_EVENTS = "gatehouse_audit_events";
-const T_CHECKPOINTS = "gatehouse_audit_checkpoints";
-const T_STATE = "gatehouse_audit_state";
 /** Bytes an event's envelope adds around its payload (v, seq, ts, type, prev, hash): for the limit check. */
 const ENVELOPE_BYTES = 200;
-/** Rows per INSERT: DO SQLite binds at most 100 parameters per statement (3 per row). */
+/** Rows per INSERT: DO SQLite binds at most 100 parameters per statement (3 per row, plus the state). */
 const ROWS_PER_INSERT = 32;
 
-function cloneState(st: State): State {
-  return { ...st, statements: { ...st.statements }, closing: [...st.closing] };
+/** `INSERT … VALUES (?, ?, ?, NULL), …, (?, ?, ?, ?)` for n rows (the last carries the state), built once per n. */
+const insertSql: string[] = [];
+function insertStatement(n: number): string {
+  return (insertSql[n] ??= `INSERT INTO ${T_EVENTS} (seq, chunk, line, state) VALUES ${"(?, ?, ?, NULL), ".repeat(n - 1)}(?, ?, ?, ?)`);
 }
 
 export class SessionRecorder {
@@ -211,11 +220,13 @@ export class SessionRecorder {
   private readonly roundTrip: boolean;
   private readonly now: () => number;
   private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** round-trip batching: when (Date.now()) the oldest buffered event was buffered; undefined while nothing is. */
+  private pendingSince: number | undefined;
   /** A buffered request is not read-only: it must be durable before it reaches the target. */
   private forwardGate = false;
   private state: State | undefined;
-  /** The state as of the last successful write: what a failed batch rolls back to. */
-  private committed: { st: State; lostSinceMarker: number } | undefined;
+  /** The state as of the last successful write (its JSON, as written): what a failed batch rolls back to. */
+  private committed: { json: string; lostSinceMarker: number } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** Serialized (asynchronous) operations queued or running; while > 0, events queue behind them. */
   private busy = 0;
@@ -429,10 +440,8 @@ export class SessionRecorder {
    * recorder: the next event is refused).
    */
   commit(): RecordingError | undefined {
-    if (this.commitTimer !== undefined) {
-      clearTimeout(this.commitTimer);
-      this.commitTimer = undefined;
-    }
+    // (The commit timer is left armed: when it fires with nothing buffered it simply lapses, which
+    // is cheaper than a clearTimeout and a setTimeout per round trip.)
     if (this.pending.length === 0) return undefined;
     const failure = this.writePending();
     if (failure) return this.mode === "fail-closed" ? failure : undefined;
@@ -517,14 +526,27 @@ export class SessionRecorder {
       limitError = err; // the limit marker (if any) is in the batch: write it, then report the limit
     }
     if (this.roundTrip) {
-      this.commitTimer ??= setTimeout(() => {
-        this.commitTimer = undefined;
-        this.commit(); // a failure breaks the recorder (fail-closed): the next event is refused
-      }, COMMIT_AFTER_MS);
+      if (this.commitTimer === undefined) this.armCommitTimer(COMMIT_AFTER_MS);
       return limitError ? Promise.reject(limitError) : Promise.resolve();
     }
     const written = this.scheduleBatch();
     return limitError ? written.then(() => Promise.reject(limitError)) : written;
+  }
+
+  /**
+   * round-trip batching: write what no send has committed once its oldest event is COMMIT_AFTER_MS
+   * old. One timer serves many round trips: when it fires and the buffer is younger than that (a
+   * send committed in between and new events came), it re-arms for the rest; with nothing buffered
+   * it lapses, and the next buffered event arms it again.
+   */
+  private armCommitTimer(ms: number): void {
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = undefined;
+      if (this.pending.length === 0 || this.pendingSince === undefined) return;
+      const age = Date.now() - this.pendingSince;
+      if (age < COMMIT_AFTER_MS) return this.armCommitTimer(COMMIT_AFTER_MS - age);
+      this.commit(); // a failure breaks the recorder (fail-closed): the next event is refused
+    }, ms);
   }
 
   /** The current batch's promise; its write runs in a microtask, after the caller's synchronous work. */
@@ -559,10 +581,6 @@ export class SessionRecorder {
 
   /** Inside a serialized operation: write the current batch now, seal/upload inline, settle its promise. */
   private async drainInline(): Promise<void> {
-    if (this.commitTimer !== undefined) {
-      clearTimeout(this.commitTimer);
-      this.commitTimer = undefined;
-    }
     const batch = this.batch;
     this.batch = undefined;
     const failure = this.writePending();
@@ -595,16 +613,23 @@ export class SessionRecorder {
 
   private load(): State {
     if (this.state) return this.state;
+    let batchState: string | undefined;
     try {
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS ${T_EVENTS} (seq INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, line TEXT NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS ${T_EVENTS} (seq INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, line TEXT NOT NULL, state TEXT)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS ${T_CHECKPOINTS} (chunk INTEGER PRIMARY KEY, line TEXT NOT NULL)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS ${T_STATE} (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
+      batchState = this.lastBatchState();
     } catch (err) {
       throw new RecordingError("persist-failed", "Durable Object storage is unavailable (is the class SQLite-backed?)", { cause: err });
     }
     const row = this.sql.exec<{ v: string }>(`SELECT v FROM ${T_STATE} WHERE k = 'state'`).toArray()[0];
-    if (row) {
-      const saved = JSON.parse(row.v) as State;
+    // The newer of the two: the state row (written at start, seal, upload, index and end) or the
+    // state carried by the last batch written after it. A batch always adds events, so on equal
+    // seq the state row is the later write (a seal or upload after that batch).
+    let json = row?.v;
+    if (batchState !== undefined && (json === undefined || (JSON.parse(batchState) as State).seq > (JSON.parse(json) as State).seq)) json = batchState;
+    if (json !== undefined) {
+      const saved = JSON.parse(json) as State;
       if (saved.session !== this.sessionId) {
         throw new RecordingError("invalid-state", `this Durable Object already records session ${saved.session}`);
       }
@@ -637,8 +662,20 @@ export class SessionRecorder {
         indexed: false,
       };
     }
-    this.committed = { st: cloneState(this.state), lostSinceMarker: this.lostSinceMarker };
+    this.committed = { json: JSON.stringify(this.state), lostSinceMarker: this.lostSinceMarker };
     return this.state;
+  }
+
+  /** The state the last written batch carried (its last row), if any. */
+  private lastBatchState(): string | undefined {
+    try {
+      return this.sql.exec<{ state: string }>(`SELECT state FROM ${T_EVENTS} WHERE state IS NOT NULL ORDER BY seq DESC LIMIT 1`).toArray()[0]?.state;
+    } catch {
+      // A table written before batches carried the state (no such column): its state row is
+      // authoritative; add the column so this recorder's batches can carry it.
+      this.sql.exec(`ALTER TABLE ${T_EVENTS} ADD COLUMN state TEXT`);
+      return undefined;
+    }
   }
 
   private requireActive(): State {
@@ -650,8 +687,9 @@ export class SessionRecorder {
   }
 
   private saveState(): void {
-    this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(this.state));
-    if (this.pending.length === 0) this.committed = { st: cloneState(this.state!), lostSinceMarker: this.lostSinceMarker };
+    const json = JSON.stringify(this.state);
+    this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, json);
+    if (this.pending.length === 0) this.committed = { json, lostSinceMarker: this.lostSinceMarker };
   }
 
   /** session.start data, kept apart from the per-batch state row so it is written once. */
@@ -725,6 +763,7 @@ export class SessionRecorder {
     const st = this.state!;
     const { hash, line } = chainEncoded(encoded, st.seq, st.prev);
     const bytes = utf8Length(line) + 1;
+    if (this.pending.length === 0) this.pendingSince = Date.now();
     this.pending.push({ seq: st.seq, chunk: st.chunk, type: encoded.type, line, counts });
     st.seq++;
     st.prev = hash;
@@ -736,7 +775,9 @@ export class SessionRecorder {
   }
 
   /**
-   * Write the buffered events and the state row in one storage transaction. On failure the
+   * Write the buffered events, the state riding in the last row: one INSERT statement (atomic by
+   * itself, so no transaction around it, no second statement, no state-row rewrite per batch);
+   * more than ROWS_PER_INSERT events are several INSERTs in one transaction. On failure the
    * in-memory chain rolls back to what is durable (so the next event, or session.end, chains onto
    * the last written one), the loss is counted (best-effort) or the recorder is broken (fail-closed).
    */
@@ -744,30 +785,38 @@ export class SessionRecorder {
     if (this.pending.length === 0) return undefined;
     const rows = this.pending;
     this.pending = [];
+    this.pendingSince = undefined;
     this.forwardGate = false;
     const st = this.state!;
+    const json = JSON.stringify(st);
+    const insert = (from: number, to: number) => {
+      const args: (string | number | null)[] = [];
+      for (let i = from; i < to; i++) {
+        const r = rows[i]!;
+        args.push(r.seq, r.chunk, r.line);
+      }
+      args.push(to === rows.length ? json : null); // the state rides only in the batch's last row
+      this.sql.exec(insertStatement(to - from), ...args);
+    };
     try {
-      this.storage.transactionSync(() => {
-        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-          const part = rows.slice(i, i + ROWS_PER_INSERT);
-          const args: (string | number)[] = [];
-          for (const r of part) args.push(r.seq, r.chunk, r.line);
-          this.sql.exec(`INSERT INTO ${T_EVENTS} (seq, chunk, line) VALUES ${part.map(() => "(?, ?, ?)").join(", ")}`, ...args);
-        }
-        this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(st));
-      });
+      if (rows.length <= ROWS_PER_INSERT) insert(0, rows.length);
+      else {
+        this.storage.transactionSync(() => {
+          for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) insert(i, Math.min(rows.length, i + ROWS_PER_INSERT));
+        });
+      }
     } catch (err) {
       const first = rows[0]!;
       const last = rows[rows.length - 1]!;
       const what = rows.length === 1 ? `event ${first.seq} (${first.type})` : `events ${first.seq}–${last.seq} (${first.type} … ${last.type})`;
       const failure = new RecordingError("persist-failed", `${what} could not be written to Durable Object storage`, { cause: err });
       const committed = this.committed!;
-      this.state = cloneState(committed.st);
+      this.state = JSON.parse(committed.json) as State;
       this.lostSinceMarker = committed.lostSinceMarker + rows.filter((r) => r.counts).length;
       if (this.mode === "fail-closed") this.broken = failure;
       return failure;
     }
-    this.committed = { st: cloneState(st), lostSinceMarker: this.lostSinceMarker };
+    this.committed = { json, lostSinceMarker: this.lostSinceMarker };
     return undefined;
   }
 
@@ -804,17 +853,19 @@ export class SessionRecorder {
     while (st.closing.length > 0) {
       const draft = st.closing[0]!;
       const cp = await signCheckpoint(signer, { session: this.sessionId, ...draft });
+      let json = "";
       try {
         this.storage.transactionSync(() => {
           this.sql.exec(`INSERT OR REPLACE INTO ${T_CHECKPOINTS} (chunk, line) VALUES (?, ?)`, cp.chunk, canonicalize(cp));
           st.closing.shift();
           st.sealed = Math.max(st.sealed, draft.chunk + 1);
-          this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, JSON.stringify(st));
+          json = JSON.stringify(st);
+          this.sql.exec(`INSERT OR REPLACE INTO ${T_STATE} (k, v) VALUES ('state', ?)`, json);
         });
       } catch (err) {
         return new RecordingError("persist-failed", `the checkpoint of chunk ${draft.chunk} could not be written to Durable Object storage`, { cause: err });
       }
-      if (this.pending.length === 0) this.committed = { st: cloneState(st), lostSinceMarker: this.lostSinceMarker };
+      if (this.pending.length === 0) this.committed = { json, lostSinceMarker: this.lostSinceMarker };
     }
     return undefined;
   }
@@ -851,7 +902,7 @@ export class SessionRecorder {
       } catch {
         st.uploaded = c + 1; // R2 has it; the DO copy is trimmed at the next upload or never (harmless)
       }
-      if (this.pending.length === 0) this.committed = { st: cloneState(st), lostSinceMarker: this.lostSinceMarker };
+      if (this.pending.length === 0) this.committed = { json: JSON.stringify(st), lostSinceMarker: this.lostSinceMarker };
       uploadedAny = true;
     }
     if (uploadedAny && st.indexed && !st.ended) {

@@ -67,23 +67,39 @@ export class FlakyBucket {
 
 /**
  * DO storage whose writes fail while `failing` is set (as a full or broken storage does: the
- * SQLite transaction throws). Everything else is the real storage.
+ * SQLite statement or transaction throws). Everything else is the real storage.
  */
 export class FlakyStorage {
   failing = false;
-  /** Storage transactions opened (each batch of events is one). */
+  /** Storage writes made: transactions, and write statements outside one (each batch of events is one write). */
   transactions = 0;
-  constructor(private readonly inner: DurableObjectStorage) {}
+  private inTransaction = false;
+  private readonly flakySql: SqlStorage;
+  constructor(private readonly inner: DurableObjectStorage) {
+    const sql = inner.sql;
+    const exec = (query: string, ...bindings: SqlStorageValue[]) => {
+      const write = !/^\s*(SELECT|CREATE|ALTER)\b/i.test(query);
+      if (write && this.failing) throw new Error("SQLITE_FULL: database or disk is full (test)");
+      if (write && !this.inTransaction) this.transactions++;
+      return sql.exec(query, ...bindings);
+    };
+    this.flakySql = new Proxy(sql, { get: (target, prop) => (prop === "exec" ? exec : Reflect.get(target, prop, target)) });
+  }
   asStorage(): DurableObjectStorage {
     return this as unknown as DurableObjectStorage;
   }
   get sql(): SqlStorage {
-    return this.inner.sql;
+    return this.flakySql;
   }
   transactionSync<T>(fn: () => T): T {
     if (this.failing) throw new Error("SQLITE_FULL: database or disk is full (test)");
     this.transactions++;
-    return this.inner.transactionSync(fn);
+    this.inTransaction = true;
+    try {
+      return this.inner.transactionSync(fn);
+    } finally {
+      this.inTransaction = false;
+    }
   }
   sync(): Promise<void> {
     return this.inner.sync();

@@ -1086,7 +1086,7 @@ export class PostgresEngine implements Engine {
 
   private statementFinished(): void {
     this.outstanding = Math.max(0, this.outstanding - 1);
-    if (this.outstanding === 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
+    if (this.outstanding === 0 && this.settledWaiters.length > 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
     this.cancelledByTimeout = false;
     void this.statementTimeout.encode!(timeoutFrame("ready"));
   }
@@ -1113,8 +1113,13 @@ export class PostgresEngine implements Engine {
  * so the clock starts with the forward and stops with the answer, exactly where they happen.
  */
 const STATEMENT_REQUEST = { protocol: "postgres", actions: [], text: "" } as const;
+// Built once: the timeout filter only reads them (a frame and its Map per statement were measurable).
+const TIMEOUT_FRAMES: Record<"statement" | "ready", ChainFrame<"statement" | "ready">> = {
+  statement: { message: "statement", request: STATEMENT_REQUEST, direction: "decode", notes: new Map() },
+  ready: { message: "ready", request: null, direction: "encode", notes: new Map() },
+};
 function timeoutFrame(message: "statement" | "ready"): ChainFrame<"statement" | "ready"> {
-  return message === "statement" ? { message, request: STATEMENT_REQUEST, direction: "decode", notes: new Map() } : { message, request: null, direction: "encode", notes: new Map() };
+  return TIMEOUT_FRAMES[message];
 }
 
 /** A statement held for approval on the chain: its decision, and for a prepared statement's execution the bound parameters. */

@@ -360,6 +360,26 @@ describe("timeout filter", () => {
     timeout.clear();
   });
 
+  it("keeps one timer for many answered requests, and still times out the one that hangs", async () => {
+    vi.useFakeTimers();
+    const timeouts: number[] = [];
+    const timeout = timeoutFilter<string>({ limitMs: () => 1000, completes: (f: ChainFrame<string>) => f.message === "ready", onTimeout: (ms) => void timeouts.push(ms) });
+    const chain = new FilterChain<string>([timeout], ends());
+    for (let i = 0; i < 50; i++) {
+      await chain.decode(`q${i}`, { protocol: "t", actions: [], text: "fast" });
+      await chain.encode("ready");
+      vi.advanceTimersByTime(30);
+    }
+    expect(vi.getTimerCount()).toBe(1);
+    await chain.decode("slow", { protocol: "t", actions: [], text: "slow" });
+    vi.advanceTimersByTime(999);
+    expect(timeouts).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(timeouts).toEqual([1000]);
+    timeout.clear();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("has no clock without a limit", async () => {
     vi.useFakeTimers();
     const timeouts: number[] = [];

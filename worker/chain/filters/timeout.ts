@@ -22,33 +22,49 @@ export interface TimeoutFilter<M> extends Filter<M> {
 }
 
 export function timeoutFilter<M>(opts: TimeoutOptions<M>): TimeoutFilter<M> {
+  // One timer serves many requests: a completed request only drops its deadline (no clearTimeout,
+  // no setTimeout per request). When the timer fires it looks at the deadline now running: none
+  // → it lapses; not reached (a later request started its clock since) → it re-arms for the
+  // rest; reached → the request timed out.
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let deadline: { at: number; ms: number } | undefined;
   let outstanding = 0;
   const clear = () => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
+    deadline = undefined;
   };
-  const arm = () => {
-    const ms = opts.limitMs();
-    if (!ms || timer !== undefined) return;
+  const schedule = (ms: number) => {
     timer = setTimeout(() => {
       timer = undefined;
-      opts.onTimeout(ms);
+      const d = deadline;
+      if (!d) return;
+      const left = d.at - Date.now();
+      if (left > 0) return schedule(left);
+      deadline = undefined;
+      opts.onTimeout(d.ms);
     }, ms);
+  };
+  /** Start the clock of the request now running. */
+  const start = () => {
+    const ms = opts.limitMs();
+    if (!ms) return;
+    deadline = { at: Date.now() + ms, ms };
+    if (timer === undefined) schedule(ms);
   };
   return {
     name: "timeout",
     decode(frame) {
       if (!frame.request) return CONTINUE;
       outstanding++;
-      arm();
+      if (!deadline) start();
       return CONTINUE;
     },
     encode(frame) {
       if (outstanding > 0 && opts.completes(frame)) {
         outstanding--;
-        clear();
-        if (outstanding > 0) arm();
+        deadline = undefined;
+        if (outstanding > 0) start();
       }
       return CONTINUE;
     },
