@@ -67,7 +67,7 @@ export async function startMysqlGateway(db: RunningMariaDb, opts: { policy: stri
             approve(sql: string) {
               return new Promise<boolean>((resolve) => approvals.push({ sql, resolve }));
             },
-            record: (e) => events.push(e),
+            record: (e) => void events.push(e),
             end: () => {
               s.socket.end();
               end();

@@ -448,6 +448,10 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     for (const effect of ["approve", "allow", "deny"]) expect(decisions.some((d) => d.effect === effect && d.rule === "demo-writes-need-approval"), effect).toBe(true);
     expect(decisions.some((d) => d.effect === "deny" && d.rule === "gatehouse:mysql-local-infile")).toBe(true);
     expect(decisions.some((d) => d.effect === "deny" && d.rule === "gatehouse:mysql-protocol" && /COM_CHANGE_USER/.test(d.reason))).toBe(true);
+    // Statements reading masked data are recorded as PostgreSQL records them: masking.derived { rule, sources, refused }.
+    const derived = events.filter((e) => e.type === "masking.derived").map((e) => e.data as { rule: string | null; sources: string[]; refused: boolean });
+    expect(derived.some((d) => !d.refused && typeof d.rule === "string" && d.sources.includes("column email")), JSON.stringify(derived)).toBe(true);
+    expect(derived.some((d) => d.refused && d.sources.includes("column email")), JSON.stringify(derived)).toBe(true);
     // Results are recorded as the client saw them: masked samples, never the real values.
     const samples = events.filter((e) => e.type === "result").flatMap((e) => (e.data.rows_sample as unknown[][] | undefined) ?? []);
     expect(samples.some((row) => row.some((cell) => typeof cell === "string" && /^\*{4,}[^*]{4}$/.test(cell)))).toBe(true);

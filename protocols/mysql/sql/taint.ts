@@ -163,6 +163,32 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
   return { plain: !nested, sources: [...sources], maskedView, assigns, predicate };
 }
 
+/**
+ * The first masked table a DDL statement of this text names (bare, backticked, `db.`-qualified, in
+ * any letter case, also inside executed version comments), with the statement's command; null when
+ * none does. `isMaskedTable` says which names the rules' `table.column` globs give a table part.
+ * Views and DROP/TRUNCATE are not counted: a view stores no values (its body is read through the
+ * catalog), and dropping or emptying a table moves nothing. A text that cannot be lexed counts
+ * (fail closed) when any statement of it is DDL.
+ */
+export function ddlNamingMaskedTable(sql: string, dialect: Dialect, statements: readonly { kind: string; command: string; start: number; end: number }[], isMaskedTable: (identifier: string) => boolean): { command: string; table: string } | null {
+  const ddl = statements.filter((s) => s.kind === "ddl" && !/\b(VIEW|DROP|TRUNCATE)\b/.test(s.command));
+  if (ddl.length === 0) return null;
+  let toks;
+  try {
+    toks = lex(sql, dialect);
+  } catch (e) {
+    if (!(e instanceof LexError)) throw e;
+    return { command: ddl[0]!.command, table: "(a statement the gateway cannot lex)" };
+  }
+  for (const t of toks) {
+    if ((t.type !== "word" && t.type !== "ident") || !isMaskedTable(t.value)) continue;
+    const s = ddl.find((d) => t.start >= d.start && t.start < Math.max(d.end, d.start + 1));
+    if (s) return { command: s.command, table: t.value };
+  }
+  return null;
+}
+
 /** Reserved words that can never name a relation unquoted (skipped when asking the catalog about a statement's names). */
 const RESERVED = new Set(["SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "NULL", "AS", "ON", "JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "CROSS", "GROUP", "ORDER", "BY", "HAVING", "LIMIT", "UNION", "ALL", "DISTINCT", "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE", "IN", "IS", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE", "END", "ASC", "DESC", "WITH", "EXISTS", "TRUE", "FALSE", "USING", "CREATE", "DROP", "ALTER", "TABLE", "VIEW", "SHOW", "EXPLAIN", "DESCRIBE", "REPLACE", "IF", "INDEX", "KEY", "PRIMARY", "DEFAULT", "CAST", "CONVERT", "COUNT", "INTERVAL", "FOR", "LOCK", "READ", "WRITE", "USE", "DATABASE", "SCHEMA", "GRANT", "REVOKE", "TO", "RENAME", "CALL", "BEGIN", "COMMIT", "ROLLBACK", "START", "TRANSACTION"]);
 

@@ -244,8 +244,10 @@ export class MysqlEngine implements Engine {
     return this.textMasker ? maskTexts(this.textMasker, [text])[0]! : text;
   }
 
-  private record(e: MysqlEngineEvent): void {
+  private record(e: MysqlEngineEvent): void | Promise<void> {
     const audit = this.host.audit;
+    // Awaited by the core before the statement runs (nothing it describes may happen before it is durable).
+    if (e.type === "masking.derived") return audit.onEvent("masking.derived", { rule: e.rule, sources: e.sources, refused: e.refused });
     const recorded = (() => {
       switch (e.type) {
         case "query":
@@ -253,6 +255,8 @@ export class MysqlEngine implements Engine {
           // Only refusals before policy reach here (pinned settings, LOAD DATA LOCAL, undecodable text).
           return Promise.all([
             audit.onQuery({ protocol: "mysql", message: e.type, text: this.masked(e.sql), ...(e.type === "query" ? { statements: e.statements.map((s) => ({ kind: s.kind, command: s.command, flags: [] })) } : {}) }),
+            // As PostgreSQL: request, masking.derived (refused), then the refusal.
+            ...(e.derived ? [audit.onEvent("masking.derived", { ...e.derived })] : []),
             audit.onDecision({ effect: "deny", rule: GUARD_RULES[e.guard], reason: e.reason }),
           ]);
         case "command":
