@@ -43,8 +43,9 @@ export interface MysqlEngineHost {
    * resolves true when approved.
    */
   approve(sql: string, statements: MysqlStatement[], reason: string, parameters?: Uint8Array): Promise<boolean>;
-  /** Record an event; a `masking.derived` event of an allowed statement is awaited before the statement is forwarded. */
-  record(event: MysqlEngineEvent): void | Promise<void>;
+  record(event: MysqlEngineEvent): void;
+  /** Record `masking.derived` for a statement about to run; awaited before it is forwarded (durable first). */
+  recordDerived(event: MaskingDerived): Promise<void>;
   /** End the session (protocol violation, desync). The engine has already told the client. */
   end(reason: string): void;
   /** Cancel the running statement of this identity's session whose listener greeting gave this thread id (threads.ts). */
@@ -54,8 +55,6 @@ export interface MysqlEngineHost {
 export type MysqlEngineEvent =
   | { type: "query"; sql: string; statements: { kind: string; command: string; objects: string[] }[]; verdict: "refused"; guard: Guard; reason: string; derived?: MaskingDerived }
   | { type: "prepare"; sql: string; statementId?: number; verdict: "refused"; guard: Guard; reason: string; derived?: MaskingDerived }
-  /** The statement reads masked data (PostgreSQL's `masking.derived`, docs/AUDIT.md): after its decision, before it runs. */
-  | ({ type: "masking.derived" } & MaskingDerived)
   | { type: "execute"; statementId: number; sql: string }
   | { type: "result"; rows: number; masked: number; columns?: string[]; sample?: (string | null)[][]; affectedRows?: number; error?: { code: number; sqlState: string; message: string } }
   | { type: "command"; command: string; verdict: "allow" | "refused"; reason?: string };
@@ -304,7 +303,7 @@ export class MysqlEngineCore {
    */
   private async recordDerived(taint: Taint | null): Promise<boolean> {
     if (!taint) return true;
-    await this.host.record({ type: "masking.derived", rule: this.opts.masker?.ruleForSources(taint.sources) ?? null, sources: taint.sources, refused: false });
+    await this.host.recordDerived({ rule: this.opts.masker?.ruleForSources(taint.sources) ?? null, sources: taint.sources, refused: false });
     return !this.ended;
   }
 

@@ -176,6 +176,8 @@ export class MysqlEngine implements Engine {
           decide: (statements, sql, kind) => this.decide(statements, sql, kind),
           approve: (sql, statements, reason, parameters) => this.approve(sql, parameters),
           record: (e) => this.record(e),
+          // Awaited by the core before the statement runs (nothing it describes may happen before it is durable).
+          recordDerived: (e) => this.host.audit.onEvent("masking.derived", { ...e }),
           end: (reason) => this.end(reason),
           killQuery: (threadId) => this.opts.threads?.killQuery(threadId).catch(() => false) ?? Promise.resolve(false),
         },
@@ -244,10 +246,8 @@ export class MysqlEngine implements Engine {
     return this.textMasker ? maskTexts(this.textMasker, [text])[0]! : text;
   }
 
-  private record(e: MysqlEngineEvent): void | Promise<void> {
+  private record(e: MysqlEngineEvent): void {
     const audit = this.host.audit;
-    // Awaited by the core before the statement runs (nothing it describes may happen before it is durable).
-    if (e.type === "masking.derived") return audit.onEvent("masking.derived", { rule: e.rule, sources: e.sources, refused: e.refused });
     const recorded = (() => {
       switch (e.type) {
         case "query":
