@@ -169,6 +169,12 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     for (const s of sockets) s.destroy();
     throw err;
   }
+  engine.start?.({
+    resource,
+    localAuth,
+    log: (line) => log(`gatehouse: ${resource}: ${line.replace(/^gatehouse: /, "")}`),
+    openTunnel: async () => openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: await opts.tokenSource.getToken(), clientVersion: CLIENT_VERSION }),
+  });
   // The secrets die with the listener.
   const cleaned = done.then(() => removeListenerDir(dir));
 

@@ -186,7 +186,7 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     await c.end().catch(() => {});
   });
 
-  it("the listener greets with the target's real version once a session has reported it (first connection: the documented default)", async () => {
+  it("the listener greets with the target's real version from its very first connection (its start-up probe session), mariadb and mysql2 see it", async () => {
     const greetingAt = (port: number) =>
       new Promise<string>((resolve, reject) => {
         const sock = net.connect(port, "127.0.0.1");
@@ -201,12 +201,24 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
       });
     const real = await greetingAt(db.port); // ground truth: the server's own greeting
     expect(real).toMatch(/MariaDB/);
+    const version = await truth("SELECT VERSION()");
+    // 1. the real mariadb client, as a fresh listener's first connection: `status` prints the greeting's version
+    const first = await stack.connect("demo-mysql", { sub: "version-check" });
+    try {
+      const status = await run(MARIADB_CLIENT!, ["--no-defaults", "-h", "127.0.0.1", "-P", String(first.port), "-u", "pipeline", `--password=${first.password}`, "--skip-ssl", DB, "-e", "status"]);
+      expect(status.code, status.stderr).toBe(0);
+      const shown = /^Server version:\s*(\S+)/m.exec(status.stdout)?.[1];
+      expect(shown, status.stdout).toBe(version);
+      expect(status.stdout).not.toContain("gatehouse");
+      // the same version through the gateway's own SELECT VERSION()
+      const through = await run(MARIADB_CLIENT!, ["--no-defaults", "-h", "127.0.0.1", "-P", String(first.port), "-u", "pipeline", `--password=${first.password}`, "--skip-ssl", "-N", "-B", DB, "-e", "SELECT VERSION()"]);
+      expect(through.stdout.trim()).toBe(version);
+    } finally {
+      await first.stop();
+    }
+    // 2. a raw greeting as the first connection of another fresh listener, then mysql2 in its MariaDB mode
     const fresh = await stack.connect("demo-mysql", { sub: "version-check" });
     try {
-      expect(await greetingAt(fresh.port)).toBe("8.0.0-gatehouse");
-      const c = await mysql.createConnection({ host: "127.0.0.1", port: fresh.port, user: "pipeline", password: fresh.password, database: DB });
-      await c.query("SELECT 1");
-      await c.end();
       expect(await greetingAt(fresh.port)).toBe(real);
       const c2 = await mysql.createConnection({ host: "127.0.0.1", port: fresh.port, user: "pipeline", password: fresh.password, database: DB });
       expect((c2 as unknown as { connection: { _isMariaDB: boolean } }).connection._isMariaDB).toBe(true); // mysql2 picks its MariaDB mode from the greeting
