@@ -373,4 +373,18 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     expect(events.findIndex((e) => e.type === "masking.derived")).toBeLessThan(events.findIndex((e) => e.type === "result"));
     await c.end();
   });
+  it("relation names with capitals are looked up as spelt (the per-statement lookup): a table stays plain, a view over a masked column is redacted", async () => {
+    await other("CREATE TABLE MixedCase (id INT PRIMARY KEY, label VARCHAR(50)); INSERT INTO MixedCase VALUES (1, 'plain'); CREATE VIEW `VwUpper` AS SELECT id, email AS label FROM customers WHERE id = 1");
+    expect(await truth("SELECT label FROM VwUpper")).toBe(email1);
+    const c = await connect();
+    expect(await rows(c, "SELECT label FROM MixedCase WHERE id = 1")).toEqual([{ label: "plain" }]);
+    expect(await rows(c, "SELECT label FROM `VwUpper`")).toEqual([{ label: "[REDACTED]" }]);
+    // replaced by another session between two statements: seen before the next read
+    await other("CREATE OR REPLACE VIEW MixedView AS SELECT id, label FROM MixedCase");
+    expect(await rows(c, "SELECT label FROM MixedView WHERE id = 1")).toEqual([{ label: "plain" }]);
+    await other("CREATE OR REPLACE VIEW MixedView AS SELECT id, email AS label FROM customers");
+    expect(await truth("SELECT label FROM MixedView WHERE id = 1")).toBe(email1);
+    expect(await rows(c, "SELECT label FROM MixedView WHERE id = 1")).toEqual([{ label: "[REDACTED]" }]);
+    await c.end();
+  });
 });

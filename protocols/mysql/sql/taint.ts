@@ -194,7 +194,7 @@ const RESERVED = new Set(["SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "NULL",
 
 /**
  * Every name a statement text uses (unquoted words that are not reserved, backticked identifiers),
- * lower-cased: the relations among them are what the catalog is re-read for. Null when the text
+ * as spelt: the relations among them are what the catalog is re-read for. Null when the text
  * cannot be lexed (the taint analysis refuses or redacts it anyway).
  */
 export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | null {
@@ -215,7 +215,8 @@ export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | n
   };
   if (starts.length > 0 && starts.every(diagnostics) && starts.length === toks.filter((t) => t.type === "semicolon").length + (toks.at(-1)?.type === "semicolon" ? 0 : 1)) return names;
   for (const t of toks) {
-    if (t.type === "ident" || (t.type === "word" && !RESERVED.has(t.text))) names.add(t.value.toLowerCase());
+    // As spelt: the server resolves relation names exactly (case-sensitive unless lower_case_table_names).
+    if (t.type === "ident" || (t.type === "word" && !RESERVED.has(t.text))) names.add(t.value);
   }
   return names;
 }
