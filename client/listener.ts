@@ -144,6 +144,13 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     server.listen({ host, port: opts.port, exclusive: true }, () => resolve());
   });
   const address = server.address() as net.AddressInfo;
+  // As soon as the port exists (no one has been told it yet): connections wait for what start() learns.
+  engine.start?.({
+    resource,
+    localAuth,
+    log: (line) => log(`gatehouse: ${resource}: ${line.replace(/^gatehouse: /, "")}`),
+    openTunnel: async () => openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: await opts.tokenSource.getToken(), clientVersion: CLIENT_VERSION }),
+  });
 
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   const done = closed.then(async () => {

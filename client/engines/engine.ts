@@ -33,6 +33,9 @@ export interface EngineContext {
   authenticated(): boolean;
 }
 
+/** What an engine may use when its listener starts (no local connection yet). */
+export type EngineStartContext = Pick<EngineContext, "resource" | "openTunnel" | "log" | "localAuth">;
+
 /** What happened on one local connection: one log line is made from it. */
 export interface ConnectionSummary {
   outcome: string;
@@ -58,6 +61,11 @@ export interface Engine {
   writeLocalAuthFiles(info: ListenerInfo, auth: LocalAuth): Promise<void>;
   /** Lines that tell the user how to point their tool at the listener (after writeLocalAuthFiles). */
   usage(info: ListenerInfo, auth: LocalAuth): string[];
+  /**
+   * Called once when the listener is up, before any local connection is served (MySQL learns the
+   * target's greeting version here). Never throws.
+   */
+  start?(ctx: EngineStartContext): void;
   /** Serve one local connection until it ends. Never throws; failures are reported to the local client. */
   serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSummary>;
 }

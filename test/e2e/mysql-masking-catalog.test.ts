@@ -283,4 +283,108 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     expect((await c.execute("SELECT email FROM customers WHERE id = ?", [1]))[0]).toEqual([{ email: "[REDACTED]" }]);
     await c.end();
   });
+  it("DDL that renames, exchanges or copies a table named by a table.column rule, or renames a masked column, is refused in every spelling", async () => {
+    // The attacks are real: root shows each would run (a throwaway copy), so a refusal is what stops it.
+    await other("CREATE TABLE probe_src LIKE customers; RENAME TABLE probe_src TO probe_dst; DROP TABLE probe_dst");
+    await other("CREATE TABLE t_copy LIKE customers; CREATE TABLE t_part LIKE customers; ALTER TABLE t_part PARTITION BY HASH (id) PARTITIONS 1");
+    const c = await connect();
+    const before = gw.events.length;
+    const attacks = [
+      // RENAME TABLE: plain, keyword case, name case, backticks, db-qualified (also into another schema), multi-table
+      "RENAME TABLE customers TO c_moved",
+      "rEnAmE tAbLe customers tO c_moved",
+      "RENAME TABLE CUSTOMERS TO c_moved",
+      "RENAME TABLE `customers` TO `c_moved`",
+      `RENAME TABLE ${db.database}.customers TO ${db.database}.c_moved`,
+      `RENAME TABLE \`${db.database}\`.\`customers\` TO other.customers`,
+      "RENAME TABLE notes TO notes2, customers TO c_moved",
+      "RENAME TABLE notes TO notes2; RENAME TABLE customers TO c_moved",
+      // version comments the server runs, around the statement or around the name
+      "/*!RENAME TABLE customers TO c_moved*/",
+      "/*M!100000 ALTER TABLE customers RENAME TO c_moved*/",
+      "RENAME TABLE /*!customers*/ TO c_moved",
+      // ALTER TABLE … RENAME [TO | AS], with options
+      "ALTER TABLE customers RENAME TO c_moved",
+      "ALTER TABLE customers RENAME c_moved",
+      "ALTER TABLE customers RENAME AS c_moved",
+      "ALTER ONLINE IGNORE TABLE customers RENAME c_moved",
+      // a masked column renamed: RENAME COLUMN, CHANGE (column names are case-insensitive), backticked, in a version comment
+      "ALTER TABLE customers RENAME COLUMN email TO contact",
+      "ALTER TABLE customers CHANGE email contact VARCHAR(200)",
+      "ALTER TABLE customers CHANGE COLUMN `EMAIL` contact VARCHAR(200)",
+      "ALTER TABLE customers /*!CHANGE ssn x CHAR(11)*/",
+      // copies: CREATE TABLE … AS SELECT / LIKE, INSERT … SELECT (named columns, *, t.*), EXCHANGE PARTITION
+      "CREATE TABLE c_copy AS SELECT * FROM customers",
+      "CREATE TABLE c_copy AS SELECT id, email AS e FROM customers",
+      "CREATE TABLE c_copy SELECT id, name FROM customers",
+      "CREATE TABLE c_copy LIKE customers",
+      "CREATE TABLE c_copy LIKE `customers`",
+      "INSERT INTO t_copy SELECT * FROM customers",
+      "INSERT INTO t_copy (id, name, email) SELECT id, name, email FROM customers",
+      "INSERT INTO t_copy SELECT c.* FROM customers c",
+      "ALTER TABLE t_part EXCHANGE PARTITION p0 WITH TABLE customers",
+    ];
+    for (const sql of attacks) {
+      const e = await c.query(sql).catch((x) => x);
+      expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+      expect(String(e.message), sql).toMatch(/masked|masking/);
+    }
+    // the protocol's prepared statement (mysql2 execute) is refused at prepare
+    await expect(c.execute("ALTER TABLE customers RENAME TO c_moved")).rejects.toMatchObject({ errno: 1227 });
+    // ANSI_QUOTES: "…" is an identifier
+    await c.query("SET sql_mode = 'ANSI_QUOTES,STRICT_TRANS_TABLES'");
+    for (const sql of ['RENAME TABLE "customers" TO "c_moved"', 'ALTER TABLE "customers" RENAME "c_moved"', 'ALTER TABLE customers RENAME COLUMN "email" TO "contact"']) {
+      await expect(c.query(sql), sql).rejects.toMatchObject({ errno: 1227 });
+    }
+    await c.query("SET sql_mode = 'STRICT_TRANS_TABLES'");
+    // ground truth from root: nothing moved, nothing copied, the masked table and its columns are where the rules name them
+    expect(await truth(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME IN ('c_moved', 'c_copy', 'notes2') OR (TABLE_SCHEMA = 'other' AND TABLE_NAME = 'customers')`)).toBe("0");
+    expect(await truth("SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customers'")).toBe("id,name,email,ssn,card,note");
+    expect(await truth("SELECT email FROM customers WHERE id = 1")).toBe(email1);
+    expect(await truth("SELECT (SELECT COUNT(*) FROM t_copy) + (SELECT COUNT(*) FROM t_part)")).toBe("0");
+    expect(await truth("SELECT COUNT(*) FROM customers")).toBe("3");
+    // the trail: each refusal is recorded with masking.derived (refused), naming the table or column, never a value
+    const refused = gw.events.slice(before).filter((e) => e.type === "query" || e.type === "prepare");
+    expect(refused.length).toBeGreaterThanOrEqual(attacks.length);
+    for (const e of refused) expect(e, JSON.stringify(e)).toMatchObject({ verdict: "refused", guard: "masking", derived: { rule: "pii", refused: true } });
+    expect(JSON.stringify(gw.events.slice(before))).not.toContain(email1);
+    // tables no rule names are renamed as usual, and plain columns of the masked table can still be read
+    await c.query("RENAME TABLE notes TO notes_r; RENAME TABLE notes_r TO notes");
+    expect(await truth("SELECT body FROM notes WHERE id = 1")).toBe("hello");
+    expect(await rows(c, "SELECT name FROM customers WHERE id = 1")).toEqual([{ name: "Ada Lovelace" }]);
+    await c.end();
+  });
+
+  it("records masking.derived (rule, sources, not refused) before a statement that reads masked data runs, as PostgreSQL does", async () => {
+    const c = await connect();
+    const before = gw.events.length;
+    expect(await rows(c, "SELECT id, lower(email) AS e FROM customers WHERE id = 1")).toEqual([{ id: 1, e: "[REDACTED]" }]);
+    expect((await c.execute("SELECT concat(ssn, '') AS s FROM customers WHERE id = ?", [1]))[0]).toEqual([{ s: "[REDACTED]" }]);
+    expect(await rows(c, "SELECT name FROM customers WHERE id = 1")).toEqual([{ name: "Ada Lovelace" }]);
+    const events = gw.events.slice(before);
+    const derived = events.filter((e) => e.type === "masking.derived");
+    // the query, then the prepared statement at prepare and at execute; the plain read records none
+    expect(derived).toEqual([
+      { type: "masking.derived", rule: "pii", sources: ["column email"], refused: false },
+      { type: "masking.derived", rule: "pii", sources: ["column ssn"], refused: false },
+      { type: "masking.derived", rule: "pii", sources: ["column ssn"], refused: false },
+    ]);
+    // recorded before the statement's result
+    expect(events.findIndex((e) => e.type === "masking.derived")).toBeLessThan(events.findIndex((e) => e.type === "result"));
+    await c.end();
+  });
+  it("relation names with capitals are looked up as spelt (the per-statement lookup): a table stays plain, a view over a masked column is redacted", async () => {
+    await other("CREATE TABLE MixedCase (id INT PRIMARY KEY, label VARCHAR(50)); INSERT INTO MixedCase VALUES (1, 'plain'); CREATE VIEW `VwUpper` AS SELECT id, email AS label FROM customers WHERE id = 1");
+    expect(await truth("SELECT label FROM VwUpper")).toBe(email1);
+    const c = await connect();
+    expect(await rows(c, "SELECT label FROM MixedCase WHERE id = 1")).toEqual([{ label: "plain" }]);
+    expect(await rows(c, "SELECT label FROM `VwUpper`")).toEqual([{ label: "[REDACTED]" }]);
+    // replaced by another session between two statements: seen before the next read
+    await other("CREATE OR REPLACE VIEW MixedView AS SELECT id, label FROM MixedCase");
+    expect(await rows(c, "SELECT label FROM MixedView WHERE id = 1")).toEqual([{ label: "plain" }]);
+    await other("CREATE OR REPLACE VIEW MixedView AS SELECT id, email AS label FROM customers");
+    expect(await truth("SELECT label FROM MixedView WHERE id = 1")).toBe(email1);
+    expect(await rows(c, "SELECT label FROM MixedView WHERE id = 1")).toEqual([{ label: "[REDACTED]" }]);
+    await c.end();
+  });
 });

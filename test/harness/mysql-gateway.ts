@@ -15,7 +15,7 @@ import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { MaskingRule } from "../../parsers/masking/config.ts";
 import { startMysqlListener, type MysqlListener } from "../../protocols/mysql/client/listener.ts";
 import { mysqlLogin } from "../../protocols/mysql/connector/login.ts";
-import { MysqlEngineCore, type MysqlEngineEvent, type Verdict } from "../../protocols/mysql/worker/engine-core.ts";
+import { MysqlEngineCore, type MaskingDerived, type MysqlEngineEvent, type Verdict } from "../../protocols/mysql/worker/engine-core.ts";
 import { RowMasker } from "../../protocols/mysql/worker/row-masker.ts";
 import { createMasker } from "../../wasm/loader/mask.ts";
 import { loadWasmModule } from "../../wasm/loader/node.ts";
@@ -25,7 +25,8 @@ import type { RunningMariaDb } from "./mariadb.ts";
 export interface MysqlGateway {
   port: number;
   password: string;
-  events: MysqlEngineEvent[];
+  /** What the engine recorded, `masking.derived` events among them (as the worker engine records them in the trail). */
+  events: (MysqlEngineEvent | ({ type: "masking.derived" } & MaskingDerived))[];
   /** Approval requests waiting for a verdict (text → resolve). */
   approvals: { sql: string; resolve(ok: boolean): void }[];
   /** Access level the connector logged in with (last session). */
@@ -41,7 +42,7 @@ export async function startMysqlGateway(db: RunningMariaDb, opts: { policy: stri
   const resource: ResourceInfo = { name: "demo-mysql", type: "mysql", labels: { env: "test" } };
   const probe = await mysqlLogin({ host: db.host, port: db.port, user: db.levels.read.user, password: db.levels.read.password });
   probe.socket.destroy();
-  const events: MysqlEngineEvent[] = [];
+  const events: MysqlGateway["events"] = [];
   const approvals: MysqlGateway["approvals"] = [];
   const levels: string[] = [];
   const password = "listener-" + Math.random().toString(36).slice(2);
@@ -67,7 +68,8 @@ export async function startMysqlGateway(db: RunningMariaDb, opts: { policy: stri
             approve(sql: string) {
               return new Promise<boolean>((resolve) => approvals.push({ sql, resolve }));
             },
-            record: (e) => events.push(e),
+            record: (e) => void events.push(e),
+            recordDerived: async (e) => void events.push({ type: "masking.derived", ...e }),
             end: () => {
               s.socket.end();
               end();

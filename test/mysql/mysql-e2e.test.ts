@@ -186,7 +186,7 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     await c.end().catch(() => {});
   });
 
-  it("the listener greets with the target's real version once a session has reported it (first connection: the documented default)", async () => {
+  it("the listener greets with the target's real version from its very first connection (its start-up probe session), mariadb and mysql2 see it", async () => {
     const greetingAt = (port: number) =>
       new Promise<string>((resolve, reject) => {
         const sock = net.connect(port, "127.0.0.1");
@@ -201,12 +201,24 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
       });
     const real = await greetingAt(db.port); // ground truth: the server's own greeting
     expect(real).toMatch(/MariaDB/);
+    const version = await truth("SELECT VERSION()");
+    // 1. the real mariadb client, as a fresh listener's first connection: `status` prints the greeting's version
+    const first = await stack.connect("demo-mysql", { sub: "version-check" });
+    try {
+      const status = await run(MARIADB_CLIENT!, ["--no-defaults", "-h", "127.0.0.1", "-P", String(first.port), "-u", "pipeline", `--password=${first.password}`, "--skip-ssl", DB, "-e", "status"]);
+      expect(status.code, status.stderr).toBe(0);
+      const shown = /^Server version:\s*(\S+)/m.exec(status.stdout)?.[1];
+      expect(shown, status.stdout).toBe(version);
+      expect(status.stdout).not.toContain("gatehouse");
+      // the same version through the gateway's own SELECT VERSION()
+      const through = await run(MARIADB_CLIENT!, ["--no-defaults", "-h", "127.0.0.1", "-P", String(first.port), "-u", "pipeline", `--password=${first.password}`, "--skip-ssl", "-N", "-B", DB, "-e", "SELECT VERSION()"]);
+      expect(through.stdout.trim()).toBe(version);
+    } finally {
+      await first.stop();
+    }
+    // 2. a raw greeting as the first connection of another fresh listener, then mysql2 in its MariaDB mode
     const fresh = await stack.connect("demo-mysql", { sub: "version-check" });
     try {
-      expect(await greetingAt(fresh.port)).toBe("8.0.0-gatehouse");
-      const c = await mysql.createConnection({ host: "127.0.0.1", port: fresh.port, user: "pipeline", password: fresh.password, database: DB });
-      await c.query("SELECT 1");
-      await c.end();
       expect(await greetingAt(fresh.port)).toBe(real);
       const c2 = await mysql.createConnection({ host: "127.0.0.1", port: fresh.port, user: "pipeline", password: fresh.password, database: DB });
       expect((c2 as unknown as { connection: { _isMariaDB: boolean } }).connection._isMariaDB).toBe(true); // mysql2 picks its MariaDB mode from the greeting
@@ -448,6 +460,10 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
     for (const effect of ["approve", "allow", "deny"]) expect(decisions.some((d) => d.effect === effect && d.rule === "demo-writes-need-approval"), effect).toBe(true);
     expect(decisions.some((d) => d.effect === "deny" && d.rule === "gatehouse:mysql-local-infile")).toBe(true);
     expect(decisions.some((d) => d.effect === "deny" && d.rule === "gatehouse:mysql-protocol" && /COM_CHANGE_USER/.test(d.reason))).toBe(true);
+    // Statements reading masked data are recorded as PostgreSQL records them: masking.derived { rule, sources, refused }.
+    const derived = events.filter((e) => e.type === "masking.derived").map((e) => e.data as { rule: string | null; sources: string[]; refused: boolean });
+    expect(derived.some((d) => !d.refused && typeof d.rule === "string" && d.sources.includes("column email")), JSON.stringify(derived)).toBe(true);
+    expect(derived.some((d) => d.refused && d.sources.includes("column email")), JSON.stringify(derived)).toBe(true);
     // Results are recorded as the client saw them: masked samples, never the real values.
     const samples = events.filter((e) => e.type === "result").flatMap((e) => (e.data.rows_sample as unknown[][] | undefined) ?? []);
     expect(samples.some((row) => row.some((cell) => typeof cell === "string" && /^\*{4,}[^*]{4}$/.test(cell)))).toBe(true);
@@ -460,7 +476,8 @@ describe("MySQL through the gateway (worker + connector + CLI listener, mysql2 a
       expect(all).not.toContain(p);
       expect(conn.logs.join("\n")).not.toContain(p);
     }
-  }, 300_000);
+    // Every session's trail is read through the CLI (one process per call): on a loaded machine that alone takes minutes.
+  }, 600_000);
 });
 
 /** Authenticate to the listener with raw packets, then let `act` send bytes; collect the first ERR and whether the socket closed. */

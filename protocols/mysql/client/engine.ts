@@ -9,10 +9,13 @@
  * collation, database): the worker decides, the connector logs in with the access level's own
  * account, and the worker answers the client's handshake (OK, or an ERR saying why).
  *
- * The greeting is sent before the client authenticates, so before any tunnel exists: a listener's
- * first connection says `GREETING_VERSION`; every session tells the listener the target's real
- * version (`mysql-server` control message), and later connections of that listener are greeted
- * with it (clients pick dialect features by it: mysql2 and Connector/J detect MariaDB from it).
+ * The greeting is sent before the client authenticates, so before any tunnel exists: the listener
+ * learns the target's version when it starts, with one short session of its own (version-probe.ts),
+ * and its first connection waits for that before it is greeted; every session tells the listener
+ * the target's version again (`mysql-server` control message: an upgraded server is followed).
+ * Clients pick dialect features by it (mysql2 and Connector/J detect MariaDB from it). Only when
+ * the probe fails (connector offline, connect refused) is a connection greeted as
+ * `GREETING_VERSION`; its own session then says why, or teaches the listener the version.
  * What the gateway classifies by is always the real server's version.
  */
 import type { Socket } from "node:net";
@@ -24,18 +27,22 @@ import { describeError } from "../../../client/errors.ts";
 import { tunnelOpenError } from "../../../client/engines/tunnel-open-error.ts";
 import { bridge, describeTunnelEnd, type TunnelEnd } from "../../../client/tunnel/bridge.ts";
 import { encodeControl } from "../../../parsers/tunnel/frames.ts";
-import type { ConnectionSummary, Engine, EngineContext, ListenerInfo } from "../../../client/engines/engine.ts";
+import type { ConnectionSummary, Engine, EngineContext, EngineStartContext, ListenerInfo } from "../../../client/engines/engine.ts";
 import type { LocalAuth } from "../../../client/listener-auth/local-auth.ts";
 import { PacketFramer, encodePacket } from "../codec/packets.ts";
 import { CLIENT, GATEWAY_CAPABILITIES, THREAD_ATTRIBUTE } from "../codec/constants.ts";
 import { encodeHandshakeResponse41 } from "../codec/handshake.ts";
 import { refusal } from "../codec/responses.ts";
 import { LocalHandshake, doubleSha1, type LocalHandshakeResult } from "./local-handshake.ts";
+import { greetableVersion, probeServerVersion } from "./version-probe.ts";
 
-/** What a listener's first greeting says (before any session has told it the target's version). */
+/** What a greeting says when the target's version could not be learned (the probe failed, no session yet). */
 export const GREETING_VERSION = "8.0.0-gatehouse";
 /** Per listener (its local auth): the target's version the last session reported; a version string is short and printable. */
 const learnedVersion = new WeakMap<object, string>();
+/** Per listener: the greeting-version probe started with the listener (settles with or without a version). */
+const probes = new WeakMap<object, Promise<void>>();
+const PROBE_TIMEOUT_MS = 30_000;
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 function endSoon(socket: Socket): void {
@@ -137,6 +144,8 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   // A random thread id per connection: the `mariadb` client's Ctrl-C sends `KILL QUERY <it>` on a
   // second connection, and the worker finds this session by it (and the identity) — threads.ts.
   const threadId = randomInt(1, 2 ** 31);
+  // The first connections wait for the listener's probe: greeted with the target's own version.
+  if (!learnedVersion.has(ctx.localAuth)) await probes.get(ctx.localAuth);
   const hs = new LocalHandshake(doubleSha1(ctx.localAuth.password), learnedVersion.get(ctx.localAuth) ?? GREETING_VERSION, GATEWAY_CAPABILITIES, threadId);
   let local: { result: LocalHandshakeResult; seq: number };
   try {
@@ -183,7 +192,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     onControl: (message) => {
       // Approval notices: MySQL cannot show a message while a statement waits, so the listener's log does.
       if (message.t === "notice" && typeof message.message === "string") ctx.log(message.message);
-      if (message.t === "mysql-server" && typeof message.version === "string" && /^[\x20-\x7e]{1,100}$/.test(message.version)) learnedVersion.set(ctx.localAuth, message.version);
+      if (message.t === "mysql-server" && greetableVersion(message.version)) learnedVersion.set(ctx.localAuth, message.version);
     },
     finalWords: (end) => finalError(end, downstream, (m) => answer("connection", m)),
   });
@@ -220,6 +229,15 @@ export function mysqlUrl(info: Pick<ListenerInfo, "host" | "port" | "user">, pas
 
 export const mysqlEngine: Engine = {
   type: "mysql",
+  start(ctx: EngineStartContext): void {
+    const probe = probeServerVersion(ctx.openTunnel, PROBE_TIMEOUT_MS).then(
+      (version) => {
+        if (!learnedVersion.has(ctx.localAuth)) learnedVersion.set(ctx.localAuth, version);
+      },
+      (err: unknown) => ctx.log(`could not learn the target's version for the MySQL greeting (${describeError(err)}); connections are greeted as ${GREETING_VERSION} until a session reports it`),
+    );
+    probes.set(ctx.localAuth, probe);
+  },
   async writeLocalAuthFiles(info: ListenerInfo, auth: LocalAuth): Promise<void> {
     const cnf = path.join(info.dir, "my.cnf");
     const url = path.join(info.dir, "url");

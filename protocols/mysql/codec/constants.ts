@@ -166,3 +166,5 @@ export function isUtf8Collation(id: number): boolean {
 
 /** Connection attribute by which the CLI listener tells the worker the thread id its greeting gave the client (worker/threads.ts). */
 export const THREAD_ATTRIBUTE = "_gatehouse_thread_id";
+/** Connection attribute of the listener's own greeting-version probe session (client/version-probe.ts): it quits at once. */
+export const PROBE_ATTRIBUTE = "_gatehouse_greeting_probe";

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyMysql, opaquePart } from "./classify.ts";
 import type { Dialect } from "./dialect.ts";
-import { analyzeTaint } from "./taint.ts";
+import { analyzeTaint, ddlNamingMaskedTable } from "./taint.ts";
 
 const dialect: Dialect = { flavor: "mariadb", version: 101100, ansiQuotes: false, noBackslashEscapes: false };
 const opaque = (sql: string) => opaquePart(classifyMysql(sql, dialect))?.functions[0] ?? opaquePart(classifyMysql(sql, dialect))?.command ?? null;
@@ -66,4 +66,23 @@ describe("MySQL 8's TABLE statement expands every column like SELECT *", () => {
   it.each(["TABLE customers", "CREATE TABLE t (id INT)", "CREATE OR REPLACE TABLE t (id INT)", "LOCK TABLE t WRITE", "DROP TABLE t", "INSERT INTO t (a) VALUES (1)"])("%s does not", (sql) => {
     expect(taint(sql)).toBeNull();
   });
+});
+
+describe("DDL naming a table of a table.column masking rule", () => {
+  const masked = (w: string) => /^cust.*$/.test(w.toLowerCase());
+  const found = (sql: string, d: Dialect = dialect) => ddlNamingMaskedTable(sql, d, classifyMysql(sql, d), masked)?.command ?? null;
+  it.each([
+    ["RENAME TABLE notes TO n2, customers TO c2", "RENAME TABLE"],
+    ["rename table `Customers` to c2", "RENAME TABLE"],
+    ["ALTER TABLE app.customers RENAME AS c2", "ALTER TABLE"],
+    ["/*!RENAME TABLE customers TO c2*/", "RENAME TABLE"],
+    ["SELECT 1; ALTER TABLE t EXCHANGE PARTITION p WITH TABLE customers", "ALTER TABLE"],
+    ["CREATE TABLE c2 LIKE customers", "CREATE TABLE"],
+    ["CREATE TABLE c2 AS SELECT id FROM customers", "CREATE TABLE"],
+  ])("%s → %s", (sql, command) => expect(found(sql)).toBe(command));
+  it("ANSI_QUOTES makes \"…\" a name", () => {
+    expect(found('RENAME TABLE "customers" TO c2', { ...dialect, ansiQuotes: true })).toBe("RENAME TABLE");
+    expect(found("RENAME TABLE notes TO n2 /* customers */")).toBeNull();
+  });
+  it.each(["SELECT * FROM customers", "INSERT INTO customers (name) VALUES ('x')", "DROP TABLE customers", "TRUNCATE customers", "CREATE VIEW v AS SELECT id FROM customers", "RENAME TABLE notes TO n2", "SELECT 'RENAME TABLE customers TO c2'"])("%s is not", (sql) => expect(found(sql)).toBeNull());
 });

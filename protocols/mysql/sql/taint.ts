@@ -163,12 +163,38 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
   return { plain: !nested, sources: [...sources], maskedView, assigns, predicate };
 }
 
+/**
+ * The first masked table a DDL statement of this text names (bare, backticked, `db.`-qualified, in
+ * any letter case, also inside executed version comments), with the statement's command; null when
+ * none does. `isMaskedTable` says which names the rules' `table.column` globs give a table part.
+ * Views and DROP/TRUNCATE are not counted: a view stores no values (its body is read through the
+ * catalog), and dropping or emptying a table moves nothing. A text that cannot be lexed counts
+ * (fail closed) when any statement of it is DDL.
+ */
+export function ddlNamingMaskedTable(sql: string, dialect: Dialect, statements: readonly { kind: string; command: string; start: number; end: number }[], isMaskedTable: (identifier: string) => boolean): { command: string; table: string } | null {
+  const ddl = statements.filter((s) => s.kind === "ddl" && !/\b(VIEW|DROP|TRUNCATE)\b/.test(s.command));
+  if (ddl.length === 0) return null;
+  let toks;
+  try {
+    toks = lex(sql, dialect);
+  } catch (e) {
+    if (!(e instanceof LexError)) throw e;
+    return { command: ddl[0]!.command, table: "(a statement the gateway cannot lex)" };
+  }
+  for (const t of toks) {
+    if ((t.type !== "word" && t.type !== "ident") || !isMaskedTable(t.value)) continue;
+    const s = ddl.find((d) => t.start >= d.start && t.start < Math.max(d.end, d.start + 1));
+    if (s) return { command: s.command, table: t.value };
+  }
+  return null;
+}
+
 /** Reserved words that can never name a relation unquoted (skipped when asking the catalog about a statement's names). */
 const RESERVED = new Set(["SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "NULL", "AS", "ON", "JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "CROSS", "GROUP", "ORDER", "BY", "HAVING", "LIMIT", "UNION", "ALL", "DISTINCT", "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE", "IN", "IS", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE", "END", "ASC", "DESC", "WITH", "EXISTS", "TRUE", "FALSE", "USING", "CREATE", "DROP", "ALTER", "TABLE", "VIEW", "SHOW", "EXPLAIN", "DESCRIBE", "REPLACE", "IF", "INDEX", "KEY", "PRIMARY", "DEFAULT", "CAST", "CONVERT", "COUNT", "INTERVAL", "FOR", "LOCK", "READ", "WRITE", "USE", "DATABASE", "SCHEMA", "GRANT", "REVOKE", "TO", "RENAME", "CALL", "BEGIN", "COMMIT", "ROLLBACK", "START", "TRANSACTION"]);
 
 /**
  * Every name a statement text uses (unquoted words that are not reserved, backticked identifiers),
- * lower-cased: the relations among them are what the catalog is re-read for. Null when the text
+ * as spelt: the relations among them are what the catalog is re-read for. Null when the text
  * cannot be lexed (the taint analysis refuses or redacts it anyway).
  */
 export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | null {
@@ -189,7 +215,8 @@ export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | n
   };
   if (starts.length > 0 && starts.every(diagnostics) && starts.length === toks.filter((t) => t.type === "semicolon").length + (toks.at(-1)?.type === "semicolon" ? 0 : 1)) return names;
   for (const t of toks) {
-    if (t.type === "ident" || (t.type === "word" && !RESERVED.has(t.text))) names.add(t.value.toLowerCase());
+    // As spelt: the server resolves relation names exactly (case-sensitive unless lower_case_table_names).
+    if (t.type === "ident" || (t.type === "word" && !RESERVED.has(t.text))) names.add(t.value);
   }
   return names;
 }

@@ -35,12 +35,21 @@ export const CATALOG_QUERY = SELECT_RELATIONS;
 export const MAX_TARGETED_NAMES = 200;
 
 /**
- * The relations with these names, in every schema. Names travel as hex literals with a character
- * set introducer, so no quoting rule of any sql_mode (ANSI_QUOTES, NO_BACKSLASH_ESCAPES) applies.
+ * The relations with these names, in every schema: one `TABLE_NAME = <constant>` lookup per name
+ * (UNION ALL). An equality with a constant is what lets MariaDB look the name up in each schema
+ * instead of opening every table of the server (measured on MariaDB 10.11: `IN (4 names)` with the
+ * VIEWS join ≈ 10× slower than this, and the cost is paid before every statement). The server
+ * resolves a name exactly as the statement spells it (case-sensitive file names unless
+ * lower_case_table_names), and so does this lookup: the relation the statement will use is found.
+ * View definitions are not read here: a view among the answers makes the engine re-read the whole
+ * catalog (definitions included) anyway. Names travel as hex literals with a character set
+ * introducer, so no quoting rule of any sql_mode (ANSI_QUOTES, NO_BACKSLASH_ESCAPES) applies.
  */
 export function catalogQueryFor(names: readonly string[]): string {
   const hex = (s: string) => `_utf8mb4 0x${Array.from(new TextEncoder().encode(s), (b) => b.toString(16).padStart(2, "0")).join("")}`;
-  return `${SELECT_RELATIONS} AND t.TABLE_NAME IN (${names.map(hex).join(", ")})`;
+  return names
+    .map((n) => `SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, NULL FROM information_schema.TABLES WHERE TABLE_SCHEMA <> 'information_schema' AND TABLE_NAME = ${hex(n)}`)
+    .join(" UNION ALL ");
 }
 
 export function relationsFromRows(rows: readonly (string | null)[][]): Relation[] {

@@ -24,7 +24,7 @@ import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
 import { classifyMysql, opaquePart, type MysqlStatement } from "../sql/classify.ts";
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import type { RowMasker } from "./row-masker.ts";
-import { analyzeTaint, namedIdentifiers, tableQueryStarts, type Taint } from "../sql/taint.ts";
+import { analyzeTaint, ddlNamingMaskedTable, namedIdentifiers, tableQueryStarts, type Taint } from "../sql/taint.ts";
 import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
 
 /** `rateLimited`: refused by the tenant's request rate (ER 1226), not by a rule. */
@@ -49,6 +49,8 @@ export interface MysqlEngineHost {
    */
   approve(sql: string, statements: MysqlStatement[], reason: string, parameters?: Uint8Array): Promise<boolean>;
   record(event: MysqlEngineEvent): void;
+  /** Record `masking.derived` for a statement about to run; awaited before it is forwarded (durable first). */
+  recordDerived(event: MaskingDerived): Promise<void>;
   /** End the session (protocol violation, desync). The engine has already told the client. */
   end(reason: string): void;
   /** Cancel the running statement of this identity's session whose listener greeting gave this thread id (threads.ts). */
@@ -56,11 +58,18 @@ export interface MysqlEngineHost {
 }
 
 export type MysqlEngineEvent =
-  | { type: "query"; sql: string; statements: { kind: string; command: string; objects: string[] }[]; verdict: "refused"; guard: Guard; reason: string }
-  | { type: "prepare"; sql: string; statementId?: number; verdict: "refused"; guard: Guard; reason: string }
+  | { type: "query"; sql: string; statements: { kind: string; command: string; objects: string[] }[]; verdict: "refused"; guard: Guard; reason: string; derived?: MaskingDerived }
+  | { type: "prepare"; sql: string; statementId?: number; verdict: "refused"; guard: Guard; reason: string; derived?: MaskingDerived }
   | { type: "execute"; statementId: number; sql: string }
   | { type: "result"; rows: number; masked: number; columns?: string[]; sample?: (string | null)[][]; affectedRows?: number; error?: { code: number; sqlState: string; message: string } }
   | { type: "command"; command: string; verdict: "allow" | "refused"; reason?: string };
+
+/** The trail's `masking.derived` payload (parsers/audit/types.ts MaskingDerivedData): the rule, the sources, never values. */
+export interface MaskingDerived {
+  rule: string | null;
+  sources: string[];
+  refused: boolean;
+}
 
 /** Which of the gateway's own guards refused a request before policy: pinned session state, LOAD DATA LOCAL, or undecodable text. */
 export type Guard = "pin" | "local-infile" | "decode" | "masking";
@@ -75,6 +84,16 @@ export interface MysqlEngineOptions {
   allowLocalInfile?: boolean;
   /** Bound for one logical packet from either side. */
   maxPacket?: number;
+}
+
+interface Classified {
+  sql: string;
+  statements: MysqlStatement[];
+  refusal?: string;
+  guard?: Guard;
+  taint: Taint | null;
+  /** Why masking refused a statement that names no masked column (a masked table's DDL), for the trail. */
+  sources?: string[];
 }
 
 interface Prepared {
@@ -243,7 +262,7 @@ export class MysqlEngineCore {
     this.fatal("malformed", reason, 1);
   }
 
-  private classify(sqlBytes: Uint8Array): { sql: string; statements: MysqlStatement[]; refusal?: string; guard?: Guard; taint: Taint | null } {
+  private classify(sqlBytes: Uint8Array): Classified {
     const sql = utf8TextStrict(sqlBytes);
     const statements = classifyMysql(sql, this.pin.dialect);
     const m = this.opts.masker;
@@ -256,10 +275,18 @@ export class MysqlEngineCore {
     // a later plain read no longer sees it as masked (`insert into t select email from customers`).
     const write = taint && statements.find((s) => WRITE_KINDS.has(s.kind));
     if (write) return { sql, statements, refusal: `${write.command} reads masked data (${taint.sources.join(", ")}) and writes: refused, the value would leave masking`, guard: "masking", taint };
-    if (m && (taint || this.diagnosticsTainted) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint };
+    // As PostgreSQL refuses DDL over a table with masked columns: a table a `table.column` rule names,
+    // renamed (RENAME TABLE, ALTER TABLE … RENAME), exchanged (EXCHANGE PARTITION … WITH TABLE) or
+    // copied (CREATE TABLE … LIKE / AS SELECT), would hold its masked columns under a name no rule speaks for.
+    const moved = m?.hasColumnRules ? ddlNamingMaskedTable(sql, this.pin.dialect, statements, (w) => m.namesMaskedTable(w)) : null;
+    if (moved) {
+      const sources = [...(taint?.sources ?? []), `table ${moved.table.toLowerCase()}`];
+      return { sql, statements, refusal: `${moved.command} names the masked table ${moved.table}: refused, DDL on a table that masking rules name by table.column could move its masked columns out of the rules' names`, guard: "masking", taint, sources };
+    }
+    if (m && (taint || this.diagnosticsTainted) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
     // A view stores no values (reading it is masked through the catalog); a table or row written from `*` does.
     const starWrite = m?.hasColumnRules && statements.find((s) => WRITE_KINDS.has(s.kind) && !/\bVIEW\b/.test(s.command));
-    if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint };
+    if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) written"] };
     if (taint?.predicate && m?.refusePredicates) return { sql, statements, refusal: `statement refused by masking: masked data in a predicate or ordering clause (${taint.predicate}); this policy refuses them`, guard: "masking", taint };
     if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
     // Code the gateway cannot read: SQL-level PREPARE … FROM / EXECUTE / EXECUTE IMMEDIATE (the SQL
@@ -269,9 +296,26 @@ export class MysqlEngineCore {
     const opaque = m?.hasColumnRules ? opaquePart(statements) : undefined;
     if (opaque) {
       const what = opaque.command === "FUNCTION CALL" ? `the stored function ${opaque.functions[0] ?? ""}` : opaque.command;
-      return { sql, statements, refusal: `${what} runs SQL the gateway cannot read, and masking rules apply to this resource: refused (use the protocol's prepared statements, which the gateway reads, and built-in functions)`, guard: "masking", taint };
+      return { sql, statements, refusal: `${what} runs SQL the gateway cannot read, and masking rules apply to this resource: refused (use the protocol's prepared statements, which the gateway reads, and built-in functions)`, guard: "masking", taint, sources: [...(taint?.sources ?? []), opaque.command === "FUNCTION CALL" ? `function ${opaque.functions[0] ?? ""}` : `${opaque.command} statement`] };
     }
     return { sql, statements, taint };
+  }
+
+  /** The `masking.derived` part of a refusal by masking (its sources; a refusal for another reason has none). */
+  private derivedOf(c: Classified): { derived?: MaskingDerived } {
+    const sources = c.guard === "masking" ? (c.sources ?? c.taint?.sources) : undefined;
+    if (!sources?.length) return {};
+    return { derived: { rule: this.opts.masker?.ruleForSources(sources) ?? null, sources, refused: true } };
+  }
+
+  /**
+   * A statement that reads masked data is recorded as such (`masking.derived`, as PostgreSQL) after
+   * its decision and before it runs; false when the session ended meanwhile.
+   */
+  private async recordDerived(taint: Taint | null): Promise<boolean> {
+    if (!taint) return true;
+    await this.host.recordDerived({ rule: this.opts.masker?.ruleForSources(taint.sources) ?? null, sources: taint.sources, refused: false });
+    return !this.ended;
   }
 
   private summary(statements: MysqlStatement[]) {
@@ -290,7 +334,7 @@ export class MysqlEngineCore {
       return this.refuse(p, "malformed", (e as Error).message);
     }
     if (c.refusal) {
-      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal });
+      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal, ...this.derivedOf(c) });
       return this.refuse(p, "denied", c.refusal);
     }
     const verdict = await this.host.decide(c.statements, c.sql, "query");
@@ -303,6 +347,7 @@ export class MysqlEngineCore {
       if (this.ended) return;
       if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
     }
+    if (!(await this.recordDerived(c.taint))) return;
     this.forward(p, { kind: "query", statements: c.statements, binary: false, taint: c.taint });
   }
 
@@ -345,7 +390,7 @@ export class MysqlEngineCore {
       return this.refuse(p, "malformed", (e as Error).message);
     }
     if (c.refusal) {
-      this.host.record({ type: "prepare", sql: c.sql, verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal });
+      this.host.record({ type: "prepare", sql: c.sql, verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal, ...this.derivedOf(c) });
       return this.refuse(p, "denied", c.refusal);
     }
     if (c.statements.length !== 1) return this.refuse(p, "denied", "a prepared statement must be exactly one statement");
@@ -353,6 +398,7 @@ export class MysqlEngineCore {
     const verdict = await this.host.decide(c.statements, c.sql, "prepare");
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
+    if (!(await this.recordDerived(c.taint))) return;
     this.forward(p, { kind: "prepare", sql: c.sql, statements: c.statements, verdict, taint: c.taint });
   }
 
@@ -366,7 +412,7 @@ export class MysqlEngineCore {
     if (!(await this.refreshCatalog(p, sqlBytes))) return;
     const c = this.classify(sqlBytes);
     if (c.refusal) {
-      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal });
+      this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal, ...this.derivedOf(c) });
       return this.refuse(p, "denied", c.refusal);
     }
     st.taint = !c.taint && this.diagnosticsTainted && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS")) ? DIAGNOSTICS_TAINT : c.taint;
@@ -378,6 +424,7 @@ export class MysqlEngineCore {
       const ok = await this.host.approve(st.sql, st.statements, verdict.reason, p.payload.subarray(5));
       if (!ok) return this.refuse(p, "denied", `not approved: ${verdict.reason}`);
     }
+    if (!(await this.recordDerived(st.taint))) return;
     this.forward(p, { kind: "execute", statements: st.statements, binary: true, columns: st.columns, taint: st.taint });
   }
 

@@ -23,7 +23,7 @@ import type { ControlMessage } from "../../../parsers/tunnel/frames.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
 import type { RequestDescription } from "../../types.ts";
 import { PacketFramer, encodePacket } from "../codec/packets.ts";
-import { CLIENT, FORMAT_CAPABILITIES, GATEWAY_CAPABILITIES, SERVER_STATUS, isUtf8Collation } from "../codec/constants.ts";
+import { CLIENT, FORMAT_CAPABILITIES, GATEWAY_CAPABILITIES, PROBE_ATTRIBUTE, SERVER_STATUS, isUtf8Collation } from "../codec/constants.ts";
 import { decodeHandshakeResponse41 } from "../codec/handshake.ts";
 import { encodeOk, refusal } from "../codec/responses.ts";
 import type { MysqlStatement } from "../sql/classify.ts";
@@ -177,6 +177,8 @@ export class MysqlEngine implements Engine {
           refuseBeforeParse: () => this.host.refuseBeforeParse?.()?.then((t) => (t?.recorded ? t.message.replace(/^gatehouse: /, "") : null)) ?? null,
           approve: (sql, statements, reason, parameters) => this.approve(sql, parameters),
           record: (e) => this.record(e),
+          // Awaited by the core before the statement runs (nothing it describes may happen before it is durable).
+          recordDerived: (e) => this.host.audit.onEvent("masking.derived", { ...e }),
           end: (reason) => this.end(reason),
           killQuery: (threadId) => this.opts.threads?.killQuery(threadId).catch(() => false) ?? Promise.resolve(false),
         },
@@ -191,7 +193,8 @@ export class MysqlEngine implements Engine {
     const threadId = Number(hs.attributes.get(THREAD_ATTRIBUTE));
     if (this.opts.threads && Number.isInteger(threadId) && threadId > 0 && threadId < 2 ** 31) await this.opts.threads.register(threadId).catch(() => {});
     // The server and the pinned settings the session's statements are classified under, in the trail.
-    await host.audit.onDecision({ effect: "allow", rule: null, reason: `session open on ${serverVersion}; pinned sql_mode '${pinned.sqlMode}', character_set_client ${pinned.charsetClient}` });
+    const probe = hs.attributes.get(PROBE_ATTRIBUTE) === "1" ? " (the listener's greeting-version probe: it quits at once)" : "";
+    await host.audit.onDecision({ effect: "allow", rule: null, reason: `session open on ${serverVersion}; pinned sql_mode '${pinned.sqlMode}', character_set_client ${pinned.charsetClient}${probe}` });
     this.phase = "ready";
     // The listener greets its next connections with the target's real version (client/engine.ts).
     host.sendControlToClient({ t: "mysql-server", version: serverVersion });
@@ -254,6 +257,8 @@ export class MysqlEngine implements Engine {
           // Only refusals before policy reach here (pinned settings, LOAD DATA LOCAL, undecodable text).
           return Promise.all([
             audit.onQuery({ protocol: "mysql", message: e.type, text: this.masked(e.sql), ...(e.type === "query" ? { statements: e.statements.map((s) => ({ kind: s.kind, command: s.command, flags: [] })) } : {}) }),
+            // As PostgreSQL: request, masking.derived (refused), then the refusal.
+            ...(e.derived ? [audit.onEvent("masking.derived", { ...e.derived })] : []),
             audit.onDecision({ effect: "deny", rule: GUARD_RULES[e.guard], reason: e.reason }),
           ]);
         case "command":

@@ -177,3 +177,19 @@ describe("MySQL row masking = PostgreSQL masking of the same value", () => {
     expect(one(at("Tables_in_demo", "TABLE_NAMES", "information_schema"), "show tables")).toBe("Ada Lovelace");
   });
 });
+
+describe("masked tables and the rule of masking.derived", () => {
+  const m = new RowMasker(createMasker(MODULE, CONFIG), CONFIG);
+  it("names the tables of table.column rules only (bare column rules follow a renamed table by themselves)", () => {
+    expect(m.namesMaskedTable("customers")).toBe(true);
+    expect(m.namesMaskedTable("CUSTOMERS")).toBe(true);
+    expect(m.namesMaskedTable("orders")).toBe(false);
+    expect(m.namesMaskedTable("email")).toBe(false);
+  });
+  it("gives the rule of the first masked column or table among the sources, else the first rule with columns", () => {
+    expect(m.ruleForSources(["column api_token"])).toBe("secret");
+    expect(m.ruleForSources(["view v", "column email"])).toBe("pii");
+    expect(m.ruleForSources(["table customers"])).toBe("secret");
+    expect(m.ruleForSources(["all columns (*) written"])).toBe("pii");
+  });
+});

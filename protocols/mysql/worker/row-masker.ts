@@ -42,6 +42,11 @@ export class RowMasker {
   /** `mask: { predicates: refuse }` on any rule: masked data in WHERE / ORDER BY / … refuses the statement. */
   readonly refusePredicates: boolean;
   private readonly columnGlobs: RegExp[];
+  /** Rule index of each column glob (same order as columnGlobs). */
+  private readonly columnRules: number[];
+  /** Table parts of `table.column` globs: tables whose rules would not follow them under another name. */
+  private readonly tableGlobs: RegExp[];
+  private readonly tableRuleNames: string[];
   private readonly ruleNames: string[];
   /** Lower-cased names of views whose definitions read masked data (setViews). */
   private maskedViews = new Set<string>();
@@ -58,6 +63,10 @@ export class RowMasker {
     this.scans = compiled.detectorRule.some((r) => r >= 0) || compiled.customs.length > 0;
     this.ruleNames = compiled.rules.map((r) => r.name);
     this.columnGlobs = compiled.rules.flatMap((r) => r.columns.map((c) => globToRegExp(c.column)));
+    this.columnRules = compiled.rules.flatMap((r) => r.columns.map(() => r.index));
+    // `customers.email` / `app.customers.email`: the table part's last name.
+    this.tableRuleNames = compiled.rules.flatMap((r) => r.columns.flatMap((c) => (c.table === null ? [] : [r.name])));
+    this.tableGlobs = compiled.rules.flatMap((r) => r.columns.flatMap((c) => (c.table === null ? [] : [globToRegExp(c.table.slice(c.table.lastIndexOf(".") + 1))])));
   }
 
   /** Fixed-size binary cells NULLed without the WASM masker, per rule name (or derived). */
@@ -81,6 +90,33 @@ export class RowMasker {
   namesMasked(identifier: string): boolean {
     const w = identifier.toLowerCase();
     return this.maskedViews.has(w) || this.columnGlobs.some((g) => g.test(w));
+  }
+
+  /**
+   * Whether an identifier names a table of a `table.column` rule. Renaming or copying such a table
+   * (RENAME TABLE, ALTER TABLE … RENAME / EXCHANGE PARTITION, CREATE TABLE … LIKE / AS SELECT)
+   * would put its masked columns under a table name no rule speaks for.
+   */
+  namesMaskedTable(identifier: string): boolean {
+    const w = identifier.toLowerCase();
+    return this.tableGlobs.some((g) => g.test(w));
+  }
+
+  /**
+   * The rule a tainted statement's values may derive from, for the trail's `masking.derived`: the
+   * rule of the first masked column among its sources, else the first rule with column globs (a
+   * view, `*`, text the gateway cannot lex: opaque sources, as PostgreSQL's default rule).
+   */
+  ruleForSources(sources: readonly string[]): string | null {
+    for (const s of sources) {
+      const m = /^(?:column|table) (.+)$/.exec(s);
+      if (!m) continue;
+      const i = this.columnGlobs.findIndex((g) => g.test(m[1]!.toLowerCase()));
+      if (i >= 0) return this.ruleNames[this.columnRules[i]!] ?? null;
+      const t = this.tableGlobs.findIndex((g) => g.test(m[1]!.toLowerCase()));
+      if (t >= 0) return this.tableRuleNames[t] ?? null;
+    }
+    return this.ruleNames[this.columnRules[0] ?? -1] ?? null;
   }
 
   /** Column rules need the view catalogue (a view's columns look stored); detectors alone do not. */
