@@ -130,8 +130,13 @@ export function openTestAudit(
 
 /** Events durable so far (written to DO storage, including those sealed and moved to R2 since), read synchronously from the state row. */
 export function durableCount(state: DurableObjectState): number {
-  const row = state.storage.sql.exec("SELECT v FROM gatehouse_audit_state WHERE k = 'state'").toArray()[0];
-  return row ? (JSON.parse(String(row.v)) as { seq: number }).seq : 0;
+  // The recorder's own rule (recorder.ts load): the newer of the state row (written at start, seal,
+  // upload, index and end) and the state the last written batch carries in its last row.
+  const sql = state.storage.sql;
+  const row = sql.exec("SELECT v FROM gatehouse_audit_state WHERE k = 'state'").toArray()[0];
+  const batch = sql.exec("SELECT state FROM gatehouse_audit_events WHERE state IS NOT NULL ORDER BY seq DESC LIMIT 1").toArray()[0];
+  const seqOf = (json: unknown) => (json === undefined || json === null ? 0 : (JSON.parse(String(json)) as { seq: number }).seq);
+  return Math.max(seqOf(row?.v), seqOf(batch?.state));
 }
 
 /** The whole trail in seq order: the chunks already in R2, then what is still in DO storage. */
