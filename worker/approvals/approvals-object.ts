@@ -8,7 +8,7 @@
  *
  * The transitions themselves are in core.ts (pure); this file is storage, alarms and delivery.
  */
-import { ID_ALPHABET, shardOfObjectName } from "./shards.ts";
+import { ID_ALPHABET, shardOfObjectName } from "./shard-placement.ts";
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
