@@ -32,8 +32,12 @@ export class KubeExecRecorder {
   private exitRecorded = false;
   /** Typed bytes relayed that the input window still holds, as last recorded. */
   private inputHeld = 0;
-  /** Events recorded during the current push (kubectl's: they must be durable before its bytes are relayed). */
-  private recordedFromClient = 0;
+  /**
+   * Events recorded so far (both directions). A push counts its own as the difference across its
+   * synchronous part: client and upstream pushes run on separate chains and interleave at their
+   * awaits, so a shared per-push counter reset by one would hide the other's events.
+   */
+  private recordedCount = 0;
   /** The server's side masked in flight; undefined when no detector applies (relayed as it came). */
   private readonly output: ExecOutputMasker | undefined;
   /** Typed input's detector window (recording only: stdin is relayed as kubectl sent it). */
@@ -61,7 +65,7 @@ export class KubeExecRecorder {
    */
   async push(from: "client" | "upstream", bytes: Uint8Array): Promise<UpgradedVerdict> {
     let verdict: UpgradedVerdict = undefined;
-    this.recordedFromClient = 0;
+    const recordedBefore = this.recordedCount;
     if (from === "upstream" && this.output) verdict = { replace: this.output.push(bytes) };
     else {
       const reader = from === "client" ? this.up : this.down;
@@ -71,10 +75,11 @@ export class KubeExecRecorder {
         else this.fromClient(m.data);
       }
     }
+    // kubectl's events of this push must be durable before its bytes are relayed.
+    const recordedHere = this.recordedCount - recordedBefore;
     await this.recording;
     if (this.failure) throw this.failure;
-    if (from === "client" && this.recordedFromClient > 0) {
-      this.recordedFromClient = 0;
+    if (from === "client" && recordedHere > 0) {
       this.host.audit.holdForwardUntilCommitted?.();
     }
     return verdict;
@@ -156,7 +161,7 @@ export class KubeExecRecorder {
 
   /** Events are chained in order; a failed write ends the session (nothing recorded is lost silently). */
   private record(type: string, data: Record<string, unknown>): void {
-    this.recordedFromClient++;
+    this.recordedCount++;
     this.recording = this.recording.then(() => this.host.audit.onEvent(type, data)).catch((e: Error) => {
       if (this.failure) return;
       this.failure = new Error(`recording the exec stream failed (${e.message})`);

@@ -152,6 +152,35 @@ describe("exec stdin is durable before it reaches the API server (real recorder,
     });
   });
 
+  it("output arriving while typed input waits for its write (half frames that make no event) does not let the input overtake its event", async () => {
+    const id = newSessionId("k8sin");
+    await inSessionObject(id, async (state) => {
+      const storage = new FlakyStorage(state.storage);
+      // Small chunks: sealing and uploading keep the recorder busy across macrotasks.
+      const h = await harness(state, id, storage, { upgrade: EXEC, protocol: "v5.channel.k8s.io", limits: { chunkMaxEvents: 2 } });
+      const out = encodeFrame(2, channelMessage(1, enc.encode("output line\r\n")), false);
+      const keys = Array.from({ length: 24 }, (_, i) => String.fromCharCode(97 + (i % 26)));
+      for (const key of keys) {
+        // The client's and the server's sides run on separate chains in the session: interleave them.
+        const typed = h.engine.onClientData(stdin(key));
+        const half1 = h.engine.onConnectorData(out.subarray(0, 3));
+        await Promise.all([typed, half1]);
+        await h.engine.onConnectorData(out.subarray(3));
+      }
+      expect(h.upstream.map((m) => dec.decode(m.data.subarray(1)))).toEqual(keys);
+      const all = await wholeTrail(state, id);
+      const inputs = all.filter((e) => e.type === "term.input");
+      let typedSoFar = "";
+      for (const m of h.upstream) {
+        typedSoFar += dec.decode(m.data.subarray(1));
+        const durable = inputs.filter((e) => e.seq < m.durableEvents);
+        const held = (durable.at(-1)?.data.held as number | undefined) ?? 0;
+        expect(durable.map((e) => e.data.data).join("").length + held).toBe(typedSoFar.length);
+      }
+      expect(h.ended()).toBeUndefined();
+    });
+  });
+
   it("a failed write: the stdin message never reaches the API server and the session ends", async () => {
     const id = newSessionId("k8sin");
     await inSessionObject(id, async (state) => {
