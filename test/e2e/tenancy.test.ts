@@ -559,6 +559,23 @@ describe("per-tenant rates (requests per second, session starts per minute)", ()
     expect(String(end?.data?.reason)).toMatch(/session ended: it sent 20 requests in a row before the Retry-After/);
   });
 
+  it("identities the tenant's policy cannot admit do not use up its session starts (a token for the audience alone locks nobody out)", async () => {
+    // Anyone who can mint a token for the tenant's audience (any CI job of a shared issuer) tries
+    // more tunnels than the whole per-minute budget; the policy admits none of them (repository acme/*).
+    for (let i = 0; i < 8; i++) {
+      const c = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "acme", `outsider-${i}`)) });
+      const err = await c.connect().then(
+        () => null,
+        (e: { code?: string }) => e,
+      );
+      await c.end().catch(() => {});
+      // Refused by the session (recorded there) as before, not by the start limit.
+      expect(err?.code).toBe("28000");
+    }
+    // The tenant's own pipeline still starts a session.
+    expect((await runPsql(await listen("rated", await ciToken("rated", "rated", "ci-after-outsiders")), ["-At", "-c", "select 1"])).stdout).toBe("1\n");
+  });
+
   it("past max_session_starts_per_minute a new session is refused with 53300 and logged; live sessions go on", async () => {
     const codes: string[] = [];
     for (let i = 0; i < 8 && !codes.includes("53300"); i++) {

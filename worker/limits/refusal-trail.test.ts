@@ -123,5 +123,7 @@ describe("RequestGate.beforeParse", () => {
     await t.gate.admit(1);
     const r = await t.gate.beforeParse();
     expect(r?.end).toMatch(/could not be recorded \(trail unavailable\)/);
+    // Not marked recorded: the engine must not answer it as a counted refusal.
+    expect(r?.recorded).toBeUndefined();
   });
 });

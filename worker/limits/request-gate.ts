@@ -113,8 +113,10 @@ export class RequestGate {
     try {
       await this.trail.add(throttle.message);
     } catch (e) {
-      // Not recorded: the session cannot go on (nothing refused may go unrecorded).
-      return { ...throttle, recorded: true, end: `session ended: a refusal by the tenant's request rate limit could not be recorded (${(e as Error).message})` };
+      // Not recorded: the session cannot go on (nothing refused may go unrecorded), and this refusal
+      // is not answered as if it were: without `recorded` the engine records it as a decision, which
+      // the broken trail refuses, so the session ends with the recording error before any answer.
+      return { ...throttle, end: `session ended: a refusal by the tenant's request rate limit could not be recorded (${(e as Error).message})` };
     }
     if (this.premature >= END_AFTER_PREMATURE) {
       return { ...throttle, recorded: true, end: `session ended: it sent ${this.premature} requests in a row before the Retry-After of the tenant's request rate limit (max_requests_per_second: ${this.limits.ratePerSecond})` };

@@ -11,6 +11,19 @@ import { ADMISSION_HEADER, type ClientAdmission } from "../session/session-objec
 import { ensureSchema } from "../storage/schema.ts";
 import { clientAddress } from "./client-address.ts";
 import { isResourceName } from "../../parsers/resource-name.ts";
+import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
+import type { Env } from "../env.ts";
+import { currentPolicy } from "../policy/current-policy.ts";
+
+/**
+ * Whether the policy could admit `identity` to `resource` at all (any just-in-time grant counted as
+ * active): the upper bound of what the session will decide. A policy that cannot be loaded admits
+ * nobody (the session says why).
+ */
+async function couldBeAdmitted(env: Env, identity: Identity, resource: ResourceInfo): Promise<boolean> {
+  const policy = await currentPolicy(env).catch(() => undefined);
+  return policy !== undefined && policy.decideConnect({ identity, resource, activeGrants: [resource.name] }).effect !== "deny";
+}
 
 
 /**
@@ -41,24 +54,28 @@ export const tunnelRoutes = new Hono<AppEnv>()
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
     requireTunnelVersion("client", c.req.header("sec-websocket-protocol"), c.req.header("user-agent"));
     const sessionId = crypto.randomUUID();
-    // Hosted mode: the tenant's session starts per minute, decided before any other Durable Object
-    // (hub, session) does work, so a flood of new sessions costs one limiter call each.
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const known = await hub.describe(name);
+    const type = known?.type ?? c.req.query("type") ?? "postgres";
+    const resource = { name, type, labels: known?.labels ?? {} };
+    // Hosted mode: the tenant's session starts per minute, decided before the session object does
+    // any work. Only identities the policy could admit to this resource (a just-in-time grant
+    // counted as active) are charged: otherwise anyone able to mint a token for the tenant's
+    // audience (a CI job of a shared issuer) could use up the budget and lock the tenant's own
+    // pipelines out. The others go on to the session, which refuses and records them as before.
     const maxStarts = c.env.TENANT?.limits.maxSessionStartsPerMinute;
-    if (maxStarts != null) {
+    if (maxStarts != null && (await couldBeAdmitted(c.env, c.var.identity, resource))) {
       const limiter = c.env.SESSION_LIMITER.get(c.env.SESSION_LIMITER.idFromName("limits"));
-      const start = await limiter.admitStart({ sessionId, maxStartsPerMinute: maxStarts, identity: c.var.identity, resource: { name, type: c.req.query("type") ?? "postgres", labels: {} } });
+      const start = await limiter.admitStart({ sessionId, maxStartsPerMinute: maxStarts, identity: c.var.identity, resource });
       if (!start.ok) {
         c.header("retry-after", String(Math.max(1, Math.ceil(start.retryAfterMs / 1000))));
         throw new GatewayError(429, "session_starts_limited", start.message);
       }
     }
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
-    const known = await hub.describe(name);
-    const type = known?.type ?? c.req.query("type") ?? "postgres";
     const admission: ClientAdmission = {
       sessionId,
       identity: c.var.identity,
-      resource: { name, type, labels: known?.labels ?? {} },
+      resource,
       clientAddress: clientAddress(c.env, c.req.raw.headers, c.req.raw.cf),
     };
     const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(admission.sessionId));
