@@ -40,8 +40,15 @@ class OracleMismatch extends Error {
 }
 
 /** The WASM framer, checked against the protocol's own rule: type byte, int32 length ≥ 4 that counts itself. */
+let pgFramer: PgFramer | undefined;
+/**
+ * One framer instance for all inputs, reset before each (a new WASM instance per input cost more
+ * than the framing): reset() is proven equal to a new framer in wasm/loader/pgframe.test.ts, and a
+ * framer that kept bytes from an earlier input would fail this oracle's `framed + pending = pushed`.
+ */
 function runPgFramer(bytes: Uint8Array): number {
-  const framer = new PgFramer(loadWasmModule("pgframe"), 1 << 16);
+  const framer = (pgFramer ??= new PgFramer(loadWasmModule("pgframe"), 1 << 16));
+  framer.reset();
   let walked = 0; // reference walker: where the next message starts in `bytes`
   let messages = 0;
   const checkBatch = () => {
