@@ -56,7 +56,7 @@ describe("codec fuzzing (bounded budget)", () => {
 });
 
 describe("the harness catches what it promises to catch", () => {
-  const selfTest = async (name: string, inputs: number, extra: { maxHeapGrowthBytes?: number; maxOldGenerationMb?: number } = {}) => {
+  const selfTest = async (name: string, inputs: number, extra: { maxHeapGrowthBytes?: number; maxOldGenerationMb?: number; workers?: number } = {}) => {
     const target = (await allTargets([SELF_TEST])).find((t) => t.name === name)!;
     const dir = mkdtempSync(join(tmpdir(), "gatehouse-fuzz-"));
     try {
@@ -81,9 +81,10 @@ describe("the harness catches what it promises to catch", () => {
     expect(result.findings[0]!.input.length).toBe(5);
   }, 60_000);
 
-  it("output larger than the codec's bound", async () => {
-    const { result } = await selfTest("self-test-oversize", 50);
-    expect(result.findings.map((f) => f.kind)).toEqual(["oversize"]);
+  it("output larger than the codec's bound (on two workers: inputs shared out, each worker's findings kept)", async () => {
+    const { result } = await selfTest("self-test-oversize", 51, { workers: 2 });
+    expect(result.inputs).toBe(51);
+    expect(result.findings.map((f) => f.kind)).toEqual(["oversize", "oversize"]);
   }, 60_000);
 
   it("heap that grows with the number of inputs", async () => {
