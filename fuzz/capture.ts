@@ -8,8 +8,12 @@
  *   the control messages and channel data of an SSH session (their own encoders, not hand-made bytes).
  * - SQL / COPY options: the statements of the captured sessions; shell: CI command lines; policy:
  *   examples/policies/*.yaml.
+ * - MySQL and Kubernetes: capture-mysql.ts (the `mariadb` client and mysql2 against a real
+ *   MariaDB) and capture-kubernetes.ts (kubectl against the test API server).
+ *
+ * `-- --only=mysql,kubernetes` recaptures only those groups' folders (the others, and every
+ * `regression-*` seed, are kept).
  */
-import { createServer, connect, type Socket } from "node:net";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,8 +24,14 @@ import { toHex } from "../parsers/encoding/hex-base64.ts";
 import { encodeControl, encodeCredit, encodeData } from "../parsers/tunnel/frames.ts";
 import { encodeChannelEvent, encodeSshData, STREAM_STDERR, STREAM_STDOUT } from "../protocols/ssh/codec/frames.ts";
 import { CORPUS_DIR } from "./corpus.ts";
+import { relay } from "./capture-relay.ts";
+import { captureMysql } from "./capture-mysql.ts";
+import { captureKubernetes } from "./capture-kubernetes.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
+
+export type WriteSeed = typeof writeSeed;
+export type WriteText = typeof writeText;
 
 function writeSeed(codec: string, name: string, bytes: Uint8Array, comment: string): void {
   const dir = join(CORPUS_DIR, codec);
@@ -43,32 +53,6 @@ function pgMessages(bytes: Uint8Array): Uint8Array[] {
     off += 1 + len;
   }
   return out;
-}
-
-interface Capture {
-  port: number;
-  sessions: Array<{ up: Buffer[]; down: Buffer[] }>;
-  stop(): Promise<void>;
-}
-async function relay(targetPort: number): Promise<Capture> {
-  const sessions: Capture["sessions"] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((inbound) => {
-    const s = { up: [] as Buffer[], down: [] as Buffer[] };
-    sessions.push(s);
-    const outbound = connect(targetPort, "127.0.0.1");
-    sockets.add(inbound).add(outbound);
-    inbound.on("data", (d) => (s.up.push(Buffer.from(d)), outbound.write(d)));
-    outbound.on("data", (d) => (s.down.push(Buffer.from(d)), inbound.write(d)));
-    inbound.on("close", () => outbound.destroy());
-    outbound.on("close", () => inbound.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as { port: number }).port,
-    sessions,
-    stop: () => new Promise((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
-  };
 }
 
 const PSQL_SCRIPT = `
@@ -218,10 +202,11 @@ function encoderSeeds(): void {
   writeSeed("tunnel", "credit", encodeCredit(65536), "CREDIT frame");
 }
 
-function textSeeds(statements: readonly string[]): void {
+function textSeeds(statements: readonly string[], other: boolean): void {
   const unique = [...new Set(statements.map((s) => s.trim()).filter(Boolean))];
   unique.forEach((s, i) => writeText("sql", `captured-${String(i).padStart(2, "0")}`, s));
   unique.filter((s) => /^\s*copy\b/i.test(s)).forEach((s, i) => writeText("copy-options", `captured-${i}`, s));
+  if (!other) return;
   const ci = [
     "set -euo pipefail; cd /srv/app && git pull --ff-only && npm ci && npm run build",
     "sudo -u deploy env RAILS_ENV=production bundle exec rake db:migrate 2>&1 | tee -a /var/log/deploy.log",
@@ -238,11 +223,40 @@ function textSeeds(statements: readonly string[]): void {
   for (const f of readdirSync(join(REPO, "examples/policies"))) writeText("policy", f.replace(/\.yaml$/, ""), readFileSync(join(REPO, "examples/policies", f), "utf8"));
 }
 
-rmSync(CORPUS_DIR, { recursive: true, force: true });
-console.log("capturing PostgreSQL…");
-const statements = await capturePostgres();
-console.log("capturing SFTP…");
-captureSftp();
-encoderSeeds();
-textSeeds(statements);
+/** Which codecs' folders each capture group writes. */
+const GROUPS: Record<string, string[]> = {
+  postgres: ["pg-frame", "pg-messages", "sql", "copy-options"],
+  sftp: ["sftp"],
+  encoders: ["ssh", "tunnel"],
+  text: ["shell", "policy"],
+  mysql: ["mysql-packets", "mysql-sql"],
+  kubernetes: ["k8s-spdy", "k8s-inflate", "k8s-websocket", "k8s-body-name"],
+};
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",") ?? Object.keys(GROUPS);
+for (const g of only) {
+  for (const codec of GROUPS[g] ?? []) {
+    const dir = join(CORPUS_DIR, codec);
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(dir)) if (!f.startsWith("regression-")) rmSync(join(dir, f));
+  }
+}
+let statements: string[] = [];
+if (only.includes("postgres")) {
+  console.log("capturing PostgreSQL…");
+  statements = await capturePostgres();
+}
+if (only.includes("sftp")) {
+  console.log("capturing SFTP…");
+  captureSftp();
+}
+if (only.includes("encoders")) encoderSeeds();
+if (only.includes("postgres") || only.includes("text")) textSeeds(statements, only.includes("text"));
+if (only.includes("mysql")) {
+  console.log("capturing MySQL (mariadb client, mysql2 → MariaDB)…");
+  await captureMysql(writeSeed, writeText);
+}
+if (only.includes("kubernetes")) {
+  console.log("capturing Kubernetes (kubectl → test API server)…");
+  await captureKubernetes(writeSeed);
+}
 console.log(execFileSync("sh", ["-c", `cd ${CORPUS_DIR} && for d in *; do echo "$d: $(ls $d | wc -l) seeds"; done`], { encoding: "utf8" }));

@@ -6,9 +6,12 @@
  */
 import fc from "fast-check";
 
-const INT32S = [0, 1, 3, 4, 5, 8, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff] as const;
-const INT16S = [0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xfffe, 0xffff] as const;
-const BYTES = [0, 1, 0x0a, 0x22, 0x27, 0x3b, 0x5c, 0x7b, 0x7f, 0x80, 0xc0, 0xe2, 0xef, 0xff] as const;
+export const INT32S = [0, 1, 3, 4, 5, 8, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff] as const;
+export const INT16S = [0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xfffe, 0xffff] as const;
+export const INTERESTING_BYTES = [0, 1, 0x0a, 0x22, 0x27, 0x3b, 0x5c, 0x7b, 0x7f, 0x80, 0xc0, 0xe2, 0xef, 0xff] as const;
+
+/** Characters random text is made of half the time: quoting, shell and SQL punctuation, a few letters. */
+export const TEXT_SPECIALS = "'\";$\\`(){}[]|&<>*?!#~=-_ \t\n:,/.%@^0aAzZE";
 
 export type Mutation =
   | { op: "flip"; at: number; bit: number }
@@ -24,7 +27,7 @@ export type Mutation =
 const pos = fc.nat({ max: 1 << 20 });
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant("flip" as const), at: pos, bit: fc.nat({ max: 7 }) }),
-  fc.record({ op: fc.constant("byte" as const), at: pos, value: fc.oneof(fc.constantFrom(...BYTES), fc.nat({ max: 255 })) }),
+  fc.record({ op: fc.constant("byte" as const), at: pos, value: fc.oneof(fc.constantFrom(...INTERESTING_BYTES), fc.nat({ max: 255 })) }),
   fc.record({ op: fc.constant("truncate" as const), at: pos }),
   fc.record({ op: fc.constant("splice" as const), seed: fc.nat(), from: pos, len: fc.nat({ max: 512 }), at: pos }),
   fc.record({ op: fc.constant("int32" as const), at: pos, value: fc.oneof(fc.constantFrom(...INT32S), fc.integer({ min: -8, max: 8 })), relative: fc.boolean() }),
@@ -116,7 +119,7 @@ const encoder = new TextEncoder();
 /** Random inputs shaped for the codec: bytes, or text (any code points, including lone surrogates' U+FFFD). */
 export function randomArb(kind: "bytes" | "text", maxBytes: number): fc.Arbitrary<Uint8Array> {
   if (kind === "bytes") return fc.uint8Array({ maxLength: Math.min(maxBytes, 512) });
-  return fc.string({ unit: fc.oneof(fc.constantFrom(..."'\";$\\`(){}[]|&<>*?!#~=-_ \t\n:,/.%@^0aAzZE"), fc.string({ unit: "binary", minLength: 1, maxLength: 1 })), maxLength: 256 }).map((s) => encoder.encode(s).subarray(0, maxBytes));
+  return fc.string({ unit: fc.oneof(fc.constantFrom(...TEXT_SPECIALS), fc.string({ unit: "binary", minLength: 1, maxLength: 1 })), maxLength: 256 }).map((s) => encoder.encode(s).subarray(0, maxBytes));
 }
 
 /** Mutated seeds: one seed, 1–8 mutations in a row. */

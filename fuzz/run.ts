@@ -1,5 +1,5 @@
 /**
- * npm run fuzz [-- --codec=sql,shell] [--inputs=10000000] [--seed=N] [--repro=fuzz/crashes/<file>.hex]
+ * npm run fuzz [-- --codec=sql,shell] [--inputs=10000000] [--seed=N] [--workers=N] [--repro=fuzz/crashes/<file>.hex]
  *
  * Feeds every codec of the table (targets.ts) random and mutated-capture inputs; 10 M per codec
  * by default. Findings are saved to fuzz/crashes/ with the command that reproduces them; the exit
@@ -48,12 +48,18 @@ if (repro) {
 
 const inputs = Number(args.get("inputs") ?? 10_000_000);
 const seed = Number(args.get("seed") ?? Date.now() % 1_000_000);
-console.log(`fuzzing ${chosen.map((t) => t.name).join(", ")}: ${inputs.toLocaleString("en")} inputs each, seed ${seed}`);
+const workers = Number(args.get("workers") ?? 1);
+if (!Number.isInteger(workers) || workers < 1) {
+  console.error("--workers wants a whole number ≥ 1");
+  process.exit(2);
+}
+console.log(`fuzzing ${chosen.map((t) => t.name).join(", ")}: ${inputs.toLocaleString("en")} inputs each, seed ${seed}${workers > 1 ? `, ${workers} workers` : ""}`);
 let failed = false;
 await runFuzz({
   targets: chosen,
   inputsPerCodec: inputs,
   seed,
+  workers,
   onProgress: (l) => console.log(l),
   onCodecDone: (r) => {
     console.log(`${r.codec.padEnd(14)} ${r.inputs.toLocaleString("en").padStart(12)} inputs  ${r.perSecond.toLocaleString("en").padStart(8)}/s  ${r.seconds.toFixed(1)} s  ${r.findings.length} findings`);

@@ -26,6 +26,8 @@ export interface FuzzRunOptions {
   maxOldGenerationMb?: number;
   extraTargets?: string[];
   onProgress?: (line: string) => void;
+  /** Worker threads per codec (default 1): the inputs are shared out, each worker with its own seed and watchdog. */
+  workers?: number;
   /** Called as each codec finishes (the CLI prints its line at once, not at the end of a long run). */
   onCodecDone?: (result: CodecResult) => void;
 }
@@ -51,7 +53,24 @@ export function saveFinding(f: Finding, dir: string): { file: string; repro: str
   return { file, repro };
 }
 
+/** One codec on `o.workers` worker threads (each its own seed, share of the inputs, watchdog and heap cap). */
 export async function fuzzCodec(target: FuzzTarget, o: FuzzRunOptions): Promise<CodecResult> {
+  const n = Math.max(1, Math.min(o.workers ?? 1, o.inputsPerCodec));
+  if (n === 1) return fuzzOneWorker(target, o);
+  const started = Date.now();
+  const parts = await Promise.all(
+    Array.from({ length: n }, (_, k) => {
+      const inputs = Math.floor(o.inputsPerCodec / n) + (k < o.inputsPerCodec % n ? 1 : 0);
+      const onProgress = o.onProgress && ((line: string) => o.onProgress!(line.replace(`[${target.name}]`, `[${target.name} ${k + 1}/${n}]`)));
+      return fuzzOneWorker(target, { ...o, inputsPerCodec: inputs, seed: (o.seed ?? 1) + k * 1_000_003, onProgress });
+    }),
+  );
+  const inputs = parts.reduce((sum, r) => sum + r.inputs, 0);
+  const seconds = (Date.now() - started) / 1000;
+  return { codec: target.name, inputs, seconds, perSecond: Math.round(inputs / seconds), findings: parts.flatMap((r) => r.findings) };
+}
+
+async function fuzzOneWorker(target: FuzzTarget, o: FuzzRunOptions): Promise<CodecResult> {
   const shared = new SharedArrayBuffer(SHARED.headerBytes + SHARED.inputBytes);
   const control = new Int32Array(shared, 0, SHARED.headerInts);
   const job: WorkerJob = {

@@ -21,27 +21,20 @@ import { HttpCodecError } from "../protocols/http/codec/errors.ts";
 import { normaliseTarget, queryParams } from "../protocols/http/codec/path.ts";
 import type { RequestHead, ResponseHead } from "../protocols/http/codec/head.ts";
 import { loadPolicy } from "../parsers/policy/load.ts";
-
-/** Deterministic chunk sizes from the input itself (a finding reproduces from its bytes alone). */
-function chunksOf(bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let state = (bytes.length * 2654435761) >>> 0;
-  for (let off = 0; off < bytes.length; ) {
-    state = (state * 1103515245 + 12345) >>> 0;
-    const size = 1 + (state >>> 16) % (bytes.length % 3 === 0 ? 9 : 700);
-    out.push(bytes.subarray(off, off + size));
-    off += size;
-  }
-  return out;
-}
-
-class OracleMismatch extends Error {
-  override name = "OracleMismatch";
-}
+import { chunksOf, linear, OracleMismatch } from "./chunks.ts";
+import { MYSQL_TARGETS } from "./targets/mysql.ts";
+import { KUBERNETES_TARGETS } from "./targets/kubernetes.ts";
 
 /** The WASM framer, checked against the protocol's own rule: type byte, int32 length ≥ 4 that counts itself. */
+let pgFramer: PgFramer | undefined;
+/**
+ * One framer instance for all inputs, reset before each (a new WASM instance per input cost more
+ * than the framing): reset() is proven equal to a new framer in wasm/loader/pgframe.test.ts, and a
+ * framer that kept bytes from an earlier input would fail this oracle's `framed + pending = pushed`.
+ */
 function runPgFramer(bytes: Uint8Array): number {
-  const framer = new PgFramer(loadWasmModule("pgframe"), 1 << 16);
+  const framer = (pgFramer ??= new PgFramer(loadWasmModule("pgframe"), 1 << 16));
+  framer.reset();
   let walked = 0; // reference walker: where the next message starts in `bytes`
   let messages = 0;
   const checkBatch = () => {
@@ -152,7 +145,6 @@ function runHttp(bytes: Uint8Array): unknown[] {
   return out;
 }
 
-const linear = (k: number, c: number) => (n: number) => k * n + c;
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   { name: "pg-frame", input: "bytes", typedErrors: [PgFrameError], run: runPgFramer, maxOutput: linear(1, 1), maxInputBytes: 8192 },
@@ -164,5 +156,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   { name: "ssh", input: "bytes", typedErrors: [SshFrameError], run: runSsh, maxOutput: linear(4, 64) },
   { name: "http", input: "bytes", typedErrors: [HttpCodecError], run: runHttp, maxOutput: linear(16, 256) },
   { name: "tunnel", input: "bytes", typedErrors: [FrameError], run: (b) => decodeFrame(b), maxOutput: linear(4, 64) },
+  ...MYSQL_TARGETS,
+  ...KUBERNETES_TARGETS,
   { name: "policy", input: "text", typedErrors: [], run: (_b, text) => loadPolicy(text, "fuzz.yaml"), maxOutput: linear(64, 4096), hangMs: 10_000 },
 ];

@@ -75,4 +75,34 @@ describe("WASM PostgreSQL framer", () => {
     const framer = new PgFramer(module, 1000);
     expect(() => framer.push(message(0x44, new Uint8Array(2000)).subarray(0, 10))).toThrow(/longer than 1000/);
   });
+
+  it("after reset() frames like a new framer, whatever the previous stream left behind (the fuzzer reuses one)", () => {
+    // Streams ending in every state a framer can be left in: a half message, a half header, an
+    // error, more complete messages than one call frames (a tail still holding whole messages).
+    const one = message(0x44, new Uint8Array([0, 1, 0, 0, 0, 1, 0x41]));
+    const many = new Uint8Array(one.length * 5000);
+    for (let i = 0; i < 5000; i++) many.set(one, i * one.length);
+    const leftovers = [message(0x51, new Uint8Array(50)).subarray(0, 20), new Uint8Array([0x51, 0, 0]), new Uint8Array([0x51, 0, 0, 0, 3]), many];
+    fc.assert(
+      fc.property(fc.constantFrom(...leftovers), fc.array(fc.tuple(fc.integer({ min: 0x41, max: 0x7a }), fc.uint8Array({ maxLength: 100 })), { maxLength: 10 }), (before, messages) => {
+        const reused = new PgFramer(module);
+        try {
+          reused.push(before);
+        } catch (e) {
+          expect(e).toBeInstanceOf(PgFrameError);
+        }
+        reused.reset();
+        expect(reused.pendingBytes).toBe(0);
+        expect(reused.hasBufferedMessage).toBe(false);
+        const stream = Uint8Array.from(messages.flatMap(([t, b]) => Array.from(message(t, b))));
+        const seenReused: Array<[number, number[]]> = [];
+        const seenFresh: Array<[number, number[]]> = [];
+        collect(reused, stream, seenReused);
+        collect(new PgFramer(module), stream, seenFresh);
+        expect(seenReused).toEqual(seenFresh);
+        expect(reused.pendingBytes).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -124,6 +124,17 @@ export class PgFramer implements FrameBatch {
     return this;
   }
 
+  /**
+   * Forget everything buffered: the framer is then as a new one (same instance and arena; the
+   * WASM side keeps no state between frame() calls). For callers that frame many independent
+   * streams — the fuzzer — without compiling a new instance per stream.
+   */
+  reset(): void {
+    this.tail = 0;
+    this.batchEnd = 0;
+    this.count = 0;
+  }
+
   /** Frame messages still in the buffer without new input (after a batch hit the per-call cap). */
   drain(): FrameBatch {
     return this.push(new Uint8Array(0));

@@ -72,3 +72,26 @@ describe("v5.channel.k8s.io reader", () => {
     expect(lines.slice(1)).toEqual([[0, "r", "100x30"], [1.5, "i", "id\r"], [1.75, "o", "uid=0\r\n"]]);
   });
 });
+
+describe("channel reader on JSON of the wrong shape (codec fuzzing findings: TypeError instead of ChannelProtocolError)", () => {
+  it("a resize that is JSON but not an object is refused", () => {
+    for (const body of ["null", "7", '"x"', "[]", "true"]) {
+      expect(() => new ChannelReader("v5.channel.k8s.io").fromClient(msg(CH_RESIZE, body)), body).toThrow(ChannelProtocolError);
+    }
+  });
+
+  it("an error channel that is JSON but not a Status object, or whose causes are not a list, is refused", () => {
+    for (const body of ["null", "1", "[]", '{"details":{"causes":1}}', '{"details":{"causes":{"reason":"ExitCode"}}}', '{"status":"Success","details":{"causes":"x"}}']) {
+      expect(() => new ChannelReader("v5.channel.k8s.io").fromServer(msg(CH_ERROR, body)), body).toThrow(ChannelProtocolError);
+    }
+  });
+
+  it("causes that are null or not objects are no exit code, as Go reads them (zero-value causes)", () => {
+    const r = new ChannelReader("v5.channel.k8s.io");
+    r.fromServer(msg(CH_ERROR, '{"status":"Failure","details":{"causes":[null,1,{"reason":"ExitCode","message":"4"}]}}'));
+    expect(r.exitCode).toBe(4);
+    const none = new ChannelReader("v5.channel.k8s.io");
+    none.fromServer(msg(CH_ERROR, '{"status":"Failure","details":null}'));
+    expect(none.exitCode).toBeNull();
+  });
+});

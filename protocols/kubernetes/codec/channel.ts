@@ -74,6 +74,8 @@ export class ChannelReader {
       } catch {
         throw new ChannelProtocolError("a resize message is not JSON");
       }
+      // JSON that is not an object (`null`, a number, an array) holds no size either.
+      if (typeof size !== "object" || size === null || Array.isArray(size)) throw new ChannelProtocolError("a resize message does not hold a terminal size");
       const s = size as { Width?: unknown; Height?: unknown };
       if (!Number.isInteger(s.Width) || !Number.isInteger(s.Height) || (s.Width as number) < 0 || (s.Height as number) < 0 || (s.Width as number) > 65535 || (s.Height as number) > 65535) {
         throw new ChannelProtocolError("a resize message does not hold a terminal size");
@@ -117,11 +119,16 @@ export class ChannelReader {
     } catch {
       throw new ChannelProtocolError("the error channel does not hold a Status");
     }
+    // A Status is an object (`null` or a number is not: kubectl would not read an exit from it);
+    // its causes, when present, a list (Go's decoder refuses anything else), of objects.
+    if (typeof status !== "object" || status === null || Array.isArray(status)) throw new ChannelProtocolError("the error channel does not hold a Status");
+    const causes: unknown = typeof status.details === "object" && status.details !== null ? status.details.causes : undefined;
+    if (causes !== undefined && causes !== null && !Array.isArray(causes)) throw new ChannelProtocolError("the error channel's Status has causes that are not a list");
     if (status.status === "Success") {
       this.exitCode = 0;
       return { type: "exec.exit", code: 0, status: "Success", reason: null, message: null };
     }
-    const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
+    const cause = ((causes ?? []) as Array<{ reason?: unknown; message?: unknown } | null>).find((c) => typeof c === "object" && c !== null && c.reason === "ExitCode");
     const code = cause && typeof cause.message === "string" && /^[0-9]{1,3}$/.test(cause.message) ? Number(cause.message) : null;
     this.exitCode = code;
     return { type: "exec.exit", code, status: "Failure", reason: typeof status.reason === "string" ? status.reason : null, message: typeof status.message === "string" ? status.message : null };
