@@ -159,7 +159,8 @@ describe("objects", () => {
     try {
       while (!api.requests.some((q) => q.url.startsWith("/api/v1/namespaces/apps/configmaps?") && q.url.includes("watch=true"))) await new Promise((r) => setTimeout(r, 50));
       await kubectl(e, ["create", "-f", "-"], { input: configMap("late", "apps", { k: "v" }) });
-      const out = await waitForOutput(w, /late\s+1\s+/);
+      // Wait for the whole row: kubectl may write it in two pieces (the age after the data column).
+      const out = await waitForOutput(w, /late\s+1\s+\d+s/);
       expect(out).toMatch(/late\s+1\s+\d+s/);
     } finally {
       w.kill("SIGKILL");
