@@ -13,6 +13,7 @@
  *    the body-name reader.
  */
 import type { FuzzTarget } from "../target.ts";
+import { concatBytes } from "../../parsers/encoding/bytes.ts";
 import { chunksOf, linear, OracleMismatch, refusedAs } from "../chunks.ts";
 import { MAX_HEADER_BLOCK, SPDY3_DICTIONARY, SpdyError, SpdyHeaderInflater, parseNameValues } from "../../protocols/kubernetes/codec/spdy.ts";
 import { SpdyClientRewriter, SpdyServerRewriter } from "../../protocols/kubernetes/codec/spdy-rewrite.ts";
@@ -90,7 +91,7 @@ function runSpdy(bytes: Uint8Array): unknown[] {
   if (clientOk) {
     // What the API server reads must be, block for block, what the gateway admitted (the stored
     // stream stays in step with the server's decompressor whatever was dropped).
-    const sent = oracle("the API server cannot read the gateway's header stream", () => peerHeaderBlocks(concat(relayed)).map(parseNameValues));
+    const sent = oracle("the API server cannot read the gateway's header stream", () => peerHeaderBlocks(concatBytes(relayed)).map(parseNameValues));
     const same = sent.length === admitted.length && sent.every((m, i) => m.size === admitted[i]!.size && [...m].every(([k, v]) => admitted[i]!.get(k) === v));
     if (!same) throw new OracleMismatch("the headers the API server reads are not the ones the gateway admitted");
   }
@@ -107,19 +108,9 @@ function runSpdy(bytes: Uint8Array): unknown[] {
   });
   out.push(toKubectl);
   if (serverOk) {
-    const received = oracle("kubectl cannot read the gateway's header stream", () => peerHeaderBlocks(concat(toKubectl))).filter((b) => b.length !== 4); // the gateway's own replies carry an empty block
+    const received = oracle("kubectl cannot read the gateway's header stream", () => peerHeaderBlocks(concatBytes(toKubectl))).filter((b) => b.length !== 4); // the gateway's own replies carry an empty block
     const given = oracle("the oracle cannot read a header block the rewriter read", () => inputHeaderBlocks(bytes, [SYN_STREAM, SYN_REPLY, HEADERS])).filter((b) => b.length !== 4);
     if (received.length !== given.length || received.some((b, i) => !sameBytes(b, given[i]!))) throw new OracleMismatch("the header blocks kubectl inflates are not the ones the API server sent");
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
   }
   return out;
 }

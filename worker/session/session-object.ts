@@ -108,15 +108,20 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
           new RefusalTrail(({ count, first_ts, last_ts, reason }) => audit.onEvent("rate.refused", { count, first_ts, last_ts, reason })),
         )
       : null;
-    const refuseBeforeParse = async (): Promise<Throttle | null> => {
-      const throttled = await gate!.beforeParse();
-      // A session that ignores Retry-After through a whole streak is ended after this refusal is answered.
-      const end = throttled?.end;
-      if (end) {
-        const code = protocolModule(admission.resource.type)?.sessionCodes?.tooManySessions ?? "too-many-sessions";
-        setTimeout(() => this.session?.terminate(code, end), 0);
-      }
-      return throttled;
+    // Synchronously null while the session holds a token (the common case: no await per statement).
+    const refuseBeforeParse = (): Promise<Throttle | null> | null => {
+      const pending = gate!.beforeParse();
+      return pending === null
+        ? null
+        : pending.then((throttled) => {
+            // A session that ignores Retry-After through a whole streak is ended after this refusal is answered.
+            const end = throttled?.end;
+            if (end) {
+              const code = protocolModule(admission.resource.type)?.sessionCodes?.tooManySessions ?? "too-many-sessions";
+              setTimeout(() => this.session?.terminate(code, end), 0);
+            }
+            return throttled;
+          });
     };
     const services = { env, sessionId: admission.sessionId };
     return this.acceptSocket(["client"], (ws) => {
