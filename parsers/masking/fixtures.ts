@@ -1,4 +1,5 @@
 /** Test helpers: build PostgreSQL backend messages (the server side pg-protocol does not serialize). */
+import { concatBytes } from "../encoding/bytes.ts";
 
 const encoder = new TextEncoder();
 export const utf8 = (s: string): Uint8Array => encoder.encode(s);
@@ -11,15 +12,8 @@ function message(type: string, body: Uint8Array): Uint8Array {
   return out;
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** Kept under the name these tests use; the one implementation is parsers/encoding/bytes.ts. */
+export const concat = concatBytes;
 
 function be(n: number, bytes: 2 | 4): Uint8Array {
   const out = new Uint8Array(bytes);

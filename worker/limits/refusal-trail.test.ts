@@ -79,6 +79,22 @@ describe("RequestGate.beforeParse", () => {
     expect(await t.gate.admit(1)).toBeNull();
   });
 
+  it("answers null synchronously while the session holds leased tokens (engines skip the await per statement)", async () => {
+    const t = gated(100, 20, async () => {});
+    // The first request leases a batch of tokens from the limiter: that one has to wait.
+    const first = t.gate.beforeParse();
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toBeNull();
+    expect(await t.gate.admit(1)).toBeNull();
+    const leased = t.calls.length;
+    // The rest of the lease: no promise, no limiter call.
+    for (let i = 0; i < 5; i++) {
+      expect(t.gate.beforeParse()).toBeNull();
+      expect(await t.gate.admit(1)).toBeNull();
+    }
+    expect(t.calls).toHaveLength(leased);
+  });
+
   it(`ends a session after ${END_AFTER_PREMATURE} requests in a row before its Retry-After; one that waits is never ended`, async () => {
     const hasty = gated(1, 1, async () => {});
     expect(await hasty.gate.beforeParse()).toBeNull();

@@ -109,8 +109,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         )
       : null;
     // Synchronously null while the session holds a token (the common case: no await per statement).
-    const refuseBeforeParse = (): Promise<Throttle | null> | null => {
-      const pending = gate!.beforeParse();
+    const refuseBeforeParse = (gate: RequestGate) => (): Promise<Throttle | null> | null => {
+      const pending = gate.beforeParse();
       return pending === null
         ? null
         : pending.then((throttled) => {
@@ -133,7 +133,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         approvals: holds,
         audit,
         acquireSlot: () => slot.acquire(),
-        ...(gate ? { admitRequest: (cost?: number) => gate.admit(cost), refuseBeforeParse } : {}),
+        ...(gate ? { admitRequest: (cost?: number) => gate.admit(cost), refuseBeforeParse: refuseBeforeParse(gate) } : {}),
         verifyToken: async (token) => {
           try {
             const v = await verifyOidcToken(token, { issuers: gatewayConfig(env).issuers });

@@ -13,6 +13,7 @@ import type { Decision } from "../../../parsers/policy/types.ts";
 import { encodeFrame, WebSocketMessageReader } from "../codec/websocket-frames.ts";
 import { dataFrame, SpdyHeaderInflater } from "../codec/spdy.ts";
 import { encodeNameValues, StoredHeaderEncoder } from "../codec/spdy-stored.ts";
+import { concatBytes } from "../../../parsers/encoding/bytes.ts";
 
 const allow: Decision = { effect: "allow", rule: "db-tunnel", reason: "rule 'db-tunnel' allows it", matched: [] };
 const deny: Decision = { effect: "deny", rule: null, reason: "no rule allows port 5432; default deny", matched: [] };
@@ -35,19 +36,9 @@ function setup() {
   const syn = (id: number, type: string, port: string, requestId: string) =>
     control(1, [...u32(id), ...u32(0), 0, 0, ...kubectlHeaders.encode(encodeNameValues(new Map([["streamtype", type], ["port", port], ["requestid", requestId]])))]);
   const reply = (id: number) => control(2, [...u32(id), ...serverHeaders.encode(encodeNameValues(new Map()))]);
-  const fromKubectl = (...frames: Uint8Array[]) => pf.pushFromClient(encodeFrame(2, concat(frames), true));
-  const fromServer = (...frames: Uint8Array[]) => pf.pushFromUpstream(encodeFrame(2, concat(frames), false));
+  const fromKubectl = (...frames: Uint8Array[]) => pf.pushFromClient(encodeFrame(2, concatBytes(frames), true));
+  const fromServer = (...frames: Uint8Array[]) => pf.pushFromUpstream(encodeFrame(2, concatBytes(frames), false));
   return { pf, toClient, events, syn, reply, fromKubectl, fromServer };
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** One side's reader of the frames the gateway relays to it (its own inflater follows every header block). */
@@ -57,12 +48,12 @@ function peer(fromClient: boolean) {
   let buf = new Uint8Array(0);
   return (parts: readonly Uint8Array[]) => {
     const out: string[] = [];
-    for (const m of ws.push(concat(parts))) {
+    for (const m of ws.push(concatBytes(parts))) {
       if (m.control !== undefined) {
         out.push(`ws-control:${m.control}`);
         continue;
       }
-      buf = concat([buf, m.data]);
+      buf = concatBytes([buf, m.data]);
       while (buf.length >= 8) {
         const len = (buf[5]! << 16) | (buf[6]! << 8) | buf[7]!;
         if (buf.length < 8 + len) break;
