@@ -1,7 +1,7 @@
 /**
  * loadPolicy: YAML text in, compiled policy or every error out. Runtime-neutral (WebCrypto only).
  */
-import { isNode, LineCounter, parseDocument, type Node } from "yaml";
+import { isMap, isNode, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import { JcsError } from "../encoding/jcs.ts";
 import { compilePolicy } from "./compile.ts";
 import { PolicyEngine } from "./engine.ts";
@@ -41,6 +41,8 @@ export async function loadPolicy(yamlText: string, sourceName: string, options: 
     return { ok: false, errors: sortErrors(errors) };
   }
   if (doc.contents === null || doc.contents === undefined) return fail(1, 1, "the policy document is empty");
+  const keyErrors = ambiguousKeys(doc, reader, sourceName);
+  if (keyErrors.length > 0) return { ok: false, errors: sortErrors(keyErrors) };
 
   try {
     const model = compilePolicy(reader, doc.contents as Node);
@@ -59,6 +61,38 @@ export async function loadPolicy(yamlText: string, sourceName: string, options: 
     if (e instanceof Error && /alias/i.test(e.message)) return fail(1, 1, `YAML: ${firstLine(e.message)}`);
     throw e;
   }
+}
+
+/**
+ * Keys that would change meaning when the policy becomes plain data. Parts of a policy are read as
+ * JS values (masking rules, notifications, approvers, protocol-plugged kinds) and the whole
+ * document is hashed as JS: there a list or mapping used as a key is stringified ("[ a ]") and
+ * two keys that differ only in type (`1:` and `"1":`, `true:` and `"true":`) collapse into one,
+ * the later silently replacing the earlier. YAML's own uniqueness check compares values, not their
+ * string form, so it lets both through. Refused here, wherever they are, before anything reads them.
+ */
+function ambiguousKeys(doc: Document, reader: PolicyReader, file: string): PolicyError[] {
+  const errors: PolicyError[] = [];
+  const at = (node: Node | null | undefined, message: string) => {
+    const { line, column } = reader.nodePosition(node ?? null);
+    errors.push({ file, line, column, message });
+  };
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        const key = pair.key as Node | null;
+        if (key !== null && isNode(key) && !isScalar(key)) {
+          at(key, `policy: a ${isMap(key) ? "mapping" : "list or alias"} cannot be a key (keys must be plain strings)`);
+          continue;
+        }
+        const name = isScalar(key) ? String(key.value) : String(key);
+        if (seen.has(name)) at(key, `policy: key '${name}' is written twice in this mapping (as different YAML types)`);
+        seen.add(name);
+      }
+    },
+  });
+  return errors;
 }
 
 function firstLine(message: string): string {

@@ -362,6 +362,26 @@ masking:
     expect(result.errors.map(formatPolicyError)).toEqual(["laughs.yaml:1:1: policy too large: more than 200000 nodes after expanding aliases"]);
   });
 
+  it("refuses keys that change meaning as plain data: a list, mapping or alias as a key, or one key written as two YAML types", async () => {
+    const masking = (extra: string) => `version: 1
+rules:
+  - name: r${OK_RULE}
+masking:
+  rules:
+    - name: m
+      resources: [pg-prod]
+      columns: [email]
+      style: redact
+${extra}`;
+    // Masking rules are read as JS values: there a list key would be stringified to "[ style ]".
+    expect(await mustFail(masking("      ? [style]\n      : keep\n"))).toEqual(["14:9: policy: a list or alias cannot be a key (keys must be plain strings)"]);
+    expect(await mustFail(masking("      ? { a: 1 }\n      : keep\n"))).toEqual(["14:9: policy: a mapping cannot be a key (keys must be plain strings)"]);
+    // `1:` and `'1':` are different YAML values (YAML's uniqueness check passes) but one JS key.
+    expect(await mustFail(masking("      1: a\n      '1': b\n"))).toEqual(["15:7: policy: key '1' is written twice in this mapping (as different YAML types)"]);
+    expect(await mustFail(`version: 1\nextra: &k other\nrules:\n  - name: r${OK_RULE}\n? *k\n: 1\n`)).toContain("9:3: policy: a list or alias cannot be a key (keys must be plain strings)");
+    expect(await mustFail(`version: 1\nrules:\n  - name: r${OK_RULE}\ntrue: 1\n'true': 2\n`)).toContain("9:1: policy: key 'true' is written twice in this mapping (as different YAML types)");
+  });
+
   it("accepts aliases for reuse", async () => {
     const policy = await mustLoad(`version: 1
 rules:

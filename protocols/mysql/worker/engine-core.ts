@@ -23,6 +23,7 @@ import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
 import { classifyMysql, opaquePart, type MysqlStatement } from "../sql/classify.ts";
 import { SessionPin, type PinnedState } from "../sql/session.ts";
+import { dialectFromServerVersion } from "../sql/dialect.ts";
 import type { RowMasker } from "./row-masker.ts";
 import { analyzeTaint, ddlNamingMaskedTable, namedIdentifiers, tableQueryStarts, type Taint } from "../sql/taint.ts";
 import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
@@ -150,7 +151,7 @@ export class MysqlEngineCore {
   private readonly deprecateEof: boolean;
 
   constructor(private readonly host: MysqlEngineHost, private readonly opts: MysqlEngineOptions) {
-    this.pin = new SessionPin(dialectOf(opts.serverVersion), opts.pinned);
+    this.pin = new SessionPin(dialectFromServerVersion(opts.serverVersion), opts.pinned);
     this.clientFramer = new PacketFramer(opts.maxPacket ?? 64 * 1024 * 1024);
     this.serverFramer = new PacketFramer(opts.maxPacket ?? 256 * 1024 * 1024);
     this.deprecateEof = (opts.capabilities & CLIENT.DEPRECATE_EOF) !== 0;
@@ -837,13 +838,6 @@ function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): bool
     if (prev.type === "word") return ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text);
     return prev.type === "op" && (prev.text === "," || prev.text === ".");
   });
-}
-
-function dialectOf(serverVersion: string) {
-  const mariadb = /mariadb/i.test(serverVersion);
-  const v = (mariadb ? serverVersion.replace(/^5\.5\.5-/, "") : serverVersion).match(/^(\d+)\.(\d+)\.(\d+)/);
-  if (!v) throw new Error(`cannot read the server version "${serverVersion}"`);
-  return { flavor: (mariadb ? "mariadb" : "mysql") as "mariadb" | "mysql", version: Number(v[1]) * 10000 + Number(v[2]) * 100 + Number(v[3]) };
 }
 
 const SAMPLE_ROWS = 20;
