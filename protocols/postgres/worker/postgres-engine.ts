@@ -324,6 +324,8 @@ export class PostgresEngine implements Engine {
       this.sends.connectorControl({ t: "open", resource: host.resource.name, startup: forwardedStartupParameters(parameters), access, max_session_ms: host.policy.limits().maxSessionMs });
       const message = await ready;
       clearTimeout(timer);
+      // Answered: from here a lost or failing connector ends the session (onConnectorControl/Lost).
+      this.connectorReady = undefined;
       const out: Uint8Array[] = [authenticationOk()];
       for (const pair of (message.parameters as Array<[string, string]>) ?? []) {
         if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string") continue;
@@ -343,6 +345,8 @@ export class PostgresEngine implements Engine {
       // statement round trip instead of adding a round trip to the target before "ready": the
       // client's first message waits for it in onClientData (docs/MASKING.md "Derived values").
       await keyRegistered;
+      // The session may have ended while the key was stored (client gone, fatal): never reopen it.
+      if (this.phase !== "connecting") return;
       if (this.taint) this.catalogRead = this.startCatalogRead();
       this.phase = "ready";
       this.sends.sendToClient(out);
@@ -1044,10 +1048,10 @@ export class PostgresEngine implements Engine {
     } else if (message.t === "error") {
       const err: PendingError = { code: String(message.code ?? "08006"), message: String(message.message ?? "connector error") };
       if (this.connectorReady) this.connectorReady.reject(err);
-      else if (this.phase === "ready") this.fatal(err.code, err.message.startsWith("gatehouse:") ? err.message : `gatehouse: resource ${this.host.resource.name}: ${err.message}`, "error");
+      else if (this.phase === "ready" || this.phase === "connecting") this.fatal(err.code, err.message.startsWith("gatehouse:") ? err.message : `gatehouse: resource ${this.host.resource.name}: ${err.message}`, "error");
     } else if (message.t === "close") {
       if (this.connectorReady) this.connectorReady.reject({ code: "08006", message: String(message.reason ?? "connector closed the stream") });
-      else if (this.phase === "ready") this.onConnectorLost(String(message.reason ?? "the target closed the connection"));
+      else if (this.phase === "ready" || this.phase === "connecting") this.onConnectorLost(String(message.reason ?? "the target closed the connection"));
     }
   }
 

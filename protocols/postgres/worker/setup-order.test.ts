@@ -55,7 +55,7 @@ const catalogueAnswer = () =>
 /** A microtask-and-timer turn: anything the engine could do without the test's next message is done. */
 const settle = () => new Promise((r) => setTimeout(r, 10));
 
-async function harness(startupParameters: Array<[string, string]> = [["user", "ci"], ["database", "db"]]) {
+async function harness(startupParameters: Array<[string, string]> = [["user", "ci"], ["database", "db"]], registerCancelKey: (engine: PostgresEngine) => Promise<void> = async () => {}) {
   const loaded = await loadPolicy(POLICY, "p.yaml");
   if (!loaded.ok) throw new Error("policy");
   const identity = { issuer: "https://idp", subject: "ci", claims: {} };
@@ -95,7 +95,7 @@ async function harness(startupParameters: Array<[string, string]> = [["user", "c
     },
     end: (o) => void (ended = o),
   };
-  engine = new PostgresEngine(host, { framerModule: pgFramerModule, masker: createMasker(maskModule, policy.maskingConfig()), registerCancelKey: async () => {} });
+  engine = new PostgresEngine(host, { framerModule: pgFramerModule, masker: createMasker(maskModule, policy.maskingConfig()), registerCancelKey: () => registerCancelKey(engine) });
   const params = concat([...startupParameters.flatMap(([k, v]) => [cstring(k), cstring(v)]), new Uint8Array([0])]);
   const startup = new Uint8Array(8 + params.length);
   new DataView(startup.buffer).setInt32(0, startup.length);
@@ -133,6 +133,37 @@ describe("PostgresEngine: the connector's stream is asked for at session start, 
       const got = h.received();
       expect(got.map((m) => m.type)).toEqual(["E"]);
       expect(h.ended()?.status).toBe("denied");
+    }
+  });
+});
+
+describe("PostgresEngine: a session that ends while its cancel key is stored stays ended", () => {
+  it("sends no ReadyForQuery and reads no catalogue after the session was terminated during the key write", async () => {
+    const h = await harness(undefined, async (engine) => {
+      engine.onTerminate("57P01", "the gateway is shutting down");
+      await settle();
+    });
+    expect(h.received().map((m) => m.type)).toEqual(["E"]);
+    expect(h.ended()?.code).toBe("57P01");
+    // Not reopened: the catalogue query was never sent and a client query is not forwarded.
+    await h.engine.onClientData(encodeQuery("select 1"));
+    await settle();
+    expect(h.forwarded()).toEqual([]);
+    expect(h.received()).toEqual([]);
+  });
+
+  it("ends the session when the connector closes its stream or fails during the key write", async () => {
+    for (const control of [{ t: "close", reason: "target went away" }, { t: "error", code: "08006", message: "target went away" }] as ControlMessage[]) {
+      const h = await harness(undefined, async (engine) => {
+        await engine.onConnectorControl(control);
+        await settle();
+      });
+      expect(h.received().map((m) => m.type)).toEqual(["E"]);
+      expect(h.ended()?.code).toBe("08006");
+      expect(h.ended()?.reason).toMatch(/target went away/);
+      await h.engine.onClientData(encodeQuery("select 1"));
+      await settle();
+      expect(h.forwarded()).toEqual([]);
     }
   });
 });
