@@ -195,6 +195,8 @@ export class MysqlEngine implements Engine {
     // The server and the pinned settings the session's statements are classified under, in the trail.
     const probe = hs.attributes.get(PROBE_ATTRIBUTE) === "1" ? " (the listener's greeting-version probe: it quits at once)" : "";
     await host.audit.onDecision({ effect: "allow", rule: null, reason: `session open on ${serverVersion}; pinned sql_mode '${pinned.sqlMode}', character_set_client ${pinned.charsetClient}${probe}` });
+    // The session may have ended during the awaits above (terminated, connector lost): never reopen it.
+    if (this.phase !== "connecting") return;
     this.phase = "ready";
     // The listener greets its next connections with the target's real version (client/engine.ts).
     host.sendControlToClient({ t: "mysql-server", version: serverVersion });
@@ -311,7 +313,7 @@ export class MysqlEngine implements Engine {
       else if (this.phase === "ready") {
         this.phase = "closed";
         this.host.end({ status: "ok", reason: String(message.reason ?? "the target closed the connection") });
-      }
+      } else if (this.phase === "connecting") this.fatal(`the target closed the connection before the session was ready: ${String(message.reason ?? "no reason given")}`);
     }
   }
 

@@ -38,7 +38,7 @@ const FORWARDING_POLICY = `${POLICY}
     actions: [ssh.x11, { ssh: { forward: ["local:10.0.0.7:5432", "remote:127.0.0.1:*"] } }]
 `;
 
-async function harness(opts: { mask?: boolean; policy?: string } = {}) {
+async function harness(opts: { mask?: boolean; policy?: string; beforeReady?: (engine: SshEngine) => void } = {}) {
   const loaded = await loadPolicy(opts.policy ?? POLICY, "p.yaml");
   if (!loaded.ok) throw new Error("policy");
   const compiled = loaded.policy;
@@ -69,7 +69,11 @@ async function harness(opts: { mask?: boolean; policy?: string } = {}) {
     sendToConnector: (parts) => void toConnector.push(...parts),
     connectorControl: (m) => {
       connectorControls.push(m);
-      if (m.t === "open") queueMicrotask(() => void engine.onConnectorControl({ t: "ready" }));
+      if (m.t === "open")
+        queueMicrotask(() => {
+          opts.beforeReady?.(engine);
+          void engine.onConnectorControl({ t: "ready" });
+        });
     },
     sendControlToClient: (m) => void clientControls.push(m),
     openConnectorStream: async () => {},
@@ -99,6 +103,14 @@ async function harness(opts: { mask?: boolean; policy?: string } = {}) {
 }
 
 describe("worker SSH engine", () => {
+  it("stays ended when terminated while the connector dials: no ssh.ready, nothing forwarded", async () => {
+    const h = await harness({ beforeReady: (engine) => engine.onTerminate("57P01", "the gateway is shutting down") });
+    expect(h.clientControls).toEqual([]);
+    expect(h.ended()).toMatchObject({ status: "error", code: "57P01" });
+    await h.engine.onClientControl({ t: "ssh.exec", ch: 0, command: "uname -a" });
+    expect(h.connectorControls.map((m) => m.t)).toEqual(["open"]);
+  });
+
   it("forwards an allowed exec only after policy, and records its output", async () => {
     const h = await harness();
     expect(h.clientControls).toEqual([{ t: "ssh.ready" }]);

@@ -189,6 +189,8 @@ export class SshEngine implements Engine {
       await host.openConnectorStream();
       this.sends.connectorControl({ t: "open", resource: host.resource.name });
       await ready;
+      // The session may have ended while the connector dialled (terminated): never reopen it.
+      if (this.phase !== "connecting") return;
       this.phase = "ready";
       this.sends.sendControlToClient({ t: "ssh.ready" });
     } catch (e) {
