@@ -120,6 +120,25 @@ describe("worker HTTP engine, driven with raw tunnel bytes", () => {
     expect(h.ended()).toMatchObject({ status: "denied", code: "rate-limited" });
   });
 
+  it("a session terminated while the connector dials stays ended: the request is not forwarded", async () => {
+    let engine!: HttpEngine;
+    const h = await harness({}, {
+      connectorControl: (m: { t: string }) => {
+        if (m.t === "open")
+          queueMicrotask(() => {
+            engine.onTerminate("57P01", "the gateway is shutting down");
+            void engine.onConnectorControl({ t: "ready" });
+          });
+      },
+    } as Partial<EngineHost>);
+    engine = h.engine;
+    await h.engine.onClientData(enc.encode("GET /one HTTP/1.1\r\nHost: a\r\n\r\n"));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(h.toConnector).toEqual([]);
+    expect(h.ended()).toMatchObject({ status: "error", code: "57P01" });
+    expect(h.toClient.join("")).not.toMatch(/200 OK/);
+  });
+
   it("a smuggled second request after a valid one is never forwarded", async () => {
     const h = await harness();
     await h.engine.onClientData(enc.encode("GET /ok HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"));

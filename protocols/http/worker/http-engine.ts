@@ -673,6 +673,8 @@ export class HttpEngine implements Engine {
         await host.openConnectorStream();
         host.connectorControl({ t: "open", resource: host.resource.name, identity: { sub: host.identity.subject, iss: host.identity.issuer } });
         await ready;
+        // The session may have ended while the connector dialled (terminated): never reopen it.
+        if (this.is("closed")) throw { message: "gatehouse: the session ended while the connector was connecting" };
         this.phase = "ready";
       } catch (e) {
         const err = e as { message?: string };
