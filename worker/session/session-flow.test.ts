@@ -182,6 +182,31 @@ describe("Session flow control", () => {
     expect(connector.data).toEqual([]);
     expect(ended()).toMatchObject({ status: "error", code: "08P01" });
   });
+  it("forwards nothing to the target after the end, even while the connector hop still drains", async () => {
+    const { session, client, connector } = setup();
+    // The connector's whole window, then one more message that waits for its credit.
+    for (let k = 0; k < 4; k++) session.onFrame("client", dataFrame(chunk(k, QUARTER)));
+    await vi.waitFor(async () => {
+      await connector.arrived();
+      expect(lengthOf(connector.data)).toBe(INITIAL_WINDOW);
+    });
+    await client.arrived();
+    session.onFrame("client", dataFrame(chunk(7, 10)));
+    const connectorHop = (session as unknown as { connector: { queued: number } }).connector;
+    await vi.waitFor(() => expect(connectorHop.queued).toBe(10));
+    session.end({ status: "error", reason: "ended by an administrator" });
+    // An engine still holding a request (an approval that came after the end, a dial that outlived it).
+    (session as EngineHost).connectorControl({ t: "ssh.exec", ch: 0, command: "rm -rf /srv" });
+    (session as EngineHost).sendToConnector([chunk(8, 10)]);
+    session.onFrame("connector", creditFrame(INITIAL_WINDOW));
+    await vi.waitFor(async () => {
+      await connector.arrived();
+      expect(connector.controls).toContainEqual(expect.objectContaining({ t: "close" }));
+    });
+    expect(connector.controls.filter((c) => c.t === "ssh.exec")).toEqual([]);
+    expect(connector.data.map((d) => d[0])).not.toContain(8);
+  });
+
   it("delivers what it already accepted for a slow client before the close when the session ends (nothing cut off)", async () => {
     const { session, client, connector } = setup();
     const half = INITIAL_WINDOW / 2;

@@ -124,6 +124,9 @@ export class Session implements EngineHost {
   }
 
   sendToConnector(parts: readonly Uint8Array[]): void {
+    // Nothing reaches the target after the session ended, whatever an engine still has in hand
+    // (a statement released by an approval that came after the end, a request whose dial outlived it).
+    if (this.ended) return;
     // A request that is not read-only is durable before the target sees it (docs/AUDIT.md "Durability").
     const failure = this.deps.audit.commitBeforeForward?.();
     if (failure) return this.fail("client", failure);
@@ -131,6 +134,7 @@ export class Session implements EngineHost {
   }
 
   connectorControl(message: ControlMessage): void {
+    if (this.ended) return;
     // SSH requests (exec, channel opens, forwards) travel as control messages: same rule as data.
     const failure = this.deps.audit.commitBeforeForward?.();
     if (failure) return this.fail("client", failure);
