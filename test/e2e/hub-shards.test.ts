@@ -269,6 +269,23 @@ describe("a tenant with shards.hub = 3", () => {
     expect(spareResults.map((r) => r.stdout)).toEqual(SPARE.map((r) => `${r}\n`));
   });
 
+  it("a configuration reload moves the connector's shard channels with its resources", async () => {
+    const extra = onEachShard("extra")[1]!;
+    const resource = (name: string) => ({ name, type: "postgres", labels: {}, host: stack.pg.host, port: stack.pg.port, database: dbOf(name), username: "shard_app", password: "shard-secret", tls: { mode: "disable" as const } });
+    const config = (names: string[]) => ({ gateway: base("wide"), id: "wide-spare", privateKey: keys["wide-spare"], resources: names.map(resource) });
+    // Shard 1 keeps its channel, announcing a new set: the new name is served, the old one is not.
+    await spare.reload(config([SPARE[0]!, extra, SPARE[2]!]));
+    await eventually(async () => (await describeResource("wide", extra)).online === true && (await describeResource("wide", SPARE[1]!)).online === false, "shard 1 re-announced");
+    // Nothing left on shard 1: its channel is closed.
+    await spare.reload(config([SPARE[0]!, SPARE[2]!]));
+    await eventually(async () => (await describeResource("wide", extra)).online === false, "shard 1 channel closed");
+    expect((await describeResource("wide", SPARE[0]!)).online).toBe(true);
+    // Back to the start: shard 1 is dialled again.
+    await spare.reload(config(SPARE));
+    await eventually(async () => (await describeResource("wide", SPARE[1]!)).online === true, "shard 1 channel back");
+    expect(spare.connected).toBe(true);
+  });
+
   it("shard 0 answers a hello with the placement; each other shard holds only its own resources", async () => {
     const key = await importConnectorPrivateKey(keys["wide-main"]);
     // A connector id of the tenant announcing names nobody serves: the probe does not take over

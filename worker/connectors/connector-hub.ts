@@ -20,8 +20,8 @@ import { HUB_SHARD_HEADER, hubShard, hubShardCount, hubShardMap } from "./hub-sh
 
 interface ControlAttachment {
   connectorId: string;
-  /** The shard this socket was routed to (0 for an unsharded hub). */
-  shard: number;
+  /** The shard this socket was routed to (0 for an unsharded hub; absent on sockets older than shards). */
+  shard?: number;
   connectedAt: number;
   resources: ResourceInfo[] | null;
 }
@@ -62,7 +62,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
         this.closeSocket(ws, CLOSE_POLICY, `invalid hello: ${announced}`);
         return;
       }
-      const resources = this.heldHere(ws, attachment.shard, announced);
+      // Sockets accepted before shards existed carry no shard: they are shard 0's.
+      const resources = this.heldHere(ws, attachment.shard ?? 0, announced);
       if (resources === null) return;
       ws.serializeAttachment({ ...attachment, resources } satisfies ControlAttachment);
       // Remember the last advertised shape, so a resource can be described while its connector is offline.
