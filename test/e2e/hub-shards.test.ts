@@ -27,7 +27,7 @@ import { startConnector, type RunningConnector } from "../../connector/connector
 import { silentLogger } from "../../connector/logger.ts";
 import { generateConnectorKeyPair, importConnectorPrivateKey, type Ed25519PrivateJwk } from "../../connector/keys.ts";
 import { signConnectorAssertion } from "../../connector/assertion.ts";
-import { hubShardOfResource } from "../../worker/connectors/hub-shards.ts";
+import { hubShardOfResource } from "../../worker/connectors/hub-placement.ts";
 import { eventually, gatehouse } from "./helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -58,6 +58,8 @@ const keys = {} as Record<"wide-main" | "wide-spare" | "flat-main", Ed25519Priva
 const closers: Array<() => Promise<void>> = [];
 const children: ChildProcess[] = [];
 let spare: RunningConnector;
+/** wide-spare's control-channel events: which shard's channel went down or came up. */
+const spareEvents: Array<{ type: string; shard?: number }> = [];
 let platformToken: string;
 
 const aud = (t: Tenant) => `gatehouse-${t}`;
@@ -244,7 +246,13 @@ beforeAll(async () => {
       privateKey: keys["wide-spare"],
       resources: SPARE.map((name) => ({ name, type: "postgres", labels: {}, host: stack.pg.host, port: stack.pg.port, database: dbOf(name), username: "shard_app", password: "shard-secret", tls: { mode: "disable" as const } })),
     },
-    { logger: silentLogger, backoff: { initialMs: 200, maxMs: 1000 } },
+    {
+      logger: silentLogger,
+      backoff: { initialMs: 200, maxMs: 1000 },
+      onEvent: (e) => {
+        if (e.type === "control-connected" || e.type === "control-disconnected") spareEvents.push({ type: e.type, ...(e.shard === undefined ? {} : { shard: e.shard }) });
+      },
+    },
   );
   for (const name of [...MAIN, ...SPARE]) await eventually(async () => (await describeResource("wide", name)).online === true, `${name} online`, 600);
   await eventually(async () => (await describeResource("flat", "flat-db")).online === true, "flat-db online", 600);
@@ -271,7 +279,7 @@ describe("a tenant with shards.hub = 3", () => {
 
   it("a configuration reload moves the connector's shard channels with its resources", async () => {
     const extra = onEachShard("extra")[1]!;
-    const resource = (name: string) => ({ name, type: "postgres", labels: {}, host: stack.pg.host, port: stack.pg.port, database: dbOf(name), username: "shard_app", password: "shard-secret", tls: { mode: "disable" as const } });
+    const resource = (name: string) => ({ name, type: "postgres" as const, labels: {}, host: stack.pg.host, port: stack.pg.port, database: dbOf(name), username: "shard_app", password: "shard-secret", tls: { mode: "disable" as const } });
     const config = (names: string[]) => ({ gateway: base("wide"), id: "wide-spare", privateKey: keys["wide-spare"], resources: names.map(resource) });
     // Shard 1 keeps its channel, announcing a new set: the new name is served, the old one is not.
     await spare.reload(config([SPARE[0]!, extra, SPARE[2]!]));
@@ -343,6 +351,25 @@ describe("a tenant with shards.hub = 3", () => {
     expect(await upgradeStatus(`${base("flat")}/v1/connector/control`, await signConnectorAssertion(wideKey, "wide-main"))).toBe(401);
     // wide's resource names mean nothing at flat.
     expect((await api("GET", `${base("flat")}/v1/resources/${MAIN[1]}`, await ciToken("flat"))).status).toBe(404);
+  });
+
+  it("suspension closes the tenant's control channels on every shard; after resume the connectors dial every shard again", async () => {
+    const from = spareEvents.length;
+    const suspended = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants/wide/suspend`, platformToken, { reason: "shard test" });
+    expect(suspended.status).toBe(200);
+    // wide-main's three and wide-spare's three at least (probe sockets closing late may add some).
+    expect(suspended.json.closed_connectors).toBeGreaterThanOrEqual(6);
+    const downs = await eventually(async () => {
+      const shards = new Set(spareEvents.slice(from).filter((e) => e.type === "control-disconnected").map((e) => e.shard ?? 0));
+      return shards.size === SHARDS ? [...shards].sort() : null;
+    }, "wide-spare's channels closed on every shard");
+    expect(downs).toEqual([0, 1, 2]);
+    const resumed = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants/wide/resume`, platformToken, {});
+    expect(resumed.status).toBe(200);
+    for (const name of [...MAIN, ...SPARE]) await eventually(async () => (await describeResource("wide", name)).online === true, `${name} online again`, 600);
+    expect(spare.connected).toBe(true);
+    const r = await runPsql(await listen("wide", MAIN[1]!, await ciToken("wide")), ["-At", "-c", "select resource from whoami"]);
+    expect(r.stdout).toBe(`${MAIN[1]}\n`);
   });
 
   it("revocation takes effect on every shard: channels closed, live sessions ended, new assertions refused", async () => {

@@ -17,10 +17,12 @@
  * The count is fixed at creation: a different count would move resources to other objects.
  */
 import type { Env } from "../env.ts";
-import { shardObjectName, shardOfKey } from "../approvals/shard-placement.ts";
+import { shardObjectName } from "../approvals/shard-placement.ts";
+import { MAX_HUB_SHARDS, hubShardOfResource } from "./hub-placement.ts";
+
+export { MAX_HUB_SHARDS, hubShardMap, hubShardOfResource } from "./hub-placement.ts";
 
 export const HUB_OBJECT_NAME = "hub";
-export const MAX_HUB_SHARDS = 32;
 /** Internal header from the control route to the shard it chose (never from a connector). */
 export const HUB_SHARD_HEADER = "x-gatehouse-hub-shard";
 
@@ -29,11 +31,6 @@ type HubStub = ReturnType<Env["CONNECTOR_HUB"]["get"]>;
 
 export function hubShardCount(env: Pick<Env, "TENANT">): number {
   return Math.max(1, Math.min(MAX_HUB_SHARDS, env.TENANT?.shards?.hub ?? 1));
-}
-
-/** The shard that holds `resource` among `count` (the same FNV-1a as the approvals' placement). */
-export function hubShardOfResource(resource: string, count: number): number {
-  return shardOfKey(resource, count);
 }
 
 export function hubShard(env: HubEnv, shard: number): HubStub {
@@ -53,9 +50,4 @@ export function resourceHub(env: HubEnv, resource: string): HubStub {
 /** Every shard's stub (suspension, purge). */
 export function allHubShards(env: HubEnv): HubStub[] {
   return Array.from({ length: hubShardCount(env) }, (_, k) => hubShard(env, k));
-}
-
-/** Which shard each of `names` lives on: what shard 0 tells a connector in its `shards` message. */
-export function hubShardMap(names: readonly string[], count: number): Record<string, number> {
-  return Object.fromEntries(names.map((n) => [n, hubShardOfResource(n, count)]));
 }
