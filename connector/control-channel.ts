@@ -66,7 +66,8 @@ export function shardPlacement(message: ControlMessage): ShardPlacement | null {
   const { count, map } = message;
   if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 1 || count > MAX_HUB_SHARDS) return null;
   if (typeof map !== "object" || map === null || Array.isArray(map)) return null;
-  const out: Record<string, number> = {};
+  // No prototype: a resource named like an Object property ("constructor") is looked up as itself.
+  const out: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const [name, k] of Object.entries(map)) {
     if (typeof k !== "number" || !Number.isSafeInteger(k) || k < 0 || k >= count) return null;
     out[name] = k;
