@@ -320,6 +320,8 @@ describe("a tenant with shards.hub = 3", () => {
       const res = await api("GET", `${base("wide")}/v1/connector/control?shard=${bad}`, await signConnectorAssertion(key, "wide-main"));
       expect([bad, res.status, res.json.error]).toEqual([bad, 400, "bad_request"]);
     }
+    // The count is told to the tenant's connectors only: without a valid assertion, 401 first.
+    expect((await api("GET", `${base("wide")}/v1/connector/control?shard=7`, null)).status).toBe(401);
     // An unsharded tenant has shard 0 only.
     const flatKey = await importConnectorPrivateKey(keys["flat-main"]);
     const flat = await api("GET", `${base("flat")}/v1/connector/control?shard=1`, await signConnectorAssertion(flatKey, "flat-main"));

@@ -95,8 +95,9 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
    * A sharded tenant's connector keeps one per shard holding one of its resources (docs/PROTOCOL.md).
    */
   .get("/control", async (c) => {
-    const shard = shardParam(c.req.query("shard"), hubShardCount(c.env));
+    // Admitted first: the tenant's shard count is told to its own connectors only.
     const { connectorId } = await admitConnector(c);
+    const shard = shardParam(c.req.query("shard"), hubShardCount(c.env));
     requireUpgrade(c);
     return hubShard(c.env, shard).fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) } });
   })
