@@ -1,9 +1,11 @@
 /**
- * The running connector: one control channel plus one TunnelStream per session. This is the
+ * The running connector: one control channel (plus one per other shard of a sharded hub, see
+ * shard-channels.ts) and one TunnelStream per session. This is the
  * programmatic entry point (tests, the local stack); the CLI in main.ts wraps it.
  */
 import { gatewayWebSocketBase, validateConnectorConfig, type ConnectorConfig, type ResourceConfig } from "./config.ts";
 import { startControlChannel, type ControlEvent } from "./control-channel.ts";
+import { startShardChannels } from "./shard-channels.ts";
 import { importConnectorPrivateKey } from "./keys.ts";
 import { createStderrLogger, type Logger } from "./logger.ts";
 import type { StreamEvent, StreamStats } from "./stream-types.ts";
@@ -40,7 +42,7 @@ export interface StartConnectorOptions {
 export interface RunningConnector {
   /** Resolves once the first `hello` has been sent; rejects if stopped before that. */
   readonly online: Promise<void>;
-  /** Whether the control channel is up right now. */
+  /** Whether the control channel is up right now (and, for a sharded hub, every shard's channel). */
   readonly connected: boolean;
   /** Snapshot of the live sessions. */
   streams(): StreamStats[];
@@ -129,18 +131,21 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
 
   // Only what the worker needs to route sessions: never hosts, ports, users or credentials.
   const advertised = (list: readonly ResourceConfig[]) => list.map((r) => ({ name: r.name, type: r.type, labels: { ...r.labels } }));
-  const control = startControlChannel({
+  let announced = advertised(config.resources);
+  const channelOptions = {
     wsBase,
     connectorId: config.id,
     privateKey,
-    resources: advertised(config.resources),
     logger,
     onOpen,
     emit,
     pingIntervalMs: opts.pingIntervalMs ?? 20_000,
     stableAfterMs: opts.stableAfterMs ?? 10_000,
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
-  });
+  };
+  const shards = startShardChannels(channelOptions);
+  // Shard 0 hears every announced resource and says where each lives; the others get their own.
+  const control = startControlChannel({ ...channelOptions, resources: announced, onShards: (placement) => shards.place(placement, announced) });
 
   let current = config;
 
@@ -148,7 +153,7 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
   return {
     online: control.online,
     get connected() {
-      return control.connected;
+      return control.connected && shards.connected;
     },
     streams: () => [...streams.values()].map((s) => s.stats()),
     async reload(next) {
@@ -166,13 +171,14 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
       const removed = [...before.keys()].filter((name) => !resources.has(name));
       const changed = next.resources.filter((r) => before.has(r.name) && JSON.stringify(before.get(r.name)) !== JSON.stringify(r)).map((r) => r.name);
       current = next;
-      control.announce(advertised(next.resources));
+      announced = advertised(next.resources);
+      control.announce(announced);
       logger.info("configuration reloaded", { added: added.join(","), removed: removed.join(","), changed: changed.join(","), liveSessions: streams.size });
       return { added, removed, changed };
     },
     stop() {
       stopping ??= (async () => {
-        await control.stop();
+        await Promise.all([control.stop(), shards.stop()]);
         await Promise.all(sweeps);
         const all = [...streams.values(), ...refusals];
         for (const stream of all) stream.stop();

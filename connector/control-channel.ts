@@ -3,6 +3,10 @@
  * with `hello`, keep the connection alive with `ping`, and turn the worker's `open` requests into
  * streams. Whenever the channel drops — network, worker restart, rejected assertion — it is
  * dialled again with a fresh assertion after an exponential, jittered delay.
+ *
+ * A tenant whose connector hub is sharded answers the hello on shard 0 with `shards` (the count
+ * and which shard each announced resource lives on); connector.ts then keeps one more channel
+ * (`shard` set) per other shard holding one of its resources (docs/PROTOCOL.md).
  */
 import { TUNNEL_PROTOCOL_VERSION } from "../parsers/tunnel/version.ts";
 import type WebSocket from "ws";
@@ -18,9 +22,10 @@ export const PROTOCOL_VERSION = TUNNEL_PROTOCOL_VERSION;
 /** Session ids travel in a URL path; keep them to a safe alphabet and size. */
 const SESSION_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
+/** `shard`: a channel to hub shard k > 0 of a sharded hub (absent: the main channel). */
 export type ControlEvent =
-  | { type: "control-connected" }
-  | { type: "control-disconnected"; reason: string };
+  | { type: "control-connected"; shard?: number }
+  | { type: "control-disconnected"; reason: string; shard?: number };
 
 export interface ControlChannelOptions {
   wsBase: string;
@@ -29,8 +34,12 @@ export interface ControlChannelOptions {
   /** Resources as advertised: name, type and labels only — never hosts or credentials. */
   resources: { name: string; type: string; labels: Record<string, string> }[];
   logger: Logger;
+  /** The hub shard to dial (`?shard=k`); absent: the hub itself (shard 0). */
+  shard?: number;
   /** Called for every valid `open`. */
   onOpen(session: string, resource: string): void;
+  /** Called for every valid `shards` message (only shard 0 of a sharded hub sends one). */
+  onShards?(placement: ShardPlacement): void;
   emit(event: ControlEvent): void;
   pingIntervalMs: number;
   /**
@@ -44,6 +53,28 @@ export interface ControlChannelOptions {
   backoff?: BackoffOptions;
 }
 
+/** Where a sharded hub keeps each announced resource: shard index by resource name. */
+export interface ShardPlacement {
+  count: number;
+  map: Record<string, number>;
+}
+
+const MAX_HUB_SHARDS = 32;
+
+/** A `shards` message, checked: a count from 1 to 32 and every value a shard below it. */
+export function shardPlacement(message: ControlMessage): ShardPlacement | null {
+  const { count, map } = message;
+  if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 1 || count > MAX_HUB_SHARDS) return null;
+  if (typeof map !== "object" || map === null || Array.isArray(map)) return null;
+  // No prototype: a resource named like an Object property ("constructor") is looked up as itself.
+  const out: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const [name, k] of Object.entries(map)) {
+    if (typeof k !== "number" || !Number.isSafeInteger(k) || k < 0 || k >= count) return null;
+    out[name] = k;
+  }
+  return { count, map: out };
+}
+
 export interface ControlChannel {
   /** Replace the advertised resources (configuration reload): sent at once when connected. */
   announce(resources: ControlChannelOptions["resources"]): void;
@@ -55,7 +86,7 @@ export interface ControlChannel {
 
 export function startControlChannel(opts: ControlChannelOptions): ControlChannel {
   let announced = opts.resources;
-  const url = `${opts.wsBase}/v1/connector/control`;
+  const url = `${opts.wsBase}/v1/connector/control${opts.shard ? `?shard=${opts.shard}` : ""}`;
   const backoff = createBackoff(opts.backoff);
   const silentIntervals = opts.silentIntervals ?? 3;
   let stopped = false;
@@ -116,6 +147,15 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
         opts.onOpen(session, resource);
         return;
       }
+      case "shards": {
+        const placement = opts.shard ? null : shardPlacement(message);
+        if (!placement) {
+          opts.logger.warn("control channel: ignoring malformed shards message", {});
+          return;
+        }
+        opts.onShards?.(placement);
+        return;
+      }
       default:
         opts.logger.debug("control channel: ignoring unknown message", { t: message.t.slice(0, 40) });
     }
@@ -158,7 +198,7 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
     socket.on("error", (err: Error) => opts.logger.debug("control channel: websocket error", { error: err.message }));
     send({ t: "hello", connector: opts.connectorId, version: PROTOCOL_VERSION, resources: announced });
     connection.attach(onMessage);
-    opts.logger.info(wasOnline ? "control channel: reconnected" : "control channel: online", { url, resources: announced.length });
+    opts.logger.info(wasOnline ? "control channel: reconnected" : "control channel: online", { url, resources: announced.length, ...(opts.shard ? { shard: opts.shard } : {}) });
     wasOnline = true;
     opts.emit({ type: "control-connected" });
     resolveOnline();

@@ -33,6 +33,8 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null>;
   openStream(sessionId: string, resource: string): Promise<OpenStreamResult>;
   closeAllConnectors(reason: string): Promise<number>;
+  /** Shard k > 0 of a sharded hub, told by shard 0 that a connector was revoked (worker/connectors/hub-shards.ts). */
+  dropConnector(id: string): Promise<{ closedChannels: number; endedSessions: number }>;
 }
 
 /** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */

@@ -56,6 +56,9 @@ export interface TenantScope {
     /** Sessions the tenant may start per minute (sliding window); null = no cap. */
     maxSessionStartsPerMinute?: number | null;
   };
-  /** How many objects hold the tenant's approvals (worker/approvals/shards.ts); absent = 1. Fixed at creation. */
-  shards?: { approvals: number };
+  /**
+   * How many objects hold the tenant's approvals (worker/approvals/shards.ts) and its connector hub
+   * (worker/connectors/hub-shards.ts); absent = 1. Fixed at creation.
+   */
+  shards?: { approvals: number; hub?: number };
 }

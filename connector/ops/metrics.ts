@@ -27,7 +27,8 @@ export class ConnectorMetrics {
   observe(event: ConnectorEvent): void {
     switch (event.type) {
       case "control-connected":
-        if (this.connects++ > 0) this.reconnects++;
+        // The main channel's; a sharded hub's extra channels come and go with the resources' placement.
+        if (event.shard === undefined && this.connects++ > 0) this.reconnects++;
         break;
       case "stream-ready":
         this.sessionsStarted++;

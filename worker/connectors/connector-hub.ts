@@ -1,7 +1,11 @@
 /**
- * The connector hub: one Durable Object that holds every connector's control channel
- * (hibernating WebSockets — a connector idles most of the time) and knows which connector serves
- * which resource. Sessions ask it to have a connector dial a data stream for them.
+ * The connector hub: the Durable Object that holds connectors' control channels (hibernating
+ * WebSockets — a connector idles most of the time) and knows which connector serves which
+ * resource. Sessions ask it to have a connector dial a data stream for them.
+ *
+ * A hosted tenant with `shards.hub` > 1 has several (hub-shards.ts): shard 0 also keeps the
+ * connector registry; each shard holds the resources that hash to it, and refuses a hello naming
+ * any other (shard 0 instead tells the connector where its other resources live).
  */
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { encodeControl, FrameType, type Frame } from "../../parsers/tunnel/frames.ts";
@@ -12,9 +16,12 @@ import type { ConnectorHubRpc, OpenStreamResult, RevokeResult } from "../binding
 import { ConnectorRegistry, type ConnectorRecord, type RegistryResult } from "./registry.ts";
 import type { JWK } from "jose";
 import { isResourceName } from "../../parsers/resource-name.ts";
+import { HUB_SHARD_HEADER, hubShard, hubShardCount, hubShardMap } from "./hub-shards.ts";
 
 interface ControlAttachment {
   connectorId: string;
+  /** The shard this socket was routed to (0 for an unsharded hub; absent on sockets older than shards). */
+  shard?: number;
   connectedAt: number;
   resources: ResourceInfo[] | null;
 }
@@ -28,7 +35,12 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
   override async fetch(request: Request): Promise<Response> {
     const connectorId = request.headers.get("x-gatehouse-connector");
     if (!connectorId || request.headers.get("upgrade") !== "websocket") return new Response("bad hub request", { status: 400 });
-    const attachment: ControlAttachment = { connectorId, connectedAt: Date.now(), resources: null };
+    const shard = Number(request.headers.get(HUB_SHARD_HEADER) ?? "0");
+    // Admission was claimed on shard 0 a moment ago; a revocation since then (the registry's
+    // record here, the marker revokeConnector leaves on the other shards) must not let it in.
+    const revoked = (await this.registry.record(connectorId))?.revokedAt != null || (await this.ctx.storage.get(`revoked:${connectorId}`)) !== undefined;
+    if (revoked) return Response.json({ error: "unauthorized", reason: `connector ${connectorId} was revoked` }, { status: 401 });
+    const attachment: ControlAttachment = { connectorId, shard, connectedAt: Date.now(), resources: null };
     return this.acceptSocket([`connector:${connectorId}`], (ws) => ws.serializeAttachment(attachment));
   }
 
@@ -45,17 +57,44 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
         this.closeSocket(ws, CLOSE_POLICY, `protocol version mismatch: hello says ${String(msg.version).slice(0, 8)}, gateway speaks ${TUNNEL_PROTOCOL_VERSION}`);
         return;
       }
-      const resources = validateResources(msg.resources);
-      if (typeof resources === "string") {
-        this.closeSocket(ws, CLOSE_POLICY, `invalid hello: ${resources}`);
+      const announced = validateResources(msg.resources);
+      if (typeof announced === "string") {
+        this.closeSocket(ws, CLOSE_POLICY, `invalid hello: ${announced}`);
         return;
       }
+      // Sockets accepted before shards existed carry no shard: they are shard 0's.
+      const resources = this.heldHere(ws, attachment.shard ?? 0, announced);
+      if (resources === null) return;
       ws.serializeAttachment({ ...attachment, resources } satisfies ControlAttachment);
       // Remember the last advertised shape, so a resource can be described while its connector is offline.
       await this.ctx.storage.put(Object.fromEntries(resources.map((r) => [`resource:${r.name}`, { ...r, connectorId: attachment.connectorId }])));
     } else if (msg.t === "ping") {
       ws.send(encodeControl({ t: "pong" }));
     }
+  }
+
+  /**
+   * The announced resources this shard holds. Unsharded: all of them. Shard 0 of a sharded hub
+   * holds its own and tells the connector where the others live (`shards`), so it can dial them;
+   * any other shard refuses a hello naming a resource it does not hold (closed, 1008).
+   */
+  private heldHere(ws: WebSocket, shard: number, announced: ResourceInfo[]): ResourceInfo[] | null {
+    const count = hubShardCount(this.env);
+    if (count === 1) return announced;
+    const map = hubShardMap(
+      announced.map((r) => r.name),
+      count,
+    );
+    if (shard === 0) {
+      ws.send(encodeControl({ t: "shards", count, map }));
+      return announced.filter((r) => map[r.name] === 0);
+    }
+    const foreign = announced.find((r) => map[r.name] !== shard);
+    if (foreign) {
+      this.closeSocket(ws, CLOSE_POLICY, `resource ${foreign.name} is not held by hub shard ${shard} (it is on shard ${map[foreign.name]})`);
+      return null;
+    }
+    return announced;
   }
 
   protected override onSocketClose(ws: WebSocket): void {
@@ -140,6 +179,28 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
   async revokeConnector(id: string, by: string, bootstrapIds: string[]): Promise<RevokeResult> {
     const result = await this.registry.revoke(id, by, bootstrapIds);
     if (!result.ok) return result;
+    // The registry's record is written first: from here no shard admits the connector again
+    // (admission is claimed here). Then every shard closes its sockets and ends its sessions.
+    let { closedChannels, endedSessions } = await this.dropLocally(id);
+    for (let k = 1; k < hubShardCount(this.env); k++) {
+      const dropped = await hubShard(this.env, k).dropConnector(id);
+      closedChannels += dropped.closedChannels;
+      endedSessions += dropped.endedSessions;
+    }
+    return { ok: true, record: result.record, already: result.already, closedChannels, endedSessions };
+  }
+
+  /**
+   * RPC (shard 0 to the other shards of a sharded hub, on revocation): remember the connector is
+   * revoked (a control socket admitted just before is refused on arrival), close its control
+   * sockets here and end the sessions it serves for resources of this shard.
+   */
+  async dropConnector(id: string): Promise<{ closedChannels: number; endedSessions: number }> {
+    await this.ctx.storage.put(`revoked:${id}`, Date.now());
+    return this.dropLocally(id);
+  }
+
+  private async dropLocally(id: string): Promise<{ closedChannels: number; endedSessions: number }> {
     let closedChannels = 0;
     for (const ws of this.ctx.getWebSockets(`connector:${id}`)) {
       if (ws.readyState === WebSocket.OPEN) closedChannels++;
@@ -153,7 +214,7 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       if (await stub.terminate("57P01", `gatehouse: session ended: connector ${id} was revoked`).catch(() => false)) endedSessions++;
     }
     for (let keys = [...live.keys()], i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
-    return { ok: true, record: result.record, already: result.already, closedChannels, endedSessions };
+    return { closedChannels, endedSessions };
   }
 
   /**
@@ -188,6 +249,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
         const connectorId = (ws.deserializeAttachment() as ControlAttachment).connectorId;
         // Remembered so that revoking this connector can end the session (revokeConnector).
         await this.ctx.storage.put(`live:${connectorId}:${sessionId}`, Date.now());
+        // Swept by the alarm after a week; a resource shard claims no assertions, so it sets its own.
+        if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
         return { ok: true, connectorId };
       } catch {
         // that socket died between the check and the send; try the next one

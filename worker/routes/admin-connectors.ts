@@ -4,6 +4,7 @@
  * token's SHA-256; the token itself is shown once, to the administrator who created it.
  */
 import { Hono } from "hono";
+import { registryHub } from "../connectors/hub-shards.ts";
 import { requireRole, type AppEnv } from "../auth/bearer-identity.ts";
 import { gatewayConfig } from "../config/gateway-config.ts";
 import { BadRequestError, GatewayError } from "../errors.ts";
@@ -56,14 +57,14 @@ export const adminConnectorRoutes = new Hono<AppEnv>()
     const token = newEnrolmentToken();
     const who = `${c.var.identity.issuer} ${c.var.identity.subject}`;
     const bootstrap = gatewayConfig(c.env).connectors.map((k) => k.id);
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const hub = registryHub(c.env);
     const result = await hub.createEnrolmentToken(await hashEnrolmentToken(token), id, ttl, who, bootstrap);
     if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
     c.header("cache-control", "no-store");
     return c.json({ id, token, expires_at: new Date(result.expiresAt).toISOString() }, 201);
   })
   .get("/", admin, async (c) => {
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const hub = registryHub(c.env);
     const { records, online } = await hub.listConnectors();
     const isOnline = new Set(online);
     const byId = new Map(records.map((r) => [r.id, view(r, isOnline.has(r.id))]));
@@ -82,7 +83,7 @@ export const adminConnectorRoutes = new Hono<AppEnv>()
     const id = c.req.param("id");
     if (!CONNECTOR_ID.test(id)) throw new BadRequestError("invalid connector id");
     const who = `${c.var.identity.issuer} ${c.var.identity.subject}`;
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+    const hub = registryHub(c.env);
     const result = await hub.revokeConnector(id, who, gatewayConfig(c.env).connectors.map((k) => k.id));
     if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
     return c.json({

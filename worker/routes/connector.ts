@@ -15,6 +15,7 @@ import { hashEnrolmentToken } from "../connectors/registry.ts";
 import { enrolProofSubject, rotateProofSubject, type EnrolResponse } from "../../parsers/tunnel/enrolment.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
 import { requireTunnelVersion } from "./tunnel.ts";
+import { HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
 
 /**
  * Verify a connector assertion against the bootstrap keys (GATEHOUSE_CONNECTORS) or, for an
@@ -23,7 +24,8 @@ import { requireTunnelVersion } from "./tunnel.ts";
  */
 async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined } }, sessionId?: string): Promise<{ connectorId: string; thumbprint: string | null }> {
   const token = bearerToken(c.req.header("authorization"));
-  const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
+  // The registry (shard 0 of a sharded hub) admits every socket, whichever shard it goes to.
+  const hub = registryHub(c.env);
   try {
     const bootstrap = gatewayConfig(c.env).connectors;
     let keys = bootstrap;
@@ -73,8 +75,7 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
     const tokenHash = await hashEnrolmentToken(body.token);
     const publicKey = publicKeyOf(body.public_key);
     const thumbprint = await rejectedAs401Async(() => verifyKeyProof(body.proof, publicKey, enrolProofSubject(tokenHash)));
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
-    const result = await hub.enrolConnector(tokenHash, publicKey, thumbprint);
+    const result = await registryHub(c.env).enrolConnector(tokenHash, publicKey, thumbprint);
     if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
     return c.json({ id: result.record.id, thumbprint } satisfies EnrolResponse, 201);
   })
@@ -85,16 +86,20 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
     const body = await jsonBody(c.req.raw);
     const publicKey = publicKeyOf(body.public_key);
     const thumbprint = await rejectedAs401Async(() => verifyKeyProof(body.proof, publicKey, rotateProofSubject(connectorId, old)));
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
-    const result = await hub.rotateConnectorKey(connectorId, old, publicKey, thumbprint);
+    const result = await registryHub(c.env).rotateConnectorKey(connectorId, old, publicKey, thumbprint);
     if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
     return c.json({ id: connectorId, thumbprint } satisfies EnrolResponse);
   })
+  /**
+   * The control channel to hub shard `?shard=k` (absent: 0, the only shard of an unsharded hub).
+   * A sharded tenant's connector keeps one per shard holding one of its resources (docs/PROTOCOL.md).
+   */
   .get("/control", async (c) => {
+    // Admitted first: the tenant's shard count is told to its own connectors only.
     const { connectorId } = await admitConnector(c);
+    const shard = shardParam(c.req.query("shard"), hubShardCount(c.env));
     requireUpgrade(c);
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
-    return hub.fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId } });
+    return hubShard(c.env, shard).fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) } });
   })
   .get("/streams/:session", async (c) => {
     const sessionId = c.req.param("session");
@@ -104,6 +109,14 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
     const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(sessionId));
     return stub.fetch("https://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId } });
   });
+
+/** `?shard=` of the control route: a decimal integer naming one of the tenant's hub shards. */
+function shardParam(value: string | undefined, count: number): number {
+  if (value === undefined) return 0;
+  const k = /^(0|[1-9][0-9]?)$/.test(value) ? Number(value) : Number.NaN;
+  if (!(k < count)) throw new BadRequestError(`shard must be an integer from 0 to ${count - 1} (this gateway's connector hub has ${count} shard${count === 1 ? "" : "s"})`);
+  return k;
+}
 
 const MAX_BODY_BYTES = 16 * 1024;
 

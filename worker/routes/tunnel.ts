@@ -14,6 +14,7 @@ import { isResourceName } from "../../parsers/resource-name.ts";
 import type { Identity, ResourceInfo } from "../../parsers/identity.ts";
 import type { Env } from "../env.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
+import { resourceHub } from "../connectors/hub-shards.ts";
 
 /**
  * Whether the policy could admit `identity` to `resource` at all (any just-in-time grant counted as
@@ -41,8 +42,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
   .get("/resources/:name", admitted, async (c) => {
     const name = c.req.param("name");
     if (!isResourceName(name)) throw new BadRequestError("invalid resource name");
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
-    const info = await hub.describe(name);
+    const info = await resourceHub(c.env, name).describe(name);
     // Any verified identity may learn a resource's type, labels and whether it is online (the CLI
     // needs the type to pick its engine); whether it may connect is decided per session.
     if (!info) throw new NotFoundError(`unknown resource ${name}`);
@@ -54,8 +54,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
     requireTunnelVersion("client", c.req.header("sec-websocket-protocol"), c.req.header("user-agent"));
     const sessionId = crypto.randomUUID();
-    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName("hub"));
-    const known = await hub.describe(name);
+    const known = await resourceHub(c.env, name).describe(name);
     const type = known?.type ?? c.req.query("type") ?? "postgres";
     const resource = { name, type, labels: known?.labels ?? {} };
     // Hosted mode: the tenant's session starts per minute, decided before the session object does

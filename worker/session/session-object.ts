@@ -8,6 +8,7 @@
  * live in memory for the life of the connection.
  */
 import { encodeControl, encodeData, type Frame } from "../../parsers/tunnel/frames.ts";
+import { resourceHub } from "../connectors/hub-shards.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
 import type { SessionObjectRpc } from "../bindings.ts";
@@ -143,8 +144,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
           }
         },
         requestConnector: async () => {
-          const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"));
-          const result = await hub.openStream(admission.sessionId, admission.resource.name);
+          const result = await resourceHub(env, admission.resource.name).openStream(admission.sessionId, admission.resource.name);
           if (!result.ok) throw new Error(result.reason);
           this.connectorId = result.connectorId;
         },

@@ -16,6 +16,7 @@ import type { TenantObjectPurge } from "./tenant-objects.ts";
 import { tenantObjectName } from "./object-names.ts";
 import { APPROVALS_OBJECT_NAME } from "../approvals/client.ts";
 import { approvalShards } from "../approvals/shards.ts";
+import { allHubShards } from "../connectors/hub-shards.ts";
 
 type Purgeable = { purgeTenantData(): Promise<void> };
 
@@ -39,9 +40,8 @@ export async function endTenantActivity(hosted: MultiTenantEnv, record: TenantRe
     const stub = env.SESSIONS.get(env.SESSIONS.idFromName(id));
     if (await stub.terminate("57P01", reason).catch(() => false)) endedSessions++;
   }
-  const closedConnectors = await env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"))
-    .closeAllConnectors(reason)
-    .catch(() => 0);
+  let closedConnectors = 0;
+  for (const hub of allHubShards(env)) closedConnectors += await hub.closeAllConnectors(reason).catch(() => 0);
   return { endedSessions, closedConnectors };
 }
 
@@ -59,7 +59,7 @@ export async function purgeTenant(hosted: MultiTenantEnv, record: TenantRecord):
     if (!/no such table/i.test((e as Error).message)) throw e;
   }
   const singletons: Array<TenantObjectPurge> = [
-    env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub")) as unknown as TenantObjectPurge,
+    ...(allHubShards(env) as unknown as TenantObjectPurge[]),
     ...(approvalShards(env, APPROVALS_OBJECT_NAME) as unknown as TenantObjectPurge[]),
     env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")) as unknown as TenantObjectPurge,
     env.EXPORTER.get(env.EXPORTER.idFromName("exporter")) as unknown as TenantObjectPurge,

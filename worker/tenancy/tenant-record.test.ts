@@ -24,13 +24,16 @@ describe("tenant limits", () => {
 });
 
 describe("tenant shards", () => {
-  it("approvals: 1 to 32, default 1; the hub and anything else is refused by name", () => {
-    expect(parseShards(undefined)).toEqual({ approvals: 1 });
-    expect(parseShards({ approvals: 4 })).toEqual({ approvals: 4 });
-    expect(parseShards({})).toEqual({ approvals: 1 });
-    expect(() => parseShards({ hub: 2 })).toThrow(/unknown "hub" \(known: approvals; the connector hub is not sharded\)/);
-    expect(() => parseShards({ Approvals: 2 })).toThrow(/unknown "Approvals"/);
+  it("approvals and hub: 1 to 32 each, default 1; anything else is refused by name", () => {
+    expect(parseShards(undefined)).toEqual({ approvals: 1, hub: 1 });
+    expect(parseShards({ approvals: 4 })).toEqual({ approvals: 4, hub: 1 });
+    expect(parseShards({ hub: 3 })).toEqual({ approvals: 1, hub: 3 });
+    expect(parseShards({ approvals: 2, hub: 32 })).toEqual({ approvals: 2, hub: 32 });
+    expect(parseShards({})).toEqual({ approvals: 1, hub: 1 });
+    expect(() => parseShards({ Approvals: 2 })).toThrow(/unknown "Approvals" \(known: approvals, hub\)/);
+    expect(() => parseShards({ hubs: 2 })).toThrow(/unknown "hubs"/);
     for (const bad of [0, 33, 1.5, "2", -1]) expect(() => parseShards({ approvals: bad })).toThrow(/shards.approvals must be an integer from 1 to 32/);
+    for (const bad of [0, 33, 1.5, "2", -1, {}]) expect(() => parseShards({ hub: bad })).toThrow(/shards.hub must be an integer from 1 to 32/);
     expect(() => parseShards(3)).toThrow(/must be an object/);
   });
 });

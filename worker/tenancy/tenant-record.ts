@@ -12,6 +12,7 @@ import { loadPolicy, formatPolicyErrors } from "../../parsers/policy/index.ts";
 import { isTenantName, TENANT_NAME_RULE } from "./resolve.ts";
 import { toHex } from "../../parsers/encoding/hex-base64.ts";
 import { MAX_APPROVAL_SHARDS } from "../approvals/shards.ts";
+import { MAX_HUB_SHARDS } from "../connectors/hub-shards.ts";
 
 /**
  * maxSessions: live sessions at once in the tenant; maxRecordingBytes: bytes stored under its R2
@@ -35,8 +36,11 @@ export interface TenantRecord {
   /** Their names, for display (values are never shown). */
   secretNames?: string[];
   limits: TenantLimits;
-  /** Objects holding the tenant's approvals (worker/approvals/shards.ts); absent = 1. Fixed at creation. */
-  shards?: { approvals: number };
+  /**
+   * Objects holding the tenant's approvals (worker/approvals/shards.ts) and connector hub
+   * (worker/connectors/hub-shards.ts); absent = 1. Fixed at creation.
+   */
+  shards?: { approvals: number; hub?: number };
   createdAt: number;
   createdBy: string;
   /**
@@ -66,7 +70,7 @@ export function publicView(r: TenantRecord) {
     export: r.export !== null,
     secrets: r.secretNames ?? [],
     limits: limitsView(r.limits),
-    shards: { approvals: r.shards?.approvals ?? 1 },
+    shards: { approvals: r.shards?.approvals ?? 1, hub: r.shards?.hub ?? 1 },
     created_at: new Date(r.createdAt).toISOString(),
     created_by: r.createdBy,
     status: statusOf(r),
@@ -75,18 +79,22 @@ export function publicView(r: TenantRecord) {
 }
 
 /**
- * `shards` of a tenant file: `{ "approvals": N }` (1 ≤ N ≤ 32; default 1). Fixed at creation (a
- * different count would move grants to other objects). The connector hub is not sharded (docs/TENANCY.md).
+ * `shards` of a tenant file: `{ "approvals": N, "hub": M }` (each 1 to 32; default 1). Fixed at
+ * creation: a different count would move grants and resources to other objects (docs/TENANCY.md).
  */
-export function parseShards(value: unknown): { approvals: number } {
-  if (value === undefined || value === null) return { approvals: 1 };
+export function parseShards(value: unknown): { approvals: number; hub: number } {
+  if (value === undefined || value === null) return { approvals: 1, hub: 1 };
   if (typeof value !== "object" || Array.isArray(value)) throw new ConfigurationError("shards must be an object");
   const given = value as Record<string, unknown>;
-  const unknown = Object.keys(given).filter((k) => k !== "approvals");
-  if (unknown.length > 0) throw new ConfigurationError(`shards: unknown ${unknown.map((k) => JSON.stringify(k)).join(", ")} (known: approvals; the connector hub is not sharded)`);
-  const n = given.approvals ?? 1;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1 || n > MAX_APPROVAL_SHARDS) throw new ConfigurationError(`shards.approvals must be an integer from 1 to ${MAX_APPROVAL_SHARDS}`);
-  return { approvals: n };
+  const unknown = Object.keys(given).filter((k) => k !== "approvals" && k !== "hub");
+  if (unknown.length > 0) throw new ConfigurationError(`shards: unknown ${unknown.map((k) => JSON.stringify(k)).join(", ")} (known: approvals, hub)`);
+  return { approvals: shardCount("approvals", given.approvals, MAX_APPROVAL_SHARDS), hub: shardCount("hub", given.hub, MAX_HUB_SHARDS) };
+}
+
+function shardCount(name: string, value: unknown, max: number): number {
+  const n = value ?? 1;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1 || n > max) throw new ConfigurationError(`shards.${name} must be an integer from 1 to ${max}`);
+  return n;
 }
 
 function limit(where: string, v: unknown): number | null {

@@ -1,0 +1,88 @@
+/**
+ * The connector hub's shards (worker/connectors/hub-shards.ts) in workerd: placement, every shard's
+ * name inside its tenant, and the revocation marker that refuses a control socket admitted on
+ * shard 0 just before the connector was revoked (the e2e test, test/e2e/hub-shards.test.ts, runs
+ * the whole protocol with a real connector).
+ */
+import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import { TenantNamespace } from "../tenancy/tenant-env.ts";
+import { CONNECTOR_HEADER } from "../session/session-object.ts";
+import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { HUB_SHARD_HEADER, allHubShards, hubShard, hubShardCount, hubShardMap, hubShardOfResource, registryHub, resourceHub } from "./hub-shards.ts";
+
+const testEnv = env as unknown as Env;
+const LIMITS = { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null };
+
+function tenantEnv(name: string, hub?: number): Env {
+  return {
+    ...testEnv,
+    CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
+    TENANT: { name, via: "path", limits: LIMITS, shards: { approvals: 1, ...(hub === undefined ? {} : { hub }) } },
+  };
+}
+
+/** A control-socket upgrade as the connector route hands it to a shard. */
+function dial(stub: ReturnType<typeof hubShard>, connectorId: string, shard = 0): Promise<Response> {
+  return stub.fetch("https://hub/control", { headers: { upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL, [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) } });
+}
+
+describe("hub shard placement", () => {
+  it("counts 1 without a tenant or shards.hub, the tenant's count otherwise, clamped to 1..32", () => {
+    expect(hubShardCount(testEnv)).toBe(1);
+    expect(hubShardCount(tenantEnv("acme"))).toBe(1);
+    expect(hubShardCount(tenantEnv("acme", 3))).toBe(3);
+    expect(hubShardCount(tenantEnv("acme", 99))).toBe(32);
+    expect(hubShardCount(tenantEnv("acme", 0))).toBe(1);
+  });
+
+  it("places every name on one shard below the count, stably; with one shard everything is on 0", () => {
+    const names = Array.from({ length: 60 }, (_, i) => `db-${i}`);
+    const map = hubShardMap(names, 3);
+    expect(new Set(Object.values(map))).toEqual(new Set([0, 1, 2]));
+    for (const n of names) expect(hubShardOfResource(n, 3)).toBe(map[n]);
+    expect(new Set(Object.values(hubShardMap(names, 1)))).toEqual(new Set([0]));
+  });
+
+  it("names shard k `hub` / `hub-<k>` inside the tenant: no shard is another tenant's or the single-tenant hub", () => {
+    const acme = tenantEnv("acme", 3);
+    const beta = tenantEnv("beta", 3);
+    const ids = (e: Env) => allHubShards(e).map((s) => s.id.toString());
+    expect(ids(acme)).toEqual(["hub", "hub-1", "hub-2"].map((n) => testEnv.CONNECTOR_HUB.idFromName(`tenant:acme:${n}`).toString()));
+    expect(ids(acme).filter((id) => ids(beta).includes(id))).toEqual([]);
+    expect(ids(acme)).not.toContain(testEnv.CONNECTOR_HUB.idFromName("hub").toString());
+    expect(registryHub(acme).id.toString()).toBe(ids(acme)[0]);
+    expect(resourceHub(acme, "orders").id.toString()).toBe(ids(acme)[hubShardOfResource("orders", 3)]);
+    // Single-tenant: the one object named "hub", whatever the resource.
+    expect(resourceHub(testEnv, "orders").id.toString()).toBe(testEnv.CONNECTOR_HUB.idFromName("hub").toString());
+  });
+});
+
+describe("revocation on a shard", () => {
+  it("a shard told of a revocation refuses that connector's control socket from then on, and only its", async () => {
+    const stub = testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("test-hub-shard-drop"));
+    const before = await dial(stub, "dc-late", 1);
+    expect(before.status).toBe(101);
+    before.webSocket!.accept();
+    const closed = new Promise<number>((resolve) => before.webSocket!.addEventListener("close", (e) => resolve(e.code)));
+    expect(await stub.dropConnector("dc-late")).toEqual({ closedChannels: 1, endedSessions: 0 });
+    expect(await closed).toBe(1008);
+    // Admitted on shard 0 just before the revocation, arriving after it: refused.
+    const after = await dial(stub, "dc-late", 1);
+    expect(after.status).toBe(401);
+    expect(await after.json()).toEqual({ error: "unauthorized", reason: "connector dc-late was revoked" });
+    const other = await dial(stub, "dc-other", 1);
+    expect(other.status).toBe(101);
+    other.webSocket!.accept();
+    other.webSocket!.close(1000, "done");
+  });
+
+  it("the registry shard refuses a revoked connector's socket too (the admission and the upgrade are two calls)", async () => {
+    const stub = testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("test-hub-shard-registry"));
+    const revoked = await stub.revokeConnector("dc-boot", "admin", ["dc-boot"]);
+    expect(revoked).toMatchObject({ ok: true, closedChannels: 0, endedSessions: 0 });
+    const r = await dial(stub, "dc-boot");
+    expect(r.status).toBe(401);
+  });
+});
