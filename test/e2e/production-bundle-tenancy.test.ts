@@ -322,6 +322,40 @@ describe("self-hosted multi-tenant: standalone workerd with the generated config
   });
 });
 
+describe("self-hosted multi-tenant: deleting a tenant", () => {
+  it("purges its sessions and its own recording store, and leaves the other tenant's sessions and trails alone", async () => {
+    const acmeAuditor = await personToken("acme", "acme-auditor", ["acme-auditors"]);
+    const acmeTrails = async () => {
+      const r = await call("GET", `${base("acme")}/v1/sessions?resource=orders`, { token: acmeAuditor });
+      return (r.body.sessions as Array<{ id: string }>).map((x) => x.id).sort();
+    };
+    const acmeBefore = await acmeTrails();
+    const suspended = await call("POST", `${worker.url}/platform/v1/tenants/beta/suspend`, { token: platformToken, body: { reason: "self-host delete test" } });
+    expect(suspended.status).toBe(200);
+    const deleted = await call("DELETE", `${worker.url}/platform/v1/tenants/beta`, { token: platformToken, body: { reason: "self-host delete test" } });
+    expect(deleted.status).toBe(200);
+    const purged = deleted.body.purged as { sessions: number; recordings: number };
+    // beta's sessions (its index, in its own database) and their recording chunks (in its own store object).
+    expect(purged.sessions).toBeGreaterThanOrEqual(2);
+    expect(purged.recordings).toBeGreaterThanOrEqual(purged.sessions);
+    const gone = await call("GET", `${base("beta")}/.well-known/gatehouse-audit-keys`, { raw: true });
+    expect([gone.status, gone.text]).toEqual([410, expect.stringContaining("tenant_deleted")]);
+    // acme: the same sessions, each trail still there and verifying with acme's keys.
+    expect(await acmeTrails()).toEqual(acmeBefore);
+    const keys = await parseKeySet((await call("GET", `${base("acme")}/.well-known/gatehouse-audit-keys`)).body);
+    for (const id of acmeBefore) {
+      const trail = await call("GET", `${base("acme")}/v1/sessions/${id}/export`, { token: acmeAuditor, raw: true });
+      expect(trail.status).toBe(200);
+      expect((await verifyTrailText(trail.text, { keys })).ok).toBe(true);
+    }
+    // And acme's pipeline still runs.
+    const conn = await connectCli("acme", await ciToken("acme", "acme"));
+    const r = await psql(conn.url, ["-At", "-c", "select item from orders"], { env: { PGPASSFILE: conn.pgpass } });
+    conn.child.kill("SIGTERM");
+    expect([r.code, r.stdout]).toEqual([0, "acme-only-item\n"]);
+  }, 180_000);
+});
+
 /** Status of a WebSocket upgrade as a connector sends it (over TLS trusting the test CA). */
 function upgradeStatus(url: string, assertion: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -352,7 +386,12 @@ function call(
     const headers: Record<string, string> = {};
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.host) headers.host = `${opts.host}:${new URL(url).port}`;
-    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      // Node sends a DELETE's body neither chunked nor with a length unless told.
+      headers["content-length"] = String(Buffer.byteLength(body));
+    }
     // The listener's certificate names 127.0.0.1/localhost: TLS checks that name, the Host header picks the tenant.
     const req = httpsRequest(url, { method, ca: ca.cert, headers, servername: "localhost" }, (res) => {
       let text = "";
@@ -369,6 +408,6 @@ function call(
     });
     req.on("error", reject);
     req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url}`)));
-    req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    req.end(body);
   });
 }
