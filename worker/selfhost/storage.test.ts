@@ -10,7 +10,7 @@ import { env } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { TenantR2 } from "../tenancy/tenant-env.ts";
 import { tenantDatabase, type TenantStoreNamespace } from "../tenancy/tenant-store.ts";
-import { withStorage, type HostEnv } from "./storage.ts";
+import { SHARED_STORE, withStorage, type HostEnv } from "./storage.ts";
 import { ApprovalsObject, ConnectorHub, ExportObject, SessionLimiter, SessionObject } from "./index.ts";
 
 const raw = env as unknown as Env & { TENANT_STORE: TenantStoreNamespace };
@@ -29,6 +29,10 @@ describe("single-tenant self-hosting (the default): unchanged", () => {
     await e.RECORDINGS.put("sessions/s1/0.jsonl", "trail");
     expect(await (await e.RECORDINGS.get("sessions/s1/0.jsonl"))?.text()).toBe("trail");
     expect(e.TENANT_RECORDINGS).toBeUndefined();
+    // Both live in the store object named "store", as before hosted mode existed.
+    const store = raw.TENANT_STORE.get(raw.TENANT_STORE.idFromName(SHARED_STORE));
+    expect((await store.query("SELECT v FROM selfhost_probe", [])).rows).toEqual([{ v: "single" }]);
+    expect((await store.getObject("sessions/s1/0.jsonl"))?.size).toBe(5);
     // One wrapper per env object: the worker's per-database caches keep working.
     const h = hostEnv("single");
     expect(withStorage(h)).toBe(withStorage(h));
