@@ -356,6 +356,27 @@ describe("self-hosted multi-tenant: deleting a tenant", () => {
   }, 180_000);
 });
 
+describe("self-hosted multi-tenant: a restart (standalone workerd is killed)", () => {
+  it("keeps the platform's registry, the deletion, and each remaining tenant's database, keys and recordings", async () => {
+    const acmeAuditor = await personToken("acme", "acme-auditor", ["acme-auditors"]);
+    const sessionsOf = async () => ((await call("GET", `${base("acme")}/v1/sessions?resource=orders`, { token: acmeAuditor })).body.sessions as Array<{ id: string }>).map((x) => x.id).sort();
+    const before = await sessionsOf();
+    const keysBefore = (await call("GET", `${base("acme")}/.well-known/gatehouse-audit-keys`)).text;
+    await worker.restart();
+    const listed = await call("GET", `${worker.url}/platform/v1/tenants`, { token: platformToken });
+    expect((listed.body.tenants as Array<{ name: string; status: string }>).map((x) => [x.name, x.status]).sort()).toEqual([
+      ["acme", "active"],
+      ["beta", "deleted"],
+    ]);
+    expect((await call("GET", `${base("beta")}/v1/resources/orders`, { token: await ciToken("beta", "beta") })).status).toBe(410);
+    expect(await sessionsOf()).toEqual(before);
+    const keysAfter = await call("GET", `${base("acme")}/.well-known/gatehouse-audit-keys`);
+    expect(keysAfter.text).toBe(keysBefore);
+    const trail = await call("GET", `${base("acme")}/v1/sessions/${before[0]}/export`, { token: acmeAuditor, raw: true });
+    expect((await verifyTrailText(trail.text, { keys: parseKeySet(keysAfter.body) })).ok).toBe(true);
+  }, 180_000);
+});
+
 /** Status of a WebSocket upgrade as a connector sends it (over TLS trusting the test CA). */
 function upgradeStatus(url: string, assertion: string): Promise<number> {
   return new Promise((resolve, reject) => {
