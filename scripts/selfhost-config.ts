@@ -16,7 +16,11 @@ import { parseArgs } from "node:util";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
-/** The worker's Durable Object bindings (wrangler.toml) plus the self-host store. */
+/**
+ * The worker's Durable Object bindings (wrangler.toml) plus the self-host store. TENANT_STORE
+ * (each tenant's database and the platform's registry) is used only with GATEHOUSE_TENANCY=multi;
+ * a single-tenant deployment never creates one of its objects.
+ */
 export const DURABLE_OBJECTS: Record<string, string> = {
   SESSIONS: "SessionObject",
   CONNECTOR_HUB: "ConnectorHub",
@@ -24,6 +28,7 @@ export const DURABLE_OBJECTS: Record<string, string> = {
   SESSION_LIMITER: "SessionLimiter",
   EXPORTER: "ExportObject",
   SELFHOST_STORE: "SelfHostStore",
+  TENANT_STORE: "TenantStore",
 };
 
 export interface SelfhostOptions {

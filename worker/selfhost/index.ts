@@ -2,63 +2,48 @@
  * Self-host entry module (docs/DEPLOY.md §Self-hosted worker): the Gatehouse worker as served by
  * standalone workerd. It wraps the worker and each of its Durable Object classes so that `DB` and
  * `RECORDINGS` — which workerd does not provide — are the SelfHostStore adapters, under the same
- * names; everything else is the unchanged worker. Config: scripts/selfhost-config.ts.
+ * names (storage.ts); everything else is the unchanged worker. Config: scripts/selfhost-config.ts.
+ *
+ * The classes are the tenant-aware ones (worker/tenancy/tenant-objects.ts): single-tenant (the
+ * default) they are the plain classes with the store's D1/R2; with `GATEHOUSE_TENANCY=multi` an
+ * object gets the stand-ins first and then, from its own name, its tenant's Env (docs/TENANCY.md,
+ * "Self-hosted multi-tenant").
  */
 import app from "../index.ts";
-import { SessionObject as BaseSessionObject } from "../session/session-object.ts";
-import { ConnectorHub as BaseConnectorHub } from "../connectors/connector-hub.ts";
-import { ApprovalsObject as BaseApprovalsObject } from "../approvals/approvals-object.ts";
-import { SessionLimiter as BaseSessionLimiter } from "../limits/session-limiter.ts";
-import { ExportObject as BaseExportObject } from "../export/exporter-object.ts";
-import type { Env } from "../env.ts";
-import { SelfHostD1, SelfHostR2 } from "./adapters.ts";
-import type { SelfHostStore } from "./store-object.ts";
+import {
+  SessionObject as TenantSessionObject,
+  ConnectorHub as TenantConnectorHub,
+  ApprovalsObject as TenantApprovalsObject,
+  SessionLimiter as TenantSessionLimiter,
+  ExportObject as TenantExportObject,
+} from "../tenancy/tenant-objects.ts";
+import { withStorage, type HostEnv } from "./storage.ts";
 
 export { SelfHostStore } from "./store-object.ts";
-// Bound in wrangler.toml for the hosted mode (docs/TENANCY.md); the self-hosted worker is single-tenant
-// and never uses it, but wrangler builds this entry from the same bindings and wants the class.
+// Every tenant's database and the platform's registry of tenants (multi-tenant mode only).
 export { TenantStore } from "../tenancy/tenant-store.ts";
 
-type HostEnv = Omit<Env, "DB" | "RECORDINGS"> & { SELFHOST_STORE: DurableObjectNamespace<SelfHostStore> };
-
-const wrapped = new WeakMap<HostEnv, Env>();
-
-/**
- * The worker's Env with D1/R2 provided by the store (one instance: "store"). One wrapper per env
- * object, so per-database caches in the worker (e.g. "schema already migrated") keep working.
- */
-function withStorage(env: HostEnv): Env {
-  let out = wrapped.get(env);
-  if (!out) {
-    const id = env.SELFHOST_STORE.idFromName("store");
-    const store = () => env.SELFHOST_STORE.get(id);
-    out = { ...env, DB: new SelfHostD1(store) as unknown as D1Database, RECORDINGS: new SelfHostR2(store) as unknown as R2Bucket };
-    wrapped.set(env, out);
-  }
-  return out;
-}
-
-export class SessionObject extends BaseSessionObject {
+export class SessionObject extends TenantSessionObject {
   constructor(ctx: DurableObjectState, env: HostEnv) {
     super(ctx, withStorage(env));
   }
 }
-export class ConnectorHub extends BaseConnectorHub {
+export class ConnectorHub extends TenantConnectorHub {
   constructor(ctx: DurableObjectState, env: HostEnv) {
     super(ctx, withStorage(env));
   }
 }
-export class ApprovalsObject extends BaseApprovalsObject {
+export class ApprovalsObject extends TenantApprovalsObject {
   constructor(ctx: DurableObjectState, env: HostEnv) {
     super(ctx, withStorage(env));
   }
 }
-export class SessionLimiter extends BaseSessionLimiter {
+export class SessionLimiter extends TenantSessionLimiter {
   constructor(ctx: DurableObjectState, env: HostEnv) {
     super(ctx, withStorage(env));
   }
 }
-export class ExportObject extends BaseExportObject {
+export class ExportObject extends TenantExportObject {
   constructor(ctx: DurableObjectState, env: HostEnv) {
     super(ctx, withStorage(env));
   }

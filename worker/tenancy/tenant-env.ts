@@ -6,6 +6,7 @@
  *  - `DB` is the tenant's own SQLite database (tenant-store.ts), not the shared D1.
  *  - `RECORDINGS` writes under `tenants/<name>/` of the shared bucket (TenantR2), counting bytes
  *    against the tenant's limit; keys are returned without the prefix so nothing else changes.
+ *    Self-hosted, the bucket is the tenant's own store object (TENANT_RECORDINGS), prefix kept.
  *  - Configuration variables are the tenant's record, listed field by field: a variable added to
  *    `Env` later does not compile here until someone decides what a tenant sees for it, and
  *    platform secrets never reach tenant code (the object is built, not spread from the raw env).
@@ -21,8 +22,14 @@ import { TENANT_SECRET_NAME } from "./tenant-secrets.ts";
 
 /** The deployment's raw bindings in hosted mode: the worker's Env plus the platform's own. */
 export interface HostedEnv extends Env {
-  /** Bound in wrangler.toml; the self-hosted build (worker/selfhost/) has none: single-tenant only. */
+  /** Bound in wrangler.toml and in the self-hosted workerd config (scripts/selfhost-config.ts). */
   TENANT_STORE?: TenantStoreNamespace;
+  /**
+   * The self-hosted build only (worker/selfhost/storage.ts): the bucket holding one tenant's
+   * recordings, a store object of its own. Absent on Cloudflare: tenants share the R2 bucket,
+   * each under its prefix.
+   */
+  TENANT_RECORDINGS?: (tenant: string) => R2Bucket;
   /** "single" (default) or "multi" (worker/tenancy/resolve.ts). */
   GATEHOUSE_TENANCY?: string;
   /** `<tenant>.<base>` host names select a tenant (besides the `/t/<tenant>/` prefix). */
@@ -39,8 +46,13 @@ export type MultiTenantEnv = HostedEnv & { TENANT_STORE: TenantStoreNamespace };
 
 /** Hosted mode needs the tenant stores; without them it refuses to serve rather than share one database. */
 export function requireTenantStore(raw: HostedEnv): MultiTenantEnv {
-  if (!raw.TENANT_STORE) throw new ConfigurationError("GATEHOUSE_TENANCY=multi needs the TENANT_STORE Durable Object binding (wrangler.toml)");
+  if (!raw.TENANT_STORE) throw new ConfigurationError("GATEHOUSE_TENANCY=multi needs the TENANT_STORE Durable Object binding (wrangler.toml, or the self-hosted config of scripts/selfhost-config.ts)");
   return raw as MultiTenantEnv;
+}
+
+/** The bucket a tenant's recordings go to (always written under `tenants/<t>/` by TenantR2). */
+export function recordingsBucket(raw: HostedEnv, tenant: string): R2Bucket {
+  return raw.TENANT_RECORDINGS ? raw.TENANT_RECORDINGS(tenant) : raw.RECORDINGS;
 }
 
 /** Every field of Env, optional ones included: the literal below must name each one. */
@@ -161,7 +173,7 @@ export function tenantEnv(raw: MultiTenantEnv, record: TenantRecord, tenant: Ten
     SESSION_LIMITER: scoped(raw.SESSION_LIMITER, record.name),
     EXPORTER: scoped(raw.EXPORTER, record.name),
     DB: db,
-    RECORDINGS: new TenantR2(raw.RECORDINGS, record.name, db, record.limits.maxRecordingBytes) as unknown as R2Bucket,
+    RECORDINGS: new TenantR2(recordingsBucket(raw, record.name), record.name, db, record.limits.maxRecordingBytes) as unknown as R2Bucket,
     GATEHOUSE_ISSUERS: record.issuers,
     GATEHOUSE_CONNECTORS: record.connectors,
     GATEHOUSE_POLICY: record.policy,

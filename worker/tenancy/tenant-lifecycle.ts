@@ -10,7 +10,7 @@
  *    never given to another organisation.
  */
 import type { MultiTenantEnv } from "./tenant-env.ts";
-import { tenantEnv } from "./tenant-env.ts";
+import { recordingsBucket, tenantEnv } from "./tenant-env.ts";
 import type { TenantRecord } from "./tenant-record.ts";
 import type { TenantObjectPurge } from "./tenant-objects.ts";
 import { tenantObjectName } from "./object-names.ts";
@@ -65,12 +65,13 @@ export async function purgeTenant(hosted: MultiTenantEnv, record: TenantRecord):
     env.EXPORTER.get(env.EXPORTER.idFromName("exporter")) as unknown as TenantObjectPurge,
   ];
   for (const o of singletons) await o.purgeTenantData();
-  // Recordings: straight from the shared bucket under the tenant's prefix.
+  // Recordings: straight from the bucket (shared, or the tenant's own when self-hosted) under the tenant's prefix.
   let recordings = 0;
   const prefix = `tenants/${record.name}/`;
+  const bucket = recordingsBucket(hosted, record.name);
   for (let cursor: string | undefined, pages = 0; pages < 1000; pages++) {
-    const page = await hosted.RECORDINGS.list({ prefix, cursor, limit: 1000 });
-    if (page.objects.length > 0) await hosted.RECORDINGS.delete(page.objects.map((o) => o.key));
+    const page = await bucket.list({ prefix, cursor, limit: 1000 });
+    if (page.objects.length > 0) await bucket.delete(page.objects.map((o) => o.key));
     recordings += page.objects.length;
     if (!page.truncated) break;
     cursor = page.cursor;

@@ -1,0 +1,97 @@
+/**
+ * The self-hosted build's storage in both modes (storage.ts) and its Durable Object classes in
+ * multi-tenant mode (index.ts), attacked as a tenant would: an object named outside any tenant,
+ * tenant names that escape an object or key prefix, recording keys that climb out of the
+ * tenant's prefix, and the shared single-tenant D1/R2 stand-in reached from hosted mode.
+ * SELFHOST_STORE is played by the TENANT_STORE namespace of wrangler.toml (the same store class).
+ */
+import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import { TenantR2 } from "../tenancy/tenant-env.ts";
+import { tenantDatabase, type TenantStoreNamespace } from "../tenancy/tenant-store.ts";
+import { SHARED_STORE, withStorage, type HostEnv } from "./storage.ts";
+import { ApprovalsObject, ConnectorHub, ExportObject, SessionLimiter, SessionObject } from "./index.ts";
+
+const raw = env as unknown as Env & { TENANT_STORE: TenantStoreNamespace };
+
+function hostEnv(tenancy: "single" | "multi"): HostEnv {
+  const { DB: _db, RECORDINGS: _r2, ...rest } = raw;
+  return { ...rest, GATEHOUSE_TENANCY: tenancy, SELFHOST_STORE: raw.TENANT_STORE } as unknown as HostEnv;
+}
+
+describe("single-tenant self-hosting (the default): unchanged", () => {
+  it("DB and RECORDINGS are the one shared store, and no tenant bucket is offered", async () => {
+    const e = withStorage(hostEnv("single"));
+    await e.DB.exec("CREATE TABLE IF NOT EXISTS selfhost_probe (v TEXT)");
+    await e.DB.prepare("INSERT INTO selfhost_probe VALUES (?)").bind("single").run();
+    expect(await e.DB.prepare("SELECT v FROM selfhost_probe").first("v")).toBe("single");
+    await e.RECORDINGS.put("sessions/s1/0.jsonl", "trail");
+    expect(await (await e.RECORDINGS.get("sessions/s1/0.jsonl"))?.text()).toBe("trail");
+    expect(e.TENANT_RECORDINGS).toBeUndefined();
+    // Both live in the store object named "store", as before hosted mode existed.
+    const store = raw.TENANT_STORE.get(raw.TENANT_STORE.idFromName(SHARED_STORE));
+    expect((await store.query("SELECT v FROM selfhost_probe", [])).rows).toEqual([{ v: "single" }]);
+    expect((await store.getObject("sessions/s1/0.jsonl"))?.size).toBe(5);
+    // One wrapper per env object: the worker's per-database caches keep working.
+    const h = hostEnv("single");
+    expect(withStorage(h)).toBe(withStorage(h));
+  });
+});
+
+describe("multi-tenant self-hosting", () => {
+  it("refuses every use of the shared D1/R2 stand-in: no tenant's rows can land in one database", async () => {
+    const e = withStorage(hostEnv("multi"));
+    expect(() => e.DB.prepare("SELECT 1")).toThrow(/shared D1 \(DB\) is not used/);
+    expect(() => e.DB.exec("CREATE TABLE t (x)")).toThrow(/shared D1/);
+    expect(() => e.RECORDINGS.put("k", "v")).toThrow(/shared recordings bucket/);
+    expect(() => e.RECORDINGS.list()).toThrow(/shared recordings bucket/);
+  });
+
+  it("gives each tenant its own recording store, and names that escape the tenant prefix are refused", () => {
+    const e = withStorage(hostEnv("multi"));
+    expect(e.TENANT_RECORDINGS!("acme")).toBe(e.TENANT_RECORDINGS!("acme"));
+    expect(e.TENANT_RECORDINGS!("acme")).not.toBe(e.TENANT_RECORDINGS!("beta"));
+    for (const name of ["acme:hub", "a/b", "../beta", "platform", "", "Acme", "tenant:acme"]) {
+      expect(() => e.TENANT_RECORDINGS!(name), name).toThrow(/not a tenant name/);
+    }
+  });
+
+  it("recording keys cannot climb out of the tenant's prefix or store: another tenant sees none of them", async () => {
+    const e = withStorage(hostEnv("multi"));
+    const bucket = (t: string) => new TenantR2(e.TENANT_RECORDINGS!(t), t, tenantDatabase(raw.TENANT_STORE, t), null);
+    const acme = bucket("sh-acme");
+    const beta = bucket("sh-beta");
+    await beta.put("sessions/b1/0.jsonl", "beta's trail");
+    const climbing = ["../sh-beta/sessions/b1/0.jsonl", "../../tenants/sh-beta/sessions/b1/0.jsonl", "/tenants/sh-beta/sessions/b1/0.jsonl", "%2e%2e/sh-beta/sessions/b1/0.jsonl"];
+    for (const key of climbing) {
+      // Reading: nothing of beta's, by any spelling.
+      expect(await acme.get(key), key).toBeNull();
+      expect(await acme.head(key), key).toBeNull();
+      // Writing: stored as acme's literal key, beta's object untouched.
+      await acme.put(key, "acme's overwrite");
+    }
+    expect(await (await beta.get("sessions/b1/0.jsonl"))?.text()).toBe("beta's trail");
+    expect((await beta.list()).objects.map((o) => o.key)).toEqual(["sessions/b1/0.jsonl"]);
+    expect((await beta.list({ prefix: "../" })).objects).toEqual([]);
+    expect((await acme.list()).objects.map((o) => o.key).sort()).toEqual([...climbing].sort());
+    // Deleting by a climbing key deletes acme's literal key only.
+    await acme.delete("../sh-beta/sessions/b1/0.jsonl");
+    expect(await (await beta.get("sessions/b1/0.jsonl"))?.text()).toBe("beta's trail");
+    // And beta's data is not even in acme's store object: the raw per-tenant stores differ.
+    expect((await e.TENANT_RECORDINGS!("sh-acme").list({ prefix: "tenants/sh-beta/" })).objects).toEqual([]);
+    expect((await e.TENANT_RECORDINGS!("sh-beta").list({ prefix: "tenants/sh-beta/" })).objects.map((o) => o.key)).toEqual(["tenants/sh-beta/sessions/b1/0.jsonl"]);
+  });
+
+  it("a Durable Object whose name carries no tenant refuses to start, whichever class", () => {
+    const classes = { SessionObject, ConnectorHub, ApprovalsObject, SessionLimiter, ExportObject };
+    const names = ["hub", "store", "approvals", "tenant::hub", "tenant:platform:hub", "tenant:a/b:hub", "tenant:Acme:hub", "tenant:acme", undefined];
+    for (const [className, Class] of Object.entries(classes)) {
+      for (const name of names) {
+        // Refused while choosing the Env, before the object's constructor touches its state.
+        const state = { id: { name, toString: () => "0".repeat(64) } } as unknown as DurableObjectState;
+        expect(() => new Class(state, hostEnv("multi")), `${className} ${name}`).toThrow(/belongs to no tenant/);
+      }
+    }
+  });
+});
