@@ -735,7 +735,8 @@ describe("tenant lifecycle: update, suspend, resume, delete (platform administra
     // Its database is gone: the trail index it had is empty (read through the platform's view of usage: none).
     const list = await cli(["list"]);
     expect(list.stdout).toMatch(/^doomed\t.*\tdeleted$/m);
-  });
+    // Ten CLI processes one after another: 13 s idle, over 60 s at load 25.
+  }, 180_000);
 
   it("every platform action is in the platform audit log, refused ones too", async () => {
     const r = await cli(["audit", "--json"]);
