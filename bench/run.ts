@@ -363,6 +363,13 @@ function cpuSnapshot(p: Paths, name: PathName): Record<string, number> {
   return Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce((a, pid) => a + cpuSeconds(pid), 0)]));
 }
 
+/**
+ * The relay again at gatehouse-full's TPS of the same variant and round (pgbench -R): the Node hops'
+ * CPU per transaction grows as the rate falls (every message wakes an idle process), so the client
+ * and connector of a slower path compare with the relay's hops at the same rate, not at the relay's.
+ */
+const RATE_MATCHED_RELAY = "relay@gatehouse-full-rate";
+
 async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
   const variants: Array<{ mode: "simple" | "extended"; clients: number }> = [
     { mode: "simple", clients: 1 },
@@ -371,14 +378,21 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
     { mode: "extended", clients: 8 },
   ];
   const results = new Map<string, Map<string, PgbenchResult[]>>();
-  for (const v of variants) results.set(`${v.mode}/${v.clients}`, new Map(order.map((n) => [n, []])));
+  const rateMatched = order.includes("relay") && order.includes("gatehouse-full");
+  const paths = rateMatched ? [...order, RATE_MATCHED_RELAY] : order;
+  for (const v of variants) results.set(`${v.mode}/${v.clients}`, new Map(paths.map((n) => [n, []])));
   for (let round = 0; round < cfg.rounds; round++) {
     for (const v of variants) {
-      for (const name of rotate(order, round)) {
-        log(`pgbench -S -M ${v.mode} -c ${v.clients} -T ${cfg.pgbenchSeconds} → ${name} (round ${round + 1}/${cfg.rounds})`);
-        const before = cpuSnapshot(p, name);
-        const r = await retryOnce(`pgbench ${v.mode} c=${v.clients} ${name} round ${round + 1}`, () => runPgbench(p.targets[name]!, { ...v, seconds: cfg.pgbenchSeconds }));
-        const after = cpuSnapshot(p, name);
+      let gatehouseTps: number | undefined;
+      for (const name of [...rotate(order, round), ...(rateMatched ? [RATE_MATCHED_RELAY] : [])]) {
+        const rate = name === RATE_MATCHED_RELAY ? gatehouseTps : undefined;
+        if (name === RATE_MATCHED_RELAY && !rate) continue;
+        const base = name === RATE_MATCHED_RELAY ? "relay" : name;
+        log(`pgbench -S -M ${v.mode} -c ${v.clients} -T ${cfg.pgbenchSeconds}${rate ? ` -R ${Math.round(rate)}` : ""} → ${name} (round ${round + 1}/${cfg.rounds})`);
+        const before = cpuSnapshot(p, base);
+        const r = await retryOnce(`pgbench ${v.mode} c=${v.clients} ${name} round ${round + 1}`, () => runPgbench(p.targets[base]!, { ...v, seconds: cfg.pgbenchSeconds, ...(rate ? { rate } : {}) }));
+        const after = cpuSnapshot(p, base);
+        if (r && name === "gatehouse-full") gatehouseTps = r.tps;
         if (r) {
           results.get(`${v.mode}/${v.clients}`)!.get(name)!.push(r);
           for (const role of Object.keys(before)) {
@@ -413,7 +427,7 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
  * wrangler dev's own proxy worker, which production does not have: an upper bound).
  */
 const MIDDLE_ROLE: Record<string, string> = { pgbouncer: "pgbouncer", "tcp-pipe": "pipe", relay: "middle" };
-const middleRole = (pathName: string): string | undefined => MIDDLE_ROLE[pathName] ?? (pathName.startsWith("gatehouse") ? "middle" : undefined);
+const middleRole = (pathName: string): string | undefined => MIDDLE_ROLE[pathName] ?? (pathName.startsWith("gatehouse") || pathName === RATE_MATCHED_RELAY ? "middle" : undefined);
 function addHopCpu(label: string, unit: string, samples: Map<string, number[]>, key: string): void {
   const byPath = new Map<string, number[]>();
   const pathNames = [...new Set([...samples.keys()].filter((k) => k.startsWith(`${key}\t`)).map((k) => k.split("\t")[1]!))];
