@@ -532,7 +532,7 @@ interface MemoryReport {
 }
 
 const MEMORY_ROLES: Record<string, string> = {
-  workerd: "worker (all workerd processes of this run)",
+  workerd: "worker (wrangler dev's workerd processes: the memory section runs on its stack)",
   connector: "connector (gatehouse-connector process)",
   client: "client (gatehouse connect process)",
   reader: "reader (the benchmark process)",
