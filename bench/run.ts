@@ -12,6 +12,10 @@
  *   relay           → listener ─ws→ hub ←ws─ forwarder → PostgreSQL   (bare two-hop relay, no parsing)
  *   gatehouse       → gatehouse connect → worker → connector → PostgreSQL, allow-all policy, no masking
  *   gatehouse-full  the same with the demo policy, masking rules + detectors, fail-closed recording
+ * The worker runs on --runtime (default selfhost: the production self-host bundle under standalone
+ * workerd, no proxy worker; `wrangler`: wrangler dev). With several (--runtime=selfhost,wrangler)
+ * the first names the paths above and each other adds gatehouse@<runtime>, gatehouse-full@<runtime>.
+ * profile and memory need wrangler dev's inspector: they run on its stack (added when missing).
  * Writes bench/results/<date>.md and bench/results/latest.json (…-quick.* with --quick, …-only-<sections>.*
  * with --only, so a partial run never replaces a full run's figures).
  * Nothing here asserts: targets that are missed are reported as missed.
@@ -33,6 +37,7 @@ import { startChild } from "./lib/child.ts";
 import { streamQuery, timeConnect, timeConnectAndFirstQuery, connectPg } from "./lib/raw-pg.ts";
 import { median, percentile, sleep } from "./lib/stats.ts";
 import { cpuSeconds, rss, workerdPids, wranglerInspectorPort, wranglerNodePids } from "../test/harness/procs.ts";
+import { parseRuntimes, RUNTIME_LABEL, startSelfhostRuntime, type WorkerRuntime } from "./lib/selfhost.ts";
 import { isolateHeapBytes, openInspector, profileWorker, summariseCpuProfile, type Inspector, type ProfileSummary } from "./lib/profile.ts";
 import { benchMasking } from "./hot/masking.ts";
 import { benchFramer } from "./hot/framer.ts";
@@ -56,6 +61,17 @@ const onlyPaths = argv.find((a) => a.startsWith("--paths="))?.slice(8).split(","
 /** --profile-raw=<file>: the whole pgbench profile of the worker isolate, frames resolved to repo lines. */
 const profileRaw = argv.find((a) => a.startsWith("--profile-raw="))?.slice(14);
 const nodeProfileDir = path.join(REPO, "bench/results/.node-profiles");
+/**
+ * --runtime=selfhost|wrangler|selfhost,wrangler: where the worker runs. The first names the
+ * Gatehouse paths; others add `<path>@<runtime>`. profile and memory read the isolate through
+ * wrangler dev's inspector, so they add the wrangler stack when it is not asked for.
+ */
+const requestedRuntimes = parseRuntimes(argv.find((a) => a.startsWith("--runtime="))?.slice(10));
+const runtimes: WorkerRuntime[] = (want("profile") || want("memory")) && !requestedRuntimes.includes("wrangler") ? [...requestedRuntimes, "wrangler"] : requestedRuntimes;
+/** A Gatehouse path's name on a runtime: unsuffixed on the primary one. */
+const onRuntime = (base: "gatehouse" | "gatehouse-full", runtime: WorkerRuntime): string => (runtime === runtimes[0] ? base : `${base}@${runtime}`);
+/** The path the inspector sections (profile, memory) use: gatehouse-full on wrangler dev. */
+const inspectorPath = () => onRuntime("gatehouse-full", "wrangler");
 const cfg = {
   rounds: quick ? 1 : 3,
   pgbenchSeconds: quick ? 3 : 5,
@@ -69,7 +85,8 @@ const cfg = {
 const log = (l: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${l}\n`);
 
 // ---------------------------------------------------------------- results
-type PathName = "direct" | "pgbouncer" | "tcp-pipe" | "relay" | "gatehouse" | "gatehouse-full";
+/** direct, pgbouncer, tcp-pipe, relay, gatehouse, gatehouse-full, and gatehouse[-full]@<runtime> for a second runtime. */
+type PathName = string;
 interface Figure {
   name: string;
   path: string;
@@ -134,8 +151,10 @@ interface Paths {
   targets: Partial<Record<PathName, PgTarget>>;
   stack?: TestStack;
   stops: Array<() => Promise<void>>;
-  /** Processes by role (RSS figures). */
+  /** Processes by role (RSS figures): the primary runtime's connector and gatehouse-full client. */
   pids: Record<string, number>;
+  /** The same on the wrangler stack, which the memory section measures (it reads the isolate over wrangler's inspector). */
+  inspectorPids?: Record<string, number>;
   /** Long-lived processes each path runs through, by role (CPU accounting). */
   rolePids: Partial<Record<PathName, () => Record<string, number[]>>>;
 }
@@ -178,79 +197,93 @@ async function startPaths(): Promise<Paths> {
     paths.rolePids.relay = () => ({ client: [relay.pids.listener!], middle: [relay.pids.hub!], connector: [relay.pids.forwarder!] });
     targets.relay = { ...base, port: relay.port };
 
-    log("starting the Gatehouse stack (wrangler dev and dev issuer in-process; connector and clients as their own processes)…");
-    const stack = await startTestStack({
-      policyYaml: await benchPolicy(),
-      pg: { host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password },
-      connector: false,
-    });
-    stops.push(stack.stop);
-    paths.stack = stack;
-    // The connector as in production: its own process, configured by file, the password by env reference.
-    const resource = (name: string) => ({
-      name,
-      type: "postgres",
-      labels: { env: "bench" },
-      host: pg.host,
-      port: pg.port,
-      database: pg.database,
-      username: pg.user,
-      password: "env:BENCH_PG_PASSWORD",
-      tls: { mode: "disable" },
-    });
-    const connectorFile = path.join(stack.home, "bench-connector.yaml");
-    await writeFile(
-      connectorFile,
-      YAML.stringify({
-        gateway: stack.gatewayUrl,
-        id: stack.stack.connector.id,
-        private_key: `file:${path.join(stack.home, "connector", "local-key.json")}`,
-        resources: [resource(POLICY_FULL_RESOURCE), resource(POLICY_MIN_RESOURCE)],
-      }),
-      { mode: 0o600 },
-    );
-    const prof = (role: string) => (profileNode ? ["--cpu-prof", `--cpu-prof-dir=${path.join(nodeProfileDir, role)}`] : []);
-    const connector = await startChild([...prof("connector"), path.join(REPO, "bin/gatehouse-connector.mjs"), "--config", connectorFile, "--log-level", "info"], /control channel: online/, {
-      name: "connector",
-      env: { ...process.env, BENCH_PG_PASSWORD: pg.password },
-    });
-    stops.push(connector.stop);
-    paths.pids.connector = connector.pid;
-    // The clients as in a pipeline: `gatehouse connect <resource> --port 0` processes with a token in the environment.
-    const client = async (res: string) => {
-      const token = await stack.mintToken({ sub: "alice", ttlSeconds: 3300 });
-      const c = await startChild([...prof(`client-${res}`), path.join(REPO, "bin/gatehouse.mjs"), "connect", res, "--port", "0", "--gateway", stack.gatewayUrl], /full URL file:\s+(\S+)/, {
-        name: `gatehouse connect ${res}`,
-        env: { ...process.env, GATEHOUSE_TOKEN: token },
-      });
-      stops.push(c.stop);
-      return c;
-    };
-    const min = await client(POLICY_MIN_RESOURCE);
-    const full = await client(POLICY_FULL_RESOURCE);
-    paths.pids.client = full.pid;
-    const gatehouseRoles = (clientPid: number) => () => ({
-      client: [clientPid],
-      middle: workerdPids(),
-      "wrangler (node)": wranglerNodePids(),
-      connector: [connector.pid],
-    });
-    paths.rolePids.gatehouse = gatehouseRoles(min.pid);
-    paths.rolePids["gatehouse-full"] = gatehouseRoles(full.pid);
-    // Each listener requires its own password: read it from the URL file the client wrote (0600).
-    const listenerTarget = async (c: typeof min, database: string): Promise<PgTarget> => {
-      const url = new URL((await readFile(c.match[1]!, "utf8")).trim());
-      return { host: "127.0.0.1", port: Number(url.port), database, user: "alice", password: decodeURIComponent(url.password) };
-    };
-    targets.gatehouse = await listenerTarget(min, POLICY_MIN_RESOURCE);
-    targets["gatehouse-full"] = await listenerTarget(full, POLICY_FULL_RESOURCE);
-    await waitUntilServed(targets.gatehouse);
-    await waitUntilServed(targets["gatehouse-full"]);
+    for (const runtime of runtimes) await startGatehouse(paths, runtime);
     return paths;
   } catch (err) {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     throw err;
   }
+}
+
+/** One Gatehouse stack on `runtime`: worker, connector and the two `gatehouse connect` clients; adds its two paths. */
+async function startGatehouse(paths: Paths, runtime: WorkerRuntime): Promise<void> {
+  const { pg, stops } = paths;
+log(`starting the Gatehouse stack on ${RUNTIME_LABEL[runtime]} (dev issuer in-process; connector and clients as their own processes)…`);
+  const stack = await startTestStack({
+    policyYaml: await benchPolicy(),
+    pg: { host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password },
+    connector: false,
+    ...(runtime === "selfhost" ? { startWorker: startSelfhostRuntime } : {}),
+  });
+  stops.push(stack.stop);
+  paths.stack ??= stack;
+  // The connector as in production: its own process, configured by file, the password by env reference.
+  const resource = (name: string) => ({
+    name,
+    type: "postgres",
+    labels: { env: "bench" },
+    host: pg.host,
+    port: pg.port,
+    database: pg.database,
+    username: pg.user,
+    password: "env:BENCH_PG_PASSWORD",
+    tls: { mode: "disable" },
+  });
+  const connectorFile = path.join(stack.home, "bench-connector.yaml");
+  await writeFile(
+    connectorFile,
+    YAML.stringify({
+      gateway: stack.gatewayUrl,
+      id: stack.stack.connector.id,
+      private_key: `file:${path.join(stack.home, "connector", "local-key.json")}`,
+      resources: [resource(POLICY_FULL_RESOURCE), resource(POLICY_MIN_RESOURCE)],
+    }),
+    { mode: 0o600 },
+  );
+  const prof = (name: string) => {
+    const role = runtime === runtimes[0] ? name : `${name}@${runtime}`;
+    return profileNode ? ["--cpu-prof", `--cpu-prof-dir=${path.join(nodeProfileDir, role)}`] : [];
+  };
+  const connector = await startChild([...prof("connector"), path.join(REPO, "bin/gatehouse-connector.mjs"), "--config", connectorFile, "--log-level", "info"], /control channel: online/, {
+    name: `connector (${runtime})`,
+    env: { ...process.env, BENCH_PG_PASSWORD: pg.password },
+  });
+  stops.push(connector.stop);
+  const primary = runtime === runtimes[0];
+  if (primary) paths.pids.connector = connector.pid;
+  // The clients as in a pipeline: `gatehouse connect <resource> --port 0` processes with a token in the environment.
+  const client = async (res: string) => {
+    const token = await stack.mintToken({ sub: "alice", ttlSeconds: 3300 });
+    const c = await startChild([...prof(`client-${res}`), path.join(REPO, "bin/gatehouse.mjs"), "connect", res, "--port", "0", "--gateway", stack.gatewayUrl], /full URL file:\s+(\S+)/, {
+      name: `gatehouse connect ${res} (${runtime})`,
+      env: { ...process.env, GATEHOUSE_TOKEN: token },
+    });
+    stops.push(c.stop);
+    return c;
+  };
+  const min = await client(POLICY_MIN_RESOURCE);
+  const full = await client(POLICY_FULL_RESOURCE);
+  if (runtime === "wrangler") paths.inspectorPids = { connector: connector.pid, client: full.pid };
+  // Only this runtime's workerd: with two runtimes in one run each path counts its own.
+  const gatehouseRoles = (clientPid: number) => () => ({
+    client: [clientPid],
+    middle: workerdPids(runtime),
+    ...(runtime === "wrangler" ? { "wrangler (node)": wranglerNodePids() } : {}),
+    connector: [connector.pid],
+  });
+  const minPath = onRuntime("gatehouse", runtime);
+  const fullPath = onRuntime("gatehouse-full", runtime);
+  paths.rolePids[minPath] = gatehouseRoles(min.pid);
+  paths.rolePids[fullPath] = gatehouseRoles(full.pid);
+  // Each listener requires its own password: read it from the URL file the client wrote (0600).
+  const listenerTarget = async (c: typeof min, database: string): Promise<PgTarget> => {
+    const url = new URL((await readFile(c.match[1]!, "utf8")).trim());
+    return { host: "127.0.0.1", port: Number(url.port), database, user: "alice", password: decodeURIComponent(url.password) };
+  };
+  paths.targets[minPath] = await listenerTarget(min, POLICY_MIN_RESOURCE);
+  paths.targets[fullPath] = await listenerTarget(full, POLICY_FULL_RESOURCE);
+  await waitUntilServed(paths.targets[minPath]!);
+  await waitUntilServed(paths.targets[fullPath]!);
 }
 
 /** Run `fn`; on failure (e.g. wrangler reloading mid-run) retry once and say so. */
@@ -330,6 +363,13 @@ function cpuSnapshot(p: Paths, name: PathName): Record<string, number> {
   return Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids.reduce((a, pid) => a + cpuSeconds(pid), 0)]));
 }
 
+/**
+ * The relay again at gatehouse-full's TPS of the same variant and round (pgbench -R): the Node hops'
+ * CPU per transaction grows as the rate falls (every message wakes an idle process), so the client
+ * and connector of a slower path compare with the relay's hops at the same rate, not at the relay's.
+ */
+const RATE_MATCHED_RELAY = "relay@gatehouse-full-rate";
+
 async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
   const variants: Array<{ mode: "simple" | "extended"; clients: number }> = [
     { mode: "simple", clients: 1 },
@@ -338,14 +378,21 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
     { mode: "extended", clients: 8 },
   ];
   const results = new Map<string, Map<string, PgbenchResult[]>>();
-  for (const v of variants) results.set(`${v.mode}/${v.clients}`, new Map(order.map((n) => [n, []])));
+  const rateMatched = order.includes("relay") && order.includes("gatehouse-full");
+  const paths = rateMatched ? [...order, RATE_MATCHED_RELAY] : order;
+  for (const v of variants) results.set(`${v.mode}/${v.clients}`, new Map(paths.map((n) => [n, []])));
   for (let round = 0; round < cfg.rounds; round++) {
     for (const v of variants) {
-      for (const name of rotate(order, round)) {
-        log(`pgbench -S -M ${v.mode} -c ${v.clients} -T ${cfg.pgbenchSeconds} → ${name} (round ${round + 1}/${cfg.rounds})`);
-        const before = cpuSnapshot(p, name);
-        const r = await retryOnce(`pgbench ${v.mode} c=${v.clients} ${name} round ${round + 1}`, () => runPgbench(p.targets[name]!, { ...v, seconds: cfg.pgbenchSeconds }));
-        const after = cpuSnapshot(p, name);
+      let gatehouseTps: number | undefined;
+      for (const name of [...rotate(order, round), ...(rateMatched ? [RATE_MATCHED_RELAY] : [])]) {
+        const rate = name === RATE_MATCHED_RELAY ? gatehouseTps : undefined;
+        if (name === RATE_MATCHED_RELAY && !rate) continue;
+        const base = name === RATE_MATCHED_RELAY ? "relay" : name;
+        log(`pgbench -S -M ${v.mode} -c ${v.clients} -T ${cfg.pgbenchSeconds}${rate ? ` -R ${Math.round(rate)}` : ""} → ${name} (round ${round + 1}/${cfg.rounds})`);
+        const before = cpuSnapshot(p, base);
+        const r = await retryOnce(`pgbench ${v.mode} c=${v.clients} ${name} round ${round + 1}`, () => runPgbench(p.targets[base]!, { ...v, seconds: cfg.pgbenchSeconds, ...(rate ? { rate } : {}) }));
+        const after = cpuSnapshot(p, base);
+        if (r && name === "gatehouse-full") gatehouseTps = r.tps;
         if (r) {
           results.get(`${v.mode}/${v.clients}`)!.get(name)!.push(r);
           for (const role of Object.keys(before)) {
@@ -379,14 +426,21 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
  * the TCP pipe, the relay's hub, and for Gatehouse the workerd processes (the worker — plus
  * wrangler dev's own proxy worker, which production does not have: an upper bound).
  */
-const MIDDLE_ROLE: Partial<Record<PathName, string>> = { pgbouncer: "pgbouncer", "tcp-pipe": "pipe", relay: "middle", gatehouse: "middle", "gatehouse-full": "middle" };
+const MIDDLE_ROLE: Record<string, string> = { pgbouncer: "pgbouncer", "tcp-pipe": "pipe", relay: "middle" };
+const middleRole = (pathName: string): string | undefined => MIDDLE_ROLE[pathName] ?? (pathName.startsWith("gatehouse") || pathName === RATE_MATCHED_RELAY ? "middle" : undefined);
 function addHopCpu(label: string, unit: string, samples: Map<string, number[]>, key: string): void {
   const byPath = new Map<string, number[]>();
-  for (const [pathName, role] of Object.entries(MIDDLE_ROLE)) {
-    const runs = samples.get(`${key}\t${pathName}\t${role}`);
+  const pathNames = [...new Set([...samples.keys()].filter((k) => k.startsWith(`${key}\t`)).map((k) => k.split("\t")[1]!))];
+  for (const pathName of pathNames) {
+    const runs = samples.get(`${key}\t${pathName}\t${middleRole(pathName)}`);
     if (runs?.length) byPath.set(pathName, runs);
   }
-  if (byPath.size) addGroup(`${label}: middle-hop CPU (${unit === "µs CPU/tx" ? "per transaction" : "per MB"})`, unit, byPath, "middle hop: pgbouncer / the pipe / the relay's hub / workerd (the worker, plus wrangler dev's proxy worker)");
+  if (byPath.size) addGroup(`${label}: middle-hop CPU (${unit === "µs CPU/tx" ? "per transaction" : "per MB"})`, unit, byPath, `middle hop: pgbouncer / the pipe / the relay's hub / workerd: ${runtimeNote()}`);
+}
+
+/** Which runtime each Gatehouse path's workerd figure comes from. */
+function runtimeNote(): string {
+  return runtimes.map((r) => `${onRuntime("gatehouse", r).replace(/^gatehouse/, "gatehouse*")} on ${r === "selfhost" ? "standalone workerd (the worker alone, no proxy)" : "wrangler dev (the worker plus wrangler's proxy worker)"}`).join("; ");
 }
 
 /** Rows of about 1 KB with columns the demo masking rules claim (email, card_number) and free text the detectors scan. */
@@ -478,7 +532,7 @@ interface MemoryReport {
 }
 
 const MEMORY_ROLES: Record<string, string> = {
-  workerd: "worker (all workerd processes of this run)",
+  workerd: "worker (wrangler dev's workerd processes: the memory section runs on its stack)",
   connector: "connector (gatehouse-connector process)",
   client: "client (gatehouse connect process)",
   reader: "reader (the benchmark process)",
@@ -486,8 +540,8 @@ const MEMORY_ROLES: Record<string, string> = {
 
 async function sectionMemory(p: Paths): Promise<MemoryReport | undefined> {
   const rows = Math.round((cfg.memoryMB * 1024 * 1024) / ROW_BYTES);
-  const target = p.targets["gatehouse-full"]!;
-  const workerd = workerdPids();
+  const target = p.targets[inspectorPath()]!;
+  const workerd = workerdPids("wrangler");
   if (!workerd.length) {
     notes.push("memory: no workerd process found under this process; skipped.");
     return undefined;
@@ -495,8 +549,8 @@ async function sectionMemory(p: Paths): Promise<MemoryReport | undefined> {
   log(`memory: ${cfg.memoryMB} MiB COPY through gatehouse-full to a slow reader (8 s stall, then 250 ms pause every 64 MiB)…`);
   const measure = (): Rss => ({
     workerd: workerd.map(rss).reduce((a, b) => a + b, 0),
-    connector: p.pids.connector ? rss(p.pids.connector) : 0,
-    client: p.pids.client ? rss(p.pids.client) : 0,
+    connector: p.inspectorPids?.connector ? rss(p.inspectorPids.connector) : 0,
+    client: p.inspectorPids?.client ? rss(p.inspectorPids.client) : 0,
     reader: process.memoryUsage().rss,
   });
   await sleep(1500); // settle after the previous sections
@@ -588,10 +642,10 @@ async function sectionProfile(p: Paths): Promise<Profiles> {
     log("profile: worker isolate during pgbench -S -M simple -c 8 → gatehouse-full (after its connections are set up)…");
     // pgbench runs 2 s longer than the window: the first 1.5 s (eight sessions opening: identity,
     // policy, catalogue) and the tail stay out of the per-statement profile.
-    out.pgbench = await profileWorker(port, () => runPgbench(p.targets["gatehouse-full"]!, { mode: "simple", clients: 8, seconds: cfg.pgbenchSeconds + 2 }), 15, { delayMs: 1500, durationMs: cfg.pgbenchSeconds * 1000, ...(profileRaw ? { rawOut: profileRaw } : {}) });
+    out.pgbench = await profileWorker(port, () => runPgbench(p.targets[inspectorPath()]!, { mode: "simple", clients: 8, seconds: cfg.pgbenchSeconds + 2 }), 15, { delayMs: 1500, durationMs: cfg.pgbenchSeconds * 1000, ...(profileRaw ? { rawOut: profileRaw } : {}) });
     log("profile: worker isolate during a large COPY → gatehouse-full…");
     const rows = Math.round((Math.min(cfg.largeMB, 100) * MB) / ROW_BYTES);
-    out.copy = await profileWorker(port, () => streamQuery(p.targets["gatehouse-full"]!, `copy (${largeSelect(rows, "neutral")}) to stdout`));
+    out.copy = await profileWorker(port, () => streamQuery(p.targets[inspectorPath()]!, `copy (${largeSelect(rows, "neutral")}) to stdout`));
   } catch (err) {
     notes.push(`profile: ${(err as Error).message}`);
   }
@@ -676,7 +730,7 @@ function evaluateTargets(mem?: MemoryReport): Target[] {
   out.push({
     what: "worker CPU per simple statement ≤ 200 µs (workerd, gatehouse-full, pgbench -S -M simple)",
     met: cpu.length ? cpu.every(([, f]) => f!.value <= 200) : undefined,
-    detail: cpu.length ? `${cpu.map(([c, f]) => `c=${c}: ${fmt(f!.value, 0)} µs`).join(", ")} (all workerd processes of the run, wrangler dev's proxy worker included)` : "not measured",
+    detail: cpu.length ? `${cpu.map(([c, f]) => `c=${c}: ${fmt(f!.value, 0)} µs`).join(", ")} (${runtimes[0] === "selfhost" ? "standalone workerd: the worker alone" : "all workerd processes of wrangler dev, its proxy worker included"})` : "not measured",
   });
   const setup = find("connection setup: TCP connect → first ReadyForQuery (median)", "gatehouse-full");
   out.push({
@@ -725,7 +779,8 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   );
   md.push("");
   md.push(
-    `Everything ran on this one machine over loopback: PostgreSQL, pgbench, the proxies, wrangler dev (workerd), the connector and the client. ` +
+    `Everything ran on this one machine over loopback: PostgreSQL, pgbench, the proxies, the worker (workerd), the connector and the client. ` +
+      `Worker runtime: ${runtimeNote()}. ` +
       `The machine is shared and noisy: read the ratios, not the absolute figures. Rounds: ${cfg.rounds}; each figure is the median of its rounds, paths alternate within a round. ` +
       `See bench/README.md for what each figure means.`,
   );
@@ -762,7 +817,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   if (hop.length) {
     md.push("## Middle-hop CPU (the worker on the Gatehouse paths)");
     md.push("");
-    md.push("CPU time of the middle hop of each path from /proc (utime+stime) around each run, per transaction or per MB of result; the Gatehouse figure is every workerd process of the run, wrangler dev's proxy worker included (production has none), so it is an upper bound on the worker's own CPU. `÷ relay` compares with the bare relay's hub.\n");
+    md.push(`CPU time of the middle hop of each path from /proc (utime+stime) around each run, per transaction or per MB of result; the Gatehouse figure is the workerd processes of the path's runtime: on standalone workerd (selfhost) the worker alone, as in production; on wrangler dev every workerd process of it, its proxy worker included (production has none), an upper bound on the worker's own CPU. Runtimes: ${runtimeNote()}. \`÷ relay\` compares with the bare relay's hub.\n`);
     for (const name of hop) md.push(table(name));
   }
   md.push("## Memory (slow reader)");
@@ -902,7 +957,8 @@ async function main(): Promise<void> {
         log(`pgbench -i -s ${cfg.scale} (direct, as the database owner)…`);
         await pgbenchInit(p.targets.direct!, cfg.scale);
       }
-      const order = (["direct", "pgbouncer", "tcp-pipe", "relay", "gatehouse", "gatehouse-full"] as PathName[]).filter((n) => p.targets[n] && (!onlyPaths || onlyPaths.includes(n)));
+      const gatehousePaths = runtimes.flatMap((r) => [onRuntime("gatehouse", r), onRuntime("gatehouse-full", r)]);
+      const order = ["direct", "pgbouncer", "tcp-pipe", "relay", ...gatehousePaths].filter((n) => p.targets[n] && (!onlyPaths || onlyPaths.includes(n) || onlyPaths.includes(n.replace(/@.*/, ""))));
       if (want("setup")) await sectionSetup(p, order);
       if (want("pgbench")) await sectionPgbench(p, order);
       if (want("large")) await sectionLarge(p, order);

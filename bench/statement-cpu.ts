@@ -7,7 +7,12 @@
  * (identity, policy, masking catalogue) is a visible share of their CPU per transaction; this one
  * is not, so a before/after of a per-statement change reads here first.
  *
- *   node bin/run-ts.mjs bench/statement-cpu.ts [--statements=3000] [--rounds=3] [--profile=<file>]
+ *   node bin/run-ts.mjs bench/statement-cpu.ts [--statements=3000] [--rounds=3] [--runtime=selfhost,wrangler] [--profile=<file>]
+ *
+ * Runtime (--runtime, default selfhost): `selfhost` is the production runtime — the self-host
+ * bundle under standalone workerd (bench/lib/selfhost.ts), no proxy worker, so the figure is the
+ * worker's own CPU; `wrangler` is wrangler dev, whose workerd figure includes its proxy worker.
+ * Several runtimes run in the same process, alternating; each counts only its own workerd pids.
  *
  * Paths: gatehouse-full (demo policy: per-statement rules, masking rules and detectors, fail-closed
  * recording) and gatehouse (allow-all resource, no masking, best-effort recording), as in
@@ -21,8 +26,9 @@ import path from "node:path";
 import pg from "pg";
 import YAML from "yaml";
 import { startPostgres } from "../test/harness/postgres.ts";
-import { startTestStack } from "../test/harness/stack.ts";
+import { startTestStack, type TestConnection, type TestStack } from "../test/harness/stack.ts";
 import { cmdline, cpuSeconds, workerdPids, wranglerInspectorPort } from "../test/harness/procs.ts";
+import { parseRuntimes, RUNTIME_LABEL, startSelfhostRuntime, type WorkerRuntime } from "./lib/selfhost.ts";
 import { pgbenchInit } from "./lib/pgbench.ts";
 import { median } from "./lib/stats.ts";
 import { profileWorker } from "./lib/profile.ts";
@@ -32,6 +38,7 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const STATEMENTS = Number(arg("statements") ?? 3000);
 const ROUNDS = Number(arg("rounds") ?? 3);
 const PROFILE = arg("profile");
+const RUNTIMES = parseRuntimes(arg("runtime"));
 const SCALE = 2;
 const log = (l: string) => process.stderr.write(`[statement-cpu ${new Date().toISOString().slice(11, 19)}] ${l}\n`);
 
@@ -74,10 +81,10 @@ async function run(clients: pg.Client[], mode: Mode, total: number): Promise<voi
   );
 }
 
-/** Every thread of every workerd process: CPU seconds (user+system) and user seconds (diagnostics: STATEMENT_CPU_PER_PID=1). */
-function threadCpu(): Array<{ id: string; comm: string; s: number; u: number }> {
+/** Every thread of every workerd process of a runtime: CPU seconds (user+system) and user seconds (diagnostics: STATEMENT_CPU_PER_PID=1). */
+function threadCpu(runtime: WorkerRuntime): Array<{ id: string; comm: string; s: number; u: number }> {
   const out: Array<{ id: string; comm: string; s: number; u: number }> = [];
-  for (const pid of workerdPids()) {
+  for (const pid of workerdPids(runtime)) {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
@@ -92,20 +99,30 @@ function threadCpu(): Array<{ id: string; comm: string; s: number; u: number }> 
   return out;
 }
 
-const workerdCpu = () => workerdPids().reduce((a, pid) => a + cpuSeconds(pid), 0);
+const workerdCpu = (runtime: WorkerRuntime) => workerdPids(runtime).reduce((a, pid) => a + cpuSeconds(pid), 0);
 
 async function main(): Promise<void> {
-  log("starting PostgreSQL and the stack…");
+  log(`starting PostgreSQL and the stack on ${RUNTIMES.map((r) => RUNTIME_LABEL[r]).join(" and ")}…`);
   const pgServer = await startPostgres({ user: "bench", database: "bench" });
   const resource = { name: MIN, type: "postgres", labels: { env: "bench" }, host: pgServer.host, port: pgServer.port, database: pgServer.database, username: pgServer.user, password: pgServer.password, tls: { mode: "disable" } };
-  const stack = await startTestStack({
-    policyYaml: await benchPolicy(),
-    pg: { host: pgServer.host, port: pgServer.port, database: pgServer.database, user: pgServer.user, password: pgServer.password },
-    extraResources: [resource as never],
-  });
+  const stacks: Array<{ runtime: WorkerRuntime; stack: TestStack }> = [];
   try {
+    for (const runtime of RUNTIMES) {
+      const stack = await startTestStack({
+        policyYaml: await benchPolicy(),
+        pg: { host: pgServer.host, port: pgServer.port, database: pgServer.database, user: pgServer.user, password: pgServer.password },
+        extraResources: [resource as never],
+        ...(runtime === "selfhost" ? { startWorker: startSelfhostRuntime } : {}),
+      });
+      stacks.push({ runtime, stack });
+    }
     await pgbenchInit({ host: pgServer.host, port: pgServer.port, database: pgServer.database, user: pgServer.user, password: pgServer.password }, SCALE);
-    const paths = { "gatehouse-full": await stack.connect(FULL, { sub: "alice" }), gatehouse: await stack.connect(MIN, { sub: "alice" }) };
+    /** Path name (`gatehouse-full@selfhost`…) → its listener, resource and runtime. */
+    const paths: Record<string, { conn: TestConnection; database: string; runtime: WorkerRuntime }> = {};
+    for (const { runtime, stack } of stacks) {
+      paths[`gatehouse-full@${runtime}`] = { conn: await stack.connect(FULL, { sub: "alice" }), database: FULL, runtime };
+      paths[`gatehouse@${runtime}`] = { conn: await stack.connect(MIN, { sub: "alice" }), database: MIN, runtime };
+    }
     const results = new Map<string, number[]>();
     const variants: Array<{ mode: Mode; clients: number }> = [
       { mode: "simple", clients: 1 },
@@ -114,22 +131,23 @@ async function main(): Promise<void> {
       { mode: "extended", clients: 8 },
     ];
     for (const v of variants) {
-      const sessions = Object.fromEntries(await Promise.all(Object.entries(paths).map(async ([name, c]) => [name, await openClients(c.port, c.password, name === "gatehouse" ? MIN : FULL, v.clients)] as const)));
+      const sessions = Object.fromEntries(await Promise.all(Object.entries(paths).map(async ([name, p]) => [name, await openClients(p.conn.port, p.conn.password, p.database, v.clients)] as const)));
       try {
         for (const clients of Object.values(sessions)) await run(clients, v.mode, 200); // warm-up: JIT, plans
         for (let round = 0; round < ROUNDS; round++) {
           const order = round % 2 === 0 ? Object.keys(sessions) : Object.keys(sessions).reverse();
           for (const name of order) {
-            const threadsBefore = new Map(threadCpu().map((t) => [t.id, t.s]));
-            const userBefore = new Map(threadCpu().map((t) => [t.id, t.u]));
-            const beforeByPid = new Map(workerdPids().map((pid) => [pid, cpuSeconds(pid)]));
-            const before = workerdCpu();
+            const runtime = paths[name]!.runtime;
+            const threadsBefore = new Map(threadCpu(runtime).map((t) => [t.id, t.s]));
+            const userBefore = new Map(threadCpu(runtime).map((t) => [t.id, t.u]));
+            const beforeByPid = new Map(workerdPids(runtime).map((pid) => [pid, cpuSeconds(pid)]));
+            const before = workerdCpu(runtime);
             const t0 = performance.now();
             await run(sessions[name]!, v.mode, STATEMENTS);
             const seconds = (performance.now() - t0) / 1000;
-            const us = ((workerdCpu() - before) * 1e6) / STATEMENTS;
-            if (process.env.STATEMENT_CPU_PER_PID) log(`  threads: ${threadCpu().filter((t) => t.s - (threadsBefore.get(t.id) ?? 0) > 0.01).map((t) => `${t.id}/${t.comm}: ${(((t.s - (threadsBefore.get(t.id) ?? 0)) * 1e6) / STATEMENTS).toFixed(0)} µs (user ${(((t.u - (userBefore.get(t.id) ?? 0)) * 1e6) / STATEMENTS).toFixed(0)})`).join("; ")}`);
-            if (process.env.STATEMENT_CPU_PER_PID) log(`  per workerd process: ${workerdPids().map((pid) => `${pid}: ${((cpuSeconds(pid) - (beforeByPid.get(pid) ?? 0)) * 1e6 / STATEMENTS).toFixed(0)} µs (${cmdline(pid).slice(0, 60)})`).join("; ")}`);
+            const us = ((workerdCpu(runtime) - before) * 1e6) / STATEMENTS;
+            if (process.env.STATEMENT_CPU_PER_PID) log(`  threads: ${threadCpu(runtime).filter((t) => t.s - (threadsBefore.get(t.id) ?? 0) > 0.01).map((t) => `${t.id}/${t.comm}: ${(((t.s - (threadsBefore.get(t.id) ?? 0)) * 1e6) / STATEMENTS).toFixed(0)} µs (user ${(((t.u - (userBefore.get(t.id) ?? 0)) * 1e6) / STATEMENTS).toFixed(0)})`).join("; ")}`);
+            if (process.env.STATEMENT_CPU_PER_PID) log(`  per workerd process: ${workerdPids(runtime).map((pid) => `${pid}: ${((cpuSeconds(pid) - (beforeByPid.get(pid) ?? 0)) * 1e6 / STATEMENTS).toFixed(0)} µs (${cmdline(pid).slice(0, 60)})`).join("; ")}`);
             const key = `${v.mode} c=${v.clients}\t${name}`;
             results.set(key, [...(results.get(key) ?? []), us]);
             log(`${v.mode} c=${v.clients} ${name}: ${us.toFixed(0)} µs CPU/statement (${(STATEMENTS / seconds).toFixed(0)} statements/s)`);
@@ -137,9 +155,9 @@ async function main(): Promise<void> {
         }
         if (PROFILE && v.mode === "simple" && v.clients === 8) {
           const port = wranglerInspectorPort();
-          if (!port) log("profile: wrangler's inspector port not found");
+          if (!port || !sessions["gatehouse-full@wrangler"]) log("profile: needs the wrangler runtime (--runtime=…,wrangler): its inspector port");
           else {
-            const p = await profileWorker(port, () => run(sessions["gatehouse-full"]!, "simple", STATEMENTS), 15, { rawOut: PROFILE });
+            const p = await profileWorker(port, () => run(sessions["gatehouse-full@wrangler"]!, "simple", STATEMENTS), 15, { rawOut: PROFILE });
             log(`profile: ${p.samples} samples, busy ${p.busyMs?.toFixed(0)} ms of ${p.sampledMs?.toFixed(0)} ms → ${PROFILE}`);
           }
         }
@@ -147,14 +165,14 @@ async function main(): Promise<void> {
         for (const clients of Object.values(sessions)) for (const c of clients) await c.end().catch(() => undefined);
       }
     }
-    const lines = ["| workload | path | µs worker CPU/statement (median) | rounds |", "| --- | --- | ---: | --- |"];
+    const lines = [`runtimes: ${RUNTIMES.map((r) => `${r} = ${RUNTIME_LABEL[r]}`).join("; ")}`, "", "| workload | path@runtime | µs workerd CPU/statement (median) | rounds |", "| --- | --- | ---: | --- |"];
     for (const [key, runs] of results) {
       const [workload, name] = key.split("\t");
       lines.push(`| ${workload} | ${name} | ${median(runs).toFixed(0)} | ${runs.map((r) => r.toFixed(0)).join(", ")} |`);
     }
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {
-    await stack.stop();
+    for (const { stack } of stacks) await stack.stop();
     await pgServer.stop();
   }
 }

@@ -42,11 +42,13 @@ export async function pgbenchInit(t: PgTarget, scale: number): Promise<void> {
   );
 }
 
-export async function runPgbench(t: PgTarget, o: { mode: "simple" | "extended"; clients: number; seconds: number }): Promise<PgbenchResult> {
+/** `rate`: pgbench -R (transactions per second, all clients together), e.g. a fast path run at a slower one's rate so their CPU per transaction compares at the same load. */
+export async function runPgbench(t: PgTarget, o: { mode: "simple" | "extended"; clients: number; seconds: number; rate?: number }): Promise<PgbenchResult> {
   const dir = await mkdtemp(path.join(tmpdir(), "gatehouse-bench-pgbench-"));
   try {
     const args = [
       "-n", "-S", "-M", o.mode, "-c", String(o.clients), "-j", String(Math.min(o.clients, 2)), "-T", String(o.seconds),
+      ...(o.rate ? ["-R", String(Math.max(1, Math.round(o.rate)))] : []),
       "-l", "--log-prefix", path.join(dir, "tx"), ...connArgs(t), t.database,
     ];
     const stdout = await new Promise<string>((resolve, reject) =>

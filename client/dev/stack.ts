@@ -88,6 +88,11 @@ export interface LocalStackOptions {
   wranglerConfig?: string;
   /** Stop and fail when the worker reports its configuration invalid (default true; see WranglerOptions). */
   requireReady?: boolean;
+  /**
+   * Another runtime for the worker instead of `wrangler dev` (the benchmark's standalone workerd
+   * self-host build, bench/lib/selfhost.ts): given the port and the vars, resolves once it answers.
+   */
+  startWorker?: (o: { port: number; vars: WorkerVars }) => Promise<RunningWorker>;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
   /** Connector logs (default: silent). */
@@ -323,14 +328,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     for (let attempt = 1; !worker; attempt++) {
       if (autoGatewayPort) gatewayPort = await freePort();
       try {
-        worker = await startWrangler({
-          port: gatewayPort,
-          persistTo: opts.persistTo ?? path.join(home, "wrangler"),
-          vars: workerVarsFor(`http://127.0.0.1:${gatewayPort}`),
-          config: opts.wranglerConfig,
-          requireReady: opts.requireReady,
-          log: opts.workerLog,
-        });
+        worker = opts.startWorker
+          ? await opts.startWorker({ port: gatewayPort, vars: workerVarsFor(`http://127.0.0.1:${gatewayPort}`) })
+          : await startWrangler({
+              port: gatewayPort,
+              persistTo: opts.persistTo ?? path.join(home, "wrangler"),
+              vars: workerVarsFor(`http://127.0.0.1:${gatewayPort}`),
+              config: opts.wranglerConfig,
+              requireReady: opts.requireReady,
+              log: opts.workerLog,
+            });
       } catch (err) {
         // A free port can be taken between asking the kernel and wrangler binding it (an outgoing
         // connection's ephemeral port, say): with automatic ports, ask again. workerd has also been
@@ -344,7 +351,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     const workerVars = workerVarsFor(gatewayUrl);
     stops.push(worker.stop);
-    log(`worker (wrangler dev) at ${gatewayUrl}`);
+    log(`worker (${opts.startWorker ? "custom runtime" : "wrangler dev"}) at ${gatewayUrl}`);
 
     const pg: StackPg = {
       host: pgInfo.host,

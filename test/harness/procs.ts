@@ -45,9 +45,21 @@ export function descendants(root: number): number[] {
   return out;
 }
 
-/** The workerd processes that wrangler dev started for this process (a test file or a benchmark run). */
-export function workerdPids(): number[] {
-  return descendants(process.pid).filter((pid) => cmdline(pid).includes("workerd"));
+/** The standalone workerd of the self-host build runs a config of this name (test/harness/selfhost-worker.ts). */
+export const SELFHOST_CONFIG_NAME = "gatehouse.capnp";
+
+/**
+ * The workerd processes started under this process (a test file or a benchmark run): all of them,
+ * or those of one runtime — wrangler dev's (its worker and its own proxy worker) or the standalone
+ * self-host workerd's (one process, no proxy).
+ */
+export function workerdPids(runtime?: "wrangler" | "selfhost"): number[] {
+  return descendants(process.pid).filter((pid) => {
+    const c = cmdline(pid);
+    if (!c.includes("workerd")) return false;
+    if (!runtime) return true;
+    return c.includes(SELFHOST_CONFIG_NAME) === (runtime === "selfhost");
+  });
 }
 
 /** The --inspector-port wrangler dev was started with (its DevTools proxy), if any. */

@@ -14,7 +14,7 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startLocalStack, type ExternalPg, type LocalStack, type MintTokenOptions, type StackPg } from "../../client/dev/stack.ts";
+import { startLocalStack, type ExternalPg, type LocalStack, type LocalStackOptions, type MintTokenOptions, type StackPg } from "../../client/dev/stack.ts";
 import type { ResourceConfig } from "../../connector/config.ts";
 import { testTemplatesDir } from "../../client/dev/initdb-template.ts";
 import { staticTokenSource, type TokenSource } from "../../client/auth/token-source.ts";
@@ -47,6 +47,8 @@ export interface TestStackOptions {
   wranglerConfig?: string;
   /** Fail when the worker's configuration is invalid (default true); false keeps a misconfigured worker running. */
   requireReady?: boolean;
+  /** Another runtime for the worker instead of wrangler dev (LocalStackOptions.startWorker; the benchmark's standalone workerd). */
+  startWorker?: LocalStackOptions["startWorker"];
   /** Print worker/connector output to stderr (debugging). */
   verbose?: boolean;
 }
@@ -149,6 +151,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     workerVarsWithIssuer: opts.workerVarsWithIssuer,
     requireReady: opts.requireReady,
     ...(opts.wranglerConfig ? { wranglerConfig: opts.wranglerConfig } : {}),
+    ...(opts.startWorker ? { startWorker: opts.startWorker } : {}),
     ...(opts.verbose
       ? { log: (l: string) => process.stderr.write(`[stack] ${l}\n`), workerLog: (l: string) => process.stderr.write(`[worker] ${l}\n`) }
       : {}),

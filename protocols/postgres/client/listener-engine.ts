@@ -168,7 +168,11 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
     observeDownstream: (payload) => {
       const known = tracker.backendKeys.length;
       tracker.push(payload);
-      for (const k of tracker.backendKeys.slice(known)) ctx.localAuth.cancelKeys.add(`${k.pid}:${k.secret}`);
+      // Almost every payload brings no new key: no per-message array.
+      for (let i = known; i < tracker.backendKeys.length; i++) {
+        const k = tracker.backendKeys[i]!;
+        ctx.localAuth.cancelKeys.add(`${k.pid}:${k.secret}`);
+      }
     },
     finalWords: (end) => finalError(end, tracker),
   });

@@ -46,6 +46,7 @@ export class StartupPacketReader {
 export class BackendMessageTracker {
   /** Bytes of the current message header seen so far (0..5). */
   private header = new Uint8Array(5);
+  private readonly headerView = new DataView(this.header.buffer);
   private headerFill = 0;
   /** Payload bytes still to skip in the current message. */
   private remaining = 0;
@@ -83,7 +84,7 @@ export class BackendMessageTracker {
       if (this.headerFill === 5) {
         this.headerFill = 0;
         this.currentType = this.header[0]!;
-        const len = new DataView(this.header.buffer).getInt32(1);
+        const len = this.headerView.getInt32(1);
         this.remaining = Math.max(0, len - 4);
         this.key = this.currentType === 0x4b /* 'K' */ && len === 12 ? [] : null;
         if (this.remaining === 0) this.lastType = this.currentType;

@@ -51,8 +51,16 @@ export class TunnelStream extends TunnelStreamBase {
     if (!this.login) return this.markReleased();
     void this.login.release().then(this.markReleased);
   }
-  /** Last bytes written to the target, to recognise a client Terminate. */
-  private lastFrontendBytes = Buffer.alloc(0);
+  /**
+   * Last bytes written to the target, to recognise a client Terminate: a fixed buffer of
+   * TERMINATE's length (its last `frontendTailLength` bytes are valid), updated in place per
+   * DATA frame instead of a concatenation per frame.
+   */
+  private readonly frontendTail = Buffer.alloc(TERMINATE.length);
+  private frontendTailLength = 0;
+  private get lastFrontendBytes(): Buffer {
+    return this.frontendTail.subarray(TERMINATE.length - this.frontendTailLength);
+  }
   // ── worker → connector ────────────────────────────────────────────────────
 
   protected override onOtherControl(message: ControlMessage): void {
@@ -86,8 +94,17 @@ export class TunnelStream extends TunnelStreamBase {
   }
 
   private rememberFrontendTail(payload: Uint8Array): void {
-    const tail = Buffer.concat([this.lastFrontendBytes, payload.subarray(Math.max(0, payload.length - TERMINATE.length))]);
-    this.lastFrontendBytes = tail.subarray(Math.max(0, tail.length - TERMINATE.length));
+    const size = TERMINATE.length;
+    const tail = this.frontendTail;
+    if (payload.length >= size) {
+      tail.set(payload.subarray(payload.length - size));
+      this.frontendTailLength = size;
+      return;
+    }
+    // Fewer new bytes than the tail holds: shift the kept ones left, append the new ones.
+    tail.copyWithin(0, payload.length);
+    tail.set(payload, size - payload.length);
+    this.frontendTailLength = Math.min(size, this.frontendTailLength + payload.length);
   }
 
   // ── target ────────────────────────────────────────────────────────────────
