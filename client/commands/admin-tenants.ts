@@ -13,7 +13,7 @@ import type { CommandIO } from "./io.ts";
 export const TENANTS_USAGE = `  gatehouse admin tenants create --file tenant.json [--json]   create a tenant (platform admin)
   gatehouse admin tenants list [--json]                        every tenant
   gatehouse admin tenants show <name> [--json]                 one tenant, its limits and usage counters
-  gatehouse admin tenants update <name> --file change.json     change limits and/or issuers ({"limits": {…}})
+  gatehouse admin tenants update <name> --file change.json     change limits, issuers, secrets and/or signin ({"limits": {…}})
   gatehouse admin tenants suspend <name> [--reason text]       refuse everything; end live sessions and connectors
   gatehouse admin tenants resume <name> [--reason text]        serve a suspended tenant again
   gatehouse admin tenants delete <name> --yes [--reason text]  erase a suspended tenant (its name is never reused)
@@ -28,6 +28,7 @@ interface TenantView {
   policy_source: string;
   audit_keys: string;
   limits: Record<string, number | null>;
+  signin?: { oidc: Array<{ id: string; issuer: string; client_id: string; client_secret: string | null }>; saml: Array<{ id: string; idp_entity_id: string }>; session_hours: number } | null;
   created_at: string;
   created_by: string;
   status?: string;
@@ -56,6 +57,10 @@ export async function adminTenantsCommand(sub: string | undefined, rest: string[
     for (const i of t.issuers) io.stdout(`  issuer     ${i.issuer} (audiences ${i.audiences.join(", ")})\n`);
     io.stdout(`  connectors ${t.connectors.join(", ") || "(none configured; enrol with admin connectors)"}\n`);
     io.stdout(`  policy     ${t.policy_source}; audit keys ${t.audit_keys}\n`);
+    if (t.signin) {
+      for (const p of t.signin.oidc) io.stdout(`  signin     oidc ${p.id} (issuer ${p.issuer}, client ${p.client_id}${p.client_secret ? ", client secret sealed" : ""})\n`);
+      for (const p of t.signin.saml) io.stdout(`  signin     saml ${p.id} (idp ${p.idp_entity_id})\n`);
+    } else io.stdout("  signin     none (no console sign-in)\n");
     io.stdout(`  limits     ${Object.entries(t.limits).map(([k, v]) => `${k}=${v ?? "none"}`).join(" ")}\n`);
     if (usage) io.stdout(`  usage      ${Object.entries(usage).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
   };
