@@ -33,6 +33,7 @@ const clientId = (t: string) => `${t}-console`;
 function policy(t: string, issuer: string): string {
   return `version: 1
 roles:
+  admin: [{ issuer: "${issuer}", claims: { groups: ${t}-admins } }]
   approver: [{ issuer: "${issuer}", claims: { groups: ${t}-approvers } }]
   auditor: [{ issuer: "${issuer}", claims: { groups: ${t}-auditors } }]
 rules:
@@ -123,7 +124,8 @@ async function browserSignIn(t: Tenant, name: string, groups: string[]) {
   await page.getByLabel("Name").fill(name);
   await page.getByLabel("Other groups (comma-separated)").fill(groups.join(","));
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((u) => u.pathname.startsWith(`/t/${t}/console/`));
+  // (The console's root redirects on to its approvals page: wait for the end of the chain.)
+  await page.waitForURL(`${base(t)}/console/approvals`);
   return person;
 }
 
@@ -196,7 +198,7 @@ describe("each tenant's own sign-in", () => {
     await both.page.getByLabel("Name").fill("dan");
     await both.page.getByLabel("Other groups (comma-separated)").fill("beta-auditors");
     await both.page.getByRole("button", { name: "Sign in" }).click();
-    await both.page.waitForURL((u) => u.pathname.startsWith("/t/beta/console/"));
+    await both.page.waitForURL(`${base("beta")}/console/approvals`);
     await both.page.goto(`${base("acme")}/console/approvals`);
     expect(await both.page.locator(".me").textContent()).toMatch(/cat.*approver/);
     await both.page.goto(`${base("beta")}/console/approvals`);
@@ -309,5 +311,43 @@ describe("across tenants (attacks)", () => {
     const done = await fetch(flow.callback, { headers: { cookie: cookieHeader(flow.cookies) }, redirect: "manual" });
     expect(done.status).toBe(303);
     expect(setCookies(done).gatehouse_console_plain).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe("usage per billing period (docs/TENANCY.md)", () => {
+  it("a tenant admin reads its own usage only; the platform administrator reads any tenant's", async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    const acmeAdmin = await stack.mintToken({ sub: "acme-root", audience: "gatehouse-acme", claims: { groups: ["acme-admins"] } });
+    const own = await gatehouse(["admin", "usage", "--json", "--gateway", base("acme")], { GATEHOUSE_TOKEN: acmeAdmin });
+    expect(own.stderr).toBe("");
+    expect(own.code).toBe(0);
+    const report = JSON.parse(own.stdout) as { tenant: string; period_kind: string; current_period: string; totals: Record<string, number> };
+    expect(report).toMatchObject({ tenant: "acme", period_kind: "calendar month, UTC", current_period: month });
+    expect(Object.keys(report.totals)).toContain("recording_bytes");
+    const text = await gatehouse(["admin", "usage", "--period", month, "--gateway", base("acme")], { GATEHOUSE_TOKEN: acmeAdmin });
+    expect(text.stdout).toMatch(new RegExp(`^usage of tenant acme \\(periods: calendar month, UTC; current ${month}\\)\n(.|\n)*^${month}\tsessions_started=0`, "m"));
+    // A's admin at B (its token's audience is A's: not trusted there), and at the platform.
+    const atBeta = await gatehouse(["admin", "usage", "--gateway", base("beta")], { GATEHOUSE_TOKEN: acmeAdmin });
+    expect(atBeta.code).toBe(1);
+    expect(atBeta.stderr).toMatch(/401|aud/);
+    expect((await api("GET", `${base("beta")}/v1/admin/usage`, acmeAdmin)).status).toBe(401);
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/beta/usage`, acmeAdmin)).status).toBe(401);
+    // B's people without B's admin role: refused at B.
+    const betaAuditor = await stack.mintToken({ sub: "bob", audience: "gatehouse-beta", claims: { groups: ["beta-auditors"] } });
+    expect((await api("GET", `${base("beta")}/v1/admin/usage`, betaAuditor)).status).toBe(403);
+    // The platform administrator: any tenant, through the platform; no role inside a tenant.
+    for (const t of TENANTS) {
+      const r = await gatehouse(["admin", "tenants", "usage", t, "--period", month, "--json", "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ tenant: t, periods: [{ period: month, counters: { sessions_started: 0 } }] });
+    }
+    expect((await api("GET", `${base("acme")}/v1/admin/usage`, platformToken)).status).toBe(401);
+    // A malformed period is a usage error before any request, and a 400 from the API.
+    const bad = await gatehouse(["admin", "tenants", "usage", "acme", "--period", "2026-13", "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
+    expect(bad.code).toBe(2);
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/acme/usage?period=2026-1`, platformToken)).status).toBe(400);
+    // show: totals and this period.
+    const show = await gatehouse(["admin", "tenants", "show", "acme", "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
+    expect(show.stdout).toMatch(new RegExp(`usage +sessions_started=0 .*\\(totals\\)\n +${month} +sessions_started=0 .*\\(this period: calendar month, UTC\\)`));
   });
 });

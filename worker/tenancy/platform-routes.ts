@@ -22,7 +22,7 @@ import { endTenantActivity, purgeTenant } from "./tenant-lifecycle.ts";
 import { listUnknownTenantRequests, noteUnknownTenant } from "./unknown-tenants.ts";
 import { decodeJwt } from "jose";
 import { changedSecrets, openSecrets, sealSecrets, splitSecrets } from "./tenant-secrets.ts";
-import { listRefusals, readUsage } from "./tenant-usage.ts";
+import { listRefusals, periodOf, periodQuery, readUsage, readUsagePeriods, usageReport } from "./tenant-usage.ts";
 import { isTenantName } from "./resolve.ts";
 
 type PlatformEnv = { Bindings: MultiTenantEnv; Variables: { admin: string } };
@@ -193,8 +193,17 @@ export const platformRoutes = new Hono<PlatformEnv>()
   })
   .get("/tenants/:name", async (c) => {
     const record = await existing(c);
-    const usage = statusOf(record) === "deleted" ? null : await readUsage(tenantDatabase(c.env.TENANT_STORE, record.name));
-    return c.json({ tenant: publicView(record), usage });
+    if (statusOf(record) === "deleted") return c.json({ tenant: publicView(record), usage: null, usage_period: null });
+    const db = tenantDatabase(c.env.TENANT_STORE, record.name);
+    const now = Date.now();
+    const [current] = await readUsagePeriods(db, periodOf(now));
+    // usage: totals since creation (what limits count); usage_period: this billing period's.
+    return c.json({ tenant: publicView(record), usage: await readUsage(db), usage_period: current });
+  })
+  .get("/tenants/:name/usage", async (c) => {
+    const record = await existing(c);
+    notDeleted(record);
+    return c.json({ tenant: record.name, ...(await usageReport(tenantDatabase(c.env.TENANT_STORE, record.name), periodQuery(c.req.query("period")))) });
   })
   .patch("/tenants/:name", async (c) => {
     const body = await jsonBody(c);
