@@ -170,7 +170,7 @@ describe("each tenant's own sign-in", () => {
     expect(show.stdout).not.toContain(secrets.acme);
     const text = await gatehouse(["admin", "tenants", "show", "acme", "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
     expect(text.stdout).toMatch(/signin\s+oidc corp \(.*acme-console.*client secret sealed\)/);
-  });
+  }, 120_000);
 
   it("signs people in to two tenants side by side, each under its own prefix, cookie and roles", async () => {
     const ann = await browserSignIn("acme", "ann", ["acme-auditors"]);
@@ -208,7 +208,7 @@ describe("each tenant's own sign-in", () => {
     await both.page.waitForURL(`${base("beta")}/signin`);
     await both.page.goto(`${base("acme")}/console/approvals`);
     expect(await both.page.locator(".me").textContent()).toMatch(/cat/);
-  });
+  }, 300_000);
 
   it("the whole HTTP flow: redirect URI, state and cookie are the tenant's own", async () => {
     const flow = await codeFor("acme", "erin");
@@ -295,7 +295,7 @@ describe("across tenants (attacks)", () => {
     expect(sessions!.status()).toBe(403);
     const review = await page.goto(`${base("acme")}/console/review`);
     expect(review!.status()).toBe(403);
-  });
+  }, 180_000);
 
   it("a tenant without sign-in has none (the platform's GATEHOUSE_SIGNIN is not its)", async () => {
     const r = await fetch(`${base("plain")}/signin`);
@@ -349,5 +349,5 @@ describe("usage per billing period (docs/TENANCY.md)", () => {
     // show: totals and this period.
     const show = await gatehouse(["admin", "tenants", "show", "acme", "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
     expect(show.stdout).toMatch(new RegExp(`usage +sessions_started=0 .*\\(totals\\)\n +${month} +sessions_started=0 .*\\(this period: calendar month, UTC\\)`));
-  });
+  }, 300_000);
 });

@@ -12,6 +12,9 @@ import { parseTenantSignin, publicView, signinSecretsOf, updatedTenant, type Ten
 import { changedSecrets, openSecrets, sealSecrets } from "./tenant-secrets.ts";
 import { withPathPrefix } from "./path-prefix.ts";
 import { parseSigninConfig } from "../signin/config.ts";
+import type { Context } from "hono";
+import { pathBase, sessionCookieScope, tenantOf } from "../signin/session.ts";
+import { publicOrigin } from "../signin/finish.ts";
 import { createConsoleSession, readConsoleSession, savePendingSignin, takePendingSignin, deleteConsoleSession, randomToken } from "../signin/store.ts";
 
 const raw = env as unknown as Env;
@@ -113,6 +116,27 @@ describe("console sessions and sign-ins carry their tenant", () => {
     expect(await takePendingSignin(raw.DB, "", state)).toBeNull();
     expect(await takePendingSignin(raw.DB, "acme", state)).toMatchObject({ tenant: "acme", provider: "corp", nonce: "n" });
     expect(await takePendingSignin(raw.DB, "acme", state)).toBeNull();
+  });
+});
+
+describe("the console cookie's scope", () => {
+  const ctx = (url: string, tenant?: { name: string; via: string }) => ({ req: { url }, env: { TENANT: tenant, GATEHOUSE_PUBLIC_URL: "https://gate.example.com/t/acme" } }) as unknown as Context;
+
+  it("single-tenant: unchanged; a tenant by path: its name, its path, __Secure-; by host: its name, __Host-, Path=/", () => {
+    expect(sessionCookieScope(ctx("https://gate.example.com/console/"))).toEqual({ name: "__Host-gatehouse_console", path: "/", secure: true });
+    expect(sessionCookieScope(ctx("http://127.0.0.1:8787/console/"))).toEqual({ name: "gatehouse_console", path: "/", secure: false });
+    const byPath = ctx("https://gate.example.com/console/", { name: "acme", via: "path" });
+    expect(sessionCookieScope(byPath)).toEqual({ name: "__Secure-gatehouse_console_acme", path: "/t/acme", secure: true });
+    expect([tenantOf(byPath), pathBase(byPath)]).toEqual(["acme", "/t/acme"]);
+    expect(sessionCookieScope(ctx("http://127.0.0.1:8787/console/", { name: "acme", via: "path" }))).toEqual({ name: "gatehouse_console_acme", path: "/t/acme", secure: false });
+    const byHost = ctx("https://acme.gate.example.com/console/", { name: "acme", via: "host" });
+    expect(sessionCookieScope(byHost)).toEqual({ name: "__Host-gatehouse_console_acme", path: "/", secure: true });
+    expect(pathBase(byHost)).toBe("");
+  });
+
+  it("the redirect URI's origin is the tenant's own: its public URL, or the host that named it", () => {
+    expect(publicOrigin(ctx("https://gate.example.com/signin", { name: "acme", via: "path" }))).toBe("https://gate.example.com/t/acme");
+    expect(publicOrigin(ctx("https://acme.gate.example.com/signin", { name: "acme", via: "host" }))).toBe("https://acme.gate.example.com");
   });
 });
 
