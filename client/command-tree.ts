@@ -15,7 +15,7 @@ export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   access: ["request", "list", "revoke"],
   sessions: ["list", "show", "replay", "export", "verify"],
   review: ["report"],
-  admin: ["policy", "connectors", "tenants"],
+  admin: ["policy", "connectors", "tenants", "usage"],
   completion: ["bash", "zsh", "fish"],
   version: [],
   help: [],

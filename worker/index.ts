@@ -53,6 +53,9 @@ app.route("/v1/approvals", approvalRoutes);
 app.route("/v1/grants", grantRoutes);
 app.route("/v1", tunnelRoutes);
 // People: sign-in (OIDC / SAML) and the web console (docs/CONSOLE.md).
+// `/console/` (where sign-in lands by default) is not the sub-app's "/" under strict routing: sent on
+// to the approvals page, which asks for a sign-in itself.
+app.get("/console/", (c) => c.redirect("/console/approvals", 303));
 app.route("/console", consoleRoutes);
 app.route("/", signinRoutes);
 

@@ -1,5 +1,5 @@
 /**
- * `gatehouse admin tenants create|list|show|update|suspend|resume|delete|audit|unknown` — the hosted platform's tenant administration
+ * `gatehouse admin tenants create|list|show|usage|update|suspend|resume|delete|audit|unknown` — the hosted platform's tenant administration
  * (worker/tenancy/platform-routes.ts, docs/TENANCY.md). Platform administrators only: the token
  * must come from GATEHOUSE_PLATFORM_ISSUERS and name a GATEHOUSE_PLATFORM_ADMINS subject; a
  * tenant's `admin` role is refused here. --gateway is the platform URL, without `/t/<tenant>`.
@@ -12,8 +12,9 @@ import type { CommandIO } from "./io.ts";
 
 export const TENANTS_USAGE = `  gatehouse admin tenants create --file tenant.json [--json]   create a tenant (platform admin)
   gatehouse admin tenants list [--json]                        every tenant
-  gatehouse admin tenants show <name> [--json]                 one tenant, its limits and usage counters
-  gatehouse admin tenants update <name> --file change.json     change limits and/or issuers ({"limits": {…}})
+  gatehouse admin tenants show <name> [--json]                 one tenant, its limits, usage totals and this period's
+  gatehouse admin tenants usage <name> [--period YYYY-MM] [--json]  usage per billing period (calendar month, UTC)
+  gatehouse admin tenants update <name> --file change.json     change limits, issuers, secrets and/or signin ({"limits": {…}})
   gatehouse admin tenants suspend <name> [--reason text]       refuse everything; end live sessions and connectors
   gatehouse admin tenants resume <name> [--reason text]        serve a suspended tenant again
   gatehouse admin tenants delete <name> --yes [--reason text]  erase a suspended tenant (its name is never reused)
@@ -28,6 +29,7 @@ interface TenantView {
   policy_source: string;
   audit_keys: string;
   limits: Record<string, number | null>;
+  signin?: { oidc: Array<{ id: string; issuer: string; client_id: string; client_secret: string | null }>; saml: Array<{ id: string; idp_entity_id: string }>; session_hours: number } | null;
   created_at: string;
   created_by: string;
   status?: string;
@@ -36,8 +38,36 @@ interface TenantView {
   reason?: string | null;
 }
 
+interface UsageReport {
+  tenant: string;
+  period_kind: string;
+  current_period: string;
+  totals: Record<string, number>;
+  periods: Array<{ period: string; from: string; to: string; counters: Record<string, number> }>;
+}
+
+const counters = (c: Record<string, number>) =>
+  Object.entries(c)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+
+/** A usage report (platform: admin tenants usage; tenant admins: admin usage) as text. */
+export function printUsage(io: CommandIO, r: UsageReport): void {
+  io.stdout(`usage of tenant ${r.tenant} (periods: ${r.period_kind}; current ${r.current_period})\n`);
+  io.stdout(`total\t${counters(r.totals)}\n`);
+  if (r.periods.length === 0) io.stdout("(nothing counted in any period yet)\n");
+  for (const p of r.periods) io.stdout(`${p.period}\t${counters(p.counters)}\n`);
+}
+
+/** `?period=` for the usage endpoints, checked here too so a typo is a usage error, not a round trip. */
+export function periodParam(value: string | undefined): string {
+  if (value === undefined) return "";
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(value)) throw new UsageError("--period must be a calendar month YYYY-MM (UTC)");
+  return `?period=${value}`;
+}
+
 export async function adminTenantsCommand(sub: string | undefined, rest: string[], base: URL, headers: Record<string, string>, io: CommandIO): Promise<number> {
-  const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, file: { kind: "string" }, reason: { kind: "string" }, yes: { kind: "boolean" } });
+  const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, file: { kind: "string" }, reason: { kind: "string" }, yes: { kind: "boolean" }, period: { kind: "string" } });
   const call = async (method: string, path: string, body?: string) => {
     const res = await fetch(new URL(path, base), {
       method,
@@ -50,14 +80,19 @@ export async function adminTenantsCommand(sub: string | undefined, rest: string[
     return JSON.parse(text) as Record<string, unknown>;
   };
   const json = a.booleans.has("json");
-  const print = (t: TenantView, usage?: Record<string, number>) => {
+  const print = (t: TenantView, usage?: Record<string, number>, period?: { period: string; counters: Record<string, number> } | null) => {
     io.stdout(`tenant ${t.name} (created ${t.created_at} by ${t.created_by})\n`);
     io.stdout(`  status     ${t.status ?? "active"}${t.changed_at ? ` since ${t.changed_at} by ${t.changed_by}${t.reason ? ` (${t.reason})` : ""}` : ""}\n`);
     for (const i of t.issuers) io.stdout(`  issuer     ${i.issuer} (audiences ${i.audiences.join(", ")})\n`);
     io.stdout(`  connectors ${t.connectors.join(", ") || "(none configured; enrol with admin connectors)"}\n`);
     io.stdout(`  policy     ${t.policy_source}; audit keys ${t.audit_keys}\n`);
+    if (t.signin) {
+      for (const p of t.signin.oidc) io.stdout(`  signin     oidc ${p.id} (issuer ${p.issuer}, client ${p.client_id}${p.client_secret ? ", client secret sealed" : ""})\n`);
+      for (const p of t.signin.saml) io.stdout(`  signin     saml ${p.id} (idp ${p.idp_entity_id})\n`);
+    } else io.stdout("  signin     none (no console sign-in)\n");
     io.stdout(`  limits     ${Object.entries(t.limits).map(([k, v]) => `${k}=${v ?? "none"}`).join(" ")}\n`);
-    if (usage) io.stdout(`  usage      ${Object.entries(usage).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
+    if (usage) io.stdout(`  usage      ${counters(usage)} (totals)\n`);
+    if (period) io.stdout(`  ${period.period}    ${counters(period.counters)} (this period: calendar month, UTC)\n`);
   };
   if (sub === "create") {
     const file = a.strings.get("file");
@@ -86,7 +121,14 @@ export async function adminTenantsCommand(sub: string | undefined, rest: string[
     if (a.positionals.length !== 1) throw new UsageError("admin tenants show needs one tenant name");
     const out = await call("GET", `platform/v1/tenants/${encodeURIComponent(a.positionals[0]!)}`);
     if (json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
-    else print(out.tenant as TenantView, out.usage as Record<string, number>);
+    else print(out.tenant as TenantView, out.usage as Record<string, number>, out.usage_period as { period: string; counters: Record<string, number> } | null);
+    return 0;
+  }
+  if (sub === "usage") {
+    if (a.positionals.length !== 1) throw new UsageError("admin tenants usage needs one tenant name");
+    const out = await call("GET", `platform/v1/tenants/${encodeURIComponent(a.positionals[0]!)}/usage${periodParam(a.strings.get("period"))}`);
+    if (json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+    else printUsage(io, out as unknown as UsageReport);
     return 0;
   }
   const named = (what: string) => {
@@ -145,5 +187,5 @@ export async function adminTenantsCommand(sub: string | undefined, rest: string[
     }
     return 0;
   }
-  throw new UsageError(`unknown admin tenants command ${JSON.stringify(sub)} (create, list, show, update, suspend, resume, delete, audit, unknown)`);
+  throw new UsageError(`unknown admin tenants command ${JSON.stringify(sub)} (create, list, show, usage, update, suspend, resume, delete, audit, unknown)`);
 }

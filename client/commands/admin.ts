@@ -2,6 +2,7 @@
  * `gatehouse admin policy apply <file> | show` — the hosted-use policy API (worker/routes/admin.ts);
  * `gatehouse admin connectors …` — connector enrolment (admin-connectors.ts).
  * `gatehouse admin tenants …` — hosted mode's tenants, platform administrators only (admin-tenants.ts).
+ * `gatehouse admin usage` — hosted mode: a tenant's own usage counters (its admin role).
  * Only identities holding the policy's `admin` role may call it. A policy is validated whole by
  * the gateway; an invalid one is rejected with every error and nothing changes.
  */
@@ -13,11 +14,12 @@ import { DEFAULT_GATEWAY, errorFromBody, parseGatewayUrl } from "../gateway/api.
 import { resolveTokenSource } from "../auth/token-source.ts";
 import type { CommandIO } from "./io.ts";
 import { adminConnectorsCommand, CONNECTORS_USAGE } from "./admin-connectors.ts";
-import { adminTenantsCommand, TENANTS_USAGE } from "./admin-tenants.ts";
+import { adminTenantsCommand, periodParam, printUsage, TENANTS_USAGE } from "./admin-tenants.ts";
 
 export const ADMIN_USAGE = `usage:
   gatehouse admin policy apply <policy.yaml>   validate and apply a policy (admin role)
   gatehouse admin policy show [--json]          the policy in force, its hash and origin
+  gatehouse admin usage [--period YYYY-MM] [--json]   hosted mode: this tenant's usage per billing period (admin role)
 ${CONNECTORS_USAGE}${TENANTS_USAGE}options:
   --gateway URL   gateway (env GATEHOUSE_URL); token from GATEHOUSE_TOKEN or the CI's OIDC token
 `;
@@ -34,13 +36,19 @@ interface PolicyView {
 
 export async function adminCommand(argv: string[], io: CommandIO): Promise<number> {
   const [area, sub, ...rest] = argv;
+  // `admin <anything> --help`: the one usage text covers every admin command.
+  if (area !== undefined && (argv.includes("--help") || argv.includes("-h"))) {
+    io.stdout(ADMIN_USAGE);
+    return 0;
+  }
+  if (area === "usage") return adminUsageCommand(argv.slice(1), io);
   const listed = (area === "connectors" || area === "tenants") && sub !== undefined && !sub.startsWith("-");
   if ((area !== "policy" || (sub !== "apply" && sub !== "show")) && !listed) {
     io.stdout(ADMIN_USAGE);
     return area === undefined || area === "--help" || area === "-h" ? (area === undefined ? 2 : 0) : 2;
   }
   const connectorFlags: Record<string, FlagSpec> =
-    area === "connectors" ? { id: { kind: "string" }, ttl: { kind: "string" } } : area === "tenants" ? { file: { kind: "string" }, reason: { kind: "string" }, yes: { kind: "boolean" } } : {};
+    area === "connectors" ? { id: { kind: "string" }, ttl: { kind: "string" } } : area === "tenants" ? { file: { kind: "string" }, reason: { kind: "string" }, yes: { kind: "boolean" }, period: { kind: "string" } } : {};
   const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, ...connectorFlags });
   const env = io.env ?? process.env;
   const base = parseGatewayUrl(a.strings.get("gateway") ?? env.GATEHOUSE_URL ?? DEFAULT_GATEWAY);
@@ -82,5 +90,22 @@ export async function adminCommand(argv: string[], io: CommandIO): Promise<numbe
   if (!res.ok) throw errorFromBody(res.status, text);
   const body = JSON.parse(text) as { hash: string };
   io.stdout(`gatehouse: policy applied (sha256 ${body.hash}); new sessions use it\n`);
+  return 0;
+}
+
+/** `gatehouse admin usage`: the tenant's own usage (GET /v1/admin/usage under the tenant's URL). */
+async function adminUsageCommand(args: string[], io: CommandIO): Promise<number> {
+  const a = parseArgs(args, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, period: { kind: "string" } });
+  if (a.positionals.length) throw new UsageError("admin usage takes no arguments (the tenant is the one --gateway names)");
+  const env = io.env ?? process.env;
+  const base = parseGatewayUrl(a.strings.get("gateway") ?? env.GATEHOUSE_URL ?? DEFAULT_GATEWAY);
+  const query = periodParam(a.strings.get("period"));
+  const token = await resolveTokenSource({ env, audience: a.strings.get("audience") }).getToken();
+  const res = await fetch(new URL(`v1/admin/usage${query}`, base), { headers: { authorization: `Bearer ${token}`, accept: "application/json" }, redirect: "error" });
+  const text = await res.text();
+  if (!res.ok) throw errorFromBody(res.status, text);
+  const report = JSON.parse(text) as Parameters<typeof printUsage>[1];
+  if (a.booleans.has("json")) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  else printUsage(io, report);
   return 0;
 }

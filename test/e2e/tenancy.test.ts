@@ -323,6 +323,18 @@ describe("the same PostgreSQL flow in two tenants side by side", () => {
       const usage = r.json.usage as Record<string, number>;
       expect(usage.sessions_started).toBeGreaterThanOrEqual(2);
       expect(usage.recording_bytes).toBeGreaterThan(0);
+      // Per billing period (calendar month, UTC): the periods' session starts add up to the total
+      // (no session of this tenant starts meanwhile; recording bytes may still be flushing), read
+      // by the platform and by the tenant's own admin alike.
+      const report = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/${t}/usage`, platformToken);
+      expect(report.status).toBe(200);
+      const periods = report.json.periods as Array<{ period: string; counters: Record<string, number> }>;
+      const started = (report.json.totals as Record<string, number>).sessions_started;
+      expect(periods.reduce((sum, p) => sum + p.counters.sessions_started!, 0)).toBe(started);
+      expect(periods.reduce((sum, p) => sum + p.counters.recording_bytes!, 0)).toBeGreaterThan(0);
+      const own = await api("GET", `${base(t)}/v1/admin/usage`, await personToken(t, `${t}-root`, [`${t}-admins`]));
+      expect(own.status).toBe(200);
+      expect(own.json).toMatchObject({ tenant: t, period_kind: "calendar month, UTC", totals: { sessions_started: started } });
     }
   });
 

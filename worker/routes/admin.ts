@@ -9,6 +9,8 @@ import { requireRole, type AppEnv } from "../auth/bearer-identity.ts";
 import { currentPolicy, devIssuerIds } from "../policy/current-policy.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { adminConnectorRoutes } from "./admin-connectors.ts";
+import { NotFoundError } from "../errors.ts";
+import { periodQuery, usageReport } from "../tenancy/tenant-usage.ts";
 
 const MAX_POLICY_BYTES = 1024 * 1024;
 
@@ -49,6 +51,14 @@ export const adminRoutes = new Hono<AppEnv>()
   /** SIEM export: queue and per-sink progress (docs/EXPORT.md). */
   .get("/export", admin, async (c) => {
     return c.json(await c.env.EXPORTER.get(c.env.EXPORTER.idFromName("exporter")).status());
+  })
+  /**
+   * Hosted mode: the tenant's own usage counters, totals and per billing period (docs/TENANCY.md).
+   * Its DB is its own store, so a tenant admin can read no other tenant's usage by construction.
+   */
+  .get("/usage", admin, async (c) => {
+    if (!c.env.TENANT) throw new NotFoundError("usage counters exist in hosted mode only (docs/TENANCY.md)");
+    return c.json({ tenant: c.env.TENANT.name, ...(await usageReport(c.env.DB, periodQuery(c.req.query("period")))) });
   })
   /** Connector enrolment, listing and revocation (docs/CONNECTOR.md §Enrolment). */
   .route("/connectors", adminConnectorRoutes);

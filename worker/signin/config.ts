@@ -116,11 +116,18 @@ export function parseSigninConfig(text: string | undefined): SigninConfig {
   return { oidc, saml, sessionSeconds: Math.round(hours * 3600) };
 }
 
-let cached: { text: string | undefined; config: SigninConfig } | undefined;
+// Parsed once per text: one entry per deployment, one per tenant in hosted mode (bounded).
+const cached = new Map<string, SigninConfig>();
 
 export function signinConfig(env: { GATEHOUSE_SIGNIN?: string }): SigninConfig {
-  if (!cached || cached.text !== env.GATEHOUSE_SIGNIN) cached = { text: env.GATEHOUSE_SIGNIN, config: parseSigninConfig(env.GATEHOUSE_SIGNIN) };
-  return cached.config;
+  const text = env.GATEHOUSE_SIGNIN ?? "";
+  let config = cached.get(text);
+  if (!config) {
+    config = parseSigninConfig(text);
+    if (cached.size >= 256) cached.clear();
+    cached.set(text, config);
+  }
+  return config;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Identity } from "../../parsers/identity.ts";
 import { html, page } from "../console/html.ts";
 import { signinConfig } from "./config.ts";
 import { createConsoleSession, hashKey, randomToken, sameSecret, type PendingSignin } from "./store.ts";
-import { bindingCookieOf, clearBindingCookie, setBindingCookie, setSessionCookie, type ConsoleEnv } from "./session.ts";
+import { bindingCookieOf, clearBindingCookie, setBindingCookie, setSessionCookie, tenantOf, type ConsoleEnv } from "./session.ts";
 
 /** Only console paths are valid destinations after sign-in (no open redirect). */
 export function safeReturnTo(value: string | undefined): string {
@@ -15,9 +15,16 @@ export function safeReturnTo(value: string | undefined): string {
   return value;
 }
 
+/**
+ * Where this deployment (or tenant) is reached: redirect URIs, the SAML ACS and entity id. A
+ * tenant's is its own — `<public url>/t/<tenant>` (its GATEHOUSE_PUBLIC_URL), or, when the request
+ * named it by its host `<tenant>.<base domain>`, that host (the boundary resolved the tenant from
+ * it, so it is the tenant's; and the sign-in's cookies live on that host).
+ */
 export function publicOrigin(c: Context): string {
-  const configured = (c.env as { GATEHOUSE_PUBLIC_URL?: string }).GATEHOUSE_PUBLIC_URL;
-  return (configured || new URL(c.req.url).origin).replace(/\/+$/, "");
+  const env = c.env as { GATEHOUSE_PUBLIC_URL?: string; TENANT?: { via: string } };
+  if (env.TENANT?.via === "host") return new URL(c.req.url).origin;
+  return (env.GATEHOUSE_PUBLIC_URL || new URL(c.req.url).origin).replace(/\/+$/, "");
 }
 
 export function refused(c: Context, message: string, status: 400 | 403 = 400): Response {
@@ -41,7 +48,7 @@ export async function sameBrowser(c: Context, pending: PendingSignin): Promise<b
 export async function signedIn(c: Context<ConsoleEnv>, identity: Identity, method: string, returnTo: string): Promise<Response> {
   const config = signinConfig(c.env);
   clearBindingCookie(c);
-  const { id } = await createConsoleSession(c.env.DB, identity, method, config.sessionSeconds);
+  const { id } = await createConsoleSession(c.env.DB, tenantOf(c), identity, method, config.sessionSeconds);
   setSessionCookie(c, id, config.sessionSeconds);
   return c.redirect(safeReturnTo(returnTo), 303);
 }

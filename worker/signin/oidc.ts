@@ -17,7 +17,7 @@ export class SigninRefused extends Error {
 
 export interface OidcStart {
   state: string;
-  pending: PendingSignin;
+  pending: Omit<PendingSignin, "tenant">;
   location: string;
 }
 
@@ -43,7 +43,7 @@ export interface OidcFinish {
   issuers: readonly TrustedIssuer[];
   code: string;
   redirectUri: string;
-  pending: PendingSignin;
+  pending: Omit<PendingSignin, "tenant">;
   fetcher?: typeof fetch;
 }
 

@@ -16,7 +16,7 @@ import { html, page } from "../console/html.ts";
 import { signinConfig } from "./config.ts";
 import { finishOidc, SigninRefused, startOidc } from "./oidc.ts";
 import { deleteConsoleSession, readConsoleSession, savePendingSignin, sameSecret, takePendingSignin } from "./store.ts";
-import { assertSameOrigin, clearSessionCookie, sessionIdOf, type ConsoleEnv } from "./session.ts";
+import { assertSameOrigin, clearSessionCookie, sessionIdOf, tenantOf, type ConsoleEnv } from "./session.ts";
 import { samlRoutes } from "./saml-routes.ts";
 import { newBinding, publicOrigin, refused, safeReturnTo, sameBrowser, signedIn } from "./finish.ts";
 
@@ -28,7 +28,7 @@ export const signinRoutes = new Hono<ConsoleEnv>()
     const providers = [...config.oidc, ...config.saml];
     const body =
       providers.length === 0
-        ? html`<p role="alert">No sign-in provider is configured (GATEHOUSE_SIGNIN, docs/CONSOLE.md).</p>`
+        ? html`<p role="alert">No sign-in provider is configured (GATEHOUSE_SIGNIN, or the tenant's signin: docs/CONSOLE.md).</p>`
         : html`<p>Sign in with your organisation's identity provider.</p><ul class="providers">${providers.map(
             (p) => html`<li><a class="button" href="/signin/${p.kind}/${p.id}?return_to=${back}">Sign in with ${p.label}</a></li>`,
           )}</ul>`;
@@ -38,7 +38,7 @@ export const signinRoutes = new Hono<ConsoleEnv>()
     const provider = signinConfig(c.env).oidc.find((p) => p.id === c.req.param("id"));
     if (!provider) return refused(c, "unknown sign-in provider");
     const start = await startOidc(provider, `${publicOrigin(c)}/signin/oidc/${provider.id}/callback`, safeReturnTo(c.req.query("return_to")), await newBinding(c));
-    await savePendingSignin(c.env.DB, start.state, start.pending);
+    await savePendingSignin(c.env.DB, start.state, { ...start.pending, tenant: tenantOf(c) });
     return c.redirect(start.location, 302);
   })
   .get("/signin/oidc/:id/callback", async (c) => {
@@ -48,8 +48,8 @@ export const signinRoutes = new Hono<ConsoleEnv>()
     if (error) return refused(c, `the identity provider refused the sign-in: ${error}`);
     const state = c.req.query("state") ?? "";
     const code = c.req.query("code") ?? "";
-    const pending = await takePendingSignin(c.env.DB, state);
-    // An unknown, reused, expired or other-provider state is one answer: start again.
+    const pending = await takePendingSignin(c.env.DB, tenantOf(c), state);
+    // An unknown, reused, expired, other-provider or other-tenant state is one answer: start again.
     if (!pending || pending.provider !== provider.id) return refused(c, "this sign-in link is unknown, expired or already used: start again");
     if (!code) return refused(c, "the identity provider returned no code");
     if (!(await sameBrowser(c, pending))) return refused(c, "this sign-in was started in another browser: start again here", 403);
@@ -66,11 +66,11 @@ export const signinRoutes = new Hono<ConsoleEnv>()
   .post("/signout", async (c) => {
     assertSameOrigin(c);
     const id = sessionIdOf(c);
-    const session = id ? await readConsoleSession(c.env.DB, id) : null;
+    const session = id ? await readConsoleSession(c.env.DB, tenantOf(c), id) : null;
     if (session && id) {
       const form = await c.req.parseBody();
       if (typeof form.csrf !== "string" || !sameSecret(form.csrf, session.csrf)) throw new GatewayError(403, "forbidden", "missing or wrong CSRF token");
-      await deleteConsoleSession(c.env.DB, id);
+      await deleteConsoleSession(c.env.DB, tenantOf(c), id);
     }
     clearSessionCookie(c);
     return c.redirect("/signin", 303);

@@ -12,7 +12,7 @@ import { Hono, type Context } from "hono";
 import { signinConfig, type SamlProvider } from "./config.ts";
 import { authnRequestXml, checkSamlResponse, newRequestId, redirectBindingUrl, SamlRefused, spMetadataXml } from "./saml/response.ts";
 import { firstSightOfAssertion, randomToken, savePendingSignin, takePendingSignin } from "./store.ts";
-import type { ConsoleEnv } from "./session.ts";
+import { tenantOf, type ConsoleEnv } from "./session.ts";
 import { newBinding, publicOrigin, refused, safeReturnTo, sameBrowser, signedIn } from "./finish.ts";
 
 function urls(c: Context, p: SamlProvider) {
@@ -29,7 +29,7 @@ export const samlRoutes = new Hono<ConsoleEnv>()
     const { acsUrl, spEntityId } = urls(c, p);
     const requestId = newRequestId();
     const state = randomToken();
-    await savePendingSignin(c.env.DB, state, { provider: p.id, verifier: requestId, nonce: "", returnTo: safeReturnTo(c.req.query("return_to")), binding: await newBinding(c) });
+    await savePendingSignin(c.env.DB, state, { tenant: tenantOf(c), provider: p.id, verifier: requestId, nonce: "", returnTo: safeReturnTo(c.req.query("return_to")), binding: await newBinding(c) });
     const xml = authnRequestXml({ id: requestId, issueInstant: new Date(), destination: p.ssoUrl, acsUrl, spEntityId });
     return c.redirect(await redirectBindingUrl(p.ssoUrl, xml, state), 302);
   })
@@ -45,7 +45,7 @@ export const samlRoutes = new Hono<ConsoleEnv>()
     const form = await c.req.parseBody();
     const samlResponse = typeof form.SAMLResponse === "string" ? form.SAMLResponse : "";
     const relayState = typeof form.RelayState === "string" ? form.RelayState : "";
-    const pending = await takePendingSignin(c.env.DB, relayState);
+    const pending = await takePendingSignin(c.env.DB, tenantOf(c), relayState);
     if (!pending || pending.provider !== p.id || pending.verifier.startsWith(DONE)) return refused(c, "this sign-in is unknown, expired or already used: start again");
     const { acsUrl, spEntityId } = urls(c, p);
     try {
@@ -62,7 +62,7 @@ export const samlRoutes = new Hono<ConsoleEnv>()
   .get("/:id/finish", async (c) => {
     const p = signinConfig(c.env).saml.find((x) => x.id === c.req.param("id"));
     if (!p) return refused(c, "unknown sign-in provider");
-    const pending = await takePendingSignin(c.env.DB, c.req.query("state") ?? "");
+    const pending = await takePendingSignin(c.env.DB, tenantOf(c), c.req.query("state") ?? "");
     if (!pending || pending.provider !== p.id || !pending.verifier.startsWith(DONE)) return refused(c, "this sign-in is unknown, expired or already used: start again");
     if (!(await sameBrowser(c, pending))) return refused(c, "this sign-in was started in another browser: start again here", 403);
     return signedIn(c, JSON.parse(pending.verifier.slice(DONE.length)), `saml:${p.id}`, pending.returnTo);

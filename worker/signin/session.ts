@@ -4,6 +4,10 @@
  * Cookie: a random 256-bit id (D1 holds only its hash), `HttpOnly`, `SameSite=Lax`, `Path=/`,
  * `Secure` with the `__Host-` prefix everywhere except plain-http loopback (npm start), where a
  * browser would drop a Secure cookie.
+ * Hosted mode (docs/TENANCY.md): the cookies are the tenant's — named after it, and, when the
+ * tenant is named by the `/t/<tenant>` path prefix, sent by the browser only under that prefix
+ * (`__Secure-` instead of `__Host-`, which requires Path=/); a tenant on its own host name gets a
+ * host-only `__Host-` cookie. The server-side session carries the tenant too (store.ts).
  * CSRF: every state-changing request must (a) carry the session's synchronizer token in the form
  * field `csrf` (or header `x-csrf-token`), compared in constant time, and (b) come from our own
  * origin when the browser says where it comes from (Origin / Sec-Fetch-Site). SameSite=Lax alone
@@ -22,22 +26,45 @@ function isLoopbackHttp(url: URL): boolean {
   return url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]");
 }
 
-export function cookieName(requestUrl: string): string {
-  return isLoopbackHttp(new URL(requestUrl)) ? "gatehouse_console" : "__Host-gatehouse_console";
+/** The tenant this request is served as ('' on a single-tenant deployment). */
+export function tenantOf(c: Context): string {
+  return (c.env as { TENANT?: { name: string } } | undefined)?.TENANT?.name ?? "";
+}
+
+/** The browser-side path under which the worker's `/` is served: `/t/<tenant>` when the path named the tenant. */
+export function pathBase(c: Context): string {
+  const t = (c.env as { TENANT?: { name: string; via: string } } | undefined)?.TENANT;
+  return t && t.via === "path" ? `/t/${t.name}` : "";
+}
+
+interface CookieScope {
+  name: string;
+  path: string;
+  secure: boolean;
+}
+
+/** Name, path and Secure flag of the console session cookie for this request's tenant. */
+export function sessionCookieScope(c: Context): CookieScope {
+  const loopback = isLoopbackHttp(new URL(c.req.url));
+  const tenant = tenantOf(c);
+  const base = pathBase(c);
+  const plain = tenant ? `gatehouse_console_${tenant}` : "gatehouse_console";
+  if (loopback) return { name: plain, path: base || "/", secure: false };
+  return { name: base ? `__Secure-${plain}` : `__Host-${plain}`, path: base || "/", secure: true };
 }
 
 export function setSessionCookie(c: Context, id: string, maxAgeSeconds: number): void {
-  const loopback = isLoopbackHttp(new URL(c.req.url));
-  setCookie(c, cookieName(c.req.url), id, { httpOnly: true, secure: !loopback, sameSite: "Lax", path: "/", maxAge: maxAgeSeconds });
+  const scope = sessionCookieScope(c);
+  setCookie(c, scope.name, id, { httpOnly: true, secure: scope.secure, sameSite: "Lax", path: scope.path, maxAge: maxAgeSeconds });
 }
 
 export function clearSessionCookie(c: Context): void {
-  const loopback = isLoopbackHttp(new URL(c.req.url));
-  deleteCookie(c, cookieName(c.req.url), { path: "/", secure: !loopback });
+  const scope = sessionCookieScope(c);
+  deleteCookie(c, scope.name, { path: scope.path, secure: scope.secure });
 }
 
 export function sessionIdOf(c: Context): string | undefined {
-  return getCookie(c, cookieName(c.req.url));
+  return getCookie(c, sessionCookieScope(c).name);
 }
 
 /** Where to send a browser that is not signed in: the sign-in page, coming back here afterwards. */
@@ -51,7 +78,7 @@ export function signinRedirect(c: Context): Response {
 export function consoleIdentity() {
   return createMiddleware<ConsoleEnv>(async function consoleIdentityMiddleware(c, next) {
     const id = sessionIdOf(c);
-    const session = id ? await readConsoleSession(c.env.DB, id) : null;
+    const session = id ? await readConsoleSession(c.env.DB, tenantOf(c), id) : null;
     if (!session || !id) {
       if (c.req.method !== "GET" && c.req.method !== "HEAD") throw new ForbiddenError("not signed in (or the session expired): sign in again");
       return signinRedirect(c);
@@ -90,18 +117,21 @@ export async function checkedForm(c: Context<ConsoleEnv>): Promise<Record<string
  * binding cookie (HttpOnly, SameSite=Lax, 10 minutes, path /signin); the pending sign-in keeps its
  * hash; the finishing GET (a top-level navigation, so Lax cookies are sent) must present it.
  */
-const BINDING_COOKIE = "gatehouse_signin";
+function bindingCookieScope(c: Context): CookieScope {
+  const tenant = tenantOf(c);
+  return { name: tenant ? `gatehouse_signin_${tenant}` : "gatehouse_signin", path: `${pathBase(c)}/signin`, secure: !isLoopbackHttp(new URL(c.req.url)) };
+}
 
 export function setBindingCookie(c: Context, value: string): void {
-  const loopback = isLoopbackHttp(new URL(c.req.url));
-  setCookie(c, BINDING_COOKIE, value, { httpOnly: true, secure: !loopback, sameSite: "Lax", path: "/signin", maxAge: 600 });
+  const scope = bindingCookieScope(c);
+  setCookie(c, scope.name, value, { httpOnly: true, secure: scope.secure, sameSite: "Lax", path: scope.path, maxAge: 600 });
 }
 
 export function bindingCookieOf(c: Context): string | undefined {
-  return getCookie(c, BINDING_COOKIE);
+  return getCookie(c, bindingCookieScope(c).name);
 }
 
 export function clearBindingCookie(c: Context): void {
-  const loopback = isLoopbackHttp(new URL(c.req.url));
-  deleteCookie(c, BINDING_COOKIE, { path: "/signin", secure: !loopback });
+  const scope = bindingCookieScope(c);
+  deleteCookie(c, scope.name, { path: scope.path, secure: scope.secure });
 }

@@ -2,12 +2,18 @@
  * D1 storage for people's sign-in: console sessions, sign-ins in flight (state → PKCE verifier,
  * nonce) and the SAML assertion replay cache. Every secret (session id, state) is a 256-bit random
  * value stored only as its SHA-256: reading the table never yields a usable cookie or state.
+ * Sessions and sign-ins carry the tenant they were made for ('' single-tenant) and are found only
+ * for that tenant: in hosted mode each tenant has its own database already, this is the second wall.
  */
 import type { Identity } from "../../parsers/identity.ts";
 import { ensureSchema, registerMigrations } from "../storage/schema.ts";
 import m0003 from "../migrations/0003_console.sql";
+import m0004 from "../migrations/0004_console_tenant.sql";
 
-registerMigrations([{ id: "0003_console", sql: m0003 }]);
+registerMigrations([
+  { id: "0003_console", sql: m0003 },
+  { id: "0004_console_tenant", sql: m0004 },
+]);
 
 export function randomToken(bytes = 32): string {
   const b = crypto.getRandomValues(new Uint8Array(bytes));
@@ -37,45 +43,50 @@ export function sameSecret(a: string, b: string): boolean {
 }
 
 export interface ConsoleSession {
+  /** The tenant it was made for ('' on a single-tenant deployment). */
+  tenant: string;
   identity: Identity;
   method: string;
   csrf: string;
   expiresAt: number;
 }
 
-export async function createConsoleSession(db: D1Database, identity: Identity, method: string, ttlSeconds: number): Promise<{ id: string; session: ConsoleSession }> {
+export async function createConsoleSession(db: D1Database, tenant: string, identity: Identity, method: string, ttlSeconds: number): Promise<{ id: string; session: ConsoleSession }> {
   await ensureSchema(db);
   const id = randomToken();
   const now = Date.now();
-  const session: ConsoleSession = { identity, method, csrf: randomToken(), expiresAt: now + ttlSeconds * 1000 };
+  const session: ConsoleSession = { tenant, identity, method, csrf: randomToken(), expiresAt: now + ttlSeconds * 1000 };
   // Expired rows are swept on the way: sessions are few (people), the sweep is one indexed-free delete.
   await db.batch([
-    db.prepare("DELETE FROM console_sessions WHERE expires_at < ?").bind(now),
+    db.prepare("DELETE FROM console_tenant_sessions WHERE expires_at < ?").bind(now),
     db
-      .prepare("INSERT INTO console_sessions (id_hash, issuer, subject, claims, method, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .bind(await hashKey(id), identity.issuer, identity.subject, JSON.stringify(identity.claims), method, session.csrf, now, session.expiresAt),
+      .prepare("INSERT INTO console_tenant_sessions (id_hash, tenant, issuer, subject, claims, method, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(await hashKey(id), tenant, identity.issuer, identity.subject, JSON.stringify(identity.claims), method, session.csrf, now, session.expiresAt),
   ]);
   return { id, session };
 }
 
-export async function readConsoleSession(db: D1Database, id: string): Promise<ConsoleSession | null> {
+/** The session behind a cookie, only if it was made for this tenant and has not expired. */
+export async function readConsoleSession(db: D1Database, tenant: string, id: string): Promise<ConsoleSession | null> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return null;
   await ensureSchema(db);
   const row = await db
-    .prepare("SELECT issuer, subject, claims, method, csrf, expires_at FROM console_sessions WHERE id_hash = ?")
+    .prepare("SELECT tenant, issuer, subject, claims, method, csrf, expires_at FROM console_tenant_sessions WHERE id_hash = ?")
     .bind(await hashKey(id))
-    .first<{ issuer: string; subject: string; claims: string; method: string; csrf: string; expires_at: number }>();
-  if (!row || row.expires_at <= Date.now()) return null;
-  return { identity: { issuer: row.issuer, subject: row.subject, claims: JSON.parse(row.claims) as Record<string, unknown> }, method: row.method, csrf: row.csrf, expiresAt: row.expires_at };
+    .first<{ tenant: string; issuer: string; subject: string; claims: string; method: string; csrf: string; expires_at: number }>();
+  if (!row || row.tenant !== tenant || row.expires_at <= Date.now()) return null;
+  return { tenant: row.tenant, identity: { issuer: row.issuer, subject: row.subject, claims: JSON.parse(row.claims) as Record<string, unknown> }, method: row.method, csrf: row.csrf, expiresAt: row.expires_at };
 }
 
-export async function deleteConsoleSession(db: D1Database, id: string): Promise<void> {
+export async function deleteConsoleSession(db: D1Database, tenant: string, id: string): Promise<void> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return;
   await ensureSchema(db);
-  await db.prepare("DELETE FROM console_sessions WHERE id_hash = ?").bind(await hashKey(id)).run();
+  await db.prepare("DELETE FROM console_tenant_sessions WHERE id_hash = ? AND tenant = ?").bind(await hashKey(id), tenant).run();
 }
 
 export interface PendingSignin {
+  /** The tenant whose sign-in page started it ('' single-tenant): it finishes there or nowhere. */
+  tenant: string;
   provider: string;
   verifier: string;
   nonce: string;
@@ -91,24 +102,27 @@ export async function savePendingSignin(db: D1Database, state: string, p: Pendin
   await ensureSchema(db);
   const now = Date.now();
   await db.batch([
-    db.prepare("DELETE FROM console_signins WHERE expires_at < ?").bind(now),
+    db.prepare("DELETE FROM console_tenant_signins WHERE expires_at < ?").bind(now),
     db
-      .prepare("INSERT INTO console_signins (state_hash, provider, verifier, nonce, return_to, binding, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .bind(await hashKey(state), p.provider, p.verifier, p.nonce, p.returnTo, p.binding, now + SIGNIN_TTL_MS),
+      .prepare("INSERT INTO console_tenant_signins (state_hash, tenant, provider, verifier, nonce, return_to, binding, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(await hashKey(state), p.tenant, p.provider, p.verifier, p.nonce, p.returnTo, p.binding, now + SIGNIN_TTL_MS),
   ]);
 }
 
-/** Takes (reads and deletes) a pending sign-in: a state is good for one callback only. */
-export async function takePendingSignin(db: D1Database, state: string): Promise<PendingSignin | null> {
+/**
+ * Takes (reads and deletes) a pending sign-in of this tenant: a state is good for one callback
+ * only, and only at the tenant that started it (another tenant's state is not even consumed).
+ */
+export async function takePendingSignin(db: D1Database, tenant: string, state: string): Promise<PendingSignin | null> {
   if (!/^[A-Za-z0-9_-]{20,200}$/.test(state)) return null;
   await ensureSchema(db);
   const key = await hashKey(state);
   const row = await db
-    .prepare("DELETE FROM console_signins WHERE state_hash = ? RETURNING provider, verifier, nonce, return_to, binding, expires_at")
-    .bind(key)
-    .first<{ provider: string; verifier: string; nonce: string; return_to: string; binding: string; expires_at: number }>();
-  if (!row || row.expires_at <= Date.now()) return null;
-  return { provider: row.provider, verifier: row.verifier, nonce: row.nonce, returnTo: row.return_to, binding: row.binding };
+    .prepare("DELETE FROM console_tenant_signins WHERE state_hash = ? AND tenant = ? RETURNING tenant, provider, verifier, nonce, return_to, binding, expires_at")
+    .bind(key, tenant)
+    .first<{ tenant: string; provider: string; verifier: string; nonce: string; return_to: string; binding: string; expires_at: number }>();
+  if (!row || row.tenant !== tenant || row.expires_at <= Date.now()) return null;
+  return { tenant: row.tenant, provider: row.provider, verifier: row.verifier, nonce: row.nonce, returnTo: row.return_to, binding: row.binding };
 }
 
 /** Records a SAML assertion id until it expires; false when it was seen already (a replay). */

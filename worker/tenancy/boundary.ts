@@ -21,6 +21,7 @@ import { platformRoutes } from "./platform-routes.ts";
 import { statusOf, type TenantRecord } from "./tenant-record.ts";
 import { noteUnknownTenant } from "./unknown-tenants.ts";
 import { openSecrets } from "./tenant-secrets.ts";
+import { withPathPrefix } from "./path-prefix.ts";
 
 type FetchApp = { fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> };
 
@@ -84,7 +85,8 @@ export async function serveHosted(app: FetchApp, request: Request, raw: HostedEn
       })().catch((e) => console.error("gatehouse: could not record a refusal", e)),
     );
   }
-  return response;
+  // Links and redirects of a tenant named by its path prefix keep the prefix (path-prefix.ts).
+  return resolved.tenant.via === "path" ? withPathPrefix(response, `/t/${record.name}`) : response;
 }
 
 async function describeRefusal(request: Request, response: Response, path: string, via: string): Promise<Refusal> {

@@ -17,12 +17,12 @@ import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import type { MultiTenantEnv } from "./tenant-env.ts";
 import { platformDatabase, tenantDatabase } from "./tenant-store.ts";
 import { insertTenant, listPlatformActions, listTenants, readTenant, recordPlatformAction, replaceTenant } from "./tenant-registry.ts";
-import { audienceClash, publicView, statusOf, tenantFromRequest, tombstone, updatedTenant, type TenantRecord } from "./tenant-record.ts";
+import { audienceClash, publicView, signinSecretsOf, statusOf, tenantFromRequest, tombstone, updatedTenant, type TenantRecord } from "./tenant-record.ts";
 import { endTenantActivity, purgeTenant } from "./tenant-lifecycle.ts";
 import { listUnknownTenantRequests, noteUnknownTenant } from "./unknown-tenants.ts";
 import { decodeJwt } from "jose";
-import { changedSecrets, openSecrets, sealSecrets } from "./tenant-secrets.ts";
-import { listRefusals, readUsage } from "./tenant-usage.ts";
+import { changedSecrets, openSecrets, sealSecrets, splitSecrets } from "./tenant-secrets.ts";
+import { listRefusals, periodOf, periodQuery, readUsage, readUsagePeriods, usageReport } from "./tenant-usage.ts";
 import { isTenantName } from "./resolve.ts";
 
 type PlatformEnv = { Bindings: MultiTenantEnv; Variables: { admin: string } };
@@ -142,9 +142,12 @@ async function replaceOrConflict(c: Ctx, before: TenantRecord, after: TenantReco
   }
 }
 
-/** The record with its secrets changed, sealed under the platform key (never stored in clear). */
-async function withSecrets(env: MultiTenantEnv, record: TenantRecord, current: Record<string, string>, change: unknown): Promise<TenantRecord> {
-  const next = changedSecrets(current, change);
+/**
+ * The record with its secrets changed and its sign-in client secrets (`signin:<id>`) replaced,
+ * all sealed together under the platform key (never stored in clear).
+ */
+async function withSecrets(env: MultiTenantEnv, record: TenantRecord, current: Record<string, string>, change: unknown, signinSecrets: Record<string, string>): Promise<TenantRecord> {
+  const next = { ...changedSecrets(current, change), ...signinSecrets };
   return { ...record, secrets: await sealSecrets(env.GATEHOUSE_PLATFORM_SECRETS_KEY, record.name, next), secretNames: Object.keys(next).sort() };
 }
 
@@ -169,7 +172,8 @@ export const platformRoutes = new Hono<PlatformEnv>()
       try {
         const { secrets, ...rest } = body;
         record = await tenantFromRequest(rest, c.var.admin);
-        if (secrets !== undefined) record = await withSecrets(c.env, record, {}, secrets);
+        const signinSecrets = signinSecretsOf(rest.signin);
+        if (secrets !== undefined || Object.keys(signinSecrets).length > 0) record = await withSecrets(c.env, record, {}, secrets ?? {}, signinSecrets);
       } catch (e) {
         if (e instanceof ConfigurationError) throw new GatewayError(422, "invalid_tenant", e.message);
         throw e;
@@ -189,19 +193,32 @@ export const platformRoutes = new Hono<PlatformEnv>()
   })
   .get("/tenants/:name", async (c) => {
     const record = await existing(c);
-    const usage = statusOf(record) === "deleted" ? null : await readUsage(tenantDatabase(c.env.TENANT_STORE, record.name));
-    return c.json({ tenant: publicView(record), usage });
+    if (statusOf(record) === "deleted") return c.json({ tenant: publicView(record), usage: null, usage_period: null });
+    const db = tenantDatabase(c.env.TENANT_STORE, record.name);
+    const now = Date.now();
+    const [current] = await readUsagePeriods(db, periodOf(now));
+    // usage: totals since creation (what limits count); usage_period: this billing period's.
+    return c.json({ tenant: publicView(record), usage: await readUsage(db), usage_period: current });
+  })
+  .get("/tenants/:name/usage", async (c) => {
+    const record = await existing(c);
+    notDeleted(record);
+    return c.json({ tenant: record.name, ...(await usageReport(tenantDatabase(c.env.TENANT_STORE, record.name), periodQuery(c.req.query("period")))) });
   })
   .patch("/tenants/:name", async (c) => {
     const body = await jsonBody(c);
     // Field names only: secret values never reach the audit log.
     return audited(c, "tenant.update", c.req.param("name"), { fields: Object.keys(body), ...(body.secrets && typeof body.secrets === "object" ? { secrets: Object.keys(body.secrets) } : {}) }, async () => {
+      // (signin's client secrets are in body.signin: only the field name "signin" is logged.)
       const before = await existing(c);
       notDeleted(before);
       let after: TenantRecord;
       try {
         after = updatedTenant(before, body, c.var.admin);
-        if ("secrets" in body) after = await withSecrets(c.env, after, await openSecrets(c.env.GATEHOUSE_PLATFORM_SECRETS_KEY, before.name, before.secrets), body.secrets);
+        if ("secrets" in body || "signin" in body) {
+          const current = splitSecrets(await openSecrets(c.env.GATEHOUSE_PLATFORM_SECRETS_KEY, before.name, before.secrets));
+          after = await withSecrets(c.env, after, current.own, "secrets" in body ? body.secrets : {}, "signin" in body ? signinSecretsOf(body.signin) : current.signin);
+        }
       } catch (e) {
         if (e instanceof ConfigurationError) throw new GatewayError(422, "invalid_tenant", e.message);
         throw e;

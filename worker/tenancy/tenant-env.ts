@@ -18,7 +18,7 @@ import type { TenantRecord } from "./tenant-record.ts";
 import { tenantObjectName } from "./object-names.ts";
 import { tenantDatabase, type TenantStoreNamespace } from "./tenant-store.ts";
 import { addUsage } from "./tenant-usage.ts";
-import { TENANT_SECRET_NAME } from "./tenant-secrets.ts";
+import { SIGNIN_SECRET_PREFIX, TENANT_SECRET_NAME } from "./tenant-secrets.ts";
 
 /** The deployment's raw bindings in hosted mode: the worker's Env plus the platform's own. */
 export interface HostedEnv extends Env {
@@ -163,6 +163,17 @@ export function tenantPublicUrl(raw: Pick<Env, "GATEHOUSE_PUBLIC_URL">, tenant: 
   return `${raw.GATEHOUSE_PUBLIC_URL.replace(/\/+$/, "")}/t/${tenant}`;
 }
 
+/** The tenant's GATEHOUSE_SIGNIN: its record's sign-in with the sealed OIDC client secrets put back. */
+function tenantSignin(record: TenantRecord, secrets: Record<string, string>): string | undefined {
+  if (!record.signin) return undefined;
+  const raw = JSON.parse(record.signin) as { oidc?: Array<Record<string, unknown>> };
+  const oidc = raw.oidc?.map((p) => {
+    const secret = secrets[`${SIGNIN_SECRET_PREFIX}${String(p.id)}`];
+    return secret === undefined ? p : { ...p, client_secret: secret };
+  });
+  return JSON.stringify(oidc ? { ...raw, oidc } : raw);
+}
+
 /** The Env the unchanged worker runs with for one tenant. */
 export function tenantEnv(raw: MultiTenantEnv, record: TenantRecord, tenant: TenantContext, secrets: Record<string, string> = {}): Env {
   const db = tenantDatabase(raw.TENANT_STORE, record.name);
@@ -185,8 +196,8 @@ export function tenantEnv(raw: MultiTenantEnv, record: TenantRecord, tenant: Ten
     GATEHOUSE_APPROVAL_REMINDER_SECONDS: raw.GATEHOUSE_APPROVAL_REMINDER_SECONDS,
     GATEHOUSE_EXPORT: record.export ?? undefined,
     GATEHOUSE_BEHIND_CLOUDFLARE: raw.GATEHOUSE_BEHIND_CLOUDFLARE,
-    // People's sign-in (the console) is per deployment today; hosted tenants do not get it yet.
-    GATEHOUSE_SIGNIN: undefined,
+    // People's sign-in for the tenant's console: its own providers, client secrets unsealed here only.
+    GATEHOUSE_SIGNIN: tenantSignin(record, secrets),
     TENANT: { ...tenant, limits: record.limits, suspended: record.status === "suspended", shards: { approvals: record.shards?.approvals ?? 1, hub: record.shards?.hub ?? 1 } },
   };
   // The tenant's own secrets, under the names its notification targets and export sinks use

@@ -13,6 +13,8 @@ import { isTenantName, TENANT_NAME_RULE } from "./resolve.ts";
 import { toHex } from "../../parsers/encoding/hex-base64.ts";
 import { MAX_APPROVAL_SHARDS } from "../approvals/shards.ts";
 import { MAX_HUB_SHARDS } from "../connectors/hub-shards.ts";
+import { parseSigninConfig, signinIssuerProblems } from "../signin/config.ts";
+import { SIGNIN_SECRET_PREFIX } from "./tenant-secrets.ts";
 
 /**
  * maxSessions: live sessions at once in the tenant; maxRecordingBytes: bytes stored under its R2
@@ -33,8 +35,13 @@ export interface TenantRecord {
   export: string | null;
   /** Sealed secrets (tenant-secrets.ts): AES-GCM under the platform's key; null = none. */
   secrets?: string | null;
-  /** Their names, for display (values are never shown). */
+  /** Their names, for display (values are never shown); `signin:<id>` for sign-in client secrets. */
   secretNames?: string[];
+  /**
+   * People's sign-in for the tenant's console: GATEHOUSE_SIGNIN's format without the OIDC client
+   * secrets (sealed with `secrets` under `signin:<id>`); null/absent = no console sign-in.
+   */
+  signin?: string | null;
   limits: TenantLimits;
   /**
    * Objects holding the tenant's approvals (worker/approvals/shards.ts) and connector hub
@@ -68,7 +75,8 @@ export function publicView(r: TenantRecord) {
     policy_source: r.policySource,
     audit_keys: r.auditKeys === null ? "generated" : "configured",
     export: r.export !== null,
-    secrets: r.secretNames ?? [],
+    secrets: (r.secretNames ?? []).filter((n) => !n.startsWith(SIGNIN_SECRET_PREFIX)),
+    signin: signinView(r),
     limits: limitsView(r.limits),
     shards: { approvals: r.shards?.approvals ?? 1, hub: r.shards?.hub ?? 1 },
     created_at: new Date(r.createdAt).toISOString(),
@@ -76,6 +84,50 @@ export function publicView(r: TenantRecord) {
     status: statusOf(r),
     ...(r.changedAt !== undefined ? { changed_at: new Date(r.changedAt).toISOString(), changed_by: r.changedBy ?? null, reason: r.reason ?? null } : {}),
   };
+}
+
+/** The tenant's sign-in providers as shown: configuration, and whether a client secret is sealed (never its value). */
+function signinView(r: TenantRecord) {
+  if (!r.signin) return null;
+  const raw = JSON.parse(r.signin) as { oidc?: Array<Record<string, unknown>>; saml?: Array<Record<string, unknown>>; session_hours?: number };
+  const sealed = new Set(r.secretNames ?? []);
+  return {
+    oidc: (raw.oidc ?? []).map((p) => ({ ...p, client_secret: sealed.has(`${SIGNIN_SECRET_PREFIX}${String(p.id)}`) ? "sealed" : null })),
+    saml: (raw.saml ?? []).map(({ certificate: _c, ...p }) => p),
+    session_hours: raw.session_hours ?? 8,
+  };
+}
+
+/**
+ * `signin` of a tenant file: GATEHOUSE_SIGNIN's format (docs/CONSOLE.md), validated by its parser
+ * and checked against the tenant's own issuers — an OIDC provider's issuer must be one the tenant
+ * trusts with the provider's client_id among its audiences (so another tenant's audience, which
+ * creation refuses, can never be a client id here), and a SAML IdP's entity id must not be one of
+ * its OIDC issuers. Returns the text to store: the client secrets taken out (signinSecretsOf).
+ */
+export function parseTenantSignin(value: unknown, issuers: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigurationError("signin must be an object in GATEHOUSE_SIGNIN's format (docs/CONSOLE.md)");
+  let config: ReturnType<typeof parseSigninConfig>;
+  try {
+    config = parseSigninConfig(JSON.stringify(value));
+  } catch (e) {
+    if (e instanceof ConfigurationError) throw new ConfigurationError(e.message.replaceAll("GATEHOUSE_SIGNIN", "signin"));
+    throw e;
+  }
+  if (config.oidc.length + config.saml.length === 0) throw new ConfigurationError("signin: name at least one oidc or saml provider (or give null for none)");
+  const problems = signinIssuerProblems(config, parseIssuers(issuers));
+  if (problems.length > 0) throw new ConfigurationError(problems.join("; ").replaceAll("GATEHOUSE_SIGNIN", "signin").replaceAll("GATEHOUSE_ISSUERS", "the tenant's issuers"));
+  const raw = value as { oidc?: Array<Record<string, unknown>> };
+  return JSON.stringify({ ...raw, ...(raw.oidc ? { oidc: raw.oidc.map(({ client_secret: _s, ...p }) => p) } : {}) });
+}
+
+/** The OIDC client secrets of a (validated) `signin`, under the names they are sealed by. */
+export function signinSecretsOf(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const oidc = (value as { oidc?: Array<Record<string, unknown>> } | null | undefined)?.oidc ?? [];
+  for (const p of oidc) if (typeof p.client_secret === "string") out[`${SIGNIN_SECRET_PREFIX}${String(p.id)}`] = p.client_secret;
+  return out;
 }
 
 /**
@@ -165,6 +217,7 @@ export async function tenantFromRequest(body: Record<string, unknown>, createdBy
   if (typeof maskingKey !== "string" || maskingKey.length < 16) throw new ConfigurationError("masking_key must be a string of at least 16 characters (omit it to generate one)");
   const exportJson = jsonOrNull(body.export);
   parseExportConfig(exportJson ?? undefined);
+  const signin = parseTenantSignin(body.signin, issuers);
   return {
     name,
     issuers,
@@ -176,6 +229,7 @@ export async function tenantFromRequest(body: Record<string, unknown>, createdBy
     export: exportJson,
     limits: parseLimits(body.limits),
     shards: parseShards(body.shards),
+    ...(signin !== null ? { signin } : {}),
     createdAt: now,
     createdBy,
   };
@@ -200,8 +254,8 @@ export function audienceClash(candidate: TenantRecord, others: TenantRecord[]): 
   return null;
 }
 
-/** What `PATCH /platform/v1/tenants/<t>` may change (docs/TENANCY.md, "Updates"): limits and issuers. */
-const UPDATABLE = new Set(["limits", "issuers", "secrets"]);
+/** What `PATCH /platform/v1/tenants/<t>` may change (docs/TENANCY.md, "Updates"). */
+const UPDATABLE = new Set(["limits", "issuers", "secrets", "signin"]);
 
 /**
  * A tenant's record with an update applied, validated like a creation. Other fields are refused
@@ -211,8 +265,8 @@ const UPDATABLE = new Set(["limits", "issuers", "secrets"]);
  */
 export function updatedTenant(record: TenantRecord, body: Record<string, unknown>, by: string, now = Date.now()): TenantRecord {
   const refused = Object.keys(body).filter((k) => !UPDATABLE.has(k));
-  if (refused.length > 0) throw new ConfigurationError(`cannot update ${refused.map((k) => JSON.stringify(k)).join(", ")}: only limits, issuers and secrets change after creation`);
-  if (Object.keys(body).length === 0) throw new ConfigurationError("nothing to update (give limits, issuers and/or secrets)");
+  if (refused.length > 0) throw new ConfigurationError(`cannot update ${refused.map((k) => JSON.stringify(k)).join(", ")}: only limits, issuers, secrets and signin change after creation`);
+  if (Object.keys(body).length === 0) throw new ConfigurationError("nothing to update (give limits, issuers, secrets and/or signin)");
   const next: TenantRecord = { ...record, changedAt: now, changedBy: by, reason: "updated" };
   if ("limits" in body) next.limits = parseLimits(body.limits);
   if ("issuers" in body) {
@@ -222,6 +276,10 @@ export function updatedTenant(record: TenantRecord, body: Record<string, unknown
     if (parsed.some((i) => i.dev)) throw new ConfigurationError("issuers: dev issuers are not allowed for hosted tenants");
     next.issuers = issuers;
   }
+  // Replaced whole (its client secrets too: give them again); re-checked when the issuers change,
+  // so no update leaves a sign-in provider the tenant no longer trusts.
+  if ("signin" in body) next.signin = parseTenantSignin(body.signin, next.issuers);
+  else if ("issuers" in body && next.signin) parseTenantSignin(JSON.parse(next.signin), next.issuers);
   return next;
 }
 

@@ -15,6 +15,22 @@
 import { ConfigurationError } from "../errors.ts";
 import { base64Decode, base64Encode, hexToBytes } from "../../parsers/encoding/hex-base64.ts";
 
+/**
+ * The tenant's sign-in client secrets (OIDC `client_secret`, docs/TENANCY.md "Sign-in and the
+ * console") are sealed in the same blob under `signin:<provider id>`: a name no secret can be
+ * given by hand and that is never a variable of the tenant's Env (tenant-env.ts puts them back
+ * into its GATEHOUSE_SIGNIN only).
+ */
+export const SIGNIN_SECRET_PREFIX = "signin:";
+
+/** The sealed map split into the secrets set by name and the sign-in client secrets. */
+export function splitSecrets(all: Record<string, string>): { own: Record<string, string>; signin: Record<string, string> } {
+  const own: Record<string, string> = {};
+  const signin: Record<string, string> = {};
+  for (const [name, value] of Object.entries(all)) (name.startsWith(SIGNIN_SECRET_PREFIX) ? signin : own)[name] = value;
+  return { own, signin };
+}
+
 /** The names a secret may have: the prefixes notification targets and export sinks may name. */
 export const TENANT_SECRET_NAME = /^GATEHOUSE_(WEBHOOK|SLACK|NOTIFY|EXPORT)_[A-Z0-9_]{1,48}$/;
 const MAX_SECRETS = 32;
