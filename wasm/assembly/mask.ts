@@ -401,10 +401,18 @@ function dropCounts(): void {
   outPos += n;
 }
 
-/** memory.copy is a call out of WASM in V8; short copies (most fields) are cheaper inline. */
+/** memory.copy is a call out of WASM in V8; short copies (most fields, and the text between
+ * matches in a row) are cheaper inline. Source and destination never overlap (input → output). */
 function copySmall(dst: usize, src: usize, n: usize): void {
-  if (n > 32) {
+  if (n > 512) {
     memory.copy(dst, src, n);
+  } else if (n > 32) {
+    let k: usize = 0;
+    while (k + 16 <= n) {
+      v128.store(dst + k, v128.load(src + k));
+      k += 16;
+    }
+    v128.store(dst + n - 16, v128.load(src + n - 16));
   } else if (n >= 16) {
     v128.store(dst, v128.load(src));
     v128.store(dst + n - 16, v128.load(src + n - 16));
@@ -474,6 +482,13 @@ const CTX_TEXT: u32 = 0;
 const CTX_JSON: u32 = 1;
 const CTX_COPY_TEXT: u32 = 2;
 const CTX_COPY_CSV: u32 = 3;
+
+/** setCtx(CTX_TEXT), inline: the context of almost every value. */
+@inline function setCtxText(): void {
+  ctxStop = -1;
+  ctxSanitize = false;
+  ctxUnsafeN = 0;
+}
 
 function setCtx(kind: u32): void {
   if (kind == CTX_TEXT) {
@@ -1139,7 +1154,7 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
       }
       return true;
     }
-    setCtx(CTX_TEXT);
+    setCtxText();
     if (scan(p, e, false)) { // types unknown: the only always-valid replacement is NULL
       if (emit) {
         outBE32(-1);
@@ -1158,7 +1173,7 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
     if (cl == CL_STRICT || cl == CL_OPAQUE || cl == CL_ARRAY) {
       outBE32(-1);
     } else if (cl == CL_TEXT) {
-      setCtx(CTX_TEXT);
+      setCtxText();
       const at = reserveLen();
       writeRepl(rule, p, e);
       patchLen(at, -4);
@@ -1179,7 +1194,7 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
     return false;
   }
   if (cl == CL_STRICT) {
-    setCtx(CTX_TEXT);
+    setCtxText();
     if (scan(p, e, false)) {
       if (emit) {
         outBE32(-1);
@@ -1198,7 +1213,8 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
     }
     s = p + 1;
   }
-  setCtx(cl == CL_JSON || cl == CL_JSONB_BIN ? CTX_JSON : CTX_TEXT);
+  if (cl == CL_JSON || cl == CL_JSONB_BIN) setCtx(CTX_JSON);
+  else setCtxText();
   if (!emit) return scan(s, e, false);
   const at = reserveLen();
   outCopy(p, s - p);
@@ -1366,7 +1382,7 @@ function errorFields(m: usize, end: usize, emit: bool): i32 {
     const s = pos + 1;
     const z = findNul(s, end);
     if (maskedField(t)) {
-      setCtx(CTX_TEXT);
+      setCtxText();
       const special = t == 68 && detailValues(s, z, tPtr, tLen);
       if (!emit) {
         if (special) return CHANGED;
@@ -1404,7 +1420,7 @@ function notification(m: usize, end: usize, emit: bool): i32 {
   const s = cz + 1;
   const pz = findNul(s, end);
   if (pz == 0 || pz + 1 != end) return ERR_MALFORMED;
-  setCtx(CTX_TEXT);
+  setCtxText();
   if (!emit) return scan(s, pz, false) ? CHANGED : NO_CHANGE;
   outByte(65);
   const at = reserveLen();
@@ -1420,7 +1436,7 @@ function functionResult(m: usize, end: usize, emit: bool): i32 {
   const flen = be32s(m + 5);
   if (flen == -1) return m + 9 == end ? NO_CHANGE : ERR_MALFORMED;
   if (flen < 0 || m + 9 + <usize>flen != end) return ERR_MALFORMED;
-  setCtx(CTX_TEXT);
+  setCtxText();
   if (!scan(m + 9, end, false)) return NO_CHANGE;
   if (!emit) return CHANGED;
   outByte(86);
@@ -1584,7 +1600,7 @@ function copyBinaryRows(m: usize, end: usize, emit: bool): i32 {
     outByte(100);
     at = reserveLen();
   }
-  setCtx(CTX_TEXT);
+  setCtxText();
   while (pos < end) {
     if (pos + 2 > end) return ERR_MALFORMED;
     const n = <i32><i16>bswap<u16>(load<u16>(pos));
@@ -1752,7 +1768,7 @@ export function maskText(inPtr: usize, len: usize, outPtr: usize, outCap: usize)
   outEnd = outPtr + outCap;
   oom = false;
   changedAny = false;
-  setCtx(CTX_TEXT);
+  setCtxText();
   resumeValid = false;
   if (!scan(inPtr, inPtr + len, false)) return OK;
   scan(inPtr, inPtr + len, true);
