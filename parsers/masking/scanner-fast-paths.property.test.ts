@@ -79,7 +79,7 @@ function agree(cfg: MaskingConfig, values: string[], cuts: number[]): void {
   expect(a.counts()).toEqual(b.counts());
 }
 
-const detectorSets = fc.oneof(fc.constant([...DETECTORS]), fc.subarray([...DETECTORS], { minLength: 1 }));
+const detectorSets: fc.Arbitrary<DetectorName[]> = fc.oneof(fc.constant<DetectorName[]>([...DETECTORS]), fc.subarray<DetectorName>([...DETECTORS], { minLength: 1 }));
 const style = fc.constantFrom<"redact" | "partial" | "hash">("redact", "partial", "hash");
 
 describe("WASM scanner fast paths agree with the reference", () => {
