@@ -9,7 +9,7 @@
 // RowDescription plan, COPY state) lives in static memory. Semantics: docs/MASKING.md; a plain
 // TypeScript mirror (parsers/masking/reference.ts) is compared byte for byte in property tests.
 
-import { initChars, cls, isWord, C_WORD } from "./mask/chars";
+import { initChars, cls, isWord, span, C_WORD, C_LOCAL, S_WORD } from "./mask/chars";
 import { hmacSetKey, hmac } from "./mask/sha256";
 import { glob, tailStart } from "./mask/glob";
 import {
@@ -401,10 +401,18 @@ function dropCounts(): void {
   outPos += n;
 }
 
-/** memory.copy is a call out of WASM in V8; short copies (most fields) are cheaper inline. */
+/** memory.copy is a call out of WASM in V8; short copies (most fields, and the text between
+ * matches in a row) are cheaper inline. Source and destination never overlap (input → output). */
 function copySmall(dst: usize, src: usize, n: usize): void {
-  if (n > 32) {
+  if (n > 512) {
     memory.copy(dst, src, n);
+  } else if (n > 32) {
+    let k: usize = 0;
+    while (k + 16 <= n) {
+      v128.store(dst + k, v128.load(src + k));
+      k += 16;
+    }
+    v128.store(dst + n - 16, v128.load(src + n - 16));
   } else if (n >= 16) {
     v128.store(dst, v128.load(src));
     v128.store(dst + n - 16, v128.load(src + n - 16));
@@ -474,6 +482,13 @@ const CTX_TEXT: u32 = 0;
 const CTX_JSON: u32 = 1;
 const CTX_COPY_TEXT: u32 = 2;
 const CTX_COPY_CSV: u32 = 3;
+
+/** setCtx(CTX_TEXT), inline: the context of almost every value. */
+@inline function setCtxText(): void {
+  ctxStop = -1;
+  ctxSanitize = false;
+  ctxUnsafeN = 0;
+}
 
 function setCtx(kind: u32): void {
   if (kind == CTX_TEXT) {
@@ -869,19 +884,38 @@ function prepareStaticSimd(): void {
 
 /** Position of the next '@' after the current scan position (e + 65 when none); see scan(). */
 let nextAt: usize = 0;
+/**
+ * The first position from which an e-mail can reach nextAt: an address starting at i has its
+ * local part [i, '@') all of [A-Za-z0-9._%+-] (none of them is '@', so its '@' is the first one
+ * after i) and at most 64 bytes long. So e-mails can only start in [emailFrom, nextAt), where
+ * emailFrom is the start of the run of local-part bytes that ends at nextAt (at most 64 back).
+ * Exact: detEmail() fails at every start outside that range.
+ */
+let emailFrom: usize = 0;
 
-function simdSkip(start: usize, e: usize, vmask: u32): usize {
+/** Move nextAt / emailFrom to the first '@' after i (in [i + 1, e)). */
+function nextEmailWindow(p: usize, i: usize, e: usize): void {
+  const q = findAny3(i + 1, e, 64, 64, 64);
+  if (q >= e) {
+    nextAt = e + 65;
+    emailFrom = nextAt;
+    return;
+  }
+  nextAt = q;
+  const lo = q - p > 64 ? q - 64 : p;
+  let r = q;
+  while (r > lo && (cls(b(r - 1)) & C_LOCAL) != 0) r--;
+  emailFrom = r;
+}
+
+function simdSkip(p: usize, start: usize, e: usize, vmask: u32): usize {
   let i = start;
   const email = (vmask & EMAIL_BIT) != 0;
   const s48 = i8x16.splat(48), s65 = i8x16.splat(65);
   while (i + 16 <= e) {
     if (email) {
-      if (nextAt <= i) {
-        let q = i + 1;
-        while (q < e && load<u8>(q) != 64) q++;
-        nextAt = q < e ? q : e + 65;
-      }
-      if (nextAt <= i + 79) return i;
+      if (nextAt <= i) nextEmailWindow(p, i, e);
+      if (emailFrom < i + 16) return i;
     }
     const v = v128.load(i);
     let hit = v128.or(i8x16.lt_u(i8x16.sub(v, s48), vDigits), i8x16.lt_u(i8x16.sub(v, s65), vUpper));
@@ -923,16 +957,60 @@ function scan(p: usize, e: usize, emit: bool): bool {
     i = resumeEnd;
     last = resumeEnd;
   } else if (pfEnabled) {
-    vmask = prefilter(p, e);
-    if (!pfCandidates && simdUsable && (vmask & (EMAIL_BIT | (1 << 8))) == 0) {
-      if (emit) outCopy(p, e - p);
-      return false;
+    // Probe at p first: most masked values start with their match (an e-mail column, a card
+    // number, a token, a password hash), and a match there needs no prefilter pass over the value.
+    // The probe tries every detector the value's first byte can start; the prefilter would only
+    // have switched off detectors that cannot match, so the first match is the same one. The AWS
+    // secret key needs its context before the key, of which there is none at p.
+    vmask = 0; // not computed yet
+    const m0 = p < e ? load<u32>(DISPATCH + (<usize>b(p) << 2)) & ~(<u32>1 << 8) : 0;
+    if (m0 != 0) {
+      const end = tryAt(m0, p, p, e);
+      if (end != 0) {
+        if (!emit) {
+          firstHitRule = matchRule;
+          resumeValid = true;
+          resumeP = p;
+          resumeE = e;
+          resumeMs = maskStart();
+          resumeEnd = end;
+          resumeRule = matchRule;
+          resumeMask = 0;
+          return true;
+        }
+        hit = true;
+        const ms = maskStart();
+        outCopy(p, ms - p);
+        const o0 = outPos;
+        writeRepl(matchRule, ms, end);
+        noteSpan(matchRule, ms, end, o0);
+        countHit(matchRule);
+        i = end;
+        last = end;
+      }
+    }
+    if (!hit) {
+      vmask = prefilter(p, e);
+      if (!pfCandidates && simdUsable && (vmask & (EMAIL_BIT | (1 << 8))) == 0) {
+        if (emit) outCopy(p, e - p);
+        return false;
+      }
+      // p was probed: go on as the loop below would after a failed try there
+      if (m0 != 0) {
+        if ((cls(b(p)) & C_WORD) != 0) i = span(p + 1, e, S_WORD);
+        i++;
+      }
     }
   } else {
     vmask = 0xffffffff;
   }
-  // An e-mail starting at i needs an '@' within the next 64 bytes: track the next '@' so the
-  // detector only runs at the few word starts close enough to one.
+  if (i >= e) {
+    if (emit) outCopy(last, e - last);
+    return hit;
+  }
+  if (vmask == 0) vmask = prefilter(p, e); // after a match at p
+  // An e-mail can only start in the run of local-part bytes before the next '@' (nextEmailWindow):
+  // the detector only runs at word starts inside it.
   nextAt = 0;
   // SIMD skip: 16 bytes at a time past chunks where no byte can start a detector (see simdSkip).
   const simd = simdUsable && (vmask & (1 << 8)) == 0; // the AWS secret key starts at any alnum
@@ -940,7 +1018,7 @@ function scan(p: usize, e: usize, emit: bool): bool {
   if (simd) prepareSimd(vmask);
   while (i < e) {
     if (simd && i >= simdNext && i + 16 <= e) {
-      i = simdSkip(i, e, vmask);
+      i = simdSkip(p, i, e, vmask);
       simdNext = i + 16;
       if (i >= e) break;
     }
@@ -948,12 +1026,8 @@ function scan(p: usize, e: usize, emit: bool): bool {
     let m = load<u32>(DISPATCH + (<usize>c << 2)) & vmask;
     if (m != 0 && (i == p || (cls(b(i - 1)) & C_WORD) == 0)) {
       if ((m & EMAIL_BIT) != 0) {
-        if (nextAt <= i) {
-          let q = i + 1;
-          while (q < e && load<u8>(q) != 64) q++;
-          nextAt = q < e ? q : e + 65;
-        }
-        if (nextAt > i + 64) m &= ~EMAIL_BIT;
+        if (nextAt <= i) nextEmailWindow(p, i, e);
+        if (i < emailFrom) m &= ~EMAIL_BIT;
       }
     }
     if (m != 0 && (i == p || (cls(b(i - 1)) & C_WORD) == 0)) {
@@ -982,10 +1056,7 @@ function scan(p: usize, e: usize, emit: bool): bool {
         continue;
       }
     }
-    if ((cls(c) & C_WORD) != 0) {
-      i++;
-      while (i < e && (cls(b(i)) & C_WORD) != 0) i++;
-    }
+    if ((cls(c) & C_WORD) != 0) i = span(i + 1, e, S_WORD); // the rest of the word cannot start a match
     i++;
   }
   if (emit) outCopy(last, e - last);
@@ -1083,7 +1154,7 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
       }
       return true;
     }
-    setCtx(CTX_TEXT);
+    setCtxText();
     if (scan(p, e, false)) { // types unknown: the only always-valid replacement is NULL
       if (emit) {
         outBE32(-1);
@@ -1102,7 +1173,7 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
     if (cl == CL_STRICT || cl == CL_OPAQUE || cl == CL_ARRAY) {
       outBE32(-1);
     } else if (cl == CL_TEXT) {
-      setCtx(CTX_TEXT);
+      setCtxText();
       const at = reserveLen();
       writeRepl(rule, p, e);
       patchLen(at, -4);
@@ -1123,7 +1194,7 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
     return false;
   }
   if (cl == CL_STRICT) {
-    setCtx(CTX_TEXT);
+    setCtxText();
     if (scan(p, e, false)) {
       if (emit) {
         outBE32(-1);
@@ -1142,7 +1213,8 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
     }
     s = p + 1;
   }
-  setCtx(cl == CL_JSON || cl == CL_JSONB_BIN ? CTX_JSON : CTX_TEXT);
+  if (cl == CL_JSON || cl == CL_JSONB_BIN) setCtx(CTX_JSON);
+  else setCtxText();
   if (!emit) return scan(s, e, false);
   const at = reserveLen();
   outCopy(p, s - p);
@@ -1310,7 +1382,7 @@ function errorFields(m: usize, end: usize, emit: bool): i32 {
     const s = pos + 1;
     const z = findNul(s, end);
     if (maskedField(t)) {
-      setCtx(CTX_TEXT);
+      setCtxText();
       const special = t == 68 && detailValues(s, z, tPtr, tLen);
       if (!emit) {
         if (special) return CHANGED;
@@ -1348,7 +1420,7 @@ function notification(m: usize, end: usize, emit: bool): i32 {
   const s = cz + 1;
   const pz = findNul(s, end);
   if (pz == 0 || pz + 1 != end) return ERR_MALFORMED;
-  setCtx(CTX_TEXT);
+  setCtxText();
   if (!emit) return scan(s, pz, false) ? CHANGED : NO_CHANGE;
   outByte(65);
   const at = reserveLen();
@@ -1364,7 +1436,7 @@ function functionResult(m: usize, end: usize, emit: bool): i32 {
   const flen = be32s(m + 5);
   if (flen == -1) return m + 9 == end ? NO_CHANGE : ERR_MALFORMED;
   if (flen < 0 || m + 9 + <usize>flen != end) return ERR_MALFORMED;
-  setCtx(CTX_TEXT);
+  setCtxText();
   if (!scan(m + 9, end, false)) return NO_CHANGE;
   if (!emit) return CHANGED;
   outByte(86);
@@ -1528,7 +1600,7 @@ function copyBinaryRows(m: usize, end: usize, emit: bool): i32 {
     outByte(100);
     at = reserveLen();
   }
-  setCtx(CTX_TEXT);
+  setCtxText();
   while (pos < end) {
     if (pos + 2 > end) return ERR_MALFORMED;
     const n = <i32><i16>bswap<u16>(load<u16>(pos));
@@ -1696,7 +1768,7 @@ export function maskText(inPtr: usize, len: usize, outPtr: usize, outCap: usize)
   outEnd = outPtr + outCap;
   oom = false;
   changedAny = false;
-  setCtx(CTX_TEXT);
+  setCtxText();
   resumeValid = false;
   if (!scan(inPtr, inPtr + len, false)) return OK;
   scan(inPtr, inPtr + len, true);

@@ -39,6 +39,7 @@ export function initChars(): void {
   add(44, C_HASH); //                                             ,
   add(36, C_HASH); //                                             $
   add(126, C_BEARER); //                                          ~
+  initSets();
 }
 
 @inline export function cls(c: u32): u32 {
@@ -51,4 +52,62 @@ export function initChars(): void {
 
 @inline export function isDigit(c: u32): bool {
   return c - 48 < 10;
+}
+
+// Class runs 16 bytes at a time. A class (any of some C_* flags) is kept as a nibble table: for
+// each low nibble, a bitmap of the high nibbles 0-7 whose byte is in the class (bytes >= 0x80
+// never are). span() is the SIMD form of `while (k < e && has(k, flags)) k++` — exact, since the
+// table is built from the scalar one. It reads up to 15 bytes past e (the arena keeps >= 32 bytes
+// of slack after its input) and ignores them.
+export const S_WORD: usize = 0;
+export const S_ALNUM: usize = 1;
+export const S_B64U: usize = 2;
+export const S_LOCAL: usize = 3;
+export const S_DOMAIN: usize = 4;
+export const S_HASH: usize = 5;
+export const S_BCRYPT: usize = 6;
+export const S_BEARER: usize = 7;
+export const S_SLACK: usize = 8;
+export const S_UPPER_DIGIT: usize = 9;
+const SETS: usize = memory.data(16 * 10);
+const HI_BITS: usize = memory.data<u8>([1, 2, 4, 8, 16, 32, 64, 128, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+function buildSet(slot: usize, f: u32): void {
+  for (let lo: u32 = 0; lo < 16; lo++) {
+    let bits: u32 = 0;
+    for (let hi: u32 = 0; hi < 8; hi++) if ((cls((hi << 4) | lo) & f) != 0) bits |= 1 << hi;
+    store<u8>(SETS + (slot << 4) + <usize>lo, <u8>bits);
+  }
+}
+
+export function initSets(): void {
+  buildSet(S_WORD, C_WORD);
+  buildSet(S_ALNUM, C_ALNUM);
+  buildSet(S_B64U, C_B64U);
+  buildSet(S_LOCAL, C_LOCAL);
+  buildSet(S_DOMAIN, C_DOMAIN);
+  buildSet(S_HASH, C_HASH);
+  buildSet(S_BCRYPT, C_BCRYPT);
+  buildSet(S_BEARER, C_BEARER);
+  buildSet(S_SLACK, C_SLACK);
+  buildSet(S_UPPER_DIGIT, C_UPPER | C_DIGIT);
+}
+
+/** First position in [k, e) whose byte is not in class `slot` (e when there is none). */
+export function span(k: usize, e: usize, slot: usize): usize {
+  const set = v128.load(SETS + (slot << 4));
+  const hb = v128.load(HI_BITS);
+  const m = i8x16.splat(15);
+  const zero = i8x16.splat(0);
+  while (k < e) {
+    const v = v128.load(k);
+    const t = v128.and(i8x16.swizzle(set, v128.and(v, m)), i8x16.swizzle(hb, i8x16.shr_u(v, 4)));
+    const bits = i8x16.bitmask(i8x16.eq(t, zero));
+    if (bits != 0) {
+      const q = k + <usize>ctz<u32>(bits);
+      return q < e ? q : e;
+    }
+    k += 16;
+  }
+  return e;
 }

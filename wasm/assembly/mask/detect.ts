@@ -4,7 +4,7 @@
 // the "Bearer " prefix visible. The exact grammar of every detector is in docs/MASKING.md and is
 // mirrored byte for byte by parsers/masking/reference.ts (property tests compare the two).
 
-import { cls, isWord, isDigit, C_ALNUM, C_UPPER, C_LOWER, C_DIGIT, C_B64U, C_LOCAL, C_DOMAIN, C_HASH, C_BCRYPT, C_S40, C_BEARER, C_SLACK } from "./chars";
+import { cls, isWord, isDigit, span, C_ALNUM, C_UPPER, C_LOWER, C_DIGIT, C_DOMAIN, C_BCRYPT, C_S40, S_WORD, S_ALNUM, S_B64U, S_LOCAL, S_DOMAIN, S_HASH, S_BCRYPT, S_BEARER, S_SLACK, S_UPPER_DIGIT } from "./chars";
 
 export const D_PRIVATE_KEY: u32 = 0;
 export const D_PASSWORD_HASH: u32 = 1;
@@ -94,7 +94,7 @@ export function detPasswordHash(i: usize, e: usize): usize {
     const v = b(i + 2);
     if ((v == 97 || v == 98 || v == 120 || v == 121) && isDigit(b(i + 4)) && isDigit(b(i + 5))) {
       if (i + 60 > e) return 0;
-      for (let k: usize = 7; k < 60; k++) if (!has(i + k, C_BCRYPT)) return 0;
+      if (span(i + 7, i + 60, S_BCRYPT) != i + 60) return 0;
       if (i + 60 < e && has(i + 60, C_BCRYPT)) return 0;
       return i + 60;
     }
@@ -105,38 +105,31 @@ export function detPasswordHash(i: usize, e: usize): usize {
   else if (lit(i, e, "$scrypt$")) j = i + 8;
   else if (lit(i, e, "$7$") || lit(i, e, "$6$") || lit(i, e, "$5$") || lit(i, e, "$y$")) j = i + 3;
   else return 0;
-  let k = j;
-  while (k < e && has(k, C_HASH)) k++;
+  const k = span(j, e, S_HASH);
   return k - j >= 20 ? k : 0;
 }
 
 // ---------------------------------------------------------------- JWT
 export function detJwt(i: usize, e: usize): usize {
   if (!lit(i, e, "eyJ")) return 0;
-  let k = i + 3;
-  while (k < e && has(k, C_B64U)) k++;
+  let k = span(i + 3, e, S_B64U);
   if (k - i < 10 || k >= e || b(k) != 46) return 0;
   const j = k + 1;
-  k = j;
-  while (k < e && has(k, C_B64U)) k++;
+  k = span(j, e, S_B64U);
   if (k - j < 2 || k >= e || b(k) != 46) return 0;
-  k++;
-  while (k < e && has(k, C_B64U)) k++;
-  return k;
+  return span(k + 1, e, S_B64U);
 }
 
 // ---------------------------------------------------------------- vendor tokens
 export function detGithub(i: usize, e: usize): usize {
   if (lit(i, e, "github_pat_")) {
-    let k = i + 11;
-    while (k < e && isWord(b(k))) k++;
+    const k = span(i + 11, e, S_WORD);
     return k - (i + 11) >= 22 ? k : 0;
   }
   if (i + 4 > e || b(i) != 103 || b(i + 1) != 104 || b(i + 3) != 95) return 0; // "gh?_"
   const t = b(i + 2);
   if (t != 112 && t != 111 && t != 115 && t != 117 && t != 114) return 0; // p o s u r
-  let k = i + 4;
-  while (k < e && has(k, C_ALNUM)) k++;
+  const k = span(i + 4, e, S_ALNUM);
   if (k - (i + 4) < 36) return 0;
   if (k < e && isWord(b(k))) return 0;
   return k;
@@ -144,8 +137,7 @@ export function detGithub(i: usize, e: usize): usize {
 
 export function detGitlab(i: usize, e: usize): usize {
   if (!lit(i, e, "glpat-")) return 0;
-  let k = i + 6;
-  while (k < e && has(k, C_B64U)) k++;
+  const k = span(i + 6, e, S_B64U);
   return k - (i + 6) >= 20 ? k : 0;
 }
 
@@ -153,8 +145,7 @@ export function detSlack(i: usize, e: usize): usize {
   if (!lit(i, e, "xox") || i + 5 > e || b(i + 4) != 45) return 0;
   const t = b(i + 3);
   if (t != 97 && t != 98 && t != 112 && t != 114) return 0; // a b p r
-  let k = i + 5;
-  while (k < e && has(k, C_SLACK)) k++;
+  const k = span(i + 5, e, S_SLACK);
   if (k - (i + 5) < 10) return 0;
   if (k < e && isWord(b(k))) return 0;
   return k;
@@ -163,7 +154,7 @@ export function detSlack(i: usize, e: usize): usize {
 export function detAwsAccessKey(i: usize, e: usize): usize {
   if (!lit(i, e, "AKIA") && !lit(i, e, "ASIA")) return 0;
   if (i + 20 > e) return 0;
-  for (let k: usize = 4; k < 20; k++) if (!has(i + k, C_UPPER | C_DIGIT)) return 0;
+  if (span(i + 4, i + 20, S_UPPER_DIGIT) != i + 20) return 0;
   if (i + 20 < e && isWord(b(i + 20))) return 0;
   return i + 20;
 }
@@ -175,8 +166,7 @@ export function detBearer(i: usize, e: usize): usize {
       (b(i + 4) | 32) != 101 || (b(i + 5) | 32) != 114 || b(i + 6) != 32) return 0;
   let j = i + 6;
   while (j < e && b(j) == 32) j++;
-  let k = j;
-  while (k < e && has(k, C_BEARER)) k++;
+  const k = span(j, e, S_BEARER);
   if (k - j < 8) return 0;
   mStart = j;
   return k;
@@ -211,12 +201,10 @@ export function detAwsSecretKey(p: usize, i: usize, e: usize): usize {
 // ---------------------------------------------------------------- e-mail
 export function detEmail(i: usize, e: usize): usize {
   if (!has(i, C_ALNUM)) return 0;
-  let j = i;
-  while (j < e && j - i < 65 && has(j, C_LOCAL)) j++;
+  const j = span(i, e - i > 65 ? i + 65 : e, S_LOCAL);
   if (j - i > 64 || j >= e || b(j) != 64) return 0;
   const d = j + 1;
-  let k = d;
-  while (k < e && k - d < 254 && has(k, C_DOMAIN)) k++;
+  let k = span(d, e - d > 254 ? d + 254 : e, S_DOMAIN);
   if (k - d > 253) return 0;
   while (k > d && b(k - 1) == 46) k--;
   if (k == d || !has(d, C_ALNUM)) return 0;

@@ -53,6 +53,19 @@ function compress(state: usize, block: usize): void {
   store<u32>(state, load<u32>(state, 28) + h, 28);
 }
 
+@inline function clearBlock(): void {
+  const z = i64x2.splat(0);
+  v128.store(BLOCK, z);
+  v128.store(BLOCK + 16, z);
+  v128.store(BLOCK + 32, z);
+  v128.store(BLOCK + 48, z);
+}
+
+@inline function copyState(dst: usize, src: usize): void {
+  v128.store(dst, v128.load(src));
+  v128.store(dst + 16, v128.load(src + 16));
+}
+
 /** Finish a hash whose state already absorbed `prefix` bytes (whole blocks): absorb msg, pad, write the digest. */
 function finish(state: usize, msg: usize, len: usize, prefix: u64, out: usize): void {
   let off: usize = 0;
@@ -60,13 +73,16 @@ function finish(state: usize, msg: usize, len: usize, prefix: u64, out: usize): 
     compress(state, msg + off);
     off += 64;
   }
+  // memory.fill / memory.copy are calls out of WASM in V8: the last block is built inline
   const rem = len - off;
-  memory.fill(BLOCK, 0, 64);
-  memory.copy(BLOCK, msg + off, rem);
+  clearBlock();
+  let k: usize = 0;
+  for (; k + 16 <= rem; k += 16) v128.store(BLOCK + k, v128.load(msg + off + k));
+  for (; k < rem; k++) store<u8>(BLOCK + k, load<u8>(msg + off + k));
   store<u8>(BLOCK + rem, 0x80);
   if (rem >= 56) {
     compress(state, BLOCK);
-    memory.fill(BLOCK, 0, 64);
+    clearBlock();
   }
   store<u64>(BLOCK + 56, bswap<u64>((prefix + <u64>len) << 3));
   compress(state, BLOCK);
@@ -92,8 +108,8 @@ export function hmacSetKey(key: usize, len: usize): void {
 
 /** HMAC-SHA256(key, msg) → 32 bytes at out. */
 export function hmac(msg: usize, len: usize, out: usize): void {
-  memory.copy(STATE, INNER, 32);
+  copyState(STATE, INNER);
   finish(STATE, msg, len, 64, INNER_DIGEST);
-  memory.copy(STATE, OUTER, 32);
+  copyState(STATE, OUTER);
   finish(STATE, INNER_DIGEST, 32, 64, out);
 }

@@ -1,0 +1,130 @@
+// Differential tests for the WASM scanner's fast paths (wasm/assembly/mask.ts, mask/chars.ts,
+// mask/sha256.ts) against the plain reference (reference.ts), byte for byte and count for count:
+// - the probe at a value's first byte (a match there skips the prefilter pass), with and without
+//   the detector that matches, and with text after the match that extends or ends it;
+// - the e-mail window (only the local-part run before the next '@', at most 64 bytes, is tried);
+// - class runs read 16 bytes per step (span()): tokens one byte short, exact and one byte long,
+//   broken by an ASCII or a non-ASCII byte, at every offset from a 16-byte block edge;
+// - inline copies up to 512 bytes and the HMAC's inline last block (every length 0..200).
+// Values sit in DataRows (streams split into process() calls at random message boundaries),
+// COPY text rows and plain text (maskText).
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { createMasker } from "../../wasm/loader/mask.ts";
+import { loadWasmModule } from "../../wasm/loader/node.ts";
+import { ReferenceMasker } from "./reference.ts";
+import { DETECTORS, type DetectorName, type MaskingConfig } from "./config.ts";
+import * as f from "./fixtures.ts";
+
+const wasm = loadWasmModule("mask");
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+const ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const run = (n: number, alphabet: string, seed: number) => Array.from({ length: n }, (_, k) => alphabet[(seed * 7 + k * 13) % alphabet.length]).join("");
+
+/** Values whose match (if any) starts at byte 0, lengths around each detector's limits. */
+const headMatch = fc
+  .tuple(fc.integer({ min: -1, max: 1 }), fc.nat(1000))
+  .chain(([d, seed]) =>
+    fc.constantFrom(
+      `ghp_${run(36 + d, ALNUM, seed)}`,
+      `github_pat_${run(22 + d, ALNUM + "_", seed)}`,
+      `glpat-${run(20 + d, ALNUM + "-_", seed)}`,
+      `xoxb-${run(10 + d, ALNUM + "-", seed)}`,
+      `AKIA${run(16 + d, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", seed)}`,
+      `$2b$12$${run(53 + d, ALNUM + "./", seed)}`,
+      `$argon2id$${run(20 + d, ALNUM + "./+=,$", seed)}`,
+      `eyJ${run(7 + d, ALNUM + "-_", seed)}.${run(2 + d, ALNUM, seed)}.${run(5, ALNUM, seed)}`,
+      `Bearer ${run(8 + d, ALNUM + "._~+/=-", seed)}`,
+      `${run(Math.max(1, 64 + d), ALNUM + "._%+-", seed).replace(/^[^A-Za-z0-9]/, "a")}@example.com`,
+      `${run(5, "abc", seed)}@${run(3, "abc", seed)}.c${d > 0 ? "om" : d === 0 ? "o" : ""}`,
+      "4111 1111 1111 1111",
+      "4111111111111111",
+      "+1 415 555 0100",
+      "(415) 555-0100",
+      "078-05-1120",
+      "DE89 3704 0044 0532 0130 00",
+      "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+      "abc",
+      "",
+    ),
+  );
+/** Text after the head: may extend the match (word bytes, digits), end it, or hold more matches. */
+const tail = fc.constantFrom("", "x", "_", "0", " ", ".", "-", "@", "é", "\u00ff", " 4111 1111 1111 1111", " a@b.io", " secret aws ", "日本");
+/** Padding before a value: moves every later byte against the 16-byte blocks the SIMD paths read. */
+const pad = fc.nat(33).map((n) => "x ".repeat(n >> 1) + (n & 1 ? "é" : ""));
+
+function agree(cfg: MaskingConfig, values: string[], cuts: number[]): void {
+  const a = createMasker(wasm, cfg);
+  const b = new ReferenceMasker(cfg);
+  // each value twice per row (around a NULL): the second copy is masked after the row changed
+  const msgs = [f.rowDescription([{ name: "a" }, { name: "b" }, { name: "c" }]), ...values.map((v) => f.dataRow([v, null, v]))];
+  // batches of whole messages, cut where `cuts` says
+  let from = 0;
+  for (const cut of [...cuts.map((c) => 1 + (c % msgs.length)), msgs.length].sort((x, y) => x - y)) {
+    if (cut <= from) continue;
+    const batch = f.concat(msgs.slice(from, cut));
+    expect(hex(a.process(batch))).toBe(hex(b.process(batch)));
+    from = cut;
+  }
+  const line = values.map((v) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\t/g, "\\t")).join("\t") + "\n";
+  a.setCopyFormat("text");
+  b.setCopyFormat("text");
+  const copy = f.concat([f.copyOutResponse(0, values.length), f.copyData(line), f.copyDone(), f.commandComplete("COPY 1")]);
+  expect(hex(a.process(copy))).toBe(hex(b.process(copy)));
+  for (const v of values) {
+    const t = f.utf8(v);
+    expect(hex(a.maskText(t))).toBe(hex(b.maskText(t)));
+  }
+  expect(a.counts()).toEqual(b.counts());
+}
+
+const detectorSets: fc.Arbitrary<DetectorName[]> = fc.oneof(fc.constant<DetectorName[]>([...DETECTORS]), fc.subarray<DetectorName>([...DETECTORS], { minLength: 1 }));
+const style = fc.constantFrom<"redact" | "partial" | "hash">("redact", "partial", "hash");
+
+describe("WASM scanner fast paths agree with the reference", () => {
+  it("a match at the value's first byte (probe), with or without padding before it and text after it", () => {
+    fc.assert(
+      fc.property(detectorSets, style, fc.array(fc.tuple(fc.boolean(), pad, headMatch, tail, tail), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 3 }), (detectors, st, parts, cuts) => {
+        const values = parts.map(([padded, p, h, t1, t2]) => (padded ? p : "") + h + t1 + t2);
+        agree({ rules: [{ name: "d", detectors, style: st }], hashKey: "k".repeat(24) }, values, cuts);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 400) },
+    );
+  });
+
+  it("e-mail windows: local-part runs around 64 bytes, '@' at any offset from a block edge, broken runs", () => {
+    const local = fc.tuple(fc.integer({ min: 1, max: 70 }), fc.nat(1000)).map(([n, seed]) => run(n, ALNUM + "._%+-", seed));
+    const breaker = fc.constantFrom("", " ", "é", "\u00ff", "@", ",", "!", "\t");
+    const value = fc.tuple(pad, breaker, local, fc.constantFrom("@example.com", "@x.io", "@", "@-a.io", "@a..io", "@a.b", "@a.bc."), tail).map((p) => p.join(""));
+    fc.assert(
+      fc.property(fc.constantFrom<DetectorName[]>(["email"], ["email", "aws_secret_key"], [...DETECTORS]), fc.array(value, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 3 }), (detectors, values, cuts) => {
+        agree({ rules: [{ name: "e", detectors, style: "redact" }] }, values, cuts);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 300) },
+    );
+  });
+
+  it("class runs cut by one byte at every offset from a 16-byte block edge", () => {
+    const value = fc.tuple(pad, headMatch, fc.nat(70), fc.constantFrom("é", "\u0080", "\u00ff", " ", "!", "~", "/", "=", "-", "_", ".", "@", "0", "Z")).map(([p, h, at, c]) => {
+      const k = at % (h.length + 1);
+      return p + h.slice(0, k) + c + h.slice(k);
+    });
+    fc.assert(
+      fc.property(detectorSets, fc.array(value, { minLength: 1, maxLength: 6 }), (detectors, values) => {
+        agree({ rules: [{ name: "d", detectors, style: "partial", keep: 3 }] }, values, []);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 400) },
+    );
+  });
+
+  it("hash style and long copies: values of every length 0..600 (HMAC blocks, inline copies up to 512 bytes)", () => {
+    const lengths = Array.from({ length: 201 }, (_, n) => n).concat([255, 256, 511, 512, 513, 600]);
+    const values = lengths.map((n) => run(n, "lorem ipsum é ", n));
+    // column rule with hash style: the whole value is the HMAC's message
+    const cfg: MaskingConfig = { rules: [{ name: "h", columns: ["a"], style: "hash" }, { name: "d", detectors: ["all"], style: "redact" }], hashKey: "tenant-key-0123456789" };
+    agree(cfg, values, [50, 120]);
+    // detectors only: long values between matches are copied through (inline up to 512 bytes)
+    agree({ rules: [{ name: "d", detectors: ["all"], style: "hash" }], hashKey: "tenant-key-0123456789" }, values.map((v, k) => `${v} a${k}@b.io ${v}`), [7]);
+  });
+});
