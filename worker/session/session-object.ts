@@ -41,6 +41,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   private session: Session | undefined;
   private holds: ApprovalHolds | undefined;
   private connectorId: string | undefined;
+  /** Settles once the client's admission is over: the session exists, or it was refused. */
+  private starting: Promise<void> | undefined;
 
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
@@ -51,7 +53,17 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   }
 
   private async acceptClient(admission: ClientAdmission): Promise<Response> {
-    if (this.session) return Response.json({ error: "conflict", reason: "session already has a client" }, { status: 409 });
+    if (this.session || this.starting) return Response.json({ error: "conflict", reason: "session already has a client" }, { status: 409 });
+    let started!: () => void;
+    this.starting = new Promise<void>((resolve) => (started = resolve));
+    try {
+      return await this.admitClient(admission);
+    } finally {
+      started();
+    }
+  }
+
+  private async admitClient(admission: ClientAdmission): Promise<Response> {
     const env = this.env;
     // Just-in-time grants are looked up once per session; revoking or expiring one ends the
     // sessions that relied on it (the ApprovalsObject calls terminate()). The two reads are
@@ -71,18 +83,6 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     // Hosted mode: a tenant whose recording bytes are used up starts no session (it could not be recorded).
     const unrecordable = await recordingLimitReached(env);
     if (unrecordable) return this.refuseInTunnel(admission, { kind: "unavailable", code: "53100", message: unrecordable });
-    let audit: Awaited<ReturnType<typeof openSessionAudit>>;
-    try {
-      audit = await this.openAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
-    } catch (e) {
-      // Fail closed: a session that cannot be recorded does not start. Answer in the tunnel so the
-      // client's own protocol carries the reason.
-      const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
-      return this.refuseInTunnel(admission, { kind: "unavailable", code, message: (e as Error).message });
-    }
-    if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
-    const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
-    this.holds = holds;
     // Hosted mode adds the tenant's own cap on live sessions to the policy's. (Its starts per minute
     // were decided at the edge, before this object was reached: worker/routes/tunnel.ts.)
     const caps = { ...sessionPolicy.caps(), maxSessionsInTenant: env.TENANT?.limits.maxSessions ?? null, maxStartsPerMinute: null };
@@ -97,6 +97,32 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       () => this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
       (message) => void rateLog("session_starts_rate_limited", 1, message).catch(() => {}),
     );
+    const requestStream = async () => {
+      const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"));
+      const result = await hub.openStream(admission.sessionId, admission.resource.name);
+      if (!result.ok) throw new Error(result.reason);
+      this.connectorId = result.connectorId;
+    };
+    // The stream a starting engine would ask for anyway (ProtocolModule.streamAtSessionStart) is
+    // asked for now, while session.start is recorded: place under the caps first, then the hub, as
+    // the engine does. The connector's dial touches nothing on the target, and its socket is not
+    // attached before the session exists (acceptConnector waits for this admission), so nothing
+    // reaches the connector — let alone the target — before session.start is durable.
+    const early = protocolModule(admission.resource.type)?.streamAtSessionStart && sessionPolicy.decideConnect().effect === "allow" ? this.askStreamEarly(slot, requestStream) : undefined;
+    let audit: Awaited<ReturnType<typeof openSessionAudit>>;
+    try {
+      audit = await this.openAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
+    } catch (e) {
+      // The place taken early is given back; the stream asked for finds no session (410).
+      if (early) void slot.release().catch(() => {});
+      // Fail closed: a session that cannot be recorded does not start. Answer in the tunnel so the
+      // client's own protocol carries the reason.
+      const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
+      return this.refuseInTunnel(admission, { kind: "unavailable", code, message: (e as Error).message });
+    }
+    if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
+    const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
+    this.holds = holds;
     // Hosted mode: the tenant's request rate, asked before every request is decided (worker/limits/request-gate.ts).
     const rate = bucketLimits(env.TENANT?.limits);
     const gate = rate
@@ -132,7 +158,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         policy: sessionPolicy,
         approvals: holds,
         audit,
-        acquireSlot: () => slot.acquire(),
+        acquireSlot: () => early?.slotTaken ?? slot.acquire(),
         ...(gate ? { admitRequest: (cost?: number) => gate.admit(cost), refuseBeforeParse: refuseBeforeParse(gate) } : {}),
         verifyToken: async (token) => {
           try {
@@ -142,12 +168,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
             throw new Error(e instanceof TokenRejected ? e.message : `verification failed: ${(e as Error).message}`);
           }
         },
-        requestConnector: async () => {
-          const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub"));
-          const result = await hub.openStream(admission.sessionId, admission.resource.name);
-          if (!result.ok) throw new Error(result.reason);
-          this.connectorId = result.connectorId;
-        },
+        requestConnector: () => early?.streamAsked ?? requestStream(),
         onEnded: async (outcome, stats, maskingCounts) => {
           await slot.release().catch(() => {});
           await gate?.flush().catch(() => {});
@@ -162,6 +183,19 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       this.session = session;
       session.start(protocol.createEngine(session, services));
     });
+  }
+
+  /**
+   * Take the session's place under the caps, then ask the hub for the connector's stream, without
+   * waiting: the engine awaits these same promises (one request, its error — e.g. too many
+   * sessions — reported where the engine reports it today).
+   */
+  private askStreamEarly(slot: SessionSlot, requestStream: () => Promise<void>): { slotTaken: Promise<void>; streamAsked: Promise<void> } {
+    const slotTaken = slot.acquire();
+    const streamAsked = slotTaken.then(requestStream);
+    slotTaken.catch(() => {}); // awaited by the engine (openConnectorStream)
+    streamAsked.catch(() => {});
+    return { slotTaken, streamAsked };
   }
 
   /**
@@ -187,7 +221,10 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     });
   }
 
-  private acceptConnector(connectorId: string): Response {
+  private async acceptConnector(connectorId: string): Promise<Response> {
+    // A stream asked for while the session was starting (askStreamEarly) waits until the session
+    // exists — its session.start durable — or was refused (then: 410, nothing attached).
+    if (!this.session) await this.starting;
     const session = this.session;
     if (!session || session.isEnded) return Response.json({ error: "gone", reason: "no such live session" }, { status: 410 });
     if (session.hasConnector) return Response.json({ error: "conflict", reason: "session already has a connector stream" }, { status: 409 });
