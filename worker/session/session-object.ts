@@ -43,6 +43,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   private connectorId: string | undefined;
   /** Settles once the client's admission is over: the session exists, or it was refused. */
   private starting: Promise<void> | undefined;
+  /** The place under the caps asked for while the session was starting (askStreamEarly). */
+  private earlySlot: SessionSlot | undefined;
 
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
@@ -59,6 +61,10 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     try {
       return await this.admitClient(admission);
     } finally {
+      // A place under the caps taken early (askStreamEarly) is given back when no session came of
+      // this admission — refused (e.g. its start could not be recorded) or failed; the stream asked
+      // for then finds no session (410).
+      if (!this.session) void this.earlySlot?.release().catch(() => {});
       started();
     }
   }
@@ -113,8 +119,6 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     try {
       audit = await this.openAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
     } catch (e) {
-      // The place taken early is given back; the stream asked for finds no session (410).
-      if (early) void slot.release().catch(() => {});
       // Fail closed: a session that cannot be recorded does not start. Answer in the tunnel so the
       // client's own protocol carries the reason.
       const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
@@ -191,6 +195,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
    * sessions — reported where the engine reports it today).
    */
   private askStreamEarly(slot: SessionSlot, requestStream: () => Promise<void>): { slotTaken: Promise<void>; streamAsked: Promise<void> } {
+    this.earlySlot = slot;
     const slotTaken = slot.acquire();
     const streamAsked = slotTaken.then(requestStream);
     slotTaken.catch(() => {}); // awaited by the engine (openConnectorStream)
