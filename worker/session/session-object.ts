@@ -11,7 +11,7 @@ import { encodeControl, encodeData, type Frame } from "../../parsers/tunnel/fram
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
 import type { SessionObjectRpc } from "../bindings.ts";
-import type { ClientAdmission } from "./admission.ts";
+import { describeResource, type ClientAdmission } from "./admission.ts";
 import { Session } from "./session.ts";
 import { SessionPolicy } from "./session-policy.ts";
 import { validateSession } from "./session-factory.ts";
@@ -69,15 +69,20 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     }
   }
 
-  private async admitClient(admission: ClientAdmission): Promise<Response> {
+  private async admitClient(asked: ClientAdmission): Promise<Response> {
     const env = this.env;
+    // What the resource is (its type and labels) is asked of the hub here when the route did not,
+    // together with the grants and the policy.
+    const described = asked.describeInSession ? describeResource(env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName("hub")), asked.resource) : undefined;
+    described?.catch(() => {}); // awaited below, after the policy (whose error comes first, as before)
     // Just-in-time grants are looked up once per session; revoking or expiring one ends the
-    // sessions that relied on it (the ApprovalsObject calls terminate()). The two reads are
-    // independent: asked together, the session waits for the slower one instead of both in turn.
-    const grantsRead = activeGrants(env, admission.identity, admission.resource.name);
+    // sessions that relied on it (the ApprovalsObject calls terminate()). The reads are
+    // independent: asked together, the session waits for the slowest one instead of each in turn.
+    const grantsRead = activeGrants(env, asked.identity, asked.resource.name);
     grantsRead.catch(() => {}); // awaited below: a policy error still comes first, as before
     const policy = await currentPolicy(env);
     const grants = await grantsRead;
+    const admission: ClientAdmission = described === undefined ? asked : { ...asked, resource: await described, describeInSession: false };
     const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource, () => grants, env.GATEHOUSE_MASKING_KEY);
     // Session factory: the configuration is validated before anything is recorded, so a session
     // that cannot run leaves no session.start without a session.end.

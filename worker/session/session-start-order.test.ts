@@ -8,7 +8,8 @@
  *
  * Real SessionObject, ConnectorHub, SessionLimiter and D1; the test plays the connector over the
  * tunnel protocol (its control channel and its stream) and holds the session's recorder back
- * (the `openAudit` hook) to look at the state in between.
+ * (the `openAudit` hook) to look at the state in between. The session object also asks the hub
+ * what the resource is when the route did not (together with the policy and the grants).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
@@ -111,8 +112,10 @@ function sessionIdFor(k: number): string {
   return `40000000-0000-4000-8000-${String(k).padStart(12, "0")}`;
 }
 
-function clientTunnel(sessionId: string, resource: string, identity = IDENTITY): Promise<Response> {
-  const admission: ClientAdmission = { sessionId, identity, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
+function clientTunnel(sessionId: string, resource: string, identity = IDENTITY, hint?: { type: string }): Promise<Response> {
+  const admission: ClientAdmission = hint
+    ? { sessionId, identity, resource: { name: resource, type: hint.type, labels: {} }, clientAddress: null, describeInSession: true }
+    : { sessionId, identity, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
   const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
   return stub.fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }
@@ -211,5 +214,27 @@ describe("session start order (the connector's stream asked for while session.st
     await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: next, resource }), WAIT);
     expect(nextTunnel.controls().filter((m) => m.t === "close")).toEqual([]);
     nextClient.webSocket!.close(1000, "done");
+  });
+
+  it("asks the hub what the resource is when the route did not (the client's type hint only for a resource the hub does not know)", async () => {
+    await applyPolicy(POLICY);
+    const resource = "pg-order-c";
+    await connectorOnline(resource);
+    const announced = async (sessionId: string, name: string, identity: ReturnType<typeof pipeline>) => {
+      const res = await clientTunnel(sessionId, name, identity, { type: "ssh" });
+      expect(res.status).toBe(101);
+      const tunnel = reader(res.webSocket!);
+      const session = await vi.waitFor(() => {
+        const found = tunnel.controls().find((m) => m.t === "session" || m.t === "close");
+        if (!found) throw new Error("nothing announced yet");
+        return found;
+      }, WAIT);
+      res.webSocket!.close(1000, "done");
+      return session;
+    };
+    // Known to the hub as postgres: the hint (ssh) is not what the session runs.
+    expect(await announced(sessionIdFor(4), resource, pipeline("ci-order-known"))).toMatchObject({ t: "session", resource, type: "postgres" });
+    // Unknown to the hub: the hint stands, as the route's lookup did.
+    expect(await announced(sessionIdFor(5), "pg-order-unknown", pipeline("ci-order-unknown"))).toMatchObject({ t: "session", resource: "pg-order-unknown", type: "ssh" });
   });
 });
