@@ -76,4 +76,12 @@ export interface ProtocolModule {
    * this protocol's client learns the reason (the CLI turns it into the client's protocol).
    */
   refusalAtStart(refusal: Refusal): Uint8Array[];
+  /**
+   * The engine asks for the connector's stream as soon as it starts when the connect decision
+   * allows (its dial touches nothing on the target: the connector logs in only on `open`). The
+   * session object may then take the session's place under the caps and ask the hub for that
+   * stream while `session.start` is being recorded (worker/session/session-object.ts); the
+   * engine, created once the start is durable, uses that request instead of a second one.
+   */
+  readonly streamAtSessionStart?: boolean;
 }

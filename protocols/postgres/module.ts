@@ -24,4 +24,6 @@ export const postgresModule = {
   // 28000 invalid_authorization_specification (the token lapsed), 53300 too_many_connections.
   sessionCodes: { tokenExpired: "28000", tooManySessions: "53300" },
   refusalAtStart: (refusal) => [pgRefusal(refusal, "FATAL")],
+  // The engine asks for the stream at start (its dial overlaps the StartupMessage round trip).
+  streamAtSessionStart: true,
 } as const satisfies ProtocolModule;

@@ -8,6 +8,7 @@ import { WORKER_RELEASE } from "../version.ts";
 import { bearerIdentity, type AppEnv } from "../auth/bearer-identity.ts";
 import { BadRequestError, GatewayError, NotFoundError } from "../errors.ts";
 import { ADMISSION_HEADER, type ClientAdmission } from "../session/session-object.ts";
+import { describeResource } from "../session/admission.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { clientAddress } from "./client-address.ts";
 import { isResourceName } from "../../parsers/resource-name.ts";
@@ -54,15 +55,16 @@ export const tunnelRoutes = new Hono<AppEnv>()
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
     requireTunnelVersion("client", c.req.header("sec-websocket-protocol"), c.req.header("user-agent"));
     const sessionId = crypto.randomUUID();
-    const known = await resourceHub(c.env, name).describe(name);
-    const type = known?.type ?? c.req.query("type") ?? "postgres";
-    const resource = { name, type, labels: known?.labels ?? {} };
+    const hinted = { name, type: c.req.query("type") ?? "postgres", labels: {} };
     // Hosted mode: the tenant's session starts per minute, decided before the session object does
     // any work. Only identities the policy could admit to this resource (a just-in-time grant
     // counted as active) are charged: otherwise anyone able to mint a token for the tenant's
     // audience (a CI job of a shared issuer) could use up the budget and lock the tenant's own
     // pipelines out. The others go on to the session, which refuses and records them as before.
+    // That check needs the resource's type and labels here; otherwise the session object asks the
+    // hub for them, together with the policy and the grants (worker/session/admission.ts).
     const maxStarts = c.env.TENANT?.limits.maxSessionStartsPerMinute;
+    const resource = maxStarts != null ? await describeResource(resourceHub(c.env, name), hinted) : hinted;
     if (maxStarts != null && (await couldBeAdmitted(c.env, c.var.identity, resource))) {
       const limiter = c.env.SESSION_LIMITER.get(c.env.SESSION_LIMITER.idFromName("limits"));
       const start = await limiter.admitStart({ sessionId, maxStartsPerMinute: maxStarts, identity: c.var.identity, resource });
@@ -76,6 +78,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
       identity: c.var.identity,
       resource,
       clientAddress: clientAddress(c.env, c.req.raw.headers, c.req.raw.cf),
+      ...(maxStarts != null ? {} : { describeInSession: true }),
     };
     const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(admission.sessionId));
     return stub.fetch("https://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });

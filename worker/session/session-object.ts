@@ -12,7 +12,7 @@ import { resourceHub } from "../connectors/hub-shards.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
 import type { SessionObjectRpc } from "../bindings.ts";
-import type { ClientAdmission } from "./admission.ts";
+import { describeResource, type ClientAdmission } from "./admission.ts";
 import { Session } from "./session.ts";
 import { SessionPolicy } from "./session-policy.ts";
 import { validateSession } from "./session-factory.ts";
@@ -42,6 +42,10 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   private session: Session | undefined;
   private holds: ApprovalHolds | undefined;
   private connectorId: string | undefined;
+  /** Settles once the client's admission is over: the session exists, or it was refused. */
+  private starting: Promise<void> | undefined;
+  /** The place under the caps asked for while the session was starting (askStreamEarly). */
+  private earlySlot: SessionSlot | undefined;
 
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
@@ -52,15 +56,34 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   }
 
   private async acceptClient(admission: ClientAdmission): Promise<Response> {
-    if (this.session) return Response.json({ error: "conflict", reason: "session already has a client" }, { status: 409 });
+    if (this.session || this.starting) return Response.json({ error: "conflict", reason: "session already has a client" }, { status: 409 });
+    let started!: () => void;
+    this.starting = new Promise<void>((resolve) => (started = resolve));
+    try {
+      return await this.admitClient(admission);
+    } finally {
+      // A place under the caps taken early (askStreamEarly) is given back when no session came of
+      // this admission — refused (e.g. its start could not be recorded) or failed; the stream asked
+      // for then finds no session (410).
+      if (!this.session) void this.earlySlot?.release().catch(() => {});
+      started();
+    }
+  }
+
+  private async admitClient(asked: ClientAdmission): Promise<Response> {
     const env = this.env;
+    // What the resource is (its type and labels) is asked of the hub here when the route did not,
+    // together with the grants and the policy.
+    const described = asked.describeInSession ? describeResource(resourceHub(env, asked.resource.name), asked.resource) : undefined;
+    described?.catch(() => {}); // awaited below, after the policy (whose error comes first, as before)
     // Just-in-time grants are looked up once per session; revoking or expiring one ends the
-    // sessions that relied on it (the ApprovalsObject calls terminate()). The two reads are
-    // independent: asked together, the session waits for the slower one instead of both in turn.
-    const grantsRead = activeGrants(env, admission.identity, admission.resource.name);
+    // sessions that relied on it (the ApprovalsObject calls terminate()). The reads are
+    // independent: asked together, the session waits for the slowest one instead of each in turn.
+    const grantsRead = activeGrants(env, asked.identity, asked.resource.name);
     grantsRead.catch(() => {}); // awaited below: a policy error still comes first, as before
     const policy = await currentPolicy(env);
     const grants = await grantsRead;
+    const admission: ClientAdmission = described === undefined ? asked : { ...asked, resource: await described, describeInSession: false };
     const sessionPolicy = new SessionPolicy(policy, sqlClassifier(), admission.identity, admission.resource, () => grants, env.GATEHOUSE_MASKING_KEY);
     // Session factory: the configuration is validated before anything is recorded, so a session
     // that cannot run leaves no session.start without a session.end.
@@ -72,18 +95,6 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     // Hosted mode: a tenant whose recording bytes are used up starts no session (it could not be recorded).
     const unrecordable = await recordingLimitReached(env);
     if (unrecordable) return this.refuseInTunnel(admission, { kind: "unavailable", code: "53100", message: unrecordable });
-    let audit: Awaited<ReturnType<typeof openSessionAudit>>;
-    try {
-      audit = await this.openAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
-    } catch (e) {
-      // Fail closed: a session that cannot be recorded does not start. Answer in the tunnel so the
-      // client's own protocol carries the reason.
-      const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
-      return this.refuseInTunnel(admission, { kind: "unavailable", code, message: (e as Error).message });
-    }
-    if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
-    const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
-    this.holds = holds;
     // Hosted mode adds the tenant's own cap on live sessions to the policy's. (Its starts per minute
     // were decided at the edge, before this object was reached: worker/routes/tunnel.ts.)
     const caps = { ...sessionPolicy.caps(), maxSessionsInTenant: env.TENANT?.limits.maxSessions ?? null, maxStartsPerMinute: null };
@@ -98,6 +109,29 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       () => this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
       (message) => void rateLog("session_starts_rate_limited", 1, message).catch(() => {}),
     );
+    const requestStream = async () => {
+      const result = await resourceHub(env, admission.resource.name).openStream(admission.sessionId, admission.resource.name);
+      if (!result.ok) throw new Error(result.reason);
+      this.connectorId = result.connectorId;
+    };
+    // The stream a starting engine would ask for anyway (ProtocolModule.streamAtSessionStart) is
+    // asked for now, while session.start is recorded: place under the caps first, then the hub, as
+    // the engine does. The connector's dial touches nothing on the target, and its socket is not
+    // attached before the session exists (acceptConnector waits for this admission), so nothing
+    // reaches the connector — let alone the target — before session.start is durable.
+    const early = protocolModule(admission.resource.type)?.streamAtSessionStart && sessionPolicy.decideConnect().effect === "allow" ? this.askStreamEarly(slot, requestStream) : undefined;
+    let audit: Awaited<ReturnType<typeof openSessionAudit>>;
+    try {
+      audit = await this.openAudit({ ctx: this.ctx, env, admission, policyHash: policy.hash, mode: sessionPolicy.recordingMode() });
+    } catch (e) {
+      // Fail closed: a session that cannot be recorded does not start. Answer in the tunnel so the
+      // client's own protocol carries the reason.
+      const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
+      return this.refuseInTunnel(admission, { kind: "unavailable", code, message: (e as Error).message });
+    }
+    if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
+    const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
+    this.holds = holds;
     // Hosted mode: the tenant's request rate, asked before every request is decided (worker/limits/request-gate.ts).
     const rate = bucketLimits(env.TENANT?.limits);
     const gate = rate
@@ -133,7 +167,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
         policy: sessionPolicy,
         approvals: holds,
         audit,
-        acquireSlot: () => slot.acquire(),
+        acquireSlot: () => early?.slotTaken ?? slot.acquire(),
         ...(gate ? { admitRequest: (cost?: number) => gate.admit(cost), refuseBeforeParse: refuseBeforeParse(gate) } : {}),
         verifyToken: async (token) => {
           try {
@@ -143,11 +177,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
             throw new Error(e instanceof TokenRejected ? e.message : `verification failed: ${(e as Error).message}`);
           }
         },
-        requestConnector: async () => {
-          const result = await resourceHub(env, admission.resource.name).openStream(admission.sessionId, admission.resource.name);
-          if (!result.ok) throw new Error(result.reason);
-          this.connectorId = result.connectorId;
-        },
+        requestConnector: () => early?.streamAsked ?? requestStream(),
         onEnded: async (outcome, stats, maskingCounts) => {
           await slot.release().catch(() => {});
           await gate?.flush().catch(() => {});
@@ -162,6 +192,20 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       this.session = session;
       session.start(protocol.createEngine(session, services));
     });
+  }
+
+  /**
+   * Take the session's place under the caps, then ask the hub for the connector's stream, without
+   * waiting: the engine awaits these same promises (one request, its error — e.g. too many
+   * sessions — reported where the engine reports it today).
+   */
+  private askStreamEarly(slot: SessionSlot, requestStream: () => Promise<void>): { slotTaken: Promise<void>; streamAsked: Promise<void> } {
+    this.earlySlot = slot;
+    const slotTaken = slot.acquire();
+    const streamAsked = slotTaken.then(requestStream);
+    slotTaken.catch(() => {}); // awaited by the engine (openConnectorStream)
+    streamAsked.catch(() => {});
+    return { slotTaken, streamAsked };
   }
 
   /**
@@ -187,7 +231,10 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     });
   }
 
-  private acceptConnector(connectorId: string): Response {
+  private async acceptConnector(connectorId: string): Promise<Response> {
+    // A stream asked for while the session was starting (askStreamEarly) waits until the session
+    // exists — its session.start durable — or was refused (then: 410, nothing attached).
+    if (!this.session) await this.starting;
     const session = this.session;
     if (!session || session.isEnded) return Response.json({ error: "gone", reason: "no such live session" }, { status: 410 });
     if (session.hasConnector) return Response.json({ error: "conflict", reason: "session already has a connector stream" }, { status: 409 });

@@ -1,0 +1,240 @@
+/**
+ * Setup order inside workerd (bench/README.md "Connection setup"): a PostgreSQL session asks the
+ * hub for its connector stream while `session.start` is being recorded, and these tests pin what
+ * keeps that safe — the connector's stream is not attached, and nothing reaches the connector (so
+ * nothing reaches the target), before `session.start` is durable; the login (`open`) still waits
+ * for the client's StartupMessage; a session whose start cannot
+ * be recorded refuses the early stream (410) and gives its place under the caps back.
+ *
+ * Real SessionObject, ConnectorHub, SessionLimiter and D1; the test plays the connector over the
+ * tunnel protocol (its control channel and its stream) and holds the session's recorder back
+ * (the `openAudit` hook) to look at the state in between. The session object also asks the hub
+ * what the resource is when the route did not (together with the policy and the grants).
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import type { Env } from "../env.ts";
+import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
+import { decodeFrame, encodeControl, encodeData, FrameType, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
+import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
+import { ensureSchema } from "../storage/schema.ts";
+import { RecordingError } from "../audit/errors.ts";
+
+const testEnv = env as unknown as Env;
+const pipeline = (sub: string) => ({ issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } });
+const IDENTITY = pipeline("ci-order");
+
+/** One session per identity: a place not given back would refuse the next session. */
+const POLICY = `
+version: 1
+limits: { max_sessions_per_identity: 1 }
+rules:
+  - name: everyone
+    effect: allow
+    subjects: any
+    resources: any
+    actions: [connect, sql.read]
+`;
+
+let n = 0;
+async function applyPolicy(text: string): Promise<void> {
+  await ensureSchema(testEnv.DB);
+  await testEnv.DB.prepare("INSERT INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)")
+    .bind(`order${++n}`, "test.yaml", text, "test", Date.now() + n)
+    .run();
+}
+
+afterEach(async () => {
+  await testEnv.DB.prepare("DELETE FROM policy_versions").run();
+});
+
+/** A socket end the test reads: frames in arrival order. */
+function reader(ws: WebSocket): { frames: Frame[]; controls: () => ControlMessage[] } {
+  (ws as unknown as { binaryType: string }).binaryType = "arraybuffer";
+  const frames: Frame[] = [];
+  ws.addEventListener("message", (e) => void frames.push(decodeFrame(e.data as ArrayBuffer)));
+  ws.accept();
+  return { frames, controls: () => frames.flatMap((f) => (f.type === FrameType.Control ? [f.message] : [])) };
+}
+
+/** The connector's control channel to the hub, serving `resource` (as connector/control-channel.ts says hello). */
+async function connectorOnline(resource: string): Promise<{ controls: () => ControlMessage[] }> {
+  const hub = testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("hub"));
+  const res = await hub.fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: "c-order" } });
+  expect(res.status).toBe(101);
+  const ws = res.webSocket!;
+  const channel = reader(ws);
+  ws.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: [{ name: resource, type: "postgres", labels: {} }] }));
+  const described = await vi.waitFor(async () => {
+    const info = await hub.describe(resource);
+    if (!info?.online) throw new Error("not online yet");
+    return info;
+  }, WAIT);
+  expect(described.type).toBe("postgres");
+  return channel;
+}
+
+/**
+ * Hold the session object's recorder back: session.start is written only once `release` is called
+ * (or fails with `failWith`). Both ends of the gate run in the object's own context (a promise
+ * settled from the test's context would continue the object's work there).
+ */
+async function holdRecorder(sessionId: string, failWith?: Error): Promise<{ called: () => Promise<boolean>; release: () => Promise<void> }> {
+  const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
+  const gate: { called: boolean; open?: () => void } = { called: false };
+  await runInDurableObject(stub, (object: SessionObject) => {
+    const hooks = object as unknown as { openAudit: (opts: unknown) => Promise<unknown> };
+    const original = hooks.openAudit.bind(object);
+    hooks.openAudit = async (opts) => {
+      await new Promise<void>((resolve) => {
+        gate.open = resolve;
+        gate.called = true;
+      });
+      if (failWith) throw failWith;
+      return original(opts);
+    };
+  });
+  return {
+    called: () => vi.waitFor(() => {
+      if (!gate.called) throw new Error("the recorder was not reached yet");
+      return true;
+    }, WAIT),
+    release: () => runInDurableObject(stub, () => gate.open!()),
+  };
+}
+
+async function sessionStartIndexed(sessionId: string): Promise<boolean> {
+  return (await testEnv.DB.prepare("SELECT id FROM session_index WHERE id = ?").bind(sessionId).first()) !== null;
+}
+
+function sessionIdFor(k: number): string {
+  return `40000000-0000-4000-8000-${String(k).padStart(12, "0")}`;
+}
+
+function clientTunnel(sessionId: string, resource: string, identity = IDENTITY, hint?: { type: string }): Promise<Response> {
+  const admission: ClientAdmission = hint
+    ? { sessionId, identity, resource: { name: resource, type: hint.type, labels: {} }, clientAddress: null, describeInSession: true }
+    : { sessionId, identity, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
+  const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
+  return stub.fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
+}
+
+function connectorStream(sessionId: string): Promise<Response> {
+  const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
+  return stub.fetch("http://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: "c-order" } });
+}
+
+function startupMessage(): Uint8Array {
+  const enc = new TextEncoder();
+  const params = [...enc.encode("user\0ci\0database\0db\0"), 0];
+  const packet = new Uint8Array(8 + params.length);
+  new DataView(packet.buffer).setInt32(0, packet.length);
+  new DataView(packet.buffer).setInt32(4, 196608);
+  packet.set(params, 8);
+  return packet;
+}
+
+/** How long to wait for what must happen (a loaded machine is slow; nothing here measures time). */
+const WAIT = { timeout: 20_000, interval: 20 };
+
+/** A turn of the event loop and the objects' I/O: what could happen without the test's next step has happened. */
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+describe("session start order (the connector's stream asked for while session.start is recorded)", () => {
+  it("asks the hub for the stream before session.start is durable, but attaches it and sends it anything only after", async () => {
+    await applyPolicy(POLICY);
+    const resource = "pg-order-a";
+    const hub = await connectorOnline(resource);
+    const sessionId = sessionIdFor(1);
+    const recorder = await holdRecorder(sessionId);
+    const client = clientTunnel(sessionId, resource);
+    await recorder.called();
+
+    // The hub was asked for this session's stream while session.start is still unwritten.
+    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: sessionId, resource }), WAIT);
+    expect(await sessionStartIndexed(sessionId)).toBe(false);
+
+    // The connector dials at once: its stream is not attached while the start is not recorded.
+    let attached = false;
+    const stream = connectorStream(sessionId).then((res) => {
+      attached = true;
+      return res;
+    });
+    await settle();
+    expect(attached).toBe(false);
+
+    await recorder.release();
+    const clientRes = await client;
+    expect(clientRes.status).toBe(101);
+    const streamRes = await stream;
+    expect(streamRes.status).toBe(101);
+    expect(await sessionStartIndexed(sessionId)).toBe(true);
+
+    const tunnel = reader(clientRes.webSocket!);
+    const connector = reader(streamRes.webSocket!);
+    // Attached, but nothing goes to the connector before the client's StartupMessage and the recorded decision.
+    await settle();
+    expect(connector.controls().filter((m) => m.t === "open")).toEqual([]);
+    clientRes.webSocket!.send(encodeData(startupMessage()));
+    const open = await vi.waitFor(() => {
+      const found = connector.controls().find((m) => m.t === "open");
+      if (!found) throw new Error("no open yet");
+      return found;
+    }, WAIT);
+    expect(open).toMatchObject({ t: "open", resource, access: "read" });
+    expect(tunnel.frames.some((f) => f.type === FrameType.Control && f.message.t === "session")).toBe(true);
+    clientRes.webSocket!.close(1000, "done");
+  });
+
+  it("a session whose start cannot be recorded refuses the early stream (410) and gives its place back", async () => {
+    await applyPolicy(POLICY);
+    const resource = "pg-order-b";
+    const hub = await connectorOnline(resource);
+    const failed = sessionIdFor(2);
+    const recorder = await holdRecorder(failed, new RecordingError("persist-failed", "session.start could not be written to Durable Object storage"));
+    const again = pipeline("ci-order-again");
+    const client = clientTunnel(failed, resource, again);
+    await recorder.called();
+    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: failed, resource }), WAIT);
+    const stream = connectorStream(failed);
+    await recorder.release();
+
+    const clientRes = await client;
+    const tunnel = reader(clientRes.webSocket!);
+    await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "close", code: "58030" })), WAIT);
+    expect((await stream).status).toBe(410);
+    expect(await sessionStartIndexed(failed)).toBe(false);
+
+    // The same identity (one session allowed) starts again: the refused session's place was given back.
+    const next = sessionIdFor(3);
+    const nextClient = await clientTunnel(next, resource, again);
+    expect(nextClient.status).toBe(101);
+    const nextTunnel = reader(nextClient.webSocket!);
+    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: next, resource }), WAIT);
+    expect(nextTunnel.controls().filter((m) => m.t === "close")).toEqual([]);
+    nextClient.webSocket!.close(1000, "done");
+  });
+
+  it("asks the hub what the resource is when the route did not (the client's type hint only for a resource the hub does not know)", async () => {
+    await applyPolicy(POLICY);
+    const resource = "pg-order-c";
+    await connectorOnline(resource);
+    const announced = async (sessionId: string, name: string, identity: ReturnType<typeof pipeline>) => {
+      const res = await clientTunnel(sessionId, name, identity, { type: "ssh" });
+      expect(res.status).toBe(101);
+      const tunnel = reader(res.webSocket!);
+      const session = await vi.waitFor(() => {
+        const found = tunnel.controls().find((m) => m.t === "session" || m.t === "close");
+        if (!found) throw new Error("nothing announced yet");
+        return found;
+      }, WAIT);
+      res.webSocket!.close(1000, "done");
+      return session;
+    };
+    // Known to the hub as postgres: the hint (ssh) is not what the session runs.
+    expect(await announced(sessionIdFor(4), resource, pipeline("ci-order-known"))).toMatchObject({ t: "session", resource, type: "postgres" });
+    // Unknown to the hub: the hint stands, as the route's lookup did.
+    expect(await announced(sessionIdFor(5), "pg-order-unknown", pipeline("ci-order-unknown"))).toMatchObject({ t: "session", resource: "pg-order-unknown", type: "ssh" });
+  });
+});
