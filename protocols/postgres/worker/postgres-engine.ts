@@ -108,6 +108,8 @@ export interface PostgresEngineOptions {
 type Phase = "startup" | "connecting" | "ready" | "closed";
 
 export class PostgresEngine implements Engine {
+  /** onConnectorData copies every chunk into the backend framer (or the catalogue's) first and keeps no view of it. */
+  readonly copiesConnectorData = true;
   private phase: Phase = "startup";
   private startupBuffer = new Uint8Array(0);
   private readonly frontend: PgFramer;
