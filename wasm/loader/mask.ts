@@ -71,6 +71,13 @@ export interface BorrowingMasker extends TextScanningMasker {
    * faults that, for big batches, can take as long as the scan (docs/MASKING.md, Performance).
    */
   processView(messages: Uint8Array): Uint8Array;
+  /**
+   * maskText() for a JS string, as `decode(maskText(encode(text)))` with TextEncoder and
+   * TextDecoder gives it, without either array: the text is encoded straight into the masker's
+   * memory, and when nothing matched the very same string comes back (request text for the
+   * trail: one call per statement).
+   */
+  maskString(text: string): string;
 }
 
 /** One match of scanText(): input bytes [start, end) became output bytes [outStart, outEnd). */
@@ -142,6 +149,17 @@ const COUNT_SLOTS = 34;
 /** Largest batch accepted by one process() call (the tunnel's frames are ≤ 1 MiB). */
 const MAX_BATCH = 64 * 1024 * 1024;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Whether `decode(encode(text))` is `text` itself: a well-formed string (a lone surrogate
+ * becomes U+FFFD) that does not start with U+FEFF (TextDecoder drops a leading byte order mark).
+ */
+function roundTrips(text: string): boolean {
+  if (text.charCodeAt(0) === 0xfeff) return false;
+  const wellFormed = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  return wellFormed ? wellFormed.call(text) : false;
+}
 
 export function createMasker(module: WebAssembly.Module, config: MaskingConfig): BorrowingMasker {
   const compiled = compileConfig(config);
@@ -259,6 +277,22 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
     return new Uint8Array(x.memory.buffer, outPtr, x.outputLength());
   }
 
+  /** Detector pass over the `length` bytes already at dataBase; null when nothing matched, else a view of the output (valid until the next call). */
+  function maskTextAt(length: number): Uint8Array | null {
+    const inPtr = dataBase;
+    const outPtr = inPtr + ((length + 15) & ~15) + 32;
+    let outCap = length + (length >> 2) + 4096;
+    ensureMemory(outPtr + outCap);
+    while (x.maskText(inPtr, length, outPtr, outCap) === 1) {
+      if (outCap >= maxOutput(length)) throw new MaskingError("masked output too large", "limit");
+      outCap = Math.min(outCap * 2, maxOutput(length));
+      ensureMemory(outPtr + outCap);
+    }
+    collectCounts();
+    if (!x.changed()) return null;
+    return new Uint8Array(x.memory.buffer, outPtr, x.outputLength());
+  }
+
   return {
     process(messages: Uint8Array): Uint8Array {
       const out = run(messages);
@@ -272,19 +306,22 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
     maskText(text: Uint8Array): Uint8Array {
       if (text.length === 0) return text;
       if (text.length > MAX_BATCH) throw new MaskingError("text too large", "limit");
-      const inPtr = dataBase;
-      const outPtr = inPtr + ((text.length + 15) & ~15) + 32;
-      let outCap = text.length + (text.length >> 2) + 4096;
-      ensureMemory(outPtr + outCap);
-      new Uint8Array(x.memory.buffer).set(text, inPtr);
-      while (x.maskText(inPtr, text.length, outPtr, outCap) === 1) {
-        if (outCap >= maxOutput(text.length)) throw new MaskingError("masked output too large", "limit");
-        outCap = Math.min(outCap * 2, maxOutput(text.length));
-        ensureMemory(outPtr + outCap);
-      }
-      collectCounts();
-      if (!x.changed()) return text;
-      return new Uint8Array(x.memory.buffer, outPtr, x.outputLength()).slice();
+      ensureMemory(dataBase + text.length);
+      new Uint8Array(x.memory.buffer).set(text, dataBase);
+      const out = maskTextAt(text.length);
+      return out === null ? text : out.slice();
+    },
+
+    maskString(text: string): string {
+      if (text.length === 0) return text;
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units).
+      const room = text.length * 3;
+      if (room > MAX_BATCH) return decoder.decode(this.maskText(encoder.encode(text)));
+      ensureMemory(dataBase + room);
+      const { written } = encoder.encodeInto(text, new Uint8Array(x.memory.buffer, dataBase, room));
+      const out = maskTextAt(written);
+      if (out !== null) return decoder.decode(out);
+      return roundTrips(text) ? text : decoder.decode(new Uint8Array(x.memory.buffer, dataBase, written));
     },
 
     scanText(text: Uint8Array): TextScan {

@@ -77,6 +77,13 @@ export interface SessionOutcome {
 export interface Engine {
   onClientData(bytes: Uint8Array): Promise<void>;
   onConnectorData(bytes: Uint8Array): Promise<void>;
+  /**
+   * True when onConnectorData copies the chunk it is given (or drops it) before it sends anything
+   * to the client and keeps no view of it afterwards (PostgreSQL: into its framer). The session
+   * then lends the client hop the chunk's own message buffer for the next DATA frame to the client
+   * (Hop.lendFrame): no fresh array per answer.
+   */
+  readonly copiesConnectorData?: boolean;
   onConnectorControl(message: ControlMessage): Promise<void>;
   /** Client CONTROL messages other than `close` (optional: protocols with structured frames, e.g. SSH). Ordered with client DATA. */
   onClientControl?(message: ControlMessage): Promise<void>;

@@ -77,6 +77,28 @@ describe("Hop", () => {
     expect(() => hop.received(1024 * 1024 + 1)).toThrow(/exceeded its flow-control window/);
   });
 
+  it("builds the next DATA frame that fits in a lent buffer, once, and never in one a part lives in", async () => {
+    const { hop, frames } = pair();
+    const lent = new Uint8Array(8).fill(0xaa);
+    hop.lendFrame(lent);
+    hop.sendParts([bytes(8, 1)]); // does not fit (9 bytes with the type byte): a fresh frame
+    expect([...lent]).toEqual(new Array(8).fill(0xaa));
+    hop.sendParts([new Uint8Array([1, 2]), new Uint8Array([3, 4, 5])]);
+    expect([...lent.subarray(0, 6)]).toEqual([FrameType.Data, 1, 2, 3, 4, 5]);
+    lent.fill(0xbb, 6);
+    hop.sendParts([new Uint8Array([6])]); // the loan was used: a fresh frame again
+    expect([...lent.subarray(6)]).toEqual([0xbb, 0xbb]);
+    const other = new Uint8Array(16).fill(0xcc);
+    hop.lendFrame(other);
+    hop.sendParts([other.subarray(1, 4)]); // a part inside the lent buffer: not built there
+    expect([...other]).toEqual(new Array(16).fill(0xcc));
+    hop.lendFrame(null);
+    await vi.waitFor(() => expect(dataLengths(frames)).toEqual([8, 5, 1, 3]));
+    expect(frames[1]!.type === FrameType.Data && [...frames[1]!.payload]).toEqual([1, 2, 3, 4, 5]);
+    expect(frames[3]!.type === FrameType.Data && [...frames[3]!.payload]).toEqual([0xcc, 0xcc, 0xcc]);
+    expect(hop.bytesSent).toBe(17);
+  });
+
   it("sends nothing once closed, and closes once", async () => {
     const { hop, frames, settle } = pair();
     hop.close(1000, "done");

@@ -22,6 +22,8 @@ export class Hop {
   onDrained: () => void = () => {};
   bytesSent = 0;
   bytesReceived = 0;
+  /** A buffer the next DATA frame may be built in instead of a fresh array (lendFrame). */
+  private lent: Uint8Array | null = null;
 
   constructor(
     readonly ws: WebSocket,
@@ -36,11 +38,35 @@ export class Hop {
     return this.open;
   }
 
+  /**
+   * Lend this hop a buffer nobody reads or writes any more (the message buffer a chunk from the
+   * other hop arrived in, once the engine copied it): the next DATA frame that fits is built in it
+   * and handed to the socket, instead of a fresh array. workerd's send() keeps a reference to the
+   * frame's bytes, not a copy, until the message leaves (after the output gate), so a frame is
+   * never a buffer anyone will write again — a lent one is used once. null withdraws the loan.
+   */
+  lendFrame(buffer: Uint8Array | null): void {
+    this.lent = buffer;
+  }
+
   /** Send the concatenation of `parts` as DATA, copying each byte once into the frame. */
   sendParts(parts: readonly Uint8Array[]): void {
     let total = 0;
     for (const p of parts) total += p.length;
     if (total === 0 || !this.open || this.closing) return;
+    const lent = this.lent;
+    if (lent !== null && total < lent.length && total <= MAX_DATA_PAYLOAD && !parts.some((p) => p.buffer === lent.buffer)) {
+      this.lent = null;
+      const frame = lent.subarray(0, 1 + total);
+      frame[0] = FrameType.Data;
+      let off = 1;
+      for (const p of parts) {
+        frame.set(p, off);
+        off += p.length;
+      }
+      this.enqueue(frame);
+      return;
+    }
     let frame = new Uint8Array(1 + Math.min(total, MAX_DATA_PAYLOAD));
     frame[0] = FrameType.Data;
     let off = 1;

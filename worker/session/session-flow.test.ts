@@ -50,7 +50,7 @@ const creditFrame = (bytes: number): Frame => decodeFrame(encodeCredit(bytes));
 const total = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const lengthOf = (parts: readonly Uint8Array[]) => total(parts.map((p) => p.length));
 
-function setup() {
+function setup(makeEngine?: (session: Session) => Engine) {
   const client = peer();
   const connector = peer();
   const terminated: string[] = [];
@@ -82,7 +82,7 @@ function setup() {
     onTerminate: (code) => void terminated.push(code),
     cancel: () => {},
   };
-  (session as unknown as { engine: Engine }).engine = engine;
+  (session as unknown as { engine: Engine }).engine = makeEngine?.(session) ?? engine;
   return { session, client, connector, release, terminated, ended: () => ended };
 }
 
@@ -234,5 +234,100 @@ describe("Session flow control", () => {
     expect(session.client.isOpen).toBe(false);
     await connector.arrived();
     expect(connector.controls).toContainEqual(expect.objectContaining({ t: "close" }));
+  });
+});
+
+describe("Session: the connector chunk's buffer carries the answer (Engine.copiesConnectorData)", () => {
+  /**
+   * An engine like PostgreSQL's: it copies each chunk into its own arena (reused), frames
+   * length-prefixed records there (one may straddle chunks), answers each complete run of records
+   * rewritten (every byte + 1) and, for every other chunk, only after an await (as the trail's write).
+   */
+  function framingEngine(session: Session, expand: boolean, fits: { n: number } = { n: 0 }): Engine {
+    const arena = new Uint8Array(1 << 16);
+    let held = 0;
+    let n = 0;
+    return {
+      copiesConnectorData: true,
+      onClientData: async () => {},
+      onConnectorData: async (bytes) => {
+        arena.set(bytes, held);
+        held += bytes.length;
+        let end = 0;
+        while (end < held && end + 1 + arena[end]! <= held) end += 1 + arena[end]!;
+        const out = arena.slice(0, end).map((x) => x + 1);
+        arena.copyWithin(0, end, held);
+        held -= end;
+        if (n++ % 2 === 1) await new Promise((r) => setTimeout(r, 1));
+        const answer = expand ? [out, out] : [out];
+        if (out.length === 0) return;
+        if (lengthOf(answer) < bytes.length + 1) fits.n++; // it fits in the chunk's message buffer
+        (session as EngineHost).sendToClient(answer);
+      },
+      onConnectorControl: async () => {},
+      onConnectorLost: () => {},
+      onTerminate: () => {},
+      cancel: () => {},
+    };
+  }
+
+  /** Records (length byte + body) cut into chunks at odd places, so records straddle chunk boundaries. */
+  function stream(): { records: Uint8Array; chunks: Uint8Array[] } {
+    const parts: number[] = [];
+    for (let r = 0; r < 60; r++) {
+      const len = (r * 7) % 23;
+      parts.push(len);
+      for (let k = 0; k < len; k++) parts.push((r + k) % 200);
+    }
+    const records = new Uint8Array(parts);
+    const chunks: Uint8Array[] = [];
+    for (let at = 0, size = 5; at < records.length; at += size, size = (size * 3) % 41 + 1) chunks.push(records.subarray(at, at + size));
+    return { records, chunks };
+  }
+
+  it("builds the client's frame in the chunk's own message buffer when it fits, and the bytes arrive exact, in order", async () => {
+    let session!: Session;
+    const fits = { n: 0 };
+    const { client } = setup((s) => framingEngine((session = s), false, fits));
+    const { records, chunks } = stream();
+    const frames = chunks.map((c) => dataFrame(c.slice()));
+    const before = frames.map((fr) => (fr.type === FrameType.Data ? new Uint8Array(fr.payload.buffer).slice() : new Uint8Array(0)));
+    for (const fr of frames) session.onFrame("connector", fr);
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(lengthOf(client.data)).toBe(records.length);
+    });
+    const received = new Uint8Array(lengthOf(client.data));
+    let off = 0;
+    for (const d of client.data) {
+      received.set(d, off);
+      off += d.length;
+    }
+    expect([...received]).toEqual([...records].map((x) => x + 1));
+    // The answers went out in the chunks' buffers (rewritten there), not in fresh arrays.
+    const reused = frames.filter((fr, k) => fr.type === FrameType.Data && !new Uint8Array(fr.payload.buffer).every((x, i) => x === before[k]![i]));
+    expect(fits.n).toBeGreaterThan(5);
+    expect(reused.length).toBe(fits.n);
+  });
+
+  it("falls back to a fresh frame when the answer is longer than the chunk, and never lends a buffer twice", async () => {
+    let session!: Session;
+    const { client } = setup((s) => framingEngine((session = s), true));
+    const { records, chunks } = stream();
+    for (const c of chunks) session.onFrame("connector", dataFrame(c.slice()));
+    await vi.waitFor(async () => {
+      await client.arrived();
+      expect(lengthOf(client.data)).toBe(2 * records.length);
+    });
+    // Each answer is its run twice: split the stream back into runs and compare.
+    const plus = [...records].map((x) => x + 1);
+    let at = 0;
+    for (const d of client.data) {
+      const run = d.subarray(0, d.length / 2);
+      expect([...d.subarray(d.length / 2)]).toEqual([...run]);
+      expect([...run]).toEqual(plus.slice(at, at + run.length));
+      at += run.length;
+    }
+    expect(at).toBe(records.length);
   });
 });

@@ -253,7 +253,17 @@ export class Session implements EngineHost {
     if (this.ended) return;
     try {
       if (from === "client") await this.engine.onClientData(bytes);
-      else await this.engine.onConnectorData(bytes);
+      else {
+        // The chunk's message buffer ([type | payload], fresh per message, never reused by the
+        // runtime) can carry the answer to the client once the engine has copied the chunk, which
+        // it does before it sends anything (Engine.copiesConnectorData): one array less per answer.
+        if (this.engine.copiesConnectorData && bytes.byteOffset >= 1) this.client.lendFrame(new Uint8Array(bytes.buffer, bytes.byteOffset - 1, bytes.length + 1));
+        try {
+          await this.engine.onConnectorData(bytes);
+        } finally {
+          this.client.lendFrame(null);
+        }
+      }
     } catch (e) {
       this.fail(from, e as Error);
       return;

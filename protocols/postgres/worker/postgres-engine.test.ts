@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { PostgresEngine } from "./postgres-engine.ts";
 import type { EngineHost, SessionOutcome } from "../../../worker/engines/engine.ts";
-import type { SessionAudit } from "../../../worker/session/session-audit.ts";
+import type { ResultEvent, SessionAudit } from "../../../worker/session/session-audit.ts";
 import { SessionPolicy } from "../../../worker/session/session-policy.ts";
 import { loadPolicy } from "../../../parsers/policy/index.ts";
 import { concat, cstring, encodeParse, encodeQuery, errorResponse, message } from "../codec/codec.ts";
@@ -402,5 +402,44 @@ describe("PostgresEngine: the tenant's request rate (hosted mode)", () => {
       expect(new TextDecoder().decode(h.received()[0]!.m)).toContain("C53400");
       expect(asked).toEqual({ admit: 0, recorded: 0 });
     });
+  });
+});
+
+describe("PostgresEngine: result events of a response", () => {
+  it("counts and samples each statement's rows into its own result, also when the answers arrive as one chunk in several masked parts", async () => {
+    const results: ResultEvent[] = [];
+    const audit: SessionAudit = {
+      onQuery: async () => {},
+      onDecision: async () => {},
+      onResult: async (e) => void results.push(e),
+      onNotice: async () => {},
+      onMasking: async () => {},
+      onEvent: async () => {},
+    };
+    const h = await harness({ audit });
+    await h.engine.onClientData(encodeQuery("select 1 as a; select email from customers; select 2 as b"));
+    h.forwarded();
+    // One chunk: the second RowDescription starts a run of its own (its plan), so the client gets several parts.
+    await h.engine.onConnectorData(
+      concat([
+        f.rowDescription([{ name: "a", typeOid: 23 }]),
+        f.dataRow(["1"]),
+        f.commandComplete("SELECT 1"),
+        f.rowDescription([{ name: "email", tableOid: 16384 }]),
+        f.dataRow([ALICE]),
+        f.dataRow([BOB]),
+        f.commandComplete("SELECT 2"),
+        f.rowDescription([{ name: "b", typeOid: 23 }]),
+        f.commandComplete("SELECT 0"),
+        f.readyForQuery(),
+      ]),
+    );
+    expect(h.received().map((m) => m.type)).toEqual(["T", "D", "C", "T", "D", "D", "C", "T", "C", "Z"]);
+    expect(results.map(({ columns, rows, rowsSample, commandTag }) => ({ columns, rows, rowsSample, commandTag }))).toEqual([
+      // (a computed int4 of a query that reads a masked column: derived, NULL as the client sees it)
+      { columns: ["a"], rows: 1, rowsSample: [[null]], commandTag: "SELECT 1" },
+      { columns: ["email"], rows: 2, rowsSample: [["[REDACTED]"], ["[REDACTED]"]], commandTag: "SELECT 2" },
+      { columns: ["b"], rows: 0, rowsSample: undefined, commandTag: "SELECT 0" },
+    ]);
   });
 });

@@ -39,7 +39,8 @@ import {
   type ErrorFields,
   type TransactionStatus,
 } from "../codec/codec.ts";
-import { decodeCommandComplete, decodeDataRow, decodeRowDescription, forEachMessage } from "../codec/results.ts";
+import { decodeCommandComplete, decodeDataRow, forEachMessage } from "../codec/results.ts";
+import { RowDescriptionMemo } from "../codec/row-description-memo.ts";
 import { PgFramer, PgFrameError, type FrameBatch } from "../../../wasm/loader/pgframe.ts";
 import type { Engine, EngineHost } from "../../../worker/engines/engine.ts";
 import type { DecisionEvent, ResultEvent } from "../../../worker/session/session-audit.ts";
@@ -107,6 +108,8 @@ export interface PostgresEngineOptions {
 type Phase = "startup" | "connecting" | "ready" | "closed";
 
 export class PostgresEngine implements Engine {
+  /** onConnectorData copies every chunk into the backend framer (or the catalogue's) first and keeps no view of it. */
+  readonly copiesConnectorData = true;
   private phase: Phase = "startup";
   private startupBuffer = new Uint8Array(0);
   private readonly frontend: PgFramer;
@@ -179,6 +182,8 @@ export class PostgresEngine implements Engine {
   private catalogRead: Promise<boolean> | undefined;
   /** The connector stream asked for when the session started (see the constructor). */
   private connectorStream: Promise<void> | undefined;
+  /** RowDescriptions decoded once for the masking plan and the trail (and once per repeat of a statement). */
+  private readonly rowDescriptions = new RowDescriptionMemo();
 
   constructor(
     private readonly host: EngineHost,
@@ -704,7 +709,7 @@ export class PostgresEngine implements Engine {
 
   /** Taint verdicts for the plan the masker just built from this RowDescription body. */
   private overridePlan(body: Uint8Array, taint: Taint | null): void {
-    const rules = this.taint!.planFor(body, taint);
+    const rules = this.taint!.planFor(this.rowDescriptions.decode(body), taint);
     if (rules) this.options.masker!.overridePlan(rules);
   }
 
@@ -975,9 +980,10 @@ export class PostgresEngine implements Engine {
       return this.fatal("08P01", `gatehouse: the server's answers do not match the client's requests (${e.message}); ending the session rather than mask rows by a guessed shape`, "error");
     }
     takeRun(bytes.length);
-    // The batch's only run (a COPY or rows streaming through) may stay in the masker's memory
+    // The batch's last run (a COPY or rows streaming through) may stay in the masker's memory
     // until it is copied into the client's frame below.
-    this.borrowOutput = out.length === 0;
+    const before = out.length;
+    this.borrowOutput = true;
     this.borrowed = false;
     try {
       flush();
@@ -985,24 +991,29 @@ export class PostgresEngine implements Engine {
       this.borrowOutput = false;
     }
     if (out.length === 0) return;
-    let payload = out.length === 1 ? out[0]! : concat(out);
-    const borrowed = this.borrowed && out.length === 1;
+    // The parts go to the client as they are (the frame is their one copy): each holds whole
+    // messages (runs end at message boundaries), so recording reads them part by part.
+    const borrowed = this.borrowed && out.length > before;
     // Recording sees exactly what the client will see (after masking).
-    const records = this.answerRecords(payload);
+    const records: AnswerRecord[] = [];
+    for (const part of out) this.answerRecords(part, records);
     if (records.length > 0) {
       // While the trail writes, the client side may use the masker (request text for the trail,
       // the approval display): a borrowed output becomes the engine's own first.
-      if (borrowed) payload = payload.slice();
+      if (borrowed) out[out.length - 1] = out[out.length - 1]!.slice();
       await this.trail.answer(records);
     }
-    this.sends.sendToClient([payload]);
+    this.sends.sendToClient(out);
   }
 
-  /** The events a response's messages complete (results, notices), in order; rows are counted and sampled. */
-  private answerRecords(payload: Uint8Array): AnswerRecord[] {
-    const pending: AnswerRecord[] = [];
-    const result = this.result;
+  /**
+   * The events a part of a response completes (results, notices), appended in order to `pending`;
+   * rows are counted and sampled into the result in progress (this.result: a CommandComplete
+   * starts the next statement's, also within one part).
+   */
+  private answerRecords(payload: Uint8Array, pending: AnswerRecord[]): void {
     forEachMessage(payload, (type, start, end) => {
+      const result = this.result;
       if (type === B.DataRow) {
         result.rows++;
         if ((result.rowsSample?.length ?? 0) < ROW_SAMPLE_LIMIT) {
@@ -1012,7 +1023,7 @@ export class PostgresEngine implements Engine {
       }
       const body = payload.subarray(start + 5, end);
       if (type === B.RowDescription) {
-        const columns = decodeRowDescription(body);
+        const columns = this.rowDescriptions.decode(body);
         result.columns = columns.map((c) => c.name);
         result.formats = columns.map((c) => c.format);
       } else if (type === B.CommandComplete || type === B.EmptyQuery) {
@@ -1029,7 +1040,6 @@ export class PostgresEngine implements Engine {
       }
     });
     // All of a response's events go in one batch (one storage write); the recorder keeps call order.
-    return pending;
   }
 
   private takeResult(commandTag: string | undefined): ResultEvent {

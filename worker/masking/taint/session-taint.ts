@@ -17,7 +17,7 @@
  */
 import { analyzeTaint, type Taint, type TaintVerdict } from "../../../parsers/masking/taint/analyze.ts";
 import { buildCatalog, CATALOG_QUERY, type SessionCatalog } from "../../../parsers/masking/taint/catalog.ts";
-import { decodeDataRow, decodeRowDescription, type ColumnDescription } from "../../../protocols/postgres/codec/results.ts";
+import { decodeDataRow, type ColumnDescription } from "../../../protocols/postgres/codec/results.ts";
 import { concat, cstring, message } from "../../../protocols/postgres/codec/codec.ts";
 import { DERIVED_RULE, type PgMasker } from "../../../wasm/loader/mask.ts";
 import type { MaskingConfig } from "../../../parsers/masking/config.ts";
@@ -51,6 +51,8 @@ export class SessionTaint {
   /** Binary container columns of the current plan (decoded and scanned here; the WASM masker passes them). */
   private binaryPass: Array<{ k: number; oid: number }> | null = null;
   private planColumns = 0;
+  /** The verdicts of the last untainted plan, for the same columns again (planFor). */
+  private lastPlan: { columns: readonly ColumnDescription[]; catalog: SessionCatalog | null; rules: number[] | null; binaryPass: Array<{ k: number; oid: number }> | null } | null = null;
 
   constructor(
     private readonly masker: PgMasker,
@@ -88,15 +90,27 @@ export class SessionTaint {
     return verdict;
   }
 
-  /** Per-column verdicts for the RowDescription `body` (see overridePlan); null: nothing to change. */
-  planFor(body: Uint8Array, taint: Taint | null): number[] | null {
-    const columns = decodeRowDescription(body);
+  /**
+   * Per-column verdicts for a RowDescription's columns (see overridePlan); null: nothing to change.
+   * Without a taint the verdicts depend only on the columns and the catalogue (read once per
+   * session), so the same columns (RowDescriptionMemo hands back the same array for the same bytes)
+   * get the previous verdicts without asking the masker's globs again.
+   */
+  planFor(columns: readonly ColumnDescription[], taint: Taint | null): number[] | null {
+    const last = this.lastPlan;
+    if (taint === null && last !== null && last.columns === columns && last.catalog === this.catalog) {
+      this.binaryPass = last.binaryPass;
+      this.planColumns = columns.length;
+      return last.rules;
+    }
     const rules = columns.map((c) => this.columnRule(c, taint));
     // columns no rule claims (a rule nulls an opaque binary value in the masker)
-    const pass = columns.flatMap((c, k) => (rules[k] === KEEP && this.masker.ruleFor(c.name) < 0 && this.binaryContainer(c) ? [{ k, oid: c.typeOid }] : []));
+    const pass = columns.flatMap((c, k) => (rules[k] === KEEP && this.binaryContainer(c) && this.masker.ruleFor(c.name) < 0 ? [{ k, oid: c.typeOid }] : []));
     this.binaryPass = pass.length > 0 ? pass : null;
     this.planColumns = columns.length;
-    return rules.some((r) => r !== KEEP) ? rules : null;
+    const verdicts = rules.some((r) => r !== KEEP) ? rules : null;
+    this.lastPlan = taint === null ? { columns, catalog: this.catalog, rules: verdicts, binaryPass: this.binaryPass } : null;
+    return verdicts;
   }
 
   /**
