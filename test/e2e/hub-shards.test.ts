@@ -412,7 +412,7 @@ describe("a tenant with shards.hub = 3", () => {
 
   it("shards.hub is fixed at creation: an update is refused, an out-of-range count too", async () => {
     const patch = await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/wide`, platformToken, { shards: { hub: 1 } });
-    expect([patch.status, patch.json.reason]).toEqual([422, 'cannot update "shards": only limits, issuers and secrets change after creation']);
+    expect([patch.status, patch.json.reason]).toEqual([422, 'cannot update "shards": only limits, issuers, secrets and signin change after creation']);
     const show = await gatehouse(["admin", "tenants", "show", "wide", "--json", "--gateway", stack.gatewayUrl], { GATEHOUSE_TOKEN: platformToken });
     expect(show.code).toBe(0);
     expect((JSON.parse(show.stdout) as { tenant: Record<string, unknown> }).tenant.shards).toEqual({ approvals: 1, hub: 3 });
