@@ -16,7 +16,7 @@ export interface SessionObjectRpc extends Rpc.DurableObjectBranded {
   terminate(code: string, reason: string): Promise<boolean>;
 }
 
-export type RevokeResult = RegistryResult<{ record: ConnectorRecord; already: boolean; closedChannels: number; endedSessions: number }>;
+export type RevokeResult = RegistryResult<{ record: ConnectorRecord; already: boolean; closedChannels: number; endedSessions: number; failedShards: number[] }>;
 
 export type OpenStreamResult = { ok: true; connectorId: string } | { ok: false; reason: string };
 

@@ -141,7 +141,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     const live = await this.ctx.storage.list<number>({ prefix: "live:" });
     const stale = [...live].filter(([, at]) => at < Date.now() - 7 * 24 * 3600_000).map(([k]) => k);
     for (let i = 0; i < stale.length; i += 128) await this.ctx.storage.delete(stale.slice(i, i + 128));
-    if (seen.size > expired.length || live.size > stale.length) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+    if (await this.retryPendingDrops()) await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    else if (seen.size > expired.length || live.size > stale.length) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
   }
 
   /** RPC (admin): store the hash of a new enrolment token for connector `id`. */
@@ -180,14 +181,39 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     const result = await this.registry.revoke(id, by, bootstrapIds);
     if (!result.ok) return result;
     // The registry's record is written first: from here no shard admits the connector again
-    // (admission is claimed here). Then every shard closes its sockets and ends its sessions.
-    let { closedChannels, endedSessions } = await this.dropLocally(id);
-    for (let k = 1; k < hubShardCount(this.env); k++) {
-      const dropped = await hubShard(this.env, k).dropConnector(id);
-      closedChannels += dropped.closedChannels;
-      endedSessions += dropped.endedSessions;
+    // (admission is claimed here). Then every shard closes its sockets and ends its sessions — all
+    // of them asked, whatever one of them answers: a shard that fails must not spare the ones after
+    // it. A shard that did not confirm is remembered and asked again by the alarm, and the admin
+    // is told (the revoke is idempotent: running it again asks every shard again).
+    const here = await this.dropLocally(id);
+    const others = await dropOnShards(hubShardCount(this.env), (k) => hubShard(this.env, k).dropConnector(id));
+    if (others.failedShards.length > 0) {
+      await this.ctx.storage.put(`drop-pending:${id}`, others.failedShards);
+      await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    } else await this.ctx.storage.delete(`drop-pending:${id}`);
+    return {
+      ok: true,
+      record: result.record,
+      already: result.already,
+      closedChannels: here.closedChannels + others.closedChannels,
+      endedSessions: here.endedSessions + others.endedSessions,
+      failedShards: others.failedShards,
+    };
+  }
+
+  /** Shard 0's alarm: ask the shards that did not confirm a revocation again. */
+  private async retryPendingDrops(): Promise<boolean> {
+    const pending = await this.ctx.storage.list<number[]>({ prefix: "drop-pending:" });
+    let left = false;
+    for (const [key, shards] of pending) {
+      const id = key.slice("drop-pending:".length);
+      const again = await dropOnShards(hubShardCount(this.env), (k) => hubShard(this.env, k).dropConnector(id), shards);
+      if (again.failedShards.length > 0) {
+        await this.ctx.storage.put(key, again.failedShards);
+        left = true;
+      } else await this.ctx.storage.delete(key);
     }
-    return { ok: true, record: result.record, already: result.already, closedChannels, endedSessions };
+    return left;
   }
 
   /**
@@ -258,6 +284,29 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     }
     return { ok: false, reason: `no connector online for resource ${resource}` };
   }
+}
+
+/**
+ * Tell shards 1..count-1 (or only `which`) that a connector was revoked, all at once; the totals of
+ * those that confirmed and the shards that did not (threw or were unreachable).
+ */
+export async function dropOnShards(
+  count: number,
+  drop: (shard: number) => Promise<{ closedChannels: number; endedSessions: number }>,
+  which: number[] = Array.from({ length: Math.max(0, count - 1) }, (_, i) => i + 1),
+): Promise<{ closedChannels: number; endedSessions: number; failedShards: number[] }> {
+  const shards = which.filter((k) => k >= 1 && k < count);
+  const answers = await Promise.allSettled(shards.map((k) => drop(k)));
+  let closedChannels = 0;
+  let endedSessions = 0;
+  const failedShards: number[] = [];
+  answers.forEach((a, i) => {
+    if (a.status === "fulfilled") {
+      closedChannels += a.value.closedChannels;
+      endedSessions += a.value.endedSessions;
+    } else failedShards.push(shards[i]!);
+  });
+  return { closedChannels, endedSessions, failedShards };
 }
 
 function validateResources(value: unknown): ResourceInfo[] | string {

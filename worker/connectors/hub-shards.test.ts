@@ -10,6 +10,7 @@ import type { Env } from "../env.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
 import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { dropOnShards } from "./connector-hub.ts";
 import { HUB_SHARD_HEADER, allHubShards, hubShard, hubShardCount, hubShardMap, hubShardOfResource, registryHub, resourceHub } from "./hub-shards.ts";
 
 const testEnv = env as unknown as Env;
@@ -81,8 +82,33 @@ describe("revocation on a shard", () => {
   it("the registry shard refuses a revoked connector's socket too (the admission and the upgrade are two calls)", async () => {
     const stub = testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("test-hub-shard-registry"));
     const revoked = await stub.revokeConnector("dc-boot", "admin", ["dc-boot"]);
-    expect(revoked).toMatchObject({ ok: true, closedChannels: 0, endedSessions: 0 });
+    expect(revoked).toMatchObject({ ok: true, closedChannels: 0, endedSessions: 0, failedShards: [] });
     const r = await dial(stub, "dc-boot");
     expect(r.status).toBe(401);
+  });
+});
+
+describe("revocation fan-out (dropOnShards)", () => {
+  it("asks every other shard even when one fails, sums the ones that confirmed and names the ones that did not", async () => {
+    const asked: number[] = [];
+    const result = await dropOnShards(4, async (k) => {
+      asked.push(k);
+      if (k === 1) throw new Error("shard 1 unreachable");
+      return { closedChannels: k, endedSessions: 10 * k };
+    });
+    expect(asked.sort()).toEqual([1, 2, 3]);
+    expect(result).toEqual({ closedChannels: 5, endedSessions: 50, failedShards: [1] });
+  });
+
+  it("retries only the shards named, within the count; one shard asks none", async () => {
+    const asked: number[] = [];
+    const drop = async (k: number) => {
+      asked.push(k);
+      return { closedChannels: 1, endedSessions: 0 };
+    };
+    expect(await dropOnShards(4, drop, [3, 7, 0])).toEqual({ closedChannels: 1, endedSessions: 0, failedShards: [] });
+    expect(asked).toEqual([3]);
+    expect(await dropOnShards(1, drop)).toEqual({ closedChannels: 0, endedSessions: 0, failedShards: [] });
+    expect(asked).toEqual([3]);
   });
 });

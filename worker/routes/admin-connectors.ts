@@ -86,6 +86,16 @@ export const adminConnectorRoutes = new Hono<AppEnv>()
     const hub = registryHub(c.env);
     const result = await hub.revokeConnector(id, who, gatewayConfig(c.env).connectors.map((k) => k.id));
     if (!result.ok) throw new GatewayError(result.status, result.error, result.reason);
+    // Revoked (no shard admits it again), but a hub shard did not confirm closing its channels and
+    // ending its sessions: not a success to report. Shard 0 asks that shard again by itself, and
+    // running the revoke again asks every shard again.
+    if (result.failedShards.length > 0) {
+      throw new GatewayError(
+        502,
+        "revocation_incomplete",
+        `connector ${id} is revoked and refused from now on, but hub shard(s) ${result.failedShards.join(", ")} did not confirm closing its control channels and ending its sessions (retried in the background); run the revoke again to confirm`,
+      );
+    }
     return c.json({
       ...view(result.record, false),
       already_revoked: result.already,

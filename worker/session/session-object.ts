@@ -42,6 +42,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   private session: Session | undefined;
   private holds: ApprovalHolds | undefined;
   private connectorId: string | undefined;
+  /** The latest request to the hub for this session's stream; its answer names the connector (connectorId). */
+  private streamRequest: Promise<void> | undefined;
   /** Settles once the client's admission is over: the session exists, or it was refused. */
   private starting: Promise<void> | undefined;
   /** The place under the caps asked for while the session was starting (askStreamEarly). */
@@ -109,10 +111,15 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       () => this.session?.terminate("57P01", "session ended: its place under the session limits expired"),
       (message) => void rateLog("session_starts_rate_limited", 1, message).catch(() => {}),
     );
-    const requestStream = async () => {
-      const result = await resourceHub(env, admission.resource.name).openStream(admission.sessionId, admission.resource.name);
-      if (!result.ok) throw new Error(result.reason);
-      this.connectorId = result.connectorId;
+    const requestStream = (): Promise<void> => {
+      const asked = (async () => {
+        const result = await resourceHub(env, admission.resource.name).openStream(admission.sessionId, admission.resource.name);
+        if (!result.ok) throw new Error(result.reason);
+        this.connectorId = result.connectorId;
+      })();
+      this.streamRequest = asked;
+      asked.catch(() => {}); // the caller awaits it; acceptConnector only waits for it to settle
+      return asked;
     };
     // The stream a starting engine would ask for anyway (ProtocolModule.streamAtSessionStart) is
     // asked for now, while session.start is recorded: place under the caps first, then the hub, as
@@ -238,7 +245,16 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const session = this.session;
     if (!session || session.isEnded) return Response.json({ error: "gone", reason: "no such live session" }, { status: 410 });
     if (session.hasConnector) return Response.json({ error: "conflict", reason: "session already has a connector stream" }, { status: 409 });
-    this.connectorId = connectorId;
+    // Only the connector the hub asked may serve this session: any other connector of the tenant
+    // (admitted, but not chosen) is refused, also when it dials first. The connector may dial
+    // before the hub's answer reaches this object, so the request is awaited first.
+    const asked = this.streamRequest;
+    if (!asked) return Response.json({ error: "conflict", reason: "no connector stream was asked for this session" }, { status: 409 });
+    await asked.catch(() => {});
+    if (this.connectorId === undefined) return Response.json({ error: "gone", reason: "the hub found no connector for this session" }, { status: 410 });
+    if (this.connectorId !== connectorId) return Response.json({ error: "forbidden", reason: `this session's stream was asked of another connector, not ${connectorId}` }, { status: 403 });
+    if (session.isEnded) return Response.json({ error: "gone", reason: "no such live session" }, { status: 410 });
+    if (session.hasConnector) return Response.json({ error: "conflict", reason: "session already has a connector stream" }, { status: 409 });
     return this.acceptSocket(["connector"], (ws) => session.attachConnector(ws));
   }
 

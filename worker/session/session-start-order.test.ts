@@ -120,9 +120,10 @@ function clientTunnel(sessionId: string, resource: string, identity = IDENTITY, 
   return stub.fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }
 
-function connectorStream(sessionId: string): Promise<Response> {
+/** A connector's stream for the session; `connectorId` is what the route's admission vouched for. */
+function connectorStream(sessionId: string, connectorId = "c-order"): Promise<Response> {
   const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
-  return stub.fetch("http://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: "c-order" } });
+  return stub.fetch("http://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId } });
 }
 
 function startupMessage(): Uint8Array {
@@ -236,5 +237,39 @@ describe("session start order (the connector's stream asked for while session.st
     expect(await announced(sessionIdFor(4), resource, pipeline("ci-order-known"))).toMatchObject({ t: "session", resource, type: "postgres" });
     // Unknown to the hub: the hint stands, as the route's lookup did.
     expect(await announced(sessionIdFor(5), "pg-order-unknown", pipeline("ci-order-unknown"))).toMatchObject({ t: "session", resource: "pg-order-unknown", type: "ssh" });
+  });
+
+  it("attaches only the connector the hub asked: another connector of the tenant dialling first is refused (403)", async () => {
+    await applyPolicy(POLICY);
+    const resource = "pg-order-d";
+    const hub = await connectorOnline(resource);
+    const sessionId = sessionIdFor(6);
+    const client = await clientTunnel(sessionId, resource, pipeline("ci-order-intruder"));
+    expect(client.status).toBe(101);
+    reader(client.webSocket!);
+    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: sessionId, resource }), WAIT);
+    // Admitted by the route (a connector of the same tenant), but not the one the hub chose.
+    const intruder = await connectorStream(sessionId, "c-intruder");
+    expect(intruder.status).toBe(403);
+    expect(await intruder.json()).toEqual({ error: "forbidden", reason: "this session's stream was asked of another connector, not c-intruder" });
+    // The chosen connector still gets the session's one stream.
+    const chosen = await connectorStream(sessionId);
+    expect(chosen.status).toBe(101);
+    chosen.webSocket!.accept();
+    client.webSocket!.close(1000, "done");
+  });
+
+  it("refuses a connector stream for a session that asked for none (409)", async () => {
+    await applyPolicy(POLICY);
+    // Unknown to the hub, hinted ssh: an SSH session asks for its stream only when the client's SSH handshake needs it.
+    const sessionId = sessionIdFor(7);
+    const client = await clientTunnel(sessionId, "ssh-order-unasked", pipeline("ci-order-unasked"), { type: "ssh" });
+    expect(client.status).toBe(101);
+    const tunnel = reader(client.webSocket!);
+    await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", type: "ssh" })), WAIT);
+    const unasked = await connectorStream(sessionId);
+    expect(unasked.status).toBe(409);
+    expect(await unasked.json()).toEqual({ error: "conflict", reason: "no connector stream was asked for this session" });
+    client.webSocket!.close(1000, "done");
   });
 });

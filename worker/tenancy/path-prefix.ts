@@ -3,11 +3,12 @@
  * unchanged worker writes root-relative URLs (`/console/…`, `/signin`) that a browser would send to
  * the platform — no tenant, 404 — or, worse, to whatever the root serves. This filter puts the
  * tenant's prefix back on the way out, in the only places a browser follows them: the `Location`
- * of a redirect and the `href` / `action` / `src` / `data-cast` attributes of the console's HTML.
+ * of a redirect, the URL attributes of the console's HTML (`href`, `action`, `formaction`, `src`,
+ * `poster`, `data-cast`, each candidate of a `srcset`) and a `<meta http-equiv="refresh">` URL.
  * Absolute URLs (the identity provider's) and protocol-relative ones are left alone. Nothing else
  * (API JSON, recordings, WebSocket upgrades) is touched.
  */
-const ATTRIBUTES = ["href", "action", "src", "data-cast"] as const;
+const ATTRIBUTES = ["href", "action", "formaction", "src", "poster", "data-cast"] as const;
 
 /** A root-relative URL (one slash, not two): the worker's own path. */
 const rootRelative = (value: string) => value.startsWith("/") && !value.startsWith("//");
@@ -28,5 +29,31 @@ export function withPathPrefix(response: Response, prefix: string): Response {
       },
     });
   }
+  rewriter = rewriter.on("[srcset]", {
+    element(el) {
+      const value = el.getAttribute("srcset");
+      if (value !== null) el.setAttribute("srcset", prefixSrcset(value, prefix));
+    },
+  });
+  rewriter = rewriter.on("meta[http-equiv]", {
+    element(el) {
+      const content = el.getAttribute("content");
+      if ((el.getAttribute("http-equiv") ?? "").toLowerCase() !== "refresh" || content === null) return;
+      // `<seconds>; url=<url>` (the `url=` optional, the URL maybe quoted).
+      const m = /^(\s*[\d.]+\s*[;,]\s*(?:url\s*=\s*)?['"]?)(.*)$/is.exec(content);
+      if (m && rootRelative(m[2]!)) el.setAttribute("content", m[1]! + prefix + m[2]!);
+    },
+  });
   return rewriter.transform(out);
+}
+
+/** A srcset is candidates `<url> [descriptor]` separated by commas; each root-relative URL gets the prefix. */
+function prefixSrcset(value: string, prefix: string): string {
+  return value
+    .split(",")
+    .map((candidate) => {
+      const m = /^(\s*)(\S+)(.*)$/s.exec(candidate);
+      return m && rootRelative(m[2]!) ? m[1]! + prefix + m[2]! + m[3]! : candidate;
+    })
+    .join(",");
 }

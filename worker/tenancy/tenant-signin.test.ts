@@ -152,6 +152,12 @@ describe("the path-prefix filter", () => {
     expect(page).toBe(
       `<a href="/t/acme/console/">c</a><form action="/t/acme/signout"></form><script src="/t/acme/console/assets/p.js"></script><div data-cast="/t/acme/console/sessions/s/asciicast"></div><a href="https://x.example/">x</a><a href="//x.example/">y</a><a href="#m">z</a><p>/console/ in text</p>`,
     );
+    // The other places a browser follows a URL from: a button's formaction, a srcset's every candidate, a poster, a meta refresh.
+    const more = `<button formaction="/signout">o</button><img srcset="/a.png 1x, https://x.example/b.png 2x,/c.png 3x"><video poster="/p.png"></video><meta http-equiv="Refresh" content="0; url=/console/"><meta http-equiv="refresh" content="5;URL='/signin'"><meta http-equiv="refresh" content="0; url=https://x.example/">`;
+    const rewritten = await withPathPrefix(new Response(more, { headers: { "content-type": "text/html" } }), "/t/acme").text();
+    expect(rewritten).toBe(
+      `<button formaction="/t/acme/signout">o</button><img srcset="/t/acme/a.png 1x, https://x.example/b.png 2x,/t/acme/c.png 3x"><video poster="/t/acme/p.png"></video><meta http-equiv="Refresh" content="0; url=/t/acme/console/"><meta http-equiv="refresh" content="5;URL='/t/acme/signin'"><meta http-equiv="refresh" content="0; url=https://x.example/">`,
+    );
     const json = withPathPrefix(Response.json({ href: "/console/" }), "/t/acme");
     expect(await json.json()).toEqual({ href: "/console/" });
   });
