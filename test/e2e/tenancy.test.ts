@@ -478,7 +478,7 @@ describe("per-tenant limits", () => {
 describe("per-tenant API rate (calls outside sessions: max_api_requests_per_minute)", () => {
   it("a tenant flooding its API gets 429 + Retry-After while another tenant's API calls succeed; outsiders and the platform spend nothing of it", async () => {
     const pair = await generateConnectorKeyPair();
-    await createTenant("chatty", { ...pair.publicJwk, kid: "chatty-connector" }, { max_api_requests_per_minute: 5 });
+    await createTenant("chatty", { ...pair.publicJwk, kid: "chatty-connector" }, { max_api_requests_per_minute: 2 });
     const chattyAdmin = await personToken("chatty", "chatty-admin", ["chatty-admins"]);
     const betaAdmin = await personToken("beta", "beta-admin-beside", ["beta-admins"]);
     const betaApprover = await personToken("beta", "beta-approver-beside", ["beta-approvers"]);
@@ -490,7 +490,7 @@ describe("per-tenant API rate (calls outside sessions: max_api_requests_per_minu
       expect((await api("GET", `${base("chatty")}/v1/admin/policy`, await personToken("beta", "beta-admin-beside", ["chatty-admins"]))).status).toBe(401);
     }
 
-    // The tenant's own admin floods: its minute's worth (5) is served, the rest refused with 429 —
+    // The tenant's own admin floods: its minute's worth (2; one more token every 30 s) is served, the rest refused with 429 —
     // while tenant beta, in the same moment on the same deployment, is served every time.
     const statuses: number[] = [];
     const betaStatuses: number[] = [];
@@ -505,13 +505,13 @@ describe("per-tenant API rate (calls outside sessions: max_api_requests_per_minu
       } else await res.arrayBuffer();
       betaStatuses.push((await api("GET", `${base("beta")}/v1/admin/policy`, betaAdmin)).status, (await api("GET", `${base("beta")}/v1/approvals`, betaApprover)).status);
     }
-    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
-    expect(statuses.slice(5)).toEqual(Array(7).fill(429));
+    expect(statuses.slice(0, 2)).toEqual([200, 200]);
+    expect(statuses.slice(2)).toEqual(Array(10).fill(429));
     expect(betaStatuses).toEqual(Array(24).fill(200));
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     expect(refused!.json).toMatchObject({ error: "api_rate_limited", retry_after_seconds: Number(retryAfter) });
-    expect(String(refused!.json.reason)).toBe(`gatehouse: API request refused: the tenant's API rate limit is reached (max_api_requests_per_minute: 5); retry in ${retryAfter} s`);
-    // Other routes of the same tenant draw on the same budget (a grant request, a session listing).
+    expect(String(refused!.json.reason)).toBe(`gatehouse: API request refused: the tenant's API rate limit is reached (max_api_requests_per_minute: 2); retry in ${retryAfter} s`);
+    // Other routes of the same tenant draw on the same budget (an auditor listing sessions).
     expect((await api("GET", `${base("chatty")}/v1/sessions`, await personToken("chatty", "chatty-auditor", ["chatty-auditors"]))).status).toBe(429);
     // The unauthenticated routes have a bucket of their own: the published audit keys are still served.
     expect((await api("GET", `${base("chatty")}/.well-known/gatehouse-audit-keys`, null)).status).toBe(200);
@@ -519,7 +519,7 @@ describe("per-tenant API rate (calls outside sessions: max_api_requests_per_minu
     // The platform's API is no tenant's: it is served, and shows the limit.
     const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/chatty`, platformToken);
     expect(shown.status).toBe(200);
-    expect(shown.json.tenant).toMatchObject({ limits: { max_api_requests_per_minute: 5 } });
+    expect(shown.json.tenant).toMatchObject({ limits: { max_api_requests_per_minute: 2 } });
     // Other tenants run with the default.
     expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken)).json.tenant).toMatchObject({ limits: { max_api_requests_per_minute: 1200 } });
     // Raised by the platform: applies to the next calls, without waiting for the old Retry-After.

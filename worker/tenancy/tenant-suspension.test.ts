@@ -15,7 +15,9 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import worker from "../index.ts";
 import type { Env } from "../env.ts";
 import { TenantNamespace } from "./tenant-env.ts";
 import { endActivity, resumeActivity } from "./tenant-lifecycle.ts";
@@ -98,6 +100,54 @@ describe("a suspended tenant's connector hub", () => {
       r.webSocket!.accept();
       r.webSocket!.close(1000, "done");
     }
+  });
+});
+
+describe("a suspended tenant's connector, through the connector routes of an isolate that still thinks it active", () => {
+  it("gets 403 tenant_suspended for its control channel and its session streams, from the hub", async () => {
+    const pair = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const e: Env = { ...hostedEnv("susp-routes"), GATEHOUSE_CONNECTORS: JSON.stringify([{ id: "dc-routes", public_key: await exportJWK(pair.publicKey) }]) };
+    const assertion = (sid?: string) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT(sid ? { sid } : {})
+        .setProtectedHeader({ alg: "EdDSA", kid: "dc-routes", typ: "gatehouse-connector+jwt" })
+        .setIssuer("dc-routes")
+        .setSubject("dc-routes")
+        .setAudience("gatehouse-connector")
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .setJti(crypto.randomUUID())
+        .sign(pair.privateKey);
+    };
+    const dial = async (path: string, sid?: string) => {
+      const ctx = createExecutionContext();
+      const headers = { authorization: `Bearer ${await assertion(sid)}`, upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL };
+      const res = await worker.fetch(new Request(`http://127.0.0.1${path}`, { headers }), e, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    // Active: the control channel is admitted.
+    const before = await dial("/v1/connector/control");
+    expect(before.status).toBe(101);
+    const channel = reader(before.webSocket!);
+
+    await endActivity(e, SESSION_REASON("susp-routes"), CONNECTOR_REASON("susp-routes"));
+    expect(await channel.closed).toBe(1008);
+    // The same isolate's Env still says active (a cached record): the hub refuses.
+    expect(e.TENANT?.suspended).toBeUndefined();
+    const control = await dial("/v1/connector/control");
+    expect(control.status).toBe(403);
+    expect(await control.json()).toEqual({ error: "tenant_suspended", reason: CONNECTOR_REASON("susp-routes") });
+    const sid = "50000000-0000-4000-8000-000000000020";
+    const stream = await dial(`/v1/connector/streams/${sid}`, sid);
+    expect(stream.status).toBe(403);
+    expect(await stream.json()).toEqual({ error: "tenant_suspended", reason: CONNECTOR_REASON("susp-routes") });
+
+    await resumeActivity(e);
+    const after = await dial("/v1/connector/control");
+    expect(after.status).toBe(101);
+    after.webSocket!.accept();
+    after.webSocket!.close(1000, "done");
   });
 });
 
