@@ -23,7 +23,7 @@ export type OpenStreamResult = { ok: true; connectorId: string } | { ok: false; 
 /** RPC of the ConnectorHub (worker/connectors/connector-hub.ts); `fetch` carries the control channel. */
 export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   /** Admits a verified assertion: not revoked, key still current, jti not seen before (replay). */
-  claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true } | { ok: false; reason: string }>;
+  claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true } | { ok: false; reason: string; suspended?: true }>;
   createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[]): Promise<RegistryResult<{ expiresAt: number }>>;
   enrolConnector(tokenHash: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>>;
   connectorRecord(id: string): Promise<ConnectorRecord | null>;
@@ -32,7 +32,10 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   revokeConnector(id: string, by: string, bootstrapIds: string[]): Promise<RevokeResult>;
   describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null>;
   openStream(sessionId: string, resource: string): Promise<OpenStreamResult>;
-  closeAllConnectors(reason: string): Promise<number>;
+  /** Hosted mode: the tenant was suspended — refuse its connectors from now on and close every control channel (count closed). */
+  suspendConnectors(reason: string): Promise<number>;
+  /** Hosted mode: the tenant was resumed — admit its connectors again. */
+  resumeConnectors(): Promise<void>;
   /** Shard k > 0 of a sharded hub, told by shard 0 that a connector was revoked (worker/connectors/hub-shards.ts). */
   dropConnector(id: string): Promise<{ closedChannels: number; endedSessions: number }>;
 }
@@ -80,6 +83,8 @@ export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
   renew(sessionId: string): Promise<boolean>;
   release(sessionId: string): Promise<void>;
   takeRequests(wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;
+  /** The tenant's API buckets (worker/limits/api-rate.ts): "callers" or "anonymous". */
+  takeApiRequests(bucket: "callers" | "anonymous", wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;
   counts(identity: string, resource: string): Promise<{ identity: number; resource: number }>;
 }
 

@@ -55,6 +55,8 @@ export interface TenantScope {
     requestBurst?: number | null;
     /** Sessions the tenant may start per minute (sliding window); null = no cap. */
     maxSessionStartsPerMinute?: number | null;
+    /** Calls of the tenant's API outside sessions per minute (worker/limits/api-rate.ts); null/absent = the default, 1200. */
+    maxApiRequestsPerMinute?: number | null;
   };
   /**
    * How many objects hold the tenant's approvals (worker/approvals/shards.ts) and its connector hub

@@ -20,6 +20,7 @@ import { consoleRoutes } from "./console/routes.ts";
 import { signinRoutes } from "./signin/routes.ts";
 
 import { serveHosted } from "./tenancy/boundary.ts";
+import { chargeApiRequest, isAnonymousApiRoute } from "./limits/api-rate.ts";
 import type { HostedEnv } from "./tenancy/tenant-env.ts";
 
 // Tenant-aware in hosted mode (they run with the tenant named in their object name), plain otherwise.
@@ -41,6 +42,15 @@ app.use("/v1/*", async (c, next) => {
   if (new URL(c.req.url).pathname.startsWith("/v1/connector/")) return next();
   const problems = await readinessProblems(c.env);
   if (problems.length > 0) throw notReady(problems);
+  return next();
+});
+// Hosted mode: the routes that serve anyone (sign-in, connector enrolment, the published audit keys)
+// draw on the tenant's `anonymous` API bucket before they do any work; the others are charged to its
+// `callers` bucket once their caller is authenticated (worker/limits/api-rate.ts).
+app.use("*", async (c, next) => {
+  if (!c.env.TENANT || !isAnonymousApiRoute(c.req.method, c.req.path)) return next();
+  const refused = await chargeApiRequest(c.env, "anonymous", c.req.method, c.req.path);
+  if (refused) return refused;
   return next();
 });
 app.get("/.well-known/gatehouse-audit-keys", auditKeysHandler);

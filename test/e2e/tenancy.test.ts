@@ -27,8 +27,11 @@ import { parseKeySet, verifyTrailText } from "../../parsers/audit/index.ts";
 import { eventually, gatehouse } from "./helpers.ts";
 
 const TENANTS = ["acme", "beta"] as const;
-/** "tiny": small limits; "mute": may store no recording bytes at all; "rated": a request rate and a session start rate. */
-type Tenant = (typeof TENANTS)[number] | "tiny" | "mute" | "rated" | "doomed";
+/**
+ * "tiny": small limits; "mute": may store no recording bytes at all; "rated": a request rate and a
+ * session start rate; "chatty": a small API rate (calls outside sessions).
+ */
+type Tenant = (typeof TENANTS)[number] | "tiny" | "mute" | "rated" | "doomed" | "chatty";
 const RATED_LIMITS = { max_requests_per_second: 2, request_burst: 4, max_session_starts_per_minute: 6 };
 
 let stack: TestStack;
@@ -469,6 +472,59 @@ describe("per-tenant limits", () => {
     const r = await runPsql(await listen("mute", await ciToken("mute", "mute")), ["-c", "select 1"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/recording limit \(0 bytes\) is reached/);
+  });
+});
+
+describe("per-tenant API rate (calls outside sessions: max_api_requests_per_minute)", () => {
+  it("a tenant flooding its API gets 429 + Retry-After while another tenant's API calls succeed; outsiders and the platform spend nothing of it", async () => {
+    const pair = await generateConnectorKeyPair();
+    await createTenant("chatty", { ...pair.publicJwk, kid: "chatty-connector" }, { max_api_requests_per_minute: 2 });
+    const chattyAdmin = await personToken("chatty", "chatty-admin", ["chatty-admins"]);
+    const betaAdmin = await personToken("beta", "beta-admin-beside", ["beta-admins"]);
+    const betaApprover = await personToken("beta", "beta-approver-beside", ["beta-approvers"]);
+
+    // Outsiders first: no token, a token for another tenant's audience — refused (401) and not
+    // charged, so they cannot lock the tenant's administrators out.
+    for (let i = 0; i < 8; i++) {
+      expect((await api("GET", `${base("chatty")}/v1/admin/policy`, null)).status).toBe(401);
+      expect((await api("GET", `${base("chatty")}/v1/admin/policy`, await personToken("beta", "beta-admin-beside", ["chatty-admins"]))).status).toBe(401);
+    }
+
+    // The tenant's own admin floods: its minute's worth (2; one more token every 30 s) is served, the rest refused with 429 —
+    // while tenant beta, in the same moment on the same deployment, is served every time.
+    const statuses: number[] = [];
+    const betaStatuses: number[] = [];
+    let refused: { status: number; json: Record<string, unknown> } | undefined;
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${base("chatty")}/v1/admin/policy`, { headers: { authorization: `Bearer ${chattyAdmin}` } });
+      statuses.push(res.status);
+      if (res.status === 429 && !refused) {
+        retryAfter = res.headers.get("retry-after");
+        refused = { status: res.status, json: (await res.json()) as Record<string, unknown> };
+      } else await res.arrayBuffer();
+      betaStatuses.push((await api("GET", `${base("beta")}/v1/admin/policy`, betaAdmin)).status, (await api("GET", `${base("beta")}/v1/approvals`, betaApprover)).status);
+    }
+    expect(statuses.slice(0, 2)).toEqual([200, 200]);
+    expect(statuses.slice(2)).toEqual(Array(10).fill(429));
+    expect(betaStatuses).toEqual(Array(24).fill(200));
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(refused!.json).toMatchObject({ error: "api_rate_limited", retry_after_seconds: Number(retryAfter) });
+    expect(String(refused!.json.reason)).toBe(`gatehouse: API request refused: the tenant's API rate limit is reached (max_api_requests_per_minute: 2); retry in ${retryAfter} s`);
+    // Other routes of the same tenant draw on the same budget (an auditor listing sessions).
+    expect((await api("GET", `${base("chatty")}/v1/sessions`, await personToken("chatty", "chatty-auditor", ["chatty-auditors"]))).status).toBe(429);
+    // The unauthenticated routes have a bucket of their own: the published audit keys are still served.
+    expect((await api("GET", `${base("chatty")}/.well-known/gatehouse-audit-keys`, null)).status).toBe(200);
+
+    // The platform's API is no tenant's: it is served, and shows the limit.
+    const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/chatty`, platformToken);
+    expect(shown.status).toBe(200);
+    expect(shown.json.tenant).toMatchObject({ limits: { max_api_requests_per_minute: 2 } });
+    // Other tenants run with the default.
+    expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken)).json.tenant).toMatchObject({ limits: { max_api_requests_per_minute: 1200 } });
+    // Raised by the platform: applies to the next calls, without waiting for the old Retry-After.
+    expect((await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/chatty`, platformToken, { limits: { max_api_requests_per_minute: 6000 } })).status).toBe(200);
+    await eventually(async () => (await api("GET", `${base("chatty")}/v1/admin/policy`, chattyAdmin)).status === 200, "chatty's API served again after the raise", 50, 100);
   });
 });
 

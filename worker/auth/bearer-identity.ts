@@ -10,6 +10,7 @@ import { gatewayConfig } from "../config/gateway-config.ts";
 import { UnauthorizedError, ForbiddenError } from "../errors.ts";
 import { TokenRejected, verifyOidcToken } from "./verify-oidc-token.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
+import { chargeApiRequest } from "../limits/api-rate.ts";
 
 export type IdentityVariables = { identity: Identity };
 export type AppEnv = { Bindings: Env; Variables: IdentityVariables };
@@ -21,7 +22,14 @@ export function bearerToken(header: string | undefined): string {
   return match[1]!;
 }
 
-export function bearerIdentity() {
+/**
+ * `api: false` for the routes that start or steer sessions (the tunnel upgrade, cancel): they are
+ * bounded by the session limits. Every other route counts one call of the tenant's API (hosted
+ * mode, worker/limits/api-rate.ts), charged once the token has passed the tenant's issuers and
+ * before anything else is asked: a caller without a valid token never spends the tenant's budget.
+ */
+export function bearerIdentity(options: { api?: boolean } = {}) {
+  const api = options.api ?? true;
   return createMiddleware<AppEnv>(async function bearerIdentityMiddleware(c, next) {
     const token = bearerToken(c.req.header("authorization"));
     try {
@@ -31,6 +39,10 @@ export function bearerIdentity() {
       if (e instanceof TokenRejected) throw new UnauthorizedError(e.message);
       throw e;
     }
+    if (api) {
+      const refused = await chargeApiRequest(c.env, "callers", c.req.method, c.req.path);
+      if (refused) return refused;
+    }
     await next();
   });
 }
@@ -39,7 +51,8 @@ export function bearerIdentity() {
 export function requireRole(role: string) {
   const verify = bearerIdentity();
   return createMiddleware<AppEnv>(async function requireRoleMiddleware(c, next) {
-    await verify(c, async () => {
+    // A refusal by the tenant's API rate is the answer (verify returns it without going on).
+    return verify(c, async () => {
       const policy = await currentPolicy(c.env);
       if (!policy.rolesOf(c.var.identity).includes(role)) {
         throw new ForbiddenError(`identity ${c.var.identity.subject} does not hold the ${role} role`);

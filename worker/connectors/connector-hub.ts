@@ -28,6 +28,8 @@ interface ControlAttachment {
 
 
 const MAX_RESOURCES = 1000;
+/** Storage key of the suspension a platform administrator told this hub shard about (hosted mode). */
+const SUSPENDED_KEY = "tenant-suspended";
 
 export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRpc {
   protected override readonly hibernate = true;
@@ -36,6 +38,10 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     const connectorId = request.headers.get("x-gatehouse-connector");
     if (!connectorId || request.headers.get("upgrade") !== "websocket") return new Response("bad hub request", { status: 400 });
     const shard = Number(request.headers.get(HUB_SHARD_HEADER) ?? "0");
+    // Hosted mode: a tenant suspended since the admission (or served by an isolate whose cached
+    // record is older than the suspension) gets no control channel here.
+    const suspended = await this.suspension();
+    if (suspended !== null) return Response.json({ error: "tenant_suspended", reason: suspended }, { status: 403 });
     // Admission was claimed on shard 0 a moment ago; a revocation since then (the registry's
     // record here, the marker revokeConnector leaves on the other shards) must not let it in.
     const revoked = (await this.registry.record(connectorId))?.revokedAt != null || (await this.ctx.storage.get(`revoked:${connectorId}`)) !== undefined;
@@ -121,7 +127,9 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
    * in one object, so a revocation or rotation cannot race an admission. Expired jtis are
    * dropped by the hub's alarm.
    */
-  async claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true } | { ok: false; reason: string }> {
+  async claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true } | { ok: false; reason: string; suspended?: true }> {
+    const suspended = await this.suspension();
+    if (suspended !== null) return { ok: false, reason: suspended, suspended: true };
     const refused = await this.registry.admissible(connectorId, thumbprint);
     if (refused) return { ok: false, reason: refused };
     const storageKey = `jti:${connectorId}:${jti}`;
@@ -154,6 +162,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
 
   /** RPC (POST /v1/connector/enroll): spend the token and register the connector's public key. */
   async enrolConnector(tokenHash: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>> {
+    const suspended = await this.suspension();
+    if (suspended !== null) return { ok: false, status: 403, error: "tenant_suspended", reason: suspended };
     return this.registry.enrol(tokenHash, publicKey, thumbprint);
   }
 
@@ -244,16 +254,38 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
   }
 
   /**
-   * RPC (hosted mode, the tenant suspended): every connector's control channel is closed now with
-   * the reason; their reconnections are refused at the boundary while the tenant stays suspended.
+   * Hosted mode: why the tenant is suspended, or null. Told by the platform's suspend and resume
+   * (suspendConnectors / resumeConnectors, on every shard) and kept in this object's storage, so
+   * the hub does not depend on a boundary's cached record: an isolate still serving the tenant from
+   * a record older than the suspension gets its connector refused here (control channels,
+   * admissions on shard 0 — streams and key rotation too —, enrolment, stream requests).
    */
-  async closeAllConnectors(reason: string): Promise<number> {
+  private suspended: string | null | undefined;
+  private async suspension(): Promise<string | null> {
+    if (this.suspended === undefined) this.suspended = (await this.ctx.storage.get<string>(SUSPENDED_KEY)) ?? null;
+    return this.suspended;
+  }
+
+  /**
+   * RPC (hosted mode, the tenant suspended): from now on this shard refuses the tenant's
+   * connectors (suspension()), then every control channel is closed with the reason. One call,
+   * so no admission can land between the two (the object runs one event at a time).
+   */
+  async suspendConnectors(reason: string): Promise<number> {
+    await this.ctx.storage.put(SUSPENDED_KEY, reason);
+    this.suspended = reason;
     let closed = 0;
     for (const ws of this.ctx.getWebSockets()) {
       if (ws.readyState === WebSocket.OPEN) closed++;
       this.closeSocket(ws, CLOSE_POLICY, reason);
     }
     return closed;
+  }
+
+  /** RPC (hosted mode, the tenant resumed): its connectors are admitted again. */
+  async resumeConnectors(): Promise<void> {
+    await this.ctx.storage.delete(SUSPENDED_KEY);
+    this.suspended = null;
   }
 
   /** RPC: what is known about a resource, and whether a connector serving it is online now. */
@@ -269,6 +301,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
 
   /** RPC: ask the newest connector serving `resource` to dial a stream for `sessionId`. */
   async openStream(sessionId: string, resource: string): Promise<OpenStreamResult> {
+    const suspended = await this.suspension();
+    if (suspended !== null) return { ok: false, reason: suspended };
     for (const ws of this.onlineConnectors(resource)) {
       try {
         ws.send(encodeControl({ t: "open", session: sessionId, resource }));

@@ -34,7 +34,7 @@ export interface ConnectorRecord {
   revokedBy: string | null;
 }
 
-export type RegistryResult<T> = ({ ok: true } & T) | { ok: false; status: 400 | 401 | 404 | 409 | 410; error: string; reason: string };
+export type RegistryResult<T> = ({ ok: true } & T) | { ok: false; status: 400 | 401 | 403 | 404 | 409 | 410; error: string; reason: string };
 
 /** What a storage backend must offer (DurableObjectStorage does). */
 export interface RegistryStorage {

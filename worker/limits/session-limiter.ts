@@ -14,6 +14,7 @@ import type { Env } from "../env.ts";
 import type { AcquireRequest, AcquireResult, SessionLimiterRpc, StartRequest, StartResult } from "../bindings.ts";
 import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenBucket, type BucketLimits, type Take } from "./token-bucket.ts";
+import type { ApiBucket } from "./api-rate.ts";
 
 export type { AcquireRequest, AcquireResult, StartRequest, StartResult };
 
@@ -51,6 +52,8 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
    */
   private bucket?: TokenBucket;
   private bucketLimits?: string;
+  /** The tenant's API buckets (`max_api_requests_per_minute`, worker/limits/api-rate.ts), in memory likewise. */
+  private readonly apiBuckets = new Map<ApiBucket, { bucket: TokenBucket; key: string }>();
 
   private sweep(now: number): void {
     this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
@@ -141,6 +144,22 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
     else if (this.bucketLimits !== key) this.bucket.retune(limits, now);
     this.bucketLimits = key;
     return this.bucket.take(wanted, now);
+  }
+
+  /**
+   * Up to `wanted` of the tenant's API tokens from `bucket` (each isolate leases a few at a time:
+   * worker/limits/api-rate.ts). Limits travel with each call, as for requests.
+   */
+  async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take> {
+    const now = Date.now();
+    const key = `${limits.ratePerSecond}/${limits.burst}`;
+    const held = this.apiBuckets.get(bucket);
+    if (!held) this.apiBuckets.set(bucket, { bucket: new TokenBucket(limits, now), key });
+    else if (held.key !== key) {
+      held.bucket.retune(limits, now);
+      held.key = key;
+    }
+    return this.apiBuckets.get(bucket)!.bucket.take(wanted, now);
   }
 
   /** Extend a live lease; false when it is gone (expired and swept): the session must end. */

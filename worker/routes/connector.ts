@@ -16,6 +16,7 @@ import { enrolProofSubject, rotateProofSubject, type EnrolResponse } from "../..
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
 import { requireTunnelVersion } from "./tunnel.ts";
 import { HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
+import { chargeApiRequest } from "../limits/api-rate.ts";
 
 /**
  * Verify a connector assertion against the bootstrap keys (GATEHOUSE_CONNECTORS) or, for an
@@ -43,6 +44,8 @@ async function admitConnector(c: { env: Env; req: { header(name: string): string
     const { connectorId, jti, exp } = await verifyConnectorAssertion(token, keys, sessionId === undefined ? {} : { sessionId });
     // Each assertion admits one WebSocket: a captured one cannot be replayed within its lifetime.
     const claim = await hub.claimAssertion(connectorId, jti, exp, thumbprint);
+    // Hosted mode: the tenant was suspended (this isolate's cached record may not say so yet).
+    if (!claim.ok && claim.suspended) throw new GatewayError(403, "tenant_suspended", claim.reason);
     if (!claim.ok) throw new TokenRejected(claim.reason);
     return { connectorId, thumbprint };
   } catch (e) {
@@ -82,6 +85,9 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
   /** Key rotation: authenticated by an assertion signed with the current key, proof of the new one. */
   .post("/rotate-key", async (c) => {
     const { connectorId, thumbprint: old } = await admitConnector(c);
+    // A call of the tenant's API by one of its connectors (hosted mode: rate-limited, worker/limits/api-rate.ts).
+    const refused = await chargeApiRequest(c.env, "callers", c.req.method, c.req.path);
+    if (refused) return refused;
     if (old === null) throw new GatewayError(409, "conflict", `connector ${connectorId} is configured in GATEHOUSE_CONNECTORS; change its key there`);
     const body = await jsonBody(c.req.raw);
     const publicKey = publicKeyOf(body.public_key);

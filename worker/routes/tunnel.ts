@@ -37,7 +37,9 @@ export function requireTunnelVersion(peer: VersionPeer, header: string | undefin
   if (mismatch) throw new GatewayError(426, "protocol_version_mismatch", mismatch);
 }
 
+/** `/v1/resources/:name` is a call of the tenant's API (rate-limited); the tunnel and cancel belong to sessions. */
 const admitted = bearerIdentity();
+const admittedForSession = bearerIdentity({ api: false });
 
 export const tunnelRoutes = new Hono<AppEnv>()
   .get("/resources/:name", admitted, async (c) => {
@@ -49,7 +51,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
     if (!info) throw new NotFoundError(`unknown resource ${name}`);
     return c.json(info);
   })
-  .get("/tunnel/:resource", admitted, async (c) => {
+  .get("/tunnel/:resource", admittedForSession, async (c) => {
     const name = c.req.param("resource");
     if (!isResourceName(name)) throw new BadRequestError("invalid resource name");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new GatewayError(426, "upgrade_required", "expected a WebSocket upgrade");
@@ -83,7 +85,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
     const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(admission.sessionId));
     return stub.fetch("https://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
   })
-  .post("/cancel", admitted, async (c) => {
+  .post("/cancel", admittedForSession, async (c) => {
     const body = await c.req.json<{ pid?: unknown; secret?: unknown }>().catch(() => ({}) as { pid?: unknown; secret?: unknown });
     if (!Number.isInteger(body.pid) || !Number.isInteger(body.secret)) throw new BadRequestError("body must be {pid, secret} integers");
     await ensureSchema(c.env.DB);

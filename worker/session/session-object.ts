@@ -31,6 +31,7 @@ import { ApprovalHolds } from "../approvals/session-hold.ts";
 import { activeGrants, noteGrantUse } from "../approvals/client.ts";
 import type { ApprovalOutcome } from "../approvals/core.ts";
 import { recordingLimitReached } from "../tenancy/tenant-usage.ts";
+import { tenantSuspension } from "../tenancy/tenant-suspension.ts";
 
 export type { ClientAdmission };
 
@@ -136,6 +137,18 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
       return this.refuseInTunnel(admission, { kind: "unavailable", code, message: (e as Error).message });
     }
+    // Hosted mode: the session is registered now (session.start durable, its row in the tenant's
+    // session index). A suspension that listed the open sessions before that row existed wrote its
+    // marker first: found here, the session ends before it serves anything (tenant-suspension.ts).
+    if (env.TENANT) {
+      let suspended: string | null;
+      try {
+        suspended = await tenantSuspension(env.DB);
+      } catch (e) {
+        suspended = `gatehouse: session ended: could not confirm that the tenant ${env.TENANT.name} is not suspended (${(e as Error).message})`;
+      }
+      if (suspended !== null) return this.endAtRegistration(admission, audit, suspended);
+    }
     if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
     this.holds = holds;
@@ -221,6 +234,18 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
    */
   protected openAudit(opts: Parameters<typeof openSessionAudit>[0]): ReturnType<typeof openSessionAudit> {
     return openSessionAudit(opts);
+  }
+
+  /**
+   * A session registered after its tenant's suspension listed the sessions to end: its trail ends
+   * as theirs did (57P01 with the platform's reason), and the client is told so in its protocol.
+   * Its place under the caps is given back by acceptClient (no session came of this admission).
+   */
+  private async endAtRegistration(admission: ClientAdmission, audit: Awaited<ReturnType<typeof openSessionAudit>>, reason: string): Promise<Response> {
+    const now = Date.now();
+    const said = reason.startsWith("gatehouse:") ? reason.slice(10).trim() : reason;
+    await audit.end({ status: "error", reason: said, code: "57P01" }, { bytesFromClient: 0, bytesToClient: 0, startedAt: now, endedAt: now }, { connectorId: null }).catch(() => {});
+    return this.refuseInTunnel(admission, { kind: "unavailable", code: "57P01", message: reason });
   }
 
   /**

@@ -18,7 +18,7 @@ import type { MultiTenantEnv } from "./tenant-env.ts";
 import { platformDatabase, tenantDatabase } from "./tenant-store.ts";
 import { insertTenant, listPlatformActions, listTenants, readTenant, recordPlatformAction, replaceTenant } from "./tenant-registry.ts";
 import { audienceClash, publicView, signinSecretsOf, statusOf, tenantFromRequest, tombstone, updatedTenant, type TenantRecord } from "./tenant-record.ts";
-import { endTenantActivity, purgeTenant } from "./tenant-lifecycle.ts";
+import { endTenantActivity, purgeTenant, resumeTenantActivity } from "./tenant-lifecycle.ts";
 import { listUnknownTenantRequests, noteUnknownTenant } from "./unknown-tenants.ts";
 import { decodeJwt } from "jose";
 import { changedSecrets, openSecrets, sealSecrets, splitSecrets } from "./tenant-secrets.ts";
@@ -158,6 +158,16 @@ function reasonOf(body: Record<string, unknown>): string {
   return reason;
 }
 
+/**
+ * A suspension whose marker or hub shards could not all be told is not finished: 503, and the
+ * suspend (or delete) is repeated — the record already says suspended, so the boundary refuses the
+ * tenant meanwhile; repeating tells the rest.
+ */
+function incomplete(record: TenantRecord, what: string, unreached: string[]): void {
+  if (unreached.length === 0) return;
+  throw new GatewayError(503, "suspension_incomplete", `tenant ${record.name} is ${what}, but not everything could be told: ${unreached.join("; ").slice(0, 500)}; repeat the command`);
+}
+
 export const platformRoutes = new Hono<PlatformEnv>()
   .use("*", platformAdmin)
   .get("/tenants", async (c) => {
@@ -239,6 +249,7 @@ export const platformRoutes = new Hono<PlatformEnv>()
       if (statusOf(before) !== "suspended") await replaceOrConflict(c, before, { ...before, status: "suspended", changedAt: Date.now(), changedBy: c.var.admin, reason: reason || "suspended" });
       // Ended even when it was suspended already: a session that slipped in during the change is ended too.
       const ended = await endTenantActivity(c.env, before, `gatehouse: session ended: the tenant ${before.name} was suspended by the platform${reason ? ` (${reason})` : ""}`);
+      incomplete(before, "suspended", ended.unreached);
       return c.json({ tenant: publicView((await readTenant(platformDatabase(c.env.TENANT_STORE), before.name))!), ended_sessions: ended.endedSessions, closed_connectors: ended.closedConnectors });
     });
   })
@@ -249,6 +260,13 @@ export const platformRoutes = new Hono<PlatformEnv>()
       notDeleted(before);
       if (statusOf(before) !== "suspended") throw new GatewayError(409, "conflict", `tenant ${before.name} is not suspended`);
       const after: TenantRecord = { ...before, status: "active", changedAt: Date.now(), changedBy: c.var.admin, reason: reasonOf(body) || "resumed" };
+      // Its own database and hub shards first: if one cannot be told the record stays suspended and
+      // the resume can be repeated (the other way round, a hub would refuse an active tenant's connectors).
+      try {
+        await resumeTenantActivity(c.env, before);
+      } catch (e) {
+        throw new GatewayError(503, "resume_incomplete", `tenant ${before.name} is still suspended: ${(e as Error).message.slice(0, 300)}; repeat the resume`);
+      }
       await replaceOrConflict(c, before, after);
       return c.json({ tenant: publicView(after) });
     });
@@ -260,7 +278,7 @@ export const platformRoutes = new Hono<PlatformEnv>()
       notDeleted(before);
       if (statusOf(before) !== "suspended") throw new GatewayError(409, "conflict", `tenant ${before.name} must be suspended before it is deleted (admin tenants suspend)`);
       // Anything that slipped in since the suspension ends first, then every object forgets.
-      await endTenantActivity(c.env, before, `gatehouse: session ended: the tenant ${before.name} is being deleted`);
+      incomplete(before, "being deleted", (await endTenantActivity(c.env, before, `gatehouse: session ended: the tenant ${before.name} is being deleted`)).unreached);
       const purged = await purgeTenant(c.env, before);
       const after = tombstone(before, c.var.admin, reasonOf(body) || "deleted");
       await replaceOrConflict(c, before, after);

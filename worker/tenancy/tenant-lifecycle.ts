@@ -1,9 +1,12 @@
 /**
  * What suspending and deleting a tenant does beyond its record (platform-routes.ts):
  *
- *  - suspend: the tenant's live sessions are ended (57P01, recorded in their trails as ended by
- *    the platform) and its connectors' control channels closed; the boundary then refuses every
- *    new request, session and connector of the tenant (403 tenant_suspended, in its refusal log).
+ *  - suspend: the tenant's own database and every hub shard are told (so a session registering
+ *    late ends itself, and a connector coming through an isolate with a stale record is refused by
+ *    the hub), its live sessions are ended (57P01, recorded in their trails as ended by the
+ *    platform) and its connectors' control channels closed; the boundary then refuses every new
+ *    request, session and connector of the tenant (403 tenant_suspended, in its refusal log).
+ *  - resume: the database's marker and the hubs are told first, then the record changes.
  *  - delete (only a suspended tenant): every object the tenant has — its sessions (found in its
  *    session index), hub, approvals, limiter, exporter, its recordings under `tenants/<t>/` and
  *    last its own database — forgets what it stored; the record becomes a tombstone so the name is
@@ -17,6 +20,8 @@ import { tenantObjectName } from "./object-names.ts";
 import { APPROVALS_OBJECT_NAME } from "../approvals/client.ts";
 import { approvalShards } from "../approvals/shards.ts";
 import { allHubShards } from "../connectors/hub-shards.ts";
+import type { Env } from "../env.ts";
+import { clearTenantSuspended, markTenantSuspended } from "./tenant-suspension.ts";
 
 type Purgeable = { purgeTenantData(): Promise<void> };
 
@@ -28,21 +33,63 @@ async function openSessions(db: D1Database): Promise<string[]> {
   try {
     const rows = await db.prepare("SELECT id FROM session_index WHERE status = 'open' LIMIT 10000").all<{ id: string }>();
     return rows.results.map((r) => r.id);
-  } catch {
-    return []; // no session ever started: no index yet
+  } catch (e) {
+    if (/no such table/i.test((e as Error).message)) return []; // no session ever started: no index yet
+    throw e;
   }
 }
 
-export async function endTenantActivity(hosted: MultiTenantEnv, record: TenantRecord, reason: string): Promise<{ endedSessions: number; closedConnectors: number }> {
-  const env = envOf(hosted, record);
-  let endedSessions = 0;
-  for (const id of await openSessions(env.DB)) {
-    const stub = env.SESSIONS.get(env.SESSIONS.idFromName(id));
-    if (await stub.terminate("57P01", reason).catch(() => false)) endedSessions++;
-  }
+export interface EndedActivity {
+  endedSessions: number;
+  closedConnectors: number;
+  /** What could not be told (the tenant's store, hub shards): the suspension must be repeated. */
+  unreached: string[];
+}
+
+export async function endTenantActivity(hosted: MultiTenantEnv, record: TenantRecord, reason: string): Promise<EndedActivity> {
+  return endActivity(envOf(hosted, record), reason, `gatehouse: the tenant ${record.name} is suspended by the platform`);
+}
+
+/**
+ * In this order: (1) the marker in the tenant's own database (tenant-suspension.ts), so a session
+ * registering from now on ends itself; (2) every hub shard, which refuses the tenant's connectors
+ * from then on and closes their channels; (3) the sessions open in the index, ended. A step that
+ * cannot be done is reported (`unreached`), never skipped silently.
+ */
+export async function endActivity(env: Env, sessionReason: string, connectorReason: string): Promise<EndedActivity> {
+  const unreached: string[] = [];
+  await markTenantSuspended(env.DB, sessionReason).catch((e) => void unreached.push(`the tenant's store (${(e as Error).message})`));
   let closedConnectors = 0;
-  for (const hub of allHubShards(env)) closedConnectors += await hub.closeAllConnectors(reason).catch(() => 0);
-  return { endedSessions, closedConnectors };
+  const hubs = allHubShards(env);
+  for (let k = 0; k < hubs.length; k++) {
+    try {
+      closedConnectors += await hubs[k]!.suspendConnectors(connectorReason);
+    } catch (e) {
+      unreached.push(`hub shard ${k} (${(e as Error).message})`);
+    }
+  }
+  let endedSessions = 0;
+  let open: string[] = [];
+  try {
+    open = await openSessions(env.DB);
+  } catch (e) {
+    unreached.push(`the session index (${(e as Error).message})`);
+  }
+  for (const id of open) {
+    const stub = env.SESSIONS.get(env.SESSIONS.idFromName(id));
+    if (await stub.terminate("57P01", sessionReason).catch(() => false)) endedSessions++;
+  }
+  return { endedSessions, closedConnectors, unreached };
+}
+
+/** Resume: the marker and every hub shard told first (errors propagate: the record then stays suspended). */
+export async function resumeTenantActivity(hosted: MultiTenantEnv, record: TenantRecord): Promise<void> {
+  await resumeActivity(envOf(hosted, record));
+}
+
+export async function resumeActivity(env: Env): Promise<void> {
+  await clearTenantSuspended(env.DB);
+  for (const hub of allHubShards(env)) await hub.resumeConnectors();
 }
 
 /** Everything the tenant stored, gone. Safe to run again after a partial failure. */

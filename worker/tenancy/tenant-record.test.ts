@@ -4,9 +4,18 @@ import { limitsView, parseLimits, parseShards } from "./tenant-record.ts";
 describe("tenant limits", () => {
   it("reads every limit by its file name, null when absent", () => {
     const l = parseLimits({ max_sessions: 3, max_requests_per_second: 20, request_burst: 40, max_session_starts_per_minute: 6 });
-    expect(l).toEqual({ maxSessions: 3, maxRecordingBytes: null, maxApprovalRequests: null, maxRequestsPerSecond: 20, requestBurst: 40, maxSessionStartsPerMinute: 6 });
-    expect(limitsView(l)).toEqual({ max_sessions: 3, max_recording_bytes: null, max_approval_requests: null, max_requests_per_second: 20, request_burst: 40, max_session_starts_per_minute: 6 });
+    expect(l).toEqual({ maxSessions: 3, maxRecordingBytes: null, maxApprovalRequests: null, maxRequestsPerSecond: 20, requestBurst: 40, maxSessionStartsPerMinute: 6, maxApiRequestsPerMinute: null });
+    // The API rate is never "none": absent, the view shows the default it runs with.
+    expect(limitsView(l)).toEqual({ max_sessions: 3, max_recording_bytes: null, max_approval_requests: null, max_requests_per_second: 20, request_burst: 40, max_session_starts_per_minute: 6, max_api_requests_per_minute: 1200 });
     expect(parseLimits(undefined)).toMatchObject({ maxRequestsPerSecond: null });
+  });
+
+  it("max_api_requests_per_minute: the tenant's API calls outside sessions; absent or null = 1200, at least 1", () => {
+    expect(parseLimits({ max_api_requests_per_minute: 30 })).toMatchObject({ maxApiRequestsPerMinute: 30 });
+    expect(limitsView(parseLimits({ max_api_requests_per_minute: 30 }))).toMatchObject({ max_api_requests_per_minute: 30 });
+    expect(limitsView(parseLimits({ max_api_requests_per_minute: null }))).toMatchObject({ max_api_requests_per_minute: 1200 });
+    expect(() => parseLimits({ max_api_requests_per_minute: 0 })).toThrow(/max_api_requests_per_minute must be at least 1/);
+    expect(() => parseLimits({ max_api_requests_per_second: 5 })).toThrow(/unknown limit "max_api_requests_per_second"/);
   });
 
   it("refuses what would silently be no limit, or no service", () => {

@@ -15,6 +15,7 @@ import { MAX_APPROVAL_SHARDS } from "../approvals/shards.ts";
 import { MAX_HUB_SHARDS } from "../connectors/hub-shards.ts";
 import { parseSigninConfig, signinIssuerProblems } from "../signin/config.ts";
 import { SIGNIN_SECRET_PREFIX } from "./tenant-secrets.ts";
+import { apiRequestsPerMinute } from "../limits/api-rate.ts";
 
 /**
  * maxSessions: live sessions at once in the tenant; maxRecordingBytes: bytes stored under its R2
@@ -163,10 +164,14 @@ const LIMIT_FIELDS = {
   max_requests_per_second: "maxRequestsPerSecond",
   request_burst: "requestBurst",
   max_session_starts_per_minute: "maxSessionStartsPerMinute",
+  max_api_requests_per_minute: "maxApiRequestsPerMinute",
 } as const satisfies Record<string, keyof TenantLimits>;
 
+/** The limits as shown: `max_api_requests_per_minute` is never "none" (absent = the default it runs with). */
 export function limitsView(l: TenantLimits): Record<keyof typeof LIMIT_FIELDS, number | null> {
-  return Object.fromEntries(Object.entries(LIMIT_FIELDS).map(([k, f]) => [k, l[f] ?? null])) as Record<keyof typeof LIMIT_FIELDS, number | null>;
+  const view = Object.fromEntries(Object.entries(LIMIT_FIELDS).map(([k, f]) => [k, l[f] ?? null])) as Record<keyof typeof LIMIT_FIELDS, number | null>;
+  view.max_api_requests_per_minute = apiRequestsPerMinute(l);
+  return view;
 }
 
 /**
@@ -184,6 +189,7 @@ export function parseLimits(value: unknown): TenantLimits {
   if (out.requestBurst != null && out.maxRequestsPerSecond == null) throw new ConfigurationError("limits.request_burst needs limits.max_requests_per_second");
   if (out.maxRequestsPerSecond === 0) throw new ConfigurationError("limits.max_requests_per_second must be at least 1 (0 would refuse every request: suspend the tenant instead)");
   if (out.requestBurst === 0) throw new ConfigurationError("limits.request_burst must be at least 1 (0 would refuse every request: suspend the tenant instead)");
+  if (out.maxApiRequestsPerMinute === 0) throw new ConfigurationError("limits.max_api_requests_per_minute must be at least 1 (0 would refuse every API call: suspend the tenant instead; absent or null = the default, 1200)");
   return out;
 }
 

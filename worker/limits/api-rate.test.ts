@@ -1,0 +1,164 @@
+/**
+ * The tenant's API rate (worker/limits/api-rate.ts) in workerd, against real SessionLimiter
+ * objects reached through tenant namespaces as in hosted mode: the 429 answer, two tenants side by
+ * side (A's flood never spends B's budget), the two buckets, leases and refusals that do not ask
+ * the limiter again, the limiter unreachable (fail closed, except the protective routes), and
+ * single-tenant mode (no tenant, no limit). The boundary and the routes are run end to end by
+ * test/e2e/tenancy.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import { TenantNamespace } from "../tenancy/tenant-env.ts";
+import { ApiRateGate, DEFAULT_API_REQUESTS_PER_MINUTE, apiBucketLimits, apiRequestsPerMinute, chargeApiRequest, failsOpen, isAnonymousApiRoute, type ApiRateLimiter } from "./api-rate.ts";
+
+const testEnv = env as unknown as Env;
+
+function tenantEnv(name: string, maxApiRequestsPerMinute?: number): Pick<Env, "TENANT" | "SESSION_LIMITER"> {
+  return {
+    SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
+    TENANT: { name, via: "path", limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null, ...(maxApiRequestsPerMinute === undefined ? {} : { maxApiRequestsPerMinute }) } },
+  };
+}
+
+/** The tenant's real limiter, with its calls counted (to see which refusals asked it). */
+function counted(e: Pick<Env, "SESSION_LIMITER">): { limiter: () => ApiRateLimiter; calls: () => number } {
+  let calls = 0;
+  const stub = e.SESSION_LIMITER.get(e.SESSION_LIMITER.idFromName("limits"));
+  return {
+    limiter: () => ({
+      takeApiRequests: (bucket, wanted, limits) => {
+        calls++;
+        return stub.takeApiRequests(bucket, wanted, limits);
+      },
+    }),
+    calls: () => calls,
+  };
+}
+
+describe("the tenant's API rate", () => {
+  it("refuses past the budget with 429, a JSON body and Retry-After; another tenant's calls go on", async () => {
+    const gate = new ApiRateGate();
+    const a = tenantEnv("api-a", 3);
+    const b = tenantEnv("api-b", 3);
+    // A minute's worth back to back, then refused (one token comes back every 20 s).
+    for (let i = 0; i < 3; i++) expect(await chargeApiRequest(a, "callers", "GET", "/v1/approvals", gate)).toBeNull();
+    const refused = await chargeApiRequest(a, "callers", "GET", "/v1/approvals", gate);
+    expect(refused?.status).toBe(429);
+    const seconds = Number(refused!.headers.get("retry-after"));
+    expect(seconds).toBeGreaterThanOrEqual(1);
+    expect(seconds).toBeLessThanOrEqual(20);
+    expect(await refused!.json()).toEqual({
+      error: "api_rate_limited",
+      reason: `gatehouse: API request refused: the tenant's API rate limit is reached (max_api_requests_per_minute: 3); retry in ${seconds} s`,
+      retry_after_seconds: seconds,
+    });
+    // Tenant B, served by the same isolate (the same gate) at the same moment: its own budget, whole.
+    for (let i = 0; i < 3; i++) expect(await chargeApiRequest(b, "callers", "POST", "/v1/grants", gate)).toBeNull();
+    expect((await chargeApiRequest(b, "callers", "POST", "/v1/grants", gate))?.status).toBe(429);
+    // A is still refused: B's calls gave it nothing back.
+    expect((await chargeApiRequest(a, "callers", "GET", "/v1/approvals", gate))?.status).toBe(429);
+  });
+
+  it("B's limiter is another object: A's flood leaves its bucket full", async () => {
+    const a = counted(tenantEnv("api-c"));
+    const b = tenantEnv("api-d");
+    const limits = apiBucketLimits(4);
+    expect(await a.limiter().takeApiRequests("callers", 4, limits)).toEqual({ granted: 4, retryAfterMs: 0 });
+    expect((await a.limiter().takeApiRequests("callers", 1, limits)).granted).toBe(0);
+    expect(await b.SESSION_LIMITER.get(b.SESSION_LIMITER.idFromName("limits")).takeApiRequests("callers", 4, limits)).toEqual({ granted: 4, retryAfterMs: 0 });
+  });
+
+  it("the anonymous bucket is apart: a flood of unauthenticated calls does not lock the tenant's callers out", async () => {
+    const gate = new ApiRateGate();
+    const e = tenantEnv("api-anon", 2);
+    expect(await chargeApiRequest(e, "anonymous", "GET", "/signin", gate)).toBeNull();
+    expect(await chargeApiRequest(e, "anonymous", "GET", "/signin", gate)).toBeNull();
+    const refused = await chargeApiRequest(e, "anonymous", "POST", "/v1/connector/enroll", gate);
+    expect(refused?.status).toBe(429);
+    expect(((await refused!.json()) as { reason: string }).reason).toMatch(/^gatehouse: unauthenticated API request refused: /);
+    expect(await chargeApiRequest(e, "callers", "GET", "/v1/admin/policy", gate)).toBeNull();
+  });
+
+  it("leases a tenth of a second's worth per limiter call, and refuses without asking again until the Retry-After", async () => {
+    const gate = new ApiRateGate();
+    // 1200 a minute = 20 a second: a lease is 2 tokens.
+    const e = counted(tenantEnv("api-lease"));
+    for (let i = 0; i < 10; i++) expect(await gate.admit("api-lease", "callers", 1200, e.limiter, false)).toEqual({ ok: true });
+    expect(e.calls()).toBe(5);
+    // A slow tenant: one token a minute, a burst of 1.
+    const slow = counted(tenantEnv("api-slow"));
+    expect(await gate.admit("api-slow", "callers", 1, slow.limiter, false)).toEqual({ ok: true });
+    const first = await gate.admit("api-slow", "callers", 1, slow.limiter, false);
+    expect(first).toMatchObject({ ok: false, status: 429, error: "api_rate_limited" });
+    expect(slow.calls()).toBe(2);
+    // The limiter said when the next token comes: until then this isolate refuses on its own.
+    for (let i = 0; i < 50; i++) expect(await gate.admit("api-slow", "callers", 1, slow.limiter, false)).toMatchObject({ ok: false, status: 429 });
+    expect(slow.calls()).toBe(2);
+    // A new limit (a tenant update) is asked about at once, not after the old Retry-After.
+    await gate.admit("api-slow", "callers", 600, slow.limiter, false);
+    expect(slow.calls()).toBe(3);
+  });
+
+  it("an unreachable limiter refuses (503) except on the routes that only protect, which go on", async () => {
+    const gate = new ApiRateGate();
+    const down: () => ApiRateLimiter = () => ({ takeApiRequests: () => Promise.reject(new Error("limiter overloaded")) });
+    const closed = await gate.admit("api-down", "callers", 60, down, failsOpen("POST", "/v1/grants"));
+    expect(closed).toEqual({ ok: false, status: 503, retryAfterSeconds: 1, error: "rate_limiter_unavailable", reason: "gatehouse: the tenant's API rate limiter cannot be reached (limiter overloaded); retry shortly" });
+    expect(await gate.admit("api-down", "callers", 60, down, failsOpen("POST", "/v1/grants/grt_b234567892345678/revoke"))).toEqual({ ok: true });
+    expect(await gate.admit("api-down", "anonymous", 60, down, failsOpen("GET", "/.well-known/gatehouse-audit-keys"))).toEqual({ ok: true });
+  });
+
+  it("classes routes: protective ones fail open, the rest closed; anonymous routes are the ones that serve anyone", () => {
+    for (const [method, path] of [
+      ["POST", "/v1/approvals/apr_b234567892345678/deny"],
+      ["POST", "/v1/grants/grt_b234567892345678/deny"],
+      ["POST", "/v1/grants/grt_b234567892345678/revoke"],
+      ["POST", "/v1/admin/connectors/dc1/revoke"],
+      ["POST", "/console/approvals/apr_b234567892345678/deny"],
+      ["POST", "/console/grants/grt_b234567892345678/revoke"],
+      ["POST", "/signout"],
+      ["GET", "/.well-known/gatehouse-audit-keys"],
+    ] as const) expect(failsOpen(method, path), `${method} ${path}`).toBe(true);
+    for (const [method, path] of [
+      ["POST", "/v1/approvals/apr_b234567892345678/approve"],
+      ["POST", "/v1/grants"],
+      ["PUT", "/v1/admin/policy"],
+      ["POST", "/v1/admin/connectors/enroll-tokens"],
+      ["POST", "/v1/connector/enroll"],
+      ["POST", "/v1/connector/rotate-key"],
+      ["GET", "/v1/sessions"],
+      ["GET", "/v1/sessions/x/export"],
+      ["GET", "/signin/oidc/corp"],
+      ["GET", "/v1/grants/grt_b234567892345678/revoke"],
+    ] as const) expect(failsOpen(method, path), `${method} ${path}`).toBe(false);
+    expect(isAnonymousApiRoute("GET", "/.well-known/gatehouse-audit-keys")).toBe(true);
+    expect(isAnonymousApiRoute("GET", "/signin/oidc/corp/callback")).toBe(true);
+    expect(isAnonymousApiRoute("POST", "/signin/saml/corp/acs")).toBe(true);
+    expect(isAnonymousApiRoute("POST", "/v1/connector/enroll")).toBe(true);
+    expect(isAnonymousApiRoute("GET", "/v1/approvals")).toBe(false);
+    expect(isAnonymousApiRoute("GET", "/v1/connector/control")).toBe(false);
+    expect(isAnonymousApiRoute("GET", "/signinx")).toBe(false);
+  });
+
+  it("defaults to 1200 a minute; single-tenant deployments have no API limit and never ask a limiter", async () => {
+    expect(DEFAULT_API_REQUESTS_PER_MINUTE).toBe(1200);
+    expect(apiRequestsPerMinute({ maxApiRequestsPerMinute: null })).toBe(1200);
+    expect(apiRequestsPerMinute(undefined)).toBe(1200);
+    expect(apiRequestsPerMinute({ maxApiRequestsPerMinute: 5 })).toBe(5);
+    expect(apiBucketLimits(120)).toEqual({ ratePerSecond: 2, burst: 120 });
+    const single = { SESSION_LIMITER: { idFromName: () => { throw new Error("asked a limiter"); } } as unknown as Env["SESSION_LIMITER"] };
+    for (let i = 0; i < 5; i++) expect(await chargeApiRequest(single, "callers", "GET", "/v1/approvals", new ApiRateGate())).toBeNull();
+  });
+});
+
+describe("SessionLimiter API buckets", () => {
+  it("keeps callers and anonymous apart from each other and from the request bucket", async () => {
+    const l = testEnv.SESSION_LIMITER.get(testEnv.SESSION_LIMITER.idFromName("api-buckets"));
+    const limits = { ratePerSecond: 0.05, burst: 3 };
+    expect(await l.takeApiRequests("callers", 3, limits)).toEqual({ granted: 3, retryAfterMs: 0 });
+    expect((await l.takeApiRequests("callers", 1, limits)).granted).toBe(0);
+    expect(await l.takeApiRequests("anonymous", 3, limits)).toEqual({ granted: 3, retryAfterMs: 0 });
+    expect(await l.takeRequests(2, { ratePerSecond: 1, burst: 2 })).toEqual({ granted: 2, retryAfterMs: 0 });
+  });
+});

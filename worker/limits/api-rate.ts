@@ -1,0 +1,175 @@
+/**
+ * The tenant's API request rate (hosted mode, `max_api_requests_per_minute`; docs/TENANCY.md
+ * "API rate limit"): the tenant's calls outside sessions — its admin API, approvals and grants,
+ * session listings and trail reads, its web console, sign-in, connector enrolment and key
+ * rotation, its published audit keys — draw on a token bucket of the tenant's own SessionLimiter
+ * (`tenant:<t>:limits`), so one tenant's calls can never spend another's budget, and the
+ * platform's own API (served outside every tenant, worker/tenancy/boundary.ts) never reaches it.
+ *
+ * Two buckets per tenant, both sized by the one limit:
+ *  - `callers`: requests whose caller has just been authenticated as the tenant's — a bearer
+ *    token that passed the tenant's issuers (signature, audience, claim rules), a console
+ *    session of the tenant, a connector assertion the tenant's registry admitted. Charged right
+ *    after that check, before any other Durable Object is asked. A request that fails
+ *    authentication is refused (401) without spending the tenant's budget: an outsider without a
+ *    token for the tenant cannot lock its administrators out.
+ *  - `anonymous`: the routes that serve anyone (sign-in pages and callbacks, connector enrolment —
+ *    whose one-time token is judged by the hub —, the published audit keys). Charged up front. A
+ *    flood there can use up only this bucket: the tenant's authenticated API goes on.
+ *
+ * Cheap: each isolate leases tokens from the limiter a tenth of a second's worth at a time (at
+ * least one) and spends them locally; a lease lives one second, and tokens not spent by then are
+ * lost (the error is on the side of refusing). Tokens are taken from the bucket before they are
+ * spent, so however many isolates serve the tenant it never gets more than burst + rate × t calls
+ * in t seconds. Once the limiter has said when the next token comes, the isolate refuses until
+ * then without asking it again. The bucket is in the limiter's memory: no durable write per call.
+ *
+ * A limiter that cannot be reached: routes that only protect (revoking a grant or a connector,
+ * denying a request, signing out) and the public audit keys go on (fail open: refusing them would
+ * keep an administrator from stopping access during an incident, or verifiers from checking
+ * trails); every other call is refused with 503 (fail closed: they create work and state — grant
+ * and approval votes, policy, enrolment, sign-in — and must not become unbounded while the limit
+ * cannot be applied).
+ */
+import type { Env } from "../env.ts";
+import type { BucketLimits, Take } from "./token-bucket.ts";
+
+export type ApiBucket = "callers" | "anonymous";
+
+/** When a tenant's record sets no `max_api_requests_per_minute`. */
+export const DEFAULT_API_REQUESTS_PER_MINUTE = 1200;
+
+export interface ApiRateLimiter {
+  takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take>;
+}
+
+const LEASE_MS = 1000;
+
+export function apiRequestsPerMinute(limits: { maxApiRequestsPerMinute?: number | null } | undefined): number {
+  const n = limits?.maxApiRequestsPerMinute;
+  return n != null && n >= 1 ? n : DEFAULT_API_REQUESTS_PER_MINUTE;
+}
+
+/** The bucket: a minute's worth may be sent back to back, refilled at the per-minute rate. */
+export function apiBucketLimits(perMinute: number): BucketLimits {
+  return { ratePerSecond: perMinute / 60, burst: perMinute };
+}
+
+/**
+ * Routes whose calls go on when the limiter cannot be reached (see above). Paths are the worker's
+ * (the tenant prefix already stripped).
+ */
+export function failsOpen(method: string, path: string): boolean {
+  if (method === "GET" && path === "/.well-known/gatehouse-audit-keys") return true;
+  if (method !== "POST") return false;
+  return (
+    path === "/signout" ||
+    /^\/v1\/(approvals|grants)\/[^/]+\/deny$/.test(path) ||
+    /^\/v1\/grants\/[^/]+\/revoke$/.test(path) ||
+    /^\/v1\/admin\/connectors\/[^/]+\/revoke$/.test(path) ||
+    /^\/console\/approvals\/[^/]+\/deny$/.test(path) ||
+    /^\/console\/grants\/[^/]+\/revoke$/.test(path)
+  );
+}
+
+/** Routes of the `anonymous` bucket (charged before anything else runs). */
+export function isAnonymousApiRoute(method: string, path: string): boolean {
+  return (
+    path === "/.well-known/gatehouse-audit-keys" ||
+    path === "/signin" ||
+    path.startsWith("/signin/") ||
+    path === "/signout" ||
+    (method === "POST" && path === "/v1/connector/enroll")
+  );
+}
+
+export type ApiDecision = { ok: true } | { ok: false; status: 429 | 503; retryAfterSeconds: number; error: string; reason: string };
+
+interface Lease {
+  /** The limit the lease was taken under: a tenant update (a new limit) starts afresh. */
+  perMinute: number;
+  tokens: number;
+  expiresAt: number;
+  /** Until then the bucket is known to be empty (the limiter said when a token returns). */
+  emptyUntil: number;
+}
+
+/**
+ * One isolate's leases, per tenant and bucket. Keys carry the tenant: tenant A's lease is never
+ * spent on B's calls (and each tenant's limiter is its own object anyway).
+ */
+export class ApiRateGate {
+  private readonly leases = new Map<string, Lease>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async admit(tenant: string, bucket: ApiBucket, perMinute: number, limiter: () => ApiRateLimiter, failOpen: boolean): Promise<ApiDecision> {
+    const key = `${tenant}\n${bucket}`;
+    const now = this.now();
+    let lease = this.leases.get(key);
+    if (!lease || lease.perMinute !== perMinute) {
+      lease = { perMinute, tokens: 0, expiresAt: 0, emptyUntil: 0 };
+      this.leases.set(key, lease);
+    }
+    if (lease.tokens > 0 && now < lease.expiresAt) {
+      lease.tokens--;
+      return { ok: true };
+    }
+    if (now < lease.emptyUntil) return refused(bucket, perMinute, lease.emptyUntil - now);
+    const limits = apiBucketLimits(perMinute);
+    let take: Take;
+    try {
+      take = await limiter().takeApiRequests(bucket, Math.max(1, Math.ceil(limits.ratePerSecond / 10)), limits);
+    } catch (e) {
+      if (failOpen) return { ok: true };
+      return { ok: false, status: 503, retryAfterSeconds: 1, error: "rate_limiter_unavailable", reason: `gatehouse: the tenant's API rate limiter cannot be reached (${(e as Error).message.slice(0, 200)}); retry shortly` };
+    }
+    const after = this.now();
+    if (take.granted > 0) {
+      lease.tokens = take.granted - 1;
+      lease.expiresAt = after + LEASE_MS;
+      lease.emptyUntil = 0;
+      return { ok: true };
+    }
+    lease.tokens = 0;
+    lease.emptyUntil = after + take.retryAfterMs;
+    return refused(bucket, perMinute, take.retryAfterMs);
+  }
+}
+
+function refused(bucket: ApiBucket, perMinute: number, retryAfterMs: number): ApiDecision {
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  const which = bucket === "callers" ? "API request" : "unauthenticated API request";
+  return {
+    ok: false,
+    status: 429,
+    retryAfterSeconds,
+    error: "api_rate_limited",
+    reason: `gatehouse: ${which} refused: the tenant's API rate limit is reached (max_api_requests_per_minute: ${perMinute}); retry in ${retryAfterSeconds} s`,
+  };
+}
+
+/** This isolate's gate (module state: one per isolate, shared by every request it serves). */
+const isolateGate = new ApiRateGate();
+
+/**
+ * Hosted mode: charge one call of the tenant's API to `bucket`. Null when admitted (and always in
+ * single-tenant mode: no tenant, no limit); otherwise the answer to send: 429 (or 503 when the
+ * limiter is unreachable on a fail-closed route) with a JSON body and Retry-After.
+ */
+export async function chargeApiRequest(env: Pick<Env, "TENANT" | "SESSION_LIMITER">, bucket: ApiBucket, method: string, path: string, gate: ApiRateGate = isolateGate): Promise<Response | null> {
+  const tenant = env.TENANT;
+  if (!tenant) return null;
+  const decision = await gate.admit(
+    tenant.name,
+    bucket,
+    apiRequestsPerMinute(tenant.limits),
+    () => env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")),
+    failsOpen(method, path),
+  );
+  if (decision.ok) return null;
+  return Response.json(
+    { error: decision.error, reason: decision.reason, retry_after_seconds: decision.retryAfterSeconds },
+    { status: decision.status, headers: { "retry-after": String(decision.retryAfterSeconds) } },
+  );
+}
