@@ -185,43 +185,59 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
 
   /**
    * RPC (admin): revoke a connector. Its next assertion is refused (claimAssertion), its control
-   * channel is closed now, and the live sessions it serves are ended.
+   * channels are closed now, and the live sessions it serves are ended — on every shard.
    */
   async revokeConnector(id: string, by: string, bootstrapIds: string[]): Promise<RevokeResult> {
+    // Every shard's drop is owed from before the registry says "revoked": a crash, an eviction or
+    // a failed shard after that point leaves records the alarm works off (it drops only a
+    // connector the registry has revoked, so records of a refused revoke are harmless).
+    const count = hubShardCount(this.env);
+    const shards = Array.from({ length: count }, (_, k) => k);
+    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [pendingDropKey(id, k), Date.now()])));
+    await this.ctx.storage.setAlarm(Date.now() + 30_000);
     const result = await this.registry.revoke(id, by, bootstrapIds);
-    if (!result.ok) return result;
-    // The registry's record is written first: from here no shard admits the connector again
-    // (admission is claimed here). Then every shard closes its sockets and ends its sessions — all
-    // of them asked, whatever one of them answers: a shard that fails must not spare the ones after
-    // it. A shard that did not confirm is remembered and asked again by the alarm, and the admin
-    // is told (the revoke is idempotent: running it again asks every shard again).
-    const here = await this.dropLocally(id);
-    const others = await dropOnShards(hubShardCount(this.env), (k) => hubShard(this.env, k).dropConnector(id));
-    if (others.failedShards.length > 0) {
-      await this.ctx.storage.put(`drop-pending:${id}`, others.failedShards);
-      await this.ctx.storage.setAlarm(Date.now() + 30_000);
-    } else await this.ctx.storage.delete(`drop-pending:${id}`);
-    return {
-      ok: true,
-      record: result.record,
-      already: result.already,
-      closedChannels: here.closedChannels + others.closedChannels,
-      endedSessions: here.endedSessions + others.endedSessions,
-      failedShards: others.failedShards,
-    };
+    if (!result.ok) {
+      await this.ctx.storage.delete(shards.map((k) => pendingDropKey(id, k)));
+      return result;
+    }
+    // From here no shard admits the connector again (admission is claimed here). Every shard,
+    // this one included, closes its sockets and ends its sessions — asked all at once, each answer
+    // awaited (with a time limit) whatever another answers: a shard that fails spares no other.
+    const dropped = await this.dropEverywhere(id, shards);
+    return { ok: true, record: result.record, already: result.already, closedChannels: dropped.closedChannels, endedSessions: dropped.endedSessions, failedShards: dropped.failedShards };
   }
 
-  /** Shard 0's alarm: ask the shards that did not confirm a revocation again. */
+  /**
+   * Drop a revoked connector on `shards`, clear the pending record of each shard that confirmed,
+   * and keep the others for the alarm (every 30 s until they confirm; each failure logged).
+   */
+  private async dropEverywhere(id: string, shards: number[]): Promise<{ closedChannels: number; endedSessions: number; failedShards: number[] }> {
+    const dropped = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.dropLocally(id) : hubShard(this.env, k).dropConnector(id)), shards);
+    const confirmed = shards.filter((k) => !dropped.failedShards.includes(k));
+    if (confirmed.length > 0) await this.ctx.storage.delete(confirmed.map((k) => pendingDropKey(id, k)));
+    if (dropped.failedShards.length > 0) {
+      console.error(`gatehouse: revocation of connector ${id}: hub shard(s) ${dropped.failedShards.join(", ")} did not confirm; asked again in 30 s`);
+      await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    }
+    return dropped;
+  }
+
+  /** Shard 0's alarm: ask the shards that did not confirm a revocation again. True while some are left. */
   private async retryPendingDrops(): Promise<boolean> {
-    const pending = await this.ctx.storage.list<number[]>({ prefix: "drop-pending:" });
+    const pending = await this.ctx.storage.list<number>({ prefix: "drop-pending:" });
+    const byConnector = new Map<string, number[]>();
+    for (const key of pending.keys()) {
+      const [id, shard] = parsePendingDropKey(key);
+      byConnector.set(id, [...(byConnector.get(id) ?? []), shard]);
+    }
     let left = false;
-    for (const [key, shards] of pending) {
-      const id = key.slice("drop-pending:".length);
-      const again = await dropOnShards(hubShardCount(this.env), (k) => hubShard(this.env, k).dropConnector(id), shards);
-      if (again.failedShards.length > 0) {
-        await this.ctx.storage.put(key, again.failedShards);
-        left = true;
-      } else await this.ctx.storage.delete(key);
+    for (const [id, shards] of byConnector) {
+      // Written before the registry's revoke: a revoke that did not happen owes no drop.
+      if ((await this.registry.record(id))?.revokedAt == null) {
+        await this.ctx.storage.delete(shards.map((k) => pendingDropKey(id, k)));
+        continue;
+      }
+      if ((await this.dropEverywhere(id, shards)).failedShards.length > 0) left = true;
     }
     return left;
   }
@@ -244,12 +260,21 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     }
     const live = await this.ctx.storage.list<number>({ prefix: `live:${id}:` });
     let endedSessions = 0;
+    const done: string[] = [];
+    const unreached: string[] = [];
     for (const key of live.keys()) {
       const sessionId = key.slice(`live:${id}:`.length);
       const stub = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(sessionId));
-      if (await stub.terminate("57P01", `gatehouse: session ended: connector ${id} was revoked`).catch(() => false)) endedSessions++;
+      try {
+        // false: the session is over already (or never started) — nothing to end.
+        if (await stub.terminate("57P01", `gatehouse: session ended: connector ${id} was revoked`)) endedSessions++;
+        done.push(key);
+      } catch {
+        unreached.push(sessionId); // its record stays: the drop is asked again (revokeConnector's alarm)
+      }
     }
-    for (let keys = [...live.keys()], i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
+    for (let i = 0; i < done.length; i += 128) await this.ctx.storage.delete(done.slice(i, i + 128));
+    if (unreached.length > 0) throw new Error(`${unreached.length} session(s) served by connector ${id} could not be told to end`);
     return { closedChannels, endedSessions };
   }
 
@@ -320,17 +345,22 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
   }
 }
 
+/** How long one shard may take to confirm a revocation before it counts as not confirmed. */
+export const DROP_TIMEOUT_MS = 10_000;
+
 /**
- * Tell shards 1..count-1 (or only `which`) that a connector was revoked, all at once; the totals of
- * those that confirmed and the shards that did not (threw or were unreachable).
+ * Ask `which` shards (default: every shard but 0) to drop a revoked connector, all at once; the
+ * totals of those that confirmed and the shards that did not (threw, were unreachable, or took
+ * longer than `timeoutMs`). Shard numbers outside 0..count-1 are ignored.
  */
 export async function dropOnShards(
   count: number,
   drop: (shard: number) => Promise<{ closedChannels: number; endedSessions: number }>,
   which: number[] = Array.from({ length: Math.max(0, count - 1) }, (_, i) => i + 1),
+  timeoutMs = DROP_TIMEOUT_MS,
 ): Promise<{ closedChannels: number; endedSessions: number; failedShards: number[] }> {
-  const shards = which.filter((k) => k >= 1 && k < count);
-  const answers = await Promise.allSettled(shards.map((k) => drop(k)));
+  const shards = [...new Set(which)].filter((k) => Number.isInteger(k) && k >= 0 && k < count).sort((a, b) => a - b);
+  const answers = await Promise.allSettled(shards.map((k) => withTimeout(drop(k), timeoutMs, `hub shard ${k} did not answer in ${timeoutMs} ms`)));
   let closedChannels = 0;
   let endedSessions = 0;
   const failedShards: number[] = [];
@@ -341,6 +371,23 @@ export async function dropOnShards(
     } else failedShards.push(shards[i]!);
   });
   return { closedChannels, endedSessions, failedShards };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer!));
+}
+
+/** One record per shard still owing a revoked connector's drop (so two passes never erase each other's). */
+function pendingDropKey(id: string, shard: number): string {
+  return `drop-pending:${id}:${shard}`;
+}
+
+function parsePendingDropKey(key: string): [string, number] {
+  const rest = key.slice("drop-pending:".length);
+  const at = rest.lastIndexOf(":");
+  return [rest.slice(0, at), Number(rest.slice(at + 1))];
 }
 
 function validateResources(value: unknown): ResourceInfo[] | string {

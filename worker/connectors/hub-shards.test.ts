@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import type { Env } from "../env.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
@@ -100,15 +101,30 @@ describe("revocation fan-out (dropOnShards)", () => {
     expect(result).toEqual({ closedChannels: 5, endedSessions: 50, failedShards: [1] });
   });
 
-  it("retries only the shards named, within the count; one shard asks none", async () => {
+  it("asks only the shards named (shard 0 too), once each, within the count; one shard asks none by default", async () => {
     const asked: number[] = [];
     const drop = async (k: number) => {
       asked.push(k);
       return { closedChannels: 1, endedSessions: 0 };
     };
-    expect(await dropOnShards(4, drop, [3, 7, 0])).toEqual({ closedChannels: 1, endedSessions: 0, failedShards: [] });
-    expect(asked).toEqual([3]);
+    expect(await dropOnShards(4, drop, [3, 7, 0, 3, -1])).toEqual({ closedChannels: 2, endedSessions: 0, failedShards: [] });
+    expect(asked.sort()).toEqual([0, 3]);
     expect(await dropOnShards(1, drop)).toEqual({ closedChannels: 0, endedSessions: 0, failedShards: [] });
-    expect(asked).toEqual([3]);
+    expect(asked).toHaveLength(2);
+  });
+
+  it("counts a shard that does not answer in time as not confirmed, without waiting for it", async () => {
+    const never = new Promise<{ closedChannels: number; endedSessions: number }>(() => {});
+    const result = await dropOnShards(3, async (k) => (k === 2 ? never : { closedChannels: 1, endedSessions: 1 }), [0, 1, 2], 50);
+    expect(result).toEqual({ closedChannels: 2, endedSessions: 2, failedShards: [2] });
+  });
+
+  it("leaves no pending drop behind a revocation every shard confirmed, nor behind a refused one", async () => {
+    const stub = testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("test-hub-pending-drops"));
+    expect(await stub.revokeConnector("dc-gone", "admin", ["dc-gone"])).toMatchObject({ ok: true, failedShards: [] });
+    // Unknown id (neither enrolled nor configured): refused, and it owes no drop either.
+    expect(await stub.revokeConnector("dc-unknown", "admin", [])).toMatchObject({ ok: false });
+    const pending = await runInDurableObject(stub, async (_o, state) => [...(await state.storage.list({ prefix: "drop-pending:" })).keys()]);
+    expect(pending).toEqual([]);
   });
 });

@@ -47,6 +47,13 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   private streamRequest: Promise<void> | undefined;
   /** Settles once the client's admission is over: the session exists, or it was refused. */
   private starting: Promise<void> | undefined;
+  /** True while the client's admission runs (the session does not exist yet). */
+  private admitting = false;
+  /**
+   * An end asked for while the session was starting (a connector revoked, a grant revoked, an
+   * admin's terminate): applied the moment the session exists, before it serves anything.
+   */
+  private endedWhileStarting: { code: string; reason: string } | undefined;
   /** The place under the caps asked for while the session was starting (askStreamEarly). */
   private earlySlot: SessionSlot | undefined;
 
@@ -62,9 +69,11 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     if (this.session || this.starting) return Response.json({ error: "conflict", reason: "session already has a client" }, { status: 409 });
     let started!: () => void;
     this.starting = new Promise<void>((resolve) => (started = resolve));
+    this.admitting = true;
     try {
       return await this.admitClient(admission);
     } finally {
+      this.admitting = false;
       // A place under the caps taken early (askStreamEarly) is given back when no session came of
       // this admission — refused (e.g. its start could not be recorded) or failed; the stream asked
       // for then finds no session (410).
@@ -211,6 +220,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       });
       this.session = session;
       session.start(protocol.createEngine(session, services));
+      const ended = this.endedWhileStarting;
+      if (ended) session.terminate(ended.code, ended.reason);
     });
   }
 
@@ -307,6 +318,12 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   /** RPC from the ApprovalsObject: a grant this session relied on was revoked or expired. */
   async terminate(code: string, reason: string): Promise<boolean> {
     const session = this.session;
+    // Still starting (e.g. session.start being recorded while its connector is revoked): ended as
+    // soon as it exists — a caller told "not live" would forget it (the hub drops its record).
+    if (!session && this.admitting) {
+      this.endedWhileStarting ??= { code, reason };
+      return true;
+    }
     if (!session || session.isEnded) return false;
     session.terminate(code, reason);
     return true;

@@ -272,4 +272,29 @@ describe("session start order (the connector's stream asked for while session.st
     expect(await unasked.json()).toEqual({ error: "conflict", reason: "no connector stream was asked for this session" });
     client.webSocket!.close(1000, "done");
   });
+
+  it("a session told to end while its start is recorded (its connector revoked) ends as soon as it exists: no stream attached", async () => {
+    await applyPolicy(POLICY);
+    const resource = "pg-order-e";
+    const hub = await connectorOnline(resource);
+    const sessionId = sessionIdFor(8);
+    const recorder = await holdRecorder(sessionId);
+    const client = clientTunnel(sessionId, resource, pipeline("ci-order-revoked"));
+    await recorder.called();
+    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: sessionId, resource }), WAIT);
+    // The revocation's drop reaches the object before the session exists: it must not be told "not live".
+    const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
+    expect(await stub.terminate("57P01", "gatehouse: session ended: connector c-order was revoked")).toBe(true);
+    // The revoked connector's stream, admitted just before, is waiting for the session.
+    const stream = connectorStream(sessionId);
+    await recorder.release();
+    const clientRes = await client;
+    expect(clientRes.status).toBe(101);
+    const tunnel = reader(clientRes.webSocket!);
+    await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "close" })), WAIT);
+    expect(JSON.stringify(tunnel.controls())).toContain("connector c-order was revoked");
+    expect((await stream).status).toBe(410);
+    // Nothing was asked of the connector (no login): its stream never attached.
+    expect(await stub.terminate("57P01", "again")).toBe(false);
+  });
 });

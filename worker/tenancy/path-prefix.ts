@@ -47,13 +47,38 @@ export function withPathPrefix(response: Response, prefix: string): Response {
   return rewriter.transform(out);
 }
 
-/** A srcset is candidates `<url> [descriptor]` separated by commas; each root-relative URL gets the prefix. */
-function prefixSrcset(value: string, prefix: string): string {
-  return value
-    .split(",")
-    .map((candidate) => {
-      const m = /^(\s*)(\S+)(.*)$/s.exec(candidate);
-      return m && rootRelative(m[2]!) ? m[1]! + prefix + m[2]! + m[3]! : candidate;
-    })
-    .join(",");
+/**
+ * A srcset is candidates `<url> [descriptors]` separated by commas — but a URL may itself hold
+ * commas (`data:…;base64,/9j/…`, `/img?a=1,2`), so it is read as the HTML standard does: skip
+ * spaces and commas, the URL is the run up to the next space (trailing commas end the candidate),
+ * the descriptors run to the next comma outside parentheses. Each root-relative URL gets the prefix.
+ */
+export function prefixSrcset(value: string, prefix: string): string {
+  const starts: number[] = [];
+  let i = 0;
+  const space = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f";
+  while (i < value.length) {
+    while (i < value.length && (space(value[i]) || value[i] === ",")) i++;
+    if (i >= value.length) break;
+    const start = i;
+    while (i < value.length && !space(value[i])) i++;
+    let end = i;
+    while (end > start && value[end - 1] === ",") end--;
+    if (rootRelative(value.slice(start, end))) starts.push(start);
+    if (end < i) continue; // the URL's trailing commas ended the candidate: no descriptors
+    let depth = 0;
+    for (; i < value.length; i++) {
+      const c = value[i];
+      if (c === "(") depth++;
+      else if (c === ")") depth = Math.max(0, depth - 1);
+      else if (c === "," && depth === 0) break;
+    }
+  }
+  let out = "";
+  let from = 0;
+  for (const at of starts) {
+    out += value.slice(from, at) + prefix;
+    from = at;
+  }
+  return out + value.slice(from);
 }

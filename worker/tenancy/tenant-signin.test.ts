@@ -10,7 +10,7 @@ import type { Env } from "../env.ts";
 import { tenantEnv, type MultiTenantEnv } from "./tenant-env.ts";
 import { parseTenantSignin, publicView, signinSecretsOf, updatedTenant, type TenantRecord } from "./tenant-record.ts";
 import { changedSecrets, openSecrets, sealSecrets } from "./tenant-secrets.ts";
-import { withPathPrefix } from "./path-prefix.ts";
+import { prefixSrcset, withPathPrefix } from "./path-prefix.ts";
 import { parseSigninConfig } from "../signin/config.ts";
 import type { Context } from "hono";
 import { pathBase, sessionCookieScope, tenantOf } from "../signin/session.ts";
@@ -158,6 +158,10 @@ describe("the path-prefix filter", () => {
     expect(rewritten).toBe(
       `<button formaction="/t/acme/signout">o</button><img srcset="/t/acme/a.png 1x, https://x.example/b.png 2x,/t/acme/c.png 3x"><video poster="/t/acme/p.png"></video><meta http-equiv="Refresh" content="0; url=/t/acme/console/"><meta http-equiv="refresh" content="5;URL='/t/acme/signin'"><meta http-equiv="refresh" content="0; url=https://x.example/">`,
     );
+    // A srcset URL may hold commas: a data: URL's payload (a JPEG's base64 starts with /9j/) and a query are not candidates.
+    expect(prefixSrcset("data:image/jpeg;base64,/9j/4AAQ 1x, /b.png 2x", "/t/acme")).toBe("data:image/jpeg;base64,/9j/4AAQ 1x, /t/acme/b.png 2x");
+    expect(prefixSrcset("/img?a=1,/b 1x,/c.png,,  /d.png 3x", "/t/acme")).toBe("/t/acme/img?a=1,/b 1x,/t/acme/c.png,,  /t/acme/d.png 3x");
+    expect(prefixSrcset("/a.png (x, y) 1x, //cdn/b.png", "/t/acme")).toBe("/t/acme/a.png (x, y) 1x, //cdn/b.png");
     const json = withPathPrefix(Response.json({ href: "/console/" }), "/t/acme");
     expect(await json.json()).toEqual({ href: "/console/" });
   });
