@@ -84,7 +84,10 @@ export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
   release(sessionId: string): Promise<void>;
   takeRequests(wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;
   /** The tenant's API buckets (worker/limits/api-rate.ts): "callers" or "anonymous". */
-  takeApiRequests(bucket: "callers" | "anonymous", wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;
+  takeApiRequests(bucket: "callers" | "anonymous", wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number; suspended?: string }>;
+  /** Hosted mode: the platform suspended / resumed the tenant; takeApiRequests answers `suspended` meanwhile. */
+  suspendApi(reason: string): Promise<void>;
+  resumeApi(): Promise<void>;
   counts(identity: string, resource: string): Promise<{ identity: number; resource: number }>;
 }
 

@@ -537,6 +537,9 @@ describe("per-tenant rates (requests per second, session starts per minute)", ()
   }
 
   it("a tenant past its request rate gets 53400 per statement, the session stays usable, and another tenant is not touched", async () => {
+    // Its connector online first (once, under load, it was between two control channels here: that is not what this test is about).
+    const probe = await ciToken("rated", "rated", "ci-rated-probe");
+    await eventually(async () => (await api("GET", `${base("rated")}/v1/resources/orders`, probe)).json.online === true, "rated's orders online");
     const rated = new pg.Client({ connectionString: await listen("rated", await ciToken("rated", "rated", "ci-rated")) });
     const acme = new pg.Client({ connectionString: await listen("acme", await ciToken("acme", "acme", "ci-acme-beside")) });
     await Promise.all([rated.connect(), acme.connect()]);

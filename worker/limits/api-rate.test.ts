@@ -162,3 +162,26 @@ describe("SessionLimiter API buckets", () => {
     expect(await l.takeRequests(2, { ratePerSecond: 1, burst: 2 })).toEqual({ granted: 2, retryAfterMs: 0 });
   });
 });
+
+describe("suspension through the limiter (an isolate whose cached record still says active)", () => {
+  it("refuses the tenant's API with 403 tenant_suspended once its limiter is told, whatever the lease; resumes when told", async () => {
+    let now = 1_000_000;
+    const gate = new ApiRateGate(() => now);
+    const e = counted(tenantEnv("api-suspended"));
+    const limiter = testEnv.SESSION_LIMITER.get(new TenantNamespace(testEnv.SESSION_LIMITER, "api-suspended").idFromName("limits"));
+    expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toEqual({ ok: true });
+    await limiter.suspendApi("gatehouse: the tenant api-suspended is suspended by the platform");
+    // The lease taken before (at most a second's worth) may still be spent; the next ask is refused.
+    now += 1_001;
+    const refused = await gate.admit("api-suspended", "callers", 1200, e.limiter, false);
+    expect(refused).toEqual({ ok: false, status: 403, retryAfterSeconds: 1, error: "tenant_suspended", reason: "gatehouse: the tenant api-suspended is suspended by the platform" });
+    // Fail-open routes too: the limiter answered (it was reachable), and it said suspended.
+    expect(await gate.admit("api-suspended", "anonymous", 1200, e.limiter, true)).toMatchObject({ ok: false, status: 403 });
+    const asked = e.calls();
+    expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toMatchObject({ ok: false, status: 403 });
+    expect(e.calls()).toBe(asked); // within the second: refused without asking again
+    await limiter.resumeApi();
+    now += 1_001;
+    expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toEqual({ ok: true });
+  });
+});

@@ -40,7 +40,8 @@ export type ApiBucket = "callers" | "anonymous";
 export const DEFAULT_API_REQUESTS_PER_MINUTE = 1200;
 
 export interface ApiRateLimiter {
-  takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take>;
+  /** `suspended`: the platform suspended the tenant (session-limiter.ts suspendApi). */
+  takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string }>;
 }
 
 const LEASE_MS = 1000;
@@ -83,7 +84,7 @@ export function isAnonymousApiRoute(method: string, path: string): boolean {
   );
 }
 
-export type ApiDecision = { ok: true } | { ok: false; status: 429 | 503; retryAfterSeconds: number; error: string; reason: string };
+export type ApiDecision = { ok: true } | { ok: false; status: 403 | 429 | 503; retryAfterSeconds: number; error: string; reason: string };
 
 interface Lease {
   /** The limit the lease was taken under: a tenant update (a new limit) starts afresh. */
@@ -92,6 +93,8 @@ interface Lease {
   expiresAt: number;
   /** Until then the bucket is known to be empty (the limiter said when a token returns). */
   emptyUntil: number;
+  /** The tenant is suspended (the limiter said so): refused until `emptyUntil`, then asked again. */
+  suspended?: string;
 }
 
 /**
@@ -115,9 +118,9 @@ export class ApiRateGate {
       lease.tokens--;
       return { ok: true };
     }
-    if (now < lease.emptyUntil) return refused(bucket, perMinute, lease.emptyUntil - now);
+    if (now < lease.emptyUntil) return lease.suspended !== undefined ? suspendedDecision(lease.suspended) : refused(bucket, perMinute, lease.emptyUntil - now);
     const limits = apiBucketLimits(perMinute);
-    let take: Take;
+    let take: Take & { suspended?: string };
     try {
       take = await limiter().takeApiRequests(bucket, Math.max(1, Math.ceil(limits.ratePerSecond / 10)), limits);
     } catch (e) {
@@ -125,6 +128,14 @@ export class ApiRateGate {
       return { ok: false, status: 503, retryAfterSeconds: 1, error: "rate_limiter_unavailable", reason: `gatehouse: the tenant's API rate limiter cannot be reached (${(e as Error).message.slice(0, 200)}); retry shortly` };
     }
     const after = this.now();
+    if (take.suspended !== undefined) {
+      // Whatever this isolate's cached tenant record says: suspended (asked again in a second).
+      lease.tokens = 0;
+      lease.emptyUntil = after + take.retryAfterMs;
+      lease.suspended = take.suspended;
+      return suspendedDecision(take.suspended);
+    }
+    lease.suspended = undefined;
     if (take.granted > 0) {
       lease.tokens = take.granted - 1;
       lease.expiresAt = after + LEASE_MS;
@@ -135,6 +146,10 @@ export class ApiRateGate {
     lease.emptyUntil = after + take.retryAfterMs;
     return refused(bucket, perMinute, take.retryAfterMs);
   }
+}
+
+function suspendedDecision(reason: string): ApiDecision {
+  return { ok: false, status: 403, retryAfterSeconds: 1, error: "tenant_suspended", reason };
 }
 
 function refused(bucket: ApiBucket, perMinute: number, retryAfterMs: number): ApiDecision {

@@ -31,6 +31,8 @@ export const LEASE_TTL_MS = 60_000;
 export const LEASE_RENEW_MS = 15_000;
 
 
+const API_SUSPENDED_KEY = "api-suspended";
+
 export class SessionLimiter extends DurableObject<Env> implements SessionLimiterRpc {
   private readonly sql: SqlStorage;
 
@@ -54,6 +56,8 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
   private bucketLimits?: string;
   /** The tenant's API buckets (`max_api_requests_per_minute`, worker/limits/api-rate.ts), in memory likewise. */
   private readonly apiBuckets = new Map<ApiBucket, { bucket: TokenBucket; key: string }>();
+  /** Why the tenant's API is suspended (kept in storage: survives eviction), null when it is not, undefined before read. */
+  private apiSuspended: string | null | undefined;
 
   private sweep(now: number): void {
     this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
@@ -150,7 +154,25 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
    * Up to `wanted` of the tenant's API tokens from `bucket` (each isolate leases a few at a time:
    * worker/limits/api-rate.ts). Limits travel with each call, as for requests.
    */
-  async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take> {
+  /**
+   * Hosted mode: the platform suspended the tenant (tenant-lifecycle.ts). Every isolate asks this
+   * object for API tokens at least once a second while it serves the tenant, so an isolate whose
+   * cached record still says "active" refuses the tenant's API within about a second, not the
+   * record cache's 10 s.
+   */
+  async suspendApi(reason: string): Promise<void> {
+    await this.ctx.storage.put(API_SUSPENDED_KEY, reason);
+    this.apiSuspended = reason;
+  }
+
+  async resumeApi(): Promise<void> {
+    await this.ctx.storage.delete(API_SUSPENDED_KEY);
+    this.apiSuspended = null;
+  }
+
+  async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string }> {
+    this.apiSuspended ??= (await this.ctx.storage.get<string>(API_SUSPENDED_KEY)) ?? null;
+    if (this.apiSuspended !== null) return { granted: 0, retryAfterMs: 1000, suspended: this.apiSuspended };
     const now = Date.now();
     const key = `${limits.ratePerSecond}/${limits.burst}`;
     const held = this.apiBuckets.get(bucket);

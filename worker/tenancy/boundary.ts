@@ -3,9 +3,10 @@
  * are. Multi-tenant: the tenant is resolved from the host or the `/t/<tenant>` prefix (resolve.ts),
  * its record read from the platform registry, and the unchanged worker runs with that tenant's
  * Env (tenant-env.ts) — so every Durable Object, table, recording and configuration value it
- * touches is the tenant's. Refused requests (401/403/404/409/410) are recorded in the tenant's
- * refusal log, with the presented token's issuer/audience/subject and — when that token was
- * minted for another tenant — which one.
+ * touches is the tenant's. Refused requests (401/403/404/409/410, and the API rate limit's 429) are
+ * recorded in the tenant's refusal log — coalesced per second (refusal-coalescer.ts) — with the
+ * presented token's issuer/audience/subject and — when that token was minted for another tenant —
+ * which one.
  */
 import { Hono } from "hono";
 import { decodeJwt, decodeProtectedHeader } from "jose";
@@ -22,6 +23,7 @@ import { statusOf, type TenantRecord } from "./tenant-record.ts";
 import { noteUnknownTenant } from "./unknown-tenants.ts";
 import { openSecrets } from "./tenant-secrets.ts";
 import { withPathPrefix } from "./path-prefix.ts";
+import { RefusalCoalescer } from "./refusal-coalescer.ts";
 
 type FetchApp = { fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> };
 
@@ -36,7 +38,9 @@ const platformApp = new Hono<{ Bindings: MultiTenantEnv }>()
     return c.json({ error: "internal", reason: "internal error" }, 500);
   });
 
-const REFUSED = new Set([401, 403, 404, 409, 410]);
+const REFUSED = new Set([401, 403, 404, 409, 410, 429]);
+/** This isolate's refusal log writer: a flood of refusals is a few rows a second, not a write each. */
+const refusals = new RefusalCoalescer();
 
 export async function serveHosted(app: FetchApp, request: Request, raw: HostedEnv, ctx: ExecutionContext): Promise<Response> {
   let settings: ReturnType<typeof parseTenancySettings>;
@@ -76,14 +80,14 @@ export async function serveHosted(app: FetchApp, request: Request, raw: HostedEn
       : await app.fetch(new Request(resolved.inner, request), env, ctx);
   if (response.status === 101 && resolved.inner.pathname.startsWith("/v1/tunnel/")) {
     ctx.waitUntil(addUsage(env.DB, "sessions_started", 1, null).catch(() => {}));
-  } else if (REFUSED.has(response.status)) {
+  } else if (REFUSED.has(response.status) && !(response.status === 429 && resolved.inner.pathname.startsWith("/v1/tunnel/"))) {
+    // (A refused session start, 429 on the tunnel route, is logged by the start limiter itself: rate-refusals.ts.)
     const refusal = await describeRefusal(request, response, resolved.inner.pathname, resolved.tenant.via);
-    ctx.waitUntil(
-      (async () => {
-        refusal.tokenTenant = await tokenTenant(refusal, record, await listTenants(db));
-        await recordRefusal(env.DB, refusal);
-      })().catch((e) => console.error("gatehouse: could not record a refusal", e)),
-    );
+    const work = refusals.note(record.name, refusal, async (row) => {
+      row.tokenTenant = await tokenTenant(row, record, await listTenants(db));
+      await recordRefusal(env.DB, row);
+    });
+    if (work !== null) ctx.waitUntil(work.catch((e) => console.error("gatehouse: could not record a refusal", e)));
   }
   // Links and redirects of a tenant named by its path prefix keep the prefix (path-prefix.ts).
   return resolved.tenant.via === "path" ? withPathPrefix(response, `/t/${record.name}`) : response;

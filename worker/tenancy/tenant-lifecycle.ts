@@ -52,13 +52,19 @@ export async function endTenantActivity(hosted: MultiTenantEnv, record: TenantRe
 
 /**
  * In this order: (1) the marker in the tenant's own database (tenant-suspension.ts), so a session
- * registering from now on ends itself; (2) every hub shard, which refuses the tenant's connectors
+ * registering from now on ends itself, and the tenant's limiter, so its API is refused by every
+ * isolate within about a second; (2) every hub shard, which refuses the tenant's connectors
  * from then on and closes their channels; (3) the sessions open in the index, ended. A step that
  * cannot be done is reported (`unreached`), never skipped silently.
  */
 export async function endActivity(env: Env, sessionReason: string, connectorReason: string): Promise<EndedActivity> {
   const unreached: string[] = [];
   await markTenantSuspended(env.DB, sessionReason).catch((e) => void unreached.push(`the tenant's store (${(e as Error).message})`));
+  // The tenant's limiter, which every isolate serving its API asks at least once a second: an
+  // isolate whose cached record still says "active" refuses the API within about a second.
+  await limiterOf(env)
+    .suspendApi(connectorReason)
+    .catch((e) => void unreached.push(`the tenant's limiter (${(e as Error).message})`));
   let closedConnectors = 0;
   const hubs = allHubShards(env);
   for (let k = 0; k < hubs.length; k++) {
@@ -90,6 +96,11 @@ export async function resumeTenantActivity(hosted: MultiTenantEnv, record: Tenan
 export async function resumeActivity(env: Env): Promise<void> {
   await clearTenantSuspended(env.DB);
   for (const hub of allHubShards(env)) await hub.resumeConnectors();
+  await limiterOf(env).resumeApi();
+}
+
+function limiterOf(env: Env) {
+  return env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits"));
 }
 
 /** Everything the tenant stored, gone. Safe to run again after a partial failure. */
