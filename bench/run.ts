@@ -10,6 +10,8 @@
  *   pgbouncer       → pgbouncer (session pooling) → PostgreSQL        (a real single-hop proxy)
  *   tcp-pipe        → Node TCP pipe → PostgreSQL                      (Node's cost for one hop)
  *   relay           → listener ─ws→ hub ←ws─ forwarder → PostgreSQL   (bare two-hop relay, no parsing)
+ *   workerd-relay   the relay with a bare Durable Object on standalone workerd as the hub (the platform floor)
+ *   workerd-relay+write  the same plus one durable write per round trip behind the output gate
  *   gatehouse       → gatehouse connect → worker → connector → PostgreSQL, allow-all policy, no masking
  *   gatehouse-full  the same with the demo policy, masking rules + detectors, fail-closed recording
  * The worker runs on --runtime (default selfhost: the production self-host bundle under standalone
@@ -33,6 +35,7 @@ import { describeMachine, type MachineInfo } from "./lib/machine.ts";
 import { ensurePgbouncer, startPgbouncer, type RunningPgbouncer } from "./lib/pgbouncer.ts";
 import { pgbenchInit, runPgbench, type PgTarget, type PgbenchResult } from "./lib/pgbench.ts";
 import { startTcpPipe, startTwoHopRelay, type RunningPath } from "./lib/relay.ts";
+import { startWorkerdRelay } from "./lib/workerd-relay.ts";
 import { startChild } from "./lib/child.ts";
 import { streamQuery, timeConnect, timeConnectAndFirstQuery, connectPg } from "./lib/raw-pg.ts";
 import { median, percentile, sleep } from "./lib/stats.ts";
@@ -196,6 +199,13 @@ async function startPaths(): Promise<Paths> {
     stops.push(relay.stop);
     paths.rolePids.relay = () => ({ client: [relay.pids.listener!], middle: [relay.pids.hub!], connector: [relay.pids.forwarder!] });
     targets.relay = { ...base, port: relay.port };
+    // The platform floor (issue 18): the same Node hops around a bare Durable Object on standalone workerd.
+    const floor = await startWorkerdRelay({ host: pg.host, port: pg.port }, log);
+    stops.push(floor.stop);
+    targets["workerd-relay"] = { ...base, port: floor.port };
+    targets["workerd-relay+write"] = { ...base, port: floor.writePort };
+    paths.rolePids["workerd-relay"] = () => ({ client: [floor.pids.listener], middle: [floor.pids.workerd], connector: [floor.pids.forwarder] });
+    paths.rolePids["workerd-relay+write"] = () => ({ client: [floor.pids.writeListener], middle: [floor.pids.workerd], connector: [floor.pids.forwarder] });
 
     for (const runtime of runtimes) await startGatehouse(paths, runtime);
     return paths;
@@ -427,7 +437,7 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
  * wrangler dev's own proxy worker, which production does not have: an upper bound).
  */
 const MIDDLE_ROLE: Record<string, string> = { pgbouncer: "pgbouncer", "tcp-pipe": "pipe", relay: "middle" };
-const middleRole = (pathName: string): string | undefined => MIDDLE_ROLE[pathName] ?? (pathName.startsWith("gatehouse") || pathName === RATE_MATCHED_RELAY ? "middle" : undefined);
+const middleRole = (pathName: string): string | undefined => MIDDLE_ROLE[pathName] ?? (pathName.startsWith("gatehouse") || pathName.startsWith("workerd-relay") || pathName === RATE_MATCHED_RELAY ? "middle" : undefined);
 function addHopCpu(label: string, unit: string, samples: Map<string, number[]>, key: string): void {
   const byPath = new Map<string, number[]>();
   const pathNames = [...new Set([...samples.keys()].filter((k) => k.startsWith(`${key}\t`)).map((k) => k.split("\t")[1]!))];
@@ -785,7 +795,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
       `See bench/README.md for what each figure means.`,
   );
   md.push("");
-  md.push("Paths: **direct** (no proxy) · **pgbouncer** (session pooling, one hop) · **tcp-pipe** (Node TCP pipe, one hop) · **relay** (bare two-hop Node WebSocket relay, no parsing: the cost floor of our topology) · **gatehouse** (allow-all policy, no masking rules, best-effort recording — recording cannot be turned off in the product) · **gatehouse-full** (the demo policy: per-statement rules, masking rules on email/card_number/password_hash/api_token and all detectors, fail-closed recording).");
+  md.push("Paths: **direct** (no proxy) · **pgbouncer** (session pooling, one hop) · **tcp-pipe** (Node TCP pipe, one hop) · **relay** (bare two-hop Node WebSocket relay, no parsing: the cost floor of our topology) · **workerd-relay** (the relay's Node hops around a bare Durable Object on the same standalone workerd: messages passed through unparsed — the platform floor of the middle hop) · **workerd-relay+write** (the same plus one durable SQLite INSERT per round trip, the answer held behind the output gate until it is durable, as the product's recording commit) · **gatehouse** (allow-all policy, no masking rules, best-effort recording — recording cannot be turned off in the product) · **gatehouse-full** (the demo policy: per-statement rules, masking rules on email/card_number/password_hash/api_token and all detectors, fail-closed recording).");
   md.push("");
   md.push("## Targets");
   md.push("");
@@ -958,7 +968,7 @@ async function main(): Promise<void> {
         await pgbenchInit(p.targets.direct!, cfg.scale);
       }
       const gatehousePaths = runtimes.flatMap((r) => [onRuntime("gatehouse", r), onRuntime("gatehouse-full", r)]);
-      const order = ["direct", "pgbouncer", "tcp-pipe", "relay", ...gatehousePaths].filter((n) => p.targets[n] && (!onlyPaths || onlyPaths.includes(n) || onlyPaths.includes(n.replace(/@.*/, ""))));
+      const order = ["direct", "pgbouncer", "tcp-pipe", "relay", "workerd-relay", "workerd-relay+write", ...gatehousePaths].filter((n) => p.targets[n] && (!onlyPaths || onlyPaths.includes(n) || onlyPaths.includes(n.replace(/@.*/, ""))));
       if (want("setup")) await sectionSetup(p, order);
       if (want("pgbench")) await sectionPgbench(p, order);
       if (want("large")) await sectionLarge(p, order);
