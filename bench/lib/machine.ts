@@ -12,7 +12,10 @@ export interface MachineInfo {
   pgbench: string;
   pgbouncer: string;
   kernel: string;
+  /** 1, 5 and 15 min load average when the run started (`loadAtStart`), else when this was called. */
   loadAverage: number[];
+  /** The same when this was called (the end of the run), if the start was given. */
+  loadAverageAtEnd?: number[];
   gitCommit: string;
   /** Where temp dirs (and wrangler's local Durable Object storage) live: disk or tmpfs matters for recording. */
   tmpdir: string;
@@ -26,7 +29,12 @@ function tryRun(cmd: string, args: string[]): string {
   }
 }
 
-export function describeMachine(postgresVersion: string): MachineInfo {
+const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
+
+/** The load average now: take it when a run starts and pass it to describeMachine at the end. */
+export const loadNow = load;
+
+export function describeMachine(postgresVersion: string, loadAtStart?: number[]): MachineInfo {
   return {
     date: new Date().toISOString(),
     nproc: cpus().length,
@@ -37,7 +45,8 @@ export function describeMachine(postgresVersion: string): MachineInfo {
     pgbench: tryRun("pgbench", ["--version"]),
     pgbouncer: tryRun("pgbouncer", ["--version"]).split("\n")[0] ?? "n/a",
     kernel: tryRun("uname", ["-sr"]),
-    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+    loadAverage: loadAtStart ?? load(),
+    ...(loadAtStart ? { loadAverageAtEnd: load() } : {}),
     gitCommit: tryRun("git", ["rev-parse", "--short", "HEAD"]),
     tmpdir: `${tmpdir()} (${tryRun("findmnt", ["-n", "-o", "FSTYPE", "--target", tmpdir()])})`,
   };

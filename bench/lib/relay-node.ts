@@ -3,7 +3,7 @@
  * in Gatehouse (client CLI, worker, connector). No parsing anywhere: bytes in, bytes out.
  *
  *   relay-node.ts hub                               prints "port <n>"
- *   relay-node.ts listener <hubPort>                prints "port <n>" (the client's local port)
+ *   relay-node.ts listener <hubPort> [path]         prints "port <n>" (the client's local port); path default /client
  *   relay-node.ts forwarder <hubPort> <host> <port> prints "ready" (dials out to the hub, like the connector)
  */
 import net from "node:net";
@@ -94,8 +94,8 @@ function hub(): void {
   });
 }
 
-function listener(hubPort: number): void {
-  const server = net.createServer((client) => spliceTcpWs(client, new WebSocket(`ws://127.0.0.1:${hubPort}/client`, WS_OPTS)));
+function listener(hubPort: number, clientPath = "/client"): void {
+  const server = net.createServer((client) => spliceTcpWs(client, new WebSocket(`ws://127.0.0.1:${hubPort}${clientPath}`, WS_OPTS)));
   server.listen(0, "127.0.0.1", () => console.log(`port ${(server.address() as net.AddressInfo).port}`));
 }
 
@@ -110,10 +110,10 @@ function forwarder(hubPort: number, host: string, port: number): void {
 
 const [role, a, b, c] = process.argv.slice(2);
 if (role === "hub") hub();
-else if (role === "listener") listener(Number(a));
+else if (role === "listener") listener(Number(a), b);
 else if (role === "forwarder") forwarder(Number(a), b!, Number(c));
 else {
-  console.error("usage: relay-node.ts hub | listener <hubPort> | forwarder <hubPort> <host> <port>");
+  console.error("usage: relay-node.ts hub | listener <hubPort> [path] | forwarder <hubPort> <host> <port>");
   process.exit(2);
 }
 process.on("SIGTERM", () => process.exit(0));

@@ -47,6 +47,8 @@ export function descendants(root: number): number[] {
 
 /** The standalone workerd of the self-host build runs a config of this name (test/harness/selfhost-worker.ts). */
 export const SELFHOST_CONFIG_NAME = "gatehouse.capnp";
+/** The benchmark's bare workerd relay (bench/lib/workerd-relay.ts): a workerd of neither runtime, counted by its own path. */
+export const BENCH_RELAY_CONFIG_NAME = "workerd-relay.capnp";
 
 /**
  * The workerd processes started under this process (a test file or a benchmark run): all of them,
@@ -56,7 +58,7 @@ export const SELFHOST_CONFIG_NAME = "gatehouse.capnp";
 export function workerdPids(runtime?: "wrangler" | "selfhost"): number[] {
   return descendants(process.pid).filter((pid) => {
     const c = cmdline(pid);
-    if (!c.includes("workerd")) return false;
+    if (!c.includes("workerd") || c.includes(BENCH_RELAY_CONFIG_NAME)) return false;
     if (!runtime) return true;
     return c.includes(SELFHOST_CONFIG_NAME) === (runtime === "selfhost");
   });
