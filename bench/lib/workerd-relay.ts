@@ -12,13 +12,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
 import { wranglerCompatibility } from "../../scripts/selfhost-config.ts";
 import { BENCH_RELAY_CONFIG_NAME } from "../../test/harness/procs.ts";
 import { REPO, runTs, startChild, type Child } from "./child.ts";
+import { freePort } from "../../client/dev/ports.ts";
 
 const WORKERD = path.join(REPO, "node_modules/workerd/bin/workerd");
 
@@ -28,14 +28,6 @@ export interface RunningWorkerdRelay {
   writePort: number;
   pids: { workerd: number; forwarder: number; listener: number; writeListener: number };
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function config(port: number, stateDir: string, compat: { compatibilityDate: string; compatibilityFlags: string[] }): string {

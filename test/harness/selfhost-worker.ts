@@ -7,10 +7,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { selfhostConfig, wranglerCompatibility } from "../../scripts/selfhost-config.ts";
 import { SELFHOST_CONFIG_NAME } from "./procs.ts";
+import { freePort } from "../../client/dev/ports.ts";
 
 const WORKERD = path.resolve(import.meta.dirname, "../../node_modules/workerd/bin/workerd");
 
@@ -24,14 +24,6 @@ export interface SelfhostWorker {
   stop(): Promise<void>;
   /** Kill and start again on the same port and state directory. */
   restart(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export async function startSelfhostWorker(opts: {

@@ -13,13 +13,13 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import type { Env } from "../env.ts";
-import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
+import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, } from "./session-object.ts";
 import { decodeFrame, encodeControl, encodeData, FrameType, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { RecordingError } from "../audit/errors.ts";
+import { holdRecorder as holdSessionRecorder, WAIT, type HeldRecorder } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 const pipeline = (sub: string) => ({ issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } });
@@ -75,33 +75,8 @@ async function connectorOnline(resource: string): Promise<{ controls: () => Cont
   return channel;
 }
 
-/**
- * Hold the session object's recorder back: session.start is written only once `release` is called
- * (or fails with `failWith`). Both ends of the gate run in the object's own context (a promise
- * settled from the test's context would continue the object's work there).
- */
-async function holdRecorder(sessionId: string, failWith?: Error): Promise<{ called: () => Promise<boolean>; release: () => Promise<void> }> {
-  const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
-  const gate: { called: boolean; open?: () => void } = { called: false };
-  await runInDurableObject(stub, (object: SessionObject) => {
-    const hooks = object as unknown as { openAudit: (opts: unknown) => Promise<unknown> };
-    const original = hooks.openAudit.bind(object);
-    hooks.openAudit = async (opts) => {
-      await new Promise<void>((resolve) => {
-        gate.open = resolve;
-        gate.called = true;
-      });
-      if (failWith) throw failWith;
-      return original(opts);
-    };
-  });
-  return {
-    called: () => vi.waitFor(() => {
-      if (!gate.called) throw new Error("the recorder was not reached yet");
-      return true;
-    }, WAIT),
-    release: () => runInDurableObject(stub, () => gate.open!()),
-  };
+function holdRecorder(sessionId: string, failWith?: Error): Promise<HeldRecorder> {
+  return holdSessionRecorder(testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)), failWith ? { failWith } : {});
 }
 
 async function sessionStartIndexed(sessionId: string): Promise<boolean> {
@@ -136,8 +111,6 @@ function startupMessage(): Uint8Array {
   return packet;
 }
 
-/** How long to wait for what must happen (a loaded machine is slow; nothing here measures time). */
-const WAIT = { timeout: 20_000, interval: 20 };
 
 /** A turn of the event loop and the objects' I/O: what could happen without the test's next step has happened. */
 const settle = () => new Promise((r) => setTimeout(r, 50));

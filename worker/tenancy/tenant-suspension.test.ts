@@ -15,7 +15,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import worker from "../index.ts";
 import type { Env } from "../env.ts";
@@ -23,7 +23,8 @@ import { TenantNamespace } from "./tenant-env.ts";
 import { endActivity, resumeActivity } from "./tenant-lifecycle.ts";
 import { tenantSuspension } from "./tenant-suspension.ts";
 import { allHubShards, hubShard, HUB_SHARD_HEADER, resourceHub } from "../connectors/hub-shards.ts";
-import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, type SessionObject } from "../session/session-object.ts";
+import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission } from "../session/session-object.ts";
+import { holdRecorder, type HeldRecorder } from "../session/test-helpers.ts";
 import { decodeFrame, encodeControl, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { ensureSchema } from "../storage/schema.ts";
@@ -183,29 +184,8 @@ async function connectorOnline(e: Env, resource: string): Promise<void> {
  * mode); with `hold`, its recorder waits until released — the moment between the object's start
  * and its registration in the session index.
  */
-async function asTenant(sessionId: string, e: Env, hold: boolean): Promise<{ called: () => Promise<unknown>; release: () => Promise<void> }> {
-  const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
-  const gate: { called: boolean; open?: () => void } = { called: false };
-  await runInDurableObject(stub, (object: SessionObject) => {
-    (object as unknown as { env: Env }).env = e;
-    if (!hold) return;
-    const hooks = object as unknown as { openAudit: (opts: unknown) => Promise<unknown> };
-    const original = hooks.openAudit.bind(object);
-    hooks.openAudit = async (opts) => {
-      await new Promise<void>((resolve) => {
-        gate.open = resolve;
-        gate.called = true;
-      });
-      return original(opts);
-    };
-  });
-  return {
-    called: () => vi.waitFor(() => {
-      if (!gate.called) throw new Error("the recorder was not reached yet");
-      return true;
-    }, WAIT),
-    release: () => runInDurableObject(stub, () => gate.open!()),
-  };
+function asTenant(sessionId: string, e: Env, hold: boolean): Promise<HeldRecorder> {
+  return holdRecorder(testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)), { env: e, hold });
 }
 
 function clientTunnel(sessionId: string, resource: string): Promise<Response> {
