@@ -9,7 +9,7 @@
 // RowDescription plan, COPY state) lives in static memory. Semantics: docs/MASKING.md; a plain
 // TypeScript mirror (parsers/masking/reference.ts) is compared byte for byte in property tests.
 
-import { initChars, cls, isWord, span, wordSet, wordHiBits, C_WORD, C_LOCAL, S_WORD } from "./mask/chars";
+import { initChars, cls, isWord, span, wordSet, localSet, wordHiBits, C_WORD, C_LOCAL, S_WORD } from "./mask/chars";
 import { hmacSetKey, hmac } from "./mask/sha256";
 import { glob, tailStart } from "./mask/glob";
 import {
@@ -893,6 +893,21 @@ let nextAt: usize = 0;
  */
 let emailFrom: usize = 0;
 
+/**
+ * False when no e-mail can start at i: the run of local-part bytes from i ends within 16 bytes
+ * (or at e) on a byte that is not '@' — detEmail() fails there on its first test. True otherwise
+ * (the run is longer, or ends on an '@'). Reads 16 bytes from i; lanes at or past e end the run.
+ */
+function emailMayStart(i: usize, e: usize): bool {
+  const v = v128.load(i);
+  const local = v128.and(i8x16.swizzle(v128.load(localSet()), v128.and(v, i8x16.splat(0x0f))), i8x16.swizzle(v128.load(wordHiBits()), i8x16.shr_u(v, 4)));
+  let stop = <u32>i8x16.bitmask(i8x16.eq(local, i8x16.splat(0)));
+  if (e - i < 16) stop |= ~((<u32>1 << <u32>(e - i)) - 1);
+  if ((stop & 0xffff) == 0) return true;
+  const q = i + <usize>ctz<u32>(stop);
+  return q < e && b(q) == 64;
+}
+
 /** Move nextAt / emailFrom to the first '@' after i (in [i + 1, e)). */
 function nextEmailWindow(p: usize, i: usize, e: usize): void {
   const q = findAny3(i + 1, e, 64, 64, 64);
@@ -1002,8 +1017,11 @@ function scan(p: usize, e: usize, emit: bool): bool {
     // secret key needs its context before the key, of which there is none at p.
     vmask = 0; // not computed yet
     const m0 = p < e ? load<u32>(DISPATCH + (<usize>b(p) << 2)) & ~(<u32>1 << 8) : 0;
-    if (m0 != 0) {
-      const end = tryAt(m0, p, p, e);
+    // Most values do not start with an e-mail (names, numbers, prose): leave it out of the probe
+    // when its local part visibly ends before an '@' (exact, see emailMayStart()).
+    const m1 = (m0 & EMAIL_BIT) != 0 && !emailMayStart(p, e) ? m0 & ~EMAIL_BIT : m0;
+    if (m1 != 0) {
+      const end = tryAt(m1, p, p, e);
       if (end != 0) {
         if (!emit) {
           firstHitRule = matchRule;

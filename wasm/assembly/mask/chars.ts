@@ -77,6 +77,10 @@ const HI_BITS: usize = memory.data<u8>([1, 2, 4, 8, 16, 32, 64, 128, 0, 0, 0, 0,
 export function wordSet(): usize {
   return SETS + (S_WORD << 4);
 }
+/** The S_LOCAL nibble table (e-mail local part). */
+export function localSet(): usize {
+  return SETS + (S_LOCAL << 4);
+}
 export function wordHiBits(): usize {
   return HI_BITS;
 }
