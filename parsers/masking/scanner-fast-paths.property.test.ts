@@ -5,7 +5,12 @@
 // - the e-mail window (only the local-part run before the next '@', at most 64 bytes, is tried);
 // - class runs read 16 bytes per step (span()): tokens one byte short, exact and one byte long,
 //   broken by an ASCII or a non-ASCII byte, at every offset from a 16-byte block edge;
-// - inline copies up to 512 bytes and the HMAC's inline last block (every length 0..200).
+// - inline copies up to 512 bytes and the HMAC's inline last block (every length 0..200);
+// - the skip to the next candidate (simdSkip(): word starts by the previous byte's class, start
+//   bytes by nibble class, capitals only with 2+ digits in the value, the tail in a masked chunk);
+// - digit runs 16 bytes per step, the two-chunk Luhn of unseparated numbers, and the early exits
+//   of card (13 digits within 25 bytes) and phone (8 digits within 16 bytes) at their limits;
+// - e-mail domains checked 16 bytes per step (dots at block edges, long domains, bad TLDs).
 // Values sit in DataRows (streams split into process() calls at random message boundaries),
 // COPY text rows and plain text (maskText).
 import { describe, expect, it } from "vitest";
@@ -126,5 +131,81 @@ describe("WASM scanner fast paths agree with the reference", () => {
     agree(cfg, values, [50, 120]);
     // detectors only: long values between matches are copied through (inline up to 512 bytes)
     agree({ rules: [{ name: "d", detectors: ["all"], style: "hash" }], hashKey: "tenant-key-0123456789" }, values.map((v, k) => `${v} a${k}@b.io ${v}`), [7]);
+  });
+
+  it("digit runs: Luhn-valid and -invalid numbers of 11..34 digits, plain or grouped, after digits or separators", () => {
+    const luhnDigit = (body: string) => {
+      let sum = 0;
+      [...body].reverse().forEach((ch, k) => {
+        let d = Number(ch);
+        if (k % 2 === 0) d *= 2;
+        sum += d > 9 ? d - 9 : d;
+      });
+      return String((10 - (sum % 10)) % 10);
+    };
+    const number = fc.tuple(fc.integer({ min: 11, max: 34 }), fc.nat(10_000), fc.boolean(), fc.constantFrom(0, 1, 2, 3, 4, 5)).map(([n, seed, valid, group]) => {
+      const body = `${2 + (seed % 5)}${run(n - 2, "0123456789", seed)}`;
+      const check = luhnDigit(body);
+      const digits = body + (valid ? check : String((Number(check) + 1 + (seed % 9)) % 10));
+      // 0: plain; 1: groups of 4 (space); 2: groups of 4 (dash); 3: single digits (space);
+      // 4: groups of 1-3 (dash); 5: plain with a different separator in the middle
+      if (group === 1) return digits.replace(/(\d{4})(?=\d)/g, "$1 ");
+      if (group === 2) return digits.replace(/(\d{4})(?=\d)/g, "$1-");
+      if (group === 3) return digits.split("").join(" ");
+      if (group === 4) return digits.match(new RegExp(`.{1,${1 + (seed % 3)}}`, "g"))!.join("-");
+      return `${digits.slice(0, 8)}.${digits.slice(8)}`;
+    });
+    const before = fc.constantFrom("", " ", "0", "12 ", "#", "-", "+", "(", "é", "x");
+    const after = fc.constantFrom("", " ", "0", "x", "-1", ".", "é", " 2024-01-15");
+    const value = fc.tuple(pad, before, number, after).map((p) => p.join(""));
+    fc.assert(
+      fc.property(fc.constantFrom<DetectorName[]>(["card"], ["card", "phone", "ssn"], [...DETECTORS]), fc.array(value, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 3 }), (detectors, values, cuts) => {
+        agree({ rules: [{ name: "n", detectors, style: "partial", keep: 4 }] }, values, cuts);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 400) },
+    );
+  });
+
+  it("phone and card numbers at the early exits' limits (digits spread by single separators)", () => {
+    const spread = (digits: string, sep: string) => digits.split("").join(sep);
+    const values = [
+      ...[7, 8, 9, 15, 16].flatMap((n) => [" ", "-", "."].map((sep) => `+${spread(run(n, "123456789", n), sep)}`)),
+      ...[12, 13, 14, 19, 20].flatMap((n) => [" ", "-"].map((sep) => spread(`4${run(n - 1, "0123456789", n)}`, sep))),
+      "4 1 1 1 1 1 1 1 1 1 1 1 1", "4-1-1-1-1-1-1-1-1-1-1-1-1", "4111 1111 1111 1", "0123 456 7890", "012 345 678 90", "(415) 555-0100", "(415)555-0100",
+      "415-555-0100", "415 555 0100x", "+1 415 555 0100", "+1 (415) 555-0100", "078-05-1120", "2024-01-15 10:00", "v1.2.3 #4521 4111111111111111",
+    ];
+    for (const detectors of [["phone"], ["card"], [...DETECTORS]] as DetectorName[][]) {
+      for (const prefix of ["", "x ", "é", "0123456789abcd "]) {
+        agree({ rules: [{ name: "n", detectors, style: "redact" }] }, values.map((v) => prefix + v), [3, 9]);
+      }
+    }
+  });
+
+  it("candidate skip: start bytes after non-ASCII bytes and word bytes, capitals with and without digits, every value length 1..48", () => {
+    const pieces = ["é", "日本", "x", "_", " ", "@", "A", "AKIA", "Bearer ", "b", "e", "eyJ", "g", "ghp_", "x", "xoxb-", "$", "-", "+", "(", "0", "42", "DE", "GB82", "zoë", "9", ".", "r ", "ws", "cr"];
+    const value = fc.tuple(fc.array(fc.constantFrom(...pieces), { maxLength: 12 }), fc.integer({ min: 1, max: 48 })).map(([ps, n]) => {
+      const t = ps.join("");
+      return t.length > n ? t.slice(0, n) : t;
+    });
+    const positives = fc.constantFrom("", " GB82 WEST 1234 5698 7654 32", " AKIA" + "ABCDEFGHIJKLMNOP", " ghp_" + "a".repeat(36), " Bearer abcdefgh123", " a@b.io", " +1 415 555 0100");
+    fc.assert(
+      fc.property(detectorSets, fc.array(fc.tuple(pad, value, positives, value), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 3 }), (detectors, parts, cuts) => {
+        agree({ rules: [{ name: "c", detectors, style: "redact" }] }, parts.map((p) => p.join("")), cuts);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 400) },
+    );
+  });
+
+  it("e-mail domains: dots at every offset from a block edge, double dots across it, long domains, bad TLDs", () => {
+    const label = fc.tuple(fc.integer({ min: 1, max: 20 }), fc.nat(1000)).map(([n, seed]) => run(n, "abcdefghij0123456789-", seed).replace(/^-/, "a"));
+    const tld = fc.constantFrom("io", "com", "c", "c0m", "co.uk", "x.", "", "museum");
+    const domain = fc.tuple(fc.array(label, { minLength: 1, maxLength: 6 }), fc.constantFrom(".", ".", ".", ".."), tld).map(([ls, dot, t]) => ls.join(dot) + (t ? `.${t}` : ""));
+    const value = fc.tuple(pad, fc.constantFrom("a", "john.doe", "x_y"), domain, fc.constantFrom("", " ", ".", "..", "-", "é", "_x")).map(([p, l, d, t]) => `${p}${l}@${d}${t}`);
+    fc.assert(
+      fc.property(fc.constantFrom<DetectorName[]>(["email"], [...DETECTORS]), fc.array(value, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 3 }), (detectors, values, cuts) => {
+        agree({ rules: [{ name: "e", detectors, style: "partial", keep: 2 }] }, values, cuts);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 400) },
+    );
   });
 });

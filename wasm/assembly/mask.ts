@@ -9,7 +9,7 @@
 // RowDescription plan, COPY state) lives in static memory. Semantics: docs/MASKING.md; a plain
 // TypeScript mirror (parsers/masking/reference.ts) is compared byte for byte in property tests.
 
-import { initChars, cls, isWord, span, C_WORD, C_LOCAL, S_WORD } from "./mask/chars";
+import { initChars, cls, isWord, span, wordSet, localSet, wordHiBits, C_WORD, C_LOCAL, S_WORD } from "./mask/chars";
 import { hmacSetKey, hmac } from "./mask/sha256";
 import { glob, tailStart } from "./mask/glob";
 import {
@@ -238,7 +238,6 @@ export function cfgFinish(): void {
   memory.fill(DISPATCH, 0, 1024);
   pfEnabled = false;
   simdConfigure();
-  prepareStaticSimd();
   nibbleTables();
   for (let d: u32 = 0; d < BUILTIN_DETECTORS; d++) {
     if (((1 << d) & PF_BITS) != 0 && load<i32>(DET_RULE + (<usize>d << 2)) >= 0) pfEnabled = true;
@@ -700,18 +699,20 @@ function aD4(v: v128): v128 {
  */
 let pfCandidates: bool = true;
 
-// Start-byte classes for pfCandidates, one bit each, looked up 16 bytes at a time by nibble:
-// class(b) = NIB_LO[b & 15] & NIB_HI[b >> 4]. Each class is a set {lo nibbles} × {hi nibbles}, so
-// the lookup is exact per class; bytes of disabled detectors are left out (nibbleTables()).
+// Start-byte classes, one bit each, looked up 16 bytes at a time by nibble:
+// class(b) = NIB_LO[b & 15] & NIB_HI[b >> 4]. Each class is a set {lo nibbles} × {hi nibbles};
+// bytes of disabled detectors are left out (nibbleTables()). A class may hold more bytes than its
+// detectors start at (K_UPPER): pfCandidates and simdSkip() only need a superset of the bytes the
+// scalar loop would try, which checks DISPATCH itself.
 const K_DASH_DOLLAR: u32 = 1; // '-' PEM, '$' password hash
 const K_PHONE: u32 = 2; //       '+' '(' (value needs 8 digits)
 const K_G: u32 = 4; //           'g' GitHub / GitLab
 const K_X: u32 = 8; //           'x' Slack
-const K_UPPER_1: u32 = 16; //    0x41-0x4F (IBAN; else 'A' AWS key, 'B' bearer)
-const K_UPPER_2: u32 = 32; //    0x50-0x5A (IBAN)
+const K_A: u32 = 16; //          'A' AWS access key
+const K_UPPER: u32 = 32; //      0x40-0x5F ⊇ A-Z: IBAN (value needs 2 digits)
 const K_E: u32 = 64; //          'e' JWT (value needs "yJ")
-const K_LOWER_B: u32 = 128; //   'b' bearer (value needs "r ")
-const K_STATIC: u32 = K_DASH_DOLLAR | K_G | K_X | K_UPPER_1 | K_UPPER_2;
+const K_BEARER: u32 = 128; //    'B' 'b' bearer (value needs "r ")
+const K_STATIC: u32 = K_DASH_DOLLAR | K_G | K_X | K_A;
 const NIB: usize = memory.data(32); // lo table, hi table
 let nibLo: v128 = i8x16.splat(0);
 let nibHi: v128 = i8x16.splat(0);
@@ -731,20 +732,59 @@ function nibbleTables(): void {
   }
   if (detOn(3) || detOn(4)) nibAdd(K_G, 0x7, 6);
   if (detOn(5)) nibAdd(K_X, 0x8, 7);
+  if (detOn(6)) nibAdd(K_A, 0x1, 4);
   if (detOn(10)) {
-    for (let n: u32 = 1; n <= 0xf; n++) nibAdd(K_UPPER_1, n, 4);
-    for (let n: u32 = 0; n <= 0xa; n++) nibAdd(K_UPPER_2, n, 5);
-  } else {
-    if (detOn(6)) nibAdd(K_UPPER_1, 0x1, 4);
-    if (detOn(7)) nibAdd(K_UPPER_1, 0x2, 4);
+    for (let n: u32 = 0; n <= 0xf; n++) nibAdd(K_UPPER, n, 4);
+    nibAdd(K_UPPER, 0, 5);
   }
   if (detOn(2)) nibAdd(K_E, 0x5, 6);
-  if (detOn(7)) nibAdd(K_LOWER_B, 0x2, 6);
+  if (detOn(7)) {
+    nibAdd(K_BEARER, 0x2, 4);
+    nibAdd(K_BEARER, 0x2, 6);
+  }
   nibLo = v128.load(NIB);
   nibHi = v128.load(NIB + 16);
 }
 
+/** The start-byte classes a value's prefilter mask leaves on (see pfCandidates, simdSkip()). */
+function classGate(m: u32): u32 {
+  let gate: u32 = K_STATIC;
+  if ((m & (1 << 13)) != 0) gate |= K_PHONE;
+  if ((m & (1 << 10)) != 0) gate |= K_UPPER;
+  if ((m & (1 << 2)) != 0) gate |= K_E;
+  if ((m & (1 << 7)) != 0) gate |= K_BEARER;
+  return gate;
+}
+
+/** prefilter() for a value of at most 16 bytes (names, codes, short labels): one chunk, the same
+ * mask and pfCandidates, from lane bitmasks instead of vector accumulators. */
+function prefilter16(p: usize, e: usize): u32 {
+  const n = <u32>(e - p);
+  const lanes: u32 = (<u32>1 << n) - 1;
+  const pairs = lanes >> 1; // a pair (q, q + 1) inside the value
+  const v = v128.load(p);
+  const l = v128.or(v, i8x16.splat(0x20));
+  const at = <u32>i8x16.bitmask(i8x16.eq(v, i8x16.splat(64))) & lanes;
+  const yj = <u32>i8x16.bitmask(i8x16.eq(v, i8x16.splat(121))) & (<u32>i8x16.bitmask(i8x16.eq(v, i8x16.splat(74))) >> 1) & pairs;
+  const rsp = <u32>i8x16.bitmask(i8x16.eq(l, i8x16.splat(114))) & (<u32>i8x16.bitmask(i8x16.eq(v, i8x16.splat(32))) >> 1) & pairs;
+  const digits = popcnt<u32>(<u32>i8x16.bitmask(i8x16.lt_u(i8x16.sub(v, i8x16.splat(48)), i8x16.splat(10))) & lanes);
+  let m: u32 = ~PF_BITS;
+  if (at != 0) m |= 1 << 9;
+  if (yj != 0) m |= 1 << 2;
+  if (rsp != 0) m |= 1 << 7;
+  // the AWS secret key needs 40 bytes: never here
+  if (digits >= 2) m |= 1 << 10;
+  if (digits >= 13) m |= 1 << 11;
+  if (digits >= 9) m |= 1 << 12;
+  if (digits >= 8) m |= 1 << 13;
+  const kk = v128.and(v128.and(i8x16.swizzle(nibLo, v128.and(v, i8x16.splat(0x0f))), i8x16.swizzle(nibHi, i8x16.shr_u(v, 4))), i8x16.splat(<i8>classGate(m)));
+  pfCandidates = (<u32>i8x16.bitmask(i8x16.ne(kk, i8x16.splat(0))) & lanes) != 0
+    || (simdDigits && (m & ((1 << 11) | (1 << 12) | (1 << 13))) != 0 && digits > 0);
+  return m;
+}
+
 function prefilter(p: usize, e: usize): u32 {
+  if (e - p <= 16) return prefilter16(p, e);
   const sAt = i8x16.splat(64), sy = i8x16.splat(121), sJ = i8x16.splat(74), sr = i8x16.splat(114);
   const tLo = nibLo, tHi = nibHi, s0f = i8x16.splat(0x0f);
   let aK = i8x16.splat(0); // start-byte classes seen (K_* bits, per lane)
@@ -797,32 +837,29 @@ function prefilter(p: usize, e: usize): u32 {
   if (digits >= 13) m |= 1 << 11;
   if (digits >= 9) m |= 1 << 12;
   if (digits >= 8) m |= 1 << 13;
-  // At least simdSkip()'s start bytes under prepareSimd(m) (capitals count whatever the value):
+  // At least simdSkip()'s start bytes under prepareSimd(m):
   // see pfCandidates and nibbleTables().
   let k8 = v128.or(aK, i8x16.shuffle(aK, aK, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
   k8 = v128.or(k8, i8x16.shuffle(k8, k8, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
   k8 = v128.or(k8, i8x16.shuffle(k8, k8, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
   k8 = v128.or(k8, i8x16.shuffle(k8, k8, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
-  let gate: u32 = K_STATIC;
-  if ((m & (1 << 13)) != 0) gate |= K_PHONE;
-  if ((m & (1 << 2)) != 0) gate |= K_E;
-  if ((m & (1 << 7)) != 0) gate |= K_LOWER_B;
-  pfCandidates = (i8x16.extract_lane_u(k8, 0) & gate) != 0
+  pfCandidates = (i8x16.extract_lane_u(k8, 0) & classGate(m)) != 0
     || (simdDigits && (m & ((1 << 11) | (1 << 12) | (1 << 13))) != 0 && digits > 0);
   return m;
 }
 
-// SIMD skipping. A chunk [i, i+16) can be skipped when none of its bytes has a dispatch bit
-// (under this value's prefilter mask): no detector can start inside it. Built-in start bytes are
-// digits, A-Z (IBAN) and a few single bytes; each disabled compare uses 0xFF, which at worst only
-// prevents a skip. E-mail starts at any alnum, so it is handled with the next-'@' bound: a start
-// at pos needs an '@' in (pos, pos+64]. Not used with custom patterns or the AWS secret detector.
+// SIMD skipping: the scalar loop in scan() tries a detector only at a word start (the value's
+// first byte, or a byte after one that is not [A-Za-z0-9_]) whose byte can start a detector left
+// on by the value's prefilter mask. simdSkip() finds the next such position 16 bytes at a time:
+// start bytes by class (nibble tables, gated per value by classGate()) or digit range, then word
+// starts only (the word class of the byte before each lane). Its classes hold at least every byte
+// the scalar loop would try, so the first position it returns is never after the scalar loop's
+// next try. E-mail starts at any alnum, so it is handled with the next-'@' bound: a start at pos
+// needs an '@' in (pos, pos+64]. Not used with custom patterns or the AWS secret detector.
 let simdUsable: bool = false;
 let simdDigits: bool = false;
-let simdUpper: bool = false;
-const SIMD_BYTES: usize = memory.data(16); // '-', '$', '+', '(', 'g', 'x', 'A', 'B', 'b', 'e'
 let vDigits: v128 = i8x16.splat(0);
-let vUpper: v128 = i8x16.splat(0);
+let vGate: v128 = i8x16.splat(0);
 
 function detOn(d: u32): bool {
   return load<i32>(DET_RULE + (<usize>d << 2)) >= 0;
@@ -831,55 +868,18 @@ function detOn(d: u32): bool {
 function simdConfigure(): void {
   simdUsable = nCustom == 0;
   simdDigits = detOn(11) || detOn(12) || detOn(13);
-  simdUpper = detOn(10);
-  store<u8>(SIMD_BYTES + 0, detOn(0) ? 45 : 0xff);
-  store<u8>(SIMD_BYTES + 1, detOn(1) ? 36 : 0xff);
-  store<u8>(SIMD_BYTES + 2, detOn(13) ? 43 : 0xff);
-  store<u8>(SIMD_BYTES + 3, detOn(13) ? 40 : 0xff);
-  store<u8>(SIMD_BYTES + 4, detOn(3) || detOn(4) ? 103 : 0xff);
-  store<u8>(SIMD_BYTES + 5, detOn(5) ? 120 : 0xff);
-  store<u8>(SIMD_BYTES + 6, detOn(6) ? 65 : 0xff);
-  store<u8>(SIMD_BYTES + 7, detOn(7) ? 66 : 0xff);
-  store<u8>(SIMD_BYTES + 8, detOn(7) ? 98 : 0xff);
-  store<u8>(SIMD_BYTES + 9, detOn(2) ? 101 : 0xff);
+  preparedMask = 0xffffffff; // the tables changed: refresh the splats on the next value
 }
-
-let sb0: v128 = i8x16.splat(0);
-let sb1: v128 = i8x16.splat(0);
-let sb2: v128 = i8x16.splat(0);
-let sb3: v128 = i8x16.splat(0);
-let sb4: v128 = i8x16.splat(0);
-let sb5: v128 = i8x16.splat(0);
-let sb6: v128 = i8x16.splat(0);
-let sb7: v128 = i8x16.splat(0);
-let sb8: v128 = i8x16.splat(0);
-let sb9: v128 = i8x16.splat(0);
 
 let preparedMask: u32 = 0xffffffff;
 
-/** Splats for the config-dependent start bytes; the three that depend on the value's prefilter
- * mask (bearer 'B'/'b', JWT 'e') are refreshed only when those bits change. */
+/** The value's class gate and digit range; refreshed only when the gating bits change. */
 function prepareSimd(vmask: u32): void {
   const bits = vmask & ((1 << 7) | (1 << 2) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13));
   if (bits == preparedMask) return;
   preparedMask = bits;
-  const phone = (vmask & (1 << 13)) != 0;
-  sb2 = i8x16.splat(<i8>(phone ? <i32>load<u8>(SIMD_BYTES + 2) : 0xff));
-  sb3 = i8x16.splat(<i8>(phone ? <i32>load<u8>(SIMD_BYTES + 3) : 0xff));
   vDigits = i8x16.splat(simdDigits && (vmask & ((1 << 11) | (1 << 12) | (1 << 13))) != 0 ? 10 : 0);
-  vUpper = i8x16.splat(simdUpper && (vmask & (1 << 10)) != 0 ? 26 : 0);
-  sb7 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 7) : 0xff));
-  sb8 = i8x16.splat(<i8>((vmask & (1 << 7)) != 0 ? <i32>load<u8>(SIMD_BYTES + 8) : 0xff));
-  sb9 = i8x16.splat(<i8>((vmask & (1 << 2)) != 0 ? <i32>load<u8>(SIMD_BYTES + 9) : 0xff));
-}
-
-function prepareStaticSimd(): void {
-  sb0 = i8x16.splat(load<u8>(SIMD_BYTES + 0));
-  sb1 = i8x16.splat(load<u8>(SIMD_BYTES + 1));
-  sb4 = i8x16.splat(load<u8>(SIMD_BYTES + 4));
-  sb5 = i8x16.splat(load<u8>(SIMD_BYTES + 5));
-  sb6 = i8x16.splat(load<u8>(SIMD_BYTES + 6));
-  preparedMask = 0xffffffff;
+  vGate = i8x16.splat(<i8>classGate(vmask));
 }
 
 /** Position of the next '@' after the current scan position (e + 65 when none); see scan(). */
@@ -892,6 +892,21 @@ let nextAt: usize = 0;
  * Exact: detEmail() fails at every start outside that range.
  */
 let emailFrom: usize = 0;
+
+/**
+ * False when no e-mail can start at i: the run of local-part bytes from i ends within 16 bytes
+ * (or at e) on a byte that is not '@' — detEmail() fails there on its first test. True otherwise
+ * (the run is longer, or ends on an '@'). Reads 16 bytes from i; lanes at or past e end the run.
+ */
+function emailMayStart(i: usize, e: usize): bool {
+  const v = v128.load(i);
+  const local = v128.and(i8x16.swizzle(v128.load(localSet()), v128.and(v, i8x16.splat(0x0f))), i8x16.swizzle(v128.load(wordHiBits()), i8x16.shr_u(v, 4)));
+  let stop = <u32>i8x16.bitmask(i8x16.eq(local, i8x16.splat(0)));
+  if (e - i < 16) stop |= ~((<u32>1 << <u32>(e - i)) - 1);
+  if ((stop & 0xffff) == 0) return true;
+  const q = i + <usize>ctz<u32>(stop);
+  return q < e && b(q) == 64;
+}
 
 /** Move nextAt / emailFrom to the first '@' after i (in [i + 1, e)). */
 function nextEmailWindow(p: usize, i: usize, e: usize): void {
@@ -908,26 +923,64 @@ function nextEmailWindow(p: usize, i: usize, e: usize): void {
   emailFrom = r;
 }
 
+/**
+ * The first position in [start, e) where the scalar loop may try a detector (see above), or e.
+ * Reads whole 16-byte chunks (the last one up to 15 bytes past e, and the byte before start),
+ * dropping lanes at or past e.
+ */
 function simdSkip(p: usize, start: usize, e: usize, vmask: u32): usize {
   let i = start;
   const email = (vmask & EMAIL_BIT) != 0;
-  const s48 = i8x16.splat(48), s65 = i8x16.splat(65);
-  while (i + 16 <= e) {
+  const s48 = i8x16.splat(48), s0f = i8x16.splat(0x0f), zero = i8x16.splat(0);
+  const tLo = nibLo, tHi = nibHi, gate = vGate, digits = vDigits;
+  const wSet = v128.load(wordSet()), wHi = v128.load(wordHiBits());
+  while (i < e) {
+    let lim: u32 = 0xffff;
+    if (e - i < 16) lim = (1 << <u32>(e - i)) - 1;
+    let cut = e;
     if (email) {
       if (nextAt <= i) nextEmailWindow(p, i, e);
-      if (emailFrom < i + 16) return i;
+      if (emailFrom <= i) return i;
+      if (emailFrom < i + 16) {
+        lim &= (1 << <u32>(emailFrom - i)) - 1;
+        cut = emailFrom;
+      }
     }
     const v = v128.load(i);
-    let hit = v128.or(i8x16.lt_u(i8x16.sub(v, s48), vDigits), i8x16.lt_u(i8x16.sub(v, s65), vUpper));
-    hit = v128.or(hit, v128.or(i8x16.eq(v, sb0), i8x16.eq(v, sb1)));
-    hit = v128.or(hit, v128.or(i8x16.eq(v, sb2), i8x16.eq(v, sb3)));
-    hit = v128.or(hit, v128.or(i8x16.eq(v, sb4), i8x16.eq(v, sb5)));
-    hit = v128.or(hit, v128.or(i8x16.eq(v, sb6), i8x16.eq(v, sb7)));
-    hit = v128.or(hit, v128.or(i8x16.eq(v, sb8), i8x16.eq(v, sb9)));
-    if (v128.any_true(hit)) return i;
+    const prev = v128.load(i - 1);
+    const k = v128.and(v128.and(i8x16.swizzle(tLo, v128.and(v, s0f)), i8x16.swizzle(tHi, i8x16.shr_u(v, 4))), gate);
+    const hit = v128.or(i8x16.ne(k, zero), i8x16.lt_u(i8x16.sub(v, s48), digits));
+    // lanes whose previous byte is a word byte are not word starts
+    const pw = v128.and(i8x16.swizzle(wSet, v128.and(prev, s0f)), i8x16.swizzle(wHi, i8x16.shr_u(prev, 4)));
+    let bits = <u32>i8x16.bitmask(v128.andnot(hit, i8x16.ne(pw, zero)));
+    if (i == p) bits |= <u32>i8x16.bitmask(hit) & 1; // the value's first byte is a word start
+    bits &= lim;
+    if (bits != 0) return i + <usize>ctz<u32>(bits);
+    if (cut < i + 16) return cut;
     i += 16;
   }
-  return i;
+  return e;
+}
+
+const DIGIT_DETECTORS: u32 = (1 << 11) | (1 << 12) | (1 << 13); // card, ssn, phone
+
+/**
+ * Drops from m the digit-group detectors that cannot match at i, from one 32-byte digit bitmap
+ * (most digit runs in text are dates, versions and ids): the card needs 13 digits within 25 bytes
+ * and the phone 8 within 16 (the detectors' own early exits, detect.ts), the SSN digits at
+ * offsets 0-2, 4-5 and 7-10. Exact: each is implied by the detector's grammar. Reads 32 bytes
+ * from i (slack after the input) and ignores those at or past e.
+ */
+function digitGate(i: usize, e: usize, m: u32): u32 {
+  const s48 = i8x16.splat(48), s10 = i8x16.splat(10);
+  const lo = <u64>i8x16.bitmask(i8x16.lt_u(i8x16.sub(v128.load(i), s48), s10));
+  const hi = <u64>i8x16.bitmask(i8x16.lt_u(i8x16.sub(v128.load(i + 16), s48), s10));
+  let bits = lo | (hi << 16);
+  if (e - i < 32) bits &= (<u64>1 << <u64>(e - i)) - 1;
+  if (popcnt<u64>(bits & 0x1ffffff) < 13) m &= ~(<u32>1 << 11);
+  if ((bits & 0x7b7) != 0x7b7) m &= ~(<u32>1 << 12);
+  if (popcnt<u64>(bits & 0xffff) < 8) m &= ~(<u32>1 << 13);
+  return m;
 }
 
 // The non-emit pass remembers its first match so the emit pass of the same value resumes right
@@ -964,8 +1017,11 @@ function scan(p: usize, e: usize, emit: bool): bool {
     // secret key needs its context before the key, of which there is none at p.
     vmask = 0; // not computed yet
     const m0 = p < e ? load<u32>(DISPATCH + (<usize>b(p) << 2)) & ~(<u32>1 << 8) : 0;
-    if (m0 != 0) {
-      const end = tryAt(m0, p, p, e);
+    // Most values do not start with an e-mail (names, numbers, prose): leave it out of the probe
+    // when its local part visibly ends before an '@' (exact, see emailMayStart()).
+    const m1 = (m0 & EMAIL_BIT) != 0 && !emailMayStart(p, e) ? m0 & ~EMAIL_BIT : m0;
+    if (m1 != 0) {
+      const end = tryAt(m1, p, p, e);
       if (end != 0) {
         if (!emit) {
           firstHitRule = matchRule;
@@ -1012,14 +1068,15 @@ function scan(p: usize, e: usize, emit: bool): bool {
   // An e-mail can only start in the run of local-part bytes before the next '@' (nextEmailWindow):
   // the detector only runs at word starts inside it.
   nextAt = 0;
+  emailFrom = 0;
   // SIMD skip: 16 bytes at a time past chunks where no byte can start a detector (see simdSkip).
   const simd = simdUsable && (vmask & (1 << 8)) == 0; // the AWS secret key starts at any alnum
   let simdNext: usize = p;
   if (simd) prepareSimd(vmask);
   while (i < e) {
-    if (simd && i >= simdNext && i + 16 <= e) {
+    if (simd && i >= simdNext) {
       i = simdSkip(p, i, e, vmask);
-      simdNext = i + 16;
+      simdNext = i + 1; // after this position's step, skip again
       if (i >= e) break;
     }
     const c = b(i);
@@ -1029,6 +1086,7 @@ function scan(p: usize, e: usize, emit: bool): bool {
         if (nextAt <= i) nextEmailWindow(p, i, e);
         if (i < emailFrom) m &= ~EMAIL_BIT;
       }
+      if ((m & DIGIT_DETECTORS) != 0) m = digitGate(i, e, m);
     }
     if (m != 0 && (i == p || (cls(b(i - 1)) & C_WORD) == 0)) {
       const end = tryAt(m, p, i, e);
@@ -1056,7 +1114,11 @@ function scan(p: usize, e: usize, emit: bool): bool {
         continue;
       }
     }
-    if ((cls(c) & C_WORD) != 0) i = span(i + 1, e, S_WORD); // the rest of the word cannot start a match
+    // The rest of the word cannot start a match. simdSkip() passes over it anyway, except in an
+    // e-mail window, where it stops at every position.
+    if (!simd || (i >= emailFrom && i < nextAt)) {
+      if ((cls(c) & C_WORD) != 0) i = span(i + 1, e, S_WORD);
+    }
     i++;
   }
   if (emit) outCopy(last, e - last);

@@ -259,7 +259,7 @@ export function createMasker(module: WebAssembly.Module, config: MaskingConfig):
     if (messages.length === 0) return null;
     if (messages.length > MAX_BATCH) throw new MaskingError("batch too large", "limit");
     const inPtr = dataBase;
-    // 32 bytes of slack: the SIMD prefilter may read a little past the last value
+    // 32 bytes of slack: the SIMD paths read whole chunks, up to 31 bytes past the last value
     const outPtr = inPtr + ((messages.length + 15) & ~15) + 32;
     let outCap = messages.length + (messages.length >> 2) + 4096;
     ensureMemory(outPtr + outCap);

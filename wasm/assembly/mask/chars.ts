@@ -69,8 +69,21 @@ export const S_BCRYPT: usize = 6;
 export const S_BEARER: usize = 7;
 export const S_SLACK: usize = 8;
 export const S_UPPER_DIGIT: usize = 9;
-const SETS: usize = memory.data(16 * 10);
+export const S_ALPHA: usize = 10;
+const SETS: usize = memory.data(16 * 11);
 const HI_BITS: usize = memory.data<u8>([1, 2, 4, 8, 16, 32, 64, 128, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+/** The S_WORD nibble table and the high-nibble bits (for word-start tests in mask.ts). */
+export function wordSet(): usize {
+  return SETS + (S_WORD << 4);
+}
+/** The S_LOCAL nibble table (e-mail local part). */
+export function localSet(): usize {
+  return SETS + (S_LOCAL << 4);
+}
+export function wordHiBits(): usize {
+  return HI_BITS;
+}
 
 function buildSet(slot: usize, f: u32): void {
   for (let lo: u32 = 0; lo < 16; lo++) {
@@ -91,6 +104,7 @@ export function initSets(): void {
   buildSet(S_BEARER, C_BEARER);
   buildSet(S_SLACK, C_SLACK);
   buildSet(S_UPPER_DIGIT, C_UPPER | C_DIGIT);
+  buildSet(S_ALPHA, C_UPPER | C_LOWER);
 }
 
 /** First position in [k, e) whose byte is not in class `slot` (e when there is none). */

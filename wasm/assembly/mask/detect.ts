@@ -4,7 +4,7 @@
 // the "Bearer " prefix visible. The exact grammar of every detector is in docs/MASKING.md and is
 // mirrored byte for byte by parsers/masking/reference.ts (property tests compare the two).
 
-import { cls, isWord, isDigit, span, C_ALNUM, C_UPPER, C_LOWER, C_DIGIT, C_DOMAIN, C_BCRYPT, C_S40, S_WORD, S_ALNUM, S_B64U, S_LOCAL, S_DOMAIN, S_HASH, S_BCRYPT, S_BEARER, S_SLACK, S_UPPER_DIGIT } from "./chars";
+import { cls, isWord, isDigit, span, C_ALNUM, C_UPPER, C_LOWER, C_DIGIT, C_DOMAIN, C_BCRYPT, C_S40, S_WORD, S_ALNUM, S_B64U, S_LOCAL, S_DOMAIN, S_HASH, S_BCRYPT, S_BEARER, S_SLACK, S_UPPER_DIGIT, S_ALPHA } from "./chars";
 
 export const D_PRIVATE_KEY: u32 = 0;
 export const D_PASSWORD_HASH: u32 = 1;
@@ -208,15 +208,20 @@ export function detEmail(i: usize, e: usize): usize {
   if (k - d > 253) return 0;
   while (k > d && b(k - 1) == 46) k--;
   if (k == d || !has(d, C_ALNUM)) return 0;
+  // The dots of [d, k) (b(d) is alnum), 16 bytes per step: none right after another, and the
+  // last one followed by 2+ letters to k. Reads up to 15 bytes past k (< e) and ignores them.
   let lastDot: usize = 0;
-  for (let q = d + 1; q < k; q++) {
-    if (b(q) == 46) {
-      if (b(q - 1) == 46) return 0;
-      lastDot = q;
-    }
+  let prevDot: u32 = 0; // whether the byte before the chunk is a dot
+  const dot = i8x16.splat(46);
+  for (let q = d; q < k; q += 16) {
+    let dots = <u32>i8x16.bitmask(i8x16.eq(v128.load(q), dot));
+    if (k - q < 16) dots &= (<u32>1 << <u32>(k - q)) - 1;
+    if ((dots & ((dots << 1) | prevDot)) != 0) return 0;
+    if (dots != 0) lastDot = q + 31 - <usize>clz<u32>(dots);
+    prevDot = (dots >> 15) & 1;
   }
   if (lastDot == 0 || k - lastDot - 1 < 2) return 0;
-  for (let q = lastDot + 1; q < k; q++) if (!has(q, C_UPPER | C_LOWER)) return 0;
+  if (span(lastDot + 1, k, S_ALPHA) != k) return 0;
   return k;
 }
 
@@ -277,10 +282,9 @@ function digitGroups(i: usize, e: usize, seps: u32, same: bool, max: u32): usize
   let ng: usize = 0;
   let sep: u32 = 0;
   while (true) {
-    while (pos < e && isDigit(b(pos))) {
-      pos++;
-      digits++;
-    }
+    const q = digitRun(pos, e);
+    digits += <u32>(q - pos);
+    pos = q;
     store<u32>(ENDS + (ng << 3), <u32>pos);
     store<u32>(ENDS + (ng << 3), digits, 4);
     ng++;
@@ -298,7 +302,69 @@ function digitGroups(i: usize, e: usize, seps: u32, same: bool, max: u32): usize
   return ng;
 }
 
+/**
+ * ASCII digits in [i, min(i + n, e)), n <= 32: an early exit for the digit-group detectors, whose
+ * grammars need many digits close together (most digit runs in text are dates, versions, ids).
+ * Reads 32 bytes from i (the arena keeps >= 32 bytes of slack after its input) and ignores those
+ * at or past e.
+ */
+function digitsIn(i: usize, e: usize, n: usize): u32 {
+  const s48 = i8x16.splat(48), s10 = i8x16.splat(10);
+  const lo = <u64>i8x16.bitmask(i8x16.lt_u(i8x16.sub(v128.load(i), s48), s10));
+  const hi = <u64>i8x16.bitmask(i8x16.lt_u(i8x16.sub(v128.load(i + 16), s48), s10));
+  const lim = e - i < n ? e - i : n;
+  return <u32>popcnt<u64>((lo | (hi << 16)) & ((<u64>1 << <u64>lim) - 1));
+}
+
+/** First position in [k, e) that is not an ASCII digit (e when none), 16 bytes per step; reads up
+ * to 15 bytes past e and ignores them. */
+function digitRun(k: usize, e: usize): usize {
+  const s48 = i8x16.splat(48), s10 = i8x16.splat(10);
+  while (k < e) {
+    const bits = <u32>i8x16.bitmask(i8x16.ge_u(i8x16.sub(v128.load(k), s48), s10));
+    if (bits != 0) {
+      const q = k + <usize>ctz<u32>(bits);
+      return q < e ? q : e;
+    }
+    k += 16;
+  }
+  return e;
+}
+
+/** Luhn doubling: 2d, minus 9 above 9. */
+const LUHN_DBL: usize = memory.data<u8>([0, 2, 4, 6, 8, 1, 3, 5, 7, 9, 0, 0, 0, 0, 0, 0]);
+/** Lanes 0, 2, ..., 14 set: counted from a chunk's last lane (weight 1), the doubled digits. */
+const EVEN_LANES: usize = memory.data<u8>([255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 0]);
+
+/** Sum of the u8 lanes of v. */
+@inline function laneSum(v: v128): u32 {
+  const w = i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(v));
+  return <u32>(i32x4.extract_lane(w, 0) + i32x4.extract_lane(w, 1) + i32x4.extract_lane(w, 2) + i32x4.extract_lane(w, 3));
+}
+
+/** The Luhn check of [i, end) when every byte is a digit and end - i <= 32: two chunks ending at
+ * end (the weights of a chunk's lanes do not depend on where it starts, 16 being even); lanes
+ * before i are zeroed (a zero adds nothing, doubled or not). Reads up to 32 bytes before end. */
+function luhnRun(i: usize, end: usize): bool {
+  const s48 = i8x16.splat(48), dbl = v128.load(LUHN_DBL), even = v128.load(EVEN_LANES);
+  let sum: u32 = 0;
+  let start = end - 16;
+  for (let c = 0; c < 2; c++) {
+    let v = i8x16.sub(v128.load(start), s48);
+    if (start < i) {
+      const skip = i - start; // lanes before i, 1..16
+      v = v128.and(v, i8x16.ge_u(v128.load(LANE_IDX), i8x16.splat(<i8>skip)));
+    }
+    sum += laneSum(v128.bitselect(i8x16.swizzle(dbl, v), v, even));
+    if (start <= i) break;
+    start -= 16;
+  }
+  return sum % 10 == 0;
+}
+const LANE_IDX: usize = memory.data<u8>([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+
 function luhn(i: usize, end: usize): bool {
+  if (end - i <= 32 && digitRun(i, end) == end) return luhnRun(i, end);
   let sum: u32 = 0;
   let dbl = false;
   for (let q = <isize>end - 1; q >= <isize>i; q--) {
@@ -318,6 +384,8 @@ function luhn(i: usize, end: usize): bool {
 export function detCard(i: usize, e: usize): usize {
   const c0 = b(i);
   if (c0 < 50 || c0 > 54) return 0; // first digit 2..6
+  // 13+ digits in groups split by single separators: the first 13 lie within [i, i + 25)
+  if (digitsIn(i, e, 25) < 13) return 0;
   const ng = digitGroups(i, e, 3, true, 19);
   for (let g = <isize>ng - 1; g >= 0; g--) {
     const end = <usize>load<u32>(ENDS + (<usize>g << 3));
@@ -362,6 +430,10 @@ function d3(q: usize, e: usize, first2to9: bool): bool {
 }
 
 export function detPhone(i: usize, e: usize): usize {
+  // Every form has 8+ digits within its first 16 bytes: E.164 8 digits after '+' with single
+  // separators (<= 16 bytes); North American 10 digits in <= 14 bytes; trunk-prefix 10-11 digits
+  // in at most 4 groups (<= 14 bytes).
+  if (digitsIn(i, e, 16) < 8) return 0;
   const c = b(i);
   if (c == 43) { // '+': E.164, 8..15 digits, groups separated by one ' ', '-' or '.'
     if (i + 1 >= e || b(i + 1) < 49 || b(i + 1) > 57) return 0;
