@@ -844,7 +844,7 @@ export class SessionRecorder {
     // Rows of the closed chunks must be durable before their checkpoint.
     const failure = this.writePending();
     if (failure) return failure;
-    let signer;
+    let signer: Awaited<ReturnType<typeof loadAuditKeys>>["signer"];
     try {
       signer = (await loadAuditKeys(this.env)).signer;
     } catch (err) {
