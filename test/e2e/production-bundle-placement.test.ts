@@ -220,10 +220,29 @@ describe("tenants placed on two standalone workerd processes", () => {
       // And the pipeline through the wrong process gets no session: the CLI stops at the gateway's answer.
       await expect(connectCli(`${away(t).url}/t/${t}`, token)).rejects.toThrow(`gateway answered HTTP 421: tenant_not_placed_here (tenant ${t} is served by process ${PLACED[t]}`);
     }
-    // A tenant placed nowhere: 404 at every process, never looked up.
+    // A token of acme (placed on p0) presented to beta on p1: refused by beta's issuers, and beta's
+    // log names acme although p1's registry never held it (the map's declared audiences do).
+    const stray = await call("GET", `${own("beta").url}/t/beta/v1/resources/orders`, { token: await ciToken("acme", "acme-stray") });
+    expect(stray.status).toBe(401);
+    const logged = await eventually(async () => {
+      const r = await call("GET", `${own("beta").url}/platform/v1/tenants/beta/refusals`, { token: platformToken });
+      return (r.body.refusals as Array<Record<string, unknown>>).find((x) => x.tokenSubject === "acme-stray");
+    }, "beta's recorded refusal");
+    expect(logged).toMatchObject({ status: 401, tokenTenant: "acme" });
+    // A tenant placed nowhere: 404 at every process, noted in each process's log of unknown names…
     for (const w of Object.values(workers)) {
       const r = await call("GET", `${w.url}/t/gamma/v1/resources/orders`, { token: await ciToken("acme") });
       expect([r.status, r.body.error]).toEqual([404, "unknown_tenant"]);
+      const noted = await eventually(async () => {
+        const log = await call("GET", `${w.url}/platform/v1/unknown-tenants`, { token: platformToken });
+        return (log.body.requests as Array<{ kind: string; name: string }>).find((x) => x.name === "gamma");
+      }, "gamma in the unknown-tenant log");
+      expect(noted).toMatchObject({ kind: "unknown", name: "gamma", via: "path" });
+    }
+    // …while a request misrouted to the other process is not an unknown name there.
+    for (const t of TENANTS) {
+      const log = await call("GET", `${away(t).url}/platform/v1/unknown-tenants`, { token: platformToken });
+      expect((log.body.requests as Array<{ name: string }>).map((x) => x.name)).not.toContain(t);
     }
   }, 180_000);
 

@@ -70,7 +70,11 @@ export async function serveHosted(app: FetchApp, request: Request, raw: HostedEn
   if (placement) {
     // Another process's tenant (or nobody's) is refused before this process's storage is read.
     const placed = checkPlaced(placement, resolved.tenant.name);
-    if (!placed.ok) return Response.json(placed.body, { status: placed.status });
+    if (!placed.ok) {
+      // A name placed nowhere goes to the platform's log of unknown names, as without placement (its own log, not a tenant's storage).
+      if (placed.status === 404) noteUnknownTenant(db, ctx, { kind: "unknown", name: resolved.tenant.name, path: resolved.inner.pathname, via: resolved.tenant.via });
+      return Response.json(placed.body, { status: placed.status });
+    }
   }
   const record = await cachedTenant(db, resolved.tenant.name);
   if (!record || statusOf(record) === "deleted") {

@@ -35,9 +35,19 @@ export interface Placement {
   tenants: Map<string, { process: string; audiences: string[] }>;
 }
 
+/** The last map parsed (the variable does not change while a process runs): not parsed per request. */
+let last: { text: string; platformIssuers: string | undefined; placement: Placement } | undefined;
+
 /** `GATEHOUSE_PLACEMENT`; null when unset (one process serves every tenant, as before). Throws ConfigurationError. */
 export function parsePlacement(text: string | undefined, platformIssuers?: string): Placement | null {
   if (text === undefined || text.trim() === "") return null;
+  if (last && last.text === text && last.platformIssuers === platformIssuers) return last.placement;
+  const placement = parse(text, platformIssuers);
+  last = { text, platformIssuers, placement };
+  return placement;
+}
+
+function parse(text: string, platformIssuers: string | undefined): Placement {
   let value: unknown;
   try {
     value = JSON.parse(text);
