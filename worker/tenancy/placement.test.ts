@@ -4,7 +4,12 @@
  * another process, 404 when placed nowhere), and which audiences a tenant may trust.
  */
 import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import type { Env } from "../env.ts";
 import { ConfigurationError } from "../errors.ts";
+import { serveHosted } from "./boundary.ts";
+import type { HostedEnv } from "./tenant-env.ts";
 import { checkPlaced, parsePlacement, undeclaredAudience } from "./placement.ts";
 
 const MAP = { acme: { process: "p0", audiences: ["gatehouse-acme"] }, beta: { process: "p1", audiences: ["gatehouse-beta", "beta-console"] } };
@@ -75,5 +80,39 @@ describe("undeclaredAudience", () => {
     expect(undeclaredAudience(p, { name: "beta", issuers: issuers("gatehouse-beta", "gatehouse-acme") })).toMatch(/audience gatehouse-acme/);
     expect(undeclaredAudience(p, { name: "beta", issuers: issuers("anything") })).toMatch(/may only trust the audiences GATEHOUSE_PLACEMENT declares/);
     expect(undeclaredAudience(p, { name: "gamma", issuers: issuers("gatehouse-gamma") })).toMatch(/audience gatehouse-gamma/);
+  });
+});
+
+describe("the boundary with a placement (workerd, the real tenant stores)", () => {
+  /** The worker behind the boundary: counts what reaches it. */
+  const inner = () => {
+    const seen: string[] = [];
+    return { seen, app: { fetch: (r: Request) => (seen.push(new URL(r.url).pathname), new Response("served")) } };
+  };
+  const raw = (vars: Partial<HostedEnv>) => ({ ...(env as unknown as HostedEnv), ...vars }) as HostedEnv;
+  const serve = async (vars: Partial<HostedEnv>, url: string) => {
+    const { seen, app } = inner();
+    const ctx = createExecutionContext();
+    const res = await serveHosted(app as unknown as { fetch(r: Request, e: Env, c: ExecutionContext): Response }, new Request(url), raw(vars), ctx);
+    await waitOnExecutionContext(ctx);
+    return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown>, seen };
+  };
+
+  it("refuses another process's tenant (421) and a tenant placed nowhere (404) before the worker runs", async () => {
+    const vars = { GATEHOUSE_TENANCY: "multi", GATEHOUSE_PLACEMENT: text("p1") };
+    const elsewhere = await serve(vars, "https://gate.test/t/acme/v1/resources/orders");
+    expect([elsewhere.status, elsewhere.body.error, elsewhere.body.process, elsewhere.seen]).toEqual([421, "tenant_not_placed_here", "p0", []]);
+    const nowhere = await serve(vars, "https://gate.test/t/gamma/v1/resources/orders");
+    expect([nowhere.status, nowhere.body.error, nowhere.seen]).toEqual([404, "unknown_tenant", []]);
+  });
+
+  it("fails closed on a map it cannot use, and on a placement in single-tenant mode", async () => {
+    const broken = await serve({ GATEHOUSE_TENANCY: "multi", GATEHOUSE_PLACEMENT: text("p1", { acme: { process: "p0", audiences: ["x"] }, beta: { process: "p1", audiences: ["x"] } }) }, "https://gate.test/t/beta/v1/resources/orders");
+    expect([broken.status, broken.body.error, broken.seen]).toEqual([503, "misconfigured", []]);
+    const single = await serve({ GATEHOUSE_TENANCY: "single", GATEHOUSE_PLACEMENT: text("p1") }, "https://gate.test/v1/resources/orders");
+    expect([single.status, String(single.body.reason), single.seen]).toEqual([503, "GATEHOUSE_PLACEMENT needs GATEHOUSE_TENANCY=multi", []]);
+    // Unset, single-tenant: the worker serves as before.
+    const plain = await serve({ GATEHOUSE_TENANCY: "single", GATEHOUSE_PLACEMENT: undefined }, "https://gate.test/v1/resources/orders");
+    expect([plain.status, plain.seen]).toEqual([200, ["/v1/resources/orders"]]);
   });
 });
