@@ -11,6 +11,12 @@
  * same size in quiet's own tenant. Reported as ratios to idle. Nothing asserts.
  *
  *   node bin/run-ts.mjs bench/tenancy.ts [--quick]
+ *   node bin/run-ts.mjs bench/tenancy.ts --placement=process [--quick]
+ *
+ * `--placement=process` (bench/lib/tenancy-placement.ts) runs quiet and a flooding tenant instead
+ * on standalone workerd, twice in one run: both tenants in one workerd process, then each on its
+ * own workerd process pinned to its own CPU (GATEHOUSE_PLACEMENT), every other process of a tenant
+ * pinned to that tenant's CPU in both layouts.
  *
  * Locally every Durable Object of every tenant runs in ONE workerd process on the same cores, so
  * CPU is shared whatever the object layout: the cross-tenant ratio measures that contention; the
@@ -29,6 +35,7 @@ import { silentLogger } from "../connector/logger.ts";
 import { generateConnectorKeyPair } from "../connector/keys.ts";
 import { describeMachine } from "./lib/machine.ts";
 import { percentile, sleep } from "./lib/stats.ts";
+import { runPlacementBench } from "./lib/tenancy-placement.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 150 : 400;
@@ -239,4 +246,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const placement = process.argv.find((a) => a.startsWith("--placement="))?.slice("--placement=".length);
+if (placement !== undefined && placement !== "process") throw new Error(`--placement: only "process" (one workerd process per tenant) is known, not ${placement}`);
+if (placement === "process") await runPlacementBench(quick);
+else await main();

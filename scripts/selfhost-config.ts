@@ -8,11 +8,18 @@
  *     --tls-key key.pem --tls-cert cert.pem [--trust ca.pem] --vars vars.json --out /etc/gatehouse/gatehouse.capnp
  *   workerd serve gatehouse.capnp
  *
+ * Tenants placed across several workerd processes (docs/TENANCY.md "Placement across workerd
+ * processes"): one config per process, each with its own --state and --listen, all from the same
+ * placement file (`{ "tenants": { "<t>": { "process": "<p>", "audiences": [...] } } }`):
+ *
+ *   npm run selfhost:config -- … --placement placement.json --process p1 --out /etc/gatehouse/p1.capnp
+ *
  * docs/DEPLOY.md §Self-hosted worker.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { parsePlacement } from "../worker/tenancy/placement.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -103,6 +110,27 @@ const gatehouse :Workerd.Worker = (
 `;
 }
 
+/**
+ * `GATEHOUSE_PLACEMENT` for one process from the deployment's placement file (the same file for
+ * every process, so every process holds the same map). Validated here as the worker will: a
+ * mistake fails the generation, not the first request.
+ */
+export function placementVar(fileText: string, processName: string, platformIssuers?: string): string {
+  let file: unknown;
+  try {
+    file = JSON.parse(fileText);
+  } catch {
+    throw new Error("the placement file is not valid JSON");
+  }
+  if (typeof file !== "object" || file === null || Array.isArray(file) || Object.keys(file).some((k) => k !== "tenants")) {
+    throw new Error('the placement file must be { "tenants": { "<tenant>": { "process": "<name>", "audiences": [...] } } }');
+  }
+  const text = JSON.stringify({ process: processName, tenants: (file as { tenants: unknown }).tenants });
+  const placement = parsePlacement(text, platformIssuers)!;
+  if (![...placement.tenants.values()].some((t) => t.process === processName)) throw new Error(`the placement file places no tenant on process ${processName}`);
+  return text;
+}
+
 /** compatibility_date and compatibility_flags from wrangler.toml, so both deployments agree. */
 export function wranglerCompatibility(): { compatibilityDate: string; compatibilityFlags: string[] } {
   const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
@@ -122,17 +150,31 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
       "tls-cert": { type: "string" },
       trust: { type: "string", multiple: true },
       vars: { type: "string" },
+      placement: { type: "string" },
+      process: { type: "string" },
       out: { type: "string" },
     },
     strict: true,
   });
   if (!values.bundle || !values.state || !values.listen || !values.vars) {
-    process.stderr.write("usage: npm run selfhost:config -- --bundle DIR --state DIR --listen host:port --vars vars.json [--tls-key key.pem --tls-cert cert.pem] [--trust ca.pem ...]\n");
+    process.stderr.write("usage: npm run selfhost:config -- --bundle DIR --state DIR --listen host:port --vars vars.json [--tls-key key.pem --tls-cert cert.pem] [--trust ca.pem ...] [--placement placement.json --process NAME]\n");
     process.exit(2);
   }
   if (Boolean(values["tls-key"]) !== Boolean(values["tls-cert"])) {
     process.stderr.write("--tls-key and --tls-cert go together\n");
     process.exit(2);
+  }
+  if (Boolean(values.placement) !== Boolean(values.process)) {
+    process.stderr.write("--placement and --process go together\n");
+    process.exit(2);
+  }
+  const vars = JSON.parse(readFileSync(values.vars, "utf8")) as Record<string, string>;
+  if (values.placement) {
+    if (vars.GATEHOUSE_TENANCY !== "multi") {
+      process.stderr.write("--placement needs GATEHOUSE_TENANCY=multi in --vars\n");
+      process.exit(2);
+    }
+    vars.GATEHOUSE_PLACEMENT = placementVar(readFileSync(values.placement, "utf8"), values.process!, vars.GATEHOUSE_PLATFORM_ISSUERS);
   }
   const text = selfhostConfig({
       bundleDir: values.bundle,
@@ -140,7 +182,7 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
       listen: values.listen,
       tls: values["tls-key"] ? { keyFile: values["tls-key"], certFile: values["tls-cert"]! } : undefined,
       trustFiles: values.trust,
-      vars: JSON.parse(readFileSync(values.vars, "utf8")) as Record<string, string>,
+      vars,
       ...wranglerCompatibility(),
       configDir: values.out ? path.dirname(path.resolve(values.out)) : process.cwd(),
     });

@@ -4,7 +4,7 @@
  */
 export class GatewayError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 422 | 426 | 429 | 500 | 502 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 421 | 422 | 426 | 429 | 500 | 502 | 503,
     readonly code: string,
     message: string,
   ) {

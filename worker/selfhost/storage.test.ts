@@ -94,4 +94,21 @@ describe("multi-tenant self-hosting", () => {
       }
     }
   });
+
+  it("placed across processes: an object of a tenant this process does not serve refuses to start, whichever class", () => {
+    const classes = { SessionObject, ConnectorHub, ApprovalsObject, SessionLimiter, ExportObject };
+    const placement = JSON.stringify({ process: "p1", tenants: { "sh-acme": { process: "p0", audiences: ["gatehouse-sh-acme"] }, "sh-beta": { process: "p1", audiences: ["gatehouse-sh-beta"] } } });
+    const placed = { ...hostEnv("multi"), GATEHOUSE_PLACEMENT: placement } as HostEnv;
+    for (const [className, Class] of Object.entries(classes)) {
+      for (const [name, why] of [
+        ["tenant:sh-acme:hub", /tenant sh-acme is served by process p0, not by this one \(p1\)/],
+        ["tenant:sh-acme:limits", /tenant sh-acme is served by process p0/],
+        ["tenant:sh-gamma:hub", /no tenant sh-gamma is placed/],
+      ] as const) {
+        const state = { id: { name, toString: () => "0".repeat(64) } } as unknown as DurableObjectState;
+        // Refused while choosing the Env: nothing of this process's storage is read for it.
+        expect(() => new Class(state, placed), `${className} ${name}`).toThrow(why);
+      }
+    }
+  });
 });

@@ -24,6 +24,7 @@ import { noteUnknownTenant } from "./unknown-tenants.ts";
 import { openSecrets } from "./tenant-secrets.ts";
 import { withPathPrefix } from "./path-prefix.ts";
 import { RefusalCoalescer } from "./refusal-coalescer.ts";
+import { checkPlaced, parsePlacement, type Placement } from "./placement.ts";
 
 type FetchApp = { fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> };
 
@@ -45,10 +46,16 @@ const refusals = new RefusalCoalescer();
 export async function serveHosted(app: FetchApp, request: Request, raw: HostedEnv, ctx: ExecutionContext): Promise<Response> {
   let settings: ReturnType<typeof parseTenancySettings>;
   let hosted: MultiTenantEnv;
+  let placement: Placement | null;
   try {
     settings = parseTenancySettings(raw);
-    if (settings.mode === "single") return app.fetch(request, raw, ctx);
+    if (settings.mode === "single") {
+      // A placement means the operator split tenants across processes: serving as one organisation would ignore it.
+      if (raw.GATEHOUSE_PLACEMENT?.trim()) throw new ConfigurationError("GATEHOUSE_PLACEMENT needs GATEHOUSE_TENANCY=multi");
+      return app.fetch(request, raw, ctx);
+    }
     hosted = requireTenantStore(raw);
+    placement = parsePlacement(raw.GATEHOUSE_PLACEMENT, raw.GATEHOUSE_PLATFORM_ISSUERS);
   } catch (e) {
     return Response.json({ error: "misconfigured", reason: (e as Error).message }, { status: 503 });
   }
@@ -60,6 +67,15 @@ export async function serveHosted(app: FetchApp, request: Request, raw: HostedEn
     return Response.json({ error: "unknown_tenant", reason: resolved.reason }, { status: 404 });
   }
   if (resolved.kind === "platform") return platformApp.fetch(request, hosted, ctx);
+  if (placement) {
+    // Another process's tenant (or nobody's) is refused before this process's storage is read.
+    const placed = checkPlaced(placement, resolved.tenant.name);
+    if (!placed.ok) {
+      // A name placed nowhere goes to the platform's log of unknown names, as without placement (its own log, not a tenant's storage).
+      if (placed.status === 404) noteUnknownTenant(db, ctx, { kind: "unknown", name: resolved.tenant.name, path: resolved.inner.pathname, via: resolved.tenant.via });
+      return Response.json(placed.body, { status: placed.status });
+    }
+  }
   const record = await cachedTenant(db, resolved.tenant.name);
   if (!record || statusOf(record) === "deleted") {
     noteUnknownTenant(db, ctx, { kind: record ? "deleted" : "unknown", name: resolved.tenant.name, path: resolved.inner.pathname, via: resolved.tenant.via });
@@ -84,7 +100,7 @@ export async function serveHosted(app: FetchApp, request: Request, raw: HostedEn
     // (A refused session start, 429 on the tunnel route, is logged by the start limiter itself: rate-refusals.ts.)
     const refusal = await describeRefusal(request, response, resolved.inner.pathname, resolved.tenant.via);
     const work = refusals.note(record.name, refusal, async (row) => {
-      row.tokenTenant = await tokenTenant(row, record, await listTenants(db));
+      row.tokenTenant = await tokenTenant(row, record, await listTenants(db), placement);
       await recordRefusal(env.DB, row);
     });
     if (work !== null) ctx.waitUntil(work.catch((e) => console.error("gatehouse: could not record a refusal", e)));
@@ -136,10 +152,16 @@ async function describeRefusal(request: Request, response: Response, path: strin
   return refusal;
 }
 
-/** The other tenant whose issuer + audience the presented token names, if any. */
-async function tokenTenant(r: Refusal, here: TenantRecord, all: TenantRecord[]): Promise<string | null> {
+/**
+ * The other tenant whose issuer + audience the presented token names, if any. With a placement the
+ * registry here holds only this process's tenants; the map's declared audiences name the others.
+ */
+async function tokenTenant(r: Refusal, here: TenantRecord, all: TenantRecord[], placement: Placement | null): Promise<string | null> {
   if (!r.tokenIssuer || !r.tokenAudience) return null;
   const audiences = r.tokenAudience.split(" ");
+  if (placement) {
+    for (const [name, entry] of placement.tenants) if (name !== here.name && entry.audiences.some((a) => audiences.includes(a))) return name;
+  }
   for (const t of all) {
     if (t.name === here.name) continue;
     if (parseIssuers(t.issuers).some((i) => i.issuer === r.tokenIssuer && i.audiences.some((a) => audiences.includes(a)))) return t.name;

@@ -24,6 +24,7 @@ import { decodeJwt } from "jose";
 import { changedSecrets, openSecrets, sealSecrets, splitSecrets } from "./tenant-secrets.ts";
 import { listRefusals, periodOf, periodQuery, readUsage, readUsagePeriods, usageReport } from "./tenant-usage.ts";
 import { isTenantName } from "./resolve.ts";
+import { checkPlaced, parsePlacement, undeclaredAudience } from "./placement.ts";
 
 type PlatformEnv = { Bindings: MultiTenantEnv; Variables: { admin: string } };
 
@@ -125,8 +126,24 @@ async function audited<T>(c: Ctx, action: string, tenant: string | null, detail:
   }
 }
 
+/**
+ * With tenants placed across processes (placement.ts), this process administers only its own: any
+ * other tenant is refused (421, or 404 when placed nowhere) before its storage here is read, so a
+ * registry never gains or serves a tenant another process holds. With placement, a tenant may
+ * only trust the audiences the map declares for it (the cross-process form of audienceClash).
+ */
+function placedHere(env: MultiTenantEnv, name: string, record?: TenantRecord): void {
+  const placement = parsePlacement(env.GATEHOUSE_PLACEMENT, env.GATEHOUSE_PLATFORM_ISSUERS);
+  if (!placement) return;
+  const placed = checkPlaced(placement, name);
+  if (!placed.ok) throw new GatewayError(placed.status, placed.body.error, placed.body.reason);
+  const undeclared = record ? undeclaredAudience(placement, record) : null;
+  if (undeclared) throw new GatewayError(422, "invalid_tenant", undeclared);
+}
+
 /** The tenant's current record, or 404 (deleted tenants are found: their tombstone answers). */
 async function existing(c: Ctx): Promise<TenantRecord> {
+  placedHere(c.env, tenantName(c));
   const record = await readTenant(platformDatabase(c.env.TENANT_STORE), tenantName(c));
   if (!record) throw new NotFoundError(`no tenant ${c.req.param("name")}`);
   return record;
@@ -188,6 +205,7 @@ export const platformRoutes = new Hono<PlatformEnv>()
         if (e instanceof ConfigurationError) throw new GatewayError(422, "invalid_tenant", e.message);
         throw e;
       }
+      placedHere(c.env, record.name, record);
       const db = platformDatabase(c.env.TENANT_STORE);
       // The platform's own (issuer, audience) counts as taken: a tenant trusting it would accept platform admins' tokens.
       const platform = { ...record, name: "", issuers: c.env.GATEHOUSE_PLATFORM_ISSUERS ?? "[]" };
@@ -233,6 +251,7 @@ export const platformRoutes = new Hono<PlatformEnv>()
         if (e instanceof ConfigurationError) throw new GatewayError(422, "invalid_tenant", e.message);
         throw e;
       }
+      placedHere(c.env, after.name, after);
       const platform = { ...after, name: "", issuers: c.env.GATEHOUSE_PLATFORM_ISSUERS ?? "[]" };
       const clash = audienceClash(after, [...(await listTenants(platformDatabase(c.env.TENANT_STORE))), platform]);
       if (clash) throw new GatewayError(422, "invalid_tenant", clash);

@@ -40,6 +40,8 @@ export interface HostedEnv extends Env {
   GATEHOUSE_PLATFORM_ADMINS?: string;
   /** 64 hex characters: the AES-256-GCM key tenant secrets are stored under (tenant-secrets.ts). */
   GATEHOUSE_PLATFORM_SECRETS_KEY?: string;
+  /** JSON: which tenants this process serves (self-hosted placement across processes, placement.ts). */
+  GATEHOUSE_PLACEMENT?: string;
 }
 
 export type MultiTenantEnv = HostedEnv & { TENANT_STORE: TenantStoreNamespace };

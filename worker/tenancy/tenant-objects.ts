@@ -18,6 +18,7 @@ import { readTenant } from "./tenant-registry.ts";
 import { statusOf } from "./tenant-record.ts";
 import { openSecrets } from "./tenant-secrets.ts";
 import { requireTenantStore, tenantEnv, type HostedEnv } from "./tenant-env.ts";
+import { checkPlaced, parsePlacement } from "./placement.ts";
 
 export function objectEnv(ctx: DurableObjectState, raw: HostedEnv): Env {
   if (parseTenancySettings(raw).mode === "single") return raw;
@@ -25,6 +26,13 @@ export function objectEnv(ctx: DurableObjectState, raw: HostedEnv): Env {
   const name = ctx.id.name;
   const tenant = tenantOfObjectName(name);
   if (tenant === null) throw new Error(`hosted mode: Durable Object ${JSON.stringify(name ?? ctx.id.toString())} belongs to no tenant`);
+  // Placed across processes: an object of a tenant this process does not serve (an alarm left from
+  // before a placement change, say) refuses to start rather than run on this process's storage.
+  const placement = parsePlacement(hosted.GATEHOUSE_PLACEMENT, hosted.GATEHOUSE_PLATFORM_ISSUERS);
+  if (placement) {
+    const placed = checkPlaced(placement, tenant);
+    if (!placed.ok) throw new Error(`hosted mode: ${placed.body.reason}`);
+  }
   // Filled in before the first event: the base constructors only prepare their own SQL tables.
   const env = {} as Env;
   void ctx.blockConcurrencyWhile(async () => {
