@@ -200,6 +200,12 @@ export class PolicyEngine implements CompiledPolicy {
     };
   }
 
+  knowsIdentity(identity: Identity): boolean {
+    const roles = this.lazyRoles(identity);
+    if (roles().size > 0) return true;
+    return this.model.rules.some((r) => subjectSetMatches(r.subjects, identity, roles) || (r.approvers !== undefined && r.approvers !== null && subjectSetMatches(r.approvers, identity, roles)));
+  }
+
   canApprove(ruleName: string, approver: Identity): boolean {
     const rule = this.byName.get(ruleName);
     if (!rule || rule.effect !== "approve") return false;

@@ -115,6 +115,13 @@ export interface CompiledPolicy {
   sessionCaps(identity: Identity, resource: ResourceInfo): SessionCaps;
   rolesOf(identity: Identity): string[];
   /**
+   * Does the policy name this identity anywhere — a role, a rule's subjects or an approve rule's
+   * approvers (resources and grants aside)? The API rate limit keeps identities it does not in a
+   * bucket of their own (worker/limits/api-rate.ts), so a token anyone can mint for the tenant's
+   * audience cannot spend its people's budget.
+   */
+  knowsIdentity(identity: Identity): boolean;
+  /**
    * May `approver` approve a request held by approve rule `ruleName`? Uses the rule's `approvers`,
    * or role `approver` when the rule has none. False for unknown rules and non-approve rules.
    * (Whether the requester may approve their own request is the approval workflow's decision.)

@@ -10,7 +10,7 @@ import { gatewayConfig } from "../config/gateway-config.ts";
 import { UnauthorizedError, ForbiddenError } from "../errors.ts";
 import { TokenRejected, verifyOidcToken } from "./verify-oidc-token.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
-import { chargeApiRequest } from "../limits/api-rate.ts";
+import { chargeAuthenticatedCall } from "../limits/api-rate.ts";
 
 export type IdentityVariables = { identity: Identity };
 export type AppEnv = { Bindings: Env; Variables: IdentityVariables };
@@ -26,7 +26,8 @@ export function bearerToken(header: string | undefined): string {
  * `api: false` for the routes that start or steer sessions (the tunnel upgrade, cancel): they are
  * bounded by the session limits. Every other route counts one call of the tenant's API (hosted
  * mode, worker/limits/api-rate.ts), charged once the token has passed the tenant's issuers and
- * before anything else is asked: a caller without a valid token never spends the tenant's budget.
+ * before anything else is asked: a caller without a valid token never spends the tenant's budget,
+ * and one the tenant's policy does not name spends a bucket of its own (chargeAuthenticatedCall).
  */
 export function bearerIdentity(options: { api?: boolean } = {}) {
   const api = options.api ?? true;
@@ -40,7 +41,7 @@ export function bearerIdentity(options: { api?: boolean } = {}) {
       throw e;
     }
     if (api) {
-      const refused = await chargeApiRequest(c.env, "callers", c.req.method, c.req.path);
+      const refused = await chargeAuthenticatedCall(c.env, c.var.identity, c.req.method, c.req.path);
       if (refused) return refused;
     }
     await next();

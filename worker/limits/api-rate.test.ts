@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
-import { ApiRateGate, DEFAULT_API_REQUESTS_PER_MINUTE, apiBucketLimits, apiRequestsPerMinute, chargeApiRequest, failsOpen, isAnonymousApiRoute, type ApiRateLimiter } from "./api-rate.ts";
+import { ApiRateGate, DEFAULT_API_REQUESTS_PER_MINUTE, apiBucketLimits, apiRequestsPerMinute, chargeApiRequest, chargeAuthenticatedCall, failsOpen, isAnonymousApiRoute, type ApiRateLimiter } from "./api-rate.ts";
 
 const testEnv = env as unknown as Env;
 
@@ -183,5 +183,44 @@ describe("suspension through the limiter (an isolate whose cached record still s
     await limiter.resumeApi();
     now += 1_001;
     expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toEqual({ ok: true });
+  });
+});
+
+describe("identities the tenant's policy does not name (a shared issuer mints tokens for the tenant's audience to anyone)", () => {
+  const POLICY = `
+version: 1
+roles:
+  admin: [{ issuer: "https://token.actions.example", subject: "boss" }]
+rules:
+  - name: ci
+    effect: allow
+    subjects: [{ issuer: "https://token.actions.example", subject: "repo:acme/*" }]
+    resources: any
+    actions: [connect, sql.read]
+`;
+  const who = (sub: string) => ({ issuer: "https://token.actions.example", subject: sub, claims: { iss: "https://token.actions.example", sub } });
+
+  function policyEnv(name: string): Env {
+    return { ...testEnv, ...tenantEnv(name, 2), GATEHOUSE_POLICY: POLICY } as Env;
+  }
+
+  it("spend their own bucket: a stranger's flood leaves the tenant's pipelines and admins served, and protective calls of role holders are never refused", async () => {
+    await testEnv.DB.prepare("DELETE FROM policy_versions").run().catch(() => {});
+    const e = policyEnv("api-strangers");
+    const gate = new ApiRateGate();
+    // The stranger's valid token: two calls, then refused — in the `unmatched` bucket only.
+    for (let i = 0; i < 2; i++) expect(await chargeAuthenticatedCall(e, who("repo:evil/x"), "GET", "/v1/admin/policy", gate)).toBeNull();
+    const refused = await chargeAuthenticatedCall(e, who("repo:evil/x"), "GET", "/v1/resources/db", gate);
+    expect(refused?.status).toBe(429);
+    expect(((await refused!.json()) as { reason: string }).reason).toMatch(/identity the tenant's policy does not name/);
+    // The tenant's own pipeline (a rule's subject) and admin (a role) still have the whole budget.
+    expect(await chargeAuthenticatedCall(e, who("repo:acme/app"), "GET", "/v1/resources/db", gate)).toBeNull();
+    expect(await chargeAuthenticatedCall(e, who("boss"), "GET", "/v1/admin/policy", gate)).toBeNull();
+    // Now the callers' bucket is used up too (2 a minute): the admin's reads wait, its revokes do not.
+    expect((await chargeAuthenticatedCall(e, who("boss"), "GET", "/v1/admin/policy", gate))?.status).toBe(429);
+    expect(await chargeAuthenticatedCall(e, who("boss"), "POST", "/v1/admin/connectors/dc1/revoke", gate)).toBeNull();
+    expect(await chargeAuthenticatedCall(e, who("boss"), "POST", "/v1/grants/grt_b234567892345678/revoke", gate)).toBeNull();
+    // A stranger's "protective" call is charged like any other (no role: no exemption).
+    expect((await chargeAuthenticatedCall(e, who("repo:evil/x"), "POST", "/v1/grants/grt_b234567892345678/revoke", gate))?.status).toBe(429);
   });
 });

@@ -33,8 +33,11 @@
  */
 import type { Env } from "../env.ts";
 import type { BucketLimits, Take } from "./token-bucket.ts";
+import type { Identity } from "../../parsers/identity.ts";
+import type { CompiledPolicy } from "../../parsers/policy/index.ts";
+import { currentPolicy } from "../policy/current-policy.ts";
 
-export type ApiBucket = "callers" | "anonymous";
+export type ApiBucket = "callers" | "unmatched" | "anonymous";
 
 /** When a tenant's record sets no `max_api_requests_per_minute`. */
 export const DEFAULT_API_REQUESTS_PER_MINUTE = 1200;
@@ -154,7 +157,7 @@ function suspendedDecision(reason: string): ApiDecision {
 
 function refused(bucket: ApiBucket, perMinute: number, retryAfterMs: number): ApiDecision {
   const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  const which = bucket === "callers" ? "API request" : "unauthenticated API request";
+  const which = bucket === "callers" ? "API request" : bucket === "unmatched" ? "API request by an identity the tenant's policy does not name" : "unauthenticated API request";
   return {
     ok: false,
     status: 429,
@@ -187,4 +190,36 @@ export async function chargeApiRequest(env: Pick<Env, "TENANT" | "SESSION_LIMITE
     { error: decision.error, reason: decision.reason, retry_after_seconds: decision.retryAfterSeconds },
     { status: decision.status, headers: { "retry-after": String(decision.retryAfterSeconds) } },
   );
+}
+
+/** The policy the bucket choice reads, per tenant and isolate for a few seconds (not a decision: which budget a call spends). */
+const BUCKET_POLICY_TTL_MS = 5_000;
+const bucketPolicies = new Map<string, { at: number; policy: Promise<CompiledPolicy | null> }>();
+
+function policyForBuckets(env: Env, now: number): Promise<CompiledPolicy | null> {
+  const key = env.TENANT!.name;
+  const held = bucketPolicies.get(key);
+  if (held && now - held.at < BUCKET_POLICY_TTL_MS) return held.policy;
+  const policy = currentPolicy(env).catch(() => null);
+  bucketPolicies.set(key, { at: now, policy });
+  if (bucketPolicies.size > 1000) bucketPolicies.delete(bucketPolicies.keys().next().value!);
+  return policy;
+}
+
+/**
+ * Hosted mode: charge one call of an authenticated caller (a verified token, a console session).
+ * A valid token is not enough to spend the tenant's people's budget — an issuer such as GitHub
+ * Actions mints tokens for the tenant's audience to anyone — so identities the tenant's policy
+ * does not name (no role, no rule's subjects, no approvers list: `knowsIdentity`) spend the
+ * `unmatched` bucket, and cannot lock the tenant's administrators out. A protective call (a
+ * revoke, a deny, signing out) by a role holder is never refused by the API limit: stopping
+ * access must work during a flood. A policy that cannot be read puts everyone in `unmatched`.
+ */
+export async function chargeAuthenticatedCall(env: Env, identity: Identity, method: string, path: string, gate: ApiRateGate = isolateGate, now = Date.now()): Promise<Response | null> {
+  if (!env.TENANT) return null;
+  const policy = await policyForBuckets(env, now);
+  const holdsRole = (policy?.rolesOf(identity).length ?? 0) > 0;
+  if (holdsRole && failsOpen(method, path)) return null;
+  const bucket: ApiBucket = holdsRole || policy?.knowsIdentity(identity) ? "callers" : "unmatched";
+  return chargeApiRequest(env, bucket, method, path, gate);
 }

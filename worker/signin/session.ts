@@ -18,7 +18,7 @@ import { getCookie, setCookie, deleteCookie } from "hono/cookie";
 import type { Context } from "hono";
 import type { AppEnv } from "../auth/bearer-identity.ts";
 import { ForbiddenError } from "../errors.ts";
-import { chargeApiRequest } from "../limits/api-rate.ts";
+import { chargeAuthenticatedCall } from "../limits/api-rate.ts";
 import { readConsoleSession, sameSecret, type ConsoleSession } from "./store.ts";
 
 export type ConsoleEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { consoleSession: ConsoleSession; consoleSessionId: string } };
@@ -88,7 +88,7 @@ export function consoleIdentity() {
     c.set("consoleSessionId", id);
     c.set("identity", session.identity);
     // A signed-in person's page or action is a call of the tenant's API (hosted mode: rate-limited).
-    const refused = await chargeApiRequest(c.env, "callers", c.req.method, c.req.path);
+    const refused = await chargeAuthenticatedCall(c.env, session.identity, c.req.method, c.req.path);
     if (refused) return refused;
     await next();
   });

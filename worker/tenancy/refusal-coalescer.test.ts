@@ -98,4 +98,38 @@ describe("refusal log coalescing", () => {
     expect(accounted(rows)).toBe(110);
     expect(rows.length).toBeLessThanOrEqual(7);
   });
+
+  it("closes a window whose timer never fired at the next refusal that finds it: its count is written, the new refusal gets its own row", async () => {
+    const never = () => new Promise<void>(() => {});
+    const c = new RefusalCoalescer(never, undefined, 2);
+    const rows: Refusal[] = [];
+    const write = async (r: Refusal) => void rows.push({ ...r });
+    void c.note("acme", refusal({ at: 1_000 }), write);
+    for (let i = 1; i <= 9; i++) expect(c.note("acme", refusal({ at: 1_000 + i }), write)).toBeNull();
+    // Two more kinds fill the cap; their timers never fire either.
+    void c.note("acme", refusal({ at: 1_010, tokenSubject: "k2" }), write);
+    // Well after the window: the stuck windows are closed and written, and this refusal is written at once.
+    const later = c.note("acme", refusal({ at: 5_000, tokenSubject: "k3" }), write);
+    expect(later).not.toBeNull();
+    await Promise.race([later, new Promise((r) => setTimeout(r, 50))]);
+    expect(rows.map((r) => [r.tokenSubject, r.error])).toContainEqual(["k3", "unauthorized"]);
+    expect(rows.some((r) => /^9 more refusals like/.test(r.reason))).toBe(true);
+    expect(accounted(rows)).toBe(12);
+  });
+
+  it("an overflow row keeps a few samples of what it folded", async () => {
+    const clock = manualWindows();
+    const c = new RefusalCoalescer(clock.wait, undefined, 1);
+    const rows: Refusal[] = [];
+    const write = async (r: Refusal) => void rows.push({ ...r });
+    const work = [c.note("acme", refusal({ tokenSubject: "junk-0" }), write)];
+    for (let i = 1; i <= 30; i++) work.push(c.note("acme", refusal({ tokenSubject: `junk-${i}`, path: `/v1/x${i}` }), write));
+    work.push(c.note("acme", refusal({ tokenSubject: "real-admin", path: "/v1/admin/policy" }), write));
+    clock.close();
+    await Promise.all(work);
+    const folded = rows.filter((r) => r.error === "many_kinds_of_refusal");
+    expect(folded[0]!.reason).toContain("first: junk-1 GET /v1/x1");
+    expect(folded[1]!.reason).toMatch(/^30 more refusals like the previous entry .*; among them: junk-2 GET \/v1\/x2 \| /);
+    expect(accounted(rows)).toBe(32);
+  });
 });

@@ -29,10 +29,16 @@ function envOf(hosted: MultiTenantEnv, record: TenantRecord) {
   return tenantEnv(hosted, record, { name: record.name, via: "object" });
 }
 
+/** Every open session of the index, read page by page (a tenant without a session cap may have many). */
 async function openSessions(db: D1Database): Promise<string[]> {
   try {
-    const rows = await db.prepare("SELECT id FROM session_index WHERE status = 'open' LIMIT 10000").all<{ id: string }>();
-    return rows.results.map((r) => r.id);
+    const ids: string[] = [];
+    for (let after = ""; ; ) {
+      const rows = await db.prepare("SELECT id FROM session_index WHERE status = 'open' AND id > ? ORDER BY id LIMIT 1000").bind(after).all<{ id: string }>();
+      for (const r of rows.results) ids.push(r.id);
+      if (rows.results.length < 1000) return ids;
+      after = rows.results[rows.results.length - 1]!.id;
+    }
   } catch (e) {
     if (/no such table/i.test((e as Error).message)) return []; // no session ever started: no index yet
     throw e;
@@ -81,10 +87,16 @@ export async function endActivity(env: Env, sessionReason: string, connectorReas
   } catch (e) {
     unreached.push(`the session index (${(e as Error).message})`);
   }
+  let notTold = 0;
   for (const id of open) {
     const stub = env.SESSIONS.get(env.SESSIONS.idFromName(id));
-    if (await stub.terminate("57P01", sessionReason).catch(() => false)) endedSessions++;
+    try {
+      if (await stub.terminate("57P01", sessionReason)) endedSessions++;
+    } catch {
+      notTold++; // still running, perhaps: the suspension is reported incomplete (repeat it)
+    }
   }
+  if (notTold > 0) unreached.push(`${notTold} open session(s) could not be told to end`);
   return { endedSessions, closedConnectors, unreached };
 }
 

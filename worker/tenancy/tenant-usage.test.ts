@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { tenantDatabase, type TenantStoreNamespace } from "./tenant-store.ts";
-import { addUsage, periodOf, periodQuery, readUsage, readUsagePeriods, usageReport } from "./tenant-usage.ts";
+import { addUsage, listRefusals, periodOf, periodQuery, readUsage, readUsagePeriods, recordRefusal, usageReport } from "./tenant-usage.ts";
 
 const stores = (env as unknown as { TENANT_STORE: TenantStoreNamespace }).TENANT_STORE;
 const at = (iso: string) => Date.parse(iso);
@@ -73,5 +73,15 @@ describe("billing periods", () => {
     expect(capped.filter((r) => r.ok)).toHaveLength(25);
     expect((await readUsage(db)).approval_requests).toBe(25);
     expect((await readUsagePeriods(db, "2026-12"))[0]!.counters.approval_requests).toBe(25);
+  });
+});
+
+describe("the refusal log", () => {
+  it("keeps the newest rows only: a flood cannot grow the tenant's store without bound", async () => {
+    const db = tenantDatabase(stores, "refusal-bound");
+    for (let i = 0; i < 7; i++) {
+      await recordRefusal(db, { at: i, via: "path", method: "GET", path: `/v1/x${i}`, status: 401, error: "unauthorized", reason: "r", tokenIssuer: null, tokenAudience: null, tokenSubject: null, connector: null, tokenTenant: null }, 3);
+    }
+    expect((await listRefusals(db)).map((r) => r.path)).toEqual(["/v1/x6", "/v1/x5", "/v1/x4"]);
   });
 });

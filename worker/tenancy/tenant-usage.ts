@@ -136,7 +136,7 @@ export interface Refusal {
   tokenTenant: string | null;
 }
 
-export async function recordRefusal(db: D1Database, r: Refusal): Promise<void> {
+export async function recordRefusal(db: D1Database, r: Refusal, keep = MAX_REFUSAL_ROWS): Promise<void> {
   await ensure(db);
   await db
     .prepare(
@@ -144,7 +144,12 @@ export async function recordRefusal(db: D1Database, r: Refusal): Promise<void> {
     )
     .bind(r.at, r.via, r.method, r.path.slice(0, 300), r.status, r.error.slice(0, 60), r.reason.slice(0, 300), r.tokenIssuer, r.tokenAudience, r.tokenSubject, r.connector, r.tokenTenant)
     .run();
+  // The log keeps the newest MAX_REFUSAL_ROWS rows: a flood cannot grow the tenant's store without bound.
+  await db.prepare("DELETE FROM tenant_refusals WHERE id <= (SELECT MAX(id) FROM tenant_refusals) - ?").bind(keep).run();
 }
+
+/** How many rows the refusal log keeps (the oldest go first). */
+export const MAX_REFUSAL_ROWS = 10_000;
 
 export async function listRefusals(db: D1Database, limit = 200): Promise<Refusal[]> {
   await ensure(db);
