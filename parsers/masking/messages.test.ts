@@ -5,6 +5,7 @@ import { createMasker, MaskingError } from "../../wasm/loader/mask.ts";
 import { loadWasmModule } from "../../wasm/loader/node.ts";
 import { MaskingConfigError, UNKNOWN_SHAPE_COUNT, type MaskingConfig } from "./config.ts";
 import { twinMaskers } from "./harness.ts";
+import { ReferenceMasker } from "./reference.ts";
 import { loadWasmModule as loadModule } from "../../wasm/loader/node.ts";
 
 const MODULE = loadModule("mask");
@@ -258,7 +259,7 @@ describe("failure modes", () => {
     const m = createMasker(MODULE, cfg);
     expect(() => m.process(bad)).toThrow(MaskingError);
     expect(m.counts()).toEqual({ r: 0 }); // nothing counted for a message that was not released
-    expect(() => twinMaskers(MODULE, cfg).process(bad)).toThrow(MaskingError);
+    expect(() => new ReferenceMasker(cfg).process(bad)).toThrow(/malformed/);
     // a DataRow whose later field is cut short, after a masked field (same for every message kind)
     const row = f.concat([f.rowDescription([{ name: "a" }, { name: "b" }]), f.dataRow(["a@example.com", "xyz"])]);
     const cut = row.slice();
