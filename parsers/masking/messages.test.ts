@@ -5,6 +5,7 @@ import { createMasker, MaskingError } from "../../wasm/loader/mask.ts";
 import { loadWasmModule } from "../../wasm/loader/node.ts";
 import { MaskingConfigError, UNKNOWN_SHAPE_COUNT, type MaskingConfig } from "./config.ts";
 import { twinMaskers } from "./harness.ts";
+import { ReferenceMasker } from "./reference.ts";
 import { loadWasmModule as loadModule } from "../../wasm/loader/node.ts";
 
 const MODULE = loadModule("mask");
@@ -245,6 +246,25 @@ describe("failure modes", () => {
     expect(() => createMasker(loadWasmModule("mask"), CONFIG).process(bad)).toThrow(MaskingError);
     const copyBoth = new Uint8Array([87, 0, 0, 0, 7, 0, 0, 0]);
     expect(() => createMasker(loadWasmModule("mask"), CONFIG).process(copyBoth)).toThrow(/cannot be masked/);
+  });
+
+  it("a message malformed after its first masked value throws too (no half-rewritten message goes on)", () => {
+    // binary COPY: the e-mail in the first field changes the message; the second field's length
+    // runs past it. Reference and WASM both refuse; WASM used to send the partial rewrite on.
+    const header = [80, 71, 67, 79, 80, 89, 10, 255, 13, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    const v = new TextEncoder().encode("a@example.com");
+    const tuple = [0, 2, 0, 0, 0, v.length, ...v, 0, 0, 0, 9, 55];
+    const bad = f.concat([f.copyOutResponse(1, 2), f.copyData(new Uint8Array([...header, ...tuple]))]);
+    const cfg: MaskingConfig = { rules: [{ name: "r", detectors: ["email"], style: "redact" }] };
+    const m = createMasker(MODULE, cfg);
+    expect(() => m.process(bad)).toThrow(MaskingError);
+    expect(m.counts()).toEqual({ r: 0 }); // nothing counted for a message that was not released
+    expect(() => new ReferenceMasker(cfg).process(bad)).toThrow(/malformed/);
+    // a DataRow whose later field is cut short, after a masked field (same for every message kind)
+    const row = f.concat([f.rowDescription([{ name: "a" }, { name: "b" }]), f.dataRow(["a@example.com", "xyz"])]);
+    const cut = row.slice();
+    cut[cut.length - 4] = 0x7f; // field b's length beyond the message
+    expect(() => createMasker(MODULE, cfg).process(cut)).toThrow(MaskingError);
   });
 
   it("validates the configuration", () => {

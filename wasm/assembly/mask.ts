@@ -1290,21 +1290,6 @@ function dataValue(k: u32, known: bool, p: usize, e: usize, emit: bool): bool {
 let firstChangeField: u32 = 0;
 let firstChangePos: usize = 0;
 
-function dataRowRestValid(pos: usize, end: usize, n: u32): bool {
-  for (let k: u32 = 0; k < n; k++) {
-    if (pos + 4 > end) return false;
-    const flen = be32s(pos);
-    pos += 4;
-    if (flen < 0) {
-      if (flen != -1) return false;
-      continue;
-    }
-    if (<usize>flen > end - pos) return false;
-    pos += <usize>flen;
-  }
-  return pos == end;
-}
-
 function dataRow(m: usize, end: usize, emit: bool): i32 {
   if (m + 7 > end) return ERR_MALFORMED;
   const nf = be16u(m + 5);
@@ -1335,10 +1320,10 @@ function dataRow(m: usize, end: usize, emit: bool): i32 {
     pos += <usize>flen;
     const changed = dataValue(k, known, p, pos, emit);
     if (!emit && changed) {
-      // the rest of the message is validated by the emit pass before anything is committed
+      // the rest of the message is validated by the emit pass before anything is committed (run())
       firstChangeField = k;
       firstChangePos = fieldStart;
-      return dataRowRestValid(pos, end, nf - k - 1) ? CHANGED : ERR_MALFORMED;
+      return CHANGED;
     }
   }
   if (pos != end) return ERR_MALFORMED;
@@ -1778,8 +1763,17 @@ function run(): i32 {
       const save = outPos;
       oom = false;
       outCopy(pending, cur - pending);
-      handle(t, cur, end, true);
+      // The emit pass validates what the first pass left unread after its first change (the
+      // rest of a DataRow, of a binary COPY tuple): a malformed message is refused, never sent
+      // on half rewritten.
+      const w = handle(t, cur, end, true);
       resumeValid = false;
+      if (w < 0) {
+        outPos = save;
+        oom = false;
+        dropCounts();
+        return w;
+      }
       if (oom) {
         outPos = save;
         oom = false;
