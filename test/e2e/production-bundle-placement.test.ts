@@ -14,7 +14,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -22,12 +21,12 @@ import { buildWorkerBundle } from "../../scripts/worker-bundle.ts";
 import { placementVar } from "../../scripts/selfhost-config.ts";
 import { generateConnectorKeyPair, importConnectorPrivateKey } from "../../connector/keys.ts";
 import { signConnectorAssertion } from "../../connector/assertion.ts";
-import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
 import { startPostgres, type RunningPostgres } from "../harness/postgres.ts";
 import { createTestCa, type TestCa } from "../harness/test-ca.ts";
 import { startHttpsIssuer, type HttpsIssuer } from "../harness/https-issuer.ts";
 import { startSelfhostWorker, type SelfhostWorker } from "../harness/selfhost-worker.ts";
 import { eventually, gatehouse, psql } from "./helpers.ts";
+import { asSuperuser, httpsCall, upgradeStatus as upgradeStatusOverTls } from "./support/tls-calls.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const TENANTS = ["acme", "beta"] as const;
@@ -47,6 +46,9 @@ const connectorLogs = {} as Record<Tenant, string>;
 const children: ChildProcess[] = [];
 
 const tlsEnv = () => ({ NODE_EXTRA_CA_CERTS: ca.certFile });
+const call = (method: string, url: string, opts: Parameters<typeof httpsCall>[3] = {}) => httpsCall(ca.cert, method, url, opts);
+const upgradeStatus = (url: string, assertion: string) => upgradeStatusOverTls(ca.cert, url, assertion);
+const superuser = <T>(database: string, fn: (c: pg.Client) => Promise<T>) => asSuperuser(db.superuserUrl, database, fn);
 const aud = (t: Tenant) => `gatehouse-${t}`;
 const own = (t: Tenant) => workers[PLACED[t]];
 const away = (t: Tenant) => workers[PLACED[other(t)]];
@@ -124,18 +126,6 @@ afterAll(async () => {
   ca?.dispose();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-async function superuser<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const url = new URL(db.superuserUrl);
-  url.pathname = `/${database}`;
-  const c = new pg.Client({ connectionString: url.toString() });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 describe("tenants placed on two standalone workerd processes", () => {
   it("a process's platform API creates only the tenants placed on it, with only their declared audiences", async () => {
@@ -283,52 +273,3 @@ async function connectCli(gateway: string, token: string): Promise<{ url: string
   return { url: `host=127.0.0.1 port=${info.port} dbname=orders user=${user} sslmode=disable`, pgpass: info.files.pgpass, child };
 }
 
-/** Status of a WebSocket upgrade as a connector sends it (over TLS trusting the test CA). */
-function upgradeStatus(url: string, assertion: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, {
-      ca: ca.cert,
-      headers: { authorization: `Bearer ${assertion}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-protocol": TUNNEL_SUBPROTOCOL },
-    });
-    req.on("response", (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("upgrade", (_res, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** An HTTPS request trusting the test CA; `host` sends another Host header (a tenant's host name) to the same listener. */
-function call(method: string, url: string, opts: { token?: string; host?: string; body?: unknown } = {}): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.host) headers.host = `${opts.host}:${new URL(url).port}`;
-    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    if (body !== undefined) {
-      headers["content-type"] = "application/json";
-      headers["content-length"] = String(Buffer.byteLength(body));
-    }
-    const req = httpsRequest(url, { method, ca: ca.cert, headers, servername: "localhost" }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => {
-        let parsed: Record<string, unknown> = {};
-        try {
-          parsed = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          parsed = { text };
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed, text });
-      });
-    });
-    req.on("error", reject);
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url}`)));
-    req.end(body);
-  });
-}

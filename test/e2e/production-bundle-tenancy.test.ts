@@ -13,7 +13,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -21,12 +20,12 @@ import { buildWorkerBundle } from "../../scripts/worker-bundle.ts";
 import { generateConnectorKeyPair, importConnectorPrivateKey, type Ed25519PrivateJwk } from "../../connector/keys.ts";
 import { signConnectorAssertion } from "../../connector/assertion.ts";
 import { parseKeySet, verifyTrailText } from "../../parsers/audit/index.ts";
-import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
 import { startPostgres, type RunningPostgres } from "../harness/postgres.ts";
 import { createTestCa, type TestCa } from "../harness/test-ca.ts";
 import { startHttpsIssuer, type HttpsIssuer } from "../harness/https-issuer.ts";
 import { startSelfhostWorker, type SelfhostWorker } from "../harness/selfhost-worker.ts";
 import { eventually, gatehouse, psql } from "./helpers.ts";
+import { asSuperuser, httpsCall, upgradeStatus as upgradeStatusOverTls } from "./support/tls-calls.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const TENANTS = ["acme", "beta"] as const;
@@ -45,6 +44,9 @@ const connectorLogs = {} as Record<Tenant, string>;
 const children: ChildProcess[] = [];
 
 const tlsEnv = () => ({ NODE_EXTRA_CA_CERTS: ca.certFile });
+const call = (method: string, url: string, opts: Parameters<typeof httpsCall>[3] = {}) => httpsCall(ca.cert, method, url, opts);
+const upgradeStatus = (url: string, assertion: string) => upgradeStatusOverTls(ca.cert, url, assertion);
+const superuser = <T>(database: string, fn: (c: pg.Client) => Promise<T>) => asSuperuser(db.superuserUrl, database, fn);
 const aud = (t: Tenant) => `gatehouse-${t}`;
 const base = (t: Tenant) => `${worker.url}/t/${t}`;
 /** A pipeline of tenant `claimsOf` holding a token for tenant `audOf`'s audience. */
@@ -63,18 +65,6 @@ rules:
     resources: [orders]
     actions: [connect, sql.read, sql.transaction, sql.session]
 `;
-}
-
-async function superuser<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const url = new URL(db.superuserUrl);
-  url.pathname = `/${database}`;
-  const c = new pg.Client({ connectionString: url.toString() });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 beforeAll(async () => {
@@ -377,58 +367,3 @@ describe("self-hosted multi-tenant: a restart (standalone workerd is killed)", (
   }, 180_000);
 });
 
-/** Status of a WebSocket upgrade as a connector sends it (over TLS trusting the test CA). */
-function upgradeStatus(url: string, assertion: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, {
-      ca: ca.cert,
-      headers: { authorization: `Bearer ${assertion}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-protocol": TUNNEL_SUBPROTOCOL },
-    });
-    req.on("response", (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("upgrade", (_res, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** An HTTPS request trusting the test CA; `host` sends another Host header (a tenant's host name) to the same listener. */
-function call(
-  method: string,
-  url: string,
-  opts: { token?: string; host?: string; body?: unknown; raw?: boolean } = {},
-): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.host) headers.host = `${opts.host}:${new URL(url).port}`;
-    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    if (body !== undefined) {
-      headers["content-type"] = "application/json";
-      // Node sends a DELETE's body neither chunked nor with a length unless told.
-      headers["content-length"] = String(Buffer.byteLength(body));
-    }
-    // The listener's certificate names 127.0.0.1/localhost: TLS checks that name, the Host header picks the tenant.
-    const req = httpsRequest(url, { method, ca: ca.cert, headers, servername: "localhost" }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => {
-        let body: Record<string, unknown> = {};
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          if (!opts.raw) body = { text };
-        }
-        resolve({ status: res.statusCode ?? 0, body, text });
-      });
-    });
-    req.on("error", reject);
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url}`)));
-    req.end(body);
-  });
-}
