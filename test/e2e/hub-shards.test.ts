@@ -14,8 +14,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import http from "node:http";
-import { randomBytes } from "node:crypto";
 import pg from "pg";
 import WebSocket from "ws";
 import { decodeFrame, encodeControl, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage } from "../../parsers/tunnel/frames.ts";
@@ -29,6 +27,7 @@ import { generateConnectorKeyPair, importConnectorPrivateKey, type Ed25519Privat
 import { signConnectorAssertion } from "../../connector/assertion.ts";
 import { hubShardOfResource } from "../../worker/connectors/hub-placement.ts";
 import { eventually, gatehouse } from "./helpers.ts";
+import { upgradeStatus } from "./support/tls-calls.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CONNECTOR_BIN = path.join(ROOT, "bin/gatehouse-connector.mjs");
@@ -129,24 +128,6 @@ async function listen(t: Tenant, resource: string, token: string): Promise<strin
   });
   closers.push(() => listener.close());
   return listenerUrl(listener.port, "ci", resource, listener.auth.password);
-}
-
-/** Status of a connector's WebSocket upgrade (fetch cannot send `upgrade`). */
-function upgradeStatus(url: string, assertion: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, {
-      headers: { authorization: `Bearer ${assertion}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-protocol": TUNNEL_SUBPROTOCOL },
-    });
-    req.on("response", (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("upgrade", (_res, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    req.on("error", reject);
-  });
 }
 
 /**

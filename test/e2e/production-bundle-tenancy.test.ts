@@ -45,7 +45,7 @@ const children: ChildProcess[] = [];
 
 const tlsEnv = () => ({ NODE_EXTRA_CA_CERTS: ca.certFile });
 const call = (method: string, url: string, opts: Parameters<typeof httpsCall>[3] = {}) => httpsCall(ca.cert, method, url, opts);
-const upgradeStatus = (url: string, assertion: string) => upgradeStatusOverTls(ca.cert, url, assertion);
+const upgradeStatus = (url: string, assertion: string) => upgradeStatusOverTls(url, assertion, ca.cert);
 const superuser = <T>(database: string, fn: (c: pg.Client) => Promise<T>) => asSuperuser(db.superuserUrl, database, fn);
 const aud = (t: Tenant) => `gatehouse-${t}`;
 const base = (t: Tenant) => `${worker.url}/t/${t}`;

@@ -12,9 +12,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import http from "node:http";
 import { randomBytes } from "node:crypto";
-import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
 import { startTestStack, runPsql, type TestStack } from "../harness/stack.ts";
 import { TEST_LISTENER_CREDENTIALS, listenerUrl } from "../harness/listener-auth.ts";
 import { startConnectListener } from "../../client/listener.ts";
@@ -25,6 +23,7 @@ import { generateConnectorKeyPair, importConnectorPrivateKey, type Ed25519Privat
 import { signConnectorAssertion } from "../../connector/assertion.ts";
 import { parseKeySet, verifyTrailText } from "../../parsers/audit/index.ts";
 import { eventually, gatehouse } from "./helpers.ts";
+import { upgradeStatus } from "./support/tls-calls.ts";
 
 const TENANTS = ["acme", "beta"] as const;
 /**
@@ -110,24 +109,6 @@ async function listen(t: Tenant, token: string): Promise<string> {
   });
   closers.push(() => listener.close());
   return listenerUrl(listener.port, "ci", "orders", listener.auth.password);
-}
-
-/** Status of a WebSocket upgrade as a connector sends it (fetch cannot send `upgrade`). */
-function upgradeStatus(url: string, assertion: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, {
-      headers: { authorization: `Bearer ${assertion}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-protocol": TUNNEL_SUBPROTOCOL },
-    });
-    req.on("response", (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("upgrade", (_res, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    req.on("error", reject);
-  });
 }
 
 async function refusals(t: Tenant): Promise<Array<Record<string, unknown>>> {

@@ -1,10 +1,11 @@
 /**
  * HTTPS calls of the self-hosted e2e tests (production-bundle-tenancy, production-bundle-placement):
  * requests that trust the test CA, a Host header naming a tenant on the same listener, and a
- * connector-style WebSocket upgrade whose status is all the test wants. Plus a superuser
+ * connector-style WebSocket upgrade (also over plain HTTP) whose status is all the test wants. Plus a superuser
  * connection to a database of the test's own PostgreSQL (ground truth).
  */
 import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import pg from "pg";
 import { TUNNEL_SUBPROTOCOL } from "../../../parsers/tunnel/frames.ts";
@@ -47,13 +48,11 @@ export function httpsCall(caCert: string, method: string, url: string, opts: { t
   });
 }
 
-/** Status of a WebSocket upgrade as a connector sends it (over TLS trusting `caCert`). */
-export function upgradeStatus(caCert: string, url: string, assertion: string): Promise<number> {
+/** Status of a WebSocket upgrade as a connector sends it (fetch cannot send `upgrade`); over TLS trusting `caCert` when given. */
+export function upgradeStatus(url: string, assertion: string, caCert?: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, {
-      ca: caCert,
-      headers: { authorization: `Bearer ${assertion}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-protocol": TUNNEL_SUBPROTOCOL },
-    });
+    const headers = { authorization: `Bearer ${assertion}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), "sec-websocket-protocol": TUNNEL_SUBPROTOCOL };
+    const req = caCert === undefined ? httpRequest(url, { headers }) : httpsRequest(url, { ca: caCert, headers });
     req.on("response", (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
