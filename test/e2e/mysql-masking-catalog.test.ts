@@ -373,6 +373,45 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     expect(events.findIndex((e) => e.type === "masking.derived")).toBeLessThan(events.findIndex((e) => e.type === "result"));
     await c.end();
   });
+  it("value statistics (mysql.column_stats min/max and JSON histograms) hold a masked column's values: reading them is masked, however spelt", async () => {
+    // A DBA's ANALYZE … PERSISTENT copies email values into mysql.column_stats; the pipeline's accounts may read it (monitoring grants).
+    const users = Object.values(db.levels).map((l) => `'${l.user}'@'%'`).join(", ");
+    await db.rootSql(`SET SESSION histogram_type = 'JSON_HB'; ANALYZE TABLE customers PERSISTENT FOR COLUMNS (email, name) INDEXES (); GRANT SELECT ON mysql.column_stats TO ${users};`, db.database);
+    const minEmail = await truth("SELECT min_value FROM mysql.column_stats WHERE db_name = DATABASE() AND table_name = 'customers' AND column_name = 'email'");
+    expect(minEmail).toMatch(/@example\.com$/); // the attack is real: root sees a masked value there
+    expect(await truth("SELECT histogram FROM mysql.column_stats WHERE db_name = DATABASE() AND table_name = 'customers' AND column_name = 'email'")).toContain("@example.com");
+    const c = await connect();
+    // varbinary columns come back as Buffers: shown as text
+    const shown = (v: unknown) => JSON.stringify(v, (_k, x) => (x?.type === "Buffer" && Array.isArray(x.data) ? Buffer.from(x.data).toString("utf8") : x));
+    const where = "WHERE table_name = 'customers' AND column_name = 'email'";
+    const reads = [
+      `SELECT min_value, max_value, histogram FROM mysql.column_stats ${where}`,
+      `SELECT * FROM mysql.column_stats ${where}`,
+      `SELECT min_value AS m FROM \`mysql\`.\`column_stats\` ${where}`,
+      `SELECT s.max_value FROM mysql.column_stats s ${where.replace(/table_name|column_name/g, (x) => `s.${x}`)}`,
+      `SELECT CONVERT(min_value USING utf8mb4) AS m FROM mysql.column_stats ${where}`,
+      `/*!SELECT min_value FROM mysql.column_stats ${where}*/`,
+    ];
+    for (const sql of reads) {
+      const got = shown(await rows(c, sql));
+      expect(got, sql).toContain("[REDACTED]");
+      expect(got, sql).not.toContain("@example.com");
+    }
+    // the protocol's prepared statements, and `USE mysql` then the bare name
+    expect(shown((await c.execute("SELECT min_value FROM mysql.column_stats WHERE table_name = ? AND column_name = ?", ["customers", "email"]))[0])).toBe('[{"min_value":"[REDACTED]"}]');
+    await c.query("USE mysql");
+    expect(shown(await rows(c, `SELECT min_value, max_value FROM column_stats ${where}`))).toBe('[{"min_value":"[REDACTED]","max_value":"[REDACTED]"}]');
+    await c.query(`USE ${db.database}`);
+    // copying the statistics out is a tainted write: refused, nothing written
+    await expect(c.query(`INSERT INTO notes SELECT 9, min_value FROM mysql.column_stats ${where}`)).rejects.toMatchObject({ errno: 1227 });
+    expect(await truth("SELECT COUNT(*) FROM notes WHERE id = 9")).toBe("0");
+    // a view over the statistics, created by another session, is a masked view
+    await other(`CREATE VIEW v_stats AS SELECT table_name AS t, column_name AS col, min_value AS lo FROM mysql.column_stats`);
+    expect(await truth("SELECT lo FROM v_stats WHERE t = 'customers' AND col = 'email'")).toBe(minEmail);
+    expect(shown(await rows(c, "SELECT lo FROM v_stats WHERE t = 'customers' AND col = 'email'"))).toBe('[{"lo":"[REDACTED]"}]');
+    await c.end();
+  });
+
   it("relation names with capitals are looked up as spelt (the per-statement lookup): a table stays plain, a view over a masked column is redacted", async () => {
     await other("CREATE TABLE MixedCase (id INT PRIMARY KEY, label VARCHAR(50)); INSERT INTO MixedCase VALUES (1, 'plain'); CREATE VIEW `VwUpper` AS SELECT id, email AS label FROM customers WHERE id = 1");
     expect(await truth("SELECT label FROM VwUpper")).toBe(email1);

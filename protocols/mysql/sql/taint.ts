@@ -44,6 +44,18 @@ const PREDICATE_BY = new Set(["ORDER", "GROUP", "PARTITION"]);
 const PREDICATE_END = new Set(["SELECT", "FROM", "JOIN", "STRAIGHT_JOIN", "LIMIT", "OFFSET", "UNION", "INTERSECT", "EXCEPT", "MINUS", "RETURNING", "WINDOW", "INTO", "VALUES", "SET", "THEN", "ELSE", "END", "FOR", "LOCK"]);
 
 const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
+
+/**
+ * Tables that hold column *values* as statistics: MariaDB's engine-independent statistics
+ * (`mysql.column_stats`: min_value, max_value and, from 10.8, JSON histograms of the values) and
+ * MySQL 8's histograms (`information_schema.COLUMN_STATISTICS`). `ANALYZE TABLE customers
+ * PERSISTENT FOR COLUMNS (email)` (or a DBA's nightly ANALYZE) copies masked values there under a
+ * column named `min_value`, which no column rule names. Naming one taints the statement as a masked
+ * view does: every column without its own rule is derived. Matched by name alone, qualified or not
+ * (`USE mysql` then a bare `column_stats`), so an application table of that name is redacted too —
+ * fail closed, as PostgreSQL's pg_stats & co. are (parsers/masking/taint/analyze.ts).
+ */
+const VALUE_STATISTICS_TABLES = new Set(["column_stats", "column_statistics"]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
 /**
@@ -145,6 +157,11 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
       if (view) maskedView = stmtMaskedView = true;
       stmtMasked = true;
       if (inPredicate() && !view) predicate ??= `${t.value.toLowerCase()} in a predicate or ordering clause`;
+    }
+    if ((t.type === "word" || t.type === "ident") && VALUE_STATISTICS_TABLES.has(t.value.toLowerCase())) {
+      sources.add(`value statistics ${t.value.toLowerCase()}`);
+      maskedView = stmtMaskedView = true;
+      stmtMasked = true;
     }
     if (t.type === "op" && t.text === ":=") stmtAssigns = true;
     if (t.type === "word" && (t.text === "INTO" || (t.text === "SET" && i === 0) || (t.text === "SET" && toks[i - 1]?.type === "semicolon"))) stmtAssigns = true;

@@ -125,6 +125,28 @@ describe("MySQL row masking = PostgreSQL masking of the same value", () => {
     expect(m.counts["(derived-from-masked)"]).toBe(3);
   });
 
+  it("value statistics tables (MariaDB mysql.column_stats, MySQL 8 COLUMN_STATISTICS) taint as a masked view, in any spelling", () => {
+    const m = rowMasker();
+    const namesMasked = (w: string) => m.namesMasked(w);
+    for (const sql of [
+      "SELECT min_value FROM mysql.column_stats",
+      "select MIN_VALUE from MYSQL.COLUMN_STATS",
+      "SELECT min_value FROM `mysql`.`Column_Stats`",
+      "SELECT min_value FROM column_stats",
+      "SELECT histogram FROM information_schema.COLUMN_STATISTICS",
+      "/*!SELECT min_value FROM mysql.column_stats*/",
+    ]) {
+      const taint = analyzeTaint(sql, DIALECT, namesMasked);
+      expect(taint, sql).toMatchObject({ maskedView: true });
+      expect(taint!.sources[0], sql).toMatch(/^value statistics column_stat(s|istics)$/);
+      // a stored-looking column of that table (org_table column_stats) is derived: redacted
+      const cols = [col("min_value", TYPE.VAR_STRING, "min_value", "column_stats")];
+      expect(m.mask(cols, [utf8Bytes("ada@example.com")], taint, false).cells.map((c) => (c === null ? null : utf8Text(c))), sql).toEqual(["[REDACTED]"]);
+    }
+    // the index statistics hold no column values: not tainted
+    expect(analyzeTaint("SELECT avg_frequency FROM mysql.index_stats", DIALECT, namesMasked)).toBeNull();
+  });
+
   it("views: a view reading a masked column (directly, through another view, or unreadable) makes its columns derived", () => {
     const m = rowMasker();
     m.setViews(
