@@ -219,7 +219,7 @@ describe("each tenant's own sign-in", () => {
     expect(done.status).toBe(303);
     expect(done.headers.get("location")).toBe("/t/acme/console/approvals");
     const set = done.headers.getSetCookie().join("\n");
-    expect(set).toMatch(/gatehouse_console_acme=[A-Za-z0-9_-]{43}; Max-Age=7200; Path=\/t\/acme; HttpOnly; SameSite=Lax/);
+    expect(set).toMatch(/gatehouse_console_acme=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}; Max-Age=7200; Path=\/t\/acme; HttpOnly; SameSite=Lax/);
   });
 });
 
