@@ -120,6 +120,7 @@ describe("the tenant's API rate", () => {
       ["POST", "/console/approvals/apr_b234567892345678/deny"],
       ["POST", "/console/grants/grt_b234567892345678/revoke"],
       ["POST", "/signout"],
+      ["POST", "/v1/cancel"],
       ["GET", "/.well-known/gatehouse-audit-keys"],
     ] as const) expect(failsOpen(method, path), `${method} ${path}`).toBe(true);
     for (const [method, path] of [

@@ -31,7 +31,7 @@
  * then without asking it again. The bucket is in the limiter's memory: no durable write per call.
  *
  * A limiter that cannot be reached: routes that only protect (revoking a grant or a connector,
- * denying a request, signing out) and the public audit keys go on (fail open: refusing them would
+ * denying a request, signing out, cancelling a running statement) and the public audit keys go on (fail open: refusing them would
  * keep an administrator from stopping access during an incident, or verifiers from checking
  * trails); every other call is refused with 503 (fail closed: they create work and state — grant
  * and approval votes, policy, enrolment, sign-in — and must not become unbounded while the limit
