@@ -83,8 +83,16 @@ export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
   renew(sessionId: string): Promise<boolean>;
   release(sessionId: string): Promise<void>;
   takeRequests(wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;
-  /** The tenant's API buckets (worker/limits/api-rate.ts): "callers" or "anonymous". */
-  takeApiRequests(bucket: "callers" | "anonymous", wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number; suspended?: string }>;
+  /**
+   * The tenant's API buckets (worker/limits/api-rate.ts). `share`: the client address group's
+   * sub-bucket of `anonymous`, taken from together with the tenant's; `scope` says which was empty.
+   */
+  takeApiRequests(
+    bucket: "callers" | "unmatched" | "anonymous",
+    wanted: number,
+    limits: { ratePerSecond: number; burst: number },
+    share?: { group: string; limits: { ratePerSecond: number; burst: number } },
+  ): Promise<{ granted: number; retryAfterMs: number; suspended?: string; scope?: "tenant" | "address" }>;
   /** Hosted mode: the platform suspended / resumed the tenant; takeApiRequests answers `suspended` meanwhile. */
   suspendApi(reason: string): Promise<void>;
   resumeApi(): Promise<void>;

@@ -20,7 +20,7 @@ import { consoleRoutes } from "./console/routes.ts";
 import { signinRoutes } from "./signin/routes.ts";
 
 import { serveHosted } from "./tenancy/boundary.ts";
-import { chargeApiRequest, isAnonymousApiRoute } from "./limits/api-rate.ts";
+import { RefusedByRateLimit, chargeAnonymousCall, isAnonymousApiRoute } from "./limits/api-rate.ts";
 import type { HostedEnv } from "./tenancy/tenant-env.ts";
 
 // Tenant-aware in hosted mode (they run with the tenant named in their object name), plain otherwise.
@@ -45,11 +45,12 @@ app.use("/v1/*", async (c, next) => {
   return next();
 });
 // Hosted mode: the routes that serve anyone (sign-in, connector enrolment, the published audit keys)
-// draw on the tenant's `anonymous` API bucket before they do any work; the others are charged to its
+// draw on the tenant's `anonymous` API bucket — and their client address's share of it — before they
+// do any work; the others are charged to its
 // `callers` bucket once their caller is authenticated (worker/limits/api-rate.ts).
 app.use("*", async (c, next) => {
   if (!c.env.TENANT || !isAnonymousApiRoute(c.req.method, c.req.path)) return next();
-  const refused = await chargeApiRequest(c.env, "anonymous", c.req.method, c.req.path);
+  const refused = await chargeAnonymousCall(c.env, c.req.raw, c.req.path);
   if (refused) return refused;
   return next();
 });
@@ -73,6 +74,8 @@ app.notFound((c) => c.json({ error: "not_found", reason: `no route for ${c.req.m
 
 // Typed errors become HTTP responses only here, at the boundary.
 app.onError((err, c) => {
+  // A rate-limit answer made deeper in (a charged registry lookup or cookie check: worker/limits/api-rate.ts), sent as is.
+  if (err instanceof RefusedByRateLimit) return err.response;
   if (err instanceof GatewayError) return c.json({ error: err.code, reason: err.message }, err.status);
   if (err instanceof ConfigurationError) return c.json({ error: "misconfigured", reason: err.message }, 503);
   console.error("gatehouse: unhandled error", err);

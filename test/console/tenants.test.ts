@@ -219,7 +219,7 @@ describe("each tenant's own sign-in", () => {
     expect(done.status).toBe(303);
     expect(done.headers.get("location")).toBe("/t/acme/console/approvals");
     const set = done.headers.getSetCookie().join("\n");
-    expect(set).toMatch(/gatehouse_console_acme=[A-Za-z0-9_-]{43}; Max-Age=7200; Path=\/t\/acme; HttpOnly; SameSite=Lax/);
+    expect(set).toMatch(/gatehouse_console_acme=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}; Max-Age=7200; Path=\/t\/acme; HttpOnly; SameSite=Lax/);
   });
 });
 
@@ -257,7 +257,7 @@ describe("across tenants (attacks)", () => {
     // B did not consume it: the real browser at A still finishes.
     const atAcme = await fetch(flow.callback, { headers: { cookie: cookieHeader(flow.cookies) }, redirect: "manual" });
     expect(atAcme.status).toBe(303);
-    expect(setCookies(atAcme).gatehouse_console_acme).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(setCookies(atAcme).gatehouse_console_acme).toMatch(/^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/);
   });
 
   it("a code issued to A's client is refused at B's callback", async () => {
@@ -310,7 +310,7 @@ describe("across tenants (attacks)", () => {
     const flow = await codeFor("plain" as Tenant, "pat");
     const done = await fetch(flow.callback, { headers: { cookie: cookieHeader(flow.cookies) }, redirect: "manual" });
     expect(done.status).toBe(303);
-    expect(setCookies(done).gatehouse_console_plain).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(setCookies(done).gatehouse_console_plain).toMatch(/^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/);
   });
 });
 

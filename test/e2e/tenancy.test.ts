@@ -497,10 +497,16 @@ describe("per-tenant API rate (calls outside sessions: max_api_requests_per_minu
     // The unauthenticated routes have a bucket of their own: the published audit keys are still served.
     expect((await api("GET", `${base("chatty")}/.well-known/gatehouse-audit-keys`, null)).status).toBe(200);
 
-    // The platform's API is no tenant's: it is served, and shows the limit.
+    // The platform's API is no tenant's: it is served, and shows the limit — and how often it refused (10 + 1 above, coalesced writes).
     const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/chatty`, platformToken);
     expect(shown.status).toBe(200);
     expect(shown.json.tenant).toMatchObject({ limits: { max_api_requests_per_minute: 2 } });
+    await eventually(
+      async () => ((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/chatty`, platformToken)).json.usage as Record<string, number>).api_requests_refused === 11,
+      "chatty's api_requests_refused counts its 11 refusals",
+      50,
+      100,
+    );
     // Other tenants run with the default.
     expect((await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken)).json.tenant).toMatchObject({ limits: { max_api_requests_per_minute: 1200 } });
     // Raised by the platform: applies to the next calls, without waiting for the old Retry-After.

@@ -23,8 +23,8 @@ export function bearerToken(header: string | undefined): string {
 }
 
 /**
- * `api: false` for the routes that start or steer sessions (the tunnel upgrade, cancel): they are
- * bounded by the session limits. Every other route counts one call of the tenant's API (hosted
+ * `api: false` for the route that starts sessions (the tunnel upgrade): it is bounded by the
+ * session limits. Every other route counts one call of the tenant's API (hosted
  * mode, worker/limits/api-rate.ts), charged once the token has passed the tenant's issuers and
  * before anything else is asked: a caller without a valid token never spends the tenant's budget,
  * and one the tenant's policy does not name spends a bucket of its own (chargeAuthenticatedCall).

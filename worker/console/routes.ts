@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { ConfigurationError, GatewayError } from "../errors.ts";
 import { consoleIdentity, type ConsoleEnv } from "../signin/session.ts";
+import { RefusedByRateLimit } from "../limits/api-rate.ts";
 import { consoleApprovals } from "./approvals.ts";
 import { consoleSessions } from "./sessions.ts";
 import { consoleGrants, consoleReview } from "./review.ts";
@@ -29,6 +30,8 @@ consoleRoutes.route("/review", consoleReview);
 consoleRoutes.route("/grants", consoleGrants);
 
 consoleRoutes.onError(async (err, c) => {
+  // The API rate limit's answer (JSON 429/503 + Retry-After), as for every refused console call.
+  if (err instanceof RefusedByRateLimit) return err.response;
   if (err instanceof GatewayError) {
     const status = ([400, 403, 404, 409] as const).find((s) => s === err.status) ?? 400;
     // Signed in: the page keeps its navigation (and sign-out) around the refusal.

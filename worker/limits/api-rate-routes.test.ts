@@ -3,7 +3,7 @@
  * routes in workerd: the real app, given a hosted tenant's Env (its limit, its limiter and hub in
  * its namespace) the way the boundary gives it, real tokens verified against an inline JWKS, real
  * console sessions in D1. A bearer token is charged once it passed the tenant's issuers (outsiders
- * spend nothing); the tunnel's cancel belongs to sessions and is not charged; the routes that serve
+ * spend nothing), a cancel too; the routes that serve
  * anyone draw on their own bucket, charged before any work; console pages once signed in.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import type { Env } from "../env.ts";
 import worker from "../index.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { createConsoleSession } from "../signin/store.ts";
+import { sessionCookieValue } from "../signin/session.ts";
 import type { HostedEnv } from "../tenancy/tenant-env.ts";
 
 const testEnv = env as unknown as Env;
@@ -52,6 +53,7 @@ function tenantEnv(name: string, perMinute: number): HostedEnv {
     ...testEnv,
     GATEHOUSE_ISSUERS: issuers,
     GATEHOUSE_POLICY: POLICY,
+    GATEHOUSE_MASKING_KEY: "api-rate-routes-masking-key",
     SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
     CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
     TENANT: { name, via: "path", limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null, maxApiRequestsPerMinute: perMinute } },
@@ -68,7 +70,7 @@ async function call(e: HostedEnv, method: string, path: string, headers: Record<
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
 describe("where the tenant's API rate is charged", () => {
-  it("a bearer call once its token passed the tenant's issuers: outsiders spend nothing; cancel (a session's) is not charged", async () => {
+  it("a bearer call once its token passed the tenant's issuers: outsiders spend nothing; a cancel is charged, an administrator's served", async () => {
     const e = tenantEnv("routes-a", 2);
     const admin = await token("alice", ["admins"]);
     for (let i = 0; i < 5; i++) {
@@ -83,8 +85,9 @@ describe("where the tenant's API rate is charged", () => {
     expect(await refused.json()).toMatchObject({ error: "api_rate_limited", reason: expect.stringMatching(/max_api_requests_per_minute: 2\); retry in \d+ s$/) });
     // The same budget for every caller and route of the tenant (a pipeline reading a resource: refused before the hub is asked).
     expect((await call(e, "GET", "/v1/resources/orders", bearer(await token("ci")))).status).toBe(429);
-    // A session's cancel is not an API call: served.
-    expect((await call(e, "POST", "/v1/cancel", { ...bearer(await token("ci")), "content-type": "application/json" }, JSON.stringify({ pid: 1, secret: 2 }))).status).toBe(202);
+    // A cancel reads the tenant's database: charged like any call (charged-reads.test.ts), but an administrator's is served.
+    expect((await call(e, "POST", "/v1/cancel", { ...bearer(await token("ci")), "content-type": "application/json" }, JSON.stringify({ pid: 1, secret: 2 }))).status).toBe(429);
+    expect((await call(e, "POST", "/v1/cancel", { ...bearer(admin), "content-type": "application/json" }, JSON.stringify({ pid: 1, secret: 2 }))).status).toBe(202);
     // The published audit keys are on the anonymous bucket: served.
     expect((await call(e, "GET", "/.well-known/gatehouse-audit-keys")).status).toBe(200);
   });
@@ -105,7 +108,7 @@ describe("where the tenant's API rate is charged", () => {
     const e = tenantEnv("routes-c", 1);
     for (let i = 0; i < 3; i++) expect((await call(e, "GET", "/console/approvals")).status).toBe(303);
     const { id } = await createConsoleSession(testEnv.DB, "routes-c", { issuer: ISSUER, subject: "alice", claims: { iss: ISSUER, sub: "alice", groups: ["admins"] } }, "oidc:corp", 3600);
-    const cookie = { cookie: `gatehouse_console_routes-c=${id}` };
+    const cookie = { cookie: `gatehouse_console_routes-c=${await sessionCookieValue(e, "routes-c", id)}` };
     expect((await call(e, "GET", "/console/approvals", cookie)).status).toBe(200);
     const refused = await call(e, "GET", "/console/approvals", cookie);
     expect(refused.status).toBe(429);

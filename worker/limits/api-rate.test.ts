@@ -10,7 +10,9 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
-import { ApiRateGate, DEFAULT_API_REQUESTS_PER_MINUTE, apiBucketLimits, apiRequestsPerMinute, chargeApiRequest, chargeAuthenticatedCall, failsOpen, isAnonymousApiRoute, type ApiRateLimiter } from "./api-rate.ts";
+import { retuned } from "./session-limiter.ts";
+import { TokenBucket } from "./token-bucket.ts";
+import { ApiRateGate, DEFAULT_API_REQUESTS_PER_MINUTE, addressShare, apiBucketLimits, apiRequestsPerMinute, chargeApiRequest, chargeAuthenticatedCall, failsOpen, isAnonymousApiRoute, type ApiRateLimiter } from "./api-rate.ts";
 
 const testEnv = env as unknown as Env;
 
@@ -27,9 +29,9 @@ function counted(e: Pick<Env, "SESSION_LIMITER">): { limiter: () => ApiRateLimit
   const stub = e.SESSION_LIMITER.get(e.SESSION_LIMITER.idFromName("limits"));
   return {
     limiter: () => ({
-      takeApiRequests: (bucket, wanted, limits) => {
+      takeApiRequests: (bucket, wanted, limits, share) => {
         calls++;
-        return stub.takeApiRequests(bucket, wanted, limits);
+        return stub.takeApiRequests(bucket, wanted, limits, share);
       },
     }),
     calls: () => calls,
@@ -118,6 +120,7 @@ describe("the tenant's API rate", () => {
       ["POST", "/console/approvals/apr_b234567892345678/deny"],
       ["POST", "/console/grants/grt_b234567892345678/revoke"],
       ["POST", "/signout"],
+      ["POST", "/v1/cancel"],
       ["GET", "/.well-known/gatehouse-audit-keys"],
     ] as const) expect(failsOpen(method, path), `${method} ${path}`).toBe(true);
     for (const [method, path] of [
@@ -222,5 +225,68 @@ rules:
     expect(await chargeAuthenticatedCall(e, who("boss"), "POST", "/v1/grants/grt_b234567892345678/revoke", gate)).toBeNull();
     // A stranger's "protective" call is charged like any other (no role: no exemption).
     expect((await chargeAuthenticatedCall(e, who("repo:evil/x"), "POST", "/v1/grants/grt_b234567892345678/revoke", gate))?.status).toBe(429);
+  });
+});
+
+describe("per-address shares: what the isolate and the limiter keep", () => {
+  it("a share's size: a tenth of the bucket, at least 10, at most the bucket", () => {
+    expect([addressShare(1200), addressShare(100), addressShare(60), addressShare(5), addressShare(20_000)]).toEqual([120, 10, 10, 5, 2000]);
+  });
+
+  it("the limiter takes from the address's share and the tenant's bucket together, and says which was empty", async () => {
+    const l = testEnv.SESSION_LIMITER.get(testEnv.SESSION_LIMITER.idFromName("api-shares-limiter"));
+    const limits = { ratePerSecond: 0.05, burst: 3 };
+    const share = (group: string) => ({ group, limits: { ratePerSecond: 0.05, burst: 2 } });
+    expect(await l.takeApiRequests("anonymous", 5, limits, share("v4:192.0.2.1"))).toEqual({ granted: 2, retryAfterMs: 0 });
+    expect(await l.takeApiRequests("anonymous", 1, limits, share("v4:192.0.2.1"))).toMatchObject({ granted: 0, scope: "address" });
+    expect(await l.takeApiRequests("anonymous", 5, limits, share("v4:192.0.2.2"))).toEqual({ granted: 1, retryAfterMs: 0 });
+    expect(await l.takeApiRequests("anonymous", 1, limits, share("v4:192.0.2.3"))).toMatchObject({ granted: 0, scope: "tenant" });
+    // The address's refusal spent nothing of the tenant's bucket, nor the tenant's refusal of the address's share.
+    const again = testEnv.SESSION_LIMITER.get(testEnv.SESSION_LIMITER.idFromName("api-shares-limiter-2"));
+    expect(await again.takeApiRequests("anonymous", 2, limits, share("a"))).toEqual({ granted: 2, retryAfterMs: 0 });
+    expect((await again.takeApiRequests("anonymous", 1, limits, share("a"))).granted).toBe(0);
+    expect(await again.takeApiRequests("anonymous", 1, limits, share("b"))).toEqual({ granted: 1, retryAfterMs: 0 });
+  });
+
+  it("the limiter keeps a bounded number of shares, the least recently used dropped first", () => {
+    const buckets = new Map<string, { bucket: TokenBucket; key: string }>();
+    const limits = { ratePerSecond: 1, burst: 1 };
+    for (const g of ["a", "b", "c"]) retuned(buckets, g, limits, 0, 3).take(1, 0);
+    retuned(buckets, "a", limits, 0, 3); // used again: now the most recent
+    retuned(buckets, "d", limits, 0, 3);
+    expect([...buckets.keys()]).toEqual(["c", "a", "d"]);
+    expect(retuned(buckets, "a", limits, 0, 3).available(0)).toBe(0); // kept, still empty
+  });
+
+  it("an isolate learns the tenant's bucket is empty from one address and refuses the others without asking; its leases are bounded", async () => {
+    let asked = 0;
+    const tenantEmpty: () => ApiRateLimiter = () => ({
+      takeApiRequests: async () => {
+        asked++;
+        return { granted: 0, retryAfterMs: 5_000, scope: "tenant" };
+      },
+    });
+    const gate = new ApiRateGate(() => 1_000_000, 3);
+    expect(await gate.admit("api-iso", "anonymous", 100, tenantEmpty, false, "v4:192.0.2.1")).toMatchObject({ ok: false, status: 429, reason: expect.stringMatching(/the tenant's API rate limit is reached/) });
+    for (let i = 2; i < 50; i++) expect(await gate.admit("api-iso", "anonymous", 100, tenantEmpty, false, `v4:192.0.2.${i}`)).toMatchObject({ ok: false, status: 429 });
+    expect(asked).toBe(1);
+    // An address's own share empty: only that address is refused without asking.
+    let calls = 0;
+    const shareEmpty: () => ApiRateLimiter = () => ({
+      takeApiRequests: async (_b, _w, _l, share) => {
+        calls++;
+        return share?.group === "v4:198.51.100.1" ? { granted: 0, retryAfterMs: 5_000, scope: "address" } : { granted: 1, retryAfterMs: 0 };
+      },
+    });
+    const gate2 = new ApiRateGate(() => 1_000_000, 3);
+    expect(await gate2.admit("api-iso2", "anonymous", 100, shareEmpty, false, "v4:198.51.100.1")).toMatchObject({ ok: false, reason: expect.stringMatching(/this client address's share/) });
+    expect(await gate2.admit("api-iso2", "anonymous", 100, shareEmpty, false, "v4:198.51.100.1")).toMatchObject({ ok: false });
+    expect(calls).toBe(1);
+    expect(await gate2.admit("api-iso2", "anonymous", 100, shareEmpty, false, "v4:198.51.100.2")).toEqual({ ok: true });
+    // Past the bound (3 leases), the oldest is dropped: the address is asked about again, and the limiter still refuses it.
+    for (const g of ["v4:198.51.100.3", "v4:198.51.100.4", "v4:198.51.100.5"]) await gate2.admit("api-iso2", "anonymous", 100, shareEmpty, false, g);
+    const before = calls;
+    expect(await gate2.admit("api-iso2", "anonymous", 100, shareEmpty, false, "v4:198.51.100.1")).toMatchObject({ ok: false, status: 429 });
+    expect(calls).toBe(before + 1);
   });
 });

@@ -14,8 +14,14 @@
  *    authentication is refused (401) without spending the tenant's budget: an outsider without a
  *    token for the tenant cannot lock its administrators out.
  *  - `anonymous`: the routes that serve anyone (sign-in pages and callbacks, connector enrolment —
- *    whose one-time token is judged by the hub —, the published audit keys). Charged up front. A
- *    flood there can use up only this bucket: the tenant's authenticated API goes on.
+ *    whose one-time token is judged by the hub —, the published audit keys), and the registry
+ *    lookup of a connector key this isolate does not hold (worker/connectors/connector-keys.ts).
+ *    Charged up front. A flood there can use up only this bucket: the tenant's authenticated API
+ *    goes on. Within it, each client address group (address-group.ts: an IPv4 address, an IPv6
+ *    /64, or the one group of requests without a trusted address) may spend only its share
+ *    (`addressShare`: a tenth of the bucket, at least 10 a minute): a flood from one address, or
+ *    from a few, leaves the rest of the bucket to everyone else, so it cannot keep the tenant's
+ *    people from signing in. The tenant's bucket still bounds the total, however many addresses.
  *
  * Cheap: each isolate leases tokens from the limiter a tenth of a second's worth at a time (at
  * least one) and spends them locally; a lease lives one second, and tokens not spent by then are
@@ -25,7 +31,7 @@
  * then without asking it again. The bucket is in the limiter's memory: no durable write per call.
  *
  * A limiter that cannot be reached: routes that only protect (revoking a grant or a connector,
- * denying a request, signing out) and the public audit keys go on (fail open: refusing them would
+ * denying a request, signing out, cancelling a running statement) and the public audit keys go on (fail open: refusing them would
  * keep an administrator from stopping access during an incident, or verifiers from checking
  * trails); every other call is refused with 503 (fail closed: they create work and state — grant
  * and approval votes, policy, enrolment, sign-in — and must not become unbounded while the limit
@@ -36,15 +42,26 @@ import type { BucketLimits, Take } from "./token-bucket.ts";
 import type { Identity } from "../../parsers/identity.ts";
 import type { CompiledPolicy } from "../../parsers/policy/index.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
+import { clientAddress } from "../routes/client-address.ts";
+import { addressGroup } from "./address-group.ts";
 
 export type ApiBucket = "callers" | "unmatched" | "anonymous";
+
+/** A client address group's share of the anonymous bucket, asked for with it. */
+export interface AddressShare {
+  group: string;
+  limits: BucketLimits;
+}
+
+/** What the limiter answers: `scope` says whether the tenant's bucket or the address's share was empty. */
+export type ApiTake = Take & { suspended?: string; scope?: "tenant" | "address" };
 
 /** When a tenant's record sets no `max_api_requests_per_minute`. */
 export const DEFAULT_API_REQUESTS_PER_MINUTE = 1200;
 
 export interface ApiRateLimiter {
   /** `suspended`: the platform suspended the tenant (session-limiter.ts suspendApi). */
-  takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string }>;
+  takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits, share?: AddressShare): Promise<ApiTake>;
 }
 
 const LEASE_MS = 1000;
@@ -60,6 +77,18 @@ export function apiBucketLimits(perMinute: number): BucketLimits {
 }
 
 /**
+ * One client address group's share of the anonymous bucket, a minute's worth: a tenth of the
+ * tenant's (an office behind one NAT address signs in a dozen people a minute at the default of
+ * 1200), at least 10 (a sign-in is three or four calls), at most the whole bucket.
+ */
+export function addressShare(perMinute: number): number {
+  return Math.min(perMinute, Math.max(10, Math.ceil(perMinute / 10)));
+}
+
+/** How many leases one isolate keeps (per tenant, bucket and address group); the oldest go first. */
+export const MAX_ISOLATE_LEASES = 4096;
+
+/**
  * Routes whose calls go on when the limiter cannot be reached (see above). Paths are the worker's
  * (the tenant prefix already stripped).
  */
@@ -68,6 +97,7 @@ export function failsOpen(method: string, path: string): boolean {
   if (method !== "POST") return false;
   return (
     path === "/signout" ||
+    path === "/v1/cancel" ||
     /^\/v1\/(approvals|grants)\/[^/]+\/deny$/.test(path) ||
     /^\/v1\/grants\/[^/]+\/revoke$/.test(path) ||
     /^\/v1\/admin\/connectors\/[^/]+\/revoke$/.test(path) ||
@@ -96,36 +126,60 @@ interface Lease {
   expiresAt: number;
   /** Until then the bucket is known to be empty (the limiter said when a token returns). */
   emptyUntil: number;
+  /** Whose emptiness `emptyUntil` is: the tenant's bucket or the address group's share. */
+  scope?: "tenant" | "address";
   /** The tenant is suspended (the limiter said so): refused until `emptyUntil`, then asked again. */
   suspended?: string;
 }
 
 /**
- * One isolate's leases, per tenant and bucket. Keys carry the tenant: tenant A's lease is never
- * spent on B's calls (and each tenant's limiter is its own object anyway).
+ * One isolate's leases, per tenant and bucket — and, in the anonymous bucket, per client address
+ * group. Keys carry the tenant: tenant A's lease is never spent on B's calls (and each tenant's
+ * limiter is its own object anyway). Bounded (MAX_ISOLATE_LEASES, oldest dropped first): a lease
+ * dropped loses at most its one or two tokens and what it knew of an empty bucket, which the
+ * limiter, holding the truth, says again on the next ask.
  */
 export class ApiRateGate {
-  private readonly leases = new Map<string, Lease>();
+  /** Per tenant and bucket; per address group apart, so a flood of addresses never pushes out what the isolate knows of the whole bucket. */
+  private readonly tenantLeases = new Map<string, Lease>();
+  private readonly addressLeases = new Map<string, Lease>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxLeases = MAX_ISOLATE_LEASES,
+  ) {}
 
-  async admit(tenant: string, bucket: ApiBucket, perMinute: number, limiter: () => ApiRateLimiter, failOpen: boolean): Promise<ApiDecision> {
-    const key = `${tenant}\n${bucket}`;
-    const now = this.now();
-    let lease = this.leases.get(key);
+  private lease(leases: Map<string, Lease>, key: string, perMinute: number): Lease {
+    let lease = leases.get(key);
     if (!lease || lease.perMinute !== perMinute) {
       lease = { perMinute, tokens: 0, expiresAt: 0, emptyUntil: 0 };
-      this.leases.set(key, lease);
+      leases.set(key, lease);
+      while (leases.size > this.maxLeases) leases.delete(leases.keys().next().value!);
     }
+    return lease;
+  }
+
+  /**
+   * `group` (anonymous bucket only): the client address group (address-group.ts) whose share the
+   * call spends as well as the tenant's bucket.
+   */
+  async admit(tenant: string, bucket: ApiBucket, perMinute: number, limiter: () => ApiRateLimiter, failOpen: boolean, group?: string): Promise<ApiDecision> {
+    const tenantKey = `${tenant}\n${bucket}`;
+    const now = this.now();
+    const whole = this.lease(this.tenantLeases, tenantKey, perMinute);
+    const lease = group === undefined ? whole : this.lease(this.addressLeases, `${tenantKey}\n${group}`, perMinute);
     if (lease.tokens > 0 && now < lease.expiresAt) {
       lease.tokens--;
       return { ok: true };
     }
-    if (now < lease.emptyUntil) return lease.suspended !== undefined ? suspendedDecision(lease.suspended) : refused(bucket, perMinute, lease.emptyUntil - now);
+    if (now < lease.emptyUntil) return lease.suspended !== undefined ? suspendedDecision(lease.suspended) : refused(bucket, perMinute, lease.emptyUntil - now, lease.scope);
+    // The tenant's whole bucket known empty (said while serving another address): refused without asking.
+    if (now < whole.emptyUntil) return whole.suspended !== undefined ? suspendedDecision(whole.suspended) : refused(bucket, perMinute, whole.emptyUntil - now, "tenant");
     const limits = apiBucketLimits(perMinute);
-    let take: Take & { suspended?: string };
+    const share: AddressShare | undefined = group === undefined ? undefined : { group, limits: apiBucketLimits(addressShare(perMinute)) };
+    let take: ApiTake;
     try {
-      take = await limiter().takeApiRequests(bucket, Math.max(1, Math.ceil(limits.ratePerSecond / 10)), limits);
+      take = await limiter().takeApiRequests(bucket, Math.max(1, Math.ceil((share ?? { limits }).limits.ratePerSecond / 10)), limits, share);
     } catch (e) {
       if (failOpen) return { ok: true };
       return { ok: false, status: 503, retryAfterSeconds: 1, error: "rate_limiter_unavailable", reason: `gatehouse: the tenant's API rate limiter cannot be reached (${(e as Error).message.slice(0, 200)}); retry shortly` };
@@ -133,21 +187,30 @@ export class ApiRateGate {
     const after = this.now();
     if (take.suspended !== undefined) {
       // Whatever this isolate's cached tenant record says: suspended (asked again in a second).
-      lease.tokens = 0;
-      lease.emptyUntil = after + take.retryAfterMs;
-      lease.suspended = take.suspended;
+      for (const l of new Set([lease, whole])) {
+        l.tokens = 0;
+        l.emptyUntil = after + take.retryAfterMs;
+        l.suspended = take.suspended;
+      }
       return suspendedDecision(take.suspended);
     }
     lease.suspended = undefined;
+    whole.suspended = undefined;
     if (take.granted > 0) {
       lease.tokens = take.granted - 1;
       lease.expiresAt = after + LEASE_MS;
       lease.emptyUntil = 0;
       return { ok: true };
     }
+    const scope = group === undefined ? undefined : (take.scope ?? "tenant");
     lease.tokens = 0;
     lease.emptyUntil = after + take.retryAfterMs;
-    return refused(bucket, perMinute, take.retryAfterMs);
+    lease.scope = scope;
+    if (scope === "tenant") {
+      whole.emptyUntil = after + take.retryAfterMs;
+      whole.scope = "tenant";
+    }
+    return refused(bucket, perMinute, take.retryAfterMs, scope);
   }
 }
 
@@ -155,16 +218,21 @@ function suspendedDecision(reason: string): ApiDecision {
   return { ok: false, status: 403, retryAfterSeconds: 1, error: "tenant_suspended", reason };
 }
 
-function refused(bucket: ApiBucket, perMinute: number, retryAfterMs: number): ApiDecision {
+function refused(bucket: ApiBucket, perMinute: number, retryAfterMs: number, scope?: "tenant" | "address"): ApiDecision {
   const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   const which = bucket === "callers" ? "API request" : bucket === "unmatched" ? "API request by an identity the tenant's policy does not name" : "unauthenticated API request";
-  return {
-    ok: false,
-    status: 429,
-    retryAfterSeconds,
-    error: "api_rate_limited",
-    reason: `gatehouse: ${which} refused: the tenant's API rate limit is reached (max_api_requests_per_minute: ${perMinute}); retry in ${retryAfterSeconds} s`,
-  };
+  const what =
+    scope === "address"
+      ? `this client address's share of the tenant's unauthenticated API budget is used up (${addressShare(perMinute)} a minute per address; max_api_requests_per_minute: ${perMinute})`
+      : `the tenant's API rate limit is reached (max_api_requests_per_minute: ${perMinute})`;
+  return { ok: false, status: 429, retryAfterSeconds, error: "api_rate_limited", reason: `gatehouse: ${which} refused: ${what}; retry in ${retryAfterSeconds} s` };
+}
+
+/** A refusal decided deep in a route (a charged lookup), thrown to app.onError, which sends `response` (429 or 503, with Retry-After) as is. */
+export class RefusedByRateLimit extends Error {
+  constructor(readonly response: Response) {
+    super("refused by the tenant's API rate limit");
+  }
 }
 
 /** This isolate's gate (module state: one per isolate, shared by every request it serves). */
@@ -175,7 +243,7 @@ const isolateGate = new ApiRateGate();
  * single-tenant mode: no tenant, no limit); otherwise the answer to send: 429 (or 503 when the
  * limiter is unreachable on a fail-closed route) with a JSON body and Retry-After.
  */
-export async function chargeApiRequest(env: Pick<Env, "TENANT" | "SESSION_LIMITER">, bucket: ApiBucket, method: string, path: string, gate: ApiRateGate = isolateGate): Promise<Response | null> {
+export async function chargeApiRequest(env: Pick<Env, "TENANT" | "SESSION_LIMITER">, bucket: ApiBucket, method: string, path: string, gate: ApiRateGate = isolateGate, group?: string): Promise<Response | null> {
   const tenant = env.TENANT;
   if (!tenant) return null;
   const decision = await gate.admit(
@@ -184,12 +252,30 @@ export async function chargeApiRequest(env: Pick<Env, "TENANT" | "SESSION_LIMITE
     apiRequestsPerMinute(tenant.limits),
     () => env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")),
     failsOpen(method, path),
+    group,
   );
   if (decision.ok) return null;
   return Response.json(
     { error: decision.error, reason: decision.reason, retry_after_seconds: decision.retryAfterSeconds },
     { status: decision.status, headers: { "retry-after": String(decision.retryAfterSeconds) } },
   );
+}
+
+/**
+ * Hosted mode: charge one unauthenticated call (a route that serves anyone, or work done before its
+ * caller is known) to the anonymous bucket and the share of its client address group — the
+ * address the gateway trusts (worker/routes/client-address.ts: CF-Connecting-IP on Cloudflare, the
+ * socket peer under standalone workerd, never X-Forwarded-For), or the shared `unknown` group.
+ */
+export function chargeAnonymousCall(
+  env: Pick<Env, "TENANT" | "SESSION_LIMITER" | "GATEHOUSE_BEHIND_CLOUDFLARE">,
+  request: Request,
+  path: string,
+  gate: ApiRateGate = isolateGate,
+): Promise<Response | null> {
+  if (!env.TENANT) return Promise.resolve(null);
+  const group = addressGroup(clientAddress(env, request.headers, request.cf));
+  return chargeApiRequest(env, "anonymous", request.method, path, gate, group);
 }
 
 /** The policy the bucket choice reads, per tenant and isolate for a few seconds (not a decision: which budget a call spends). */

@@ -14,7 +14,7 @@ import type { Env } from "../env.ts";
 import type { AcquireRequest, AcquireResult, SessionLimiterRpc, StartRequest, StartResult } from "../bindings.ts";
 import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenBucket, type BucketLimits, type Take } from "./token-bucket.ts";
-import type { ApiBucket } from "./api-rate.ts";
+import type { AddressShare, ApiBucket, ApiTake } from "./api-rate.ts";
 
 export type { AcquireRequest, AcquireResult, StartRequest, StartResult };
 
@@ -32,6 +32,24 @@ export const LEASE_RENEW_MS = 15_000;
 
 
 const API_SUSPENDED_KEY = "api-suspended";
+
+/** How many client address groups' shares of the anonymous API bucket a tenant's limiter keeps. */
+export const MAX_ADDRESS_BUCKETS = 10_000;
+
+/** The bucket under `key`, created full or retuned to `limits`; moved to the map's end (most recently used), the oldest dropped past the bound. */
+export function retuned<K>(buckets: Map<K, { bucket: TokenBucket; key: string }>, name: K, limits: BucketLimits, now: number, max = MAX_ADDRESS_BUCKETS): TokenBucket {
+  const key = `${limits.ratePerSecond}/${limits.burst}`;
+  let held = buckets.get(name);
+  if (held) buckets.delete(name);
+  if (!held) held = { bucket: new TokenBucket(limits, now), key };
+  else if (held.key !== key) {
+    held.bucket.retune(limits, now);
+    held.key = key;
+  }
+  buckets.set(name, held);
+  if (buckets.size > max) buckets.delete(buckets.keys().next().value!);
+  return held.bucket;
+}
 
 export class SessionLimiter extends DurableObject<Env> implements SessionLimiterRpc {
   private readonly sql: SqlStorage;
@@ -56,6 +74,15 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
   private bucketLimits?: string;
   /** The tenant's API buckets (`max_api_requests_per_minute`, worker/limits/api-rate.ts), in memory likewise. */
   private readonly apiBuckets = new Map<ApiBucket, { bucket: TokenBucket; key: string }>();
+  /**
+   * Per client address group shares of the `anonymous` bucket, least recently used first. Bounded:
+   * past MAX_ADDRESS_BUCKETS the least recently used is dropped (that address starts again with a
+   * full share; the tenant's bucket still bounds the total). A share refills within a minute and
+   * every token of one is also a token of the tenant's bucket (at most 2 × its minute's worth in a
+   * minute), so fewer than that many shares are ever not full: for limits up to 5000 a minute a
+   * dropped share is always a full one, i.e. nothing is forgotten.
+   */
+  private readonly addressBuckets = new Map<string, { bucket: TokenBucket; key: string }>();
   /** Why the tenant's API is suspended (kept in storage: survives eviction), null when it is not, undefined before read. */
   private apiSuspended: string | null | undefined;
 
@@ -151,10 +178,6 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
   }
 
   /**
-   * Up to `wanted` of the tenant's API tokens from `bucket` (each isolate leases a few at a time:
-   * worker/limits/api-rate.ts). Limits travel with each call, as for requests.
-   */
-  /**
    * Hosted mode: the platform suspended the tenant (tenant-lifecycle.ts). Every isolate asks this
    * object for API tokens at least once a second while it serves the tenant, so an isolate whose
    * cached record still says "active" refuses the tenant's API within about a second, not the
@@ -170,18 +193,28 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
     this.apiSuspended = null;
   }
 
-  async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string }> {
+  /**
+   * Up to `wanted` of the tenant's API tokens from `bucket` (each isolate leases a few at a time:
+   * worker/limits/api-rate.ts). Limits travel with each call, as for requests. With
+   * `share`, also from the client address group's share of it (`scope` says which one was empty).
+   */
+  async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits, share?: AddressShare): Promise<ApiTake> {
     this.apiSuspended ??= (await this.ctx.storage.get<string>(API_SUSPENDED_KEY)) ?? null;
     if (this.apiSuspended !== null) return { granted: 0, retryAfterMs: 1000, suspended: this.apiSuspended };
     const now = Date.now();
-    const key = `${limits.ratePerSecond}/${limits.burst}`;
-    const held = this.apiBuckets.get(bucket);
-    if (!held) this.apiBuckets.set(bucket, { bucket: new TokenBucket(limits, now), key });
-    else if (held.key !== key) {
-      held.bucket.retune(limits, now);
-      held.key = key;
+    const whole = retuned(this.apiBuckets, bucket, limits, now);
+    if (!share) return whole.take(wanted, now);
+    // One client address group's share of the bucket: taken from together with the tenant's, so
+    // neither is spent without the other (worker/limits/api-rate.ts "per-address shares").
+    const part = retuned(this.addressBuckets, share.group, share.limits, now);
+    const n = Math.min(wanted, whole.available(now), part.available(now));
+    if (n >= 1) {
+      whole.take(n, now);
+      part.take(n, now);
+      return { granted: n, retryAfterMs: 0 };
     }
-    return this.apiBuckets.get(bucket)!.bucket.take(wanted, now);
+    if (whole.available(now) < 1) return { ...whole.take(1, now), scope: "tenant" };
+    return { ...part.take(1, now), scope: "address" };
   }
 
   /** Extend a live lease; false when it is gone (expired and swept): the session must end. */

@@ -41,6 +41,12 @@ export class TokenBucket {
     this.at = Math.max(this.at, now);
   }
 
+  /** Whole tokens held now (nothing taken). */
+  available(now: number): number {
+    this.refill(now);
+    return Math.floor(this.tokens);
+  }
+
   /** Up to `wanted` whole tokens (at least 1 asked), as many as there are. */
   take(wanted: number, now: number): Take {
     this.refill(now);

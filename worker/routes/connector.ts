@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { decodeProtectedHeader } from "jose";
 import type { Env } from "../env.ts";
-import { gatewayConfig } from "../config/gateway-config.ts";
+import { gatewayConfig, type ConnectorKey } from "../config/gateway-config.ts";
 import { verifyConnectorAssertion } from "../auth/verify-connector-assertion.ts";
 import { TokenRejected } from "../auth/verify-oidc-token.ts";
 import { bearerToken } from "../auth/bearer-identity.ts";
@@ -17,31 +17,25 @@ import { CONNECTOR_HEADER } from "../session/session-object.ts";
 import { requireTunnelVersion } from "./tunnel.ts";
 import { HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
 import { chargeApiRequest } from "../limits/api-rate.ts";
+import { verifyWithRegisteredKey } from "../connectors/connector-keys.ts";
 
 /**
  * Verify a connector assertion against the bootstrap keys (GATEHOUSE_CONNECTORS) or, for an
  * enrolled connector, its current registered key; then let the hub admit it (not revoked, key
  * still current, jti unused). Returns the connector id and the thumbprint of an enrolled key.
  */
-async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined } }, sessionId?: string): Promise<{ connectorId: string; thumbprint: string | null }> {
+async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined; raw: Request; path: string } }, sessionId?: string): Promise<{ connectorId: string; thumbprint: string | null }> {
   const token = bearerToken(c.req.header("authorization"));
   // The registry (shard 0 of a sharded hub) admits every socket, whichever shard it goes to.
   const hub = registryHub(c.env);
   try {
     const bootstrap = gatewayConfig(c.env).connectors;
-    let keys = bootstrap;
-    let thumbprint: string | null = null;
     const kid = headerKid(token);
-    if (kid !== undefined && !bootstrap.some((k) => k.id === kid)) {
-      // Only connectors not in the bootstrap list cost a registry lookup.
-      const record = await hub.connectorRecord(kid);
-      if (record?.revokedAt != null) throw new TokenRejected(`connector ${kid} was revoked`);
-      if (record?.publicKey) {
-        keys = [{ id: kid, publicKey: record.publicKey }];
-        thumbprint = record.thumbprint;
-      }
-    }
-    const { connectorId, jti, exp } = await verifyConnectorAssertion(token, keys, sessionId === undefined ? {} : { sessionId });
+    const verify = (keys: ConnectorKey[]) => verifyConnectorAssertion(token, keys, sessionId === undefined ? {} : { sessionId });
+    // Only connectors not in the bootstrap list need the registry: a key cached per isolate, or a
+    // lookup charged to the anonymous bucket first (a made-up kid is not free: connector-keys.ts).
+    const { connectorId, jti, exp, thumbprint } =
+      kid !== undefined && !bootstrap.some((k) => k.id === kid) ? await verifyWithRegisteredKey(c.env, hub, kid, c.req.raw, c.req.path, verify) : { ...(await verify(bootstrap)), thumbprint: null };
     // Each assertion admits one WebSocket: a captured one cannot be replayed within its lifetime.
     const claim = await hub.claimAssertion(connectorId, jti, exp, thumbprint);
     // Hosted mode: the tenant was suspended (this isolate's cached record may not say so yet).

@@ -37,7 +37,12 @@ export function requireTunnelVersion(peer: VersionPeer, header: string | undefin
   if (mismatch) throw new GatewayError(426, "protocol_version_mismatch", mismatch);
 }
 
-/** `/v1/resources/:name` is a call of the tenant's API (rate-limited); the tunnel and cancel belong to sessions. */
+/**
+ * `/v1/resources/:name` and `/v1/cancel` are calls of the tenant's API (rate-limited: a cancel
+ * costs a read of the tenant's database, so it is charged before that read; a role holder's is
+ * never refused, like other calls that only stop work); the tunnel belongs to sessions
+ * (`max_session_starts_per_minute`).
+ */
 const admitted = bearerIdentity();
 const admittedForSession = bearerIdentity({ api: false });
 
@@ -85,7 +90,7 @@ export const tunnelRoutes = new Hono<AppEnv>()
     const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(admission.sessionId));
     return stub.fetch("https://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
   })
-  .post("/cancel", admittedForSession, async (c) => {
+  .post("/cancel", admitted, async (c) => {
     const body = await c.req.json<{ pid?: unknown; secret?: unknown }>().catch(() => ({}) as { pid?: unknown; secret?: unknown });
     if (!Number.isInteger(body.pid) || !Number.isInteger(body.secret)) throw new BadRequestError("body must be {pid, secret} integers");
     await ensureSchema(c.env.DB);

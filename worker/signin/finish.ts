@@ -49,7 +49,7 @@ export async function signedIn(c: Context<ConsoleEnv>, identity: Identity, metho
   const config = signinConfig(c.env);
   clearBindingCookie(c);
   const { id } = await createConsoleSession(c.env.DB, tenantOf(c), identity, method, config.sessionSeconds);
-  setSessionCookie(c, id, config.sessionSeconds);
+  await setSessionCookie(c, id, config.sessionSeconds);
   return c.redirect(safeReturnTo(returnTo), 303);
 }
 

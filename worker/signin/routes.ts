@@ -65,7 +65,7 @@ export const signinRoutes = new Hono<ConsoleEnv>()
   .route("/signin/saml", samlRoutes)
   .post("/signout", async (c) => {
     assertSameOrigin(c);
-    const id = sessionIdOf(c);
+    const id = await sessionIdOf(c);
     const session = id ? await readConsoleSession(c.env.DB, tenantOf(c), id) : null;
     if (session && id) {
       const form = await c.req.parseBody();

@@ -1,7 +1,8 @@
 /**
  * The console's session cookie and CSRF defence.
  *
- * Cookie: a random 256-bit id (D1 holds only its hash), `HttpOnly`, `SameSite=Lax`, `Path=/`,
+ * Cookie: a random 256-bit id (D1 holds only its hash) — hosted mode: followed by a MAC checked
+ * before any read (sessionCookieValue) —, `HttpOnly`, `SameSite=Lax`, `Path=/`,
  * `Secure` with the `__Host-` prefix everywhere except plain-http loopback (npm start), where a
  * browser would drop a Secure cookie.
  * Hosted mode (docs/TENANCY.md): the cookies are the tenant's — named after it, and, when the
@@ -18,8 +19,9 @@ import { getCookie, setCookie, deleteCookie } from "hono/cookie";
 import type { Context } from "hono";
 import type { AppEnv } from "../auth/bearer-identity.ts";
 import { ForbiddenError } from "../errors.ts";
-import { chargeAuthenticatedCall } from "../limits/api-rate.ts";
-import { readConsoleSession, sameSecret, type ConsoleSession } from "./store.ts";
+import type { Env } from "../env.ts";
+import { RefusedByRateLimit, chargeAnonymousCall, chargeAuthenticatedCall } from "../limits/api-rate.ts";
+import { base64url, readConsoleSession, sameSecret, type ConsoleSession } from "./store.ts";
 
 export type ConsoleEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { consoleSession: ConsoleSession; consoleSessionId: string } };
 
@@ -54,9 +56,56 @@ export function sessionCookieScope(c: Context): CookieScope {
   return { name: base ? `__Secure-${plain}` : `__Host-${plain}`, path: base || "/", secure: true };
 }
 
-export function setSessionCookie(c: Context, id: string, maxAgeSeconds: number): void {
+export async function setSessionCookie(c: Context, id: string, maxAgeSeconds: number): Promise<void> {
   const scope = sessionCookieScope(c);
-  setCookie(c, scope.name, id, { httpOnly: true, secure: scope.secure, sameSite: "Lax", path: scope.path, maxAge: maxAgeSeconds });
+  setCookie(c, scope.name, await sessionCookieValue(c.env as CookieKeyEnv, tenantOf(c), id), { httpOnly: true, secure: scope.secure, sameSite: "Lax", path: scope.path, maxAge: maxAgeSeconds });
+}
+
+type CookieKeyEnv = { TENANT?: { name: string }; GATEHOUSE_MASKING_KEY?: string };
+
+/**
+ * Hosted mode: the cookie is `<id>.<tag>`, the tag an HMAC of the tenant and the session id under
+ * a key derived from the tenant's secret masking key (HKDF, its own label: the key is never used
+ * for both). The tag is checked before the tenant's database is read, so a junk cookie costs no
+ * read (docs/TENANCY.md "API rate limit"); whether the session exists is still the database's
+ * answer. Single-tenant deployments (no API limit) keep the plain id.
+ */
+const macKeys = new Map<string, Promise<CryptoKey>>();
+
+function macKey(secret: string): Promise<CryptoKey> {
+  let key = macKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle
+      .importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"])
+      .then((base) =>
+        crypto.subtle.deriveKey(
+          { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode("gatehouse console session cookie v1") },
+          base,
+          { name: "HMAC", hash: "SHA-256", length: 256 },
+          false,
+          ["sign"],
+        ),
+      );
+    macKeys.set(secret, key);
+    if (macKeys.size > 1000) macKeys.delete(macKeys.keys().next().value!);
+  }
+  return key;
+}
+
+async function cookieTag(secret: string, tenant: string, id: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", await macKey(secret), new TextEncoder().encode(`${tenant}\n${id}`));
+  return base64url(new Uint8Array(mac).slice(0, 16));
+}
+
+/** Whether cookies of this deployment carry a tag (hosted mode, with the tenant's key). */
+function tagged(env: CookieKeyEnv): string | null {
+  return env.TENANT && env.GATEHOUSE_MASKING_KEY ? env.GATEHOUSE_MASKING_KEY : null;
+}
+
+/** The cookie's value for session `id` (tests sign a browser in with it too). */
+export async function sessionCookieValue(env: CookieKeyEnv, tenant: string, id: string): Promise<string> {
+  const secret = tagged(env);
+  return secret === null ? id : `${id}.${await cookieTag(secret, tenant, id)}`;
 }
 
 export function clearSessionCookie(c: Context): void {
@@ -64,8 +113,27 @@ export function clearSessionCookie(c: Context): void {
   deleteCookie(c, scope.name, { path: scope.path, secure: scope.secure });
 }
 
-export function sessionIdOf(c: Context): string | undefined {
-  return getCookie(c, sessionCookieScope(c).name);
+/**
+ * The session id the cookie names, once its tag is right (hosted mode); undefined otherwise — a
+ * cookie without a good tag is never looked up. A tenant without a key (none is made so) pays for
+ * the lookup from the anonymous bucket first, by its client address (fail closed).
+ */
+export async function sessionIdOf(c: Context): Promise<string | undefined> {
+  const value = getCookie(c, sessionCookieScope(c).name);
+  if (value === undefined) return undefined;
+  const env = c.env as CookieKeyEnv;
+  const secret = tagged(env);
+  if (secret === null) {
+    if (env.TENANT) {
+      const refused = await chargeAnonymousCall(c.env as Env, c.req.raw, c.req.path);
+      if (refused) throw new RefusedByRateLimit(refused);
+    }
+    return value;
+  }
+  const dot = value.indexOf(".");
+  if (dot < 0) return undefined;
+  const id = value.slice(0, dot);
+  return sameSecret(value.slice(dot + 1), await cookieTag(secret, tenantOf(c), id)) ? id : undefined;
 }
 
 /** Where to send a browser that is not signed in: the sign-in page, coming back here afterwards. */
@@ -78,7 +146,7 @@ export function signinRedirect(c: Context): Response {
 /** Admits a request with a live console session; sets `identity` (what the API's bearer middleware sets). */
 export function consoleIdentity() {
   return createMiddleware<ConsoleEnv>(async function consoleIdentityMiddleware(c, next) {
-    const id = sessionIdOf(c);
+    const id = await sessionIdOf(c);
     const session = id ? await readConsoleSession(c.env.DB, tenantOf(c), id) : null;
     if (!session || !id) {
       if (c.req.method !== "GET" && c.req.method !== "HEAD") throw new ForbiddenError("not signed in (or the session expired): sign in again");

@@ -24,6 +24,7 @@ import { noteUnknownTenant } from "./unknown-tenants.ts";
 import { openSecrets } from "./tenant-secrets.ts";
 import { withPathPrefix } from "./path-prefix.ts";
 import { RefusalCoalescer } from "./refusal-coalescer.ts";
+import { UsageTally } from "./usage-tally.ts";
 import { checkPlaced, parsePlacement, type Placement } from "./placement.ts";
 
 type FetchApp = { fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> };
@@ -42,6 +43,8 @@ const platformApp = new Hono<{ Bindings: MultiTenantEnv }>()
 const REFUSED = new Set([401, 403, 404, 409, 410, 429]);
 /** This isolate's refusal log writer: a flood of refusals is a few rows a second, not a write each. */
 const refusals = new RefusalCoalescer();
+/** This isolate's tally of the API rate limit's refusals (the usage counter `api_requests_refused`). */
+const apiRefusals = new UsageTally();
 
 export async function serveHosted(app: FetchApp, request: Request, raw: HostedEnv, ctx: ExecutionContext): Promise<Response> {
   let settings: ReturnType<typeof parseTenancySettings>;
@@ -104,6 +107,11 @@ export async function serveHosted(app: FetchApp, request: Request, raw: HostedEn
       await recordRefusal(env.DB, row);
     });
     if (work !== null) ctx.waitUntil(work.catch((e) => console.error("gatehouse: could not record a refusal", e)));
+    // The API rate limit's refusals are counted in the tenant's usage too, coalesced likewise (a flood is one write a second).
+    if (refusal.error === "api_rate_limited") {
+      const counted = apiRefusals.note(record.name, refusal.at, (n) => addUsage(env.DB, "api_requests_refused", n, null).then(() => {}));
+      if (counted !== null) ctx.waitUntil(counted.catch((e) => console.error("gatehouse: could not count a refusal", e)));
+    }
   }
   // Links and redirects of a tenant named by its path prefix keep the prefix (path-prefix.ts).
   return resolved.tenant.via === "path" ? withPathPrefix(response, `/t/${record.name}`) : response;

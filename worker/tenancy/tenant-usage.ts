@@ -13,8 +13,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS tenant_usage (counter TEXT PRIMARY KE
 CREATE TABLE IF NOT EXISTS tenant_usage_periods (period TEXT NOT NULL, counter TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (period, counter));
 CREATE TABLE IF NOT EXISTS tenant_refusals (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, via TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, error TEXT NOT NULL, reason TEXT NOT NULL, token_issuer TEXT, token_audience TEXT, token_subject TEXT, connector TEXT, token_tenant TEXT)`;
 
-export type UsageCounter = "sessions_started" | "recording_bytes" | "approval_requests" | "requests_rate_limited" | "session_starts_rate_limited";
-export const USAGE_COUNTERS: readonly UsageCounter[] = ["sessions_started", "recording_bytes", "approval_requests", "requests_rate_limited", "session_starts_rate_limited"];
+export type UsageCounter = "sessions_started" | "recording_bytes" | "approval_requests" | "requests_rate_limited" | "session_starts_rate_limited" | "api_requests_refused";
+export const USAGE_COUNTERS: readonly UsageCounter[] = ["sessions_started", "recording_bytes", "approval_requests", "requests_rate_limited", "session_starts_rate_limited", "api_requests_refused"];
 
 const ready = new WeakMap<D1Database, Promise<unknown>>();
 function ensure(db: D1Database): Promise<unknown> {

@@ -1,0 +1,35 @@
+/**
+ * Client address groups (address-group.ts): the unit a share of the anonymous API bucket is kept
+ * for. The ways around it an attacker would try: many IPv6 addresses of one /64, spellings of one
+ * address, IPv4 through an IPv4-mapped IPv6 address, and text that is no address at all.
+ */
+import { describe, expect, it } from "vitest";
+import { UNKNOWN_ADDRESS, addressGroup } from "./address-group.ts";
+
+describe("addressGroup", () => {
+  it("IPv4: one group per address", () => {
+    expect(addressGroup("203.0.113.7")).toBe("v4:203.0.113.7");
+    expect(addressGroup("203.0.113.8")).toBe("v4:203.0.113.8");
+  });
+
+  it("IPv6: one group per /64, however the address is spelt", () => {
+    const g = addressGroup("2001:db8:7:1::1");
+    expect(g).toBe("v6:2001:db8:7:1::/64");
+    for (const neighbour of ["2001:db8:7:1::beef", "2001:0DB8:0007:0001:ffff:ffff:ffff:ffff", "2001:db8:7:1:0:0:0:2", "2001:db8:7:1::1%eth0", "2001:db8:7:1::192.0.2.1"]) {
+      expect(addressGroup(neighbour), neighbour).toBe(g);
+    }
+    expect(addressGroup("2001:db8:7:2::1")).toBe("v6:2001:db8:7:2::/64");
+    expect(addressGroup("::1")).toBe("v6:0:0:0:0::/64");
+  });
+
+  it("an IPv4-mapped IPv6 address is the IPv4 address", () => {
+    expect(addressGroup("::ffff:203.0.113.7")).toBe("v4:203.0.113.7");
+    expect(addressGroup("::ffff:cb00:7107")).toBe("v4:203.0.113.7");
+  });
+
+  it("no address, or text that is not one: the one shared group", () => {
+    for (const bad of [null, "", "localhost", "1.2.3", "1.2.3.256", "1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "12345::1", "::ffff:1.2.3.999", "::g"]) {
+      expect(addressGroup(bad), String(bad)).toBe(UNKNOWN_ADDRESS);
+    }
+  });
+});
