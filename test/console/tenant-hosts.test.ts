@@ -276,6 +276,29 @@ describe("SAML per tenant (one IdP, each tenant its own SP)", () => {
     expect(await consoleCookies(context, hostOf("beta"))).toEqual([]);
   }, 180_000);
 
+  it("by path, the same tenant is another SP (entity id and ACS under /t/<tenant>/), and signs people in too", async () => {
+    const metadata = (await call("GET", `${worker.url}/t/acme/signin/saml/idp/metadata`, { host: BASE_DOMAIN, raw: true })).text;
+    expect(metadata).toContain(`entityID="${byPath("acme")}/signin/saml/idp/metadata"`);
+    expect(metadata).toContain(`Location="${byPath("acme")}/signin/saml/idp/acs"`);
+    idp.useSpMetadata(metadata);
+    const { context, page } = await browser.person();
+    await page.goto(`${byPath("acme")}/console/sessions`);
+    await page.getByRole("link", { name: "Sign in with acme SAML" }).click();
+    await page.getByLabel("User").fill("pam");
+    await page.getByLabel("Groups").fill("acme-auditors");
+    await page.getByRole("button", { name: "Sign in at IdP" }).click();
+    await page.getByRole("button", { name: "Continue to Gatehouse" }).click();
+    await page.waitForURL(`${byPath("acme")}/console/sessions`);
+    expect(await page.locator("header").textContent()).toContain("pam@example.test (auditor)");
+    expect(await consoleCookies(context, byPath("acme"))).toEqual([expect.objectContaining({ name: "__Secure-gatehouse_console_acme", path: "/t/acme" })]);
+    // Replayed at the same tenant's host-named ACS: its sign-in was used up, nothing signs in.
+    const last = idp.lastResponse()!;
+    const atHost = await postForm(`${worker.url}/signin/saml/idp/acs`, `acme.${BASE_DOMAIN}`, { SAMLResponse: last.samlResponse, RelayState: last.relayState });
+    expect(atHost.status).toBe(400);
+    expect(atHost.text).toContain("this sign-in is unknown, expired or already used");
+    expect(atHost.setCookie).not.toMatch(/gatehouse_console/);
+  }, 180_000);
+
   it("an assertion made for A's SP is refused at B: with B's sign-in state, and with A's own", async () => {
     idp.useSpMetadata(await spMetadata("acme"));
     const { page } = await browser.person();
