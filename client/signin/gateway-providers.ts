@@ -36,6 +36,8 @@ export function checkEndpoint(where: string, value: unknown): string {
 
 export async function gatewayOidcProvider(gateway: URL, providerId: string | undefined): Promise<GatewayOidcProvider> {
   const url = new URL("signin/providers", gateway);
+  // The answer decides where the person's browser and refresh token go: not over plain http off loopback.
+  checkEndpoint("the gateway URL (it names the sign-in provider)", gateway);
   let res: Response;
   try {
     res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(15_000), redirect: "error" });
@@ -67,6 +69,10 @@ export async function gatewayOidcProvider(gateway: URL, providerId: string | und
   } else chosen = oidc[0]!;
   for (const k of ["id", "issuer", "client_id"] as const) {
     if (typeof chosen[k] !== "string" || chosen[k] === "") throw new CliError(`the gateway's sign-in provider lacks ${k} (${url})`);
+  }
+  // Printed to the terminal and sent to the IdP: no control characters (escape sequences) from a gateway.
+  for (const k of ["id", "label", "issuer", "client_id"] as const) {
+    if (typeof chosen[k] === "string" && /[\x00-\x1f\x7f-\x9f]/.test(chosen[k])) throw new CliError(`the gateway's sign-in provider has control characters in ${k} (${url})`);
   }
   return {
     id: chosen.id as string,
