@@ -25,7 +25,7 @@ usage:
   gatehouse sessions list|show|replay|export|verify ...                   recorded sessions (auditors)
   gatehouse review report --from T --to T [--format md|csv|json]          access review from the verified trail
   gatehouse admin policy apply <file> | show                              the policy in force (admin role)
-  gatehouse login [--issuer URL] | logout                                 sign in as a person (browser, PKCE); used when GATEHOUSE_TOKEN is unset
+  gatehouse login [--gateway URL | --issuer URL] | logout                 sign in as a person (browser, PKCE); used when GATEHOUSE_TOKEN is unset
   gatehouse admin connectors enroll-token|list|revoke ...                 connector enrolment (admin role)
   gatehouse doctor [resource]                                              check token, gateway, clock, resource and local tools
   gatehouse completion bash|zsh|fish                                      shell completion script

@@ -17,14 +17,22 @@ import { CliError, UsageError } from "../errors.ts";
 import { DEFAULT_AUDIENCE } from "../auth/token-source.ts";
 import { defaultIssuerUrl } from "../dev/issuer.ts";
 import { credentialsFile, removeCredentials, tokenRequest, writeCredentials } from "../signin/credentials.ts";
+import { checkEndpoint, gatewayOidcProvider } from "../signin/gateway-providers.ts";
+import { parseGatewayUrl } from "../gateway/api.ts";
 import type { CommandIO } from "./io.ts";
 
 export const LOGIN_USAGE = `usage:
-  gatehouse login [--issuer URL] [--client-id ID] [--no-browser]
+  gatehouse login [--gateway URL [--provider ID]] [--issuer URL] [--client-id ID] [--no-browser]
       sign in with your identity provider (browser, loopback redirect + PKCE); the token is stored
       0600 in $GATEHOUSE_CREDENTIALS or ~/.config/gatehouse/credentials.json and renewed automatically.
-      --issuer     the OIDC issuer (env GATEHOUSE_LOGIN_ISSUER; default: the local development issuer)
-      --client-id  the client id registered for the CLI (env GATEHOUSE_LOGIN_CLIENT_ID; default "gatehouse")
+      Without --issuer, the gateway (--gateway or env GATEHOUSE_URL; a tenant's URL in hosted mode)
+      is asked which OIDC provider its people sign in with, and its issuer and client id are used.
+      --gateway    the gateway (or tenant) whose sign-in provider to use (env GATEHOUSE_URL)
+      --provider   which of the gateway's OIDC providers, when it has several
+      --issuer     the OIDC issuer (env GATEHOUSE_LOGIN_ISSUER); without it and without a gateway:
+                   the local development issuer
+      --client-id  the client id registered for the CLI (env GATEHOUSE_LOGIN_CLIENT_ID; default: the
+                   gateway's provider's, or "gatehouse" with --issuer)
       --no-browser print the sign-in URL instead of opening a browser
   gatehouse logout
       forget the stored sign-in
@@ -33,6 +41,8 @@ export const LOGIN_USAGE = `usage:
 const SPEC: Record<string, FlagSpec> = {
   issuer: { kind: "string" },
   "client-id": { kind: "string" },
+  gateway: { kind: "string" },
+  provider: { kind: "string" },
   "no-browser": { kind: "boolean" },
   help: { kind: "boolean", short: "h" },
 };
@@ -57,11 +67,7 @@ async function discover(issuer: string): Promise<Discovery> {
   if (!res.ok) throw new CliError(`issuer discovery failed: HTTP ${res.status} from ${url}`);
   const doc = (await res.json()) as Partial<Discovery>;
   if (typeof doc.authorization_endpoint !== "string" || typeof doc.token_endpoint !== "string") throw new CliError(`the issuer at ${issuer} offers no authorization code flow (no authorization_endpoint / token_endpoint)`);
-  for (const e of [doc.authorization_endpoint, doc.token_endpoint]) {
-    const u = new URL(e);
-    const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-    if (u.protocol !== "https:" && !loopback) throw new CliError(`refusing a non-https endpoint from discovery: ${e}`);
-  }
+  for (const e of [doc.authorization_endpoint, doc.token_endpoint]) checkEndpoint("discovery", e);
   return doc as Discovery;
 }
 
@@ -106,10 +112,30 @@ function loopback(): Promise<{ redirectUri: string; result: Promise<URLSearchPar
   });
 }
 
+/**
+ * Which provider and client: an issuer given (flag or env) is used as before; otherwise a gateway
+ * given (flag or GATEHOUSE_URL) names its own provider (client/signin/gateway-providers.ts);
+ * otherwise the local development issuer (npm start).
+ */
+async function chooseProvider(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise<{ d: Discovery; clientId: string; fromGateway: boolean }> {
+  // An empty variable is an unset one (`GATEHOUSE_URL= gatehouse login`).
+  const fromEnv = (name: string) => io.env[name] || undefined;
+  const issuer = args.strings.get("issuer") ?? fromEnv("GATEHOUSE_LOGIN_ISSUER");
+  const gateway = args.strings.get("gateway") ?? fromEnv("GATEHOUSE_URL");
+  const clientIdGiven = args.strings.get("client-id") ?? fromEnv("GATEHOUSE_LOGIN_CLIENT_ID");
+  if (issuer === undefined && gateway !== undefined) {
+    const base = parseGatewayUrl(gateway);
+    const p = await gatewayOidcProvider(base, args.strings.get("provider"));
+    const clientId = clientIdGiven ?? p.client_id;
+    io.stderr(`signing in with ${p.label} (issuer ${p.issuer}, client ${clientId}), the sign-in provider of ${base}\n`);
+    return { d: p, clientId, fromGateway: true };
+  }
+  if (args.strings.has("provider")) throw new UsageError("--provider chooses among a gateway's sign-in providers; it does not go with --issuer");
+  return { d: await discover(issuer ?? defaultIssuerUrl(io.env)), clientId: clientIdGiven ?? DEFAULT_AUDIENCE, fromGateway: false };
+}
+
 async function login(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise<number> {
-  const issuer = args.strings.get("issuer") ?? io.env.GATEHOUSE_LOGIN_ISSUER ?? defaultIssuerUrl(io.env);
-  const clientId = args.strings.get("client-id") ?? io.env.GATEHOUSE_LOGIN_CLIENT_ID ?? DEFAULT_AUDIENCE;
-  const d = await discover(issuer);
+  const { d, clientId, fromGateway } = await chooseProvider(args, io);
   const verifier = b64url(randomBytes(48));
   const state = b64url(randomBytes(32));
   const nonce = b64url(randomBytes(32));
@@ -137,6 +163,8 @@ async function login(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise
     const tokens = await tokenRequest(d.token_endpoint, { grant_type: "authorization_code", code, redirect_uri: lb.redirectUri, code_verifier: verifier, client_id: clientId });
     const claims = decodeJwt(tokens.id_token);
     if (claims.nonce !== nonce) throw new CliError("the ID token does not belong to this login (nonce mismatch)");
+    // The gateway named the issuer: a token from another one would not be accepted there anyway.
+    if (fromGateway && claims.iss !== d.issuer) throw new CliError(`the ID token's issuer ${String(claims.iss)} is not the gateway's provider's (${d.issuer})`);
     const file = credentialsFile(io.env);
     if (file === undefined) throw new CliError("nowhere to keep the sign-in: set HOME, XDG_CONFIG_HOME or GATEHOUSE_CREDENTIALS");
     await writeCredentials(file, { issuer: String(claims.iss ?? d.issuer), token_endpoint: d.token_endpoint, client_id: clientId, id_token: tokens.id_token, refresh_token: tokens.refresh_token });

@@ -16,9 +16,9 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function issuer(): Promise<DevIssuer> {
+async function issuer(redirectOrigins?: string[]): Promise<DevIssuer> {
   const dir = await mkdtemp(path.join(tmpdir(), "gh-authorize-"));
-  const i = await startDevIssuer({ port: 0, keyFile: path.join(dir, "dev", "issuer-key.json") });
+  const i = await startDevIssuer({ port: 0, keyFile: path.join(dir, "dev", "issuer-key.json"), redirectOrigins });
   cleanups.push(() => rm(dir, { recursive: true, force: true }), () => i.close());
   return i;
 }
@@ -76,5 +76,32 @@ describe("development issuer: authorization code + PKCE", () => {
     const wrong = await token(dev, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: "gatehouse", code_verifier: pkce().verifier });
     expect(wrong.status).toBe(400);
     expect(((await wrong.json()) as { error_description: string }).error_description).toContain("PKCE");
+  });
+
+  it("a test's extra redirect origins are exact https origins: nothing near them is accepted", async () => {
+    const dev = await issuer(["https://acme.gatehouse.test:8443"]);
+    const { challenge } = pkce();
+    const ok = await authorize(dev, { code_challenge: challenge, redirect_uri: "https://acme.gatehouse.test:8443/signin/oidc/corp/callback" });
+    expect(ok.status).toBe(302);
+    expect(new URL(ok.headers.get("location")!).origin).toBe("https://acme.gatehouse.test:8443");
+    // The page allows its form to lead there (CSP form-action governs the redirect too), and nowhere else new.
+    const page = await fetch(`${dev.url}/authorize?${new URLSearchParams({ response_type: "code", client_id: "c", redirect_uri: "https://acme.gatehouse.test:8443/cb", code_challenge: challenge, code_challenge_method: "S256" })}`);
+    expect(page.headers.get("content-security-policy")).toContain("form-action 'self' http://127.0.0.1:* http://localhost:* https://acme.gatehouse.test:8443;");
+    for (const redirect of [
+      "http://acme.gatehouse.test:8443/cb", // plain http to the same name
+      "https://acme.gatehouse.test/cb", // another port
+      "https://beta.gatehouse.test:8443/cb", // a sibling
+      "https://acme.gatehouse.test.evil.example:8443/cb",
+      "https://user@acme.gatehouse.test:8443/cb",
+    ]) {
+      expect((await authorize(dev, { code_challenge: challenge, redirect_uri: redirect })).status, redirect).toBe(400);
+    }
+    // Without the option (every real use): loopback only, as before.
+    const plain = await issuer();
+    expect((await authorize(plain, { code_challenge: challenge, redirect_uri: "https://acme.gatehouse.test:8443/signin/oidc/corp/callback" })).status).toBe(400);
+    // Patterns and plain-http origins are refused when the issuer starts.
+    await expect(issuer(["https://*.gatehouse.test"])).rejects.toThrow(/exact https origin/);
+    await expect(issuer(["http://acme.gatehouse.test"])).rejects.toThrow(/exact https origin/);
+    await expect(issuer(["https://acme.gatehouse.test/path"])).rejects.toThrow(/exact https origin/);
   });
 });

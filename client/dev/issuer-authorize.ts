@@ -9,7 +9,10 @@
  *
  * It asks for no password: whoever reaches it picks who they are. It is exactly as trustworthy as
  * `gatehouse dev token`, and like it only ever trusted by gateways that list it with `dev: true`.
- * Only loopback redirect URIs are accepted, and PKCE (S256) is required.
+ * Only loopback redirect URIs are accepted, and PKCE (S256) is required. A test may name more
+ * redirect origins (`redirectOrigins`, https only, exact origins: tenants reached by their own
+ * host names in test/console/tenant-hosts.test.ts); nothing outside code that starts the issuer
+ * can set them (no variable, no flag).
  */
 import type http from "node:http";
 import { createHash, randomBytes } from "node:crypto";
@@ -32,15 +35,19 @@ export interface AuthorizeDeps {
   /** Mints an ID token for these claims, audience = the client id. */
   mint(sub: string, claims: Record<string, unknown>, audience: string): Promise<string>;
   ttlSeconds: number;
+  /** More accepted redirect origins (exact, https): tests only (DevIssuerOptions.redirectOrigins). */
+  redirectOrigins?: readonly string[];
 }
 
 const ESC: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESC[c]!);
 
-function loopbackRedirect(uri: string): boolean {
+function allowedRedirect(uri: string, origins: readonly string[]): boolean {
   try {
     const u = new URL(uri);
-    return u.protocol === "http:" && (u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]") && !u.username && !u.password;
+    if (u.username || u.password) return false;
+    if (u.protocol === "https:" && origins.includes(u.origin)) return true;
+    return u.protocol === "http:" && (u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]");
   } catch {
     return false;
   }
@@ -63,7 +70,17 @@ function b64url(buf: Buffer): string {
   return buf.toString("base64url");
 }
 
+/** Exact https origins only: a pattern or a plain-http name would widen what the issuer sends codes to. */
+export function checkRedirectOrigins(origins: readonly string[]): string[] {
+  return origins.map((o) => {
+    const u = new URL(o);
+    if (u.protocol !== "https:" || u.origin !== o || !/^[a-z0-9.-]+$/.test(u.hostname)) throw new Error(`development issuer: redirect origin ${o} must be an exact https origin (scheme://host[:port])`);
+    return o;
+  });
+}
+
 export function createAuthorizeHandler(deps: AuthorizeDeps) {
+  const redirectOrigins = checkRedirectOrigins(deps.redirectOrigins ?? []);
   const codes = new Map<string, IssuedCode>();
   const refreshTokens = new Map<string, { clientId: string; sub: string; groups: string[]; expiresAt: number }>();
 
@@ -75,7 +92,8 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
     res.writeHead(status, {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'",
+      // form-action also governs where the form's redirect may go: the accepted redirect origins.
+      "content-security-policy": `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://127.0.0.1:* http://localhost:*${redirectOrigins.map((o) => ` ${o}`).join("")}; frame-ancestors 'none'`,
       "x-gatehouse-dev-issuer": "development-only",
     });
     res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Development sign-in</title>
@@ -88,7 +106,7 @@ export function createAuthorizeHandler(deps: AuthorizeDeps) {
     const p = req.method === "POST" ? await readBody(req) : url.searchParams;
     const get = (k: string) => p.get(k) ?? "";
     const redirectUri = get("redirect_uri");
-    if (!loopbackRedirect(redirectUri)) return htmlPage(res, 400, `<p>redirect_uri must be a loopback http URL (development issuer).</p>`);
+    if (!allowedRedirect(redirectUri, redirectOrigins)) return htmlPage(res, 400, `<p>redirect_uri must be a loopback http URL (development issuer).</p>`);
     if (get("response_type") !== "code") return htmlPage(res, 400, `<p>response_type must be code.</p>`);
     if (get("code_challenge_method") !== "S256" || !/^[A-Za-z0-9_-]{43}$/.test(get("code_challenge"))) return htmlPage(res, 400, `<p>PKCE (code_challenge_method=S256) is required.</p>`);
     if (!get("client_id")) return htmlPage(res, 400, `<p>client_id is required.</p>`);

@@ -149,6 +149,12 @@ export interface DevIssuerOptions {
   /** Default 8788; 0 picks a free port. */
   port?: number;
   keyFile?: string;
+  /**
+   * Redirect origins accepted besides loopback http (exact https origins). Tests only: the browser
+   * test of tenants on their own host names (test/console/tenant-hosts.test.ts). Not settable
+   * from any variable or flag.
+   */
+  redirectOrigins?: string[];
 }
 
 export interface DevIssuer {
@@ -177,6 +183,7 @@ export async function startDevIssuer(opts: DevIssuerOptions = {}): Promise<DevIs
   const authorize = createAuthorizeHandler({
     mint: (sub, claims, audience) => mintDevToken({ sub, claims, audience, keyFile, issuer: issuerUrl }),
     ttlSeconds: DEV_DEFAULT_TTL_SECONDS,
+    redirectOrigins: opts.redirectOrigins,
   });
 
   const server = http.createServer(async (req, res) => {

@@ -13,7 +13,11 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function startBrowser(): Promise<TestBrowser> {
+/**
+ * `args`: more Chromium switches, e.g. `--host-resolver-rules=MAP *.gatehouse.test 127.0.0.1` (tenants'
+ * host names on loopback) and `--ignore-certificate-errors-spki-list=<pin>` (trust one test key).
+ */
+export async function startBrowser(opts: { args?: string[] } = {}): Promise<TestBrowser> {
   // playwright-core gives every launch a fresh temporary profile (it refuses --user-data-dir on launch()).
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -26,6 +30,7 @@ export async function startBrowser(): Promise<TestBrowser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...(opts.args ?? []),
     ],
   });
   const contexts: BrowserContext[] = [];

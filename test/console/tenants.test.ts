@@ -7,10 +7,14 @@
  * playwright-core) side by side under `/t/<tenant>/…`; then the ways across: A's console cookie
  * replayed at B (under B's cookie name too), A's state completed at B's callback, a code for A's
  * client delivered to B, A's client id configured at B, the platform administrator signing in to
- * a tenant (no role), and a tenant without sign-in not falling back to the platform's.
+ * a tenant (no role), and a tenant without sign-in not falling back to the platform's. And
+ * `gatehouse login --gateway <tenant URL>` (the real CLI) finding the tenant's provider and client
+ * id at `/signin/providers` by itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { decodeJwt } from "jose";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -220,6 +224,103 @@ describe("each tenant's own sign-in", () => {
     expect(done.headers.get("location")).toBe("/t/acme/console/approvals");
     const set = done.headers.getSetCookie().join("\n");
     expect(set).toMatch(/gatehouse_console_acme=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}; Max-Age=7200; Path=\/t\/acme; HttpOnly; SameSite=Lax/);
+  });
+});
+
+/** `gatehouse login` (the real CLI, no --issuer) as a child process; `url` is the sign-in URL it prints. */
+function startLogin(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ["bin/gatehouse.mjs", "login", "--no-browser", ...args], { env: { ...process.env, GATEHOUSE_LOGIN_ISSUER: "", GATEHOUSE_LOGIN_CLIENT_ID: "", GATEHOUSE_URL: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  let found: (u: string) => void;
+  let failed: (e: Error) => void;
+  const url = new Promise<string>((resolve, reject) => ((found = resolve), (failed = reject)));
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    const m = /^\s+(http:\/\/\S+\/authorize\?\S+)$/m.exec(stderr);
+    if (m) found(m[1]!);
+  });
+  const done = new Promise<{ code: number; stderr: string }>((r) =>
+    child.on("exit", (code) => {
+      failed(new Error(`gatehouse login exited ${code} before printing a sign-in URL: ${stderr}`));
+      r({ code: code ?? 1, stderr });
+    }),
+  );
+  return { url, done };
+}
+
+describe("gatehouse login finds the tenant's provider (docs/CONSOLE.md)", () => {
+  it("publishes each tenant's providers without secrets, and the CLI signs in with the tenant's client", async () => {
+    const published = await fetch(`${base("acme")}/signin/providers`);
+    expect(published.status).toBe(200);
+    const text = await published.text();
+    expect(JSON.parse(text)).toEqual({
+      oidc: [{ id: "corp", label: "acme SSO", issuer: devIssuerEntry.issuer, client_id: "acme-console", authorization_endpoint: `${stack.issuerUrl}/authorize`, token_endpoint: `${stack.issuerUrl}/token` }],
+      saml: [],
+    });
+    expect(text).not.toContain(secrets.acme);
+    expect(((await (await fetch(`${base("beta")}/signin/providers`)).json()) as { oidc: Array<{ client_id: string }> }).oidc[0]!.client_id).toBe("beta-console");
+
+    const credentials = path.join(dir, "login-acme.json");
+    // The tenant's URL in GATEHOUSE_URL, as a person's shell would have it: no --issuer, no --client-id.
+    const login = startLogin([], { GATEHOUSE_URL: base("acme"), GATEHOUSE_CREDENTIALS: credentials });
+    const signinUrl = new URL(await login.url);
+    expect(signinUrl.searchParams.get("client_id")).toBe("acme-console");
+    expect(signinUrl.origin + signinUrl.pathname).toBe(`${stack.issuerUrl}/authorize`);
+    const { page } = await browser.person();
+    await page.goto(signinUrl.toString());
+    await page.getByLabel("Name").fill("lena");
+    await page.getByLabel("Other groups (comma-separated)").fill("acme-admins");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.locator("body").textContent()).toContain("Signed in to gatehouse");
+    const r = await login.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`signing in with acme SSO (issuer ${devIssuerEntry.issuer}, client acme-console)`);
+    const stored = JSON.parse(await readFile(credentials, "utf8")) as { id_token: string; client_id: string; token_endpoint: string };
+    expect(stored).toMatchObject({ client_id: "acme-console", token_endpoint: `${stack.issuerUrl}/token` });
+    expect(decodeJwt(stored.id_token)).toMatchObject({ sub: "lena", aud: "acme-console", iss: devIssuerEntry.issuer });
+    // The stored sign-in is acme's: its admin API takes it, beta's does not (another tenant's audience).
+    const noToken = { GATEHOUSE_CREDENTIALS: credentials, GATEHOUSE_TOKEN: "", ACTIONS_ID_TOKEN_REQUEST_URL: "", GATEHOUSE_ID_TOKEN: "" };
+    const own = await gatehouse(["admin", "usage", "--json", "--gateway", base("acme")], noToken);
+    expect(own.stderr).toBe("");
+    expect(JSON.parse(own.stdout)).toMatchObject({ tenant: "acme" });
+    const atBeta = await gatehouse(["admin", "usage", "--gateway", base("beta")], noToken);
+    expect(atBeta.code).toBe(1);
+    expect(atBeta.stderr).toMatch(/401/);
+  }, 180_000);
+
+  it("a tenant without an OIDC provider, an unknown --provider and a gateway that cannot say are clear errors", async () => {
+    const none = await gatehouse(["login", "--no-browser", "--gateway", base("plain")], { GATEHOUSE_LOGIN_ISSUER: "", GATEHOUSE_CREDENTIALS: path.join(dir, "none.json") });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`the gateway at ${base("plain")}/ offers no OIDC sign-in: it has no sign-in provider for people`);
+    expect(none.stderr).toContain("pass --issuer and --client-id");
+    const unknown = await gatehouse(["login", "--no-browser", "--gateway", base("acme"), "--provider", "okta"], { GATEHOUSE_LOGIN_ISSUER: "" });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('has no OIDC sign-in provider "okta" (it has: corp)');
+    // No tenant named: the platform serves no sign-in (404), which the CLI reports as such.
+    const platform = await gatehouse(["login", "--no-browser", "--gateway", stack.gatewayUrl], { GATEHOUSE_LOGIN_ISSUER: "" });
+    expect(platform.code).toBe(1);
+    expect(platform.stderr).toContain("does not publish its sign-in providers");
+    expect(platform.stderr).not.toMatch(/authorize\?/);
+  });
+
+  it("is anonymous and charged to the tenant's anonymous API bucket", async () => {
+    const created = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants`, platformToken, {
+      name: "rated",
+      issuers: [{ ...devIssuerEntry, audiences: ["gatehouse-rated", "rated-console"] }],
+      policy: policy("rated", stack.issuerId),
+      policy_source: "rated.yaml",
+      signin: { oidc: [{ ...signin("beta").oidc[0]!, client_id: "rated-console", label: "rated SSO" }] },
+      limits: { max_api_requests_per_minute: 2 },
+    });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${base("rated")}/signin/providers`)).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    const login = await gatehouse(["login", "--no-browser", "--gateway", base("rated")], { GATEHOUSE_LOGIN_ISSUER: "" });
+    expect(login.code).toBe(1);
+    // The gateway's own refusal, passed on (the anonymous bucket's wording is worker/limits/'s).
+    expect(login.stderr).toMatch(/^gatehouse: gateway answered HTTP 429: api_rate_limited \(gatehouse: (unauthenticated )?API request refused: the tenant's API rate limit is reached \(max_api_requests_per_minute: 2\); retry in \d+ s\)$/m);
+    expect(login.stderr).not.toMatch(/authorize\?/);
   });
 });
 

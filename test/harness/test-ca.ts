@@ -11,8 +11,11 @@ export interface TestCa {
   /** CA certificate (PEM) and where it is on disk (for NODE_EXTRA_CA_CERTS). */
   cert: string;
   certFile: string;
-  /** A leaf certificate signed by this CA: a server's for 127.0.0.1 and localhost, or a client's (CN = name). */
-  issue(name: string, purpose?: "server" | "client"): { key: string; cert: string };
+  /**
+   * A leaf certificate signed by this CA: a server's for 127.0.0.1 and localhost (and `dnsNames`,
+   * e.g. `*.gatehouse.test` for tenants' host names), or a client's (CN = name).
+   */
+  issue(name: string, purpose?: "server" | "client", dnsNames?: string[]): { key: string; cert: string };
   dispose(): void;
 }
 
@@ -24,9 +27,9 @@ export function createTestCa(commonName = "Gatehouse test CA"): TestCa {
   return {
     cert: readFileSync(path.join(dir, "ca.pem"), "utf8"),
     certFile: path.join(dir, "ca.pem"),
-    issue(name: string, purpose: "server" | "client" = "server") {
+    issue(name: string, purpose: "server" | "client" = "server", dnsNames: string[] = []) {
       ssl(["req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`]);
-      const ext = purpose === "server" ? "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n" : "extendedKeyUsage=clientAuth\n";
+      const ext = purpose === "server" ? `subjectAltName=IP:127.0.0.1,DNS:localhost${dnsNames.map((d) => `,DNS:${d}`).join("")}\nextendedKeyUsage=serverAuth\n` : "extendedKeyUsage=clientAuth\n";
       writeFileSync(path.join(dir, `${name}.ext`), `${ext}basicConstraints=CA:FALSE\n`);
       ssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`]);
       return { key: readFileSync(path.join(dir, `${name}.key`), "utf8"), cert: readFileSync(path.join(dir, `${name}.pem`), "utf8") };

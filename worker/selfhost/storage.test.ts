@@ -11,6 +11,7 @@ import type { Env } from "../env.ts";
 import { TenantR2 } from "../tenancy/tenant-env.ts";
 import { tenantDatabase, type TenantStoreNamespace } from "../tenancy/tenant-store.ts";
 import { SHARED_STORE, withStorage, type HostEnv } from "./storage.ts";
+import { firstSightOfAssertion } from "../signin/store.ts";
 import { ApprovalsObject, ConnectorHub, ExportObject, SessionLimiter, SessionObject } from "./index.ts";
 
 const raw = env as unknown as Env & { TENANT_STORE: TenantStoreNamespace };
@@ -110,5 +111,29 @@ describe("multi-tenant self-hosting", () => {
         expect(() => new Class(state, placed), `${className} ${name}`).toThrow(why);
       }
     }
+  });
+});
+
+describe("the D1 stand-in's meta.changes is D1's (rows changed, not rows written)", () => {
+  it("an insert into a table with a text primary key is 1 change, then 0 when ignored; selects are 0", async () => {
+    const db = tenantDatabase(raw.TENANT_STORE, "changes-probe");
+    await db.exec("CREATE TABLE IF NOT EXISTS probe_seen (id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+    const insert = () => db.prepare("INSERT OR IGNORE INTO probe_seen (id, at) VALUES (?, ?)").bind("a1", 1).run();
+    expect((await insert()).meta.changes).toBe(1);
+    expect((await insert()).meta.changes).toBe(0);
+    await db.prepare("INSERT INTO probe_seen (id, at) VALUES (?, ?), (?, ?)").bind("a2", 1, "a3", 5).run();
+    expect((await db.prepare("UPDATE probe_seen SET at = at + 1 WHERE at < 5").run()).meta.changes).toBe(2);
+    expect((await db.prepare("SELECT * FROM probe_seen").run()).meta.changes).toBe(0);
+    expect((await db.prepare("DELETE FROM probe_seen").run()).meta.changes).toBe(3);
+    const [a, b] = await db.batch([db.prepare("INSERT INTO probe_seen (id, at) VALUES ('b', 1)"), db.prepare("INSERT OR IGNORE INTO probe_seen (id, at) VALUES ('b', 2)")]);
+    expect([a!.meta.changes, b!.meta.changes]).toEqual([1, 0]);
+  });
+
+  it("so a SAML assertion is new once, then a replay (the cache hosted tenants' sign-in uses)", async () => {
+    const db = tenantDatabase(raw.TENANT_STORE, "changes-saml");
+    const later = Date.now() + 60_000;
+    expect(await firstSightOfAssertion(db, "idp _a1", later)).toBe(true);
+    expect(await firstSightOfAssertion(db, "idp _a1", later)).toBe(false);
+    expect(await firstSightOfAssertion(db, "idp _a2", later)).toBe(true);
   });
 });

@@ -29,11 +29,18 @@ export class SelfHostStore extends DurableObject {
     );
   }
 
+  /**
+   * `changes` is D1's `meta.changes`: rows the statement inserted, updated or deleted — not the
+   * cursor's `rowsWritten`, which also counts index entries (an insert into a table with a TEXT
+   * primary key writes 2), so `changes === 1` ("was it new?", e.g. the SAML replay cache) would
+   * never hold. Read from SQLite's own counter around the statement; 0 for a SELECT.
+   */
   private run(sql: string, params: SqlValue[]): SqlResult {
+    const before = this.ctx.storage.sql.exec("SELECT total_changes() AS n").one() as { n: number };
     const cursor = this.ctx.storage.sql.exec(sql, ...params);
     const rows = cursor.toArray() as Record<string, SqlValue>[];
-    const last = this.ctx.storage.sql.exec("SELECT last_insert_rowid() AS id").one() as { id: number };
-    return { rows, changes: cursor.rowsWritten, lastRowId: last.id };
+    const after = this.ctx.storage.sql.exec("SELECT last_insert_rowid() AS id, total_changes() AS n").one() as { id: number; n: number };
+    return { rows, changes: after.n - before.n, lastRowId: after.id };
   }
 
   /** One statement (D1's first/all/run). */

@@ -6,6 +6,7 @@
  *   GET  /signin/saml/:id                 → the IdP (SP-initiated, HTTP-Redirect AuthnRequest)
  *   POST /signin/saml/:id/acs             signed SAML Response → console session
  *   GET  /signin/saml/:id/metadata        SP metadata for the IdP administrator
+ *   GET  /signin/providers                the providers as public JSON (`gatehouse login` discovery)
  *   POST /signout                         (CSRF-checked) ends the session
  * Every refusal is a page with one sentence of reason; nothing half-signs anyone in.
  */
@@ -19,6 +20,7 @@ import { deleteConsoleSession, readConsoleSession, savePendingSignin, sameSecret
 import { assertSameOrigin, clearSessionCookie, sessionIdOf, tenantOf, type ConsoleEnv } from "./session.ts";
 import { samlRoutes } from "./saml-routes.ts";
 import { newBinding, publicOrigin, refused, safeReturnTo, sameBrowser, signedIn } from "./finish.ts";
+import { signinProvidersHandler } from "./providers.ts";
 
 
 export const signinRoutes = new Hono<ConsoleEnv>()
@@ -34,6 +36,7 @@ export const signinRoutes = new Hono<ConsoleEnv>()
           )}</ul>`;
     return page(c, { title: "Sign in", body });
   })
+  .get("/signin/providers", signinProvidersHandler)
   .get("/signin/oidc/:id", async (c) => {
     const provider = signinConfig(c.env).oidc.find((p) => p.id === c.req.param("id"));
     if (!provider) return refused(c, "unknown sign-in provider");

@@ -1,0 +1,85 @@
+/**
+ * `gatehouse login` without `--issuer`: asks the gateway (a tenant's URL in hosted mode,
+ * `…/t/<tenant>` or `https://<tenant>.<base domain>`) which OIDC provider its people sign in with
+ * — `GET <gateway>/signin/providers`, anonymous and public (worker/signin/providers.ts) — so the
+ * CLI signs in with the tenant's own provider and client id without being told them.
+ * What the gateway says is checked like an issuer's discovery document: endpoints https (http only
+ * on loopback), and a provider must be chosen when there are several; a gateway with no OIDC
+ * provider is a clear error, never a fallback to the development issuer.
+ */
+import { CliError, GatewayUnreachableError, describeError } from "../errors.ts";
+import { errorFromBody, readBodyBounded } from "../gateway/api.ts";
+
+export interface GatewayOidcProvider {
+  id: string;
+  label: string;
+  issuer: string;
+  client_id: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** An endpoint a person's browser or the CLI will be sent to: https, or http on loopback only. */
+export function checkEndpoint(where: string, value: unknown): string {
+  let u: URL;
+  try {
+    u = new URL(String(value));
+  } catch {
+    throw new CliError(`${where} is not a URL: ${JSON.stringify(value)}`);
+  }
+  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) throw new CliError(`refusing a non-https endpoint from ${where}: ${u}`);
+  return u.toString();
+}
+
+export async function gatewayOidcProvider(gateway: URL, providerId: string | undefined): Promise<GatewayOidcProvider> {
+  const url = new URL("signin/providers", gateway);
+  // The answer decides where the person's browser and refresh token go: not over plain http off loopback.
+  checkEndpoint("the gateway URL (it names the sign-in provider)", gateway);
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(15_000), redirect: "error" });
+  } catch (e) {
+    throw new GatewayUnreachableError(gateway.toString(), describeError(e));
+  }
+  const text = await readBodyBounded(res, MAX_BODY_BYTES, () => new CliError(`the gateway's sign-in providers (${url}) are larger than ${MAX_BODY_BYTES} bytes`));
+  if (res.status === 404) throw new CliError(`the gateway at ${gateway} does not publish its sign-in providers (${url}: 404; a gateway older than this CLI?): pass --issuer and --client-id`);
+  if (!res.ok) throw errorFromBody(res.status, text);
+  let doc: { oidc?: unknown; saml?: unknown };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch {
+    throw new CliError(`the gateway's sign-in providers (${url}) are not JSON`);
+  }
+  const oidc = Array.isArray(doc.oidc) ? (doc.oidc as Record<string, unknown>[]) : [];
+  const saml = Array.isArray(doc.saml) ? (doc.saml as Record<string, unknown>[]) : [];
+  if (oidc.length === 0) {
+    const why = saml.length > 0 ? `its people sign in with SAML only (${saml.map((p) => String(p.id)).join(", ")}), which the CLI cannot use` : "it has no sign-in provider for people (GATEHOUSE_SIGNIN, or the tenant's signin)";
+    throw new CliError(`the gateway at ${gateway} offers no OIDC sign-in: ${why}; pass --issuer and --client-id of an OIDC client registered for the CLI`);
+  }
+  const ids = oidc.map((p) => String(p.id));
+  let chosen: Record<string, unknown> | undefined;
+  if (providerId !== undefined) {
+    chosen = oidc.find((p) => p.id === providerId);
+    if (!chosen) throw new CliError(`the gateway at ${gateway} has no OIDC sign-in provider ${JSON.stringify(providerId)} (it has: ${ids.join(", ")})`);
+  } else if (oidc.length > 1) {
+    throw new CliError(`the gateway at ${gateway} has several OIDC sign-in providers (${ids.join(", ")}): choose one with --provider`);
+  } else chosen = oidc[0]!;
+  for (const k of ["id", "issuer", "client_id"] as const) {
+    if (typeof chosen[k] !== "string" || chosen[k] === "") throw new CliError(`the gateway's sign-in provider lacks ${k} (${url})`);
+  }
+  // Printed to the terminal and sent to the IdP: no control characters (escape sequences) from a gateway.
+  for (const k of ["id", "label", "issuer", "client_id"] as const) {
+    if (typeof chosen[k] === "string" && /[\x00-\x1f\x7f-\x9f]/.test(chosen[k])) throw new CliError(`the gateway's sign-in provider has control characters in ${k} (${url})`);
+  }
+  return {
+    id: chosen.id as string,
+    label: typeof chosen.label === "string" ? chosen.label : (chosen.id as string),
+    issuer: chosen.issuer as string,
+    client_id: chosen.client_id as string,
+    authorization_endpoint: checkEndpoint(`the gateway's provider ${String(chosen.id)} (authorization_endpoint)`, chosen.authorization_endpoint),
+    token_endpoint: checkEndpoint(`the gateway's provider ${String(chosen.id)} (token_endpoint)`, chosen.token_endpoint),
+  };
+}
