@@ -316,3 +316,50 @@ describe("a session start on a sharded tenant", () => {
     client.close(1000, "done");
   });
 });
+
+describe("another tenant's connector", () => {
+  /** A hosted tenant's Env as objectEnv gives it (its objects under its own names). */
+  const tenantEnv = (name: string): Env => ({
+    ...testEnv,
+    CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
+    SESSIONS: new TenantNamespace(testEnv.SESSIONS, name) as unknown as Env["SESSIONS"],
+    SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
+    TENANT: { name, via: "object", limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null }, shards: { approvals: 1, hub: 1 } },
+  });
+  const stubIn = (e: Env, sessionId: string) => e.SESSIONS.get(e.SESSIONS.idFromName(sessionId)) as DurableObjectStub<SessionObject>;
+  const dialIn = async (e: Env, sessionId: string, ticket: string) => {
+    const ctx = createExecutionContext();
+    const headers = { authorization: `Bearer ${ticket}`, upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL };
+    const res = await worker.fetch(new Request(`http://127.0.0.1/v1/connector/streams/${sessionId}`, { headers }), e, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  };
+  async function startIn(e: Env, sessionId: string, resource: string, controls: () => ControlMessage[]) {
+    const stub = stubIn(e, sessionId);
+    await holdRecorder(stub, { env: e, hold: false });
+    const admission: ClientAdmission = { sessionId, identity: pipeline(`ci-${e.TENANT!.name}`), resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
+    const client = await stub.fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
+    expect(client.status).toBe(101);
+    reader(client.webSocket!);
+    return { client: client.webSocket!, ticket: await askedOpen(controls, sessionId, resource) };
+  }
+
+  it("cannot use its own tickets at this tenant's sessions, nor under its own session's id (401); each tenant's ticket serves its own", async () => {
+    await applyPolicy();
+    const acme = tenantEnv("tickets-acme");
+    const beta = tenantEnv("tickets-beta");
+    const acmeHub = await connectorOnline(hubShard(acme, 0), "c-acme", "pg-shared-name");
+    const betaHub = await connectorOnline(hubShard(beta, 0), "c-beta", "pg-shared-name");
+    const acmeSession = sessionIdFor(30);
+    const betaSession = sessionIdFor(31);
+    const a = await startIn(acme, acmeSession, "pg-shared-name", acmeHub.controls);
+    const b = await startIn(beta, betaSession, "pg-shared-name", betaHub.controls);
+    // Beta's connector, at acme's URL: its ticket at acme's session, and under its own session's id (no such session in acme).
+    expect(await refusal(await dialIn(acme, acmeSession, b.ticket))).toEqual({ status: 401, body: { error: "unauthorized", reason: "the stream ticket is not this session's" } });
+    expect(await refusal(await dialIn(acme, betaSession, b.ticket))).toEqual({ status: 401, body: { error: "unauthorized", reason: "no stream ticket was issued for this session" } });
+    await servesSession(await dialIn(acme, acmeSession, a.ticket), a.client, "pg-shared-name");
+    await servesSession(await dialIn(beta, betaSession, b.ticket), b.client, "pg-shared-name");
+    a.client.close(1000, "done");
+    b.client.close(1000, "done");
+  });
+});
