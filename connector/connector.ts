@@ -76,7 +76,7 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
     }
   };
 
-  const onOpen = (session: string, resource: string) => {
+  const onOpen = (session: string, resource: string, ticket?: string) => {
     if (streams.has(session)) {
       logger.warn("ignoring open for a session that already has a stream", { session });
       return;
@@ -105,6 +105,7 @@ export async function startConnector(config: ConnectorConfig, opts: StartConnect
       startupTimeoutMs: opts.startupTimeoutMs ?? 30_000,
       openTimeoutMs: opts.openTimeoutMs ?? 10_000,
       emit,
+      ...(ticket === undefined ? {} : { streamTicket: ticket }),
     };
     const type = resources.get(resource)?.type;
     const protocol = type === undefined ? undefined : connectorProtocol(type);

@@ -14,6 +14,7 @@ import type { RawData } from "ws";
 import type { CryptoKey } from "jose";
 import { decodeFrame, encodeControl, FrameError, FrameType, type ControlMessage } from "../parsers/tunnel/frames.ts";
 import { signConnectorAssertion } from "./assertion.ts";
+import { isStreamTicket } from "../parsers/tunnel/stream-ticket.ts";
 import { createBackoff, type BackoffOptions } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
 import { dialTunnel, type TunnelConnection } from "./tunnel-socket.ts";
@@ -36,8 +37,11 @@ export interface ControlChannelOptions {
   logger: Logger;
   /** The hub shard to dial (`?shard=k`); absent: the hub itself (shard 0). */
   shard?: number;
-  /** Called for every valid `open`. */
-  onOpen(session: string, resource: string): void;
+  /**
+   * Called for every valid `open`, with the stream ticket it carried (absent: a worker older than
+   * tickets, or a malformed one: the stream then dials with an assertion).
+   */
+  onOpen(session: string, resource: string, ticket?: string): void;
   /** Called for every valid `shards` message (only shard 0 of a sharded hub sends one). */
   onShards?(placement: ShardPlacement): void;
   emit(event: ControlEvent): void;
@@ -139,12 +143,14 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
       case "pong":
         return;
       case "open": {
-        const { session, resource } = message;
+        const { session, resource, ticket } = message;
         if (typeof session !== "string" || !SESSION_ID.test(session) || typeof resource !== "string") {
           opts.logger.warn("control channel: ignoring malformed open", {});
           return;
         }
-        opts.onOpen(session, resource);
+        // The ticket is a credential: never logged, not even when it is malformed.
+        if (ticket !== undefined && !isStreamTicket(ticket)) opts.logger.warn("control channel: open carried a malformed stream ticket; dialling with an assertion", { session });
+        opts.onOpen(session, resource, isStreamTicket(ticket) ? ticket : undefined);
         return;
       }
       case "shards": {

@@ -1,6 +1,7 @@
 /**
  * What every per-session connector stream shares, whatever the target protocol: dialling
- * `/v1/connector/streams/<session>` with a session-bound assertion, waiting for the worker's
+ * `/v1/connector/streams/<session>` with the stream ticket the worker sent on the control channel
+ * (or, from a worker older than tickets, a session-bound assertion), waiting for the worker's
  * `open`, decoding tunnel frames, the flow-control windows and counters, and an idempotent
  * teardown. Protocol streams (PostgreSQL in stream.ts, SSH in ssh/ssh-stream.ts) implement the hooks.
  */
@@ -74,8 +75,9 @@ export abstract class TunnelStreamBase {
     const url = `${this.ctx.wsBase}/v1/connector/streams/${encodeURIComponent(this.session)}`;
     let connection: TunnelConnection;
     try {
-      const assertion = await signConnectorAssertion(this.ctx.privateKey, this.ctx.connectorId, { sid: this.session });
-      connection = await dialTunnel(url, assertion);
+      // The ticket goes in the Authorization header like an assertion: never in the URL, never logged.
+      const credential = this.ctx.streamTicket ?? (await signConnectorAssertion(this.ctx.privateKey, this.ctx.connectorId, { sid: this.session }));
+      connection = await dialTunnel(url, credential);
       if (this.closed) {
         connection.ws.close(1001, "connector stopping");
         return;

@@ -44,5 +44,10 @@ export interface StreamContext {
   startupTimeoutMs: number;
   /** How long to wait for the worker's `open` frame after dialling the stream. */
   openTimeoutMs: number;
+  /**
+   * The one-use stream ticket the worker sent with this session's `open` on the control channel:
+   * presented instead of an assertion when the stream is dialled (docs/PROTOCOL.md "Stream admission").
+   */
+  streamTicket?: string;
   emit(event: StreamEvent): void;
 }

@@ -18,7 +18,8 @@ export interface SessionObjectRpc extends Rpc.DurableObjectBranded {
 
 export type RevokeResult = RegistryResult<{ record: ConnectorRecord; already: boolean; closedChannels: number; endedSessions: number; failedShards: number[] }>;
 
-export type OpenStreamResult = { ok: true; connectorId: string } | { ok: false; reason: string };
+/** `ticketHash`: SHA-256 hex of the stream ticket sent to the chosen connector (parsers/tunnel/stream-ticket.ts). */
+export type OpenStreamResult = { ok: true; connectorId: string; ticketHash: string } | { ok: false; reason: string };
 
 /** RPC of the ConnectorHub (worker/connectors/connector-hub.ts); `fetch` carries the control channel. */
 export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {

@@ -2,12 +2,14 @@
  * A stand-in for the worker's connector endpoints, speaking the documented tunnel protocol
  * (docs/PROTOCOL.md) so the real connector can be tested end to end against a real PostgreSQL
  * before the real worker exists. It verifies connector assertions exactly as the protocol says
- * (EdDSA, kid, typ, aud, lifetime ≤ 120 s, sid bound to the stream path) and answers 401/426 the
- * documented way. test/connector/worker-contract.test.ts holds it to the same contract as the real
+ * (EdDSA, kid, typ, aud, lifetime ≤ 120 s, sid bound to the stream path), sends a stream ticket
+ * with each `open` and admits the stream presenting it once (docs/PROTOCOL.md "Stream admission";
+ * `ticket: false` plays a worker older than tickets), and answers 401/426 the documented way. test/connector/worker-contract.test.ts holds it to the same contract as the real
  * worker (handshakes, refusals, assertion replay, frame errors, the session open sequence).
  */
 import { offeredTunnelVersions, tunnelVersionMismatch } from "../../parsers/tunnel/version.ts";
 import { randomUUID } from "node:crypto";
+import { STREAM_TICKET_PREFIX, isStreamTicket, newStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
 import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { importJWK, jwtVerify, type JWK, type JWTPayload, type JWTHeaderParameters } from "jose";
@@ -28,6 +30,8 @@ export interface VerifiedAssertion {
   path: string;
   header: JWTHeaderParameters;
   payload: JWTPayload & { sid?: string };
+  /** A stream admitted by its stream ticket: no signed header; `payload.sid` is the ticket's session. */
+  byTicket?: true;
 }
 
 export interface Rejection {
@@ -209,7 +213,7 @@ export interface HarnessWorker {
   /** Every refused upgrade. */
   rejections: Rejection[];
   /** Ask the connector (over `control`) to open a stream and wait for it; sends the stream `open`. */
-  openStream(control: HarnessPeer, resource: string, startup?: Record<string, string>, opts?: { session?: string; openResource?: string; access?: string; maxSessionMs?: number | null }): Promise<HarnessPeer>;
+  openStream(control: HarnessPeer, resource: string, startup?: Record<string, string>, opts?: { session?: string; openResource?: string; access?: string; maxSessionMs?: number | null; ticket?: boolean | string }): Promise<HarnessPeer>;
   /** Drop every connection (a worker restart as the connector sees it). */
   dropAll(): void;
   stop(): Promise<void>;
@@ -232,6 +236,8 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
   const rejections: Rejection[] = [];
   /** jti of every admitted assertion: each admits one WebSocket, as in the real worker. */
   const seenJti = new Set<string>();
+  /** The unused stream ticket of each session asked for (one use, as in the real worker). */
+  const tickets = new Map<string, string>();
   const peers = new Set<HarnessPeer>();
   const wss = new WebSocketServer({
     noServer: true,
@@ -250,6 +256,14 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
     const auth = req.headers.authorization ?? "";
     const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(auth);
     if (!match) throw new Error("missing bearer assertion");
+    if (sid !== undefined && match[1]!.startsWith(STREAM_TICKET_PREFIX)) {
+      if (!isStreamTicket(match[1])) throw new Error("malformed stream ticket");
+      const issued = tickets.get(sid);
+      if (issued === undefined) throw new Error("no stream ticket was issued for this session");
+      if (issued !== match[1]) throw new Error("the stream ticket is not this session's");
+      tickets.delete(sid);
+      return { path: req.url ?? "", header: { alg: "none" }, payload: { sid }, byTicket: true };
+    }
     const { payload, protectedHeader } = await jwtVerify(match[1]!, async (header) => {
       const key = header.kid ? keys.get(header.kid) : undefined;
       if (!key) throw new Error("unknown kid");
@@ -278,7 +292,7 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
     if (sid !== undefined && !/^[0-9a-f-]{36}$/.test(sid)) return refuse(socket, path, 400, { error: "bad_request", reason: "invalid session id" });
     verify(req, sid).then(
       (assertion) => {
-        assertions.push(assertion);
+        if (!assertion.byTicket) assertions.push(assertion);
         wss.handleUpgrade(req, socket, head, (ws) => {
           const peer = new HarnessPeer(ws, assertion, sid === undefined ? "control" : "stream");
           peers.add(peer);
@@ -318,7 +332,11 @@ export async function startHarnessWorker(opts: HarnessWorkerOptions): Promise<Ha
           resolve(peer);
         });
       });
-      control.sendControl({ t: "open", session, resource });
+      // As the real worker: a fresh one-use ticket with every open (unless playing an older worker).
+      // (A string is sent as the ticket as is, and registered only if well-formed: a worker's mistake.)
+      const ticket = o.ticket === false ? undefined : typeof o.ticket === "string" ? o.ticket : newStreamTicket();
+      if (isStreamTicket(ticket)) tickets.set(session, ticket);
+      control.sendControl({ t: "open", session, resource, ...(ticket ? { ticket } : {}) });
       const peer = await arrived;
       peer.sendControl({ t: "open", resource: o.openResource ?? resource, startup, access: o.access ?? "write", max_session_ms: o.maxSessionMs ?? null });
       return peer;

@@ -4,6 +4,7 @@
  * fake one the connector tests use (harness-worker.ts), so the fake cannot drift from the real
  * thing. The test plays the connector's part with its own WebSocket and hand-made assertions.
  */
+import { newStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
 import { randomUUID } from "node:crypto";
 import { SignJWT, generateKeyPair, type CryptoKey } from "jose";
 import { WebSocket, type RawData } from "ws";
@@ -217,7 +218,7 @@ export function describeWorkerContract(name: string, start: () => Promise<Worker
       expect(await frames.control("pong")).toEqual({ t: "pong" });
       await w.requestSession();
       const ask = await frames.control("open on the control channel");
-      expect(ask).toMatchObject({ t: "open", resource: w.resource.name });
+      expect(ask).toMatchObject({ t: "open", resource: w.resource.name, ticket: expect.stringMatching(/^ghst_[A-Za-z0-9_-]{43}$/) });
       expect(ask.session).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       const session = ask.session as string;
 
@@ -228,8 +229,15 @@ export function describeWorkerContract(name: string, start: () => Promise<Worker
       const unbound = await dial(w.url, `/v1/connector/streams/${session}`, { token: await assertion(w.privateKey, w.connectorId) });
       expect(unbound).toMatchObject({ ok: false, status: 401, body: { error: "unauthorized" } });
 
-      const stream = accepted(await dial(w.url, `/v1/connector/streams/${session}`, { token: await assertion(w.privateKey, w.connectorId, { sid: session }) }));
+      // The stream ticket (docs/PROTOCOL.md "Stream admission"): a malformed or made-up one is refused, the one sent is admitted once.
+      const malformedTicket = await dial(w.url, `/v1/connector/streams/${session}`, { token: "ghst_short" });
+      expect(malformedTicket).toMatchObject({ ok: false, status: 401, body: { error: "unauthorized" } });
+      const madeUp = await dial(w.url, `/v1/connector/streams/${session}`, { token: newStreamTicket() });
+      expect(madeUp).toMatchObject({ ok: false, status: 401, body: { error: "unauthorized" } });
+      const stream = accepted(await dial(w.url, `/v1/connector/streams/${session}`, { token: ask.ticket as string }));
       open.push(stream.ws);
+      const replayed = await dial(w.url, `/v1/connector/streams/${session}`, { token: ask.ticket as string });
+      expect(replayed).toMatchObject({ ok: false, status: 401, body: { error: "unauthorized" } });
       expect(stream.protocol).toBe(TUNNEL_SUBPROTOCOL);
       const first = await stream.frames.control("the stream's open");
       expect(stream.frames.kinds[0]).toBe("control");
@@ -244,6 +252,20 @@ export function describeWorkerContract(name: string, start: () => Promise<Worker
       stream.ws.send(encodeControl({ t: "error", code: "08001", message: "contract test: no target" }));
       stream.ws.close(1000);
       expect((await stream.frames.closed).code).toBeGreaterThanOrEqual(1000);
+    });
+
+    it("admits an older connector's stream that ignores the ticket and presents a session-bound assertion", async () => {
+      const { ws, frames } = await control();
+      hello(ws);
+      ws.send(encodeControl({ t: "ping" }));
+      expect(await frames.control("pong")).toEqual({ t: "pong" });
+      await w.requestSession();
+      const ask = await frames.control("open on the control channel");
+      const session = ask.session as string;
+      const stream = accepted(await dial(w.url, `/v1/connector/streams/${session}`, { token: await assertion(w.privateKey, w.connectorId, { sid: session }) }));
+      open.push(stream.ws);
+      expect(await stream.frames.control("the stream's open")).toMatchObject({ t: "open", resource: w.resource.name });
+      stream.ws.close(1000);
     });
   });
 }

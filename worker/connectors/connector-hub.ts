@@ -17,6 +17,8 @@ import { ConnectorRegistry, type ConnectorRecord, type RegistryResult } from "./
 import type { JWK } from "jose";
 import { isResourceName } from "../../parsers/resource-name.ts";
 import { HUB_SHARD_HEADER, hubShard, hubShardCount, hubShardMap } from "./hub-shards.ts";
+import { withTimeout } from "../objects/with-timeout.ts";
+import { newStreamTicket, streamTicketHash } from "../../parsers/tunnel/stream-ticket.ts";
 
 interface ControlAttachment {
   connectorId: string;
@@ -324,24 +326,47 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     return known ? { name: known.name, type: known.type, labels: known.labels, online: false } : null;
   }
 
-  /** RPC: ask the newest connector serving `resource` to dial a stream for `sessionId`. */
+  /**
+   * RPC: ask the newest connector serving `resource` to dial a stream for `sessionId`. The `open`
+   * carries a fresh one-use stream ticket, the answer only its hash: the connector presents the
+   * ticket on its stream and the session object checks it, so no stream admission asks shard 0
+   * (docs/PROTOCOL.md "Stream admission"). A connector this shard knows to be revoked, or whose
+   * drop is still owed, is never chosen.
+   */
   async openStream(sessionId: string, resource: string): Promise<OpenStreamResult> {
     const suspended = await this.suspension();
     if (suspended !== null) return { ok: false, reason: suspended };
     for (const ws of this.onlineConnectors(resource)) {
+      const connectorId = (ws.deserializeAttachment() as ControlAttachment).connectorId;
+      if (await this.revocationKnown(connectorId)) continue;
+      const ticket = newStreamTicket();
+      const live = `live:${connectorId}:${sessionId}`;
+      // Remembered before the ticket leaves, so that revoking this connector ends the session
+      // (revokeConnector) whenever the revocation lands: its stream needs no admission on shard 0.
+      await this.ctx.storage.put(live, Date.now());
       try {
-        ws.send(encodeControl({ t: "open", session: sessionId, resource }));
-        const connectorId = (ws.deserializeAttachment() as ControlAttachment).connectorId;
-        // Remembered so that revoking this connector can end the session (revokeConnector).
-        await this.ctx.storage.put(`live:${connectorId}:${sessionId}`, Date.now());
-        // Swept by the alarm after a week; a resource shard claims no assertions, so it sets its own.
-        if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
-        return { ok: true, connectorId };
+        ws.send(encodeControl({ t: "open", session: sessionId, resource, ticket }));
       } catch {
-        // that socket died between the check and the send; try the next one
+        await this.ctx.storage.delete(live); // that socket died between the check and the send; try the next one
+        continue;
       }
+      // Swept by the alarm after a week; a resource shard claims no assertions, so it sets its own.
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+      return { ok: true, connectorId, ticketHash: await streamTicketHash(ticket) };
     }
     return { ok: false, reason: `no connector online for resource ${resource}` };
+  }
+
+  /**
+   * Whether this shard knows `id` is revoked or being revoked: the marker shard 0's drop leaves on
+   * the other shards; on shard 0 (the registry) also the revoked record and the `drop-pending`
+   * records written before it. A control socket admitted a moment before the revocation may still
+   * be open here until the drop closes it: it must not be handed a session (and a ticket).
+   */
+  private async revocationKnown(id: string): Promise<boolean> {
+    if ((await this.ctx.storage.get(`revoked:${id}`)) !== undefined) return true;
+    if ((await this.registry.record(id))?.revokedAt != null) return true;
+    return (await this.ctx.storage.list({ prefix: `drop-pending:${id}:`, limit: 1 })).size > 0;
   }
 }
 
@@ -371,12 +396,6 @@ export async function dropOnShards(
     } else failedShards.push(shards[i]!);
   });
   return { closedChannels, endedSessions, failedShards };
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer!));
 }
 
 /** One record per shard still owing a revoked connector's drop (so two passes never erase each other's). */

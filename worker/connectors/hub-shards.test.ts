@@ -4,13 +4,15 @@
  * shard 0 just before the connector was revoked (the e2e test, test/e2e/hub-shards.test.ts, runs
  * the whole protocol with a real connector).
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import type { Env } from "../env.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
-import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { decodeFrame, encodeControl, FrameType, TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
+import { ConnectorRegistry } from "./registry.ts";
 import { dropOnShards } from "./connector-hub.ts";
 import { HUB_SHARD_HEADER, allHubShards, hubShard, hubShardCount, hubShardMap, hubShardOfResource, registryHub, resourceHub } from "./hub-shards.ts";
 
@@ -86,6 +88,48 @@ describe("revocation on a shard", () => {
     expect(revoked).toMatchObject({ ok: true, closedChannels: 0, endedSessions: 0, failedShards: [] });
     const r = await dial(stub, "dc-boot");
     expect(r.status).toBe(401);
+  });
+});
+
+describe("openStream on a shard that knows of a revocation", () => {
+  /** A connector's control socket on `stub` serving `resource`, and what it is sent. */
+  async function online(stub: ReturnType<typeof hubShard>, connectorId: string, resource: string): Promise<{ opens: () => string[] }> {
+    const res = await dial(stub, connectorId);
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    (ws as unknown as { binaryType: string }).binaryType = "arraybuffer";
+    const opens: string[] = [];
+    ws.addEventListener("message", (e) => {
+      const frame = decodeFrame(e.data as ArrayBuffer);
+      if (frame.type === FrameType.Control && frame.message.t === "open") opens.push(String(frame.message.session));
+    });
+    ws.accept();
+    ws.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: [{ name: resource, type: "postgres", labels: {} }] }));
+    await vi.waitFor(async () => expect((await stub.describe(resource))?.online).toBe(true), { timeout: 20_000, interval: 20 });
+    return { opens: () => opens };
+  }
+
+  it("never picks a connector whose drop is owed or whose revocation is recorded, while its socket is still open; another connector serves", async () => {
+    const stub = testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("test-hub-open-owed"));
+    const owed = await online(stub, "dc-owed", "pg-owed");
+    // Shard 0's first step of a revocation: the drop-pending records, written before the registry's revoke.
+    await runInDurableObject(stub, async (_o, state) => state.storage.put("drop-pending:dc-owed:0", Date.now()));
+    expect(await stub.openStream("42000000-0000-4000-8000-000000000001", "pg-owed")).toEqual({ ok: false, reason: "no connector online for resource pg-owed" });
+    // Shard k's marker from the drop (its sockets are closed in the same step; the marker alone refuses).
+    const marked = await online(stub, "dc-marked", "pg-marked");
+    await runInDurableObject(stub, async (_o, state) => state.storage.put("revoked:dc-marked", Date.now()));
+    expect(await stub.openStream("42000000-0000-4000-8000-000000000002", "pg-marked")).toMatchObject({ ok: false });
+    // The registry's revoked record (shard 0), the drop not run yet.
+    const recorded = await online(stub, "dc-recorded", "pg-recorded");
+    await runInDurableObject(stub, async (_o, state) => {
+      await new ConnectorRegistry(state.storage).revoke("dc-recorded", "admin", ["dc-recorded"]);
+    });
+    expect(await stub.openStream("42000000-0000-4000-8000-000000000003", "pg-recorded")).toMatchObject({ ok: false });
+    const fresh = await online(stub, "dc-fresh", "pg-recorded");
+    const opened = await stub.openStream("42000000-0000-4000-8000-000000000004", "pg-recorded");
+    expect(opened).toMatchObject({ ok: true, connectorId: "dc-fresh", ticketHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    await vi.waitFor(() => expect(fresh.opens()).toEqual(["42000000-0000-4000-8000-000000000004"]), { timeout: 20_000, interval: 20 });
+    expect([...owed.opens(), ...marked.opens(), ...recorded.opens()]).toEqual([]);
   });
 });
 

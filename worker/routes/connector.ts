@@ -1,6 +1,9 @@
 /**
- * Connector-facing routes. A connector authenticates every WebSocket with a fresh Ed25519-signed
- * assertion (docs/PROTOCOL.md); streams additionally bind the assertion to the session id.
+ * Connector-facing routes. A connector authenticates its control channels (and key rotation) with a
+ * fresh Ed25519-signed assertion, admitted by the registry on hub shard 0 (docs/PROTOCOL.md). A
+ * session's stream presents the one-use stream ticket the hub sent over that admitted control
+ * channel, checked by the session object alone; connectors older than tickets still dial streams
+ * with a session-bound assertion, admitted as before.
  */
 import { Hono } from "hono";
 import { decodeProtectedHeader } from "jose";
@@ -13,7 +16,8 @@ import { BadRequestError, GatewayError, UnauthorizedError } from "../errors.ts";
 import { ed25519PublicKey, verifyKeyProof } from "../auth/verify-key-proof.ts";
 import { hashEnrolmentToken } from "../connectors/registry.ts";
 import { enrolProofSubject, rotateProofSubject, type EnrolResponse } from "../../parsers/tunnel/enrolment.ts";
-import { CONNECTOR_HEADER } from "../session/session-object.ts";
+import { CONNECTOR_HEADER, STREAM_TICKET_HEADER } from "../session/session-object.ts";
+import { STREAM_TICKET_PREFIX, isStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
 import { requireTunnelVersion } from "./tunnel.ts";
 import { HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
 import { chargeApiRequest } from "../limits/api-rate.ts";
@@ -104,10 +108,19 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
   .get("/streams/:session", async (c) => {
     const sessionId = c.req.param("session");
     if (!SESSION_ID.test(sessionId)) throw new GatewayError(400, "bad_request", "invalid session id");
+    const presented = bearerToken(c.req.header("authorization"));
+    const stub = () => c.env.SESSIONS.get(c.env.SESSIONS.idFromName(sessionId));
+    if (presented.startsWith(STREAM_TICKET_PREFIX)) {
+      // A stream ticket: judged by the session object, which holds its hash; nothing is asked of
+      // the registry (hub shard 0). A malformed one is refused here, before any object is touched.
+      if (!isStreamTicket(presented)) throw new UnauthorizedError("malformed stream ticket");
+      requireUpgrade(c);
+      return stub().fetch("https://session/connector", { headers: { upgrade: "websocket", [STREAM_TICKET_HEADER]: presented } });
+    }
+    // A connector older than stream tickets: a session-bound assertion, admitted on shard 0.
     const { connectorId } = await admitConnector(c, sessionId);
     requireUpgrade(c);
-    const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(sessionId));
-    return stub.fetch("https://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId } });
+    return stub().fetch("https://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId } });
   });
 
 /** `?shard=` of the control route: a decimal integer naming one of the tenant's hub shards. */

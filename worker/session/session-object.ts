@@ -11,7 +11,7 @@ import { encodeControl, encodeData, type Frame } from "../../parsers/tunnel/fram
 import { resourceHub } from "../connectors/hub-shards.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
-import type { SessionObjectRpc } from "../bindings.ts";
+import type { OpenStreamResult, SessionObjectRpc } from "../bindings.ts";
 import { describeResource, type ClientAdmission } from "./admission.ts";
 import { Session } from "./session.ts";
 import { SessionPolicy } from "./session-policy.ts";
@@ -32,17 +32,32 @@ import { activeGrants, noteGrantUse } from "../approvals/client.ts";
 import type { ApprovalOutcome } from "../approvals/core.ts";
 import { recordingLimitReached } from "../tenancy/tenant-usage.ts";
 import { tenantSuspension } from "../tenancy/tenant-suspension.ts";
+import { withTimeout } from "../objects/with-timeout.ts";
+import { STREAM_TICKET_TTL_MS } from "../../parsers/tunnel/stream-ticket.ts";
+import { StreamTickets } from "./stream-tickets.ts";
 
 export type { ClientAdmission };
 
 export const ADMISSION_HEADER = "x-gatehouse-admission";
 export const CONNECTOR_HEADER = "x-gatehouse-connector";
+/** Internal header from the stream route: the stream ticket the connector presented (checked here, docs/PROTOCOL.md). */
+export const STREAM_TICKET_HEADER = "x-gatehouse-stream-ticket";
+/** How long the session waits for the hub's answer to its stream request before it ends with an error. */
+export const OPEN_STREAM_TIMEOUT_MS = 10_000;
 
 export class SessionObject extends GatehouseObject<Env> implements SessionObjectRpc {
   protected override readonly hibernate = false;
   private session: Session | undefined;
   private holds: ApprovalHolds | undefined;
+  /** The connector the hub chose for this session's stream (the latest request's answer). */
   private connectorId: string | undefined;
+  /** The connector whose stream actually attached: what the trail's session.end names. */
+  private attachedConnectorId: string | undefined;
+  /** The hash of the stream ticket the hub sent the chosen connector (stream-tickets.ts). */
+  private readonly tickets = new StreamTickets();
+  /** Hooks for tests (as openAudit): how long the hub may take to answer, how long a ticket lives. */
+  protected openStreamTimeoutMs = OPEN_STREAM_TIMEOUT_MS;
+  protected streamTicketTtlMs = STREAM_TICKET_TTL_MS;
   /** The latest request to the hub for this session's stream; its answer names the connector (connectorId). */
   private streamRequest: Promise<void> | undefined;
   /** Settles once the client's admission is over: the session exists, or it was refused. */
@@ -61,7 +76,10 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const url = new URL(request.url);
     if (request.headers.get("upgrade") !== "websocket") return new Response("expected websocket", { status: 426 });
     if (url.pathname === "/client") return this.acceptClient(JSON.parse(request.headers.get(ADMISSION_HEADER)!) as ClientAdmission);
-    if (url.pathname === "/connector") return this.acceptConnector(request.headers.get(CONNECTOR_HEADER)!);
+    if (url.pathname === "/connector") {
+      const ticket = request.headers.get(STREAM_TICKET_HEADER);
+      return ticket !== null ? this.acceptTicketStream(ticket) : this.acceptConnector(request.headers.get(CONNECTOR_HEADER)!);
+    }
     return new Response("not found", { status: 404 });
   }
 
@@ -77,7 +95,10 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       // A place under the caps taken early (askStreamEarly) is given back when no session came of
       // this admission — refused (e.g. its start could not be recorded) or failed; the stream asked
       // for then finds no session (410).
-      if (!this.session) void this.earlySlot?.release().catch(() => {});
+      if (!this.session) {
+        void this.earlySlot?.release().catch(() => {});
+        this.tickets.withdraw();
+      }
       started();
     }
   }
@@ -123,9 +144,16 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     );
     const requestStream = (): Promise<void> => {
       const asked = (async () => {
-        const result = await resourceHub(env, admission.resource.name).openStream(admission.sessionId, admission.resource.name);
+        // Bounded: a stuck hub shard ends this session with a clear error instead of holding it for ever.
+        const result = await withTimeout(
+          this.askHubForStream(admission.sessionId, admission.resource.name),
+          this.openStreamTimeoutMs,
+          `gatehouse: resource ${admission.resource.name}: the connector hub did not answer the stream request within ${this.openStreamTimeoutMs / 1000} s; try again`,
+        );
         if (!result.ok) throw new Error(result.reason);
         this.connectorId = result.connectorId;
+        // A hub of an older release sends no ticket: its connector dials with an assertion (acceptConnector).
+        if (result.ticketHash) this.tickets.issue(result.ticketHash, result.connectorId, this.streamTicketTtlMs);
       })();
       this.streamRequest = asked;
       asked.catch(() => {}); // the caller awaits it; acceptConnector only waits for it to settle
@@ -212,7 +240,9 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
           await gate?.flush().catch(() => {});
           if (Object.keys(maskingCounts).length > 0) await audit.onMasking(maskingCounts).catch(() => {});
           await holds.withdrawAll(`the session ended before a decision (${outcome.reason})`).catch(() => {});
-          await audit.end(outcome, stats, { connectorId: this.connectorId ?? null });
+          this.tickets.withdraw();
+          // The connector that served the session, not merely the one asked (none: no connector attached).
+          await audit.end(outcome, stats, { connectorId: this.attachedConnectorId ?? null });
           await protocol.onSessionEnded?.(services);
           // The trail is sealed: hand it to the SIEM export (a no-op without GATEHOUSE_EXPORT).
           if (env.GATEHOUSE_EXPORT) await env.EXPORTER.get(env.EXPORTER.idFromName("exporter")).enqueue(admission.sessionId).catch(() => {});
@@ -237,6 +267,15 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     slotTaken.catch(() => {}); // awaited by the engine (openConnectorStream)
     streamAsked.catch(() => {});
     return { slotTaken, streamAsked };
+  }
+
+  /**
+   * Ask the shard holding `resource` to have a connector dial this session's stream. A hook, like
+   * openAudit: the workerd tests hold the real hub's answer back to see a connector that dials
+   * before it arrives, and a hub that never answers.
+   */
+  protected askHubForStream(sessionId: string, resource: string): Promise<OpenStreamResult> {
+    return resourceHub(this.env, resource).openStream(sessionId, resource) as Promise<OpenStreamResult>;
   }
 
   /**
@@ -274,6 +313,21 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     });
   }
 
+  /**
+   * A stream presenting a stream ticket (the route asked nothing of the registry): the ticket is
+   * judged before anything about the session is told, so a caller without this session's ticket
+   * learns nothing but 401. Then the checks every stream gets (acceptConnector).
+   */
+  private async acceptTicketStream(ticket: string): Promise<Response> {
+    // The connector may dial before the hub's answer (with the ticket's hash) reaches this object.
+    if (!this.session) await this.starting;
+    await this.streamRequest?.catch(() => {});
+    const verdict = await this.tickets.admit(ticket);
+    if (!verdict.ok && verdict.withdrawn) return Response.json({ error: "gone", reason: verdict.reason }, { status: 410 });
+    if (!verdict.ok) return Response.json({ error: "unauthorized", reason: verdict.reason }, { status: 401 });
+    return this.acceptConnector(verdict.connectorId);
+  }
+
   private async acceptConnector(connectorId: string): Promise<Response> {
     // A stream asked for while the session was starting (askStreamEarly) waits until the session
     // exists — its session.start durable — or was refused (then: 410, nothing attached).
@@ -291,6 +345,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     if (this.connectorId !== connectorId) return Response.json({ error: "forbidden", reason: `this session's stream was asked of another connector, not ${connectorId}` }, { status: 403 });
     if (session.isEnded) return Response.json({ error: "gone", reason: "no such live session" }, { status: 410 });
     if (session.hasConnector) return Response.json({ error: "conflict", reason: "session already has a connector stream" }, { status: 409 });
+    this.attachedConnectorId = connectorId;
     return this.acceptSocket(["connector"], (ws) => session.attachConnector(ws));
   }
 
@@ -320,6 +375,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const session = this.session;
     // Still starting (e.g. session.start being recorded while its connector is revoked): ended as
     // soon as it exists — a caller told "not live" would forget it (the hub drops its record).
+    // The session's stream ticket admits nothing from now on (a revoked connector holding it included).
+    this.tickets.withdraw();
     if (!session && this.admitting) {
       this.endedWhileStarting ??= { code, reason };
       return true;

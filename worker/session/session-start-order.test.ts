@@ -15,11 +15,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, } from "./session-object.ts";
-import { decodeFrame, encodeControl, encodeData, FrameType, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
+import { encodeControl, encodeData, FrameType, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { RecordingError } from "../audit/errors.ts";
-import { holdRecorder as holdSessionRecorder, WAIT, type HeldRecorder } from "./test-helpers.ts";
+import { askedOpen, holdRecorder as holdSessionRecorder, reader, startupMessage, ticketStream, WAIT, type HeldRecorder } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 const pipeline = (sub: string) => ({ issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } });
@@ -48,15 +48,6 @@ async function applyPolicy(text: string): Promise<void> {
 afterEach(async () => {
   await testEnv.DB.prepare("DELETE FROM policy_versions").run();
 });
-
-/** A socket end the test reads: frames in arrival order. */
-function reader(ws: WebSocket): { frames: Frame[]; controls: () => ControlMessage[] } {
-  (ws as unknown as { binaryType: string }).binaryType = "arraybuffer";
-  const frames: Frame[] = [];
-  ws.addEventListener("message", (e) => void frames.push(decodeFrame(e.data as ArrayBuffer)));
-  ws.accept();
-  return { frames, controls: () => frames.flatMap((f) => (f.type === FrameType.Control ? [f.message] : [])) };
-}
 
 /** The connector's control channel to the hub, serving `resource` (as connector/control-channel.ts says hello). */
 async function connectorOnline(resource: string): Promise<{ controls: () => ControlMessage[] }> {
@@ -95,22 +86,16 @@ function clientTunnel(sessionId: string, resource: string, identity = IDENTITY, 
   return stub.fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }
 
-/** A connector's stream for the session; `connectorId` is what the route's admission vouched for. */
+/** A connector's stream presenting the ticket the hub sent it (the stream route of this release). */
+function streamWithTicket(sessionId: string, ticket: string): Promise<Response> {
+  return ticketStream(testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)), ticket);
+}
+
+/** An older connector's stream (a session-bound assertion): `connectorId` is what the route's admission on shard 0 vouched for. */
 function connectorStream(sessionId: string, connectorId = "c-order"): Promise<Response> {
   const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
   return stub.fetch("http://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId } });
 }
-
-function startupMessage(): Uint8Array {
-  const enc = new TextEncoder();
-  const params = [...enc.encode("user\0ci\0database\0db\0"), 0];
-  const packet = new Uint8Array(8 + params.length);
-  new DataView(packet.buffer).setInt32(0, packet.length);
-  new DataView(packet.buffer).setInt32(4, 196608);
-  packet.set(params, 8);
-  return packet;
-}
-
 
 /** A turn of the event loop and the objects' I/O: what could happen without the test's next step has happened. */
 const settle = () => new Promise((r) => setTimeout(r, 50));
@@ -126,12 +111,12 @@ describe("session start order (the connector's stream asked for while session.st
     await recorder.called();
 
     // The hub was asked for this session's stream while session.start is still unwritten.
-    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: sessionId, resource }), WAIT);
+    const ticket = await askedOpen(hub.controls, sessionId, resource);
     expect(await sessionStartIndexed(sessionId)).toBe(false);
 
     // The connector dials at once: its stream is not attached while the start is not recorded.
     let attached = false;
-    const stream = connectorStream(sessionId).then((res) => {
+    const stream = streamWithTicket(sessionId, ticket).then((res) => {
       attached = true;
       return res;
     });
@@ -170,8 +155,8 @@ describe("session start order (the connector's stream asked for while session.st
     const again = pipeline("ci-order-again");
     const client = clientTunnel(failed, resource, again);
     await recorder.called();
-    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: failed, resource }), WAIT);
-    const stream = connectorStream(failed);
+    const ticket = await askedOpen(hub.controls, failed, resource);
+    const stream = streamWithTicket(failed, ticket);
     await recorder.release();
 
     const clientRes = await client;
@@ -185,7 +170,7 @@ describe("session start order (the connector's stream asked for while session.st
     const nextClient = await clientTunnel(next, resource, again);
     expect(nextClient.status).toBe(101);
     const nextTunnel = reader(nextClient.webSocket!);
-    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: next, resource }), WAIT);
+    await askedOpen(hub.controls, next, resource);
     expect(nextTunnel.controls().filter((m) => m.t === "close")).toEqual([]);
     nextClient.webSocket!.close(1000, "done");
   });
@@ -212,7 +197,7 @@ describe("session start order (the connector's stream asked for while session.st
     expect(await announced(sessionIdFor(5), "pg-order-unknown", pipeline("ci-order-unknown"))).toMatchObject({ t: "session", resource: "pg-order-unknown", type: "ssh" });
   });
 
-  it("attaches only the connector the hub asked: another connector of the tenant dialling first is refused (403)", async () => {
+  it("attaches only the connector the hub asked: another connector of the tenant dialling first with an assertion is refused (403)", async () => {
     await applyPolicy(POLICY);
     const resource = "pg-order-d";
     const hub = await connectorOnline(resource);
@@ -220,7 +205,7 @@ describe("session start order (the connector's stream asked for while session.st
     const client = await clientTunnel(sessionId, resource, pipeline("ci-order-intruder"));
     expect(client.status).toBe(101);
     reader(client.webSocket!);
-    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: sessionId, resource }), WAIT);
+    await askedOpen(hub.controls, sessionId, resource);
     // Admitted by the route (a connector of the same tenant), but not the one the hub chose.
     const intruder = await connectorStream(sessionId, "c-intruder");
     expect(intruder.status).toBe(403);
@@ -254,12 +239,12 @@ describe("session start order (the connector's stream asked for while session.st
     const recorder = await holdRecorder(sessionId);
     const client = clientTunnel(sessionId, resource, pipeline("ci-order-revoked"));
     await recorder.called();
-    await vi.waitFor(() => expect(hub.controls()).toContainEqual({ t: "open", session: sessionId, resource }), WAIT);
+    const ticket = await askedOpen(hub.controls, sessionId, resource);
     // The revocation's drop reaches the object before the session exists: it must not be told "not live".
     const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
     expect(await stub.terminate("57P01", "gatehouse: session ended: connector c-order was revoked")).toBe(true);
-    // The revoked connector's stream, admitted just before, is waiting for the session.
-    const stream = connectorStream(sessionId);
+    // The revoked connector's stream, with the ticket it got just before, is waiting for the session.
+    const stream = streamWithTicket(sessionId, ticket);
     await recorder.release();
     const clientRes = await client;
     expect(clientRes.status).toBe(101);

@@ -1,8 +1,9 @@
 /** Helpers for the workerd tests of the session object (imported by *.test.ts only). */
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
 import { runInDurableObject } from "cloudflare:test";
 import type { Env } from "../env.ts";
-import type { SessionObject } from "./session-object.ts";
+import { STREAM_TICKET_HEADER, type SessionObject } from "./session-object.ts";
+import { decodeFrame, FrameType, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
 
 /** How long to wait for what must happen (a loaded machine is slow; nothing here measures time). */
 export const WAIT = { timeout: 20_000, interval: 20 };
@@ -45,4 +46,40 @@ export async function holdRecorder(stub: DurableObjectStub<SessionObject>, opts:
       }, WAIT),
     release: () => runInDurableObject(stub, () => gate.open!()),
   };
+}
+
+/** The hub's `open` for `sessionId` on a connector's control channel, once it came: its stream ticket. */
+export async function askedOpen(controls: () => ControlMessage[], sessionId: string, resource: string): Promise<string> {
+  const open = await vi.waitFor(() => {
+    const found = controls().find((m) => m.t === "open" && m.session === sessionId);
+    if (!found) throw new Error(`no open for ${sessionId} yet`);
+    return found;
+  }, WAIT);
+  expect(open).toEqual({ t: "open", session: sessionId, resource, ticket: expect.stringMatching(/^ghst_[A-Za-z0-9_-]{43}$/) });
+  return open.ticket as string;
+}
+
+/** A connector's stream presenting a stream ticket, as the stream route hands it to the session object. */
+export function ticketStream(stub: DurableObjectStub<SessionObject>, ticket: string): Promise<Response> {
+  return stub.fetch("http://session/connector", { headers: { upgrade: "websocket", [STREAM_TICKET_HEADER]: ticket } });
+}
+
+/** A socket end the test reads: frames in arrival order. */
+export function reader(ws: WebSocket): { frames: Frame[]; controls: () => ControlMessage[] } {
+  (ws as unknown as { binaryType: string }).binaryType = "arraybuffer";
+  const frames: Frame[] = [];
+  ws.addEventListener("message", (e) => void frames.push(decodeFrame(e.data as ArrayBuffer)));
+  ws.accept();
+  return { frames, controls: () => frames.flatMap((f) => (f.type === FrameType.Control ? [f.message] : [])) };
+}
+
+/** A PostgreSQL StartupMessage (protocol 3.0) for user ci, database db. */
+export function startupMessage(): Uint8Array {
+  const enc = new TextEncoder();
+  const params = [...enc.encode("user\0ci\0database\0db\0"), 0];
+  const packet = new Uint8Array(8 + params.length);
+  new DataView(packet.buffer).setInt32(0, packet.length);
+  new DataView(packet.buffer).setInt32(4, 196608);
+  packet.set(params, 8);
+  return packet;
 }
