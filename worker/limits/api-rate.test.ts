@@ -170,7 +170,7 @@ describe("suspension through the limiter (an isolate whose cached record still s
     const e = counted(tenantEnv("api-suspended"));
     const limiter = testEnv.SESSION_LIMITER.get(new TenantNamespace(testEnv.SESSION_LIMITER, "api-suspended").idFromName("limits"));
     expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toEqual({ ok: true });
-    await limiter.suspendApi("gatehouse: the tenant api-suspended is suspended by the platform");
+    await limiter.syncApiSuspension({ version: 1, suspended: "gatehouse: the tenant api-suspended is suspended by the platform" });
     // The lease taken before (at most a second's worth) may still be spent; the next ask is refused.
     now += 1_001;
     const refused = await gate.admit("api-suspended", "callers", 1200, e.limiter, false);
@@ -180,7 +180,7 @@ describe("suspension through the limiter (an isolate whose cached record still s
     const asked = e.calls();
     expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toMatchObject({ ok: false, status: 403 });
     expect(e.calls()).toBe(asked); // within the second: refused without asking again
-    await limiter.resumeApi();
+    await limiter.syncApiSuspension({ version: 2, suspended: null });
     now += 1_001;
     expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toEqual({ ok: true });
   });

@@ -43,7 +43,7 @@ export type ApiBucket = "callers" | "unmatched" | "anonymous";
 export const DEFAULT_API_REQUESTS_PER_MINUTE = 1200;
 
 export interface ApiRateLimiter {
-  /** `suspended`: the platform suspended the tenant (session-limiter.ts suspendApi). */
+  /** `suspended`: the platform suspended the tenant (session-limiter.ts syncApiSuspension). */
   takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string }>;
 }
 

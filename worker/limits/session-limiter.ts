@@ -15,6 +15,7 @@ import type { AcquireRequest, AcquireResult, SessionLimiterRpc, StartRequest, St
 import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenBucket, type BucketLimits, type Take } from "./token-bucket.ts";
 import type { ApiBucket } from "./api-rate.ts";
+import { isNewerOrSame, type TenantSyncAnswer, type TenantSyncState } from "../tenancy/tenant-sync.ts";
 
 export type { AcquireRequest, AcquireResult, StartRequest, StartResult };
 
@@ -31,7 +32,9 @@ export const LEASE_TTL_MS = 60_000;
 export const LEASE_RENEW_MS = 15_000;
 
 
+/** Written before record versions existed: read, and removed once a version is told. */
 const API_SUSPENDED_KEY = "api-suspended";
+const API_LIFECYCLE_KEY = "api-lifecycle";
 
 export class SessionLimiter extends DurableObject<Env> implements SessionLimiterRpc {
   private readonly sql: SqlStorage;
@@ -56,8 +59,8 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
   private bucketLimits?: string;
   /** The tenant's API buckets (`max_api_requests_per_minute`, worker/limits/api-rate.ts), in memory likewise. */
   private readonly apiBuckets = new Map<ApiBucket, { bucket: TokenBucket; key: string }>();
-  /** Why the tenant's API is suspended (kept in storage: survives eviction), null when it is not, undefined before read. */
-  private apiSuspended: string | null | undefined;
+  /** Whether the tenant's API is suspended, at which record version (kept in storage: survives eviction); undefined before read. */
+  private apiState: TenantSyncState | null | undefined;
 
   private sweep(now: number): void {
     this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
@@ -151,28 +154,36 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
   }
 
   /**
+   * Hosted mode: the platform suspended (or resumed) the tenant (tenant-lifecycle.ts), at the
+   * record's `version`; an older version than the one held is ignored (tenant-sync.ts). Every
+   * isolate asks this object for API tokens at least once a second while it serves the tenant, so
+   * an isolate whose cached record still says "active" refuses the tenant's API within about a
+   * second, not the record cache's 10 s.
+   */
+  async syncApiSuspension(state: TenantSyncState): Promise<TenantSyncAnswer> {
+    const held = await this.apiLifecycle();
+    if (!isNewerOrSame(state, held)) return { applied: false, version: held!.version };
+    await this.ctx.storage.put(API_LIFECYCLE_KEY, state);
+    await this.ctx.storage.delete(API_SUSPENDED_KEY);
+    this.apiState = state;
+    return { applied: true, version: state.version };
+  }
+
+  private async apiLifecycle(): Promise<TenantSyncState | null> {
+    if (this.apiState === undefined) {
+      const legacy = await this.ctx.storage.get<string>(API_SUSPENDED_KEY); // written before versions existed
+      this.apiState = (await this.ctx.storage.get<TenantSyncState>(API_LIFECYCLE_KEY)) ?? (legacy !== undefined ? { version: -1, suspended: legacy } : null);
+    }
+    return this.apiState;
+  }
+
+  /**
    * Up to `wanted` of the tenant's API tokens from `bucket` (each isolate leases a few at a time:
    * worker/limits/api-rate.ts). Limits travel with each call, as for requests.
    */
-  /**
-   * Hosted mode: the platform suspended the tenant (tenant-lifecycle.ts). Every isolate asks this
-   * object for API tokens at least once a second while it serves the tenant, so an isolate whose
-   * cached record still says "active" refuses the tenant's API within about a second, not the
-   * record cache's 10 s.
-   */
-  async suspendApi(reason: string): Promise<void> {
-    await this.ctx.storage.put(API_SUSPENDED_KEY, reason);
-    this.apiSuspended = reason;
-  }
-
-  async resumeApi(): Promise<void> {
-    await this.ctx.storage.delete(API_SUSPENDED_KEY);
-    this.apiSuspended = null;
-  }
-
   async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string }> {
-    this.apiSuspended ??= (await this.ctx.storage.get<string>(API_SUSPENDED_KEY)) ?? null;
-    if (this.apiSuspended !== null) return { granted: 0, retryAfterMs: 1000, suspended: this.apiSuspended };
+    const suspended = (await this.apiLifecycle())?.suspended ?? null;
+    if (suspended !== null) return { granted: 0, retryAfterMs: 1000, suspended };
     const now = Date.now();
     const key = `${limits.ratePerSecond}/${limits.burst}`;
     const held = this.apiBuckets.get(bucket);

@@ -34,12 +34,15 @@ const LIMITS = { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests
 const WAIT = { timeout: 20_000, interval: 20 };
 const SESSION_REASON = (t: string) => `gatehouse: session ended: the tenant ${t} was suspended by the platform (unpaid invoice)`;
 const CONNECTOR_REASON = (t: string) => `gatehouse: the tenant ${t} is suspended by the platform`;
+/** Record versions told to the pieces: every step a newer one (these tests share one database for their tenants' markers). */
+let version = Date.now();
 
 function hostedEnv(name: string, hub = 1): Env {
   return {
     ...testEnv,
     CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
     SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
+    APPROVALS: new TenantNamespace(testEnv.APPROVALS, name) as unknown as Env["APPROVALS"],
     TENANT: { name, via: "object", limits: LIMITS, shards: { approvals: 1, hub } },
   };
 }
@@ -72,7 +75,7 @@ describe("a suspended tenant's connector hub", () => {
     expect(otherRes.status).toBe(101);
     const otherChannel = reader(otherRes.webSocket!);
 
-    const ended = await endActivity(acme, SESSION_REASON("susp-hub"), CONNECTOR_REASON("susp-hub"));
+    const ended = await endActivity(acme, SESSION_REASON("susp-hub"), CONNECTOR_REASON("susp-hub"), ++version);
     expect(ended).toEqual({ endedSessions: 0, closedConnectors: 3, unreached: [] });
     for (const channel of before) expect(await channel.closed).toBe(1008);
 
@@ -93,7 +96,7 @@ describe("a suspended tenant's connector hub", () => {
     expect(await hubShard(other, 0).claimAssertion("dc1", "jti-other", Math.floor(Date.now() / 1000) + 60, null)).toEqual({ ok: true });
     otherRes.webSocket!.close(1000, "done");
 
-    await resumeActivity(acme);
+    await resumeActivity(acme, ++version);
     expect(await allHubShards(acme)[0]!.claimAssertion("dc1", "jti-resumed", Math.floor(Date.now() / 1000) + 60, null)).toEqual({ ok: true });
     for (const k of [0, 1, 2]) {
       const r = await dial(acme, k, "dc1");
@@ -132,7 +135,7 @@ describe("a suspended tenant's connector, through the connector routes of an iso
     expect(before.status).toBe(101);
     const channel = reader(before.webSocket!);
 
-    await endActivity(e, SESSION_REASON("susp-routes"), CONNECTOR_REASON("susp-routes"));
+    await endActivity(e, SESSION_REASON("susp-routes"), CONNECTOR_REASON("susp-routes"), ++version);
     expect(await channel.closed).toBe(1008);
     // The same isolate's Env still says active (a cached record): the hub refuses.
     expect(e.TENANT?.suspended).toBeUndefined();
@@ -144,7 +147,7 @@ describe("a suspended tenant's connector, through the connector routes of an iso
     expect(stream.status).toBe(403);
     expect(await stream.json()).toEqual({ error: "tenant_suspended", reason: CONNECTOR_REASON("susp-routes") });
 
-    await resumeActivity(e);
+    await resumeActivity(e, ++version);
     const after = await dial("/v1/connector/control");
     expect(after.status).toBe(101);
     after.webSocket!.accept();
@@ -212,7 +215,7 @@ describe("a session registering after the suspension listed the sessions to end"
     expect(await indexed(late)).toBeNull();
 
     // The suspension: marker, hubs, then the open sessions — the late one is not among them yet.
-    const ended = await endActivity(tenant, SESSION_REASON("susp-sessions"), CONNECTOR_REASON("susp-sessions"));
+    const ended = await endActivity(tenant, SESSION_REASON("susp-sessions"), CONNECTOR_REASON("susp-sessions"), ++version);
     expect(ended).toEqual({ endedSessions: 0, closedConnectors: 1, unreached: [] });
     expect(await tenantSuspension(tenant.DB)).toBe(SESSION_REASON("susp-sessions"));
 
@@ -236,7 +239,7 @@ describe("a session registering after the suspension listed the sessions to end"
     expect(row.end_reason).toBe(SESSION_REASON("susp-sessions").slice("gatehouse: ".length));
 
     // Resumed: the marker is gone and a new session of the tenant starts as usual.
-    await resumeActivity(tenant);
+    await resumeActivity(tenant, ++version);
     expect(await tenantSuspension(tenant.DB)).toBeNull();
     await connectorOnline(tenant, "orders");
     const next = "50000000-0000-4000-8000-000000000011";
