@@ -52,6 +52,7 @@ import {
   type NotificationTarget,
 } from "./notifications.ts";
 import { isNewerOrSame, type TenantSyncAnswer, type TenantSyncState } from "../tenancy/tenant-sync.ts";
+import { refreshTenantEnv } from "../tenancy/env-refresh.ts";
 
 /** What the session Durable Object implements for us (RPC on the SESSIONS namespace). */
 export interface SessionApprovalCallbacks {
@@ -484,6 +485,8 @@ export class ApprovalsObject extends DurableObject<Env> {
       return { type: "session-ended", data: { session_id: row.target, live: ended, reason } };
     }
     const target = JSON.parse(row.payload) as NotificationTarget;
+    // Hosted mode: the tenant's newest record (its secrets may have been rotated) before signing or sending.
+    await refreshTenantEnv(this.env);
     const env = this.env as unknown as Record<string, unknown>;
     const url = resolveTargetUrl(target, env);
     const publicUrl = this.env.GATEHOUSE_PUBLIC_URL;

@@ -17,9 +17,10 @@ import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import type { MultiTenantEnv } from "./tenant-env.ts";
 import { platformDatabase, schedulePendingRetry, tenantDatabase } from "./tenant-store.ts";
 import { insertTenant, listPlatformActions, listTenants, readTenant, recordPlatformAction, replaceTenant } from "./tenant-registry.ts";
-import { audienceClash, publicView, signinSecretsOf, statusOf, tenantFromRequest, tombstone, updatedTenant, type TenantRecord } from "./tenant-record.ts";
+import { audienceClash, publicView, signinSecretsOf, statusOf, tenantFromRequest, updatedTenant, versionOf, type TenantRecord } from "./tenant-record.ts";
 import { purgeTenant } from "./tenant-lifecycle.ts";
-import { converge, recordIntent, writeTombstone, type Converged } from "./lifecycle-steps.ts";
+import { converge, recordIntent, tellFor, writeTombstone, type Converged } from "./lifecycle-steps.ts";
+import { piecesOf } from "./tenant-lifecycle.ts";
 import { listUnknownTenantRequests, noteUnknownTenant } from "./unknown-tenants.ts";
 import { decodeJwt } from "jose";
 import { changedSecrets, openSecrets, sealSecrets, splitSecrets } from "./tenant-secrets.ts";
@@ -263,8 +264,14 @@ export const platformRoutes = new Hono<PlatformEnv>()
       const platform = { ...after, name: "", issuers: c.env.GATEHOUSE_PLATFORM_ISSUERS ?? "[]" };
       const clash = audienceClash(after, [...(await listTenants(platformDatabase(c.env.TENANT_STORE))), platform]);
       if (clash) throw new GatewayError(422, "invalid_tenant", clash);
+      // Every piece is to be told the new version: the long-lived objects reload the record (its
+      // secrets, sign-in, issuers) at once instead of when next evicted (docs/TENANCY.md "Updates").
+      after = { ...after, pending: { version: versionOf(after), pieces: piecesOf(after.shards, tellFor(after).sessionMessage !== null), error: "not told yet" } };
       await replaceOrConflict(c, before, after);
-      return c.json({ tenant: publicView(after) });
+      const done = await converge(c.env, platformDatabase(c.env.TENANT_STORE), after);
+      // The change is made; pieces not reached are retried every 30 s and shown as pending.
+      if (done.told.unreached.length > 0) await schedulePendingRetry(c.env.TENANT_STORE);
+      return c.json({ tenant: publicView(done.record ?? after) });
     });
   })
   .post("/tenants/:name/suspend", async (c) => {

@@ -68,13 +68,15 @@ export interface TellResult {
 
 /**
  * The pieces a record change is told to: the tenant's database (the marker sessions check), its
- * limiter (the API), every hub shard, every approvals shard (the notification outbox), and — for
- * a suspension — its open sessions (ended; a session that registers later finds the marker).
+ * limiter (the API), every hub shard, every approvals shard (the notification outbox), its
+ * exporter (which only reloads the record), and — for a suspension — its open sessions (ended; a
+ * session that registers later finds the marker). Each long-lived object reloads the record when
+ * told a newer version than it holds (tenant-objects.ts).
  */
 export function piecesOf(shards: { hub?: number; approvals?: number } | undefined, suspended: boolean): string[] {
   const hubs = shards?.hub ?? 1;
   const approvals = shards?.approvals ?? 1;
-  return ["store", "limiter", ...Array.from({ length: hubs }, (_, k) => `hub-${k}`), ...Array.from({ length: approvals }, (_, k) => `approvals-${k}`), ...(suspended ? ["sessions"] : [])];
+  return ["store", "limiter", ...Array.from({ length: hubs }, (_, k) => `hub-${k}`), ...Array.from({ length: approvals }, (_, k) => `approvals-${k}`), "exporter", ...(suspended ? ["sessions"] : [])];
 }
 
 /** A piece that does not answer within this time counts as not told (and is retried), sparing the others. */
@@ -126,6 +128,11 @@ export async function tellPieces(env: Env, tell: PieceTell, pieces: readonly str
     const rpc = shard as unknown as { syncTenantSuspension(s: TenantSyncState): Promise<unknown> };
     calls.push(withinTime(rpc.syncTenantSuspension(state), `approvals shard ${k}`).then(() => {}, failed(`approvals-${k}`, `approvals shard ${k}`)));
   });
+  // The exporter holds no suspension; told so that it reloads the record (tenant-objects.ts).
+  if (wanted.has("exporter")) {
+    const exporter = env.EXPORTER.get(env.EXPORTER.idFromName("exporter")) as unknown as { syncTenantSuspension(s: TenantSyncState): Promise<unknown> };
+    calls.push(withinTime(exporter.syncTenantSuspension(state), "the tenant's exporter").then(() => {}, failed("exporter", "the tenant's exporter")));
+  }
   await Promise.all(calls);
   let endedSessions = 0;
   if (wanted.has("sessions") && tell.sessionMessage !== null && !storeStale) {
