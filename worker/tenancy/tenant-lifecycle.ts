@@ -1,16 +1,19 @@
 /**
- * What suspending and deleting a tenant does beyond its record (platform-routes.ts):
+ * What a tenant's record tells the rest of the tenant (platform-routes.ts, lifecycle-steps.ts):
  *
- *  - suspend: the tenant's own database and every hub shard are told (so a session registering
- *    late ends itself, and a connector coming through an isolate with a stale record is refused by
- *    the hub), its live sessions are ended (57P01, recorded in their trails as ended by the
- *    platform) and its connectors' control channels closed; the boundary then refuses every new
- *    request, session and connector of the tenant (403 tenant_suspended, in its refusal log).
- *  - resume: the database's marker and the hubs are told first, then the record changes.
+ *  - suspend: the tenant's own database (so a session registering late ends itself), its limiter
+ *    (its API), every hub shard (so a connector coming through an isolate with a stale record is
+ *    refused by the hub; channels closed) and every approvals shard (notifications held) are told,
+ *    then its live sessions are ended (57P01, recorded in their trails as ended by the platform);
+ *    the boundary refuses every new request, session and connector of the tenant (403
+ *    tenant_suspended, in its refusal log).
+ *  - resume and update: the same pieces told the record's new version; long-lived objects reload it.
  *  - delete (only a suspended tenant): every object the tenant has — its sessions (found in its
  *    session index), hub, approvals, limiter, exporter, its recordings under `tenants/<t>/` and
  *    last its own database — forgets what it stored; the record becomes a tombstone so the name is
  *    never given to another organisation.
+ *
+ * Every tell carries the record's version; pieces ignore older ones (tenant-sync.ts).
  */
 import type { MultiTenantEnv } from "./tenant-env.ts";
 import { recordingsBucket, tenantEnv } from "./tenant-env.ts";

@@ -291,7 +291,7 @@ const UPDATABLE = new Set(["limits", "issuers", "secrets", "signin"]);
  * A tenant's record with an update applied, validated like a creation. Other fields are refused
  * by name: the masking key and audit keys would split the tenant's history, connectors are the
  * tenant admins' own (`/v1/admin/connectors`), the policy is theirs (`admin policy apply`), and
- * the export is read by a long-lived object that would not see the change.
+ * an export change is not offered (what becomes of sessions queued for a removed sink is not decided).
  */
 export function updatedTenant(record: TenantRecord, body: Record<string, unknown>, by: string, now = Date.now()): TenantRecord {
   const refused = Object.keys(body).filter((k) => !UPDATABLE.has(k));
