@@ -86,7 +86,7 @@ export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
   release(sessionId: string): Promise<void>;
   takeRequests(wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;
   /** The tenant's API buckets (worker/limits/api-rate.ts): "callers" or "anonymous". */
-  takeApiRequests(bucket: "callers" | "anonymous", wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number; suspended?: string }>;
+  takeApiRequests(bucket: "callers" | "anonymous", wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number; suspended?: string; version?: number }>;
   /** Hosted mode: the platform suspended / resumed the tenant (older record versions ignored); takeApiRequests answers `suspended` meanwhile. */
   syncApiSuspension(state: TenantSyncState): Promise<TenantSyncAnswer>;
   counts(identity: string, resource: string): Promise<{ identity: number; resource: number }>;

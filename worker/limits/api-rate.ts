@@ -36,6 +36,7 @@ import type { BucketLimits, Take } from "./token-bucket.ts";
 import type { Identity } from "../../parsers/identity.ts";
 import type { CompiledPolicy } from "../../parsers/policy/index.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
+import { forgetTenant } from "../tenancy/tenant-registry.ts";
 
 export type ApiBucket = "callers" | "unmatched" | "anonymous";
 
@@ -43,8 +44,11 @@ export type ApiBucket = "callers" | "unmatched" | "anonymous";
 export const DEFAULT_API_REQUESTS_PER_MINUTE = 1200;
 
 export interface ApiRateLimiter {
-  /** `suspended`: the platform suspended the tenant (session-limiter.ts syncApiSuspension). */
-  takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string }>;
+  /**
+   * `suspended`: the platform suspended the tenant (session-limiter.ts syncApiSuspension);
+   * `version`: the tenant record's version the limiter was last told.
+   */
+  takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string; version?: number }>;
 }
 
 const LEASE_MS = 1000;
@@ -109,7 +113,13 @@ export class ApiRateGate {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async admit(tenant: string, bucket: ApiBucket, perMinute: number, limiter: () => ApiRateLimiter, failOpen: boolean): Promise<ApiDecision> {
+  /**
+   * `record`: the version of the tenant's record this call was judged with, and how to drop it. A
+   * limiter told a newer version (an update: an issuer removed, a secret rotated) refuses the call
+   * — 503 `tenant_record_changed`, retry at once — and the record is read again for the next one,
+   * so an isolate's cache serves a changed record at most a lease (a second) longer, not 10 s.
+   */
+  async admit(tenant: string, bucket: ApiBucket, perMinute: number, limiter: () => ApiRateLimiter, failOpen: boolean, record?: { version: number; forget(): void }): Promise<ApiDecision> {
     const key = `${tenant}\n${bucket}`;
     const now = this.now();
     let lease = this.leases.get(key);
@@ -123,7 +133,7 @@ export class ApiRateGate {
     }
     if (now < lease.emptyUntil) return lease.suspended !== undefined ? suspendedDecision(lease.suspended) : refused(bucket, perMinute, lease.emptyUntil - now);
     const limits = apiBucketLimits(perMinute);
-    let take: Take & { suspended?: string };
+    let take: Take & { suspended?: string; version?: number };
     try {
       take = await limiter().takeApiRequests(bucket, Math.max(1, Math.ceil(limits.ratePerSecond / 10)), limits);
     } catch (e) {
@@ -139,6 +149,14 @@ export class ApiRateGate {
       return suspendedDecision(take.suspended);
     }
     lease.suspended = undefined;
+    if (record && take.version !== undefined && take.version > record.version) {
+      record.forget();
+      // The tokens stay leased: the retry (judged with the record read again) spends them.
+      lease.tokens = take.granted;
+      lease.expiresAt = after + LEASE_MS;
+      lease.emptyUntil = 0;
+      return { ok: false, status: 503, retryAfterSeconds: 1, error: "tenant_record_changed", reason: `gatehouse: the tenant ${tenant}'s configuration was changed by the platform a moment ago; retry` };
+    }
     if (take.granted > 0) {
       lease.tokens = take.granted - 1;
       lease.expiresAt = after + LEASE_MS;
@@ -184,6 +202,7 @@ export async function chargeApiRequest(env: Pick<Env, "TENANT" | "SESSION_LIMITE
     apiRequestsPerMinute(tenant.limits),
     () => env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")),
     failsOpen(method, path),
+    { version: tenant.version ?? 0, forget: () => forgetTenant(tenant.name) },
   );
   if (decision.ok) return null;
   return Response.json(

@@ -181,9 +181,11 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
    * Up to `wanted` of the tenant's API tokens from `bucket` (each isolate leases a few at a time:
    * worker/limits/api-rate.ts). Limits travel with each call, as for requests.
    */
-  async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string }> {
-    const suspended = (await this.apiLifecycle())?.suspended ?? null;
-    if (suspended !== null) return { granted: 0, retryAfterMs: 1000, suspended };
+  async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits): Promise<Take & { suspended?: string; version?: number }> {
+    const lifecycle = await this.apiLifecycle();
+    if (lifecycle?.suspended) return { granted: 0, retryAfterMs: 1000, suspended: lifecycle.suspended };
+    // The record version this limiter was last told: an isolate holding an older record re-reads it (api-rate.ts).
+    const told = lifecycle ? { version: lifecycle.version } : {};
     const now = Date.now();
     const key = `${limits.ratePerSecond}/${limits.burst}`;
     const held = this.apiBuckets.get(bucket);
@@ -192,7 +194,7 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
       held.bucket.retune(limits, now);
       held.key = key;
     }
-    return this.apiBuckets.get(bucket)!.bucket.take(wanted, now);
+    return { ...this.apiBuckets.get(bucket)!.bucket.take(wanted, now), ...told };
   }
 
   /** Extend a live lease; false when it is gone (expired and swept): the session must end. */
