@@ -100,10 +100,15 @@ export class ConnectorHub extends BaseConnectorHub implements TenantObjectPurge 
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
   }
-  /** The record's newest version reaches this object's Env too (docs/TENANCY.md "Updates"). */
+  /**
+   * The record's newest version reaches this object's Env too (docs/TENANCY.md "Updates"). The
+   * suspension is applied first: a registry that cannot be read for the reload fails the tell (it
+   * stays pending and is retried) without keeping the hub from refusing a suspended tenant.
+   */
   override async syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer & { closed: number }> {
+    const answer = await super.syncTenantSuspension(state);
     await reloadIfOlder(this.ctx, state.version);
-    return super.syncTenantSuspension(state);
+    return answer;
   }
   async purgeTenantData(): Promise<void> {
     await purge(this.ctx);
@@ -114,8 +119,9 @@ export class ApprovalsObject extends BaseApprovalsObject implements TenantObject
     super(ctx, objectEnv(ctx, env));
   }
   override async syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer> {
+    const answer = await super.syncTenantSuspension(state); // applied first, as for the hub
     await reloadIfOlder(this.ctx, state.version);
-    return super.syncTenantSuspension(state);
+    return answer;
   }
   async purgeTenantData(): Promise<void> {
     await purge(this.ctx);
@@ -126,8 +132,9 @@ export class SessionLimiter extends BaseSessionLimiter implements TenantObjectPu
     super(ctx, objectEnv(ctx, env));
   }
   override async syncApiSuspension(state: TenantSyncState): Promise<TenantSyncAnswer> {
+    const answer = await super.syncApiSuspension(state); // applied first, as for the hub
     await reloadIfOlder(this.ctx, state.version);
-    return super.syncApiSuspension(state);
+    return answer;
   }
   async purgeTenantData(): Promise<void> {
     await purge(this.ctx);
