@@ -43,6 +43,8 @@ function hostedEnv(name: string, hub = 1): Env {
     CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
     SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
     APPROVALS: new TenantNamespace(testEnv.APPROVALS, name) as unknown as Env["APPROVALS"],
+    // The issuer the test identities come from (a session object checks it against the record it read: still-trusted.ts).
+    GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-test"] }]),
     TENANT: { name, via: "object", limits: LIMITS, shards: { approvals: 1, hub } },
   };
 }
@@ -191,9 +193,9 @@ function asTenant(sessionId: string, e: Env, hold: boolean): Promise<HeldRecorde
   return holdRecorder(testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)), { env: e, hold });
 }
 
-function clientTunnel(sessionId: string, resource: string): Promise<Response> {
+function clientTunnel(sessionId: string, resource: string, claims: Record<string, unknown> = {}): Promise<Response> {
   const sub = `ci-${sessionId.slice(-4)}`;
-  const admission: ClientAdmission = { sessionId, identity: { issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } }, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
+  const admission: ClientAdmission = { sessionId, identity: { issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub, ...claims } }, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
   return testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)).fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }
 
@@ -250,5 +252,38 @@ describe("a session registering after the suspension listed the sessions to end"
     await vi.waitFor(() => expect(nextTunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", id: next })), WAIT);
     expect(nextTunnel.controls().filter((m) => m.t === "close")).toEqual([]);
     nextRes.webSocket!.close(1000, "done");
+  });
+});
+
+describe("a session admitted by an isolate whose cached record still trusts an issuer the platform removed", () => {
+  it("is refused by the session object, which judges the token again with the record it read; a still-trusted token starts", async () => {
+    await applyPolicy();
+    const tenant = hostedEnv("trust-update");
+    await connectorOnline(tenant, "orders");
+    // The update: the issuer now trusts another audience only (the edge's cache still had the old one).
+    const updated: Env = { ...tenant, GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-rotated"] }]) };
+    const oldAudience = "50000000-0000-4000-8000-000000000030";
+    await asTenant(oldAudience, updated, false);
+    const refused = reader((await clientTunnel(oldAudience, "orders", { aud: "gatehouse-test" })).webSocket!);
+    const close = await vi.waitFor(() => {
+      const found = refused.controls().find((m) => m.t === "close");
+      if (!found) throw new Error("no close yet");
+      return found;
+    }, WAIT);
+    expect(close).toMatchObject({ t: "close", message: "gatehouse: the audience gatehouse-test of issuer https://idp.example is no longer trusted by the tenant" });
+    expect(refused.controls().filter((m) => m.t === "session")).toEqual([]);
+    // The issuer removed altogether.
+    const gone: Env = { ...tenant, GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://other-idp.example", audiences: ["gatehouse-test"] }]) };
+    const oldIssuer = "50000000-0000-4000-8000-000000000031";
+    await asTenant(oldIssuer, gone, false);
+    const refusedToo = reader((await clientTunnel(oldIssuer, "orders", { aud: "gatehouse-test" })).webSocket!);
+    await vi.waitFor(() => expect(refusedToo.controls()).toContainEqual(expect.objectContaining({ t: "close", message: "gatehouse: the issuer https://idp.example is no longer trusted by the tenant" })), WAIT);
+    // A token for the audience the record trusts now starts as usual.
+    const fresh = "50000000-0000-4000-8000-000000000032";
+    await asTenant(fresh, updated, false);
+    const res = await clientTunnel(fresh, "orders", { aud: ["gatehouse-rotated"] });
+    const tunnel = reader(res.webSocket!);
+    await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", id: fresh })), WAIT);
+    res.webSocket!.close(1000, "done");
   });
 });
