@@ -7,6 +7,7 @@
 import type { Identity, ResourceInfo } from "../parsers/identity.ts";
 import type { JWK } from "jose";
 import type { ConnectorRecord, RegistryResult } from "./connectors/registry.ts";
+import type { TenantSyncAnswer, TenantSyncState } from "./tenancy/tenant-sync.ts";
 
 /** RPC of the SessionObject (worker/session/session-object.ts); `fetch` carries the WebSocket hops. */
 export interface SessionObjectRpc extends Rpc.DurableObjectBranded {
@@ -33,10 +34,11 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   revokeConnector(id: string, by: string, bootstrapIds: string[]): Promise<RevokeResult>;
   describe(resource: string): Promise<(ResourceInfo & { online: boolean }) | null>;
   openStream(sessionId: string, resource: string): Promise<OpenStreamResult>;
-  /** Hosted mode: the tenant was suspended — refuse its connectors from now on and close every control channel (count closed). */
-  suspendConnectors(reason: string): Promise<number>;
-  /** Hosted mode: the tenant was resumed — admit its connectors again. */
-  resumeConnectors(): Promise<void>;
+  /**
+   * Hosted mode: the tenant's record at a version says suspended (refuse its connectors from now on
+   * and close every control channel, counted in `closed`) or not (admit them again); older versions ignored.
+   */
+  syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer & { closed: number }>;
   /** Shard k > 0 of a sharded hub, told by shard 0 that a connector was revoked (worker/connectors/hub-shards.ts). */
   dropConnector(id: string): Promise<{ closedChannels: number; endedSessions: number }>;
 }
@@ -86,17 +88,17 @@ export interface SessionLimiterRpc extends Rpc.DurableObjectBranded {
   takeRequests(wanted: number, limits: { ratePerSecond: number; burst: number }): Promise<{ granted: number; retryAfterMs: number }>;
   /**
    * The tenant's API buckets (worker/limits/api-rate.ts). `share`: the client address group's
-   * sub-bucket of `anonymous`, taken from together with the tenant's; `scope` says which was empty.
+   * sub-bucket of `anonymous`, taken from together with the tenant's; `scope` says which was empty;
+   * `version`: the tenant record's version the limiter was last told.
    */
   takeApiRequests(
     bucket: "callers" | "unmatched" | "anonymous",
     wanted: number,
     limits: { ratePerSecond: number; burst: number },
     share?: { group: string; limits: { ratePerSecond: number; burst: number } },
-  ): Promise<{ granted: number; retryAfterMs: number; suspended?: string; scope?: "tenant" | "address" }>;
-  /** Hosted mode: the platform suspended / resumed the tenant; takeApiRequests answers `suspended` meanwhile. */
-  suspendApi(reason: string): Promise<void>;
-  resumeApi(): Promise<void>;
+  ): Promise<{ granted: number; retryAfterMs: number; suspended?: string; scope?: "tenant" | "address"; version?: number }>;
+  /** Hosted mode: the platform suspended / resumed the tenant (older record versions ignored); takeApiRequests answers `suspended` meanwhile. */
+  syncApiSuspension(state: TenantSyncState): Promise<TenantSyncAnswer>;
   counts(identity: string, resource: string): Promise<{ identity: number; resource: number }>;
 }
 

@@ -45,6 +45,8 @@ export interface TenantScope {
   via: "host" | "path" | "object";
   /** Suspended by the platform: objects that start anyway (a request that passed a stale cache) refuse new sessions. */
   suspended?: boolean;
+  /** The version of the tenant's record this Env was built from (worker/tenancy/tenant-record.ts `version`). */
+  version?: number;
   limits: {
     maxSessions: number | null;
     maxRecordingBytes: number | null;

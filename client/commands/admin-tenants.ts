@@ -36,6 +36,9 @@ interface TenantView {
   changed_at?: string;
   changed_by?: string | null;
   reason?: string | null;
+  /** The lifecycle step in force (suspend, resume, delete), and the pieces not yet told the record's newest version. */
+  lifecycle?: string;
+  pending?: { pieces: string[]; error: string };
 }
 
 interface UsageReport {
@@ -83,6 +86,7 @@ export async function adminTenantsCommand(sub: string | undefined, rest: string[
   const print = (t: TenantView, usage?: Record<string, number>, period?: { period: string; counters: Record<string, number> } | null) => {
     io.stdout(`tenant ${t.name} (created ${t.created_at} by ${t.created_by})\n`);
     io.stdout(`  status     ${t.status ?? "active"}${t.changed_at ? ` since ${t.changed_at} by ${t.changed_by}${t.reason ? ` (${t.reason})` : ""}` : ""}\n`);
+    if (t.pending) io.stdout(`  pending    not yet told to ${t.pending.pieces.join(", ")} (${t.pending.error}); the platform retries every 30 s\n`);
     for (const i of t.issuers) io.stdout(`  issuer     ${i.issuer} (audiences ${i.audiences.join(", ")})\n`);
     io.stdout(`  connectors ${t.connectors.join(", ") || "(none configured; enrol with admin connectors)"}\n`);
     io.stdout(`  policy     ${t.policy_source}; audit keys ${t.audit_keys}\n`);

@@ -670,6 +670,7 @@ describe("tenant lifecycle: update, suspend, resume, delete (platform administra
 
   it("update changes limits and issuers only, validated like a creation; a tenant admin cannot", async () => {
     const file = path.join(dir, "doomed-change.json");
+    const before = (await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken)).json.tenant as { version: number };
     await writeFile(file, JSON.stringify({ limits: { max_sessions: 7, max_requests_per_second: 500 } }));
     const r = await cli(["update", "doomed", "--file", file]);
     expect([r.code, r.stderr]).toEqual([0, ""]);
@@ -694,6 +695,10 @@ describe("tenant lifecycle: update, suspend, resume, delete (platform administra
     expect((await api("POST", `${base("doomed")}/platform/v1/tenants/doomed/suspend`, platformToken, {})).status).toBe(404);
     const shown = await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken);
     expect(shown.json.tenant).toMatchObject({ status: "active", limits: { max_sessions: 7, max_requests_per_second: 500 } });
+    // The update was told to every piece of the tenant — its database, limiter, hub, approvals and
+    // exporter objects, which reload the record — and none is left pending.
+    expect((shown.json.tenant as { version: number }).version).toBe(before.version + 1);
+    expect(shown.json.tenant).not.toHaveProperty("pending");
   });
 
   it("secrets are set by name, sealed, never shown back, and only under the names notifications and exports use", async () => {
@@ -701,6 +706,7 @@ describe("tenant lifecycle: update, suspend, resume, delete (platform administra
     const set = await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken, { secrets: { GATEHOUSE_WEBHOOK_OPS: value, GATEHOUSE_EXPORT_SIEM: "Bearer x" } });
     expect(set.status).toBe(200);
     expect((set.json.tenant as { secrets: string[] }).secrets).toEqual(["GATEHOUSE_EXPORT_SIEM", "GATEHOUSE_WEBHOOK_OPS"]);
+    expect(set.json.tenant).not.toHaveProperty("pending"); // every piece told (and reloaded) before the answer
     for (const bad of [{ GATEHOUSE_MASKING_KEY: "x" }, { DB: "x" }, { GATEHOUSE_WEBHOOK_OPS: "" }, ["GATEHOUSE_WEBHOOK_OPS"]]) {
       expect((await api("PATCH", `${stack.gatewayUrl}/platform/v1/tenants/beta`, platformToken, { secrets: bad })).status).toBe(422);
     }
@@ -762,6 +768,10 @@ describe("tenant lifecycle: update, suspend, resume, delete (platform administra
   it("resume serves the tenant again: its connector comes back and sessions start", async () => {
     const r = await cli(["resume", "doomed"]);
     expect([r.code, r.stderr]).toEqual([0, ""]);
+    // Active only once every piece admitted it again: nothing is left pending.
+    const shown = (await api("GET", `${stack.gatewayUrl}/platform/v1/tenants/doomed`, platformToken)).json.tenant;
+    expect(shown).toMatchObject({ status: "active", lifecycle: "resume" });
+    expect(shown).not.toHaveProperty("pending");
     const token = await ciToken("doomed", "doomed");
     await eventually(async () => (await api("GET", `${base("doomed")}/v1/resources/orders`, token)).json.online === true, "doomed's connector back", 300);
     const psql = await runPsql(await listen("doomed", token), ["-At", "-c", "select item from orders"]);

@@ -51,6 +51,8 @@ import {
   type NotificationEvent,
   type NotificationTarget,
 } from "./notifications.ts";
+import { isNewerOrSame, type TenantSyncAnswer, type TenantSyncState } from "../tenancy/tenant-sync.ts";
+import { refreshTenantEnv } from "../tenancy/env-refresh.ts";
 
 /** What the session Durable Object implements for us (RPC on the SESSIONS namespace). */
 export interface SessionApprovalCallbacks {
@@ -138,7 +140,15 @@ const SCHEMA = [
      status TEXT NOT NULL DEFAULT 'pending',
      last_error TEXT)`,
   `CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at)`,
+  // Hosted mode: the tenant's suspension as the platform last told it, with the record's version (tenant-sync.ts).
+  `CREATE TABLE IF NOT EXISTS tenant_lifecycle (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, suspended TEXT)`,
 ];
+
+/**
+ * Outbox rows that leave the deployment (webhooks, Slack): held while the tenant is suspended.
+ * Deadlines, fan-out expansion and the calls to the tenant's own sessions go on.
+ */
+const OUTWARD_KINDS = "('webhook', 'slack')";
 
 export class ApprovalsObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -342,6 +352,32 @@ export class ApprovalsObject extends DurableObject<Env> {
       .map((r) => ({ id: r.id, requestId: r.request_id, kind: r.kind, target: r.target, event: r.event, attempts: r.attempts, status: r.status, nextAt: r.next_at, lastError: r.last_error }));
   }
 
+  // ------------------------------------------------------------------ hosted mode: the tenant suspended
+
+  /** Why the tenant is suspended, as last told (null: not suspended, or single-tenant). */
+  private tenantSuspended(): string | null {
+    return this.sql.exec<{ suspended: string | null }>("SELECT suspended FROM tenant_lifecycle WHERE id = 1").toArray()[0]?.suspended ?? null;
+  }
+
+  private holdingOutward(): boolean {
+    return this.tenantSuspended() !== null;
+  }
+
+  /**
+   * RPC (hosted mode): the tenant's record at `state.version` says suspended (or not); older
+   * versions than the one held are ignored (tenant-sync.ts). While suspended, notifications to
+   * webhooks and Slack are held in the outbox — kept, not dropped, their attempts untouched — and
+   * sent once the tenant is resumed (the alarm is set for now). Deleting the tenant erases the
+   * object, held notifications included: a deleted tenant's notifications are never sent.
+   */
+  async syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer> {
+    const held = this.sql.exec<{ version: number }>("SELECT version FROM tenant_lifecycle WHERE id = 1").toArray()[0];
+    if (!isNewerOrSame(state, held)) return { applied: false, version: held!.version };
+    this.sql.exec("INSERT INTO tenant_lifecycle (id, version, suspended) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, suspended = excluded.suspended", state.version, state.suspended);
+    if (state.suspended === null) this.scheduleSoon();
+    return { applied: true, version: state.version };
+  }
+
   // ------------------------------------------------------------------ alarm: deadlines and outbox
 
   override async alarm(): Promise<void> {
@@ -407,7 +443,7 @@ export class ApprovalsObject extends DurableObject<Env> {
   private async deliverDue(now: number): Promise<void> {
     const rows = this.sql
       .exec<{ id: number; request_id: string; kind: OutboxKind; target: string; event: string; payload: string; delivery_id: string; attempts: number }>(
-        "SELECT id, request_id, kind, target, event, payload, delivery_id, attempts FROM outbox WHERE status = 'pending' AND kind != 'fanout' AND next_at <= ? ORDER BY next_at LIMIT ?",
+        `SELECT id, request_id, kind, target, event, payload, delivery_id, attempts FROM outbox WHERE status = 'pending' AND kind != 'fanout' ${this.holdingOutward() ? `AND kind NOT IN ${OUTWARD_KINDS}` : ""} AND next_at <= ? ORDER BY next_at LIMIT ?`,
         now,
         DELIVERIES_PER_ALARM,
       )
@@ -449,6 +485,8 @@ export class ApprovalsObject extends DurableObject<Env> {
       return { type: "session-ended", data: { session_id: row.target, live: ended, reason } };
     }
     const target = JSON.parse(row.payload) as NotificationTarget;
+    // Hosted mode: the tenant's newest record (its secrets may have been rotated) before signing or sending.
+    await refreshTenantEnv(this.env);
     const env = this.env as unknown as Record<string, unknown>;
     const url = resolveTargetUrl(target, env);
     const publicUrl = this.env.GATEHOUSE_PUBLIC_URL;
@@ -493,7 +531,9 @@ export class ApprovalsObject extends DurableObject<Env> {
 
   private reschedule(): void {
     const deadline = this.sql.exec<{ t: number | null }>("SELECT MIN(deadline) AS t FROM requests WHERE deadline IS NOT NULL").one().t;
-    const outbox = this.sql.exec<{ t: number | null }>("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'").one().t;
+    // Held rows are not due: their time is in the past, and an alarm for them would fire at once, again and again.
+    const held = this.holdingOutward() ? `AND kind NOT IN ${OUTWARD_KINDS}` : "";
+    const outbox = this.sql.exec<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending' ${held}`).one().t;
     const next = [deadline, outbox].filter((t): t is number => typeof t === "number");
     if (next.length === 0) return;
     void this.ctx.storage.setAlarm(Math.max(Date.now(), Math.min(...next)));

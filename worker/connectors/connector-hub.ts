@@ -19,6 +19,7 @@ import { isResourceName } from "../../parsers/resource-name.ts";
 import { HUB_SHARD_HEADER, hubShard, hubShardCount, hubShardMap } from "./hub-shards.ts";
 import { withTimeout } from "../objects/with-timeout.ts";
 import { newStreamTicket, streamTicketHash } from "../../parsers/tunnel/stream-ticket.ts";
+import { isNewerOrSame, type TenantSyncAnswer, type TenantSyncState } from "../tenancy/tenant-sync.ts";
 
 interface ControlAttachment {
   connectorId: string;
@@ -32,6 +33,8 @@ interface ControlAttachment {
 const MAX_RESOURCES = 1000;
 /** Storage key of the suspension a platform administrator told this hub shard about (hosted mode). */
 const SUSPENDED_KEY = "tenant-suspended";
+/** Storage key of the tenant's lifecycle state as last told, with the record's version (tenant-sync.ts). */
+const LIFECYCLE_KEY = "tenant-lifecycle";
 
 export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRpc {
   protected override readonly hibernate = true;
@@ -281,38 +284,44 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
   }
 
   /**
-   * Hosted mode: why the tenant is suspended, or null. Told by the platform's suspend and resume
-   * (suspendConnectors / resumeConnectors, on every shard) and kept in this object's storage, so
-   * the hub does not depend on a boundary's cached record: an isolate still serving the tenant from
-   * a record older than the suspension gets its connector refused here (control channels,
-   * admissions on shard 0 — streams and key rotation too —, enrolment, stream requests).
+   * Hosted mode: why the tenant is suspended, or null. Told by the platform's lifecycle steps
+   * (syncTenantSuspension, on every shard) and kept in this object's storage with the record's
+   * version, so the hub does not depend on a boundary's cached record: an isolate still serving
+   * the tenant from a record older than the suspension gets its connector refused here (control
+   * channels, admissions on shard 0 — streams and key rotation too —, enrolment, stream requests).
    */
-  private suspended: string | null | undefined;
+  private lifecycle: TenantSyncState | null | undefined;
+  private async tenantLifecycle(): Promise<TenantSyncState | null> {
+    if (this.lifecycle === undefined) {
+      const legacy = await this.ctx.storage.get<string>(SUSPENDED_KEY); // written before versions existed
+      this.lifecycle = (await this.ctx.storage.get<TenantSyncState>(LIFECYCLE_KEY)) ?? (legacy !== undefined ? { version: -1, suspended: legacy } : null);
+    }
+    return this.lifecycle;
+  }
   private async suspension(): Promise<string | null> {
-    if (this.suspended === undefined) this.suspended = (await this.ctx.storage.get<string>(SUSPENDED_KEY)) ?? null;
-    return this.suspended;
+    return (await this.tenantLifecycle())?.suspended ?? null;
   }
 
   /**
-   * RPC (hosted mode, the tenant suspended): from now on this shard refuses the tenant's
-   * connectors (suspension()), then every control channel is closed with the reason. One call,
-   * so no admission can land between the two (the object runs one event at a time).
+   * RPC (hosted mode): the tenant's record at `state.version` says suspended (or not). Older
+   * versions than the one held are ignored (tenant-sync.ts). Suspended: from now on this shard
+   * refuses the tenant's connectors (suspension()), then every control channel is closed with the
+   * reason — one call, so no admission can land between the two (the object runs one event at a time).
    */
-  async suspendConnectors(reason: string): Promise<number> {
-    await this.ctx.storage.put(SUSPENDED_KEY, reason);
-    this.suspended = reason;
-    let closed = 0;
-    for (const ws of this.ctx.getWebSockets()) {
-      if (ws.readyState === WebSocket.OPEN) closed++;
-      this.closeSocket(ws, CLOSE_POLICY, reason);
-    }
-    return closed;
-  }
-
-  /** RPC (hosted mode, the tenant resumed): its connectors are admitted again. */
-  async resumeConnectors(): Promise<void> {
+  async syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer & { closed: number }> {
+    const held = await this.tenantLifecycle();
+    if (!isNewerOrSame(state, held)) return { applied: false, version: held!.version, closed: 0 };
+    await this.ctx.storage.put(LIFECYCLE_KEY, state);
     await this.ctx.storage.delete(SUSPENDED_KEY);
-    this.suspended = null;
+    this.lifecycle = state;
+    let closed = 0;
+    if (state.suspended !== null) {
+      for (const ws of this.ctx.getWebSockets()) {
+        if (ws.readyState === WebSocket.OPEN) closed++;
+        this.closeSocket(ws, CLOSE_POLICY, state.suspended);
+      }
+    }
+    return { applied: true, version: state.version, closed };
   }
 
   /** RPC: what is known about a resource, and whether a connector serving it is online now. */

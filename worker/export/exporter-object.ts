@@ -23,6 +23,7 @@ import { verifyTrailText } from "../../parsers/audit/verify.ts";
 import { parseTrail } from "../../parsers/audit/jsonl.ts";
 import { batchBody, sessionContext, signBatch, toOcsf } from "../../parsers/audit/siem.ts";
 import type { AuditEvent } from "../../parsers/audit/types.ts";
+import { refreshTenantEnv } from "../tenancy/env-refresh.ts";
 
 const MAX_VERIFY_ATTEMPTS = 8;
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -85,6 +86,8 @@ export class ExportObject extends DurableObject<Env> implements ExporterRpc {
 
   /** Ships one session to every sink from its cursor; throws to retry later (cursors keep what was acknowledged). */
   private async ship(session: string, attempts: number, sinks: ExportSink[]): Promise<void> {
+    // Hosted mode: the tenant's newest record (its sinks' secrets may have been rotated) before sending.
+    await refreshTenantEnv(this.env);
     const row = await getSession(this.env.DB, session);
     if (!row) throw new Error("session not in the index yet");
     const [{ text }, keys, { signer }] = await Promise.all([readExport(this.env.RECORDINGS, session), publishedAuditKeys(this.env), loadAuditKeys(this.env)]);

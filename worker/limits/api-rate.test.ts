@@ -173,7 +173,7 @@ describe("suspension through the limiter (an isolate whose cached record still s
     const e = counted(tenantEnv("api-suspended"));
     const limiter = testEnv.SESSION_LIMITER.get(new TenantNamespace(testEnv.SESSION_LIMITER, "api-suspended").idFromName("limits"));
     expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toEqual({ ok: true });
-    await limiter.suspendApi("gatehouse: the tenant api-suspended is suspended by the platform");
+    await limiter.syncApiSuspension({ version: 1, suspended: "gatehouse: the tenant api-suspended is suspended by the platform" });
     // The lease taken before (at most a second's worth) may still be spent; the next ask is refused.
     now += 1_001;
     const refused = await gate.admit("api-suspended", "callers", 1200, e.limiter, false);
@@ -183,9 +183,40 @@ describe("suspension through the limiter (an isolate whose cached record still s
     const asked = e.calls();
     expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toMatchObject({ ok: false, status: 403 });
     expect(e.calls()).toBe(asked); // within the second: refused without asking again
-    await limiter.resumeApi();
+    await limiter.syncApiSuspension({ version: 2, suspended: null });
     now += 1_001;
     expect(await gate.admit("api-suspended", "callers", 1200, e.limiter, false)).toEqual({ ok: true });
+  });
+});
+
+describe("an update the isolate's cached record does not know yet (an issuer removed, a secret rotated)", () => {
+  it("is refused (503 tenant_record_changed) and the record dropped when the limiter was told a newer version; the retry spends the lease", async () => {
+    let now = 2_000_000;
+    const gate = new ApiRateGate(() => now);
+    const e = counted(tenantEnv("api-record-changed"));
+    const limiter = testEnv.SESSION_LIMITER.get(new TenantNamespace(testEnv.SESSION_LIMITER, "api-record-changed").idFromName("limits"));
+    let forgotten = 0;
+    const record = (version: number) => ({ version, forget: () => void forgotten++ });
+    // Never told (a tenant no update reached yet): served.
+    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, record(0))).toEqual({ ok: true });
+    // The platform updates the tenant: its pieces, the limiter among them, are told version 3.
+    expect(await limiter.syncApiSuspension({ version: 3, suspended: null })).toEqual({ applied: true, version: 3 });
+    now += 1_001; // this isolate's lease ran out: it asks the limiter again
+    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, record(2))).toEqual({
+      ok: false,
+      status: 503,
+      retryAfterSeconds: 1,
+      error: "tenant_record_changed",
+      reason: "gatehouse: the tenant api-record-changed's configuration was changed by the platform a moment ago; retry",
+    });
+    expect(forgotten).toBe(1);
+    // The retry, judged with the record read again (version 3), is served from the lease just taken.
+    const asked = e.calls();
+    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, record(3))).toEqual({ ok: true });
+    expect(e.calls()).toBe(asked);
+    now += 1_001;
+    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, record(3))).toEqual({ ok: true });
+    expect(forgotten).toBe(1);
   });
 });
 

@@ -44,6 +44,7 @@ import type { CompiledPolicy } from "../../parsers/policy/index.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
 import { clientAddress } from "../routes/client-address.ts";
 import { addressGroup } from "./address-group.ts";
+import { forgetTenant } from "../tenancy/tenant-registry.ts";
 
 export type ApiBucket = "callers" | "unmatched" | "anonymous";
 
@@ -54,13 +55,16 @@ export interface AddressShare {
 }
 
 /** What the limiter answers: `scope` says whether the tenant's bucket or the address's share was empty. */
-export type ApiTake = Take & { suspended?: string; scope?: "tenant" | "address" };
+export type ApiTake = Take & { suspended?: string; scope?: "tenant" | "address"; version?: number };
 
 /** When a tenant's record sets no `max_api_requests_per_minute`. */
 export const DEFAULT_API_REQUESTS_PER_MINUTE = 1200;
 
 export interface ApiRateLimiter {
-  /** `suspended`: the platform suspended the tenant (session-limiter.ts suspendApi). */
+  /**
+   * `suspended`: the platform suspended the tenant (session-limiter.ts syncApiSuspension);
+   * `version`: the tenant record's version the limiter was last told.
+   */
   takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits, share?: AddressShare): Promise<ApiTake>;
 }
 
@@ -162,8 +166,12 @@ export class ApiRateGate {
   /**
    * `group` (anonymous bucket only): the client address group (address-group.ts) whose share the
    * call spends as well as the tenant's bucket.
+   * `record`: the version of the tenant's record this call was judged with, and how to drop it. A
+   * limiter told a newer version (an update: an issuer removed, a secret rotated) refuses the call
+   * — 503 `tenant_record_changed`, retry at once — and the record is read again for the next one,
+   * so an isolate's cache serves a changed record at most a lease (a second) longer, not 10 s.
    */
-  async admit(tenant: string, bucket: ApiBucket, perMinute: number, limiter: () => ApiRateLimiter, failOpen: boolean, group?: string): Promise<ApiDecision> {
+  async admit(tenant: string, bucket: ApiBucket, perMinute: number, limiter: () => ApiRateLimiter, failOpen: boolean, group?: string, record?: { version: number; forget(): void }): Promise<ApiDecision> {
     const tenantKey = `${tenant}\n${bucket}`;
     const now = this.now();
     const whole = this.lease(this.tenantLeases, tenantKey, perMinute);
@@ -196,6 +204,14 @@ export class ApiRateGate {
     }
     lease.suspended = undefined;
     whole.suspended = undefined;
+    if (record && take.version !== undefined && take.version > record.version) {
+      record.forget();
+      // The tokens stay leased: the retry (judged with the record read again) spends them.
+      lease.tokens = take.granted;
+      lease.expiresAt = after + LEASE_MS;
+      lease.emptyUntil = 0;
+      return { ok: false, status: 503, retryAfterSeconds: 1, error: "tenant_record_changed", reason: `gatehouse: the tenant ${tenant}'s configuration was changed by the platform a moment ago; retry` };
+    }
     if (take.granted > 0) {
       lease.tokens = take.granted - 1;
       lease.expiresAt = after + LEASE_MS;
@@ -253,6 +269,7 @@ export async function chargeApiRequest(env: Pick<Env, "TENANT" | "SESSION_LIMITE
     () => env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits")),
     failsOpen(method, path),
     group,
+    { version: tenant.version ?? 0, forget: () => forgetTenant(tenant.name) },
   );
   if (decision.ok) return null;
   return Response.json(

@@ -15,6 +15,7 @@ import type { AcquireRequest, AcquireResult, SessionLimiterRpc, StartRequest, St
 import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenBucket, type BucketLimits, type Take } from "./token-bucket.ts";
 import type { AddressShare, ApiBucket, ApiTake } from "./api-rate.ts";
+import { isNewerOrSame, type TenantSyncAnswer, type TenantSyncState } from "../tenancy/tenant-sync.ts";
 
 export type { AcquireRequest, AcquireResult, StartRequest, StartResult };
 
@@ -31,7 +32,9 @@ export const LEASE_TTL_MS = 60_000;
 export const LEASE_RENEW_MS = 15_000;
 
 
+/** Written before record versions existed: read, and removed once a version is told. */
 const API_SUSPENDED_KEY = "api-suspended";
+const API_LIFECYCLE_KEY = "api-lifecycle";
 
 /** How many client address groups' shares of the anonymous API bucket a tenant's limiter keeps. */
 export const MAX_ADDRESS_BUCKETS = 10_000;
@@ -83,8 +86,8 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
    * dropped share is always a full one, i.e. nothing is forgotten.
    */
   private readonly addressBuckets = new Map<string, { bucket: TokenBucket; key: string }>();
-  /** Why the tenant's API is suspended (kept in storage: survives eviction), null when it is not, undefined before read. */
-  private apiSuspended: string | null | undefined;
+  /** Whether the tenant's API is suspended, at which record version (kept in storage: survives eviction); undefined before read. */
+  private apiState: TenantSyncState | null | undefined;
 
   private sweep(now: number): void {
     this.sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
@@ -178,19 +181,27 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
   }
 
   /**
-   * Hosted mode: the platform suspended the tenant (tenant-lifecycle.ts). Every isolate asks this
-   * object for API tokens at least once a second while it serves the tenant, so an isolate whose
-   * cached record still says "active" refuses the tenant's API within about a second, not the
-   * record cache's 10 s.
+   * Hosted mode: the platform suspended (or resumed) the tenant (tenant-lifecycle.ts), at the
+   * record's `version`; an older version than the one held is ignored (tenant-sync.ts). Every
+   * isolate asks this object for API tokens at least once a second while it serves the tenant, so
+   * an isolate whose cached record still says "active" refuses the tenant's API within about a
+   * second, not the record cache's 10 s.
    */
-  async suspendApi(reason: string): Promise<void> {
-    await this.ctx.storage.put(API_SUSPENDED_KEY, reason);
-    this.apiSuspended = reason;
+  async syncApiSuspension(state: TenantSyncState): Promise<TenantSyncAnswer> {
+    const held = await this.apiLifecycle();
+    if (!isNewerOrSame(state, held)) return { applied: false, version: held!.version };
+    await this.ctx.storage.put(API_LIFECYCLE_KEY, state);
+    await this.ctx.storage.delete(API_SUSPENDED_KEY);
+    this.apiState = state;
+    return { applied: true, version: state.version };
   }
 
-  async resumeApi(): Promise<void> {
-    await this.ctx.storage.delete(API_SUSPENDED_KEY);
-    this.apiSuspended = null;
+  private async apiLifecycle(): Promise<TenantSyncState | null> {
+    if (this.apiState === undefined) {
+      const legacy = await this.ctx.storage.get<string>(API_SUSPENDED_KEY); // written before versions existed
+      this.apiState = (await this.ctx.storage.get<TenantSyncState>(API_LIFECYCLE_KEY)) ?? (legacy !== undefined ? { version: -1, suspended: legacy } : null);
+    }
+    return this.apiState;
   }
 
   /**
@@ -199,11 +210,13 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
    * `share`, also from the client address group's share of it (`scope` says which one was empty).
    */
   async takeApiRequests(bucket: ApiBucket, wanted: number, limits: BucketLimits, share?: AddressShare): Promise<ApiTake> {
-    this.apiSuspended ??= (await this.ctx.storage.get<string>(API_SUSPENDED_KEY)) ?? null;
-    if (this.apiSuspended !== null) return { granted: 0, retryAfterMs: 1000, suspended: this.apiSuspended };
+    const lifecycle = await this.apiLifecycle();
+    if (lifecycle?.suspended) return { granted: 0, retryAfterMs: 1000, suspended: lifecycle.suspended };
+    // The record version this limiter was last told: an isolate holding an older record re-reads it (api-rate.ts).
+    const told = lifecycle ? { version: lifecycle.version } : {};
     const now = Date.now();
     const whole = retuned(this.apiBuckets, bucket, limits, now);
-    if (!share) return whole.take(wanted, now);
+    if (!share) return { ...whole.take(wanted, now), ...told };
     // One client address group's share of the bucket: taken from together with the tenant's, so
     // neither is spent without the other (worker/limits/api-rate.ts "per-address shares").
     const part = retuned(this.addressBuckets, share.group, share.limits, now);
@@ -211,10 +224,10 @@ export class SessionLimiter extends DurableObject<Env> implements SessionLimiter
     if (n >= 1) {
       whole.take(n, now);
       part.take(n, now);
-      return { granted: n, retryAfterMs: 0 };
+      return { granted: n, retryAfterMs: 0, ...told };
     }
-    if (whole.available(now) < 1) return { ...whole.take(1, now), scope: "tenant" };
-    return { ...part.take(1, now), scope: "address" };
+    if (whole.available(now) < 1) return { ...whole.take(1, now), scope: "tenant", ...told };
+    return { ...part.take(1, now), scope: "address", ...told };
   }
 
   /** Extend a live lease; false when it is gone (expired and swept): the session must end. */

@@ -13,6 +13,7 @@ import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
 import type { OpenStreamResult, SessionObjectRpc } from "../bindings.ts";
 import { describeResource, type ClientAdmission } from "./admission.ts";
+import { noLongerTrusted } from "../tenancy/still-trusted.ts";
 import { Session } from "./session.ts";
 import { SessionPolicy } from "./session-policy.ts";
 import { validateSession } from "./session-factory.ts";
@@ -125,6 +126,9 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const protocol = valid.protocol;
     // Hosted mode: a suspended tenant starts no session, even one that passed a boundary's stale cache.
     if (env.TENANT?.suspended) return this.refuseInTunnel(admission, { kind: "denied", message: `gatehouse: the tenant ${env.TENANT.name} is suspended by the platform` });
+    // Hosted mode: the token was verified with the edge's cached issuers; this object read the record afresh (tenancy/still-trusted.ts).
+    const untrusted = env.TENANT ? noLongerTrusted(admission.identity, env.GATEHOUSE_ISSUERS) : null;
+    if (untrusted) return this.refuseInTunnel(admission, { kind: "denied", message: untrusted });
     // Hosted mode: a tenant whose recording bytes are used up starts no session (it could not be recorded).
     const unrecordable = await recordingLimitReached(env);
     if (unrecordable) return this.refuseInTunnel(admission, { kind: "unavailable", code: "53100", message: unrecordable });

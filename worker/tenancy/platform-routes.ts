@@ -15,10 +15,12 @@ import { ConfigurationError, ForbiddenError, GatewayError, NotFoundError, Unauth
 import { bearerToken } from "../auth/bearer-identity.ts";
 import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import type { MultiTenantEnv } from "./tenant-env.ts";
-import { platformDatabase, tenantDatabase } from "./tenant-store.ts";
+import { platformDatabase, schedulePendingRetry, tenantDatabase } from "./tenant-store.ts";
 import { insertTenant, listPlatformActions, listTenants, readTenant, recordPlatformAction, replaceTenant } from "./tenant-registry.ts";
-import { audienceClash, publicView, signinSecretsOf, statusOf, tenantFromRequest, tombstone, updatedTenant, type TenantRecord } from "./tenant-record.ts";
-import { endTenantActivity, purgeTenant, resumeTenantActivity } from "./tenant-lifecycle.ts";
+import { audienceClash, publicView, signinSecretsOf, statusOf, tenantFromRequest, updatedTenant, versionOf, type TenantRecord } from "./tenant-record.ts";
+import { purgeTenant } from "./tenant-lifecycle.ts";
+import { converge, recordIntent, tellFor, writeTombstone, type Converged } from "./lifecycle-steps.ts";
+import { piecesOf } from "./tenant-lifecycle.ts";
 import { listUnknownTenantRequests, noteUnknownTenant } from "./unknown-tenants.ts";
 import { decodeJwt } from "jose";
 import { changedSecrets, openSecrets, sealSecrets, splitSecrets } from "./tenant-secrets.ts";
@@ -176,13 +178,20 @@ function reasonOf(body: Record<string, unknown>): string {
 }
 
 /**
- * A suspension whose marker or hub shards could not all be told is not finished: 503, and the
- * suspend (or delete) is repeated — the record already says suspended, so the boundary refuses the
- * tenant meanwhile; repeating tells the rest.
+ * A step overtaken by a later one (another administrator's) answers 409 with the tenant's state
+ * now. A step whose pieces could not all be told is not finished: 503, the registry's alarm tells
+ * them again every 30 s (`admin tenants show` lists them as pending), and repeating the command
+ * tells everything again. A suspension's record already says suspended (the boundary refuses the
+ * tenant meanwhile); a resume's stays suspended until every piece is told.
  */
-function incomplete(record: TenantRecord, what: string, unreached: string[]): void {
-  if (unreached.length === 0) return;
-  throw new GatewayError(503, "suspension_incomplete", `tenant ${record.name} is ${what}, but not everything could be told: ${unreached.join("; ").slice(0, 500)}; repeat the command`);
+async function finished(c: Ctx, recorded: TenantRecord, done: Converged, code: string, what: string): Promise<void> {
+  if (done.superseded || !done.record) {
+    const now = done.record ? `${statusOf(done.record)}${done.record.lifecycle ? ` (${done.record.lifecycle.intent} in force)` : ""}` : "gone";
+    throw new GatewayError(409, "lifecycle_superseded", `tenant ${recorded.name} was changed by another step meanwhile; it is ${now}`);
+  }
+  if (done.told.unreached.length === 0) return;
+  await schedulePendingRetry(c.env.TENANT_STORE);
+  throw new GatewayError(503, code, `tenant ${recorded.name} is ${what}, but not everything could be told: ${done.told.problems.join("; ").slice(0, 500)}; the platform tells them again every 30 s, or repeat the command`);
 }
 
 export const platformRoutes = new Hono<PlatformEnv>()
@@ -255,52 +264,53 @@ export const platformRoutes = new Hono<PlatformEnv>()
       const platform = { ...after, name: "", issuers: c.env.GATEHOUSE_PLATFORM_ISSUERS ?? "[]" };
       const clash = audienceClash(after, [...(await listTenants(platformDatabase(c.env.TENANT_STORE))), platform]);
       if (clash) throw new GatewayError(422, "invalid_tenant", clash);
+      // Every piece is to be told the new version: the long-lived objects reload the record (its
+      // secrets, sign-in, issuers) at once instead of when next evicted (docs/TENANCY.md "Updates").
+      after = { ...after, pending: { version: versionOf(after), pieces: piecesOf(after.shards, tellFor(after).sessionMessage !== null), error: "not told yet" } };
       await replaceOrConflict(c, before, after);
-      return c.json({ tenant: publicView(after) });
+      const done = await converge(c.env, platformDatabase(c.env.TENANT_STORE), after);
+      // The change is made; pieces not reached are retried every 30 s and shown as pending.
+      if (done.told.unreached.length > 0) await schedulePendingRetry(c.env.TENANT_STORE);
+      return c.json({ tenant: publicView(done.record ?? after) });
     });
   })
   .post("/tenants/:name/suspend", async (c) => {
     const body = await jsonBody(c, true);
     return audited(c, "tenant.suspend", c.req.param("name"), { reason: body.reason ?? null }, async () => {
-      const before = await existing(c);
-      notDeleted(before);
+      placedHere(c.env, tenantName(c));
       const reason = reasonOf(body);
-      if (statusOf(before) !== "suspended") await replaceOrConflict(c, before, { ...before, status: "suspended", changedAt: Date.now(), changedBy: c.var.admin, reason: reason || "suspended" });
-      // Ended even when it was suspended already: a session that slipped in during the change is ended too.
-      const ended = await endTenantActivity(c.env, before, `gatehouse: session ended: the tenant ${before.name} was suspended by the platform${reason ? ` (${reason})` : ""}`);
-      incomplete(before, "suspended", ended.unreached);
-      return c.json({ tenant: publicView((await readTenant(platformDatabase(c.env.TENANT_STORE), before.name))!), ended_sessions: ended.endedSessions, closed_connectors: ended.closedConnectors });
+      const db = platformDatabase(c.env.TENANT_STORE);
+      // Told again even when it was suspended already: a session that slipped in is ended too, and pieces left pending are told.
+      const recorded = await recordIntent(db, tenantName(c), "suspend", c.var.admin, reason);
+      const done = await converge(c.env, db, recorded);
+      await finished(c, recorded, done, "suspension_incomplete", "suspended");
+      return c.json({ tenant: publicView(done.record!), ended_sessions: done.told.endedSessions, closed_connectors: done.told.closedConnectors });
     });
   })
   .post("/tenants/:name/resume", async (c) => {
     const body = await jsonBody(c, true);
     return audited(c, "tenant.resume", c.req.param("name"), {}, async () => {
-      const before = await existing(c);
-      notDeleted(before);
-      if (statusOf(before) !== "suspended") throw new GatewayError(409, "conflict", `tenant ${before.name} is not suspended`);
-      const after: TenantRecord = { ...before, status: "active", changedAt: Date.now(), changedBy: c.var.admin, reason: reasonOf(body) || "resumed" };
-      // Its own database and hub shards first: if one cannot be told the record stays suspended and
-      // the resume can be repeated (the other way round, a hub would refuse an active tenant's connectors).
-      try {
-        await resumeTenantActivity(c.env, before);
-      } catch (e) {
-        throw new GatewayError(503, "resume_incomplete", `tenant ${before.name} is still suspended: ${(e as Error).message.slice(0, 300)}; repeat the resume`);
-      }
-      await replaceOrConflict(c, before, after);
-      return c.json({ tenant: publicView(after) });
+      placedHere(c.env, tenantName(c));
+      const db = platformDatabase(c.env.TENANT_STORE);
+      // The record says "resume" first but stays suspended until every piece admits the tenant
+      // again (the other way round, a hub would refuse an active tenant's connectors).
+      const recorded = await recordIntent(db, tenantName(c), "resume", c.var.admin, reasonOf(body));
+      const done = await converge(c.env, db, recorded);
+      await finished(c, recorded, done, "resume_incomplete", "still suspended");
+      return c.json({ tenant: publicView(done.record!) });
     });
   })
   .delete("/tenants/:name", async (c) => {
     const body = await jsonBody(c, true);
     return audited(c, "tenant.delete", c.req.param("name"), {}, async () => {
-      const before = await existing(c);
-      notDeleted(before);
-      if (statusOf(before) !== "suspended") throw new GatewayError(409, "conflict", `tenant ${before.name} must be suspended before it is deleted (admin tenants suspend)`);
+      placedHere(c.env, tenantName(c));
+      const db = platformDatabase(c.env.TENANT_STORE);
       // Anything that slipped in since the suspension ends first, then every object forgets.
-      incomplete(before, "being deleted", (await endTenantActivity(c.env, before, `gatehouse: session ended: the tenant ${before.name} is being deleted`)).unreached);
-      const purged = await purgeTenant(c.env, before);
-      const after = tombstone(before, c.var.admin, reasonOf(body) || "deleted");
-      await replaceOrConflict(c, before, after);
+      const recorded = await recordIntent(db, tenantName(c), "delete", c.var.admin, reasonOf(body));
+      const done = await converge(c.env, db, recorded);
+      await finished(c, recorded, done, "suspension_incomplete", "being deleted");
+      const purged = await purgeTenant(c.env, recorded);
+      const after = await writeTombstone(db, recorded, c.var.admin, reasonOf(body) || "deleted");
       return c.json({ tenant: publicView(after), purged });
     });
   })

@@ -1,16 +1,19 @@
 /**
- * What suspending and deleting a tenant does beyond its record (platform-routes.ts):
+ * What a tenant's record tells the rest of the tenant (platform-routes.ts, lifecycle-steps.ts):
  *
- *  - suspend: the tenant's own database and every hub shard are told (so a session registering
- *    late ends itself, and a connector coming through an isolate with a stale record is refused by
- *    the hub), its live sessions are ended (57P01, recorded in their trails as ended by the
- *    platform) and its connectors' control channels closed; the boundary then refuses every new
- *    request, session and connector of the tenant (403 tenant_suspended, in its refusal log).
- *  - resume: the database's marker and the hubs are told first, then the record changes.
+ *  - suspend: the tenant's own database (so a session registering late ends itself), its limiter
+ *    (its API), every hub shard (so a connector coming through an isolate with a stale record is
+ *    refused by the hub; channels closed) and every approvals shard (notifications held) are told,
+ *    then its live sessions are ended (57P01, recorded in their trails as ended by the platform);
+ *    the boundary refuses every new request, session and connector of the tenant (403
+ *    tenant_suspended, in its refusal log).
+ *  - resume and update: the same pieces told the record's new version; long-lived objects reload it.
  *  - delete (only a suspended tenant): every object the tenant has — its sessions (found in its
  *    session index), hub, approvals, limiter, exporter, its recordings under `tenants/<t>/` and
  *    last its own database — forgets what it stored; the record becomes a tombstone so the name is
  *    never given to another organisation.
+ *
+ * Every tell carries the record's version; pieces ignore older ones (tenant-sync.ts).
  */
 import type { MultiTenantEnv } from "./tenant-env.ts";
 import { recordingsBucket, tenantEnv } from "./tenant-env.ts";
@@ -21,7 +24,8 @@ import { APPROVALS_OBJECT_NAME } from "../approvals/client.ts";
 import { approvalShards } from "../approvals/shards.ts";
 import { allHubShards } from "../connectors/hub-shards.ts";
 import type { Env } from "../env.ts";
-import { clearTenantSuspended, markTenantSuspended } from "./tenant-suspension.ts";
+import { applyTenantSuspension } from "./tenant-suspension.ts";
+import type { TenantSyncState } from "./tenant-sync.ts";
 
 type Purgeable = { purgeTenantData(): Promise<void> };
 
@@ -45,70 +49,138 @@ async function openSessions(db: D1Database): Promise<string[]> {
   }
 }
 
-export interface EndedActivity {
-  endedSessions: number;
-  closedConnectors: number;
-  /** What could not be told (the tenant's store, hub shards): the suspension must be repeated. */
-  unreached: string[];
+/**
+ * What one lifecycle step tells the pieces: the record's version, and — when the tenant is
+ * suspended — the message its sessions end with and the one its connectors and API are refused
+ * with (both null: not suspended).
+ */
+export interface PieceTell {
+  version: number;
+  sessionMessage: string | null;
+  connectorMessage: string | null;
 }
 
-export async function endTenantActivity(hosted: MultiTenantEnv, record: TenantRecord, reason: string): Promise<EndedActivity> {
-  return endActivity(envOf(hosted, record), reason, `gatehouse: the tenant ${record.name} is suspended by the platform`);
+export interface TellResult {
+  endedSessions: number;
+  closedConnectors: number;
+  /** Pieces (piecesOf names) that could not be told: left pending on the record, retried by the registry's alarm. */
+  unreached: string[];
+  /** The same, said for people: what failed and why. */
+  problems: string[];
 }
 
 /**
- * In this order: (1) the marker in the tenant's own database (tenant-suspension.ts), so a session
- * registering from now on ends itself, and the tenant's limiter, so its API is refused by every
- * isolate within about a second; (2) every hub shard, which refuses the tenant's connectors
- * from then on and closes their channels; (3) the sessions open in the index, ended. A step that
- * cannot be done is reported (`unreached`), never skipped silently.
+ * The pieces a record change is told to: the tenant's database (the marker sessions check), its
+ * limiter (the API), every hub shard, every approvals shard (the notification outbox), its
+ * exporter (which only reloads the record), and — for a suspension — its open sessions (ended; a
+ * session that registers later finds the marker). Each long-lived object reloads the record when
+ * told a newer version than it holds (tenant-objects.ts).
  */
-export async function endActivity(env: Env, sessionReason: string, connectorReason: string): Promise<EndedActivity> {
+export function piecesOf(shards: { hub?: number; approvals?: number } | undefined, suspended: boolean): string[] {
+  const hubs = shards?.hub ?? 1;
+  const approvals = shards?.approvals ?? 1;
+  return ["store", "limiter", ...Array.from({ length: hubs }, (_, k) => `hub-${k}`), ...Array.from({ length: approvals }, (_, k) => `approvals-${k}`), "exporter", ...(suspended ? ["sessions"] : [])];
+}
+
+/** A piece that does not answer within this time counts as not told (and is retried), sparing the others. */
+const PIECE_TIMEOUT_MS = 10_000;
+
+function withinTime<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${PIECE_TIMEOUT_MS / 1000} s`)), PIECE_TIMEOUT_MS);
+  });
+  return Promise.race([p, late]).finally(() => timer !== undefined && clearTimeout(timer));
+}
+
+/**
+ * Tells `pieces` the record at `tell.version`. In this order: (1) the tenant's database (the
+ * marker), so a session registering from now on sees it; (2) its limiter, every hub shard and
+ * every approvals shard at once, each within a time limit — one that fails spares no other; (3)
+ * when suspended, the sessions open in the index, ended — unless the database already holds a
+ * newer version (a later step owns the tenant now: ending sessions is no longer this step's to
+ * do). A piece holding a newer version ignores the tell and counts as told. What could not be
+ * told is returned (`unreached`), never skipped silently.
+ */
+export async function tellPieces(env: Env, tell: PieceTell, pieces: readonly string[]): Promise<TellResult> {
+  const state: TenantSyncState = { version: tell.version, suspended: tell.connectorMessage };
   const unreached: string[] = [];
-  await markTenantSuspended(env.DB, sessionReason).catch((e) => void unreached.push(`the tenant's store (${(e as Error).message})`));
+  const problems: string[] = [];
+  const failed = (piece: string, what: string) => (e: unknown) => {
+    unreached.push(piece);
+    problems.push(`${what} (${(e as Error).message})`);
+  };
+  const wanted = new Set(pieces);
+  let storeStale = false;
+  if (wanted.has("store")) {
+    await withinTime(applyTenantSuspension(env.DB, { version: tell.version, suspended: tell.sessionMessage }), "the tenant's store")
+      .then((a) => void (storeStale = !a.applied))
+      .catch(failed("store", "the tenant's store"));
+  }
+  let closedConnectors = 0;
+  const calls: Promise<void>[] = [];
   // The tenant's limiter, which every isolate serving its API asks at least once a second: an
   // isolate whose cached record still says "active" refuses the API within about a second.
-  await limiterOf(env)
-    .suspendApi(connectorReason)
-    .catch((e) => void unreached.push(`the tenant's limiter (${(e as Error).message})`));
-  let closedConnectors = 0;
-  const hubs = allHubShards(env);
-  for (let k = 0; k < hubs.length; k++) {
+  if (wanted.has("limiter")) calls.push(withinTime(limiterOf(env).syncApiSuspension(state), "the tenant's limiter").then(() => {}, failed("limiter", "the tenant's limiter")));
+  allHubShards(env).forEach((hub, k) => {
+    if (!wanted.has(`hub-${k}`)) return;
+    calls.push(withinTime(hub.syncTenantSuspension(state), `hub shard ${k}`).then((a) => void (closedConnectors += a.closed), failed(`hub-${k}`, `hub shard ${k}`)));
+  });
+  approvalShards(env, APPROVALS_OBJECT_NAME).forEach((shard, k) => {
+    if (!wanted.has(`approvals-${k}`)) return;
+    const rpc = shard as unknown as { syncTenantSuspension(s: TenantSyncState): Promise<unknown> };
+    calls.push(withinTime(rpc.syncTenantSuspension(state), `approvals shard ${k}`).then(() => {}, failed(`approvals-${k}`, `approvals shard ${k}`)));
+  });
+  // The exporter holds no suspension; told so that it reloads the record (tenant-objects.ts).
+  if (wanted.has("exporter")) {
+    const exporter = env.EXPORTER.get(env.EXPORTER.idFromName("exporter")) as unknown as { syncTenantSuspension(s: TenantSyncState): Promise<unknown> };
+    calls.push(withinTime(exporter.syncTenantSuspension(state), "the tenant's exporter").then(() => {}, failed("exporter", "the tenant's exporter")));
+  }
+  await Promise.all(calls);
+  let endedSessions = 0;
+  if (wanted.has("sessions") && tell.sessionMessage !== null && !storeStale) {
     try {
-      closedConnectors += await hubs[k]!.suspendConnectors(connectorReason);
+      endedSessions = await endOpenSessions(env, tell.sessionMessage);
     } catch (e) {
-      unreached.push(`hub shard ${k} (${(e as Error).message})`);
+      failed("sessions", "the open sessions")(e);
     }
   }
-  let endedSessions = 0;
-  let open: string[] = [];
-  try {
-    open = await openSessions(env.DB);
-  } catch (e) {
-    unreached.push(`the session index (${(e as Error).message})`);
-  }
+  return { endedSessions, closedConnectors, unreached, problems };
+}
+
+async function endOpenSessions(env: Env, message: string): Promise<number> {
+  const open = await openSessions(env.DB);
+  let ended = 0;
   let notTold = 0;
   for (const id of open) {
     const stub = env.SESSIONS.get(env.SESSIONS.idFromName(id));
     try {
-      if (await stub.terminate("57P01", sessionReason)) endedSessions++;
+      if (await stub.terminate("57P01", message)) ended++;
     } catch {
-      notTold++; // still running, perhaps: the suspension is reported incomplete (repeat it)
+      notTold++; // still running, perhaps: the step stays pending and is retried
     }
   }
-  if (notTold > 0) unreached.push(`${notTold} open session(s) could not be told to end`);
-  return { endedSessions, closedConnectors, unreached };
+  if (notTold > 0) throw new Error(`${notTold} open session(s) could not be told to end`);
+  return ended;
 }
 
-/** Resume: the marker and every hub shard told first (errors propagate: the record then stays suspended). */
-export async function resumeTenantActivity(hosted: MultiTenantEnv, record: TenantRecord): Promise<void> {
-  await resumeActivity(envOf(hosted, record));
+export interface EndedActivity {
+  endedSessions: number;
+  closedConnectors: number;
+  /** What could not be told (the tenant's store, hub shards…): the suspension must be repeated. */
+  unreached: string[];
 }
 
-export async function resumeActivity(env: Env): Promise<void> {
-  await clearTenantSuspended(env.DB);
-  for (const hub of allHubShards(env)) await hub.resumeConnectors();
-  await limiterOf(env).resumeApi();
+/** Every piece told "suspended" at `version` (tests; the platform's steps use tellPieces through lifecycle-steps.ts). */
+export async function endActivity(env: Env, sessionReason: string, connectorReason: string, version: number): Promise<EndedActivity> {
+  const told = await tellPieces(env, { version, sessionMessage: sessionReason, connectorMessage: connectorReason }, piecesOf(env.TENANT?.shards, true));
+  return { endedSessions: told.endedSessions, closedConnectors: told.closedConnectors, unreached: told.problems };
+}
+
+/** Every piece told "not suspended" at `version`; throws naming what could not be told. */
+export async function resumeActivity(env: Env, version: number): Promise<void> {
+  const told = await tellPieces(env, { version, sessionMessage: null, connectorMessage: null }, piecesOf(env.TENANT?.shards, false));
+  if (told.unreached.length > 0) throw new Error(told.problems.join("; "));
 }
 
 function limiterOf(env: Env) {

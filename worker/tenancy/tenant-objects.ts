@@ -15,7 +15,9 @@ import { parseTenancySettings } from "./resolve.ts";
 import { tenantOfObjectName } from "./object-names.ts";
 import { platformDatabase } from "./tenant-store.ts";
 import { readTenant } from "./tenant-registry.ts";
-import { statusOf } from "./tenant-record.ts";
+import { statusOf, versionOf, type TenantRecord } from "./tenant-record.ts";
+import { registerTenantRefresh } from "./env-refresh.ts";
+import type { TenantSyncAnswer, TenantSyncState } from "./tenant-sync.ts";
 import { openSecrets } from "./tenant-secrets.ts";
 import { requireTenantStore, tenantEnv, type HostedEnv } from "./tenant-env.ts";
 import { checkPlaced, parsePlacement } from "./placement.ts";
@@ -35,14 +37,41 @@ export function objectEnv(ctx: DurableObjectState, raw: HostedEnv): Env {
   }
   // Filled in before the first event: the base constructors only prepare their own SQL tables.
   const env = {} as Env;
-  void ctx.blockConcurrencyWhile(async () => {
-    const record = await readTenant(platformDatabase(hosted.TENANT_STORE), tenant);
+  let loaded = Number.NEGATIVE_INFINITY;
+  // Loads (or reloads) the newest record into the same Env object the base class holds, so an
+  // update reaches the object without it being evicted. Nothing is changed unless all was read,
+  // and the swap itself is synchronous: no event sees half of it. (A reload is not run under
+  // blockConcurrencyWhile: a failure there would reset the object, closing a hub's sockets.)
+  const load = async (record?: TenantRecord | null) => {
+    record ??= await readTenant(platformDatabase(hosted.TENANT_STORE), tenant);
     if (!record) throw new Error(`hosted mode: tenant ${tenant} does not exist`);
     if (statusOf(record) === "deleted") throw new Error(`hosted mode: tenant ${tenant} was deleted`);
     const secrets = await openSecrets(hosted.GATEHOUSE_PLATFORM_SECRETS_KEY, tenant, record.secrets);
-    Object.assign(env, tenantEnv(hosted, record, { name: tenant, via: "object" }, secrets));
+    if (versionOf(record) < loaded) return; // a reload that read later finished first: keep the newer
+    const fresh = tenantEnv(hosted, record, { name: tenant, via: "object" }, secrets);
+    for (const key of Object.keys(env)) delete (env as unknown as Record<string, unknown>)[key];
+    Object.assign(env, fresh);
+    loaded = versionOf(record);
+  };
+  void ctx.blockConcurrencyWhile(() => load());
+  // Told by the platform (syncTenantSuspension) that the record is at `version`.
+  reloaders.set(ctx, async (version) => {
+    if (version > loaded) await load();
+  });
+  // Asked before the tenant's secrets are used to send something out: the registry's record is
+  // the ground truth (one read per send, not per request); a record that cannot be read throws.
+  registerTenantRefresh(env, async () => {
+    const record = await readTenant(platformDatabase(hosted.TENANT_STORE), tenant);
+    if (!record || versionOf(record) > loaded) await load(record);
   });
   return env;
+}
+
+const reloaders = new WeakMap<DurableObjectState, (version: number) => Promise<void>>();
+
+/** Hosted mode: the object's Env reloaded if the record told is newer than the one it holds (single-tenant: nothing). */
+export async function reloadIfOlder(ctx: DurableObjectState, version: number): Promise<void> {
+  await reloaders.get(ctx)?.(version);
 }
 
 /**
@@ -71,6 +100,16 @@ export class ConnectorHub extends BaseConnectorHub implements TenantObjectPurge 
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
   }
+  /**
+   * The record's newest version reaches this object's Env too (docs/TENANCY.md "Updates"). The
+   * suspension is applied first: a registry that cannot be read for the reload fails the tell (it
+   * stays pending and is retried) without keeping the hub from refusing a suspended tenant.
+   */
+  override async syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer & { closed: number }> {
+    const answer = await super.syncTenantSuspension(state);
+    await reloadIfOlder(this.ctx, state.version);
+    return answer;
+  }
   async purgeTenantData(): Promise<void> {
     await purge(this.ctx);
   }
@@ -78,6 +117,11 @@ export class ConnectorHub extends BaseConnectorHub implements TenantObjectPurge 
 export class ApprovalsObject extends BaseApprovalsObject implements TenantObjectPurge {
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
+  }
+  override async syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer> {
+    const answer = await super.syncTenantSuspension(state); // applied first, as for the hub
+    await reloadIfOlder(this.ctx, state.version);
+    return answer;
   }
   async purgeTenantData(): Promise<void> {
     await purge(this.ctx);
@@ -87,6 +131,11 @@ export class SessionLimiter extends BaseSessionLimiter implements TenantObjectPu
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
   }
+  override async syncApiSuspension(state: TenantSyncState): Promise<TenantSyncAnswer> {
+    const answer = await super.syncApiSuspension(state); // applied first, as for the hub
+    await reloadIfOlder(this.ctx, state.version);
+    return answer;
+  }
   async purgeTenantData(): Promise<void> {
     await purge(this.ctx);
   }
@@ -94,6 +143,11 @@ export class SessionLimiter extends BaseSessionLimiter implements TenantObjectPu
 export class ExportObject extends BaseExportObject implements TenantObjectPurge {
   constructor(ctx: DurableObjectState, env: HostedEnv) {
     super(ctx, objectEnv(ctx, env));
+  }
+  /** RPC (hosted mode): the record is at `state.version` — reloaded if newer (the exporter holds no suspension). */
+  async syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer> {
+    await reloadIfOlder(this.ctx, state.version);
+    return { applied: true, version: state.version };
   }
   async purgeTenantData(): Promise<void> {
     await purge(this.ctx);

@@ -61,7 +61,27 @@ export interface TenantRecord {
   changedAt?: number;
   changedBy?: string;
   reason?: string;
+  /**
+   * Raised by every change of the record (absent = 0); compare-and-set makes each value one
+   * record's. The tenant's pieces are told it with the state they must hold and ignore older
+   * versions (tenant-sync.ts), so lifecycle steps racing each other end in the newest one's state.
+   */
+  version?: number;
+  /**
+   * The lifecycle step in force (lifecycle-steps.ts): what the pieces must end at, why, and the
+   * version that recorded it. While a resume is pending the status stays suspended.
+   */
+  lifecycle?: { intent: LifecycleIntent; reason: string; since: number };
+  /**
+   * Pieces (tenant-lifecycle.ts piecesOf) not yet told the record at `version`, and why: retried by
+   * the platform registry's alarm, shown by `admin tenants show`. Absent: every piece holds it.
+   */
+  pending?: { version: number; pieces: string[]; error: string };
 }
+
+export type LifecycleIntent = "suspend" | "resume" | "delete";
+
+export const versionOf = (r: TenantRecord): number => r.version ?? 0;
 
 export type TenantStatus = "active" | "suspended" | "deleted";
 
@@ -83,6 +103,10 @@ export function publicView(r: TenantRecord) {
     created_at: new Date(r.createdAt).toISOString(),
     created_by: r.createdBy,
     status: statusOf(r),
+    version: versionOf(r),
+    ...(r.lifecycle ? { lifecycle: r.lifecycle.intent } : {}),
+    // Pieces not yet told the newest version (retried every 30 s by the platform): not converged yet.
+    ...(r.pending ? { pending: { pieces: r.pending.pieces, error: r.pending.error } } : {}),
     ...(r.changedAt !== undefined ? { changed_at: new Date(r.changedAt).toISOString(), changed_by: r.changedBy ?? null, reason: r.reason ?? null } : {}),
   };
 }
@@ -267,13 +291,13 @@ const UPDATABLE = new Set(["limits", "issuers", "secrets", "signin"]);
  * A tenant's record with an update applied, validated like a creation. Other fields are refused
  * by name: the masking key and audit keys would split the tenant's history, connectors are the
  * tenant admins' own (`/v1/admin/connectors`), the policy is theirs (`admin policy apply`), and
- * the export is read by a long-lived object that would not see the change.
+ * an export change is not offered (what becomes of sessions queued for a removed sink is not decided).
  */
 export function updatedTenant(record: TenantRecord, body: Record<string, unknown>, by: string, now = Date.now()): TenantRecord {
   const refused = Object.keys(body).filter((k) => !UPDATABLE.has(k));
   if (refused.length > 0) throw new ConfigurationError(`cannot update ${refused.map((k) => JSON.stringify(k)).join(", ")}: only limits, issuers, secrets and signin change after creation`);
   if (Object.keys(body).length === 0) throw new ConfigurationError("nothing to update (give limits, issuers, secrets and/or signin)");
-  const next: TenantRecord = { ...record, changedAt: now, changedBy: by, reason: "updated" };
+  const next: TenantRecord = { ...record, changedAt: now, changedBy: by, reason: "updated", version: versionOf(record) + 1 };
   if ("limits" in body) next.limits = parseLimits(body.limits);
   if ("issuers" in body) {
     const issuers = JSON.stringify(body.issuers ?? []);
@@ -304,6 +328,7 @@ export function tombstone(record: TenantRecord, by: string, reason: string, now 
     createdAt: record.createdAt,
     createdBy: record.createdBy,
     status: "deleted",
+    version: versionOf(record) + 1,
     changedAt: now,
     changedBy: by,
     reason,

@@ -34,12 +34,17 @@ const LIMITS = { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests
 const WAIT = { timeout: 20_000, interval: 20 };
 const SESSION_REASON = (t: string) => `gatehouse: session ended: the tenant ${t} was suspended by the platform (unpaid invoice)`;
 const CONNECTOR_REASON = (t: string) => `gatehouse: the tenant ${t} is suspended by the platform`;
+/** Record versions told to the pieces: every step a newer one (these tests share one database for their tenants' markers). */
+let version = Date.now();
 
 function hostedEnv(name: string, hub = 1): Env {
   return {
     ...testEnv,
     CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
     SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
+    APPROVALS: new TenantNamespace(testEnv.APPROVALS, name) as unknown as Env["APPROVALS"],
+    // The issuer the test identities come from (a session object checks it against the record it read: still-trusted.ts).
+    GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-test"] }]),
     TENANT: { name, via: "object", limits: LIMITS, shards: { approvals: 1, hub } },
   };
 }
@@ -72,7 +77,7 @@ describe("a suspended tenant's connector hub", () => {
     expect(otherRes.status).toBe(101);
     const otherChannel = reader(otherRes.webSocket!);
 
-    const ended = await endActivity(acme, SESSION_REASON("susp-hub"), CONNECTOR_REASON("susp-hub"));
+    const ended = await endActivity(acme, SESSION_REASON("susp-hub"), CONNECTOR_REASON("susp-hub"), ++version);
     expect(ended).toEqual({ endedSessions: 0, closedConnectors: 3, unreached: [] });
     for (const channel of before) expect(await channel.closed).toBe(1008);
 
@@ -93,7 +98,7 @@ describe("a suspended tenant's connector hub", () => {
     expect(await hubShard(other, 0).claimAssertion("dc1", "jti-other", Math.floor(Date.now() / 1000) + 60, null)).toEqual({ ok: true });
     otherRes.webSocket!.close(1000, "done");
 
-    await resumeActivity(acme);
+    await resumeActivity(acme, ++version);
     expect(await allHubShards(acme)[0]!.claimAssertion("dc1", "jti-resumed", Math.floor(Date.now() / 1000) + 60, null)).toEqual({ ok: true });
     for (const k of [0, 1, 2]) {
       const r = await dial(acme, k, "dc1");
@@ -132,7 +137,7 @@ describe("a suspended tenant's connector, through the connector routes of an iso
     expect(before.status).toBe(101);
     const channel = reader(before.webSocket!);
 
-    await endActivity(e, SESSION_REASON("susp-routes"), CONNECTOR_REASON("susp-routes"));
+    await endActivity(e, SESSION_REASON("susp-routes"), CONNECTOR_REASON("susp-routes"), ++version);
     expect(await channel.closed).toBe(1008);
     // The same isolate's Env still says active (a cached record): the hub refuses.
     expect(e.TENANT?.suspended).toBeUndefined();
@@ -144,7 +149,7 @@ describe("a suspended tenant's connector, through the connector routes of an iso
     expect(stream.status).toBe(403);
     expect(await stream.json()).toEqual({ error: "tenant_suspended", reason: CONNECTOR_REASON("susp-routes") });
 
-    await resumeActivity(e);
+    await resumeActivity(e, ++version);
     const after = await dial("/v1/connector/control");
     expect(after.status).toBe(101);
     after.webSocket!.accept();
@@ -188,9 +193,9 @@ function asTenant(sessionId: string, e: Env, hold: boolean): Promise<HeldRecorde
   return holdRecorder(testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)), { env: e, hold });
 }
 
-function clientTunnel(sessionId: string, resource: string): Promise<Response> {
+function clientTunnel(sessionId: string, resource: string, claims: Record<string, unknown> = {}): Promise<Response> {
   const sub = `ci-${sessionId.slice(-4)}`;
-  const admission: ClientAdmission = { sessionId, identity: { issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } }, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
+  const admission: ClientAdmission = { sessionId, identity: { issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub, ...claims } }, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
   return testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)).fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }
 
@@ -212,7 +217,7 @@ describe("a session registering after the suspension listed the sessions to end"
     expect(await indexed(late)).toBeNull();
 
     // The suspension: marker, hubs, then the open sessions — the late one is not among them yet.
-    const ended = await endActivity(tenant, SESSION_REASON("susp-sessions"), CONNECTOR_REASON("susp-sessions"));
+    const ended = await endActivity(tenant, SESSION_REASON("susp-sessions"), CONNECTOR_REASON("susp-sessions"), ++version);
     expect(ended).toEqual({ endedSessions: 0, closedConnectors: 1, unreached: [] });
     expect(await tenantSuspension(tenant.DB)).toBe(SESSION_REASON("susp-sessions"));
 
@@ -236,7 +241,7 @@ describe("a session registering after the suspension listed the sessions to end"
     expect(row.end_reason).toBe(SESSION_REASON("susp-sessions").slice("gatehouse: ".length));
 
     // Resumed: the marker is gone and a new session of the tenant starts as usual.
-    await resumeActivity(tenant);
+    await resumeActivity(tenant, ++version);
     expect(await tenantSuspension(tenant.DB)).toBeNull();
     await connectorOnline(tenant, "orders");
     const next = "50000000-0000-4000-8000-000000000011";
@@ -247,5 +252,38 @@ describe("a session registering after the suspension listed the sessions to end"
     await vi.waitFor(() => expect(nextTunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", id: next })), WAIT);
     expect(nextTunnel.controls().filter((m) => m.t === "close")).toEqual([]);
     nextRes.webSocket!.close(1000, "done");
+  });
+});
+
+describe("a session admitted by an isolate whose cached record still trusts an issuer the platform removed", () => {
+  it("is refused by the session object, which judges the token again with the record it read; a still-trusted token starts", async () => {
+    await applyPolicy();
+    const tenant = hostedEnv("trust-update");
+    await connectorOnline(tenant, "orders");
+    // The update: the issuer now trusts another audience only (the edge's cache still had the old one).
+    const updated: Env = { ...tenant, GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-rotated"] }]) };
+    const oldAudience = "50000000-0000-4000-8000-000000000030";
+    await asTenant(oldAudience, updated, false);
+    const refused = reader((await clientTunnel(oldAudience, "orders", { aud: "gatehouse-test" })).webSocket!);
+    const close = await vi.waitFor(() => {
+      const found = refused.controls().find((m) => m.t === "close");
+      if (!found) throw new Error("no close yet");
+      return found;
+    }, WAIT);
+    expect(close).toMatchObject({ t: "close", message: "gatehouse: the audience gatehouse-test of issuer https://idp.example is no longer trusted by the tenant" });
+    expect(refused.controls().filter((m) => m.t === "session")).toEqual([]);
+    // The issuer removed altogether.
+    const gone: Env = { ...tenant, GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://other-idp.example", audiences: ["gatehouse-test"] }]) };
+    const oldIssuer = "50000000-0000-4000-8000-000000000031";
+    await asTenant(oldIssuer, gone, false);
+    const refusedToo = reader((await clientTunnel(oldIssuer, "orders", { aud: "gatehouse-test" })).webSocket!);
+    await vi.waitFor(() => expect(refusedToo.controls()).toContainEqual(expect.objectContaining({ t: "close", message: "gatehouse: the issuer https://idp.example is no longer trusted by the tenant" })), WAIT);
+    // A token for the audience the record trusts now starts as usual.
+    const fresh = "50000000-0000-4000-8000-000000000032";
+    await asTenant(fresh, updated, false);
+    const res = await clientTunnel(fresh, "orders", { aud: ["gatehouse-rotated"] });
+    const tunnel = reader(res.webSocket!);
+    await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", id: fresh })), WAIT);
+    res.webSocket!.close(1000, "done");
   });
 });
