@@ -198,11 +198,11 @@ describe("an update the isolate's cached record does not know yet (an issuer rem
     let forgotten = 0;
     const record = (version: number) => ({ version, forget: () => void forgotten++ });
     // Never told (a tenant no update reached yet): served.
-    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, record(0))).toEqual({ ok: true });
+    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, undefined, record(0))).toEqual({ ok: true });
     // The platform updates the tenant: its pieces, the limiter among them, are told version 3.
     expect(await limiter.syncApiSuspension({ version: 3, suspended: null })).toEqual({ applied: true, version: 3 });
     now += 1_001; // this isolate's lease ran out: it asks the limiter again
-    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, record(2))).toEqual({
+    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, undefined, record(2))).toEqual({
       ok: false,
       status: 503,
       retryAfterSeconds: 1,
@@ -212,10 +212,10 @@ describe("an update the isolate's cached record does not know yet (an issuer rem
     expect(forgotten).toBe(1);
     // The retry, judged with the record read again (version 3), is served from the lease just taken.
     const asked = e.calls();
-    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, record(3))).toEqual({ ok: true });
+    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, undefined, record(3))).toEqual({ ok: true });
     expect(e.calls()).toBe(asked);
     now += 1_001;
-    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, record(3))).toEqual({ ok: true });
+    expect(await gate.admit("api-record-changed", "callers", 1200, e.limiter, false, undefined, record(3))).toEqual({ ok: true });
     expect(forgotten).toBe(1);
   });
 });

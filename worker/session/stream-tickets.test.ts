@@ -24,6 +24,8 @@ import { HUB_SHARD_HEADER, hubShard, hubShardOfResource } from "../connectors/hu
 import { askedOpen, holdRecorder, reader, startupMessage, ticketStream, WAIT } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
+/** The tenants' trusted issuer (a hosted session object checks the token's issuer against its record again: tenancy/still-trusted.ts). */
+const TENANT_ISSUERS = JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-test"] }]);
 const pipeline = (sub: string) => ({ issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } });
 
 const POLICY = `
@@ -294,6 +296,7 @@ describe("a session start on a sharded tenant", () => {
       ...testEnv,
       CONNECTOR_HUB: hubs as unknown as Env["CONNECTOR_HUB"],
       SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, tenant) as unknown as Env["SESSION_LIMITER"],
+      GATEHOUSE_ISSUERS: TENANT_ISSUERS,
       TENANT: { name: tenant, via: "object", limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null }, shards: { approvals: 1, hub: 3 } },
     };
     const resource = Array.from({ length: 50 }, (_, i) => `pg-sharded-${i}`).find((name) => hubShardOfResource(name, 3) !== 0)!;
@@ -324,6 +327,7 @@ describe("another tenant's connector", () => {
     CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
     SESSIONS: new TenantNamespace(testEnv.SESSIONS, name) as unknown as Env["SESSIONS"],
     SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
+    GATEHOUSE_ISSUERS: TENANT_ISSUERS,
     TENANT: { name, via: "object", limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null }, shards: { approvals: 1, hub: 1 } },
   });
   const stubIn = (e: Env, sessionId: string) => e.SESSIONS.get(e.SESSIONS.idFromName(sessionId)) as DurableObjectStub<SessionObject>;
