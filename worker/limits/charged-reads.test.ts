@@ -236,6 +236,14 @@ describe("reads before the caller is known are charged, or not made", () => {
     expect((await call(t.env, "GET", "/console/approvals", { cookie: `${name}=${await sessionCookieValue(t.env, "another", id)}` })).status).toBe(303);
     expect((await call(t.env, "GET", "/console/approvals", { cookie: `${name}=${id}` })).status).toBe(303);
     expect(t.reads()).toBe(1);
+    // The right tag cut short, padded, doubled, or on a neighbouring id; the cookie under another tenant's masking key.
+    const good = await sessionCookieValue(t.env, "reads-cookie", id);
+    const [, tag] = good.split(".") as [string, string];
+    const otherKey = await sessionCookieValue({ ...t.env, GATEHOUSE_MASKING_KEY: "another-tenants-masking-key" }, "reads-cookie", id);
+    for (const bent of [good.slice(0, -1), `${good}=`, `${good}.${tag}`, `${id.slice(0, -1)}${id.endsWith("A") ? "B" : "A"}.${tag}`, `.${tag}`, otherKey]) {
+      expect((await call(t.env, "GET", "/console/approvals", { cookie: `${name}=${bent}` })).status, bent).toBe(303);
+    }
+    expect(t.reads()).toBe(1);
   });
 
   it("POST /v1/cancel is charged once its token is verified, before the cancel keys are read; a role holder's is never refused", async () => {
