@@ -38,6 +38,11 @@ describe("addressGroup", () => {
     expect(addressGroup("::ffff:cb00:7107")).toBe("v4:203.0.113.7");
   });
 
+  it("a Class E address (240.0.0.0/4: Cloudflare's Pseudo IPv4 stand-in for an IPv6 client, never a real one) is no client's address", () => {
+    for (const pseudo of ["240.16.0.1", "240.16.0.2", "255.255.255.255", "::ffff:240.16.0.3"]) expect(addressGroup(pseudo), pseudo).toBe(UNKNOWN_ADDRESS);
+    expect(addressGroup("239.255.255.255")).toBe("v4:239.255.255.255");
+  });
+
   it("no address, or text that is not one: the one shared group", () => {
     for (const bad of [null, "", "localhost", "1.2.3", "1.2.3.256", "1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "12345::1", "::ffff:1.2.3.999", "::g"]) {
       expect(addressGroup(bad), String(bad)).toBe(UNKNOWN_ADDRESS);

@@ -12,22 +12,33 @@
  * "no limit" and never into a header the client chose.
  */
 
+import { isClassE } from "../routes/client-address.ts";
+
 export const UNKNOWN_ADDRESS = "unknown";
 
 export function addressGroup(address: string | null): string {
   if (address === null) return UNKNOWN_ADDRESS;
   const v4 = ipv4(address);
-  if (v4 !== null) return `v4:${v4}`;
+  if (v4 !== null) return v4Group(v4);
   const hextets = ipv6(address);
   if (hextets === null) return UNKNOWN_ADDRESS;
   // ::ffff:a.b.c.d is an IPv4 client seen through a dual-stack socket.
   if (hextets.slice(0, 5).every((h) => h === 0) && hextets[5] === 0xffff) {
-    return `v4:${hextets[6]! >> 8}.${hextets[6]! & 255}.${hextets[7]! >> 8}.${hextets[7]! & 255}`;
+    return v4Group(`${hextets[6]! >> 8}.${hextets[6]! & 255}.${hextets[7]! >> 8}.${hextets[7]! & 255}`);
   }
   return `v6:${hextets
     .slice(0, 3)
     .map((h) => h.toString(16))
     .join(":")}::/48`;
+}
+
+/**
+ * 240.0.0.0/4 is no client's address: Cloudflare's Pseudo IPv4 hashes each IPv6 address into it
+ * (client-address.ts takes CF-Connecting-IPv6 instead), so one party's /64 would be millions of
+ * groups. Shared like any address that cannot be trusted.
+ */
+function v4Group(v4: string): string {
+  return isClassE(v4) ? UNKNOWN_ADDRESS : `v4:${v4}`;
 }
 
 function ipv4(text: string): string | null {

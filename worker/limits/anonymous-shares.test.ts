@@ -101,6 +101,13 @@ describe("per-address shares of the anonymous API bucket", () => {
     expect((await call(e, "/signin", from("2001:db8:8::1"))).status).toBe(200);
   });
 
+  it("a zone with Pseudo IPv4 'Overwrite Headers' (a Class E stand-in per IPv6 address in CF-Connecting-IP): the real IPv6 address's share", async () => {
+    const e = tenantEnv("shares-pseudo-v4", 100);
+    const statuses = await flood(e, 30, (i) => from(`240.16.${i >> 8}.${i & 255}`, { "cf-connecting-ipv6": `2001:db8:7:${i.toString(16)}::1` }));
+    expect(served(statuses)).toBe(10);
+    expect((await call(e, "/signin", from("240.17.0.1", { "cf-connecting-ipv6": "2001:db8:9::1" }))).status).toBe(200);
+  });
+
   it("requests without a trusted address share one small bucket (fail closed), which leaves addressed clients theirs", async () => {
     const e = tenantEnv("shares-unknown", 100);
     // On Cloudflare without CF-Connecting-IP (or with junk in it): the unknown group.
