@@ -58,6 +58,21 @@ describe("the gateway's sign-in provider, as the CLI takes it", () => {
     await expect(gatewayOidcProvider(new URL("/t/nobody/", gateway), undefined)).rejects.toThrow("does not publish its sign-in providers");
   });
 
+  it("prints nothing of a hostile gateway's that could steer the terminal: no escape sequence in any id it lists, no bidi override in what it names", async () => {
+    const esc = "x\u001b]0;owned\u0007\u001b[2J";
+    const hidden = (e: unknown) => expect(String((e as Error).message)).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+    serve({ oidc: [corp, { ...corp, id: esc }], saml: [] });
+    await gatewayOidcProvider(gateway, undefined).then(() => expect.unreachable(), hidden);
+    await gatewayOidcProvider(gateway, "okta").then(() => expect.unreachable(), hidden);
+    serve({ oidc: [], saml: [{ id: esc, label: "Okta" }] });
+    await gatewayOidcProvider(gateway, undefined).then(() => expect.unreachable(), hidden);
+    // A right-to-left override makes "https://evil.example/…" print as something else.
+    serve({ oidc: [{ ...corp, issuer: "https://evil.example/\u202eelgoog.stnuocca//:sptth" }] });
+    await expect(gatewayOidcProvider(gateway, undefined)).rejects.toThrow("control characters in issuer");
+    serve({ oidc: [{ ...corp, label: "Corp\u2028signing in with Google" }] });
+    await expect(gatewayOidcProvider(gateway, undefined)).rejects.toThrow("control characters in label");
+  });
+
   it("does not ask a gateway over plain http off loopback (the answer steers the browser and the refresh token)", async () => {
     await expect(gatewayOidcProvider(new URL("http://gate.example.test/t/acme/"), undefined)).rejects.toThrow("refusing a non-https endpoint from the gateway URL");
   });

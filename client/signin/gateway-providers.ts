@@ -21,6 +21,17 @@ export interface GatewayOidcProvider {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * What a terminal would act on or show other than written: C0/C1 controls (escape sequences),
+ * format characters (bidi overrides, zero-width), line and paragraph separators.
+ */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/** A value of the gateway's, for an error message: unprintable characters shown as "?". */
+function shown(value: unknown): string {
+  return String(value).replace(new RegExp(UNPRINTABLE.source, "gu"), "?").slice(0, 200);
+}
+
 /** An endpoint a person's browser or the CLI will be sent to: https, or http on loopback only. */
 export function checkEndpoint(where: string, value: unknown): string {
   let u: URL;
@@ -56,10 +67,10 @@ export async function gatewayOidcProvider(gateway: URL, providerId: string | und
   const oidc = Array.isArray(doc.oidc) ? (doc.oidc as Record<string, unknown>[]) : [];
   const saml = Array.isArray(doc.saml) ? (doc.saml as Record<string, unknown>[]) : [];
   if (oidc.length === 0) {
-    const why = saml.length > 0 ? `its people sign in with SAML only (${saml.map((p) => String(p.id)).join(", ")}), which the CLI cannot use` : "it has no sign-in provider for people (GATEHOUSE_SIGNIN, or the tenant's signin)";
+    const why = saml.length > 0 ? `its people sign in with SAML only (${saml.map((p) => shown(p.id)).join(", ")}), which the CLI cannot use` : "it has no sign-in provider for people (GATEHOUSE_SIGNIN, or the tenant's signin)";
     throw new CliError(`the gateway at ${gateway} offers no OIDC sign-in: ${why}; pass --issuer and --client-id of an OIDC client registered for the CLI`);
   }
-  const ids = oidc.map((p) => String(p.id));
+  const ids = oidc.map((p) => shown(p.id));
   let chosen: Record<string, unknown> | undefined;
   if (providerId !== undefined) {
     chosen = oidc.find((p) => p.id === providerId);
@@ -70,9 +81,10 @@ export async function gatewayOidcProvider(gateway: URL, providerId: string | und
   for (const k of ["id", "issuer", "client_id"] as const) {
     if (typeof chosen[k] !== "string" || chosen[k] === "") throw new CliError(`the gateway's sign-in provider lacks ${k} (${url})`);
   }
-  // Printed to the terminal and sent to the IdP: no control characters (escape sequences) from a gateway.
+  // Printed to the terminal and sent to the IdP: no control characters (escape sequences), and no
+  // bidi override that would print the issuer as another, from a gateway.
   for (const k of ["id", "label", "issuer", "client_id"] as const) {
-    if (typeof chosen[k] === "string" && /[\x00-\x1f\x7f-\x9f]/.test(chosen[k])) throw new CliError(`the gateway's sign-in provider has control characters in ${k} (${url})`);
+    if (typeof chosen[k] === "string" && UNPRINTABLE.test(chosen[k])) throw new CliError(`the gateway's sign-in provider has control characters in ${k} (${url})`);
   }
   return {
     id: chosen.id as string,

@@ -12,6 +12,12 @@
  *    signature) is first charged to the tenant's anonymous API bucket and the client address's
  *    share of it (worker/limits/api-rate.ts): the caller is not known yet. A flood of made-up
  *    `kid`s from one address spends that address's share, then is refused (429) before the hub.
+ *  - A cached key past KEY_TTL_MS that still verifies the assertion is refreshed by a lookup that is
+ *    not charged: the signature shows the caller holds a key the registry gave this id, so it is
+ *    the connector (or whoever stole a key, which the refresh finds revoked or rotated), not an
+ *    outsider. Charging it would let a flood of the anonymous bucket — sign-in pages from a few
+ *    addresses — refuse an enrolled connector's control channel whenever it reconnects to an
+ *    isolate that cached its key over a minute ago, i.e. stop the tenant's sessions.
  */
 import type { Env } from "../env.ts";
 import type { ConnectorKey } from "../config/gateway-config.ts";
@@ -41,16 +47,21 @@ export async function verifyWithRegisteredKey<T>(
   const cacheKey = `${env.TENANT?.name ?? ""}\n${kid}`;
   const held = cachedKeys.get(cacheKey);
   const fresh = held && now - held.at < KEY_TTL_MS ? held : undefined;
-  if (fresh) {
+  let signedByCachedKey = false;
+  if (held) {
     try {
-      return { ...(await verify([fresh.key])), thumbprint: fresh.thumbprint };
+      const verified = await verify([held.key]);
+      if (fresh) return { ...verified, thumbprint: fresh.thumbprint };
+      signedByCachedKey = true; // aged: refreshed below, uncharged (see above)
     } catch (e) {
       // A rotated key, or not the connector's signature: the registry decides, at a price.
       if (!(e instanceof TokenRejected)) throw e;
     }
   }
-  const refused = await chargeAnonymousCall(env, request, path);
-  if (refused) throw new RefusedByRateLimit(refused);
+  if (!signedByCachedKey) {
+    const refused = await chargeAnonymousCall(env, request, path);
+    if (refused) throw new RefusedByRateLimit(refused);
+  }
   const record = await hub.connectorRecord(kid);
   if (record?.revokedAt != null || !record?.publicKey) cachedKeys.delete(cacheKey);
   if (record?.revokedAt != null) throw new TokenRejected(`connector ${kid} was revoked`);

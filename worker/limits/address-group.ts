@@ -1,30 +1,44 @@
 /**
  * Which share of the tenant's anonymous API budget a request spends (docs/TENANCY.md "API rate
  * limit"): its client address, grouped so one party cannot multiply its share by using more
- * addresses of its own. IPv4: the address. IPv6: its /64 (one site's or one host's usual
- * allocation: a party handed a /64 has 2^64 addresses, so a per-address share would be no bound
- * at all). IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is the IPv4 address. No address that the gateway
+ * addresses of its own. IPv4: the address. IPv6: its /48 — not its /64: one party routinely
+ * holds many /64s (an ISP delegates a /56 or /60 to a home router, a tunnel broker hands out a
+ * /48 for free), so a share per /64 gave one household 256 shares and one free account 65,536,
+ * i.e. the whole bucket. A /48 is one site's allocation (RFC 6177) and costs about what one IPv4
+ * address does; like a carrier-grade NAT address, it may be shared by strangers, who then share
+ * one share. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is the IPv4 address. No address that the gateway
  * trusts (worker/routes/client-address.ts), or one that does not parse: the one shared group
  * `unknown`, which gets one address's share — it fails closed into a small bucket, never into
  * "no limit" and never into a header the client chose.
  */
+
+import { isClassE } from "../routes/client-address.ts";
 
 export const UNKNOWN_ADDRESS = "unknown";
 
 export function addressGroup(address: string | null): string {
   if (address === null) return UNKNOWN_ADDRESS;
   const v4 = ipv4(address);
-  if (v4 !== null) return `v4:${v4}`;
+  if (v4 !== null) return v4Group(v4);
   const hextets = ipv6(address);
   if (hextets === null) return UNKNOWN_ADDRESS;
   // ::ffff:a.b.c.d is an IPv4 client seen through a dual-stack socket.
   if (hextets.slice(0, 5).every((h) => h === 0) && hextets[5] === 0xffff) {
-    return `v4:${hextets[6]! >> 8}.${hextets[6]! & 255}.${hextets[7]! >> 8}.${hextets[7]! & 255}`;
+    return v4Group(`${hextets[6]! >> 8}.${hextets[6]! & 255}.${hextets[7]! >> 8}.${hextets[7]! & 255}`);
   }
   return `v6:${hextets
-    .slice(0, 4)
+    .slice(0, 3)
     .map((h) => h.toString(16))
-    .join(":")}::/64`;
+    .join(":")}::/48`;
+}
+
+/**
+ * 240.0.0.0/4 is no client's address: Cloudflare's Pseudo IPv4 hashes each IPv6 address into it
+ * (client-address.ts takes CF-Connecting-IPv6 instead), so one party's /64 would be millions of
+ * groups. Shared like any address that cannot be trusted.
+ */
+function v4Group(v4: string): string {
+  return isClassE(v4) ? UNKNOWN_ADDRESS : `v4:${v4}`;
 }
 
 function ipv4(text: string): string | null {

@@ -2,7 +2,7 @@
  * Per-address shares of the tenant's anonymous API bucket (api-rate.ts, address-group.ts), through
  * the worker's own routes in workerd with a hosted tenant's Env and its real SessionLimiter: a flood
  * of sign-in pages from one address is refused while another address still signs in; IPv6
- * neighbours share one share; requests without a trusted address share one; headers the client
+ * neighbours (one /48: a party's many /64s) share one share; requests without a trusted address share one; headers the client
  * chose (X-Forwarded-For, CF-Connecting-IP off Cloudflare) buy no new share; and the tenant-wide
  * cap still holds however many addresses send.
  */
@@ -81,13 +81,31 @@ describe("per-address shares of the anonymous API bucket", () => {
     expect(json.retry_after_seconds).toBe(Number(res.headers.get("retry-after")));
   });
 
-  it("IPv6 neighbours (one /64) share one share; the next /64 has its own", async () => {
+  it("IPv6 neighbours (one /64) share one share; the next /48 has its own", async () => {
     const e = tenantEnv("shares-v6", 100);
     const statuses = await flood(e, 12, (i) => from(`2001:db8:7:1::${(i + 1).toString(16)}`));
     expect(served(statuses)).toBe(10);
     expect((await call(e, "/signin", from("2001:db8:7:1:ffff:ffff:ffff:ffff"))).status).toBe(429);
     expect((await call(e, "/signin", from("::ffff:198.51.100.20"))).status).toBe(200);
-    expect((await call(e, "/signin", from("2001:db8:7:2::1"))).status).toBe(200);
+    expect((await call(e, "/signin", from("2001:db8:8:1::1"))).status).toBe(200);
+  });
+
+  it("one party's IPv6 prefix is one share: a residential /56 or a free /48 has 256 or 65536 /64s, which must not be as many shares", async () => {
+    // Attack: each call from another /64 of one delegated /56 (2001:db8:7:100::/56 … :1ff::).
+    const e = tenantEnv("shares-v6-prefix", 100);
+    const statuses = await flood(e, 30, (i) => from(`2001:db8:7:${(0x100 + i).toString(16)}::1`));
+    expect(served(statuses)).toBe(10);
+    // The whole /48 likewise (another /56 of it).
+    expect((await call(e, "/signin", from("2001:db8:7:ff00::1"))).status).toBe(429);
+    // Another party's /48 still signs in.
+    expect((await call(e, "/signin", from("2001:db8:8::1"))).status).toBe(200);
+  });
+
+  it("a zone with Pseudo IPv4 'Overwrite Headers' (a Class E stand-in per IPv6 address in CF-Connecting-IP): the real IPv6 address's share", async () => {
+    const e = tenantEnv("shares-pseudo-v4", 100);
+    const statuses = await flood(e, 30, (i) => from(`240.16.${i >> 8}.${i & 255}`, { "cf-connecting-ipv6": `2001:db8:7:${i.toString(16)}::1` }));
+    expect(served(statuses)).toBe(10);
+    expect((await call(e, "/signin", from("240.17.0.1", { "cf-connecting-ipv6": "2001:db8:9::1" }))).status).toBe(200);
   });
 
   it("requests without a trusted address share one small bucket (fail closed), which leaves addressed clients theirs", async () => {

@@ -289,6 +289,25 @@ describe("per-address shares: what the isolate and the limiter keep", () => {
     expect(retuned(buckets, "a", limits, 0, 3).available(0)).toBe(0); // kept, still empty
   });
 
+  it("many isolates together never pass an address's share nor the tenant's bucket (tokens are taken from the limiter before they are spent)", async () => {
+    // 600 a minute (10 a second), 60 per address (1 a second): 40 isolates, each with its own leases, against the one real limiter.
+    const e = tenantEnv("api-many-isolates", 600);
+    const c = counted(e);
+    const gates = Array.from({ length: 40 }, () => new ApiRateGate());
+    const started = Date.now();
+    let one = 0;
+    for (let round = 0; round < 3; round++) for (const g of gates) if ((await g.admit("api-many-isolates", "anonymous", 600, c.limiter, false, "v4:203.0.113.9")).ok) one++;
+    let elapsed = (Date.now() - started) / 1000;
+    expect(one).toBeGreaterThanOrEqual(60);
+    expect(one).toBeLessThanOrEqual(60 + Math.ceil(elapsed * 1) + 1);
+    // Many addresses spread over the isolates: the tenant's bucket (600, of which one address took its share) bounds them all.
+    let all = 0;
+    for (let a = 0; a < 20; a++) for (const g of gates) if ((await g.admit("api-many-isolates", "anonymous", 600, c.limiter, false, `v4:198.51.100.${a}`)).ok) all++;
+    elapsed = (Date.now() - started) / 1000;
+    expect(one + all).toBeGreaterThanOrEqual(600);
+    expect(one + all).toBeLessThanOrEqual(600 + Math.ceil(elapsed * 10) + 1);
+  });
+
   it("an isolate learns the tenant's bucket is empty from one address and refuses the others without asking; its leases are bounded", async () => {
     let asked = 0;
     const tenantEmpty: () => ApiRateLimiter = () => ({

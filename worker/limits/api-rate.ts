@@ -18,7 +18,7 @@
  *    lookup of a connector key this isolate does not hold (worker/connectors/connector-keys.ts).
  *    Charged up front. A flood there can use up only this bucket: the tenant's authenticated API
  *    goes on. Within it, each client address group (address-group.ts: an IPv4 address, an IPv6
- *    /64, or the one group of requests without a trusted address) may spend only its share
+ *    /48, or the one group of requests without a trusted address) may spend only its share
  *    (`addressShare`: a tenth of the bucket, at least 10 a minute): a flood from one address, or
  *    from a few, leaves the rest of the bucket to everyone else, so it cannot keep the tenant's
  *    people from signing in. The tenant's bucket still bounds the total, however many addresses.

@@ -9,7 +9,7 @@
  *  - a console request with a junk cookie: the cookie's MAC is checked before any read;
  *  - POST /v1/cancel: charged once its token is verified, before the cancel keys are read.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
@@ -20,6 +20,7 @@ import { createConsoleSession } from "../signin/store.ts";
 import { sessionCookieValue } from "../signin/session.ts";
 import { registryHub } from "../connectors/hub-shards.ts";
 import { hashEnrolmentToken } from "../connectors/registry.ts";
+import { KEY_TTL_MS } from "../connectors/connector-keys.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 
 const testEnv = env as unknown as Env;
@@ -172,6 +173,50 @@ describe("reads before the caller is known are charged, or not made", () => {
     expect(await dial(t.env, await assertion(next.privateKey, "dc-real"), "198.51.100.9")).toBe(401);
   });
 
+  it("a flood of the anonymous bucket does not shut the tenant's enrolled connectors out when their cached key ages: the key they sign with proves who they are", async () => {
+    // 30 a minute, 10 per address: three senders use the whole anonymous bucket up.
+    const t = tenantEnv("reads-kid-aged", 30, "-");
+    const real = await connectorKey();
+    const hub = registryHub(t.env);
+    const tokenHash = await hashEnrolmentToken("enrol-token-charged-reads-aged");
+    expect((await hub.createEnrolmentToken(tokenHash, "dc-aged", 600, "test", [])).ok).toBe(true);
+    expect((await hub.enrolConnector(tokenHash, real.publicJwk, await calculateJwkThumbprint(real.publicJwk))).ok).toBe(true);
+    expect(await dial(t.env, await assertion(real.privateKey, "dc-aged"), "198.51.100.9")).toBe(426);
+    const before = t.lookups();
+    // A minute later (the cached key past KEY_TTL_MS), while outsiders flood the sign-in page from a few addresses.
+    const realNow = Date.now.bind(Date);
+    const clock = vi.spyOn(Date, "now").mockImplementation(() => realNow() + KEY_TTL_MS + 5_000);
+    try {
+      for (const ip of ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"]) {
+        for (let i = 0; i < 12; i++) await call(t.env, "GET", "/signin", { "cf-connecting-ip": ip });
+      }
+      expect((await call(t.env, "GET", "/signin", { "cf-connecting-ip": "203.0.113.5" })).status).toBe(429);
+      // The connector's sockets and streams are still admitted: its key is refreshed from the registry, not charged.
+      for (let i = 0; i < 3; i++) expect(await dial(t.env, await assertion(real.privateKey, "dc-aged"), "198.51.100.9")).toBe(426);
+      expect(t.lookups()).toBe(before + 1);
+      // A forgery under its id is still a charged lookup: refused with the bucket empty, before the hub.
+      const forger = await connectorKey();
+      expect(await dial(t.env, await assertion(forger.privateKey, "dc-aged"), "192.0.2.50")).toBe(429);
+      expect(t.lookups()).toBe(before + 1);
+    } finally {
+      clock.mockRestore();
+    }
+    // Revoked, and its key aged in the cache again: the refresh finds the revocation, and the key is forgotten —
+    // so its holder's next tries are charged lookups, not free ones.
+    await hub.revokeConnector("dc-aged", "test", []);
+    const later = vi.spyOn(Date, "now").mockImplementation(() => realNow() + 3 * KEY_TTL_MS);
+    try {
+      expect(await dial(t.env, await assertion(real.privateKey, "dc-aged"), "198.51.100.9")).toBe(401);
+      expect(t.lookups()).toBe(before + 2);
+      const after: number[] = [];
+      for (let i = 0; i < 12; i++) after.push(await dial(t.env, await assertion(real.privateKey, "dc-aged"), "198.51.100.77"));
+      expect(after.filter((s) => s === 429).length).toBeGreaterThan(0);
+      expect(t.lookups()).toBeLessThanOrEqual(before + 2 + 10);
+    } finally {
+      later.mockRestore();
+    }
+  });
+
   it("a console cookie that is not the gateway's costs no database read; a real one still signs in", async () => {
     const t = tenantEnv("reads-cookie", 1000, "console_tenant_sessions");
     const name = "gatehouse_console_reads-cookie";
@@ -190,6 +235,14 @@ describe("reads before the caller is known are charged, or not made", () => {
     // Its id under another tenant's tag, or with no tag at all (the single-tenant format): not read.
     expect((await call(t.env, "GET", "/console/approvals", { cookie: `${name}=${await sessionCookieValue(t.env, "another", id)}` })).status).toBe(303);
     expect((await call(t.env, "GET", "/console/approvals", { cookie: `${name}=${id}` })).status).toBe(303);
+    expect(t.reads()).toBe(1);
+    // The right tag cut short, padded, doubled, or on a neighbouring id; the cookie under another tenant's masking key.
+    const good = await sessionCookieValue(t.env, "reads-cookie", id);
+    const [, tag] = good.split(".") as [string, string];
+    const otherKey = await sessionCookieValue({ ...t.env, GATEHOUSE_MASKING_KEY: "another-tenants-masking-key" }, "reads-cookie", id);
+    for (const bent of [good.slice(0, -1), `${good}=`, `${good}.${tag}`, `${id.slice(0, -1)}${id.endsWith("A") ? "B" : "A"}.${tag}`, `.${tag}`, otherKey]) {
+      expect((await call(t.env, "GET", "/console/approvals", { cookie: `${name}=${bent}` })).status, bent).toBe(303);
+    }
     expect(t.reads()).toBe(1);
   });
 

@@ -8,6 +8,13 @@
  * socket peer and is recorded. miniflare (wrangler dev) replaces `request.cf` with its own object
  * and hides it, so there the address is recorded as unknown (null) — never taken from
  * CF-Connecting-IP, X-Forwarded-For, X-Real-IP or Forwarded.
+ *
+ * A zone with Pseudo IPv4 set to "Overwrite Headers" has Cloudflare put, for an IPv6 client, a
+ * Class E address hashed from the IPv6 address (240.0.0.0/4, never a real client) in
+ * CF-Connecting-IP, and the real address in CF-Connecting-IPv6. Taken as is, one party's /64
+ * would be millions of distinct "IPv4 clients" (worker/limits/address-group.ts) and the trail would
+ * record a made-up address; so a Class E CF-Connecting-IP is replaced by CF-Connecting-IPv6 when
+ * that is an IPv6 literal, and is no address (null) otherwise.
  */
 import type { Env } from "../env.ts";
 
@@ -21,7 +28,16 @@ export function behindCloudflare(env: Pick<Env, "GATEHOUSE_BEHIND_CLOUDFLARE">):
 export function clientAddress(env: Pick<Env, "GATEHOUSE_BEHIND_CLOUDFLARE">, headers: Headers, cf?: unknown): string | null {
   if (!behindCloudflare(env)) return socketPeer(cf);
   const value = headers.get("cf-connecting-ip")?.trim();
-  return value && IP_LITERAL.test(value) ? value : null;
+  if (!value || !IP_LITERAL.test(value)) return null;
+  if (!isClassE(value)) return value;
+  const v6 = headers.get("cf-connecting-ipv6")?.trim();
+  return v6 && v6.includes(":") && IP_LITERAL.test(v6) ? v6 : null;
+}
+
+/** 240.0.0.0/4: reserved, never a client on the Internet (Cloudflare's Pseudo IPv4 stand-ins). */
+export function isClassE(ipv4: string): boolean {
+  const m = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(ipv4);
+  return m !== null && Number(m[1]) >= 240 && Number(m[1]) <= 255;
 }
 
 /** workerd's `cf.clientIp`: "1.2.3.4:5678", "[2001:db8::1]:5678" or a bare address. */

@@ -127,6 +127,14 @@ describe("the D1 stand-in's meta.changes is D1's (rows changed, not rows written
     expect((await db.prepare("DELETE FROM probe_seen").run()).meta.changes).toBe(3);
     const [a, b] = await db.batch([db.prepare("INSERT INTO probe_seen (id, at) VALUES ('b', 1)"), db.prepare("INSERT OR IGNORE INTO probe_seen (id, at) VALUES ('b', 2)")]);
     expect([a!.meta.changes, b!.meta.changes]).toEqual([1, 0]);
+    // Upserts: a conflict left alone is no change (what a "was it new?" check relies on), one resolved by an update is one.
+    const upsert = (tail: string) => db.prepare(`INSERT INTO probe_seen (id, at) VALUES ('b', 3) ON CONFLICT (id) ${tail}`).run();
+    expect((await upsert("DO NOTHING")).meta.changes).toBe(0);
+    expect((await upsert("DO UPDATE SET at = excluded.at")).meta.changes).toBe(1);
+    expect((await upsert("DO UPDATE SET at = excluded.at WHERE probe_seen.at <> excluded.at")).meta.changes).toBe(0);
+    // A DELETE … RETURNING of nothing (a single-use token already spent) is 0, of one row 1.
+    expect((await db.prepare("DELETE FROM probe_seen WHERE id = 'nope' RETURNING id").run()).meta.changes).toBe(0);
+    expect((await db.prepare("DELETE FROM probe_seen WHERE id = 'b' RETURNING id").run()).meta.changes).toBe(1);
   });
 
   it("so a SAML assertion is new once, then a replay (the cache hosted tenants' sign-in uses)", async () => {
