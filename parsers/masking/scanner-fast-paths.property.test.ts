@@ -14,12 +14,14 @@
 // - digit lanes of the skip cut to where a card, SSN or phone can start (digitStarts(): the
 //   detectors' own first checks), with near misses one digit or separator off each shape;
 // - values over 16 bytes read once by the skip with every detector on (valueMask()), the AWS
-//   secret key's prefilter pass only where a whole 16-byte chunk of 0x2B-0x7F bytes can hold one.
+//   secret key's prefilter pass only where a whole 16-byte chunk of 0x2B-0x7F bytes can hold one;
+// - DataRows after a changed row rewritten at once (run()'s rowsChanging): runs of changed and
+//   unchanged rows, output growth past the output region mid-row, malformed rows after a change.
 // Values sit in DataRows (streams split into process() calls at random message boundaries),
 // COPY text rows and plain text (maskText).
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { createMasker } from "../../wasm/loader/mask.ts";
+import { createMasker, MaskingError } from "../../wasm/loader/mask.ts";
 import { loadWasmModule } from "../../wasm/loader/node.ts";
 import { ReferenceMasker } from "./reference.ts";
 import { DETECTORS, type DetectorName, type MaskingConfig } from "./config.ts";
@@ -240,6 +242,50 @@ describe("WASM scanner fast paths agree with the reference", () => {
         agree({ rules: [{ name: "k", detectors, style: "redact" }] }, values, cuts);
       }),
       { numRuns: Number(process.env.MASK_RUNS ?? 500) },
+    );
+  });
+
+  it("rows after a changed row: changed and unchanged runs, output growth mid-row, malformed rows refused as by the reference", () => {
+    const cell = fc.constantFrom<string | null>("a@b.io", "plain", "", null, "x a@b.io y", "a@b.io ".repeat(150), "note 2024-01-15", "4111 1111 1111 1111");
+    // messages between rows that leave the pending run open (nothing to mask in them) or change
+    const between = fc.constantFrom<Uint8Array[]>([], [], [f.notification(1, "ch", "ping")], [f.notification(1, "ch", "to a@b.io")], [new Uint8Array([83, 0, 0, 0, 8, 97, 0, 98, 0])]);
+    const malformed = (row: Uint8Array, kind: number): Uint8Array => {
+      const bad = row.slice();
+      const view = new DataView(bad.buffer);
+      if (kind === 0) view.setInt32(7, 0x7fff); // first field's length beyond the message
+      else if (kind === 1) view.setInt32(7, -2); // a negative length other than NULL's
+      else if (kind === 2) view.setUint16(5, view.getUint16(5) + 1); // one field more than the message holds
+      else return f.concat([bad, new Uint8Array([7])]); // a byte after the last field (length word fixed below)
+      return bad;
+    };
+    const fixLength = (m: Uint8Array) => {
+      new DataView(m.buffer, m.byteOffset).setUint32(1, m.length - 1);
+      return m;
+    };
+    const rowSpec = fc.tuple(fc.array(cell, { minLength: 3, maxLength: 3 }), fc.oneof({ weight: 12, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat(3) }), between);
+    fc.assert(
+      fc.property(fc.constantFrom<"redact" | "partial" | "hash">("hash", "hash", "redact", "partial"), fc.array(rowSpec, { minLength: 1, maxLength: 40 }), fc.array(fc.nat(), { maxLength: 4 }), (st, rows, cuts) => {
+        const cfg: MaskingConfig = { rules: [{ name: "d", detectors: ["email", "card"], style: st }], hashKey: "k".repeat(24) };
+        const a = createMasker(wasm, cfg);
+        const b = new ReferenceMasker(cfg);
+        const msgs = [f.rowDescription([{ name: "a" }, { name: "b" }, { name: "c" }]), ...rows.flatMap(([cells, bad, other]) => [...other, bad < 0 ? f.dataRow(cells) : fixLength(malformed(f.dataRow(cells), bad))])];
+        let from = 0;
+        for (const cut of [...cuts.map((c) => 1 + (c % msgs.length)), msgs.length].sort((x, y) => x - y)) {
+          if (cut <= from) continue;
+          const batch = f.concat(msgs.slice(from, cut));
+          from = cut;
+          let want: Uint8Array;
+          try {
+            want = b.process(batch);
+          } catch {
+            expect(() => a.process(batch)).toThrow(MaskingError); // refused by both: the session ends here
+            return;
+          }
+          expect(hex(a.process(batch))).toBe(hex(want));
+        }
+        expect(a.counts()).toEqual(b.counts());
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 400) },
     );
   });
 

@@ -1833,6 +1833,15 @@ function after(t: u32, m: usize, end: usize): void {
   }
 }
 
+/**
+ * Whether the last DataRow changed. Rows of one result tend to change together (a masked column
+ * changes every row), so after a changed row the next one is rewritten at once, without the
+ * pass that finds its first change; when nothing in it changed (no count was taken: every change
+ * counts) its output is dropped and it stays in the pending run, as if that pass had said so.
+ * The output is the same either way; only the work differs.
+ */
+let rowsChanging: bool = false;
+
 function run(): i32 {
   while (cur < inEnd) {
     if (inEnd - cur < 5) return ERR_FRAMING;
@@ -1841,7 +1850,34 @@ function run(): i32 {
     const end = cur + 1 + <usize>len;
     const t = b(cur);
     resumeValid = false;
+    if (t == 68 && rowsChanging) {
+      const save = outPos;
+      oom = false;
+      outCopy(pending, cur - pending);
+      firstChangeField = 0;
+      firstChangePos = cur + 7;
+      const w = dataRow(cur, end, true);
+      resumeValid = false;
+      if (w < 0 || oom) {
+        outPos = save;
+        const full = oom;
+        oom = false;
+        dropCounts();
+        return w < 0 ? w : full ? NEED_SPACE : w;
+      }
+      if (touched != 0) {
+        commitCounts();
+        pending = end;
+        changedAny = true;
+      } else {
+        outPos = save;
+        rowsChanging = false;
+      }
+      cur = end;
+      continue;
+    }
     const r = handle(t, cur, end, false);
+    if (t == 68) rowsChanging = r == CHANGED;
     if (r < 0) return r;
     if (r == CHANGED) {
       const save = outPos;
