@@ -978,36 +978,34 @@ function simdSkip(p: usize, start: usize, e: usize, vmask: u32): usize {
   const tLo = nibLo, tHi = nibHi, gate = vGate, digits = vDigits;
   const wSet = v128.load(wordSet()), wHi = v128.load(wordHiBits());
   while (i < e) {
-    let lim: u32 = 0xffff;
-    if (e - i < 16) lim = (1 << <u32>(e - i)) - 1;
+    // chunks up to the next e-mail window (or e): no window test per chunk
     let cut = e;
     if (email) {
       if (nextAt <= i) nextEmailWindow(p, i, e);
       if (emailFrom <= i) return i;
-      if (emailFrom < i + 16) {
-        lim &= (1 << <u32>(emailFrom - i)) - 1;
-        cut = emailFrom;
+      if (emailFrom < e) cut = emailFrom;
+    }
+    while (i < cut) {
+      const v = v128.load(i);
+      const prev = v128.load(i - 1);
+      const k = v128.and(v128.and(i8x16.swizzle(tLo, v128.and(v, s0f)), i8x16.swizzle(tHi, i8x16.shr_u(v, 4))), gate);
+      const dg = i8x16.lt_u(i8x16.sub(v, s48), digits);
+      const hit = v128.or(i8x16.ne(k, zero), dg);
+      // lanes whose previous byte is a word byte are not word starts
+      const pw = v128.and(i8x16.swizzle(wSet, v128.and(prev, s0f)), i8x16.swizzle(wHi, i8x16.shr_u(prev, 4)));
+      let bits = <u32>i8x16.bitmask(v128.andnot(hit, i8x16.ne(pw, zero)));
+      if (i == p) bits |= <u32>i8x16.bitmask(hit) & 1; // the value's first byte is a word start
+      if (cut - i < 16) bits &= (<u32>1 << <u32>(cut - i)) - 1; // lanes at or past cut
+      if (bits != 0) {
+        // digit lanes are never in a start-byte class (no class has high nibble 3): a digit lane
+        // is a stop only where a digit-group detector can start (dates, versions, ids are not)
+        const dbits = bits & <u32>i8x16.bitmask(dg);
+        if (dbits != 0) bits = (bits & ~dbits) | digitStarts(i, e, dbits, vmask & digitDetOn);
+        if (bits != 0) return i + <usize>ctz<u32>(bits);
       }
+      i += 16;
     }
-    const v = v128.load(i);
-    const prev = v128.load(i - 1);
-    const k = v128.and(v128.and(i8x16.swizzle(tLo, v128.and(v, s0f)), i8x16.swizzle(tHi, i8x16.shr_u(v, 4))), gate);
-    const dg = i8x16.lt_u(i8x16.sub(v, s48), digits);
-    const hit = v128.or(i8x16.ne(k, zero), dg);
-    // lanes whose previous byte is a word byte are not word starts
-    const pw = v128.and(i8x16.swizzle(wSet, v128.and(prev, s0f)), i8x16.swizzle(wHi, i8x16.shr_u(prev, 4)));
-    let bits = <u32>i8x16.bitmask(v128.andnot(hit, i8x16.ne(pw, zero)));
-    if (i == p) bits |= <u32>i8x16.bitmask(hit) & 1; // the value's first byte is a word start
-    bits &= lim;
-    if (bits != 0) {
-      // digit lanes are never in a start-byte class (no class has high nibble 3): a digit lane is
-      // a stop only where a digit-group detector can start (dates, versions, ids are not)
-      const dbits = bits & <u32>i8x16.bitmask(dg);
-      if (dbits != 0) bits = (bits & ~dbits) | digitStarts(i, e, dbits, vmask & digitDetOn);
-      if (bits != 0) return i + <usize>ctz<u32>(bits);
-    }
-    if (cut < i + 16) return cut;
-    i += 16;
+    return cut; // e, or the e-mail window's start
   }
   return e;
 }
