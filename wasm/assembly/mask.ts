@@ -1856,12 +1856,11 @@ function run(): i32 {
       firstChangePos = cur + 7;
       const w = dataRow(cur, end, true);
       resumeValid = false;
-      if (w < 0 || oom) {
+      if (w < 0 || oom) { // refused, or out of space: nothing of the row is kept
         outPos = save;
-        const full = oom;
         oom = false;
         dropCounts();
-        return w < 0 ? w : full ? NEED_SPACE : w;
+        return w < 0 ? w : NEED_SPACE;
       }
       if (touched != 0) {
         commitCounts();
@@ -1871,7 +1870,7 @@ function run(): i32 {
         outPos = save;
         rowsChanging = false;
       }
-      cur = end;
+      cur = end; // after() has nothing to do for a DataRow
       continue;
     }
     const r = handle(t, cur, end, false);
