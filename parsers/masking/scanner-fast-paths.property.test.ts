@@ -10,12 +10,18 @@
 //   bytes by nibble class, capitals only with 2+ digits in the value, the tail in a masked chunk);
 // - digit runs 16 bytes per step, the two-chunk Luhn of unseparated numbers, and the early exits
 //   of card (13 digits within 25 bytes) and phone (8 digits within 16 bytes) at their limits;
-// - e-mail domains checked 16 bytes per step (dots at block edges, long domains, bad TLDs).
+// - e-mail domains checked 16 bytes per step (dots at block edges, long domains, bad TLDs);
+// - digit lanes of the skip cut to where a card, SSN or phone can start (digitStarts(): the
+//   detectors' own first checks), with near misses one digit or separator off each shape;
+// - values over 16 bytes read once by the skip with every detector on (valueMask()), the AWS
+//   secret key's prefilter pass only where a whole 16-byte chunk of 0x2B-0x7F bytes can hold one;
+// - DataRows after a changed row rewritten at once (run()'s rowsChanging): runs of changed and
+//   unchanged rows, output growth past the output region mid-row, malformed rows after a change.
 // Values sit in DataRows (streams split into process() calls at random message boundaries),
 // COPY text rows and plain text (maskText).
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { createMasker } from "../../wasm/loader/mask.ts";
+import { createMasker, MaskingError } from "../../wasm/loader/mask.ts";
 import { loadWasmModule } from "../../wasm/loader/node.ts";
 import { ReferenceMasker } from "./reference.ts";
 import { DETECTORS, type DetectorName, type MaskingConfig } from "./config.ts";
@@ -191,6 +197,93 @@ describe("WASM scanner fast paths agree with the reference", () => {
     fc.assert(
       fc.property(detectorSets, fc.array(fc.tuple(pad, value, positives, value), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 3 }), (detectors, parts, cuts) => {
         agree({ rules: [{ name: "c", detectors, style: "redact" }] }, parts.map((p) => p.join("")), cuts);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 400) },
+    );
+  });
+
+  it("digit starts in the skip: card, SSN and phone shapes and their near misses, in prose with dates, versions and ids", () => {
+    // each shape and variants one digit or separator off it (digit where a separator must be,
+    // separator where a digit must be, first digit 0/1/9, one digit short or long)
+    const shapes = [
+      "415-555-0100", "415.555.0100", "415 555 0100", "4155-555-0100", "415-5550-100", "415-555-010", "415-555-01000", "115-555-0100",
+      "015-555-0100", "415-155-0100", "415--555-0100", "415-555-0100-1", "(415) 555-0100", "x(415) 555-0100", "415) 555-0100",
+      "0123 456 7890", "01234 567 890", "0 123 456 7890", "012 345 678 90", "00 1234 5678", "0123-456-7890", "01 234 5678 9",
+      "078-05-1120", "078-05-112", "078-051-120", "0780-05-1120", "978-05-1120", "078 05 1120", "078-05-11200", "078-05-1120x",
+      "4111 1111 1111 1111", "4111111111111111", "4111-1111-1111-1", "411 111 111 111 1", "41111111111", "2221000000000009",
+      "7111111111111111", "1111 1111 1111 1111", "4 1 1 1 1 1 1 1 1 1 1 1 1", "4111 1111 1111 111",
+      "+1 415 555 0100", "+14155550100", "+1-415-555-010",
+    ];
+    const prose = ["2024-01-15", "v1.2.3", "#4521", "10:45:00", "order", "id 42", "é", "x", "0", "12", "1234567", "3.14159"];
+    const piece = fc.oneof(fc.constantFrom(...shapes), fc.constantFrom(...prose));
+    const value = fc.tuple(pad, fc.array(fc.tuple(piece, fc.constantFrom(" ", "-", ".", "", ", ", "/")), { minLength: 1, maxLength: 8 })).map(([p, ps]) => p + ps.map(([a, sep]) => a + sep).join(""));
+    const sets = fc.constantFrom<DetectorName[]>(["phone"], ["ssn"], ["card"], ["card", "phone", "ssn"], [...DETECTORS], ["phone", "email", "iban"]);
+    fc.assert(
+      fc.property(sets, fc.array(value, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 3 }), (detectors, values, cuts) => {
+        agree({ rules: [{ name: "n", detectors, style: "partial", keep: 2 }] }, values, cuts);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 500) },
+    );
+  });
+
+  it("AWS secret keys in values of 17+ bytes: keys of 39-41 bytes with '+' and '/', context near and far, at every offset from a block edge", () => {
+    const S40 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const key = fc.tuple(fc.integer({ min: 38, max: 42 }), fc.nat(10_000), fc.constantFrom("", "+", "/", "++++", "//")).map(([n, seed, extra]) => {
+      // "Ab9+" repeated: every 16-byte chunk of the key holds '+' (0x2B, the class's lowest byte)
+      const body = seed % 4 === 0 ? "Ab9+".repeat(11) : `aZ9${extra}${run(n, S40, seed)}`;
+      return body.slice(0, n);
+    });
+    const context = fc.constantFrom("", "aws ", "AWS_SECRET=", "secret: ", "Secret ", "my aws key is ", "sEcReT", "ws cr ");
+    const filler = fc.nat(70).map((n) => "lorem ipsum dolor ".repeat(5).slice(0, n));
+    const after = fc.constantFrom("", " ", "=", "x", "+", " tail", "é");
+    const value = fc.tuple(pad, context, filler, key, after, fc.boolean()).map(([p, c, fl, k, a, swap]) => (swap ? p + k + a + " " + c + fl : p + c + fl + k + a));
+    fc.assert(
+      fc.property(fc.constantFrom<DetectorName[]>(["aws_secret_key"], ["aws_secret_key", "email", "phone"], [...DETECTORS]), fc.array(value, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 3 }), (detectors, values, cuts) => {
+        agree({ rules: [{ name: "k", detectors, style: "redact" }] }, values, cuts);
+      }),
+      { numRuns: Number(process.env.MASK_RUNS ?? 500) },
+    );
+  });
+
+  it("rows after a changed row: changed and unchanged runs, output growth mid-row, malformed rows refused as by the reference", () => {
+    const cell = fc.constantFrom<string | null>("a@b.io", "plain", "", null, "x a@b.io y", "a@b.io ".repeat(150), "note 2024-01-15", "4111 1111 1111 1111");
+    // messages between rows that leave the pending run open (nothing to mask in them) or change
+    const between = fc.constantFrom<Uint8Array[]>([], [], [f.notification(1, "ch", "ping")], [f.notification(1, "ch", "to a@b.io")], [new Uint8Array([83, 0, 0, 0, 8, 97, 0, 98, 0])]);
+    const malformed = (row: Uint8Array, kind: number): Uint8Array => {
+      const bad = row.slice();
+      const view = new DataView(bad.buffer);
+      if (kind === 0) view.setInt32(7, 0x7fff); // first field's length beyond the message
+      else if (kind === 1) view.setInt32(7, -2); // a negative length other than NULL's
+      else if (kind === 2) view.setUint16(5, view.getUint16(5) + 1); // one field more than the message holds
+      else return f.concat([bad, new Uint8Array([7])]); // a byte after the last field (length word fixed below)
+      return bad;
+    };
+    const fixLength = (m: Uint8Array) => {
+      new DataView(m.buffer, m.byteOffset).setUint32(1, m.length - 1);
+      return m;
+    };
+    const rowSpec = fc.tuple(fc.array(cell, { minLength: 3, maxLength: 3 }), fc.oneof({ weight: 12, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat(3) }), between);
+    fc.assert(
+      fc.property(fc.constantFrom<"redact" | "partial" | "hash">("hash", "hash", "redact", "partial"), fc.array(rowSpec, { minLength: 1, maxLength: 40 }), fc.array(fc.nat(), { maxLength: 4 }), (st, rows, cuts) => {
+        const cfg: MaskingConfig = { rules: [{ name: "d", detectors: ["email", "card"], style: st }], hashKey: "k".repeat(24) };
+        const a = createMasker(wasm, cfg);
+        const b = new ReferenceMasker(cfg);
+        const msgs = [f.rowDescription([{ name: "a" }, { name: "b" }, { name: "c" }]), ...rows.flatMap(([cells, bad, other]) => [...other, bad < 0 ? f.dataRow(cells) : fixLength(malformed(f.dataRow(cells), bad))])];
+        let from = 0;
+        for (const cut of [...cuts.map((c) => 1 + (c % msgs.length)), msgs.length].sort((x, y) => x - y)) {
+          if (cut <= from) continue;
+          const batch = f.concat(msgs.slice(from, cut));
+          from = cut;
+          let want: Uint8Array;
+          try {
+            want = b.process(batch);
+          } catch {
+            expect(() => a.process(batch)).toThrow(MaskingError); // refused by both: the session ends here
+            return;
+          }
+          expect(hex(a.process(batch))).toBe(hex(want));
+        }
+        expect(a.counts()).toEqual(b.counts());
       }),
       { numRuns: Number(process.env.MASK_RUNS ?? 400) },
     );

@@ -848,6 +848,30 @@ function prefilter(p: usize, e: usize): u32 {
   return m;
 }
 
+/**
+ * The value's detector mask. Values of more than 16 bytes are read once, by simdSkip(), with
+ * every detector on (no prefilter pass): its start-byte classes are then all on, and its digit
+ * lanes are cut to those where a digit-group detector can start (digitStarts()), so prose with
+ * dates, versions and ids makes no more stops than under the prefilter's digit counts. The e-mail
+ * window needs no prefilter bit either: with no '@' in the value, the window is empty. The one
+ * detector that cannot be left on is the AWS secret key (it starts at any alphanumeric, which
+ * turns the skip off): it needs 40 bytes of [A-Za-z0-9/+], and such a run holds a whole 16-byte
+ * chunk counted from p of bytes in 0x2B-0x7F, so only values with such a chunk take the
+ * prefilter pass (which looks for the key's context). Without the skip (custom patterns) the
+ * prefilter's mask saves detector tries, so it stays.
+ */
+function valueMask(p: usize, e: usize): u32 {
+  if (e - p <= 16 || !simdUsable) return prefilter(p, e);
+  if (awsSecretOn && e - p >= 40) {
+    const s2a = i8x16.splat(0x2a);
+    for (let i = p; i + 16 <= e; i += 16) {
+      if (i8x16.all_true(i8x16.gt_s(v128.load(i), s2a))) return prefilter(p, e);
+    }
+  }
+  pfCandidates = true;
+  return ~(<u32>1 << 8);
+}
+
 // SIMD skipping: the scalar loop in scan() tries a detector only at a word start (the value's
 // first byte, or a byte after one that is not [A-Za-z0-9_]) whose byte can start a detector left
 // on by the value's prefilter mask. simdSkip() finds the next such position 16 bytes at a time:
@@ -858,6 +882,8 @@ function prefilter(p: usize, e: usize): u32 {
 // needs an '@' in (pos, pos+64]. Not used with custom patterns or the AWS secret detector.
 let simdUsable: bool = false;
 let simdDigits: bool = false;
+let digitDetOn: u32 = 0; // the digit-group detectors' bits that are configured (digitStarts())
+let awsSecretOn: bool = false;
 let vDigits: v128 = i8x16.splat(0);
 let vGate: v128 = i8x16.splat(0);
 
@@ -868,6 +894,8 @@ function detOn(d: u32): bool {
 function simdConfigure(): void {
   simdUsable = nCustom == 0;
   simdDigits = detOn(11) || detOn(12) || detOn(13);
+  awsSecretOn = detOn(8);
+  digitDetOn = (detOn(11) ? 1 << 11 : 0) | (detOn(12) ? 1 << 12 : 0) | (detOn(13) ? 1 << 13 : 0);
   preparedMask = 0xffffffff; // the tables changed: refresh the splats on the next value
 }
 
@@ -908,9 +936,24 @@ function emailMayStart(i: usize, e: usize): bool {
   return q < e && b(q) == 64;
 }
 
+/** First '@' in [k, e) (e when none), 16 bytes per step; the last chunk reads up to 15 bytes
+ * past e (slack after the input) and ignores them. */
+function nextAtSign(k: usize, e: usize): usize {
+  const at = i8x16.splat(64);
+  while (k < e) {
+    const bits = <u32>i8x16.bitmask(i8x16.eq(v128.load(k), at));
+    if (bits != 0) {
+      const q = k + <usize>ctz<u32>(bits);
+      return q < e ? q : e;
+    }
+    k += 16;
+  }
+  return e;
+}
+
 /** Move nextAt / emailFrom to the first '@' after i (in [i + 1, e)). */
 function nextEmailWindow(p: usize, i: usize, e: usize): void {
-  const q = findAny3(i + 1, e, 64, 64, 64);
+  const q = nextAtSign(i + 1, e);
   if (q >= e) {
     nextAt = e + 65;
     emailFrom = nextAt;
@@ -935,34 +978,73 @@ function simdSkip(p: usize, start: usize, e: usize, vmask: u32): usize {
   const tLo = nibLo, tHi = nibHi, gate = vGate, digits = vDigits;
   const wSet = v128.load(wordSet()), wHi = v128.load(wordHiBits());
   while (i < e) {
-    let lim: u32 = 0xffff;
-    if (e - i < 16) lim = (1 << <u32>(e - i)) - 1;
+    // chunks up to the next e-mail window (or e): no window test per chunk
     let cut = e;
     if (email) {
       if (nextAt <= i) nextEmailWindow(p, i, e);
       if (emailFrom <= i) return i;
-      if (emailFrom < i + 16) {
-        lim &= (1 << <u32>(emailFrom - i)) - 1;
-        cut = emailFrom;
-      }
+      if (emailFrom < e) cut = emailFrom;
     }
-    const v = v128.load(i);
-    const prev = v128.load(i - 1);
-    const k = v128.and(v128.and(i8x16.swizzle(tLo, v128.and(v, s0f)), i8x16.swizzle(tHi, i8x16.shr_u(v, 4))), gate);
-    const hit = v128.or(i8x16.ne(k, zero), i8x16.lt_u(i8x16.sub(v, s48), digits));
-    // lanes whose previous byte is a word byte are not word starts
-    const pw = v128.and(i8x16.swizzle(wSet, v128.and(prev, s0f)), i8x16.swizzle(wHi, i8x16.shr_u(prev, 4)));
-    let bits = <u32>i8x16.bitmask(v128.andnot(hit, i8x16.ne(pw, zero)));
-    if (i == p) bits |= <u32>i8x16.bitmask(hit) & 1; // the value's first byte is a word start
-    bits &= lim;
-    if (bits != 0) return i + <usize>ctz<u32>(bits);
-    if (cut < i + 16) return cut;
-    i += 16;
+    while (i < cut) {
+      const v = v128.load(i);
+      const prev = v128.load(i - 1);
+      const k = v128.and(v128.and(i8x16.swizzle(tLo, v128.and(v, s0f)), i8x16.swizzle(tHi, i8x16.shr_u(v, 4))), gate);
+      const dg = i8x16.lt_u(i8x16.sub(v, s48), digits);
+      const hit = v128.or(i8x16.ne(k, zero), dg);
+      // lanes whose previous byte is a word byte are not word starts
+      const pw = v128.and(i8x16.swizzle(wSet, v128.and(prev, s0f)), i8x16.swizzle(wHi, i8x16.shr_u(prev, 4)));
+      let bits = <u32>i8x16.bitmask(v128.andnot(hit, i8x16.ne(pw, zero)));
+      if (i == p) bits |= <u32>i8x16.bitmask(hit) & 1; // the value's first byte is a word start
+      if (cut - i < 16) bits &= (<u32>1 << <u32>(cut - i)) - 1; // lanes at or past cut
+      if (bits != 0) {
+        // digit lanes are never in a start-byte class (no class has high nibble 3): a digit lane
+        // is a stop only where a digit-group detector can start (dates, versions, ids are not)
+        const dbits = bits & <u32>i8x16.bitmask(dg);
+        if (dbits != 0) bits = (bits & ~dbits) | digitStarts(i, e, dbits, vmask & digitDetOn);
+        if (bits != 0) return i + <usize>ctz<u32>(bits);
+      }
+      i += 16;
+    }
+    return cut; // e, or the e-mail window's start
   }
   return e;
 }
 
 const DIGIT_DETECTORS: u32 = (1 << 11) | (1 << 12) | (1 << 13); // card, ssn, phone
+
+/**
+ * Of the digit lanes `cand` of the chunk at i (word starts), those where a digit-group detector
+ * left on by the value's mask m can match, from one 48-byte digit bitmap; simdSkip() drops the
+ * others, so prose digits (dates, versions, ids) are not stops. Each test is the detector's own
+ * first checks (detect.ts), so a dropped lane is one where the scalar loop's try fails:
+ *   card (first digit 2-6): 13 digits within 25 bytes;
+ *   SSN: digits at offsets 0-2, 4-5, 7-10 and none at 3 and 6 (its dashes);
+ *   phone at a digit: 1-9 is the North American form, NXX-NXX-XXXX with first digits 2-9 and one
+ *   separator (never a digit) at offsets 3 and 7: digits exactly at 0-2, 4-6, 8-11; 0 is the
+ *   trunk-prefix form, a first run of 2+ digits and 8 digits within 16 bytes.
+ * Reads 48 bytes from i when the value holds them (slack covers the 32 after e) and ignores
+ * those at or past e. (Phone at '+' and '(' and e-mail windows are not digit lanes.)
+ */
+function digitStarts(i: usize, e: usize, cand: u32, m: u32): u32 {
+  const s48 = i8x16.splat(48), s10 = i8x16.splat(10);
+  let d = <u64>i8x16.bitmask(i8x16.lt_u(i8x16.sub(v128.load(i), s48), s10));
+  d |= <u64>i8x16.bitmask(i8x16.lt_u(i8x16.sub(v128.load(i + 16), s48), s10)) << 16;
+  if (e - i > 32) d |= <u64>i8x16.bitmask(i8x16.lt_u(i8x16.sub(v128.load(i + 32), s48), s10)) << 32;
+  if (e - i < 48) d &= (<u64>1 << <u64>(e - i)) - 1;
+  const card = (m & (1 << 11)) != 0, ssn = (m & (1 << 12)) != 0, phone = (m & (1 << 13)) != 0;
+  let keep: u32 = 0;
+  let c = cand;
+  while (c != 0) {
+    const j = ctz<u32>(c);
+    c &= c - 1;
+    const w = d >> <u64>j;
+    const x = b(i + <usize>j) - 48;
+    if ((card && x - 2 < 5 && popcnt<u64>(w & 0x1ffffff) >= 13)
+      || (ssn && (w & 0x7ff) == 0x7b7)
+      || (phone && (x >= 2 ? (w & 0xfff) == 0xf77 : x == 0 && (w & 3) == 3 && popcnt<u64>(w & 0xffff) >= 8))) keep |= <u32>1 << j;
+  }
+  return keep;
+}
 
 /**
  * Drops from m the digit-group detectors that cannot match at i, from one 32-byte digit bitmap
@@ -1046,7 +1128,7 @@ function scan(p: usize, e: usize, emit: bool): bool {
       }
     }
     if (!hit) {
-      vmask = prefilter(p, e);
+      vmask = valueMask(p, e);
       if (!pfCandidates && simdUsable && (vmask & (EMAIL_BIT | (1 << 8))) == 0) {
         if (emit) outCopy(p, e - p);
         return false;
@@ -1064,7 +1146,7 @@ function scan(p: usize, e: usize, emit: bool): bool {
     if (emit) outCopy(last, e - last);
     return hit;
   }
-  if (vmask == 0) vmask = prefilter(p, e); // after a match at p
+  if (vmask == 0) vmask = valueMask(p, e); // after a match at p
   // An e-mail can only start in the run of local-part bytes before the next '@' (nextEmailWindow):
   // the detector only runs at word starts inside it.
   nextAt = 0;
@@ -1749,6 +1831,15 @@ function after(t: u32, m: usize, end: usize): void {
   }
 }
 
+/**
+ * Whether the last DataRow changed. Rows of one result tend to change together (a masked column
+ * changes every row), so after a changed row the next one is rewritten at once, without the
+ * pass that finds its first change; when nothing in it changed (no count was taken: every change
+ * counts) its output is dropped and it stays in the pending run, as if that pass had said so.
+ * The output is the same either way; only the work differs.
+ */
+let rowsChanging: bool = false;
+
 function run(): i32 {
   while (cur < inEnd) {
     if (inEnd - cur < 5) return ERR_FRAMING;
@@ -1757,7 +1848,33 @@ function run(): i32 {
     const end = cur + 1 + <usize>len;
     const t = b(cur);
     resumeValid = false;
+    if (t == 68 && rowsChanging) {
+      const save = outPos;
+      oom = false;
+      outCopy(pending, cur - pending);
+      firstChangeField = 0;
+      firstChangePos = cur + 7;
+      const w = dataRow(cur, end, true);
+      resumeValid = false;
+      if (w < 0 || oom) { // refused, or out of space: nothing of the row is kept
+        outPos = save;
+        oom = false;
+        dropCounts();
+        return w < 0 ? w : NEED_SPACE;
+      }
+      if (touched != 0) {
+        commitCounts();
+        pending = end;
+        changedAny = true;
+      } else {
+        outPos = save;
+        rowsChanging = false;
+      }
+      cur = end; // after() has nothing to do for a DataRow
+      continue;
+    }
     const r = handle(t, cur, end, false);
+    if (t == 68) rowsChanging = r == CHANGED;
     if (r < 0) return r;
     if (r == CHANGED) {
       const save = outPos;
