@@ -412,6 +412,69 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     await c.end();
   });
 
+  it("the optimizer trace quotes a const table's masked value (n.body = 'ada@…'): reading it is masked, however spelt, in a multi-statement text", async () => {
+    // The optimizer reads customers' row 1 while planning and writes the substituted condition into
+    // the trace, which the next statement of the same text reads (no privilege needed).
+    const tainted = "SELECT n.id FROM customers c JOIN notes n ON n.body = c.email WHERE c.id = 1";
+    expect(await truth(`SET optimizer_trace='enabled=on'; ${tainted}; SELECT trace FROM information_schema.OPTIMIZER_TRACE`)).toContain(`'${email1}'`); // the attack is real
+    const c = await connect();
+    await c.query("SET optimizer_trace='enabled=on'");
+    for (const read of [
+      "SELECT trace FROM information_schema.OPTIMIZER_TRACE",
+      "select TRACE AS t from INFORMATION_SCHEMA.optimizer_trace",
+      "SELECT `trace` FROM `information_schema`.`OPTIMIZER_TRACE`",
+      "SELECT CONCAT('', trace) AS t, missing_bytes_beyond_max_mem_size FROM information_schema.OPTIMIZER_TRACE",
+      "/*!SELECT trace FROM information_schema.OPTIMIZER_TRACE*/",
+    ]) {
+      const [results] = (await c.query(`${tainted}; ${read}`)) as unknown as [unknown[][]];
+      const got = JSON.stringify(results[1]);
+      expect(got, read).toContain("[REDACTED]");
+      expect(got, read).not.toContain("@example.com");
+    }
+    // a view over the trace (created outside the gateway) is a masked view
+    await other("CREATE VIEW v_trace AS SELECT trace AS t FROM information_schema.OPTIMIZER_TRACE");
+    const [viaView] = (await c.query(`${tainted}; SELECT t FROM v_trace`)) as unknown as [unknown[][]];
+    expect(viaView[1]).toEqual([{ t: "[REDACTED]" }]);
+    // copying it out is a tainted write: refused, nothing written
+    await expect(c.query(`${tainted}; INSERT INTO notes SELECT 8, LEFT(trace, 200) FROM information_schema.OPTIMIZER_TRACE`)).rejects.toMatchObject({ errno: 1227 });
+    expect(await truth("SELECT COUNT(*) FROM notes WHERE id = 8")).toBe("0");
+    await c.end();
+  });
+
+  it("query plans quote a const table's masked value without the statement naming it (NATURAL JOIN): EXPLAIN / ANALYZE output and EXPLAIN EXTENDED's note are masked", async () => {
+    // An application table with its own email column, not under the customers.email rule.
+    await other("CREATE TABLE subscribers (id INT, email VARCHAR(200), KEY (id)); INSERT INTO subscribers VALUES (1, 'x@x.test'), (2, 'y@y.test'), (3, 'z@z.test'), (4, 'w@w.test')");
+    const joined = "SELECT c.id FROM customers c NATURAL JOIN subscribers s WHERE c.id = 1";
+    // the attack is real: root's plan and note show customer 1's e-mail
+    expect(await truth(`EXPLAIN FORMAT=JSON ${joined}`)).toContain(`s.email = '${email1}'`);
+    expect(await truth(`EXPLAIN EXTENDED ${joined}; SHOW WARNINGS`)).toContain(`'${email1}'`);
+    const c = await connect();
+    const plans = [
+      `EXPLAIN FORMAT=JSON ${joined}`,
+      `explain format=json ${joined.toLowerCase()}`,
+      `ANALYZE FORMAT=JSON ${joined}`,
+      `DESCRIBE FORMAT=JSON ${joined}`,
+      `/*!EXPLAIN FORMAT=JSON ${joined}*/`,
+    ];
+    for (const sql of plans) {
+      const got = JSON.stringify(await rows(c, sql));
+      expect(got, sql).toContain("[REDACTED]");
+      expect(got, sql).not.toContain("@example.com");
+    }
+    const prepared = JSON.stringify((await c.execute(`EXPLAIN FORMAT=JSON ${joined.replace("= 1", "= ?")}`, [1]))[0]);
+    expect(prepared).toContain("[REDACTED]");
+    expect(prepared).not.toContain("@example.com");
+    // EXPLAIN EXTENDED's note 1003 (the rewritten query) in SHOW WARNINGS: after it, and in the same text
+    await c.query(`EXPLAIN EXTENDED ${joined}`);
+    expect(JSON.stringify(await rows(c, "SHOW WARNINGS"))).not.toContain("@example.com");
+    const [both] = (await c.query(`EXPLAIN EXTENDED ${joined}; SHOW WARNINGS`)) as unknown as [unknown[][]];
+    expect(JSON.stringify(both[1])).toContain("[REDACTED]");
+    expect(JSON.stringify(both)).not.toContain("@example.com");
+    // DESCRIBE of a table is not a plan: its column list stays readable
+    expect((await rows(c, "DESCRIBE subscribers")).map((r) => r.Field)).toEqual(["id", "email"]);
+    await c.end();
+  });
+
   it("relation names with capitals are looked up as spelt (the per-statement lookup): a table stays plain, a view over a masked column is redacted", async () => {
     await other("CREATE TABLE MixedCase (id INT PRIMARY KEY, label VARCHAR(50)); INSERT INTO MixedCase VALUES (1, 'plain'); CREATE VIEW `VwUpper` AS SELECT id, email AS label FROM customers WHERE id = 1");
     expect(await truth("SELECT label FROM VwUpper")).toBe(email1);
