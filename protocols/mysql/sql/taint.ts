@@ -265,7 +265,7 @@ const PLANNED_STARTS = new Set(["SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE
  * diagnostics tainted after it). Text that cannot be lexed: null (analyzeTaint taints it anyway).
  */
 export function showsQueryPlan(sql: string, dialect: Dialect): string | null {
-  let toks;
+  let toks: Token[];
   try {
     toks = lex(sql, dialect);
   } catch (e) {
