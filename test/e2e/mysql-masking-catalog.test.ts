@@ -489,4 +489,58 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     expect(await rows(c, "SELECT label FROM MixedView WHERE id = 1")).toEqual([{ label: "[REDACTED]" }]);
     await c.end();
   });
+
+  it("a FULLTEXT index's words (INNODB_FT_INDEX_TABLE / _CACHE, with PROCESS and a DBA's innodb_ft_aux_table) are masked", async () => {
+    const admin = `'${db.levels.admin.user}'@'%'`;
+    await other(`ALTER TABLE customers ADD FULLTEXT KEY ft_email (email); SET GLOBAL innodb_ft_aux_table = '${db.database}/customers'; GRANT PROCESS ON *.* TO ${admin}`);
+    try {
+      expect((await truth("SELECT word FROM information_schema.INNODB_FT_INDEX_TABLE")).split("\n")).toContain("ada"); // the attack is real
+      const c = await connect();
+      for (const sql of [
+        "SELECT word, doc_id FROM information_schema.INNODB_FT_INDEX_TABLE",
+        "select WORD from information_schema.innodb_ft_index_table",
+        "SELECT `word` FROM `information_schema`.`INNODB_FT_INDEX_TABLE` UNION ALL SELECT word FROM information_schema.INNODB_FT_INDEX_CACHE",
+        "/*!SELECT word FROM information_schema.INNODB_FT_INDEX_TABLE*/",
+      ]) {
+        const got = await rows(c, sql);
+        expect(got.length, sql).toBeGreaterThan(0);
+        expect(JSON.stringify(got), sql).not.toMatch(/"(ada|alan|grace)"/);
+        expect(got.every((r) => r.word === "[REDACTED]" || r.WORD === "[REDACTED]"), sql).toBe(true);
+      }
+      await c.end();
+    } finally {
+      await other(`SET GLOBAL innodb_ft_aux_table = DEFAULT; REVOKE PROCESS ON *.* FROM ${admin}; ALTER TABLE customers DROP KEY ft_email`);
+    }
+  });
+
+  it("a duplicate-key error quotes a unique key holding a masked column, though the write names none: withheld, code kept", async () => {
+    // A multi-tenant key: the same person in two tenants; moving one row clashes on (tenant, email).
+    await other("ALTER TABLE customers ADD COLUMN tenant INT NOT NULL DEFAULT 1, ADD UNIQUE KEY uq_tenant_email (tenant, email); INSERT INTO customers (id, name, email, tenant) VALUES (90, 'Ada Again', 'ada@example.com', 2)");
+    try {
+      const move = "UPDATE customers SET tenant = 1 WHERE id = 90";
+      // the attack is real: the server's message quotes the key
+      await expect(db.rootSql(move, db.database)).rejects.toThrow(`Duplicate entry '1-${email1}'`);
+      const c = await connect();
+      const err = await c.query(move).catch((e) => e);
+      expect(err).toMatchObject({ errno: 1062, sqlState: "23000" });
+      expect(err.message).toMatch(/withheld/);
+      expect(err.message).not.toContain("@example.com");
+      // prepared (binary protocol), and the INSERT spelling
+      const prepared = await c.execute("UPDATE customers SET tenant = ? WHERE id = ?", [1, 90]).catch((e) => e);
+      expect(prepared).toMatchObject({ errno: 1062 });
+      expect(prepared.message).not.toContain("@example.com");
+      // in a multi-statement text, and a multi-table UPDATE naming only the tenant
+      const multi = await c.query("SELECT 1; UPDATE customers SET tenant = 1 WHERE id = 90").catch((e) => e);
+      expect(multi).toMatchObject({ errno: 1062 });
+      expect(multi.message).not.toContain("@example.com");
+      const joined = await c.query("UPDATE customers c JOIN orders o ON o.customer_id = 1 SET c.tenant = 1 WHERE c.id = 90").catch((e) => e);
+      expect(joined).toMatchObject({ errno: 1062 });
+      expect(joined.message).not.toContain("@example.com");
+      // MariaDB 10.11's UPDATE IGNORE skips the row without a warning (measured): nothing to withhold there
+      expect(await truth("SELECT tenant FROM customers WHERE id = 90")).toBe("2"); // nothing moved
+      await c.end();
+    } finally {
+      await other("DELETE FROM customers WHERE id = 90; ALTER TABLE customers DROP KEY uq_tenant_email, DROP COLUMN tenant");
+    }
+  });
 });

@@ -54,7 +54,9 @@ const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
  * optimizer trace (`information_schema.OPTIMIZER_TRACE`, any account after `SET
  * optimizer_trace='enabled=on'`): the optimizer reads a const table's row while planning and
  * writes the substituted condition (`n.body = 'ada@example.com'`) into the trace of the statement
- * before, which the next statement of a multi-statement text reads. Naming one taints the
+ * before, which the next statement of a multi-statement text reads. The words of a FULLTEXT index
+ * (`information_schema.INNODB_FT_INDEX_TABLE` / `_CACHE`: with PROCESS, of the table a DBA set
+ * `innodb_ft_aux_table` to; `FULLTEXT (email)` gives `ada`, `example`). Naming one taints the
  * statement as a masked view does: every column without its own rule is derived. Matched by name
  * alone, qualified or not (`USE mysql` then a bare `column_stats`), so an application table of that
  * name is redacted too — fail closed, as PostgreSQL's pg_stats & co. are
@@ -64,6 +66,8 @@ const VALUE_COPY_TABLES = new Map([
   ["column_stats", "value statistics"],
   ["column_statistics", "value statistics"],
   ["optimizer_trace", "optimizer trace"],
+  ["innodb_ft_index_table", "full-text index words"],
+  ["innodb_ft_index_cache", "full-text index words"],
 ]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 

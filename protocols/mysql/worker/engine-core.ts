@@ -534,8 +534,11 @@ export class MysqlEngineCore {
    * a value (`Incorrect integer value: 'ada@…'`, `Duplicate entry '…'`): the code and SQLSTATE
    * are kept, the text is replaced — for the client and the trail alike.
    */
-  private onError(p: Packet, taint: Taint | null): void {
+  private onError(p: Packet, statementTaint: Taint | null): void {
     const err = decodeErr(p.payload);
+    // A duplicate-key error quotes the whole key, whatever the statement named: `UPDATE customers
+    // SET tenant = 1 …` against UNIQUE (tenant, email) answers `Duplicate entry '1-ada@…'`.
+    const taint = statementTaint ?? (this.opts.masker?.hasColumnRules && KEY_VALUE_ERRORS.has(err.code) ? KEY_VALUE_TAINT : null);
     if (taint) {
       const out = withheld(err, taint);
       this.host.sendToClient(encodePacket(p.seq, out));
@@ -780,6 +783,13 @@ export class MysqlEngineCore {
 const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
 
 /** Results of SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived. */
+/**
+ * Server errors whose text quotes a unique key's values (MariaDB/MySQL): 1062 ER_DUP_ENTRY, 1586
+ * ER_DUP_ENTRY_WITH_KEY_NAME, 1557 ER_FOREIGN_DUPLICATE_KEY, 1761/1762 ER_FOREIGN_DUPLICATE_KEY_WITH(OUT)_CHILD_INFO.
+ * A key may hold a masked column next to the ones a statement names, so under column rules their text is withheld.
+ */
+const KEY_VALUE_ERRORS = new Set([1062, 1586, 1557, 1761, 1762]);
+const KEY_VALUE_TAINT: Taint = { plain: false, sources: ["a unique key's values, which may hold a masked column"], maskedView: false, assigns: false, predicate: null };
 const DIAGNOSTICS_TAINT: Taint = { plain: false, sources: ["diagnostics of a statement that read masked data"], maskedView: false, assigns: false, predicate: null };
 
 /** The server's error with its text withheld (code and SQLSTATE kept). */
