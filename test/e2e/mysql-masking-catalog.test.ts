@@ -543,4 +543,31 @@ describe("MySQL masking while relations change under the session (catalog re-rea
       await other("DELETE FROM customers WHERE id = 90; ALTER TABLE customers DROP KEY uq_tenant_email, DROP COLUMN tenant");
     }
   });
+
+  it("generated columns computed from a masked column (a DBA's email_lower AS (LOWER(email))) are masked: stored or virtual, aliased, binary, through a view, added after the session's first read", async () => {
+    await other("ALTER TABLE customers ADD COLUMN email_lower VARCHAR(200) AS (LOWER(email)) STORED, ADD COLUMN dom VARCHAR(200) AS (SUBSTRING_INDEX(email, '@', -1)) VIRTUAL, ADD COLUMN name_upper VARCHAR(100) AS (UPPER(name)) VIRTUAL");
+    try {
+      expect(await truth("SELECT email_lower FROM customers WHERE id = 1")).toBe(email1); // the attack is real
+      expect(await truth("SELECT dom FROM customers WHERE id = 1")).toBe("example.com");
+      const c = await connect();
+      expect(await rows(c, "SELECT id, email_lower, dom, name_upper FROM customers WHERE id = 1")).toEqual([{ id: 1, email_lower: "[REDACTED]", dom: "[REDACTED]", name_upper: "ADA LOVELACE" }]);
+      expect(await rows(c, "SELECT x.email_lower AS e FROM customers x WHERE x.id = 1")).toEqual([{ e: "[REDACTED]" }]);
+      expect(await rows(c, "SELECT CONCAT(dom, '') AS d, `EMAIL_LOWER` FROM customers WHERE id = 1")).toEqual([{ d: "[REDACTED]", EMAIL_LOWER: "[REDACTED]" }]);
+      expect((await c.execute("SELECT email_lower FROM customers WHERE id = ?", [1]))[0]).toEqual([{ email_lower: "[REDACTED]" }]);
+      // a view over it (made outside the gateway) is a masked view
+      await other("CREATE VIEW v_dom AS SELECT id, dom AS d FROM customers");
+      expect(await truth("SELECT d FROM v_dom WHERE id = 1")).toBe("example.com");
+      expect(await rows(c, "SELECT d FROM v_dom WHERE id = 1")).toEqual([{ d: "[REDACTED]" }]);
+      // copying it out is a tainted write: refused, nothing written
+      await expect(c.query("INSERT INTO notes SELECT 7, email_lower FROM customers WHERE id = 1")).rejects.toMatchObject({ errno: 1227 });
+      expect(await truth("SELECT COUNT(*) FROM notes WHERE id = 7")).toBe("0");
+      // added by another session after this session read the catalog: seen before the next read
+      await other("ALTER TABLE customers ADD COLUMN e_rev VARCHAR(200) AS (REVERSE(email)) VIRTUAL");
+      expect(await truth("SELECT e_rev FROM customers WHERE id = 1")).toBe([...email1].reverse().join(""));
+      expect(await rows(c, "SELECT e_rev FROM customers WHERE id = 1")).toEqual([{ e_rev: "[REDACTED]" }]);
+      await c.end();
+    } finally {
+      await other("DROP VIEW IF EXISTS v_dom; ALTER TABLE customers DROP COLUMN email_lower, DROP COLUMN dom, DROP COLUMN name_upper, DROP COLUMN IF EXISTS e_rev");
+    }
+  });
 });
