@@ -513,6 +513,36 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     }
   });
 
+  it("lock data (INNODB_LOCKS.LOCK_DATA, with PROCESS) quotes the locked key of a unique index over a masked column: masked", async () => {
+    const admin = `'${db.levels.admin.user}'@'%'`;
+    await other(`ALTER TABLE customers ADD UNIQUE KEY uq_lock_email (email); GRANT PROCESS ON *.* TO ${admin}`);
+    const [holder, waiter, reader] = [await connect(), await connect(), await connect()];
+    try {
+      // two of the attacker's own sessions make a lock wait on the e-mail index
+      const lock = "SELECT id FROM customers FORCE INDEX (uq_lock_email) WHERE email >= 'a' FOR UPDATE";
+      await holder.query("START TRANSACTION");
+      await holder.query(lock);
+      await waiter.query("SET SESSION innodb_lock_wait_timeout = 5");
+      const waiting = waiter.query(lock).catch((e) => e);
+      let truthLocks = "";
+      for (let i = 0; i < 50 && !truthLocks.includes("@"); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        truthLocks = await truth("SELECT lock_data FROM information_schema.INNODB_LOCKS");
+      }
+      expect(truthLocks).toContain(`'${email1}'`); // the attack is real
+      for (const sql of ["SELECT lock_data FROM information_schema.INNODB_LOCKS", "SELECT * FROM information_schema.innodb_locks", "SELECT `lock_data` AS d FROM `information_schema`.`INNODB_LOCKS`", "/*!SELECT lock_data FROM information_schema.INNODB_LOCKS*/"]) {
+        const got = JSON.stringify(await rows(reader, sql));
+        expect(got, sql).toContain("[REDACTED]");
+        expect(got, sql).not.toContain("@example.com");
+      }
+      await holder.query("ROLLBACK");
+      await waiting;
+    } finally {
+      for (const c of [holder, waiter, reader]) await c.end();
+      await other(`REVOKE PROCESS ON *.* FROM ${admin}; ALTER TABLE customers DROP KEY uq_lock_email`);
+    }
+  });
+
   it("a duplicate-key error quotes a unique key holding a masked column, though the write names none: withheld, code kept", async () => {
     // A multi-tenant key: the same person in two tenants; moving one row clashes on (tenant, email).
     await other("ALTER TABLE customers ADD COLUMN tenant INT NOT NULL DEFAULT 1, ADD UNIQUE KEY uq_tenant_email (tenant, email); INSERT INTO customers (id, name, email, tenant) VALUES (90, 'Ada Again', 'ada@example.com', 2)");

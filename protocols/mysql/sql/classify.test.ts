@@ -99,6 +99,15 @@ describe("value copies the server keeps and query plans (taint.ts)", () => {
     expect(analyzeTaint(sql, dialect, none)).toMatchObject({ maskedView: true, sources: ["optimizer trace optimizer_trace"] });
   });
 
+  it.each([
+    ["SELECT word FROM information_schema.INNODB_FT_INDEX_TABLE", "full-text index words innodb_ft_index_table"],
+    ["SELECT word FROM information_schema.innodb_ft_index_cache", "full-text index words innodb_ft_index_cache"],
+    ["SELECT lock_data FROM information_schema.INNODB_LOCKS", "lock data innodb_locks"],
+    ["SELECT LOCK_DATA FROM performance_schema.data_locks", "lock data data_locks"],
+  ])("server-kept copies taint as a masked view: %s", (sql, source) => {
+    expect(analyzeTaint(sql, dialect, none)).toMatchObject({ maskedView: true, sources: [source] });
+  });
+
   it("setting the trace variable reads nothing: not tainted", () => {
     expect(analyzeTaint("SET optimizer_trace = 'enabled=on'", dialect, none)).toBeNull();
     expect(analyzeTaint("SET SESSION optimizer_trace='enabled=on'", dialect, none)).toBeNull();

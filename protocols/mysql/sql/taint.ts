@@ -56,7 +56,10 @@ const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
  * writes the substituted condition (`n.body = 'ada@example.com'`) into the trace of the statement
  * before, which the next statement of a multi-statement text reads. The words of a FULLTEXT index
  * (`information_schema.INNODB_FT_INDEX_TABLE` / `_CACHE`: with PROCESS, of the table a DBA set
- * `innodb_ft_aux_table` to; `FULLTEXT (email)` gives `ada`, `example`). Naming one taints the
+ * `innodb_ft_aux_table` to; `FULLTEXT (email)` gives `ada`, `example`). The key values of locked
+ * records (`information_schema.INNODB_LOCKS.LOCK_DATA` in MariaDB, MySQL 8's
+ * `performance_schema.data_locks`: with PROCESS, during a lock wait two sessions can make with
+ * `… FOR UPDATE` through a unique index over email: `'ada@…'`). Naming one taints the
  * statement as a masked view does: every column without its own rule is derived. Matched by name
  * alone, qualified or not (`USE mysql` then a bare `column_stats`), so an application table of that
  * name is redacted too — fail closed, as PostgreSQL's pg_stats & co. are
@@ -68,6 +71,8 @@ const VALUE_COPY_TABLES = new Map([
   ["optimizer_trace", "optimizer trace"],
   ["innodb_ft_index_table", "full-text index words"],
   ["innodb_ft_index_cache", "full-text index words"],
+  ["innodb_locks", "lock data"],
+  ["data_locks", "lock data"],
 ]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
