@@ -782,7 +782,6 @@ export class MysqlEngineCore {
 
 const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
 
-/** Results of SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived. */
 /**
  * Server errors whose text quotes a unique key's values (MariaDB/MySQL): 1062 ER_DUP_ENTRY, 1586
  * ER_DUP_ENTRY_WITH_KEY_NAME, 1557 ER_FOREIGN_DUPLICATE_KEY, 1761/1762 ER_FOREIGN_DUPLICATE_KEY_WITH(OUT)_CHILD_INFO.
@@ -790,6 +789,7 @@ const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
  */
 const KEY_VALUE_ERRORS = new Set([1062, 1586, 1557, 1761, 1762]);
 const KEY_VALUE_TAINT: Taint = { plain: false, sources: ["a unique key's values, which may hold a masked column"], maskedView: false, assigns: false, predicate: null };
+/** Results of SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived. */
 const DIAGNOSTICS_TAINT: Taint = { plain: false, sources: ["diagnostics of a statement that read masked data"], maskedView: false, assigns: false, predicate: null };
 
 /** The server's error with its text withheld (code and SQLSTATE kept). */
