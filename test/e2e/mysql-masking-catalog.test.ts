@@ -412,6 +412,69 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     await c.end();
   });
 
+  it("the optimizer trace quotes a const table's masked value (n.body = 'ada@…'): reading it is masked, however spelt, in a multi-statement text", async () => {
+    // The optimizer reads customers' row 1 while planning and writes the substituted condition into
+    // the trace, which the next statement of the same text reads (no privilege needed).
+    const tainted = "SELECT n.id FROM customers c JOIN notes n ON n.body = c.email WHERE c.id = 1";
+    expect(await truth(`SET optimizer_trace='enabled=on'; ${tainted}; SELECT trace FROM information_schema.OPTIMIZER_TRACE`)).toContain(`'${email1}'`); // the attack is real
+    const c = await connect();
+    await c.query("SET optimizer_trace='enabled=on'");
+    for (const read of [
+      "SELECT trace FROM information_schema.OPTIMIZER_TRACE",
+      "select TRACE AS t from INFORMATION_SCHEMA.optimizer_trace",
+      "SELECT `trace` FROM `information_schema`.`OPTIMIZER_TRACE`",
+      "SELECT CONCAT('', trace) AS t, missing_bytes_beyond_max_mem_size FROM information_schema.OPTIMIZER_TRACE",
+      "/*!SELECT trace FROM information_schema.OPTIMIZER_TRACE*/",
+    ]) {
+      const [results] = (await c.query(`${tainted}; ${read}`)) as unknown as [unknown[][]];
+      const got = JSON.stringify(results[1]);
+      expect(got, read).toContain("[REDACTED]");
+      expect(got, read).not.toContain("@example.com");
+    }
+    // a view over the trace (created outside the gateway) is a masked view
+    await other("CREATE VIEW v_trace AS SELECT trace AS t FROM information_schema.OPTIMIZER_TRACE");
+    const [viaView] = (await c.query(`${tainted}; SELECT t FROM v_trace`)) as unknown as [unknown[][]];
+    expect(viaView[1]).toEqual([{ t: "[REDACTED]" }]);
+    // copying it out is a tainted write: refused, nothing written
+    await expect(c.query(`${tainted}; INSERT INTO notes SELECT 8, LEFT(trace, 200) FROM information_schema.OPTIMIZER_TRACE`)).rejects.toMatchObject({ errno: 1227 });
+    expect(await truth("SELECT COUNT(*) FROM notes WHERE id = 8")).toBe("0");
+    await c.end();
+  });
+
+  it("query plans quote a const table's masked value without the statement naming it (NATURAL JOIN): EXPLAIN / ANALYZE output and EXPLAIN EXTENDED's note are masked", async () => {
+    // An application table with its own email column, not under the customers.email rule.
+    await other("CREATE TABLE subscribers (id INT, email VARCHAR(200), KEY (id)); INSERT INTO subscribers VALUES (1, 'x@x.test'), (2, 'y@y.test'), (3, 'z@z.test'), (4, 'w@w.test')");
+    const joined = "SELECT c.id FROM customers c NATURAL JOIN subscribers s WHERE c.id = 1";
+    // the attack is real: root's plan and note show customer 1's e-mail
+    expect(await truth(`EXPLAIN FORMAT=JSON ${joined}`)).toContain(`s.email = '${email1}'`);
+    expect(await truth(`EXPLAIN EXTENDED ${joined}; SHOW WARNINGS`)).toContain(`'${email1}'`);
+    const c = await connect();
+    const plans = [
+      `EXPLAIN FORMAT=JSON ${joined}`,
+      `explain format=json ${joined.toLowerCase()}`,
+      `ANALYZE FORMAT=JSON ${joined}`,
+      `DESCRIBE FORMAT=JSON ${joined}`,
+      `/*!EXPLAIN FORMAT=JSON ${joined}*/`,
+    ];
+    for (const sql of plans) {
+      const got = JSON.stringify(await rows(c, sql));
+      expect(got, sql).toContain("[REDACTED]");
+      expect(got, sql).not.toContain("@example.com");
+    }
+    const prepared = JSON.stringify((await c.execute(`EXPLAIN FORMAT=JSON ${joined.replace("= 1", "= ?")}`, [1]))[0]);
+    expect(prepared).toContain("[REDACTED]");
+    expect(prepared).not.toContain("@example.com");
+    // EXPLAIN EXTENDED's note 1003 (the rewritten query) in SHOW WARNINGS: after it, and in the same text
+    await c.query(`EXPLAIN EXTENDED ${joined}`);
+    expect(JSON.stringify(await rows(c, "SHOW WARNINGS"))).not.toContain("@example.com");
+    const [both] = (await c.query(`EXPLAIN EXTENDED ${joined}; SHOW WARNINGS`)) as unknown as [unknown[][]];
+    expect(JSON.stringify(both[1])).toContain("[REDACTED]");
+    expect(JSON.stringify(both)).not.toContain("@example.com");
+    // DESCRIBE of a table is not a plan: its column list stays readable
+    expect((await rows(c, "DESCRIBE subscribers")).map((r) => r.Field)).toEqual(["id", "email"]);
+    await c.end();
+  });
+
   it("relation names with capitals are looked up as spelt (the per-statement lookup): a table stays plain, a view over a masked column is redacted", async () => {
     await other("CREATE TABLE MixedCase (id INT PRIMARY KEY, label VARCHAR(50)); INSERT INTO MixedCase VALUES (1, 'plain'); CREATE VIEW `VwUpper` AS SELECT id, email AS label FROM customers WHERE id = 1");
     expect(await truth("SELECT label FROM VwUpper")).toBe(email1);
@@ -425,5 +488,116 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     expect(await truth("SELECT label FROM MixedView WHERE id = 1")).toBe(email1);
     expect(await rows(c, "SELECT label FROM MixedView WHERE id = 1")).toEqual([{ label: "[REDACTED]" }]);
     await c.end();
+  });
+
+  it("a FULLTEXT index's words (INNODB_FT_INDEX_TABLE / _CACHE, with PROCESS and a DBA's innodb_ft_aux_table) are masked", async () => {
+    const admin = `'${db.levels.admin.user}'@'%'`;
+    await other(`ALTER TABLE customers ADD FULLTEXT KEY ft_email (email); SET GLOBAL innodb_ft_aux_table = '${db.database}/customers'; GRANT PROCESS ON *.* TO ${admin}`);
+    try {
+      expect((await truth("SELECT word FROM information_schema.INNODB_FT_INDEX_TABLE")).split("\n")).toContain("ada"); // the attack is real
+      const c = await connect();
+      for (const sql of [
+        "SELECT word, doc_id FROM information_schema.INNODB_FT_INDEX_TABLE",
+        "select WORD from information_schema.innodb_ft_index_table",
+        "SELECT `word` FROM `information_schema`.`INNODB_FT_INDEX_TABLE` UNION ALL SELECT word FROM information_schema.INNODB_FT_INDEX_CACHE",
+        "/*!SELECT word FROM information_schema.INNODB_FT_INDEX_TABLE*/",
+      ]) {
+        const got = await rows(c, sql);
+        expect(got.length, sql).toBeGreaterThan(0);
+        expect(JSON.stringify(got), sql).not.toMatch(/"(ada|alan|grace)"/);
+        expect(got.every((r) => r.word === "[REDACTED]" || r.WORD === "[REDACTED]"), sql).toBe(true);
+      }
+      await c.end();
+    } finally {
+      await other(`SET GLOBAL innodb_ft_aux_table = DEFAULT; REVOKE PROCESS ON *.* FROM ${admin}; ALTER TABLE customers DROP KEY ft_email`);
+    }
+  });
+
+  it("lock data (INNODB_LOCKS.LOCK_DATA, with PROCESS) quotes the locked key of a unique index over a masked column: masked", async () => {
+    const admin = `'${db.levels.admin.user}'@'%'`;
+    await other(`ALTER TABLE customers ADD UNIQUE KEY uq_lock_email (email); GRANT PROCESS ON *.* TO ${admin}`);
+    const [holder, waiter, reader] = [await connect(), await connect(), await connect()];
+    try {
+      // two of the attacker's own sessions make a lock wait on the e-mail index
+      const lock = "SELECT id FROM customers FORCE INDEX (uq_lock_email) WHERE email >= 'a' FOR UPDATE";
+      await holder.query("START TRANSACTION");
+      await holder.query(lock);
+      await waiter.query("SET SESSION innodb_lock_wait_timeout = 5");
+      const waiting = waiter.query(lock).catch((e) => e);
+      let truthLocks = "";
+      for (let i = 0; i < 50 && !truthLocks.includes("@"); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        truthLocks = await truth("SELECT lock_data FROM information_schema.INNODB_LOCKS");
+      }
+      expect(truthLocks).toContain(`'${email1}'`); // the attack is real
+      for (const sql of ["SELECT lock_data FROM information_schema.INNODB_LOCKS", "SELECT * FROM information_schema.innodb_locks", "SELECT `lock_data` AS d FROM `information_schema`.`INNODB_LOCKS`", "/*!SELECT lock_data FROM information_schema.INNODB_LOCKS*/"]) {
+        const got = JSON.stringify(await rows(reader, sql));
+        expect(got, sql).toContain("[REDACTED]");
+        expect(got, sql).not.toContain("@example.com");
+      }
+      await holder.query("ROLLBACK");
+      await waiting;
+    } finally {
+      for (const c of [holder, waiter, reader]) await c.end();
+      await other(`REVOKE PROCESS ON *.* FROM ${admin}; ALTER TABLE customers DROP KEY uq_lock_email`);
+    }
+  });
+
+  it("a duplicate-key error quotes a unique key holding a masked column, though the write names none: withheld, code kept", async () => {
+    // A multi-tenant key: the same person in two tenants; moving one row clashes on (tenant, email).
+    await other("ALTER TABLE customers ADD COLUMN tenant INT NOT NULL DEFAULT 1, ADD UNIQUE KEY uq_tenant_email (tenant, email); INSERT INTO customers (id, name, email, tenant) VALUES (90, 'Ada Again', 'ada@example.com', 2)");
+    try {
+      const move = "UPDATE customers SET tenant = 1 WHERE id = 90";
+      // the attack is real: the server's message quotes the key
+      await expect(db.rootSql(move, db.database)).rejects.toThrow(`Duplicate entry '1-${email1}'`);
+      const c = await connect();
+      const err = await c.query(move).catch((e) => e);
+      expect(err).toMatchObject({ errno: 1062, sqlState: "23000" });
+      expect(err.message).toMatch(/withheld/);
+      expect(err.message).not.toContain("@example.com");
+      // prepared (binary protocol), and the INSERT spelling
+      const prepared = await c.execute("UPDATE customers SET tenant = ? WHERE id = ?", [1, 90]).catch((e) => e);
+      expect(prepared).toMatchObject({ errno: 1062 });
+      expect(prepared.message).not.toContain("@example.com");
+      // in a multi-statement text, and a multi-table UPDATE naming only the tenant
+      const multi = await c.query("SELECT 1; UPDATE customers SET tenant = 1 WHERE id = 90").catch((e) => e);
+      expect(multi).toMatchObject({ errno: 1062 });
+      expect(multi.message).not.toContain("@example.com");
+      const joined = await c.query("UPDATE customers c JOIN orders o ON o.customer_id = 1 SET c.tenant = 1 WHERE c.id = 90").catch((e) => e);
+      expect(joined).toMatchObject({ errno: 1062 });
+      expect(joined.message).not.toContain("@example.com");
+      // MariaDB 10.11's UPDATE IGNORE skips the row without a warning (measured): nothing to withhold there
+      expect(await truth("SELECT tenant FROM customers WHERE id = 90")).toBe("2"); // nothing moved
+      await c.end();
+    } finally {
+      await other("DELETE FROM customers WHERE id = 90; ALTER TABLE customers DROP KEY uq_tenant_email, DROP COLUMN tenant");
+    }
+  });
+
+  it("generated columns computed from a masked column (a DBA's email_lower AS (LOWER(email))) are masked: stored or virtual, aliased, binary, through a view, added after the session's first read", async () => {
+    await other("ALTER TABLE customers ADD COLUMN email_lower VARCHAR(200) AS (LOWER(email)) STORED, ADD COLUMN dom VARCHAR(200) AS (SUBSTRING_INDEX(email, '@', -1)) VIRTUAL, ADD COLUMN name_upper VARCHAR(100) AS (UPPER(name)) VIRTUAL");
+    try {
+      expect(await truth("SELECT email_lower FROM customers WHERE id = 1")).toBe(email1); // the attack is real
+      expect(await truth("SELECT dom FROM customers WHERE id = 1")).toBe("example.com");
+      const c = await connect();
+      expect(await rows(c, "SELECT id, email_lower, dom, name_upper FROM customers WHERE id = 1")).toEqual([{ id: 1, email_lower: "[REDACTED]", dom: "[REDACTED]", name_upper: "ADA LOVELACE" }]);
+      expect(await rows(c, "SELECT x.email_lower AS e FROM customers x WHERE x.id = 1")).toEqual([{ e: "[REDACTED]" }]);
+      expect(await rows(c, "SELECT CONCAT(dom, '') AS d, `EMAIL_LOWER` FROM customers WHERE id = 1")).toEqual([{ d: "[REDACTED]", EMAIL_LOWER: "[REDACTED]" }]);
+      expect((await c.execute("SELECT email_lower FROM customers WHERE id = ?", [1]))[0]).toEqual([{ email_lower: "[REDACTED]" }]);
+      // a view over it (made outside the gateway) is a masked view
+      await other("CREATE VIEW v_dom AS SELECT id, dom AS d FROM customers");
+      expect(await truth("SELECT d FROM v_dom WHERE id = 1")).toBe("example.com");
+      expect(await rows(c, "SELECT d FROM v_dom WHERE id = 1")).toEqual([{ d: "[REDACTED]" }]);
+      // copying it out is a tainted write: refused, nothing written
+      await expect(c.query("INSERT INTO notes SELECT 7, email_lower FROM customers WHERE id = 1")).rejects.toMatchObject({ errno: 1227 });
+      expect(await truth("SELECT COUNT(*) FROM notes WHERE id = 7")).toBe("0");
+      // added by another session after this session read the catalog: seen before the next read
+      await other("ALTER TABLE customers ADD COLUMN e_rev VARCHAR(200) AS (REVERSE(email)) VIRTUAL");
+      expect(await truth("SELECT e_rev FROM customers WHERE id = 1")).toBe([...email1].reverse().join(""));
+      expect(await rows(c, "SELECT e_rev FROM customers WHERE id = 1")).toEqual([{ e_rev: "[REDACTED]" }]);
+      await c.end();
+    } finally {
+      await other("DROP VIEW IF EXISTS v_dom; ALTER TABLE customers DROP COLUMN email_lower, DROP COLUMN dom, DROP COLUMN name_upper, DROP COLUMN IF EXISTS e_rev");
+    }
   });
 });

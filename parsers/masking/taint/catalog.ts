@@ -17,7 +17,8 @@ import type { PgTypeInfo } from "../binary-values.ts";
 
 export const CATALOG_QUERY = [
   "SELECT 'rel', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','f','v','m','t')",
-  "SELECT 'att', a.attrelid::text, a.attnum::text, a.attname::text, '' FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','f','v','m','t')",
+  // attgenerated through to_jsonb: the column exists from PostgreSQL 12 on, and an older server answers NULL instead of failing
+  "SELECT 'att', a.attrelid::text, a.attnum::text, a.attname::text, COALESCE(to_jsonb(a) ->> 'attgenerated', '') FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','f','v','m','t')",
   "SELECT 'fn', p.proname::text, n.nspname::text, '', '' FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
   // types, for binary containers: kind, array element, domain base / range subtype
   "SELECT 'typ', t.oid::text, t.typtype::text, t.typelem::text, COALESCE(r.rngsubtype, t.typbasetype)::text FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid",
@@ -42,6 +43,8 @@ export interface SessionCatalog extends TaintCatalog {
   isOpaqueRelation(oid: number): boolean;
   /** pg_type facts for binary containers (undefined: unknown type). */
   type(oid: number): PgTypeInfo | undefined;
+  /** A generated column of a table with a masked column (its value may be computed from one). */
+  isMaskedGenerated(oid: number, attnum: number): boolean;
 }
 
 /** Rows of CATALOG_QUERY (5 text columns each) → the session's catalogue. */
@@ -49,10 +52,15 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
   const relations = new Map<number, Relation>();
   const userFunctions = new Set<string>();
   const types = new Map<number, PgTypeInfo>();
+  /** `oid:attnum` of generated columns (`GENERATED ALWAYS AS (…) STORED`, and virtual ones from PostgreSQL 18). */
+  const generated = new Set<string>();
   for (const [tag, a, b, c, d] of rows) {
     if (tag === "typ") types.set(Number(a), { typtype: b ?? "", elem: Number(c), base: Number(d) });
     if (tag === "rel") relations.set(Number(a), { schema: b ?? "", name: c ?? "", kind: d ?? "", columns: new Map() });
-    else if (tag === "att") relations.get(Number(a))?.columns.set(Number(b), c ?? "");
+    else if (tag === "att") {
+      relations.get(Number(a))?.columns.set(Number(b), c ?? "");
+      if (d) generated.add(`${a}:${b}`);
+    }
     else if (tag === "fn" && a) userFunctions.add(a);
   }
   const maskedTables = new Map<string, number>();
@@ -60,13 +68,28 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
   const knownRelations = new Set<string>();
   let defaultRule = -1;
   const columnRules = new Map<string, number>();
-  for (const rel of relations.values()) {
+  // A generated column of a table with a masked column (`email_lower text GENERATED ALWAYS AS
+  // (lower(email)) STORED`) holds a masked value under a name no rule names. Its expression is not
+  // read: fail closed, every generated column of such a table is masked — its values derived, its
+  // name tainting a statement as the masked column's does (name → the table's rule).
+  const maskedGenerated = new Set<string>();
+  const generatedNames = new Map<string, number>();
+  for (const [oid, rel] of relations) {
     knownRelations.add(rel.name);
+    let tableRule = -1;
     for (const column of rel.columns.values()) {
       const rule = ruleFor(column, `${rel.schema}.${rel.name}`);
       if (rule < 0) continue;
+      if (tableRule < 0) tableRule = rule;
       if (!maskedTables.has(rel.name)) maskedTables.set(rel.name, rule);
       if (defaultRule < 0 || rule < defaultRule) defaultRule = rule;
+    }
+    if (tableRule >= 0) {
+      for (const [attnum, column] of rel.columns) {
+        if (!generated.has(`${oid}:${attnum}`) || ruleFor(column, `${rel.schema}.${rel.name}`) >= 0) continue;
+        maskedGenerated.add(`${oid}:${attnum}`);
+        if (!generatedNames.has(column)) generatedNames.set(column, tableRule);
+      }
     }
     const system = SYSTEM_SCHEMAS.has(rel.schema);
     if ((!system && !BASE_TABLE_KINDS.has(rel.kind)) || VALUE_STATISTICS_VIEWS.has(rel.name)) taintingRelations.add(rel.name);
@@ -83,6 +106,7 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
       let rule = columnRules.get(column);
       if (rule === undefined) {
         rule = ruleFor(column);
+        if (rule < 0) rule = generatedNames.get(column) ?? -1;
         if (columnRules.size < 10_000) columnRules.set(column, rule);
       }
       return rule;
@@ -92,6 +116,7 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
       return rel !== undefined && BASE_TABLE_KINDS.has(rel.kind) && !VALUE_STATISTICS_VIEWS.has(rel.name);
     },
     type: (oid) => types.get(oid),
+    isMaskedGenerated: (oid, attnum) => maskedGenerated.has(`${oid}:${attnum}`),
     isOpaqueRelation: (oid) => {
       const rel = relations.get(oid);
       return rel === undefined || (!BASE_TABLE_KINDS.has(rel.kind) && (!SYSTEM_SCHEMAS.has(rel.schema) || VALUE_STATISTICS_VIEWS.has(rel.name)));

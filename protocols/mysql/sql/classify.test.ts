@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyMysql, opaquePart } from "./classify.ts";
 import type { Dialect } from "./dialect.ts";
-import { analyzeTaint, ddlNamingMaskedTable } from "./taint.ts";
+import { analyzeTaint, ddlNamingMaskedTable, showsQueryPlan, withQueryPlan } from "./taint.ts";
 
 const dialect: Dialect = { flavor: "mariadb", version: 101100, ansiQuotes: false, noBackslashEscapes: false };
 const opaque = (sql: string) => opaquePart(classifyMysql(sql, dialect))?.functions[0] ?? opaquePart(classifyMysql(sql, dialect))?.command ?? null;
@@ -85,4 +85,63 @@ describe("DDL naming a table of a table.column masking rule", () => {
     expect(found("RENAME TABLE notes TO n2 /* customers */")).toBeNull();
   });
   it.each(["SELECT * FROM customers", "INSERT INTO customers (name) VALUES ('x')", "DROP TABLE customers", "TRUNCATE customers", "CREATE VIEW v AS SELECT id FROM customers", "RENAME TABLE notes TO n2", "SELECT 'RENAME TABLE customers TO c2'"])("%s is not", (sql) => expect(found(sql)).toBeNull());
+});
+
+describe("value copies the server keeps and query plans (taint.ts)", () => {
+  const none = () => false;
+  it.each([
+    "SELECT trace FROM information_schema.OPTIMIZER_TRACE",
+    "select TRACE from INFORMATION_SCHEMA.optimizer_trace",
+    "SELECT `trace` FROM `information_schema`.`OPTIMIZER_TRACE`",
+    "/*!SELECT trace FROM information_schema.OPTIMIZER_TRACE*/",
+    "SELECT 1; SELECT trace FROM information_schema.OPTIMIZER_TRACE",
+  ])("the optimizer trace taints as a masked view: %s", (sql) => {
+    expect(analyzeTaint(sql, dialect, none)).toMatchObject({ maskedView: true, sources: ["optimizer trace optimizer_trace"] });
+  });
+
+  it.each([
+    ["SELECT word FROM information_schema.INNODB_FT_INDEX_TABLE", "full-text index words innodb_ft_index_table"],
+    ["SELECT word FROM information_schema.innodb_ft_index_cache", "full-text index words innodb_ft_index_cache"],
+    ["SELECT lock_data FROM information_schema.INNODB_LOCKS", "lock data innodb_locks"],
+    ["SELECT LOCK_DATA FROM performance_schema.data_locks", "lock data data_locks"],
+  ])("server-kept copies taint as a masked view: %s", (sql, source) => {
+    expect(analyzeTaint(sql, dialect, none)).toMatchObject({ maskedView: true, sources: [source] });
+  });
+
+  it("setting the trace variable reads nothing: not tainted", () => {
+    expect(analyzeTaint("SET optimizer_trace = 'enabled=on'", dialect, none)).toBeNull();
+    expect(analyzeTaint("SET SESSION optimizer_trace='enabled=on'", dialect, none)).toBeNull();
+  });
+
+  it.each([
+    "EXPLAIN SELECT 1",
+    "EXPLAIN FORMAT=JSON SELECT c.id FROM customers c NATURAL JOIN s WHERE c.id = 1",
+    "explain format = json select 1",
+    "EXPLAIN EXTENDED SELECT 1",
+    "EXPLAIN PARTITIONS SELECT 1",
+    "DESCRIBE SELECT 1",
+    "DESC FORMAT=JSON SELECT 1",
+    "EXPLAIN UPDATE t SET a = 1",
+    "EXPLAIN (SELECT 1)",
+    "EXPLAIN FOR CONNECTION 7",
+    "ANALYZE SELECT 1",
+    "ANALYZE FORMAT=JSON SELECT 1",
+    "SHOW EXPLAIN FOR 7",
+    "SHOW EXPLAIN FORMAT=JSON FOR 7",
+    "SHOW ANALYZE FOR 7",
+    "/*!EXPLAIN FORMAT=JSON SELECT 1*/",
+    "SELECT 1; EXPLAIN SELECT 1",
+  ])("a query plan: %s", (sql) => {
+    expect(showsQueryPlan(sql, dialect)).toMatch(/query plan/);
+  });
+
+  it.each(["DESCRIBE customers", "DESC customers email", "EXPLAIN customers", "ANALYZE TABLE customers", "ANALYZE NO_WRITE_TO_BINLOG TABLE customers", "SHOW COLUMNS FROM customers", "SELECT 'EXPLAIN SELECT 1'"])("not a query plan: %s", (sql) => {
+    expect(showsQueryPlan(sql, dialect)).toBeNull();
+  });
+
+  it("a plan's taint makes every column derived and keeps what the statement already had", () => {
+    expect(withQueryPlan(null, "EXPLAIN of a statement")).toEqual({ plain: false, sources: ["EXPLAIN of a statement"], maskedView: true, assigns: false, predicate: null });
+    const t = analyzeTaint("SELECT email INTO @x FROM customers", dialect, (w) => w === "email")!;
+    expect(withQueryPlan(t, "p")).toMatchObject({ assigns: true, sources: ["column email", "p"] });
+  });
 });

@@ -46,16 +46,34 @@ const PREDICATE_END = new Set(["SELECT", "FROM", "JOIN", "STRAIGHT_JOIN", "LIMIT
 const SET_OPERATIONS = new Set(["UNION", "INTERSECT", "EXCEPT", "MINUS"]);
 
 /**
- * Tables that hold column *values* as statistics: MariaDB's engine-independent statistics
- * (`mysql.column_stats`: min_value, max_value and, from 10.8, JSON histograms of the values) and
- * MySQL 8's histograms (`information_schema.COLUMN_STATISTICS`). `ANALYZE TABLE customers
- * PERSISTENT FOR COLUMNS (email)` (or a DBA's nightly ANALYZE) copies masked values there under a
- * column named `min_value`, which no column rule names. Naming one taints the statement as a masked
- * view does: every column without its own rule is derived. Matched by name alone, qualified or not
- * (`USE mysql` then a bare `column_stats`), so an application table of that name is redacted too —
- * fail closed, as PostgreSQL's pg_stats & co. are (parsers/masking/taint/analyze.ts).
+ * Tables the server fills with copies of column *values*, read back under column names no rule
+ * names. Value statistics: MariaDB's engine-independent statistics (`mysql.column_stats`:
+ * min_value, max_value and, from 10.8, JSON histograms of the values) and MySQL 8's histograms
+ * (`information_schema.COLUMN_STATISTICS`): `ANALYZE TABLE customers PERSISTENT FOR COLUMNS
+ * (email)` (or a DBA's nightly ANALYZE) copies masked values there under `min_value`. The
+ * optimizer trace (`information_schema.OPTIMIZER_TRACE`, any account after `SET
+ * optimizer_trace='enabled=on'`): the optimizer reads a const table's row while planning and
+ * writes the substituted condition (`n.body = 'ada@example.com'`) into the trace of the statement
+ * before, which the next statement of a multi-statement text reads. The words of a FULLTEXT index
+ * (`information_schema.INNODB_FT_INDEX_TABLE` / `_CACHE`: with PROCESS, of the table a DBA set
+ * `innodb_ft_aux_table` to; `FULLTEXT (email)` gives `ada`, `example`). The key values of locked
+ * records (`information_schema.INNODB_LOCKS.LOCK_DATA` in MariaDB, MySQL 8's
+ * `performance_schema.data_locks`: with PROCESS, during a lock wait two sessions can make with
+ * `… FOR UPDATE` through a unique index over email: `'ada@…'`). Naming one taints the
+ * statement as a masked view does: every column without its own rule is derived. Matched by name
+ * alone, qualified or not (`USE mysql` then a bare `column_stats`), so an application table of that
+ * name is redacted too — fail closed, as PostgreSQL's pg_stats & co. are
+ * (parsers/masking/taint/analyze.ts).
  */
-const VALUE_STATISTICS_TABLES = new Set(["column_stats", "column_statistics"]);
+const VALUE_COPY_TABLES = new Map([
+  ["column_stats", "value statistics"],
+  ["column_statistics", "value statistics"],
+  ["optimizer_trace", "optimizer trace"],
+  ["innodb_ft_index_table", "full-text index words"],
+  ["innodb_ft_index_cache", "full-text index words"],
+  ["innodb_locks", "lock data"],
+  ["data_locks", "lock data"],
+]);
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
 /**
@@ -158,8 +176,11 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
       stmtMasked = true;
       if (inPredicate() && !view) predicate ??= `${t.value.toLowerCase()} in a predicate or ordering clause`;
     }
-    if ((t.type === "word" || t.type === "ident") && VALUE_STATISTICS_TABLES.has(t.value.toLowerCase())) {
-      sources.add(`value statistics ${t.value.toLowerCase()}`);
+    // Not the session variable of the same name (`SET optimizer_trace = 'enabled=on'`): reading is what is masked.
+    const setting = toks[i + 1]?.type === "op" && (toks[i + 1]!.text === "=" || toks[i + 1]!.text === ":=");
+    const copies = (t.type === "word" || t.type === "ident") && !setting ? VALUE_COPY_TABLES.get(t.value.toLowerCase()) : undefined;
+    if (copies) {
+      sources.add(`${copies} ${t.value.toLowerCase()}`);
       maskedView = stmtMaskedView = true;
       stmtMasked = true;
     }
@@ -236,4 +257,53 @@ export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | n
     if (t.type === "ident" || (t.type === "word" && !RESERVED.has(t.text))) names.add(t.value);
   }
   return names;
+}
+
+/** What follows EXPLAIN / DESCRIBE when it plans a statement (anything else is `DESCRIBE table`). */
+const PLANNED_STARTS = new Set(["SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE", "FOR"]);
+
+/**
+ * Why a statement of this text shows a query plan, or null: EXPLAIN / DESCRIBE of a statement (any
+ * FORMAT, EXTENDED, PARTITIONS), `EXPLAIN FOR CONNECTION`, MariaDB's `ANALYZE <statement>`, `SHOW
+ * EXPLAIN | ANALYZE FOR <thread>`. While planning, the optimizer reads the row of a const table (a
+ * primary-key equality) and the plan quotes the condition it substituted it into (measured on
+ * MariaDB 10.11: `EXPLAIN FORMAT=JSON SELECT c.id FROM customers c NATURAL JOIN subscribers s WHERE
+ * c.id = 1` shows `"attached_condition": "s.email = 'ada@example.com'"`, and EXPLAIN EXTENDED's
+ * note 1003 in SHOW WARNINGS), under no column name and without the statement naming a masked
+ * column. The engine treats such a statement as naming a masked view (every column derived, the
+ * diagnostics tainted after it). Text that cannot be lexed: null (analyzeTaint taints it anyway).
+ */
+export function showsQueryPlan(sql: string, dialect: Dialect): string | null {
+  let toks: Token[];
+  try {
+    toks = lex(sql, dialect);
+  } catch (e) {
+    if (!(e instanceof LexError)) throw e;
+    return null;
+  }
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t.type !== "word" || (i > 0 && toks[i - 1]!.type !== "semicolon")) continue;
+    const next = toks[i + 1];
+    if (t.text === "SHOW" && next?.type === "word" && (next.text === "EXPLAIN" || next.text === "ANALYZE")) return `SHOW ${next.text} (a query plan may quote values the optimizer read)`;
+    if (t.text === "ANALYZE" && !(next?.type === "word" && ["TABLE", "TABLES", "NO_WRITE_TO_BINLOG", "LOCAL"].includes(next.text))) return "ANALYZE of a statement (a query plan may quote values the optimizer read)";
+    if (t.text !== "EXPLAIN" && t.text !== "DESCRIBE" && t.text !== "DESC") continue;
+    let j = i + 1;
+    let options = false;
+    for (;;) {
+      if (toks[j]?.type === "word" && ["EXTENDED", "PARTITIONS", "ANALYZE"].includes(toks[j]!.text)) j++;
+      else if (toks[j]?.type === "word" && toks[j]!.text === "FORMAT") j += toks[j + 1]?.type === "op" && toks[j + 1]!.text === "=" ? 3 : 2;
+      else break;
+      options = true;
+    }
+    const first = toks[j];
+    // `DESCRIBE customers` lists columns; options or a statement (or a parenthesised one) make it a plan.
+    if (options || (first?.type === "word" && PLANNED_STARTS.has(first.text)) || (first?.type === "op" && first.text === "(")) return `${t.text} of a statement (a query plan may quote values the optimizer read)`;
+  }
+  return null;
+}
+
+/** `taint` (or none) with a query plan's reason added: every column derived, as for a masked view. */
+export function withQueryPlan(taint: Taint | null, reason: string): Taint {
+  return { plain: false, sources: [...(taint?.sources ?? []), reason], maskedView: true, assigns: taint?.assigns ?? false, predicate: taint?.predicate ?? null };
 }

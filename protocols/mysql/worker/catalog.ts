@@ -28,8 +28,20 @@ const SELECT_RELATIONS =
   "LEFT JOIN information_schema.VIEWS v ON v.TABLE_SCHEMA = t.TABLE_SCHEMA AND v.TABLE_NAME = t.TABLE_NAME " +
   "WHERE t.TABLE_SCHEMA <> 'information_schema'";
 
-/** Every relation the session's account can see. */
-export const CATALOG_QUERY = SELECT_RELATIONS;
+/**
+ * Generated columns (`email_lower VARCHAR(200) AS (LOWER(email)) STORED`, `dom AS
+ * (SUBSTRING_INDEX(email, '@', -1))`): the server keeps or computes a masked column's value under
+ * another column name of a base table, which no rule names. They travel in the relations' answer
+ * (same width) as `TABLE_TYPE` = `GENERATED COLUMN <name>` with the expression as the definition.
+ * MariaDB reports NULL, MySQL 8 '' for a column that is not generated: both fail `<> ''`.
+ */
+const GENERATED_PREFIX = "GENERATED COLUMN ";
+const SELECT_GENERATED =
+  `SELECT TABLE_SCHEMA, TABLE_NAME, CONCAT('${GENERATED_PREFIX}', COLUMN_NAME), GENERATION_EXPRESSION FROM information_schema.COLUMNS ` +
+  "WHERE TABLE_SCHEMA <> 'information_schema' AND GENERATION_EXPRESSION <> ''";
+
+/** Every relation the session's account can see, and every generated column. */
+export const CATALOG_QUERY = `${SELECT_RELATIONS} UNION ALL ${SELECT_GENERATED}`;
 
 /** Above this many names a statement re-reads the whole catalog instead of the names it uses. */
 export const MAX_TARGETED_NAMES = 200;
@@ -48,7 +60,7 @@ export const MAX_TARGETED_NAMES = 200;
 export function catalogQueryFor(names: readonly string[]): string {
   const hex = (s: string) => `_utf8mb4 0x${Array.from(new TextEncoder().encode(s), (b) => b.toString(16).padStart(2, "0")).join("")}`;
   return names
-    .map((n) => `SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, NULL FROM information_schema.TABLES WHERE TABLE_SCHEMA <> 'information_schema' AND TABLE_NAME = ${hex(n)}`)
+    .map((n) => `SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, NULL FROM information_schema.TABLES WHERE TABLE_SCHEMA <> 'information_schema' AND TABLE_NAME = ${hex(n)} UNION ALL ${SELECT_GENERATED} AND TABLE_NAME = ${hex(n)}`)
     .join(" UNION ALL ");
 }
 
@@ -56,26 +68,52 @@ export function relationsFromRows(rows: readonly (string | null)[][]): Relation[
   return rows.map(([schema, name, type, definition]) => ({ schema: schema ?? "", name: name ?? "", type: type ?? "", definition: definition ?? "" }));
 }
 
+/** A generated column of a base table and the expression the server computes it from. */
+export interface GeneratedColumn {
+  schema: string;
+  table: string;
+  column: string;
+  expression: string;
+}
+
 export class MysqlCatalog {
   /** Lower-cased name → every relation of that name (any schema, any letter case). */
   private byName = new Map<string, Relation[]>();
+  /** Lower-cased table name → its generated columns (any schema). */
+  private generatedByTable = new Map<string, GeneratedColumn[]>();
 
   replaceAll(relations: readonly Relation[]): void {
     this.byName = new Map();
+    this.generatedByTable = new Map();
     for (const r of relations) this.add(r);
   }
 
   /** The answer for exactly these names: what was known under them is forgotten first (dropped, renamed). */
   replaceNames(names: readonly string[], relations: readonly Relation[]): void {
-    for (const n of names) this.byName.delete(n.toLowerCase());
+    for (const n of names) {
+      this.byName.delete(n.toLowerCase());
+      this.generatedByTable.delete(n.toLowerCase());
+    }
     for (const r of relations) {
       // The server compares case-insensitively: it may answer for a name the statement spelt otherwise.
       this.byName.delete(r.name.toLowerCase());
+      this.generatedByTable.delete(r.name.toLowerCase());
     }
     for (const r of relations) this.add(r);
   }
 
+  /** Every generated column of the snapshot. */
+  generatedColumns(): GeneratedColumn[] {
+    return [...this.generatedByTable.values()].flat();
+  }
+
   private add(r: Relation): void {
+    if (r.type.startsWith(GENERATED_PREFIX)) {
+      const g = { schema: r.schema, table: r.name, column: r.type.slice(GENERATED_PREFIX.length), expression: r.definition };
+      const k = r.name.toLowerCase();
+      this.generatedByTable.set(k, [...(this.generatedByTable.get(k) ?? []), g]);
+      return;
+    }
     const k = r.name.toLowerCase();
     const list = this.byName.get(k);
     if (list) list.push(r);

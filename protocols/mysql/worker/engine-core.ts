@@ -25,7 +25,7 @@ import { classifyMysql, opaquePart, type MysqlStatement } from "../sql/classify.
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import { dialectFromServerVersion } from "../sql/dialect.ts";
 import type { RowMasker } from "./row-masker.ts";
-import { analyzeTaint, ddlNamingMaskedTable, namedIdentifiers, tableQueryStarts, type Taint } from "../sql/taint.ts";
+import { analyzeTaint, ddlNamingMaskedTable, namedIdentifiers, showsQueryPlan, tableQueryStarts, withQueryPlan, type Taint } from "../sql/taint.ts";
 import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
 
 /** `rateLimited`: refused by the tenant's request rate (ER 1226), not by a rule. */
@@ -267,7 +267,11 @@ export class MysqlEngineCore {
     const sql = utf8TextStrict(sqlBytes);
     const statements = classifyMysql(sql, this.pin.dialect);
     const m = this.opts.masker;
-    const taint = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w), m.hasColumnRules) : null;
+    const analyzed = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w), m.hasColumnRules) : null;
+    // A query plan quotes values the optimizer read from const tables, whatever the statement names
+    // (sql/taint.ts showsQueryPlan). Without column rules the detectors scan it like any value.
+    const plan = m?.hasColumnRules ? showsQueryPlan(sql, this.pin.dialect) : null;
+    const taint = plan ? withQueryPlan(analyzed, plan) : analyzed;
     const pinRefusal = this.pin.check(statements);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
@@ -530,8 +534,11 @@ export class MysqlEngineCore {
    * a value (`Incorrect integer value: 'ada@…'`, `Duplicate entry '…'`): the code and SQLSTATE
    * are kept, the text is replaced — for the client and the trail alike.
    */
-  private onError(p: Packet, taint: Taint | null): void {
+  private onError(p: Packet, statementTaint: Taint | null): void {
     const err = decodeErr(p.payload);
+    // A duplicate-key error quotes the whole key, whatever the statement named: `UPDATE customers
+    // SET tenant = 1 …` against UNIQUE (tenant, email) answers `Duplicate entry '1-ada@…'`.
+    const taint = statementTaint ?? (this.opts.masker?.hasColumnRules && KEY_VALUE_ERRORS.has(err.code) ? KEY_VALUE_TAINT : null);
     if (taint) {
       const out = withheld(err, taint);
       this.host.sendToClient(encodePacket(p.seq, out));
@@ -775,6 +782,13 @@ export class MysqlEngineCore {
 
 const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
 
+/**
+ * Server errors whose text quotes a unique key's values (MariaDB/MySQL): 1062 ER_DUP_ENTRY, 1586
+ * ER_DUP_ENTRY_WITH_KEY_NAME, 1557 ER_FOREIGN_DUPLICATE_KEY, 1761/1762 ER_FOREIGN_DUPLICATE_KEY_WITH(OUT)_CHILD_INFO.
+ * A key may hold a masked column next to the ones a statement names, so under column rules their text is withheld.
+ */
+const KEY_VALUE_ERRORS = new Set([1062, 1586, 1557, 1761, 1762]);
+const KEY_VALUE_TAINT: Taint = { plain: false, sources: ["a unique key's values, which may hold a masked column"], maskedView: false, assigns: false, predicate: null };
 /** Results of SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived. */
 const DIAGNOSTICS_TAINT: Taint = { plain: false, sources: ["diagnostics of a statement that read masked data"], maskedView: false, assigns: false, predicate: null };
 

@@ -25,7 +25,7 @@ import { Writer } from "../codec/bytes.ts";
 import { analyzeTaint, type Taint } from "../sql/taint.ts";
 import { classifyMysql, opaquePart } from "../sql/classify.ts";
 import type { Dialect } from "../sql/dialect.ts";
-import type { MysqlCatalog } from "./catalog.ts";
+import type { GeneratedColumn, MysqlCatalog } from "./catalog.ts";
 import { TYPE } from "../codec/constants.ts";
 
 export type { Taint };
@@ -89,7 +89,39 @@ export class RowMasker {
   /** Whether an identifier of a statement names a masked column (by any column glob's column part) or a masked view. */
   namesMasked(identifier: string): boolean {
     const w = identifier.toLowerCase();
-    return this.maskedViews.has(w) || this.columnGlobs.some((g) => g.test(w));
+    return this.maskedViews.has(w) || this.maskedGeneratedNames.has(w) || this.columnGlobs.some((g) => g.test(w));
+  }
+
+  /** Generated columns computed from masked data: `schema.table.column` (lower case), and their bare names. */
+  private maskedGenerated = new Set<string>();
+  private maskedGeneratedNames = new Set<string>();
+
+  /**
+   * A generated column whose expression names masked data (`email_lower AS (LOWER(email))`, or
+   * another such column) holds a masked value under a name no rule speaks for: its values are
+   * derived, and naming it taints a statement as naming `email` does (a view over it is masked).
+   * An expression the gateway cannot lex counts as masked.
+   */
+  private setGenerated(columns: readonly GeneratedColumn[], dialect: Dialect): void {
+    this.maskedGenerated = new Set();
+    this.maskedGeneratedNames = new Set();
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const g of columns) {
+        const key = `${g.schema}.${g.table}.${g.column}`.toLowerCase();
+        if (this.maskedGenerated.has(key)) continue;
+        if (!g.expression || analyzeTaint(g.expression, dialect, (w) => this.namesMasked(w)) !== null) {
+          this.maskedGenerated.add(key);
+          this.maskedGeneratedNames.add(g.column.toLowerCase());
+          grew = true;
+        }
+      }
+    }
+  }
+
+  private isMaskedGenerated(c: ColumnDefinition): boolean {
+    return this.maskedGenerated.size > 0 && !!c.orgName && this.maskedGenerated.has(`${c.schema}.${c.orgTable}.${c.orgName}`.toLowerCase());
   }
 
   /**
@@ -130,6 +162,7 @@ export class RowMasker {
    * lexed. Its columns are then derived, and naming it taints a statement.
    */
   setCatalog(catalog: MysqlCatalog, dialect: Dialect): void {
+    this.setGenerated(catalog.generatedColumns(), dialect);
     this.setViews(catalog.views(), dialect);
     this.catalog = catalog;
   }
@@ -204,6 +237,7 @@ export class RowMasker {
       // With a catalog, a column whose origin is not a known stored value may carry anything (a
       // view created by another session after the snapshot, a derived table over masked columns).
       if (this.catalog && c.orgTable && !this.storedOrigin(c)) return DERIVED_RULE;
+      if (this.isMaskedGenerated(c)) return DERIVED_RULE;
       const r = this.ruleOf(c);
       if (r >= 0) return r;
       if (binary && !isStringType(c.type)) return SKIP;

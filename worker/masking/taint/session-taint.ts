@@ -199,6 +199,8 @@ export class SessionTaint {
       const real = rel.columns.get(c.columnIndex);
       const rule = real === undefined ? DERIVED_RULE : this.masker.ruleFor(real, `${rel.schema}.${rel.name}`);
       if (rule >= 0) return rule;
+      // A generated column computed from a masked one (catalog.ts): derived.
+      if (catalog.isMaskedGenerated(c.tableOid, c.columnIndex)) return DERIVED_RULE;
       return KEEP;
     }
     if (!catalog || (c.tableOid !== 0 && catalog.isOpaqueRelation(c.tableOid)) || (taint && !taint.messagesOnly)) return DERIVED_RULE;
