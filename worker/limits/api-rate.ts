@@ -182,7 +182,11 @@ export class ApiRateGate {
     }
     if (now < lease.emptyUntil) return lease.suspended !== undefined ? suspendedDecision(lease.suspended) : refused(bucket, perMinute, lease.emptyUntil - now, lease.scope);
     // The tenant's whole bucket known empty (said while serving another address): refused without asking.
-    if (now < whole.emptyUntil) return whole.suspended !== undefined ? suspendedDecision(whole.suspended) : refused(bucket, perMinute, whole.emptyUntil - now, "tenant");
+    if (now < whole.emptyUntil) {
+      // Remembered for this address group too: it was refused (addressKnownRefused).
+      if (lease !== whole) Object.assign(lease, { tokens: 0, emptyUntil: whole.emptyUntil, scope: "tenant", suspended: whole.suspended });
+      return whole.suspended !== undefined ? suspendedDecision(whole.suspended) : refused(bucket, perMinute, whole.emptyUntil - now, "tenant");
+    }
     const limits = apiBucketLimits(perMinute);
     const share: AddressShare | undefined = group === undefined ? undefined : { group, limits: apiBucketLimits(addressShare(perMinute)) };
     let take: ApiTake;
@@ -228,6 +232,20 @@ export class ApiRateGate {
     }
     return refused(bucket, perMinute, take.retryAfterMs, scope);
   }
+
+  /**
+   * The refusal this isolate already holds for the address group `group` in `bucket` (its share
+   * used up, or it was refused while the tenant's whole bucket was empty), or null: nothing is
+   * asked of the limiter and nothing is spent. A group that has not been refused is never refused
+   * here, however empty the whole bucket is (worker/routes/connector.ts, stream tickets: a flood from other addresses
+   * must not keep the tenant's connectors out).
+   */
+  addressKnownRefused(tenant: string, bucket: ApiBucket, perMinute: number, group: string): ApiDecision | null {
+    const lease = this.addressLeases.get(`${tenant}\n${bucket}\n${group}`);
+    const now = this.now();
+    if (!lease || lease.perMinute !== perMinute || now >= lease.emptyUntil) return null;
+    return lease.suspended !== undefined ? suspendedDecision(lease.suspended) : refused(bucket, perMinute, lease.emptyUntil - now, lease.scope);
+  }
 }
 
 function suspendedDecision(reason: string): ApiDecision {
@@ -271,11 +289,29 @@ export async function chargeApiRequest(env: Pick<Env, "TENANT" | "SESSION_LIMITE
     group,
     { version: tenant.version ?? 0, forget: () => forgetTenant(tenant.name) },
   );
-  if (decision.ok) return null;
+  return decision.ok ? null : refusalResponse(decision);
+}
+
+function refusalResponse(decision: Exclude<ApiDecision, { ok: true }>): Response {
   return Response.json(
     { error: decision.error, reason: decision.reason, retry_after_seconds: decision.retryAfterSeconds },
     { status: decision.status, headers: { "retry-after": String(decision.retryAfterSeconds) } },
   );
+}
+
+/**
+ * Hosted mode: the refusal this isolate already holds for the request's client address group in
+ * the anonymous bucket (ApiRateGate.addressKnownRefused), or null. Spends nothing: for calls that
+ * are charged only when they turn out to be refused (a stream ticket the session object refused,
+ * worker/routes/connector.ts), so that an address refused once reaches no object until its share
+ * returns.
+ */
+export function knownAnonymousRefusal(env: Pick<Env, "TENANT" | "GATEHOUSE_BEHIND_CLOUDFLARE">, request: Request, gate: ApiRateGate = isolateGate): Response | null {
+  const tenant = env.TENANT;
+  if (!tenant) return null;
+  const group = addressGroup(clientAddress(env, request.headers, request.cf));
+  const decision = gate.addressKnownRefused(tenant.name, "anonymous", apiRequestsPerMinute(tenant.limits), group);
+  return decision && !decision.ok ? refusalResponse(decision) : null;
 }
 
 /**

@@ -20,7 +20,7 @@ import { CONNECTOR_HEADER, STREAM_TICKET_HEADER } from "../session/session-objec
 import { STREAM_TICKET_PREFIX, isStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
 import { requireTunnelVersion } from "./tunnel.ts";
 import { HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
-import { chargeApiRequest } from "../limits/api-rate.ts";
+import { chargeAnonymousCall, chargeApiRequest, knownAnonymousRefusal } from "../limits/api-rate.ts";
 import { verifyWithRegisteredKey } from "../connectors/connector-keys.ts";
 
 /**
@@ -115,7 +115,16 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
       // the registry (hub shard 0). A malformed one is refused here, before any object is touched.
       if (!isStreamTicket(presented)) throw new UnauthorizedError("malformed stream ticket");
       requireUpgrade(c);
-      return stub().fetch("https://session/connector", { headers: { upgrade: "websocket", [STREAM_TICKET_HEADER]: presented } });
+      // Hosted mode: a well-formed ticket is free to make up, and each one reaches (or creates) a
+      // session object, which reads the tenant's record from the platform registry when it starts.
+      // So a ticket the object refuses is charged to the anonymous bucket (and its address's share)
+      // afterwards, and an address already refused reaches no object until its share returns. A
+      // valid ticket is never charged: a flood from other addresses does not keep the connector out.
+      const known = knownAnonymousRefusal(c.env, c.req.raw);
+      if (known) return known;
+      const answer = await stub().fetch("https://session/connector", { headers: { upgrade: "websocket", [STREAM_TICKET_HEADER]: presented } });
+      if (answer.status !== 401) return answer;
+      return (await chargeAnonymousCall(c.env, c.req.raw, c.req.path)) ?? answer;
     }
     // A connector older than stream tickets: a session-bound assertion, admitted on shard 0.
     const { connectorId } = await admitConnector(c, sessionId);
