@@ -17,7 +17,8 @@ import type { OpenStreamResult } from "../bindings.ts";
 import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
 import { encodeControl, encodeData, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
-import { newStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
+import { newStreamTicket, streamTicketHash, STREAM_TICKET_TTL_MS } from "../../parsers/tunnel/stream-ticket.ts";
+import { StreamTickets } from "./stream-tickets.ts";
 import { ensureSchema } from "../storage/schema.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { HUB_SHARD_HEADER, hubShard, hubShardOfResource } from "../connectors/hub-shards.ts";
@@ -119,6 +120,21 @@ async function holdHubAnswer(sessionId: string): Promise<{ release: () => Promis
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
+
+describe("the session's ticket book (StreamTickets)", () => {
+  it("judges a ticket in flight against the ticket current when its hash is known: one replaced by a new request is refused, the new one admitted", async () => {
+    const book = new StreamTickets();
+    const first = newStreamTicket();
+    const second = newStreamTicket();
+    const secondHash = await streamTicketHash(second);
+    book.issue(await streamTicketHash(first), "c-first", STREAM_TICKET_TTL_MS);
+    const inFlight = book.admit(first); // while it hashes, the session asks the hub again
+    book.issue(secondHash, "c-second", STREAM_TICKET_TTL_MS);
+    expect(await inFlight).toEqual({ ok: false, reason: "the stream ticket is not this session's" });
+    expect(await book.admit(second)).toEqual({ ok: true, connectorId: "c-second" });
+    expect(await book.admit(second)).toEqual({ ok: false, reason: "the stream ticket was already used" });
+  });
+});
 
 describe("stream admission by ticket", () => {
   it("admits the stream presenting the session's ticket, once: replayed, it is refused 401 and the session keeps its stream", async () => {

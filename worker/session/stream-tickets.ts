@@ -37,10 +37,14 @@ export class StreamTickets {
 
   /** Admit the stream presenting `ticket` (once), or say why not. */
   async admit(ticket: string): Promise<TicketVerdict> {
+    const hash = await streamTicketHash(ticket);
+    // Read after the hash is computed: a session that asked the hub again meanwhile holds a newer
+    // ticket, and only that one counts (an earlier ticket in flight must not be judged against the
+    // entry it replaced).
     const issued = this.issued;
     if (!issued) return { ok: false, reason: "no stream ticket was issued for this session" };
     // Compared as hashes, in constant time: the session never holds a ticket an error could leak.
-    if (!sameTicketHash(await streamTicketHash(ticket), issued.hash)) return { ok: false, reason: "the stream ticket is not this session's" };
+    if (!sameTicketHash(hash, issued.hash)) return { ok: false, reason: "the stream ticket is not this session's" };
     if (issued.withdrawn) return { ok: false, reason: "the session was ended before its connector stream attached", withdrawn: true };
     if (issued.used) return { ok: false, reason: "the stream ticket was already used" };
     issued.used = true; // one use, whatever the stream's fate
