@@ -150,6 +150,17 @@ const SCHEMA = [
  */
 const OUTWARD_KINDS = "('webhook', 'slack')";
 
+/** How long an outward send held by the record's own word (below) waits before the record is read again. */
+const HELD_RECHECK_MS = 30_000;
+
+/**
+ * What `deliver` answers before an outward send when the tenant's newest record says suspended
+ * although this shard was not told (the platform's tell failed and is pending): the row goes back
+ * to the outbox unattempted, its attempts untouched. Covers the window until the platform's retry
+ * reaches the shard.
+ */
+const HELD = Symbol("held while the tenant is suspended");
+
 export class ApprovalsObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
@@ -455,6 +466,10 @@ export class ApprovalsObject extends DurableObject<Env> {
         const attempt = r.attempts + 1;
         try {
           const result = await this.deliver(r);
+          if (result === HELD) {
+            this.sql.exec("UPDATE outbox SET status = 'pending', next_at = ? WHERE id = ?", Date.now() + HELD_RECHECK_MS, r.id);
+            return;
+          }
           this.sql.exec("UPDATE outbox SET status = 'delivered', attempts = ?, last_error = NULL WHERE id = ?", attempt, r.id);
           if (result) this.log(r.request_id, Date.now(), result.type, result.data);
         } catch (e) {
@@ -466,8 +481,8 @@ export class ApprovalsObject extends DurableObject<Env> {
     );
   }
 
-  /** Returns a history entry to write on success, if any. Throws to retry. */
-  private async deliver(row: { request_id: string; kind: OutboxKind; target: string; event: string; payload: string; delivery_id: string }): Promise<{ type: string; data: Record<string, unknown> } | null> {
+  /** Returns a history entry to write on success, if any, or HELD (not attempted: the tenant is suspended). Throws to retry. */
+  private async deliver(row: { request_id: string; kind: OutboxKind; target: string; event: string; payload: string; delivery_id: string }): Promise<{ type: string; data: Record<string, unknown> } | null | typeof HELD> {
     const record = this.load(row.request_id);
     if (!record) return null;
     if (row.kind === "session-decided") {
@@ -487,6 +502,8 @@ export class ApprovalsObject extends DurableObject<Env> {
     const target = JSON.parse(row.payload) as NotificationTarget;
     // Hosted mode: the tenant's newest record (its secrets may have been rotated) before signing or sending.
     await refreshTenantEnv(this.env);
+    // ... and its status: a suspension this shard was not told yet (the tell is pending) holds the send too.
+    if (this.env.TENANT?.suspended) return HELD;
     const env = this.env as unknown as Record<string, unknown>;
     const url = resolveTargetUrl(target, env);
     const publicUrl = this.env.GATEHOUSE_PUBLIC_URL;

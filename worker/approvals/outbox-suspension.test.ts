@@ -99,6 +99,29 @@ describe("a suspended tenant's notification outbox", () => {
     }, WAIT);
   });
 
+  it("holds them on the tenant record's own word when the suspension's tell did not reach this shard (pending): not attempted until the record is active", async () => {
+    await ensureSchema(testEnv.DB);
+    await testEnv.DB.prepare("INSERT OR IGNORE INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)").bind("outbox-hold", "test.yaml", POLICY, "test", Date.now()).run();
+    const e = tenantEnv("outbox-missed-tell");
+    // Never told "suspended"; the object's Env (its tenant's newest record, as the refresh before a send gives it) says suspended.
+    const setRecordSuspended = (suspended: boolean) =>
+      runInDurableObject(shardOf(e), async (o: unknown) => {
+        const object = o as { env: Env };
+        Object.defineProperty(object, "env", { value: { ...object.env, TENANT: { ...e.TENANT!, suspended } }, configurable: true, writable: true });
+      });
+    await setRecordSuspended(true);
+    const id = await request(e);
+    await vi.waitFor(async () => expect(await slackRows(e, id)).toHaveLength(1), WAIT);
+    await runDurableObjectAlarm(shardOf(e));
+    await runDurableObjectAlarm(shardOf(e));
+    expect(await slackRows(e, id)).toEqual([{ kind: "slack", status: "pending", attempts: 0, last_error: null }]);
+    // The record says active again: the next look sends it (nothing listens: the attempt is counted).
+    await setRecordSuspended(false);
+    await runInDurableObject(shardOf(e), async (_o: unknown, state: DurableObjectState) => void state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE request_id = ?", id));
+    await runDurableObjectAlarm(shardOf(e));
+    await vi.waitFor(async () => expect((await slackRows(e, id))[0]!.attempts).toBeGreaterThanOrEqual(1), WAIT);
+  });
+
   it("is erased with the tenant, its held notifications never sent", async () => {
     const e = tenantEnv("outbox-deleted");
     const shard = shardOf(e) as unknown as Sync & { purgeTenantData(): Promise<void> };
