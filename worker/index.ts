@@ -25,7 +25,7 @@ import type { HostedEnv } from "./tenancy/tenant-env.ts";
 
 // Tenant-aware in hosted mode (they run with the tenant named in their object name), plain otherwise.
 export { SessionObject, ConnectorHub, ApprovalsObject, SessionLimiter, ExportObject } from "./tenancy/tenant-objects.ts";
-export { TenantStore } from "./tenancy/tenant-store.ts";
+export { TenantStore } from "./tenancy/tenant-store-object.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 

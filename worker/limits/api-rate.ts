@@ -46,6 +46,9 @@ import { clientAddress } from "../routes/client-address.ts";
 import { addressGroup } from "./address-group.ts";
 import { forgetTenant } from "../tenancy/tenant-registry.ts";
 
+import { apiRequestsPerMinute } from "./api-rate-default.ts";
+export { DEFAULT_API_REQUESTS_PER_MINUTE, apiRequestsPerMinute } from "./api-rate-default.ts";
+
 export type ApiBucket = "callers" | "unmatched" | "anonymous";
 
 /** A client address group's share of the anonymous bucket, asked for with it. */
@@ -57,8 +60,6 @@ export interface AddressShare {
 /** What the limiter answers: `scope` says whether the tenant's bucket or the address's share was empty. */
 export type ApiTake = Take & { suspended?: string; scope?: "tenant" | "address"; version?: number };
 
-/** When a tenant's record sets no `max_api_requests_per_minute`. */
-export const DEFAULT_API_REQUESTS_PER_MINUTE = 1200;
 
 export interface ApiRateLimiter {
   /**
@@ -70,10 +71,6 @@ export interface ApiRateLimiter {
 
 const LEASE_MS = 1000;
 
-export function apiRequestsPerMinute(limits: { maxApiRequestsPerMinute?: number | null } | undefined): number {
-  const n = limits?.maxApiRequestsPerMinute;
-  return n != null && n >= 1 ? n : DEFAULT_API_REQUESTS_PER_MINUTE;
-}
 
 /** The bucket: a minute's worth may be sent back to back, refilled at the per-minute rate. */
 export function apiBucketLimits(perMinute: number): BucketLimits {

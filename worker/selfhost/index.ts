@@ -21,7 +21,7 @@ import { withStorage, type HostEnv } from "./storage.ts";
 
 export { SelfHostStore } from "./store-object.ts";
 // Every tenant's database and the platform's registry of tenants (multi-tenant mode only).
-export { TenantStore } from "../tenancy/tenant-store.ts";
+export { TenantStore } from "../tenancy/tenant-store-object.ts";
 
 export class SessionObject extends TenantSessionObject {
   constructor(ctx: DurableObjectState, env: HostEnv) {

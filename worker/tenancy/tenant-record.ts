@@ -15,7 +15,7 @@ import { MAX_APPROVAL_SHARDS } from "../approvals/shards.ts";
 import { MAX_HUB_SHARDS } from "../connectors/hub-shards.ts";
 import { parseSigninConfig, signinIssuerProblems } from "../signin/config.ts";
 import { SIGNIN_SECRET_PREFIX } from "./tenant-secrets.ts";
-import { apiRequestsPerMinute } from "../limits/api-rate.ts";
+import { apiRequestsPerMinute } from "../limits/api-rate-default.ts";
 
 /**
  * maxSessions: live sessions at once in the tenant; maxRecordingBytes: bytes stored under its R2
