@@ -32,26 +32,14 @@ import { APPROVALS_OBJECT_NAME } from "../approvals/client.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
 import { HUB_SHARD_HEADER } from "../connectors/hub-shards.ts";
 import { TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { testTenantRecord } from "./test-records.ts";
 
 const raw = env as unknown as MultiTenantEnv & { TENANT_STORE: TenantStoreNamespace };
 const registry = () => platformDatabase(raw.TENANT_STORE);
 const ADMIN = "https://platform.example platform-admin";
 
 async function newTenant(name: string): Promise<TenantRecord> {
-  const record: TenantRecord = {
-    name,
-    issuers: JSON.stringify([{ issuer: "https://idp.example", audiences: [`gatehouse-${name}`] }]),
-    connectors: "[]",
-    policy: "version: 1\nrules: []\n",
-    policySource: "policy.yaml",
-    maskingKey: "k".repeat(32),
-    auditKeys: null,
-    export: null,
-    limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null },
-    shards: { approvals: 2, hub: 2 },
-    createdAt: Date.now(),
-    createdBy: ADMIN,
-  };
+  const record = testTenantRecord(name, ADMIN, { shards: { approvals: 2, hub: 2 } });
   expect(await insertTenant(registry(), record)).toBe(true);
   return record;
 }

@@ -17,6 +17,7 @@ import { platformDatabase, type TenantStoreNamespace } from "./tenant-store.ts";
 import { insertTenant, readTenant, replaceTenant } from "./tenant-registry.ts";
 import { updatedTenant, type TenantRecord } from "./tenant-record.ts";
 import { changedSecrets, openSecrets, sealSecrets } from "./tenant-secrets.ts";
+import { testTenantRecord } from "./test-records.ts";
 
 const KEY = "22".repeat(32);
 const raw = env as unknown as Env & { TENANT_STORE: TenantStoreNamespace };
@@ -30,21 +31,7 @@ function objectState(name: string): DurableObjectState {
 }
 
 async function newTenant(name: string, secrets: Record<string, string>): Promise<TenantRecord> {
-  const record: TenantRecord = {
-    name,
-    issuers: JSON.stringify([{ issuer: "https://idp.example", audiences: [`gatehouse-${name}`] }]),
-    connectors: "[]",
-    policy: "version: 1\nrules: []\n",
-    policySource: "policy.yaml",
-    maskingKey: "k".repeat(32),
-    auditKeys: null,
-    export: null,
-    secrets: await sealSecrets(KEY, name, secrets),
-    secretNames: Object.keys(secrets),
-    limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null },
-    createdAt: Date.now(),
-    createdBy: "test",
-  };
+  const record = testTenantRecord(name, "test", { secrets: await sealSecrets(KEY, name, secrets), secretNames: Object.keys(secrets) });
   expect(await insertTenant(platformDatabase(raw.TENANT_STORE), record)).toBe(true);
   return record;
 }
