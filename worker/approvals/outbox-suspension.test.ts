@@ -12,7 +12,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { Env } from "../env.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { createApprovalRequest, statementSha256 } from "./client.ts";
-import { ensureSchema } from "../storage/schema.ts";
+import { applyTestPolicy } from "../session/test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 const WAIT = { timeout: 20_000, interval: 50 };
@@ -70,8 +70,7 @@ async function alarmAt(e: Env): Promise<number | null> {
 
 describe("a suspended tenant's notification outbox", () => {
   it("holds outward notifications (Slack here; webhooks are held alike): kept, not attempted, no alarm spinning; sends them after resume", async () => {
-    await ensureSchema(testEnv.DB);
-    await testEnv.DB.prepare("INSERT OR IGNORE INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)").bind("outbox-hold", "test.yaml", POLICY, "test", Date.now()).run();
+    await applyTestPolicy(testEnv.DB, POLICY);
     const e = tenantEnv("outbox-hold");
     const shard = shardOf(e) as unknown as Sync;
     expect(await shard.syncTenantSuspension({ version: 1, suspended: SUSPENDED })).toEqual({ applied: true, version: 1 });
@@ -100,8 +99,7 @@ describe("a suspended tenant's notification outbox", () => {
   });
 
   it("holds them on the tenant record's own word when the suspension's tell did not reach this shard (pending): not attempted until the record is active", async () => {
-    await ensureSchema(testEnv.DB);
-    await testEnv.DB.prepare("INSERT OR IGNORE INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)").bind("outbox-hold", "test.yaml", POLICY, "test", Date.now()).run();
+    await applyTestPolicy(testEnv.DB, POLICY);
     const e = tenantEnv("outbox-missed-tell");
     // Never told "suspended"; the object's Env (its tenant's newest record, as the refresh before a send gives it) says suspended.
     const setRecordSuspended = (suspended: boolean) =>

@@ -12,6 +12,7 @@ import type { Env } from "../env.ts";
 import { ADMISSION_HEADER, type ClientAdmission } from "./session-object.ts";
 import { decodeFrame, encodeControl, FrameType, type Frame } from "../../parsers/tunnel/frames.ts";
 import { ensureSchema } from "../storage/schema.ts";
+import { applyTestPolicy } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 const IDENTITY = { issuer: "https://idp.example", subject: "ci", claims: { iss: "https://idp.example", sub: "ci" } };
@@ -35,12 +36,7 @@ masking:
 `;
 
 let n = 0;
-async function applyPolicy(text: string): Promise<void> {
-  await ensureSchema(testEnv.DB);
-  await testEnv.DB.prepare("INSERT INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)")
-    .bind(`h${++n}`, "test.yaml", text, "test", Date.now() + n)
-    .run();
-}
+const applyPolicy = (text: string) => applyTestPolicy(testEnv.DB, text);
 
 async function openTunnel(type: string): Promise<{ sessionId: string; ws: WebSocket; frames: Frame[]; closed: Promise<void> }> {
   const sessionId = `30000000-0000-4000-8000-${String(++n).padStart(12, "0")}`;

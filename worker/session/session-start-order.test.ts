@@ -17,9 +17,8 @@ import type { Env } from "../env.ts";
 import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, } from "./session-object.ts";
 import { encodeControl, encodeData, FrameType, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
-import { ensureSchema } from "../storage/schema.ts";
 import { RecordingError } from "../audit/errors.ts";
-import { askedOpen, holdRecorder as holdSessionRecorder, reader, startupMessage, ticketStream, WAIT, type HeldRecorder } from "./test-helpers.ts";
+import { applyTestPolicy, askedOpen, holdRecorder as holdSessionRecorder, reader, startupMessage, ticketStream, WAIT, type HeldRecorder } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 const pipeline = (sub: string) => ({ issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } });
@@ -37,13 +36,7 @@ rules:
     actions: [connect, sql.read]
 `;
 
-let n = 0;
-async function applyPolicy(text: string): Promise<void> {
-  await ensureSchema(testEnv.DB);
-  await testEnv.DB.prepare("INSERT INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)")
-    .bind(`order${++n}`, "test.yaml", text, "test", Date.now() + n)
-    .run();
-}
+const applyPolicy = (text: string) => applyTestPolicy(testEnv.DB, text);
 
 afterEach(async () => {
   await testEnv.DB.prepare("DELETE FROM policy_versions").run();

@@ -19,21 +19,10 @@ import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, type SessionO
 import { encodeControl, encodeData, TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { newStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
-import { ensureSchema } from "../storage/schema.ts";
 import { HUB_SHARD_HEADER } from "../connectors/hub-shards.ts";
-import { askedOpen, reader, startupMessage, WAIT } from "./test-helpers.ts";
+import { applyTestPolicy, askedOpen, reader, startupMessage, WAIT } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
-
-const POLICY = `
-version: 1
-rules:
-  - name: everyone
-    effect: allow
-    subjects: any
-    resources: any
-    actions: [connect, sql.read]
-`;
 
 /** A hosted tenant's Env for the edge route; `reached()` counts the requests that got to a session object. */
 function tenantEnv(name: string, perMinute: number): { env: HostedEnv; reached: () => number } {
@@ -96,8 +85,7 @@ describe("made-up stream tickets are charged", () => {
   });
 
   it("a flood that empties the tenant's anonymous bucket does not keep the tenant's connector out: its valid ticket is admitted, uncharged", async () => {
-    await ensureSchema(testEnv.DB);
-    await testEnv.DB.prepare("INSERT INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)").bind("ticket-charges", "test.yaml", POLICY, "test", Date.now()).run();
+    await applyTestPolicy(testEnv.DB);
     // 30 a minute, 10 per address: three flooding addresses use the whole bucket up.
     const t = tenantEnv("tickets-flooded", 30);
     for (const ip of ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"]) {

@@ -19,33 +19,16 @@ import { encodeControl, encodeData, FrameType, TUNNEL_SUBPROTOCOL, type ControlM
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { newStreamTicket, streamTicketHash, STREAM_TICKET_TTL_MS } from "../../parsers/tunnel/stream-ticket.ts";
 import { StreamTickets } from "./stream-tickets.ts";
-import { ensureSchema } from "../storage/schema.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { HUB_SHARD_HEADER, hubShard, hubShardOfResource } from "../connectors/hub-shards.ts";
-import { askedOpen, holdRecorder, reader, startupMessage, ticketStream, WAIT } from "./test-helpers.ts";
+import { applyTestPolicy, askedOpen, holdRecorder, reader, startupMessage, ticketStream, WAIT } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 /** The tenants' trusted issuer (a hosted session object checks the token's issuer against its record again: tenancy/still-trusted.ts). */
 const TENANT_ISSUERS = JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-test"] }]);
 const pipeline = (sub: string) => ({ issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } });
 
-const POLICY = `
-version: 1
-rules:
-  - name: everyone
-    effect: allow
-    subjects: any
-    resources: any
-    actions: [connect, sql.read]
-`;
-
-let n = 0;
-async function applyPolicy(): Promise<void> {
-  await ensureSchema(testEnv.DB);
-  await testEnv.DB.prepare("INSERT INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)")
-    .bind(`tickets${++n}`, "test.yaml", POLICY, "test", Date.now() + n)
-    .run();
-}
+const applyPolicy = () => applyTestPolicy(testEnv.DB);
 
 afterEach(async () => {
   await testEnv.DB.prepare("DELETE FROM policy_versions").run();

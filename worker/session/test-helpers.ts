@@ -4,9 +4,30 @@ import { runInDurableObject } from "cloudflare:test";
 import type { Env } from "../env.ts";
 import { STREAM_TICKET_HEADER, type SessionObject } from "./session-object.ts";
 import { decodeFrame, FrameType, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
+import { ensureSchema } from "../storage/schema.ts";
 
 /** How long to wait for what must happen (a loaded machine is slow; nothing here measures time). */
 export const WAIT = { timeout: 20_000, interval: 20 };
+
+/** Everyone may connect and read: for tests whose subject is not the session's own policy. */
+export const EVERYONE_POLICY = `
+version: 1
+rules:
+  - name: everyone
+    effect: allow
+    subjects: any
+    resources: any
+    actions: [connect, sql.read]
+`;
+
+let policiesApplied = 0;
+
+/** Makes `text` the policy in force in `db` (a policy_versions row newer than any this isolate wrote before). */
+export async function applyTestPolicy(db: D1Database, text: string = EVERYONE_POLICY): Promise<void> {
+  await ensureSchema(db);
+  const n = ++policiesApplied;
+  await db.prepare("INSERT INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)").bind(`test-policy-${n}`, "test.yaml", text, "test", Date.now() + n).run();
+}
 
 export interface HeldRecorder {
   /** Resolves once the object reached its recorder (session.start not written yet). */

@@ -24,10 +24,9 @@ import { endActivity, resumeActivity } from "./tenant-lifecycle.ts";
 import { tenantSuspension } from "./tenant-suspension.ts";
 import { allHubShards, hubShard, HUB_SHARD_HEADER, resourceHub } from "../connectors/hub-shards.ts";
 import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission } from "../session/session-object.ts";
-import { holdRecorder, type HeldRecorder } from "../session/test-helpers.ts";
+import { applyTestPolicy, holdRecorder, type HeldRecorder } from "../session/test-helpers.ts";
 import { decodeFrame, encodeControl, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
-import { ensureSchema } from "../storage/schema.ts";
 
 const testEnv = env as unknown as Env;
 const LIMITS = { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null };
@@ -157,21 +156,7 @@ describe("a suspended tenant's connector, through the connector routes of an iso
   });
 });
 
-/** Everyone may connect and read (the session's own policy is not what this test is about). */
-const POLICY = `
-version: 1
-rules:
-  - name: everyone
-    effect: allow
-    subjects: any
-    resources: any
-    actions: [connect, sql.read]
-`;
-
-async function applyPolicy(): Promise<void> {
-  await ensureSchema(testEnv.DB);
-  await testEnv.DB.prepare("INSERT OR IGNORE INTO policy_versions (hash, source, text, applied_by, applied_at) VALUES (?, ?, ?, ?, ?)").bind("susp-policy", "test.yaml", POLICY, "test", Date.now()).run();
-}
+const applyPolicy = () => applyTestPolicy(testEnv.DB);
 
 /** The tenant's connector serving `resource` on its hub. */
 async function connectorOnline(e: Env, resource: string): Promise<void> {
