@@ -9,7 +9,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import { generateKeyPair } from "jose";
+import { testIssuer, type TestIssuer } from "./test-issuer.ts";
 import type { Env } from "../env.ts";
 import worker from "../index.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
@@ -19,40 +20,22 @@ import type { HostedEnv } from "../tenancy/tenant-env.ts";
 
 const testEnv = env as unknown as Env;
 const ISSUER = "https://issuer.api-rate.test";
-let key: CryptoKey;
+let idp: TestIssuer;
 let otherKey: CryptoKey;
-let issuers: string;
-
-const POLICY = `version: 1
-roles:
-  admin: [{ issuer: "${ISSUER}", claims: { groups: admins } }]
-rules:
-  - name: everyone
-    effect: allow
-    subjects: [{ issuer: "${ISSUER}" }]
-    resources: any
-    actions: [connect, sql.read]
-`;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  key = pair.privateKey;
+  idp = await testIssuer(ISSUER, "gatehouse-api-rate");
   otherKey = (await generateKeyPair("ES256")).privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" };
-  issuers = JSON.stringify([{ issuer: ISSUER, jwks: { keys: [jwk] }, audiences: ["gatehouse-api-rate"], algorithms: ["ES256"], max_token_lifetime_seconds: 3600 }]);
 });
 
-function token(sub: string, groups: string[] = [], signWith = key): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub, groups }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(ISSUER).setAudience("gatehouse-api-rate").setIssuedAt(now).setExpirationTime(now + 300).sign(signWith);
-}
+const token = (sub: string, groups: string[] = [], signWith?: CryptoKey) => idp.token(sub, groups, signWith);
 
 /** The Env the boundary would build for tenant `name` with `max_api_requests_per_minute: perMinute`. */
 function tenantEnv(name: string, perMinute: number): HostedEnv {
   return {
     ...testEnv,
-    GATEHOUSE_ISSUERS: issuers,
-    GATEHOUSE_POLICY: POLICY,
+    GATEHOUSE_ISSUERS: idp.issuers,
+    GATEHOUSE_POLICY: idp.policy,
     GATEHOUSE_MASKING_KEY: "api-rate-routes-masking-key",
     SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
     CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
@@ -116,7 +99,7 @@ describe("where the tenant's API rate is charged", () => {
   });
 
   it("single-tenant deployments have no API limit", async () => {
-    const single = { ...testEnv, GATEHOUSE_ISSUERS: issuers, GATEHOUSE_POLICY: POLICY } as HostedEnv;
+    const single = { ...testEnv, GATEHOUSE_ISSUERS: idp.issuers, GATEHOUSE_POLICY: idp.policy } as HostedEnv;
     const admin = await token("alice", ["admins"]);
     for (let i = 0; i < 30; i++) expect((await call(single, "GET", "/v1/admin/policy", bearer(admin))).status).toBe(200);
   });

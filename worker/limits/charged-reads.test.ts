@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
+import { testIssuer, type TestIssuer } from "./test-issuer.ts";
 import type { Env } from "../env.ts";
 import worker from "../index.ts";
 import { TenantNamespace, type HostedEnv } from "../tenancy/tenant-env.ts";
@@ -25,30 +26,13 @@ import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 
 const testEnv = env as unknown as Env;
 const ISSUER = "https://issuer.charged-reads.test";
-let tokenKey: CryptoKey;
-let issuers: string;
-
-const POLICY = `version: 1
-roles:
-  admin: [{ issuer: "${ISSUER}", claims: { groups: admins } }]
-rules:
-  - name: everyone
-    effect: allow
-    subjects: [{ issuer: "${ISSUER}" }]
-    resources: any
-    actions: [connect, sql.read]
-`;
+let idp: TestIssuer;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  tokenKey = pair.privateKey;
-  issuers = JSON.stringify([{ issuer: ISSUER, jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" }] }, audiences: ["gatehouse-charged"], algorithms: ["ES256"], max_token_lifetime_seconds: 3600 }]);
+  idp = await testIssuer(ISSUER, "gatehouse-charged");
 });
 
-function token(sub: string, groups: string[] = []): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub, groups }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(ISSUER).setAudience("gatehouse-charged").setIssuedAt(now).setExpirationTime(now + 300).sign(tokenKey);
-}
+const token = (sub: string, groups: string[] = []) => idp.token(sub, groups);
 
 /** Counts the reads of interest: the hub's registry lookups, and D1 statements naming `table`. */
 interface Counted {
@@ -91,8 +75,8 @@ function tenantEnv(name: string, perMinute: number, table: string): Counted {
   const e: HostedEnv = {
     ...testEnv,
     DB: countingDb,
-    GATEHOUSE_ISSUERS: issuers,
-    GATEHOUSE_POLICY: POLICY,
+    GATEHOUSE_ISSUERS: idp.issuers,
+    GATEHOUSE_POLICY: idp.policy,
     GATEHOUSE_MASKING_KEY: "charged-reads-masking-key",
     GATEHOUSE_BEHIND_CLOUDFLARE: "true",
     SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, name) as unknown as Env["SESSION_LIMITER"],
