@@ -41,6 +41,8 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer & { closed: number }>;
   /** Shard k > 0 of a sharded hub, told by shard 0 that a connector was revoked (worker/connectors/hub-shards.ts). */
   dropConnector(id: string): Promise<{ closedChannels: number; endedSessions: number }>;
+  /** Shard 0 to every shard after a key rotation: close the connector's control channels (admitted with the old key). */
+  closeControls(id: string): Promise<{ closedChannels: number; endedSessions: number }>;
 }
 
 /** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */

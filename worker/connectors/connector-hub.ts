@@ -185,7 +185,31 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
 
   /** RPC (POST /v1/connector/rotate-key): the caller proved possession of the old key. */
   async rotateConnectorKey(id: string, oldThumbprint: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>> {
-    return this.registry.rotate(id, oldThumbprint, publicKey, thumbprint);
+    const result = await this.registry.rotate(id, oldThumbprint, publicKey, thumbprint);
+    if (!result.ok) return result;
+    // Its open control channels were admitted with the old key, and a session's stream is admitted
+    // by the ticket sent over a control channel: left open, whoever else holds the old key would go
+    // on being handed sessions. Closed on every shard; the connector dials again with its new key.
+    // Sessions already attached go on (their streams were admitted before the rotation).
+    const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
+    const closed = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.closeControls(id) : hubShard(this.env, k).closeControls(id)), shards);
+    if (closed.failedShards.length > 0) console.error(`gatehouse: key rotation of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its control channels`);
+    return result;
+  }
+
+  /** RPC (shard 0 to every shard, after a key rotation): close the connector's control channels here. */
+  async closeControls(id: string): Promise<{ closedChannels: number; endedSessions: number }> {
+    return { closedChannels: this.closeChannels(id, `connector ${id}'s key was rotated: dial again with the new key`), endedSessions: 0 };
+  }
+
+  /** Close the connector's control channels on this shard; how many were open. */
+  private closeChannels(id: string, reason: string): number {
+    let open = 0;
+    for (const ws of this.ctx.getWebSockets(`connector:${id}`)) {
+      if (ws.readyState === WebSocket.OPEN) open++;
+      this.closeSocket(ws, CLOSE_POLICY, reason);
+    }
+    return open;
   }
 
   /**
@@ -258,11 +282,7 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
   }
 
   private async dropLocally(id: string): Promise<{ closedChannels: number; endedSessions: number }> {
-    let closedChannels = 0;
-    for (const ws of this.ctx.getWebSockets(`connector:${id}`)) {
-      if (ws.readyState === WebSocket.OPEN) closedChannels++;
-      this.closeSocket(ws, CLOSE_POLICY, `connector ${id} was revoked`);
-    }
+    const closedChannels = this.closeChannels(id, `connector ${id} was revoked`);
     const live = await this.ctx.storage.list<number>({ prefix: `live:${id}:` });
     let endedSessions = 0;
     const done: string[] = [];

@@ -133,6 +133,50 @@ describe("openStream on a shard that knows of a revocation", () => {
   });
 });
 
+describe("key rotation on a sharded hub", () => {
+  /** An open control socket on `stub`; `closed()` says whether the hub closed it, and why. */
+  async function channel(stub: ReturnType<typeof hubShard>, connectorId: string, shard: number): Promise<{ closed: () => string | null }> {
+    const res = await dial(stub, connectorId, shard);
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    let reason: string | null = null;
+    ws.addEventListener("close", (e) => (reason = e.reason));
+    ws.accept();
+    return { closed: () => reason };
+  }
+
+  it("closes the connector's control channels (admitted with the old key), and only its; a refused rotation closes none", async () => {
+    // The registry's own Env decides how many shards it asks (one here: the unit harness runs hub
+    // objects untenanted); the fan-out itself is dropOnShards (below), the per-shard step closeControls.
+    const e = tenantEnv("rotation-closes");
+    const oldKey = { kty: "OKP", crv: "Ed25519", x: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0" };
+    const newKey = { kty: "OKP", crv: "Ed25519", x: "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0" };
+    await runInDurableObject(registryHub(e), async (_o, state) =>
+      state.storage.put("connector:dc-rot", { id: "dc-rot", source: "enrolled", publicKey: oldKey, thumbprint: "old-thumb", enrolledAt: 1, enrolledBy: "admin", rotatedAt: null, revokedAt: null, revokedBy: null }),
+    );
+    const rotating = await Promise.all([channel(registryHub(e), "dc-rot", 0), channel(registryHub(e), "dc-rot", 0)]);
+    const other = await channel(registryHub(e), "dc-other", 0);
+    // Refused (not the current key): nothing closed.
+    expect(await registryHub(e).rotateConnectorKey("dc-rot", "stale-thumb", newKey, "new-thumb")).toMatchObject({ ok: false, status: 409 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(rotating.map((c) => c.closed())).toEqual([null, null]);
+    // Rotated: both of dc-rot's channels closed with the reason, dc-other's left open.
+    expect(await registryHub(e).rotateConnectorKey("dc-rot", "old-thumb", newKey, "new-thumb")).toMatchObject({ ok: true });
+    await vi.waitFor(() => expect(rotating.map((c) => c.closed())).toEqual(Array(2).fill("connector dc-rot's key was rotated: dial again with the new key")), { timeout: 20_000, interval: 20 });
+    expect(other.closed()).toBeNull();
+  });
+
+  it("closeControls, the step every shard runs, closes that connector's channels on that shard only", async () => {
+    const e = tenantEnv("rotation-shards", 3);
+    const rot = await Promise.all([1, 2].map((k) => channel(hubShard(e, k), "dc-rot", k)));
+    const other = await channel(hubShard(e, 1), "dc-other", 1);
+    expect(await hubShard(e, 1).closeControls("dc-rot")).toEqual({ closedChannels: 1, endedSessions: 0 });
+    await vi.waitFor(() => expect(rot[0]!.closed()).toBe("connector dc-rot's key was rotated: dial again with the new key"), { timeout: 20_000, interval: 20 });
+    expect(rot[1]!.closed()).toBeNull();
+    expect(other.closed()).toBeNull();
+  });
+});
+
 describe("revocation fan-out (dropOnShards)", () => {
   it("asks every other shard even when one fails, sums the ones that confirmed and names the ones that did not", async () => {
     const asked: number[] = [];
