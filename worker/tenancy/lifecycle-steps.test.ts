@@ -113,6 +113,19 @@ async function step(name: string, intent: LifecycleIntent, hosted: MultiTenantEn
   return converge(hosted, registry(), recorded);
 }
 
+describe("a resume settling", () => {
+  it("raises the record's version when it marks the tenant active: an object that loaded the record while it said suspended sees a newer one and reloads", async () => {
+    const t = await newTenant("resume-settles");
+    await step(t.name, "suspend");
+    const resume = await recordIntent(registry(), t.name, "resume", ADMIN, "");
+    // What the pieces are told (and objects reloading on that tell load): the resume's version, still "suspended".
+    expect(resume).toMatchObject({ status: "suspended", lifecycle: { intent: "resume" } });
+    const settled = await converge(raw, registry(), resume);
+    expect(settled.record).toMatchObject({ status: "active", version: resume.version! + 1 });
+    expect(await pieces(t)).toEqual(everywhere("active"));
+  });
+});
+
 describe("suspend and resume racing: the newer step wins everywhere, whichever tell arrives last", () => {
   it("a resume recorded before a suspend but told after it does not undo the suspension", async () => {
     const t = await newTenant("race-late-resume");

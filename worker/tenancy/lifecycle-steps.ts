@@ -111,7 +111,9 @@ async function settle(db: D1Database, told: TenantRecord, pieces: string[], resu
       if (!next.pending) delete next.pending;
     }
     // Every piece holds "resumed" at the record's version: the boundary may admit the tenant again.
-    if (!next.pending && next.lifecycle?.intent === "resume" && statusOf(next) === "suspended") next = { ...next, status: "active" };
+    // A change of the record like any other, so its version is raised: objects that loaded the
+    // record while it still said suspended reload it when they see a newer version (env-refresh.ts).
+    if (!next.pending && next.lifecycle?.intent === "resume" && statusOf(next) === "suspended") next = { ...next, status: "active", version: versionOf(next) + 1 };
     if (next === current || (await replaceTenant(db, current, next))) return { record: next, superseded };
   }
   throw new GatewayError(409, "conflict", `tenant ${told.name} kept changing meanwhile; read it again and retry`);
