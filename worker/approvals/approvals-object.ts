@@ -149,17 +149,13 @@ const SCHEMA = [
  * Deadlines, fan-out expansion and the calls to the tenant's own sessions go on.
  */
 const OUTWARD_KINDS = "('webhook', 'slack')";
-
-/** How long an outward send held by the record's own word (below) waits before the record is read again. */
-const HELD_RECHECK_MS = 30_000;
+const isOutward = (kind: OutboxKind) => kind === "webhook" || kind === "slack";
 
 /**
- * What `deliver` answers before an outward send when the tenant's newest record says suspended
- * although this shard was not told (the platform's tell failed and is pending): the row goes back
- * to the outbox unattempted, its attempts untouched. Covers the window until the platform's retry
- * reaches the shard.
+ * How long outward rows wait, unattempted, when the tenant's newest record says suspended although
+ * this shard was not told yet (the platform's tell is pending), or when the record cannot be read.
  */
-const HELD = Symbol("held while the tenant is suspended");
+const HELD_RECHECK_MS = 30_000;
 
 export class ApprovalsObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -461,15 +457,12 @@ export class ApprovalsObject extends DurableObject<Env> {
       .toArray();
     // Claim the rows before awaiting: a concurrent alarm run must not send them twice.
     for (const r of rows) this.sql.exec("UPDATE outbox SET status = 'sending' WHERE id = ?", r.id);
+    const sendable = (await this.outwardHeld(rows)) ? rows.filter((r) => !isOutward(r.kind)) : rows;
     await Promise.all(
-      rows.map(async (r) => {
+      sendable.map(async (r) => {
         const attempt = r.attempts + 1;
         try {
           const result = await this.deliver(r);
-          if (result === HELD) {
-            this.sql.exec("UPDATE outbox SET status = 'pending', next_at = ? WHERE id = ?", Date.now() + HELD_RECHECK_MS, r.id);
-            return;
-          }
           this.sql.exec("UPDATE outbox SET status = 'delivered', attempts = ?, last_error = NULL WHERE id = ?", attempt, r.id);
           if (result) this.log(r.request_id, Date.now(), result.type, result.data);
         } catch (e) {
@@ -481,8 +474,29 @@ export class ApprovalsObject extends DurableObject<Env> {
     );
   }
 
-  /** Returns a history entry to write on success, if any, or HELD (not attempted: the tenant is suspended). Throws to retry. */
-  private async deliver(row: { request_id: string; kind: OutboxKind; target: string; event: string; payload: string; delivery_id: string }): Promise<{ type: string; data: Record<string, unknown> } | null | typeof HELD> {
+  /**
+   * Hosted mode, once per batch with outward rows: the tenant's newest record (its secrets may have
+   * been rotated) before anything is signed or sent. When it says suspended (a suspension whose
+   * tell has not reached this shard yet) or cannot be read, the batch's outward rows go back to the
+   * outbox unattempted, their attempts untouched, and are looked at again in HELD_RECHECK_MS.
+   */
+  private async outwardHeld(rows: { id: number; kind: OutboxKind }[]): Promise<boolean> {
+    const outward = rows.filter((r) => isOutward(r.kind));
+    if (outward.length === 0) return false;
+    let held: boolean;
+    try {
+      await refreshTenantEnv(this.env);
+      held = this.env.TENANT?.suspended === true;
+    } catch (e) {
+      console.error(`gatehouse: approvals: the tenant's record cannot be read; notifications wait: ${(e as Error).message}`);
+      held = true;
+    }
+    if (held) for (const r of outward) this.sql.exec("UPDATE outbox SET status = 'pending', next_at = ? WHERE id = ?", Date.now() + HELD_RECHECK_MS, r.id);
+    return held;
+  }
+
+  /** Returns a history entry to write on success, if any. Throws to retry. */
+  private async deliver(row: { request_id: string; kind: OutboxKind; target: string; event: string; payload: string; delivery_id: string }): Promise<{ type: string; data: Record<string, unknown> } | null> {
     const record = this.load(row.request_id);
     if (!record) return null;
     if (row.kind === "session-decided") {
@@ -500,10 +514,6 @@ export class ApprovalsObject extends DurableObject<Env> {
       return { type: "session-ended", data: { session_id: row.target, live: ended, reason } };
     }
     const target = JSON.parse(row.payload) as NotificationTarget;
-    // Hosted mode: the tenant's newest record (its secrets may have been rotated) before signing or sending.
-    await refreshTenantEnv(this.env);
-    // ... and its status: a suspension this shard was not told yet (the tell is pending) holds the send too.
-    if (this.env.TENANT?.suspended) return HELD;
     const env = this.env as unknown as Record<string, unknown>;
     const url = resolveTargetUrl(target, env);
     const publicUrl = this.env.GATEHOUSE_PUBLIC_URL;

@@ -68,8 +68,20 @@ export class ExportObject extends DurableObject<Env> implements ExporterRpc {
 
   override async alarm(): Promise<void> {
     const sql = this.ctx.storage.sql;
-    const sinks = this.sinks();
     const due = sql.exec<{ session: string; attempts: number }>("SELECT session, attempts FROM pending WHERE next_at <= ? ORDER BY enqueued_at LIMIT 20", Date.now()).toArray();
+    if (due.length > 0) {
+      // Hosted mode: the tenant's newest record (its sinks and their secrets may have changed),
+      // once per batch and before the sinks are read. A record that cannot be read ships nothing
+      // now and charges no attempt (the sessions' verification budget is for their trails).
+      try {
+        await refreshTenantEnv(this.env);
+      } catch (e) {
+        console.error(`gatehouse: export: the tenant's record cannot be read; shipping waits: ${(e as Error).message}`);
+        await this.ctx.storage.setAlarm(Date.now() + 30_000);
+        return;
+      }
+    }
+    const sinks = this.sinks();
     for (const { session, attempts } of due) {
       try {
         await this.ship(session, attempts, sinks);
@@ -86,8 +98,6 @@ export class ExportObject extends DurableObject<Env> implements ExporterRpc {
 
   /** Ships one session to every sink from its cursor; throws to retry later (cursors keep what was acknowledged). */
   private async ship(session: string, attempts: number, sinks: ExportSink[]): Promise<void> {
-    // Hosted mode: the tenant's newest record (its sinks' secrets may have been rotated) before sending.
-    await refreshTenantEnv(this.env);
     const row = await getSession(this.env.DB, session);
     if (!row) throw new Error("session not in the index yet");
     const [{ text }, keys, { signer }] = await Promise.all([readExport(this.env.RECORDINGS, session), publishedAuditKeys(this.env), loadAuditKeys(this.env)]);
