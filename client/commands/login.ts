@@ -17,7 +17,7 @@ import { CliError, UsageError } from "../errors.ts";
 import { DEFAULT_AUDIENCE } from "../auth/token-source.ts";
 import { defaultIssuerUrl } from "../dev/issuer.ts";
 import { credentialsFile, removeCredentials, tokenRequest, writeCredentials } from "../signin/credentials.ts";
-import { checkEndpoint, gatewayOidcProvider } from "../signin/gateway-providers.ts";
+import { checkEndpoint, gatewayOidcProvider, shown } from "../signin/gateway-providers.ts";
 import { parseGatewayUrl } from "../gateway/api.ts";
 import type { CommandIO } from "./io.ts";
 
@@ -157,14 +157,14 @@ async function login(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise
     if (!args.booleans.has("no-browser")) openBrowser(u.toString());
     const q = await lb.result;
     if (q.get("state") !== state) throw new CliError("the sign-in answer does not belong to this login (state mismatch)");
-    if (q.get("error")) throw new CliError(`the identity provider refused: ${q.get("error")}`);
+    if (q.get("error")) throw new CliError(`the identity provider refused: ${shown(q.get("error"))}`);
     const code = q.get("code");
     if (!code) throw new CliError("the identity provider returned no code");
     const tokens = await tokenRequest(d.token_endpoint, { grant_type: "authorization_code", code, redirect_uri: lb.redirectUri, code_verifier: verifier, client_id: clientId });
     const claims = decodeJwt(tokens.id_token);
     if (claims.nonce !== nonce) throw new CliError("the ID token does not belong to this login (nonce mismatch)");
     // The gateway named the issuer: a token from another one would not be accepted there anyway.
-    if (fromGateway && claims.iss !== d.issuer) throw new CliError(`the ID token's issuer ${String(claims.iss)} is not the gateway's provider's (${d.issuer})`);
+    if (fromGateway && claims.iss !== d.issuer) throw new CliError(`the ID token's issuer ${shown(claims.iss)} is not the gateway's provider's (${d.issuer})`);
     const file = credentialsFile(io.env);
     if (file === undefined) throw new CliError("nowhere to keep the sign-in: set HOME, XDG_CONFIG_HOME or GATEHOUSE_CREDENTIALS");
     await writeCredentials(file, { issuer: String(claims.iss ?? d.issuer), token_endpoint: d.token_endpoint, client_id: clientId, id_token: tokens.id_token, refresh_token: tokens.refresh_token });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { gatewayOidcProvider } from "./gateway-providers.ts";
+import { checkEndpoint, gatewayOidcProvider } from "./gateway-providers.ts";
 
 const corp = { id: "corp", label: "Corp", issuer: "https://login.example", client_id: "c1", authorization_endpoint: "https://login.example/authorize", token_endpoint: "https://login.example/token" };
 let answer: { status: number; body: string } = { status: 200, body: "{}" };
@@ -71,6 +71,8 @@ describe("the gateway's sign-in provider, as the CLI takes it", () => {
     await expect(gatewayOidcProvider(gateway, undefined)).rejects.toThrow("control characters in issuer");
     serve({ oidc: [{ ...corp, label: "Corp\u2028signing in with Google" }] });
     await expect(gatewayOidcProvider(gateway, undefined)).rejects.toThrow("control characters in label");
+    // An endpoint that is not a URL is named in the error: C1 controls (U+009B opens an escape sequence) and separators shown as "?".
+    expect(() => checkEndpoint("the gateway's token_endpoint", "not a url \u009b2J\u2028\u202e")).toThrow('the gateway\'s token_endpoint is not a URL: "not a url ?2J??"');
   });
 
   it("does not ask a gateway over plain http off loopback (the answer steers the browser and the refresh token)", async () => {

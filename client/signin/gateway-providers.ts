@@ -27,8 +27,8 @@ const MAX_BODY_BYTES = 64 * 1024;
  */
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
-/** A value of the gateway's, for an error message: unprintable characters shown as "?". */
-function shown(value: unknown): string {
+/** A value from the gateway or its provider, for a message: unprintable characters shown as "?", at most 200 characters. */
+export function shown(value: unknown): string {
   return String(value).replace(new RegExp(UNPRINTABLE.source, "gu"), "?").slice(0, 200);
 }
 
@@ -38,7 +38,7 @@ export function checkEndpoint(where: string, value: unknown): string {
   try {
     u = new URL(String(value));
   } catch {
-    throw new CliError(`${where} is not a URL: ${JSON.stringify(value)}`);
+    throw new CliError(`${where} is not a URL: ${JSON.stringify(shown(value))}`);
   }
   const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
   if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) throw new CliError(`refusing a non-https endpoint from ${where}: ${u}`);
