@@ -149,8 +149,9 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
           return;
         }
         // The ticket is a credential: never logged, not even when it is malformed.
-        if (ticket !== undefined && !isStreamTicket(ticket)) opts.logger.warn("control channel: open carried a malformed stream ticket; dialling with an assertion", { session });
-        opts.onOpen(session, resource, isStreamTicket(ticket) ? ticket : undefined);
+        const valid = isStreamTicket(ticket);
+        if (ticket !== undefined && !valid) opts.logger.warn("control channel: open carried a malformed stream ticket; dialling with an assertion", { session });
+        opts.onOpen(session, resource, valid ? ticket : undefined);
         return;
       }
       case "shards": {

@@ -9,7 +9,8 @@
  *
  * Runtime-neutral (Web Crypto only): the worker mints and checks, the connector recognises.
  */
-import { base64urlEncode, toHex } from "../encoding/hex-base64.ts";
+import { base64urlEncode } from "../encoding/hex-base64.ts";
+import { sha256Hex } from "../audit/bytes.ts";
 
 /** Recognisable in logs and secret scanners, as enrolment tokens are (`ghenrol_`). */
 export const STREAM_TICKET_PREFIX = "ghst_";
@@ -28,17 +29,6 @@ export function newStreamTicket(): string {
 }
 
 /** SHA-256 hex of a ticket: what the session object keeps instead of the ticket. */
-export async function streamTicketHash(ticket: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ticket))));
-}
-
-/**
- * Equal hashes, in time that depends only on the length (both are 64 hex characters): a wrong
- * ticket's refusal tells nothing about how much of the hash it matched.
- */
-export function sameTicketHash(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+export function streamTicketHash(ticket: string): Promise<string> {
+  return sha256Hex(ticket);
 }

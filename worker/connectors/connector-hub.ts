@@ -47,10 +47,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     // record is older than the suspension) gets no control channel here.
     const suspended = await this.suspension();
     if (suspended !== null) return Response.json({ error: "tenant_suspended", reason: suspended }, { status: 403 });
-    // Admission was claimed on shard 0 a moment ago; a revocation since then (the registry's
-    // record here, the marker revokeConnector leaves on the other shards) must not let it in.
-    const revoked = (await this.registry.record(connectorId))?.revokedAt != null || (await this.ctx.storage.get(`revoked:${connectorId}`)) !== undefined;
-    if (revoked) return Response.json({ error: "unauthorized", reason: `connector ${connectorId} was revoked` }, { status: 401 });
+    // Admission was claimed on shard 0 a moment ago; a revocation since then (or under way) must not let it in.
+    if (await this.revocationKnown(connectorId)) return Response.json({ error: "unauthorized", reason: `connector ${connectorId} was revoked` }, { status: 401 });
     const attachment: ControlAttachment = { connectorId, shard, connectedAt: Date.now(), resources: null };
     return this.acceptSocket([`connector:${connectorId}`], (ws) => ws.serializeAttachment(attachment));
   }

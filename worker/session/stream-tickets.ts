@@ -4,15 +4,14 @@
  * presents it, once, before it expires. Only the latest request's ticket counts: a session that asks
  * the hub again (its first stream failed) invalidates the earlier one.
  */
-import { sameTicketHash, streamTicketHash } from "../../parsers/tunnel/stream-ticket.ts";
+import { streamTicketHash } from "../../parsers/tunnel/stream-ticket.ts";
+import { sameSecret } from "../../parsers/encoding/same-secret.ts";
 
 interface IssuedTicket {
   hash: string;
   connectorId: string;
   expiresAt: number;
   used: boolean;
-  /** The session ended or was told to end before the stream came. */
-  withdrawn: boolean;
 }
 
 /** Refused: `withdrawn` (the session is over: 410), else the ticket proves nothing (401). */
@@ -26,13 +25,12 @@ export class StreamTickets {
 
   /** The hub chose `connectorId` and sent it the ticket whose hash is `hash`. */
   issue(hash: string, connectorId: string, ttlMs: number): void {
-    this.issued = { hash, connectorId, expiresAt: this.now() + ttlMs, used: false, withdrawn: this.ended };
+    this.issued = { hash, connectorId, expiresAt: this.now() + ttlMs, used: false };
   }
 
   /** The session ended (or was told to end): no ticket admits a stream any more. */
   withdraw(): void {
     this.ended = true;
-    if (this.issued) this.issued.withdrawn = true;
   }
 
   /** Admit the stream presenting `ticket` (once), or say why not. */
@@ -44,8 +42,8 @@ export class StreamTickets {
     const issued = this.issued;
     if (!issued) return { ok: false, reason: "no stream ticket was issued for this session" };
     // Compared as hashes, in constant time: the session never holds a ticket an error could leak.
-    if (!sameTicketHash(hash, issued.hash)) return { ok: false, reason: "the stream ticket is not this session's" };
-    if (issued.withdrawn) return { ok: false, reason: "the session was ended before its connector stream attached", withdrawn: true };
+    if (!sameSecret(hash, issued.hash)) return { ok: false, reason: "the stream ticket is not this session's" };
+    if (this.ended) return { ok: false, reason: "the session was ended before its connector stream attached", withdrawn: true };
     if (issued.used) return { ok: false, reason: "the stream ticket was already used" };
     issued.used = true; // one use, whatever the stream's fate
     if (this.now() > issued.expiresAt) return { ok: false, reason: "the stream ticket expired" };

@@ -34,13 +34,8 @@ export async function hashKey(secret: string): Promise<string> {
   return base64url(await sha256(secret));
 }
 
-/** Constant-time comparison of two strings (CSRF tokens). */
-export function sameSecret(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
+/** Constant-time comparison of two strings (CSRF tokens, cookie tags): parsers/encoding/same-secret.ts. */
+export { sameSecret } from "../../parsers/encoding/same-secret.ts";
 
 export interface ConsoleSession {
   /** The tenant it was made for ('' on a single-tenant deployment). */

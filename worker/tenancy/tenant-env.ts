@@ -14,7 +14,7 @@
 import type { Env } from "../env.ts";
 import { ConfigurationError } from "../errors.ts";
 import type { TenantContext } from "./resolve.ts";
-import type { TenantRecord } from "./tenant-record.ts";
+import { versionOf, type TenantRecord } from "./tenant-record.ts";
 import { tenantObjectName } from "./object-names.ts";
 import { tenantDatabase, type TenantStoreNamespace } from "./tenant-store.ts";
 import { addUsage } from "./tenant-usage.ts";
@@ -200,7 +200,7 @@ export function tenantEnv(raw: MultiTenantEnv, record: TenantRecord, tenant: Ten
     GATEHOUSE_BEHIND_CLOUDFLARE: raw.GATEHOUSE_BEHIND_CLOUDFLARE,
     // People's sign-in for the tenant's console: its own providers, client secrets unsealed here only.
     GATEHOUSE_SIGNIN: tenantSignin(record, secrets),
-    TENANT: { ...tenant, limits: record.limits, suspended: record.status === "suspended", version: record.version ?? 0, shards: { approvals: record.shards?.approvals ?? 1, hub: record.shards?.hub ?? 1 } },
+    TENANT: { ...tenant, limits: record.limits, suspended: record.status === "suspended", version: versionOf(record), shards: { approvals: record.shards?.approvals ?? 1, hub: record.shards?.hub ?? 1 } },
   };
   // The tenant's own secrets, under the names its notification targets and export sinks use
   // (tenant-secrets.ts). Their prefixes are not Env fields, so none can replace a binding.

@@ -25,6 +25,7 @@ import { approvalShards } from "../approvals/shards.ts";
 import { allHubShards } from "../connectors/hub-shards.ts";
 import type { Env } from "../env.ts";
 import { applyTenantSuspension } from "./tenant-suspension.ts";
+import { withTimeout } from "../objects/with-timeout.ts";
 import type { TenantSyncState } from "./tenant-sync.ts";
 
 type Purgeable = { purgeTenantData(): Promise<void> };
@@ -86,11 +87,7 @@ export function piecesOf(shards: { hub?: number; approvals?: number } | undefine
 const PIECE_TIMEOUT_MS = 10_000;
 
 function withinTime<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${PIECE_TIMEOUT_MS / 1000} s`)), PIECE_TIMEOUT_MS);
-  });
-  return Promise.race([p, late]).finally(() => timer !== undefined && clearTimeout(timer));
+  return withTimeout(p, PIECE_TIMEOUT_MS, `${what} did not answer within ${PIECE_TIMEOUT_MS / 1000} s`);
 }
 
 /**

@@ -34,16 +34,6 @@ export async function applyTenantSuspension(db: D1Database, state: TenantSyncSta
   return { applied: version === state.version, version };
 }
 
-/** The version the tenant's database holds (0 when never told): cheap for objects to compare with theirs. */
-export async function tenantRecordVersion(db: D1Database): Promise<number> {
-  try {
-    return (await db.prepare("SELECT version FROM tenant_lifecycle WHERE id = 1").first<{ version: number }>())?.version ?? 0;
-  } catch (e) {
-    if (/no such table/i.test((e as Error).message)) return 0;
-    throw e;
-  }
-}
-
 /** Why the tenant is suspended (the message its sessions end with), or null. Errors propagate: callers fail closed. */
 export async function tenantSuspension(db: D1Database): Promise<string | null> {
   try {
