@@ -475,6 +475,21 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     await c.end();
   });
 
+  it("the InnoDB monitor (SHOW ENGINE INNODB STATUS, with PROCESS) quotes locked records and deadlocked statements: its text is redacted under column rules", async () => {
+    const users = Object.values(db.levels).map((l) => `'${l.user}'@'%'`).join(", ");
+    await db.rootSql(`GRANT PROCESS ON *.* TO ${users};`, db.database);
+    // Ground truth: the server gives the pipeline's accounts the monitor's text.
+    expect(await db.rootSql("SHOW ENGINE INNODB STATUS", db.database)).toContain("INNODB MONITOR OUTPUT");
+    const c = await connect();
+    for (const sql of ["SHOW ENGINE INNODB STATUS", "show engine innodb status", "/*!SHOW ENGINE INNODB STATUS*/", "Show Engine InnoDB Status"]) {
+      const got = await rows(c, sql);
+      expect(got.length, sql).toBeGreaterThan(0);
+      for (const row of got) expect(Object.values(row), sql).toContain("[REDACTED]");
+      expect(JSON.stringify(got), sql).not.toContain("INNODB MONITOR OUTPUT");
+    }
+    await c.end();
+  });
+
   it("relation names with capitals are looked up as spelt (the per-statement lookup): a table stays plain, a view over a masked column is redacted", async () => {
     await other("CREATE TABLE MixedCase (id INT PRIMARY KEY, label VARCHAR(50)); INSERT INTO MixedCase VALUES (1, 'plain'); CREATE VIEW `VwUpper` AS SELECT id, email AS label FROM customers WHERE id = 1");
     expect(await truth("SELECT label FROM VwUpper")).toBe(email1);

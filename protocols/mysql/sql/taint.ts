@@ -263,7 +263,8 @@ export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | n
 const PLANNED_STARTS = new Set(["SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE", "FOR"]);
 
 /**
- * Why a statement of this text shows a query plan, or null: EXPLAIN / DESCRIBE of a statement (any
+ * Why a statement of this text shows a query plan (or the InnoDB monitor, which quotes locked
+ * records' values the same way), or null: EXPLAIN / DESCRIBE of a statement (any
  * FORMAT, EXTENDED, PARTITIONS), `EXPLAIN FOR CONNECTION`, MariaDB's `ANALYZE <statement>`, `SHOW
  * EXPLAIN | ANALYZE FOR <thread>`. While planning, the optimizer reads the row of a const table (a
  * primary-key equality) and the plan quotes the condition it substituted it into (measured on
@@ -286,6 +287,9 @@ export function showsQueryPlan(sql: string, dialect: Dialect): string | null {
     if (t.type !== "word" || (i > 0 && toks[i - 1]!.type !== "semicolon")) continue;
     const next = toks[i + 1];
     if (t.text === "SHOW" && next?.type === "word" && (next.text === "EXPLAIN" || next.text === "ANALYZE")) return `SHOW ${next.text} (a query plan may quote values the optimizer read)`;
+    // The InnoDB monitor (`SHOW ENGINE INNODB STATUS`, with PROCESS; `SHOW INNODB STATUS` of old
+    // servers) prints the latest deadlock's statements and the locked records' key values.
+    if (t.text === "SHOW" && next?.type === "word" && (next.text === "ENGINE" || next.text === "INNODB")) return `SHOW ${next.text} … (the storage engine's monitor quotes locked records' values)`;
     if (t.text === "ANALYZE" && !(next?.type === "word" && ["TABLE", "TABLES", "NO_WRITE_TO_BINLOG", "LOCAL"].includes(next.text))) return "ANALYZE of a statement (a query plan may quote values the optimizer read)";
     if (t.text !== "EXPLAIN" && t.text !== "DESCRIBE" && t.text !== "DESC") continue;
     let j = i + 1;
