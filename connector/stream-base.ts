@@ -13,6 +13,7 @@ import { signConnectorAssertion } from "./assertion.ts";
 import { StreamProtocolError, type TargetError } from "./errors.ts";
 import type { StreamContext, StreamState, StreamStats } from "./stream-types.ts";
 import { dialTunnel, type TunnelConnection } from "./tunnel-socket.ts";
+import { framePool } from "./frame-pool.ts";
 
 export abstract class TunnelStreamBase {
   protected state: StreamState = "dialing";
@@ -248,7 +249,7 @@ export abstract class TunnelStreamBase {
   protected flushStreamData(): void {
     if (this.coalescedBytes === 0) return;
     const parts = this.coalesced;
-    const frame = new Uint8Array(1 + this.coalescedBytes);
+    const { frame, release } = framePool.take(1 + this.coalescedBytes);
     frame[0] = FrameType.Data;
     let at = 1;
     for (const p of parts) {
@@ -258,7 +259,11 @@ export abstract class TunnelStreamBase {
     this.coalesced = [];
     this.coalescedBytes = 0;
     const ws = this.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
+    if (ws && ws.readyState === ws.OPEN) {
+      // The pooled buffer returns to the pool once the socket has taken its bytes (frame-pool.ts).
+      if (release) ws.send(frame, { binary: true }, release);
+      else ws.send(frame, { binary: true });
+    }
   }
 
   /** The send window is spent: stop reading from the target until the worker grants credit. */
