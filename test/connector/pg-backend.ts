@@ -16,6 +16,8 @@ export class BackendReader {
   readonly messages: BackendSummary[] = [];
   rows = 0;
   firstRows: unknown[][] = [];
+  /** Sees every DataRow message (its bytes, type byte included) as it is split out. */
+  onRow?: (row: Buffer) => void;
   private waiters: { pred: (m: BackendSummary) => boolean; resolve: (m: BackendSummary) => void }[] = [];
 
   constructor(peer: HarnessPeer) {
@@ -34,6 +36,7 @@ export class BackendReader {
       let summary: BackendSummary;
       if (code === "D") {
         this.rows++;
+        this.onRow?.(bytes);
         if (this.firstRows.length < 10) {
           new Parser().parse(bytes, (m) => this.firstRows.push((m as unknown as { fields: unknown[] }).fields));
         }
