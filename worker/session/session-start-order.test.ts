@@ -14,14 +14,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import type { Env } from "../env.ts";
-import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, } from "./session-object.ts";
-import { encodeControl, encodeData, FrameType, type ControlMessage } from "../../parsers/tunnel/frames.ts";
-import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
+import { CONNECTOR_HEADER } from "./session-object.ts";
+import { encodeData, FrameType } from "../../parsers/tunnel/frames.ts";
 import { RecordingError } from "../audit/errors.ts";
-import { applyTestPolicy, askedOpen, holdRecorder as holdSessionRecorder, reader, startupMessage, ticketStream, WAIT, type HeldRecorder } from "./test-helpers.ts";
+import { applyTestPolicy, askedOpen, clientTunnel, connectorOnline, holdRecorder as holdSessionRecorder, pipeline, reader, startupMessage, ticketStream, WAIT, type HeldRecorder } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
-const pipeline = (sub: string) => ({ issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } });
 const IDENTITY = pipeline("ci-order");
 
 /** One session per identity: a place not given back would refuse the next session. */
@@ -37,27 +35,11 @@ rules:
 `;
 
 const applyPolicy = (text: string) => applyTestPolicy(testEnv.DB, text);
+const singleHub = () => testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("hub"));
 
 afterEach(async () => {
   await testEnv.DB.prepare("DELETE FROM policy_versions").run();
 });
-
-/** The connector's control channel to the hub, serving `resource` (as connector/control-channel.ts says hello). */
-async function connectorOnline(resource: string): Promise<{ controls: () => ControlMessage[] }> {
-  const hub = testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("hub"));
-  const res = await hub.fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: "c-order" } });
-  expect(res.status).toBe(101);
-  const ws = res.webSocket!;
-  const channel = reader(ws);
-  ws.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: [{ name: resource, type: "postgres", labels: {} }] }));
-  const described = await vi.waitFor(async () => {
-    const info = await hub.describe(resource);
-    if (!info?.online) throw new Error("not online yet");
-    return info;
-  }, WAIT);
-  expect(described.type).toBe("postgres");
-  return channel;
-}
 
 function holdRecorder(sessionId: string, failWith?: Error): Promise<HeldRecorder> {
   return holdSessionRecorder(testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)), failWith ? { failWith } : {});
@@ -69,14 +51,6 @@ async function sessionStartIndexed(sessionId: string): Promise<boolean> {
 
 function sessionIdFor(k: number): string {
   return `40000000-0000-4000-8000-${String(k).padStart(12, "0")}`;
-}
-
-function clientTunnel(sessionId: string, resource: string, identity = IDENTITY, hint?: { type: string }): Promise<Response> {
-  const admission: ClientAdmission = hint
-    ? { sessionId, identity, resource: { name: resource, type: hint.type, labels: {} }, clientAddress: null, describeInSession: true }
-    : { sessionId, identity, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
-  const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId));
-  return stub.fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }
 
 /** A connector's stream presenting the ticket the hub sent it (the stream route of this release). */
@@ -97,10 +71,10 @@ describe("session start order (the connector's stream asked for while session.st
   it("asks the hub for the stream before session.start is durable, but attaches it and sends it anything only after", async () => {
     await applyPolicy(POLICY);
     const resource = "pg-order-a";
-    const hub = await connectorOnline(resource);
+    const hub = await connectorOnline(singleHub(), "c-order", resource);
     const sessionId = sessionIdFor(1);
     const recorder = await holdRecorder(sessionId);
-    const client = clientTunnel(sessionId, resource);
+    const client = clientTunnel(sessionId, resource, { identity: IDENTITY });
     await recorder.called();
 
     // The hub was asked for this session's stream while session.start is still unwritten.
@@ -142,11 +116,11 @@ describe("session start order (the connector's stream asked for while session.st
   it("a session whose start cannot be recorded refuses the early stream (410) and gives its place back", async () => {
     await applyPolicy(POLICY);
     const resource = "pg-order-b";
-    const hub = await connectorOnline(resource);
+    const hub = await connectorOnline(singleHub(), "c-order", resource);
     const failed = sessionIdFor(2);
     const recorder = await holdRecorder(failed, new RecordingError("persist-failed", "session.start could not be written to Durable Object storage"));
     const again = pipeline("ci-order-again");
-    const client = clientTunnel(failed, resource, again);
+    const client = clientTunnel(failed, resource, { identity: again });
     await recorder.called();
     const ticket = await askedOpen(hub.controls, failed, resource);
     const stream = streamWithTicket(failed, ticket);
@@ -160,7 +134,7 @@ describe("session start order (the connector's stream asked for while session.st
 
     // The same identity (one session allowed) starts again: the refused session's place was given back.
     const next = sessionIdFor(3);
-    const nextClient = await clientTunnel(next, resource, again);
+    const nextClient = await clientTunnel(next, resource, { identity: again });
     expect(nextClient.status).toBe(101);
     const nextTunnel = reader(nextClient.webSocket!);
     await askedOpen(hub.controls, next, resource);
@@ -171,9 +145,9 @@ describe("session start order (the connector's stream asked for while session.st
   it("asks the hub what the resource is when the route did not (the client's type hint only for a resource the hub does not know)", async () => {
     await applyPolicy(POLICY);
     const resource = "pg-order-c";
-    await connectorOnline(resource);
+    await connectorOnline(singleHub(), "c-order", resource);
     const announced = async (sessionId: string, name: string, identity: ReturnType<typeof pipeline>) => {
-      const res = await clientTunnel(sessionId, name, identity, { type: "ssh" });
+      const res = await clientTunnel(sessionId, name, { identity, type: "ssh", describeInSession: true });
       expect(res.status).toBe(101);
       const tunnel = reader(res.webSocket!);
       const session = await vi.waitFor(() => {
@@ -193,9 +167,9 @@ describe("session start order (the connector's stream asked for while session.st
   it("attaches only the connector the hub asked: another connector of the tenant dialling first with an assertion is refused (403)", async () => {
     await applyPolicy(POLICY);
     const resource = "pg-order-d";
-    const hub = await connectorOnline(resource);
+    const hub = await connectorOnline(singleHub(), "c-order", resource);
     const sessionId = sessionIdFor(6);
-    const client = await clientTunnel(sessionId, resource, pipeline("ci-order-intruder"));
+    const client = await clientTunnel(sessionId, resource, { identity: pipeline("ci-order-intruder") });
     expect(client.status).toBe(101);
     reader(client.webSocket!);
     await askedOpen(hub.controls, sessionId, resource);
@@ -214,7 +188,7 @@ describe("session start order (the connector's stream asked for while session.st
     await applyPolicy(POLICY);
     // Unknown to the hub, hinted ssh: an SSH session asks for its stream only when the client's SSH handshake needs it.
     const sessionId = sessionIdFor(7);
-    const client = await clientTunnel(sessionId, "ssh-order-unasked", pipeline("ci-order-unasked"), { type: "ssh" });
+    const client = await clientTunnel(sessionId, "ssh-order-unasked", { identity: pipeline("ci-order-unasked"), type: "ssh", describeInSession: true });
     expect(client.status).toBe(101);
     const tunnel = reader(client.webSocket!);
     await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", type: "ssh" })), WAIT);
@@ -227,10 +201,10 @@ describe("session start order (the connector's stream asked for while session.st
   it("a session told to end while its start is recorded (its connector revoked) ends as soon as it exists: no stream attached", async () => {
     await applyPolicy(POLICY);
     const resource = "pg-order-e";
-    const hub = await connectorOnline(resource);
+    const hub = await connectorOnline(singleHub(), "c-order", resource);
     const sessionId = sessionIdFor(8);
     const recorder = await holdRecorder(sessionId);
-    const client = clientTunnel(sessionId, resource, pipeline("ci-order-revoked"));
+    const client = clientTunnel(sessionId, resource, { identity: pipeline("ci-order-revoked") });
     await recorder.called();
     const ticket = await askedOpen(hub.controls, sessionId, resource);
     // The revocation's drop reaches the object before the session exists: it must not be told "not live".

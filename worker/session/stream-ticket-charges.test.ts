@@ -15,12 +15,9 @@ import worker from "../index.ts";
 import type { Env } from "../env.ts";
 import type { HostedEnv } from "../tenancy/tenant-env.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
-import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
-import { encodeControl, encodeData, TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
-import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
+import { encodeData, TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
 import { newStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
-import { HUB_SHARD_HEADER } from "../connectors/hub-shards.ts";
-import { applyTestPolicy, askedOpen, reader, startupMessage, WAIT } from "./test-helpers.ts";
+import { applyTestPolicy, askedOpen, clientTunnel, connectorOnline, pipeline, reader, startupMessage, WAIT } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 
@@ -97,18 +94,9 @@ describe("made-up stream tickets are charged", () => {
     expect(await statusOf(dialStream(t.env, "192.0.2.50"))).toBe(429);
     expect(t.reached()).toBe(before + 1);
     // The tenant's connector, from its own address: a session asks the hub, which sends it a ticket; its stream is admitted.
-    const hub = testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("hub"));
-    const control = await hub.fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: "c-flooded", [HUB_SHARD_HEADER]: "0" } });
-    expect(control.status).toBe(101);
-    const channel = reader(control.webSocket!);
-    control.webSocket!.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: [{ name: "pg-flooded", type: "postgres", labels: {} }] }));
-    await vi.waitFor(async () => {
-      if (!(await hub.describe("pg-flooded"))?.online) throw new Error("not online yet");
-    }, WAIT);
+    const channel = await connectorOnline(testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("hub")), "c-flooded", "pg-flooded");
     const sessionId = "41000000-0000-4000-8000-0000000f100d";
-    const admission: ClientAdmission = { sessionId, identity: { issuer: "https://idp.example", subject: "ci", claims: { iss: "https://idp.example", sub: "ci" } }, resource: { name: "pg-flooded", type: "postgres", labels: {} }, clientAddress: null };
-    const stub = testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)) as DurableObjectStub<SessionObject>;
-    const client = await stub.fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
+    const client = await clientTunnel(sessionId, "pg-flooded", { identity: pipeline("ci") });
     expect(client.status).toBe(101);
     reader(client.webSocket!);
     const ticket = await askedOpen(channel.controls, sessionId, "pg-flooded");

@@ -14,19 +14,17 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import worker from "../index.ts";
 import type { Env } from "../env.ts";
 import type { OpenStreamResult } from "../bindings.ts";
-import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
-import { encodeControl, encodeData, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage } from "../../parsers/tunnel/frames.ts";
-import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
+import { ADMISSION_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
+import { encodeData, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import { newStreamTicket, streamTicketHash, STREAM_TICKET_TTL_MS } from "../../parsers/tunnel/stream-ticket.ts";
 import { StreamTickets } from "./stream-tickets.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
-import { HUB_SHARD_HEADER, hubShard, hubShardOfResource } from "../connectors/hub-shards.ts";
-import { applyTestPolicy, askedOpen, holdRecorder, reader, startupMessage, ticketStream, WAIT } from "./test-helpers.ts";
+import { hubShard, hubShardOfResource } from "../connectors/hub-shards.ts";
+import { applyTestPolicy, askedOpen, clientTunnel, connectorOnline, holdRecorder, pipeline, reader, startupMessage, ticketStream, WAIT } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 /** The tenants' trusted issuer (a hosted session object checks the token's issuer against its record again: tenancy/still-trusted.ts). */
 const TENANT_ISSUERS = JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-test"] }]);
-const pipeline = (sub: string) => ({ issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub } });
 
 const applyPolicy = () => applyTestPolicy(testEnv.DB);
 
@@ -38,26 +36,8 @@ type HubStub = ReturnType<Env["CONNECTOR_HUB"]["get"]>;
 const singleHub = (): HubStub => testEnv.CONNECTOR_HUB.get(testEnv.CONNECTOR_HUB.idFromName("hub"));
 const sessionStub = (sessionId: string) => testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)) as DurableObjectStub<SessionObject>;
 
-/** A connector's control channel to `hub` (shard `shard`), serving `resource`. */
-async function connectorOnline(hub: HubStub, connectorId: string, resource: string, shard = 0): Promise<{ controls: () => ControlMessage[]; ws: WebSocket }> {
-  const res = await hub.fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) } });
-  expect(res.status).toBe(101);
-  const ws = res.webSocket!;
-  const channel = reader(ws);
-  ws.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: [{ name: resource, type: "postgres", labels: {} }] }));
-  await vi.waitFor(async () => {
-    if (!(await hub.describe(resource))?.online) throw new Error("not online yet");
-  }, WAIT);
-  return { controls: channel.controls, ws };
-}
-
 function sessionIdFor(k: number): string {
   return `41000000-0000-4000-8000-${String(k).padStart(12, "0")}`;
-}
-
-function clientTunnel(sessionId: string, resource: string, identity = pipeline(`ci-${sessionId.slice(-4)}`), type = "postgres"): Promise<Response> {
-  const admission: ClientAdmission = { sessionId, identity, resource: { name: resource, type, labels: {} }, clientAddress: null };
-  return sessionStub(sessionId).fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }
 
 /** Started: the client's tunnel is open and the hub asked the connector; the ticket it carried. */
@@ -156,7 +136,7 @@ describe("stream admission by ticket", () => {
     const asked = await started(sessionIdFor(4), "pg-ticket-c", hub.controls);
     // An SSH session on a resource nobody serves asks for its stream only when its client's handshake needs it.
     const unasked = sessionIdFor(5);
-    const client = await clientTunnel(unasked, "ssh-ticket-unasked", pipeline("ci-unasked"), "ssh");
+    const client = await clientTunnel(unasked, "ssh-ticket-unasked", { identity: pipeline("ci-unasked"), type: "ssh" });
     const tunnel = reader(client.webSocket!);
     await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", type: "ssh" })), WAIT);
     expect(await refusal(await ticketStream(sessionStub(unasked), asked.ticket))).toEqual({ status: 401, body: { error: "unauthorized", reason: "no stream ticket was issued for this session" } });

@@ -1,9 +1,13 @@
 /** Helpers for the workerd tests of the session object (imported by *.test.ts only). */
 import { expect, vi } from "vitest";
+import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import type { Env } from "../env.ts";
-import { STREAM_TICKET_HEADER, type SessionObject } from "./session-object.ts";
-import { decodeFrame, FrameType, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
+import { ADMISSION_HEADER, CONNECTOR_HEADER, STREAM_TICKET_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
+import { HUB_SHARD_HEADER } from "../connectors/hub-shards.ts";
+import { decodeFrame, encodeControl, FrameType, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
+import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
+import type { Identity } from "../../parsers/identity.ts";
 import { ensureSchema } from "../storage/schema.ts";
 
 /** How long to wait for what must happen (a loaded machine is slow; nothing here measures time). */
@@ -103,4 +107,51 @@ export function startupMessage(): Uint8Array {
   new DataView(packet.buffer).setInt32(4, 196608);
   packet.set(params, 8);
   return packet;
+}
+
+type HubStub = ReturnType<Env["CONNECTOR_HUB"]["get"]>;
+
+/** A pipeline's identity from the test issuer; `claims` are its token's others (aud…). */
+export function pipeline(sub: string, claims: Record<string, unknown> = {}): Identity {
+  return { issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub, ...claims } };
+}
+
+/**
+ * A connector's control channel to `hub` (shard `shard`), as the connector route hands it over,
+ * saying hello (as connector/control-channel.ts does) with `resource` as a postgres resource;
+ * resolves once the hub describes it online.
+ */
+export async function connectorOnline(hub: HubStub, connectorId: string, resource: string, shard = 0): Promise<{ controls: () => ControlMessage[]; ws: WebSocket }> {
+  const res = await hub.fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) } });
+  expect(res.status).toBe(101);
+  const ws = res.webSocket!;
+  const channel = reader(ws);
+  ws.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: [{ name: resource, type: "postgres", labels: {} }] }));
+  const described = await vi.waitFor(async () => {
+    const info = await hub.describe(resource);
+    if (!info?.online) throw new Error("not online yet");
+    return info;
+  }, WAIT);
+  expect(described.type).toBe("postgres");
+  return { controls: channel.controls, ws };
+}
+
+export interface ClientTunnelOptions {
+  /** Default: the pipeline `ci-` + the session id's last 4 characters. */
+  identity?: Identity;
+  /** More claims of the identity's token (aud…). */
+  claims?: Record<string, unknown>;
+  /** The resource's type as admitted (default postgres); with `describeInSession`, the client's hint. */
+  type?: string;
+  /** As the route admits in hosted mode: the session object asks the hub what the resource is. */
+  describeInSession?: boolean;
+}
+
+/** A client's tunnel to the session object `sessionId`, as the tunnel route hands it over after admission. */
+export function clientTunnel(sessionId: string, resource: string, opts: ClientTunnelOptions = {}): Promise<Response> {
+  const base = opts.identity ?? pipeline(`ci-${sessionId.slice(-4)}`);
+  const identity = opts.claims ? { ...base, claims: { ...base.claims, ...opts.claims } } : base;
+  const admission: ClientAdmission = { sessionId, identity, resource: { name: resource, type: opts.type ?? "postgres", labels: {} }, clientAddress: null, ...(opts.describeInSession ? { describeInSession: true } : {}) };
+  const sessions = (env as unknown as Env).SESSIONS;
+  return sessions.get(sessions.idFromName(sessionId)).fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }

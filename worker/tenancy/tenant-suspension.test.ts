@@ -23,10 +23,9 @@ import { TenantNamespace } from "./tenant-env.ts";
 import { endActivity, resumeActivity } from "./tenant-lifecycle.ts";
 import { tenantSuspension } from "./tenant-suspension.ts";
 import { allHubShards, hubShard, HUB_SHARD_HEADER, resourceHub } from "../connectors/hub-shards.ts";
-import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission } from "../session/session-object.ts";
-import { applyTestPolicy, holdRecorder, type HeldRecorder } from "../session/test-helpers.ts";
-import { decodeFrame, encodeControl, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
-import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
+import { CONNECTOR_HEADER } from "../session/session-object.ts";
+import { applyTestPolicy, clientTunnel, connectorOnline, holdRecorder, type HeldRecorder } from "../session/test-helpers.ts";
+import { decodeFrame, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage, type Frame } from "../../parsers/tunnel/frames.ts";
 
 const testEnv = env as unknown as Env;
 const LIMITS = { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null };
@@ -158,17 +157,6 @@ describe("a suspended tenant's connector, through the connector routes of an iso
 
 const applyPolicy = () => applyTestPolicy(testEnv.DB);
 
-/** The tenant's connector serving `resource` on its hub. */
-async function connectorOnline(e: Env, resource: string): Promise<void> {
-  const res = await dial(e, 0, "c-susp");
-  expect(res.status).toBe(101);
-  reader(res.webSocket!);
-  res.webSocket!.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: [{ name: resource, type: "postgres", labels: {} }] }));
-  await vi.waitFor(async () => {
-    if (!(await resourceHub(e, resource).describe(resource))?.online) throw new Error("not online yet");
-  }, WAIT);
-}
-
 /**
  * The session object runs as the tenant (its Env the tenant's, as objectEnv gives it in hosted
  * mode); with `hold`, its recorder waits until released — the moment between the object's start
@@ -176,12 +164,6 @@ async function connectorOnline(e: Env, resource: string): Promise<void> {
  */
 function asTenant(sessionId: string, e: Env, hold: boolean): Promise<HeldRecorder> {
   return holdRecorder(testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)), { env: e, hold });
-}
-
-function clientTunnel(sessionId: string, resource: string, claims: Record<string, unknown> = {}): Promise<Response> {
-  const sub = `ci-${sessionId.slice(-4)}`;
-  const admission: ClientAdmission = { sessionId, identity: { issuer: "https://idp.example", subject: sub, claims: { iss: "https://idp.example", sub, ...claims } }, resource: { name: resource, type: "postgres", labels: {} }, clientAddress: null };
-  return testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(sessionId)).fetch("http://session/client", { headers: { upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) } });
 }
 
 async function indexed(sessionId: string): Promise<{ status: string; end_reason: string | null } | null> {
@@ -192,7 +174,7 @@ describe("a session registering after the suspension listed the sessions to end"
   it("finds the tenant's marker at registration and ends there (57P01), its trail and index saying so; after resume sessions start", async () => {
     await applyPolicy();
     const tenant = hostedEnv("susp-sessions");
-    await connectorOnline(tenant, "orders");
+    await connectorOnline(hubShard(tenant, 0), "c-susp", "orders");
 
     // Created (and its record read: active) just before the suspension; held before it registers.
     const late = "50000000-0000-4000-8000-000000000010";
@@ -228,7 +210,7 @@ describe("a session registering after the suspension listed the sessions to end"
     // Resumed: the marker is gone and a new session of the tenant starts as usual.
     await resumeActivity(tenant, ++version);
     expect(await tenantSuspension(tenant.DB)).toBeNull();
-    await connectorOnline(tenant, "orders");
+    await connectorOnline(hubShard(tenant, 0), "c-susp", "orders");
     const next = "50000000-0000-4000-8000-000000000011";
     await asTenant(next, tenant, false);
     const nextRes = await clientTunnel(next, "orders");
@@ -244,12 +226,12 @@ describe("a session admitted by an isolate whose cached record still trusts an i
   it("is refused by the session object, which judges the token again with the record it read; a still-trusted token starts", async () => {
     await applyPolicy();
     const tenant = hostedEnv("trust-update");
-    await connectorOnline(tenant, "orders");
+    await connectorOnline(hubShard(tenant, 0), "c-susp", "orders");
     // The update: the issuer now trusts another audience only (the edge's cache still had the old one).
     const updated: Env = { ...tenant, GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-rotated"] }]) };
     const oldAudience = "50000000-0000-4000-8000-000000000030";
     await asTenant(oldAudience, updated, false);
-    const refused = reader((await clientTunnel(oldAudience, "orders", { aud: "gatehouse-test" })).webSocket!);
+    const refused = reader((await clientTunnel(oldAudience, "orders", { claims: { aud: "gatehouse-test" } })).webSocket!);
     const close = await vi.waitFor(() => {
       const found = refused.controls().find((m) => m.t === "close");
       if (!found) throw new Error("no close yet");
@@ -261,12 +243,12 @@ describe("a session admitted by an isolate whose cached record still trusts an i
     const gone: Env = { ...tenant, GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://other-idp.example", audiences: ["gatehouse-test"] }]) };
     const oldIssuer = "50000000-0000-4000-8000-000000000031";
     await asTenant(oldIssuer, gone, false);
-    const refusedToo = reader((await clientTunnel(oldIssuer, "orders", { aud: "gatehouse-test" })).webSocket!);
+    const refusedToo = reader((await clientTunnel(oldIssuer, "orders", { claims: { aud: "gatehouse-test" } })).webSocket!);
     await vi.waitFor(() => expect(refusedToo.controls()).toContainEqual(expect.objectContaining({ t: "close", message: "gatehouse: the issuer https://idp.example is no longer trusted by the tenant" })), WAIT);
     // A token for the audience the record trusts now starts as usual.
     const fresh = "50000000-0000-4000-8000-000000000032";
     await asTenant(fresh, updated, false);
-    const res = await clientTunnel(fresh, "orders", { aud: ["gatehouse-rotated"] });
+    const res = await clientTunnel(fresh, "orders", { claims: { aud: ["gatehouse-rotated"] } });
     const tunnel = reader(res.webSocket!);
     await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", id: fresh })), WAIT);
     res.webSocket!.close(1000, "done");

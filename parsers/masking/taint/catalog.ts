@@ -15,14 +15,37 @@
 import type { TaintCatalog } from "./analyze.ts";
 import type { PgTypeInfo } from "../binary-values.ts";
 
-export const CATALOG_QUERY = [
-  "SELECT 'rel', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','f','v','m','t')",
-  // attgenerated through to_jsonb: the column exists from PostgreSQL 12 on, and an older server answers NULL instead of failing
-  "SELECT 'att', a.attrelid::text, a.attnum::text, a.attname::text, COALESCE(to_jsonb(a) ->> 'attgenerated', '') FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','f','v','m','t')",
-  "SELECT 'fn', p.proname::text, n.nspname::text, '', '' FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
-  // types, for binary containers: kind, array element, domain base / range subtype
-  "SELECT 'typ', t.oid::text, t.typtype::text, t.typelem::text, COALESCE(r.rngsubtype, t.typbasetype)::text FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid",
-].join(";\n");
+/**
+ * The catalogue query for the server whose login reported `serverVersion` (ParameterStatus
+ * server_version). Every arm answers 5 text columns; the 'att' arm's fifth is `attgenerated`
+ * ('' for a plain column), a column from PostgreSQL 12 on: read directly there, '' before (no
+ * generated columns exist). A version that does not start with a major number gets the form that
+ * is right on any server, at the cost of a jsonb conversion of every attribute row: the catalogue
+ * must be correct rather than miss a generated column on a guess.
+ */
+export function catalogQuery(serverVersion: string | undefined): string {
+  const major = serverMajorVersion(serverVersion);
+  const generated = major === undefined ? GENERATED_ON_ANY_VERSION : major >= 12 ? "a.attgenerated::text" : "''";
+  return [
+    "SELECT 'rel', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','f','v','m','t')",
+    `SELECT 'att', a.attrelid::text, a.attnum::text, a.attname::text, ${generated} FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','f','v','m','t')`,
+    "SELECT 'fn', p.proname::text, n.nspname::text, '', '' FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
+    // types, for binary containers: kind, array element, domain base / range subtype
+    "SELECT 'typ', t.oid::text, t.typtype::text, t.typelem::text, COALESCE(r.rngsubtype, t.typbasetype)::text FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid",
+  ].join(";\n");
+}
+
+/** Before PostgreSQL 12 the column does not exist and to_jsonb's object has no such key: NULL → ''. */
+const GENERATED_ON_ANY_VERSION = "COALESCE(to_jsonb(a) ->> 'attgenerated', '')";
+
+/**
+ * The major version at the start of `server_version` ("18.1", "18beta1", "18devel",
+ * "15.19 (Debian 15.19-0+deb12u1)", "9.6.24" → 9), or undefined when it does not start that way.
+ */
+function serverMajorVersion(serverVersion: string | undefined): number | undefined {
+  const match = /^(\d{1,4})(?!\d)/.exec(serverVersion ?? "");
+  return match ? Number(match[1]) : undefined;
+}
 
 const SYSTEM_SCHEMAS = new Set(["pg_catalog", "information_schema", "pg_toast"]);
 const VALUE_STATISTICS_VIEWS = new Set(["pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data"]);
@@ -47,7 +70,7 @@ export interface SessionCatalog extends TaintCatalog {
   isMaskedGenerated(oid: number, attnum: number): boolean;
 }
 
-/** Rows of CATALOG_QUERY (5 text columns each) → the session's catalogue. */
+/** Rows of catalogQuery's query (5 text columns each) → the session's catalogue. */
 export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, ruleFor: (column: string, table?: string) => number): SessionCatalog {
   const relations = new Map<number, Relation>();
   const userFunctions = new Set<string>();

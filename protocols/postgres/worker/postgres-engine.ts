@@ -51,7 +51,7 @@ import type { SessionMasker } from "../../../worker/masking/session-masker.ts";
 import { copyOutFormat, type CopyOutFormat } from "../codec/copy-options.ts";
 import { maskTexts } from "../../../worker/masking/text-masker.ts";
 import { ResponseOrder, ResponseOrderError, type ProbedCopyFormat } from "./response-order.ts";
-import { CATALOG_QUERY, SessionTaint, mayRenameProtocolNames, type Taint } from "../../../worker/masking/taint/session-taint.ts";
+import { catalogQuery, SessionTaint, mayRenameProtocolNames, type Taint } from "../../../worker/masking/taint/session-taint.ts";
 import { MaskingConfigError } from "../../../parsers/masking/config.ts";
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 import { PIN_RULE, pinViolation, startupViolation } from "./session-pin.ts";
@@ -164,7 +164,7 @@ export class PostgresEngine implements Engine {
   private unsynced = false;
   /** Waiters for a settled session: every forwarded message answered (ReadyForQuery). */
   private settledWaiters: Array<() => void> = [];
-  /** Watched settings as the server reported them at login (session-state.ts). */
+  /** Settings as the server reported them at login: the watched ones (session-state.ts), server_version (the catalogue query). */
   private readonly loginSettings = new Map<string, string>();
   /** Prepared statements that need approval, held at Bind/Execute with their parameters (held-prepared.ts). */
   private readonly held = new HeldPrepared();
@@ -697,7 +697,8 @@ export class PostgresEngine implements Engine {
     const done = new Promise<void>((resolve, reject) => (this.catalogWait = { resolve, reject }));
     const timer = setTimeout(() => this.catalogWait?.reject(new Error("timed out reading the catalogue")), CONNECT_TIMEOUT_MS);
     try {
-      this.sends.sendToConnector([message("Q", cstring(CATALOG_QUERY))]);
+      // The login's server_version picks how generated columns are read (catalog.ts: an unreadable one gets the slow form that is right everywhere).
+      this.sends.sendToConnector([message("Q", cstring(catalogQuery(this.loginSettings.get("server_version"))))]);
       await done;
     } catch (e) {
       throw { code: "08001", message: `gatehouse: masking needs the target's catalogue: ${(e as Error).message}` } satisfies PendingError;

@@ -55,7 +55,12 @@ const catalogueAnswer = () =>
 /** A microtask-and-timer turn: anything the engine could do without the test's next message is done. */
 const settle = () => new Promise((r) => setTimeout(r, 10));
 
-async function harness(startupParameters: Array<[string, string]> = [["user", "ci"], ["database", "db"]], registerCancelKey: (engine: PostgresEngine) => Promise<void> = async () => {}) {
+async function harness(
+  startupParameters: Array<[string, string]> = [["user", "ci"], ["database", "db"]],
+  registerCancelKey: (engine: PostgresEngine) => Promise<void> = async () => {},
+  /** What the target's login reported (ParameterStatus), as the connector's ready hands it on. */
+  loginParameters: Array<[string, string]> = [["client_encoding", "UTF8"]],
+) {
   const loaded = await loadPolicy(POLICY, "p.yaml");
   if (!loaded.ok) throw new Error("policy");
   const identity = { issuer: "https://idp", subject: "ci", claims: {} };
@@ -86,7 +91,7 @@ async function harness(startupParameters: Array<[string, string]> = [["user", "c
     sendToConnector: (parts) => void toConnector.push(...parts.map((p) => p.slice())),
     connectorControl: (m: ControlMessage) => {
       controls.push(m);
-      if (m.t === "open") queueMicrotask(() => void engine.onConnectorControl({ t: "ready", parameters: [["client_encoding", "UTF8"]], txStatus: "I" }));
+      if (m.t === "open") queueMicrotask(() => void engine.onConnectorControl({ t: "ready", parameters: loginParameters, txStatus: "I" }));
     },
     sendControlToClient: () => {},
     openConnectorStream: async () => void streamsAsked.push(controls.length),
@@ -197,6 +202,22 @@ describe("PostgresEngine: the taint catalogue is read while the client holds its
     expect(got.map((m) => m.type)).toEqual(["T", "D", "C", "Z"]);
     expect(f.dataRowValues(got[1]!.m)).toEqual(["[REDACTED]", "plain note"]);
     expect(h.ended()).toBeUndefined();
+  });
+
+  it("reads generated columns as the server_version the login reported allows: directly from 12, through to_jsonb when unreadable", async () => {
+    const catalogueSent = async (login: Array<[string, string]>) => {
+      const h = await harness(undefined, undefined, [["client_encoding", "UTF8"], ...login]);
+      const sent = h.forwarded();
+      expect(sent.map((m) => m.type)).toEqual(["Q"]);
+      return sent[0]!.text;
+    };
+    const current = await catalogueSent([["server_version", "18.1 (Debian 18.1-1.pgdg13+2)"]]);
+    expect(current).toContain(", a.attgenerated::text FROM pg_catalog.pg_attribute");
+    expect(current).not.toContain("to_jsonb");
+    expect(await catalogueSent([["server_version", "11.22"]])).not.toContain("attgenerated");
+    for (const unreadable of [[], [["server_version", "unknown"]]] as Array<Array<[string, string]>>) {
+      expect(await catalogueSent(unreadable)).toContain("COALESCE(to_jsonb(a) ->> 'attgenerated', '') FROM pg_catalog.pg_attribute");
+    }
   });
 
   it("keeps several early messages in their order behind the catalogue", async () => {

@@ -3,7 +3,7 @@
  * engine, the lexical analysis (parsers/masking/taint/analyze.ts), the session's catalogue and the
  * WASM masker:
  *
- *  - before the client's first statement, the catalogue is read (CATALOG_QUERY, answers swallowed);
+ *  - before the client's first statement, the catalogue is read (catalogQuery, answers swallowed);
  *  - each statement is analysed before it is forwarded (refusals: writes or sinks fed with masked
  *    data, `predicates: refuse`);
  *  - each RowDescription gets per-column verdicts: a plain reference to a base-table column keeps
@@ -16,14 +16,14 @@
  *    settings are replaced (they may echo a masked value in any form).
  */
 import { analyzeTaint, type Taint, type TaintVerdict } from "../../../parsers/masking/taint/analyze.ts";
-import { buildCatalog, CATALOG_QUERY, type SessionCatalog } from "../../../parsers/masking/taint/catalog.ts";
+import { buildCatalog, catalogQuery, type SessionCatalog } from "../../../parsers/masking/taint/catalog.ts";
 import { decodeDataRow, type ColumnDescription } from "../../../protocols/postgres/codec/results.ts";
 import { concat, cstring, message } from "../../../protocols/postgres/codec/codec.ts";
 import { DERIVED_RULE, type PgMasker } from "../../../wasm/loader/mask.ts";
 import type { MaskingConfig } from "../../../parsers/masking/config.ts";
 import { maskBinaryValue, needsBinaryPass } from "../../../parsers/masking/binary-values.ts";
 
-export { CATALOG_QUERY };
+export { catalogQuery };
 export type { Taint };
 
 /** Messages that end the masker's row plan (PortalSuspended keeps it); a RowDescription starts a new one. */
@@ -65,7 +65,7 @@ export class SessionTaint {
     this.detectors = config.rules.some((r) => (r.detectors?.length ?? 0) > 0 || (r.patterns?.length ?? 0) > 0);
   }
 
-  /** Feed one backend message answering CATALOG_QUERY. Returns true once ReadyForQuery arrived. */
+  /** Feed one backend message answering the catalogue query. Returns true once ReadyForQuery arrived. */
   catalogMessage(type: number, body: Uint8Array): boolean {
     if (type === 0x44) this.catalogRows.push(decodeDataRow(body, undefined, 1 << 20));
     else if (type === 0x45) throw new Error(`the catalogue query failed: ${decoder.decode(body).replace(/\0/g, " ").trim()}`);
