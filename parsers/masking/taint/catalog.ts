@@ -18,14 +18,15 @@ import type { PgTypeInfo } from "../binary-values.ts";
 /**
  * The catalogue query for the server whose login reported `serverVersion` (ParameterStatus
  * server_version). Every arm answers 5 text columns; the 'att' arm's fifth is `attgenerated`
- * ('' for a plain column), a column from PostgreSQL 12 on: read directly there, '' before (no
- * generated columns exist). A version that does not start with a major number gets the form that
- * is right on any server, at the cost of a jsonb conversion of every attribute row: the catalogue
- * must be correct rather than miss a generated column on a guess.
+ * ('' for a plain column), a column from PostgreSQL 12 on: read directly there. Any other version
+ * (older, or one that does not start with a major number) gets the form that is right on any
+ * server, at the cost of a jsonb conversion of every attribute row: a server claiming an old
+ * version (a fork, a proxy) may still have generated columns, and the catalogue must not miss one
+ * on a guess. Only servers out of support pay for it.
  */
 export function catalogQuery(serverVersion: string | undefined): string {
   const major = serverMajorVersion(serverVersion);
-  const generated = major === undefined ? GENERATED_ON_ANY_VERSION : major >= 12 ? "a.attgenerated::text" : "''";
+  const generated = major !== undefined && major >= 12 ? "a.attgenerated::text" : GENERATED_ON_ANY_VERSION;
   return [
     "SELECT 'rel', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','f','v','m','t')",
     `SELECT 'att', a.attrelid::text, a.attnum::text, a.attname::text, ${generated} FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','f','v','m','t')`,
