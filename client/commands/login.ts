@@ -6,7 +6,8 @@
  * OIDC authorization code flow with PKCE (S256) and a loopback redirect (RFC 8252): a one-shot
  * listener on 127.0.0.1, state and nonce checked, the ID token stored 0600 (client/signin/credentials.ts)
  * and renewed with the refresh token. Every command uses it when GATEHOUSE_TOKEN is unset and no
- * CI token is available (client/auth/token-source.ts).
+ * CI token is available (client/auth/token-source.ts). A gateway that names the provider is trusted
+ * with the issuer's name only: the code goes to the endpoints of the issuer's own discovery document.
  */
 import http from "node:http";
 import { spawn } from "node:child_process";
@@ -17,7 +18,8 @@ import { CliError, UsageError } from "../errors.ts";
 import { DEFAULT_AUDIENCE } from "../auth/token-source.ts";
 import { defaultIssuerUrl } from "../dev/issuer.ts";
 import { credentialsFile, removeCredentials, tokenRequest, writeCredentials } from "../signin/credentials.ts";
-import { checkEndpoint, gatewayOidcProvider, shown } from "../signin/gateway-providers.ts";
+import { gatewayOidcProvider, shown } from "../signin/gateway-providers.ts";
+import { confirmedByIssuer, discoverIssuer, type IssuerEndpoints } from "../signin/issuer-discovery.ts";
 import { parseGatewayUrl } from "../gateway/api.ts";
 import type { CommandIO } from "./io.ts";
 
@@ -26,7 +28,8 @@ export const LOGIN_USAGE = `usage:
       sign in with your identity provider (browser, loopback redirect + PKCE); the token is stored
       0600 in $GATEHOUSE_CREDENTIALS or ~/.config/gatehouse/credentials.json and renewed automatically.
       Without --issuer, the gateway (--gateway or env GATEHOUSE_URL; a tenant's URL in hosted mode)
-      is asked which OIDC provider its people sign in with, and its issuer and client id are used.
+      is asked which OIDC provider its people sign in with, and its issuer and client id are used;
+      the endpoints are the ones that issuer publishes (a gateway naming others is refused).
       --gateway    the gateway (or tenant) whose sign-in provider to use (env GATEHOUSE_URL)
       --provider   which of the gateway's OIDC providers, when it has several
       --issuer     the OIDC issuer (env GATEHOUSE_LOGIN_ISSUER); without it and without a gateway:
@@ -49,27 +52,6 @@ const SPEC: Record<string, FlagSpec> = {
 
 const b64url = (b: Buffer) => b.toString("base64url");
 const LOGIN_TIMEOUT_MS = 5 * 60_000;
-
-interface Discovery {
-  authorization_endpoint: string;
-  token_endpoint: string;
-  issuer: string;
-}
-
-async function discover(issuer: string): Promise<Discovery> {
-  const url = `${issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(15_000) });
-  } catch (e) {
-    throw new CliError(`cannot reach the issuer at ${url}: ${(e as Error).message}`);
-  }
-  if (!res.ok) throw new CliError(`issuer discovery failed: HTTP ${res.status} from ${url}`);
-  const doc = (await res.json()) as Partial<Discovery>;
-  if (typeof doc.authorization_endpoint !== "string" || typeof doc.token_endpoint !== "string") throw new CliError(`the issuer at ${issuer} offers no authorization code flow (no authorization_endpoint / token_endpoint)`);
-  for (const e of [doc.authorization_endpoint, doc.token_endpoint]) checkEndpoint("discovery", e);
-  return doc as Discovery;
-}
 
 function openBrowser(url: string): void {
   const cmd = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
@@ -114,10 +96,11 @@ function loopback(): Promise<{ redirectUri: string; result: Promise<URLSearchPar
 
 /**
  * Which provider and client: an issuer given (flag or env) is used as before; otherwise a gateway
- * given (flag or GATEHOUSE_URL) names its own provider (client/signin/gateway-providers.ts);
+ * given (flag or GATEHOUSE_URL) names its own provider (client/signin/gateway-providers.ts), whose
+ * endpoints must be the ones its issuer publishes (client/signin/issuer-discovery.ts);
  * otherwise the local development issuer (npm start).
  */
-async function chooseProvider(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise<{ d: Discovery; clientId: string; fromGateway: boolean }> {
+async function chooseProvider(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise<{ d: IssuerEndpoints; clientId: string; fromGateway: boolean }> {
   // An empty variable is an unset one (`GATEHOUSE_URL= gatehouse login`).
   const fromEnv = (name: string) => io.env[name] || undefined;
   const issuer = args.strings.get("issuer") ?? fromEnv("GATEHOUSE_LOGIN_ISSUER");
@@ -125,13 +108,14 @@ async function chooseProvider(args: ReturnType<typeof parseArgs>, io: CommandIO)
   const clientIdGiven = args.strings.get("client-id") ?? fromEnv("GATEHOUSE_LOGIN_CLIENT_ID");
   if (issuer === undefined && gateway !== undefined) {
     const base = parseGatewayUrl(gateway);
-    const p = await gatewayOidcProvider(base, args.strings.get("provider"));
+    // The gateway names the issuer; the code goes only where that issuer's own discovery says.
+    const p = await confirmedByIssuer(await gatewayOidcProvider(base, args.strings.get("provider")));
     const clientId = clientIdGiven ?? p.client_id;
     io.stderr(`signing in with ${p.label} (issuer ${p.issuer}, client ${clientId}), the sign-in provider of ${base}\n`);
     return { d: p, clientId, fromGateway: true };
   }
   if (args.strings.has("provider")) throw new UsageError("--provider chooses among a gateway's sign-in providers; it does not go with --issuer");
-  return { d: await discover(issuer ?? defaultIssuerUrl(io.env)), clientId: clientIdGiven ?? DEFAULT_AUDIENCE, fromGateway: false };
+  return { d: await discoverIssuer(issuer ?? defaultIssuerUrl(io.env), { exactIssuer: false }), clientId: clientIdGiven ?? DEFAULT_AUDIENCE, fromGateway: false };
 }
 
 async function login(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise<number> {
@@ -168,7 +152,7 @@ async function login(args: ReturnType<typeof parseArgs>, io: CommandIO): Promise
     const file = credentialsFile(io.env);
     if (file === undefined) throw new CliError("nowhere to keep the sign-in: set HOME, XDG_CONFIG_HOME or GATEHOUSE_CREDENTIALS");
     await writeCredentials(file, { issuer: String(claims.iss ?? d.issuer), token_endpoint: d.token_endpoint, client_id: clientId, id_token: tokens.id_token, refresh_token: tokens.refresh_token });
-    io.stderr(`signed in as ${String(claims.sub)} (${String(claims.iss)}); token stored in ${file}${tokens.refresh_token ? ", renewed automatically" : ""}\n`);
+    io.stderr(`signed in as ${shown(claims.sub)} (${shown(claims.iss)}); token stored in ${file}${tokens.refresh_token ? ", renewed automatically" : ""}\n`);
     return 0;
   } finally {
     lb.close();

@@ -5,7 +5,9 @@
  * CLI signs in with the tenant's own provider and client id without being told them.
  * What the gateway says is checked like an issuer's discovery document: endpoints https (http only
  * on loopback), and a provider must be chosen when there are several; a gateway with no OIDC
- * provider is a clear error, never a fallback to the development issuer.
+ * provider is a clear error, never a fallback to the development issuer. The gateway is trusted
+ * with the issuer's name only: its endpoints must be the ones the issuer publishes
+ * (issuer-discovery.ts, confirmedByIssuer), checked before the browser is sent anywhere.
  */
 import { CliError, GatewayUnreachableError, describeError } from "../errors.ts";
 import { errorFromBody, readBodyBounded } from "../gateway/api.ts";
@@ -32,6 +34,10 @@ export function shown(value: unknown): string {
   return String(value).replace(new RegExp(UNPRINTABLE.source, "gu"), "?").slice(0, 200);
 }
 
+export function isLoopback(u: URL): boolean {
+  return u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+}
+
 /** An endpoint a person's browser or the CLI will be sent to: https, or http on loopback only. */
 export function checkEndpoint(where: string, value: unknown): string {
   let u: URL;
@@ -40,8 +46,7 @@ export function checkEndpoint(where: string, value: unknown): string {
   } catch {
     throw new CliError(`${where} is not a URL: ${JSON.stringify(shown(value))}`);
   }
-  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) throw new CliError(`refusing a non-https endpoint from ${where}: ${u}`);
+  if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u))) throw new CliError(`refusing a non-https endpoint from ${where}: ${shown(u)}`);
   return u.toString();
 }
 

@@ -14,6 +14,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { spawn } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { decodeJwt } from "jose";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -80,6 +82,10 @@ beforeAll(async () => {
     startTestStack({
       connector: false,
       waitForConnector: false,
+      // The issuer served at its own identifier, as a real IdP is: `gatehouse login --gateway` reads
+      // the endpoints from `<issuer>/.well-known/openid-configuration` (not the harness's pinned
+      // http://127.0.0.1:8788, which is not where this stack's issuer listens).
+      issuerId: null,
       workerVars: { GATEHOUSE_TENANCY: "multi", GATEHOUSE_PLATFORM_SECRETS_KEY: randomBytes(32).toString("hex") },
       workerVarsWithIssuer: (issuer) => {
         devIssuerEntry = { ...issuer, dev: false };
@@ -301,6 +307,33 @@ describe("gatehouse login finds the tenant's provider (docs/CONSOLE.md)", () => 
     expect(platform.code).toBe(1);
     expect(platform.stderr).toContain("does not publish its sign-in providers");
     expect(platform.stderr).not.toMatch(/authorize\?/);
+  });
+
+  it("refuses a tenant whose provider names a token endpoint its issuer does not publish; that endpoint gets nothing", async () => {
+    const received: string[] = [];
+    const collector = http.createServer((req, res) => {
+      received.push(`${req.method} ${req.url}`);
+      res.writeHead(400, { "content-type": "application/json" }).end('{"error":"invalid_grant"}');
+    });
+    await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
+    const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    try {
+      const created = await api("POST", `${stack.gatewayUrl}/platform/v1/tenants`, platformToken, {
+        name: "rogue",
+        issuers: [{ ...devIssuerEntry, audiences: ["gatehouse-rogue", "rogue-console"] }],
+        policy: policy("rogue", stack.issuerId),
+        policy_source: "rogue.yaml",
+        signin: { oidc: [{ ...signin("rogue").oidc[0]!, token_endpoint: `${collectorUrl}/token` }] },
+      });
+      expect(created.status, JSON.stringify(created.json)).toBe(201);
+      const login = await gatehouse(["login", "--no-browser", "--gateway", base("rogue")], { GATEHOUSE_LOGIN_ISSUER: "", GATEHOUSE_CREDENTIALS: path.join(dir, "rogue.json") });
+      expect(login.code).toBe(1);
+      expect(login.stderr).toContain(`refusing to sign in with the gateway's sign-in provider corp (issuer ${devIssuerEntry.issuer}): the gateway names token_endpoint ${collectorUrl}/token, but the issuer publishes ${stack.issuerUrl}/token`);
+      expect(login.stderr).not.toMatch(/authorize\?/);
+      expect(received).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => collector.close(() => r()));
+    }
   });
 
   it("is anonymous and charged to the tenant's anonymous API bucket", async () => {
