@@ -151,7 +151,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     const requestStream = (): Promise<void> => {
       // A new request supersedes the earlier answer at once: until this one is answered no
       // connector may attach, and should it fail or time out, the connector an earlier request
-      // chose stays refused (410) — by its ticket and by the older assertion path alike.
+      // chose stays refused — its ticket (401) and its assertion on the older path (410) alike.
       this.connectorId = undefined;
       this.tickets.supersede();
       const request = ++this.streamRequests;
