@@ -25,7 +25,8 @@ export type OpenStreamResult = { ok: true; connectorId: string; ticketHash: stri
 /** RPC of the ConnectorHub (worker/connectors/connector-hub.ts); `fetch` carries the control channel. */
 export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   /** Admits a verified assertion: not revoked, key still current, jti not seen before (replay). */
-  claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true } | { ok: false; reason: string; suspended?: true }>;
+  /** Admitted with an enrolled key: `keyGeneration` says which rotation installed it (0: none). */
+  claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true; keyGeneration?: number } | { ok: false; reason: string; suspended?: true }>;
   createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[]): Promise<RegistryResult<{ expiresAt: number }>>;
   enrolConnector(tokenHash: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>>;
   connectorRecord(id: string): Promise<ConnectorRecord | null>;
@@ -41,8 +42,11 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   syncTenantSuspension(state: TenantSyncState): Promise<TenantSyncAnswer & { closed: number }>;
   /** Shard k > 0 of a sharded hub, told by shard 0 that a connector was revoked (worker/connectors/hub-shards.ts). */
   dropConnector(id: string): Promise<{ closedChannels: number; endedSessions: number }>;
-  /** Shard 0 to every shard after a key rotation: close the connector's control channels (admitted with the old key). */
-  closeControls(id: string): Promise<{ closedChannels: number; endedSessions: number }>;
+  /**
+   * Shard 0 to every shard after a key rotation: remember the new key's generation (its rotatedAt)
+   * and close the connector's control channels (admitted with the old key).
+   */
+  closeControls(id: string, keyGeneration?: number): Promise<{ closedChannels: number; endedSessions: number }>;
 }
 
 /** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */

@@ -16,7 +16,7 @@ import type { ConnectorHubRpc, OpenStreamResult, RevokeResult } from "../binding
 import { ConnectorRegistry, type ConnectorRecord, type RegistryResult } from "./registry.ts";
 import type { JWK } from "jose";
 import { isResourceName } from "../../parsers/resource-name.ts";
-import { HUB_SHARD_HEADER, hubShard, hubShardCount, hubShardMap } from "./hub-shards.ts";
+import { CONNECTOR_KEY_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, hubShardCount, hubShardMap, hubShardOfObjectName } from "./hub-shards.ts";
 import { withTimeout } from "../objects/with-timeout.ts";
 import { newStreamTicket, streamTicketHash } from "../../parsers/tunnel/stream-ticket.ts";
 import { isNewerOrSame, type TenantSyncAnswer, type TenantSyncState } from "../tenancy/tenant-sync.ts";
@@ -35,9 +35,13 @@ const MAX_RESOURCES = 1000;
 const SUSPENDED_KEY = "tenant-suspended";
 /** Storage key of the tenant's lifecycle state as last told, with the record's version (tenant-sync.ts). */
 const LIFECYCLE_KEY = "tenant-lifecycle";
+/** The generation (rotatedAt) of the latest key rotation of a connector this shard was told of (closeControls). */
+const keyGenerationKey = (id: string) => `key-generation:${id}`;
 
 export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRpc {
   protected override readonly hibernate = true;
+  /** Which of the tenant's hub shards this object is: only shard 0 keeps the registry (hub-shards.ts). */
+  private readonly shard = hubShardOfObjectName(this.ctx.id.name);
 
   override async fetch(request: Request): Promise<Response> {
     const connectorId = request.headers.get("x-gatehouse-connector");
@@ -49,6 +53,17 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     if (suspended !== null) return Response.json({ error: "tenant_suspended", reason: suspended }, { status: 403 });
     // Admission was claimed on shard 0 a moment ago; a revocation since then (or under way) must not let it in.
     if (await this.revocationKnown(connectorId)) return Response.json({ error: "unauthorized", reason: `connector ${connectorId} was revoked` }, { status: 401 });
+    // The same for a key rotation: admitted with the old key just before it, the socket may arrive
+    // here after the rotation closed the connector's channels. closeControls records the new key's
+    // generation before it closes them, so either this check sees it and refuses the older key, or
+    // the socket is accepted (nothing is awaited after the check) before the close, which closes it
+    // with the others. Compared as generations, not keys: a shard that missed a rotation (its
+    // closeControls failed) knows an older one only, and still admits the current key.
+    const presented = request.headers.get(CONNECTOR_KEY_GENERATION_HEADER);
+    if (presented !== null) {
+      const latest = await this.ctx.storage.get<number>(keyGenerationKey(connectorId));
+      if (latest !== undefined && !(Number(presented) >= latest)) return Response.json({ error: "unauthorized", reason: `connector ${connectorId}'s key was rotated; dial again with the new key` }, { status: 401 });
+    }
     const attachment: ControlAttachment = { connectorId, shard, connectedAt: Date.now(), resources: null };
     return this.acceptSocket([`connector:${connectorId}`], (ws) => ws.serializeAttachment(attachment));
   }
@@ -130,16 +145,17 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
    * in one object, so a revocation or rotation cannot race an admission. Expired jtis are
    * dropped by the hub's alarm.
    */
-  async claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true } | { ok: false; reason: string; suspended?: true }> {
+  async claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true; keyGeneration?: number } | { ok: false; reason: string; suspended?: true }> {
     const suspended = await this.suspension();
     if (suspended !== null) return { ok: false, reason: suspended, suspended: true };
-    const refused = await this.registry.admissible(connectorId, thumbprint);
-    if (refused) return { ok: false, reason: refused };
+    const admission = await this.registry.admissible(connectorId, thumbprint);
+    if (admission.refused !== null) return { ok: false, reason: admission.refused };
     const storageKey = `jti:${connectorId}:${jti}`;
     if ((await this.ctx.storage.get(storageKey)) !== undefined) return { ok: false, reason: "connector assertion was already used" };
     await this.ctx.storage.put(storageKey, exp);
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
-    return { ok: true };
+    // An enrolled key's generation goes with a control socket to its shard (fetch).
+    return admission.keyGeneration === null ? { ok: true } : { ok: true, keyGeneration: admission.keyGeneration };
   }
 
   protected override async onAlarm(): Promise<void> {
@@ -190,13 +206,23 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     // on being handed sessions. Closed on every shard; the connector dials again with its new key.
     // Sessions already attached go on (their streams were admitted before the rotation).
     const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
-    const closed = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.closeControls(id) : hubShard(this.env, k).closeControls(id)), shards);
+    const generation = result.record.rotatedAt!;
+    const closed = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.closeControls(id, generation) : hubShard(this.env, k).closeControls(id, generation)), shards);
     if (closed.failedShards.length > 0) console.error(`gatehouse: key rotation of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its control channels`);
     return result;
   }
 
-  /** RPC (shard 0 to every shard, after a key rotation): close the connector's control channels here. */
-  async closeControls(id: string): Promise<{ closedChannels: number; endedSessions: number }> {
+  /**
+   * RPC (shard 0 to every shard, after a key rotation): remember the new key's generation, then
+   * close the connector's control channels here. Remembered first, so a socket admitted with an
+   * older key that arrives later is refused (fetch); two rotations' calls arriving out of order
+   * keep the later generation (the larger: rotatedAt only grows, registry.ts).
+   */
+  async closeControls(id: string, keyGeneration?: number): Promise<{ closedChannels: number; endedSessions: number }> {
+    if (keyGeneration !== undefined) {
+      const known = await this.ctx.storage.get<number>(keyGenerationKey(id));
+      if (known === undefined || known < keyGeneration) await this.ctx.storage.put(keyGenerationKey(id), keyGeneration);
+    }
     return { closedChannels: this.closeChannels(id, `connector ${id}'s key was rotated: dial again with the new key`), endedSessions: 0 };
   }
 
@@ -392,6 +418,9 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
    */
   private async revocationKnown(id: string): Promise<boolean> {
     if ((await this.ctx.storage.get(`revoked:${id}`)) !== undefined) return true;
+    // The registry and the drop-pending records are written on shard 0 only: another shard has
+    // neither, and learns of a revocation by the marker above (dropConnector).
+    if (this.shard !== 0) return false;
     if ((await this.registry.record(id))?.revokedAt != null) return true;
     return (await this.ctx.storage.list({ prefix: `drop-pending:${id}:`, limit: 1 })).size > 0;
   }

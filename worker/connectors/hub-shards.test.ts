@@ -6,7 +6,9 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
+import worker from "../index.ts";
 import type { Env } from "../env.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
@@ -14,7 +16,7 @@ import { decodeFrame, encodeControl, FrameType, TUNNEL_SUBPROTOCOL } from "../..
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { ConnectorRegistry } from "./registry.ts";
 import { dropOnShards } from "./connector-hub.ts";
-import { HUB_SHARD_HEADER, allHubShards, hubShard, hubShardCount, hubShardMap, hubShardOfResource, registryHub, resourceHub } from "./hub-shards.ts";
+import { CONNECTOR_KEY_GENERATION_HEADER, HUB_SHARD_HEADER, allHubShards, hubShard, hubShardCount, hubShardMap, hubShardOfResource, registryHub, resourceHub } from "./hub-shards.ts";
 
 const testEnv = env as unknown as Env;
 const LIMITS = { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null };
@@ -27,9 +29,48 @@ function tenantEnv(name: string, hub?: number): Env {
   };
 }
 
-/** A control-socket upgrade as the connector route hands it to a shard. */
-function dial(stub: ReturnType<typeof hubShard>, connectorId: string, shard = 0): Promise<Response> {
-  return stub.fetch("https://hub/control", { headers: { upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL, [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) } });
+/** A control-socket upgrade as the connector route hands it to a shard (`keyGeneration`: admitted with an enrolled key). */
+function dial(stub: ReturnType<typeof hubShard>, connectorId: string, shard = 0, keyGeneration?: number): Promise<Response> {
+  const headers: Record<string, string> = { upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL, [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) };
+  if (keyGeneration !== undefined) headers[CONNECTOR_KEY_GENERATION_HEADER] = String(keyGeneration);
+  return stub.fetch("https://hub/control", { headers });
+}
+
+/** An enrolled connector's record, as the registry on shard 0 keeps it (never rotated). */
+function enrolledRecord(id: string, publicKey: JWK, thumbprint: string) {
+  return { id, source: "enrolled", publicKey, thumbprint, enrolledAt: 1, enrolledBy: "admin", rotatedAt: null, revokedAt: null, revokedBy: null };
+}
+
+/**
+ * Record the storage reads (get keys, list prefixes) a hub object makes from now on; the returned
+ * function says which were made. The object's own storage is wrapped, nothing else changes.
+ */
+async function recordReads(stub: ReturnType<typeof hubShard>): Promise<() => Promise<string[]>> {
+  await runInDurableObject(stub, (object) => {
+    const o = object as unknown as { ctx: DurableObjectState; readsForTest: string[] };
+    const reads: string[] = [];
+    o.readsForTest = reads;
+    const ctx = o.ctx;
+    const storage = new Proxy(ctx.storage, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (prop === "get") reads.push(`get ${String(args[0])}`);
+          if (prop === "list") reads.push(`list ${String((args[0] as { prefix?: string } | undefined)?.prefix)}`);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    o.ctx = new Proxy(ctx, {
+      get(target, prop) {
+        if (prop === "storage") return storage;
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  });
+  return () => runInDurableObject(stub, (object) => [...(object as unknown as { readsForTest: string[] }).readsForTest]);
 }
 
 describe("hub shard placement", () => {
@@ -88,6 +129,23 @@ describe("revocation on a shard", () => {
     expect(revoked).toMatchObject({ ok: true, closedChannels: 0, endedSessions: 0, failedShards: [] });
     const r = await dial(stub, "dc-boot");
     expect(r.status).toBe(401);
+  });
+});
+
+describe("revocation checks by shard", () => {
+  it("a shard other than 0 reads only its own revocation marker, never the registry's records (shard 0 alone has them); shard 0 still reads them", async () => {
+    const e = tenantEnv("revocation-reads", 3);
+    const readsOn2 = await recordReads(hubShard(e, 2));
+    const readsOn0 = await recordReads(hubShard(e, 0));
+    for (const k of [2, 0]) {
+      const r = await dial(hubShard(e, k), "dc-reads", k);
+      expect(r.status).toBe(101);
+      r.webSocket!.accept();
+      r.webSocket!.close(1000, "done");
+    }
+    const revocationReads = (reads: string[]) => reads.filter((r) => r.includes("dc-reads"));
+    expect(revocationReads(await readsOn2())).toEqual(["get revoked:dc-reads"]);
+    expect(revocationReads(await readsOn0())).toEqual(["get revoked:dc-reads", "get connector:dc-reads", "list drop-pending:dc-reads:"]);
   });
 });
 
@@ -174,6 +232,88 @@ describe("key rotation on a sharded hub", () => {
     await vi.waitFor(() => expect(rot[0]!.closed()).toBe("connector dc-rot's key was rotated: dial again with the new key"), { timeout: 20_000, interval: 20 });
     expect(rot[1]!.closed()).toBeNull();
     expect(other.closed()).toBeNull();
+  });
+});
+
+describe("a control socket admitted with the key a rotation replaced", () => {
+  it("arriving after the rotation, is refused by the registry shard and by every shard told of it; the new key's socket is admitted", async () => {
+    const e = tenantEnv("rotation-race", 3);
+    const registry = registryHub(e);
+    const oldKey = { kty: "OKP", crv: "Ed25519", x: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0" };
+    const newKey = { kty: "OKP", crv: "Ed25519", x: "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0" };
+    await runInDurableObject(registry, async (_o, state) => state.storage.put("connector:dc-race", enrolledRecord("dc-race", oldKey, "old-thumb")));
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    // Admitted with the old key (generation 0: the enrolled one)…
+    expect(await registry.claimAssertion("dc-race", "jti-old", exp, "old-thumb")).toEqual({ ok: true, keyGeneration: 0 });
+    // …then the rotation lands before the socket reaches its shard.
+    const rotated = await registry.rotateConnectorKey("dc-race", "old-thumb", newKey, "new-thumb");
+    expect(rotated).toMatchObject({ ok: true });
+    const generation = (rotated as { record: { rotatedAt: number } }).record.rotatedAt;
+    const refusedAs = { error: "unauthorized", reason: "connector dc-race's key was rotated; dial again with the new key" };
+    const late = await dial(registry, "dc-race", 0, 0);
+    expect({ status: late.status, body: await late.json() }).toEqual({ status: 401, body: refusedAs });
+    // Shard 2 told of this rotation, and of an earlier one after it (out of order): it keeps the later.
+    await hubShard(e, 2).closeControls("dc-race", generation);
+    await hubShard(e, 2).closeControls("dc-race", generation - 1);
+    const lateOn2 = await dial(hubShard(e, 2), "dc-race", 2, 0);
+    expect({ status: lateOn2.status, body: await lateOn2.json() }).toEqual({ status: 401, body: refusedAs });
+    // The new key: admitted with the rotation's generation, its sockets accepted on both.
+    expect(await registry.claimAssertion("dc-race", "jti-new", exp, "new-thumb")).toEqual({ ok: true, keyGeneration: generation });
+    for (const [stub, k] of [[registry, 0], [hubShard(e, 2), 2]] as const) {
+      const r = await dial(stub, "dc-race", k, generation);
+      expect(r.status).toBe(101);
+      r.webSocket!.accept();
+      r.webSocket!.close(1000, "done");
+    }
+    // A shard that missed the rotation (its closeControls failed) still admits the new key.
+    const missed = await dial(hubShard(e, 1), "dc-race", 1, generation);
+    expect(missed.status).toBe(101);
+    missed.webSocket!.accept();
+    missed.webSocket!.close(1000, "done");
+  });
+
+  it("through the control route: the rotation landing between the admission on shard 0 and the upgrade refuses the socket (401)", async () => {
+    const id = "dc-route-race";
+    const oldPair = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const oldJwk = await exportJWK(oldPair.publicKey);
+    const newJwk = await exportJWK((await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true })).publicKey);
+    const [oldThumb, newThumb] = await Promise.all([calculateJwkThumbprint(oldJwk, "sha256"), calculateJwkThumbprint(newJwk, "sha256")]);
+    await runInDurableObject(registryHub(testEnv), async (_o, state) => state.storage.put(`connector:${id}`, enrolledRecord(id, oldJwk, oldThumb)));
+    // The hub namespace as the route sees it: the upgrade to the shard waits for a key rotation first.
+    const hubs = testEnv.CONNECTOR_HUB;
+    const rotations: unknown[] = [];
+    const racing = {
+      idFromName: (name: string) => hubs.idFromName(name),
+      get: (objectId: DurableObjectId) => {
+        const stub = hubs.get(objectId);
+        return new Proxy(stub, {
+          get(target, prop) {
+            if (prop !== "fetch") return (target as unknown as Record<string | symbol, unknown>)[prop];
+            return async (...args: Parameters<typeof stub.fetch>) => {
+              rotations.push(await registryHub(testEnv).rotateConnectorKey(id, oldThumb, newJwk, newThumb));
+              return target.fetch(...args);
+            };
+          },
+        });
+      },
+    };
+    const e: Env = { ...testEnv, CONNECTOR_HUB: racing as unknown as Env["CONNECTOR_HUB"] };
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: "EdDSA", kid: id, typ: "gatehouse-connector+jwt" })
+      .setIssuer(id)
+      .setSubject(id)
+      .setAudience("gatehouse-connector")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(crypto.randomUUID())
+      .sign(oldPair.privateKey);
+    const ctx = createExecutionContext();
+    const headers = { authorization: `Bearer ${assertion}`, upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL };
+    const res = await worker.fetch(new Request("http://127.0.0.1/v1/connector/control", { headers }), e, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(rotations).toEqual([expect.objectContaining({ ok: true })]);
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 401, body: { error: "unauthorized", reason: `connector ${id}'s key was rotated; dial again with the new key` } });
   });
 });
 

@@ -25,6 +25,12 @@ export { MAX_HUB_SHARDS, hubShardMap, hubShardOfResource } from "./hub-placement
 export const HUB_OBJECT_NAME = "hub";
 /** Internal header from the control route to the shard it chose (never from a connector). */
 export const HUB_SHARD_HEADER = "x-gatehouse-hub-shard";
+/**
+ * Internal header from the control route: the generation of the enrolled key that admitted the
+ * socket on shard 0 (absent for a GATEHOUSE_CONNECTORS key), compared by the shard with the latest
+ * key rotation it was told of (connector-hub.ts, closeControls).
+ */
+export const CONNECTOR_KEY_GENERATION_HEADER = "x-gatehouse-connector-key-generation";
 
 type HubEnv = Pick<Env, "CONNECTOR_HUB" | "TENANT">;
 type HubStub = ReturnType<Env["CONNECTOR_HUB"]["get"]>;
@@ -35,6 +41,16 @@ export function hubShardCount(env: Pick<Env, "TENANT">): number {
 
 export function hubShard(env: HubEnv, shard: number): HubStub {
   return env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName(shardObjectName(HUB_OBJECT_NAME, shard)));
+}
+
+/**
+ * Which shard a hub object is, from its own name (`hub`, `tenant:t:hub` → 0; `tenant:t:hub-2` → 2).
+ * Any other name (an id not made from a name, a test's own hub) counts as shard 0: it does all of
+ * shard 0's checks.
+ */
+export function hubShardOfObjectName(name: string | undefined): number {
+  const m = /(?:^|:)hub-([1-9][0-9]?)$/.exec(name ?? "");
+  return m ? Number(m[1]) : 0;
 }
 
 /** Shard 0: the connector registry (enrolment, keys, revocations, jti claims). */

@@ -110,7 +110,9 @@ export class ConnectorRegistry {
     if (rec.revokedAt != null) return fail(410, "revoked", `connector ${id} was revoked`);
     if (rec.thumbprint !== oldThumbprint) return fail(409, "conflict", `the key that signed this request is no longer connector ${id}'s current key`);
     if (thumbprint === oldThumbprint) return fail(400, "bad_request", "the new key is the current key");
-    const record: ConnectorRecord = { ...rec, publicKey, thumbprint, rotatedAt: this.now() };
+    // Strictly later than the previous rotation (and than 0, the enrolled key): it is the new key's generation.
+    const rotatedAt = Math.max(this.now(), (rec.rotatedAt ?? 0) + 1);
+    const record: ConnectorRecord = { ...rec, publicKey, thumbprint, rotatedAt };
     await this.storage.put(`connector:${id}`, record);
     return { ok: true, record };
   }
@@ -131,13 +133,16 @@ export class ConnectorRegistry {
   /**
    * Whether an assertion verified with a key may be admitted: the connector is not revoked and,
    * for an enrolled connector, the key is still its current one (a rotation or revocation may
-   * have happened between the key lookup and this check).
+   * have happened between the key lookup and this check). Admitted with an enrolled key: the
+   * key's generation, its record's rotatedAt (0 before any rotation), which hub shards compare
+   * with the latest rotation they were told of (connector-hub.ts).
    */
-  async admissible(id: string, thumbprint: string | null): Promise<string | null> {
+  async admissible(id: string, thumbprint: string | null): Promise<{ refused: string } | { refused: null; keyGeneration: number | null }> {
     const rec = await this.record(id);
-    if (rec?.revokedAt != null) return `connector ${id} was revoked at ${new Date(rec.revokedAt).toISOString()}`;
-    if (thumbprint !== null && rec?.thumbprint !== thumbprint) return `connector ${id}'s key was rotated; this key is no longer trusted`;
-    return null;
+    if (rec?.revokedAt != null) return { refused: `connector ${id} was revoked at ${new Date(rec.revokedAt).toISOString()}` };
+    if (thumbprint !== null && rec?.thumbprint !== thumbprint) return { refused: `connector ${id}'s key was rotated; this key is no longer trusted` };
+    // Read with the key check, from the same record: which rotation installed the key (0: the enrolled one).
+    return { refused: null, keyGeneration: thumbprint === null ? null : (rec?.rotatedAt ?? 0) };
   }
 
   /** Forget enrolment tokens long past their expiry. */

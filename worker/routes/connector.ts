@@ -19,16 +19,16 @@ import { enrolProofSubject, rotateProofSubject, type EnrolResponse } from "../..
 import { CONNECTOR_HEADER, STREAM_TICKET_HEADER } from "../session/session-object.ts";
 import { STREAM_TICKET_PREFIX, isStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
 import { requireTunnelVersion } from "./tunnel.ts";
-import { HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
+import { CONNECTOR_KEY_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
 import { chargeAnonymousCall, chargeApiRequest, knownAnonymousRefusal } from "../limits/api-rate.ts";
 import { verifyWithRegisteredKey } from "../connectors/connector-keys.ts";
 
 /**
  * Verify a connector assertion against the bootstrap keys (GATEHOUSE_CONNECTORS) or, for an
  * enrolled connector, its current registered key; then let the hub admit it (not revoked, key
- * still current, jti unused). Returns the connector id and the thumbprint of an enrolled key.
+ * still current, jti unused). Returns the connector id, and the thumbprint and generation of an enrolled key.
  */
-async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined; raw: Request; path: string } }, sessionId?: string): Promise<{ connectorId: string; thumbprint: string | null }> {
+async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined; raw: Request; path: string } }, sessionId?: string): Promise<{ connectorId: string; thumbprint: string | null; keyGeneration?: number }> {
   const token = bearerToken(c.req.header("authorization"));
   // The registry (shard 0 of a sharded hub) admits every socket, whichever shard it goes to.
   const hub = registryHub(c.env);
@@ -45,7 +45,7 @@ async function admitConnector(c: { env: Env; req: { header(name: string): string
     // Hosted mode: the tenant was suspended (this isolate's cached record may not say so yet).
     if (!claim.ok && claim.suspended) throw new GatewayError(403, "tenant_suspended", claim.reason);
     if (!claim.ok) throw new TokenRejected(claim.reason);
-    return { connectorId, thumbprint };
+    return { connectorId, thumbprint, keyGeneration: claim.keyGeneration };
   } catch (e) {
     if (e instanceof TokenRejected) throw new UnauthorizedError(e.message);
     throw e;
@@ -100,10 +100,14 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
    */
   .get("/control", async (c) => {
     // Admitted first: the tenant's shard count is told to its own connectors only.
-    const { connectorId } = await admitConnector(c);
+    const { connectorId, keyGeneration } = await admitConnector(c);
     const shard = shardParam(c.req.query("shard"), hubShardCount(c.env));
     requireUpgrade(c);
-    return hubShard(c.env, shard).fetch("https://hub/control", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) } });
+    // The generation of the key that admitted it goes along: a rotation landing between the
+    // admission and the upgrade is refused by the shard (connector-hub.ts).
+    const headers: Record<string, string> = { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) };
+    if (keyGeneration !== undefined) headers[CONNECTOR_KEY_GENERATION_HEADER] = String(keyGeneration);
+    return hubShard(c.env, shard).fetch("https://hub/control", { headers });
   })
   .get("/streams/:session", async (c) => {
     const sessionId = c.req.param("session");

@@ -61,6 +61,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   protected streamTicketTtlMs = STREAM_TICKET_TTL_MS;
   /** The latest request to the hub for this session's stream; its answer names the connector (connectorId). */
   private streamRequest: Promise<void> | undefined;
+  /** How many stream requests were made: only the latest one's answer names the connector. */
+  private streamRequests = 0;
   /** Settles once the client's admission is over: the session exists, or it was refused. */
   private starting: Promise<void> | undefined;
   /** True while the client's admission runs (the session does not exist yet). */
@@ -147,6 +149,12 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       (message) => void rateLog("session_starts_rate_limited", 1, message).catch(() => {}),
     );
     const requestStream = (): Promise<void> => {
+      // A new request supersedes the earlier answer at once: until this one is answered no
+      // connector may attach, and should it fail or time out, the connector an earlier request
+      // chose stays refused — its ticket (401) and its assertion on the older path (410) alike.
+      this.connectorId = undefined;
+      this.tickets.supersede();
+      const request = ++this.streamRequests;
       const asked = (async () => {
         // Bounded: a stuck hub shard ends this session with a clear error instead of holding it for ever.
         const result = await withTimeout(
@@ -155,6 +163,7 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
           `gatehouse: resource ${admission.resource.name}: the connector hub did not answer the stream request within ${this.openStreamTimeoutMs / 1000} s; try again`,
         );
         if (!result.ok) throw new Error(result.reason);
+        if (request !== this.streamRequests) return; // a later request was made meanwhile: its answer decides
         this.connectorId = result.connectorId;
         // A hub of an older release sends no ticket: its connector dials with an assertion (acceptConnector).
         if (result.ticketHash) this.tickets.issue(result.ticketHash, result.connectorId, this.streamTicketTtlMs);

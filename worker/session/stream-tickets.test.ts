@@ -201,6 +201,39 @@ describe("stream admission by ticket", () => {
     expect(await refusal(await ticketStream(sessionStub(sessionId), ticket))).toEqual({ status: 401, body: { error: "unauthorized", reason: "no stream ticket was issued for this session" } });
   });
 
+  it("a later stream request that times out leaves the earlier answer's connector refused (410), by the assertion path and by its ticket", async () => {
+    await applyPolicy();
+    const resource = "ssh-ticket-again";
+    const connector = await connectorOnline(singleHub(), "c-first", resource);
+    // An SSH session asks for its stream only when the engine needs it, so the test asks (the session's own requestConnector, twice).
+    const sessionId = sessionIdFor(13);
+    const client = await clientTunnel(sessionId, resource, pipeline("ci-again"), "ssh");
+    const tunnel = reader(client.webSocket!);
+    await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", type: "ssh" })), WAIT);
+    const stub = sessionStub(sessionId);
+    const askAgain = () =>
+      runInDurableObject(stub, async (object: SessionObject) => {
+        const session = (object as unknown as { session: { deps: { requestConnector: () => Promise<void> } } }).session;
+        return session.deps.requestConnector().then(
+          () => "answered",
+          (e: Error) => e.message,
+        );
+      });
+    expect(await askAgain()).toBe("answered");
+    const firstTicket = await askedOpen(connector.controls, sessionId, resource);
+    // The second request: the hub is asked (and sends c-first another open) but its answer never reaches the session.
+    await holdHubAnswer(sessionId);
+    await runInDurableObject(stub, (object: SessionObject) => {
+      (object as unknown as { openStreamTimeoutMs: number }).openStreamTimeoutMs = 300;
+    });
+    expect(await askAgain()).toBe(`gatehouse: resource ${resource}: the connector hub did not answer the stream request within 0.3 s; try again`);
+    // c-first, chosen by the first request only, dials with an assertion (a connector older than tickets), then with the first ticket.
+    const legacy = await stub.fetch("http://session/connector", { headers: { upgrade: "websocket", [CONNECTOR_HEADER]: "c-first" } });
+    expect(await refusal(legacy)).toEqual({ status: 410, body: { error: "gone", reason: "the hub found no connector for this session" } });
+    expect(await refusal(await ticketStream(stub, firstTicket))).toEqual({ status: 401, body: { error: "unauthorized", reason: "no stream ticket was issued for this session" } });
+    client.webSocket!.close(1000, "done");
+  });
+
   it("a ticket held by a connector revoked before its stream dialled admits nothing (410): the revocation's drop ended the session", async () => {
     await applyPolicy();
     const hub = await connectorOnline(singleHub(), "c-revoked", "pg-ticket-g");

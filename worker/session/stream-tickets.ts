@@ -2,7 +2,8 @@
  * The session object's side of stream tickets (parsers/tunnel/stream-ticket.ts): it keeps the hash
  * of the ticket the hub sent the connector it chose — never the ticket — and admits the stream that
  * presents it, once, before it expires. Only the latest request's ticket counts: a session that asks
- * the hub again (its first stream failed) invalidates the earlier one.
+ * the hub again invalidates the earlier one the moment it asks (supersede), whether or not the new
+ * request is ever answered.
  */
 import { streamTicketHash } from "../../parsers/tunnel/stream-ticket.ts";
 import { sameSecret } from "../../parsers/encoding/same-secret.ts";
@@ -28,6 +29,11 @@ export class StreamTickets {
     this.issued = { hash, connectorId, expiresAt: this.now() + ttlMs, used: false };
   }
 
+  /** The session asks the hub again: the ticket issued before admits nothing from now on. */
+  supersede(): void {
+    this.issued = undefined;
+  }
+
   /** The session ended (or was told to end): no ticket admits a stream any more. */
   withdraw(): void {
     this.ended = true;
@@ -37,7 +43,7 @@ export class StreamTickets {
   async admit(ticket: string): Promise<TicketVerdict> {
     const hash = await streamTicketHash(ticket);
     // Read after the hash is computed: a session that asked the hub again meanwhile holds a newer
-    // ticket, and only that one counts (an earlier ticket in flight must not be judged against the
+    // ticket (or none yet), and only that one counts (an earlier ticket in flight must not be judged against the
     // entry it replaced).
     const issued = this.issued;
     if (!issued) return { ok: false, reason: "no stream ticket was issued for this session" };

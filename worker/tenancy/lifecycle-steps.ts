@@ -44,7 +44,8 @@ export function tellFor(r: TenantRecord): PieceTell {
   };
 }
 
-function allPieces(r: TenantRecord): string[] {
+/** Every piece the record at its version is told. */
+export function allPieces(r: TenantRecord): string[] {
   return piecesOf(r.shards, tellFor(r).sessionMessage !== null);
 }
 

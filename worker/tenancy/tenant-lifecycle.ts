@@ -161,25 +161,6 @@ async function endOpenSessions(env: Env, message: string): Promise<number> {
   return ended;
 }
 
-export interface EndedActivity {
-  endedSessions: number;
-  closedConnectors: number;
-  /** What could not be told (the tenant's store, hub shards…): the suspension must be repeated. */
-  unreached: string[];
-}
-
-/** Every piece told "suspended" at `version` (tests; the platform's steps use tellPieces through lifecycle-steps.ts). */
-export async function endActivity(env: Env, sessionReason: string, connectorReason: string, version: number): Promise<EndedActivity> {
-  const told = await tellPieces(env, { version, sessionMessage: sessionReason, connectorMessage: connectorReason }, piecesOf(env.TENANT?.shards, true));
-  return { endedSessions: told.endedSessions, closedConnectors: told.closedConnectors, unreached: told.problems };
-}
-
-/** Every piece told "not suspended" at `version`; throws naming what could not be told. */
-export async function resumeActivity(env: Env, version: number): Promise<void> {
-  const told = await tellPieces(env, { version, sessionMessage: null, connectorMessage: null }, piecesOf(env.TENANT?.shards, false));
-  if (told.unreached.length > 0) throw new Error(told.problems.join("; "));
-}
-
 function limiterOf(env: Env) {
   return env.SESSION_LIMITER.get(env.SESSION_LIMITER.idFromName("limits"));
 }

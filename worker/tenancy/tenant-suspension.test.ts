@@ -9,9 +9,10 @@
  *  - a session object that registers after the suspension listed the sessions to end finds the
  *    tenant's marker at registration and ends there (57P01), its trail and index saying so.
  *
- * The suspension is the platform's own code (endActivity / resumeActivity, tenant-lifecycle.ts),
- * given the tenant's Env directly: in this test project objects run single-tenant, so they are given
- * their tenant's Env the way objectEnv would.
+ * The suspension and the resume are the platform's own code: what a lifecycle step tells every
+ * piece (lifecycle-steps.ts converge: tellFor the record, tellPieces), given the tenant's Env
+ * directly: in this test project objects run single-tenant, so they are given their tenant's Env
+ * the way objectEnv would.
  */
 import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
@@ -20,7 +21,9 @@ import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import worker from "../index.ts";
 import type { Env } from "../env.ts";
 import { TenantNamespace } from "./tenant-env.ts";
-import { endActivity, resumeActivity } from "./tenant-lifecycle.ts";
+import { tellPieces, type TellResult } from "./tenant-lifecycle.ts";
+import { allPieces, tellFor } from "./lifecycle-steps.ts";
+import { testTenantRecord } from "./test-records.ts";
 import { tenantSuspension } from "./tenant-suspension.ts";
 import { allHubShards, hubShard, HUB_SHARD_HEADER, resourceHub } from "../connectors/hub-shards.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
@@ -45,6 +48,15 @@ function hostedEnv(name: string, hub = 1): Env {
     GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-test"] }]),
     TENANT: { name, via: "object", limits: LIMITS, shards: { approvals: 1, hub } },
   };
+}
+
+/**
+ * A suspend or resume step of the tenant whose Env is `e`: its record at the next version, told to
+ * every piece as converge tells it (the messages are the step's own: tellFor).
+ */
+function lifecycleStep(e: Env, intent: "suspend" | "resume"): Promise<TellResult> {
+  const record = testTenantRecord(e.TENANT!.name, "platform", { status: "suspended", version: ++version, lifecycle: { intent, reason: "unpaid invoice", since: version }, shards: e.TENANT!.shards });
+  return tellPieces(e, tellFor(record), allPieces(record));
 }
 
 function reader(ws: WebSocket): { controls: () => ControlMessage[]; closed: Promise<number> } {
@@ -75,8 +87,8 @@ describe("a suspended tenant's connector hub", () => {
     expect(otherRes.status).toBe(101);
     const otherChannel = reader(otherRes.webSocket!);
 
-    const ended = await endActivity(acme, SESSION_REASON("susp-hub"), CONNECTOR_REASON("susp-hub"), ++version);
-    expect(ended).toEqual({ endedSessions: 0, closedConnectors: 3, unreached: [] });
+    const ended = await lifecycleStep(acme, "suspend");
+    expect(ended).toEqual({ endedSessions: 0, closedConnectors: 3, unreached: [], problems: [] });
     for (const channel of before) expect(await channel.closed).toBe(1008);
 
     // A connector reconnecting through an isolate whose cached record still says active: refused by each shard.
@@ -96,7 +108,7 @@ describe("a suspended tenant's connector hub", () => {
     expect(await hubShard(other, 0).claimAssertion("dc1", "jti-other", Math.floor(Date.now() / 1000) + 60, null)).toEqual({ ok: true });
     otherRes.webSocket!.close(1000, "done");
 
-    await resumeActivity(acme, ++version);
+    expect(await lifecycleStep(acme, "resume")).toMatchObject({ unreached: [] });
     expect(await allHubShards(acme)[0]!.claimAssertion("dc1", "jti-resumed", Math.floor(Date.now() / 1000) + 60, null)).toEqual({ ok: true });
     for (const k of [0, 1, 2]) {
       const r = await dial(acme, k, "dc1");
@@ -135,7 +147,7 @@ describe("a suspended tenant's connector, through the connector routes of an iso
     expect(before.status).toBe(101);
     const channel = reader(before.webSocket!);
 
-    await endActivity(e, SESSION_REASON("susp-routes"), CONNECTOR_REASON("susp-routes"), ++version);
+    expect(await lifecycleStep(e, "suspend")).toMatchObject({ unreached: [] });
     expect(await channel.closed).toBe(1008);
     // The same isolate's Env still says active (a cached record): the hub refuses.
     expect(e.TENANT?.suspended).toBeUndefined();
@@ -147,7 +159,7 @@ describe("a suspended tenant's connector, through the connector routes of an iso
     expect(stream.status).toBe(403);
     expect(await stream.json()).toEqual({ error: "tenant_suspended", reason: CONNECTOR_REASON("susp-routes") });
 
-    await resumeActivity(e, ++version);
+    expect(await lifecycleStep(e, "resume")).toMatchObject({ unreached: [] });
     const after = await dial("/v1/connector/control");
     expect(after.status).toBe(101);
     after.webSocket!.accept();
@@ -184,8 +196,8 @@ describe("a session registering after the suspension listed the sessions to end"
     expect(await indexed(late)).toBeNull();
 
     // The suspension: marker, hubs, then the open sessions — the late one is not among them yet.
-    const ended = await endActivity(tenant, SESSION_REASON("susp-sessions"), CONNECTOR_REASON("susp-sessions"), ++version);
-    expect(ended).toEqual({ endedSessions: 0, closedConnectors: 1, unreached: [] });
+    const ended = await lifecycleStep(tenant, "suspend");
+    expect(ended).toEqual({ endedSessions: 0, closedConnectors: 1, unreached: [], problems: [] });
     expect(await tenantSuspension(tenant.DB)).toBe(SESSION_REASON("susp-sessions"));
 
     // It registers now: its start is recorded, and it ends at once, before serving anything.
@@ -208,7 +220,7 @@ describe("a session registering after the suspension listed the sessions to end"
     expect(row.end_reason).toBe(SESSION_REASON("susp-sessions").slice("gatehouse: ".length));
 
     // Resumed: the marker is gone and a new session of the tenant starts as usual.
-    await resumeActivity(tenant, ++version);
+    expect(await lifecycleStep(tenant, "resume")).toMatchObject({ unreached: [] });
     expect(await tenantSuspension(tenant.DB)).toBeNull();
     await connectorOnline(hubShard(tenant, 0), "c-susp", "orders");
     const next = "50000000-0000-4000-8000-000000000011";
