@@ -14,7 +14,7 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import worker from "../index.ts";
 import type { Env } from "../env.ts";
 import type { OpenStreamResult } from "../bindings.ts";
-import { ADMISSION_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
+import { ADMISSION_HEADER, CONNECTOR_HEADER, type ClientAdmission, type SessionObject } from "./session-object.ts";
 import { encodeData, FrameType, TUNNEL_SUBPROTOCOL, type ControlMessage } from "../../parsers/tunnel/frames.ts";
 import { newStreamTicket, streamTicketHash, STREAM_TICKET_TTL_MS } from "../../parsers/tunnel/stream-ticket.ts";
 import { StreamTickets } from "./stream-tickets.ts";
@@ -207,7 +207,7 @@ describe("stream admission by ticket", () => {
     const connector = await connectorOnline(singleHub(), "c-first", resource);
     // An SSH session asks for its stream only when the engine needs it, so the test asks (the session's own requestConnector, twice).
     const sessionId = sessionIdFor(13);
-    const client = await clientTunnel(sessionId, resource, pipeline("ci-again"), "ssh");
+    const client = await clientTunnel(sessionId, resource, { identity: pipeline("ci-again"), type: "ssh" });
     const tunnel = reader(client.webSocket!);
     await vi.waitFor(() => expect(tunnel.controls()).toContainEqual(expect.objectContaining({ t: "session", type: "ssh" })), WAIT);
     const stub = sessionStub(sessionId);
