@@ -505,6 +505,21 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     await c.end();
   });
 
+  it("hostile relation names (quotes, a backslash, a backtick, comment and UNION text) reach the per-statement lookup as data: a table created after the first read stays plain, such a view over a masked column is redacted", async () => {
+    const table = "t'q\"x\\-- y";
+    const view = "v') UNION SELECT 1 -- `x";
+    const quoted = (n: string) => `\`${n.replace(/`/g, "``")}\``;
+    const c = await connect();
+    expect(await rows(c, "SELECT body FROM notes WHERE id = 1")).toEqual([{ body: "hello" }]); // the whole catalog read
+    await other(`CREATE TABLE ${quoted(table)} (id INT PRIMARY KEY, label VARCHAR(50)); INSERT INTO ${quoted(table)} VALUES (1, 'plain'); CREATE VIEW ${quoted(view)} AS SELECT id, email AS label FROM customers WHERE id = 1`);
+    expect(await truth(`SELECT label FROM ${quoted(view)}`)).toBe(email1);
+    // Known only through the targeted lookup (an unknown relation's columns would be redacted).
+    expect(await rows(c, `SELECT label FROM ${quoted(table)} WHERE id = 1`)).toEqual([{ label: "plain" }]);
+    expect(await rows(c, `SELECT label FROM ${quoted(view)}`)).toEqual([{ label: "[REDACTED]" }]);
+    expect(await rows(c, `SELECT t.label AS a, v.label AS b FROM ${quoted(table)} t JOIN ${quoted(view)} v USING (id)`)).toEqual([{ a: "[REDACTED]", b: "[REDACTED]" }]);
+    await c.end();
+  });
+
   it("a FULLTEXT index's words (INNODB_FT_INDEX_TABLE / _CACHE, with PROCESS and a DBA's innodb_ft_aux_table) are masked", async () => {
     const admin = `'${db.levels.admin.user}'@'%'`;
     await other(`ALTER TABLE customers ADD FULLTEXT KEY ft_email (email); SET GLOBAL innodb_ft_aux_table = '${db.database}/customers'; GRANT PROCESS ON *.* TO ${admin}`);
