@@ -52,6 +52,26 @@ describe("opaque code (stored functions, CALL, SQL-level dynamic statements)", (
   });
 });
 
+describe("EXPLAIN ANALYZE (MySQL 8) runs the statement it plans, as MariaDB's ANALYZE does", () => {
+  const mysql8: Dialect = { flavor: "mysql", version: 80036, ansiQuotes: false, noBackslashEscapes: false };
+  const one = (sql: string) => classifyMysql(sql, mysql8)[0]!;
+  it.each([
+    ["EXPLAIN ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a) WHERE t2.a = 1", "write", "ANALYZE DELETE"],
+    ["explain analyze update t1, t2 set t1.b = t2.c where t1.a = t2.a", "write", "ANALYZE UPDATE"],
+    ["EXPLAIN ANALYZE FORMAT=TREE DELETE t1 FROM t1 JOIN t2 USING (a)", "write", "ANALYZE DELETE"],
+    ["EXPLAIN FORMAT=TREE ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a)", "write", "ANALYZE DELETE"],
+    ["/*!80018 EXPLAIN ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a) */", "write", "ANALYZE DELETE"],
+    ["EXPLAIN ANALYZE SELECT * FROM t1", "read", "ANALYZE SELECT"],
+    ["ANALYZE DELETE FROM t1", "write", "ANALYZE DELETE"],
+  ])("%s → %s", (sql, kind, command) => {
+    expect(one(sql)).toMatchObject({ kind, command, flags: expect.arrayContaining(["explain-analyze"]) });
+  });
+  it.each(["EXPLAIN DELETE FROM t1", "EXPLAIN FORMAT=JSON UPDATE t1 SET b = 1", "DESCRIBE t1"])("plain EXPLAIN runs nothing: %s", (sql) => {
+    expect(one(sql)).toMatchObject({ kind: "read" });
+    expect(one(sql).flags).not.toContain("explain-analyze");
+  });
+});
+
 describe("MySQL 8's TABLE statement expands every column like SELECT *", () => {
   const taint = (sql: string) => analyzeTaint(sql, dialect, () => false, () => false, true);
   it.each([

@@ -271,15 +271,17 @@ function classifyWith(ctx: Ctx, i: number): MysqlStatement {
  * EXPLAIN's options from `j` on — EXTENDED, PARTITIONS, ANALYZE (MySQL 8), FORMAT [=] name — and
  * where what they apply to starts. The one reader of them: classifyExplain and queryPlanShown.
  */
-function explainOptions(toks: Token[], j: number): { next: number; options: boolean } {
+function explainOptions(toks: Token[], j: number): { next: number; options: boolean; analyze: boolean } {
   let options = false;
+  let analyze = false;
   for (;;) {
+    if (word(toks[j], "ANALYZE")) analyze = true;
     if (word(toks[j], "EXTENDED", "PARTITIONS", "ANALYZE")) j++;
     else if (word(toks[j], "FORMAT")) j += toks[j + 1]?.type === "op" && toks[j + 1].text === "=" ? 3 : 2;
     else break;
     options = true;
   }
-  return { next: j, options };
+  return { next: j, options, analyze };
 }
 
 /** What follows EXPLAIN / DESCRIBE when it plans a statement (anything else is `DESCRIBE table`). */
@@ -315,11 +317,16 @@ function queryPlanShown(toks: Token[]): string | undefined {
   return undefined;
 }
 
-/** EXPLAIN/DESCRIBE <stmt> plans without running; ANALYZE <stmt> (MariaDB) runs it. */
-function classifyExplain(ctx: Ctx, i: number, analyze: boolean): MysqlStatement {
+/**
+ * EXPLAIN/DESCRIBE <stmt> plans without running; ANALYZE <stmt> (MariaDB) and MySQL 8's EXPLAIN
+ * ANALYZE <stmt> run it (MySQL 8.0.18+: SELECT, TABLE and multi-table UPDATE / DELETE), so they
+ * are classified as the statement they run.
+ */
+function classifyExplain(ctx: Ctx, i: number, analyzeStatement: boolean): MysqlStatement {
   const { toks } = ctx;
-  // Options: EXTENDED, PARTITIONS, FORMAT=JSON…; then FOR CONNECTION n, a statement or a table.
-  const j = explainOptions(toks, i + 1).next;
+  // Options: EXTENDED, PARTITIONS, ANALYZE, FORMAT=JSON…; then FOR CONNECTION n, a statement or a table.
+  const { next: j, analyze: analyzeOption } = explainOptions(toks, i + 1);
+  const analyze = analyzeStatement || analyzeOption;
   if (word(toks[j], "FOR") && word(toks[j + 1], "CONNECTION")) return stmt("admin", "EXPLAIN FOR CONNECTION", toks);
   const inner = toks.slice(j);
   if (!inner.length || (inner[0].type !== "word" && !(inner[0].type === "op" && inner[0].text === "("))) {
