@@ -61,12 +61,14 @@ describe("EXPLAIN ANALYZE (MySQL 8) runs the statement it plans, as MariaDB's AN
     ["EXPLAIN ANALYZE FORMAT=TREE DELETE t1 FROM t1 JOIN t2 USING (a)", "write", "ANALYZE DELETE"],
     ["EXPLAIN FORMAT=TREE ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a)", "write", "ANALYZE DELETE"],
     ["/*!80018 EXPLAIN ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a) */", "write", "ANALYZE DELETE"],
+    ["DESC ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a)", "write", "ANALYZE DELETE"],
+    ["describe analyze format=tree update t1, t2 set t1.b = t2.c", "write", "ANALYZE UPDATE"],
     ["EXPLAIN ANALYZE SELECT * FROM t1", "read", "ANALYZE SELECT"],
     ["ANALYZE DELETE FROM t1", "write", "ANALYZE DELETE"],
   ])("%s → %s", (sql, kind, command) => {
     expect(one(sql)).toMatchObject({ kind, command, flags: expect.arrayContaining(["explain-analyze"]) });
   });
-  it.each(["EXPLAIN DELETE FROM t1", "EXPLAIN FORMAT=JSON UPDATE t1 SET b = 1", "DESCRIBE t1"])("plain EXPLAIN runs nothing: %s", (sql) => {
+  it.each(["EXPLAIN DELETE FROM t1", "EXPLAIN FORMAT=JSON UPDATE t1 SET b = 1", "DESCRIBE t1", "DESC DELETE FROM t1", "DESCRIBE FORMAT=JSON SELECT 1"])("plain EXPLAIN runs nothing: %s", (sql) => {
     expect(one(sql)).toMatchObject({ kind: "read" });
     expect(one(sql).flags).not.toContain("explain-analyze");
   });

@@ -139,9 +139,12 @@ function classifyHead(ctx: Ctx): MysqlStatement {
       return classifySelect(toks, w);
     case "WITH":
       return classifyWith(ctx, i);
-    case "SHOW":
     case "DESCRIBE":
     case "DESC":
+      // MySQL 8's DESCRIBE is EXPLAIN, ANALYZE included (`DESC ANALYZE DELETE …` runs the delete).
+      if (explainOptions(toks, i + 1).analyze) return classifyExplain(ctx, i, false);
+      return stmt("read", w, toks);
+    case "SHOW":
     case "HELP":
     case "CHECKSUM":
       return stmt("read", w, toks);
