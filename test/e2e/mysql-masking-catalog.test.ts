@@ -455,6 +455,8 @@ describe("MySQL masking while relations change under the session (catalog re-rea
       `ANALYZE FORMAT=JSON ${joined}`,
       `DESCRIBE FORMAT=JSON ${joined}`,
       `/*!EXPLAIN FORMAT=JSON ${joined}*/`,
+      // the plan of a statement run with per-statement settings (the classifier reads the inner statement)
+      `SET STATEMENT max_statement_time = 10 FOR EXPLAIN FORMAT=JSON ${joined}`,
     ];
     for (const sql of plans) {
       const got = JSON.stringify(await rows(c, sql));
@@ -502,6 +504,21 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     await other("CREATE OR REPLACE VIEW MixedView AS SELECT id, email AS label FROM customers");
     expect(await truth("SELECT label FROM MixedView WHERE id = 1")).toBe(email1);
     expect(await rows(c, "SELECT label FROM MixedView WHERE id = 1")).toEqual([{ label: "[REDACTED]" }]);
+    await c.end();
+  });
+
+  it("hostile relation names (quotes, a backslash, a backtick, comment and UNION text) reach the per-statement lookup as data: a table created after the first read stays plain, such a view over a masked column is redacted", async () => {
+    const table = "t'q\"x\\-- y";
+    const view = "v') UNION SELECT 1 -- `x";
+    const quoted = (n: string) => `\`${n.replace(/`/g, "``")}\``;
+    const c = await connect();
+    expect(await rows(c, "SELECT body FROM notes WHERE id = 1")).toEqual([{ body: "hello" }]); // the whole catalog read
+    await other(`CREATE TABLE ${quoted(table)} (id INT PRIMARY KEY, label VARCHAR(50)); INSERT INTO ${quoted(table)} VALUES (1, 'plain'); CREATE VIEW ${quoted(view)} AS SELECT id, email AS label FROM customers WHERE id = 1`);
+    expect(await truth(`SELECT label FROM ${quoted(view)}`)).toBe(email1);
+    // Known only through the targeted lookup (an unknown relation's columns would be redacted).
+    expect(await rows(c, `SELECT label FROM ${quoted(table)} WHERE id = 1`)).toEqual([{ label: "plain" }]);
+    expect(await rows(c, `SELECT label FROM ${quoted(view)}`)).toEqual([{ label: "[REDACTED]" }]);
+    expect(await rows(c, `SELECT t.label AS a, v.label AS b FROM ${quoted(table)} t JOIN ${quoted(view)} v USING (id)`)).toEqual([{ a: "[REDACTED]", b: "[REDACTED]" }]);
     await c.end();
   });
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyMysql, opaquePart } from "./classify.ts";
 import type { Dialect } from "./dialect.ts";
-import { analyzeTaint, ddlNamingMaskedTable, showsQueryPlan, withQueryPlan } from "./taint.ts";
+import { analyzeTaint, ddlNamingMaskedTable, withQueryPlan } from "./taint.ts";
 
 const dialect: Dialect = { flavor: "mariadb", version: 101100, ansiQuotes: false, noBackslashEscapes: false };
 const opaque = (sql: string) => opaquePart(classifyMysql(sql, dialect))?.functions[0] ?? opaquePart(classifyMysql(sql, dialect))?.command ?? null;
@@ -52,6 +52,28 @@ describe("opaque code (stored functions, CALL, SQL-level dynamic statements)", (
   });
 });
 
+describe("EXPLAIN ANALYZE (MySQL 8) runs the statement it plans, as MariaDB's ANALYZE does", () => {
+  const mysql8: Dialect = { flavor: "mysql", version: 80036, ansiQuotes: false, noBackslashEscapes: false };
+  const one = (sql: string) => classifyMysql(sql, mysql8)[0]!;
+  it.each([
+    ["EXPLAIN ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a) WHERE t2.a = 1", "write", "ANALYZE DELETE"],
+    ["explain analyze update t1, t2 set t1.b = t2.c where t1.a = t2.a", "write", "ANALYZE UPDATE"],
+    ["EXPLAIN ANALYZE FORMAT=TREE DELETE t1 FROM t1 JOIN t2 USING (a)", "write", "ANALYZE DELETE"],
+    ["EXPLAIN FORMAT=TREE ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a)", "write", "ANALYZE DELETE"],
+    ["/*!80018 EXPLAIN ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a) */", "write", "ANALYZE DELETE"],
+    ["DESC ANALYZE DELETE t1 FROM t1 JOIN t2 USING (a)", "write", "ANALYZE DELETE"],
+    ["describe analyze format=tree update t1, t2 set t1.b = t2.c", "write", "ANALYZE UPDATE"],
+    ["EXPLAIN ANALYZE SELECT * FROM t1", "read", "ANALYZE SELECT"],
+    ["ANALYZE DELETE FROM t1", "write", "ANALYZE DELETE"],
+  ])("%s → %s", (sql, kind, command) => {
+    expect(one(sql)).toMatchObject({ kind, command, flags: expect.arrayContaining(["explain-analyze"]) });
+  });
+  it.each(["EXPLAIN DELETE FROM t1", "EXPLAIN FORMAT=JSON UPDATE t1 SET b = 1", "DESCRIBE t1", "DESC DELETE FROM t1", "DESCRIBE FORMAT=JSON SELECT 1"])("plain EXPLAIN runs nothing: %s", (sql) => {
+    expect(one(sql)).toMatchObject({ kind: "read" });
+    expect(one(sql).flags).not.toContain("explain-analyze");
+  });
+});
+
 describe("MySQL 8's TABLE statement expands every column like SELECT *", () => {
   const taint = (sql: string) => analyzeTaint(sql, dialect, () => false, () => false, true);
   it.each([
@@ -87,8 +109,9 @@ describe("DDL naming a table of a table.column masking rule", () => {
   it.each(["SELECT * FROM customers", "INSERT INTO customers (name) VALUES ('x')", "DROP TABLE customers", "TRUNCATE customers", "CREATE VIEW v AS SELECT id FROM customers", "RENAME TABLE notes TO n2", "SELECT 'RENAME TABLE customers TO c2'"])("%s is not", (sql) => expect(found(sql)).toBeNull());
 });
 
-describe("value copies the server keeps and query plans (taint.ts)", () => {
+describe("value copies the server keeps (taint.ts) and query plans (classify.ts)", () => {
   const none = () => false;
+  const queryPlan = (sql: string) => classifyMysql(sql, dialect).find((s) => s.queryPlan)?.queryPlan;
   it.each([
     "SELECT trace FROM information_schema.OPTIMIZER_TRACE",
     "select TRACE from INFORMATION_SCHEMA.optimizer_trace",
@@ -130,13 +153,41 @@ describe("value copies the server keeps and query plans (taint.ts)", () => {
     "SHOW EXPLAIN FORMAT=JSON FOR 7",
     "SHOW ANALYZE FOR 7",
     "/*!EXPLAIN FORMAT=JSON SELECT 1*/",
+    "/*M!100100 EXPLAIN FORMAT=JSON SELECT 1*/",
     "SELECT 1; EXPLAIN SELECT 1",
+    "describe select 1",
+    "desc format json select 1",
+    "EXPLAIN ANALYZE SELECT 1",
+    "EXPLAIN EXTENDED customers",
+    "SET STATEMENT max_statement_time = 1 FOR EXPLAIN FORMAT=JSON SELECT 1",
   ])("a query plan: %s", (sql) => {
-    expect(showsQueryPlan(sql, dialect)).toMatch(/query plan/);
+    expect(queryPlan(sql)).toMatch(/query plan/);
   });
 
-  it.each(["DESCRIBE customers", "DESC customers email", "EXPLAIN customers", "ANALYZE TABLE customers", "ANALYZE NO_WRITE_TO_BINLOG TABLE customers", "SHOW COLUMNS FROM customers", "SELECT 'EXPLAIN SELECT 1'"])("not a query plan: %s", (sql) => {
-    expect(showsQueryPlan(sql, dialect)).toBeNull();
+  it.each(["SHOW ENGINE INNODB STATUS", "show engine innodb status", "SHOW INNODB STATUS", "/*!SHOW ENGINE INNODB STATUS*/"])("the InnoDB monitor: %s", (sql) => {
+    expect(queryPlan(sql)).toMatch(/monitor quotes locked records/);
+  });
+
+  it.each([
+    "DESCRIBE customers",
+    "describe customers",
+    "DESC customers email",
+    "EXPLAIN customers",
+    "ANALYZE TABLE customers",
+    "ANALYZE NO_WRITE_TO_BINLOG TABLE customers",
+    "analyze local table customers",
+    "SHOW COLUMNS FROM customers",
+    "SHOW ENGINES",
+    "SELECT 'EXPLAIN SELECT 1'",
+    "SELECT 1 /* EXPLAIN SELECT 1 */",
+    "/*!999999 EXPLAIN SELECT 1*/ SELECT 1",
+    "SELECT explain FROM t",
+  ])("not a query plan: %s", (sql) => {
+    expect(queryPlan(sql)).toBeUndefined();
+  });
+
+  it("which statement of a multi-statement text shows the plan", () => {
+    expect(classifyMysql("DESCRIBE customers; EXPLAIN SELECT 1; SELECT 2", dialect).map((s) => !!s.queryPlan)).toEqual([false, true, false]);
   });
 
   it("a plan's taint makes every column derived and keeps what the statement already had", () => {

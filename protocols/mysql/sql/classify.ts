@@ -36,6 +36,11 @@ export interface MysqlStatement extends ClassifiedStatement {
   pins?: PinChange[];
   /** Why the statement is `unknown` (lexer or classifier reason), for the refusal message. */
   reason?: string;
+  /**
+   * Why the statement's output shows a query plan (or the InnoDB monitor, which quotes locked
+   * records' values the same way), for the trail; absent when it does not. See queryPlanShown.
+   */
+  queryPlan?: string;
 }
 
 const COMPOUND_OPENERS = new Set(["IF", "CASE", "LOOP", "WHILE", "REPEAT", "FOR", "ELSE", "ELSEIF", "END", "WHEN", "DECLARE", "LEAVE", "ITERATE", "RETURN", "OPEN", "FETCH", "CLOSE", "GOTO"]);
@@ -107,6 +112,8 @@ function word(t: Token | undefined, ...w: string[]): boolean {
 function classifyOne(ctx: Ctx): MysqlStatement {
   const { toks } = ctx;
   const s = classifyHead(ctx);
+  const plan = queryPlanShown(toks);
+  if (plan) s.queryPlan = plan;
   // Function calls anywhere in the statement (subqueries, defaults, expressions).
   addCalls(s, toks);
   if (!s.objects.length) s.objects = tablesNamed(toks);
@@ -132,9 +139,12 @@ function classifyHead(ctx: Ctx): MysqlStatement {
       return classifySelect(toks, w);
     case "WITH":
       return classifyWith(ctx, i);
-    case "SHOW":
     case "DESCRIBE":
     case "DESC":
+      // MySQL 8's DESCRIBE is EXPLAIN, ANALYZE included (`DESC ANALYZE DELETE …` runs the delete).
+      if (explainOptions(toks, i + 1).analyze) return classifyExplain(ctx, i, false);
+      return stmt("read", w, toks);
+    case "SHOW":
     case "HELP":
     case "CHECKSUM":
       return stmt("read", w, toks);
@@ -260,16 +270,66 @@ function classifyWith(ctx: Ctx, i: number): MysqlStatement {
   return stmt("unknown", "WITH", toks, { reason: "WITH without a main statement" });
 }
 
-/** EXPLAIN/DESCRIBE <stmt> plans without running; ANALYZE <stmt> (MariaDB) runs it. */
-function classifyExplain(ctx: Ctx, i: number, analyze: boolean): MysqlStatement {
-  const { toks } = ctx;
-  let j = i + 1;
-  // Options: EXTENDED, PARTITIONS, FORMAT=JSON, FOR CONNECTION n.
+/**
+ * EXPLAIN's options from `j` on — EXTENDED, PARTITIONS, ANALYZE (MySQL 8), FORMAT [=] name — and
+ * where what they apply to starts. The one reader of them: classifyExplain and queryPlanShown.
+ */
+function explainOptions(toks: Token[], j: number): { next: number; options: boolean; analyze: boolean } {
+  let options = false;
+  let analyze = false;
   for (;;) {
-    if (word(toks[j], "EXTENDED", "PARTITIONS")) j++;
-    else if (word(toks[j], "FORMAT") && toks[j + 1]?.text === "=") j += 3;
+    if (word(toks[j], "ANALYZE")) analyze = true;
+    if (word(toks[j], "EXTENDED", "PARTITIONS", "ANALYZE")) j++;
+    else if (word(toks[j], "FORMAT")) j += toks[j + 1]?.type === "op" && toks[j + 1].text === "=" ? 3 : 2;
     else break;
+    options = true;
   }
+  return { next: j, options, analyze };
+}
+
+/** What follows EXPLAIN / DESCRIBE when it plans a statement (anything else is `DESCRIBE table`). */
+const PLANNED_STARTS = ["SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE", "FOR"];
+
+/**
+ * Why a statement shows a query plan (or the InnoDB monitor), or undefined: EXPLAIN / DESCRIBE of a
+ * statement (any FORMAT, EXTENDED, PARTITIONS, ANALYZE), `EXPLAIN FOR CONNECTION`, MariaDB's
+ * `ANALYZE <statement>`, `SHOW EXPLAIN | ANALYZE FOR <thread>`, `SHOW ENGINE INNODB STATUS`. While
+ * planning, the optimizer reads the row of a const table (a primary-key equality) and the plan
+ * quotes the condition it substituted it into (measured on MariaDB 10.11: `EXPLAIN FORMAT=JSON
+ * SELECT c.id FROM customers c NATURAL JOIN subscribers s WHERE c.id = 1` shows
+ * `"attached_condition": "s.email = 'ada@example.com'"`, and EXPLAIN EXTENDED's note 1003 in SHOW
+ * WARNINGS), under no column name and without the statement naming a masked column. Under column
+ * rules the engine treats such a statement as naming a masked view (every column derived, the
+ * diagnostics tainted after it: taint.ts withQueryPlan). `DESCRIBE customers` lists columns: no plan.
+ */
+function queryPlanShown(toks: Token[]): string | undefined {
+  let i = 0;
+  while (toks[i]?.type === "op" && toks[i].text === "(") i++;
+  const t = toks[i];
+  const next = toks[i + 1];
+  if (word(t, "SHOW") && word(next, "EXPLAIN", "ANALYZE")) return `SHOW ${next!.text} (a query plan may quote values the optimizer read)`;
+  // The InnoDB monitor (`SHOW ENGINE INNODB STATUS`, with PROCESS; `SHOW INNODB STATUS` of old
+  // servers) prints the latest deadlock's statements and the locked records' key values.
+  if (word(t, "SHOW") && word(next, "ENGINE", "INNODB")) return `SHOW ${next!.text} … (the storage engine's monitor quotes locked records' values)`;
+  if (word(t, "ANALYZE") && !word(next, "TABLE", "TABLES", "NO_WRITE_TO_BINLOG", "LOCAL")) return "ANALYZE of a statement (a query plan may quote values the optimizer read)";
+  if (!word(t, "EXPLAIN", "DESCRIBE", "DESC")) return undefined;
+  const { next: j, options } = explainOptions(toks, i + 1);
+  const first = toks[j];
+  // Options, a statement or a parenthesised one make it a plan.
+  if (options || word(first, ...PLANNED_STARTS) || (first?.type === "op" && first.text === "(")) return `${t!.text} of a statement (a query plan may quote values the optimizer read)`;
+  return undefined;
+}
+
+/**
+ * EXPLAIN/DESCRIBE <stmt> plans without running; ANALYZE <stmt> (MariaDB) and MySQL 8's EXPLAIN
+ * ANALYZE <stmt> run it (MySQL 8.0.18+: SELECT, TABLE and multi-table UPDATE / DELETE), so they
+ * are classified as the statement they run.
+ */
+function classifyExplain(ctx: Ctx, i: number, analyzeStatement: boolean): MysqlStatement {
+  const { toks } = ctx;
+  // Options: EXTENDED, PARTITIONS, ANALYZE, FORMAT=JSON…; then FOR CONNECTION n, a statement or a table.
+  const { next: j, analyze: analyzeOption } = explainOptions(toks, i + 1);
+  const analyze = analyzeStatement || analyzeOption;
   if (word(toks[j], "FOR") && word(toks[j + 1], "CONNECTION")) return stmt("admin", "EXPLAIN FOR CONNECTION", toks);
   const inner = toks.slice(j);
   if (!inner.length || (inner[0].type !== "word" && !(inner[0].type === "op" && inner[0].text === "("))) {

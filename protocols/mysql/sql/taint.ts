@@ -259,55 +259,10 @@ export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | n
   return names;
 }
 
-/** What follows EXPLAIN / DESCRIBE when it plans a statement (anything else is `DESCRIBE table`). */
-const PLANNED_STARTS = new Set(["SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE", "FOR"]);
-
 /**
- * Why a statement of this text shows a query plan (or the InnoDB monitor, which quotes locked
- * records' values the same way), or null: EXPLAIN / DESCRIBE of a statement (any
- * FORMAT, EXTENDED, PARTITIONS), `EXPLAIN FOR CONNECTION`, MariaDB's `ANALYZE <statement>`, `SHOW
- * EXPLAIN | ANALYZE FOR <thread>`. While planning, the optimizer reads the row of a const table (a
- * primary-key equality) and the plan quotes the condition it substituted it into (measured on
- * MariaDB 10.11: `EXPLAIN FORMAT=JSON SELECT c.id FROM customers c NATURAL JOIN subscribers s WHERE
- * c.id = 1` shows `"attached_condition": "s.email = 'ada@example.com'"`, and EXPLAIN EXTENDED's
- * note 1003 in SHOW WARNINGS), under no column name and without the statement naming a masked
- * column. The engine treats such a statement as naming a masked view (every column derived, the
- * diagnostics tainted after it). Text that cannot be lexed: null (analyzeTaint taints it anyway).
+ * `taint` (or none) with the reason a statement shows a query plan added (classify.ts `queryPlan`):
+ * every column derived, as for a masked view.
  */
-export function showsQueryPlan(sql: string, dialect: Dialect): string | null {
-  let toks: Token[];
-  try {
-    toks = lex(sql, dialect);
-  } catch (e) {
-    if (!(e instanceof LexError)) throw e;
-    return null;
-  }
-  for (let i = 0; i < toks.length; i++) {
-    const t = toks[i]!;
-    if (t.type !== "word" || (i > 0 && toks[i - 1]!.type !== "semicolon")) continue;
-    const next = toks[i + 1];
-    if (t.text === "SHOW" && next?.type === "word" && (next.text === "EXPLAIN" || next.text === "ANALYZE")) return `SHOW ${next.text} (a query plan may quote values the optimizer read)`;
-    // The InnoDB monitor (`SHOW ENGINE INNODB STATUS`, with PROCESS; `SHOW INNODB STATUS` of old
-    // servers) prints the latest deadlock's statements and the locked records' key values.
-    if (t.text === "SHOW" && next?.type === "word" && (next.text === "ENGINE" || next.text === "INNODB")) return `SHOW ${next.text} … (the storage engine's monitor quotes locked records' values)`;
-    if (t.text === "ANALYZE" && !(next?.type === "word" && ["TABLE", "TABLES", "NO_WRITE_TO_BINLOG", "LOCAL"].includes(next.text))) return "ANALYZE of a statement (a query plan may quote values the optimizer read)";
-    if (t.text !== "EXPLAIN" && t.text !== "DESCRIBE" && t.text !== "DESC") continue;
-    let j = i + 1;
-    let options = false;
-    for (;;) {
-      if (toks[j]?.type === "word" && ["EXTENDED", "PARTITIONS", "ANALYZE"].includes(toks[j]!.text)) j++;
-      else if (toks[j]?.type === "word" && toks[j]!.text === "FORMAT") j += toks[j + 1]?.type === "op" && toks[j + 1]!.text === "=" ? 3 : 2;
-      else break;
-      options = true;
-    }
-    const first = toks[j];
-    // `DESCRIBE customers` lists columns; options or a statement (or a parenthesised one) make it a plan.
-    if (options || (first?.type === "word" && PLANNED_STARTS.has(first.text)) || (first?.type === "op" && first.text === "(")) return `${t.text} of a statement (a query plan may quote values the optimizer read)`;
-  }
-  return null;
-}
-
-/** `taint` (or none) with a query plan's reason added: every column derived, as for a masked view. */
 export function withQueryPlan(taint: Taint | null, reason: string): Taint {
   return { plain: false, sources: [...(taint?.sources ?? []), reason], maskedView: true, assigns: taint?.assigns ?? false, predicate: taint?.predicate ?? null };
 }

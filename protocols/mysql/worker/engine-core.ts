@@ -25,7 +25,7 @@ import { classifyMysql, opaquePart, type MysqlStatement } from "../sql/classify.
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import { dialectFromServerVersion } from "../sql/dialect.ts";
 import type { RowMasker } from "./row-masker.ts";
-import { analyzeTaint, ddlNamingMaskedTable, namedIdentifiers, showsQueryPlan, tableQueryStarts, withQueryPlan, type Taint } from "../sql/taint.ts";
+import { analyzeTaint, ddlNamingMaskedTable, namedIdentifiers, tableQueryStarts, withQueryPlan, type Taint } from "../sql/taint.ts";
 import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
 
 /** `rateLimited`: refused by the tenant's request rate (ER 1226), not by a rule. */
@@ -269,8 +269,8 @@ export class MysqlEngineCore {
     const m = this.opts.masker;
     const analyzed = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w), m.hasColumnRules) : null;
     // A query plan quotes values the optimizer read from const tables, whatever the statement names
-    // (sql/taint.ts showsQueryPlan). Without column rules the detectors scan it like any value.
-    const plan = m?.hasColumnRules ? showsQueryPlan(sql, this.pin.dialect) : null;
+    // (the classifier's `queryPlan`). Without column rules the detectors scan it like any value.
+    const plan = m?.hasColumnRules ? statements.find((s) => s.queryPlan)?.queryPlan : undefined;
     const taint = plan ? withQueryPlan(analyzed, plan) : analyzed;
     const pinRefusal = this.pin.check(statements);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };

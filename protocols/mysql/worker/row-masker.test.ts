@@ -11,7 +11,8 @@ import { maskModule } from "../../../worker/wasm-modules.ts";
 import type { MaskingConfig } from "../../../parsers/masking/config.ts";
 import { RowMasker } from "./row-masker.ts";
 import { analyzeTaint } from "../sql/taint.ts";
-import { MysqlCatalog } from "./catalog.ts";
+import { MysqlCatalog, type Relation } from "./catalog.ts";
+import { GeneratedExpressionCache, expressionNames } from "./generated-expressions.ts";
 import { TYPE } from "../codec/constants.ts";
 import type { ColumnDefinition } from "../codec/resultset.ts";
 import { Writer, utf8Bytes, utf8Text } from "../codec/bytes.ts";
@@ -197,6 +198,86 @@ describe("MySQL row masking = PostgreSQL masking of the same value", () => {
     expect(one(at("name", "customers", "demo"), "select name from v_mail")).toBe("[REDACTED]");
     // information_schema (SHOW TABLES reports TABLE_NAMES): exact
     expect(one(at("Tables_in_demo", "TABLE_NAMES", "information_schema"), "show tables")).toBe("Ada Lovelace");
+  });
+});
+
+describe("generated columns: each expression is lexed once, across catalog refreshes", () => {
+  const generated = (column: string, expression: string): Relation => ({ schema: "demo", name: "customers", type: `GENERATED COLUMN ${column}`, definition: expression });
+  const catalogOf = (...columns: Relation[]) => {
+    const c = new MysqlCatalog();
+    c.replaceAll([{ schema: "demo", name: "customers", type: "BASE TABLE", definition: "" }, ...columns]);
+    return c;
+  };
+  /** A RowMasker whose expression analyses are counted (the lexing the cache saves). */
+  const counted = (max?: number) => {
+    const analysed: string[] = [];
+    const cache = new GeneratedExpressionCache((e, d) => {
+      analysed.push(e);
+      return expressionNames(e, d);
+    }, max);
+    return { m: new RowMasker(createMasker(MODULE, CONFIG), CONFIG, cache), analysed };
+  };
+
+  it("a refresh with unchanged expressions lexes nothing; a changed expression is analysed again and its verdict follows", () => {
+    const { m, analysed } = counted();
+    // dom comes first and reads email_lower: masked only in the second round, which lexes nothing either.
+    const before = [generated("dom", "substring_index(`email_lower`,'@',-1)"), generated("email_lower", "lcase(`email`)"), generated("name_upper", "ucase(`name`)")];
+    m.setCatalog(catalogOf(...before), DIALECT);
+    expect(analysed).toEqual(["substring_index(`email_lower`,'@',-1)", "lcase(`email`)", "ucase(`name`)"]);
+    expect([m.namesMasked("dom"), m.namesMasked("email_lower"), m.namesMasked("name_upper")]).toEqual([true, true, false]);
+
+    m.setCatalog(catalogOf(...before), DIALECT);
+    m.setCatalog(catalogOf(...before), DIALECT);
+    expect(analysed).toHaveLength(3);
+    expect([m.namesMasked("dom"), m.namesMasked("email_lower"), m.namesMasked("name_upper")]).toEqual([true, true, false]);
+
+    // Another session's ALTER TABLE: name_upper now computed from email.
+    m.setCatalog(catalogOf(before[0]!, before[1]!, generated("name_upper", "ucase(`email`)")), DIALECT);
+    expect(analysed.slice(3)).toEqual(["ucase(`email`)"]);
+    expect(m.namesMasked("name_upper")).toBe(true);
+    // And back: the first spelling is still known, its verdict taken afresh from today's names.
+    m.setCatalog(catalogOf(...before), DIALECT);
+    expect(analysed).toHaveLength(4);
+    expect(m.namesMasked("name_upper")).toBe(false);
+  });
+
+  it("the same text under another dialect is analysed again (quotes and version comments lex differently)", () => {
+    const { m, analysed } = counted();
+    const columns = [generated("x", '"email"')];
+    m.setCatalog(catalogOf(...columns), DIALECT);
+    expect(m.namesMasked("x")).toBe(false); // a string constant
+    m.setCatalog(catalogOf(...columns), { ...DIALECT, ansiQuotes: true });
+    expect(analysed).toHaveLength(2);
+    expect(m.namesMasked("x")).toBe(true); // the column email
+  });
+
+  it("is bounded: past its size the least recently used expression is forgotten and analysed again", () => {
+    const { m, analysed } = counted(2);
+    const a = generated("a", "lcase(`email`)");
+    const b = generated("b", "ucase(`name`)");
+    const c = generated("c", "reverse(`name`)");
+    m.setCatalog(catalogOf(a, b), DIALECT);
+    m.setCatalog(catalogOf(a, c), DIALECT); // b is the least recently used: gone
+    m.setCatalog(catalogOf(a), DIALECT);
+    expect(analysed).toEqual(["lcase(`email`)", "ucase(`name`)", "reverse(`name`)"]);
+    m.setCatalog(catalogOf(b), DIALECT);
+    expect(analysed.slice(3)).toEqual(["ucase(`name`)"]);
+    expect(m.namesMasked("a")).toBe(false);
+  });
+
+  it.each([
+    ["lcase(`email`)", ["email"], true],
+    ["concat(`name`,'email')", ["name"], false],
+    ["/*!lcase(email)*/ 1", ["email"], true],
+    ["'unterminated", null, true],
+    ["(select max(`min_value`) from `mysql`.`column_stats`)", null, true],
+  ])("the cached names answer as analyzeTaint does: %s", (expression, names, masked) => {
+    const e = expressionNames(expression, DIALECT);
+    const namesMasked = (w: string) => ["email", "email_lower"].includes(w.toLowerCase());
+    if (names) expect(e).toMatchObject({ always: false, names: expect.arrayContaining(names) });
+    else expect(e).toEqual({ always: true });
+    expect(e.always || (!e.always && e.names.some(namesMasked))).toBe(masked);
+    expect(analyzeTaint(expression, DIALECT, namesMasked) !== null).toBe(masked);
   });
 });
 

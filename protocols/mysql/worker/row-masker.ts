@@ -26,6 +26,7 @@ import { analyzeTaint, type Taint } from "../sql/taint.ts";
 import { classifyMysql, opaquePart } from "../sql/classify.ts";
 import type { Dialect } from "../sql/dialect.ts";
 import type { GeneratedColumn, MysqlCatalog } from "./catalog.ts";
+import { GeneratedExpressionCache } from "./generated-expressions.ts";
 import { TYPE } from "../codec/constants.ts";
 
 export type { Taint };
@@ -57,6 +58,8 @@ export class RowMasker {
   constructor(
     private readonly masker: PgMasker,
     config: MaskingConfig,
+    /** What generated columns' expressions name, kept across catalog refreshes. */
+    private readonly generatedExpressions = new GeneratedExpressionCache(),
   ) {
     const compiled = compileConfig(config);
     this.refusePredicates = config.rules.some((r) => r.mask?.predicates === "refuse");
@@ -100,7 +103,8 @@ export class RowMasker {
    * A generated column whose expression names masked data (`email_lower AS (LOWER(email))`, or
    * another such column) holds a masked value under a name no rule speaks for: its values are
    * derived, and naming it taints a statement as naming `email` does (a view over it is masked).
-   * An expression the gateway cannot lex counts as masked.
+   * An expression the gateway cannot lex counts as masked. Each expression is lexed once
+   * (GeneratedExpressionCache), not on every refresh nor on every round below.
    */
   private setGenerated(columns: readonly GeneratedColumn[], dialect: Dialect): void {
     this.maskedGenerated = new Set();
@@ -111,13 +115,19 @@ export class RowMasker {
       for (const g of columns) {
         const key = `${g.schema}.${g.table}.${g.column}`.toLowerCase();
         if (this.maskedGenerated.has(key)) continue;
-        if (!g.expression || analyzeTaint(g.expression, dialect, (w) => this.namesMasked(w)) !== null) {
+        if (!g.expression || this.expressionMasked(g.expression, dialect)) {
           this.maskedGenerated.add(key);
           this.maskedGeneratedNames.add(g.column.toLowerCase());
           grew = true;
         }
       }
     }
+  }
+
+  /** As `analyzeTaint(expression, dialect, namesMasked) !== null`, from the cached names. */
+  private expressionMasked(expression: string, dialect: Dialect): boolean {
+    const e = this.generatedExpressions.get(expression, dialect);
+    return e.always || e.names.some((w) => this.namesMasked(w));
   }
 
   private isMaskedGenerated(c: ColumnDefinition): boolean {
