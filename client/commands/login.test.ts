@@ -15,16 +15,10 @@ import path from "node:path";
 import { decodeJwt } from "jose";
 import { startDevIssuer, type DevIssuer } from "../dev/issuer.ts";
 import { issuerEndpoint } from "../signin/issuer-discovery.ts";
+import type { GatewayOidcProvider } from "../signin/gateway-providers.ts";
 import { loginCommand } from "./login.ts";
 
-interface Provider {
-  id: string;
-  label: string;
-  issuer: string;
-  client_id: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-}
+type Provider = GatewayOidcProvider;
 
 let dir: string;
 let idp: DevIssuer;
