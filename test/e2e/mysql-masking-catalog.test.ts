@@ -158,6 +158,29 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     await c.end();
   });
 
+  it("under a policy that allows unknown statements, a compound statement cannot wrap what masking must see (EXECUTE IMMEDIATE, a query plan, a computed copy): refused", async () => {
+    const open = await startMysqlGateway(db, { policy: POLICY.replace("sql.execute]", "sql.execute, sql.unknown]"), masking: MASKING });
+    try {
+      const dynamic = "BEGIN NOT ATOMIC EXECUTE IMMEDIATE CONCAT('SELECT LOWER(em', 'ail) AS e FROM customers WHERE id = 1'); END";
+      // the attack is real: the server runs the wrapped statement and answers the e-mail under no masked column
+      expect(await truth(`DELIMITER //\n${dynamic} //`)).toContain(email1); // (the mariadb client splits at ';' otherwise)
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: open.port, user: "pipeline", password: open.password, database: db.database, multipleStatements: true });
+      // (the policy allows them: each refusal below is masking's, as its message says)
+      for (const sql of [
+        dynamic,
+        "begin not atomic execute immediate concat('select lower(em', 'ail) as e from customers where id = 1'); end",
+        "BEGIN NOT ATOMIC SELECT LOWER(email) AS e FROM customers WHERE id = 1; END",
+        "IF 1 THEN EXPLAIN FORMAT=JSON SELECT c.id FROM customers c WHERE c.id = 1; END IF",
+        "SELECT 1; BEGIN NOT ATOMIC EXECUTE IMMEDIATE 'SELECT email FROM customers'; END",
+      ]) {
+        await expect(c.query(sql), sql).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("runs SQL the gateway cannot read") });
+      }
+      await c.end();
+    } finally {
+      await open.close();
+    }
+  });
+
   it("predicates: refuse — masked data in WHERE / JOIN / ORDER BY / GROUP BY / HAVING / CASE WHEN is refused; elsewhere it is masked", async () => {
     const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
     try {
@@ -472,6 +495,12 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     const [both] = (await c.query(`EXPLAIN EXTENDED ${joined}; SHOW WARNINGS`)) as unknown as [unknown[][]];
     expect(JSON.stringify(both[1])).toContain("[REDACTED]");
     expect(JSON.stringify(both)).not.toContain("@example.com");
+    // A plan stored in a variable (MySQL 8.1+ `EXPLAIN FORMAT=JSON INTO @v …`) would come back
+    // unmasked from a later `SELECT @v`: refused by the gateway like a masked read that assigns
+    // (MariaDB would answer a syntax error instead, errno 1064), in every spelling.
+    for (const sql of [`EXPLAIN FORMAT=JSON INTO @v ${joined}`, `explain format=json into @v ${joined.toLowerCase()}`, `/*!EXPLAIN FORMAT=JSON INTO @v ${joined}*/`, `SET STATEMENT max_statement_time = 10 FOR EXPLAIN FORMAT=JSON INTO @v ${joined}`, `SELECT 1; EXPLAIN FORMAT=JSON INTO @v ${joined}`]) {
+      await expect(c.query(sql), sql).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("assigns a variable or selects INTO") });
+    }
     // DESCRIBE of a table is not a plan: its column list stays readable
     expect((await rows(c, "DESCRIBE subscribers")).map((r) => r.Field)).toEqual(["id", "email"]);
     await c.end();

@@ -33,6 +33,11 @@ describe("opaque code (stored functions, CALL, SQL-level dynamic statements)", (
     ["/*!50003 CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1 */", "CREATE TRIGGER"],
     ["CREATE DEFINER=`root`@`%` EVENT e ON SCHEDULE AT NOW() DO SELECT 1", "CREATE EVENT"],
     ["ALTER EVENT e DO SELECT 1", "ALTER EVENT"],
+    // what the classifier cannot classify hides what it wraps: dynamic SQL, a plan, a computed copy
+    ["BEGIN NOT ATOMIC EXECUTE IMMEDIATE CONCAT('SELECT LOWER(em','ail) FROM customers'); END", "COMPOUND STATEMENT"],
+    ["IF 1 THEN EXPLAIN FORMAT=JSON SELECT 1; END IF", "COMPOUND STATEMENT"],
+    ["SELECT 1; END", "COMPOUND STATEMENT"],
+    ["SELECT 1; /*!99999 x */ bogus words here", "UNKNOWN"],
   ])("%s → %s", (sql, what) => {
     expect(opaque(sql)).toBe(what);
   });

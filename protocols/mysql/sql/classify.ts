@@ -72,10 +72,13 @@ function stmt(kind: StatementKind, command: string, toks: Token[], extra: Partia
  * CALL or a stored function (their bodies), a trigger or event definition (its body runs later).
  * Definitions of views, functions and procedures run nothing now (a `name(` there is mostly a column
  * list) and are skipped: a view's body is read when the view is (the catalog), a function's when it
- * is called (refused).
+ * is called (refused). A statement the classifier could not classify (`unknown`: a compound
+ * statement's pieces, `BEGIN NOT ATOMIC … END`, `IF … END IF`) is opaque too: whatever it wraps
+ * (EXECUTE IMMEDIATE, a plan, a computed copy of a masked column) is out of the taint analysis' sight.
  */
 export function opaquePart(statements: readonly MysqlStatement[]): StatementPart | undefined {
   for (const s of statements) {
+    if (s.kind === "unknown") return { kind: "execute", command: s.command, flags: [], functions: [] };
     // A trigger's or event's body runs later, with its definer's rights, out of the gateway's sight.
     if (s.kind === "ddl" && /\b(TRIGGER|EVENT)\b/.test(s.command)) return { kind: "execute", command: s.command, flags: [], functions: [] };
     if (s.kind === "ddl" && /\b(VIEW|FUNCTION|PROCEDURE)\b/.test(s.command)) continue;

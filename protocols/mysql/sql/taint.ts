@@ -261,8 +261,9 @@ export function namedIdentifiers(sql: string, dialect: Dialect): Set<string> | n
 
 /**
  * `taint` (or none) with the reason a statement shows a query plan added (classify.ts `queryPlan`):
- * every column derived, as for a masked view.
+ * every column derived, as for a masked view; `assigns` when the plan-showing statement stores its
+ * output in a variable (`EXPLAIN FORMAT=JSON INTO @v …`), which the engine refuses.
  */
-export function withQueryPlan(taint: Taint | null, reason: string): Taint {
-  return { plain: false, sources: [...(taint?.sources ?? []), reason], maskedView: true, assigns: taint?.assigns ?? false, predicate: taint?.predicate ?? null };
+export function withQueryPlan(taint: Taint | null, reason: string, assigns = false): Taint {
+  return { plain: false, sources: [...(taint?.sources ?? []), reason], maskedView: true, assigns: assigns || (taint?.assigns ?? false), predicate: taint?.predicate ?? null };
 }

@@ -270,8 +270,12 @@ export class MysqlEngineCore {
     const analyzed = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w), m.hasColumnRules) : null;
     // A query plan quotes values the optimizer read from const tables, whatever the statement names
     // (the classifier's `queryPlan`). Without column rules the detectors scan it like any value.
-    const plan = m?.hasColumnRules ? statements.find((s) => s.queryPlan)?.queryPlan : undefined;
-    const taint = plan ? withQueryPlan(analyzed, plan) : analyzed;
+    const planned = m?.hasColumnRules ? statements.find((s) => s.queryPlan) : undefined;
+    const plan = planned?.queryPlan;
+    // A plan stored in a variable (MySQL 8.1's `EXPLAIN FORMAT=JSON INTO @v …`) would come back
+    // later as a plain `SELECT @v`: a plan-showing statement that assigns is refused like a
+    // statement naming masked data that assigns (below).
+    const taint = plan ? withQueryPlan(analyzed, plan, assignsVariable(sql.slice(planned!.start, planned!.end), this.pin.dialect)) : analyzed;
     const pinRefusal = this.pin.check(statements);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
@@ -835,6 +839,12 @@ function killStatement(sqlBytes: Uint8Array, dialect: Parameters<typeof lex>[1])
 }
 
 /** Whether the text has this (upper-case) word outside strings and comments; true when it cannot be lexed (fail closed). */
+/** Whether a statement selects INTO or assigns with `:=` (unlexable text: yes, fail closed). */
+function assignsVariable(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
+  const toks = wordsOf(sql, dialect);
+  return toks === null || toks.some((t) => (t.type === "word" && t.text === "INTO") || (t.type === "op" && t.text === ":="));
+}
+
 function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string): boolean {
   const toks = wordsOf(sql, dialect);
   return toks === null || toks.some((t) => t.type === "word" && t.text === word);
