@@ -55,4 +55,25 @@ describe("the catalogue query on the server's version", () => {
     // plain columns answer '' (not NULL) in both forms: buildCatalog reads any non-empty value as generated
     expect(rows.some((r) => r.startsWith('["att"') && r.endsWith(',"email",""]'))).toBe(true);
   });
+
+  it("the any-version form is not fooled by a user's to_jsonb(pg_attribute) or ->> ahead of pg_catalog in the search path", async () => {
+    // An exact argument-type match in a schema on the search path beats pg_catalog.to_jsonb(anyelement),
+    // whatever the order; a `->>` for (jsonb, unknown) likewise once public precedes pg_catalog.
+    await client.query(`
+      create schema trap;
+      create function trap.to_jsonb(pg_catalog.pg_attribute) returns jsonb language sql as $$ select '{}'::jsonb $$;
+      create function trap.arrow(jsonb, text) returns text language sql as $$ select '' $$;
+      create operator trap.->> (leftarg = jsonb, rightarg = text, function = trap.arrow);
+      set search_path = trap, public, pg_catalog;`);
+    try {
+      // the trap is real: the unqualified spelling now reads every column as plain
+      const unqualified = (await client.query({ text: "select COALESCE(to_jsonb(a) ->> 'attgenerated', '') from pg_catalog.pg_attribute a where a.attname = 'email_lower'", rowMode: "array" })).rows;
+      expect(unqualified.length).toBeGreaterThan(0);
+      expect(unqualified.every((r) => r[0] === "")).toBe(true);
+      const generated = (await rowsOf(catalogQuery(undefined))).map((r) => JSON.parse(r) as string[]).filter((r) => r[0] === "att" && r[4] !== "");
+      expect(generated.map((r) => [r[3], r[4]]).sort()).toEqual([["email_lower", "s"], ["email_upper", "v"]]);
+    } finally {
+      await client.query("reset search_path; drop schema trap cascade");
+    }
+  });
 });

@@ -10,7 +10,7 @@ function generatedExpression(serverVersion: string | undefined): string {
 }
 
 const DIRECT = "a.attgenerated::text";
-const ANY_VERSION = "COALESCE(to_jsonb(a) ->> 'attgenerated', '')";
+const ANY_VERSION = "COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'attgenerated', '')";
 
 describe("the catalogue query by the server's reported version", () => {
   it.each(["12.0", "18.1", "18beta1", "18devel", "17rc1", "15.19 (Debian 15.19-0+deb12u1)", "16.4 (Ubuntu 16.4-1.pgdg22.04+1)", "13.0.0", "100.1"])(

@@ -36,8 +36,12 @@ export function catalogQuery(serverVersion: string | undefined): string {
   ].join(";\n");
 }
 
-/** Before PostgreSQL 12 the column does not exist and to_jsonb's object has no such key: NULL → ''. */
-const GENERATED_ON_ANY_VERSION = "COALESCE(to_jsonb(a) ->> 'attgenerated', '')";
+/**
+ * Before PostgreSQL 12 the column does not exist and to_jsonb's object has no such key: NULL → ''.
+ * Schema-qualified: a user's `public.to_jsonb(pg_attribute)` (an exact argument match beats
+ * pg_catalog's `anyelement`) or `->>` operator would otherwise answer '' for every column.
+ */
+const GENERATED_ON_ANY_VERSION = "COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'attgenerated', '')";
 
 /**
  * The major version at the start of `server_version` ("18.1", "18beta1", "18devel",
