@@ -31,16 +31,36 @@ export function expressionNames(expression: string, dialect: Dialect): Expressio
   return taint === null ? { always: false, names: [...names] } : { always: true };
 }
 
-/** Bounded: the expressions come from the server's catalog, which other sessions' DDL can grow. */
+/**
+ * Bounded in entries and in text: the expressions come from the server's catalog, which other
+ * sessions' DDL can grow, and an expression may be tens of kilobytes — a count alone would let
+ * someone who keeps rewriting large expressions pin hundreds of MB in the session's isolate.
+ */
 export const MAX_CACHED_EXPRESSIONS = 4096;
+/** Characters of keys and names held at most (UTF-16 code units, ~2 bytes each). */
+export const MAX_CACHED_CHARS = 2 * 1024 * 1024;
 
 export class GeneratedExpressionCache {
   private readonly entries = new Map<string, ExpressionNames>();
+  private chars = 0;
 
   constructor(
     private readonly analyze: (expression: string, dialect: Dialect) => ExpressionNames = expressionNames,
     private readonly max = MAX_CACHED_EXPRESSIONS,
+    private readonly maxChars = MAX_CACHED_CHARS,
   ) {}
+
+  /** Characters an entry holds (for the budget). */
+  private static size(key: string, names: ExpressionNames): number {
+    let n = key.length;
+    if (!names.always) for (const w of names.names) n += w.length;
+    return n;
+  }
+
+  /** Characters held now (for tests). */
+  get heldChars(): number {
+    return this.chars;
+  }
 
   get(expression: string, dialect: Dialect): ExpressionNames {
     // Every field of the dialect changes how the text lexes (quotes, escapes, version comments).
@@ -53,8 +73,16 @@ export class GeneratedExpressionCache {
       return hit;
     }
     const names = this.analyze(expression, dialect);
+    const size = GeneratedExpressionCache.size(key, names);
+    // An expression larger than the whole budget is analysed every time, never kept.
+    if (size > this.maxChars) return names;
     this.entries.set(key, names);
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.chars += size;
+    while (this.entries.size > this.max || this.chars > this.maxChars) {
+      const [oldest, held] = this.entries.entries().next().value!;
+      this.entries.delete(oldest);
+      this.chars -= GeneratedExpressionCache.size(oldest, held);
+    }
     return names;
   }
 }

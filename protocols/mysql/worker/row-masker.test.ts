@@ -265,6 +265,27 @@ describe("generated columns: each expression is lexed once, across catalog refre
     expect(m.namesMasked("a")).toBe(false);
   });
 
+  it("is bounded in text too: large expressions push older ones out, and one larger than the budget is never kept", () => {
+    const analysed: string[] = [];
+    const cache = new GeneratedExpressionCache((e, d) => {
+      analysed.push(e);
+      return expressionNames(e, d);
+    }, 4096, 3000);
+    const big = (c: string) => `concat(\`name\`, '${c.repeat(1200)}')`;
+    cache.get(big("a"), DIALECT);
+    cache.get(big("b"), DIALECT);
+    cache.get(big("c"), DIALECT); // over 3,000 characters with a and b: a goes
+    expect(cache.heldChars).toBeLessThanOrEqual(3000);
+    cache.get(big("b"), DIALECT);
+    cache.get(big("a"), DIALECT);
+    expect(analysed.map((e) => e.at(-4))).toEqual(["a", "b", "c", "a"]);
+    const huge = `concat(\`email\`, '${"x".repeat(5000)}')`;
+    expect(cache.get(huge, DIALECT)).toEqual(expressionNames(huge, DIALECT));
+    cache.get(huge, DIALECT);
+    expect(analysed.filter((e) => e === huge)).toHaveLength(2);
+    expect(cache.heldChars).toBeLessThanOrEqual(3000);
+  });
+
   it.each([
     ["lcase(`email`)", ["email"], true],
     ["concat(`name`,'email')", ["name"], false],
