@@ -88,7 +88,7 @@ async function browserSignsIn(signinUrl: string, sub: string): Promise<void> {
  * Runs `gatehouse login --no-browser` in process, the gateway in GATEHOUSE_URL; if it prints a sign-in URL, a
  * browser signs in there as lena (so a code really is issued and sent wherever the CLI sends it).
  */
-async function login(argv: string[] = []): Promise<{ result: number | Error; stderr: string; credentials: string }> {
+async function login(argv: string[] = [], env: Record<string, string> = {}): Promise<{ result: number | Error; stderr: string; credentials: string }> {
   const credentials = path.join(dir, `credentials-${Math.random().toString(36).slice(2)}.json`);
   let stderr = "";
   let printed: (url: string) => void;
@@ -100,7 +100,7 @@ async function login(argv: string[] = []): Promise<{ result: number | Error; std
       const m = /^\s+(http:\/\/\S+\/authorize\?\S+)$/m.exec(stderr);
       if (m) printed(m[1]!);
     },
-    env: { GATEHOUSE_URL: gateway.url, GATEHOUSE_CREDENTIALS: credentials },
+    env: { GATEHOUSE_URL: gateway.url, GATEHOUSE_CREDENTIALS: credentials, ...env },
   };
   const run = loginCommand([...argv, "--no-browser"], io).then(
     (code) => code,
@@ -121,7 +121,7 @@ describe("gatehouse login --gateway: the issuer's own endpoints only", () => {
     providers = [genuine()];
     const r = await login();
     expect(r.result, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`signing in with Corp SSO (issuer ${idp.issuer}, client gatehouse)`);
+    expect(r.stderr).toContain(`signing in with Corp SSO (issuer ${idp.issuer} at host ${new URL(idp.issuer).host}, client gatehouse)`);
     expect(r.stderr).toContain("signed in as lena");
     const stored = JSON.parse(await readFile(r.credentials, "utf8")) as { token_endpoint: string; id_token: string };
     expect(stored.token_endpoint).toBe(`${idp.url}/token`);
@@ -177,6 +177,43 @@ describe("gatehouse login --gateway: the issuer's own endpoints only", () => {
     providers = [{ ...genuine(), issuer: "http://login.example" }];
     r = await login();
     expect(refusal(r)).toContain("refusing a non-https endpoint from the issuer: http://login.example/");
+  });
+
+  it("does not follow a redirect of the discovery document, and refuses an issuer with a fragment, a query or user info", async () => {
+    // The issuer's host answers with a redirect to a document someone else serves (here the real
+    // issuer's own, which would otherwise match): the CLI takes documents only from the issuer itself.
+    const redirecting = await serve((_req, res) => void res.writeHead(302, { location: `${idp.url}/.well-known/openid-configuration` }).end());
+    try {
+      providers = [{ ...genuine(), issuer: redirecting.url }];
+      const r = await login();
+      expect(refusal(r)).toContain(`cannot reach the issuer's discovery document at ${redirecting.url}/.well-known/openid-configuration`);
+      expect(r.stderr).not.toContain("/authorize?");
+    } finally {
+      await redirecting.close();
+    }
+    for (const issuer of [`${idp.issuer}#`, `${idp.issuer}?x=1`, idp.issuer.replace("http://", "http://user:pw@")]) {
+      providers = [{ ...genuine(), issuer }];
+      const r = await login();
+      expect(refusal(r), issuer).toContain("is not an issuer identifier: it may not have a query, a fragment or user info");
+      expect(r.stderr).not.toContain("/authorize?");
+    }
+  });
+
+  it("with GATEHOUSE_LOGIN_ISSUERS, refuses a gateway that names another issuer — even one whose own document agrees — before asking it anything", async () => {
+    // A hostile gateway names an issuer it controls whose discovery document matches what it names
+    // (the real IdP's authorize page, its own token endpoint): every endpoint check passes.
+    attackerDiscovery = { issuer: attacker.url, authorization_endpoint: `${idp.url}/authorize`, token_endpoint: `${attacker.url}/token` };
+    providers = [{ ...genuine(), issuer: attacker.url, token_endpoint: `${attacker.url}/token` }];
+    attacker.requests.length = 0;
+    const r = await login([], { GATEHOUSE_LOGIN_ISSUERS: `${idp.issuer}, https://login.example.com` });
+    expect(refusal(r)).toContain(`its issuer ${attacker.url} is not one of GATEHOUSE_LOGIN_ISSUERS (${idp.issuer}, https://login.example.com)`);
+    expect(attacker.requests).toEqual([]);
+    expect(r.stderr).not.toContain("/authorize?");
+    // The issuer on the list signs in as before, and its host is printed.
+    providers = [genuine()];
+    const ok = await login([], { GATEHOUSE_LOGIN_ISSUERS: idp.issuer });
+    expect(ok.result).toBe(0);
+    expect(ok.stderr).toContain(`at host ${new URL(idp.issuer).host}`);
   });
 
   it("takes a person's own --issuer as typed (no gateway involved): the development issuer served elsewhere than its identifier still signs in", async () => {

@@ -29,7 +29,8 @@ export const LOGIN_USAGE = `usage:
       0600 in $GATEHOUSE_CREDENTIALS or ~/.config/gatehouse/credentials.json and renewed automatically.
       Without --issuer, the gateway (--gateway or env GATEHOUSE_URL; a tenant's URL in hosted mode)
       is asked which OIDC provider its people sign in with, and its issuer and client id are used;
-      the endpoints are the ones that issuer publishes (a gateway naming others is refused).
+      the endpoints are the ones that issuer publishes (a gateway naming others is refused); env
+      GATEHOUSE_LOGIN_ISSUERS (issuers, comma-separated) limits which issuers a gateway may name.
       --gateway    the gateway (or tenant) whose sign-in provider to use (env GATEHOUSE_URL)
       --provider   which of the gateway's OIDC providers, when it has several
       --issuer     the OIDC issuer (env GATEHOUSE_LOGIN_ISSUER); without it and without a gateway:
@@ -109,9 +110,17 @@ async function chooseProvider(args: ReturnType<typeof parseArgs>, io: CommandIO)
   if (issuer === undefined && gateway !== undefined) {
     const base = parseGatewayUrl(gateway);
     // The gateway names the issuer; the code goes only where that issuer's own discovery says.
-    const p = await confirmedByIssuer(await gatewayOidcProvider(base, args.strings.get("provider")));
+    // Which issuer is the person's to judge: an organisation can fix the list (GATEHOUSE_LOGIN_ISSUERS),
+    // checked before anything is asked of the named issuer; otherwise its host is printed (as
+    // punycode, so a look-alike name shows) before the browser is sent there.
+    const named = await gatewayOidcProvider(base, args.strings.get("provider"));
+    const trusted = fromEnv("GATEHOUSE_LOGIN_ISSUERS")?.split(/[\s,]+/).filter(Boolean);
+    if (trusted && !trusted.includes(named.issuer)) {
+      throw new CliError(`refusing to sign in with the gateway's sign-in provider ${shown(named.id)}: its issuer ${shown(named.issuer)} is not one of GATEHOUSE_LOGIN_ISSUERS (${trusted.map(shown).join(", ")})`);
+    }
+    const p = await confirmedByIssuer(named);
     const clientId = clientIdGiven ?? p.client_id;
-    io.stderr(`signing in with ${p.label} (issuer ${p.issuer}, client ${clientId}), the sign-in provider of ${base}\n`);
+    io.stderr(`signing in with ${shown(p.label)} (issuer ${shown(p.issuer)} at host ${new URL(p.issuer).host}, client ${shown(clientId)}), the sign-in provider of ${base}\n`);
     return { d: p, clientId, fromGateway: true };
   }
   if (args.strings.has("provider")) throw new UsageError("--provider chooses among a gateway's sign-in providers; it does not go with --issuer");

@@ -31,10 +31,17 @@ export function discoveryUrl(issuer: string): string {
  */
 export async function discoverIssuer(issuer: string, opts: { exactIssuer: boolean }): Promise<IssuerEndpoints> {
   const base = new URL(checkEndpoint("the issuer", issuer));
+  // An issuer identifier has no query, fragment or user info (OIDC Core §2 / Discovery §4.1): with
+  // one, the document would be fetched from a URL other than the identifier names (`https://idp/x#`).
+  if (base.search || base.hash || issuer.includes("#") || issuer.includes("?") || base.username || base.password) {
+    throw new CliError(`the issuer ${shown(issuer)} is not an issuer identifier: it may not have a query, a fragment or user info`);
+  }
   const url = discoveryUrl(issuer);
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(15_000) });
+    // Not followed: a redirect (to plain http, to another host) would let someone other than the
+    // issuer supply the document its endpoints are taken from.
+    res = await fetch(url, { headers: { accept: "application/json" }, redirect: "error", signal: AbortSignal.timeout(15_000) });
   } catch (e) {
     throw new CliError(`cannot reach the issuer's discovery document at ${shown(url)}: ${shown(describeError(e))}`);
   }
