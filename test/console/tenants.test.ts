@@ -280,7 +280,7 @@ describe("gatehouse login finds the tenant's provider (docs/CONSOLE.md)", () => 
     await expect.poll(() => page.locator("body").textContent()).toContain("Signed in to gatehouse");
     const r = await login.done;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`signing in with acme SSO (issuer ${devIssuerEntry.issuer} at host ${new URL(devIssuerEntry.issuer).host}, client acme-console)`);
+    expect(r.stderr).toContain(`signing in with acme SSO (issuer ${devIssuerEntry.issuer} at host ${new URL(String(devIssuerEntry.issuer)).host}, client acme-console)`);
     const stored = JSON.parse(await readFile(credentials, "utf8")) as { id_token: string; client_id: string; token_endpoint: string };
     expect(stored).toMatchObject({ client_id: "acme-console", token_endpoint: `${stack.issuerUrl}/token` });
     expect(decodeJwt(stored.id_token)).toMatchObject({ sub: "lena", aud: "acme-console", iss: devIssuerEntry.issuer });
