@@ -56,7 +56,7 @@ describe("the catalogue query on the server's version", () => {
     expect(rows.some((r) => r.startsWith('["att"') && r.endsWith(',"email",""]'))).toBe(true);
   });
 
-  it("the any-version form is not fooled by a user's to_jsonb(pg_attribute) or ->> ahead of pg_catalog in the search path", async () => {
+  it("is not fooled by a user's to_jsonb(pg_attribute), ->>, = or <> ahead of pg_catalog in the search path", async () => {
     // An exact argument-type match in a schema on the search path beats pg_catalog.to_jsonb(anyelement),
     // whatever the order; a `->>` for (jsonb, unknown) likewise once public precedes pg_catalog.
     await client.query(`
@@ -64,14 +64,25 @@ describe("the catalogue query on the server's version", () => {
       create function trap.to_jsonb(pg_catalog.pg_attribute) returns jsonb language sql as $$ select '{}'::jsonb $$;
       create function trap.arrow(jsonb, text) returns text language sql as $$ select '' $$;
       create operator trap.->> (leftarg = jsonb, rightarg = text, function = trap.arrow);
+      create function trap.never("char", "char") returns boolean language sql as $$ select false $$;
+      create operator trap.= (leftarg = "char", rightarg = "char", function = trap.never);
+      create function trap.always_name(name, name) returns boolean language sql as $$ select false $$;
+      create operator trap.<> (leftarg = name, rightarg = name, function = trap.always_name);
       set search_path = trap, public, pg_catalog;`);
     try {
       // the trap is real: the unqualified spelling now reads every column as plain
       const unqualified = (await client.query({ text: "select COALESCE(to_jsonb(a) ->> 'attgenerated', '') from pg_catalog.pg_attribute a where a.attname = 'email_lower'", rowMode: "array" })).rows;
       expect(unqualified.length).toBeGreaterThan(0);
       expect(unqualified.every((r) => r[0] === "")).toBe(true);
-      const generated = (await rowsOf(catalogQuery(undefined))).map((r) => JSON.parse(r) as string[]).filter((r) => r[0] === "att" && r[4] !== "");
-      expect(generated.map((r) => [r[3], r[4]]).sort()).toEqual([["email_lower", "s"], ["email_upper", "v"]]);
+      // …and with the trap's `=` for "char" no relation would be listed at all, with its `<>` for names no user function
+      expect((await client.query("select count(*)::int as n from pg_catalog.pg_class c where c.relkind in ('r','v')")).rows[0].n).toBe(0);
+      for (const version of [undefined, "18.1"]) {
+        const rows = (await rowsOf(catalogQuery(version))).map((r) => JSON.parse(r) as string[]);
+        const generated = rows.filter((r) => r[0] === "att" && r[4] !== "");
+        expect(generated.map((r) => [r[3], r[4]]).sort()).toEqual([["email_lower", "s"], ["email_upper", "v"]]);
+        expect(rows.some((r) => r[0] === "rel" && r[3] === "customers")).toBe(true);
+        expect(rows.some((r) => r[0] === "fn" && r[1] === "arrow" && r[2] === "trap")).toBe(true);
+      }
     } finally {
       await client.query("reset search_path; drop schema trap cascade");
     }

@@ -4,12 +4,12 @@ import { catalogQuery } from "./catalog.ts";
 /** The fifth column of the 'att' arm: how generated columns are read. */
 function generatedExpression(serverVersion: string | undefined): string {
   const att = catalogQuery(serverVersion).split(";\n").find((arm) => arm.startsWith("SELECT 'att',"));
-  const match = /^SELECT 'att', a\.attrelid::text, a\.attnum::text, a\.attname::text, (.+) FROM pg_catalog\.pg_attribute a /.exec(att ?? "");
+  const match = /^SELECT 'att', a\.attrelid::pg_catalog\.text, a\.attnum::pg_catalog\.text, a\.attname::pg_catalog\.text, (.+) FROM pg_catalog\.pg_attribute a /.exec(att ?? "");
   if (!match) throw new Error(`no 'att' arm of five columns in the query for ${serverVersion}`);
   return match[1];
 }
 
-const DIRECT = "a.attgenerated::text";
+const DIRECT = "a.attgenerated::pg_catalog.text";
 const ANY_VERSION = "COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'attgenerated', '')";
 
 describe("the catalogue query by the server's reported version", () => {

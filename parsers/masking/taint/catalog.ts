@@ -26,15 +26,22 @@ import type { PgTypeInfo } from "../binary-values.ts";
  */
 export function catalogQuery(serverVersion: string | undefined): string {
   const major = serverMajorVersion(serverVersion);
-  const generated = major !== undefined && major >= 12 ? "a.attgenerated::text" : GENERATED_ON_ANY_VERSION;
+  const generated = major !== undefined && major >= 12 ? `a.attgenerated::${T}` : GENERATED_ON_ANY_VERSION;
+  // Every operator and type schema-qualified: a search path that lists pg_catalog after a schema
+  // the session can write to (a role's or database's default) would otherwise let a user's `=`,
+  // `<>`, `>` or `text` answer here, and a relation, column or function vanish from the catalogue.
   return [
-    "SELECT 'rel', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','f','v','m','t')",
-    `SELECT 'att', a.attrelid::text, a.attnum::text, a.attname::text, ${generated} FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','f','v','m','t')`,
-    "SELECT 'fn', p.proname::text, n.nspname::text, '', '' FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
+    `SELECT 'rel', c.oid::${T}, n.nspname::${T}, c.relname::${T}, c.relkind::${T} FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid ${EQ} c.relnamespace WHERE c.relkind ${EQ} ANY (${RELKINDS})`,
+    `SELECT 'att', a.attrelid::${T}, a.attnum::${T}, a.attname::${T}, ${generated} FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid ${EQ} a.attrelid WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped AND c.relkind ${EQ} ANY (${RELKINDS})`,
+    `SELECT 'fn', p.proname::${T}, n.nspname::${T}, '', '' FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid ${EQ} p.pronamespace WHERE n.nspname OPERATOR(pg_catalog.<>) ALL ('{pg_catalog,information_schema}'::pg_catalog.name[])`,
     // types, for binary containers: kind, array element, domain base / range subtype
-    "SELECT 'typ', t.oid::text, t.typtype::text, t.typelem::text, COALESCE(r.rngsubtype, t.typbasetype)::text FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid",
+    `SELECT 'typ', t.oid::${T}, t.typtype::${T}, t.typelem::${T}, COALESCE(r.rngsubtype, t.typbasetype)::${T} FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid ${EQ} t.oid`,
   ].join(";\n");
 }
+
+const T = "pg_catalog.text";
+const EQ = "OPERATOR(pg_catalog.=)";
+const RELKINDS = `'{r,p,f,v,m,t}'::pg_catalog."char"[]`;
 
 /**
  * Before PostgreSQL 12 the column does not exist and to_jsonb's object has no such key: NULL → ''.

@@ -212,7 +212,7 @@ describe("PostgresEngine: the taint catalogue is read while the client holds its
       return sent[0]!.text;
     };
     const current = await catalogueSent([["server_version", "18.1 (Debian 18.1-1.pgdg13+2)"]]);
-    expect(current).toContain(", a.attgenerated::text FROM pg_catalog.pg_attribute");
+    expect(current).toContain(", a.attgenerated::pg_catalog.text FROM pg_catalog.pg_attribute");
     expect(current).not.toContain("to_jsonb");
     for (const other of [[["server_version", "11.22"]], [], [["server_version", "unknown"]]] as Array<Array<[string, string]>>) {
       expect(await catalogueSent(other)).toContain("COALESCE(pg_catalog.to_jsonb(a) OPERATOR(pg_catalog.->>) 'attgenerated', '') FROM pg_catalog.pg_attribute");
