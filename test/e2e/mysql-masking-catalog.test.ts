@@ -501,6 +501,8 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     for (const sql of [`EXPLAIN FORMAT=JSON INTO @v ${joined}`, `explain format=json into @v ${joined.toLowerCase()}`, `/*!EXPLAIN FORMAT=JSON INTO @v ${joined}*/`, `SET STATEMENT max_statement_time = 10 FOR EXPLAIN FORMAT=JSON INTO @v ${joined}`, `SELECT 1; EXPLAIN FORMAT=JSON INTO @v ${joined}`]) {
       await expect(c.query(sql), sql).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("assigns a variable or selects INTO") });
     }
+    // and as a protocol prepared statement (COM_STMT_PREPARE is classified like a query)
+    await expect(c.execute(`EXPLAIN FORMAT=JSON INTO @v ${joined.replace("= 1", "= ?")}`, [1])).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("assigns a variable or selects INTO") });
     // DESCRIBE of a table is not a plan: its column list stays readable
     expect((await rows(c, "DESCRIBE subscribers")).map((r) => r.Field)).toEqual(["id", "email"]);
     await c.end();

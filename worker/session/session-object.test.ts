@@ -12,20 +12,13 @@ import type { Env } from "../env.ts";
 import { ADMISSION_HEADER, type ClientAdmission } from "./session-object.ts";
 import { decodeFrame, encodeControl, FrameType, type Frame } from "../../parsers/tunnel/frames.ts";
 import { ensureSchema } from "../storage/schema.ts";
-import { applyTestPolicy } from "./test-helpers.ts";
+import { applyTestPolicy, EVERYONE_POLICY } from "./test-helpers.ts";
 
 const testEnv = env as unknown as Env;
 const IDENTITY = { issuer: "https://idp.example", subject: "ci", claims: { iss: "https://idp.example", sub: "ci" } };
 
-const VALID = `
-version: 1
-rules:
-  - name: everyone
-    effect: allow
-    subjects: any
-    resources: any
-    actions: [connect, sql.read]
-`;
+/** A valid policy: everyone may connect and read (the shared test policy). */
+const VALID = EVERYONE_POLICY;
 // A `hash` rule needs the tenant key GATEHOUSE_MASKING_KEY, which this worker does not have.
 const HASH_WITHOUT_KEY = `${VALID}
 masking:
