@@ -223,4 +223,47 @@ describe("dynamic per-session roles", () => {
     expect(await roleExists("gh_0000000000000000000000bb")).toBe(true);
     expect(await roleExists("gh_0000000000000000000000cc")).toBe(true);
   });
+
+  it("the manager's own queries cannot be hijacked by functions or operators a session planted (CVE-2018-1058 style)", async () => {
+    // A write session may create objects in public (lvl_write has CREATE there, as application
+    // roles often do). It plants a better-matching shobj_description(oid, text) — an unknown
+    // literal prefers text over pg_catalog's name — and a `||` for (name, text), both of which
+    // grant the write level to every read session when the manager runs them.
+    const s = await open("dynamic-pg", "write");
+    try {
+      const plant = (body: string) => s.query(body);
+      const grant = "BEGIN EXECUTE 'GRANT lvl_write TO lvl_read'; RETURN 'x'; EXCEPTION WHEN others THEN RETURN 'x'; END";
+      expect((await plant(`CREATE FUNCTION public.shobj_description(oid, text) RETURNS text LANGUAGE plpgsql AS $$ ${grant} $$`)).error).toBeUndefined();
+      expect((await plant(`CREATE FUNCTION public.trap_concat(name, text) RETURNS text LANGUAGE plpgsql AS $$ ${grant} $$`)).error).toBeUndefined();
+      expect((await plant("CREATE OPERATOR public.|| (LEFTARG = name, RIGHTARG = text, FUNCTION = public.trap_concat)")).error).toBeUndefined();
+      expect((await plant(`CREATE FUNCTION public.pg_has_role(name, oid, text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'GRANT lvl_write TO lvl_read'; RETURN true; EXCEPTION WHEN others THEN RETURN true; END $$`)).error).toBeUndefined();
+    } finally {
+      await s.end();
+    }
+    // An expired session role, so the sweep's query reaches every call for at least one row.
+    const manager = new pg.Client({ host: db.host, port: db.port, database: db.database, user: "gatehouse_manager", password: PW.manager });
+    await manager.connect();
+    try {
+      await manager.query("SET createrole_self_grant = 'set, inherit'");
+      await manager.query("CREATE ROLE gh_0000000000000000000000dd LOGIN VALID UNTIL '2001-01-01' IN ROLE lvl_read");
+      await manager.query("COMMENT ON ROLE gh_0000000000000000000000dd IS 'gatehouse session role (level role lvl_read)'");
+    } finally {
+      await manager.end();
+    }
+    const escalated = async () => (await su.query("select pg_has_role('lvl_read', 'lvl_write', 'MEMBER') as m")).rows[0].m as boolean;
+    expect(await escalated()).toBe(false);
+    try {
+      const dropped = await sweepSessionRoles(resources().find((r) => r.name === "dynamic-pg")!);
+      expect(await escalated()).toBe(false);
+      expect(dropped).toEqual(["gh_0000000000000000000000dd"]);
+      // A new session role is created (and dropped) by the manager too.
+      const r = await open("dynamic-pg", "read");
+      expect((await r.query("insert into t values (40)")).error?.code).toBe("25006");
+      await r.end();
+      expect(await escalated()).toBe(false);
+    } finally {
+      await su.query("REVOKE lvl_write FROM lvl_read");
+      await su.query("DROP OPERATOR public.|| (name, text); DROP FUNCTION public.trap_concat(name, text), public.shobj_description(oid, text), public.pg_has_role(name, oid, text)");
+    }
+  });
 });

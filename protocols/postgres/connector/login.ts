@@ -148,9 +148,10 @@ export async function sweepSessionRoles(resource: PostgresResourceConfig, opts: 
     resource,
     creds.manager,
     [
-      `SELECT r.rolname || '/' || coalesce(substring(shobj_description(r.oid, 'pg_authid') from '\\(level role ([^)]*)\\)'), '') FROM pg_roles r ` +
-        `WHERE r.rolname LIKE ${quoteLiteral(`${SESSION_ROLE_PREFIX.replace(/_/g, "\\_")}%`)} AND r.rolvaliduntil < now() ` +
-        `AND shobj_description(r.oid, 'pg_authid') LIKE ${quoteLiteral(`${SESSION_ROLE_COMMENT}%`)} AND pg_has_role(current_user, r.oid, 'MEMBER')`,
+      // Names qualified as well as the pinned search path (manager-session.ts): both walls.
+      `SELECT r.rolname || '/' || coalesce(pg_catalog.substring(pg_catalog.shobj_description(r.oid, 'pg_authid'), '\\(level role ([^)]*)\\)'), '') FROM pg_catalog.pg_roles r ` +
+        `WHERE r.rolname LIKE ${quoteLiteral(`${SESSION_ROLE_PREFIX.replace(/_/g, "\\_")}%`)} AND r.rolvaliduntil < pg_catalog.now() ` +
+        `AND pg_catalog.shobj_description(r.oid, 'pg_authid') LIKE ${quoteLiteral(`${SESSION_ROLE_COMMENT}%`)} AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')`,
     ],
     opts,
   );

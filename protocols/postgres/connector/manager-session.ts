@@ -14,6 +14,9 @@ import { StartupMessageReader } from "./message-reader.ts";
 import { authenticate } from "./startup.ts";
 import { openTransport, type TransportOptions } from "./transport.ts";
 
+/** The manager's search path, whatever the role's or database's default: see runAsManager. */
+export const MANAGER_SEARCH_PATH = "pg_catalog, pg_temp";
+
 export interface ManagerOptions extends TransportOptions {
   startupTimeoutMs?: number;
 }
@@ -21,7 +24,13 @@ export interface ManagerOptions extends TransportOptions {
 /** Runs each statement as its own simple Query; resolves with the first column of each result's rows. Throws TargetError on the first error. */
 export async function runAsManager(resource: PostgresResourceConfig, manager: LoginCredential, statements: readonly string[], opts: ManagerOptions = {}): Promise<Array<Array<string | null>>> {
   const socket = await openTransport(resource, opts);
-  const session = await authenticate(socket, resource, { application_name: "gatehouse-connector" }, { ...manager, readOnly: false }, opts);
+  // The manager can create roles and holds the level roles WITH ADMIN OPTION, while sessions of
+  // those levels may create functions and operators in schemas of its default search path: a
+  // better-matching `public.shobj_description(oid, text)` or `||(name, text)` would run as the
+  // manager (CVE-2018-1058). A startup parameter outranks role and database defaults, and with
+  // only pg_catalog on the path (pg_temp last, where functions are never looked up) every name
+  // the manager's statements use resolves to the system's own.
+  const session = await authenticate(socket, resource, { application_name: "gatehouse-connector", search_path: MANAGER_SEARCH_PATH }, { ...manager, readOnly: false }, opts);
   const reader = new StartupMessageReader(resource.name);
   const parser = new Parser();
   const prefix = `gatehouse: resource ${resource.name}: dynamic credentials`;
