@@ -27,6 +27,8 @@ interface ControlAttachment {
   shard?: number;
   connectedAt: number;
   resources: ResourceInfo[] | null;
+  /** The admitting key's generation (the route's header; absent for a connector without an enrolled key). */
+  keyGeneration?: number;
 }
 
 
@@ -37,6 +39,8 @@ const SUSPENDED_KEY = "tenant-suspended";
 const LIFECYCLE_KEY = "tenant-lifecycle";
 /** The generation (rotatedAt) of the latest key rotation of a connector this shard was told of (closeControls). */
 const keyGenerationKey = (id: string) => `key-generation:${id}`;
+/** Shard 0's record that shard `shard` has not yet confirmed closing channels of a key a rotation replaced (value: the new generation). */
+const rotatePendingKey = (id: string, shard: number) => `rotate-pending:${id}:${shard}`;
 
 export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRpc {
   protected override readonly hibernate = true;
@@ -64,7 +68,7 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       const latest = await this.ctx.storage.get<number>(keyGenerationKey(connectorId));
       if (latest !== undefined && !(Number(presented) >= latest)) return Response.json({ error: "unauthorized", reason: `connector ${connectorId}'s key was rotated; dial again with the new key` }, { status: 401 });
     }
-    const attachment: ControlAttachment = { connectorId, shard, connectedAt: Date.now(), resources: null };
+    const attachment: ControlAttachment = { connectorId, shard, connectedAt: Date.now(), resources: null, ...(presented !== null && Number.isFinite(Number(presented)) ? { keyGeneration: Number(presented) } : {}) };
     return this.acceptSocket([`connector:${connectorId}`], (ws) => ws.serializeAttachment(attachment));
   }
 
@@ -168,7 +172,9 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     const live = await this.ctx.storage.list<number>({ prefix: "live:" });
     const stale = [...live].filter(([, at]) => at < Date.now() - 7 * 24 * 3600_000).map(([k]) => k);
     for (let i = 0; i < stale.length; i += 128) await this.ctx.storage.delete(stale.slice(i, i + 128));
-    if (await this.retryPendingDrops()) await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    const dropsLeft = await this.retryPendingDrops();
+    const rotationsLeft = await this.retryPendingRotations();
+    if (dropsLeft || rotationsLeft) await this.ctx.storage.setAlarm(Date.now() + 30_000);
     else if (seen.size > expired.length || live.size > stale.length) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
   }
 
@@ -205,11 +211,45 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     // by the ticket sent over a control channel: left open, whoever else holds the old key would go
     // on being handed sessions. Closed on every shard; the connector dials again with its new key.
     // Sessions already attached go on (their streams were admitted before the rotation).
+    // Owed by every shard from before the first is asked, so an eviction mid-way or a shard that
+    // fails is asked again by the alarm (as a revocation's drops are) until it confirms.
     const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
     const generation = result.record.rotatedAt!;
-    const closed = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.closeControls(id, generation) : hubShard(this.env, k).closeControls(id, generation)), shards);
-    if (closed.failedShards.length > 0) console.error(`gatehouse: key rotation of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its control channels`);
+    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [rotatePendingKey(id, k), generation])));
+    await this.closeOldKeyEverywhere(id, generation, shards);
     return result;
+  }
+
+  /** Ask `shards` to close channels of keys older than `generation`; clear the records of those that confirmed, keep the others for the alarm. */
+  private async closeOldKeyEverywhere(id: string, generation: number, shards: number[]): Promise<boolean> {
+    const closed = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.closeControls(id, generation) : hubShard(this.env, k).closeControls(id, generation)), shards);
+    const confirmed = shards.filter((k) => !closed.failedShards.includes(k));
+    // A later rotation's record (a larger generation) is that rotation's to clear.
+    const current = await this.ctx.storage.get<number>(confirmed.map((k) => rotatePendingKey(id, k)));
+    const done = confirmed.filter((k) => (current.get(rotatePendingKey(id, k)) ?? 0) <= generation).map((k) => rotatePendingKey(id, k));
+    if (done.length > 0) await this.ctx.storage.delete(done);
+    if (closed.failedShards.length === 0) return false;
+    console.error(`gatehouse: key rotation of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its old key's control channels; asked again in 30 s`);
+    await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    return true;
+  }
+
+  /** Shard 0's alarm: ask the shards that did not confirm a rotation's close again. True while some are left. */
+  private async retryPendingRotations(): Promise<boolean> {
+    const pending = await this.ctx.storage.list<number>({ prefix: "rotate-pending:" });
+    const byConnector = new Map<string, { generation: number; shards: number[] }>();
+    for (const [key, generation] of pending) {
+      const rest = key.slice("rotate-pending:".length);
+      const at = rest.lastIndexOf(":");
+      const id = rest.slice(0, at);
+      const entry = byConnector.get(id) ?? { generation, shards: [] };
+      entry.generation = Math.max(entry.generation, generation);
+      entry.shards.push(Number(rest.slice(at + 1)));
+      byConnector.set(id, entry);
+    }
+    let left = false;
+    for (const [id, { generation, shards }] of byConnector) if (await this.closeOldKeyEverywhere(id, generation, shards)) left = true;
+    return left;
   }
 
   /**
@@ -223,13 +263,17 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       const known = await this.ctx.storage.get<number>(keyGenerationKey(id));
       if (known === undefined || known < keyGeneration) await this.ctx.storage.put(keyGenerationKey(id), keyGeneration);
     }
-    return { closedChannels: this.closeChannels(id, `connector ${id}'s key was rotated: dial again with the new key`), endedSessions: 0 };
+    // Only channels admitted with an older key: a retry (the alarm's) must not close the ones the
+    // connector has dialled since with the new key.
+    const older = (ws: WebSocket) => keyGeneration === undefined || !((ws.deserializeAttachment() as ControlAttachment).keyGeneration! >= keyGeneration);
+    return { closedChannels: this.closeChannels(id, `connector ${id}'s key was rotated: dial again with the new key`, older), endedSessions: 0 };
   }
 
-  /** Close the connector's control channels on this shard; how many were open. */
-  private closeChannels(id: string, reason: string): number {
+  /** Close the connector's control channels on this shard (those `which` picks); how many were open. */
+  private closeChannels(id: string, reason: string, which: (ws: WebSocket) => boolean = () => true): number {
     let open = 0;
     for (const ws of this.ctx.getWebSockets(`connector:${id}`)) {
+      if (!which(ws)) continue;
       if (ws.readyState === WebSocket.OPEN) open++;
       this.closeSocket(ws, CLOSE_POLICY, reason);
     }

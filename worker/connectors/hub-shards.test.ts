@@ -6,7 +6,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import worker from "../index.ts";
 import type { Env } from "../env.ts";
@@ -222,6 +222,40 @@ describe("key rotation on a sharded hub", () => {
     expect(await registryHub(e).rotateConnectorKey("dc-rot", "old-thumb", newKey, "new-thumb")).toMatchObject({ ok: true });
     await vi.waitFor(() => expect(rotating.map((c) => c.closed())).toEqual(Array(2).fill("connector dc-rot's key was rotated: dial again with the new key")), { timeout: 20_000, interval: 20 });
     expect(other.closed()).toBeNull();
+  });
+
+  it("a shard that did not confirm is asked again by the alarm, which closes the old key's channels only; a confirmed rotation leaves nothing owed", async () => {
+    const e = tenantEnv("rotation-retry");
+    const registry = registryHub(e);
+    const oldKey = { kty: "OKP", crv: "Ed25519", x: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0" };
+    const newKey = { kty: "OKP", crv: "Ed25519", x: "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0" };
+    await runInDurableObject(registry, async (_o, state) => state.storage.put("connector:dc-retry", enrolledRecord("dc-retry", oldKey, "old-thumb")));
+    const owed = () => runInDurableObject(registry, async (_o, state) => [...(await state.storage.list({ prefix: "rotate-pending:" })).keys()]);
+    const rotated = await registry.rotateConnectorKey("dc-retry", "old-thumb", newKey, "new-thumb");
+    expect(rotated).toMatchObject({ ok: true });
+    expect(await owed()).toEqual([]);
+    const generation = (rotated as { record: { rotatedAt: number } }).record.rotatedAt;
+    // As if the close had failed on this shard: a channel of the old key (generation 0) still open,
+    // the record of the close owed — and the connector already back with its new key.
+    const open = async (keyGeneration: number) => {
+      const res = await dial(registry, "dc-retry", 0, keyGeneration);
+      expect(res.status).toBe(101);
+      let reason: string | null = null;
+      res.webSocket!.addEventListener("close", (ev) => (reason = ev.reason));
+      res.webSocket!.accept();
+      return () => reason;
+    };
+    await runInDurableObject(registry, async (_o, state) => {
+      await state.storage.delete("key-generation:dc-retry");
+      await state.storage.put("rotate-pending:dc-retry:0", generation);
+      await state.storage.setAlarm(Date.now() + 30_000);
+    });
+    const oldChannel = await open(0);
+    const newChannel = await open(generation);
+    expect(await runDurableObjectAlarm(registry)).toBe(true);
+    await vi.waitFor(() => expect(oldChannel()).toBe("connector dc-retry's key was rotated: dial again with the new key"), { timeout: 20_000, interval: 20 });
+    expect(newChannel()).toBeNull();
+    expect(await owed()).toEqual([]);
   });
 
   it("closeControls, the step every shard runs, closes that connector's channels on that shard only", async () => {
