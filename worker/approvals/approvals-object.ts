@@ -146,10 +146,12 @@ const SCHEMA = [
 
 /**
  * Outbox rows that leave the deployment (webhooks, Slack): held while the tenant is suspended.
- * Deadlines, fan-out expansion and the calls to the tenant's own sessions go on.
+ * Deadlines, fan-out expansion and the calls to the tenant's own sessions go on. One list for the
+ * SQL filter and the JS check.
  */
-const OUTWARD_KINDS = "('webhook', 'slack')";
-const isOutward = (kind: OutboxKind) => kind === "webhook" || kind === "slack";
+const OUTWARD: readonly OutboxKind[] = ["webhook", "slack"];
+const OUTWARD_KINDS = `(${OUTWARD.map((k) => `'${k}'`).join(", ")})`;
+const isOutward = (kind: OutboxKind) => OUTWARD.includes(kind);
 
 /**
  * How long outward rows wait, unattempted, when the tenant's newest record says suspended although
