@@ -1,13 +1,15 @@
 /**
- * The names a generated column's expression uses, lexed once per (expression text, dialect): the
- * catalog is refreshed before statements and after DDL, and its generated columns mostly stay the
- * same, so RowMasker.setGenerated asks this cache instead of lexing every expression again.
+ * The names a generated column's expression (or a view's definition) uses, lexed once per (text,
+ * dialect): the catalog is refreshed before statements and after DDL, and its generated columns
+ * and views mostly stay the same, so RowMasker.setGenerated and setViews ask this cache instead of
+ * lexing every text again.
  *
  * What is cached does not depend on the masking rules or on which views are masked at the time:
  * only the identifiers, and whether the expression taints whatever they name. Which names are
  * masked is asked afresh on every refresh (they change as generated columns and views do).
  */
 import { analyzeTaint } from "../sql/taint.ts";
+import { classifyMysql, opaquePart } from "../sql/classify.ts";
 import type { Dialect } from "../sql/dialect.ts";
 
 export type ExpressionNames =
@@ -29,6 +31,15 @@ export function expressionNames(expression: string, dialect: Dialect): Expressio
     return false;
   });
   return taint === null ? { always: false, names: [...names] } : { always: true };
+}
+
+/**
+ * The same for a view's definition, which is also masked whole when any part of it is opaque to
+ * the gateway (a stored function call, a compound statement): that verdict depends on the text
+ * alone, so it is cached with the names.
+ */
+export function viewDefinitionNames(definition: string, dialect: Dialect): ExpressionNames {
+  return opaquePart(classifyMysql(definition, dialect)) ? { always: true } : expressionNames(definition, dialect);
 }
 
 /**

@@ -12,7 +12,7 @@ import type { MaskingConfig } from "../../../parsers/masking/config.ts";
 import { RowMasker } from "./row-masker.ts";
 import { analyzeTaint } from "../sql/taint.ts";
 import { MysqlCatalog, type Relation } from "./catalog.ts";
-import { GeneratedExpressionCache, expressionNames } from "./generated-expressions.ts";
+import { GeneratedExpressionCache, expressionNames, viewDefinitionNames } from "./generated-expressions.ts";
 import { TYPE } from "../codec/constants.ts";
 import type { ColumnDefinition } from "../codec/resultset.ts";
 import { Writer, utf8Bytes, utf8Text } from "../codec/bytes.ts";
@@ -239,6 +239,36 @@ describe("generated columns: each expression is lexed once, across catalog refre
     m.setCatalog(catalogOf(...before), DIALECT);
     expect(analysed).toHaveLength(4);
     expect(m.namesMasked("name_upper")).toBe(false);
+  });
+
+  it("views too: a refresh with unchanged definitions lexes nothing; verdicts (through other views, opaque bodies) follow each refresh", () => {
+    const analysed: string[] = [];
+    const views = new GeneratedExpressionCache((e, d) => {
+      analysed.push(e);
+      return viewDefinitionNames(e, d);
+    });
+    const m = new RowMasker(createMasker(MODULE, CONFIG), CONFIG, undefined, views);
+    const view = (name: string, definition: string): Relation => ({ schema: "demo", name, type: "VIEW", definition });
+    const outer = view("v_outer", "select `demo`.`v_inner`.`c` AS `c2` from `demo`.`v_inner`");
+    const inner = (body: string) => view("v_inner", body);
+    const called = view("v_called", "select `demo`.`f`(`demo`.`customers`.`name`) AS `n` from `demo`.`customers`");
+    const plain = inner("select `demo`.`customers`.`name` AS `c` from `demo`.`customers`");
+    const c = new MysqlCatalog();
+    c.replaceAll([{ schema: "demo", name: "customers", type: "BASE TABLE", definition: "" }, outer, plain, called]);
+    m.setCatalog(c, DIALECT);
+    m.setCatalog(c, DIALECT);
+    expect(analysed).toHaveLength(3);
+    // A stored function call is opaque: masked whole, whatever it reads.
+    expect([m.isMaskedView("v_outer"), m.isMaskedView("v_inner"), m.isMaskedView("v_called")]).toEqual([false, false, true]);
+    // v_inner redefined over email: it and the view over it are masked; only the new text is lexed.
+    const c2 = new MysqlCatalog();
+    c2.replaceAll([{ schema: "demo", name: "customers", type: "BASE TABLE", definition: "" }, outer, inner("select lcase(`demo`.`customers`.`email`) AS `c` from `demo`.`customers`"), called]);
+    m.setCatalog(c2, DIALECT);
+    expect(analysed).toHaveLength(4);
+    expect([m.isMaskedView("v_outer"), m.isMaskedView("v_inner")]).toEqual([true, true]);
+    m.setCatalog(c, DIALECT);
+    expect(analysed).toHaveLength(4);
+    expect([m.isMaskedView("v_outer"), m.isMaskedView("v_inner"), m.isMaskedView("v_called")]).toEqual([false, false, true]);
   });
 
   it("the same text under another dialect is analysed again (quotes and version comments lex differently)", () => {

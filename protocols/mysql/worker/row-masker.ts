@@ -22,11 +22,10 @@ import { compileConfig, type MaskingConfig } from "../../../parsers/masking/conf
 import type { Cell, ColumnDefinition } from "../codec/resultset.ts";
 import { binaryCellString, isStringType } from "../codec/resultset.ts";
 import { Writer } from "../codec/bytes.ts";
-import { analyzeTaint, type Taint } from "../sql/taint.ts";
-import { classifyMysql, opaquePart } from "../sql/classify.ts";
+import type { Taint } from "../sql/taint.ts";
 import type { Dialect } from "../sql/dialect.ts";
 import type { GeneratedColumn, MysqlCatalog } from "./catalog.ts";
-import { GeneratedExpressionCache } from "./generated-expressions.ts";
+import { GeneratedExpressionCache, viewDefinitionNames } from "./generated-expressions.ts";
 import { TYPE } from "../codec/constants.ts";
 
 export type { Taint };
@@ -60,6 +59,8 @@ export class RowMasker {
     config: MaskingConfig,
     /** What generated columns' expressions name, kept across catalog refreshes. */
     private readonly generatedExpressions = new GeneratedExpressionCache(),
+    /** What views' definitions name (and whether they are opaque), kept across catalog refreshes. */
+    private readonly viewDefinitions = new GeneratedExpressionCache(viewDefinitionNames),
   ) {
     const compiled = compileConfig(config);
     this.refusePredicates = config.rules.some((r) => r.mask?.predicates === "refuse");
@@ -213,7 +214,10 @@ export class RowMasker {
         const name = v.name.toLowerCase();
         if (this.maskedViews.has(name)) continue;
         // A view whose body calls a stored function (or anything the gateway cannot read) is masked whole.
-        if (!v.definition || analyzeTaint(v.definition, dialect, (w) => this.namesMasked(w), (w) => this.isMaskedView(w)) !== null || opaquePart(classifyMysql(v.definition, dialect))) {
+        // As `analyzeTaint(definition, …) !== null || opaquePart(classifyMysql(definition, …))`,
+        // from the names cached per definition (each lexed once, not per refresh nor per round).
+        const d = v.definition ? this.viewDefinitions.get(v.definition, dialect) : null;
+        if (d === null || d.always || d.names.some((w) => this.namesMasked(w))) {
           this.maskedViews.add(name);
           grew = true;
         }
