@@ -29,7 +29,7 @@ import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import { gatewayConfig } from "../config/gateway-config.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
-import { activeGrants, noteGrantUse } from "../approvals/client.ts";
+import { activeGrants, GRANT_ENDED_SQLSTATE, noteGrantUse } from "../approvals/client.ts";
 import type { ApprovalOutcome } from "../approvals/core.ts";
 import { recordingLimitReached } from "../tenancy/tenant-usage.ts";
 import { tenantSuspension } from "../tenancy/tenant-suspension.ts";
@@ -199,7 +199,15 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       }
       if (suspended !== null) return this.endAtRegistration(admission, audit, suspended);
     }
-    if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
+    if (grants.length > 0) {
+      // Registered as the user of the grants only now (revoking or expiring them ends the sessions
+      // registered): one that ended since they were read above found no session to end, so this
+      // session does not go on with it (fail closed; connecting again decides without it).
+      const noted = await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
+      if (noted.length === 0) {
+        return this.endAtRegistration(admission, audit, `gatehouse: session ended: the just-in-time grant for ${admission.resource.name} ended while the session started; connect again`, GRANT_ENDED_SQLSTATE);
+      }
+    }
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
     this.holds = holds;
     // Hosted mode: the tenant's request rate, asked before every request is decided (worker/limits/request-gate.ts).
@@ -302,13 +310,15 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   /**
    * A session registered after its tenant's suspension listed the sessions to end: its trail ends
    * as theirs did (57P01 with the platform's reason), and the client is told so in its protocol.
+   * Likewise one whose just-in-time grant ended before it registered as the grant's user (`code`
+   * 42501, as for sessions ended by a revoked or expired grant).
    * Its place under the caps is given back by acceptClient (no session came of this admission).
    */
-  private async endAtRegistration(admission: ClientAdmission, audit: Awaited<ReturnType<typeof openSessionAudit>>, reason: string): Promise<Response> {
+  private async endAtRegistration(admission: ClientAdmission, audit: Awaited<ReturnType<typeof openSessionAudit>>, reason: string, code = "57P01"): Promise<Response> {
     const now = Date.now();
     const said = reason.startsWith("gatehouse:") ? reason.slice(10).trim() : reason;
-    await audit.end({ status: "error", reason: said, code: "57P01" }, { bytesFromClient: 0, bytesToClient: 0, startedAt: now, endedAt: now }, { connectorId: null }).catch(() => {});
-    return this.refuseInTunnel(admission, { kind: "unavailable", code: "57P01", message: reason });
+    await audit.end({ status: "error", reason: said, code }, { bytesFromClient: 0, bytesToClient: 0, startedAt: now, endedAt: now }, { connectorId: null }).catch(() => {});
+    return this.refuseInTunnel(admission, { kind: "unavailable", code, message: reason });
   }
 
   /**
