@@ -36,6 +36,8 @@ import { tenantSuspension } from "../tenancy/tenant-suspension.ts";
 import { withTimeout } from "../objects/with-timeout.ts";
 import { STREAM_TICKET_TTL_MS } from "../../parsers/tunnel/stream-ticket.ts";
 import { StreamTickets } from "./stream-tickets.ts";
+import { SessionRecorder } from "../audit/recorder.ts";
+import { isValidSessionId } from "../audit/storage-keys.ts";
 
 export type { ClientAdmission };
 
@@ -45,6 +47,13 @@ export const CONNECTOR_HEADER = "x-gatehouse-connector";
 export const STREAM_TICKET_HEADER = "x-gatehouse-stream-ticket";
 /** How long the session waits for the hub's answer to its stream request before it ends with an error. */
 export const OPEN_STREAM_TIMEOUT_MS = 10_000;
+/**
+ * While a session is recorded, its object's alarm looks in this often. A live session re-arms it; an
+ * object that restarted (a deploy, an eviction: the sockets, kept in memory, are gone with it) finds
+ * a trail started and not ended, and closes it: session.end, the last chunk sealed and uploaded,
+ * the index row finished (docs/AUDIT.md "A session lost with its object").
+ */
+export const ORPHAN_CHECK_MS = 5 * 60_000;
 
 export class SessionObject extends GatehouseObject<Env> implements SessionObjectRpc {
   protected override readonly hibernate = false;
@@ -187,6 +196,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
       return this.refuseInTunnel(admission, { kind: "unavailable", code, message: (e as Error).message });
     }
+    // session.start is durable: should this object restart before session.end, its alarm closes the trail.
+    await this.ctx.storage.setAlarm(Date.now() + ORPHAN_CHECK_MS);
     // Hosted mode: the session is registered now (session.start durable, its row in the tenant's
     // session index). A suspension that listed the open sessions before that row existed wrote its
     // marker first: found here, the session ends before it serves anything (tenant-suspension.ts).
@@ -407,6 +418,34 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     if (!session || session.isEnded) return false;
     session.terminate(code, reason);
     return true;
+  }
+
+  /**
+   * The recorded session's check-in (ORPHAN_CHECK_MS). Sockets are not hibernated, so a live
+   * session is in this instance's memory: it re-arms. With none (this instance is a fresh one:
+   * the one that served the session is gone, and its connections with it), a trail that was
+   * started and not ended is closed here — nothing else would ever seal its last chunk, and the
+   * index would call the session open for ever.
+   */
+  protected override async onAlarm(): Promise<void> {
+    if (this.admitting || (this.session && !this.session.isEnded)) {
+      await this.ctx.storage.setAlarm(Date.now() + ORPHAN_CHECK_MS);
+      return;
+    }
+    if (this.session) return; // ended here: the session closed its own trail
+    const name = this.ctx.id.name;
+    const sessionId = name?.slice(name.lastIndexOf(":") + 1);
+    if (!sessionId || !isValidSessionId(sessionId)) return;
+    // Best effort: what cannot be sealed or uploaded now is counted in session.end, never thrown at nobody.
+    const recorder = new SessionRecorder({ storage: this.ctx.storage, env: this.env, sessionId, mode: "best-effort" });
+    const status = await recorder.status();
+    if (!status.started || status.ended) return;
+    await recorder.onSessionEnd({
+      reason: "the session's Durable Object restarted while the session was live: its client and connector connections were dropped with it; the trail ends here",
+      status: "aborted",
+      bytes_in: 0,
+      bytes_out: 0,
+    });
   }
 
   /** RPC from POST /v1/cancel: cancel the running statement if the caller owns the session. */
