@@ -70,6 +70,23 @@ describe("verifyOidcToken", () => {
     const t = await token({ iss: "https://disc.example.test" });
     await expect(verifyOidcToken(t, { issuers: remote, now, fetcher })).rejects.toThrow(/discovery returned issuer/);
   });
+
+  it("fetches an issuer's keys over https only (plain http on loopback): an on-path answer verifies nothing", async () => {
+    // The issuer's own discovery document naming a plain-http key set.
+    const remote = parseIssuers(JSON.stringify([{ issuer: "https://disc-http.example.test", audiences: ["gatehouse"], algorithms: ["ES256"] }]));
+    let asked = 0;
+    const fetcher = (async () => (asked++, Response.json({ issuer: "https://disc-http.example.test", jwks_uri: "http://disc-http.example.test/jwks" }))) as unknown as typeof fetch;
+    await expect(verifyOidcToken(await token({ iss: "https://disc-http.example.test" }), { issuers: remote, now, fetcher })).rejects.toThrow(/jwks_uri "http:\/\/disc-http\.example\.test\/jwks": the issuer's keys are fetched over https only/);
+    expect(asked).toBe(1);
+    // A configured plain-http jwks_uri, or a plain-http issuer to discover (readiness says so too; refused here as well).
+    for (const entry of [
+      { issuer: "https://cfg-http.example.test", jwks_uri: "http://cfg-http.example.test/jwks" },
+      { issuer: "http://plain.example.test" },
+    ]) {
+      const configured = parseIssuers(JSON.stringify([{ ...entry, audiences: ["gatehouse"], algorithms: ["ES256"] }]));
+      await expect(verifyOidcToken(await token({ iss: entry.issuer }), { issuers: configured, now })).rejects.toThrow(/is not an https URL \(plain http only on loopback\)/);
+    }
+  });
 });
 
 describe("verifyConnectorAssertion", () => {

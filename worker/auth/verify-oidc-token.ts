@@ -9,7 +9,7 @@
  */
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { Identity } from "../../parsers/identity.ts";
-import type { TrustedIssuer } from "../config/gateway-config.ts";
+import { isKeySourceUrl, keySourceProblem, type TrustedIssuer } from "../config/gateway-config.ts";
 
 export class TokenRejected extends Error {
   override name = "TokenRejected";
@@ -25,6 +25,7 @@ async function discoverJwksUri(issuer: string, fetcher: typeof fetch): Promise<s
   // The discovery document must speak for the issuer we trust, or an attacker-controlled redirect could substitute keys.
   if (doc.issuer !== issuer) throw new TokenRejected(`issuer discovery returned issuer ${JSON.stringify(doc.issuer)}, expected ${issuer}`);
   if (typeof doc.jwks_uri !== "string") throw new TokenRejected("issuer discovery document has no jwks_uri");
+  if (!isKeySourceUrl(doc.jwks_uri)) throw new TokenRejected(`issuer discovery names jwks_uri ${JSON.stringify(doc.jwks_uri)}: the issuer's keys are fetched over https only`);
   return doc.jwks_uri;
 }
 
@@ -32,6 +33,9 @@ async function keySetFor(issuer: TrustedIssuer, fetcher: typeof fetch): Promise<
   const cacheKey = JSON.stringify([issuer.issuer, issuer.jwksUri, issuer.jwks]);
   let set = keySets.get(cacheKey);
   if (!set) {
+    // Fail closed: keys from a source anyone on the path could answer verify nothing.
+    const insecure = keySourceProblem(issuer);
+    if (insecure) throw new TokenRejected(insecure);
     if (issuer.jwks) set = createLocalJWKSet(issuer.jwks);
     else {
       const uri = issuer.jwksUri ?? (await discoverJwksUri(issuer.issuer, fetcher));

@@ -80,6 +80,40 @@ export function parseIssuers(text: string | undefined): TrustedIssuer[] {
   });
 }
 
+/** Where an issuer's signing keys may be fetched from: https, or plain http on loopback (`npm start`, tests). */
+export function isKeySourceUrl(text: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return false;
+  }
+  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+  return u.protocol === "https:" || (u.protocol === "http:" && loopback);
+}
+
+/**
+ * Why the signing keys of `issuer` would be fetched over an untrusted channel, or null. The keys
+ * decide whose signatures count: fetched (jwks_uri, or discovery at the issuer) over plain http,
+ * anyone on the path could serve their own. Inline `jwks` are not fetched.
+ */
+export function keySourceProblem(issuer: TrustedIssuer): string | null {
+  if (issuer.jwks) return null;
+  const source = issuer.jwksUri ?? issuer.issuer;
+  if (isKeySourceUrl(source)) return null;
+  return issuer.jwksUri !== undefined
+    ? `issuer ${issuer.issuer}: jwks_uri ${issuer.jwksUri} is not an https URL (plain http only on loopback): its signing keys would be fetched over a channel anyone on the path can answer; give an https jwks_uri or the keys inline (jwks)`
+    : `issuer ${issuer.issuer} is not an https URL (plain http only on loopback): its signing keys would be discovered and fetched over a channel anyone on the path can answer; give an https jwks_uri or the keys inline (jwks)`;
+}
+
+/** Throws a ConfigurationError naming `variable` for the first issuer whose keys would be fetched insecurely. */
+export function assertKeySources(issuers: readonly TrustedIssuer[], variable: string): void {
+  for (const i of issuers) {
+    const problem = keySourceProblem(i);
+    if (problem) throw new ConfigurationError(`${variable}: ${problem}`);
+  }
+}
+
 export function parseConnectors(text: string | undefined): ConnectorKey[] {
   return parseJsonArray("GATEHOUSE_CONNECTORS", text).map((raw, i) => {
     const where = `GATEHOUSE_CONNECTORS[${i}]`;

@@ -7,7 +7,7 @@
 import { compileConfig, MaskingConfigError, type MaskingRule } from "../../parsers/masking/config.ts";
 import type { Env } from "../env.ts";
 import { ConfigurationError } from "../errors.ts";
-import { parseConnectors, parseIssuers } from "./gateway-config.ts";
+import { assertKeySources, parseConnectors, parseIssuers } from "./gateway-config.ts";
 import { currentPolicy } from "../policy/current-policy.ts";
 import { parseExportConfig } from "../export/config.ts";
 import { parseSigninConfig, signinIssuerProblems } from "../signin/config.ts";
@@ -24,7 +24,9 @@ export async function readinessProblems(env: Env): Promise<string[]> {
     }
   };
   check(() => {
-    if (parseIssuers(env.GATEHOUSE_ISSUERS).length === 0) throw new ConfigurationError("GATEHOUSE_ISSUERS lists no trusted issuer: no identity can be verified");
+    const issuers = parseIssuers(env.GATEHOUSE_ISSUERS);
+    if (issuers.length === 0) throw new ConfigurationError("GATEHOUSE_ISSUERS lists no trusted issuer: no identity can be verified");
+    assertKeySources(issuers, "GATEHOUSE_ISSUERS");
   });
   check(() => parseConnectors(env.GATEHOUSE_CONNECTORS));
   check(() => parseExportConfig(env.GATEHOUSE_EXPORT));

@@ -28,10 +28,15 @@ const OVERSEER_ROLES = ["admin", "auditor", "approver"];
 
 type Ctx = Context<AppEnv>;
 
+/**
+ * The requirements of `record` that `who` may vote for. A grant's one requirement is the approver
+ * role's; a held statement's are approve rules of the policy, each decided by its own `approvers:`
+ * — by the kind of the request, never by the name: an approve rule may well be called `grant`.
+ */
 export function mayVoteOn(policy: CompiledPolicy, record: ApprovalRecord, who: Identity): string[] {
-  return record.requirements
-    .map((r) => r.rule)
-    .filter((rule) => (rule === GRANT_REQUIREMENT ? policy.rolesOf(who).includes("approver") : policy.canApprove(rule, who)));
+  const rules = record.requirements.map((r) => r.rule);
+  if (record.kind === "grant") return rules.filter((rule) => rule === GRANT_REQUIREMENT && policy.rolesOf(who).includes("approver"));
+  return rules.filter((rule) => policy.canApprove(rule, who));
 }
 
 export function visible(policy: CompiledPolicy, record: ApprovalRecord, who: Identity): boolean {

@@ -29,13 +29,15 @@ import { logRateRefusal } from "../tenancy/rate-refusals.ts";
 import { TokenRejected, verifyOidcToken } from "../auth/verify-oidc-token.ts";
 import { gatewayConfig } from "../config/gateway-config.ts";
 import { ApprovalHolds } from "../approvals/session-hold.ts";
-import { activeGrants, noteGrantUse } from "../approvals/client.ts";
+import { activeGrants, GRANT_ENDED_SQLSTATE, noteGrantUse } from "../approvals/client.ts";
 import type { ApprovalOutcome } from "../approvals/core.ts";
 import { recordingLimitReached } from "../tenancy/tenant-usage.ts";
 import { tenantSuspension } from "../tenancy/tenant-suspension.ts";
 import { withTimeout } from "../objects/with-timeout.ts";
 import { STREAM_TICKET_TTL_MS } from "../../parsers/tunnel/stream-ticket.ts";
 import { StreamTickets } from "./stream-tickets.ts";
+import { SessionRecorder } from "../audit/recorder.ts";
+import { isValidSessionId } from "../audit/storage-keys.ts";
 
 export type { ClientAdmission };
 
@@ -45,6 +47,13 @@ export const CONNECTOR_HEADER = "x-gatehouse-connector";
 export const STREAM_TICKET_HEADER = "x-gatehouse-stream-ticket";
 /** How long the session waits for the hub's answer to its stream request before it ends with an error. */
 export const OPEN_STREAM_TIMEOUT_MS = 10_000;
+/**
+ * While a session is recorded, its object's alarm looks in this often. A live session re-arms it; an
+ * object that restarted (a deploy, an eviction: the sockets, kept in memory, are gone with it) finds
+ * a trail started and not ended, and closes it: session.end, the last chunk sealed and uploaded,
+ * the index row finished (docs/AUDIT.md "A session lost with its object").
+ */
+export const ORPHAN_CHECK_MS = 5 * 60_000;
 
 export class SessionObject extends GatehouseObject<Env> implements SessionObjectRpc {
   protected override readonly hibernate = false;
@@ -187,6 +196,8 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       const code = typeof (e as { sqlstate?: unknown }).sqlstate === "string" ? (e as { sqlstate: string }).sqlstate : "58030";
       return this.refuseInTunnel(admission, { kind: "unavailable", code, message: (e as Error).message });
     }
+    // session.start is durable: should this object restart before session.end, its alarm closes the trail.
+    await this.ctx.storage.setAlarm(Date.now() + ORPHAN_CHECK_MS);
     // Hosted mode: the session is registered now (session.start durable, its row in the tenant's
     // session index). A suspension that listed the open sessions before that row existed wrote its
     // marker first: found here, the session ends before it serves anything (tenant-suspension.ts).
@@ -199,7 +210,15 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
       }
       if (suspended !== null) return this.endAtRegistration(admission, audit, suspended);
     }
-    if (grants.length > 0) await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
+    if (grants.length > 0) {
+      // Registered as the user of the grants only now (revoking or expiring them ends the sessions
+      // registered): one that ended since they were read above found no session to end, so this
+      // session does not go on with it (fail closed; connecting again decides without it).
+      const noted = await noteGrantUse(env, admission.sessionId, admission.identity, admission.resource.name);
+      if (noted.length === 0) {
+        return this.endAtRegistration(admission, audit, `gatehouse: session ended: the just-in-time grant for ${admission.resource.name} ended while the session started; connect again`, GRANT_ENDED_SQLSTATE);
+      }
+    }
     const holds = new ApprovalHolds({ env, sessionId: admission.sessionId, audit, reminderMs: reminderMs(env) });
     this.holds = holds;
     // Hosted mode: the tenant's request rate, asked before every request is decided (worker/limits/request-gate.ts).
@@ -302,13 +321,15 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
   /**
    * A session registered after its tenant's suspension listed the sessions to end: its trail ends
    * as theirs did (57P01 with the platform's reason), and the client is told so in its protocol.
+   * Likewise one whose just-in-time grant ended before it registered as the grant's user (`code`
+   * 42501, as for sessions ended by a revoked or expired grant).
    * Its place under the caps is given back by acceptClient (no session came of this admission).
    */
-  private async endAtRegistration(admission: ClientAdmission, audit: Awaited<ReturnType<typeof openSessionAudit>>, reason: string): Promise<Response> {
+  private async endAtRegistration(admission: ClientAdmission, audit: Awaited<ReturnType<typeof openSessionAudit>>, reason: string, code = "57P01"): Promise<Response> {
     const now = Date.now();
     const said = reason.startsWith("gatehouse:") ? reason.slice(10).trim() : reason;
-    await audit.end({ status: "error", reason: said, code: "57P01" }, { bytesFromClient: 0, bytesToClient: 0, startedAt: now, endedAt: now }, { connectorId: null }).catch(() => {});
-    return this.refuseInTunnel(admission, { kind: "unavailable", code: "57P01", message: reason });
+    await audit.end({ status: "error", reason: said, code }, { bytesFromClient: 0, bytesToClient: 0, startedAt: now, endedAt: now }, { connectorId: null }).catch(() => {});
+    return this.refuseInTunnel(admission, { kind: "unavailable", code, message: reason });
   }
 
   /**
@@ -397,6 +418,34 @@ export class SessionObject extends GatehouseObject<Env> implements SessionObject
     if (!session || session.isEnded) return false;
     session.terminate(code, reason);
     return true;
+  }
+
+  /**
+   * The recorded session's check-in (ORPHAN_CHECK_MS). Sockets are not hibernated, so a live
+   * session is in this instance's memory: it re-arms. With none (this instance is a fresh one:
+   * the one that served the session is gone, and its connections with it), a trail that was
+   * started and not ended is closed here — nothing else would ever seal its last chunk, and the
+   * index would call the session open for ever.
+   */
+  protected override async onAlarm(): Promise<void> {
+    if (this.admitting || (this.session && !this.session.isEnded)) {
+      await this.ctx.storage.setAlarm(Date.now() + ORPHAN_CHECK_MS);
+      return;
+    }
+    if (this.session) return; // ended here: the session closed its own trail
+    const name = this.ctx.id.name;
+    const sessionId = name?.slice(name.lastIndexOf(":") + 1);
+    if (!sessionId || !isValidSessionId(sessionId)) return;
+    // Best effort: what cannot be sealed or uploaded now is counted in session.end, never thrown at nobody.
+    const recorder = new SessionRecorder({ storage: this.ctx.storage, env: this.env, sessionId, mode: "best-effort" });
+    const status = await recorder.status();
+    if (!status.started || status.ended) return;
+    await recorder.onSessionEnd({
+      reason: "the session's Durable Object restarted while the session was live: its client and connector connections were dropped with it; the trail ends here",
+      status: "aborted",
+      bytes_in: 0,
+      bytes_out: 0,
+    });
   }
 
   /** RPC from POST /v1/cancel: cancel the running statement if the caller owns the session. */

@@ -9,10 +9,25 @@ import { signinConfig } from "./config.ts";
 import { createConsoleSession, hashKey, randomToken, sameSecret, type PendingSignin } from "./store.ts";
 import { bindingCookieOf, clearBindingCookie, setBindingCookie, setSessionCookie, tenantOf, type ConsoleEnv } from "./session.ts";
 
-/** Only console paths are valid destinations after sign-in (no open redirect). */
+const RETURN_BASE = "https://gatehouse.invalid";
+
+/**
+ * Only console paths are valid destinations after sign-in (no open redirect). The path is judged
+ * as the browser will resolve it: a browser treats `.%2e`, `%2e.` and `%2e%2e` as `..` (WHATWG URL
+ * dot segments), so `/console/.%2e/.%2e/t/<other tenant>/signin/…` would leave the console — and, on
+ * a shared origin, the tenant. What is returned is the resolved form, so what was checked is what
+ * the browser asks for.
+ */
 export function safeReturnTo(value: string | undefined): string {
   if (!value || !value.startsWith("/console/") || /[\\\s]|\.\.|%2e%2e|%5c/i.test(value)) return "/console/";
-  return value;
+  let resolved: URL;
+  try {
+    resolved = new URL(value, RETURN_BASE);
+  } catch {
+    return "/console/";
+  }
+  if (resolved.origin !== RETURN_BASE || !resolved.pathname.startsWith("/console/")) return "/console/";
+  return resolved.pathname + resolved.search;
 }
 
 /**

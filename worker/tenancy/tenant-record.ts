@@ -5,7 +5,7 @@
  * deployment would refuse.
  */
 import type { TenantScope } from "../env.ts";
-import { parseConnectors, parseIssuers } from "../config/gateway-config.ts";
+import { assertKeySources, parseConnectors, parseIssuers } from "../config/gateway-config.ts";
 import { ConfigurationError } from "../errors.ts";
 import { parseExportConfig } from "../export/config.ts";
 import { loadPolicy, formatPolicyErrors } from "../../parsers/policy/index.ts";
@@ -231,6 +231,7 @@ export async function tenantFromRequest(body: Record<string, unknown>, createdBy
   if (parsedIssuers.length === 0) throw new ConfigurationError("issuers: a tenant must trust at least one issuer");
   // Hosted tenants never get the development issuer's marker: it only makes sense on a laptop.
   if (parsedIssuers.some((i) => i.dev)) throw new ConfigurationError("issuers: dev issuers are not allowed for hosted tenants");
+  assertKeySources(parsedIssuers, "issuers");
   const connectors = JSON.stringify(body.connectors ?? []);
   parseConnectors(connectors);
   const policy = body.policy;
@@ -304,6 +305,7 @@ export function updatedTenant(record: TenantRecord, body: Record<string, unknown
     const parsed = parseIssuers(issuers);
     if (parsed.length === 0) throw new ConfigurationError("issuers: a tenant must trust at least one issuer");
     if (parsed.some((i) => i.dev)) throw new ConfigurationError("issuers: dev issuers are not allowed for hosted tenants");
+    assertKeySources(parsed, "issuers");
     next.issuers = issuers;
   }
   // Replaced whole (its client secrets too: give them again); re-checked when the issuers change,
