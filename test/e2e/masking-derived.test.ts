@@ -77,6 +77,11 @@ const WHOLE_ROW = [
   "select xmlagg(xmlelement(name c, password_hash)) from customers where id <= 3",
   "select id, name, name, name, name, name, created_at from customers where id <= 3 union all select * from customers where id <= 3",
   "select row_to_json(t) from (select * from customers where id <= 3) t",
+  // attribute notation: `c.f` is `f(c)` when f is not a column of c — a function of the whole row
+  "select reverse(c.concat) from customers c where id <= 3",
+  "select reverse(customers.quote_literal) from customers where id <= 3",
+  "select reverse(c.row_to_json::text) from customers c where id <= 3",
+  "select reverse(public.customers.to_jsonb::text) from public.customers where id <= 3",
   "with s as (select name from customers where id <= 3 union all select email from customers where id <= 3) select * from s",
   "with recursive r(x, n) as (select email, 1 from customers where id <= 3 union all select reverse(x), n + 1 from r where n < 2) select x from r",
   "select v from (select name as v from customers where id <= 3 union select api_token from customers where id <= 3) u",
@@ -182,6 +187,7 @@ describe("values derived from masked columns", () => {
   it("masks views and functions whose definitions read masked columns, and psql output", async () => {
     await direct.query("create or replace view derived_view as select id, lower(email) as mail, reverse(api_token) as t from customers");
     await direct.query("create or replace function leak_email(i int) returns text language sql as $$ select email from customers where id = i $$");
+    await direct.query("create or replace function leak_row(o orders) returns text language sql as $$ select api_token from customers where id = o.customer_id $$");
     try {
       const r = await psql(conn.url, ["-A", "-t", "-c", "select * from derived_view where id <= 3", "-c", "select leak_email(1), leak_email(2)"]);
       expect(r.code, r.stderr).toBe(0);
@@ -202,11 +208,15 @@ describe("values derived from masked columns", () => {
         await client.query(`create function pg_temp.frag() returns text language plpgsql as $$ declare r text; begin execute 'select em' || 'ail from cus' || 'tomers where id = 1' into r; return r; end $$`);
         const r2 = await client.query("select pg_temp.frag() as v");
         expect(r2.rows[0].v).toBe("[REDACTED]");
+        // a user function called in attribute notation (`o.leak_row` is `leak_row(o)`)
+        const r3 = await client.query("select reverse(o.leak_row) as v from orders o where o.customer_id <= 3");
+        expect(r3.rows.length).toBeGreaterThan(0);
+        expectClean(JSON.stringify(r3.rows), "user function in attribute notation");
       } finally {
         await client.end();
       }
     } finally {
-      await direct.query("drop view derived_view; drop function leak_email(int)");
+      await direct.query("drop view derived_view; drop function leak_email(int); drop function leak_row(orders)");
     }
   });
 

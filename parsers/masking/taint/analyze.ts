@@ -34,6 +34,8 @@ export interface TaintCatalog {
   userFunctions: ReadonlySet<string>;
   /** Every relation name the catalogue knew at session start (a name not in it may be a view created since). */
   knownRelations: ReadonlySet<string>;
+  /** Column names of every relation of this name (any schema) the catalogue knew, or undefined. */
+  relationColumns(relation: string): ReadonlySet<string> | undefined;
   /** Rule used when the source is opaque (the first rule with column globs). */
   defaultRule: number;
 }
@@ -163,6 +165,10 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   // customers) t`, `(customers join orders using (id)) j`) may stand for a row holding masked values.
   const rowRule = maskedRef >= 0 ? maskedRef : maskedTarget;
   if (rowRule >= 0) for (const a of aliases) rowNames.set(words[a]!.text, rowRule);
+  // Column names of the relations the statement names: `c.name` is a column, anything else after a
+  // row (`c.row_to_json`, `customers.to_jsonb`, `c.concat`) is a function called with the whole row.
+  const statementColumns = new Set<string>();
+  for (const k of [...slots, ...targets]) for (const c of catalog.relationColumns(words[k]!.text) ?? []) statementColumns.add(c);
 
   for (let k = 0; k < words.length; k++) {
     const w = words[k]!;
@@ -233,13 +239,30 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     } else if (rowNames.has(name) && aliases.has(k) && next?.text === "(" && next.kind === "punct") {
       // a column alias list on a FROM item (`(…) s(i, n, e)`): its columns are masked ones under new names
       add(`columns renamed by ${name}(…)`, rowNames.get(name)!);
-    } else if (rowNames.has(name) && w.kind !== "string-word" && !aliases.has(k) && !qualified) {
+    }
+    if (w.kind !== "string-word" && qualified && !aliases.has(k) && !slots.has(k + 2) && !targets.has(k + 2)) {
+      // Attribute notation: PostgreSQL reads `c.f` as `f(c)` when f is not a column of c, so
+      // `c.row_to_json`, `customers.to_jsonb`, `c.concat`, `c.quote_literal` are the whole row.
+      const field = words[k + 2]!;
+      const r = tableRule ?? rowNames.get(name);
+      if (r !== undefined && !statementColumns.has(field.text)) {
+        found = `row ${name} (.${field.text} is not a column: a function of the whole row)`;
+        add(found, r);
+      }
+    }
+    if (tableRule === undefined && rowNames.has(name) && w.kind !== "string-word" && !aliases.has(k) && !qualified) {
       // an alias used as a value (`c`, `c.*`, `row_to_json(c)`), not as `c.column`
       found = `row ${name}`;
       add(found, rowNames.get(name)!);
     }
     if (catalog.taintingRelations.has(name)) {
       found = `view ${name}`;
+      add(found, catalog.defaultRule);
+      nested = true;
+    }
+    // `o.leak` is `leak(o)`: a user function called in attribute notation
+    if (afterDot && !isCall && w.kind !== "string-word" && catalog.userFunctions.has(name)) {
+      found = `function ${name}`;
       add(found, catalog.defaultRule);
       nested = true;
     }

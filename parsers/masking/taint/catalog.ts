@@ -129,9 +129,16 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
     const system = SYSTEM_SCHEMAS.has(rel.schema);
     if ((!system && !BASE_TABLE_KINDS.has(rel.kind)) || VALUE_STATISTICS_VIEWS.has(rel.name)) taintingRelations.add(rel.name);
   }
+  const columnsByName = new Map<string, Set<string>>();
+  for (const rel of relations.values()) {
+    let names = columnsByName.get(rel.name);
+    if (!names) columnsByName.set(rel.name, (names = new Set()));
+    for (const column of rel.columns.values()) names.add(column);
+  }
   return {
     relations,
     maskedTables,
+    relationColumns: (relation) => columnsByName.get(relation),
     taintingRelations,
     knownRelations,
     userFunctions,
