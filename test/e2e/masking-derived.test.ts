@@ -220,6 +220,33 @@ describe("values derived from masked columns", () => {
     }
   });
 
+  it("refuses COPY … TO STDOUT in an encoding whose characters hold a backslash byte (fields would shift onto another column's rule)", async () => {
+    // api_token values no detector recognises: only the column rule protects them
+    await direct.query("create table vault_enc (id int, label text, api_token text); insert into vault_enc values (1, 'first', 'plainsecretvalue1'), (2, 'second', 'plainsecretvalue2'); grant select on vault_enc to public");
+    try {
+      const truth = (await direct.query("select api_token from vault_enc order by id")).rows.map((r) => r.api_token as string);
+      expect(truth).toEqual(["plainsecretvalue1", "plainsecretvalue2"]);
+      // ソ is 0x83 0x5C in SJIS: PostgreSQL does not escape that 0x5C, a byte-wise reader takes it for `\<tab>`
+      for (const sql of [
+        "copy (select label || 'ソ', label, api_token from vault_enc) to stdout (encoding 'SJIS')",
+        "copy (select label || 'ソ', label, api_token from vault_enc) to stdout (encoding sjis)",
+        "copy (select label || 'ソ', label, api_token from vault_enc) to stdout encoding 'WIN932'",
+      ]) {
+        const r = await psql(conn.url, ["-c", sql]);
+        for (const v of truth) expect(r.stdout + r.stderr, sql).not.toContain(v);
+        expect(r.code, sql).not.toBe(0);
+        expect(r.stderr, sql).toMatch(/ENCODING .* is refused/);
+      }
+      // UTF-8 output stays allowed and masked
+      const ok = await psql(conn.url, ["-c", "copy (select label || 'ソ', label, api_token from vault_enc) to stdout (encoding 'UTF8')"]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain("[REDACTED]");
+      for (const v of truth) expect(ok.stdout).not.toContain(v);
+    } finally {
+      await direct.query("drop table vault_enc");
+    }
+  });
+
   it("masks COPY (query) TO STDOUT in text, CSV and binary, and cursors (text and binary) over the simple protocol", async () => {
     const copies = [
       "copy (select reverse(email), md5(card_number), encode(convert_to(api_token, 'UTF8'), 'base64') from customers where id <= 3) to stdout",
