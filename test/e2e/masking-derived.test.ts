@@ -188,6 +188,9 @@ describe("values derived from masked columns", () => {
     await direct.query("create or replace view derived_view as select id, lower(email) as mail, reverse(api_token) as t from customers");
     await direct.query("create or replace function leak_email(i int) returns text language sql as $$ select email from customers where id = i $$");
     await direct.query("create or replace function leak_row(o orders) returns text language sql as $$ select api_token from customers where id = o.customer_id $$");
+    // an operator runs its function without naming it
+    await direct.query("create or replace function leak_op(a int, b int) returns text language sql as $$ select api_token from customers where id = a $$");
+    await direct.query("create operator === (function = leak_op, leftarg = int, rightarg = int)");
     try {
       const r = await psql(conn.url, ["-A", "-t", "-c", "select * from derived_view where id <= 3", "-c", "select leak_email(1), leak_email(2)"]);
       expect(r.code, r.stderr).toBe(0);
@@ -212,11 +215,16 @@ describe("values derived from masked columns", () => {
         const r3 = await client.query("select reverse(o.leak_row) as v from orders o where o.customer_id <= 3");
         expect(r3.rows.length).toBeGreaterThan(0);
         expectClean(JSON.stringify(r3.rows), "user function in attribute notation");
+        const r4 = await client.query("select reverse(1 === 1) as a, 2 === 2 as b, reverse(3 operator(public.===) 0) as c");
+        expectClean(JSON.stringify(r4.rows), "user operator");
+        // and an operator made in the session over a user function is refused
+        const made = (await client.query("create operator <<~>> (function = leak_op, leftarg = int, rightarg = int)").catch((e: Error) => e)) as Error;
+        expect(made.message).toMatch(/statement refused by masking/);
       } finally {
         await client.end();
       }
     } finally {
-      await direct.query("drop view derived_view; drop function leak_email(int); drop function leak_row(orders)");
+      await direct.query("drop view derived_view; drop function leak_email(int); drop function leak_row(orders); drop operator === (int, int); drop function leak_op(int, int)");
     }
   });
 

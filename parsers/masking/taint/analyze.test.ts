@@ -11,6 +11,7 @@ const catalog: TaintCatalog = {
   maskedTables: new Map([["customers", 0]]),
   taintingRelations: new Set(["customer_view", "pg_stats"]),
   userFunctions: new Set(["leak"]),
+  userOperators: new Set(["==="]),
   knownRelations: new Set(["customers", "orders", "customer_view", "pg_stats", "pg_class"]),
   relationColumns: (r) => COLUMNS.get(r),
   defaultRule: 0,
@@ -61,6 +62,11 @@ describe("taint analysis", () => {
     'select reverse(c."to_json"::text) from customers c',
     "select md5(t.to_json::text) from (select * from customers) t",
     "select o.leak from orders o",
+    // a user operator runs its function without naming it
+    "select reverse(1 === 1)",
+    "select 1 operator(public.===) 2",
+    "select 1===-1",
+    "select id from orders where id ==== 1",
   ])("taints %s", (sql) => {
     expect(taint(sql).taint).not.toBeNull();
   });
@@ -82,6 +88,8 @@ describe("taint analysis", () => {
     "with recursive x(n) as (select 1 union all select n + 1 from x where n < 3) select n * 2 from x",
     "select upper(c.name), c.id + 1, customers.id from customers c, customers",
     "select upper(c.name), o.total * 2 from customers c join orders o on o.customer_id = c.id",
+    "select 1 = 1, 'a' || 'b', 2 >= 1, '===' as s, 3 -- ===\n",
+    "select 1 == /* === */ 1",
     "select count(*) from public.customers",
   ])("leaves %s clean", (sql) => {
     expect(taint(sql).taint).toBeNull();
@@ -105,6 +113,14 @@ describe("taint analysis", () => {
     expect(taint("update customers set name = email where id = 1", { kinds: ["write"] }).refusal).toMatch(/masked data/);
     expect(taint("update customers c set name = c::text", { kinds: ["write"] }).refusal).toMatch(/masked data/);
     expect(taint("insert into orders select * from customers", { kinds: ["write"] }).refusal).toMatch(/masked columns/);
+  });
+
+  it("refuses DDL that makes a user function run unnamed (operators, types)", () => {
+    const ddl = { kinds: ["ddl"] };
+    expect(taint("create operator <<~>> (function = leak, leftarg = int, rightarg = int)", ddl).refusal).toMatch(/function leak/);
+    expect(taint("create operator public.<<~>> (procedure = public.leak, leftarg = int, rightarg = int)", ddl).refusal).toMatch(/function leak/);
+    expect(taint("create type t (input = leak, output = textout)", ddl).refusal).toMatch(/function leak/);
+    expect(taint("create operator <<~>> (function = pg_catalog.int4eq, leftarg = int, rightarg = int)", ddl).refusal).toBeNull();
   });
 
   it("names the functions a statement creates or renames", () => {

@@ -32,6 +32,8 @@ export interface TaintCatalog {
   taintingRelations: ReadonlySet<string>;
   /** Functions outside pg_catalog/information_schema (they may read any table). */
   userFunctions: ReadonlySet<string>;
+  /** Operators outside pg_catalog/information_schema whose function is not C or internal code (`1 === 1` runs it unnamed). */
+  userOperators: ReadonlySet<string>;
   /** Every relation name the catalogue knew at session start (a name not in it may be a view created since). */
   knownRelations: ReadonlySet<string>;
   /** Column names of every relation of this name (any schema) the catalogue knew, or undefined. */
@@ -122,7 +124,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
     return { taint, refusal: writes || options.refusePredicates ? "statement too long to analyse for masked data" : null };
   }
-  const { words, opaque } = sqlWords(sql, options.standardConformingStrings ?? true);
+  const { words, operators, opaque } = sqlWords(sql, options.standardConformingStrings ?? true);
   const sources: string[] = [];
   let rule = -1;
   const add = (why: string, r: number) => {
@@ -130,6 +132,17 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     if (rule < 0) rule = r;
   };
   if (opaque) add(`unreadable SQL (${opaque})`, catalog.defaultRule);
+  // A user operator calls its function without naming it (`select 1 === 1`). Any run of operator
+  // characters holding one taints (scan.l may split a run: `===-1` is `===` and `-1`).
+  let operatorHit = false;
+  for (const run of operators) {
+    for (const op of catalog.userOperators) {
+      if (!run.includes(op)) continue;
+      add(`operator ${op}`, catalog.defaultRule);
+      operatorHit = true;
+      break;
+    }
+  }
 
   // Aliases of tables with masked columns (`from customers c`): the alias alone is a whole row.
   const rowNames = new Map<string, number>();
@@ -137,7 +150,8 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   let predicateHit: string | null = null;
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   const pred: boolean[] = [false];
-  let nested = false;
+  let nested = operatorHit;
+  const ddl = options.kinds?.some((k) => k === "ddl" || k === "privilege") ?? false;
   const { slots, targets, aliases } = relationSlots(words);
   const localNames = new Set<string>();
   const hasNatural = words.some((w) => w.kind === "ident" && w.text === "natural");
@@ -259,6 +273,13 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       found = `view ${name}`;
       add(found, catalog.defaultRule);
       nested = true;
+    }
+    // DDL that names a user function without calling it (`CREATE OPERATOR === (FUNCTION = f, …)`,
+    // `CREATE TYPE … (INPUT = f)`) makes something that runs it under another name. (Named with
+    // an argument list, `f(…)`, it already taints as a call does, `DROP FUNCTION f(int)` included.)
+    if (ddl && !isCall && w.kind !== "string-word" && catalog.userFunctions.has(name)) {
+      found = `function ${name} (named in DDL)`;
+      add(found, catalog.defaultRule);
     }
     // `o.leak` is `leak(o)`: a user function called in attribute notation
     if (afterDot && !isCall && w.kind !== "string-word" && catalog.userFunctions.has(name)) {
