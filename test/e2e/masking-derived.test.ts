@@ -401,6 +401,35 @@ describe("values derived from masked columns", () => {
     }
   });
 
+  it("replaces the payload of a notification another session sent (an application trigger's row_to_json(NEW))", async () => {
+    // api_token values no detector recognises: only the column rule protects them
+    await direct.query("create table vault_ntf (id int, label text, api_token text); insert into vault_ntf values (1, 'first', 'plainsecretvalue1'); grant select on vault_ntf to public");
+    await direct.query("create function vault_ntf_notify() returns trigger language plpgsql as $$ begin perform pg_notify('vault_changes', row_to_json(new)::text); return new; end $$");
+    await direct.query("create trigger vault_ntf_n after update on vault_ntf for each row execute function vault_ntf_notify()");
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    const notified: string[] = [];
+    client.on("notification", (n) => notified.push(`${n.channel} ${n.payload ?? ""}`));
+    try {
+      const truth = (await direct.query("select api_token from vault_ntf where id = 1")).rows[0].api_token as string;
+      expect(truth).toBe("plainsecretvalue1");
+      await client.query("listen vault_changes");
+      await client.query("listen own_channel");
+      // the application's session changes the row; its trigger notifies every listener
+      await direct.query("update vault_ntf set label = label where id = 1");
+      // the session's own NOTIFY (nothing masked read) keeps its payload
+      await client.query("notify own_channel, 'build 42 done'");
+      for (let k = 0; k < 50 && notified.length < 2; k++) await client.query("select 1");
+      expect(notified).toHaveLength(2);
+      expect(notified.join("\n")).not.toContain(truth);
+      expect(notified).toContain("vault_changes [REDACTED]");
+      expect(notified).toContain("own_channel build 42 done");
+    } finally {
+      await client.end();
+      await direct.query("drop table vault_ntf; drop function vault_ntf_notify()");
+    }
+  });
+
   it("masks error messages, notices, notifications and settings that echo a masked value", async () => {
     const client = new pg.Client({ connectionString: conn.url });
     await client.connect();

@@ -891,6 +891,8 @@ export class PostgresEngine implements Engine {
         let taint = this.taint && TAINTED_TYPES.has(type) ? order!.currentTaint() : null;
         // A notification queued by opaque code (a function's pg_notify) arrives at some later commit.
         if (!taint && type === B.Notification && this.taint?.opaqueRan) taint = { rule: 0, sources: ["opaque code ran in this session"] };
+        // One another session sent (an application trigger's row_to_json(NEW)) may carry any column.
+        if (!taint && type === B.Notification && this.taint?.foreignNotification(bytes.subarray(start + 5, end))) taint = { rule: 0, sources: ["a notification from another session"] };
         const verdict = order ? order.received(type, bytes, start, end) : "forward";
         if (verdict === "drop" || verdict === "plan") {
           // Answers to the gateway's own messages: never forwarded, never recorded.

@@ -223,6 +223,19 @@ export class SessionTaint {
     return concat(parts);
   }
 
+  /**
+   * A NotificationResponse sent by another session (its process ID is not this session's
+   * backend's): a trigger's `pg_notify('changes', row_to_json(NEW)::text)` in the application puts
+   * any column of any row in the payload, and nothing tells which. With column rules it is
+   * replaced whole, as rows of unknown shape are NULLed (fail closed); also before the catalogue
+   * gave the backend's process ID.
+   */
+  foreignNotification(body: Uint8Array): boolean {
+    if (!this.columnRules) return false;
+    const pid = body.length >= 4 ? new DataView(body.buffer, body.byteOffset, 4).getInt32(0) : -1;
+    return this.catalog?.backendPid === undefined || pid !== this.catalog.backendPid;
+  }
+
   /** NotificationResponse body with its payload replaced (pid and channel kept). */
   maskedNotificationBody(body: Uint8Array): Uint8Array {
     const z = body.indexOf(0, 4);
