@@ -401,6 +401,27 @@ describe("values derived from masked columns", () => {
     }
   });
 
+  it("refuses a text COPY whose NULL string could equal a masked value (an equality oracle)", async () => {
+    await direct.query("create table vault_null (id int, label text, api_token text); insert into vault_null values (1, 'first', 'plainsecretvalue1'), (2, 'second', 'plainsecretvalue2'); grant select on vault_null to public");
+    try {
+      for (const sql of [
+        "copy vault_null to stdout (null 'plainsecretvalue1')",
+        "copy vault_null to stdout with null as 'plainsecretvalue1'",
+        "copy (select id, api_token from vault_null) to stdout (format text, null 'plainsecretvalue1')",
+      ]) {
+        const r = await psql(conn.url, ["-c", sql]);
+        expect(r.stdout + r.stderr, sql).not.toContain("plainsecretvalue1");
+        expect(r.stderr, sql).toMatch(/NULL string without a backslash is refused/);
+      }
+      // CSV quotes a value equal to its NULL string: masked like any other
+      const csv = await psql(conn.url, ["-c", "copy vault_null to stdout (format csv, null 'plainsecretvalue1')"]);
+      expect(csv.code, csv.stderr).toBe(0);
+      expect(csv.stdout).not.toContain("plainsecretvalue");
+    } finally {
+      await direct.query("drop table vault_null");
+    }
+  });
+
   it("replaces the payload of a notification another session sent (an application trigger's row_to_json(NEW))", async () => {
     // api_token values no detector recognises: only the column rule protects them
     await direct.query("create table vault_ntf (id int, label text, api_token text); insert into vault_ntf values (1, 'first', 'plainsecretvalue1'); grant select on vault_ntf to public");

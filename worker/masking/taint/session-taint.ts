@@ -65,6 +65,11 @@ export class SessionTaint {
     this.detectors = config.rules.some((r) => (r.detectors?.length ?? 0) > 0 || (r.patterns?.length ?? 0) > 0);
   }
 
+  /** Whether any rule masks by column (values are then masked whole, by their column). */
+  get hasColumnRules(): boolean {
+    return this.columnRules;
+  }
+
   /** Feed one backend message answering the catalogue query. Returns true once ReadyForQuery arrived. */
   catalogMessage(type: number, body: Uint8Array): boolean {
     if (type === 0x44) this.catalogRows.push(decodeDataRow(body, undefined, 1 << 20));
