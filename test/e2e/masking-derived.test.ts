@@ -77,6 +77,11 @@ const WHOLE_ROW = [
   "select xmlagg(xmlelement(name c, password_hash)) from customers where id <= 3",
   "select id, name, name, name, name, name, created_at from customers where id <= 3 union all select * from customers where id <= 3",
   "select row_to_json(t) from (select * from customers where id <= 3) t",
+  // attribute notation: `c.f` is `f(c)` when f is not a column of c — a function of the whole row
+  "select reverse(c.concat) from customers c where id <= 3",
+  "select reverse(customers.quote_literal) from customers where id <= 3",
+  "select reverse(c.row_to_json::text) from customers c where id <= 3",
+  "select reverse(public.customers.to_jsonb::text) from public.customers where id <= 3",
   "with s as (select name from customers where id <= 3 union all select email from customers where id <= 3) select * from s",
   "with recursive r(x, n) as (select email, 1 from customers where id <= 3 union all select reverse(x), n + 1 from r where n < 2) select x from r",
   "select v from (select name as v from customers where id <= 3 union select api_token from customers where id <= 3) u",
@@ -182,6 +187,10 @@ describe("values derived from masked columns", () => {
   it("masks views and functions whose definitions read masked columns, and psql output", async () => {
     await direct.query("create or replace view derived_view as select id, lower(email) as mail, reverse(api_token) as t from customers");
     await direct.query("create or replace function leak_email(i int) returns text language sql as $$ select email from customers where id = i $$");
+    await direct.query("create or replace function leak_row(o orders) returns text language sql as $$ select api_token from customers where id = o.customer_id $$");
+    // an operator runs its function without naming it
+    await direct.query("create or replace function leak_op(a int, b int) returns text language sql as $$ select api_token from customers where id = a $$");
+    await direct.query("create operator === (function = leak_op, leftarg = int, rightarg = int)");
     try {
       const r = await psql(conn.url, ["-A", "-t", "-c", "select * from derived_view where id <= 3", "-c", "select leak_email(1), leak_email(2)"]);
       expect(r.code, r.stderr).toBe(0);
@@ -202,11 +211,47 @@ describe("values derived from masked columns", () => {
         await client.query(`create function pg_temp.frag() returns text language plpgsql as $$ declare r text; begin execute 'select em' || 'ail from cus' || 'tomers where id = 1' into r; return r; end $$`);
         const r2 = await client.query("select pg_temp.frag() as v");
         expect(r2.rows[0].v).toBe("[REDACTED]");
+        // a user function called in attribute notation (`o.leak_row` is `leak_row(o)`)
+        const r3 = await client.query("select reverse(o.leak_row) as v from orders o where o.customer_id <= 3");
+        expect(r3.rows.length).toBeGreaterThan(0);
+        expectClean(JSON.stringify(r3.rows), "user function in attribute notation");
+        const r4 = await client.query("select reverse(1 === 1) as a, 2 === 2 as b, reverse(3 operator(public.===) 0) as c");
+        expectClean(JSON.stringify(r4.rows), "user operator");
+        // and an operator made in the session over a user function is refused
+        const made = (await client.query("create operator <<~>> (function = leak_op, leftarg = int, rightarg = int)").catch((e: Error) => e)) as Error;
+        expect(made.message).toMatch(/statement refused by masking/);
       } finally {
         await client.end();
       }
     } finally {
-      await direct.query("drop view derived_view; drop function leak_email(int)");
+      await direct.query("drop view derived_view; drop function leak_email(int); drop function leak_row(orders); drop operator === (int, int); drop function leak_op(int, int)");
+    }
+  });
+
+  it("refuses COPY … TO STDOUT in an encoding whose characters hold a backslash byte (fields would shift onto another column's rule)", async () => {
+    // api_token values no detector recognises: only the column rule protects them
+    await direct.query("create table vault_enc (id int, label text, api_token text); insert into vault_enc values (1, 'first', 'plainsecretvalue1'), (2, 'second', 'plainsecretvalue2'); grant select on vault_enc to public");
+    try {
+      const truth = (await direct.query("select api_token from vault_enc order by id")).rows.map((r) => r.api_token as string);
+      expect(truth).toEqual(["plainsecretvalue1", "plainsecretvalue2"]);
+      // ソ is 0x83 0x5C in SJIS: PostgreSQL does not escape that 0x5C, a byte-wise reader takes it for `\<tab>`
+      for (const sql of [
+        "copy (select label || 'ソ', label, api_token from vault_enc) to stdout (encoding 'SJIS')",
+        "copy (select label || 'ソ', label, api_token from vault_enc) to stdout (encoding sjis)",
+        "copy (select label || 'ソ', label, api_token from vault_enc) to stdout encoding 'WIN932'",
+      ]) {
+        const r = await psql(conn.url, ["-c", sql]);
+        for (const v of truth) expect(r.stdout + r.stderr, sql).not.toContain(v);
+        expect(r.code, sql).not.toBe(0);
+        expect(r.stderr, sql).toMatch(/ENCODING .* is refused/);
+      }
+      // UTF-8 output stays allowed and masked
+      const ok = await psql(conn.url, ["-c", "copy (select label || 'ソ', label, api_token from vault_enc) to stdout (encoding 'UTF8')"]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain("[REDACTED]");
+      for (const v of truth) expect(ok.stdout).not.toContain(v);
+    } finally {
+      await direct.query("drop table vault_enc");
     }
   });
 
@@ -353,6 +398,56 @@ describe("values derived from masked columns", () => {
       expect(dataRow((await wire.untilReady()).find((m) => m.type === "D")!)).toEqual(["CLEAN"]);
     } finally {
       wire.close();
+    }
+  });
+
+  it("refuses a text COPY whose NULL string could equal a masked value (an equality oracle)", async () => {
+    await direct.query("create table vault_null (id int, label text, api_token text); insert into vault_null values (1, 'first', 'plainsecretvalue1'), (2, 'second', 'plainsecretvalue2'); grant select on vault_null to public");
+    try {
+      for (const sql of [
+        "copy vault_null to stdout (null 'plainsecretvalue1')",
+        "copy vault_null to stdout with null as 'plainsecretvalue1'",
+        "copy (select id, api_token from vault_null) to stdout (format text, null 'plainsecretvalue1')",
+      ]) {
+        const r = await psql(conn.url, ["-c", sql]);
+        expect(r.stdout + r.stderr, sql).not.toContain("plainsecretvalue1");
+        expect(r.stderr, sql).toMatch(/NULL string without a backslash is refused/);
+      }
+      // CSV quotes a value equal to its NULL string: masked like any other
+      const csv = await psql(conn.url, ["-c", "copy vault_null to stdout (format csv, null 'plainsecretvalue1')"]);
+      expect(csv.code, csv.stderr).toBe(0);
+      expect(csv.stdout).not.toContain("plainsecretvalue");
+    } finally {
+      await direct.query("drop table vault_null");
+    }
+  });
+
+  it("replaces the payload of a notification another session sent (an application trigger's row_to_json(NEW))", async () => {
+    // api_token values no detector recognises: only the column rule protects them
+    await direct.query("create table vault_ntf (id int, label text, api_token text); insert into vault_ntf values (1, 'first', 'plainsecretvalue1'); grant select on vault_ntf to public");
+    await direct.query("create function vault_ntf_notify() returns trigger language plpgsql as $$ begin perform pg_notify('vault_changes', row_to_json(new)::text); return new; end $$");
+    await direct.query("create trigger vault_ntf_n after update on vault_ntf for each row execute function vault_ntf_notify()");
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    const notified: string[] = [];
+    client.on("notification", (n) => notified.push(`${n.channel} ${n.payload ?? ""}`));
+    try {
+      const truth = (await direct.query("select api_token from vault_ntf where id = 1")).rows[0].api_token as string;
+      expect(truth).toBe("plainsecretvalue1");
+      await client.query("listen vault_changes");
+      await client.query("listen own_channel");
+      // the application's session changes the row; its trigger notifies every listener
+      await direct.query("update vault_ntf set label = label where id = 1");
+      // the session's own NOTIFY (nothing masked read) keeps its payload
+      await client.query("notify own_channel, 'build 42 done'");
+      for (let k = 0; k < 50 && notified.length < 2; k++) await client.query("select 1");
+      expect(notified).toHaveLength(2);
+      expect(notified.join("\n")).not.toContain(truth);
+      expect(notified).toContain("vault_changes [REDACTED]");
+      expect(notified).toContain("own_channel build 42 done");
+    } finally {
+      await client.end();
+      await direct.query("drop table vault_ntf; drop function vault_ntf_notify()");
     }
   });
 

@@ -2,12 +2,18 @@ import { describe, it, expect } from "vitest";
 import { analyzeTaint, type TaintCatalog } from "./analyze.ts";
 
 const MASKED = new Map([["email", 0], ["card_number", 0], ["password_hash", 1], ["api_token", 1]]);
+const COLUMNS = new Map<string, ReadonlySet<string>>([
+  ["customers", new Set(["id", "name", "email", "card_number", "password_hash", "api_token", "created_at"])],
+  ["orders", new Set(["id", "customer_id", "total", "created_at"])],
+]);
 const catalog: TaintCatalog = {
   columnRule: (c) => MASKED.get(c.toLowerCase()) ?? -1,
   maskedTables: new Map([["customers", 0]]),
   taintingRelations: new Set(["customer_view", "pg_stats"]),
   userFunctions: new Set(["leak"]),
+  userOperators: new Set(["==="]),
   knownRelations: new Set(["customers", "orders", "customer_view", "pg_stats", "pg_class"]),
+  relationColumns: (r) => COLUMNS.get(r),
   defaultRule: 0,
 };
 const taint = (sql: string, options = {}) => analyzeTaint(sql, catalog, options);
@@ -48,6 +54,19 @@ describe("taint analysis", () => {
     "select name, name, name from customers union all select email, card_number, api_token from customers",
     "select name, name, name, name, name, name, created_at from customers union all select * from customers",
     "select count(*) from (select * from customers) t",
+    // attribute notation: `c.f` is `f(c)` when f is not a column, the whole row
+    "select reverse(c.concat) from customers c",
+    "select encode(convert_to(c.row_to_json::text, 'UTF8'), 'base64') from customers c",
+    "select reverse(customers.quote_literal) from customers",
+    "select reverse(public.customers.to_jsonb::text) from public.customers",
+    'select reverse(c."to_json"::text) from customers c',
+    "select md5(t.to_json::text) from (select * from customers) t",
+    "select o.leak from orders o",
+    // a user operator runs its function without naming it
+    "select reverse(1 === 1)",
+    "select 1 operator(public.===) 2",
+    "select 1===-1",
+    "select id from orders where id ==== 1",
   ])("taints %s", (sql) => {
     expect(taint(sql).taint).not.toBeNull();
   });
@@ -67,6 +86,11 @@ describe("taint analysis", () => {
     "select c.relname from pg_catalog.pg_class c where c.relname operator(pg_catalog.~) '^(customers)$'",
     "select 'my email address'",
     "with recursive x(n) as (select 1 union all select n + 1 from x where n < 3) select n * 2 from x",
+    "select upper(c.name), c.id + 1, customers.id from customers c, customers",
+    "select upper(c.name), o.total * 2 from customers c join orders o on o.customer_id = c.id",
+    "select 1 = 1, 'a' || 'b', 2 >= 1, '===' as s, 3 -- ===\n",
+    "select 1 == /* === */ 1",
+    "select count(*) from public.customers",
   ])("leaves %s clean", (sql) => {
     expect(taint(sql).taint).toBeNull();
   });
@@ -84,9 +108,19 @@ describe("taint analysis", () => {
     expect(taint("update public.customers set name = 'x' where id = 1", { kinds: ["write"] }).refusal).toBeNull();
     expect(taint("copy customers from stdin", { kinds: ["write"] }).refusal).toBeNull();
     expect(taint("update customers set name = 'x' where id = 1", { kinds: ["write"] }).taint?.messagesOnly).toBe(true);
+    expect(taint("update customers set name = 'x' where customers.id = 1 returning customers.id + 1", { kinds: ["write"] }).taint?.messagesOnly).toBe(true);
+    expect(taint("update customers c set name = 'x' where id = 1 returning c.concat", { kinds: ["write"] }).refusal).toMatch(/masked data/);
     expect(taint("update customers set name = email where id = 1", { kinds: ["write"] }).refusal).toMatch(/masked data/);
     expect(taint("update customers c set name = c::text", { kinds: ["write"] }).refusal).toMatch(/masked data/);
     expect(taint("insert into orders select * from customers", { kinds: ["write"] }).refusal).toMatch(/masked columns/);
+  });
+
+  it("refuses DDL that makes a user function run unnamed (operators, types)", () => {
+    const ddl = { kinds: ["ddl"] };
+    expect(taint("create operator <<~>> (function = leak, leftarg = int, rightarg = int)", ddl).refusal).toMatch(/function leak/);
+    expect(taint("create operator public.<<~>> (procedure = public.leak, leftarg = int, rightarg = int)", ddl).refusal).toMatch(/function leak/);
+    expect(taint("create type t (input = leak, output = textout)", ddl).refusal).toMatch(/function leak/);
+    expect(taint("create operator <<~>> (function = pg_catalog.int4eq, leftarg = int, rightarg = int)", ddl).refusal).toBeNull();
   });
 
   it("names the functions a statement creates or renames", () => {

@@ -32,8 +32,12 @@ export interface TaintCatalog {
   taintingRelations: ReadonlySet<string>;
   /** Functions outside pg_catalog/information_schema (they may read any table). */
   userFunctions: ReadonlySet<string>;
+  /** Operators outside pg_catalog/information_schema whose function is not C or internal code (`1 === 1` runs it unnamed). */
+  userOperators: ReadonlySet<string>;
   /** Every relation name the catalogue knew at session start (a name not in it may be a view created since). */
   knownRelations: ReadonlySet<string>;
+  /** Column names of every relation of this name (any schema) the catalogue knew, or undefined. */
+  relationColumns(relation: string): ReadonlySet<string> | undefined;
   /** Rule used when the source is opaque (the first rule with column globs). */
   defaultRule: number;
 }
@@ -120,7 +124,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
     return { taint, refusal: writes || options.refusePredicates ? "statement too long to analyse for masked data" : null };
   }
-  const { words, opaque } = sqlWords(sql, options.standardConformingStrings ?? true);
+  const { words, operators, opaque } = sqlWords(sql, options.standardConformingStrings ?? true);
   const sources: string[] = [];
   let rule = -1;
   const add = (why: string, r: number) => {
@@ -128,6 +132,17 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     if (rule < 0) rule = r;
   };
   if (opaque) add(`unreadable SQL (${opaque})`, catalog.defaultRule);
+  // A user operator calls its function without naming it (`select 1 === 1`). Any run of operator
+  // characters holding one taints (scan.l may split a run: `===-1` is `===` and `-1`).
+  let operatorHit = false;
+  for (const run of operators) {
+    for (const op of catalog.userOperators) {
+      if (!run.includes(op)) continue;
+      add(`operator ${op}`, catalog.defaultRule);
+      operatorHit = true;
+      break;
+    }
+  }
 
   // Aliases of tables with masked columns (`from customers c`): the alias alone is a whole row.
   const rowNames = new Map<string, number>();
@@ -135,7 +150,8 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   let predicateHit: string | null = null;
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   const pred: boolean[] = [false];
-  let nested = false;
+  let nested = operatorHit;
+  const ddl = options.kinds?.some((k) => k === "ddl" || k === "privilege") ?? false;
   const { slots, targets, aliases } = relationSlots(words);
   const localNames = new Set<string>();
   const hasNatural = words.some((w) => w.kind === "ident" && w.text === "natural");
@@ -163,6 +179,10 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   // customers) t`, `(customers join orders using (id)) j`) may stand for a row holding masked values.
   const rowRule = maskedRef >= 0 ? maskedRef : maskedTarget;
   if (rowRule >= 0) for (const a of aliases) rowNames.set(words[a]!.text, rowRule);
+  // Column names of the relations the statement names: `c.name` is a column, anything else after a
+  // row (`c.row_to_json`, `customers.to_jsonb`, `c.concat`) is a function called with the whole row.
+  const statementColumns = new Set<string>();
+  for (const k of [...slots, ...targets]) for (const c of catalog.relationColumns(words[k]!.text) ?? []) statementColumns.add(c);
 
   for (let k = 0; k < words.length; k++) {
     const w = words[k]!;
@@ -233,13 +253,37 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     } else if (rowNames.has(name) && aliases.has(k) && next?.text === "(" && next.kind === "punct") {
       // a column alias list on a FROM item (`(…) s(i, n, e)`): its columns are masked ones under new names
       add(`columns renamed by ${name}(…)`, rowNames.get(name)!);
-    } else if (rowNames.has(name) && w.kind !== "string-word" && !aliases.has(k) && !qualified) {
+    }
+    if (w.kind !== "string-word" && qualified && !aliases.has(k) && !slots.has(k + 2) && !targets.has(k + 2)) {
+      // Attribute notation: PostgreSQL reads `c.f` as `f(c)` when f is not a column of c, so
+      // `c.row_to_json`, `customers.to_jsonb`, `c.concat`, `c.quote_literal` are the whole row.
+      const field = words[k + 2]!;
+      const r = tableRule ?? rowNames.get(name);
+      if (r !== undefined && !statementColumns.has(field.text)) {
+        found = `row ${name} (.${field.text} is not a column: a function of the whole row)`;
+        add(found, r);
+      }
+    }
+    if (tableRule === undefined && rowNames.has(name) && w.kind !== "string-word" && !aliases.has(k) && !qualified) {
       // an alias used as a value (`c`, `c.*`, `row_to_json(c)`), not as `c.column`
       found = `row ${name}`;
       add(found, rowNames.get(name)!);
     }
     if (catalog.taintingRelations.has(name)) {
       found = `view ${name}`;
+      add(found, catalog.defaultRule);
+      nested = true;
+    }
+    // DDL that names a user function without calling it (`CREATE OPERATOR === (FUNCTION = f, …)`,
+    // `CREATE TYPE … (INPUT = f)`) makes something that runs it under another name. (Named with
+    // an argument list, `f(…)`, it already taints as a call does, `DROP FUNCTION f(int)` included.)
+    if (ddl && !isCall && w.kind !== "string-word" && catalog.userFunctions.has(name)) {
+      found = `function ${name} (named in DDL)`;
+      add(found, catalog.defaultRule);
+    }
+    // `o.leak` is `leak(o)`: a user function called in attribute notation
+    if (afterDot && !isCall && w.kind !== "string-word" && catalog.userFunctions.has(name)) {
+      found = `function ${name}`;
       add(found, catalog.defaultRule);
       nested = true;
     }

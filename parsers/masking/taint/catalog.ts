@@ -34,6 +34,10 @@ export function catalogQuery(serverVersion: string | undefined): string {
     `SELECT 'rel', c.oid::${T}, n.nspname::${T}, c.relname::${T}, c.relkind::${T} FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid ${EQ} c.relnamespace WHERE c.relkind ${EQ} ANY (${RELKINDS})`,
     `SELECT 'att', a.attrelid::${T}, a.attnum::${T}, a.attname::${T}, ${generated} FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid ${EQ} a.attrelid WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped AND c.relkind ${EQ} ANY (${RELKINDS})`,
     `SELECT 'fn', p.proname::${T}, n.nspname::${T}, '', '' FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid ${EQ} p.pronamespace WHERE n.nspname OPERATOR(pg_catalog.<>) ALL ('{pg_catalog,information_schema}'::pg_catalog.name[])`,
+    // operators that run code which may read tables (not C or internal functions): `1 === 1` calls it unnamed
+    `SELECT 'op', o.oprname::${T}, n.nspname::${T}, '', '' FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid ${EQ} o.oprnamespace JOIN pg_catalog.pg_proc p ON p.oid ${EQ} o.oprcode JOIN pg_catalog.pg_language l ON l.oid ${EQ} p.prolang WHERE n.nspname OPERATOR(pg_catalog.<>) ALL ('{pg_catalog,information_schema}'::pg_catalog.name[]) AND l.lanname OPERATOR(pg_catalog.<>) ALL ('{c,internal}'::pg_catalog.name[])`,
+    // this session's backend: a notification from any other one carries data of unknown origin
+    `SELECT 'pid', pg_catalog.pg_backend_pid()::${T}, '', '', ''`,
     // types, for binary containers: kind, array element, domain base / range subtype
     `SELECT 'typ', t.oid::${T}, t.typtype::${T}, t.typelem::${T}, COALESCE(r.rngsubtype, t.typbasetype)::${T} FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_range r ON r.rngtypid ${EQ} t.oid`,
   ].join(";\n");
@@ -80,12 +84,16 @@ export interface SessionCatalog extends TaintCatalog {
   type(oid: number): PgTypeInfo | undefined;
   /** A generated column of a table with a masked column (its value may be computed from one). */
   isMaskedGenerated(oid: number, attnum: number): boolean;
+  /** The process ID of this session's backend (pg_backend_pid()), if the catalogue read it. */
+  backendPid: number | undefined;
 }
 
 /** Rows of catalogQuery's query (5 text columns each) → the session's catalogue. */
 export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, ruleFor: (column: string, table?: string) => number): SessionCatalog {
   const relations = new Map<number, Relation>();
   const userFunctions = new Set<string>();
+  const userOperators = new Set<string>();
+  let backendPid: number | undefined;
   const types = new Map<number, PgTypeInfo>();
   /** `oid:attnum` of generated columns (`GENERATED ALWAYS AS (…) STORED`, and virtual ones from PostgreSQL 18). */
   const generated = new Set<string>();
@@ -97,6 +105,8 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
       if (d) generated.add(`${a}:${b}`);
     }
     else if (tag === "fn" && a) userFunctions.add(a);
+    else if (tag === "op" && a) userOperators.add(a);
+    else if (tag === "pid" && a && /^\d+$/.test(a)) backendPid = Number(a);
   }
   const maskedTables = new Map<string, number>();
   const taintingRelations = new Set<string>();
@@ -129,12 +139,21 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
     const system = SYSTEM_SCHEMAS.has(rel.schema);
     if ((!system && !BASE_TABLE_KINDS.has(rel.kind)) || VALUE_STATISTICS_VIEWS.has(rel.name)) taintingRelations.add(rel.name);
   }
+  const columnsByName = new Map<string, Set<string>>();
+  for (const rel of relations.values()) {
+    let names = columnsByName.get(rel.name);
+    if (!names) columnsByName.set(rel.name, (names = new Set()));
+    for (const column of rel.columns.values()) names.add(column);
+  }
   return {
     relations,
     maskedTables,
+    relationColumns: (relation) => columnsByName.get(relation),
     taintingRelations,
     knownRelations,
     userFunctions,
+    userOperators,
+    backendPid,
     defaultRule: defaultRule < 0 ? 0 : defaultRule,
     columnRule: (column) => {
       // every identifier of every statement is looked up: remember the answers (bounded)

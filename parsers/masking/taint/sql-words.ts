@@ -20,6 +20,8 @@ export interface SqlWord {
 
 export interface SqlWords {
   words: SqlWord[];
+  /** Runs of operator characters outside strings and comments (`===`, `<->`, `||`), as written. */
+  operators: string[];
   /** Something the lexer could not read with certainty (why), or null. */
   opaque: string | null;
 }
@@ -27,6 +29,7 @@ export interface SqlWords {
 const isIdentStart = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 0x80;
 const isIdentPart = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57) || c === 36;
 const IDENT_PART = { test: (ch: string) => isIdentPart(ch.charCodeAt(0)) };
+const OP_CHARS = "~!@#^&|`?+-*/%<>=";
 const WORD_IN_STRING = /[A-Za-z_][A-Za-z0-9_$]*/g;
 
 export function sqlWords(sql: string, standardConformingStrings = true): SqlWords {
@@ -35,6 +38,10 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
   let depth = 0;
   const n = sql.length;
   let i = 0;
+  const operators: string[] = [];
+  // the operator run being read (scan.l's {op_chars}+; a comment start ends it) and where it ends
+  let run = "";
+  let runEnd = -1;
   const stringWords = (body: string) => {
     // a body written as SQL may spell names with Unicode escapes (U&"\0065mail", or U&"!0065mail" UESCAPE '!')
     if (/[Uu]&["']/.test(body)) opaque ??= "Unicode escapes in a string body";
@@ -161,7 +168,13 @@ export function sqlWords(sql: string, standardConformingStrings = true): SqlWord
     } else if (c === "." || c === "," || c === "*" || c === ";" || c === "[") {
       words.push({ text: c, kind: "punct", depth });
     }
+    if (OP_CHARS.includes(c)) {
+      if (runEnd !== i && run) operators.push(run);
+      run = runEnd === i ? run + c : c;
+      runEnd = i + 1;
+    }
     i++;
   }
-  return { words, opaque };
+  if (run) operators.push(run);
+  return { words, operators, opaque };
 }

@@ -31,6 +31,8 @@ export interface CopyOutFormat extends Omit<CopyFormatOptions, "header"> {
   target: "stdout" | "elsewhere" | "unknown";
   /** The ENCODING option, when given (COPY converts its output to it, whatever client_encoding says). */
   encoding?: string;
+  /** An ENCODING option is (or may be) there but its value was not read: the output encoding is unknown. */
+  encodingUnread?: true;
   /**
    * HEADER is on for a text/CSV COPY to the client, and the statement was read with certainty
    * (and without an ENCODING option: the masker walks the header row byte-wise as ASCII-safe text).
@@ -79,11 +81,16 @@ export function copyOutFormat(sql: string, context: CopyOptionsContext = {}): Co
       case "header":
         header = headerOn(arg);
         break;
+      case "encoding":
+        // `(ENCODING 'SJIS')` and `(ENCODING sjis)` both name it (copy_generic_opt_arg)
+        if (v !== undefined && (arg!.kind === "string" || arg!.kind === "word" || arg!.kind === "ident")) out.encoding = v;
+        else out.encodingUnread = true;
+        if (arg?.kind !== "string") exact = false;
+        break;
       case "delimiter":
       case "quote":
       case "escape":
       case "null":
-      case "encoding":
         if (v !== undefined && arg!.kind === "string") out[key] = v;
         else exact = false;
         break;
@@ -152,6 +159,9 @@ export function copyOutFormat(sql: string, context: CopyOptionsContext = {}): Co
   if (!isWord(tokens[i], "stdout") && !isWord(tokens[i], "stdin")) return out;
   out.target = "stdout";
   i++;
+  // Fail closed on the output encoding: any ENCODING word among the options that the reading
+  // below does not reach as the option (an option list it stops in) leaves it unread.
+  const optionsFrom = i;
 
   // copy_delimiter: [USING] DELIMITERS 'x'
   if (isWord(tokens[i], "using") && isWord(tokens[i + 1], "delimiters")) i++;
@@ -240,6 +250,7 @@ export function copyOutFormat(sql: string, context: CopyOptionsContext = {}): Co
     }
   }
   if (i < tokens.length) exact = false; // something after the options we did not read
+  if (out.target === "stdout" && out.encoding === undefined && tokens.slice(optionsFrom).some((t) => isWord(t, "encoding") || (t.kind === "ident" && t.value === "encoding"))) out.encodingUnread = true;
   if (shapeQuery !== undefined) out.shapeQuery = shapeQuery; // binary too: the probe gives the field types
   if (exact && header && out.format !== "binary" && out.encoding === undefined) out.header = true;
   return out;

@@ -662,6 +662,21 @@ export class PostgresEngine implements Engine {
    */
   private async checkTaint(sql: string, statements: readonly ClassifiedStatement[]): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; taint?: Taint | null }> {
     if (!this.taint) return { refusal: null, statements };
+    // A text COPY writes a value equal to its NULL string as that string, and the masker cannot
+    // tell it from a NULL (which it leaves): `COPY t TO STDOUT (NULL 'guess')` would show a masked
+    // value whenever it equals the guess. `\N` cannot collide (real backslashes are doubled); CSV
+    // quotes such a value.
+    if (this.taint.hasColumnRules) {
+      for (const s of statements) {
+        if (s.command !== "COPY TO") continue;
+        const f = copyOutFormat(sql.slice(s.start, s.end), { standardConformingStrings: this.standardConformingStrings });
+        if (f.format === "text" && f.null !== undefined && !f.null.includes("\\")) {
+          const reason = "gatehouse: statement refused by masking: a text-format COPY with a NULL string without a backslash is refused (a value equal to it could not be told from a NULL and would pass unmasked); use the default \\N or FORMAT csv";
+          await this.recordDecision({ effect: "deny", rule: null, reason });
+          return { refusal: { code: "42501", message: reason }, statements };
+        }
+      }
+    }
     const verdict = this.taint.analyze(sql, statements.map((s) => s.kind), this.standardConformingStrings);
     if (verdict.taint) {
       const rule = this.host.policy.maskingConfig().rules[verdict.taint.rule]?.name ?? null;
@@ -891,6 +906,8 @@ export class PostgresEngine implements Engine {
         let taint = this.taint && TAINTED_TYPES.has(type) ? order!.currentTaint() : null;
         // A notification queued by opaque code (a function's pg_notify) arrives at some later commit.
         if (!taint && type === B.Notification && this.taint?.opaqueRan) taint = { rule: 0, sources: ["opaque code ran in this session"] };
+        // One another session sent (an application trigger's row_to_json(NEW)) may carry any column.
+        if (!taint && type === B.Notification && this.taint?.foreignNotification(bytes.subarray(start + 5, end))) taint = { rule: 0, sources: ["a notification from another session"] };
         const verdict = order ? order.received(type, bytes, start, end) : "forward";
         if (verdict === "drop" || verdict === "plan") {
           // Answers to the gateway's own messages: never forwarded, never recorded.

@@ -59,6 +59,15 @@ describe("session pin", () => {
       "UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'",
       "SELECT 1; SET search_path = x",
       "SELECT query_to_xml('update pg_settings set setting = ''off'' where name = ''standard_conforming_strings''', true, false, '')",
+      // COPY's own output encoding: a second byte 0x5C would split the masker's fields
+      "COPY (SELECT 'ソ', id, api_token FROM vault) TO STDOUT (ENCODING 'SJIS')",
+      "copy vault to stdout (format csv, encoding sjis)",
+      'copy vault to stdout ("encoding" \'Shift_JIS\')',
+      "COPY vault TO STDOUT CSV ENCODING 'WIN932'",
+      "COPY vault TO STDOUT WITH (ENCODING 'BIG5', HEADER)",
+      "SELECT 1; COPY vault TO STDOUT (encoding 'gbk')",
+      "COPY vault TO STDOUT (FORMAT csv, FORCE_QUOTE (a, (b)), ENCODING 'UHC')",
+      "COPY vault TO STDOUT (ENCODING)",
     ];
     for (const sql of refused) expect(pin(sql), sql).toMatch(/refused|pinned|may only be read|cannot check/);
   });
@@ -80,6 +89,9 @@ describe("session pin", () => {
       "BEGIN; SELECT setting FROM pg_settings; COMMIT",
       "DISCARD PLANS",
       "SELECT 'read write'",
+      "COPY vault TO STDOUT (ENCODING 'UTF8')",
+      "COPY (SELECT encoding FROM pg_database) TO STDOUT",
+      "COPY vault TO STDOUT (ENCODING 'LATIN1', FORMAT csv)",
     ]) {
       expect(pin(sql), sql).toBeNull();
     }

@@ -14,6 +14,8 @@
 import type { ClassifiedStatement } from "../../../parsers/sql/types.ts";
 import { callArguments, literalValue } from "../../../parsers/sql/function-actions.ts";
 import { nextToken, skipSpaceAndComments } from "../../../parsers/sql/tokenizer.ts";
+import { copyOutFormat, type CopyOutFormat } from "../codec/copy-options.ts";
+import { isUnsafeEncoding } from "./client-encoding.ts";
 
 /** Settings no statement may change (GUC names are case-insensitive). */
 export const PINNED_SETTINGS: ReadonlySet<string> = new Set([
@@ -37,12 +39,32 @@ export function pinViolation(sql: string, statements: readonly ClassifiedStateme
     const why = statementViolation(sql.slice(stmt.start, stmt.end));
     if (why) return why;
   }
+  for (const stmt of statements) {
+    if (stmt.command !== "COPY TO") continue;
+    const why = copyEncodingViolation(copyOutFormat(sql.slice(stmt.start, stmt.end), { standardConformingStrings: scs }));
+    if (why) return why;
+  }
   const setConfig = setConfigViolation(sql, statements, scs);
   if (setConfig) return setConfig;
   // UPDATE pg_settings is SET by another name (the view's rule calls set_config), also inside dynamic SQL.
   const writesSettings = (s: ClassifiedStatement) => s.kind !== "read" || (s.parts ?? []).some((p) => p.kind !== "read");
   if (statements.some((s) => writesSettings(s) && /pg_settings/i.test(sql.slice(s.start, s.end)))) {
     return "pg_settings may only be read: writing to it changes session settings";
+  }
+  return null;
+}
+
+/**
+ * `COPY … TO STDOUT (ENCODING 'SJIS')` converts that COPY's output whatever client_encoding says.
+ * In SJIS, BIG5, GBK, GB18030, UHC and JOHAB a character's second byte can be `\` (ソ is 0x83 0x5C),
+ * which PostgreSQL does not escape: the masker would read it as an escape, join two fields and mask
+ * every later field of the row by its neighbour's column rule. Refused like such a client_encoding;
+ * an ENCODING option whose value is not read is refused too.
+ */
+function copyEncodingViolation(format: CopyOutFormat): string | null {
+  if (format.encodingUnread) return "COPY … TO STDOUT with an ENCODING option the gateway cannot read is refused: the output's encoding decides how its fields are read";
+  if (format.encoding !== undefined && isUnsafeEncoding(format.encoding)) {
+    return `COPY … TO STDOUT ENCODING ${format.encoding} is refused: its multi-byte characters can contain ASCII bytes such as backslash, so the gateway could not read the COPY's fields exactly as the client does; use UTF8`;
   }
   return null;
 }

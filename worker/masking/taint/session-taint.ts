@@ -65,6 +65,11 @@ export class SessionTaint {
     this.detectors = config.rules.some((r) => (r.detectors?.length ?? 0) > 0 || (r.patterns?.length ?? 0) > 0);
   }
 
+  /** Whether any rule masks by column (values are then masked whole, by their column). */
+  get hasColumnRules(): boolean {
+    return this.columnRules;
+  }
+
   /** Feed one backend message answering the catalogue query. Returns true once ReadyForQuery arrived. */
   catalogMessage(type: number, body: Uint8Array): boolean {
     if (type === 0x44) this.catalogRows.push(decodeDataRow(body, undefined, 1 << 20));
@@ -221,6 +226,19 @@ export class SessionTaint {
     }
     parts.push(new Uint8Array([0]));
     return concat(parts);
+  }
+
+  /**
+   * A NotificationResponse sent by another session (its process ID is not this session's
+   * backend's): a trigger's `pg_notify('changes', row_to_json(NEW)::text)` in the application puts
+   * any column of any row in the payload, and nothing tells which. With column rules it is
+   * replaced whole, as rows of unknown shape are NULLed (fail closed); also before the catalogue
+   * gave the backend's process ID.
+   */
+  foreignNotification(body: Uint8Array): boolean {
+    if (!this.columnRules) return false;
+    const pid = body.length >= 4 ? new DataView(body.buffer, body.byteOffset, 4).getInt32(0) : -1;
+    return this.catalog?.backendPid === undefined || pid !== this.catalog.backendPid;
   }
 
   /** NotificationResponse body with its payload replaced (pid and channel kept). */
