@@ -220,6 +220,11 @@ interface CodeFinding {
   writes?: ShellWord[];
 }
 
+/** Editors that are command interpreters: every command comes from standard input. */
+const LINE_EDITORS = new Set(["ed", "red", "ex"]);
+/** The vi family, whose -e/-E options make them ex (a line editor). */
+const VI_EDITORS = new Set(["vi", "vim", "nvim", "view", "vimdiff", "rvim"]);
+
 function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: ParsedOptions): CodeFinding | null {
   switch (spec.code) {
     case "interpreter": {
@@ -256,6 +261,12 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
     }
     case "editor":
       if (args.some((a) => /^(-c|-S|--cmd|-s|\+|--eval|--load|-l|-x|-batch|--batch|-f|--funcall|--script)/.test(a.value) || a.dynamic)) return { unknown: `${name} with commands on its command line` };
+      // Line editors (ed, ex, vim -e/-E) read their commands from standard input whatever it is —
+      // the client's input, a pipe, a here-string: `!cmd` runs a shell, `w FILE` writes any file.
+      // A shell reading stdin, which is unknown too. (nvim --embed/--headless/--listen take commands from RPC.)
+      if (LINE_EDITORS.has(name) || (VI_EDITORS.has(name) && args.some((a) => /^-[A-Za-z]*[eE]/.test(a.value) || /^--(embed|headless|listen)/.test(a.value)))) {
+        return { unknown: `${name} reads editor commands from its standard input (\`!cmd\` runs a shell, \`w FILE\` writes any file)` };
+      }
       return null;
     case "git":
       if (parsed.flags.has("config") || parsed.flags.has("config-env") || parsed.flags.has("exec-path") || parsed.anyOption) return { unknown: `git configuration on the command line can run programs (core.pager, core.sshCommand, alias.*=!…)` };
