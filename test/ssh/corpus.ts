@@ -131,6 +131,11 @@ export function destructiveSpellings(t: Target): string[] {
     `read 'a[$(rm -rf ${dir})]' <<< 1`,
     `x='a[$(rm -rf ${dir})]'; echo \${!x}`,
     `x='$(rm -rf ${dir})'; echo \${x@P}`,
+    // Attacker review (SSH): options that hand a string to the shell.
+    `strace -o '|rm -rf ${dir}' true`,
+    `strace '-o!rm -rf ${dir}' true`,
+    `split --filter='rm -rf ${dir}' /etc/hostname`,
+    `split --fil 'rm -rf ${dir}' /etc/hostname`,
   );
   return out;
 }
@@ -179,5 +184,9 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `${m} >> ~/.bash_completion`,
     `printf -- '--- .bashrc\\n+++ .bashrc\\n@@ -1 +1,2 @@\\n # original\\n+${m}\\n' > /tmp/gatehouse-pd-${marker} && patch -s -p0 < /tmp/gatehouse-pd-${marker}`,
     `mkdir -p /tmp/gatehouse-p6-${marker}/.ssh && ${m} > /tmp/gatehouse-p6-${marker}/.ssh/rc && tar -C /tmp/gatehouse-p6-${marker} -cf /tmp/gatehouse-p6-${marker}.tar .ssh && tar -xf /tmp/gatehouse-p6-${marker}.tar -C ~`,
+    // Attacker review (SSH): programs that name their output files from a prefix, and strace -o.
+    `printf 'a\\nb\\n${marker}\\n' | split -l 1 -a 1 - .bashr`,
+    `printf '${marker}\\nx\\n' | csplit -s -f .bashr -b 'c%.0d' - 2`,
+    `strace -o ~/.bashrc -e trace=execve sh -c ': ${marker}'`,
   ];
 }

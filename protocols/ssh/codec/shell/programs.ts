@@ -13,9 +13,9 @@ export interface ProgramSpec {
   names: string[];
   options: OptionDef[];
   /** How files written are found (writes.ts). */
-  writes?: "operands" | "patch" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
+  writes?: "operands" | "patch" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp" | "split";
   /** Code the gateway cannot read (interpreters, editors with commands, sed `e`…) → unknown. */
-  code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync";
+  code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync" | "split";
   /** One line for the docs table. */
   doc: string;
   /** POSIX utility without GNU permutation (`env`, wrappers): options end at the first operand. */
@@ -73,6 +73,19 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["dd"], writes: "dd", doc: "writes the file of `of=`", options: [] },
   { names: ["patch"], writes: "patch", doc: "writes its file operand, or the files named inside the patch (unknown: refused where a `writes` rule applies), and -o/--output", options: [v("o", "output"), v("i", "input"), v("d", "directory"), v("p", "strip"), v("r", "reject-file"), v("B", "prefix"), v("z", "suffix"), o("R", "reverse"), o("N", "forward"), o("E", "remove-empty-files"), o("f", "force"), o("s", "quiet"), o(undefined, "silent", "quiet"), o("t", "batch"), o("u", "unified"), o("b", "backup"), o(undefined, "dry-run"), o("l", "ignore-whitespace"), v("F", "fuzz"), v("V", "version-control")] },
   { names: ["sort", "openssl", "base64", "gzip", "xz", "zstd", "jq", "yq", "gpg", "gpg2"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
+  {
+    names: ["split"],
+    writes: "split",
+    code: "split",
+    doc: "writes PREFIX* (its second operand, default `x`, in the current directory: `split -l 1 - .profil` writes `.profile`); --filter runs a shell command for each piece → unknown",
+    options: [v("a", "suffix-length"), v(undefined, "additional-suffix"), v("b", "bytes"), v("C", "line-bytes"), v("l", "lines"), v("n", "number"), v("t", "separator"), o("d"), o(undefined, "numeric-suffixes", undefined, "optional"), o("x"), o(undefined, "hex-suffixes", undefined, "optional"), o("e", "elide-empty-files"), v(undefined, "filter"), o("u", "unbuffered"), o(undefined, "verbose"), o(undefined, "help"), o(undefined, "version")],
+  },
+  {
+    names: ["csplit"],
+    writes: "split",
+    doc: "writes PREFIX* (-f/--prefix, default `xx`, in the current directory: `csplit -f .bashr -b 'c%.0d' - 2` writes `.bashrc`)",
+    options: [v("b", "suffix-format"), v("f", "prefix"), v("n", "digits"), o("k", "keep-files"), o(undefined, "suppress-matched"), o("s", "quiet"), o(undefined, "silent", "quiet"), o("z", "elide-empty-files"), o(undefined, "help"), o(undefined, "version")],
+  },
   { names: ["uniq", "xxd"], writes: "uniq", doc: "writes its second operand", options: [] },
   {
     names: ["sed", "gsed"],

@@ -137,8 +137,18 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     case "chroot":
       return withOptions(args, { "--userspec": 1, "--groups": 1 }, ["--skip-chdir"], (rest) => (rest.length > 1 ? inner(rest.slice(1), "chroot") : rest.length === 1 && unknown("chroot without a command starts a shell")), unknown);
     case "strace":
-    case "ltrace":
-      return withOptions(args, { "-e": 1, "-o": 1, "-p": 1, "-s": 1, "-u": 1, "-E": 1, "-P": 1, "-a": 1, "-b": 1, "-I": 1, "-S": 1, "-X": 1 }, ["-f", "-ff", "-c", "-C", "-q", "-t", "-tt", "-ttt", "-T", "-v", "-x", "-xx", "-y", "-yy", "-k", "-r", "-w", "-z", "-Z", "-n", "-i", "-d", "-D", "-F", "-h", "-V"], (rest) => rest.length > 0 && inner(rest, name), unknown);
+    case "ltrace": {
+      // -o FILE writes FILE; strace -o '|CMD' / '!CMD' pipes its output into CMD, run by the shell.
+      const outputs: ShellWord[] = [];
+      return withOptions(args, { "-e": 1, "-o": 1, "-p": 1, "-s": 1, "-u": 1, "-E": 1, "-P": 1, "-a": 1, "-b": 1, "-I": 1, "-S": 1, "-X": 1 }, ["-f", "-ff", "-c", "-C", "-q", "-t", "-tt", "-ttt", "-T", "-v", "-x", "-xx", "-y", "-yy", "-k", "-r", "-w", "-z", "-Z", "-n", "-i", "-d", "-D", "-F", "-h", "-V"], (rest) => {
+        for (const out of outputs) {
+          if (out.dynamic && !out.value.startsWith("~")) unknown(`${name} -o with a dynamic value may run a command (-o '|cmd')`);
+          else if (name === "strace" && /^[|!]/.test(out.value)) nested(out.value.slice(1), "strace -o |");
+          else command.writes = [...(command.writes ?? []), ...writeTargetsOf(out, ctx.cwd)];
+        }
+        return rest.length > 0 && inner(rest, name);
+      }, unknown, undefined, (key, value) => key === "-o" && outputs.push(value));
+    }
     case "xargs":
       return xargs(args, inner, unknown);
     case "find":
@@ -230,6 +240,8 @@ function withOptions(
   then: (rest: ShellWord[], seen: Set<string>) => unknown,
   unknown: Unknown,
   extraFlag?: RegExp,
+  /** Each option value as the program reads it (separate, `--opt=value`, or attached `-ovalue`). */
+  values?: (key: string, value: ShellWord) => void,
 ): void {
   const seen = new Set<string>();
   let i = 0;
@@ -250,7 +262,10 @@ function withOptions(
     const key = eq > 0 ? v.slice(0, eq) : v;
     if (key in withValue) {
       seen.add(key);
-      if (eq < 0) i += withValue[key]!;
+      if (eq < 0) {
+        if (withValue[key] === 1 && args[i + 1]) values?.(key, args[i + 1]!);
+        i += withValue[key]!;
+      } else values?.(key, { ...a, value: v.slice(eq + 1) });
       continue;
     }
     // Short option with its value attached (-uroot), or a cluster of known short flags (-in).
@@ -258,6 +273,7 @@ function withOptions(
       const first = `-${v[1]}`;
       if (first in withValue) {
         seen.add(first);
+        values?.(first, { ...a, value: v.slice(2) });
         continue;
       }
       const letters = [...v.slice(1)];

@@ -164,6 +164,13 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
         else if (m[1] === "" && args[i + 1]) w(args[i + 1]!);
       });
       break;
+    case "split": {
+      // The pieces are PREFIX followed by generated suffixes: every name starting with PREFIX.
+      const prefixes = name === "split" ? [parsed.operands[1] ?? lit("x")] : (parsed.values.get("prefix") ?? [lit("xx")]);
+      for (const p of prefixes) w({ ...p, value: `${p.value}*`, glob: true });
+      if (parsed.anyOption || parsed.unrecognised.length > 0) found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} with options the gateway cannot read names files it cannot see` });
+      break;
+    }
     case "uniq": {
       const operands = args.filter((a) => a.dynamic || !a.value.startsWith("-"));
       if (operands[1]) w(operands[1]);
@@ -267,6 +274,9 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
       if (LINE_EDITORS.has(name) || (VI_EDITORS.has(name) && args.some((a) => /^-[A-Za-z]*[eE]/.test(a.value) || /^--(embed|headless|listen)/.test(a.value)))) {
         return { unknown: `${name} reads editor commands from its standard input (\`!cmd\` runs a shell, \`w FILE\` writes any file)` };
       }
+      return null;
+    case "split":
+      if (parsed.values.has("filter") || parsed.anyOption) return { unknown: `${name} --filter runs a shell command for each piece` };
       return null;
     case "git":
       if (parsed.flags.has("config") || parsed.flags.has("config-env") || parsed.flags.has("exec-path") || parsed.anyOption) return { unknown: `git configuration on the command line can run programs (core.pager, core.sshCommand, alias.*=!…)` };
