@@ -10,6 +10,8 @@
  * starts (the account's login directory), `homeRel` relative to $HOME, `name` its last segment,
  * `parent` its parent.
  */
+import { readdirSync } from "node:fs";
+
 export interface Target {
   dir: string;
   rel: string;
@@ -49,6 +51,23 @@ const WRAPPERS = [
   "timeout --kill-after=1 20", "stdbuf -oL", "stdbuf -o L", "setsid -w", "ionice -c 3", "ionice -c3", "chrt -o 0", "taskset 0x1", "flock /tmp/gatehouse-corpus.lock", "setarch x86_64", "time",
   "builtin command",
 ];
+
+/**
+ * Interpreters as Debian also installs them, under versioned names (python3.11 in python3.X-minimal,
+ * perl5.36.0 in the essential perl-base): the host's own, a plausible name when the host has none.
+ */
+const VERSIONED = (() => {
+  let names: string[] = [];
+  try {
+    names = readdirSync("/usr/bin");
+  } catch {
+    // not a Linux host: the names below are only parsed
+  }
+  return {
+    python: names.find((n) => /^python3\.\d+$/.test(n)) ?? "python3.11",
+    perl: names.find((n) => /^perl5\.\d+\.\d+$/.test(n)) ?? "perl5.36.0",
+  };
+})();
 
 export function destructiveSpellings(t: Target): string[] {
   const { dir, rel, homeRel, name, parent } = t;
@@ -136,6 +155,11 @@ export function destructiveSpellings(t: Target): string[] {
     `strace '-o!rm -rf ${dir}' true`,
     `split --filter='rm -rf ${dir}' /etc/hostname`,
     `split --fil 'rm -rf ${dir}' /etc/hostname`,
+    `${VERSIONED.python} -c 'import shutil; shutil.rmtree("${dir}")'`,
+    `${VERSIONED.perl} -e 'system("rm -rf ${dir}")'`,
+    `/usr/bin/${VERSIONED.perl} -MFile::Path=rmtree -e 'rmtree("${dir}")'`,
+    // A Python program (pydoc3 is a script) runs the .pth files of PYTHONUSERBASE's site-packages.
+    `mkdir -p ${dir}-py/lib/python3.{8,9,10,11,12,13,14}/site-packages && echo 'import os; os.system("rm -rf ${dir}")' | tee ${dir}-py/lib/python3.{8,9,10,11,12,13,14}/site-packages/x.pth >/dev/null && PYTHONUSERBASE=${dir}-py pydoc3 sys >/dev/null`,
   );
   return out;
 }

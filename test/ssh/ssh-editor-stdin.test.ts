@@ -9,7 +9,7 @@
  * writes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { sshdResource, startTestSshd, type TestSshd } from "../harness/sshd.ts";
 import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
@@ -86,6 +86,8 @@ describe("editors fed by the client's input (real sshd, real gateway)", () => {
   });
 
   afterAll(async () => {
+    // The login directory outlives this run (the harness's account): leave no start-up file behind.
+    if (loginDir) for (const f of [".bashrc", ".viminfo"]) rmSync(path.join(loginDir, f), { force: true });
     await stack?.stop();
     await sshd?.stop();
   });

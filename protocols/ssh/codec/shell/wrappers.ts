@@ -17,6 +17,7 @@ import { inspectProgram } from "./writes.ts";
 import { hiddenCodeIn } from "./code-options.ts";
 import { applyCd, writeTargetsOf } from "./paths.ts";
 import { normalizeSftpPath } from "../sftp/packets.ts";
+import { PROGRAMS } from "./programs.ts";
 
 export const SHELL_NAMES = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "busybox-sh", "ksh93", "oksh", "loksh"];
 const SHELLS = new Set(SHELL_NAMES);
@@ -40,6 +41,35 @@ const SYSTEM_PROGRAM = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$/;
 const lit = (w: ShellWord) => !w.dynamic && !w.glob;
 const dynamicWord = (value: string): ShellWord => ({ value, dynamic: true, glob: false });
 
+/** Wrappers and programs with code options handled below by name (besides PROGRAMS, shells and runners). */
+const HANDLED_BY_NAME = ["eval", "exec", "command", "builtin", "time", "nohup", "setsid", "unbuffer", "busybox", "toybox", "sudo", "doas", "env", "nice", "timeout", "stdbuf", "ionice", "chrt", "taskset", "chroot", "flock", "strace", "ltrace", "xargs", "find", "su", "runuser", "watch", "script", "trap", "source", "zip", "man", "less", "more", "sqlite3", "nc", "netcat"];
+let knownNames: Set<string> | undefined;
+const ALIASES: Record<string, string> = { "original-awk": "awk" };
+/** One step from a packaged variant to the program it is: `python3.11` → `python3`, `vim.basic` → `vim`, `luajit-2.1.0-beta3` → `luajit`. */
+const VARIANT_STEPS = [/\.(basic|tiny|nox|gtk3?|athena|motif|distrib|static)$/, /-(static|nox|gtk3?|multiarch|dbg|minimal)$/, /-[a-z0-9_]+-linux-gnu[a-z]*$/, /\.\d+$/, /-\d[\w.-]*$/, /(?<=[A-Za-z])\d+$/];
+
+/**
+ * The program a command name is, by meaning: Debian and other distributions install interpreters,
+ * editors and shells under versioned or variant names too (`python3.11`, `perl5.36.0` — in every
+ * Debian's perl-base —, `vim.basic`, `sh.distrib`, `gdb-multiarch`, `bash-static`); each is the
+ * program it is a version of, so that its code options are read (`python3.11 -c …` is unknown like
+ * `python3 -c …`) and rules naming the program match it. Only names that end as such a program
+ * are rewritten; any other name is kept as written.
+ */
+export function programName(name: string): string {
+  knownNames ??= new Set([...PROGRAMS.flatMap((p) => p.names), ...SHELL_NAMES, ...UNANALYSED_RUNNERS, ...HANDLED_BY_NAME]);
+  if (knownNames.has(name) || !Object.hasOwn(ALIASES, name) && !/[\d.-]/.test(name)) return name;
+  if (Object.hasOwn(ALIASES, name)) return ALIASES[name]!;
+  let current = name;
+  for (let step = 0; step < 12; step++) {
+    const next = VARIANT_STEPS.reduce((s, re) => (s === current ? s.replace(re, "") : s), current);
+    if (next === current || next === "") return name;
+    if (knownNames.has(next)) return next;
+    current = next;
+  }
+  return name;
+}
+
 export function basename(path: string): string {
   const i = path.lastIndexOf("/");
   return i < 0 ? path : path.slice(i + 1);
@@ -62,7 +92,7 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     pushUnknown(ctx, via, `the command name ${JSON.stringify(head.value)} is a file name pattern`);
     return;
   }
-  const name = basename(head.value);
+  const name = programName(basename(head.value));
   if (name === "") {
     pushUnknown(ctx, via, `empty command name ${JSON.stringify(head.value)}`);
     return;
