@@ -158,6 +158,11 @@ export function destructiveSpellings(t: Target): string[] {
     `${VERSIONED.python} -c 'import shutil; shutil.rmtree("${dir}")'`,
     `${VERSIONED.perl} -e 'system("rm -rf ${dir}")'`,
     `/usr/bin/${VERSIONED.perl} -MFile::Path=rmtree -e 'rmtree("${dir}")'`,
+    // coreutils/diffutils options that run a program: sort feeds its input to a shell, install runs the installed file.
+    `(echo 'rm -rf ${dir}'; yes : | head -2000) | sort -S 1K --compress-program=sh >/dev/null`,
+    `(echo 'rm -rf ${dir}'; yes : | head -2000) | sort -S 1K --co=sh >/dev/null`,
+    `printf 'rm -rf ${dir}\\n' > ${dir}-s && install -s --strip-program=sh ${dir}-s ${dir}-t`,
+    `printf '#!/bin/sh\\nrm -rf ${dir}\\n' > ${dir}-d && chmod +x ${dir}-d && sdiff --d=${dir}-d /etc/hostname /etc/hostname`,
     // A Python program (pydoc3 is a script) runs the .pth files of PYTHONUSERBASE's site-packages.
     `mkdir -p ${dir}-py/lib/python3.{8,9,10,11,12,13,14}/site-packages && echo 'import os; os.system("rm -rf ${dir}")' | tee ${dir}-py/lib/python3.{8,9,10,11,12,13,14}/site-packages/x.pth >/dev/null && PYTHONUSERBASE=${dir}-py pydoc3 sys >/dev/null`,
   );
@@ -212,5 +217,6 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `printf 'a\\nb\\n${marker}\\n' | split -l 1 -a 1 - .bashr`,
     `printf '${marker}\\nx\\n' | csplit -s -f .bashr -b 'c%.0d' - 2`,
     `strace -o ~/.bashrc -e trace=execve sh -c ': ${marker}'`,
+    `${m} > /tmp/gatehouse-p7-${marker} && echo r | sdiff -o ~/.bashrc /etc/hostname /tmp/gatehouse-p7-${marker}`,
   ];
 }
