@@ -158,6 +158,9 @@ export function destructiveSpellings(t: Target): string[] {
     `${VERSIONED.python} -c 'import shutil; shutil.rmtree("${dir}")'`,
     `${VERSIONED.perl} -e 'system("rm -rf ${dir}")'`,
     `/usr/bin/${VERSIONED.perl} -MFile::Path=rmtree -e 'rmtree("${dir}")'`,
+    // xargs -I R puts a line of its input wherever R appears — here as the script of sh -c.
+    `echo 'rm -rf ${dir}' | xargs -I% sh -c %`,
+    `echo 'rm -rf ${dir}' | xargs -i sh -c {}`,
     // coreutils/diffutils options that run a program: sort feeds its input to a shell, install runs the installed file.
     `(echo 'rm -rf ${dir}'; yes : | head -2000) | sort -S 1K --compress-program=sh >/dev/null`,
     `(echo 'rm -rf ${dir}'; yes : | head -2000) | sort -S 1K --co=sh >/dev/null`,

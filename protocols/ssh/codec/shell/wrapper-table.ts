@@ -22,7 +22,7 @@ export const ANALYSED_WRAPPERS: WrapperEntry[] = [
   { names: ["sudo", "doas"], how: "options with values skipped; `-s`/`-i` with words → parsed as a shell string; `-e`/sudoedit → unknown", example: "sudo -u root -- rm -rf /x" },
   { names: ["env"], how: "assignments and options skipped (`PATH=`, `LD_*`… → unknown); `-S STRING` parsed recursively", example: "env -i X=1 rm -rf /x" },
   { names: ["nice", "timeout", "stdbuf", "ionice", "chrt", "taskset", "chroot", "flock", "strace", "ltrace"], how: "their own options and positional values (duration, priority, mask, root, lock file) skipped; `flock -c` parsed recursively; `strace`/`ltrace -o FILE` writes FILE, `strace -o '|CMD'` (or `!CMD`) parsed recursively", example: "timeout -s KILL 5 rm -rf /x" },
-  { names: ["xargs"], how: "options skipped; the command gets a dynamic argument (what stdin supplies)", example: "xargs -0 rm -rf" },
+  { names: ["xargs"], how: "options skipped; the command gets a dynamic argument (what stdin supplies); with `-I R`/`-i`/`--replace`, every word holding R is dynamic (`xargs -I% sh -c %` runs stdin as a script: unknown)", example: "xargs -0 rm -rf" },
   { names: ["find"], how: "`-exec`/`-execdir`/`-ok`/`-okdir` commands analysed (`{}` is dynamic); `-delete`, and `rm`/`rmdir`/`unlink`/`shred` run by `-exec…`, reported as `rm -r -f <start points>`; `-fprint*`/`-fls` write files", example: "find /x -delete" },
   { names: ["su", "runuser"], how: "`-c STRING` parsed recursively; otherwise → unknown (a shell)", example: "su -c 'rm -rf /x'" },
   { names: ["watch", "script"], how: "the command string parsed recursively; `script` without `-c` → unknown", example: "script -qc 'rm -rf /x' /dev/null" },

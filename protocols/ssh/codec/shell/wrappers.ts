@@ -415,16 +415,30 @@ function env(args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown):
 }
 
 function xargs(args: ShellWord[], inner: Inner, unknown: Unknown): void {
+  const replace: string[] = [];
+  let anyReplace = false;
   withOptions(
     args,
     { "-a": 1, "-d": 1, "-E": 1, "-e": 0, "-I": 1, "-i": 0, "-L": 1, "-l": 0, "-n": 1, "-P": 1, "-s": 1, "--arg-file": 1, "--delimiter": 1, "--eof": 1, "--replace": 0, "--max-lines": 1, "--max-args": 1, "--max-procs": 1, "--max-chars": 1, "--process-slot-var": 1 },
     ["-0", "-o", "-p", "-r", "-t", "-x", "--null", "--open-tty", "--interactive", "--no-run-if-empty", "--verbose", "--exit", "--show-limits"],
-    (rest) => {
-      // xargs appends words read from stdin: the command gets arguments nobody can see here.
-      const command = rest.length > 0 ? rest : [{ value: "echo", dynamic: false, glob: false }];
+    (rest, seen) => {
+      // -i / --replace without a value replace {}.
+      if (seen.has("-i") || seen.has("--replace")) replace.push("{}");
+      // With -I R, every word holding R gets a line of stdin in its place (the command name too:
+      // `xargs -I% sh -c %` runs stdin as a script); otherwise words read from stdin are appended.
+      // Either way the command gets arguments nobody can see here.
+      const command = (rest.length > 0 ? rest : [{ value: "echo", dynamic: false, glob: false }]).map((w) =>
+        anyReplace || replace.some((r) => w.value.includes(r)) ? dynamicWord(w.value) : w,
+      );
       inner([...command, dynamicWord("<arguments from stdin>")], "xargs");
     },
     unknown,
+    undefined,
+    (key, value) => {
+      if (key !== "-I" && key !== "-i" && key !== "--replace") return;
+      if (value.dynamic) anyReplace = true;
+      else replace.push(value.value === "" ? "{}" : value.value);
+    },
   );
 }
 
