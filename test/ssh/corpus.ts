@@ -221,5 +221,9 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `printf '${marker}\\nx\\n' | csplit -s -f .bashr -b 'c%.0d' - 2`,
     `strace -o ~/.bashrc -e trace=execve sh -c ': ${marker}'`,
     `${m} > /tmp/gatehouse-p7-${marker} && echo r | sdiff -o ~/.bashrc /etc/hostname /tmp/gatehouse-p7-${marker}`,
+    `${m} | sort --o=.bashrc`,
+    `${m} | sort -uo.profile`,
+    `shuf -e '${m}' -o ~/.bashrc`,
+    `${m} | iconv -f utf-8 -t utf-8 -o .bash_login`,
   ];
 }

@@ -72,7 +72,7 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["chmod", "chown", "chgrp"], writes: "attributes", doc: "flags: recursive, …; changes the files after the mode/owner (all operands with --reference): they count as written (making a start-up file writable is a way to write it)", options: [o("R", "recursive"), o("c", "changes"), o("f", "silent"), o(undefined, "quiet", "silent"), o("h", "no-dereference"), o(undefined, "dereference"), o("H"), o("L"), o("P"), v(undefined, "reference"), v(undefined, "from"), o(undefined, "preserve-root"), o(undefined, "no-preserve-root"), VERBOSE] },
   { names: ["dd"], writes: "dd", doc: "writes the file of `of=`", options: [] },
   { names: ["patch"], writes: "patch", doc: "writes its file operand, or the files named inside the patch (unknown: refused where a `writes` rule applies), and -o/--output", options: [v("o", "output"), v("i", "input"), v("d", "directory"), v("p", "strip"), v("r", "reject-file"), v("B", "prefix"), v("z", "suffix"), o("R", "reverse"), o("N", "forward"), o("E", "remove-empty-files"), o("f", "force"), o("s", "quiet"), o(undefined, "silent", "quiet"), o("t", "batch"), o("u", "unified"), o("b", "backup"), o(undefined, "dry-run"), o("l", "ignore-whitespace"), v("F", "fuzz"), v("V", "version-control")] },
-  { names: ["sort", "openssl", "base64", "gzip", "xz", "zstd", "jq", "yq", "gpg", "gpg2"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
+  { names: ["sort", "shuf", "iconv", "openssl", "base64", "gzip", "xz", "zstd", "jq", "yq", "gpg", "gpg2"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling: `=` or separate, `--o=FILE`, `-uoFILE`)", options: [] },
   {
     names: ["split"],
     writes: "split",

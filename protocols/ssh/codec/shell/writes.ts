@@ -158,10 +158,25 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
     }
     case "output-option":
       args.forEach((a, i) => {
-        const m = /^(?:--out(?:p(?:u(?:t)?)?)?|-out|-o)(=?)(.*)$/.exec(a.value);
-        if (!m || a.dynamic) return;
-        if (m[2] !== "") w({ ...a, value: m[2]! });
-        else if (m[1] === "" && args[i + 1]) w(args[i + 1]!);
+        if (a.dynamic) return;
+        // -o FILE, -oFILE, -out FILE, and --output in any unique prefix (`sort --o=FILE`).
+        const long = /^--o(?:u(?:t(?:p(?:u(?:t)?)?)?)?)?(?:=(.*))?$/.exec(a.value);
+        if (long) {
+          if (long[1] !== undefined) w({ ...a, value: long[1] });
+          else if (args[i + 1]) w(args[i + 1]!);
+          return;
+        }
+        const m = /^(?:-out|-o)(=?)(.*)$/.exec(a.value);
+        if (m) {
+          if (m[2] !== "") w({ ...a, value: m[2]! });
+          else if (m[1] === "" && args[i + 1]) w(args[i + 1]!);
+          return;
+        }
+        // -o at the end of a cluster of short flags (`sort -uo FILE`, `sort -uoFILE`).
+        const c = /^-[A-Za-z]+o(.*)$/.exec(a.value);
+        if (!c) return;
+        if (c[1] !== "") w({ ...a, value: c[1]! });
+        else if (args[i + 1]) w(args[i + 1]!);
       });
       break;
     case "split": {
