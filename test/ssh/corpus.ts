@@ -10,6 +10,8 @@
  * starts (the account's login directory), `homeRel` relative to $HOME, `name` its last segment,
  * `parent` its parent.
  */
+import { readdirSync } from "node:fs";
+
 export interface Target {
   dir: string;
   rel: string;
@@ -49,6 +51,23 @@ const WRAPPERS = [
   "timeout --kill-after=1 20", "stdbuf -oL", "stdbuf -o L", "setsid -w", "ionice -c 3", "ionice -c3", "chrt -o 0", "taskset 0x1", "flock /tmp/gatehouse-corpus.lock", "setarch x86_64", "time",
   "builtin command",
 ];
+
+/**
+ * Interpreters as Debian also installs them, under versioned names (python3.11 in python3.X-minimal,
+ * perl5.36.0 in the essential perl-base): the host's own, a plausible name when the host has none.
+ */
+const VERSIONED = (() => {
+  let names: string[] = [];
+  try {
+    names = readdirSync("/usr/bin");
+  } catch {
+    // not a Linux host: the names below are only parsed
+  }
+  return {
+    python: names.find((n) => /^python3\.\d+$/.test(n)) ?? "python3.11",
+    perl: names.find((n) => /^perl5\.\d+\.\d+$/.test(n)) ?? "perl5.36.0",
+  };
+})();
 
 export function destructiveSpellings(t: Target): string[] {
   const { dir, rel, homeRel, name, parent } = t;
@@ -131,6 +150,24 @@ export function destructiveSpellings(t: Target): string[] {
     `read 'a[$(rm -rf ${dir})]' <<< 1`,
     `x='a[$(rm -rf ${dir})]'; echo \${!x}`,
     `x='$(rm -rf ${dir})'; echo \${x@P}`,
+    // Attacker review (SSH): options that hand a string to the shell.
+    `strace -o '|rm -rf ${dir}' true`,
+    `strace '-o!rm -rf ${dir}' true`,
+    `split --filter='rm -rf ${dir}' /etc/hostname`,
+    `split --fil 'rm -rf ${dir}' /etc/hostname`,
+    `${VERSIONED.python} -c 'import shutil; shutil.rmtree("${dir}")'`,
+    `${VERSIONED.perl} -e 'system("rm -rf ${dir}")'`,
+    `/usr/bin/${VERSIONED.perl} -MFile::Path=rmtree -e 'rmtree("${dir}")'`,
+    // xargs -I R puts a line of its input wherever R appears — here as the script of sh -c.
+    `echo 'rm -rf ${dir}' | xargs -I% sh -c %`,
+    `echo 'rm -rf ${dir}' | xargs -i sh -c {}`,
+    // coreutils/diffutils options that run a program: sort feeds its input to a shell, install runs the installed file.
+    `(echo 'rm -rf ${dir}'; yes : | head -2000) | sort -S 1K --compress-program=sh >/dev/null`,
+    `(echo 'rm -rf ${dir}'; yes : | head -2000) | sort -S 1K --co=sh >/dev/null`,
+    `printf 'rm -rf ${dir}\\n' > ${dir}-s && install -s --strip-program=sh ${dir}-s ${dir}-t`,
+    `printf '#!/bin/sh\\nrm -rf ${dir}\\n' > ${dir}-d && chmod +x ${dir}-d && sdiff --d=${dir}-d /etc/hostname /etc/hostname`,
+    // A Python program (pydoc3 is a script) runs the .pth files of PYTHONUSERBASE's site-packages.
+    `mkdir -p ${dir}-py/lib/python3.{8,9,10,11,12,13,14}/site-packages && echo 'import os; os.system("rm -rf ${dir}")' | tee ${dir}-py/lib/python3.{8,9,10,11,12,13,14}/site-packages/x.pth >/dev/null && PYTHONUSERBASE=${dir}-py pydoc3 sys >/dev/null`,
   );
   return out;
 }
@@ -179,5 +216,14 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `${m} >> ~/.bash_completion`,
     `printf -- '--- .bashrc\\n+++ .bashrc\\n@@ -1 +1,2 @@\\n # original\\n+${m}\\n' > /tmp/gatehouse-pd-${marker} && patch -s -p0 < /tmp/gatehouse-pd-${marker}`,
     `mkdir -p /tmp/gatehouse-p6-${marker}/.ssh && ${m} > /tmp/gatehouse-p6-${marker}/.ssh/rc && tar -C /tmp/gatehouse-p6-${marker} -cf /tmp/gatehouse-p6-${marker}.tar .ssh && tar -xf /tmp/gatehouse-p6-${marker}.tar -C ~`,
+    // Attacker review (SSH): programs that name their output files from a prefix, and strace -o.
+    `printf 'a\\nb\\n${marker}\\n' | split -l 1 -a 1 - .bashr`,
+    `printf '${marker}\\nx\\n' | csplit -s -f .bashr -b 'c%.0d' - 2`,
+    `strace -o ~/.bashrc -e trace=execve sh -c ': ${marker}'`,
+    `${m} > /tmp/gatehouse-p7-${marker} && echo r | sdiff -o ~/.bashrc /etc/hostname /tmp/gatehouse-p7-${marker}`,
+    `${m} | sort --o=.bashrc`,
+    `${m} | sort -uo.profile`,
+    `shuf -e '${m}' -o ~/.bashrc`,
+    `${m} | iconv -f utf-8 -t utf-8 -o .bash_login`,
   ];
 }

@@ -40,6 +40,7 @@ import {
   type SshClientMessage,
 } from "../codec/frames.ts";
 import { parseCommandLine } from "../codec/shell/parse.ts";
+import { withoutTerminal } from "../codec/shell/no-terminal.ts";
 import type { SftpOperation, SshRequest } from "../policy/ssh.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
 import { SftpProtocolError } from "../codec/sftp/packets.ts";
@@ -217,7 +218,9 @@ export class SshEngine implements Engine {
     if (message.t === "ssh.exec") {
       kind = "exec";
       what = "command";
-      const line = parseCommandLine(message.command);
+      // Without a terminal, an editor reads its commands from the client's input (codec/shell/no-terminal.ts).
+      const parsed = parseCommandLine(message.command);
+      const line = pty ? parsed : withoutTerminal(parsed);
       this.trail.request({
         protocol: "ssh",
         message: "exec",

@@ -48,9 +48,34 @@ export function hiddenCodeIn(name: string, args: ShellWord[]): string | null {
     case "more":
       if (words.some((w) => w.startsWith("+") || /^(-[A-Za-z]*k|--lesskey)/.test(w))) return `${name} with start-up commands can run a shell`;
       return null;
+    case "sort": {
+      // --compress-program=PROG (any unique prefix from --co) runs PROG on the data being sorted:
+      // `sort -S 1K --compress-program=sh` feeds the input lines to a shell. A word that may expand
+      // to an option may be it.
+      if (args.some((a) => (a.dynamic && /^[$`]/.test(a.value)) || isLongPrefix(a.value, "compress-program", 2))) return "sort --compress-program runs a program on the data it sorts";
+      return null;
+    }
+    case "install":
+      // --strip-program=PROG runs PROG on each installed file (`--strip-program=sh` runs it as a script).
+      if (args.some((a) => (a.dynamic && /^[$`]/.test(a.value)) || isLongPrefix(a.value, "strip-program", 6))) return "install --strip-program runs a program on the installed files";
+      return null;
+    case "sdiff":
+    case "diff3":
+      // --diff-program=PROG runs PROG; sdiff -o merges interactively, reading its commands (and
+      // what it writes) from standard input.
+      if (args.some((a) => (a.dynamic && /^[$`]/.test(a.value)) || isLongPrefix(a.value, "diff-program", 1))) return `${name} --diff-program runs a program`;
+      if (name === "sdiff" && args.some((a) => /^-[A-Za-z]*o/.test(a.value) || isLongPrefix(a.value, "output", 3))) return "sdiff -o reads its merge commands from standard input and writes what they choose";
+      return null;
     case "sqlite3":
       // `.shell`/`.system` run commands, ATTACH/VACUUM INTO/.output write any file, SQL may come from stdin.
       return "sqlite3 can run commands (.shell, .system) and write any file (ATTACH, VACUUM INTO, .output)";
   }
   return null;
+}
+
+/** `--NAME[=value]` written as a GNU getopt_long unique prefix of NAME, at least `min` characters long. */
+function isLongPrefix(word: string, name: string, min: number): boolean {
+  if (!word.startsWith("--")) return false;
+  const key = word.slice(2).split("=")[0]!;
+  return key.length >= min && name.startsWith(key);
 }

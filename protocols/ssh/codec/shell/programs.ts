@@ -13,9 +13,9 @@ export interface ProgramSpec {
   names: string[];
   options: OptionDef[];
   /** How files written are found (writes.ts). */
-  writes?: "operands" | "patch" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp";
+  writes?: "operands" | "patch" | "attributes" | "renames" | "extract" | "output-option" | "uniq" | "script" | "copy" | "link" | "dd" | "sed" | "crontab" | "systemctl" | "git" | "curl" | "wget" | "editor" | "rsync" | "scp" | "split";
   /** Code the gateway cannot read (interpreters, editors with commands, sed `e`…) → unknown. */
-  code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync";
+  code?: "interpreter" | "awk" | "sed" | "editor" | "git" | "tar" | "rsync" | "split";
   /** One line for the docs table. */
   doc: string;
   /** POSIX utility without GNU permutation (`env`, wrappers): options end at the first operand. */
@@ -72,7 +72,20 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["chmod", "chown", "chgrp"], writes: "attributes", doc: "flags: recursive, …; changes the files after the mode/owner (all operands with --reference): they count as written (making a start-up file writable is a way to write it)", options: [o("R", "recursive"), o("c", "changes"), o("f", "silent"), o(undefined, "quiet", "silent"), o("h", "no-dereference"), o(undefined, "dereference"), o("H"), o("L"), o("P"), v(undefined, "reference"), v(undefined, "from"), o(undefined, "preserve-root"), o(undefined, "no-preserve-root"), VERBOSE] },
   { names: ["dd"], writes: "dd", doc: "writes the file of `of=`", options: [] },
   { names: ["patch"], writes: "patch", doc: "writes its file operand, or the files named inside the patch (unknown: refused where a `writes` rule applies), and -o/--output", options: [v("o", "output"), v("i", "input"), v("d", "directory"), v("p", "strip"), v("r", "reject-file"), v("B", "prefix"), v("z", "suffix"), o("R", "reverse"), o("N", "forward"), o("E", "remove-empty-files"), o("f", "force"), o("s", "quiet"), o(undefined, "silent", "quiet"), o("t", "batch"), o("u", "unified"), o("b", "backup"), o(undefined, "dry-run"), o("l", "ignore-whitespace"), v("F", "fuzz"), v("V", "version-control")] },
-  { names: ["sort", "openssl", "base64", "gzip", "xz", "zstd", "jq", "yq", "gpg", "gpg2"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling, `=` or separate)", options: [] },
+  { names: ["sort", "shuf", "iconv", "openssl", "base64", "gzip", "xz", "zstd", "jq", "yq", "gpg", "gpg2"], writes: "output-option", doc: "writes the file of -o/-out/--output (any spelling: `=` or separate, `--o=FILE`, `-uoFILE`)", options: [] },
+  {
+    names: ["split"],
+    writes: "split",
+    code: "split",
+    doc: "writes PREFIX* (its second operand, default `x`, in the current directory: `split -l 1 - .profil` writes `.profile`); --filter runs a shell command for each piece → unknown",
+    options: [v("a", "suffix-length"), v(undefined, "additional-suffix"), v("b", "bytes"), v("C", "line-bytes"), v("l", "lines"), v("n", "number"), v("t", "separator"), o("d"), o(undefined, "numeric-suffixes", undefined, "optional"), o("x"), o(undefined, "hex-suffixes", undefined, "optional"), o("e", "elide-empty-files"), v(undefined, "filter"), o("u", "unbuffered"), o(undefined, "verbose"), o(undefined, "help"), o(undefined, "version")],
+  },
+  {
+    names: ["csplit"],
+    writes: "split",
+    doc: "writes PREFIX* (-f/--prefix, default `xx`, in the current directory: `csplit -f .bashr -b 'c%.0d' - 2` writes `.bashrc`)",
+    options: [v("b", "suffix-format"), v("f", "prefix"), v("n", "digits"), o("k", "keep-files"), o(undefined, "suppress-matched"), o("s", "quiet"), o(undefined, "silent", "quiet"), o("z", "elide-empty-files"), o(undefined, "help"), o(undefined, "version")],
+  },
   { names: ["uniq", "xxd"], writes: "uniq", doc: "writes its second operand", options: [] },
   {
     names: ["sed", "gsed"],
@@ -86,7 +99,7 @@ export const PROGRAMS: ProgramSpec[] = [
   { names: ["git"], writes: "git", code: "git", doc: "`-c`/`--config-env`/`--exec-path` (config can run programs) → unknown; `git config --global` writes ~/.gitconfig, `git config` writes .git/config", options: [v("c", undefined, "config"), v(undefined, "config-env"), v("C", undefined, "chdir"), o(undefined, "exec-path", undefined, "optional"), v(undefined, "git-dir"), v(undefined, "work-tree"), v(undefined, "namespace"), o(undefined, "no-pager"), o("p", "paginate"), o("P"), o(undefined, "bare"), o(undefined, "no-replace-objects"), o(undefined, "literal-pathspecs"), o(undefined, "no-optional-locks"), o("v", "version"), o("h", "help")], stopAtOperand: true },
   { names: ["curl"], writes: "curl", doc: "writes the file of -o/--output; -O/--remote-name/-J write a server-chosen name into --output-dir (or the current directory)", options: [v("o", "output"), o("O", "remote-name"), o(undefined, "remote-name-all"), o("J", "remote-header-name"), v(undefined, "output-dir"), v("K", "config"), o("s", "silent"), o("S", "show-error"), o("f", "fail"), o("L", "location"), v("H", "header"), v("d", "data"), v("X", "request"), v("u", "user"), o("k", "insecure")] },
   { names: ["wget"], writes: "wget", doc: "writes the file of -O/--output-document, else a server-chosen name into -P/--directory-prefix (or the current directory)", options: [v("O", "output-document"), v("P", "directory-prefix"), o("q", "quiet"), v("o", "output-file"), v("a", "append-output"), o("c", "continue")] },
-  { names: ["vi", "vim", "nvim", "view", "ex", "vimdiff", "rvim", "nano", "emacs", "ed", "pico", "joe", "mcedit"], writes: "editor", code: "editor", doc: "editors: every file operand is written; commands on the command line (-c, +cmd, -S, --cmd, --eval, -l) → unknown", options: [] },
+  { names: ["vi", "vim", "nvim", "view", "ex", "vimdiff", "rvim", "nano", "emacs", "ed", "red", "pico", "joe", "mcedit"], writes: "editor", code: "editor", doc: "editors: every file operand is written; commands on the command line (-c, +cmd, -S, --cmd, --eval, -l) → unknown; `ed`, `red`, `ex` and `vi -e`/`-E` read their commands (`!cmd`, `w FILE`) from standard input → unknown; on an exec without a terminal every editor reads its commands from the client's input → unknown", options: [] },
   { names: ["tar", "gtar", "bsdtar"], writes: "extract", code: "tar", doc: "--to-command, --use-compress-program/-I, --checkpoint-action, --rsh-command, --info-script/-F, --new-volume-script run programs → unknown; extraction (-x, --extract, --get) writes below its -C/--directory (or the current directory): archive members are not visible", options: [] },
   { names: ["unzip", "cpio", "bsdcpio"], writes: "extract", doc: "extraction writes below -d DIR (unzip) / -D DIR (cpio) or the current directory: archive members are not visible", options: [] },
   { names: ["rsync"], writes: "rsync", code: "rsync", doc: "-e/--rsh and --rsync-path run programs, and so does a `host:path`/`rsync://` operand (ssh or a daemon there) → unknown; writes below its destination (`rsync --server` without --sender, or a local destination); --delete*/--remove-source-files are also reported as `rm -r -f <destination>`", options: [] },

@@ -17,6 +17,7 @@ import { inspectProgram } from "./writes.ts";
 import { hiddenCodeIn } from "./code-options.ts";
 import { applyCd, writeTargetsOf } from "./paths.ts";
 import { normalizeSftpPath } from "../sftp/packets.ts";
+import { PROGRAMS } from "./programs.ts";
 
 export const SHELL_NAMES = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "busybox-sh", "ksh93", "oksh", "loksh"];
 const SHELLS = new Set(SHELL_NAMES);
@@ -40,6 +41,35 @@ const SYSTEM_PROGRAM = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$/;
 const lit = (w: ShellWord) => !w.dynamic && !w.glob;
 const dynamicWord = (value: string): ShellWord => ({ value, dynamic: true, glob: false });
 
+/** Wrappers and programs with code options handled below by name (besides PROGRAMS, shells and runners). */
+const HANDLED_BY_NAME = ["eval", "exec", "command", "builtin", "time", "nohup", "setsid", "unbuffer", "busybox", "toybox", "sudo", "doas", "env", "nice", "timeout", "stdbuf", "ionice", "chrt", "taskset", "chroot", "flock", "strace", "ltrace", "xargs", "find", "su", "runuser", "watch", "script", "trap", "source", "zip", "man", "less", "more", "sqlite3", "nc", "netcat"];
+let knownNames: Set<string> | undefined;
+const ALIASES: Record<string, string> = { "original-awk": "awk" };
+/** One step from a packaged variant to the program it is: `python3.11` → `python3`, `vim.basic` → `vim`, `luajit-2.1.0-beta3` → `luajit`. */
+const VARIANT_STEPS = [/\.(basic|tiny|nox|gtk3?|athena|motif|distrib|static)$/, /-(static|nox|gtk3?|multiarch|dbg|minimal)$/, /-[a-z0-9_]+-linux-gnu[a-z]*$/, /\.\d+$/, /-\d[\w.-]*$/, /(?<=[A-Za-z])\d+$/];
+
+/**
+ * The program a command name is, by meaning: Debian and other distributions install interpreters,
+ * editors and shells under versioned or variant names too (`python3.11`, `perl5.36.0` — in every
+ * Debian's perl-base —, `vim.basic`, `sh.distrib`, `gdb-multiarch`, `bash-static`); each is the
+ * program it is a version of, so that its code options are read (`python3.11 -c …` is unknown like
+ * `python3 -c …`) and rules naming the program match it. Only names that end as such a program
+ * are rewritten; any other name is kept as written.
+ */
+export function programName(name: string): string {
+  knownNames ??= new Set([...PROGRAMS.flatMap((p) => p.names), ...SHELL_NAMES, ...UNANALYSED_RUNNERS, ...HANDLED_BY_NAME]);
+  if (knownNames.has(name) || !Object.hasOwn(ALIASES, name) && !/[\d.-]/.test(name)) return name;
+  if (Object.hasOwn(ALIASES, name)) return ALIASES[name]!;
+  let current = name;
+  for (let step = 0; step < 12; step++) {
+    const next = VARIANT_STEPS.reduce((s, re) => (s === current ? s.replace(re, "") : s), current);
+    if (next === current || next === "") return name;
+    if (knownNames.has(next)) return next;
+    current = next;
+  }
+  return name;
+}
+
 export function basename(path: string): string {
   const i = path.lastIndexOf("/");
   return i < 0 ? path : path.slice(i + 1);
@@ -62,7 +92,7 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     pushUnknown(ctx, via, `the command name ${JSON.stringify(head.value)} is a file name pattern`);
     return;
   }
-  const name = basename(head.value);
+  const name = programName(basename(head.value));
   if (name === "") {
     pushUnknown(ctx, via, `empty command name ${JSON.stringify(head.value)}`);
     return;
@@ -137,8 +167,18 @@ export function analyseCommand(ctx: ParseContext, argv: ShellWord[], via: string
     case "chroot":
       return withOptions(args, { "--userspec": 1, "--groups": 1 }, ["--skip-chdir"], (rest) => (rest.length > 1 ? inner(rest.slice(1), "chroot") : rest.length === 1 && unknown("chroot without a command starts a shell")), unknown);
     case "strace":
-    case "ltrace":
-      return withOptions(args, { "-e": 1, "-o": 1, "-p": 1, "-s": 1, "-u": 1, "-E": 1, "-P": 1, "-a": 1, "-b": 1, "-I": 1, "-S": 1, "-X": 1 }, ["-f", "-ff", "-c", "-C", "-q", "-t", "-tt", "-ttt", "-T", "-v", "-x", "-xx", "-y", "-yy", "-k", "-r", "-w", "-z", "-Z", "-n", "-i", "-d", "-D", "-F", "-h", "-V"], (rest) => rest.length > 0 && inner(rest, name), unknown);
+    case "ltrace": {
+      // -o FILE writes FILE; strace -o '|CMD' / '!CMD' pipes its output into CMD, run by the shell.
+      const outputs: ShellWord[] = [];
+      return withOptions(args, { "-e": 1, "-o": 1, "-p": 1, "-s": 1, "-u": 1, "-E": 1, "-P": 1, "-a": 1, "-b": 1, "-I": 1, "-S": 1, "-X": 1 }, ["-f", "-ff", "-c", "-C", "-q", "-t", "-tt", "-ttt", "-T", "-v", "-x", "-xx", "-y", "-yy", "-k", "-r", "-w", "-z", "-Z", "-n", "-i", "-d", "-D", "-F", "-h", "-V"], (rest) => {
+        for (const out of outputs) {
+          if (out.dynamic && !out.value.startsWith("~")) unknown(`${name} -o with a dynamic value may run a command (-o '|cmd')`);
+          else if (name === "strace" && /^[|!]/.test(out.value)) nested(out.value.slice(1), "strace -o |");
+          else command.writes = [...(command.writes ?? []), ...writeTargetsOf(out, ctx.cwd)];
+        }
+        return rest.length > 0 && inner(rest, name);
+      }, unknown, undefined, (key, value) => key === "-o" && outputs.push(value));
+    }
     case "xargs":
       return xargs(args, inner, unknown);
     case "find":
@@ -230,6 +270,8 @@ function withOptions(
   then: (rest: ShellWord[], seen: Set<string>) => unknown,
   unknown: Unknown,
   extraFlag?: RegExp,
+  /** Each option value as the program reads it (separate, `--opt=value`, or attached `-ovalue`). */
+  values?: (key: string, value: ShellWord) => void,
 ): void {
   const seen = new Set<string>();
   let i = 0;
@@ -250,7 +292,10 @@ function withOptions(
     const key = eq > 0 ? v.slice(0, eq) : v;
     if (key in withValue) {
       seen.add(key);
-      if (eq < 0) i += withValue[key]!;
+      if (eq < 0) {
+        if (withValue[key] === 1 && args[i + 1]) values?.(key, args[i + 1]!);
+        i += withValue[key]!;
+      } else values?.(key, { ...a, value: v.slice(eq + 1) });
       continue;
     }
     // Short option with its value attached (-uroot), or a cluster of known short flags (-in).
@@ -258,6 +303,7 @@ function withOptions(
       const first = `-${v[1]}`;
       if (first in withValue) {
         seen.add(first);
+        values?.(first, { ...a, value: v.slice(2) });
         continue;
       }
       const letters = [...v.slice(1)];
@@ -369,16 +415,30 @@ function env(args: ShellWord[], inner: Inner, nested: Nested, unknown: Unknown):
 }
 
 function xargs(args: ShellWord[], inner: Inner, unknown: Unknown): void {
+  const replace: string[] = [];
+  let anyReplace = false;
   withOptions(
     args,
     { "-a": 1, "-d": 1, "-E": 1, "-e": 0, "-I": 1, "-i": 0, "-L": 1, "-l": 0, "-n": 1, "-P": 1, "-s": 1, "--arg-file": 1, "--delimiter": 1, "--eof": 1, "--replace": 0, "--max-lines": 1, "--max-args": 1, "--max-procs": 1, "--max-chars": 1, "--process-slot-var": 1 },
     ["-0", "-o", "-p", "-r", "-t", "-x", "--null", "--open-tty", "--interactive", "--no-run-if-empty", "--verbose", "--exit", "--show-limits"],
-    (rest) => {
-      // xargs appends words read from stdin: the command gets arguments nobody can see here.
-      const command = rest.length > 0 ? rest : [{ value: "echo", dynamic: false, glob: false }];
+    (rest, seen) => {
+      // -i / --replace without a value replace {}.
+      if (seen.has("-i") || seen.has("--replace")) replace.push("{}");
+      // With -I R, every word holding R gets a line of stdin in its place (the command name too:
+      // `xargs -I% sh -c %` runs stdin as a script); otherwise words read from stdin are appended.
+      // Either way the command gets arguments nobody can see here.
+      const command = (rest.length > 0 ? rest : [{ value: "echo", dynamic: false, glob: false }]).map((w) =>
+        anyReplace || replace.some((r) => w.value.includes(r)) ? dynamicWord(w.value) : w,
+      );
       inner([...command, dynamicWord("<arguments from stdin>")], "xargs");
     },
     unknown,
+    undefined,
+    (key, value) => {
+      if (key !== "-I" && key !== "-i" && key !== "--replace") return;
+      if (value.dynamic) anyReplace = true;
+      else replace.push(value.value === "" ? "{}" : value.value);
+    },
   );
 }
 

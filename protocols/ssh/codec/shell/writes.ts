@@ -158,12 +158,34 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
     }
     case "output-option":
       args.forEach((a, i) => {
-        const m = /^(?:--out(?:p(?:u(?:t)?)?)?|-out|-o)(=?)(.*)$/.exec(a.value);
-        if (!m || a.dynamic) return;
-        if (m[2] !== "") w({ ...a, value: m[2]! });
-        else if (m[1] === "" && args[i + 1]) w(args[i + 1]!);
+        if (a.dynamic) return;
+        // -o FILE, -oFILE, -out FILE, and --output in any unique prefix (`sort --o=FILE`).
+        const long = /^--o(?:u(?:t(?:p(?:u(?:t)?)?)?)?)?(?:=(.*))?$/.exec(a.value);
+        if (long) {
+          if (long[1] !== undefined) w({ ...a, value: long[1] });
+          else if (args[i + 1]) w(args[i + 1]!);
+          return;
+        }
+        const m = /^(?:-out|-o)(=?)(.*)$/.exec(a.value);
+        if (m) {
+          if (m[2] !== "") w({ ...a, value: m[2]! });
+          else if (m[1] === "" && args[i + 1]) w(args[i + 1]!);
+          return;
+        }
+        // -o at the end of a cluster of short flags (`sort -uo FILE`, `sort -uoFILE`).
+        const c = /^-[A-Za-z]+o(.*)$/.exec(a.value);
+        if (!c) return;
+        if (c[1] !== "") w({ ...a, value: c[1]! });
+        else if (args[i + 1]) w(args[i + 1]!);
       });
       break;
+    case "split": {
+      // The pieces are PREFIX followed by generated suffixes: every name starting with PREFIX.
+      const prefixes = name === "split" ? [parsed.operands[1] ?? lit("x")] : (parsed.values.get("prefix") ?? [lit("xx")]);
+      for (const p of prefixes) w({ ...p, value: `${p.value}*`, glob: true });
+      if (parsed.anyOption || parsed.unrecognised.length > 0) found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} with options the gateway cannot read names files it cannot see` });
+      break;
+    }
     case "uniq": {
       const operands = args.filter((a) => a.dynamic || !a.value.startsWith("-"));
       if (operands[1]) w(operands[1]);
@@ -220,6 +242,11 @@ interface CodeFinding {
   writes?: ShellWord[];
 }
 
+/** Editors that are command interpreters: every command comes from standard input. */
+const LINE_EDITORS = new Set(["ed", "red", "ex"]);
+/** The vi family, whose -e/-E options make them ex (a line editor). */
+const VI_EDITORS = new Set(["vi", "vim", "nvim", "view", "vimdiff", "rvim"]);
+
 function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: ParsedOptions): CodeFinding | null {
   switch (spec.code) {
     case "interpreter": {
@@ -256,6 +283,15 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
     }
     case "editor":
       if (args.some((a) => /^(-c|-S|--cmd|-s|\+|--eval|--load|-l|-x|-batch|--batch|-f|--funcall|--script)/.test(a.value) || a.dynamic)) return { unknown: `${name} with commands on its command line` };
+      // Line editors (ed, ex, vim -e/-E) read their commands from standard input whatever it is —
+      // the client's input, a pipe, a here-string: `!cmd` runs a shell, `w FILE` writes any file.
+      // A shell reading stdin, which is unknown too. (nvim --embed/--headless/--listen take commands from RPC.)
+      if (LINE_EDITORS.has(name) || (VI_EDITORS.has(name) && args.some((a) => /^-[A-Za-z]*[eE]/.test(a.value) || /^--(embed|headless|listen)/.test(a.value)))) {
+        return { unknown: `${name} reads editor commands from its standard input (\`!cmd\` runs a shell, \`w FILE\` writes any file)` };
+      }
+      return null;
+    case "split":
+      if (parsed.values.has("filter") || parsed.anyOption) return { unknown: `${name} --filter runs a shell command for each piece` };
       return null;
     case "git":
       if (parsed.flags.has("config") || parsed.flags.has("config-env") || parsed.flags.has("exec-path") || parsed.anyOption) return { unknown: `git configuration on the command line can run programs (core.pager, core.sshCommand, alias.*=!…)` };
