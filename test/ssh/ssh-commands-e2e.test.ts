@@ -78,6 +78,9 @@ describe("SSH commands by meaning: the demo policy against the attack corpus (re
     const st = statSync(sshd.home);
     owner = { uid: st.uid, gid: st.gid };
     loginDir = (await run("getent", ["passwd", sshd.user])).stdout.trim().split(":")[5]!;
+    // The account's login directory outlives a run: what an earlier run's bypass wrote there (a
+    // marked .bashrc) would fail this run's checks. This run judges only what it writes itself.
+    for (const f of filesWithMarker(loginDir)) rmSync(f, { force: true });
     local = mkdtempSync(path.join(tmpdir(), "gatehouse-cmd-local-"));
     // The demo policy, plus SFTP writes anywhere: so that what stops an upload onto ~/.bashrc is
     // the protected-path rule, not the default deny.
