@@ -158,6 +158,61 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     await c.end();
   });
 
+  it("a * in a set operation (SELECT 1, 2, 3 UNION SELECT * FROM customers) gives masked values under the first branch's names: redacted", async () => {
+    const c = await connect();
+    const ssn1 = await truth("SELECT ssn FROM customers WHERE id = 1");
+    // the attack is real: root's result holds the e-mail under the column `3`, with no origin
+    expect(await truth("SELECT 1,2,3,4,5,6 FROM dual WHERE 0 UNION SELECT * FROM customers WHERE id = 1")).toContain(email1);
+    for (const sql of [
+      "SELECT 1,2,3,4,5,6 UNION SELECT * FROM customers WHERE id = 1",
+      "SELECT 1 a, 2 b, 3 c, 4 d, 5 e, 6 f FROM dual WHERE 0 UNION ALL SELECT * FROM customers WHERE id = 1",
+      "select 1,2,3,4,5,6 from dual where 0 union distinct select c.* from customers c where id = 1",
+      "VALUES (1,2,3,4,5,6) UNION SELECT * FROM customers WHERE id = 1",
+      "SELECT 1,2,3,4,5,6 FROM dual WHERE 0 /*!UNION SELECT * FROM customers WHERE id = 1 */",
+      "SELECT id, name, name, name, name, name FROM customers WHERE 0 UNION SELECT * FROM customers WHERE id = 1",
+      "SELECT 1,2,3,4,5,6 FROM dual WHERE 0 EXCEPT SELECT 1,2,3,4,5,6 FROM dual UNION SELECT * FROM customers WHERE id = 1",
+    ]) {
+      const got = JSON.stringify(await rows(c, sql));
+      expect(got, sql).not.toContain(email1);
+      expect(got, sql).not.toContain(ssn1);
+      expect(got, sql).toContain("[REDACTED]");
+    }
+    // binary protocol
+    const [b] = await c.execute("SELECT 1,2,3,4,5,6 FROM dual WHERE ? UNION SELECT * FROM customers WHERE id = 1", [0]);
+    expect(JSON.stringify(b)).not.toContain(email1);
+    // a star beside a set operation inside a sub-query is a base table's row: exact
+    expect(await rows(c, "SELECT * FROM customers WHERE id IN (SELECT 1 UNION SELECT 5)")).toEqual([{ id: 1, name: "Ada Lovelace", email: "[REDACTED]", ssn: "[REDACTED]", card: "4111 1111 1111 1111", note: "first" }]);
+    await c.end();
+  });
+
+  it("a masked value cannot leave through variables filled from * (SELECT * … INTO @a, @b, @c: no masked name in the text)", async () => {
+    // the attack is real: root's own SELECT * … INTO puts the e-mail in the third variable
+    expect(await truth("SELECT * FROM customers WHERE id = 1 INTO @a, @b, @c, @d, @e, @f; SELECT @c")).toBe(email1);
+    const c = await connect();
+    const into = "@a, @b, @c, @d, @e, @f";
+    for (const sql of [
+      `SELECT * FROM customers WHERE id = 1 INTO ${into}`,
+      `SELECT c.* FROM customers c WHERE id = 1 INTO ${into}`,
+      `select \`customers\`.* from customers where id = 1 into ${into}`,
+      `(SELECT * FROM customers WHERE id = 1) INTO ${into}`,
+      `SELECT * INTO ${into} FROM customers WHERE id = 1`,
+      `SELECT 1; SELECT * FROM customers WHERE id = 1 INTO ${into}`,
+      `/*!SELECT * FROM customers WHERE id = 1 INTO ${into} */`,
+    ]) {
+      const e = await c.query(sql).catch((x) => x);
+      expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+      expect(await rows(c, "SELECT @c AS c")).toEqual([{ c: null }]);
+    }
+    // the protocol's prepared statement too (refused at prepare)
+    const p = await c.prepare(`SELECT * FROM customers WHERE id = ? INTO ${into}`).catch((x) => x);
+    expect(p).toMatchObject({ errno: 1227 });
+    expect(await rows(c, "SELECT @c AS c")).toEqual([{ c: null }]);
+    // a count is no star expansion
+    await c.query("SELECT COUNT(*) FROM customers INTO @n");
+    expect(await rows(c, "SELECT @n AS n")).toEqual([{ n: 3 }]);
+    await c.end();
+  });
+
   it("under a policy that allows unknown statements, a compound statement cannot wrap what masking must see (EXECUTE IMMEDIATE, a query plan, a computed copy): refused", async () => {
     const open = await startMysqlGateway(db, { policy: POLICY.replace("sql.execute]", "sql.execute, sql.unknown]"), masking: MASKING });
     try {
@@ -216,6 +271,39 @@ describe("MySQL masking while relations change under the session (catalog re-rea
       expect(await rows(c, "SELECT id, email FROM customers WHERE id = 1 ORDER BY name")).toEqual([{ id: 1, email: "[REDACTED]" }]);
       expect(await rows(c, "SELECT id FROM customers WHERE name LIKE 'Ada%' ORDER BY 1")).toEqual([{ id: 1 }]);
       await c.end();
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("NATURAL JOIN with a derived table whose string alias is a masked column's name compares it unnamed: its warnings are withheld, and predicates: refuse refuses it", async () => {
+    // the attacks are real: root's warnings quote the e-mails, and the join is an equality oracle
+    const join = "SELECT * FROM customers NATURAL JOIN (SELECT 1 AS 'email') x";
+    expect(await truth(`${join}; SHOW WARNINGS`)).toContain(email1);
+    expect(await truth(`SELECT id FROM customers NATURAL JOIN (SELECT '${email1}' AS 'email') x`)).toBe("1");
+    const c = await connect();
+    for (const sql of [join, "select c.id from customers c natural left join (select 1 'email') x", "SELECT id FROM customers NATURAL JOIN (SELECT 1 AS 'email', 2 AS 'ssn') x", "SELECT 1 FROM customers /*!NATURAL JOIN (SELECT 1 AS 'email') x */"]) {
+      await c.query(sql);
+      const w = JSON.stringify(await rows(c, "SHOW WARNINGS"));
+      expect(w, sql).not.toContain(email1);
+      expect(w, sql).toContain("[REDACTED]");
+      // in the same text
+      const [[, same]] = (await c.query(`${sql}; SHOW WARNINGS`)) as unknown as [[unknown, Record<string, unknown>[]]];
+      expect(JSON.stringify(same), sql).not.toContain(email1);
+    }
+    // binary protocol
+    await c.execute("SELECT id FROM customers NATURAL JOIN (SELECT ? AS 'email') x", [1]);
+    expect(JSON.stringify(await rows(c, "SHOW WARNINGS"))).not.toContain(email1);
+    await c.end();
+    const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
+    try {
+      const s = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database });
+      for (const sql of [`SELECT id FROM customers NATURAL JOIN (SELECT '${email1}' AS 'email') x`, `SELECT id FROM customers NATURAL RIGHT JOIN (SELECT '${email1}' "email") x`]) {
+        const e = await s.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+        expect(e.message, sql).toMatch(/NATURAL JOIN/);
+      }
+      await s.end();
     } finally {
       await strict.close();
     }

@@ -17,7 +17,7 @@ import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
 import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
 import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
 import { decodeEof, decodeErr, decodeOk, encodeErr, encodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
-import { lex } from "../sql/lexer.ts";
+import { lex, type Token } from "../sql/lexer.ts";
 import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
@@ -296,6 +296,9 @@ export class MysqlEngineCore {
     // A view stores no values (reading it is masked through the catalog); a table or row written from `*` does.
     const starWrite = m?.hasColumnRules && statements.find((s) => WRITE_KINDS.has(s.kind) && !/\bVIEW\b/.test(s.command));
     if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) written"] };
+    // The same for a variable: `SELECT * FROM customers WHERE id = 1 INTO @a, @b, @c` names no masked
+    // column (the server expands the star), and a later `SELECT @c` names nothing masked either.
+    if (m?.hasColumnRules && selectsStarInto(sql, this.pin.dialect)) return { sql, statements, refusal: "SELECT … INTO with * reads every column (masked ones among them) into variables: refused, the values would leave masking", guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) selected INTO variables"] };
     if (taint?.predicate && m?.refusePredicates) return { sql, statements, refusal: `statement refused by masking: masked data in a predicate or ordering clause (${taint.predicate}); this policy refuses them`, guard: "masking", taint };
     if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
     // Code the gateway cannot read: SQL-level PREPARE … FROM / EXECUTE / EXECUTE IMMEDIATE (the SQL
@@ -845,6 +848,27 @@ function assignsVariable(sql: string, dialect: Parameters<typeof lex>[1]): boole
   return toks === null || toks.some((t) => (t.type === "word" && t.text === "INTO") || (t.type === "op" && t.text === ":="));
 }
 
+/**
+ * Whether a statement of the text selects a `*` expansion INTO something (variables, local
+ * variables, a file): `INTO` not after INSERT/REPLACE and its modifiers, with a `*` in the same
+ * statement. Text that cannot be lexed counts.
+ */
+function selectsStarInto(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
+  const toks = wordsOf(sql, dialect);
+  if (toks === null) return true;
+  let piece: typeof toks = [];
+  for (const t of [...toks, null]) {
+    if (t && t.type !== "semicolon") {
+      piece.push(t);
+      continue;
+    }
+    const into = piece.some((x, i) => x.type === "word" && x.text === "INTO" && !(i > 0 && piece[i - 1]!.type === "word" && ["INSERT", "REPLACE", "IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"].includes(piece[i - 1]!.text)));
+    if (into && starExpansion(piece)) return true;
+    piece = [];
+  }
+  return false;
+}
+
 function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string): boolean {
   const toks = wordsOf(sql, dialect);
   return toks === null || toks.some((t) => t.type === "word" && t.text === word);
@@ -853,7 +877,10 @@ function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string):
 /** A `*` that expands to every column: after SELECT / DISTINCT / ALL, a comma, or `t.` (not `count(*)`, not a product); or MySQL 8's `TABLE t`. */
 function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
   const toks = wordsOf(sql, dialect);
-  if (toks === null) return true;
+  return toks === null || starExpansion(toks);
+}
+
+function starExpansion(toks: readonly Token[]): boolean {
   if (tableQueryStarts(toks).size > 0) return true;
   return toks.some((t, i) => {
     if (t.type !== "op" || t.text !== "*") return false;
