@@ -719,6 +719,22 @@ describe("MySQL masking while relations change under the session (catalog re-rea
       expect(joined.message).not.toContain("@example.com");
       // MariaDB 10.11's UPDATE IGNORE skips the row without a warning (measured): nothing to withhold there
       expect(await truth("SELECT tenant FROM customers WHERE id = 90")).toBe("2"); // nothing moved
+      // INSERT IGNORE … ON DUPLICATE KEY UPDATE turns the same clash into a warning quoting the key
+      const ignored = "INSERT IGNORE INTO customers (id, name) VALUES (90, 'x') ON DUPLICATE KEY UPDATE tenant = 1";
+      expect(await truth(`${ignored}; SHOW WARNINGS`)).toContain(`Duplicate entry '1-${email1}'`); // the attack is real
+      await c.query(ignored);
+      const after = await rows(c, "SHOW WARNINGS");
+      expect(after).toHaveLength(1);
+      expect(JSON.stringify(after)).not.toContain("@example.com");
+      const [[, same]] = (await c.query(`${ignored}; SHOW WARNINGS`)) as unknown as [[unknown, Record<string, unknown>[]]];
+      expect(same).toHaveLength(1);
+      expect(JSON.stringify(same)).not.toContain("@example.com");
+      await c.execute("INSERT IGNORE INTO customers (id, name) VALUES (?, 'x') ON DUPLICATE KEY UPDATE tenant = 1", [90]);
+      expect(JSON.stringify(await rows(c, "SHOW ERRORS; SHOW WARNINGS"))).not.toContain("@example.com");
+      await c.query(ignored);
+      await expect(c.query("GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT")).rejects.toMatchObject({ errno: 1227 });
+      expect(await rows(c, "SELECT @m AS m")).toEqual([{ m: null }]);
+      expect(await truth("SELECT tenant FROM customers WHERE id = 90")).toBe("2");
       await c.end();
     } finally {
       await other("DELETE FROM customers WHERE id = 90; ALTER TABLE customers DROP KEY uq_tenant_email, DROP COLUMN tenant");

@@ -143,9 +143,17 @@ export class MysqlEngineCore {
    * (`CAST(email AS SIGNED)` warns "Truncated incorrect INTEGER value: 'ada@…'"), and the list has
    * not been reset since. It survives statements that use no table (`SELECT 1`, `SET`, `DO`) and
    * the OK/EOF warning count does not tell (measured on MariaDB 10.11); the gateway's own catalog
-   * query uses a table, so it resets the list — only then is the state clean again.
+   * query uses a table, so it resets the list — only then is the state clean again. Under column
+   * rules any write taints it too: a duplicate key turned into a warning (`INSERT IGNORE … ON
+   * DUPLICATE KEY UPDATE tenant = 1` against UNIQUE (tenant, email)) quotes the whole key, masked
+   * column included, though the statement names none (measured) — as its ERR 1062 does.
    */
   private diagnosticsTainted = false;
+
+  /** Whether statements of a text may leave masked values in the diagnostics list (see diagnosticsTainted). */
+  private writesUnderColumnRules(statements: readonly MysqlStatement[]): boolean {
+    return !!this.opts.masker?.hasColumnRules && statements.some((s) => WRITE_KINDS.has(s.kind));
+  }
   /** The gateway's own query in flight: its answer is consumed here, never sent to the client. */
   private internal: ((p: Packet) => void) | null = null;
   private readonly deprecateEof: boolean;
@@ -292,7 +300,7 @@ export class MysqlEngineCore {
       const sources = [...(taint?.sources ?? []), `table ${moved.table.toLowerCase()}`];
       return { sql, statements, refusal: `${moved.command} names the masked table ${moved.table}: refused, DDL on a table that masking rules name by table.column could move its masked columns out of the rules' names`, guard: "masking", taint, sources };
     }
-    if (m && (taint || this.diagnosticsTainted) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
+    if (m && (taint || this.diagnosticsTainted || this.writesUnderColumnRules(statements)) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
     // A view stores no values (reading it is masked through the catalog); a table or row written from `*` does.
     const starWrite = m?.hasColumnRules && statements.find((s) => WRITE_KINDS.has(s.kind) && !/\bVIEW\b/.test(s.command));
     if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) written"] };
@@ -351,7 +359,7 @@ export class MysqlEngineCore {
     }
     const verdict = await this.host.decide(c.statements, c.sql, "query");
     // SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived.
-    if (!c.taint && this.diagnosticsTainted && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
+    if (!c.taint && (this.diagnosticsTainted || this.writesUnderColumnRules(c.statements)) && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
     if (verdict.effect === "approve") {
@@ -641,7 +649,7 @@ export class MysqlEngineCore {
     this.pending = null;
     this.phase = "head";
     if (pend && (pend.kind === "query" || pend.kind === "execute")) {
-      if (pend.taint) this.diagnosticsTainted = true;
+      if (pend.taint || this.writesUnderColumnRules(pend.statements)) this.diagnosticsTainted = true;
       for (const s of pend.statements) this.pin.apply(s);
       this.pin.markUnconfirmed(pend.statements);
     }
