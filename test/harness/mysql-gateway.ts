@@ -75,7 +75,7 @@ export async function startMysqlGateway(db: RunningMariaDb, opts: { policy: stri
               end();
             },
           },
-          { capabilities: s.capabilities, serverVersion: s.handshake.serverVersion, pinned: s.pinned, masker: opts.masking ? new RowMasker(createMasker(loadWasmModule("mask"), { rules: opts.masking }), { rules: opts.masking }) : null, allowLocalInfile: opts.allowLocalInfile },
+          { capabilities: s.capabilities, serverVersion: s.handshake.serverVersion, pinned: s.pinned, masker: opts.masking ? new RowMasker(createMasker(loadWasmModule("mask"), { rules: opts.masking }), { rules: opts.masking }) : null, allowLocalInfile: opts.allowLocalInfile, readOnly: level === "read" },
         );
         s.socket.on("data", (b: Buffer) => core.onServerData(new Uint8Array(b)));
         s.socket.on("close", () => end());

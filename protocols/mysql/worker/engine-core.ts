@@ -83,6 +83,12 @@ export interface MysqlEngineOptions {
   masker: RowMasker | null;
   /** LOAD DATA LOCAL INFILE is refused unless the resource allows it (it reads files on the pipeline host). */
   allowLocalInfile?: boolean;
+  /**
+   * The session runs at the `read` access level: the connector set `SESSION TRANSACTION READ ONLY`
+   * (the second wall behind the classifier, as PostgreSQL's default_transaction_read_only). It is
+   * pinned: statements that lift it are refused, and the re-read after opaque statements checks it.
+   */
+  readOnly?: boolean;
   /** Bound for one logical packet from either side. */
   maxPacket?: number;
 }
@@ -284,7 +290,7 @@ export class MysqlEngineCore {
     // later as a plain `SELECT @v`: a plan-showing statement that assigns is refused like a
     // statement naming masked data that assigns (below).
     const taint = plan ? withQueryPlan(analyzed, plan, assignsVariable(sql.slice(planned!.start, planned!.end), this.pin.dialect)) : analyzed;
-    const pinRefusal = this.pin.check(statements);
+    const pinRefusal = this.pin.check(statements) ?? (this.opts.readOnly ? liftsReadOnly(sql, this.pin.dialect) : null);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
     if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host`, guard: "local-infile", taint };
@@ -774,16 +780,19 @@ export class MysqlEngineCore {
       if (b[0] === 0xfe && b.length < 0xffffff) {
         this.onServerPacket = original;
         const row = this.internalRows[0];
-        const why = row ? this.pin.confirm({ sqlMode: row[0] ?? "", charsetClient: row[1] ?? "", charsetResults: row[2] ?? "", charsetConnection: row[3] ?? "" }) : "no answer";
+        let why = row ? this.pin.confirm({ sqlMode: row[0] ?? "", charsetClient: row[1] ?? "", charsetResults: row[2] ?? "", charsetConnection: row[3] ?? "" }) : "no answer";
+        if (!why && this.opts.readOnly && row?.[4] !== "1") why = "the read-only transaction mode of a read-level session was lifted";
         if (why) return this.fatal("denied", `session settings changed behind the gateway: ${why}`, 1);
         this.pending = null;
         this.busy = false;
         void this.drain();
         return;
       }
-      this.internalRows.push(decodeTextRow(b, 4).map((c) => (c === null ? null : utf8Text(c))));
+      this.internalRows.push(decodeTextRow(b, this.opts.readOnly ? 5 : 4).map((c) => (c === null ? null : utf8Text(c))));
     };
-    this.host.sendToServer(encodePacket(0, encodeQuery("SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_results, @@SESSION.character_set_connection")));
+    // MariaDB names the session's access mode tx_read_only (transaction_read_only from 11.1), MySQL 8 transaction_read_only.
+    const readOnly = this.opts.readOnly ? (this.pin.dialect.flavor === "mysql" ? ", @@SESSION.transaction_read_only" : ", @@SESSION.tx_read_only") : "";
+    this.host.sendToServer(encodePacket(0, encodeQuery(`SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_results, @@SESSION.character_set_connection${readOnly}`)));
   }
 
   /** Tell the client (ERR with the next sequence id) and end the session. */
@@ -875,6 +884,25 @@ function selectsStarInto(sql: string, dialect: Parameters<typeof lex>[1]): boole
     piece = [];
   }
   return false;
+}
+
+/**
+ * Why a statement of the text would lift a read-level session's read-only mode, or null: a READ
+ * WRITE access mode (`START TRANSACTION READ WRITE`, `SET [SESSION] TRANSACTION … READ WRITE`),
+ * or an assignment to the access-mode variable (`SET tx_read_only = 0`, `@@SESSION.transaction_read_only`,
+ * `SET STATEMENT tx_read_only = 0 FOR …`). Text that cannot be lexed counts.
+ */
+function liftsReadOnly(sql: string, dialect: Parameters<typeof lex>[1]): string | null {
+  const toks = wordsOf(sql, dialect);
+  if (toks === null) return "statement text the gateway cannot lex in a read-only session";
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t.type === "word" && t.text === "READ" && toks[i + 1]?.type === "word" && toks[i + 1]!.text === "WRITE") return "READ WRITE transactions are refused: the read-only mode of a read-level session is pinned";
+    const name = t.type === "variable" ? t.value.replace(/^@@((global|session|local)\.)?/i, "") : t.type === "word" || t.type === "ident" ? t.value : "";
+    const next = toks[i + 1];
+    if (/^(tx|transaction)_read_only$/i.test(name) && next?.type === "op" && (next.text === "=" || next.text === ":=")) return `SET ${name.toLowerCase()} is refused: the read-only mode of a read-level session is pinned`;
+  }
+  return null;
 }
 
 function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string): boolean {
