@@ -130,6 +130,7 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
   // A `*` at the top level and a set operation in the same statement: `SELECT 1, 2, 3 UNION SELECT *
   // FROM customers` gives the masked values under the first branch's names (`3`) and no origin.
   let stmtStar = false;
+  let stmtHead: Token | undefined;
   let stmtSetOperation = false;
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   let depth = 0;
@@ -141,7 +142,9 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
       stmtMasked = true;
     }
     if (stmtMasked && stmtAssigns) assigns = true;
-    if (stmtMasked && stmtOrdinal) predicate ??= stmtOrdinal;
+    // With a `*` the position may be a masked column's (`SELECT * FROM customers ORDER BY 3`).
+    if (stmtStar && !stmtMasked && stmtOrdinal) sources.add("all columns (*) ordered or grouped by position");
+    if ((stmtMasked || stmtStar) && stmtOrdinal) predicate ??= stmtOrdinal;
     if (stmtMasked && stmtPredicateClause && (stmtNested || stmtMaskedView)) predicate ??= "masked data reached through a sub-query, set operation or masked view, with a predicate or ordering clause";
     stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = stmtStar = stmtSetOperation = false;
     stmtOrdinal = null;
@@ -190,6 +193,16 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     // DECIMAL value: 'ada@…'`, measured). With column rules it reads masked data in a predicate.
     // (A view stores it as `join … on(c.email = x.email)`: the catalog reads the names.) It hands
     // out no value under a column of its own, so it does not count as assigning one.
+    // `HANDLER t READ <index> = (…)` / `… <index> FIRST|NEXT`: compares or orders by the index's key
+    // columns, which the statement does not name (a unique key over email is an equality oracle).
+    if (i === 0 || toks[i - 1]!.type === "semicolon") stmtHead = t;
+    if (nestedStars && t.type === "word" && t.text === "READ" && stmtHead?.type === "word" && stmtHead.text === "HANDLER") {
+      const index = toks[i + 1];
+      if (index && !(index.type === "word" && ["FIRST", "NEXT", "PREV", "LAST"].includes(index.text))) {
+        sources.add("HANDLER … READ through an index (its key columns)");
+        predicate ??= "HANDLER … READ through an index compares or orders by its key columns";
+      }
+    }
     if (nestedStars && t.type === "word" && t.text === "NATURAL") {
       sources.add("NATURAL JOIN (compares the columns of the same name, masked ones among them)");
       predicate ??= "NATURAL JOIN compares columns the statement does not name";
