@@ -89,6 +89,12 @@ export interface MysqlEngineOptions {
    * pinned: statements that lift it are refused, and the re-read after opaque statements checks it.
    */
   readOnly?: boolean;
+  /**
+   * The policy's statement timeout, which the connector set as the server's own
+   * (`max_statement_time` / `max_execution_time`): pinned while set, so a statement that changes
+   * it is refused (`SET max_statement_time = 0` would lift the policy's limit).
+   */
+  statementTimeoutMs?: number | null;
   /** Bound for one logical packet from either side. */
   maxPacket?: number;
 }
@@ -290,7 +296,7 @@ export class MysqlEngineCore {
     // later as a plain `SELECT @v`: a plan-showing statement that assigns is refused like a
     // statement naming masked data that assigns (below).
     const taint = plan ? withQueryPlan(analyzed, plan, assignsVariable(sql.slice(planned!.start, planned!.end), this.pin.dialect)) : analyzed;
-    const pinRefusal = this.pin.check(statements) ?? (this.opts.readOnly ? liftsReadOnly(sql, this.pin.dialect) : null);
+    const pinRefusal = this.pin.check(statements) ?? (this.opts.readOnly ? liftsReadOnly(sql, this.pin.dialect) : null) ?? (this.opts.statementTimeoutMs ? changesStatementTimeout(sql, this.pin.dialect) : null);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
     if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host`, guard: "local-infile", taint };
@@ -901,6 +907,23 @@ function liftsReadOnly(sql: string, dialect: Parameters<typeof lex>[1]): string 
     const name = t.type === "variable" ? t.value.replace(/^@@((global|session|local)\.)?/i, "") : t.type === "word" || t.type === "ident" ? t.value : "";
     const next = toks[i + 1];
     if (/^(tx|transaction)_read_only$/i.test(name) && next?.type === "op" && (next.text === "=" || next.text === ":=")) return `SET ${name.toLowerCase()} is refused: the read-only mode of a read-level session is pinned`;
+  }
+  return null;
+}
+
+/**
+ * Why a statement of the text would change the server-side statement timeout the connector set
+ * for the policy's limit (`SET [SESSION] max_statement_time = 0`, `@@max_execution_time`, `SET
+ * STATEMENT max_statement_time = 0 FOR …`), or null. Text that cannot be lexed counts.
+ */
+function changesStatementTimeout(sql: string, dialect: Parameters<typeof lex>[1]): string | null {
+  const toks = wordsOf(sql, dialect);
+  if (toks === null) return "statement text the gateway cannot lex in a session with a statement timeout";
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    const name = t.type === "variable" ? t.value.replace(/^@@((global|session|local)\.)?/i, "") : t.type === "word" || t.type === "ident" ? t.value : "";
+    const next = toks[i + 1];
+    if (/^max_(statement|execution)_time$/i.test(name) && next?.type === "op" && (next.text === "=" || next.text === ":=")) return `SET ${name.toLowerCase()} is refused: the policy's statement timeout is pinned`;
   }
   return null;
 }
