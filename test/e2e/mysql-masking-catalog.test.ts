@@ -767,6 +767,43 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     }
   });
 
+  it("a DBA's generated column that converts a masked column makes the server quote it for statements naming neither: SELECT * warnings and a write's ERR are withheld", async () => {
+    // Virtual: computed by every SELECT *; stored: recomputed by any UPDATE of the row (strict mode: an error).
+    await other("SET SESSION sql_mode = ''; ALTER TABLE customers ADD COLUMN e_num INT AS (CAST(email AS SIGNED)) VIRTUAL, ADD COLUMN e_st INT AS (CAST(email AS SIGNED)) STORED");
+    try {
+      // the attacks are real (root)
+      expect(await truth("SELECT * FROM customers WHERE id = 1; SHOW WARNINGS")).toContain(`Truncated incorrect INTEGER value: '${email1}'`);
+      await expect(db.rootSql("SET SESSION sql_mode = 'STRICT_TRANS_TABLES'; UPDATE customers SET name = 'Ada Lovelace' WHERE id = 1", db.database)).rejects.toThrow(`'${email1}'`);
+      const c = await connect();
+      for (const sql of ["SELECT * FROM customers WHERE id = 1", "select c.* from customers c where id = 1", "SELECT id, c.* FROM customers c WHERE id = 1"]) {
+        const r = await rows(c, sql);
+        expect(r[0]!.email, sql).toBe("[REDACTED]");
+        const w = await rows(c, "SHOW WARNINGS");
+        expect(w.length, sql).toBeGreaterThan(0);
+        expect(JSON.stringify(w), sql).not.toContain("@example.com");
+        const [[, same]] = (await c.query(`${sql}; SHOW WARNINGS`)) as unknown as [[unknown, Record<string, unknown>[]]];
+        expect(JSON.stringify(same), sql).not.toContain("@example.com");
+      }
+      // binary protocol
+      await c.execute("SELECT * FROM customers WHERE id = ?", [1]);
+      expect(JSON.stringify(await rows(c, "SHOW WARNINGS"))).not.toContain("@example.com");
+      // a write naming neither column: its ERR text is withheld, code and SQLSTATE kept
+      await c.query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES'");
+      for (const sql of ["UPDATE customers SET name = 'Ada Lovelace' WHERE id = 1", "SELECT 1; UPDATE customers SET name = 'Ada Lovelace' WHERE id = 1"]) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1292, sqlState: "22007" });
+        expect(e.message, sql).toMatch(/withheld/);
+        expect(e.message, sql).not.toContain("@example.com");
+      }
+      const pe = await c.execute("UPDATE customers SET name = ? WHERE id = 1", ["Ada Lovelace"]).catch((x) => x);
+      expect(pe).toMatchObject({ errno: 1292 });
+      expect(pe.message).not.toContain("@example.com");
+      await c.end();
+    } finally {
+      await other("ALTER TABLE customers DROP COLUMN e_num, DROP COLUMN e_st");
+    }
+  });
+
   it("generated columns computed from a masked column (a DBA's email_lower AS (LOWER(email))) are masked: stored or virtual, aliased, binary, through a view, added after the session's first read", async () => {
     await other("ALTER TABLE customers ADD COLUMN email_lower VARCHAR(200) AS (LOWER(email)) STORED, ADD COLUMN dom VARCHAR(200) AS (SUBSTRING_INDEX(email, '@', -1)) VIRTUAL, ADD COLUMN name_upper VARCHAR(100) AS (UPPER(name)) VIRTUAL");
     try {

@@ -158,13 +158,16 @@ export class MysqlEngineCore {
    * query uses a table, so it resets the list — only then is the state clean again. Under column
    * rules any write taints it too: a duplicate key turned into a warning (`INSERT IGNORE … ON
    * DUPLICATE KEY UPDATE tenant = 1` against UNIQUE (tenant, email)) quotes the whole key, masked
-   * column included, though the statement names none (measured) — as its ERR 1062 does.
+   * column included, though the statement names none (measured) — as its ERR 1062 does. So does
+   * any `*` expansion: it computes virtual generated columns the statement does not name, and a
+   * DBA's `e_num INT AS (CAST(email AS SIGNED)) VIRTUAL` warns `Truncated incorrect INTEGER value:
+   * 'ada@…'` on every `SELECT * FROM customers` (measured).
    */
   private diagnosticsTainted = false;
 
   /** Whether statements of a text may leave masked values in the diagnostics list (see diagnosticsTainted). */
-  private writesUnderColumnRules(statements: readonly MysqlStatement[]): boolean {
-    return !!this.opts.masker?.hasColumnRules && statements.some((s) => WRITE_KINDS.has(s.kind));
+  private echoesUnnamedValues(statements: readonly MysqlStatement[]): boolean {
+    return !!this.opts.masker?.hasColumnRules && statements.some((s) => WRITE_KINDS.has(s.kind) || s.expandsStar);
   }
   /** The gateway's own query in flight: its answer is consumed here, never sent to the client. */
   private internal: ((p: Packet) => void) | null = null;
@@ -312,7 +315,7 @@ export class MysqlEngineCore {
       const sources = [...(taint?.sources ?? []), `table ${moved.table.toLowerCase()}`];
       return { sql, statements, refusal: `${moved.command} names the masked table ${moved.table}: refused, DDL on a table that masking rules name by table.column could move its masked columns out of the rules' names`, guard: "masking", taint, sources };
     }
-    if (m && (taint || this.diagnosticsTainted || this.writesUnderColumnRules(statements)) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
+    if (m && (taint || this.diagnosticsTainted || this.echoesUnnamedValues(statements)) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
     // A view stores no values (reading it is masked through the catalog); a table or row written from `*` does.
     const starWrite = m?.hasColumnRules && statements.find((s) => WRITE_KINDS.has(s.kind) && !/\bVIEW\b/.test(s.command));
     if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) written"] };
@@ -371,7 +374,7 @@ export class MysqlEngineCore {
     }
     const verdict = await this.host.decide(c.statements, c.sql, "query");
     // SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived.
-    if (!c.taint && (this.diagnosticsTainted || this.writesUnderColumnRules(c.statements)) && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
+    if (!c.taint && (this.diagnosticsTainted || this.echoesUnnamedValues(c.statements)) && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
     if (verdict.effect === "approve") {
@@ -499,7 +502,7 @@ export class MysqlEngineCore {
     if (pend.kind === "prepare") return this.onPrepareResponse(p, pend);
     switch (this.phase) {
       case "head": {
-        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : pend.taint);
+        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : (pend.taint ?? (this.echoesUnnamedValues(pend.statements) ? UNNAMED_VALUES_TAINT : null)));
         if (b[0] === 0x00) {
           const ok = decodeOk(b);
           if (!this.checkStatus(ok.status)) return;
@@ -532,7 +535,7 @@ export class MysqlEngineCore {
         this.phase = "rows";
         return;
       case "rows": {
-        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : pend.taint);
+        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : (pend.taint ?? (this.echoesUnnamedValues(pend.statements) ? UNNAMED_VALUES_TAINT : null)));
         if (b[0] === 0xfe && b.length < 0xffffff) {
           const end = this.deprecateEof ? decodeOk(b) : decodeEof(b);
           const status = end.status;
@@ -661,7 +664,7 @@ export class MysqlEngineCore {
     this.pending = null;
     this.phase = "head";
     if (pend && (pend.kind === "query" || pend.kind === "execute")) {
-      if (pend.taint || this.writesUnderColumnRules(pend.statements)) this.diagnosticsTainted = true;
+      if (pend.taint || this.echoesUnnamedValues(pend.statements)) this.diagnosticsTainted = true;
       for (const s of pend.statements) this.pin.apply(s);
       this.pin.markUnconfirmed(pend.statements);
     }
@@ -819,6 +822,13 @@ const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
  */
 const KEY_VALUE_ERRORS = new Set([1062, 1586, 1557, 1761, 1762]);
 const KEY_VALUE_TAINT: Taint = { plain: false, sources: ["a unique key's values, which may hold a masked column"], maskedView: false, assigns: false, predicate: null };
+/**
+ * An ERR answering a write or a `*` expansion under column rules: the server may quote values the
+ * statement does not name — a DBA's stored `e_st INT AS (CAST(email AS SIGNED))` made `UPDATE
+ * customers SET name = 'x' WHERE id = 1` fail with `Truncated incorrect INTEGER value: 'ada@…'`
+ * (ERR 1292, measured) — so its text is withheld, code and SQLSTATE kept.
+ */
+const UNNAMED_VALUES_TAINT: Taint = { plain: false, sources: ["a write or * expansion, whose errors may quote columns it does not name"], maskedView: false, assigns: false, predicate: null };
 /** Results of SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived. */
 const DIAGNOSTICS_TAINT: Taint = { plain: false, sources: ["diagnostics of a statement that read masked data"], maskedView: false, assigns: false, predicate: null };
 
