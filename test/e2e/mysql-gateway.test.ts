@@ -144,6 +144,92 @@ describe("MySQL gateway module (mysql2 + mariadb CLI → listener → engine →
     await c.end().catch(() => undefined);
   });
 
+  it("a read-level session's read-only transaction mode is pinned: READ WRITE and tx_read_only changes are refused, so a DEFINER function cannot write through it", async () => {
+    const READ_POLICY = `version: 1
+rules:
+  - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }
+  - { name: readers, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.transaction, sql.session, sql.execute] }
+`;
+    // A function that writes with its definer's rights, executable by the read account: only the
+    // connector's READ ONLY transaction mode stops it (the second wall behind the classifier).
+    await db.rootSql(`CREATE TABLE rw_wall (a INT);
+      DELIMITER //
+      CREATE DEFINER = root@localhost FUNCTION bump() RETURNS INT MODIFIES SQL DATA SQL SECURITY DEFINER BEGIN INSERT INTO rw_wall VALUES (1); RETURN 1; END//
+      DELIMITER ;
+      GRANT EXECUTE ON FUNCTION ${db.database}.bump TO '${db.levels.read.user}'@'%';`, db.database);
+    const ro = await startMysqlGateway(db, { policy: READ_POLICY });
+    try {
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: ro.port, user: "pipeline", password: ro.password, database: db.database });
+      expect(ro.levels.at(-1)).toBe("read");
+      // the wall holds as the connector set it
+      await expect(c.query("SELECT bump()")).rejects.toMatchObject({ errno: 1792 });
+      expect((await db.rootSql("SELECT COUNT(*) FROM rw_wall", db.database)).trim()).toBe("0");
+      // the attack is real: the read account itself can lift it (root's session, same statements)
+      expect((await db.rootSql(`SET SESSION TRANSACTION READ ONLY; SET SESSION tx_read_only = 0; SELECT @@tx_read_only`)).trim()).toBe("0");
+      for (const sql of [
+        "SET SESSION tx_read_only = 0",
+        "SET @@session.tx_read_only = OFF",
+        "set tx_read_only := 0",
+        "SET @@SESSION.`tx_read_only` = 0",
+        "SET @@transaction_read_only = 0",
+        "/*!SET tx_read_only = 0 */",
+        "SET STATEMENT tx_read_only = 0 FOR SELECT bump()",
+        "START TRANSACTION READ WRITE",
+        "start transaction with consistent snapshot, read write",
+        "SET TRANSACTION READ WRITE",
+      ]) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+        expect(e.message, sql).toMatch(/read-only mode of a read-level session is pinned/);
+        await expect(c.query("SELECT bump()"), sql).rejects.toMatchObject({ errno: 1792 });
+      }
+      expect((await db.rootSql("SELECT COUNT(*) FROM rw_wall", db.database)).trim()).toBe("0");
+      // the session goes on; reading the mode is fine
+      expect((await c.query("SELECT @@tx_read_only AS r"))[0]).toEqual([{ r: 1 }]);
+      await c.end();
+    } finally {
+      await ro.close();
+    }
+  });
+
+  it("the policy's statement timeout (the server's max_statement_time, set by the connector) is pinned: SET max_statement_time in any spelling is refused", async () => {
+    const TIMEOUT_POLICY = `version: 1
+limits: { statement_timeout: 1s }
+rules:
+  - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }
+  - { name: readers, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.transaction, sql.session] }
+`;
+    // 100 M rows through an expression: tens of seconds here, only ever run under the 1 s limit
+    const slow = "SELECT COUNT(*) AS n FROM seq_1_to_10000 a, seq_1_to_10000 b WHERE (a.seq * 31 + b.seq) % 7 = 3";
+    await expect(db.rootSql(`SET SESSION max_statement_time = 1; ${slow}`, db.database)).rejects.toThrow(/max_statement_time exceeded/);
+    // the attack is real: a session's own SET lifts the limit the connector set
+    expect((await db.rootSql("SET SESSION max_statement_time = 1; SET SESSION max_statement_time = 0; SELECT @@max_statement_time")).trim()).toBe("0.000000");
+    const gwt = await startMysqlGateway(db, { policy: TIMEOUT_POLICY });
+    try {
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: gwt.port, user: "pipeline", password: gwt.password, database: db.database });
+      expect((await c.query("SELECT @@max_statement_time AS t"))[0]).toEqual([{ t: 1 }]);
+      await expect(c.query(slow)).rejects.toMatchObject({ errno: 1969 });
+      for (const sql of [
+        "SET max_statement_time = 0",
+        "SET SESSION max_statement_time = 0",
+        "set @@max_statement_time := 3600",
+        "SET @@session.`max_statement_time` = 0",
+        "/*!SET max_statement_time = 0 */",
+        `SET STATEMENT max_statement_time = 0 FOR ${slow}`,
+        "SET max_execution_time = 0",
+      ]) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+        expect(e.message, sql).toMatch(/statement timeout is pinned/);
+      }
+      expect((await c.query("SELECT @@max_statement_time AS t"))[0]).toEqual([{ t: 1 }]);
+      await expect(c.query(slow)).rejects.toMatchObject({ errno: 1969 });
+      await c.end();
+    } finally {
+      await gwt.close();
+    }
+  }, 60_000);
+
   it("streams a large result (20,000 rows, ~20 MB) through the engine", async () => {
     const c = await connect();
     const [rows] = await c.query("SELECT id, payload FROM big ORDER BY id");

@@ -158,6 +158,61 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     await c.end();
   });
 
+  it("a * in a set operation (SELECT 1, 2, 3 UNION SELECT * FROM customers) gives masked values under the first branch's names: redacted", async () => {
+    const c = await connect();
+    const ssn1 = await truth("SELECT ssn FROM customers WHERE id = 1");
+    // the attack is real: root's result holds the e-mail under the column `3`, with no origin
+    expect(await truth("SELECT 1,2,3,4,5,6 FROM dual WHERE 0 UNION SELECT * FROM customers WHERE id = 1")).toContain(email1);
+    for (const sql of [
+      "SELECT 1,2,3,4,5,6 UNION SELECT * FROM customers WHERE id = 1",
+      "SELECT 1 a, 2 b, 3 c, 4 d, 5 e, 6 f FROM dual WHERE 0 UNION ALL SELECT * FROM customers WHERE id = 1",
+      "select 1,2,3,4,5,6 from dual where 0 union distinct select c.* from customers c where id = 1",
+      "VALUES (1,2,3,4,5,6) UNION SELECT * FROM customers WHERE id = 1",
+      "SELECT 1,2,3,4,5,6 FROM dual WHERE 0 /*!UNION SELECT * FROM customers WHERE id = 1 */",
+      "SELECT id, name, name, name, name, name FROM customers WHERE 0 UNION SELECT * FROM customers WHERE id = 1",
+      "SELECT 1,2,3,4,5,6 FROM dual WHERE 0 EXCEPT SELECT 1,2,3,4,5,6 FROM dual UNION SELECT * FROM customers WHERE id = 1",
+    ]) {
+      const got = JSON.stringify(await rows(c, sql));
+      expect(got, sql).not.toContain(email1);
+      expect(got, sql).not.toContain(ssn1);
+      expect(got, sql).toContain("[REDACTED]");
+    }
+    // binary protocol
+    const [b] = await c.execute("SELECT 1,2,3,4,5,6 FROM dual WHERE ? UNION SELECT * FROM customers WHERE id = 1", [0]);
+    expect(JSON.stringify(b)).not.toContain(email1);
+    // a star beside a set operation inside a sub-query is a base table's row: exact
+    expect(await rows(c, "SELECT * FROM customers WHERE id IN (SELECT 1 UNION SELECT 5)")).toEqual([{ id: 1, name: "Ada Lovelace", email: "[REDACTED]", ssn: "[REDACTED]", card: "4111 1111 1111 1111", note: "first" }]);
+    await c.end();
+  });
+
+  it("a masked value cannot leave through variables filled from * (SELECT * … INTO @a, @b, @c: no masked name in the text)", async () => {
+    // the attack is real: root's own SELECT * … INTO puts the e-mail in the third variable
+    expect(await truth("SELECT * FROM customers WHERE id = 1 INTO @a, @b, @c, @d, @e, @f; SELECT @c")).toBe(email1);
+    const c = await connect();
+    const into = "@a, @b, @c, @d, @e, @f";
+    for (const sql of [
+      `SELECT * FROM customers WHERE id = 1 INTO ${into}`,
+      `SELECT c.* FROM customers c WHERE id = 1 INTO ${into}`,
+      `select \`customers\`.* from customers where id = 1 into ${into}`,
+      `(SELECT * FROM customers WHERE id = 1) INTO ${into}`,
+      `SELECT * INTO ${into} FROM customers WHERE id = 1`,
+      `SELECT 1; SELECT * FROM customers WHERE id = 1 INTO ${into}`,
+      `/*!SELECT * FROM customers WHERE id = 1 INTO ${into} */`,
+    ]) {
+      const e = await c.query(sql).catch((x) => x);
+      expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+      expect(await rows(c, "SELECT @c AS c")).toEqual([{ c: null }]);
+    }
+    // the protocol's prepared statement too (refused at prepare)
+    const p = await c.prepare(`SELECT * FROM customers WHERE id = ? INTO ${into}`).catch((x) => x);
+    expect(p).toMatchObject({ errno: 1227 });
+    expect(await rows(c, "SELECT @c AS c")).toEqual([{ c: null }]);
+    // a count is no star expansion
+    await c.query("SELECT COUNT(*) FROM customers INTO @n");
+    expect(await rows(c, "SELECT @n AS n")).toEqual([{ n: 3 }]);
+    await c.end();
+  });
+
   it("under a policy that allows unknown statements, a compound statement cannot wrap what masking must see (EXECUTE IMMEDIATE, a query plan, a computed copy): refused", async () => {
     const open = await startMysqlGateway(db, { policy: POLICY.replace("sql.execute]", "sql.execute, sql.unknown]"), masking: MASKING });
     try {
@@ -212,10 +267,69 @@ describe("MySQL masking while relations change under the session (catalog re-rea
       // the binary protocol: the prepare is refused
       const pe = await c.execute("SELECT id FROM customers WHERE email = ?", ["ada@example.com"]).catch((x) => x);
       expect(pe).toMatchObject({ errno: 1227 });
+      // a `*` ordered or grouped by position, and HANDLER reads through an index, reach masked data unnamed
+      await other("ALTER TABLE customers ADD UNIQUE KEY uq_mail (email)");
+      try {
+        // the oracles are real: root's answers follow the masked values
+        expect(await truth("SELECT * FROM customers ORDER BY 3 DESC LIMIT 1")).toContain("Grace Hopper");
+        expect(await truth("HANDLER customers OPEN; HANDLER customers READ uq_mail = ('alan@example.com'); HANDLER customers CLOSE")).toContain("Alan Turing");
+        await c.query("HANDLER customers OPEN");
+        for (const sql of [
+          "SELECT * FROM customers ORDER BY 3",
+          "SELECT *, 1 FROM customers GROUP BY 3",
+          "select c.* from customers c order by 3 desc limit 1",
+          "HANDLER customers READ uq_mail = ('alan@example.com')",
+          "handler customers read `uq_mail` first",
+          "HANDLER customers READ uq_mail > ('b')",
+        ]) {
+          const e = await c.query(sql).catch((x) => x);
+          expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+          expect(e.message, sql).toMatch(/statement refused by masking: masked data in a predicate/);
+        }
+        // a HANDLER read in the table's own order is no oracle
+        expect((await rows(c, "HANDLER customers READ FIRST"))[0]).toMatchObject({ id: 1, email: "[REDACTED]" });
+        await c.query("HANDLER customers CLOSE");
+      } finally {
+        await c.query("HANDLER customers CLOSE").catch(() => undefined); // its metadata lock would hold the ALTER
+        await other("ALTER TABLE customers DROP KEY uq_mail");
+      }
       // masked data outside predicates is allowed (and masked); predicates on plain columns are allowed
       expect(await rows(c, "SELECT id, email FROM customers WHERE id = 1 ORDER BY name")).toEqual([{ id: 1, email: "[REDACTED]" }]);
       expect(await rows(c, "SELECT id FROM customers WHERE name LIKE 'Ada%' ORDER BY 1")).toEqual([{ id: 1 }]);
       await c.end();
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("NATURAL JOIN with a derived table whose string alias is a masked column's name compares it unnamed: its warnings are withheld, and predicates: refuse refuses it", async () => {
+    // the attacks are real: root's warnings quote the e-mails, and the join is an equality oracle
+    const join = "SELECT * FROM customers NATURAL JOIN (SELECT 1 AS 'email') x";
+    expect(await truth(`${join}; SHOW WARNINGS`)).toContain(email1);
+    expect(await truth(`SELECT id FROM customers NATURAL JOIN (SELECT '${email1}' AS 'email') x`)).toBe("1");
+    const c = await connect();
+    for (const sql of [join, "select c.id from customers c natural left join (select 1 'email') x", "SELECT id FROM customers NATURAL JOIN (SELECT 1 AS 'email', 2 AS 'ssn') x", "SELECT 1 FROM customers /*!NATURAL JOIN (SELECT 1 AS 'email') x */"]) {
+      await c.query(sql);
+      const w = JSON.stringify(await rows(c, "SHOW WARNINGS"));
+      expect(w, sql).not.toContain(email1);
+      expect(w, sql).toContain("[REDACTED]");
+      // in the same text
+      const [[, same]] = (await c.query(`${sql}; SHOW WARNINGS`)) as unknown as [[unknown, Record<string, unknown>[]]];
+      expect(JSON.stringify(same), sql).not.toContain(email1);
+    }
+    // binary protocol
+    await c.execute("SELECT id FROM customers NATURAL JOIN (SELECT ? AS 'email') x", [1]);
+    expect(JSON.stringify(await rows(c, "SHOW WARNINGS"))).not.toContain(email1);
+    await c.end();
+    const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
+    try {
+      const s = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database });
+      for (const sql of [`SELECT id FROM customers NATURAL JOIN (SELECT '${email1}' AS 'email') x`, `SELECT id FROM customers NATURAL RIGHT JOIN (SELECT '${email1}' "email") x`]) {
+        const e = await s.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+        expect(e.message, sql).toMatch(/NATURAL JOIN/);
+      }
+      await s.end();
     } finally {
       await strict.close();
     }
@@ -631,9 +745,62 @@ describe("MySQL masking while relations change under the session (catalog re-rea
       expect(joined.message).not.toContain("@example.com");
       // MariaDB 10.11's UPDATE IGNORE skips the row without a warning (measured): nothing to withhold there
       expect(await truth("SELECT tenant FROM customers WHERE id = 90")).toBe("2"); // nothing moved
+      // INSERT IGNORE … ON DUPLICATE KEY UPDATE turns the same clash into a warning quoting the key
+      const ignored = "INSERT IGNORE INTO customers (id, name) VALUES (90, 'x') ON DUPLICATE KEY UPDATE tenant = 1";
+      expect(await truth(`${ignored}; SHOW WARNINGS`)).toContain(`Duplicate entry '1-${email1}'`); // the attack is real
+      await c.query(ignored);
+      const after = await rows(c, "SHOW WARNINGS");
+      expect(after).toHaveLength(1);
+      expect(JSON.stringify(after)).not.toContain("@example.com");
+      const [[, same]] = (await c.query(`${ignored}; SHOW WARNINGS`)) as unknown as [[unknown, Record<string, unknown>[]]];
+      expect(same).toHaveLength(1);
+      expect(JSON.stringify(same)).not.toContain("@example.com");
+      await c.execute("INSERT IGNORE INTO customers (id, name) VALUES (?, 'x') ON DUPLICATE KEY UPDATE tenant = 1", [90]);
+      expect(JSON.stringify(await rows(c, "SHOW ERRORS; SHOW WARNINGS"))).not.toContain("@example.com");
+      await c.query(ignored);
+      await expect(c.query("GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT")).rejects.toMatchObject({ errno: 1227 });
+      expect(await rows(c, "SELECT @m AS m")).toEqual([{ m: null }]);
+      expect(await truth("SELECT tenant FROM customers WHERE id = 90")).toBe("2");
       await c.end();
     } finally {
       await other("DELETE FROM customers WHERE id = 90; ALTER TABLE customers DROP KEY uq_tenant_email, DROP COLUMN tenant");
+    }
+  });
+
+  it("a DBA's generated column that converts a masked column makes the server quote it for statements naming neither: SELECT * warnings and a write's ERR are withheld", async () => {
+    // Virtual: computed by every SELECT *; stored: recomputed by any UPDATE of the row (strict mode: an error).
+    await other("SET SESSION sql_mode = ''; ALTER TABLE customers ADD COLUMN e_num INT AS (CAST(email AS SIGNED)) VIRTUAL, ADD COLUMN e_st INT AS (CAST(email AS SIGNED)) STORED");
+    try {
+      // the attacks are real (root)
+      expect(await truth("SELECT * FROM customers WHERE id = 1; SHOW WARNINGS")).toContain(`Truncated incorrect INTEGER value: '${email1}'`);
+      await expect(db.rootSql("SET SESSION sql_mode = 'STRICT_TRANS_TABLES'; UPDATE customers SET name = 'Ada Lovelace' WHERE id = 1", db.database)).rejects.toThrow(`'${email1}'`);
+      const c = await connect();
+      for (const sql of ["SELECT * FROM customers WHERE id = 1", "select c.* from customers c where id = 1", "SELECT id, c.* FROM customers c WHERE id = 1"]) {
+        const r = await rows(c, sql);
+        expect(r[0]!.email, sql).toBe("[REDACTED]");
+        const w = await rows(c, "SHOW WARNINGS");
+        expect(w.length, sql).toBeGreaterThan(0);
+        expect(JSON.stringify(w), sql).not.toContain("@example.com");
+        const [[, same]] = (await c.query(`${sql}; SHOW WARNINGS`)) as unknown as [[unknown, Record<string, unknown>[]]];
+        expect(JSON.stringify(same), sql).not.toContain("@example.com");
+      }
+      // binary protocol
+      await c.execute("SELECT * FROM customers WHERE id = ?", [1]);
+      expect(JSON.stringify(await rows(c, "SHOW WARNINGS"))).not.toContain("@example.com");
+      // a write naming neither column: its ERR text is withheld, code and SQLSTATE kept
+      await c.query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES'");
+      for (const sql of ["UPDATE customers SET name = 'Ada Lovelace' WHERE id = 1", "SELECT 1; UPDATE customers SET name = 'Ada Lovelace' WHERE id = 1"]) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1292, sqlState: "22007" });
+        expect(e.message, sql).toMatch(/withheld/);
+        expect(e.message, sql).not.toContain("@example.com");
+      }
+      const pe = await c.execute("UPDATE customers SET name = ? WHERE id = 1", ["Ada Lovelace"]).catch((x) => x);
+      expect(pe).toMatchObject({ errno: 1292 });
+      expect(pe.message).not.toContain("@example.com");
+      await c.end();
+    } finally {
+      await other("ALTER TABLE customers DROP COLUMN e_num, DROP COLUMN e_st");
     }
   });
 

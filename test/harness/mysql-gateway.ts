@@ -55,7 +55,9 @@ export async function startMysqlGateway(db: RunningMariaDb, opts: { policy: stri
         const level = policy.sqlAccessLevel({ identity, resource, activeGrants: [] });
         levels.push(level);
         const cred = db.levels[level as "read" | "write" | "admin"];
-        const s = await mysqlLogin({ host: db.host, port: db.port, user: cred.user, password: cred.password, database: client.database ?? db.database, capabilities: client.capabilities, collation: client.collation, readOnly: level === "read" });
+        // The policy's statement timeout, set by the connector as the server's own (as the worker's open does).
+        const statementTimeoutMs = policy.sessionLimits(identity, resource).statementTimeoutMs;
+        const s = await mysqlLogin({ host: db.host, port: db.port, user: cred.user, password: cred.password, database: client.database ?? db.database, capabilities: client.capabilities, collation: client.collation, readOnly: level === "read", statementTimeoutMs });
         const core = new MysqlEngineCore(
           {
             sendToClient: (b) => toClient(b),
@@ -75,7 +77,7 @@ export async function startMysqlGateway(db: RunningMariaDb, opts: { policy: stri
               end();
             },
           },
-          { capabilities: s.capabilities, serverVersion: s.handshake.serverVersion, pinned: s.pinned, masker: opts.masking ? new RowMasker(createMasker(loadWasmModule("mask"), { rules: opts.masking }), { rules: opts.masking }) : null, allowLocalInfile: opts.allowLocalInfile },
+          { capabilities: s.capabilities, serverVersion: s.handshake.serverVersion, pinned: s.pinned, masker: opts.masking ? new RowMasker(createMasker(loadWasmModule("mask"), { rules: opts.masking }), { rules: opts.masking }) : null, allowLocalInfile: opts.allowLocalInfile, readOnly: level === "read", statementTimeoutMs },
         );
         s.socket.on("data", (b: Buffer) => core.onServerData(new Uint8Array(b)));
         s.socket.on("close", () => end());

@@ -41,6 +41,11 @@ export interface MysqlStatement extends ClassifiedStatement {
    * records' values the same way), for the trail; absent when it does not. See queryPlanShown.
    */
   queryPlan?: string;
+  /**
+   * A `*` expands to every column (after SELECT / DISTINCT / ALL / DISTINCTROW, a comma or `t.`):
+   * the server computes columns the statement does not name, virtual generated ones included.
+   */
+  expandsStar?: boolean;
 }
 
 const COMPOUND_OPENERS = new Set(["IF", "CASE", "LOOP", "WHILE", "REPEAT", "FOR", "ELSE", "ELSEIF", "END", "WHEN", "DECLARE", "LEAVE", "ITERATE", "RETURN", "OPEN", "FETCH", "CLOSE", "GOTO"]);
@@ -108,6 +113,16 @@ export function classifyMysql(sql: string, dialect: Dialect): MysqlStatement[] {
   return pieces.map((p) => classifyOne({ toks: p, sql, dialect }));
 }
 
+function expandsStar(toks: readonly Token[]): boolean {
+  return toks.some((t, i) => {
+    if (t.type !== "op" || t.text !== "*") return false;
+    const prev = toks[i - 1];
+    if (!prev) return false;
+    if (prev.type === "word") return ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text);
+    return prev.type === "op" && (prev.text === "," || prev.text === ".");
+  });
+}
+
 function word(t: Token | undefined, ...w: string[]): boolean {
   return !!t && t.type === "word" && w.includes(t.text);
 }
@@ -117,6 +132,7 @@ function classifyOne(ctx: Ctx): MysqlStatement {
   const s = classifyHead(ctx);
   const plan = queryPlanShown(toks);
   if (plan) s.queryPlan = plan;
+  if (expandsStar(toks)) s.expandsStar = true;
   // Function calls anywhere in the statement (subqueries, defaults, expressions).
   addCalls(s, toks);
   if (!s.objects.length) s.objects = tablesNamed(toks);

@@ -103,6 +103,11 @@ export function tableQueryStarts(toks: readonly Token[]): Set<number> {
 /** Words TABLE follows in DDL and administration statements (never a `TABLE t` query). */
 const TABLE_KEYWORDS_BEFORE = new Set(["CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "LOCK", "TEMPORARY", "SHOW", "CHECK", "REPAIR", "OPTIMIZE", "ANALYZE", "CHECKSUM", "FLUSH", "REPLACE", "IMPORT", "WITH", "OR", "INTO", "INSERT"]);
 
+/**
+ * `nestedStars`: column rules apply (the engine passes `hasColumnRules`): what reaches columns
+ * without naming them taints too — a `*` inside a sub-query or CTE, or beside a top-level set
+ * operation, MySQL 8's `TABLE t` there, and NATURAL JOIN.
+ */
 export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identifier: string) => boolean, isMaskedView: (identifier: string) => boolean = () => false, nestedStars = false): Taint | null {
   let toks;
   try {
@@ -122,15 +127,26 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
   let stmtMaskedView = false;
   let stmtPredicateClause = false;
   let stmtOrdinal: string | null = null;
+  // A `*` at the top level and a set operation in the same statement: `SELECT 1, 2, 3 UNION SELECT *
+  // FROM customers` gives the masked values under the first branch's names (`3`) and no origin.
+  let stmtStar = false;
+  let stmtHead: Token | undefined;
+  let stmtSetOperation = false;
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   let depth = 0;
   let pred: boolean[] = [false];
   const inPredicate = () => pred.slice(0, depth + 1).some(Boolean);
   const endStatement = () => {
+    if (stmtStar && stmtSetOperation) {
+      sources.add("all columns (*) in a set operation");
+      stmtMasked = true;
+    }
     if (stmtMasked && stmtAssigns) assigns = true;
-    if (stmtMasked && stmtOrdinal) predicate ??= stmtOrdinal;
+    // With a `*` the position may be a masked column's (`SELECT * FROM customers ORDER BY 3`).
+    if (stmtStar && !stmtMasked && stmtOrdinal) sources.add("all columns (*) ordered or grouped by position");
+    if ((stmtMasked || stmtStar) && stmtOrdinal) predicate ??= stmtOrdinal;
     if (stmtMasked && stmtPredicateClause && (stmtNested || stmtMaskedView)) predicate ??= "masked data reached through a sub-query, set operation or masked view, with a predicate or ordering clause";
-    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = false;
+    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = stmtStar = stmtSetOperation = false;
     stmtOrdinal = null;
     depth = 0;
     pred = [false];
@@ -162,12 +178,34 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
       sources.add("all columns (TABLE t) inside a sub-query, set operation or write");
       stmtMasked = true;
     }
-    if (nestedStars && depth > 0 && t.type === "op" && t.text === "*") {
+    if (nestedStars && t.type === "op" && t.text === "*") {
       const prev = toks[i - 1];
       if (prev && ((prev.type === "word" && ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text)) || (prev.type === "op" && (prev.text === "," || prev.text === ".")))) {
-        sources.add("all columns (*) inside a sub-query or CTE");
-        stmtMasked = true;
+        if (depth > 0) {
+          sources.add("all columns (*) inside a sub-query or CTE");
+          stmtMasked = true;
+        } else stmtStar = true;
       }
+    }
+    // NATURAL JOIN compares every column of the same name without naming it, and a derived table
+    // can carry any name as a string alias (`NATURAL JOIN (SELECT 1 AS 'email') x`): the comparison
+    // is an oracle, and its conversion warnings quote the masked values (`Truncated incorrect
+    // DECIMAL value: 'ada@…'`, measured). With column rules it reads masked data in a predicate.
+    // (A view stores it as `join … on(c.email = x.email)`: the catalog reads the names.) It hands
+    // out no value under a column of its own, so it does not count as assigning one.
+    // `HANDLER t READ <index> = (…)` / `… <index> FIRST|NEXT`: compares or orders by the index's key
+    // columns, which the statement does not name (a unique key over email is an equality oracle).
+    if (i === 0 || toks[i - 1]!.type === "semicolon") stmtHead = t;
+    if (nestedStars && t.type === "word" && t.text === "READ" && stmtHead?.type === "word" && stmtHead.text === "HANDLER") {
+      const index = toks[i + 1];
+      if (index && !(index.type === "word" && ["FIRST", "NEXT", "PREV", "LAST"].includes(index.text))) {
+        sources.add("HANDLER … READ through an index (its key columns)");
+        predicate ??= "HANDLER … READ through an index compares or orders by its key columns";
+      }
+    }
+    if (nestedStars && t.type === "word" && t.text === "NATURAL") {
+      sources.add("NATURAL JOIN (compares the columns of the same name, masked ones among them)");
+      predicate ??= "NATURAL JOIN compares columns the statement does not name";
     }
     if ((t.type === "word" || t.type === "ident") && namesMasked(t.value)) {
       const view = isMaskedView(t.value);
@@ -193,7 +231,11 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     }
     if (t.type !== "word") return;
     if (t.text === "SELECT" && ++selects > 1) nested = stmtNested = true;
-    if (SET_OPERATIONS.has(t.text)) nested = stmtNested = true;
+    if (SET_OPERATIONS.has(t.text)) {
+      nested = stmtNested = true;
+      // Its result columns are named after the first branch (a star inside parentheses taints already).
+      if (depth === 0) stmtSetOperation = true;
+    }
     if (QUERY_STARTS.has(t.text) && toks[i - 1]?.type === "op" && toks[i - 1]!.text === "(") nested = stmtNested = true;
   });
   endStatement();

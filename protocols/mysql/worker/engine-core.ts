@@ -17,7 +17,7 @@ import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
 import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
 import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
 import { decodeEof, decodeErr, decodeOk, encodeErr, encodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
-import { lex } from "../sql/lexer.ts";
+import { lex, type Token } from "../sql/lexer.ts";
 import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
@@ -83,6 +83,18 @@ export interface MysqlEngineOptions {
   masker: RowMasker | null;
   /** LOAD DATA LOCAL INFILE is refused unless the resource allows it (it reads files on the pipeline host). */
   allowLocalInfile?: boolean;
+  /**
+   * The session runs at the `read` access level: the connector set `SESSION TRANSACTION READ ONLY`
+   * (the second wall behind the classifier, as PostgreSQL's default_transaction_read_only). It is
+   * pinned: statements that lift it are refused, and the re-read after opaque statements checks it.
+   */
+  readOnly?: boolean;
+  /**
+   * The policy's statement timeout, which the connector set as the server's own
+   * (`max_statement_time` / `max_execution_time`): pinned while set, so a statement that changes
+   * it is refused (`SET max_statement_time = 0` would lift the policy's limit).
+   */
+  statementTimeoutMs?: number | null;
   /** Bound for one logical packet from either side. */
   maxPacket?: number;
 }
@@ -143,9 +155,20 @@ export class MysqlEngineCore {
    * (`CAST(email AS SIGNED)` warns "Truncated incorrect INTEGER value: 'ada@…'"), and the list has
    * not been reset since. It survives statements that use no table (`SELECT 1`, `SET`, `DO`) and
    * the OK/EOF warning count does not tell (measured on MariaDB 10.11); the gateway's own catalog
-   * query uses a table, so it resets the list — only then is the state clean again.
+   * query uses a table, so it resets the list — only then is the state clean again. Under column
+   * rules any write taints it too: a duplicate key turned into a warning (`INSERT IGNORE … ON
+   * DUPLICATE KEY UPDATE tenant = 1` against UNIQUE (tenant, email)) quotes the whole key, masked
+   * column included, though the statement names none (measured) — as its ERR 1062 does. So does
+   * any `*` expansion: it computes virtual generated columns the statement does not name, and a
+   * DBA's `e_num INT AS (CAST(email AS SIGNED)) VIRTUAL` warns `Truncated incorrect INTEGER value:
+   * 'ada@…'` on every `SELECT * FROM customers` (measured).
    */
   private diagnosticsTainted = false;
+
+  /** Whether statements of a text may leave masked values in the diagnostics list (see diagnosticsTainted). */
+  private echoesUnnamedValues(statements: readonly MysqlStatement[]): boolean {
+    return !!this.opts.masker?.hasColumnRules && statements.some((s) => WRITE_KINDS.has(s.kind) || s.expandsStar);
+  }
   /** The gateway's own query in flight: its answer is consumed here, never sent to the client. */
   private internal: ((p: Packet) => void) | null = null;
   private readonly deprecateEof: boolean;
@@ -276,7 +299,7 @@ export class MysqlEngineCore {
     // later as a plain `SELECT @v`: a plan-showing statement that assigns is refused like a
     // statement naming masked data that assigns (below).
     const taint = plan ? withQueryPlan(analyzed, plan, assignsVariable(sql.slice(planned!.start, planned!.end), this.pin.dialect)) : analyzed;
-    const pinRefusal = this.pin.check(statements);
+    const pinRefusal = this.pin.check(statements) ?? (this.opts.readOnly ? liftsReadOnly(sql, this.pin.dialect) : null) ?? (this.opts.statementTimeoutMs ? changesStatementTimeout(sql, this.pin.dialect) : null);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
     if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host`, guard: "local-infile", taint };
@@ -292,10 +315,13 @@ export class MysqlEngineCore {
       const sources = [...(taint?.sources ?? []), `table ${moved.table.toLowerCase()}`];
       return { sql, statements, refusal: `${moved.command} names the masked table ${moved.table}: refused, DDL on a table that masking rules name by table.column could move its masked columns out of the rules' names`, guard: "masking", taint, sources };
     }
-    if (m && (taint || this.diagnosticsTainted) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
+    if (m && (taint || this.diagnosticsTainted || this.echoesUnnamedValues(statements)) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
     // A view stores no values (reading it is masked through the catalog); a table or row written from `*` does.
     const starWrite = m?.hasColumnRules && statements.find((s) => WRITE_KINDS.has(s.kind) && !/\bVIEW\b/.test(s.command));
     if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) written"] };
+    // The same for a variable: `SELECT * FROM customers WHERE id = 1 INTO @a, @b, @c` names no masked
+    // column (the server expands the star), and a later `SELECT @c` names nothing masked either.
+    if (m?.hasColumnRules && selectsStarInto(sql, this.pin.dialect)) return { sql, statements, refusal: "SELECT … INTO with * reads every column (masked ones among them) into variables: refused, the values would leave masking", guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) selected INTO variables"] };
     if (taint?.predicate && m?.refusePredicates) return { sql, statements, refusal: `statement refused by masking: masked data in a predicate or ordering clause (${taint.predicate}); this policy refuses them`, guard: "masking", taint };
     if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
     // Code the gateway cannot read: SQL-level PREPARE … FROM / EXECUTE / EXECUTE IMMEDIATE (the SQL
@@ -348,7 +374,7 @@ export class MysqlEngineCore {
     }
     const verdict = await this.host.decide(c.statements, c.sql, "query");
     // SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived.
-    if (!c.taint && this.diagnosticsTainted && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
+    if (!c.taint && (this.diagnosticsTainted || this.echoesUnnamedValues(c.statements)) && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
     if (verdict.effect === "approve") {
@@ -476,7 +502,7 @@ export class MysqlEngineCore {
     if (pend.kind === "prepare") return this.onPrepareResponse(p, pend);
     switch (this.phase) {
       case "head": {
-        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : pend.taint);
+        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : (pend.taint ?? (this.echoesUnnamedValues(pend.statements) ? UNNAMED_VALUES_TAINT : null)));
         if (b[0] === 0x00) {
           const ok = decodeOk(b);
           if (!this.checkStatus(ok.status)) return;
@@ -509,7 +535,7 @@ export class MysqlEngineCore {
         this.phase = "rows";
         return;
       case "rows": {
-        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : pend.taint);
+        if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : (pend.taint ?? (this.echoesUnnamedValues(pend.statements) ? UNNAMED_VALUES_TAINT : null)));
         if (b[0] === 0xfe && b.length < 0xffffff) {
           const end = this.deprecateEof ? decodeOk(b) : decodeEof(b);
           const status = end.status;
@@ -638,7 +664,7 @@ export class MysqlEngineCore {
     this.pending = null;
     this.phase = "head";
     if (pend && (pend.kind === "query" || pend.kind === "execute")) {
-      if (pend.taint) this.diagnosticsTainted = true;
+      if (pend.taint || this.echoesUnnamedValues(pend.statements)) this.diagnosticsTainted = true;
       for (const s of pend.statements) this.pin.apply(s);
       this.pin.markUnconfirmed(pend.statements);
     }
@@ -763,16 +789,19 @@ export class MysqlEngineCore {
       if (b[0] === 0xfe && b.length < 0xffffff) {
         this.onServerPacket = original;
         const row = this.internalRows[0];
-        const why = row ? this.pin.confirm({ sqlMode: row[0] ?? "", charsetClient: row[1] ?? "", charsetResults: row[2] ?? "", charsetConnection: row[3] ?? "" }) : "no answer";
+        let why = row ? this.pin.confirm({ sqlMode: row[0] ?? "", charsetClient: row[1] ?? "", charsetResults: row[2] ?? "", charsetConnection: row[3] ?? "" }) : "no answer";
+        if (!why && this.opts.readOnly && row?.[4] !== "1") why = "the read-only transaction mode of a read-level session was lifted";
         if (why) return this.fatal("denied", `session settings changed behind the gateway: ${why}`, 1);
         this.pending = null;
         this.busy = false;
         void this.drain();
         return;
       }
-      this.internalRows.push(decodeTextRow(b, 4).map((c) => (c === null ? null : utf8Text(c))));
+      this.internalRows.push(decodeTextRow(b, this.opts.readOnly ? 5 : 4).map((c) => (c === null ? null : utf8Text(c))));
     };
-    this.host.sendToServer(encodePacket(0, encodeQuery("SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_results, @@SESSION.character_set_connection")));
+    // MariaDB names the session's access mode tx_read_only (transaction_read_only from 11.1), MySQL 8 transaction_read_only.
+    const readOnly = this.opts.readOnly ? (this.pin.dialect.flavor === "mysql" ? ", @@SESSION.transaction_read_only" : ", @@SESSION.tx_read_only") : "";
+    this.host.sendToServer(encodePacket(0, encodeQuery(`SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_results, @@SESSION.character_set_connection${readOnly}`)));
   }
 
   /** Tell the client (ERR with the next sequence id) and end the session. */
@@ -793,6 +822,13 @@ const WRITE_KINDS = new Set(["write", "ddl", "privilege", "copy_external"]);
  */
 const KEY_VALUE_ERRORS = new Set([1062, 1586, 1557, 1761, 1762]);
 const KEY_VALUE_TAINT: Taint = { plain: false, sources: ["a unique key's values, which may hold a masked column"], maskedView: false, assigns: false, predicate: null };
+/**
+ * An ERR answering a write or a `*` expansion under column rules: the server may quote values the
+ * statement does not name — a DBA's stored `e_st INT AS (CAST(email AS SIGNED))` made `UPDATE
+ * customers SET name = 'x' WHERE id = 1` fail with `Truncated incorrect INTEGER value: 'ada@…'`
+ * (ERR 1292, measured) — so its text is withheld, code and SQLSTATE kept.
+ */
+const UNNAMED_VALUES_TAINT: Taint = { plain: false, sources: ["a write or * expansion, whose errors may quote columns it does not name"], maskedView: false, assigns: false, predicate: null };
 /** Results of SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived. */
 const DIAGNOSTICS_TAINT: Taint = { plain: false, sources: ["diagnostics of a statement that read masked data"], maskedView: false, assigns: false, predicate: null };
 
@@ -845,6 +881,63 @@ function assignsVariable(sql: string, dialect: Parameters<typeof lex>[1]): boole
   return toks === null || toks.some((t) => (t.type === "word" && t.text === "INTO") || (t.type === "op" && t.text === ":="));
 }
 
+/**
+ * Whether a statement of the text selects a `*` expansion INTO something (variables, local
+ * variables, a file): `INTO` not after INSERT/REPLACE and its modifiers, with a `*` in the same
+ * statement. Text that cannot be lexed counts.
+ */
+function selectsStarInto(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
+  const toks = wordsOf(sql, dialect);
+  if (toks === null) return true;
+  let piece: typeof toks = [];
+  for (const t of [...toks, null]) {
+    if (t && t.type !== "semicolon") {
+      piece.push(t);
+      continue;
+    }
+    const into = piece.some((x, i) => x.type === "word" && x.text === "INTO" && !(i > 0 && piece[i - 1]!.type === "word" && ["INSERT", "REPLACE", "IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"].includes(piece[i - 1]!.text)));
+    if (into && starExpansion(piece)) return true;
+    piece = [];
+  }
+  return false;
+}
+
+/**
+ * Why a statement of the text would lift a read-level session's read-only mode, or null: a READ
+ * WRITE access mode (`START TRANSACTION READ WRITE`, `SET [SESSION] TRANSACTION … READ WRITE`),
+ * or an assignment to the access-mode variable (`SET tx_read_only = 0`, `@@SESSION.transaction_read_only`,
+ * `SET STATEMENT tx_read_only = 0 FOR …`). Text that cannot be lexed counts.
+ */
+function liftsReadOnly(sql: string, dialect: Parameters<typeof lex>[1]): string | null {
+  const toks = wordsOf(sql, dialect);
+  if (toks === null) return "statement text the gateway cannot lex in a read-only session";
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t.type === "word" && t.text === "READ" && toks[i + 1]?.type === "word" && toks[i + 1]!.text === "WRITE") return "READ WRITE transactions are refused: the read-only mode of a read-level session is pinned";
+    const name = t.type === "variable" ? t.value.replace(/^@@((global|session|local)\.)?/i, "") : t.type === "word" || t.type === "ident" ? t.value : "";
+    const next = toks[i + 1];
+    if (/^(tx|transaction)_read_only$/i.test(name) && next?.type === "op" && (next.text === "=" || next.text === ":=")) return `SET ${name.toLowerCase()} is refused: the read-only mode of a read-level session is pinned`;
+  }
+  return null;
+}
+
+/**
+ * Why a statement of the text would change the server-side statement timeout the connector set
+ * for the policy's limit (`SET [SESSION] max_statement_time = 0`, `@@max_execution_time`, `SET
+ * STATEMENT max_statement_time = 0 FOR …`), or null. Text that cannot be lexed counts.
+ */
+function changesStatementTimeout(sql: string, dialect: Parameters<typeof lex>[1]): string | null {
+  const toks = wordsOf(sql, dialect);
+  if (toks === null) return "statement text the gateway cannot lex in a session with a statement timeout";
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    const name = t.type === "variable" ? t.value.replace(/^@@((global|session|local)\.)?/i, "") : t.type === "word" || t.type === "ident" ? t.value : "";
+    const next = toks[i + 1];
+    if (/^max_(statement|execution)_time$/i.test(name) && next?.type === "op" && (next.text === "=" || next.text === ":=")) return `SET ${name.toLowerCase()} is refused: the policy's statement timeout is pinned`;
+  }
+  return null;
+}
+
 function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string): boolean {
   const toks = wordsOf(sql, dialect);
   return toks === null || toks.some((t) => t.type === "word" && t.text === word);
@@ -853,7 +946,10 @@ function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string):
 /** A `*` that expands to every column: after SELECT / DISTINCT / ALL, a comma, or `t.` (not `count(*)`, not a product); or MySQL 8's `TABLE t`. */
 function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
   const toks = wordsOf(sql, dialect);
-  if (toks === null) return true;
+  return toks === null || starExpansion(toks);
+}
+
+function starExpansion(toks: readonly Token[]): boolean {
   if (tableQueryStarts(toks).size > 0) return true;
   return toks.some((t, i) => {
     if (t.type !== "op" || t.text !== "*") return false;

@@ -182,7 +182,8 @@ export class MysqlEngine implements Engine {
           end: (reason) => this.end(reason),
           killQuery: (threadId) => this.opts.threads?.killQuery(threadId).catch(() => false) ?? Promise.resolve(false),
         },
-        { capabilities: hs.capabilities, serverVersion, pinned, masker: this.masker },
+        // A read-level session's read-only transaction mode (set by the connector at login) is pinned.
+        { capabilities: hs.capabilities, serverVersion, pinned, masker: this.masker, readOnly: host.policy.sqlAccessLevel() === "read", statementTimeoutMs: host.policy.limits().statementTimeoutMs },
       );
     } catch (e) {
       // sql_mode or a character set the gateway cannot read exactly (session.ts): refuse the session.
