@@ -136,6 +136,12 @@ export class KubeHooks implements HttpEngineHooks {
       if (decision.effect === "deny") return { kind: "refuse", status: 403, detail: forbiddenStatus(r, `gatehouse: ${decision.reason}`).message };
       return this.refuse(kubeStatus(400, "BadRequest", SPDY_REFUSED));
     }
+    // A WebSocket upgrade is read only for exec, attach and port-forward (their channel and SPDY
+    // readers). The API server also serves a watch (and logs, and the proxy) over WebSocket to a
+    // GET that asks to upgrade: relayed unread, Secret data and log lines would pass unmasked.
+    if (req.upgrade !== null && !(r.kind === "resource" && (r.verb === "exec" || r.verb === "attach" || r.verb === "portforward"))) {
+      return this.refuse(kubeStatus(400, "BadRequest", `gatehouse: a WebSocket upgrade is accepted only for exec, attach and port-forward, not for ${r.kind === "resource" ? r.verb : "a non-resource path"}: the gateway cannot mask what it would carry (ask without Upgrade)`));
+    }
     this.input = input;
     this.description = this.describe(req, r, input);
     // A create names its object only in the body: read it (bounded) so `names:` rules can decide.

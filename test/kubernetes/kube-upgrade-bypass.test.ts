@@ -1,0 +1,144 @@
+/**
+ * Attacks on the Kubernetes engine through the real gateway (attacker review): `gatehouse connect
+ * demo-k8s` (the CLI's HTTPS listener, client certificate from its kubeconfig) → tunnel → worker
+ * (wrangler dev) → connector → the test API server, with the demo policy. Ground truth is what the
+ * test API server saw (its own request record) and sent.
+ *
+ * A WebSocket upgrade on a watch: the API server serves `GET …?watch=true` with `Upgrade:
+ * websocket` as a stream of events in WebSocket messages (its watch handler does for any GET that
+ * asks to upgrade). The gateway reads upgraded bytes only for exec/attach/port-forward; any other
+ * upgrade would be relayed unread, Secret data and log lines unmasked. It is refused before
+ * anything reaches the API server.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import WebSocket from "ws";
+import { get as httpsGet } from "node:https";
+import { startTestStack, type TestStack } from "../harness/stack.ts";
+import { eventually, gatehouse } from "../e2e/helpers.ts";
+import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server.ts";
+import { findType } from "../kube-apiserver/resources.ts";
+import type { KubernetesResourceConfig } from "../../connector/config.ts";
+
+const SECRET = "ws-watch-s3cr3t-value";
+const SECRET_B64 = Buffer.from(SECRET).toString("base64");
+const CLUSTER_TOKEN = "cluster-admin-token-held-only-by-the-connector";
+let api: KubeApiServer;
+let stack: TestStack;
+let connect: ChildProcess;
+let connectLog = "";
+let listener = { port: 0, ca: "", cert: "", key: "" };
+
+beforeAll(async () => {
+  api = await startKubeApiServer({ tokens: { [CLUSTER_TOKEN]: { name: "gatehouse-connector", groups: ["system:masters"] } } });
+  const ns = findType("", "v1", "namespaces")!;
+  for (const name of ["default", "apps", "kube-system"]) api.store.create(ns, "", { metadata: { name } });
+  api.store.create(findType("", "v1", "secrets")!, "default", { metadata: { name: "db" }, type: "Opaque", data: { password: SECRET_B64 } });
+  const resource: KubernetesResourceConfig = {
+    name: "demo-k8s",
+    type: "kubernetes",
+    labels: { env: "demo" },
+    url: new URL(api.url),
+    ca: () => api.certs.caPem,
+    credential: { kind: "bearer", token: () => CLUSTER_TOKEN },
+    dropCookies: true,
+    identityHeaders: false,
+  };
+  stack = await startTestStack({ extraResources: [resource], verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
+  const stateDir = mkdtempSync(join(tmpdir(), "gatehouse-k8s-upgrade-"));
+  const ready = join(stateDir, "ready.json");
+  const token = await stack.mintToken({ sub: "pipeline-deploy", ttlSeconds: 3600 });
+  connect = spawn(process.execPath, ["bin/gatehouse.mjs", "connect", "demo-k8s", "--port", "0", "--gateway", stack.gatewayUrl, "--ready-file", ready], {
+    env: { ...process.env, GATEHOUSE_TOKEN: token, GATEHOUSE_STATE_DIR: stateDir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  connect.stdout!.on("data", (d: Buffer) => (connectLog += d.toString()));
+  connect.stderr!.on("data", (d: Buffer) => (connectLog += d.toString()));
+  await eventually(async () => existsSync(ready), `the listener's ready file (log: ${connectLog})`, 600);
+  const port = (JSON.parse(readFileSync(ready, "utf8")) as { port: number }).port;
+  const printed = await gatehouse(["kubeconfig", "demo-k8s", "--port", String(port), "--path"], { GATEHOUSE_STATE_DIR: stateDir });
+  expect(printed.code, printed.stderr).toBe(0);
+  const cfg = YAML.parse(readFileSync(printed.stdout.trim(), "utf8"));
+  const b64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
+  listener = {
+    port,
+    ca: b64(cfg.clusters[0].cluster["certificate-authority-data"]),
+    cert: b64(cfg.users[0].user["client-certificate-data"]),
+    key: b64(cfg.users[0].user["client-key-data"]),
+  };
+}, 300_000);
+
+afterAll(async () => {
+  connect?.kill("SIGTERM");
+  await stack?.stop();
+  await api?.close();
+});
+
+/** A WebSocket through the listener (its CA, the kubeconfig's client certificate): messages until closed, or the refusal. */
+function wsThroughListener(target: string, waitMs = 3000): Promise<{ opened: boolean; messages: string[]; status: number | null; body: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`wss://127.0.0.1:${listener.port}${target}`, { ca: listener.ca, cert: listener.cert, key: listener.key, perMessageDeflate: false });
+    const messages: string[] = [];
+    let opened = false;
+    const done = (status: number | null, body: string) => {
+      clearTimeout(timer);
+      resolve({ opened, messages, status, body });
+    };
+    const timer = setTimeout(() => {
+      ws.terminate();
+      done(null, "");
+    }, waitMs);
+    ws.on("open", () => (opened = true));
+    ws.on("message", (m) => messages.push(m.toString()));
+    ws.on("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => done(res.statusCode ?? null, body));
+    });
+    ws.on("error", () => {});
+    ws.on("close", () => done(101, ""));
+  });
+}
+
+describe("WebSocket upgrades other than exec/attach/port-forward", () => {
+  it.each([
+    ["a watch of Secrets", "/api/v1/namespaces/default/secrets?watch=true"],
+    ["a watch of one Secret", "/api/v1/namespaces/default/secrets/db?watch=1"],
+    ["a watch of Secrets across namespaces", "/api/v1/secrets?watch=true"],
+  ])("%s over WebSocket is refused with a Status; nothing reaches the API server", async (_what, target) => {
+    const before = api.requests.length;
+    const r = await wsThroughListener(target);
+    const seen = api.requests.slice(before);
+    // Ground truth: the API server never saw the upgrade (before the fix it did, and sent the
+    // Secret's data in a WebSocket message relayed unread).
+    expect(seen.map((q) => `${q.method} ${q.url}`)).toEqual([]);
+    expect(r.opened).toBe(false);
+    expect(r.messages.join("\n")).not.toContain(SECRET_B64);
+    expect(r.status).toBe(400);
+    const status = JSON.parse(r.body);
+    expect(status).toMatchObject({ kind: "Status", apiVersion: "v1", status: "Failure", code: 400, reason: "BadRequest" });
+    expect(status.message).toContain("WebSocket");
+  });
+
+  it("the same watch without the upgrade still works, Secret data masked (the policy allows watch)", async () => {
+    const res = await new Promise<string>((resolve, reject) => {
+      const req = httpsGet({ host: "127.0.0.1", port: listener.port, path: "/api/v1/namespaces/default/secrets?watch=true", ca: listener.ca, cert: listener.cert, key: listener.key }, (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => {
+          body += d.toString();
+          if (body.includes("\n")) {
+            req.destroy();
+            resolve(body);
+          }
+        });
+      });
+      req.on("error", reject);
+    });
+    expect(res).toContain('"name":"db"');
+    expect(res).not.toContain(SECRET_B64);
+  });
+});
