@@ -134,6 +134,45 @@ export function resolveTarget(path: string): Target | undefined {
   return { rt, namespace, name: rest[1], subresource: rest[2] };
 }
 
+/**
+ * The query as the API server reads it: Go's `url.URL.Query()` (net/url parseQuery, error
+ * ignored). Pairs split on `&` only; a pair with `;`, or whose key or value has a malformed `%`
+ * escape, is dropped silently — not kept literally as WHATWG URLSearchParams keeps it.
+ */
+/** The request-target's query as sent (Go's RawQuery), not re-encoded as WHATWG URL's `search` is. */
+export function rawQueryOf(target: string | undefined): string {
+  const t = target ?? "";
+  const q = t.indexOf("?");
+  return q < 0 ? "" : t.slice(q + 1);
+}
+
+export function goQuery(rawQuery: string): URLSearchParams {
+  const out = new URLSearchParams();
+  const unescape = (s: string): string | null => {
+    const bytes: number[] = [];
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i]!;
+      if (c === "%") {
+        const hex = s.slice(i + 1, i + 3);
+        if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null;
+        bytes.push(parseInt(hex, 16));
+        i += 2;
+      } else if (c === "+") bytes.push(0x20);
+      else bytes.push(...Buffer.from(c, "utf8"));
+    }
+    return Buffer.from(bytes).toString("utf8");
+  };
+  for (const pair of rawQuery.split("&")) {
+    if (pair === "" || pair.includes(";")) continue;
+    const eq = pair.indexOf("=");
+    const key = unescape(eq < 0 ? pair : pair.slice(0, eq));
+    const value = unescape(eq < 0 ? "" : pair.slice(eq + 1));
+    if (key === null || value === null) continue;
+    out.append(key, value);
+  }
+  return out;
+}
+
 function listKind(rt: ResourceType): string {
   return `${rt.kind}List`;
 }
@@ -170,7 +209,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
     const target = resolveTarget(path);
     if (!target) return send(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
     const { rt, namespace, name, subresource } = target;
-    const q = url.searchParams;
+    const q = goQuery(rawQueryOf(req.url));
     const dryRun = q.getAll("dryRun").includes("All");
     if (subresource === "log" && req.method === "GET") return serveLogs(res, store, logs, rt, namespace, name!, q);
     if (subresource) return send(res, 400, status(400, "BadRequest", `${subresource} requires a streaming upgrade`));

@@ -4,15 +4,25 @@
  * (wrangler dev) → connector → the test API server, with the demo policy. Ground truth is what the
  * test API server saw (its own request record) and sent.
  *
+ * The WebSocket watch was shown to work through this stack (the API server's record) before its
+ * fix; the malformed-escape queries were already refused (the HTTP codec's query check) and are
+ * kept as regression coverage against a test API server that now reads the query as Go does.
+ *
  * A WebSocket upgrade on a watch: the API server serves `GET …?watch=true` with `Upgrade:
  * websocket` as a stream of events in WebSocket messages (its watch handler does for any GET that
  * asks to upgrade). The gateway reads upgraded bytes only for exec/attach/port-forward; any other
  * upgrade would be relayed unread, Secret data and log lines unmasked. It is refused before
  * anything reaches the API server.
+ *
+ * A query parameter with a malformed `%` escape: the API server (Go's `URL.Query()`) drops the
+ * whole pair silently, while a WHATWG URLSearchParams reader keeps it literally: a
+ * `fieldSelector=metadata.name=app-%zz` would name the object `app-%zz` for policy (`names:`
+ * rules) while the server listed every object. Refused with a 400 Status.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -32,12 +42,40 @@ let stack: TestStack;
 let connect: ChildProcess;
 let connectLog = "";
 let listener = { port: 0, ca: "", cert: "", key: "" };
+let pemDir = "";
+
+/** A deny on configmaps named private-* in apps: a list there is allowed only when a field selector pins another name. */
+const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
+  /^rules:\n/m,
+  `rules:
+  - name: attack-no-private-configmaps
+    effect: deny
+    subjects: any
+    resources: [demo-k8s]
+    actions:
+      - k8s: { verbs: [get, list, watch], resources: [configmaps], namespaces: [apps], names: ["private-*"] }
+
+`,
+);
+
+/** The real curl through the listener (its CA, the kubeconfig's client certificate): status and body. */
+function curl(target: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    execFile("curl", ["-sS", "--cacert", join(pemDir, "ca.pem"), "--cert", join(pemDir, "cert.pem"), "--key", join(pemDir, "key.pem"), "-w", "\n%{http_code}", `https://127.0.0.1:${listener.port}${target}`], (err, stdout, stderr) => {
+      if (err) return reject(new Error(`curl: ${err.message} ${stderr}`));
+      const nl = stdout.lastIndexOf("\n");
+      resolve({ status: Number(stdout.slice(nl + 1)), body: stdout.slice(0, nl) });
+    });
+  });
+}
 
 beforeAll(async () => {
   api = await startKubeApiServer({ tokens: { [CLUSTER_TOKEN]: { name: "gatehouse-connector", groups: ["system:masters"] } } });
   const ns = findType("", "v1", "namespaces")!;
   for (const name of ["default", "apps", "kube-system"]) api.store.create(ns, "", { metadata: { name } });
   api.store.create(findType("", "v1", "secrets")!, "default", { metadata: { name: "db" }, type: "Opaque", data: { password: SECRET_B64 } });
+  api.store.create(findType("", "v1", "configmaps")!, "apps", { metadata: { name: "app-one" }, data: { k: "public" } });
+  api.store.create(findType("", "v1", "configmaps")!, "apps", { metadata: { name: "private-db" }, data: { k: "private-config-value" } });
   const resource: KubernetesResourceConfig = {
     name: "demo-k8s",
     type: "kubernetes",
@@ -48,7 +86,7 @@ beforeAll(async () => {
     dropCookies: true,
     identityHeaders: false,
   };
-  stack = await startTestStack({ extraResources: [resource], verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
+  stack = await startTestStack({ extraResources: [resource], policyYaml: POLICY, verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
   const stateDir = mkdtempSync(join(tmpdir(), "gatehouse-k8s-upgrade-"));
   const ready = join(stateDir, "ready.json");
   const token = await stack.mintToken({ sub: "pipeline-deploy", ttlSeconds: 3600 });
@@ -70,6 +108,10 @@ beforeAll(async () => {
     cert: b64(cfg.users[0].user["client-certificate-data"]),
     key: b64(cfg.users[0].user["client-key-data"]),
   };
+  pemDir = mkdtempSync(join(tmpdir(), "gatehouse-k8s-pem-"));
+  writeFileSync(join(pemDir, "ca.pem"), listener.ca);
+  writeFileSync(join(pemDir, "cert.pem"), listener.cert);
+  writeFileSync(join(pemDir, "key.pem"), listener.key, { mode: 0o600 });
 }, 300_000);
 
 afterAll(async () => {
@@ -140,5 +182,30 @@ describe("WebSocket upgrades other than exec/attach/port-forward", () => {
     });
     expect(res).toContain('"name":"db"');
     expect(res).not.toContain(SECRET_B64);
+  });
+});
+
+describe("query parameters the API server would drop", () => {
+  it("the policy as intended: a list of apps configmaps is denied unless a field selector pins an allowed name", async () => {
+    const denied = await curl("/api/v1/namespaces/apps/configmaps");
+    expect(denied.status).toBe(403);
+    const pinned = await curl("/api/v1/namespaces/apps/configmaps?fieldSelector=metadata.name%3Dapp-one");
+    expect(pinned.status, pinned.body).toBe(200);
+    expect(JSON.parse(pinned.body).items.map((o: { metadata: { name: string } }) => o.metadata.name)).toEqual(["app-one"]);
+  });
+
+  it.each([
+    ["a malformed escape in the selector's value", "/api/v1/namespaces/apps/configmaps?fieldSelector=metadata.name=app-%zz"],
+    ["a cut-off escape at its end", "/api/v1/namespaces/apps/configmaps?limit=500&fieldSelector=metadata.name=app-x%"],
+    ["a watch with the same selector", "/api/v1/namespaces/apps/configmaps?watch=true&fieldSelector=metadata.name=app-%G1"],
+  ])("%s is refused with a Status; nothing reaches the API server", async (_what, target) => {
+    const before = api.requests.length;
+    const r = await curl(target);
+    // Ground truth: the API server never saw it (had it, it would drop the selector and answer
+    // with every configmap of apps, private-db's data included).
+    expect(api.requests.slice(before).map((q) => `${q.method} ${q.url}`)).toEqual([]);
+    expect(r.body).not.toContain("private-config-value");
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ kind: "Status", status: "Failure", code: 400, reason: "BadRequest" });
   });
 });
