@@ -19,6 +19,7 @@ import type { Decision } from "../../../parsers/policy/types.ts";
 import type { RequestDescription } from "../../types.ts";
 import type { Engine, EngineHost } from "../../../worker/engines/engine.ts";
 import { HttpCodecError } from "../codec/errors.ts";
+import { refuseMethodOverride } from "../codec/method-override.ts";
 import { MessageReader } from "../codec/reader.ts";
 import { headerValues, tokenList, type BodyFraming, type HttpHeader, type RequestHead, type ResponseHead } from "../codec/head.ts";
 import { normaliseTarget, queryParams } from "../codec/path.ts";
@@ -246,6 +247,8 @@ export class HttpEngine implements Engine {
     const refusedEarly = early === undefined || early === null ? null : await early;
     if (refusedEarly?.recorded) return this.refuseThrottled(head, framing, head.headers.some((h) => h.name === "upgrade") ? "upgrade" : null, "", refusedEarly);
     const target = normaliseTarget(head.target);
+    // A method override would let the upstream run another method than the one decided.
+    refuseMethodOverride(head.headers, target.query);
     const upgradeValues = headerValues(head.headers, "upgrade");
     if (upgradeValues.length > 1) throw new HttpCodecError(400, "Upgrade given more than once");
     const upgrade = upgradeValues.length === 1 ? (tokenList(upgradeValues[0]!)[0] ?? null) : null;

@@ -1,0 +1,134 @@
+/**
+ * Method overrides through the real gateway (attacker review): the real curl → `gatehouse connect`
+ * listener → worker (wrangler dev) → connector → an upstream built with Hono's own
+ * `methodOverride` middleware (hono/method-override, as in the Hono docs; Rails' Rack::MethodOverride,
+ * Express' method-override, Symfony and ASP.NET read the same header or `_method`). The policy
+ * allows POST /posts/** and denies every DELETE. A POST carrying `X-HTTP-Method-Override: DELETE`
+ * (or `?_method=DELETE`) was decided as a POST and forwarded; the upstream ran its DELETE handler.
+ * Ground truth: the upstream's own record of the handlers it ran.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Hono } from "hono";
+import { methodOverride } from "hono/method-override";
+import { startTestStack, type TestConnection, type TestStack } from "../harness/stack.ts";
+import type { HttpResourceConfig } from "../../connector/config.ts";
+
+const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
+  /^rules:\n/m,
+  `rules:
+  - name: override-posts-create
+    effect: allow
+    subjects: any
+    resources: [override-http]
+    actions: [connect, { http: { methods: [POST], paths: ["/posts/**"] } }]
+
+  - name: override-no-delete
+    effect: deny
+    subjects: any
+    resources: [override-http]
+    actions: [http.delete]
+
+`,
+);
+
+/** What the upstream's handlers ran (method as the app saw it, path). */
+const ran: string[] = [];
+let upstream: http.Server;
+let stack: TestStack;
+let conn: TestConnection;
+let base = "";
+
+/** Hono app with header, query and form overrides, served by node:http (Request → app.fetch → Response). */
+function startUpstream(): Promise<http.Server> {
+  const app = new Hono();
+  const headerApp = new Hono();
+  headerApp.post("/posts/:id", (c) => (ran.push(`POST ${c.req.path}`), c.json({ ok: "created" })));
+  headerApp.delete("/posts/:id", (c) => (ran.push(`DELETE ${c.req.path}`), c.json({ ok: "deleted" })));
+  app.use("/posts/*", methodOverride({ app: headerApp, header: "X-HTTP-Method-Override" }));
+  app.route("/", headerApp);
+  const queryApp = new Hono();
+  queryApp.post("/posts/q/:id", (c) => (ran.push(`POST ${c.req.path}`), c.json({ ok: "created" })));
+  queryApp.delete("/posts/q/:id", (c) => (ran.push(`DELETE ${c.req.path}`), c.json({ ok: "deleted" })));
+  const root = new Hono();
+  root.use("/posts/q/*", methodOverride({ app: queryApp, query: "_method" }));
+  root.route("/", queryApp);
+  root.route("/", app);
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
+    const response = await root.fetch(new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers, body: req.method === "GET" || req.method === "HEAD" ? undefined : body }));
+    const out: Record<string, string> = {};
+    response.headers.forEach((v, k) => (out[k] = v));
+    res.writeHead(response.status, out);
+    res.end(Buffer.from(await response.arrayBuffer()));
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+function curl(args: string[]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    execFile("curl", ["-sS", "-u", `gatehouse:${conn.password}`, "-w", "\n%{http_code}", ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`curl: ${err.message} ${stderr}`));
+      const nl = stdout.lastIndexOf("\n");
+      resolve({ status: Number(stdout.slice(nl + 1)), body: stdout.slice(0, nl) });
+    });
+  });
+}
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  const resource: HttpResourceConfig = {
+    name: "override-http",
+    type: "http",
+    labels: { env: "demo" },
+    url: new URL(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`),
+    credential: { kind: "bearer", token: () => "upstream-token" },
+    dropCookies: true,
+    identityHeaders: false,
+  };
+  stack = await startTestStack({ extraResources: [resource], policyYaml: POLICY, verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
+  conn = await stack.connect("override-http", { sub: "pipeline-deploy" });
+  base = `http://127.0.0.1:${conn.port}`;
+}, 240_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise((r) => upstream?.close(r));
+});
+
+describe("method overrides: the upstream must run the method the gateway decided", () => {
+  it("the policy as intended: POST allowed and run, DELETE refused before the upstream", async () => {
+    const before = ran.length;
+    expect((await curl(["-X", "POST", `${base}/posts/1`])).status).toBe(200);
+    const del = await curl(["-X", "DELETE", `${base}/posts/1`]);
+    expect(del.status).toBe(403);
+    expect(ran.slice(before)).toEqual(["POST /posts/1"]);
+  });
+
+  it.each([
+    ["X-HTTP-Method-Override", ["-X", "POST", "-H", "X-HTTP-Method-Override: DELETE", "/posts/2"]],
+    ["X-HTTP-Method-Override in lower case", ["-X", "POST", "-H", "x-http-method-override: delete", "/posts/3"]],
+    ["X-HTTP-Method", ["-X", "POST", "-H", "X-HTTP-Method: DELETE", "/posts/4"]],
+    ["X-Method-Override", ["-X", "POST", "-H", "X-Method-Override: DELETE", "/posts/5"]],
+    // Rack, WSGI and PHP read X_HTTP_Method_Override as the same HTTP_X_HTTP_METHOD_OVERRIDE variable.
+    ["X_HTTP_Method_Override (underscores)", ["-X", "POST", "-H", "X_HTTP_Method_Override: DELETE", "/posts/8"]],
+    ["?_method=DELETE", ["-X", "POST", "/posts/q/6?_method=DELETE"]],
+    ["?_%6Dethod=DELETE (encoded name)", ["-X", "POST", "/posts/q/7?_%6Dethod=DELETE"]],
+  ])("a POST with %s is refused (400 problem+json); the upstream ran nothing", async (_what, args) => {
+    const before = ran.length;
+    const path = args[args.length - 1]!;
+    const r = await curl([...args.slice(0, -1), `${base}${path}`]);
+    // Ground truth: the upstream's handlers (before the fix its DELETE handler ran).
+    expect(ran.slice(before)).toEqual([]);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ status: 400 });
+    expect(JSON.parse(r.body).detail).toMatch(/method/i);
+  });
+});
