@@ -53,9 +53,15 @@ function startUpstream(): Promise<http.Server> {
   const queryApp = new Hono();
   queryApp.post("/posts/q/:id", (c) => (ran.push(`POST ${c.req.path}`), c.json({ ok: "created" })));
   queryApp.delete("/posts/q/:id", (c) => (ran.push(`DELETE ${c.req.path}`), c.json({ ok: "deleted" })));
+  // Hono's default: the `_method` field of a form body (urlencoded or multipart), as Rails reads it.
+  const formApp = new Hono();
+  formApp.post("/posts/f/:id", async (c) => (ran.push(`POST ${c.req.path} ${JSON.stringify(await c.req.parseBody())}`), c.json({ ok: "created" })));
+  formApp.delete("/posts/f/:id", (c) => (ran.push(`DELETE ${c.req.path}`), c.json({ ok: "deleted" })));
   const root = new Hono();
   root.use("/posts/q/*", methodOverride({ app: queryApp, query: "_method" }));
+  root.use("/posts/f/*", methodOverride({ app: formApp }));
   root.route("/", queryApp);
+  root.route("/", formApp);
   root.route("/", app);
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -104,6 +110,13 @@ afterAll(async () => {
 });
 
 describe("method overrides: the upstream must run the method the gateway decided", () => {
+  it("forms without an override field are forwarded whole (urlencoded and multipart)", async () => {
+    const before = ran.length;
+    expect((await curl(["-X", "POST", "--data", "title=hello&body=world", `${base}/posts/f/20`])).status).toBe(200);
+    expect((await curl(["-X", "POST", "-F", "title=hello", "-F", "methodology=x", `${base}/posts/f/21`])).status).toBe(200);
+    expect(ran.slice(before)).toEqual(['POST /posts/f/20 {"title":"hello","body":"world"}', 'POST /posts/f/21 {"title":"hello","methodology":"x"}']);
+  });
+
   it("the policy as intended: POST allowed and run, DELETE refused before the upstream", async () => {
     const before = ran.length;
     expect((await curl(["-X", "POST", `${base}/posts/1`])).status).toBe(200);
@@ -121,6 +134,9 @@ describe("method overrides: the upstream must run the method the gateway decided
     ["X_HTTP_Method_Override (underscores)", ["-X", "POST", "-H", "X_HTTP_Method_Override: DELETE", "/posts/8"]],
     ["?_method=DELETE", ["-X", "POST", "/posts/q/6?_method=DELETE"]],
     ["?_%6Dethod=DELETE (encoded name)", ["-X", "POST", "/posts/q/7?_%6Dethod=DELETE"]],
+    ["a urlencoded form field _method", ["-X", "POST", "--data", "title=x&_method=DELETE", "/posts/f/9"]],
+    ["a urlencoded form field _%6Dethod (encoded name)", ["-X", "POST", "--data", "_%6Dethod=DELETE", "/posts/f/10"]],
+    ["a multipart form field _method", ["-X", "POST", "-F", "title=x", "-F", "_method=DELETE", "/posts/f/11"]],
   ])("a POST with %s is refused (400 problem+json); the upstream ran nothing", async (_what, args) => {
     const before = ran.length;
     const path = args[args.length - 1]!;

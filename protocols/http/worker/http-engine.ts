@@ -19,7 +19,7 @@ import type { Decision } from "../../../parsers/policy/types.ts";
 import type { RequestDescription } from "../../types.ts";
 import type { Engine, EngineHost } from "../../../worker/engines/engine.ts";
 import { HttpCodecError } from "../codec/errors.ts";
-import { refuseMethodOverride } from "../codec/method-override.ts";
+import { formKind, formMethodField, refuseMethodOverride } from "../codec/method-override.ts";
 import { MessageReader } from "../codec/reader.ts";
 import { headerValues, tokenList, type BodyFraming, type HttpHeader, type RequestHead, type ResponseHead } from "../codec/head.ts";
 import { normaliseTarget, queryParams } from "../codec/path.ts";
@@ -39,6 +39,20 @@ export type { BodyTransform } from "./response-masking.ts";
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Largest body an approve rule can hold (approvers see its digest; it is forwarded from memory). */
 export const MAX_HELD_BODY = 1024 * 1024;
+/** A form body is read whole before it is decided (its `_method` field); more is a 413. */
+export const MAX_FORM_BODY = 4 * 1024 * 1024;
+
+/** Decides a form request once its body is read: refused when a field would override the method. */
+function formBodyDecides(kind: "urlencoded" | "multipart", request: HttpRequestDescription): NonNullable<Extract<Admission, { kind: "decide" }>["body"]> {
+  return {
+    limit: MAX_FORM_BODY,
+    describe: (bytes) => {
+      const field = formMethodField(kind, bytes);
+      if (field !== null) return { refuse: { status: 400, detail: `gatehouse: the form field ${JSON.stringify(field.slice(0, 64))} is not accepted: the upstream could run another method than the one the policy decided` } };
+      return { description: httpRequest(request) };
+    },
+  };
+}
 /** How much of each (masked) body the trail keeps. */
 export const RECORDED_BODY_BYTES = 4096;
 /** Request headers the client never gets to send upstream (the connector drops them again). */
@@ -296,7 +310,9 @@ export class HttpEngine implements Engine {
     const done = new Promise<void>((resolve) => (finish = resolve));
     const forwardTarget = admitted?.target ?? target.target;
     const forwardHead: RequestHead = { ...head, target: forwardTarget, headers };
-    const bodyDecides = admitted?.kind === "decide" && admitted.body && framing.kind !== "none" ? admitted.body : undefined;
+    // A form body may carry a `_method` field (Rails, Hono): read whole before deciding (plain HTTP).
+    const form = admitted === undefined && framing.kind !== "none" ? formKind(head.headers) : null;
+    const bodyDecides = admitted?.kind === "decide" && admitted.body && framing.kind !== "none" ? admitted.body : form ? formBodyDecides(form, request) : undefined;
     if (bodyDecides) {
       // Decided at the end of the body (onRequestEnd → decideOnBody); nothing is forwarded before.
       const pending: Decision = { effect: "deny", rule: null, reason: "the request body was not read", matched: [] };
