@@ -209,3 +209,18 @@ describe("query parameters the API server would drop", () => {
     expect(JSON.parse(r.body)).toMatchObject({ kind: "Status", status: "Failure", code: 400, reason: "BadRequest" });
   });
 });
+
+describe("non-resource paths other than discovery, OpenAPI, version and health", () => {
+  it("discovery, version and health still pass (the demo's read rule; discovery without a rule)", async () => {
+    for (const target of ["/api", "/apis", "/version", "/healthz"]) expect((await curl(target)).status, target).toBe(200);
+  });
+
+  it.each(["/logs", "/logs/kube-apiserver-audit.log", "/metrics", "/debug/pprof/goroutine?debug=2"])("GET %s is refused with a 403 Status; nothing reaches the API server", async (target) => {
+    const before = api.requests.length;
+    const r = await curl(target);
+    // Ground truth: the API server's record (before the fix the demo's `get` rule let these through, unread).
+    expect(api.requests.slice(before).map((q) => `${q.method} ${q.url}`)).toEqual([]);
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.body)).toMatchObject({ kind: "Status", status: "Failure", code: 403, reason: "Forbidden" });
+  });
+});
