@@ -1,11 +1,18 @@
 /**
- * Method overrides through the real gateway (attacker review): the real curl → `gatehouse connect`
+ * Attacks on the HTTP engine through the real gateway (attacker review).
+ *
+ * Method overrides: the real curl → `gatehouse connect`
  * listener → worker (wrangler dev) → connector → an upstream built with Hono's own
  * `methodOverride` middleware (hono/method-override, as in the Hono docs; Rails' Rack::MethodOverride,
  * Express' method-override, Symfony and ASP.NET read the same header or `_method`). The policy
  * allows POST /posts/** and denies every DELETE. A POST carrying `X-HTTP-Method-Override: DELETE`
  * (or `?_method=DELETE`) was decided as a POST and forwarded; the upstream ran its DELETE handler.
  * Ground truth: the upstream's own record of the handlers it ran.
+ *
+ * Double-encoded escapes built from single ones: `/public/%25%32%65%25%32%65/admin` normalised
+ * (unreserved escapes decoded) became `/public/%252e%252e/admin` — the very double encoding the
+ * codec refuses when sent as such — and was forwarded under a rule on `/public/**`; an upstream
+ * that decodes twice reads `/public/../admin`. Ground truth: the raw paths the upstream received.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
@@ -24,7 +31,7 @@ const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
     effect: allow
     subjects: any
     resources: [override-http]
-    actions: [connect, { http: { methods: [POST], paths: ["/posts/**"] } }]
+    actions: [connect, { http: { methods: [POST], paths: ["/posts/**"] } }, { http: { methods: [GET], paths: ["/public/**"] } }]
 
   - name: override-no-delete
     effect: deny
@@ -37,6 +44,8 @@ const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
 
 /** What the upstream's handlers ran (method as the app saw it, path). */
 const ran: string[] = [];
+/** Raw request-targets the upstream received. */
+const targets: string[] = [];
 let upstream: http.Server;
 let stack: TestStack;
 let conn: TestConnection;
@@ -62,8 +71,10 @@ function startUpstream(): Promise<http.Server> {
   root.use("/posts/f/*", methodOverride({ app: formApp }));
   root.route("/", queryApp);
   root.route("/", formApp);
+  root.get("/public/*", (c) => c.json({ path: c.req.path }));
   root.route("/", app);
   const server = http.createServer(async (req, res) => {
+    targets.push(req.url ?? "");
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
@@ -146,5 +157,26 @@ describe("method overrides: the upstream must run the method the gateway decided
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body)).toMatchObject({ status: 400 });
     expect(JSON.parse(r.body).detail).toMatch(/method/i);
+  });
+});
+
+describe("double-encoded escapes built from single ones", () => {
+  it("a plain public path reaches the upstream as sent", async () => {
+    const before = targets.length;
+    expect((await curl([`${base}/public/%61bout`])).status).toBe(200);
+    expect(targets.slice(before)).toEqual(["/public/about"]);
+  });
+
+  it.each([
+    ["%25%32%65%25%32%65 (→ %252e%252e)", "/public/%25%32%65%25%32%65/admin"],
+    ["%25%32F (→ %252F, an encoded slash after a second decoding)", "/public/x%25%32F..%25%32F..%25%32Fadmin"],
+    ["%25%34%31 (→ %2541)", "/public/%25%34%31dmin"],
+  ])("%s is refused with 400 problem+json; nothing reaches the upstream", async (_what, path) => {
+    const before = targets.length;
+    const r = await curl(["--path-as-is", `${base}${path}`]);
+    expect(targets.slice(before)).toEqual([]);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ status: 400 });
+    expect(JSON.parse(r.body).detail).toContain("double-encoded");
   });
 });
