@@ -40,7 +40,14 @@ const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
     actions: [http.delete]
 
 `,
-);
+).replace(/resources: \[demo-pg, demo-http, demo-mysql\]/g, "resources: [demo-pg, demo-http, demo-mysql, override-http]")
+  .replace("resources: [demo-pg, demo-mysql, demo-ssh, demo-http, demo-k8s]", "resources: [demo-pg, demo-mysql, demo-ssh, demo-http, demo-k8s, override-http]");
+
+/** A test card number (Luhn-valid): the demo's detectors and its card_number column rule mask it. */
+const CARD = "4111111111111111";
+
+/** A 1×1 PNG. */
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a2dd2d5a0000000049454e44ae426082", "hex");
 
 /** What the upstream's handlers ran (method as the app saw it, path). */
 const ran: string[] = [];
@@ -71,6 +78,13 @@ function startUpstream(): Promise<http.Server> {
   root.use("/posts/f/*", methodOverride({ app: formApp }));
   root.route("/", queryApp);
   root.route("/", formApp);
+  // A file store: `response-content-type` overrides the answer's Content-Type (S3, GCS and Azure
+  // Blob honour this parameter on GETs), so the client chooses the label of what it reads.
+  root.get("/public/files/pixel.png", (c) => c.body(PNG, 200, { "Content-Type": "image/png" }));
+  root.get("/public/files/:name", (c) => {
+    const body = JSON.stringify({ customers: [{ name: "Ada", card_number: CARD, note: `card ${CARD}` }] });
+    return c.body(body, 200, { "Content-Type": c.req.query("response-content-type") ?? "application/json" });
+  });
   root.get("/public/*", (c) => c.json({ path: c.req.path }));
   root.route("/", app);
   const server = http.createServer(async (req, res) => {
@@ -178,5 +192,27 @@ describe("double-encoded escapes built from single ones", () => {
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body)).toMatchObject({ status: 400 });
     expect(JSON.parse(r.body).detail).toContain("double-encoded");
+  });
+});
+
+describe("media types are passed unmasked only when the bytes are media", () => {
+  it("the file as JSON: the card number masked (column rule and detectors)", async () => {
+    const r = await curl([`${base}/public/files/customers.json`]);
+    expect(r.status).toBe(200);
+    expect(r.body).not.toContain(CARD);
+    expect(JSON.parse(r.body).customers[0].card_number).toMatch(/^\*+1111$/);
+  });
+
+  it.each(["image/png", "font/woff2", "video/mp4", "audio/mpeg", "image/svg+xml"])("the same file labelled %s by the client's response-content-type: still masked", async (type) => {
+    const r = await curl([`${base}/public/files/customers.json?response-content-type=${encodeURIComponent(type)}`]);
+    expect(r.status).toBe(200);
+    expect(r.body).not.toContain(CARD);
+    expect(r.body).toContain("customers");
+  });
+
+  it("a real PNG passes byte for byte", async () => {
+    const res = await fetch(`${base}/public/files/pixel.png?response-content-type=image/png`, { headers: { authorization: `Basic ${Buffer.from(`gatehouse:${conn.password}`).toString("base64")}` } });
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
   });
 });
