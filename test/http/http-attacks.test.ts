@@ -53,6 +53,9 @@ const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000
 const ran: string[] = [];
 /** Raw request-targets the upstream received. */
 const targets: string[] = [];
+/** Raw header lines (name, value) of each request the upstream received. */
+const rawHeaders: Array<Array<[string, string]>> = [];
+const UPSTREAM_KEY = "real-upstream-key-held-by-the-connector";
 let upstream: http.Server;
 let stack: TestStack;
 let conn: TestConnection;
@@ -89,6 +92,9 @@ function startUpstream(): Promise<http.Server> {
   root.route("/", app);
   const server = http.createServer(async (req, res) => {
     targets.push(req.url ?? "");
+    const lines: Array<[string, string]> = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
+    rawHeaders.push(lines);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
@@ -120,9 +126,9 @@ beforeAll(async () => {
     type: "http",
     labels: { env: "demo" },
     url: new URL(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`),
-    credential: { kind: "bearer", token: () => "upstream-token" },
+    credential: { kind: "header", name: "X-Api-Key", value: () => UPSTREAM_KEY },
     dropCookies: true,
-    identityHeaders: false,
+    identityHeaders: true,
   };
   stack = await startTestStack({ extraResources: [resource], policyYaml: POLICY, verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
   conn = await stack.connect("override-http", { sub: "pipeline-deploy" });
@@ -214,5 +220,23 @@ describe("media types are passed unmasked only when the bytes are media", () => 
     const res = await fetch(`${base}/public/files/pixel.png?response-content-type=image/png`, { headers: { authorization: `Basic ${Buffer.from(`gatehouse:${conn.password}`).toString("base64")}` } });
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
+  });
+});
+
+describe("headers the gateway sets cannot be spelled by the client another way", () => {
+  it("the credential header and identity arrive once, the gateway's own; a client's spelling with '_' or another case never arrives", async () => {
+    const before = rawHeaders.length;
+    const r = await curl(["-H", "X-API-KEY: forged-key", "-H", "X_Api_Key: forged-key-2", "-H", "X_Gatehouse_Identity: admin", "-H", "x_forwarded_for: 10.6.6.6", "-H", "X_Real_IP: 10.6.6.6", "-H", "X-Custom_Header: kept", `${base}/public/about`]);
+    expect(r.status).toBe(200);
+    const seen = rawHeaders.slice(before);
+    expect(seen).toHaveLength(1);
+    const lines = seen[0]!;
+    const named = (n: string) => lines.filter(([k]) => k.toLowerCase().replace(/_/g, "-") === n).map(([, v]) => v);
+    // Rack, WSGI and PHP read X_Api_Key and X-Api-Key as the same HTTP_X_API_KEY variable.
+    expect(named("x-api-key")).toEqual([UPSTREAM_KEY]);
+    expect(named("x-gatehouse-identity")).toEqual(["pipeline-deploy"]);
+    expect(named("x-forwarded-for")).toEqual([]);
+    expect(named("x-real-ip")).toEqual([]);
+    expect(named("x-custom-header")).toEqual(["kept"]);
   });
 });

@@ -270,7 +270,11 @@ export class HttpEngine implements Engine {
     // The tenant's request rate (hosted mode) before anything else is done for the request: 429.
     const throttled = await host.admitRequest?.();
     if (throttled) return this.refuseThrottled(head, framing, upgrade, target.path, throttled);
-    const headers0 = head.headers.filter((h) => !CLIENT_ONLY.has(h.name) && !HOP_BY_HOP.has(h.name) && !h.name.startsWith("x-forwarded-") && !h.name.startsWith("x-gatehouse-"));
+    // Names with `_` read as `-` (CGI-style upstreams file both spellings as one variable).
+    const headers0 = head.headers.filter((h) => {
+      const n = h.name.replace(/_/g, "-");
+      return !CLIENT_ONLY.has(n) && !HOP_BY_HOP.has(n) && !n.startsWith("x-forwarded-") && !n.startsWith("x-gatehouse-");
+    });
     const admitted = hooks?.admit ? await hooks.admit({ method: head.method, target: head.target, headers: headers0, upgrade }) : undefined;
     if (admitted?.kind === "refuse") {
       this.exchanges++;
