@@ -59,9 +59,9 @@ const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
 );
 
 /** The real curl through the listener (its CA, the kubeconfig's client certificate): status and body. */
-function curl(target: string): Promise<{ status: number; body: string }> {
+function curl(target: string, args: string[] = []): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    execFile("curl", ["-sS", "--cacert", join(pemDir, "ca.pem"), "--cert", join(pemDir, "cert.pem"), "--key", join(pemDir, "key.pem"), "-w", "\n%{http_code}", `https://127.0.0.1:${listener.port}${target}`], (err, stdout, stderr) => {
+    execFile("curl", ["-sS", "--cacert", join(pemDir, "ca.pem"), "--cert", join(pemDir, "cert.pem"), "--key", join(pemDir, "key.pem"), "-w", "\n%{http_code}", ...args, `https://127.0.0.1:${listener.port}${target}`], (err, stdout, stderr) => {
       if (err) return reject(new Error(`curl: ${err.message} ${stderr}`));
       const nl = stdout.lastIndexOf("\n");
       resolve({ status: Number(stdout.slice(nl + 1)), body: stdout.slice(0, nl) });
@@ -222,5 +222,33 @@ describe("non-resource paths other than discovery, OpenAPI, version and health",
     expect(api.requests.slice(before).map((q) => `${q.method} ${q.url}`)).toEqual([]);
     expect(r.status).toBe(403);
     expect(JSON.parse(r.body)).toMatchObject({ kind: "Status", status: "Failure", code: 403, reason: "Forbidden" });
+  });
+});
+
+describe("a JSON patch that copies or moves a Secret's data where the masker does not look", () => {
+  const ANNOTATIONS = { op: "add", path: "/metadata/annotations", value: {} };
+  const patch = (ops: unknown, query = "?dryRun=All") => curl(`/api/v1/namespaces/default/secrets/db${query}`, ["-X", "PATCH", "-H", "Content-Type: application/json-patch+json", "--data", typeof ops === "string" ? ops : JSON.stringify(ops)]);
+
+  it("an ordinary JSON patch of a Secret still works (the demo allows patch in default), data masked in the answer", async () => {
+    const r = await patch([{ op: "add", path: "/metadata/labels", value: { tier: "db" } }]);
+    expect(r.status, r.body).toBe(200);
+    expect(JSON.parse(r.body).metadata.labels).toEqual({ tier: "db" });
+    expect(r.body).not.toContain(SECRET_B64);
+  });
+
+  it.each([
+    ["copy into an annotation (dry run)", [ANNOTATIONS, { op: "copy", from: "/data/password", path: "/metadata/annotations/leak" }], "?dryRun=All"],
+    ["move into an annotation", [ANNOTATIONS, { op: "move", from: "/data/password", path: "/metadata/annotations/leak" }], "?dryRun=All"],
+    ["copy with an escaped op and pointer", `[{"op":"add","path":"/metadata/annotations","value":{}},{"op":"c\\u006fpy","from":"/d\\u0061ta/password","path":"/metadata/annotations/leak"}]`, "?dryRun=All"],
+    ["test as an oracle on the value", [{ op: "test", path: "/data/password", value: SECRET_B64 }], "?dryRun=All"],
+  ])("%s is refused with a 400 Status; nothing reaches the API server", async (_what, ops, query) => {
+    const before = api.requests.length;
+    const r = await patch(ops, query);
+    // Ground truth: the API server's record; the Secret's data unchanged in its store.
+    expect(api.requests.slice(before).map((q) => `${q.method} ${q.url}`)).toEqual([]);
+    expect(r.body).not.toContain(SECRET_B64);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ kind: "Status", code: 400, reason: "BadRequest" });
+    expect(api.store.get(findType("", "v1", "secrets")!, "default", "db").data).toEqual({ password: SECRET_B64 });
   });
 });
