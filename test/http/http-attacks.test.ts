@@ -180,6 +180,16 @@ describe("method overrides: the upstream must run the method the gateway decided
   });
 });
 
+describe("path overrides", () => {
+  it.each(["X-Original-URL: /admin", "X-Rewrite-URL: /admin", "X_Original_URL: /admin"])("GET /public/about with %s is refused (400); nothing reaches the upstream", async (h) => {
+    const before = targets.length;
+    const r = await curl(["-H", h, `${base}/public/about`]);
+    expect(targets.slice(before)).toEqual([]);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body).detail).toContain("path");
+  });
+});
+
 describe("double-encoded escapes built from single ones", () => {
   it("a plain public path reaches the upstream as sent", async () => {
     const before = targets.length;

@@ -1,5 +1,6 @@
 /**
- * Method overrides: a request that asks the upstream to run another method than its own. Rails
+ * Method (and path) overrides: a request that asks the upstream to run another method than its
+ * own — or to serve another path (`X-Original-URL`, `X-Rewrite-URL`). Rails
  * (Rack::MethodOverride), Express (method-override), Hono (hono/method-override), Symfony, Laravel
  * and ASP.NET read `X-HTTP-Method-Override` (ASP.NET also `X-HTTP-Method`, `X-Method-Override`) or a
  * `_method` parameter on a POST and run the handler of the method it names. The policy decides the
@@ -22,9 +23,12 @@ import type { HttpHeader } from "./head.ts";
 import { queryParams } from "./path.ts";
 
 const OVERRIDE_HEADERS = new Set(["x-http-method-override", "x-http-method", "x-method-override"]);
+/** Headers some stacks (IIS URL Rewrite with ASP.NET, Zend/Laminas, Symfony before 3.4.14) read as the request's path. */
+const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url"]);
 
 export function refuseMethodOverride(headers: readonly HttpHeader[], query: string | null): void {
   for (const h of headers) {
+    if (PATH_OVERRIDE_HEADERS.has(h.name.toLowerCase().replace(/_/g, "-"))) throw new HttpCodecError(400, `${h.rawName} is not accepted: the upstream could serve another path than the one the policy decided`);
     if (OVERRIDE_HEADERS.has(h.name.toLowerCase().replace(/_/g, "-"))) throw new HttpCodecError(400, `${h.rawName} is not accepted: the upstream could run another method than the one the policy decided`);
   }
   for (const [name] of queryParams(query)) {
