@@ -47,6 +47,8 @@ export interface KubeApiServer {
   execs: ExecRecord[];
   /** Protobuf request bodies as kubectl sent them (typed `create` commands), for codec tests. */
   protobufBodies: Buffer[];
+  /** Service-account tokens the server issued (TokenRequest, `kubectl create token`). */
+  issuedTokens: string[];
   /** "namespace/pod:port" → local TCP port: where port-forward connections to that pod port go. */
   portTargets: PortTargets;
   portForwards: PortForwardRecord[];
@@ -184,6 +186,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
   const logs = new PodLogs();
   const requests: SeenRequest[] = [];
   const protobufBodies: Buffer[] = [];
+  const issuedTokens: string[] = [];
   const server: Server = createServer({ cert: certs.serverCertPem, key: certs.serverKeyPem, ca: certs.caPem, requestCert: true, rejectUnauthorized: false });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -212,6 +215,15 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
     const q = goQuery(rawQueryOf(req.url));
     const dryRun = q.getAll("dryRun").includes("All");
     if (subresource === "log" && req.method === "GET") return serveLogs(res, store, logs, rt, namespace, name!, q);
+    if (subresource === "token" && rt.resource === "serviceaccounts" && req.method === "POST") {
+      // TokenRequest (kubectl create token): a bound service-account token, recorded for assertions.
+      await readBody(req);
+      store.get(rt, namespace, name!);
+      const token = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${namespace}:${name}`, n: issuedTokens.length })).toString("base64url")}.c2lnbmF0dXJl`;
+      issuedTokens.push(token);
+      const expiration = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
+      return send(res, 201, { kind: "TokenRequest", apiVersion: "authentication.k8s.io/v1", metadata: { name, namespace, creationTimestamp: null }, spec: { audiences: ["https://kubernetes.default.svc"], expirationSeconds: 3600, boundObjectRef: null }, status: { token, expirationTimestamp: expiration } });
+    }
     if (subresource) return send(res, 400, status(400, "BadRequest", `${subresource} requires a streaming upgrade`));
     const accept = req.headers.accept;
     const include = (q.get("includeObject") ?? "Metadata") as IncludeObject;
@@ -303,6 +315,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
     requests,
     logs,
     protobufBodies,
+    issuedTokens,
     execs,
     portTargets,
     portForwards,

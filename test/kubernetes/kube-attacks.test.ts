@@ -33,6 +33,9 @@ import { eventually, gatehouse } from "../e2e/helpers.ts";
 import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server.ts";
 import { findType } from "../kube-apiserver/resources.ts";
 import type { KubernetesResourceConfig } from "../../connector/config.ts";
+import { kubectl } from "./kubectl-run.ts";
+import { kubectlPath } from "./kubectl-binaries.ts";
+import { MASK_TEXT } from "../../protocols/kubernetes/codec/secret-mask.ts";
 
 const SECRET = "ws-watch-s3cr3t-value";
 const SECRET_B64 = Buffer.from(SECRET).toString("base64");
@@ -43,6 +46,7 @@ let connect: ChildProcess;
 let connectLog = "";
 let listener = { port: 0, ca: "", cert: "", key: "" };
 let pemDir = "";
+let kubeconfigPath = "";
 
 /** A deny on configmaps named private-* in apps: a list there is allowed only when a field selector pins another name. */
 const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
@@ -70,11 +74,13 @@ function curl(target: string, args: string[] = []): Promise<{ status: number; bo
 }
 
 beforeAll(async () => {
+  kubectlPath(); // fetched once (npm pack) before the stack starts
   api = await startKubeApiServer({ tokens: { [CLUSTER_TOKEN]: { name: "gatehouse-connector", groups: ["system:masters"] } } });
   const ns = findType("", "v1", "namespaces")!;
   for (const name of ["default", "apps", "kube-system"]) api.store.create(ns, "", { metadata: { name } });
   api.store.create(findType("", "v1", "secrets")!, "default", { metadata: { name: "db" }, type: "Opaque", data: { password: SECRET_B64 } });
   api.store.create(findType("", "v1", "configmaps")!, "apps", { metadata: { name: "app-one" }, data: { k: "public" } });
+  api.store.create(findType("", "v1", "serviceaccounts")!, "default", { metadata: { name: "default" } });
   api.store.create(findType("", "v1", "configmaps")!, "apps", { metadata: { name: "private-db" }, data: { k: "private-config-value" } });
   const resource: KubernetesResourceConfig = {
     name: "demo-k8s",
@@ -100,7 +106,8 @@ beforeAll(async () => {
   const port = (JSON.parse(readFileSync(ready, "utf8")) as { port: number }).port;
   const printed = await gatehouse(["kubeconfig", "demo-k8s", "--port", String(port), "--path"], { GATEHOUSE_STATE_DIR: stateDir });
   expect(printed.code, printed.stderr).toBe(0);
-  const cfg = YAML.parse(readFileSync(printed.stdout.trim(), "utf8"));
+  kubeconfigPath = printed.stdout.trim();
+  const cfg = YAML.parse(readFileSync(kubeconfigPath, "utf8"));
   const b64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
   listener = {
     port,
@@ -250,5 +257,19 @@ describe("a JSON patch that copies or moves a Secret's data where the masker doe
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body)).toMatchObject({ kind: "Status", code: 400, reason: "BadRequest" });
     expect(api.store.get(findType("", "v1", "secrets")!, "default", "db").data).toEqual({ password: SECRET_B64 });
+  });
+});
+
+describe("service-account tokens minted through the gateway", () => {
+  it("kubectl create token (allowed: the demo's create rule in default): the API server issued a token, kubectl got it masked", async () => {
+    const before = api.issuedTokens.length;
+    const home = mkdtempSync(join(tmpdir(), "kubectl-token-home-"));
+    const r = await kubectl({ home, kubeconfig: kubeconfigPath, bin: kubectlPath() }, ["create", "token", "default", "-n", "default"]);
+    // Ground truth: the token the API server issued (it was created: the policy allowed it).
+    const issued = api.issuedTokens.slice(before);
+    expect(issued).toHaveLength(1);
+    expect(r.stdout + r.stderr).not.toContain(issued[0]!);
+    expect(r.stdout.trim()).toBe(MASK_TEXT);
+    expect(r.code).toBe(0);
   });
 });
