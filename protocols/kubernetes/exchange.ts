@@ -34,7 +34,8 @@ export interface ForwardPlan {
   request: KubeRequest;
   /** Headers for the upstream request: the client's, minus Authorization, with Accept rewritten and impersonation added. */
   headers: Array<[string, string]>;
-  response: { mode: ResponseMode; secretRequest: boolean };
+  /** secretRequest: the resource is `secrets`; tokenRequest: `serviceaccounts/<name>/token` (its answer carries a live token). */
+  response: { mode: ResponseMode; secretRequest: boolean; tokenRequest: boolean };
   /** kubectl's own description (Kubectl-Command, Kubectl-Session): for the trail only. */
   context: { command: string | null; session: string | null };
 }
@@ -91,7 +92,9 @@ export function planKubeRequest(method: string, target: string, headers: HeaderL
   else if (request.verb === "log") mode = "stream";
   else mode = "json";
   const secretRequest = request.kind === "resource" && request.resource === "secrets";
-  return { kind: "forward", request, headers: out, response: { mode, secretRequest }, context: kubectlContext(headers) };
+  // A TokenRequest's answer is a bearer token of the cluster (kubectl create token): masked like Secret data.
+  const tokenRequest = request.kind === "resource" && request.group === "" && request.resource === "serviceaccounts" && request.subresource === "token";
+  return { kind: "forward", request, headers: out, response: { mode, secretRequest, tokenRequest }, context: kubectlContext(headers) };
 }
 
 export class KubeResponseError extends Error {
@@ -159,7 +162,7 @@ export class KubeResponseMasker {
     }
     if (all.length === 0) return all;
     try {
-      const { body, count } = maskJsonBody(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all), this.plan.response.secretRequest);
+      const { body, count } = maskJsonBody(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all), this.plan.response.secretRequest, this.plan.response.tokenRequest);
       this.maskedValues = count.values;
       return count.values > 0 ? new TextEncoder().encode(body) : all;
     } catch (err) {

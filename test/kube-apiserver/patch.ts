@@ -74,7 +74,22 @@ function pointer(path: string): string[] {
 export function jsonPatch(target: KubeObject, ops: unknown): KubeObject {
   if (!Array.isArray(ops)) throw new ApiError(400, "BadRequest", "a JSON patch must be an array of operations");
   const doc = structuredClone(target);
-  for (const op of ops as Array<Record<string, any>>) {
+  for (const op0 of ops as Array<Record<string, any>>) {
+    let op = op0;
+    if (op.op === "copy" || op.op === "move") {
+      // RFC 6902 (the API server's evanphx/json-patch): the value at `from`, added at `path`; a move removes it first.
+      const from = pointer(String(op.from));
+      const key = from.pop();
+      let src: any = doc;
+      for (const s of from) src = src?.[s];
+      if (key === undefined || src === undefined || !(key in src)) throw new ApiError(422, "Invalid", `jsonpatch ${op.op} operation does not apply: doc is missing from path: ${op.from}`);
+      const value = structuredClone(src[key]);
+      if (op.op === "move") {
+        if (Array.isArray(src)) src.splice(Number(key), 1);
+        else delete src[key];
+      }
+      op = { op: "add", path: op.path, value };
+    }
     const segs = pointer(String(op.path));
     const last = segs.pop();
     let parent: any = doc;

@@ -30,6 +30,7 @@ export const RESOURCE_TYPES: ResourceType[] = [
     },
   },
   { group: "", version: "v1", resource: "secrets", singular: "secret", kind: "Secret", namespaced: true, shortNames: [], subresources: {} },
+  { group: "", version: "v1", resource: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"], subresources: { token: { kind: "TokenRequest", verbs: ["create"] } } },
   { group: "", version: "v1", resource: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"], subresources: {} },
   { group: "apps", version: "v1", resource: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], subresources: {} },
 ];

@@ -47,6 +47,8 @@ export interface KubeApiServer {
   execs: ExecRecord[];
   /** Protobuf request bodies as kubectl sent them (typed `create` commands), for codec tests. */
   protobufBodies: Buffer[];
+  /** Service-account tokens the server issued (TokenRequest, `kubectl create token`). */
+  issuedTokens: string[];
   /** "namespace/pod:port" → local TCP port: where port-forward connections to that pod port go. */
   portTargets: PortTargets;
   portForwards: PortForwardRecord[];
@@ -134,6 +136,45 @@ export function resolveTarget(path: string): Target | undefined {
   return { rt, namespace, name: rest[1], subresource: rest[2] };
 }
 
+/**
+ * The query as the API server reads it: Go's `url.URL.Query()` (net/url parseQuery, error
+ * ignored). Pairs split on `&` only; a pair with `;`, or whose key or value has a malformed `%`
+ * escape, is dropped silently — not kept literally as WHATWG URLSearchParams keeps it.
+ */
+/** The request-target's query as sent (Go's RawQuery), not re-encoded as WHATWG URL's `search` is. */
+export function rawQueryOf(target: string | undefined): string {
+  const t = target ?? "";
+  const q = t.indexOf("?");
+  return q < 0 ? "" : t.slice(q + 1);
+}
+
+export function goQuery(rawQuery: string): URLSearchParams {
+  const out = new URLSearchParams();
+  const unescape = (s: string): string | null => {
+    const bytes: number[] = [];
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i]!;
+      if (c === "%") {
+        const hex = s.slice(i + 1, i + 3);
+        if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null;
+        bytes.push(parseInt(hex, 16));
+        i += 2;
+      } else if (c === "+") bytes.push(0x20);
+      else bytes.push(...Buffer.from(c, "utf8"));
+    }
+    return Buffer.from(bytes).toString("utf8");
+  };
+  for (const pair of rawQuery.split("&")) {
+    if (pair === "" || pair.includes(";")) continue;
+    const eq = pair.indexOf("=");
+    const key = unescape(eq < 0 ? pair : pair.slice(0, eq));
+    const value = unescape(eq < 0 ? "" : pair.slice(eq + 1));
+    if (key === null || value === null) continue;
+    out.append(key, value);
+  }
+  return out;
+}
+
 function listKind(rt: ResourceType): string {
   return `${rt.kind}List`;
 }
@@ -145,6 +186,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
   const logs = new PodLogs();
   const requests: SeenRequest[] = [];
   const protobufBodies: Buffer[] = [];
+  const issuedTokens: string[] = [];
   const server: Server = createServer({ cert: certs.serverCertPem, key: certs.serverKeyPem, ca: certs.caPem, requestCert: true, rejectUnauthorized: false });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -170,9 +212,18 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
     const target = resolveTarget(path);
     if (!target) return send(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
     const { rt, namespace, name, subresource } = target;
-    const q = url.searchParams;
+    const q = goQuery(rawQueryOf(req.url));
     const dryRun = q.getAll("dryRun").includes("All");
     if (subresource === "log" && req.method === "GET") return serveLogs(res, store, logs, rt, namespace, name!, q);
+    if (subresource === "token" && rt.resource === "serviceaccounts" && req.method === "POST") {
+      // TokenRequest (kubectl create token): a bound service-account token, recorded for assertions.
+      await readBody(req);
+      store.get(rt, namespace, name!);
+      const token = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: `system:serviceaccount:${namespace}:${name}`, n: issuedTokens.length })).toString("base64url")}.c2lnbmF0dXJl`;
+      issuedTokens.push(token);
+      const expiration = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
+      return send(res, 201, { kind: "TokenRequest", apiVersion: "authentication.k8s.io/v1", metadata: { name, namespace, creationTimestamp: null }, spec: { audiences: ["https://kubernetes.default.svc"], expirationSeconds: 3600, boundObjectRef: null }, status: { token, expirationTimestamp: expiration } });
+    }
     if (subresource) return send(res, 400, status(400, "BadRequest", `${subresource} requires a streaming upgrade`));
     const accept = req.headers.accept;
     const include = (q.get("includeObject") ?? "Metadata") as IncludeObject;
@@ -264,6 +315,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
     requests,
     logs,
     protobufBodies,
+    issuedTokens,
     execs,
     portTargets,
     portForwards,

@@ -10,9 +10,9 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { spawn, type ChildProcess } from "node:child_process";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { ObjectStore } from "./store.ts";
+import type { KubeObject, ObjectStore } from "./store.ts";
 import { ApiError } from "./store.ts";
-import { resolveTarget, status, type SeenRequest, type User } from "./server.ts";
+import { goQuery, rawQueryOf, resolveTarget, status, type SeenRequest, type User } from "./server.ts";
 import { servePortForward, PORTFORWARD_PROTOCOLS, type PortForwardRecord, type PortTargets } from "./portforward.ts";
 
 export const CHANNEL_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -66,6 +66,23 @@ export function attachStreams(server: Server, ctx: StreamContext): void {
     if (!user) return reject(socket, 401, status(401, "Unauthorized", "Unauthorized"));
     const url = new URL(req.url ?? "/", "https://kube");
     const target = resolveTarget(url.pathname);
+    // A watch over WebSocket (the API server's watch handler serves one to any GET with
+    // watch=true that asks to upgrade: each event one text message; browsers and some clients use it).
+    const watchFlag = goQuery(rawQueryOf(req.url)).get("watch");
+    if (target && !target.subresource && req.method === "GET" && (watchFlag === "true" || watchFlag === "1")) {
+      const rt = target.rt;
+      return wss.handleUpgrade(req, socket, head, (ws) => {
+        const sendEvent = (type: string, object: unknown) => {
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type, object }), { binary: false });
+        };
+        const named = (o: KubeObject) => !target.name || o.metadata?.name === target.name;
+        for (const o of ctx.store.list(rt, target.namespace).filter(named)) sendEvent("ADDED", o);
+        const stop = ctx.store.watch(rt, target.namespace, ctx.store.resourceVersion, (e) => {
+          if (named(e.object)) sendEvent(e.type, e.object);
+        });
+        ws.on("close", stop);
+      });
+    }
     if (!target || !target.name || !["exec", "attach", "portforward"].includes(target.subresource ?? "")) return reject(socket, 404, status(404, "NotFound", "the server could not find the requested resource"));
     let pod;
     try {
@@ -86,7 +103,7 @@ export function attachStreams(server: Server, ctx: StreamContext): void {
         return servePortForward(ws, `${target.namespace}/${target.name}`, ctx.portTargets, ctx.portForwards);
       }
       if (!CHANNEL_PROTOCOLS.includes(ws.protocol)) return ws.close(1002, "exec/attach need v5.channel.k8s.io or v4.channel.k8s.io");
-      const q = url.searchParams;
+      const q = goQuery(rawQueryOf(req.url));
       const command = target.subresource === "exec" ? q.getAll("command") : ["sh"];
       const tty = q.get("tty") === "true";
       const record: ExecRecord = { pod: `${target.namespace}/${target.name}`, command, protocol: ws.protocol, tty, resizes: [], stdinClosed: false, exitCode: null, output: [] };

@@ -72,6 +72,9 @@ export function normalisePath(raw: string): string {
     decoded += byte < 0x80 && UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
     i += 2;
   }
+  // Checked again on what is forwarded: `%25%32%65` decodes its unreserved escapes to `%252e`, a
+  // double-encoded escape built from single ones (an upstream that decodes twice reads `.`).
+  if (/%25[0-9A-Fa-f]{2}/.test(decoded)) throw new HttpCodecError(400, "double-encoded escape (%25XX) in the path");
   const out: string[] = [];
   const segments = decoded.split("/").slice(1);
   const trailing = segments.length > 0 && (segments[segments.length - 1] === "" || segments[segments.length - 1] === "." || segments[segments.length - 1] === "..");

@@ -27,9 +27,16 @@ import { HttpCodecError } from "../codec/errors.ts";
 import { chunk, connectionListed, HOP_BY_HOP, LAST_CHUNK, problemResponse, serializeResponseHead, header } from "../codec/serialize.ts";
 import type { HttpCredential, HttpUpstreamConfig } from "./config.ts";
 
-/** Request headers the client never gets to set on the upstream. */
-export function droppedRequestHeader(name: string, dropCookies: boolean): boolean {
+/**
+ * Request headers the client never gets to set on the upstream. Names are compared with `_` read
+ * as `-`: Rack, WSGI, PHP and other CGI-style servers file `X_Gatehouse_Identity` and
+ * `X-Gatehouse-Identity` as the same HTTP_X_GATEHOUSE_IDENTITY variable. `credentialHeader`: the
+ * name of the header the connector's `header` credential sets (the client's own never goes up).
+ */
+export function droppedRequestHeader(rawName: string, dropCookies: boolean, credentialHeader: string | null = null): boolean {
+  const name = rawName.toLowerCase().replace(/_/g, "-");
   return (
+    name === credentialHeader ||
     HOP_BY_HOP.has(name) ||
     name === "host" ||
     name === "authorization" ||
@@ -148,8 +155,9 @@ export class HttpTunnelStream extends TunnelStreamBase {
     const listed = connectionListed(head.headers);
     const upgrade = head.headers.find((h) => h.name === "upgrade")?.value;
     const headers: Array<[string, string]> = [];
+    const credentialHeader = resource.credential.kind === "header" ? resource.credential.name.toLowerCase().replace(/_/g, "-") : null;
     for (const h of head.headers) {
-      if (droppedRequestHeader(h.name, resource.dropCookies) || listed.has(h.name)) continue;
+      if (droppedRequestHeader(h.name, resource.dropCookies, credentialHeader) || listed.has(h.name)) continue;
       headers.push([h.rawName, h.value]);
     }
     if (head.headers.some((h) => h.name === "transfer-encoding")) headers.push(["Transfer-Encoding", "chunked"]);

@@ -19,6 +19,7 @@ import type { Decision } from "../../../parsers/policy/types.ts";
 import type { RequestDescription } from "../../types.ts";
 import type { Engine, EngineHost } from "../../../worker/engines/engine.ts";
 import { HttpCodecError } from "../codec/errors.ts";
+import { formKind, formMethodField, refuseMethodOverride } from "../codec/method-override.ts";
 import { MessageReader } from "../codec/reader.ts";
 import { headerValues, tokenList, type BodyFraming, type HttpHeader, type RequestHead, type ResponseHead } from "../codec/head.ts";
 import { normaliseTarget, queryParams } from "../codec/path.ts";
@@ -38,6 +39,20 @@ export type { BodyTransform } from "./response-masking.ts";
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Largest body an approve rule can hold (approvers see its digest; it is forwarded from memory). */
 export const MAX_HELD_BODY = 1024 * 1024;
+/** A form body is read whole before it is decided (its `_method` field); more is a 413. */
+export const MAX_FORM_BODY = 4 * 1024 * 1024;
+
+/** Decides a form request once its body is read: refused when a field would override the method. */
+function formBodyDecides(kind: "urlencoded" | "multipart", request: HttpRequestDescription): NonNullable<Extract<Admission, { kind: "decide" }>["body"]> {
+  return {
+    limit: MAX_FORM_BODY,
+    describe: (bytes) => {
+      const field = formMethodField(kind, bytes);
+      if (field !== null) return { refuse: { status: 400, detail: `gatehouse: the form field ${JSON.stringify(field.slice(0, 64))} is not accepted: the upstream could run another method than the one the policy decided` } };
+      return { description: httpRequest(request) };
+    },
+  };
+}
 /** How much of each (masked) body the trail keeps. */
 export const RECORDED_BODY_BYTES = 4096;
 /** Request headers the client never gets to send upstream (the connector drops them again). */
@@ -246,6 +261,8 @@ export class HttpEngine implements Engine {
     const refusedEarly = early === undefined || early === null ? null : await early;
     if (refusedEarly?.recorded) return this.refuseThrottled(head, framing, head.headers.some((h) => h.name === "upgrade") ? "upgrade" : null, "", refusedEarly);
     const target = normaliseTarget(head.target);
+    // A method override would let the upstream run another method than the one decided.
+    refuseMethodOverride(head.headers, target.query);
     const upgradeValues = headerValues(head.headers, "upgrade");
     if (upgradeValues.length > 1) throw new HttpCodecError(400, "Upgrade given more than once");
     const upgrade = upgradeValues.length === 1 ? (tokenList(upgradeValues[0]!)[0] ?? null) : null;
@@ -253,7 +270,11 @@ export class HttpEngine implements Engine {
     // The tenant's request rate (hosted mode) before anything else is done for the request: 429.
     const throttled = await host.admitRequest?.();
     if (throttled) return this.refuseThrottled(head, framing, upgrade, target.path, throttled);
-    const headers0 = head.headers.filter((h) => !CLIENT_ONLY.has(h.name) && !HOP_BY_HOP.has(h.name) && !h.name.startsWith("x-forwarded-") && !h.name.startsWith("x-gatehouse-"));
+    // Names with `_` read as `-` (CGI-style upstreams file both spellings as one variable).
+    const headers0 = head.headers.filter((h) => {
+      const n = h.name.replace(/_/g, "-");
+      return !CLIENT_ONLY.has(n) && !HOP_BY_HOP.has(n) && !n.startsWith("x-forwarded-") && !n.startsWith("x-gatehouse-");
+    });
     const admitted = hooks?.admit ? await hooks.admit({ method: head.method, target: head.target, headers: headers0, upgrade }) : undefined;
     if (admitted?.kind === "refuse") {
       this.exchanges++;
@@ -293,7 +314,9 @@ export class HttpEngine implements Engine {
     const done = new Promise<void>((resolve) => (finish = resolve));
     const forwardTarget = admitted?.target ?? target.target;
     const forwardHead: RequestHead = { ...head, target: forwardTarget, headers };
-    const bodyDecides = admitted?.kind === "decide" && admitted.body && framing.kind !== "none" ? admitted.body : undefined;
+    // A form body may carry a `_method` field (Rails, Hono): read whole before deciding (plain HTTP).
+    const form = admitted === undefined && framing.kind !== "none" ? formKind(head.headers) : null;
+    const bodyDecides = admitted?.kind === "decide" && admitted.body && framing.kind !== "none" ? admitted.body : form ? formBodyDecides(form, request) : undefined;
     if (bodyDecides) {
       // Decided at the end of the body (onRequestEnd → decideOnBody); nothing is forwarded before.
       const pending: Decision = { effect: "deny", rule: null, reason: "the request body was not read", matched: [] };

@@ -6,7 +6,8 @@
  *    other coding (br, zstd, stacked codings) is refused — the worker asks the upstream for
  *    `gzip, deflate` only, so an upstream that still sends br gets a 502, never an unmasked body;
  *    JSON (`application/json`, `+json`) by key name / JSON path and detectors (json-mask.ts);
- *    media (image/audio/video/font) passed as is; everything else (text, HTML, XML, form,
+ *    media (image/audio/video/font) passed as is when its bytes start with a media signature
+ *    (masked as text otherwise: the label can be the client's choice); everything else (text, HTML, XML, form,
  *    event-stream, octet-stream) through the streaming detector window (parsers/ssh/stream-window.ts);
  *  - headers: a header whose name matches a rule's `columns` glob is masked whole (Set-Cookie
  *    keeps the cookie name and attributes); every other value goes through the detectors.
@@ -42,6 +43,66 @@ const enc = new TextEncoder();
 const MEMO_MAX_LENGTH = 512;
 const MEMO_ENTRIES = 512;
 const MEDIA = /^(image|audio|video|font)\//i;
+
+/**
+ * Binary media signatures (the first bytes of the formats image/audio/video/font bodies come in).
+ * A body labelled as media passes unmasked only when it starts with one: the label is the
+ * upstream's, and a client can often choose it (S3/GCS/Azure `response-content-type`, download
+ * endpoints, content negotiation), so JSON or text labelled `image/png` is masked as text. Text
+ * formats (SVG) and weak ASCII signatures (BMP's `BM`) are not in the list.
+ */
+const SNIFF_BYTES = 12;
+function isBinaryMedia(b: Uint8Array): boolean {
+  const at = (off: number, ...bytes: number[]) => bytes.every((x, i) => b[off + i] === x);
+  const ascii = (off: number, s: string) => at(off, ...[...s].map((c) => c.charCodeAt(0)));
+  return (
+    at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a) || // PNG
+    at(0, 0xff, 0xd8, 0xff) || // JPEG
+    ascii(0, "GIF87a") || ascii(0, "GIF89a") ||
+    (ascii(0, "RIFF") && (ascii(8, "WEBP") || ascii(8, "WAVE") || ascii(8, "AVI "))) ||
+    at(0, 0x00, 0x00, 0x01, 0x00) || // ICO
+    at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a) || // TIFF
+    ascii(4, "ftyp") || // MP4, MOV, M4A, AVIF, HEIC
+    at(0, 0x1a, 0x45, 0xdf, 0xa3) || // WebM, Matroska
+    ascii(0, "OggS") || ascii(0, "fLaC") || ascii(0, "ID3") ||
+    (b[0] === 0xff && b.length > 1 && (b[1]! & 0xe0) === 0xe0) || // MPEG audio frame, ADTS
+    ascii(0, "wOFF") || ascii(0, "wOF2") || ascii(0, "OTTO") || ascii(0, "ttcf") || at(0, 0x00, 0x01, 0x00, 0x00) // fonts
+  );
+}
+
+type Inner = { push(b: Uint8Array): Uint8Array; end(): Uint8Array };
+const EMPTY = new Uint8Array(0);
+
+/** A media body: passed as is when its first bytes are a media signature, masked as text otherwise. */
+function mediaOrText(text: () => Inner): Inner {
+  let head = EMPTY;
+  let decided: Inner | null = null;
+  const decide = (): Uint8Array => {
+    decided = isBinaryMedia(head) ? { push: (b) => b, end: () => EMPTY } : text();
+    const out = decided.push(head);
+    head = EMPTY;
+    return out;
+  };
+  return {
+    push(b) {
+      if (decided) return decided.push(b);
+      const joined = new Uint8Array(head.length + b.length);
+      joined.set(head);
+      joined.set(b, head.length);
+      head = joined;
+      return head.length < SNIFF_BYTES ? EMPTY : decide();
+    },
+    end() {
+      const first = decided ? EMPTY : decide();
+      const rest = decided!.end();
+      if (first.length === 0) return rest;
+      const out = new Uint8Array(first.length + rest.length);
+      out.set(first);
+      out.set(rest, first.length);
+      return out;
+    },
+  };
+}
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -109,7 +170,7 @@ export function createResponseMasking(masker: SessionMasker, config: MaskingConf
       if (encodings.length > 0 && !decodes(encodings)) {
         throw new Error(`the upstream sent Content-Encoding ${encodings.join(", ")}, which the gateway cannot decode to mask the body (it asks for gzip or deflate only)`);
       }
-      let inner: { push(b: Uint8Array): Uint8Array; end(): Uint8Array };
+      let inner: Inner;
       if (/^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType.trim())) {
         const json = new JsonBodyMasker({
           rules: jsonRules,
@@ -119,7 +180,7 @@ export function createResponseMasking(masker: SessionMasker, config: MaskingConf
         });
         inner = json;
       } else if (MEDIA.test(contentType.trim())) {
-        inner = { push: (b) => b, end: () => new Uint8Array(0) };
+        inner = mediaOrText(() => text.window());
       } else {
         inner = text.window();
       }

@@ -135,7 +135,7 @@ function maskAppliedSecretIn(o: Record<string, Json>, count: MaskCount): void {
 export class MaskError extends Error {}
 
 /** Mask a whole JSON response body; throws MaskError when it is not JSON (the engine then refuses the response). */
-export function maskJsonBody(body: string, secretRequest: boolean): { body: string; count: MaskCount } {
+export function maskJsonBody(body: string, secretRequest: boolean, tokenRequest = false): { body: string; count: MaskCount } {
   let doc: Json;
   try {
     doc = JSON.parse(body) as Json;
@@ -144,5 +144,10 @@ export function maskJsonBody(body: string, secretRequest: boolean): { body: stri
   }
   const count: MaskCount = { values: 0 };
   maskAny(doc, secretRequest, count);
+  // A TokenRequest (`serviceaccounts/<name>/token`) answers with a live bearer token in status.token.
+  if (tokenRequest && isObj(doc) && doc.kind !== "Status" && isObj(doc.status) && doc.status.token !== undefined && doc.status.token !== null) {
+    doc.status.token = MASK_TEXT;
+    count.values++;
+  }
   return { body: count.values > 0 ? JSON.stringify(doc) : body, count };
 }

@@ -29,6 +29,19 @@ const DEMO = [
 const decide = (method: string, target: string, extra = {}) => decideKubeRequest(input(method, target, extra), DEMO, (r) => `rule '${r.name}'`, "acme/api");
 
 describe("Kubernetes policy decisions", () => {
+  it("non-resource paths other than discovery, OpenAPI, version and health are covered by no rule", () => {
+    expect(decide("GET", "/healthz")).toMatchObject({ effect: "allow", rule: "read" });
+    for (const target of ["/logs", "/logs/kube-apiserver-audit.log", "/metrics", "/debug/pprof/goroutine?debug=2", "/debug/flags/v"]) {
+      expect(decide("GET", target)).toMatchObject({ effect: "deny", rule: null });
+    }
+    const all = [rule("everything", "allow", compileKubeActionName("k8s.*"))];
+    expect(decideKubeRequest(input("GET", "/metrics"), all, (r) => r.name, "acme/api")).toMatchObject({ effect: "deny", rule: null });
+    // A catch-all approve still holds it; an approve on deletes does not touch it.
+    const held = [...all, rule("hold-all", "approve", compileKubeActionName("k8s.*"))];
+    expect(decideKubeRequest(input("GET", "/logs"), held, (r) => r.name, "acme/api")).toMatchObject({ effect: "approve", rule: "hold-all" });
+    expect(decide("GET", "/logs").matched).toEqual([]);
+  });
+
   it("reads allowed, writes allowed in their namespaces, deletes held, default deny elsewhere", () => {
     expect(decide("GET", "/api/v1/pods?limit=500")).toMatchObject({ effect: "allow", rule: "read" });
     expect(decide("GET", "/api/v1/namespaces/apps/pods/p/log?follow=true")).toMatchObject({ effect: "allow", rule: "read" });

@@ -26,6 +26,8 @@
  *  - ports: port-forward ports known from the request (`ports=`) or its streams; unknown ports are
  *    never covered and always touched. kubectl 1.35 names them only in the SPDY streams: the
  *    request is then decided with `portsPerStream` and every stream again with its port.
+ *  - non-resource paths: discovery, OpenAPI, version and health GETs are covered by `k8s.*` /
+ *    `k8s.get` without object conditions; any other (`/logs/…`, `/debug/…`, `/metrics`) by no rule.
  * `Kubectl-Command` (the client's own description) is context for the trail only.
  */
 import { compileGlob, type Glob } from "../../../parsers/policy/glob.ts";
@@ -151,7 +153,11 @@ export function kubeActionMatches(a: KubeActionMatcher, input: KubePolicyRequest
   const req = input.request;
   if (req.kind === "nonresource") {
     // Discovery, OpenAPI, version and health: matched by `k8s.*` / `k8s.get` without object conditions.
+    // Any other non-resource path (`/logs/…` — the control plane's log files —, `/debug/pprof/…`,
+    // `/metrics`, an aggregated server's own paths) is no API object a verb names: no allow covers
+    // it (its answer is passed through unread); deny/approve rules without conditions touch it.
     const plain = a.groups === null && a.resources === null && a.namespaces === null && a.names === null;
+    if (req.category === "other") return !allow && plain && a.verbs === null;
     return plain && (a.verbs === null || a.verbs.has("get")) && req.method === "GET";
   }
   if (a.verbs === null) {

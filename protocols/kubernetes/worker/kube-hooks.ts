@@ -136,10 +136,18 @@ export class KubeHooks implements HttpEngineHooks {
       if (decision.effect === "deny") return { kind: "refuse", status: 403, detail: forbiddenStatus(r, `gatehouse: ${decision.reason}`).message };
       return this.refuse(kubeStatus(400, "BadRequest", SPDY_REFUSED));
     }
+    // A WebSocket upgrade is read only for exec, attach and port-forward (their channel and SPDY
+    // readers). The API server also serves a watch (and logs, and the proxy) over WebSocket to a
+    // GET that asks to upgrade: relayed unread, Secret data and log lines would pass unmasked.
+    if (req.upgrade !== null && !(r.kind === "resource" && (r.verb === "exec" || r.verb === "attach" || r.verb === "portforward"))) {
+      return this.refuse(kubeStatus(400, "BadRequest", `gatehouse: a WebSocket upgrade is accepted only for exec, attach and port-forward, not for ${r.kind === "resource" ? r.verb : "a non-resource path"}: the gateway cannot mask what it would carry (ask without Upgrade)`));
+    }
     this.input = input;
     this.description = this.describe(req, r, input);
     // A create names its object only in the body: read it (bounded) so `names:` rules can decide.
-    const body = r.kind === "resource" && r.verb === "create" && r.name === "" ? this.createBody(req, r, input) : undefined;
+    // A JSON patch of a Secret can copy or move its data where the masker does not look (an
+    // annotation) or test a guess against it: its operations are read before anything is decided.
+    const body = r.kind === "resource" && r.verb === "create" && r.name === "" ? this.createBody(req, r, input) : r.kind === "resource" && r.verb === "patch" && r.resource === "secrets" ? this.secretPatchBody(req) : undefined;
     if (body && "refuse" in body) return this.refuse(body.refuse);
     const informational = r.kind === "nonresource" && (r.category === "discovery" || r.category === "openapi" || r.category === "version") && r.method === "GET";
     return {
@@ -177,6 +185,41 @@ export class KubeHooks implements HttpEngineHooks {
           const description = named.name ? { ...described, target: `${r.namespace}/${r.resource}/${named.name}` } : described;
           this.description = description;
           return { description };
+        },
+      },
+    };
+  }
+
+  /**
+   * A patch of a Secret: a JSON patch (RFC 6902) whose `copy`, `move` or `test` operations would
+   * read the Secret's values (into an annotation the answer shows, or as a yes/no oracle) is
+   * refused; other patch types cannot refer to existing values. Any other patch type is decided as
+   * it is. One Content-Type only.
+   */
+  private secretPatchBody(req: { headers: readonly HttpHeader[] }): { read: NonNullable<Extract<Admission, { kind: "decide" }>["body"]> } | { refuse: KubeStatus } | undefined {
+    const types = req.headers.filter((h) => h.name === "content-type");
+    if (types.length > 1) return { refuse: kubeStatus(400, "BadRequest", "gatehouse: Content-Type given more than once") };
+    const type = (types[0]?.value ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json-patch+json") return undefined;
+    const description = this.description;
+    return {
+      read: {
+        limit: MAX_NAMED_BODY,
+        describe: (bytes) => {
+          const refuse = (why: string) => ({ refuse: { status: 400, detail: `gatehouse: ${why}` } });
+          let ops: unknown;
+          try {
+            ops = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+          } catch {
+            return refuse("the JSON patch of a Secret is not valid JSON");
+          }
+          if (!Array.isArray(ops)) return refuse("a JSON patch must be an array of operations");
+          for (const op of ops) {
+            const kind = op !== null && typeof op === "object" && !Array.isArray(op) ? (op as Record<string, unknown>).op : undefined;
+            if (typeof kind !== "string") return refuse("a JSON patch operation without an op");
+            if (["copy", "move", "test"].includes(kind.toLowerCase())) return refuse(`a JSON patch '${kind}' operation on a Secret is refused: it would read the Secret's values past the masking (use add, replace or remove)`);
+          }
+          return { description: description! };
         },
       },
     };

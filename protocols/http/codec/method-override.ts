@@ -1,0 +1,85 @@
+/**
+ * Method (and path) overrides: a request that asks the upstream to run another method than its
+ * own — or to serve another path (`X-Original-URL`, `X-Rewrite-URL`). Rails
+ * (Rack::MethodOverride), Express (method-override), Hono (hono/method-override), Symfony, Laravel
+ * and ASP.NET read `X-HTTP-Method-Override` (ASP.NET also `X-HTTP-Method`, `X-Method-Override`) or a
+ * `_method` parameter on a POST and run the handler of the method it names. The policy decides the
+ * request line's method, so a POST allowed by a rule could run as a DELETE a rule denies: such a
+ * request is refused (400) before anything is forwarded.
+ *
+ * Header names are compared with `_` read as `-`: CGI-style servers (Rack, WSGI, PHP) see
+ * `X_HTTP_Method_Override` as the same HTTP_X_HTTP_METHOD_OVERRIDE variable. Query names are
+ * compared decoded and case-insensitively.
+ *
+ * Form bodies (`application/x-www-form-urlencoded`, `multipart/form-data`) carry `_method` too
+ * (Rails and Hono read it there by default): the engine reads such a body whole (bounded) before
+ * deciding, and `formMethodField` finds the field — field names read as PHP reads them (leading
+ * blanks dropped, ` `, `.`, `[` as `_`), `;` as a separator as Rack 2 reads it; in a multipart body
+ * any part named so (a match anywhere in the body, fail closed). Not covered: JSON bodies (Laravel
+ * reads `_method` there) and an application's own parameter names.
+ */
+import { HttpCodecError } from "./errors.ts";
+import type { HttpHeader } from "./head.ts";
+import { queryParams } from "./path.ts";
+
+const OVERRIDE_HEADERS = new Set(["x-http-method-override", "x-http-method", "x-method-override"]);
+/** Headers some stacks (IIS URL Rewrite with ASP.NET, Zend/Laminas, Symfony before 3.4.14) read as the request's path. */
+const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url"]);
+
+export function refuseMethodOverride(headers: readonly HttpHeader[], query: string | null): void {
+  for (const h of headers) {
+    if (PATH_OVERRIDE_HEADERS.has(h.name.toLowerCase().replace(/_/g, "-"))) throw new HttpCodecError(400, `${h.rawName} is not accepted: the upstream could serve another path than the one the policy decided`);
+    if (OVERRIDE_HEADERS.has(h.name.toLowerCase().replace(/_/g, "-"))) throw new HttpCodecError(400, `${h.rawName} is not accepted: the upstream could run another method than the one the policy decided`);
+  }
+  for (const [name] of queryParams(query)) {
+    if (isMethodField(name)) throw new HttpCodecError(400, `the query parameter ${JSON.stringify(name)} is not accepted: the upstream could read it as another method than the one the policy decided`);
+  }
+}
+
+/** The content type of a body whose fields a framework may read `_method` from, or null. */
+export function formKind(headers: readonly HttpHeader[]): "urlencoded" | "multipart" | null {
+  let kind: "urlencoded" | "multipart" | null = null;
+  for (const h of headers) {
+    if (h.name.toLowerCase() !== "content-type") continue;
+    const t = h.value.split(";")[0]!.trim().toLowerCase();
+    if (t === "application/x-www-form-urlencoded") kind = "urlencoded";
+    else if (t === "multipart/form-data" || t.startsWith("multipart/")) kind = kind ?? "multipart";
+  }
+  return kind;
+}
+
+const FIELD = "_method";
+/** A field name as PHP files it (leading blanks dropped; blank, '.' and '[' become '_'), lower-cased. */
+const fieldKey = (name: string) => name.replace(/^[\s]+/, "").replace(/[ .[]/g, "_").toLowerCase();
+
+/** `_method`, as PHP, Rack and the others would file the (decoded) name. */
+function isMethodField(decoded: string): boolean {
+  const key = fieldKey(decoded);
+  return key === FIELD || key.startsWith(`${FIELD}_`);
+}
+
+function decodeForm(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, " "));
+  } catch {
+    // Undecodable: the escapes of an ASCII name decoded one by one, the rest kept.
+    return s.replace(/\+/g, " ").replace(/%([0-9A-Fa-f]{2})/g, (m, h: string) => (parseInt(h, 16) < 0x80 ? String.fromCharCode(parseInt(h, 16)) : m));
+  }
+}
+
+/** The body's method-override field name as sent, or null when there is none. */
+export function formMethodField(kind: "urlencoded" | "multipart", body: Uint8Array): string | null {
+  let text = "";
+  for (let i = 0; i < body.length; i += 8192) text += String.fromCharCode(...body.subarray(i, i + 8192));
+  if (kind === "urlencoded") {
+    for (const pair of text.split(/[&;]/)) {
+      const eq = pair.indexOf("=");
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      if (isMethodField(decodeForm(name))) return name;
+    }
+    return null;
+  }
+  // multipart: any name= / name*= parameter spelling the field, in any part's headers (or content).
+  const m = /name\*?\s*=\s*(?:"|[a-z0-9-]*'[a-z-]*')?\s*[\s.[_]method\b/i.exec(text);
+  return m ? m[0] : null;
+}
