@@ -209,7 +209,7 @@ export class KubeHooks implements HttpEngineHooks {
           const refuse = (why: string) => ({ refuse: { status: 400, detail: `gatehouse: ${why}` } });
           let ops: unknown;
           try {
-            ops = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+            ops = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
           } catch {
             return refuse("the JSON patch of a Secret is not valid JSON");
           }
