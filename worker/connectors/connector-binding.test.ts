@@ -5,19 +5,21 @@
  * A connector announcing a name outside its binding is closed (1008) with nothing registered; the
  * legitimate connector goes on serving the name.
  */
-import { describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import worker from "../index.ts";
 import type { Env } from "../env.ts";
 import { decodeFrame, encodeControl, FrameType, TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { hashEnrolmentToken } from "./registry.ts";
-import { CONNECTOR_BINDING_GENERATION_HEADER, HUB_SHARD_HEADER, registryHub } from "./hub-shards.ts";
+import { CONNECTOR_BINDING_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, registryHub } from "./hub-shards.ts";
+import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
 import { parseConnectors } from "../config/gateway-config.ts";
 import { ConfigurationError } from "../errors.ts";
+import { testIssuer, type TestIssuer } from "../limits/test-issuer.ts";
 
 const testEnv = env as unknown as Env;
 
@@ -223,5 +225,129 @@ describe("an enrolled connector's binding", () => {
       headers: { upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL, [CONNECTOR_HEADER]: c.id, [HUB_SHARD_HEADER]: "0", [CONNECTOR_BINDING_GENERATION_HEADER]: "0", "x-gatehouse-connector-binding": JSON.stringify(["race-*"]) },
     });
     expect({ status: late.status, body: await late.json() }).toEqual({ status: 401, body: { error: "unauthorized", reason: `connector ${c.id}'s binding was changed; dial again` } });
+  });
+});
+
+describe("the admin API for bindings", () => {
+  const ISSUER = "https://issuer.binding.test";
+  let idp: TestIssuer;
+  let e: Env;
+  let admin: string;
+  const call = async (method: string, path: string, body?: unknown, token = admin): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const ctx = createExecutionContext();
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) };
+    const res = await worker.fetch(new Request(`http://127.0.0.1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), e, ctx);
+    await waitOnExecutionContext(ctx);
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  const listed = async (id: string) => ((await call("GET", "/v1/admin/connectors")).json.connectors as { id: string }[]).find((c) => c.id === id);
+
+  beforeAll(async () => {
+    idp = await testIssuer(ISSUER, "gatehouse-binding");
+    const cfgKey = { kty: "OKP", crv: "Ed25519", x: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0" };
+    e = {
+      ...testEnv,
+      GATEHOUSE_ISSUERS: idp.issuers,
+      GATEHOUSE_POLICY: idp.policy,
+      GATEHOUSE_CONNECTORS: JSON.stringify([
+        { id: "api-cfg-bound", public_key: cfgKey, resources: ["cfg-*"] },
+        { id: "api-cfg-any", public_key: { ...cfgKey, x: "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0" } },
+      ]),
+    };
+    admin = await idp.token("alice", ["admins"]);
+  });
+
+  it("enrolment tokens carry a binding; an empty or malformed one is refused (400) saying why; the list shows every binding (null: any)", async () => {
+    const empty = await call("POST", "/v1/admin/connectors/enroll-tokens", { id: "api-dev", resources: [] });
+    expect(empty.status).toBe(400);
+    expect(empty.json.reason).toMatch(/resources is empty: the connector could serve no resource/);
+    expect((await call("POST", "/v1/admin/connectors/enroll-tokens", { id: "api-dev", resources: ["prod/*"] })).status).toBe(400);
+    expect((await call("POST", "/v1/admin/connectors/enroll-tokens", { id: "api-dev", resources: "dev-*" })).status).toBe(400);
+    const created = await call("POST", "/v1/admin/connectors/enroll-tokens", { id: "api-dev", resources: ["api-dev-*", "billing-api"] });
+    expect(created).toMatchObject({ status: 201, json: { id: "api-dev", resources: ["api-dev-*", "billing-api"] } });
+    const c = await keyed("api-dev");
+    const enrolled = await hub().enrolConnector(await hashEnrolmentToken(created.json.token as string), c.publicJwk, c.thumbprint);
+    expect(enrolled).toMatchObject({ ok: true });
+    expect(await listed("api-dev")).toMatchObject({ source: "enrolled", resources: ["api-dev-*", "billing-api"], bound_at: null });
+    expect(await listed("api-cfg-bound")).toMatchObject({ source: "configuration", resources: ["cfg-*"] });
+    expect(await listed("api-cfg-any")).toMatchObject({ source: "configuration", resources: null });
+  });
+
+  it("bind: administrators only, enrolled connectors only, recorded with who did it; null is any name, [] is refused", async () => {
+    const c = await keyed("api-rebind");
+    await enrol(c, ["api-rb-*"]);
+    expect((await call("POST", `/v1/admin/connectors/${c.id}/bind`, { resources: ["x-*"] }, await idp.token("mallory"))).status).toBe(403);
+    expect((await call("POST", `/v1/admin/connectors/${c.id}/bind`, {})).status).toBe(400);
+    expect((await call("POST", `/v1/admin/connectors/${c.id}/bind`, { resources: [] })).status).toBe(400);
+    expect((await call("POST", "/v1/admin/connectors/api-cfg-bound/bind", { resources: ["x-*"] })).status).toBe(409);
+    expect((await call("POST", "/v1/admin/connectors/api-nobody/bind", { resources: ["x-*"] })).status).toBe(404);
+    const bound = await call("POST", `/v1/admin/connectors/${c.id}/bind`, { resources: ["api-rb-prod"] });
+    expect(bound).toMatchObject({ status: 200, json: { id: c.id, resources: ["api-rb-prod"], bound_by: `${ISSUER} alice`, closed_control_channels: 0 } });
+    expect(await listed(c.id)).toMatchObject({ resources: ["api-rb-prod"], bound_by: `${ISSUER} alice`, bound_at: expect.any(String) });
+    const any = await call("POST", `/v1/admin/connectors/${c.id}/bind`, { resources: null });
+    expect(any).toMatchObject({ status: 200, json: { resources: null } });
+    expect((await hub().connectorRecord(c.id))?.resources).toBeNull();
+  });
+});
+
+describe("a binding change on a sharded hub", () => {
+  function tenantHubs(name: string): Env {
+    return {
+      ...testEnv,
+      CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, name) as unknown as Env["CONNECTOR_HUB"],
+      TENANT: { name, via: "path", limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null }, shards: { approvals: 1, hub: 3 } },
+    };
+  }
+  /** A control socket as the route hands it to shard `k`, admitted under binding generation `generation`. */
+  async function socket(stub: ReturnType<typeof hubShard>, id: string, k: number, generation: number): Promise<{ status: number; closed: () => string | null }> {
+    const res = await stub.fetch("https://hub/control", {
+      headers: { upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL, [CONNECTOR_HEADER]: id, [HUB_SHARD_HEADER]: String(k), [CONNECTOR_BINDING_GENERATION_HEADER]: String(generation) },
+    });
+    let reason: string | null = null;
+    if (res.status === 101) {
+      res.webSocket!.addEventListener("close", (ev) => {
+        reason = ev.reason;
+      });
+      res.webSocket!.accept();
+    }
+    return { status: res.status, closed: () => reason };
+  }
+
+  it("each shard closes the channels admitted under an older binding, keeps the newer, and refuses an older one arriving late", async () => {
+    const e = tenantHubs("binding-shards");
+    const older = await socket(hubShard(e, 2), "dc-sh", 2, 0);
+    const other = await socket(hubShard(e, 2), "dc-sh-other", 2, 0);
+    expect(await hubShard(e, 2).closeForRebind("dc-sh", 5)).toEqual({ closedChannels: 1, endedSessions: 0 });
+    await vi.waitFor(() => expect(older.closed()).toBe("connector dc-sh's binding was changed: dial again"), { timeout: 20_000, interval: 20 });
+    expect(other.closed()).toBeNull();
+    expect((await socket(hubShard(e, 2), "dc-sh", 2, 0)).status).toBe(401);
+    const newer = await socket(hubShard(e, 2), "dc-sh", 2, 5);
+    expect(newer.status).toBe(101);
+    // A retry (or an earlier change's call arriving late) leaves the newer channel open.
+    expect(await hubShard(e, 2).closeForRebind("dc-sh", 4)).toEqual({ closedChannels: 0, endedSessions: 0 });
+    expect(newer.closed()).toBeNull();
+  });
+
+  it("a shard that did not confirm is asked again by shard 0's alarm until it does", async () => {
+    const e = tenantHubs("binding-retry");
+    const registry = registryHub(e);
+    const c = await keyed("dc-bind-retry");
+    await runInDurableObject(registry, async (_o, state) =>
+      state.storage.put(`connector:${c.id}`, { id: c.id, source: "enrolled", publicKey: c.publicJwk, thumbprint: c.thumbprint, enrolledAt: 1, enrolledBy: "admin", rotatedAt: null, revokedAt: null, revokedBy: null, resources: ["a-*"] }),
+    );
+    const bound = await registry.bindConnector(c.id, ["b-*"], "admin");
+    expect(bound).toMatchObject({ ok: true, failedShards: [] });
+    const generation = (bound as { record: { boundAt: number } }).record.boundAt;
+    // As if the close had failed on this shard: a channel of the old binding still open, the close owed.
+    await runInDurableObject(registry, async (_o, state) => {
+      await state.storage.delete(`binding-generation:${c.id}`);
+      await state.storage.put(`rebind-pending:${c.id}:0`, generation);
+      await state.storage.setAlarm(Date.now() + 30_000);
+    });
+    const old = await socket(registry, c.id, 0, 0);
+    expect(old.status).toBe(101);
+    expect(await runDurableObjectAlarm(registry)).toBe(true);
+    await vi.waitFor(() => expect(old.closed()).toBe(`connector ${c.id}'s binding was changed: dial again`), { timeout: 20_000, interval: 20 });
+    expect(await runInDurableObject(registry, async (_o, state) => [...(await state.storage.list({ prefix: "rebind-pending:" })).keys()])).toEqual([]);
   });
 });
