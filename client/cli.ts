@@ -26,7 +26,7 @@ usage:
   gatehouse review report --from T --to T [--format md|csv|json]          access review from the verified trail
   gatehouse admin policy apply <file> | show                              the policy in force (admin role)
   gatehouse login [--gateway URL | --issuer URL] | logout                 sign in as a person (browser, PKCE); used when GATEHOUSE_TOKEN is unset
-  gatehouse admin connectors enroll-token|list|revoke ...                 connector enrolment (admin role)
+  gatehouse admin connectors enroll-token|list|bind|revoke ...            connector enrolment (admin role)
   gatehouse doctor [resource]                                              check token, gateway, clock, resource and local tools
   gatehouse completion bash|zsh|fish                                      shell completion script
   gatehouse --version

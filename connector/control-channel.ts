@@ -175,7 +175,11 @@ export function startControlChannel(opts: ControlChannelOptions): ControlChannel
     if (connected) {
       connected = false;
       const why = `websocket closed (${code}${reason.length ? ` ${reason.toString("utf8").slice(0, 120)}` : ""})`;
-      opts.logger.warn("control channel: disconnected", { reason: why });
+      // 1008: the gateway refused something this connector did (e.g. announcing a resource outside
+      // its binding: docs/CONNECTOR.md "Binding"). Logged as an error with the gateway's reason; the
+      // connector keeps retrying with its usual backoff (an administrator may fix the binding).
+      if (code === 1008) opts.logger.error("control channel: closed by the gateway (policy)", { reason: reason.toString("utf8").slice(0, 120), resources: announced.map((r) => r.name).slice(0, 20).join(",") });
+      else opts.logger.warn("control channel: disconnected", { reason: why });
       opts.emit({ type: "control-disconnected", reason: why });
     }
     scheduleReconnect();

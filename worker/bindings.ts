@@ -17,6 +17,12 @@ export interface SessionObjectRpc extends Rpc.DurableObjectBranded {
   terminate(code: string, reason: string): Promise<boolean>;
 }
 
+/** A binding change (gatehouse admin connectors bind): the record, and the channels closed on every shard. */
+export type BindResult = RegistryResult<{ record: ConnectorRecord; closedChannels: number; failedShards: number[] }>;
+
+/** An admitted assertion: `keyGeneration` and `bindingGeneration` for an enrolled key, `resources` its binding (absent: any name). */
+export type ClaimResult = { ok: true; keyGeneration?: number; bindingGeneration?: number; resources?: string[] } | { ok: false; reason: string; suspended?: true };
+
 export type RevokeResult = RegistryResult<{ record: ConnectorRecord; already: boolean; closedChannels: number; endedSessions: number; failedShards: number[] }>;
 
 /** `ticketHash`: SHA-256 hex of the stream ticket sent to the chosen connector (parsers/tunnel/stream-ticket.ts). */
@@ -26,8 +32,11 @@ export type OpenStreamResult = { ok: true; connectorId: string; ticketHash: stri
 export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   /** Admits a verified assertion: not revoked, key still current, jti not seen before (replay). */
   /** Admitted with an enrolled key: `keyGeneration` says which rotation installed it (0: none). */
-  claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true; keyGeneration?: number } | { ok: false; reason: string; suspended?: true }>;
-  createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[]): Promise<RegistryResult<{ expiresAt: number }>>;
+  /** `bindingGeneration`: which binding change set `resources` (0: the enrolment's). */
+  claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<ClaimResult>;
+  createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[], resources?: string[]): Promise<RegistryResult<{ expiresAt: number }>>;
+  /** Change an enrolled connector's binding (null: any name) and close its control channels on every shard. */
+  bindConnector(id: string, resources: string[] | null, by: string): Promise<BindResult>;
   enrolConnector(tokenHash: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>>;
   connectorRecord(id: string): Promise<ConnectorRecord | null>;
   listConnectors(): Promise<{ records: ConnectorRecord[]; online: string[] }>;
@@ -47,6 +56,11 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
    * and close the connector's control channels (admitted with the old key).
    */
   closeControls(id: string, keyGeneration?: number): Promise<{ closedChannels: number; endedSessions: number }>;
+  /**
+   * Shard 0 to every shard after a binding change: remember the binding's generation (its boundAt)
+   * and close the connector's control channels admitted under an older binding.
+   */
+  closeForRebind(id: string, bindingGeneration: number): Promise<{ closedChannels: number; endedSessions: number }>;
 }
 
 /** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */

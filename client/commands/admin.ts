@@ -48,7 +48,7 @@ export async function adminCommand(argv: string[], io: CommandIO): Promise<numbe
     return area === undefined || area === "--help" || area === "-h" ? (area === undefined ? 2 : 0) : 2;
   }
   const connectorFlags: Record<string, FlagSpec> =
-    area === "connectors" ? { id: { kind: "string" }, ttl: { kind: "string" } } : area === "tenants" ? { file: { kind: "string" }, reason: { kind: "string" }, yes: { kind: "boolean" }, period: { kind: "string" } } : {};
+    area === "connectors" ? { id: { kind: "string" }, ttl: { kind: "string" }, resources: { kind: "string" }, any: { kind: "boolean" } } : area === "tenants" ? { file: { kind: "string" }, reason: { kind: "string" }, yes: { kind: "boolean" }, period: { kind: "string" } } : {};
   const a = parseArgs(rest, { gateway: { kind: "string" }, audience: { kind: "string" }, json: { kind: "boolean" }, ...connectorFlags });
   const env = io.env ?? process.env;
   const base = parseGatewayUrl(a.strings.get("gateway") ?? env.GATEHOUSE_URL ?? DEFAULT_GATEWAY);

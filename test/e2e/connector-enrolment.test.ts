@@ -5,7 +5,9 @@
  * is rotated by proving the old one; revocation ends its live session, closes its channel and
  * refuses it from then on. And the ways around it: a reused token, an expired token, a
  * non-admin creating tokens, a token for a configured id, the old key after rotation, a revoked
- * connector reconnecting or re-enrolling.
+ * connector reconnecting or re-enrolling. And bindings: a connector enrolled for `dev-*` announcing
+ * another connector's resource is refused by the worker (the real process logs why), the resource
+ * stays served by its own connector, and an administrator's rebind is what lets it in.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -79,6 +81,8 @@ interface Listed {
   status: string;
   online: boolean;
   thumbprint: string | null;
+  resources?: string[] | null;
+  bound_by?: string | null;
 }
 
 async function listConnectors(): Promise<Listed[]> {
@@ -290,6 +294,49 @@ describe("connector enrolment", () => {
     await client.end().catch(() => {});
     await conn.stop();
     expect(await connector.stop()).toBe(0);
+  }, 300_000);
+
+  it("a connector bound to dev-* announcing demo-pg is refused (its process logs why), demo-pg stays served; a rebind by an administrator lets it in", async () => {
+    const devDir = path.join(tmp, "dc-dev");
+    const badBinding = await cli(["admin", "connectors", "enroll-token", "--id", "dc-dev", "--resources", " , "]);
+    expect(badBinding.code).toBe(2);
+    expect(badBinding.stderr).toContain("--resources is empty");
+    const created = await cli(["admin", "connectors", "enroll-token", "--id", "dc-dev", "--resources", "dev-*"]);
+    expect(created.code).toBe(0);
+    expect(created.stderr).toContain("connector dc-dev (serving only dev-*)");
+    const enrolled = await connectorCli(["enroll", "--gateway", stack.gatewayUrl, "--token", created.stdout.trim(), "--out", devDir]);
+    expect(enrolled.code).toBe(0);
+    // The rogue configuration: the bootstrap connector's resource (same target here, so the name is what matters).
+    const l = level();
+    await appendFile(
+      path.join(devDir, "connector.yaml"),
+      `  - { name: demo-pg, type: postgres, host: ${stack.pg.host}, port: ${stack.pg.port}, database: ${stack.pg.database}, username: ${l.user}, password: env:DC1_PG_PASSWORD, tls: { mode: disable } }\n`,
+    );
+    const rogue = runConnector(path.join(devDir, "connector.yaml"), env());
+    await eventually(async () => /closed by the gateway \(policy\)/.test(rogue.state.log) && /connector dc-dev is not bound to serve demo-pg/.test(rogue.state.log), "the connector's refusal log line", 600);
+    expect(await listedViaApi("dc-dev")).toMatchObject({ online: false, resources: ["dev-*"] });
+    const text = await cli(["admin", "connectors", "list"]);
+    expect(text.stdout).toMatch(/^dc-dev\tenrolled\tactive\tno\tdev-\*\t/m);
+    expect(text.stdout).toMatch(/^local\tconfiguration\tactive\tyes\tany\t/m);
+    // demo-pg is still served by its own connector.
+    const conn = await stack.connect("demo-pg", { sub: "alice" });
+    const r = await psql(conn.url, ["-At", "-c", "select 1"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("1");
+    await conn.stop();
+    // Only administrators rebind; configured connectors are bound in GATEHOUSE_CONNECTORS.
+    const outsider = await cli(["admin", "connectors", "bind", "dc-dev", "--any"], await stack.mintToken({ sub: "mallory" }));
+    expect(outsider.stderr).toContain("does not hold the admin role");
+    const configured = await cli(["admin", "connectors", "bind", "local", "--resources", "demo-*"]);
+    expect(configured.code).not.toBe(0);
+    expect(configured.stderr).toContain("configured in GATEHOUSE_CONNECTORS");
+    // The administrator's rebind: recorded, and the still-retrying connector is admitted under it.
+    const bound = await cli(["admin", "connectors", "bind", "dc-dev", "--resources", "dev-*,demo-pg"]);
+    expect(bound.stderr).toBe("");
+    expect(bound.stdout).toMatch(/^connector dc-dev may now serve dev-\*, demo-pg: \d+ control channel\(s\) closed/);
+    await eventually(async () => (await listedViaApi("dc-dev"))?.online, "dc-dev online under its new binding", 600);
+    expect(await listedViaApi("dc-dev")).toMatchObject({ resources: ["dev-*", "demo-pg"], bound_by: expect.stringContaining("root-admin") });
+    expect(await rogue.stop()).toBe(0);
   }, 300_000);
 
   it("revoking a bootstrap connector (GATEHOUSE_CONNECTORS) refuses it too", async () => {

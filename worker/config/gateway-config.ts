@@ -4,6 +4,7 @@
  */
 import type { JWK } from "jose";
 import { ConfigurationError } from "../errors.ts";
+import { parseBinding } from "../../parsers/connector-binding.ts";
 
 export interface TrustedIssuer {
   issuer: string;
@@ -20,6 +21,8 @@ export interface TrustedIssuer {
 export interface ConnectorKey {
   id: string;
   publicKey: JWK;
+  /** The resource names it may serve (globs, parsers/connector-binding.ts); absent: any name. */
+  resources?: string[];
 }
 
 export interface GatewayConfig {
@@ -125,7 +128,13 @@ export function parseConnectors(text: string | undefined): ConnectorKey[] {
       throw new ConfigurationError(`${where}.public_key must be an Ed25519 public JWK`);
     }
     if ("d" in key) throw new ConfigurationError(`${where}.public_key contains a private key ("d"); give only the public part`);
-    return { id, publicKey: key };
+    let resources: string[] | undefined;
+    try {
+      resources = parseBinding(r.resources, `${where}.resources`);
+    } catch (e) {
+      throw new ConfigurationError((e as Error).message);
+    }
+    return resources === undefined ? { id, publicKey: key } : { id, publicKey: key, resources };
   });
 }
 

@@ -12,11 +12,12 @@ import { encodeControl, FrameType, type Frame } from "../../parsers/tunnel/frame
 import type { ResourceInfo } from "../../parsers/identity.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
-import type { ConnectorHubRpc, OpenStreamResult, RevokeResult } from "../bindings.ts";
+import type { BindResult, ClaimResult, ConnectorHubRpc, OpenStreamResult, RevokeResult } from "../bindings.ts";
+import { outsideBinding, parseBinding } from "../../parsers/connector-binding.ts";
 import { ConnectorRegistry, type ConnectorRecord, type RegistryResult } from "./registry.ts";
 import type { JWK } from "jose";
 import { isResourceName } from "../../parsers/resource-name.ts";
-import { CONNECTOR_KEY_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, hubShardCount, hubShardMap, hubShardOfObjectName } from "./hub-shards.ts";
+import { CONNECTOR_BINDING_GENERATION_HEADER, CONNECTOR_BINDING_HEADER, CONNECTOR_KEY_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, hubShardCount, hubShardMap, hubShardOfObjectName } from "./hub-shards.ts";
 import { withTimeout } from "../objects/with-timeout.ts";
 import { newStreamTicket, streamTicketHash } from "../../parsers/tunnel/stream-ticket.ts";
 import { isNewerOrSame, type TenantSyncAnswer, type TenantSyncState } from "../tenancy/tenant-sync.ts";
@@ -29,6 +30,10 @@ interface ControlAttachment {
   resources: ResourceInfo[] | null;
   /** The admitting key's generation (the route's header; absent for a connector without an enrolled key). */
   keyGeneration?: number;
+  /** The resource names it may announce (globs; the route's header). Absent: any name. */
+  binding?: string[];
+  /** That binding's generation (enrolled connectors; absent: 0). */
+  bindingGeneration?: number;
 }
 
 
@@ -41,6 +46,8 @@ const LIFECYCLE_KEY = "tenant-lifecycle";
 const keyGenerationKey = (id: string) => `key-generation:${id}`;
 /** Shard 0's record that shard `shard` has not yet confirmed closing channels of a key a rotation replaced (value: the new generation). */
 const rotatePendingKey = (id: string, shard: number) => `rotate-pending:${id}:${shard}`;
+/** The generation (boundAt) of the latest binding change of a connector this shard was told of (closeForRebind). */
+const bindingGenerationKey = (id: string) => `binding-generation:${id}`;
 
 export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRpc {
   protected override readonly hibernate = true;
@@ -68,7 +75,30 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       const latest = await this.ctx.storage.get<number>(keyGenerationKey(connectorId));
       if (latest !== undefined && !(Number(presented) >= latest)) return Response.json({ error: "unauthorized", reason: `connector ${connectorId}'s key was rotated; dial again with the new key` }, { status: 401 });
     }
-    const attachment: ControlAttachment = { connectorId, shard, connectedAt: Date.now(), resources: null, ...(presented !== null && Number.isFinite(Number(presented)) ? { keyGeneration: Number(presented) } : {}) };
+    // The same for a binding change: admitted under the binding it replaced, refused.
+    const boundAs = request.headers.get(CONNECTOR_BINDING_GENERATION_HEADER);
+    if (boundAs !== null) {
+      const latest = await this.ctx.storage.get<number>(bindingGenerationKey(connectorId));
+      if (latest !== undefined && !(Number(boundAs) >= latest)) return Response.json({ error: "unauthorized", reason: `connector ${connectorId}'s binding was changed; dial again` }, { status: 401 });
+    }
+    // The binding the route read with the admission. Unreadable: refused (fail closed), never "any".
+    let binding: string[] | undefined;
+    const bindingHeader = request.headers.get(CONNECTOR_BINDING_HEADER);
+    if (bindingHeader !== null) {
+      try {
+        binding = parseBinding(JSON.parse(bindingHeader), "binding");
+      } catch {}
+      if (binding === undefined) return new Response("bad hub request: binding", { status: 400 });
+    }
+    const attachment: ControlAttachment = {
+      connectorId,
+      shard,
+      connectedAt: Date.now(),
+      resources: null,
+      ...(presented !== null && Number.isFinite(Number(presented)) ? { keyGeneration: Number(presented) } : {}),
+      ...(binding === undefined ? {} : { binding }),
+      ...(boundAs !== null && Number.isFinite(Number(boundAs)) ? { bindingGeneration: Number(boundAs) } : {}),
+    };
     return this.acceptSocket([`connector:${connectorId}`], (ws) => ws.serializeAttachment(attachment));
   }
 
@@ -88,6 +118,16 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       const announced = validateResources(msg.resources);
       if (typeof announced === "string") {
         this.closeSocket(ws, CLOSE_POLICY, `invalid hello: ${announced}`);
+        return;
+      }
+      // The connector's binding: a hello (first or re-announcement) naming any resource outside it
+      // is refused whole — the socket is closed and nothing of it is registered, so a compromised
+      // connector never becomes the one serving another connector's resource.
+      const refused = outsideBinding(attachment.binding, announced.map((r) => r.name));
+      if (refused.length > 0) {
+        const names = refused.slice(0, 3).join(", ") + (refused.length > 3 ? ` and ${refused.length - 3} more` : "");
+        this.closeSocket(ws, CLOSE_POLICY, `connector ${attachment.connectorId} is not bound to serve ${names}`.slice(0, 120));
+        console.warn(`gatehouse: connector ${attachment.connectorId} announced resource(s) outside its binding (${attachment.binding!.join(",")}): ${refused.join(", ")}; its control channel was closed`);
         return;
       }
       // Sockets accepted before shards existed carry no shard: they are shard 0's.
@@ -149,7 +189,7 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
    * in one object, so a revocation or rotation cannot race an admission. Expired jtis are
    * dropped by the hub's alarm.
    */
-  async claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<{ ok: true; keyGeneration?: number } | { ok: false; reason: string; suspended?: true }> {
+  async claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<ClaimResult> {
     const suspended = await this.suspension();
     if (suspended !== null) return { ok: false, reason: suspended, suspended: true };
     const admission = await this.registry.admissible(connectorId, thumbprint);
@@ -158,8 +198,9 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     if ((await this.ctx.storage.get(storageKey)) !== undefined) return { ok: false, reason: "connector assertion was already used" };
     await this.ctx.storage.put(storageKey, exp);
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
-    // An enrolled key's generation goes with a control socket to its shard (fetch).
-    return admission.keyGeneration === null ? { ok: true } : { ok: true, keyGeneration: admission.keyGeneration };
+    // An enrolled key's generation, and its binding with the binding's generation, go with a control socket to its shard (fetch).
+    if (admission.keyGeneration === null) return { ok: true };
+    return { ok: true, keyGeneration: admission.keyGeneration, bindingGeneration: admission.bindingGeneration ?? 0, ...(admission.resources === null ? {} : { resources: admission.resources }) };
   }
 
   protected override async onAlarm(): Promise<void> {
@@ -174,13 +215,14 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     for (let i = 0; i < stale.length; i += 128) await this.ctx.storage.delete(stale.slice(i, i + 128));
     const dropsLeft = await this.retryPendingDrops();
     const rotationsLeft = await this.retryPendingRotations();
-    if (dropsLeft || rotationsLeft) await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    const rebindsLeft = await this.retryPendingRebinds();
+    if (dropsLeft || rotationsLeft || rebindsLeft) await this.ctx.storage.setAlarm(Date.now() + 30_000);
     else if (seen.size > expired.length || live.size > stale.length) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
   }
 
   /** RPC (admin): store the hash of a new enrolment token for connector `id`. */
-  async createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[]): Promise<RegistryResult<{ expiresAt: number }>> {
-    const result = await this.registry.createToken(tokenHash, id, ttlSeconds, createdBy, bootstrapIds);
+  async createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[], resources?: string[]): Promise<RegistryResult<{ expiresAt: number }>> {
+    const result = await this.registry.createToken(tokenHash, id, ttlSeconds, createdBy, bootstrapIds, resources);
     if (result.ok && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
     return result;
   }
@@ -218,6 +260,67 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [rotatePendingKey(id, k), generation])));
     await this.closeOldKeyEverywhere(id, generation, shards);
     return result;
+  }
+
+  /**
+   * RPC (admin): change an enrolled connector's binding (null: any name), recorded in its registry
+   * record (boundAt, boundBy — as a revocation is), then close its control channels on every shard,
+   * as a key rotation does, so its next hello is judged under the new binding. Each shard first
+   * remembers the binding's generation, so a socket admitted under the old binding that arrives
+   * later is refused (fetch). A shard that does not confirm is owed the close (retried by the alarm)
+   * and named in `failedShards`.
+   */
+  async bindConnector(id: string, resources: string[] | null, by: string): Promise<BindResult> {
+    const result = await this.registry.bind(id, resources, by);
+    if (!result.ok) return result;
+    const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
+    const generation = result.record.boundAt!;
+    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [rebindPendingKey(id, k), generation])));
+    const closed = await this.closeForRebindEverywhere(id, generation, shards);
+    return { ok: true, record: result.record, closedChannels: closed.closedChannels, failedShards: closed.failedShards };
+  }
+
+  private async closeForRebindEverywhere(id: string, generation: number, shards: number[]): Promise<{ closedChannels: number; failedShards: number[] }> {
+    const closed = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.closeForRebind(id, generation) : hubShard(this.env, k).closeForRebind(id, generation)), shards);
+    const confirmed = shards.filter((k) => !closed.failedShards.includes(k));
+    const current = await this.ctx.storage.get<number>(confirmed.map((k) => rebindPendingKey(id, k)));
+    const done = confirmed.filter((k) => (current.get(rebindPendingKey(id, k)) ?? 0) <= generation).map((k) => rebindPendingKey(id, k));
+    if (done.length > 0) await this.ctx.storage.delete(done);
+    if (closed.failedShards.length > 0) {
+      console.error(`gatehouse: binding change of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its control channels; asked again in 30 s`);
+      await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    }
+    return { closedChannels: closed.closedChannels, failedShards: closed.failedShards };
+  }
+
+  /** Shard 0's alarm: ask the shards that did not confirm a binding change's close again. True while some are left. */
+  private async retryPendingRebinds(): Promise<boolean> {
+    const pending = await this.ctx.storage.list<number>({ prefix: "rebind-pending:" });
+    const byConnector = new Map<string, { generation: number; shards: number[] }>();
+    for (const [key, generation] of pending) {
+      const rest = key.slice("rebind-pending:".length);
+      const at = rest.lastIndexOf(":");
+      const id = rest.slice(0, at);
+      const entry = byConnector.get(id) ?? { generation, shards: [] };
+      entry.generation = Math.max(entry.generation, generation);
+      entry.shards.push(Number(rest.slice(at + 1)));
+      byConnector.set(id, entry);
+    }
+    let left = false;
+    for (const [id, { generation, shards }] of byConnector) if ((await this.closeForRebindEverywhere(id, generation, shards)).failedShards.length > 0) left = true;
+    return left;
+  }
+
+  /**
+   * RPC (shard 0 to every shard, after a binding change): remember the binding's generation, then
+   * close the connector's control channels admitted under an older binding (a retry leaves those
+   * dialled since alone). Two changes' calls out of order keep the later generation.
+   */
+  async closeForRebind(id: string, bindingGeneration: number): Promise<{ closedChannels: number; endedSessions: number }> {
+    const known = await this.ctx.storage.get<number>(bindingGenerationKey(id));
+    if (known === undefined || known < bindingGeneration) await this.ctx.storage.put(bindingGenerationKey(id), bindingGeneration);
+    const older = (ws: WebSocket) => !(((ws.deserializeAttachment() as ControlAttachment).bindingGeneration ?? 0) >= bindingGeneration);
+    return { closedChannels: this.closeChannels(id, `connector ${id}'s binding was changed: dial again`, older), endedSessions: 0 };
   }
 
   /** Ask `shards` to close channels of keys older than `generation`; clear the records of those that confirmed, keep the others for the alarm. */
@@ -496,6 +599,11 @@ export async function dropOnShards(
     } else failedShards.push(shards[i]!);
   });
   return { closedChannels, endedSessions, failedShards };
+}
+
+/** Shard 0's record that shard `shard` has not yet confirmed closing channels of a binding a change replaced (value: the new generation). */
+function rebindPendingKey(id: string, shard: number): string {
+  return `rebind-pending:${id}:${shard}`;
 }
 
 /** One record per shard still owing a revoked connector's drop (so two passes never erase each other's). */

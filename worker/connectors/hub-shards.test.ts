@@ -278,7 +278,7 @@ describe("a control socket admitted with the key a rotation replaced", () => {
     await runInDurableObject(registry, async (_o, state) => state.storage.put("connector:dc-race", enrolledRecord("dc-race", oldKey, "old-thumb")));
     const exp = Math.floor(Date.now() / 1000) + 60;
     // Admitted with the old key (generation 0: the enrolled one)…
-    expect(await registry.claimAssertion("dc-race", "jti-old", exp, "old-thumb")).toEqual({ ok: true, keyGeneration: 0 });
+    expect(await registry.claimAssertion("dc-race", "jti-old", exp, "old-thumb")).toEqual({ ok: true, keyGeneration: 0, bindingGeneration: 0 });
     // …then the rotation lands before the socket reaches its shard.
     const rotated = await registry.rotateConnectorKey("dc-race", "old-thumb", newKey, "new-thumb");
     expect(rotated).toMatchObject({ ok: true });
@@ -292,7 +292,7 @@ describe("a control socket admitted with the key a rotation replaced", () => {
     const lateOn2 = await dial(hubShard(e, 2), "dc-race", 2, 0);
     expect({ status: lateOn2.status, body: await lateOn2.json() }).toEqual({ status: 401, body: refusedAs });
     // The new key: admitted with the rotation's generation, its sockets accepted on both.
-    expect(await registry.claimAssertion("dc-race", "jti-new", exp, "new-thumb")).toEqual({ ok: true, keyGeneration: generation });
+    expect(await registry.claimAssertion("dc-race", "jti-new", exp, "new-thumb")).toEqual({ ok: true, keyGeneration: generation, bindingGeneration: 0 });
     for (const [stub, k] of [[registry, 0], [hubShard(e, 2), 2]] as const) {
       const r = await dial(stub, "dc-race", k, generation);
       expect(r.status).toBe(101);

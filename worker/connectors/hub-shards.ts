@@ -32,6 +32,15 @@ export const HUB_SHARD_HEADER = "x-gatehouse-hub-shard";
  */
 export const CONNECTOR_KEY_GENERATION_HEADER = "x-gatehouse-connector-key-generation";
 
+/**
+ * Internal headers from the control route: the binding the socket is judged under (JSON array of
+ * globs, absent: any name) — the enrolled record's, read by shard 0 with the admission, or the
+ * GATEHOUSE_CONNECTORS entry's — and, for an enrolled connector, that binding's generation,
+ * compared by the shard with the latest binding change it was told of (closeForRebind).
+ */
+export const CONNECTOR_BINDING_HEADER = "x-gatehouse-connector-binding";
+export const CONNECTOR_BINDING_GENERATION_HEADER = "x-gatehouse-connector-binding-generation";
+
 type HubEnv = Pick<Env, "CONNECTOR_HUB" | "TENANT">;
 type HubStub = ReturnType<Env["CONNECTOR_HUB"]["get"]>;
 

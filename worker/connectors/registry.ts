@@ -18,6 +18,8 @@ export interface EnrolmentToken {
   createdAt: number;
   createdBy: string;
   usedAt?: number;
+  /** The binding the enrolled connector gets (parsers/connector-binding.ts); absent: any name. */
+  resources?: string[];
 }
 
 export interface ConnectorRecord {
@@ -32,6 +34,14 @@ export interface ConnectorRecord {
   rotatedAt: number | null;
   revokedAt: number | null;
   revokedBy: string | null;
+  /**
+   * The resource names it may serve (globs, parsers/connector-binding.ts); absent or null: any.
+   * Enrolled connectors only (a configured one's is in GATEHOUSE_CONNECTORS).
+   */
+  resources?: string[] | null;
+  /** When an administrator last changed the binding (bind): the binding's generation, strictly increasing. */
+  boundAt?: number | null;
+  boundBy?: string | null;
 }
 
 export type RegistryResult<T> = ({ ok: true } & T) | { ok: false; status: 400 | 401 | 403 | 404 | 409 | 410; error: string; reason: string };
@@ -57,14 +67,14 @@ export class ConnectorRegistry {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async createToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: readonly string[]): Promise<RegistryResult<{ expiresAt: number }>> {
+  async createToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: readonly string[], resources?: string[]): Promise<RegistryResult<{ expiresAt: number }>> {
     if (bootstrapIds.includes(id)) return fail(409, "conflict", `connector ${id} is configured in GATEHOUSE_CONNECTORS; remove it there (or choose another id) before enrolling`);
     const existing = await this.record(id);
     if (existing?.revokedAt != null) return fail(409, "conflict", `connector ${id} was revoked; enrol the replacement under a new id`);
     if (existing) return fail(409, "conflict", `connector ${id} is already enrolled; rotate its key with gatehouse-connector rotate-key, or revoke it first`);
     const now = this.now();
     const expiresAt = now + ttlSeconds * 1000;
-    await this.storage.put<EnrolmentToken>(`enrol:${tokenHash}`, { id, expiresAt, createdAt: now, createdBy });
+    await this.storage.put<EnrolmentToken>(`enrol:${tokenHash}`, { id, expiresAt, createdAt: now, createdBy, ...(resources === undefined ? {} : { resources }) });
     return { ok: true, expiresAt };
   }
 
@@ -90,6 +100,9 @@ export class ConnectorRegistry {
       rotatedAt: null,
       revokedAt: null,
       revokedBy: null,
+      resources: token.resources ?? null,
+      boundAt: null,
+      boundBy: null,
     };
     await this.storage.put(`connector:${token.id}`, record);
     return { ok: true, record };
@@ -117,6 +130,20 @@ export class ConnectorRegistry {
     return { ok: true, record };
   }
 
+  /**
+   * Change an enrolled connector's binding (`resources`, null: any name). Its boundAt is the new
+   * binding's generation: strictly later than the previous one, as rotatedAt is.
+   */
+  async bind(id: string, resources: string[] | null, by: string): Promise<RegistryResult<{ record: ConnectorRecord }>> {
+    const rec = await this.record(id);
+    if (!rec || rec.source !== "enrolled") return fail(404, "not_found", `connector ${id} is not enrolled (a connector from GATEHOUSE_CONNECTORS is bound by its "resources" field there)`);
+    if (rec.revokedAt != null) return fail(410, "revoked", `connector ${id} was revoked`);
+    const boundAt = Math.max(this.now(), (rec.boundAt ?? 0) + 1);
+    const record: ConnectorRecord = { ...rec, resources, boundAt, boundBy: by };
+    await this.storage.put(`connector:${id}`, record);
+    return { ok: true, record };
+  }
+
   /** Revoke any connector (enrolled or bootstrap). Idempotent: a second call reports the first. */
   async revoke(id: string, by: string, bootstrapIds: readonly string[]): Promise<RegistryResult<{ record: ConnectorRecord; already: boolean }>> {
     const rec = await this.record(id);
@@ -137,12 +164,17 @@ export class ConnectorRegistry {
    * key's generation, its record's rotatedAt (0 before any rotation), which hub shards compare
    * with the latest rotation they were told of (connector-hub.ts).
    */
-  async admissible(id: string, thumbprint: string | null): Promise<{ refused: string } | { refused: null; keyGeneration: number | null }> {
+  async admissible(
+    id: string,
+    thumbprint: string | null,
+  ): Promise<{ refused: string } | { refused: null; keyGeneration: number | null; resources: string[] | null; bindingGeneration: number | null }> {
     const rec = await this.record(id);
     if (rec?.revokedAt != null) return { refused: `connector ${id} was revoked at ${new Date(rec.revokedAt).toISOString()}` };
     if (thumbprint !== null && rec?.thumbprint !== thumbprint) return { refused: `connector ${id}'s key was rotated; this key is no longer trusted` };
-    // Read with the key check, from the same record: which rotation installed the key (0: the enrolled one).
-    return { refused: null, keyGeneration: thumbprint === null ? null : (rec?.rotatedAt ?? 0) };
+    // Read with the key check, from the same record: which rotation installed the key (0: the
+    // enrolled one), and the binding the socket is judged under with its generation (0: the enrolment's).
+    if (thumbprint === null) return { refused: null, keyGeneration: null, resources: null, bindingGeneration: null };
+    return { refused: null, keyGeneration: rec?.rotatedAt ?? 0, resources: rec?.resources ?? null, bindingGeneration: rec?.boundAt ?? 0 };
   }
 
   /** Forget enrolment tokens long past their expiry. */

@@ -19,7 +19,7 @@ import { enrolProofSubject, rotateProofSubject, type EnrolResponse } from "../..
 import { CONNECTOR_HEADER, STREAM_TICKET_HEADER } from "../session/session-object.ts";
 import { STREAM_TICKET_PREFIX, isStreamTicket } from "../../parsers/tunnel/stream-ticket.ts";
 import { requireTunnelVersion } from "./tunnel.ts";
-import { CONNECTOR_KEY_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
+import { CONNECTOR_BINDING_GENERATION_HEADER, CONNECTOR_BINDING_HEADER, CONNECTOR_KEY_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, hubShardCount, registryHub } from "../connectors/hub-shards.ts";
 import { chargeAnonymousCall, chargeApiRequest, knownAnonymousRefusal } from "../limits/api-rate.ts";
 import { verifyWithRegisteredKey } from "../connectors/connector-keys.ts";
 
@@ -28,7 +28,10 @@ import { verifyWithRegisteredKey } from "../connectors/connector-keys.ts";
  * enrolled connector, its current registered key; then let the hub admit it (not revoked, key
  * still current, jti unused). Returns the connector id, and the thumbprint and generation of an enrolled key.
  */
-async function admitConnector(c: { env: Env; req: { header(name: string): string | undefined; raw: Request; path: string } }, sessionId?: string): Promise<{ connectorId: string; thumbprint: string | null; keyGeneration?: number }> {
+async function admitConnector(
+  c: { env: Env; req: { header(name: string): string | undefined; raw: Request; path: string } },
+  sessionId?: string,
+): Promise<{ connectorId: string; thumbprint: string | null; keyGeneration?: number; binding?: string[]; bindingGeneration?: number }> {
   const token = bearerToken(c.req.header("authorization"));
   // The registry (shard 0 of a sharded hub) admits every socket, whichever shard it goes to.
   const hub = registryHub(c.env);
@@ -45,7 +48,10 @@ async function admitConnector(c: { env: Env; req: { header(name: string): string
     // Hosted mode: the tenant was suspended (this isolate's cached record may not say so yet).
     if (!claim.ok && claim.suspended) throw new GatewayError(403, "tenant_suspended", claim.reason);
     if (!claim.ok) throw new TokenRejected(claim.reason);
-    return { connectorId, thumbprint, keyGeneration: claim.keyGeneration };
+    // The binding it is judged under at every hello: an enrolled connector's, read by the registry
+    // with the admission; a configured one's, from GATEHOUSE_CONNECTORS (absent: any name).
+    const binding = thumbprint === null ? bootstrap.find((k) => k.id === connectorId)?.resources : claim.resources;
+    return { connectorId, thumbprint, keyGeneration: claim.keyGeneration, binding, bindingGeneration: claim.bindingGeneration };
   } catch (e) {
     if (e instanceof TokenRejected) throw new UnauthorizedError(e.message);
     throw e;
@@ -100,13 +106,16 @@ export const connectorRoutes = new Hono<{ Bindings: Env }>()
    */
   .get("/control", async (c) => {
     // Admitted first: the tenant's shard count is told to its own connectors only.
-    const { connectorId, keyGeneration } = await admitConnector(c);
+    const { connectorId, keyGeneration, binding, bindingGeneration } = await admitConnector(c);
     const shard = shardParam(c.req.query("shard"), hubShardCount(c.env));
     requireUpgrade(c);
     // The generation of the key that admitted it goes along: a rotation landing between the
     // admission and the upgrade is refused by the shard (connector-hub.ts).
     const headers: Record<string, string> = { upgrade: "websocket", [CONNECTOR_HEADER]: connectorId, [HUB_SHARD_HEADER]: String(shard) };
     if (keyGeneration !== undefined) headers[CONNECTOR_KEY_GENERATION_HEADER] = String(keyGeneration);
+    // Its binding too, and the binding's generation: a binding change landing in between is refused the same way.
+    if (binding !== undefined) headers[CONNECTOR_BINDING_HEADER] = JSON.stringify(binding);
+    if (bindingGeneration !== undefined) headers[CONNECTOR_BINDING_GENERATION_HEADER] = String(bindingGeneration);
     return hubShard(c.env, shard).fetch("https://hub/control", { headers });
   })
   .get("/streams/:session", async (c) => {
