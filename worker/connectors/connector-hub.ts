@@ -44,8 +44,13 @@ const SUSPENDED_KEY = "tenant-suspended";
 const LIFECYCLE_KEY = "tenant-lifecycle";
 /** The generation (rotatedAt) of the latest key rotation of a connector this shard was told of (closeControls). */
 const keyGenerationKey = (id: string) => `key-generation:${id}`;
-/** Shard 0's record that shard `shard` has not yet confirmed closing channels of a key a rotation replaced (value: the new generation). */
-const rotatePendingKey = (id: string, shard: number) => `rotate-pending:${id}:${shard}`;
+/**
+ * A change that closes a connector's older control channels on every shard (a key rotation, a
+ * binding change). Shard 0 keeps `<kind>-pending:<id>:<shard>` (value: the change's generation)
+ * until that shard confirms; its alarm asks again.
+ */
+type OwedClose = "rotate" | "rebind";
+const pendingCloseKey = (kind: OwedClose, id: string, shard: number) => `${kind}-pending:${id}:${shard}`;
 /** The generation (boundAt) of the latest binding change of a connector this shard was told of (closeForRebind). */
 const bindingGenerationKey = (id: string) => `binding-generation:${id}`;
 
@@ -214,8 +219,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     const stale = [...live].filter(([, at]) => at < Date.now() - 7 * 24 * 3600_000).map(([k]) => k);
     for (let i = 0; i < stale.length; i += 128) await this.ctx.storage.delete(stale.slice(i, i + 128));
     const dropsLeft = await this.retryPendingDrops();
-    const rotationsLeft = await this.retryPendingRotations();
-    const rebindsLeft = await this.retryPendingRebinds();
+    const rotationsLeft = await this.retryPendingCloses("rotate");
+    const rebindsLeft = await this.retryPendingCloses("rebind");
     if (dropsLeft || rotationsLeft || rebindsLeft) await this.ctx.storage.setAlarm(Date.now() + 30_000);
     else if (seen.size > expired.length || live.size > stale.length) await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
   }
@@ -257,8 +262,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     // fails is asked again by the alarm (as a revocation's drops are) until it confirms.
     const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
     const generation = result.record.rotatedAt!;
-    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [rotatePendingKey(id, k), generation])));
-    await this.closeOldKeyEverywhere(id, generation, shards);
+    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [pendingCloseKey("rotate", id, k), generation])));
+    await this.closeOlderEverywhere("rotate", id, generation, shards);
     return result;
   }
 
@@ -275,40 +280,9 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     if (!result.ok) return result;
     const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
     const generation = result.record.boundAt!;
-    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [rebindPendingKey(id, k), generation])));
-    const closed = await this.closeForRebindEverywhere(id, generation, shards);
+    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [pendingCloseKey("rebind", id, k), generation])));
+    const closed = await this.closeOlderEverywhere("rebind", id, generation, shards);
     return { ok: true, record: result.record, closedChannels: closed.closedChannels, failedShards: closed.failedShards };
-  }
-
-  private async closeForRebindEverywhere(id: string, generation: number, shards: number[]): Promise<{ closedChannels: number; failedShards: number[] }> {
-    const closed = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.closeForRebind(id, generation) : hubShard(this.env, k).closeForRebind(id, generation)), shards);
-    const confirmed = shards.filter((k) => !closed.failedShards.includes(k));
-    const current = await this.ctx.storage.get<number>(confirmed.map((k) => rebindPendingKey(id, k)));
-    const done = confirmed.filter((k) => (current.get(rebindPendingKey(id, k)) ?? 0) <= generation).map((k) => rebindPendingKey(id, k));
-    if (done.length > 0) await this.ctx.storage.delete(done);
-    if (closed.failedShards.length > 0) {
-      console.error(`gatehouse: binding change of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its control channels; asked again in 30 s`);
-      await this.ctx.storage.setAlarm(Date.now() + 30_000);
-    }
-    return { closedChannels: closed.closedChannels, failedShards: closed.failedShards };
-  }
-
-  /** Shard 0's alarm: ask the shards that did not confirm a binding change's close again. True while some are left. */
-  private async retryPendingRebinds(): Promise<boolean> {
-    const pending = await this.ctx.storage.list<number>({ prefix: "rebind-pending:" });
-    const byConnector = new Map<string, { generation: number; shards: number[] }>();
-    for (const [key, generation] of pending) {
-      const rest = key.slice("rebind-pending:".length);
-      const at = rest.lastIndexOf(":");
-      const id = rest.slice(0, at);
-      const entry = byConnector.get(id) ?? { generation, shards: [] };
-      entry.generation = Math.max(entry.generation, generation);
-      entry.shards.push(Number(rest.slice(at + 1)));
-      byConnector.set(id, entry);
-    }
-    let left = false;
-    for (const [id, { generation, shards }] of byConnector) if ((await this.closeForRebindEverywhere(id, generation, shards)).failedShards.length > 0) left = true;
-    return left;
   }
 
   /**
@@ -323,26 +297,35 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     return { closedChannels: this.closeChannels(id, `connector ${id}'s binding was changed: dial again`, older), endedSessions: 0 };
   }
 
-  /** Ask `shards` to close channels of keys older than `generation`; clear the records of those that confirmed, keep the others for the alarm. */
-  private async closeOldKeyEverywhere(id: string, generation: number, shards: number[]): Promise<boolean> {
-    const closed = await dropOnShards(hubShardCount(this.env), (k) => (k === 0 ? this.closeControls(id, generation) : hubShard(this.env, k).closeControls(id, generation)), shards);
+  /**
+   * Ask `shards` to close the connector's channels older than `generation` (of its key, or of its
+   * binding); clear the records of those that confirmed, keep the others for the alarm.
+   */
+  private async closeOlderEverywhere(kind: OwedClose, id: string, generation: number, shards: number[]): Promise<{ closedChannels: number; failedShards: number[] }> {
+    const close = (k: number) => {
+      const shard = k === 0 ? this : hubShard(this.env, k);
+      return kind === "rotate" ? shard.closeControls(id, generation) : shard.closeForRebind(id, generation);
+    };
+    const closed = await dropOnShards(hubShardCount(this.env), close, shards);
     const confirmed = shards.filter((k) => !closed.failedShards.includes(k));
-    // A later rotation's record (a larger generation) is that rotation's to clear.
-    const current = await this.ctx.storage.get<number>(confirmed.map((k) => rotatePendingKey(id, k)));
-    const done = confirmed.filter((k) => (current.get(rotatePendingKey(id, k)) ?? 0) <= generation).map((k) => rotatePendingKey(id, k));
+    // A later change's record (a larger generation) is that change's to clear.
+    const current = await this.ctx.storage.get<number>(confirmed.map((k) => pendingCloseKey(kind, id, k)));
+    const done = confirmed.filter((k) => (current.get(pendingCloseKey(kind, id, k)) ?? 0) <= generation).map((k) => pendingCloseKey(kind, id, k));
     if (done.length > 0) await this.ctx.storage.delete(done);
-    if (closed.failedShards.length === 0) return false;
-    console.error(`gatehouse: key rotation of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its old key's control channels; asked again in 30 s`);
-    await this.ctx.storage.setAlarm(Date.now() + 30_000);
-    return true;
+    if (closed.failedShards.length > 0) {
+      const what = kind === "rotate" ? "key rotation" : "binding change";
+      console.error(`gatehouse: ${what} of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its older control channels; asked again in 30 s`);
+      await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    }
+    return { closedChannels: closed.closedChannels, failedShards: closed.failedShards };
   }
 
-  /** Shard 0's alarm: ask the shards that did not confirm a rotation's close again. True while some are left. */
-  private async retryPendingRotations(): Promise<boolean> {
-    const pending = await this.ctx.storage.list<number>({ prefix: "rotate-pending:" });
+  /** Shard 0's alarm: ask the shards that did not confirm a rotation's or binding change's close again. True while some are left. */
+  private async retryPendingCloses(kind: OwedClose): Promise<boolean> {
+    const prefix = `${kind}-pending:`;
     const byConnector = new Map<string, { generation: number; shards: number[] }>();
-    for (const [key, generation] of pending) {
-      const rest = key.slice("rotate-pending:".length);
+    for (const [key, generation] of await this.ctx.storage.list<number>({ prefix })) {
+      const rest = key.slice(prefix.length);
       const at = rest.lastIndexOf(":");
       const id = rest.slice(0, at);
       const entry = byConnector.get(id) ?? { generation, shards: [] };
@@ -351,7 +334,7 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       byConnector.set(id, entry);
     }
     let left = false;
-    for (const [id, { generation, shards }] of byConnector) if (await this.closeOldKeyEverywhere(id, generation, shards)) left = true;
+    for (const [id, { generation, shards }] of byConnector) if ((await this.closeOlderEverywhere(kind, id, generation, shards)).failedShards.length > 0) left = true;
     return left;
   }
 
@@ -601,10 +584,6 @@ export async function dropOnShards(
   return { closedChannels, endedSessions, failedShards };
 }
 
-/** Shard 0's record that shard `shard` has not yet confirmed closing channels of a binding a change replaced (value: the new generation). */
-function rebindPendingKey(id: string, shard: number): string {
-  return `rebind-pending:${id}:${shard}`;
-}
 
 /** One record per shard still owing a revoked connector's drop (so two passes never erase each other's). */
 function pendingDropKey(id: string, shard: number): string {
