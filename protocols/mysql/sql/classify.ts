@@ -19,6 +19,7 @@ import type { ClassifiedStatement, FunctionCall, StatementFlag, StatementKind, S
 import { LexError, lex, type Token } from "./lexer.ts";
 import type { Dialect } from "./dialect.ts";
 import { classifyCall, MARIADB_DANGEROUS_FUNCTIONS } from "./functions.ts";
+import { expandsEveryColumn } from "./taint.ts";
 
 /** Session settings the gateway's view of the text depends on. */
 export type PinnedSetting = "sql_mode" | "character_set_client" | "character_set_results" | "character_set_connection" | "names";
@@ -42,8 +43,9 @@ export interface MysqlStatement extends ClassifiedStatement {
    */
   queryPlan?: string;
   /**
-   * A `*` expands to every column (after SELECT / DISTINCT / ALL / DISTINCTROW, a comma or `t.`):
-   * the server computes columns the statement does not name, virtual generated ones included.
+   * A `*` expands to every column (after SELECT / DISTINCT / ALL / DISTINCTROW, a comma or `t.`),
+   * or MySQL 8's `TABLE t` does: the server computes columns the statement does not name, virtual
+   * generated ones included.
    */
   expandsStar?: boolean;
 }
@@ -113,16 +115,6 @@ export function classifyMysql(sql: string, dialect: Dialect): MysqlStatement[] {
   return pieces.map((p) => classifyOne({ toks: p, sql, dialect }));
 }
 
-function expandsStar(toks: readonly Token[]): boolean {
-  return toks.some((t, i) => {
-    if (t.type !== "op" || t.text !== "*") return false;
-    const prev = toks[i - 1];
-    if (!prev) return false;
-    if (prev.type === "word") return ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text);
-    return prev.type === "op" && (prev.text === "," || prev.text === ".");
-  });
-}
-
 function word(t: Token | undefined, ...w: string[]): boolean {
   return !!t && t.type === "word" && w.includes(t.text);
 }
@@ -132,7 +124,7 @@ function classifyOne(ctx: Ctx): MysqlStatement {
   const s = classifyHead(ctx);
   const plan = queryPlanShown(toks);
   if (plan) s.queryPlan = plan;
-  if (expandsStar(toks)) s.expandsStar = true;
+  if (expandsEveryColumn(toks)) s.expandsStar = true;
   // Function calls anywhere in the statement (subqueries, defaults, expressions).
   addCalls(s, toks);
   if (!s.objects.length) s.objects = tablesNamed(toks);

@@ -100,6 +100,20 @@ export function tableQueryStarts(toks: readonly Token[]): Set<number> {
   return starts;
 }
 
+/** Whether the `*` at `i` expands to every column: after SELECT / DISTINCT / ALL / DISTINCTROW, a comma, or `t.` (not `count(*)`, not a product). */
+export function starExpandsAt(toks: readonly Token[], i: number): boolean {
+  const t = toks[i];
+  const prev = toks[i - 1];
+  if (t?.type !== "op" || t.text !== "*" || !prev) return false;
+  if (prev.type === "word") return ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text);
+  return prev.type === "op" && (prev.text === "," || prev.text === ".");
+}
+
+/** Whether a statement's tokens read every column without naming them: an expanding `*`, or MySQL 8's `TABLE t`. */
+export function expandsEveryColumn(toks: readonly Token[]): boolean {
+  return tableQueryStarts(toks).size > 0 || toks.some((_, i) => starExpandsAt(toks, i));
+}
+
 /** Words TABLE follows in DDL and administration statements (never a `TABLE t` query). */
 const TABLE_KEYWORDS_BEFORE = new Set(["CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "LOCK", "TEMPORARY", "SHOW", "CHECK", "REPAIR", "OPTIMIZE", "ANALYZE", "CHECKSUM", "FLUSH", "REPLACE", "IMPORT", "WITH", "OR", "INTO", "INSERT"]);
 
@@ -178,14 +192,11 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
       sources.add("all columns (TABLE t) inside a sub-query, set operation or write");
       stmtMasked = true;
     }
-    if (nestedStars && t.type === "op" && t.text === "*") {
-      const prev = toks[i - 1];
-      if (prev && ((prev.type === "word" && ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text)) || (prev.type === "op" && (prev.text === "," || prev.text === ".")))) {
-        if (depth > 0) {
-          sources.add("all columns (*) inside a sub-query or CTE");
-          stmtMasked = true;
-        } else stmtStar = true;
-      }
+    if (nestedStars && starExpandsAt(toks, i)) {
+      if (depth > 0) {
+        sources.add("all columns (*) inside a sub-query or CTE");
+        stmtMasked = true;
+      } else stmtStar = true;
     }
     // NATURAL JOIN compares every column of the same name without naming it, and a derived table
     // can carry any name as a string alias (`NATURAL JOIN (SELECT 1 AS 'email') x`): the comparison

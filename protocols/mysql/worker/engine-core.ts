@@ -17,7 +17,7 @@ import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
 import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
 import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
 import { decodeEof, decodeErr, decodeOk, encodeErr, encodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
-import { lex, type Token } from "../sql/lexer.ts";
+import { lex } from "../sql/lexer.ts";
 import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
@@ -25,7 +25,7 @@ import { classifyMysql, opaquePart, type MysqlStatement } from "../sql/classify.
 import { SessionPin, type PinnedState } from "../sql/session.ts";
 import { dialectFromServerVersion } from "../sql/dialect.ts";
 import type { RowMasker } from "./row-masker.ts";
-import { analyzeTaint, ddlNamingMaskedTable, namedIdentifiers, tableQueryStarts, withQueryPlan, type Taint } from "../sql/taint.ts";
+import { analyzeTaint, ddlNamingMaskedTable, expandsEveryColumn, namedIdentifiers, withQueryPlan, type Taint } from "../sql/taint.ts";
 import { CATALOG_QUERY, MAX_TARGETED_NAMES, MysqlCatalog, catalogQueryFor, relationsFromRows } from "./catalog.ts";
 
 /** `rateLimited`: refused by the tenant's request rate (ER 1226), not by a rule. */
@@ -896,7 +896,7 @@ function selectsStarInto(sql: string, dialect: Parameters<typeof lex>[1]): boole
       continue;
     }
     const into = piece.some((x, i) => x.type === "word" && x.text === "INTO" && !(i > 0 && piece[i - 1]!.type === "word" && ["INSERT", "REPLACE", "IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"].includes(piece[i - 1]!.text)));
-    if (into && starExpansion(piece)) return true;
+    if (into && expandsEveryColumn(piece)) return true;
     piece = [];
   }
   return false;
@@ -946,19 +946,9 @@ function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string):
 /** A `*` that expands to every column: after SELECT / DISTINCT / ALL, a comma, or `t.` (not `count(*)`, not a product); or MySQL 8's `TABLE t`. */
 function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
   const toks = wordsOf(sql, dialect);
-  return toks === null || starExpansion(toks);
+  return toks === null || expandsEveryColumn(toks);
 }
 
-function starExpansion(toks: readonly Token[]): boolean {
-  if (tableQueryStarts(toks).size > 0) return true;
-  return toks.some((t, i) => {
-    if (t.type !== "op" || t.text !== "*") return false;
-    const prev = toks[i - 1];
-    if (!prev) return false;
-    if (prev.type === "word") return ["SELECT", "DISTINCT", "ALL", "DISTINCTROW"].includes(prev.text);
-    return prev.type === "op" && (prev.text === "," || prev.text === ".");
-  });
-}
 
 const SAMPLE_ROWS = 20;
 
