@@ -17,7 +17,7 @@ import { PacketFramer, encodePacket, type Packet } from "../codec/packets.ts";
 import { CLIENT, COM, SERVER_STATUS } from "../codec/constants.ts";
 import { decodeCommand, decodePrepareOk, encodeQuery, isLocalInfileRequest, type Command } from "../codec/commands.ts";
 import { decodeEof, decodeErr, decodeOk, encodeErr, encodeOk, isEof, isErr, refusal } from "../codec/responses.ts";
-import { lex } from "../sql/lexer.ts";
+import { lex, type Token } from "../sql/lexer.ts";
 import { binaryCellString, decodeBinaryRow, decodeColumnCount, decodeColumnDefinition, decodeTextRow, encodeBinaryRow, encodeTextRow, isStringType, type ColumnDefinition } from "../codec/resultset.ts";
 import { MysqlCodecError } from "../codec/errors.ts";
 import { utf8TextStrict, utf8Text } from "../codec/bytes.ts";
@@ -914,9 +914,8 @@ function liftsReadOnly(sql: string, dialect: Parameters<typeof lex>[1]): string 
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     if (t.type === "word" && t.text === "READ" && toks[i + 1]?.type === "word" && toks[i + 1]!.text === "WRITE") return "READ WRITE transactions are refused: the read-only mode of a read-level session is pinned";
-    const name = t.type === "variable" ? t.value.replace(/^@@((global|session|local)\.)?/i, "") : t.type === "word" || t.type === "ident" ? t.value : "";
-    const next = toks[i + 1];
-    if (/^(tx|transaction)_read_only$/i.test(name) && next?.type === "op" && (next.text === "=" || next.text === ":=")) return `SET ${name.toLowerCase()} is refused: the read-only mode of a read-level session is pinned`;
+    const name = assignedSetting(toks, i);
+    if (name !== null && /^(tx|transaction)_read_only$/.test(name)) return `SET ${name} is refused: the read-only mode of a read-level session is pinned`;
   }
   return null;
 }
@@ -930,12 +929,22 @@ function changesStatementTimeout(sql: string, dialect: Parameters<typeof lex>[1]
   const toks = wordsOf(sql, dialect);
   if (toks === null) return "statement text the gateway cannot lex in a session with a statement timeout";
   for (let i = 0; i < toks.length; i++) {
-    const t = toks[i]!;
-    const name = t.type === "variable" ? t.value.replace(/^@@((global|session|local)\.)?/i, "") : t.type === "word" || t.type === "ident" ? t.value : "";
-    const next = toks[i + 1];
-    if (/^max_(statement|execution)_time$/i.test(name) && next?.type === "op" && (next.text === "=" || next.text === ":=")) return `SET ${name.toLowerCase()} is refused: the policy's statement timeout is pinned`;
+    const name = assignedSetting(toks, i);
+    if (name !== null && /^max_(statement|execution)_time$/.test(name)) return `SET ${name} is refused: the policy's statement timeout is pinned`;
   }
   return null;
+}
+
+/**
+ * The setting token `i` assigns (lower case, without `@@`, `@@session.` …), when an `=` or `:=`
+ * follows it: `SET tx_read_only = 0`, `@@SESSION.max_statement_time := 0`, `SET STATEMENT x = 1 FOR`.
+ */
+function assignedSetting(toks: readonly Token[], i: number): string | null {
+  const t = toks[i]!;
+  const next = toks[i + 1];
+  if (next?.type !== "op" || (next.text !== "=" && next.text !== ":=")) return null;
+  if (t.type === "variable") return t.value.replace(/^@@((global|session|local)\.)?/i, "").toLowerCase();
+  return t.type === "word" || t.type === "ident" ? t.value.toLowerCase() : null;
 }
 
 function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string): boolean {
