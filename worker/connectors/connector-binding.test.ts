@@ -140,6 +140,58 @@ describe("a configured connector's binding (GATEHOUSE_CONNECTORS resources)", ()
     expect(await hub().describe("reann-prod-db")).toBeNull();
   });
 
+  it("internal headers a connector sends itself (binding, its generation, another id, a shard) are not trusted; names are compared exactly (case)", async () => {
+    const prod = await keyed("fg-prod");
+    const dev = await keyed("fg-dev");
+    const e: Env = {
+      ...testEnv,
+      GATEHOUSE_CONNECTORS: JSON.stringify([
+        { id: prod.id, public_key: prod.publicJwk, resources: ["fgprod-*"] },
+        { id: dev.id, public_key: dev.publicJwk, resources: ["fgdev-*"] },
+      ]),
+    };
+    const forged = {
+      "x-gatehouse-connector-binding": JSON.stringify(["**"]),
+      "x-gatehouse-connector-binding-generation": "99999999999999",
+      "x-gatehouse-connector-key-generation": "99999999999999",
+      "x-gatehouse-connector": prod.id,
+      "x-gatehouse-hub-shard": "0",
+    };
+    const dial = async () => {
+      const ctx = createExecutionContext();
+      const headers = { ...forged, authorization: `Bearer ${await assertion(dev)}`, upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL };
+      const res = await worker.fetch(new Request("http://127.0.0.1/v1/connector/control", { headers }), e, ctx);
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(101);
+      const ws = res.webSocket!;
+      let closed: { code: number; reason: string } | null = null;
+      ws.addEventListener("close", (ev) => {
+        closed = { code: ev.code, reason: ev.reason };
+      });
+      ws.accept();
+      return { ws, closed: () => closed };
+    };
+    const hello = (ws: WebSocket, names: string[]) => ws.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: names.map((name) => ({ name, type: "postgres" })) }));
+    // Judged under its own binding (the route's), whatever it sent: fgprod-db is refused.
+    const a = await dial();
+    hello(a.ws, ["fgprod-db"]);
+    await vi.waitFor(() => expect(a.closed()).not.toBeNull(), { timeout: 20_000, interval: 20 });
+    expect(a.closed()).toEqual({ code: 1008, reason: "connector fg-dev is not bound to serve fgprod-db" });
+    expect(await hub().describe("fgprod-db")).toBeNull();
+    // A name differing in case is another name: outside fgdev-* (case-sensitive), refused.
+    const b = await dial();
+    hello(b.ws, ["FGDEV-app"]);
+    await vi.waitFor(() => expect(b.closed()).not.toBeNull(), { timeout: 20_000, interval: 20 });
+    expect(b.closed()).toEqual({ code: 1008, reason: "connector fg-dev is not bound to serve FGDEV-app" });
+    // Inside its binding it is served under its own id, not the one it sent.
+    const c = await dial();
+    hello(c.ws, ["fgdev-app"]);
+    await waitOnline("fgdev-app");
+    expect(await hub().openStream("43000000-0000-4000-8000-0000000000f1", "fgdev-app")).toMatchObject({ ok: true, connectorId: "fg-dev" });
+    // The session side asks by exact name: another spelling finds no connector.
+    expect(await hub().openStream("43000000-0000-4000-8000-0000000000f2", "FGDEV-app")).toMatchObject({ ok: false });
+  });
+
   it("without resources a configured connector may announce any name (as before bindings)", async () => {
     const any = await keyed("cfg-any");
     const e: Env = { ...testEnv, GATEHOUSE_CONNECTORS: JSON.stringify([{ id: any.id, public_key: any.publicJwk }]) };
