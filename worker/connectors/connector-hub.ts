@@ -262,7 +262,7 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     // fails is asked again by the alarm (as a revocation's drops are) until it confirms.
     const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
     const generation = result.record.rotatedAt!;
-    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [pendingCloseKey("rotate", id, k), generation])));
+    await this.owePendingCloses("rotate", id, generation, shards);
     await this.closeOlderEverywhere("rotate", id, generation, shards);
     return result;
   }
@@ -280,7 +280,7 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     if (!result.ok) return result;
     const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
     const generation = result.record.boundAt!;
-    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [pendingCloseKey("rebind", id, k), generation])));
+    await this.owePendingCloses("rebind", id, generation, shards);
     const closed = await this.closeOlderEverywhere("rebind", id, generation, shards);
     return { ok: true, record: result.record, closedChannels: closed.closedChannels, failedShards: closed.failedShards };
   }
@@ -295,6 +295,16 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     if (known === undefined || known < bindingGeneration) await this.ctx.storage.put(bindingGenerationKey(id), bindingGeneration);
     const older = (ws: WebSocket) => !(((ws.deserializeAttachment() as ControlAttachment).bindingGeneration ?? 0) >= bindingGeneration);
     return { closedChannels: this.closeChannels(id, `connector ${id}'s binding was changed: dial again`, older), endedSessions: 0 };
+  }
+
+  /**
+   * Record the close as owed by every shard and arm the alarm before any shard is asked (as a
+   * revocation does): should this object be evicted mid-way, the alarm still asks them again.
+   */
+  private async owePendingCloses(kind: OwedClose, id: string, generation: number, shards: number[]): Promise<void> {
+    await this.ctx.storage.put(Object.fromEntries(shards.map((k) => [pendingCloseKey(kind, id, k), generation])));
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || alarm > Date.now() + 30_000) await this.ctx.storage.setAlarm(Date.now() + 30_000);
   }
 
   /**

@@ -231,9 +231,12 @@ describe("key rotation on a sharded hub", () => {
     const newKey = { kty: "OKP", crv: "Ed25519", x: "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0" };
     await runInDurableObject(registry, async (_o, state) => state.storage.put("connector:dc-retry", enrolledRecord("dc-retry", oldKey, "old-thumb")));
     const owed = () => runInDurableObject(registry, async (_o, state) => [...(await state.storage.list({ prefix: "rotate-pending:" })).keys()]);
+    await runInDurableObject(registry, async (_o, state) => state.storage.deleteAlarm());
     const rotated = await registry.rotateConnectorKey("dc-retry", "old-thumb", newKey, "new-thumb");
     expect(rotated).toMatchObject({ ok: true });
     expect(await owed()).toEqual([]);
+    // Armed before any shard was asked (an eviction mid-way must not lose the owed closes).
+    expect(await runInDurableObject(registry, async (_o, state) => state.storage.getAlarm())).not.toBeNull();
     const generation = (rotated as { record: { rotatedAt: number } }).record.rotatedAt;
     // As if the close had failed on this shard: a channel of the old key (generation 0) still open,
     // the record of the close owed — and the connector already back with its new key.
