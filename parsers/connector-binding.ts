@@ -6,7 +6,7 @@
  * outside it. Absent: any name (what connectors did before bindings existed). Empty: refused — a
  * connector that may serve nothing is a revoked one; revoke it instead.
  */
-import { compileGlob, type Glob } from "./policy/glob.ts";
+import { compileGlob, GlobSet } from "./policy/glob.ts";
 
 /** At most this many patterns in one binding (it travels in a header from the control route to its hub shard). */
 export const MAX_BINDING_PATTERNS = 64;
@@ -47,24 +47,18 @@ export function splitBinding(text: string): string[] {
     .filter((s) => s !== "");
 }
 
-const compiled = new Map<string, Glob>();
-function glob(pattern: string): Glob {
-  let g = compiled.get(pattern);
-  if (!g) {
-    g = compileGlob(pattern);
-    if (compiled.size > 4096) compiled.clear();
-    compiled.set(pattern, g);
-  }
-  return g;
+/** The binding (undefined/null: any name) as a matcher; compiled per check — hellos are rare, bindings short. */
+function matcher(binding: readonly string[] | undefined | null): GlobSet | null {
+  return binding === undefined || binding === null ? null : new GlobSet(binding.map(compileGlob));
 }
 
 /** Whether `binding` (undefined: any name) lets the connector serve `name`. */
 export function bindingAllows(binding: readonly string[] | undefined | null, name: string): boolean {
-  if (binding === undefined || binding === null) return true;
-  return binding.some((p) => glob(p).matches(name));
+  return matcher(binding)?.matches(name) ?? true;
 }
 
 /** The names of `names` outside `binding`, in order (none when there is no binding). */
 export function outsideBinding(binding: readonly string[] | undefined | null, names: readonly string[]): string[] {
-  return names.filter((n) => !bindingAllows(binding, n));
+  const m = matcher(binding);
+  return m === null ? [] : names.filter((n) => !m.matches(n));
 }
