@@ -83,7 +83,12 @@ export function parseIssuers(text: string | undefined): TrustedIssuer[] {
   });
 }
 
-/** Where an issuer's signing keys may be fetched from: https, or plain http on loopback (`npm start`, tests). */
+/** Plain http that never leaves the machine (`npm start`, tests): the one loopback rule of the worker. */
+export function isLoopbackHttp(url: URL): boolean {
+  return url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]");
+}
+
+/** Where an issuer's signing keys may be fetched from: https, or plain http on loopback. */
 export function isKeySourceUrl(text: string): boolean {
   let u: URL;
   try {
@@ -91,8 +96,7 @@ export function isKeySourceUrl(text: string): boolean {
   } catch {
     return false;
   }
-  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-  return u.protocol === "https:" || (u.protocol === "http:" && loopback);
+  return u.protocol === "https:" || isLoopbackHttp(u);
 }
 
 /**

@@ -19,15 +19,12 @@ import { getCookie, setCookie, deleteCookie } from "hono/cookie";
 import type { Context } from "hono";
 import type { AppEnv } from "../auth/bearer-identity.ts";
 import { ForbiddenError } from "../errors.ts";
+import { isLoopbackHttp } from "../config/gateway-config.ts";
 import type { Env } from "../env.ts";
 import { RefusedByRateLimit, chargeAnonymousCall, chargeAuthenticatedCall } from "../limits/api-rate.ts";
 import { base64url, readConsoleSession, sameSecret, type ConsoleSession } from "./store.ts";
 
 export type ConsoleEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { consoleSession: ConsoleSession; consoleSessionId: string } };
-
-function isLoopbackHttp(url: URL): boolean {
-  return url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]");
-}
 
 /** The tenant this request is served as ('' on a single-tenant deployment). */
 export function tenantOf(c: Context): string {
