@@ -20,20 +20,18 @@
  * rules) while the server listed every object. Refused with a 400 Status.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import WebSocket from "ws";
 import { get as httpsGet } from "node:https";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
-import { eventually, gatehouse } from "../e2e/helpers.ts";
 import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server.ts";
 import { findType } from "../kube-apiserver/resources.ts";
-import type { KubernetesResourceConfig } from "../../connector/config.ts";
 import { kubectl } from "./kubectl-run.ts";
+import { demoK8sResource, startKubeListener, type KubeListener } from "./gateway-listener.ts";
 import { kubectlPath } from "./kubectl-binaries.ts";
 import { MASK_TEXT } from "../../protocols/kubernetes/codec/secret-mask.ts";
 
@@ -42,8 +40,7 @@ const SECRET_B64 = Buffer.from(SECRET).toString("base64");
 const CLUSTER_TOKEN = "cluster-admin-token-held-only-by-the-connector";
 let api: KubeApiServer;
 let stack: TestStack;
-let connect: ChildProcess;
-let connectLog = "";
+let connect: KubeListener;
 let listener = { port: 0, ca: "", cert: "", key: "" };
 let pemDir = "";
 let kubeconfigPath = "";
@@ -82,31 +79,11 @@ beforeAll(async () => {
   api.store.create(findType("", "v1", "configmaps")!, "apps", { metadata: { name: "app-one" }, data: { k: "public" } });
   api.store.create(findType("", "v1", "serviceaccounts")!, "default", { metadata: { name: "default" } });
   api.store.create(findType("", "v1", "configmaps")!, "apps", { metadata: { name: "private-db" }, data: { k: "private-config-value" } });
-  const resource: KubernetesResourceConfig = {
-    name: "demo-k8s",
-    type: "kubernetes",
-    labels: { env: "demo" },
-    url: new URL(api.url),
-    ca: () => api.certs.caPem,
-    credential: { kind: "bearer", token: () => CLUSTER_TOKEN },
-    dropCookies: true,
-    identityHeaders: false,
-  };
+  const resource = demoK8sResource(api, CLUSTER_TOKEN);
   stack = await startTestStack({ extraResources: [resource], policyYaml: POLICY, verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
-  const stateDir = mkdtempSync(join(tmpdir(), "gatehouse-k8s-upgrade-"));
-  const ready = join(stateDir, "ready.json");
-  const token = await stack.mintToken({ sub: "pipeline-deploy", ttlSeconds: 3600 });
-  connect = spawn(process.execPath, ["bin/gatehouse.mjs", "connect", "demo-k8s", "--port", "0", "--gateway", stack.gatewayUrl, "--ready-file", ready], {
-    env: { ...process.env, GATEHOUSE_TOKEN: token, GATEHOUSE_STATE_DIR: stateDir },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  connect.stdout!.on("data", (d: Buffer) => (connectLog += d.toString()));
-  connect.stderr!.on("data", (d: Buffer) => (connectLog += d.toString()));
-  await eventually(async () => existsSync(ready), `the listener's ready file (log: ${connectLog})`, 600);
-  const port = (JSON.parse(readFileSync(ready, "utf8")) as { port: number }).port;
-  const printed = await gatehouse(["kubeconfig", "demo-k8s", "--port", String(port), "--path"], { GATEHOUSE_STATE_DIR: stateDir });
-  expect(printed.code, printed.stderr).toBe(0);
-  kubeconfigPath = printed.stdout.trim();
+  connect = await startKubeListener(stack.gatewayUrl, await stack.mintToken({ sub: "pipeline-deploy", ttlSeconds: 3600 }), "gatehouse-k8s-upgrade-");
+  const port = connect.port;
+  kubeconfigPath = connect.kubeconfig;
   const cfg = YAML.parse(readFileSync(kubeconfigPath, "utf8"));
   const b64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
   listener = {
@@ -122,7 +99,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  connect?.kill("SIGTERM");
+  connect?.process.kill("SIGTERM");
   await stack?.stop();
   await api?.close();
 });

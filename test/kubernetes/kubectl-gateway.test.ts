@@ -6,8 +6,7 @@
  * API server's own state and what it saw; the client side of the tunnel is byte-captured.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
@@ -17,9 +16,9 @@ import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server
 import { findType } from "../kube-apiserver/resources.ts";
 import { kubectl, kubectlEnv, spawnKubectl, waitForOutput, type KubectlEnv } from "./kubectl-run.ts";
 import { startPtyKubectl } from "./pty-kubectl.ts";
+import { demoK8sResource, startKubeListener, type KubeListener } from "./gateway-listener.ts";
 import { kubectlPath, oldKubectlPath } from "./kubectl-binaries.ts";
 import { MASK_TEXT } from "../../protocols/kubernetes/codec/secret-mask.ts";
-import type { KubernetesResourceConfig } from "../../connector/config.ts";
 
 const SECRET = "s3cr3t-hunter2-value";
 /** A test card number (Luhn-valid): the demo's content detectors mask it in logs and exec output. */
@@ -28,10 +27,8 @@ const CLUSTER_TOKEN = "cluster-admin-token-held-only-by-the-connector";
 let api: KubeApiServer;
 let stack: TestStack;
 let capture: TcpCapture;
-let connect: ChildProcess;
-let connectLog = "";
+let connect: KubeListener;
 let kubeconfig = "";
-let stateDir = "";
 let auditorEnv: Record<string, string>;
 let approverEnv: Record<string, string>;
 
@@ -67,40 +64,19 @@ beforeAll(async () => {
   const applied = await kubectl(direct, ["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "db", namespace: "default" }, stringData: { password: SECRET } }) });
   expect(applied.stdout).toBe("secret/db created\n");
 
-  const resource: KubernetesResourceConfig = {
-    name: "demo-k8s",
-    type: "kubernetes",
-    labels: { env: "demo" },
-    url: new URL(api.url),
-    ca: () => api.certs.caPem,
-    credential: { kind: "bearer", token: () => CLUSTER_TOKEN },
-    dropCookies: true,
-    identityHeaders: false,
-  };
+  const resource = demoK8sResource(api, CLUSTER_TOKEN);
   stack = await startTestStack({ extraResources: [resource], verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
   auditorEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } }) };
   approverEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "alice", claims: { groups: ["approvers"] } }) };
   // The client side of the tunnel goes through a byte capture: what a pipeline could observe.
   capture = await startTcpCapture(Number(new URL(stack.gatewayUrl).port));
-  stateDir = mkdtempSync(join(tmpdir(), "gatehouse-k8s-state-"));
-  const ready = join(stateDir, "ready.json");
-  const token = await stack.mintToken({ sub: "pipeline-deploy", ttlSeconds: 3600 });
-  connect = spawn(process.execPath, ["bin/gatehouse.mjs", "connect", "demo-k8s", "--port", "0", "--gateway", `http://127.0.0.1:${capture.port}`, "--ready-file", ready], {
-    env: { ...process.env, GATEHOUSE_TOKEN: token, GATEHOUSE_STATE_DIR: stateDir },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  connect.stdout!.on("data", (d: Buffer) => (connectLog += d.toString()));
-  connect.stderr!.on("data", (d: Buffer) => (connectLog += d.toString()));
-  await eventually(async () => existsSync(ready), `the listener's ready file (log: ${connectLog})`, 600);
-  const info = JSON.parse(readFileSync(ready, "utf8")) as { port: number };
-  const printed = await gatehouse(["kubeconfig", "demo-k8s", "--port", String(info.port), "--path"], { GATEHOUSE_STATE_DIR: stateDir });
-  expect(printed.code, printed.stderr).toBe(0);
-  kubeconfig = printed.stdout.trim();
-  expect(readFileSync(kubeconfig, "utf8")).toContain(`server: https://127.0.0.1:${info.port}`);
+  connect = await startKubeListener(`http://127.0.0.1:${capture.port}`, await stack.mintToken({ sub: "pipeline-deploy", ttlSeconds: 3600 }), "gatehouse-k8s-state-");
+  kubeconfig = connect.kubeconfig;
+  expect(readFileSync(kubeconfig, "utf8")).toContain(`server: https://127.0.0.1:${connect.port}`);
 }, 300_000);
 
 afterAll(async () => {
-  connect?.kill("SIGTERM");
+  connect?.process.kill("SIGTERM");
   await capture?.stop();
   await stack?.stop();
   await api?.close();
@@ -163,9 +139,9 @@ describe("kubectl through gatehouse connect", () => {
 
   it("a held delete waits for an approver (real approvals API) while kubectl waits, then runs once; kubectl prints the approval", async () => {
     await kubectl(viaGateway(), ["apply", "-f", "-"], { input: configMap("doomed") });
-    const logBefore = connectLog.length;
+    const logBefore = connect.log().length;
     const pending = kubectl(viaGateway(), ["delete", "configmap", "doomed", "--wait=false"], { timeoutMs: 120_000 });
-    const id = await eventually(async () => /held for approval (\S+)/.exec(connectLog.slice(logBefore))?.[1], "the hold notice in the listener's output", 600);
+    const id = await eventually(async () => /held for approval (\S+)/.exec(connect.log().slice(logBefore))?.[1], "the hold notice in the listener's output", 600);
     expect(api.store.tryGet(configMaps(), "default", "doomed")).toBeDefined();
     const approved = await gatehouse(["approvals", "approve", id, "--reason", "cleanup"], approverEnv);
     expect(approved.code, approved.stderr).toBe(0);
@@ -178,9 +154,9 @@ describe("kubectl through gatehouse connect", () => {
 
   it("a held delete that is rejected is refused with a Status naming the approval; the object stays", async () => {
     await kubectl(viaGateway(), ["apply", "-f", "-"], { input: configMap("kept") });
-    const logBefore = connectLog.length;
+    const logBefore = connect.log().length;
     const pending = kubectl(viaGateway(), ["delete", "configmap", "kept", "--wait=false"], { timeoutMs: 120_000 });
-    const id = await eventually(async () => /held for approval (\S+)/.exec(connectLog.slice(logBefore))?.[1], "the hold notice", 600);
+    const id = await eventually(async () => /held for approval (\S+)/.exec(connect.log().slice(logBefore))?.[1], "the hold notice", 600);
     const rejected = await gatehouse(["approvals", "deny", id, "--reason", "not today"], approverEnv);
     expect(rejected.code, rejected.stderr).toBe(0);
     const r = await pending;

@@ -9,19 +9,19 @@
  * rule naming portforward without `ports:` (pod default/debug: every port, as documented).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync, readFileSync, } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
-import { eventually, gatehouse } from "../e2e/helpers.ts";
+import { eventually, } from "../e2e/helpers.ts";
 import { startKubeApiServer, type KubeApiServer } from "../kube-apiserver/server.ts";
 import { findType } from "../kube-apiserver/resources.ts";
 import { spawnKubectl, waitForOutput, type KubectlEnv } from "./kubectl-run.ts";
 import { kubectlPath } from "./kubectl-binaries.ts";
-import type { KubernetesResourceConfig } from "../../connector/config.ts";
 import { controlFrame, dataFrame, openRawPortForward, type RawPortForward } from "./portforward-raw-client.ts";
+import { demoK8sResource, startKubeListener, type KubeListener } from "./gateway-listener.ts";
 
 const CLUSTER_TOKEN = "cluster-admin-token-held-only-by-the-connector";
 const ANY_PORT_RULE = `
@@ -35,8 +35,7 @@ const ANY_PORT_RULE = `
 
 let api: KubeApiServer;
 let stack: TestStack;
-let connectCli: ChildProcess;
-let connectLog = "";
+let connectCli: KubeListener;
 let kubeconfig = "";
 let auditorEnv: Record<string, string>;
 
@@ -120,39 +119,18 @@ beforeAll(async () => {
   await backend("default/debug:9000", "debug");
   await backend("kube-system/etcd:2379", "etcd");
 
-  const resource: KubernetesResourceConfig = {
-    name: "demo-k8s",
-    type: "kubernetes",
-    labels: { env: "demo" },
-    url: new URL(api.url),
-    ca: () => api.certs.caPem,
-    credential: { kind: "bearer", token: () => CLUSTER_TOKEN },
-    dropCookies: true,
-    identityHeaders: false,
-  };
+  const resource = demoK8sResource(api, CLUSTER_TOKEN);
   const demo = readFileSync("examples/policies/demo.yaml", "utf8");
   const policyYaml = demo.replace("\n# Masking", `\n${ANY_PORT_RULE}\n# Masking`);
   expect(policyYaml).toContain("e2e-k8s-port-forward-debug-any-port");
   stack = await startTestStack({ policyYaml, extraResources: [resource], verbose: !!process.env.GATEHOUSE_TEST_VERBOSE });
   auditorEnv = { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: await stack.mintToken({ sub: "audrey", claims: { groups: ["auditors"] } }) };
-  const stateDir = mkdtempSync(join(tmpdir(), "gatehouse-k8s-pf-state-"));
-  const ready = join(stateDir, "ready.json");
-  const token = await stack.mintToken({ sub: "pipeline-forward", ttlSeconds: 3600 });
-  connectCli = spawn(process.execPath, ["bin/gatehouse.mjs", "connect", "demo-k8s", "--port", "0", "--gateway", stack.gatewayUrl, "--ready-file", ready], {
-    env: { ...process.env, GATEHOUSE_TOKEN: token, GATEHOUSE_STATE_DIR: stateDir },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  connectCli.stdout!.on("data", (d: Buffer) => (connectLog += d.toString()));
-  connectCli.stderr!.on("data", (d: Buffer) => (connectLog += d.toString()));
-  await eventually(async () => existsSync(ready), `the listener's ready file (log: ${connectLog})`, 600);
-  const info = JSON.parse(readFileSync(ready, "utf8")) as { port: number };
-  const printed = await gatehouse(["kubeconfig", "demo-k8s", "--port", String(info.port), "--path"], { GATEHOUSE_STATE_DIR: stateDir });
-  expect(printed.code, printed.stderr).toBe(0);
-  kubeconfig = printed.stdout.trim();
+  connectCli = await startKubeListener(stack.gatewayUrl, await stack.mintToken({ sub: "pipeline-forward", ttlSeconds: 3600 }), "gatehouse-k8s-pf-state-");
+  kubeconfig = connectCli.kubeconfig;
 }, 300_000);
 
 afterAll(async () => {
-  connectCli?.kill("SIGTERM");
+  connectCli?.process.kill("SIGTERM");
   await stack?.stop();
   for (const b of backends.values()) b.server.close();
   await api?.close();
