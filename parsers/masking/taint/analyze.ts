@@ -181,8 +181,12 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   if (rowRule >= 0) for (const a of aliases) rowNames.set(words[a]!.text, rowRule);
   // Column names of the relations the statement names: `c.name` is a column, anything else after a
   // row (`c.row_to_json`, `customers.to_jsonb`, `c.concat`) is a function called with the whole row.
-  const statementColumns = new Set<string>();
-  for (const k of [...slots, ...targets]) for (const c of catalog.relationColumns(words[k]!.text) ?? []) statementColumns.add(c);
+  // Asked only for a qualified name (no set of every column built per statement).
+  const isStatementColumn = (column: string): boolean => {
+    for (const k of slots) if (catalog.relationColumns(words[k]!.text)?.has(column)) return true;
+    for (const k of targets) if (catalog.relationColumns(words[k]!.text)?.has(column)) return true;
+    return false;
+  };
 
   for (let k = 0; k < words.length; k++) {
     const w = words[k]!;
@@ -259,7 +263,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       // `c.row_to_json`, `customers.to_jsonb`, `c.concat`, `c.quote_literal` are the whole row.
       const field = words[k + 2]!;
       const r = tableRule ?? rowNames.get(name);
-      if (r !== undefined && !statementColumns.has(field.text)) {
+      if (r !== undefined && !isStatementColumn(field.text)) {
         found = `row ${name} (.${field.text} is not a column: a function of the whole row)`;
         add(found, r);
       }

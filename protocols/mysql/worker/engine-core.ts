@@ -289,6 +289,9 @@ export class MysqlEngineCore {
   private classify(sqlBytes: Uint8Array): Classified {
     const sql = utf8TextStrict(sqlBytes);
     const statements = classifyMysql(sql, this.pin.dialect);
+    // The text's tokens for the checks below, lexed at most once (when a check needs them), not once per check.
+    let lexed: readonly Token[] | null | undefined;
+    const toks = () => (lexed === undefined ? (lexed = wordsOf(sql, this.pin.dialect)) : lexed);
     const m = this.opts.masker;
     const analyzed = m ? analyzeTaint(sql, this.pin.dialect, (w) => m.namesMasked(w), (w) => m.isMaskedView(w), m.hasColumnRules) : null;
     // A query plan quotes values the optimizer read from const tables, whatever the statement names
@@ -299,7 +302,7 @@ export class MysqlEngineCore {
     // later as a plain `SELECT @v`: a plan-showing statement that assigns is refused like a
     // statement naming masked data that assigns (below).
     const taint = plan ? withQueryPlan(analyzed, plan, assignsVariable(sql.slice(planned!.start, planned!.end), this.pin.dialect)) : analyzed;
-    const pinRefusal = this.pin.check(statements) ?? (this.opts.readOnly ? liftsReadOnly(sql, this.pin.dialect) : null) ?? (this.opts.statementTimeoutMs ? changesStatementTimeout(sql, this.pin.dialect) : null);
+    const pinRefusal = this.pin.check(statements) ?? (this.opts.readOnly ? liftsReadOnly(toks()) : null) ?? (this.opts.statementTimeoutMs ? changesStatementTimeout(toks()) : null);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
     if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host`, guard: "local-infile", taint };
@@ -315,13 +318,13 @@ export class MysqlEngineCore {
       const sources = [...(taint?.sources ?? []), `table ${moved.table.toLowerCase()}`];
       return { sql, statements, refusal: `${moved.command} names the masked table ${moved.table}: refused, DDL on a table that masking rules name by table.column could move its masked columns out of the rules' names`, guard: "masking", taint, sources };
     }
-    if (m && (taint || this.diagnosticsTainted || this.echoesUnnamedValues(statements)) && hasWord(sql, this.pin.dialect, "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
+    if (m && (taint || this.diagnosticsTainted || this.echoesUnnamedValues(statements)) && hasWordIn(toks(), "DIAGNOSTICS")) return { sql, statements, refusal: "GET DIAGNOSTICS after (or with) a statement that read masked data is refused: its message texts may hold masked values", guard: "masking", taint, sources: taint?.sources ?? DIAGNOSTICS_TAINT.sources };
     // A view stores no values (reading it is masked through the catalog); a table or row written from `*` does.
     const starWrite = m?.hasColumnRules && statements.find((s) => WRITE_KINDS.has(s.kind) && !/\bVIEW\b/.test(s.command));
-    if (starWrite && hasStarExpansion(sql, this.pin.dialect)) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) written"] };
+    if (starWrite && expandsEveryColumnOrUnlexable(toks())) return { sql, statements, refusal: `${starWrite.command} with * reads every column (masked ones among them) and writes: refused, the values would leave masking`, guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) written"] };
     // The same for a variable: `SELECT * FROM customers WHERE id = 1 INTO @a, @b, @c` names no masked
     // column (the server expands the star), and a later `SELECT @c` names nothing masked either.
-    if (m?.hasColumnRules && selectsStarInto(sql, this.pin.dialect)) return { sql, statements, refusal: "SELECT … INTO with * reads every column (masked ones among them) into variables: refused, the values would leave masking", guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) selected INTO variables"] };
+    if (m?.hasColumnRules && selectsStarInto(toks())) return { sql, statements, refusal: "SELECT … INTO with * reads every column (masked ones among them) into variables: refused, the values would leave masking", guard: "masking", taint, sources: [...(taint?.sources ?? []), "all columns (*) selected INTO variables"] };
     if (taint?.predicate && m?.refusePredicates) return { sql, statements, refusal: `statement refused by masking: masked data in a predicate or ordering clause (${taint.predicate}); this policy refuses them`, guard: "masking", taint };
     if (taint?.assigns) return { sql, statements, refusal: `a statement that reads masked data (${taint.sources.join(", ")}) assigns a variable or selects INTO: refused, the value would leave masking`, guard: "masking", taint };
     // Code the gateway cannot read: SQL-level PREPARE … FROM / EXECUTE / EXECUTE IMMEDIATE (the SQL
@@ -374,7 +377,7 @@ export class MysqlEngineCore {
     }
     const verdict = await this.host.decide(c.statements, c.sql, "query");
     // SHOW WARNINGS / SHOW ERRORS while the diagnostics may hold masked values: every column derived.
-    if (!c.taint && (this.diagnosticsTainted || this.echoesUnnamedValues(c.statements)) && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS"))) c.taint = DIAGNOSTICS_TAINT;
+    if (!c.taint && (this.diagnosticsTainted || this.echoesUnnamedValues(c.statements)) && namesDiagnosticsList(c.sql, this.pin.dialect)) c.taint = DIAGNOSTICS_TAINT;
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
     if (verdict.effect === "approve") {
@@ -450,7 +453,7 @@ export class MysqlEngineCore {
       this.host.record({ type: "query", sql: c.sql, statements: this.summary(c.statements), verdict: "refused", guard: c.guard ?? "pin", reason: c.refusal, ...this.derivedOf(c) });
       return this.refuse(p, "denied", c.refusal);
     }
-    st.taint = !c.taint && this.diagnosticsTainted && (hasWord(c.sql, this.pin.dialect, "WARNINGS") || hasWord(c.sql, this.pin.dialect, "ERRORS")) ? DIAGNOSTICS_TAINT : c.taint;
+    st.taint = !c.taint && this.diagnosticsTainted && namesDiagnosticsList(c.sql, this.pin.dialect) ? DIAGNOSTICS_TAINT : c.taint;
     const verdict = await this.host.decide(st.statements, st.sql, "execute");
     if (this.ended) return;
     if (verdict.effect === "deny") return this.refuse(p, verdict.rateLimited ? "rateLimited" : "denied", verdict.reason);
@@ -874,7 +877,6 @@ function killStatement(sqlBytes: Uint8Array, dialect: Parameters<typeof lex>[1])
   return { query: query && whole, threadId: whole ? id : null, text: query ? "KILL QUERY" : "KILL" };
 }
 
-/** Whether the text has this (upper-case) word outside strings and comments; true when it cannot be lexed (fail closed). */
 /** Whether a statement selects INTO or assigns with `:=` (unlexable text: yes, fail closed). */
 function assignsVariable(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
   const toks = wordsOf(sql, dialect);
@@ -886,10 +888,9 @@ function assignsVariable(sql: string, dialect: Parameters<typeof lex>[1]): boole
  * variables, a file): `INTO` not after INSERT/REPLACE and its modifiers, with a `*` in the same
  * statement. Text that cannot be lexed counts.
  */
-function selectsStarInto(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
-  const toks = wordsOf(sql, dialect);
+function selectsStarInto(toks: readonly Token[] | null): boolean {
   if (toks === null) return true;
-  let piece: typeof toks = [];
+  let piece: Token[] = [];
   for (const t of [...toks, null]) {
     if (t && t.type !== "semicolon") {
       piece.push(t);
@@ -908,8 +909,7 @@ function selectsStarInto(sql: string, dialect: Parameters<typeof lex>[1]): boole
  * or an assignment to the access-mode variable (`SET tx_read_only = 0`, `@@SESSION.transaction_read_only`,
  * `SET STATEMENT tx_read_only = 0 FOR …`). Text that cannot be lexed counts.
  */
-function liftsReadOnly(sql: string, dialect: Parameters<typeof lex>[1]): string | null {
-  const toks = wordsOf(sql, dialect);
+function liftsReadOnly(toks: readonly Token[] | null): string | null {
   if (toks === null) return "statement text the gateway cannot lex in a read-only session";
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
@@ -925,8 +925,7 @@ function liftsReadOnly(sql: string, dialect: Parameters<typeof lex>[1]): string 
  * for the policy's limit (`SET [SESSION] max_statement_time = 0`, `@@max_execution_time`, `SET
  * STATEMENT max_statement_time = 0 FOR …`), or null. Text that cannot be lexed counts.
  */
-function changesStatementTimeout(sql: string, dialect: Parameters<typeof lex>[1]): string | null {
-  const toks = wordsOf(sql, dialect);
+function changesStatementTimeout(toks: readonly Token[] | null): string | null {
   if (toks === null) return "statement text the gateway cannot lex in a session with a statement timeout";
   for (let i = 0; i < toks.length; i++) {
     const name = assignedSetting(toks, i);
@@ -947,17 +946,21 @@ function assignedSetting(toks: readonly Token[], i: number): string | null {
   return t.type === "word" || t.type === "ident" ? t.value.toLowerCase() : null;
 }
 
-function hasWord(sql: string, dialect: Parameters<typeof lex>[1], word: string): boolean {
-  const toks = wordsOf(sql, dialect);
+/** Whether the tokens hold this (upper-case) word outside strings and comments; true when the text could not be lexed (null: fail closed). */
+function hasWordIn(toks: readonly Token[] | null, word: string): boolean {
   return toks === null || toks.some((t) => t.type === "word" && t.text === word);
 }
 
-/** A `*` that expands to every column: after SELECT / DISTINCT / ALL, a comma, or `t.` (not `count(*)`, not a product); or MySQL 8's `TABLE t`. */
-function hasStarExpansion(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
+/** Whether the text names the diagnostics list (SHOW WARNINGS / SHOW ERRORS …): lexed once for both words. */
+function namesDiagnosticsList(sql: string, dialect: Parameters<typeof lex>[1]): boolean {
   const toks = wordsOf(sql, dialect);
-  return toks === null || expandsEveryColumn(toks);
+  return hasWordIn(toks, "WARNINGS") || hasWordIn(toks, "ERRORS");
 }
 
+/** A `*` that expands to every column (starExpandsAt) or MySQL 8's `TABLE t`; text that cannot be lexed counts. */
+function expandsEveryColumnOrUnlexable(toks: readonly Token[] | null): boolean {
+  return toks === null || expandsEveryColumn(toks);
+}
 
 const SAMPLE_ROWS = 20;
 
