@@ -793,18 +793,40 @@ export class MysqlEngineCore {
         this.onServerPacket = original;
         const row = this.internalRows[0];
         let why = row ? this.pin.confirm({ sqlMode: row[0] ?? "", charsetClient: row[1] ?? "", charsetResults: row[2] ?? "", charsetConnection: row[3] ?? "" }) : "no answer";
-        if (!why && this.opts.readOnly && row?.[4] !== "1") why = "the read-only transaction mode of a read-level session was lifted";
+        for (const [i, extra] of extras.entries()) why ||= extra.lifted(row?.[4 + i] ?? null);
         if (why) return this.fatal("denied", `session settings changed behind the gateway: ${why}`, 1);
         this.pending = null;
         this.busy = false;
         void this.drain();
         return;
       }
-      this.internalRows.push(decodeTextRow(b, this.opts.readOnly ? 5 : 4).map((c) => (c === null ? null : utf8Text(c))));
+      this.internalRows.push(decodeTextRow(b, 4 + extras.length).map((c) => (c === null ? null : utf8Text(c))));
     };
+    const extras = this.pinnedLimits();
+    this.host.sendToServer(encodePacket(0, encodeQuery(`SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_results, @@SESSION.character_set_connection${extras.map((e) => `, ${e.column}`).join("")}`)));
+  }
+
+  /**
+   * The session limits the connector set for the policy, re-read with the pinned settings after a
+   * statement the gateway could not follow (dynamic SQL, a procedure): `lifted` says why the value
+   * read no longer holds them. Statements that name them are refused up front (liftsReadOnly,
+   * changesStatementTimeout); this catches `PREPARE s FROM CONCAT('SET max_statement', '_time = 0')`.
+   */
+  private pinnedLimits(): { column: string; lifted: (value: string | null) => string | null }[] {
+    const mysql = this.pin.dialect.flavor === "mysql";
+    const out: { column: string; lifted: (value: string | null) => string | null }[] = [];
     // MariaDB names the session's access mode tx_read_only (transaction_read_only from 11.1), MySQL 8 transaction_read_only.
-    const readOnly = this.opts.readOnly ? (this.pin.dialect.flavor === "mysql" ? ", @@SESSION.transaction_read_only" : ", @@SESSION.tx_read_only") : "";
-    this.host.sendToServer(encodePacket(0, encodeQuery(`SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_results, @@SESSION.character_set_connection${readOnly}`)));
+    if (this.opts.readOnly) out.push({ column: mysql ? "@@SESSION.transaction_read_only" : "@@SESSION.tx_read_only", lifted: (v) => (v === "1" ? null : "the read-only transaction mode of a read-level session was lifted") });
+    const limitMs = this.opts.statementTimeoutMs;
+    if (limitMs) {
+      // MariaDB: seconds (0: none); MySQL: milliseconds (0: none). A lower limit still holds the policy's.
+      const ms = (v: string | null) => (v === null ? Number.NaN : mysql ? Number(v) : Number(v) * 1000);
+      out.push({
+        column: mysql ? "@@SESSION.max_execution_time" : "@@SESSION.max_statement_time",
+        lifted: (v) => (ms(v) > 0 && ms(v) <= limitMs + 1 ? null : "the policy's statement timeout was lifted"),
+      });
+    }
+    return out;
   }
 
   /** Tell the client (ERR with the next sequence id) and end the session. */
