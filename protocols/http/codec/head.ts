@@ -24,6 +24,14 @@ export interface HttpHeader {
   value: string;
 }
 
+/**
+ * A header name as CGI-style servers (Rack, WSGI, PHP) file it: lower-cased, `_` read as `-`
+ * (`X_Gatehouse_Identity` and `X-Gatehouse-Identity` are the same HTTP_X_GATEHOUSE_IDENTITY).
+ */
+export function cgiHeaderName(name: string): string {
+  return name.toLowerCase().replace(/_/g, "-");
+}
+
 export interface RequestHead {
   method: string;
   /** The request target as sent (origin-form after absolute-form was checked and reduced). */

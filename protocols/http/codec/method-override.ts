@@ -19,7 +19,7 @@
  * reads `_method` there) and an application's own parameter names.
  */
 import { HttpCodecError } from "./errors.ts";
-import type { HttpHeader } from "./head.ts";
+import { cgiHeaderName, type HttpHeader } from "./head.ts";
 import { queryParams } from "./path.ts";
 
 const OVERRIDE_HEADERS = new Set(["x-http-method-override", "x-http-method", "x-method-override"]);
@@ -28,8 +28,9 @@ const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url"]);
 
 export function refuseMethodOverride(headers: readonly HttpHeader[], query: string | null): void {
   for (const h of headers) {
-    if (PATH_OVERRIDE_HEADERS.has(h.name.toLowerCase().replace(/_/g, "-"))) throw new HttpCodecError(400, `${h.rawName} is not accepted: the upstream could serve another path than the one the policy decided`);
-    if (OVERRIDE_HEADERS.has(h.name.toLowerCase().replace(/_/g, "-"))) throw new HttpCodecError(400, `${h.rawName} is not accepted: the upstream could run another method than the one the policy decided`);
+    const name = cgiHeaderName(h.name);
+    if (PATH_OVERRIDE_HEADERS.has(name)) throw new HttpCodecError(400, `${h.rawName} is not accepted: the upstream could serve another path than the one the policy decided`);
+    if (OVERRIDE_HEADERS.has(name)) throw new HttpCodecError(400, `${h.rawName} is not accepted: the upstream could run another method than the one the policy decided`);
   }
   for (const [name] of queryParams(query)) {
     if (isMethodField(name)) throw new HttpCodecError(400, `the query parameter ${JSON.stringify(name)} is not accepted: the upstream could read it as another method than the one the policy decided`);

@@ -22,7 +22,7 @@ import { MAX_DATA_PAYLOAD, type ControlMessage } from "../../../parsers/tunnel/f
 import { StreamProtocolError, TargetError } from "../../../connector/errors.ts";
 import { TunnelStreamBase } from "../../../connector/stream-base.ts";
 import { MessageReader } from "../codec/reader.ts";
-import type { RequestHead } from "../codec/head.ts";
+import { cgiHeaderName, type RequestHead } from "../codec/head.ts";
 import { HttpCodecError } from "../codec/errors.ts";
 import { chunk, connectionListed, HOP_BY_HOP, LAST_CHUNK, problemResponse, serializeResponseHead, header } from "../codec/serialize.ts";
 import type { HttpCredential, HttpUpstreamConfig } from "./config.ts";
@@ -34,7 +34,7 @@ import type { HttpCredential, HttpUpstreamConfig } from "./config.ts";
  * name of the header the connector's `header` credential sets (the client's own never goes up).
  */
 export function droppedRequestHeader(rawName: string, dropCookies: boolean, credentialHeader: string | null = null): boolean {
-  const name = rawName.toLowerCase().replace(/_/g, "-");
+  const name = cgiHeaderName(rawName);
   return (
     name === credentialHeader ||
     HOP_BY_HOP.has(name) ||
@@ -155,7 +155,7 @@ export class HttpTunnelStream extends TunnelStreamBase {
     const listed = connectionListed(head.headers);
     const upgrade = head.headers.find((h) => h.name === "upgrade")?.value;
     const headers: Array<[string, string]> = [];
-    const credentialHeader = resource.credential.kind === "header" ? resource.credential.name.toLowerCase().replace(/_/g, "-") : null;
+    const credentialHeader = resource.credential.kind === "header" ? cgiHeaderName(resource.credential.name) : null;
     for (const h of head.headers) {
       if (droppedRequestHeader(h.name, resource.dropCookies, credentialHeader) || listed.has(h.name)) continue;
       headers.push([h.rawName, h.value]);

@@ -21,7 +21,7 @@ import type { Engine, EngineHost } from "../../../worker/engines/engine.ts";
 import { HttpCodecError } from "../codec/errors.ts";
 import { formKind, formMethodField, refuseMethodOverride } from "../codec/method-override.ts";
 import { MessageReader } from "../codec/reader.ts";
-import { headerValues, tokenList, type BodyFraming, type HttpHeader, type RequestHead, type ResponseHead } from "../codec/head.ts";
+import { cgiHeaderName, headerValues, tokenList, type BodyFraming, type HttpHeader, type RequestHead, type ResponseHead } from "../codec/head.ts";
 import { normaliseTarget, queryParams } from "../codec/path.ts";
 import { chunk, connectionListed, header, HOP_BY_HOP, LAST_CHUNK, problemResponse, serializeRequestHead, serializeResponseHead } from "../codec/serialize.ts";
 import type { HttpRequestDescription } from "../policy/http-policy.ts";
@@ -272,7 +272,7 @@ export class HttpEngine implements Engine {
     if (throttled) return this.refuseThrottled(head, framing, upgrade, target.path, throttled);
     // Names with `_` read as `-` (CGI-style upstreams file both spellings as one variable).
     const headers0 = head.headers.filter((h) => {
-      const n = h.name.replace(/_/g, "-");
+      const n = cgiHeaderName(h.name);
       return !CLIENT_ONLY.has(n) && !HOP_BY_HOP.has(n) && !n.startsWith("x-forwarded-") && !n.startsWith("x-gatehouse-");
     });
     const admitted = hooks?.admit ? await hooks.admit({ method: head.method, target: head.target, headers: headers0, upgrade }) : undefined;

@@ -165,9 +165,8 @@ export class KubeHooks implements HttpEngineHooks {
 
   /** How a create's body is read for its object's name (codec/body-name.ts); one Content-Type only. */
   private createBody(req: { method: string; target: string; headers: readonly HttpHeader[] }, r: KubeResourceRequest, input: KubePolicyRequest): { read: NonNullable<Extract<Admission, { kind: "decide" }>["body"]> } | { refuse: KubeStatus } {
-    const types = req.headers.filter((h) => h.name === "content-type");
-    if (types.length > 1) return { refuse: kubeStatus(400, "BadRequest", "gatehouse: Content-Type given more than once") };
-    const contentType = types[0]?.value ?? null;
+    const contentType = oneContentType(req.headers);
+    if (typeof contentType === "object" && contentType !== null) return contentType;
     return {
       read: {
         limit: MAX_NAMED_BODY,
@@ -197,10 +196,9 @@ export class KubeHooks implements HttpEngineHooks {
    * it is. One Content-Type only.
    */
   private secretPatchBody(req: { headers: readonly HttpHeader[] }): { read: NonNullable<Extract<Admission, { kind: "decide" }>["body"]> } | { refuse: KubeStatus } | undefined {
-    const types = req.headers.filter((h) => h.name === "content-type");
-    if (types.length > 1) return { refuse: kubeStatus(400, "BadRequest", "gatehouse: Content-Type given more than once") };
-    const type = (types[0]?.value ?? "").split(";")[0]!.trim().toLowerCase();
-    if (type !== "application/json-patch+json") return undefined;
+    const contentType = oneContentType(req.headers);
+    if (typeof contentType === "object" && contentType !== null) return contentType;
+    if ((contentType ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json-patch+json") return undefined;
     const description = this.description;
     return {
       read: {
@@ -340,4 +338,11 @@ export class KubeHooks implements HttpEngineHooks {
     await this.exec?.close();
     await this.portForward?.close();
   }
+}
+
+/** The request's Content-Type (null when absent); refused when given more than once (the body's reading would be ambiguous). */
+function oneContentType(headers: readonly HttpHeader[]): string | null | { refuse: KubeStatus } {
+  const types = headers.filter((h) => h.name === "content-type");
+  if (types.length > 1) return { refuse: kubeStatus(400, "BadRequest", "gatehouse: Content-Type given more than once") };
+  return types[0]?.value ?? null;
 }

@@ -52,18 +52,18 @@ export function hiddenCodeIn(name: string, args: ShellWord[]): string | null {
       // --compress-program=PROG (any unique prefix from --co) runs PROG on the data being sorted:
       // `sort -S 1K --compress-program=sh` feeds the input lines to a shell. A word that may expand
       // to an option may be it.
-      if (args.some((a) => (a.dynamic && /^[$`]/.test(a.value)) || isLongPrefix(a.value, "compress-program", 2))) return "sort --compress-program runs a program on the data it sorts";
+      if (longOptionIn(args, "compress-program", 2)) return "sort --compress-program runs a program on the data it sorts";
       return null;
     }
     case "install":
       // --strip-program=PROG runs PROG on each installed file (`--strip-program=sh` runs it as a script).
-      if (args.some((a) => (a.dynamic && /^[$`]/.test(a.value)) || isLongPrefix(a.value, "strip-program", 6))) return "install --strip-program runs a program on the installed files";
+      if (longOptionIn(args, "strip-program", 6)) return "install --strip-program runs a program on the installed files";
       return null;
     case "sdiff":
     case "diff3":
       // --diff-program=PROG runs PROG; sdiff -o merges interactively, reading its commands (and
       // what it writes) from standard input.
-      if (args.some((a) => (a.dynamic && /^[$`]/.test(a.value)) || isLongPrefix(a.value, "diff-program", 1))) return `${name} --diff-program runs a program`;
+      if (longOptionIn(args, "diff-program", 1)) return `${name} --diff-program runs a program`;
       if (name === "sdiff" && args.some((a) => /^-[A-Za-z]*o/.test(a.value) || isLongPrefix(a.value, "output", 3))) return "sdiff -o reads its merge commands from standard input and writes what they choose";
       return null;
     case "sqlite3":
@@ -71,6 +71,11 @@ export function hiddenCodeIn(name: string, args: ShellWord[]): string | null {
       return "sqlite3 can run commands (.shell, .system) and write any file (ATTACH, VACUUM INTO, .output)";
   }
   return null;
+}
+
+/** `--NAME` (`isLongPrefix`) among the arguments, or a word starting with an expansion that may be it. */
+function longOptionIn(args: ShellWord[], name: string, min: number): boolean {
+  return args.some((a) => (a.dynamic && /^[$`]/.test(a.value)) || isLongPrefix(a.value, name, min));
 }
 
 /** `--NAME[=value]` written as a GNU getopt_long unique prefix of NAME, at least `min` characters long. */

@@ -58,6 +58,10 @@ describe("write targets in canonical form", () => {
     expect(writes("cp -r d /srv")).toEqual(["/srv/**", "/srv/d/**"]);
     expect(writes("sort -o ~/.profile x")).toEqual(["~/.profile"]);
     expect(writes("openssl enc -out /etc/x")).toEqual(["/etc/x"]);
+    expect(writes("sort -uo ~/.profile x")).toEqual(["~/.profile"]);
+    // openssl's single-dash option words are no -o clusters: -noout, -nodes write nothing.
+    expect(writes("openssl x509 -noout -in c.pem")).toEqual([]);
+    expect(writes("openssl req -nodes -new -out r.pem")).toEqual(["~/r.pem"]);
     expect(writes("uniq in ~/.profile")).toEqual(["~/.profile"]);
     expect(writes("script -q -c id ~/.bashrc")).toEqual(["~/.bashrc"]);
     expect(writes("tar -x -f a.tgz --directory=/srv/app")).toEqual(["/srv/app/**"]);

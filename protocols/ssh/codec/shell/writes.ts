@@ -172,7 +172,9 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
           else if (m[1] === "" && args[i + 1]) w(args[i + 1]!);
           return;
         }
-        // -o at the end of a cluster of short flags (`sort -uo FILE`, `sort -uoFILE`).
+        // -o at the end of a cluster of short flags (`sort -uo FILE`, `sort -uoFILE`). openssl has
+        // no clusters: its options are single-dash words (`-noout`, `-nodes`, `-keyout`).
+        if (name === "openssl") return;
         const c = /^-[A-Za-z]+o(.*)$/.exec(a.value);
         if (!c) return;
         if (c[1] !== "") w({ ...a, value: c[1]! });
