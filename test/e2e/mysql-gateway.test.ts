@@ -228,6 +228,27 @@ rules:
     } finally {
       await gwt.close();
     }
+    // Through dynamic SQL the policy allows (the text names no setting the gateway can see): the
+    // re-read after it finds the limit lifted and ends the session before anything else runs.
+    const gwd = await startMysqlGateway(db, { policy: TIMEOUT_POLICY.replace("sql.session]", "sql.session, sql.procedural, sql.dynamic]") });
+    try {
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: gwd.port, user: "pipeline", password: gwd.password, database: db.database });
+      await c.query("SET @q = CONCAT('SET SESSION max_statement', '_time = 0')");
+      await c.query("PREPARE s FROM @q");
+      const lifted = await c.query("EXECUTE s").then(() => c.query(slow)).catch((x) => x);
+      expect(lifted.message).toMatch(/statement timeout was lifted/);
+      await expect(c.query("SELECT 1")).rejects.toThrow();
+      c.destroy();
+      // A lower limit through the same path is kept: the session goes on under it.
+      const d = await mysql.createConnection({ host: "127.0.0.1", port: gwd.port, user: "pipeline", password: gwd.password, database: db.database });
+      await d.query("SET @q = 'SET SESSION max_statement_time = 0.5'");
+      await d.query("PREPARE s FROM @q");
+      await d.query("EXECUTE s");
+      expect((await d.query("SELECT @@max_statement_time AS t"))[0]).toEqual([{ t: 0.5 }]);
+      await d.end();
+    } finally {
+      await gwd.close();
+    }
   }, 60_000);
 
   it("streams a large result (20,000 rows, ~20 MB) through the engine", async () => {
