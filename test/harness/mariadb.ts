@@ -80,6 +80,10 @@ export async function startMariaDb(opts: StartMariaDbOptions = {}): Promise<Runn
   const dir = await mkdtemp(join(tmpdir(), "gatehouse-mariadb-"));
   const data = join(dir, "data");
   await mkdir(data);
+  // Its own temporary directory: internal temporary tables (`#sql-temptable-…`) of servers sharing
+  // /tmp were seen vanishing under a busy suite (Errcode 2 on delete), failing a catalog read.
+  const tmp = join(dir, "tmp");
+  await mkdir(tmp);
   const asRoot = userInfo().uid === 0;
   const osUser = asRoot ? "mysql" : userInfo().username;
   if (asRoot) {
@@ -89,6 +93,7 @@ export async function startMariaDb(opts: StartMariaDbOptions = {}): Promise<Runn
     const { stdout: gid } = await run("id", ["-g", "mysql"]);
     await chown(dir, Number(stdout.trim()), Number(gid.trim()));
     await chown(data, Number(stdout.trim()), Number(gid.trim()));
+    await chown(tmp, Number(stdout.trim()), Number(gid.trim()));
   }
   await run("mariadb-install-db", ["--no-defaults", `--datadir=${data}`, `--user=${osUser}`, "--skip-test-db", "--auth-root-authentication-method=socket"], { timeout: 60_000 });
   const port = await freePort(HOST);
@@ -100,6 +105,7 @@ export async function startMariaDb(opts: StartMariaDbOptions = {}): Promise<Runn
     `--port=${port}`,
     `--bind-address=${HOST}`,
     `--socket=${socket}`,
+    `--tmpdir=${tmp}`,
     `--pid-file=${join(dir, "mysqld.pid")}`,
     `--log-error=${join(dir, "error.log")}`,
     "--skip-log-bin",
