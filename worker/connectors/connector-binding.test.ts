@@ -202,6 +202,30 @@ describe("a configured connector's binding (GATEHOUSE_CONNECTORS resources)", ()
     expect(a.closed()).toBeNull();
   });
 
+  it("a connector is listed online only once its hello is accepted: not while the socket waits for it, not after a refused one", async () => {
+    const slow = await keyed("cfg-slow");
+    const rogue = await keyed("cfg-rogue");
+    const e: Env = {
+      ...testEnv,
+      GATEHOUSE_CONNECTORS: JSON.stringify([
+        { id: slow.id, public_key: slow.publicJwk },
+        { id: rogue.id, public_key: rogue.publicJwk, resources: ["rogue-*"] },
+      ]),
+    };
+    const listedOnline = async () => (await hub().listConnectors()).online;
+    const s = await control(e, slow);
+    // The socket is open and admitted, but nothing is announced: a session could not start yet.
+    expect(s.closed()).toBeNull();
+    expect(await listedOnline()).not.toContain(slow.id);
+    s.hello(["slow-db"]);
+    await waitOnline("slow-db");
+    expect(await listedOnline()).toContain(slow.id);
+    const r = await control(e, rogue);
+    r.hello(["slow-db"]);
+    await waitClosed(r);
+    expect(await listedOnline()).not.toContain(rogue.id);
+  });
+
   it("an empty or malformed binding is a configuration error, saying why", () => {
     const key = { kty: "OKP", crv: "Ed25519", x: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0" };
     const parse = (resources: unknown) => () => parseConnectors(JSON.stringify([{ id: "c", public_key: key, resources }]));

@@ -244,9 +244,15 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     return (await this.registry.record(id)) ?? null;
   }
 
-  /** RPC (admin): every registry record, and which connector ids have a control channel open now. */
+  /**
+   * RPC (admin): every registry record, and which connector ids are online now: a control channel
+   * open whose hello this hub accepted. An open socket whose hello is not in (or was refused)
+   * serves nothing yet, and "online" is what an operator (or a pipeline's wait loop) takes as
+   * "sessions can start".
+   */
   async listConnectors(): Promise<{ records: ConnectorRecord[]; online: string[] }> {
-    const online = new Set(this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN).map((ws) => (ws.deserializeAttachment() as ControlAttachment).connectorId));
+    const announced = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN && (ws.deserializeAttachment() as ControlAttachment).resources !== null);
+    const online = new Set(announced.map((ws) => (ws.deserializeAttachment() as ControlAttachment).connectorId));
     return { records: await this.registry.list(), online: [...online].sort() };
   }
 
