@@ -76,7 +76,19 @@ function startUpstream(): Promise<http.Server> {
   const formApp = new Hono();
   formApp.post("/posts/f/:id", async (c) => (ran.push(`POST ${c.req.path} ${JSON.stringify(await c.req.parseBody())}`), c.json({ ok: "created" })));
   formApp.delete("/posts/f/:id", (c) => (ran.push(`DELETE ${c.req.path}`), c.json({ ok: "deleted" })));
+  // Laravel's: a POST's JSON body is its input, and `_method` there runs another method (Symfony's
+  // Request::getMethod over Laravel's JSON input source). Hono's methodOverride has no JSON mode,
+  // so this is the same dispatch written out.
+  const jsonApp = new Hono();
+  jsonApp.post("/posts/j/:id", (c) => (ran.push(`POST ${c.req.path}`), c.json({ ok: "created" })));
+  jsonApp.delete("/posts/j/:id", (c) => (ran.push(`DELETE ${c.req.path}`), c.json({ ok: "deleted" })));
   const root = new Hono();
+  root.use("/posts/j/*", async (c, next) => {
+    if (c.req.method !== "POST" || !/[/+]json/.test(c.req.header("content-type") ?? "")) return next();
+    const input = (await c.req.json().catch(() => null)) as Record<string, unknown> | null;
+    const method = typeof input?._method === "string" ? input._method.toUpperCase() : "POST";
+    return jsonApp.fetch(new Request(c.req.url, { method, headers: c.req.raw.headers, body: method === "POST" ? JSON.stringify(input) : undefined }));
+  });
   root.use("/posts/q/*", methodOverride({ app: queryApp, query: "_method" }));
   root.use("/posts/f/*", methodOverride({ app: formApp }));
   root.route("/", queryApp);
@@ -148,6 +160,13 @@ describe("method overrides: the upstream must run the method the gateway decided
     expect(ran.slice(before)).toEqual(['POST /posts/f/20 {"title":"hello","body":"world"}', 'POST /posts/f/21 {"title":"hello","methodology":"x"}']);
   });
 
+  it("a POST's JSON without an override key is forwarded whole and runs as a POST", async () => {
+    const before = ran.length;
+    const r = await curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", '{"title":"hello","nested":{"_method":"DELETE"}}', `${base}/posts/j/22`]);
+    expect(r.status).toBe(200);
+    expect(ran.slice(before)).toEqual(["POST /posts/j/22"]);
+  });
+
   it("the policy as intended: POST allowed and run, DELETE refused before the upstream", async () => {
     const before = ran.length;
     expect((await curl(["-X", "POST", `${base}/posts/1`])).status).toBe(200);
@@ -168,6 +187,8 @@ describe("method overrides: the upstream must run the method the gateway decided
     ["a urlencoded form field _method", ["-X", "POST", "--data", "title=x&_method=DELETE", "/posts/f/9"]],
     ["a urlencoded form field _%6Dethod (encoded name)", ["-X", "POST", "--data", "_%6Dethod=DELETE", "/posts/f/10"]],
     ["a multipart form field _method", ["-X", "POST", "-F", "title=x", "-F", "_method=DELETE", "/posts/f/11"]],
+    ["a JSON key _method (Laravel)", ["-X", "POST", "-H", "Content-Type: application/json", "--data", '{"title":"x","_method":"DELETE"}', "/posts/j/12"]],
+    ["a JSON key \\u005fmethod under a +json label", ["-X", "POST", "-H", "Content-Type: application/vnd.api+json", "--data", '{"\\u005fmethod":"DELETE"}', "/posts/j/13"]],
   ])("a POST with %s is refused (400 problem+json); the upstream ran nothing", async (_what, args) => {
     const before = ran.length;
     const path = args[args.length - 1]!;

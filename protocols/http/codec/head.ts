@@ -32,6 +32,11 @@ export function cgiHeaderName(name: string): string {
   return name.toLowerCase().replace(/_/g, "-");
 }
 
+/** A Content-Type value's media type (`type/subtype`, lower-cased, parameters dropped); "" for none. */
+export function mediaType(contentType: string | null | undefined): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
 export interface RequestHead {
   method: string;
   /** The request target as sent (origin-form after absolute-form was checked and reduced). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formKind, formMethodField, refuseMethodOverride } from "./method-override.ts";
+import { bodyMethodField, overrideBodyKind, refuseMethodOverride } from "./method-override.ts";
 import { HttpCodecError } from "./errors.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -36,12 +36,12 @@ describe("method overrides", () => {
     ["%5BMETHOD=DELETE", "%5BMETHOD"],
     ["_method[x]=DELETE", "_method[x]"],
   ])("urlencoded %s → %s", (body, field) => {
-    expect(formMethodField("urlencoded", enc(body))).toBe(field);
+    expect(bodyMethodField("urlencoded", enc(body))).toBe(field);
   });
 
   it("urlencoded forms without the field", () => {
-    expect(formMethodField("urlencoded", enc("title=a&method=b&methodology=c&x_method=d"))).toBeNull();
-    expect(formMethodField("urlencoded", enc(""))).toBeNull();
+    expect(bodyMethodField("urlencoded", enc("title=a&method=b&methodology=c&x_method=d"))).toBeNull();
+    expect(bodyMethodField("urlencoded", enc(""))).toBeNull();
   });
 
   it.each([
@@ -50,16 +50,41 @@ describe("method overrides", () => {
     "--b\r\ncontent-disposition: form-data; NAME = \"_METHOD\"\r\n\r\nDELETE\r\n--b--\r\n",
     "--b\r\nContent-Disposition: form-data; name*=utf-8''_method\r\n\r\nDELETE\r\n--b--\r\n",
   ])("multipart %j", (body) => {
-    expect(formMethodField("multipart", enc(body))).not.toBeNull();
+    expect(bodyMethodField("multipart", enc(body))).not.toBeNull();
   });
 
   it("multipart without the field", () => {
-    expect(formMethodField("multipart", enc('--b\r\nContent-Disposition: form-data; name="methodology"\r\n\r\n_method\r\n--b--\r\n'))).toBeNull();
+    expect(bodyMethodField("multipart", enc('--b\r\nContent-Disposition: form-data; name="methodology"\r\n\r\n_method\r\n--b--\r\n'))).toBeNull();
   });
 
-  it("form content types", () => {
-    expect(formKind([h("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")])).toBe("urlencoded");
-    expect(formKind([h("Content-Type", "multipart/form-data; boundary=b")])).toBe("multipart");
-    expect(formKind([h("Content-Type", "application/json")])).toBeNull();
+  it("body kinds: forms for any method, JSON (as Laravel's isJson reads the header) for a POST only", () => {
+    expect(overrideBodyKind("POST", [h("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")])).toBe("urlencoded");
+    expect(overrideBodyKind("PUT", [h("Content-Type", "multipart/form-data; boundary=b")])).toBe("multipart");
+    expect(overrideBodyKind("POST", [h("Content-Type", "application/json")])).toBe("json");
+    expect(overrideBodyKind("POST", [h("Content-Type", "application/vnd.api+json")])).toBe("json");
+    // Laravel looks for `/json` anywhere in the value, parameters included.
+    expect(overrideBodyKind("POST", [h("Content-Type", "text/plain; x=/json")])).toBe("json");
+    expect(overrideBodyKind("PUT", [h("Content-Type", "application/json")])).toBeNull();
+    expect(overrideBodyKind("POST", [h("Content-Type", "text/plain")])).toBeNull();
+  });
+
+  it.each([
+    ['{"_method":"DELETE"}', "_method"],
+    ['{"title":"x","_METHOD":"delete"}', "_METHOD"],
+    ['{"\\u005fmethod":"DELETE"}', "_method"], // decoded by JSON.parse
+    ['{" _method":"DELETE"}', " _method"],
+    // A BOM (PHP's json_decode fails on it, this decoder drops it): refused all the same.
+    ['\ufeff{"_method":"DELETE"}', "_method"],
+    // Not JSON this parser reads (a trailing comma): any spelling of the field anywhere.
+    ['{"a":1,"\\u005Fmethod":"DELETE",}', '"_method"'],
+  ])("JSON %s → %s", (body, field) => {
+    expect(bodyMethodField("json", enc(body))).toBe(field);
+  });
+
+  it("JSON without a top-level override key", () => {
+    expect(bodyMethodField("json", enc('{"title":"_method","nested":{"_method":"DELETE"},"method":"x"}'))).toBeNull();
+    expect(bodyMethodField("json", enc('[{"_method":"DELETE"}]'))).toBeNull();
+    expect(bodyMethodField("json", enc('"_method"'))).toBeNull();
+    expect(bodyMethodField("json", enc("{}"))).toBeNull();
   });
 });

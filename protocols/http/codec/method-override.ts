@@ -13,13 +13,17 @@
  *
  * Form bodies (`application/x-www-form-urlencoded`, `multipart/form-data`) carry `_method` too
  * (Rails and Hono read it there by default): the engine reads such a body whole (bounded) before
- * deciding, and `formMethodField` finds the field — field names read as PHP reads them (leading
+ * deciding, and `bodyMethodField` finds the field — field names read as PHP reads them (leading
  * blanks dropped, ` `, `.`, `[` as `_`), `;` as a separator as Rack 2 reads it; in a multipart body
- * any part named so (a match anywhere in the body, fail closed). Not covered: JSON bodies (Laravel
- * reads `_method` there) and an application's own parameter names.
+ * any part named so (a match anywhere in the body, fail closed). Laravel reads `_method` from a
+ * JSON body too (its input source for a request whose Content-Type contains `/json` or `+json`;
+ * Symfony's getMethod then overrides a POST): a POST so labelled is read whole as well and refused
+ * when its top-level object has such a key — or, when the gateway cannot parse it, when the text
+ * names one anywhere (fail closed). Overrides apply to POST only in every framework above, so
+ * other methods' JSON bodies stream as before. Not covered: an application's own parameter names.
  */
 import { HttpCodecError } from "./errors.ts";
-import { cgiHeaderName, type HttpHeader } from "./head.ts";
+import { cgiHeaderName, mediaType, type HttpHeader } from "./head.ts";
 import { queryParams } from "./path.ts";
 
 const OVERRIDE_HEADERS = new Set(["x-http-method-override", "x-http-method", "x-method-override"]);
@@ -37,14 +41,18 @@ export function refuseMethodOverride(headers: readonly HttpHeader[], query: stri
   }
 }
 
-/** The content type of a body whose fields a framework may read `_method` from, or null. */
-export function formKind(headers: readonly HttpHeader[]): "urlencoded" | "multipart" | null {
-  let kind: "urlencoded" | "multipart" | null = null;
+export type OverrideBodyKind = "urlencoded" | "multipart" | "json";
+
+/** The kind of a request body a framework may read `_method` from, or null. */
+export function overrideBodyKind(method: string, headers: readonly HttpHeader[]): OverrideBodyKind | null {
+  let kind: OverrideBodyKind | null = null;
   for (const h of headers) {
     if (h.name.toLowerCase() !== "content-type") continue;
-    const t = h.value.split(";")[0]!.trim().toLowerCase();
+    const t = mediaType(h.value);
     if (t === "application/x-www-form-urlencoded") kind = "urlencoded";
-    else if (t === "multipart/form-data" || t.startsWith("multipart/")) kind = kind ?? "multipart";
+    else if (t.startsWith("multipart/")) kind = kind ?? "multipart";
+    // Laravel's isJson(): the whole header value containing `/json` or `+json`, parameters included.
+    else if (method === "POST" && /[/+]json/i.test(h.value)) kind = kind ?? "json";
   }
   return kind;
 }
@@ -68,8 +76,28 @@ function decodeForm(s: string): string {
   }
 }
 
+/**
+ * A JSON body's override key, or null. PHP's json_decode (Laravel) files the top-level object's
+ * keys as input fields; a body this parser refuses may still be read by another one (depth,
+ * duplicate keys, a BOM), so then any string spelling the field anywhere counts.
+ */
+function jsonMethodField(body: Uint8Array): string | null {
+  const text = new TextDecoder().decode(body);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    const unescaped = text.replace(/\\u([0-9a-fA-F]{4})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+    const m = /"[\s.[_]method[^"]*"/i.exec(unescaped);
+    return m ? m[0] : null;
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return null;
+  return Object.keys(parsed).find(isMethodField) ?? null;
+}
+
 /** The body's method-override field name as sent, or null when there is none. */
-export function formMethodField(kind: "urlencoded" | "multipart", body: Uint8Array): string | null {
+export function bodyMethodField(kind: OverrideBodyKind, body: Uint8Array): string | null {
+  if (kind === "json") return jsonMethodField(body);
   let text = "";
   for (let i = 0; i < body.length; i += 8192) text += String.fromCharCode(...body.subarray(i, i + 8192));
   if (kind === "urlencoded") {

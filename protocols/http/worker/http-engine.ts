@@ -19,7 +19,7 @@ import type { Decision } from "../../../parsers/policy/types.ts";
 import type { RequestDescription } from "../../types.ts";
 import type { Engine, EngineHost } from "../../../worker/engines/engine.ts";
 import { HttpCodecError } from "../codec/errors.ts";
-import { formKind, formMethodField, refuseMethodOverride } from "../codec/method-override.ts";
+import { bodyMethodField, overrideBodyKind, refuseMethodOverride, type OverrideBodyKind } from "../codec/method-override.ts";
 import { MessageReader } from "../codec/reader.ts";
 import { cgiHeaderName, headerValues, tokenList, type BodyFraming, type HttpHeader, type RequestHead, type ResponseHead } from "../codec/head.ts";
 import { normaliseTarget, queryParams } from "../codec/path.ts";
@@ -39,16 +39,16 @@ export type { BodyTransform } from "./response-masking.ts";
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Largest body an approve rule can hold (approvers see its digest; it is forwarded from memory). */
 export const MAX_HELD_BODY = 1024 * 1024;
-/** A form body is read whole before it is decided (its `_method` field); more is a 413. */
+/** A body a framework may read `_method` from (a form, a POST's JSON) is read whole before it is decided; more is a 413. */
 export const MAX_FORM_BODY = 4 * 1024 * 1024;
 
-/** Decides a form request once its body is read: refused when a field would override the method. */
-function formBodyDecides(kind: "urlencoded" | "multipart", request: HttpRequestDescription): NonNullable<Extract<Admission, { kind: "decide" }>["body"]> {
+/** Decides such a request once its body is read: refused when a field would override the method. */
+function overrideBodyDecides(kind: OverrideBodyKind, request: HttpRequestDescription): NonNullable<Extract<Admission, { kind: "decide" }>["body"]> {
   return {
     limit: MAX_FORM_BODY,
     describe: (bytes) => {
-      const field = formMethodField(kind, bytes);
-      if (field !== null) return { refuse: { status: 400, detail: `gatehouse: the form field ${JSON.stringify(field.slice(0, 64))} is not accepted: the upstream could run another method than the one the policy decided` } };
+      const field = bodyMethodField(kind, bytes);
+      if (field !== null) return { refuse: { status: 400, detail: `gatehouse: the ${kind === "json" ? "JSON" : "form"} field ${JSON.stringify(field.slice(0, 64))} is not accepted: the upstream could run another method than the one the policy decided` } };
       return { description: httpRequest(request) };
     },
   };
@@ -314,9 +314,9 @@ export class HttpEngine implements Engine {
     const done = new Promise<void>((resolve) => (finish = resolve));
     const forwardTarget = admitted?.target ?? target.target;
     const forwardHead: RequestHead = { ...head, target: forwardTarget, headers };
-    // A form body may carry a `_method` field (Rails, Hono): read whole before deciding (plain HTTP).
-    const form = admitted === undefined && framing.kind !== "none" ? formKind(head.headers) : null;
-    const bodyDecides = admitted?.kind === "decide" && admitted.body && framing.kind !== "none" ? admitted.body : form ? formBodyDecides(form, request) : undefined;
+    // A form body (Rails, Hono) or a POST's JSON (Laravel) may carry a `_method` field: read whole before deciding (plain HTTP).
+    const overridable = admitted === undefined && framing.kind !== "none" ? overrideBodyKind(head.method, head.headers) : null;
+    const bodyDecides = admitted?.kind === "decide" && admitted.body && framing.kind !== "none" ? admitted.body : overridable ? overrideBodyDecides(overridable, request) : undefined;
     if (bodyDecides) {
       // Decided at the end of the body (onRequestEnd → decideOnBody); nothing is forwarded before.
       const pending: Decision = { effect: "deny", rule: null, reason: "the request body was not read", matched: [] };
