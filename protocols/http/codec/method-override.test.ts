@@ -18,6 +18,8 @@ describe("method overrides", () => {
     [[], "a=1&_METHOD=delete"],
     [[], "%5Fmethod=DELETE"],
     [[], ".method=DELETE"],
+    [[], "a=1;_method=DELETE"], // Rack 2 and PHP (arg_separator.input) split on ';' too
+    [[], "a;+_method=DELETE"],
   ])("refused: headers %j query %s", (headers, query) => {
     expect(() => refuseMethodOverride(headers, query)).toThrow(HttpCodecError);
   });
