@@ -349,7 +349,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     if (done.length > 0) await this.ctx.storage.delete(done);
     if (closed.failedShards.length > 0) {
       const what = kind === "rotate" ? "key rotation" : "binding change";
-      console.error(`gatehouse: ${what} of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its older control channels; asked again in 30 s`);
+      const undone = kind === "rotate" ? "close its older control channels" : "close its older control channels and end its sessions outside the binding";
+      console.error(`gatehouse: ${what} of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not ${undone}; asked again in 30 s`);
       await this.ctx.storage.setAlarm(Date.now() + 30_000);
     }
     return { closedChannels: closed.closedChannels, endedSessions: closed.endedSessions, failedShards: closed.failedShards };
