@@ -17,8 +17,8 @@ export interface SessionObjectRpc extends Rpc.DurableObjectBranded {
   terminate(code: string, reason: string): Promise<boolean>;
 }
 
-/** A binding change (gatehouse admin connectors bind): the record, and the channels closed on every shard. */
-export type BindResult = RegistryResult<{ record: ConnectorRecord; closedChannels: number; failedShards: number[] }>;
+/** A binding change (gatehouse admin connectors bind): the record, the channels closed and the sessions (outside the new binding) ended on every shard. */
+export type BindResult = RegistryResult<{ record: ConnectorRecord; closedChannels: number; endedSessions: number; failedShards: number[] }>;
 
 /** An admitted assertion: `keyGeneration` and `bindingGeneration` for an enrolled key, `resources` its binding (absent: any name). */
 export type ClaimResult = { ok: true; keyGeneration?: number; bindingGeneration?: number; resources?: string[] } | { ok: false; reason: string; suspended?: true };
@@ -35,7 +35,7 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
   /** `bindingGeneration`: which binding change set `resources` (0: the enrolment's). */
   claimAssertion(connectorId: string, jti: string, exp: number, thumbprint: string | null): Promise<ClaimResult>;
   createEnrolmentToken(tokenHash: string, id: string, ttlSeconds: number, createdBy: string, bootstrapIds: string[], resources?: string[]): Promise<RegistryResult<{ expiresAt: number }>>;
-  /** Change an enrolled connector's binding (null: any name) and close its control channels on every shard. */
+  /** Change an enrolled connector's binding (null: any name), close its control channels and end its sessions outside the binding on every shard. */
   bindConnector(id: string, resources: string[] | null, by: string): Promise<BindResult>;
   enrolConnector(tokenHash: string, publicKey: JWK, thumbprint: string): Promise<RegistryResult<{ record: ConnectorRecord }>>;
   connectorRecord(id: string): Promise<ConnectorRecord | null>;
@@ -57,10 +57,11 @@ export interface ConnectorHubRpc extends Rpc.DurableObjectBranded {
    */
   closeControls(id: string, keyGeneration?: number): Promise<{ closedChannels: number; endedSessions: number }>;
   /**
-   * Shard 0 to every shard after a binding change: remember the binding's generation (its boundAt)
-   * and close the connector's control channels admitted under an older binding.
+   * Shard 0 to every shard after a binding change: remember the binding's generation (its boundAt),
+   * close the connector's control channels admitted under an older binding, and end the live
+   * sessions it serves for resources outside `binding` (null: any name).
    */
-  closeForRebind(id: string, bindingGeneration: number): Promise<{ closedChannels: number; endedSessions: number }>;
+  closeForRebind(id: string, bindingGeneration: number, binding: string[] | null): Promise<{ closedChannels: number; endedSessions: number }>;
 }
 
 /** The ApprovalsObject is reached through `approvalsStub()` (worker/approvals/client.ts), typed there. */

@@ -91,9 +91,11 @@ export async function adminConnectorsCommand(sub: string | undefined, rest: stri
     const bound = resources();
     if ((bound === undefined) === !a.booleans.has("any")) throw new UsageError("admin connectors bind needs --resources 'PATTERN,…' or --any (any resource name)");
     const id = a.positionals[0]!;
-    const r = (await call("POST", `v1/admin/connectors/${encodeURIComponent(id)}/bind`, { resources: bound ?? null })) as ConnectorView & { closed_control_channels: number };
+    const r = (await call("POST", `v1/admin/connectors/${encodeURIComponent(id)}/bind`, { resources: bound ?? null })) as ConnectorView & { closed_control_channels: number; ended_sessions?: number };
+    // ended_sessions: absent from a gateway older than ending them on a binding change.
+    const ended = r.ended_sessions === undefined ? "" : `, ${r.ended_sessions} live session(s) outside it ended`;
     if (a.booleans.has("json")) io.stdout(`${JSON.stringify(r)}\n`);
-    else io.stdout(`connector ${id} may now serve ${r.resources ? r.resources.join(", ") : "any resource name"}: ${r.closed_control_channels} control channel(s) closed; its next hello is judged under this binding\n`);
+    else io.stdout(`connector ${id} may now serve ${r.resources ? r.resources.join(", ") : "any resource name"}: ${r.closed_control_channels} control channel(s) closed${ended}; its next hello is judged under this binding\n`);
     return 0;
   }
   if (sub === "revoke") {

@@ -7,7 +7,9 @@
  * non-admin creating tokens, a token for a configured id, the old key after rotation, a revoked
  * connector reconnecting or re-enrolling. And bindings: a connector enrolled for `dev-*` announcing
  * another connector's resource is refused by the worker (the real process logs why), the resource
- * stays served by its own connector, and an administrator's rebind is what lets it in.
+ * stays served by its own connector, and an administrator's rebind is what lets it in; narrowing a
+ * binding ends the psql session the connector serves outside it (the target's backend is gone),
+ * and the one inside goes on.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -35,7 +37,7 @@ rules:
   - name: read-both
     effect: allow
     subjects: any
-    resources: [demo-pg, dc1-pg]
+    resources: [demo-pg, dc1-pg, dn-out-pg, dn-keep-pg]
     actions: [connect, sql.read, sql.session, sql.transaction]
 `;
 
@@ -337,6 +339,57 @@ describe("connector enrolment", () => {
     await eventually(async () => (await listedViaApi("dc-dev"))?.online, "dc-dev online under its new binding", 600);
     expect(await listedViaApi("dc-dev")).toMatchObject({ resources: ["dev-*", "demo-pg"], bound_by: expect.stringContaining("root-admin") });
     expect(await rogue.stop()).toBe(0);
+  }, 300_000);
+
+  it("narrowing a binding ends the live session outside it (57P01, the target's backend gone); the session inside goes on", async () => {
+    const dnDir = path.join(tmp, "dc-narrow");
+    const created = await cli(["admin", "connectors", "enroll-token", "--id", "dc-narrow", "--resources", "dn-*"]);
+    expect(created.code).toBe(0);
+    expect((await connectorCli(["enroll", "--gateway", stack.gatewayUrl, "--token", created.stdout.trim(), "--out", dnDir])).code).toBe(0);
+    const l = level();
+    for (const name of ["dn-out-pg", "dn-keep-pg"]) {
+      await appendFile(
+        path.join(dnDir, "connector.yaml"),
+        `  - { name: ${name}, type: postgres, host: ${stack.pg.host}, port: ${stack.pg.port}, database: ${stack.pg.database}, username: ${l.user}, password: env:DC1_PG_PASSWORD, tls: { mode: disable } }\n`,
+      );
+    }
+    const connector = runConnector(path.join(dnDir, "connector.yaml"), env());
+    await eventually(async () => (await listedViaApi("dc-narrow"))?.online, "dc-narrow online", 600);
+    const su = stack.pg.superuser!;
+    const target = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: su.user, password: su.password });
+    await target.connect();
+    const backendAlive = async (pid: number) => Number((await target.query("select count(*)::int as n from pg_stat_activity where pid = $1", [pid])).rows[0].n) === 1;
+    const open = async (resource: string) => {
+      const conn = await stack.connect(resource, { sub: "alice" });
+      const client = new pg.Client({ connectionString: conn.url });
+      const errors: Error[] = [];
+      client.on("error", (e) => errors.push(e));
+      await client.connect();
+      const pid = Number((await client.query("select pg_backend_pid() as pid")).rows[0].pid);
+      return { conn, client, errors, pid };
+    };
+    const out = await open("dn-out-pg");
+    const keep = await open("dn-keep-pg");
+    expect(await backendAlive(out.pid)).toBe(true);
+    expect(await backendAlive(keep.pid)).toBe(true);
+
+    const bound = await cli(["admin", "connectors", "bind", "dc-narrow", "--resources", "dn-keep-pg"]);
+    expect(bound.stderr).toBe("");
+    expect(bound.stdout).toMatch(/^connector dc-narrow may now serve dn-keep-pg: \d+ control channel\(s\) closed, 1 live session\(s\) outside it ended;/);
+    // The session outside ends with the client's own protocol error, and the target's backend goes with it.
+    const ended = await eventually(async () => out.errors[0] ?? (await out.client.query("select 1").then(() => undefined, (e: Error) => e)), "the session outside the binding to end");
+    expect(ended.message).toMatch(/connector dc-narrow is no longer bound to serve dn-out-pg|Connection terminated/);
+    await eventually(async () => !(await backendAlive(out.pid)), "the ended session's backend to leave the target", 600);
+    // The session inside goes on, on the same backend.
+    expect((await keep.client.query("select pg_backend_pid() as pid")).rows).toEqual([{ pid: keep.pid }]);
+    expect(keep.errors).toEqual([]);
+    expect(await backendAlive(keep.pid)).toBe(true);
+
+    await keep.client.end();
+    await out.client.end().catch(() => {});
+    await Promise.all([out.conn.stop(), keep.conn.stop()]);
+    await target.end();
+    expect(await connector.stop()).toBe(0);
   }, 300_000);
 
   it("revoking a bootstrap connector (GATEHOUSE_CONNECTORS) refuses it too", async () => {

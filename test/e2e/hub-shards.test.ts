@@ -6,12 +6,13 @@
  * (wide-main, resources on every shard) and in-process (wide-spare, for revocation), psql and pg.
  *
  * As the attacker: a shard asked to hold a resource it does not hold, a shard that does not exist,
- * an assertion replayed at another shard, a revoked connector at every shard, one tenant's connector
- * at the other's shards, and `shards.hub` changed after creation.
+ * an assertion replayed at another shard, a revoked connector at every shard, a connector whose
+ * binding was narrowed still serving sessions on shards 0 and 1, one tenant's connector at the
+ * other's shards, and `shards.hub` changed after creation.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -49,6 +50,7 @@ function onEachShard(prefix: string): string[] {
 const MAIN = onEachShard("main");
 const SPARE = onEachShard("spare");
 const PROBE = onEachShard("probe");
+const BOUND = onEachShard("bound");
 const dbOf = (resource: string) => resource.replace(/-/g, "_");
 
 let stack: TestStack;
@@ -354,6 +356,50 @@ describe("a tenant with shards.hub = 3", () => {
     const r = await runPsql(await listen("wide", MAIN[1]!, await ciToken("wide")), ["-At", "-c", "select resource from whoami"]);
     expect(r.stdout).toBe(`${MAIN[1]}\n`);
   });
+
+  it("narrowing an enrolled connector's binding ends its sessions outside it on every shard (the target's backends gone); the one inside goes on", async () => {
+    for (const r of BOUND) await databaseFor(r);
+    const admin = await adminToken("wide");
+    const created = await api("POST", `${base("wide")}/v1/admin/connectors/enroll-tokens`, admin, { id: "wide-bound", resources: ["bound-*"] });
+    expect(created.status).toBe(201);
+    const boundDir = path.join(dir, "wide-bound");
+    const enrolled = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, [CONNECTOR_BIN, "enroll", "--gateway", base("wide"), "--token", String(created.json.token), "--out", boundDir], (err, _out, stderr) => resolve({ code: err ? 1 : 0, stderr })),
+    );
+    expect(enrolled).toMatchObject({ code: 0 });
+    const config = path.join(boundDir, "connector.yaml");
+    await writeFile(config, `${await readFile(config, "utf8")}${BOUND.map(resourceYaml).join("")}`, { mode: 0o600 });
+    children.push(spawn(process.execPath, [CONNECTOR_BIN, "--config", config, "--log-format", "json"], { env: { ...process.env, SHARD_APP_PASSWORD: "shard-secret" }, stdio: ["ignore", "ignore", "ignore"] }));
+    for (const name of BOUND) await eventually(async () => (await describeResource("wide", name)).online === true, `${name} online`, 600);
+
+    const token = await ciToken("wide", "ci-bound");
+    const sessions: Array<{ client: pg.Client; pid: number; errors: Error[] }> = [];
+    for (const r of BOUND) {
+      const client = new pg.Client({ connectionString: await listen("wide", r, token) });
+      const errors: Error[] = [];
+      client.on("error", (e) => errors.push(e));
+      await client.connect();
+      expect((await client.query("select resource from whoami")).rows).toEqual([{ resource: r }]);
+      sessions.push({ client, errors, pid: Number((await client.query("select pg_backend_pid() as pid")).rows[0].pid) });
+    }
+    const backendAlive = (pid: number) => superuser("postgres", async (c) => Number((await c.query("select count(*)::int as n from pg_stat_activity where pid = $1", [pid])).rows[0].n) === 1);
+
+    // Narrowed to the resource on shard 2: the sessions on shards 0 and 1 end, each shard its own.
+    const bound = await api("POST", `${base("wide")}/v1/admin/connectors/wide-bound/bind`, admin, { resources: [BOUND[2]] });
+    expect(bound.status).toBe(200);
+    expect(bound.json).toMatchObject({ id: "wide-bound", resources: [BOUND[2]], closed_control_channels: 3, ended_sessions: 2 });
+    for (const s of sessions.slice(0, 2)) {
+      const ended = await eventually(async () => s.errors[0] ?? (await s.client.query("select 1").then(() => undefined, (e: Error) => e)), "the session outside the binding to end");
+      expect(ended.message).toMatch(/connector wide-bound is no longer bound to serve bound-|Connection terminated/);
+      await eventually(async () => !(await backendAlive(s.pid)), "its backend to leave the target", 600);
+      await s.client.end().catch(() => {});
+    }
+    const kept = sessions[2]!;
+    expect((await kept.client.query("select resource from whoami")).rows).toEqual([{ resource: BOUND[2] }]);
+    expect(kept.errors).toEqual([]);
+    expect(await backendAlive(kept.pid)).toBe(true);
+    await kept.client.end();
+  }, 300_000);
 
   it("revocation takes effect on every shard: channels closed, live sessions ended, new assertions refused", async () => {
     const token = await ciToken("wide", "ci-live");

@@ -5,21 +5,24 @@
  * A connector announcing a name outside its binding is closed (1008) with nothing registered; the
  * legitimate connector goes on serving the name.
  */
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import worker from "../index.ts";
 import type { Env } from "../env.ts";
-import { decodeFrame, encodeControl, FrameType, TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
+import { decodeFrame, encodeControl, encodeData, FrameType, TUNNEL_SUBPROTOCOL } from "../../parsers/tunnel/frames.ts";
 import { TUNNEL_PROTOCOL_VERSION } from "../../parsers/tunnel/version.ts";
 import { hashEnrolmentToken } from "./registry.ts";
-import { CONNECTOR_BINDING_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, registryHub } from "./hub-shards.ts";
+import { CONNECTOR_BINDING_GENERATION_HEADER, HUB_SHARD_HEADER, hubShard, hubShardOfResource, registryHub } from "./hub-shards.ts";
 import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { CONNECTOR_HEADER } from "../session/session-object.ts";
 import { parseConnectors } from "../config/gateway-config.ts";
 import { ConfigurationError } from "../errors.ts";
 import { testIssuer, type TestIssuer } from "../limits/test-issuer.ts";
+import { applyTestPolicy, askedOpen, clientTunnel, connectorOnline, holdRecorder, reader, startupMessage } from "../session/test-helpers.ts";
+import type { SessionObject } from "../session/session-object.ts";
+import type { ControlMessage } from "../../parsers/tunnel/frames.ts";
 
 const testEnv = env as unknown as Env;
 
@@ -53,6 +56,8 @@ interface Channel {
   hello(names: string[]): void;
   closed(): { code: number; reason: string } | null;
   opens(): string[];
+  /** The stream ticket of the hub's `open` for `session`, once it came. */
+  ticket(session: string): string | undefined;
 }
 
 /** A control channel through the real route (/v1/connector/control), as a connector dials it. */
@@ -66,18 +71,23 @@ async function control(e: Env, c: Keyed): Promise<Channel> {
   (ws as unknown as { binaryType: string }).binaryType = "arraybuffer";
   let closed: { code: number; reason: string } | null = null;
   const opens: string[] = [];
+  const tickets = new Map<string, string>();
   ws.addEventListener("close", (ev) => {
     closed = { code: ev.code, reason: ev.reason };
   });
   ws.addEventListener("message", (ev) => {
     const frame = decodeFrame(ev.data as ArrayBuffer);
-    if (frame.type === FrameType.Control && frame.message.t === "open") opens.push(String(frame.message.session));
+    if (frame.type === FrameType.Control && frame.message.t === "open") {
+      opens.push(String(frame.message.session));
+      tickets.set(String(frame.message.session), String(frame.message.ticket));
+    }
   });
   ws.accept();
   return {
     hello: (names) => ws.send(encodeControl({ t: "hello", version: TUNNEL_PROTOCOL_VERSION, resources: names.map((name) => ({ name, type: "postgres", labels: { from: c.id } })) })),
     closed: () => closed,
     opens: () => opens,
+    ticket: (session) => tickets.get(session),
   };
 }
 
@@ -393,14 +403,14 @@ describe("a binding change on a sharded hub", () => {
     const e = tenantHubs("binding-shards");
     const older = await socket(hubShard(e, 2), "dc-sh", 2, 0);
     const other = await socket(hubShard(e, 2), "dc-sh-other", 2, 0);
-    expect(await hubShard(e, 2).closeForRebind("dc-sh", 5)).toEqual({ closedChannels: 1, endedSessions: 0 });
+    expect(await hubShard(e, 2).closeForRebind("dc-sh", 5, null)).toEqual({ closedChannels: 1, endedSessions: 0 });
     await vi.waitFor(() => expect(older.closed()).toBe("connector dc-sh's binding was changed: dial again"), { timeout: 20_000, interval: 20 });
     expect(other.closed()).toBeNull();
     expect((await socket(hubShard(e, 2), "dc-sh", 2, 0)).status).toBe(401);
     const newer = await socket(hubShard(e, 2), "dc-sh", 2, 5);
     expect(newer.status).toBe(101);
     // A retry (or an earlier change's call arriving late) leaves the newer channel open.
-    expect(await hubShard(e, 2).closeForRebind("dc-sh", 4)).toEqual({ closedChannels: 0, endedSessions: 0 });
+    expect(await hubShard(e, 2).closeForRebind("dc-sh", 4, null)).toEqual({ closedChannels: 0, endedSessions: 0 });
     expect(newer.closed()).toBeNull();
   });
 
@@ -424,6 +434,212 @@ describe("a binding change on a sharded hub", () => {
     expect(old.status).toBe(101);
     expect(await runDurableObjectAlarm(registry)).toBe(true);
     await vi.waitFor(() => expect(old.closed()).toBe(`connector ${c.id}'s binding was changed: dial again`), { timeout: 20_000, interval: 20 });
+    expect(await runInDurableObject(registry, async (_o, state) => [...(await state.storage.list({ prefix: "rebind-pending:" })).keys()])).toEqual([]);
+  });
+});
+
+describe("a binding change ends the sessions the connector serves outside the new binding", () => {
+  const ISSUER = "https://issuer.binding-live.test";
+  let idp: TestIssuer;
+  let e: Env;
+  const WAIT = { timeout: 20_000, interval: 20 };
+
+  beforeAll(async () => {
+    idp = await testIssuer(ISSUER, "gatehouse-binding-live");
+    e = { ...testEnv, GATEHOUSE_ISSUERS: idp.issuers, GATEHOUSE_POLICY: idp.policy };
+    // The session objects run with the worker's own Env: they read the policy applied in D1.
+    await applyTestPolicy(testEnv.DB, idp.policy);
+  });
+  afterAll(async () => {
+    await testEnv.DB.prepare("DELETE FROM policy_versions").run();
+  });
+
+  async function route(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Response> {
+    const ctx = createExecutionContext();
+    const init = { method, headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) }, body: body === undefined ? undefined : JSON.stringify(body) };
+    const res = await worker.fetch(new Request(`http://127.0.0.1${path}`, init), e, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  }
+
+  /** A pipeline's PostgreSQL session to `resource` through the tunnel route: its id (from the `session` control) and what reaches it. */
+  async function session(resource: string) {
+    const res = await route("GET", `/v1/tunnel/${resource}`, { authorization: `Bearer ${await idp.token("ci-pipeline")}`, upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL });
+    if (res.status !== 101) throw new Error(`${res.status} ${await res.text()}`);
+    const ws = res.webSocket!;
+    (ws as unknown as { binaryType: string }).binaryType = "arraybuffer";
+    const frames: ReturnType<typeof decodeFrame>[] = [];
+    ws.addEventListener("message", (ev) => void frames.push(decodeFrame(ev.data as ArrayBuffer)));
+    ws.accept();
+    const controls = () => frames.flatMap((f) => (f.type === FrameType.Control ? [f.message] : []));
+    const start = await vi.waitFor(() => {
+      const found = controls().find((m) => m.t === "session");
+      if (!found) throw new Error("no session yet");
+      return found;
+    }, WAIT);
+    const data = () => new TextDecoder().decode(new Uint8Array(frames.flatMap((f) => (f.type === FrameType.Data ? [...f.payload] : []))));
+    return { ws, id: String(start.id), controls, data, closes: () => controls().filter((m) => m.t === "close") };
+  }
+
+  /** The connector's stream for `sessionId`, dialled through the stream route with its ticket; live once the client's StartupMessage reached it. */
+  async function stream(ch: Channel, s: Awaited<ReturnType<typeof session>>, resource: string): Promise<WebSocket> {
+    const ticket = await vi.waitFor(() => ch.ticket(s.id) ?? Promise.reject(new Error("no open yet")), WAIT);
+    const res = await route("GET", `/v1/connector/streams/${s.id}`, { authorization: `Bearer ${ticket}`, upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    (ws as unknown as { binaryType: string }).binaryType = "arraybuffer";
+    const seen: string[] = [];
+    ws.addEventListener("message", (ev) => {
+      const f = decodeFrame(ev.data as ArrayBuffer);
+      if (f.type === FrameType.Control) seen.push(String(f.message.t) + ":" + String(f.message.resource ?? ""));
+    });
+    ws.accept();
+    s.ws.send(encodeData(startupMessage()));
+    await vi.waitFor(() => expect(seen).toContain(`open:${resource}`), WAIT);
+    return ws;
+  }
+
+  const indexed = (id: string) => testEnv.DB.prepare("SELECT status, end_reason FROM session_index WHERE id = ?").bind(id).first<{ status: string; end_reason: string | null }>();
+
+  it("narrowed through the admin route: the live session and the ticketed one outside it end (57P01, in the trail); the one inside goes on", async () => {
+    const c = await keyed("live-narrow");
+    await enrol(c, ["ln-a", "ln-b"]);
+    const ch = await control(e, c);
+    ch.hello(["ln-a", "ln-b"]);
+    await waitOnline("ln-a");
+    await waitOnline("ln-b");
+    // Live on ln-a and on ln-b; a third on ln-a whose ticket the connector holds, its stream not dialled yet.
+    const outside = await session("ln-a");
+    await stream(ch, outside, "ln-a");
+    const inside = await session("ln-b");
+    const insideStream = await stream(ch, inside, "ln-b");
+    const ticketed = await session("ln-a");
+    const ticket = await vi.waitFor(() => ch.ticket(ticketed.id) ?? Promise.reject(new Error("no open yet")), WAIT);
+    await vi.waitFor(async () => expect((await indexed(outside.id))?.status).toBe("open"), WAIT);
+
+    const bound = await route("POST", `/v1/admin/connectors/${c.id}/bind`, { authorization: `Bearer ${await idp.token("alice", ["admins"])}` }, { resources: ["ln-b"] });
+    expect(bound.status).toBe(200);
+    expect(await bound.json()).toMatchObject({ resources: ["ln-b"], closed_control_channels: 1, ended_sessions: 2 });
+
+    const reason = "gatehouse: session ended: connector live-narrow is no longer bound to serve ln-a";
+    for (const s of [outside, ticketed]) {
+      // The client hears it in its own protocol: an ErrorResponse 57P01 with the reason, then the tunnel's close.
+      await vi.waitFor(() => expect(s.closes()).toEqual([{ t: "close", code: "57P01", message: expect.stringContaining(reason.slice("gatehouse: ".length)) }]), WAIT);
+      expect(s.data()).toContain("57P01");
+      expect(s.data()).toContain("no longer bound to serve ln-a");
+      const row = await vi.waitFor(async () => {
+        const r = await indexed(s.id);
+        if (!r || r.status === "open") throw new Error("not ended in the index yet");
+        return r;
+      }, WAIT);
+      expect(row.end_reason).toContain("connector live-narrow is no longer bound to serve ln-a");
+    }
+    // The ticket the connector held admits nothing now.
+    const late = await route("GET", `/v1/connector/streams/${ticketed.id}`, { authorization: `Bearer ${ticket}`, upgrade: "websocket", "sec-websocket-protocol": TUNNEL_SUBPROTOCOL });
+    expect(late.status).toBe(410);
+    // Inside the new binding: still running, its stream open.
+    expect(inside.closes()).toEqual([]);
+    expect((await indexed(inside.id))?.status).toBe("open");
+    expect(insideStream.readyState).toBe(WebSocket.OPEN);
+    // A later change that keeps ln-b ends nothing; revoking still ends it (its record was kept).
+    expect(await hub().bindConnector(c.id, ["ln-b", "ln-c"], "admin")).toMatchObject({ ok: true, endedSessions: 0 });
+    expect(inside.closes()).toEqual([]);
+    expect(await hub().revokeConnector(c.id, "admin", [])).toMatchObject({ ok: true, endedSessions: 1 });
+    await vi.waitFor(() => expect(inside.closes()).toEqual([{ t: "close", code: "57P01", message: expect.stringContaining("connector live-narrow was revoked") }]), WAIT);
+  });
+
+  it("widened to any name, or on a connector serving nothing outside, ends nothing", async () => {
+    const c = await keyed("live-widen");
+    await enrol(c, ["lw-a"]);
+    const ch = await control(e, c);
+    ch.hello(["lw-a"]);
+    await waitOnline("lw-a");
+    const s = await session("lw-a");
+    await stream(ch, s, "lw-a");
+    expect(await hub().bindConnector(c.id, null, "admin")).toMatchObject({ ok: true, closedChannels: 1, endedSessions: 0 });
+    expect(await hub().bindConnector(c.id, ["lw-*"], "admin")).toMatchObject({ ok: true, endedSessions: 0 });
+    expect(s.closes()).toEqual([]);
+    expect((await indexed(s.id))?.status).toBe("open");
+    s.ws.close(1000, "done");
+  });
+});
+
+describe("a binding change on a sharded hub ends the sessions outside it on every shard", () => {
+  const WAIT = { timeout: 20_000, interval: 20 };
+  const tenant = "binding-live-shards";
+  const e: Env = {
+    ...testEnv,
+    CONNECTOR_HUB: new TenantNamespace(testEnv.CONNECTOR_HUB, tenant) as unknown as Env["CONNECTOR_HUB"],
+    SESSION_LIMITER: new TenantNamespace(testEnv.SESSION_LIMITER, tenant) as unknown as Env["SESSION_LIMITER"],
+    GATEHOUSE_ISSUERS: JSON.stringify([{ issuer: "https://idp.example", audiences: ["gatehouse-test"] }]),
+    TENANT: { name: tenant, via: "object", limits: { maxSessions: null, maxRecordingBytes: null, maxApprovalRequests: null }, shards: { approvals: 1, hub: 3 } },
+  };
+  const onShard = (prefix: string, k: number) => Array.from({ length: 200 }, (_, i) => `${prefix}-${i}`).find((name) => hubShardOfResource(name, 3) === k)!;
+  const sessionStub = (id: string) => testEnv.SESSIONS.get(testEnv.SESSIONS.idFromName(id)) as DurableObjectStub<SessionObject>;
+
+  /** A session of the tenant to `resource`, started (the hub of its shard sent the connector its open). */
+  async function started(sessionId: string, resource: string, controls: () => ControlMessage[]) {
+    await holdRecorder(sessionStub(sessionId), { env: e, hold: false });
+    const res = await clientTunnel(sessionId, resource);
+    expect(res.status).toBe(101);
+    const tunnel = reader(res.webSocket!);
+    await askedOpen(controls, sessionId, resource);
+    return { closes: () => tunnel.controls().filter((m) => m.t === "close") };
+  }
+
+  // The unit harness runs hub objects untenanted: shard 0 asks itself only (hub-shards.test.ts).
+  // Each shard's step is called here as shard 0 calls it; the fan-out is dropOnShards, and the
+  // real-process e2e (test/e2e/hub-shards.test.ts) runs it across shards.
+  it("each shard ends the connector's sessions outside the binding it is sent, keeps those inside; a legacy record (no resource) is dropped", async () => {
+    await applyTestPolicy(testEnv.DB);
+    const id = "dc-live-shards";
+    const outside1 = onShard("lsh-out", 1);
+    const outside2 = onShard("lsh-out", 2);
+    const inside = onShard("lsh-keep", 2);
+    const on1 = await connectorOnline(hubShard(e, 1), id, outside1, 1);
+    const on2 = await connectorOnline(hubShard(e, 2), id, outside2, 2);
+    const keep2 = await connectorOnline(hubShard(e, 2), id, inside, 2);
+    const a = await started("44000000-0000-4000-8000-000000000001", outside1, on1.controls);
+    const b = await started("44000000-0000-4000-8000-000000000002", outside2, on2.controls);
+    const kept = await started("44000000-0000-4000-8000-000000000003", inside, keep2.controls);
+    // A record written before records kept the resource: the time alone. Its session (one of an
+    // object restarted since, as a deploy restarts them) cannot be shown inside the binding.
+    const legacy = `live:${id}:44000000-0000-4000-8000-0000000000ff`;
+    await runInDurableObject(hubShard(e, 2), async (_o, state) => state.storage.put(legacy, Date.now()));
+
+    expect(await hubShard(e, 1).closeForRebind(id, 7, ["lsh-keep-*"])).toEqual({ closedChannels: 1, endedSessions: 1 });
+    expect(await hubShard(e, 2).closeForRebind(id, 7, ["lsh-keep-*"])).toEqual({ closedChannels: 2, endedSessions: 1 });
+    for (const s of [a, b]) await vi.waitFor(() => expect(s.closes()).toEqual([{ t: "close", code: "57P01", message: expect.stringMatching(/connector dc-live-shards is no longer bound to serve lsh-out-\d+$/) }]), WAIT);
+    expect(kept.closes()).toEqual([]);
+    const liveOn = (k: number) => runInDurableObject(hubShard(e, k), async (_o, state) => [...(await state.storage.list({ prefix: `live:${id}:` })).keys()]);
+    expect(await liveOn(1)).toEqual([]);
+    expect(await liveOn(2)).toEqual([`live:${id}:44000000-0000-4000-8000-000000000003`]);
+  });
+
+  it("shard 0's alarm, asking a shard again, ends the sessions outside the binding the registry holds now", async () => {
+    await applyTestPolicy(testEnv.DB);
+    const id = "dc-live-retry";
+    const outside = onShard("lrt-out", 0);
+    const inside = onShard("lrt-keep", 0);
+    const registry = registryHub(e);
+    await runInDurableObject(registry, async (_o, state) =>
+      state.storage.put(`connector:${id}`, { id, source: "enrolled", publicKey: { kty: "OKP" }, thumbprint: "t", enrolledAt: 1, enrolledBy: "admin", rotatedAt: null, revokedAt: null, revokedBy: null, resources: ["lrt-*"] }),
+    );
+    const bound = await registry.bindConnector(id, ["lrt-keep-*"], "admin");
+    expect(bound).toMatchObject({ ok: true, failedShards: [], endedSessions: 0 });
+    // As if this shard had not confirmed: a session outside the binding is live on it, the close owed.
+    const out = await connectorOnline(registry, id, outside, 0);
+    const keep = await connectorOnline(registry, id, inside, 0);
+    const ended = await started("44000000-0000-4000-8000-000000000011", outside, out.controls);
+    const kept = await started("44000000-0000-4000-8000-000000000012", inside, keep.controls);
+    const generation = (bound as { record: { boundAt: number } }).record.boundAt;
+    await runInDurableObject(registry, async (_o, state) => {
+      await state.storage.put(`rebind-pending:${id}:0`, generation);
+      await state.storage.setAlarm(Date.now() + 30_000);
+    });
+    expect(await runDurableObjectAlarm(registry)).toBe(true);
+    await vi.waitFor(() => expect(ended.closes()).toEqual([{ t: "close", code: "57P01", message: expect.stringContaining(`connector ${id} is no longer bound to serve ${outside}`) }]), WAIT);
+    expect(kept.closes()).toEqual([]);
     expect(await runInDurableObject(registry, async (_o, state) => [...(await state.storage.list({ prefix: "rebind-pending:" })).keys()])).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import type { ResourceInfo } from "../../parsers/identity.ts";
 import { GatehouseObject, CLOSE_POLICY } from "../objects/gatehouse-object.ts";
 import type { Env } from "../env.ts";
 import type { BindResult, ClaimResult, ConnectorHubRpc, OpenStreamResult, RevokeResult } from "../bindings.ts";
-import { outsideBinding, parseBinding } from "../../parsers/connector-binding.ts";
+import { bindingAllows, outsideBinding, parseBinding } from "../../parsers/connector-binding.ts";
 import { ConnectorRegistry, type ConnectorRecord, type RegistryResult } from "./registry.ts";
 import type { JWK } from "jose";
 import { isResourceName } from "../../parsers/resource-name.ts";
@@ -53,6 +53,13 @@ type OwedClose = "rotate" | "rebind";
 const pendingCloseKey = (kind: OwedClose, id: string, shard: number) => `${kind}-pending:${id}:${shard}`;
 /** The generation (boundAt) of the latest binding change of a connector this shard was told of (closeForRebind). */
 const bindingGenerationKey = (id: string) => `binding-generation:${id}`;
+/**
+ * A session a connector serves: `live:<connector>:<session>`, written by openStream before the
+ * stream ticket leaves, so a revocation or a binding change ends it. The value is the time and the
+ * resource; records written before the resource was kept hold the time alone (a number).
+ */
+type LiveRecord = number | { at: number; resource: string };
+const liveAt = (r: LiveRecord) => (typeof r === "number" ? r : r.at);
 
 export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRpc {
   protected override readonly hibernate = true;
@@ -215,8 +222,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     for (let i = 0; i < expired.length; i += 128) await this.ctx.storage.delete(expired.slice(i, i + 128));
     await this.registry.sweep();
     // Sessions a connector served, kept so a revocation can end them; a week covers any session.
-    const live = await this.ctx.storage.list<number>({ prefix: "live:" });
-    const stale = [...live].filter(([, at]) => at < Date.now() - 7 * 24 * 3600_000).map(([k]) => k);
+    const live = await this.ctx.storage.list<LiveRecord>({ prefix: "live:" });
+    const stale = [...live].filter(([, r]) => liveAt(r) < Date.now() - 7 * 24 * 3600_000).map(([k]) => k);
     for (let i = 0; i < stale.length; i += 128) await this.ctx.storage.delete(stale.slice(i, i + 128));
     const dropsLeft = await this.retryPendingDrops();
     const rotationsLeft = await this.retryPendingCloses("rotate");
@@ -276,7 +283,8 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
   /**
    * RPC (admin): change an enrolled connector's binding (null: any name), recorded in its registry
    * record (boundAt, boundBy — as a revocation is), then close its control channels on every shard,
-   * as a key rotation does, so its next hello is judged under the new binding. Each shard first
+   * as a key rotation does, so its next hello is judged under the new binding, and end the live
+   * sessions it serves for resources outside the new binding (those inside go on). Each shard first
    * remembers the binding's generation, so a socket admitted under the old binding that arrives
    * later is refused (fetch). A shard that does not confirm is owed the close (retried by the alarm)
    * and named in `failedShards`.
@@ -287,20 +295,31 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     const shards = Array.from({ length: hubShardCount(this.env) }, (_, k) => k);
     const generation = result.record.boundAt!;
     await this.owePendingCloses("rebind", id, generation, shards);
-    const closed = await this.closeOlderEverywhere("rebind", id, generation, shards);
-    return { ok: true, record: result.record, closedChannels: closed.closedChannels, failedShards: closed.failedShards };
+    const closed = await this.closeOlderEverywhere("rebind", id, generation, shards, result.record.resources ?? null);
+    return { ok: true, record: result.record, closedChannels: closed.closedChannels, endedSessions: closed.endedSessions, failedShards: closed.failedShards };
   }
 
   /**
    * RPC (shard 0 to every shard, after a binding change): remember the binding's generation, then
    * close the connector's control channels admitted under an older binding (a retry leaves those
-   * dialled since alone). Two changes' calls out of order keep the later generation.
+   * dialled since alone), and end the live sessions it serves here for a resource outside
+   * `binding` (null: any name, none ended). Two changes' calls out of order keep the later
+   * generation; shard 0 sends the binding current when it asks, so a late call ends nothing the
+   * current binding allows. A session whose record predates kept resources (it was started before
+   * this version, so by a Durable Object since restarted: over) is ended too — it cannot be shown
+   * to be inside the binding.
    */
-  async closeForRebind(id: string, bindingGeneration: number): Promise<{ closedChannels: number; endedSessions: number }> {
+  async closeForRebind(id: string, bindingGeneration: number, binding: string[] | null): Promise<{ closedChannels: number; endedSessions: number }> {
     const known = await this.ctx.storage.get<number>(bindingGenerationKey(id));
     if (known === undefined || known < bindingGeneration) await this.ctx.storage.put(bindingGenerationKey(id), bindingGeneration);
     const older = (ws: WebSocket) => !(((ws.deserializeAttachment() as ControlAttachment).bindingGeneration ?? 0) >= bindingGeneration);
-    return { closedChannels: this.closeChannels(id, `connector ${id}'s binding was changed: dial again`, older), endedSessions: 0 };
+    const closedChannels = this.closeChannels(id, `connector ${id}'s binding was changed: dial again`, older);
+    if (binding === null) return { closedChannels, endedSessions: 0 };
+    const endedSessions = await this.endLiveSessions(id, (record) => {
+      if (typeof record === "number") return `gatehouse: session ended: connector ${id}'s binding was changed`;
+      return bindingAllows(binding, record.resource) ? null : `gatehouse: session ended: connector ${id} is no longer bound to serve ${record.resource}`;
+    });
+    return { closedChannels, endedSessions };
   }
 
   /**
@@ -317,10 +336,10 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
    * Ask `shards` to close the connector's channels older than `generation` (of its key, or of its
    * binding); clear the records of those that confirmed, keep the others for the alarm.
    */
-  private async closeOlderEverywhere(kind: OwedClose, id: string, generation: number, shards: number[]): Promise<{ closedChannels: number; failedShards: number[] }> {
+  private async closeOlderEverywhere(kind: OwedClose, id: string, generation: number, shards: number[], binding: string[] | null = null): Promise<{ closedChannels: number; endedSessions: number; failedShards: number[] }> {
     const close = (k: number) => {
       const shard = k === 0 ? this : hubShard(this.env, k);
-      return kind === "rotate" ? shard.closeControls(id, generation) : shard.closeForRebind(id, generation);
+      return kind === "rotate" ? shard.closeControls(id, generation) : shard.closeForRebind(id, generation, binding);
     };
     const closed = await dropOnShards(hubShardCount(this.env), close, shards);
     const confirmed = shards.filter((k) => !closed.failedShards.includes(k));
@@ -330,10 +349,11 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
     if (done.length > 0) await this.ctx.storage.delete(done);
     if (closed.failedShards.length > 0) {
       const what = kind === "rotate" ? "key rotation" : "binding change";
-      console.error(`gatehouse: ${what} of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not close its older control channels; asked again in 30 s`);
+      const undone = kind === "rotate" ? "close its older control channels" : "close its older control channels and end its sessions outside the binding";
+      console.error(`gatehouse: ${what} of connector ${id}: hub shard(s) ${closed.failedShards.join(", ")} did not ${undone}; asked again in 30 s`);
       await this.ctx.storage.setAlarm(Date.now() + 30_000);
     }
-    return { closedChannels: closed.closedChannels, failedShards: closed.failedShards };
+    return { closedChannels: closed.closedChannels, endedSessions: closed.endedSessions, failedShards: closed.failedShards };
   }
 
   /** Shard 0's alarm: ask the shards that did not confirm a rotation's or binding change's close again. True while some are left. */
@@ -350,7 +370,11 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       byConnector.set(id, entry);
     }
     let left = false;
-    for (const [id, { generation, shards }] of byConnector) if ((await this.closeOlderEverywhere(kind, id, generation, shards)).failedShards.length > 0) left = true;
+    for (const [id, { generation, shards }] of byConnector) {
+      // A binding change's sessions are judged under the binding in the registry now (the latest).
+      const binding = kind === "rebind" ? ((await this.registry.record(id))?.resources ?? null) : null;
+      if ((await this.closeOlderEverywhere(kind, id, generation, shards, binding)).failedShards.length > 0) left = true;
+    }
     return left;
   }
 
@@ -453,24 +477,37 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
 
   private async dropLocally(id: string): Promise<{ closedChannels: number; endedSessions: number }> {
     const closedChannels = this.closeChannels(id, `connector ${id} was revoked`);
-    const live = await this.ctx.storage.list<number>({ prefix: `live:${id}:` });
-    let endedSessions = 0;
+    const endedSessions = await this.endLiveSessions(id, () => `gatehouse: session ended: connector ${id} was revoked`);
+    return { closedChannels, endedSessions };
+  }
+
+  /**
+   * End the live sessions connector `id` serves on this shard for which `reasonFor` gives a reason
+   * (null: the session goes on, and so does its record); how many were still running. The records
+   * of the others are dropped; a session that could not be told keeps its record and makes this
+   * throw, so the caller's shard counts as not confirmed and is asked again (the alarm).
+   */
+  private async endLiveSessions(id: string, reasonFor: (record: LiveRecord) => string | null): Promise<number> {
+    const live = await this.ctx.storage.list<LiveRecord>({ prefix: `live:${id}:` });
+    let ended = 0;
     const done: string[] = [];
     const unreached: string[] = [];
-    for (const key of live.keys()) {
+    for (const [key, record] of live) {
+      const reason = reasonFor(record);
+      if (reason === null) continue;
       const sessionId = key.slice(`live:${id}:`.length);
       const stub = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(sessionId));
       try {
         // false: the session is over already (or never started) — nothing to end.
-        if (await stub.terminate("57P01", `gatehouse: session ended: connector ${id} was revoked`)) endedSessions++;
+        if (await stub.terminate("57P01", reason)) ended++;
         done.push(key);
       } catch {
-        unreached.push(sessionId); // its record stays: the drop is asked again (revokeConnector's alarm)
+        unreached.push(sessionId); // its record stays: the end is asked again (the caller's alarm)
       }
     }
     for (let i = 0; i < done.length; i += 128) await this.ctx.storage.delete(done.slice(i, i + 128));
     if (unreached.length > 0) throw new Error(`${unreached.length} session(s) served by connector ${id} could not be told to end`);
-    return { closedChannels, endedSessions };
+    return ended;
   }
 
   /**
@@ -540,9 +577,10 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
       if (await this.revocationKnown(connectorId)) continue;
       const ticket = newStreamTicket();
       const live = `live:${connectorId}:${sessionId}`;
-      // Remembered before the ticket leaves, so that revoking this connector ends the session
-      // (revokeConnector) whenever the revocation lands: its stream needs no admission on shard 0.
-      await this.ctx.storage.put(live, Date.now());
+      // Remembered before the ticket leaves, so that revoking this connector (revokeConnector) or
+      // narrowing its binding (closeForRebind) ends the session whenever that lands: its stream
+      // needs no admission on shard 0. The resource says which binding change ends it.
+      await this.ctx.storage.put(live, { at: Date.now(), resource } satisfies LiveRecord);
       try {
         ws.send(encodeControl({ t: "open", session: sessionId, resource, ticket }));
       } catch {

@@ -17,6 +17,8 @@ import { TenantNamespace } from "../tenancy/tenant-env.ts";
 import { createConsoleSession } from "../signin/store.ts";
 import { sessionCookieValue } from "../signin/session.ts";
 import type { HostedEnv } from "../tenancy/tenant-env.ts";
+import { registryHub } from "../connectors/hub-shards.ts";
+import { hashEnrolmentToken } from "../connectors/registry.ts";
 
 const testEnv = env as unknown as Env;
 const ISSUER = "https://issuer.api-rate.test";
@@ -102,5 +104,31 @@ describe("where the tenant's API rate is charged", () => {
     const single = { ...testEnv, GATEHOUSE_ISSUERS: idp.issuers, GATEHOUSE_POLICY: idp.policy } as HostedEnv;
     const admin = await token("alice", ["admins"]);
     for (let i = 0; i < 30; i++) expect((await call(single, "GET", "/v1/admin/policy", bearer(admin))).status).toBe(200);
+  });
+});
+
+describe("an administrator's security actions on connectors while the limiter cannot be reached", () => {
+  it("revoking and re-binding a connector go on (fail open, as for a role holder over the limit); other calls are refused 503", async () => {
+    const e = tenantEnv("routes-limiter-down", 600);
+    // The tenant's limiter, unreachable: every call to it fails.
+    e.SESSION_LIMITER = {
+      idFromName: (n: string) => n,
+      get: () => ({ takeApiRequests: () => Promise.reject(new Error("limiter overloaded")) }),
+    } as unknown as Env["SESSION_LIMITER"];
+    const admin = bearer(await token("alice", ["admins"]));
+    const json = { ...admin, "content-type": "application/json" };
+    for (const id of ["dc-down-bound", "dc-down-revoked"]) {
+      const hub = registryHub(e);
+      const hash = await hashEnrolmentToken(`ghenrol_test_${id}`);
+      expect(await hub.createEnrolmentToken(hash, id, 600, "admin", [], ["a-*"])).toMatchObject({ ok: true });
+      expect(await hub.enrolConnector(hash, { kty: "OKP", crv: "Ed25519", x: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0" }, `thumb-${id}`)).toMatchObject({ ok: true });
+    }
+    const refused = await call(e, "GET", "/v1/admin/policy", admin);
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ error: "rate_limiter_unavailable" });
+    const bound = await call(e, "POST", "/v1/admin/connectors/dc-down-bound/bind", json, JSON.stringify({ resources: ["a-db"] }));
+    expect(bound.status).toBe(200);
+    expect(await bound.json()).toMatchObject({ id: "dc-down-bound", resources: ["a-db"] });
+    expect((await call(e, "POST", "/v1/admin/connectors/dc-down-revoked/revoke", admin)).status).toBe(200);
   });
 });

@@ -117,6 +117,7 @@ describe("the tenant's API rate", () => {
       ["POST", "/v1/grants/grt_b234567892345678/deny"],
       ["POST", "/v1/grants/grt_b234567892345678/revoke"],
       ["POST", "/v1/admin/connectors/dc1/revoke"],
+      ["POST", "/v1/admin/connectors/dc1/bind"],
       ["POST", "/console/approvals/apr_b234567892345678/deny"],
       ["POST", "/console/grants/grt_b234567892345678/revoke"],
       ["POST", "/signout"],
@@ -134,6 +135,8 @@ describe("the tenant's API rate", () => {
       ["GET", "/v1/sessions/x/export"],
       ["GET", "/signin/oidc/corp"],
       ["GET", "/v1/grants/grt_b234567892345678/revoke"],
+      ["GET", "/v1/admin/connectors/dc1/bind"],
+      ["POST", "/v1/admin/connectors/dc1/bind/x"],
     ] as const) expect(failsOpen(method, path), `${method} ${path}`).toBe(false);
     expect(isAnonymousApiRoute("GET", "/.well-known/gatehouse-audit-keys")).toBe(true);
     expect(isAnonymousApiRoute("GET", "/signin/oidc/corp/callback")).toBe(true);
@@ -253,6 +256,7 @@ rules:
     // Now the callers' bucket is used up too (2 a minute): the admin's reads wait, its revokes do not.
     expect((await chargeAuthenticatedCall(e, who("boss"), "GET", "/v1/admin/policy", gate))?.status).toBe(429);
     expect(await chargeAuthenticatedCall(e, who("boss"), "POST", "/v1/admin/connectors/dc1/revoke", gate)).toBeNull();
+    expect(await chargeAuthenticatedCall(e, who("boss"), "POST", "/v1/admin/connectors/dc1/bind", gate)).toBeNull();
     expect(await chargeAuthenticatedCall(e, who("boss"), "POST", "/v1/grants/grt_b234567892345678/revoke", gate)).toBeNull();
     // A stranger's "protective" call is charged like any other (no role: no exemption).
     expect((await chargeAuthenticatedCall(e, who("repo:evil/x"), "POST", "/v1/grants/grt_b234567892345678/revoke", gate))?.status).toBe(429);

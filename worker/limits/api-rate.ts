@@ -31,6 +31,7 @@
  * then without asking it again. The bucket is in the limiter's memory: no durable write per call.
  *
  * A limiter that cannot be reached: routes that only protect (revoking a grant or a connector,
+ * changing a connector's binding — narrowing it ends the sessions it serves outside the new one —,
  * denying a request, signing out, cancelling a running statement) and the public audit keys go on (fail open: refusing them would
  * keep an administrator from stopping access during an incident, or verifiers from checking
  * trails); every other call is refused with 503 (fail closed: they create work and state — grant
@@ -102,6 +103,10 @@ export function failsOpen(method: string, path: string): boolean {
     /^\/v1\/(approvals|grants)\/[^/]+\/deny$/.test(path) ||
     /^\/v1\/grants\/[^/]+\/revoke$/.test(path) ||
     /^\/v1\/admin\/connectors\/[^/]+\/revoke$/.test(path) ||
+    // An administrator's containment of a connector thought compromised, as revoking it is. A bind
+    // that widens passes too: the route is admin-only and one call is bounded work (a record, a
+    // close per hub shard); the limit bounds cost, it does not decide who may bind.
+    /^\/v1\/admin\/connectors\/[^/]+\/bind$/.test(path) ||
     /^\/console\/approvals\/[^/]+\/deny$/.test(path) ||
     /^\/console\/grants\/[^/]+\/revoke$/.test(path)
   );

@@ -105,7 +105,8 @@ export const adminConnectorRoutes = new Hono<AppEnv>()
   /**
    * Change an enrolled connector's binding (`resources`: patterns, or null for any name). Recorded
    * in its record (bound_at, bound_by); its control channels are closed on every shard so its next
-   * hello is judged under the new binding.
+   * hello is judged under the new binding, and the live sessions it serves for resources outside
+   * the new binding are ended (as a revocation ends them all).
    */
   .post("/:id/bind", admin, async (c) => {
     const id = c.req.param("id");
@@ -123,10 +124,10 @@ export const adminConnectorRoutes = new Hono<AppEnv>()
       throw new GatewayError(
         502,
         "bind_incomplete",
-        `connector ${id}'s binding is changed, but hub shard(s) ${result.failedShards.join(", ")} did not confirm closing its control channels (retried in the background); run the bind again to confirm`,
+        `connector ${id}'s binding is changed, but hub shard(s) ${result.failedShards.join(", ")} did not confirm closing its control channels and ending its sessions outside the binding (retried in the background); run the bind again to confirm`,
       );
     }
-    return c.json({ ...view(result.record, false), closed_control_channels: result.closedChannels });
+    return c.json({ ...view(result.record, false), closed_control_channels: result.closedChannels, ended_sessions: result.endedSessions });
   })
   .post("/:id/revoke", admin, async (c) => {
     const id = c.req.param("id");
