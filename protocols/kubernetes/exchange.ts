@@ -11,7 +11,7 @@
  */
 import type { Identity } from "../../parsers/identity.ts";
 import { KubeRequestError, parseKubeRequest, type KubeRequest } from "./codec/request.ts";
-import { KubeHeaderError, isJsonContentType, kubectlContext, refuseClientImpersonation, rewriteAccept, type HeaderList } from "./codec/headers.ts";
+import { KubeHeaderError, isClientIdentityHeader, isJsonContentType, kubectlContext, refuseClientImpersonation, rewriteAccept, type HeaderList } from "./codec/headers.ts";
 import { badRequestStatus, forbiddenStatus, kubeStatus, type KubeStatus } from "./codec/status.ts";
 import { MaskError, maskJsonBody } from "./codec/secret-mask.ts";
 import { WatchEventMasker } from "./codec/watch-stream.ts";
@@ -59,9 +59,10 @@ export function planKubeRequest(method: string, target: string, headers: HeaderL
     if (err instanceof KubeRequestError) return { kind: "refuse", status: badRequestStatus(err.message) };
     throw err;
   }
-  // Discovery, OpenAPI and version are the same for every user: impersonation headers there are
-  // dropped (kubectl --as sends them on discovery too, and shows a refused discovery only as
-  // "unknown"); on every other request they are refused, with a Status kubectl prints.
+  // Discovery, OpenAPI and version are the same for every user: impersonation (and front-proxy
+  // identity) headers there are dropped (kubectl --as sends them on discovery too, and shows a
+  // refused discovery only as "unknown"); on every other request they are refused, with a Status
+  // kubectl prints.
   const informational = request.kind === "nonresource" && request.category !== "other" && request.category !== "health";
   if (!informational) {
     try {
@@ -71,7 +72,7 @@ export function planKubeRequest(method: string, target: string, headers: HeaderL
       throw err;
     }
   }
-  const out: Array<[string, string]> = headers.filter(([k]) => !DROPPED.has(k.toLowerCase()) && !/^impersonate-/i.test(k)).map(([k, v]) => [k, v]);
+  const out: Array<[string, string]> = headers.filter(([k]) => !DROPPED.has(k.toLowerCase()) && !isClientIdentityHeader(k)).map(([k, v]) => [k, v]);
   const accept = headers.find(([k]) => k.toLowerCase() === "accept")?.[1] ?? null;
   const upgrade = request.kind === "resource" && (request.verb === "exec" || request.verb === "attach" || request.verb === "portforward");
   // An upgrade keeps its Accept (none of the JSON rules apply to a stream); everything else gets JSON.

@@ -27,6 +27,7 @@ export const RESOURCE_TYPES: ResourceType[] = [
       exec: { kind: "PodExecOptions", verbs: ["create", "get"] },
       attach: { kind: "PodAttachOptions", verbs: ["create", "get"] },
       portforward: { kind: "PodPortForwardOptions", verbs: ["create", "get"] },
+      ephemeralcontainers: { kind: "Pod", verbs: ["get", "patch", "update"] },
     },
   },
   { group: "", version: "v1", resource: "secrets", singular: "secret", kind: "Secret", namespaced: true, shortNames: [], subresources: {} },
