@@ -34,8 +34,11 @@ export interface ForwardPlan {
   request: KubeRequest;
   /** Headers for the upstream request: the client's, minus Authorization, with Accept rewritten and impersonation added. */
   headers: Array<[string, string]>;
-  /** secretRequest: the resource is `secrets`; tokenRequest: `serviceaccounts/<name>/token` (its answer carries a live token). */
-  response: { mode: ResponseMode; secretRequest: boolean; tokenRequest: boolean };
+  /**
+   * secretRequest: the resource is `secrets`; tokenRequest: `serviceaccounts/<name>/token` (its
+   * answer carries a live token); csrRequest: CSRs (their answers carry issued client certificates).
+   */
+  response: { mode: ResponseMode; secretRequest: boolean; tokenRequest: boolean; csrRequest: boolean };
   /** kubectl's own description (Kubectl-Command, Kubectl-Session): for the trail only. */
   context: { command: string | null; session: string | null };
 }
@@ -95,7 +98,9 @@ export function planKubeRequest(method: string, target: string, headers: HeaderL
   const secretRequest = request.kind === "resource" && request.resource === "secrets";
   // A TokenRequest's answer is a bearer token of the cluster (kubectl create token): masked like Secret data.
   const tokenRequest = request.kind === "resource" && request.group === "" && request.resource === "serviceaccounts" && request.subresource === "token";
-  return { kind: "forward", request, headers: out, response: { mode, secretRequest, tokenRequest }, context: kubectlContext(headers) };
+  // A CSR's answer carries the certificate issued for the requester's key: a client credential of the cluster.
+  const csrRequest = request.kind === "resource" && request.group === "certificates.k8s.io" && request.resource === "certificatesigningrequests";
+  return { kind: "forward", request, headers: out, response: { mode, secretRequest, tokenRequest, csrRequest }, context: kubectlContext(headers) };
 }
 
 export class KubeResponseError extends Error {
@@ -126,7 +131,7 @@ export class KubeResponseMasker {
     if ((m === "json" || m === "watch") && !json && status < 300) {
       throw new KubeResponseError(kubeStatus(502, "InternalError", `gatehouse: the API server answered ${contentType ?? "without a content type"}, which the gateway cannot mask; only JSON is passed on`));
     }
-    this.watch = m === "watch" && status < 300 ? new WatchEventMasker(plan.response.secretRequest) : null;
+    this.watch = m === "watch" && status < 300 ? new WatchEventMasker(plan.response.secretRequest, undefined, plan.response.csrRequest) : null;
   }
 
   /** Is the body passed through as it comes (logs, upgrades, non-resource documents, errors that are not JSON)? */
@@ -163,7 +168,7 @@ export class KubeResponseMasker {
     }
     if (all.length === 0) return all;
     try {
-      const { body, count } = maskJsonBody(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all), this.plan.response.secretRequest, this.plan.response.tokenRequest);
+      const { body, count } = maskJsonBody(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all), this.plan.response.secretRequest, this.plan.response.tokenRequest, this.plan.response.csrRequest);
       this.maskedValues = count.values;
       return count.values > 0 ? new TextEncoder().encode(body) : all;
     } catch (err) {

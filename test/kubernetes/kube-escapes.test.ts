@@ -10,7 +10,9 @@
  * policy refuses ran in the pod anyway. `nodes/<n>/proxy` reaches the kubelet API, whose `run`
  * endpoint runs a command in any pod of the node: a rule allowing proxy on nodes (kubelet
  * metrics) covered it. `X-Remote-User`/`X-Remote-Group` are the identity an API server takes from
- * an authenticating front proxy: the gateway passed them on to the API server.
+ * an authenticating front proxy: the gateway passed them on to the API server. A CSR's issued
+ * certificate (`status.certificate`) reached kubectl: with the pipeline's own key, a cluster
+ * credential that bypasses the gateway.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
@@ -35,7 +37,7 @@ let pemDir = "";
 let port = 0;
 let scratch = "";
 
-/** The demo policy, plus kubelet metrics through nodes/proxy and kubectl debug named in default. */
+/** The demo policy, plus kubelet metrics through nodes/proxy, kubectl debug named in default, and CSR writes (labels) by group. */
 const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
   /^rules:\n/m,
   `rules:
@@ -45,6 +47,13 @@ const POLICY = readFileSync("examples/policies/demo.yaml", "utf8").replace(
     resources: [demo-k8s]
     actions:
       - k8s: { verbs: [proxy], resources: [nodes] }
+
+  - name: attack-csr-labels
+    effect: allow
+    subjects: any
+    resources: [demo-k8s]
+    actions:
+      - k8s: { verbs: [update, patch], groups: [certificates.k8s.io] }
 
   - name: attack-debug-in-default
     effect: allow
@@ -149,6 +158,45 @@ describe("nodes/proxy: the kubelet API", () => {
     expect(api.nodeProxy.slice(before)).toEqual([]);
     expect(r.status).toBe(403);
     expect(JSON.parse(r.body)).toMatchObject({ kind: "Status", code: 403, reason: "Forbidden" });
+  });
+});
+
+describe("a CSR's issued certificate: a cluster credential that would bypass the gateway", () => {
+  // A signed client certificate for the pipeline's own key (an auto-approver signs kubelet CSRs
+  // that a powerful connector credential asks for): with it the pipeline talks to the API server
+  // directly. The gateway hands it out nowhere, as it does a TokenRequest's token.
+  const PEM = "-----BEGIN CERTIFICATE-----\nMIIBpipeline-client-cert-issued-by-the-cluster\n-----END CERTIFICATE-----\n";
+  const CERT_B64 = Buffer.from(PEM).toString("base64");
+  const csrs = () => findType("certificates.k8s.io", "v1", "certificatesigningrequests")!;
+
+  beforeAll(() => {
+    api.store.create(csrs(), "", {
+      metadata: { name: "ci-node" },
+      spec: { request: "LS0tLS1CRUdJTi1SRVFVRVNULS0tLS0=", signerName: "kubernetes.io/kube-apiserver-client-kubelet", username: "gatehouse-connector", usages: ["client auth"] },
+      status: { conditions: [{ type: "Approved", status: "True", reason: "AutoApproved" }], certificate: CERT_B64 },
+    });
+  });
+
+  it.each([
+    ["-o json", ["get", "csr", "ci-node", "-o", "json"]],
+    ["-o jsonpath of the certificate", ["get", "csr", "ci-node", "-o", "jsonpath={.status.certificate}"]],
+    ["a list, -o yaml", ["get", "csr", "-o", "yaml"]],
+    ["a raw list (items carry no kind)", ["get", "--raw", "/apis/certificates.k8s.io/v1/certificatesigningrequests"]],
+  ])("kubectl get csr %s shows it masked; the API server still has it", async (_what, args) => {
+    const r = await kubectl(env, args);
+    expect(r.code, r.stderr).toBe(0);
+    // Ground truth: the API server's store holds the issued certificate (before the fix kubectl printed it).
+    expect(api.store.get(csrs(), "", "ci-node").status.certificate).toBe(CERT_B64);
+    expect(r.stdout).not.toContain(CERT_B64);
+    expect(r.stdout).not.toContain("pipeline-client-cert");
+    expect(r.stdout).toContain(Buffer.from("gatehouse:masked").toString("base64"));
+  });
+
+  it("approving a CSR is refused: a rule on the group's writes does not cover the approval subresource", async () => {
+    const before = api.requests.length;
+    const r = await curl("/apis/certificates.k8s.io/v1/certificatesigningrequests/ci-node/approval", ["-X", "PUT", "-H", "Content-Type: application/json", "--data", "{}"]);
+    expect(seenSince(before)).toEqual([]);
+    expect(r.status).toBe(403);
   });
 });
 
