@@ -11,7 +11,7 @@
  */
 import type { Identity } from "../../parsers/identity.ts";
 import { KubeRequestError, parseKubeRequest, type KubeRequest } from "./codec/request.ts";
-import { KubeHeaderError, isJsonContentType, kubectlContext, refuseClientImpersonation, rewriteAccept, type HeaderList } from "./codec/headers.ts";
+import { KubeHeaderError, isClientIdentityHeader, isJsonContentType, kubectlContext, refuseClientImpersonation, rewriteAccept, type HeaderList } from "./codec/headers.ts";
 import { badRequestStatus, forbiddenStatus, kubeStatus, type KubeStatus } from "./codec/status.ts";
 import { MaskError, maskJsonBody } from "./codec/secret-mask.ts";
 import { WatchEventMasker } from "./codec/watch-stream.ts";
@@ -34,8 +34,11 @@ export interface ForwardPlan {
   request: KubeRequest;
   /** Headers for the upstream request: the client's, minus Authorization, with Accept rewritten and impersonation added. */
   headers: Array<[string, string]>;
-  /** secretRequest: the resource is `secrets`; tokenRequest: `serviceaccounts/<name>/token` (its answer carries a live token). */
-  response: { mode: ResponseMode; secretRequest: boolean; tokenRequest: boolean };
+  /**
+   * secretRequest: the resource is `secrets`; tokenRequest: `serviceaccounts/<name>/token` (its
+   * answer carries a live token); csrRequest: CSRs (their answers carry issued client certificates).
+   */
+  response: { mode: ResponseMode; secretRequest: boolean; tokenRequest: boolean; csrRequest: boolean };
   /** kubectl's own description (Kubectl-Command, Kubectl-Session): for the trail only. */
   context: { command: string | null; session: string | null };
 }
@@ -59,9 +62,10 @@ export function planKubeRequest(method: string, target: string, headers: HeaderL
     if (err instanceof KubeRequestError) return { kind: "refuse", status: badRequestStatus(err.message) };
     throw err;
   }
-  // Discovery, OpenAPI and version are the same for every user: impersonation headers there are
-  // dropped (kubectl --as sends them on discovery too, and shows a refused discovery only as
-  // "unknown"); on every other request they are refused, with a Status kubectl prints.
+  // Discovery, OpenAPI and version are the same for every user: impersonation (and front-proxy
+  // identity) headers there are dropped (kubectl --as sends them on discovery too, and shows a
+  // refused discovery only as "unknown"); on every other request they are refused, with a Status
+  // kubectl prints.
   const informational = request.kind === "nonresource" && request.category !== "other" && request.category !== "health";
   if (!informational) {
     try {
@@ -71,7 +75,7 @@ export function planKubeRequest(method: string, target: string, headers: HeaderL
       throw err;
     }
   }
-  const out: Array<[string, string]> = headers.filter(([k]) => !DROPPED.has(k.toLowerCase()) && !/^impersonate-/i.test(k)).map(([k, v]) => [k, v]);
+  const out: Array<[string, string]> = headers.filter(([k]) => !DROPPED.has(k.toLowerCase()) && !isClientIdentityHeader(k)).map(([k, v]) => [k, v]);
   const accept = headers.find(([k]) => k.toLowerCase() === "accept")?.[1] ?? null;
   const upgrade = request.kind === "resource" && (request.verb === "exec" || request.verb === "attach" || request.verb === "portforward");
   // An upgrade keeps its Accept (none of the JSON rules apply to a stream); everything else gets JSON.
@@ -94,7 +98,9 @@ export function planKubeRequest(method: string, target: string, headers: HeaderL
   const secretRequest = request.kind === "resource" && request.resource === "secrets";
   // A TokenRequest's answer is a bearer token of the cluster (kubectl create token): masked like Secret data.
   const tokenRequest = request.kind === "resource" && request.group === "" && request.resource === "serviceaccounts" && request.subresource === "token";
-  return { kind: "forward", request, headers: out, response: { mode, secretRequest, tokenRequest }, context: kubectlContext(headers) };
+  // A CSR's answer carries the certificate issued for the requester's key: a client credential of the cluster.
+  const csrRequest = request.kind === "resource" && request.group === "certificates.k8s.io" && request.resource === "certificatesigningrequests";
+  return { kind: "forward", request, headers: out, response: { mode, secretRequest, tokenRequest, csrRequest }, context: kubectlContext(headers) };
 }
 
 export class KubeResponseError extends Error {
@@ -125,7 +131,7 @@ export class KubeResponseMasker {
     if ((m === "json" || m === "watch") && !json && status < 300) {
       throw new KubeResponseError(kubeStatus(502, "InternalError", `gatehouse: the API server answered ${contentType ?? "without a content type"}, which the gateway cannot mask; only JSON is passed on`));
     }
-    this.watch = m === "watch" && status < 300 ? new WatchEventMasker(plan.response.secretRequest) : null;
+    this.watch = m === "watch" && status < 300 ? new WatchEventMasker(plan.response.secretRequest, undefined, plan.response.csrRequest) : null;
   }
 
   /** Is the body passed through as it comes (logs, upgrades, non-resource documents, errors that are not JSON)? */
@@ -162,7 +168,7 @@ export class KubeResponseMasker {
     }
     if (all.length === 0) return all;
     try {
-      const { body, count } = maskJsonBody(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all), this.plan.response.secretRequest, this.plan.response.tokenRequest);
+      const { body, count } = maskJsonBody(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all), this.plan.response.secretRequest, this.plan.response.tokenRequest, this.plan.response.csrRequest);
       this.maskedValues = count.values;
       return count.values > 0 ? new TextEncoder().encode(body) : all;
     } catch (err) {

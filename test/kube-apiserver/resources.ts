@@ -27,11 +27,16 @@ export const RESOURCE_TYPES: ResourceType[] = [
       exec: { kind: "PodExecOptions", verbs: ["create", "get"] },
       attach: { kind: "PodAttachOptions", verbs: ["create", "get"] },
       portforward: { kind: "PodPortForwardOptions", verbs: ["create", "get"] },
+      ephemeralcontainers: { kind: "Pod", verbs: ["get", "patch", "update"] },
     },
   },
   { group: "", version: "v1", resource: "secrets", singular: "secret", kind: "Secret", namespaced: true, shortNames: [], subresources: {} },
   { group: "", version: "v1", resource: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"], subresources: { token: { kind: "TokenRequest", verbs: ["create"] } } },
   { group: "", version: "v1", resource: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"], subresources: {} },
+  {
+    group: "certificates.k8s.io", version: "v1", resource: "certificatesigningrequests", singular: "certificatesigningrequest", kind: "CertificateSigningRequest", namespaced: false, shortNames: ["csr"],
+    subresources: { approval: { kind: "CertificateSigningRequest", verbs: ["get", "patch", "update"] }, status: { kind: "CertificateSigningRequest", verbs: ["get", "patch", "update"] } },
+  },
   { group: "apps", version: "v1", resource: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], subresources: {} },
 ];
 

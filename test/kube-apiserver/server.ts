@@ -19,6 +19,7 @@ import { openApiDocument } from "./openapi.ts";
 import { attachStreams, type ExecRecord } from "./streams.ts";
 import { decodeProtobufObject } from "./protobuf.ts";
 import type { PortForwardRecord, PortTargets } from "./portforward.ts";
+import { serveNodeProxy, type NodeProxyRecord } from "./node-proxy.ts";
 
 export interface User {
   name: string;
@@ -52,6 +53,8 @@ export interface KubeApiServer {
   /** "namespace/pod:port" → local TCP port: where port-forward connections to that pod port go. */
   portTargets: PortTargets;
   portForwards: PortForwardRecord[];
+  /** What reached the nodes' kubelets through `nodes/<n>/proxy` (node-proxy.ts). */
+  nodeProxy: NodeProxyRecord[];
   close(): Promise<void>;
 }
 
@@ -187,6 +190,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
   const requests: SeenRequest[] = [];
   const protobufBodies: Buffer[] = [];
   const issuedTokens: string[] = [];
+  const nodeProxy: NodeProxyRecord[] = [];
   const server: Server = createServer({ cert: certs.serverCertPem, key: certs.serverKeyPem, ca: certs.caPem, requestCert: true, rejectUnauthorized: false });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -209,6 +213,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
       const disco = discoveryDocument(path);
       if (disco) return send(res, 200, disco);
     }
+    if (await serveNodeProxy(req, res, url, nodeProxy)) return;
     const target = resolveTarget(path);
     if (!target) return send(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
     const { rt, namespace, name, subresource } = target;
@@ -224,7 +229,7 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
       const expiration = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
       return send(res, 201, { kind: "TokenRequest", apiVersion: "authentication.k8s.io/v1", metadata: { name, namespace, creationTimestamp: null }, spec: { audiences: ["https://kubernetes.default.svc"], expirationSeconds: 3600, boundObjectRef: null }, status: { token, expirationTimestamp: expiration } });
     }
-    if (subresource) return send(res, 400, status(400, "BadRequest", `${subresource} requires a streaming upgrade`));
+    if (subresource && subresource !== "ephemeralcontainers") return send(res, 400, status(400, "BadRequest", `${subresource} requires a streaming upgrade`));
     const accept = req.headers.accept;
     const include = (q.get("includeObject") ?? "Metadata") as IncludeObject;
 
@@ -260,12 +265,12 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
       }
       case "PUT": {
         const body = parseBody(await readBody(req), req.headers["content-type"]);
-        return send(res, 200, store.update(rt, namespace, name, body, dryRun));
+        return send(res, 200, store.update(rt, namespace, name, subresource ? ephemeralOnly(store.get(rt, namespace, name), body) : body, dryRun));
       }
       case "PATCH": {
         const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
         const raw = await readBody(req);
-        if (type === "application/apply-patch+yaml") {
+        if (type === "application/apply-patch+yaml" && !subresource) {
           const applied = parseBody(raw, "application/yaml");
           const live = store.tryGet(rt, namespace, name);
           const merged = applyPatch(live, applied, q.get("fieldManager") ?? "unknown");
@@ -282,10 +287,11 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
         // A patch that names a resourceVersion is a precondition; one that does not applies to the current object.
         next.metadata ??= {};
         next.metadata.resourceVersion ??= live.metadata.resourceVersion;
-        return send(res, 200, store.update(rt, namespace, name, next, dryRun));
+        return send(res, 200, store.update(rt, namespace, name, subresource ? ephemeralOnly(live, next) : next, dryRun));
       }
       case "DELETE":
         await readBody(req);
+        if (subresource) return send(res, 405, status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
         return send(res, 200, store.delete(rt, namespace, name, dryRun));
       default:
         return send(res, 405, status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
@@ -319,12 +325,18 @@ export async function startKubeApiServer(opts: { tokens?: Record<string, User>; 
     execs,
     portTargets,
     portForwards,
+    nodeProxy,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/** `pods/<p>/ephemeralcontainers` (kubectl debug): a write changes only the pod's ephemeral containers. */
+function ephemeralOnly(live: KubeObject, next: KubeObject): KubeObject {
+  return { ...live, metadata: { ...live.metadata, resourceVersion: next.metadata?.resourceVersion ?? live.metadata.resourceVersion }, spec: { ...live.spec, ephemeralContainers: next.spec?.ephemeralContainers ?? [] } };
 }
 
 function parseBody(raw: Buffer, contentType: string | undefined): KubeObject {

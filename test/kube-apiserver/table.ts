@@ -32,6 +32,10 @@ const COLUMNS: Record<string, { columns: Column[]; cells(o: KubeObject): unknown
     cells: (o) => [o.metadata.name, o.type ?? "Opaque", Object.keys(o.data ?? {}).length, age(o.metadata.creationTimestamp)],
   },
   ConfigMap: { columns: [col("Name", "string", 0, "name"), col("Data", "integer"), col("Age")], cells: (o) => [o.metadata.name, Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length, age(o.metadata.creationTimestamp)] },
+  CertificateSigningRequest: {
+    columns: [col("Name", "string", 0, "name"), col("Age"), col("SignerName"), col("Requestor"), col("Condition")],
+    cells: (o) => [o.metadata.name, age(o.metadata.creationTimestamp), o.spec?.signerName ?? "", o.spec?.username ?? "", ((o.status?.conditions ?? []) as KubeObject[]).map((c) => c.type).join(",") || "Pending"],
+  },
   Deployment: {
     columns: [col("Name", "string", 0, "name"), col("Ready"), col("Up-to-date", "integer"), col("Available", "integer"), col("Age"), col("Containers", "string", 1), col("Images", "string", 1)],
     cells: (o) => {

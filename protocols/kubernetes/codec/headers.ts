@@ -3,20 +3,35 @@
  *
  *  - `Impersonate-*` from the client are always refused: impersonation is the connector's
  *    credential acting as someone else, and only policy decides it (policy/impersonation.ts).
+ *    So are `X-Remote-*`: the user, groups and extras an API server takes from an authenticating
+ *    front proxy (`--requestheader-*-headers`; kubeadm's X-Remote-User, X-Remote-Group,
+ *    X-Remote-Extra-*) whenever the connection carries a front-proxy client certificate — the
+ *    connector's, if it was given one, or a proxy in front of the API server.
  *  - `Authorization` from the client never reaches the server (the connector injects its own).
  *  - `Accept` is rewritten to JSON: protobuf and CBOR responses cannot be masked, so the gateway
  *    asks for JSON (keeping a Table request a Table request).
  *  - `Kubectl-Command` / `Kubectl-Session` are context for the trail only, never for a decision.
  */
+import { cgiHeaderName } from "../../http/codec/head.ts";
 
 export type HeaderList = ReadonlyArray<readonly [string, string]>;
 
 export class KubeHeaderError extends Error {}
 
-/** Throws KubeHeaderError when the client sent any impersonation header. */
+/**
+ * Does this header name who the request is from (impersonation, front-proxy identity)? `_` is read
+ * as `-` (cgiHeaderName): a server behind a CGI-style or header-normalising proxy reads
+ * `X_Remote_User` as X-Remote-User.
+ */
+export function isClientIdentityHeader(name: string): boolean {
+  const n = cgiHeaderName(name);
+  return n.startsWith("impersonate-") || n.startsWith("x-remote-");
+}
+
+/** Throws KubeHeaderError when the client sent any impersonation or front-proxy identity header. */
 export function refuseClientImpersonation(headers: HeaderList): void {
   for (const [name] of headers) {
-    if (/^impersonate-/i.test(name)) throw new KubeHeaderError(`the client may not send ${name}: impersonation is decided by the gateway's policy`);
+    if (isClientIdentityHeader(name)) throw new KubeHeaderError(`the client may not send ${name}: who a request acts as is decided by the gateway's policy and the connector's credential`);
   }
 }
 

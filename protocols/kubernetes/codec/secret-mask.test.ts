@@ -125,3 +125,31 @@ describe("watch streams: masked per event, as they arrive", () => {
     expect(() => m.end()).toThrow(WatchStreamError);
   });
 });
+
+describe("a CSR's issued certificate (a client credential of the cluster)", () => {
+  const CERT = btoa("-----BEGIN CERTIFICATE-----\nMIIB-issued\n-----END CERTIFICATE-----\n");
+  const csr = (withKind = true) => ({ ...(withKind ? { kind: "CertificateSigningRequest", apiVersion: "certificates.k8s.io/v1" } : {}), metadata: { name: "ci" }, spec: { signerName: "kubernetes.io/kube-apiserver-client" }, status: { certificate: CERT, conditions: [{ type: "Approved" }] } });
+  const masked = (body: unknown, csrRequest: boolean) => maskJsonBody(JSON.stringify(body), false, false, csrRequest).body;
+
+  it("is masked in an object, a list whose items carry no kind, a Table row's object, a watch event", () => {
+    for (const [body, csrRequest] of [
+      [csr(), false],
+      [csr(false), true],
+      [{ kind: "CertificateSigningRequestList", items: [csr(false), csr(false)] }, false],
+      [{ kind: "List", items: [csr(false)] }, true],
+      [{ kind: "Table", columnDefinitions: [{ name: "Name" }], rows: [{ cells: ["ci"], object: csr(false) }] }, true],
+      [{ type: "ADDED", object: csr(false) }, true],
+    ] as const) {
+      const out = masked(body, csrRequest);
+      expect(out, JSON.stringify(body)).not.toContain(CERT);
+      expect(out).toContain(btoa(MASK_TEXT));
+    }
+    const m = new WatchEventMasker(false, undefined, true);
+    expect(new TextDecoder().decode(m.push(new TextEncoder().encode(`${JSON.stringify({ type: "MODIFIED", object: csr(false) })}\n`)))).not.toContain(CERT);
+  });
+
+  it("a pending CSR (no certificate yet) is left as it is", () => {
+    const pending = { kind: "CertificateSigningRequest", metadata: { name: "ci" }, status: {} };
+    expect(maskJsonBody(JSON.stringify(pending), false, false, true).count.values).toBe(0);
+  });
+});

@@ -11,6 +11,10 @@
  * Objects are recognised by `kind`, and every object of a response to a `secrets` request is
  * treated as a Secret (fail closed: a Table row or a partial object carries no reliable kind).
  *
+ * A CertificateSigningRequest's issued certificate (`status.certificate`) is masked the same way
+ * (every object of a response to a CSR request, and any object of that kind): with the key the
+ * pipeline generated, it is a client credential of the cluster that would bypass the gateway.
+ *
  * Masked values keep the object valid: `data` values become base64 of MASK_TEXT, so kubectl's
  * typed decoders (`describe`, `-o go-template` with base64decode) still work and show the mark.
  */
@@ -74,7 +78,15 @@ function maskSecretObject(o: Record<string, Json>, count: MaskCount): void {
   maskLastApplied(o.metadata, count);
 }
 
-function maskTable(t: Record<string, Json>, secretRequest: boolean, count: MaskCount): void {
+/** A CSR's issued certificate (base64 PEM) → base64 of MASK_TEXT (typed decoders still read bytes). */
+function maskIssuedCertificate(o: Record<string, Json>, count: MaskCount): void {
+  const st = o.status;
+  if (!isObj(st) || st.certificate === undefined || st.certificate === null || st.certificate === "") return;
+  st.certificate = MASK_BASE64;
+  count.values++;
+}
+
+function maskTable(t: Record<string, Json>, secretRequest: boolean, count: MaskCount, csrRequest: boolean): void {
   const cols = Array.isArray(t.columnDefinitions) ? t.columnDefinitions : [];
   const unsafe = cols.map((c) => !(isObj(c) && typeof c.name === "string" && SAFE_SECRET_COLUMNS.has(c.name.toLowerCase())));
   if (!Array.isArray(t.rows)) return;
@@ -82,7 +94,7 @@ function maskTable(t: Record<string, Json>, secretRequest: boolean, count: MaskC
     if (!isObj(row)) continue;
     const obj = row.object;
     const rowIsSecret = secretRequest || (isObj(obj) && obj.kind === "Secret");
-    if (isObj(obj)) maskAny(obj, rowIsSecret, count);
+    if (isObj(obj)) maskAny(obj, rowIsSecret, count, csrRequest);
     if (rowIsSecret && Array.isArray(row.cells)) {
       row.cells = row.cells.map((c, i) => {
         // A cell without a column definition, or of a column that is not known harmless, is masked.
@@ -94,24 +106,28 @@ function maskTable(t: Record<string, Json>, secretRequest: boolean, count: MaskC
   }
 }
 
-/** Mask one decoded JSON document in place. `secretRequest`: the request's resource is `secrets`. */
-export function maskAny(doc: Json, secretRequest: boolean, count: MaskCount): void {
+/**
+ * Mask one decoded JSON document in place. `secretRequest`: the request's resource is `secrets`;
+ * `csrRequest`: it is `certificatesigningrequests.certificates.k8s.io`.
+ */
+export function maskAny(doc: Json, secretRequest: boolean, count: MaskCount, csrRequest = false): void {
   if (Array.isArray(doc)) {
-    for (const d of doc) maskAny(d, secretRequest, count);
+    for (const d of doc) maskAny(d, secretRequest, count, csrRequest);
     return;
   }
   if (!isObj(doc)) return;
   const kind = typeof doc.kind === "string" ? doc.kind : "";
-  if (kind === "Table") return maskTable(doc, secretRequest, count);
+  if (kind === "Table") return maskTable(doc, secretRequest, count, csrRequest);
   if (kind === "Status") return;
   if ("type" in doc && "object" in doc && isObj(doc.object) && Object.keys(doc).length <= 2) {
     // A watch event.
-    return maskAny(doc.object, secretRequest, count);
+    return maskAny(doc.object, secretRequest, count, csrRequest);
   }
   if (Array.isArray(doc.items)) {
-    for (const item of doc.items) if (isObj(item)) maskAny(item, secretRequest || kind === "SecretList", count);
+    for (const item of doc.items) if (isObj(item)) maskAny(item, secretRequest || kind === "SecretList", count, csrRequest || kind === "CertificateSigningRequestList");
     return;
   }
+  if (kind === "CertificateSigningRequest" || csrRequest) maskIssuedCertificate(doc, count);
   if (kind === "Secret" || secretRequest) return maskSecretObject(doc, count);
   // Any other object: a last-applied annotation can still hold a Secret (applied under another kind's name is impossible, but a
   // List applied with `kubectl apply -f list.yaml` stores each item's own annotation) — masked only if it is a Secret's.
@@ -135,7 +151,7 @@ function maskAppliedSecretIn(o: Record<string, Json>, count: MaskCount): void {
 export class MaskError extends Error {}
 
 /** Mask a whole JSON response body; throws MaskError when it is not JSON (the engine then refuses the response). */
-export function maskJsonBody(body: string, secretRequest: boolean, tokenRequest = false): { body: string; count: MaskCount } {
+export function maskJsonBody(body: string, secretRequest: boolean, tokenRequest = false, csrRequest = false): { body: string; count: MaskCount } {
   let doc: Json;
   try {
     doc = JSON.parse(body) as Json;
@@ -143,7 +159,7 @@ export function maskJsonBody(body: string, secretRequest: boolean, tokenRequest 
     throw new MaskError("the API server's response is not valid JSON");
   }
   const count: MaskCount = { values: 0 };
-  maskAny(doc, secretRequest, count);
+  maskAny(doc, secretRequest, count, csrRequest);
   // A TokenRequest (`serviceaccounts/<name>/token`) answers with a live bearer token in status.token.
   if (tokenRequest && isObj(doc) && doc.kind !== "Status" && isObj(doc.status) && doc.status.token !== undefined && doc.status.token !== null) {
     doc.status.token = MASK_TEXT;

@@ -20,6 +20,8 @@ export class WatchEventMasker {
   constructor(
     private readonly secretRequest: boolean,
     private readonly maxEventBytes = 16 * 1024 * 1024,
+    /** The request's resource is CSRs: every event's object carries an issued certificate (secret-mask.ts). */
+    private readonly csrRequest = false,
   ) {}
 
   /** Bytes from the server → bytes for the client (complete, masked events only). */
@@ -72,7 +74,7 @@ export class WatchEventMasker {
     }
     this.events++;
     const before = this.count.values;
-    maskAny(doc, this.secretRequest, this.count);
+    maskAny(doc, this.secretRequest, this.count, this.csrRequest);
     return this.encoder.encode(`${this.count.values > before ? JSON.stringify(doc) : text}\n`);
   }
 }

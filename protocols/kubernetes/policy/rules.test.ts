@@ -126,6 +126,67 @@ describe("Kubernetes policy decisions", () => {
     expect(d("GET", "/apis")).toBe("allow");
   });
 
+  it("kubectl debug (pods/ephemeralcontainers) is allowed only by a rule naming the subresource literally", () => {
+    const debug = "/api/v1/namespaces/apps/pods/api-0/ephemeralcontainers";
+    // The demo's deploy rule (patch in apps, no resources) would let a debug container run any command there.
+    expect(decide("PATCH", debug)).toMatchObject({ effect: "deny", rule: null });
+    const d = (action: KubeActionMatcher, method = "PATCH") => decideKubeRequest(input(method, debug), [rule("r", "allow", action)], (r) => r.name, "x").effect;
+    expect(d(compileKubeActionName("k8s.*"))).toBe("deny");
+    expect(d(compileKubeActionName("k8s.patch"))).toBe("deny");
+    expect(d(compileKubeActionName("k8s.*"), "PUT")).toBe("deny");
+    expect(d(compileKubeActionMap({ resources: ["pods/*"] }))).toBe("deny");
+    expect(d(compileKubeActionMap({ resources: ["pods/ephemeral*"] }))).toBe("deny");
+    expect(d(compileKubeActionMap({ resources: ["pods"] }))).toBe("deny");
+    expect(d(compileKubeActionMap({ verbs: ["patch"], resources: ["pods/ephemeralcontainers"], namespaces: ["apps"] }))).toBe("allow");
+    // Other subresources keep their rules: globs still cover them.
+    expect(decideKubeRequest(input("PATCH", "/api/v1/namespaces/apps/pods/api-0/status"), [rule("r", "allow", compileKubeActionMap({ resources: ["pods/*"] }))], (r) => r.name, "x").effect).toBe("allow");
+    // A deny on pods still touches it.
+    expect(kubeActionMatches(compileKubeActionMap({ resources: ["pods"] }), input("PATCH", debug), "deny")).toBe(true);
+  });
+
+  it("a CSR's approval and status (a client certificate of the cluster) need the subresource named", () => {
+    const csr = "/apis/certificates.k8s.io/v1/certificatesigningrequests/ci";
+    const d = (action: KubeActionMatcher, target: string) => decideKubeRequest(input("PUT", target), [rule("r", "allow", action)], (r) => r.name, "x").effect;
+    expect(d(compileKubeActionName("k8s.*"), `${csr}/approval`)).toBe("deny");
+    expect(d(compileKubeActionName("k8s.update"), `${csr}/status`)).toBe("deny");
+    expect(d(compileKubeActionName("k8s.*"), csr)).toBe("allow");
+    expect(d(compileKubeActionMap({ verbs: ["update"], resources: ["certificatesigningrequests.certificates.k8s.io/approval"] }), `${csr}/approval`)).toBe("allow");
+  });
+
+  it("proxy needs the resource named; nodes/proxy reaches only the kubelet's read-only endpoints", () => {
+    const node = "/api/v1/nodes/node-1/proxy";
+    const d = (action: KubeActionMatcher, method: string, target: string) => decideKubeRequest(input(method, target), [rule("r", "allow", action)], (r) => r.name, "x").effect;
+    const anyProxy = compileKubeActionName("k8s.proxy");
+    const services = compileKubeActionMap({ verbs: ["proxy"], resources: ["services"] });
+    const nodes = compileKubeActionMap({ verbs: ["proxy"], resources: ["nodes"] });
+    // A broad proxy rule covers nothing: the resource must be named.
+    expect(d(anyProxy, "GET", `${node}/stats/summary`)).toBe("deny");
+    expect(d(anyProxy, "GET", "/api/v1/namespaces/a/services/web:80/proxy")).toBe("deny");
+    expect(d(compileKubeActionMap({ verbs: ["proxy"], resources: ["*"] }), "GET", `${node}/metrics`)).toBe("deny");
+    expect(d(services, "GET", "/api/v1/namespaces/a/services/web:80/proxy/healthz")).toBe("allow");
+    expect(d(services, "GET", `${node}/metrics`)).toBe("deny");
+    // The kubelet's reads pass a rule naming nodes; its command endpoints never do.
+    for (const path of ["/stats/summary", "/metrics", "/metrics/cadvisor", "/pods", "/healthz", "/spec", "/configz"]) expect(d(nodes, "GET", `${node}${path}`), path).toBe("allow");
+    for (const [method, path] of [
+      ["POST", "/run/apps/api-0/app?cmd=id"],
+      ["GET", "/run/apps/api-0/app?cmd=id"],
+      ["POST", "/exec/apps/api-0/app?command=id&output=1"],
+      ["GET", "/attach/apps/api-0/app?output=1"],
+      ["POST", "/portForward/apps/api-0"],
+      ["GET", "/cri/exec/abc"],
+      ["PUT", "/debug/flags/v"],
+      ["POST", "/checkpoint/apps/api-0/app"],
+      ["GET", "/logs/syslog"],
+      ["GET", "/containerLogs/apps/api-0/app"],
+      ["POST", "/pods"],
+      ["GET", "/Run/apps/api-0/app?cmd=id"],
+      ["GET", ""],
+    ] as const) expect(d(nodes, method, `${node}${path}`), `${method} ${path}`).toBe("deny");
+    expect(d(nodes, "POST", "/api/v1/nodes/node-1:10250/proxy/run/apps/api-0/app?cmd=id")).toBe("deny");
+    // Deny and approve rules on proxy still touch them all.
+    expect(kubeActionMatches(anyProxy, input("POST", `${node}/run/apps/api-0/app?cmd=id`), "deny")).toBe(true);
+  });
+
   it("names and namespaces: lists across namespaces and unnamed requests are not covered, and are touched", () => {
     const only = compileKubeActionMap({ verbs: ["list", "watch", "create", "get"], namespaces: ["apps"], names: ["web"] });
     const req = (m: string, t: string, extra = {}) => input(m, t, extra);

@@ -16,6 +16,11 @@
  *  - resources: `pods` or `deployments.apps` (the group spelled out) or `pods/status`. An allow on
  *    `pods` does not cover the subresources `pods/status`, `pods/ephemeralcontainers`…; a deny on
  *    `pods` touches them. The stream verbs (exec, log…) are matched by their verb on the base resource.
+ *    `pods/ephemeralcontainers` (kubectl debug: a new container with any command in a running pod)
+ *    and a CSR's `approval`/`status` are allowed only by a rule whose `resources:` names them
+ *    literally; `proxy` only by one naming the resource (`pods`, `services`, `nodes`) literally,
+ *    and `nodes/<n>/proxy` only for GETs of the kubelet's read-only endpoints (its `run`/`exec`
+ *    run commands in any pod of the node): see KUBELET_READ_PATHS.
  *  - namespaces: a request with no namespace (a list across all namespaces, a cluster-scoped
  *    resource) is covered only by a rule without `namespaces`, and touched by every rule with one.
  *  - names: a request that names no object (list, watch, create, deletecollection) is covered by a
@@ -40,6 +45,39 @@ import { ALL_VERBS, STREAM_VERBS, describeKubeRequest, selectedName, type KubeRe
 
 /** Verbs an allow rule must name: they run code in, or reach into, the cluster's workloads. */
 const EXPLICIT_ALLOW_VERBS: ReadonlySet<KubeVerb> = new Set(["exec", "attach", "portforward", "proxy"]);
+
+/**
+ * Subresources an allow covers only when its `resources:` names them literally (no glob, no rule
+ * without `resources:`): `kubectl debug` adds a container with any command to a running pod
+ * through `pods/ephemeralcontainers` (exec without the exec policy); approving a CSR (or writing
+ * its certificate) mints a client certificate of the cluster the gateway never sees again.
+ */
+const EXPLICIT_SUBRESOURCES: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ["pods", new Set(["ephemeralcontainers"])],
+  ["certificatesigningrequests.certificates.k8s.io", new Set(["approval", "status"])],
+]);
+
+/**
+ * The kubelet's own read-only endpoints, the only paths `nodes/<n>/proxy/…` is ever allowed to
+ * reach (GET/HEAD). Everything else there is the kubelet API itself: `run` and `exec` run commands
+ * in any pod of the node (`POST …/proxy/run/<ns>/<pod>/<c>?cmd=…`), `attach`, `portForward`,
+ * `cri`, `checkpoint`, `debug/flags/v` (PUT), node log files (`logs`) — covered by no allow rule.
+ */
+const KUBELET_READ_PATHS: ReadonlySet<string> = new Set(["healthz", "metrics", "stats", "spec", "pods", "runningpods", "configz"]);
+
+/** Does a `nodes/<n>/proxy` request reach anything other than the kubelet's read-only endpoints? */
+function kubeletBeyondReads(r: KubeResourceRequest): boolean {
+  if (r.verb !== "proxy" || r.resource !== "nodes" || r.group !== "") return false;
+  if (r.method !== "GET" && r.method !== "HEAD") return true;
+  return !KUBELET_READ_PATHS.has(r.proxyPath.split("/")[1] ?? "");
+}
+
+/** Must an allow name this request's resource literally? proxy (it may reach the kubelet), and EXPLICIT_SUBRESOURCES. */
+function needsLiteralResource(r: KubeResourceRequest): boolean {
+  if (r.verb === "proxy") return true;
+  const key = r.group ? `${r.resource}.${r.group}` : r.resource;
+  return EXPLICIT_SUBRESOURCES.get(key)?.has(r.subresource) ?? false;
+}
 
 export const KUBE_ACTION_NAMES = ["k8s.*", ...ALL_VERBS.map((v) => `k8s.${v}`)];
 
@@ -133,9 +171,11 @@ export interface KubePolicyRequest {
 function resourceMatches(globs: Glob[], r: KubeResourceRequest, allow: boolean): boolean {
   const stream = (STREAM_VERBS as readonly string[]).includes(r.subresource);
   const base = [r.resource, r.group ? `${r.resource}.${r.group}` : r.resource];
-  if (!r.subresource || stream) return globs.some((g) => base.some((b) => g.matches(b)));
+  // An allow of proxy or of a subresource that runs code or mints credentials names it literally.
+  const usable = allow && needsLiteralResource(r) ? globs.filter((g) => g.literal) : globs;
+  if (!r.subresource || stream) return usable.some((g) => base.some((b) => g.matches(b)));
   const withSub = base.map((b) => `${b}/${r.subresource}`);
-  if (globs.some((g) => withSub.some((b) => g.matches(b)))) return true;
+  if (usable.some((g) => withSub.some((b) => g.matches(b)))) return true;
   // deny/approve on a resource touch its subresources.
   return !allow && globs.some((g) => base.some((b) => g.matches(b)));
 }
@@ -164,7 +204,9 @@ export function kubeActionMatches(a: KubeActionMatcher, input: KubePolicyRequest
     if (allow && EXPLICIT_ALLOW_VERBS.has(req.verb)) return false;
   } else if (!a.verbs.has(req.verb)) return false;
   if (a.groups && !a.groups.has(req.group)) return false;
-  if (a.resources && !resourceMatches(a.resources, req, allow)) return false;
+  if (a.resources ? !resourceMatches(a.resources, req, allow) : allow && needsLiteralResource(req)) return false;
+  // The kubelet API behind nodes/proxy runs commands in pods unread: no allow reaches past its reads.
+  if (allow && kubeletBeyondReads(req)) return false;
   if (a.namespaces) {
     if (req.namespace === "") {
       if (allow) return false;

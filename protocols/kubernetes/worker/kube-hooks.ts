@@ -133,7 +133,8 @@ export class KubeHooks implements HttpEngineHooks {
     // refused only when policy would let it through.
     if (req.upgrade !== null && req.upgrade.toLowerCase() !== "websocket") {
       const { decision } = this.host.policy.decide(this.describe(req, r, input));
-      if (decision.effect === "deny") return { kind: "refuse", status: 403, detail: forbiddenStatus(r, `gatehouse: ${decision.reason}`).message };
+      // The refusal hook words it as the API server would (forbiddenStatus), once.
+      if (decision.effect === "deny") return { kind: "refuse", status: 403, detail: `gatehouse: ${decision.reason}` };
       return this.refuse(kubeStatus(400, "BadRequest", SPDY_REFUSED));
     }
     // A WebSocket upgrade is read only for exec, attach and port-forward (their channel and SPDY
