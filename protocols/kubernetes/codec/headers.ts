@@ -12,7 +12,7 @@
  *    asks for JSON (keeping a Table request a Table request).
  *  - `Kubectl-Command` / `Kubectl-Session` are context for the trail only, never for a decision.
  */
-import { cgiHeaderName } from "../../http/codec/head.ts";
+import { cgiHeaderName, mediaType } from "../../http/codec/head.ts";
 
 export type HeaderList = ReadonlyArray<readonly [string, string]>;
 
@@ -74,13 +74,12 @@ export function rewriteAccept(accept: string | null): string {
 
 /** Is a response body JSON the masker can read (`application/json`, any parameters)? */
 export function isJsonContentType(contentType: string | null): boolean {
-  if (!contentType) return false;
-  return contentType.split(";")[0]!.trim().toLowerCase() === "application/json";
+  return mediaType(contentType) === "application/json";
 }
 
 /** Request bodies the gateway can read: JSON, YAML (server-side apply) and the patch types. */
 export function requestBodyKind(contentType: string | null): "json" | "yaml" | "protobuf" | "other" {
-  const t = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  const t = mediaType(contentType);
   if (t === "application/json" || t === "application/merge-patch+json" || t === "application/strategic-merge-patch+json" || t === "application/json-patch+json") return "json";
   if (t === "application/apply-patch+yaml" || t === "application/yaml") return "yaml";
   if (t === "application/vnd.kubernetes.protobuf") return "protobuf";

@@ -16,7 +16,7 @@
  */
 import type { EngineHost } from "../../../worker/engines/engine.ts";
 import type { Admission, BodyTransform, HttpEngineHooks, UpgradedVerdict } from "../../http/worker/http-engine.ts";
-import type { HttpHeader } from "../../http/codec/head.ts";
+import { mediaType, type HttpHeader } from "../../http/codec/head.ts";
 import { header } from "../../http/codec/serialize.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
 import type { RequestDescription } from "../../types.ts";
@@ -199,7 +199,7 @@ export class KubeHooks implements HttpEngineHooks {
   private secretPatchBody(req: { headers: readonly HttpHeader[] }): { read: NonNullable<Extract<Admission, { kind: "decide" }>["body"]> } | { refuse: KubeStatus } | undefined {
     const contentType = oneContentType(req.headers);
     if (typeof contentType === "object" && contentType !== null) return contentType;
-    if ((contentType ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json-patch+json") return undefined;
+    if (mediaType(contentType) !== "application/json-patch+json") return undefined;
     const description = this.description;
     return {
       read: {
