@@ -1,0 +1,83 @@
+/**
+ * Statement text of other sessions as a copy of masked values: `pg_stat_activity.query` shows the
+ * last statement of every session of the same role, literals included — an application's
+ * `… where api_token = '…'` or `insert … values (…, '<token>')` carries the value a column rule
+ * masks, and no detector recognises a plain token. Through the gateway (real workerd +
+ * PostgreSQL); ground truth from a superuser connection. Column rules only, no detectors, so what
+ * is tested is the taint analysis (parsers/masking/taint/).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
+
+const POLICY = `
+version: 1
+rules:
+  - name: statement-text-access
+    effect: allow
+    subjects: any
+    resources: [demo-pg]
+    actions: [connect, sql.read, sql.transaction]
+masking:
+  rules:
+    - name: secrets
+      columns: [api_token]
+      style: redact
+`;
+
+const SECRET = "plainsecretvalue9";
+
+let stack: TestStack;
+let conn: TestConnection;
+let app: pg.Client;
+let superuser: pg.Client;
+
+beforeAll(async () => {
+  stack = await startTestStack({ policyYaml: POLICY });
+  const { host, port, database } = stack.pg;
+  superuser = new pg.Client({ host, port, database, user: stack.pg.superuser!.user, password: stack.pg.superuser!.password });
+  await superuser.connect();
+  // Another pipeline (another identity) through the same gateway: its session logs in as the same
+  // read role, and its last statement holds a masked value as a literal (it stays in
+  // pg_stat_activity while the session idles).
+  const other = await stack.connect("demo-pg", { sub: "other-team-pipeline" });
+  app = new pg.Client({ connectionString: other.url });
+  await app.connect();
+  await app.query(`select id from customers where api_token = '${SECRET}'`);
+  conn = await stack.connect("demo-pg", { sub: "statement-text-reader" });
+}, 180_000);
+
+afterAll(async () => {
+  await app?.end();
+  await superuser?.end();
+  await stack?.stop();
+});
+
+describe("other sessions' statement text under column rules", () => {
+  it("masks pg_stat_activity.query and the backend-activity functions", async () => {
+    // the attack is real: the server shows the application's statement with the value in it
+    const truth = await superuser.query("select usename, query from pg_stat_activity where query like '%api_token =%' and query not like '%pg_stat_activity%'");
+    expect(truth.rows).toHaveLength(1);
+    expect(truth.rows[0].query).toContain(SECRET);
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    try {
+      for (const sql of [
+        "select query from pg_stat_activity",
+        "select a.query, a.pid from pg_catalog.pg_stat_activity a",
+        "select reverse(query) from pg_stat_activity",
+        "select s.q from (select query as q from pg_stat_activity) s",
+        "select string_agg(query, ',') from pg_stat_activity",
+        "select pg_stat_get_backend_activity(b) from pg_stat_get_backend_idset() b",
+        "select query from pg_stat_get_activity(null)",
+      ]) {
+        const r = await client.query(sql);
+        const shown = JSON.stringify(r.rows);
+        expect(shown, sql).not.toContain(SECRET);
+        expect(shown, sql).not.toContain([...SECRET].reverse().join(""));
+      }
+    } finally {
+      await client.end();
+    }
+  });
+});
