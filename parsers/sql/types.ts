@@ -67,6 +67,11 @@ export interface StatementPart {
   flags: StatementFlag[];
   /** The functions this part is about (lower-case for unquoted names). */
   functions: string[];
+  /**
+   * Names in attribute notation (`c.leak_row`) that are a column or a user function — the text
+   * cannot tell. Deny and approve rules naming one of them decide the part; default deny does not.
+   */
+  possible?: true;
 }
 
 export interface ClassifyOptions {
@@ -74,6 +79,11 @@ export interface ClassifyOptions {
   standardConformingStrings?: boolean;
   /** Lower-case function names considered dangerous; defaults to DEFAULT_DANGEROUS_FUNCTIONS. */
   dangerousFunctions?: readonly string[];
+  /**
+   * Functions the session's catalogue knows outside pg_catalog (masking sessions read it): a name
+   * of these in attribute notation (`c.leak_row`) is an `execute` part, not only a possible call.
+   */
+  userFunctions?: ReadonlySet<string>;
 }
 
 export interface SqlClassifier {

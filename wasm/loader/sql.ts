@@ -205,7 +205,7 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
     const result = classifyStatements(sql, options);
     const scs = options.standardConformingStrings !== false;
     const inner = (text: string) => classifyStatements(text, options);
-    for (const stmt of result) stmt.parts = statementParts(stmt, sql, { standardConformingStrings: scs }, inner);
+    for (const stmt of result) stmt.parts = statementParts(stmt, sql, { standardConformingStrings: scs, userFunctions: options.userFunctions }, inner);
     return result;
   }
 

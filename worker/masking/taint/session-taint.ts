@@ -65,6 +65,11 @@ export class SessionTaint {
     this.detectors = config.rules.some((r) => (r.detectors?.length ?? 0) > 0 || (r.patterns?.length ?? 0) > 0);
   }
 
+  /** Functions outside pg_catalog the catalogue knew, plus those created in this session (undefined until it is read). */
+  get userFunctions(): ReadonlySet<string> | undefined {
+    return this.catalog?.userFunctions;
+  }
+
   /** Whether any rule masks by column (values are then masked whole, by their column). */
   get hasColumnRules(): boolean {
     return this.columnRules;
