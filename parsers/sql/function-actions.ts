@@ -261,6 +261,8 @@ function addAction(byAction: Map<FunctionAction, string[]>, action: FunctionActi
   byAction.set(action, list);
 }
 
+const ATTRIBUTE_HINT = /\.\s*(?:[A-Za-z_"\u0080-\uffff]|--|\/\*)/;
+
 /**
  * The names after a `.` that are not followed by `(` or another `.` (`c.email`, `c.leak_row`,
  * `(expr).f`, `a[1].f`, `$1.f`, `s.t.col`): each may be a column or the function PostgreSQL calls
@@ -269,7 +271,8 @@ function addAction(byAction: Map<FunctionAction, string[]>, action: FunctionActi
  * cannot be lexed.
  */
 export function attributeNames(text: string, scs: boolean): string[] | null {
-  if (!text.includes(".")) return [];
+  // Only a `.` before a name (or a comment) can start one; `1.5` in a large VALUES list cannot.
+  if (!ATTRIBUTE_HINT.test(text)) return [];
   const tokens = tokenize(text, scs);
   if (!tokens) return null;
   const names: string[] = [];
