@@ -1,10 +1,13 @@
 /**
- * Statement text of other sessions as a copy of masked values: `pg_stat_activity.query` shows the
+ * Server text that copies masked values where the statement names none of them. (1) Statement text of other sessions: `pg_stat_activity.query` shows the
  * last statement of every session of the same role, literals included — an application's
  * `… where api_token = '…'` or `insert … values (…, '<token>')` carries the value a column rule
  * masks, and no detector recognises a plain token. Through the gateway (real workerd +
  * PostgreSQL); ground truth from a superuser connection. Column rules only, no detectors, so what
- * is tested is the taint analysis (parsers/masking/taint/).
+ * is tested is the taint analysis (parsers/masking/taint/). (2) Notices and errors raised by code
+ * the statement does not show — a trigger of a table without masked columns that reads one
+ * (`raise notice 'token %', (select api_token …)`, a failing cast of it): an allowed write of that
+ * table is not tainted, so the message went out with detectors only.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
@@ -17,7 +20,7 @@ rules:
     effect: allow
     subjects: any
     resources: [demo-pg]
-    actions: [connect, sql.read, sql.transaction]
+    actions: [connect, sql.read, sql.write, sql.transaction]
 masking:
   rules:
     - name: secrets
@@ -78,6 +81,41 @@ describe("other sessions' statement text under column rules", () => {
       }
     } finally {
       await client.end();
+    }
+  });
+});
+
+describe("notices and errors raised inside functions (triggers) under column rules", () => {
+  it("replaces the text of a message whose context is a function, keeps the statement's own errors", async () => {
+    await superuser.query(`
+      create table st_orders (id int); create table st_casts (id int);
+      create function st_leak() returns trigger language plpgsql as $$ begin raise notice 'token %', (select api_token from customers where id = 1); return new; end $$;
+      create function st_cast() returns trigger language plpgsql as $$ begin perform (select api_token from customers where id = 1)::int; return new; end $$;
+      create trigger st_leak before insert on st_orders for each row execute function st_leak();
+      create trigger st_cast before insert on st_casts for each row execute function st_cast();
+      grant select, insert on st_orders, st_casts to public;
+    `);
+    const token = (await superuser.query("select api_token from customers where id = 1")).rows[0].api_token as string;
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    const notices: string[] = [];
+    client.on("notice", (n) => notices.push(JSON.stringify(n)));
+    try {
+      await client.query("insert into st_orders values (1)");
+      expect(notices).toHaveLength(1);
+      expect(notices[0]).not.toContain(token);
+      expect(notices[0]).toContain("[REDACTED]");
+      const err = (await client.query("insert into st_casts values (1)").catch((e) => e)) as pg.DatabaseError;
+      expect(err.code).toBe("22P02"); // the SQLSTATE is kept
+      expect(JSON.stringify({ ...err, message: err.message })).not.toContain(token);
+      // an error of the statement itself keeps its text
+      const own = (await client.query("select 'abc'::int").catch((e) => e)) as pg.DatabaseError;
+      expect(own.message).toContain('invalid input syntax for type integer: "abc"');
+      // the rows were written (the write itself was allowed)
+      expect((await superuser.query("select count(*)::int as n from st_orders")).rows[0].n).toBe(1);
+    } finally {
+      await client.end();
+      await superuser.query("drop table st_orders, st_casts; drop function st_leak(), st_cast()");
     }
   });
 });

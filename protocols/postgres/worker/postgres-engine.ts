@@ -908,6 +908,8 @@ export class PostgresEngine implements Engine {
         if (!taint && type === B.Notification && this.taint?.opaqueRan) taint = { rule: 0, sources: ["opaque code ran in this session"] };
         // One another session sent (an application trigger's row_to_json(NEW)) may carry any column.
         if (!taint && type === B.Notification && this.taint?.foreignNotification(bytes.subarray(start + 5, end))) taint = { rule: 0, sources: ["a notification from another session"] };
+        // A trigger's (or any function's) RAISE or failed cast may echo a masked value the statement never named.
+        if (!taint && (type === B.ErrorResponse || type === B.NoticeResponse) && this.taint?.raisedInFunction(bytes.subarray(start + 5, end))) taint = { rule: 0, sources: ["a message raised inside a function"] };
         const verdict = order ? order.received(type, bytes, start, end) : "forward";
         if (verdict === "drop" || verdict === "plan") {
           // Answers to the gateway's own messages: never forwarded, never recorded.
