@@ -204,6 +204,13 @@ describe("attribute notation (`c.f` is `f(c)`)", () => {
     expect(classifier.classify("select c.leak_row from t c")[0]!.parts![0]!.possible).toBe(true);
     // `s.f(` is a qualified call, not an attribute; a `.` inside strings and comments is nothing
     expect(parts("select s.f(1), 'a.b' /* c.d */ -- e.f\n")).toEqual(["execute:f"]);
+    // a wide select names many columns: they do not use up the calls' budget (256); past 1024 it fails closed
+    const wide = (n: number) => classifier.classify(`select ${Array.from({ length: n }, (_, i) => `t.c${i}`).join(", ")}, t.leak_row from t`)[0]!;
+    expect(wide(300).calls).toEqual([]);
+    expect(wide(300).attributes).toHaveLength(301);
+    expect(wide(1100).calls).toEqual([{ name: "", quoted: true, schema: "other", start: 0, end: 0 }]);
+    // the last token of a statement, and before `;`
+    expect(classifier.classify("select c.leak_row from t c; select c.leak_row2").map((x) => x.attributes)).toEqual([["leak_row"], ["leak_row2"]]);
     const known = classifier.classify("select c.leak_row, c.email from t c", { userFunctions: new Set(["leak_row"]) })[0]!;
     expect(known.parts).toEqual([
       { kind: "execute", command: "SELECT", flags: [], functions: ["leak_row"] },

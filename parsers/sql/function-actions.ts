@@ -21,7 +21,7 @@
  */
 import { IMMUTABLE, STABLE, VOLATILE } from "./pg-functions.generated.ts";
 import type { ClassifiedStatement, FunctionCall, StatementKind, StatementPart } from "./types.ts";
-import { lineCommentEnd, nextToken, tokenize } from "./tokenizer.ts";
+import { lineCommentEnd, nextToken } from "./tokenizer.ts";
 
 export type FunctionAction = Extract<StatementKind, "read" | "write" | "session" | "admin" | "execute" | "dynamic">;
 
@@ -230,10 +230,8 @@ export function statementParts(stmt: ClassifiedStatement, sql: string, options: 
   // parentheses too: `('my_seq'::regclass).nextval`, `(1234).pg_log_backend_memory_contexts`,
   // `c.leak_row` over a row. Built-in names are decided as calls (a column of that name is then
   // over-approximated as its call, which is harmless for every built-in that only reads).
-  const attributes = stmt.kind === "read" || stmt.kind === "write" ? attributeNames(sql.slice(stmt.start, stmt.end), options.standardConformingStrings) : [];
   const possible: string[] = [];
-  if (attributes === null) inner.push({ kind: "unknown", command: `${stmt.command} (attribute notation the classifier cannot read)`, flags: [], functions: [] });
-  for (const name of attributes ?? []) {
+  for (const name of stmt.attributes ?? []) {
     if (!CATALOGUED_READ.has(name) && !CATALOGUED_VOLATILE.has(name)) {
       // Somebody's function or a column: only the session's catalogue can tell (a function it
       // knows is an execute part); otherwise a possible call that only deny/approve rules naming
@@ -259,37 +257,6 @@ function addAction(byAction: Map<FunctionAction, string[]>, action: FunctionActi
   const list = byAction.get(action) ?? [];
   if (!list.includes(name)) list.push(name);
   byAction.set(action, list);
-}
-
-const ATTRIBUTE_HINT = /\.\s*(?:[A-Za-z_"\u0080-\uffff]|--|\/\*)/;
-
-/**
- * The names after a `.` that are not followed by `(` or another `.` (`c.email`, `c.leak_row`,
- * `(expr).f`, `a[1].f`, `$1.f`, `s.t.col`): each may be a column or the function PostgreSQL calls
- * in attribute notation. Unquoted names folded to lower case, quoted ones exact; a `U&"…"` name
- * (its spelling depends on UESCAPE) is reported as `""`, which no built-in is. Null when the text
- * cannot be lexed.
- */
-export function attributeNames(text: string, scs: boolean): string[] | null {
-  // Only a `.` before a name (or a comment) can start one; `1.5` in a large VALUES list cannot.
-  if (!ATTRIBUTE_HINT.test(text)) return [];
-  const tokens = tokenize(text, scs);
-  if (!tokens) return null;
-  const names: string[] = [];
-  for (let i = 1; i < tokens.length; i++) {
-    const t = tokens[i]!;
-    const before = tokens[i - 1]!;
-    if (before.kind !== "punct" || before.value !== ".") continue;
-    const next = tokens[i + 1];
-    if (next && next.kind === "punct" && (next.value === "(" || next.value === ".")) continue;
-    let name: string;
-    if (t.kind === "word") name = t.value.replace(/[A-Z]+/g, (m) => m.toLowerCase());
-    else if (t.kind === "ident") name = t.value;
-    else if (t.kind === "punct" && t.value === "U&") name = "";
-    else continue; // `c.*`, a number
-    if (!names.includes(name)) names.push(name);
-  }
-  return names;
 }
 
 // ---- argument extraction (a small scanner for the argument list of one call) ----

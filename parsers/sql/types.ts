@@ -37,6 +37,12 @@ export interface ClassifiedStatement {
   /** Every `name(` of the statement (deduplicated), for function-level classification. */
   calls?: FunctionCall[];
   /**
+   * Names after a `.` that are neither a qualified call nor a qualifier (`c.email`, `c.leak_row`,
+   * `(expr).f`), deduplicated, as PostgreSQL resolves them: each is a column or, in attribute
+   * notation, the call `f(x)`. Unquoted names lower-cased, quoted exact, `U&"…"` decoded.
+   */
+  attributes?: string[];
+  /**
    * What the statement's function calls do beyond its own kind (parsers/sql/function-actions.ts):
    * one part per action (`write`, `admin`, `execute`, `dynamic`, …) and, for SQL-executing calls,
    * the statements of their literal SQL argument. A policy must allow the statement and every part.
