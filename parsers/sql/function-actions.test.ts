@@ -209,6 +209,8 @@ describe("attribute notation (`c.f` is `f(c)`)", () => {
     expect(wide(300).calls).toEqual([]);
     expect(wide(300).attributes).toHaveLength(301);
     expect(wide(1100).calls).toEqual([{ name: "", quoted: true, schema: "other", start: 0, end: 0 }]);
+    // comments and whitespace around the dot, a U&"…" name decoded
+    expect(classifier.classify("select c . /* x */ LEAK_ROW, c.--y\n\"Mixed\", c.U&\"le\\0061k\" from t c")[0]!.attributes).toEqual(["leak_row", "Mixed", "leak"]);
     // the last token of a statement, and before `;`
     expect(classifier.classify("select c.leak_row from t c; select c.leak_row2").map((x) => x.attributes)).toEqual([["leak_row"], ["leak_row2"]]);
     const known = classifier.classify("select c.leak_row, c.email from t c", { userFunctions: new Set(["leak_row"]) })[0]!;
