@@ -127,7 +127,10 @@ export class PolicyEngine implements CompiledPolicy {
     // On ties a decision naming a rule wins over default deny, then a part's reason over the
     // statement's own: it names what the statement's functions do.
     const perStatement: StatementDecision[] = statements.map((stmt, index) => {
-      const decided = [...(stmt.parts ?? []).map((part) => decidePart(part, index)), decidePart(stmt, index)];
+      // A possible call (a name in attribute notation that may be a column, parsers/sql/types.ts)
+      // counts only where a rule decided it: a deny or approve rule naming the function.
+      const parts = (stmt.parts ?? []).map((part) => ({ part, d: decidePart(part, index) })).filter(({ part, d }) => !part.possible || d.rule !== null);
+      const decided = [...parts.map(({ d }) => d), decidePart(stmt, index)];
       let verdict = decided[0]!;
       for (const d of decided) {
         if (EFFECT_RANK[d.effect] > EFFECT_RANK[verdict.effect] || (d.effect === verdict.effect && verdict.rule === null && d.rule !== null)) verdict = d;

@@ -192,3 +192,49 @@ describe("policies over statement parts", () => {
     expect(d.rule).toBe("no-sleeping");
   });
 });
+
+describe("attribute notation (`c.f` is `f(c)`)", () => {
+  it("decides built-in names as calls, and other names as possible calls unless the catalogue knows them", () => {
+    expect(parts("select ('s'::regclass).nextval")).toEqual(["write:nextval"]);
+    expect(parts("select (1234).pg_log_backend_memory_contexts")).toEqual(["admin:pg_log_backend_memory_contexts"]);
+    expect(parts("select ('select 1'::text).ts_stat")).toEqual(["dynamic:ts_stat", "unknown:ts_stat"]);
+    // built-ins that only read (a column called `name` or `length` too) add nothing
+    expect(parts("select c.name, c.length, c.* from t c")).toEqual([]);
+    expect(parts("select c.leak_row, (c).Other, c.\"Q\", a[1].x, $1.y, s.t.col from t c")).toEqual(["execute:leak_row,other,Q,x,y,col"]);
+    expect(classifier.classify("select c.leak_row from t c")[0]!.parts![0]!.possible).toBe(true);
+    // `s.f(` is a qualified call, not an attribute; a `.` inside strings and comments is nothing
+    expect(parts("select s.f(1), 'a.b' /* c.d */ -- e.f\n")).toEqual(["execute:f"]);
+    // a wide select names many columns: they do not use up the calls' budget (256); past 1024 it fails closed
+    const wide = (n: number) => classifier.classify(`select ${Array.from({ length: n }, (_, i) => `t.c${i}`).join(", ")}, t.leak_row from t`)[0]!;
+    expect(wide(300).calls).toEqual([]);
+    expect(wide(300).attributes).toHaveLength(301);
+    expect(wide(1100).calls).toEqual([{ name: "", quoted: true, schema: "other", start: 0, end: 0 }]);
+    // comments and whitespace around the dot, a U&"…" name decoded
+    expect(classifier.classify("select c . /* x */ LEAK_ROW, c.--y\n\"Mixed\", c.U&\"le\\0061k\" from t c")[0]!.attributes).toEqual(["leak_row", "Mixed", "leak"]);
+    // the last token of a statement, and before `;`
+    expect(classifier.classify("select c.leak_row from t c; select c.leak_row2").map((x) => x.attributes)).toEqual([["leak_row"], ["leak_row2"]]);
+    const known = classifier.classify("select c.leak_row, c.email from t c", { userFunctions: new Set(["leak_row"]) })[0]!;
+    expect(known.parts).toEqual([
+      { kind: "execute", command: "SELECT", flags: [], functions: ["leak_row"] },
+      { kind: "execute", command: "SELECT", flags: [], functions: ["email"], possible: true },
+    ]);
+  });
+
+  it("a possible call is decided only by rules naming the function, never by default deny", async () => {
+    const loaded = await loadPolicy(
+      "version: 1\nrules:\n  - name: reads\n    effect: allow\n    subjects: any\n    resources: any\n    actions: [sql.read]\n  - name: no-leak\n    effect: deny\n    subjects: any\n    resources: any\n    actions: [{ sql: { functions: [leak_row] } }]\n  - name: hold-audit\n    effect: approve\n    subjects: any\n    approvers: any\n    resources: any\n    actions: [{ sql: { functions: [audit_row] } }]\n",
+      "p.yaml",
+    );
+    if (!loaded.ok) throw new Error(loaded.errors.join("\n"));
+    const decide = (sql: string, userFunctions?: ReadonlySet<string>) =>
+      loaded.policy.decideSql({ identity: { issuer: "i", subject: "s", claims: {} }, resource: { name: "db", type: "postgres", labels: {} }, statements: classifier.classify(sql, { userFunctions }) });
+    expect(decide("select c.email, c.id from t c").effect).toBe("allow");
+    expect(decide("select c.leak_row from t c").rule).toBe("no-leak");
+    expect(decide("select (c).LEAK_ROW from t c").effect).toBe("deny");
+    expect(decide("select c.audit_row from t c").effect).toBe("approve");
+    // with the session's catalogue it is a call: no rule allows execute
+    const d = decide("select c.other_fn from t c", new Set(["other_fn"]));
+    expect(d.effect).toBe("deny");
+    expect(d.reason).toMatch(/no rule allows execute/);
+  });
+});

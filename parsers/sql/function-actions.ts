@@ -191,7 +191,7 @@ export type Classify = (sql: string) => ClassifiedStatement[];
  * plans, so its volatile built-ins are left out), and two-phase commit (a `write` part). DDL,
  * privilege, procedural… statements need those (broader) grants anyway.
  */
-export function statementParts(stmt: ClassifiedStatement, sql: string, options: { standardConformingStrings: boolean }, classify: Classify, depth = 0): StatementPart[] {
+export function statementParts(stmt: ClassifiedStatement, sql: string, options: { standardConformingStrings: boolean; userFunctions?: ReadonlySet<string> }, classify: Classify, depth = 0): StatementPart[] {
   if (TWO_PHASE_COMMANDS.has(stmt.command)) return [{ kind: "write", command: stmt.command, flags: [], functions: [] }];
   if (stmt.kind !== "read" && stmt.kind !== "write") return [];
   // EXPLAIN without ANALYZE does not run the statement, but the planner does evaluate immutable
@@ -226,9 +226,37 @@ export function statementParts(stmt: ClassifiedStatement, sql: string, options: 
       inner.push(...s.parts);
     }
   }
+  // Attribute notation `x.f` calls `f(x)` when `f` is not a column of `x` — any expression in
+  // parentheses too: `('my_seq'::regclass).nextval`, `(1234).pg_log_backend_memory_contexts`,
+  // `c.leak_row` over a row. Built-in names are decided as calls (a column of that name is then
+  // over-approximated as its call, which is harmless for every built-in that only reads).
+  const possible: string[] = [];
+  for (const name of stmt.attributes ?? []) {
+    if (!CATALOGUED_READ.has(name) && !CATALOGUED_VOLATILE.has(name)) {
+      // Somebody's function or a column: only the session's catalogue can tell (a function it
+      // knows is an execute part); otherwise a possible call that only deny/approve rules naming
+      // the function decide (parsers/policy/engine.ts), never default deny.
+      if (options.userFunctions?.has(name)) addAction(byAction, "execute", name);
+      else if (!possible.includes(name)) possible.push(name);
+      continue;
+    }
+    const action = functionAction({ name, quoted: false, schema: "", start: 0, end: 0 });
+    if (planOnly && action !== "execute" && CATALOGUED_VOLATILE.has(name)) continue;
+    if (action === "read" && !CATALOGUED_VOLATILE.has(name)) continue;
+    // `('select …'::text).ts_stat`: SQL text the argument reader cannot see
+    if (action === "dynamic") inner.push({ kind: "unknown", command: `${stmt.command} (SQL text of ${name} in attribute notation)`, flags: [], functions: [name] });
+    addAction(byAction, action, name);
+  }
   const parts: StatementPart[] = [];
   for (const [action, functions] of byAction) parts.push({ kind: action, command: stmt.command, flags: [], functions });
+  if (possible.length > 0) parts.push({ kind: "execute", command: stmt.command, flags: [], functions: possible, possible: true });
   return [...parts, ...inner];
+}
+
+function addAction(byAction: Map<FunctionAction, string[]>, action: FunctionAction, name: string): void {
+  const list = byAction.get(action) ?? [];
+  if (!list.includes(name)) list.push(name);
+  byAction.set(action, list);
 }
 
 // ---- argument extraction (a small scanner for the argument list of one call) ----

@@ -37,6 +37,12 @@ export interface ClassifiedStatement {
   /** Every `name(` of the statement (deduplicated), for function-level classification. */
   calls?: FunctionCall[];
   /**
+   * Names after a `.` that are neither a qualified call nor a qualifier (`c.email`, `c.leak_row`,
+   * `(expr).f`), deduplicated, as PostgreSQL resolves them: each is a column or, in attribute
+   * notation, the call `f(x)`. Unquoted names lower-cased, quoted exact, `U&"…"` decoded.
+   */
+  attributes?: string[];
+  /**
    * What the statement's function calls do beyond its own kind (parsers/sql/function-actions.ts):
    * one part per action (`write`, `admin`, `execute`, `dynamic`, …) and, for SQL-executing calls,
    * the statements of their literal SQL argument. A policy must allow the statement and every part.
@@ -67,6 +73,11 @@ export interface StatementPart {
   flags: StatementFlag[];
   /** The functions this part is about (lower-case for unquoted names). */
   functions: string[];
+  /**
+   * Names in attribute notation (`c.leak_row`) that are a column or a user function — the text
+   * cannot tell. Deny and approve rules naming one of them decide the part; default deny does not.
+   */
+  possible?: true;
 }
 
 export interface ClassifyOptions {
@@ -74,6 +85,11 @@ export interface ClassifyOptions {
   standardConformingStrings?: boolean;
   /** Lower-case function names considered dangerous; defaults to DEFAULT_DANGEROUS_FUNCTIONS. */
   dangerousFunctions?: readonly string[];
+  /**
+   * Functions the session's catalogue knows outside pg_catalog (masking sessions read it): a name
+   * of these in attribute notation (`c.leak_row`) is an `execute` part, not only a possible call.
+   */
+  userFunctions?: ReadonlySet<string>;
 }
 
 export interface SqlClassifier {

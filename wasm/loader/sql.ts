@@ -62,6 +62,7 @@ const T_LPAREN = 12;
 const T_RPAREN = 13;
 const T_LBRACKET = 14;
 const T_COMMA = 17;
+const T_DOT = 18;
 /** Function-row type bits (classify.ts CALL_ROW): a call row, its qualifier code and UESCAPE character. */
 const CALL_ROW = 1 << 24;
 const CALLS_TRUNCATED_BIT = 64;
@@ -176,11 +177,18 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
       for (let b = 0; b < FLAGS.length; b++) if (flagBits & (1 << b)) flags.push(FLAGS[b]!);
       const functions: string[] = [];
       const calls: FunctionCall[] = [];
+      const attributes: string[] = [];
       // Too many distinct calls to report them all: an unnamed call of another schema fails closed.
       if (flagBits & CALLS_TRUNCATED_BIT) calls.push({ name: "", quoted: true, schema: "other", start, end: start });
       for (let f = rows[r + 6]!, n = rows[r + 7]!; n > 0; f++, n--) {
         const fr = f * FN_ROW_INTS;
         const tag = fnRows[fr + 3]!;
+        if (tag & CALL_ROW && ((tag >> 25) & 0x1f) === T_DOT && ((tag >> 8) & 0xff) === 0) {
+          // attribute notation `x.f` (classify.ts recordAttribute); a U&"…" name the decoder rejects is ""
+          const name = callOf(sql, at(fnRows[fr]!), at(fnRows[fr + 1]!), tag, "").name;
+          if (!attributes.includes(name)) attributes.push(name);
+          continue;
+        }
         if (tag & CALL_ROW) {
           const prev = fnRows[fr + 2]!;
           calls.push(callOf(sql, at(fnRows[fr]!), at(fnRows[fr + 1]!), tag, prev < 0 ? "" : WORD.exec(sql.slice(at(prev), at(prev) + 64))?.[0] ?? ""));
@@ -196,7 +204,7 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
       let command = COMMANDS[cmd] ?? "";
       if (obj > 0) command = `${command} ${OBJECTS[obj] ?? ""}`;
       if (command === "") command = firstWord(sql.slice(start, end));
-      result[s] = { kind: KINDS[rows[r]!] ?? "unknown", command, start, end, flags, functions, calls };
+      result[s] = { kind: KINDS[rows[r]!] ?? "unknown", command, start, end, flags, functions, calls, ...(attributes.length ? { attributes } : {}) };
     }
     return result;
   }
@@ -205,7 +213,7 @@ export function createSqlClassifier(module: WebAssembly.Module): SqlClassifier {
     const result = classifyStatements(sql, options);
     const scs = options.standardConformingStrings !== false;
     const inner = (text: string) => classifyStatements(text, options);
-    for (const stmt of result) stmt.parts = statementParts(stmt, sql, { standardConformingStrings: scs }, inner);
+    for (const stmt of result) stmt.parts = statementParts(stmt, sql, { standardConformingStrings: scs, userFunctions: options.userFunctions }, inner);
     return result;
   }
 

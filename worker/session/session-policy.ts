@@ -62,7 +62,9 @@ export class SessionPolicy {
     }
     if (module?.actionNamespace === "sql") {
       const standardConformingStrings = request.attributes?.standardConformingStrings !== false;
-      const statements = this.classifier.classify(request.text, { standardConformingStrings });
+      const known = request.attributes?.userFunctions;
+      const userFunctions = known instanceof Set ? (known as ReadonlySet<string>) : undefined;
+      const statements = this.classifier.classify(request.text, { standardConformingStrings, userFunctions });
       return { decision: this.compiled.decideSql({ ...facts, statements }), statements };
     }
     if (module?.policy) return { decision: this.compiled.decideRequest(module.policy.namespace, { ...facts, request: request.attributes?.request }), statements: [] };

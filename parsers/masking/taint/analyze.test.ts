@@ -50,6 +50,10 @@ describe("taint analysis", () => {
     'select U&"\\0065mail" from customers',
     "select x from brand_new_view",
     "select most_common_vals from pg_stats",
+    // other sessions' statement text holds masked values as literals
+    "select query from pg_stat_activity",
+    "select pg_stat_get_backend_activity(b) from pg_stat_get_backend_idset() b",
+    "select query from pg_stat_get_activity(null)",
     "select trim(from c::text) from customers c",
     "select name, name, name from customers union all select email, card_number, api_token from customers",
     "select name, name, name, name, name, name, created_at from customers union all select * from customers",

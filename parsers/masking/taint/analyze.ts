@@ -73,7 +73,10 @@ export interface AnalyzeOptions {
   settingsTainted?: boolean;
 }
 
-/** Built-in functions that run SQL given as text or read a table named by a string. */
+/**
+ * Built-ins that run SQL given as text or read a table named by a string, and relations or
+ * functions whose values are copies of other data (column statistics, statement text).
+ */
 const SQL_RUNNING_FUNCTIONS = new Set([
   "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema",
   "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema", "schema_to_xml", "schema_to_xmlschema",
@@ -81,6 +84,8 @@ const SQL_RUNNING_FUNCTIONS = new Set([
   "ts_stat", "ts_rewrite", "dblink", "dblink_exec", "dblink_open", "dblink_fetch", "dblink_send_query", "dblink_get_result",
   "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data",
   "pg_read_file", "pg_read_binary_file", "lo_get", "loread", "lo_export",
+  // other sessions' statement text, literals included (`… where api_token = '…'`)
+  "pg_stat_activity", "pg_stat_get_activity", "pg_stat_get_backend_activity", "pg_stat_statements",
 ]);
 
 /** Longer statements are not analysed: all their computed columns are derived (and writes refused). */

@@ -10,7 +10,9 @@
  *
  * Views and materialized views in user schemas always taint (fail closed: their definition may
  * read a masked column through any function); so do the statistics views that show column
- * values (pg_stats, pg_stats_ext, pg_stats_ext_exprs). Other system views are clean.
+ * values (pg_stats, pg_stats_ext, pg_stats_ext_exprs) and the views that show statement text of
+ * other sessions (pg_stat_activity, pg_stat_statements): an application's `… where api_token =
+ * '…'` carries the masked value as a literal. Other system views are clean.
  */
 import type { TaintCatalog } from "./analyze.ts";
 import type { PgTypeInfo } from "../binary-values.ts";
@@ -64,7 +66,11 @@ function serverMajorVersion(serverVersion: string | undefined): number | undefin
 }
 
 const SYSTEM_SCHEMAS = new Set(["pg_catalog", "information_schema", "pg_toast"]);
-const VALUE_STATISTICS_VIEWS = new Set(["pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data"]);
+/** System relations whose values may be copies of masked values: column statistics, other sessions' statement text. */
+const VALUE_STATISTICS_VIEWS = new Set([
+  "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data",
+  "pg_stat_activity", "pg_stat_statements",
+]);
 const BASE_TABLE_KINDS = new Set(["r", "p", "f", "t"]);
 
 export interface Relation {

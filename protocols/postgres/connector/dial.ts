@@ -12,5 +12,6 @@ export type DialOptions = TransportOptions & StartupOptions;
  */
 export async function dialPostgres(resource: PostgresResourceConfig, clientStartup: unknown, login: SessionLogin, opts: DialOptions = {}): Promise<AuthenticatedSession> {
   const socket = await openTransport(resource, opts);
-  return await authenticate(socket, resource, filterStartupParameters(clientStartup), login, opts);
+  // Pipeline sessions get pg_catalog first in search_path before the worker sees them (startup.ts, SEARCH_PATH_PIN).
+  return await authenticate(socket, resource, filterStartupParameters(clientStartup), login, { ...opts, pinSearchPath: true });
 }

@@ -63,7 +63,27 @@ export interface AuthenticatedSession {
 export interface StartupOptions {
   startupTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Pipeline sessions: put pg_catalog first in search_path before the session is handed over (SEARCH_PATH_PIN). */
+  pinSearchPath?: boolean;
 }
+
+/**
+ * Run once after login, before any pipeline byte: a search_path that lists pg_catalog after
+ * another schema (`ALTER ROLE … SET search_path = public, pg_catalog`, or a database default)
+ * makes an unqualified `lower(x)` call `public.lower(text)` — somebody's function — while the
+ * classifier and the policy decide it as the built-in. PostgreSQL searches pg_catalog first only
+ * when the path does not name it, so a path that names it anywhere but first gets `pg_catalog, `
+ * in front: functions, operators and types resolve to the system's own, and the role's schemas are
+ * still searched for relations in their order. A path that does not name pg_catalog is left as it
+ * is (pg_catalog is searched first already, whatever schemas appear later). Every name in the
+ * statement is schema-qualified, so the path it inspects cannot redirect it; no backslash, so it
+ * reads the same whatever standard_conforming_strings is. The server reports the new value
+ * (ParameterStatus, PostgreSQL 18) and the worker pins that as the session's login value.
+ */
+export const SEARCH_PATH_PIN =
+  "SELECT pg_catalog.set_config('search_path', pg_catalog.concat('pg_catalog, ', pg_catalog.current_setting('search_path')), false)" +
+  " WHERE pg_catalog.current_setting('search_path') OPERATOR(pg_catalog.~*) 'pg_catalog'" +
+  " AND pg_catalog.current_setting('search_path') OPERATOR(pg_catalog.!~) '^[[:space:]]*(pg_catalog|\"pg_catalog\")[[:space:]]*(,|$)'";
 
 /** Who the connector logs in as for one session (login.ts picks it from the access level). */
 export interface SessionLogin {
@@ -100,6 +120,7 @@ export async function authenticate(
   let backendKey: BackendKey | undefined;
   let scram: ScramSha256Client | undefined;
   let authenticated = false;
+  let pin: "no" | "to-send" | "sent" = opts.pinSearchPath ? "to-send" : "no";
 
   const needPassword = (): string => {
     if (password === undefined) throw new TargetError("28000", `${prefix}: the target asks for a password but none is configured`);
@@ -155,6 +176,8 @@ export async function authenticate(
       }
       case "E": {
         const err = decode(bytes) as AuthMessage & ErrorFields;
+        // The session must not start with a search_path the policy's reading does not match.
+        if (pin === "sent") throw new TargetError("08001", `${prefix}: could not pin search_path with pg_catalog first: ${err.message ?? "the server refused"}`);
         const message = `${prefix}: ${err.message ?? "target refused the connection"}`;
         throw new TargetError(err.code && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : "08001", message, err.detail);
       }
@@ -174,8 +197,20 @@ export async function authenticate(
       case "Z": {
         if (!authenticated) throw new TargetError("08P01", `${prefix}: target sent ReadyForQuery before authentication`);
         const msg = decode(bytes) as AuthMessage & { status: string };
+        if (pin === "to-send") {
+          pin = "sent";
+          socket.write(serialize.query(SEARCH_PATH_PIN));
+          return undefined;
+        }
+        if (pin === "sent" && msg.status !== "I") throw new TargetError("08001", `${prefix}: the target did not finish pinning search_path (transaction status ${msg.status})`);
         return msg.status;
       }
+      // The answer to SEARCH_PATH_PIN: its row, its command tag.
+      case "T":
+      case "D":
+      case "C":
+        if (pin !== "sent") throw new TargetError("08P01", `${prefix}: unexpected message '${String.fromCharCode(code)}' from target during startup`);
+        return undefined;
       default:
         throw new TargetError("08P01", `${prefix}: unexpected message '${String.fromCharCode(code)}' from target during startup`);
     }

@@ -5,6 +5,8 @@
  */
 import type { RequestDescription } from "../../types.ts";
 
-export function sqlRequest(sql: string, standardConformingStrings: boolean, parameters?: readonly string[]): RequestDescription {
-  return { protocol: "postgres", actions: [], text: sql, ...(parameters ? { parameters } : {}), attributes: { standardConformingStrings } };
+export function sqlRequest(sql: string, standardConformingStrings: boolean, parameters?: readonly string[], userFunctions?: ReadonlySet<string>): RequestDescription {
+  // userFunctions (the session's catalogue, when masking read one): `c.f` in attribute notation is
+  // then known to call somebody's function f (parsers/sql/function-actions.ts).
+  return { protocol: "postgres", actions: [], text: sql, ...(parameters ? { parameters } : {}), attributes: { standardConformingStrings, ...(userFunctions ? { userFunctions } : {}) } };
 }

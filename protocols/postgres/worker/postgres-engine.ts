@@ -605,7 +605,7 @@ export class PostgresEngine implements Engine {
     unconfirmed: string | null,
   ): Promise<{ refusal: { code: string; message: string } | null; statements: readonly ClassifiedStatement[]; approve?: Decision; taint?: Taint | null }> {
     const scs = this.standardConformingStrings;
-    const { decision, statements } = this.host.policy.decide(sqlRequest(sql, scs));
+    const { decision, statements } = this.host.policy.decide(sqlRequest(sql, scs, undefined, this.taint?.userFunctions));
     // The tenant's request rate (hosted mode): a simple query costs its statements, a Parse one.
     // 53400 (configuration_limit_exceeded); the session stays usable.
     const throttled = await this.host.admitRequest?.(message === "simple" ? statements.length : 1);
@@ -629,7 +629,7 @@ export class PostgresEngine implements Engine {
       unconfirmed ??
       // standard_conforming_strings changes only what a backslash means: without one, both
       // readings are the same and the second classification (and decision) is skipped.
-      (!sql.includes("\\") || sameLexing(statements, this.host.policy.decide(sqlRequest(sql, !scs)).statements)
+      (!sql.includes("\\") || sameLexing(statements, this.host.policy.decide(sqlRequest(sql, !scs, undefined, this.taint?.userFunctions)).statements)
         ? null
         : "the query reads differently with standard_conforming_strings on and off (a backslash before a quote in a plain string); write it so both readings agree, e.g. with E'' or doubled quotes") ??
       pinViolation(sql, statements, scs);
@@ -798,7 +798,7 @@ export class PostgresEngine implements Engine {
    * (denied, timed out, the approval service unreachable) → 42501 and the session stays usable.
    */
   private async holdForApproval(sql: string, decision: Decision, bound?: { binding: Uint8Array; parameters: string[] }): Promise<{ code: string; message: string } | null> {
-    const out = await this.holdChain.decode({ decision, bound }, sqlRequest(sql, this.standardConformingStrings));
+    const out = await this.holdChain.decode({ decision, bound }, sqlRequest(sql, this.standardConformingStrings, undefined, this.taint?.userFunctions));
     return out.kind === "refused" ? { code: out.refusal.code ?? SQLSTATE_BY_KIND[out.refusal.kind], message: out.refusal.message } : null;
   }
 
@@ -908,6 +908,8 @@ export class PostgresEngine implements Engine {
         if (!taint && type === B.Notification && this.taint?.opaqueRan) taint = { rule: 0, sources: ["opaque code ran in this session"] };
         // One another session sent (an application trigger's row_to_json(NEW)) may carry any column.
         if (!taint && type === B.Notification && this.taint?.foreignNotification(bytes.subarray(start + 5, end))) taint = { rule: 0, sources: ["a notification from another session"] };
+        // A trigger's (or any function's) RAISE or failed cast may echo a masked value the statement never named.
+        if (!taint && (type === B.ErrorResponse || type === B.NoticeResponse) && this.taint?.raisedInFunction(bytes.subarray(start + 5, end))) taint = { rule: 0, sources: ["a message raised inside a function"] };
         const verdict = order ? order.received(type, bytes, start, end) : "forward";
         if (verdict === "drop" || verdict === "plan") {
           // Answers to the gateway's own messages: never forwarded, never recorded.

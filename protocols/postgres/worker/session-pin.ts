@@ -47,7 +47,7 @@ export function pinViolation(sql: string, statements: readonly ClassifiedStateme
   const setConfig = setConfigViolation(sql, statements, scs);
   if (setConfig) return setConfig;
   // UPDATE pg_settings is SET by another name (the view's rule calls set_config), also inside dynamic SQL.
-  const writesSettings = (s: ClassifiedStatement) => s.kind !== "read" || (s.parts ?? []).some((p) => p.kind !== "read");
+  const writesSettings = (s: ClassifiedStatement) => s.kind !== "read" || (s.parts ?? []).some((p) => p.kind !== "read" && !p.possible);
   if (statements.some((s) => writesSettings(s) && /pg_settings/i.test(sql.slice(s.start, s.end)))) {
     return "pg_settings may only be read: writing to it changes session settings";
   }

@@ -149,6 +149,8 @@ export const FN_ROW_BYTES: i32 = 16;
 const MAX_FUNCTIONS_PER_STATEMENT: i32 = 64;
 /** Distinct call rows per statement; more sets CALLS_TRUNCATED_BIT (the policy layer then fails closed). */
 const MAX_CALLS_PER_STATEMENT: i32 = 256;
+/** Names in attribute notation (`c.email`, `c.leak_row`) kept per statement, besides the calls; more fail closed. */
+const MAX_ATTRIBUTES_PER_STATEMENT: i32 = 1024;
 /**
  * Function-row type bits: a call row (every `name(`), its qualifier (0 none, 1 pg_catalog, 2 other),
  * UESCAPE char, and (bits 25..29) the type of the token before the name; field 8 of a call row is
@@ -205,6 +207,7 @@ let atomicDepth: i32 = 0;
 let fnFirst: i32 = 0;
 let fnHere: i32 = 0;
 let callsHere: i32 = 0;
+let attributesHere: i32 = 0;
 let callsTruncated = false;
 
 let p1Type: i32 = 0, p1Kw: i32 = 0, p1Start: i32 = 0, p1End: i32 = 0, p1BodyStart: i32 = 0, p1BodyEnd: i32 = 0, p1Cooked = false;
@@ -521,6 +524,26 @@ function recordCall(type: i32, start: i32, end: i32, bodyStart: i32, bodyEnd: i3
   callsHere++;
 }
 
+/**
+ * Attribute notation: PostgreSQL reads `x.f` as the call `f(x)` when `x` has no column `f` (also
+ * `(expr).f`, `a[1].f`), so the name after a dot — once the next token shows it is neither a
+ * qualified call `s.f(` nor a qualifier `s.t.` — is reported as a row tagged qualifier 0 after a
+ * `.` (a qualified call always has qualifier 1 or 2). The policy layer decides what it may be
+ * (function-actions.ts). They have their own budget: a wide select names many columns.
+ */
+function recordAttribute(): void {
+  if (attributesHere >= MAX_ATTRIBUTES_PER_STATEMENT) {
+    callsTruncated = true;
+    return;
+  }
+  const before = callsHere;
+  recordCall(p1Type, p1Start, p1End, p1BodyStart, p1BodyEnd, 92, 0, T_DOT, p2Start);
+  if (callsHere > before) {
+    callsHere = before;
+    attributesHere++;
+  }
+}
+
 @inline function isName(t: i32): bool {
   return t == T_IDENT || t == T_QIDENT || t == T_UIDENT;
 }
@@ -543,6 +566,7 @@ function beginStatement(): void {
   fnFirst = fnTotal;
   fnHere = 0;
   callsHere = 0;
+  attributesHere = 0;
   callsTruncated = false;
   p1Type = T_EOF; p1Kw = 0; p2Type = T_EOF; p2Kw = 0; p3Type = T_EOF;
   chainPrevKw = 0;
@@ -639,6 +663,7 @@ function feed(): void {
 
   const prevKw = p1Type == T_IDENT ? p1Kw : 0;
   const afterDot = p1Type == T_DOT;
+  if (p2Type == T_DOT && isName(p1Type) && t != T_LPAREN && t != T_DOT) recordAttribute();
 
   if (t == T_LPAREN) {
     // a call: name(  — or U&"name" UESCAPE 'c' (
@@ -1212,6 +1237,7 @@ function finishStatement(count: i32): void {
   outObj = 0;
   outFlags = 0;
   if (atomicDepth > 0 || depth != 0 || distrust || setCfgState != 0) bad = true;
+  if (p2Type == T_DOT && isName(p1Type)) recordAttribute(); // `select c.leak_row` ends with it
   let kind = classifyHead();
   if (semiInParens && !(outCmd == CMD_CREATE && outObj == OBJ_RULE)) bad = true; // only rules allow (a; b)
   if (bad) kind = KIND_UNKNOWN;

@@ -65,6 +65,11 @@ export class SessionTaint {
     this.detectors = config.rules.some((r) => (r.detectors?.length ?? 0) > 0 || (r.patterns?.length ?? 0) > 0);
   }
 
+  /** Functions outside pg_catalog the catalogue knew, plus those created in this session (undefined until it is read). */
+  get userFunctions(): ReadonlySet<string> | undefined {
+    return this.catalog?.userFunctions;
+  }
+
   /** Whether any rule masks by column (values are then masked whole, by their column). */
   get hasColumnRules(): boolean {
     return this.columnRules;
@@ -239,6 +244,26 @@ export class SessionTaint {
     if (!this.columnRules) return false;
     const pid = body.length >= 4 ? new DataView(body.buffer, body.byteOffset, 4).getInt32(0) : -1;
     return this.catalog?.backendPid === undefined || pid !== this.catalog.backendPid;
+  }
+
+  /**
+   * An ErrorResponse/NoticeResponse raised inside a function (its context field names one:
+   * `PL/pgSQL function f() line 3 at RAISE`, `SQL function "f" statement 1`): code the statement
+   * does not show — a trigger, a row-level-security policy's function, a user type's cast — may
+   * read a masked column and put it in the text (`raise notice '%', (select api_token …)`, a failed
+   * cast of it) while the statement itself names nothing masked. With column rules its text is
+   * replaced like that of a tainted statement (SQLSTATE kept); the statement's own errors keep theirs.
+   */
+  raisedInFunction(body: Uint8Array): boolean {
+    if (!this.columnRules) return false;
+    let off = 0;
+    while (off < body.length && body[off] !== 0) {
+      const z = body.indexOf(0, off + 1);
+      if (z < 0) return true; // malformed: fail closed
+      if (body[off] === 0x57 /* W */ && /\bfunction\b/i.test(decoder.decode(body.subarray(off + 1, z)))) return true;
+      off = z + 1;
+    }
+    return false;
   }
 
   /** NotificationResponse body with its payload replaced (pid and channel kept). */

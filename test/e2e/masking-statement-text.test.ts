@@ -1,0 +1,121 @@
+/**
+ * Server text that copies masked values where the statement names none of them. (1) Statement text of other sessions: `pg_stat_activity.query` shows the
+ * last statement of every session of the same role, literals included — an application's
+ * `… where api_token = '…'` or `insert … values (…, '<token>')` carries the value a column rule
+ * masks, and no detector recognises a plain token. Through the gateway (real workerd +
+ * PostgreSQL); ground truth from a superuser connection. Column rules only, no detectors, so what
+ * is tested is the taint analysis (parsers/masking/taint/). (2) Notices and errors raised by code
+ * the statement does not show — a trigger of a table without masked columns that reads one
+ * (`raise notice 'token %', (select api_token …)`, a failing cast of it): an allowed write of that
+ * table is not tainted, so the message went out with detectors only.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { startTestStack, type TestStack, type TestConnection } from "../harness/stack.ts";
+
+const POLICY = `
+version: 1
+rules:
+  - name: statement-text-access
+    effect: allow
+    subjects: any
+    resources: [demo-pg]
+    actions: [connect, sql.read, sql.write, sql.transaction]
+masking:
+  rules:
+    - name: secrets
+      columns: [api_token]
+      style: redact
+`;
+
+const SECRET = "plainsecretvalue9";
+
+let stack: TestStack;
+let conn: TestConnection;
+let app: pg.Client;
+let superuser: pg.Client;
+
+beforeAll(async () => {
+  stack = await startTestStack({ policyYaml: POLICY });
+  const { host, port, database } = stack.pg;
+  superuser = new pg.Client({ host, port, database, user: stack.pg.superuser!.user, password: stack.pg.superuser!.password });
+  await superuser.connect();
+  // Another pipeline (another identity) through the same gateway: its session logs in as the same
+  // read role, and its last statement holds a masked value as a literal (it stays in
+  // pg_stat_activity while the session idles).
+  const other = await stack.connect("demo-pg", { sub: "other-team-pipeline" });
+  app = new pg.Client({ connectionString: other.url });
+  await app.connect();
+  await app.query(`select id from customers where api_token = '${SECRET}'`);
+  conn = await stack.connect("demo-pg", { sub: "statement-text-reader" });
+}, 180_000);
+
+afterAll(async () => {
+  await app?.end();
+  await superuser?.end();
+  await stack?.stop();
+});
+
+describe("other sessions' statement text under column rules", () => {
+  it("masks pg_stat_activity.query and the backend-activity functions", async () => {
+    // the attack is real: the server shows the application's statement with the value in it
+    const truth = await superuser.query("select usename, query from pg_stat_activity where query like '%api_token =%' and query not like '%pg_stat_activity%'");
+    expect(truth.rows).toHaveLength(1);
+    expect(truth.rows[0].query).toContain(SECRET);
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    try {
+      for (const sql of [
+        "select query from pg_stat_activity",
+        "select a.query, a.pid from pg_catalog.pg_stat_activity a",
+        "select reverse(query) from pg_stat_activity",
+        "select s.q from (select query as q from pg_stat_activity) s",
+        "select string_agg(query, ',') from pg_stat_activity",
+        "select pg_stat_get_backend_activity(b) from pg_stat_get_backend_idset() b",
+        "select query from pg_stat_get_activity(null)",
+      ]) {
+        const r = await client.query(sql);
+        const shown = JSON.stringify(r.rows);
+        expect(shown, sql).not.toContain(SECRET);
+        expect(shown, sql).not.toContain([...SECRET].reverse().join(""));
+      }
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe("notices and errors raised inside functions (triggers) under column rules", () => {
+  it("replaces the text of a message whose context is a function, keeps the statement's own errors", async () => {
+    await superuser.query(`
+      create table st_orders (id int); create table st_casts (id int);
+      create function st_leak() returns trigger language plpgsql as $$ begin raise notice 'token %', (select api_token from customers where id = 1); return new; end $$;
+      create function st_cast() returns trigger language plpgsql as $$ begin perform (select api_token from customers where id = 1)::int; return new; end $$;
+      create trigger st_leak before insert on st_orders for each row execute function st_leak();
+      create trigger st_cast before insert on st_casts for each row execute function st_cast();
+      grant select, insert on st_orders, st_casts to public;
+    `);
+    const token = (await superuser.query("select api_token from customers where id = 1")).rows[0].api_token as string;
+    const client = new pg.Client({ connectionString: conn.url });
+    await client.connect();
+    const notices: string[] = [];
+    client.on("notice", (n) => notices.push(JSON.stringify(n)));
+    try {
+      await client.query("insert into st_orders values (1)");
+      expect(notices).toHaveLength(1);
+      expect(notices[0]).not.toContain(token);
+      expect(notices[0]).toContain("[REDACTED]");
+      const err = (await client.query("insert into st_casts values (1)").catch((e) => e)) as pg.DatabaseError;
+      expect(err.code).toBe("22P02"); // the SQLSTATE is kept
+      expect(JSON.stringify({ ...err, message: err.message })).not.toContain(token);
+      // an error of the statement itself keeps its text
+      const own = (await client.query("select 'abc'::int").catch((e) => e)) as pg.DatabaseError;
+      expect(own.message).toContain('invalid input syntax for type integer: "abc"');
+      // the rows were written (the write itself was allowed)
+      expect((await superuser.query("select count(*)::int as n from st_orders")).rows[0].n).toBe(1);
+    } finally {
+      await client.end();
+      await superuser.query("drop table st_orders, st_casts; drop function st_leak(), st_cast()");
+    }
+  });
+});
