@@ -59,6 +59,7 @@ describe("SQL clients and write options by exec: the demo policy against real ss
     return [
       { label: "psql -c '\\! cmd'", line: (d) => `psql '${pg.url}' -c '\\! rm -rf ${d}'` },
       { label: "psql -f script with \\!", line: (d) => `printf '\\\\! rm -rf ${d}\\n' > ${d}.sql && psql '${pg.url}' -f ${d}.sql` },
+      { label: "PSQLRC naming a start-up file with \\!", line: (d) => `printf '\\\\! rm -rf ${d}\\n' > ${d}.rc && PSQLRC=${d}.rc psql '${pg.url}' -c 'select 1'` },
       { label: "psql reading \\! from stdin", line: () => `psql '${pg.url}'`, input: (d) => `\\! rm -rf ${d}\n` },
       { label: "mysql -e 'system cmd'", line: (d) => `${mysql} -e 'system rm -rf ${d}'` },
       { label: "mysql -e 'select 1;\\nsystem cmd'", line: (d) => `${mysql} -e $'select 1;\\nsystem rm -rf ${d}'` },

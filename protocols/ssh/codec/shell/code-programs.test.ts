@@ -18,6 +18,8 @@ describe("programs that run code from their arguments or input", () => {
       "mysql -e 'system rm -rf /x'", "mysql -e 'select 1; system rm -rf /x'", "mysql -e 'SELECT 1;\nSYSTEM id'", "mysql -e '\\! id'", "mariadb -e 'tee /tmp/x'",
       "psql-16 -c '\\! id'", "mysql.8 -e 'system id'", "mysql", "mysql -hexample.com", "mysql -u -e 'select 1'", "mysql -h 127.0.0.1 -u ci -pxyzV", "psql -hlocalhost", "psql -U -l", "mysql --plugin-dir=/tmp --default-auth=x -e 'select 1'", "mysql --defaults-extra-file=/tmp/c -e 'select 1'",
     ]) expect(unknown(line), line).toBe(true);
+    // Variables naming the clients' start-up files or plugin directories.
+    for (const line of ["PSQLRC=/tmp/x psql -c 'select 1'", "export PSQLRC=/tmp/x; psql -c 'select 1'", "MYSQL_HOME=/tmp mysql -e 'select 1'", "LIBMYSQL_PLUGIN_DIR=/tmp mysql -e 'select 1'", "SYSTEMWGETRC=/tmp/rc wget -qO- http://x/"]) expect(unknown(line), line).toBe(true);
     for (const line of ["psql -h db -c 'select 1'", "psql postgres://u@h/db -X -A -t -c 'select 6*7'", "psql -l", "psql --version", "mysql -h db -u root -pS3CR3T -e 'select 1'", "mysql --batch -e 'select 1'", "mysql --user root -N -B -e 'select 6*7'", "mariadb --version"]) {
       expect(unknown(line), line).toBe(false);
     }
