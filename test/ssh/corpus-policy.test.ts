@@ -65,7 +65,9 @@ describe("demo policy against the SSH attack corpus", async () => {
   });
 
   it("still runs ordinary commands (the guard rail does not block everyday work)", () => {
-    for (const line of ["ls -la", "rm -f /tmp/x", "rm x.log", "echo hi > /tmp/x", "cat /etc/hostname", "git status", "systemctl status app", "rmdir d", "cp a b", "grep -r rm .", "mkdir -p /srv/app/releases/1", "cd /srv/app && ls", "sed -n 1p f", "awk '{print $1}' f", "tee /tmp/out", "journalctl -u app --since today", "git -C /srv/app status", "git push -u origin main", "awk -F: '{print $1}' /etc/passwd", "echo ${!prefix*}", "find /tmp -name '*.log' -print", "rsync -a /srv/a/ /srv/b/", "ar t /tmp/x.a", "dpkg -l", "curl -fsS http://127.0.0.1/"]) {
+    for (const line of ["ls -la", "rm -f /tmp/x", "rm x.log", "echo hi > /tmp/x", "cat /etc/hostname", "git status", "systemctl status app", "rmdir d", "cp a b", "grep -r rm .", "mkdir -p /srv/app/releases/1", "cd /srv/app && ls", "sed -n 1p f", "awk '{print $1}' f", "tee /tmp/out", "journalctl -u app --since today", "git -C /srv/app status", "git push -u origin main", "awk -F: '{print $1}' /etc/passwd", "echo ${!prefix*}", "find /tmp -name '*.log' -print", "rsync -a /srv/a/ /srv/b/", "ar t /tmp/x.a", "dpkg -l", "curl -fsS http://127.0.0.1/",
+      "psql -h db -X -A -t -c 'select 1'", "mysql -h db -u ci -N -B -e 'select 1'", "tar -cf /tmp/x.tar --checkpoint=1000 /srv/app", "awk -F: -v x=1 '{print $1}' /etc/passwd",
+      "ssh-keygen -lf ~/.ssh/authorized_keys", "openssl x509 -in /tmp/c -noout -text", "wget -qO- http://127.0.0.1/", "curl -fsS -o /tmp/x -D /tmp/h http://127.0.0.1/"]) {
       expect(exec(line).effect, line).toBe("allow");
     }
   });

@@ -168,6 +168,17 @@ export function destructiveSpellings(t: Target): string[] {
     `printf '#!/bin/sh\\nrm -rf ${dir}\\n' > ${dir}-d && chmod +x ${dir}-d && sdiff --d=${dir}-d /etc/hostname /etc/hostname`,
     // A Python program (pydoc3 is a script) runs the .pth files of PYTHONUSERBASE's site-packages.
     `mkdir -p ${dir}-py/lib/python3.{8,9,10,11,12,13,14}/site-packages && echo 'import os; os.system("rm -rf ${dir}")' | tee ${dir}-py/lib/python3.{8,9,10,11,12,13,14}/site-packages/x.pth >/dev/null && PYTHONUSERBASE=${dir}-py pydoc3 sys >/dev/null`,
+    // Programs read as what they are named that run code from an option or their input: tar long
+    // options in abbreviations (--rsh= is refused too, but tar runs it only as root: it resets its
+    // groups first), cpio's remote shell (cpio runs `RSH localhost /etc/rmt`: sh runs the file
+    // `localhost`), m4 macros, awk options that load a program file, logrotate's postrotate script.
+    `tar -cf /dev/null --checkpoint=1 --checkpoint-act=exec='rm -rf ${dir}' /etc/hostname`,
+    `printf '#!/bin/sh\nrm -rf ${dir}\ncat\n' > ${dir}-z && chmod +x ${dir}-z && tar -cf ${dir}-z.tar --use-compress-prog=${dir}-z /etc/hostname`,
+    `mkdir ${dir}-c && cd ${dir}-c && echo 'rm -rf ${dir}' > localhost && echo /etc/hostname | cpio -o -F localhost:/x --rsh-command=/bin/sh`,
+    `echo 'syscmd(rm -rf ${dir})' | m4`,
+    `printf 'BEGIN{system("rm -rf ${dir}")}' > ${dir}.awk && mawk -W exec ${dir}.awk`,
+    `gawk --sour='BEGIN{system("rm -rf ${dir}")}' /etc/hostname`,
+    `printf '%s {\n size 0\n postrotate\n  rm -rf ${dir}\n endscript\n}\n' ${dir}-log > ${dir}-lr.conf && echo x > ${dir}-log && /usr/sbin/logrotate -s ${dir}-lr.state ${dir}-lr.conf`,
   );
   return out;
 }
@@ -225,5 +236,10 @@ export function persistenceSpellings(home: string, marker: string): string[] {
     `${m} | sort -uo.profile`,
     `shuf -e '${m}' -o ~/.bashrc`,
     `${m} | iconv -f utf-8 -t utf-8 -o .bash_login`,
+    // Files written through options other than -o: curl's generated C source (which holds the
+    // request's headers), ssh-keygen -f (its .pub holds the comment).
+    `curl -s -o /dev/null -H 'X-M: ${marker}' --libcurl .bashrc file:///etc/hostname`,
+    `curl -s -o /dev/null -H 'X-M: ${marker}' --libc ~/.profile file:///etc/hostname`,
+    `ssh-keygen -q -t ed25519 -N '' -C ${marker} -f ~/.ssh/id_gatehouse_${marker}`,
   ];
 }

@@ -126,7 +126,7 @@ describe("SSH commands by meaning: the demo policy against the attack corpus (re
     // And each was refused by the gateway with its own error (126), not by an accident on the host.
     const notRefused = lines.filter((_, i) => results[i]!.status !== 126 || !results[i]!.stderr.includes("gatehouse: command refused"));
     expect(notRefused).toEqual([]);
-  });
+  }, 180_000); // ~150 sessions through the gateway, 4 at a time, on a shared 2-core machine
 
   it("every persistence spelling really writes a start-up file when bash runs it on the host", async () => {
     const count = persistenceSpellings("/nowhere", MARKER).length;

@@ -16,7 +16,7 @@ import { compileGlob, type Glob } from "../../../parsers/policy/glob.ts";
 export const PROTECTED_HOME_ENTRIES = [
   ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".bash_aliases", ".bash_completion", ".profile", ".kshrc", ".mkshrc", ".cshrc", ".tcshrc", ".login", ".logout",
   ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout", ".inputrc", ".pam_environment", ".xprofile", ".xinitrc", ".xsession", ".xsessionrc",
-  ".gitconfig", ".curlrc", ".wgetrc", ".npmrc", ".pythonrc", ".perldb", ".gdbinit", ".vimrc", ".exrc", ".nanorc", ".emacs", ".lesskey", ".screenrc", ".tmux.conf",
+  ".gitconfig", ".curlrc", ".wgetrc", ".psqlrc", ".my.cnf", ".mylogin.cnf", ".sqliterc", ".npmrc", ".pythonrc", ".perldb", ".gdbinit", ".vimrc", ".exrc", ".nanorc", ".emacs", ".lesskey", ".screenrc", ".tmux.conf",
   ".ssh/", ".config/fish/", ".config/autostart/", ".config/systemd/", ".config/environment.d/", ".config/git/", ".config/bash/", ".config/zsh/", ".local/share/systemd/",
   ".local/bin/", ".local/lib/", ".local/share/bash-completion/", ".bashrc.d/", ".docker/", ".kube/", ".aws/", ".hgrc", ".git/hooks/", ".git/config", ".gnupg/", ".forward", ".rhosts", ".shosts", ".k5login",
 ];

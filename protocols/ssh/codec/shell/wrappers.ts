@@ -42,7 +42,7 @@ const lit = (w: ShellWord) => !w.dynamic && !w.glob;
 const dynamicWord = (value: string): ShellWord => ({ value, dynamic: true, glob: false });
 
 /** Wrappers and programs with code options handled below by name (besides PROGRAMS, shells and runners). */
-const HANDLED_BY_NAME = ["eval", "exec", "command", "builtin", "time", "nohup", "setsid", "unbuffer", "busybox", "toybox", "sudo", "doas", "env", "nice", "timeout", "stdbuf", "ionice", "chrt", "taskset", "chroot", "flock", "strace", "ltrace", "xargs", "find", "su", "runuser", "watch", "script", "trap", "source", "zip", "man", "less", "more", "sqlite3", "nc", "netcat"];
+const HANDLED_BY_NAME = ["eval", "exec", "command", "builtin", "time", "nohup", "setsid", "unbuffer", "busybox", "toybox", "sudo", "doas", "env", "nice", "timeout", "stdbuf", "ionice", "chrt", "taskset", "chroot", "flock", "strace", "ltrace", "xargs", "find", "su", "runuser", "watch", "script", "trap", "source", "zip", "man", "less", "more", "sqlite3", "psql", "mysql", "mariadb", "cpio", "bsdcpio", "mysqldump", "pg_dump", "pg_dumpall", "ssh-keygen", "nc", "netcat"];
 let knownNames: Set<string> | undefined;
 const ALIASES: Record<string, string> = { "original-awk": "awk" };
 /** One step from a packaged variant to the program it is: `python3.11` → `python3`, `vim.basic` → `vim`, `luajit-2.1.0-beta3` → `luajit`. */

@@ -5,6 +5,7 @@
 import { parseOptions, type ParsedOptions } from "./options.ts";
 import { writeTargetsOf, type CwdState } from "./paths.ts";
 import { optionTable, programSpec, type ProgramSpec } from "./programs.ts";
+import { keygenWrites, optionWrites } from "./write-options.ts";
 import type { ShellWord, WriteTarget } from "./types.ts";
 
 export interface ProgramFindings {
@@ -32,6 +33,9 @@ export function inspectProgram(name: string, args: ShellWord[], cwd: CwdState): 
   if (UNSEEN_WRITERS.has(name) && extracts) {
     found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} writes files (archive members, server-chosen names, its configuration's) the gateway cannot see` });
   }
+  const byOption = name === "ssh-keygen" ? keygenWrites(args) : optionWrites(name, args);
+  if (byOption === "unknown") found.writes.push({ path: name, glob: false, subtree: false, unknown: `${name} with a word only known on the host where an option naming a file to write may stand` });
+  else for (const a of byOption ?? []) found.writes.push(...writeTargetsOf(a, cwd));
   if (!spec) return found;
   const parsed = parseOptions(optionTable(name), args);
   const w = (word: ShellWord, subtree = false) => found.writes.push(...writeTargetsOf(word, cwd, subtree));
@@ -260,12 +264,20 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
       return { hidden: `${name} runs the script ${script.value}, whose content the gateway cannot see` };
     }
     case "awk": {
-      // -v NAME=VALUE and -F SEP take a value: the program is the first word after them.
+      // Only -v NAME=VALUE and -F SEP (which take a value) may come before the program: every other
+      // option may load code or write a file (-f/-E/-i/-l/--source program files, gawk -o/-p/-d
+      // writing the pretty-printed program, profile or variables, mawk -W exec, abbreviations such
+      // as --sour=…); the program is the first word after them.
       let p = 0;
-      while (p < args.length && /^-/.test(args[p]!.value) && args[p]!.value !== "--") p += /^(-v|-F|--assign|--field-separator)$/.test(args[p]!.value) ? 2 : 1;
+      while (p < args.length && /^-/.test(args[p]!.value) && args[p]!.value !== "--") {
+        const o = args[p]!.value;
+        if (/^(-v|-F|--assign|--field-separator)$/.test(o)) p += 2;
+        else if (/^(-[vF].|--(assign|field-separator)=)/.test(o)) p += 1;
+        else return { unknown: `${name} option ${o} may run a program file or write a file` };
+      }
       if (args[p]?.value === "--") p++;
       const program = args[p];
-      if (args.some((a) => /^(-f|-E|--file|--exec|--source|-e|--load|-l)/.test(a.value) || a.dynamic)) return { unknown: `${name} with a program file or a dynamic program` };
+      if (args.some((a) => a.dynamic)) return { unknown: `${name} with a dynamic program` };
       if (!program) return { unknown: `${name} without a program` };
       if (/system|getline|\||>|@load|@include|ENVIRON|PROCINFO/.test(program.value)) return { unknown: `${name} program can run commands or write files` };
       return null;
@@ -300,7 +312,7 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
       if (parsed.unrecognised.length > 0) return { unknown: `git option ${parsed.unrecognised[0]} is not understood by the gateway` };
       return null;
     case "tar":
-      if (args.some((a) => a.dynamic || /^(--to-command|--use-compress-program|--checkpoint-action|--rsh-command|--info-script|--new-volume-script|-I|-F|--index-file)/.test(a.value) || /^-[A-Za-z]*[IF]/.test(a.value) || (/^[A-Za-z]+$/.test(a.value) && /[IF]/.test(a.value) && a === args[0]))) {
+      if (args.some((a) => a.dynamic || TAR_RUNS.some((r) => isLongAbbreviation(a.value, r, TAR_EXACT)) || /^-[A-Za-z]*[IF]/.test(a.value) || (/^[A-Za-z]+$/.test(a.value) && /[IF]/.test(a.value) && a === args[0]))) {
         return { unknown: `${name} with an option that runs a program` };
       }
       return null;
@@ -317,6 +329,21 @@ function codeReason(spec: ProgramSpec, name: string, args: ShellWord[], parsed: 
     }
   }
   return null;
+}
+
+/**
+ * tar long options that run a program (or, --index-file, write a file of its choosing), in any
+ * getopt_long abbreviation: `--rsh=sh`, `--use-compress-prog=sh`, `--checkpoint-act=exec=…`.
+ */
+const TAR_RUNS = ["to-command", "use-compress-program", "checkpoint-action", "rsh-command", "rmt-command", "info-script", "new-volume-script", "index-file"];
+/** tar options whose exact name is a prefix of one of those (an exact match is that option, not an abbreviation). */
+const TAR_EXACT = ["checkpoint"];
+
+/** `--KEY[=…]` where KEY abbreviates `name` (getopt_long: any prefix, unless it is exactly another option). */
+function isLongAbbreviation(word: string, name: string, exact: string[]): boolean {
+  if (!word.startsWith("--") || word === "--") return false;
+  const key = word.slice(2).split("=")[0]!;
+  return key.length > 0 && name.startsWith(key) && !exact.includes(key);
 }
 
 /** The commands of a sed script that matter: `e` (and `s///e`) runs commands, `w`/`W` (and `s///w`) write files. */
