@@ -255,6 +255,53 @@ rules:
     }
   }, 60_000);
 
+  it("opaque code (CALL, dynamic SQL) must be the last statement of its text: what it changes is re-read before anything else runs", async () => {
+    const CALL_POLICY = `version: 1
+limits: { statement_timeout: 1s }
+rules:
+  - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }
+  - { name: readers, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.transaction, sql.session, sql.execute] }
+  - { name: reports, effect: allow, subjects: any, resources: any, actions: [{ sql: { kinds: [procedural], commands: [CALL, PREPARE, EXECUTE] } }] }
+  - { name: no-writes, effect: deny, subjects: any, resources: any, actions: [sql.write, sql.ddl] }
+`;
+    // A DBA's procedure that lifts the session's statement timeout (a SET inside a procedure
+    // outlives the CALL; sql_mode is restored, other settings are not).
+    await db.rootSql(`DELIMITER //
+      CREATE PROCEDURE p_lift() BEGIN SET SESSION max_statement_time = 0; END//
+      DELIMITER ;
+      CREATE TABLE victim_rows (a INT); INSERT INTO victim_rows VALUES (1), (2);
+      GRANT EXECUTE ON PROCEDURE ${db.database}.p_lift TO '${db.levels.admin.user}'@'%';`, db.database);
+    // the attack is real: the statement after the CALL runs without the limit (root, same text)
+    expect((await db.rootSql("SET SESSION max_statement_time = 1; CALL p_lift(); SELECT @@max_statement_time", db.database)).trim()).toBe("0.000000");
+    // and PREPARE/EXECUTE changes sql_mode for the rest of the text: the server then reads "…" as an identifier
+    const hidden = `PREPARE m FROM 'SET sql_mode = ''ANSI_QUOTES'''; EXECUTE m; SELECT 1 AS "\\"; SELECT COUNT(*) AS n FROM victim_rows; -- "`;
+    expect((await db.rootSql(`SET sql_mode = ''; ${hidden}`, db.database)).trim().split("\n").at(-1)).toBe("2");
+    const gwc = await startMysqlGateway(db, { policy: CALL_POLICY });
+    try {
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: gwc.port, user: "pipeline", password: gwc.password, database: db.database, multipleStatements: true });
+      for (const sql of [
+        "CALL p_lift(); SELECT @@max_statement_time AS t",
+        "call p_lift(); SELECT 1",
+        // the gateway would read `SELECT 1 AS "\"; DELETE …"` with backslash escapes and "…" as a string (one SELECT); the server, after EXECUTE m, as a SELECT and a DELETE
+        `PREPARE m FROM 'SET sql_mode = ''ANSI_QUOTES'''; EXECUTE m; SELECT 1 AS "\\"; DELETE FROM victim_rows; -- "`,
+      ]) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+        expect(e.message, sql).toMatch(/must be the last statement of its query/);
+      }
+      expect((await db.rootSql("SELECT COUNT(*) FROM victim_rows", db.database)).trim()).toBe("2");
+      expect((await c.query("SELECT @@max_statement_time AS t, @@sql_mode AS m"))[0]).toEqual([{ t: 1, m: expect.not.stringContaining("ANSI_QUOTES") }]);
+      // alone, the CALL runs; the re-read after it finds the limit lifted and ends the session before anything else
+      const errors: Error[] = [];
+      c.on("error", (x) => errors.push(x));
+      const lifted = await c.query("CALL p_lift()").then(() => c.query("SELECT 1")).catch((x) => x);
+      await eventually(async () => [lifted.message, ...errors.map((x) => x.message)].join("\n").includes("statement timeout was lifted"), "the gateway's ERR naming the lifted timeout");
+      c.destroy();
+    } finally {
+      await gwc.close();
+    }
+  }, 60_000);
+
   it("streams a large result (20,000 rows, ~20 MB) through the engine", async () => {
     const c = await connect();
     const [rows] = await c.query("SELECT id, payload FROM big ORDER BY id");
