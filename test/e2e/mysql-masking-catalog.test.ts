@@ -720,6 +720,48 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     }
   });
 
+  it("other sessions' statement texts (PROCESSLIST.INFO, SHOW FULL PROCESSLIST) quote the masked values their WHERE compares: masked", async () => {
+    // A job outside the gateway on the same account (every gateway session of a level shares it;
+    // without PROCESS an account sees its own sessions' texts) runs a statement with an e-mail in
+    // its WHERE, waiting on a row lock the attacker's gateway session holds.
+    const job = await mysql.createConnection({ host: db.host, port: db.port, user: db.levels.admin.user, password: db.levels.admin.password, database: db.database });
+    const [holder, reader] = [await connect(), await connect()];
+    try {
+      await holder.query("START TRANSACTION");
+      await holder.query("SELECT id FROM customers WHERE id = 1 FOR UPDATE");
+      await job.query("SET SESSION innodb_lock_wait_timeout = 10");
+      const waiting = job.query(`UPDATE customers SET note = note WHERE email = '${email1}'`).catch((e) => e);
+      let truthText = "";
+      for (let i = 0; i < 50 && !truthText.includes(email1); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        truthText = await truth("SELECT INFO FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE customers%'");
+      }
+      expect(truthText).toContain(email1); // the attack is real (root's view of the same row)
+      for (const sql of [
+        "SELECT INFO FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query'",
+        "select info from INFORMATION_SCHEMA.processlist",
+        "SELECT * FROM information_schema.PROCESSLIST",
+        "SELECT `INFO_BINARY` AS i FROM `information_schema`.`PROCESSLIST`",
+        "SHOW FULL PROCESSLIST",
+        "show processlist",
+        "/*!SELECT INFO FROM information_schema.PROCESSLIST*/",
+      ]) {
+        // (blob cells as text: INFO_BINARY)
+        const got = JSON.stringify(await rows(reader, sql), (_k, v) => (v?.type === "Buffer" ? Buffer.from(v.data).toString() : v));
+        expect(got, sql).toContain("[REDACTED]");
+        expect(got, sql).not.toContain(email1);
+      }
+      const [bin] = await reader.execute("SELECT INFO FROM information_schema.PROCESSLIST WHERE COMMAND = ?", ["Query"]);
+      expect(JSON.stringify(bin)).not.toContain(email1);
+      // copied out it would leave masking: a tainted write, refused
+      await expect(reader.query("INSERT INTO notes SELECT 99, INFO FROM information_schema.PROCESSLIST LIMIT 1")).rejects.toMatchObject({ errno: 1227 });
+      await holder.query("ROLLBACK");
+      await waiting;
+    } finally {
+      for (const c of [holder, reader, job]) await c.end();
+    }
+  });
+
   it("a duplicate-key error quotes a unique key holding a masked column, though the write names none: withheld, code kept", async () => {
     // A multi-tenant key: the same person in two tenants; moving one row clashes on (tenant, email).
     await other("ALTER TABLE customers ADD COLUMN tenant INT NOT NULL DEFAULT 1, ADD UNIQUE KEY uq_tenant_email (tenant, email); INSERT INTO customers (id, name, email, tenant) VALUES (90, 'Ada Again', 'ada@example.com', 2)");

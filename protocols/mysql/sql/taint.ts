@@ -73,7 +73,37 @@ const VALUE_COPY_TABLES = new Map([
   ["innodb_ft_index_cache", "full-text index words"],
   ["innodb_locks", "lock data"],
   ["data_locks", "lock data"],
+  // Statement texts of other sessions (and this one's): their literals are the values a WHERE
+  // compared or an INSERT stored (`… WHERE email = 'ada@…'`, measured in PROCESSLIST.INFO while
+  // the statement waited on a lock), readable without PROCESS for every session of the same
+  // account — every gateway session of an access level shares it. `SHOW [FULL] PROCESSLIST` is the
+  // word itself; sys's `session` view is matched where it is a relation (sessionRelationAt).
+  ["processlist", "statement texts"],
+  ["x$processlist", "statement texts"],
+  ["x$session", "statement texts"],
+  ["threads", "statement texts"],
+  ["innodb_trx", "statement texts"],
+  ["events_statements_current", "statement texts"],
+  ["events_statements_history", "statement texts"],
+  ["events_statements_history_long", "statement texts"],
+  ["events_statements_summary_by_digest", "statement texts"],
+  ["prepared_statements_instances", "statement texts"],
+  ["general_log", "statement texts"],
+  ["slow_log", "statement texts"],
+  ["query_cache_info", "statement texts"],
 ]);
+
+/**
+ * `session` names sys's view of the sessions' statements only as a relation: qualified
+ * (`sys.session`) or after FROM / JOIN / a comma of a FROM list — not `SET SESSION x = 1`.
+ */
+function sessionRelationAt(toks: readonly Token[], i: number): boolean {
+  const t = toks[i]!;
+  if ((t.type !== "word" && t.type !== "ident") || t.value.toLowerCase() !== "session") return false;
+  const prev = toks[i - 1];
+  if (prev?.type === "op" && prev.text === ".") return true;
+  return prev?.type === "word" && (prev.text === "FROM" || prev.text === "JOIN");
+}
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
 /**
@@ -227,7 +257,7 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     }
     // Not the session variable of the same name (`SET optimizer_trace = 'enabled=on'`): reading is what is masked.
     const setting = toks[i + 1]?.type === "op" && (toks[i + 1]!.text === "=" || toks[i + 1]!.text === ":=");
-    const copies = (t.type === "word" || t.type === "ident") && !setting ? VALUE_COPY_TABLES.get(t.value.toLowerCase()) : undefined;
+    const copies = (t.type === "word" || t.type === "ident") && !setting ? (VALUE_COPY_TABLES.get(t.value.toLowerCase()) ?? (sessionRelationAt(toks, i) ? "statement texts" : undefined)) : undefined;
     if (copies) {
       sources.add(`${copies} ${t.value.toLowerCase()}`);
       maskedView = stmtMaskedView = true;
