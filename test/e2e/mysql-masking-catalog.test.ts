@@ -762,6 +762,36 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     }
   });
 
+  it("CHECKSUM TABLE hashes every column without naming one (an equality oracle with a table of guesses): its result is derived, refused under predicates: refuse", async () => {
+    // the oracle is real: a table of the same column types (any names) holding the readable
+    // columns and a guessed e-mail has the same checksum exactly when the guess is right
+    await other(`CREATE TABLE guesses (a INT PRIMARY KEY AUTO_INCREMENT, b VARCHAR(100) NOT NULL, c VARCHAR(200), d CHAR(11), e VARCHAR(19), f TEXT);
+      INSERT INTO guesses SELECT * FROM customers;`);
+    const sum = async (t: string) => (await truth(`CHECKSUM TABLE ${t}`)).split("\t")[1];
+    expect(await sum("guesses")).toBe(await sum("customers"));
+    await other("UPDATE guesses SET c = 'bob@example.com' WHERE a = 1");
+    expect(await sum("guesses")).not.toBe(await sum("customers"));
+    const c = await connect();
+    try {
+      for (const sql of ["CHECKSUM TABLE customers", "checksum table `customers` extended", "CHECKSUM TABLE guesses, customers QUICK", "/*!CHECKSUM TABLE customers*/"]) {
+        const got = await rows(c, sql);
+        expect(got.length, sql).toBeGreaterThan(0);
+        for (const r of got) expect(r, sql).toEqual({ Table: "[REDACTED]", Checksum: null });
+      }
+    } finally {
+      await c.end();
+    }
+    const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
+    try {
+      const s = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database });
+      await expect(s.query("CHECKSUM TABLE customers")).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("CHECKSUM TABLE") });
+      await s.end();
+    } finally {
+      await strict.close();
+      await other("DROP TABLE guesses");
+    }
+  });
+
   it("a duplicate-key error quotes a unique key holding a masked column, though the write names none: withheld, code kept", async () => {
     // A multi-tenant key: the same person in two tenants; moving one row clashes on (tenant, email).
     await other("ALTER TABLE customers ADD COLUMN tenant INT NOT NULL DEFAULT 1, ADD UNIQUE KEY uq_tenant_email (tenant, email); INSERT INTO customers (id, name, email, tenant) VALUES (90, 'Ada Again', 'ada@example.com', 2)");

@@ -237,6 +237,16 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     // `HANDLER t READ <index> = (…)` / `… <index> FIRST|NEXT`: compares or orders by the index's key
     // columns, which the statement does not name (a unique key over email is an equality oracle).
     if (i === 0 || toks[i - 1]!.type === "semicolon") stmtHead = t;
+    // `CHECKSUM TABLE t` hashes every column of every row, masked ones among them, without naming
+    // one: comparing it with the checksum of a table of guesses (same column types, rows copied
+    // from the readable columns) tells whether the guesses are the masked values (an equality
+    // oracle, measured). With column rules its columns are derived (the checksum NULL) and under
+    // `predicates: refuse` it is refused.
+    if (nestedStars && t === stmtHead && t.type === "word" && t.text === "CHECKSUM") {
+      sources.add("CHECKSUM TABLE (a hash of every column, masked ones among them)");
+      maskedView = stmtMaskedView = stmtMasked = true;
+      predicate ??= "CHECKSUM TABLE compares every column's values";
+    }
     if (nestedStars && t.type === "word" && t.text === "READ" && stmtHead?.type === "word" && stmtHead.text === "HANDLER") {
       const index = toks[i + 1];
       if (index && !(index.type === "word" && ["FIRST", "NEXT", "PREV", "LAST"].includes(index.text))) {
