@@ -255,6 +255,43 @@ rules:
     }
   }, 60_000);
 
+  it("turning off the target's own integrity checks (foreign_key_checks, unique_checks, check_constraint_checks) is sql.admin, not a session setting: a write-level policy refuses it", async () => {
+    await db.rootSql(`CREATE TABLE fk_parent (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO fk_parent VALUES (1);
+      CREATE TABLE fk_child (id INT PRIMARY KEY, parent_id INT, n INT CHECK (n > 0), FOREIGN KEY (parent_id) REFERENCES fk_parent (id)) ENGINE=InnoDB;`, db.database);
+    // the attack is real: the write account's own session stores an orphan and a row its CHECK forbids
+    const direct = await mysql.createConnection({ host: db.host, port: db.port, user: db.levels.write.user, password: db.levels.write.password, database: db.database });
+    await direct.query("SET foreign_key_checks = 0");
+    await direct.query("SET check_constraint_checks = 0");
+    await direct.query("INSERT INTO fk_child VALUES (100, 999, -1)");
+    await direct.end();
+    expect((await db.rootSql("SELECT COUNT(*) FROM fk_child WHERE parent_id NOT IN (SELECT id FROM fk_parent)", db.database)).trim()).toBe("1");
+    await db.rootSql("DELETE FROM fk_child", db.database);
+    const c = await connect({ multipleStatements: true });
+    expect(gw.levels.at(-1)).toBe("write");
+    for (const sql of [
+      "SET foreign_key_checks = 0",
+      "SET @@session.FOREIGN_KEY_CHECKS = OFF",
+      "set foreign_key_checks := 0",
+      "SET @@SESSION.`foreign_key_checks` = 0",
+      "/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */",
+      "SET unique_checks = 0",
+      "SET check_constraint_checks = 0",
+      "SET SESSION check_constraint_checks = FALSE",
+      "SET STATEMENT foreign_key_checks = 0 FOR INSERT INTO fk_child VALUES (101, 999, 1)",
+      "SET FOREIGN_KEY_CHECKS = @saved",
+    ]) {
+      const e = await c.query(sql).catch((x) => x);
+      expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+      // the server still checks
+      await expect(c.query("INSERT INTO fk_child VALUES (102, 999, 1)"), sql).rejects.toMatchObject({ errno: 1452 });
+      await expect(c.query("INSERT INTO fk_child VALUES (103, 1, -1)"), sql).rejects.toMatchObject({ errno: 4025 });
+    }
+    // turning them on is a session setting
+    await c.query("SET foreign_key_checks = 1");
+    expect((await db.rootSql("SELECT COUNT(*) FROM fk_child", db.database)).trim()).toBe("0");
+    await c.end();
+  });
+
   it("opaque code (CALL, dynamic SQL) must be the last statement of its text: what it changes is re-read before anything else runs", async () => {
     const CALL_POLICY = `version: 1
 limits: { statement_timeout: 1s }

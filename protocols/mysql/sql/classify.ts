@@ -61,6 +61,14 @@ const PINNED_VARS: Record<string, PinnedSetting> = {
 };
 
 /** Global-only or server-affecting variables a session SET still makes `admin`. */
+/**
+ * The target's own integrity checks (the second wall behind the gateway's decisions): a session
+ * that turns one off may store rows that break the schema's foreign keys, unique keys or CHECK
+ * constraints for everyone after it. Turning one off (anything but a literal 1 / ON) is `admin`:
+ * a policy must allow sql.admin (and so the admin account) for it, not merely sql.session.
+ */
+const INTEGRITY_CHECK_VARS = new Set(["FOREIGN_KEY_CHECKS", "UNIQUE_CHECKS", "CHECK_CONSTRAINT_CHECKS"]);
+
 const ADMIN_SESSION_VARS = new Set(["SQL_LOG_BIN", "SQL_LOG_OFF", "PSEUDO_THREAD_ID", "GTID_DOMAIN_ID", "GTID_SEQ_NO", "SERVER_ID", "GTID_SLAVE_POS", "SKIP_REPLICATION", "WSREP_ON", "WSREP_OSU_METHOD"]);
 
 interface Ctx {
@@ -506,7 +514,8 @@ function assignments(toks: Token[]): Assignment[] {
     const valueToks = eq >= 0 ? part.slice(eq + 1) : [];
     const value = valueToks.length === 1 && (valueToks[0].type === "string" || valueToks[0].type === "word" || valueToks[0].type === "number") ? valueToks[0].value : null;
     const pin = PINNED_VARS[name];
-    out.push({ scope, name, value, pin, admin: ADMIN_SESSION_VARS.has(name), unreadable: eq < 0 && !dotted });
+    const checksOff = INTEGRITY_CHECK_VARS.has(name) && !(value !== null && ["1", "ON", "TRUE"].includes(value.toUpperCase()));
+    out.push({ scope, name, value, pin, admin: ADMIN_SESSION_VARS.has(name) || checksOff, unreadable: eq < 0 && !dotted });
   }
   return out;
 }
