@@ -178,6 +178,9 @@ rules:
         "START TRANSACTION READ WRITE",
         "start transaction with consistent snapshot, read write",
         "SET TRANSACTION READ WRITE",
+        // MySQL 8's optimizer hint (a comment to MariaDB 10.11: a decision test)
+        "SELECT /*+ SET_VAR(transaction_read_only = 0) */ bump()",
+        "select /*+ BKA(t1) set_var(tx_read_only=OFF) */ bump()",
       ]) {
         const e = await c.query(sql).catch((x) => x);
         expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
@@ -218,6 +221,11 @@ rules:
         "/*!SET max_statement_time = 0 */",
         `SET STATEMENT max_statement_time = 0 FOR ${slow}`,
         "SET max_execution_time = 0",
+        // MySQL 8's optimizer hints (comments to MariaDB 10.11, which MariaDB 12 reads: a decision test)
+        `SELECT /*+ MAX_EXECUTION_TIME(3600000) */ ${slow.slice(7)}`,
+        `SELECT /*+ SET_VAR(max_execution_time = 0) */ ${slow.slice(7)}`,
+        "select /*+ NO_ICP(t1) max_execution_time(1001) */ 1",
+        "SELECT /*+ SET_VAR(max_statement_time=0) */ 1",
       ]) {
         const e = await c.query(sql).catch((x) => x);
         expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
@@ -279,6 +287,9 @@ rules:
       "SET SESSION check_constraint_checks = FALSE",
       "SET STATEMENT foreign_key_checks = 0 FOR INSERT INTO fk_child VALUES (101, 999, 1)",
       "SET FOREIGN_KEY_CHECKS = @saved",
+      // MySQL 8's optimizer hint (a comment to MariaDB 10.11: a decision test)
+      "INSERT /*+ SET_VAR(foreign_key_checks = OFF) */ INTO fk_child VALUES (104, 999, 1)",
+      "insert /*+ set_var(unique_checks=0) */ into fk_child values (105, 1, 1)",
     ]) {
       const e = await c.query(sql).catch((x) => x);
       expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
