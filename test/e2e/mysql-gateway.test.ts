@@ -141,6 +141,10 @@ describe("MySQL gateway module (mysql2 + mariadb CLI → listener → engine →
     await c.query("SET sql_mode = 'ANSI_QUOTES,STRICT_TRANS_TABLES'");
     const [r] = await c.query(`SELECT "name" FROM customers WHERE id = 1`);
     expect(r).toEqual([{ name: "Ada Lovelace" }]);
+    // NO_BACKSLASH_ESCAPES too: the OK answering the change carries the new flag (and the session goes on)
+    await c.query("SET @@session.sql_mode = 'NO_BACKSLASH_ESCAPES'");
+    expect((await c.query("SELECT 'a\\' AS s"))[0]).toEqual([{ s: "a\\" }]);
+    expect((await c.query("SELECT @@sql_mode AS m"))[0]).toEqual([{ m: "NO_BACKSLASH_ESCAPES" }]);
     await expect(c.changeUser({ user: "root" })).rejects.toMatchObject({ errno: 1235 });
     await c.end().catch(() => undefined);
   });

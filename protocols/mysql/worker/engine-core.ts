@@ -509,6 +509,9 @@ export class MysqlEngineCore {
         if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : (pend.taint ?? (this.echoesUnnamedValues(pend.statements) ? UNNAMED_VALUES_TAINT : null)));
         if (b[0] === 0x00) {
           const ok = decodeOk(b);
+          // The OK of a tracked change (`SET sql_mode = 'NO_BACKSLASH_ESCAPES'`, the only statement
+          // of its text: SessionPin.check) already carries the new mode's status flag.
+          if (pend.kind !== "internal" && pend.statements.length === 1 && pend.statements[0]!.pins) this.pin.apply(pend.statements[0]!);
           if (!this.checkStatus(ok.status)) return;
           this.toClient(p);
           this.recordResult(undefined, ok.affectedRows);
