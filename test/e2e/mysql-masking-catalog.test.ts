@@ -762,6 +762,25 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     }
   });
 
+  it("the binary log's events (SHOW BINLOG EVENTS, with BINLOG MONITOR) quote every write's text: masked", async () => {
+    const logged = await startMariaDb({ serverArgs: ["--log-bin=gh-bin", "--binlog-format=STATEMENT", "--server-id=7"] });
+    const lgw = await startMysqlGateway(logged, { policy: POLICY, masking: MASKING });
+    try {
+      await logged.rootSql(`GRANT BINLOG MONITOR ON *.* TO '${logged.levels.admin.user}'@'%'; UPDATE customers SET note = 'seen' WHERE email = 'ada@example.com'`, logged.database);
+      expect(await logged.rootSql("SHOW BINLOG EVENTS")).toContain("ada@example.com"); // the attack is real
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: lgw.port, user: "pipeline", password: lgw.password, database: logged.database });
+      for (const sql of ["SHOW BINLOG EVENTS", "show binlog events limit 100", "/*!SHOW BINLOG EVENTS*/"]) {
+        const got = JSON.stringify((await c.query(sql))[0]);
+        expect(got, sql).toContain("[REDACTED]");
+        expect(got, sql).not.toContain("ada@example.com");
+      }
+      await c.end();
+    } finally {
+      await lgw.close();
+      await logged.stop();
+    }
+  }, 120_000);
+
   it("CHECKSUM TABLE hashes every column without naming one (an equality oracle with a table of guesses): its result is derived, refused under predicates: refuse", async () => {
     // the oracle is real: a table of the same column types (any names) holding the readable
     // columns and a guessed e-mail has the same checksum exactly when the guess is right

@@ -91,6 +91,9 @@ const VALUE_COPY_TABLES = new Map([
   ["general_log", "statement texts"],
   ["slow_log", "statement texts"],
   ["query_cache_info", "statement texts"],
+  // `SHOW BINLOG | RELAYLOG EVENTS` (with BINLOG MONITOR / REPLICATION privileges): every write's text
+  ["binlog", "statement texts"],
+  ["relaylog", "statement texts"],
 ]);
 
 /**
