@@ -302,6 +302,37 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     }
   });
 
+  it("predicates: refuse — INTERSECT / EXCEPT / UNION DISTINCT compare whole rows (an equality test on a masked column without a WHERE): refused; UNION ALL is not", async () => {
+    // the oracle is real: one row exactly when the guess is someone's e-mail
+    expect(await truth(`SELECT COUNT(*) FROM (SELECT email FROM customers INTERSECT SELECT '${email1}') t`)).toBe("1");
+    expect(await truth("SELECT COUNT(*) FROM (SELECT email FROM customers INTERSECT SELECT 'nobody@example.com') t")).toBe("0");
+    expect(await truth(`SELECT COUNT(*) FROM (SELECT email FROM customers UNION SELECT '${email1}') t`)).toBe(await truth("SELECT COUNT(*) FROM customers"));
+    const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
+    try {
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database });
+      for (const sql of [
+        `SELECT email FROM customers INTERSECT SELECT '${email1}'`,
+        `select email from customers intersect select '${email1}'`,
+        `SELECT '${email1}' EXCEPT SELECT email FROM customers`,
+        `SELECT email FROM customers UNION SELECT '${email1}'`,
+        `SELECT email FROM customers UNION DISTINCT SELECT '${email1}'`,
+        `SELECT COUNT(*) AS n FROM (SELECT \`email\` FROM customers INTERSECT SELECT '${email1}') t`,
+        `SELECT * FROM customers INTERSECT SELECT 1, 'Ada Lovelace', '${email1}', '123-45-6789', '4111 1111 1111 1111', 'first'`,
+        `/*!SELECT email FROM customers INTERSECT SELECT '${email1}'*/`,
+      ]) {
+        await expect(c.query(sql), sql).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("compares whole rows") });
+      }
+      await expect(c.prepare(`SELECT email FROM customers INTERSECT SELECT ?`)).rejects.toMatchObject({ errno: 1227 });
+      // UNION ALL compares nothing: allowed, masked
+      const [all] = await c.query(`SELECT email FROM customers UNION ALL SELECT 'x'`);
+      expect((all as unknown[]).length).toBe(Number(await truth("SELECT COUNT(*) FROM customers")) + 1);
+      expect(JSON.stringify(all)).not.toContain(email1);
+      await c.end();
+    } finally {
+      await strict.close();
+    }
+  });
+
   it("NATURAL JOIN with a derived table whose string alias is a masked column's name compares it unnamed: its warnings are withheld, and predicates: refuse refuses it", async () => {
     // the attacks are real: root's warnings quote the e-mails, and the join is an equality oracle
     const join = "SELECT * FROM customers NATURAL JOIN (SELECT 1 AS 'email') x";

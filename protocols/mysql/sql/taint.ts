@@ -179,6 +179,10 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
   let stmtStar = false;
   let stmtHead: Token | undefined;
   let stmtSetOperation = false;
+  // INTERSECT / EXCEPT / MINUS and UNION [DISTINCT] compare whole rows: `SELECT email FROM customers
+  // INTERSECT SELECT 'ada@…'` answers a row exactly when the guess is someone's e-mail (measured),
+  // an equality test as `WHERE email = 'ada@…'` is. UNION ALL compares nothing.
+  let stmtComparingSetOperation = false;
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   let depth = 0;
   let pred: boolean[] = [false];
@@ -193,7 +197,8 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     if (stmtStar && !stmtMasked && stmtOrdinal) sources.add("all columns (*) ordered or grouped by position");
     if ((stmtMasked || stmtStar) && stmtOrdinal) predicate ??= stmtOrdinal;
     if (stmtMasked && stmtPredicateClause && (stmtNested || stmtMaskedView)) predicate ??= "masked data reached through a sub-query, set operation or masked view, with a predicate or ordering clause";
-    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = stmtStar = stmtSetOperation = false;
+    if ((stmtMasked || stmtStar) && stmtComparingSetOperation) predicate ??= "INTERSECT / EXCEPT / UNION DISTINCT compares whole rows, masked values among them";
+    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = stmtStar = stmtSetOperation = stmtComparingSetOperation = false;
     stmtOrdinal = null;
     depth = 0;
     pred = [false];
@@ -287,6 +292,8 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     if (t.text === "SELECT" && ++selects > 1) nested = stmtNested = true;
     if (SET_OPERATIONS.has(t.text)) {
       nested = stmtNested = true;
+      const next = toks[i + 1];
+      if (!(t.text === "UNION" && next?.type === "word" && next.text === "ALL")) stmtComparingSetOperation = true;
       // Its result columns are named after the first branch (a star inside parentheses taints already).
       if (depth === 0) stmtSetOperation = true;
     }
