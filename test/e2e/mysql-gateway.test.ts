@@ -328,6 +328,30 @@ rules:
     // and PREPARE/EXECUTE changes sql_mode for the rest of the text: the server then reads "…" as an identifier
     const hidden = `PREPARE m FROM 'SET sql_mode = ''ANSI_QUOTES'''; EXECUTE m; SELECT 1 AS "\\"; SELECT COUNT(*) AS n FROM victim_rows; -- "`;
     expect((await db.rootSql(`SET sql_mode = ''; ${hidden}`, db.database)).trim().split("\n").at(-1)).toBe("2");
+    // A read-level session (sql.execute keeps the read level): a function the read account may call
+    // that lifts the session's read-only mode (`SET SESSION tx_read_only = 0` is allowed in a
+    // function, measured) followed in the same text by a DEFINER function that writes.
+    await db.rootSql(`CREATE TABLE ro_wall (a INT);
+      DELIMITER //
+      CREATE DEFINER = root@localhost FUNCTION lift_ro() RETURNS INT BEGIN SET SESSION tx_read_only = 0; RETURN 1; END//
+      CREATE DEFINER = root@localhost FUNCTION bump_ro() RETURNS INT MODIFIES SQL DATA SQL SECURITY DEFINER BEGIN INSERT INTO ro_wall VALUES (1); RETURN 1; END//
+      DELIMITER ;
+      GRANT EXECUTE ON FUNCTION ${db.database}.lift_ro TO '${db.levels.read.user}'@'%';
+      GRANT EXECUTE ON FUNCTION ${db.database}.bump_ro TO '${db.levels.read.user}'@'%';`, db.database);
+    expect((await db.rootSql("SET SESSION TRANSACTION READ ONLY; SELECT lift_ro(); SELECT bump_ro(); SELECT COUNT(*) FROM ro_wall", db.database)).trim().split("\n").at(-1)).toBe("1");
+    await db.rootSql("DELETE FROM ro_wall", db.database);
+    const gwr = await startMysqlGateway(db, { policy: "version: 1\nrules:\n  - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }\n  - { name: readers, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.transaction, sql.session, sql.execute] }\n" });
+    try {
+      const r = await mysql.createConnection({ host: "127.0.0.1", port: gwr.port, user: "pipeline", password: gwr.password, database: db.database, multipleStatements: true });
+      expect(gwr.levels.at(-1)).toBe("read");
+      for (const sql of ["SELECT lift_ro(); SELECT bump_ro()", "SELECT lift_ro() AS a; SELECT 1; SELECT bump_ro()"]) {
+        await expect(r.query(sql), sql).rejects.toMatchObject({ errno: 1227, message: expect.stringMatching(/must be the last statement of its query/) });
+      }
+      expect((await db.rootSql("SELECT COUNT(*) FROM ro_wall", db.database)).trim()).toBe("0");
+      r.destroy();
+    } finally {
+      await gwr.close();
+    }
     const gwc = await startMysqlGateway(db, { policy: CALL_POLICY });
     try {
       const c = await mysql.createConnection({ host: "127.0.0.1", port: gwc.port, user: "pipeline", password: gwc.password, database: db.database, multipleStatements: true });
