@@ -141,6 +141,10 @@ describe("MySQL gateway module (mysql2 + mariadb CLI → listener → engine →
     await c.query("SET sql_mode = 'ANSI_QUOTES,STRICT_TRANS_TABLES'");
     const [r] = await c.query(`SELECT "name" FROM customers WHERE id = 1`);
     expect(r).toEqual([{ name: "Ada Lovelace" }]);
+    // NO_BACKSLASH_ESCAPES too: the OK answering the change carries the new flag (and the session goes on)
+    await c.query("SET @@session.sql_mode = 'NO_BACKSLASH_ESCAPES'");
+    expect((await c.query("SELECT 'a\\' AS s"))[0]).toEqual([{ s: "a\\" }]);
+    expect((await c.query("SELECT @@sql_mode AS m"))[0]).toEqual([{ m: "NO_BACKSLASH_ESCAPES" }]);
     await expect(c.changeUser({ user: "root" })).rejects.toMatchObject({ errno: 1235 });
     await c.end().catch(() => undefined);
   });
@@ -178,6 +182,9 @@ rules:
         "START TRANSACTION READ WRITE",
         "start transaction with consistent snapshot, read write",
         "SET TRANSACTION READ WRITE",
+        // MySQL 8's optimizer hint (a comment to MariaDB 10.11: a decision test)
+        "SELECT /*+ SET_VAR(transaction_read_only = 0) */ bump()",
+        "select /*+ BKA(t1) set_var(tx_read_only=OFF) */ bump()",
       ]) {
         const e = await c.query(sql).catch((x) => x);
         expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
@@ -218,6 +225,11 @@ rules:
         "/*!SET max_statement_time = 0 */",
         `SET STATEMENT max_statement_time = 0 FOR ${slow}`,
         "SET max_execution_time = 0",
+        // MySQL 8's optimizer hints (comments to MariaDB 10.11, which MariaDB 12 reads: a decision test)
+        `SELECT /*+ MAX_EXECUTION_TIME(3600000) */ ${slow.slice(7)}`,
+        `SELECT /*+ SET_VAR(max_execution_time = 0) */ ${slow.slice(7)}`,
+        "select /*+ NO_ICP(t1) max_execution_time(1001) */ 1",
+        "SELECT /*+ SET_VAR(max_statement_time=0) */ 1",
       ]) {
         const e = await c.query(sql).catch((x) => x);
         expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
@@ -252,6 +264,117 @@ rules:
       await d.end();
     } finally {
       await gwd.close();
+    }
+  }, 60_000);
+
+  it("turning off the target's own integrity checks (foreign_key_checks, unique_checks, check_constraint_checks) is sql.admin, not a session setting: a write-level policy refuses it", async () => {
+    await db.rootSql(`CREATE TABLE fk_parent (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO fk_parent VALUES (1);
+      CREATE TABLE fk_child (id INT PRIMARY KEY, parent_id INT, n INT CHECK (n > 0), FOREIGN KEY (parent_id) REFERENCES fk_parent (id)) ENGINE=InnoDB;`, db.database);
+    // the attack is real: the write account's own session stores an orphan and a row its CHECK forbids
+    const direct = await mysql.createConnection({ host: db.host, port: db.port, user: db.levels.write.user, password: db.levels.write.password, database: db.database });
+    await direct.query("SET foreign_key_checks = 0");
+    await direct.query("SET check_constraint_checks = 0");
+    await direct.query("INSERT INTO fk_child VALUES (100, 999, -1)");
+    await direct.end();
+    expect((await db.rootSql("SELECT COUNT(*) FROM fk_child WHERE parent_id NOT IN (SELECT id FROM fk_parent)", db.database)).trim()).toBe("1");
+    await db.rootSql("DELETE FROM fk_child", db.database);
+    const c = await connect({ multipleStatements: true });
+    expect(gw.levels.at(-1)).toBe("write");
+    for (const sql of [
+      "SET foreign_key_checks = 0",
+      "SET @@session.FOREIGN_KEY_CHECKS = OFF",
+      "set foreign_key_checks := 0",
+      "SET @@SESSION.`foreign_key_checks` = 0",
+      "/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */",
+      "SET unique_checks = 0",
+      "SET check_constraint_checks = 0",
+      "SET SESSION check_constraint_checks = FALSE",
+      "SET STATEMENT foreign_key_checks = 0 FOR INSERT INTO fk_child VALUES (101, 999, 1)",
+      "SET FOREIGN_KEY_CHECKS = @saved",
+      // MySQL 8's optimizer hint (a comment to MariaDB 10.11: a decision test)
+      "INSERT /*+ SET_VAR(foreign_key_checks = OFF) */ INTO fk_child VALUES (104, 999, 1)",
+      "insert /*+ set_var(unique_checks=0) */ into fk_child values (105, 1, 1)",
+    ]) {
+      const e = await c.query(sql).catch((x) => x);
+      expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+      // the server still checks
+      await expect(c.query("INSERT INTO fk_child VALUES (102, 999, 1)"), sql).rejects.toMatchObject({ errno: 1452 });
+      await expect(c.query("INSERT INTO fk_child VALUES (103, 1, -1)"), sql).rejects.toMatchObject({ errno: 4025 });
+    }
+    // turning them on is a session setting
+    await c.query("SET foreign_key_checks = 1");
+    expect((await db.rootSql("SELECT COUNT(*) FROM fk_child", db.database)).trim()).toBe("0");
+    await c.end();
+  });
+
+  it("opaque code (CALL, dynamic SQL) must be the last statement of its text: what it changes is re-read before anything else runs", async () => {
+    const CALL_POLICY = `version: 1
+limits: { statement_timeout: 1s }
+rules:
+  - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }
+  - { name: readers, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.transaction, sql.session, sql.execute] }
+  - { name: reports, effect: allow, subjects: any, resources: any, actions: [{ sql: { kinds: [procedural], commands: [CALL, PREPARE, EXECUTE] } }] }
+  - { name: no-writes, effect: deny, subjects: any, resources: any, actions: [sql.write, sql.ddl] }
+`;
+    // A DBA's procedure that lifts the session's statement timeout (a SET inside a procedure
+    // outlives the CALL; sql_mode is restored, other settings are not).
+    await db.rootSql(`DELIMITER //
+      CREATE PROCEDURE p_lift() BEGIN SET SESSION max_statement_time = 0; END//
+      DELIMITER ;
+      CREATE TABLE victim_rows (a INT); INSERT INTO victim_rows VALUES (1), (2);
+      GRANT EXECUTE ON PROCEDURE ${db.database}.p_lift TO '${db.levels.admin.user}'@'%';`, db.database);
+    // the attack is real: the statement after the CALL runs without the limit (root, same text)
+    expect((await db.rootSql("SET SESSION max_statement_time = 1; CALL p_lift(); SELECT @@max_statement_time", db.database)).trim()).toBe("0.000000");
+    // and PREPARE/EXECUTE changes sql_mode for the rest of the text: the server then reads "…" as an identifier
+    const hidden = `PREPARE m FROM 'SET sql_mode = ''ANSI_QUOTES'''; EXECUTE m; SELECT 1 AS "\\"; SELECT COUNT(*) AS n FROM victim_rows; -- "`;
+    expect((await db.rootSql(`SET sql_mode = ''; ${hidden}`, db.database)).trim().split("\n").at(-1)).toBe("2");
+    // A read-level session (sql.execute keeps the read level): a function the read account may call
+    // that lifts the session's read-only mode (`SET SESSION tx_read_only = 0` is allowed in a
+    // function, measured) followed in the same text by a DEFINER function that writes.
+    await db.rootSql(`CREATE TABLE ro_wall (a INT);
+      DELIMITER //
+      CREATE DEFINER = root@localhost FUNCTION lift_ro() RETURNS INT BEGIN SET SESSION tx_read_only = 0; RETURN 1; END//
+      CREATE DEFINER = root@localhost FUNCTION bump_ro() RETURNS INT MODIFIES SQL DATA SQL SECURITY DEFINER BEGIN INSERT INTO ro_wall VALUES (1); RETURN 1; END//
+      DELIMITER ;
+      GRANT EXECUTE ON FUNCTION ${db.database}.lift_ro TO '${db.levels.read.user}'@'%';
+      GRANT EXECUTE ON FUNCTION ${db.database}.bump_ro TO '${db.levels.read.user}'@'%';`, db.database);
+    expect((await db.rootSql("SET SESSION TRANSACTION READ ONLY; SELECT lift_ro(); SELECT bump_ro(); SELECT COUNT(*) FROM ro_wall", db.database)).trim().split("\n").at(-1)).toBe("1");
+    await db.rootSql("DELETE FROM ro_wall", db.database);
+    const gwr = await startMysqlGateway(db, { policy: "version: 1\nrules:\n  - { name: connect, effect: allow, subjects: any, resources: any, actions: [connect] }\n  - { name: readers, effect: allow, subjects: any, resources: any, actions: [sql.read, sql.transaction, sql.session, sql.execute] }\n" });
+    try {
+      const r = await mysql.createConnection({ host: "127.0.0.1", port: gwr.port, user: "pipeline", password: gwr.password, database: db.database, multipleStatements: true });
+      expect(gwr.levels.at(-1)).toBe("read");
+      for (const sql of ["SELECT lift_ro(); SELECT bump_ro()", "SELECT lift_ro() AS a; SELECT 1; SELECT bump_ro()"]) {
+        await expect(r.query(sql), sql).rejects.toMatchObject({ errno: 1227, message: expect.stringMatching(/must be the last statement of its query/) });
+      }
+      expect((await db.rootSql("SELECT COUNT(*) FROM ro_wall", db.database)).trim()).toBe("0");
+      r.destroy();
+    } finally {
+      await gwr.close();
+    }
+    const gwc = await startMysqlGateway(db, { policy: CALL_POLICY });
+    try {
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: gwc.port, user: "pipeline", password: gwc.password, database: db.database, multipleStatements: true });
+      for (const sql of [
+        "CALL p_lift(); SELECT @@max_statement_time AS t",
+        "call p_lift(); SELECT 1",
+        // the gateway would read `SELECT 1 AS "\"; DELETE …"` with backslash escapes and "…" as a string (one SELECT); the server, after EXECUTE m, as a SELECT and a DELETE
+        `PREPARE m FROM 'SET sql_mode = ''ANSI_QUOTES'''; EXECUTE m; SELECT 1 AS "\\"; DELETE FROM victim_rows; -- "`,
+      ]) {
+        const e = await c.query(sql).catch((x) => x);
+        expect(e, sql).toMatchObject({ errno: 1227, sqlState: "42000" });
+        expect(e.message, sql).toMatch(/must be the last statement of its query/);
+      }
+      expect((await db.rootSql("SELECT COUNT(*) FROM victim_rows", db.database)).trim()).toBe("2");
+      expect((await c.query("SELECT @@max_statement_time AS t, @@sql_mode AS m"))[0]).toEqual([{ t: 1, m: expect.not.stringContaining("ANSI_QUOTES") }]);
+      // alone, the CALL runs; the re-read after it finds the limit lifted and ends the session before anything else
+      const errors: Error[] = [];
+      c.on("error", (x) => errors.push(x));
+      const lifted = await c.query("CALL p_lift()").then(() => c.query("SELECT 1")).catch((x) => x);
+      await eventually(async () => [lifted.message, ...errors.map((x) => x.message)].join("\n").includes("statement timeout was lifted"), "the gateway's ERR naming the lifted timeout");
+      c.destroy();
+    } finally {
+      await gwc.close();
     }
   }, 60_000);
 

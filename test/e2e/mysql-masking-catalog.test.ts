@@ -302,6 +302,37 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     }
   });
 
+  it("predicates: refuse — INTERSECT / EXCEPT / UNION DISTINCT compare whole rows (an equality test on a masked column without a WHERE): refused; UNION ALL is not", async () => {
+    // the oracle is real: one row exactly when the guess is someone's e-mail
+    expect(await truth(`SELECT COUNT(*) FROM (SELECT email FROM customers INTERSECT SELECT '${email1}') t`)).toBe("1");
+    expect(await truth("SELECT COUNT(*) FROM (SELECT email FROM customers INTERSECT SELECT 'nobody@example.com') t")).toBe("0");
+    expect(await truth(`SELECT COUNT(*) FROM (SELECT email FROM customers UNION SELECT '${email1}') t`)).toBe(await truth("SELECT COUNT(*) FROM customers"));
+    const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
+    try {
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database });
+      for (const sql of [
+        `SELECT email FROM customers INTERSECT SELECT '${email1}'`,
+        `select email from customers intersect select '${email1}'`,
+        `SELECT '${email1}' EXCEPT SELECT email FROM customers`,
+        `SELECT email FROM customers UNION SELECT '${email1}'`,
+        `SELECT email FROM customers UNION DISTINCT SELECT '${email1}'`,
+        `SELECT COUNT(*) AS n FROM (SELECT \`email\` FROM customers INTERSECT SELECT '${email1}') t`,
+        `SELECT * FROM customers INTERSECT SELECT 1, 'Ada Lovelace', '${email1}', '123-45-6789', '4111 1111 1111 1111', 'first'`,
+        `/*!SELECT email FROM customers INTERSECT SELECT '${email1}'*/`,
+      ]) {
+        await expect(c.query(sql), sql).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("compares whole rows") });
+      }
+      await expect(c.prepare(`SELECT email FROM customers INTERSECT SELECT ?`)).rejects.toMatchObject({ errno: 1227 });
+      // UNION ALL compares nothing: allowed, masked
+      const [all] = await c.query(`SELECT email FROM customers UNION ALL SELECT 'x'`);
+      expect((all as unknown[]).length).toBe(Number(await truth("SELECT COUNT(*) FROM customers")) + 1);
+      expect(JSON.stringify(all)).not.toContain(email1);
+      await c.end();
+    } finally {
+      await strict.close();
+    }
+  });
+
   it("NATURAL JOIN with a derived table whose string alias is a masked column's name compares it unnamed: its warnings are withheld, and predicates: refuse refuses it", async () => {
     // the attacks are real: root's warnings quote the e-mails, and the join is an equality oracle
     const join = "SELECT * FROM customers NATURAL JOIN (SELECT 1 AS 'email') x";
@@ -717,6 +748,97 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     } finally {
       for (const c of [holder, waiter, reader]) await c.end();
       await other(`REVOKE PROCESS ON *.* FROM ${admin}; ALTER TABLE customers DROP KEY uq_lock_email`);
+    }
+  });
+
+  it("other sessions' statement texts (PROCESSLIST.INFO, SHOW FULL PROCESSLIST) quote the masked values their WHERE compares: masked", async () => {
+    // A job outside the gateway on the same account (every gateway session of a level shares it;
+    // without PROCESS an account sees its own sessions' texts) runs a statement with an e-mail in
+    // its WHERE, waiting on a row lock the attacker's gateway session holds.
+    const job = await mysql.createConnection({ host: db.host, port: db.port, user: db.levels.admin.user, password: db.levels.admin.password, database: db.database });
+    const [holder, reader] = [await connect(), await connect()];
+    try {
+      await holder.query("START TRANSACTION");
+      await holder.query("SELECT id FROM customers WHERE id = 1 FOR UPDATE");
+      await job.query("SET SESSION innodb_lock_wait_timeout = 10");
+      const waiting = job.query(`UPDATE customers SET note = note WHERE email = '${email1}'`).catch((e) => e);
+      let truthText = "";
+      for (let i = 0; i < 50 && !truthText.includes(email1); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        truthText = await truth("SELECT INFO FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE customers%'");
+      }
+      expect(truthText).toContain(email1); // the attack is real (root's view of the same row)
+      for (const sql of [
+        "SELECT INFO FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query'",
+        "select info from INFORMATION_SCHEMA.processlist",
+        "SELECT * FROM information_schema.PROCESSLIST",
+        "SELECT `INFO_BINARY` AS i FROM `information_schema`.`PROCESSLIST`",
+        "SHOW FULL PROCESSLIST",
+        "show processlist",
+        "/*!SELECT INFO FROM information_schema.PROCESSLIST*/",
+      ]) {
+        // (blob cells as text: INFO_BINARY)
+        const got = JSON.stringify(await rows(reader, sql), (_k, v) => (v?.type === "Buffer" ? Buffer.from(v.data).toString() : v));
+        expect(got, sql).toContain("[REDACTED]");
+        expect(got, sql).not.toContain(email1);
+      }
+      const [bin] = await reader.execute("SELECT INFO FROM information_schema.PROCESSLIST WHERE COMMAND = ?", ["Query"]);
+      expect(JSON.stringify(bin)).not.toContain(email1);
+      // copied out it would leave masking: a tainted write, refused
+      await expect(reader.query("INSERT INTO notes SELECT 99, INFO FROM information_schema.PROCESSLIST LIMIT 1")).rejects.toMatchObject({ errno: 1227 });
+      await holder.query("ROLLBACK");
+      await waiting;
+    } finally {
+      for (const c of [holder, reader, job]) await c.end();
+    }
+  });
+
+  it("the binary log's events (SHOW BINLOG EVENTS, with BINLOG MONITOR) quote every write's text: masked", async () => {
+    const logged = await startMariaDb({ serverArgs: ["--log-bin=gh-bin", "--binlog-format=STATEMENT", "--server-id=7"] });
+    const lgw = await startMysqlGateway(logged, { policy: POLICY, masking: MASKING });
+    try {
+      await logged.rootSql(`GRANT BINLOG MONITOR ON *.* TO '${logged.levels.admin.user}'@'%'; UPDATE customers SET note = 'seen' WHERE email = 'ada@example.com'`, logged.database);
+      expect(await logged.rootSql("SHOW BINLOG EVENTS")).toContain("ada@example.com"); // the attack is real
+      const c = await mysql.createConnection({ host: "127.0.0.1", port: lgw.port, user: "pipeline", password: lgw.password, database: logged.database });
+      for (const sql of ["SHOW BINLOG EVENTS", "show binlog events limit 100", "/*!SHOW BINLOG EVENTS*/"]) {
+        const got = JSON.stringify((await c.query(sql))[0]);
+        expect(got, sql).toContain("[REDACTED]");
+        expect(got, sql).not.toContain("ada@example.com");
+      }
+      await c.end();
+    } finally {
+      await lgw.close();
+      await logged.stop();
+    }
+  }, 120_000);
+
+  it("CHECKSUM TABLE hashes every column without naming one (an equality oracle with a table of guesses): its result is derived, refused under predicates: refuse", async () => {
+    // the oracle is real: a table of the same column types (any names) holding the readable
+    // columns and a guessed e-mail has the same checksum exactly when the guess is right
+    await other(`CREATE TABLE guesses (a INT PRIMARY KEY AUTO_INCREMENT, b VARCHAR(100) NOT NULL, c VARCHAR(200), d CHAR(11), e VARCHAR(19), f TEXT);
+      INSERT INTO guesses SELECT * FROM customers;`);
+    const sum = async (t: string) => (await truth(`CHECKSUM TABLE ${t}`)).split("\t")[1];
+    expect(await sum("guesses")).toBe(await sum("customers"));
+    await other("UPDATE guesses SET c = 'bob@example.com' WHERE a = 1");
+    expect(await sum("guesses")).not.toBe(await sum("customers"));
+    const c = await connect();
+    try {
+      for (const sql of ["CHECKSUM TABLE customers", "checksum table `customers` extended", "CHECKSUM TABLE guesses, customers QUICK", "/*!CHECKSUM TABLE customers*/"]) {
+        const got = await rows(c, sql);
+        expect(got.length, sql).toBeGreaterThan(0);
+        for (const r of got) expect(r, sql).toEqual({ Table: "[REDACTED]", Checksum: null });
+      }
+    } finally {
+      await c.end();
+    }
+    const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
+    try {
+      const s = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database });
+      await expect(s.query("CHECKSUM TABLE customers")).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("CHECKSUM TABLE") });
+      await s.end();
+    } finally {
+      await strict.close();
+      await other("DROP TABLE guesses");
     }
   });
 

@@ -201,3 +201,22 @@ describe("value copies the server keeps (taint.ts) and query plans (classify.ts)
     expect(withQueryPlan(t, "p")).toMatchObject({ assigns: true, sources: ["column email", "p"] });
   });
 });
+
+describe("optimizer hints (MySQL 8 /*+ … */: a comment to the lexer, code to the server)", () => {
+  it("SET_VAR of a pinned or server setting makes the statement unknown, as SET STATEMENT does; other hints are read", () => {
+    for (const sql of [
+      "SELECT /*+ SET_VAR(sql_mode = 'ANSI_QUOTES') */ 1",
+      "INSERT /*+ SET_VAR(foreign_key_checks = OFF) */ INTO t VALUES (1)",
+      "update /*+ set_var(unique_checks=0) */ t set a = 1",
+      "SELECT /*+ SET_VAR(sql_log_bin = 0) */ 1",
+      "SELECT /*+ SET_VAR(character_set_client = latin1) */ 1",
+      "SELECT /*+ SET_VAR( */ 1",
+      "SELECT 1; DELETE /*+ SET_VAR(check_constraint_checks = 0) */ FROM t",
+    ]) expect(classifyMysql(sql, dialect).at(-1), sql).toMatchObject({ kind: "unknown" });
+    expect(classifyMysql("SELECT /*+ BKA(t1) MAX_EXECUTION_TIME(3600000) SET_VAR(max_execution_time = 0) */ 1", dialect)[0]).toMatchObject({ kind: "read", hints: { maxExecutionTime: [3600000], setVars: [{ name: "max_execution_time", value: "0" }] } });
+    expect(classifyMysql("SELECT /*+ SET_VAR(foreign_key_checks = ON) */ 1", dialect)[0]).toMatchObject({ kind: "read" });
+    // in a string it is no hint
+    expect(classifyMysql("SELECT '/*+ SET_VAR(sql_mode = 1) */'", dialect)[0]).toMatchObject({ kind: "read" });
+    expect(classifyMysql("SELECT '/*+ SET_VAR(sql_mode = 1) */'", dialect)[0]!.hints).toBeUndefined();
+  });
+});

@@ -16,7 +16,8 @@
  * carry `pins`: session.ts decides whether the change is tracked exactly or refused.
  */
 import type { ClassifiedStatement, FunctionCall, StatementFlag, StatementKind, StatementPart } from "../../../parsers/sql/types.ts";
-import { LexError, lex, type Token } from "./lexer.ts";
+import { LexError, lex, type HintComment, type Token } from "./lexer.ts";
+import { hintsIn, type StatementHints } from "./hints.ts";
 import type { Dialect } from "./dialect.ts";
 import { classifyCall, MARIADB_DANGEROUS_FUNCTIONS } from "./functions.ts";
 import { expandsEveryColumn } from "./taint.ts";
@@ -48,6 +49,8 @@ export interface MysqlStatement extends ClassifiedStatement {
    * generated ones included.
    */
   expandsStar?: boolean;
+  /** Its optimizer hints (`/*+ SET_VAR(…) MAX_EXECUTION_TIME(…) *\/`), when it has any. */
+  hints?: StatementHints;
 }
 
 const COMPOUND_OPENERS = new Set(["IF", "CASE", "LOOP", "WHILE", "REPEAT", "FOR", "ELSE", "ELSEIF", "END", "WHEN", "DECLARE", "LEAVE", "ITERATE", "RETURN", "OPEN", "FETCH", "CLOSE", "GOTO"]);
@@ -61,6 +64,18 @@ const PINNED_VARS: Record<string, PinnedSetting> = {
 };
 
 /** Global-only or server-affecting variables a session SET still makes `admin`. */
+/**
+ * The target's own integrity checks (the second wall behind the gateway's decisions): a session
+ * that turns one off may store rows that break the schema's foreign keys, unique keys or CHECK
+ * constraints for everyone after it. Turning one off (anything but a literal 1 / ON) is `admin`:
+ * a policy must allow sql.admin (and so the admin account) for it, not merely sql.session.
+ */
+const INTEGRITY_CHECK_VARS = new Set(["FOREIGN_KEY_CHECKS", "UNIQUE_CHECKS", "CHECK_CONSTRAINT_CHECKS"]);
+
+function integrityChecksOff(name: string, value: string | null): boolean {
+  return INTEGRITY_CHECK_VARS.has(name) && !(value !== null && ["1", "ON", "TRUE"].includes(value.toUpperCase()));
+}
+
 const ADMIN_SESSION_VARS = new Set(["SQL_LOG_BIN", "SQL_LOG_OFF", "PSEUDO_THREAD_ID", "GTID_DOMAIN_ID", "GTID_SEQ_NO", "SERVER_ID", "GTID_SLAVE_POS", "SKIP_REPLICATION", "WSREP_ON", "WSREP_OSU_METHOD"]);
 
 interface Ctx {
@@ -97,8 +112,9 @@ export function opaquePart(statements: readonly MysqlStatement[]): StatementPart
 
 export function classifyMysql(sql: string, dialect: Dialect): MysqlStatement[] {
   let toks: Token[];
+  const hintComments: HintComment[] = [];
   try {
-    toks = lex(sql, dialect);
+    toks = lex(sql, dialect, hintComments);
   } catch (e) {
     if (!(e instanceof LexError)) throw e;
     return [{ kind: "unknown", command: "UNKNOWN", start: 0, end: sql.length, flags: [], functions: [], objects: [], reason: e.message }];
@@ -112,7 +128,21 @@ export function classifyMysql(sql: string, dialect: Dialect): MysqlStatement[] {
     } else cur.push(t);
   }
   if (cur.length) pieces.push(cur);
-  return pieces.map((p) => classifyOne({ toks: p, sql, dialect }));
+  return pieces.map((p, k) => withHints(classifyOne({ toks: p, sql, dialect }), hintComments, k ? pieces[k - 1]!.at(-1)!.end : 0, p.at(-1)!.end, dialect));
+}
+
+/**
+ * Optimizer hints of the statement (a hint comment from the end of the statement before through
+ * its last token: fail closed on where MySQL looks for them). `SET_VAR` of a pinned or server
+ * setting is refused as `SET STATEMENT` of one is: the statement becomes `unknown`.
+ */
+function withHints(s: MysqlStatement, comments: readonly HintComment[], start: number, end: number, dialect: Dialect): MysqlStatement {
+  if (!comments.length) return s;
+  const hints = hintsIn(comments, start, end, dialect);
+  if (!hints) return s;
+  const refused = hints.unreadable || hints.setVars.some((v) => !!PINNED_VARS[v.name.toUpperCase()] || ADMIN_SESSION_VARS.has(v.name.toUpperCase()) || integrityChecksOff(v.name.toUpperCase(), v.value));
+  if (refused) return { ...s, kind: "unknown", command: `${s.command} /*+ SET_VAR */`, reason: "an optimizer hint that sets a pinned or server setting, or that the gateway cannot read", hints };
+  return { ...s, hints };
 }
 
 function word(t: Token | undefined, ...w: string[]): boolean {
@@ -506,7 +536,7 @@ function assignments(toks: Token[]): Assignment[] {
     const valueToks = eq >= 0 ? part.slice(eq + 1) : [];
     const value = valueToks.length === 1 && (valueToks[0].type === "string" || valueToks[0].type === "word" || valueToks[0].type === "number") ? valueToks[0].value : null;
     const pin = PINNED_VARS[name];
-    out.push({ scope, name, value, pin, admin: ADMIN_SESSION_VARS.has(name), unreadable: eq < 0 && !dotted });
+    out.push({ scope, name, value, pin, admin: ADMIN_SESSION_VARS.has(name) || integrityChecksOff(name, value), unreadable: eq < 0 && !dotted });
   }
   return out;
 }

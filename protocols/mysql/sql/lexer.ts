@@ -54,7 +54,15 @@ function isWordChar(c: string | undefined): boolean {
   return c !== undefined && WORD.test(c);
 }
 
-export function lex(sql: string, dialect: Dialect): Token[] {
+/** An optimizer hint comment `/*+ … *\/` (MySQL 8, MariaDB 12): a comment to the lexer, code to the server (hints.ts). */
+export interface HintComment {
+  start: number;
+  /** What is between `/*+` and `*\/`. */
+  text: string;
+}
+
+/** `hints`, when given, receives every `/*+ … *\/` comment (wherever it is: fail closed). */
+export function lex(sql: string, dialect: Dialect, hints?: HintComment[]): Token[] {
   const out: Token[] = [];
   let i = 0;
   let inVersion = false; // inside an executed /*! … */
@@ -124,6 +132,7 @@ export function lex(sql: string, dialect: Dialect): Token[] {
       }
       const close = sql.indexOf("*/", i + 2);
       if (close < 0) throw new LexError(i, "unterminated comment");
+      if (sql[i + 2] === "+") hints?.push({ start: i, text: sql.slice(i + 3, close) });
       i = close + 2;
       continue;
     }

@@ -42,4 +42,11 @@ describe("pinned session state", () => {
     expect(pin.confirm(start)).toBeNull();
     expect(pin.check(classifyMysql("SELECT 1", pin.dialect))).toBeNull();
   });
+
+  it("refuses a text where anything but a compound statement's own pieces follows opaque code (the re-read comes only after the text)", () => {
+    const pin = new SessionPin(server, start);
+    const c = (sql: string) => pin.check(classifyMysql(sql, pin.dialect));
+    for (const sql of ["CALL p(); SELECT 1", `EXECUTE IMMEDIATE 'SET sql_mode=''ANSI_QUOTES'''; SELECT "a"`, "PREPARE s FROM @q; EXECUTE s; SELECT 1", "SELECT f(); SELECT 1"]) expect(c(sql), sql).toMatch(/must be the last statement/);
+    for (const sql of ["SELECT 1; CALL p()", "SELECT 1; EXECUTE s", "SELECT 1; BEGIN NOT ATOMIC SELECT 1; END", "SELECT lower(name) FROM t"]) expect(c(sql), sql).toBeNull();
+  });
 });

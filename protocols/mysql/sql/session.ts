@@ -53,6 +53,11 @@ export function charsetOk(name: string | null): boolean {
   return name !== null && UTF8_CHARSETS.has(name.toLowerCase());
 }
 
+/** A statement that may change settings invisibly: CALL, stored functions, dynamic SQL, anything unclassified. */
+function opaqueStatement(s: MysqlStatement): boolean {
+  return s.kind === "procedural" || s.kind === "unknown" || (s.parts ?? []).some((p) => p.kind === "execute" || p.kind === "dynamic");
+}
+
 export class SessionPin {
   private state: PinnedState;
   private mode: { ansiQuotes: boolean; noBackslashEscapes: boolean };
@@ -81,6 +86,12 @@ export class SessionPin {
    */
   check(stmts: MysqlStatement[]): string | null {
     if (!this.confirmed) return "the session's settings are unconfirmed";
+    // The re-read after opaque code runs before the client's next command, not between the
+    // statements of one text: `EXECUTE IMMEDIATE 'SET sql_mode=…'; SELECT "…"` would be lexed with
+    // the old mode, and `CALL p(); SELECT …` (p lifting max_statement_time) would run unbounded.
+    // The pieces of one compound statement (`BEGIN NOT ATOMIC … END`, all `unknown`) are one statement to the server.
+    const opaque = stmts.findIndex(opaqueStatement);
+    if (opaque >= 0 && stmts.slice(opaque + 1).some((s) => s.kind !== "unknown")) return `${stmts[opaque]!.command} may change session settings the gateway cannot see: it must be the last statement of its query (the settings are re-read before anything else runs)`;
     const changes = stmts.flatMap((s) => s.pins ?? []);
     if (!changes.length) return null;
     if (stmts.length !== 1) return "a statement that changes sql_mode or a character set must be the only statement of its query";
@@ -131,7 +142,7 @@ export class SessionPin {
 
   /** After a statement whose effects the gateway cannot see (CALL, stored function, dynamic SQL). */
   markUnconfirmed(stmts: MysqlStatement[]): void {
-    if (stmts.some((s) => s.kind === "procedural" || s.kind === "unknown" || (s.parts ?? []).some((p) => p.kind === "execute" || p.kind === "dynamic"))) this.confirmed = false;
+    if (stmts.some(opaqueStatement)) this.confirmed = false;
   }
 
   /** The engine re-read the settings from the server. */

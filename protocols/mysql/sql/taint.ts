@@ -73,7 +73,40 @@ const VALUE_COPY_TABLES = new Map([
   ["innodb_ft_index_cache", "full-text index words"],
   ["innodb_locks", "lock data"],
   ["data_locks", "lock data"],
+  // Statement texts of other sessions (and this one's): their literals are the values a WHERE
+  // compared or an INSERT stored (`… WHERE email = 'ada@…'`, measured in PROCESSLIST.INFO while
+  // the statement waited on a lock), readable without PROCESS for every session of the same
+  // account — every gateway session of an access level shares it. `SHOW [FULL] PROCESSLIST` is the
+  // word itself; sys's `session` view is matched where it is a relation (sessionRelationAt).
+  ["processlist", "statement texts"],
+  ["x$processlist", "statement texts"],
+  ["x$session", "statement texts"],
+  ["threads", "statement texts"],
+  ["innodb_trx", "statement texts"],
+  ["events_statements_current", "statement texts"],
+  ["events_statements_history", "statement texts"],
+  ["events_statements_history_long", "statement texts"],
+  ["events_statements_summary_by_digest", "statement texts"],
+  ["prepared_statements_instances", "statement texts"],
+  ["general_log", "statement texts"],
+  ["slow_log", "statement texts"],
+  ["query_cache_info", "statement texts"],
+  // `SHOW BINLOG | RELAYLOG EVENTS` (with BINLOG MONITOR / REPLICATION privileges): every write's text
+  ["binlog", "statement texts"],
+  ["relaylog", "statement texts"],
 ]);
+
+/**
+ * `session` names sys's view of the sessions' statements only as a relation: qualified
+ * (`sys.session`) or after FROM / JOIN / a comma of a FROM list — not `SET SESSION x = 1`.
+ */
+function sessionRelationAt(toks: readonly Token[], i: number): boolean {
+  const t = toks[i]!;
+  if ((t.type !== "word" && t.type !== "ident") || t.value.toLowerCase() !== "session") return false;
+  const prev = toks[i - 1];
+  if (prev?.type === "op" && prev.text === ".") return true;
+  return prev?.type === "word" && (prev.text === "FROM" || prev.text === "JOIN");
+}
 const QUERY_STARTS = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
 
 /**
@@ -146,6 +179,10 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
   let stmtStar = false;
   let stmtHead: Token | undefined;
   let stmtSetOperation = false;
+  // INTERSECT / EXCEPT / MINUS and UNION [DISTINCT] compare whole rows: `SELECT email FROM customers
+  // INTERSECT SELECT 'ada@…'` answers a row exactly when the guess is someone's e-mail (measured),
+  // an equality test as `WHERE email = 'ada@…'` is. UNION ALL compares nothing.
+  let stmtComparingSetOperation = false;
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   let depth = 0;
   let pred: boolean[] = [false];
@@ -160,7 +197,8 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     if (stmtStar && !stmtMasked && stmtOrdinal) sources.add("all columns (*) ordered or grouped by position");
     if ((stmtMasked || stmtStar) && stmtOrdinal) predicate ??= stmtOrdinal;
     if (stmtMasked && stmtPredicateClause && (stmtNested || stmtMaskedView)) predicate ??= "masked data reached through a sub-query, set operation or masked view, with a predicate or ordering clause";
-    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = stmtStar = stmtSetOperation = false;
+    if ((stmtMasked || stmtStar) && stmtComparingSetOperation) predicate ??= "INTERSECT / EXCEPT / UNION DISTINCT compares whole rows, masked values among them";
+    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = stmtStar = stmtSetOperation = stmtComparingSetOperation = false;
     stmtOrdinal = null;
     depth = 0;
     pred = [false];
@@ -207,6 +245,16 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     // `HANDLER t READ <index> = (…)` / `… <index> FIRST|NEXT`: compares or orders by the index's key
     // columns, which the statement does not name (a unique key over email is an equality oracle).
     if (i === 0 || toks[i - 1]!.type === "semicolon") stmtHead = t;
+    // `CHECKSUM TABLE t` hashes every column of every row, masked ones among them, without naming
+    // one: comparing it with the checksum of a table of guesses (same column types, rows copied
+    // from the readable columns) tells whether the guesses are the masked values (an equality
+    // oracle, measured). With column rules its columns are derived (the checksum NULL) and under
+    // `predicates: refuse` it is refused.
+    if (nestedStars && t === stmtHead && t.type === "word" && t.text === "CHECKSUM") {
+      sources.add("CHECKSUM TABLE (a hash of every column, masked ones among them)");
+      maskedView = stmtMaskedView = stmtMasked = true;
+      predicate ??= "CHECKSUM TABLE compares every column's values";
+    }
     if (nestedStars && t.type === "word" && t.text === "READ" && stmtHead?.type === "word" && stmtHead.text === "HANDLER") {
       const index = toks[i + 1];
       if (index && !(index.type === "word" && ["FIRST", "NEXT", "PREV", "LAST"].includes(index.text))) {
@@ -227,7 +275,7 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     }
     // Not the session variable of the same name (`SET optimizer_trace = 'enabled=on'`): reading is what is masked.
     const setting = toks[i + 1]?.type === "op" && (toks[i + 1]!.text === "=" || toks[i + 1]!.text === ":=");
-    const copies = (t.type === "word" || t.type === "ident") && !setting ? VALUE_COPY_TABLES.get(t.value.toLowerCase()) : undefined;
+    const copies = (t.type === "word" || t.type === "ident") && !setting ? (VALUE_COPY_TABLES.get(t.value.toLowerCase()) ?? (sessionRelationAt(toks, i) ? "statement texts" : undefined)) : undefined;
     if (copies) {
       sources.add(`${copies} ${t.value.toLowerCase()}`);
       maskedView = stmtMaskedView = true;
@@ -244,6 +292,8 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     if (t.text === "SELECT" && ++selects > 1) nested = stmtNested = true;
     if (SET_OPERATIONS.has(t.text)) {
       nested = stmtNested = true;
+      const next = toks[i + 1];
+      if (!(t.text === "UNION" && next?.type === "word" && next.text === "ALL")) stmtComparingSetOperation = true;
       // Its result columns are named after the first branch (a star inside parentheses taints already).
       if (depth === 0) stmtSetOperation = true;
     }

@@ -302,7 +302,8 @@ export class MysqlEngineCore {
     // later as a plain `SELECT @v`: a plan-showing statement that assigns is refused like a
     // statement naming masked data that assigns (below).
     const taint = plan ? withQueryPlan(analyzed, plan, assignsVariable(sql.slice(planned!.start, planned!.end), this.pin.dialect)) : analyzed;
-    const pinRefusal = this.pin.check(statements) ?? (this.opts.readOnly ? liftsReadOnly(toks()) : null) ?? (this.opts.statementTimeoutMs ? changesStatementTimeout(toks()) : null);
+    const limitMs = this.opts.statementTimeoutMs;
+    const pinRefusal = this.pin.check(statements) ?? (this.opts.readOnly ? (liftsReadOnly(toks()) ?? hintLiftsReadOnly(statements)) : null) ?? (limitMs ? (changesStatementTimeout(toks()) ?? hintChangesTimeout(statements, limitMs)) : null);
     if (pinRefusal) return { sql, statements, refusal: pinRefusal, guard: "pin", taint };
     const local = statements.find((s) => s.command.startsWith("LOAD DATA LOCAL") || s.command.startsWith("LOAD XML LOCAL"));
     if (local && !this.opts.allowLocalInfile) return { sql, statements, refusal: `${local.command} is refused: it would read a file on the client's host`, guard: "local-infile", taint };
@@ -508,6 +509,9 @@ export class MysqlEngineCore {
         if (isErr(b)) return this.onError(p, pend.kind === "internal" ? null : (pend.taint ?? (this.echoesUnnamedValues(pend.statements) ? UNNAMED_VALUES_TAINT : null)));
         if (b[0] === 0x00) {
           const ok = decodeOk(b);
+          // The OK of a tracked change (`SET sql_mode = 'NO_BACKSLASH_ESCAPES'`, the only statement
+          // of its text: SessionPin.check) already carries the new mode's status flag.
+          if (pend.kind !== "internal" && pend.statements.length === 1 && pend.statements[0]!.pins) this.pin.apply(pend.statements[0]!);
           if (!this.checkStatus(ok.status)) return;
           this.toClient(p);
           this.recordResult(undefined, ok.affectedRows);
@@ -954,6 +958,25 @@ function changesStatementTimeout(toks: readonly Token[] | null): string | null {
     if (name !== null && /^max_(statement|execution)_time$/.test(name)) return `SET ${name} is refused: the policy's statement timeout is pinned`;
   }
   return null;
+}
+
+/** An optimizer hint `SET_VAR(transaction_read_only = 0)` (MySQL 8): the read-only mode for one statement. */
+function hintLiftsReadOnly(statements: readonly MysqlStatement[]): string | null {
+  const v = statements.flatMap((s) => s.hints?.setVars ?? []).find((x) => /^(tx|transaction)_read_only$/.test(x.name));
+  return v ? `the optimizer hint SET_VAR(${v.name}) is refused: the read-only mode of a read-level session is pinned` : null;
+}
+
+/**
+ * Optimizer hints that replace the policy's statement timeout for one statement (MySQL 8; MariaDB
+ * 12 has MAX_EXECUTION_TIME): `SET_VAR(max_execution_time = 0)`, and `MAX_EXECUTION_TIME(N)` above
+ * the limit (N ms; 0 keeps the session's limit, a lower one is kept).
+ */
+function hintChangesTimeout(statements: readonly MysqlStatement[], limitMs: number): string | null {
+  const hints = statements.flatMap((s) => (s.hints ? [s.hints] : []));
+  const v = hints.flatMap((h) => h.setVars).find((x) => /^max_(statement|execution)_time$/.test(x.name));
+  if (v) return `the optimizer hint SET_VAR(${v.name}) is refused: the policy's statement timeout is pinned`;
+  const n = hints.flatMap((h) => h.maxExecutionTime).find((ms) => ms === null || ms > limitMs);
+  return n === undefined ? null : `the optimizer hint MAX_EXECUTION_TIME(${n ?? "…"}) is refused: the policy's statement timeout is pinned (${limitMs} ms)`;
 }
 
 /**

@@ -148,6 +148,33 @@ describe("MySQL row masking = PostgreSQL masking of the same value", () => {
     expect(analyzeTaint("SELECT avg_frequency FROM mysql.index_stats", DIALECT, namesMasked)).toBeNull();
   });
 
+  it("statement texts of sessions (processlists, performance_schema statement events, sys views, logs) taint as a masked view; SET SESSION does not", () => {
+    const m = rowMasker();
+    const namesMasked = (w: string) => m.namesMasked(w);
+    for (const sql of [
+      "SHOW FULL PROCESSLIST",
+      "SELECT INFO FROM information_schema.PROCESSLIST",
+      "SELECT sql_text FROM performance_schema.events_statements_history_long",
+      "SELECT SQL_TEXT FROM `performance_schema`.`EVENTS_STATEMENTS_CURRENT`",
+      "SELECT processlist_info FROM performance_schema.threads",
+      "SELECT query_sample_text FROM performance_schema.events_statements_summary_by_digest",
+      "SELECT current_statement FROM sys.session",
+      "SELECT last_statement FROM sys.x$session",
+      "select * from session",
+      "SELECT trx_query FROM information_schema.INNODB_TRX",
+      "SELECT argument FROM mysql.general_log",
+      "SELECT sql_text FROM mysql.slow_log",
+      "SELECT statement_text FROM information_schema.QUERY_CACHE_INFO",
+      "SHOW BINLOG EVENTS",
+      "show relaylog events in 'r.000001'",
+    ]) {
+      const taint = analyzeTaint(sql, DIALECT, namesMasked);
+      expect(taint, sql).toMatchObject({ maskedView: true });
+      expect(taint!.sources.join(), sql).toMatch(/^statement texts /);
+    }
+    for (const sql of ["SET SESSION sql_mode = 'STRICT_TRANS_TABLES'", "SET SESSION TRANSACTION READ ONLY", "SELECT @@session.sql_mode", "ANALYZE NO_WRITE_TO_BINLOG TABLE t", "SELECT @@sql_log_bin"]) expect(analyzeTaint(sql, DIALECT, namesMasked), sql).toBeNull();
+  });
+
   it("views: a view reading a masked column (directly, through another view, or unreadable) makes its columns derived", () => {
     const m = rowMasker();
     m.setViews(
