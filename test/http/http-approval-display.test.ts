@@ -43,11 +43,12 @@ afterAll(async () => {
 });
 
 describe("a held HTTP request is shown to approvers whole", () => {
-  it("the part of the body past its first 2 KiB is shown, and invisible characters are marks; what ran is what was shown", async () => {
+  it("the part of the body past its first 2 KiB and the forwarded headers are shown, invisible characters as marks; what ran is what was shown", async () => {
     // A body that looks harmless in its first 2 KiB and decides in its tail (a JSON key after padding).
     const body = `{"version":"1.2.3",${" ".repeat(3000)}"force":true,"note":"ok\u202e"}`;
     const logsBefore = conn.logs.length;
-    const pending = curl(["-u", auth, "-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body, `${base}/deploy/prod`]);
+    // A header the upstream may act on goes with it: approvers see that it is there.
+    const pending = curl(["-u", auth, "-X", "POST", "-H", "Content-Type: application/json", "-H", "X-Deploy-Force: yes", "--data-binary", body, `${base}/deploy/prod`]);
     const id = await eventually(async () => /held for approval (\S+)/.exec(conn.logs.slice(logsBefore).join("\n"))?.[1], "the hold notice in the listener log");
     const approved = await gatehouse(["approvals", "approve", id, "--reason", "release"], { GATEHOUSE_URL: stack.gatewayUrl, GATEHOUSE_TOKEN: alice });
     expect(approved.code, approved.stderr).toBe(0);
@@ -60,6 +61,10 @@ describe("a held HTTP request is shown to approvers whole", () => {
     expect(shown.status).toBe(200);
     const statement = ((await shown.json()) as { request: { statement: { text: string } } }).request.statement.text;
     expect(statement).toContain('"force":true');
+    // The headers forwarded with it, as the trail records them: recorded values masked, the rest by name.
+    const head = statement.slice(0, statement.indexOf("\n\n")).split("\n");
+    expect(head[0]).toBe("POST /deploy/prod");
+    expect(head).toEqual(expect.arrayContaining(["content-type: application/json", "x-deploy-force: …"]));
     expect(statement).toContain("<U+202E>");
     expect(statement).not.toContain("\u202e");
   });

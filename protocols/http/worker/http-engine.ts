@@ -478,11 +478,15 @@ export class HttpEngine implements Engine {
     const binding = concat([enc.encode(`${statement}\n`), body]);
     // Approvers see the whole body the approval binds — never a cut — with invisible and
     // reordering characters as visible marks; one too long to show whole is refused, not held.
-    const displayText = visibleText(this.maskText(body.length > 0 ? `${statement}\n\n${dec.decode(body)}` : statement));
+    // The headers that go on with it are listed as the trail records them (values of the recorded
+    // ones, masked; the others by name only, so a header the upstream acts on is never unseen).
+    const headerLines = this.recordedHeaders(ex.head.headers.filter((h) => h.name !== "content-length")).map(([name, value]) => `\n${name}: ${value}`);
+    const head = `${this.maskText(statement)}${headerLines.join("")}`;
+    const displayText = visibleText(body.length > 0 ? `${head}\n\n${this.maskText(dec.decode(body))}` : head);
     if (displayText.length > MAX_STATEMENT_TEXT) {
       ex.state = "refused";
       await this.recordDecision({ ...ex.decision, effect: "deny", reason: `held request too long to show approvers in full (${displayText.length} > ${MAX_STATEMENT_TEXT} characters)` });
-      this.sendProblem(413, "Content Too Large", `gatehouse: a request held for approval must be shown to approvers in full: its body shows as ${displayText.length} characters, at most ${MAX_STATEMENT_TEXT}`, ex.decision.rule, ex.closeAfter);
+      this.sendProblem(413, "Content Too Large", `gatehouse: a request held for approval must be shown to approvers in full: it shows as ${displayText.length} characters, at most ${MAX_STATEMENT_TEXT}`, ex.decision.rule, ex.closeAfter);
       ex.finish();
       return;
     }
