@@ -201,7 +201,7 @@ describe("what runs after an approval runs in the session state the approval was
       const answers: string[] = [];
       for (let ready = 0; ready < 3; ) {
         const m = await wire.next();
-        if (m.type === "D") answers.push(dataRow(m)[0] ?? "NULL");
+        if (m.type === "D") answers.push(String(dataRow(m)[0] ?? "NULL"));
         if (m.type === "E") answers.push(`error ${errorFields(m).M}`);
         if (m.type === "Z") ready++;
       }
