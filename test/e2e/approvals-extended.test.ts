@@ -178,6 +178,44 @@ describe("extended-protocol approvals bind the parameters", () => {
   });
 });
 
+describe("what runs after an approval runs in the session state the approval was asked in", () => {
+  it("raw wire: a SET the client sends while a statement is held waits behind it", async () => {
+    const wire = await PgWire.open(pipeline.port, "pipeline-deploy", "demo-pg");
+    try {
+      // The held insert reports the time zone it ran under (the server's own answer). (search_path
+      // and role cannot be set at all: they are pinned for the session.)
+      wire.send(query("show timezone"));
+      const before: string[] = [];
+      for (let m = await wire.next(); m.type !== "Z"; m = await wire.next()) if (m.type === "D") before.push(String(dataRow(m)[0]));
+      wire.send(query("insert into orders (customer_id, amount, status) values (1, 4343.43, 'pending') returning current_setting('TimeZone') as tz"));
+      let id: string | undefined;
+      while (!id) {
+        const m = await wire.next();
+        id = m.type === "N" ? /held for approval (\S+)/.exec(errorFields(m).M ?? "")?.[1] : undefined;
+      }
+      // Sent while held (the server would run it at once if it were forwarded).
+      wire.send(query("set timezone = 'Pacific/Kiritimati'"), query("show timezone"));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await count("4343.43")).toBe(0);
+      await decide(id, "approve");
+      const answers: string[] = [];
+      for (let ready = 0; ready < 3; ) {
+        const m = await wire.next();
+        if (m.type === "D") answers.push(String(dataRow(m)[0] ?? "NULL"));
+        if (m.type === "E") answers.push(`error ${errorFields(m).M}`);
+        if (m.type === "Z") ready++;
+      }
+      // The insert ran first, under the time zone it was held in; then the SET; then SHOW sees it.
+      expect(before).toHaveLength(1);
+      expect(before[0]).not.toBe("Pacific/Kiritimati");
+      expect(answers).toEqual([before[0], "Pacific/Kiritimati"]);
+    } finally {
+      wire.close();
+    }
+    expect(await count("4343.43")).toBe(1);
+  });
+});
+
 describe("parameters approvers cannot read", () => {
   it("a held statement binding a binary-format parameter is refused, not held", async () => {
     const wire = await PgWire.open(pipeline.port, "pipeline-deploy", "demo-pg");

@@ -208,6 +208,30 @@ masking:
     expect(existsSync(deniedMarker)).toBe(false);
   });
 
+  it("a held command is shown to approvers with its invisible and reordering characters as marks", async () => {
+    // A right-to-left override (or a lone carriage return) in the command line would make the
+    // console, a terminal or Slack show the approver another order than the shell runs.
+    const approver = await stack.mintToken({ sub: "sre-on-call" });
+    const cli = async (args: string[]) => {
+      let out = "";
+      const io = { stdout: (t: string) => (out += t), stderr: () => {}, env: { GATEHOUSE_TOKEN: approver, GATEHOUSE_URL: stack.gatewayUrl } };
+      return { code: await main(args, io as never), out };
+    };
+    const marker = path.join(work, "approved-marker-bidi");
+    const pending = ssh([`touch ${marker} # \u202edone\r`]);
+    let id: string | undefined;
+    for (let i = 0; i < 200 && !id; i++) {
+      const list = JSON.parse((await cli(["approvals", "list", "--json"])).out) as Array<{ id: string; statement?: { text: string } }>;
+      id = list.find((r) => r.statement?.text.includes("approved-marker-bidi"))?.id;
+      if (!id) await new Promise((res) => setTimeout(res, 100));
+    }
+    const shown = JSON.parse((await cli(["approvals", "show", id!, "--json"])).out) as { request: { statement: { text: string } } };
+    expect((await cli(["approvals", "approve", id!, "--reason", "planned"])).code).toBe(0);
+    expect((await pending).status).toBe(0);
+    expect(existsSync(marker)).toBe(true); // what ran: the sshd host's own file system
+    expect(shown.request.statement.text).toBe(`touch ${marker} # <U+202E>done<U+000D>`);
+  });
+
   it("records an interactive shell session (ssh -tt) and replays it", async () => {
     const before = conn.logs.length;
     const r = await ssh(["-tt"], "echo shell-$((6*7))\nexit 5\n");

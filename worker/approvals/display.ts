@@ -182,3 +182,13 @@ export function visibleText(text: string): string {
     .replace(/\r\n?/g, "\n")
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]/g, (ch) => `<U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
 }
+
+/**
+ * What approvers see of any protocol's request (the shared approval hold): every invisible or
+ * reordering character as a mark, as visibleText does. Only `\n` (and `\r\n`) is shown as a line
+ * break here: a lone `\r` ends no MySQL comment nor shell word, so it is a mark too (PostgreSQL's
+ * display has already made its own `\r` a line break).
+ */
+export function visibleRequestText(text: string): string {
+  return visibleText(text.replace(/\r(?!\n)/g, "<U+000D>"));
+}

@@ -4,7 +4,7 @@
  *
  *   client bytes → codec (smuggling shapes refused: 400 + close) → normalised target
  *     → policy (method, path, query, headers, upgrade) → deny: 403 problem+json naming the rule
- *     → approve: body buffered (≤ 1 MiB), request held while the client waits, forwarded once
+ *     → approve: body buffered (≤ 64 KiB, shown to approvers whole), request held while the client waits, forwarded once
  *     → allow: forwarded to the connector (which adds the credential)
  *   connector bytes → response codec → content decoding (gzip/deflate; br refused)
  *     → masking (JSON by key/path + detectors; text by detectors; headers by rule) → client
@@ -33,12 +33,14 @@ import { approvalHoldFilter } from "../../../worker/chain/filters/approval-hold.
 import { decidedFilter } from "../../../worker/chain/filters/decided.ts";
 import { concatBytes as concat } from "../../../parsers/encoding/bytes.ts";
 import { recordingRefusal } from "../../../worker/chain/filters/recording.ts";
+import { visibleText } from "../../../worker/approvals/display.ts";
+import { MAX_STATEMENT_TEXT } from "../../../worker/approvals/core.ts";
 
 export type { BodyTransform } from "./response-masking.ts";
 
 const CONNECT_TIMEOUT_MS = 30_000;
-/** Largest body an approve rule can hold (approvers see its digest; it is forwarded from memory). */
-export const MAX_HELD_BODY = 1024 * 1024;
+/** Largest body an approve rule can hold: approvers are shown all of it (as a held SQL statement, never cut); it is forwarded from memory. */
+export const MAX_HELD_BODY = MAX_STATEMENT_TEXT;
 /** A body a framework may read `_method` from (a form, a POST's JSON) is read whole before it is decided; more is a 413. */
 export const MAX_FORM_BODY = 4 * 1024 * 1024;
 
@@ -474,7 +476,20 @@ export class HttpEngine implements Engine {
     const statement = `${ex.method} ${ex.target}`;
     // The approval binds the method, the normalised target and the exact body.
     const binding = concat([enc.encode(`${statement}\n`), body]);
-    const displayText = this.maskText(body.length > 0 ? `${statement}\n\n${dec.decode(body.subarray(0, 2048))}${body.length > 2048 ? "…" : ""}` : statement);
+    // Approvers see the whole body the approval binds — never a cut — with invisible and
+    // reordering characters as visible marks; one too long to show whole is refused, not held.
+    // The headers that go on with it are listed as the trail records them (values of the recorded
+    // ones, masked; the others by name only, so a header the upstream acts on is never unseen).
+    const headerLines = this.recordedHeaders(ex.head.headers.filter((h) => h.name !== "content-length")).map(([name, value]) => `\n${name}: ${value}`);
+    const head = `${this.maskText(statement)}${headerLines.join("")}`;
+    const displayText = visibleText(body.length > 0 ? `${head}\n\n${this.maskText(dec.decode(body))}` : head);
+    if (displayText.length > MAX_STATEMENT_TEXT) {
+      ex.state = "refused";
+      await this.recordDecision({ ...ex.decision, effect: "deny", reason: `held request too long to show approvers in full (${displayText.length} > ${MAX_STATEMENT_TEXT} characters)` });
+      this.sendProblem(413, "Content Too Large", `gatehouse: a request held for approval must be shown to approvers in full: it shows as ${displayText.length} characters, at most ${MAX_STATEMENT_TEXT}`, ex.decision.rule, ex.closeAfter);
+      ex.finish();
+      return;
+    }
     // The shared approval-hold filter (worker/chain/): the exchange carries the policy's decision.
     const request = { protocol: "http", actions: [ex.method.toLowerCase()], target: ex.target, text: statement, binding };
     const out = await this.holdChain.decode({ decision: ex.decision, ex, displayText, approvalId: undefined }, request);

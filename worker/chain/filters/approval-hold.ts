@@ -10,6 +10,7 @@ import type { HeldStatement } from "../../approvals/session-hold.ts";
 import type { HoldForApprovalInput } from "../../engines/engine.ts";
 import type { DecisionEvent } from "../../session/session-audit.ts";
 import type { Decision } from "../../../parsers/policy/types.ts";
+import { visibleRequestText } from "../../approvals/display.ts";
 import { CONTINUE, refuse, stop, type ChainFrame, type FilterResult, type Filter } from "../types.ts";
 
 export interface ApprovalHoldOptions<M> {
@@ -39,7 +40,9 @@ export function approvalHoldFilter<M>(opts: ApprovalHoldOptions<M>): Filter<M> {
           const hold = await opts.hold(
             {
               statement: request.text,
-              displayText: frame.display?.text ?? request.text,
+              // Whatever the protocol's display did, nothing invisible or reordering reaches approvers
+              // (bidirectional overrides, zero-width and control characters, a lone carriage return).
+              displayText: visibleRequestText(frame.display?.text ?? request.text),
               decision,
               ...(request.binding ? { binding: request.binding } : {}),
               ...(frame.display?.parameters ? { parameters: frame.display.parameters } : {}),

@@ -173,6 +173,17 @@ describe("approval hold filter (real ApprovalsObject)", () => {
     ]);
   });
 
+  it("never shows approvers an invisible or reordering character, nor a lone carriage return as a line break", async () => {
+    // MySQL's and the shell's displays are their masked text: what a terminal, the console or Slack
+    // would reorder (U+202E), hide (U+200B) or overwrite (a lone \r) arrives as visible marks.
+    const { chain, notices, requested, holds } = await setup();
+    const held = chain.decode("update", sqlRequest("update orders set x = 1 -- \u202eevil\u200b\rdone", true));
+    await vi.waitFor(() => expect(notices.length).toBe(1));
+    expect(requested).toEqual(["update orders set x = 1 -- <U+202E>evil<U+200B><U+000D>done"]);
+    await holds.withdrawAll("test over");
+    expect((await held).kind).toBe("refused");
+  });
+
   it("refuses a denied request with the approval's code, and the session goes on", async () => {
     const { chain, e, notices, holds } = await setup();
     const held = chain.decode("update", sqlRequest("update orders set x = 1", true));
