@@ -528,34 +528,71 @@ describe("values derived from masked columns", () => {
 });
 
 describe("predicates: refuse", () => {
-  it("refuses masked data in WHERE / JOIN / ORDER BY / GROUP BY / HAVING, allows it elsewhere", async () => {
-    const strict = await startTestStack({ policyYaml: POLICY.replace("      style: partial\n      keep: 4", "      style: partial\n      keep: 4\n      mask: { predicates: refuse }") });
-    try {
-      const c = await strict.connect("demo-pg", { sub: "strict-reader" });
-      const client = new pg.Client({ connectionString: c.url });
-      await client.connect();
-      try {
-        for (const sql of [
-          "select id from customers where email like 'a%'",
-          "select id from customers c where c.card_number > '4'",
-          "select id from customers order by email",
-          "select count(*) from customers group by card_number",
-          "select id from orders o join customers c on c.email = 'x' ",
-          "select id from customers c where c::text like '%@%'",
-          "select id from (select id, email as e from customers) s where s.e like 'a%'",
-        ]) {
-          const e = (await client.query(sql).catch((x: unknown) => x)) as Error;
-          expect(e, sql).toBeInstanceOf(Error);
-          expect(e.message, sql).toMatch(/gatehouse: statement refused by masking/);
-        }
-        const ok = await client.query("select id, email from customers where id = 1");
-        expect(ok.rows[0].id).toBe(1);
-      } finally {
-        await client.end();
-        await c.stop();
-      }
-    } finally {
-      await strict.stop();
+  let strict: TestStack;
+  let strictConn: TestConnection;
+  let client: pg.Client;
+  beforeAll(async () => {
+    strict = await startTestStack({ policyYaml: POLICY.replace("      style: partial\n      keep: 4", "      style: partial\n      keep: 4\n      mask: { predicates: refuse }") });
+    strictConn = await strict.connect("demo-pg", { sub: "strict-reader" });
+    client = new pg.Client({ connectionString: strictConn.url });
+    await client.connect();
+  }, 180_000);
+  afterAll(async () => {
+    await client?.end();
+    await strictConn?.stop();
+    await strict?.stop();
+  });
+
+  const refused = async (sql: string) => {
+    const e = (await client.query(sql).catch((x: unknown) => x)) as Error;
+    expect(e, sql).toBeInstanceOf(Error);
+    expect(e.message, sql).toMatch(/gatehouse: statement refused by masking/);
+  };
+
+  it("refuses masked data in WHERE / JOIN / ORDER BY / GROUP BY / HAVING / PARTITION BY / DISTINCT ON, allows it elsewhere", async () => {
+    for (const sql of [
+      "select id from customers where email like 'a%'",
+      "select id from customers c where c.card_number > '4'",
+      "select id from customers order by email",
+      "select count(*) from customers group by card_number",
+      "select id from orders o join customers c on c.email = 'x' ",
+      "select id from customers c where c::text like '%@%'",
+      "select id from (select id, email as e from customers) s where s.e like 'a%'",
+      // already refused before the set-operation fix (coverage): HAVING, IN (select …), = ANY, PARTITION BY, DISTINCT ON
+      "select email, count(*) from customers group by email having count(*) > 1",
+      "select 1 where 'x@example.org' in (select email from customers)",
+      "select id from customers where email = any(array['x@example.org', 'y@example.org'])",
+      "select id, rank() over (partition by email) from customers",
+      "select distinct on (email) id from customers",
+    ]) await refused(sql);
+    const ok = await client.query("select id, email from customers where id = 1");
+    expect(ok.rows[0].id).toBe(1);
+  }, 300_000);
+
+  it("refuses INTERSECT / EXCEPT / UNION [DISTINCT] and SELECT DISTINCT over masked data: the row count answers a guess", async () => {
+    const email = (await direct.query("select email from customers where id = 1")).rows[0].email as string;
+    const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    // each statement, with the right guess and a wrong one, and the row count a superuser gets for each
+    const oracles = [
+      (g: string) => `select email from customers intersect select ${lit(g)}`,
+      (g: string) => `select ${lit(g)} except select email from customers`,
+      (g: string) => `select email from customers union select ${lit(g)}`,
+      (g: string) => `select distinct email = ${lit(g)} from customers`,
+      (g: string) => `select x from (select distinct x from (select email as x from customers union all select ${lit(g)}) s) t`,
+    ];
+    for (const q of oracles) {
+      const right = (await direct.query(q(email))).rowCount;
+      const wrong = (await direct.query(q(`${email}.wrong`))).rowCount;
+      expect(right, q(email)).not.toBe(wrong); // an equality oracle on the target itself
+      await refused(q(email));
+      await refused(q(`${email}.wrong`));
     }
+    // UNION ALL keeps every row and count(distinct …) is one masked value: nothing compared reaches the client
+    const all = `select email from customers union all select ${lit(email)}`;
+    const viaGateway = await client.query(all);
+    expect(viaGateway.rowCount).toBe((await direct.query(all)).rowCount);
+    for (const r of viaGateway.rows) expect(r.email).not.toBe(email);
+    const n = await client.query("select count(distinct email) as n from customers");
+    expect(n.rowCount).toBe(1);
   }, 300_000);
 });

@@ -153,11 +153,21 @@ describe("taint analysis", () => {
       "select id from customer_view where x = 1",
       "select id, email from customers order by 2",
       "select card_number, count(*) from customers group by 1",
+      "select email from customers intersect select 'guess'",
+      "select 'guess' except all select email from customers",
+      "select email from customers union select 'guess'",
+      "(select email from customers) union distinct (select 'guess')",
+      "select distinct email = 'guess' from customers",
+      "select count(*) from (select distinct x from (select email x from customers union all select 'g') s) t",
     ]) {
       expect(taint(sql, p).refusal, sql).toMatch(/refuses/);
     }
     expect(taint("select id, email from customers where id = 1", p).refusal).toBeNull();
     expect(taint("select id, email from customers where id = 1 order by id limit 5", p).refusal).toBeNull();
     expect(taint("select id from customers where email like 'a%'").refusal).toBeNull();
+    // no rows compared: UNION ALL keeps every row, count(distinct …) is one row with a masked value
+    expect(taint("select email from customers union all select 'guess'", p).refusal).toBeNull();
+    expect(taint("select count(distinct email) from customers", p).refusal).toBeNull();
+    expect(taint("select email from customers intersect select 'guess'").refusal).toBeNull();
   });
 });

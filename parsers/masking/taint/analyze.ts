@@ -19,7 +19,8 @@
  * It also decides two refusals: a tainted statement that writes (a table, a setting, a
  * notification, a large object — values could be laundered out of the masker's sight), and with
  * `predicates: refuse`, masked data used in WHERE / JOIN … ON / USING / NATURAL / ORDER BY /
- * GROUP BY / HAVING / PARTITION BY / DISTINCT ON (boolean and ordering oracles).
+ * GROUP BY / HAVING / PARTITION BY / DISTINCT ON (boolean and ordering oracles), and a tainted
+ * statement with INTERSECT / EXCEPT / UNION [DISTINCT] / SELECT DISTINCT (row-count oracles).
  */
 import { sqlWords, type SqlWord } from "./sql-words.ts";
 
@@ -153,6 +154,12 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   const rowNames = new Map<string, number>();
   let sink: string | null = null;
   let predicateHit: string | null = null;
+  // INTERSECT / EXCEPT / UNION [DISTINCT] and SELECT DISTINCT compare whole rows: `select email from
+  // customers intersect select 'guess'` answers a row exactly when the guess is someone's e-mail,
+  // `select distinct email = 'guess' from customers` two rows instead of one (measured) — the row
+  // count is the equality test a WHERE would be. UNION ALL and count(distinct …) (one row, its
+  // value masked) compare nothing the client sees.
+  let rowComparison: string | null = null;
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   const pred: boolean[] = [false];
   let nested = operatorHit;
@@ -220,6 +227,8 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       else if (PREDICATE_END.has(name)) pred[w.depth] = false;
       if (name === "select" && w.depth > 0) nested = true;
       if (name === "with" && k === 0) nested = true;
+      if (SET_OPERATIONS.has(name) && !(name === "union" && next?.text === "all")) rowComparison ??= name.toUpperCase();
+      if (name === "distinct" && prev?.text === "select" && next?.text !== "on") rowComparison ??= "SELECT DISTINCT";
       if (maskedRef >= 0 && SET_OPERATIONS.has(name)) add(`${name.toUpperCase()} over a table with masked columns`, maskedRef);
       if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
     }
@@ -330,6 +339,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     else if (sink) refusal = `${sink} may not be given masked data (${taint.sources[0]})`;
     else if (options.refusePredicates) {
       if (predicateHit) refusal = `masked data in a predicate or ordering clause (${predicateHit}); this policy refuses them`;
+      else if (rowComparison) refusal = `masked data compared as whole rows (${rowComparison}: the row count tells whether a guess is right); this policy refuses them`;
       else if (nested && pred.length > 0 && hasPredicateClause(words)) refusal = `masked data reached through a sub-query, view or function, with a predicate or ordering clause; this policy refuses them`;
     }
   }
