@@ -302,11 +302,14 @@ describe("MySQL masking while relations change under the session (catalog re-rea
     }
   });
 
-  it("predicates: refuse — INTERSECT / EXCEPT / UNION DISTINCT compare whole rows (an equality test on a masked column without a WHERE): refused; UNION ALL is not", async () => {
+  it("predicates: refuse — INTERSECT / EXCEPT / UNION DISTINCT and SELECT DISTINCT compare whole rows (an equality test on a masked column without a WHERE): refused; UNION ALL and COUNT(DISTINCT) are not", async () => {
     // the oracle is real: one row exactly when the guess is someone's e-mail
     expect(await truth(`SELECT COUNT(*) FROM (SELECT email FROM customers INTERSECT SELECT '${email1}') t`)).toBe("1");
     expect(await truth("SELECT COUNT(*) FROM (SELECT email FROM customers INTERSECT SELECT 'nobody@example.com') t")).toBe("0");
     expect(await truth(`SELECT COUNT(*) FROM (SELECT email FROM customers UNION SELECT '${email1}') t`)).toBe(await truth("SELECT COUNT(*) FROM customers"));
+    // SELECT DISTINCT too: two rows (0 and 1) exactly when the guess is someone's e-mail
+    expect(await truth(`SELECT COUNT(*) FROM (SELECT DISTINCT email = '${email1}' FROM customers) t`)).toBe("2");
+    expect(await truth("SELECT COUNT(*) FROM (SELECT DISTINCT email = 'nobody@example.com' FROM customers) t")).toBe("1");
     const strict = await startMysqlGateway(db, { policy: POLICY, masking: [{ ...MASKING[0]!, mask: { predicates: "refuse" as const } }] });
     try {
       const c = await mysql.createConnection({ host: "127.0.0.1", port: strict.port, user: "pipeline", password: strict.password, database: db.database });
@@ -319,6 +322,9 @@ describe("MySQL masking while relations change under the session (catalog re-rea
         `SELECT COUNT(*) AS n FROM (SELECT \`email\` FROM customers INTERSECT SELECT '${email1}') t`,
         `SELECT * FROM customers INTERSECT SELECT 1, 'Ada Lovelace', '${email1}', '123-45-6789', '4111 1111 1111 1111', 'first'`,
         `/*!SELECT email FROM customers INTERSECT SELECT '${email1}'*/`,
+        `SELECT DISTINCT email = '${email1}' FROM customers`,
+        `SELECT SQL_NO_CACHE DISTINCTROW email = '${email1}' AS hit FROM customers`,
+        `SELECT COUNT(*) FROM (SELECT DISTINCT email = '${email1}' FROM customers) t`,
       ]) {
         await expect(c.query(sql), sql).rejects.toMatchObject({ errno: 1227, message: expect.stringContaining("compares whole rows") });
       }
@@ -327,6 +333,9 @@ describe("MySQL masking while relations change under the session (catalog re-rea
       const [all] = await c.query(`SELECT email FROM customers UNION ALL SELECT 'x'`);
       expect((all as unknown[]).length).toBe(Number(await truth("SELECT COUNT(*) FROM customers")) + 1);
       expect(JSON.stringify(all)).not.toContain(email1);
+      // An aggregate's DISTINCT answers one row whatever the guess: allowed (its value derived).
+      const [counted] = await c.query(`SELECT COUNT(DISTINCT email) AS n FROM customers`);
+      expect((counted as unknown[]).length).toBe(1);
       await c.end();
     } finally {
       await strict.close();

@@ -183,6 +183,11 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
   // INTERSECT SELECT 'ada@…'` answers a row exactly when the guess is someone's e-mail (measured),
   // an equality test as `WHERE email = 'ada@…'` is. UNION ALL compares nothing.
   let stmtComparingSetOperation = false;
+  // SELECT DISTINCT / DISTINCTROW compares whole result rows the same way: `SELECT DISTINCT email =
+  // 'guess' FROM customers` answers two rows exactly when the guess is someone's e-mail (measured).
+  // An aggregate's DISTINCT (`COUNT(DISTINCT email)`, after its parenthesis) answers one row whatever
+  // the guess and is not one.
+  let stmtDistinct = false;
   // Predicate context per parenthesis depth (a sub-select inside a WHERE is still a predicate).
   let depth = 0;
   let pred: boolean[] = [false];
@@ -198,7 +203,8 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     if ((stmtMasked || stmtStar) && stmtOrdinal) predicate ??= stmtOrdinal;
     if (stmtMasked && stmtPredicateClause && (stmtNested || stmtMaskedView)) predicate ??= "masked data reached through a sub-query, set operation or masked view, with a predicate or ordering clause";
     if ((stmtMasked || stmtStar) && stmtComparingSetOperation) predicate ??= "INTERSECT / EXCEPT / UNION DISTINCT compares whole rows, masked values among them";
-    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = stmtStar = stmtSetOperation = stmtComparingSetOperation = false;
+    if ((stmtMasked || stmtStar) && stmtDistinct) predicate ??= "SELECT DISTINCT compares whole rows, masked values among them";
+    stmtMasked = stmtAssigns = stmtNested = stmtMaskedView = stmtPredicateClause = stmtStar = stmtSetOperation = stmtComparingSetOperation = stmtDistinct = false;
     stmtOrdinal = null;
     depth = 0;
     pred = [false];
@@ -290,6 +296,7 @@ export function analyzeTaint(sql: string, dialect: Dialect, namesMasked: (identi
     }
     if (t.type !== "word") return;
     if (t.text === "SELECT" && ++selects > 1) nested = stmtNested = true;
+    if ((t.text === "DISTINCT" || t.text === "DISTINCTROW") && !(toks[i - 1]?.type === "op" && toks[i - 1]!.text === "(") && !SET_OPERATIONS.has(toks[i - 1]?.text ?? "")) stmtDistinct = true;
     if (SET_OPERATIONS.has(t.text)) {
       nested = stmtNested = true;
       const next = toks[i + 1];
