@@ -12,7 +12,7 @@ import pg from "pg";
 import { startTestStack, type TestStack } from "../harness/stack.ts";
 import { startPostgres, type RunningPostgres } from "../harness/postgres.ts";
 import { startTcpCapture } from "../harness/tcp-capture.ts";
-import { psql } from "./helpers.ts";
+import { eventually, psql } from "./helpers.ts";
 import { TUNNEL_SUBPROTOCOL, MAX_FRAME_BYTES } from "../../parsers/tunnel/frames.ts";
 import { startConnector } from "../../connector/connector.ts";
 import { importConnectorPrivateKey, parsePrivateJwk } from "../../connector/keys.ts";
@@ -305,6 +305,8 @@ describe("credentials never leave the connector", () => {
     });
     try {
       await connector.online;
+      // "online" is the hello sent; the session needs the hub to have accepted it.
+      await eventually(async () => ((await (await fetch(`${stack.gatewayUrl}/v1/resources/captured-pg`, { headers: { authorization: `Bearer ${token}` } })).json()) as { online?: boolean }).online === true, "captured-pg online at the gateway");
       const r = await psql(pgUrl(listener.port, "captured-pg"), ["-A", "-t", "-c", "select current_user, 'marker-' || 42"]);
       expect(r.stdout.trim()).toBe(`${target.user}|marker-42`);
       const seen = Buffer.concat([clientSide.bytes(), connectorSide.bytes()]);
