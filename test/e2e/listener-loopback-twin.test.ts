@@ -83,7 +83,7 @@ rules:
 
   it("cannot be taken by another OS user, so the owner's `localhost` psql reaches the listener, not a squatter", async () => {
     const status = path.join(intruder.home, "bound");
-    const squatter = asIntruderInBackground(intruder, ["python3", "-c", SQUATTER, String(listener.port), status]);
+    const squatter = intruder.run("python3", ["-c", SQUATTER, String(listener.port), status]);
     await eventually(async () => existsSync(status), "the squatter to try its binds");
     const binds = readFileSync(status, "utf8");
 
@@ -106,10 +106,6 @@ rules:
     expect(binds).toBe(repr([["::/0", "refused 98"], ["::/1", "refused 98"], ["::1/1", "refused 98"]]));
   });
 });
-
-function asIntruderInBackground(intruder: Intruder, [cmd, ...args]: string[]) {
-  return intruder.run(cmd!, args);
-}
 
 /** Python's repr of a sorted list of (str, str) pairs, as the squatter writes it. */
 function repr(pairs: Array<[string, string]>): string {

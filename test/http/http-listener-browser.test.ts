@@ -23,7 +23,7 @@ let evilUrl: string;
 
 beforeAll(async () => {
   api = await startDemoHttp();
-  const resource: HttpResourceConfig = { name: "demo-http", type: "http", labels: { env: "demo" }, url: new URL(api.url), credential: { kind: "bearer", token: () => api.token } };
+  const resource: HttpResourceConfig = { name: "demo-http", type: "http", labels: { env: "demo" }, url: new URL(api.url), credential: { kind: "bearer", token: () => api.token }, dropCookies: true, identityHeaders: true };
   stack = await startTestStack({ extraResources: [resource] });
   conn = await stack.connect("demo-http", { sub: "pipeline-deploy" });
   // Another site: a page that submits a form to the listener as soon as it loads.
