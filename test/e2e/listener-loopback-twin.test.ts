@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createServer, type AddressInfo } from "node:net";
 import { startTestStack, cleanPgEnv, type TestStack } from "../harness/stack.ts";
 import { startConnectListener, type ConnectListener } from "../../client/listener.ts";
 import { staticTokenSource } from "../../client/auth/token-source.ts";
@@ -104,6 +105,22 @@ rules:
     expect(owner.stdout.trim()).toBe(stack.pg.levels?.read.user ?? stack.pg.user);
     // Every way onto [::1]:<port> is taken by the listener itself.
     expect(binds).toBe(repr([["::/0", "refused 98"], ["::/1", "refused 98"], ["::1/1", "refused 98"]]));
+  });
+
+  it("refuses to start on a port someone already holds on ::1; --port 0 picks one free on both", async () => {
+    const squat = createServer();
+    await new Promise<void>((resolve) => squat.listen({ host: "::1", port: 0, ipv6Only: true }, resolve));
+    const port = (squat.address() as AddressInfo).port;
+    const token = await stack.mintToken({ sub: "pipeline" });
+    try {
+      const start = (p: number) => startConnectListener({ gateway: stack.gatewayUrl, resource: "demo-pg", type: "postgres", port: p, stateDir: path.join(scratch, "state"), tokenSource: staticTokenSource(token, "test"), log: () => {} });
+      await expect(start(port)).rejects.toThrow(`port ${port} on ::1 is already in use by another process`);
+      const free = await start(0);
+      expect(free.port).not.toBe(port);
+      await free.close();
+    } finally {
+      squat.close();
+    }
   });
 });
 
