@@ -14,6 +14,7 @@ import { watchTokenRenewals } from "./auth/token-renewal.ts";
 import { CLIENT_VERSION } from "./version.ts";
 import { createLocalAuth, type ListenerCredentials, type LocalAuth } from "./listener-auth/local-auth.ts";
 import { createListenerDir, defaultStateDir, removeListenerDir } from "./listener-auth/state-dir.ts";
+import { listenLoopbackTwins } from "./listener-auth/twin-listen.ts";
 
 export interface ConnectOptions {
   /** Gateway base URL (http/https). */
@@ -22,7 +23,7 @@ export interface ConnectOptions {
   tokenSource: TokenSource;
   /** Local port; 0 picks a free one. */
   port: number;
-  /** Loopback only: 127.0.0.1 (default) or ::1. */
+  /** Loopback only: 127.0.0.1 (default) or ::1; the port is held on the other one too (twin-listen.ts). */
   host?: "127.0.0.1" | "::1" | "localhost";
   /** Skip `GET /v1/resources/:name` and use this engine type. */
   type?: string;
@@ -78,12 +79,16 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
   const sockets = new Set<net.Socket>();
   const live = new Set<Promise<void>>();
   let connSeq = 0;
-  const server = net.createServer({ pauseOnConnect: true, noDelay: true });
+  // The port on 127.0.0.1 and on ::1 (twin-listen.ts): every connection, on either, is served alike.
+  const servers: net.Server[] = [];
+  const stopListening = () => {
+    for (const s of servers) if (s.listening) s.close();
+  };
 
   // --once serves the first connection that authenticates, not the first that connects: another
   // local user's unauthenticated connection must not use up the pipeline's one connection.
   let onceTaken = false;
-  server.on("connection", (socket) => {
+  const onConnection = (socket: net.Socket) => {
     if (opts.once && onceTaken) {
       socket.destroy();
       return;
@@ -112,7 +117,7 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
           if (!opts.once) return true;
           if (onceTaken) return false;
           onceTaken = true;
-          server.close();
+          stopListening();
           // The others have not authenticated (none had before this one): they are not waited for.
           for (const other of sockets) if (other !== socket) other.destroy();
           return true;
@@ -135,15 +140,10 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
         live.delete(run);
       });
     live.add(run);
-  });
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new CliError(err.code === "EADDRINUSE" ? `port ${opts.port} on ${host} is already in use (try --port 0)` : `cannot listen on ${host}:${opts.port}: ${err.message}`)),
-    );
-    server.listen({ host, port: opts.port, exclusive: true }, () => resolve());
-  });
-  const address = server.address() as net.AddressInfo;
+  servers.push(...(await listenLoopbackTwins(host, opts.port, onConnection)));
+  const address = servers[0]!.address() as net.AddressInfo;
   // As soon as the port exists (no one has been told it yet): connections wait for what start() learns.
   engine.start?.({
     resource,
@@ -152,7 +152,7 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     openTunnel: async () => openTunnel({ url: tunnelUrl(gatewayUrl, resource), token: await opts.tokenSource.getToken(), clientVersion: CLIENT_VERSION }),
   });
 
-  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.once("close", () => resolve())))).then(() => undefined);
   const done = closed.then(async () => {
     while (live.size > 0) await Promise.allSettled([...live]);
   });
@@ -172,7 +172,7 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     await engine.writeLocalAuthFiles(info, localAuth);
     usage = engine.usage(info, localAuth);
   } catch (err) {
-    server.close();
+    stopListening();
     for (const s of sockets) s.destroy();
     throw err;
   }
@@ -189,7 +189,7 @@ export async function startConnectListener(opts: ConnectOptions): Promise<Connec
     auth: localAuth,
     done: cleaned,
     async close() {
-      if (server.listening) server.close();
+      stopListening();
       for (const s of sockets) s.destroy();
       await cleaned;
     },

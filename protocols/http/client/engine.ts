@@ -51,6 +51,24 @@ export function provesSecret(head: RequestHead, secret: string): boolean {
 }
 
 /**
+ * Why this request is another site's, made through a browser; null when it is not. A browser that
+ * once opened the listener (the 401 below asks for basic auth) keeps the secret in its auth cache
+ * and attaches it to any page's form submission, link or no-cors fetch to this origin — requests
+ * that need no CORS preflight, so the upstream would act on them. Browsers say where a request
+ * comes from: `Sec-Fetch-Site` (same-origin, or none when the person typed the URL), and `Origin`
+ * on cross-origin requests and every POST. Non-browser clients send neither. A page on another
+ * loopback port is another origin too (Sec-Fetch-Site: same-site): refused as well.
+ */
+export function crossSiteBrowserRequest(head: RequestHead): string | null {
+  const value = (name: string) => head.headers.find((h) => h.name === name)?.value;
+  const site = value("sec-fetch-site");
+  if (site !== undefined && site !== "same-origin" && site !== "none") return `Sec-Fetch-Site: ${site}`;
+  const origin = value("origin");
+  if (origin !== undefined && origin !== `http://${value("host") ?? ""}`) return `Origin: ${origin}`;
+  return null;
+}
+
+/**
  * The local side of one connection: reads requests, checks the secret on each, and re-emits
  * them without it. Throws HttpCodecError (400/401) for what must not go up.
  */
@@ -69,6 +87,8 @@ export class ListenerRequestFilter {
     const out: Uint8Array[] = [];
     for (let e = this.reader.next(); e; e = this.reader.next()) {
       if (e.t === "head") {
+        const crossSite = crossSiteBrowserRequest(e.head);
+        if (crossSite) throw new HttpCodecError(403, `a browser request from another site (${crossSite}) is not forwarded: a page must not act with the listener's secret a browser cached`);
         if (!provesSecret(e.head, this.secret)) throw new HttpCodecError(401, "this listener needs its secret: basic auth (curl --netrc-file <listener dir>/netrc) or the X-Gatehouse-Listener-Token header");
         this.requests++;
         const headers = e.head.headers.filter((h) => h.name !== LISTENER_TOKEN_HEADER && h.name !== "authorization");
@@ -91,7 +111,7 @@ export class ListenerRequestFilter {
 function answer(socket: Socket, status: number, detail: string): void {
   if (!socket.writable) return;
   const extra = status === 401 ? [header("WWW-Authenticate", 'Basic realm="gatehouse listener"')] : [];
-  socket.end(problemResponse({ status, title: status === 401 ? "Unauthorized" : status === 502 ? "Bad Gateway" : "Bad Request", detail }, { close: true, extraHeaders: extra }));
+  socket.end(problemResponse({ status, title: status === 401 ? "Unauthorized" : status === 403 ? "Forbidden" : status === 502 ? "Bad Gateway" : "Bad Request", detail }, { close: true, extraHeaders: extra }));
   setTimeout(() => socket.destroy(), 5000).unref();
 }
 
@@ -154,6 +174,7 @@ async function serve(socket: Socket, ctx: EngineContext): Promise<ConnectionSumm
   } catch (e) {
     if (e instanceof HttpCodecError) {
       if (e.status === 401) ctx.log("gatehouse: request without the listener secret: refused (401)");
+      if (e.status === 403) ctx.log(`gatehouse: ${e.message}: refused (403)`);
       answer(socket, e.status, `gatehouse: ${e.message}`);
       return { ...summary, outcome: e.status === 401 ? "local authentication failed" : "rejected", detail: e.message };
     }
