@@ -7,7 +7,9 @@
  * is tested is the taint analysis (parsers/masking/taint/). (2) Notices and errors raised by code
  * the statement does not show — a trigger of a table without masked columns that reads one
  * (`raise notice 'token %', (select api_token …)`, a failing cast of it): an allowed write of that
- * table is not tainted, so the message went out with detectors only.
+ * table is not tainted, so the message went out with detectors only. (3) Errors of a cursor's
+ * query raised by a statement that does not show it: MOVE runs the query as FETCH does, COMMIT
+ * runs that of a WITH HOLD cursor (`invalid input syntax for type integer: "<token>"`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
@@ -20,7 +22,8 @@ rules:
     effect: allow
     subjects: any
     resources: [demo-pg]
-    actions: [connect, sql.read, sql.write, sql.transaction]
+    # sql.session: MOVE is classified as a session statement
+    actions: [connect, sql.read, sql.write, sql.session, sql.transaction]
 masking:
   rules:
     - name: secrets
@@ -116,6 +119,41 @@ describe("notices and errors raised inside functions (triggers) under column rul
     } finally {
       await client.end();
       await superuser.query("drop table st_orders, st_casts; drop function st_leak(), st_cast()");
+    }
+  });
+});
+
+describe("errors of a cursor's query raised by MOVE and by COMMIT (WITH HOLD) under column rules", () => {
+  it("replaces their text, keeps the SQLSTATE", async () => {
+    const token = (await superuser.query("select api_token from customers where id = 1")).rows[0].api_token as string;
+    const cursor = "cursor for select api_token::int from customers where id = 1";
+    const sequences = [
+      ["begin", `declare c ${cursor}`, "move forward all in c"],
+      ["begin", `declare c ${cursor}`, "move absolute 1 in c"],
+      ["begin", `declare c ${cursor.replace("cursor", "cursor with hold")}`, "commit"],
+      ["begin", `declare c ${cursor.replace("cursor", "cursor with hold")}`, "end"],
+    ];
+    for (const [begin, declare, last] of sequences as Array<[string, string, string]>) {
+      // ground truth: the server quotes the masked value in the error of the last statement
+      const truth = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: stack.pg.user, password: stack.pg.password });
+      const client = new pg.Client({ connectionString: conn.url });
+      await truth.connect();
+      await client.connect();
+      try {
+        for (const c of [truth, client]) {
+          await c.query(begin);
+          await c.query(declare); // the query has not run yet
+        }
+        const real = (await truth.query(last).catch((e) => e)) as pg.DatabaseError;
+        expect(real.message, last).toContain(token);
+        const err = (await client.query(last).catch((e) => e)) as pg.DatabaseError;
+        expect(err.code, `${last}: ${err.message}`).toBe("22P02");
+        expect(JSON.stringify({ ...err, message: err.message }), last).not.toContain(token);
+        expect(err.message, last).toContain("[REDACTED]");
+      } finally {
+        await truth.end();
+        await client.end();
+      }
     }
   });
 });

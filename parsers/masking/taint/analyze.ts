@@ -10,7 +10,10 @@
  *    `row_to_json(c)`, `TABLE customers`, NATURAL joins all need it in the statement);
  *  - an object whose definition is not in the statement: views and materialized views that may
  *    read masked tables, user functions, SQL-running built-ins (query_to_xml, ts_stat, dblink…),
- *    DO, CALL, EXECUTE (a prepared statement), FETCH (a cursor), and anything the lexer could not read.
+ *    DO, CALL, EXECUTE (a prepared statement), FETCH and MOVE (a cursor), and anything the lexer could not read;
+ *  - COMMIT / END after a tainted statement declared a WITH HOLD cursor: their messages only —
+ *    COMMIT runs the cursor's query (`declare c cursor with hold for select api_token::int …`
+ *    fails at COMMIT, quoting the value).
  *
  * The worker then masks every result column that is not a plain reference to an unmasked base
  * table column (RowDescription's table OID + attribute number say which are) with the derived
@@ -62,6 +65,8 @@ export interface TaintVerdict {
   refusal: string | null;
   /** Functions and procedures this statement may create or rename (they taint like user functions from now on). */
   defines?: string[];
+  /** The statement may declare a WITH HOLD cursor (its query runs at COMMIT). */
+  holdCursor?: boolean;
 }
 
 export interface AnalyzeOptions {
@@ -72,6 +77,8 @@ export interface AnalyzeOptions {
   kinds?: readonly string[];
   /** An opaque tainted statement (DO, CALL, user function…) ran earlier in this session: settings may hold masked values. */
   settingsTainted?: boolean;
+  /** A tainted statement of this session may have declared a WITH HOLD cursor: COMMIT may run its query. */
+  holdCursors?: boolean;
 }
 
 /**
@@ -95,8 +102,15 @@ const MAX_ANALYSED = 1 << 20;
 /** Set operations: PostgreSQL reports their result columns as computed (no table OID). */
 const SET_OPERATIONS = new Set(["union", "intersect", "except"]);
 
-/** Statements whose source is elsewhere (a body, a prepared statement, a cursor). */
-const OPAQUE_COMMANDS = new Set(["do", "call", "execute", "fetch"]);
+/** Statements whose source is elsewhere (a body, a prepared statement, a cursor: MOVE runs its query as FETCH does). */
+const OPAQUE_COMMANDS = new Set(["do", "call", "execute", "fetch", "move"]);
+/**
+ * Statements that end a transaction by committing it: COMMIT materialises every WITH HOLD cursor
+ * declared in it, i.e. runs that cursor's query, so its errors (a failed cast of a masked value)
+ * come back as COMMIT's. After a tainted statement that may have declared one, their messages are
+ * tainted (not before: a commit also reports settings and delivers the session's notifications).
+ */
+const COMMITTING_COMMANDS = new Set(["commit", "end"]);
 
 /** Ways a statement can store or send a value past the masker (refused when tainted). */
 const SINK_FUNCTIONS = new Set([
@@ -128,7 +142,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   if (sql.length > MAX_ANALYSED) {
     const taint = { rule: catalog.defaultRule, sources: ["statement too long to analyse"] };
     const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
-    return { taint, refusal: writes || options.refusePredicates ? "statement too long to analyse for masked data" : null };
+    return { taint, refusal: writes || options.refusePredicates ? "statement too long to analyse for masked data" : null, holdCursor: true };
   }
   const { words, operators, opaque } = sqlWords(sql, options.standardConformingStrings ?? true);
   const sources: string[] = [];
@@ -344,8 +358,13 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     }
   }
   if (!taint && maskedTarget >= 0) taint = { rule: maskedTarget, sources: ["writes a table with masked columns (its messages may echo rows)"], messagesOnly: true };
+  if (!taint && options.holdCursors && words.some((w, k) => w.kind === "ident" && COMMITTING_COMMANDS.has(w.text) && (k === 0 || words[k - 1]!.text === ";"))) {
+    taint = { rule: catalog.defaultRule, sources: ["COMMIT (runs the queries of WITH HOLD cursors)"], messagesOnly: true };
+  }
+  // any `with hold` (whatever the statement: fail closed), or SQL the lexer could not read
+  const holdCursor = opaque !== null || words.some((w, k) => w.text === "hold" && words[k - 1]?.text === "with");
   const defines = definedRoutines(words);
-  return defines.length > 0 ? { taint, refusal, defines } : { taint, refusal };
+  return { taint, refusal, ...(defines.length > 0 ? { defines } : {}), ...(holdCursor ? { holdCursor } : {}) };
 }
 
 /** Names after CREATE [OR REPLACE] FUNCTION|PROCEDURE|AGGREGATE and RENAME TO — in statements and in bodies. */
