@@ -9,7 +9,8 @@
  * (`raise notice 'token %', (select api_token …)`, a failing cast of it): an allowed write of that
  * table is not tainted, so the message went out with detectors only. (3) Errors of a cursor's
  * query raised by a statement that does not show it: MOVE runs the query as FETCH does, COMMIT
- * runs that of a WITH HOLD cursor (`invalid input syntax for type integer: "<token>"`).
+ * runs that of a WITH HOLD cursor, EXPLAIN ANALYZE EXECUTE that of a prepared statement
+ * (`invalid input syntax for type integer: "<token>"`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
@@ -22,8 +23,8 @@ rules:
     effect: allow
     subjects: any
     resources: [demo-pg]
-    # sql.session: MOVE is classified as a session statement
-    actions: [connect, sql.read, sql.write, sql.session, sql.transaction]
+    # sql.session: MOVE; sql.procedural: PREPARE, EXPLAIN ANALYZE
+    actions: [connect, sql.read, sql.write, sql.session, sql.transaction, sql.procedural]
 masking:
   rules:
     - name: secrets
@@ -123,7 +124,7 @@ describe("notices and errors raised inside functions (triggers) under column rul
   });
 });
 
-describe("errors of a cursor's query raised by MOVE and by COMMIT (WITH HOLD) under column rules", () => {
+describe("errors of a cursor's or prepared statement's query raised by MOVE, COMMIT (WITH HOLD) and EXPLAIN ANALYZE EXECUTE under column rules", () => {
   it("replaces their text, keeps the SQLSTATE", async () => {
     const token = (await superuser.query("select api_token from customers where id = 1")).rows[0].api_token as string;
     const cursor = "cursor for select api_token::int from customers where id = 1";
@@ -132,6 +133,8 @@ describe("errors of a cursor's query raised by MOVE and by COMMIT (WITH HOLD) un
       ["begin", `declare c ${cursor}`, "move absolute 1 in c"],
       ["begin", `declare c ${cursor.replace("cursor", "cursor with hold")}`, "commit"],
       ["begin", `declare c ${cursor.replace("cursor", "cursor with hold")}`, "end"],
+      ["select 1", "prepare p as select api_token::int from customers where id = 1", "explain analyze execute p"],
+      ["select 1", "prepare p as select api_token::int from customers where id = 1", "explain (analyze, costs off) execute p"],
     ];
     for (const [begin, declare, last] of sequences as Array<[string, string, string]>) {
       // ground truth: the server quotes the masked value in the error of the last statement

@@ -49,6 +49,10 @@ describe("taint analysis", () => {
     "fetch all from c",
     // MOVE runs the cursor's query as FETCH does (its errors quote the values)
     "move forward all in c",
+    // EXPLAIN ANALYZE runs the prepared statement (its errors quote the values)
+    "explain analyze execute p",
+    "explain (analyze, costs off) execute p",
+    "select 1; explain analyze execute p(1)",
     'select U&"\\0065mail" from customers',
     "select x from brand_new_view",
     "select most_common_vals from pg_stats",

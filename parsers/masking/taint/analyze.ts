@@ -10,7 +10,7 @@
  *    `row_to_json(c)`, `TABLE customers`, NATURAL joins all need it in the statement);
  *  - an object whose definition is not in the statement: views and materialized views that may
  *    read masked tables, user functions, SQL-running built-ins (query_to_xml, ts_stat, dblink…),
- *    DO, CALL, EXECUTE (a prepared statement), FETCH and MOVE (a cursor), and anything the lexer could not read;
+ *    DO, CALL, EXECUTE (a prepared statement; also under EXPLAIN and CREATE TABLE AS), FETCH and MOVE (a cursor), and anything the lexer could not read;
  *  - COMMIT / END after a tainted statement declared a WITH HOLD cursor: their messages only —
  *    COMMIT runs the cursor's query (`declare c cursor with hold for select api_token::int …`
  *    fails at COMMIT, quoting the value).
@@ -245,6 +245,9 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       if (name === "distinct" && prev?.text === "select" && next?.text !== "on") rowComparison ??= "SELECT DISTINCT";
       if (maskedRef >= 0 && SET_OPERATIONS.has(name)) add(`${name.toUpperCase()} over a table with masked columns`, maskedRef);
       if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
+      // `EXPLAIN ANALYZE EXECUTE p` runs the prepared statement (its errors quote the values), as
+      // does `CREATE TABLE t AS EXECUTE p`
+      else if (name === "execute" && (prev?.text === "as" || statementLead(words, k) === "explain")) add("EXECUTE statement", catalog.defaultRule);
     }
     let inPredicate = false;
     for (let d = 0; d <= w.depth && !inPredicate; d++) inPredicate = pred[d] === true;
@@ -365,6 +368,13 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   const holdCursor = opaque !== null || words.some((w, k) => w.text === "hold" && words[k - 1]?.text === "with");
   const defines = definedRoutines(words);
   return { taint, refusal, ...(defines.length > 0 ? { defines } : {}), ...(holdCursor ? { holdCursor } : {}) };
+}
+
+/** The first word of the statement word k belongs to (statements are split by `;`). */
+function statementLead(words: readonly SqlWord[], k: number): string | undefined {
+  let j = k;
+  while (j > 0 && words[j - 1]!.text !== ";") j--;
+  return words[j]?.text;
 }
 
 /** Names after CREATE [OR REPLACE] FUNCTION|PROCEDURE|AGGREGATE and RENAME TO — in statements and in bodies. */
