@@ -160,3 +160,35 @@ describe("errors of a cursor's or prepared statement's query raised by MOVE, COM
     }
   });
 });
+
+describe("a table with a rule (CREATE RULE … DO ALSO SELECT) under column rules", () => {
+  it("taints statements on it like a view: its writes are refused, nothing of the rule's action shows", async () => {
+    await superuser.query(`
+      create table st_ruled (id int);
+      create rule st_leak as on insert to st_ruled do also select api_token::int from customers where id = 1;
+      create rule st_rows as on delete to st_ruled do instead select reverse(api_token) as v from customers where id = 1;
+      grant select, insert, delete on st_ruled to public;
+    `);
+    const token = (await superuser.query("select api_token from customers where id = 1")).rows[0].api_token as string;
+    const reversed = [...token].reverse().join("");
+    // ground truth, over a direct connection of the same role: the rule runs and shows the token
+    const truth = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: stack.pg.user, password: stack.pg.password });
+    const client = new pg.Client({ connectionString: conn.url });
+    await truth.connect();
+    await client.connect();
+    try {
+      expect(((await truth.query("insert into st_ruled values (1)").catch((e) => e)) as Error).message).toContain(token);
+      expect(JSON.stringify((await truth.query("delete from st_ruled")).rows)).toContain(reversed);
+      for (const sql of ["insert into st_ruled values (1)", "delete from st_ruled"]) {
+        const r = await client.query(sql).then((x) => JSON.stringify(x.rows), (e: pg.DatabaseError) => JSON.stringify({ ...e, message: e.message }));
+        expect(r, sql).not.toContain(token);
+        expect(r, sql).not.toContain(reversed);
+        expect(r, sql).toMatch(/gatehouse: statement refused by masking/);
+      }
+    } finally {
+      await truth.end();
+      await client.end();
+      await superuser.query("drop table st_ruled");
+    }
+  });
+});
