@@ -192,3 +192,38 @@ describe("a table with a rule (CREATE RULE … DO ALSO SELECT) under column rule
     }
   });
 });
+
+describe("a row-level-security policy written inline (no function) under column rules", () => {
+  it("replaces the text of the messages of statements on its table, keeps the SQLSTATE and the rows", async () => {
+    await superuser.query(`
+      create table st_policed (id int);
+      insert into st_policed values (1);
+      alter table st_policed enable row level security;
+      create policy st_cast on st_policed using ((select api_token from customers where id = 1)::int > 0);
+      grant select, insert on st_policed to public;
+    `);
+    const token = (await superuser.query("select api_token from customers where id = 1")).rows[0].api_token as string;
+    const truth = new pg.Client({ host: stack.pg.host, port: stack.pg.port, database: stack.pg.database, user: stack.pg.user, password: stack.pg.password });
+    const client = new pg.Client({ connectionString: conn.url });
+    await truth.connect();
+    await client.connect();
+    try {
+      // ground truth, over a direct connection of the same role: the policy's cast quotes the token
+      expect(((await truth.query("select id from st_policed").catch((e) => e)) as Error).message).toContain(token);
+      const err = (await client.query("select id from st_policed").catch((e) => e)) as pg.DatabaseError;
+      expect(err.code).toBe("22P02");
+      expect(JSON.stringify({ ...err, message: err.message })).not.toContain(token);
+      expect(err.message).toContain("[REDACTED]");
+      // a policy that does not fail: the rows come back as they are
+      await superuser.query("drop policy st_cast on st_policed; create policy st_all on st_policed using (true)");
+      const again = new pg.Client({ connectionString: conn.url });
+      await again.connect();
+      expect((await again.query("select id from st_policed")).rows).toEqual([{ id: 1 }]);
+      await again.end();
+    } finally {
+      await truth.end();
+      await client.end();
+      await superuser.query("drop table st_policed");
+    }
+  });
+});

@@ -151,6 +151,16 @@ describe("taint analysis", () => {
     expect(taint("rollback", { holdCursors: true }).taint).toBeNull();
   });
 
+  it("a statement on a table with row-level-security policies has its messages tainted, not its rows, and is not refused", () => {
+    const policed = { ...catalog, policyRelations: new Set(["orders"]) };
+    for (const sql of ["select id from orders", "insert into orders values (1)"]) {
+      const v = analyzeTaint(sql, policed, { kinds: [sql.startsWith("insert") ? "write" : "read"] });
+      expect(v.taint, sql).toMatchObject({ messagesOnly: true });
+      expect(v.refusal, sql).toBeNull();
+    }
+    expect(analyzeTaint("select 'orders'", policed).taint).toBeNull();
+  });
+
   it("settings read after opaque code ran are derived", () => {
     expect(taint("select current_setting('my.x')").taint).toBeNull();
     expect(taint("select current_setting('my.x')", { settingsTainted: true }).taint).not.toBeNull();

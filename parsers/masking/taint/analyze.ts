@@ -38,6 +38,11 @@ export interface TaintCatalog {
   userFunctions: ReadonlySet<string>;
   /** Operators outside pg_catalog/information_schema whose function is not C or internal code (`1 === 1` runs it unnamed). */
   userOperators: ReadonlySet<string>;
+  /**
+   * Relations with row-level-security policies: a policy's expression runs unseen (no function
+   * context when written inline), and a failed cast in it quotes what it read. Their messages are tainted.
+   */
+  policyRelations?: ReadonlySet<string>;
   /** Every relation name the catalogue knew at session start (a name not in it may be a view created since). */
   knownRelations: ReadonlySet<string>;
   /** Column names of every relation of this name (any schema) the catalogue knew, or undefined. */
@@ -361,6 +366,8 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     }
   }
   if (!taint && maskedTarget >= 0) taint = { rule: maskedTarget, sources: ["writes a table with masked columns (its messages may echo rows)"], messagesOnly: true };
+  const policed = catalog.policyRelations?.size ? words.find((w) => w.kind !== "string-word" && catalog.policyRelations!.has(w.text)) : undefined;
+  if (!taint && policed) taint = { rule: catalog.defaultRule, sources: [`relation ${policed.text} with row-level-security policies (its messages may echo what they read)`], messagesOnly: true };
   if (!taint && options.holdCursors && words.some((w, k) => w.kind === "ident" && COMMITTING_COMMANDS.has(w.text) && (k === 0 || words[k - 1]!.text === ";"))) {
     taint = { rule: catalog.defaultRule, sources: ["COMMIT (runs the queries of WITH HOLD cursors)"], messagesOnly: true };
   }

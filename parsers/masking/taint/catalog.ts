@@ -41,6 +41,8 @@ export function catalogQuery(serverVersion: string | undefined): string {
     // relations with rules other than a view's own (`CREATE RULE … ON INSERT TO t DO ALSO SELECT …`):
     // a statement on them runs the rule's action, which it does not show
     `SELECT 'rule', r.ev_class::${T}, '', '', '' FROM pg_catalog.pg_rewrite r WHERE r.rulename OPERATOR(pg_catalog.<>) '_RETURN'`,
+    // relations with row-level-security policies (an inline policy expression runs unseen)
+    `SELECT 'pol', p.polrelid::${T}, '', '', '' FROM pg_catalog.pg_policy p`,
     // this session's backend: a notification from any other one carries data of unknown origin
     `SELECT 'pid', pg_catalog.pg_backend_pid()::${T}, '', '', ''`,
     // types, for binary containers: kind, array element, domain base / range subtype
@@ -108,6 +110,8 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
   const generated = new Set<string>();
   /** OIDs of relations with rules of their own (not a view's _RETURN). */
   const ruled = new Set<number>();
+  /** OIDs of relations with row-level-security policies. */
+  const policed = new Set<number>();
   for (const [tag, a, b, c, d] of rows) {
     if (tag === "typ") types.set(Number(a), { typtype: b ?? "", elem: Number(c), base: Number(d) });
     if (tag === "rel") relations.set(Number(a), { schema: b ?? "", name: c ?? "", kind: d ?? "", columns: new Map() });
@@ -119,10 +123,12 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
     else if (tag === "op" && a) userOperators.add(a);
     else if (tag === "pid" && a && /^\d+$/.test(a)) backendPid = Number(a);
     else if (tag === "rule" && a) ruled.add(Number(a));
+    else if (tag === "pol" && a) policed.add(Number(a));
   }
   const maskedTables = new Map<string, number>();
   const taintingRelations = new Set<string>();
   const knownRelations = new Set<string>();
+  const policyRelations = new Set<string>();
   let defaultRule = -1;
   const columnRules = new Map<string, number>();
   // A generated column of a table with a masked column (`email_lower text GENERATED ALWAYS AS
@@ -148,6 +154,7 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
         if (!generatedNames.has(column)) generatedNames.set(column, tableRule);
       }
     }
+    if (policed.has(oid)) policyRelations.add(rel.name);
     const system = SYSTEM_SCHEMAS.has(rel.schema);
     // A table with a rule taints like a view: `insert into t` ran `DO ALSO SELECT api_token::int
     // from customers` and its error quoted the token (and a DO ALSO SELECT returns computed rows).
@@ -165,6 +172,7 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
     relationColumns: (relation) => columnsByName.get(relation),
     taintingRelations,
     knownRelations,
+    policyRelations,
     userFunctions,
     userOperators,
     backendPid,
