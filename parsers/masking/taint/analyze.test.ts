@@ -47,6 +47,12 @@ describe("taint analysis", () => {
     "do $$ begin raise notice '%', (select api_token from customers limit 1); end $$",
     "execute p",
     "fetch all from c",
+    // MOVE runs the cursor's query as FETCH does (its errors quote the values)
+    "move forward all in c",
+    // EXPLAIN ANALYZE runs the prepared statement (its errors quote the values)
+    "explain analyze execute p",
+    "explain (analyze, costs off) execute p",
+    "select 1; explain analyze execute p(1)",
     'select U&"\\0065mail" from customers',
     "select x from brand_new_view",
     "select most_common_vals from pg_stats",
@@ -132,6 +138,27 @@ describe("taint analysis", () => {
     expect(taint("do $$ begin execute 'create function g() returns int language sql as ''select 1'''; end $$").defines).toEqual(["g"]);
     expect(taint("alter function f2(int) rename to f3").defines).toEqual(["f2", "f3"]);
     expect(taint("select $$ U&\"\\0065mail\" $$").taint).not.toBeNull();
+  });
+
+  it("COMMIT runs the query of a WITH HOLD cursor: its messages are tainted once a tainted statement may have declared one", () => {
+    expect(taint("declare c cursor with hold for select api_token::int from customers").holdCursor).toBe(true);
+    expect(taint("declare c cursor with/* */hold for select 1").holdCursor).toBe(true);
+    expect(taint("declare c cursor for select api_token from customers").holdCursor).toBeUndefined();
+    for (const sql of ["commit", "END", "begin; commit and chain", "end transaction"]) {
+      expect(taint(sql).taint, sql).toBeNull();
+      expect(taint(sql, { holdCursors: true }).taint, sql).toMatchObject({ messagesOnly: true });
+    }
+    expect(taint("rollback", { holdCursors: true }).taint).toBeNull();
+  });
+
+  it("a statement on a table with row-level-security policies has its messages tainted, not its rows, and is not refused", () => {
+    const policed = { ...catalog, policyRelations: new Set(["orders"]) };
+    for (const sql of ["select id from orders", "insert into orders values (1)"]) {
+      const v = analyzeTaint(sql, policed, { kinds: [sql.startsWith("insert") ? "write" : "read"] });
+      expect(v.taint, sql).toMatchObject({ messagesOnly: true });
+      expect(v.refusal, sql).toBeNull();
+    }
+    expect(analyzeTaint("select 'orders'", policed).taint).toBeNull();
   });
 
   it("settings read after opaque code ran are derived", () => {

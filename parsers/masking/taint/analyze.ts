@@ -10,7 +10,10 @@
  *    `row_to_json(c)`, `TABLE customers`, NATURAL joins all need it in the statement);
  *  - an object whose definition is not in the statement: views and materialized views that may
  *    read masked tables, user functions, SQL-running built-ins (query_to_xml, ts_stat, dblink…),
- *    DO, CALL, EXECUTE (a prepared statement), FETCH (a cursor), and anything the lexer could not read.
+ *    DO, CALL, EXECUTE (a prepared statement; also under EXPLAIN and CREATE TABLE AS), FETCH and MOVE (a cursor), and anything the lexer could not read;
+ *  - COMMIT / END after a tainted statement declared a WITH HOLD cursor: their messages only —
+ *    COMMIT runs the cursor's query (`declare c cursor with hold for select api_token::int …`
+ *    fails at COMMIT, quoting the value).
  *
  * The worker then masks every result column that is not a plain reference to an unmasked base
  * table column (RowDescription's table OID + attribute number say which are) with the derived
@@ -35,6 +38,11 @@ export interface TaintCatalog {
   userFunctions: ReadonlySet<string>;
   /** Operators outside pg_catalog/information_schema whose function is not C or internal code (`1 === 1` runs it unnamed). */
   userOperators: ReadonlySet<string>;
+  /**
+   * Relations with row-level-security policies: a policy's expression runs unseen (no function
+   * context when written inline), and a failed cast in it quotes what it read. Their messages are tainted.
+   */
+  policyRelations?: ReadonlySet<string>;
   /** Every relation name the catalogue knew at session start (a name not in it may be a view created since). */
   knownRelations: ReadonlySet<string>;
   /** Column names of every relation of this name (any schema) the catalogue knew, or undefined. */
@@ -62,6 +70,8 @@ export interface TaintVerdict {
   refusal: string | null;
   /** Functions and procedures this statement may create or rename (they taint like user functions from now on). */
   defines?: string[];
+  /** The statement may declare a WITH HOLD cursor (its query runs at COMMIT). */
+  holdCursor?: boolean;
 }
 
 export interface AnalyzeOptions {
@@ -72,6 +82,8 @@ export interface AnalyzeOptions {
   kinds?: readonly string[];
   /** An opaque tainted statement (DO, CALL, user function…) ran earlier in this session: settings may hold masked values. */
   settingsTainted?: boolean;
+  /** A tainted statement of this session may have declared a WITH HOLD cursor: COMMIT may run its query. */
+  holdCursors?: boolean;
 }
 
 /**
@@ -95,8 +107,15 @@ const MAX_ANALYSED = 1 << 20;
 /** Set operations: PostgreSQL reports their result columns as computed (no table OID). */
 const SET_OPERATIONS = new Set(["union", "intersect", "except"]);
 
-/** Statements whose source is elsewhere (a body, a prepared statement, a cursor). */
-const OPAQUE_COMMANDS = new Set(["do", "call", "execute", "fetch"]);
+/** Statements whose source is elsewhere (a body, a prepared statement, a cursor: MOVE runs its query as FETCH does). */
+const OPAQUE_COMMANDS = new Set(["do", "call", "execute", "fetch", "move"]);
+/**
+ * Statements that end a transaction by committing it: COMMIT materialises every WITH HOLD cursor
+ * declared in it, i.e. runs that cursor's query, so its errors (a failed cast of a masked value)
+ * come back as COMMIT's. After a tainted statement that may have declared one, their messages are
+ * tainted (not before: a commit also reports settings and delivers the session's notifications).
+ */
+const COMMITTING_COMMANDS = new Set(["commit", "end"]);
 
 /** Ways a statement can store or send a value past the masker (refused when tainted). */
 const SINK_FUNCTIONS = new Set([
@@ -128,7 +147,7 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
   if (sql.length > MAX_ANALYSED) {
     const taint = { rule: catalog.defaultRule, sources: ["statement too long to analyse"] };
     const writes = options.kinds?.find((k) => WRITING_KINDS.has(k));
-    return { taint, refusal: writes || options.refusePredicates ? "statement too long to analyse for masked data" : null };
+    return { taint, refusal: writes || options.refusePredicates ? "statement too long to analyse for masked data" : null, holdCursor: true };
   }
   const { words, operators, opaque } = sqlWords(sql, options.standardConformingStrings ?? true);
   const sources: string[] = [];
@@ -231,6 +250,9 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
       if (name === "distinct" && prev?.text === "select" && next?.text !== "on") rowComparison ??= "SELECT DISTINCT";
       if (maskedRef >= 0 && SET_OPERATIONS.has(name)) add(`${name.toUpperCase()} over a table with masked columns`, maskedRef);
       if (OPAQUE_COMMANDS.has(name) && (k === 0 || words[k - 1]!.text === ";")) add(`${name.toUpperCase()} statement`, catalog.defaultRule);
+      // `EXPLAIN ANALYZE EXECUTE p` runs the prepared statement (its errors quote the values), as
+      // does `CREATE TABLE t AS EXECUTE p`
+      else if (name === "execute" && (prev?.text === "as" || statementLead(words, k) === "explain")) add("EXECUTE statement", catalog.defaultRule);
     }
     let inPredicate = false;
     for (let d = 0; d <= w.depth && !inPredicate; d++) inPredicate = pred[d] === true;
@@ -344,8 +366,22 @@ export function analyzeTaint(sql: string, catalog: TaintCatalog, options: Analyz
     }
   }
   if (!taint && maskedTarget >= 0) taint = { rule: maskedTarget, sources: ["writes a table with masked columns (its messages may echo rows)"], messagesOnly: true };
+  const policed = catalog.policyRelations?.size ? words.find((w) => w.kind !== "string-word" && catalog.policyRelations!.has(w.text)) : undefined;
+  if (!taint && policed) taint = { rule: catalog.defaultRule, sources: [`relation ${policed.text} with row-level-security policies (its messages may echo what they read)`], messagesOnly: true };
+  if (!taint && options.holdCursors && words.some((w, k) => w.kind === "ident" && COMMITTING_COMMANDS.has(w.text) && (k === 0 || words[k - 1]!.text === ";"))) {
+    taint = { rule: catalog.defaultRule, sources: ["COMMIT (runs the queries of WITH HOLD cursors)"], messagesOnly: true };
+  }
+  // any `with hold` (whatever the statement: fail closed), or SQL the lexer could not read
+  const holdCursor = opaque !== null || words.some((w, k) => w.text === "hold" && words[k - 1]?.text === "with");
   const defines = definedRoutines(words);
-  return defines.length > 0 ? { taint, refusal, defines } : { taint, refusal };
+  return { taint, refusal, ...(defines.length > 0 ? { defines } : {}), ...(holdCursor ? { holdCursor } : {}) };
+}
+
+/** The first word of the statement word k belongs to (statements are split by `;`). */
+function statementLead(words: readonly SqlWord[], k: number): string | undefined {
+  let j = k;
+  while (j > 0 && words[j - 1]!.text !== ";") j--;
+  return words[j]?.text;
 }
 
 /** Names after CREATE [OR REPLACE] FUNCTION|PROCEDURE|AGGREGATE and RENAME TO — in statements and in bodies. */

@@ -36,6 +36,6 @@ describe("the catalogue query by the server's reported version", () => {
     const old = catalogQuery(undefined);
     expect(catalogQuery("18.1")).toBe(old.replace(ANY_VERSION, DIRECT));
     expect(catalogQuery("11.22")).toBe(old);
-    expect(old.split(";\n").map((arm) => arm.slice(0, 13))).toEqual(["SELECT 'rel',", "SELECT 'att',", "SELECT 'fn', ", "SELECT 'op', ", "SELECT 'pid',", "SELECT 'typ',"]);
+    expect(old.split(";\n").map((arm) => arm.slice(0, 13))).toEqual(["SELECT 'rel',", "SELECT 'att',", "SELECT 'fn', ", "SELECT 'op', ", "SELECT 'rule'", "SELECT 'pol',", "SELECT 'pid',", "SELECT 'typ',"]);
   });
 });

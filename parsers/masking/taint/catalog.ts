@@ -38,6 +38,11 @@ export function catalogQuery(serverVersion: string | undefined): string {
     `SELECT 'fn', p.proname::${T}, n.nspname::${T}, '', '' FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid ${EQ} p.pronamespace WHERE n.nspname OPERATOR(pg_catalog.<>) ALL ('{pg_catalog,information_schema}'::pg_catalog.name[])`,
     // operators that run code which may read tables (not C or internal functions): `1 === 1` calls it unnamed
     `SELECT 'op', o.oprname::${T}, n.nspname::${T}, '', '' FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid ${EQ} o.oprnamespace JOIN pg_catalog.pg_proc p ON p.oid ${EQ} o.oprcode JOIN pg_catalog.pg_language l ON l.oid ${EQ} p.prolang WHERE n.nspname OPERATOR(pg_catalog.<>) ALL ('{pg_catalog,information_schema}'::pg_catalog.name[]) AND l.lanname OPERATOR(pg_catalog.<>) ALL ('{c,internal}'::pg_catalog.name[])`,
+    // relations with rules other than a view's own (`CREATE RULE … ON INSERT TO t DO ALSO SELECT …`):
+    // a statement on them runs the rule's action, which it does not show
+    `SELECT 'rule', r.ev_class::${T}, '', '', '' FROM pg_catalog.pg_rewrite r WHERE r.rulename OPERATOR(pg_catalog.<>) '_RETURN'`,
+    // relations with row-level-security policies (an inline policy expression runs unseen)
+    `SELECT 'pol', p.polrelid::${T}, '', '', '' FROM pg_catalog.pg_policy p`,
     // this session's backend: a notification from any other one carries data of unknown origin
     `SELECT 'pid', pg_catalog.pg_backend_pid()::${T}, '', '', ''`,
     // types, for binary containers: kind, array element, domain base / range subtype
@@ -103,6 +108,10 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
   const types = new Map<number, PgTypeInfo>();
   /** `oid:attnum` of generated columns (`GENERATED ALWAYS AS (…) STORED`, and virtual ones from PostgreSQL 18). */
   const generated = new Set<string>();
+  /** OIDs of relations with rules of their own (not a view's _RETURN). */
+  const ruled = new Set<number>();
+  /** OIDs of relations with row-level-security policies. */
+  const policed = new Set<number>();
   for (const [tag, a, b, c, d] of rows) {
     if (tag === "typ") types.set(Number(a), { typtype: b ?? "", elem: Number(c), base: Number(d) });
     if (tag === "rel") relations.set(Number(a), { schema: b ?? "", name: c ?? "", kind: d ?? "", columns: new Map() });
@@ -113,10 +122,13 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
     else if (tag === "fn" && a) userFunctions.add(a);
     else if (tag === "op" && a) userOperators.add(a);
     else if (tag === "pid" && a && /^\d+$/.test(a)) backendPid = Number(a);
+    else if (tag === "rule" && a) ruled.add(Number(a));
+    else if (tag === "pol" && a) policed.add(Number(a));
   }
   const maskedTables = new Map<string, number>();
   const taintingRelations = new Set<string>();
   const knownRelations = new Set<string>();
+  const policyRelations = new Set<string>();
   let defaultRule = -1;
   const columnRules = new Map<string, number>();
   // A generated column of a table with a masked column (`email_lower text GENERATED ALWAYS AS
@@ -142,8 +154,11 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
         if (!generatedNames.has(column)) generatedNames.set(column, tableRule);
       }
     }
+    if (policed.has(oid)) policyRelations.add(rel.name);
     const system = SYSTEM_SCHEMAS.has(rel.schema);
-    if ((!system && !BASE_TABLE_KINDS.has(rel.kind)) || VALUE_STATISTICS_VIEWS.has(rel.name)) taintingRelations.add(rel.name);
+    // A table with a rule taints like a view: `insert into t` ran `DO ALSO SELECT api_token::int
+    // from customers` and its error quoted the token (and a DO ALSO SELECT returns computed rows).
+    if ((!system && (!BASE_TABLE_KINDS.has(rel.kind) || ruled.has(oid))) || VALUE_STATISTICS_VIEWS.has(rel.name)) taintingRelations.add(rel.name);
   }
   const columnsByName = new Map<string, Set<string>>();
   for (const rel of relations.values()) {
@@ -157,6 +172,7 @@ export function buildCatalog(rows: ReadonlyArray<ReadonlyArray<string | null>>, 
     relationColumns: (relation) => columnsByName.get(relation),
     taintingRelations,
     knownRelations,
+    policyRelations,
     userFunctions,
     userOperators,
     backendPid,

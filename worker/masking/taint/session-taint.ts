@@ -48,6 +48,8 @@ export class SessionTaint {
   private readonly columnRules: boolean;
   /** A tainted statement ran code the gateway cannot see (DO, CALL, a function, a view…) in this session. */
   opaqueRan = false;
+  /** A tainted statement may have declared a WITH HOLD cursor: a COMMIT runs its query (its errors are tainted). */
+  private holdCursors = false;
   /** Binary container columns of the current plan (decoded and scanned here; the WASM masker passes them). */
   private binaryPass: Array<{ k: number; oid: number }> | null = null;
   private planColumns = 0;
@@ -90,7 +92,8 @@ export class SessionTaint {
   analyze(sql: string, kinds: readonly string[], standardConformingStrings: boolean): TaintVerdict {
     if (!this.columnRules) return { taint: null, refusal: null };
     if (!this.catalog) return { taint: { rule: 0, sources: ["catalogue not read"] }, refusal: null };
-    const verdict = analyzeTaint(sql, this.catalog, { standardConformingStrings, kinds, refusePredicates: this.refusePredicates, settingsTainted: this.opaqueRan });
+    const verdict = analyzeTaint(sql, this.catalog, { standardConformingStrings, kinds, refusePredicates: this.refusePredicates, settingsTainted: this.opaqueRan, holdCursors: this.holdCursors });
+    if (verdict.taint && !verdict.refusal && verdict.holdCursor) this.holdCursors = true;
     // Code the gateway cannot see into (a DO body, a function, a prepared statement) may have put
     // a masked value into a setting or a pending notification; from now on, reading settings is a
     // derived read and notification payloads are masked (worker engine).
@@ -283,7 +286,7 @@ export class SessionTaint {
   }
 }
 
-const OPAQUE_SOURCE = /^(?:DO|CALL|EXECUTE|FETCH) statement|^function |^view |^unreadable SQL/;
+const OPAQUE_SOURCE = /^(?:DO|CALL|EXECUTE|FETCH|MOVE) statement|^function |^view |^unreadable SQL/;
 
 /** Commands that make, drop or replace prepared statements and portals by name. */
 const NAMING_COMMANDS = /^(?:PREPARE|DECLARE|DEALLOCATE|DISCARD|CLOSE|DO|CALL|EXECUTE)\b/;
