@@ -258,8 +258,11 @@ export class ConnectorHub extends GatehouseObject<Env> implements ConnectorHubRp
    * "sessions can start".
    */
   async listConnectors(): Promise<{ records: ConnectorRecord[]; online: string[] }> {
-    const announced = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN && (ws.deserializeAttachment() as ControlAttachment).resources !== null);
-    const online = new Set(announced.map((ws) => (ws.deserializeAttachment() as ControlAttachment).connectorId));
+    const online = new Set<string>();
+    for (const ws of this.ctx.getWebSockets()) {
+      const attachment = ws.deserializeAttachment() as ControlAttachment;
+      if (ws.readyState === WebSocket.OPEN && attachment.resources !== null) online.add(attachment.connectorId);
+    }
     return { records: await this.registry.list(), online: [...online].sort() };
   }
 
